@@ -1,0 +1,3 @@
+"""chainlens.exposure."""
+
+__all__: list[str] = []

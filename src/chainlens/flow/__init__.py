@@ -1,0 +1,3 @@
+"""chainlens.flow."""
+
+__all__: list[str] = []

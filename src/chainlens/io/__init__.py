@@ -1,0 +1,3 @@
+"""chainlens.io."""
+
+__all__: list[str] = []

@@ -1,0 +1,3 @@
+"""chainlens.oi."""
+
+__all__: list[str] = []

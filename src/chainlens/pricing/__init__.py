@@ -1,0 +1,3 @@
+"""chainlens.pricing."""
+
+__all__: list[str] = []

@@ -1,0 +1,3 @@
+"""chainlens.report."""
+
+__all__: list[str] = []

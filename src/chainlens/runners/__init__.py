@@ -1,0 +1,3 @@
+"""chainlens.runners."""
+
+__all__: list[str] = []

@@ -1,0 +1,3 @@
+"""chainlens.scan."""
+
+__all__: list[str] = []

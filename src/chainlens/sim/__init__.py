@@ -1,0 +1,3 @@
+"""chainlens.sim."""
+
+__all__: list[str] = []

@@ -1,0 +1,3 @@
+"""chainlens.vol."""
+
+__all__: list[str] = []
