@@ -1,0 +1,473 @@
+"""OSI option symbols: parse and format, one at a time or a whole Arrow column at once.
+
+The Options Symbology Initiative (OCC, 2010) names a listed option with 21 characters::
+
+    ROOT__ YYMMDD C|P SSSSSPPP
+    IWM   191018C00100000      (padded: root left-justified in 6 characters)
+    SPXW230915C04500000        (compact: the same without the padding)
+
+* ``ROOT``: the option root, 1 to 6 upper-case letters or digits (SPXW, NDXP, VIXW, ``AAPL1``
+  for an adjusted contract, BRKB). It starts with a letter. It may differ from the underlying
+  (:func:`chainlens.conventions.underlying_of_root`).
+* ``YYMMDD``: the expiration date; the year is ``2000 + YY`` (OSI dates from 2010 onward).
+* ``C`` or ``P``: the right.
+* ``SSSSSPPP``: the strike times 1000, 8 digits, zero-padded (``04500000`` is 4500.000,
+  ``00002500`` is 2.5). Strikes are therefore multiples of 0.001 in ``(0, 99999.999]``.
+
+Both forms are accepted by the parsers; the formatters write the compact form unless asked
+for ``padded=True`` (the canonical tables store the compact form, see ``schema.CHAIN``).
+
+The array functions use Arrow compute kernels (one regular expression over the column) and
+NumPy; they never loop in Python over rows.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from chainlens.errors import InputError
+
+if TYPE_CHECKING:
+    from chainlens._typing import Right
+
+__all__ = [
+    "OSI_PATTERN",
+    "OsiSymbol",
+    "format_osi",
+    "format_osi_array",
+    "parse_osi",
+    "parse_osi_array",
+]
+
+#: The OSI symbol as a regular expression (both forms; the padding is checked separately).
+OSI_PATTERN = (
+    r"^(?P<root>[A-Z][A-Z0-9]{0,5})(?P<pad> *)(?P<ymd>[0-9]{6})(?P<right>[CP])(?P<strike>[0-9]{8})$"
+)
+
+_ROOT_WIDTH = 6
+_STRIKE_SCALE = 1000
+_STRIKE_MAX_UNITS = 99_999_999
+#: A strike is representable when ``strike * 1000`` is within this of an integer.
+_STRIKE_TOL_UNITS = 1e-6
+
+_R_NULL = "symbol is null"
+_R_SHAPE = (
+    "not an OSI symbol: expected ROOT (1-6 letters/digits, starting with a letter), "
+    "optionally space-padded to 6, then YYMMDD, C or P, and the strike*1000 in 8 digits"
+)
+_R_PAD = "space-padded OSI symbol must be 21 characters (root padded to 6)"
+_R_DATE = "invalid expiration date in OSI symbol"
+_R_STRIKE = "strike must be > 0"
+
+
+@dataclass(frozen=True, slots=True)
+class OsiSymbol:
+    """One parsed OSI symbol.
+
+    Attributes
+    ----------
+    root
+        Option root as listed (``SPXW``, ``AAPL1``).
+    expiry
+        Expiration date.
+    right
+        ``"C"`` or ``"P"``.
+    strike
+        Strike in USD per share (``strike_units / 1000``).
+    """
+
+    root: str
+    expiry: dt.date
+    right: Right
+    strike: float
+
+    @property
+    def strike_units(self) -> int:
+        """Strike in thousandths of a dollar, the integer written in the symbol."""
+        return round(self.strike * _STRIKE_SCALE)
+
+    def format(self, *, padded: bool = False) -> str:
+        """The symbol as text (compact, or space-padded to 21 characters)."""
+        return format_osi(self.root, self.expiry, self.right, self.strike, padded=padded)
+
+    def __str__(self) -> str:
+        return self.format()
+
+
+# --------------------------------------------------------------------------------------------
+# scalar
+
+
+def parse_osi(symbol: str) -> OsiSymbol:
+    """Parse one OSI symbol, compact or space-padded.
+
+    Parameters
+    ----------
+    symbol
+        ``SPXW230915C04500000`` or ``IWM   191018C00100000``. Surrounding white space is
+        ignored; letters must be upper case.
+
+    Returns
+    -------
+    OsiSymbol
+
+    Raises
+    ------
+    InputError
+        With the rule broken (shape, padding, date, strike) and the offending value.
+
+    Examples
+    --------
+    >>> parse_osi("SPXW230915C04500000")
+    OsiSymbol(root='SPXW', expiry=datetime.date(2023, 9, 15), right='C', strike=4500.0)
+    >>> parse_osi("IWM   191018P00152500").strike
+    152.5
+    """
+    import re
+
+    if not isinstance(symbol, str):
+        raise InputError(_R_NULL if symbol is None else "symbol must be text", value=symbol)
+    s = symbol.strip()
+    m = re.match(OSI_PATTERN, s)
+    if m is None:
+        raise InputError(_R_SHAPE, column="symbol", value=symbol)
+    root, pad, ymd, right, strike = m.group("root", "pad", "ymd", "right", "strike")
+    if pad and len(root) + len(pad) != _ROOT_WIDTH:
+        raise InputError(_R_PAD, column="symbol", value=symbol)
+    try:
+        expiry = dt.date(2000 + int(ymd[:2]), int(ymd[2:4]), int(ymd[4:]))
+    except ValueError:
+        raise InputError(_R_DATE, column="symbol", value=symbol) from None
+    units = int(strike)
+    if units <= 0:
+        raise InputError(_R_STRIKE, column="symbol", value=symbol)
+    return OsiSymbol(root, expiry, right, units / _STRIKE_SCALE)  # type: ignore[arg-type]
+
+
+def _check_root(root: object) -> str:
+    import re
+
+    if not isinstance(root, str) or re.fullmatch(r"[A-Z][A-Z0-9]{0,5}", root) is None:
+        raise InputError(
+            "root must be 1-6 upper-case letters or digits, starting with a letter",
+            column="root",
+            value=root,
+        )
+    return root
+
+
+def _strike_units(strike: object) -> int:
+    try:
+        x = float(strike) * _STRIKE_SCALE  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        raise InputError("strike must be a number", column="strike", value=strike) from None
+    if not np.isfinite(x) or x <= 0:
+        raise InputError("strike must be a finite number > 0", column="strike", value=strike)
+    units = round(x)
+    if abs(x - units) > _STRIKE_TOL_UNITS or units < 1:
+        raise InputError(
+            "strike is not a multiple of 0.001 (OSI writes strike*1000 as an integer)",
+            column="strike",
+            value=strike,
+        )
+    if units > _STRIKE_MAX_UNITS:
+        raise InputError(
+            "strike above 99999.999 cannot be written in OSI", column="strike", value=strike
+        )
+    return units
+
+
+def format_osi(
+    root: str,
+    expiry: dt.date,
+    right: str,
+    strike: float,
+    *,
+    padded: bool = False,
+) -> str:
+    """Write one OSI symbol.
+
+    Parameters
+    ----------
+    root
+        Option root, 1-6 upper-case letters/digits starting with a letter.
+    expiry
+        Expiration date, years 2000-2099.
+    right
+        ``"C"`` or ``"P"``.
+    strike
+        Strike in USD; must be a multiple of 0.001 in ``(0, 99999.999]``.
+    padded
+        Pad the root with spaces to 6 characters (the 21-character form).
+
+    Raises
+    ------
+    InputError
+        Naming the field that cannot be written.
+
+    Examples
+    --------
+    >>> import datetime as dt
+    >>> format_osi("SPXW", dt.date(2023, 9, 15), "C", 4500)
+    'SPXW230915C04500000'
+    >>> format_osi("IWM", dt.date(2019, 10, 18), "C", 100, padded=True)
+    'IWM   191018C00100000'
+    """
+    _check_root(root)
+    if right not in ("C", "P"):
+        raise InputError("right must be 'C' or 'P'", column="right", value=right)
+    if isinstance(expiry, dt.datetime) or not isinstance(expiry, dt.date):
+        raise InputError("expiry must be a datetime.date", column="expiry", value=expiry)
+    if not 2000 <= expiry.year <= 2099:
+        raise InputError("expiry year must be within 2000-2099", column="expiry", value=expiry)
+    units = _strike_units(strike)
+    head = root.ljust(_ROOT_WIDTH) if padded else root
+    return f"{head}{expiry:%y%m%d}{right}{units:08d}"
+
+
+# --------------------------------------------------------------------------------------------
+# vectorized
+
+
+def _as_string_array(arr: pa.Array | pa.ChunkedArray | object) -> pa.Array:
+    if isinstance(arr, pa.ChunkedArray):
+        arr = arr.combine_chunks()
+    elif not isinstance(arr, pa.Array):
+        arr = pa.array(arr)
+    if pa.types.is_dictionary(arr.type):
+        arr = arr.dictionary_decode()
+    if pa.types.is_large_string(arr.type) or pa.types.is_string_view(arr.type):
+        arr = arr.cast(pa.string())
+    if not pa.types.is_string(arr.type):
+        if pa.types.is_null(arr.type):
+            return arr.cast(pa.string())
+        raise InputError(f"OSI symbols must be strings, got Arrow type {arr.type}", column="symbol")
+    return arr
+
+
+def _ints(a: pa.Array, start: int, length: int) -> np.ndarray:
+    """Digits ``a[start:start+length]`` as int64 (rows that are empty give 0)."""
+    sub = pc.utf8_slice_codeunits(a, start, start + length)
+    sub = pc.if_else(pc.equal(pc.utf8_length(sub), length), sub, "0")
+    return np.asarray(pc.cast(sub, pa.int64()).to_numpy(zero_copy_only=False), dtype=np.int64)
+
+
+def parse_osi_array(arr: pa.Array | pa.ChunkedArray) -> pa.Table:
+    """Parse a column of OSI symbols without a Python loop per row.
+
+    Parameters
+    ----------
+    arr
+        Arrow string array (chunked, large or dictionary-encoded is accepted). Leading and
+        trailing white space is ignored.
+
+    Returns
+    -------
+    pyarrow.Table
+        One row per input row, with columns ``root`` (string), ``expiry`` (date32), ``right``
+        (string), ``strike`` (float64, USD), ``valid`` (bool) and ``reason`` (string, null
+        where valid). Invalid rows carry nulls in the four value columns and the rule
+        broken in ``reason`` (the same texts :func:`parse_osi` raises).
+
+    Notes
+    -----
+    One ``extract_regex`` over the column gives the fields; the padding, the calendar date
+    (``2000 + YY``, month 1-12, day within the month) and ``strike > 0`` are then checked with
+    NumPy on the integer fields.
+
+    Examples
+    --------
+    >>> import pyarrow as pa
+    >>> t = parse_osi_array(pa.array(["SPXW230915C04500000", "bad"]))
+    >>> t.column("strike").to_pylist(), t.column("valid").to_pylist()
+    ([4500.0, None], [True, False])
+    """
+    a = _as_string_array(arr)
+    n = len(a)
+    a = pc.utf8_trim_whitespace(a)
+    ext = pc.extract_regex(a, OSI_PATTERN)
+    matched = np.asarray(ext.is_valid().to_numpy(zero_copy_only=False), dtype=bool)
+    isnull = np.asarray(a.is_null().to_numpy(zero_copy_only=False), dtype=bool)
+
+    root = ext.field("root")
+    pad_len = np.asarray(
+        pc.fill_null(pc.utf8_length(ext.field("pad")), 0).to_numpy(zero_copy_only=False),
+        dtype=np.int64,
+    )
+    root_len = np.asarray(
+        pc.fill_null(pc.utf8_length(root), 0).to_numpy(zero_copy_only=False), dtype=np.int64
+    )
+    pad_ok = (pad_len == 0) | (pad_len + root_len == _ROOT_WIDTH)
+
+    ymd = pc.fill_null(ext.field("ymd"), "")
+    yy, mm, dd = _ints(ymd, 0, 2), _ints(ymd, 2, 2), _ints(ymd, 4, 2)
+    month_ok = (mm >= 1) & (mm <= 12)
+    months = (yy * 12 + np.clip(mm, 1, 12) - 1).astype("datetime64[M]") + np.timedelta64(
+        30 * 12, "M"
+    )  # 1970 + 30 years = 2000
+    first = months.astype("datetime64[D]")
+    days_in_month = ((months + 1).astype("datetime64[D]") - first).astype(np.int64)
+    date_ok = month_ok & (dd >= 1) & (dd <= days_in_month)
+    expiry_days = (first - np.datetime64(0, "D")).astype(np.int64) + dd - 1
+
+    units = _ints(pc.fill_null(ext.field("strike"), ""), 0, 8)
+    strike_ok = units > 0
+
+    valid = matched & pad_ok & date_ok & strike_ok
+    reason = np.full(n, None, dtype=object)
+    # Later assignments win: test the most basic rule last.
+    reason[~strike_ok] = _R_STRIKE
+    reason[~date_ok] = _R_DATE
+    reason[~pad_ok] = _R_PAD
+    reason[~matched] = _R_SHAPE
+    reason[isnull] = _R_NULL
+    reason[valid] = None
+
+    mask = pa.array(~valid)
+    return pa.table(
+        {
+            "root": pc.if_else(mask, pa.scalar(None, pa.string()), root),
+            "expiry": pa.array(expiry_days.astype(np.int32), pa.date32(), mask=~valid),
+            "right": pc.if_else(mask, pa.scalar(None, pa.string()), ext.field("right")),
+            "strike": pa.array(units / _STRIKE_SCALE, pa.float64(), mask=~valid),
+            "valid": pa.array(valid, pa.bool_()),
+            "reason": pa.array(reason, pa.string()),
+        }
+    )
+
+
+def _col(x: object, name: str) -> pa.Array:
+    if isinstance(x, pa.ChunkedArray):
+        return x.combine_chunks()
+    if isinstance(x, pa.Array):
+        return x
+    return pa.array(np.asarray(x) if not isinstance(x, list) else x)
+
+
+def _first_bad(bad: np.ndarray) -> int:
+    return int(np.flatnonzero(bad)[0])
+
+
+def format_osi_array(
+    root: pa.Array | pa.ChunkedArray | object,
+    expiry: pa.Array | pa.ChunkedArray | object,
+    right: pa.Array | pa.ChunkedArray | object,
+    strike: pa.Array | pa.ChunkedArray | object,
+    *,
+    padded: bool = False,
+) -> pa.Array:
+    """Write a column of OSI symbols without a Python loop per row.
+
+    Parameters
+    ----------
+    root, right
+        String arrays (Arrow or NumPy); a scalar string is broadcast.
+    expiry
+        Dates: Arrow ``date32``/``date64``/timestamp, or NumPy ``datetime64``.
+    strike
+        Strikes in USD (float); each a multiple of 0.001 in ``(0, 99999.999]``.
+    padded
+        Pad roots with spaces to 6 characters.
+
+    Returns
+    -------
+    pyarrow.Array
+        ``string``, one symbol per row.
+
+    Raises
+    ------
+    InputError
+        At the first row (0-based ``row``) whose root, right, expiry or strike cannot be
+        written, or a null in any input.
+
+    Examples
+    --------
+    >>> import datetime as dt, pyarrow as pa
+    >>> format_osi_array(["SPXW", "IWM"], pa.array([dt.date(2023, 9, 15), dt.date(2019, 10, 18)]),
+    ...                  ["C", "P"], [4500.0, 152.5]).to_pylist()
+    ['SPXW230915C04500000', 'IWM191018P00152500']
+    """
+    s = np.asarray(_col(strike, "strike").cast(pa.float64()).to_numpy(zero_copy_only=False))
+    n = len(s)
+
+    def _strs(x: object, name: str) -> pa.Array:
+        if isinstance(x, str):
+            return pa.array([x] * 1, pa.string()).take(np.zeros(n, dtype=np.int64))
+        return _as_string_array(_col(x, name))
+
+    r, rt = _strs(root, "root"), _strs(right, "right")
+    e = _col(expiry, "expiry")
+    if pa.types.is_timestamp(e.type) or pa.types.is_date64(e.type):
+        e = (
+            e.cast(pa.timestamp("s")).cast(pa.date32())
+            if pa.types.is_timestamp(e.type)
+            else e.cast(pa.date32())
+        )
+    if not pa.types.is_date32(e.type):
+        raise InputError(f"expiry must be dates, got Arrow type {e.type}", column="expiry")
+    if not (len(r) == len(rt) == len(e) == n):
+        raise InputError("root, expiry, right and strike must have the same length")
+
+    for name, col in (("root", r), ("right", rt), ("expiry", e)):
+        if col.null_count:
+            row = _first_bad(np.asarray(col.is_null().to_numpy(zero_copy_only=False)))
+            raise InputError(f"{name} is null", row=row, column=name)
+    root_ok = np.asarray(
+        pc.match_substring_regex(r, r"^[A-Z][A-Z0-9]{0,5}$").to_numpy(zero_copy_only=False),
+        dtype=bool,
+    )
+    if not root_ok.all():
+        row = _first_bad(~root_ok)
+        raise InputError(
+            "root must be 1-6 upper-case letters or digits, starting with a letter",
+            row=row,
+            column="root",
+            value=r[row].as_py(),
+        )
+    right_ok = np.asarray(
+        pc.is_in(rt, pa.array(["C", "P"])).to_numpy(zero_copy_only=False), dtype=bool
+    )
+    if not right_ok.all():
+        row = _first_bad(~right_ok)
+        raise InputError("right must be 'C' or 'P'", row=row, column="right", value=rt[row].as_py())
+
+    days = np.asarray(e.cast(pa.int32()).to_numpy(zero_copy_only=False), dtype=np.int64)
+    years = (days.astype("datetime64[D]").astype("datetime64[Y]").astype(np.int64)) + 1970
+    year_ok = (years >= 2000) & (years <= 2099)
+    if not year_ok.all():
+        row = _first_bad(~year_ok)
+        raise InputError(
+            "expiry year must be within 2000-2099", row=row, column="expiry", value=e[row].as_py()
+        )
+
+    with np.errstate(invalid="ignore", over="ignore"):
+        x = s * _STRIKE_SCALE
+        units = np.rint(np.where(np.isfinite(x), x, 0.0))
+        strike_ok = (
+            np.isfinite(x)
+            & (units >= 1)
+            & (units <= _STRIKE_MAX_UNITS)
+            & (np.abs(x - units) <= _STRIKE_TOL_UNITS)
+        )
+    if not strike_ok.all():
+        row = _first_bad(~strike_ok)
+        raise InputError(
+            "strike must be a multiple of 0.001 in (0, 99999.999]",
+            row=row,
+            column="strike",
+            value=float(s[row]),
+        )
+
+    if padded:
+        r = pc.utf8_rpad(r, width=_ROOT_WIDTH, padding=" ")
+    ymd = pc.strftime(e, format="%y%m%d")
+    strike_txt = pc.utf8_lpad(
+        pa.array(units.astype(np.int64)).cast(pa.string()), width=8, padding="0"
+    )
+    return pc.binary_join_element_wise(r, ymd, rt, strike_txt, "")
