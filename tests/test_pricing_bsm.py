@@ -3,7 +3,6 @@ finite differences and the slow scalar reference in ``tests/_reference_pricing.p
 
 from __future__ import annotations
 
-import numpy as np
 import pytest
 
 from chainlens import pricing

@@ -30,6 +30,8 @@ Formulas*, 2nd ed., sec. 2.2 (vanna, charm, vomma, "DdeltaDvol", "DdeltaDtime", 
 
 from __future__ import annotations
 
+import functools
+import os
 from collections.abc import Iterable
 
 import numpy as np
@@ -68,12 +70,43 @@ def _npdf(x: Float64Array) -> Float64Array:
     return _INV_SQRT_2PI * np.exp(-0.5 * x * x)
 
 
+def use_numba() -> bool:
+    """Whether the compiled path is used: Numba importable and ``CHAINLENS_NO_NUMBA`` unset/0."""
+    if os.environ.get("CHAINLENS_NO_NUMBA", "0") not in ("", "0"):
+        return False
+    return _numba_importable()
+
+
+@functools.cache
+def _numba_importable() -> bool:
+    try:
+        import chainlens.pricing._bsm_numba  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
 def _check_which(which: Iterable[str]) -> tuple[str, ...]:
     w = tuple(which)
     bad = [n for n in w if n not in GREEK_NAMES]
     if bad:
         raise ValueError(f"unknown greek(s) {bad}; choose from {GREEK_NAMES}")
     return w
+
+
+def greeks_numpy(
+    S: ArrayLike,
+    K: ArrayLike,
+    t: ArrayLike,
+    r: ArrayLike,
+    q: ArrayLike,
+    sigma: ArrayLike,
+    is_call: ArrayLike,
+    *,
+    which: Iterable[str] = ("delta", "gamma", "vanna", "charm"),
+) -> dict[str, Float64Array]:
+    """NumPy implementation of :func:`greeks` (the fallback; same arguments and results)."""
+    return _greeks_numpy(S, K, t, r, q, sigma, is_call, _check_which(which))
 
 
 def greeks(
@@ -119,6 +152,23 @@ def greeks(
     (0.522, 0.066)
     """
     names = _check_which(which)
+    if use_numba():
+        from chainlens.pricing._bsm_numba import greeks_numba
+
+        return greeks_numba(S, K, t, r, q, sigma, is_call, names)
+    return _greeks_numpy(S, K, t, r, q, sigma, is_call, names)
+
+
+def _greeks_numpy(
+    S: ArrayLike,
+    K: ArrayLike,
+    t: ArrayLike,
+    r: ArrayLike,
+    q: ArrayLike,
+    sigma: ArrayLike,
+    is_call: ArrayLike,
+    names: tuple[str, ...],
+) -> dict[str, Float64Array]:
     S_, K_, t_, r_, q_, s_, c_ = np.broadcast_arrays(
         np.asarray(S, dtype=np.float64),
         np.asarray(K, dtype=np.float64),
