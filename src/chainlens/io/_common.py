@@ -1,0 +1,765 @@
+"""Shared machinery of the adapters: line reading, field splitting, parsing, validation.
+
+Every adapter applies the same rules through :func:`finalize`, so a row is accepted or
+rejected for the same reasons whatever its source format.
+
+Row accounting
+--------------
+``rows_read == table.num_rows + rejects.num_rows`` for every batch. A reject cites the
+1-based physical line of the file (header = line 1 for CSVs; for Parquet, the 1-based row
+index), the offending column and value, and the rule that was broken. A row is rejected
+once, for the first rule it breaks (rules are checked in a fixed order).
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import functools
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from chainlens import conventions
+from chainlens.errors import InputError
+from chainlens.schema import REJECTS, SCHEMAS
+
+__all__ = [
+    "AdapterResult",
+    "CsvBlock",
+    "DuplicateTracker",
+    "Problem",
+    "finalize",
+    "iter_csv_blocks",
+    "parse_float",
+    "parse_int",
+    "read_head_lines",
+    "session_of_snapshot",
+    "settlement_of_roots",
+    "underlying_of_roots",
+]
+
+#: Maximum number of undecodable bytes tolerated before a file is declared "not UTF-8 text".
+MAX_BAD_BYTES = 1000
+#: Bytes read per block by the streaming CSV readers (a block ends on a line boundary).
+DEFAULT_BLOCK_BYTES = 64 << 20
+
+
+@dataclass(frozen=True)
+class AdapterResult:
+    """One batch of canonical rows read from a file.
+
+    Attributes
+    ----------
+    kind
+        ``"chain" | "trades" | "prints" | "bars" | "events" | "sectors"``.
+    table
+        Conforms exactly to ``chainlens.schema.SCHEMAS[kind]``.
+    rejects
+        ``chainlens.schema.REJECTS``: path, row, column, value, reason.
+    rows_read
+        Rows of data this batch consumed; always ``table.num_rows + rejects.num_rows``.
+        For the Cboe quote table, a file line holds a call and a put, so it counts as 2 rows.
+    format
+        The adapter's format name (see ``KNOWN_FORMATS``).
+    source
+        The file read.
+    """
+
+    kind: str
+    table: pa.Table
+    rejects: pa.Table
+    rows_read: int
+    format: str
+    source: Path
+
+
+# --------------------------------------------------------------------------------------
+# Rejects
+
+
+@dataclass
+class Problem:
+    """A rule broken by some rows of a batch (``mask`` over the batch's rows)."""
+
+    mask: np.ndarray
+    column: str | None
+    values: pa.Array | None
+    reason: str | pa.Array
+
+
+class RejectSink:
+    """Accumulates reject rows (vectorized appends) and builds a ``REJECTS`` table."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = str(path)
+        self._parts: list[pa.Table] = []
+
+    def add(
+        self,
+        rows: np.ndarray | Sequence[int],
+        *,
+        column: str | None | pa.Array,
+        values: pa.Array | Sequence[str | None] | None,
+        reason: str | pa.Array,
+    ) -> None:
+        rows = np.asarray(rows, dtype=np.int64)
+        n = len(rows)
+        if n == 0:
+            return
+        if isinstance(column, pa.Array):
+            col = column.cast(pa.string())
+        else:
+            col = pa.array([column] * n, pa.string())
+        if values is None:
+            val = pa.nulls(n, pa.string())
+        elif isinstance(values, pa.Array | pa.ChunkedArray):
+            val = values.cast(pa.string())
+        else:
+            val = pa.array(list(values), pa.string())
+        rsn = (
+            reason.cast(pa.string())
+            if isinstance(reason, pa.Array)
+            else pa.array([reason] * n, pa.string())
+        )
+        self._parts.append(
+            pa.Table.from_arrays(
+                [pa.array([self.path] * n, pa.string()), pa.array(rows), col, val, rsn],
+                schema=REJECTS,
+            )
+        )
+
+    @property
+    def num_rows(self) -> int:
+        return sum(p.num_rows for p in self._parts)
+
+    def take(self) -> pa.Table:
+        """The rejects gathered so far (and reset)."""
+        t = pa.concat_tables(self._parts) if self._parts else REJECTS.empty_table()
+        self._parts = []
+        return t.combine_chunks()
+
+
+# --------------------------------------------------------------------------------------
+# Reading lines and CSV fields, vectorized
+
+
+def read_head_lines(path: Path, n: int = 12, max_bytes: int = 1 << 16) -> list[str]:
+    """The first ``n`` physical lines of a file, decoded leniently (for sniffing/preambles)."""
+    with open(path, "rb") as fh:
+        head = fh.read(max_bytes)
+    text = head.decode("utf-8-sig", errors="replace")
+    return [ln.rstrip("\r") for ln in text.split("\n")[:n]]
+
+
+def _bad_utf8_offsets(data: bytes, path: Path, first_line: int) -> list[tuple[int, int]]:
+    """(start, end) byte spans that are not valid UTF-8. Raises if there are too many."""
+    spans: list[tuple[int, int]] = []
+    pos = 0
+    mv = memoryview(data)
+    while pos < len(data):
+        try:
+            bytes(mv[pos:]).decode("utf-8")
+            break
+        except UnicodeDecodeError as e:
+            spans.append((pos + e.start, pos + e.end))
+            pos += e.end
+            if len(spans) > MAX_BAD_BYTES:
+                line = first_line + data.count(b"\n", 0, spans[0][0])
+                raise InputError(
+                    "not UTF-8 text (too many undecodable bytes)",
+                    path=path,
+                    row=line,
+                    hint="convert the file to UTF-8, or check that it is the CSV you meant",
+                ) from None
+    return spans
+
+
+@dataclass
+class CsvBlock:
+    """The well-formed lines of a block, split into fields, plus the malformed ones.
+
+    ``fields[j]`` is the string column j for the good lines; ``line`` their 1-based line
+    numbers; ``n_fields`` how many fields each good line had; ``bad_lines``/``bad_reasons``/
+    ``bad_text`` the lines that could not be split as the header says.
+    """
+
+    fields: list[pa.Array]
+    line: np.ndarray
+    n_fields: np.ndarray
+    list_array: pa.ListArray
+    bad_lines: np.ndarray
+    bad_reasons: list[str]
+    bad_text: list[str]
+    blank: int = 0
+
+
+def _split_lines(
+    buf: bytes, first_line: int, path: Path
+) -> tuple[pa.Array, np.ndarray, np.ndarray]:
+    """Split a byte block into lines (arrow strings, no terminator), their line numbers, and a
+    mask of lines that held undecodable bytes (those bytes are replaced by ``?``)."""
+    arr = np.frombuffer(buf, dtype=np.uint8)
+    spans = _bad_utf8_offsets(buf, path, first_line)
+    if spans:
+        arr = arr.copy()
+        for a, b in spans:
+            arr[a:b] = ord("?")
+    nl = np.flatnonzero(arr == 10)
+    ends = nl
+    if len(arr) and (len(nl) == 0 or nl[-1] != len(arr) - 1):
+        ends = np.append(nl, len(arr))  # last line without a newline
+    starts = np.concatenate([[0], nl + 1])[: len(ends)]
+    n = len(ends)
+    # Offsets include the terminator in each line; strip "\r\n" afterwards (vectorized).
+    offsets = np.concatenate([starts, [len(arr)]]).astype(
+        np.int32 if len(arr) < 2**31 else np.int64
+    )
+    typ = pa.string() if offsets.dtype == np.int32 else pa.large_string()
+    lines = pa.Array.from_buffers(
+        typ, n, [None, pa.py_buffer(offsets), pa.py_buffer(arr.tobytes())]
+    )
+    lines = pc.utf8_rtrim(lines, characters="\r\n")
+    bad = np.zeros(n, dtype=bool)
+    if spans:
+        idx = np.searchsorted(nl, np.array([a for a, _ in spans]), side="left")
+        bad[idx[idx < n]] = True
+    return lines, np.arange(first_line, first_line + n, dtype=np.int64), bad
+
+
+def _split_fields(lines: pa.Array, delimiter: str) -> pa.ListArray:
+    """Split lines into fields; lines with double quotes go through the csv module."""
+    has_q = pc.match_substring(lines, '"').to_numpy(zero_copy_only=False)
+    plain = pc.split_pattern(lines, delimiter)
+    if not has_q.any():
+        return plain
+    qi = np.flatnonzero(has_q)
+    # Rare (quoted fields): parse only those lines with the csv module.
+    quoted = [
+        next(csv.reader([s], delimiter=delimiter), []) for s in lines.take(pa.array(qi)).to_pylist()
+    ]
+    qarr = pa.array(quoted, type=pa.list_(pa.string()))
+    pi = np.flatnonzero(~has_q)
+    both = pa.concat_arrays([plain.take(pa.array(pi)).cast(qarr.type), qarr])
+    order = np.empty(len(lines), dtype=np.int64)
+    order[np.concatenate([pi, qi])] = np.arange(len(lines))
+    return both.take(pa.array(order))
+
+
+def iter_csv_blocks(
+    path: Path,
+    *,
+    header_line: int,
+    n_fields: int,
+    ragged: bool = False,
+    delimiter: str = ",",
+    block_bytes: int = DEFAULT_BLOCK_BYTES,
+) -> Iterator[CsvBlock]:
+    """Stream the data lines after ``header_line`` (1-based) as split fields.
+
+    A line is well formed when it has exactly ``n_fields`` fields, or more fields that are
+    all empty (trailing commas from spreadsheet re-saves). With ``ragged=True`` a line needs at
+    least ``n_fields`` fields and the caller checks the rest. Blank lines are skipped and not
+    counted as data. Lines with undecodable bytes or too few fields are returned as bad lines
+    (a truncated last line is one of them).
+    """
+    with open(path, "rb") as fh:
+        line_no = 1
+        carry = b""
+        while True:
+            chunk = fh.read(block_bytes)
+            eof = not chunk
+            buf = carry + chunk
+            if not buf:
+                return
+            if not eof:
+                cut = buf.rfind(b"\n")
+                if cut < 0:
+                    carry = buf
+                    continue
+                buf, carry = buf[: cut + 1], buf[cut + 1 :]
+            else:
+                carry = b""
+            if line_no == 1 and buf.startswith(b"\xef\xbb\xbf"):
+                buf = b"   " + buf[3:]  # keep byte offsets; BOM only matters before the header
+            lines, nums, bad_utf8 = _split_lines(buf, line_no, path)
+            line_no += int(buf.count(b"\n"))
+            keep = nums > header_line
+            if not keep.all():
+                sel = np.flatnonzero(keep)
+                lines, nums, bad_utf8 = lines.take(pa.array(sel)), nums[sel], bad_utf8[sel]
+            yield _block_from_lines(lines, nums, bad_utf8, n_fields, ragged, delimiter)
+            if eof:
+                return
+
+
+def _block_from_lines(
+    lines: pa.Array,
+    nums: np.ndarray,
+    bad_utf8: np.ndarray,
+    n_fields: int,
+    ragged: bool,
+    delimiter: str,
+) -> CsvBlock:
+    blank_mask = pc.equal(pc.utf8_length(pc.utf8_trim_whitespace(lines)), 0).to_numpy(
+        zero_copy_only=False
+    )
+    blank = int(blank_mask.sum())
+    if blank:
+        sel = np.flatnonzero(~blank_mask)
+        lines, nums, bad_utf8 = lines.take(pa.array(sel)), nums[sel], bad_utf8[sel]
+    lists = _split_fields(lines, delimiter)
+    counts = pc.list_value_length(lists).to_numpy(zero_copy_only=False).astype(np.int64)
+    ok = counts >= n_fields
+    if not ragged:
+        extra = counts > n_fields
+        if extra.any():
+            # Extra fields are fine only when they are all empty (trailing commas).
+            ei = np.flatnonzero(extra)
+            sub = lists.take(pa.array(ei))
+            flat = pc.list_flatten(sub)
+            offs = sub.offsets.to_numpy()[:-1] - sub.offsets[0].as_py()
+            pos_in = np.arange(len(flat)) - np.repeat(offs, counts[ei])
+            nonempty = pc.greater(pc.utf8_length(pc.utf8_trim_whitespace(flat)), 0).to_numpy(
+                zero_copy_only=False
+            )
+            bad_extra = np.zeros(len(ei), dtype=bool)
+            hit = nonempty & (pos_in >= n_fields)
+            row_of = np.repeat(np.arange(len(ei)), counts[ei])
+            bad_extra[np.unique(row_of[hit])] = True
+            ok[ei[bad_extra]] = False
+    ok &= ~bad_utf8
+    reasons: list[str] = []
+    bad_idx = np.flatnonzero(~ok)
+    for i in bad_idx:  # only malformed lines (rare) are described one by one
+        if bad_utf8[i]:
+            reasons.append("non-UTF-8 bytes in line")
+        elif counts[i] < n_fields:
+            reasons.append(f"truncated or short line: {counts[i]} fields, expected {n_fields}")
+        else:
+            reasons.append(f"too many fields: {counts[i]}, expected {n_fields}")
+    bad_text = lines.take(pa.array(bad_idx)).to_pylist() if len(bad_idx) else []
+    good = np.flatnonzero(ok)
+    glists = lists.take(pa.array(good)) if len(good) != len(lists) else lists
+    flat = pc.list_flatten(glists)
+    starts = glists.offsets.to_numpy()[:-1] - (glists.offsets[0].as_py() if len(glists) else 0)
+    fields = (
+        [flat.take(pa.array(starts + j)) for j in range(n_fields)]
+        if len(good)
+        else [pa.array([], pa.string())] * n_fields
+    )
+    fields = [pc.utf8_trim_whitespace(f) for f in fields]
+    return CsvBlock(
+        fields=fields,
+        line=nums[good],
+        n_fields=counts[good],
+        list_array=glists,
+        bad_lines=nums[bad_idx],
+        bad_reasons=reasons,
+        bad_text=[(t or "")[:200] for t in bad_text],
+        blank=blank,
+    )
+
+
+# --------------------------------------------------------------------------------------
+# Parsing text columns
+
+
+_FLOAT_RE = r"^[-+]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][-+]?[0-9]+)?$"
+_NANINF_RE = r"(?i)^[-+]?(nan|inf|infinity)$"
+
+
+def _as_np_bool(a: pa.Array | pa.ChunkedArray) -> np.ndarray:
+    return pc.fill_null(a, False).to_numpy(zero_copy_only=False)
+
+
+def parse_float(
+    s: pa.Array,
+    column: str,
+    problems: list[Problem],
+    *,
+    required: bool = False,
+    allow_negative: bool = True,
+) -> pa.Array:
+    """Parse a text column to float64, recording problems (vectorized).
+
+    Empty text is null (a problem only if ``required``); "nan"/"inf" and non-numbers are
+    problems; values that fail are null in the output.
+    """
+    s = pc.utf8_trim_whitespace(s.cast(pa.string()))
+    empty = _as_np_bool(pc.equal(pc.utf8_length(s), 0)) | s.is_null().to_numpy(zero_copy_only=False)
+    isnum = _as_np_bool(pc.match_substring_regex(s, _FLOAT_RE))
+    naninf = _as_np_bool(pc.match_substring_regex(s, _NANINF_RE))
+    if naninf.any():
+        problems.append(Problem(naninf, column, s, "NaN or inf"))
+    other = ~isnum & ~empty & ~naninf
+    if other.any():
+        problems.append(Problem(other, column, s, "not a number"))
+    if required and empty.any():
+        problems.append(Problem(empty, column, s, "missing value"))
+    out = pc.cast(pc.if_else(pa.array(isnum), s, pa.scalar(None, pa.string())), pa.float64())
+    if not allow_negative:
+        neg = _as_np_bool(pc.less(out, 0))
+        if neg.any():
+            problems.append(Problem(neg, column, s, "negative value"))
+    return out
+
+
+def parse_int(
+    s: pa.Array, column: str, problems: list[Problem], *, required: bool = False
+) -> pa.Array:
+    """Parse a non-negative count (volume, OI, size) to int64; fractional or negative is a problem."""
+    f = parse_float(s, column, problems, required=required, allow_negative=False)
+    frac = _as_np_bool(pc.not_equal(pc.floor(f), f))
+    if frac.any():
+        problems.append(Problem(frac, column, s, "not a whole number"))
+    big = _as_np_bool(pc.greater(pc.abs(f), 2.0**53))
+    if big.any():
+        problems.append(Problem(big, column, s, "count too large"))
+    ok = pa.array(~(frac | big | _as_np_bool(pc.less(f, 0))))
+    return pc.cast(pc.if_else(ok, f, pa.scalar(None, pa.float64())), pa.int64())
+
+
+# --------------------------------------------------------------------------------------
+# Roots, settlement, sessions, OSI symbols (through the shared modules when present)
+
+
+def underlying_of_roots(roots: pa.Array) -> pa.Array:
+    """Vectorized ``conventions.underlying_of_root`` (the mapping runs once per distinct root)."""
+    uniq = pc.unique(roots)
+    mapped = pa.array([conventions.underlying_of_root(r) for r in uniq.to_pylist()], pa.string())
+    return pc.take(mapped, pc.index_in(roots, value_set=uniq))
+
+
+def _settlement_of_root(root: str) -> str:
+    try:
+        from chainlens import calendar as _cal
+
+        out = _cal.settlement_of_root(root)
+        return str(getattr(out, "value", out))
+    except (ImportError, AttributeError):
+        return "AM" if root.upper() in conventions.AM_SETTLED_ROOTS else "PM"
+
+
+def settlement_of_roots(roots: pa.Array) -> pa.Array:
+    """``AM``/``PM`` per root: AM-settled roots (SPX, NDX, VIX...) settle at the open."""
+    uniq = pc.unique(roots)
+    mapped = pa.array([_settlement_of_root(r) for r in uniq.to_pylist()], pa.string())
+    return pc.take(mapped, pc.index_in(roots, value_set=uniq))
+
+
+@functools.lru_cache(maxsize=1)
+def _xnys():  # pragma: no cover - fallback until chainlens.calendar lands
+    import exchange_calendars as xcals
+
+    return xcals.get_calendar("XNYS", start="2005-01-01", end="2030-12-31")
+
+
+def session_of_snapshot(ts_utc: dt.datetime) -> tuple[dt.date, str]:
+    """(session, phase) of a snapshot instant: after the close -> that session; before the
+    open, a weekend or a holiday -> the previous session; during it -> that session
+    ('pre_open' | 'intraday' | 'after_close'). Uses ``chainlens.calendar`` when present."""
+    try:
+        from chainlens import calendar as _cal
+
+        s = _cal.session_of_snapshot(ts_utc)
+        sess = s.session
+        if hasattr(sess, "date") and not isinstance(sess, dt.date | dt.datetime):
+            sess = sess.date()
+        elif isinstance(sess, dt.datetime):
+            sess = sess.date()
+        return sess, str(s.phase)
+    except (ImportError, AttributeError):
+        pass
+    import pandas as pd
+
+    cal = _xnys()
+    ts = pd.Timestamp(ts_utc)
+    day = pd.Timestamp(ts.tz_convert(conventions.EXCHANGE_TZ).date())
+    if cal.is_session(day):
+        if ts < cal.session_open(day):
+            return cal.previous_session(day).date(), "pre_open"
+        if ts >= cal.session_close(day):
+            return day.date(), "after_close"
+        return day.date(), "intraday"
+    return cal.date_to_session(day, direction="previous").date(), "pre_open"
+
+
+def session_close_utc(session: dt.date) -> dt.datetime:
+    """The close of a session (early closes included), as an aware UTC datetime."""
+    try:
+        from chainlens import calendar as _cal
+
+        fn = getattr(_cal, "session_close_utc", None) or _cal.session_close
+        out = fn(session)
+        return out.to_pydatetime() if hasattr(out, "to_pydatetime") else out
+    except (ImportError, AttributeError, TypeError):
+        pass
+    import pandas as pd
+
+    return _xnys().session_close(pd.Timestamp(session)).to_pydatetime()
+
+
+def parse_osi(symbols: pa.Array) -> pa.Table:
+    """Parse OSI symbols (compact or space-padded) into root, expiry, right, strike, valid.
+
+    Vectorized: the last 15 characters are ``YYMMDD`` + ``C|P`` + strike * 1000 (8 digits);
+    the root is what precedes them, padding removed (OCC OSI specification).
+    """
+    s = pc.utf8_trim_whitespace(symbols.cast(pa.string()))
+    valid = _as_np_bool(pc.match_substring_regex(s, r"^[A-Z0-9.]{1,6} *[0-9]{6}[CP][0-9]{8}$"))
+    s_ok = pc.if_else(pa.array(valid), s, pa.scalar("X000101C00000000"))
+    n = pc.utf8_length(s_ok)
+    tail = pc.utf8_slice_codeunits(s_ok, -15)
+    root = pc.utf8_rtrim_whitespace(pc.utf8_slice_codeunits(s_ok, 0, -15))
+    ymd = pc.cast(pc.utf8_slice_codeunits(tail, 0, 6), pa.int32()).to_numpy(zero_copy_only=False)
+    right = pc.utf8_slice_codeunits(tail, 6, 7)
+    strike = pc.divide(pc.cast(pc.utf8_slice_codeunits(tail, 7, 15), pa.float64()), 1000.0)
+    y, m, d = 2000 + ymd // 10000, (ymd // 100) % 100, ymd % 100
+    okdate = (m >= 1) & (m <= 12) & (d >= 1) & (d <= 31)
+    valid &= okdate
+    m = np.where(okdate, m, 1)
+    d = np.where(okdate, d, 1)
+    days = (
+        np.array(y - 1970, dtype="datetime64[Y]").astype("datetime64[M]")
+        + (m - 1).astype("timedelta64[M]")
+    ).astype("datetime64[D]") + (d - 1).astype("timedelta64[D]")
+    del n
+    expiry = pa.array(days.astype("datetime64[D]"), pa.date32())
+    v = pa.array(valid)
+    null = pa.scalar(None)
+    return pa.table(
+        {
+            "root": pc.if_else(v, root, null.cast(pa.string())),
+            "expiry": pc.if_else(v, expiry, null.cast(pa.date32())),
+            "right": pc.if_else(v, right, null.cast(pa.string())),
+            "strike": pc.if_else(v, strike, null.cast(pa.float64())),
+            "valid": v,
+        }
+    )
+
+
+def format_osi(root: pa.Array, expiry: pa.Array, right: pa.Array, strike: pa.Array) -> pa.Array:
+    """Compact OSI symbols ``ROOT`` + ``YYMMDD`` + ``C|P`` + ``strike*1000`` on 8 digits."""
+    try:
+        from chainlens import symbols as _sym
+
+        return _sym.format_osi_array(root, expiry, right, strike)
+    except (ImportError, AttributeError):
+        pass
+    ymd = pc.strftime(pc.cast(expiry, pa.timestamp("s")), format="%y%m%d")
+    k = pc.cast(pc.round(pc.multiply(strike, 1000.0)), pa.int64())
+    ks = pc.utf8_lpad(pc.cast(k, pa.string()), width=8, padding="0")
+    return pc.binary_join_element_wise(root, ymd, right, ks, "")
+
+
+# --------------------------------------------------------------------------------------
+# Validation common to every adapter
+
+
+class DuplicateTracker:
+    """Remembers contract keys already accepted in a file, across streamed batches.
+
+    Keys are hashed to 64 bits (polars ``hash_rows``); a collision between two different
+    keys has a probability of about n^2 / 2^65 (1e-7 for 2M rows).
+    """
+
+    def __init__(self) -> None:
+        self.hashes = np.empty(0, dtype=np.uint64)
+        self.rows = np.empty(0, dtype=np.int64)
+
+    def check(self, keys: pa.Table, lines: np.ndarray, candidates: np.ndarray) -> np.ndarray:
+        """For rows flagged in ``candidates``, the line of an earlier identical key (or -1).
+        Rows that are not duplicates are remembered."""
+        import polars as pl
+
+        first_line = np.full(len(lines), -1, dtype=np.int64)
+        idx = np.flatnonzero(candidates)
+        if len(idx) == 0:
+            return first_line
+        h = pl.from_arrow(keys.take(pa.array(idx))).hash_rows().to_numpy().astype(np.uint64)
+        # Earlier batches.
+        if len(self.hashes):
+            pos = np.searchsorted(self.hashes, h)
+            pos_c = np.minimum(pos, len(self.hashes) - 1)
+            hit = self.hashes[pos_c] == h
+            first_line[idx[hit]] = self.rows[pos_c[hit]]
+        # Within this batch: the first occurrence in file order wins.
+        order = np.argsort(lines[idx], kind="stable")
+        hs = h[order]
+        u, first, inv = np.unique(hs, return_index=True, return_inverse=True)
+        dup_in = first[inv] != np.arange(len(hs))
+        ln_sorted = lines[idx][order]
+        src = idx[order]
+        fl = np.where(dup_in, ln_sorted[first[inv]], -1)
+        cur = first_line[src]
+        first_line[src] = np.where(cur >= 0, cur, fl)
+        # Remember new keys.
+        new = first_line[idx] < 0
+        new_h = h[new]
+        new_r = lines[idx][new]
+        if len(new_h):
+            nh, ni = np.unique(new_h, return_index=True)
+            allh = np.concatenate([self.hashes, nh])
+            allr = np.concatenate([self.rows, new_r[ni]])
+            o = np.argsort(allh, kind="stable")
+            self.hashes, self.rows = allh[o], allr[o]
+        return first_line
+
+
+@dataclass
+class Candidate:
+    """Typed canonical columns of a batch before validation."""
+
+    kind: str
+    columns: dict[str, pa.Array]
+    line: np.ndarray
+    problems: list[Problem] = field(default_factory=list)
+    #: name of the source column for each canonical one (for reject messages)
+    source_names: dict[str, str] = field(default_factory=dict)
+
+
+def _num_bad(a: pa.Array) -> np.ndarray:
+    if pa.types.is_floating(a.type):
+        return _as_np_bool(pc.or_(pc.is_nan(a), pc.is_inf(a)))
+    return np.zeros(len(a), dtype=bool)
+
+
+def finalize(
+    cand: Candidate,
+    sink: RejectSink,
+    dups: DuplicateTracker | None,
+) -> pa.Table:
+    """Apply the shared rules, send rejects to ``sink`` and return the accepted rows.
+
+    Rules, in order (the first broken one is the reason): parse problems of the adapter;
+    a required column missing; NaN/inf in a numeric column; negative volume/OI/size; strike
+    <= 0; price < 0; right not C/P; settlement not AM/PM; expiry before the session; the
+    symbol not matching root/expiry/right/strike; a duplicate contract within one snapshot
+    (chain: same snapshot_ts and symbol; the later row is rejected, naming the first row).
+    ``crossed`` is computed for chains (bid > ask > 0): such rows are kept and flagged.
+    """
+    schema = SCHEMAS[cand.kind]
+    n = len(cand.line)
+    cols = cand.columns
+    names = cand.source_names
+    probs = list(cand.problems)
+
+    def add(mask: np.ndarray, col: str, reason: str, values: pa.Array | None = None) -> None:
+        if mask.any():
+            probs.append(
+                Problem(
+                    mask,
+                    names.get(col, col),
+                    values if values is not None else cols.get(col),
+                    reason,
+                )
+            )
+
+    for f in schema:
+        if f.name in cols:
+            a = cols[f.name]
+            if not f.nullable:
+                add(a.is_null().to_numpy(zero_copy_only=False), f.name, "missing value")
+            add(_num_bad(a), f.name, "NaN or inf")
+    for c in ("volume", "open_interest", "size"):
+        if c in cols and cand.kind in ("chain", "trades", "prints"):
+            add(_as_np_bool(pc.less(cols[c], 0)), c, "negative value")
+    if "strike" in cols:
+        add(_as_np_bool(pc.less_equal(cols["strike"], 0)), "strike", "strike must be > 0")
+    for c in ("price", "bid", "ask", "last"):
+        if c in cols and cand.kind in ("chain", "trades", "prints"):
+            add(_as_np_bool(pc.less(cols[c], 0)), c, "negative price")
+    if "right" in cols:
+        add(
+            ~_as_np_bool(pc.is_in(cols["right"], value_set=pa.array(["C", "P"]))),
+            "right",
+            "right must be C or P",
+        )
+    if "settlement" in cols:
+        add(
+            ~_as_np_bool(pc.is_in(cols["settlement"], value_set=pa.array(["AM", "PM"]))),
+            "settlement",
+            "settlement must be AM or PM",
+        )
+    if "expiry" in cols and "trade_date" in cols:
+        add(
+            _as_np_bool(pc.less(cols["expiry"], cols["trade_date"])),
+            "expiry",
+            "expiry before the session",
+        )
+    if "symbol" in cols and {"root", "expiry", "right", "strike"} <= cols.keys():
+        osi = parse_osi(cols["symbol"])
+        add(~osi["valid"].to_numpy(zero_copy_only=False), "symbol", "not an OSI option symbol")
+        ok = osi["valid"].to_numpy(zero_copy_only=False)
+        for c in ("root", "expiry", "right"):
+            neq = _as_np_bool(pc.not_equal(osi[c], cols[c])) & ok
+            add(neq, "symbol", f"symbol does not match the {c} column")
+        dk = _as_np_bool(pc.greater(pc.abs(pc.subtract(osi["strike"], cols["strike"])), 5e-4)) & ok
+        add(dk, "symbol", "symbol does not match the strike column")
+
+    rejected = np.zeros(n, dtype=bool)
+    for p in probs:
+        new = p.mask & ~rejected
+        if not new.any():
+            continue
+        idx = np.flatnonzero(new)
+        vals = None if p.values is None else pc.take(p.values, pa.array(idx))
+        reason = p.reason if isinstance(p.reason, str) else pc.take(p.reason, pa.array(idx))
+        sink.add(cand.line[idx], column=p.column, values=vals, reason=reason)
+        rejected |= new
+
+    if dups is not None and cand.kind == "chain":
+        keys = pa.table({"snapshot_ts": cols["snapshot_ts"], "symbol": cols["symbol"]})
+        first = dups.check(keys, cand.line, ~rejected)
+        dup = first >= 0
+        if dup.any():
+            idx = np.flatnonzero(dup)
+            reasons = pa.array(
+                [f"duplicate contract in snapshot (first at row {r})" for r in first[idx]]
+            )
+            sink.add(
+                cand.line[idx],
+                column=names.get("symbol", "symbol"),
+                values=pc.take(cols["symbol"], pa.array(idx)),
+                reason=reasons,
+            )
+            rejected |= dup
+
+    keep = pa.array(~rejected)
+    out_cols = {k: pc.filter(v, keep) for k, v in cols.items()}
+    if cand.kind == "chain":
+        bid, ask = out_cols.get("bid"), out_cols.get("ask")
+        if bid is not None and ask is not None:
+            out_cols["crossed"] = pc.fill_null(
+                pc.and_(pc.greater(bid, ask), pc.greater(ask, 0)), False
+            )
+        else:
+            out_cols["crossed"] = pa.array(np.zeros(int(pc.sum(keep).as_py() or 0), dtype=bool))
+    m = int((~rejected).sum())
+    arrays = []
+    for f in schema:
+        if f.name in out_cols:
+            arrays.append(pc.cast(out_cols[f.name], f.type))
+        else:
+            arrays.append(pa.nulls(m, f.type))
+    return pa.Table.from_arrays(arrays, schema=schema)
+
+
+def reject_bad_lines(block: CsvBlock, sink: RejectSink, per_line: int = 1) -> int:
+    """Send a block's malformed lines to the rejects (``per_line`` rows each); returns rows."""
+    if len(block.bad_lines) == 0:
+        return 0
+    rows = np.repeat(block.bad_lines, per_line)
+    reasons = pa.array(
+        np.repeat(np.array(block.bad_reasons, dtype=object), per_line).tolist(), pa.string()
+    )
+    vals = pa.array(
+        np.repeat(np.array(block.bad_text, dtype=object), per_line).tolist(), pa.string()
+    )
+    sink.add(rows, column=None, values=vals, reason=reasons)
+    return len(rows)

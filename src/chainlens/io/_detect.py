@@ -1,0 +1,189 @@
+"""Format detection and dispatch for :func:`chainlens.io.read_file`."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pyarrow as pa
+
+from chainlens.errors import InputError, UnknownFormatError
+from chainlens.io import _cboe_quotes, _parquet
+from chainlens.io._common import AdapterResult, read_head_lines
+
+__all__ = ["KNOWN_FORMATS", "detect_format", "read_chain", "read_file"]
+
+#: Every format chainlens reads. ``generic:<mapping>`` is any TOML mapping (``--mapping``).
+KNOWN_FORMATS: tuple[str, ...] = (
+    "cboe_quotes",
+    "datashop_trades",
+    "datashop_eod",
+    "occ_oi_json",
+    "generic:iwm_eod",
+    "canonical_parquet",
+)
+
+_PARQUET_MAGIC = b"PAR1"
+
+
+def _unknown(path: Path, why: str) -> UnknownFormatError:
+    return UnknownFormatError(
+        f"unknown format: {why}",
+        path=path,
+        hint="known formats: "
+        + ", ".join(KNOWN_FORMATS)
+        + "; for another CSV/Parquet layout write a "
+        "TOML column mapping (see chainlens/io/MAPPINGS.md) and pass it with mapping=/--mapping",
+    )
+
+
+def detect_format(path: Path) -> str:
+    """Name the format of ``path`` from its content (never from its file name).
+
+    Raises
+    ------
+    UnknownFormatError
+        Listing ``KNOWN_FORMATS``, when no adapter recognises the file.
+    InputError
+        When the file is missing or empty.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise InputError("no such file", path=path)
+    with open(path, "rb") as fh:
+        magic = fh.read(4)
+    if not magic:
+        raise InputError("empty file (0 bytes)", path=path, row=1)
+    if magic == _PARQUET_MAGIC:
+        import pyarrow.parquet as pq
+
+        try:
+            names = pq.ParquetFile(path).schema_arrow.names
+        except (pa.ArrowInvalid, OSError) as e:
+            raise InputError(f"damaged Parquet file ({e})", path=path) from None
+        if _parquet.kind_of_schema(names) is not None:
+            return _parquet.FORMAT
+        from chainlens.io import _generic
+
+        m = _generic.detect_mapping(names)
+        if m is not None:
+            return f"generic:{m}"
+        raise _unknown(path, "Parquet columns match no canonical schema and no shipped mapping")
+    if magic[:2] == b"PK":
+        raise _unknown(
+            path,
+            "a zip archive (e.g. a DataShop OptionEODSummary sample holding nested zips); "
+            "unzip it and ingest the CSV files inside",
+        )
+    head = read_head_lines(path, 8)
+    text0 = "\n".join(head).lstrip()
+    if _cboe_quotes.looks_like(head):
+        return _cboe_quotes.FORMAT
+    if text0.startswith("{"):
+        from chainlens.io import _occ_oi
+
+        if _occ_oi.looks_like(path):
+            return _occ_oi.FORMAT
+        raise _unknown(
+            path, "a JSON document that is not an OCC OI history ({ticker, closes, days})"
+        )
+    first = head[0].lstrip("\ufeff").strip() if head else ""
+    try:
+        from chainlens.io import _datashop
+
+        fmt = _datashop.detect(first)
+        if fmt is not None:
+            return fmt
+    except ImportError:
+        pass
+    try:
+        from chainlens.io import _generic
+
+        m = _generic.detect_mapping([c.strip() for c in first.split(",")])
+        if m is not None:
+            return f"generic:{m}"
+    except ImportError:
+        pass
+    if not first:
+        raise InputError("no header line (file starts with an empty line)", path=path, row=1)
+    raise _unknown(path, f"header not recognised: {first[:120]!r}")
+
+
+def read_file(
+    path: Path | str,
+    *,
+    format: str | None = None,
+    mapping: Path | None = None,
+    batch_rows: int = 1_000_000,
+) -> Iterator[AdapterResult]:
+    """Read a file of any known format as canonical Arrow batches with their rejects.
+
+    Parameters
+    ----------
+    path
+        The file.
+    format
+        One of ``KNOWN_FORMATS`` (or ``generic:<name>``); detected from the content if None.
+    mapping
+        A TOML column mapping for the generic adapter (implies ``format="generic:<stem>"``).
+    batch_rows
+        Rows per batch for the streaming readers (memory stays ~ one batch).
+
+    Yields
+    ------
+    AdapterResult
+        ``rows_read == table.num_rows + rejects.num_rows`` for every batch.
+
+    Raises
+    ------
+    InputError, UnknownFormatError
+        For files that cannot be read at all (empty, header only, not the format).
+    """
+    path = Path(path)
+    if mapping is not None:
+        from chainlens.io import _generic
+
+        yield from _checked(_generic.read(path, mapping=Path(mapping), batch_rows=batch_rows), path)
+        return
+    fmt = format or detect_format(path)
+    if fmt == _cboe_quotes.FORMAT:
+        gen = _cboe_quotes.read(path, batch_rows=batch_rows)
+    elif fmt == _parquet.FORMAT:
+        gen = _parquet.read(path, batch_rows=batch_rows)
+    elif fmt in ("datashop_trades", "datashop_eod"):
+        from chainlens.io import _datashop
+
+        gen = _datashop.read(path, fmt, batch_rows=batch_rows)
+    elif fmt == "occ_oi_json":
+        from chainlens.io import _occ_oi
+
+        gen = _occ_oi.read(path, batch_rows=batch_rows)
+    elif fmt.startswith("generic:"):
+        from chainlens.io import _generic
+
+        gen = _generic.read(path, mapping=fmt.split(":", 1)[1], batch_rows=batch_rows)
+    else:
+        raise _unknown(path, f"format {fmt!r} was asked for")
+    yield from _checked(gen, path)
+
+
+def _checked(gen: Iterator[AdapterResult], path: Path) -> Iterator[AdapterResult]:
+    total = 0
+    for res in gen:
+        assert res.rows_read == res.table.num_rows + res.rejects.num_rows, "row accounting broken"
+        total += res.rows_read
+        yield res
+    if total == 0:
+        raise InputError(
+            "no data rows (empty file or header only)", path=path, hint="nothing was read"
+        )
+
+
+def read_chain(path: Path | str, **kw: object) -> pa.Table:
+    """All ``chain`` rows of a file as one table (rejects dropped; see :func:`read_file`)."""
+    tables = []
+    for res in read_file(Path(path), **kw):  # type: ignore[arg-type]
+        if res.kind != "chain":
+            raise InputError(f"file holds {res.kind}, not an option chain", path=path)
+        tables.append(res.table)
+    return pa.concat_tables(tables).combine_chunks()
