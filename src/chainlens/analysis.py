@@ -1,0 +1,683 @@
+"""Per-snapshot positioning analysis: one canonical chain in, one result per underlying out.
+
+:func:`analyze_chain` is pure (no I/O). It computes, per underlying (SPEC "Command line",
+issue 3 deliverables 2-7):
+
+* totals, by expiry (expiration *date* across roots) and by strike: OI, volume, put/call
+  ratios, dealer GEX/DEX/vanna/charm exposures (:mod:`chainlens.exposure`);
+* levels: zero gamma from the gamma profile, call/put walls by dollar gamma and by OI;
+* max pain per expiry and its trend; the ATM straddle expected move per expiry
+  (:mod:`chainlens.vol`), 25/15-delta ranges, smiles, skew and ATM term structures;
+* the dealer DX/GX surfaces over spot × time.
+
+``totals`` and ``by_expiry`` count every contract listed; ``excluded`` counts the contracts
+the greek-based computations left out, by reason.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from chainlens._typing import BoolArray, Float64Array
+from chainlens.conventions import DEFAULT_DIVIDEND_YIELD, SECONDS_PER_YEAR
+from chainlens.errors import InputError
+from chainlens.exposure._config import AnalysisConfig
+from chainlens.exposure._exposure import (
+    contract_exposures,
+    dealer_contracts,
+    group_by,
+    group_sum,
+)
+from chainlens.exposure._maxpain import max_pain, max_pain_trend
+from chainlens.exposure._profile import gamma_profile, profile_terms, spot_grid, zero_gamma
+from chainlens.exposure._walls import wall_above, wall_below
+
+__all__ = ["SCHEMA_VERSION", "AnalysisConfig", "ChainAnalysis", "analyze_chain"]
+
+#: Version of the ``chainlens analyze --json`` document (docs/analyze-json.md).
+SCHEMA_VERSION = "1"
+
+_REQUIRED = ("underlying", "expiry", "strike", "right", "snapshot_ts", "trade_date")
+
+
+@dataclass(slots=True)
+class ChainAnalysis:
+    """The analysis of one underlying's chain snapshot.
+
+    Tables carry units in their column names; :meth:`to_json` gives the SPEC document.
+    """
+
+    underlying: str
+    session: dt.date
+    snapshot_ts: dt.datetime
+    spot: float
+    greeks: str
+    dealer_model: str
+    totals: dict[str, Any]
+    levels: dict[str, Any]
+    by_expiry: pa.Table
+    by_strike: pa.Table
+    excluded: dict[str, int]
+    contracts: pa.Table
+    profile: dict[str, Any] = field(default_factory=dict)
+    max_pain_trend: list[dict[str, Any]] = field(default_factory=list)
+    vol: dict[str, Any] = field(default_factory=dict)
+    surfaces: dict[str, Any] = field(default_factory=dict)
+    settings: dict[str, Any] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        """The ``chainlens analyze --json`` object (SPEC keys first, then the extra ones).
+
+        NaN stays a float here; the CLI's ``emit_json`` turns it into ``null``.
+        """
+        return {
+            "schema_version": SCHEMA_VERSION,
+            "underlying": self.underlying,
+            "session": self.session.isoformat(),
+            "snapshot_ts": _iso_z(self.snapshot_ts),
+            "spot": self.spot,
+            "greeks": self.greeks,
+            "dealer_model": self.dealer_model,
+            "totals": _nulls(self.totals),
+            "levels": _nulls(self.levels),
+            "by_expiry": _nulls(_records(self.by_expiry)),
+            "by_strike": _nulls(_records(self.by_strike)),
+            "excluded": dict(self.excluded),
+            "max_pain_trend": _nulls(self.max_pain_trend),
+            "profile": _nulls(self.profile),
+            "vol": _nulls(self.vol),
+            "surfaces": _nulls(self.surfaces),
+            "settings": _nulls(self.settings),
+        }
+
+
+def _iso_z(ts: dt.datetime) -> str:
+    ts = ts.astimezone(dt.UTC)
+    return ts.strftime("%Y-%m-%dT%H:%M:%S.%f").rstrip("0").rstrip(".") + "Z"
+
+
+def _records(t: pa.Table) -> list[dict[str, Any]]:
+    out = t.to_pylist()
+    for rec in out:
+        for k, v in rec.items():
+            if isinstance(v, dt.date):
+                rec[k] = v.isoformat()
+    return out
+
+
+def _nulls(o: Any) -> Any:
+    """NaN/inf -> None, NumPy scalars/arrays -> Python (strict JSON, SPEC)."""
+    if isinstance(o, dict):
+        return {k: _nulls(v) for k, v in o.items()}
+    if isinstance(o, (list, tuple)):
+        return [_nulls(v) for v in o]
+    if isinstance(o, np.ndarray):
+        return _nulls(o.tolist())
+    if isinstance(o, np.generic):
+        o = o.item()
+    if isinstance(o, float) and not np.isfinite(o):
+        return None
+    if isinstance(o, dt.date) and not isinstance(o, dt.datetime):
+        return o.isoformat()
+    return o
+
+
+# ----------------------------------------------------------------------------- columns
+
+
+def _f64(t: pa.Table, name: str) -> Float64Array:
+    if name not in t.column_names:
+        return np.full(t.num_rows, np.nan)
+    col = pc.cast(t.column(name), pa.float64())
+    return col.to_numpy(zero_copy_only=False).astype(np.float64, copy=False)
+
+
+def _mid(bid: Float64Array, ask: Float64Array) -> Float64Array:
+    """Quote mid ``(bid + ask)/2`` where ``ask > 0``, ``0 <= bid <= ask``; else NaN.
+
+    A no-bid quote (``0 / ask``) has mid ``ask/2``; a quote without an offer, a crossed quote
+    or a missing side has none.
+    """
+    ok = np.isfinite(bid) & np.isfinite(ask) & (ask > 0) & (bid >= 0) & (bid <= ask)
+    return np.where(ok, 0.5 * (np.where(ok, bid, 0.0) + np.where(ok, ask, 0.0)), np.nan)
+
+
+def _settlement_ns(expiry: np.ndarray, settlement: np.ndarray) -> np.ndarray:
+    """Settlement instant (UTC ns) per contract: 09:30 ET (AM) or 16:00 ET (PM) on expiry."""
+    from zoneinfo import ZoneInfo
+
+    from chainlens.conventions import AM_SETTLE_TIME, EXCHANGE_TZ, PM_SETTLE_TIME
+
+    tz = ZoneInfo(EXCHANGE_TZ)
+    key = expiry.astype("datetime64[D]").astype(np.int64) * 2 + (settlement == "AM")
+    uniq, inv = np.unique(key, return_inverse=True)
+    vals = np.empty(uniq.size, dtype=np.int64)
+    for i, k in enumerate(uniq.tolist()):  # loop over distinct expiries, not contracts
+        day = dt.date(1970, 1, 1) + dt.timedelta(days=k // 2)
+        tm = AM_SETTLE_TIME if k % 2 else PM_SETTLE_TIME
+        inst = dt.datetime.combine(day, tm, tzinfo=tz)
+        vals[i] = int(inst.timestamp()) * 1_000_000_000
+    return vals[inv.reshape(-1)]
+
+
+def _time_to_expiry(
+    snapshot_ns: int, expiry: np.ndarray, settlement: np.ndarray, floor: float | None
+) -> Float64Array:
+    """Years (ACT/365 seconds) from the snapshot to each settlement instant (SPEC)."""
+    try:  # the pricing package owns the calendar-aware version (early closes)
+        from chainlens.pricing import time_to_expiry
+    except ImportError:
+        t = (_settlement_ns(expiry, settlement) - snapshot_ns) / 1e9 / SECONDS_PER_YEAR
+        if floor is not None:
+            t = np.where(t > 0, np.maximum(t, floor), t)
+        return t
+    snap = np.datetime64(snapshot_ns, "ns")
+    return np.asarray(time_to_expiry(snap, expiry, settlement, floor_years=floor), dtype=np.float64)
+
+
+# ----------------------------------------------------------------------------- greeks
+
+
+@dataclass(slots=True)
+class _Greeks:
+    source: str
+    gamma: Float64Array
+    delta: Float64Array
+    sigma: Float64Array
+    q: Float64Array
+    reason: np.ndarray  # object array: None or an exclusion reason
+
+
+def _resolve_greeks(
+    cfg: AnalysisConfig,
+    *,
+    S: float,
+    K: Float64Array,
+    t: Float64Array,
+    is_call: BoolArray,
+    expiry: np.ndarray,
+    bid: Float64Array,
+    ask: Float64Array,
+    v_iv: Float64Array,
+    v_gamma: Float64Array,
+    v_delta: Float64Array,
+) -> _Greeks:
+    n = K.size
+    has_vendor = np.isfinite(v_gamma) & np.isfinite(v_delta) & ((v_gamma != 0) | (v_delta != 0))
+    source = cfg.greeks
+    if source == "auto":
+        source = "vendor" if bool(has_vendor.any()) else "model"
+    expired = ~(t > 0)
+    reason = np.full(n, None, dtype=object)
+    q = _carry_per_contract(cfg, S=S, K=K, t=t, is_call=is_call, expiry=expiry, bid=bid, ask=ask)
+    vendor_iv = np.where(np.isfinite(v_iv) & (v_iv > 0), v_iv, np.nan)
+    if source == "vendor":
+        gamma = np.where(has_vendor, v_gamma, np.nan)
+        delta = np.where(has_vendor, v_delta, np.nan)
+        reason[~has_vendor] = "no_vendor_greeks"
+        reason[expired & ~has_vendor] = "expired"
+        sigma = vendor_iv
+        if cfg.vendor_fallback == "model":
+            need = ~has_vendor & ~expired
+            m = _model(
+                cfg, S=S, K=K, t=t, q=q, is_call=is_call, bid=bid, ask=ask, iv=vendor_iv, rows=need
+            )
+            gamma = np.where(need, m[0], gamma)
+            delta = np.where(need, m[1], delta)
+            sigma = np.where(need, m[2], sigma)
+            reason[need] = m[3][need]
+        return _Greeks("vendor", gamma, delta, sigma, q, reason)
+    live = ~expired
+    reason[expired] = "expired"
+    gamma, delta, sigma, r2 = _model(
+        cfg, S=S, K=K, t=t, q=q, is_call=is_call, bid=bid, ask=ask, iv=vendor_iv, rows=live
+    )
+    reason[live] = r2[live]
+    return _Greeks("model", gamma, delta, sigma, q, reason)
+
+
+def _carry_per_contract(
+    cfg: AnalysisConfig,
+    *,
+    S: float,
+    K: Float64Array,
+    t: Float64Array,
+    is_call: BoolArray,
+    expiry: np.ndarray,
+    bid: Float64Array,
+    ask: Float64Array,
+) -> Float64Array:
+    """Carry yield ``q`` per contract from the forward implied per expiry (pricing), else
+    the default dividend yield."""
+    q = np.full(K.size, DEFAULT_DIVIDEND_YIELD)
+    try:
+        from chainlens.pricing import implied_forwards
+    except ImportError:
+        return q
+    ok = t > 0
+    if not ok.any():
+        return q
+    fw = implied_forwards(expiry[ok], K[ok], is_call[ok], bid[ok], ask[ok], S, t[ok], cfg.rate)
+    f_exp = fw.column("expiry").to_numpy().astype("datetime64[D]")
+    f_q = pc.cast(fw.column("carry_q"), pa.float64()).to_numpy(zero_copy_only=False)
+    e = expiry.astype("datetime64[D]")
+    pos = np.searchsorted(f_exp, e)
+    pos_c = np.minimum(pos, max(f_exp.size - 1, 0))
+    hit = (f_exp.size > 0) & (f_exp[pos_c] == e) if f_exp.size else np.zeros(K.size, bool)
+    vals = np.where(hit, f_q[pos_c] if f_exp.size else np.nan, np.nan)
+    return np.where(np.isfinite(vals), vals, q)
+
+
+def _model(
+    cfg: AnalysisConfig,
+    *,
+    S: float,
+    K: Float64Array,
+    t: Float64Array,
+    q: Float64Array,
+    is_call: BoolArray,
+    bid: Float64Array,
+    ask: Float64Array,
+    iv: Float64Array,
+    rows: BoolArray,
+) -> tuple[Float64Array, Float64Array, Float64Array, np.ndarray]:
+    """Model gamma/delta (BSM) on ``rows``: IV from the file, else solved from the mid."""
+    from chainlens.pricing import greeks
+
+    n = K.size
+    reason = np.full(n, None, dtype=object)
+    sigma = np.where(rows, iv, np.nan)
+    need = rows & ~np.isfinite(sigma)
+    if need.any():
+        mid = _mid(bid, ask)
+        zero_q = need & ~((np.nan_to_num(bid) > 0) | (np.nan_to_num(ask) > 0))
+        reason[zero_q] = "zero_bid_ask"
+        solve = need & ~zero_q & np.isfinite(mid)
+        reason[need & ~zero_q & ~np.isfinite(mid)] = "no_mid"
+        if solve.any():
+            try:
+                from chainlens.pricing import implied_vol
+            except ImportError:
+                reason[solve] = "iv_solver_unavailable"
+            else:
+                ivs, why = implied_vol(
+                    mid[solve], S, K[solve], t[solve], cfg.rate, q[solve], is_call[solve]
+                )
+                ivs = np.asarray(ivs, dtype=np.float64)
+                sigma[solve] = ivs
+                bad = ~np.isfinite(ivs)
+                idx = np.flatnonzero(solve)[bad]
+                why = np.asarray(why, dtype=object)[bad] if why is not None else None
+                reason[idx] = (
+                    np.array([f"iv_not_solved:{w}" for w in why], dtype=object)
+                    if why is not None and why.size
+                    else "iv_not_solved"
+                )
+    ok = rows & np.isfinite(sigma) & (sigma > 0)
+    g = greeks(
+        S,
+        K,
+        np.where(ok, t, 1.0),
+        cfg.rate,
+        q,
+        np.where(ok, sigma, 0.2),
+        is_call,
+        which=("gamma", "delta"),
+    )
+    gamma = np.where(ok, g["gamma"], np.nan)
+    delta = np.where(ok, g["delta"], np.nan)
+    return gamma, delta, np.where(ok, sigma, np.nan), reason
+
+
+# ----------------------------------------------------------------------------- analysis
+
+
+def analyze_chain(chain: pa.Table, config: AnalysisConfig | None = None) -> list[ChainAnalysis]:
+    """Analyze a canonical chain snapshot: one :class:`ChainAnalysis` per underlying.
+
+    Parameters
+    ----------
+    chain
+        A table in the canonical ``chain`` schema (:data:`chainlens.schema.CHAIN`); an optional
+        ``dealer_position_contracts`` column feeds the ``flow`` dealer model.
+    config
+        Settings (:class:`AnalysisConfig`); defaults: greeks ``auto``, dealer model ``classic``.
+
+    Returns
+    -------
+    list of ChainAnalysis
+        Sorted by underlying.
+
+    Raises
+    ------
+    InputError
+        A required column is missing, or an underlying has no spot.
+    """
+    cfg = config or AnalysisConfig()
+    missing = [c for c in _REQUIRED if c not in chain.column_names]
+    if missing:
+        raise InputError(
+            "chain table lacks required column(s): " + ", ".join(missing), column=missing[0]
+        )
+    if chain.num_rows == 0:
+        return []
+    und = chain.column("underlying").to_numpy(zero_copy_only=False).astype(str)
+    out = []
+    for u in np.unique(und).tolist():  # a handful of underlyings, not contracts
+        sub = chain.filter(pa.array(und == u)) if len(set(und)) > 1 else chain
+        out.append(_analyze_one(u, sub, cfg))
+    return out
+
+
+def _analyze_one(underlying: str, t: pa.Table, cfg: AnalysisConfig) -> ChainAnalysis:
+    n = t.num_rows
+    spot_col = _f64(t, "spot")
+    finite_spot = spot_col[np.isfinite(spot_col) & (spot_col > 0)]
+    if finite_spot.size == 0:
+        raise InputError(f"no spot price for underlying {underlying}", column="spot")
+    S = float(finite_spot[0])
+    snap = pc.max(t.column("snapshot_ts")).as_py()
+    snap_ns = int(pc.max(pc.cast(t.column("snapshot_ts"), pa.int64())).as_py())
+    session = pc.min(t.column("trade_date")).as_py()
+
+    K = _f64(t, "strike")
+    right = t.column("right").to_numpy(zero_copy_only=False).astype(str)
+    is_call = right == "C"
+    expiry = t.column("expiry").to_numpy(zero_copy_only=False).astype("datetime64[D]")
+    settlement = (
+        t.column("settlement").to_numpy(zero_copy_only=False).astype(str)
+        if "settlement" in t.column_names
+        else np.full(n, "PM")
+    )
+    mult = np.nan_to_num(_f64(t, "multiplier"), nan=100.0)
+    oi = np.nan_to_num(_f64(t, "open_interest"), nan=0.0)
+    vol = np.nan_to_num(_f64(t, "volume"), nan=0.0)
+    bid, ask = _f64(t, "bid"), _f64(t, "ask")
+    mid = _mid(bid, ask)
+
+    t_years = _time_to_expiry(snap_ns, expiry, settlement, cfg.t_floor_years)
+    gk = _resolve_greeks(
+        cfg,
+        S=S,
+        K=K,
+        t=t_years,
+        is_call=is_call,
+        expiry=expiry,
+        bid=bid,
+        ask=ask,
+        v_iv=_f64(t, "iv"),
+        v_gamma=_f64(t, "gamma"),
+        v_delta=_f64(t, "delta"),
+    )
+    pos = (
+        _f64(t, "dealer_position_contracts")
+        if "dealer_position_contracts" in t.column_names
+        else None
+    )
+    w = dealer_contracts(is_call, oi, cfg.dealer_model, pos)
+    vanna, charm = _vanna_charm(cfg, S, K, t_years, gk, is_call)
+    ex = contract_exposures(w, mult, S, gk.gamma, gk.delta, vanna, charm)
+
+    excluded: dict[str, int] = {}
+    rs = gk.reason[gk.reason != None]  # noqa: E711 - object array comparison
+    if rs.size:
+        keys, counts = np.unique(rs.astype(str), return_counts=True)
+        excluded = {k: int(c) for k, c in zip(keys.tolist(), counts.tolist(), strict=True)}
+
+    put = ~is_call
+    totals = {
+        "contracts": n,
+        "call_oi": int(oi[is_call].sum()),
+        "put_oi": int(oi[put].sum()),
+        "call_volume": int(vol[is_call].sum()),
+        "put_volume": int(vol[put].sum()),
+    }
+    totals["pc_oi_ratio"] = _ratio(totals["put_oi"], totals["call_oi"])
+    totals["pc_volume_ratio"] = _ratio(totals["put_volume"], totals["call_volume"])
+    totals["gex_usd_per_1pct"] = float(np.nansum(ex.gex_usd_per_1pct))
+    totals["dex_shares"] = float(np.nansum(ex.dex_shares))
+    totals["vanna_usd_per_vol_pt"] = float(np.nansum(ex.vanna_usd_per_vol_pt))
+    totals["charm_shares_per_day"] = float(np.nansum(ex.charm_shares_per_day))
+    futures = cfg.futures_usd_per_point.get(underlying)
+    if futures:
+        totals["dex_futures_contracts"] = totals["dex_shares"] / futures
+
+    # --- by expiry (expiration date across roots)
+    ge = group_by(expiry.astype(np.int64))
+    exp_dates = ge.keys.astype("datetime64[D]")
+    mp = max_pain(ge.codes, K, is_call, oi, ge.n)
+    atm, straddle = _straddles(ge, K, is_call, mid, S)
+    dist = np.abs(K - S)
+    by_exp = {
+        "expiry": pa.array(exp_dates, pa.date32()),
+        "contracts": np.bincount(ge.codes, minlength=ge.n).astype(np.int64),
+        "call_oi": group_sum(ge, oi, is_call).astype(np.int64),
+        "put_oi": group_sum(ge, oi, put).astype(np.int64),
+        "call_volume": group_sum(ge, vol, is_call).astype(np.int64),
+        "put_volume": group_sum(ge, vol, put).astype(np.int64),
+        "max_pain": mp.strike,
+        "gex_usd_per_1pct": group_sum(ge, ex.gex_usd_per_1pct),
+        "dex_shares": group_sum(ge, ex.dex_shares),
+        "vanna_usd_per_vol_pt": group_sum(ge, ex.vanna_usd_per_vol_pt),
+        "charm_shares_per_day": group_sum(ge, ex.charm_shares_per_day),
+        "atm_strike": atm,
+        "straddle_mid": straddle,
+        "expected_move_pct": straddle / S * 100.0,
+    }
+    del dist
+    by_exp["oi_call_wall"], by_exp["oi_put_wall"] = _oi_walls_per_group(ge, K, is_call, oi, S)
+    by_expiry = pa.table(by_exp)
+
+    # --- by strike (all expiries)
+    gs = group_by(K)
+    call_gex_abs = np.abs(np.where(is_call, ex.gex_usd_per_1pct, 0.0))
+    put_gex_abs = np.abs(np.where(put, ex.gex_usd_per_1pct, 0.0))
+    by_str = {
+        "strike": gs.keys.astype(np.float64),
+        "call_oi": group_sum(gs, oi, is_call).astype(np.int64),
+        "put_oi": group_sum(gs, oi, put).astype(np.int64),
+        "gex_usd_per_1pct": group_sum(gs, ex.gex_usd_per_1pct),
+        "dex_shares": group_sum(gs, ex.dex_shares),
+        "call_volume": group_sum(gs, vol, is_call).astype(np.int64),
+        "put_volume": group_sum(gs, vol, put).astype(np.int64),
+        "call_gex_usd_per_1pct": group_sum(gs, ex.gex_usd_per_1pct, is_call),
+        "put_gex_usd_per_1pct": group_sum(gs, ex.gex_usd_per_1pct, put),
+        "vanna_usd_per_vol_pt": group_sum(gs, ex.vanna_usd_per_vol_pt),
+        "charm_shares_per_day": group_sum(gs, ex.charm_shares_per_day),
+    }
+    by_strike = pa.table(by_str)
+
+    # --- levels
+    strikes = gs.keys.astype(np.float64)
+    dollar_gamma_call = group_sum(gs, call_gex_abs)
+    dollar_gamma_put = group_sum(gs, put_gex_abs)
+    levels: dict[str, Any] = {
+        "zero_gamma": float("nan"),
+        "call_wall": wall_above(strikes, dollar_gamma_call, S),
+        "put_wall": wall_below(strikes, dollar_gamma_put, S),
+        "oi_call_wall": wall_above(strikes, by_str["call_oi"].astype(np.float64), S),
+        "oi_put_wall": wall_below(strikes, by_str["put_oi"].astype(np.float64), S),
+    }
+
+    profile: dict[str, Any] = {}
+    if cfg.profile:
+        profile = _profile(cfg, S, K, t_years, gk, w * mult, expiry, session)
+        levels["zero_gamma"] = profile["zero_gamma"]["all"]["level"]
+        levels["zero_gamma_reason"] = profile["zero_gamma"]["all"]["reason"]
+
+    trend = max_pain_trend(
+        exp_dates[exp_dates >= np.datetime64(session)],
+        mp.strike[exp_dates >= np.datetime64(session)],
+        S,
+        cfg.max_pain_trend_n,
+    )
+    for rec in trend:
+        rec["expiry"] = dt.date.fromisoformat(str(rec["expiry"]))
+
+    contracts = pa.table(
+        {
+            "symbol": t.column("symbol")
+            if "symbol" in t.column_names
+            else pa.nulls(n, pa.string()),
+            "expiry": t.column("expiry"),
+            "strike": K,
+            "right": t.column("right"),
+            "t_years": t_years,
+            "sigma": gk.sigma,
+            "gamma": gk.gamma,
+            "delta": gk.delta,
+            "dealer_contracts": w,
+            "gex_usd_per_1pct": ex.gex_usd_per_1pct,
+            "dex_shares": ex.dex_shares,
+            "vanna_usd_per_vol_pt": ex.vanna_usd_per_vol_pt,
+            "charm_shares_per_day": ex.charm_shares_per_day,
+            "excluded_reason": pa.array(gk.reason.tolist(), pa.string()),
+        }
+    )
+    return ChainAnalysis(
+        underlying=underlying,
+        session=session,
+        snapshot_ts=snap,
+        spot=S,
+        greeks=gk.source,
+        dealer_model=cfg.dealer_model,
+        totals=totals,
+        levels=levels,
+        by_expiry=by_expiry,
+        by_strike=by_strike,
+        excluded=excluded,
+        contracts=contracts,
+        profile=profile,
+        max_pain_trend=trend,
+        settings={
+            "rate": cfg.rate,
+            "t_floor_years": cfg.t_floor_years,
+            "vendor_fallback": cfg.vendor_fallback,
+        },
+    )
+
+
+def _ratio(num: float, den: float) -> float:
+    return float(num) / float(den) if den else float("nan")
+
+
+def _vanna_charm(
+    cfg: AnalysisConfig, S: float, K: Float64Array, t: Float64Array, gk: _Greeks, is_call: BoolArray
+) -> tuple[Float64Array, Float64Array]:
+    """BSM vanna (per 1.00 vol) and charm (per year) with the contract's IV; NaN without one."""
+    from chainlens.pricing import greeks
+
+    ok = np.isfinite(gk.sigma) & (gk.sigma > 0) & (t > 0) & np.isfinite(gk.gamma)
+    if not ok.any():
+        nan = np.full(K.size, np.nan)
+        return nan, nan
+    g = greeks(
+        S,
+        K,
+        np.where(ok, t, 1.0),
+        cfg.rate,
+        gk.q,
+        np.where(ok, gk.sigma, 0.2),
+        is_call,
+        which=("vanna", "charm"),
+    )
+    return np.where(ok, g["vanna"], np.nan), np.where(ok, g["charm"], np.nan)
+
+
+def _straddles(
+    ge: Any, K: Float64Array, is_call: BoolArray, mid: Float64Array, S: float
+) -> tuple[Float64Array, Float64Array]:
+    """ATM strike (nearest spot, ties to the lower) and straddle mid per expiry group.
+
+    ``straddle_mid = call mid + put mid`` at the ATM strike; where several roots list that
+    expiry date and strike (SPX and SPXW), each side's mid is the mean over the roots' mids.
+    """
+    d = np.abs(K - S)
+    order = np.lexsort((K, d, ge.codes))
+    gsorted = ge.codes[order]
+    first = np.ones(order.size, dtype=bool)
+    first[1:] = gsorted[1:] != gsorted[:-1]
+    atm = np.full(ge.n, np.nan)
+    atm[gsorted[first]] = K[order[first]]
+    at = K == atm[ge.codes]
+    ok = np.isfinite(mid)
+    side = []
+    for is_c in (is_call, ~is_call):
+        m = at & is_c & ok
+        s = np.bincount(ge.codes, weights=np.where(m, mid, 0.0), minlength=ge.n)
+        c = np.bincount(ge.codes, weights=m.astype(np.float64), minlength=ge.n)
+        side.append(np.where(c > 0, s / np.where(c > 0, c, 1.0), np.nan))
+    return atm, side[0] + side[1]
+
+
+def _oi_walls_per_group(
+    ge: Any, K: Float64Array, is_call: BoolArray, oi: Float64Array, S: float
+) -> tuple[Float64Array, Float64Array]:
+    """Per expiry: strike >= spot with the largest call OI, strike <= spot with the largest
+    put OI (ties to the strike nearest spot), NaN where none has OI (vectorized)."""
+    out = []
+    for is_c, above in ((is_call, True), (~is_call, False)):
+        m = is_c & (oi > 0) & ((K >= S) if above else (K <= S))
+        # aggregate per (group, strike) first: several roots at one strike add up
+        g, k, v = ge.codes[m], K[m], oi[m]
+        res = np.full(ge.n, np.nan)
+        if g.size:
+            nodes, inv = np.unique(np.stack([g.astype(np.float64), k]), axis=1, return_inverse=True)
+            tot = np.bincount(inv.reshape(-1), weights=v)
+            ng, nk = nodes[0].astype(np.int64), nodes[1]
+            # sort by group, then OI descending, then distance to spot ascending
+            order = np.lexsort((np.abs(nk - S), -tot, ng))
+            gs = ng[order]
+            first = np.ones(order.size, dtype=bool)
+            first[1:] = gs[1:] != gs[:-1]
+            res[gs[first]] = nk[order[first]]
+        out.append(res)
+    return out[0], out[1]
+
+
+def _profile(
+    cfg: AnalysisConfig,
+    S: float,
+    K: Float64Array,
+    t: Float64Array,
+    gk: _Greeks,
+    wm: Float64Array,
+    expiry: np.ndarray,
+    session: dt.date,
+) -> dict[str, Any]:
+    """Gamma profile (all, ex-0DTE, ex-next-expiry) and zero gamma for each variant."""
+    ok = np.isfinite(gk.sigma) & (gk.sigma > 0) & (t > 0) & np.isfinite(gk.gamma)
+    live_exp = expiry[ok]
+    nxt = live_exp.min() if live_exp.size else None
+    is0 = expiry == np.datetime64(session)
+    w_all = np.where(ok, wm, 0.0)
+    W = np.stack(
+        [
+            w_all,
+            np.where(is0, 0.0, w_all),
+            np.where(expiry == nxt, 0.0, w_all) if nxt is not None else w_all,
+        ],
+        axis=1,
+    )
+    terms = profile_terms(K, t, cfg.rate, gk.q, gk.sigma, W)
+    lv = spot_grid(S, cfg.profile_half_width, cfg.profile_step)
+    prof = gamma_profile(terms, lv)
+    names = ("all", "ex_0dte", "ex_next_expiry")
+    zg = {}
+    for j, nm in enumerate(names):
+        z = zero_gamma(lv, prof[:, j], S) if ok.any() else zero_gamma(lv, np.array([]), S)
+        zg[nm] = {"level": z.level, "reason": z.reason}
+    return {
+        "levels": lv,
+        "gex_usd_per_1pct": {nm: prof[:, j] for j, nm in enumerate(names)},
+        "zero_gamma": zg,
+        "next_expiry": None if nxt is None else str(nxt),
+        "contracts_used": int(ok.sum()),
+        "iv": "sticky strike (each contract's own IV)",
+    }

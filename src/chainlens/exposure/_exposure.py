@@ -1,0 +1,182 @@
+"""Dealer exposures per contract and their vectorized group sums.
+
+Formulas (SPEC "Conventions", seed 002 "Gamma exposure and OI"; ``w`` is the dealer's signed
+position in contracts, ``m`` the multiplier, ``S`` spot in USD):
+
+.. math::
+
+    \\mathrm{GEX} = w\\,\\Gamma\\,m\\,S^2\\,0.01, \\qquad
+    \\mathrm{DEX} = w\\,\\Delta\\,m, \\qquad
+    \\mathrm{VEX} = w\\,\\mathrm{vanna}\\,m\\,S\\,0.01, \\qquad
+    \\mathrm{CEX} = w\\,\\mathrm{charm}\\,m / 365
+
+* GEX ``gex_usd_per_1pct``: USD of underlying dealers must trade for a 1% move
+  (``Γ·S`` shares per 1 USD, times ``0.01·S`` USD, times ``S`` USD per share).
+* DEX ``dex_shares``: dealer delta in shares of the underlying.
+* VEX ``vanna_usd_per_vol_pt``: change of the dealers' dollar delta (USD) when implied vol
+  rises by one vol point (0.01); vanna is ``∂Δ/∂σ`` per 1.00 of vol.
+* CEX ``charm_shares_per_day``: change of dealer delta (shares) over one calendar day of
+  time passing; charm is ``∂Δ/∂t`` per year of calendar time (ACT/365).
+
+``w = sign · OI`` under the ``classic`` (calls +1, puts -1) and ``short_all`` (-1) models,
+and ``w = dealer_position_contracts`` under ``flow``.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import numpy as np
+
+from chainlens._typing import BoolArray, Float64Array, Int64Array
+from chainlens.conventions import DEALER_MODELS, GEX_MOVE_FRACTION, classic_sign
+from chainlens.errors import ConfigError
+
+__all__ = [
+    "ContractExposures",
+    "Groups",
+    "contract_exposures",
+    "dealer_contracts",
+    "group_by",
+    "group_sum",
+]
+
+_DAYS_PER_YEAR = 365.0  # ACT/365 (conventions.SECONDS_PER_YEAR / SECONDS_PER_DAY)
+
+
+def dealer_contracts(
+    is_call: BoolArray,
+    open_interest: Float64Array,
+    model: str,
+    dealer_position_contracts: Float64Array | None = None,
+) -> Float64Array:
+    """The dealer's signed position per contract, in contracts.
+
+    Parameters
+    ----------
+    is_call
+        True for calls.
+    open_interest
+        Open interest in contracts (NaN treated as 0).
+    model
+        ``classic``: ``+OI`` for calls and ``-OI`` for puts (seed 002); ``short_all``:
+        ``-OI``; ``flow``: ``dealer_position_contracts`` as given (NaN -> 0).
+    dealer_position_contracts
+        Signed dealer net contracts per contract, required by ``flow``.
+
+    Examples
+    --------
+    >>> dealer_contracts(np.array([True, False]), np.array([10.0, 5.0]), "classic")
+    array([10., -5.])
+    """
+    oi = np.nan_to_num(np.asarray(open_interest, dtype=np.float64), nan=0.0)
+    if model == "classic":
+        return classic_sign(is_call) * oi
+    if model == "short_all":
+        return -oi
+    if model == "flow":
+        if dealer_position_contracts is None:
+            raise ConfigError(
+                "dealer model 'flow' needs a 'dealer_position_contracts' column",
+                hint="run the flow classification first, or use --dealer-model classic",
+            )
+        return np.nan_to_num(np.asarray(dealer_position_contracts, dtype=np.float64), nan=0.0)
+    raise ConfigError(f"dealer model must be one of {', '.join(DEALER_MODELS)}, not {model!r}")
+
+
+class ContractExposures(NamedTuple):
+    """Per-contract dealer exposures (see the module notes for formulas and units)."""
+
+    gex_usd_per_1pct: Float64Array
+    dex_shares: Float64Array
+    vanna_usd_per_vol_pt: Float64Array
+    charm_shares_per_day: Float64Array
+
+
+def contract_exposures(
+    w: Float64Array,
+    multiplier: Float64Array,
+    spot: Float64Array | float,
+    gamma: Float64Array,
+    delta: Float64Array,
+    vanna: Float64Array | None = None,
+    charm: Float64Array | None = None,
+) -> ContractExposures:
+    """Per-contract dealer exposures.
+
+    Parameters
+    ----------
+    w
+        Dealer signed position, contracts (:func:`dealer_contracts`).
+    multiplier
+        Shares per contract.
+    spot
+        Underlying price, USD.
+    gamma, delta
+        Per-share gamma (1/USD) and delta.
+    vanna, charm
+        Per-share vanna (per 1.00 vol) and charm (per year); NaN where unknown.
+
+    Returns
+    -------
+    ContractExposures
+        ``gex_usd_per_1pct = w·Γ·m·S²·0.01``, ``dex_shares = w·Δ·m``,
+        ``vanna_usd_per_vol_pt = w·vanna·m·S·0.01``, ``charm_shares_per_day = w·charm·m/365``.
+
+    Examples
+    --------
+    >>> e = contract_exposures(np.array([1.0]), np.array([100.0]), 100.0,
+    ...                        np.array([0.02]), np.array([0.5]))
+    >>> float(e.gex_usd_per_1pct[0]), float(e.dex_shares[0])
+    (200.0, 50.0)
+    """
+    wm = np.asarray(w, dtype=np.float64) * np.asarray(multiplier, dtype=np.float64)
+    s = np.asarray(spot, dtype=np.float64)
+    nan = np.full(wm.shape, np.nan)
+    vanna = nan if vanna is None else vanna
+    charm = nan if charm is None else charm
+    return ContractExposures(
+        gex_usd_per_1pct=wm * gamma * s * s * GEX_MOVE_FRACTION,
+        dex_shares=wm * delta,
+        vanna_usd_per_vol_pt=wm * vanna * s * GEX_MOVE_FRACTION,
+        charm_shares_per_day=wm * charm / _DAYS_PER_YEAR,
+    )
+
+
+class Groups(NamedTuple):
+    """A factorisation of keys: ``keys[i]`` is the i-th distinct key, ``codes`` maps rows."""
+
+    keys: np.ndarray
+    codes: Int64Array
+
+    @property
+    def n(self) -> int:
+        return int(self.keys.shape[0])
+
+
+def group_by(keys: np.ndarray) -> Groups:
+    """Factorise ``keys`` (sorted distinct keys and the code of every row).
+
+    Examples
+    --------
+    >>> g = group_by(np.array([3.0, 1.0, 3.0]))
+    >>> g.keys.tolist(), g.codes.tolist()
+    ([1.0, 3.0], [1, 0, 1])
+    """
+    uniq, codes = np.unique(keys, return_inverse=True)
+    return Groups(uniq, codes.astype(np.int64).reshape(-1))
+
+
+def group_sum(groups: Groups, values: Float64Array, where: BoolArray | None = None) -> Float64Array:
+    """Sum ``values`` per group, treating NaN as 0; rows with ``where`` False are skipped.
+
+    Examples
+    --------
+    >>> g = group_by(np.array([2, 1, 2]))
+    >>> group_sum(g, np.array([1.0, np.nan, 3.0])).tolist()
+    [0.0, 4.0]
+    """
+    v = np.nan_to_num(np.asarray(values, dtype=np.float64), nan=0.0)
+    if where is not None:
+        v = np.where(where, v, 0.0)
+    return np.bincount(groups.codes, weights=v, minlength=groups.n)
