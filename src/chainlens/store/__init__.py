@@ -1,0 +1,11 @@
+"""The chainlens store: an embedded DuckDB catalog over Parquet partitions.
+
+Idempotent (content hash), atomic (stage, validate, publish in one transaction) and locked.
+See :class:`Store` for the layout, the guarantees and the default-snapshot rule.
+"""
+
+from __future__ import annotations
+
+from chainlens.store._store import IngestResult, ProgressFn, Store, expand_paths
+
+__all__ = ["IngestResult", "ProgressFn", "Store", "expand_paths"]

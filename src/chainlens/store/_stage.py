@@ -1,0 +1,247 @@
+"""Staging of canonical tables into Parquet files inside the store's ``tmp/`` area.
+
+Nothing written here is visible to readers: files are staged under ``<root>/tmp/<id>/`` and
+only become part of the store when :mod:`chainlens.store._store` renames them into place and
+commits their catalog rows in one DuckDB transaction.
+
+Layout of the published files (relative to the store root)::
+
+    chain/trade_date=YYYY-MM-DD/<source-id>.parquet    sorted by underlying, snapshot, expiry, strike, right
+    trades/trade_date=YYYY-MM-DD/<source-id>.parquet   sorted by underlying, ts
+    prints/trade_date=YYYY-MM-DD/<source-id>.parquet   sorted by ticker, ts
+    bars|events|sectors/<source-id>.parquet
+    results/<name>/session=YYYY-MM-DD/<part>-<id>.parquet
+    rejects/<stamp>_<source-id>_<file name>.rejects.csv
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pacsv
+import pyarrow.parquet as pq
+
+from chainlens import schema
+
+#: Rows per Parquet row group: small enough that DuckDB/Arrow prune by underlying, large
+#: enough that per-group overhead stays negligible.
+ROW_GROUP_ROWS = 65_536
+
+#: Kinds partitioned by session date (one directory per ``trade_date``).
+DATED_KINDS = ("chain", "trades", "prints")
+#: Kinds stored as one file per source.
+PLAIN_KINDS = ("bars", "events", "sectors")
+
+SORT_KEYS: dict[str, list[tuple[str, str]]] = {
+    "chain": [
+        ("underlying", "ascending"),
+        ("snapshot_ts", "ascending"),
+        ("expiry", "ascending"),
+        ("strike", "ascending"),
+        ("right", "ascending"),
+        ("root", "ascending"),
+    ],
+    "trades": [("underlying", "ascending"), ("ts", "ascending")],
+    "prints": [("ticker", "ascending"), ("ts", "ascending")],
+    "bars": [("ticker", "ascending"), ("trade_date", "ascending")],
+    "events": [("date", "ascending"), ("ticker", "ascending")],
+    "sectors": [("ticker", "ascending")],
+}
+
+_QUOTE_COLUMNS = ("bid", "ask", "last", "volume")
+
+
+def sort_table(table: pa.Table, kind: str) -> pa.Table:
+    """Sort ``table`` by the partition's sort keys (stable)."""
+    keys = [(k, o) for k, o in SORT_KEYS.get(kind, []) if k in table.column_names]
+    if not keys or table.num_rows < 2:
+        return table
+    return table.take(pc.sort_indices(table, sort_keys=keys))
+
+
+def write_parquet(table: pa.Table, path: Path) -> None:
+    """Write one table as a Parquet file with statistics and moderate row groups, fsynced."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    pq.write_table(
+        table,
+        path,
+        row_group_size=ROW_GROUP_ROWS,
+        compression="zstd",
+        compression_level=1,
+        write_statistics=True,
+    )
+    _fsync(path)
+
+
+def _fsync(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+@dataclass
+class SnapshotStat:
+    """Accumulated counts of one (underlying, trade_date, snapshot_ts) chain snapshot."""
+
+    contracts: int = 0
+    quoted: int = 0  # rows with any of bid/ask/last/volume present
+
+
+@dataclass
+class Staged:
+    """One staged Parquet file and what the catalog must record about it."""
+
+    staged: Path
+    rel: str  # final path relative to the store root
+    kind: str
+    trade_date: dt.date | None
+    rows: int = 0
+    snapshots: dict[tuple[str, int], SnapshotStat] = field(default_factory=dict)
+
+
+class Stager:
+    """Stream canonical tables into staged Parquet files, one per (kind, session).
+
+    Each added batch is conformed to its canonical schema, split by session date, sorted by
+    the partition keys and appended to that partition's file as new row groups. Memory stays
+    bounded by one batch: a file larger than memory is written as several sorted runs (row-
+    group statistics still prune well because adapters emit batches in file order).
+    """
+
+    def __init__(self, stage_dir: Path, source_id: str) -> None:
+        self.dir = stage_dir
+        self.source_id = source_id
+        self.dir.mkdir(parents=True, exist_ok=False)
+        self._writers: dict[tuple[str, dt.date | None], pq.ParquetWriter] = {}
+        self.files: dict[tuple[str, dt.date | None], Staged] = {}
+        self._rejects: pacsv.CSVWriter | None = None
+        self.rejects_staged: Path | None = None
+        self.rejects_rows = 0
+
+    # -- data ----------------------------------------------------------------------------
+    def add(self, kind: str, table: pa.Table) -> int:
+        """Stage ``table`` of canonical ``kind``; returns the number of rows staged."""
+        if kind not in schema.SCHEMAS:
+            raise ValueError(
+                f"unknown table kind {kind!r}; expected one of {sorted(schema.SCHEMAS)}"
+            )
+        if table.num_rows == 0:
+            return 0
+        table = schema.conform(table, schema.SCHEMAS[kind])
+        if kind in DATED_KINDS:
+            dates = pc.unique(table.column("trade_date")).to_pylist()
+            if len(dates) == 1:
+                self._append(kind, dates[0], table)
+            else:
+                for d in sorted(dates):  # loop over sessions, not rows
+                    self._append(kind, d, table.filter(pc.equal(table.column("trade_date"), d)))
+        else:
+            self._append(kind, None, table)
+        return table.num_rows
+
+    def _append(self, kind: str, day: dt.date | None, table: pa.Table) -> None:
+        table = sort_table(table, kind)
+        key = (kind, day)
+        st = self.files.get(key)
+        if st is None:
+            name = f"{self.source_id}.parquet"
+            rel = (
+                f"{kind}/trade_date={day.isoformat()}/{name}"
+                if day is not None
+                else f"{kind}/{name}"
+            )
+            staged = self.dir / rel.replace("/", "__")
+            st = Staged(staged=staged, rel=rel, kind=kind, trade_date=day)
+            self.files[key] = st
+            self._writers[key] = pq.ParquetWriter(
+                staged, table.schema, compression="zstd", compression_level=1, write_statistics=True
+            )
+        self._writers[key].write_table(table, row_group_size=ROW_GROUP_ROWS)
+        st.rows += table.num_rows
+        if kind == "chain":
+            self._count_snapshots(st, table)
+
+    @staticmethod
+    def _count_snapshots(st: Staged, table: pa.Table) -> None:
+        quoted = None
+        for c in _QUOTE_COLUMNS:
+            v = pc.is_valid(table.column(c))
+            quoted = v if quoted is None else pc.or_(quoted, v)
+        t = pa.table(
+            {
+                "underlying": table.column("underlying"),
+                "ns": table.column("snapshot_ts").cast(pa.int64()),
+                "q": pc.cast(quoted, pa.int64()),
+            }
+        )
+        agg = t.group_by(["underlying", "ns"]).aggregate([("q", "count"), ("q", "sum")])
+        for u, ns, n, q in zip(
+            agg.column("underlying").to_pylist(),
+            agg.column("ns").to_pylist(),
+            agg.column("q_count").to_pylist(),
+            agg.column("q_sum").to_pylist(),
+            strict=True,
+        ):  # one iteration per snapshot, not per contract
+            s = st.snapshots.setdefault((u, ns), SnapshotStat())
+            s.contracts += n
+            s.quoted += q or 0
+
+    # -- rejects -------------------------------------------------------------------------
+    def add_rejects(self, rejects: pa.Table) -> int:
+        """Append rejected rows (``schema.REJECTS``) to the staged rejects CSV."""
+        if rejects.num_rows == 0:
+            return 0
+        rejects = schema.conform(rejects, schema.REJECTS)
+        if self._rejects is None:
+            self.rejects_staged = self.dir / "rejects.csv"
+            self._rejects = pacsv.CSVWriter(self.rejects_staged, rejects.schema)
+        self._rejects.write_table(rejects)
+        self.rejects_rows += rejects.num_rows
+        return rejects.num_rows
+
+    # -- end -----------------------------------------------------------------------------
+    def finish(self) -> list[Staged]:
+        """Close every writer, fsync, and check each file's row count against what was written.
+
+        Raises
+        ------
+        RuntimeError
+            If a staged file does not hold the rows written to it.
+        """
+        self.close()
+        out = list(self.files.values())
+        for st in out:
+            n = pq.ParquetFile(st.staged).metadata.num_rows
+            if n != st.rows:
+                raise RuntimeError(f"staged {st.rel}: wrote {st.rows} rows, file holds {n}")
+            _fsync(st.staged)
+        if self.rejects_staged is not None:
+            _fsync(self.rejects_staged)
+        return out
+
+    def close(self) -> None:
+        """Close open writers (idempotent)."""
+        for w in self._writers.values():
+            w.close()
+        self._writers.clear()
+        if self._rejects is not None:
+            self._rejects.close()
+            self._rejects = None
+
+
+def iter_files(root: Path, subdirs: Iterable[str]) -> list[Path]:
+    """Every regular file below ``root/<subdir>`` for each subdir (for orphan cleanup)."""
+    out: list[Path] = []
+    for sub in subdirs:
+        base = root / sub
+        if base.is_dir():
+            out.extend(p for p in base.rglob("*") if p.is_file())
+    return out

@@ -1,0 +1,985 @@
+"""The chainlens store: a DuckDB catalog over immutable Parquet partitions.
+
+See :class:`Store` for the guarantees (idempotent, atomic, locked) and the snapshot rules.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import fcntl
+import hashlib
+import json
+import os
+import re
+import shutil
+import uuid
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from chainlens import schema
+from chainlens.errors import ChainlensError, InputError, NotFoundError, StoreError
+from chainlens.paths import DEFAULT_STORE
+from chainlens.store._stage import (
+    DATED_KINDS,
+    PLAIN_KINDS,
+    Staged,
+    Stager,
+    iter_files,
+    write_parquet,
+)
+
+__all__ = ["IngestResult", "ProgressFn", "Store"]
+
+CATALOG = "catalog.duckdb"
+LOCKFILE = ".lock"
+SCHEMA_VERSION = "1"
+_DATA_DIRS = (*DATED_KINDS, *PLAIN_KINDS, "results", "rejects")
+_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$")
+_TS = pa.timestamp("ns", tz="UTC")
+_HINT_SESSIONS = "run `chainlens sessions` to see what the store holds"
+
+#: ``progress(path, rows_read_so_far)``, called after every adapter batch.
+ProgressFn = Callable[[str, int], None]
+
+_DDL = """
+CREATE TABLE IF NOT EXISTS meta (key VARCHAR, value VARCHAR);
+CREATE TABLE IF NOT EXISTS sources (
+    source_id VARCHAR NOT NULL, seq BIGINT NOT NULL, sha256 VARCHAR, path VARCHAR NOT NULL,
+    format VARCHAR NOT NULL, ingested_at TIMESTAMPTZ NOT NULL, rows_read BIGINT NOT NULL,
+    accepted BIGINT NOT NULL, rejected BIGINT NOT NULL, rejects_file VARCHAR, kinds VARCHAR
+);
+CREATE TABLE IF NOT EXISTS files (
+    file VARCHAR NOT NULL, source_id VARCHAR NOT NULL, kind VARCHAR NOT NULL,
+    trade_date DATE, rows BIGINT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS snapshots (
+    snapshot_id VARCHAR NOT NULL, source_id VARCHAR NOT NULL, seq BIGINT NOT NULL,
+    file VARCHAR NOT NULL, underlying VARCHAR NOT NULL, trade_date DATE NOT NULL,
+    snapshot_ns BIGINT NOT NULL, contracts BIGINT NOT NULL, kind VARCHAR NOT NULL
+);
+CREATE TABLE IF NOT EXISTS results (
+    name VARCHAR NOT NULL, session DATE NOT NULL, part VARCHAR NOT NULL,
+    file VARCHAR NOT NULL, rows BIGINT NOT NULL
+);
+"""
+
+# Default snapshot per session: the latest quote snapshot (ties: the latest ingested), and
+# beside it the latest OI-only snapshot whose OI fills the quote snapshot's missing OI.
+_DEFAULT_SQL = """
+WITH r AS (
+    SELECT *, row_number() OVER (
+        PARTITION BY trade_date, kind ORDER BY snapshot_ns DESC, seq DESC) AS rn
+    FROM snapshots
+    WHERE underlying = $u AND trade_date BETWEEN $start AND $end
+),
+q AS (SELECT * FROM r WHERE rn = 1 AND kind = 'quotes'),
+o AS (SELECT * FROM r WHERE rn = 1 AND kind = 'oi_only')
+SELECT coalesce(q.trade_date, o.trade_date) AS trade_date,
+       coalesce(q.file, o.file) AS file,
+       coalesce(q.snapshot_ns, o.snapshot_ns) AS snapshot_ns,
+       CASE WHEN q.file IS NOT NULL THEN o.file END AS oi_file,
+       CASE WHEN q.file IS NOT NULL THEN o.snapshot_ns END AS oi_ns
+FROM q FULL OUTER JOIN o ON q.trade_date = o.trade_date
+ORDER BY 1
+"""
+
+
+@dataclass
+class IngestResult:
+    """What happened to one input file (the ``chainlens ingest --json`` object).
+
+    ``rows_read == accepted + rejected`` always holds. ``status`` is ``"ingested"``,
+    ``"unchanged"`` (same content already stored; counts are those of the first ingest) or
+    ``"failed"`` (nothing was stored; ``error`` says why).
+    """
+
+    path: str
+    format: str
+    status: str
+    rows_read: int = 0
+    accepted: int = 0
+    rejected: int = 0
+    rejects_path: str | None = None
+    error: str | None = None
+    kinds: dict[str, int] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain dict in the SPEC key order (extra keys after the stable ones)."""
+        return asdict(self)
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        while chunk := f.read(1 << 20):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def _as_date(value: dt.date | str, what: str = "session") -> dt.date:
+    if isinstance(value, dt.datetime):
+        return value.date()
+    if isinstance(value, dt.date):
+        return value
+    try:
+        return dt.date.fromisoformat(str(value))
+    except ValueError:
+        raise InputError(
+            f"{what} must be an ISO date (YYYY-MM-DD)", column=what, value=value
+        ) from None
+
+
+def _check_name(value: str, what: str) -> str:
+    if not isinstance(value, str) or not _NAME_RE.match(value):
+        raise InputError(f"{what} must match {_NAME_RE.pattern}", column=what, value=value)
+    return value
+
+
+def _empty(kind: str) -> pa.Table:
+    return schema.SCHEMAS[kind].empty_table()
+
+
+class Store:
+    """A local chainlens store: DuckDB catalog + Parquet partitions under ``root``.
+
+    Parameters
+    ----------
+    root
+        Store directory (``--store``; default ``./chainlens-data``).
+    create
+        Create an empty store if ``root`` holds none; otherwise :class:`NotFoundError`.
+    read_only
+        Open the catalog read-only: several read-only processes may share a store, but not
+        while a writer holds it.
+
+    Notes
+    -----
+    **Guarantees.**
+
+    * *Idempotent*: the SHA-256 of each ingested file is recorded; ingesting the same bytes
+      again (from any path) is a no-op reported as ``"unchanged"``.
+    * *Atomic*: new data is written to ``<root>/tmp/<id>/``, re-read to validate its row
+      counts, then published in one step: the files are renamed into place and their catalog
+      rows committed in a single DuckDB transaction. Readers only ever open files listed in
+      the catalog. Opening a store read-write removes staging leftovers and any file the
+      catalog does not list, so a crash, ``kill -9`` or bad file midway leaves the store
+      exactly as it was.
+    * *Locked*: DuckDB's file lock lets one process at a time open the store read-write
+      (another one gets :class:`StoreError` "store is busy"); inside a process, writes are
+      serialised by an exclusive ``flock`` on ``<root>/.lock``.
+
+    **Snapshots.** Every chain snapshot of an (underlying, session) is kept. The *default*
+    snapshot of a session is the last snapshot at or after the session close, else the last
+    one; as any snapshot after the close is later than all those before it, this is simply
+    the quote snapshot with the latest ``snapshot_ts`` (ties: the one ingested last).
+    OI-only snapshots (OCC open-interest files) are not quote snapshots: where a session has
+    both, :meth:`chain` returns the quote snapshot with ``open_interest`` filled, contract by
+    contract (same OSI ``symbol``), from the latest OI-only snapshot wherever the quote
+    snapshot has none. A session with only an OI-only snapshot returns that snapshot.
+
+    **Layout** (relative to ``root``)::
+
+        catalog.duckdb                                  the catalog (sources, files, snapshots, results)
+        chain/trade_date=YYYY-MM-DD/<source>.parquet    sorted by underlying, snapshot_ts, expiry, strike, right
+        trades/trade_date=YYYY-MM-DD/<source>.parquet   sorted by underlying, ts
+        prints/trade_date=YYYY-MM-DD/<source>.parquet   sorted by ticker, ts
+        bars/ events/ sectors/<source>.parquet
+        results/<name>/session=YYYY-MM-DD/<part>-<id>.parquet
+        rejects/<stamp>_<source>_<file>.rejects.csv     path,row,column,value,reason (schema.REJECTS)
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> with Store(tempfile.mkdtemp()) as st:
+    ...     st.session_dates()
+    []
+    """
+
+    def __init__(
+        self, root: str | Path = DEFAULT_STORE, *, create: bool = True, read_only: bool = False
+    ) -> None:
+        self.root = Path(root).resolve()
+        self.read_only = read_only
+        catalog = self.root / CATALOG
+        if not catalog.exists():
+            if not create or read_only:
+                raise NotFoundError(
+                    f"no chainlens store at {self.root}",
+                    hint="check --store, or create one with `chainlens ingest PATH`",
+                )
+            self.root.mkdir(parents=True, exist_ok=True)
+        try:
+            self._con = duckdb.connect(str(catalog), read_only=read_only)
+        except (duckdb.IOException, duckdb.ConnectionException) as exc:
+            raise StoreError(
+                f"store is busy: {self.root} is held by another chainlens process ({exc})".replace(
+                    "\n", " "
+                ),
+                hint="wait for the other ingest or pipeline run to finish, then retry",
+            ) from None
+        except duckdb.Error as exc:
+            raise StoreError(f"cannot open the store catalog {catalog}: {exc}") from None
+        self._con.execute("SET TimeZone = 'UTC'")
+        self._lock_fd: int | None = None
+        if not read_only:
+            self._con.execute(_DDL)
+            if not self._con.execute(
+                "SELECT count(*) FROM meta WHERE key = 'schema_version'"
+            ).fetchone()[0]:
+                self._con.execute("INSERT INTO meta VALUES ('schema_version', ?)", [SCHEMA_VERSION])
+            for d in (*_DATA_DIRS, "tmp"):
+                (self.root / d).mkdir(exist_ok=True)
+            with self._write_lock(wait=False, quiet=True) as got:
+                if got:
+                    self._cleanup()
+
+    # ------------------------------------------------------------------ lifecycle
+    def close(self) -> None:
+        """Close the catalog connection (idempotent)."""
+        con = getattr(self, "_con", None)
+        if con is not None:
+            con.close()
+            self._con = None  # type: ignore[assignment]
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"Store({str(self.root)!r}, read_only={self.read_only})"
+
+    @property
+    def con(self) -> duckdb.DuckDBPyConnection:
+        if self._con is None:
+            raise StoreError("the store is closed")
+        return self._con
+
+    def _check_writable(self) -> None:
+        if self.read_only:
+            raise StoreError(
+                f"store {self.root} is open read-only", hint="open it with read_only=False"
+            )
+
+    class _Lock:
+        def __init__(self, store: Store, wait: bool, quiet: bool) -> None:
+            self.store, self.wait, self.quiet, self.fd = store, wait, quiet, -1
+
+        def __enter__(self) -> bool:
+            self.fd = os.open(self.store.root / LOCKFILE, os.O_RDWR | os.O_CREAT, 0o644)
+            try:
+                fcntl.flock(self.fd, fcntl.LOCK_EX | (0 if self.wait else fcntl.LOCK_NB))
+            except BlockingIOError:
+                os.close(self.fd)
+                self.fd = -1
+                if self.quiet:
+                    return False
+                raise StoreError(
+                    f"store is busy: another writer is using {self.store.root}",
+                    hint="wait for it to finish, then retry",
+                ) from None
+            return True
+
+        def __exit__(self, *exc: object) -> None:
+            if self.fd >= 0:
+                fcntl.flock(self.fd, fcntl.LOCK_UN)
+                os.close(self.fd)
+
+    def _write_lock(self, *, wait: bool = False, quiet: bool = False) -> Store._Lock:
+        return Store._Lock(self, wait, quiet)
+
+    def _cleanup(self) -> None:
+        """Remove staging leftovers and every data file the catalog does not reference."""
+        tmp = self.root / "tmp"
+        for p in tmp.iterdir() if tmp.is_dir() else ():
+            shutil.rmtree(p, ignore_errors=True) if p.is_dir() else p.unlink(missing_ok=True)
+        referenced = {
+            r[0]
+            for r in self.con.execute(
+                "SELECT file FROM files UNION ALL SELECT file FROM results "
+                "UNION ALL SELECT rejects_file FROM sources WHERE rejects_file IS NOT NULL"
+            ).fetchall()
+        }
+        for p in iter_files(self.root, _DATA_DIRS):
+            if p.relative_to(self.root).as_posix() not in referenced:
+                p.unlink(missing_ok=True)
+        for d in _DATA_DIRS:  # drop empty partition directories, deepest first
+            base = self.root / d
+            for sub in sorted(
+                (p for p in base.rglob("*") if p.is_dir()), key=lambda p: -len(p.parts)
+            ):
+                if not any(sub.iterdir()):
+                    sub.rmdir()
+
+    # ------------------------------------------------------------------ publishing
+    def _publish(
+        self,
+        *,
+        source_id: str,
+        sha256: str | None,
+        path: str,
+        fmt: str,
+        staged: list[Staged],
+        rejects: Path | None,
+        rows_read: int,
+        accepted: int,
+        rejected: int,
+        kinds: dict[str, int],
+    ) -> tuple[bool, str | None]:
+        """Rename staged files into place and commit their catalog rows in one transaction.
+
+        Returns ``(published, rejects_rel)``; ``published`` is False when the same content was
+        committed meanwhile (then nothing is changed).
+        """
+        con = self.con
+        moved: list[Path] = []
+        rejects_rel: str | None = None
+        if rejects is not None:
+            stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S")
+            safe = re.sub(r"[^A-Za-z0-9_.\-]", "_", Path(path).name)[:80] or "input"
+            rejects_rel = f"rejects/{stamp}_{source_id[:12]}_{safe}.rejects.csv"
+        con.execute("BEGIN TRANSACTION")
+        try:
+            if (
+                sha256 is not None
+                and con.execute(
+                    "SELECT count(*) FROM sources WHERE sha256 = ?", [sha256]
+                ).fetchone()[0]
+            ):
+                con.execute("ROLLBACK")
+                return False, None
+            seq = con.execute("SELECT coalesce(max(seq), 0) + 1 FROM sources").fetchone()[0]
+            con.execute(
+                "INSERT INTO sources VALUES (?, ?, ?, ?, ?, now(), ?, ?, ?, ?, ?)",
+                [
+                    source_id,
+                    seq,
+                    sha256,
+                    path,
+                    fmt,
+                    rows_read,
+                    accepted,
+                    rejected,
+                    rejects_rel,
+                    json.dumps(kinds),
+                ],
+            )
+            file_rows = [[s.rel, source_id, s.kind, s.trade_date, s.rows] for s in staged]
+            if file_rows:
+                con.executemany("INSERT INTO files VALUES (?, ?, ?, ?, ?)", file_rows)
+            snap_rows = [
+                [
+                    uuid.uuid4().hex[:16],
+                    source_id,
+                    seq,
+                    s.rel,
+                    u,
+                    s.trade_date,
+                    ns,
+                    stat.contracts,
+                    "quotes" if stat.quoted else "oi_only",
+                ]
+                for s in staged
+                for (u, ns), stat in sorted(s.snapshots.items())
+            ]
+            if snap_rows:
+                con.executemany(
+                    "INSERT INTO snapshots VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", snap_rows
+                )
+            for s in staged:
+                final = self.root / s.rel
+                final.parent.mkdir(parents=True, exist_ok=True)
+                os.replace(s.staged, final)
+                moved.append(final)
+            if rejects is not None and rejects_rel is not None:
+                final = self.root / rejects_rel
+                os.replace(rejects, final)
+                moved.append(final)
+            con.execute("COMMIT")
+        except BaseException:
+            try:
+                con.execute("ROLLBACK")
+            except duckdb.Error:
+                pass
+            for f in moved:
+                f.unlink(missing_ok=True)
+            raise
+        return True, rejects_rel
+
+    def _new_stage(self) -> tuple[str, Stager]:
+        source_id = uuid.uuid4().hex
+        return source_id, Stager(self.root / "tmp" / source_id, source_id)
+
+    # ------------------------------------------------------------------ ingest
+    def ingest(
+        self,
+        path: str | Path,
+        *,
+        format: str | None = None,
+        mapping: str | Path | Mapping[str, Any] | None = None,
+        progress: ProgressFn | None = None,
+    ) -> IngestResult:
+        """Ingest one file: detect its format, validate, store atomically.
+
+        Input problems never raise: they come back as ``status="failed"`` with ``error`` set,
+        and the store is left unchanged. Rejected rows go to a CSV under ``rejects/`` with
+        columns ``path,row,column,value,reason``; its absolute path is ``rejects_path``.
+        A file whose every row is rejected is ``"failed"`` (the reasons are summarised in
+        ``error``; nothing is written). Raises :class:`StoreError` only for store problems
+        (read-only, busy).
+        """
+        self._check_writable()
+        p = Path(path)
+        res = IngestResult(path=str(path), format=format or "unknown", status="failed")
+        if not p.is_file():
+            res.error = f"{path}: no such file"
+            return res
+        from chainlens import io as cio  # the adapters (imported lazily: optional at import time)
+
+        try:
+            fmt = format or cio.detect_format(p)
+        except ChainlensError as exc:
+            res.error = _with_formats(str(exc), getattr(cio, "KNOWN_FORMATS", ()))
+            return res
+        res.format = fmt
+        sha = _sha256(p)
+        with self._write_lock():
+            prev = self.con.execute(
+                "SELECT format, rows_read, accepted, rejected, rejects_file, kinds FROM sources "
+                "WHERE sha256 = ? ORDER BY seq LIMIT 1",
+                [sha],
+            ).fetchone()
+            if prev is not None:
+                return IngestResult(
+                    path=str(path),
+                    format=prev[0],
+                    status="unchanged",
+                    rows_read=prev[1],
+                    accepted=prev[2],
+                    rejected=prev[3],
+                    rejects_path=None if prev[4] is None else str(self.root / prev[4]),
+                    kinds=json.loads(prev[5] or "{}"),
+                )
+            source_id, stager = self._new_stage()
+            try:
+                rows_read = accepted = rejected = 0
+                kinds: dict[str, int] = {}
+                reasons: dict[str, int] = {}
+                first_reject: str | None = None
+                for batch in cio.read_file(p, format=fmt, mapping=mapping):
+                    n_ok = stager.add(batch.kind, batch.table)
+                    n_bad = stager.add_rejects(batch.rejects)
+                    if batch.rejects.num_rows:
+                        counts = pc.value_counts(batch.rejects.column("reason"))
+                        for item in counts.to_pylist():  # one per distinct reason
+                            reasons[item["values"]] = (
+                                reasons.get(item["values"], 0) + item["counts"]
+                            )
+                        if first_reject is None:
+                            r0 = batch.rejects.slice(0, 1).to_pylist()[0]
+                            first_reject = str(
+                                InputError(
+                                    r0["reason"],
+                                    path=p,
+                                    row=r0["row"],
+                                    column=r0["column"],
+                                    value=r0["value"],
+                                )
+                            )
+                    rows_read += batch.rows_read
+                    accepted += n_ok
+                    rejected += n_bad
+                    kinds[batch.kind] = kinds.get(batch.kind, 0) + n_ok
+                    res.format = batch.format or fmt
+                    if progress is not None:
+                        progress(str(path), rows_read)
+                res.rows_read, res.accepted, res.rejected, res.kinds = (
+                    rows_read,
+                    accepted,
+                    rejected,
+                    kinds,
+                )
+                if rows_read != accepted + rejected:
+                    raise StoreError(
+                        f"{path}: rows read ({rows_read}) != accepted ({accepted}) + rejected ({rejected}); nothing stored"
+                    )
+                if accepted == 0:
+                    if rejected == 0:
+                        res.error = f"{path}: no data rows"
+                    else:
+                        top = "; ".join(
+                            f"{k} ({v})"
+                            for k, v in sorted(reasons.items(), key=lambda kv: -kv[1])[:5]
+                        )
+                        res.error = (
+                            f"{path}: all {rejected} rows rejected: {top}. First: {first_reject}"
+                        )
+                    return res
+                staged = stager.finish()
+                ok, rejects_rel = self._publish(
+                    source_id=source_id,
+                    sha256=sha,
+                    path=str(p.resolve()),
+                    fmt=res.format,
+                    staged=staged,
+                    rejects=stager.rejects_staged,
+                    rows_read=rows_read,
+                    accepted=accepted,
+                    rejected=rejected,
+                    kinds=kinds,
+                )
+                res.status = "ingested" if ok else "unchanged"
+                res.rejects_path = None if rejects_rel is None else str(self.root / rejects_rel)
+                return res
+            except (
+                ChainlensError,
+                OSError,
+                ValueError,
+                UnicodeError,
+                pa.ArrowException,
+                duckdb.Error,
+            ) as exc:
+                res.status = "failed"
+                res.error = (
+                    str(exc)
+                    if isinstance(exc, ChainlensError)
+                    else f"{path}: {type(exc).__name__}: {exc}"
+                )
+                res.rows_read = res.accepted = res.rejected = 0
+                res.kinds = {}
+                return res
+            finally:
+                stager.close()
+                shutil.rmtree(stager.dir, ignore_errors=True)
+
+    def ingest_many(
+        self, paths: Iterable[str | Path], *, progress: ProgressFn | None = None
+    ) -> list[IngestResult]:
+        """Ingest several files; directories are expanded (recursively, sorted, hidden files skipped)."""
+        return [self.ingest(p, progress=progress) for p in expand_paths(paths)]
+
+    def add_tables(self, tables: Mapping[str, pa.Table], *, source: str) -> None:
+        """Atomically publish canonical tables (``{"chain": t, "trades": t, ...}``).
+
+        For the simulator and tests. Each table is conformed to ``schema.SCHEMAS[kind]``
+        (an :class:`InputError` names the offending kind/column). Not deduplicated: adding the
+        same tables twice stores them twice (two snapshots with equal content).
+        """
+        self._check_writable()
+        for kind in tables:
+            if kind not in schema.SCHEMAS:
+                raise InputError(
+                    f"unknown table kind; expected one of {sorted(schema.SCHEMAS)}", value=kind
+                )
+        with self._write_lock():
+            source_id, stager = self._new_stage()
+            try:
+                kinds: dict[str, int] = {}
+                for kind, table in tables.items():
+                    try:
+                        kinds[kind] = stager.add(kind, table)
+                    except (KeyError, pa.ArrowException) as exc:
+                        raise InputError(
+                            f"table {kind!r} does not conform to the canonical schema: {exc}",
+                            path=source,
+                        ) from None
+                n = sum(kinds.values())
+                staged = stager.finish()
+                self._publish(
+                    source_id=source_id,
+                    sha256=None,
+                    path=source,
+                    fmt="tables",
+                    staged=staged,
+                    rejects=None,
+                    rows_read=n,
+                    accepted=n,
+                    rejected=0,
+                    kinds=kinds,
+                )
+            finally:
+                stager.close()
+                shutil.rmtree(stager.dir, ignore_errors=True)
+
+    # ------------------------------------------------------------------ catalog queries
+    def sessions(self, underlying: str | None = None) -> pa.Table:
+        """Every stored chain snapshot.
+
+        Columns: ``underlying``, ``session`` (date), ``snapshot_ts`` (UTC), ``contracts``,
+        ``kind`` (``'quotes'`` | ``'oi_only'``), ``snapshot_id``, ``default`` (the snapshot
+        :meth:`chain` returns by default; for an OI-only snapshot merged into a quote snapshot
+        it is False), ``source`` (the input file), ``ingested_at``. Sorted by underlying,
+        session, snapshot_ts.
+        """
+        rel = self.con.sql(
+            """
+            WITH r AS (
+                SELECT s.*, src.path AS source, src.ingested_at,
+                       row_number() OVER (PARTITION BY s.underlying, s.trade_date
+                           ORDER BY (s.kind = 'quotes') DESC, s.snapshot_ns DESC, s.seq DESC) AS rn
+                FROM snapshots s JOIN sources src USING (source_id)
+                WHERE $u IS NULL OR s.underlying = $u
+            )
+            SELECT underlying, trade_date AS session, snapshot_ns, contracts, kind, snapshot_id,
+                   rn = 1 AS "default", source, ingested_at
+            FROM r ORDER BY underlying, session, snapshot_ns, seq
+            """,
+            params={"u": underlying},
+        ).to_arrow_table()
+        ts = rel.column("snapshot_ns").cast(pa.int64()).cast(_TS)
+        return rel.set_column(
+            rel.schema.get_field_index("snapshot_ns"), pa.field("snapshot_ts", _TS), ts
+        )
+
+    def underlyings(self, session: dt.date | None = None) -> list[str]:
+        """Underlyings with at least one chain snapshot (in ``session`` if given), sorted."""
+        rows = self.con.execute(
+            "SELECT DISTINCT underlying FROM snapshots WHERE $d IS NULL OR trade_date = $d ORDER BY 1",
+            {"d": None if session is None else _as_date(session)},
+        ).fetchall()
+        return [r[0] for r in rows]
+
+    def session_dates(self, underlying: str | None = None) -> list[dt.date]:
+        """Sessions with at least one chain snapshot (of ``underlying`` if given), ascending."""
+        rows = self.con.execute(
+            "SELECT DISTINCT trade_date FROM snapshots WHERE $u IS NULL OR underlying = $u ORDER BY 1",
+            {"u": underlying},
+        ).fetchall()
+        return [r[0] for r in rows]
+
+    # ------------------------------------------------------------------ reading chains
+    def _read(
+        self, rel: str, kind: str, filt: pc.Expression | None, columns: Sequence[str] | None = None
+    ) -> pa.Table:
+        path = self.root / rel
+        try:
+            t = pq.read_table(path, filters=filt, columns=list(columns) if columns else None)
+        except FileNotFoundError:
+            raise StoreError(
+                f"catalogued file {rel} is missing from {self.root}",
+                hint="the store was modified outside chainlens; re-ingest the source",
+            ) from None
+        if columns:
+            return t
+        return schema.conform(t, schema.SCHEMAS[kind])
+
+    def _snapshot(
+        self, rel: str, underlying: str, ns: int, columns: Sequence[str] | None = None
+    ) -> pa.Table:
+        filt = (pc.field("underlying") == underlying) & (
+            pc.field("snapshot_ts") == pa.scalar(ns, pa.int64()).cast(_TS)
+        )
+        return self._read(rel, "chain", filt, columns)
+
+    def _default_rows(self, underlying: str, start: dt.date, end: dt.date) -> list[tuple[Any, ...]]:
+        return self.con.execute(
+            _DEFAULT_SQL, {"u": underlying, "start": start, "end": end}
+        ).fetchall()
+
+    def _assemble(
+        self, row: tuple[Any, ...], underlying: str, columns: Sequence[str] | None = None
+    ) -> pa.Table:
+        _, rel, ns, oi_rel, oi_ns = row
+        cols = (
+            None if columns is None else list(dict.fromkeys([*columns, "symbol", "open_interest"]))
+        )
+        t = self._snapshot(rel, underlying, ns, cols)
+        if oi_rel is not None and t.num_rows:
+            oi = self._snapshot(oi_rel, underlying, oi_ns, ["symbol", "open_interest"])
+            t = _fill_oi(t, oi)
+        return t if columns is None else t.select(list(columns))
+
+    def chain(
+        self, underlying: str, session: dt.date, *, snapshot: str | dt.datetime = "default"
+    ) -> pa.Table:
+        """One underlying's chain for a session (``schema.CHAIN``).
+
+        Parameters
+        ----------
+        snapshot
+            ``"default"`` (the rule in the class Notes, with OI-only OI merged in), ``"all"``
+            (every snapshot of the session, by ``snapshot_ts``, nothing merged), a
+            ``snapshot_id`` from :meth:`sessions`, or a ``datetime`` (tz-aware; naive = UTC)
+            equal to a ``snapshot_ts``.
+
+        Raises
+        ------
+        NotFoundError
+            When the store holds no such session or snapshot.
+        """
+        d = _as_date(session)
+        if isinstance(snapshot, str) and snapshot == "default":
+            rows = self._default_rows(underlying, d, d)
+            if not rows:
+                raise self._not_found(underlying, d)
+            return self._assemble(rows[0], underlying)
+        base = (
+            "SELECT file, snapshot_ns FROM snapshots WHERE underlying = $u AND trade_date = $d AND "
+        )
+        params: dict[str, Any] = {"u": underlying, "d": d}
+        if isinstance(snapshot, dt.datetime):
+            ts = snapshot if snapshot.tzinfo else snapshot.replace(tzinfo=dt.UTC)
+            params["v"] = pa.scalar(ts, _TS).cast(pa.int64()).as_py()
+            sql = base + "snapshot_ns = $v ORDER BY snapshot_ns, seq"
+        elif snapshot == "all":
+            sql = base + "true ORDER BY snapshot_ns, seq"
+        else:
+            params["v"] = snapshot
+            sql = base + "snapshot_id = $v ORDER BY snapshot_ns, seq"
+        found = self.con.execute(sql, params).fetchall()
+        if not found:
+            if snapshot == "all":
+                raise self._not_found(underlying, d)
+            raise NotFoundError(
+                f"no snapshot {snapshot!s} of {underlying} on {d}", hint=_HINT_SESSIONS
+            )
+        parts = [self._snapshot(rel, underlying, ns) for rel, ns in found]
+        return pa.concat_tables(parts)
+
+    def _not_found(self, underlying: str, d: dt.date) -> NotFoundError:
+        have = self.session_dates(underlying)
+        if not have:
+            return NotFoundError(
+                f"the store at {self.root} holds no chain of {underlying}", hint=_HINT_SESSIONS
+            )
+        return NotFoundError(
+            f"no {underlying} chain for session {d} (stored: {have[0]} .. {have[-1]}, {len(have)} sessions)",
+            hint=_HINT_SESSIONS,
+        )
+
+    def _window(
+        self, underlying: str, start: dt.date | None, end: dt.date, n_sessions: int | None
+    ) -> list[tuple[Any, ...]]:
+        lo = dt.date.min if start is None else _as_date(start, "start")
+        rows = self._default_rows(underlying, lo, _as_date(end, "end"))
+        if n_sessions is not None:
+            if n_sessions < 1:
+                raise InputError("n_sessions must be >= 1", column="n_sessions", value=n_sessions)
+            rows = rows[-n_sessions:]
+        return rows
+
+    def chain_history(
+        self,
+        underlying: str,
+        *,
+        end: dt.date,
+        n_sessions: int | None = None,
+        start: dt.date | None = None,
+    ) -> pa.Table:
+        """The default snapshot of every session of ``underlying`` in a window, oldest first.
+
+        The window is the sessions in ``[start, end]`` (``start`` open if None), of which the
+        last ``n_sessions`` if given. Sessions missing from the store are simply absent. An
+        empty window gives an empty ``schema.CHAIN`` table.
+        """
+        rows = self._window(underlying, start, end, n_sessions)
+        if not rows:
+            return _empty("chain")
+        return pa.concat_tables([self._assemble(r, underlying) for r in rows])
+
+    def oi_history(
+        self,
+        underlying: str,
+        *,
+        symbols: Sequence[str] | None = None,
+        start: dt.date | None = None,
+        end: dt.date | None = None,
+    ) -> pa.Table:
+        """Open interest and volume per contract and session, from the default snapshots.
+
+        Columns ``trade_date``, ``symbol``, ``open_interest``, ``volume`` (contracts), sorted by
+        session then file order. ``symbols`` restricts to those OSI symbols. OI in a row dated D
+        is the OCC figure before D opens (SPEC "Open-interest timing").
+        """
+        rows = self._window(underlying, start, dt.date.max if end is None else end, None)
+        cols = ["trade_date", "symbol", "open_interest", "volume"]
+        if not rows:
+            return _empty("chain").select(cols)
+        parts = []
+        wanted = None if symbols is None else pa.array(list(symbols), pa.string())
+        for r in rows:  # one iteration per session
+            t = self._assemble(r, underlying, cols)
+            if wanted is not None:
+                t = t.filter(pc.is_in(t.column("symbol"), value_set=wanted))
+            parts.append(t)
+        return pa.concat_tables(parts)
+
+    # ------------------------------------------------------------------ other tables
+    def _dated_files(self, kind: str, session: dt.date) -> list[str]:
+        rows = self.con.execute(
+            "SELECT f.file FROM files f JOIN sources s USING (source_id) WHERE f.kind = ? AND f.trade_date = ? ORDER BY s.seq",
+            [kind, _as_date(session)],
+        ).fetchall()
+        return [r[0] for r in rows]
+
+    def trades(self, underlying: str, session: dt.date) -> pa.Table:
+        """Option trades of ``underlying`` in ``session`` (``schema.TRADES``), by source then time.
+
+        Empty (not an error) when none are stored.
+        """
+        parts = [
+            self._read(f, "trades", pc.field("underlying") == underlying)
+            for f in self._dated_files("trades", session)
+        ]
+        return pa.concat_tables(parts) if parts else _empty("trades")
+
+    def prints(self, ticker: str | None, session: dt.date) -> pa.Table:
+        """Off-exchange equity prints of ``ticker`` (all tickers if None) in ``session``."""
+        filt = None if ticker is None else pc.field("ticker") == ticker
+        parts = [self._read(f, "prints", filt) for f in self._dated_files("prints", session)]
+        return pa.concat_tables(parts) if parts else _empty("prints")
+
+    def table(self, kind: str, session: dt.date | None = None) -> pa.Table:
+        """All stored rows of an optional table: ``bars``, ``events`` or ``sectors``.
+
+        With ``session``, bars are those of that session and events those dated that day
+        (sectors ignore it). Rows of every source are concatenated in ingest order.
+        """
+        if kind not in PLAIN_KINDS:
+            raise InputError(
+                f"table kind must be one of {list(PLAIN_KINDS)}", column="kind", value=kind
+            )
+        rows = self.con.execute(
+            "SELECT f.file FROM files f JOIN sources s USING (source_id) WHERE f.kind = ? ORDER BY s.seq",
+            [kind],
+        ).fetchall()
+        filt = None
+        if session is not None and kind != "sectors":
+            col = "trade_date" if kind == "bars" else "date"
+            filt = pc.field(col) == pa.scalar(_as_date(session), pa.date32())
+        parts = [self._read(r[0], kind, filt) for r in rows]
+        return pa.concat_tables(parts) if parts else _empty(kind)
+
+    # ------------------------------------------------------------------ results
+    def write_results(self, name: str, session: dt.date, tables: Mapping[str, pa.Table]) -> None:
+        """Atomically replace the results ``(name, session)`` by ``tables`` (``part -> table``).
+
+        Each part is stored as one Parquet file (sorted by ``underlying`` when it has one, so
+        :meth:`read_results` with ``underlying=`` prunes row groups). Parts of an earlier
+        write that are absent from ``tables`` are removed too.
+        """
+        self._check_writable()
+        _check_name(name, "name")
+        d = _as_date(session)
+        for part in tables:
+            _check_name(part, "part")
+        with self._write_lock():
+            stage = self.root / "tmp" / uuid.uuid4().hex
+            stage.mkdir(parents=True)
+            moved: list[Path] = []
+            try:
+                new: list[tuple[str, Path, int]] = []
+                for part, t in tables.items():
+                    if "underlying" in t.column_names and t.num_rows > 1:
+                        t = t.take(pc.sort_indices(t, sort_keys=[("underlying", "ascending")]))
+                    rel = f"results/{name}/session={d.isoformat()}/{part}-{uuid.uuid4().hex[:12]}.parquet"
+                    staged = stage / f"{part}.parquet"
+                    write_parquet(t, staged)
+                    if pq.ParquetFile(staged).metadata.num_rows != t.num_rows:
+                        raise StoreError(
+                            f"results {name}/{part}: staged file does not hold {t.num_rows} rows"
+                        )
+                    new.append((rel, staged, t.num_rows))
+                con = self.con
+                con.execute("BEGIN TRANSACTION")
+                try:
+                    old = [
+                        r[0]
+                        for r in con.execute(
+                            "SELECT file FROM results WHERE name = ? AND session = ?", [name, d]
+                        ).fetchall()
+                    ]
+                    con.execute("DELETE FROM results WHERE name = ? AND session = ?", [name, d])
+                    if new:
+                        con.executemany(
+                            "INSERT INTO results VALUES (?, ?, ?, ?, ?)",
+                            [
+                                [name, d, part, rel, n]
+                                for (rel, _, n), part in zip(new, tables, strict=True)
+                            ],
+                        )
+                    for rel, staged, _ in new:
+                        final = self.root / rel
+                        final.parent.mkdir(parents=True, exist_ok=True)
+                        os.replace(staged, final)
+                        moved.append(final)
+                    con.execute("COMMIT")
+                except BaseException:
+                    try:
+                        con.execute("ROLLBACK")
+                    except duckdb.Error:
+                        pass
+                    for f in moved:
+                        f.unlink(missing_ok=True)
+                    raise
+                for rel in old:  # now unreferenced; a crash here is cleaned on next open
+                    (self.root / rel).unlink(missing_ok=True)
+            finally:
+                shutil.rmtree(stage, ignore_errors=True)
+
+    def read_results(
+        self, name: str, session: dt.date, part: str, *, underlying: str | None = None
+    ) -> pa.Table:
+        """One stored results part, optionally only the rows of ``underlying``.
+
+        Raises
+        ------
+        NotFoundError
+            If ``(name, session, part)`` was never written.
+        """
+        d = _as_date(session)
+        row = self.con.execute(
+            "SELECT file FROM results WHERE name = ? AND session = ? AND part = ?", [name, d, part]
+        ).fetchone()
+        if row is None:
+            raise NotFoundError(
+                f"no results {name!r} part {part!r} for session {d} in {self.root}",
+                hint="run `chainlens run --date D` first",
+            )
+        path = self.root / row[0]
+        filt = None
+        if underlying is not None and "underlying" in pq.read_schema(path).names:
+            filt = pc.field("underlying") == underlying
+        return pq.read_table(path, filters=filt)
+
+    def results_index(self) -> pa.Table:
+        """Every stored results part: ``name``, ``session``, ``part``, ``rows``."""
+        return self.con.sql(
+            "SELECT name, session, part, rows FROM results ORDER BY 1, 2, 3"
+        ).to_arrow_table()
+
+
+def _fill_oi(quotes: pa.Table, oi: pa.Table) -> pa.Table:
+    """``open_interest`` of ``quotes`` where present, else that of the same ``symbol`` in ``oi``."""
+    idx = pc.index_in(quotes.column("symbol"), value_set=oi.column("symbol"))
+    other = pc.take(oi.column("open_interest"), idx)
+    filled = pc.coalesce(quotes.column("open_interest"), other)
+    i = quotes.schema.get_field_index("open_interest")
+    return quotes.set_column(i, quotes.schema.field(i), filled)
+
+
+def _with_formats(message: str, formats: Sequence[str]) -> str:
+    if formats and not any(f in message for f in formats):
+        return f"{message} (known formats: {', '.join(formats)})"
+    return message
+
+
+def expand_paths(paths: Iterable[str | Path]) -> Iterator[Path]:
+    """Files named by ``paths``; directories expand recursively (sorted, hidden entries skipped)."""
+    for p in paths:
+        p = Path(p)
+        if p.is_dir():
+            for f in sorted(p.rglob("*")):
+                rel = f.relative_to(p).parts
+                if f.is_file() and not any(part.startswith(".") for part in rel):
+                    yield f
+        else:
+            yield p
