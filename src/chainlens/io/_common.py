@@ -510,6 +510,12 @@ def parse_osi(symbols: pa.Array) -> pa.Table:
     Vectorized: the last 15 characters are ``YYMMDD`` + ``C|P`` + strike * 1000 (8 digits);
     the root is what precedes them, padding removed (OCC OSI specification).
     """
+    try:
+        from chainlens import symbols as _sym
+
+        return _sym.parse_osi_array(symbols)
+    except (ImportError, AttributeError):
+        pass
     s = pc.utf8_trim_whitespace(symbols.cast(pa.string()))
     valid = _as_np_bool(pc.match_substring_regex(s, r"^[A-Z0-9.]{1,6} *[0-9]{6}[CP][0-9]{8}$"))
     s_ok = pc.if_else(pa.array(valid), s, pa.scalar("X000101C00000000"))
@@ -539,6 +545,7 @@ def parse_osi(symbols: pa.Array) -> pa.Table:
             "right": pc.if_else(v, right, null.cast(pa.string())),
             "strike": pc.if_else(v, strike, null.cast(pa.float64())),
             "valid": v,
+            "reason": pc.if_else(v, null.cast(pa.string()), pa.scalar("bad shape")),
         }
     )
 
@@ -549,8 +556,8 @@ def format_osi(root: pa.Array, expiry: pa.Array, right: pa.Array, strike: pa.Arr
         from chainlens import symbols as _sym
 
         return _sym.format_osi_array(root, expiry, right, strike)
-    except (ImportError, AttributeError):
-        pass
+    except (ImportError, AttributeError, InputError):
+        pass  # the local writer below never raises: bad rows fail OSI validation later
     ymd = pc.strftime(pc.cast(expiry, pa.timestamp("s")), format="%y%m%d")
     k = pc.cast(pc.round(pc.multiply(strike, 1000.0)), pa.int64())
     ks = pc.utf8_lpad(pc.cast(k, pa.string()), width=8, padding="0")
@@ -694,7 +701,13 @@ def finalize(
         )
     if "symbol" in cols and {"root", "expiry", "right", "strike"} <= cols.keys():
         osi = parse_osi(cols["symbol"])
-        add(~osi["valid"].to_numpy(zero_copy_only=False), "symbol", "not an OSI option symbol")
+        bad_sym = ~osi["valid"].to_numpy(zero_copy_only=False)
+        if bad_sym.any():
+            why = osi["reason"] if "reason" in osi.column_names else pa.nulls(n, pa.string())
+            why = pc.binary_join_element_wise(
+                "not an OSI option symbol: ", pc.fill_null(why, "bad shape"), ""
+            )
+            probs.append(Problem(bad_sym, names.get("symbol", "symbol"), cols["symbol"], why))
         ok = osi["valid"].to_numpy(zero_copy_only=False)
         for c in ("root", "expiry", "right"):
             neq = _as_np_bool(pc.not_equal(osi[c], cols[c])) & ok
