@@ -1,0 +1,275 @@
+"""Prints: sweeps, blocks and notable prints with their facts (seed 000/001 "notable prints",
+seed 002 Vol/OI and overnight OI, SPEC GEX convention for the dealer gamma of a print)."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import numpy as np
+import polars as pl
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from chainlens.conventions import GEX_MOVE_FRACTION
+from chainlens.flow._score import flow_score
+from chainlens.flow._side import BUY, SELL, side_names
+
+__all__ = ["detect_sweeps", "expiry_class_array", "notable_prints", "print_events"]
+
+
+def detect_sweeps(
+    trades: pa.Table, *, window_ms: float = 50.0, min_exchanges: int = 2
+) -> tuple[np.ndarray, np.ndarray]:
+    """Group trades into bursts and flag multi-exchange sweeps.
+
+    A *burst* is a run of trades in one contract (``symbol``) with the same side code, each
+    within ``window_ms`` of the previous one (time order). A burst printed on at least
+    ``min_exchanges`` distinct exchanges is a *sweep* (an order routed across venues).
+
+    Parameters
+    ----------
+    trades
+        Needs ``ts``, ``symbol``, ``side_code``, ``exchange``.
+
+    Returns
+    -------
+    burst_id, is_sweep
+        ``int64`` burst id per trade (a trade alone is its own burst) and the sweep flag.
+
+    Examples
+    --------
+    See ``tests/test_flow_prints.py`` for hand-worked cases.
+    """
+    n = trades.num_rows
+    if n == 0:
+        return np.zeros(0, np.int64), np.zeros(0, bool)
+    df = pl.from_arrow(trades.select(["ts", "symbol", "side_code", "exchange"]))
+    assert isinstance(df, pl.DataFrame)
+    df = df.with_columns(
+        pl.int_range(pl.len(), dtype=pl.Int64).alias("_row"),
+        pl.col("ts").cast(pl.Int64).alias("_t"),
+    ).sort(["symbol", "side_code", "_t", "_row"])
+    window_ns = int(round(window_ms * 1e6))
+    new = (
+        (pl.col("symbol") != pl.col("symbol").shift(1))
+        | (pl.col("side_code") != pl.col("side_code").shift(1))
+        | ((pl.col("_t") - pl.col("_t").shift(1)) > window_ns)
+    ).fill_null(True)
+    df = df.with_columns(new.cast(pl.Int64).cum_sum().alias("_burst"))
+    df = df.with_columns(
+        pl.col("exchange").n_unique().over("_burst").alias("_nx"),
+    )
+    df = df.sort("_row")
+    burst = df.get_column("_burst").to_numpy().astype(np.int64)
+    sweep = df.get_column("_nx").to_numpy() >= min_exchanges
+    return burst, sweep
+
+
+def print_events(trades: pa.Table) -> pa.Table:
+    """Collapse trades into prints: a sweep is one print, any other trade is one print.
+
+    Needs the enriched trade columns (``side_code``, ``premium_usd``, ``multileg``,
+    ``burst_id``, ``is_sweep``, ``is_block_trade``). Price is the size-weighted average.
+    """
+    df = pl.from_arrow(trades)
+    assert isinstance(df, pl.DataFrame)
+    df = df.with_columns(
+        pl.when(pl.col("is_sweep"))
+        .then(pl.col("burst_id"))
+        .otherwise(-1 - pl.int_range(pl.len(), dtype=pl.Int64))
+        .alias("_ev")
+    )
+    keys = ["underlying", "root", "symbol", "expiry", "strike", "right", "multiplier"]
+    ev = df.group_by("_ev", maintain_order=True).agg(
+        pl.col("ts").min(),
+        pl.col("trade_date").first(),
+        *[pl.col(k).first() for k in keys],
+        pl.col("side_code").first(),
+        pl.col("size").sum(),
+        pl.col("premium_usd").sum(),
+        ((pl.col("price") * pl.col("size")).sum() / pl.col("size").sum()).alias("price"),
+        pl.len().cast(pl.Int64).alias("n_trades"),
+        pl.col("exchange").n_unique().cast(pl.Int64).alias("n_exchanges"),
+        pl.col("is_sweep").any(),
+        pl.col("multileg").any(),
+        pl.col("spot").drop_nulls().last(),
+        pl.col("aggressiveness").mean(),
+    )
+    return ev.drop("_ev").to_arrow()
+
+
+_QUARTER_MONTHS = np.array([3, 6, 9, 12])
+
+
+def expiry_class_array(
+    expiry: pa.Array | pa.ChunkedArray, session: pa.Array | pa.ChunkedArray | dt.date
+) -> pa.Array:
+    """Expiry class per row: ``0dte``, ``weekly``, ``monthly``, ``quarterly`` or ``leaps``.
+
+    Uses :func:`chainlens.calendar.expiry_class` on the distinct (expiry, session) pairs when
+    that module is installed; otherwise the rule below (vectorized).
+
+    Notes
+    -----
+    ``0dte`` if expiry == session; ``leaps`` if more than 365 calendar days out; ``quarterly``
+    if the standard monthly expiry (third Friday, or the Thursday before it) of Mar/Jun/Sep/Dec;
+    ``monthly`` if a standard monthly; else ``weekly``.
+    """
+    e = np.asarray(
+        pc.cast(expiry, pa.date32()).to_numpy(zero_copy_only=False), dtype="datetime64[D]"
+    )
+    if isinstance(session, dt.date):
+        s = np.full(e.shape, np.datetime64(session, "D"))
+    else:
+        s = np.asarray(
+            pc.cast(session, pa.date32()).to_numpy(zero_copy_only=False), dtype="datetime64[D]"
+        )
+    try:  # the calendar module, when it has landed, is authoritative
+        from chainlens.calendar import expiry_class as _cal_class  # type: ignore[attr-defined]
+    except ImportError:
+        _cal_class = None
+    if _cal_class is not None and e.size:
+        pairs = np.stack([e.astype(np.int64), s.astype(np.int64)], axis=1)
+        uniq, inv = np.unique(pairs, axis=0, return_inverse=True)
+        epoch = dt.date(1970, 1, 1)
+        labels = [  # one call per distinct (expiry, session) pair, not per row
+            str(_cal_class(epoch + dt.timedelta(days=int(a)), epoch + dt.timedelta(days=int(b))))
+            for a, b in uniq
+        ]
+        return pa.array(np.asarray(labels, dtype=object)[inv.ravel()], type=pa.string())
+    dte = (e - s).astype(np.int64)
+    day = (e - e.astype("datetime64[M]")).astype(np.int64) + 1
+    wd = (e.astype(np.int64) + 3) % 7  # 0 = Monday
+    month = e.astype("datetime64[M]").astype(np.int64) % 12 + 1
+    third_fri = (wd == 4) & (day >= 15) & (day <= 21)
+    third_thu = (wd == 3) & (day >= 14) & (day <= 20)  # Good-Friday style shift
+    monthly = third_fri | third_thu
+    out = np.where(
+        dte == 0,
+        "0dte",
+        np.where(
+            dte > 365,
+            "leaps",
+            np.where(monthly & np.isin(month, _QUARTER_MONTHS), "quarterly",
+                     np.where(monthly, "monthly", "weekly")),
+        ),
+    )  # fmt: skip
+    return pa.array(out.astype(object), type=pa.string())
+
+
+def notable_prints(
+    events: pa.Table,
+    chain: pa.Table,
+    *,
+    contract_stats: pa.Table | None = None,
+    top_n: int = 25,
+) -> pa.Table:
+    """Rank prints and attach their facts.
+
+    Parameters
+    ----------
+    events
+        Output of :func:`print_events`.
+    chain
+        The session's canonical chain (OI(D), vendor gamma, spot, volume) keyed by ``symbol``.
+    contract_stats
+        Optional per-symbol ``avg_volume_5d`` and ``oi_change_next`` (OI(D+1) - OI(D)) from the
+        OI history (see :func:`chainlens.oi.oi_changes`).
+    top_n
+        Rows kept, ranked by flow score then premium.
+
+    Returns
+    -------
+    pyarrow.Table
+        Facts per print: ``premium_usd``, ``side``, ``distance_pct`` (strike vs spot, %),
+        ``otm_pct``, ``dte_days``, ``expiry_class``, ``open_interest``, ``size_to_oi``,
+        ``avg_volume_5d``, ``size_to_avg_volume``, ``vol_oi``, ``oi_change_next``,
+        ``held_fraction`` (``clip(oi_change_next / size, 0, 1)``), ``dealer_gex_usd_per_1pct``,
+        ``score``, ``rank``.
+
+    Notes
+    -----
+    Dealer gamma of a print (the dealer took the other side of the customer):
+    :math:`\\text{GEX} = -s \\cdot \\Gamma \\cdot \\text{size} \\cdot m \\cdot S^2 \\cdot 0.01` with
+    :math:`s = +1` for a customer buy, :math:`-1` for a sell, 0 otherwise (SPEC GEX convention).
+    """
+    ev = pl.from_arrow(events)
+    assert isinstance(ev, pl.DataFrame)
+    ch_cols = [
+        c for c in ("symbol", "open_interest", "gamma", "spot", "volume") if c in chain.column_names
+    ]
+    ch = pl.from_arrow(chain.select(ch_cols))
+    assert isinstance(ch, pl.DataFrame)
+    ch = ch.group_by("symbol").agg(
+        pl.col("open_interest").last().alias("open_interest"),
+        *([pl.col("gamma").last().alias("gamma")] if "gamma" in ch_cols else []),
+        *([pl.col("spot").last().alias("chain_spot")] if "spot" in ch_cols else []),
+        *([pl.col("volume").last().alias("chain_volume")] if "volume" in ch_cols else []),
+    )
+    ev = ev.join(ch, on="symbol", how="left")
+    for c in ("gamma", "chain_spot", "chain_volume"):
+        if c not in ev.columns:
+            ev = ev.with_columns(pl.lit(None, dtype=pl.Float64).alias(c))
+    if contract_stats is not None and contract_stats.num_rows:
+        cs = pl.from_arrow(contract_stats.select(["symbol", "avg_volume_5d", "oi_change_next"]))
+        assert isinstance(cs, pl.DataFrame)
+        ev = ev.join(cs.unique("symbol", keep="last"), on="symbol", how="left")
+    else:
+        ev = ev.with_columns(
+            pl.lit(None, dtype=pl.Float64).alias("avg_volume_5d"),
+            pl.lit(None, dtype=pl.Float64).alias("oi_change_next"),
+        )
+    spot = pl.coalesce(pl.col("spot"), pl.col("chain_spot")).cast(pl.Float64)
+    oi = pl.col("open_interest").cast(pl.Float64)
+    size = pl.col("size").cast(pl.Float64)
+    sign = (
+        pl.when(pl.col("side_code") == BUY)
+        .then(1.0)
+        .when(pl.col("side_code") == SELL)
+        .then(-1.0)
+        .otherwise(0.0)
+    )
+    ev = ev.with_columns(spot.alias("spot")).with_columns(
+        ((pl.col("strike") / pl.col("spot") - 1.0) * 100.0).alias("distance_pct"),
+        pl.when(pl.col("right") == "C")
+        .then((pl.col("strike") / pl.col("spot") - 1.0) * 100.0)
+        .otherwise((1.0 - pl.col("strike") / pl.col("spot")) * 100.0)
+        .alias("otm_pct"),
+        (pl.col("expiry") - pl.col("trade_date")).dt.total_days().cast(pl.Int64).alias("dte_days"),
+        pl.when(oi > 0).then(size / oi).otherwise(None).alias("size_to_oi"),
+        pl.when(oi > 0).then(pl.col("chain_volume").cast(pl.Float64) / oi).otherwise(None).alias("vol_oi"),
+        pl.when(pl.col("avg_volume_5d") > 0)
+        .then(size / pl.col("avg_volume_5d"))
+        .otherwise(None)
+        .alias("size_to_avg_volume"),
+        (pl.col("oi_change_next").cast(pl.Float64) / size).clip(0.0, 1.0).alias("held_fraction"),
+        (
+            -sign * pl.col("gamma").cast(pl.Float64) * size * pl.col("multiplier").cast(pl.Float64)
+            * pl.col("spot") ** 2 * GEX_MOVE_FRACTION
+        ).alias("dealer_gex_usd_per_1pct"),
+    )  # fmt: skip
+    out = ev.to_arrow()
+
+    def col(name: str) -> np.ndarray:
+        return pc.fill_null(out.column(name).cast(pa.float64()), np.nan).to_numpy()
+
+    score = flow_score(
+        vol_oi=col("vol_oi"),
+        premium_usd=col("premium_usd"),
+        size_to_oi=col("size_to_oi"),
+        size_to_avg_volume=col("size_to_avg_volume"),
+        aggressiveness=col("aggressiveness"),
+        sweep=out.column("is_sweep").cast(pa.float64()).to_numpy(),
+        otm_pct=col("otm_pct"),
+        dte_days=col("dte_days"),
+    )
+    out = out.append_column("score", pa.array(score))
+    out = out.append_column("side", side_names(out.column("side_code").to_numpy()))
+    out = out.append_column(
+        "expiry_class", expiry_class_array(out.column("expiry"), out.column("trade_date"))
+    )
+    order = np.lexsort((-col("premium_usd"), -score))[: max(int(top_n), 0)]
+    out = out.take(pa.array(order, type=pa.int64()))
+    out = out.append_column("rank", pa.array(np.arange(1, out.num_rows + 1, dtype=np.int64)))
+    drop = [c for c in ("chain_spot", "chain_volume") if c in out.column_names]
+    return out.drop_columns(drop)

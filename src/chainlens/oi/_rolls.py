@@ -1,0 +1,144 @@
+"""Rolls vs naked closes (seed 002 "OI and option rolling patterns" and the third case study).
+
+A near-month OI decline paired with a later-expiry OI rise in the same right, at the same or a
+nearby higher strike, over the same window of sessions, is a roll: ``bullish_roll`` in calls,
+``bearish_roll`` in puts. A decline with no pairing is a naked ``close``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import polars as pl
+import pyarrow as pa
+
+from chainlens.oi._changes import session_frame
+from chainlens.oi._config import OIConfig
+
+__all__ = ["detect_rolls", "window_changes"]
+
+
+def window_changes(
+    history: pa.Table, *, as_of: dt.date | None = None, window: int = 3
+) -> pl.DataFrame:
+    """OI change of every contract alive at the last snapshot over the last ``window`` sessions.
+
+    ``oi_start`` is the OI in the snapshot ``window`` sessions before the last one (0 if the
+    contract was not listed then), ``oi_end`` the OI in the last snapshot. Contracts expiring
+    before the last snapshot's session are not alive and are dropped (expiry is not a close).
+    """
+    df = session_frame(history, as_of=as_of)
+    last = df.group_by("underlying").agg(
+        pl.col("si").max().alias("_last"), pl.col("trade_date").max().alias("end_session")
+    )
+    df = df.join(last, on="underlying")
+    end = df.filter(pl.col("si") == pl.col("_last"))
+    start = df.filter(pl.col("si") == (pl.col("_last") - window).clip(lower_bound=0)).select(
+        "symbol",
+        pl.col("open_interest").alias("oi_start"),
+        pl.col("trade_date").alias("start_session"),
+    )
+    out = end.join(start, on="symbol", how="left").with_columns(
+        pl.col("oi_start").fill_null(0),
+        pl.col("start_session").fill_null(pl.col("trade_date")),
+    )
+    out = out.filter(pl.col("expiry") >= pl.col("end_session"))
+    return out.select(
+        "underlying", "root", "symbol", "expiry", "strike", "right", "start_session",
+        "end_session", pl.col("oi_start").cast(pl.Float64),
+        pl.col("open_interest").cast(pl.Float64).alias("oi_end"),
+        (pl.col("open_interest") - pl.col("oi_start")).cast(pl.Float64).alias("change"),
+    )  # fmt: skip
+
+
+def detect_rolls(
+    history: pa.Table, *, as_of: dt.date | None = None, config: OIConfig | None = None
+) -> pa.Table:
+    """Rolls and naked closes over the last ``config.roll_window`` sessions.
+
+    Parameters
+    ----------
+    history
+        Canonical chain snapshots (OI-only history is enough).
+    as_of
+        Last snapshot to use.
+    config
+        Pairing rule and tolerances (:class:`OIConfig`).
+
+    Returns
+    -------
+    pyarrow.Table
+        SPEC scan keys ``underlying, kind, right, from_expiry, from_strike, to_expiry,
+        to_strike, contracts`` (``to_*`` null for a close) plus ``from_symbol, to_symbol,
+        from_change, to_change, start_session, end_session``.
+
+    Notes
+    -----
+    **Pairing rule.** Declines: :math:`\\Delta_n \\le -\\max(a, f\\,OI_{start})`. Rises:
+    :math:`\\Delta_f \\ge a`. A decline (expiry :math:`e_n`, strike :math:`K`) is paired with a
+    rise in the same underlying and right with :math:`e_n < e_f \\le e_n + E_{max}`,
+    :math:`K(1-d) \\le K_f \\le K(1+u)` and :math:`r_{min} \\le \\Delta_f/|\\Delta_n| \\le r_{max}`.
+    Among candidates, the best has the ratio closest to 1, then the nearest strike, then the
+    nearest expiry. Each rise serves one decline: declines are served largest first, and a
+    decline whose best rise was taken by a larger decline falls back to its next candidate
+    (two greedy passes). ``contracts`` :math:`= \\min(|\\Delta_n|, \\Delta_f)` for a roll,
+    :math:`|\\Delta_n|` for a close.
+    """
+    cfg = config or OIConfig()
+    w = window_changes(history, as_of=as_of, window=cfg.roll_window)
+    a, f = float(cfg.roll_min_contracts), float(cfg.roll_min_fraction)
+    dec = w.filter(
+        pl.col("change") <= -pl.max_horizontal(pl.lit(a), pl.col("oi_start") * f)
+    ).with_columns((-pl.col("change")).alias("decline"))
+    rise = w.filter(pl.col("change") >= a).select(
+        "underlying", "right",
+        pl.col("symbol").alias("to_symbol"), pl.col("expiry").alias("to_expiry"),
+        pl.col("strike").alias("to_strike"), pl.col("change").alias("to_change"),
+    )  # fmt: skip
+    cand = dec.join(rise, on=["underlying", "right"], how="inner").filter(
+        (pl.col("to_expiry") > pl.col("expiry"))
+        & ((pl.col("to_expiry") - pl.col("expiry")).dt.total_days() <= cfg.roll_max_expiry_days)
+        & (pl.col("to_strike") >= pl.col("strike") * (1.0 - cfg.roll_strike_down_pct) - 1e-9)
+        & (pl.col("to_strike") <= pl.col("strike") * (1.0 + cfg.roll_strike_up_pct) + 1e-9)
+        & (pl.col("to_change") >= cfg.roll_min_ratio * pl.col("decline"))
+        & (pl.col("to_change") <= cfg.roll_max_ratio * pl.col("decline"))
+    )
+    cand = cand.with_columns(
+        (pl.col("to_change") / pl.col("decline")).log().abs().alias("_q"),
+        (pl.col("to_strike") - pl.col("strike")).abs().alias("_dk"),
+        (pl.col("to_expiry") - pl.col("expiry")).dt.total_days().alias("_de"),
+    ).sort(["decline", "symbol", "_q", "_dk", "_de"], descending=[True, False, False, False, False])
+    # pass 1: each decline's best candidate; a rise goes to the largest decline that wants it
+    best = cand.unique("symbol", keep="first", maintain_order=True)
+    won = best.unique("to_symbol", keep="first", maintain_order=True)
+    # pass 2: losers take their best candidate among rises nobody won
+    losers = cand.join(won.select("symbol"), on="symbol", how="anti").join(
+        won.select("to_symbol"), on="to_symbol", how="anti"
+    )
+    won2 = losers.unique("symbol", keep="first", maintain_order=True).unique(
+        "to_symbol", keep="first", maintain_order=True
+    )
+    pairs = pl.concat([won, won2], how="vertical_relaxed")
+    rolls = pairs.select(
+        "underlying",
+        pl.when(pl.col("right") == "C").then(pl.lit("bullish_roll")).otherwise(pl.lit("bearish_roll")).alias("kind"),
+        "right",
+        pl.col("expiry").alias("from_expiry"), pl.col("strike").alias("from_strike"),
+        "to_expiry", "to_strike",
+        pl.min_horizontal("decline", "to_change").round(0).cast(pl.Int64).alias("contracts"),
+        pl.col("symbol").alias("from_symbol"), "to_symbol",
+        pl.col("change").alias("from_change"), "to_change", "start_session", "end_session",
+    )  # fmt: skip
+    closes = dec.join(pairs.select("symbol"), on="symbol", how="anti").select(
+        "underlying", pl.lit("close").alias("kind"), "right",
+        pl.col("expiry").alias("from_expiry"), pl.col("strike").alias("from_strike"),
+        pl.lit(None, dtype=pl.Date).alias("to_expiry"), pl.lit(None, dtype=pl.Float64).alias("to_strike"),
+        pl.col("decline").round(0).cast(pl.Int64).alias("contracts"),
+        pl.col("symbol").alias("from_symbol"), pl.lit(None, dtype=pl.String).alias("to_symbol"),
+        pl.col("change").alias("from_change"), pl.lit(None, dtype=pl.Float64).alias("to_change"),
+        "start_session", "end_session",
+    )  # fmt: skip
+    out = pl.concat([rolls, closes], how="vertical_relaxed").sort(
+        ["underlying", "contracts", "from_symbol"], descending=[False, True, False]
+    )
+    return out.to_arrow()
