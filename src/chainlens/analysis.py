@@ -37,6 +37,13 @@ from chainlens.exposure._exposure import (
 from chainlens.exposure._maxpain import max_pain, max_pain_trend
 from chainlens.exposure._profile import gamma_profile, profile_terms, spot_grid, zero_gamma
 from chainlens.exposure._walls import wall_above, wall_below
+from chainlens.vol._expected_move import (
+    atm_straddles,
+    delta_strikes,
+    expected_move_zones,
+    quote_mid,
+)
+from chainlens.vol._smile import smile_table, term_structure
 
 __all__ = ["SCHEMA_VERSION", "AnalysisConfig", "ChainAnalysis", "analyze_chain"]
 
@@ -91,10 +98,22 @@ class ChainAnalysis:
             "excluded": dict(self.excluded),
             "max_pain_trend": _nulls(self.max_pain_trend),
             "profile": _nulls(self.profile),
-            "vol": _nulls(self.vol),
+            "vol": _nulls(self._vol_json()),
             "surfaces": _nulls(self.surfaces),
             "settings": _nulls(self.settings),
         }
+
+    def _vol_json(self, n_smiles: int = 3) -> dict[str, Any]:
+        """The vol views with the smiles of the next ``n_smiles`` expiries only (size)."""
+        out = dict(self.vol)
+        smile = out.pop("smile", None)
+        if smile is not None:
+            exps = [r["expiry"] for r in out.get("expiries", [])][:n_smiles]
+            keep = pc.is_in(
+                pc.cast(smile.column("expiry"), pa.string()), pa.array(exps, pa.string())
+            )
+            out["smile"] = _records(smile.filter(keep))
+        return out
 
 
 def _iso_z(ts: dt.datetime) -> str:
@@ -138,42 +157,17 @@ def _f64(t: pa.Table, name: str) -> Float64Array:
     return col.to_numpy(zero_copy_only=False).astype(np.float64, copy=False)
 
 
-def _mid(bid: Float64Array, ask: Float64Array) -> Float64Array:
-    """Quote mid ``(bid + ask)/2`` where ``ask > 0``, ``0 <= bid <= ask``; else NaN.
-
-    A no-bid quote (``0 / ask``) has mid ``ask/2``; a quote without an offer, a crossed quote
-    or a missing side has none.
-    """
-    ok = np.isfinite(bid) & np.isfinite(ask) & (ask > 0) & (bid >= 0) & (bid <= ask)
-    return np.where(ok, 0.5 * (np.where(ok, bid, 0.0) + np.where(ok, ask, 0.0)), np.nan)
-
-
-def _settlement_ns(expiry: np.ndarray, settlement: np.ndarray) -> np.ndarray:
-    """Settlement instant (UTC ns) per contract: 09:30 ET (AM) or 16:00 ET (PM) on expiry."""
-    from zoneinfo import ZoneInfo
-
-    from chainlens.conventions import AM_SETTLE_TIME, EXCHANGE_TZ, PM_SETTLE_TIME
-
-    tz = ZoneInfo(EXCHANGE_TZ)
-    key = expiry.astype("datetime64[D]").astype(np.int64) * 2 + (settlement == "AM")
-    uniq, inv = np.unique(key, return_inverse=True)
-    vals = np.empty(uniq.size, dtype=np.int64)
-    for i, k in enumerate(uniq.tolist()):  # loop over distinct expiries, not contracts
-        day = dt.date(1970, 1, 1) + dt.timedelta(days=k // 2)
-        tm = AM_SETTLE_TIME if k % 2 else PM_SETTLE_TIME
-        inst = dt.datetime.combine(day, tm, tzinfo=tz)
-        vals[i] = int(inst.timestamp()) * 1_000_000_000
-    return vals[inv.reshape(-1)]
-
-
 def _time_to_expiry(
     snapshot_ns: int, expiry: np.ndarray, settlement: np.ndarray, floor: float | None
 ) -> Float64Array:
     """Years (ACT/365 seconds) from the snapshot to each settlement instant (SPEC)."""
-    try:  # the pricing package owns the calendar-aware version (early closes)
+    try:  # the pricing package owns time to expiry
         from chainlens.pricing import time_to_expiry
-    except ImportError:
-        t = (_settlement_ns(expiry, settlement) - snapshot_ns) / 1e9 / SECONDS_PER_YEAR
+    except ImportError:  # until it lands: the calendar's settlement instants (early closes)
+        from chainlens.calendar import settlement_instants
+
+        inst = settlement_instants(expiry, settlement).astype("datetime64[ns]").astype(np.int64)
+        t = (inst - snapshot_ns) / 1e9 / SECONDS_PER_YEAR
         if floor is not None:
             t = np.where(t > 0, np.maximum(t, floor), t)
         return t
@@ -295,7 +289,7 @@ def _model(
     sigma = np.where(rows, iv, np.nan)
     need = rows & ~np.isfinite(sigma)
     if need.any():
-        mid = _mid(bid, ask)
+        mid = quote_mid(bid, ask)
         zero_q = need & ~((np.nan_to_num(bid) > 0) | (np.nan_to_num(ask) > 0))
         reason[zero_q] = "zero_bid_ask"
         solve = need & ~zero_q & np.isfinite(mid)
@@ -399,7 +393,7 @@ def _analyze_one(underlying: str, t: pa.Table, cfg: AnalysisConfig) -> ChainAnal
     oi = np.nan_to_num(_f64(t, "open_interest"), nan=0.0)
     vol = np.nan_to_num(_f64(t, "volume"), nan=0.0)
     bid, ask = _f64(t, "bid"), _f64(t, "ask")
-    mid = _mid(bid, ask)
+    mid = quote_mid(bid, ask)
 
     t_years = _time_to_expiry(snap_ns, expiry, settlement, cfg.t_floor_years)
     gk = _resolve_greeks(
@@ -452,8 +446,9 @@ def _analyze_one(underlying: str, t: pa.Table, cfg: AnalysisConfig) -> ChainAnal
     ge = group_by(expiry.astype(np.int64))
     exp_dates = ge.keys.astype("datetime64[D]")
     mp = max_pain(ge.codes, K, is_call, oi, ge.n)
-    atm, straddle = _straddles(ge, K, is_call, mid, S)
-    dist = np.abs(K - S)
+    st = atm_straddles(ge.codes, ge.n, K, is_call, mid, S)
+    last = _f64(t, "last")
+    st_last = atm_straddles(ge.codes, ge.n, K, is_call, np.where(last > 0, last, np.nan), S)
     by_exp = {
         "expiry": pa.array(exp_dates, pa.date32()),
         "contracts": np.bincount(ge.codes, minlength=ge.n).astype(np.int64),
@@ -466,11 +461,12 @@ def _analyze_one(underlying: str, t: pa.Table, cfg: AnalysisConfig) -> ChainAnal
         "dex_shares": group_sum(ge, ex.dex_shares),
         "vanna_usd_per_vol_pt": group_sum(ge, ex.vanna_usd_per_vol_pt),
         "charm_shares_per_day": group_sum(ge, ex.charm_shares_per_day),
-        "atm_strike": atm,
-        "straddle_mid": straddle,
-        "expected_move_pct": straddle / S * 100.0,
+        "atm_strike": st.atm_strike,
+        "straddle_mid": st.straddle_mid,
+        "expected_move_pct": st.expected_move_pct,
+        "straddle_last": st_last.straddle_mid,
+        "expected_move_pct_last": st_last.expected_move_pct,
     }
-    del dist
     by_exp["oi_call_wall"], by_exp["oi_put_wall"] = _oi_walls_per_group(ge, K, is_call, oi, S)
     by_expiry = pa.table(by_exp)
 
@@ -511,14 +507,28 @@ def _analyze_one(underlying: str, t: pa.Table, cfg: AnalysisConfig) -> ChainAnal
         levels["zero_gamma"] = profile["zero_gamma"]["all"]["level"]
         levels["zero_gamma_reason"] = profile["zero_gamma"]["all"]["reason"]
 
+    live_exp = group_max(ge, t_years) > 0
     trend = max_pain_trend(
-        exp_dates[exp_dates >= np.datetime64(session)],
-        mp.strike[exp_dates >= np.datetime64(session)],
+        exp_dates[live_exp],
+        mp.strike[live_exp],
         S,
         cfg.max_pain_trend_n,
     )
     for rec in trend:
         rec["expiry"] = dt.date.fromisoformat(str(rec["expiry"]))
+
+    vol_view: dict[str, Any] = {}
+    if cfg.vol:
+        vol_view = _vol_views(ge, exp_dates, K, is_call, gk, st, S, t_years)
+        by_expiry = by_expiry.append_column(
+            "rr_25d", pa.array(vol_view.pop("_rr"), pa.float64(), from_pandas=True)
+        ).append_column("atm_iv", pa.array(vol_view.pop("_atm_iv"), pa.float64(), from_pandas=True))
+
+    surfaces: dict[str, Any] = {}
+    if cfg.surfaces:
+        surfaces = _surfaces(
+            cfg, underlying, S, snap_ns, session, K, t_years, gk, is_call, w * mult
+        )
 
     contracts = pa.table(
         {
@@ -555,12 +565,21 @@ def _analyze_one(underlying: str, t: pa.Table, cfg: AnalysisConfig) -> ChainAnal
         contracts=contracts,
         profile=profile,
         max_pain_trend=trend,
+        vol=vol_view,
+        surfaces=surfaces,
         settings={
             "rate": cfg.rate,
             "t_floor_years": cfg.t_floor_years,
             "vendor_fallback": cfg.vendor_fallback,
         },
     )
+
+
+def group_max(groups: Any, values: Float64Array) -> Float64Array:
+    """Max of ``values`` per group (NaN ignored; -inf for an all-NaN group)."""
+    out = np.full(groups.n, -np.inf)
+    np.maximum.at(out, groups.codes, np.where(np.isfinite(values), values, -np.inf))
+    return out
 
 
 def _ratio(num: float, den: float) -> float:
@@ -588,32 +607,6 @@ def _vanna_charm(
         which=("vanna", "charm"),
     )
     return np.where(ok, g["vanna"], np.nan), np.where(ok, g["charm"], np.nan)
-
-
-def _straddles(
-    ge: Any, K: Float64Array, is_call: BoolArray, mid: Float64Array, S: float
-) -> tuple[Float64Array, Float64Array]:
-    """ATM strike (nearest spot, ties to the lower) and straddle mid per expiry group.
-
-    ``straddle_mid = call mid + put mid`` at the ATM strike; where several roots list that
-    expiry date and strike (SPX and SPXW), each side's mid is the mean over the roots' mids.
-    """
-    d = np.abs(K - S)
-    order = np.lexsort((K, d, ge.codes))
-    gsorted = ge.codes[order]
-    first = np.ones(order.size, dtype=bool)
-    first[1:] = gsorted[1:] != gsorted[:-1]
-    atm = np.full(ge.n, np.nan)
-    atm[gsorted[first]] = K[order[first]]
-    at = K == atm[ge.codes]
-    ok = np.isfinite(mid)
-    side = []
-    for is_c in (is_call, ~is_call):
-        m = at & is_c & ok
-        s = np.bincount(ge.codes, weights=np.where(m, mid, 0.0), minlength=ge.n)
-        c = np.bincount(ge.codes, weights=m.astype(np.float64), minlength=ge.n)
-        side.append(np.where(c > 0, s / np.where(c > 0, c, 1.0), np.nan))
-    return atm, side[0] + side[1]
 
 
 def _oi_walls_per_group(
@@ -681,3 +674,110 @@ def _profile(
         "contracts_used": int(ok.sum()),
         "iv": "sticky strike (each contract's own IV)",
     }
+
+
+def _vol_views(
+    ge: Any,
+    exp_dates: np.ndarray,
+    K: Float64Array,
+    is_call: BoolArray,
+    gk: _Greeks,
+    st: Any,
+    S: float,
+    t: Float64Array,
+) -> dict[str, Any]:
+    """Per-expiry expected moves, zones, 25/15-delta ranges, ATM IV, RR/BF (seeds 003, 004)."""
+    ds = delta_strikes(ge.codes, ge.n, K, is_call, gk.delta, S)
+    ts = term_structure(ge.codes, ge.n, K, is_call, gk.sigma, st.atm_strike, ds.call25, ds.put25)
+    live = group_max(ge, t) > 0  # expiries not yet settled at the snapshot
+    per_exp = []
+    for i in np.flatnonzero(live).tolist():  # one record per expiry (output building)
+        move = float(st.straddle_mid[i])
+        per_exp.append(
+            {
+                "expiry": str(exp_dates[i]),
+                "atm_strike": float(st.atm_strike[i]),
+                "straddle_mid": move,
+                "expected_move_pct": float(st.expected_move_pct[i]),
+                "zone": expected_move_zones(S, move),
+                "range_50": [float(ds.put25[i]), float(ds.call25[i])],
+                "range_70": [float(ds.put15[i]), float(ds.call15[i])],
+                "range_50_pct": float((ds.call25[i] - ds.put25[i]) / S * 100.0),
+                "range_70_pct": float((ds.call15[i] - ds.put15[i]) / S * 100.0),
+                "atm_iv": float(ts["atm_iv"][i]),
+                "iv_25d_call": float(ts["iv_25d_call"][i]),
+                "iv_25d_put": float(ts["iv_25d_put"][i]),
+                "rr_25d": float(ts["rr_25d"][i]),
+                "bf_25d": float(ts["bf_25d"][i]),
+            }
+        )
+    smile = smile_table(exp_dates[ge.codes], K, is_call, gk.sigma)
+    return {
+        "expiries": per_exp,
+        "atm_term_structure": [[r["expiry"], r["atm_iv"]] for r in per_exp],
+        "skew_term_structure": [[r["expiry"], r["rr_25d"]] for r in per_exp],
+        "smile": smile,
+        "_rr": ts["rr_25d"],
+        "_atm_iv": ts["atm_iv"],
+    }
+
+
+def _surface_times(
+    snap_ns: int, session: dt.date, step_hours: float, n_sessions: int
+) -> np.ndarray:
+    """Instants (UTC ns) of the surface time axis: the snapshot, every ``step_hours`` to
+    today's close when before it, then the next ``n_sessions`` session closes."""
+    from chainlens import calendar
+
+    close = int(
+        np.datetime64(calendar.session_close(session).replace(tzinfo=None), "ns").astype(np.int64)
+    )
+    pts = [snap_ns]
+    step = int(step_hours * 3600e9)
+    if snap_ns < close:
+        pts.extend(range(snap_ns + step, close, step))
+        pts.append(close)
+    d = session
+    for _ in range(n_sessions):  # a few sessions ahead
+        d = calendar.next_session(d)
+        pts.append(
+            int(
+                np.datetime64(calendar.session_close(d).replace(tzinfo=None), "ns").astype(np.int64)
+            )
+        )
+    return np.asarray(pts, dtype=np.int64)
+
+
+def _surfaces(
+    cfg: AnalysisConfig,
+    underlying: str,
+    S: float,
+    snap_ns: int,
+    session: dt.date,
+    K: Float64Array,
+    t: Float64Array,
+    gk: _Greeks,
+    is_call: BoolArray,
+    wm: Float64Array,
+) -> dict[str, Any]:
+    """DX/GX surfaces over spot × time (seed 004), with futures-equivalent units."""
+    from chainlens.exposure._surface import dealer_surfaces
+
+    times = _surface_times(snap_ns, session, cfg.surface_intraday_step_hours, cfg.surface_sessions)
+    tau = (times - snap_ns) / 1e9 / SECONDS_PER_YEAR
+    lv = spot_grid(S, cfg.surface_spot_half_width, cfg.surface_spot_step)
+    sf = dealer_surfaces(lv, tau, K, t, cfg.rate, gk.q, gk.sigma, is_call, wm)
+    out: dict[str, Any] = {
+        "spot_levels": lv,
+        "times": [_iso_z(dt.datetime.fromtimestamp(x / 1e9, dt.UTC)) for x in times.tolist()],
+        "hours_ahead": (times - snap_ns) / 3600e9,
+        "dx_shares": sf.dx_shares,
+        "gx_shares_per_usd": sf.gx_shares_per_usd,
+        "iv": "sticky strike",
+    }
+    fut = cfg.futures_usd_per_point.get(underlying)
+    if fut:
+        out["futures_usd_per_point"] = fut
+        out["dx_futures_contracts"] = sf.dx_shares / fut
+        out["gx_futures_contracts_per_point"] = sf.gx_shares_per_usd / fut
+    return out

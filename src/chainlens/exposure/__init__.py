@@ -21,6 +21,7 @@ from chainlens.exposure._profile import (
     spot_grid,
     zero_gamma,
 )
+from chainlens.exposure._surface import Surfaces, dealer_surfaces
 from chainlens.exposure._walls import wall_above, wall_below
 
 __all__ = [
@@ -29,9 +30,11 @@ __all__ = [
     "Groups",
     "MaxPain",
     "ProfileTerms",
+    "Surfaces",
     "ZeroGamma",
     "contract_exposures",
     "dealer_contracts",
+    "dealer_surfaces",
     "gamma_profile",
     "group_by",
     "group_sum",

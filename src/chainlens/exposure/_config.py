@@ -77,7 +77,7 @@ class AnalysisConfig:
     profile_step: float = 0.0025
     max_pain_trend_n: int = 5
     surface_spot_half_width: float = 0.05
-    surface_spot_step: float = 0.0025
+    surface_spot_step: float = 0.005
     surface_intraday_step_hours: float = 1.0
     surface_sessions: int = 3
     futures_usd_per_point: Mapping[str, float] = field(default_factory=lambda: _DEFAULT_FUTURES)

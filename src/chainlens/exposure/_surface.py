@@ -1,0 +1,110 @@
+"""Dealer delta (DX) and dealer gamma (GX) surfaces over spot × time.
+
+Seed 004 ("DX and GX Surfaces", "Charm Profile", "Gamma Profile"): the dealers' aggregate
+delta and gamma at hypothetical spots ``S_j`` and future instants ``τ_h`` (hours to today's
+close, then the next sessions' closes). Each contract keeps its IV (sticky strike) and carry;
+its remaining time is ``t_i - τ_h`` and it drops out once expired. Re-evaluating the greeks at
+later ``τ`` is what carries charm (delta decay) and gamma decay into the surface:
+
+.. math::
+
+    DX(S, τ) = \\sum_i w_i m_i\\,\\Delta(S, K_i, t_i - τ, r, q_i, σ_i), \\qquad
+    GX(S, τ) = \\sum_i w_i m_i\\,\\Gamma(S, K_i, t_i - τ, r, q_i, σ_i)
+
+``DX`` is in shares, ``GX`` in shares per 1 USD of underlying (BSM greeks from
+:mod:`chainlens.pricing`). Futures-equivalent units divide both by
+``futures_usd_per_point / 1 USD`` (ES: 50 USD per SPX point, so ES contracts = shares / 50;
+``conventions.ES_USD_PER_POINT``).
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import numpy as np
+
+from chainlens._typing import BoolArray, Float64Array
+
+__all__ = ["Surfaces", "dealer_surfaces"]
+
+
+class Surfaces(NamedTuple):
+    """``dx_shares[h, j]`` and ``gx_shares_per_usd[h, j]`` at time ``h`` and spot ``j``."""
+
+    spot_levels: Float64Array
+    tau_years: Float64Array
+    dx_shares: Float64Array
+    gx_shares_per_usd: Float64Array
+
+
+def dealer_surfaces(
+    levels: Float64Array,
+    tau_years: Float64Array,
+    K: Float64Array,
+    t: Float64Array,
+    r: float,
+    q: Float64Array,
+    sigma: Float64Array,
+    is_call: BoolArray,
+    wm: Float64Array,
+    *,
+    chunk: int = 1_000_000,
+) -> Surfaces:
+    """DX and GX over ``levels × tau_years`` (module notes).
+
+    Parameters
+    ----------
+    levels
+        Spot levels, USD.
+    tau_years
+        Time offsets from the snapshot, years (ACT/365), ascending, ``>= 0``.
+    K, t, q, sigma, is_call
+        Per contract: strike (USD), time to expiry at the snapshot (years), carry (1/yr),
+        IV (decimal), right. Contracts without a positive ``t`` or ``sigma`` are left out.
+    r
+        Rate, 1/yr.
+    wm
+        Dealer position × multiplier per contract (shares per unit of underlying).
+    chunk
+        Work size (contracts × levels) per vectorized call.
+
+    Returns
+    -------
+    Surfaces
+    """
+    from chainlens.pricing import greeks
+
+    levels = np.asarray(levels, dtype=np.float64)
+    tau = np.asarray(tau_years, dtype=np.float64)
+    ok = np.isfinite(t) & (t > 0) & np.isfinite(sigma) & (sigma > 0) & np.isfinite(wm) & (wm != 0)
+    K, t, q, sigma, is_call, wm = (np.asarray(a)[ok] for a in (K, t, q, sigma, is_call, wm))
+    dx = np.zeros((tau.size, levels.size))
+    gx = np.zeros((tau.size, levels.size))
+    step = max(1, chunk // max(1, levels.size))
+    for h, th in enumerate(tau.tolist()):  # a handful of time points
+        live = t > th
+        if not live.any():
+            continue
+        Kl, tl, ql, sl, cl, wl = (
+            K[live],
+            t[live] - th,
+            q[live],
+            sigma[live],
+            is_call[live],
+            wm[live],
+        )
+        for s in range(0, Kl.size, step):  # chunks of contracts, vectorized within
+            e = slice(s, s + step)
+            g = greeks(
+                levels[:, None],
+                Kl[None, e],
+                tl[None, e],
+                r,
+                ql[None, e],
+                sl[None, e],
+                cl[None, e],
+                which=("delta", "gamma"),
+            )
+            dx[h] += g["delta"] @ wl[e]
+            gx[h] += g["gamma"] @ wl[e]
+    return Surfaces(levels, tau, dx, gx)
