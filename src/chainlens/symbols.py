@@ -251,13 +251,6 @@ def _as_string_array(arr: pa.Array | pa.ChunkedArray | object) -> pa.Array:
     return arr
 
 
-def _ints(a: pa.Array, start: int, length: int) -> np.ndarray:
-    """Digits ``a[start:start+length]`` as int64 (rows that are empty give 0)."""
-    sub = pc.utf8_slice_codeunits(a, start, start + length)
-    sub = pc.if_else(pc.equal(pc.utf8_length(sub), length), sub, "0")
-    return np.asarray(pc.cast(sub, pa.int64()).to_numpy(zero_copy_only=False), dtype=np.int64)
-
-
 def parse_osi_array(arr: pa.Array | pa.ChunkedArray) -> pa.Table:
     """Parse a column of OSI symbols without a Python loop per row.
 
@@ -291,55 +284,95 @@ def parse_osi_array(arr: pa.Array | pa.ChunkedArray) -> pa.Table:
     a = _as_string_array(arr)
     n = len(a)
     a = pc.utf8_trim_whitespace(a)
-    ext = pc.extract_regex(a, OSI_PATTERN)
-    matched = np.asarray(ext.is_valid().to_numpy(zero_copy_only=False), dtype=bool)
+    if a.offset:
+        a = pa.concat_arrays([a])  # rebase so the buffers start at row 0
     isnull = np.asarray(a.is_null().to_numpy(zero_copy_only=False), dtype=bool)
-
-    root = ext.field("root")
-    pad_len = np.asarray(
-        pc.fill_null(pc.utf8_length(ext.field("pad")), 0).to_numpy(zero_copy_only=False),
-        dtype=np.int64,
+    matched = np.asarray(
+        pc.fill_null(pc.match_substring_regex(a, OSI_PATTERN), False).to_numpy(
+            zero_copy_only=False
+        ),
+        dtype=bool,
     )
-    root_len = np.asarray(
-        pc.fill_null(pc.utf8_length(root), 0).to_numpy(zero_copy_only=False), dtype=np.int64
-    )
-    pad_ok = (pad_len == 0) | (pad_len + root_len == _ROOT_WIDTH)
 
-    ymd = pc.fill_null(ext.field("ymd"), "")
-    yy, mm, dd = _ints(ymd, 0, 2), _ints(ymd, 2, 2), _ints(ymd, 4, 2)
+    # The last 15 characters are fixed: YYMMDD, C|P, 8 strike digits. For matched rows they
+    # are ASCII, so read them straight from the UTF-8 data buffer (one gather per position).
+    digits = _tail_bytes(a, matched, n)
+    yy = digits[0] * 10 + digits[1]
+    mm = digits[2] * 10 + digits[3]
+    dd = digits[4] * 10 + digits[5]
+    units = np.zeros(n, dtype=np.int64)
+    for k in range(7, _TAIL):  # 8 strike digits (a loop over positions, not rows)
+        units = units * 10 + digits[k]
+
+    head = pc.utf8_slice_codeunits(a, 0, -_TAIL)
+    root = pc.utf8_rtrim(head, characters=" ")
+    head_len = np.asarray(pc.fill_null(pc.utf8_length(head), 0).to_numpy(zero_copy_only=False))
+    root_len = np.asarray(pc.fill_null(pc.utf8_length(root), 0).to_numpy(zero_copy_only=False))
+    pad_ok = ~matched | (head_len == root_len) | (head_len == _ROOT_WIDTH)
+
+    year = 2000 + yy
+    leap = (year % 4 == 0) & ((year % 100 != 0) | (year % 400 == 0))
     month_ok = (mm >= 1) & (mm <= 12)
-    months = (yy * 12 + np.clip(mm, 1, 12) - 1).astype("datetime64[M]") + np.timedelta64(
-        30 * 12, "M"
-    )  # 1970 + 30 years = 2000
-    first = months.astype("datetime64[D]")
-    days_in_month = ((months + 1).astype("datetime64[D]") - first).astype(np.int64)
-    date_ok = month_ok & (dd >= 1) & (dd <= days_in_month)
-    expiry_days = (first - np.datetime64(0, "D")).astype(np.int64) + dd - 1
-
-    units = _ints(pc.fill_null(ext.field("strike"), ""), 0, 8)
-    strike_ok = units > 0
+    days_in_month = _DAYS_IN_MONTH[np.clip(mm, 1, 12) - 1] + (leap & (mm == 2))
+    date_ok = ~matched | (month_ok & (dd >= 1) & (dd <= days_in_month))
+    expiry_days = _days_from_civil(year, np.clip(mm, 1, 12), dd)
+    strike_ok = ~matched | (units > 0)
 
     valid = matched & pad_ok & date_ok & strike_ok
-    reason = np.full(n, None, dtype=object)
-    # Later assignments win: test the most basic rule last.
-    reason[~strike_ok] = _R_STRIKE
-    reason[~date_ok] = _R_DATE
-    reason[~pad_ok] = _R_PAD
-    reason[~matched] = _R_SHAPE
-    reason[isnull] = _R_NULL
-    reason[valid] = None
+    # Reason codes (-1 = valid); later assignments win, so the most basic rule goes last.
+    code = np.full(n, -1, dtype=np.int32)
+    code[~strike_ok] = 4
+    code[~date_ok] = 3
+    code[~pad_ok] = 2
+    code[~matched] = 1
+    code[isnull] = 0
+    reasons = pa.array([_R_NULL, _R_SHAPE, _R_PAD, _R_DATE, _R_STRIKE], pa.string())
+    reason = reasons.take(pa.array(code, mask=valid))
 
-    mask = pa.array(~valid)
+    invalid = ~valid
+    right_code = digits[6] + ord("0")  # undo the digit offset: 'C' or 'P' as a byte
     return pa.table(
         {
-            "root": pc.if_else(mask, pa.scalar(None, pa.string()), root),
-            "expiry": pa.array(expiry_days.astype(np.int32), pa.date32(), mask=~valid),
-            "right": pc.if_else(mask, pa.scalar(None, pa.string()), ext.field("right")),
-            "strike": pa.array(units / _STRIKE_SCALE, pa.float64(), mask=~valid),
+            "root": pc.if_else(pa.array(invalid), pa.scalar(None, pa.string()), root),
+            "expiry": pa.array(expiry_days.astype(np.int32), pa.date32(), mask=invalid),
+            "right": _RIGHTS.take(pa.array((right_code == ord("P")).astype(np.int8), mask=invalid)),
+            "strike": pa.array(units / _STRIKE_SCALE, pa.float64(), mask=invalid),
             "valid": pa.array(valid, pa.bool_()),
-            "reason": pa.array(reason, pa.string()),
+            "reason": reason,
         }
     )
+
+
+_TAIL = 15
+_RIGHTS = pa.array(["C", "P"], pa.string())
+
+
+def _tail_bytes(a: pa.Array, matched: np.ndarray, n: int) -> list[np.ndarray]:
+    """The last 15 bytes of each row as ``byte - ord('0')`` (int64).
+
+    Only meaningful where ``matched`` (rows the OSI pattern accepted, hence ASCII and at
+    least 16 characters long); other rows read from position 0 and must be masked by callers.
+    """
+    if not matched.any():
+        return [np.zeros(n, dtype=np.int64) for _ in range(_TAIL)]
+    offsets = np.frombuffer(a.buffers()[1], dtype=np.int32)[: n + 1]
+    data = np.frombuffer(a.buffers()[2], dtype=np.uint8)
+    base = np.where(matched, offsets[1:] - _TAIL, 0)
+    return [data[base + k].astype(np.int64) - ord("0") for k in range(_TAIL)]
+
+
+_DAYS_IN_MONTH = np.array([31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31], dtype=np.int64)
+
+
+def _days_from_civil(y: np.ndarray, m: np.ndarray, d: np.ndarray) -> np.ndarray:
+    """Days since 1970-01-01 of proleptic Gregorian dates (H. Hinnant, "chrono-compatible
+    low-level date algorithms", ``days_from_civil``), vectorized over int64 arrays."""
+    y = y - (m <= 2)
+    era = y // 400
+    yoe = y - era * 400
+    doy = (153 * (m + np.where(m > 2, -3, 9)) + 2) // 5 + d - 1
+    doe = yoe * 365 + yoe // 4 - yoe // 100 + doy
+    return era * 146_097 + doe - 719_468
 
 
 def _col(x: object, name: str) -> pa.Array:
