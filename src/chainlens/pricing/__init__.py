@@ -1,7 +1,9 @@
-"""Option pricing kernels: Black–Scholes–Merton price and greeks (vectorized).
+"""Option pricing: Black–Scholes–Merton price and greeks, implied vol, forwards, time to expiry.
 
-Every kernel has the fixed signature ``(S, K, t, r, q, sigma, is_call)``; see
-:mod:`chainlens.pricing._bsm` for units and conventions.
+Every kernel has the fixed signature ``(S, K, t, r, q, sigma, is_call)``, broadcasts like a
+ufunc and returns raw derivatives (units in each docstring; :data:`VOL_POINT` converts per-1.00
+vol figures to per vol point). The compiled Numba path is used when available; set
+``CHAINLENS_NO_NUMBA=1`` to force the NumPy implementation.
 """
 
 from chainlens.pricing._bsm import (
@@ -13,20 +15,48 @@ from chainlens.pricing._bsm import (
     greeks,
     price,
     theta,
+    use_numba,
     vanna,
     vega,
     vomma,
 )
+from chainlens.pricing._config import PricingConfig
+from chainlens.pricing._forward import FORWARD_PAIRS, FORWARD_SCHEMA, implied_forwards
+from chainlens.pricing._iv import (
+    IV_ABOVE_MAX,
+    IV_BAD_INPUT,
+    IV_EXPIRED,
+    IV_NO_TIME_VALUE,
+    IV_NOT_CONVERGED,
+    IV_OK,
+    IV_REASONS,
+    implied_vol,
+)
+from chainlens.pricing._time import time_to_expiry
 
 __all__ = [
+    "FORWARD_PAIRS",
+    "FORWARD_SCHEMA",
     "GREEK_NAMES",
+    "IV_ABOVE_MAX",
+    "IV_BAD_INPUT",
+    "IV_EXPIRED",
+    "IV_NOT_CONVERGED",
+    "IV_NO_TIME_VALUE",
+    "IV_OK",
+    "IV_REASONS",
     "VOL_POINT",
+    "PricingConfig",
     "charm",
     "delta",
     "gamma",
     "greeks",
+    "implied_forwards",
+    "implied_vol",
     "price",
     "theta",
+    "time_to_expiry",
+    "use_numba",
     "vanna",
     "vega",
     "vomma",
