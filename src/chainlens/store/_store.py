@@ -232,7 +232,7 @@ class Store:
             self._con.execute(_DDL)
             if not self._con.execute(
                 "SELECT count(*) FROM meta WHERE key = 'schema_version'"
-            ).fetchone()[0]:
+            ).fetchall()[0][0]:
                 self._con.execute("INSERT INTO meta VALUES ('schema_version', ?)", [SCHEMA_VERSION])
             for d in (*_DATA_DIRS, "tmp"):
                 (self.root / d).mkdir(exist_ok=True)
@@ -352,11 +352,11 @@ class Store:
                 sha256 is not None
                 and con.execute(
                     "SELECT count(*) FROM sources WHERE sha256 = ?", [sha256]
-                ).fetchone()[0]
+                ).fetchall()[0][0]
             ):
                 con.execute("ROLLBACK")
                 return False, None
-            seq = con.execute("SELECT coalesce(max(seq), 0) + 1 FROM sources").fetchone()[0]
+            seq = con.execute("SELECT coalesce(max(seq), 0) + 1 FROM sources").fetchall()[0][0]
             con.execute(
                 "INSERT INTO sources VALUES (?, ?, ?, ?, ?, now(), ?, ?, ?, ?, ?)",
                 [
@@ -456,7 +456,8 @@ class Store:
                 "SELECT format, rows_read, accepted, rejected, rejects_file, kinds FROM sources "
                 "WHERE sha256 = ? ORDER BY seq LIMIT 1",
                 [sha],
-            ).fetchone()
+            ).fetchall()
+            prev = prev[0] if prev else None
             if prev is not None:
                 return IngestResult(
                     path=str(path),
@@ -563,8 +564,15 @@ class Store:
     def ingest_many(
         self, paths: Iterable[str | Path], *, progress: ProgressFn | None = None
     ) -> list[IngestResult]:
-        """Ingest several files; directories are expanded (recursively, sorted, hidden files skipped)."""
-        return [self.ingest(p, progress=progress) for p in expand_paths(paths)]
+        """Ingest several files; directories are expanded (recursively, sorted, hidden files skipped).
+
+        Files inside the store itself are skipped.
+        """
+        return [
+            self.ingest(p, progress=progress)
+            for p in expand_paths(paths)
+            if not p.resolve().is_relative_to(self.root)  # never ingest the store's own files
+        ]
 
     def add_tables(self, tables: Mapping[str, pa.Table], *, source: str) -> None:
         """Atomically publish canonical tables (``{"chain": t, "trades": t, ...}``).
@@ -938,7 +946,8 @@ class Store:
         d = _as_date(session)
         row = self.con.execute(
             "SELECT file FROM results WHERE name = ? AND session = ? AND part = ?", [name, d, part]
-        ).fetchone()
+        ).fetchall()
+        row = row[0] if row else None
         if row is None:
             raise NotFoundError(
                 f"no results {name!r} part {part!r} for session {d} in {self.root}",
