@@ -1,9 +1,87 @@
-"""CLI commands (not yet available: registers nothing until implemented)."""
+"""``chainlens scan unusual|netdelta|accumulation|rolls --date D [--store DIR] [--json]``.
+
+A thin layer over :func:`chainlens.scan.store_scan`. ``accumulation`` and ``rolls`` print
+exactly the SPEC's stable keys with ``--json``.
+"""
 
 from __future__ import annotations
 
+import datetime as dt
+from pathlib import Path
+from typing import Any
+
 import typer
+
+from chainlens.cli._common import JsonOpt, StoreOpt
+
+__all__ = ["register"]
+
+_KINDS = ("unusual", "netdelta", "accumulation", "rolls")
+
+
+def _parse_date(value: str) -> dt.date:
+    from chainlens.errors import InputError
+
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError:
+        raise InputError(
+            "--date must be an ISO date YYYY-MM-DD", column="--date", value=value
+        ) from None
+
+
+def _records(kind: str, table: Any) -> list[dict[str, Any]]:
+    from chainlens.scan import accumulation_records, roll_records
+
+    if table.num_rows == 0:
+        return []
+    if kind == "accumulation":
+        return accumulation_records(table)
+    if kind == "rolls":
+        return roll_records(table)
+    return table.to_pylist()
 
 
 def register(app: typer.Typer) -> None:
-    """Add this module's commands to ``app``."""
+    """Add ``scan`` to ``app``."""
+
+    @app.command("scan")
+    def scan(
+        kind: str = typer.Argument(..., help="Scanner: unusual, netdelta, accumulation or rolls."),
+        date: str = typer.Option(..., "--date", help="As-of session YYYY-MM-DD."),
+        store: Path = StoreOpt,
+        as_json: bool = JsonOpt,
+        window: int = typer.Option(
+            20, "--window", help="unusual: sessions in the rolling average."
+        ),
+        start: str | None = typer.Option(
+            None, "--start", help="netdelta: start date (default D-30d)."
+        ),
+    ) -> None:
+        """Scanners: premium/volume multiples, net delta, OI accumulation streaks, rolls/closes."""
+        from chainlens.cli._common import console, emit_json
+        from chainlens.errors import InputError
+        from chainlens.scan import store_scan
+        from chainlens.store import Store
+
+        if kind not in _KINDS:
+            raise InputError(
+                f"scanner must be one of {', '.join(_KINDS)}", column="KIND", value=kind
+            )
+        d = _parse_date(date)
+        first = _parse_date(start) if start else None
+        with Store(store, create=False, read_only=True) as st:
+            table = store_scan(st, kind, d, window=window, start=first)
+        rows = _records(kind, table)
+        if as_json:
+            emit_json(rows)
+            return
+        from rich.table import Table
+
+        if not rows:
+            console.print(f"scan {kind} {d}: nothing found")
+            return
+        tab = Table(*rows[0].keys(), title=f"scan {kind} {d}")
+        for r in rows[:200]:
+            tab.add_row(*("" if v is None else str(v) for v in r.values()))
+        console.print(tab)

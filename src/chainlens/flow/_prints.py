@@ -106,8 +106,8 @@ def expiry_class_array(
 ) -> pa.Array:
     """Expiry class per row: ``0dte``, ``weekly``, ``monthly``, ``quarterly`` or ``leaps``.
 
-    Uses :func:`chainlens.calendar.expiry_class` on the distinct (expiry, session) pairs when
-    that module is installed; otherwise the rule below (vectorized).
+    Uses :func:`chainlens.calendar.expiry_class` (vectorized) when importable; otherwise the
+    rule below.
 
     Notes
     -----
@@ -124,19 +124,12 @@ def expiry_class_array(
         s = np.asarray(
             pc.cast(session, pa.date32()).to_numpy(zero_copy_only=False), dtype="datetime64[D]"
         )
-    try:  # the calendar module, when it has landed, is authoritative
-        from chainlens.calendar import expiry_class as _cal_class  # type: ignore[attr-defined]
-    except ImportError:
+    try:  # the calendar module is authoritative when installed (vectorized)
+        from chainlens.calendar import expiry_class as _cal_class
+    except ImportError:  # pragma: no cover - calendar ships with chainlens
         _cal_class = None
     if _cal_class is not None and e.size:
-        pairs = np.stack([e.astype(np.int64), s.astype(np.int64)], axis=1)
-        uniq, inv = np.unique(pairs, axis=0, return_inverse=True)
-        epoch = dt.date(1970, 1, 1)
-        labels = [  # one call per distinct (expiry, session) pair, not per row
-            str(_cal_class(epoch + dt.timedelta(days=int(a)), epoch + dt.timedelta(days=int(b))))
-            for a, b in uniq
-        ]
-        return pa.array(np.asarray(labels, dtype=object)[inv.ravel()], type=pa.string())
+        return pa.array(np.asarray(_cal_class(e, s)).astype(object), type=pa.string())
     dte = (e - s).astype(np.int64)
     day = (e - e.astype("datetime64[M]")).astype(np.int64) + 1
     wd = (e.astype(np.int64) + 3) % 7  # 0 = Monday
