@@ -375,6 +375,31 @@ def _days_from_civil(y: np.ndarray, m: np.ndarray, d: np.ndarray) -> np.ndarray:
     return era * 146_097 + doe - 719_468
 
 
+def _civil_from_days(z: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Inverse of :func:`_days_from_civil` (H. Hinnant's ``civil_from_days``): year, month,
+    day of each day count since 1970-01-01."""
+    z = z + 719_468
+    era = z // 146_097
+    doe = z - era * 146_097
+    yoe = (doe - doe // 1460 + doe // 36_524 - doe // 146_096) // 365
+    doy = doe - (365 * yoe + yoe // 4 - yoe // 100)
+    mp = (5 * doy + 2) // 153
+    d = doy - (153 * mp + 2) // 5 + 1
+    m = mp + np.where(mp < 10, 3, -9)
+    y = yoe + era * 400 + (m <= 2)
+    return y, m, d
+
+
+def _yymmdd(days: np.ndarray) -> np.ndarray:
+    """``YYMMDD`` as an integer per day count; computed once per calendar day in range."""
+    if len(days) == 0:
+        return np.zeros(0, dtype=np.int64)
+    lo, hi = int(days.min()), int(days.max())
+    span = np.arange(lo, hi + 1, dtype=np.int64)
+    y, m, d = _civil_from_days(span)
+    return ((y - 2000) * 10_000 + m * 100 + d)[days - lo]
+
+
 def _col(x: object, name: str) -> pa.Array:
     if isinstance(x, pa.ChunkedArray):
         return x.combine_chunks()
@@ -499,7 +524,7 @@ def format_osi_array(
 
     if padded:
         r = pc.utf8_rpad(r, width=_ROOT_WIDTH, padding=" ")
-    ymd = pc.strftime(e, format="%y%m%d")
+    ymd = pc.utf8_lpad(pa.array(_yymmdd(days)).cast(pa.string()), width=6, padding="0")
     strike_txt = pc.utf8_lpad(
         pa.array(units.astype(np.int64)).cast(pa.string()), width=8, padding="0"
     )
