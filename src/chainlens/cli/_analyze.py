@@ -92,11 +92,12 @@ def register(app: typer.Typer) -> None:
         """Positioning summary of one snapshot file (stateless: no store)."""
         from chainlens.analysis import analyze_chain
         from chainlens.errors import InputError
-        from chainlens.io import read_chain
 
         cfg = _config(greeks, dealer_model, rate)
-        if not file.exists():
+        if not file.is_file():
             raise InputError("file not found", path=file)
+        from chainlens.io import read_chain
+
         chain = read_chain(file)
         _print(analyze_chain(chain, cfg), as_json)
 
