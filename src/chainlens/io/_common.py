@@ -703,7 +703,11 @@ def finalize(
         osi = parse_osi(cols["symbol"])
         bad_sym = ~osi["valid"].to_numpy(zero_copy_only=False)
         if bad_sym.any():
-            why = osi["reason"] if "reason" in osi.column_names else pa.nulls(n, pa.string())
+            why = (
+                osi["reason"].combine_chunks()
+                if "reason" in osi.column_names
+                else pa.nulls(n, pa.string())
+            )
             why = pc.binary_join_element_wise(
                 "not an OSI option symbol: ", pc.fill_null(why, "bad shape"), ""
             )
