@@ -64,7 +64,7 @@ def enrich_trades(trades: pa.Table, config: FlowConfig | None = None) -> pa.Tabl
     ml = tag_multileg(trades, conditions=cfg.multileg_conditions, same_ts=cfg.multileg_same_ts)
     p, b, a = _f64(trades, "price"), _f64(trades, "bid"), _f64(trades, "ask")
     spread = a - b
-    with np.errstate(invalid="ignore", divide="ignore"):
+    with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
         x = (p - b) / np.where(spread > 0, spread, np.nan)
         aggr = np.minimum(1.0, np.abs(2.0 * x - 1.0))
     aggr = np.where(np.isfinite(aggr) & (code != UNKNOWN), aggr, 0.0)

@@ -102,7 +102,9 @@ _QUARTER_MONTHS = np.array([3, 6, 9, 12])
 
 
 def expiry_class_array(
-    expiry: pa.Array | pa.ChunkedArray, session: pa.Array | pa.ChunkedArray | dt.date
+    expiry: pa.Array | pa.ChunkedArray,
+    session: pa.Array | pa.ChunkedArray | dt.date,
+    root: pa.Array | pa.ChunkedArray | None = None,
 ) -> pa.Array:
     """Expiry class per row: ``0dte``, ``weekly``, ``monthly``, ``quarterly`` or ``leaps``.
 
@@ -129,7 +131,8 @@ def expiry_class_array(
     except ImportError:  # pragma: no cover - calendar ships with chainlens
         _cal_class = None
     if _cal_class is not None and e.size:
-        return pa.array(np.asarray(_cal_class(e, s)).astype(object), type=pa.string())
+        r = None if root is None else np.asarray(root.to_numpy(zero_copy_only=False), dtype=object)
+        return pa.array(np.asarray(_cal_class(e, s, r)).astype(object), type=pa.string())
     dte = (e - s).astype(np.int64)
     day = (e - e.astype("datetime64[M]")).astype(np.int64) + 1
     wd = (e.astype(np.int64) + 3) % 7  # 0 = Monday
@@ -259,7 +262,8 @@ def notable_prints(
     out = out.append_column("score", pa.array(score))
     out = out.append_column("side", side_names(out.column("side_code").to_numpy()))
     out = out.append_column(
-        "expiry_class", expiry_class_array(out.column("expiry"), out.column("trade_date"))
+        "expiry_class",
+        expiry_class_array(out.column("expiry"), out.column("trade_date"), out.column("root")),
     )
     order = np.lexsort((-col("premium_usd"), -score))[: max(int(top_n), 0)]
     out = out.take(pa.array(order, type=pa.int64()))

@@ -96,7 +96,7 @@ def quote_rule(
     a = np.asarray(ask, dtype=np.float64)
     valid = _valid_quote(b, a)
     spread = a - b
-    with np.errstate(invalid="ignore", divide="ignore"):
+    with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
         x = np.where(spread > 0, (p - b) / np.where(spread > 0, spread, 1.0), 0.5)
         at_ask = p >= a
         at_bid = p <= b
