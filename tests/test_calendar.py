@@ -222,6 +222,8 @@ def test_settlement_of_root() -> None:
     assert cal.settlement_of_root(np.array(roots)).tolist() == expected
     got = cal.settlement_of_root(pa.array([*roots, None]))
     assert got.to_pylist() == [*expected, None]
+    got = cal.settlement_of_root(pa.chunked_array([pa.array(roots).dictionary_encode()]))
+    assert got.to_pylist() == expected
 
 
 SETTLEMENTS = [
@@ -269,6 +271,12 @@ def test_settlement_instants_inputs() -> None:
     with pytest.raises(InputError, match="'AM' or 'PM'") as ei:
         cal.settlement_instants([D(2023, 9, 15)] * 2, ["AM", "XX"])
     assert ei.value.row == 1
+    with pytest.raises(InputError, match="'AM' or 'PM'") as ei:
+        cal.settlement_instants(exp, pa.array(["PM", None]))
+    assert ei.value.row == 1
+    with pytest.raises(InputError, match="'AM' or 'PM'") as ei:
+        cal.settlement_instants(exp, pa.array(["PM", "pm"]).dictionary_encode())
+    assert (ei.value.row, ei.value.value) == (1, "pm")
     with pytest.raises(InputError, match="same length"):
         cal.settlement_instants([D(2023, 9, 15)] * 2, ["AM"])
     with pytest.raises(InputError, match="outside the trading calendar"):
@@ -398,6 +406,8 @@ def test_expiry_class_vix_cycle() -> None:
     got = cal.expiry_class(exp, s, ["VIX", "VIXW", "VIX", "VIX"])
     assert got.tolist() == ["monthly", "weekly", "monthly", "weekly"]
     assert cal.expiry_class(D(2023, 6, 21), s, "SPXW") == "weekly"
+    arrow_roots = pa.array(["VIX", "VIXW", "VIX", "VIX"]).dictionary_encode()
+    assert cal.expiry_class(exp, s, arrow_roots).tolist() == got.tolist()
     assert cal.expiry_class(D(2022, 3, 15), D(2022, 3, 1), "VIX") == "monthly"
 
 

@@ -220,6 +220,18 @@ def _check_range(days: np.ndarray, name: str) -> None:
     del cal
 
 
+def _unique_days(days: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``np.unique(days, return_inverse=True)`` in O(n) (no sort) when the span is small,
+    as it is for expiries (days within a few decades)."""
+    lo, hi = int(days.min()), int(days.max())
+    if hi - lo > 200_000:
+        return np.unique(days, return_inverse=True)
+    present = np.zeros(hi - lo + 1, dtype=bool)
+    present[days - lo] = True
+    rank = np.cumsum(present) - 1
+    return np.flatnonzero(present) + lo, rank[days - lo]
+
+
 def _day_to_date(day: np.integer | int) -> dt.date:
     return dt.date(1970, 1, 1) + dt.timedelta(days=int(day))
 
@@ -525,6 +537,10 @@ def settlement_of_root(root: Any) -> Any:
     import pyarrow.compute as pc
 
     if isinstance(root, pa.ChunkedArray | pa.Array):
+        if isinstance(root, pa.ChunkedArray):
+            root = root.combine_chunks()
+        if pa.types.is_dictionary(root.type):
+            root = root.dictionary_decode()
         am = pc.is_in(root, value_set=pa.array(sorted(AM_SETTLED_ROOTS), root.type))
         out = pc.if_else(am, "AM", "PM")
         return pc.if_else(pc.is_null(root), pa.scalar(None, pa.string()), out)
@@ -532,28 +548,41 @@ def settlement_of_root(root: Any) -> Any:
     return np.where(np.isin(arr, np.array(sorted(AM_SETTLED_ROOTS))), "AM", "PM")
 
 
-def _settlement_codes(settlement: Any, n: int) -> np.ndarray:
-    """1 for AM, 0 for PM, per row."""
-    if isinstance(settlement, str):
-        s = np.full(n, settlement)
-    else:
-        try:
-            import pyarrow as pa
+def _eq_masks(x: Any, options: tuple[str, ...], n: int, name: str) -> tuple[np.ndarray, ...]:
+    """Per option, a bool mask of the rows equal to it (Arrow compared in Arrow, no objects)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
 
-            if isinstance(settlement, pa.ChunkedArray | pa.Array):
-                settlement = settlement.to_numpy(zero_copy_only=False)
-        except ImportError:  # pragma: no cover
-            pass
-        s = np.asarray(settlement).astype(str)
-        if s.ndim == 0:
-            s = np.full(n, s.item())
+    if isinstance(x, str):
+        return tuple(np.full(n, x == o) for o in options)
+    if isinstance(x, pa.ChunkedArray | pa.Array):
+        if isinstance(x, pa.ChunkedArray):
+            x = x.combine_chunks()
+        if pa.types.is_dictionary(x.type):
+            x = x.dictionary_decode()
+        if len(x) != n:
+            raise InputError(f"expiry and {name} must have the same length", column=name)
+        return tuple(
+            np.asarray(pc.fill_null(pc.equal(x, o), False).to_numpy(zero_copy_only=False))
+            for o in options
+        )
+    s = np.asarray(x).astype(str)
+    if s.ndim == 0:
+        s = np.full(n, s.item())
     if len(s) != n:
-        raise InputError("expiry and settlement must have the same length", column="settlement")
-    am, pm = s == "AM", s == "PM"
+        raise InputError(f"expiry and {name} must have the same length", column=name)
+    return tuple(s == o for o in options)
+
+
+def _settlement_codes(settlement: Any, n: int) -> np.ndarray:
+    """True for AM, False for PM, per row; InputError naming the first other value."""
+    am, pm = _eq_masks(settlement, ("AM", "PM"), n, "settlement")
     bad = ~(am | pm)
     if bad.any():
         k = int(np.flatnonzero(bad)[0])
-        raise InputError("settlement must be 'AM' or 'PM'", row=k, column="settlement", value=s[k])
+        value = settlement if isinstance(settlement, str) else settlement[k]
+        value = getattr(value, "as_py", lambda: value)()
+        raise InputError("settlement must be 'AM' or 'PM'", row=k, column="settlement", value=value)
     return am
 
 
@@ -591,7 +620,7 @@ def settlement_instants(expiry: Any, settlement: Any) -> np.ndarray:
     if n == 0:
         return np.zeros(0, dtype="datetime64[ns]")
     _check_range(days, "expiry")
-    uniq, inverse = np.unique(days, return_inverse=True)
+    uniq, inverse = _unique_days(days)
     cal = _cal()
     k = np.searchsorted(cal.days, uniq, side="right") - 1
     if (k < 0).any():
@@ -685,19 +714,8 @@ def _roots_vix_mask(root: Any, n: int) -> np.ndarray:
         return np.zeros(n, dtype=bool)
     if isinstance(root, str):
         return np.full(n, root.strip().upper() in _VIX_ROOTS)
-    try:
-        import pyarrow as pa
-
-        if isinstance(root, pa.ChunkedArray | pa.Array):
-            root = root.to_numpy(zero_copy_only=False)
-    except ImportError:  # pragma: no cover
-        pass
-    r = np.asarray(root).astype(str)
-    if r.ndim == 0:
-        r = np.full(n, r.item())
-    if len(r) != n:
-        raise InputError("root and expiry must have the same length", column="root")
-    return np.isin(r, np.array(sorted(_VIX_ROOTS)))
+    masks = _eq_masks(root, tuple(sorted(_VIX_ROOTS)), n, "root")
+    return np.logical_or.reduce(masks)
 
 
 def expiry_class(
@@ -766,7 +784,7 @@ def expiry_class(
     _check_range(ses_days, "session")
     cal = _cal()
 
-    uniq, inverse = np.unique(exp_days, return_inverse=True)
+    uniq, inverse = _unique_days(exp_days)
     k = np.searchsorted(cal.days, uniq, side="right") - 1
     eff = cal.days[np.maximum(k, 0)]
     ymd = eff.astype("datetime64[D]")
