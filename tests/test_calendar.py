@@ -127,6 +127,9 @@ def test_range_and_bad_dates() -> None:
         cal.is_session(D(2036, 1, 2))
     with pytest.raises(InputError, match="not a date"):
         cal.is_session("not a date")
+    # timezone-aware datetimes count by their local date
+    aware = [dt.datetime(2023, 4, 6, 23, tzinfo=ET), D(2023, 4, 7), "2023-04-10"]
+    assert cal.is_session(aware).tolist() == [True, False, True]
     with pytest.raises(InputError, match="null"):
         cal.is_session(pa.array([D(2023, 1, 3), None], pa.date32()))
 

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+import warnings
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -134,8 +135,6 @@ def _local_to_utc_ns(days: np.ndarray, t: dt.time) -> np.ndarray:
 
 @functools.cache
 def _cal() -> _Cal:
-    import warnings
-
     import exchange_calendars as xc
 
     # exchange_calendars 4.13 trips pandas 3 deprecation warnings while it builds; they are
@@ -190,13 +189,19 @@ def _to_days(x: Any, name: str = "date") -> tuple[np.ndarray, bool]:
         if isinstance(x, dt.datetime):
             x = x.date()
         arr = np.asarray(x if not scalar else [x])
-        if arr.dtype == object:
+        try:
+            with warnings.catch_warnings():
+                # NumPy warns (and converts to UTC) for timezone-aware datetimes
+                warnings.simplefilter("error", UserWarning)
+                arr = arr.astype("datetime64[D]")
+        except (ValueError, UserWarning):
+            if arr.dtype != object:
+                raise
+            # timezone-aware datetimes: their local calendar date
             arr = np.array(
                 [v.date() if isinstance(v, dt.datetime) else v for v in arr.ravel()],
                 dtype="datetime64[D]",
             )
-        else:
-            arr = arr.astype("datetime64[D]")
     except (TypeError, ValueError) as exc:
         raise InputError(f"{name} is not a date ({exc})", column=name, value=x) from None
     if np.isnat(arr).any():
@@ -679,7 +684,7 @@ def standard_monthly_expiry(year: int, month: int) -> dt.date:
     >>> standard_monthly_expiry(2022, 4)
     datetime.date(2022, 4, 14)
     """
-    return session_on_or_before(third_friday(year, month))  # type: ignore[no-any-return]
+    return session_on_or_before(third_friday(year, month))
 
 
 def _vix_monthly_days(year: np.ndarray, month: np.ndarray) -> np.ndarray:
