@@ -1,0 +1,715 @@
+"""The simulation driver: sessions outside, chunks of underlyings inside.
+
+For each session and chunk: list the series, carry the OI over, price the chain from the
+SSVI surface, generate the tape and dark-pool prints, plant the scenario flow, flag every
+trade opening or closing, and append the canonical tables to the session's Parquet files.
+Memory is bounded by one chunk plus the per-contract OI state.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import time
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+
+from chainlens import calendar as cal
+from chainlens import schema
+from chainlens.conventions import DEFAULT_RATE
+from chainlens.errors import ConfigError
+from chainlens.sim._config import ProgressFn, SimConfig, SimManifest
+from chainlens.sim._darkpool import VENUES, Prints, background_prints, nbbo
+from chainlens.sim._listing import decode_keys, listing_for_session
+from chainlens.sim._oi import assign_open_close, initial_oi, oi_after, strike_spacing
+from chainlens.sim._paths import GRID_POINTS, DailyPaths, daily_paths, intraday_grid
+from chainlens.sim._rng import per_underlying
+from chainlens.sim._scenarios import ScenarioPlan, plan_scenarios
+from chainlens.sim._tape import (
+    CONDITIONS,
+    EXCHANGES,
+    STYLE_NAMES,
+    Orders,
+    expand_orders,
+    price_legs,
+    sample_orders,
+)
+from chainlens.sim._universe import DAILY_EXPIRY, INDEX_ROOTS, Universe, build_universe
+from chainlens.sim._vol import atm_theta, black76, quote, ssvi_w
+from chainlens.sim._writer import TRUTH_PRINTS, TRUTH_TRADES, SessionWriters, write_table
+from chainlens.symbols import format_osi_array
+
+__all__ = ["build_demo_market", "simulate_market"]
+
+_EPOCH = np.datetime64("1970-01-01", "D")
+_YEAR_NS = 365.0 * 86400.0 * 1e9
+_SPREAD_FRAC = np.array([0.02, 0.03, 0.045, 0.06])
+_SNAPSHOT_LAG_NS = 15 * 60 * 1_000_000_000  # chain snapshot 15 min after the close
+_R = DEFAULT_RATE
+
+
+@dataclass(slots=True)
+class ChunkState:
+    """Per-contract state carried from one session to the next (sorted keys)."""
+
+    keys: np.ndarray | None = None
+    oi: np.ndarray | None = None  # OI at the end of the last simulated session
+    reserved: np.ndarray | None = None  # contracts held by planted positions
+
+
+@dataclass(slots=True)
+class Ctx:
+    """One chunk in one session: the contracts with their state, prices and quotes."""
+
+    s: int
+    day: dt.date
+    sday: int
+    uids: np.ndarray
+    uni: Universe
+    keys: np.ndarray
+    pos: np.ndarray  # contract -> underlying position within the chunk
+    exp_day: np.ndarray
+    am: np.ndarray
+    strike: np.ndarray
+    is_call: np.ndarray
+    settle_ns: np.ndarray
+    t_snap: np.ndarray
+    spot: np.ndarray  # per underlying, close
+    fwd: np.ndarray
+    iv: np.ndarray
+    theo: np.ndarray
+    delta: np.ndarray
+    gamma: np.ndarray
+    bid: np.ndarray
+    ask: np.ndarray
+    oi_start: np.ndarray
+    reserved: np.ndarray
+    grid: np.ndarray  # (n_u, GRID_POINTS) intraday spot
+    open_ns: int
+    close_ns: int
+    extra: dict = field(default_factory=dict)
+
+    def find(self, uid: int, exp_day: int, am: int, strike: float, put: int) -> int:
+        """Index of a contract, or -1."""
+        from chainlens.sim._listing import encode_keys
+
+        k = encode_keys(
+            np.array([uid]),
+            np.array([exp_day]),
+            np.array([am]),
+            np.array([round(strike * 1000)]),
+            np.array([put]),
+        )[0]
+        i = int(np.searchsorted(self.keys, k))
+        return i if i < len(self.keys) and self.keys[i] == k else -1
+
+    def spot_at(self, pos: np.ndarray, ts: np.ndarray) -> np.ndarray:
+        """Spot of underlying positions ``pos`` at instants ``ts`` (grid interpolation)."""
+        f = np.clip((ts - self.open_ns) / (self.close_ns - self.open_ns), 0.0, 1.0) * (
+            GRID_POINTS - 1
+        )
+        i0 = np.minimum(f.astype(np.int64), GRID_POINTS - 2)
+        w = f - i0
+        return self.grid[pos, i0] * (1.0 - w) + self.grid[pos, i0 + 1] * w
+
+
+def _sessions(start: dt.date, n: int) -> list[dt.date]:
+    days = cal.sessions_in_range(start, start + dt.timedelta(days=int(n * 1.6) + 15))
+    out = [d.astype(dt.date) for d in days[:n]]
+    if len(out) < n:
+        raise ConfigError(f"not enough sessions after {start} in the calendar")
+    return out
+
+
+def _root_arrays(uni: Universe) -> tuple[np.ndarray, np.ndarray]:
+    """PM root and AM root per underlying."""
+    pm = uni.ticker.copy()
+    am = uni.ticker.copy()
+    for t, (a, p) in INDEX_ROOTS.items():
+        sel = uni.ticker == t
+        pm[sel] = p
+        am[sel] = a or p
+    return pm, am
+
+
+class _Market:
+    def __init__(self, cfg: SimConfig) -> None:
+        self.cfg = cfg
+        self.sessions = _sessions(cfg.start, cfg.sessions)
+        ext = _sessions(cfg.start, cfg.sessions + 70)
+        self.ext_open = np.asarray([_ns(cal.session_open(d)) for d in ext], dtype=np.int64)
+        uni = build_universe(cfg.underlyings, cfg.seed, cfg.sessions)
+        self.plan: ScenarioPlan = plan_scenarios(
+            uni, self.sessions, cfg.seed, enabled=cfg.scenarios
+        )
+        uni = replace(uni, earn_offset=self.plan.earn_offset(uni.earn_offset))
+        self.uni = uni
+        n = len(uni)
+        u8 = per_underlying(cfg.seed, "universe", 99, np.arange(n), np.ones(n, np.int64), 2)
+        self.earn_move = np.where(
+            uni.kind == 2, uni.iv0 / np.sqrt(252.0) * (2.5 + 2.0 * u8[:, 0]), 0.0
+        )
+        sign = np.where(u8[:, 1] < 0.55, 1.0, -1.0)
+        jump = self.plan.earn_jump(sign * self.earn_move * (0.6 + 0.8 * u8[:, 0]))
+        self.paths: DailyPaths = daily_paths(uni, cfg.sessions, cfg.seed, jump)
+        self.plan.apply_paths(self.paths, uni)
+        self.pm_root, self.am_root = _root_arrays(uni)
+        act = uni.activity
+        self.trade_mean = cfg.trades_per_underlying * n * act / act.sum()
+        self.mean_size = 10.0
+        self.is_index_like = np.isin(uni.ticker, ["SPX", "SPY", "QQQ", "IWM", "NDX", "RUT"]) | (
+            uni.kind == 1
+        )
+        self.total_oi = 20.0 * self.trade_mean * self.mean_size * np.where(uni.kind == 0, 1.6, 1.0)
+        self.exclusive = np.full(n, -1, dtype=np.int64)
+        ex = list(EXCHANGES)
+        for t in ("SPX", "RUT", "VIX"):
+            self.exclusive[uni.ticker == t] = ex.index("CBOE")
+        self.exclusive[uni.ticker == "NDX"] = ex.index("PHLX")
+        self.put_buy_bias = np.where(uni.kind == 2, 0.0, 0.06)
+        self.states: dict[int, ChunkState] = {}
+        self.n_contracts = 0
+        self.n_trades = 0
+        self.n_prints = 0
+        self.trade_seq = 0
+
+    # ------------------------------------------------------------------ session x chunk
+    def chunk(self, s: int, day: dt.date, uids: np.ndarray, st: ChunkState) -> dict[str, pa.Table]:
+        cfg, uni, paths = self.cfg, self.uni, self.paths
+        sday = int((np.datetime64(day, "D") - _EPOCH).astype(np.int64))
+        open_ns = _ns(cal.session_open(day))
+        close_ns = _ns(cal.session_close(day))
+        snap_ns = close_ns + _SNAPSHOT_LAG_NS
+        iv_scale = paths.iv_scale[s]
+        iv30 = uni.iv0[uids] * np.where(uni.ticker[uids] == "VIX", iv_scale**0.3, iv_scale)
+        spot = paths.close[uids, s]
+        keys = listing_for_session(uni, uids, day, paths.prev_close[uids, s], iv30, st.keys)
+        n_c = len(keys)
+        uid, exp_day, am, km, put = decode_keys(keys)
+        pos = uid - uids[0]
+        strike = km / 1000.0
+        is_call = put == 0
+        exp_dates = _EPOCH + exp_day.astype("timedelta64[D]")
+        settle_ns = cal.settlement_instants(exp_dates, np.where(am == 1, "AM", "PM")).astype(
+            np.int64
+        )
+        t_snap = (settle_ns - snap_ns) / _YEAR_NS
+        # carry over OI
+        if st.keys is None:
+            oi_start = None
+            reserved = np.zeros(n_c, np.int64)
+        else:
+            j = np.searchsorted(st.keys, keys)
+            j = np.minimum(j, len(st.keys) - 1)
+            hit = st.keys[j] == keys
+            oi_start = np.where(hit, st.oi[j], 0)
+            reserved = np.where(hit, st.reserved[j], 0)
+        vix_like = (uni.ticker[uids] == "VIX")[pos]
+        carry = (_R - uni.div_yield[uids])[pos]
+        s_c = spot[pos]
+        tp = np.maximum(t_snap, 0.0)
+        fwd = np.where(vix_like, s_c, s_c * np.exp(carry * tp))
+        lk = np.log(strike / fwd)
+        # earnings bump: expiries settling after a report still ahead of this snapshot
+        eo = uni.earn_offset[uids]
+        ev_ahead = (eo > s) & (eo < len(self.ext_open))
+        ev_ns = np.where(
+            ev_ahead, self.ext_open[np.clip(eo, 0, len(self.ext_open) - 1)], np.iinfo(np.int64).max
+        )
+        ev_var = np.where(settle_ns > ev_ns[pos], self.earn_move[uids][pos] ** 2, 0.0)
+        term_beta = np.full(len(uids), 0.06 - 0.35 * max(iv_scale - 1.0, 0.0))[pos]
+        theta = atm_theta(iv30[pos], tp, term_beta, ev_var)
+        w = ssvi_w(lk, theta, uni.rho[uids][pos])
+        iv = np.sqrt(np.where(tp > 0, w / np.maximum(tp, 1e-12), np.nan))
+        theo, dlt, gam = black76(fwd, strike, tp, _R, w, is_call, s_c)
+        z = lk / np.sqrt(np.maximum(w, 1e-8))
+        tier = uni.tier[uids][pos]
+        sfrac = _SPREAD_FRAC[tier]
+        penny = tier <= 1
+        bid, ask, _ = quote(theo, z, sfrac, penny)
+        grid = intraday_grid(paths, uids, s, cfg.seed, iv30 / np.sqrt(252.0))
+        # starting OI
+        block = keys >> 1 >> 25  # (uid, expiry, am, right) is keys >> 26 with right... strikes vary
+        blk_r = (keys >> 26) * 2 + put  # sort block for spacing: (uid, exp, am) then right
+        order_r = np.lexsort((strike, blk_r))
+        sp = np.empty(n_c)
+        sp[order_r] = strike_spacing(blk_r[order_r], strike[order_r])
+        sp_rel = sp / s_c
+        third = np.isin(exp_day, self._monthly_days(exp_day))
+        if oi_start is None:
+            u_oi = per_underlying(
+                cfg.seed, "oi", 0, uids, np.bincount(pos, minlength=len(uids)), 1
+            )[:, 0]
+            oi_start = initial_oi(
+                self.total_oi[uids][pos],
+                tp,
+                third,
+                np.log(strike / s_c),
+                put == 1,
+                self.is_index_like[uids][pos],
+                uni.pc_tilt[uids][pos],
+                sp_rel,
+                pos,
+                u_oi,
+            )
+        del block
+        ctx = Ctx(
+            s=s,
+            day=day,
+            sday=sday,
+            uids=uids,
+            uni=uni,
+            keys=keys,
+            pos=pos,
+            exp_day=exp_day,
+            am=am,
+            strike=strike,
+            is_call=is_call,
+            settle_ns=settle_ns,
+            t_snap=t_snap,
+            spot=spot,
+            fwd=fwd,
+            iv=iv,
+            theo=theo,
+            delta=dlt,
+            gamma=gam,
+            bid=bid,
+            ask=ask,
+            oi_start=oi_start,
+            reserved=reserved,
+            grid=grid,
+            open_ns=open_ns,
+            close_ns=close_ns,
+        )
+        self.plan.on_listing(ctx)
+        # ---------------------------------------------------------------- the tape
+        ret = np.abs(np.log(spot / paths.prev_close[uids, s])) / np.maximum(
+            iv30 / np.sqrt(252.0), 1e-6
+        )
+        n_ord = np.round(self.trade_mean[uids] * (0.75 + 0.25 * np.minimum(ret, 4.0))).astype(
+            np.int64
+        )
+        n_ord = np.maximum(n_ord, 1)
+        t_days = exp_day - sday
+        zero_dte = (t_days == 0) & (am == 0)
+        daily_u = np.isin(uni.ticker[uids], list(DAILY_EXPIRY))[pos]
+        w_t = (
+            (t_days + 1.0) ** -0.9
+            * np.where(third, 2.0, 1.0)
+            * np.where(zero_dte & daily_u, 9.0, 1.0)
+        )
+        z_eff = np.log(strike / s_c) / (iv30[pos] * np.sqrt(np.maximum(tp, 1.0 / 365.0)))
+        w_k = np.exp(-np.abs(z_eff) / np.where(is_call, 0.7, 0.9))
+        put_w = np.where(put == 1, np.where(self.is_index_like[uids][pos], 1.35, 0.75), 1.0)
+        wc = w_t * w_k * put_w * sp_rel + 1e-12
+        # AM-settled series trade until the session before expiry; PM 0DTE until settlement.
+        norm = np.bincount(pos, weights=wc, minlength=len(uids))
+        cum = np.cumsum(wc)
+        start_cum = np.r_[0.0, np.cumsum(norm)[:-1]]
+        wcum = pos + (cum - start_cum[pos]) / norm[pos]
+        wcum[np.r_[pos[1:] != pos[:-1], True]] = pos[np.r_[pos[1:] != pos[:-1], True]] + 1.0
+        t_close = np.where(uni.kind[uids] == 0, close_ns + _SNAPSHOT_LAG_NS, close_ns)
+        size_scale = np.where(uni.kind[uids] == 0, 1.8, 1.0)
+        u = per_underlying(cfg.seed, "tape", s, uids, n_ord, 13)
+        orders = sample_orders(
+            u[:, :12],
+            wcum,
+            None,
+            n_ord,
+            open_ns,
+            t_close,
+            size_scale,
+            self.exclusive[uids],
+            keys >> 26,
+            self.put_buy_bias[uids],
+        )
+        exp_v = wc / norm[pos] * self.trade_mean[uids][pos] * self.mean_size
+        orders.open_pref = np.clip(
+            0.42
+            + 0.45 * exp_v[orders.cidx] / (exp_v[orders.cidx] + oi_start[orders.cidx] + 1.0)
+            + np.where(orders.style == 1, 0.2, 0.0)
+            + np.where(orders.style == 2, 0.15, 0.0),
+            0.0,
+            0.95,
+        )
+        u_open = u[:, 12]
+        planted = self.plan.orders(ctx, orders)
+        if planted is not None:
+            orders = Orders.concat([orders, planted])
+            u_open = np.r_[u_open, np.zeros(len(planted.cidx))]
+        legs = expand_orders(orders, u_open, 0)
+        # a PM 0DTE series stops trading at its settlement
+        legs.ts = np.minimum(legs.ts, settle_ns[legs.cidx] - 1_000_000_000)
+        lpos = pos[legs.cidx]
+        spot_t = ctx.spot_at(lpos, legs.ts)
+        w_year = np.where(tp > 0, w / np.maximum(tp, 1e-12), iv30[pos] ** 2)
+        lbid, lask, lpx = price_legs(
+            legs, spot_t, strike, is_call, settle_ns, carry, vix_like, w_year, _R, sfrac, penny
+        )
+        is_open = assign_open_close(
+            legs.cidx, legs.size, legs.want_open, legs.forced, oi_start, reserved
+        )
+        oi_end = oi_after(n_c, legs.cidx, legs.size, is_open, oi_start)
+        signed_pl = np.where(legs.forced, np.where(is_open, legs.size, -legs.size), 0)
+        reserved_end = np.maximum(
+            reserved + np.bincount(legs.cidx, weights=signed_pl, minlength=n_c).astype(np.int64), 0
+        )
+        reserved_end = np.minimum(reserved_end, oi_end)
+        # order the tape by time
+        o = np.lexsort((legs.cidx, legs.ts))
+        n_t = len(o)
+        tid_base = np.int64(sday) * 10_000_000_000 + self.trade_seq
+        tid = tid_base + np.arange(n_t, dtype=np.int64)
+        self.trade_seq += n_t
+        # ---------------------------------------------------------------- chain table
+        vol = np.bincount(legs.cidx, weights=legs.size, minlength=n_c).astype(np.int64)
+        last = np.full(n_c, np.nan)
+        last[legs.cidx[o]] = lpx[o]  # later trades overwrite earlier ones
+        roots = np.where(am == 1, self.am_root[uid], self.pm_root[uid])
+        roots_a = pa.array(roots, pa.string())
+        symbols = format_osi_array(
+            roots_a,
+            pa.array(exp_dates.astype("datetime64[D]")),
+            pa.array(np.where(is_call, "C", "P"), pa.string()),
+            pa.array(strike),
+        )
+        und_a = pa.array(uni.ticker[uid], pa.string())
+        settle_a = pa.array(np.where(am == 1, "AM", "PM"), pa.string())
+        right_a = pa.array(np.where(is_call, "C", "P"), pa.string())
+        exp_a = pa.array(exp_dates.astype("datetime64[D]"), pa.date32())
+        day_a = pa.array(np.full(n_c, np.datetime64(day, "D")), pa.date32())
+        live = tp > 0
+        chain = pa.Table.from_arrays(
+            [
+                day_a,
+                pa.array(np.full(n_c, snap_ns), pa.timestamp("ns", tz="UTC")),
+                und_a,
+                roots_a,
+                symbols,
+                exp_a,
+                settle_a,
+                pa.array(strike),
+                right_a,
+                pa.array(np.full(n_c, 100, np.int32)),
+                pa.array(bid),
+                pa.array(ask),
+                pa.array(last, mask=np.isnan(last)),
+                pa.array(vol),
+                pa.array(oi_start),
+                pa.array(iv, mask=~live),
+                pa.array(dlt),
+                pa.array(gam),
+                pa.array(s_c),
+                pa.array(np.zeros(n_c, bool)),
+            ],
+            schema=schema.CHAIN,
+        )
+        # ---------------------------------------------------------------- trades table
+        c = legs.cidx[o]
+        ci = pa.array(c)
+        trades = pa.Table.from_arrays(
+            [
+                pa.array(legs.ts[o], pa.timestamp("ns", tz="UTC")),
+                pa.array(np.full(n_t, np.datetime64(day, "D")), pa.date32()),
+                und_a.take(ci),
+                roots_a.take(ci),
+                symbols.take(ci),
+                exp_a.take(ci),
+                settle_a.take(ci),
+                pa.array(strike[c]),
+                right_a.take(ci),
+                pa.array(np.full(n_t, 100, np.int32)),
+                pa.array(lpx[o]),
+                pa.array(legs.size[o]),
+                pa.array(lbid[o]),
+                pa.array(lask[o]),
+                pa.array(EXCHANGES, pa.string()).take(pa.array(legs.exch[o])),
+                pa.array(CONDITIONS, pa.string()).take(pa.array(legs.cond[o])),
+                pa.array(np.round(spot_t[o], 4)),
+                pa.array(tid),
+            ],
+            schema=schema.TRADES,
+        )
+        grp = legs.group[o]
+        prog = legs.program[o]
+        truth = pa.Table.from_arrays(
+            [
+                pa.array(tid),
+                und_a.take(ci),
+                symbols.take(ci),
+                pa.array(np.array(["sell", "buy"], dtype=object))
+                .take(pa.array((legs.side[o] > 0).astype(np.int64)))
+                .cast(pa.string()),
+                pa.array(np.array(["close", "open"], dtype=object))
+                .take(pa.array(is_open[o].astype(np.int64)))
+                .cast(pa.string()),
+                pa.array(STYLE_NAMES, pa.string()).take(pa.array(legs.style[o].astype(np.int64))),
+                pa.array(grp + tid_base, mask=grp < 0),
+                pa.array(prog, mask=prog < 0),
+            ],
+            schema=TRUTH_TRADES,
+        )
+        # ---------------------------------------------------------------- dark pool
+        prints, truth_p = self._prints(ctx, s)
+        self.plan.after_session(ctx, oi_end)
+        st.keys, st.oi, st.reserved = keys, oi_end, reserved_end
+        self.n_contracts += n_c
+        self.n_trades += n_t
+        self.n_prints += prints.num_rows
+        return {
+            "chain": chain,
+            "trades": trades,
+            "truth_trades": truth,
+            "prints": prints,
+            "truth_prints": truth_p,
+        }
+
+    def _prints(self, ctx: Ctx, s: int) -> tuple[pa.Table, pa.Table]:
+        cfg, uni = self.cfg, self.uni
+        uids = ctx.uids
+        eq = uni.kind[uids] != 0
+        n_p = np.where(
+            eq,
+            np.round(
+                cfg.prints_per_underlying
+                * np.sqrt(uni.activity[uids] / np.median(uni.activity))
+                * 0.5
+            ),
+            0,
+        ).astype(np.int64)
+        u = per_underlying(cfg.seed, "darkpool", s, uids, n_p, 5)
+        lot = np.clip(ctx.spot / 50.0, 0.2, 5.0) ** -0.5 * np.sqrt(uni.activity[uids])
+        parts = [background_prints(u[:, :4], n_p, ctx.open_ns, ctx.close_ns, lot)]
+        extra = self.plan.prints(ctx, parts[0])
+        if extra is not None:
+            parts.append(extra)
+        p = Prints.concat(parts)
+        o = np.lexsort((p.grp, p.ts))
+        g = p.grp[o]
+        spot = ctx.spot_at(g, p.ts[o])
+        bid, ask = nbbo(spot, np.abs(np.sin(p.ts[o] * 1e-9 + g)))
+        px = np.round(bid + p.x[o] * (ask - bid), 4)
+        n = len(o)
+        tick_a = pa.array(uni.ticker[uids][g], pa.string())
+        ts_a = pa.array(p.ts[o], pa.timestamp("ns", tz="UTC"))
+        prints = pa.Table.from_arrays(
+            [
+                ts_a,
+                pa.array(np.full(n, np.datetime64(ctx.day, "D")), pa.date32()),
+                tick_a,
+                pa.array(px),
+                pa.array(p.size[o]),
+                pa.array(bid),
+                pa.array(ask),
+                pa.array(VENUES, pa.string()).take(pa.array(p.venue[o])),
+            ],
+            schema=schema.PRINTS,
+        )
+        prog = p.program[o]
+        scen = np.where(prog >= 1_000_000, prog - 1_000_000, -1)
+        truth = pa.Table.from_arrays(
+            [
+                pa.array(np.arange(n, dtype=np.int64) + self._print_row),
+                tick_a,
+                ts_a,
+                pa.array(np.array(["sell", "none", "buy"], dtype=object))
+                .take(pa.array(p.side[o].astype(np.int64) + 1))
+                .cast(pa.string()),
+                pa.array(prog, mask=prog < 0),
+                pa.array(scen, mask=scen < 0),
+            ],
+            schema=TRUTH_PRINTS,
+        )
+        self._print_row += n
+        return prints, truth
+
+    _monthly_cache: dict[int, np.ndarray] = {}
+
+    def _monthly_days(self, exp_day: np.ndarray) -> np.ndarray:
+        """Standard monthly expiry days among ``exp_day``."""
+        uniq = np.unique(exp_day)
+        out = []
+        for d in uniq.tolist():
+            if d not in self._monthly_cache:
+                date = (_EPOCH + np.timedelta64(d, "D")).astype(dt.date)
+                self._monthly_cache[d] = cal.standard_monthly_expiry(date.year, date.month) == date  # type: ignore[assignment]
+            if self._monthly_cache[d]:
+                out.append(d)
+        return np.asarray(out, dtype=np.int64)
+
+    # ------------------------------------------------------------------ whole run
+    def run(self, out_dir: Path, progress: ProgressFn | None) -> SimManifest:
+        t0 = time.perf_counter()
+        cfg = self.cfg
+        out_dir.mkdir(parents=True, exist_ok=True)
+        n = len(self.uni)
+        chunks = [
+            np.arange(a, min(a + cfg.chunk_underlyings, n))
+            for a in range(0, n, cfg.chunk_underlyings)
+        ]
+        files: dict[str, list[Path]] = {"chain": [], "trades": [], "prints": []}
+        truth: list[Path] = []
+        for s, day in enumerate(self.sessions):
+            w = SessionWriters(out_dir, day.isoformat())
+            self._print_row = 0
+            try:
+                for ci, uids in enumerate(chunks):
+                    st = self.states.setdefault(ci, ChunkState())
+                    tables = self.chunk(s, day, uids, st)
+                    for k, tb in tables.items():
+                        w.write(k, tb)
+                    if progress is not None:
+                        progress(f"session {day.isoformat()}", ci + 1, len(chunks))
+            finally:
+                w.close()
+            for k in ("chain", "trades", "prints"):
+                files[k].append(w.paths[k])
+            truth += [w.paths["truth_trades"], w.paths["truth_prints"]]
+            if progress is not None:
+                progress("sessions", s + 1, len(self.sessions))
+        files["bars"] = [write_table(self._bars(), out_dir / "bars.parquet")]
+        files["events"] = [write_table(self._events(), out_dir / "events.parquet")]
+        files["sectors"] = [write_table(self._sectors(), out_dir / "sectors.parquet")]
+        scen = self.plan.to_json(self.sessions)
+        sp = out_dir / "scenarios.json"
+        sp.write_text(
+            json.dumps(
+                {
+                    "seed": cfg.seed,
+                    "sessions": [d.isoformat() for d in self.sessions],
+                    "scenarios": scen,
+                },
+                indent=1,
+            )
+        )
+        return SimManifest(
+            out_dir=out_dir,
+            config=cfg,
+            sessions=list(self.sessions),
+            underlyings=list(self.uni.ticker),
+            files=files,
+            truth=truth,
+            scenarios_path=sp,
+            scenarios=scen,
+            n_contracts=self.n_contracts,
+            n_trades=self.n_trades,
+            n_prints=self.n_prints,
+            elapsed_s=time.perf_counter() - t0,
+        )
+
+    def _bars(self) -> pa.Table:
+        uni, p = self.uni, self.paths
+        n, d = p.close.shape
+        uids = np.arange(n)
+        hi = np.empty((n, d))
+        lo = np.empty((n, d))
+        op = np.empty((n, d))
+        for s in range(d):  # a loop over sessions; the grid is regenerated from its stream
+            iv30 = uni.iv0 * p.iv_scale[s]
+            g = intraday_grid(p, uids, s, self.cfg.seed, iv30 / np.sqrt(252.0))
+            hi[:, s], lo[:, s], op[:, s] = g.max(axis=1), g.min(axis=1), g[:, 0]
+        days = np.array([np.datetime64(x, "D") for x in self.sessions])
+        vol = np.round(
+            1e6 * uni.activity[:, None] * (1 + np.abs(np.log(p.close / p.prev_close)) * 50)
+        ).astype(np.int64)
+        return pa.Table.from_arrays(
+            [
+                pa.array(np.tile(days, n), pa.date32()),
+                pa.array(np.repeat(uni.ticker, d), pa.string()),
+                pa.array(np.round(op.ravel(), 4)),
+                pa.array(np.round(hi.ravel(), 4)),
+                pa.array(np.round(lo.ravel(), 4)),
+                pa.array(np.round(p.close.ravel(), 4)),
+                pa.array(vol.ravel()),
+            ],
+            schema=schema.BARS,
+        )
+
+    def _events(self) -> pa.Table:
+        uni = self.uni
+        ext = _sessions(self.cfg.start, self.cfg.sessions + 70)
+        rows: list[tuple[dt.date, str, str, str]] = []
+        for i in np.flatnonzero((uni.earn_offset >= 0) & (uni.earn_offset < len(ext))).tolist():
+            rows.append(
+                (ext[int(uni.earn_offset[i])], str(uni.ticker[i]), "earnings", "before open")
+            )
+        for j, d in enumerate(ext):
+            if (
+                d.day in (10, 11, 12)
+                and d.weekday() in (1, 2)
+                and not any(r[0].month == d.month and r[2] == "CPI" for r in rows)
+            ):
+                rows.append((d, "*", "CPI", "consumer price index, 08:30 ET"))
+            if j % 30 == 12 and d.weekday() == 2:
+                rows.append((d, "*", "FOMC", "rate decision, 14:00 ET"))
+        rows += self.plan.events(self.sessions)
+        rows.sort()
+        return pa.Table.from_arrays(
+            [
+                pa.array([r[0] for r in rows], pa.date32()),
+                pa.array([r[1] for r in rows]),
+                pa.array([r[2] for r in rows]),
+                pa.array([r[3] for r in rows]),
+            ],
+            schema=schema.EVENTS,
+        )
+
+    def _sectors(self) -> pa.Table:
+        return pa.Table.from_arrays(
+            [
+                pa.array(list(self.uni.ticker), pa.string()),
+                pa.array(list(self.uni.sector), pa.string()),
+            ],
+            schema=schema.SECTORS,
+        )
+
+
+def _ns(x: dt.datetime) -> int:
+    return int(x.timestamp()) * 1_000_000_000
+
+
+def simulate_market(
+    config: SimConfig, out_dir: Path, *, progress: ProgressFn | None = None
+) -> SimManifest:
+    """Simulate a multi-session options market and write its canonical Parquet files.
+
+    Writes, in ``out_dir``: per session ``chain-YYYY-MM-DD.parquet``,
+    ``trades-YYYY-MM-DD.parquet`` and ``prints-YYYY-MM-DD.parquet`` (schemas
+    :data:`chainlens.schema.CHAIN`, ``TRADES``, ``PRINTS``); ``bars.parquet``,
+    ``events.parquet``, ``sectors.parquet``; and apart from them the ground truth
+    ``truth/trades-*.parquet``, ``truth/prints-*.parquet`` and ``scenarios.json``.
+
+    Deterministic for a given config: the same seed gives byte-identical tables.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> m = simulate_market(SimConfig(underlyings=3, sessions=2, scenarios=False),
+    ...                     pathlib.Path(tempfile.mkdtemp()))
+    >>> len(m.files["chain"]), m.n_trades > 0
+    (2, True)
+    """
+    return _Market(config).run(Path(out_dir), progress)
+
+
+def build_demo_market(
+    out_dir: Path,
+    *,
+    seed: int = 7,
+    underlyings: int = 30,
+    sessions: int = 10,
+    progress: ProgressFn | None = None,
+) -> SimManifest:
+    """The small demo market (SPX, SPY, QQQ, IWM, index products, ETFs, large caps; every
+    scenario kind planted) that ``chainlens demo`` ingests and reports on."""
+    cfg = SimConfig(
+        underlyings=underlyings,
+        sessions=sessions,
+        seed=seed,
+        trades_per_underlying=2500,
+        prints_per_underlying=80,
+    )
+    return simulate_market(cfg, Path(out_dir), progress=progress)

@@ -1,0 +1,134 @@
+"""Underlying price paths: daily closes through a market factor, and intraday paths.
+
+Daily log-returns (per session ``d``, underlying ``i``)::
+
+    r_{i,d} = beta_i * m_d + s_i * z_{i,d} + J_{i,d}
+
+with ``m_d`` the market factor (Gaussian with a two-state volatility regime, Markov-switching,
+plus rare negative jumps), ``s_i`` the idiosyncratic daily vol implied by the name's IV level
+net of its market part, ``J`` earnings gaps on report days. SPY tracks SPX, NDX tracks QQQ and
+RUT tracks IWM (basis noise of 2 bp). VIX follows a mean-reverting log process driven by the
+market factor (``-4 m_d``), towards 14 in the calm regime and 24 in the stressed one.
+
+Intraday: a Brownian bridge in log-price on a 5-minute grid from the open (previous close
+times an overnight gap) to the close.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from scipy.special import ndtri
+
+from chainlens.sim._rng import keyed, per_underlying
+from chainlens.sim._universe import Universe
+
+__all__ = ["DailyPaths", "GRID_POINTS", "daily_paths", "intraday_grid"]
+
+#: 5-minute grid from 09:30 to 16:00 ET, both ends included.
+GRID_POINTS = 79
+_SQRT252 = np.sqrt(252.0)
+
+
+@dataclass(slots=True)
+class DailyPaths:
+    """Closes ``(U, D)``, previous close ``(U, D)``, overnight gap ``(U, D)`` (log), regime."""
+
+    close: np.ndarray
+    prev_close: np.ndarray
+    gap: np.ndarray
+    market: np.ndarray  # (D,) market factor log-return
+    stressed: np.ndarray  # (D,) bool
+    vix: np.ndarray  # (D,) VIX close, the IV regime level
+    iv_scale: np.ndarray  # (D,) multiplier of every name's IV level
+
+    def set_return(self, u: int, d: int, ret: float) -> None:
+        """Force underlying ``u``'s session-``d`` log-return to ``ret`` (later closes shift)."""
+        old = np.log(self.close[u, d] / self.prev_close[u, d])
+        self.close[u, d:] *= np.exp(ret - old)
+        self.prev_close[u, 1:] = self.close[u, :-1]
+        self.gap[u, d] = 0.4 * ret
+
+    def pull_to(self, u: int, sessions: list[int], target: float, strength: float) -> None:
+        """Pull closes of ``sessions`` towards ``target`` (max-pain pinning), geometrically."""
+        for j, d in enumerate(sessions):
+            a = strength ** (j + 1)
+            self.close[u, d] = target + (self.close[u, d] - target) * a
+        self.prev_close[u, 1:] = self.close[u, :-1]
+
+
+def daily_paths(uni: Universe, n_sessions: int, seed: int, earn_jump: np.ndarray) -> DailyPaths:
+    """Closes for every underlying and session.
+
+    ``earn_jump[i]`` is the log gap of underlying ``i`` on its report session (0 if none).
+    """
+    d = n_sessions
+    g = keyed(seed, "market", 0)
+    u_m = g.random((d, 4))
+    stressed = np.zeros(d, dtype=bool)
+    state = u_m[0, 0] < 0.2
+    for j in range(d):  # a loop over sessions only
+        state = (u_m[j, 0] < 0.92) if state else (u_m[j, 0] < 0.04)
+        stressed[j] = state
+    sig_m = np.where(stressed, 0.017, 0.0075)
+    jump = np.where(u_m[:, 1] < 0.015, -0.03 + 0.015 * ndtri(u_m[:, 2].clip(1e-9, 1 - 1e-9)), 0.0)
+    m = sig_m * ndtri(u_m[:, 3].clip(1e-9, 1 - 1e-9)) + jump
+    # VIX: mean-reverting, driven by the market factor.
+    vix = np.empty(d)
+    lv = np.log(14.0)
+    z_v = ndtri(g.random(d).clip(1e-9, 1 - 1e-9))
+    for j in range(d):
+        target = np.log(np.where(stressed[j], 24.0, 14.0))
+        lv = lv + 0.15 * (target - lv) - 4.0 * m[j] + 0.04 * z_v[j]
+        vix[j] = np.exp(lv)
+    iv_scale = (vix / 14.0) ** 0.8
+
+    n = len(uni)
+    z = ndtri(per_underlying(seed, "daily", 0, np.arange(n), np.full(n, d), 2).clip(1e-9, 1 - 1e-9))
+    z_idio = z[:, 0].reshape(n, d)
+    z_gap = z[:, 1].reshape(n, d)
+    sig_ann_m = 0.13
+    idio = (
+        np.sqrt(np.maximum(uni.iv0**2 - (uni.beta * sig_ann_m) ** 2, (0.3 * uni.iv0) ** 2))
+        / _SQRT252
+    )
+    idio = np.where(uni.kind == 0, 0.0, idio)
+    r = uni.beta[:, None] * m[None, :] + idio[:, None] * z_idio
+    tick = list(uni.ticker)
+    for child, parent in (("SPY", "SPX"), ("NDX", "QQQ"), ("RUT", "IWM")):
+        if child in tick and parent in tick:
+            r[tick.index(child)] = r[tick.index(parent)] + 0.0002 * z_idio[tick.index(child)]
+    if "SPX" in tick:
+        r[tick.index("SPX")] = m + 0.0002 * z_idio[tick.index("SPX")]
+    eo = uni.earn_offset
+    has = (eo >= 0) & (eo < d)
+    r[np.flatnonzero(has), eo[has]] += earn_jump[has]
+    close = uni.price0[:, None] * np.exp(np.cumsum(r, axis=1))
+    if "VIX" in tick:
+        close[tick.index("VIX")] = vix
+    prev = np.concatenate([uni.price0[:, None], close[:, :-1]], axis=1)
+    gap = 0.4 * np.log(close / prev) + 0.15 * idio[:, None] * z_gap
+    if has.any():
+        gap[np.flatnonzero(has), eo[has]] = earn_jump[has]
+    return DailyPaths(close, prev, gap, m, stressed, vix, iv_scale)
+
+
+def intraday_grid(
+    paths: DailyPaths, uids: np.ndarray, session: int, seed: int, iv_daily: np.ndarray
+) -> np.ndarray:
+    """Spot on the 5-minute grid, ``(len(uids), GRID_POINTS)``, ending exactly at the close.
+
+    A Brownian bridge in log-price from ``log(open)`` to ``log(close)`` with per-step vol
+    ``iv_daily / sqrt(78)``.
+    """
+    n = len(uids)
+    steps = GRID_POINTS - 1
+    u = per_underlying(seed, "intraday", session, uids, np.ones(n, dtype=np.int64), steps)
+    dw = ndtri(u.clip(1e-9, 1 - 1e-9)) * (iv_daily[:, None] / np.sqrt(steps))
+    w = np.concatenate([np.zeros((n, 1)), np.cumsum(dw, axis=1)], axis=1)
+    tgrid = np.linspace(0.0, 1.0, GRID_POINTS)
+    bridge = w - tgrid[None, :] * w[:, -1:]
+    lo = np.log(paths.prev_close[uids, session]) + paths.gap[uids, session]
+    lc = np.log(paths.close[uids, session])
+    return np.exp(lo[:, None] + tgrid[None, :] * (lc - lo)[:, None] + bridge)
