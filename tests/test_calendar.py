@@ -191,6 +191,11 @@ def test_session_of_snapshot_edges() -> None:
     assert f(dt.datetime(2023, 9, 14, 20, 31)) == cal.SnapshotSession(D(2023, 9, 14), "after_close")
     assert f(utc(2023, 9, 14, 19, 0)).phase == "intraday"
     assert f("2023-09-14T19:00:00").phase == "intraday"
+    assert f("2023-09-14T20:31:00Z").phase == "after_close"
+    assert f("2023-09-14T16:31:00-04:00").phase == "after_close"
+    assert f(np.datetime64("2023-09-14T19:00", "ns")).phase == "intraday"
+    with pytest.raises(InputError, match="not a timestamp"):
+        f("yesterday-ish")
 
 
 def test_sessions_of_snapshots_vectorized_agrees() -> None:
@@ -202,6 +207,8 @@ def test_sessions_of_snapshots_vectorized_agrees() -> None:
     naive = np.array([s.astimezone(UTC).replace(tzinfo=None) for s in stamps], "datetime64[ns]")
     d2, p2 = cal.sessions_of_snapshots(naive)
     assert (d2 == days).all() and (p2 == phases).all()
+    d3, p3 = cal.sessions_of_snapshots(stamps)  # a list of aware datetimes
+    assert (d3 == days).all() and (p3 == phases).all()
 
 
 @pytest.mark.realdata

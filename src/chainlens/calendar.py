@@ -130,7 +130,7 @@ def _local_to_utc_ns(days: np.ndarray, t: dt.time) -> np.ndarray:
     offset = np.timedelta64(t.hour * 3600 + t.minute * 60 + t.second, "s")
     naive = days.astype("datetime64[D]") + offset
     idx = pd.DatetimeIndex(naive.astype("datetime64[ns]")).tz_localize(EXCHANGE_TZ)
-    return np.asarray(idx.tz_convert("UTC").tz_localize(None).asi8, dtype=np.int64)
+    return np.asarray(idx.tz_convert("UTC").tz_localize(None).as_unit("ns").asi8, dtype=np.int64)
 
 
 @functools.cache
@@ -434,16 +434,12 @@ def _to_utc_ns(ts: Any) -> tuple[np.ndarray, bool]:
     scalar = _is_scalar(ts)
     try:
         arr = np.asarray([ts] if scalar else ts)
-        if arr.dtype == object:
-            arr = np.array(
-                [
-                    v.astimezone(dt.UTC).replace(tzinfo=None)
-                    if isinstance(v, dt.datetime) and v.tzinfo
-                    else v
-                    for v in arr
-                ],
-                dtype="datetime64[ns]",
-            )
+        if arr.dtype.kind in "OUS":
+            # text or Python objects, possibly with UTC offsets ("...Z", "+02:00")
+            import pandas as pd
+
+            idx = pd.to_datetime(pd.Index(arr.ravel()), utc=True)
+            arr = np.asarray(idx.tz_localize(None).as_unit("ns").asi8).view("datetime64[ns]")
         arr = arr.astype("datetime64[ns]")
     except (TypeError, ValueError) as exc:
         raise InputError(f"not a timestamp ({exc})", column="ts", value=ts) from None
