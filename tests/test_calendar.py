@@ -452,3 +452,34 @@ def test_spx_and_vix_roots_in_real_files_are_on_the_monthly_cycle(cboe_dir: Path
         assert "weekly" not in set(classes.tolist()), path.name
         checked += int(keep.sum())
     assert checked > 1000
+
+
+def test_public_api() -> None:
+    assert sorted(cal.__all__) == sorted(
+        [
+            "CALENDAR_END",
+            "CALENDAR_NAME",
+            "CALENDAR_START",
+            "LEAPS_MIN_DAYS",
+            "Phase",
+            "SnapshotSession",
+            "expiry_class",
+            "is_early_close",
+            "is_session",
+            "next_session",
+            "previous_session",
+            "session_close",
+            "session_of_snapshot",
+            "session_on_or_before",
+            "session_open",
+            "sessions_in_range",
+            "sessions_of_snapshots",
+            "settlement_instant",
+            "settlement_instants",
+            "settlement_of_root",
+            "standard_monthly_expiry",
+            "third_friday",
+            "vix_monthly_expiry",
+        ]
+    )
+    assert all(hasattr(cal, name) for name in cal.__all__)

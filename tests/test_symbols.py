@@ -287,3 +287,17 @@ def test_cboe_symbols_match_their_columns(cboe_dir: Path, name: str) -> None:
             t.column("root"), t.column("expiry"), t.column("right"), t.column("strike")
         )
         assert back.to_pylist() == syms
+
+
+def test_public_api() -> None:
+    import chainlens.symbols as mod
+
+    assert sorted(mod.__all__) == [
+        "OSI_PATTERN",
+        "OsiSymbol",
+        "format_osi",
+        "format_osi_array",
+        "parse_osi",
+        "parse_osi_array",
+    ]
+    assert all(hasattr(mod, name) for name in mod.__all__)
