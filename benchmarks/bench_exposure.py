@@ -38,8 +38,10 @@ def bench_profile() -> None:
     gamma_profile(terms, levels, engine="numba")  # compile / load cache
     for engine in ("numba", "numpy"):
         s = best_of(lambda e=engine: gamma_profile(terms, levels, engine=e))
-        print(f"profile 100k x 200 [{engine:5s}]: {s * 1e3:7.1f} ms  (target <= 60 ms)"
-              f"  {n * 200 / s / 1e6:6.0f}M contract-levels/s")
+        print(
+            f"profile 100k x 200 [{engine:5s}]: {s * 1e3:7.1f} ms  (target <= 60 ms)"
+            f"  {n * 200 / s / 1e6:6.0f}M contract-levels/s"
+        )
 
 
 def bench_max_pain() -> None:
@@ -50,8 +52,10 @@ def bench_max_pain() -> None:
     is_call = rng.random(n) < 0.5
     oi = rng.integers(0, 5000, n).astype(float)
     s = best_of(lambda: max_pain(groups, strike, is_call, oi, 3000), 3)
-    print(f"max pain 1.5M contracts, 3000 groups: {s:6.3f} s  (target <= 0.3 s)"
-          f"  {n / s / 1e6:5.1f}M contracts/s")
+    print(
+        f"max pain 1.5M contracts, 3000 groups: {s:6.3f} s  (target <= 0.3 s)"
+        f"  {n / s / 1e6:5.1f}M contracts/s"
+    )
 
 
 def bench_cli() -> None:
@@ -67,8 +71,10 @@ def bench_cli() -> None:
         t0 = time.perf_counter()
         subprocess.run(cmd, check=True, capture_output=True)
         times.append(time.perf_counter() - t0)
-    print(f"chainlens analyze SPX 2023-04-10 (18k contracts), process start to JSON: "
-          f"best {min(times):.2f} s, median {sorted(times)[1]:.2f} s  (target <= 1.5 s)")
+    print(
+        f"chainlens analyze SPX 2023-04-10 (18k contracts), process start to JSON: "
+        f"best {min(times):.2f} s, median {sorted(times)[1]:.2f} s  (target <= 1.5 s)"
+    )
 
 
 if __name__ == "__main__":

@@ -103,7 +103,7 @@ def spot_grid(spot: float, half_width: float = 0.15, step: float = 0.0025) -> Fl
 
     Examples
     --------
-    >>> spot_grid(100.0, 0.01, 0.005).tolist()
+    >>> spot_grid(100.0, 0.01, 0.005).round(9).tolist()
     [99.0, 99.5, 100.0, 100.5, 101.0]
     """
     n = int(round(half_width / step))
