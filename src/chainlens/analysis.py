@@ -161,16 +161,8 @@ def _time_to_expiry(
     snapshot_ns: int, expiry: np.ndarray, settlement: np.ndarray, floor: float | None
 ) -> Float64Array:
     """Years (ACT/365 seconds) from the snapshot to each settlement instant (SPEC)."""
-    try:  # the pricing package owns time to expiry
-        from chainlens.pricing import time_to_expiry
-    except ImportError:  # until it lands: the calendar's settlement instants (early closes)
-        from chainlens.calendar import settlement_instants
+    from chainlens.pricing import time_to_expiry  # the calendar-aware owner (early closes)
 
-        inst = settlement_instants(expiry, settlement).astype("datetime64[ns]").astype(np.int64)
-        t = (inst - snapshot_ns) / 1e9 / SECONDS_PER_YEAR
-        if floor is not None:
-            t = np.where(t > 0, np.maximum(t, floor), t)
-        return t
     snap = np.datetime64(snapshot_ns, "ns")
     return np.asarray(time_to_expiry(snap, expiry, settlement, floor_years=floor), dtype=np.float64)
 
@@ -295,24 +287,20 @@ def _model(
         solve = need & ~zero_q & np.isfinite(mid)
         reason[need & ~zero_q & ~np.isfinite(mid)] = "no_mid"
         if solve.any():
-            try:
-                from chainlens.pricing import implied_vol
-            except ImportError:
-                reason[solve] = "iv_solver_unavailable"
-            else:
-                ivs, why = implied_vol(
-                    mid[solve], S, K[solve], t[solve], cfg.rate, q[solve], is_call[solve]
-                )
-                ivs = np.asarray(ivs, dtype=np.float64)
-                sigma[solve] = ivs
-                bad = ~np.isfinite(ivs)
-                idx = np.flatnonzero(solve)[bad]
-                why = np.asarray(why, dtype=object)[bad] if why is not None else None
-                reason[idx] = (
-                    np.array([f"iv_not_solved:{w}" for w in why], dtype=object)
-                    if why is not None and why.size
-                    else "iv_not_solved"
-                )
+            from chainlens.pricing import IV_REASONS, implied_vol
+
+            ivs, why = implied_vol(
+                mid[solve], S, K[solve], t[solve], cfg.rate, q[solve], is_call[solve]
+            )
+            ivs = np.asarray(ivs, dtype=np.float64)
+            sigma[solve] = ivs
+            bad = ~np.isfinite(ivs)
+            names = np.array(
+                [f"iv_not_solved:{IV_REASONS.get(c, c)}" for c in range(max(IV_REASONS) + 1)],
+                dtype=object,
+            )  # reason code -> name table (a handful of codes)
+            codes = np.clip(np.asarray(why, dtype=np.int64)[bad], 0, names.size - 1)
+            reason[np.flatnonzero(solve)[bad]] = names[codes]
     ok = rows & np.isfinite(sigma) & (sigma > 0)
     g = greeks(
         S,
