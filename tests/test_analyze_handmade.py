@@ -236,3 +236,26 @@ def test_cli_bad_options_are_clear_errors(tmp_path, capsys) -> None:
     pq.write_table(hand_chain(), path)
     assert run_guarded(app, ["analyze", str(path), "--dealer-model", "bogus"]) == 2
     assert "dealer model" in " ".join(capsys.readouterr().err.split())
+
+
+def test_cli_levels_from_store(tmp_path, capsys) -> None:
+    import pyarrow.parquet as pq
+
+    from chainlens.cli import app
+    from chainlens.cli._common import run_guarded
+
+    path = tmp_path / "tst.parquet"
+    pq.write_table(hand_chain(), path)
+    store = tmp_path / "store"
+    assert run_guarded(app, ["ingest", str(path), "--store", str(store), "--json"]) == 0
+    capsys.readouterr()
+    code = run_guarded(
+        app, ["levels", "TST", "--date", "2023-04-05", "--store", str(store), "--json"]
+    )
+    out = capsys.readouterr().out
+    assert code == 0, out
+    doc = json.loads(out.strip().splitlines()[0])
+    assert doc["levels"]["oi_call_wall"] == 105.0 and doc["totals"]["dex_shares"] == pytest.approx(
+        6950.0
+    )
+    assert run_guarded(app, ["levels", "TST", "--date", "2023-04-06", "--store", str(store)]) == 2
