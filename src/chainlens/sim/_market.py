@@ -284,6 +284,10 @@ class _Market:
             open_ns=open_ns,
             close_ns=close_ns,
         )
+        ctx.extra["day_volume"] = {
+            int(x): float(v)
+            for x, v in zip(uids, self.trade_mean[uids] * self.mean_size, strict=True)
+        }
         self.plan.on_listing(ctx)
         # ---------------------------------------------------------------- the tape
         ret = np.abs(np.log(spot / paths.prev_close[uids, s])) / np.maximum(
@@ -328,10 +332,13 @@ class _Market:
         )
         exp_v = wc / norm[pos] * self.trade_mean[uids][pos] * self.mean_size
         orders.open_pref = np.clip(
-            0.42
-            + 0.45 * exp_v[orders.cidx] / (exp_v[orders.cidx] + oi_start[orders.cidx] + 1.0)
-            + np.where(orders.style == 1, 0.2, 0.0)
-            + np.where(orders.style == 2, 0.15, 0.0),
+            # equilibrium where OI is ~3x the contract's daily volume; sweeps and blocks
+            # open more often than they close
+            0.47
+            + 0.35
+            * (exp_v[orders.cidx] / (exp_v[orders.cidx] + oi_start[orders.cidx] + 1.0) - 0.25)
+            + np.where(orders.style == 1, 0.12, 0.0)
+            + np.where(orders.style == 2, 0.1, 0.0),
             0.0,
             0.95,
         )
@@ -509,7 +516,7 @@ class _Market:
             schema=schema.PRINTS,
         )
         prog = p.program[o]
-        scen = np.where(prog >= 1_000_000, prog - 1_000_000, -1)
+        scen = np.where((prog >= 1_000_000) & (prog < 2_000_000), prog - 1_000_000, -1)
         truth = pa.Table.from_arrays(
             [
                 pa.array(np.arange(n, dtype=np.int64) + self._print_row),

@@ -50,6 +50,12 @@ class DailyPaths:
         self.prev_close[u, 1:] = self.close[u, :-1]
         self.gap[u, d] = 0.4 * ret
 
+    def shift_return(self, u: int, d: int, delta: float) -> None:
+        """Add ``delta`` to underlying ``u``'s session-``d`` log-return (later closes shift)."""
+        self.close[u, d:] *= np.exp(delta)
+        self.prev_close[u, 1:] = self.close[u, :-1]
+        self.gap[u, d] += 0.4 * delta
+
     def pull_to(self, u: int, sessions: list[int], target: float, strength: float) -> None:
         """Pull closes of ``sessions`` towards ``target`` (max-pain pinning), geometrically."""
         for j, d in enumerate(sessions):

@@ -112,7 +112,7 @@ def sample_orders(
     # U-shaped intraday intensity: the arcsine law on [open, close].
     f = 0.5 - 0.5 * np.cos(np.pi * u[:, 1])
     ts = t_open_ns + (f * (t_close_ns[grp] - t_open_ns)).astype(np.int64)
-    style = np.select([u[:, 2] < 0.03, u[:, 2] < 0.035, u[:, 2] < 0.115], [1, 2, 3], 0).astype(
+    style = np.select([u[:, 2] < 0.03, u[:, 2] < 0.033, u[:, 2] < 0.113], [1, 2, 3], 0).astype(
         np.int8
     )
     side = np.where(u[:, 3] < 0.5 + put_buy_bias[grp] * (cidx & 1), 1, -1).astype(np.int8)
@@ -128,7 +128,7 @@ def sample_orders(
     base = 1.0 + np.floor(np.exp(0.6 + 1.2 * zs))
     size = np.select(
         [style == 1, style == 2],
-        [50.0 + np.floor(np.exp(5.0 + 0.8 * zs)), 500.0 + np.floor(np.exp(6.5 + 0.8 * zs))],
+        [20.0 + np.floor(np.exp(4.0 + 0.8 * zs)), 500.0 + np.floor(np.exp(5.5 + 0.8 * zs))],
         base * np.where(style == 3, 3.0, 1.0),
     )
     size = np.minimum(np.round(size * size_scale[grp]), 20_000).astype(np.int64)
@@ -211,6 +211,8 @@ def expand_orders(o: Orders, u_open: np.ndarray, group_base: int) -> Legs:
         want_open = np.where(
             second & ~o.forced[row], u_open[row] > 1.0 - o.open_pref[row], want_open
         )
+        # a planted roll closes its first leg and opens its second
+        want_open = np.where(second & o.forced[row], ~(o.open_pref[row] > 0.5), want_open)
     return Legs(
         cidx=cidx.astype(np.int64),
         ts=ts.astype(np.int64),
