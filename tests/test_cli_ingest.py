@@ -132,8 +132,9 @@ def test_real_subprocess_errors_are_clear(tmp_path: Path) -> None:
     assert r.returncode == 2 and "no chainlens store" in r.stderr
     assert not (tmp_path / "nowhere").exists()
     r = subprocess.run(
-        [exe, "ingest", str(tmp_path / "nofile.csv"), "--store", str(store)],
+        [exe, "ingest", str(tmp_path / "nofile.csv"), "--store", str(store), "--json"],
         capture_output=True,
         text=True,
     )
-    assert r.returncode != 0 and "no such" in r.stdout + r.stderr and "Traceback" not in r.stderr
+    assert r.returncode == 2 and "Traceback" not in r.stderr and "failed to ingest" in r.stderr
+    assert json.loads(r.stdout)[0]["error"].endswith("no such file")

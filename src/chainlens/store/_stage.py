@@ -31,7 +31,7 @@ from chainlens import schema
 
 #: Rows per Parquet row group: small enough that DuckDB/Arrow prune by underlying, large
 #: enough that per-group overhead stays negligible.
-ROW_GROUP_ROWS = 65_536
+ROW_GROUP_ROWS = 16_384
 
 #: Kinds partitioned by session date (one directory per ``trade_date``).
 DATED_KINDS = ("chain", "trades", "prints")

@@ -1,0 +1,218 @@
+"""Store benchmark: ingest throughput, history-query latency, peak memory of a streamed ingest.
+
+Run: ``.venv/bin/python benchmarks/bench_store.py [--sessions 10] [--contracts 200000]``.
+Prints throughput (targets from issue 2: canonical Parquet >= 5M contracts/s; a full SPX
+quote table, ~20k contracts, < 1 s) and query timings on a generated store.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from chainlens import schema
+from chainlens.paths import shared_data_dir
+from chainlens.store import Store
+
+
+def make_chain(
+    day: dt.date,
+    n_contracts: int,
+    n_underlyings: int,
+    seed: int,
+    first_expiry: dt.date | None = None,
+) -> pa.Table:
+    """A canonical chain of ``n_contracts`` spread over ``n_underlyings`` (vectorised)."""
+    rng = np.random.default_rng(seed)
+    per = n_contracts // n_underlyings
+    i = np.arange(per * n_underlyings)
+    u = i // per
+    j = i % per
+    n_exp = 8
+    exp_idx = j % n_exp
+    k_idx = j // (2 * n_exp)
+    right = np.where((j // n_exp) % 2 == 0, "C", "P")
+    und = np.char.add("U", np.char.zfill(u.astype(str), 4))
+    first = first_expiry or day + dt.timedelta(days=7)
+    expiry = np.array(first, dtype="datetime64[D]") + 7 * exp_idx
+    strike = 50.0 + k_idx.astype(float)
+    yymmdd = np.array(
+        [(first + dt.timedelta(days=7 * e)).strftime("%y%m%d") for e in range(n_exp)]
+    )[exp_idx]
+    sym = np.char.add(
+        np.char.add(np.char.add(und, yymmdd), right),
+        np.char.zfill((strike * 1000).astype(np.int64).astype(str), 8),
+    )
+    n = len(i)
+    ts = dt.datetime.combine(day, dt.time(20, 15), tzinfo=dt.UTC)
+    return schema.conform(
+        pa.table(
+            {
+                "trade_date": pa.array(np.full(n, np.datetime64(day, "D"))),
+                "snapshot_ts": pa.array(np.full(n, ts), pa.timestamp("ns", tz="UTC")),
+                "underlying": und,
+                "root": und,
+                "symbol": sym,
+                "expiry": pa.array(expiry),
+                "settlement": np.full(n, "PM"),
+                "strike": strike,
+                "right": right,
+                "multiplier": pa.array(np.full(n, 100, np.int32)),
+                "bid": rng.uniform(0.1, 5, n),
+                "ask": rng.uniform(5, 10, n),
+                "volume": rng.integers(0, 1000, n),
+                "open_interest": rng.integers(0, 10_000, n),
+                "spot": np.full(n, 100.0),
+            }
+        ),
+        schema.CHAIN,
+    )
+
+
+def timed(fn, repeat: int = 1) -> tuple[float, object]:
+    t0 = time.perf_counter()
+    out = None
+    for _ in range(repeat):
+        out = fn()
+    return (time.perf_counter() - t0) / repeat, out
+
+
+# VmHWM (peak RSS of this process image) resets at exec, unlike ru_maxrss which inherits the
+# parent's peak across fork.
+RSS_CHILD = """
+import re, sys, time
+from chainlens.store import Store
+def hwm_kb():
+    return int(re.search(r"VmHWM:\\s+(\\d+)", open("/proc/self/status").read()).group(1))
+t0 = time.perf_counter()
+with Store(sys.argv[1]) as st:
+    base = hwm_kb()
+    r = st.ingest(sys.argv[2])
+print(r.status, r.rows_read, r.accepted, r.rejected, time.perf_counter() - t0, base, hwm_kb())
+"""
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--sessions", type=int, default=10)
+    ap.add_argument("--contracts", type=int, default=200_000)
+    ap.add_argument("--underlyings", type=int, default=500)
+    ap.add_argument("--big-rows", type=int, default=3_000_000)
+    a = ap.parse_args()
+
+    with tempfile.TemporaryDirectory() as tmp:
+        tmpd = Path(tmp)
+        days = [dt.date(2024, 1, 2) + dt.timedelta(days=d) for d in range(a.sessions)]
+        files = []
+        for k, d in enumerate(days):
+            f = tmpd / f"chain_{d}.parquet"
+            pq.write_table(
+                make_chain(d, a.contracts, a.underlyings, k, days[-1] + dt.timedelta(days=1)),
+                f,
+                row_group_size=100_000,
+            )
+            files.append(f)
+
+        # -- ingest of canonical Parquet through the adapter --------------------------
+        store = tmpd / "store"
+        with Store(store) as st:
+            t, res = timed(lambda: [st.ingest(f) for f in files])
+            assert all(r.status == "ingested" for r in res), [r.error for r in res]
+            rows = sum(r.accepted for r in res)
+            print(
+                f"ingest canonical Parquet: {rows:,} contracts in {t:.2f} s = {rows / t / 1e6:.2f} M contracts/s (target >= 5)"
+            )
+            t2, res2 = timed(lambda: [st.ingest(f) for f in files])
+            print(f"re-ingest (unchanged, hash only): {len(files)} files in {t2 * 1e3:.0f} ms")
+        with Store(tmpd / "store2") as st2:
+            one = pq.read_table(files[0])
+            t, _ = timed(lambda: st2.add_tables({"chain": one}, source="bench"))
+            print(
+                f"add_tables (no adapter): {one.num_rows:,} contracts in {t:.2f} s = {one.num_rows / t / 1e6:.2f} M contracts/s"
+            )
+
+        # -- queries --------------------------------------------------------------------
+        with Store(store, read_only=True) as st:
+            u = "U0123"
+            last = days[-1]
+            t, c = timed(lambda: st.chain(u, last), repeat=20)
+            print(f"chain(one underlying, one session): {c.num_rows} rows in {t * 1e3:.1f} ms")
+            t, h = timed(lambda: st.chain_history(u, end=last, n_sessions=len(days)), repeat=5)
+            print(f"chain_history({len(days)} sessions): {h.num_rows} rows in {t * 1e3:.1f} ms")
+            sym = c["symbol"][0].as_py()
+            t, o = timed(lambda: st.oi_history(u, symbols=[sym]), repeat=10)
+            print(f"oi_history(one contract, {o.num_rows} sessions): {t * 1e3:.1f} ms")
+            t, s = timed(lambda: st.sessions(u), repeat=20)
+            print(f"sessions(one underlying): {s.num_rows} snapshots in {t * 1e3:.1f} ms")
+            t, s = timed(lambda: st.sessions(), repeat=5)
+            print(f"sessions(all): {s.num_rows} snapshots in {t * 1e3:.1f} ms")
+            t, us = timed(lambda: st.underlyings(last), repeat=20)
+            print(f"underlyings(session): {len(us)} in {t * 1e3:.1f} ms")
+
+        # -- a full real SPX quote table ------------------------------------------------
+        spx = (
+            shared_data_dir()
+            / "cboe_quotedata"
+            / "SPX"
+            / "SPX_2023-09-14_1631ET__carlosjimenezdiaz.csv"
+        )
+        if spx.is_file():
+            with Store(tmpd / "warm") as w:  # warm up imports (calendar, adapters) first
+                w.ingest(spx)
+            with Store(tmpd / "store3") as st3:
+                t, r = timed(lambda: st3.ingest(spx))
+                print(
+                    f"ingest real SPX quote table: {r.accepted:,} contracts in {t * 1e3:.0f} ms "
+                    f"= {r.accepted / t / 1e3:.0f} k contracts/s (target < 1 s); "
+                    f"read {r.rows_read} = accepted {r.accepted} + rejected {r.rejected}"
+                )
+        else:
+            print(f"(real SPX file absent at {spx}: skipped)")
+
+        # -- peak memory of a streamed ingest of a big file ----------------------------
+        big = tmpd / "big.parquet"
+        n_sessions = max(1, a.big_rows // 1_000_000)
+        with pq.ParquetWriter(big, schema.CHAIN) as w:
+            for k in range(n_sessions):
+                w.write_table(
+                    make_chain(
+                        dt.date(2024, 3, 1) + dt.timedelta(days=k),
+                        a.big_rows // n_sessions,
+                        a.underlyings,
+                        99 + k,
+                    ),
+                    row_group_size=100_000,
+                )
+        in_mem = pq.read_metadata(big).num_rows
+        size_mb = big.stat().st_size / 2**20
+        arrow_mb = pq.read_table(big).nbytes / 2**20
+        out = subprocess.run(
+            [sys.executable, "-c", RSS_CHILD, str(tmpd / "store4"), str(big)],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.split()
+        status, read, acc, rej, secs, base_kb, peak_kb = out
+        print(
+            f"big ingest: {int(read):,} rows ({size_mb:.0f} MB Parquet, {arrow_mb:.0f} MB as Arrow) {status} in {float(secs):.1f} s; "
+            f"peak RSS {int(peak_kb) / 1024:.0f} MB (after imports+open {int(base_kb) / 1024:.0f} MB); "
+            f"read {read} = accepted {acc} + rejected {rej}"
+        )
+        assert int(read) == in_mem
+    print(
+        f"(bench process peak RSS {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB)"
+    )
+
+
+if __name__ == "__main__":
+    main()
