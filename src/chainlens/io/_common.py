@@ -571,51 +571,166 @@ def format_osi(root: pa.Array, expiry: pa.Array, right: pa.Array, strike: pa.Arr
 class DuplicateTracker:
     """Remembers contract keys already accepted in a file, across streamed batches.
 
-    Keys are hashed to 64 bits (polars ``hash_rows``); a collision between two different
-    keys has a probability of about n^2 / 2^65 (1e-7 for 2M rows).
+    A key (``snapshot_ts``, ``symbol``) is hashed to 64 bits (polars string hash mixed with
+    the timestamp); a collision between two different keys has a probability of about
+    n^2 / 2^65 (1e-7 for 2M rows). Hashes of earlier batches are kept as sorted runs.
     """
 
     def __init__(self) -> None:
-        self.hashes = np.empty(0, dtype=np.uint64)
-        self.rows = np.empty(0, dtype=np.int64)
+        self.runs: list[tuple[np.ndarray, np.ndarray]] = []
 
-    def check(self, keys: pa.Table, lines: np.ndarray, candidates: np.ndarray) -> np.ndarray:
-        """For rows flagged in ``candidates``, the line of an earlier identical key (or -1).
-        Rows that are not duplicates are remembered."""
+    @staticmethod
+    def hash_keys(snapshot_ts: pa.Array, symbol: pa.Array) -> np.ndarray:
         import polars as pl
 
+        hs = pl.from_arrow(pc.cast(symbol, pa.string())).hash(seed=7).to_numpy().astype(np.uint64)
+        ts = pc.cast(snapshot_ts, pa.int64()).to_numpy(zero_copy_only=False).astype(np.uint64)
+        with np.errstate(over="ignore"):
+            return hs ^ (ts * np.uint64(0x9E3779B97F4A7C15))
+
+    def check(self, h: np.ndarray, lines: np.ndarray, candidates: np.ndarray) -> np.ndarray:
+        """For rows flagged in ``candidates``, the line of an earlier identical key (or -1).
+        Rows that are not duplicates are remembered. ``lines`` increase within a batch."""
         first_line = np.full(len(lines), -1, dtype=np.int64)
         idx = np.flatnonzero(candidates)
         if len(idx) == 0:
             return first_line
-        h = pl.from_arrow(keys.take(pa.array(idx))).hash_rows().to_numpy().astype(np.uint64)
-        # Earlier batches.
-        if len(self.hashes):
-            pos = np.searchsorted(self.hashes, h)
-            pos_c = np.minimum(pos, len(self.hashes) - 1)
-            hit = self.hashes[pos_c] == h
-            first_line[idx[hit]] = self.rows[pos_c[hit]]
-        # Within this batch: the first occurrence in file order wins.
-        order = np.argsort(lines[idx], kind="stable")
-        hs = h[order]
-        u, first, inv = np.unique(hs, return_index=True, return_inverse=True)
-        dup_in = first[inv] != np.arange(len(hs))
-        ln_sorted = lines[idx][order]
-        src = idx[order]
-        fl = np.where(dup_in, ln_sorted[first[inv]], -1)
-        cur = first_line[src]
-        first_line[src] = np.where(cur >= 0, cur, fl)
-        # Remember new keys.
-        new = first_line[idx] < 0
-        new_h = h[new]
-        new_r = lines[idx][new]
-        if len(new_h):
-            nh, ni = np.unique(new_h, return_index=True)
-            allh = np.concatenate([self.hashes, nh])
-            allr = np.concatenate([self.rows, new_r[ni]])
-            o = np.argsort(allh, kind="stable")
-            self.hashes, self.rows = allh[o], allr[o]
+        hc, lc = h[idx], lines[idx]
+        hs = np.sort(hc)
+        # Earlier batches (runs of sorted hashes; lines looked up only for the hits).
+        for run_sorted, run_h, run_l in self.runs:
+            # Sorted queries into a sorted run: a near-linear merge, cache friendly.
+            pos = np.minimum(np.searchsorted(run_sorted, hs), len(run_sorted) - 1)
+            hit_h = hs[run_sorted[pos] == hs]
+            if len(hit_h) == 0:
+                continue
+            rows = np.flatnonzero(np.isin(hc, hit_h) & (first_line[idx] < 0))
+            m = np.isin(run_h, hit_h)
+            where = dict(zip(run_h[m].tolist(), run_l[m].tolist(), strict=True))
+            first_line[idx[rows]] = [where[x] for x in hc[rows].tolist()]
+        within = hs[1:] == hs[:-1]
+        if within.any():
+            # Slow path, only when a batch holds duplicates: first occurrence in file order.
+            order = np.argsort(hc, kind="stable")
+            ho = hc[order]
+            same = np.concatenate([[False], ho[1:] == ho[:-1]])
+            start = np.maximum.accumulate(np.where(~same, np.arange(len(ho)), 0))
+            fl = np.where(same, lc[order][start], -1)
+            src = idx[order]
+            cur = first_line[src]
+            first_line[src] = np.where(cur >= 0, cur, fl)
+            hs = ho[~same]
+        self.runs.append((hs, hc, lc))
         return first_line
+
+
+def _str_parts(a: pa.Array | pa.ChunkedArray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(starts, ends, bytes) of a string array, zero-copy where possible."""
+    if isinstance(a, pa.ChunkedArray):
+        a = a.combine_chunks()
+    if not (pa.types.is_string(a.type) or pa.types.is_large_string(a.type)):
+        a = a.cast(pa.string())
+    odt = np.int64 if pa.types.is_large_string(a.type) else np.int32
+    bufs = a.buffers()
+    off = np.frombuffer(bufs[1], dtype=odt)[a.offset : a.offset + len(a) + 1].astype(np.int64)
+    data = np.frombuffer(bufs[2], dtype=np.uint8) if bufs[2] is not None else np.zeros(1, np.uint8)
+    return off[:-1], off[1:], data
+
+
+def _fast_osi_mismatch(cols: dict[str, pa.Array]) -> dict[str, np.ndarray] | None:
+    """Compare compact OSI symbols with root/expiry/right/strike by fixed-width byte gathers.
+
+    ``ROOT`` + ``YYMMDD`` + ``C|P`` + strike*1000 on 8 digits (OCC OSI). Returns a mask per
+    column, or None when some symbol is not plainly formed (the caller then runs the full
+    parser, which also says why)."""
+    sym, root, right = cols["symbol"], cols["root"], cols["right"]
+    if sym.null_count or root.null_count or right.null_count or len(sym) == 0:
+        return None
+    s0, s1, sd = _str_parts(sym)
+    slen = s1 - s0
+    if (slen < 16).any() or (slen > 21).any():
+        return None
+    reg = _regular(s0, slen)
+    if reg is not None:
+        mat = sd[reg : reg + len(sym) * int(slen[0])].reshape(len(sym), int(slen[0]))
+        tail = mat[:, -15:].astype(np.int16) - 48
+        dig = np.concatenate([tail[:, :6], tail[:, 7:]], axis=1)
+        if ((dig < 0) | (dig > 9)).any():
+            return None
+        ymd = dig[:, :6].astype(np.int32) @ (10 ** np.arange(5, -1, -1, dtype=np.int32))
+        units = dig[:, 6:].astype(np.int64) @ (10 ** np.arange(7, -1, -1, dtype=np.int64))
+        rbyte = mat[:, -9]
+        return _osi_compare(cols, ymd, units, rbyte, s0, slen, sd, mat)
+    base = s1 - 15
+    rbyte = sd[base + 6]
+    ymd = np.zeros(len(sym), dtype=np.int32)
+    units = np.zeros(len(sym), dtype=np.int64)
+    bad = np.zeros(len(sym), dtype=bool)
+    for j in (0, 1, 2, 3, 4, 5, 7, 8, 9, 10, 11, 12, 13, 14):
+        dj = sd[base + j].astype(np.int16) - 48
+        bad |= (dj < 0) | (dj > 9)
+        if j < 6:
+            ymd = ymd * 10 + dj
+        else:
+            units = units * 10 + dj
+    if bad.any():
+        return None
+    return _osi_compare(cols, ymd, units, rbyte, s0, slen, sd, None)
+
+
+def _regular(starts: np.ndarray, lengths: np.ndarray) -> int | None:
+    """Start byte when every string has the same length and they are contiguous, else None."""
+    if len(lengths) == 0 or (lengths != lengths[0]).any():
+        return None
+    if (starts != starts[0] + np.arange(len(starts)) * lengths[0]).any():
+        return None
+    return int(starts[0])
+
+
+def _osi_compare(
+    cols: dict[str, pa.Array],
+    ymd: np.ndarray,
+    units: np.ndarray,
+    rbyte: np.ndarray,
+    s0: np.ndarray,
+    slen: np.ndarray,
+    sd: np.ndarray,
+    mat: np.ndarray | None,
+) -> dict[str, np.ndarray]:
+    n = len(ymd)
+    days = pc.cast(cols["expiry"], pa.int32()).to_numpy(zero_copy_only=False)
+    d64 = np.asarray(days, dtype="datetime64[D]")
+    y = d64.astype("datetime64[Y]").astype(np.int64) + 1970
+    m = d64.astype("datetime64[M]").astype(np.int64) % 12 + 1
+    dd = (d64 - d64.astype("datetime64[M]").astype("datetime64[D]")).astype(np.int64) + 1
+    want = (y % 100) * 10000 + m * 100 + dd
+    k = np.asarray(
+        pc.fill_null(cols["strike"], 0.0).to_numpy(zero_copy_only=False), dtype=np.float64
+    )
+    r0, r1, rd = _str_parts(cols["right"])
+    rlen = r1 - r0
+    rb = np.where(rlen == 1, rd[np.minimum(r0, len(rd) - 1)], 0)
+    o0, o1, od = _str_parts(cols["root"])
+    olen = o1 - o0
+    root_bad = olen != slen - 15
+    oreg = _regular(o0, olen) if mat is not None else None
+    done = False
+    if oreg is not None and mat is not None and not root_bad.any():
+        w = int(olen[0])
+        omat = od[oreg : oreg + n * w].reshape(n, w)
+        root_bad = (mat[:, :w] != omat).any(axis=1)
+        done = True
+    for j in range(0 if done else int(olen.max(initial=0))):
+        has = (olen > j) & ~root_bad
+        a_ = sd[np.minimum(s0 + j, len(sd) - 1)]
+        b_ = od[np.minimum(o0 + j, len(od) - 1)]
+        root_bad |= has & (a_ != b_)
+    return {
+        "root": root_bad,
+        "expiry": (ymd != want) | (y < 2000) | (y > 2099),
+        "right": rb != rbyte,
+        "strike": np.abs(units / 1000.0 - k) > 5e-4,
+    }
 
 
 @dataclass
@@ -632,6 +747,9 @@ class Candidate:
 
 def _num_bad(a: pa.Array) -> np.ndarray:
     if pa.types.is_floating(a.type):
+        if a.null_count == 0:
+            v = a.to_numpy(zero_copy_only=False) if isinstance(a, pa.ChunkedArray) else a.to_numpy()
+            return ~np.isfinite(v)
         return _as_np_bool(pc.or_(pc.is_nan(a), pc.is_inf(a)))
     return np.zeros(len(a), dtype=bool)
 
@@ -670,7 +788,7 @@ def finalize(
     for f in schema:
         if f.name in cols:
             a = cols[f.name]
-            if not f.nullable:
+            if not f.nullable and a.null_count:
                 add(a.is_null().to_numpy(zero_copy_only=False), f.name, "missing value")
             add(_num_bad(a), f.name, "NaN or inf")
     for c in ("volume", "open_interest", "size"):
@@ -699,7 +817,13 @@ def finalize(
             "expiry",
             "expiry before the session",
         )
+    fast = None
     if "symbol" in cols and {"root", "expiry", "right", "strike"} <= cols.keys():
+        fast = _fast_osi_mismatch(cols)
+    if fast is not None:
+        for c in ("root", "expiry", "right", "strike"):
+            add(fast[c], "symbol", f"symbol does not match the {c} column", cols["symbol"])
+    elif "symbol" in cols and {"root", "expiry", "right", "strike"} <= cols.keys():
         osi = parse_osi(cols["symbol"])
         bad_sym = ~osi["valid"].to_numpy(zero_copy_only=False)
         if bad_sym.any():
@@ -730,14 +854,17 @@ def finalize(
         sink.add(cand.line[idx], column=p.column, values=vals, reason=reason)
         rejected |= new
 
-    if dups is not None and cand.kind == "chain":
-        keys = pa.table({"snapshot_ts": cols["snapshot_ts"], "symbol": cols["symbol"]})
-        first = dups.check(keys, cand.line, ~rejected)
+    if dups is not None and cand.kind == "chain" and n:
+        h = dups.hash_keys(cols["snapshot_ts"], cols["symbol"])
+        first = dups.check(h, cand.line, ~rejected)
         dup = first >= 0
         if dup.any():
             idx = np.flatnonzero(dup)
-            reasons = pa.array(
-                [f"duplicate contract in snapshot (first at row {r})" for r in first[idx]]
+            reasons = pc.binary_join_element_wise(
+                "duplicate contract in snapshot (first at row ",
+                pc.cast(pa.array(first[idx]), pa.string()),
+                ")",
+                "",
             )
             sink.add(
                 cand.line[idx],
@@ -748,7 +875,7 @@ def finalize(
             rejected |= dup
 
     keep = pa.array(~rejected)
-    out_cols = {k: pc.filter(v, keep) for k, v in cols.items()}
+    out_cols = {k: pc.filter(v, keep) for k, v in cols.items()} if rejected.any() else dict(cols)
     if cand.kind == "chain":
         bid, ask = out_cols.get("bid"), out_cols.get("ask")
         if bid is not None and ask is not None:
