@@ -275,12 +275,9 @@ def _print_show(s: dict[str, Any]) -> None:
         top.add_column(c, justify="right")
     calls, puts = s["top_call_oi_strikes"], s["top_put_oi_strikes"]
     for i in range(max(len(calls), len(puts))):
-        c = calls[i] if i < len(calls) else None
-        p = puts[i] if i < len(puts) else None
-        top.add_row(
-            _fmt(c and c["strike"], ",.2f") if c else "",
-            f"{c['open_interest']:,}" if c else "",
-            _fmt(p["strike"], ",.2f") if p else "",
-            f"{p['open_interest']:,}" if p else "",
-        )
+        cells: list[str] = []
+        for side in (calls, puts):
+            row = side[i] if i < len(side) else None
+            cells += ["", ""] if row is None else [_fmt(row["strike"]), f"{row['open_interest']:,}"]
+        top.add_row(*cells)
     console.print(top)

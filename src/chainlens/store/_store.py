@@ -422,7 +422,7 @@ class Store:
         path: str | Path,
         *,
         format: str | None = None,
-        mapping: str | Path | Mapping[str, Any] | None = None,
+        mapping: str | Path | None = None,
         progress: ProgressFn | None = None,
     ) -> IngestResult:
         """Ingest one file: detect its format, validate, store atomically.
@@ -450,13 +450,13 @@ class Store:
         res.format = fmt
         sha = _sha256(p)
         with self._write_lock():
-            prev = self.con.execute(
+            found = self.con.execute(
                 "SELECT format, rows_read, accepted, rejected, rejects_file, kinds FROM sources "
                 "WHERE sha256 = ? ORDER BY seq LIMIT 1",
                 [sha],
             ).fetchall()
-            prev = prev[0] if prev else None
-            if prev is not None:
+            if found:
+                prev = found[0]
                 return IngestResult(
                     path=str(path),
                     format=prev[0],
@@ -474,7 +474,10 @@ class Store:
                 reasons: dict[str, int] = {}
                 first_reject: str | None = None
                 for batch in cio.read_file(
-                    p, format=fmt, mapping=mapping, batch_rows=INGEST_BATCH_ROWS
+                    p,
+                    format=fmt,
+                    mapping=None if mapping is None else Path(mapping),
+                    batch_rows=INGEST_BATCH_ROWS,
                 ):
                     n_ok = stager.add(batch.kind, batch.table)
                     n_bad = stager.add_rejects(batch.rejects)
@@ -944,16 +947,15 @@ class Store:
             If ``(name, session, part)`` was never written.
         """
         d = _as_date(session)
-        row = self.con.execute(
+        rows = self.con.execute(
             "SELECT file FROM results WHERE name = ? AND session = ? AND part = ?", [name, d, part]
         ).fetchall()
-        row = row[0] if row else None
-        if row is None:
+        if not rows:
             raise NotFoundError(
                 f"no results {name!r} part {part!r} for session {d} in {self.root}",
                 hint="run `chainlens run --date D` first",
             )
-        path = self.root / row[0]
+        path = self.root / rows[0][0]
         filt = None
         if underlying is not None and "underlying" in pq.read_schema(path).names:
             filt = pc.field("underlying") == underlying
