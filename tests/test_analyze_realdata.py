@@ -135,7 +135,7 @@ def case(request, cboe_dir):
     if not path.is_file():
         pytest.skip(f"{path} absent")
     (res,) = analyze_chain(read_chain(path), AnalysisConfig(greeks="vendor", surfaces=False))
-    return res, reference(path, drop_iv0_greeks=True)
+    return res, reference(path, drop_iv0_greeks=False)
 
 
 def test_totals_and_ratios(case) -> None:
@@ -162,11 +162,6 @@ def test_vendor_gex_dex_equal_hand_sum(case) -> None:
         assert d == pytest.approx(ref["dex_k"][k], rel=1e-9, abs=1e-12 * scale_d)
 
 
-@pytest.mark.xfail(
-    strict=False,
-    reason="the Cboe adapter nulls delta/gamma where IV is 0 (ITM puts carry real greeks there); "
-    "the SPEC hand sum over the file's own gamma includes them",
-)
 def test_vendor_gex_equals_hand_sum_of_every_row(cboe_dir) -> None:
     from chainlens.io import read_chain
 

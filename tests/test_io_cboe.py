@@ -137,7 +137,10 @@ def test_zero_iv_is_null_and_nonzero_kept(cboe_dir: Path) -> None:
         rows = list(csv.reader(fh))[4:]
     zero = sum((float(r[7]) == 0) + (float(r[18]) == 0) for r in rows)
     assert t["iv"].null_count == zero
-    assert t["delta"].null_count == zero and t["gamma"].null_count == zero
+    # Vendor delta/gamma are kept as written, also beside IV 0 (SPEC: vendor GEX = hand sum).
+    assert t["delta"].null_count == 0 and t["gamma"].null_count == 0
+    deltas = [float(r[8]) for r in rows] + [float(r[19]) for r in rows]
+    assert sorted(t["delta"].to_pylist()) == sorted(deltas)
     assert pc.min(t["iv"]).as_py() > 0
 
 

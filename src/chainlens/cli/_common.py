@@ -69,7 +69,7 @@ def emit_json(obj: Any) -> None:
 def run_guarded(app: typer.Typer, argv: list[str] | None = None) -> int:
     """Run the typer app; a ChainlensError prints as one clear message and exits with 2."""
     try:
-        app(args=argv, standalone_mode=False)
+        rc = app(args=argv, standalone_mode=False)
     except ChainlensError as exc:
         console_err.print(f"[bold red]error:[/] {exc.message}", highlight=False, markup=True)
         if exc.hint:
@@ -89,4 +89,4 @@ def run_guarded(app: typer.Typer, argv: list[str] | None = None) -> int:
             exc.show()
             return exc.exit_code
         raise
-    return 0
+    return int(rc) if isinstance(rc, int) else 0

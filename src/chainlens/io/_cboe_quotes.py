@@ -16,8 +16,9 @@ Choices (documented for users)
   file names are not data (a file whose name says otherwise still gets its date line's session).
   A date line without a 4-digit year gets the year that puts it nearest to the earliest expiry.
 * **Spot** is the ``Last:`` value of line 2.
-* **Vendor greeks.** Cboe writes IV 0 (and placeholder delta/gamma) on contracts it did not
-  model; where ``IV == 0`` the contract's ``iv``, ``delta`` and ``gamma`` are null. Files without
+* **Vendor greeks.** Cboe writes IV 0 on contracts it did not model; where ``IV == 0`` the
+  contract's ``iv`` is null. Its ``delta`` and ``gamma`` are kept as written (deep ITM
+  contracts carry real deltas beside IV 0), so vendor sums equal the file's hand sums. Files without
   IV/Delta/Gamma columns give null greeks.
 * ``Last Sale`` 0 means no sale: ``last`` is null there. Bid 0 is a real "no bid" and kept.
 * **Roots.** From the OSI symbol (SPX and SPXW, NDX and NDXP in one file); ``underlying`` from
@@ -286,9 +287,11 @@ def read(path: Path, *, batch_rows: int = 1_000_000) -> Iterator[AdapterResult]:
                     else pa.nulls(n, pa.float64())
                 )
             if "IV" in cols:
+                # IV 0 means "not modelled": the IV is null, but the vendor's delta and gamma
+                # are kept as written (ITM contracts carry real greeks beside IV 0), so that
+                # vendor GEX equals the hand sum of the file.
                 unmodelled = pc.fill_null(pc.equal(greeks["iv"], 0.0), False)
-                for g in greeks:
-                    greeks[g] = pc.if_else(unmodelled, pa.scalar(None, pa.float64()), greeks[g])
+                greeks["iv"] = pc.if_else(unmodelled, pa.scalar(None, pa.float64()), greeks["iv"])
             osi = parse_osi(sym)
             root = pc.fill_null(osi["root"], "")
             cols_out = {

@@ -22,7 +22,7 @@ EOD calcs
 One ``chain`` snapshot at the session close (``snapshot_ts`` = the close of ``quote_date``):
 ``bid_eod``/``ask_eod``, ``close`` as ``last`` (0 -> null: no trade), ``trade_volume``,
 ``open_interest``, vendor greeks ``implied_volatility_1545``/``delta_1545``/``gamma_1545`` (IV 0
--> iv, delta and gamma null, as for the Cboe quote table), spot = mid of
+-> iv null, delta and gamma kept, as for the Cboe quote table), spot = mid of
 ``underlying_bid_eod``/``underlying_ask_eod``.
 """
 
@@ -309,10 +309,9 @@ def _read_eod(path: Path, batch_rows: int) -> Iterator[AdapterResult]:
                 ("gamma", "gamma_1545"),
             )
         }
+        # IV 0 = not modelled: null IV, vendor delta/gamma kept as written (as for Cboe).
         unmodelled = pc.fill_null(pc.equal(greeks["iv"], 0.0), False)
-        greeks = {
-            g: pc.if_else(unmodelled, pa.scalar(None, pa.float64()), a) for g, a in greeks.items()
-        }
+        greeks["iv"] = pc.if_else(unmodelled, pa.scalar(None, pa.float64()), greeks["iv"])
         last = (
             parse_float(f["close"], "close", probs) if "close" in f else pa.nulls(n, pa.float64())
         )
