@@ -34,7 +34,7 @@ class SimConfig:
         others or on how the universe is chunked.
     trades_per_underlying
         Mean number of option trades per underlying and session (tape rows, before sweeps are
-        split into legs). 4,000 gives about 20M trades at 5,000 underlyings.
+        split into legs). 3,000 gives about 20M tape rows at 5,000 underlyings.
     prints_per_underlying
         Mean number of dark-pool prints per equity/ETF ticker and session.
     scenarios
@@ -47,7 +47,7 @@ class SimConfig:
     sessions: int = 10
     start: dt.date = dt.date(2024, 3, 4)
     seed: int = 7
-    trades_per_underlying: int = 4000
+    trades_per_underlying: int = 3000
     prints_per_underlying: int = 60
     scenarios: bool = True
     chunk_underlyings: int = 250

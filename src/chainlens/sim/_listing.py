@@ -4,11 +4,11 @@ Expiries (per listing tier; dates are sessions, a holiday Friday moves to the Th
 
 * dailies, Monday-Friday, the next 12 sessions incl. 0DTE: SPX (SPXW), NDX (NDXP), RUT (RUTW),
   SPY, QQQ, IWM;
-* weeklies (Fridays): 6 (tiers 0-1), 3 (tier 2), none (tier 3);
-* standard monthlies (third Friday): 6 / 4 / 3 / 3. Index monthlies are listed twice: the
+* weeklies (Fridays): 6 (tiers 0-1), 4 (tier 2), none (tier 3);
+* standard monthlies (third Friday): 6 / 4 / 4 / 4. Index monthlies are listed twice: the
   AM-settled root (SPX, NDX, RUT), last traded the session before expiry, and the PM root
   (SPXW, NDXP, RUTW) traded through expiry day;
-* quarterlies (Mar/Jun/Sep/Dec third Fridays, within a year): 4 / 3 / 2 / 1;
+* quarterlies (Mar/Jun/Sep/Dec third Fridays, within a year): 4 / 3 / 2 / 2;
 * LEAPS (January third Fridays more than 9 months out): 2 / 2 / 1 / 0;
 * VIX: the next 6 VIX monthlies (Wednesdays, AM-settled, root VIX).
 
@@ -44,8 +44,8 @@ _MAX_STRIKE_MILLI = (1 << _STRIKE_BITS) - 1
 _TIERS = {
     0: (6, 6, 4, 2, 40, 3.5),
     1: (6, 4, 3, 2, 12, 3.0),
-    2: (3, 3, 2, 1, 8, 2.2),
-    3: (0, 3, 1, 0, 6, 1.6),
+    2: (4, 4, 2, 1, 12, 2.2),
+    3: (0, 4, 2, 0, 10, 1.6),
 }
 
 

@@ -49,6 +49,8 @@ _YEAR_NS = 365.0 * 86400.0 * 1e9
 _SPREAD_FRAC = np.array([0.02, 0.03, 0.045, 0.06])
 _SNAPSHOT_LAG_NS = 15 * 60 * 1_000_000_000  # chain snapshot 15 min after the close
 _R = DEFAULT_RATE
+#: Expected orders per chunk (bounds peak memory: ~1 KB per order in flight).
+_CHUNK_ORDERS = 600_000.0
 
 
 @dataclass(slots=True)
@@ -366,7 +368,7 @@ class _Market:
         )
         reserved_end = np.minimum(reserved_end, oi_end)
         # order the tape by time
-        o = np.lexsort((legs.cidx, legs.ts))
+        o = np.argsort(legs.ts, kind="stable")
         n_t = len(o)
         tid_base = np.int64(sday) * 10_000_000_000 + self.trade_seq
         tid = tid_base + np.arange(n_t, dtype=np.int64)
@@ -445,8 +447,6 @@ class _Market:
         truth = pa.Table.from_arrays(
             [
                 pa.array(tid),
-                und_a.take(ci),
-                symbols.take(ci),
                 pa.array(np.array(["sell", "buy"], dtype=object))
                 .take(pa.array((legs.side[o] > 0).astype(np.int64)))
                 .cast(pa.string()),
@@ -553,10 +553,7 @@ class _Market:
         cfg = self.cfg
         out_dir.mkdir(parents=True, exist_ok=True)
         n = len(self.uni)
-        chunks = [
-            np.arange(a, min(a + cfg.chunk_underlyings, n))
-            for a in range(0, n, cfg.chunk_underlyings)
-        ]
+        chunks = _chunks(self.trade_mean[:n], cfg.chunk_underlyings, _CHUNK_ORDERS)
         files: dict[str, list[Path]] = {"chain": [], "trades": [], "prints": []}
         truth: list[Path] = []
         for s, day in enumerate(self.sessions):
@@ -566,8 +563,7 @@ class _Market:
                 for ci, uids in enumerate(chunks):
                     st = self.states.setdefault(ci, ChunkState())
                     tables = self.chunk(s, day, uids, st)
-                    for k, tb in tables.items():
-                        w.write(k, tb)
+                    w.write_many(tables)
                     if progress is not None:
                         progress(f"session {day.isoformat()}", ci + 1, len(chunks))
             finally:
@@ -672,6 +668,23 @@ class _Market:
             ],
             schema=schema.SECTORS,
         )
+
+
+def _chunks(load: np.ndarray, max_names: int, max_load: float) -> list[np.ndarray]:
+    """Contiguous ranges of underlyings with at most ``max_names`` names and, where possible,
+    at most ``max_load`` expected orders (the heavy index names get chunks of their own)."""
+    out: list[np.ndarray] = []
+    a = 0
+    n = len(load)
+    while a < n:
+        b = a + 1
+        tot = float(load[a])
+        while b < n and b - a < max_names and tot + load[b] <= max_load:
+            tot += float(load[b])
+            b += 1
+        out.append(np.arange(a, b))
+        a = b
+    return out
 
 
 def _ns(x: dt.datetime) -> int:

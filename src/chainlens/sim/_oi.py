@@ -89,7 +89,7 @@ def assign_open_close(
     """
     is_open = want_open.copy()
     bg_close = (~is_open) & (~forced)
-    order = np.lexsort((np.arange(len(cidx)), cidx))
+    order = np.argsort(cidx, kind="stable")
     c_sorted = cidx[order]
     cs = np.where(bg_close[order], size[order], 0)
     cum = np.cumsum(cs)

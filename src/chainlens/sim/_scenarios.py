@@ -42,7 +42,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from chainlens.sim._darkpool import Prints, program_prints
-from chainlens.sim._rng import keyed
+from chainlens.sim._rng import keyed, per_underlying
 from chainlens.sim._tape import Orders
 from chainlens.sim._universe import Universe
 from chainlens.symbols import format_osi
@@ -222,8 +222,7 @@ class ScenarioPlan:
         """Background programs (about 6% of names a day) and the planted distribution."""
         parts = []
         n = len(ctx.uids)
-        g = keyed(self.seed, "darkpool", 10_000 + ctx.s, int(ctx.uids[0]))
-        u = g.random((n, 4))
+        u = per_underlying(self.seed, "darkpool", 10_000 + ctx.s, ctx.uids, np.ones(n, np.int64), 4)
         shares = np.bincount(bg.grp, weights=bg.size, minlength=n)
         eq = ctx.uni.kind[ctx.uids] != 0
         for i in np.flatnonzero(eq & (u[:, 0] < 0.06) & (shares > 0)).tolist():
@@ -239,12 +238,13 @@ class ScenarioPlan:
                     ctx.open_ns,
                     ctx.close_ns,
                     pid,
-                    g.random((k, 2)),
+                    keyed(self.seed, "darkpool", 20_000 + ctx.s, int(ctx.uids[i])).random((k, 2)),
                 )
             )
         for i, uid in enumerate(ctx.uids.tolist()):
             for sc in self.by_uid.get(uid, []):
                 if sc.kind == "darkpool_distribution" and ctx.s == self.rally:
+                    g = keyed(self.seed, "scenario", 200 + sc.id, ctx.s)
                     k = int(30 + g.integers(0, 20))
                     total = int(max(shares[i], 1000) * sc.params["multiple"])
                     sc.details["program_shares"] = total
@@ -671,7 +671,7 @@ def _resolve(sc: Scenario, ctx: Ctx, seed: int, paths_close: np.ndarray | None =
             )
         )
         for put in (0, 1):
-            _seed_position(ctx, uid, (exp, 0, k0, put), m // 2 if put else m - m // 2)
+            _seed_position(ctx, uid, (exp, 0, k0, put), m)
         sc.details.update(pin_position=m, seeded_strike=k0)
     sc.resolved = True
 

@@ -28,7 +28,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.special import ndtri
 
-from chainlens.sim._vol import black76, quote
+from chainlens.sim._vol import black76_price, quote
 
 __all__ = ["CONDITIONS", "EXCHANGES", "Orders", "expand_orders"]
 
@@ -253,7 +253,7 @@ def price_legs(
     f = np.where(vix_like[c], s, s * np.exp(carry[c] * t))
     w = w_per_year[c] * t
     k = strike[c]
-    theo, _, _ = black76(f, k, t, r, w, is_call[c], s)
+    theo = black76_price(f, k, t, r, w, is_call[c])
     z = np.log(k / f) / np.sqrt(np.maximum(w, 1e-8))
     bid, ask, tick = quote(theo, z, spread_frac[c], penny[c])
     px = bid + legs.x * (ask - bid)

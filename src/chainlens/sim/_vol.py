@@ -125,6 +125,20 @@ def black76(
     return px, dlt, gam
 
 
+def black76_price(
+    f: np.ndarray, k_strike: np.ndarray, t: np.ndarray, r: float, w: np.ndarray, is_call: np.ndarray
+) -> np.ndarray:
+    """Black-76 price only (USD/share); same conventions as :func:`black76`."""
+    live = (t > 0) & (w > 1e-14)
+    sw = np.sqrt(np.where(live, w, 1.0))
+    d1 = (np.log(f / k_strike) + 0.5 * w) / sw
+    disc = np.exp(-r * np.maximum(t, 0.0))
+    call = disc * (f * ndtr(d1) - k_strike * ndtr(d1 - sw))
+    px = np.where(is_call, call, call - disc * (f - k_strike))
+    intrinsic = np.maximum(np.where(is_call, f - k_strike, k_strike - f), 0.0)
+    return np.where(live, np.maximum(px, 0.0), intrinsic)
+
+
 def quote(
     theo: np.ndarray, z: np.ndarray, spread_frac: np.ndarray, penny: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
 import pyarrow as pa
@@ -14,8 +15,6 @@ __all__ = ["SessionWriters", "TRUTH_PRINTS", "TRUTH_TRADES", "write_table"]
 TRUTH_TRADES = pa.schema(
     [
         pa.field("trade_id", pa.int64(), nullable=False),
-        pa.field("underlying", pa.string(), nullable=False),
-        pa.field("symbol", pa.string(), nullable=False),
         pa.field("true_side", pa.string(), nullable=False),  # buy | sell (the customer side)
         pa.field("open_close", pa.string(), nullable=False),  # open | close
         pa.field("style", pa.string(), nullable=False),  # single | sweep | block | multileg
@@ -35,7 +34,7 @@ TRUTH_PRINTS = pa.schema(
     ]
 )
 
-_COMPRESSION = "zstd"
+_COMPRESSION = "snappy"  # 2-3x faster to write than zstd; the store recompresses
 
 
 def write_table(table: pa.Table, path: Path) -> Path:
@@ -45,7 +44,11 @@ def write_table(table: pa.Table, path: Path) -> Path:
 
 
 class SessionWriters:
-    """Writers for one session's chain, trades, prints and truth files."""
+    """Writers for one session's chain, trades, prints and truth files.
+
+    Writes run on one background thread (Parquet encoding releases the GIL), so the next chunk
+    is generated while the previous one is written; at most two chunks are in flight.
+    """
 
     def __init__(self, out_dir: Path, day: str) -> None:
         (out_dir / "truth").mkdir(parents=True, exist_ok=True)
@@ -68,12 +71,26 @@ class SessionWriters:
             for k, p in self.paths.items()
         }
         self.rows = dict.fromkeys(self.paths, 0)
+        self._pool = ThreadPoolExecutor(max_workers=1)
+        self._pending: Future | None = None
 
-    def write(self, kind: str, table: pa.Table) -> None:
-        if table.num_rows:
-            self._w[kind].write_table(table, row_group_size=1 << 20)
-            self.rows[kind] += table.num_rows
+    def _write_all(self, tables: dict[str, pa.Table]) -> None:
+        for kind, table in tables.items():
+            if table.num_rows:
+                self._w[kind].write_table(table, row_group_size=1 << 20)
+                self.rows[kind] += table.num_rows
+
+    def write_many(self, tables: dict[str, pa.Table]) -> None:
+        """Queue one chunk's tables (waits for the previous chunk to be written)."""
+        if self._pending is not None:
+            self._pending.result()
+        self._pending = self._pool.submit(self._write_all, tables)
 
     def close(self) -> None:
-        for w in self._w.values():
-            w.close()
+        try:
+            if self._pending is not None:
+                self._pending.result()
+        finally:
+            self._pool.shutdown(wait=True)
+            for w in self._w.values():
+                w.close()
