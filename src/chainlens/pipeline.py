@@ -1,0 +1,540 @@
+"""The daily pipeline: one pure kernel per underlying, then a store-level driver.
+
+:func:`analyze_underlying` is a pure function of one underlying's history window (chain
+snapshots of the last N sessions, that session's trades and dark-pool prints, optional bars and
+events). It does no I/O, so the local runner (:mod:`chainlens.runners.local`) maps it over
+underlyings with a process pool and a Spark runner can map the very same function with
+``groupBy("underlying").applyInArrow`` (SPEC "Architecture").
+
+Its :class:`UnderlyingResult` holds
+
+* ``doc``: a JSON-ready document (the ``chainlens analyze`` object of the session's chain plus
+  the flow, open-interest, realized-volatility and earnings facts the reports state), and
+* ``tables``: Arrow tables, each with an ``underlying`` column, that the runner concatenates
+  across underlyings and stores with :meth:`chainlens.store.Store.write_results` under the
+  results name :data:`RESULTS_NAME`.
+
+Examples
+--------
+>>> from chainlens.pipeline import PipelineConfig
+>>> PipelineConfig().n_sessions
+5
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from chainlens.errors import InputError
+
+if TYPE_CHECKING:
+    from chainlens.exposure._config import AnalysisConfig
+    from chainlens.flow import FlowConfig
+    from chainlens.oi import OIConfig
+    from chainlens.store import Store
+
+__all__ = [
+    "DOC_VERSION",
+    "RESULTS_NAME",
+    "PipelineConfig",
+    "UnderlyingResult",
+    "UnderlyingWindow",
+    "analyze_underlying",
+    "load_window",
+    "realized_vol",
+    "run_session",
+]
+
+#: Results name under which the pipeline stores its parts (``Store.write_results``).
+RESULTS_NAME = "pipeline"
+#: Version of the per-underlying document stored in the ``docs`` part.
+DOC_VERSION = "1"
+#: Trading sessions per year used to annualise realized volatility (close-to-close).
+SESSIONS_PER_YEAR = 252.0
+
+
+@dataclass(frozen=True, slots=True)
+class UnderlyingWindow:
+    """One underlying's inputs for one session (canonical Arrow tables, see :mod:`schema`).
+
+    Parameters
+    ----------
+    underlying
+        Ticker.
+    session
+        The as-of session.
+    history
+        Chain snapshots (``schema.CHAIN``) of the last N sessions up to and including
+        ``session``, oldest first; the snapshot of ``session`` must be present.
+    trades
+        That session's option trades (may be empty).
+    prints
+        That session's off-exchange prints of the ticker (may be empty or None).
+    bars
+        Daily bars of the ticker up to ``session`` (optional; realized vol and earnings moves).
+    events
+        Events calendar rows of the ticker and of ``*`` (optional).
+    """
+
+    underlying: str
+    session: dt.date
+    history: pa.Table
+    trades: pa.Table
+    prints: pa.Table | None = None
+    bars: pa.Table | None = None
+    events: pa.Table | None = None
+
+
+def _analysis_default() -> AnalysisConfig:
+    from chainlens.analysis import AnalysisConfig
+
+    return AnalysisConfig()
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class PipelineConfig:
+    """Settings of the daily pipeline.
+
+    Parameters
+    ----------
+    n_sessions
+        Chain snapshots in each window (the session and the N-1 before it).
+    bar_sessions
+        Daily bars kept for realized volatility (close-to-close, ``bar_sessions - 1`` returns).
+    analysis, flow, oi
+        Settings handed to :func:`chainlens.analysis.analyze_chain`,
+        :func:`chainlens.flow.analyze_flow` and :func:`chainlens.oi.analyze_oi`.
+    notable_top_n
+        Notable prints kept per underlying.
+    """
+
+    n_sessions: int = 5
+    bar_sessions: int = 21
+    analysis: AnalysisConfig = field(default_factory=_analysis_default)
+    flow: FlowConfig | None = None
+    oi: OIConfig | None = None
+    notable_top_n: int = 10
+
+    def __post_init__(self) -> None:
+        if self.n_sessions < 1 or self.bar_sessions < 2 or self.notable_top_n < 1:
+            raise InputError(
+                "n_sessions >= 1, bar_sessions >= 2 and notable_top_n >= 1 are required",
+                column="PipelineConfig",
+            )
+
+
+@dataclass(slots=True)
+class UnderlyingResult:
+    """What :func:`analyze_underlying` computes for one underlying and session."""
+
+    underlying: str
+    session: dt.date
+    doc: dict[str, Any]
+    tables: dict[str, pa.Table]
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def realized_vol(closes: Sequence[float] | np.ndarray) -> float:
+    """Annualised close-to-close realized volatility (decimal, 0.20 = 20 %).
+
+    Notes
+    -----
+    .. math:: \\sigma_R = \\sqrt{252}\\,\\operatorname{sd}(\\ln(C_t/C_{t-1}))
+
+    with the sample standard deviation (``ddof=1``), Hull, *Options, Futures and Other
+    Derivatives*, "Estimating volatility from historical data". NaN with fewer than two
+    returns.
+
+    Examples
+    --------
+    >>> round(realized_vol([100.0, 101.0, 100.0, 101.0]), 4)
+    0.1834
+    """
+    c = np.asarray(closes, dtype=np.float64)
+    c = c[np.isfinite(c) & (c > 0)]
+    if c.size < 3:
+        return math.nan
+    r = np.diff(np.log(c))
+    return float(np.std(r, ddof=1) * math.sqrt(SESSIONS_PER_YEAR))
+
+
+def _jsonable(o: Any) -> Any:
+    if isinstance(o, dict):
+        return {str(k): _jsonable(v) for k, v in o.items()}
+    if isinstance(o, (list, tuple)):
+        return [_jsonable(v) for v in o]
+    if isinstance(o, np.ndarray):
+        return _jsonable(o.tolist())
+    if isinstance(o, np.generic):
+        o = o.item()
+    if isinstance(o, float):
+        return o if math.isfinite(o) else None
+    if isinstance(o, dt.datetime):
+        return o.astimezone(dt.UTC).isoformat().replace("+00:00", "Z")
+    if isinstance(o, dt.date):
+        return o.isoformat()
+    if hasattr(o, "isoformat"):  # pandas Timestamp
+        return o.isoformat()
+    return o
+
+
+def _records(t: pa.Table | None, columns: Sequence[str] | None = None) -> list[dict[str, Any]]:
+    if t is None or t.num_rows == 0:
+        return []
+    if columns is not None:
+        t = t.select([c for c in columns if c in t.column_names])
+    return _jsonable(t.to_pylist())  # type: ignore[no-any-return]
+
+
+def _with_underlying(t: pa.Table, underlying: str, session: dt.date) -> pa.Table:
+    if "underlying" not in t.column_names:
+        t = t.append_column("underlying", pa.array([underlying] * t.num_rows, pa.string()))
+    if "session" not in t.column_names:
+        t = t.append_column("session", pa.array([session] * t.num_rows, pa.date32()))
+    # large_string and string mix badly across underlyings: normalise to string
+    fields = [
+        pa.field(f.name, pa.string()) if pa.types.is_large_string(f.type) else f for f in t.schema
+    ]
+    return t.cast(pa.schema(fields))
+
+
+_NOTABLE_COLUMNS = (
+    "ts", "symbol", "expiry", "strike", "right", "side", "size", "premium_usd", "price", "spot",
+    "is_sweep", "multileg", "n_exchanges", "distance_pct", "otm_pct", "dte_days", "expiry_class",
+    "open_interest", "size_to_oi", "vol_oi", "avg_volume_5d", "size_to_avg_volume",
+    "oi_change_next", "held_fraction", "dealer_gex_usd_per_1pct", "score", "rank",
+)  # fmt: skip
+
+
+def _bars_for(window: UnderlyingWindow, n: int) -> pa.Table | None:
+    b = window.bars
+    if b is None or b.num_rows == 0:
+        return None
+    b = b.filter(pc.less_equal(b.column("trade_date"), pa.scalar(window.session, pa.date32())))
+    b = b.sort_by("trade_date")
+    return b.slice(max(0, b.num_rows - n))
+
+
+def _spot_series(history: pa.Table) -> tuple[list[dt.date], list[float]]:
+    """Last spot per session of the chain history (a proxy close when no bars are given)."""
+    if history.num_rows == 0:
+        return [], []
+    import polars as pl
+
+    df = pl.from_arrow(history.select(["trade_date", "snapshot_ts", "spot"]))
+    assert isinstance(df, pl.DataFrame)
+    g = df.sort("snapshot_ts").group_by("trade_date").agg(pl.col("spot").drop_nulls().last())
+    g = g.sort("trade_date")
+    return g["trade_date"].to_list(), [
+        float("nan") if v is None else float(v) for v in g["spot"].to_list()
+    ]
+
+
+def _earnings(
+    window: UnderlyingWindow, analysis_doc: dict[str, Any], history: pa.Table
+) -> dict[str, Any] | None:
+    """Next earnings date, the post-earnings expiry, its OI build, skew and implied move."""
+    ev = window.events
+    if ev is None or ev.num_rows == 0:
+        return None
+    mask = pc.and_(
+        pc.equal(ev.column("ticker"), window.underlying),
+        pc.equal(pc.utf8_lower(ev.column("kind")), "earnings"),
+    )
+    e = ev.filter(mask)
+    if e.num_rows == 0:
+        return None
+    dates = sorted(e.column("date").to_pylist())
+    upcoming = [d for d in dates if d >= window.session]
+    past = [d for d in dates if d < window.session]
+    out: dict[str, Any] = {"next_date": upcoming[0] if upcoming else None, "past_dates": past}
+    nxt = out["next_date"]
+    if nxt is not None:
+        exps = [r for r in analysis_doc.get("vol", {}).get("expiries", [])]
+        post = [r for r in exps if r.get("expiry") and r["expiry"] >= nxt.isoformat()]
+        pe = post[0] if post else None
+        out["post_expiry"] = pe.get("expiry") if pe else None
+        out["implied_move_pct"] = pe.get("expected_move_pct") if pe else None
+        out["rr_25d"] = pe.get("rr_25d") if pe else None
+        out["atm_iv"] = pe.get("atm_iv") if pe else None
+        if pe is not None:
+            exp_d = dt.date.fromisoformat(pe["expiry"])
+            h = history.filter(pc.equal(history.column("expiry"), pa.scalar(exp_d, pa.date32())))
+            per = (
+                h.group_by("trade_date").aggregate([("open_interest", "sum")]).sort_by("trade_date")
+            )
+            oi = per.column("open_interest_sum").to_pylist()
+            out["post_expiry_oi_by_session"] = [
+                {"session": d, "oi": v}
+                for d, v in zip(per.column("trade_date").to_pylist(), oi, strict=True)
+            ]
+            out["post_expiry_oi_build"] = (oi[-1] - oi[0]) if len(oi) >= 2 else None
+    # historical earnings moves from bars: |close(d) / close(d-1) - 1| on past earnings dates
+    b = window.bars
+    moves: list[float] = []
+    if b is not None and b.num_rows and past:
+        b = b.sort_by("trade_date")
+        bd = b.column("trade_date").to_pylist()
+        bc = b.column("close").to_pylist()
+        idx = {d: i for i, d in enumerate(bd)}
+        moves = [abs(bc[idx[d]] / bc[idx[d] - 1] - 1.0) * 100.0 for d in past if idx.get(d, 0) > 0]
+    out["historical_moves_pct"] = moves
+    out["historical_mean_move_pct"] = float(np.mean(moves)) if moves else None
+    return out
+
+
+# --------------------------------------------------------------------------- the kernel
+
+
+def analyze_underlying(window: UnderlyingWindow, config: PipelineConfig) -> UnderlyingResult:
+    """Analyze one underlying for one session. Pure: no I/O.
+
+    Parameters
+    ----------
+    window
+        The underlying's inputs (:class:`UnderlyingWindow`).
+    config
+        :class:`PipelineConfig`.
+
+    Returns
+    -------
+    UnderlyingResult
+        ``doc`` keys: ``doc_version``, ``underlying``, ``session``, ``analysis`` (the
+        ``chainlens analyze`` object, docs/analyze-json.md), ``flow`` (``None`` without
+        trades: totals of the side decomposition, side mix, notable prints, dark pool, top
+        strikes by premium), ``oi`` (put/call ratios with seed-002 bands, last overnight OI
+        changes, clusters, accumulation streaks, rolls, term structure; ``sessions`` = number of
+        snapshots in the window), ``realized_vol`` (annualised, decimal; with its source and
+        number of returns), ``earnings`` (``None`` without an earnings event), ``missing``
+        (list of what the inputs lacked: ``trades``, ``prints``, ``history``, ``iv``, ``bars``).
+
+    Raises
+    ------
+    InputError
+        When the window holds no snapshot of ``session``.
+    """
+    from chainlens.analysis import analyze_chain
+
+    u, d = window.underlying, window.session
+    hist = window.history
+    today = hist.filter(pc.equal(hist.column("trade_date"), pa.scalar(d, pa.date32())))
+    if today.num_rows == 0:
+        raise InputError(f"the window of {u} holds no chain snapshot of {d}", column="history")
+    if pc.count_distinct(today.column("snapshot_ts")).as_py() > 1:  # keep the latest snapshot
+        last = pc.max(today.column("snapshot_ts"))
+        today = today.filter(pc.equal(today.column("snapshot_ts"), last))
+    analyses = analyze_chain(today, config.analysis)
+    ca = next((a for a in analyses if a.underlying == u), analyses[0])
+    adoc = ca.to_json()
+    missing: list[str] = []
+    n_sessions = len(set(hist.column("trade_date").to_pylist()))
+    if n_sessions < 2:
+        missing.append("history")
+    iv_ok = "iv" in today.column_names and today.column("iv").null_count < today.num_rows
+    if not iv_ok and not ca.vol.get("expiries"):
+        missing.append("iv")
+
+    tables: dict[str, pa.Table] = {
+        "by_strike": _with_underlying(ca.by_strike, u, d),
+        "by_expiry": _with_underlying(ca.by_expiry, u, d),
+    }
+
+    # ---------------------------------------------------------------- flow
+    flow_doc: dict[str, Any] | None = None
+    fr = None
+    prints = window.prints if window.prints is not None and window.prints.num_rows else None
+    if prints is None:
+        missing.append("prints")
+    if window.trades.num_rows:
+        from chainlens.flow import FlowConfig, analyze_flow
+
+        fcfg = config.flow or FlowConfig()
+        fr = analyze_flow(window.trades, today, history=hist, prints=prints, config=fcfg)
+        bs = fr.by_strike.sort_by([("total_usd", "descending")])
+        flow_doc = {
+            "totals": _jsonable(fr.totals),
+            "side_mix": _jsonable(fr.side_mix),
+            "notable": _records(fr.notable.slice(0, config.notable_top_n), _NOTABLE_COLUMNS),
+            "by_expiry": _records(fr.by_expiry.sort_by("expiry")),
+            "top_strikes": _records(bs.slice(0, 40)),
+            "darkpool": _records(fr.darkpool)[0]
+            if fr.darkpool is not None and fr.darkpool.num_rows
+            else None,
+            "twap": _records(fr.twap) if fr.twap is not None else [],
+        }
+        tables["flow_by_strike"] = _with_underlying(fr.by_strike, u, d)
+        tables["notable"] = _with_underlying(
+            fr.notable.select([c for c in _NOTABLE_COLUMNS if c in fr.notable.column_names]), u, d
+        )
+    else:
+        missing.append("trades")
+        if prints is not None:
+            from chainlens.flow import darkpool_summary
+
+            dp = darkpool_summary(prints)
+            flow_doc = None
+            adoc["darkpool_only"] = _records(dp)[0] if dp.num_rows else None
+
+    # ---------------------------------------------------------------- open interest
+    from chainlens.oi import OIConfig, analyze_oi
+
+    ocfg = config.oi or OIConfig()
+    orr = analyze_oi(
+        hist,
+        d,
+        events=window.events,
+        premium=fr.by_ticker if fr is not None else None,
+        config=ocfg,
+    )
+    ch = orr.changes
+    sessions = sorted(set(ch.column("trade_date").to_pylist())) if ch.num_rows else []
+    last_change: list[dict[str, Any]] = []
+    change_session = None
+    if len(sessions) >= 2:
+        change_session = sessions[-2]  # OI(D) - OI(D-1): the change attributed to D-1 (SPEC)
+        c = ch.filter(pc.equal(ch.column("trade_date"), pa.scalar(change_session, pa.date32())))
+        c = c.filter(pc.is_valid(c.column("oi_change")))
+        tables["oi_changes"] = _with_underlying(
+            c.select(["symbol", "expiry", "strike", "right", "oi_change", "volume", "vol_oi"]), u, d
+        )
+        cc = c.append_column("abs_change", pc.abs(c.column("oi_change"))).sort_by(
+            [("abs_change", "descending")]
+        )
+        last_change = _records(
+            cc.slice(0, 40),
+            [
+                "symbol",
+                "expiry",
+                "strike",
+                "right",
+                "oi_change",
+                "open_interest",
+                "volume",
+                "vol_oi",
+            ],
+        )
+    today_vol = (
+        ch.filter(pc.equal(ch.column("trade_date"), pa.scalar(d, pa.date32())))
+        if ch.num_rows
+        else ch
+    )
+    hot = []
+    if today_vol.num_rows:
+        tv = today_vol.filter(pc.is_valid(today_vol.column("vol_oi"))).sort_by(
+            [("vol_oi", "descending")]
+        )
+        hot = _records(
+            tv.slice(0, 15),
+            [
+                "symbol",
+                "expiry",
+                "strike",
+                "right",
+                "volume",
+                "open_interest",
+                "vol_oi",
+                "vol_oi_band",
+                "volume_multiple",
+            ],
+        )
+    oi_doc = {
+        "sessions": n_sessions,
+        "change_session": change_session,
+        "changes": last_change,
+        "vol_oi_top": hot,
+        "clusters": _records(orr.clusters.slice(0, 10)),
+        "accumulation": _records(orr.accumulation.slice(0, 20)),
+        "rolls": _records(orr.rolls.slice(0, 20)),
+        "opposite": _records(orr.opposite.slice(0, 10)),
+        "term": _records(orr.term),
+        "term_signals": _records(orr.term_signals),
+        "pcr": (_records(orr.pcr) or [None])[0],
+        "events": _records(orr.events),
+        "summary": _jsonable(orr.summary),
+    }
+    for name in ("accumulation", "rolls", "clusters"):
+        t = getattr(orr, name)
+        if t.num_rows:
+            tables[name] = _with_underlying(t, u, d)
+
+    # ---------------------------------------------------------------- realized vol
+    bars = _bars_for(window, config.bar_sessions)
+    if bars is not None and bars.num_rows >= 3:
+        closes = bars.column("close").to_numpy(zero_copy_only=False)
+        rv = {"value": realized_vol(closes), "source": "bars", "returns": int(bars.num_rows - 1)}
+        close = float(closes[-1]) if bars.column("trade_date")[-1].as_py() == d else None
+    else:
+        if bars is None:
+            missing.append("bars")
+        _, spots = _spot_series(hist)
+        rv = {
+            "value": realized_vol(spots),
+            "source": "chain_spot",
+            "returns": max(0, len(spots) - 1),
+        }
+        close = None
+    doc = {
+        "doc_version": DOC_VERSION,
+        "underlying": u,
+        "session": d.isoformat(),
+        "close": close,
+        "analysis": adoc,
+        "flow": flow_doc,
+        "oi": _jsonable(oi_doc),
+        "realized_vol": _jsonable(rv),
+        "earnings": _jsonable(_earnings(window, adoc, hist)),
+        "missing": missing,
+    }
+    return UnderlyingResult(underlying=u, session=d, doc=_jsonable(doc), tables=tables)
+
+
+# --------------------------------------------------------------------------- store I/O
+
+
+def load_window(
+    store: Store, underlying: str, session: dt.date, config: PipelineConfig
+) -> UnderlyingWindow:
+    """Read one underlying's :class:`UnderlyingWindow` from a store (the runner's I/O step)."""
+    hist = store.chain_history(underlying, end=session, n_sessions=config.n_sessions)
+    trades = store.trades(underlying, session)
+    prints = store.prints(underlying, session)
+    return UnderlyingWindow(
+        underlying=underlying, session=session, history=hist, trades=trades, prints=prints
+    )
+
+
+def docs_to_table(results: Sequence[UnderlyingResult]) -> pa.Table:
+    """The ``docs`` results part: ``underlying``, ``session``, ``doc`` (JSON text)."""
+    return pa.table(
+        {
+            "underlying": pa.array([r.underlying for r in results], pa.string()),
+            "session": pa.array([r.session for r in results], pa.date32()),
+            "doc": pa.array([json.dumps(r.doc, allow_nan=False) for r in results], pa.string()),
+        }
+    )
+
+
+def run_session(
+    store: Store,
+    session: dt.date,
+    underlyings: Sequence[str] | None = None,
+    *,
+    config: PipelineConfig | None = None,
+    workers: int | None = None,
+    progress: Callable[[int, int, str], None] | None = None,
+) -> dict[str, Any]:
+    """Run the daily pipeline for ``session`` over the store (see :mod:`chainlens.runners.local`)."""
+    from chainlens.runners.local import run_local
+
+    return run_local(store, session, underlyings, config=config, workers=workers, progress=progress)

@@ -1,0 +1,198 @@
+"""The local runner: map :func:`chainlens.pipeline.analyze_underlying` over underlyings.
+
+Data are read in the parent (DuckDB allows one read-write process per store), handed to the
+workers as Arrow tables, and the results written back by the parent in one atomic
+:meth:`~chainlens.store.Store.write_results` per results name, so re-running a date replaces its
+results. Workers use a ``forkserver`` (or ``spawn``) context: Numba's GNU OpenMP is not
+fork-safe. Small runs stay in-process, where the pool start-up would cost more than it saves.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import multiprocessing as mp
+import os
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from chainlens.errors import ChainlensError, InputError, NotFoundError
+from chainlens.pipeline import (
+    RESULTS_NAME,
+    PipelineConfig,
+    UnderlyingResult,
+    UnderlyingWindow,
+    analyze_underlying,
+    docs_to_table,
+)
+
+__all__ = ["MARKET_RESULTS", "run_local"]
+
+#: Results name of the market-wide rollup (part ``doc``: one JSON document).
+MARKET_RESULTS = "market"
+#: Below this many underlyings the runner stays in-process.
+MIN_PARALLEL = 24
+
+ProgressFn = Callable[[int, int, str], None]
+
+
+def _as_date(v: dt.date | str) -> dt.date:
+    if isinstance(v, dt.date):
+        return v
+    try:
+        return dt.date.fromisoformat(str(v))
+    except ValueError:
+        raise InputError("session must be an ISO date YYYY-MM-DD", column="date", value=v) from None
+
+
+def _safe(window: UnderlyingWindow, config: PipelineConfig) -> UnderlyingResult | str:
+    try:
+        return analyze_underlying(window, config)
+    except ChainlensError as exc:  # a bad underlying does not stop the session
+        return f"{window.underlying}: {exc.message}"
+
+
+def _filter_eq(t: pa.Table | None, col: str, values: Sequence[str]) -> pa.Table | None:
+    if t is None or t.num_rows == 0:
+        return None
+    return t.filter(pc.is_in(t.column(col), value_set=pa.array(list(values), pa.string())))
+
+
+def run_local(
+    store: Any,
+    session: dt.date | str,
+    underlyings: Sequence[str] | None = None,
+    *,
+    config: PipelineConfig | None = None,
+    workers: int | None = None,
+    progress: ProgressFn | None = None,
+    macro: pa.Table | None = None,
+) -> dict[str, Any]:
+    """Run the daily pipeline of ``session`` and store its results.
+
+    Parameters
+    ----------
+    store
+        An open read-write :class:`chainlens.store.Store`.
+    session
+        Session date.
+    underlyings
+        Restrict to these tickers (default: every underlying with a chain that session).
+    config
+        :class:`~chainlens.pipeline.PipelineConfig`.
+    workers
+        Worker processes; ``None`` = one per core for large runs, in-process for small ones.
+    progress
+        ``progress(done, total, underlying)`` after each underlying.
+    macro
+        Optional user macro series for the market regime panel (see :mod:`chainlens.market`).
+
+    Returns
+    -------
+    dict
+        ``session``, ``underlyings`` (analysed), ``failed`` (messages), ``parts`` (rows per
+        stored part), ``elapsed_s``.
+    """
+    from chainlens.market import market_rollup
+
+    t0 = time.perf_counter()
+    cfg = config or PipelineConfig()
+    d = _as_date(session)
+    available = store.underlyings(d)
+    if not available:
+        raise NotFoundError(
+            f"the store at {store.root} holds no chain for session {d}",
+            hint="list the stored sessions with `chainlens sessions`",
+        )
+    if underlyings:
+        want = [u.upper() for u in underlyings]
+        unknown = sorted(set(want) - set(available))
+        if unknown:
+            raise NotFoundError(
+                f"no chain for {', '.join(unknown)} on {d}",
+                hint=f"stored that day: {', '.join(available[:20])}",
+            )
+        us = want
+    else:
+        us = available
+    bars_all = store.table("bars")
+    events_all = store.table("events")
+    sectors = store.table("sectors")
+
+    def windows() -> Any:
+        for u in us:
+            yield UnderlyingWindow(
+                underlying=u,
+                session=d,
+                history=store.chain_history(u, end=d, n_sessions=cfg.n_sessions),
+                trades=store.trades(u, d),
+                prints=store.prints(u, d),
+                bars=_filter_eq(bars_all, "ticker", [u]),
+                events=_filter_eq(events_all, "ticker", [u, "*"]),
+            )
+
+    results: list[UnderlyingResult] = []
+    failed: list[str] = []
+    n = len(us)
+    nw = (
+        workers
+        if workers is not None
+        else (min(os.cpu_count() or 1, 8) if n >= MIN_PARALLEL else 1)
+    )
+
+    def take(r: UnderlyingResult | str, u: str, i: int) -> None:
+        if isinstance(r, str):
+            failed.append(r)
+        else:
+            results.append(r)
+        if progress is not None:
+            progress(i, n, u)
+
+    if nw <= 1:
+        for i, w in enumerate(windows(), 1):
+            take(_safe(w, cfg), w.underlying, i)
+    else:
+        method = "forkserver" if "forkserver" in mp.get_all_start_methods() else "spawn"
+        with ProcessPoolExecutor(max_workers=nw, mp_context=mp.get_context(method)) as ex:
+            futs = [(w.underlying, ex.submit(_safe, w, cfg)) for w in windows()]
+            for i, (u, f) in enumerate(futs, 1):
+                take(f.result(), u, i)
+
+    parts: dict[str, pa.Table] = {"docs": docs_to_table(results)}
+    names = sorted({k for r in results for k in r.tables})
+    for name in names:
+        ts = [r.tables[name] for r in results if name in r.tables and r.tables[name].num_rows]
+        if ts:
+            parts[name] = pa.concat_tables(ts, promote_options="permissive")
+    store.write_results(RESULTS_NAME, d, parts)
+    market = market_rollup([r.doc for r in results], session=d, sectors=sectors, macro=macro)
+    store.write_results(
+        MARKET_RESULTS,
+        d,
+        {"doc": pa.table({"doc": pa.array([json.dumps(market, allow_nan=False)], pa.string())})},
+    )
+    return {
+        "session": d.isoformat(),
+        "underlyings": len(results),
+        "failed": failed,
+        "parts": {k: v.num_rows for k, v in parts.items()},
+        "workers": nw,
+        "elapsed_s": time.perf_counter() - t0,
+    }
+
+
+def read_docs(store: Any, session: dt.date, underlying: str | None = None) -> list[dict[str, Any]]:
+    """The stored per-underlying documents of a session (all, or one underlying's)."""
+    t = store.read_results(RESULTS_NAME, session, "docs", underlying=underlying)
+    return [json.loads(s) for s in t.column("doc").to_pylist()]
+
+
+def read_market(store: Any, session: dt.date) -> dict[str, Any]:
+    """The stored market-wide rollup of a session."""
+    t = store.read_results(MARKET_RESULTS, session, "doc")
+    return json.loads(t.column("doc")[0].as_py())  # type: ignore[no-any-return]
