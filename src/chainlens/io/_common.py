@@ -637,97 +637,112 @@ def _str_parts(a: pa.Array | pa.ChunkedArray) -> tuple[np.ndarray, np.ndarray, n
     return off[:-1], off[1:], data
 
 
-def _fast_osi_mismatch(cols: dict[str, pa.Array]) -> dict[str, np.ndarray] | None:
-    """Compare compact OSI symbols with root/expiry/right/strike by fixed-width byte gathers.
-
-    ``ROOT`` + ``YYMMDD`` + ``C|P`` + strike*1000 on 8 digits (OCC OSI). Returns a mask per
-    column, or None when some symbol is not plainly formed (the caller then runs the full
-    parser, which also says why)."""
-    sym, root, right = cols["symbol"], cols["root"], cols["right"]
-    if sym.null_count or root.null_count or right.null_count or len(sym) == 0:
-        return None
-    s0, s1, sd = _str_parts(sym)
-    slen = s1 - s0
-    if (slen < 16).any() or (slen > 21).any():
-        return None
-    reg = _regular(s0, slen)
-    if reg is not None:
-        mat = sd[reg : reg + len(sym) * int(slen[0])].reshape(len(sym), int(slen[0]))
-        tail = mat[:, -15:].astype(np.int16) - 48
-        dig = np.concatenate([tail[:, :6], tail[:, 7:]], axis=1)
-        if ((dig < 0) | (dig > 9)).any():
-            return None
-        ymd = dig[:, :6].astype(np.int32) @ (10 ** np.arange(5, -1, -1, dtype=np.int32))
-        units = dig[:, 6:].astype(np.int64) @ (10 ** np.arange(7, -1, -1, dtype=np.int64))
-        rbyte = mat[:, -9]
-        return _osi_compare(cols, ymd, units, rbyte, s0, slen, sd, mat)
-    base = s1 - 15
-    rbyte = sd[base + 6]
-    ymd = np.zeros(len(sym), dtype=np.int32)
-    units = np.zeros(len(sym), dtype=np.int64)
-    bad = np.zeros(len(sym), dtype=bool)
-    for j in (0, 1, 2, 3, 4, 5, 7, 8, 9, 10, 11, 12, 13, 14):
-        dj = sd[base + j].astype(np.int16) - 48
-        bad |= (dj < 0) | (dj > 9)
-        if j < 6:
-            ymd = ymd * 10 + dj
-        else:
-            units = units * 10 + dj
-    if bad.any():
-        return None
-    return _osi_compare(cols, ymd, units, rbyte, s0, slen, sd, None)
+_ZEROS8 = np.uint64(0x3030303030303030)
+_LO4 = np.uint64(0xF0F0F0F0F0F0F0F0)
+_SIX8 = np.uint64(0x0606060606060606)
 
 
-def _regular(starts: np.ndarray, lengths: np.ndarray) -> int | None:
-    """Start byte when every string has the same length and they are contiguous, else None."""
-    if len(lengths) == 0 or (lengths != lengths[0]).any():
-        return None
-    if (starts != starts[0] + np.arange(len(starts)) * lengths[0]).any():
-        return None
-    return int(starts[0])
+def _swar_digits(v: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Parse little-endian uint64 words holding 8 ASCII digits each (first byte = most
+    significant digit). Returns (values, not_all_digits)."""
+    # A byte is a digit iff its high nibble is 3 and adding 6 keeps it there (<= '9').
+    bad = ((v & _LO4) != _ZEROS8) | (((v + _SIX8) & _LO4) != _ZEROS8)
+    # Unsigned products wrap modulo 2**64, which is what the method relies on.
+    x = ((v & np.uint64(0x0F0F0F0F0F0F0F0F)) * np.uint64(10 * 256 + 1)) >> np.uint64(8)
+    x = ((x & np.uint64(0x00FF00FF00FF00FF)) * np.uint64(100 * 65536 + 1)) >> np.uint64(16)
+    x = ((x & np.uint64(0x0000FFFF0000FFFF)) * np.uint64(10000 * 2**32 + 1)) >> np.uint64(32)
+    return x.astype(np.int64), bad
 
 
-def _osi_compare(
-    cols: dict[str, pa.Array],
-    ymd: np.ndarray,
-    units: np.ndarray,
-    rbyte: np.ndarray,
-    s0: np.ndarray,
-    slen: np.ndarray,
-    sd: np.ndarray,
-    mat: np.ndarray | None,
-) -> dict[str, np.ndarray]:
-    n = len(ymd)
-    days = pc.cast(cols["expiry"], pa.int32()).to_numpy(zero_copy_only=False)
-    d64 = np.asarray(days, dtype="datetime64[D]")
+@functools.lru_cache(maxsize=64)
+def _ymd_table(lo: int, hi: int) -> tuple[np.ndarray, np.ndarray]:
+    """``YYMMDD`` (int) and a 2000..2099 flag for every day number in ``[lo, hi]``."""
+    d64 = np.arange(lo, hi + 1, dtype=np.int64).astype("datetime64[D]")
     y = d64.astype("datetime64[Y]").astype(np.int64) + 1970
     m = d64.astype("datetime64[M]").astype(np.int64) % 12 + 1
     dd = (d64 - d64.astype("datetime64[M]").astype("datetime64[D]")).astype(np.int64) + 1
-    want = (y % 100) * 10000 + m * 100 + dd
+    return (y % 100) * 10000 + m * 100 + dd, (y >= 2000) & (y <= 2099)
+
+
+def _fast_osi_mismatch(cols: dict[str, pa.Array]) -> dict[str, np.ndarray] | None:
+    """Compare compact OSI symbols with root/expiry/right/strike by fixed-width byte gathers.
+
+    ``ROOT`` + ``YYMMDD`` + ``C|P`` + strike*1000 on 8 digits (OCC OSI). The 14 digits of
+    the 15-byte tail are gathered into two little-endian 64-bit words per symbol and parsed
+    with SWAR arithmetic (8 digits per multiply-shift step); the expected ``YYMMDD`` of the
+    expiry column comes from a table over the day range. Returns a mask per column, or None
+    when some symbol is not plainly formed (the caller then runs the full parser, which also
+    says why)."""
+    sym, root, right = cols["symbol"], cols["root"], cols["right"]
+    if sym.null_count or root.null_count or right.null_count or len(sym) == 0:
+        return None
+    n = len(sym)
+    s0, s1, sd = _str_parts(sym)
+    slen = s1 - s0
+    lmin, lmax = int(slen.min()), int(slen.max())
+    if lmin < 16 or lmax > 21:
+        return None
+    buf = np.empty((n, 16), dtype=np.uint8)
+    buf[:, :2] = 48
+    mat = None
+    if lmin == lmax:  # Arrow strings are contiguous: equal lengths make a 2-D view
+        mat = sd[int(s0[0]) : int(s0[0]) + n * lmin].reshape(n, lmin)
+        tail = mat[:, lmin - 15 :]
+        buf[:, 2:8] = tail[:, :6]
+        rbyte = tail[:, 6]
+        buf[:, 8:] = tail[:, 7:]
+    else:
+        base = s1 - 15
+        for j in range(6):
+            buf[:, 2 + j] = sd[base + j]
+        rbyte = sd[base + 6]
+        for j in range(8):
+            buf[:, 8 + j] = sd[base + 7 + j]
+    # Little-endian words: the first digit is the lowest byte (the SWAR layout).
+    words = buf.view("<u8")
+    vals, bad = _swar_digits(words)
+    if bad.any():
+        return None
+    ymd, units = vals[:, 0], vals[:, 1]
+    days = pc.fill_null(pc.cast(cols["expiry"], pa.int32()), 0).to_numpy(zero_copy_only=False)
+    lo, hi = int(days.min()), int(days.max())
+    if hi - lo <= 400_000:
+        table, century = _ymd_table(lo, hi)
+        want, cent_ok = table[days - lo], century[days - lo]
+    else:  # absurd date spans: compute per row
+        d64 = np.asarray(days, dtype=np.int64).astype("datetime64[D]")
+        y = d64.astype("datetime64[Y]").astype(np.int64) + 1970
+        m = d64.astype("datetime64[M]").astype(np.int64) % 12 + 1
+        dd = (d64 - d64.astype("datetime64[M]").astype("datetime64[D]")).astype(np.int64) + 1
+        want, cent_ok = (y % 100) * 10000 + m * 100 + dd, (y >= 2000) & (y <= 2099)
     k = np.asarray(
         pc.fill_null(cols["strike"], 0.0).to_numpy(zero_copy_only=False), dtype=np.float64
     )
-    r0, r1, rd = _str_parts(cols["right"])
-    rlen = r1 - r0
-    rb = np.where(rlen == 1, rd[np.minimum(r0, len(rd) - 1)], 0)
-    o0, o1, od = _str_parts(cols["root"])
+    r0, r1, rd = _str_parts(right)
+    rb = np.where(r1 - r0 == 1, rd[np.minimum(r0, len(rd) - 1)], 0)
+    o0, o1, od = _str_parts(root)
     olen = o1 - o0
     root_bad = olen != slen - 15
-    oreg = _regular(o0, olen) if mat is not None else None
-    done = False
-    if oreg is not None and mat is not None and not root_bad.any():
-        w = int(olen[0])
-        omat = od[oreg : oreg + n * w].reshape(n, w)
-        root_bad = (mat[:, :w] != omat).any(axis=1)
-        done = True
-    for j in range(0 if done else int(olen.max(initial=0))):
-        has = (olen > j) & ~root_bad
-        a_ = sd[np.minimum(s0 + j, len(sd) - 1)]
-        b_ = od[np.minimum(o0 + j, len(od) - 1)]
-        root_bad |= has & (a_ != b_)
+    wmin, wmax = int(olen.min()), int(olen.max())
+    if mat is not None and wmin == wmax and not root_bad.any():
+        omat = od[int(o0[0]) : int(o0[0]) + n * wmin].reshape(n, wmin)
+        if wmin <= 8:  # compare as one 64-bit word per row
+            a8 = np.zeros((n, 8), dtype=np.uint8)
+            b8 = np.zeros((n, 8), dtype=np.uint8)
+            a8[:, :wmin] = mat[:, :wmin]
+            b8[:, :wmin] = omat
+            root_bad = a8.view("<u8")[:, 0] != b8.view("<u8")[:, 0]
+        else:
+            root_bad = (mat[:, :wmin] != omat).any(axis=1)
+    else:
+        for j in range(wmax):
+            has = (olen > j) & ~root_bad
+            a_ = sd[np.minimum(s0 + j, len(sd) - 1)]
+            b_ = od[np.minimum(o0 + j, len(od) - 1)]
+            root_bad |= has & (a_ != b_)
     return {
         "root": root_bad,
-        "expiry": (ymd != want) | (y < 2000) | (y > 2099),
+        "expiry": (ymd != want) | ~cent_ok,
         "right": rb != rbyte,
         "strike": np.abs(units / 1000.0 - k) > 5e-4,
     }
