@@ -9,7 +9,7 @@ Expiries (per listing tier; dates are sessions, a holiday Friday moves to the Th
   AM-settled root (SPX, NDX, RUT), last traded the session before expiry, and the PM root
   (SPXW, NDXP, RUTW) traded through expiry day;
 * quarterlies (Mar/Jun/Sep/Dec third Fridays, within a year): 4 / 3 / 2 / 2;
-* LEAPS (January third Fridays more than 9 months out): 2 / 2 / 1 / 0;
+* LEAPS (January third Fridays more than 9 months out): 2 / 2 / 1 / 1;
 * VIX: the next 6 VIX monthlies (Wednesdays, AM-settled, root VIX).
 
 Strikes: a fine band of ``n_near`` increments either side of the spot, a far band at a coarser
@@ -45,7 +45,7 @@ _TIERS = {
     0: (6, 6, 4, 2, 40, 3.5),
     1: (6, 4, 3, 2, 12, 3.0),
     2: (4, 4, 2, 1, 12, 2.2),
-    3: (0, 4, 2, 0, 10, 1.6),
+    3: (0, 4, 2, 1, 12, 1.8),
 }
 
 

@@ -11,11 +11,14 @@ from __future__ import annotations
 import datetime as dt
 import json
 import time
+from collections import deque
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from chainlens import calendar as cal
 from chainlens import schema
@@ -51,6 +54,8 @@ _SNAPSHOT_LAG_NS = 15 * 60 * 1_000_000_000  # chain snapshot 15 min after the cl
 _R = DEFAULT_RATE
 #: Expected orders per chunk (bounds peak memory: ~1 KB per order in flight).
 _CHUNK_ORDERS = 600_000.0
+#: Chunks generated concurrently (threads).
+_IN_FLIGHT = 2
 
 
 @dataclass(slots=True)
@@ -177,6 +182,8 @@ class _Market:
         self.n_trades = 0
         self.n_prints = 0
         self.trade_seq = 0
+        self._print_row = 0
+        self._pool = ThreadPoolExecutor(max_workers=_IN_FLIGHT)
 
     # ------------------------------------------------------------------ session x chunk
     def chunk(self, s: int, day: dt.date, uids: np.ndarray, st: ChunkState) -> dict[str, pa.Table]:
@@ -370,9 +377,9 @@ class _Market:
         # order the tape by time
         o = np.argsort(legs.ts, kind="stable")
         n_t = len(o)
-        tid_base = np.int64(sday) * 10_000_000_000 + self.trade_seq
-        tid = tid_base + np.arange(n_t, dtype=np.int64)
-        self.trade_seq += n_t
+        # chunk-local ids; _finalize adds the session offsets in chunk order (deterministic)
+        tid_base = np.int64(0)
+        tid = np.arange(n_t, dtype=np.int64)
         # ---------------------------------------------------------------- chain table
         vol = np.bincount(legs.cidx, weights=legs.size, minlength=n_c).astype(np.int64)
         last = np.full(n_c, np.nan)
@@ -463,9 +470,6 @@ class _Market:
         prints, truth_p = self._prints(ctx, s)
         self.plan.after_session(ctx, oi_end)
         st.keys, st.oi, st.reserved = keys, oi_end, reserved_end
-        self.n_contracts += n_c
-        self.n_trades += n_t
-        self.n_prints += prints.num_rows
         return {
             "chain": chain,
             "trades": trades,
@@ -473,6 +477,32 @@ class _Market:
             "prints": prints,
             "truth_prints": truth_p,
         }
+
+    def _finalize(self, t: dict[str, pa.Table], sday: int) -> dict[str, pa.Table]:
+        """Offset a chunk's local trade ids, group ids and print rows; count rows."""
+        base = np.int64(sday) * 10_000_000_000 + self.trade_seq
+        n_t = t["trades"].num_rows
+        tr = t["trades"]
+        t["trades"] = tr.set_column(
+            tr.schema.get_field_index("trade_id"),
+            tr.schema.field("trade_id"),
+            pc.add(tr["trade_id"], base),
+        )
+        tt = t["truth_trades"]
+        for name in ("trade_id", "group_id"):
+            i = tt.schema.get_field_index(name)
+            tt = tt.set_column(i, tt.schema.field(name), pc.add(tt[name], base))
+        t["truth_trades"] = tt
+        tp = t["truth_prints"]
+        t["truth_prints"] = tp.set_column(
+            0, tp.schema.field("row"), pc.add(tp["row"], np.int64(self._print_row))
+        )
+        self.trade_seq += n_t
+        self._print_row += tp.num_rows
+        self.n_contracts += t["chain"].num_rows
+        self.n_trades += n_t
+        self.n_prints += t["prints"].num_rows
+        return t
 
     def _prints(self, ctx: Ctx, s: int) -> tuple[pa.Table, pa.Table]:
         cfg, uni = self.cfg, self.uni
@@ -519,7 +549,7 @@ class _Market:
         scen = np.where((prog >= 1_000_000) & (prog < 2_000_000), prog - 1_000_000, -1)
         truth = pa.Table.from_arrays(
             [
-                pa.array(np.arange(n, dtype=np.int64) + self._print_row),
+                pa.array(np.arange(n, dtype=np.int64)),
                 tick_a,
                 ts_a,
                 pa.array(np.array(["sell", "none", "buy"], dtype=object))
@@ -530,7 +560,6 @@ class _Market:
             ],
             schema=TRUTH_PRINTS,
         )
-        self._print_row += n
         return prints, truth
 
     _monthly_cache: dict[int, np.ndarray] = {}
@@ -549,6 +578,12 @@ class _Market:
 
     # ------------------------------------------------------------------ whole run
     def run(self, out_dir: Path, progress: ProgressFn | None) -> SimManifest:
+        try:
+            return self._run(out_dir, progress)
+        finally:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+
+    def _run(self, out_dir: Path, progress: ProgressFn | None) -> SimManifest:
         t0 = time.perf_counter()
         cfg = self.cfg
         out_dir.mkdir(parents=True, exist_ok=True)
@@ -559,14 +594,24 @@ class _Market:
         for s, day in enumerate(self.sessions):
             w = SessionWriters(out_dir, day.isoformat())
             self._print_row = 0
+            self.trade_seq = 0
+            sday = int((np.datetime64(day, "D") - _EPOCH).astype(np.int64))
             try:
+                # chunks are generated two at a time on threads (NumPy releases the GIL) and
+                # written in chunk order; every id is assigned in that order
+                futs = deque()
                 for ci, uids in enumerate(chunks):
                     st = self.states.setdefault(ci, ChunkState())
-                    tables = self.chunk(s, day, uids, st)
-                    w.write_many(tables)
+                    futs.append(self._pool.submit(self.chunk, s, day, uids, st))
+                    if len(futs) >= _IN_FLIGHT:
+                        w.write_many(self._finalize(futs.popleft().result(), sday))
                     if progress is not None:
                         progress(f"session {day.isoformat()}", ci + 1, len(chunks))
+                while futs:
+                    w.write_many(self._finalize(futs.popleft().result(), sday))
             finally:
+                while futs:
+                    futs.popleft().cancel()
                 w.close()
             for k in ("chain", "trades", "prints"):
                 files[k].append(w.paths[k])
