@@ -19,9 +19,11 @@ from __future__ import annotations
 import datetime as dt
 import os
 from collections.abc import Iterable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
@@ -56,11 +58,67 @@ SORT_KEYS: dict[str, list[tuple[str, str]]] = {
 
 _QUOTE_COLUMNS = ("bid", "ask", "last", "volume")
 
+#: Parquet compression of staged partitions. LZ4 (raw) encodes and decodes several times
+#: faster than zstd at the price of somewhat larger files (measured in bench_store.py).
+COMPRESSION = "lz4"
+
+#: Columns that get Parquet dictionary encoding: the low-cardinality ones (keys, dates,
+#: session constants). High-cardinality columns (symbol, quotes, greeks) are written plain:
+#: a dictionary there costs hashing time and is dropped by the writer once it overflows.
+DICTIONARY_COLUMNS = (
+    "trade_date",
+    "snapshot_ts",
+    "underlying",
+    "root",
+    "ticker",
+    "expiry",
+    "settlement",
+    "strike",
+    "right",
+    "multiplier",
+    "spot",
+    "exchange",
+    "condition",
+    "venue",
+    "kind",
+    "sector",
+    "date",
+)
+
+
+def _dictionary_columns(names: Iterable[str]) -> list[str]:
+    have = set(names)
+    return [c for c in DICTIONARY_COLUMNS if c in have]
+
+
+def is_sorted(table: pa.Table, keys: list[tuple[str, str]]) -> bool:
+    """Whether ``table`` is already in ascending lexicographic order of ``keys``.
+
+    One vectorized pass comparing each row with the next (about 2 comparisons per key and
+    row, a fraction of the cost of a sort); nulls make the answer False (sort them).
+    """
+    n = table.num_rows
+    if n < 2:
+        return True
+    bad: pa.Array | None = None
+    eq: pa.Array | None = None
+    for k, order in keys:
+        a = table.column(k)
+        if a.null_count or order != "ascending":
+            return False
+        nxt, prev = a.slice(1), a.slice(0, n - 1)
+        lt = pc.less(nxt, prev)
+        term = lt if eq is None else pc.and_(eq, lt)
+        bad = term if bad is None else pc.or_(bad, term)
+        e = pc.equal(nxt, prev)
+        eq = e if eq is None else pc.and_(eq, e)
+    return bad is None or not pc.any(bad).as_py()
+
 
 def sort_table(table: pa.Table, kind: str) -> pa.Table:
-    """Sort ``table`` by the partition's sort keys (stable)."""
+    """Sort ``table`` by the partition's sort keys (stable); a no-op when already sorted."""
     keys = [(k, o) for k, o in SORT_KEYS.get(kind, []) if k in table.column_names]
-    if not keys or table.num_rows < 2:
+    if not keys or table.num_rows < 2 or is_sorted(table, keys):
         return table
     return table.take(pc.sort_indices(table, sort_keys=keys))
 
@@ -72,8 +130,8 @@ def write_parquet(table: pa.Table, path: Path) -> None:
         table,
         path,
         row_group_size=ROW_GROUP_ROWS,
-        compression="zstd",
-        compression_level=1,
+        compression=COMPRESSION,
+        use_dictionary=_dictionary_columns(table.column_names),
         write_statistics=True,
     )
     _fsync(path)
@@ -114,6 +172,10 @@ class Stager:
     the partition keys and appended to that partition's file as new row groups. Memory stays
     bounded by one batch: a file larger than memory is written as several sorted runs (row-
     group statistics still prune well because adapters emit batches in file order).
+
+    Parquet encoding runs on one background thread (pyarrow releases the GIL), so the
+    adapter reads and validates batch k+1 while batch k is written; at most one batch waits
+    for the writer, which keeps memory bounded by about two batches.
     """
 
     def __init__(self, stage_dir: Path, source_id: str) -> None:
@@ -125,6 +187,21 @@ class Stager:
         self._rejects: pacsv.CSVWriter | None = None
         self.rejects_staged: Path | None = None
         self.rejects_rows = 0
+        self._pool: ThreadPoolExecutor | None = None
+        self._pending: Future[None] | None = None
+
+    def _submit(self, writer: pq.ParquetWriter, table: pa.Table) -> None:
+        """Write ``table`` on the background thread after the previous write completes."""
+        self._wait()
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="chainlens-stage")
+        self._pending = self._pool.submit(writer.write_table, table, ROW_GROUP_ROWS)
+
+    def _wait(self) -> None:
+        """Wait for the pending background write; re-raise its error here."""
+        fut, self._pending = self._pending, None
+        if fut is not None:
+            fut.result()
 
     # -- data ----------------------------------------------------------------------------
     def add(self, kind: str, table: pa.Table) -> int:
@@ -162,37 +239,50 @@ class Stager:
             st = Staged(staged=staged, rel=rel, kind=kind, trade_date=day)
             self.files[key] = st
             self._writers[key] = pq.ParquetWriter(
-                staged, table.schema, compression="zstd", compression_level=1, write_statistics=True
+                staged,
+                table.schema,
+                compression=COMPRESSION,
+                use_dictionary=_dictionary_columns(table.column_names),
+                write_statistics=True,
             )
-        self._writers[key].write_table(table, row_group_size=ROW_GROUP_ROWS)
+        self._submit(self._writers[key], table)
         st.rows += table.num_rows
         if kind == "chain":
             self._count_snapshots(st, table)
 
     @staticmethod
     def _count_snapshots(st: Staged, table: pa.Table) -> None:
-        quoted = None
+        """Count contracts and quoted rows per (underlying, snapshot) by runs of equal keys.
+
+        ``table`` is sorted by underlying then snapshot_ts, so each snapshot is one run; a
+        key seen in several runs (several batches) is summed."""
+        n = table.num_rows
+        quoted = np.zeros(n, dtype=bool)
         for c in _QUOTE_COLUMNS:
-            v = pc.is_valid(table.column(c))
-            quoted = v if quoted is None else pc.or_(quoted, v)
-        t = pa.table(
-            {
-                "underlying": table.column("underlying"),
-                "ns": table.column("snapshot_ts").cast(pa.int64()),
-                "q": pc.cast(quoted, pa.int64()),
-            }
-        )
-        agg = t.group_by(["underlying", "ns"]).aggregate([("q", "count"), ("q", "sum")])
-        for u, ns, n, q in zip(
-            agg.column("underlying").to_pylist(),
-            agg.column("ns").to_pylist(),
-            agg.column("q_count").to_pylist(),
-            agg.column("q_sum").to_pylist(),
+            a = table.column(c)
+            if a.null_count == 0:
+                quoted[:] = True
+                break
+            quoted |= pc.is_valid(a).to_numpy(zero_copy_only=False)
+        und = table.column("underlying")
+        ns = pc.cast(table.column("snapshot_ts"), pa.int64()).to_numpy(zero_copy_only=False)
+        change = np.ones(n, dtype=bool)
+        if n > 1:
+            same_u = pc.equal(und.slice(1), und.slice(0, n - 1)).to_numpy(zero_copy_only=False)
+            change[1:] = ~same_u | (ns[1:] != ns[:-1])
+        starts = np.flatnonzero(change)
+        counts = np.diff(np.append(starts, n))
+        q = np.add.reduceat(quoted.astype(np.int64), starts)
+        for u, k, c, qq in zip(
+            pc.take(und, pa.array(starts)).to_pylist(),
+            ns[starts].tolist(),
+            counts.tolist(),
+            q.tolist(),
             strict=True,
-        ):  # one iteration per snapshot, not per contract
-            s = st.snapshots.setdefault((u, ns), SnapshotStat())
-            s.contracts += n
-            s.quoted += q or 0
+        ):  # one iteration per snapshot run, not per contract
+            s = st.snapshots.setdefault((u, k), SnapshotStat())
+            s.contracts += c
+            s.quoted += qq
 
     # -- rejects -------------------------------------------------------------------------
     def add_rejects(self, rejects: pa.Table) -> int:
@@ -216,6 +306,7 @@ class Stager:
         RuntimeError
             If a staged file does not hold the rows written to it.
         """
+        self._wait()
         self.close()
         out = list(self.files.values())
         for st in out:
@@ -228,7 +319,17 @@ class Stager:
         return out
 
     def close(self) -> None:
-        """Close open writers (idempotent)."""
+        """Wait for the background write, close open writers (idempotent).
+
+        This is also the abort path, so a background write error is not raised here:
+        :meth:`finish` raises it before closing."""
+        try:
+            self._wait()
+        except Exception:  # aborting: the staged files are discarded anyway
+            pass
+        if self._pool is not None:
+            self._pool.shutdown(wait=True)
+            self._pool = None
         for w in self._writers.values():
             w.close()
         self._writers.clear()
