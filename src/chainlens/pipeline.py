@@ -373,6 +373,23 @@ def analyze_underlying(window: UnderlyingWindow, config: PipelineConfig) -> Unde
             else None,
             "twap": _records(fr.twap) if fr.twap is not None else [],
         }
+        agg = (
+            fr.by_strike.group_by("strike")
+            .aggregate(
+                [
+                    ("net_usd", "sum"),
+                    ("total_usd", "sum"),
+                    ("call_premium_usd", "sum"),
+                    ("put_premium_usd", "sum"),
+                ]
+            )
+            .sort_by("strike")
+        )
+        flow_doc["net_by_strike"] = _records(
+            agg.rename_columns(
+                ["strike", "net_usd", "total_usd", "call_premium_usd", "put_premium_usd"]
+            )
+        )
         tables["flow_by_strike"] = _with_underlying(fr.by_strike, u, d)
         tables["notable"] = _with_underlying(
             fr.notable.select([c for c in _NOTABLE_COLUMNS if c in fr.notable.column_names]), u, d
@@ -400,6 +417,7 @@ def analyze_underlying(window: UnderlyingWindow, config: PipelineConfig) -> Unde
     ch = orr.changes
     sessions = sorted(set(ch.column("trade_date").to_pylist())) if ch.num_rows else []
     last_change: list[dict[str, Any]] = []
+    change_by_strike: list[dict[str, Any]] = []
     change_session = None
     if len(sessions) >= 2:
         change_session = sessions[-2]  # OI(D) - OI(D-1): the change attributed to D-1 (SPEC)
@@ -411,6 +429,19 @@ def analyze_underlying(window: UnderlyingWindow, config: PipelineConfig) -> Unde
         cc = c.append_column("abs_change", pc.abs(c.column("oi_change"))).sort_by(
             [("abs_change", "descending")]
         )
+        import polars as pl
+
+        cdf = pl.from_arrow(c.select(["strike", "right", "oi_change"]))
+        assert isinstance(cdf, pl.DataFrame)
+        cbs = (
+            cdf.group_by("strike")
+            .agg(
+                pl.col("oi_change").filter(pl.col("right") == "C").sum().alias("call_oi_change"),
+                pl.col("oi_change").filter(pl.col("right") == "P").sum().alias("put_oi_change"),
+            )
+            .sort("strike")
+        )
+        change_by_strike = _jsonable(cbs.to_dicts())
         last_change = _records(
             cc.slice(0, 40),
             [
@@ -452,6 +483,7 @@ def analyze_underlying(window: UnderlyingWindow, config: PipelineConfig) -> Unde
         "sessions": n_sessions,
         "change_session": change_session,
         "changes": last_change,
+        "change_by_strike": change_by_strike,
         "vol_oi_top": hot,
         "clusters": _records(orr.clusters.slice(0, 10)),
         "accumulation": _records(orr.accumulation.slice(0, 20)),

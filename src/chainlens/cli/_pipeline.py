@@ -87,3 +87,76 @@ def register(app: typer.Typer) -> None:
         )
         for msg in out["failed"]:
             console.print(f"[yellow]skipped[/] {msg}", highlight=False)
+
+    @app.command("report")
+    def report(
+        ticker: str = typer.Argument(..., help="Underlying ticker."),
+        date: str = typer.Option(..., "--date", help="Session YYYY-MM-DD."),
+        lens: str = typer.Option("flow", "--lens", help="flow, bias, premium or earnings."),
+        fmt: str = typer.Option("md", "--format", help="json, md or html."),
+        out: Path | None = typer.Option(
+            None, "--out", help="Write to this file (default: stdout)."
+        ),
+        store: Path = StoreOpt,
+    ) -> None:
+        """A per-ticker report from the stored pipeline results."""
+        from chainlens.report import render, write_report
+        from chainlens.report._session import ticker_report
+        from chainlens.store import Store
+
+        with Store(store, create=False, read_only=True) as st:
+            r = ticker_report(st, ticker, _parse_date(date), lens, fmt)
+        _emit(r, fmt, out, render, write_report)
+
+    @app.command("daily")
+    def daily(
+        date: str = typer.Option(..., "--date", help="Session YYYY-MM-DD."),
+        fmt: str = typer.Option("md", "--format", help="json, md or html."),
+        out: Path | None = typer.Option(
+            None, "--out", help="Write to this file (default: stdout)."
+        ),
+        store: Path = StoreOpt,
+    ) -> None:
+        """The market-wide daily report (side decomposition, top flow, dark pool, zones...)."""
+        from chainlens.report import render, write_report
+        from chainlens.report._session import daily_report
+        from chainlens.store import Store
+
+        with Store(store, create=False, read_only=True) as st:
+            r = daily_report(st, _parse_date(date), fmt)
+        _emit(r, fmt, out, render, write_report)
+
+    @app.command("demo")
+    def demo(
+        store: Path = StoreOpt,
+        seed: int = typer.Option(7, "--seed", help="Simulator seed."),
+        sessions: int = typer.Option(10, "--sessions", help="Simulated sessions."),
+        underlyings: int = typer.Option(30, "--underlyings", help="Simulated underlyings."),
+        run_sessions: int = typer.Option(
+            2, "--run-sessions", help="Last sessions run through the pipeline."
+        ),
+        as_json: bool = JsonOpt,
+    ) -> None:
+        """Simulate a market into a fresh store, run the pipeline, write the reports."""
+        from chainlens.cli._common import console, emit_json
+        from chainlens.runners.local import run_demo
+
+        out = run_demo(
+            store, seed=seed, sessions=sessions, underlyings=underlyings,
+            run_sessions=run_sessions, console=None if as_json else console,
+        )  # fmt: skip
+        if as_json:
+            emit_json(out)
+
+
+def _emit(r, fmt: str, out: Path | None, render, write_report) -> None:  # type: ignore[no-untyped-def]
+    import sys
+
+    from chainlens.cli._common import console_err
+
+    if out is None:
+        sys.stdout.write(render(r, fmt))
+        sys.stdout.flush()
+    else:
+        write_report(r, out, fmt)
+        console_err.print(f"wrote {out}", highlight=False)

@@ -1,0 +1,56 @@
+"""Renderers: JSON, Markdown and self-contained HTML through Jinja2 (autoescaped HTML)."""
+
+from __future__ import annotations
+
+import json
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from chainlens.report._charts import chart_png, chart_svg
+from chainlens.report._model import Report
+
+__all__ = ["FORMATS", "render", "write_report"]
+
+FORMATS = ("json", "md", "html")
+
+
+@lru_cache(maxsize=1)
+def _env() -> Any:
+    from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+
+    return Environment(
+        loader=FileSystemLoader(str(Path(__file__).with_name("templates"))),
+        autoescape=select_autoescape(
+            enabled_extensions=("html", "html.j2"), default_for_string=False
+        ),
+        undefined=StrictUndefined,
+        trim_blocks=False,
+        keep_trailing_newline=True,
+    )
+
+
+def render(report: Report, fmt: str) -> str:
+    """The report as ``json``, ``md`` or ``html`` text."""
+    from chainlens.errors import InputError
+
+    if fmt == "json":
+        return json.dumps(report.to_json(), indent=1, allow_nan=False)
+    if fmt == "md":
+        return str(_env().get_template("report.md.j2").render(r=report))
+    if fmt == "html":
+        svgs = {c.id: chart_svg(c) for c in report.charts()}
+        return str(_env().get_template("report.html.j2").render(r=report, svgs=svgs))
+    raise InputError(f"format must be one of {', '.join(FORMATS)}", column="--format", value=fmt)
+
+
+def write_report(report: Report, out: Path, fmt: str, *, png: bool = True) -> Path:
+    """Write one format of ``report`` to ``out``; Markdown also writes the PNG charts beside it."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    if fmt == "md" and png:
+        d = out.parent / (out.stem + "_charts")
+        for c in report.charts():
+            chart_png(c, d / f"{c.id}.png")
+            c.png = f"{d.name}/{c.id}.png"
+    out.write_text(render(report, fmt), encoding="utf-8")
+    return out

@@ -1,0 +1,92 @@
+"""Reports of a session from a store: per-ticker lenses, the daily report and the index."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from chainlens.report._index import chain_links, report_name, write_index
+from chainlens.report._lenses import build_daily, build_lens
+from chainlens.report._model import Report
+from chainlens.report._render import write_report
+
+__all__ = ["daily_report", "result_sessions", "ticker_report", "write_session_reports"]
+
+
+def result_sessions(store: Any) -> list[dt.date]:
+    """Sessions with stored pipeline results."""
+    from chainlens.pipeline import RESULTS_NAME
+
+    idx = store.results_index()
+    return sorted(
+        {
+            s
+            for n, s in zip(
+                idx.column("name").to_pylist(), idx.column("session").to_pylist(), strict=True
+            )
+            if n == RESULTS_NAME
+        }
+    )
+
+
+def ticker_report(
+    store: Any, ticker: str, session: dt.date, lens: str = "flow", fmt: str = "html"
+) -> Report:
+    """One per-ticker report from the stored pipeline results (NotFoundError if absent)."""
+    from chainlens.errors import NotFoundError
+    from chainlens.runners.local import read_docs
+
+    docs = read_docs(store, session, ticker.upper())
+    if not docs:
+        raise NotFoundError(
+            f"no pipeline results for {ticker.upper()} on {session}",
+            hint=f"run `chainlens run --date {session}` first",
+        )
+    links = chain_links(session, result_sessions(store), report_name(ticker.upper(), lens), fmt)
+    return build_lens(docs[0], lens, links=links)
+
+
+def daily_report(store: Any, session: dt.date, fmt: str = "html") -> Report:
+    """The market daily report from the stored rollup."""
+    from chainlens.runners.local import read_market
+
+    links = chain_links(session, result_sessions(store), "daily", fmt)
+    return build_daily(read_market(store, session), links=links)
+
+
+def write_session_reports(
+    store: Any,
+    session: dt.date,
+    out_root: Path,
+    *,
+    lenses: Mapping[str, Sequence[str]] | None = None,
+    formats: Sequence[str] = ("html", "md", "json"),
+) -> list[Path]:
+    """Write the daily report, the per-ticker reports and the index of ``session``.
+
+    ``lenses`` maps a ticker to its lenses (default: every stored ticker, ``flow``). Files go
+    to ``out_root/<YYYY-MM-DD>/``.
+    """
+    from chainlens.runners.local import read_docs, read_market
+
+    day = out_root / session.isoformat()
+    sessions = result_sessions(store)
+    docs = {d["underlying"]: d for d in read_docs(store, session)}
+    plan = dict(lenses) if lenses is not None else {t: ("flow",) for t in docs}
+    written: list[Path] = []
+    market = read_market(store, session)
+    for fmt in formats:
+        r = build_daily(market, links=chain_links(session, sessions, "daily", fmt))
+        written.append(write_report(r, day / f"daily.{fmt}", fmt))
+    for t, ls in plan.items():
+        if t not in docs:
+            continue
+        for lens in ls:
+            name = report_name(t, lens)
+            for fmt in formats:
+                r = build_lens(docs[t], lens, links=chain_links(session, sessions, name, fmt))
+                written.append(write_report(r, day / f"{name}.{fmt}", fmt))
+    written.append(write_index(day, session, sessions))
+    return written
