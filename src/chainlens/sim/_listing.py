@@ -73,8 +73,8 @@ def decode_keys(keys: np.ndarray) -> tuple[np.ndarray, ...]:
     )
 
 
-def _day(d: dt.date | np.datetime64) -> int:
-    return int((np.datetime64(d, "D") - _EPOCH).astype(np.int64))
+def _day(d: object) -> int:
+    return int((np.datetime64(d, "D") - _EPOCH).astype(np.int64))  # type: ignore[call-overload]
 
 
 @functools.cache
@@ -84,7 +84,7 @@ def _expiry_sets(session_day: int) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     today = d0.astype(dt.date)
     horizon = cal.sessions_in_range(today, today + dt.timedelta(days=40))
     dailies = [_day(s) for s in horizon[:12]]
-    fridays = []
+    fridays: list[int] = []
     f = today + dt.timedelta(days=(4 - today.weekday()) % 7)
     while len(fridays) < 8:
         e = _day(cal.session_on_or_before(f))

@@ -12,7 +12,7 @@ import datetime as dt
 import json
 import time
 from collections import deque
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -207,7 +207,7 @@ class _Market:
         )
         t_snap = (settle_ns - snap_ns) / _YEAR_NS
         # carry over OI
-        if st.keys is None:
+        if st.keys is None or st.oi is None or st.reserved is None:
             oi_start = None
             reserved = np.zeros(n_c, np.int64)
         else:
@@ -241,7 +241,6 @@ class _Market:
         bid, ask, _ = quote(theo, z, sfrac, penny)
         grid = intraday_grid(paths, uids, s, cfg.seed, iv30 / np.sqrt(252.0))
         # starting OI
-        block = keys >> 1 >> 25  # (uid, expiry, am, right) is keys >> 26 with right... strikes vary
         blk_r = (keys >> 26) * 2 + put  # sort block for spacing: (uid, exp, am) then right
         order_r = np.lexsort((strike, blk_r))
         sp = np.empty(n_c)
@@ -264,7 +263,6 @@ class _Market:
                 pos,
                 u_oi,
             )
-        del block
         ctx = Ctx(
             s=s,
             day=day,
@@ -330,7 +328,6 @@ class _Market:
         orders = sample_orders(
             u[:, :12],
             wcum,
-            None,
             n_ord,
             open_ns,
             t_close,
@@ -562,7 +559,7 @@ class _Market:
         )
         return prints, truth
 
-    _monthly_cache: dict[int, np.ndarray] = {}
+    _monthly_cache: dict[int, bool] = {}
 
     def _monthly_days(self, exp_day: np.ndarray) -> np.ndarray:
         """Standard monthly expiry days among ``exp_day``."""
@@ -571,7 +568,7 @@ class _Market:
         for d in uniq.tolist():
             if d not in self._monthly_cache:
                 date = (_EPOCH + np.timedelta64(d, "D")).astype(dt.date)
-                self._monthly_cache[d] = cal.standard_monthly_expiry(date.year, date.month) == date  # type: ignore[assignment]
+                self._monthly_cache[d] = cal.standard_monthly_expiry(date.year, date.month) == date
             if self._monthly_cache[d]:
                 out.append(d)
         return np.asarray(out, dtype=np.int64)
@@ -599,7 +596,7 @@ class _Market:
             try:
                 # chunks are generated two at a time on threads (NumPy releases the GIL) and
                 # written in chunk order; every id is assigned in that order
-                futs = deque()
+                futs: deque[Future[dict[str, pa.Table]]] = deque()
                 for ci, uids in enumerate(chunks):
                     st = self.states.setdefault(ci, ChunkState())
                     futs.append(self._pool.submit(self.chunk, s, day, uids, st))

@@ -173,7 +173,7 @@ class ScenarioPlan:
                         rows.append((sc, o))
         if not rows:
             return None
-        parts = []
+        parts: list[Orders] = []
         for sc, (
             s,
             name,
@@ -220,7 +220,7 @@ class ScenarioPlan:
 
     def prints(self, ctx: Ctx, bg: Prints) -> Prints | None:
         """Background programs (about 6% of names a day) and the planted distribution."""
-        parts = []
+        parts: list[Prints] = []
         n = len(ctx.uids)
         u = per_underlying(self.seed, "darkpool", 10_000 + ctx.s, ctx.uids, np.ones(n, np.int64), 4)
         shares = np.bincount(bg.grp, weights=bg.size, minlength=n)
@@ -442,11 +442,10 @@ def plan_scenarios(
             expiry_session=p,
             strength=0.3 + 0.1 * g.random(),
         )
-    dp = [u for u in np.flatnonzero(uni.ticker == "SPY").tolist()] or [
-        take(lambda u: uni.beta[u] > 0.6)
-    ]
-    if dp and dp[0] is not None and d >= 1:
-        add("darkpool_distribution", dp[0], "bearish", [rally], multiple=2.5 + 1.5 * g.random())
+    spy = np.flatnonzero(uni.ticker == "SPY").tolist()
+    dp_uid = int(spy[0]) if spy else take(lambda u: uni.beta[u] > 0.6)
+    if dp_uid is not None:
+        add("darkpool_distribution", dp_uid, "bearish", [rally], multiple=2.5 + 1.5 * g.random())
     return ScenarioPlan(items, seed, d, rally)
 
 

@@ -89,7 +89,6 @@ class Orders:
 def sample_orders(
     u: np.ndarray,
     weights_cum: np.ndarray,
-    group_start: np.ndarray,
     n_per_group: np.ndarray,
     t_open_ns: int,
     t_close_ns: np.ndarray,
