@@ -94,6 +94,11 @@ def _ncdf(x: float) -> float:
     return 0.5 * math.erfc(-x * _INV_SQRT_2)
 
 
+def _ncdf_e(x: float, e: float) -> float:
+    """N(x) given e = exp(-x^2/2); replaced by the compiled Cody version when Numba loads."""
+    return _ncdf(x)
+
+
 def _solve_one(P, S, K, t, r, q, is_call, tol):  # pragma: no cover - compiled by numba
     if not (
         math.isfinite(P)
@@ -171,10 +176,14 @@ def _solve_one(P, S, K, t, r, q, is_call, tol):  # pragma: no cover - compiled b
         if not s < hi:
             s = 0.5 * (lo + hi)
     x2 = xm * xm
+    curv = 0.0
+    h = math.inf
+    ex2 = ex * ex  # exp(x_-): n(d1 - s) = n(d1) exp(x_-) since d1 s - s^2/2 = x_-
     for _ in range(MAX_ITER):
         d1 = xm / s + 0.5 * s
-        b = ex * _ncdf(d1) - _ncdf(d1 - s) / ex
-        db = ex * math.exp(-0.5 * d1 * d1) / _SQRT_2PI
+        e1 = math.exp(-0.5 * d1 * d1)
+        b = ex * _ncdf_e(d1, e1) - _ncdf_e(d1 - s, e1 * ex2) / ex
+        db = ex * e1 / _SQRT_2PI
         d2b = db * (x2 / (s * s * s) - 0.25 * s)
         if lower:
             if b <= 0.0 or not db > 0.0:
@@ -185,13 +194,15 @@ def _solve_one(P, S, K, t, r, q, is_call, tol):  # pragma: no cover - compiled b
                 fp = db / b
                 fpp = d2b / b - fp * fp
                 h = -f / fp
-                den = 1.0 + h * fpp / (2.0 * fp)
+                curv = fpp / (2.0 * fp)
+                den = 1.0 + h * curv
                 step = h / den if den > 0.5 else h
         else:
             f = b - beta
             if db > 0.0:
                 h = -f / db
-                den = 1.0 + h * d2b / (2.0 * db)
+                curv = d2b / (2.0 * db)
+                den = 1.0 + h * curv
                 step = h / den if den > 0.5 else h
             else:
                 step = math.inf
@@ -204,14 +215,30 @@ def _solve_one(P, S, K, t, r, q, is_call, tol):  # pragma: no cover - compiled b
         s_new = s + step
         if not (s_new > lo and s_new < hi):
             s_new = 0.5 * (lo + hi)
+        elif abs(h) <= 1e-4 * s and abs(curv) * h * h <= 0.1 * s_tol:
+            # in the asymptotic regime the error left after this step is below the Newton
+            # estimate |f''/(2f')| h^2 (Halley's is of third order): stop without evaluating
+            # b(s) once more
+            return s_new / sqt, IV_OK
         if abs(s_new - s) <= s_tol or hi - lo <= s_tol:
             return s_new / sqt, IV_OK
         s = s_new
     return np.nan, IV_NOT_CONVERGED
 
 
-def _solve_impl(P, sP, S, sS, K, sK, t, st, r, sr, q, sq, c, sc, tol, iv, reason):
+def _solve_parallel(P, sP, S, sS, K, sK, t, st, r, sr, q, sq, c, sc, tol, iv, reason):
     for i in nb.prange(iv.shape[0]):
+        v, code = _solve_one(
+            P[i * sP], S[i * sS], K[i * sK], t[i * st], r[i * sr], q[i * sq], c[i * sc], tol
+        )
+        iv[i] = v
+        reason[i] = code
+
+
+# A distinct function (not the parallel one wrapped twice): Numba's on-disk cache is keyed by
+# the function's name and line, not by the ``parallel`` flag.
+def _solve_serial(P, sP, S, sS, K, sK, t, st, r, sr, q, sq, c, sc, tol, iv, reason):
+    for i in range(iv.shape[0]):
         v, code = _solve_one(
             P[i * sP], S[i * sS], K[i * sK], t[i * st], r[i * sr], q[i * sq], c[i * sc], tol
         )
@@ -225,10 +252,12 @@ except ImportError:  # pragma: no cover - numba is a pinned dependency
     nb = None
 if nb is not None:
     # Rebind the scalar helpers to compiled versions; numba resolves globals at compile time.
-    _ncdf = nb.njit(cache=True, inline="always")(_ncdf)
+    from chainlens.pricing._bsm_numba import ncdf as _ncdf
+    from chainlens.pricing._bsm_numba import ncdf_e as _ncdf_e
+
     _solve_one = nb.njit(cache=True, nogil=True)(_solve_one)
-    _solve_par = nb.njit(cache=True, parallel=True, nogil=True)(_solve_impl)
-    _solve_ser = nb.njit(cache=True, nogil=True)(_solve_impl)
+    _solve_par = nb.njit(cache=True, parallel=True, nogil=True)(_solve_parallel)
+    _solve_ser = nb.njit(cache=True, nogil=True)(_solve_serial)
 
 
 def _implied_vol_numpy(P, S, K, t, r, q, c, tol):
@@ -413,7 +442,7 @@ def implied_vol(
         flat = [np.ascontiguousarray(np.broadcast_to(a, shape)).reshape(-1) for a in arrays]
         iv, reason = _implied_vol_numpy(*flat, float(tol))
         return iv.reshape(shape), reason.reshape(shape)
-    from chainlens.pricing._bsm_numba import PARALLEL_MIN_SIZE, flat_args
+    from chainlens.pricing._bsm_numba import PARALLEL_MIN_SIZE, flat_args, run_parallel
 
     _, flats, strides = flat_args(*arrays)
     args = []
@@ -421,6 +450,7 @@ def implied_vol(
         args.extend((f, st))
     iv = np.empty(n, dtype=np.float64)
     reason = np.empty(n, dtype=np.int8)
-    kernel = _solve_par if n >= PARALLEL_MIN_SIZE // 10 else _solve_ser
-    kernel(*args, float(tol), iv, reason)
+    run_parallel(
+        _solve_par, _solve_ser, n, *args, float(tol), iv, reason, min_size=PARALLEL_MIN_SIZE // 10
+    )
     return iv.reshape(shape), reason.reshape(shape)
