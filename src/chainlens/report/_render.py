@@ -45,12 +45,21 @@ def render(report: Report, fmt: str) -> str:
 
 
 def write_report(report: Report, out: Path, fmt: str, *, png: bool = True) -> Path:
-    """Write one format of ``report`` to ``out``; Markdown also writes the PNG charts beside it."""
+    """Write one format of ``report`` to ``out``.
+
+    Markdown also writes its charts into ``<stem>_charts/``: PNG files (matplotlib) when ``png``,
+    else the SVG files of the HTML charts (much faster; used by the demo for most tickers).
+    """
     out.parent.mkdir(parents=True, exist_ok=True)
-    if fmt == "md" and png:
+    if fmt == "md":  # charts beside the Markdown: PNG (matplotlib), or the SVG (fast)
         d = out.parent / (out.stem + "_charts")
         for c in report.charts():
-            chart_png(c, d / f"{c.id}.png")
-            c.png = f"{d.name}/{c.id}.png"
+            if png:
+                chart_png(c, d / f"{c.id}.png")
+                c.png = f"{d.name}/{c.id}.png"
+            else:
+                d.mkdir(parents=True, exist_ok=True)
+                (d / f"{c.id}.svg").write_text(str(chart_svg(c)), encoding="utf-8")
+                c.png = f"{d.name}/{c.id}.svg"
     out.write_text(render(report, fmt), encoding="utf-8")
     return out

@@ -63,11 +63,13 @@ def write_session_reports(
     *,
     lenses: Mapping[str, Sequence[str]] | None = None,
     formats: Sequence[str] = ("html", "md", "json"),
+    png_for: Sequence[str] | None = None,
 ) -> list[Path]:
     """Write the daily report, the per-ticker reports and the index of ``session``.
 
     ``lenses`` maps a ticker to its lenses (default: every stored ticker, ``flow``). Files go
-    to ``out_root/<YYYY-MM-DD>/``.
+    to ``out_root/<YYYY-MM-DD>/``. ``png_for``: report names (``daily``, ``SPY-flow``) whose
+    Markdown charts are PNG; the others get SVG files (default: all PNG).
     """
     from chainlens.runners.local import read_docs, read_market
 
@@ -79,7 +81,9 @@ def write_session_reports(
     market = read_market(store, session)
     for fmt in formats:
         r = build_daily(market, links=chain_links(session, sessions, "daily", fmt))
-        written.append(write_report(r, day / f"daily.{fmt}", fmt))
+        written.append(
+            write_report(r, day / f"daily.{fmt}", fmt, png=png_for is None or "daily" in png_for)
+        )
     for t, ls in plan.items():
         if t not in docs:
             continue
@@ -87,6 +91,7 @@ def write_session_reports(
             name = report_name(t, lens)
             for fmt in formats:
                 r = build_lens(docs[t], lens, links=chain_links(session, sessions, name, fmt))
-                written.append(write_report(r, day / f"{name}.{fmt}", fmt))
+                png = png_for is None or name in png_for
+                written.append(write_report(r, day / f"{name}.{fmt}", fmt, png=png))
     written.append(write_index(day, session, sessions))
     return written
