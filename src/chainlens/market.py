@@ -215,11 +215,15 @@ def _darkpool(docs: Sequence[Mapping[str, Any]]) -> dict[str, Any] | None:
 def _zones(docs: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
     out = []
     for d in docs:
-        exps = d.get("analysis", {}).get("vol", {}).get("expiries") or []
-        z = next((e for e in exps if e.get("zone") and e["zone"].get("low") is not None), None)
-        if z is None:
-            continue
-        zone = z["zone"]
+        pz = d.get("prior_zone")
+        if pz:  # the zone set at the previous close, against today's close (seed 003)
+            z, zone, basis = pz, pz, "previous close"
+        else:
+            exps = d.get("analysis", {}).get("vol", {}).get("expiries") or []
+            z = next((e for e in exps if e.get("zone") and e["zone"].get("low") is not None), None)
+            if z is None:
+                continue
+            zone, basis = z["zone"], "same snapshot"
         up, down = _fin(zone.get("upside_room_pct")), _fin(zone.get("downside_room_pct"))
         ratio = abs(down) / abs(up) if up not in (None, 0.0) and down is not None else None
         out.append(
@@ -235,6 +239,7 @@ def _zones(docs: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
                 "downside_upside_ratio": ratio,
                 "status": zone.get("status"),
                 "expected_move_pct": z.get("expected_move_pct"),
+                "basis": basis,
             }
         )
     order = {t: i for i, t in enumerate(INDEX_TICKERS)}

@@ -294,6 +294,69 @@ def _earnings(
     return out
 
 
+def prior_zone(history: pa.Table, session: dt.date, close: float | None) -> dict[str, Any] | None:
+    """The expected-move zone set at the previous session's close, and where ``close`` ended.
+
+    Notes
+    -----
+    Seed 003 "Expected moves — zone table": on the previous session :math:`D_{-1}`, take the
+    first expiry after :math:`D_{-1}`, the listed strike nearest its spot :math:`S_{-1}` (ties
+    to the lower), and the straddle :math:`M = mid_C + mid_P` (mid = (bid+ask)/2 where
+    ask > 0 and 0 <= bid <= ask; several roots averaged). Zone = :math:`[S_{-1} - M,
+    S_{-1} + M]`, mid :math:`S_{-1}`; upside room :math:`= (high/close - 1)\\cdot 100`,
+    downside room :math:`= (low/close - 1)\\cdot 100`. ``None`` without a previous session or
+    a valid straddle.
+    """
+    import polars as pl
+
+    if close is None or not math.isfinite(close) or history.num_rows == 0:
+        return None
+    df = pl.from_arrow(
+        history.select(
+            ["trade_date", "snapshot_ts", "expiry", "strike", "right", "bid", "ask", "spot"]
+        )
+    )
+    assert isinstance(df, pl.DataFrame)
+    prev_days = sorted(x for x in df["trade_date"].unique().to_list() if x < session)
+    if not prev_days:
+        return None
+    pd_ = prev_days[-1]
+    p = df.filter(pl.col("trade_date") == pd_)
+    p = p.filter(pl.col("snapshot_ts") == p["snapshot_ts"].max())
+    spot = p["spot"].drop_nulls()
+    if spot.len() == 0:
+        return None
+    s_prev = float(spot[-1])
+    exps = sorted(x for x in p["expiry"].unique().to_list() if x > pd_)
+    if not exps:
+        return None
+    e = p.filter(pl.col("expiry") == exps[0])
+    ks = np.unique(e["strike"].to_numpy())
+    k = float(ks[np.lexsort((ks, np.abs(ks - s_prev)))[0]])
+    valid = (pl.col("ask") > 0) & (pl.col("bid") >= 0) & (pl.col("bid") <= pl.col("ask"))
+    m = (
+        e.filter((pl.col("strike") == k) & valid)
+        .with_columns(((pl.col("bid") + pl.col("ask")) / 2).alias("mid"))
+        .group_by("right")
+        .agg(pl.col("mid").mean())
+    )
+    mids = dict(zip(m["right"].to_list(), m["mid"].to_list(), strict=True))
+    if "C" not in mids or "P" not in mids:
+        return None
+    straddle = float(mids["C"] + mids["P"])
+    lo, hi = s_prev - straddle, s_prev + straddle
+    up, down = (hi / close - 1) * 100, (lo / close - 1) * 100
+    status = (
+        "at_or_above_ceiling" if close >= hi else "at_or_below_floor" if close <= lo
+        else "upper_half" if close >= s_prev else "lower_half"
+    )  # fmt: skip
+    return {
+        "set_on": pd_, "expiry": exps[0], "atm_strike": k, "straddle_mid": straddle,
+        "low": lo, "mid": s_prev, "high": hi, "price": close,
+        "upside_room_pct": up, "downside_room_pct": down, "status": status,
+    }  # fmt: skip
+
+
 # --------------------------------------------------------------------------- the kernel
 
 
@@ -526,6 +589,7 @@ def analyze_underlying(window: UnderlyingWindow, config: PipelineConfig) -> Unde
         "oi": _jsonable(oi_doc),
         "realized_vol": _jsonable(rv),
         "earnings": _jsonable(_earnings(window, adoc, hist)),
+        "prior_zone": _jsonable(prior_zone(hist, d, close if close is not None else ca.spot)),
         "missing": missing,
     }
     return UnderlyingResult(underlying=u, session=d, doc=_jsonable(doc), tables=tables)
