@@ -25,6 +25,8 @@ import numpy as np
 
 from chainlens._typing import BoolArray, Float64Array
 
+_INV_SQRT_2PI = 0.3989422804014327
+
 __all__ = ["Surfaces", "dealer_surfaces"]
 
 
@@ -72,12 +74,14 @@ def dealer_surfaces(
     -------
     Surfaces
     """
-    from chainlens.pricing import greeks
+    from chainlens.pricing._bsm import ncdf
 
     levels = np.asarray(levels, dtype=np.float64)
     tau = np.asarray(tau_years, dtype=np.float64)
     ok = np.isfinite(t) & (t > 0) & np.isfinite(sigma) & (sigma > 0) & np.isfinite(wm) & (wm != 0)
+    ok &= np.isfinite(K) & (np.asarray(K) > 0) & np.isfinite(q)
     K, t, q, sigma, is_call, wm = (np.asarray(a)[ok] for a in (K, t, q, sigma, is_call, wm))
+    x = np.log(levels)
     dx = np.zeros((tau.size, levels.size))
     gx = np.zeros((tau.size, levels.size))
     step = max(1, chunk // max(1, levels.size))
@@ -85,26 +89,21 @@ def dealer_surfaces(
         live = t > th
         if not live.any():
             continue
-        Kl, tl, ql, sl, cl, wl = (
-            K[live],
-            t[live] - th,
-            q[live],
-            sigma[live],
-            is_call[live],
-            wm[live],
-        )
-        for s in range(0, Kl.size, step):  # chunks of contracts, vectorized within
+        # per-contract terms (sticky strike): d1 = (ln S - a) b with
+        # a = ln K - (r - q + σ²/2) τ and b = 1/(σ√τ), τ = t - th
+        tl, sl, ql = t[live] - th, sigma[live], q[live]
+        b = 1.0 / (sl * np.sqrt(tl))
+        a = np.log(K[live]) - (r - ql + 0.5 * sl * sl) * tl
+        wq = wm[live] * np.exp(-ql * tl)  # w e^{-qτ}
+        # Δ_put = e^{-qτ}(N(d1) - 1): the puts' -w e^{-qτ} is a constant over spot
+        put_const = -float(wq[~is_call[live]].sum())
+        wg = wq * b * _INV_SQRT_2PI  # Γ = e^{-qτ} n(d1) b / S
+        for s in range(0, a.size, step):  # chunks of contracts, vectorized within
             e = slice(s, s + step)
-            g = greeks(
-                levels[:, None],
-                Kl[None, e],
-                tl[None, e],
-                r,
-                ql[None, e],
-                sl[None, e],
-                cl[None, e],
-                which=("delta", "gamma"),
-            )
-            dx[h] += g["delta"] @ wl[e]
-            gx[h] += g["gamma"] @ wl[e]
+            d1 = (x[:, None] - a[None, e]) * b[None, e]  # (levels, contracts)
+            e1 = np.exp(-0.5 * d1 * d1)
+            dx[h] += ncdf(d1, e1) @ wq[e]
+            gx[h] += e1 @ wg[e]
+        dx[h] += put_const
+        gx[h] /= levels
     return Surfaces(levels, tau, dx, gx)

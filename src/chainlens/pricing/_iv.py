@@ -49,12 +49,12 @@ years, and recover :math:`\sigma` to :math:`10^{-10}`.
 from __future__ import annotations
 
 import math
-import os
 
 import numpy as np
-from scipy.special import ndtr
 
 from chainlens._typing import ArrayLike, Float64Array
+from chainlens.pricing._bsm import ncdf as ndtr
+from chainlens.pricing._bsm import use_numba
 
 __all__ = [
     "IV_ABOVE_MAX",
@@ -246,18 +246,26 @@ def _solve_serial(P, sP, S, sS, K, sK, t, st, r, sr, q, sq, c, sc, tol, iv, reas
         reason[i] = code
 
 
-try:
-    import numba as nb
-except ImportError:  # pragma: no cover - numba is a pinned dependency
-    nb = None
-if nb is not None:
-    # Rebind the scalar helpers to compiled versions; numba resolves globals at compile time.
-    from chainlens.pricing._bsm_numba import ncdf as _ncdf
-    from chainlens.pricing._bsm_numba import ncdf_e as _ncdf_e
+nb = None  # numba, imported on the first compiled solve (start-up time of the CLI)
+_solve_par = _solve_ser = None
 
-    _solve_one = nb.njit(cache=True, nogil=True)(_solve_one)
-    _solve_par = nb.njit(cache=True, parallel=True, nogil=True)(_solve_parallel)
-    _solve_ser = nb.njit(cache=True, nogil=True)(_solve_serial)
+
+def _compiled():  # type: ignore[no-untyped-def]
+    """(parallel, serial) compiled solvers, built (or loaded from Numba's cache) once."""
+    global nb, _ncdf, _ncdf_e, _solve_one, _solve_par, _solve_ser
+    if _solve_par is None:
+        import numba
+
+        from chainlens.pricing import _bsm_numba
+
+        nb = numba
+        # Rebind the scalar helpers to compiled versions; numba resolves globals at compile
+        # time.
+        _ncdf, _ncdf_e = _bsm_numba.ncdf, _bsm_numba.ncdf_e
+        _solve_one = numba.njit(cache=True, nogil=True)(_solve_one)
+        _solve_ser = numba.njit(cache=True, nogil=True)(_solve_serial)
+        _solve_par = numba.njit(cache=True, parallel=True, nogil=True)(_solve_parallel)
+    return _solve_par, _solve_ser
 
 
 def _implied_vol_numpy(P, S, K, t, r, q, c, tol):
@@ -437,8 +445,7 @@ def implied_vol(
     arrays.append(np.asarray(is_call, dtype=np.bool_))
     shape = np.broadcast_shapes(*(a.shape for a in arrays))
     n = int(np.prod(shape, dtype=np.int64))
-    no_numba = os.environ.get("CHAINLENS_NO_NUMBA", "0") not in ("", "0")
-    if nb is None or no_numba:
+    if not use_numba(n):
         flat = [np.ascontiguousarray(np.broadcast_to(a, shape)).reshape(-1) for a in arrays]
         iv, reason = _implied_vol_numpy(*flat, float(tol))
         return iv.reshape(shape), reason.reshape(shape)
@@ -450,7 +457,6 @@ def implied_vol(
         args.extend((f, st))
     iv = np.empty(n, dtype=np.float64)
     reason = np.empty(n, dtype=np.int8)
-    run_parallel(
-        _solve_par, _solve_ser, n, *args, float(tol), iv, reason, min_size=PARALLEL_MIN_SIZE // 10
-    )
+    par, ser = _compiled()
+    run_parallel(par, ser, n, *args, float(tol), iv, reason, min_size=PARALLEL_MIN_SIZE // 10)
     return iv.reshape(shape), reason.reshape(shape)
