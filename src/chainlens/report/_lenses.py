@@ -15,6 +15,7 @@ from chainlens.report._model import Chart, FigureBook, Report, Section, Sentence
 from chainlens.report._narrative import (
     GEX_REGIMES,
     MISSING,
+    NOISE_PREMIUM_USD,
     pcr_words,
     print_descriptor,
     read_through,
@@ -412,11 +413,11 @@ def _positioning(fb: FigureBook, doc: Mapping[str, Any]) -> Section:
                     f"adds.{right}{j}.oi_change",
                     c["oi_change"],
                     "contracts",
-                    "int",
+                    "int_signed",
                     "overnight OI change",
                 )
                 keys += [ks, ke, kc]
-                parts.append(f"{{{3 * j}}} ({{{3 * j + 1}}}) +{{{3 * j + 2}}}")
+                parts.append(f"{{{3 * j}}} ({{{3 * j + 1}}}) {{{3 * j + 2}}}")
             keys.append(
                 fb.add(
                     "oi.change_session",
@@ -624,11 +625,15 @@ def _signal_noise(fb: FigureBook, doc: Mapping[str, Any]) -> Section:
                 kv,
             )
         )
-    small = [p for p in f.get("notable") or [] if (p.get("premium_usd") or 0) < 1e5]
+    small = [p for p in f.get("notable") or [] if (p.get("premium_usd") or 0) < NOISE_PREMIUM_USD]
     if small:
+        kn = fb.add(
+            "sn.small_prints", len(small), "prints", "int", "notable prints under the threshold"
+        )
+        kt = fb.add("sn.noise_threshold", 1e5, "USD", "money", "noise threshold (premium)")
         sents.append(
-            Sentence(
-                f"{len(small)} of the listed prints are under $100K of premium: noise unless repeated."
+            fb.say(
+                "{0} of the listed prints are under {1} of premium: noise unless repeated.", kn, kt
             )
         )
     return Section(id="signal_vs_noise", title="Signal vs Noise", sentences=sents)
@@ -652,7 +657,11 @@ def _verdict(fb: FigureBook, doc: Mapping[str, Any]) -> Section:
         c = acc[0]
         k = fb.add("verdict.acc.strike", c["strike"], "USD", "price", "strike")
         kc = fb.add(
-            "verdict.acc.oi_change", c.get("oi_change"), "contracts", "int", "streak OI change"
+            "verdict.acc.oi_change",
+            c.get("oi_change"),
+            "contracts",
+            "int_signed",
+            "streak OI change",
         )
         kn = fb.add("verdict.acc.sessions", c["sessions"], "sessions", "int", "streak length")
         ke = fb.add("verdict.acc.expiry", c["expiry"], "date", "date", "expiry")
@@ -660,7 +669,7 @@ def _verdict(fb: FigureBook, doc: Mapping[str, Any]) -> Section:
             fb.say(
                 "Follow-through at the {0} "
                 + c["right"]
-                + " {3} ({2}-session accumulation, +{1} contracts).",
+                + " {3} ({2}-session accumulation, {1} contracts).",
                 k,
                 kc,
                 kn,
@@ -951,7 +960,7 @@ def _earnings_lens(fb: FigureBook, doc: Mapping[str, Any]) -> list[Section]:
             "earn.oi_build",
             e.get("post_expiry_oi_build"),
             "contracts",
-            "int",
+            "int_signed",
             "OI build in that expiry over the window",
         )
         sents.append(

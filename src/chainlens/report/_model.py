@@ -45,7 +45,7 @@ def _money(v: float, signed: bool) -> str:
     a = abs(v)
     for div, suf in ((1e12, "T"), (1e9, "B"), (1e6, "M"), (1e3, "K")):
         if a >= div:
-            body = f"${a / div:.1f}{suf}" if a / div < 100 else f"${a / div:.0f}{suf}"
+            body = f"${a / div:.1f}{suf}"
             break
     else:
         body = f"${a:.0f}"
@@ -95,6 +95,8 @@ def fmt_value(value: Any, fmt: str) -> str:
         return f"{v * 100:.1f}%"
     if fmt == "int":
         return f"{v:,.0f}"
+    if fmt == "int_signed":
+        return f"{v:+,.0f}"
     if fmt == "shares":
         return _shares(v)
     raise ValueError(f"unknown figure format {fmt!r}")

@@ -15,6 +15,7 @@ from chainlens.oi import PCR_BANDS
 __all__ = [
     "GEX_REGIMES",
     "MISSING",
+    "NOISE_PREMIUM_USD",
     "PCR_WORDS",
     "PRINT_SIZE",
     "READ_THROUGH_RULES",
@@ -51,6 +52,9 @@ PCR_WORDS: Mapping[str, Mapping[str, str]] = {
         "above_2.0": "extreme put-heavy open interest (maximum protection or bearish positioning)",
     },
 }
+
+#: Premium below which a print is noise (USD); the read-through "noise" rule uses it too.
+NOISE_PREMIUM_USD = 1e5
 
 #: Premium size classes of a print (USD lower bounds, descending).
 PRINT_SIZE: tuple[tuple[float, str], ...] = (
