@@ -573,11 +573,19 @@ class DuplicateTracker:
 
     A key (``snapshot_ts``, ``symbol``) is hashed to 64 bits (polars string hash mixed with
     the timestamp); a collision between two different keys has a probability of about
-    n^2 / 2^65 (1e-7 for 2M rows). Hashes of earlier batches are kept as sorted runs.
+    n^2 / 2^65 (1e-7 for 2M rows). Each distinct key is kept once, as a sorted 64-bit hash
+    beside the line of its first occurrence (12 bytes per distinct key while lines fit in 32
+    bits), in a few sorted runs merged like a binary counter (at most ~log2(batches) runs), so
+    memory grows with the distinct keys of the file and lookups stay cheap.
     """
 
     def __init__(self) -> None:
         self.runs: list[tuple[np.ndarray, np.ndarray]] = []
+
+    @property
+    def nbytes(self) -> int:
+        """Memory held by the remembered keys."""
+        return sum(h.nbytes + ln.nbytes for h, ln in self.runs)
 
     @staticmethod
     def hash_keys(snapshot_ts: pa.Array, symbol: pa.Array) -> np.ndarray:
@@ -589,39 +597,51 @@ class DuplicateTracker:
             return hs ^ (ts * np.uint64(0x9E3779B97F4A7C15))
 
     def check(self, h: np.ndarray, lines: np.ndarray, candidates: np.ndarray) -> np.ndarray:
-        """For rows flagged in ``candidates``, the line of an earlier identical key (or -1).
-        Rows that are not duplicates are remembered. ``lines`` increase within a batch."""
+        """For rows flagged in ``candidates``, the line of the first earlier identical key
+        (or -1). Keys not seen before are remembered. ``lines`` increase within a batch and
+        from one batch to the next."""
         first_line = np.full(len(lines), -1, dtype=np.int64)
         idx = np.flatnonzero(candidates)
         if len(idx) == 0:
             return first_line
         hc, lc = h[idx], lines[idx]
-        hs = np.sort(hc)
-        # Earlier batches (runs of sorted hashes; lines looked up only for the hits).
-        for run_sorted, run_h, run_l in self.runs:
-            # Sorted queries into a sorted run: a near-linear merge, cache friendly.
-            pos = np.minimum(np.searchsorted(run_sorted, hs), len(run_sorted) - 1)
-            hit_h = hs[run_sorted[pos] == hs]
-            if len(hit_h) == 0:
-                continue
-            rows = np.flatnonzero(np.isin(hc, hit_h) & (first_line[idx] < 0))
-            m = np.isin(run_h, hit_h)
-            where = dict(zip(run_h[m].tolist(), run_l[m].tolist(), strict=True))
-            first_line[idx[rows]] = [where[x] for x in hc[rows].tolist()]
-        within = hs[1:] == hs[:-1]
-        if within.any():
-            # Slow path, only when a batch holds duplicates: first occurrence in file order.
-            order = np.argsort(hc, kind="stable")
-            ho = hc[order]
-            same = np.concatenate([[False], ho[1:] == ho[:-1]])
+        order = np.argsort(hc, kind="stable")  # equal keys stay in file order
+        ho, lo = hc[order], lc[order]
+        same = np.zeros(len(ho), dtype=bool)
+        same[1:] = ho[1:] == ho[:-1]
+        # Earlier batches: the first run holding a key has its earliest line.
+        prior = np.full(len(ho), -1, dtype=np.int64)
+        for run_h, run_l in self.runs:
+            pos = np.minimum(np.searchsorted(run_h, ho), len(run_h) - 1)
+            hit = (run_h[pos] == ho) & (prior < 0)
+            if hit.any():
+                prior[hit] = run_l[pos[hit]]
+        fl = prior
+        if same.any():  # within this batch: the first occurrence of each key
             start = np.maximum.accumulate(np.where(~same, np.arange(len(ho)), 0))
-            fl = np.where(same, lc[order][start], -1)
-            src = idx[order]
-            cur = first_line[src]
-            first_line[src] = np.where(cur >= 0, cur, fl)
-            hs = ho[~same]
-        self.runs.append((hs, hc, lc))
+            fl = np.where(prior >= 0, prior, np.where(same, lo[start], -1))
+        first_line[idx[order]] = fl
+        new = ~same & (prior < 0)
+        ldt = np.int32 if len(lo) == 0 or int(lo.max()) < 2**31 else np.int64
+        self._push(ho[new], lo[new].astype(ldt))
         return first_line
+
+    def _push(self, h: np.ndarray, ln: np.ndarray) -> None:
+        if len(h) == 0:
+            return
+        self.runs.append((h, ln))
+        while len(self.runs) >= 2 and 2 * len(self.runs[-1][0]) >= len(self.runs[-2][0]):
+            (h1, l1), (h2, l2) = self.runs[-2], self.runs.pop()
+            # Linear merge of two sorted runs (keys are distinct across runs).
+            pos = np.searchsorted(h1, h2) + np.arange(len(h2))
+            hh = np.empty(len(h1) + len(h2), dtype=np.uint64)
+            ldt = np.result_type(l1.dtype, l2.dtype)
+            ll = np.empty(len(hh), dtype=ldt)
+            mask = np.ones(len(hh), dtype=bool)
+            mask[pos] = False
+            hh[pos], ll[pos] = h2, l2
+            hh[mask], ll[mask] = h1, l1
+            self.runs[-1] = (hh, ll)
 
 
 def _str_parts(a: pa.Array | pa.ChunkedArray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -86,9 +86,23 @@ DICTIONARY_COLUMNS = (
 )
 
 
+#: Columns with row-group min/max statistics: the keys readers filter or prune on. Statistics
+#: of the quote, volume and greek columns cost write time and prune nothing.
+STATISTICS_COLUMNS = (
+    *DICTIONARY_COLUMNS,
+    "symbol",
+    "ts",
+)
+
+
 def _dictionary_columns(names: Iterable[str]) -> list[str]:
     have = set(names)
     return [c for c in DICTIONARY_COLUMNS if c in have]
+
+
+def _statistics_columns(names: Iterable[str]) -> list[str]:
+    have = set(names)
+    return [c for c in STATISTICS_COLUMNS if c in have]
 
 
 def is_sorted(table: pa.Table, keys: list[tuple[str, str]]) -> bool:
@@ -132,7 +146,7 @@ def write_parquet(table: pa.Table, path: Path) -> None:
         row_group_size=ROW_GROUP_ROWS,
         compression=COMPRESSION,
         use_dictionary=_dictionary_columns(table.column_names),
-        write_statistics=True,
+        write_statistics=_statistics_columns(table.column_names),
     )
     _fsync(path)
 
@@ -243,7 +257,7 @@ class Stager:
                 table.schema,
                 compression=COMPRESSION,
                 use_dictionary=_dictionary_columns(table.column_names),
-                write_statistics=True,
+                write_statistics=_statistics_columns(table.column_names),
             )
         self._submit(self._writers[key], table)
         st.rows += table.num_rows
