@@ -1290,10 +1290,31 @@ def build_daily(m: Mapping[str, Any], *, links: Mapping[str, str | None] | None 
                 )
     sections.append(c)
     st = Section(id="trade_structures", title="Trade Structures — Conviction-Weighted")
-    for x in m.get("structures") or []:
+    for j, x in enumerate(m.get("structures") or []):
+        r_ = "C" if x["direction"] == "bullish" else "P"
+        kind = "call spread" if r_ == "C" else "put spread"
+        keys = [
+            fb.add(f"struct.{j}.expiry", x["expiry"], "date", "date", "expiry"),
+            fb.add(f"struct.{j}.long", x["long_strike"], "USD", "price", "long strike"),
+            fb.add(f"struct.{j}.short", x["short_strike"], "USD", "price", "short strike"),
+            fb.add(f"struct.{j}.conviction", x["conviction"], "signals", "int", "aligned signals"),
+            fb.add(f"struct.{j}.of", x["conviction_of"], "signals", "int", "signals checked"),
+        ]
         st.sentences.append(
-            Sentence(
-                f"{x['ticker']} {x['expiry']}: {x['structure']} ({x['direction']}). Conviction {x['conviction']}/{x['conviction_of']}: {'; '.join(x['signals'])}."
+            fb.say(
+                x["ticker"]
+                + " {0}: buy {1} "
+                + r_
+                + " / sell {2} "
+                + r_
+                + " "
+                + kind
+                + " ("
+                + x["direction"]
+                + "). Conviction {3}/{4}: "
+                + "; ".join(x["signals"])
+                + ".",
+                *keys,
             )
         )
     if not st.sentences:
