@@ -59,6 +59,61 @@ from chainlens.io._common import (
 
 __all__ = ["FORMAT", "looks_like", "parse_date_line", "read"]
 
+
+def _mix64(h: np.ndarray) -> np.ndarray:
+    """SplitMix64 finaliser (Steele, Lea & Flood 2014), in place on uint64."""
+    h ^= h >> np.uint64(30)
+    h *= np.uint64(0xBF58476D1CE4E5B9)
+    h ^= h >> np.uint64(27)
+    h *= np.uint64(0x94D049BB133111EB)
+    h ^= h >> np.uint64(31)
+    return h
+
+
+class _NumpyKeyHash(DuplicateTracker):
+    """The shared duplicate tracker with a NumPy 64-bit key hash instead of Polars'.
+
+    Importing Polars only to hash one column costs ~0.15 CPU s (0.3 s wall) of
+    ``chainlens analyze`` start-up. The symbol's UTF-8 bytes, zero-padded to 8-byte words,
+    are folded word by word through the SplitMix64 finaliser together with the length, then
+    mixed with the snapshot instant as in :meth:`DuplicateTracker.hash_keys`; collision odds
+    stay about n^2 / 2^65.
+    """
+
+    @staticmethod
+    def hash_keys(snapshot_ts: pa.Array, symbol: pa.Array) -> np.ndarray:
+        sym = pc.cast(symbol, pa.string())
+        if isinstance(sym, pa.ChunkedArray):
+            sym = sym.combine_chunks()
+        n = len(sym)
+        ts = pc.cast(snapshot_ts, pa.int64()).to_numpy(zero_copy_only=False).astype(np.uint64)
+        if n == 0:
+            return ts
+        offsets = np.frombuffer(sym.buffers()[1], dtype=np.int32)[sym.offset : sym.offset + n + 1]
+        data_buf = sym.buffers()[2]
+        data = (
+            np.frombuffer(data_buf, dtype=np.uint8)
+            if data_buf is not None
+            else np.zeros(0, np.uint8)
+        )
+        lens = np.diff(offsets).astype(np.int64)
+        width = max(8, int(-(-int(lens.max(initial=0)) // 8) * 8))
+        pos = offsets[:-1, None].astype(np.int64) + np.arange(width)[None, :]
+        inside = np.arange(width)[None, :] < lens[:, None]
+        if data.size:
+            raw = np.where(inside, data[np.minimum(pos, data.size - 1)], 0).astype(np.uint8)
+        else:
+            raw = np.zeros((n, width), np.uint8)
+        words = np.ascontiguousarray(raw).view("<u8")  # (n, width / 8)
+        with np.errstate(over="ignore"):
+            h = lens.astype(np.uint64) * np.uint64(0x9E3779B97F4A7C15) + np.uint64(7)
+            for j in range(words.shape[1]):  # a few words per symbol (OSI: 21 bytes)
+                h = _mix64(h ^ words[:, j])
+            valid = sym.is_valid().to_numpy(zero_copy_only=False)
+            h = np.where(valid, h, np.uint64(0x5555555555555555))
+            return h ^ (ts * np.uint64(0x9E3779B97F4A7C15))
+
+
 FORMAT = "cboe_quotes"
 
 _MONTHS: dict[str, int] = {}
@@ -228,7 +283,7 @@ def read(path: Path, *, batch_rows: int = 1_000_000) -> Iterator[AdapterResult]:
             )
     n_fields = len(header)
     sink = RejectSink(path)
-    dups = DuplicateTracker()
+    dups = _NumpyKeyHash()
     snapshot: dt.datetime | None = None
     session: dt.date | None = None
     block_bytes = max(1 << 16, batch_rows * 60)
