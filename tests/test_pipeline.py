@@ -154,3 +154,16 @@ def test_prior_zone_without_previous_session() -> None:
 
     assert prior_zone(_chain("TST", [D2]), D2, 102.0) is None
     assert prior_zone(pa.table({"x": [1]}).slice(0, 0), D2, 102.0) is None
+
+
+def test_bulk_window_equals_per_ticker_reads(tiny) -> None:  # type: ignore[no-untyped-def]
+    from chainlens.runners.local import _bulk_tables
+
+    with Store(tiny[0]) as st:
+        bulk = _bulk_tables(st, D2, ["TST"], 5)
+        assert bulk is not None  # TST has every session: one read per file
+        assert bulk[0]["TST"].equals(st.chain_history("TST", end=D2, n_sessions=5))
+        assert bulk[1]["TST"].equals(st.trades("TST", D2))
+        assert bulk[2]["TST"].equals(st.prints("TST", D2))
+        # NOTR lacks 2024-03-04: the runner falls back to per-ticker reads
+        assert _bulk_tables(st, D2, ["TST", "NOTR"], 5) is None

@@ -18,6 +18,7 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from typing import Any
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -62,6 +63,75 @@ def _filter_eq(t: pa.Table | None, col: str, values: Sequence[str]) -> pa.Table 
     if t is None or t.num_rows == 0:
         return None
     return t.filter(pc.is_in(t.column(col), value_set=pa.array(list(values), pa.string())))
+
+
+def _split(t: pa.Table, col: str) -> dict[str, pa.Table]:
+    """Zero-copy slices of ``t`` per value of ``col`` (sorted first unless already grouped)."""
+    if t.num_rows == 0:
+        return {}
+    enc = pc.dictionary_encode(t.column(col)).combine_chunks()
+    idx = enc.indices.to_numpy()
+    if idx.size > 1 and not bool(np.all(np.diff(idx) >= 0)):
+        t = t.sort_by(col)
+        enc = pc.dictionary_encode(t.column(col)).combine_chunks()
+        idx = enc.indices.to_numpy()
+    cuts = np.flatnonzero(np.diff(idx)) + 1
+    starts = np.r_[0, cuts]
+    ends = np.r_[cuts, idx.size]
+    names = enc.dictionary.to_pylist()
+    return {names[idx[a]]: t.slice(int(a), int(b - a)) for a, b in zip(starts, ends, strict=True)}
+
+
+def _bulk_tables(store: Any, d: dt.date, us: Sequence[str], n_sessions: int) -> Any:
+    """Read the window of every underlying with one Parquet read per stored file.
+
+    Used only when it is exactly what :meth:`Store.chain_history` would return: every
+    (underlying, session) in the window has one snapshot, a quote snapshot (so the default
+    snapshot is that one and no OI-only merge applies), and every underlying has every
+    session. Returns ``(history, trades, prints)`` dicts keyed by underlying, or ``None``.
+    """
+    from chainlens import schema
+
+    days = [x for x in store.session_dates() if x <= d][-n_sessions:]
+    snaps = store.sessions()
+    sel = snaps.filter(
+        pc.and_(
+            pc.is_in(snaps.column("session"), value_set=pa.array(days, pa.date32())),
+            pc.is_in(snaps.column("underlying"), value_set=pa.array(list(us), pa.string())),
+        )
+    )
+    if sel.num_rows != len(days) * len(us):
+        return None
+    if pc.any(pc.not_equal(sel.column("kind"), "quotes")).as_py():
+        return None
+    keys = pc.binary_join_element_wise(
+        sel.column("underlying"), pc.cast(sel.column("session"), pa.string()), "|"
+    )
+    if pc.count_distinct(keys).as_py() != sel.num_rows:
+        return None
+    want = set(us)
+    per_day: list[dict[str, pa.Table]] = []
+    for day in days:
+        files = store._dated_files("chain", day)  # one read per file instead of one per ticker
+        t = pa.concat_tables([store._read(f, "chain", None) for f in files]) if files else None
+        if t is None:
+            return None
+        per_day.append(_split(t, "underlying"))
+    hist = {u: pa.concat_tables([p[u] for p in per_day if u in p]) for u in us if u in want}
+    tfiles = store._dated_files("trades", d)
+    trades = (
+        _split(pa.concat_tables([store._read(f, "trades", None) for f in tfiles]), "underlying")
+        if tfiles
+        else {}
+    )
+    prints = _split(store.prints(None, d), "ticker")
+    empty_t = schema.TRADES.empty_table()
+    empty_p = schema.PRINTS.empty_table()
+    return (
+        hist,
+        {u: trades.get(u, empty_t) for u in us},
+        {u: prints.get(u, empty_p) for u in us},
+    )
 
 
 def run_local(
@@ -125,7 +195,22 @@ def run_local(
     events_all = store.table("events")
     sectors = store.table("sectors")
 
+    bulk = _bulk_tables(store, d, us, cfg.n_sessions)
+
     def windows() -> Any:
+        if bulk is not None:
+            hist, trades, prints = bulk
+            for u in us:
+                yield UnderlyingWindow(
+                    underlying=u,
+                    session=d,
+                    history=hist[u],
+                    trades=trades[u],
+                    prints=prints[u],
+                    bars=_filter_eq(bars_all, "ticker", [u]),
+                    events=_filter_eq(events_all, "ticker", [u, "*"]),
+                )
+            return
         for u in us:
             yield UnderlyingWindow(
                 underlying=u,
