@@ -605,10 +605,15 @@ class DuplicateTracker:
         if len(idx) == 0:
             return first_line
         hc, lc = h[idx], lines[idx]
-        order = np.argsort(hc, kind="stable")  # equal keys stay in file order
+        order = np.argsort(hc)  # SIMD quicksort (a stable sort costs 5x more)
         ho, lo = hc[order], lc[order]
         same = np.zeros(len(ho), dtype=bool)
         same[1:] = ho[1:] == ho[:-1]
+        first = lo  # the first line of each row's key within this batch
+        if same.any():  # equal keys may be in any order: take each group's smallest line
+            starts = np.flatnonzero(~same)
+            sizes = np.diff(np.append(starts, len(ho)))
+            first = np.repeat(np.minimum.reduceat(lo, starts), sizes)
         # Earlier batches: the first run holding a key has its earliest line.
         prior = np.full(len(ho), -1, dtype=np.int64)
         for run_h, run_l in self.runs:
@@ -616,14 +621,13 @@ class DuplicateTracker:
             hit = (run_h[pos] == ho) & (prior < 0)
             if hit.any():
                 prior[hit] = run_l[pos[hit]]
-        fl = prior
-        if same.any():  # within this batch: the first occurrence of each key
-            start = np.maximum.accumulate(np.where(~same, np.arange(len(ho)), 0))
-            fl = np.where(prior >= 0, prior, np.where(same, lo[start], -1))
-        first_line[idx[order]] = fl
+        fl = np.where(prior >= 0, prior, np.where(lo != first, first, -1))
+        if (fl >= 0).any():
+            first_line[idx[order]] = fl
         new = ~same & (prior < 0)
-        ldt = np.int32 if len(lo) == 0 or int(lo.max()) < 2**31 else np.int64
-        self._push(ho[new], lo[new].astype(ldt))
+        keep = first[new]
+        ldt = np.int32 if len(keep) == 0 or int(keep.max()) < 2**31 else np.int64
+        self._push(ho[new], keep.astype(ldt))
         return first_line
 
     def _push(self, h: np.ndarray, ln: np.ndarray) -> None:
