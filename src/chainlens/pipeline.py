@@ -401,7 +401,7 @@ def analyze_underlying(window: UnderlyingWindow, config: PipelineConfig) -> Unde
     ca = next((a for a in analyses if a.underlying == u), analyses[0])
     adoc = ca.to_json()
     missing: list[str] = []
-    n_sessions = len(set(hist.column("trade_date").to_pylist()))
+    n_sessions = int(pc.count_distinct(hist.column("trade_date")).as_py())
     if n_sessions < 2:
         missing.append("history")
     iv_ok = "iv" in today.column_names and today.column("iv").null_count < today.num_rows
@@ -478,7 +478,7 @@ def analyze_underlying(window: UnderlyingWindow, config: PipelineConfig) -> Unde
         config=ocfg,
     )
     ch = orr.changes
-    sessions = sorted(set(ch.column("trade_date").to_pylist())) if ch.num_rows else []
+    sessions = sorted(pc.unique(ch.column("trade_date")).to_pylist()) if ch.num_rows else []
     last_change: list[dict[str, Any]] = []
     change_by_strike: list[dict[str, Any]] = []
     change_session = None
@@ -592,7 +592,9 @@ def analyze_underlying(window: UnderlyingWindow, config: PipelineConfig) -> Unde
         "prior_zone": _jsonable(prior_zone(hist, d, close if close is not None else ca.spot)),
         "missing": missing,
     }
-    return UnderlyingResult(underlying=u, session=d, doc=_jsonable(doc), tables=tables)
+    doc = _jsonable({k: v for k, v in doc.items() if k != "analysis"})  # analysis is JSON already
+    doc["analysis"] = adoc
+    return UnderlyingResult(underlying=u, session=d, doc=doc, tables=tables)
 
 
 # --------------------------------------------------------------------------- store I/O

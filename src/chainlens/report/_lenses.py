@@ -437,6 +437,34 @@ def _positioning(fb: FigureBook, doc: Mapping[str, Any]) -> Section:
             sents.append(Sentence(MISSING["history"], label=word))
         else:
             sents.append(Sentence("No strike added open interest overnight.", label=word))
+        col = "call_premium_usd" if right == "C" else "put_premium_usd"
+        prem = sorted(
+            [r for r in (f or {}).get("net_by_strike") or [] if (r.get(col) or 0) > 0],
+            key=lambda r: -r[col],
+        )[:3]
+        if prem:
+            pk = []
+            for j, r in enumerate(prem):
+                pk += [
+                    fb.add(f"prem.{right}{j}.strike", r["strike"], "USD", "price", "strike"),
+                    fb.add(
+                        f"prem.{right}{j}.usd",
+                        r[col],
+                        "USD",
+                        "money",
+                        f"{word.split()[0].lower()} premium",
+                    ),
+                ]
+            kind_ = "call" if right == "C" else "put"
+            sents.append(
+                fb.say(
+                    f"Today's {kind_} premium is concentrated at "
+                    + ", ".join(f"{{{2 * j}}} ({{{2 * j + 1}}})" for j in range(len(prem)))
+                    + ".",
+                    *pk,
+                    label=word,
+                )
+            )
     tot = a.get("totals") or {}
     g = tot.get("gex_usd_per_1pct")
     kg = fb.add("totals.gex", g, "USD per 1% move", "money_signed", "total dealer GEX")
@@ -446,11 +474,11 @@ def _positioning(fb: FigureBook, doc: Mapping[str, Any]) -> Section:
     if f:
         net = f["totals"].get("net_usd") or 0.0
         consistent = (
-            "Consistent with the bearish net premium. "
+            "Yes — negative GEX is consistent with the bearish net premium. "
             if regime == "negative" and net < 0
-            else "Consistent with the bullish net premium. "
+            else "Yes — positive GEX is consistent with the bullish net premium. "
             if regime == "positive" and net > 0
-            else "Mixed against the net premium direction. "
+            else "Mixed — the dealer gamma sign and the net premium direction disagree. "
         )
     sents.append(
         fb.say(
@@ -470,8 +498,28 @@ def _positioning(fb: FigureBook, doc: Mapping[str, Any]) -> Section:
             ]
             dom = "PUT" if (c.get("put_oi") or 0) > (c.get("call_oi") or 0) else "CALL"
             parts.append(f"{{{2 * j}}} {dom}-heavy ({{{2 * j + 1}}})")
+        spot = a.get("spot") or 0.0
+        below_put = sum(
+            1
+            for c in cl[:5]
+            if c["strike"] < spot and (c.get("put_oi") or 0) > (c.get("call_oi") or 0)
+        )
+        above_call = sum(
+            1
+            for c in cl[:5]
+            if c["strike"] > spot and (c.get("call_oi") or 0) > (c.get("put_oi") or 0)
+        )
+        read = (
+            " Put-heavy clusters below spot form a defensive floor (downside insurance demand)."
+            if below_put >= 3
+            else " Call-heavy clusters above spot form a resistance band."
+            if above_call >= 3
+            else " The largest clusters are mixed around spot."
+        )
         sents.append(
-            fb.say("Largest OI clusters: " + ", ".join(parts) + ".", *keys, label="OI clusters")
+            fb.say(
+                "Largest OI clusters: " + ", ".join(parts) + "." + read, *keys, label="OI clusters"
+            )
         )
     lv = a.get("levels") or {}
     lkeys = [
@@ -553,6 +601,15 @@ def _positioning(fb: FigureBook, doc: Mapping[str, Any]) -> Section:
             + " → ".join(f"{{{j}}}" for j in range(len(keys)))
             + f" ({trend}); spot is {{{len(keys)}}} from the nearest."
         )
+        dist = mpt[0].get("spot_distance_pct")
+        if dist is not None:
+            side_ = "above" if dist > 0 else "below"
+            tmpl += (
+                f" Spot sits {side_} the nearest max pain; a pin pull toward it is plausible into"
+                f" {mpt[0]['expiry']} while dealer hedging dominates."
+                if abs(dist) <= 3.0
+                else f" Spot sits well {side_} the nearest max pain: not an expiration pin setup."
+            )
         sents.append(fb.say(tmpl, *keys, ks, label="Max pain context"))
     return Section(
         id="institutional_positioning",
@@ -1042,10 +1099,19 @@ def build_lens(
     header = _header(fb, doc, lens)
     sections = _BUILDERS[lens](fb, doc)
     lk = dict(links or {})
-    if lk.get("older"):
-        header.append(Sentence(f"An older {lens} report is available ({lk.get('older_date')})."))
     if lk.get("newer"):
-        header.append(Sentence(f"A newer {lens} report is available ({lk.get('newer_date')})."))
+        header.append(
+            Sentence(
+                f"You are viewing an older report from {doc['session']}. A newer {lens} report "
+                f"is available for {lk.get('newer_date')}."
+            )
+        )
+    elif lk.get("older"):
+        header.append(
+            Sentence(
+                f"This is the latest {lens} report; the previous one is from {lk.get('older_date')}."
+            )
+        )
     return Report(
         kind="ticker", title=f"{doc['underlying']} — {lens.capitalize()} report {doc['session']}",
         session=doc["session"], lens=lens, ticker=doc["underlying"], header=header,
