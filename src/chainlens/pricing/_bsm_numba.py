@@ -16,6 +16,11 @@ Speed notes (issue 3, >= 30M contracts/s on 2 cores for delta, gamma, vanna and 
   keys its on-disk cache by the function's name and line, not by the ``parallel`` flag: the
   former code wrapped one function twice, so whichever compiled first was loaded for both and
   the "parallel" kernel often ran single-threaded.
+* Requests made only of delta, gamma, vega, vanna, charm and vomma (the exposure greeks) take
+  a blocked path (see "blocked path" below): NumPy's SIMD ``log``/``exp`` per block of
+  :data:`BLOCK` contracts plus two branch-free compiled loops that LLVM vectorises, on a
+  thread pool of ``numba.get_num_threads()`` workers pulling :data:`TASK`-contract tasks;
+  about 3x the per-CPU rate of the fused loop. Price and theta use the fused loop.
 * Arrays of at least :data:`PARALLEL_MIN_SIZE` contracts run on all Numba threads
   (``numba.set_num_threads`` caps it) in chunks of :data:`PARALLEL_CHUNK` contracts handed out
   dynamically, so a thread that the OS deschedules on a loaded machine does not hold up the
@@ -254,8 +259,214 @@ def run_parallel(kernel, serial, n: int, *args, min_size: int = PARALLEL_MIN_SIZ
         kernel(*args)
 
 
+# ----------------------------------------------------------------------------- blocked path
+#
+# The fused loop above calls libm's scalar ``log`` and ``exp`` once per contract; LLVM cannot
+# vectorise a loop with such calls (no SVML here), so it runs at ~50 ns per contract. The
+# blocked path splits the work into cache-sized blocks and, per block, lets NumPy's SIMD
+# (AVX-512) ``log``/``exp`` do the transcendental parts (~1 ns per element) while two
+# branch-free compiled loops, which LLVM vectorises, do the arithmetic: d1 and the exponent,
+# then Cody's CDF (all three intervals evaluated, the right one selected) and the greeks.
+# It covers delta, gamma, vega, vanna, charm and vomma on regular contracts (finite, S, K > 0,
+# t > T_MIN_YEARS, sigma > 0); any block holding another contract is recomputed by the fused
+# loop, which owns the limits and NaN rules.
+
+#: Contracts per block of the blocked path (a few arrays of this size stay in L2).
+BLOCK = 4096
+#: Contracts per task handed to the thread pool.
+TASK = 65_536
+_BLOCKED_NAMES = frozenset({"delta", "gamma", "vega", "vanna", "charm", "vomma"})
+
+
+def _at(a, i):  # pragma: no cover - the overload below is what compiled code uses
+    return a[i] if isinstance(a, np.ndarray) else a
+
+
+@nb.extending.overload(_at, inline="always")
+def _at_overload(a, i):  # pragma: no cover - compile-time dispatch
+    if isinstance(a, nb.types.Array):
+        return lambda a, i: a[i]
+    return lambda a, i: a
+
+
+@nb.njit(cache=True, nogil=True, error_model="numpy")
+def _block_d1(lsk, S, K, t, sig, r, q, d1, u, uq):  # pragma: no cover - compiled
+    """d1, -d1^2/2 and -q t per contract; returns the number of irregular contracts."""
+    bad = 0
+    for i in range(d1.size):
+        pos = (_at(S, i) > 0.0) & (_at(K, i) > 0.0)
+        tt = _at(t, i)
+        s = _at(sig, i)
+        rr = _at(r, i)
+        qq = _at(q, i)
+        ls = lsk[i]
+        vs = s * math.sqrt(tt)
+        ok = (
+            pos
+            & (tt > T_MIN_YEARS)
+            & (s > 0.0)
+            & (vs > SIGMA_SQRT_T_MIN)
+            & (abs(ls) < math.inf)
+            & (abs(vs) < math.inf)
+            & (abs(rr) < math.inf)
+            & (abs(qq) < math.inf)
+        )
+        bad += 0 if ok else 1
+        x = (ls + (rr - qq + 0.5 * s * s) * tt) / vs
+        d1[i] = x
+        u[i] = -0.5 * x * x
+        uq[i] = -qq * tt
+    return bad
+
+
+@nb.njit(cache=True, nogil=True, error_model="numpy")
+def _block_greeks(
+    d1, e, dq, S, t, sig, r, q, c, o_d, o_g, o_v, o_va, o_c, o_vo
+):  # pragma: no cover
+    for i in range(d1.size):
+        x = d1[i]
+        sg = 1.0 if _at(c, i) else -1.0
+        xs = sg * x
+        y = abs(xs)
+        ee = e[i]
+        # Cody (1969) normal CDF of xs, branch-free: central, middle and tail forms
+        z = xs * xs
+        cn = (
+            (((0.065682337918207449113 * z + 2.2352520354606839287) * z + 161.02823106855587881)
+             * z + 1067.6894854603709582) * z + 18154.981253343561249
+        )  # fmt: skip
+        cd = (
+            ((z + 47.20258190468824187) * z + 976.09855173777669322) * z + 10260.932208618978205
+        ) * z + 45507.789335026729956
+        mn = (
+            (((((((1.0765576773720192317e-8 * y + 0.39894151208813466764) * y
+                  + 8.8831497943883759412) * y + 93.506656132177855979) * y
+                + 597.27027639480026226) * y + 2494.5375852903726711) * y
+              + 6848.1904505362823326) * y + 11602.651437647350124) * y
+            + 9842.7148383839780218
+        )  # fmt: skip
+        md = (
+            (((((((y + 22.266688044328115691) * y + 235.38790178262499861) * y
+                 + 1519.377599407554805) * y + 6485.558298266760755) * y
+               + 18615.571640885098091) * y + 34900.952721145977266) * y
+             + 38912.003286093271411) * y + 19685.429676859990727
+        )  # fmt: skip
+        w = 1.0 / (y * y)
+        tn = (
+            ((((0.02307344176494017303 * w + 0.21589853405795699) * w + 0.1274011611602473639)
+              * w + 0.022235277870649807) * w + 0.001421619193227893466) * w
+            + 2.9112874951168792e-5
+        )  # fmt: skip
+        td = (
+            (((w + 1.28426009614491121) * w + 0.468238212480865118) * w + 0.0659881378689285515)
+            * w + 0.00378239633202758244
+        ) * w + 7.29751555083966205e-5  # fmt: skip
+        tail = ee * mn / md if y <= _SQRT_32 else ee * (_INV_SQRT_2PI - w * tn / td) / y
+        nd = 0.5 + xs * cn / cd if y <= 0.67448975 else (1.0 - tail if xs > 0.0 else tail)
+        s = _at(sig, i)
+        tt = _at(t, i)
+        rr = _at(r, i)
+        qq = _at(q, i)
+        ss = _at(S, i)
+        dqi = _at(dq, i)
+        sqt = math.sqrt(tt)
+        vs = s * sqt
+        d2 = x - vs
+        dpdf = dqi * _INV_SQRT_2PI * ee
+        o_d[i] = sg * dqi * nd
+        o_g[i] = dpdf / (ss * vs)
+        o_v[i] = ss * dpdf * sqt
+        o_va[i] = -dpdf * d2 / s
+        o_c[i] = sg * qq * dqi * nd - dpdf * (2.0 * (rr - qq) * tt - d2 * vs) / (2.0 * tt * vs)
+        o_vo[i] = ss * dpdf * sqt * x * d2 / s
+
+
+def _scalar_or_array(f: np.ndarray, stride: int):  # type: ignore[no-untyped-def]
+    if stride:
+        return f
+    v = f[0]
+    return bool(v) if f.dtype == np.bool_ else float(v)
+
+
+def _blocked_task(i0, i1, ins, out, rows, slots, args_fused) -> None:  # type: ignore[no-untyped-def]
+    """Contracts ``[i0, i1)`` of the blocked path, block by block (runs in a pool thread)."""
+    S, K, t, r, q, sig, c = ins
+    scratch = np.empty((6, BLOCK))
+    lsk, d1, u, uq, e, dqb = scratch
+    spare = np.empty((6, BLOCK))
+    q_zero = not isinstance(q, np.ndarray) and q == 0.0
+    for b0 in range(i0, i1, BLOCK):
+        b1 = min(i1, b0 + BLOCK)
+        m = b1 - b0
+        sl = slice(b0, b1)
+
+        def cut(a, sl=sl):  # type: ignore[no-untyped-def]
+            return a[sl] if isinstance(a, np.ndarray) else a
+
+        with np.errstate(all="ignore"):  # irregular contracts are redone below
+            np.divide(cut(S), cut(K), out=lsk[:m])
+            np.log(lsk[:m], out=lsk[:m])
+            bad = _block_d1(
+                lsk[:m], cut(S), cut(K), cut(t), cut(sig), cut(r), cut(q), d1[:m], u[:m], uq[:m]
+            )
+            np.exp(u[:m], out=e[:m])
+            if q_zero:
+                dq = 1.0
+            else:
+                np.exp(uq[:m], out=dqb[:m])
+                dq = dqb[:m]
+        outs = [out[rows[j], sl] if rows[j] >= 0 else spare[j, :m] for j in range(6)]
+        _block_greeks(d1[:m], e[:m], dq, cut(S), cut(t), cut(sig), cut(r), cut(q), cut(c), *outs)
+        if bad:
+            fl, st = args_fused
+            sub = []
+            for f, s in zip(fl, st, strict=True):
+                sub.extend((f[sl] if s else f, s))
+            _greeks_serial(*sub, slots, out[:, sl])
+
+
+_POOL = None
+
+
+def _pool():  # type: ignore[no-untyped-def]
+    global _POOL
+    if _POOL is None:
+        from concurrent.futures import ThreadPoolExecutor
+
+        _POOL = ThreadPoolExecutor(max_workers=max(1, nb.config.NUMBA_NUM_THREADS))
+    return _POOL
+
+
+def _greeks_blocked(flats, strides, slots, out, uniq) -> None:  # type: ignore[no-untyped-def]
+    n = out.shape[1]
+    ins = [_scalar_or_array(f, s) for f, s in zip(flats, strides, strict=True)]
+    order = ("delta", "gamma", "vega", "vanna", "charm", "vomma")
+    rows = [uniq.index(nm) if nm in uniq else -1 for nm in order]
+    threads = nb.get_num_threads()
+    if n < PARALLEL_MIN_SIZE or threads < 2:
+        _blocked_task(0, n, ins, out, rows, slots, (flats, strides))
+        return
+    import itertools
+
+    starts = itertools.count(0, TASK)  # next() is atomic under the GIL: dynamic scheduling
+
+    def worker() -> None:
+        for i0 in starts:
+            if i0 >= n:
+                return
+            _blocked_task(i0, min(n, i0 + TASK), ins, out, rows, slots, (flats, strides))
+
+    futs = [_pool().submit(worker) for _ in range(threads)]
+    for f in futs:
+        f.result()
+
+
 def greeks_numba(S, K, t, r, q, sigma, is_call, names: tuple[str, ...]) -> dict[str, Float64Array]:
-    """Fused compiled BSM greeks; arguments and units as :func:`chainlens.pricing.greeks`."""
+    """Compiled BSM greeks; arguments and units as :func:`chainlens.pricing.greeks`.
+
+    Delta, gamma, vega, vanna, charm and vomma take the blocked SIMD path (module notes);
+    requests with price or theta take the fused loop.
+    """
     arrays = [np.asarray(x, dtype=np.float64) for x in (S, K, t, r, q, sigma)]
     arrays.append(np.asarray(is_call, dtype=np.bool_))
     shape, flats, strides = flat_args(*arrays)
@@ -265,8 +476,11 @@ def greeks_numba(S, K, t, r, q, sigma, is_call, names: tuple[str, ...]) -> dict[
     for j, name in enumerate(uniq):
         slots[GREEK_NAMES.index(name)] = j
     out = np.empty((len(uniq), n), dtype=np.float64)
-    args = []
-    for f, s in zip(flats, strides, strict=True):
-        args.extend((f, s))
-    run_parallel(_greeks_parallel, _greeks_serial, n, *args, slots, out)
+    if n and set(uniq) <= _BLOCKED_NAMES:
+        _greeks_blocked(flats, strides, slots, out, uniq)
+    else:
+        args = []
+        for f, s in zip(flats, strides, strict=True):
+            args.extend((f, s))
+        run_parallel(_greeks_parallel, _greeks_serial, n, *args, slots, out)
     return {name: out[j].reshape(shape) for j, name in enumerate(uniq)}
