@@ -119,7 +119,7 @@ def _xy_svg(c: Chart) -> list[str]:
             f'<rect x="{_PAD_L + 10 + si * 110}" y="{_PAD_T}" width="10" height="10" fill="{col}"/><text x="{_PAD_L + 24 + si * 110}" y="{_PAD_T + 9}" class="ax">{escape(s["name"])}</text>'
         )
     if sx is not None:
-        for m in c.markers:
+        for k, m in enumerate(c.markers):  # k staggers the labels
             mx = _num(m.get("x"))
             if mx is None:
                 continue
@@ -128,11 +128,14 @@ def _xy_svg(c: Chart) -> list[str]:
                 f'<line x1="{x:.1f}" x2="{x:.1f}" y1="{_PAD_T}" y2="{_H - _PAD_B}" class="mk"><title>{escape(m["label"])}: {mx:g}</title></line>'
             )
             parts.append(
-                f'<text x="{x + 2:.1f}" y="{_PAD_T + 22}" class="mkl">{escape(m["label"])} {mx:g}</text>'
+                f'<text x="{x + 2:.1f}" y="{_PAD_T + 22 + 11 * (k % 3)}" class="mkl">{escape(m["label"])} {mx:g}</text>'
             )
-    step = max(1, n // 10)
+    dates = n > 0 and isinstance(c.x[0], str) and len(c.x[0]) == 10 and c.x[0][4] == "-"
+    step = max(1, n // (7 if dates else 10))
     for i in range(0, n, step):
         lab = c.x[i] if not isinstance(c.x[i], float) else f"{c.x[i]:g}"
+        if dates:
+            lab = str(lab)[2:]  # YY-MM-DD keeps date ticks apart
         parts.append(
             f'<text x="{pos[i]:.1f}" y="{_H - _PAD_B + 14}" text-anchor="middle" class="ax">{escape(str(lab))}</text>'
         )
@@ -162,7 +165,9 @@ def _hbar_svg(c: Chart) -> list[str]:
 def _heat_svg(c: Chart) -> list[str]:
     z = [[_num(v) for v in row] for row in c.z]
     fin = [v for row in z for v in row if v is not None] or [0.0]
-    m = max(abs(min(fin)), abs(max(fin))) or 1.0
+    lo_, hi_ = min(fin), max(fin)
+    m = max(abs(lo_), abs(hi_)) or 1.0
+    diverging = lo_ < 0 < hi_
     ny, nx = len(z), max((len(r) for r in z), default=0)
     parts = [f'<text x="{_W / 2}" y="16" text-anchor="middle" class="ct">{escape(c.title)}</text>']
     cw = (_W - 140) / max(nx, 1)
@@ -174,7 +179,9 @@ def _heat_svg(c: Chart) -> list[str]:
         for i, v in enumerate(row):
             if v is None:
                 continue
-            t = v / m
+            # diverging (red +, blue -) when the data change sign; else a sequential scale over
+            # the data range, so the variation stays visible when every cell has one sign
+            t = v / m if diverging else (v - lo_) / ((hi_ - lo_) or 1.0)
             col = f"rgb({int(255 - 120 * max(t, 0))},{int(255 - 120 * abs(t))},{int(255 - 120 * max(-t, 0))})"
             x0 = c.x[i] if i < len(c.x) else i
             parts.append(
@@ -289,8 +296,12 @@ def chart_png(c: Chart, path: Path) -> Path:
             [[(_num(v) if _num(v) is not None else np.nan) for v in row] for row in c.z],
             dtype=float,
         )
-        m = np.nanmax(np.abs(z)) if np.isfinite(z).any() else 1.0
-        im = ax.imshow(z, aspect="auto", cmap="RdBu", vmin=-m, vmax=m, origin="lower")
+        lo_, hi_ = (np.nanmin(z), np.nanmax(z)) if np.isfinite(z).any() else (-1.0, 1.0)
+        if lo_ < 0 < hi_:
+            m = max(-lo_, hi_)
+            im = ax.imshow(z, aspect="auto", cmap="RdBu_r", vmin=-m, vmax=m, origin="lower")
+        else:
+            im = ax.imshow(z, aspect="auto", cmap="viridis", vmin=lo_, vmax=hi_, origin="lower")
         fig.colorbar(im, ax=ax)
         ax.set_yticks(range(len(c.y)), [str(y) for y in c.y], fontsize=6)
         step = max(1, len(c.x) // 8)
