@@ -237,6 +237,11 @@ def _zones(docs: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
                 "upside_room_pct": up,
                 "downside_room_pct": down,
                 "downside_upside_ratio": ratio,
+                "change_pct": (
+                    (zone["price"] / zone["mid"] - 1.0) * 100.0
+                    if basis == "previous close" and zone.get("mid") and zone.get("price")
+                    else None
+                ),
                 "status": zone.get("status"),
                 "expected_move_pct": z.get("expected_move_pct"),
                 "basis": basis,

@@ -1261,12 +1261,32 @@ def build_daily(m: Mapping[str, Any], *, links: Mapping[str, str | None] | None 
             _no_data("darkpool", "Dark-pool Flow — Accumulation vs Distribution", "prints")
         )
     zones = m.get("zones") or []
+    lead = next((r for r in zones if r.get("change_pct") is not None), None)
+    if lead is not None and head:  # seed 003 headline: "SPX +2.5% to 6,783 (AT zone ceiling)"
+        kc_ = fb.add(
+            "head.change",
+            lead["change_pct"] / 100.0,
+            "fraction",
+            "pct_signed",
+            f"{lead['ticker']} change vs previous close",
+        )
+        kp_ = fb.add("head.close", lead["close"], "USD", "price", f"{lead['ticker']} close")
+        head.append(
+            fb.say(
+                lead["ticker"]
+                + " {0} to {1} ("
+                + str(lead["status"]).replace("_", " ")
+                + " of its expected-move zone).",
+                kc_,
+                kp_,
+            )
+        )
     z = Section(id="zones", title="Expected Moves — Zone Table")
     if zones:
         z.tables.append(fb.table("zones", "Zone analysis (nearest expiry straddle)", [
             ("ticker", "Symbol", "", "text"), ("low", "Low", "USD", "price"), ("mid", "Mid", "USD", "price"), ("high", "High", "USD", "price"),
             ("close", "Close", "USD", "price"), ("upside_room_pct", "Upside", "%", "text"), ("downside_room_pct", "Downside", "%", "text"),
-            ("status", "Status", "", "text")], [{**r, "upside_room_pct": None if r.get("upside_room_pct") is None else f"{r['upside_room_pct']:+.2f}%", "downside_room_pct": None if r.get("downside_room_pct") is None else f"{r['downside_room_pct']:+.2f}%"} for r in zones]))  # fmt: skip
+            ("change", "Change", "%", "pct_signed"), ("status", "Status", "", "text")], [{**r, "change": None if r.get("change_pct") is None else r["change_pct"] / 100.0, "upside_room_pct": None if r.get("upside_room_pct") is None else f"{r['upside_room_pct']:+.2f}%", "downside_room_pct": None if r.get("downside_room_pct") is None else f"{r['downside_room_pct']:+.2f}%"} for r in zones]))  # fmt: skip
         zc = zones_chart(zones)
         if zc:
             z.charts.append(zc)
