@@ -44,6 +44,12 @@ __all__ = [
 _DAYS_PER_YEAR = 365.0  # ACT/365 (conventions.SECONDS_PER_YEAR / SECONDS_PER_DAY)
 
 
+def _nan_to_zero(values: Float64Array) -> Float64Array:
+    """``np.nan_to_num(values, nan=0.0)`` without the copy when there is no NaN."""
+    v = np.asarray(values, dtype=np.float64)
+    return np.nan_to_num(v, nan=0.0) if np.isnan(v).any() else v
+
+
 def dealer_contracts(
     is_call: BoolArray,
     open_interest: Float64Array,
@@ -69,7 +75,7 @@ def dealer_contracts(
     >>> dealer_contracts(np.array([True, False]), np.array([10.0, 5.0]), "classic")
     array([10., -5.])
     """
-    oi = np.nan_to_num(np.asarray(open_interest, dtype=np.float64), nan=0.0)
+    oi = _nan_to_zero(open_interest)
     if model == "classic":
         return classic_sign(is_call) * oi
     if model == "short_all":
@@ -133,8 +139,12 @@ def contract_exposures(
     wm = np.asarray(w, dtype=np.float64) * np.asarray(multiplier, dtype=np.float64)
     s = np.asarray(spot, dtype=np.float64)
     nan = np.full(wm.shape, np.nan) if vanna is None or charm is None else None
+    gex = wm * gamma  # = w·Γ·m·S·S·0.01, in place (same rounding as the expression)
+    gex *= s
+    gex *= s
+    gex *= GEX_MOVE_FRACTION
     return ContractExposures(
-        gex_usd_per_1pct=wm * gamma * s * s * GEX_MOVE_FRACTION,
+        gex_usd_per_1pct=gex,
         dex_shares=wm * delta,
         vanna_usd_per_vol_pt=nan if vanna is None else wm * vanna * s * GEX_MOVE_FRACTION,
         charm_shares_per_day=nan if charm is None else wm * charm / _DAYS_PER_YEAR,
@@ -152,6 +162,19 @@ class Groups(NamedTuple):
         return int(self.keys.shape[0])
 
 
+def _dense_groups(keys: np.ndarray) -> Groups | None:
+    """Factorisation of integer keys spanning a modest range (expiry days...) by direct
+    addressing: a few O(n) passes, no sort and no hashing. None when the range is too wide."""
+    lo, hi = int(keys.min()), int(keys.max())
+    if hi - lo > 4 * keys.size + 1_000_000:
+        return None
+    off = keys - lo
+    present = np.zeros(hi - lo + 1, dtype=bool)
+    present[off] = True
+    rank = np.cumsum(present, dtype=np.int64) - 1
+    return Groups((np.flatnonzero(present) + lo).astype(keys.dtype), rank[off])
+
+
 def group_by(keys: np.ndarray) -> Groups:
     """Factorise ``keys`` (sorted distinct keys and the code of every row).
 
@@ -163,6 +186,9 @@ def group_by(keys: np.ndarray) -> Groups:
     """
     keys = np.asarray(keys)
     if keys.ndim == 1 and keys.size > 1000 and keys.dtype in (np.float64, np.int64):
+        dense = _dense_groups(keys) if keys.dtype == np.int64 else None
+        if dense is not None:
+            return dense
         # Hash-based factorisation (Arrow's dictionary_encode), then sort only the distinct
         # keys: about 3x faster than np.unique's full sort on a chain. Same result: ``+ 0.0``
         # folds -0.0 into 0.0 and NaNs form one group, sorted last, as with np.unique.
@@ -188,7 +214,7 @@ def group_sum(groups: Groups, values: Float64Array, where: BoolArray | None = No
     >>> group_sum(g, np.array([1.0, np.nan, 3.0])).tolist()
     [0.0, 4.0]
     """
-    v = np.nan_to_num(np.asarray(values, dtype=np.float64), nan=0.0)
+    v = _nan_to_zero(values)
     if where is not None:
         v = np.where(where, v, 0.0)
     return np.bincount(groups.codes, weights=v, minlength=groups.n)
