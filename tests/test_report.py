@@ -121,7 +121,17 @@ def test_daily_golden(tiny) -> None:  # type: ignore[no-untyped-def]
     top = r.section("top_flow").tables[0]
     assert top.rows[0][:3] == ["TST", "bearish", "bullish"]
     z = r.section("zones").tables[0]
-    assert ["TST", "$95.90", "$100", "$104.10", "$102", "+2.06%", "-5.98%", "+2.0%", "upper_half"] in z.rows
+    assert [
+        "TST",
+        "$95.90",
+        "$100",
+        "$104.10",
+        "$102",
+        "+2.06%",
+        "-5.98%",
+        "+2.0%",
+        "upper_half",
+    ] in z.rows
     assert "TST +2.0% to $102 (upper half of its expected-move zone)." in [s.text for s in r.header]
     assert r.section("darkpool").tables[0].rows[0][0] == "TST"  # accumulating
     assert "macro" not in [s.id for s in r.sections]

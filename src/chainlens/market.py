@@ -103,7 +103,7 @@ def side_decomposition(docs: Sequence[Mapping[str, Any]]) -> dict[str, Any] | No
     flows = [d["flow"]["totals"] for d in docs if d.get("flow")]
     if not flows:
         return None
-    s = {k: float(sum(_num(f.get(k, 0.0)) or 0.0 for f in flows)) for k in _BUCKETS}
+    s: dict[str, Any] = {k: float(sum(_num(f.get(k, 0.0)) or 0.0 for f in flows)) for k in _BUCKETS}
     s["trades"] = int(sum(int(f.get("trades", 0) or 0) for f in flows))
     s["bullish_usd"] = s["calls_bought_usd"] + s["puts_sold_usd"]
     s["bearish_usd"] = s["calls_sold_usd"] + s["puts_bought_usd"]

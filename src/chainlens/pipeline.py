@@ -194,7 +194,7 @@ def _records(t: pa.Table | None, columns: Sequence[str] | None = None) -> list[d
         return []
     if columns is not None:
         t = t.select([c for c in columns if c in t.column_names])
-    return _jsonable(t.to_pylist())  # type: ignore[no-any-return]
+    return _jsonable(t.to_pylist())
 
 
 def _with_underlying(t: pa.Table, underlying: str, session: dt.date) -> pa.Table:
@@ -554,7 +554,7 @@ def analyze_underlying(window: UnderlyingWindow, config: PipelineConfig) -> Unde
         "opposite": _records(orr.opposite.slice(0, 10)),
         "term": _records(orr.term),
         "term_signals": _records(orr.term_signals),
-        "pcr": (_records(orr.pcr) or [None])[0],
+        "pcr": next(iter(_records(orr.pcr)), None),
         "events": _records(orr.events),
         "summary": _jsonable(orr.summary),
     }

@@ -27,7 +27,7 @@ def _parse_date(value: str) -> dt.date:
         ) from None
 
 
-def _progress_bar(label: str):  # type: ignore[no-untyped-def]
+def _progress_bar(label: str):
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     from chainlens.cli._common import console_err
@@ -43,7 +43,7 @@ def _progress_bar(label: str):  # type: ignore[no-untyped-def]
     )
 
 
-def _run(store: Path, d: dt.date, underlyings: list[str] | None, workers: int | None) -> dict:  # type: ignore[type-arg]
+def _run(store: Path, d: dt.date, underlyings: list[str] | None, workers: int | None) -> dict:
     from chainlens.runners.local import run_local
     from chainlens.store import Store
 
@@ -149,7 +149,7 @@ def register(app: typer.Typer) -> None:
             emit_json(out)
 
 
-def _emit(r, fmt: str, out: Path | None, render, write_report) -> None:  # type: ignore[no-untyped-def]
+def _emit(r, fmt: str, out: Path | None, render, write_report) -> None:
     import sys
 
     from chainlens.cli._common import console_err

@@ -79,10 +79,10 @@ def _xy_svg(c: Chart) -> list[str]:
         ylo, yhi = ylo - 1, yhi + 1
     sy = _scale(ylo, yhi, _H - _PAD_B, _PAD_T)
     if numeric:
-        xlo, xhi = min(x for x in xs if x is not None), max(x for x in xs if x is not None)  # type: ignore[type-var]
+        xlo, xhi = min(x for x in xs if x is not None), max(x for x in xs if x is not None)
         pad = (xhi - xlo) / max(n, 1) or 1.0
         sx = _scale(xlo - pad, xhi + pad, _PAD_L, _W - _PAD_R)
-        pos = [sx(x) for x in xs]  # type: ignore[arg-type]
+        pos = [sx(x) for x in xs]
     else:
         sx = None
         pos = [_PAD_L + (i + 0.5) * (_W - _PAD_L - _PAD_R) / max(n, 1) for i in range(n)]
@@ -245,30 +245,27 @@ def chart_png(c: Chart, path: Path) -> Path:
     ax = fig.add_subplot(1, 1, 1)
     ax.set_title(c.title, fontsize=10)
     if c.kind in ("bar", "line"):
+        import numpy as np
+
         xs = [_num(x) for x in c.x]
         numeric = all(x is not None for x in xs)
-        pos = xs if numeric else list(range(len(c.x)))
+        pos = np.array(
+            [x if x is not None else math.nan for x in xs] if numeric else range(len(c.x)),
+            dtype=float,
+        )
         k = max(len(c.series), 1)
-        width = (
-            ((max(pos) - min(pos)) / max(len(pos), 1) * 0.8 / k)
-            if numeric and len(pos) > 1
-            else 0.8 / k
-        )  # type: ignore[type-var,operator]
+        span = float(pos.max() - pos.min()) if numeric and pos.size > 1 else float(pos.size)
+        width = span / max(pos.size, 1) * 0.8 / k
         for si, s in enumerate(c.series):
-            vals = [(_num(v) if _num(v) is not None else math.nan) for v in s["values"]]
+            vals = np.array(
+                [v if (v := _num(x)) is not None else math.nan for x in s["values"]], dtype=float
+            )
+            col = _COLORS[si % len(_COLORS)]
             if c.kind == "bar":
                 off = (si - (k - 1) / 2) * width
-                ax.bar(
-                    [p + off for p in pos],
-                    vals,
-                    width=width,
-                    label=s["name"],
-                    color=_COLORS[si % len(_COLORS)],
-                )  # type: ignore[operator]
+                ax.bar(pos + off, vals, width=width, label=s["name"], color=col)
             else:
-                ax.plot(
-                    pos, vals, marker="o", ms=3, label=s["name"], color=_COLORS[si % len(_COLORS)]
-                )
+                ax.plot(pos, vals, marker="o", ms=3, label=s["name"], color=col)
         if numeric:
             for m in c.markers:
                 mx = _num(m.get("x"))
@@ -287,8 +284,8 @@ def chart_png(c: Chart, path: Path) -> Path:
             ax.set_xticks(pos[::step], [str(x) for x in c.x[::step]], fontsize=7)
         ax.legend(fontsize=7)
     elif c.kind == "hbar":
-        vals = [_num(v) or 0.0 for v in c.series[0]["values"]]
-        ax.barh([str(x) for x in c.x], vals, color=list(_COLORS))
+        hv = [float(_num(v) or 0.0) for v in c.series[0]["values"]]
+        ax.barh([str(x) for x in c.x], hv, color=list(_COLORS))
     elif c.kind == "heatmap":
         import numpy as np
 
@@ -298,8 +295,8 @@ def chart_png(c: Chart, path: Path) -> Path:
         )
         lo_, hi_ = (np.nanmin(z), np.nanmax(z)) if np.isfinite(z).any() else (-1.0, 1.0)
         if lo_ < 0 < hi_:
-            m = max(-lo_, hi_)
-            im = ax.imshow(z, aspect="auto", cmap="RdBu_r", vmin=-m, vmax=m, origin="lower")
+            mm = float(max(-lo_, hi_))
+            im = ax.imshow(z, aspect="auto", cmap="RdBu_r", vmin=-mm, vmax=mm, origin="lower")
         else:
             im = ax.imshow(z, aspect="auto", cmap="viridis", vmin=lo_, vmax=hi_, origin="lower")
         fig.colorbar(im, ax=ax)

@@ -193,7 +193,7 @@ class Report:
         """The versioned JSON document (strict: no NaN)."""
         d = asdict(self)
         d["figures"] = {k: _clean(asdict(f)) for k, f in self.figures.items()}
-        return _clean(d)  # type: ignore[no-any-return]
+        return _clean(d)
 
     def section(self, id_: str) -> Section:
         """The section with this id (KeyError if absent)."""

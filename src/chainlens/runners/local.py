@@ -290,7 +290,7 @@ def read_docs(store: Any, session: dt.date, underlying: str | None = None) -> li
 def read_market(store: Any, session: dt.date) -> dict[str, Any]:
     """The stored market-wide rollup of a session."""
     t = store.read_results(MARKET_RESULTS, session, "doc")
-    return json.loads(t.column("doc")[0].as_py())  # type: ignore[no-any-return]
+    return json.loads(t.column("doc")[0].as_py())
 
 
 #: Per-ticker lenses of the demo beyond ``flow`` (ticker -> lenses).
