@@ -376,9 +376,10 @@ class Store:
             )
             file_rows = [[s.rel, source_id, s.kind, s.trade_date, s.rows] for s in staged]
             _insert(con, "files", file_rows)
+            # Snapshot ids: 12 random hex digits of the (uuid4) source id + a 4-digit counter.
             snap_rows = [
                 [
-                    uuid.uuid4().hex[:16],
+                    f"{source_id[:12]}{i:04x}",
                     source_id,
                     seq,
                     s.rel,
@@ -388,8 +389,9 @@ class Store:
                     stat.contracts,
                     "quotes" if stat.quoted else "oi_only",
                 ]
-                for s in staged
-                for (u, ns), stat in sorted(s.snapshots.items())
+                for i, (s, (u, ns), stat) in enumerate(
+                    (s, key, stat) for s in staged for key, stat in sorted(s.snapshots.items())
+                )
             ]
             _insert(con, "snapshots", snap_rows)
             for s in staged:
@@ -974,13 +976,18 @@ _INSERT_SQL = {
 }
 
 
+#: Column names of the catalog tables (fixed by ``_DDL``), looked up once per process.
+_COLUMNS: dict[str, list[str]] = {}
+
+
 def _insert(con: duckdb.DuckDBPyConnection, table: str, rows: list[list[Any]]) -> None:
     """Insert many catalog rows at once through Arrow (``executemany`` costs ~1 ms per row)."""
     if not rows:
         return
-    names = (
-        [r[0] for r in con.execute(f"DESCRIBE {table}").fetchall()] if table in _INSERT_SQL else []
-    )
+    names = _COLUMNS.get(table)
+    if names is None:
+        names = [r[0] for r in con.execute(f"DESCRIBE {table}").fetchall()]
+        _COLUMNS[table] = names
     arrow = pa.table({n: [r[i] for r in rows] for i, n in enumerate(names)})
     con.register("_chainlens_new_rows", arrow)
     try:
