@@ -54,3 +54,27 @@ def test_cli_errors_exit_2(store: Path, capsys: pytest.CaptureFixture[str]) -> N
     assert run_guarded(app, ["report", "ZZZ", "--date", D2.isoformat(), *s]) == 2
     assert run_guarded(app, ["daily", "--date", "2020-01-02", *s]) == 2
     assert "no results" in capsys.readouterr().err
+
+
+def test_macro_panel_from_user_series(
+    store: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    csv = tmp_path / "macro.csv"
+    csv.write_text("series,date,value\nDXY,2024-03-04,100.0\nDXY,2024-03-05,99.1\n")
+    s = ["--store", str(store)]
+    assert run_guarded(app, ["run", "--date", D2.isoformat(), "--macro", str(csv), *s]) == 0
+    capsys.readouterr()
+    assert run_guarded(app, ["daily", "--date", D2.isoformat(), "--format", "md", *s]) == 0
+    md = capsys.readouterr().out
+    assert (
+        "## Macro Regime Panel (user-supplied series)" in md
+        and "| DXY | 2024-03-05 | 99.10 | -0.90 |" in md
+    )
+    bad = tmp_path / "bad.csv"
+    bad.write_text("name,date,value\nDXY,2024-03-05,1\n")
+    assert run_guarded(app, ["run", "--date", D2.isoformat(), "--macro", str(bad), *s]) == 2
+    assert "series" in capsys.readouterr().err
+    # without --macro the panel disappears again
+    assert run_guarded(app, ["run", "--date", D2.isoformat(), *s]) == 0
+    assert run_guarded(app, ["daily", "--date", D2.isoformat(), "--format", "md", *s]) == 0
+    assert "Macro Regime Panel" not in capsys.readouterr().out

@@ -43,7 +43,46 @@ def _progress_bar(label: str):
     )
 
 
-def _run(store: Path, d: dt.date, underlyings: list[str] | None, workers: int | None) -> dict:
+def _read_macro(path: Path | None):  # type: ignore[no-untyped-def]
+    """User macro series (CSV or Parquet with columns ``series``, ``date``, ``value``)."""
+    if path is None:
+        return None
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    from chainlens.errors import InputError
+
+    try:
+        if path.suffix.lower() == ".parquet":
+            import pyarrow.parquet as pq
+
+            t = pq.read_table(path)
+        else:
+            from pyarrow import csv
+
+            t = csv.read_csv(path)
+    except (OSError, pa.ArrowException) as exc:
+        raise InputError(f"cannot read the macro series: {exc}", path=str(path)) from None
+    for col in ("series", "date", "value"):
+        if col not in t.column_names:
+            raise InputError(
+                "macro series need columns series, date, value", path=str(path), column=col
+            )
+    try:
+        return pa.table(
+            {
+                "series": pc.cast(t.column("series"), pa.string()),
+                "date": pc.cast(t.column("date"), pa.date32()),
+                "value": pc.cast(t.column("value"), pa.float64()),
+            }
+        )
+    except pa.ArrowException as exc:
+        raise InputError(f"bad macro value: {exc}", path=str(path)) from None
+
+
+def _run(
+    store: Path, d: dt.date, underlyings: list[str] | None, workers: int | None, macro=None
+) -> dict:
     from chainlens.runners.local import run_local
     from chainlens.store import Store
 
@@ -53,7 +92,7 @@ def _run(store: Path, d: dt.date, underlyings: list[str] | None, workers: int | 
         def prog(i: int, n: int, u: str) -> None:
             bar.update(task, completed=i, total=n, u=u)
 
-        return run_local(st, d, underlyings or None, workers=workers, progress=prog)
+        return run_local(st, d, underlyings or None, workers=workers, progress=prog, macro=macro)
 
 
 def register(app: typer.Typer) -> None:
@@ -68,6 +107,9 @@ def register(app: typer.Typer) -> None:
         workers: int | None = typer.Option(
             None, "--workers", help="Worker processes (default auto)."
         ),
+        macro: Path | None = typer.Option(
+            None, "--macro", help="CSV/Parquet of user macro series (series,date,value)."
+        ),
         store: Path = StoreOpt,
         as_json: bool = JsonOpt,
     ) -> None:
@@ -75,7 +117,7 @@ def register(app: typer.Typer) -> None:
         from chainlens.cli._common import console, emit_json
 
         us = [x.strip().upper() for u in (underlyings or []) for x in u.split(",") if x.strip()]
-        out = _run(store, _parse_date(date), us, workers)
+        out = _run(store, _parse_date(date), us, workers, _read_macro(macro))
         if as_json:
             emit_json(out)
             return
