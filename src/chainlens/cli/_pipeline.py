@@ -43,7 +43,7 @@ def _progress_bar(label: str):
     )
 
 
-def _read_macro(path: Path | None):  # type: ignore[no-untyped-def]
+def _read_macro(path: Path | None):
     """User macro series (CSV or Parquet with columns ``series``, ``date``, ``value``)."""
     if path is None:
         return None
