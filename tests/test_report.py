@@ -207,3 +207,28 @@ def test_narrative_rules() -> None:
     assert read_through({**p, "premium_usd": 5e4}) == [
         "too small to move positioning; treat as noise unless follow-up blocks appear"
     ]
+
+
+def test_public_api_guard() -> None:
+    import chainlens.report as rep
+
+    assert sorted(rep.__all__) == sorted(
+        [
+            "FORMATS", "LENSES", "REPORT_SCHEMA_VERSION", "Chart", "Figure", "FigureBook", "Report",
+            "Section", "Sentence", "Table", "build_daily", "build_lens", "chain_links", "chart_png",
+            "chart_svg", "fmt_value", "render", "report_name", "write_index", "write_report",
+            "write_session_reports",
+        ]
+    )  # fmt: skip
+    assert all(hasattr(rep, n) for n in rep.__all__)
+
+
+def test_sentence_keys_exist_in_figures(tiny) -> None:  # type: ignore[no-untyped-def]
+    for r in [build_lens(d, lens) for d in tiny[0].values() for lens in LENSES] + [
+        build_daily(tiny[1])
+    ]:
+        for sec in r.sections:
+            for s in sec.sentences:
+                for k in s.keys:
+                    assert k in r.figures, (r.title, k)
+                    assert r.figures[k].display in s.text or r.figures[k].display == "n/a"

@@ -7,6 +7,27 @@
 * :func:`chart_png`, :func:`chart_svg` — one chart spec, two outputs.
 * :func:`chain_links`, :func:`write_index` — report chain and per-date index page.
 * :func:`write_session_reports` — every report of a session from the store.
+
+Report JSON (``render(report, "json")``, schema version :data:`REPORT_SCHEMA_VERSION`)::
+
+    {"schema_version": "1", "kind": "ticker"|"daily", "title", "session", "lens", "ticker",
+     "header": [sentence], "links": {"older", "older_date", "newer", "newer_date", "index"},
+     "meta": {"missing": [...]},
+     "figures": {key: {"key", "value", "unit", "fmt", "label", "display"}},
+     "sections": [{"id", "title", "status": "ok"|"no_data",
+                   "sentences": [{"text", "keys": [figure keys], "label"}],
+                   "tables": [{"id", "title", "columns": [[key, label, unit]], "rows": [[display]],
+                               "values": [[raw value]]}],
+                   "charts": [{"id", "kind", "title", "x", "series", "markers", "y", "z", "rows",
+                               "png"}]}]}
+
+Every number a sentence states is the ``display`` of one of its ``keys``; values carry units
+(``USD``, ``USD per 1% move``, ``shares``, ``contracts``, ``fraction``, ``1/yr (decimal)``...).
+Flow-lens section ids follow seeds 000/001: ``flow_verdict``, ``flow_summary``,
+``notable_prints``, ``institutional_positioning``, ``signal_vs_noise``, ``key_conclusions``;
+the daily report follows seed 003: ``side_decomposition``, ``top_flow``, ``darkpool``,
+``zones``, ``dealer_mechanics``, ``sector_flow``, ``convergence``, ``trade_structures`` and
+``macro`` (only with user macro series).
 """
 
 from __future__ import annotations
