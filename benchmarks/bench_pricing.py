@@ -75,9 +75,7 @@ def main() -> None:
     pricing.greeks(*(x[:1000] if isinstance(x, np.ndarray) else x for x in args))  # compile
     dt = best_of(lambda: pricing.greeks(*args))
     fused = a.n / dt
-    rows.append(
-        ("greeks fused numba (delta,gamma,vanna,charm)", a.n, fused, a.n / CPU[0], ">= 30M/s")
-    )
+    rows.append(("greeks numba (delta,gamma,vanna,charm)", a.n, fused, a.n / CPU[0], ">= 30M/s"))
     m = min(a.n, 2_000_000)
     sub = tuple(x[:m] if isinstance(x, np.ndarray) else x for x in args)
     dt = best_of(lambda: _bsm.greeks_numpy(*sub), 2)

@@ -37,6 +37,7 @@ process pools that use these kernels in the parent should start workers with ``s
 from __future__ import annotations
 
 import math
+import os
 
 import numba as nb
 import numpy as np
@@ -426,14 +427,18 @@ def _blocked_task(i0, i1, ins, out, rows, slots, args_fused) -> None:  # type: i
 
 
 _POOL = None
+_POOL_PID = -1
 
 
 def _pool():  # type: ignore[no-untyped-def]
-    global _POOL
-    if _POOL is None:
+    """The worker threads of the blocked path, recreated in a forked child (whose copy of
+    the parent's executor has no live threads and would never run a task)."""
+    global _POOL, _POOL_PID
+    if _POOL is None or _POOL_PID != os.getpid():
         from concurrent.futures import ThreadPoolExecutor
 
         _POOL = ThreadPoolExecutor(max_workers=max(1, nb.config.NUMBA_NUM_THREADS))
+        _POOL_PID = os.getpid()
     return _POOL
 
 
