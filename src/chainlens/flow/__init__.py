@@ -25,11 +25,13 @@ Kernels: :func:`classify_side` (``quote``/``tick``/``lee_ready``/``emo``), :func
 :func:`tick_test`, :func:`lee_ready`, :func:`emo_rule`, :func:`tag_multileg`,
 :func:`decompose_premium`, :func:`flip_summary`, :func:`detect_sweeps`, :func:`print_events`,
 :func:`notable_prints`, :func:`flow_score` (weights in :data:`SCORE_TABLE`),
-:func:`darkpool_summary`, :func:`detect_twap`, :func:`dealer_positions`.
+:func:`darkpool_summary`, :func:`detect_twap`, :func:`dealer_positions`; the integer-key
+group-by of the hot path: :func:`dict_codes` and :func:`group_sum`.
 """
 
 from __future__ import annotations
 
+from chainlens.flow._aggregate import dict_codes, group_sum
 from chainlens.flow._analyze import FlowResult, analyze_flow, contract_scores, enrich_trades
 from chainlens.flow._config import DEFAULT_MULTILEG_CONDITIONS, FlowConfig
 from chainlens.flow._darkpool import darkpool_summary, detect_twap
@@ -68,11 +70,13 @@ __all__ = [
     "decompose_premium",
     "detect_sweeps",
     "detect_twap",
+    "dict_codes",
     "emo_rule",
     "enrich_trades",
     "expiry_class_array",
     "flip_summary",
     "flow_score",
+    "group_sum",
     "lee_ready",
     "notable_prints",
     "print_events",

@@ -94,6 +94,36 @@ def quote_rule(
     p = np.asarray(price, dtype=np.float64)
     b = np.asarray(bid, dtype=np.float64)
     a = np.asarray(ask, dtype=np.float64)
+    if p.ndim == 1 and p.shape == b.shape == a.shape and p.shape[0] >= COMPILED_MIN_TRADES:
+        fast = _compiled()
+        if fast is not None:
+            return fast(
+                np.ascontiguousarray(p),
+                np.ascontiguousarray(b),
+                np.ascontiguousarray(a),
+                buy_threshold,
+                sell_threshold,
+            )
+    return _quote_rule_numpy(p, b, a, buy_threshold, sell_threshold)
+
+
+#: Inputs at least this long use the compiled kernel (:mod:`chainlens.flow._side_numba`) when
+#: Numba is importable; shorter ones (and tests of the fallback) use NumPy.
+COMPILED_MIN_TRADES = 200_000
+
+
+def _compiled():  # type: ignore[no-untyped-def]
+    try:
+        from chainlens.flow._side_numba import quote_rule_nb
+    except ImportError:  # pragma: no cover - numba absent
+        return None
+    return quote_rule_nb
+
+
+def _quote_rule_numpy(
+    p: np.ndarray, b: np.ndarray, a: np.ndarray, buy_threshold: float, sell_threshold: float
+) -> np.ndarray:
+    """The NumPy implementation of :func:`quote_rule` (the reference for the compiled one)."""
     valid = _valid_quote(b, a)
     spread = a - b
     with np.errstate(invalid="ignore", divide="ignore", over="ignore"):

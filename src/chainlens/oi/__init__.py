@@ -121,6 +121,7 @@ def analyze_oi(
         min_sessions=cfg.streak_min_sessions,
         min_contracts=cfg.streak_min_contracts,
         min_fraction=cfg.streak_min_fraction,
+        min_dte=cfg.streak_min_dte,
         changes=ch,
     )
     rolls = detect_rolls(hist, config=cfg)

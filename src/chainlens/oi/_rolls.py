@@ -24,7 +24,9 @@ def window_changes(
     """OI change of every contract alive at the last snapshot over the last ``window`` sessions.
 
     ``oi_start`` is the OI in the snapshot ``window`` sessions before the last one (0 if the
-    contract was not listed then), ``oi_end`` the OI in the last snapshot. Contracts expiring
+    contract was not listed then), ``oi_end`` the OI in the last snapshot, ``step1`` ..
+    ``step<window>`` the session-by-session changes in between (they sum to ``change``; a
+    snapshot missing inside the window counts as 0 OI, and so does a short history). Contracts expiring
     before the last snapshot's session are not alive and are dropped (expiry is not a close).
     """
     df = session_frame(history, as_of=as_of)
@@ -43,11 +45,28 @@ def window_changes(
         pl.col("start_session").fill_null(pl.col("trade_date")),
     )
     out = out.filter(pl.col("expiry") >= pl.col("end_session"))
+    # per-session steps inside the window (d_1 .. d_window; a missing snapshot counts as 0 OI)
+    oi_at = df.select("symbol", (pl.col("_last") - pl.col("si")).alias("_back"), "open_interest")
+    prev = pl.col("oi_start")
+    steps = []
+    for j in range(window, 0, -1):  # a loop over the window's sessions, not over contracts
+        cur = f"_oi{j - 1}"
+        out = out.join(
+            oi_at.filter(pl.col("_back") == j - 1).select(
+                "symbol", pl.col("open_interest").alias(cur)
+            ),
+            on="symbol",
+            how="left",
+        ).with_columns(pl.col(cur).fill_null(0).cast(pl.Float64))
+        steps.append((pl.col(cur) - prev).alias(f"step{window - j + 1}"))
+        prev = pl.col(cur)
+    out = out.with_columns(steps)
     return out.select(
         "underlying", "root", "symbol", "expiry", "strike", "right", "start_session",
         "end_session", pl.col("oi_start").cast(pl.Float64),
         pl.col("open_interest").cast(pl.Float64).alias("oi_end"),
         (pl.col("open_interest") - pl.col("oi_start")).cast(pl.Float64).alias("change"),
+        *(f"step{j}" for j in range(1, window + 1)),
     )  # fmt: skip
 
 
@@ -75,33 +94,67 @@ def detect_rolls(
     Notes
     -----
     **Pairing rule.** Declines: :math:`\\Delta_n \\le -\\max(a, f\\,OI_{start})`. Rises:
-    :math:`\\Delta_f \\ge a`. A decline (expiry :math:`e_n`, strike :math:`K`) is paired with a
-    rise in the same underlying and right with :math:`e_n < e_f \\le e_n + E_{max}`,
-    :math:`K(1-d) \\le K_f \\le K(1+u)` and :math:`r_{min} \\le \\Delta_f/|\\Delta_n| \\le r_{max}`.
+    :math:`\\Delta_f \\ge a` and *synchronous*: with :math:`d_j` the session steps of each
+    leg inside the window, :math:`\\sigma = \\sum_j \\min(\\max(-d^n_j, 0), \\max(d^f_j, 0)) /
+    |\\Delta_n| \\ge` ``roll_min_sync`` (a roll closes and reopens in the same sessions; seed 002
+    "a simultaneous decline ... and increase"). Only near-term declines count (:math:`e_n - D_{end} \\le`
+    ``roll_near_max_days``). A decline (expiry :math:`e_n`, strike :math:`K`) is paired with a
+    rise in the same underlying and right with :math:`e_n + E_{min} \\le e_f \\le e_n + E_{max}`,
+    :math:`K(1-d) \\le K_f \\le K(1+u)` for calls (:math:`K(1-u) \\le K_f \\le K(1+d)` for
+    puts) and :math:`r_{min} \\le \\Delta_f/|\\Delta_n| \\le r_{max}`.
     Among candidates, the best has the ratio closest to 1, then the nearest strike, then the
     nearest expiry. Each rise serves one decline: declines are served largest first, and a
     decline whose best rise was taken by a larger decline falls back to its next candidate
-    (two greedy passes). ``contracts`` :math:`= \\min(|\\Delta_n|, \\Delta_f)` for a roll,
+    (two greedy passes). A decline is a naked ``close`` only if no compatible contract (same
+    expiry and strike rules, any size ratio) rose by at least
+    ``close_veto_min_rise * roll_min_contracts`` with :math:`\\sigma \\ge` ``close_veto_sync``
+    (a roll seen part-way through the window is not an exit), and its decline is at least
+    ``close_min_fraction`` of :math:`OI_{start}`. ``contracts`` :math:`= \\min(|\\Delta_n|, \\Delta_f)` for a roll,
     :math:`|\\Delta_n|` for a close.
     """
     cfg = config or OIConfig()
     w = window_changes(history, as_of=as_of, window=cfg.roll_window)
+    w_n = cfg.roll_window
     a, f = float(cfg.roll_min_contracts), float(cfg.roll_min_fraction)
+    near = (pl.col("expiry") - pl.col("end_session")).dt.total_days() <= cfg.roll_near_max_days
     dec = w.filter(
-        pl.col("change") <= -pl.max_horizontal(pl.lit(a), pl.col("oi_start") * f)
+        (pl.col("change") <= -pl.max_horizontal(pl.lit(a), pl.col("oi_start") * f)) & near
     ).with_columns((-pl.col("change")).alias("decline"))
-    rise = w.filter(pl.col("change") >= a).select(
+    rise = w.filter(pl.col("change") >= a * cfg.close_veto_min_rise).select(
         "underlying", "right",
         pl.col("symbol").alias("to_symbol"), pl.col("expiry").alias("to_expiry"),
         pl.col("strike").alias("to_strike"), pl.col("change").alias("to_change"),
+        *(pl.col(f"step{j}").alias(f"to_step{j}") for j in range(1, w_n + 1)),
     )  # fmt: skip
-    cand = dec.join(rise, on=["underlying", "right"], how="inner").filter(
-        (pl.col("to_expiry") > pl.col("expiry"))
-        & ((pl.col("to_expiry") - pl.col("expiry")).dt.total_days() <= cfg.roll_max_expiry_days)
-        & (pl.col("to_strike") >= pl.col("strike") * (1.0 - cfg.roll_strike_down_pct) - 1e-9)
-        & (pl.col("to_strike") <= pl.col("strike") * (1.0 + cfg.roll_strike_up_pct) + 1e-9)
+    # calls: same or higher strike; puts mirrored (same or lower)
+    call = pl.col("right") == "C"
+    up, down = float(cfg.roll_strike_up_pct), float(cfg.roll_strike_down_pct)
+    lo = pl.when(call).then(pl.lit(down)).otherwise(pl.lit(up))
+    hi = pl.when(call).then(pl.lit(up)).otherwise(pl.lit(down))
+    # synchrony: the share of the decline matched, session by session, by the rise
+    sync = (
+        pl.sum_horizontal(
+            pl.min_horizontal((-pl.col(f"step{j}")).clip(lower_bound=0),
+                              pl.col(f"to_step{j}").clip(lower_bound=0))
+            for j in range(1, w_n + 1)
+        ) / pl.col("decline")
+    ).alias("sync")  # fmt: skip
+    compat = (
+        dec.join(rise, on=["underlying", "right"], how="inner")
+        .with_columns(sync)
+        .filter(
+            (pl.col("to_expiry") > pl.col("expiry"))
+            & ((pl.col("to_expiry") - pl.col("expiry")).dt.total_days() <= cfg.roll_max_expiry_days)
+            & ((pl.col("to_expiry") - pl.col("expiry")).dt.total_days() >= cfg.roll_min_expiry_days)
+            & (pl.col("to_strike") >= pl.col("strike") * (1.0 - lo) - 1e-9)
+            & (pl.col("to_strike") <= pl.col("strike") * (1.0 + hi) + 1e-9)
+        )
+    )
+    cand = compat.filter(
+        (pl.col("to_change") >= a)
         & (pl.col("to_change") >= cfg.roll_min_ratio * pl.col("decline"))
         & (pl.col("to_change") <= cfg.roll_max_ratio * pl.col("decline"))
+        & (pl.col("sync") >= cfg.roll_min_sync)
     )
     cand = cand.with_columns(
         (pl.col("to_change") / pl.col("decline")).log().abs().alias("_q"),
@@ -129,7 +182,14 @@ def detect_rolls(
         pl.col("symbol").alias("from_symbol"), "to_symbol",
         pl.col("change").alias("from_change"), "to_change", "start_session", "end_session",
     )  # fmt: skip
-    closes = dec.join(pairs.select("symbol"), on="symbol", how="anti").select(
+    # a decline met by a synchronous rise of a compatible contract is not a naked close even
+    # when the pair fails the size rule (a roll seen part-way through the window)
+    vetoed = compat.filter(pl.col("sync") >= cfg.close_veto_sync).select("symbol").unique()
+    closes = dec.join(pairs.select("symbol"), on="symbol", how="anti")
+    closes = closes.join(vetoed, on="symbol", how="anti").filter(
+        pl.col("decline") >= cfg.close_min_fraction * pl.col("oi_start")
+    )
+    closes = closes.select(
         "underlying", pl.lit("close").alias("kind"), "right",
         pl.col("expiry").alias("from_expiry"), pl.col("strike").alias("from_strike"),
         pl.lit(None, dtype=pl.Date).alias("to_expiry"), pl.lit(None, dtype=pl.Float64).alias("to_strike"),

@@ -17,7 +17,7 @@ __all__ = ["accumulation", "streaks"]
 def streaks(
     changes: pa.Table,
     *,
-    min_contracts: float = 100.0,
+    min_contracts: float = 50.0,
     min_fraction: float = 0.05,
 ) -> pa.Table:
     """Current run of above-baseline OI growth per contract, at every session.
@@ -65,15 +65,18 @@ def accumulation(
     *,
     as_of: dt.date | None = None,
     min_sessions: int = 3,
-    min_contracts: float = 100.0,
+    min_contracts: float = 50.0,
     min_fraction: float = 0.05,
     changes: pa.Table | None = None,
+    min_dte: int = 10,
 ) -> pa.Table:
     """Contracts whose OI has grown above baseline for ``min_sessions`` or more consecutive
     sessions, up to the latest known change.
 
     With snapshots up to ``as_of`` = D, the latest known change is the one attributed to the
     previous session (``OI(D) - OI(D-1)``); a streak must end there to be reported.
+    Contracts expiring within ``min_dte`` calendar days of that session are left out (OI built
+    into expiration week is not a held position; :class:`chainlens.oi.OIConfig`).
 
     Returns
     -------
@@ -88,7 +91,9 @@ def accumulation(
     known = st.filter(pl.col("oi_change").is_not_null())
     last = known.group_by("underlying").agg(pl.col("si").max().alias("_last"))
     cur = known.join(last, on="underlying").filter(
-        (pl.col("si") == pl.col("_last")) & (pl.col("streak") >= min_sessions)
+        (pl.col("si") == pl.col("_last"))
+        & (pl.col("streak") >= min_sessions)
+        & ((pl.col("expiry") - pl.col("trade_date")).dt.total_days() >= min_dte)
     )
     start_si = (pl.col("si") - pl.col("streak") + 1).alias("_start")
     cur = cur.with_columns(start_si)

@@ -65,6 +65,7 @@ def store_scan(
                     min_sessions=cfg.streak_min_sessions,
                     min_contracts=cfg.streak_min_contracts,
                     min_fraction=cfg.streak_min_fraction,
+                    min_dte=cfg.streak_min_dte,
                 )
             )
         elif kind == "rolls":
