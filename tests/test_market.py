@@ -139,3 +139,33 @@ def test_darkpool_lists() -> None:
     assert [r["ticker"] for r in dp["accumulation"]] == ["JPM"]
     assert [r["ticker"] for r in dp["distribution"]] == ["SPY"]
     assert dp["low_confidence"] == ["LOW"] and dp["total_notional_usd"] == 30.0
+
+
+def test_convergence_merges_per_index_inputs() -> None:
+    from chainlens.market import convergence
+
+    zones = [{"ticker": t, "status": "at_or_above_ceiling"} for t in ("SPX", "SPY", "AAPL")]
+    dealers = [{"ticker": t, "gex_at_spot_usd_per_1pct": -1.0} for t in ("SPX", "SPY")]
+    dp = {
+        "accumulation": [{"ticker": "JPM"}, {"ticker": "MSFT"}],
+        "distribution": [{"ticker": "SPY"}],
+    }
+    cv = convergence({"net_usd": -5.0}, {"rows": []}, dp, zones, dealers)
+    bear = {x["rule"]: x["text"] for x in cv["bearish"]}
+    assert (
+        bear["zone_exhaustion"]
+        == "SPX, SPY at or above the expected-move ceiling (zone exhaustion)"
+    )
+    assert (
+        bear["negative_gamma_at_spot"]
+        == "dealers short gamma at spot in SPX, SPY (moves amplified)"
+    )
+    assert bear["index_darkpool"] == "SPY dark-pool distribution"
+    assert cv["bullish"] == [
+        {
+            "rule": "single_name_darkpool_accumulation",
+            "tickers": ["JPM", "MSFT"],
+            "text": "dark-pool accumulation in JPM, MSFT",
+        }
+    ]
+    assert (cv["bearish_count"], cv["bullish_count"], cv["tilt"]) == (4, 1, "bearish")

@@ -61,6 +61,7 @@ RULES: Mapping[str, Any] = {
     "gamma_zone_half_width_pct": 1.0,  # dealer mechanics: strikes within ±1% of spot
     "structure_min_signals": 2,  # aligned signals for a trade structure
     "structure_max": 6,
+    "rr_not_directional": ("VIX",),  # volatility products carry structural call skew
 }
 
 DISCLAIMER = (
@@ -314,6 +315,40 @@ def _sectors(
     return sorted(agg.values(), key=lambda a: -a["premium_usd"])
 
 
+#: Rules whose per-index inputs count once (seed 003: "Universal negative gamma", "Zone
+#: exhaustion" are single inputs however many indexes show them).
+_MERGED_RULES: Mapping[str, str] = {
+    "zone_exhaustion": "{} at or above the expected-move ceiling (zone exhaustion)",
+    "zone_floor": "{} at or below the expected-move floor",
+    "negative_gamma_at_spot": "dealers short gamma at spot in {} (moves amplified)",
+    "positive_gamma_at_spot": "dealers long gamma at spot in {} (moves dampened)",
+    "index_darkpool": "{}",
+    "single_name_darkpool_accumulation": "dark-pool accumulation in {}",
+    "single_name_darkpool_distribution": "dark-pool distribution in {}",
+}
+
+
+def _merge_inputs(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """One input per merged rule, listing its tickers; other inputs unchanged, order kept."""
+    out: list[dict[str, Any]] = []
+    seen: dict[str, dict[str, Any]] = {}
+    for x in items:
+        tmpl = _MERGED_RULES.get(x["rule"])
+        if tmpl is None or x["rule"] == "index_darkpool":
+            out.append(x)
+            continue
+        t = x["text"].split(" ", 1)[0]
+        if x["rule"] in seen:
+            seen[x["rule"]]["tickers"].append(t)
+        else:
+            seen[x["rule"]] = {"rule": x["rule"], "tickers": [t]}
+            out.append(seen[x["rule"]])
+    for x in out:
+        if "tickers" in x:
+            x["text"] = _MERGED_RULES[x["rule"]].format(", ".join(x["tickers"]))
+    return out
+
+
 def convergence(
     side: Mapping[str, Any] | None,
     top_flow: Mapping[str, Any],
@@ -342,9 +377,13 @@ def convergence(
         for r in darkpool["accumulation"]:
             if r["ticker"] in INDEX_TICKERS:
                 add(True, "index_darkpool", f"{r['ticker']} dark-pool accumulation")
+            else:
+                add(True, "single_name_darkpool_accumulation", r["ticker"])
         for r in darkpool["distribution"]:
             if r["ticker"] in INDEX_TICKERS:
                 add(False, "index_darkpool", f"{r['ticker']} dark-pool distribution")
+            else:
+                add(False, "single_name_darkpool_distribution", r["ticker"])
     for z in zones:
         if z["ticker"] not in INDEX_TICKERS:
             continue
@@ -366,6 +405,7 @@ def convergence(
                 "positive_gamma_at_spot",
                 f"{g['ticker']} dealers long gamma at spot (moves dampened)",
             )
+    bull, bear = _merge_inputs(bull), _merge_inputs(bear)
     tilt = (
         "bullish" if len(bull) > len(bear) else "bearish" if len(bear) > len(bull) else "balanced"
     )
@@ -418,7 +458,11 @@ def trade_structures(docs: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
             sig.append((1, f"put/call OI band {band}"))
         exps = d.get("analysis", {}).get("vol", {}).get("expiries") or []
         e0 = next((e for e in exps if e.get("range_50")), None)
-        rr = _fin(e0.get("rr_25d")) if e0 else None
+        rr = (
+            _fin(e0.get("rr_25d"))
+            if e0 and d["underlying"] not in RULES["rr_not_directional"]
+            else None
+        )
         if rr is not None and rr != 0:
             sig.append((1 if rr > 0 else -1, "25-delta risk reversal sign"))
         if not sig or e0 is None:
