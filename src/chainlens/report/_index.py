@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-__all__ = ["chain_links", "report_name", "write_index"]
+__all__ = ["chain_links", "report_name", "write_index", "write_root_index"]
 
 
 def report_name(ticker: str | None, lens: str | None) -> str:
@@ -68,5 +68,24 @@ def write_index(day_dir: Path, session: dt.date, sessions: Sequence[dt.date]) ->
         )
     )
     out = day_dir / "index.html"
+    out.write_text(html, encoding="utf-8")
+    return out
+
+
+def write_root_index(root: Path) -> Path:
+    """Write ``<root>/index.html`` linking every per-date index under ``root``."""
+    from markupsafe import escape
+
+    days = sorted(
+        (p.name for p in root.iterdir() if p.is_dir() and (p / "index.html").exists()),
+        reverse=True,
+    )
+    items = "".join(f'<li><a href="{escape(d)}/index.html">{escape(d)}</a></li>' for d in days)
+    html = (
+        '<!doctype html><html lang="en"><head><meta charset="utf-8"><title>chainlens reports</title>'
+        "<style>body{font-family:system-ui,sans-serif;max-width:900px;margin:1.5em auto}</style>"
+        f"</head><body><h1>chainlens reports</h1><ul>{items}</ul></body></html>"
+    )
+    out = root / "index.html"
     out.write_text(html, encoding="utf-8")
     return out

@@ -7,7 +7,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from chainlens.report._index import chain_links, report_name, write_index
+from chainlens.report._index import chain_links, report_name, write_index, write_root_index
 from chainlens.report._lenses import build_daily, build_lens
 from chainlens.report._model import Report
 from chainlens.report._render import write_report
@@ -94,4 +94,5 @@ def write_session_reports(
                 png = png_for is None or name in png_for
                 written.append(write_report(r, day / f"{name}.{fmt}", fmt, png=png))
     written.append(write_index(day, session, sessions))
+    written.append(write_root_index(out_root))
     return written

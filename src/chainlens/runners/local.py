@@ -407,6 +407,7 @@ def run_demo(
         "underlyings": runs[-1]["underlyings"] if runs else 0,
         "reports_dir": str(day_dir),
         "index": str(day_dir / "index.html"),
+        "sessions_index": str(reports / "index.html"),
         "daily": {f: str(day_dir / f"daily.{f}") for f in ("html", "md", "json")},
         "ticker_reports": {u: list(ls) for u, ls in plan_last.items()},
         "files_written": len(written),
