@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 
 import numpy as np
 import polars as pl
@@ -14,7 +15,8 @@ from chainlens.symbols import parse_osi
 
 @pytest.fixture(scope="module")
 def market(tmp_path_factory: pytest.TempPathFactory):
-    m = build_demo_market(tmp_path_factory.mktemp("scen"), seed=23, underlyings=30, sessions=10)
+    seed = int(os.environ.get("CHAINLENS_SIM_TEST_SEED", "23"))  # re-check on other seeds
+    m = build_demo_market(tmp_path_factory.mktemp("scen"), seed=seed, underlyings=30, sessions=10)
     chains = pl.concat(
         [
             pl.read_parquet(
@@ -74,15 +76,13 @@ def test_accumulation_then_flush(market) -> None:
         assert peak - oi[days[first]] >= 0.8 * sum(s["details"]["opened"])
         end = _idx(m, s["sessions"][-1]) + 1
         assert peak - oi[days[end]] >= 0.5 * s["details"]["flushed"]
-        # the catalyst gap is up
-        spot = (
-            chains.filter(pl.col("underlying") == s["ticker"])
-            .group_by("trade_date")
-            .agg(pl.col("spot").first())
-            .sort("trade_date")["spot"]
-            .to_list()
+        # the catalyst gaps the stock up at the open
+        bars = (
+            pl.read_parquet(m.files["bars"][0])
+            .filter(pl.col("ticker") == s["ticker"])
+            .sort("trade_date")
         )
-        assert spot[cat] > spot[cat - 1] * 1.05
+        assert bars["open"][cat] > bars["close"][cat - 1] * 1.05
 
 
 def test_deep_otm_put_bypasses_nearer_strike(market) -> None:
@@ -104,7 +104,7 @@ def test_deep_otm_put_bypasses_nearer_strike(market) -> None:
             zip(near["trade_date"].to_list(), near["open_interest"].to_list(), strict=True)
         )
         assert abs(near_oi[m.sessions[b]] - near_oi[m.sessions[a]]) < 0.5 * growth
-        spot = near["spot"][0]
+        spot = s["details"]["spot"]  # at the first session, when the strike was chosen
         assert o.strike < 0.87 * spot and o.strike < s["details"]["bypassed_strike"]
 
 
@@ -223,7 +223,7 @@ def test_max_pain_pin(market) -> None:
         first = m.sessions[_idx(m, s["sessions"][0])]
         d0 = abs(sp[first] / mp - 1)
         d1 = abs(sp[last] / mp - 1)
-        assert d1 < 0.01 and d1 <= d0 + 1e-9
+        assert d1 < 0.005 and (d1 <= d0 or d0 < 0.005)
 
 
 def test_darkpool_distribution_into_strength(market) -> None:

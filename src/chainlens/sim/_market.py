@@ -35,6 +35,7 @@ from chainlens.sim._tape import (
     CONDITIONS,
     EXCHANGES,
     STYLE_NAMES,
+    Legs,
     Orders,
     expand_orders,
     price_legs,
@@ -291,11 +292,6 @@ class _Market:
             open_ns=open_ns,
             close_ns=close_ns,
         )
-        ctx.extra["day_volume"] = {
-            int(x): float(v)
-            for x, v in zip(uids, self.trade_mean[uids] * self.mean_size, strict=True)
-        }
-        self.plan.on_listing(ctx)
         # ---------------------------------------------------------------- the tape
         ret = np.abs(np.log(spot / paths.prev_close[uids, s])) / np.maximum(
             iv30 / np.sqrt(252.0), 1e-6
@@ -337,31 +333,59 @@ class _Market:
             self.put_buy_bias[uids],
         )
         exp_v = wc / norm[pos] * self.trade_mean[uids][pos] * self.mean_size
+        ctx.extra["day_volume"] = {
+            int(x): float(v)
+            for x, v in zip(uids, self.trade_mean[uids] * self.mean_size, strict=True)
+        }
+        ctx.extra["exp_volume"] = exp_v
+        self.plan.on_listing(ctx)
+        # no background blocks or sweeps on contracts that hold planted positions (they would
+        # blur the planted pattern); ordinary small prints stay
+        held = reserved[orders.cidx] > 0
+        if held.any():
+            orders.style = np.where(held & (orders.style != 3), 0, orders.style).astype(np.int8)
+            orders.n_legs = np.where(held, 1, orders.n_legs)
+            orders.size = np.where(held, np.minimum(orders.size, 20), orders.size)
+        # planted positions are invisible to the background's wish to open or close
+        free_oi = np.maximum(oi_start - reserved, 0)
         orders.open_pref = np.clip(
             # equilibrium where OI is ~3x the contract's daily volume; sweeps and blocks
             # open more often than they close
             0.47
-            + 0.35
-            * (exp_v[orders.cidx] / (exp_v[orders.cidx] + oi_start[orders.cidx] + 1.0) - 0.25)
+            + 0.35 * (exp_v[orders.cidx] / (exp_v[orders.cidx] + free_oi[orders.cidx] + 1.0) - 0.25)
             + np.where(orders.style == 1, 0.12, 0.0)
             + np.where(orders.style == 2, 0.1, 0.0),
             0.0,
             0.95,
         )
         u_open = u[:, 12]
+        w_year = np.where(tp > 0, w / np.maximum(tp, 1e-12), iv30[pos] ** 2)
+
+        def priced(
+            o: Orders, u_o: np.ndarray, group_base: int
+        ) -> tuple[Legs, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+            lg = expand_orders(o, u_o, group_base)
+            # a PM 0DTE series stops trading at its settlement
+            lg.ts = np.minimum(lg.ts, settle_ns[lg.cidx] - 1_000_000_000)
+            sp_t = ctx.spot_at(pos[lg.cidx], lg.ts)
+            b_, a_, px_ = price_legs(
+                lg, sp_t, strike, is_call, settle_ns, carry, vix_like, w_year, _R, sfrac, penny
+            )
+            return lg, sp_t, b_, a_, px_
+
+        legs, spot_t, lbid, lask, lpx = priced(orders, u_open, 0)
+        # planted flow is sized against the background it must stand out from
         planted = self.plan.orders(ctx, orders)
         if planted is not None:
-            orders = Orders.concat([orders, planted])
-            u_open = np.r_[u_open, np.zeros(len(planted.cidx))]
-        legs = expand_orders(orders, u_open, 0)
-        # a PM 0DTE series stops trading at its settlement
-        legs.ts = np.minimum(legs.ts, settle_ns[legs.cidx] - 1_000_000_000)
-        lpos = pos[legs.cidx]
-        spot_t = ctx.spot_at(lpos, legs.ts)
-        w_year = np.where(tp > 0, w / np.maximum(tp, 1e-12), iv30[pos] ** 2)
-        lbid, lask, lpx = price_legs(
-            legs, spot_t, strike, is_call, settle_ns, carry, vix_like, w_year, _R, sfrac, penny
-        )
+            n_bg = len(orders.cidx)
+            pl = priced(planted, np.zeros(len(planted.cidx)), n_bg)
+            if self.plan.rescale(ctx, planted, legs, lpx, pl[0], pl[4]):
+                pl = priced(planted, np.zeros(len(planted.cidx)), n_bg)
+            legs = Legs.concat([legs, pl[0]])
+            spot_t, lbid, lask, lpx = (
+                np.concatenate([x, y])
+                for x, y in zip((spot_t, lbid, lask, lpx), pl[1:], strict=True)
+            )
         is_open = assign_open_close(
             legs.cidx, legs.size, legs.want_open, legs.forced, oi_start, reserved
         )

@@ -43,7 +43,7 @@ import numpy as np
 
 from chainlens.sim._darkpool import Prints, program_prints
 from chainlens.sim._rng import keyed, per_underlying
-from chainlens.sim._tape import Orders
+from chainlens.sim._tape import Legs, Orders
 from chainlens.sim._universe import Universe
 from chainlens.symbols import format_osi
 
@@ -218,6 +218,37 @@ class ScenarioPlan:
             )
         return Orders.concat(parts) if parts else None
 
+    def rescale(
+        self, ctx: Ctx, planted: Orders, bg: Legs, bg_px: np.ndarray, pl: Legs, pl_px: np.ndarray
+    ) -> bool:
+        """Scale planted call sales up (in place) until, at the prices they actually trade,
+        call premium beats put premium and the side-adjusted net turns bearish."""
+        changed = False
+        for uid in range(int(ctx.uids[0]), int(ctx.uids[-1]) + 1):
+            for sc in self.by_uid.get(uid, []):
+                if sc.kind != "call_selling_rally" or ctx.s != self.rally:
+                    continue
+                mine = ctx.pos[bg.cidx] == uid - int(ctx.uids[0])
+                prem = bg_px[mine] * bg.size[mine] * 100.0
+                call = ctx.is_call[bg.cidx[mine]]
+                buy = bg.side[mine] > 0
+                call_p, put_p = float(prem[call].sum()), float(prem[~call].sum())
+                net = float(prem[call == buy].sum() - prem[call != buy].sum())
+                need = 1.15 * max(put_p - call_p, net, 0.0) + 0.1 * float(prem.sum())
+                sel = pl.program == sc.id
+                got = float((pl_px[sel] * pl.size[sel] * 100.0).sum())
+                if 0 < got < need:
+                    f = need / got * 1.02
+                    rows = planted.program == sc.id
+                    planted.size[rows] = np.ceil(planted.size[rows] * f).astype(np.int64)
+                    sc.details["sold"] = {
+                        k: int(np.ceil(v * f)) for k, v in sc.details.get("sold", {}).items()
+                    }
+                    changed = True
+                sc.details["premium_usd"] = round(max(got, need), 0)
+                sc.details["background_premium_usd"] = round(float(prem.sum()), 0)
+        return changed
+
     def prints(self, ctx: Ctx, bg: Prints) -> Prints | None:
         """Background programs (about 6% of names a day) and the planted distribution."""
         parts: list[Prints] = []
@@ -274,7 +305,7 @@ class ScenarioPlan:
         """The ``scenarios.json`` records."""
         out = []
         for sc in self.items:
-            if not sc.resolved:
+            if not sc.resolved or (not sc.contracts and sc.kind != "darkpool_distribution"):
                 continue
             contracts = []
             for exp_day, am, strike, put in sc.contracts.values():
@@ -344,6 +375,7 @@ def plan_scenarios(
         if uid is None or not sess:
             return None
         params["sdays"] = sdays
+        params["seed"] = seed
         sc = Scenario(len(items), kind, int(uid), str(uni.ticker[uid]), direction, sess, params)
         items.append(sc)
         return sc
@@ -368,7 +400,7 @@ def plan_scenarios(
                 earnings_session=c,
                 earnings_jump=float(np.log(1.08 + 0.11 * g.random())),
                 otm=0.06 + 0.06 * g.random(),
-                fracs=list(0.2 + 0.4 * g.random(L)),
+                fracs=list(0.3 + 0.3 * g.random(L)),
                 flush_frac=0.6 + 0.25 * g.random(),
             )
     n_put = 1 + int(g.random() < 0.4)
@@ -440,7 +472,7 @@ def plan_scenarios(
             "neutral",
             list(range(p - 3, p + 1)),
             expiry_session=p,
-            strength=0.3 + 0.1 * g.random(),
+            strength=0.2 + 0.1 * g.random(),
         )
     spy = np.flatnonzero(uni.ticker == "SPY").tolist()
     dp_uid = int(spy[0]) if spy else take(lambda u: uni.beta[u] > 0.6)
@@ -473,7 +505,7 @@ def _expiries(ctx: Ctx, uid: int, after_day: int, am: int = 0) -> np.ndarray:
 
 
 def _contract(
-    ctx: Ctx, uid: int, exp_day: int, put: int, target: float
+    ctx: Ctx, uid: int, exp_day: int, put: int, target: float, *, below: bool = False
 ) -> tuple[int, int, float, int] | None:
     sel = (
         (ctx.pos == uid - ctx.uids[0])
@@ -481,6 +513,10 @@ def _contract(
         & (ctx.am == 0)
         & ((~ctx.is_call) == bool(put))
     )
+    if below and (sel & (ctx.strike <= target)).any():
+        sel = sel & (ctx.strike <= target)
+    if below and (sel & (ctx.strike <= target)).any():
+        sel = sel & (ctx.strike <= target)
     i = _nearest(ctx, sel, target)
     if i < 0:
         return None
@@ -508,7 +544,6 @@ def _resolve(sc: Scenario, ctx: Ctx, seed: int, paths_close: np.ndarray | None =
         sc.ticker, (pm_root, pm_root)
     )
     sc.params["roots"] = roots
-    g = keyed(seed, "scenario", 50 + sc.id)
     sdays = sc.params["sdays"]
     last_day = sdays[sc.sessions[-1]] + 3
     exps = _expiries(ctx, uid, last_day)
@@ -524,12 +559,14 @@ def _resolve(sc: Scenario, ctx: Ctx, seed: int, paths_close: np.ndarray | None =
         exp = int(far[0] if len(far) else exps[-1])
         put = 1 if sc.kind == "deep_otm_put_build" else 0
         target = spot * (1 + pr["otm"]) if put == 0 else spot * (1 - pr["otm"])
-        c = _contract(ctx, uid, exp, put, target)
+        c = _contract(ctx, uid, exp, put, target, below=put == 1)
         if c is None:
             return
         sc.contracts["target"] = c
-        base = max(_oi_of(ctx, uid, c), int(0.03 * day_vol), 300)
-        acc_sizes = [int(round(f * base)) for f in pr["fracs"]]
+        ev = float(ctx.extra["exp_volume"][ctx.find(uid, *c)]) if "exp_volume" in ctx.extra else 0.0
+        base = max(_oi_of(ctx, uid, c), int(0.03 * day_vol), int(8 * ev), 300)
+        # each session +30-60% of the baseline, and well above the strike's own daily volume
+        acc_sizes = [int(round(max(f * base, 4 * ev))) for f in pr["fracs"]]
         style = [1, 1, 2]
         for j, sz in enumerate(acc_sizes):
             sc.orders.append((sc.sessions[j], "target", 1, True, sz, style[j % 3], None))
@@ -564,7 +601,7 @@ def _resolve(sc: Scenario, ctx: Ctx, seed: int, paths_close: np.ndarray | None =
         if c_from is None:
             return
         sc.contracts["from"] = c_from
-        pos = int(max(2 * _oi_of(ctx, uid, c_from), 0.05 * day_vol, 800))
+        pos = int(max(3 * _oi_of(ctx, uid, c_from), 0.08 * day_vol, 1500))
         _seed_position(ctx, uid, c_from, pos)
         sc.details.update(position=pos, from_expiry_day=near_exp)
         n = len(sc.sessions)
@@ -603,16 +640,7 @@ def _resolve(sc: Scenario, ctx: Ctx, seed: int, paths_close: np.ndarray | None =
                     sc.orders.append((s, "from", -1, False, part_c - part_o, 1, None))
             sc.details.update(closed=closed, reopened=reopened)
     elif sc.kind == "call_selling_rally":
-        exp_c = exps[exps >= sdays[sc.sessions[0]] + 5]
-        if len(exp_c) == 0:
-            return
-        exp = int(exp_c[0])
-        n_k = int(2 + g.integers(0, 2))
-        for j in range(n_k):
-            c = _contract(ctx, uid, exp, 0, spot * (1.02 + 0.06 * j / max(n_k - 1, 1)))
-            if c is not None:
-                sc.contracts[f"call{j}"] = c
-        sc.details["strikes"] = sorted({c[2] for c in sc.contracts.values()})
+        pass  # contracts are chosen on the rally day, from that day's chain
     elif sc.kind == "earnings_ramp":
         e = pr["earnings_session"]
         # the first expiry still listed after the flush session (the report is before the open)
@@ -675,9 +703,34 @@ def _resolve(sc: Scenario, ctx: Ctx, seed: int, paths_close: np.ndarray | None =
     sc.resolved = True
 
 
+def _pick_calls(sc: Scenario, ctx: Ctx) -> bool:
+    """Calls to sell on the rally day: the first strikes at or above the morning price whose
+    value at the close is at least ``max(0.15, 0.6% of spot)`` (so they never trade at a zero
+    bid), in the first expiry 8+ days out."""
+    uid = sc.uid
+    p = uid - int(ctx.uids[0])
+    spot = float(ctx.spot[p])
+    morning = float(ctx.grid[p, 0])
+    exps = _expiries(ctx, uid, ctx.sday + 8)
+    if len(exps) == 0:
+        return False
+    exp = int(exps[0])
+    n_k = int(2 + keyed(sc.params["seed"], "scenario", 300 + sc.id).integers(0, 2))
+    sel = (ctx.pos == p) & (ctx.exp_day == exp) & (ctx.am == 0) & ctx.is_call
+    sel &= (ctx.strike >= morning) & (ctx.theo >= max(0.15, 0.006 * spot))
+    idx = np.flatnonzero(sel)
+    idx = idx[np.argsort(ctx.strike[idx], kind="stable")][:n_k]
+    for j, i in enumerate(idx.tolist()):
+        sc.contracts[f"call{j}"] = (exp, 0, float(ctx.strike[i]), 0)
+    if not sc.contracts:
+        return False
+    sc.details["strikes"] = sorted({c[2] for c in sc.contracts.values()})
+    return True
+
+
 def _size_call_selling(sc: Scenario, ctx: Ctx, bg: Orders) -> None:
     """Size the call sales against the name's background premium of the day."""
-    if sc.orders or not sc.contracts:
+    if sc.orders or (not sc.contracts and not _pick_calls(sc, ctx)):
         return
     p = sc.uid - int(ctx.uids[0])
     mine = ctx.pos[bg.cidx] == p
@@ -693,14 +746,15 @@ def _size_call_selling(sc: Scenario, ctx: Ctx, bg: Orders) -> None:
     )
     # enough call selling to make calls dominate the premium while the signed net turns bearish
     target = sc.params["multiple"] * max(
-        abs(net) + 0.1 * prem, 1.3 * (put_p - call_p), 0.3 * prem, 5e4
+        abs(net) + 0.2 * prem, 2.5 * (put_p - call_p) + 0.2 * prem, 0.45 * prem, 5e4
     )
     idx = [ctx.find(sc.uid, *c) for c in sc.contracts.values()]
     px = np.maximum(ctx.theo[idx], 0.05)
     share = px / px.sum()  # more premium in the nearer (dearer) strikes
     sold = {}
     for j, name in enumerate(sc.contracts):
-        sz = int(np.ceil(target * share[j] / (px[j] * 100.0)))
+        # sales print at the bid, below the value at the close: size for 70% of it
+        sz = int(np.ceil(target * share[j] / (0.7 * px[j] * 100.0)))
         sc.orders.append((ctx.s, name, -1, True, sz, 2 if j == 0 else 1, None))
         sold[name] = sz
     sc.details.update(

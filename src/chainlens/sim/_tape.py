@@ -177,6 +177,10 @@ class Legs:
     forced: np.ndarray
     program: np.ndarray
 
+    @staticmethod
+    def concat(parts: list[Legs]) -> Legs:
+        return Legs(*[np.concatenate([getattr(p, f) for p in parts]) for f in Legs.__slots__])
+
 
 def expand_orders(o: Orders, u_open: np.ndarray, group_base: int) -> Legs:
     """Split orders into tape rows: sweeps into ``n_legs`` legs over consecutive exchanges
