@@ -320,6 +320,46 @@ def _block_d1(lsk, S, K, t, sig, r, q, d1, u, uq):  # pragma: no cover - compile
     return bad
 
 
+@nb.njit(cache=True, inline="always", error_model="numpy")
+def _cdf_branchless(xs, ee):  # pragma: no cover - compiled, inlined
+    """Cody's N(xs) given ee = exp(-xs^2/2), all intervals evaluated (vectorisable)."""
+    y = abs(xs)
+    z = xs * xs
+    cn = (
+        (((0.065682337918207449113 * z + 2.2352520354606839287) * z + 161.02823106855587881)
+         * z + 1067.6894854603709582) * z + 18154.981253343561249
+    )  # fmt: skip
+    cd = (
+        ((z + 47.20258190468824187) * z + 976.09855173777669322) * z + 10260.932208618978205
+    ) * z + 45507.789335026729956
+    mn = (
+        (((((((1.0765576773720192317e-8 * y + 0.39894151208813466764) * y
+              + 8.8831497943883759412) * y + 93.506656132177855979) * y
+            + 597.27027639480026226) * y + 2494.5375852903726711) * y
+          + 6848.1904505362823326) * y + 11602.651437647350124) * y
+        + 9842.7148383839780218
+    )  # fmt: skip
+    md = (
+        (((((((y + 22.266688044328115691) * y + 235.38790178262499861) * y
+             + 1519.377599407554805) * y + 6485.558298266760755) * y
+           + 18615.571640885098091) * y + 34900.952721145977266) * y
+         + 38912.003286093271411) * y + 19685.429676859990727
+    )  # fmt: skip
+    w = 1.0 / (y * y)
+    tn = (
+        ((((0.02307344176494017303 * w + 0.21589853405795699) * w + 0.1274011611602473639)
+          * w + 0.022235277870649807) * w + 0.001421619193227893466) * w
+        + 2.9112874951168792e-5
+    )  # fmt: skip
+    td = (
+        (((w + 1.28426009614491121) * w + 0.468238212480865118) * w + 0.0659881378689285515)
+        * w + 0.00378239633202758244
+    ) * w + 7.29751555083966205e-5  # fmt: skip
+    tail = ee * mn / md if y <= _SQRT_32 else ee * (_INV_SQRT_2PI - w * tn / td) / y
+    nd = 0.5 + xs * cn / cd if y <= 0.67448975 else (1.0 - tail if xs > 0.0 else tail)
+    return nd
+
+
 @nb.njit(cache=True, nogil=True, error_model="numpy")
 def _block_greeks(
     d1, e, dq, S, t, sig, r, q, c, o_d, o_g, o_v, o_va, o_c, o_vo
@@ -328,42 +368,8 @@ def _block_greeks(
         x = d1[i]
         sg = 1.0 if _at(c, i) else -1.0
         xs = sg * x
-        y = abs(xs)
         ee = e[i]
-        # Cody (1969) normal CDF of xs, branch-free: central, middle and tail forms
-        z = xs * xs
-        cn = (
-            (((0.065682337918207449113 * z + 2.2352520354606839287) * z + 161.02823106855587881)
-             * z + 1067.6894854603709582) * z + 18154.981253343561249
-        )  # fmt: skip
-        cd = (
-            ((z + 47.20258190468824187) * z + 976.09855173777669322) * z + 10260.932208618978205
-        ) * z + 45507.789335026729956
-        mn = (
-            (((((((1.0765576773720192317e-8 * y + 0.39894151208813466764) * y
-                  + 8.8831497943883759412) * y + 93.506656132177855979) * y
-                + 597.27027639480026226) * y + 2494.5375852903726711) * y
-              + 6848.1904505362823326) * y + 11602.651437647350124) * y
-            + 9842.7148383839780218
-        )  # fmt: skip
-        md = (
-            (((((((y + 22.266688044328115691) * y + 235.38790178262499861) * y
-                 + 1519.377599407554805) * y + 6485.558298266760755) * y
-               + 18615.571640885098091) * y + 34900.952721145977266) * y
-             + 38912.003286093271411) * y + 19685.429676859990727
-        )  # fmt: skip
-        w = 1.0 / (y * y)
-        tn = (
-            ((((0.02307344176494017303 * w + 0.21589853405795699) * w + 0.1274011611602473639)
-              * w + 0.022235277870649807) * w + 0.001421619193227893466) * w
-            + 2.9112874951168792e-5
-        )  # fmt: skip
-        td = (
-            (((w + 1.28426009614491121) * w + 0.468238212480865118) * w + 0.0659881378689285515)
-            * w + 0.00378239633202758244
-        ) * w + 7.29751555083966205e-5  # fmt: skip
-        tail = ee * mn / md if y <= _SQRT_32 else ee * (_INV_SQRT_2PI - w * tn / td) / y
-        nd = 0.5 + xs * cn / cd if y <= 0.67448975 else (1.0 - tail if xs > 0.0 else tail)
+        nd = _cdf_branchless(xs, ee)
         s = _at(sig, i)
         tt = _at(t, i)
         rr = _at(r, i)
@@ -380,6 +386,18 @@ def _block_greeks(
         o_va[i] = -dpdf * d2 / s
         o_c[i] = sg * qq * dqi * nd - dpdf * (2.0 * (rr - qq) * tt - d2 * vs) / (2.0 * tt * vs)
         o_vo[i] = ss * dpdf * sqt * x * d2 / s
+
+
+@nb.njit(cache=True, nogil=True, error_model="numpy")
+def _block_delta_gamma(d1, e, dq, S, t, sig, c, o_d, o_g):  # pragma: no cover - compiled
+    for i in range(d1.size):
+        x = d1[i]
+        sg = 1.0 if _at(c, i) else -1.0
+        ee = e[i]
+        nd = _cdf_branchless(sg * x, ee)
+        dqi = _at(dq, i)
+        o_d[i] = sg * dqi * nd
+        o_g[i] = dqi * _INV_SQRT_2PI * ee / (_at(S, i) * _at(sig, i) * math.sqrt(_at(t, i)))
 
 
 def _scalar_or_array(f: np.ndarray, stride: int):  # type: ignore[no-untyped-def]
@@ -417,7 +435,12 @@ def _blocked_task(i0, i1, ins, out, rows, slots, args_fused) -> None:  # type: i
                 np.exp(uq[:m], out=dqb[:m])
                 dq = dqb[:m]
         outs = [out[rows[j], sl] if rows[j] >= 0 else spare[j, :m] for j in range(6)]
-        _block_greeks(d1[:m], e[:m], dq, cut(S), cut(t), cut(sig), cut(r), cut(q), cut(c), *outs)
+        if rows[2:] == [-1, -1, -1, -1]:  # delta and/or gamma only (exposures, surfaces)
+            _block_delta_gamma(d1[:m], e[:m], dq, cut(S), cut(t), cut(sig), cut(c), *outs[:2])
+        else:
+            _block_greeks(
+                d1[:m], e[:m], dq, cut(S), cut(t), cut(sig), cut(r), cut(q), cut(c), *outs
+            )
         if bad:
             fl, st = args_fused
             sub = []
