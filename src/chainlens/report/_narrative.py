@@ -103,6 +103,16 @@ READ_THROUGH_RULES: tuple[dict[str, Any], ...] = (
     },
     {
         "group": "pin",
+        "when": {"right": "P", "side": "buy", "moneyness": "itm"},
+        "text": "ITM put buying is delta-heavy bearish exposure or a hedge replacing a short stock position",
+    },
+    {
+        "group": "pin",
+        "when": {"right": "C", "side": "sell", "moneyness": "otm"},
+        "text": "OTM call selling above spot caps upside (overwriting) and adds dealer long gamma there",
+    },
+    {
+        "group": "pin",
         "when": {"expiry_class": "0dte"},
         "text": "same-day expiry: watch intraday gamma-induced flows around this strike",
     },
