@@ -36,7 +36,7 @@ def simulate(
         None, "--store", help="Also ingest the generated files into this store.", file_okay=False
     ),
     trades: int = typer.Option(
-        4000, "--trades-per-underlying", help="Mean option orders per underlying and session."
+        3000, "--trades-per-underlying", help="Mean option orders per underlying and session."
     ),
     no_scenarios: bool = typer.Option(False, "--no-scenarios", help="Do not plant scenarios."),
     as_json: bool = JsonOpt,

@@ -603,7 +603,7 @@ def _resolve(sc: Scenario, ctx: Ctx, seed: int, paths_close: np.ndarray | None =
         sc.contracts["from"] = c_from
         pos = int(max(3 * _oi_of(ctx, uid, c_from), 0.08 * day_vol, 1500))
         _seed_position(ctx, uid, c_from, pos)
-        sc.details.update(position=pos, from_expiry_day=near_exp)
+        sc.details.update(position=pos, from_expiry=_date(near_exp).isoformat())
         n = len(sc.sessions)
         if sc.kind == "naked_close":
             closed = int(pos * pr["close_frac"])
