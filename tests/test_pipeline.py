@@ -167,3 +167,20 @@ def test_bulk_window_equals_per_ticker_reads(tiny) -> None:  # type: ignore[no-u
         assert bulk[2]["TST"].equals(st.prints("TST", D2))
         # NOTR lacks 2024-03-04: the runner falls back to per-ticker reads
         assert _bulk_tables(st, D2, ["TST", "NOTR"], 5) is None
+
+
+def test_compacted_window_pickles_small_and_equal() -> None:
+    import pickle
+
+    import numpy as np
+
+    from chainlens.runners.local import _compact
+
+    big = pa.table({"x": np.arange(200_000)})
+    from test_pipeline_fixtures import _chain
+
+    h = _chain("TST", [D1, D2])
+    w = UnderlyingWindow(underlying="TST", session=D2, history=h, trades=big.slice(5, 10))
+    c = _compact(w)
+    assert c.history.equals(h) and c.trades.equals(big.slice(5, 10))
+    assert len(pickle.dumps(c.trades)) < len(pickle.dumps(w.trades)) / 100
