@@ -100,7 +100,14 @@ def _child(kind: str, path: str) -> None:
     for r in it:
         rows += r.rows_read
     secs = time.perf_counter() - t0
-    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    # VmHWM resets at exec; ru_maxrss would inherit the parent's peak across fork.
+    with open("/proc/self/status") as fh:
+        hwm = [ln for ln in fh if ln.startswith("VmHWM:")]
+    rss = (
+        int(hwm[0].split()[1]) / 1024
+        if hwm
+        else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    )
     print(f"{rows} {secs} {rss}")
 
 
