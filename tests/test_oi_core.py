@@ -133,3 +133,51 @@ def test_public_api() -> None:
     assert set(oi.__all__) == {n for n in dir(oi) if not n.startswith("_")} - {
         "annotations", "asdict", "dataclass", "field", "dt", "pa", "pc", "Any",
     }  # fmt: skip
+
+
+def _with_stale_repeat() -> tuple[pa.Table, dt.date]:
+    """The hand-built history plus a repeat of its last snapshot under the next date, volume
+    unknown (what the OCC adapter produces from a history file's last pull)."""
+    import pyarrow.compute as pc
+
+    h = _history()
+    last = h.filter(pc.equal(h["trade_date"], pa.scalar(S[-1], pa.date32())))
+    rep = last.to_pylist()
+    d = dt.date(2024, 3, 11)
+    for r in rep:
+        r.update(trade_date=d, volume=None)
+    return pa.concat_tables([h, pa.Table.from_pylist(rep, schema=h.schema)]), d
+
+
+def test_stale_repeat_session_is_flagged_and_skipped() -> None:
+    from chainlens.oi._panel import build_panel
+
+    h2, d = _with_stale_repeat()
+    p = build_panel(h2)
+    assert p.stale == [("XYZ", d)] and p.n_sessions.tolist() == [5]
+    # the streaks and rolls are those of the history without the repeat (none of its changes
+    # is an all-zero session): 105C streak of 3 ending at S[3] stays current
+    acc = oi.accumulation(h2, as_of=d).to_pylist()
+    assert [(r["symbol"], r["sessions"], r["oi_change"]) for r in acc] == [
+        ("XYZ240419C00105000", 3, 1900)
+    ]
+    kinds = {(r["kind"], r["from_strike"]) for r in oi.detect_rolls(h2).to_pylist()}
+    assert kinds == {(r["kind"], r["from_strike"]) for r in oi.detect_rolls(_history()).to_pylist()}
+    ch = oi.oi_changes(h2)
+    assert d not in set(ch.column("trade_date").to_pylist())
+    # kept when asked, every change of S[-1] is then 0
+    ch_all = oi.oi_changes(h2, drop_stale=False).to_pylist()
+    assert {r["oi_change"] for r in ch_all if r["trade_date"] == S[-1]} == {0}
+
+
+def test_unchanged_oi_after_a_session_without_volume_is_not_stale() -> None:
+    from chainlens.oi._panel import build_panel
+
+    h2, _ = _with_stale_repeat()
+    rows = h2.to_pylist()
+    for r in rows:
+        r["volume"] = 0 if r["trade_date"] == S[-1] else r["volume"]
+        if r["trade_date"] == dt.date(2024, 3, 11):
+            r["volume"] = 0
+    p = build_panel(pa.Table.from_pylist(rows, schema=h2.schema))
+    assert p.stale == [] and p.n_sessions.tolist() == [6]

@@ -4,6 +4,11 @@ Pure kernels over canonical chain snapshots (:data:`chainlens.schema.CHAIN`) acr
 OI-only histories (OCC: no volume or prices) are enough for changes, streaks, rolls, clusters,
 term structure and OI put/call ratios.
 
+Stale repeats: a session whose OI equals the previous session's for every contract (after a
+traded session, or with unknown volume as in OCC files) is a repeated vendor file, not a
+session; it is skipped (``OIConfig.drop_stale``) and listed in ``summary["stale_sessions"]``
+(see :mod:`chainlens.oi._panel`). The OCC adapter's last pull of each history file is one.
+
 Timing (SPEC): the OI in the snapshot of session D is the end of D-1; the change attributed to
 D is ``OI(D+1) - OI(D)``, beside D's volume.
 
@@ -115,7 +120,7 @@ def analyze_oi(
     hist = history.filter(
         pc.less_equal(history.column("trade_date"), pa.scalar(session, pa.date32()))
     )
-    ch = oi_changes(hist, avg_window=cfg.avg_window)
+    ch = oi_changes(hist, avg_window=cfg.avg_window, drop_stale=cfg.drop_stale)
     acc = accumulation(
         hist,
         min_sessions=cfg.streak_min_sessions,
@@ -123,6 +128,7 @@ def analyze_oi(
         min_fraction=cfg.streak_min_fraction,
         min_dte=cfg.streak_min_dte,
         changes=ch,
+        drop_stale=cfg.drop_stale,
     )
     rolls = detect_rolls(hist, config=cfg)
     last = hist.filter(pc.equal(hist.column("trade_date"), pa.scalar(session, pa.date32())))
@@ -134,7 +140,10 @@ def analyze_oi(
         assert isinstance(sp, pl.DataFrame)
         spot = sp.group_by("underlying").agg(pl.col("spot").drop_nulls().last()).to_arrow()
     term = term_structure(hist)
-    wc = window_changes(hist, window=cfg.roll_window).to_arrow()
+    wc = window_changes(hist, window=cfg.roll_window, drop_stale=cfg.drop_stale).to_arrow()
+    from chainlens.oi._panel import cached_panel
+
+    stale = cached_panel(hist, as_of=None, drop_stale=cfg.drop_stale).stale
     sig = term_signals(term, oi_growth=wc, leaps_min_days=cfg.leaps_min_days)
     ev = event_oi_build(ch, events) if events is not None and events.num_rows else None
     kinds = pc.value_counts(rolls.column("kind")).to_pylist() if rolls.num_rows else []
@@ -144,6 +153,7 @@ def analyze_oi(
         "contracts": last.num_rows,
         "accumulating_contracts": acc.num_rows,
         "rolls": {str(k["values"]): int(k["counts"]) for k in kinds},
+        "stale_sessions": [{"underlying": u, "session": d} for u, d in stale],
     }
     return OIResult(
         session=session,

@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import datetime as dt
 
+import numpy as np
 import polars as pl
 import pyarrow as pa
 
 from chainlens.errors import InputError
 from chainlens.oi._bands import VOL_OI_BANDS, band_of
+from chainlens.oi._panel import Panel, cached_panel, changes_matrix
 
 __all__ = ["CONTRACT_KEYS", "oi_changes", "session_frame"]
 
@@ -55,7 +57,9 @@ def session_frame(history: pa.Table, *, as_of: dt.date | None = None) -> pl.Data
     return df.join(sessions, on=["underlying", "trade_date"], how="left")
 
 
-def oi_changes(history: pa.Table, *, as_of: dt.date | None = None, avg_window: int = 5) -> pa.Table:
+def oi_changes(
+    history: pa.Table, *, as_of: dt.date | None = None, avg_window: int = 5, drop_stale: bool = True
+) -> pa.Table:
     """Per contract and session: OI, overnight OI change, Vol/OI with its band, and volume vs
     the trailing average.
 
@@ -67,12 +71,16 @@ def oi_changes(history: pa.Table, *, as_of: dt.date | None = None, avg_window: i
         Ignore snapshots after this date.
     avg_window
         Sessions in the trailing average volume (seed 002: 5).
+    drop_stale
+        Skip stale repeat sessions (see :mod:`chainlens.oi._panel`); their rows are left out.
 
     Returns
     -------
     pyarrow.Table
         ``underlying, root, symbol, expiry, strike, right, trade_date, si, open_interest,
-        volume, oi_next, oi_change, vol_oi, vol_oi_band, avg_volume_5d, volume_multiple``.
+        volume, oi_next, oi_change, vol_oi, avg_volume_5d, volume_multiple, vol_oi_band``, one
+        row per contract and session in input order (a later snapshot of the same contract and
+        session replaces an earlier one).
 
     Notes
     -----
@@ -80,30 +88,58 @@ def oi_changes(history: pa.Table, *, as_of: dt.date | None = None, avg_window: i
     underlying in the history; null when the contract is absent from that snapshot (expired or
     not listed) or D is the last session. :math:`\\text{Vol/OI}_D = V_D / OI(D)` (today's
     volume over yesterday's OI, seed 002), null when OI is 0. ``avg_volume_5d`` is the mean
-    volume of the contract's previous ``avg_window`` snapshots (sessions it was listed in),
-    ``volume_multiple`` :math:`= V_D / \\overline{V}`.
+    non-null volume of the contract's previous ``avg_window`` snapshots (sessions it was listed
+    in), ``volume_multiple`` :math:`= V_D / \\overline{V}`. Computed on the dense integer-key
+    panel (:mod:`chainlens.oi._panel`).
     """
-    df = session_frame(history, as_of=as_of)
-    nxt = df.select(
-        "symbol",
-        (pl.col("si") - 1).alias("si"),
-        pl.col("open_interest").alias("oi_next"),
+    p = cached_panel(history, as_of=as_of, drop_stale=drop_stale)
+    rows = np.flatnonzero(p.keep)
+    c, j = p.cid[rows], p.si[rows]
+    ch = changes_matrix(p)
+    oi_next = np.where(j + 1 < p.oi.shape[1], p.oi[c, np.minimum(j + 1, p.oi.shape[1] - 1)], np.nan)
+    change = ch[c, j]
+    avg = _trailing_mean(p, avg_window)[c, j]
+    vol = p.vol[c, j]
+    oi_d = p.oi[c, j]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        vol_oi = np.where(oi_d > 0, vol / np.where(oi_d > 0, oi_d, 1.0), np.nan)
+        mult = np.where(avg > 0, vol / np.where(avg > 0, avg, 1.0), np.nan)
+    t = p.table.take(pa.array(rows)) if len(rows) != p.table.num_rows else p.table
+
+    def col(x: np.ndarray, typ: pa.DataType) -> pa.Array:
+        return pa.array(x, mask=np.isnan(x), from_pandas=False).cast(typ)
+
+    cols = {k: t.column(k) for k in (*CONTRACT_KEYS, "trade_date")}
+    cols["si"] = pa.array(j.astype(np.int64))
+    cols["open_interest"] = t.column("open_interest")
+    cols["volume"] = (
+        t.column("volume") if "volume" in t.column_names else pa.nulls(len(rows), pa.int64())
     )
-    df = df.join(nxt, on=["symbol", "si"], how="left").sort(["symbol", "si"])
-    vol = pl.col("volume").cast(pl.Float64)
-    oi = pl.col("open_interest").cast(pl.Float64)
-    df = df.with_columns(
-        (pl.col("oi_next") - pl.col("open_interest")).alias("oi_change"),
-        pl.when(oi > 0).then(vol / oi).otherwise(None).alias("vol_oi"),
-        vol.shift(1).rolling_mean(avg_window, min_samples=1).over("symbol").alias("avg_volume_5d"),
-    ).with_columns(
-        pl.when(pl.col("avg_volume_5d") > 0)
-        .then(vol / pl.col("avg_volume_5d"))
-        .otherwise(None)
-        .alias("volume_multiple")
-    )
-    out = df.select(
-        *CONTRACT_KEYS, "trade_date", "si", "open_interest", "volume", "oi_next", "oi_change",
-        "vol_oi", "avg_volume_5d", "volume_multiple",
-    ).to_arrow()  # fmt: skip
+    cols["oi_next"] = col(oi_next, pa.int64())
+    cols["oi_change"] = col(change, pa.int64())
+    cols["vol_oi"] = col(vol_oi, pa.float64())
+    cols["avg_volume_5d"] = col(avg, pa.float64())
+    cols["volume_multiple"] = col(mult, pa.float64())
+    out = pa.table(cols)
     return out.append_column("vol_oi_band", band_of(out.column("vol_oi"), VOL_OI_BANDS))
+
+
+def _trailing_mean(p: Panel, window: int) -> np.ndarray:
+    """Mean non-null volume over each contract's previous ``window`` listed sessions."""
+    n_c, w = p.vol.shape
+    out = np.full((n_c, w), np.nan)
+    for j in range(1, w):  # a loop over sessions (and back over the window), not contracts
+        seen = np.zeros(n_c, np.int64)
+        tot = np.zeros(n_c)
+        cnt = np.zeros(n_c)
+        for k in range(j - 1, -1, -1):
+            take = p.listed[:, k] & (seen < window)
+            v = p.vol[:, k]
+            ok = take & np.isfinite(v)
+            tot += np.where(ok, v, 0.0)
+            cnt += ok
+            seen += take
+            if k < j - 1 - 4 * window and not (seen < window).any():
+                break
+        out[:, j] = np.where(cnt > 0, tot / np.maximum(cnt, 1), np.nan)
+    return out

@@ -9,65 +9,61 @@ from __future__ import annotations
 
 import datetime as dt
 
+import numpy as np
 import polars as pl
 import pyarrow as pa
 
-from chainlens.oi._changes import session_frame
 from chainlens.oi._config import OIConfig
+from chainlens.oi._panel import cached_panel
 
 __all__ = ["detect_rolls", "window_changes"]
 
 
 def window_changes(
-    history: pa.Table, *, as_of: dt.date | None = None, window: int = 3
+    history: pa.Table, *, as_of: dt.date | None = None, window: int = 3, drop_stale: bool = True
 ) -> pl.DataFrame:
     """OI change of every contract alive at the last snapshot over the last ``window`` sessions.
 
     ``oi_start`` is the OI in the snapshot ``window`` sessions before the last one (0 if the
     contract was not listed then), ``oi_end`` the OI in the last snapshot, ``step1`` ..
     ``step<window>`` the session-by-session changes in between (they sum to ``change``; a
-    snapshot missing inside the window counts as 0 OI, and so does a short history). Contracts expiring
+    snapshot missing inside the window counts as 0 OI; a history shorter than the window
+    starts at its first session). Stale repeat sessions are skipped (``drop_stale``). Contracts expiring
     before the last snapshot's session are not alive and are dropped (expiry is not a close).
     """
-    df = session_frame(history, as_of=as_of)
-    last = df.group_by("underlying").agg(
-        pl.col("si").max().alias("_last"), pl.col("trade_date").max().alias("end_session")
+    p = cached_panel(history, as_of=as_of, drop_stale=drop_stale)
+    e = p.n_sessions[p.con_uid] - 1  # each contract's underlying's last session
+    c = np.arange(len(e))
+    ee = np.maximum(e, 0)
+    end_day = p.sess_day[p.con_uid, ee]
+    alive = np.flatnonzero((e >= 0) & p.listed[c, ee] & (p.expiry_day >= end_day))
+    c, e = c[alive], e[alive]
+    u = p.con_uid[c]
+    s0 = np.maximum(e - window, 0)
+
+    def oi_at(j: np.ndarray) -> np.ndarray:
+        jj = np.maximum(j, s0)
+        v = p.oi[c, jj]
+        return np.where(p.listed[c, jj], np.nan_to_num(v), 0.0)
+
+    oi_start = oi_at(s0)
+    oi_end = np.nan_to_num(p.oi[c, e])
+    start_day = np.where(p.listed[c, s0], p.sess_day[u, s0], p.sess_day[u, e])
+    t = p.table.take(pa.array(p.row_at[c, e], pa.int64())).select(
+        ["underlying", "root", "symbol", "expiry", "strike", "right"]
     )
-    df = df.join(last, on="underlying")
-    end = df.filter(pl.col("si") == pl.col("_last"))
-    start = df.filter(pl.col("si") == (pl.col("_last") - window).clip(lower_bound=0)).select(
-        "symbol",
-        pl.col("open_interest").alias("oi_start"),
-        pl.col("trade_date").alias("start_session"),
-    )
-    out = end.join(start, on="symbol", how="left").with_columns(
-        pl.col("oi_start").fill_null(0),
-        pl.col("start_session").fill_null(pl.col("trade_date")),
-    )
-    out = out.filter(pl.col("expiry") >= pl.col("end_session"))
-    # per-session steps inside the window (d_1 .. d_window; a missing snapshot counts as 0 OI)
-    oi_at = df.select("symbol", (pl.col("_last") - pl.col("si")).alias("_back"), "open_interest")
-    prev = pl.col("oi_start")
-    steps = []
-    for j in range(window, 0, -1):  # a loop over the window's sessions, not over contracts
-        cur = f"_oi{j - 1}"
-        out = out.join(
-            oi_at.filter(pl.col("_back") == j - 1).select(
-                "symbol", pl.col("open_interest").alias(cur)
-            ),
-            on="symbol",
-            how="left",
-        ).with_columns(pl.col(cur).fill_null(0).cast(pl.Float64))
-        steps.append((pl.col(cur) - prev).alias(f"step{window - j + 1}"))
-        prev = pl.col(cur)
-    out = out.with_columns(steps)
-    return out.select(
-        "underlying", "root", "symbol", "expiry", "strike", "right", "start_session",
-        "end_session", pl.col("oi_start").cast(pl.Float64),
-        pl.col("open_interest").cast(pl.Float64).alias("oi_end"),
-        (pl.col("open_interest") - pl.col("oi_start")).cast(pl.Float64).alias("change"),
-        *(f"step{j}" for j in range(1, window + 1)),
-    )  # fmt: skip
+    cols = {name: t.column(name) for name in t.column_names}
+    cols["start_session"] = pa.array(start_day.astype("datetime64[D]")).cast(pa.date32())
+    cols["end_session"] = pa.array(p.sess_day[u, e].astype("datetime64[D]")).cast(pa.date32())
+    cols["oi_start"] = pa.array(oi_start)
+    cols["oi_end"] = pa.array(oi_end)
+    cols["change"] = pa.array(oi_end - oi_start)
+    for k in range(1, window + 1):  # a loop over the window's sessions, not over contracts
+        col_k = e - window + k
+        cols[f"step{k}"] = pa.array(oi_at(col_k) - oi_at(col_k - 1))
+    df = pl.from_arrow(pa.table(cols))
+    assert isinstance(df, pl.DataFrame)
+    return df
 
 
 def detect_rolls(
@@ -113,7 +109,7 @@ def detect_rolls(
     :math:`|\\Delta_n|` for a close.
     """
     cfg = config or OIConfig()
-    w = window_changes(history, as_of=as_of, window=cfg.roll_window)
+    w = window_changes(history, as_of=as_of, window=cfg.roll_window, drop_stale=cfg.drop_stale)
     w_n = cfg.roll_window
     a, f = float(cfg.roll_min_contracts), float(cfg.roll_min_fraction)
     near = (pl.col("expiry") - pl.col("end_session")).dt.total_days() <= cfg.roll_near_max_days
@@ -140,7 +136,7 @@ def detect_rolls(
         ) / pl.col("decline")
     ).alias("sync")  # fmt: skip
     compat = (
-        dec.join(rise, on=["underlying", "right"], how="inner")
+        _candidates(dec, rise, up, down)
         .with_columns(sync)
         .filter(
             (pl.col("to_expiry") > pl.col("expiry"))
@@ -202,3 +198,37 @@ def detect_rolls(
         ["underlying", "contracts", "from_symbol"], descending=[False, True, False]
     )
     return out.to_arrow()
+
+
+def _candidates(dec: pl.DataFrame, rise: pl.DataFrame, up: float, down: float) -> pl.DataFrame:
+    """Decline x rise pairs of the same underlying and right whose strikes are within the
+    widest pairing band (``[K(1 - max(up, down)), K(1 + max(up, down))]``), found by binary
+    search on rises sorted by (underlying, right, strike) instead of a full cross join."""
+    if dec.height == 0 or rise.height == 0:
+        return dec.join(rise, on=["underlying", "right"], how="inner")
+    grp = (
+        pl.concat(
+            [dec.select("underlying", "right"), rise.select("underlying", "right")], how="vertical"
+        )
+        .select(pl.struct("underlying", "right").rank("dense").alias("g"))["g"]
+        .to_numpy()
+    )
+    gd, gr = grp[: dec.height].astype(np.float64), grp[dec.height :].astype(np.float64)
+    kd, kr = dec["strike"].to_numpy(), rise["to_strike"].to_numpy()
+    kmin = float(min(kd.min(), kr.min()))
+    span = float(max(kd.max(), kr.max()) * (1.0 + max(up, down)) - kmin) + 10.0
+    key_r = gr * span + (kr - kmin)
+    order = np.argsort(key_r, kind="stable")
+    key_r = key_r[order]
+    tol = max(up, down)
+    lo = gd * span + np.maximum(kd * (1.0 - tol) - 1e-6 - kmin, 0.0)
+    hi = gd * span + np.minimum(kd * (1.0 + tol) + 1e-6 - kmin, span - 1.0)
+    a = np.searchsorted(key_r, lo, side="left")
+    b = np.searchsorted(key_r, hi, side="right")
+    cnt = np.maximum(b - a, 0)
+    di = np.repeat(np.arange(dec.height), cnt)
+    offs = np.arange(int(cnt.sum())) - np.repeat(np.cumsum(cnt) - cnt, cnt)
+    ri = order[np.repeat(a, cnt) + offs]
+    left = dec[di]
+    right = rise.drop(["underlying", "right"])[ri]
+    return pl.concat([left, right], how="horizontal")

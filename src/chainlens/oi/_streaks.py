@@ -6,10 +6,11 @@ from __future__ import annotations
 
 import datetime as dt
 
+import numpy as np
 import polars as pl
 import pyarrow as pa
 
-from chainlens.oi._changes import oi_changes
+from chainlens.oi._panel import cached_panel, changes_matrix, streak_matrices
 
 __all__ = ["accumulation", "streaks"]
 
@@ -69,6 +70,7 @@ def accumulation(
     min_fraction: float = 0.05,
     changes: pa.Table | None = None,
     min_dte: int = 10,
+    drop_stale: bool = True,
 ) -> pa.Table:
     """Contracts whose OI has grown above baseline for ``min_sessions`` or more consecutive
     sessions, up to the latest known change.
@@ -76,7 +78,9 @@ def accumulation(
     With snapshots up to ``as_of`` = D, the latest known change is the one attributed to the
     previous session (``OI(D) - OI(D-1)``); a streak must end there to be reported.
     Contracts expiring within ``min_dte`` calendar days of that session are left out (OI built
-    into expiration week is not a held position; :class:`chainlens.oi.OIConfig`).
+    into expiration week is not a held position; :class:`chainlens.oi.OIConfig`). Stale
+    repeat sessions are skipped (``drop_stale``). ``changes`` is accepted for compatibility and
+    not used: the streaks run on the dense integer-key panel (:mod:`chainlens.oi._panel`).
 
     Returns
     -------
@@ -85,28 +89,39 @@ def accumulation(
         plus ``root, symbol, oi_start, oi_end, first_session, last_session``; sorted by
         ``oi_change`` descending.
     """
-    ch = changes if changes is not None else oi_changes(history, as_of=as_of)
-    st = pl.from_arrow(streaks(ch, min_contracts=min_contracts, min_fraction=min_fraction))
-    assert isinstance(st, pl.DataFrame)
-    known = st.filter(pl.col("oi_change").is_not_null())
-    last = known.group_by("underlying").agg(pl.col("si").max().alias("_last"))
-    cur = known.join(last, on="underlying").filter(
-        (pl.col("si") == pl.col("_last"))
-        & (pl.col("streak") >= min_sessions)
-        & ((pl.col("expiry") - pl.col("trade_date")).dt.total_days() >= min_dte)
+    del changes  # kept for API compatibility: the panel recomputes the changes cheaply
+    p = cached_panel(history, as_of=as_of, drop_stale=drop_stale)
+    ch = changes_matrix(p)
+    _, streak, total = streak_matrices(p, ch, float(min_contracts), float(min_fraction))
+    j = p.n_sessions[p.con_uid] - 2  # the latest known change of each contract's underlying
+    c = np.arange(len(j))
+    jj = np.maximum(j, 0)
+    run = np.where(j >= 0, streak[c, jj], 0)
+    last_day = np.where(j >= 0, p.sess_day[p.con_uid, jj], 0)
+    hit = np.flatnonzero((run >= min_sessions) & (p.expiry_day - last_day >= min_dte))
+    c, j, run = c[hit], j[hit], run[hit]
+    u = p.con_uid[c]
+    start = j - run + 1
+    rows = p.row_at[c, j]
+    t = p.table.take(pa.array(rows, pa.int64()))
+    out = pa.table(
+        {
+            "underlying": t.column("underlying"),
+            "expiry": t.column("expiry"),
+            "strike": t.column("strike"),
+            "right": t.column("right"),
+            "sessions": pa.array(run.astype(np.int64)),
+            "oi_change": pa.array(np.round(total[c, j]).astype(np.int64)),
+            "root": t.column("root"),
+            "symbol": t.column("symbol"),
+            "oi_start": pa.array(p.oi[c, start].astype(np.int64)),
+            "oi_end": pa.array(p.oi[c, j + 1].astype(np.int64)),
+            "first_session": pa.array(p.date(u, start)).cast(pa.date32()),
+            "last_session": pa.array(p.date(u, j)).cast(pa.date32()),
+        }
     )
-    start_si = (pl.col("si") - pl.col("streak") + 1).alias("_start")
-    cur = cur.with_columns(start_si)
-    firsts = st.select(
-        "symbol", pl.col("si").alias("_start"), pl.col("open_interest").alias("oi_start"),
-        pl.col("trade_date").alias("first_session"),
-    )  # fmt: skip
-    cur = cur.join(firsts, on=["symbol", "_start"], how="left")
-    out = cur.select(
-        "underlying", "expiry", "strike", "right",
-        pl.col("streak").cast(pl.Int64).alias("sessions"),
-        pl.col("streak_change").cast(pl.Int64).alias("oi_change"),
-        "root", "symbol", "oi_start", pl.col("oi_next").alias("oi_end"),
-        "first_session", pl.col("trade_date").alias("last_session"),
-    ).sort(["oi_change", "underlying", "symbol"], descending=[True, False, False])  # fmt: skip
-    return out.to_arrow()
+    df = pl.from_arrow(out)
+    assert isinstance(df, pl.DataFrame)
+    return df.sort(
+        ["oi_change", "underlying", "symbol"], descending=[True, False, False]
+    ).to_arrow()
