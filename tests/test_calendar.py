@@ -483,3 +483,45 @@ def test_public_api() -> None:
         ]
     )
     assert all(hasattr(cal, name) for name in cal.__all__)
+
+
+def test_disk_cache_round_trips_the_built_table(tmp_path, monkeypatch) -> None:
+    """The cached session table equals a fresh build from exchange_calendars."""
+    import numpy as np
+
+    from chainlens import calendar as cal
+
+    monkeypatch.setenv("CHAINLENS_CACHE_DIR", str(tmp_path))
+    cal._cal.cache_clear()
+    try:
+        built = cal._cal()  # builds and writes the cache
+        assert cal._cache_path() is not None and cal._cache_path().is_file()
+        cal._cal.cache_clear()
+        cached = cal._cal()  # reads it back
+        for name in ("days", "opens", "closes", "midnights"):
+            np.testing.assert_array_equal(getattr(built, name), getattr(cached, name))
+        # a corrupt cache is rebuilt, not trusted
+        cal._cache_path().write_bytes(b"not an npz")
+        cal._cal.cache_clear()
+        np.testing.assert_array_equal(cal._cal().closes, built.closes)
+    finally:
+        cal._cal.cache_clear()
+
+
+def test_session_local_times_match_the_time_zone_library() -> None:
+    """AM/PM instants from session midnights equal zoneinfo's conversion on every session."""
+    import datetime as dt
+    from zoneinfo import ZoneInfo
+
+    import numpy as np
+
+    from chainlens import calendar as cal
+
+    c = cal._cal()
+    k = np.arange(0, len(c.days), 97)
+    got = cal._session_local_ns(k, dt.time(9, 30))
+    ny = ZoneInfo("America/New_York")
+    for i, g in zip(k, got, strict=True):
+        d = dt.date(1970, 1, 1) + dt.timedelta(days=int(c.days[i]))
+        want = dt.datetime.combine(d, dt.time(9, 30), tzinfo=ny).timestamp() * 1e9
+        assert int(g) == int(want)

@@ -26,8 +26,10 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+import os
 import warnings
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
@@ -133,8 +135,33 @@ def _local_to_utc_ns(days: np.ndarray, t: dt.time) -> np.ndarray:
     return np.asarray(idx.tz_convert("UTC").tz_localize(None).as_unit("ns").asi8, dtype=np.int64)
 
 
-@functools.cache
-def _cal() -> _Cal:
+def _session_local_ns(k: np.ndarray, t: dt.time) -> np.ndarray:
+    """UTC ns of local (ET) wall time ``t`` on the sessions with calendar indices ``k``.
+
+    Exact without a time-zone library: US daylight-saving switches happen at 02:00 on Sundays,
+    never on a session day, so ``t`` is ``t`` seconds after that session's local midnight.
+    """
+    secs = t.hour * 3600 + t.minute * 60 + t.second
+    return _cal().midnights[k] + np.int64(secs) * 10**9
+
+
+def _cache_path() -> Path | None:
+    """Where the built calendar arrays are cached, keyed by the exchange_calendars version."""
+    try:
+        from importlib.metadata import version
+
+        xc_version = version("exchange_calendars")
+    except Exception:  # pragma: no cover - metadata missing
+        return None
+    root = os.environ.get("CHAINLENS_CACHE_DIR") or os.path.join(
+        os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache"),
+        "chainlens",
+    )
+    name = f"{CALENDAR_NAME}-{CALENDAR_START}-{CALENDAR_END}-xc{xc_version}-v1.npz"
+    return Path(root) / name
+
+
+def _build_cal() -> _Cal:
     import exchange_calendars as xc
 
     # exchange_calendars 4.13 trips pandas 3 deprecation warnings while it builds; they are
@@ -155,6 +182,42 @@ def _cal() -> _Cal:
         closes=closes.astype("datetime64[ns]").astype(np.int64),
         midnights=_local_to_utc_ns(days, dt.time(0, 0)),
     )
+
+
+@functools.cache
+def _cal() -> _Cal:
+    """The session table, built from exchange_calendars once and cached on disk.
+
+    Building it costs about 0.4 s of CPU (pandas + exchange_calendars), which dominated the
+    start-up of ``chainlens analyze``. The four int64 arrays are cached under
+    ``$CHAINLENS_CACHE_DIR`` (default ``~/.cache/chainlens``), keyed by the exchange_calendars
+    version and the calendar span; a missing, unreadable or unwritable cache only means
+    the table is rebuilt.
+    """
+    path = _cache_path()
+    if path is not None and path.is_file():
+        try:
+            with np.load(path) as z:
+                cal = _Cal(
+                    days=z["days"], opens=z["opens"], closes=z["closes"], midnights=z["midnights"]
+                )
+            if len(cal.days) == len(cal.opens) == len(cal.closes) == len(cal.midnights) > 0:
+                return cal
+        except Exception:  # corrupt cache: rebuild below
+            pass
+    cal = _build_cal()
+    if path is not None:
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+            with open(tmp, "wb") as fh:
+                np.savez(
+                    fh, days=cal.days, opens=cal.opens, closes=cal.closes, midnights=cal.midnights
+                )
+            os.replace(tmp, path)
+        except OSError:
+            pass
+    return cal
 
 
 # --------------------------------------------------------------------------------------------
@@ -402,7 +465,7 @@ def is_early_close(d: Any) -> Any:
     """
     days, scalar = _to_days(d)
     i = _session_index(days, "date")
-    regular = _local_to_utc_ns(days, PM_SETTLE_TIME)
+    regular = _session_local_ns(i, PM_SETTLE_TIME)
     out = _cal().closes[i] < regular
     return bool(out[0]) if scalar else out
 
@@ -626,9 +689,9 @@ def settlement_instants(expiry: Any, settlement: Any) -> np.ndarray:
     k = np.searchsorted(cal.days, uniq, side="right") - 1
     if (k < 0).any():
         raise InputError("expiry before the start of the trading calendar", column="expiry")
-    eff = cal.days[k]
-    am_ns = _local_to_utc_ns(eff, AM_SETTLE_TIME)
-    pm_ns = np.minimum(_local_to_utc_ns(eff, PM_SETTLE_TIME), cal.closes[k])
+    # the effective expiration day is cal.days[k]; local times come from its midnight
+    am_ns = _session_local_ns(k, AM_SETTLE_TIME)
+    pm_ns = np.minimum(_session_local_ns(k, PM_SETTLE_TIME), cal.closes[k])
     out = np.where(is_am, am_ns[inverse], pm_ns[inverse])
     return out.astype("datetime64[ns]")
 
