@@ -335,3 +335,12 @@ def test_parquet_batches_cover_the_file_in_order(tmp_path, rg, batch):
     parts = list(_parquet._iter_tables(pq.ParquetFile(tmp_path / "x.parquet"), ["x"], batch))
     assert all(p.num_rows <= batch for p in parts)
     assert pa.concat_tables(parts).column("x").to_pylist() == list(range(n))
+
+
+def test_is_sorted_hand_cases():
+    asc = [("x", "ascending"), ("y", "ascending")]
+    assert _stage.is_sorted(pa.table({"x": [1, 1, 2], "y": ["b", "c", "a"]}), asc)
+    assert not _stage.is_sorted(pa.table({"x": [1, 1, 2], "y": ["c", "b", "a"]}), asc)
+    assert not _stage.is_sorted(pa.table({"x": [float("nan"), 1.0], "y": ["a", "a"]}), asc)
+    assert not _stage.is_sorted(pa.table({"x": [None, 1], "y": ["a", "a"]}), asc)
+    assert _stage.is_sorted(pa.table({"x": [3], "y": ["a"]}), asc)

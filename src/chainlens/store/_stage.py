@@ -109,7 +109,7 @@ def is_sorted(table: pa.Table, keys: list[tuple[str, str]]) -> bool:
     """Whether ``table`` is already in ascending lexicographic order of ``keys``.
 
     One vectorized pass comparing each row with the next (about 2 comparisons per key and
-    row, a fraction of the cost of a sort); nulls make the answer False (sort them).
+    row, a fraction of the cost of a sort); nulls and NaN make the answer False (sort them).
     """
     n = table.num_rows
     if n < 2:
@@ -120,6 +120,8 @@ def is_sorted(table: pa.Table, keys: list[tuple[str, str]]) -> bool:
         a = table.column(k)
         if a.null_count or order != "ascending":
             return False
+        if pa.types.is_floating(a.type) and pc.any(pc.is_nan(a)).as_py():
+            return False  # NaN compares false both ways: let the sort place it
         nxt, prev = a.slice(1), a.slice(0, n - 1)
         lt = pc.less(nxt, prev)
         term = lt if eq is None else pc.and_(eq, lt)
