@@ -52,7 +52,9 @@ def band_of(
         arr = values if isinstance(values, pa.ChunkedArray) else pa.array(values)
         x = np.asarray(pc.fill_null(arr.cast(pa.float64()), np.nan).to_numpy(), dtype=np.float64)
     lows = np.array([b[0] for b in bands])
-    names = np.array([b[field] for b in bands] + [None], dtype=object)
     i = np.searchsorted(lows, np.nan_to_num(x, nan=-1.0), side="right") - 1
-    i = np.where(np.isnan(x) | (i < 0), len(bands), i)
-    return pa.array(names[i], type=pa.string())
+    miss = np.isnan(x) | (i < 0)
+    idx = pa.array(np.where(miss, 0, i).astype(np.int8), mask=miss)
+    names = pa.array([b[field] for b in bands], pa.string())
+    # dictionary-encoded lookup, materialised once in C++ (no Python objects per value)
+    return pa.DictionaryArray.from_arrays(idx, names).cast(pa.string())
