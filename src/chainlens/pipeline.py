@@ -544,7 +544,7 @@ def analyze_underlying(window: UnderlyingWindow, config: PipelineConfig) -> Unde
         )
     oi_doc = {
         "sessions": n_sessions,
-        "change_session": change_session,
+        "change_session": None if change_session is None else change_session.isoformat(),
         "changes": last_change,
         "change_by_strike": change_by_strike,
         "vol_oi_top": hot,
@@ -586,14 +586,15 @@ def analyze_underlying(window: UnderlyingWindow, config: PipelineConfig) -> Unde
         "close": close,
         "analysis": adoc,
         "flow": flow_doc,
-        "oi": _jsonable(oi_doc),
+        "oi": oi_doc,  # built from _records/_jsonable parts: JSON already
         "realized_vol": _jsonable(rv),
         "earnings": _jsonable(_earnings(window, adoc, hist)),
         "prior_zone": _jsonable(prior_zone(hist, d, close if close is not None else ca.spot)),
         "missing": missing,
     }
-    doc = _jsonable({k: v for k, v in doc.items() if k != "analysis"})  # analysis is JSON already
-    doc["analysis"] = adoc
+    # the large parts (analysis, flow, oi) are JSON-ready already; clean only the small ones
+    big = ("analysis", "flow", "oi")
+    doc = {**_jsonable({k: v for k, v in doc.items() if k not in big}), **{k: doc[k] for k in big}}
     return UnderlyingResult(underlying=u, session=d, doc=doc, tables=tables)
 
 
