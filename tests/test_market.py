@@ -169,3 +169,21 @@ def test_convergence_merges_per_index_inputs() -> None:
         }
     ]
     assert (cv["bearish_count"], cv["bullish_count"], cv["tilt"]) == (4, 1, "bearish")
+
+
+def test_ticker_notes_verdicts() -> None:
+    from chainlens.market import ticker_notes
+
+    acc = {"label": "accumulation", "confidence": 1.0, "net_usd": 5.0, "notional_usd": 10.0}
+    dist = {"label": "distribution", "confidence": 1.0, "net_usd": -5.0, "notional_usd": 10.0}
+    up = {"price": 102.0, "mid": 100.0}
+    a = _doc("AAA", 3e6, 0, 0, 0, dp=acc) | {"prior_zone": up}  # options + dp bullish
+    b = _doc("BBB", 0, 3e6, 0, 0, dp=dist) | {"prior_zone": up}  # both bearish
+    c = _doc("CCC", 0, 2e6, 0, 0) | {"prior_zone": up}  # bearish options, price up
+    e = _doc("EEE", 1e6, 0, 0, 0, dp=dist) | {"prior_zone": up}  # disagree
+    notes = {n["ticker"]: n for n in ticker_notes([a, b, c, e, _doc("SPY", 9e9, 0, 0, 0)])}
+    assert "SPY" not in notes
+    assert notes["AAA"]["verdict"] == "aligned_up" and notes["BBB"]["verdict"] == "aligned_down"
+    assert notes["CCC"]["verdict"] == "distribution_into_strength"
+    assert notes["EEE"]["verdict"] == "contested"
+    assert notes["AAA"]["change_pct"] == pytest.approx(2.0)

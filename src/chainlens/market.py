@@ -24,10 +24,12 @@ __all__ = [
     "DEFAULT_SECTORS",
     "DISCLAIMER",
     "INDEX_TICKERS",
+    "NOTE_VERDICTS",
     "RULES",
     "convergence",
     "market_rollup",
     "side_decomposition",
+    "ticker_notes",
     "trade_structures",
 ]
 
@@ -499,6 +501,76 @@ def trade_structures(docs: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
     return out[: RULES["structure_max"]]
 
 
+#: Per-ticker note verdicts: (options sign, dark-pool sign, price sign) patterns, first match.
+#: Signs: +1 bullish/accumulation/up, -1 bearish/distribution/down, 0 unknown or neutral.
+NOTE_VERDICTS: tuple[tuple[str, str], ...] = (
+    ("aligned_up", "accumulation: options and dark pool agree on demand"),
+    ("aligned_down", "distribution: options and dark pool agree on supply"),
+    ("distribution_into_strength", "distribution into strength: price up, flow bearish"),
+    ("accumulation_into_weakness", "accumulation into weakness: price down, flow bullish"),
+    ("contested", "contested: options and dark pool disagree"),
+    ("options_only", "options-led read; no confirming dark-pool label"),
+    ("no_signal", "no directional flow signal"),
+)
+
+
+def _note_verdict(o: int, p: int, px: int) -> str:
+    if o and p and o == p:
+        return "aligned_up" if o > 0 else "aligned_down"
+    if o and p and o != p:
+        return "contested"
+    flow = o or p
+    if flow < 0 and px > 0:
+        return "distribution_into_strength"
+    if flow > 0 and px < 0:
+        return "accumulation_into_weakness"
+    return "options_only" if o else "no_signal"
+
+
+def ticker_notes(docs: Sequence[Mapping[str, Any]], n: int = 10) -> list[dict[str, Any]]:
+    """Per-ticker notes (seed 003 "Top individual tickers"): the largest single names by option
+    premium, each with its close and change vs the previous close, side-adjusted options net
+    and unknown share, dark-pool net and label, dealer GEX sign, and a verdict from
+    :data:`NOTE_VERDICTS` (options confidence below :data:`RULES` thresholds counts as no sign).
+    """
+    rows = []
+    for d in docs:
+        f = d.get("flow")
+        if not f or d["underlying"] in INDEX_TICKERS or d["underlying"] == "VIX":
+            continue
+        t = f["totals"]
+        unk = _fin(t.get("unknown_share"))
+        net = _num(t.get("net_usd"))
+        confident = unk is not None and unk <= RULES["unknown_share_low_confidence"]
+        o = (1 if net > 0 else -1 if net < 0 else 0) if confident else 0
+        dp = f.get("darkpool") or {}
+        placed = _num(dp.get("confidence")) >= RULES["darkpool_min_confidence"]
+        p = {"accumulation": 1, "distribution": -1}.get(dp.get("label") or "", 0) if placed else 0
+        pz = d.get("prior_zone") or {}
+        chg = (pz["price"] / pz["mid"] - 1.0) * 100.0 if pz.get("price") and pz.get("mid") else None
+        px = 0 if chg is None else (1 if chg > 0 else -1 if chg < 0 else 0)
+        gex = _fin(d.get("analysis", {}).get("totals", {}).get("gex_usd_per_1pct"))
+        v = _note_verdict(o, p, px)
+        rows.append(
+            {
+                "ticker": d["underlying"],
+                "close": pz.get("price") if pz else d.get("analysis", {}).get("spot"),
+                "change_pct": chg,
+                "premium_usd": _num(t.get("total_usd")),
+                "options_net_usd": net,
+                "unknown_share": unk,
+                "options_confident": confident,
+                "darkpool_net_usd": _fin(dp.get("net_usd")),
+                "darkpool_label": dp.get("label") if placed else None,
+                "gex_usd_per_1pct": gex,
+                "verdict": v,
+                "verdict_text": dict(NOTE_VERDICTS)[v],
+            }
+        )
+    rows.sort(key=lambda r: -r["premium_usd"])
+    return rows[:n]
+
+
 def _macro(macro: pa.Table | None) -> list[dict[str, Any]] | None:
     """Latest value and change per user-supplied macro series (``series, date, value``)."""
     if macro is None or macro.num_rows == 0:
@@ -586,6 +658,7 @@ def market_rollup(
         "sectors": _sectors(docs, smap),
         "convergence": convergence(side, top, dp, zones, dealers),
         "structures": trade_structures(docs),
+        "ticker_notes": ticker_notes(docs),
         "macro": _macro(macro),
         "rules": dict(RULES),
         "missing": missing,

@@ -1347,6 +1347,53 @@ def build_daily(m: Mapping[str, Any], *, links: Mapping[str, str | None] | None 
         dm.sentences.append(Sentence("No index product in the session."))
         dm.status = "no_data"
     sections.append(dm)
+    tn = Section(id="ticker_notes", title="Top Individual Tickers — Divergences and Campaigns")
+    for j, x in enumerate(m.get("ticker_notes") or []):
+        ch = None if x.get("change_pct") is None else x["change_pct"] / 100.0
+        keys = [
+            fb.add(f"note.{j}.close", x.get("close"), "USD", "price", f"{x['ticker']} close"),
+            fb.add(f"note.{j}.change", ch, "fraction", "pct_signed", "change vs previous close"),
+            fb.add(
+                f"note.{j}.options",
+                x.get("options_net_usd"),
+                "USD",
+                "money_signed",
+                "options net premium",
+            ),
+            fb.add(
+                f"note.{j}.unknown", x.get("unknown_share"), "fraction", "pct", "unknown side share"
+            ),
+            fb.add(
+                f"note.{j}.gex",
+                x.get("gex_usd_per_1pct"),
+                "USD per 1% move",
+                "money_signed",
+                "dealer GEX",
+            ),
+        ]
+        conf = "" if x.get("options_confident") else " (low confidence)"
+        text = (
+            "{0} ({1}) — " + x["verdict_text"] + ". Options {2}" + conf + " with {3} unknown; "
+            "GEX {4} per 1% move; "
+        )
+        if x.get("darkpool_label"):
+            keys.append(
+                fb.add(
+                    f"note.{j}.dp",
+                    x.get("darkpool_net_usd"),
+                    "USD",
+                    "money_signed",
+                    "dark-pool net",
+                )
+            )
+            text += "dark pool {5} (" + x["darkpool_label"] + ")."
+        else:
+            text += "no placeable dark-pool flow."
+        tn.sentences.append(fb.say(text, *keys, label=x["ticker"]))
+    if not tn.sentences:
+        tn.sentences.append(Sentence(MISSING["trades"]))
+        tn.status = "no_data"
+    sections.append(tn)
     secs = m.get("sectors") or []
     sf = Section(id="sector_flow", title="Sector Flow")
     if secs:
