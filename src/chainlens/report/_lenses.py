@@ -71,6 +71,33 @@ def gex_chart(doc: Mapping[str, Any]) -> Chart | None:
     )  # fmt: skip
 
 
+def profile_chart(doc: Mapping[str, Any]) -> Chart | None:
+    """Dealer gamma profile: GEX at hypothetical spot levels (all, ex-0DTE, ex-next expiry)."""
+    a = doc["analysis"]
+    prof = a.get("profile") or {}
+    lv = prof.get("levels") or []
+    g = prof.get("gex_usd_per_1pct") or {}
+    if not lv or not g.get("all"):
+        return None
+    series = [
+        {"name": name, "values": g[k]}
+        for k, name in (
+            ("all", "all expiries"),
+            ("ex_0dte", "ex 0DTE"),
+            ("ex_next_expiry", "ex next expiry"),
+        )
+        if g.get(k) and len(g[k]) == len(lv)
+    ]
+    marks = [{"x": a.get("spot"), "label": "spot"}]
+    zg = (a.get("levels") or {}).get("zero_gamma")
+    if zg is not None:
+        marks.append({"x": zg, "label": "zero gamma"})
+    return Chart(
+        id="gamma_profile", kind="line", title="Dealer gamma profile (GEX per 1% at each spot, USD)",
+        x_label="spot (USD)", y_label="GEX (USD per 1%)", x=lv, series=series, markers=marks,
+    )  # fmt: skip
+
+
 def oi_chart(doc: Mapping[str, Any]) -> Chart | None:
     """Call and put OI by strike near spot."""
     a = doc["analysis"]
@@ -835,7 +862,12 @@ def _bias_lens(fb: FigureBook, doc: Mapping[str, Any]) -> list[Section]:
         sents.append(
             Sentence(f"{why}: {'bullish' if v > 0 else 'bearish' if v < 0 else 'neutral'}.")
         )
-    s1 = Section(id="bias", title="Directional Bias", sentences=sents)
+    s1 = Section(
+        id="bias",
+        title="Directional Bias",
+        sentences=sents,
+        charts=[c for c in (profile_chart(doc),) if c],
+    )
     fs = _flow_summary(fb, doc)
     pos = _positioning(fb, doc)
     return [s1, fs, pos, _conclusions(fb, doc, "bias")]
@@ -932,7 +964,7 @@ def _premium_lens(fb: FigureBook, doc: Mapping[str, Any]) -> list[Section]:
         id="walls_pin",
         title="Walls and Pin Risk",
         sentences=[],
-        charts=[c for c in (gex_chart(doc), max_pain_chart(doc)) if c],
+        charts=[c for c in (gex_chart(doc), profile_chart(doc), max_pain_chart(doc)) if c],
     )
     lv = a.get("levels") or {}
     kw = [
