@@ -232,3 +232,34 @@ def test_sentence_keys_exist_in_figures(tiny) -> None:  # type: ignore[no-untype
                 for k in s.keys:
                     assert k in r.figures, (r.title, k)
                     assert r.figures[k].display in s.text or r.figures[k].display == "n/a"
+
+
+def test_markdown_numbers_property_random_figures(tiny) -> None:  # type: ignore[no-untyped-def]
+    """Hypothesis: with random flow totals, ratios and GEX, every Markdown number is a figure."""
+    from hypothesis import HealthCheck, given, settings
+    from hypothesis import strategies as st
+
+    base = tiny[0]["TST"]
+    fin = st.floats(min_value=-5e9, max_value=5e9, allow_nan=False, allow_infinity=False)
+    pos = st.floats(min_value=0.0, max_value=5e9, allow_nan=False, allow_infinity=False)
+    ratio = st.one_of(st.none(), st.floats(min_value=0.0, max_value=50.0, allow_nan=False))
+
+    @settings(
+        max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+    )
+    @given(net=fin, total=pos, pcv=ratio, pco=ratio, gex=fin, lens=st.sampled_from(LENSES))
+    def check(net: float, total: float, pcv, pco, gex: float, lens: str) -> None:  # type: ignore[no-untyped-def]
+        doc = json.loads(json.dumps(base))
+        doc["flow"]["totals"].update(net_usd=net, total_usd=total)
+        doc["analysis"]["totals"].update(pc_volume_ratio=pcv, pc_oi_ratio=pco, gex_usd_per_1pct=gex)
+        r = build_lens(doc, lens)
+        allowed = _allowed(r)
+        body = re.sub(
+            r"seed 00\d|schema \d|band [a-z_0-9.]+|\]\([^)]*\)|25Δ|_\d|per 1% move",
+            " ",
+            render(r, "md"),
+        )
+        for tok in _NUM.findall(_ISO.sub(" ", body)):
+            assert tok in allowed, tok
+
+    check()
