@@ -194,24 +194,52 @@ def _heat_svg(c: Chart) -> list[str]:
     return parts
 
 
+_ZROW = 22  # px per zone row
+
+
+def _zones_height(c: Chart) -> int:
+    return max(_H, _PAD_T + 30 + _ZROW * len(c.rows))
+
+
 def _zones_svg(c: Chart) -> list[str]:
+    """Each row on a common axis: position in its zone, 0 = low, 1 = high (closes outside the
+    shown range of -0.5..1.5 are drawn at the edge as a triangle)."""
     parts = [f'<text x="{_W / 2}" y="16" text-anchor="middle" class="ct">{escape(c.title)}</text>']
-    rowh = (_H - _PAD_T - 10) / max(len(c.rows), 1)
+    sx = _scale(-0.5, 1.5, 140, _W - 30)
+    h = _zones_height(c)
+    for v, lab in ((0.0, "low"), (0.5, "mid"), (1.0, "high")):
+        x = sx(v)
+        parts.append(f'<line x1="{x:.1f}" x2="{x:.1f}" y1="{_PAD_T}" y2="{h - 24}" class="grid"/>')
+        parts.append(f'<text x="{x:.1f}" y="{h - 10}" text-anchor="middle" class="ax">{lab}</text>')
     for i, r in enumerate(c.rows):
         lo, hi, cl = _num(r.get("low")), _num(r.get("high")), _num(r.get("close"))
         if lo is None or hi is None or hi <= lo:
             continue
-        y = _PAD_T + i * rowh
-        sx = _scale(lo - (hi - lo) * 0.25, hi + (hi - lo) * 0.25, 140, _W - 30)
-        parts.append(
-            f'<text x="130" y="{y + rowh * 0.6:.1f}" text-anchor="end" class="ax">{escape(str(r.get("ticker")))}</text>'
+        y = _PAD_T + i * _ZROW
+        tip = f"{r.get('ticker')}: zone {lo:.2f} to {hi:.2f}" + (
+            f", close {cl:.2f}" if cl is not None else ""
         )
         parts.append(
-            f'<rect class="pt" x="{sx(lo):.1f}" y="{y + 2:.1f}" width="{sx(hi) - sx(lo):.1f}" height="{rowh * 0.6:.1f}" fill="#bee3f8" data-tip="{lo:.2f} to {hi:.2f}"><title>zone {lo:.2f} to {hi:.2f}</title></rect>'
+            f'<text x="130" y="{y + 14}" text-anchor="end" class="ax">{escape(str(r.get("ticker")))}</text>'
+        )
+        parts.append(
+            f'<rect class="pt" x="{sx(0.0):.1f}" y="{y + 4}" width="{sx(1.0) - sx(0.0):.1f}" height="{_ZROW - 8}" '
+            f'fill="#bee3f8" data-tip="{escape(tip)}"><title>{escape(tip)}</title></rect>'
         )
         if cl is not None:
+            pos = (cl - lo) / (hi - lo)
+            x = sx(min(max(pos, -0.5), 1.5))
+            cy = y + _ZROW / 2
+            if -0.5 <= pos <= 1.5:
+                mark = f'<circle class="pt" cx="{x:.1f}" cy="{cy:.1f}" r="4" fill="#c53030"'
+            else:
+                d = 6 if pos > 1.5 else -6
+                mark = f'<polygon class="pt" points="{x - d:.1f},{cy - 5:.1f} {x:.1f},{cy:.1f} {x - d:.1f},{cy + 5:.1f}" fill="#c53030"'
             parts.append(
-                f'<circle class="pt" cx="{sx(cl):.1f}" cy="{y + 2 + rowh * 0.3:.1f}" r="4" fill="#c53030" data-tip="close {cl:.2f}"><title>close {cl:.2f}</title></circle>'
+                mark
+                + f' data-tip="{escape(tip)}"><title>{escape(tip)}</title></'
+                + mark.split()[0][1:]
+                + ">"
             )
     return parts
 
@@ -229,9 +257,10 @@ def chart_svg(c: Chart) -> Markup:
     else:
         raise ValueError(f"unknown chart kind {c.kind!r}")
     body = "".join(parts)
+    h = _zones_height(c) if c.kind == "zones" else _H
     return Markup(
         f'<svg class="chart" id="svg-{escape(c.id)}" role="img" aria-label="{escape(c.title)}" '
-        f'viewBox="0 0 {_W} {_H}" width="{_W}" height="{_H}" xmlns="http://www.w3.org/2000/svg">{body}</svg>'
+        f'viewBox="0 0 {_W} {h}" width="{_W}" height="{h}" xmlns="http://www.w3.org/2000/svg">{body}</svg>'
     )
 
 
