@@ -103,6 +103,8 @@ def test_earnings_facts(tiny) -> None:  # type: ignore[no-untyped-def]
     assert e["next_date"] == "2024-03-07" and e["post_expiry"] == "2024-03-08"
     assert e["post_expiry_oi_build"] == 1600 - 1450
     assert e["implied_move_pct"] == pytest.approx((3.3 + 1.4) / 102 * 100)
+    assert e["historical_moves_pct"] == pytest.approx([1.0, 2.0])
+    assert e["historical_mean_move_pct"] == pytest.approx(1.5)
 
 
 def test_missing_inputs_are_listed(tiny) -> None:  # type: ignore[no-untyped-def]

@@ -22,6 +22,8 @@ Hand-worked values (session 2024-03-05):
 * dark pool: 100 @ 102.10 at the ask, 50 @ 102.00 at the bid: net 10,210 − 5,100 = +5,110,
   imbalance 0.334 → accumulation, confidence 1.
 * bars closes 100, 101, 100, 102 (02-29 .. 03-05).
+* earnings: next 2024-03-07 (after close); past 2024-03-01 before open → |101/100 − 1| = 1 %,
+  2024-03-04 after close → |102/100 − 1| = 2 %; mean historical move 1.5 %.
 """
 
 from __future__ import annotations
@@ -153,7 +155,21 @@ def build_tiny_store(root: Path) -> Path:
     from chainlens.store import Store
 
     events = pa.Table.from_pylist(
-        [{"date": dt.date(2024, 3, 7), "ticker": "TST", "kind": "earnings", "note": "after close"}]
+        [
+            {
+                "date": dt.date(2024, 3, 7),
+                "ticker": "TST",
+                "kind": "earnings",
+                "note": "after close",
+            },
+            {
+                "date": dt.date(2024, 3, 1),
+                "ticker": "TST",
+                "kind": "earnings",
+                "note": "before open",
+            },
+            {"date": D1, "ticker": "TST", "kind": "Earnings", "note": "after close"},
+        ]
     )
     with Store(root) as st:
         st.add_tables(

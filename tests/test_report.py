@@ -110,7 +110,8 @@ def test_premium_and_earnings_lens_figures(tiny) -> None:  # type: ignore[no-unt
     e = build_lens(tiny[0]["TST"], "earnings")
     assert e.figures["earn.oi_build"].value == 150
     assert e.figures["earn.implied"].value == pytest.approx((3.3 + 1.4) / 102)
-    assert "no past earnings in the stored bars" in _texts(e)
+    assert e.figures["earn.hist"].value == pytest.approx(0.015)
+    assert "Implied move 4.6% vs historical mean earnings-day move 1.5%." in _texts(e)
 
 
 def test_daily_golden(tiny) -> None:  # type: ignore[no-untyped-def]

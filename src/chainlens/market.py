@@ -132,6 +132,9 @@ def side_decomposition(docs: Sequence[Mapping[str, Any]]) -> dict[str, Any] | No
 
 
 def _top_flow(docs: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    """Top-flow table (seed 003 "Top Flow Decomposition"): the ``top_flow_n`` tickers by total
+    premium with naive and side-adjusted labels; flip rate = flips / names (6/16 = 37.5 % in
+    the seed), also over every ticker; ``directional_share`` = |net| / total premium."""
     rows = []
     for d in docs:
         f = d.get("flow")
@@ -191,6 +194,9 @@ def _top_flow(docs: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
 
 
 def _darkpool(docs: Sequence[Mapping[str, Any]]) -> dict[str, Any] | None:
+    """Dark-pool accumulation and distribution lists (seed 003) from each ticker's
+    :func:`chainlens.flow.darkpool_summary`: labelled tickers whose placed share of notional
+    (confidence) is at least ``darkpool_min_confidence``, sorted by net USD."""
     rows = []
     for d in docs:
         f = d.get("flow") or {}
@@ -216,6 +222,9 @@ def _darkpool(docs: Sequence[Mapping[str, Any]]) -> dict[str, Any] | None:
 
 
 def _zones(docs: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """Expected-move zone table (seed 003): the zone set at the previous close
+    (:func:`chainlens.pipeline.prior_zone`) where available, else the snapshot's own nearest
+    expiry zone (``basis`` says which); downside/upside ratio = |downside room| / |upside room|."""
     out = []
     for d in docs:
         pz = d.get("prior_zone")
@@ -256,6 +265,10 @@ def _zones(docs: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
 
 
 def _dealer(doc: Mapping[str, Any]) -> dict[str, Any] | None:
+    """Dealer mechanics near spot (seed 003 "Dealer mechanics"): GEX summed over strikes within
+    ±``gamma_zone_half_width_pct`` of spot (USD per 1 % move, classic dealer signs), the
+    profile's GEX at the grid level nearest spot, and the nearest profile level with positive
+    GEX (the "nearest positive gamma") with its distance from spot in %."""
     a = doc.get("analysis", {})
     spot = _fin(a.get("spot"))
     strikes = a.get("by_strike") or []
@@ -298,6 +311,9 @@ def _dealer(doc: Mapping[str, Any]) -> dict[str, Any] | None:
 def _sectors(
     docs: Sequence[Mapping[str, Any]], sector_map: Mapping[str, str]
 ) -> list[dict[str, Any]]:
+    """Sector flow (seed 003): total premium and side-adjusted net summed per sector of the
+    map (unmapped tickers under "Other"); direction = sign of net; share = sector premium /
+    market premium."""
     agg: dict[str, dict[str, Any]] = {}
     for d in docs:
         f = d.get("flow")

@@ -244,7 +244,18 @@ def _spot_series(history: pa.Table) -> tuple[list[dt.date], list[float]]:
 def _earnings(
     window: UnderlyingWindow, analysis_doc: dict[str, Any], history: pa.Table
 ) -> dict[str, Any] | None:
-    """Next earnings date, the post-earnings expiry, its OI build, skew and implied move."""
+    """Earnings setup facts (the ``earnings`` lens).
+
+    Notes
+    -----
+    * post-earnings expiry: the first unsettled expiry on or after the next earnings date;
+      implied move = its ATM straddle / spot · 100 (seed 004), skew = its 25Δ risk reversal;
+    * OI build = Σ OI of that expiry in the last snapshot − the same in the first snapshot of
+      the window (contracts; seed 002 "event-driven OI");
+    * historical move (%) = mean over past earnings dates of :math:`|C_1/C_0 - 1|\\cdot 100`
+      where :math:`C_0, C_1` are the closes before and after the report: (D−1, D) for a
+      "before open" event, (D, D+1) when the note says "after" (close).
+    """
     ev = window.events
     if ev is None or ev.num_rows == 0:
         return None
@@ -256,6 +267,12 @@ def _earnings(
     if e.num_rows == 0:
         return None
     dates = sorted(e.column("date").to_pylist())
+    notes = e.column("note").to_pylist() if "note" in e.column_names else [None] * e.num_rows
+    after = {
+        d
+        for d, n in zip(e.column("date").to_pylist(), notes, strict=True)
+        if n and "after" in n.lower()
+    }
     upcoming = [d for d in dates if d >= window.session]
     past = [d for d in dates if d < window.session]
     out: dict[str, Any] = {"next_date": upcoming[0] if upcoming else None, "past_dates": past}
@@ -288,7 +305,13 @@ def _earnings(
         bd = b.column("trade_date").to_pylist()
         bc = b.column("close").to_pylist()
         idx = {d: i for i, d in enumerate(bd)}
-        moves = [abs(bc[idx[d]] / bc[idx[d] - 1] - 1.0) * 100.0 for d in past if idx.get(d, 0) > 0]
+        for d in past:
+            i = idx.get(d)
+            if i is None:
+                continue
+            i0, i1 = (i, i + 1) if d in after else (i - 1, i)
+            if 0 <= i0 and i1 < len(bc):
+                moves.append(abs(bc[i1] / bc[i0] - 1.0) * 100.0)
     out["historical_moves_pct"] = moves
     out["historical_mean_move_pct"] = float(np.mean(moves)) if moves else None
     return out
