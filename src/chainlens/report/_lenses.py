@@ -262,6 +262,30 @@ def heatmap_charts(doc: Mapping[str, Any]) -> list[Chart]:
 # --------------------------------------------------------------------------- per-ticker
 
 
+def _rail(fb: FigureBook, doc: Mapping[str, Any]) -> list[str]:
+    """The metric rail (seeds 000/001): key figures of the snapshot, registered once."""
+    a = doc["analysis"]
+    tot, lv = a.get("totals") or {}, a.get("levels") or {}
+    f = doc.get("flow")
+    mpt = a.get("max_pain_trend") or [{}]
+    e0 = next(
+        (e for e in _g(a, "vol", "expiries") or [] if e.get("expected_move_pct") is not None), {}
+    )
+    spec = [
+        ("rail.net", f["totals"].get("net_usd") if f else None, "USD", "money_signed", "net premium"),
+        ("rail.pcv", tot.get("pc_volume_ratio"), "ratio", "ratio", "P/C volume"),
+        ("rail.pco", tot.get("pc_oi_ratio"), "ratio", "ratio", "P/C OI"),
+        ("rail.gex", tot.get("gex_usd_per_1pct"), "USD per 1% move", "money_signed", "GEX"),
+        ("rail.dex", tot.get("dex_shares"), "shares", "shares", "DEX"),
+        ("rail.zero_gamma", lv.get("zero_gamma"), "USD", "price", "zero gamma"),
+        ("rail.call_wall", lv.get("call_wall"), "USD", "price", "call wall"),
+        ("rail.put_wall", lv.get("put_wall"), "USD", "price", "put wall"),
+        ("rail.max_pain", mpt[0].get("max_pain"), "USD", "price", "max pain (next expiry)"),
+        ("rail.em", (e0.get("expected_move_pct") or 0) / 100.0 if e0 else None, "fraction of spot", "pct", "expected move (next expiry)"),
+    ]  # fmt: skip
+    return [fb.add(*x) for x in spec]
+
+
 def _header(fb: FigureBook, doc: Mapping[str, Any], lens: str) -> list[Sentence]:
     a = doc["analysis"]
     t = doc["underlying"]
@@ -1129,6 +1153,7 @@ def build_lens(
         raise InputError(f"lens must be one of {', '.join(LENSES)}", column="--lens", value=lens)
     fb = FigureBook()
     header = _header(fb, doc, lens)
+    rail = _rail(fb, doc)
     sections = _BUILDERS[lens](fb, doc)
     lk = dict(links or {})
     if lk.get("newer"):
@@ -1147,7 +1172,8 @@ def build_lens(
     return Report(
         kind="ticker", title=f"{doc['underlying']} — {lens.capitalize()} report {doc['session']}",
         session=doc["session"], lens=lens, ticker=doc["underlying"], header=header,
-        sections=sections, figures=fb.figures, links=lk, meta={"missing": doc.get("missing", [])},
+        sections=sections, figures=fb.figures, links=lk,
+        meta={"missing": doc.get("missing", []), "rail": rail},
     )  # fmt: skip
 
 
