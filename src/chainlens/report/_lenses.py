@@ -268,7 +268,7 @@ def _rail(fb: FigureBook, doc: Mapping[str, Any]) -> list[str]:
     tot, lv = a.get("totals") or {}, a.get("levels") or {}
     f = doc.get("flow")
     mpt = a.get("max_pain_trend") or [{}]
-    e0 = next(
+    e0: dict[str, Any] = next(
         (e for e in _g(a, "vol", "expiries") or [] if e.get("expected_move_pct") is not None), {}
     )
     spec = [
