@@ -1,19 +1,27 @@
 """Canonical Parquet: a Parquet file whose columns are one of the canonical schemas.
 
 The file is streamed row group by row group (``ParquetFile.read_row_group``, column-parallel
-decoding; small row groups are gathered up to a batch, larger ones streamed in slices), so peak
-memory is about one batch: ``iter_batches`` reads far ahead and held ~2.5x more. Every
-batch is cast to the canonical types and validated with the shared vectorized rules. Row numbers
-in the rejects are 1-based row indexes in the file (Parquet has no lines).
+decoding; small row groups are gathered up to a batch, larger ones streamed in slices). The next
+batch is read on a background thread while the current one is validated (Parquet decoding
+releases the GIL), so peak memory is about two batches: ``iter_batches`` reads far ahead and
+held ~2.5x more. Every batch is cast to the canonical types and validated with the shared
+vectorized rules. Row numbers in the rejects are 1-based row indexes in the file (Parquet has
+no lines).
+
+A batch is marked ``verbatim`` when the accepted table is the file's rows unchanged (exact
+canonical columns and types, no rejects, stored ``crossed`` flags equal to the computed ones);
+the store uses it to publish an already-canonical file without re-encoding it.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from chainlens.errors import InputError
@@ -72,6 +80,24 @@ def _iter_tables(pf: pq.ParquetFile, columns: list[str], batch_rows: int) -> Ite
         yield pa.concat_tables(pending) if len(pending) > 1 else pending[0]
 
 
+_END = object()
+
+
+def _read_ahead(it: Iterator[pa.Table]) -> Iterator[pa.Table]:
+    """``it``'s items, the next one produced on a background thread while the caller works."""
+    ex = ThreadPoolExecutor(max_workers=1, thread_name_prefix="chainlens-parquet")
+    try:
+        fut = ex.submit(next, it, _END)
+        while True:
+            item = fut.result()
+            if item is _END:
+                return
+            fut = ex.submit(next, it, _END)
+            yield item
+    finally:
+        ex.shutdown(wait=True)  # never leave a read running on a closed file
+
+
 def read(path: Path, *, batch_rows: int = 1_000_000) -> Iterator[AdapterResult]:
     """Stream a canonical Parquet file in batches of ``batch_rows``."""
     try:
@@ -93,7 +119,10 @@ def read(path: Path, *, batch_rows: int = 1_000_000) -> Iterator[AdapterResult]:
     dups = DuplicateTracker()
     row0 = 1
     cols_wanted = [c for c in schema.names if c in names]
-    for batch in _iter_tables(pf, cols_wanted, batch_rows):
+    exact = names == schema.names and all(
+        pf.schema_arrow.field(f.name).type == f.type for f in schema
+    )
+    for batch in _read_ahead(_iter_tables(pf, cols_wanted, batch_rows)):
         n = batch.num_rows
         lines = np.arange(row0, row0 + n, dtype=np.int64)
         row0 += n
@@ -114,11 +143,23 @@ def read(path: Path, *, batch_rows: int = 1_000_000) -> Iterator[AdapterResult]:
                         column=f.name,
                     ) from None
             cols[f.name] = a
-        cols.pop("crossed", None)
+        stored_crossed = cols.pop("crossed", None)
         table = finalize(
             Candidate(kind, cols, lines, probs), sink, dups if kind == "chain" else None
         )
         rej = sink.take()
+        verbatim = exact and rej.num_rows == 0
+        if verbatim and stored_crossed is not None:
+            computed = table.column("crossed")
+            verbatim = stored_crossed.null_count == 0 and bool(
+                pc.all(pc.equal(stored_crossed, computed)).as_py()
+            )
         yield AdapterResult(
-            kind=kind, table=table, rejects=rej, rows_read=n, format=FORMAT, source=path
+            kind=kind,
+            table=table,
+            rejects=rej,
+            rows_read=n,
+            format=FORMAT,
+            source=path,
+            verbatim=verbatim,
         )

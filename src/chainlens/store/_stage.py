@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import shutil
 from collections.abc import Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -131,6 +132,56 @@ def is_sorted(table: pa.Table, keys: list[tuple[str, str]]) -> bool:
     return bad is None or not pc.any(bad).as_py()
 
 
+#: Row-group bounds of an input file published verbatim (its bytes copied, not re-encoded):
+#: at most 64k rows per group keeps row-group pruning by underlying useful (the store writes
+#: 16k); at least 1k rows (except the last group) keeps per-group overhead small.
+VERBATIM_MAX_ROW_GROUP_ROWS = 65_536
+VERBATIM_MIN_ROW_GROUP_ROWS = 1_024
+
+
+def verbatim_layout(meta: pq.FileMetaData, arrow_schema: pa.Schema, kind: str) -> str | None:
+    """Why a Parquet file cannot be published as a store partition byte for byte (None: it can).
+
+    Checked from the footer only: exactly the canonical columns and types of ``kind`` in
+    order; row groups within ``[VERBATIM_MIN_ROW_GROUP_ROWS, VERBATIM_MAX_ROW_GROUP_ROWS]``
+    rows (the last may be smaller); min/max statistics on the sort keys (readers prune on
+    them); for dated kinds, one session (``trade_date`` statistics min == max everywhere).
+    The data itself (rules, sort order, session) is checked batch by batch by
+    :meth:`Stager.add_verbatim`.
+    """
+    want = schema.SCHEMAS.get(kind)
+    if want is None or kind not in SORT_KEYS:
+        return f"no verbatim layout for {kind!r}"
+    if arrow_schema.names != want.names or any(
+        arrow_schema.field(f.name).type != f.type for f in want
+    ):
+        return "columns or types differ from the canonical schema"
+    n_groups = meta.num_row_groups
+    if meta.num_rows == 0 or n_groups == 0:
+        return "no rows"
+    keys = [k for k, _ in SORT_KEYS[kind]] + (["trade_date"] if kind in DATED_KINDS else [])
+    index = {meta.schema.column(j).path: j for j in range(meta.num_columns)}
+    if any(k not in index for k in keys):
+        return "a key column is not a top-level Parquet column"
+    days: set[object] = set()
+    for i in range(n_groups):
+        rg = meta.row_group(i)
+        if rg.num_rows > VERBATIM_MAX_ROW_GROUP_ROWS:
+            return f"row group {i} holds {rg.num_rows} rows (> {VERBATIM_MAX_ROW_GROUP_ROWS})"
+        if rg.num_rows < VERBATIM_MIN_ROW_GROUP_ROWS and i < n_groups - 1:
+            return f"row group {i} holds {rg.num_rows} rows (< {VERBATIM_MIN_ROW_GROUP_ROWS})"
+        for k in keys:
+            st = rg.column(index[k]).statistics
+            if st is None or not st.has_min_max:
+                return f"row group {i} has no min/max statistics on {k}"
+        if kind in DATED_KINDS:
+            st = rg.column(index["trade_date"]).statistics
+            days.update((st.min, st.max))
+    if len(days) > 1:
+        return "more than one session (trade_date)"
+    return None
+
+
 def sort_table(table: pa.Table, kind: str) -> pa.Table:
     """Sort ``table`` by the partition's sort keys (stable); a no-op when already sorted."""
     keys = [(k, o) for k, o in SORT_KEYS.get(kind, []) if k in table.column_names]
@@ -205,6 +256,8 @@ class Stager:
         self.rejects_rows = 0
         self._pool: ThreadPoolExecutor | None = None
         self._pending: Future[None] | None = None
+        self._verbatim: Staged | None = None
+        self._verbatim_last: pa.Table | None = None  # sort keys of the last row checked
 
     def _submit(self, writer: pq.ParquetWriter, table: pa.Table) -> None:
         """Write ``table`` on the background thread after the previous write completes."""
@@ -300,6 +353,78 @@ class Stager:
             s.contracts += c
             s.quoted += qq
 
+    # -- verbatim publish of an already-canonical Parquet file -------------------------
+    def begin_verbatim(self, src: Path, kind: str) -> Path | None:
+        """Copy ``src`` into the staging area to be published as is, if its layout allows.
+
+        Returns the staged copy (which the caller must then read and pass batch by batch to
+        :meth:`add_verbatim`), or None when the footer rules it out
+        (:func:`verbatim_layout`). The copy is a new inode (never a hard link: the store's
+        files must not change when the user's file does), and its own footer is re-checked,
+        so what is validated and published is the copy's bytes."""
+        if self.files or self._verbatim is not None:
+            return None
+        try:
+            pf = pq.ParquetFile(src)
+        except (pa.ArrowInvalid, OSError):
+            return None
+        if verbatim_layout(pf.metadata, pf.schema_arrow, kind) is not None:
+            return None
+        day: dt.date | None = None
+        if kind in DATED_KINDS:
+            j = pf.schema_arrow.get_field_index("trade_date")
+            day = pf.metadata.row_group(0).column(j).statistics.min
+        rel = (
+            f"{kind}/trade_date={day.isoformat()}/{self.source_id}.parquet"
+            if day is not None
+            else f"{kind}/{self.source_id}.parquet"
+        )
+        staged = self.dir / rel.replace("/", "__")
+        shutil.copyfile(src, staged)
+        copy = pq.ParquetFile(staged)
+        if verbatim_layout(copy.metadata, copy.schema_arrow, kind) is not None:
+            staged.unlink(missing_ok=True)  # changed while copied: take the normal path
+            return None
+        self._verbatim = Staged(staged=staged, rel=rel, kind=kind, trade_date=day)
+        self._verbatim_last = None
+        return staged
+
+    def add_verbatim(self, kind: str, table: pa.Table) -> bool:
+        """Account for the next validated batch of the verbatim copy (in file order).
+
+        Returns False when the batch rules out a verbatim publish: another kind or schema,
+        another session, or out of the store's sort order (within the batch or against the
+        previous batch's last row); the caller then calls :meth:`abandon_verbatim` and takes
+        the normal path."""
+        st = self._verbatim
+        if st is None or kind != st.kind or table.num_rows == 0:
+            return False
+        if not table.schema.equals(schema.SCHEMAS[kind], check_metadata=False):
+            return False
+        if kind in DATED_KINDS:
+            mm = pc.min_max(table.column("trade_date")).as_py()
+            if mm["min"] != st.trade_date or mm["max"] != st.trade_date:
+                return False
+        keys = SORT_KEYS[kind]
+        names = [k for k, _ in keys]
+        head = table.select(names)
+        if self._verbatim_last is not None:
+            head = pa.concat_tables([self._verbatim_last, head])
+        if not is_sorted(head, keys):
+            return False
+        self._verbatim_last = table.select(names).slice(table.num_rows - 1, 1)
+        st.rows += table.num_rows
+        if kind == "chain":
+            self._count_snapshots(st, table)
+        return True
+
+    def abandon_verbatim(self) -> None:
+        """Drop the verbatim copy (the file is then staged by re-encoding, with :meth:`add`)."""
+        if self._verbatim is not None:
+            self._verbatim.staged.unlink(missing_ok=True)
+        self._verbatim = None
+        self._verbatim_last = None
+
     # -- rejects -------------------------------------------------------------------------
     def add_rejects(self, rejects: pa.Table) -> int:
         """Append rejected rows (``schema.REJECTS``) to the staged rejects CSV."""
@@ -325,6 +450,8 @@ class Stager:
         self._wait()
         self.close()
         out = list(self.files.values())
+        if self._verbatim is not None:
+            out.append(self._verbatim)
         for st in out:
             n = pq.ParquetFile(st.staged).metadata.num_rows
             if n != st.rows:

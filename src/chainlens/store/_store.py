@@ -42,6 +42,11 @@ LOCKFILE = ".lock"
 SCHEMA_VERSION = "1"
 #: Rows per adapter batch during ingest: bounds peak memory (a few hundred MB) for any file size.
 INGEST_BATCH_ROWS = 250_000
+#: Rows per adapter batch while checking a verbatim candidate: nothing is sorted or written
+#: then, so smaller batches only let the next read overlap the current validation.
+VERBATIM_BATCH_ROWS = 65_536
+#: The canonical Parquet adapter's format name (``chainlens.io._parquet.FORMAT``).
+_PARQUET_FORMAT = "canonical_parquet"
 _DATA_DIRS = (*DATED_KINDS, *PLAIN_KINDS, "results", "rejects")
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$")
 _TS = pa.timestamp("ns", tz="UTC")
@@ -115,6 +120,23 @@ class IngestResult:
     def to_dict(self) -> dict[str, Any]:
         """Plain dict in the SPEC key order (extra keys after the stable ones)."""
         return asdict(self)
+
+
+class _NotVerbatim(Exception):
+    """A canonical Parquet file turned out not to be publishable byte for byte."""
+
+
+@dataclass
+class _Counts:
+    """Row accounting of one staged input file."""
+
+    rows_read: int = 0
+    accepted: int = 0
+    rejected: int = 0
+    kinds: dict[str, int] = field(default_factory=dict)
+    reasons: dict[str, int] = field(default_factory=dict)
+    first_reject: str | None = None
+    format: str | None = None
 
 
 def _sha256(path: Path) -> str:
@@ -471,42 +493,38 @@ class Store:
                 )
             source_id, stager = self._new_stage()
             try:
-                rows_read = accepted = rejected = 0
-                kinds: dict[str, int] = {}
-                reasons: dict[str, int] = {}
-                first_reject: str | None = None
-                for batch in cio.read_file(
-                    p,
-                    format=fmt,
-                    mapping=None if mapping is None else Path(mapping),
-                    batch_rows=INGEST_BATCH_ROWS,
-                ):
-                    n_ok = stager.add(batch.kind, batch.table)
-                    n_bad = stager.add_rejects(batch.rejects)
-                    if batch.rejects.num_rows:
-                        counts = pc.value_counts(batch.rejects.column("reason"))
-                        for item in counts.to_pylist():  # one per distinct reason
-                            reasons[item["values"]] = (
-                                reasons.get(item["values"], 0) + item["counts"]
-                            )
-                        if first_reject is None:
-                            r0 = batch.rejects.slice(0, 1).to_pylist()[0]
-                            first_reject = str(
-                                InputError(
-                                    r0["reason"],
-                                    path=p,
-                                    row=r0["row"],
-                                    column=r0["column"],
-                                    value=r0["value"],
-                                )
-                            )
-                    rows_read += batch.rows_read
-                    accepted += n_ok
-                    rejected += n_bad
-                    kinds[batch.kind] = kinds.get(batch.kind, 0) + n_ok
-                    res.format = batch.format or fmt
-                    if progress is not None:
-                        progress(str(path), rows_read)
+                verbatim = None
+                if fmt == _PARQUET_FORMAT and mapping is None:
+                    verbatim = self._verbatim_candidate(p, stager)
+                counts: _Counts | None = None
+                if verbatim is not None:
+                    try:
+                        counts = self._stage_batches(
+                            verbatim,
+                            fmt=fmt,
+                            mapping=None,
+                            stager=stager,
+                            progress=progress,
+                            label=str(path),
+                            verbatim=True,
+                        )
+                    except (_NotVerbatim, ChainlensError, OSError, ValueError, pa.ArrowException):
+                        counts = None  # the normal path below reports any real problem
+                    if counts is None:
+                        stager.abandon_verbatim()
+                if counts is None:
+                    counts = self._stage_batches(
+                        p,
+                        fmt=fmt,
+                        mapping=mapping,
+                        stager=stager,
+                        progress=progress,
+                        label=str(path),
+                        verbatim=False,
+                    )
+                rows_read, accepted, rejected = counts.rows_read, counts.accepted, counts.rejected
+                kinds, reasons, first_reject = counts.kinds, counts.reasons, counts.first_reject
+                res.format = counts.format or fmt
                 res.rows_read, res.accepted, res.rejected, res.kinds = (
                     rows_read,
                     accepted,
@@ -565,6 +583,83 @@ class Store:
             finally:
                 stager.close()
                 shutil.rmtree(stager.dir, ignore_errors=True)
+
+    @staticmethod
+    def _verbatim_candidate(p: Path, stager: Stager) -> Path | None:
+        """The staged copy of ``p`` if its footer allows a verbatim publish, else None."""
+        from chainlens.io._parquet import kind_of_schema
+
+        try:
+            names = pq.read_schema(p).names
+        except (pa.ArrowInvalid, OSError):
+            return None
+        kind = kind_of_schema(names)
+        if kind is None:
+            return None
+        return stager.begin_verbatim(p, kind)
+
+    @staticmethod
+    def _stage_batches(
+        src: Path,
+        *,
+        fmt: str,
+        mapping: str | Path | None,
+        stager: Stager,
+        progress: ProgressFn | None,
+        label: str,
+        verbatim: bool,
+    ) -> _Counts:
+        """Read ``src`` through its adapter and stage every batch; returns the counts.
+
+        With ``verbatim`` (``src`` is the stager's verbatim copy of a canonical Parquet file),
+        batches are validated and accounted but not re-encoded; the first batch that is not
+        ``verbatim`` (a reject, a cast, out of order...) raises :class:`_NotVerbatim` and the
+        caller stages the original file again the normal way. Rejects name ``label``.
+        """
+        from chainlens import io as cio
+
+        c = _Counts()
+        batch_rows = VERBATIM_BATCH_ROWS if verbatim else INGEST_BATCH_ROWS
+        for batch in cio.read_file(
+            src,
+            format=fmt,
+            mapping=None if mapping is None else Path(mapping),
+            batch_rows=batch_rows,
+        ):
+            if verbatim:
+                if not batch.verbatim or not stager.add_verbatim(batch.kind, batch.table):
+                    raise _NotVerbatim
+                n_ok, n_bad = batch.table.num_rows, 0
+            else:
+                n_ok = stager.add(batch.kind, batch.table)
+                n_bad = stager.add_rejects(batch.rejects)
+            if batch.rejects.num_rows:
+                counts = pc.value_counts(batch.rejects.column("reason"))
+                for item in counts.to_pylist():  # one per distinct reason
+                    c.reasons[item["values"]] = c.reasons.get(item["values"], 0) + item["counts"]
+                if c.first_reject is None:
+                    r0 = batch.rejects.slice(0, 1).to_pylist()[0]
+                    c.first_reject = str(
+                        InputError(
+                            r0["reason"],
+                            path=Path(label),
+                            row=r0["row"],
+                            column=r0["column"],
+                            value=r0["value"],
+                        )
+                    )
+            c.rows_read += batch.rows_read
+            c.accepted += n_ok
+            c.rejected += n_bad
+            c.kinds[batch.kind] = c.kinds.get(batch.kind, 0) + n_ok
+            c.format = batch.format or fmt
+            if progress is not None:
+                progress(label, c.rows_read)
+        if verbatim:
+            expect = pq.ParquetFile(src).metadata.num_rows
+            if c.rows_read != expect or c.accepted != expect:
+                raise _NotVerbatim
+        return c
 
     def ingest_many(
         self, paths: Iterable[str | Path], *, progress: ProgressFn | None = None
