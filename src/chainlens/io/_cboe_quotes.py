@@ -231,7 +231,7 @@ def looks_like(head: list[str]) -> bool:
     return has_last and has_hdr
 
 
-def _preamble(path: Path) -> tuple[int, float, str, list[str]]:
+def _preamble(path: Path) -> tuple[int, float, str, list[str], int]:
     head = read_head_lines(path, 8)
     hdr = next((i for i, ln in enumerate(head) if ln.startswith("Expiration Date,")), None)
     if hdr is None:
@@ -259,7 +259,7 @@ def _preamble(path: Path) -> tuple[int, float, str, list[str]]:
     header = [h.strip() for h in head[hdr].split(",")]
     while header and header[-1] == "":
         header.pop()
-    return hdr + 1, spot, date_text, header, date_i + 1  # type: ignore[return-value]
+    return hdr + 1, spot, date_text, header, date_i + 1
 
 
 def read(path: Path, *, batch_rows: int = 1_000_000) -> Iterator[AdapterResult]:

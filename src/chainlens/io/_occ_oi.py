@@ -142,11 +142,17 @@ def read(path: Path, *, batch_rows: int = 1_000_000) -> Iterator[AdapterResult]:
     prev_close: object = None
     for pull, exps in doc["days"].items():
         # Flatten the pull's leaves (one pass over the parsed JSON).
-        ex_l, k_l, c_l, p_l = [], [], [], []
+        ex_l: list[object] = []
+        k_l: list[object] = []
+        c_l: list[object] = []
+        p_l: list[object] = []
         if isinstance(exps, dict):
             for exp, strikes in exps.items():
                 if not isinstance(strikes, dict):
-                    ex_l.append(exp), k_l.append(None), c_l.append(None), p_l.append(None)
+                    ex_l.append(exp)
+                    k_l.append(None)
+                    c_l.append(None)
+                    p_l.append(None)
                     continue
                 for k, leaf in strikes.items():
                     ex_l.append(exp)
@@ -163,7 +169,7 @@ def read(path: Path, *, batch_rows: int = 1_000_000) -> Iterator[AdapterResult]:
             d_s, m_s = (int(x) for x in pull.split("-"))
             if anchor is None:
                 exp_years = [e for e in ex_l[:1]]
-                anchor = dt.date.fromisoformat(exp_years[0]) if exp_years else dt.date.today()
+                anchor = dt.date.fromisoformat(str(exp_years[0])) if exp_years else dt.date.today()
             session = dt.date(_year_for(d_s, m_s, anchor), m_s, d_s)
         except (ValueError, TypeError):
             sink.add(

@@ -256,7 +256,8 @@ def _greeks_numpy(
     c_in = np.asarray(is_call, dtype=bool)
     shape = np.broadcast_shapes(*(a.shape for a in arrays), c_in.shape)
     if _all_regular(*arrays):
-        return _greeks_regular(*arrays, c_in, names, shape)
+        S0, K0, t0, r0, q0, s0 = arrays
+        return _greeks_regular(S0, K0, t0, r0, q0, s0, c_in, names, shape)
     S_, K_, t_, r_, q_, s_, c_ = np.broadcast_arrays(*arrays, c_in)
     ok = (
         np.isfinite(S_)
@@ -332,7 +333,7 @@ def _greeks_numpy(
     return out
 
 
-def _all_regular(S, K, t, r, q, sigma) -> bool:  # type: ignore[no-untyped-def]
+def _all_regular(S, K, t, r, q, sigma) -> bool:
     """Every contract finite, ``S, K > 0``, ``t > T_MIN_YEARS``, ``sigma sqrt t`` not tiny."""
     return bool(
         np.isfinite(S).all()
@@ -349,7 +350,7 @@ def _all_regular(S, K, t, r, q, sigma) -> bool:  # type: ignore[no-untyped-def]
     )
 
 
-def _greeks_regular(  # type: ignore[no-untyped-def]
+def _greeks_regular(
     S, K, t, r, q, sigma, c, names: tuple[str, ...], shape: tuple[int, ...]
 ) -> dict[str, Float64Array]:
     """The closed forms when every contract is regular (no masks, no limits): the common
