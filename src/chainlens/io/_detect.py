@@ -21,6 +21,7 @@ KNOWN_FORMATS: tuple[str, ...] = (
     "occ_oi_json",
     "generic:iwm_eod",
     "canonical_parquet",
+    "zip",
 )
 
 _PARQUET_MAGIC = b"PAR1"
@@ -70,11 +71,13 @@ def detect_format(path: Path) -> str:
             return f"generic:{m}"
         raise _unknown(path, "Parquet columns match no canonical schema and no shipped mapping")
     if magic[:2] == b"PK":
-        raise _unknown(
-            path,
-            "a zip archive (e.g. a DataShop OptionEODSummary sample holding nested zips); "
-            "unzip it and ingest the CSV files inside",
-        )
+        from chainlens.io import _zip
+
+        if not _zip.looks_like(path):
+            raise InputError("damaged zip archive", path=path)
+        if not any(fmt for _, fmt in _zip.members(path)):
+            raise _unknown(path, "a zip archive with no member in a known format")
+        return _zip.FORMAT
     head = read_head_lines(path, 8)
     text0 = "\n".join(head).lstrip()
     if _cboe_quotes.looks_like(head):
@@ -158,6 +161,10 @@ def read_file(
         from chainlens.io import _occ_oi
 
         gen = _occ_oi.read(path, batch_rows=batch_rows)
+    elif fmt == "zip":
+        from chainlens.io import _zip
+
+        gen = _zip.read(path, batch_rows=batch_rows)
     elif fmt.startswith("generic:"):
         from chainlens.io import _generic
 
