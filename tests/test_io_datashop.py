@@ -9,7 +9,6 @@ from pathlib import Path
 import pyarrow.compute as pc
 import pytest
 
-from chainlens.errors import UnknownFormatError
 from chainlens.io import detect_format, read_chain, read_file
 from chainlens.schema import CHAIN, TRADES
 
@@ -86,7 +85,6 @@ def test_eod_snapshot_is_close_and_spot_is_mid(ds: Path) -> None:
     assert set(pc.unique(t["settlement"]).to_pylist()) == {"AM"}
 
 
-def test_zip_sample_is_a_clear_unknown_format(ds: Path) -> None:
-    with pytest.raises(UnknownFormatError, match="zip") as e:
-        detect_format(ds / "OptionEODSummary_Sample_2016-06-01.zip")
-    assert "cboe_quotes" in str(e.value)
+def test_zip_sample_is_read_as_a_zip_of_datashop_eod(ds: Path) -> None:
+    # Contents and counts are checked in tests/test_io_zip.py.
+    assert detect_format(ds / "OptionEODSummary_Sample_2016-06-01.zip") == "zip"
