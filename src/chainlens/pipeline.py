@@ -159,7 +159,7 @@ def realized_vol(closes: Sequence[float] | np.ndarray) -> float:
     Examples
     --------
     >>> round(realized_vol([100.0, 101.0, 100.0, 101.0]), 4)
-    0.1834
+    0.1824
     """
     c = np.asarray(closes, dtype=np.float64)
     c = c[np.isfinite(c) & (c > 0)]

@@ -77,7 +77,7 @@ def dealer_contracts(
     """
     oi = _nan_to_zero(open_interest)
     if model == "classic":
-        return classic_sign(is_call) * oi
+        return np.asarray(classic_sign(is_call), dtype=np.float64) * oi
     if model == "short_all":
         return -oi
     if model == "flow":
@@ -138,7 +138,6 @@ def contract_exposures(
     """
     wm = np.asarray(w, dtype=np.float64) * np.asarray(multiplier, dtype=np.float64)
     s = np.asarray(spot, dtype=np.float64)
-    nan = np.full(wm.shape, np.nan) if vanna is None or charm is None else None
     gex = wm * gamma  # = w·Γ·m·S·S·0.01, in place (same rounding as the expression)
     gex *= s
     gex *= s
@@ -146,8 +145,12 @@ def contract_exposures(
     return ContractExposures(
         gex_usd_per_1pct=gex,
         dex_shares=wm * delta,
-        vanna_usd_per_vol_pt=nan if vanna is None else wm * vanna * s * GEX_MOVE_FRACTION,
-        charm_shares_per_day=nan if charm is None else wm * charm / _DAYS_PER_YEAR,
+        vanna_usd_per_vol_pt=(
+            np.full(wm.shape, np.nan) if vanna is None else wm * vanna * s * GEX_MOVE_FRACTION
+        ),
+        charm_shares_per_day=(
+            np.full(wm.shape, np.nan) if charm is None else wm * charm / _DAYS_PER_YEAR
+        ),
     )
 
 
@@ -217,4 +220,4 @@ def group_sum(groups: Groups, values: Float64Array, where: BoolArray | None = No
     v = _nan_to_zero(values)
     if where is not None:
         v = np.where(where, v, 0.0)
-    return np.bincount(groups.codes, weights=v, minlength=groups.n)
+    return np.bincount(groups.codes, weights=v, minlength=groups.n).astype(np.float64, copy=False)

@@ -107,7 +107,7 @@ def spot_grid(spot: float, half_width: float = 0.15, step: float = 0.0025) -> Fl
     [99.0, 99.5, 100.0, 100.5, 101.0]
     """
     n = int(round(half_width / step))
-    return spot * (1.0 + np.arange(-n, n + 1) * step)
+    return np.asarray(spot * (1.0 + np.arange(-n, n + 1) * step), dtype=np.float64)
 
 
 def _profile_numpy(

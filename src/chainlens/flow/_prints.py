@@ -129,7 +129,7 @@ def expiry_class_array(
     try:  # the calendar module is authoritative when installed (vectorized)
         from chainlens.calendar import expiry_class as _cal_class
     except ImportError:  # pragma: no cover - calendar ships with chainlens
-        _cal_class = None
+        _cal_class = None  # type: ignore[assignment]
     if _cal_class is not None and e.size:
         r = None if root is None else np.asarray(root.to_numpy(zero_copy_only=False), dtype=object)
         return pa.array(np.asarray(_cal_class(e, s, r)).astype(object), type=pa.string())

@@ -112,7 +112,7 @@ def quote_rule(
 COMPILED_MIN_TRADES = 200_000
 
 
-def _compiled():  # type: ignore[no-untyped-def]
+def _compiled():
     try:
         from chainlens.flow._side_numba import quote_rule_nb
     except ImportError:  # pragma: no cover - numba absent
