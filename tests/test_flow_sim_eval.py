@@ -7,10 +7,14 @@ the detectors, from ``scenarios.json`` and ``truth/trades-*.parquet``.
 
 Seeds
 -----
-* **Tuning seeds** ``TUNING_SEEDS`` (101-104): the detection settings of
+* **Tuning seeds** ``TUNING_SEEDS`` (101-104, 201-206, 401-406): the detection settings of
   :class:`chainlens.oi.OIConfig` were chosen looking at these only.
-* **Evaluation seeds** ``EVAL_SEEDS`` (201-206): never looked at while tuning; the asserted
-  targets (recall >= 90%, precision >= 80%) are computed on these.
+* **Evaluation seeds** ``EVAL_SEEDS`` (501-506): never looked at while tuning; the asserted
+  targets (recall >= 90%, precision >= 80%) are computed on these. Seeds 301-306 were the
+  previous evaluation seeds; the roll-confirmation and close-significance rules were written
+  after their false positives had been described, so they are no longer unseen and are not
+  asserted on (measured once with the final rules: rolls precision 12/14, closes 11/11,
+  naked-close recall 5/6).
 
 Protocol
 --------
@@ -61,8 +65,8 @@ import pytest
 
 from chainlens import flow, oi
 
-TUNING_SEEDS = (101, 102, 103, 104, 201, 202, 203, 204, 205, 206)
-EVAL_SEEDS = (301, 302, 303, 304, 305, 306)
+TUNING_SEEDS = (101, 102, 103, 104, 201, 202, 203, 204, 205, 206, 401, 402, 403, 404, 405, 406)
+EVAL_SEEDS = (501, 502, 503, 504, 505, 506)
 SIM = dict(underlyings=12, sessions=10, trades_per_underlying=800)
 
 RECALL_KINDS = ("accumulation", "deep_otm_put_build", "bullish_roll", "bearish_roll", "naked_close")
@@ -222,11 +226,6 @@ def test_accumulation_precision_on_unseen_seeds(eval_scores: dict[str, Any]) -> 
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(
-    reason="strict precision of rolls (12/16) and closes (12/20) on seeds 301-306 is below "
-    "80%: organic background closes and coincident background rises count as false",
-    strict=False,
-)
 def test_roll_and_close_precision_target_on_unseen_seeds(eval_scores: dict[str, Any]) -> None:
     for name in ("rolls", "closes"):
         tp, n, _bg = eval_scores["precision"][name]
@@ -235,10 +234,10 @@ def test_roll_and_close_precision_target_on_unseen_seeds(eval_scores: dict[str, 
 
 @pytest.mark.slow
 def test_roll_and_close_precision_floor_on_unseen_seeds(eval_scores: dict[str, Any]) -> None:
-    """Guard against regressions below the measured strict precision (75% and 60%)."""
+    """Guard against regressions below the measured strict precision (12/14 and 19/21)."""
     pr = eval_scores["precision"]
-    assert pr["rolls"][0] / pr["rolls"][1] >= 0.7, pr
-    assert pr["closes"][0] / pr["closes"][1] >= 0.55, pr
+    assert pr["rolls"][0] / pr["rolls"][1] >= 0.85, pr
+    assert pr["closes"][0] / pr["closes"][1] >= 0.9, pr
 
 
 def test_detection_one_seed_smoke(sim_root: Path) -> None:

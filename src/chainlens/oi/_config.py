@@ -55,6 +55,25 @@ class OIConfig:
     close_veto_sync, close_veto_min_rise
         A decline is not a naked close when a compatible later contract rose by at least
         ``close_veto_min_rise * roll_min_contracts`` with at least this synchrony.
+    roll_confirm_step
+        Confirmation of a pairing: a session *moves* a leg when its matched step (the smaller of
+        the near leg's fall and the far leg's rise in that session) is at least this fraction
+        of the near leg's decline. A pair is reported only when it moved together in at least
+        two sessions of the window, or the near leg's decline is complete (its last step in the
+        window is below this fraction of the decline): a single coincident session while the
+        decline is still running cannot tell the real far leg from a background contract that
+        rose the same day. An unconfirmed pairing still vetoes the naked close.
+    close_turnover_quantile, close_min_turnover_multiple
+        Significance of a naked close: the decline must be at least
+        ``close_min_turnover_multiple`` times the ``close_turnover_quantile`` quantile of the
+        underlying's non-zero per-contract session OI changes (absolute) over the
+        history (its ordinary daily OI turnover: one ordinary block), ... The test is
+        skipped for an underlying with fewer than ``close_turnover_min_obs`` such changes (too
+        few to estimate an ordinary move; e.g. a hand-built chain of a few contracts).
+    close_min_build_sessions
+        ... or the decline must unwind a position *built over prior sessions*: a run of at
+        least this many consecutive above-baseline growth sessions (the streak baseline)
+        ending before the window's last session.
     roll_near_max_days
         Only *near-term* declines are rolls or closes (seed 002: "near-month OI falls"): the
         declining leg expires at most this many calendar days after the window's last session.
@@ -91,6 +110,11 @@ class OIConfig:
     close_min_fraction: float = 0.35
     close_veto_sync: float = 0.25
     close_veto_min_rise: float = 0.25
+    roll_confirm_step: float = 0.15
+    close_turnover_quantile: float = 0.95
+    close_min_turnover_multiple: float = 15.0
+    close_min_build_sessions: int = 2
+    close_turnover_min_obs: int = 200
     drop_stale: bool = True
     avg_window: int = 5
     clusters_top_n: int = 5

@@ -14,7 +14,7 @@ import polars as pl
 import pyarrow as pa
 
 from chainlens.oi._config import OIConfig
-from chainlens.oi._panel import cached_panel
+from chainlens.oi._panel import Panel, cached_panel, changes_matrix, streak_matrices
 
 __all__ = ["detect_rolls", "window_changes"]
 
@@ -32,6 +32,13 @@ def window_changes(
     before the last snapshot's session are not alive and are dropped (expiry is not a close).
     """
     p = cached_panel(history, as_of=as_of, drop_stale=drop_stale)
+    return _window_frame(p, window)
+
+
+def _window_frame(p: Panel, window: int, cfg: OIConfig | None = None) -> pl.DataFrame:
+    """:func:`window_changes` on a panel; with ``cfg``, also ``built_sessions`` (longest run of
+    above-baseline growth up to the window's end) and ``turnover_q`` (the underlying's
+    ``close_turnover_quantile`` of non-zero per-contract session :math:`|\\Delta OI|`)."""
     e = p.n_sessions[p.con_uid] - 1  # each contract's underlying's last session
     c = np.arange(len(e))
     ee = np.maximum(e, 0)
@@ -61,9 +68,36 @@ def window_changes(
     for k in range(1, window + 1):  # a loop over the window's sessions, not over contracts
         col_k = e - window + k
         cols[f"step{k}"] = pa.array(oi_at(col_k) - oi_at(col_k - 1))
+    if cfg is not None:
+        ch = changes_matrix(p)
+        _, streak, _ = streak_matrices(
+            p, ch, float(cfg.streak_min_contracts), float(cfg.streak_min_fraction)
+        )
+        cols["built_sessions"] = pa.array(streak[c].max(axis=1) if streak.shape[1] else
+                                          np.zeros(len(c), np.int64))  # fmt: skip
+        cols["turnover_q"] = pa.array(
+            _turnover_quantile(p, ch, cfg.close_turnover_quantile, cfg.close_turnover_min_obs)[u]
+        )
     df = pl.from_arrow(pa.table(cols))
     assert isinstance(df, pl.DataFrame)
     return df
+
+
+def _turnover_quantile(p: Panel, ch: np.ndarray, q: float, min_obs: int = 1) -> np.ndarray:
+    """Per underlying key: the ``q`` quantile of the non-zero per-contract session
+    :math:`|\\Delta OI|` over the panel (0 where there are fewer than ``min_obs``)."""
+    a = np.abs(ch)
+    ok = np.isfinite(a) & (a > 0)
+    rows, _ = np.nonzero(ok)
+    vals = a[ok]
+    out = np.zeros(len(p.underlyings))
+    if len(vals) == 0:
+        return out
+    g = pl.DataFrame({"u": p.con_uid[rows], "a": vals})
+    res = g.group_by("u").agg(pl.col("a").quantile(q, interpolation="linear"), pl.len().alias("n"))
+    res = res.filter(pl.col("n") >= min_obs)
+    out[res["u"].to_numpy()] = res["a"].to_numpy()
+    return out
 
 
 def detect_rolls(
@@ -109,7 +143,8 @@ def detect_rolls(
     :math:`|\\Delta_n|` for a close.
     """
     cfg = config or OIConfig()
-    w = window_changes(history, as_of=as_of, window=cfg.roll_window, drop_stale=cfg.drop_stale)
+    w = _window_frame(cached_panel(history, as_of=as_of, drop_stale=cfg.drop_stale),
+                      cfg.roll_window, cfg)  # fmt: skip
     w_n = cfg.roll_window
     a, f = float(cfg.roll_min_contracts), float(cfg.roll_min_fraction)
     near = (pl.col("expiry") - pl.col("end_session")).dt.total_days() <= cfg.roll_near_max_days
@@ -146,8 +181,18 @@ def detect_rolls(
             & (pl.col("to_strike") <= pl.col("strike") * (1.0 + hi) + 1e-9)
         )
     )
+    # confirmation: the legs moved together in >= 2 sessions, or the decline is complete
+    step = float(cfg.roll_confirm_step)
+    moved = pl.sum_horizontal(
+        (pl.min_horizontal((-pl.col(f"step{j}")).clip(lower_bound=0),
+                           pl.col(f"to_step{j}").clip(lower_bound=0))
+         >= step * pl.col("decline")).cast(pl.Int64)
+        for j in range(1, w_n + 1)
+    )  # fmt: skip
+    complete = -pl.col(f"step{w_n}") < step * pl.col("decline")
     cand = compat.filter(
-        (pl.col("to_change") >= a)
+        ((moved >= 2) | complete)
+        & (pl.col("to_change") >= a)
         & (pl.col("to_change") >= cfg.roll_min_ratio * pl.col("decline"))
         & (pl.col("to_change") <= cfg.roll_max_ratio * pl.col("decline"))
         & (pl.col("sync") >= cfg.roll_min_sync)
@@ -183,7 +228,11 @@ def detect_rolls(
     vetoed = compat.filter(pl.col("sync") >= cfg.close_veto_sync).select("symbol").unique()
     closes = dec.join(pairs.select("symbol"), on="symbol", how="anti")
     closes = closes.join(vetoed, on="symbol", how="anti").filter(
-        pl.col("decline") >= cfg.close_min_fraction * pl.col("oi_start")
+        (pl.col("decline") >= cfg.close_min_fraction * pl.col("oi_start"))
+        & (
+            (pl.col("decline") >= cfg.close_min_turnover_multiple * pl.col("turnover_q"))
+            | (pl.col("built_sessions") >= cfg.close_min_build_sessions)
+        )
     )
     closes = closes.select(
         "underlying", pl.lit("close").alias("kind"), "right",
