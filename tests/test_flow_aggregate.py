@@ -65,3 +65,18 @@ def test_compiled_quote_rule_equals_numpy_rule() -> None:
     ref = _side._quote_rule_numpy(p, b, a, 0.6, 0.4)
     assert (fast == ref).all()
     assert set(np.unique(fast).tolist()) == {-1, 0, 1, 2}
+
+
+def test_parallel_key_range_scatter_matches_bincount() -> None:
+    """The key-range parallel count-and-sum (long inputs) equals ``numpy.bincount``."""
+    from chainlens.flow import _aggregate_numba as agn
+
+    rng = np.random.default_rng(11)
+    n, space = 1_200_000, 5_000
+    comb = rng.integers(0, space, n).astype(np.int64)
+    vals = rng.uniform(0, 10, (2, n))
+    cnt, sm = agn.dense_count_sum(comb, vals, space)
+    assert np.array_equal(cnt, np.bincount(comb, minlength=space))
+    for j in range(2):
+        ref = np.bincount(comb, weights=vals[j], minlength=space)
+        assert np.allclose(sm[j], ref, rtol=1e-12, atol=1e-9)

@@ -21,6 +21,22 @@ def _count_sum(comb, vals, counts, sums):  # type: ignore[no-untyped-def]
 
 
 @nb.njit(parallel=True, cache=True, nogil=True)
+def _count_sum_ranges(comb, vals, counts, sums, bounds):  # type: ignore[no-untyped-def]
+    # one task per key range [bounds[t], bounds[t+1]): every task reads all rows but writes
+    # only its own slots, so the scatter runs in parallel without atomics
+    m = vals.shape[0]
+    for t in nb.prange(bounds.shape[0] - 1):
+        lo = bounds[t]
+        hi = bounds[t + 1]
+        for i in range(comb.shape[0]):
+            k = comb[i]
+            if k >= lo and k < hi:
+                counts[k] += 1
+                for j in range(m):
+                    sums[j, k] += vals[j, i]
+
+
+@nb.njit(parallel=True, cache=True, nogil=True)
 def _decode(gk, cards, out):  # type: ignore[no-untyped-def]
     m = cards.shape[0]
     for i in nb.prange(gk.shape[0]):
@@ -37,7 +53,12 @@ def dense_count_sum(
     """Counts (``int32[space]``, ``int64`` beyond 2**31 rows) and sums (``float64[m, space]``) of ``vals[m, n]`` by ``comb``."""
     counts = np.zeros(space, dtype=np.int32 if comb.shape[0] < 2**31 else np.int64)
     sums = np.zeros((vals.shape[0], space), dtype=np.float64)
-    _count_sum(comb, vals, counts, sums)
+    tasks = nb.get_num_threads()
+    if tasks > 1 and comb.shape[0] >= 1_000_000:
+        bounds = np.linspace(0, space, tasks + 1).astype(np.int64)
+        _count_sum_ranges(comb, vals, counts, sums, bounds)
+    else:
+        _count_sum(comb, vals, counts, sums)
     return counts, sums
 
 
