@@ -17,6 +17,7 @@ the greek-based computations left out, by reason.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -93,8 +94,8 @@ class ChainAnalysis:
             "dealer_model": self.dealer_model,
             "totals": _nulls(self.totals),
             "levels": _nulls(self.levels),
-            "by_expiry": _nulls(_records(self.by_expiry)),
-            "by_strike": _nulls(_records(self.by_strike)),
+            "by_expiry": json_records(self.by_expiry, _row_value),
+            "by_strike": json_records(self.by_strike, _row_value),
             "excluded": dict(self.excluded),
             "max_pain_trend": _nulls(self.max_pain_trend),
             "profile": _nulls(self.profile),
@@ -112,7 +113,7 @@ class ChainAnalysis:
             keep = pc.is_in(
                 pc.cast(smile.column("expiry"), pa.string()), pa.array(exps, pa.string())
             )
-            out["smile"] = _records(smile.filter(keep))
+            out["smile"] = json_records(smile.filter(keep), _row_value)
         return out
 
 
@@ -130,8 +131,64 @@ def _records(t: pa.Table) -> list[dict[str, Any]]:
     return out
 
 
+def _row_value(v: Any) -> Any:
+    """One value of ``_nulls(_records(t))``: dates (and datetimes) to ISO, NaN to None."""
+    return _nulls(v.isoformat() if isinstance(v, dt.date) else v)
+
+
+def json_records(t: pa.Table, fallback: Callable[[Any], Any]) -> list[dict[str, Any]]:
+    """``t.to_pylist()`` made strict-JSON column by column (the fast path of the JSON docs).
+
+    Float columns: NaN/inf -> ``None`` (Arrow compute); ``date32`` columns -> ISO strings;
+    integer, bool and string columns as they are; every other column (timestamps, nested
+    types) goes value by value through ``fallback``. Same records as applying ``fallback``
+    to ``t.to_pylist()`` with a ``fallback`` that maps dates to ISO strings and non-finite
+    floats to ``None``, without a Python call per value.
+    """
+    if t.num_rows == 0:
+        return []
+    names = t.column_names
+    cols: list[list[Any]] = []
+    for col in t.columns:
+        ty = col.type
+        if pa.types.is_floating(ty):
+            col = pc.if_else(pc.is_finite(col), col, pa.scalar(None, ty))
+            cols.append(col.to_pylist())
+        elif pa.types.is_date32(ty):
+            cols.append(pc.cast(col, pa.string()).to_pylist())
+        elif (
+            pa.types.is_integer(ty)
+            or pa.types.is_boolean(ty)
+            or pa.types.is_string(ty)
+            or pa.types.is_large_string(ty)
+            or pa.types.is_null(ty)
+        ):
+            cols.append(col.to_pylist())
+        else:
+            cols.append([fallback(v) for v in col.to_pylist()])
+    return [dict(zip(names, row, strict=True)) for row in zip(*cols, strict=True)]
+
+
+_INF = float("inf")
+
+
 def _nulls(o: Any) -> Any:
     """NaN/inf -> None, NumPy scalars/arrays -> Python (strict JSON, SPEC)."""
+    ty = type(o)  # exact-type fast paths first (the documents are mostly these)
+    if ty is float:
+        return o if -_INF < o < _INF else None
+    if ty is str or ty is int or ty is bool or o is None:
+        return o
+    if ty is dict:
+        return {k: _nulls(v) for k, v in o.items()}
+    if ty is list:
+        return [_nulls(v) for v in o]
+    if (
+        ty is np.ndarray
+        and o.dtype.kind in "fiub"
+        and (o.dtype.kind != "f" or np.isfinite(o).all())
+    ):
+        return o.tolist()  # finite numbers only: nothing left to clean
     if isinstance(o, dict):
         return {k: _nulls(v) for k, v in o.items()}
     if isinstance(o, (list, tuple)):

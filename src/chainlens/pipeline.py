@@ -169,7 +169,19 @@ def realized_vol(closes: Sequence[float] | np.ndarray) -> float:
     return float(np.std(r, ddof=1) * math.sqrt(SESSIONS_PER_YEAR))
 
 
+_INF = float("inf")
+
+
 def _jsonable(o: Any) -> Any:
+    ty = type(o)  # exact-type fast paths first (most values of a document)
+    if ty is float:
+        return o if -_INF < o < _INF else None
+    if ty is str or ty is int or ty is bool or o is None:
+        return o
+    if ty is dict:
+        return {str(k): _jsonable(v) for k, v in o.items()}
+    if ty is list:
+        return [_jsonable(v) for v in o]
     if isinstance(o, dict):
         return {str(k): _jsonable(v) for k, v in o.items()}
     if isinstance(o, (list, tuple)):
@@ -194,7 +206,9 @@ def _records(t: pa.Table | None, columns: Sequence[str] | None = None) -> list[d
         return []
     if columns is not None:
         t = t.select([c for c in columns if c in t.column_names])
-    return _jsonable(t.to_pylist())
+    from chainlens.analysis import json_records
+
+    return json_records(t, _jsonable)
 
 
 def _with_underlying(t: pa.Table, underlying: str, session: dt.date) -> pa.Table:
@@ -330,40 +344,52 @@ def prior_zone(history: pa.Table, session: dt.date, close: float | None) -> dict
     downside room :math:`= (low/close - 1)\\cdot 100`. ``None`` without a previous session or
     a valid straddle.
     """
-    import polars as pl
-
     if close is None or not math.isfinite(close) or history.num_rows == 0:
         return None
-    df = pl.from_arrow(
-        history.select(
-            ["trade_date", "snapshot_ts", "expiry", "strike", "right", "bid", "ask", "spot"]
-        )
-    )
-    assert isinstance(df, pl.DataFrame)
-    prev_days = sorted(x for x in df["trade_date"].unique().to_list() if x < session)
-    if not prev_days:
+    # Arrow/NumPy on the few rows involved (no DataFrame round trip: a fixed cost per call)
+    td = history.column("trade_date")
+    prev = pc.filter(td, pc.less(td, pa.scalar(session, pa.date32())))
+    if len(prev) == 0:
         return None
-    pd_ = prev_days[-1]
-    p = df.filter(pl.col("trade_date") == pd_)
-    p = p.filter(pl.col("snapshot_ts") == p["snapshot_ts"].max())
-    spot = p["spot"].drop_nulls()
-    if spot.len() == 0:
+    pd_ = pc.max(prev).as_py()
+    p = history.filter(pc.equal(td, pa.scalar(pd_, pa.date32())))
+    p = p.filter(pc.equal(p.column("snapshot_ts"), pc.max(p.column("snapshot_ts"))))
+    spot = p.column("spot").drop_null()
+    if len(spot) == 0:
         return None
-    s_prev = float(spot[-1])
-    exps = sorted(x for x in p["expiry"].unique().to_list() if x > pd_)
-    if not exps:
+    s_prev = float(spot[-1].as_py())
+    ex = p.column("expiry")
+    later = pc.filter(ex, pc.greater(ex, pa.scalar(pd_, pa.date32())))
+    if len(later) == 0:
         return None
-    e = p.filter(pl.col("expiry") == exps[0])
-    ks = np.unique(e["strike"].to_numpy())
+    exp0 = pc.min(later).as_py()
+    e = p.filter(pc.equal(ex, pa.scalar(exp0, pa.date32())))
+    ks = np.unique(e.column("strike").to_numpy(zero_copy_only=False))
     k = float(ks[np.lexsort((ks, np.abs(ks - s_prev)))[0]])
-    valid = (pl.col("ask") > 0) & (pl.col("bid") >= 0) & (pl.col("bid") <= pl.col("ask"))
-    m = (
-        e.filter((pl.col("strike") == k) & valid)
-        .with_columns(((pl.col("bid") + pl.col("ask")) / 2).alias("mid"))
-        .group_by("right")
-        .agg(pl.col("mid").mean())
-    )
-    mids = dict(zip(m["right"].to_list(), m["mid"].to_list(), strict=True))
+    at = e.filter(pc.equal(e.column("strike"), pa.scalar(k, e.schema.field("strike").type)))
+
+    def f64(name: str) -> tuple[np.ndarray, np.ndarray]:
+        col = at.column(name)
+        return pc.fill_null(col.cast(pa.float64()), 0.0).to_numpy(), pc.is_valid(col).to_numpy(
+            zero_copy_only=False
+        )
+
+    (bid, bid_ok), (ask, ask_ok) = f64("bid"), f64("ask")
+    with np.errstate(invalid="ignore"):  # NaN orders above every number (Polars' total order)
+        valid = (
+            bid_ok
+            & ask_ok
+            & ((ask > 0) | np.isnan(ask))
+            & ((bid >= 0) | np.isnan(bid))
+            & np.where(np.isnan(ask), True, np.where(np.isnan(bid), False, bid <= ask))
+        )
+    mid = (bid + ask) / 2
+    rights = np.asarray(at.column("right").to_numpy(zero_copy_only=False), dtype=object)
+    mids: dict[str, float] = {}
+    for r in ("C", "P"):  # mean mid of the valid rows of each right (several roots)
+        m = mid[valid & (rights == r)]
+        if m.size:
+            mids[r] = float(m.sum() / m.size)
     if "C" not in mids or "P" not in mids:
         return None
     straddle = float(mids["C"] + mids["P"])
@@ -374,7 +400,7 @@ def prior_zone(history: pa.Table, session: dt.date, close: float | None) -> dict
         else "upper_half" if close >= s_prev else "lower_half"
     )  # fmt: skip
     return {
-        "set_on": pd_, "expiry": exps[0], "atm_strike": k, "straddle_mid": straddle,
+        "set_on": pd_, "expiry": exp0, "atm_strike": k, "straddle_mid": straddle,
         "low": lo, "mid": s_prev, "high": hi, "price": close,
         "upside_room_pct": up, "downside_room_pct": down, "status": status,
     }  # fmt: skip

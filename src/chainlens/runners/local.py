@@ -59,6 +59,35 @@ def _safe(window: UnderlyingWindow, config: PipelineConfig) -> UnderlyingResult 
         return f"{window.underlying}: {exc.message}"
 
 
+#: Underlyings per process-pool task: one pickle and one future per chunk instead of per
+#: underlying (at most this many; fewer so that every worker gets about four chunks).
+CHUNK_MAX = 32
+
+
+def _safe_many(
+    windows: list[UnderlyingWindow], config: PipelineConfig
+) -> list[UnderlyingResult | str]:
+    """:func:`_safe` over one chunk of windows (one pool task)."""
+    return [_safe(w, config) for w in windows]
+
+
+def _worker_init() -> None:
+    """Pool-worker set-up: one compute thread per worker process.
+
+    The pool already runs one process per core; Polars' and Numba's own thread pools on top
+    only oversubscribe the cores (and spin). Set before either library starts its pool; a
+    value the user exported is kept. Results do not depend on it (no reduction is split
+    across threads differently: the Numba profile kernel parallelises over spot levels).
+    """
+    os.environ.setdefault("POLARS_MAX_THREADS", "1")
+    os.environ.setdefault("NUMBA_NUM_THREADS", "1")
+
+
+def _chunks(n: int, workers: int) -> list[tuple[int, int]]:
+    size = max(1, min(CHUNK_MAX, -(-n // (4 * max(1, workers)))))
+    return [(a, min(n, a + size)) for a in range(0, n, size)]
+
+
 def _compact(w: UnderlyingWindow) -> UnderlyingWindow:
     """Copy the window's tables out of the shared session tables before pickling.
 
@@ -275,10 +304,18 @@ def run_local(
             ),
         )
         method = "forkserver" if "forkserver" in mp.get_all_start_methods() else "spawn"
-        with ProcessPoolExecutor(max_workers=nw, mp_context=mp.get_context(method)) as ex:
-            futs = [(w.underlying, ex.submit(_safe, _compact(w), wcfg)) for w in windows()]
-            for i, (u, f) in enumerate(futs, 1):
-                take(f.result(), u, i)
+        ctx = mp.get_context(method)
+        with ProcessPoolExecutor(max_workers=nw, mp_context=ctx, initializer=_worker_init) as ex:
+            it = windows()
+            futs = []
+            for a, b in _chunks(n, nw):
+                chunk = [_compact(next(it)) for _ in range(a, b)]
+                futs.append(([w.underlying for w in chunk], ex.submit(_safe_many, chunk, wcfg)))
+            i = 0
+            for names, f in futs:
+                for u, r in zip(names, f.result(), strict=True):
+                    i += 1
+                    take(r, u, i)
 
     parts: dict[str, pa.Table] = {"docs": docs_to_table(results)}
     names = sorted({k for r in results for k in r.tables})
