@@ -10,6 +10,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from chainlens.oi import _kernels
+
 __all__ = ["PCR_BANDS", "VOL_OI_BANDS", "band_of"]
 
 #: Seed 002 "The Vol/OI ratio: new positioning vs noise".
@@ -54,7 +56,20 @@ def band_of(
     lows = np.array([b[0] for b in bands])
     i = np.searchsorted(lows, np.nan_to_num(x, nan=-1.0), side="right") - 1
     miss = np.isnan(x) | (i < 0)
-    idx = pa.array(np.where(miss, 0, i).astype(np.int8), mask=miss)
-    names = pa.array([b[field] for b in bands], pa.string())
-    # dictionary-encoded lookup, materialised once in C++ (no Python objects per value)
-    return pa.DictionaryArray.from_arrays(idx, names).cast(pa.string())
+    names = [b[field].encode() for b in bands]
+    lens = np.array([len(b) for b in names], np.int64)
+    if len(x) * int(lens.max()) >= 2**31 - 1:  # beyond 32-bit string offsets: the Arrow cast
+        idx = pa.array(np.where(miss, 0, i).astype(np.int8), mask=miss)
+        return pa.DictionaryArray.from_arrays(idx, pa.array([b[field] for b in bands])).cast(
+            pa.string()
+        )
+    pad = np.zeros((len(names), int(lens.max())), np.uint8)
+    for k, b in enumerate(names):  # a loop over the bands
+        pad[k, : len(b)] = np.frombuffer(b, np.uint8)
+    # the string column written straight into Arrow buffers (no Python objects per value)
+    offsets, data = _kernels.band_strings(np.where(miss, 0, i).astype(np.int64), miss, pad, lens)
+    n_null = int(miss.sum())
+    validity = pa.py_buffer(np.packbits(~miss, bitorder="little")) if n_null else None
+    return pa.StringArray.from_buffers(
+        len(x), pa.py_buffer(offsets.astype(np.int32)), pa.py_buffer(data), validity, n_null
+    )

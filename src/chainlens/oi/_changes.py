@@ -14,8 +14,9 @@ import polars as pl
 import pyarrow as pa
 
 from chainlens.errors import InputError
+from chainlens.oi import _kernels
 from chainlens.oi._bands import VOL_OI_BANDS, band_of
-from chainlens.oi._panel import Panel, cached_panel, changes_matrix
+from chainlens.oi._panel import cached_panel
 
 __all__ = ["CONTRACT_KEYS", "oi_changes", "session_frame"]
 
@@ -90,24 +91,24 @@ def oi_changes(
     volume over yesterday's OI, seed 002), null when OI is 0. ``avg_volume_5d`` is the mean
     non-null volume of the contract's previous ``avg_window`` snapshots (sessions it was listed
     in), ``volume_multiple`` :math:`= V_D / \\overline{V}`. Computed on the dense integer-key
-    panel (:mod:`chainlens.oi._panel`).
+    panel (:mod:`chainlens.oi._panel`) by one compiled pass over rows
+    (:func:`chainlens.oi._kernels.row_outputs`).
     """
     p = cached_panel(history, as_of=as_of, drop_stale=drop_stale)
     rows = np.flatnonzero(p.keep)
-    c, j = p.cid[rows], p.si[rows]
-    ch = changes_matrix(p)
-    oi_next = np.where(j + 1 < p.oi.shape[1], p.oi[c, np.minimum(j + 1, p.oi.shape[1] - 1)], np.nan)
-    change = ch[c, j]
-    avg = _trailing_mean(p, avg_window)[c, j]
-    vol = p.vol[c, j]
-    oi_d = p.oi[c, j]
-    with np.errstate(invalid="ignore", divide="ignore"):
-        vol_oi = np.where(oi_d > 0, vol / np.where(oi_d > 0, oi_d, 1.0), np.nan)
-        mult = np.where(avg > 0, vol / np.where(avg > 0, avg, 1.0), np.nan)
+    j = p.si[rows]
+    # one compiled pass over the retained rows: next OI, change, trailing mean, ratios
+    oi_next, change, avg, vol_oi, mult = _kernels.row_outputs(
+        p.cid[rows], j, p.oi, p.vol, p.listed, int(avg_window)
+    )
     t = p.table.take(pa.array(rows)) if len(rows) != p.table.num_rows else p.table
 
-    def col(x: np.ndarray, typ: pa.DataType) -> pa.Array:
-        return pa.array(x, mask=np.isnan(x), from_pandas=False).cast(typ)
+    def int_col(x: np.ndarray) -> pa.Array:
+        miss = np.isnan(x)
+        return pa.array(np.where(miss, 0.0, x).astype(np.int64), mask=miss)
+
+    def f64_col(x: np.ndarray) -> pa.Array:
+        return pa.array(x, mask=np.isnan(x), from_pandas=False)
 
     cols = {k: t.column(k) for k in (*CONTRACT_KEYS, "trade_date")}
     cols["si"] = pa.array(j.astype(np.int64))
@@ -115,31 +116,10 @@ def oi_changes(
     cols["volume"] = (
         t.column("volume") if "volume" in t.column_names else pa.nulls(len(rows), pa.int64())
     )
-    cols["oi_next"] = col(oi_next, pa.int64())
-    cols["oi_change"] = col(change, pa.int64())
-    cols["vol_oi"] = col(vol_oi, pa.float64())
-    cols["avg_volume_5d"] = col(avg, pa.float64())
-    cols["volume_multiple"] = col(mult, pa.float64())
+    cols["oi_next"] = int_col(oi_next)
+    cols["oi_change"] = int_col(change)
+    cols["vol_oi"] = f64_col(vol_oi)
+    cols["avg_volume_5d"] = f64_col(avg)
+    cols["volume_multiple"] = f64_col(mult)
     out = pa.table(cols)
-    return out.append_column("vol_oi_band", band_of(out.column("vol_oi"), VOL_OI_BANDS))
-
-
-def _trailing_mean(p: Panel, window: int) -> np.ndarray:
-    """Mean non-null volume over each contract's previous ``window`` listed sessions."""
-    n_c, w = p.vol.shape
-    out = np.full((n_c, w), np.nan)
-    for j in range(1, w):  # a loop over sessions (and back over the window), not contracts
-        seen = np.zeros(n_c, np.int64)
-        tot = np.zeros(n_c)
-        cnt = np.zeros(n_c)
-        for k in range(j - 1, -1, -1):
-            take = p.listed[:, k] & (seen < window)
-            v = p.vol[:, k]
-            ok = take & np.isfinite(v)
-            tot += np.where(ok, v, 0.0)
-            cnt += ok
-            seen += take
-            if k < j - 1 - 4 * window and not (seen < window).any():
-                break
-        out[:, j] = np.where(cnt > 0, tot / np.maximum(cnt, 1), np.nan)
-    return out
+    return out.append_column("vol_oi_band", band_of(vol_oi, VOL_OI_BANDS))

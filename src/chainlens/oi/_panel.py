@@ -28,6 +28,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from chainlens.errors import InputError
+from chainlens.oi import _kernels
 
 __all__ = ["Panel", "build_panel", "cached_panel"]
 
@@ -52,6 +53,42 @@ def _codes(col: pa.ChunkedArray) -> tuple[np.ndarray, pa.Array]:
     if idx.null_count:
         idx = pc.fill_null(idx, 0)
     return idx.to_numpy(zero_copy_only=False), enc.dictionary
+
+
+def _underlying_codes(
+    und: pa.ChunkedArray, cid: np.ndarray, sym: pa.ChunkedArray
+) -> tuple[np.ndarray, pa.Array, np.ndarray | None]:
+    """Row codes of ``underlying``, its dictionary and the code per contract key.
+
+    The underlying is hashed on the contracts' first rows only (about one row in ``sessions``)
+    and checked byte for byte against every row (one compiled pass, no hashing); the codes are
+    the same as a full :func:`_codes` pass (first-appearance order). Null symbols or
+    underlyings, or a symbol whose rows disagree on the underlying, take the full pass (the
+    per-contract code is then None).
+    """
+    arr = und.combine_chunks() if isinstance(und, pa.ChunkedArray) else und
+    if (
+        sym.null_count
+        or arr.null_count
+        or not (pa.types.is_string(arr.type) or pa.types.is_large_string(arr.type))
+    ):
+        uid, unders = _codes(und)
+        return uid, unders, None
+    n_c = int(cid.max()) + 1
+    first = _kernels.first_rows(cid, n_c)
+    enc = pc.dictionary_encode(arr.take(pa.array(first)))
+    con = enc.indices.to_numpy(zero_copy_only=False)
+    off_t = np.int64 if pa.types.is_large_string(arr.type) else np.int32
+    bufs = arr.buffers()
+    offsets = np.frombuffer(bufs[1], off_t)[arr.offset : arr.offset + len(arr) + 1]
+    data = (
+        np.frombuffer(bufs[2], np.uint8) if bufs[2] is not None and bufs[2].size else
+        np.zeros(1, np.uint8)
+    )  # fmt: skip
+    if not _kernels.same_strings(offsets, data, cid, first):
+        uid, unders = _codes(und)
+        return uid, unders, None
+    return con[cid], enc.dictionary, con
 
 
 #: One-entry cache: the last panel built, with the table it was built from (compared by
@@ -97,6 +134,9 @@ class Panel:
     n_sessions: np.ndarray  # sessions per underlying (after dropping stale ones)
     underlyings: pa.Array
     stale: list[tuple[str, dt.date]] = field(default_factory=list)
+    #: matrices derived once and shared by changes, streaks and rolls (see
+    #: :func:`changes_matrix`, :func:`streak_matrices`)
+    memo: dict[object, object] = field(default_factory=dict)
 
     def last_row(self) -> np.ndarray:
         """Row index of each contract's latest retained snapshot (-1 if none)."""
@@ -129,37 +169,39 @@ def build_panel(
         if n
         else np.zeros(0, np.int64)
     )
-    cid, _ = _codes(t.column("symbol")) if n else (np.zeros(0, np.int64), pa.array([], pa.string()))
-    uid, unders = (
-        _codes(t.column("underlying")) if n else (np.zeros(0, np.int64), pa.array([], pa.string()))
-    )
+    if n:
+        cid, _ = _codes(t.column("symbol"))
+        uid, unders, con_uid0 = _underlying_codes(t.column("underlying"), cid, t.column("symbol"))
+    else:
+        cid = uid = con_uid0 = np.zeros(0, np.int64)
+        unders = pa.array([], pa.string())
     oi_row = _f64(t.column("open_interest")) if n else np.zeros(0)
     vol_row = _f64(t.column("volume")) if n and "volume" in t.column_names else np.full(n, np.nan)
     n_u = len(unders)
     n_c = int(cid.max()) + 1 if n else 0
     dmin = int(day.min()) if n else 0
     span = int(day.max()) - dmin + 1 if n else 1
+    dd = day - dmin
     ud_present = np.zeros((n_u, span), bool)
-    ud_present[uid, day - dmin] = True
+    ud_present[uid, dd] = True
+    if con_uid0 is None:  # rows of one symbol disagree on the underlying: the last row wins
+        con_uid = np.zeros(n_c, np.int64)
+        con_uid[cid] = uid
+    else:
+        con_uid = con_uid0.astype(np.int64)
     stale: list[tuple[str, dt.date]] = []
     for _ in range(2):  # build, then rebuild once without the stale sessions
         si_tab = np.cumsum(ud_present, axis=1) - 1
         n_sess = ud_present.sum(axis=1)
         width = int(n_sess.max()) if n_u else 0
-        si = np.where(ud_present[uid, day - dmin], si_tab[uid, day - dmin], -1)
-        ok = si >= 0
-        row_at = np.full((n_c, max(width, 1)), -1, np.int64)
-        rows = np.flatnonzero(ok)
-        row_at[cid[rows], si[rows]] = rows  # a later row of the same (contract, session) wins
-        listed = row_at >= 0
-        ridx = np.where(listed, row_at, 0)
-        oi = np.where(listed, oi_row[ridx] if n else 0.0, np.nan)
-        vol = np.where(listed, vol_row[ridx] if n else 0.0, np.nan)
+        ud_si = np.where(ud_present, si_tab, -1)
+        # one compiled pass over rows (scatter) and one over the (contract, session) cells
+        si, row_at, listed, oi, vol = _kernels.scatter(
+            cid, uid, dd, ud_si, n_c, max(width, 1), oi_row, vol_row
+        )
         sess_day = np.full((n_u, max(width, 1)), -1, np.int64)
-        uu, dd = np.nonzero(ud_present)
-        sess_day[uu, si_tab[uu, dd]] = dd + dmin
-        con_uid = np.zeros(n_c, np.int64)
-        con_uid[cid] = uid
+        uu, dk = np.nonzero(ud_present)
+        sess_day[uu, si_tab[uu, dk]] = dk + dmin
         if not drop_stale or width < 2 or stale:
             break
         found = False
@@ -204,27 +246,33 @@ def build_panel(
 
 
 def changes_matrix(p: Panel) -> np.ndarray:
-    """``OI(j+1) - OI(j)`` per contract and session (NaN where either is missing)."""
+    """``OI(j+1) - OI(j)`` per contract and session (NaN where either is missing); computed
+    once per panel (read-only)."""
+    got = p.memo.get("changes")
+    if isinstance(got, np.ndarray):
+        return got
     ch = np.full(p.oi.shape, np.nan)
     if p.oi.shape[1] > 1:
-        ch[:, :-1] = p.oi[:, 1:] - p.oi[:, :-1]
+        np.subtract(p.oi[:, 1:], p.oi[:, :-1], out=ch[:, :-1])
+    ch.flags.writeable = False
+    p.memo["changes"] = ch
     return ch
 
 
 def streak_matrices(
     p: Panel, ch: np.ndarray, min_contracts: float, min_fraction: float
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """``growing``, ``streak`` (run length ending at each session) and ``streak_change``."""
-    with np.errstate(invalid="ignore"):
-        grow = ch > np.maximum(min_contracts, min_fraction * p.oi)
-    streak = np.zeros(ch.shape, np.int64)
-    total = np.zeros(ch.shape, np.float64)
-    prev_s = np.zeros(ch.shape[0], np.int64)
-    prev_t = np.zeros(ch.shape[0], np.float64)
-    for j in range(ch.shape[1]):  # a loop over sessions, vectorised over contracts
-        g = grow[:, j]
-        prev_s = np.where(g, prev_s + 1, 0)
-        prev_t = np.where(g, prev_t + np.nan_to_num(ch[:, j]), 0.0)
-        streak[:, j] = prev_s
-        total[:, j] = prev_t
-    return grow, streak, total
+    """``growing`` (:math:`\\Delta OI > \\max(a, f \\cdot OI)`), ``streak`` (run length ending
+    at each session) and ``streak_change`` (sum of :math:`\\Delta OI` over the run); one compiled
+    pass over contracts, shared between accumulation and rolls for the panel's own changes."""
+    key = ("streaks", float(min_contracts), float(min_fraction))
+    own = ch is p.memo.get("changes")
+    got = p.memo.get(key) if own else None
+    if isinstance(got, tuple):
+        return got
+    res = _kernels.streak_pass(ch, p.oi, float(min_contracts), float(min_fraction))
+    for m in res:
+        m.flags.writeable = False
+    if own:
+        p.memo[key] = res
+    return res

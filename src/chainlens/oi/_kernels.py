@@ -1,0 +1,337 @@
+"""Compiled row passes of the OI panel (Numba, ``cache=True``) with NumPy twins.
+
+Every kernel has a NumPy fallback with the same signature and bit-identical results (tested
+in ``tests/test_oi_fastpath.py``); :data:`USE_NUMBA` selects the engine (True when Numba imports).
+The kernels are single passes over rows or contracts: a loop in compiled code, never in Python.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+try:  # pragma: no cover - exercised through USE_NUMBA
+    from numba import njit
+
+    HAVE_NUMBA = True
+except ImportError:  # pragma: no cover
+    HAVE_NUMBA = False
+
+#: Engine switch (tests flip it to compare the two engines).
+USE_NUMBA = HAVE_NUMBA
+
+__all__ = [
+    "HAVE_NUMBA",
+    "USE_NUMBA",
+    "band_strings",
+    "first_rows",
+    "row_outputs",
+    "same_strings",
+    "scatter",
+    "streak_pass",
+]
+
+
+# ----------------------------------------------------------------------------------------------
+# first row of each contract key (codes are assigned in order of first appearance)
+# ----------------------------------------------------------------------------------------------
+def _first_rows_np(cid: np.ndarray, n_c: int) -> np.ndarray:
+    prev_max = np.maximum.accumulate(np.concatenate([[-1], cid[:-1]]).astype(np.int64))
+    return np.flatnonzero(cid > prev_max).astype(np.int64)
+
+
+def first_rows(cid: np.ndarray, n_c: int) -> np.ndarray:
+    """Row of each key's first occurrence, for first-appearance codes ``0..n_c-1``."""
+    if len(cid) == 0:
+        return np.zeros(0, np.int64)
+    return _first_rows_np(cid, n_c)
+
+
+# ----------------------------------------------------------------------------------------------
+# every row's string equals the string of its key's first row
+# ----------------------------------------------------------------------------------------------
+def _same_strings_py(
+    offsets: np.ndarray, data: np.ndarray, cid: np.ndarray, first: np.ndarray
+) -> bool:
+    off = offsets.astype(np.int64)
+    a = first[cid]
+    lens = off[1:] - off[:-1]
+    if not np.array_equal(lens, lens[a]):
+        return False
+    # compare byte by byte up to the longest string (short ASCII tickers: a few passes)
+    for k in range(int(lens.max()) if len(lens) else 0):  # a loop over character positions
+        m = lens > k
+        if not np.array_equal(data[off[:-1][m] + k], data[off[a][m] + k]):
+            return False
+    return True
+
+
+def same_strings(offsets: np.ndarray, data: np.ndarray, cid: np.ndarray, first: np.ndarray) -> bool:
+    """True when string ``r`` (Arrow offsets/data buffers) equals string ``first[cid[r]]``
+    for every row ``r``."""
+    if USE_NUMBA:
+        return bool(_same_strings_nb(offsets, data, cid, first))
+    return _same_strings_py(offsets, data, cid, first)
+
+
+# ----------------------------------------------------------------------------------------------
+# panel scatter: session index per row, row of each (contract, session), OI and volume matrices
+# ----------------------------------------------------------------------------------------------
+def _scatter_np(
+    cid: np.ndarray,
+    uid: np.ndarray,
+    dd: np.ndarray,
+    ud_si: np.ndarray,
+    n_c: int,
+    width: int,
+    oi_row: np.ndarray,
+    vol_row: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    si = ud_si[uid, dd]
+    rows = np.flatnonzero(si >= 0)
+    row_at = np.full((n_c, width), -1, np.int64)
+    row_at[cid[rows], si[rows]] = rows  # a later row of the same (contract, session) wins
+    listed = row_at >= 0
+    ridx = np.where(listed, row_at, 0)
+    n = len(cid)
+    oi = np.where(listed, oi_row[ridx] if n else 0.0, np.nan)
+    vol = np.where(listed, vol_row[ridx] if n else 0.0, np.nan)
+    return si, row_at, listed, oi, vol
+
+
+def scatter(
+    cid: np.ndarray,
+    uid: np.ndarray,
+    dd: np.ndarray,
+    ud_si: np.ndarray,
+    n_c: int,
+    width: int,
+    oi_row: np.ndarray,
+    vol_row: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """``si`` per row (``ud_si[uid, dd]``), ``row_at`` (last row of each contract and session,
+    -1 if none), ``listed``, and the OI and volume matrices (NaN where not listed)."""
+    if USE_NUMBA and len(cid):
+        return _scatter_nb(cid, uid, dd, ud_si, n_c, width, oi_row, vol_row)  # type: ignore[no-any-return]
+    return _scatter_np(cid, uid, dd, ud_si, n_c, width, oi_row, vol_row)
+
+
+# ----------------------------------------------------------------------------------------------
+# per-row outputs of oi_changes
+# ----------------------------------------------------------------------------------------------
+def _trailing_np(vol: np.ndarray, listed: np.ndarray, window: int) -> np.ndarray:
+    n_c, w = vol.shape
+    out = np.full((n_c, w), np.nan)
+    for j in range(1, w):  # a loop over sessions (and back over the window), not contracts
+        seen = np.zeros(n_c, np.int64)
+        tot = np.zeros(n_c)
+        cnt = np.zeros(n_c)
+        for k in range(j - 1, -1, -1):
+            take = listed[:, k] & (seen < window)
+            v = vol[:, k]
+            ok = take & np.isfinite(v)
+            tot += np.where(ok, v, 0.0)
+            cnt += ok
+            seen += take
+            if not (seen < window).any():
+                break
+        out[:, j] = np.where(cnt > 0, tot / np.maximum(cnt, 1), np.nan)
+    return out
+
+
+def _row_outputs_np(
+    c: np.ndarray, j: np.ndarray, oi: np.ndarray, vol: np.ndarray, listed: np.ndarray, window: int
+) -> tuple[np.ndarray, ...]:
+    w = oi.shape[1]
+    oi_next = np.where(j + 1 < w, oi[c, np.minimum(j + 1, w - 1)], np.nan)
+    oi_d = oi[c, j]
+    change = oi_next - oi_d
+    avg = _trailing_np(vol, listed, window)[c, j]
+    v = vol[c, j]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        vol_oi = np.where(oi_d > 0, v / np.where(oi_d > 0, oi_d, 1.0), np.nan)
+        mult = np.where(avg > 0, v / np.where(avg > 0, avg, 1.0), np.nan)
+    return oi_next, change, avg, vol_oi, mult
+
+
+def row_outputs(
+    c: np.ndarray, j: np.ndarray, oi: np.ndarray, vol: np.ndarray, listed: np.ndarray, window: int
+) -> tuple[np.ndarray, ...]:
+    """Per row (contract ``c``, session ``j``): ``oi_next`` :math:`OI_{j+1}`, ``change``
+    :math:`OI_{j+1} - OI_j`, ``avg`` (mean non-null volume over the contract's previous
+    ``window`` listed sessions), ``vol_oi`` :math:`V_j/OI_j` (NaN unless OI > 0) and ``mult``
+    :math:`V_j/\\overline{V}` (NaN unless the average > 0)."""
+    if USE_NUMBA and len(c):
+        return _row_outputs_nb(c, j, oi, vol, listed, window)  # type: ignore[no-any-return]
+    return _row_outputs_np(c, j, oi, vol, listed, window)
+
+
+# ----------------------------------------------------------------------------------------------
+# streak recurrence
+# ----------------------------------------------------------------------------------------------
+def _streak_np(
+    ch: np.ndarray, oi: np.ndarray, min_contracts: float, min_fraction: float
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    with np.errstate(invalid="ignore"):
+        grow = ch > np.maximum(min_contracts, min_fraction * oi)
+    streak = np.zeros(ch.shape, np.int64)
+    total = np.zeros(ch.shape, np.float64)
+    prev_s = np.zeros(ch.shape[0], np.int64)
+    prev_t = np.zeros(ch.shape[0], np.float64)
+    for j in range(ch.shape[1]):  # a loop over sessions, vectorised over contracts
+        g = grow[:, j]
+        prev_s = np.where(g, prev_s + 1, 0)
+        prev_t = np.where(g, prev_t + np.nan_to_num(ch[:, j]), 0.0)
+        streak[:, j] = prev_s
+        total[:, j] = prev_t
+    return grow, streak, total
+
+
+def streak_pass(
+    ch: np.ndarray, oi: np.ndarray, min_contracts: float, min_fraction: float
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``grow`` :math:`= \\Delta OI > \\max(a, f\\,OI)`, ``streak`` (run length ending at each
+    session) and ``total`` (sum of :math:`\\Delta OI` over the run)."""
+    if USE_NUMBA and ch.size:
+        return _streak_nb(ch, oi, float(min_contracts), float(min_fraction))  # type: ignore[no-any-return]
+    return _streak_np(ch, oi, min_contracts, min_fraction)
+
+
+# ----------------------------------------------------------------------------------------------
+# band keys as an Arrow string array built from buffers
+# ----------------------------------------------------------------------------------------------
+def _band_bytes_np(
+    idx: np.ndarray, miss: np.ndarray, pad: np.ndarray, lens: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    ln = np.where(miss, 0, lens[idx])
+    offsets = np.zeros(len(idx) + 1, np.int64)
+    np.cumsum(ln, out=offsets[1:])
+    rows = pad[idx]
+    keep = np.arange(pad.shape[1])[None, :] < ln[:, None]
+    return offsets, rows[keep]
+
+
+def band_strings(
+    idx: np.ndarray, miss: np.ndarray, pad: np.ndarray, lens: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Offsets (int64) and UTF-8 bytes of ``names[idx]`` (empty where ``miss``); ``pad`` holds
+    the names as zero-padded byte rows, ``lens`` their lengths."""
+    if USE_NUMBA and len(idx):
+        return _band_bytes_nb(idx, miss, pad, lens)  # type: ignore[no-any-return]
+    return _band_bytes_np(idx, miss, pad, lens)
+
+
+if HAVE_NUMBA:
+
+    @njit(cache=True, nogil=True)
+    def _same_strings_nb(offsets, data, cid, first):  # type: ignore[no-untyped-def]
+        for r in range(len(cid)):
+            a = first[cid[r]]
+            s0, s1 = offsets[r], offsets[r + 1]
+            t0, t1 = offsets[a], offsets[a + 1]
+            if s1 - s0 != t1 - t0:
+                return False
+            for k in range(s1 - s0):
+                if data[s0 + k] != data[t0 + k]:
+                    return False
+        return True
+
+    @njit(cache=True, nogil=True)
+    def _scatter_nb(cid, uid, dd, ud_si, n_c, width, oi_row, vol_row):  # type: ignore[no-untyped-def]
+        n = len(cid)
+        si = np.empty(n, np.int64)
+        row_at = np.full((n_c, width), -1, np.int64)
+        for r in range(n):
+            s = ud_si[uid[r], dd[r]]
+            si[r] = s
+            if s >= 0:
+                row_at[cid[r], s] = r
+        listed = np.empty((n_c, width), np.bool_)
+        oi = np.empty((n_c, width), np.float64)
+        vol = np.empty((n_c, width), np.float64)
+        for c in range(n_c):
+            for j in range(width):
+                r = row_at[c, j]
+                if r >= 0:
+                    listed[c, j] = True
+                    oi[c, j] = oi_row[r]
+                    vol[c, j] = vol_row[r]
+                else:
+                    listed[c, j] = False
+                    oi[c, j] = np.nan
+                    vol[c, j] = np.nan
+        return si, row_at, listed, oi, vol
+
+    @njit(cache=True, nogil=True)
+    def _row_outputs_nb(c, j, oi, vol, listed, window):  # type: ignore[no-untyped-def]
+        n = len(c)
+        w = oi.shape[1]
+        oi_next = np.empty(n)
+        change = np.empty(n)
+        avg = np.empty(n)
+        vol_oi = np.empty(n)
+        mult = np.empty(n)
+        for r in range(n):
+            cc, jj = c[r], j[r]
+            o = oi[cc, jj]
+            nx = oi[cc, jj + 1] if jj + 1 < w else np.nan
+            oi_next[r] = nx
+            change[r] = nx - o
+            seen = 0
+            tot = 0.0
+            cnt = 0.0
+            k = jj - 1
+            while k >= 0 and seen < window:
+                if listed[cc, k]:
+                    v = vol[cc, k]
+                    if np.isfinite(v):
+                        tot += v
+                        cnt += 1.0
+                    seen += 1
+                k -= 1
+            a = tot / max(cnt, 1.0) if cnt > 0 else np.nan
+            avg[r] = a
+            v = vol[cc, jj]
+            vol_oi[r] = v / o if o > 0 else np.nan
+            mult[r] = v / a if a > 0 else np.nan
+        return oi_next, change, avg, vol_oi, mult
+
+    @njit(cache=True, nogil=True)
+    def _streak_nb(ch, oi, a, f):  # type: ignore[no-untyped-def]
+        n_c, w = ch.shape
+        grow = np.empty((n_c, w), np.bool_)
+        streak = np.empty((n_c, w), np.int64)
+        total = np.empty((n_c, w), np.float64)
+        for c in range(n_c):
+            s = 0
+            t = 0.0
+            for j in range(w):
+                x = ch[c, j]
+                b = f * oi[c, j]
+                thr = b if (b > a or b != b) else a  # np.maximum: NaN propagates
+                g = x > thr
+                grow[c, j] = g
+                if g:
+                    s += 1
+                    t += x
+                else:
+                    s = 0
+                    t = 0.0
+                streak[c, j] = s
+                total[c, j] = t
+        return grow, streak, total
+
+    @njit(cache=True, nogil=True)
+    def _band_bytes_nb(idx, miss, pad, lens):  # type: ignore[no-untyped-def]
+        n = len(idx)
+        offsets = np.empty(n + 1, np.int64)
+        offsets[0] = 0
+        for r in range(n):
+            offsets[r + 1] = offsets[r] + (0 if miss[r] else lens[idx[r]])
+        data = np.empty(offsets[n], np.uint8)
+        for r in range(n):
+            if not miss[r]:
+                b = idx[r]
+                o = offsets[r]
+                for k in range(lens[b]):
+                    data[o + k] = pad[b, k]
+        return offsets, data
