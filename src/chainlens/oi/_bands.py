@@ -54,8 +54,7 @@ def band_of(
         arr = values if isinstance(values, pa.ChunkedArray) else pa.array(values)
         x = np.asarray(pc.fill_null(arr.cast(pa.float64()), np.nan).to_numpy(), dtype=np.float64)
     lows = np.array([b[0] for b in bands])
-    i = np.searchsorted(lows, np.nan_to_num(x, nan=-1.0), side="right") - 1
-    miss = np.isnan(x) | (i < 0)
+    i, miss = _kernels.band_index(x, lows.astype(np.float64))
     names = [b[field].encode() for b in bands]
     lens = np.array([len(b) for b in names], np.int64)
     if len(x) * int(lens.max()) >= 2**31 - 1:  # beyond 32-bit string offsets: the Arrow cast
@@ -67,7 +66,7 @@ def band_of(
     for k, b in enumerate(names):  # a loop over the bands
         pad[k, : len(b)] = np.frombuffer(b, np.uint8)
     # the string column written straight into Arrow buffers (no Python objects per value)
-    offsets, data = _kernels.band_strings(np.where(miss, 0, i).astype(np.int64), miss, pad, lens)
+    offsets, data = _kernels.band_strings(i, miss, pad, lens)
     n_null = int(miss.sum())
     validity = pa.py_buffer(np.packbits(~miss, bitorder="little")) if n_null else None
     return pa.StringArray.from_buffers(

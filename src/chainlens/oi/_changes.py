@@ -104,8 +104,8 @@ def oi_changes(
     t = p.table.take(pa.array(rows)) if len(rows) != p.table.num_rows else p.table
 
     def int_col(x: np.ndarray) -> pa.Array:
-        miss = np.isnan(x)
-        return pa.array(np.where(miss, 0.0, x).astype(np.int64), mask=miss)
+        v, miss = _kernels.int_or_null(x)
+        return pa.array(v, mask=miss)
 
     def f64_col(x: np.ndarray) -> pa.Array:
         return pa.array(x, mask=np.isnan(x), from_pandas=False)

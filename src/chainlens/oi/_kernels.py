@@ -22,8 +22,10 @@ USE_NUMBA = HAVE_NUMBA
 __all__ = [
     "HAVE_NUMBA",
     "USE_NUMBA",
+    "band_index",
     "band_strings",
     "first_rows",
+    "int_or_null",
     "row_outputs",
     "same_strings",
     "scatter",
@@ -43,34 +45,65 @@ def first_rows(cid: np.ndarray, n_c: int) -> np.ndarray:
     """Row of each key's first occurrence, for first-appearance codes ``0..n_c-1``."""
     if len(cid) == 0:
         return np.zeros(0, np.int64)
+    if USE_NUMBA:
+        return _first_rows_nb(cid, n_c)  # type: ignore[no-any-return]
     return _first_rows_np(cid, n_c)
+
+
+def _int_or_null_np(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    miss = np.isnan(x)
+    return np.where(miss, 0.0, x).astype(np.int64), miss
+
+
+def int_or_null(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Integer-valued floats as int64 values and a null mask (NaN)."""
+    if USE_NUMBA and len(x):
+        return _int_or_null_nb(x)  # type: ignore[no-any-return]
+    return _int_or_null_np(x)
+
+
+def _band_index_np(x: np.ndarray, lows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    i = np.searchsorted(lows, np.nan_to_num(x, nan=-1.0), side="right") - 1
+    miss = np.isnan(x) | (i < 0)
+    return np.where(miss, 0, i).astype(np.int64), miss
+
+
+def band_index(x: np.ndarray, lows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Index of the last band whose lower bound (``lows``, ascending) ``x`` reaches, and a
+    miss mask (NaN or below the first bound)."""
+    if USE_NUMBA and len(x):
+        return _band_index_nb(x, lows)  # type: ignore[no-any-return]
+    return _band_index_np(x, lows)
 
 
 # ----------------------------------------------------------------------------------------------
 # every row's string equals the string of its key's first row
 # ----------------------------------------------------------------------------------------------
 def _same_strings_py(
-    offsets: np.ndarray, data: np.ndarray, cid: np.ndarray, first: np.ndarray
+    offsets: np.ndarray, data: np.ndarray, r_off: np.ndarray, r_data: np.ndarray, key: np.ndarray
 ) -> bool:
     off = offsets.astype(np.int64)
-    a = first[cid]
+    ro = r_off.astype(np.int64)
     lens = off[1:] - off[:-1]
-    if not np.array_equal(lens, lens[a]):
+    rl = (ro[1:] - ro[:-1])[key]
+    if not np.array_equal(lens, rl):
         return False
-    # compare byte by byte up to the longest string (short ASCII tickers: a few passes)
+    # compare byte by byte up to the longest string (short tickers: a few vector passes)
     for k in range(int(lens.max()) if len(lens) else 0):  # a loop over character positions
         m = lens > k
-        if not np.array_equal(data[off[:-1][m] + k], data[off[a][m] + k]):
+        if not np.array_equal(data[off[:-1][m] + k], r_data[ro[:-1][key][m] + k]):
             return False
     return True
 
 
-def same_strings(offsets: np.ndarray, data: np.ndarray, cid: np.ndarray, first: np.ndarray) -> bool:
-    """True when string ``r`` (Arrow offsets/data buffers) equals string ``first[cid[r]]``
-    for every row ``r``."""
-    if USE_NUMBA:
-        return bool(_same_strings_nb(offsets, data, cid, first))
-    return _same_strings_py(offsets, data, cid, first)
+def same_strings(
+    offsets: np.ndarray, data: np.ndarray, r_off: np.ndarray, r_data: np.ndarray, key: np.ndarray
+) -> bool:
+    """True when string ``r`` (Arrow offsets/data buffers) equals reference string ``key[r]``
+    (reference offsets/data) for every row ``r``."""
+    if USE_NUMBA and len(key):
+        return bool(_same_strings_nb(offsets, data, r_off, r_data, key))
+    return _same_strings_py(offsets, data, r_off, r_data, key)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -223,15 +256,54 @@ def band_strings(
 if HAVE_NUMBA:
 
     @njit(cache=True, nogil=True)
-    def _same_strings_nb(offsets, data, cid, first):  # type: ignore[no-untyped-def]
+    def _first_rows_nb(cid, n_c):  # type: ignore[no-untyped-def]
+        out = np.empty(n_c, np.int64)
+        nxt = 0
         for r in range(len(cid)):
-            a = first[cid[r]]
+            if cid[r] >= nxt:
+                out[nxt] = r
+                nxt += 1
+        return out
+
+    @njit(cache=True, nogil=True)
+    def _int_or_null_nb(x):  # type: ignore[no-untyped-def]
+        n = len(x)
+        v = np.empty(n, np.int64)
+        miss = np.empty(n, np.bool_)
+        for r in range(n):
+            m = np.isnan(x[r])
+            miss[r] = m
+            v[r] = 0 if m else np.int64(x[r])
+        return v, miss
+
+    @njit(cache=True, nogil=True)
+    def _band_index_nb(x, lows):  # type: ignore[no-untyped-def]
+        n = len(x)
+        idx = np.zeros(n, np.int64)
+        miss = np.empty(n, np.bool_)
+        nb = len(lows)
+        for r in range(n):
+            v = x[r]
+            if np.isnan(v):
+                miss[r] = True
+                continue
+            k = -1
+            while k + 1 < nb and lows[k + 1] <= v:
+                k += 1
+            miss[r] = k < 0
+            idx[r] = max(k, 0)
+        return idx, miss
+
+    @njit(cache=True, nogil=True)
+    def _same_strings_nb(offsets, data, r_off, r_data, key):  # type: ignore[no-untyped-def]
+        for r in range(len(key)):
+            a = key[r]
             s0, s1 = offsets[r], offsets[r + 1]
-            t0, t1 = offsets[a], offsets[a + 1]
+            t0, t1 = r_off[a], r_off[a + 1]
             if s1 - s0 != t1 - t0:
                 return False
             for k in range(s1 - s0):
-                if data[s0 + k] != data[t0 + k]:
+                if data[s0 + k] != r_data[t0 + k]:
                     return False
         return True
 

@@ -61,34 +61,47 @@ def _underlying_codes(
     """Row codes of ``underlying``, its dictionary and the code per contract key.
 
     The underlying is hashed on the contracts' first rows only (about one row in ``sessions``)
-    and checked byte for byte against every row (one compiled pass, no hashing); the codes are
-    the same as a full :func:`_codes` pass (first-appearance order). Null symbols or
-    underlyings, or a symbol whose rows disagree on the underlying, take the full pass (the
-    per-contract code is then None).
+    and checked byte for byte against every row (one compiled pass per chunk, no hashing); the
+    codes are the same as a full :func:`_codes` pass (first-appearance order). Null symbols or
+    underlyings, non-string columns, or a symbol whose rows disagree on the underlying take the
+    full pass (the per-contract code is then None).
     """
-    arr = und.combine_chunks() if isinstance(und, pa.ChunkedArray) else und
-    if (
-        sym.null_count
-        or arr.null_count
-        or not (pa.types.is_string(arr.type) or pa.types.is_large_string(arr.type))
-    ):
+    chunks = und.chunks if isinstance(und, pa.ChunkedArray) else [und]
+    if sym.null_count or und.null_count or not all(_is_str(c.type) for c in chunks):
         uid, unders = _codes(und)
         return uid, unders, None
     n_c = int(cid.max()) + 1
     first = _kernels.first_rows(cid, n_c)
-    enc = pc.dictionary_encode(arr.take(pa.array(first)))
+    ref = und.take(pa.array(first))
+    ref = ref.combine_chunks() if isinstance(ref, pa.ChunkedArray) else ref
+    enc = pc.dictionary_encode(ref)
     con = enc.indices.to_numpy(zero_copy_only=False)
+    r_off, r_data = _str_buffers(ref)
+    at = 0
+    for ch in chunks:  # a loop over Arrow chunks
+        off, data = _str_buffers(ch)
+        if not _kernels.same_strings(off, data, r_off, r_data, cid[at : at + len(ch)]):
+            uid, unders = _codes(und)
+            return uid, unders, None
+        at += len(ch)
+    return con[cid], enc.dictionary, con
+
+
+def _is_str(t: pa.DataType) -> bool:
+    return bool(pa.types.is_string(t) or pa.types.is_large_string(t))
+
+
+def _str_buffers(arr: pa.Array) -> tuple[np.ndarray, np.ndarray]:
+    """Offsets (sliced to the array) and data bytes of a string/large_string array."""
     off_t = np.int64 if pa.types.is_large_string(arr.type) else np.int32
     bufs = arr.buffers()
     offsets = np.frombuffer(bufs[1], off_t)[arr.offset : arr.offset + len(arr) + 1]
     data = (
-        np.frombuffer(bufs[2], np.uint8) if bufs[2] is not None and bufs[2].size else
-        np.zeros(1, np.uint8)
-    )  # fmt: skip
-    if not _kernels.same_strings(offsets, data, cid, first):
-        uid, unders = _codes(und)
-        return uid, unders, None
-    return con[cid], enc.dictionary, con
+        np.frombuffer(bufs[2], np.uint8)
+        if bufs[2] is not None and bufs[2].size
+        else np.zeros(1, np.uint8)
+    )
+    return offsets, data
 
 
 #: One-entry cache: the last panel built, with the table it was built from (compared by

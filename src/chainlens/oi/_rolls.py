@@ -187,8 +187,14 @@ def detect_rolls(
             for j in range(1, w_n + 1)
         ) / pl.col("decline")
     ).alias("sync")  # fmt: skip
+    # candidate pairs as index arrays; the expiry and strike rules (below, unchanged) and a
+    # synchrony floor are applied to the indices first so that only pairs that can matter are
+    # materialised (a pair with sync < min(roll_min_sync, close_veto_sync) is neither a roll
+    # nor a veto)
+    di, ri = _candidate_index(dec, rise, up, down)
+    di, ri = _prefilter(dec, rise, di, ri, cfg)
     compat = (
-        _candidates(dec, rise, up, down)
+        _gather_pairs(dec, rise, di, ri)
         .with_columns(sync)
         .filter(
             (pl.col("to_expiry") > pl.col("expiry"))
@@ -266,12 +272,68 @@ def detect_rolls(
     return out.to_arrow()
 
 
-def _candidates(dec: pl.DataFrame, rise: pl.DataFrame, up: float, down: float) -> pl.DataFrame:
-    """Decline x rise pairs of the same underlying and right whose strikes are within the
-    widest pairing band (``[K(1 - max(up, down)), K(1 + max(up, down))]``), found by binary
-    search on rises sorted by (underlying, right, strike) instead of a full cross join."""
+def _prefilter(
+    dec: pl.DataFrame, rise: pl.DataFrame, di: np.ndarray, ri: np.ndarray, cfg: OIConfig
+) -> tuple[np.ndarray, np.ndarray]:
+    """Keep the pairs that pass the expiry and strike rules (the same float expressions as
+    the Polars filter of :func:`detect_rolls`) and have synchrony at least
+    ``min(roll_min_sync, close_veto_sync)`` (minus 1e-9: a superset; the exact filters follow
+    in Polars)."""
+    if len(di) == 0:
+        return di, ri
+
+    def days(df: pl.DataFrame, name: str) -> np.ndarray:
+        return df[name].cast(pl.Int32).to_numpy().astype(np.int64)
+
+    e_n, e_f = days(dec, "expiry")[di], days(rise, "to_expiry")[ri]
+    de = e_f - e_n
+    k_n, k_f = dec["strike"].to_numpy()[di], rise["to_strike"].to_numpy()[ri]
+    call = (dec["right"] == "C").to_numpy()[di]
+    up, down = float(cfg.roll_strike_up_pct), float(cfg.roll_strike_down_pct)
+    lo = np.where(call, down, up)
+    hi = np.where(call, up, down)
+    m = (
+        (e_f > e_n)
+        & (de <= cfg.roll_max_expiry_days)
+        & (de >= cfg.roll_min_expiry_days)
+        & (k_f >= k_n * (1.0 - lo) - 1e-9)
+        & (k_f <= k_n * (1.0 + hi) + 1e-9)
+    )
+    di, ri = di[m], ri[m]
+    matched = np.zeros(len(di))
+    for j in range(1, cfg.roll_window + 1):  # a loop over the window's sessions
+        fall = np.maximum(-dec[f"step{j}"].to_numpy()[di], 0.0)
+        gain = np.maximum(rise[f"to_step{j}"].to_numpy()[ri], 0.0)
+        matched += np.minimum(fall, gain)
+    floor = min(cfg.roll_min_sync, cfg.close_veto_sync) - 1e-9
+    keep = matched >= floor * dec["decline"].to_numpy()[di]
+    return di[keep], ri[keep]
+
+
+def _gather_pairs(
+    dec: pl.DataFrame, rise: pl.DataFrame, di: np.ndarray, ri: np.ndarray
+) -> pl.DataFrame:
+    """Rows ``di`` of the declines beside rows ``ri`` of the rises (without their keys)."""
     if dec.height == 0 or rise.height == 0:
         return dec.join(rise, on=["underlying", "right"], how="inner")
+    return pl.concat([dec[di], rise.drop(["underlying", "right"])[ri]], how="horizontal")
+
+
+def _candidates(dec: pl.DataFrame, rise: pl.DataFrame, up: float, down: float) -> pl.DataFrame:
+    """Decline x rise pairs of the same underlying and right whose strikes are within the
+    widest pairing band (see :func:`_candidate_index`)."""
+    di, ri = _candidate_index(dec, rise, up, down)
+    return _gather_pairs(dec, rise, di, ri)
+
+
+def _candidate_index(
+    dec: pl.DataFrame, rise: pl.DataFrame, up: float, down: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """Decline x rise pairs (row indices) of the same underlying and right whose strikes are
+    within the widest pairing band (``[K(1 - max(up, down)), K(1 + max(up, down))]``), found by
+    binary search on rises sorted by (underlying, right, strike) instead of a full cross join."""
+    if dec.height == 0 or rise.height == 0:
+        return np.zeros(0, np.int64), np.zeros(0, np.int64)
     grp = (
         pl.concat(
             [dec.select("underlying", "right"), rise.select("underlying", "right")], how="vertical"
@@ -295,6 +357,4 @@ def _candidates(dec: pl.DataFrame, rise: pl.DataFrame, up: float, down: float) -
     di = np.repeat(np.arange(dec.height), cnt)
     offs = np.arange(int(cnt.sum())) - np.repeat(np.cumsum(cnt) - cnt, cnt)
     ri = order[np.repeat(a, cnt) + offs]
-    left = dec[di]
-    right = rise.drop(["underlying", "right"])[ri]
-    return pl.concat([left, right], how="horizontal")
+    return di, ri
