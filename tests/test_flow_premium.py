@@ -211,3 +211,20 @@ def test_darkpool_and_twap() -> None:
 
 def test_public_api() -> None:
     assert set(flow.__all__) == {n for n in dir(flow) if not n.startswith("_")} - {"annotations"}
+
+
+def test_contract_views_off_leaves_only_the_per_contract_views_out() -> None:
+    sym = "XYZ240315C00105000"
+    t = _trades([
+        dict(strike=105.0, right="C", price=2.0, size=400, bid=1.0, ask=2.0, dt_ns=0, exchange="A"),
+        dict(strike=105.0, right="C", price=1.0, size=10, bid=1.0, ask=2.0, dt_ns=10**9, exchange="B"),
+    ])  # fmt: skip
+    ch = _chain([(sym, 105.0, "C", 1005, 200)])
+    full = flow.analyze_flow(t, ch)
+    lean = flow.analyze_flow(t, ch, contract_views=False)
+    assert full.contract_scores is not None and full.dealer_positions is not None
+    assert lean.contract_scores is None and lean.dealer_positions is None
+    assert lean.notable.equals(full.notable) and lean.by_strike.equals(full.by_strike)
+    assert lean.totals == full.totals and lean.side_mix == full.side_mix
+    # 400 bought at the ask, 10 sold at the bid: net = (800 - 10) * 100
+    assert lean.totals["net_usd"] == pytest.approx(79_000.0)

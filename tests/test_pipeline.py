@@ -186,3 +186,37 @@ def test_compacted_window_pickles_small_and_equal() -> None:
     c = _compact(w)
     assert c.history.equals(h) and c.trades.equals(big.slice(5, 10))
     assert len(pickle.dumps(c.trades)) < len(pickle.dumps(w.trades)) / 100
+
+
+def test_pool_chunks_cover_every_underlying_once() -> None:
+    from chainlens.runners.local import CHUNK_MAX, _chunks
+
+    assert _chunks(10, 2) == [(0, 2), (2, 4), (4, 6), (6, 8), (8, 10)]  # ceil(10 / 8) = 2
+    assert _chunks(3, 2) == [(0, 1), (1, 2), (2, 3)]
+    big = _chunks(5000, 2)
+    assert big[0] == (0, CHUNK_MAX) and big[-1][1] == 5000
+    assert all(a == b for (_, a), (b, _) in zip(big, big[1:], strict=False))
+
+
+def test_process_pool_run_gives_the_in_process_documents(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    root = build_tiny_store(tmp_path / "store")
+    with Store(root) as st:
+        run_local(st, D2, workers=1)
+        one = {d["underlying"]: d for d in read_docs(st, D2)}
+        out = run_local(st, D2, workers=2)  # chunked tasks on a forkserver pool
+        two = {d["underlying"]: d for d in read_docs(st, D2)}
+    assert out["workers"] == 2 and out["failed"] == []
+    assert set(two) == {"TST", "NOTR"}
+
+    def same(a, b) -> bool:  # type: ignore[no-untyped-def]
+        # the greeks backend (NumPy or Numba, chosen by chainlens.pricing) may differ between
+        # a fresh worker and this process: equal up to rounding, not bit for bit
+        if isinstance(a, float) and isinstance(b, float):
+            return a == pytest.approx(b, rel=1e-9, abs=1e-9)
+        if isinstance(a, dict) and isinstance(b, dict):
+            return a.keys() == b.keys() and all(same(a[k], b[k]) for k in a)
+        if isinstance(a, list) and isinstance(b, list):
+            return len(a) == len(b) and all(same(x, y) for x, y in zip(a, b, strict=True))
+        return bool(a == b)
+
+    assert same(one, two)

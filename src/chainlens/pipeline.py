@@ -472,7 +472,9 @@ def analyze_underlying(window: UnderlyingWindow, config: PipelineConfig) -> Unde
         from chainlens.flow import FlowConfig, analyze_flow
 
         fcfg = config.flow or FlowConfig()
-        fr = analyze_flow(window.trades, today, history=hist, prints=prints, config=fcfg)
+        fr = analyze_flow(
+            window.trades, today, history=hist, prints=prints, config=fcfg, contract_views=False
+        )
         bs = fr.by_strike.sort_by([("total_usd", "descending")])
         flow_doc = {
             "totals": _jsonable(fr.totals),

@@ -5,7 +5,7 @@ Pure kernels over canonical Arrow tables (:data:`chainlens.schema.TRADES`, ``CHA
 
 Composed entry for the pipeline
 -------------------------------
-``analyze_flow(trades, chain, *, history=None, prints=None, config=None) -> FlowResult``
+``analyze_flow(trades, chain, *, history=None, prints=None, config=None, contract_views=True) -> FlowResult``
 
 * ``trades``: one underlying's (or many underlyings') trades for one session.
 * ``chain``: that session's chain snapshot(s) (OI(D), volume, vendor gamma/delta, spot).
@@ -18,8 +18,8 @@ Composed entry for the pipeline
 ``is_block``), ``by_ticker``, ``by_expiry``, ``by_strike`` (premium decomposition),
 ``totals`` (dict: the whole input's decomposition and the flip rate), ``side_mix`` (dict),
 ``prints`` (sweeps collapsed), ``notable`` (ranked notable prints with facts and score),
-``contract_scores``, ``dealer_positions`` (``symbol``, ``dealer_position_contracts``...),
-``darkpool`` and ``twap`` (None without prints), ``settings`` (dict).
+``contract_scores``, ``dealer_positions`` (``symbol``, ``dealer_position_contracts``...;
+both None with ``contract_views=False``), ``darkpool`` and ``twap`` (None without prints), ``settings`` (dict).
 
 Kernels: :func:`classify_side` (``quote``/``tick``/``lee_ready``/``emo``), :func:`quote_rule`,
 :func:`tick_test`, :func:`lee_ready`, :func:`emo_rule`, :func:`tag_multileg`,

@@ -33,8 +33,8 @@ class FlowResult:
     side_mix: dict[str, Any]
     prints: pa.Table
     notable: pa.Table
-    contract_scores: pa.Table
-    dealer_positions: pa.Table
+    contract_scores: pa.Table | None
+    dealer_positions: pa.Table | None
     darkpool: pa.Table | None = None
     twap: pa.Table | None = None
     settings: dict[str, Any] = field(default_factory=dict)
@@ -179,6 +179,7 @@ def analyze_flow(
     history: pa.Table | None = None,
     prints: pa.Table | None = None,
     config: FlowConfig | None = None,
+    contract_views: bool = True,
 ) -> FlowResult:
     """Flow analytics of one session: sides, premium decomposition, prints, scores, positions.
 
@@ -195,6 +196,11 @@ def analyze_flow(
         Optional canonical dark-pool prints.
     config
         :class:`FlowConfig`; defaults when omitted.
+    contract_views
+        Compute the per-contract views ``contract_scores`` (:func:`contract_scores`) and
+        ``dealer_positions`` (:func:`dealer_positions`). ``False`` leaves both ``None``: the
+        daily pipeline (:func:`chainlens.pipeline.analyze_underlying`) states neither, and they
+        are about a quarter of the flow cost of a small underlying.
 
     Returns
     -------
@@ -222,8 +228,10 @@ def analyze_flow(
         )
     events = print_events(t)
     notable = notable_prints(events, chain, contract_stats=stats, top_n=cfg.notable_top_n)
-    scores = contract_scores(t, chain, stats)
-    positions = dealer_positions(t, history if history is not None else chain)
+    scores = positions = None
+    if contract_views:
+        scores = contract_scores(t, chain, stats)
+        positions = dealer_positions(t, history if history is not None else chain)
     dp = tw = None
     if prints is not None:
         dp = darkpool_summary(prints, label_threshold=cfg.darkpool_label_threshold)

@@ -260,13 +260,13 @@ def notable_prints(
         dte_days=col("dte_days"),
     )
     out = out.append_column("score", pa.array(score))
+    order = np.lexsort((-col("premium_usd"), -score))[: max(int(top_n), 0)]
+    out = out.take(pa.array(order, type=pa.int64()))  # row-wise facts below: kept rows only
     out = out.append_column("side", side_names(out.column("side_code").to_numpy()))
     out = out.append_column(
         "expiry_class",
         expiry_class_array(out.column("expiry"), out.column("trade_date"), out.column("root")),
     )
-    order = np.lexsort((-col("premium_usd"), -score))[: max(int(top_n), 0)]
-    out = out.take(pa.array(order, type=pa.int64()))
     out = out.append_column("rank", pa.array(np.arange(1, out.num_rows + 1, dtype=np.int64)))
     drop = [c for c in ("chain_spot", "chain_volume") if c in out.column_names]
     return out.drop_columns(drop)
