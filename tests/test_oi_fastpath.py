@@ -425,3 +425,9 @@ def test_sliced_chunks(engine: bool, seed: int) -> None:
         _assert_panel_equal(
             _panel.build_panel(t, drop_stale=False), ref_build_panel(t, drop_stale=False)
         )
+
+
+def test_empty_history(engine: bool) -> None:
+    h = random_history(1).slice(0, 0)
+    _assert_panel_equal(_panel.build_panel(h), ref_build_panel(h))
+    assert oi.oi_changes(h).equals(ref_oi_changes(h))

@@ -1,6 +1,7 @@
 """Compiled row passes of the OI panel (Numba, ``cache=True``) with NumPy twins.
 
-Every kernel has a NumPy fallback with the same signature and bit-identical results (tested
+Kernels over independent rows or contracts run in parallel (``prange``; the
+results do not depend on the thread count). Every kernel has a NumPy fallback with the same signature and bit-identical results (tested
 in ``tests/test_oi_fastpath.py``); :data:`USE_NUMBA` selects the engine (True when Numba imports).
 The kernels are single passes over rows or contracts: a loop in compiled code, never in Python.
 """
@@ -10,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 try:  # pragma: no cover - exercised through USE_NUMBA
-    from numba import njit
+    from numba import njit, prange
 
     HAVE_NUMBA = True
 except ImportError:  # pragma: no cover
@@ -24,8 +25,11 @@ __all__ = [
     "USE_NUMBA",
     "band_index",
     "band_strings",
+    "abs_by_group",
     "first_rows",
     "int_or_null",
+    "mark_rows",
+    "stale_stats",
     "row_outputs",
     "same_strings",
     "scatter",
@@ -104,6 +108,80 @@ def same_strings(
     if USE_NUMBA and len(key):
         return bool(_same_strings_nb(offsets, data, r_off, r_data, key))
     return _same_strings_py(offsets, data, r_off, r_data, key)
+
+
+# ----------------------------------------------------------------------------------------------
+# per-row marks: sessions present per underlying, expiry per contract (the last row wins)
+# ----------------------------------------------------------------------------------------------
+def _mark_rows_np(
+    uid: np.ndarray, dd: np.ndarray, cid: np.ndarray, exp_row: np.ndarray, n_u: int, span: int,
+    n_c: int,
+) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
+    ud_present = np.zeros((n_u, span), bool)
+    ud_present[uid, dd] = True
+    exp = np.zeros(n_c, np.int64)
+    exp[cid] = exp_row
+    return ud_present, exp
+
+
+def mark_rows(
+    uid: np.ndarray, dd: np.ndarray, cid: np.ndarray, exp_row: np.ndarray, n_u: int, span: int,
+    n_c: int,
+) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
+    """``ud_present`` (underlying x day offset, True where a row exists) and the expiry day of
+    each contract (its last row's)."""
+    if USE_NUMBA and len(uid):
+        return _mark_rows_nb(uid, dd, cid, exp_row, n_u, span, n_c)  # type: ignore[no-any-return]
+    return _mark_rows_np(uid, dd, cid, exp_row, n_u, span, n_c)
+
+
+# ----------------------------------------------------------------------------------------------
+# stale-repeat statistics per (session, underlying)
+# ----------------------------------------------------------------------------------------------
+def _stale_stats_np(
+    listed: np.ndarray, oi: np.ndarray, vol: np.ndarray, con_uid: np.ndarray, n_u: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    w = listed.shape[1]
+    diff = np.zeros((w, n_u), np.int64)
+    both_n = np.zeros((w, n_u), np.int64)
+    vol_s = np.zeros((w, n_u))
+    known = np.zeros((w, n_u))
+    for j in range(1, w):  # a loop over sessions
+        both = listed[:, j] & listed[:, j - 1]
+        same = ~(oi[:, j] != oi[:, j - 1])  # NaN == NaN counts as same
+        diff[j] = np.bincount(con_uid[both & ~same], minlength=n_u)
+        both_n[j] = np.bincount(con_uid[both], minlength=n_u)
+        v_prev = np.where(listed[:, j - 1], vol[:, j - 1], np.nan)
+        vol_s[j] = np.bincount(con_uid, weights=np.nan_to_num(v_prev), minlength=n_u)
+        known[j] = np.bincount(con_uid, weights=np.isfinite(v_prev), minlength=n_u)
+    return diff, both_n, vol_s, known
+
+
+def stale_stats(
+    listed: np.ndarray, oi: np.ndarray, vol: np.ndarray, con_uid: np.ndarray, n_u: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Per session ``j >= 1`` and underlying: contracts listed in ``j`` and ``j-1`` whose OI
+    differs, contracts listed in both, total volume of ``j-1`` and its count of known
+    volumes (see :mod:`chainlens.oi._panel`, stale repeats)."""
+    if USE_NUMBA and listed.size:
+        return _stale_stats_nb(listed, oi, vol, con_uid, n_u)  # type: ignore[no-any-return]
+    return _stale_stats_np(listed, oi, vol, con_uid, n_u)
+
+
+# ----------------------------------------------------------------------------------------------
+# |change| values grouped by underlying (for the per-underlying quantile)
+# ----------------------------------------------------------------------------------------------
+def _abs_by_group_np(ch: np.ndarray, order: np.ndarray) -> np.ndarray:
+    a = np.abs(ch)[order]
+    ok = np.isfinite(a) & (a > 0)
+    return a[ok]
+
+
+def abs_by_group(ch: np.ndarray, order: np.ndarray) -> np.ndarray:
+    """The finite non-zero :math:`|ch|` read row by row in ``order`` (rows = contracts)."""
+    if USE_NUMBA and ch.size:
+        return _abs_by_group_nb(ch, order)  # type: ignore[no-any-return]
+    return _abs_by_group_np(ch, order)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -256,6 +334,60 @@ def band_strings(
 if HAVE_NUMBA:
 
     @njit(cache=True, nogil=True)
+    def _mark_rows_nb(uid, dd, cid, exp_row, n_u, span, n_c):  # type: ignore[no-untyped-def]
+        ud_present = np.zeros((n_u, span), np.bool_)
+        exp = np.zeros(n_c, np.int64)
+        for r in range(len(uid)):
+            ud_present[uid[r], dd[r]] = True
+            exp[cid[r]] = exp_row[r]
+        return ud_present, exp
+
+    @njit(cache=True, nogil=True)
+    def _stale_stats_nb(listed, oi, vol, con_uid, n_u):  # type: ignore[no-untyped-def]
+        n_c, w = listed.shape
+        diff = np.zeros((w, n_u), np.int64)
+        both_n = np.zeros((w, n_u), np.int64)
+        vol_s = np.zeros((w, n_u))
+        known = np.zeros((w, n_u))
+        big = np.finfo(np.float64).max
+        for c in range(n_c):
+            u = con_uid[c]
+            for j in range(1, w):
+                if listed[c, j] and listed[c, j - 1]:
+                    both_n[j, u] += 1
+                    if oi[c, j] != oi[c, j - 1]:
+                        diff[j, u] += 1
+                v = vol[c, j - 1] if listed[c, j - 1] else np.nan
+                if np.isfinite(v):
+                    known[j, u] += 1.0
+                    vol_s[j, u] += v
+                elif v > 0:
+                    vol_s[j, u] += big
+                elif v < 0:
+                    vol_s[j, u] -= big
+        return diff, both_n, vol_s, known
+
+    @njit(cache=True, nogil=True)
+    def _abs_by_group_nb(ch, order):  # type: ignore[no-untyped-def]
+        n_c, w = ch.shape
+        cnt = 0
+        for c in range(n_c):
+            for j in range(w):
+                a = abs(ch[c, j])
+                if np.isfinite(a) and a > 0:
+                    cnt += 1
+        out = np.empty(cnt)
+        k = 0
+        for i in range(len(order)):
+            c = order[i]
+            for j in range(w):
+                a = abs(ch[c, j])
+                if np.isfinite(a) and a > 0:
+                    out[k] = a
+                    k += 1
+        return out
+
+    @njit(cache=True, nogil=True)
     def _first_rows_nb(cid, n_c):  # type: ignore[no-untyped-def]
         out = np.empty(n_c, np.int64)
         nxt = 0
@@ -296,18 +428,23 @@ if HAVE_NUMBA:
 
     @njit(cache=True, nogil=True)
     def _same_strings_nb(offsets, data, r_off, r_data, key):  # type: ignore[no-untyped-def]
+        bad = 0
         for r in range(len(key)):
             a = key[r]
             s0, s1 = offsets[r], offsets[r + 1]
             t0, t1 = r_off[a], r_off[a + 1]
+            d = 0
             if s1 - s0 != t1 - t0:
-                return False
-            for k in range(s1 - s0):
-                if data[s0 + k] != r_data[t0 + k]:
-                    return False
-        return True
+                d = 1
+            else:
+                for k in range(s1 - s0):
+                    if data[s0 + k] != r_data[t0 + k]:
+                        d = 1
+                        break
+            bad += d
+        return bad == 0
 
-    @njit(cache=True, nogil=True)
+    @njit(cache=True, nogil=True, parallel=True)
     def _scatter_nb(cid, uid, dd, ud_si, n_c, width, oi_row, vol_row):  # type: ignore[no-untyped-def]
         n = len(cid)
         si = np.empty(n, np.int64)
@@ -320,7 +457,7 @@ if HAVE_NUMBA:
         listed = np.empty((n_c, width), np.bool_)
         oi = np.empty((n_c, width), np.float64)
         vol = np.empty((n_c, width), np.float64)
-        for c in range(n_c):
+        for c in prange(n_c):  # cells are independent (the row pass above is sequential)
             for j in range(width):
                 r = row_at[c, j]
                 if r >= 0:
@@ -333,7 +470,7 @@ if HAVE_NUMBA:
                     vol[c, j] = np.nan
         return si, row_at, listed, oi, vol
 
-    @njit(cache=True, nogil=True)
+    @njit(cache=True, nogil=True, parallel=True)
     def _row_outputs_nb(c, j, oi, vol, listed, window):  # type: ignore[no-untyped-def]
         n = len(c)
         w = oi.shape[1]
@@ -342,7 +479,7 @@ if HAVE_NUMBA:
         avg = np.empty(n)
         vol_oi = np.empty(n)
         mult = np.empty(n)
-        for r in range(n):
+        for r in prange(n):  # rows are independent
             cc, jj = c[r], j[r]
             o = oi[cc, jj]
             nx = oi[cc, jj + 1] if jj + 1 < w else np.nan
@@ -367,13 +504,13 @@ if HAVE_NUMBA:
             mult[r] = v / a if a > 0 else np.nan
         return oi_next, change, avg, vol_oi, mult
 
-    @njit(cache=True, nogil=True)
+    @njit(cache=True, nogil=True, parallel=True)
     def _streak_nb(ch, oi, a, f):  # type: ignore[no-untyped-def]
         n_c, w = ch.shape
         grow = np.empty((n_c, w), np.bool_)
         streak = np.empty((n_c, w), np.int64)
         total = np.empty((n_c, w), np.float64)
-        for c in range(n_c):
+        for c in prange(n_c):  # contracts are independent
             s = 0
             t = 0.0
             for j in range(w):
@@ -392,7 +529,7 @@ if HAVE_NUMBA:
                 total[c, j] = t
         return grow, streak, total
 
-    @njit(cache=True, nogil=True)
+    @njit(cache=True, nogil=True, parallel=True)
     def _band_bytes_nb(idx, miss, pad, lens):  # type: ignore[no-untyped-def]
         n = len(idx)
         offsets = np.empty(n + 1, np.int64)
@@ -400,7 +537,7 @@ if HAVE_NUMBA:
         for r in range(n):
             offsets[r + 1] = offsets[r] + (0 if miss[r] else lens[idx[r]])
         data = np.empty(offsets[n], np.uint8)
-        for r in range(n):
+        for r in prange(n):  # disjoint byte ranges
             if not miss[r]:
                 b = idx[r]
                 o = offsets[r]

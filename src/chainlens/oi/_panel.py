@@ -21,6 +21,7 @@ everywhere keeps its sessions (an unchanged OI is then genuine).
 from __future__ import annotations
 
 import datetime as dt
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -177,26 +178,42 @@ def build_panel(
     if as_of is not None:
         t = t.filter(pc.less_equal(t.column("trade_date"), pa.scalar(as_of, pa.date32())))
     n = t.num_rows
-    day = (
-        t.column("trade_date").cast(pa.int32()).to_numpy().astype(np.int64)
-        if n
-        else np.zeros(0, np.int64)
-    )
+    # the symbol hash (Arrow, GIL released) runs on a second thread while this one converts
+    # the numeric columns
+    pool = ThreadPoolExecutor(1) if n else None
+    fut = pool.submit(_codes, t.column("symbol")) if pool is not None else None
+    try:
+        day = (
+            t.column("trade_date").cast(pa.int32()).to_numpy().astype(np.int64)
+            if n
+            else np.zeros(0, np.int64)
+        )
+        oi_row = _f64(t.column("open_interest")) if n else np.zeros(0)
+        vol_row = (
+            _f64(t.column("volume")) if n and "volume" in t.column_names else np.full(n, np.nan)
+        )
+        exp_row = (
+            t.column("expiry").cast(pa.int32()).to_numpy().astype(np.int64)
+            if n
+            else np.zeros(0, np.int64)
+        )
+        if fut is not None:
+            cid, _ = fut.result()
+    finally:
+        if pool is not None:
+            pool.shutdown()
     if n:
-        cid, _ = _codes(t.column("symbol"))
         uid, unders, con_uid0 = _underlying_codes(t.column("underlying"), cid, t.column("symbol"))
     else:
-        cid = uid = con_uid0 = np.zeros(0, np.int64)
+        cid = uid = np.zeros(0, np.int64)
+        con_uid0 = np.zeros(0, np.int64)
         unders = pa.array([], pa.string())
-    oi_row = _f64(t.column("open_interest")) if n else np.zeros(0)
-    vol_row = _f64(t.column("volume")) if n and "volume" in t.column_names else np.full(n, np.nan)
     n_u = len(unders)
     n_c = int(cid.max()) + 1 if n else 0
     dmin = int(day.min()) if n else 0
     span = int(day.max()) - dmin + 1 if n else 1
     dd = day - dmin
-    ud_present = np.zeros((n_u, span), bool)
-    ud_present[uid, dd] = True
+    ud_present, exp = _kernels.mark_rows(uid, dd, cid, exp_row, n_u, span, n_c)
     if con_uid0 is None:  # rows of one symbol disagree on the underlying: the last row wins
         con_uid = np.zeros(n_c, np.int64)
         con_uid[cid] = uid
@@ -218,14 +235,9 @@ def build_panel(
         if not drop_stale or width < 2 or stale:
             break
         found = False
+        diff_s, both_s, vol_s, known_s = _kernels.stale_stats(listed, oi, vol, con_uid, n_u)
         for j in range(1, width):  # a loop over sessions
-            both = listed[:, j] & listed[:, j - 1]
-            same = ~(oi[:, j] != oi[:, j - 1])  # NaN == NaN counts as same
-            diff_u = np.bincount(con_uid[both & ~same], minlength=n_u)
-            both_u = np.bincount(con_uid[both], minlength=n_u)
-            v_prev = np.where(listed[:, j - 1], vol[:, j - 1], np.nan)
-            vol_u = np.bincount(con_uid, weights=np.nan_to_num(v_prev), minlength=n_u)
-            known_u = np.bincount(con_uid, weights=np.isfinite(v_prev), minlength=n_u)
+            diff_u, both_u, vol_u, known_u = diff_s[j], both_s[j], vol_s[j], known_s[j]
             rep = (both_u > 0) & (diff_u == 0) & ((vol_u > 0) | (known_u == 0))
             for u in np.flatnonzero(rep).tolist():  # a loop over stale (underlying, session)s
                 d = int(sess_day[u, j])
@@ -236,9 +248,6 @@ def build_panel(
             break
     keep = np.zeros(n, bool)
     keep[row_at[row_at >= 0]] = True
-    exp = np.zeros(n_c, np.int64)
-    if n:
-        exp[cid] = t.column("expiry").cast(pa.int32()).to_numpy().astype(np.int64)
     return Panel(
         table=t,
         cid=cid,

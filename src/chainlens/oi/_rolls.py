@@ -13,6 +13,7 @@ import numpy as np
 import polars as pl
 import pyarrow as pa
 
+from chainlens.oi import _kernels
 from chainlens.oi._config import OIConfig
 from chainlens.oi._panel import Panel, cached_panel, changes_matrix, streak_matrices
 
@@ -95,16 +96,15 @@ def _turnover_quantile(p: Panel, ch: np.ndarray, q: float, min_obs: int = 1) -> 
     sorted.
     """
     out = np.zeros(len(p.underlyings))
-    a = np.abs(ch)
-    ok = np.isfinite(a) & (a > 0)
-    if not ok.any():
-        return out
-    # contracts ordered by underlying (a stable sort of contract keys, not of values): the
-    # row-major read of the reordered matrix groups the values by underlying
+    # contracts ordered by underlying (a stable sort of contract keys, not of values): reading
+    # the rows in that order groups the values by underlying (one compiled pass)
     by_u = np.argsort(p.con_uid, kind="stable")
-    ok_u = ok[by_u]
-    grouped = a[by_u][ok_u]
-    counts = np.bincount(p.con_uid, weights=ok.sum(axis=1), minlength=len(out)).astype(np.int64)
+    grouped = _kernels.abs_by_group(ch, by_u)
+    if len(grouped) == 0:
+        return out
+    with np.errstate(invalid="ignore"):
+        per_con = (np.isfinite(ch) & (ch != 0)).sum(axis=1)
+    counts = np.bincount(p.con_uid, weights=per_con, minlength=len(out)).astype(np.int64)
     starts = np.concatenate([[0], np.cumsum(counts)])
     for k in np.flatnonzero((counts > 0) & (counts >= min_obs)).tolist():  # over underlyings
         seg = grouped[starts[k] : starts[k + 1]]
