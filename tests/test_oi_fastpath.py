@@ -431,3 +431,32 @@ def test_empty_history(engine: bool) -> None:
     h = random_history(1).slice(0, 0)
     _assert_panel_equal(_panel.build_panel(h), ref_build_panel(h))
     assert oi.oi_changes(h).equals(ref_oi_changes(h))
+
+
+def ref_window_legs(p: Panel, c: np.ndarray, e: np.ndarray, window: int) -> list[np.ndarray]:
+    """The previous ``_window_frame`` leg arithmetic, verbatim."""
+    s0 = np.maximum(e - window, 0)
+
+    def oi_at(j: np.ndarray) -> np.ndarray:
+        jj = np.maximum(j, s0)
+        v = p.oi[c, jj]
+        return np.where(p.listed[c, jj], np.nan_to_num(v), 0.0)
+
+    out = [oi_at(s0), np.nan_to_num(p.oi[c, e])]
+    for k in range(1, window + 1):
+        col_k = e - window + k
+        out.append(oi_at(col_k) - oi_at(col_k - 1))
+    return out
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_window_legs_match_reference(engine: bool, seed: int) -> None:
+    p = _panel.build_panel(random_history(seed))
+    e = p.n_sessions[p.con_uid] - 1
+    c = np.flatnonzero(e >= 0)
+    e = e[c]
+    for window in (1, 2, 3, 5, 9):
+        s, en, steps = _kernels.window_legs(p.oi, p.listed, c, e, window)
+        want = ref_window_legs(p, c, e, window)
+        for x, y in zip([s, en, *steps], want, strict=True):
+            np.testing.assert_array_equal(x, y)

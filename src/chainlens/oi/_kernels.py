@@ -30,6 +30,7 @@ __all__ = [
     "int_or_null",
     "mark_rows",
     "stale_stats",
+    "window_legs",
     "row_outputs",
     "same_strings",
     "scatter",
@@ -166,6 +167,39 @@ def stale_stats(
     if USE_NUMBA and listed.size:
         return _stale_stats_nb(listed, oi, vol, con_uid, n_u)  # type: ignore[no-any-return]
     return _stale_stats_np(listed, oi, vol, con_uid, n_u)
+
+
+# ----------------------------------------------------------------------------------------------
+# roll window legs
+# ----------------------------------------------------------------------------------------------
+def _window_legs_np(
+    oi: np.ndarray, listed: np.ndarray, c: np.ndarray, e: np.ndarray, window: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    s0 = np.maximum(e - window, 0)
+
+    def oi_at(j: np.ndarray) -> np.ndarray:
+        jj = np.maximum(j, s0)
+        v = oi[c, jj]
+        return np.where(listed[c, jj], np.nan_to_num(v), 0.0)
+
+    oi_start = oi_at(s0)
+    oi_end = np.nan_to_num(oi[c, e])
+    steps = np.empty((window, len(c)))
+    for k in range(1, window + 1):  # a loop over the window's sessions, not over contracts
+        col_k = e - window + k
+        steps[k - 1] = oi_at(col_k) - oi_at(col_k - 1)
+    return oi_start, oi_end, steps
+
+
+def window_legs(
+    oi: np.ndarray, listed: np.ndarray, c: np.ndarray, e: np.ndarray, window: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """For contracts ``c`` ending at session ``e``: OI at the window's start (0 if not listed),
+    OI at its end (0 if null) and the ``window`` session steps (a session before the window's
+    start reads as the start; an unlisted one as 0)."""
+    if USE_NUMBA and len(c):
+        return _window_legs_nb(oi, listed, c, e, window)  # type: ignore[no-any-return]
+    return _window_legs_np(oi, listed, c, e, window)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -366,6 +400,32 @@ if HAVE_NUMBA:
                 elif v < 0:
                     vol_s[j, u] -= big
         return diff, both_n, vol_s, known
+
+    @njit(cache=True, nogil=True)
+    def _oi_or_zero(oi, listed, c, j):  # type: ignore[no-untyped-def]
+        if not listed[c, j]:
+            return 0.0
+        v = oi[c, j]
+        return 0.0 if np.isnan(v) else v
+
+    @njit(cache=True, nogil=True)
+    def _window_legs_nb(oi, listed, c, e, window):  # type: ignore[no-untyped-def]
+        n = len(c)
+        oi_start = np.empty(n)
+        oi_end = np.empty(n)
+        steps = np.empty((window, n))
+        for i in range(n):
+            cc, ee = c[i], e[i]
+            s0 = max(ee - window, 0)
+            oi_start[i] = _oi_or_zero(oi, listed, cc, s0)
+            v = oi[cc, ee]
+            oi_end[i] = 0.0 if np.isnan(v) else v
+            for k in range(1, window + 1):
+                col_k = ee - window + k
+                a = _oi_or_zero(oi, listed, cc, max(col_k, s0))
+                b = _oi_or_zero(oi, listed, cc, max(col_k - 1, s0))
+                steps[k - 1, i] = a - b
+        return oi_start, oi_end, steps
 
     @njit(cache=True, nogil=True)
     def _abs_by_group_nb(ch, order):  # type: ignore[no-untyped-def]

@@ -126,7 +126,41 @@ def cached_panel(history: pa.Table, *, as_of: dt.date | None, drop_stale: bool) 
 
 
 def _f64(col: pa.ChunkedArray) -> np.ndarray:
-    return pc.fill_null(col.cast(pa.float64()), np.nan).to_numpy()
+    """Column as float64 with NaN for nulls (values read in place from the Arrow buffers)."""
+    got = _read_fixed(col, np.float64)
+    return got if got is not None else pc.fill_null(col.cast(pa.float64()), np.nan).to_numpy()
+
+
+def _i64(col: pa.ChunkedArray) -> np.ndarray:
+    """Integer or date32 column (no nulls) as int64 (days since epoch for dates)."""
+    got = _read_fixed(col, np.int64) if not col.null_count else None
+    return got if got is not None else col.cast(pa.int32()).to_numpy().astype(np.int64)
+
+
+_FIXED = {
+    pa.int8(): np.int8, pa.int16(): np.int16, pa.int32(): np.int32, pa.int64(): np.int64,
+    pa.uint8(): np.uint8, pa.uint16(): np.uint16, pa.uint32(): np.uint32,
+    pa.float32(): np.float32, pa.float64(): np.float64, pa.date32(): np.int32,
+}  # fmt: skip
+
+
+def _read_fixed(col: pa.ChunkedArray | pa.Array, out_t: type) -> np.ndarray | None:
+    """Fixed-width numeric column converted chunk by chunk from its value buffers into one
+    ``out_t`` array (nulls become NaN; None for other types): one pass, no Arrow casts."""
+    chunks = col.chunks if isinstance(col, pa.ChunkedArray) else [col]
+    if not chunks or any(c.type not in _FIXED for c in chunks):
+        return None
+    out = np.empty(sum(len(c) for c in chunks), out_t)
+    at = 0
+    for ch in chunks:  # a loop over Arrow chunks
+        m = len(ch)
+        if m:
+            vals = np.frombuffer(ch.buffers()[1], _FIXED[ch.type])[ch.offset : ch.offset + m]
+            out[at : at + m] = vals
+            if ch.null_count:
+                out[at : at + m][ch.is_null().to_numpy(zero_copy_only=False)] = np.nan
+        at += m
+    return out
 
 
 @dataclass(slots=True)
@@ -183,20 +217,12 @@ def build_panel(
     pool = ThreadPoolExecutor(1) if n else None
     fut = pool.submit(_codes, t.column("symbol")) if pool is not None else None
     try:
-        day = (
-            t.column("trade_date").cast(pa.int32()).to_numpy().astype(np.int64)
-            if n
-            else np.zeros(0, np.int64)
-        )
+        day = _i64(t.column("trade_date")) if n else np.zeros(0, np.int64)
         oi_row = _f64(t.column("open_interest")) if n else np.zeros(0)
         vol_row = (
             _f64(t.column("volume")) if n and "volume" in t.column_names else np.full(n, np.nan)
         )
-        exp_row = (
-            t.column("expiry").cast(pa.int32()).to_numpy().astype(np.int64)
-            if n
-            else np.zeros(0, np.int64)
-        )
+        exp_row = _i64(t.column("expiry")) if n else np.zeros(0, np.int64)
         if fut is not None:
             cid, _ = fut.result()
     finally:

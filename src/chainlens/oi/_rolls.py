@@ -48,14 +48,7 @@ def _window_frame(p: Panel, window: int, cfg: OIConfig | None = None) -> pl.Data
     c, e = c[alive], e[alive]
     u = p.con_uid[c]
     s0 = np.maximum(e - window, 0)
-
-    def oi_at(j: np.ndarray) -> np.ndarray:
-        jj = np.maximum(j, s0)
-        v = p.oi[c, jj]
-        return np.where(p.listed[c, jj], np.nan_to_num(v), 0.0)
-
-    oi_start = oi_at(s0)
-    oi_end = np.nan_to_num(p.oi[c, e])
+    oi_start, oi_end, steps = _kernels.window_legs(p.oi, p.listed, c, e, window)
     start_day = np.where(p.listed[c, s0], p.sess_day[u, s0], p.sess_day[u, e])
     t = p.table.take(pa.array(p.row_at[c, e], pa.int64())).select(
         ["underlying", "root", "symbol", "expiry", "strike", "right"]
@@ -67,8 +60,7 @@ def _window_frame(p: Panel, window: int, cfg: OIConfig | None = None) -> pl.Data
     cols["oi_end"] = pa.array(oi_end)
     cols["change"] = pa.array(oi_end - oi_start)
     for k in range(1, window + 1):  # a loop over the window's sessions, not over contracts
-        col_k = e - window + k
-        cols[f"step{k}"] = pa.array(oi_at(col_k) - oi_at(col_k - 1))
+        cols[f"step{k}"] = pa.array(steps[k - 1])
     if cfg is not None:
         ch = changes_matrix(p)
         _, streak, _ = streak_matrices(
