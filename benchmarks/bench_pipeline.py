@@ -40,13 +40,24 @@ def _status(pid: str) -> dict[str, str]:
         return {}
 
 
+def _cpu_s(pid: str) -> float:
+    """utime + stime of a process, seconds (``/proc/<pid>/stat`` fields 14 and 15)."""
+    try:
+        with open(f"/proc/{pid}/stat") as fh:
+            f = fh.read().rsplit(")", 1)[1].split()
+        return (int(f[11]) + int(f[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, IndexError, ValueError):
+        return 0.0
+
+
 class _WorkerPeak(threading.Thread):
-    """Polls the RSS of this process's pool workers (children of its forkserver child):
-    RUSAGE_CHILDREN does not see them."""
+    """Polls the RSS and CPU time of this process's pool workers (children of its forkserver
+    child): RUSAGE_CHILDREN does not see them. CPU is the last value seen per worker."""
 
     def __init__(self) -> None:
         super().__init__(daemon=True)
         self.peak_kb = 0
+        self.cpu: dict[str, float] = {}
         self.stop = threading.Event()
 
     def run(self) -> None:
@@ -54,9 +65,10 @@ class _WorkerPeak(threading.Thread):
         while not self.stop.wait(0.5):
             st = {p: _status(p) for p in os.listdir("/proc") if p.isdigit()}
             kids = {p for p, s in st.items() if s.get("PPid", "").strip() == me}
-            for s in st.values():
+            for p, s in st.items():
                 if s.get("PPid", "").strip() in kids and "VmRSS" in s:
                     self.peak_kb = max(self.peak_kb, int(s["VmRSS"].split()[0]))
+                    self.cpu[p] = max(self.cpu.get(p, 0.0), _cpu_s(p))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -88,16 +100,20 @@ def main(argv: list[str] | None = None) -> int:
             rss0 = _rss_gb(resource.RUSAGE_SELF)
             peak = _WorkerPeak()
             peak.start()
-            t0 = time.perf_counter()
+            t0, c0 = time.perf_counter(), time.process_time()
             out = run_local(st, d, workers=a.workers)
-            t_run = time.perf_counter() - t0
+            t_run, c_run = time.perf_counter() - t0, time.process_time() - c0
             peak.stop.set()
+            peak.join()
         n = out["underlyings"]
         load = os.getloadavg()[0]
         print(f"market: {len(m.underlyings)} underlyings x {len(m.sessions)} sessions, {m.n_contracts:,} contracts, "
               f"{m.n_trades:,} trades (simulate {t_sim:.1f} s, ingest {t_ing:.1f} s)")  # fmt: skip
         print(f"run {d}: {n} underlyings in {t_run:.1f} s with {out['workers']} worker(s) "
               f"-> {n / t_run:.1f} underlyings/s; failed {len(out['failed'])}; load average {load:.1f}")  # fmt: skip
+        c_workers = sum(peak.cpu.values())
+        print(f"CPU: parent {c_run:.1f} s + workers {c_workers:.1f} s (sampled every 0.5 s) "
+              f"= {(c_run + c_workers) / max(n, 1) * 1000:.0f} ms per underlying")  # fmt: skip
         print(f"extrapolated 5,000 underlyings: {5000 / (n / t_run):.0f} s (goal <= 30 s)")
         print(f"peak RSS: parent {_rss_gb(resource.RUSAGE_SELF):.2f} GB (before run {rss0:.2f} GB), "
               f"largest worker {peak.peak_kb / 1024**2:.2f} GB x {out['workers']} (goal <= 8 GB in all)")  # fmt: skip

@@ -228,3 +228,23 @@ def test_contract_views_off_leaves_only_the_per_contract_views_out() -> None:
     assert lean.totals == full.totals and lean.side_mix == full.side_mix
     # 400 bought at the ask, 10 sold at the bid: net = (800 - 10) * 100
     assert lean.totals["net_usd"] == pytest.approx(79_000.0)
+
+
+def test_precomputed_changes_and_enriched_trades_give_the_same_result() -> None:
+    from chainlens.oi import oi_changes
+
+    sym = "XYZ240315C00105000"
+    t = _trades([
+        dict(strike=105.0, right="C", price=2.0, size=400, bid=1.0, ask=2.0, dt_ns=0, exchange="A"),
+        dict(strike=105.0, right="C", price=1.0, size=10, bid=1.0, ask=2.0, dt_ns=10**9, exchange="B"),
+    ])  # fmt: skip
+    ch = _chain([(sym, 105.0, "C", 1005, 200)])
+    ref = flow.analyze_flow(t, ch, history=ch)
+    cfg = flow.FlowConfig()
+    got = flow.analyze_flow(
+        flow.enrich_trades(t, cfg), ch, history=ch, config=cfg,
+        changes=oi_changes(ch), enriched=True,
+    )  # fmt: skip
+    assert got.notable.equals(ref.notable) and got.trades.equals(ref.trades)
+    assert got.totals == ref.totals and got.by_strike.equals(ref.by_strike)
+    assert got.notable.column("size").to_pylist()[0] == 400

@@ -24,6 +24,8 @@ Examples
 from __future__ import annotations
 
 import datetime as dt
+import functools
+import inspect
 import json
 import math
 from collections.abc import Callable, Sequence
@@ -238,6 +240,21 @@ def _bars_for(window: UnderlyingWindow, n: int) -> pa.Table | None:
     b = b.filter(pc.less_equal(b.column("trade_date"), pa.scalar(window.session, pa.date32())))
     b = b.sort_by("trade_date")
     return b.slice(max(0, b.num_rows - n))
+
+
+@functools.cache
+def _oi_change_defaults() -> tuple[Any, Any]:
+    """``avg_window`` and ``drop_stale`` defaults of :func:`chainlens.oi.oi_changes`."""
+    from chainlens.oi import oi_changes
+
+    p = inspect.signature(oi_changes).parameters
+    return p["avg_window"].default, p["drop_stale"].default
+
+
+def _ends_at(history: pa.Table, session: dt.date) -> bool:
+    """No snapshot of ``history`` is later than ``session``."""
+    last = pc.max(history.column("trade_date")).as_py() if history.num_rows else None
+    return last is None or last <= session
 
 
 def _spot_series(history: pa.Table) -> tuple[list[dt.date], list[float]]:
@@ -468,12 +485,41 @@ def analyze_underlying(window: UnderlyingWindow, config: PipelineConfig) -> Unde
     prints = window.prints if window.prints is not None and window.prints.num_rows else None
     if prints is None:
         missing.append("prints")
+    # ---------------------------------------------------------------- open interest
+    # OI first, on the premium per ticker of the enriched trades; the flow then reuses OI's
+    # per-contract changes instead of building the same OI panel a second time.
+    from chainlens.oi import OIConfig, analyze_oi
+
+    ocfg = config.oi or OIConfig()
+    fcfg = None
+    enriched = by_ticker = None
     if window.trades.num_rows:
-        from chainlens.flow import FlowConfig, analyze_flow
+        from chainlens.flow import FlowConfig, decompose_premium, enrich_trades
 
         fcfg = config.flow or FlowConfig()
+        enriched = enrich_trades(window.trades, fcfg)
+        by_ticker = decompose_premium(
+            enriched, by=("underlying",), label_epsilon=fcfg.label_epsilon
+        )
+    orr = analyze_oi(hist, d, events=window.events, premium=by_ticker, config=ocfg)
+    # OIResult.changes is oi_changes(history ≤ d, avg_window, drop_stale): the flow's
+    # oi_changes(history) when those settings are its defaults and the window ends at d
+    same = _oi_change_defaults() == (ocfg.avg_window, ocfg.drop_stale)
+    oi_changes_default = orr.changes if same and _ends_at(hist, d) else None
+
+    # ---------------------------------------------------------------- flow
+    if enriched is not None:
+        from chainlens.flow import analyze_flow
+
         fr = analyze_flow(
-            window.trades, today, history=hist, prints=prints, config=fcfg, contract_views=False
+            enriched,
+            today,
+            history=hist,
+            prints=prints,
+            config=fcfg,
+            contract_views=False,
+            changes=oi_changes_default,
+            enriched=True,
         )
         bs = fr.by_strike.sort_by([("total_usd", "descending")])
         flow_doc = {
@@ -517,17 +563,6 @@ def analyze_underlying(window: UnderlyingWindow, config: PipelineConfig) -> Unde
             flow_doc = None
             adoc["darkpool_only"] = _records(dp)[0] if dp.num_rows else None
 
-    # ---------------------------------------------------------------- open interest
-    from chainlens.oi import OIConfig, analyze_oi
-
-    ocfg = config.oi or OIConfig()
-    orr = analyze_oi(
-        hist,
-        d,
-        events=window.events,
-        premium=fr.by_ticker if fr is not None else None,
-        config=ocfg,
-    )
     ch = orr.changes
     sessions = sorted(pc.unique(ch.column("trade_date")).to_pylist()) if ch.num_rows else []
     last_change: list[dict[str, Any]] = []

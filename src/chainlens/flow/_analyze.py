@@ -180,6 +180,8 @@ def analyze_flow(
     prints: pa.Table | None = None,
     config: FlowConfig | None = None,
     contract_views: bool = True,
+    changes: pa.Table | None = None,
+    enriched: bool = False,
 ) -> FlowResult:
     """Flow analytics of one session: sides, premium decomposition, prints, scores, positions.
 
@@ -201,13 +203,19 @@ def analyze_flow(
         ``dealer_positions`` (:func:`dealer_positions`). ``False`` leaves both ``None``: the
         daily pipeline (:func:`chainlens.pipeline.analyze_underlying`) states neither, and they
         are about a quarter of the flow cost of a small underlying.
+    changes
+        ``chainlens.oi.oi_changes(history)`` (default settings) when the caller has it already
+        (e.g. ``OIResult.changes`` of the same window): the OI panel is not built twice.
+        Ignored without ``history``.
+    enriched
+        ``trades`` is already the output of :func:`enrich_trades` with ``config``.
 
     Returns
     -------
     FlowResult
     """
     cfg = config or FlowConfig()
-    t = enrich_trades(trades, cfg)
+    t = trades if enriched else enrich_trades(trades, cfg)
     eps = cfg.label_epsilon
     by_ticker = decompose_premium(t, by=("underlying",), label_epsilon=eps)
     by_expiry = decompose_premium(t, by=("underlying", "expiry"), label_epsilon=eps)
@@ -220,7 +228,7 @@ def analyze_flow(
         from chainlens.oi._changes import oi_changes
 
         sessions = t.column("trade_date").unique().to_pylist() if t.num_rows else []
-        ch = oi_changes(history)
+        ch = oi_changes(history) if changes is None else changes
         if sessions:
             ch = ch.filter(pc.is_in(ch.column("trade_date"), value_set=pa.array(sessions)))
         stats = ch.select(["symbol", "avg_volume_5d", "oi_change"]).rename_columns(
