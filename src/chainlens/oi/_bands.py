@@ -55,7 +55,7 @@ def band_of(
         x = np.asarray(pc.fill_null(arr.cast(pa.float64()), np.nan).to_numpy(), dtype=np.float64)
     lows = np.array([b[0] for b in bands])
     i, miss = _kernels.band_index(x, lows.astype(np.float64))
-    names = [b[field].encode() for b in bands]
+    names = [str(b[field]).encode() for b in bands]
     lens = np.array([len(b) for b in names], np.int64)
     if len(x) * int(lens.max()) >= 2**31 - 1:  # beyond 32-bit string offsets: the Arrow cast
         idx = pa.array(np.where(miss, 0, i).astype(np.int8), mask=miss)

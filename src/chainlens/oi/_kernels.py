@@ -51,7 +51,7 @@ def first_rows(cid: np.ndarray, n_c: int) -> np.ndarray:
     if len(cid) == 0:
         return np.zeros(0, np.int64)
     if USE_NUMBA:
-        return _first_rows_nb(cid, n_c)  # type: ignore[no-any-return]
+        return _first_rows_nb(cid, n_c)
     return _first_rows_np(cid, n_c)
 
 
@@ -63,7 +63,7 @@ def _int_or_null_np(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 def int_or_null(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Integer-valued floats as int64 values and a null mask (NaN)."""
     if USE_NUMBA and len(x):
-        return _int_or_null_nb(x)  # type: ignore[no-any-return]
+        return _int_or_null_nb(x)
     return _int_or_null_np(x)
 
 
@@ -77,7 +77,7 @@ def band_index(x: np.ndarray, lows: np.ndarray) -> tuple[np.ndarray, np.ndarray]
     """Index of the last band whose lower bound (``lows``, ascending) ``x`` reaches, and a
     miss mask (NaN or below the first bound)."""
     if USE_NUMBA and len(x):
-        return _band_index_nb(x, lows)  # type: ignore[no-any-return]
+        return _band_index_nb(x, lows)
     return _band_index_np(x, lows)
 
 
@@ -132,7 +132,7 @@ def mark_rows(
     """``ud_present`` (underlying x day offset, True where a row exists) and the expiry day of
     each contract (its last row's)."""
     if USE_NUMBA and len(uid):
-        return _mark_rows_nb(uid, dd, cid, exp_row, n_u, span, n_c)  # type: ignore[no-any-return]
+        return _mark_rows_nb(uid, dd, cid, exp_row, n_u, span, n_c)
     return _mark_rows_np(uid, dd, cid, exp_row, n_u, span, n_c)
 
 
@@ -165,7 +165,7 @@ def stale_stats(
     differs, contracts listed in both, total volume of ``j-1`` and its count of known
     volumes (see :mod:`chainlens.oi._panel`, stale repeats)."""
     if USE_NUMBA and listed.size:
-        return _stale_stats_nb(listed, oi, vol, con_uid, n_u)  # type: ignore[no-any-return]
+        return _stale_stats_nb(listed, oi, vol, con_uid, n_u)
     return _stale_stats_np(listed, oi, vol, con_uid, n_u)
 
 
@@ -198,7 +198,7 @@ def window_legs(
     OI at its end (0 if null) and the ``window`` session steps (a session before the window's
     start reads as the start; an unlisted one as 0)."""
     if USE_NUMBA and len(c):
-        return _window_legs_nb(oi, listed, c, e, window)  # type: ignore[no-any-return]
+        return _window_legs_nb(oi, listed, c, e, window)
     return _window_legs_np(oi, listed, c, e, window)
 
 
@@ -214,7 +214,7 @@ def _abs_by_group_np(ch: np.ndarray, order: np.ndarray) -> np.ndarray:
 def abs_by_group(ch: np.ndarray, order: np.ndarray) -> np.ndarray:
     """The finite non-zero :math:`|ch|` read row by row in ``order`` (rows = contracts)."""
     if USE_NUMBA and ch.size:
-        return _abs_by_group_nb(ch, order)  # type: ignore[no-any-return]
+        return _abs_by_group_nb(ch, order)
     return _abs_by_group_np(ch, order)
 
 
@@ -256,7 +256,7 @@ def scatter(
     """``si`` per row (``ud_si[uid, dd]``), ``row_at`` (last row of each contract and session,
     -1 if none), ``listed``, and the OI and volume matrices (NaN where not listed)."""
     if USE_NUMBA and len(cid):
-        return _scatter_nb(cid, uid, dd, ud_si, n_c, width, oi_row, vol_row)  # type: ignore[no-any-return]
+        return _scatter_nb(cid, uid, dd, ud_si, n_c, width, oi_row, vol_row)
     return _scatter_np(cid, uid, dd, ud_si, n_c, width, oi_row, vol_row)
 
 
@@ -306,7 +306,7 @@ def row_outputs(
     ``window`` listed sessions), ``vol_oi`` :math:`V_j/OI_j` (NaN unless OI > 0) and ``mult``
     :math:`V_j/\\overline{V}` (NaN unless the average > 0)."""
     if USE_NUMBA and len(c):
-        return _row_outputs_nb(c, j, oi, vol, listed, window)  # type: ignore[no-any-return]
+        return _row_outputs_nb(c, j, oi, vol, listed, window)
     return _row_outputs_np(c, j, oi, vol, listed, window)
 
 
@@ -337,7 +337,7 @@ def streak_pass(
     """``grow`` :math:`= \\Delta OI > \\max(a, f\\,OI)`, ``streak`` (run length ending at each
     session) and ``total`` (sum of :math:`\\Delta OI` over the run)."""
     if USE_NUMBA and ch.size:
-        return _streak_nb(ch, oi, float(min_contracts), float(min_fraction))  # type: ignore[no-any-return]
+        return _streak_nb(ch, oi, float(min_contracts), float(min_fraction))
     return _streak_np(ch, oi, min_contracts, min_fraction)
 
 
@@ -361,14 +361,14 @@ def band_strings(
     """Offsets (int64) and UTF-8 bytes of ``names[idx]`` (empty where ``miss``); ``pad`` holds
     the names as zero-padded byte rows, ``lens`` their lengths."""
     if USE_NUMBA and len(idx):
-        return _band_bytes_nb(idx, miss, pad, lens)  # type: ignore[no-any-return]
+        return _band_bytes_nb(idx, miss, pad, lens)
     return _band_bytes_np(idx, miss, pad, lens)
 
 
 if HAVE_NUMBA:
 
     @njit(cache=True, nogil=True)
-    def _mark_rows_nb(uid, dd, cid, exp_row, n_u, span, n_c):  # type: ignore[no-untyped-def]
+    def _mark_rows_nb(uid, dd, cid, exp_row, n_u, span, n_c):
         ud_present = np.zeros((n_u, span), np.bool_)
         exp = np.zeros(n_c, np.int64)
         for r in range(len(uid)):
@@ -377,7 +377,7 @@ if HAVE_NUMBA:
         return ud_present, exp
 
     @njit(cache=True, nogil=True)
-    def _stale_stats_nb(listed, oi, vol, con_uid, n_u):  # type: ignore[no-untyped-def]
+    def _stale_stats_nb(listed, oi, vol, con_uid, n_u):
         n_c, w = listed.shape
         diff = np.zeros((w, n_u), np.int64)
         both_n = np.zeros((w, n_u), np.int64)
@@ -402,14 +402,14 @@ if HAVE_NUMBA:
         return diff, both_n, vol_s, known
 
     @njit(cache=True, nogil=True)
-    def _oi_or_zero(oi, listed, c, j):  # type: ignore[no-untyped-def]
+    def _oi_or_zero(oi, listed, c, j):
         if not listed[c, j]:
             return 0.0
         v = oi[c, j]
         return 0.0 if np.isnan(v) else v
 
     @njit(cache=True, nogil=True)
-    def _window_legs_nb(oi, listed, c, e, window):  # type: ignore[no-untyped-def]
+    def _window_legs_nb(oi, listed, c, e, window):
         n = len(c)
         oi_start = np.empty(n)
         oi_end = np.empty(n)
@@ -428,7 +428,7 @@ if HAVE_NUMBA:
         return oi_start, oi_end, steps
 
     @njit(cache=True, nogil=True)
-    def _abs_by_group_nb(ch, order):  # type: ignore[no-untyped-def]
+    def _abs_by_group_nb(ch, order):
         n_c, w = ch.shape
         cnt = 0
         for c in range(n_c):
@@ -448,7 +448,7 @@ if HAVE_NUMBA:
         return out
 
     @njit(cache=True, nogil=True)
-    def _first_rows_nb(cid, n_c):  # type: ignore[no-untyped-def]
+    def _first_rows_nb(cid, n_c):
         out = np.empty(n_c, np.int64)
         nxt = 0
         for r in range(len(cid)):
@@ -458,7 +458,7 @@ if HAVE_NUMBA:
         return out
 
     @njit(cache=True, nogil=True)
-    def _int_or_null_nb(x):  # type: ignore[no-untyped-def]
+    def _int_or_null_nb(x):
         n = len(x)
         v = np.empty(n, np.int64)
         miss = np.empty(n, np.bool_)
@@ -469,7 +469,7 @@ if HAVE_NUMBA:
         return v, miss
 
     @njit(cache=True, nogil=True)
-    def _band_index_nb(x, lows):  # type: ignore[no-untyped-def]
+    def _band_index_nb(x, lows):
         n = len(x)
         idx = np.zeros(n, np.int64)
         miss = np.empty(n, np.bool_)
@@ -487,7 +487,7 @@ if HAVE_NUMBA:
         return idx, miss
 
     @njit(cache=True, nogil=True)
-    def _same_strings_nb(offsets, data, r_off, r_data, key):  # type: ignore[no-untyped-def]
+    def _same_strings_nb(offsets, data, r_off, r_data, key):
         bad = 0
         for r in range(len(key)):
             a = key[r]
@@ -505,7 +505,7 @@ if HAVE_NUMBA:
         return bad == 0
 
     @njit(cache=True, nogil=True, parallel=True)
-    def _scatter_nb(cid, uid, dd, ud_si, n_c, width, oi_row, vol_row):  # type: ignore[no-untyped-def]
+    def _scatter_nb(cid, uid, dd, ud_si, n_c, width, oi_row, vol_row):
         n = len(cid)
         si = np.empty(n, np.int64)
         row_at = np.full((n_c, width), -1, np.int64)
@@ -531,7 +531,7 @@ if HAVE_NUMBA:
         return si, row_at, listed, oi, vol
 
     @njit(cache=True, nogil=True, parallel=True)
-    def _row_outputs_nb(c, j, oi, vol, listed, window):  # type: ignore[no-untyped-def]
+    def _row_outputs_nb(c, j, oi, vol, listed, window):
         n = len(c)
         w = oi.shape[1]
         oi_next = np.empty(n)
@@ -565,7 +565,7 @@ if HAVE_NUMBA:
         return oi_next, change, avg, vol_oi, mult
 
     @njit(cache=True, nogil=True, parallel=True)
-    def _streak_nb(ch, oi, a, f):  # type: ignore[no-untyped-def]
+    def _streak_nb(ch, oi, a, f):
         n_c, w = ch.shape
         grow = np.empty((n_c, w), np.bool_)
         streak = np.empty((n_c, w), np.int64)
@@ -590,7 +590,7 @@ if HAVE_NUMBA:
         return grow, streak, total
 
     @njit(cache=True, nogil=True, parallel=True)
-    def _band_bytes_nb(idx, miss, pad, lens):  # type: ignore[no-untyped-def]
+    def _band_bytes_nb(idx, miss, pad, lens):
         n = len(idx)
         offsets = np.empty(n + 1, np.int64)
         offsets[0] = 0

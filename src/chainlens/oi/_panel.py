@@ -150,7 +150,7 @@ def _read_fixed(col: pa.ChunkedArray | pa.Array, out_t: type) -> np.ndarray | No
     chunks = col.chunks if isinstance(col, pa.ChunkedArray) else [col]
     if not chunks or any(c.type not in _FIXED for c in chunks):
         return None
-    out = np.empty(sum(len(c) for c in chunks), out_t)
+    out: np.ndarray = np.empty(sum(len(c) for c in chunks), out_t)
     at = 0
     for ch in chunks:  # a loop over Arrow chunks
         m = len(ch)
