@@ -53,11 +53,19 @@ def band_of(
     else:
         arr = values if isinstance(values, pa.ChunkedArray) else pa.array(values)
         x = np.asarray(pc.fill_null(arr.cast(pa.float64()), np.nan).to_numpy(), dtype=np.float64)
-    lows = np.array([b[0] for b in bands])
-    i, miss = _kernels.band_index(x, lows.astype(np.float64))
+    lows = np.array([b[0] for b in bands], np.float64)
+    i, miss = _kernels.band_index(x, lows)
+    return band_strings_from_index(i, miss, bands, field=field)
+
+
+def band_strings_from_index(
+    i: np.ndarray, miss: np.ndarray, bands: tuple[tuple[float, str, str, str], ...], *, field: int
+) -> pa.Array:
+    """Arrow strings ``bands[i][field]`` (null where ``miss``), written straight into the
+    Arrow buffers (no Python object per value)."""
     names = [str(b[field]).encode() for b in bands]
     lens = np.array([len(b) for b in names], np.int64)
-    if len(x) * int(lens.max()) >= 2**31 - 1:  # beyond 32-bit string offsets: the Arrow cast
+    if len(i) * int(lens.max()) >= 2**31 - 1:  # beyond 32-bit string offsets: the Arrow cast
         idx = pa.array(np.where(miss, 0, i).astype(np.int8), mask=miss)
         return pa.DictionaryArray.from_arrays(idx, pa.array([b[field] for b in bands])).cast(
             pa.string()
@@ -65,10 +73,9 @@ def band_of(
     pad = np.zeros((len(names), int(lens.max())), np.uint8)
     for k, b in enumerate(names):  # a loop over the bands
         pad[k, : len(b)] = np.frombuffer(b, np.uint8)
-    # the string column written straight into Arrow buffers (no Python objects per value)
     offsets, data = _kernels.band_strings(i, miss, pad, lens)
     n_null = int(miss.sum())
     validity = pa.py_buffer(np.packbits(~miss, bitorder="little")) if n_null else None
     return pa.StringArray.from_buffers(
-        len(x), pa.py_buffer(offsets.astype(np.int32)), pa.py_buffer(data), validity, n_null
+        len(i), pa.py_buffer(offsets.astype(np.int32)), pa.py_buffer(data), validity, n_null
     )

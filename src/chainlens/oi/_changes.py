@@ -15,7 +15,7 @@ import pyarrow as pa
 
 from chainlens.errors import InputError
 from chainlens.oi import _kernels
-from chainlens.oi._bands import VOL_OI_BANDS, band_of
+from chainlens.oi._bands import VOL_OI_BANDS, band_strings_from_index
 from chainlens.oi._panel import cached_panel
 
 __all__ = ["CONTRACT_KEYS", "oi_changes", "session_frame"]
@@ -25,6 +25,7 @@ __all__ = ["CONTRACT_KEYS", "oi_changes", "session_frame"]
 CONTRACT_KEYS: tuple[str, ...] = ("underlying", "root", "symbol", "expiry", "strike", "right")
 
 _NEEDED = ("trade_date", *CONTRACT_KEYS, "open_interest")
+_VOL_OI_LOWS = np.array([b[0] for b in VOL_OI_BANDS], np.float64)
 
 
 def session_frame(history: pa.Table, *, as_of: dt.date | None = None) -> pl.DataFrame:
@@ -97,15 +98,11 @@ def oi_changes(
     p = cached_panel(history, as_of=as_of, drop_stale=drop_stale)
     rows = np.flatnonzero(p.keep)
     j = p.si[rows]
-    # one compiled pass over the retained rows: next OI, change, trailing mean, ratios
-    oi_next, change, avg, vol_oi, mult = _kernels.row_outputs(
-        p.cid[rows], j, p.oi, p.vol, p.listed, int(avg_window)
+    # one compiled pass over the retained rows: next OI, change, trailing mean, ratios, band
+    nx, nx_miss, chg, chg_miss, avg, vol_oi, mult, band_i, band_miss = _kernels.row_columns(
+        p.cid[rows], j, p.oi, p.vol, p.listed, int(avg_window), _VOL_OI_LOWS
     )
     t = p.table.take(pa.array(rows)) if len(rows) != p.table.num_rows else p.table
-
-    def int_col(x: np.ndarray) -> pa.Array:
-        v, miss = _kernels.int_or_null(x)
-        return pa.array(v, mask=miss)
 
     def f64_col(x: np.ndarray) -> pa.Array:
         return pa.array(x, mask=np.isnan(x), from_pandas=False)
@@ -116,10 +113,12 @@ def oi_changes(
     cols["volume"] = (
         t.column("volume") if "volume" in t.column_names else pa.nulls(len(rows), pa.int64())
     )
-    cols["oi_next"] = int_col(oi_next)
-    cols["oi_change"] = int_col(change)
+    cols["oi_next"] = pa.array(nx, mask=nx_miss)
+    cols["oi_change"] = pa.array(chg, mask=chg_miss)
     cols["vol_oi"] = f64_col(vol_oi)
     cols["avg_volume_5d"] = f64_col(avg)
     cols["volume_multiple"] = f64_col(mult)
     out = pa.table(cols)
-    return out.append_column("vol_oi_band", band_of(vol_oi, VOL_OI_BANDS))
+    return out.append_column(
+        "vol_oi_band", band_strings_from_index(band_i, band_miss, VOL_OI_BANDS, field=1)
+    )

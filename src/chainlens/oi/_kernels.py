@@ -31,6 +31,7 @@ __all__ = [
     "mark_rows",
     "stale_stats",
     "window_legs",
+    "row_columns",
     "row_outputs",
     "same_strings",
     "scatter",
@@ -310,6 +311,27 @@ def row_outputs(
     return _row_outputs_np(c, j, oi, vol, listed, window)
 
 
+def row_columns(
+    c: np.ndarray,
+    j: np.ndarray,
+    oi: np.ndarray,
+    vol: np.ndarray,
+    listed: np.ndarray,
+    window: int,
+    lows: np.ndarray,
+) -> tuple[np.ndarray, ...]:
+    """:func:`row_outputs` as output columns in the same pass: ``oi_next`` and ``change`` as
+    int64 with null masks, ``avg``, ``vol_oi``, ``mult``, and the Vol/OI band index with its
+    miss mask (:func:`band_index` over ``lows``)."""
+    if USE_NUMBA and len(c):
+        return _row_columns_nb(c, j, oi, vol, listed, window, lows)
+    oi_next, change, avg, vol_oi, mult = _row_outputs_np(c, j, oi, vol, listed, window)
+    nx, nx_miss = _int_or_null_np(oi_next)
+    chg, chg_miss = _int_or_null_np(change)
+    b, b_miss = _band_index_np(vol_oi, lows)
+    return nx, nx_miss, chg, chg_miss, avg, vol_oi, mult, b, b_miss
+
+
 # ----------------------------------------------------------------------------------------------
 # streak recurrence
 # ----------------------------------------------------------------------------------------------
@@ -563,6 +585,35 @@ if HAVE_NUMBA:
             vol_oi[r] = v / o if o > 0 else np.nan
             mult[r] = v / a if a > 0 else np.nan
         return oi_next, change, avg, vol_oi, mult
+
+    @njit(cache=True, nogil=True, parallel=True)
+    def _row_columns_nb(c, j, oi, vol, listed, window, lows):
+        oi_next, change, avg, vol_oi, mult = _row_outputs_nb(c, j, oi, vol, listed, window)
+        n = len(c)
+        nx = np.empty(n, np.int64)
+        nx_miss = np.empty(n, np.bool_)
+        chg = np.empty(n, np.int64)
+        chg_miss = np.empty(n, np.bool_)
+        b = np.zeros(n, np.int64)
+        b_miss = np.empty(n, np.bool_)
+        nb = len(lows)
+        for r in prange(n):  # rows are independent
+            x = oi_next[r]
+            nx_miss[r] = np.isnan(x)
+            nx[r] = 0 if np.isnan(x) else np.int64(x)
+            x = change[r]
+            chg_miss[r] = np.isnan(x)
+            chg[r] = 0 if np.isnan(x) else np.int64(x)
+            v = vol_oi[r]
+            if np.isnan(v):
+                b_miss[r] = True
+            else:
+                k = -1
+                while k + 1 < nb and lows[k + 1] <= v:
+                    k += 1
+                b_miss[r] = k < 0
+                b[r] = max(k, 0)
+        return nx, nx_miss, chg, chg_miss, avg, vol_oi, mult, b, b_miss
 
     @njit(cache=True, nogil=True, parallel=True)
     def _streak_nb(ch, oi, a, f):
