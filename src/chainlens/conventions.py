@@ -74,7 +74,9 @@ ROOT_TO_UNDERLYING: Final = MappingProxyType(
 )
 
 #: Cash-settled index products (European exercise, no dividends paid to option holders).
-INDEX_UNDERLYINGS: Final = frozenset({"SPX", "NDX", "RUT", "VIX", "XSP", "DJX", "MRUT", "OEX", "XEO"})
+INDEX_UNDERLYINGS: Final = frozenset(
+    {"SPX", "NDX", "RUT", "VIX", "XSP", "DJX", "MRUT", "OEX", "XEO"}
+)
 
 DEFAULT_MULTIPLIER: Final = 100
 

@@ -41,14 +41,44 @@ def _f(name: str, typ: pa.DataType, unit: str, doc: str, *, nullable: bool = Tru
 
 
 _CONTRACT_KEYS = [
-    _f("underlying", pa.string(), "ticker", "underlying ticker (SPX for both SPX and SPXW roots)", nullable=False),
-    _f("root", pa.string(), "ticker", "option root as listed (SPXW, NDXP, AAPL1...)", nullable=False),
-    _f("symbol", pa.string(), "OSI", "OSI option symbol, compact form (no padding): SPXW230915C04500000", nullable=False),
+    _f(
+        "underlying",
+        pa.string(),
+        "ticker",
+        "underlying ticker (SPX for both SPX and SPXW roots)",
+        nullable=False,
+    ),
+    _f(
+        "root",
+        pa.string(),
+        "ticker",
+        "option root as listed (SPXW, NDXP, AAPL1...)",
+        nullable=False,
+    ),
+    _f(
+        "symbol",
+        pa.string(),
+        "OSI",
+        "OSI option symbol, compact form (no padding): SPXW230915C04500000",
+        nullable=False,
+    ),
     _f("expiry", pa.date32(), "date", "expiration date", nullable=False),
-    _f("settlement", pa.string(), "AM|PM", "AM: settles at the open of expiry day; PM: at the close", nullable=False),
+    _f(
+        "settlement",
+        pa.string(),
+        "AM|PM",
+        "AM: settles at the open of expiry day; PM: at the close",
+        nullable=False,
+    ),
     _f("strike", pa.float64(), "USD", "strike price", nullable=False),
     _f("right", pa.string(), "C|P", "C call, P put", nullable=False),
-    _f("multiplier", pa.int32(), "shares/contract", "deliverable shares per contract (100 unless adjusted)", nullable=False),
+    _f(
+        "multiplier",
+        pa.int32(),
+        "shares/contract",
+        "deliverable shares per contract (100 unless adjusted)",
+        nullable=False,
+    ),
 ]
 
 CHAIN = pa.schema(
@@ -60,8 +90,18 @@ CHAIN = pa.schema(
         _f("ask", pa.float64(), "USD/share", "best ask"),
         _f("last", pa.float64(), "USD/share", "last sale"),
         _f("volume", pa.int64(), "contracts", "session volume up to the snapshot"),
-        _f("open_interest", pa.int64(), "contracts", "OCC open interest published before this session (end of D-1)"),
-        _f("iv", pa.float64(), "1/yr (decimal)", "vendor implied volatility, annualised (0.20 = 20%)"),
+        _f(
+            "open_interest",
+            pa.int64(),
+            "contracts",
+            "OCC open interest published before this session (end of D-1)",
+        ),
+        _f(
+            "iv",
+            pa.float64(),
+            "1/yr (decimal)",
+            "vendor implied volatility, annualised (0.20 = 20%)",
+        ),
         _f("delta", pa.float64(), "shares/share", "vendor delta per unit of underlying"),
         _f("gamma", pa.float64(), "1/USD", "vendor gamma: change of delta per 1 USD of underlying"),
         _f("spot", pa.float64(), "USD", "underlying price at the snapshot"),
@@ -129,7 +169,13 @@ SECTORS = pa.schema(
 REJECTS = pa.schema(
     [
         _f("path", pa.string(), "path", "input file", nullable=False),
-        _f("row", pa.int64(), "line", "1-based physical line in the file (header = 1 for CSV)", nullable=False),
+        _f(
+            "row",
+            pa.int64(),
+            "line",
+            "1-based physical line in the file (header = 1 for CSV)",
+            nullable=False,
+        ),
         _f("column", pa.string(), "name", "offending column, if one"),
         _f("value", pa.string(), "text", "offending value, as text"),
         _f("reason", pa.string(), "text", "the rule that was broken", nullable=False),

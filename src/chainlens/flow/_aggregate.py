@@ -24,7 +24,7 @@ DENSE_LIMIT = 1 << 25
 COMPILED_MIN_ROWS = 200_000
 
 
-def _compiled():  # type: ignore[no-untyped-def]
+def _compiled():
     try:
         from chainlens.flow._aggregate_numba import decode, dense_count_sum
     except ImportError:  # pragma: no cover - numba absent
@@ -105,7 +105,7 @@ def group_sum(
     if space <= dense_limit:
         counts = np.bincount(comb, minlength=space)
         nz = np.flatnonzero(counts)
-        sums = {
+        sums: dict[str, np.ndarray] = {
             name: np.bincount(comb, weights=np.asarray(v, np.float64), minlength=space)[nz]
             for name, v in values.items()
         }

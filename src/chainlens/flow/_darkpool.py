@@ -3,6 +3,8 @@ distribution labels, TWAP-like programs (seed 003 "DARKPOOL FLOW", "TWAP PROGRAM
 
 from __future__ import annotations
 
+from typing import Any
+
 import polars as pl
 import pyarrow as pa
 
@@ -18,7 +20,7 @@ CONFIDENCE_BANDS: tuple[tuple[float, str], ...] = (
 
 
 def _band(share: pl.Expr) -> pl.Expr:
-    expr = pl.when(share.is_null()).then(pl.lit(None, dtype=pl.String))
+    expr: Any = pl.when(share.is_null()).then(pl.lit(None, dtype=pl.String))
     for upper, name in CONFIDENCE_BANDS:
         expr = expr.when(share < upper).then(pl.lit(name))
     return expr.otherwise(pl.lit("low"))

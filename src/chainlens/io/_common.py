@@ -597,7 +597,8 @@ class DuplicateTracker:
     def hash_keys(snapshot_ts: pa.Array, symbol: pa.Array) -> np.ndarray:
         import polars as pl
 
-        hs = pl.from_arrow(pc.cast(symbol, pa.string())).hash(seed=7).to_numpy().astype(np.uint64)
+        sym = pl.Series(pc.cast(symbol, pa.string()))
+        hs = sym.hash(seed=7).to_numpy().astype(np.uint64)
         ts = pc.cast(snapshot_ts, pa.int64()).to_numpy(zero_copy_only=False).astype(np.uint64)
         with np.errstate(over="ignore"):
             return hs ^ (ts * np.uint64(0x9E3779B97F4A7C15))

@@ -76,7 +76,7 @@ def members(path: Path) -> list[tuple[str, str | None]]:
     from chainlens.io._detect import detect_format
 
     with tempfile.TemporaryDirectory(prefix="chainlens-zip-") as tmp:
-        found = []
+        found: list[tuple[str, str | None]] = []
         for f, label in _expand(Path(path), Path(tmp), str(path), 0):
             try:
                 found.append((label, detect_format(f)))
