@@ -1081,7 +1081,15 @@ def _insert(con: duckdb.DuckDBPyConnection, table: str, rows: list[list[Any]]) -
         return
     names = _COLUMNS.get(table)
     if names is None:
-        names = [r[0] for r in con.execute(f"DESCRIBE {table}").fetchall()]
+        names = [
+            r[0]
+            for r in con.execute(
+                "SELECT column_name FROM information_schema.columns "
+                "WHERE table_name = ? AND table_schema = current_schema() "
+                "ORDER BY ordinal_position",
+                [table],
+            ).fetchall()
+        ]
         _COLUMNS[table] = names
     arrow = pa.table({n: [r[i] for r in rows] for i, n in enumerate(names)})
     con.register("_chainlens_new_rows", arrow)
