@@ -416,6 +416,18 @@ def test_inconsistent_underlying_falls_back_to_row_codes() -> None:
     )
 
 
+def test_inconsistent_underlying_with_stale_check_does_not_crash() -> None:
+    """With stale dropping on (the default), such a history builds; the stale check is skipped."""
+    h = random_history(4)
+    u = h.column("underlying").to_pylist()
+    u[-1] = "OTHER"
+    h2 = h.set_column(h.column_names.index("underlying"), "underlying", pa.array(u, pa.string()))
+    _panel._CACHE.clear()
+    p = _panel.build_panel(h2)
+    assert p.stale == []
+    assert p.keep.sum() > 0
+
+
 @pytest.mark.parametrize("seed", range(6))
 def test_sliced_chunks(engine: bool, seed: int) -> None:
     """Arrow slices with a non-zero offset (string buffers read in place) give the reference."""

@@ -258,7 +258,10 @@ def build_panel(
         sess_day = np.full((n_u, max(width, 1)), -1, np.int64)
         uu, dk = np.nonzero(ud_present)
         sess_day[uu, si_tab[uu, dk]] = dk + dmin
-        if not drop_stale or width < 2 or stale:
+        # The stale-session check needs one underlying per contract: where a symbol's rows
+        # disagree on it (hand-built input; the adapters derive it from the root) it is skipped
+        # rather than indexing sessions of the wrong underlying.
+        if not drop_stale or width < 2 or stale or con_uid0 is None:
             break
         found = False
         diff_s, both_s, vol_s, known_s = _kernels.stale_stats(listed, oi, vol, con_uid, n_u)
