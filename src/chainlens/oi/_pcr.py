@@ -10,6 +10,24 @@ from chainlens.oi._bands import PCR_BANDS, band_of
 __all__ = ["put_call_ratios"]
 
 
+def quote_frame(table: pa.Table, cols: list[str]) -> tuple[pl.DataFrame, pl.Expr]:
+    """``cols`` of ``table`` as a Polars frame, with the quote columns (volume, bid, ask, last)
+    present (null where the input has none, e.g. OCC OI-only history), and the per-contract
+    price used for premium estimates: the mid where ``bid > 0`` and ``ask >= bid``, else the
+    last sale (USD per share)."""
+    df = pl.from_arrow(table.select(cols))
+    assert isinstance(df, pl.DataFrame)
+    for c in ("volume", "bid", "ask", "last"):
+        if c not in df.columns:
+            df = df.with_columns(pl.lit(None, dtype=pl.Float64).alias(c))
+    mid = (
+        pl.when((pl.col("bid") > 0) & (pl.col("ask") >= pl.col("bid")))
+        .then((pl.col("bid") + pl.col("ask")) / 2)
+        .otherwise(pl.col("last"))
+    )
+    return df, mid
+
+
 def put_call_ratios(chain: pa.Table, *, premium: pa.Table | None = None) -> pa.Table:
     """Put/call ratios per underlying and session.
 
@@ -49,16 +67,7 @@ def put_call_ratios(chain: pa.Table, *, premium: pa.Table | None = None) -> pa.T
         )
         if c in chain.column_names
     ]
-    df = pl.from_arrow(chain.select(cols))
-    assert isinstance(df, pl.DataFrame)
-    for c in ("volume", "bid", "ask", "last"):
-        if c not in df.columns:
-            df = df.with_columns(pl.lit(None, dtype=pl.Float64).alias(c))
-    mid = (
-        pl.when((pl.col("bid") > 0) & (pl.col("ask") >= pl.col("bid")))
-        .then((pl.col("bid") + pl.col("ask")) / 2)
-        .otherwise(pl.col("last"))
-    )
+    df, mid = quote_frame(chain, cols)
     df = df.with_columns(
         (pl.col("volume").cast(pl.Float64) * mid * pl.col("multiplier").cast(pl.Float64)).alias(
             "_p"

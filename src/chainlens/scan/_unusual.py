@@ -9,6 +9,8 @@ import polars as pl
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from chainlens.oi._pcr import quote_frame
+
 __all__ = ["daily_flow", "scan_unusual"]
 
 
@@ -24,16 +26,7 @@ def daily_flow(history: pa.Table, *, trades: pa.Table | None = None) -> pl.DataF
         for c in ("underlying", "trade_date", "volume", "bid", "ask", "last", "multiplier")
         if c in history.column_names
     ]
-    df = pl.from_arrow(history.select(cols))
-    assert isinstance(df, pl.DataFrame)
-    for c in ("volume", "bid", "ask", "last"):
-        if c not in df.columns:
-            df = df.with_columns(pl.lit(None, dtype=pl.Float64).alias(c))
-    mid = (
-        pl.when((pl.col("bid") > 0) & (pl.col("ask") >= pl.col("bid")))
-        .then((pl.col("bid") + pl.col("ask")) / 2)
-        .otherwise(pl.col("last"))
-    )
+    df, mid = quote_frame(history, cols)
     v = pl.col("volume").cast(pl.Float64)
     out = df.group_by(["underlying", "trade_date"]).agg(
         pl.when(v.is_not_null().any()).then(v.sum()).alias("volume"),
