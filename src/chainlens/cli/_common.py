@@ -9,6 +9,7 @@ from typing import Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from chainlens.errors import ChainlensError
 from chainlens.paths import DEFAULT_STORE
@@ -71,9 +72,15 @@ def run_guarded(app: typer.Typer, argv: list[str] | None = None) -> int:
     try:
         rc = app(args=argv, standalone_mode=False)
     except ChainlensError as exc:
-        console_err.print(f"[bold red]error:[/] {exc.message}", highlight=False, markup=True)
+        # soft_wrap: an error (and the paths in it) is printed on whole lines, never wrapped at
+        # the terminal width, so it can be copied and matched whatever the console size.
+        console_err.print(
+            f"[bold red]error:[/] {escape(exc.message)}", highlight=False, soft_wrap=True
+        )
         if exc.hint:
-            console_err.print(f"[yellow]hint:[/] {exc.hint}", highlight=False)
+            console_err.print(
+                f"[yellow]hint:[/] {escape(exc.hint)}", highlight=False, soft_wrap=True
+            )
         return 2
     except typer.Exit as exc:
         return int(exc.exit_code or 0)
