@@ -17,8 +17,8 @@ Layout of the published files (relative to the store root)::
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import os
-import shutil
 from collections.abc import Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -204,6 +204,22 @@ def write_parquet(table: pa.Table, path: Path) -> None:
     _fsync(path)
 
 
+def copy_hashed(src: Path, dst: Path, chunk: int = 1 << 20) -> str:
+    """Copy ``src`` to ``dst`` (a new file) and return the SHA-256 hex digest of the bytes copied.
+
+    One read of the source serves both the hash and the copy, so the hash names exactly the
+    bytes the copy holds even if ``src`` changes meanwhile."""
+    h = hashlib.sha256()
+    buf = bytearray(chunk)
+    view = memoryview(buf)
+    with open(src, "rb") as fi, open(dst, "xb") as fo:
+        while n := fi.readinto(buf):
+            part = view[:n]
+            h.update(part)
+            fo.write(part)
+    return h.hexdigest()
+
+
 def _fsync(path: Path) -> None:
     fd = os.open(path, os.O_RDONLY)
     try:
@@ -258,6 +274,8 @@ class Stager:
         self._pending: Future[None] | None = None
         self._verbatim: Staged | None = None
         self._verbatim_last: pa.Table | None = None  # sort keys of the last row checked
+        #: SHA-256 of the verbatim copy's bytes (set by :meth:`begin_verbatim`).
+        self.verbatim_sha256: str | None = None
 
     def _submit(self, writer: pq.ParquetWriter, table: pa.Table) -> None:
         """Write ``table`` on the background thread after the previous write completes."""
@@ -361,7 +379,8 @@ class Stager:
         :meth:`add_verbatim`), or None when the footer rules it out
         (:func:`verbatim_layout`). The copy is a new inode (never a hard link: the store's
         files must not change when the user's file does), and its own footer is re-checked,
-        so what is validated and published is the copy's bytes."""
+        so what is validated and published is the copy's bytes. The copy's SHA-256 (computed
+        while copying) is left in :attr:`verbatim_sha256`."""
         if self.files or self._verbatim is not None:
             return None
         try:
@@ -380,10 +399,11 @@ class Stager:
             else f"{kind}/{self.source_id}.parquet"
         )
         staged = self.dir / rel.replace("/", "__")
-        shutil.copyfile(src, staged)
+        self.verbatim_sha256 = copy_hashed(src, staged)
         copy = pq.ParquetFile(staged)
         if verbatim_layout(copy.metadata, copy.schema_arrow, kind) is not None:
             staged.unlink(missing_ok=True)  # changed while copied: take the normal path
+            self.verbatim_sha256 = None
             return None
         self._verbatim = Staged(staged=staged, rel=rel, kind=kind, trade_date=day)
         self._verbatim_last = None

@@ -472,30 +472,34 @@ class Store:
             res.error = _with_formats(str(exc), getattr(cio, "KNOWN_FORMATS", ()))
             return res
         res.format = fmt
-        sha = _sha256(p)
         with self._write_lock():
-            found = self.con.execute(
-                "SELECT format, rows_read, accepted, rejected, rejects_file, kinds FROM sources "
-                "WHERE sha256 = ? ORDER BY seq LIMIT 1",
-                [sha],
-            ).fetchall()
-            if found:
-                prev = found[0]
-                return IngestResult(
-                    path=str(path),
-                    format=prev[0],
-                    status="unchanged",
-                    rows_read=prev[1],
-                    accepted=prev[2],
-                    rejected=prev[3],
-                    rejects_path=None if prev[4] is None else str(self.root / prev[4]),
-                    kinds=json.loads(prev[5] or "{}"),
-                )
             source_id, stager = self._new_stage()
             try:
+                # A verbatim candidate is hashed while it is copied into the stage (one read
+                # of the file); any other file is hashed on its own.
                 verbatim = None
                 if fmt == _PARQUET_FORMAT and mapping is None:
                     verbatim = self._verbatim_candidate(p, stager)
+                sha = stager.verbatim_sha256 if verbatim is not None else None
+                if sha is None:
+                    sha = _sha256(p)
+                found = self.con.execute(
+                    "SELECT format, rows_read, accepted, rejected, rejects_file, kinds "
+                    "FROM sources WHERE sha256 = ? ORDER BY seq LIMIT 1",
+                    [sha],
+                ).fetchall()
+                if found:
+                    prev = found[0]
+                    return IngestResult(
+                        path=str(path),
+                        format=prev[0],
+                        status="unchanged",
+                        rows_read=prev[1],
+                        accepted=prev[2],
+                        rejected=prev[3],
+                        rejects_path=None if prev[4] is None else str(self.root / prev[4]),
+                        kinds=json.loads(prev[5] or "{}"),
+                    )
                 counts: _Counts | None = None
                 if verbatim is not None:
                     try:
