@@ -184,7 +184,7 @@ def detect_rolls(
     # materialised (a pair with sync < min(roll_min_sync, close_veto_sync) is neither a roll
     # nor a veto)
     di, ri = _candidate_index(dec, rise, up, down)
-    di, ri = _prefilter(dec, rise, di, ri, cfg)
+    di, ri, sure = _prefilter(dec, rise, di, ri, cfg)
     compat = (
         _gather_pairs(dec, rise, di, ri)
         .with_columns(sync)
@@ -240,7 +240,10 @@ def detect_rolls(
     )  # fmt: skip
     # a decline met by a synchronous rise of a compatible contract is not a naked close even
     # when the pair fails the size rule (a roll seen part-way through the window)
-    vetoed = compat.filter(pl.col("sync") >= cfg.close_veto_sync).select("symbol").unique()
+    vetoed = pl.concat(
+        [compat.filter(pl.col("sync") >= cfg.close_veto_sync).select("symbol"),
+         dec[sure].select("symbol")], how="vertical",
+    ).unique()  # fmt: skip
     closes = dec.join(pairs.select("symbol"), on="symbol", how="anti")
     closes = closes.join(vetoed, on="symbol", how="anti").filter(
         (pl.col("decline") >= cfg.close_min_fraction * pl.col("oi_start"))
@@ -266,13 +269,19 @@ def detect_rolls(
 
 def _prefilter(
     dec: pl.DataFrame, rise: pl.DataFrame, di: np.ndarray, ri: np.ndarray, cfg: OIConfig
-) -> tuple[np.ndarray, np.ndarray]:
-    """Keep the pairs that pass the expiry and strike rules (the same float expressions as
-    the Polars filter of :func:`detect_rolls`) and have synchrony at least
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Pairs worth materialising, and the declines already known to be vetoed.
+
+    Keeps the pairs that pass the expiry and strike rules (the same float expressions as the
+    Polars filter of :func:`detect_rolls`) and have synchrony at least
     ``min(roll_min_sync, close_veto_sync)`` (minus 1e-9: a superset; the exact filters follow
-    in Polars)."""
+    in Polars). A decline with a pair that clears the strike rule and ``close_veto_sync`` by a
+    margin (1e-9, far above the rounding of the two evaluations) is vetoed for certain: its
+    row indices are returned (third array), and of its pairs only those that may still be a
+    roll (size, ratio and ``roll_min_sync`` rules, each with the same margin) are kept.
+    """
     if len(di) == 0:
-        return di, ri
+        return di, ri, np.zeros(0, np.int64)
 
     def days(df: pl.DataFrame, name: str) -> np.ndarray:
         return df[name].cast(pl.Int32).to_numpy().astype(np.int64)
@@ -284,22 +293,37 @@ def _prefilter(
     up, down = float(cfg.roll_strike_up_pct), float(cfg.roll_strike_down_pct)
     lo = np.where(call, down, up)
     hi = np.where(call, up, down)
-    m = (
-        (e_f > e_n)
-        & (de <= cfg.roll_max_expiry_days)
-        & (de >= cfg.roll_min_expiry_days)
-        & (k_f >= k_n * (1.0 - lo) - 1e-9)
-        & (k_f <= k_n * (1.0 + hi) + 1e-9)
-    )
+    k_lo, k_hi = k_n * (1.0 - lo), k_n * (1.0 + hi)
+    e_ok = (e_f > e_n) & (de <= cfg.roll_max_expiry_days) & (de >= cfg.roll_min_expiry_days)
+    m = e_ok & (k_f >= k_lo - 1e-9) & (k_f <= k_hi + 1e-9)
     di, ri = di[m], ri[m]
+    k_ok = ((k_f >= k_lo) & (k_f <= k_hi))[m]  # the strike rule with the 1e-9 margin inside
     matched = np.zeros(len(di))
     for j in range(1, cfg.roll_window + 1):  # a loop over the window's sessions
         fall = np.maximum(-dec[f"step{j}"].to_numpy()[di], 0.0)
         gain = np.maximum(rise[f"to_step{j}"].to_numpy()[ri], 0.0)
         matched += np.minimum(fall, gain)
+    decl = dec["decline"].to_numpy()[di]
     floor = min(cfg.roll_min_sync, cfg.close_veto_sync) - 1e-9
-    keep = matched >= floor * dec["decline"].to_numpy()[di]
-    return di[keep], ri[keep]
+    keep = matched >= floor * decl
+    # certain vetoes: positive decline, strike rule met inside the margin, sync above the
+    # threshold by the margin
+    sure_pair = keep & k_ok & (decl > 0) & (matched >= (cfg.close_veto_sync + 1e-9) * decl)
+    sure_dec = np.zeros(dec.height, bool)
+    sure_dec[di[sure_pair]] = True
+    # pairs that certainly fail a roll rule (NaN compares False: kept)
+    tc = rise["to_change"].to_numpy()[ri]
+    a = float(cfg.roll_min_contracts)
+    r_lo, r_hi = cfg.roll_min_ratio * decl, cfg.roll_max_ratio * decl
+    s_lo = cfg.roll_min_sync * decl
+    fail = (
+        (tc < a - 1e-9 * (abs(a) + 1.0))
+        | (tc < r_lo - 1e-9 * (np.abs(r_lo) + 1.0))
+        | (tc > r_hi + 1e-9 * (np.abs(r_hi) + 1.0))
+        | (matched < s_lo - 1e-9 * (np.abs(s_lo) + 1.0))
+    )
+    keep &= ~(fail & sure_dec[di])
+    return di[keep], ri[keep], np.flatnonzero(sure_dec)
 
 
 def _gather_pairs(
