@@ -1,6 +1,6 @@
 """Canonical Parquet: a Parquet file whose columns are one of the canonical schemas.
 
-The file is streamed row group by row group (``ParquetFile.read_row_group``, column-parallel
+The file is streamed by row groups (``ParquetFile.read_row_groups``, one call per batch, column-parallel
 decoding; small row groups are gathered up to a batch, larger ones streamed in slices). The next
 batch is read on a background thread while the current one is validated (Parquet decoding
 releases the GIL), so peak memory is about two batches: ``iter_batches`` reads far ahead and
@@ -63,21 +63,21 @@ def _iter_tables(pf: pq.ParquetFile, columns: list[str], batch_rows: int) -> Ite
     Whole row groups are gathered while they fit in a batch (never split: a slice would pin
     its whole row group in memory); a row group larger than a batch is streamed in slices.
     """
-    pending: list[pa.Table] = []
+    pending: list[int] = []  # row groups gathered for the next batch (read in one call)
     have = 0
     for i in range(pf.num_row_groups):
         rows = pf.metadata.row_group(i).num_rows
         if pending and have + rows > batch_rows:
-            yield pa.concat_tables(pending) if len(pending) > 1 else pending[0]
+            yield pf.read_row_groups(pending, columns=columns)
             pending, have = [], 0
         if rows > batch_rows:
             for b in pf.iter_batches(batch_size=batch_rows, row_groups=[i], columns=columns):
                 yield pa.Table.from_batches([b])
             continue
-        pending.append(pf.read_row_group(i, columns=columns))
+        pending.append(i)
         have += rows
     if pending:
-        yield pa.concat_tables(pending) if len(pending) > 1 else pending[0]
+        yield pf.read_row_groups(pending, columns=columns)
 
 
 _END = object()
