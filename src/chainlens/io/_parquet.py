@@ -1,7 +1,8 @@
 """Canonical Parquet: a Parquet file whose columns are one of the canonical schemas.
 
-The file is streamed by row groups (``ParquetFile.read_row_groups``, one call per batch, column-parallel
-decoding; small row groups are gathered up to a batch, larger ones streamed in slices). The next
+The file is streamed by row groups (``ParquetFile.read_row_groups``, one call per batch,
+column-parallel decoding; small row groups are gathered up to a batch, larger ones streamed in
+slices). The next
 batch is read on a background thread while the current one is validated (Parquet decoding
 releases the GIL), so peak memory is about two batches: ``iter_batches`` reads far ahead and
 held ~2.5x more. Every batch is cast to the canonical types and validated with the shared
