@@ -160,6 +160,7 @@ def detect_rolls(
     dec = w.filter(
         (pl.col("change") <= -pl.max_horizontal(pl.lit(a), pl.col("oi_start") * f)) & near
     ).with_columns((-pl.col("change")).alias("decline"))
+    dec = dec.with_columns(_decline_rank(dec))
     rise = w.filter(pl.col("change") >= a * cfg.close_veto_min_rise).select(
         "underlying", "right",
         pl.col("symbol").alias("to_symbol"), pl.col("expiry").alias("to_expiry"),
@@ -216,7 +217,7 @@ def detect_rolls(
         (pl.col("to_change") / pl.col("decline")).log().abs().alias("_q"),
         (pl.col("to_strike") - pl.col("strike")).abs().alias("_dk"),
         (pl.col("to_expiry") - pl.col("expiry")).dt.total_days().alias("_de"),
-    ).sort(["decline", "symbol", "_q", "_dk", "_de"], descending=[True, False, False, False, False])
+    ).sort(["_dr", "_q", "_dk", "_de"])  # _dr: (decline descending, symbol) as one integer
     # pass 1: each decline's best candidate; a rise goes to the largest decline that wants it
     best = cand.unique("symbol", keep="first", maintain_order=True)
     won = best.unique("to_symbol", keep="first", maintain_order=True)
@@ -265,6 +266,24 @@ def detect_rolls(
         ["underlying", "contracts", "from_symbol"], descending=[False, True, False]
     )
     return out.to_arrow()
+
+
+def _decline_rank(dec: pl.DataFrame) -> pl.Series:
+    """``_dr``: dense rank of the declines by (``decline`` descending, ``symbol``), 0-based, so
+    that sorting the pairs by ``_dr`` orders them as by those two columns (ties share a rank)
+    without a string sort of every pair."""
+    if dec.height == 0:
+        return pl.Series("_dr", [], pl.Int64)
+    order = dec.select(pl.arg_sort_by(["decline", "symbol"], descending=[True, False]))
+    idx = order.to_series().to_numpy()
+    srt = dec.select("decline", "symbol")[idx]
+    new = (srt["decline"].ne_missing(srt["decline"].shift(1))) | (
+        srt["symbol"].ne_missing(srt["symbol"].shift(1))
+    )
+    rank_sorted = np.cumsum(new.fill_null(True).to_numpy()) - 1
+    rank = np.empty(dec.height, np.int64)
+    rank[idx] = rank_sorted
+    return pl.Series("_dr", rank)
 
 
 def _prefilter(
