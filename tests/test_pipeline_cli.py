@@ -14,7 +14,11 @@ from test_pipeline_fixtures import D2, build_tiny_store
 
 @pytest.fixture(scope="module")
 def store(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return build_tiny_store(tmp_path_factory.mktemp("cli") / "store")
+    """A tiny store with the pipeline already run for D2, so that every test stands alone
+    (pytest-xdist may run this module's tests on different workers, in any order)."""
+    path = build_tiny_store(tmp_path_factory.mktemp("cli") / "store")
+    assert run_guarded(app, ["run", "--date", D2.isoformat(), "--store", str(path)]) == 0
+    return path
 
 
 def test_run_report_daily(store: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -142,10 +142,16 @@ def register(app: typer.Typer) -> None:
         store: Path = StoreOpt,
     ) -> None:
         """A per-ticker report from the stored pipeline results."""
-        from chainlens.report import render, write_report
+        from chainlens.errors import InputError
+        from chainlens.report import LENSES, render, write_report
         from chainlens.report._session import ticker_report
         from chainlens.store import Store
 
+        # Arguments are checked before the store is opened: a typo gets its own message.
+        if lens not in LENSES:
+            raise InputError(
+                f"lens must be one of {', '.join(LENSES)}", column="--lens", value=lens
+            )
         with Store(store, create=False, read_only=True) as st:
             r = ticker_report(st, ticker, _parse_date(date), lens, fmt)
         _emit(r, fmt, out, render, write_report)
