@@ -25,6 +25,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from chainlens._jsonsafe import jsonable as _nulls
 from chainlens._typing import BoolArray, Float64Array
 from chainlens.conventions import DEFAULT_DIVIDEND_YIELD, SECONDS_PER_YEAR
 from chainlens.errors import InputError
@@ -167,41 +168,6 @@ def json_records(t: pa.Table, fallback: Callable[[Any], Any]) -> list[dict[str, 
         else:
             cols.append([fallback(v) for v in col.to_pylist()])
     return [dict(zip(names, row, strict=True)) for row in zip(*cols, strict=True)]
-
-
-_INF = float("inf")
-
-
-def _nulls(o: Any) -> Any:
-    """NaN/inf -> None, NumPy scalars/arrays -> Python (strict JSON, SPEC)."""
-    ty = type(o)  # exact-type fast paths first (the documents are mostly these)
-    if ty is float:
-        return o if -_INF < o < _INF else None
-    if ty is str or ty is int or ty is bool or o is None:
-        return o
-    if ty is dict:
-        return {k: _nulls(v) for k, v in o.items()}
-    if ty is list:
-        return [_nulls(v) for v in o]
-    if (
-        ty is np.ndarray
-        and o.dtype.kind in "fiub"
-        and (o.dtype.kind != "f" or np.isfinite(o).all())
-    ):
-        return o.tolist()  # finite numbers only: nothing left to clean
-    if isinstance(o, dict):
-        return {k: _nulls(v) for k, v in o.items()}
-    if isinstance(o, (list, tuple)):
-        return [_nulls(v) for v in o]
-    if isinstance(o, np.ndarray):
-        return _nulls(o.tolist())
-    if isinstance(o, np.generic):
-        o = o.item()
-    if isinstance(o, float) and not np.isfinite(o):
-        return None
-    if isinstance(o, dt.date) and not isinstance(o, dt.datetime):
-        return o.isoformat()
-    return o
 
 
 # ----------------------------------------------------------------------------- columns

@@ -36,6 +36,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from chainlens._jsonsafe import jsonable as _jsonable
 from chainlens.errors import InputError
 
 if TYPE_CHECKING:
@@ -169,38 +170,6 @@ def realized_vol(closes: Sequence[float] | np.ndarray) -> float:
         return math.nan
     r = np.diff(np.log(c))
     return float(np.std(r, ddof=1) * math.sqrt(SESSIONS_PER_YEAR))
-
-
-_INF = float("inf")
-
-
-def _jsonable(o: Any) -> Any:
-    ty = type(o)  # exact-type fast paths first (most values of a document)
-    if ty is float:
-        return o if -_INF < o < _INF else None
-    if ty is str or ty is int or ty is bool or o is None:
-        return o
-    if ty is dict:
-        return {str(k): _jsonable(v) for k, v in o.items()}
-    if ty is list:
-        return [_jsonable(v) for v in o]
-    if isinstance(o, dict):
-        return {str(k): _jsonable(v) for k, v in o.items()}
-    if isinstance(o, (list, tuple)):
-        return [_jsonable(v) for v in o]
-    if isinstance(o, np.ndarray):
-        return _jsonable(o.tolist())
-    if isinstance(o, np.generic):
-        o = o.item()
-    if isinstance(o, float):
-        return o if math.isfinite(o) else None
-    if isinstance(o, dt.datetime):
-        return o.astimezone(dt.UTC).isoformat().replace("+00:00", "Z")
-    if isinstance(o, dt.date):
-        return o.isoformat()
-    if hasattr(o, "isoformat"):  # pandas Timestamp
-        return o.isoformat()
-    return o
 
 
 def _records(t: pa.Table | None, columns: Sequence[str] | None = None) -> list[dict[str, Any]]:
