@@ -417,23 +417,13 @@ class Store:
                 )
             ]
             _insert(con, "snapshots", snap_rows)
-            for s in staged:
-                final = self.root / s.rel
-                final.parent.mkdir(parents=True, exist_ok=True)
-                os.replace(s.staged, final)
-                moved.append(final)
+            moves = [(s.staged, self.root / s.rel) for s in staged]
             if rejects is not None and rejects_rel is not None:
-                final = self.root / rejects_rel
-                os.replace(rejects, final)
-                moved.append(final)
+                moves.append((rejects, self.root / rejects_rel))
+            _move_into_place(moves, moved)
             con.execute("COMMIT")
         except BaseException:
-            try:
-                con.execute("ROLLBACK")
-            except duckdb.Error:
-                pass
-            for f in moved:
-                f.unlink(missing_ok=True)
+            _abort(con, moved)
             raise
         return True, rejects_rel
 
@@ -1019,19 +1009,10 @@ class Store:
                                 for (rel, _, n), part in zip(new, tables, strict=True)
                             ],
                         )
-                    for rel, staged, _ in new:
-                        final = self.root / rel
-                        final.parent.mkdir(parents=True, exist_ok=True)
-                        os.replace(staged, final)
-                        moved.append(final)
+                    _move_into_place([(staged, self.root / rel) for rel, staged, _ in new], moved)
                     con.execute("COMMIT")
                 except BaseException:
-                    try:
-                        con.execute("ROLLBACK")
-                    except duckdb.Error:
-                        pass
-                    for f in moved:
-                        f.unlink(missing_ok=True)
+                    _abort(con, moved)
                     raise
                 for rel in old:  # now unreferenced; a crash here is cleaned on next open
                     (self.root / rel).unlink(missing_ok=True)
@@ -1078,6 +1059,27 @@ _INSERT_SQL = {
 
 #: Column names of the catalog tables (fixed by ``_DDL``), looked up once per process.
 _COLUMNS: dict[str, list[str]] = {}
+
+
+def _move_into_place(moves: list[tuple[Path, Path]], moved: list[Path]) -> None:
+    """The publish step's file half: rename each staged file to its final path (recording it
+    in ``moved``), inside the open catalog transaction that the caller then commits."""
+    for staged, final in moves:
+        final.parent.mkdir(parents=True, exist_ok=True)
+        os.replace(staged, final)
+        moved.append(final)
+
+
+def _abort(con: duckdb.DuckDBPyConnection, moved: list[Path]) -> None:
+    """Undo a publish that failed before COMMIT: roll the catalog back and remove the files
+    already moved into place (a kill here leaves files the catalog does not list; the next
+    read-write open deletes them)."""
+    try:
+        con.execute("ROLLBACK")
+    except duckdb.Error:
+        pass
+    for f in moved:
+        f.unlink(missing_ok=True)
 
 
 def _insert(con: duckdb.DuckDBPyConnection, table: str, rows: list[list[Any]]) -> None:
