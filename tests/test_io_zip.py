@@ -82,3 +82,20 @@ def test_damaged_zip_is_a_clear_error(tmp_path: Path) -> None:
     z.write_bytes(b"PK\x03\x04" + b"\x00" * 40)
     with pytest.raises(InputError, match="damaged zip"):
         list(read_file(z))
+
+
+def test_zip_nested_too_deep_is_a_clear_error(tmp_path: Path) -> None:
+    """Archives nested deeper than MAX_DEPTH are refused with a message, not expanded."""
+    from chainlens.io._zip import MAX_DEPTH
+
+    inner = b"hello"
+    name = "a.txt"
+    for level in range(MAX_DEPTH + 2):
+        buf = io.BytesIO()
+        with zipfile.ZipFile(buf, "w") as w:
+            w.writestr(name, inner)
+        inner, name = buf.getvalue(), f"level{level}.zip"
+    z = tmp_path / "deep.zip"
+    z.write_bytes(inner)
+    with pytest.raises(InputError, match="nested deeper"):
+        list(read_file(z, format="zip"))
