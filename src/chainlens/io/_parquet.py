@@ -36,7 +36,7 @@ from chainlens.io._common import (
 )
 from chainlens.schema import SCHEMAS
 
-__all__ = ["FORMAT", "kind_of_schema", "read"]
+__all__ = ["FORMAT", "iter_tables", "kind_of_schema", "read"]
 
 FORMAT = "canonical_parquet"
 
@@ -99,6 +99,12 @@ def _read_ahead(it: Iterator[pa.Table]) -> Iterator[pa.Table]:
         ex.shutdown(wait=True)  # never leave a read running on a closed file
 
 
+def iter_tables(pf: pq.ParquetFile, columns: list[str], batch_rows: int) -> Iterator[pa.Table]:
+    """The file's rows as tables of at most ``batch_rows`` rows, in file order, the next one
+    decoded on a background thread while the caller works on the current one."""
+    return _read_ahead(_iter_tables(pf, columns, batch_rows))
+
+
 def read(path: Path, *, batch_rows: int = 1_000_000) -> Iterator[AdapterResult]:
     """Stream a canonical Parquet file in batches of ``batch_rows``."""
     try:
@@ -123,7 +129,7 @@ def read(path: Path, *, batch_rows: int = 1_000_000) -> Iterator[AdapterResult]:
     exact = names == schema.names and all(
         pf.schema_arrow.field(f.name).type == f.type for f in schema
     )
-    for batch in _read_ahead(_iter_tables(pf, cols_wanted, batch_rows)):
+    for batch in iter_tables(pf, cols_wanted, batch_rows):
         n = batch.num_rows
         lines = np.arange(row0, row0 + n, dtype=np.int64)
         row0 += n

@@ -613,6 +613,13 @@ class Store:
         """
         from chainlens import io as cio
 
+        if verbatim and stager.verbatim_kind == "chain":
+            from chainlens.io import _verify
+
+            if _verify.available():
+                return Store._verify_verbatim_chain(
+                    src, stager=stager, progress=progress, label=label
+                )
         c = _Counts()
         batch_rows = VERBATIM_BATCH_ROWS if verbatim else INGEST_BATCH_ROWS
         for batch in cio.read_file(
@@ -654,6 +661,37 @@ class Store:
             expect = pq.ParquetFile(src).metadata.num_rows
             if c.rows_read != expect or c.accepted != expect:
                 raise _NotVerbatim
+        return c
+
+    @staticmethod
+    def _verify_verbatim_chain(
+        src: Path, *, stager: Stager, progress: ProgressFn | None, label: str
+    ) -> _Counts:
+        """Prove the verbatim copy of a chain file clean with the compiled check
+        (:mod:`chainlens.io._verify`) instead of running every rule; raises
+        :class:`_NotVerbatim` at the first block it cannot prove clean (the caller then runs
+        the full validation, which names the bad rows)."""
+        from chainlens.io._parquet import FORMAT, iter_tables
+        from chainlens.io._verify import DICTIONARY_COLUMNS, ChainVerifier
+
+        day = stager.verbatim_day
+        assert day is not None
+        pf = pq.ParquetFile(src, read_dictionary=list(DICTIONARY_COLUMNS))
+        ver = ChainVerifier(day)
+        c = _Counts(format=FORMAT)
+        for table in iter_tables(pf, schema.CHAIN.names, VERBATIM_BATCH_ROWS):
+            for rb in table.to_batches():
+                runs = ver.check(rb)
+                if runs is None:
+                    raise _NotVerbatim(ver.reason)
+                stager.add_verbatim_checked("chain", rb.num_rows, runs)
+                c.rows_read += rb.num_rows
+            if progress is not None:
+                progress(label, c.rows_read)
+        if c.rows_read != pf.metadata.num_rows:
+            raise _NotVerbatim("rows read differ from the footer's count")
+        c.accepted = c.rows_read
+        c.kinds["chain"] = c.rows_read
         return c
 
     def ingest_many(

@@ -1,0 +1,231 @@
+"""Fast proof that a canonical chain file in the store's layout is clean (the verbatim fast path).
+
+A canonical chain Parquet file already in the store's layout (``chainlens.store._stage``:
+canonical columns and types, sorted by underlying, snapshot, expiry, strike, right, root, one
+session) is published byte for byte. Before that, every row must pass the rules of
+:func:`chainlens.io._common.finalize`. Running those rules (string comparisons, a hash of every
+key) costs about three times the decode; :class:`ChainVerifier` instead proves the same
+outcome in one compiled pass over Arrow buffers, reading the low-cardinality strings as
+dictionary indices.
+
+The check is *sufficient*, never decisive: when it passes, ``finalize`` rejects no row and the
+stored ``crossed`` flags equal the computed ones; when anything is unusual it says "not clean"
+and the caller runs the full validation, which names every bad row. Each rule of ``finalize``
+maps onto a stricter one here:
+
+- missing values: no null in a required column (nor in a dictionary's values);
+- NaN/inf in a float column, negative volume/OI, negative bid/ask/last: checked on the valid
+  values of each column;
+- ``strike <= 0``, right not C/P, settlement not AM/PM, expiry before the session;
+- the symbol against root/expiry/right/strike: the compact OSI form with the strike digits
+  equal to ``strike * 1000`` *exactly* (``finalize`` tolerates 5e-4);
+- a duplicate contract (same ``snapshot_ts`` and symbol): with the exact symbol check, equal
+  symbols mean equal root, expiry, right and strike; requiring every root to belong to one
+  underlying and the sort key to increase strictly from row to row (the file is sorted, so
+  equal keys would be adjacent) then rules duplicates out without hashing a key;
+- ``crossed``: stored without nulls and equal to ``bid > ask > 0`` (null = False).
+
+The pass also yields the (underlying, snapshot) runs whose contract and quoted-row counts the
+catalog records. Numba compiles the row pass; without Numba (or with ``CHAINLENS_NO_NUMBA=1``)
+:func:`available` is False and callers take the full validation.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+from dataclasses import dataclass, field
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+__all__ = ["DICTIONARY_COLUMNS", "ChainVerifier", "available"]
+
+#: Chain columns read as dictionaries (their values repeat): decoded as indices, not strings.
+DICTIONARY_COLUMNS = ("underlying", "root", "settlement", "right")
+
+#: Largest (underlyings x roots) index grid per block before the check declines (the grid
+#: records which roots each underlying lists; real blocks hold a few dozen of each).
+_MAX_PAIR_GRID = 1 << 22
+
+_REQUIRED = (
+    "trade_date",
+    "snapshot_ts",
+    "underlying",
+    "root",
+    "symbol",
+    "expiry",
+    "settlement",
+    "strike",
+    "right",
+    "multiplier",
+)
+_NONNEG_FLOATS = ("bid", "ask", "last")
+_FINITE_FLOATS = ("iv", "delta", "gamma", "spot")
+_NONNEG_INTS = ("volume", "open_interest")
+_QUOTE_COLUMNS = ("bid", "ask", "last", "volume")
+
+
+def available() -> bool:
+    """Whether the compiled check can run (Numba installed and not disabled)."""
+    if os.environ.get("CHAINLENS_NO_NUMBA", "") == "1":
+        return False
+    try:
+        import numba  # noqa: F401
+    except ImportError:  # pragma: no cover - numba is a pinned dependency
+        return False
+    return True
+
+
+def _strings(a: pa.Array) -> tuple[np.ndarray, np.ndarray]:
+    """(offsets, bytes) of a string array, offsets rebased for a sliced array."""
+    bufs = a.buffers()
+    off = np.frombuffer(bufs[1], dtype=np.int32)[a.offset : a.offset + len(a) + 1]
+    data = np.frombuffer(bufs[2], dtype=np.uint8) if bufs[2] is not None else np.zeros(1, np.uint8)
+    return off, data
+
+
+def _values(a: pa.Array, dtype: type) -> np.ndarray:
+    """The value buffer of a fixed-width array (slots under nulls included)."""
+    return np.frombuffer(a.buffers()[1], dtype=dtype)[a.offset : a.offset + len(a)]
+
+
+def _valid_values(a: pa.Array, dtype: type) -> np.ndarray:
+    v = _values(a, dtype)
+    if a.null_count:
+        v = v[pc.is_valid(a).to_numpy(zero_copy_only=False)]
+    return v
+
+
+@dataclass
+class ChainVerifier:
+    """Checks the blocks of one chain file in order (see the module docstring).
+
+    Parameters
+    ----------
+    day
+        The file's session (``trade_date`` of every row).
+    """
+
+    day: dt.date
+    #: why the last :meth:`check` declined (None while every block passed)
+    reason: str | None = None
+    _root_owner: dict[str, str] = field(default_factory=dict)
+    _last_key: tuple[object, ...] | None = None
+
+    def check(self, rb: pa.RecordBatch) -> list[tuple[str, int, int, int]] | None:
+        """Check the next block (a record batch with :data:`DICTIONARY_COLUMNS` as dictionaries).
+
+        Returns the block's (underlying, snapshot_ts in ns, contracts, quoted rows) runs, in
+        order, or None when the block is not provably clean (then :attr:`reason` says why).
+        """
+        from chainlens.io._verify_numba import STATUS, check_chain_block
+
+        n = rb.num_rows
+        if n == 0:
+            return []
+        c = {name: rb.column(name) for name in rb.schema.names}
+        for name in DICTIONARY_COLUMNS:
+            a = c[name]
+            if not pa.types.is_dictionary(a.type) or a.dictionary.null_count:
+                return self._decline(f"{name} is not a clean dictionary column")
+        for name in _REQUIRED:
+            if c[name].null_count:
+                return self._decline(f"missing value in {name}")
+        for name in _NONNEG_FLOATS:
+            v = _valid_values(c[name], np.float64)
+            if not (np.isfinite(v).all() and (v >= 0).all()):
+                return self._decline(f"NaN, inf or negative value in {name}")
+        for name in _FINITE_FLOATS:
+            if not np.isfinite(_valid_values(c[name], np.float64)).all():
+                return self._decline(f"NaN or inf in {name}")
+        for name in _NONNEG_INTS:
+            v = _valid_values(c[name], np.int64)
+            if len(v) and int(v.min()) < 0:
+                return self._decline(f"negative value in {name}")
+        settle = c["settlement"].dictionary
+        if not pc.all(pc.is_in(settle, value_set=pa.array(["AM", "PM"]))).as_py():
+            return self._decline("settlement is not AM or PM")
+        crossed = c["crossed"]
+        if crossed.null_count:
+            return self._decline("crossed has nulls")
+        computed = pc.fill_null(
+            pc.and_(pc.greater(c["bid"], c["ask"]), pc.greater(c["ask"], 0)), False
+        )
+        if not pc.all(pc.equal(crossed, computed)).as_py():
+            return self._decline("stored crossed flags differ from bid > ask > 0")
+
+        und, root, right = c["underlying"], c["root"], c["right"]
+        n_u, n_r = len(und.dictionary), len(root.dictionary)
+        if n_u * n_r > _MAX_PAIR_GRID:
+            return self._decline("too many distinct underlyings and roots in one block")
+        seen = np.zeros((n_u, n_r), dtype=np.bool_)
+        starts = np.empty(n, dtype=np.int64)
+        sym_off, sym_dat = _strings(c["symbol"])
+        status, n_starts = check_chain_block(
+            sym_off,
+            sym_dat,
+            _values(root.indices, np.int32),
+            *_strings(root.dictionary),
+            _values(right.indices, np.int32),
+            *_strings(right.dictionary),
+            _values(und.indices, np.int32),
+            *_strings(und.dictionary),
+            _values(c["trade_date"], np.int32),
+            _values(c["expiry"], np.int32),
+            _values(c["snapshot_ts"], np.int64),
+            _values(c["strike"], np.float64),
+            np.int32((self.day - dt.date(1970, 1, 1)).days),
+            starts,
+            seen,
+        )
+        if status != 0:
+            return self._decline(STATUS[int(status)])
+        # every root belongs to one underlying, across the whole file
+        u_names, r_names = und.dictionary.to_pylist(), root.dictionary.to_pylist()
+        for ui, ri in zip(*np.nonzero(seen), strict=True):
+            owner = self._root_owner.setdefault(r_names[ri], u_names[ui])
+            if owner != u_names[ui]:
+                return self._decline(f"root {r_names[ri]} listed under {owner} and {u_names[ui]}")
+        # the block's first row continues the previous block's order strictly
+        first = self._key(rb, 0)
+        if self._last_key is not None and not first > self._last_key:
+            return self._decline("rows out of the store's sort order (across blocks)")
+        self._last_key = self._key(rb, n - 1)
+
+        st = starts[:n_starts]
+        quoted = np.zeros(n, dtype=np.bool_)
+        for name in _QUOTE_COLUMNS:
+            a = c[name]
+            if a.null_count == 0:
+                quoted[:] = True
+                break
+            quoted |= pc.is_valid(a).to_numpy(zero_copy_only=False)
+        counts = np.diff(np.append(st, n))
+        q = np.add.reduceat(quoted.astype(np.int64), st)
+        u_idx = _values(und.indices, np.int32)[st]
+        ts = _values(c["snapshot_ts"], np.int64)[st]
+        return [
+            (u_names[u], int(t), int(k), int(qq))
+            for u, t, k, qq in zip(
+                u_idx.tolist(), ts.tolist(), counts.tolist(), q.tolist(), strict=True
+            )
+        ]  # one tuple per snapshot run, not per contract
+
+    def _decline(self, why: str) -> list[tuple[str, int, int, int]] | None:
+        self.reason = why
+        return None
+
+    @staticmethod
+    def _key(rb: pa.RecordBatch, i: int) -> tuple[object, ...]:
+        """Row ``i``'s sort key as Python values (strings compare by code point, which is
+        UTF-8 byte order, as Arrow compares them)."""
+        return (
+            rb.column("underlying")[i].as_py(),
+            rb.column("snapshot_ts")[i].value,
+            rb.column("expiry")[i].value,
+            rb.column("strike")[i].as_py(),
+            rb.column("right")[i].as_py(),
+            rb.column("root")[i].as_py(),
+        )

@@ -1,0 +1,201 @@
+"""Compiled row pass of :mod:`chainlens.io._verify` (Numba, ``cache=True``).
+
+One sequential pass over a block of chain rows in the store's layout. Strings arrive as Arrow
+buffers: ``symbol`` as (offsets, bytes); ``underlying``, ``root`` and ``right`` as dictionary
+indices into (offsets, bytes) of their dictionary values. The pass returns a status code and
+writes the starts of the (underlying, snapshot) runs; it never decides a reject (a non-zero
+code only sends the file to the full validation, which says what is wrong and where).
+"""
+
+from __future__ import annotations
+
+import numba as nb
+import numpy as np
+
+__all__ = ["STATUS", "check_chain_block"]
+
+#: Meaning of the codes returned by :func:`check_chain_block` (0 = every row passed).
+STATUS = {
+    0: "clean",
+    1: "trade_date differs from the file's session",
+    2: "expiry before the session",
+    3: "strike not finite and > 0",
+    4: "right is not C or P",
+    5: "symbol length outside 16..21 (not a compact OSI symbol)",
+    6: "symbol root differs from the root column",
+    7: "symbol date digits differ from the expiry column",
+    8: "symbol right differs from the right column",
+    9: "symbol strike digits differ from the strike column (exactly)",
+    10: "rows out of the store's sort order",
+    11: "two consecutive rows with the same sort key (a duplicate contract)",
+}
+
+
+@nb.njit(cache=True, nogil=True, inline="always")
+def _cmp(a, a0, a1, b, b0, b1):  # type: ignore[no-untyped-def]
+    """Bytewise lexicographic comparison of a[a0:a1] and b[b0:b1] (-1, 0, 1), like Arrow's."""
+    la = a1 - a0
+    lb = b1 - b0
+    m = la if la < lb else lb
+    for k in range(m):
+        x = a[a0 + k]
+        y = b[b0 + k]
+        if x != y:
+            return -1 if x < y else 1
+    if la == lb:
+        return 0
+    return -1 if la < lb else 1
+
+
+@nb.njit(cache=True, nogil=True, inline="always")
+def _yymmdd(days):  # type: ignore[no-untyped-def]
+    """(YYMMDD, year) of a day number since 1970-01-01 (proleptic Gregorian; H. Hinnant's
+    ``civil_from_days``)."""
+    z = days + 719468
+    era = (z if z >= 0 else z - 146096) // 146097
+    doe = z - era * 146097
+    yoe = (doe - doe // 1460 + doe // 36524 - doe // 146096) // 365
+    y = yoe + era * 400
+    doy = doe - (365 * yoe + yoe // 4 - yoe // 100)
+    mp = (5 * doy + 2) // 153
+    d = doy - (153 * mp + 2) // 5 + 1
+    m = mp + 3 if mp < 10 else mp - 9
+    if m <= 2:
+        y += 1
+    return (y % 100) * 10000 + m * 100 + d, y
+
+
+@nb.njit(cache=True, nogil=True)
+def check_chain_block(  # type: ignore[no-untyped-def]
+    sym_off,
+    sym_dat,
+    root_ix,
+    root_off,
+    root_dat,
+    right_ix,
+    right_off,
+    right_dat,
+    und_ix,
+    und_off,
+    und_dat,
+    trade_date,
+    expiry,
+    ts,
+    strike,
+    day,
+    starts,
+    seen_pairs,
+):
+    """Check a block row by row; returns (status, number of run starts written to ``starts``).
+
+    Per row ``i``: ``trade_date == day``; ``expiry >= day``; ``0 < strike < inf``; the right
+    is ``C`` or ``P``; the symbol is ``root + YYMMDD + right + 8 digits`` with the root, the
+    expiry's ``YYMMDD`` (year 2000..2099), the right and ``digits / 1000 == strike`` exactly;
+    and the sort key (underlying, snapshot_ts, expiry, strike, right, root) of row ``i`` is
+    strictly greater than row ``i - 1``'s. ``starts`` receives the rows where (underlying,
+    snapshot_ts) changes (row 0 included); ``seen_pairs[u, r]`` is set for every
+    (underlying index, root index) pair present.
+    """
+    n = sym_off.shape[0] - 1
+    n_starts = 0
+    last_e = np.int32(-(2**31))
+    last_want = np.int64(-1)
+    for i in range(n):
+        if trade_date[i] != day:
+            return 1, n_starts
+        e = expiry[i]
+        if e < day:
+            return 2, n_starts
+        k = strike[i]
+        if not (k > 0.0 and k < np.inf):
+            return 3, n_starts
+        ri = right_ix[i]
+        r0 = right_off[ri]
+        if right_off[ri + 1] - r0 != 1:
+            return 4, n_starts
+        rb = right_dat[r0]
+        if rb != 67 and rb != 80:  # C, P
+            return 4, n_starts
+        s0 = sym_off[i]
+        s1 = sym_off[i + 1]
+        slen = s1 - s0
+        if slen < 16 or slen > 21:
+            return 5, n_starts
+        oi = root_ix[i]
+        o0 = root_off[oi]
+        olen = root_off[oi + 1] - o0
+        if olen != slen - 15:
+            return 6, n_starts
+        for j in range(olen):
+            if sym_dat[s0 + j] != root_dat[o0 + j]:
+                return 6, n_starts
+        p = s0 + olen
+        ymd = 0
+        for j in range(6):
+            c = sym_dat[p + j] - 48
+            if c < 0 or c > 9:
+                return 7, n_starts
+            ymd = ymd * 10 + c
+        if e != last_e:  # rows come sorted by expiry within a snapshot: convert once per run
+            last_e = e
+            last_want, year = _yymmdd(np.int64(e))
+            if year < 2000 or year > 2099:
+                return 7, n_starts
+        if ymd != last_want:
+            return 7, n_starts
+        if sym_dat[p + 6] != rb:
+            return 8, n_starts
+        units = 0
+        for j in range(7, 15):
+            c = sym_dat[p + j] - 48
+            if c < 0 or c > 9:
+                return 9, n_starts
+            units = units * 10 + c
+        if units / 1000.0 != k:
+            return 9, n_starts
+        ui = und_ix[i]
+        seen_pairs[ui, oi] = True
+        if i == 0:
+            starts[0] = 0
+            n_starts = 1
+            continue
+        # sort key against the previous row: underlying, snapshot_ts, expiry, strike, right, root
+        uj = und_ix[i - 1]
+        c = (
+            0
+            if ui == uj
+            else _cmp(und_dat, und_off[ui], und_off[ui + 1], und_dat, und_off[uj], und_off[uj + 1])
+        )
+        new_run = c != 0
+        if c == 0:
+            t, tp = ts[i], ts[i - 1]
+            c = 0 if t == tp else (1 if t > tp else -1)
+            new_run = c != 0
+        if c == 0:
+            ep = expiry[i - 1]
+            c = 0 if e == ep else (1 if e > ep else -1)
+        if c == 0:
+            kp = strike[i - 1]
+            c = 0 if k == kp else (1 if k > kp else -1)
+        if c == 0:
+            rj = right_ix[i - 1]
+            c = (
+                0
+                if ri == rj
+                else _cmp(right_dat, r0, r0 + 1, right_dat, right_off[rj], right_off[rj + 1])
+            )
+        if c == 0:
+            oj = root_ix[i - 1]
+            c = (
+                0
+                if oi == oj
+                else _cmp(root_dat, o0, o0 + olen, root_dat, root_off[oj], root_off[oj + 1])
+            )
+        if c < 0:
+            return 10, n_starts
+        if c == 0:
+            return 11, n_starts
+        if new_run:
+            starts[n_starts] = i
+            n_starts += 1
+    return 0, n_starts

@@ -1,0 +1,192 @@
+"""The compiled clean-file proof of the verbatim chain ingest (:mod:`chainlens.io._verify`).
+
+The proof must be *sound*: whenever it accepts a file, the full rules (the canonical Parquet
+adapter, :func:`chainlens.io._common.finalize`) reject no row, the stored ``crossed`` flags
+equal the computed ones and the rows are in the store's sort order. The reference here is
+that full validation, run on the same file, plus hand-built cases where the proof must
+decline although the full rules accept (then the normal path stores the same answers).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import hypothesis.strategies as hs
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+import pytest
+from hypothesis import HealthCheck, given, settings
+
+from chainlens.io import _parquet, _verify
+from chainlens.store import Store
+from chainlens.store._stage import SORT_KEYS, is_sorted
+from test_ingest_fastpath import DAY, canonical_chain, published_verbatim, sessions_view, write
+
+pytestmark = pytest.mark.skipif(not _verify.available(), reason="Numba disabled or missing")
+
+
+def proof(path: Path, batch_rows: int = 700) -> tuple[bool, str | None]:
+    """Run the verifier over ``path`` in blocks, as the store does."""
+    pf = pq.ParquetFile(path, read_dictionary=list(_verify.DICTIONARY_COLUMNS))
+    ver = _verify.ChainVerifier(DAY)
+    for table in _parquet.iter_tables(pf, pf.schema_arrow.names, batch_rows):
+        for rb in table.to_batches():
+            if ver.check(rb) is None:
+                return False, ver.reason
+    return True, None
+
+
+def full_rules(path: Path) -> tuple[int, bool, bool]:
+    """(rejects, stored crossed == computed everywhere, sorted) by the full validation."""
+    rejects, crossed_ok = 0, True
+    tables = []
+    for res in _parquet.read(path, batch_rows=1_000):
+        rejects += res.rejects.num_rows
+        crossed_ok &= res.verbatim
+        tables.append(res.table)
+    t = pa.concat_tables(tables)
+    return rejects, crossed_ok, is_sorted(t, SORT_KEYS["chain"])
+
+
+def set_value(t: pa.Table, row: int, column: str, value: object) -> pa.Table:
+    vals = t[column].combine_chunks().to_pylist()
+    vals[row] = value
+    i = t.schema.get_field_index(column)
+    fld = t.schema.field(i).with_nullable(True) if value is None else t.schema.field(i)
+    return t.set_column(i, fld, pa.array(vals, fld.type))
+
+
+def test_clean_file_is_proved_clean(tmp_path: Path) -> None:
+    f = write(canonical_chain(n_und=6, n_strikes=10), tmp_path / "c.parquet")
+    assert proof(f) == (True, None)
+    assert full_rules(f) == (0, True, True)
+
+
+#: (column, value) edits that break one rule each, or look odd but are legal.
+EDITS = [
+    ("volume", -1),
+    ("open_interest", -3),
+    ("bid", float("nan")),
+    ("ask", float("inf")),
+    ("last", -0.5),
+    ("iv", float("nan")),
+    ("delta", float("-inf")),
+    ("spot", float("nan")),
+    ("strike", 0.0),
+    ("strike", -5.0),
+    ("strike", float("nan")),
+    ("strike", 52.5001),  # within the symbol check's 5e-4 tolerance: legal, not exact
+    ("strike", 1e9),
+    ("right", "X"),
+    ("right", "c"),
+    ("settlement", "XX"),
+    ("settlement", None),
+    ("expiry", dt.date(2024, 3, 1)),  # before the session
+    ("expiry", dt.date(2124, 3, 8)),
+    ("trade_date", dt.date(2024, 3, 5)),
+    ("root", "ZZZ"),
+    ("root", "U00"),
+    ("underlying", "U999"),
+    ("underlying", "A"),
+    ("symbol", "U000240308C00050000"),
+    ("symbol", "U000240308C0005000X"),
+    ("symbol", "U000  240308C00050000"),
+    ("symbol", "X"),
+    ("crossed", True),
+    ("crossed", None),
+    ("multiplier", None),
+    ("bid", None),
+    ("volume", None),
+    ("snapshot_ts", dt.datetime(2024, 3, 4, 20, 0, tzinfo=dt.UTC)),
+]
+
+
+@settings(
+    max_examples=120,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(
+    edits=hs.lists(
+        hs.tuples(hs.integers(0, 6 * 60 - 1), hs.sampled_from(EDITS)), min_size=0, max_size=3
+    ),
+    moves=hs.lists(hs.tuples(hs.integers(0, 359), hs.integers(0, 359)), max_size=2),
+)
+def test_proof_is_sound(tmp_path: Path, edits: list, moves: list) -> None:
+    """Random edits, row copies and swaps: if the proof accepts, the full rules agree."""
+    t = canonical_chain(n_und=2, n_strikes=30)  # 360 rows
+    for row, (column, value) in edits:
+        t = set_value(t, row, column, value)
+    idx = np.arange(t.num_rows)
+    for a, b in moves:
+        if a % 2:
+            idx[b] = idx[a]  # a copy of row a in place of row b (a duplicate, maybe adjacent)
+        else:
+            idx[[a, b]] = idx[[b, a]]
+    t = t.take(pa.array(idx))
+    f = write(t, tmp_path / "x.parquet")
+    ok, why = proof(f, batch_rows=100)
+    if ok:
+        assert full_rules(f) == (0, True, True)
+    else:
+        assert why
+
+
+def test_strike_within_tolerance_declines_but_stores_the_same(tmp_path: Path) -> None:
+    """A strike 1e-4 off its symbol passes the full rules (tolerance 5e-4) but not the exact
+    proof: the file takes the normal path and stores the same rows."""
+    ref = canonical_chain(n_und=3, n_strikes=10)
+    ref = set_value(ref, 7, "strike", ref["strike"][7].as_py() + 1e-4)
+    f = write(ref, tmp_path / "c.parquet")
+    ok, why = proof(f)
+    assert not ok and "strike" in why
+    assert full_rules(f) == (0, True, True)
+    with Store(tmp_path / "s") as st:
+        r = st.ingest(f)
+        assert (r.status, r.accepted, r.rejected) == ("ingested", ref.num_rows, 0)
+        assert not published_verbatim(st.root, f)
+        assert st.chain("U000", DAY).equals(ref.filter(pc.equal(ref["underlying"], "U000")))
+
+
+def test_root_under_two_underlyings_hides_no_duplicate(tmp_path: Path) -> None:
+    """U001's row takes the root and symbol of the same contract of U000: the file stays
+    sorted, the duplicate is far from its twin, and the proof must not miss it."""
+    t = canonical_chain(n_und=2, n_strikes=10)
+    u0 = t.filter(pc.equal(t["underlying"], "U000"))
+    row = int(np.flatnonzero(t["underlying"].to_numpy(zero_copy_only=False) == "U001")[4])
+    t = set_value(t, row, "root", "U000")
+    t = set_value(t, row, "symbol", u0["symbol"][4].as_py())
+    f = write(t, tmp_path / "dup.parquet")
+    ok, why = proof(f)
+    assert not ok and "root U000" in why
+    rejects, _, _ = full_rules(f)
+    assert rejects == 1
+    with Store(tmp_path / "s") as st:
+        r = st.ingest(f)
+        assert (r.rows_read, r.accepted, r.rejected) == (t.num_rows, t.num_rows - 1, 1)
+        assert "duplicate contract" in pa.csv.read_csv(r.rejects_path)["reason"][0].as_py()
+
+
+def test_proof_and_full_validation_store_identical_answers(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The same clean file through the compiled proof and through the full rules (Numba
+    disabled): both publish it verbatim, with identical catalog rows and chains."""
+    ref = canonical_chain(n_und=12, n_strikes=40)
+    f = write(ref, tmp_path / "c.parquet", row_group_size=1_024)
+    with Store(tmp_path / "fast") as a:
+        assert a.ingest(f).status == "ingested"
+        fast = (sessions_view(a), [a.chain(u, DAY) for u in a.underlyings()])
+        assert published_verbatim(a.root, f)
+    monkeypatch.setenv("CHAINLENS_NO_NUMBA", "1")
+    assert not _verify.available()
+    with Store(tmp_path / "slow") as b:
+        assert b.ingest(f).status == "ingested"
+        slow = (sessions_view(b), [b.chain(u, DAY) for u in b.underlyings()])
+        assert published_verbatim(b.root, f)
+    assert fast[0] == slow[0]
+    assert all(x.equals(y) for x, y in zip(fast[1], slow[1], strict=True))
+    assert [s["contracts"] for s in fast[0]] == [240] * 12
