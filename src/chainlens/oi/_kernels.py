@@ -33,7 +33,7 @@ __all__ = [
     "window_legs",
     "row_columns",
     "row_outputs",
-    "same_strings",
+    "same_key",
     "scatter",
     "streak_pass",
 ]
@@ -83,33 +83,13 @@ def band_index(x: np.ndarray, lows: np.ndarray) -> tuple[np.ndarray, np.ndarray]
 
 
 # ----------------------------------------------------------------------------------------------
-# every row's string equals the string of its key's first row
+# every row's key agrees with its contract's key
 # ----------------------------------------------------------------------------------------------
-def _same_strings_py(
-    offsets: np.ndarray, data: np.ndarray, r_off: np.ndarray, r_data: np.ndarray, key: np.ndarray
-) -> bool:
-    off = offsets.astype(np.int64)
-    ro = r_off.astype(np.int64)
-    lens = off[1:] - off[:-1]
-    rl = (ro[1:] - ro[:-1])[key]
-    if not np.array_equal(lens, rl):
-        return False
-    # compare byte by byte up to the longest string (short tickers: a few vector passes)
-    for k in range(int(lens.max()) if len(lens) else 0):  # a loop over character positions
-        m = lens > k
-        if not np.array_equal(data[off[:-1][m] + k], r_data[ro[:-1][key][m] + k]):
-            return False
-    return True
-
-
-def same_strings(
-    offsets: np.ndarray, data: np.ndarray, r_off: np.ndarray, r_data: np.ndarray, key: np.ndarray
-) -> bool:
-    """True when string ``r`` (Arrow offsets/data buffers) equals reference string ``key[r]``
-    (reference offsets/data) for every row ``r``."""
-    if USE_NUMBA and len(key):
-        return bool(_same_strings_nb(offsets, data, r_off, r_data, key))
-    return _same_strings_py(offsets, data, r_off, r_data, key)
+def same_key(uid: np.ndarray, cid: np.ndarray, con: np.ndarray) -> bool:
+    """True when ``uid[r] == con[cid[r]]`` for every row ``r``."""
+    if USE_NUMBA and len(uid):
+        return bool(_same_key_nb(uid, cid, con))
+    return bool(np.array_equal(uid, con[cid]))
 
 
 # ----------------------------------------------------------------------------------------------
@@ -509,21 +489,10 @@ if HAVE_NUMBA:
         return idx, miss
 
     @njit(cache=True, nogil=True)
-    def _same_strings_nb(offsets, data, r_off, r_data, key):
+    def _same_key_nb(uid, cid, con):
         bad = 0
-        for r in range(len(key)):
-            a = key[r]
-            s0, s1 = offsets[r], offsets[r + 1]
-            t0, t1 = r_off[a], r_off[a + 1]
-            d = 0
-            if s1 - s0 != t1 - t0:
-                d = 1
-            else:
-                for k in range(s1 - s0):
-                    if data[s0 + k] != r_data[t0 + k]:
-                        d = 1
-                        break
-            bad += d
+        for r in range(len(uid)):
+            bad += con[cid[r]] != uid[r]
         return bad == 0
 
     @njit(cache=True, nogil=True, parallel=True)

@@ -30,6 +30,7 @@ import pyarrow.compute as pc
 
 from chainlens.errors import InputError
 from chainlens.oi import _kernels
+from chainlens.oi._encode import arrow_codes, encode_strings
 
 __all__ = ["Panel", "build_panel", "cached_panel"]
 
@@ -46,63 +47,32 @@ _NEEDED = (
 _EPOCH = dt.date(1970, 1, 1)
 
 
-def _codes(col: pa.ChunkedArray) -> tuple[np.ndarray, pa.Array]:
-    """Dictionary indices (one hash pass over the combined column) and the dictionary."""
-    arr = col.combine_chunks() if isinstance(col, pa.ChunkedArray) else col
-    enc = pc.dictionary_encode(arr)
-    idx = enc.indices
-    if idx.null_count:
-        idx = pc.fill_null(idx, 0)
-    return idx.to_numpy(zero_copy_only=False), enc.dictionary
+def _symbol_codes(sym: pa.ChunkedArray) -> tuple[np.ndarray, np.ndarray | None]:
+    """Contract keys (first-appearance codes of ``symbol``) and each key's first row (None
+    when the Arrow fallback ran)."""
+    enc = encode_strings(sym)
+    if enc is None:
+        return arrow_codes(sym)[0], None
+    return enc[0], enc[1]
 
 
 def _underlying_codes(
-    und: pa.ChunkedArray, cid: np.ndarray, sym: pa.ChunkedArray
+    und: pa.ChunkedArray, cid: np.ndarray, first: np.ndarray | None, sym: pa.ChunkedArray
 ) -> tuple[np.ndarray, pa.Array, np.ndarray | None]:
-    """Row codes of ``underlying``, its dictionary and the code per contract key.
-
-    The underlying is hashed on the contracts' first rows only (about one row in ``sessions``)
-    and checked byte for byte against every row (one compiled pass per chunk, no hashing); the
-    codes are the same as a full :func:`_codes` pass (first-appearance order). Null symbols or
-    underlyings, non-string columns, or a symbol whose rows disagree on the underlying take the
-    full pass (the per-contract code is then None).
-    """
-    chunks = und.chunks if isinstance(und, pa.ChunkedArray) else [und]
-    if sym.null_count or und.null_count or not all(_is_str(c.type) for c in chunks):
-        uid, unders = _codes(und)
+    """Row codes of ``underlying`` (first-appearance order, as :func:`arrow_codes`), its
+    dictionary and the code per contract key: the code of the contract's first row, checked
+    against every row (one compiled pass). Null symbols or underlyings, or a symbol whose rows
+    disagree on the underlying, give no per-contract code (None)."""
+    enc = encode_strings(und)
+    uid, unders = arrow_codes(und) if enc is None else (enc[0], enc[2])
+    if sym.null_count or und.null_count:
         return uid, unders, None
-    n_c = int(cid.max()) + 1
-    first = _kernels.first_rows(cid, n_c)
-    ref = und.take(pa.array(first))
-    ref = ref.combine_chunks() if isinstance(ref, pa.ChunkedArray) else ref
-    enc = pc.dictionary_encode(ref)
-    con = enc.indices.to_numpy(zero_copy_only=False)
-    r_off, r_data = _str_buffers(ref)
-    at = 0
-    for ch in chunks:  # a loop over Arrow chunks
-        off, data = _str_buffers(ch)
-        if not _kernels.same_strings(off, data, r_off, r_data, cid[at : at + len(ch)]):
-            uid, unders = _codes(und)
-            return uid, unders, None
-        at += len(ch)
-    return con[cid], enc.dictionary, con
-
-
-def _is_str(t: pa.DataType) -> bool:
-    return bool(pa.types.is_string(t) or pa.types.is_large_string(t))
-
-
-def _str_buffers(arr: pa.Array) -> tuple[np.ndarray, np.ndarray]:
-    """Offsets (sliced to the array) and data bytes of a string/large_string array."""
-    off_t = np.int64 if pa.types.is_large_string(arr.type) else np.int32
-    bufs = arr.buffers()
-    offsets = np.frombuffer(bufs[1], off_t)[arr.offset : arr.offset + len(arr) + 1]
-    data = (
-        np.frombuffer(bufs[2], np.uint8)
-        if bufs[2] is not None and bufs[2].size
-        else np.zeros(1, np.uint8)
-    )
-    return offsets, data
+    if first is None:
+        first = _kernels.first_rows(cid, int(cid.max()) + 1)
+    con = uid[first]
+    if not _kernels.same_key(uid, cid, con):
+        return uid, unders, None
+    return uid, unders, con
 
 
 #: One-entry cache: the last panel built, with the table it was built from (compared by
@@ -212,10 +182,10 @@ def build_panel(
     if as_of is not None:
         t = t.filter(pc.less_equal(t.column("trade_date"), pa.scalar(as_of, pa.date32())))
     n = t.num_rows
-    # the symbol hash (Arrow, GIL released) runs on a second thread while this one converts
-    # the numeric columns
+    # the symbol encoding (compiled, GIL released) runs on a second thread while this one
+    # converts the numeric columns and encodes the underlying
     pool = ThreadPoolExecutor(1) if n else None
-    fut = pool.submit(_codes, t.column("symbol")) if pool is not None else None
+    fut = pool.submit(_symbol_codes, t.column("symbol")) if pool is not None else None
     try:
         day = _i64(t.column("trade_date")) if n else np.zeros(0, np.int64)
         oi_row = _f64(t.column("open_interest")) if n else np.zeros(0)
@@ -224,12 +194,14 @@ def build_panel(
         )
         exp_row = _i64(t.column("expiry")) if n else np.zeros(0, np.int64)
         if fut is not None:
-            cid, _ = fut.result()
+            cid, first = fut.result()
     finally:
         if pool is not None:
             pool.shutdown()
     if n:
-        uid, unders, con_uid0 = _underlying_codes(t.column("underlying"), cid, t.column("symbol"))
+        uid, unders, con_uid0 = _underlying_codes(
+            t.column("underlying"), cid, first, t.column("symbol")
+        )
     else:
         cid = uid = np.zeros(0, np.int64)
         con_uid0 = np.zeros(0, np.int64)
