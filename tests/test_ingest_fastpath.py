@@ -108,6 +108,7 @@ def sessions_view(st: Store) -> list[dict]:
 def small_batches(monkeypatch: pytest.MonkeyPatch) -> None:
     """Several verbatim batches per file, so batch boundaries are exercised."""
     monkeypatch.setattr(store_mod, "VERBATIM_BATCH_ROWS", 5_000)
+    monkeypatch.setattr(store_mod, "VERIFY_BATCH_ROWS", 5_000)
 
 
 def test_verbatim_and_normal_paths_give_identical_answers(tmp_path: Path, small_batches) -> None:

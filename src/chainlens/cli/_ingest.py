@@ -124,7 +124,7 @@ def register(app: typer.Typer) -> None:
         Re-ingesting the same content is a no-op ("unchanged"). Rejected rows go to a CSV under
         the store's rejects/ folder (path,row,column,value,reason). Exit code 1 if any file failed.
         """
-        from chainlens.store import expand_paths
+        from chainlens.store import IngestResult, expand_paths
 
         root = store.resolve()
         files = [f for f in expand_paths(paths) if not f.resolve().is_relative_to(root)]
@@ -146,10 +146,14 @@ def register(app: typer.Typer) -> None:
                 def on_rows(path: str, rows: int) -> None:
                     progress.update(task, description=f"{Path(path).name}: {rows:,} rows")
 
-                for f in files:
-                    progress.update(task, description=f.name)
-                    results.append(st.ingest(f, format=format, mapping=mapping, progress=on_rows))
+                def on_file(r: IngestResult) -> None:
+                    progress.update(task, description=f"{Path(r.path).name}: {r.status}")
                     progress.advance(task)
+
+                # several files are validated at once; results come back in input order
+                results = st.ingest_many(
+                    files, format=format, mapping=mapping, progress=on_rows, on_file=on_file
+                )
         if json_out:
             emit_json([r.to_dict() for r in results])
         else:

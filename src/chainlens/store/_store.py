@@ -13,7 +13,9 @@ import os
 import re
 import shutil
 import uuid
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -46,6 +48,13 @@ INGEST_BATCH_ROWS = 250_000
 #: then; smaller batches let the next read overlap the current validation, larger ones cost
 #: less per row (fixed costs per batch; measured in bench_store.py: 128k beat 64k by ~10% CPU).
 VERBATIM_BATCH_ROWS = 131_072
+#: Files read, validated and staged at once by :meth:`Store.ingest_many` (the machine
+#: class chainlens targets has 2 cores; publishing stays one file at a time).
+INGEST_WORKERS = 2
+#: Rows per block of the compiled clean-file proof of a verbatim chain file
+#: (:mod:`chainlens.io._verify`): per-block costs are Python calls, per-row costs are compiled,
+#: so blocks are larger (measured in bench_store.py: 256k rows ~10% faster than 128k).
+VERIFY_BATCH_ROWS = 262_144
 #: The canonical Parquet adapter's format name (``chainlens.io._parquet.FORMAT``).
 _PARQUET_FORMAT = "canonical_parquet"
 _DATA_DIRS = (*DATED_KINDS, *PLAIN_KINDS, "results", "rejects")
@@ -125,6 +134,55 @@ class IngestResult:
 
 class _NotVerbatim(Exception):
     """A canonical Parquet file turned out not to be publishable byte for byte."""
+
+
+#: Errors of one input file that make its ingest "failed" (the store is left unchanged).
+_INGEST_ERRORS = (
+    ChainlensError,
+    OSError,
+    ValueError,
+    UnicodeError,
+    pa.ArrowException,
+    duckdb.Error,
+)
+
+
+def _failed(res: IngestResult, path: str | Path, exc: BaseException) -> IngestResult:
+    res.status = "failed"
+    res.error = (
+        str(exc) if isinstance(exc, ChainlensError) else f"{path}: {type(exc).__name__}: {exc}"
+    )
+    res.rows_read = res.accepted = res.rejected = 0
+    res.kinds = {}
+    return res
+
+
+@dataclass
+class _Prepared:
+    """One input file read, validated and staged, waiting to be published (or a final result)."""
+
+    res: IngestResult
+    source_id: str | None = None
+    stager: Stager | None = None
+    path: Path | None = None
+    sha256: str | None = None
+    staged: list[Staged] | None = None
+
+    def discard(self) -> None:
+        """Close the stager and delete its staging directory (idempotent)."""
+        if self.stager is not None:
+            self.stager.close()
+            shutil.rmtree(self.stager.dir, ignore_errors=True)
+            self.stager = None
+
+
+def _warm_shared_state() -> None:
+    """Load what adapters share lazily (trading calendar, adapters' modules) before threads
+    start, so no two threads build the same cache."""
+    import chainlens.io  # noqa: F401
+    from chainlens import calendar
+
+    calendar.is_session(dt.date(2024, 1, 2))  # builds (or loads) the session table
 
 
 @dataclass
@@ -450,134 +508,236 @@ class Store:
         (read-only, busy).
         """
         self._check_writable()
+        with self._write_lock():
+            return self._commit(
+                self._prepare(path, format=format, mapping=mapping, progress=progress, con=self.con)
+            )
+
+    def ingest_many(
+        self,
+        paths: Iterable[str | Path],
+        *,
+        format: str | None = None,
+        mapping: str | Path | None = None,
+        progress: ProgressFn | None = None,
+        on_file: Callable[[IngestResult], None] | None = None,
+        workers: int = INGEST_WORKERS,
+    ) -> list[IngestResult]:
+        """Ingest several files; directories are expanded (recursively, sorted, hidden files skipped).
+
+        Files inside the store itself are skipped. With ``workers > 1``, that many files are
+        read, validated and staged at once on threads (Parquet decoding, the compiled checks,
+        hashing and file I/O release the GIL) while the main thread publishes the finished
+        ones one at a time, in input order, each in its own catalog transaction: the results
+        and the store are the same as ingesting the files one by one. ``on_file`` is called
+        with each result as it is published.
+        """
+        files = [p for p in expand_paths(paths) if not p.resolve().is_relative_to(self.root)]
+        self._check_writable()
+        out: list[IngestResult] = []
+
+        def done(r: IngestResult) -> None:
+            out.append(r)
+            if on_file is not None:
+                on_file(r)
+
+        with self._write_lock():
+            if workers <= 1 or len(files) < 2:
+                for f in files:
+                    prep = self._prepare(
+                        f, format=format, mapping=mapping, progress=progress, con=self.con
+                    )
+                    done(self._commit(prep))
+                return out
+            _warm_shared_state()
+            todo = iter(files)
+            pending: deque[tuple[Future[_Prepared], duckdb.DuckDBPyConnection]] = deque()
+            with ThreadPoolExecutor(workers, thread_name_prefix="chainlens-ingest") as ex:
+
+                def submit_next() -> None:
+                    f = next(todo, None)
+                    if f is not None:
+                        cur = self.con.cursor()  # one connection per task (catalog lookups)
+                        fut = ex.submit(
+                            self._prepare,
+                            f,
+                            format=format,
+                            mapping=mapping,
+                            progress=progress,
+                            con=cur,
+                        )
+                        pending.append((fut, cur))
+
+                try:
+                    for _ in range(workers):
+                        submit_next()
+                    while pending:
+                        fut, cur = pending.popleft()
+                        prep = fut.result()
+                        cur.close()
+                        submit_next()  # keep `workers` files in flight while this one publishes
+                        done(self._commit(prep))
+                finally:  # interrupted: discard what the threads staged
+                    for fut, cur in pending:
+                        try:
+                            fut.result().discard()
+                        except BaseException:  # already failing; an orphan is cleaned on open
+                            pass
+                        cur.close()
+        return out
+
+    def _prepare(
+        self,
+        path: str | Path,
+        *,
+        format: str | None,
+        mapping: str | Path | None,
+        progress: ProgressFn | None,
+        con: duckdb.DuckDBPyConnection,
+    ) -> _Prepared:
+        """Read, validate and stage one file (no catalog change; ``con`` only looks up hashes).
+
+        Safe to run on a worker thread with its own ``con`` (a cursor of the catalog)."""
         p = Path(path)
         res = IngestResult(path=str(path), format=format or "unknown", status="failed")
         if not p.is_file():
             res.error = f"{path}: no such file"
-            return res
+            return _Prepared(res)
         from chainlens import io as cio  # the adapters (imported lazily: optional at import time)
 
         try:
             fmt = format or cio.detect_format(p)
         except ChainlensError as exc:
             res.error = _with_formats(str(exc), getattr(cio, "KNOWN_FORMATS", ()))
-            return res
+            return _Prepared(res)
         res.format = fmt
-        with self._write_lock():
-            source_id, stager = self._new_stage()
-            try:
-                # A verbatim candidate is hashed while it is copied into the stage (one read
-                # of the file); any other file is hashed on its own.
-                verbatim = None
-                if fmt == _PARQUET_FORMAT and mapping is None:
-                    verbatim = self._verbatim_candidate(p, stager)
-                sha = stager.verbatim_sha256 if verbatim is not None else None
-                if sha is None:
-                    sha = _sha256(p)
-                found = self.con.execute(
-                    "SELECT format, rows_read, accepted, rejected, rejects_file, kinds "
-                    "FROM sources WHERE sha256 = ? ORDER BY seq LIMIT 1",
-                    [sha],
-                ).fetchall()
-                if found:
-                    prev = found[0]
-                    return IngestResult(
-                        path=str(path),
-                        format=prev[0],
-                        status="unchanged",
-                        rows_read=prev[1],
-                        accepted=prev[2],
-                        rejected=prev[3],
-                        rejects_path=None if prev[4] is None else str(self.root / prev[4]),
-                        kinds=json.loads(prev[5] or "{}"),
-                    )
-                counts: _Counts | None = None
-                if verbatim is not None:
-                    try:
-                        counts = self._stage_batches(
-                            verbatim,
-                            fmt=fmt,
-                            mapping=None,
-                            stager=stager,
-                            progress=progress,
-                            label=str(path),
-                            verbatim=True,
-                        )
-                    except (_NotVerbatim, ChainlensError, OSError, ValueError, pa.ArrowException):
-                        counts = None  # the normal path below reports any real problem
-                    if counts is None:
-                        stager.abandon_verbatim()
-                if counts is None:
+        source_id, stager = self._new_stage()
+        prep = _Prepared(res, source_id=source_id, stager=stager, path=p)
+        try:
+            # A verbatim candidate is hashed from its staged copy; any other file on its own.
+            verbatim = None
+            if fmt == _PARQUET_FORMAT and mapping is None:
+                verbatim = self._verbatim_candidate(p, stager)
+            sha = stager.verbatim_sha256 if verbatim is not None else None
+            if sha is None:
+                sha = _sha256(p)
+            prep.sha256 = sha
+            unchanged = self._unchanged(con, str(path), sha)
+            if unchanged is not None:
+                prep.discard()
+                return _Prepared(unchanged)
+            counts: _Counts | None = None
+            if verbatim is not None:
+                try:
                     counts = self._stage_batches(
-                        p,
+                        verbatim,
                         fmt=fmt,
-                        mapping=mapping,
+                        mapping=None,
                         stager=stager,
                         progress=progress,
                         label=str(path),
-                        verbatim=False,
+                        verbatim=True,
                     )
-                rows_read, accepted, rejected = counts.rows_read, counts.accepted, counts.rejected
-                kinds, reasons, first_reject = counts.kinds, counts.reasons, counts.first_reject
-                res.format = counts.format or fmt
-                res.rows_read, res.accepted, res.rejected, res.kinds = (
-                    rows_read,
-                    accepted,
-                    rejected,
-                    kinds,
+                except (_NotVerbatim, ChainlensError, OSError, ValueError, pa.ArrowException):
+                    counts = None  # the normal path below reports any real problem
+                if counts is None:
+                    stager.abandon_verbatim()
+            if counts is None:
+                counts = self._stage_batches(
+                    p,
+                    fmt=fmt,
+                    mapping=mapping,
+                    stager=stager,
+                    progress=progress,
+                    label=str(path),
+                    verbatim=False,
                 )
-                if rows_read != accepted + rejected:
-                    raise StoreError(
-                        f"{path}: rows read ({rows_read}) != accepted ({accepted}) + rejected ({rejected}); nothing stored"
+            rows_read, accepted, rejected = counts.rows_read, counts.accepted, counts.rejected
+            res.format = counts.format or fmt
+            res.rows_read, res.accepted, res.rejected, res.kinds = (
+                rows_read,
+                accepted,
+                rejected,
+                counts.kinds,
+            )
+            if rows_read != accepted + rejected:
+                raise StoreError(
+                    f"{path}: rows read ({rows_read}) != accepted ({accepted}) + rejected ({rejected}); nothing stored"
+                )
+            if accepted == 0:
+                if rejected == 0:
+                    res.error = f"{path}: no data rows"
+                else:
+                    top = "; ".join(
+                        f"{k} ({v})"
+                        for k, v in sorted(counts.reasons.items(), key=lambda kv: -kv[1])[:5]
                     )
-                if accepted == 0:
-                    if rejected == 0:
-                        res.error = f"{path}: no data rows"
-                    else:
-                        top = "; ".join(
-                            f"{k} ({v})"
-                            for k, v in sorted(reasons.items(), key=lambda kv: -kv[1])[:5]
-                        )
-                        res.error = (
-                            f"{path}: all {rejected} rows rejected: {top}. First: {first_reject}"
-                        )
-                    return res
-                staged = stager.finish()
-                ok, rejects_rel = self._publish(
-                    source_id=source_id,
-                    sha256=sha,
-                    path=str(p.resolve()),
-                    fmt=res.format,
-                    staged=staged,
-                    rejects=stager.rejects_staged,
-                    rows_read=rows_read,
-                    accepted=accepted,
-                    rejected=rejected,
-                    kinds=kinds,
-                )
-                res.status = "ingested" if ok else "unchanged"
-                res.rejects_path = None if rejects_rel is None else str(self.root / rejects_rel)
-                return res
-            except (
-                ChainlensError,
-                OSError,
-                ValueError,
-                UnicodeError,
-                pa.ArrowException,
-                duckdb.Error,
-            ) as exc:
-                res.status = "failed"
-                res.error = (
-                    str(exc)
-                    if isinstance(exc, ChainlensError)
-                    else f"{path}: {type(exc).__name__}: {exc}"
-                )
-                res.rows_read = res.accepted = res.rejected = 0
-                res.kinds = {}
-                return res
-            finally:
-                stager.close()
-                shutil.rmtree(stager.dir, ignore_errors=True)
+                    res.error = (
+                        f"{path}: all {rejected} rows rejected: {top}. First: {counts.first_reject}"
+                    )
+                prep.discard()
+                return _Prepared(res)
+            prep.staged = stager.finish()
+            return prep
+        except _INGEST_ERRORS as exc:
+            prep.discard()
+            return _Prepared(_failed(res, path, exc))
+        except BaseException:
+            prep.discard()
+            raise
+
+    def _unchanged(
+        self, con: duckdb.DuckDBPyConnection, path: str, sha: str | None
+    ) -> IngestResult | None:
+        """The "unchanged" result of content already stored (its first ingest's counts)."""
+        found = con.execute(
+            "SELECT format, rows_read, accepted, rejected, rejects_file, kinds "
+            "FROM sources WHERE sha256 = ? ORDER BY seq LIMIT 1",
+            [sha],
+        ).fetchall()
+        if not found:
+            return None
+        prev = found[0]
+        return IngestResult(
+            path=path,
+            format=prev[0],
+            status="unchanged",
+            rows_read=prev[1],
+            accepted=prev[2],
+            rejected=prev[3],
+            rejects_path=None if prev[4] is None else str(self.root / prev[4]),
+            kinds=json.loads(prev[5] or "{}"),
+        )
+
+    def _commit(self, prep: _Prepared) -> IngestResult:
+        """Publish a prepared file (rename into place + one catalog transaction) and clean up."""
+        res = prep.res
+        if prep.stager is None or prep.staged is None:
+            return res
+        try:
+            assert prep.source_id is not None and prep.path is not None
+            ok, rejects_rel = self._publish(
+                source_id=prep.source_id,
+                sha256=prep.sha256,
+                path=str(prep.path.resolve()),
+                fmt=res.format,
+                staged=prep.staged,
+                rejects=prep.stager.rejects_staged,
+                rows_read=res.rows_read,
+                accepted=res.accepted,
+                rejected=res.rejected,
+                kinds=res.kinds,
+            )
+            if not ok:  # the same content was published meanwhile (an earlier file of a batch)
+                unchanged = self._unchanged(self.con, res.path, prep.sha256)
+                return unchanged if unchanged is not None else res
+            res.status = "ingested"
+            res.rejects_path = None if rejects_rel is None else str(self.root / rejects_rel)
+            return res
+        except _INGEST_ERRORS as exc:
+            return _failed(res, res.path, exc)
+        finally:
+            prep.discard()
 
     @staticmethod
     def _verbatim_candidate(p: Path, stager: Stager) -> Path | None:
@@ -679,8 +839,9 @@ class Store:
         pf = pq.ParquetFile(src, read_dictionary=list(DICTIONARY_COLUMNS))
         ver = ChainVerifier(day)
         c = _Counts(format=FORMAT)
-        for table in iter_tables(pf, schema.CHAIN.names, VERBATIM_BATCH_ROWS):
-            for rb in table.to_batches():
+        for table in iter_tables(pf, schema.CHAIN.names, VERIFY_BATCH_ROWS):
+            # one block per batch: row groups' dictionaries merged, chunks concatenated
+            for rb in table.unify_dictionaries().combine_chunks().to_batches():
                 runs = ver.check(rb)
                 if runs is None:
                     raise _NotVerbatim(ver.reason)
@@ -693,19 +854,6 @@ class Store:
         c.accepted = c.rows_read
         c.kinds["chain"] = c.rows_read
         return c
-
-    def ingest_many(
-        self, paths: Iterable[str | Path], *, progress: ProgressFn | None = None
-    ) -> list[IngestResult]:
-        """Ingest several files; directories are expanded (recursively, sorted, hidden files skipped).
-
-        Files inside the store itself are skipped.
-        """
-        return [
-            self.ingest(p, progress=progress)
-            for p in expand_paths(paths)
-            if not p.resolve().is_relative_to(self.root)  # never ingest the store's own files
-        ]
 
     def add_tables(self, tables: Mapping[str, pa.Table], *, source: str) -> None:
         """Atomically publish canonical tables (``{"chain": t, "trades": t, ...}``).
