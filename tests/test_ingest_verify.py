@@ -16,12 +16,14 @@ import hypothesis.strategies as hs
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
+import pyarrow.csv
 import pyarrow.parquet as pq
 import pytest
 from hypothesis import HealthCheck, given, settings
 
 from chainlens.io import _parquet, _verify
 from chainlens.store import Store
+from chainlens.store import _store as store_mod
 from chainlens.store._stage import SORT_KEYS, is_sorted
 from test_ingest_fastpath import DAY, canonical_chain, published_verbatim, sessions_view, write
 
@@ -190,3 +192,76 @@ def test_proof_and_full_validation_store_identical_answers(
     assert fast[0] == slow[0]
     assert all(x.equals(y) for x, y in zip(fast[1], slow[1], strict=True))
     assert [s["contracts"] for s in fast[0]] == [240] * 12
+
+
+def _spy_proof(monkeypatch: pytest.MonkeyPatch) -> list[tuple[bool, bool]]:
+    """Record (verbatim, proved) for each call of the store's proof path."""
+    calls: list[tuple[bool, bool]] = []
+    real = store_mod.Store._stage_proved_chain
+
+    def spy(src, **kw):  # type: ignore[no-untyped-def]
+        try:
+            out = real(src, **kw)
+        except store_mod._NotVerbatim:
+            calls.append((kw["verbatim"], False))
+            raise
+        calls.append((kw["verbatim"], True))
+        return out
+
+    monkeypatch.setattr(store_mod.Store, "_stage_proved_chain", staticmethod(spy))
+    return calls
+
+
+def test_sorted_file_outside_the_store_layout_is_proved_then_re_encoded(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Row groups below the store layout's minimum (no verbatim publish): proved clean, re-encoded without the rules;
+    the store then holds what the full validation (Numba off) stores."""
+    ref = canonical_chain(n_und=12, n_strikes=40)
+    f = write(ref, tmp_path / "small_groups.parquet", row_group_size=500)
+    calls = _spy_proof(monkeypatch)
+    monkeypatch.setattr(store_mod, "VERIFY_BATCH_ROWS", 1_000)  # several blocks
+    with Store(tmp_path / "fast") as a:
+        r = a.ingest(f)
+        assert (r.status, r.rows_read, r.accepted, r.rejected) == (
+            "ingested",
+            ref.num_rows,
+            ref.num_rows,
+            0,
+        )
+        assert calls == [(False, True)]
+        assert not published_verbatim(a.root, f)
+        fast = (sessions_view(a), [a.chain(u, DAY) for u in a.underlyings()])
+        (stored,) = sorted((a.root / "chain").rglob("*.parquet"))
+        assert pq.ParquetFile(stored).metadata.row_group(0).num_rows == 1_000  # one per block
+    monkeypatch.setenv("CHAINLENS_NO_NUMBA", "1")
+    with Store(tmp_path / "slow") as b:
+        assert b.ingest(f).status == "ingested"
+        slow = (sessions_view(b), [b.chain(u, DAY) for u in b.underlyings()])
+    assert calls == [(False, True)]  # not called with Numba off
+    assert fast[0] == slow[0]
+    assert all(x.equals(y) for x, y in zip(fast[1], slow[1], strict=True))
+
+
+def test_bad_row_in_a_later_block_restarts_with_the_full_rules(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Blocks already written by the proof path are dropped; the full validation then
+    rejects the bad row and stores the rest."""
+    ref = canonical_chain(n_und=12, n_strikes=40)
+    bad_row = 2_500
+    t = set_value(ref, bad_row, "open_interest", -7)
+    f = write(t, tmp_path / "late_bad.parquet", row_group_size=500)
+    calls = _spy_proof(monkeypatch)
+    monkeypatch.setattr(store_mod, "VERIFY_BATCH_ROWS", 1_000)
+    with Store(tmp_path / "s") as st:
+        r = st.ingest(f)
+        assert calls == [(False, False)]
+        assert (r.rows_read, r.accepted, r.rejected) == (ref.num_rows, ref.num_rows - 1, 1)
+        rej = pa.csv.read_csv(r.rejects_path).to_pylist()
+        assert [(x["row"], x["column"], x["reason"]) for x in rej] == [
+            (bad_row + 1, "open_interest", "negative value")
+        ]
+        assert sum(s["contracts"] for s in sessions_view(st)) == ref.num_rows - 1
+        assert len(list((st.root / "chain").rglob("*.parquet"))) == 1
+        assert not any((st.root / "tmp").iterdir())

@@ -105,10 +105,10 @@ class ChainVerifier:
     Parameters
     ----------
     day
-        The file's session (``trade_date`` of every row).
+        The file's session (``trade_date`` of every row); None takes the first row's.
     """
 
-    day: dt.date
+    day: dt.date | None = None
     #: why the last :meth:`check` declined (None while every block passed)
     reason: str | None = None
     _root_owner: dict[str, str] = field(default_factory=dict)
@@ -156,6 +156,9 @@ class ChainVerifier:
         if not pc.all(pc.equal(crossed, computed)).as_py():
             return self._decline("stored crossed flags differ from bid > ask > 0")
 
+        if self.day is None:
+            self.day = c["trade_date"][0].as_py()
+        assert self.day is not None
         und, root, right = c["underlying"], c["root"], c["right"]
         n_u, n_r = len(und.dictionary), len(root.dictionary)
         if n_u * n_r > _MAX_PAIR_GRID:

@@ -327,8 +327,31 @@ class Stager:
             self._append(kind, None, table)
         return table.num_rows
 
-    def _append(self, kind: str, day: dt.date | None, table: pa.Table) -> None:
-        table = sort_table(table, kind)
+    def add_checked(
+        self, day: dt.date, table: pa.Table, snapshots: list[tuple[str, int, int, int]]
+    ) -> int:
+        """Stage a chain block proved clean, canonical and in the store's order by
+        :class:`chainlens.io._verify.ChainVerifier` (all of session ``day``, blocks in file
+        order): written as is, with the (underlying, snapshot_ts ns, contracts, quoted) runs
+        the proof counted."""
+        st = self._file("chain", day, table.schema)
+        self._submit(self._writers[("chain", day)], table)
+        st.rows += table.num_rows
+        for u, k, c, q in snapshots:
+            s = st.snapshots.setdefault((u, k), SnapshotStat())
+            s.contracts += c
+            s.quoted += q
+        return table.num_rows
+
+    def reset(self) -> None:
+        """Drop everything staged so far (writers closed, files deleted), to start over."""
+        self.close()
+        for st in self.files.values():
+            st.staged.unlink(missing_ok=True)
+        self.files.clear()
+
+    def _file(self, kind: str, day: dt.date | None, sch: pa.Schema) -> Staged:
+        """The staged file of (kind, session), its writer opened on first use."""
         key = (kind, day)
         st = self.files.get(key)
         if st is None:
@@ -343,12 +366,17 @@ class Stager:
             self.files[key] = st
             self._writers[key] = pq.ParquetWriter(
                 staged,
-                table.schema,
+                sch,
                 compression=COMPRESSION,
-                use_dictionary=_dictionary_columns(table.column_names),
-                write_statistics=_statistics_columns(table.column_names),
+                use_dictionary=_dictionary_columns(sch.names),
+                write_statistics=_statistics_columns(sch.names),
             )
-        self._submit(self._writers[key], table)
+        return st
+
+    def _append(self, kind: str, day: dt.date | None, table: pa.Table) -> None:
+        table = sort_table(table, kind)
+        st = self._file(kind, day, table.schema)
+        self._submit(self._writers[(kind, day)], table)
         st.rows += table.num_rows
         if kind == "chain":
             self._count_snapshots(st, table)

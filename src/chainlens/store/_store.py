@@ -627,6 +627,15 @@ class Store:
                 prep.discard()
                 return _Prepared(unchanged)
             counts: _Counts | None = None
+            if verbatim is None and fmt == _PARQUET_FORMAT and mapping is None:
+                if self._provable_chain(p):
+                    try:
+                        counts = self._stage_proved_chain(
+                            p, stager=stager, progress=progress, label=str(path), verbatim=False
+                        )
+                    except (_NotVerbatim, ChainlensError, OSError, ValueError, pa.ArrowException):
+                        counts = None  # the full validation below says what is wrong
+                        stager.reset()
             if verbatim is not None:
                 try:
                     counts = self._stage_batches(
@@ -777,8 +786,8 @@ class Store:
             from chainlens.io import _verify
 
             if _verify.available():
-                return Store._verify_verbatim_chain(
-                    src, stager=stager, progress=progress, label=label
+                return Store._stage_proved_chain(
+                    src, stager=stager, progress=progress, label=label, verbatim=True
                 )
         c = _Counts()
         batch_rows = VERBATIM_BATCH_ROWS if verbatim else INGEST_BATCH_ROWS
@@ -824,20 +833,22 @@ class Store:
         return c
 
     @staticmethod
-    def _verify_verbatim_chain(
-        src: Path, *, stager: Stager, progress: ProgressFn | None, label: str
+    def _stage_proved_chain(
+        src: Path, *, stager: Stager, progress: ProgressFn | None, label: str, verbatim: bool
     ) -> _Counts:
-        """Prove the verbatim copy of a chain file clean with the compiled check
-        (:mod:`chainlens.io._verify`) instead of running every rule; raises
-        :class:`_NotVerbatim` at the first block it cannot prove clean (the caller then runs
-        the full validation, which names the bad rows)."""
+        """Stage a canonical chain file proved clean block by block by the compiled check
+        (:mod:`chainlens.io._verify`) instead of running every rule.
+
+        With ``verbatim``, ``src`` is the stager's verbatim copy and is only accounted;
+        otherwise each proved block is written as is (already sorted, no rule left to
+        apply). Raises :class:`_NotVerbatim` at the first block the check cannot prove clean
+        (the caller then runs the full validation, which names the bad rows).
+        """
         from chainlens.io._parquet import FORMAT, iter_tables
         from chainlens.io._verify import DICTIONARY_COLUMNS, ChainVerifier
 
-        day = stager.verbatim_day
-        assert day is not None
         pf = pq.ParquetFile(src, read_dictionary=list(DICTIONARY_COLUMNS))
-        ver = ChainVerifier(day)
+        ver = ChainVerifier(stager.verbatim_day if verbatim else None)
         c = _Counts(format=FORMAT)
         for table in iter_tables(pf, schema.CHAIN.names, VERIFY_BATCH_ROWS):
             # one block per batch: row groups' dictionaries merged, chunks concatenated
@@ -845,7 +856,12 @@ class Store:
                 runs = ver.check(rb)
                 if runs is None:
                     raise _NotVerbatim(ver.reason)
-                stager.add_verbatim_checked("chain", rb.num_rows, runs)
+                if verbatim:
+                    stager.add_verbatim_checked("chain", rb.num_rows, runs)
+                else:
+                    assert ver.day is not None
+                    block = pa.Table.from_batches([rb]).cast(schema.CHAIN)  # strings decoded
+                    stager.add_checked(ver.day, block, runs)
                 c.rows_read += rb.num_rows
             if progress is not None:
                 progress(label, c.rows_read)
@@ -854,6 +870,22 @@ class Store:
         c.accepted = c.rows_read
         c.kinds["chain"] = c.rows_read
         return c
+
+    @staticmethod
+    def _provable_chain(p: Path) -> bool:
+        """Whether ``p`` is a Parquet file with exactly the canonical chain columns and types
+        (then the compiled proof may stage it without the per-rule validation)."""
+        from chainlens.io import _verify
+
+        if not _verify.available():
+            return False
+        try:
+            sch = pq.read_schema(p)
+        except (pa.ArrowInvalid, OSError):
+            return False
+        return sch.names == schema.CHAIN.names and all(
+            sch.field(f.name).type == f.type for f in schema.CHAIN
+        )
 
     def add_tables(self, tables: Mapping[str, pa.Table], *, source: str) -> None:
         """Atomically publish canonical tables (``{"chain": t, "trades": t, ...}``).
