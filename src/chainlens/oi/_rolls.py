@@ -8,13 +8,16 @@ nearby higher strike, over the same window of sessions, is a roll: ``bullish_rol
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass
 
 import numpy as np
 import polars as pl
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from chainlens.oi import _kernels
 from chainlens.oi._config import OIConfig
+from chainlens.oi._pairs import roll_pairs
 from chainlens.oi._panel import Panel, cached_panel, changes_matrix, streak_matrices
 
 __all__ = ["detect_rolls", "window_changes"]
@@ -36,10 +39,23 @@ def window_changes(
     return _window_frame(p, window)
 
 
-def _window_frame(p: Panel, window: int, cfg: OIConfig | None = None) -> pl.DataFrame:
-    """:func:`window_changes` on a panel; with ``cfg``, also ``built_sessions`` (longest run of
-    above-baseline growth up to the window's end) and ``turnover_q`` (the underlying's
-    ``close_turnover_quantile`` of non-zero per-contract session :math:`|\\Delta OI|`)."""
+@dataclass(frozen=True, slots=True)
+class _Legs:
+    """Window legs of the contracts alive at their underlying's last session (contract order)."""
+
+    c: np.ndarray  # contract keys
+    e: np.ndarray  # last session index of the contract's underlying
+    u: np.ndarray  # underlying key
+    rows: np.ndarray  # table row of (c, e)
+    oi_start: np.ndarray
+    oi_end: np.ndarray
+    steps: np.ndarray  # (window, contracts)
+    start_day: np.ndarray
+    end_day: np.ndarray
+
+
+def _legs(p: Panel, window: int) -> _Legs:
+    """OI at the window's start and end and the session steps of every alive contract."""
     e = p.n_sessions[p.con_uid] - 1  # each contract's underlying's last session
     c = np.arange(len(e))
     ee = np.maximum(e, 0)
@@ -50,17 +66,36 @@ def _window_frame(p: Panel, window: int, cfg: OIConfig | None = None) -> pl.Data
     s0 = np.maximum(e - window, 0)
     oi_start, oi_end, steps = _kernels.window_legs(p.oi, p.listed, c, e, window)
     start_day = np.where(p.listed[c, s0], p.sess_day[u, s0], p.sess_day[u, e])
-    t = p.table.take(pa.array(p.row_at[c, e], pa.int64())).select(
+    return _Legs(c, e, u, p.row_at[c, e], oi_start, oi_end, steps, start_day, p.sess_day[u, e])
+
+
+def _window_frame(
+    p: Panel,
+    window: int,
+    cfg: OIConfig | None = None,
+    *,
+    legs: _Legs | None = None,
+    sel: np.ndarray | None = None,
+) -> pl.DataFrame:
+    """:func:`window_changes` on a panel (``legs``: :func:`_legs`, computed if not given; ``sel``:
+    positions of the legs to keep, all if None); with ``cfg``, also ``built_sessions`` (longest
+    run of above-baseline growth up to the window's end) and ``turnover_q`` (the underlying's
+    ``close_turnover_quantile`` of non-zero per-contract session :math:`|\\Delta OI|`)."""
+    lg = legs if legs is not None else _legs(p, window)
+    k = np.arange(len(lg.c)) if sel is None else sel
+    c, u = lg.c[k], lg.u[k]
+    oi_start, oi_end = lg.oi_start[k], lg.oi_end[k]
+    t = p.table.take(pa.array(lg.rows[k], pa.int64())).select(
         ["underlying", "root", "symbol", "expiry", "strike", "right"]
     )
     cols = {name: t.column(name) for name in t.column_names}
-    cols["start_session"] = pa.array(start_day.astype("datetime64[D]")).cast(pa.date32())
-    cols["end_session"] = pa.array(p.sess_day[u, e].astype("datetime64[D]")).cast(pa.date32())
+    cols["start_session"] = pa.array(lg.start_day[k].astype("datetime64[D]")).cast(pa.date32())
+    cols["end_session"] = pa.array(lg.end_day[k].astype("datetime64[D]")).cast(pa.date32())
     cols["oi_start"] = pa.array(oi_start)
     cols["oi_end"] = pa.array(oi_end)
     cols["change"] = pa.array(oi_end - oi_start)
-    for k in range(1, window + 1):  # a loop over the window's sessions, not over contracts
-        cols[f"step{k}"] = pa.array(steps[k - 1])
+    for j in range(1, window + 1):  # a loop over the window's sessions, not over contracts
+        cols[f"step{j}"] = pa.array(lg.steps[j - 1][k])
     if cfg is not None:
         ch = changes_matrix(p)
         _, streak, _ = streak_matrices(
@@ -152,24 +187,51 @@ def detect_rolls(
     :math:`|\\Delta_n|` for a close.
     """
     cfg = config or OIConfig()
-    w = _window_frame(cached_panel(history, as_of=as_of, drop_stale=cfg.drop_stale),
-                      cfg.roll_window, cfg)  # fmt: skip
+    p = cached_panel(history, as_of=as_of, drop_stale=cfg.drop_stale)
     w_n = cfg.roll_window
     a, f = float(cfg.roll_min_contracts), float(cfg.roll_min_fraction)
-    near = (pl.col("expiry") - pl.col("end_session")).dt.total_days() <= cfg.roll_near_max_days
-    dec = w.filter(
-        (pl.col("change") <= -pl.max_horizontal(pl.lit(a), pl.col("oi_start") * f)) & near
-    ).with_columns((-pl.col("change")).alias("decline"))
-    dec = dec.with_columns(_decline_rank(dec))
-    rise = w.filter(pl.col("change") >= a * cfg.close_veto_min_rise).select(
-        "underlying", "right",
-        pl.col("symbol").alias("to_symbol"), pl.col("expiry").alias("to_expiry"),
-        pl.col("strike").alias("to_strike"), pl.col("change").alias("to_change"),
-        *(pl.col(f"step{j}").alias(f"to_step{j}") for j in range(1, w_n + 1)),
+    lg = _legs(p, w_n)
+    t = p.table
+    # declines and rises on the legs' arrays (the same float expressions as the Polars filters
+    # they replace), so that only their rows are materialised
+    exp_day, exp_ok = _days_at(t.column("expiry"), lg.rows)
+    change = lg.oi_end - lg.oi_start
+    near = exp_ok & (exp_day - lg.end_day <= cfg.roll_near_max_days)
+    d_sel = np.flatnonzero((change <= -np.maximum(a, lg.oi_start * f)) & near)
+    r_sel = np.flatnonzero(change >= a * cfg.close_veto_min_rise)
+    dec = _window_frame(p, w_n, cfg, legs=lg, sel=d_sel)
+    dec = dec.with_columns((-pl.col("change")).alias("decline"))
+    dec = dec.with_columns(
+        _decline_rank(dec),
+        pl.Series("_did", np.arange(dec.height, dtype=np.int64)),
+        (pl.col("right") == "C").fill_null(False).alias("_call"),
+    )
+    rt = t.select(["expiry", "strike"]).take(pa.array(lg.rows[r_sel], pa.int64()))
+    rise_cols = {
+        "_rid": pa.array(np.arange(len(r_sel), dtype=np.int64)),
+        "to_expiry": rt.column("expiry"),
+        "to_strike": rt.column("strike"),
+        "to_change": pa.array(change[r_sel]),
+    }
+    for j in range(1, w_n + 1):  # a loop over the window's sessions
+        rise_cols[f"to_step{j}"] = pa.array(lg.steps[j - 1][r_sel])
+    rise = pl.from_arrow(pa.table(rise_cols))
+    assert isinstance(rise, pl.DataFrame)
+    # candidate pairs (same underlying and right, strike band, expiry rule, synchrony floor),
+    # found and prefiltered in one compiled pass; the exact rules follow in Polars
+    up, down = float(cfg.roll_strike_up_pct), float(cfg.roll_strike_down_pct)
+    grp = _group_keys(p, lg.rows, d_sel, r_sel)
+    di, ri, sure = roll_pairs(
+        grp[: len(d_sel)], _f64(dec["strike"]), _days(dec["expiry"]), dec["_call"].to_numpy(),
+        dec["decline"].to_numpy(), lg.steps[:, d_sel], grp[len(d_sel) :],
+        _f64(rise["to_strike"]), _days(rise["to_expiry"]), change[r_sel], lg.steps[:, r_sel],
+        up=up, down=down, min_days=cfg.roll_min_expiry_days,
+        max_days=cfg.roll_max_expiry_days, min_sync=cfg.roll_min_sync,
+        veto_sync=cfg.close_veto_sync, min_contracts=a, min_ratio=cfg.roll_min_ratio,
+        max_ratio=cfg.roll_max_ratio,
     )  # fmt: skip
     # calls: same or higher strike; puts mirrored (same or lower)
-    call = pl.col("right") == "C"
-    up, down = float(cfg.roll_strike_up_pct), float(cfg.roll_strike_down_pct)
+    call = pl.col("_call")
     lo = pl.when(call).then(pl.lit(down)).otherwise(pl.lit(up))
     hi = pl.when(call).then(pl.lit(up)).otherwise(pl.lit(down))
     # synchrony: the share of the decline matched, session by session, by the rise
@@ -180,14 +242,14 @@ def detect_rolls(
             for j in range(1, w_n + 1)
         ) / pl.col("decline")
     ).alias("sync")  # fmt: skip
-    # candidate pairs as index arrays; the expiry and strike rules (below, unchanged) and a
-    # synchrony floor are applied to the indices first so that only pairs that can matter are
-    # materialised (a pair with sync < min(roll_min_sync, close_veto_sync) is neither a roll
-    # nor a veto)
-    di, ri = _candidate_index(dec, rise, up, down)
-    di, ri, sure = _prefilter(dec, rise, di, ri, cfg)
+    # the pairs carry integer keys (_did, _rid: one per decline / rise contract, as symbols
+    # are) and only the numeric columns the rules read; strings are gathered for the winners
+    d_num = dec.select(
+        "_did", "_dr", "_call", "expiry", "strike", "decline",
+        *(f"step{j}" for j in range(1, w_n + 1)),
+    )  # fmt: skip
     compat = (
-        _gather_pairs(dec, rise, di, ri)
+        pl.concat([d_num[di], rise[ri]], how="horizontal")
         .with_columns(sync)
         .filter(
             (pl.col("to_expiry") > pl.col("expiry"))
@@ -219,17 +281,25 @@ def detect_rolls(
         (pl.col("to_expiry") - pl.col("expiry")).dt.total_days().alias("_de"),
     ).sort(["_dr", "_q", "_dk", "_de"])  # _dr: (decline descending, symbol) as one integer
     # pass 1: each decline's best candidate; a rise goes to the largest decline that wants it
-    best = cand.unique("symbol", keep="first", maintain_order=True)
-    won = best.unique("to_symbol", keep="first", maintain_order=True)
+    best = cand.unique("_did", keep="first", maintain_order=True)
+    won = best.unique("_rid", keep="first", maintain_order=True)
     # pass 2: losers take their best candidate among rises nobody won
-    losers = cand.join(won.select("symbol"), on="symbol", how="anti").join(
-        won.select("to_symbol"), on="to_symbol", how="anti"
+    losers = cand.join(won.select("_did"), on="_did", how="anti").join(
+        won.select("_rid"), on="_rid", how="anti"
     )
-    won2 = losers.unique("symbol", keep="first", maintain_order=True).unique(
-        "to_symbol", keep="first", maintain_order=True
+    won2 = losers.unique("_did", keep="first", maintain_order=True).unique(
+        "_rid", keep="first", maintain_order=True
     )
-    pairs = pl.concat([won, won2], how="vertical_relaxed")
-    rolls = pairs.select(
+    pairs = pl.concat([won, won2], how="vertical_relaxed").select(
+        "_did", "_rid", "to_expiry", "to_strike", "to_change"
+    )
+    to_sym = t.column("symbol").take(pa.array(lg.rows[r_sel][pairs["_rid"].to_numpy()], pa.int64()))
+    full = pl.concat(
+        [dec[pairs["_did"].to_numpy()].drop("_did"), pairs,
+         pl.from_arrow(pa.table({"to_symbol": to_sym}))],
+        how="horizontal",
+    )  # fmt: skip
+    rolls = full.select(
         "underlying",
         pl.when(pl.col("right") == "C").then(pl.lit("bullish_roll")).otherwise(pl.lit("bearish_roll")).alias("kind"),
         "right",
@@ -242,11 +312,11 @@ def detect_rolls(
     # a decline met by a synchronous rise of a compatible contract is not a naked close even
     # when the pair fails the size rule (a roll seen part-way through the window)
     vetoed = pl.concat(
-        [compat.filter(pl.col("sync") >= cfg.close_veto_sync).select("symbol"),
-         dec[sure].select("symbol")], how="vertical",
+        [compat.filter(pl.col("sync") >= cfg.close_veto_sync).select("_did"),
+         pl.DataFrame({"_did": np.flatnonzero(sure).astype(np.int64)})], how="vertical",
     ).unique()  # fmt: skip
-    closes = dec.join(pairs.select("symbol"), on="symbol", how="anti")
-    closes = closes.join(vetoed, on="symbol", how="anti").filter(
+    closes = dec.join(pairs.select("_did"), on="_did", how="anti")
+    closes = closes.join(vetoed, on="_did", how="anti").filter(
         (pl.col("decline") >= cfg.close_min_fraction * pl.col("oi_start"))
         & (
             (pl.col("decline") >= cfg.close_min_turnover_multiple * pl.col("turnover_q"))
@@ -268,6 +338,48 @@ def detect_rolls(
     return out.to_arrow()
 
 
+def _f64(s: pl.Series) -> np.ndarray:
+    return np.asarray(s.cast(pl.Float64).to_numpy(), np.float64)
+
+
+def _days(s: pl.Series) -> np.ndarray:
+    """Dates as days since the epoch (int64)."""
+    return np.asarray(s.cast(pl.Int32).to_numpy(), np.int64)
+
+
+def _days_at(col: pa.ChunkedArray, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """A date column at ``rows`` as days since the epoch, and its validity."""
+    got = col.take(pa.array(rows, pa.int64())).cast(pa.int32())
+    ok = (
+        np.ones(len(rows), bool)
+        if not got.null_count
+        else np.asarray(got.is_valid().to_numpy(zero_copy_only=False), bool)
+    )
+    days = np.asarray(got.fill_null(0).to_numpy(), np.int64) if len(rows) else np.zeros(0, np.int64)
+    return days, ok
+
+
+def _group_keys(p: Panel, rows: np.ndarray, d_sel: np.ndarray, r_sel: np.ndarray) -> np.ndarray:
+    """One integer per (underlying, right) for the decline rows then the rise rows (equal keys
+    iff both strings are equal; a null is its own value)."""
+    sel = np.concatenate([rows[d_sel], rows[r_sel]])
+    if not len(sel):
+        return np.zeros(0, np.int64)
+    idx = pa.array(sel, pa.int64())
+
+    def codes(col: pa.ChunkedArray) -> np.ndarray:
+        arr = col.take(idx)
+        arr = arr.combine_chunks() if isinstance(arr, pa.ChunkedArray) else arr
+        enc = pc.dictionary_encode(arr, null_encoding="encode")
+        return np.asarray(enc.indices.to_numpy(zero_copy_only=False), np.int64)
+
+    r_code = codes(p.table.column("right"))
+    und = p.table.column("underlying")
+    # the panel's row codes (first-appearance codes of the strings) unless nulls are merged
+    u_code = codes(und) if und.null_count else p.uid[sel].astype(np.int64)
+    return u_code * (int(r_code.max()) + 1) + r_code
+
+
 def _decline_rank(dec: pl.DataFrame) -> pl.Series:
     """``_dr``: dense rank of the declines by (``decline`` descending, ``symbol``), 0-based, so
     that sorting the pairs by ``_dr`` orders them as by those two columns (ties share a rank)
@@ -284,112 +396,3 @@ def _decline_rank(dec: pl.DataFrame) -> pl.Series:
     rank = np.empty(dec.height, np.int64)
     rank[idx] = rank_sorted
     return pl.Series("_dr", rank)
-
-
-def _prefilter(
-    dec: pl.DataFrame, rise: pl.DataFrame, di: np.ndarray, ri: np.ndarray, cfg: OIConfig
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Pairs worth materialising, and the declines already known to be vetoed.
-
-    Keeps the pairs that pass the expiry and strike rules (the same float expressions as the
-    Polars filter of :func:`detect_rolls`) and have synchrony at least
-    ``min(roll_min_sync, close_veto_sync)`` (minus 1e-9: a superset; the exact filters follow
-    in Polars). A decline with a pair that clears the strike rule and ``close_veto_sync`` by a
-    margin (1e-9, far above the rounding of the two evaluations) is vetoed for certain: its
-    row indices are returned (third array), and of its pairs only those that may still be a
-    roll (size, ratio and ``roll_min_sync`` rules, each with the same margin) are kept.
-    """
-    if len(di) == 0:
-        return di, ri, np.zeros(0, np.int64)
-
-    def days(df: pl.DataFrame, name: str) -> np.ndarray:
-        return df[name].cast(pl.Int32).to_numpy().astype(np.int64)
-
-    e_n, e_f = days(dec, "expiry")[di], days(rise, "to_expiry")[ri]
-    de = e_f - e_n
-    k_n, k_f = dec["strike"].to_numpy()[di], rise["to_strike"].to_numpy()[ri]
-    call = (dec["right"] == "C").to_numpy()[di]
-    up, down = float(cfg.roll_strike_up_pct), float(cfg.roll_strike_down_pct)
-    lo = np.where(call, down, up)
-    hi = np.where(call, up, down)
-    k_lo, k_hi = k_n * (1.0 - lo), k_n * (1.0 + hi)
-    e_ok = (e_f > e_n) & (de <= cfg.roll_max_expiry_days) & (de >= cfg.roll_min_expiry_days)
-    m = e_ok & (k_f >= k_lo - 1e-9) & (k_f <= k_hi + 1e-9)
-    di, ri = di[m], ri[m]
-    k_ok = ((k_f >= k_lo) & (k_f <= k_hi))[m]  # the strike rule with the 1e-9 margin inside
-    matched = np.zeros(len(di))
-    for j in range(1, cfg.roll_window + 1):  # a loop over the window's sessions
-        fall = np.maximum(-dec[f"step{j}"].to_numpy()[di], 0.0)
-        gain = np.maximum(rise[f"to_step{j}"].to_numpy()[ri], 0.0)
-        matched += np.minimum(fall, gain)
-    decl = dec["decline"].to_numpy()[di]
-    floor = min(cfg.roll_min_sync, cfg.close_veto_sync) - 1e-9
-    keep = matched >= floor * decl
-    # certain vetoes: positive decline, strike rule met inside the margin, sync above the
-    # threshold by the margin
-    sure_pair = keep & k_ok & (decl > 0) & (matched >= (cfg.close_veto_sync + 1e-9) * decl)
-    sure_dec = np.zeros(dec.height, bool)
-    sure_dec[di[sure_pair]] = True
-    # pairs that certainly fail a roll rule (NaN compares False: kept)
-    tc = rise["to_change"].to_numpy()[ri]
-    a = float(cfg.roll_min_contracts)
-    r_lo, r_hi = cfg.roll_min_ratio * decl, cfg.roll_max_ratio * decl
-    s_lo = cfg.roll_min_sync * decl
-    fail = (
-        (tc < a - 1e-9 * (abs(a) + 1.0))
-        | (tc < r_lo - 1e-9 * (np.abs(r_lo) + 1.0))
-        | (tc > r_hi + 1e-9 * (np.abs(r_hi) + 1.0))
-        | (matched < s_lo - 1e-9 * (np.abs(s_lo) + 1.0))
-    )
-    keep &= ~(fail & sure_dec[di])
-    return di[keep], ri[keep], np.flatnonzero(sure_dec)
-
-
-def _gather_pairs(
-    dec: pl.DataFrame, rise: pl.DataFrame, di: np.ndarray, ri: np.ndarray
-) -> pl.DataFrame:
-    """Rows ``di`` of the declines beside rows ``ri`` of the rises (without their keys)."""
-    if dec.height == 0 or rise.height == 0:
-        return dec.join(rise, on=["underlying", "right"], how="inner")
-    return pl.concat([dec[di], rise.drop(["underlying", "right"])[ri]], how="horizontal")
-
-
-def _candidates(dec: pl.DataFrame, rise: pl.DataFrame, up: float, down: float) -> pl.DataFrame:
-    """Decline x rise pairs of the same underlying and right whose strikes are within the
-    widest pairing band (see :func:`_candidate_index`)."""
-    di, ri = _candidate_index(dec, rise, up, down)
-    return _gather_pairs(dec, rise, di, ri)
-
-
-def _candidate_index(
-    dec: pl.DataFrame, rise: pl.DataFrame, up: float, down: float
-) -> tuple[np.ndarray, np.ndarray]:
-    """Decline x rise pairs (row indices) of the same underlying and right whose strikes are
-    within the widest pairing band (``[K(1 - max(up, down)), K(1 + max(up, down))]``), found by
-    binary search on rises sorted by (underlying, right, strike) instead of a full cross join."""
-    if dec.height == 0 or rise.height == 0:
-        return np.zeros(0, np.int64), np.zeros(0, np.int64)
-    grp = (
-        pl.concat(
-            [dec.select("underlying", "right"), rise.select("underlying", "right")], how="vertical"
-        )
-        .select(pl.struct("underlying", "right").rank("dense").alias("g"))["g"]
-        .to_numpy()
-    )
-    gd, gr = grp[: dec.height].astype(np.float64), grp[dec.height :].astype(np.float64)
-    kd, kr = dec["strike"].to_numpy(), rise["to_strike"].to_numpy()
-    kmin = float(min(kd.min(), kr.min()))
-    span = float(max(kd.max(), kr.max()) * (1.0 + max(up, down)) - kmin) + 10.0
-    key_r = gr * span + (kr - kmin)
-    order = np.argsort(key_r, kind="stable")
-    key_r = key_r[order]
-    tol = max(up, down)
-    lo = gd * span + np.maximum(kd * (1.0 - tol) - 1e-6 - kmin, 0.0)
-    hi = gd * span + np.minimum(kd * (1.0 + tol) + 1e-6 - kmin, span - 1.0)
-    a = np.searchsorted(key_r, lo, side="left")
-    b = np.searchsorted(key_r, hi, side="right")
-    cnt = np.maximum(b - a, 0)
-    di = np.repeat(np.arange(dec.height), cnt)
-    offs = np.arange(int(cnt.sum())) - np.repeat(np.cumsum(cnt) - cnt, cnt)
-    ri = order[np.repeat(a, cnt) + offs]
-    return di, ri
