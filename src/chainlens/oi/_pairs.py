@@ -74,7 +74,7 @@ def roll_pairs(
         prm,
     )  # fmt: skip
     if _kernels.USE_NUMBA and HAVE_NUMBA:
-        return _roll_pairs_nb(*args)  # type: ignore[no-any-return]
+        return _roll_pairs_nb(*args)
     return _roll_pairs_np(*args)
 
 

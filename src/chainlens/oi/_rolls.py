@@ -294,11 +294,11 @@ def detect_rolls(
         "_did", "_rid", "to_expiry", "to_strike", "to_change"
     )
     to_sym = t.column("symbol").take(pa.array(lg.rows[r_sel][pairs["_rid"].to_numpy()], pa.int64()))
+    to_sym_df = pl.from_arrow(pa.table({"to_symbol": to_sym}))
+    assert isinstance(to_sym_df, pl.DataFrame)
     full = pl.concat(
-        [dec[pairs["_did"].to_numpy()].drop("_did"), pairs,
-         pl.from_arrow(pa.table({"to_symbol": to_sym}))],
-        how="horizontal",
-    )  # fmt: skip
+        [dec[pairs["_did"].to_numpy()].drop("_did"), pairs, to_sym_df], how="horizontal"
+    )
     rolls = full.select(
         "underlying",
         pl.when(pl.col("right") == "C").then(pl.lit("bullish_roll")).otherwise(pl.lit("bearish_roll")).alias("kind"),
