@@ -30,10 +30,10 @@ from test_ingest_fastpath import DAY, canonical_chain, published_verbatim, sessi
 pytestmark = pytest.mark.skipif(not _verify.available(), reason="Numba disabled or missing")
 
 
-def proof(path: Path, batch_rows: int = 700) -> tuple[bool, str | None]:
+def proof(path: Path, batch_rows: int = 700, verbatim: bool = True) -> tuple[bool, str | None]:
     """Run the verifier over ``path`` in blocks, as the store does."""
     pf = pq.ParquetFile(path, read_dictionary=list(_verify.DICTIONARY_COLUMNS))
-    ver = _verify.ChainVerifier(DAY)
+    ver = _verify.ChainVerifier(None if not verbatim else DAY, verbatim=verbatim)
     for table in _parquet.iter_tables(pf, pf.schema_arrow.names, batch_rows):
         for rb in table.to_batches():
             if ver.check(rb) is None:
@@ -135,6 +135,14 @@ def test_proof_is_sound(tmp_path: Path, edits: list, moves: list) -> None:
         assert full_rules(f) == (0, True, True)
     else:
         assert why
+    # re-encoding mode: the crossed flags are recomputed, every other rule still holds
+    ok2, why2 = proof(f, batch_rows=100, verbatim=False)
+    if ok2:
+        rejects, _, in_order = full_rules(f)
+        assert (rejects, in_order) == (0, True)
+    else:
+        assert why2
+    assert ok2 or not ok  # the re-encoding mode is never stricter
 
 
 def test_strike_within_tolerance_declines_but_stores_the_same(tmp_path: Path) -> None:
@@ -265,3 +273,22 @@ def test_bad_row_in_a_later_block_restarts_with_the_full_rules(
         assert sum(s["contracts"] for s in sessions_view(st)) == ref.num_rows - 1
         assert len(list((st.root / "chain").rglob("*.parquet"))) == 1
         assert not any((st.root / "tmp").iterdir())
+
+
+def test_missing_crossed_flags_are_computed_on_the_proof_path(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A sorted file without ``crossed`` values (the store computes them) is proved clean and
+    stored with the computed flags, as the full validation stores it."""
+    ref = canonical_chain(n_und=6, n_strikes=40)
+    i = ref.schema.get_field_index("crossed")
+    t = ref.set_column(i, ref.schema.field(i), pa.nulls(ref.num_rows, pa.bool_()))
+    f = write(t, tmp_path / "no_crossed.parquet")
+    calls = _spy_proof(monkeypatch)
+    with Store(tmp_path / "s") as st:
+        assert st.ingest(f).status == "ingested"
+        assert calls == [(True, False), (False, True)]  # not verbatim, but proved clean
+        assert not published_verbatim(st.root, f)
+        for u in st.underlyings():
+            assert st.chain(u, DAY).equals(ref.filter(pc.equal(ref["underlying"], u)))
+        assert pc.sum(st.chain("U002", DAY)["crossed"]).as_py() > 0

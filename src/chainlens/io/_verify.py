@@ -23,7 +23,9 @@ maps onto a stricter one here:
   symbols mean equal root, expiry, right and strike; requiring every root to belong to one
   underlying and the sort key to increase strictly from row to row (the file is sorted, so
   equal keys would be adjacent) then rules duplicates out without hashing a key;
-- ``crossed``: stored without nulls and equal to ``bid > ask > 0`` (null = False).
+- ``crossed``: computed as ``bid > ask > 0`` (null = False); a file published byte for byte
+  must store exactly these flags, otherwise the computed ones replace the stored ones (as
+  ``finalize`` does).
 
 The pass also yields the (underlying, snapshot) runs whose contract and quoted-row counts the
 catalog records. Numba compiles the row pass; without Numba (or with ``CHAINLENS_NO_NUMBA=1``)
@@ -40,10 +42,14 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-__all__ = ["DICTIONARY_COLUMNS", "ChainVerifier", "available"]
+__all__ = ["DICTIONARY_COLUMNS", "VERBATIM_ONLY_REASONS", "ChainVerifier", "available"]
 
 #: Chain columns read as dictionaries (their values repeat): decoded as indices, not strings.
 DICTIONARY_COLUMNS = ("underlying", "root", "settlement", "right")
+
+#: Reasons to decline that concern only a byte-for-byte publish (the rows themselves are
+#: fine, so the same file may still be proved clean and re-encoded).
+VERBATIM_ONLY_REASONS = ("crossed has nulls", "stored crossed flags differ from bid > ask > 0")
 
 #: Largest (underlyings x roots) index grid per block before the check declines (the grid
 #: records which roots each underlying lists; real blocks hold a few dozen of each).
@@ -109,6 +115,11 @@ class ChainVerifier:
     """
 
     day: dt.date | None = None
+    #: the blocks are published byte for byte: stored ``crossed`` flags must equal the
+    #: computed ones (otherwise the caller writes :attr:`crossed` in their place)
+    verbatim: bool = True
+    #: ``bid > ask > 0`` (null = False) of the last block checked
+    crossed: pa.Array | None = None
     #: why the last :meth:`check` declined (None while every block passed)
     reason: str | None = None
     _root_owner: dict[str, str] = field(default_factory=dict)
@@ -147,14 +158,16 @@ class ChainVerifier:
         settle = c["settlement"].dictionary
         if not pc.all(pc.is_in(settle, value_set=pa.array(["AM", "PM"]))).as_py():
             return self._decline("settlement is not AM or PM")
-        crossed = c["crossed"]
-        if crossed.null_count:
-            return self._decline("crossed has nulls")
         computed = pc.fill_null(
             pc.and_(pc.greater(c["bid"], c["ask"]), pc.greater(c["ask"], 0)), False
         )
-        if not pc.all(pc.equal(crossed, computed)).as_py():
-            return self._decline("stored crossed flags differ from bid > ask > 0")
+        self.crossed = computed
+        if self.verbatim:  # the bytes are published as they are: the flags must be right
+            crossed = c["crossed"]
+            if crossed.null_count:
+                return self._decline("crossed has nulls")
+            if not pc.all(pc.equal(crossed, computed)).as_py():
+                return self._decline("stored crossed flags differ from bid > ask > 0")
 
         if self.day is None:
             self.day = c["trade_date"][0].as_py()

@@ -626,16 +626,10 @@ class Store:
             if unchanged is not None:
                 prep.discard()
                 return _Prepared(unchanged)
+            # 1. a verbatim copy proved clean; 2. a canonical chain proved clean, re-encoded;
+            # 3. every rule, row by row (which names each bad row)
             counts: _Counts | None = None
-            if verbatim is None and fmt == _PARQUET_FORMAT and mapping is None:
-                if self._provable_chain(p):
-                    try:
-                        counts = self._stage_proved_chain(
-                            p, stager=stager, progress=progress, label=str(path), verbatim=False
-                        )
-                    except (_NotVerbatim, ChainlensError, OSError, ValueError, pa.ArrowException):
-                        counts = None  # the full validation below says what is wrong
-                        stager.reset()
+            try_proof = fmt == _PARQUET_FORMAT and mapping is None
             if verbatim is not None:
                 try:
                     counts = self._stage_batches(
@@ -647,10 +641,22 @@ class Store:
                         label=str(path),
                         verbatim=True,
                     )
-                except (_NotVerbatim, ChainlensError, OSError, ValueError, pa.ArrowException):
-                    counts = None  # the normal path below reports any real problem
+                except _NotVerbatim as exc:  # only the stored crossed flags wrong: re-encode
+                    from chainlens.io._verify import VERBATIM_ONLY_REASONS
+
+                    try_proof = bool(exc.args) and exc.args[0] in VERBATIM_ONLY_REASONS
+                except (ChainlensError, OSError, ValueError, pa.ArrowException):
+                    try_proof = False  # the normal path below reports any real problem
                 if counts is None:
                     stager.abandon_verbatim()
+            if counts is None and try_proof and self._provable_chain(p):
+                try:
+                    counts = self._stage_proved_chain(
+                        p, stager=stager, progress=progress, label=str(path), verbatim=False
+                    )
+                except (_NotVerbatim, ChainlensError, OSError, ValueError, pa.ArrowException):
+                    counts = None  # the full validation below says what is wrong
+                    stager.reset()
             if counts is None:
                 counts = self._stage_batches(
                     p,
@@ -848,7 +854,7 @@ class Store:
         from chainlens.io._verify import DICTIONARY_COLUMNS, ChainVerifier
 
         pf = pq.ParquetFile(src, read_dictionary=list(DICTIONARY_COLUMNS))
-        ver = ChainVerifier(stager.verbatim_day if verbatim else None)
+        ver = ChainVerifier(stager.verbatim_day if verbatim else None, verbatim=verbatim)
         c = _Counts(format=FORMAT)
         for table in iter_tables(pf, schema.CHAIN.names, VERIFY_BATCH_ROWS):
             # one block per batch: row groups' dictionaries merged, chunks concatenated
@@ -861,6 +867,8 @@ class Store:
                 else:
                     assert ver.day is not None
                     block = pa.Table.from_batches([rb]).cast(schema.CHAIN)  # strings decoded
+                    i = schema.CHAIN.get_field_index("crossed")
+                    block = block.set_column(i, schema.CHAIN.field(i), ver.crossed)
                     stager.add_checked(ver.day, block, runs)
                 c.rows_read += rb.num_rows
             if progress is not None:
