@@ -35,6 +35,7 @@ __all__ = [
     "row_outputs",
     "same_key",
     "scatter",
+    "listed_cells",
     "streak_pass",
 ]
 
@@ -96,25 +97,25 @@ def same_key(uid: np.ndarray, cid: np.ndarray, con: np.ndarray) -> bool:
 # per-row marks: sessions present per underlying, expiry per contract (the last row wins)
 # ----------------------------------------------------------------------------------------------
 def _mark_rows_np(
-    uid: np.ndarray, dd: np.ndarray, cid: np.ndarray, exp_row: np.ndarray, n_u: int, span: int,
-    n_c: int,
-) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
-    ud_present = np.zeros((n_u, span), bool)
-    ud_present[uid, dd] = True
-    exp = np.zeros(n_c, np.int64)
-    exp[cid] = exp_row
-    return ud_present, exp
+    uid: np.ndarray, day: np.ndarray, dmin: int, cid: np.ndarray, exp_row: np.ndarray, base: int,
+    ud_present: np.ndarray, exp: np.ndarray,
+) -> None:  # fmt: skip
+    m = len(day)
+    ud_present[uid[base : base + m], day.astype(np.int64) - dmin] = True
+    exp[cid[base : base + m]] = exp_row
 
 
 def mark_rows(
-    uid: np.ndarray, dd: np.ndarray, cid: np.ndarray, exp_row: np.ndarray, n_u: int, span: int,
-    n_c: int,
-) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
-    """``ud_present`` (underlying x day offset, True where a row exists) and the expiry day of
-    each contract (its last row's)."""
-    if USE_NUMBA and len(uid):
-        return _mark_rows_nb(uid, dd, cid, exp_row, n_u, span, n_c)
-    return _mark_rows_np(uid, dd, cid, exp_row, n_u, span, n_c)
+    uid: np.ndarray, day: np.ndarray, dmin: int, cid: np.ndarray, exp_row: np.ndarray, base: int,
+    ud_present: np.ndarray, exp: np.ndarray,
+) -> None:  # fmt: skip
+    """For the batch of rows ``base .. base + len(day)`` (``day``, ``exp_row``: the batch's
+    values; ``uid``, ``cid``: all rows), in place: ``ud_present[u, day - dmin] = True``
+    (underlying x day offset) and ``exp[c]`` = the expiry day of the contract's last row."""
+    if USE_NUMBA and len(day):
+        _mark_rows_nb(uid, day, dmin, cid, exp_row, base, ud_present, exp)
+    else:
+        _mark_rows_np(uid, day, dmin, cid, exp_row, base, ud_present, exp)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -203,42 +204,43 @@ def abs_by_group(ch: np.ndarray, order: np.ndarray) -> np.ndarray:
 # panel scatter: session index per row, row of each (contract, session), OI and volume matrices
 # ----------------------------------------------------------------------------------------------
 def _scatter_np(
-    cid: np.ndarray,
-    uid: np.ndarray,
-    dd: np.ndarray,
-    ud_si: np.ndarray,
-    n_c: int,
-    width: int,
-    oi_row: np.ndarray,
-    vol_row: np.ndarray,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    si = ud_si[uid, dd]
-    rows = np.flatnonzero(si >= 0)
-    row_at = np.full((n_c, width), -1, np.int64)
-    row_at[cid[rows], si[rows]] = rows  # a later row of the same (contract, session) wins
-    listed = row_at >= 0
-    ridx = np.where(listed, row_at, 0)
-    n = len(cid)
-    oi = np.where(listed, oi_row[ridx] if n else 0.0, np.nan)
-    vol = np.where(listed, vol_row[ridx] if n else 0.0, np.nan)
-    return si, row_at, listed, oi, vol
+    cid: np.ndarray, uid: np.ndarray, day: np.ndarray, dmin: int, ud_si: np.ndarray, base: int,
+    oi_v: np.ndarray, vol_v: np.ndarray, si: np.ndarray, row_at: np.ndarray, oi: np.ndarray,
+    vol: np.ndarray,
+) -> None:  # fmt: skip
+    m = len(day)
+    s = ud_si[uid[base : base + m], day.astype(np.int64) - dmin]
+    si[base : base + m] = s
+    r = np.flatnonzero(s >= 0)
+    c, j = cid[base + r], s[r]
+    # a later row of the same (contract, session) wins: the last write of a fancy assignment
+    row_at[c, j] = base + r
+    oi[c, j] = oi_v[r]
+    vol[c, j] = vol_v[r]
 
 
 def scatter(
-    cid: np.ndarray,
-    uid: np.ndarray,
-    dd: np.ndarray,
-    ud_si: np.ndarray,
-    n_c: int,
-    width: int,
-    oi_row: np.ndarray,
-    vol_row: np.ndarray,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """``si`` per row (``ud_si[uid, dd]``), ``row_at`` (last row of each contract and session,
-    -1 if none), ``listed``, and the OI and volume matrices (NaN where not listed)."""
-    if USE_NUMBA and len(cid):
-        return _scatter_nb(cid, uid, dd, ud_si, n_c, width, oi_row, vol_row)
-    return _scatter_np(cid, uid, dd, ud_si, n_c, width, oi_row, vol_row)
+    cid: np.ndarray, uid: np.ndarray, day: np.ndarray, dmin: int, ud_si: np.ndarray, base: int,
+    oi_v: np.ndarray, vol_v: np.ndarray, si: np.ndarray, row_at: np.ndarray, oi: np.ndarray,
+    vol: np.ndarray,
+) -> None:  # fmt: skip
+    """For the batch of rows ``base .. base + len(day)``, in place: ``si`` (session index,
+    ``ud_si[u, day - dmin]``, -1 for a dropped session), ``row_at`` (row of each contract and
+    session; a later row wins), and the OI and volume matrices (``oi_v``, ``vol_v``: the batch's
+    values, cast to float64). Cells never written keep their fill (-1, NaN)."""
+    if USE_NUMBA and len(day):
+        _scatter_nb(cid, uid, day, dmin, ud_si, base, oi_v, vol_v, si, row_at, oi, vol)
+    else:
+        _scatter_np(cid, uid, day, dmin, ud_si, base, oi_v, vol_v, si, row_at, oi, vol)
+
+
+def listed_cells(row_at: np.ndarray, keep: np.ndarray) -> np.ndarray:
+    """``listed = row_at >= 0``, and ``keep[r] = True`` for every row held in ``row_at``."""
+    if USE_NUMBA and row_at.size:
+        return _listed_nb(row_at, keep)
+    listed = row_at >= 0
+    keep[row_at[listed]] = True
+    return listed
 
 
 # ----------------------------------------------------------------------------------------------
@@ -370,13 +372,10 @@ def band_strings(
 if HAVE_NUMBA:
 
     @njit(cache=True, nogil=True)
-    def _mark_rows_nb(uid, dd, cid, exp_row, n_u, span, n_c):
-        ud_present = np.zeros((n_u, span), np.bool_)
-        exp = np.zeros(n_c, np.int64)
-        for r in range(len(uid)):
-            ud_present[uid[r], dd[r]] = True
-            exp[cid[r]] = exp_row[r]
-        return ud_present, exp
+    def _mark_rows_nb(uid, day, dmin, cid, exp_row, base, ud_present, exp):
+        for r in range(len(day)):
+            ud_present[uid[base + r], day[r] - dmin] = True
+            exp[cid[base + r]] = exp_row[r]
 
     @njit(cache=True, nogil=True)
     def _stale_stats_nb(listed, oi, vol, con_uid, n_u):
@@ -495,31 +494,29 @@ if HAVE_NUMBA:
             bad += con[cid[r]] != uid[r]
         return bad == 0
 
-    @njit(cache=True, nogil=True, parallel=True)
-    def _scatter_nb(cid, uid, dd, ud_si, n_c, width, oi_row, vol_row):
-        n = len(cid)
-        si = np.empty(n, np.int64)
-        row_at = np.full((n_c, width), -1, np.int64)
-        for r in range(n):
-            s = ud_si[uid[r], dd[r]]
-            si[r] = s
+    @njit(cache=True, nogil=True)
+    def _scatter_nb(cid, uid, day, dmin, ud_si, base, oi_v, vol_v, si, row_at, oi, vol):
+        for r in range(len(day)):
+            g = base + r
+            s = ud_si[uid[g], day[r] - dmin]
+            si[g] = s
             if s >= 0:
-                row_at[cid[r], s] = r
-        listed = np.empty((n_c, width), np.bool_)
-        oi = np.empty((n_c, width), np.float64)
-        vol = np.empty((n_c, width), np.float64)
-        for c in prange(n_c):  # cells are independent (the row pass above is sequential)
-            for j in range(width):
+                c = cid[g]
+                row_at[c, s] = g
+                oi[c, s] = oi_v[r]
+                vol[c, s] = vol_v[r]
+
+    @njit(cache=True, nogil=True, parallel=True)
+    def _listed_nb(row_at, keep):
+        n_c, w = row_at.shape
+        listed = np.empty((n_c, w), np.bool_)
+        for c in prange(n_c):  # cells are independent (each row sits in one cell)
+            for j in range(w):
                 r = row_at[c, j]
+                listed[c, j] = r >= 0
                 if r >= 0:
-                    listed[c, j] = True
-                    oi[c, j] = oi_row[r]
-                    vol[c, j] = vol_row[r]
-                else:
-                    listed[c, j] = False
-                    oi[c, j] = np.nan
-                    vol[c, j] = np.nan
-        return si, row_at, listed, oi, vol
+                    keep[r] = True
+        return listed
 
     @njit(cache=True, nogil=True, parallel=True)
     def _row_outputs_nb(c, j, oi, vol, listed, window):

@@ -95,18 +95,6 @@ def cached_panel(history: pa.Table, *, as_of: dt.date | None, drop_stale: bool) 
     return p
 
 
-def _f64(col: pa.ChunkedArray) -> np.ndarray:
-    """Column as float64 with NaN for nulls (values read in place from the Arrow buffers)."""
-    got = _read_fixed(col, np.float64)
-    return got if got is not None else pc.fill_null(col.cast(pa.float64()), np.nan).to_numpy()
-
-
-def _i64(col: pa.ChunkedArray) -> np.ndarray:
-    """Integer or date32 column (no nulls) as int64 (days since epoch for dates)."""
-    got = _read_fixed(col, np.int64) if not col.null_count else None
-    return got if got is not None else col.cast(pa.int32()).to_numpy().astype(np.int64)
-
-
 _FIXED = {
     pa.int8(): np.int8, pa.int16(): np.int16, pa.int32(): np.int32, pa.int64(): np.int64,
     pa.uint8(): np.uint8, pa.uint16(): np.uint16, pa.uint32(): np.uint32,
@@ -130,6 +118,68 @@ def _read_fixed(col: pa.ChunkedArray | pa.Array, out_t: type) -> np.ndarray | No
             if ch.null_count:
                 out[at : at + m][ch.is_null().to_numpy(zero_copy_only=False)] = np.nan
         at += m
+    return out
+
+
+_INTS = (np.int8, np.int16, np.int32, np.int64, np.uint8, np.uint16, np.uint32)
+
+
+@dataclass(frozen=True, slots=True)
+class _Batch:
+    """Numeric columns of one record batch (rows ``base ..``), as the compiled passes read
+    them: the Arrow value buffers in place when fixed-width without nulls, else converted."""
+
+    base: int
+    day: np.ndarray  # trade_date, days since epoch (integer)
+    exp: np.ndarray  # expiry, days since epoch (integer)
+    oi: np.ndarray  # open_interest (numeric; NaN for null once converted)
+    vol: np.ndarray  # volume (NaN when null or absent)
+
+
+def _view(arr: pa.Array) -> np.ndarray | None:
+    """The values of a fixed-width array without nulls, read in place (None otherwise)."""
+    if arr.type not in _FIXED or arr.null_count:
+        return None
+    return np.frombuffer(arr.buffers()[1], _FIXED[arr.type])[arr.offset : arr.offset + len(arr)]
+
+
+def _days(arr: pa.Array) -> np.ndarray:
+    """Integer or date32 values (days since epoch for dates)."""
+    v = _view(arr)
+    if v is not None and v.dtype.type in _INTS:
+        return v
+    got = _read_fixed(arr, np.int64) if not arr.null_count else None
+    if got is not None:
+        return got
+    return np.asarray(arr.cast(pa.int32()).to_numpy(zero_copy_only=False), np.int64)
+
+
+def _numbers(arr: pa.Array) -> np.ndarray:
+    """Numeric values, NaN for nulls (float64 once converted)."""
+    v = _view(arr)
+    if v is not None:
+        return v
+    got = _read_fixed(arr, np.float64)
+    if got is not None:
+        return got
+    return np.asarray(
+        pc.fill_null(arr.cast(pa.float64()), np.nan).to_numpy(zero_copy_only=False), np.float64
+    )
+
+
+def _batches(t: pa.Table) -> list[_Batch]:
+    """The table's numeric columns as aligned record batches (zero-copy slices)."""
+    has_vol = "volume" in t.column_names
+    cols = ["trade_date", "expiry", "open_interest", *(["volume"] if has_vol else [])]
+    out = []
+    base = 0
+    for rb in t.select(cols).to_batches():  # a loop over record batches
+        m = rb.num_rows
+        if m:
+            vol = _numbers(rb.column(3)) if has_vol else np.full(m, np.nan)
+            out.append(_Batch(base, _days(rb.column(0)), _days(rb.column(1)),
+                              _numbers(rb.column(2)), vol))  # fmt: skip
+        base += m
     return out
 
 
@@ -183,16 +233,11 @@ def build_panel(
         t = t.filter(pc.less_equal(t.column("trade_date"), pa.scalar(as_of, pa.date32())))
     n = t.num_rows
     # the symbol encoding (compiled, GIL released) runs on a second thread while this one
-    # converts the numeric columns and encodes the underlying
+    # reads the numeric columns and encodes the underlying
     pool = ThreadPoolExecutor(1) if n else None
     fut = pool.submit(_symbol_codes, t.column("symbol")) if pool is not None else None
     try:
-        day = _i64(t.column("trade_date")) if n else np.zeros(0, np.int64)
-        oi_row = _f64(t.column("open_interest")) if n else np.zeros(0)
-        vol_row = (
-            _f64(t.column("volume")) if n and "volume" in t.column_names else np.full(n, np.nan)
-        )
-        exp_row = _i64(t.column("expiry")) if n else np.zeros(0, np.int64)
+        batches = _batches(t) if n else []
         if fut is not None:
             cid, first = fut.result()
     finally:
@@ -208,10 +253,12 @@ def build_panel(
         unders = pa.array([], pa.string())
     n_u = len(unders)
     n_c = int(cid.max()) + 1 if n else 0
-    dmin = int(day.min()) if n else 0
-    span = int(day.max()) - dmin + 1 if n else 1
-    dd = day - dmin
-    ud_present, exp = _kernels.mark_rows(uid, dd, cid, exp_row, n_u, span, n_c)
+    dmin = min(int(b.day.min()) for b in batches) if n else 0
+    span = max(int(b.day.max()) for b in batches) - dmin + 1 if n else 1
+    ud_present = np.zeros((n_u, span), bool)
+    exp = np.zeros(n_c, np.int64)
+    for b in batches:  # a loop over record batches
+        _kernels.mark_rows(uid, b.day, dmin, cid, b.exp, b.base, ud_present, exp)
     if con_uid0 is None:  # rows of one symbol disagree on the underlying: the last row wins
         con_uid = np.zeros(n_c, np.int64)
         con_uid[cid] = uid
@@ -223,10 +270,16 @@ def build_panel(
         n_sess = ud_present.sum(axis=1)
         width = int(n_sess.max()) if n_u else 0
         ud_si = np.where(ud_present, si_tab, -1)
-        # one compiled pass over rows (scatter) and one over the (contract, session) cells
-        si, row_at, listed, oi, vol = _kernels.scatter(
-            cid, uid, dd, ud_si, n_c, max(width, 1), oi_row, vol_row
-        )
+        # one compiled pass over the rows of each batch (scatter), one over the cells
+        si = np.empty(n, np.int64)
+        row_at = np.full((n_c, max(width, 1)), -1, np.int64)
+        oi = np.full((n_c, max(width, 1)), np.nan)
+        vol = np.full((n_c, max(width, 1)), np.nan)
+        for b in batches:  # a loop over record batches
+            _kernels.scatter(cid, uid, b.day, dmin, ud_si, b.base, b.oi, b.vol, si, row_at, oi,
+                             vol)  # fmt: skip
+        keep = np.zeros(n, bool)
+        listed = _kernels.listed_cells(row_at, keep)
         sess_day = np.full((n_u, max(width, 1)), -1, np.int64)
         uu, dk = np.nonzero(ud_present)
         sess_day[uu, si_tab[uu, dk]] = dk + dmin
@@ -247,8 +300,6 @@ def build_panel(
                 found = True
         if not found:
             break
-    keep = np.zeros(n, bool)
-    keep[row_at[row_at >= 0]] = True
     return Panel(
         table=t,
         cid=cid,
