@@ -24,7 +24,7 @@ from hypothesis import HealthCheck, given, settings
 from chainlens.io import _parquet, _verify
 from chainlens.store import Store
 from chainlens.store import _store as store_mod
-from chainlens.store._stage import SORT_KEYS, is_sorted
+from chainlens.store._stage import SORT_KEYS, is_sorted, sort_table
 from test_ingest_fastpath import DAY, canonical_chain, published_verbatim, sessions_view, write
 
 pytestmark = pytest.mark.skipif(not _verify.available(), reason="Numba disabled or missing")
@@ -292,3 +292,11 @@ def test_missing_crossed_flags_are_computed_on_the_proof_path(
         for u in st.underlyings():
             assert st.chain(u, DAY).equals(ref.filter(pc.equal(ref["underlying"], u)))
         assert pc.sum(st.chain("U002", DAY)["crossed"]).as_py() > 0
+
+
+def test_many_underlyings_in_one_block_are_proved(tmp_path: Path) -> None:
+    """3,000 small chains in one block (a whole-market file of thinly listed names)."""
+    t = sort_table(canonical_chain(n_und=3_000, n_strikes=1), "chain")  # U1000 < U999
+    f = write(t, tmp_path / "wide.parquet", row_group_size=20_000)
+    assert proof(f, batch_rows=20_000) == (True, None)
+    assert full_rules(f) == (0, True, True)

@@ -51,10 +51,6 @@ DICTIONARY_COLUMNS = ("underlying", "root", "settlement", "right")
 #: fine, so the same file may still be proved clean and re-encoded).
 VERBATIM_ONLY_REASONS = ("crossed has nulls", "stored crossed flags differ from bid > ask > 0")
 
-#: Largest (underlyings x roots) index grid per block before the check declines (the grid
-#: records which roots each underlying lists; real blocks hold a few dozen of each).
-_MAX_PAIR_GRID = 1 << 22
-
 _REQUIRED = (
     "trade_date",
     "snapshot_ts",
@@ -173,13 +169,11 @@ class ChainVerifier:
             self.day = c["trade_date"][0].as_py()
         assert self.day is not None
         und, root, right = c["underlying"], c["root"], c["right"]
-        n_u, n_r = len(und.dictionary), len(root.dictionary)
-        if n_u * n_r > _MAX_PAIR_GRID:
-            return self._decline("too many distinct underlyings and roots in one block")
-        seen = np.zeros((n_u, n_r), dtype=np.bool_)
+        n_r = len(root.dictionary)
         starts = np.empty(n, dtype=np.int64)
+        pairs = np.empty(n, dtype=np.int64)
         sym_off, sym_dat = _strings(c["symbol"])
-        status, n_starts = check_chain_block(
+        status, n_starts, n_pairs = check_chain_block(
             sym_off,
             sym_dat,
             _values(root.indices, np.int32),
@@ -194,13 +188,14 @@ class ChainVerifier:
             _values(c["strike"], np.float64),
             np.int32((self.day - dt.date(1970, 1, 1)).days),
             starts,
-            seen,
+            pairs,
         )
         if status != 0:
             return self._decline(STATUS[int(status)])
         # every root belongs to one underlying, across the whole file
         u_names, r_names = und.dictionary.to_pylist(), root.dictionary.to_pylist()
-        for ui, ri in zip(*np.nonzero(seen), strict=True):
+        pair = np.unique(pairs[:n_pairs])  # usually a few per underlying
+        for ui, ri in zip((pair // n_r).tolist(), (pair % n_r).tolist(), strict=True):
             owner = self._root_owner.setdefault(r_names[ri], u_names[ui])
             if owner != u_names[ui]:
                 return self._decline(f"root {r_names[ri]} listed under {owner} and {u_names[ui]}")

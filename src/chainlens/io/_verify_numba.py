@@ -84,77 +84,82 @@ def check_chain_block(  # type: ignore[no-untyped-def]
     strike,
     day,
     starts,
-    seen_pairs,
+    pairs,
 ):
-    """Check a block row by row; returns (status, number of run starts written to ``starts``).
+    """Check a block row by row; returns (status, run starts written, pair codes written).
 
     Per row ``i``: ``trade_date == day``; ``expiry >= day``; ``0 < strike < inf``; the right
     is ``C`` or ``P``; the symbol is ``root + YYMMDD + right + 8 digits`` with the root, the
     expiry's ``YYMMDD`` (year 2000..2099), the right and ``digits / 1000 == strike`` exactly;
     and the sort key (underlying, snapshot_ts, expiry, strike, right, root) of row ``i`` is
     strictly greater than row ``i - 1``'s. ``starts`` receives the rows where (underlying,
-    snapshot_ts) changes (row 0 included); ``seen_pairs[u, r]`` is set for every
-    (underlying index, root index) pair present.
+    snapshot_ts) changes (row 0 included); ``pairs`` receives the code ``u * n_roots + r`` of
+    the (underlying index, root index) pair of each row whose pair differs from the previous
+    row's (so every pair present appears at least once).
     """
     n = sym_off.shape[0] - 1
+    n_roots = root_off.shape[0] - 1
     n_starts = 0
+    n_pairs = 0
     last_e = np.int32(-(2**31))
     last_want = np.int64(-1)
     for i in range(n):
         if trade_date[i] != day:
-            return 1, n_starts
+            return 1, n_starts, n_pairs
         e = expiry[i]
         if e < day:
-            return 2, n_starts
+            return 2, n_starts, n_pairs
         k = strike[i]
         if not (k > 0.0 and k < np.inf):
-            return 3, n_starts
+            return 3, n_starts, n_pairs
         ri = right_ix[i]
         r0 = right_off[ri]
         if right_off[ri + 1] - r0 != 1:
-            return 4, n_starts
+            return 4, n_starts, n_pairs
         rb = right_dat[r0]
         if rb != 67 and rb != 80:  # C, P
-            return 4, n_starts
+            return 4, n_starts, n_pairs
         s0 = sym_off[i]
         s1 = sym_off[i + 1]
         slen = s1 - s0
         if slen < 16 or slen > 21:
-            return 5, n_starts
+            return 5, n_starts, n_pairs
         oi = root_ix[i]
         o0 = root_off[oi]
         olen = root_off[oi + 1] - o0
         if olen != slen - 15:
-            return 6, n_starts
+            return 6, n_starts, n_pairs
         for j in range(olen):
             if sym_dat[s0 + j] != root_dat[o0 + j]:
-                return 6, n_starts
+                return 6, n_starts, n_pairs
         p = s0 + olen
         ymd = 0
         for j in range(6):
             c = sym_dat[p + j] - 48
             if c < 0 or c > 9:
-                return 7, n_starts
+                return 7, n_starts, n_pairs
             ymd = ymd * 10 + c
         if e != last_e:  # rows come sorted by expiry within a snapshot: convert once per run
             last_e = e
             last_want, year = _yymmdd(np.int64(e))
             if year < 2000 or year > 2099:
-                return 7, n_starts
+                return 7, n_starts, n_pairs
         if ymd != last_want:
-            return 7, n_starts
+            return 7, n_starts, n_pairs
         if sym_dat[p + 6] != rb:
-            return 8, n_starts
+            return 8, n_starts, n_pairs
         units = 0
         for j in range(7, 15):
             c = sym_dat[p + j] - 48
             if c < 0 or c > 9:
-                return 9, n_starts
+                return 9, n_starts, n_pairs
             units = units * 10 + c
         if units / 1000.0 != k:
-            return 9, n_starts
+            return 9, n_starts, n_pairs
         ui = und_ix[i]
-        seen_pairs[ui, oi] = True
+        if i == 0 or ui != und_ix[i - 1] or oi != root_ix[i - 1]:
+            pairs[n_pairs] = np.int64(ui) * n_roots + oi
+            n_pairs += 1
         if i == 0:
             starts[0] = 0
             n_starts = 1
@@ -192,10 +197,10 @@ def check_chain_block(  # type: ignore[no-untyped-def]
                 else _cmp(root_dat, o0, o0 + olen, root_dat, root_off[oj], root_off[oj + 1])
             )
         if c < 0:
-            return 10, n_starts
+            return 10, n_starts, n_pairs
         if c == 0:
-            return 11, n_starts
+            return 11, n_starts, n_pairs
         if new_run:
             starts[n_starts] = i
             n_starts += 1
-    return 0, n_starts
+    return 0, n_starts, n_pairs
