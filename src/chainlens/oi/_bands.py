@@ -77,5 +77,9 @@ def band_strings_from_index(
     n_null = int(miss.sum())
     validity = pa.py_buffer(np.packbits(~miss, bitorder="little")) if n_null else None
     return pa.StringArray.from_buffers(
-        len(i), pa.py_buffer(offsets.astype(np.int32)), pa.py_buffer(data), validity, n_null
+        len(i),
+        pa.py_buffer(offsets.astype(np.int32, copy=False)),
+        pa.py_buffer(data),
+        validity,
+        n_null,
     )

@@ -92,32 +92,32 @@ def oi_changes(
     volume over yesterday's OI, seed 002), null when OI is 0. ``avg_volume_5d`` is the mean
     non-null volume of the contract's previous ``avg_window`` snapshots (sessions it was listed
     in), ``volume_multiple`` :math:`= V_D / \\overline{V}`. Computed on the dense integer-key
-    panel (:mod:`chainlens.oi._panel`) by one compiled pass over rows
-    (:func:`chainlens.oi._kernels.row_outputs`).
+    panel (:mod:`chainlens.oi._panel`) by one compiled pass over its cells
+    (:func:`chainlens.oi._kernels.cell_columns`).
     """
     p = cached_panel(history, as_of=as_of, drop_stale=drop_stale)
-    rows = np.flatnonzero(p.keep)
-    j = p.si[rows]
-    # one compiled pass over the retained rows: next OI, change, trailing mean, ratios, band
-    nx, nx_miss, chg, chg_miss, avg, vol_oi, mult, band_i, band_miss = _kernels.row_columns(
-        p.cid[rows], j, p.oi, p.vol, p.listed, int(avg_window), _VOL_OI_LOWS
-    )
-    t = p.table.take(pa.array(rows)) if len(rows) != p.table.num_rows else p.table
-
-    def f64_col(x: np.ndarray) -> pa.Array:
-        return pa.array(x, mask=np.isnan(x), from_pandas=False)
-
+    all_kept = bool(p.keep.all())
+    # one compiled pass over the panel's cells, contract by contract, writing each retained
+    # row's next OI, change, trailing mean, ratios and band (in row order)
+    nx, nx_miss, chg, chg_miss, avg, vol_oi, mult, band_i, band_miss, avg_m, vo_m, mult_m = (
+        _kernels.cell_columns(p.cid, p.si, p.keep, p.row_at, p.oi, p.vol, p.listed,
+                              int(avg_window), _VOL_OI_LOWS)
+    )  # fmt: skip
+    if all_kept:
+        t, j = p.table, p.si
+    else:
+        rows = np.flatnonzero(p.keep)
+        t, j = p.table.take(pa.array(rows)), p.si[rows]
+    n = t.num_rows
     cols = {k: t.column(k) for k in (*CONTRACT_KEYS, "trade_date")}
-    cols["si"] = pa.array(j.astype(np.int64))
+    cols["si"] = pa.array(j.astype(np.int64, copy=False))
     cols["open_interest"] = t.column("open_interest")
-    cols["volume"] = (
-        t.column("volume") if "volume" in t.column_names else pa.nulls(len(rows), pa.int64())
-    )
+    cols["volume"] = t.column("volume") if "volume" in t.column_names else pa.nulls(n, pa.int64())
     cols["oi_next"] = pa.array(nx, mask=nx_miss)
     cols["oi_change"] = pa.array(chg, mask=chg_miss)
-    cols["vol_oi"] = f64_col(vol_oi)
-    cols["avg_volume_5d"] = f64_col(avg)
-    cols["volume_multiple"] = f64_col(mult)
+    cols["vol_oi"] = pa.array(vol_oi, mask=vo_m)
+    cols["avg_volume_5d"] = pa.array(avg, mask=avg_m)
+    cols["volume_multiple"] = pa.array(mult, mask=mult_m)
     out = pa.table(cols)
     return out.append_column(
         "vol_oi_band", band_strings_from_index(band_i, band_miss, VOL_OI_BANDS, field=1)

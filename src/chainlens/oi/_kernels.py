@@ -32,6 +32,7 @@ __all__ = [
     "stale_stats",
     "window_legs",
     "row_columns",
+    "cell_columns",
     "row_outputs",
     "same_key",
     "scatter",
@@ -314,6 +315,23 @@ def row_columns(
     return nx, nx_miss, chg, chg_miss, avg, vol_oi, mult, b, b_miss
 
 
+def cell_columns(
+    cid: np.ndarray, si: np.ndarray, keep: np.ndarray, row_at: np.ndarray, oi: np.ndarray,
+    vol: np.ndarray, listed: np.ndarray, window: int, lows: np.ndarray,
+) -> tuple[np.ndarray, ...]:  # fmt: skip
+    """:func:`row_columns` for every retained row (``keep``), in row order, computed contract by
+    contract from the panel's cells (``row_at``) instead of row by row; with null masks of
+    ``avg``, ``vol_oi`` and ``mult`` (NaN) appended."""
+    if USE_NUMBA and row_at.size and len(keep):
+        all_kept = bool(keep.all())
+        pos = np.zeros(0, np.int64) if all_kept else np.cumsum(keep) - 1
+        return _cell_columns_nb(row_at, oi, vol, listed, window, lows, pos, all_kept,
+                                int(keep.sum()))  # fmt: skip
+    rows = np.flatnonzero(keep)
+    out = row_columns(cid[rows], si[rows], oi, vol, listed, window, lows)
+    return (*out, np.isnan(out[4]), np.isnan(out[5]), np.isnan(out[6]))
+
+
 # ----------------------------------------------------------------------------------------------
 # streak recurrence
 # ----------------------------------------------------------------------------------------------
@@ -362,7 +380,8 @@ def _band_bytes_np(
 def band_strings(
     idx: np.ndarray, miss: np.ndarray, pad: np.ndarray, lens: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Offsets (int64) and UTF-8 bytes of ``names[idx]`` (empty where ``miss``); ``pad`` holds
+    """Offsets (int64; int32 from the compiled path, whose caller keeps the total below
+    2**31) and UTF-8 bytes of ``names[idx]`` (empty where ``miss``); ``pad`` holds
     the names as zero-padded byte rows, ``lens`` their lengths."""
     if USE_NUMBA and len(idx):
         return _band_bytes_nb(idx, miss, pad, lens)
@@ -582,6 +601,69 @@ if HAVE_NUMBA:
         return nx, nx_miss, chg, chg_miss, avg, vol_oi, mult, b, b_miss
 
     @njit(cache=True, nogil=True, parallel=True)
+    def _cell_columns_nb(row_at, oi, vol, listed, window, lows, pos, all_kept, n):
+        n_c, w = oi.shape
+        nx = np.empty(n, np.int64)
+        nx_miss = np.empty(n, np.bool_)
+        chg = np.empty(n, np.int64)
+        chg_miss = np.empty(n, np.bool_)
+        avg = np.empty(n)
+        vol_oi = np.empty(n)
+        mult = np.empty(n)
+        b = np.zeros(n, np.int64)
+        b_miss = np.empty(n, np.bool_)
+        avg_miss = np.empty(n, np.bool_)
+        vo_miss = np.empty(n, np.bool_)
+        mult_miss = np.empty(n, np.bool_)
+        nb = len(lows)
+        for c in prange(n_c):  # contracts are independent; each row sits in one cell
+            for jj in range(w):
+                r = row_at[c, jj]
+                if r < 0:
+                    continue
+                if not all_kept:
+                    r = pos[r]
+                o = oi[c, jj]
+                x = oi[c, jj + 1] if jj + 1 < w else np.nan
+                nx_miss[r] = np.isnan(x)
+                nx[r] = 0 if np.isnan(x) else np.int64(x)
+                d = x - o
+                chg_miss[r] = np.isnan(d)
+                chg[r] = 0 if np.isnan(d) else np.int64(d)
+                seen = 0
+                tot = 0.0
+                cnt = 0.0
+                k = jj - 1
+                while k >= 0 and seen < window:
+                    if listed[c, k]:
+                        v = vol[c, k]
+                        if np.isfinite(v):
+                            tot += v
+                            cnt += 1.0
+                        seen += 1
+                    k -= 1
+                a = tot / max(cnt, 1.0) if cnt > 0 else np.nan
+                avg[r] = a
+                avg_miss[r] = np.isnan(a)
+                v = vol[c, jj]
+                vo = v / o if o > 0 else np.nan
+                vol_oi[r] = vo
+                vo_miss[r] = np.isnan(vo)
+                m = v / a if a > 0 else np.nan
+                mult[r] = m
+                mult_miss[r] = np.isnan(m)
+                if np.isnan(vo):
+                    b_miss[r] = True
+                else:
+                    q = -1
+                    while q + 1 < nb and lows[q + 1] <= vo:
+                        q += 1
+                    b_miss[r] = q < 0
+                    b[r] = max(q, 0)
+        return (nx, nx_miss, chg, chg_miss, avg, vol_oi, mult, b, b_miss, avg_miss, vo_miss,
+                mult_miss)  # fmt: skip
+
+    @njit(cache=True, nogil=True, parallel=True)
     def _streak_nb(ch, oi, a, f):
         n_c, w = ch.shape
         grow = np.empty((n_c, w), np.bool_)
@@ -609,7 +691,7 @@ if HAVE_NUMBA:
     @njit(cache=True, nogil=True, parallel=True)
     def _band_bytes_nb(idx, miss, pad, lens):
         n = len(idx)
-        offsets = np.empty(n + 1, np.int64)
+        offsets = np.empty(n + 1, np.int32)  # the caller keeps the total below 2**31
         offsets[0] = 0
         for r in range(n):
             offsets[r + 1] = offsets[r] + (0 if miss[r] else lens[idx[r]])
