@@ -42,14 +42,32 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-__all__ = ["DICTIONARY_COLUMNS", "VERBATIM_ONLY_REASONS", "ChainVerifier", "available"]
+__all__ = [
+    "DICTIONARY_COLUMNS",
+    "MAX_HASHED_ROWS",
+    "VERBATIM_ONLY_REASONS",
+    "ChainVerifier",
+    "available",
+]
 
 #: Chain columns read as dictionaries (their values repeat): decoded as indices, not strings.
 DICTIONARY_COLUMNS = ("underlying", "root", "settlement", "right")
 
-#: Reasons to decline that concern only a byte-for-byte publish (the rows themselves are
-#: fine, so the same file may still be proved clean and re-encoded).
-VERBATIM_ONLY_REASONS = ("crossed has nulls", "stored crossed flags differ from bid > ask > 0")
+#: Most rows of a file whose keys the unordered mode hashes (8 bytes per slot, load <= 1/2:
+#: 128 MB at this size); larger unsorted files take the full validation.
+MAX_HASHED_ROWS = 8_000_000
+
+OUT_OF_ORDER_ACROSS_BLOCKS = "rows out of the store's sort order (across blocks)"
+
+#: Reasons to decline that concern only a byte-for-byte publish or the sorted (unhashed)
+#: mode: the rows may still be fine, so the file may still be proved clean (keys hashed) and
+#: re-encoded.
+VERBATIM_ONLY_REASONS = (
+    "crossed has nulls",
+    "stored crossed flags differ from bid > ask > 0",
+    "rows out of the store's sort order",
+    OUT_OF_ORDER_ACROSS_BLOCKS,
+)
 
 _REQUIRED = (
     "trade_date",
@@ -116,6 +134,14 @@ class ChainVerifier:
     verbatim: bool = True
     #: ``bid > ask > 0`` (null = False) of the last block checked
     crossed: pa.Array | None = None
+    #: rows must come in the store's sort order (duplicates are then adjacent); otherwise
+    #: every key is hashed and :attr:`in_order` says whether the last block was sorted
+    ordered: bool = True
+    #: rows expected in the file (sizes the key table of the unordered mode)
+    expected_rows: int = 0
+    in_order: bool = True
+    _keys: np.ndarray | None = None
+    _n_keys: int = 0
     #: why the last :meth:`check` declined (None while every block passed)
     reason: str | None = None
     _root_owner: dict[str, str] = field(default_factory=dict)
@@ -127,7 +153,7 @@ class ChainVerifier:
         Returns the block's (underlying, snapshot_ts in ns, contracts, quoted rows) runs, in
         order, or None when the block is not provably clean (then :attr:`reason` says why).
         """
-        from chainlens.io._verify_numba import STATUS, check_chain_block
+        from chainlens.io._verify_numba import STATUS, check_chain_block, first_repeated_key
 
         n = rb.num_rows
         if n == 0:
@@ -173,7 +199,8 @@ class ChainVerifier:
         starts = np.empty(n, dtype=np.int64)
         pairs = np.empty(n, dtype=np.int64)
         sym_off, sym_dat = _strings(c["symbol"])
-        status, n_starts, n_pairs = check_chain_block(
+        ts_all = _values(c["snapshot_ts"], np.int64)
+        status, n_starts, n_pairs, in_order = check_chain_block(
             sym_off,
             sym_dat,
             _values(root.indices, np.int32),
@@ -184,26 +211,43 @@ class ChainVerifier:
             *_strings(und.dictionary),
             _values(c["trade_date"], np.int32),
             _values(c["expiry"], np.int32),
-            _values(c["snapshot_ts"], np.int64),
+            ts_all,
             _values(c["strike"], np.float64),
             np.int32((self.day - dt.date(1970, 1, 1)).days),
             starts,
             pairs,
+            self.ordered,
         )
         if status != 0:
             return self._decline(STATUS[int(status)])
-        # every root belongs to one underlying, across the whole file
-        u_names, r_names = und.dictionary.to_pylist(), root.dictionary.to_pylist()
-        pair = np.unique(pairs[:n_pairs])  # usually a few per underlying
-        for ui, ri in zip((pair // n_r).tolist(), (pair % n_r).tolist(), strict=True):
-            owner = self._root_owner.setdefault(r_names[ri], u_names[ui])
-            if owner != u_names[ui]:
-                return self._decline(f"root {r_names[ri]} listed under {owner} and {u_names[ui]}")
-        # the block's first row continues the previous block's order strictly
-        first = self._key(rb, 0)
-        if self._last_key is not None and not first > self._last_key:
-            return self._decline("rows out of the store's sort order (across blocks)")
-        self._last_key = self._key(rb, n - 1)
+        if not self.ordered:  # duplicates ruled out by hashing every key of the file
+            if self._keys is None:
+                size = 1 << max(10, (2 * max(self.expected_rows, n) - 1).bit_length())
+                self._keys = np.zeros(size, dtype=np.uint64)
+            if self._n_keys + n > len(self._keys) // 2:
+                return self._decline("more rows than the duplicate-key table was sized for")
+            self._n_keys += n
+            if first_repeated_key(sym_off, sym_dat, ts_all.view(np.uint64), self._keys) >= 0:
+                return self._decline("a repeated (snapshot_ts, symbol) key")
+            self.in_order = bool(in_order)
+            if not self.in_order:
+                return []  # runs are counted once the caller has sorted the block
+        u_names = und.dictionary.to_pylist()
+        if self.ordered:
+            # every root belongs to one underlying, across the whole file
+            r_names = root.dictionary.to_pylist()
+            pair = np.unique(pairs[:n_pairs])  # usually a few per underlying
+            for ui, ri in zip((pair // n_r).tolist(), (pair % n_r).tolist(), strict=True):
+                owner = self._root_owner.setdefault(r_names[ri], u_names[ui])
+                if owner != u_names[ui]:
+                    return self._decline(
+                        f"root {r_names[ri]} listed under {owner} and {u_names[ui]}"
+                    )
+            # the block's first row continues the previous block's order strictly
+            first = self._key(rb, 0)
+            if self._last_key is not None and not first > self._last_key:
+                return self._decline(OUT_OF_ORDER_ACROSS_BLOCKS)
+            self._last_key = self._key(rb, n - 1)
 
         st = starts[:n_starts]
         quoted = np.zeros(n, dtype=np.bool_)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import numba as nb
 import numpy as np
 
-__all__ = ["STATUS", "check_chain_block"]
+__all__ = ["STATUS", "check_chain_block", "first_repeated_key"]
 
 #: Meaning of the codes returned by :func:`check_chain_block` (0 = every row passed).
 STATUS = {
@@ -85,8 +85,10 @@ def check_chain_block(  # type: ignore[no-untyped-def]
     day,
     starts,
     pairs,
+    ordered,
 ):
-    """Check a block row by row; returns (status, run starts written, pair codes written).
+    """Check a block row by row; returns (status, run starts written, pair codes written,
+    whether the block is strictly in the store's sort order).
 
     Per row ``i``: ``trade_date == day``; ``expiry >= day``; ``0 < strike < inf``; the right
     is ``C`` or ``P``; the symbol is ``root + YYMMDD + right + 8 digits`` with the root, the
@@ -95,67 +97,70 @@ def check_chain_block(  # type: ignore[no-untyped-def]
     strictly greater than row ``i - 1``'s. ``starts`` receives the rows where (underlying,
     snapshot_ts) changes (row 0 included); ``pairs`` receives the code ``u * n_roots + r`` of
     the (underlying index, root index) pair of each row whose pair differs from the previous
-    row's (so every pair present appears at least once).
+    row's (so every pair present appears at least once). With ``ordered`` False, rows out
+    of order (or repeating the previous row's key) only clear the returned flag; the caller
+    then rules out duplicates by hashing (:func:`first_repeated_key`).
     """
     n = sym_off.shape[0] - 1
     n_roots = root_off.shape[0] - 1
     n_starts = 0
     n_pairs = 0
+    in_order = True
     last_e = np.int32(-(2**31))
     last_want = np.int64(-1)
     for i in range(n):
         if trade_date[i] != day:
-            return 1, n_starts, n_pairs
+            return 1, n_starts, n_pairs, False
         e = expiry[i]
         if e < day:
-            return 2, n_starts, n_pairs
+            return 2, n_starts, n_pairs, False
         k = strike[i]
         if not (k > 0.0 and k < np.inf):
-            return 3, n_starts, n_pairs
+            return 3, n_starts, n_pairs, False
         ri = right_ix[i]
         r0 = right_off[ri]
         if right_off[ri + 1] - r0 != 1:
-            return 4, n_starts, n_pairs
+            return 4, n_starts, n_pairs, False
         rb = right_dat[r0]
         if rb != 67 and rb != 80:  # C, P
-            return 4, n_starts, n_pairs
+            return 4, n_starts, n_pairs, False
         s0 = sym_off[i]
         s1 = sym_off[i + 1]
         slen = s1 - s0
         if slen < 16 or slen > 21:
-            return 5, n_starts, n_pairs
+            return 5, n_starts, n_pairs, False
         oi = root_ix[i]
         o0 = root_off[oi]
         olen = root_off[oi + 1] - o0
         if olen != slen - 15:
-            return 6, n_starts, n_pairs
+            return 6, n_starts, n_pairs, False
         for j in range(olen):
             if sym_dat[s0 + j] != root_dat[o0 + j]:
-                return 6, n_starts, n_pairs
+                return 6, n_starts, n_pairs, False
         p = s0 + olen
         ymd = 0
         for j in range(6):
             c = sym_dat[p + j] - 48
             if c < 0 or c > 9:
-                return 7, n_starts, n_pairs
+                return 7, n_starts, n_pairs, False
             ymd = ymd * 10 + c
         if e != last_e:  # rows come sorted by expiry within a snapshot: convert once per run
             last_e = e
             last_want, year = _yymmdd(np.int64(e))
             if year < 2000 or year > 2099:
-                return 7, n_starts, n_pairs
+                return 7, n_starts, n_pairs, False
         if ymd != last_want:
-            return 7, n_starts, n_pairs
+            return 7, n_starts, n_pairs, False
         if sym_dat[p + 6] != rb:
-            return 8, n_starts, n_pairs
+            return 8, n_starts, n_pairs, False
         units = 0
         for j in range(7, 15):
             c = sym_dat[p + j] - 48
             if c < 0 or c > 9:
-                return 9, n_starts, n_pairs
+                return 9, n_starts, n_pairs, False
             units = units * 10 + c
         if units / 1000.0 != k:
-            return 9, n_starts, n_pairs
+            return 9, n_starts, n_pairs, False
         ui = und_ix[i]
         if i == 0 or ui != und_ix[i - 1] or oi != root_ix[i - 1]:
             pairs[n_pairs] = np.int64(ui) * n_roots + oi
@@ -196,11 +201,42 @@ def check_chain_block(  # type: ignore[no-untyped-def]
                 if oi == oj
                 else _cmp(root_dat, o0, o0 + olen, root_dat, root_off[oj], root_off[oj + 1])
             )
-        if c < 0:
-            return 10, n_starts, n_pairs
-        if c == 0:
-            return 11, n_starts, n_pairs
+        if c <= 0:
+            if ordered:
+                return 10 if c < 0 else 11, n_starts, n_pairs, False
+            in_order = False
         if new_run:
             starts[n_starts] = i
             n_starts += 1
-    return 0, n_starts, n_pairs
+    return 0, n_starts, n_pairs, in_order
+
+
+@nb.njit(cache=True, nogil=True)
+def first_repeated_key(sym_off, sym_dat, ts, table):  # type: ignore[no-untyped-def]
+    """Insert the 64-bit hash of each row's (snapshot_ts, symbol) into ``table`` (open
+    addressing, power-of-two size, 0 = empty); returns the first row whose hash is already
+    there (a duplicate key, or a collision of two keys), else -1. ``ts`` as ``uint64``.
+
+    Hash: FNV-1a 64 over the symbol bytes, the timestamp mixed in with the golden-ratio
+    multiplier, then the MurmurHash3 64-bit finalizer (so the low bits index the table)."""
+    mask = np.uint64(table.shape[0] - 1)
+    n = sym_off.shape[0] - 1
+    for i in range(n):
+        h = np.uint64(0xCBF29CE484222325)
+        for j in range(sym_off[i], sym_off[i + 1]):
+            h = (h ^ np.uint64(sym_dat[j])) * np.uint64(0x100000001B3)
+        h ^= ts[i] * np.uint64(0x9E3779B97F4A7C15)
+        h ^= h >> np.uint64(33)
+        h *= np.uint64(0xFF51AFD7ED558CCD)
+        h ^= h >> np.uint64(33)
+        h *= np.uint64(0xC4CEB9FE1A85EC53)
+        h ^= h >> np.uint64(33)
+        if h == 0:
+            h = np.uint64(1)
+        k = h & mask
+        while table[k] != 0:
+            if table[k] == h:
+                return i
+            k = (k + np.uint64(1)) & mask
+        table[k] = h
+    return -1

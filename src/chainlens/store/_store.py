@@ -845,16 +845,24 @@ class Store:
         """Stage a canonical chain file proved clean block by block by the compiled check
         (:mod:`chainlens.io._verify`) instead of running every rule.
 
-        With ``verbatim``, ``src`` is the stager's verbatim copy and is only accounted;
-        otherwise each proved block is written as is (already sorted, no rule left to
-        apply). Raises :class:`_NotVerbatim` at the first block the check cannot prove clean
+        With ``verbatim``, ``src`` is the stager's verbatim copy and is only accounted (rows
+        in the store's order); otherwise rows may come in any order (keys hashed for
+        duplicates) and each proved block is written, sorted first if it is not (no rule left
+        to apply). Raises :class:`_NotVerbatim` at the first block the check cannot prove clean
         (the caller then runs the full validation, which names the bad rows).
         """
         from chainlens.io._parquet import FORMAT, iter_tables
-        from chainlens.io._verify import DICTIONARY_COLUMNS, ChainVerifier
+        from chainlens.io._verify import DICTIONARY_COLUMNS, MAX_HASHED_ROWS, ChainVerifier
 
         pf = pq.ParquetFile(src, read_dictionary=list(DICTIONARY_COLUMNS))
-        ver = ChainVerifier(stager.verbatim_day if verbatim else None, verbatim=verbatim)
+        rows = pf.metadata.num_rows
+        ver = ChainVerifier(
+            stager.verbatim_day if verbatim else None,
+            verbatim=verbatim,
+            # re-encoding: any row order (each block sorted here, keys hashed for duplicates)
+            ordered=verbatim or rows > MAX_HASHED_ROWS,
+            expected_rows=rows,
+        )
         c = _Counts(format=FORMAT)
         for table in iter_tables(pf, schema.CHAIN.names, VERIFY_BATCH_ROWS):
             # one block per batch: row groups' dictionaries merged, chunks concatenated
@@ -869,7 +877,10 @@ class Store:
                     block = pa.Table.from_batches([rb]).cast(schema.CHAIN)  # strings decoded
                     i = schema.CHAIN.get_field_index("crossed")
                     block = block.set_column(i, schema.CHAIN.field(i), ver.crossed)
-                    stager.add_checked(ver.day, block, runs)
+                    if ver.in_order:
+                        stager.add_checked(ver.day, block, runs)
+                    else:  # sorted, and its snapshots counted, by the stager
+                        stager.add("chain", block)
                 c.rows_read += rb.num_rows
             if progress is not None:
                 progress(label, c.rows_read)
