@@ -25,7 +25,7 @@ __all__ = [
     "USE_NUMBA",
     "band_index",
     "band_strings",
-    "abs_by_group",
+    "abs_grouped",
     "first_rows",
     "int_or_null",
     "mark_rows",
@@ -194,11 +194,17 @@ def _abs_by_group_np(ch: np.ndarray, order: np.ndarray) -> np.ndarray:
     return a[ok]
 
 
-def abs_by_group(ch: np.ndarray, order: np.ndarray) -> np.ndarray:
-    """The finite non-zero :math:`|ch|` read row by row in ``order`` (rows = contracts)."""
+def abs_grouped(ch: np.ndarray, con_uid: np.ndarray, n_u: int) -> tuple[np.ndarray, np.ndarray]:
+    """The finite non-zero :math:`|ch|` grouped by underlying (``con_uid`` per row of ``ch``;
+    contracts ascending within a group, sessions ascending within a contract) and the count
+    per underlying."""
     if USE_NUMBA and ch.size:
-        return _abs_by_group_nb(ch, order)
-    return _abs_by_group_np(ch, order)
+        return _abs_grouped_nb(ch, con_uid, n_u)
+    by_u = np.argsort(con_uid, kind="stable")
+    with np.errstate(invalid="ignore"):
+        per_con = (np.isfinite(ch) & (ch != 0)).sum(axis=1)
+    counts = np.bincount(con_uid, weights=per_con, minlength=n_u).astype(np.int64)
+    return _abs_by_group_np(ch, by_u), counts
 
 
 # ----------------------------------------------------------------------------------------------
@@ -448,24 +454,26 @@ if HAVE_NUMBA:
         return oi_start, oi_end, steps
 
     @njit(cache=True, nogil=True)
-    def _abs_by_group_nb(ch, order):
+    def _abs_grouped_nb(ch, con_uid, n_u):
         n_c, w = ch.shape
-        cnt = 0
+        counts = np.zeros(n_u, np.int64)
         for c in range(n_c):
             for j in range(w):
                 a = abs(ch[c, j])
                 if np.isfinite(a) and a > 0:
-                    cnt += 1
-        out = np.empty(cnt)
-        k = 0
-        for i in range(len(order)):
-            c = order[i]
+                    counts[con_uid[c]] += 1
+        at = np.zeros(n_u, np.int64)
+        for u in range(1, n_u):
+            at[u] = at[u - 1] + counts[u - 1]
+        out = np.empty(at[n_u - 1] + counts[n_u - 1] if n_u else 0)
+        for c in range(n_c):
+            u = con_uid[c]
             for j in range(w):
                 a = abs(ch[c, j])
                 if np.isfinite(a) and a > 0:
-                    out[k] = a
-                    k += 1
-        return out
+                    out[at[u]] = a
+                    at[u] += 1
+        return out, counts
 
     @njit(cache=True, nogil=True)
     def _first_rows_nb(cid, n_c):

@@ -118,20 +118,16 @@ def _turnover_quantile(p: Panel, ch: np.ndarray, q: float, min_obs: int = 1) -> 
     Exact, with linear interpolation as Polars computes it: with the ``n`` values sorted,
     :math:`x = (n-1) q`, the value is :math:`v_{\\lfloor x \\rfloor} + (x - \\lfloor x
     \\rfloor)(v_{\\lceil x \\rceil} - v_{\\lfloor x \\rfloor})` (the same
-    proportion-times-gap-plus-lower order of operations). Values are bucketed per underlying by
-    ordering the contracts (not the values) by underlying and each bucket is partitioned (:func:`numpy.partition`, O(n)) instead of
-    sorted.
+    proportion-times-gap-plus-lower order of operations). Values are bucketed per underlying
+    (a counting pass, no sort) and each bucket is partitioned (:func:`numpy.partition`, O(n))
+    instead of sorted.
     """
     out = np.zeros(len(p.underlyings))
-    # contracts ordered by underlying (a stable sort of contract keys, not of values): reading
-    # the rows in that order groups the values by underlying (one compiled pass)
-    by_u = np.argsort(p.con_uid, kind="stable")
-    grouped = _kernels.abs_by_group(ch, by_u)
+    # the values grouped by underlying (contracts in key order within a group) and the count
+    # per underlying, in one compiled pass
+    grouped, counts = _kernels.abs_grouped(ch, p.con_uid, len(out))
     if len(grouped) == 0:
         return out
-    with np.errstate(invalid="ignore"):
-        per_con = (np.isfinite(ch) & (ch != 0)).sum(axis=1)
-    counts = np.bincount(p.con_uid, weights=per_con, minlength=len(out)).astype(np.int64)
     starts = np.concatenate([[0], np.cumsum(counts)])
     for k in np.flatnonzero((counts > 0) & (counts >= min_obs)).tolist():  # over underlyings
         seg = grouped[starts[k] : starts[k + 1]]
