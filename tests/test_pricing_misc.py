@@ -112,3 +112,15 @@ def test_config_validates() -> None:
         pricing.PricingConfig(rate=5.0)
     with pytest.raises(ConfigError):
         pricing.PricingConfig(forward_pairs=0)
+
+
+def test_compiled_path_choice_depends_on_size_only(monkeypatch) -> None:
+    """The NumPy and Numba paths may differ in the last digits: which one runs must not depend
+    on whether something else imported Numba earlier in the process."""
+    import numba  # noqa: F401  (imported, as the store's ingest check does)
+
+    from chainlens.pricing._bsm import COMPILED_MIN_SIZE
+
+    monkeypatch.delenv("CHAINLENS_NO_NUMBA", raising=False)
+    assert not pricing.use_numba(1_000)
+    assert pricing.use_numba(COMPILED_MIN_SIZE)

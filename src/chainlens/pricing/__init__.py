@@ -4,8 +4,8 @@ Every kernel has the fixed signature ``(S, K, t, r, q, sigma, is_call)``, broadc
 ufunc and returns raw derivatives (units in each docstring; :data:`VOL_POINT` converts per-1.00
 vol figures to per vol point). Importing this package loads neither Numba nor SciPy.
 ``CHAINLENS_NO_NUMBA``: ``1`` forces the NumPy implementation, ``0`` the compiled Numba path;
-unset ("auto"), the compiled path runs for at least ``_bsm.COMPILED_MIN_SIZE`` contracts or
-once Numba is imported by the process (its start-up would cost more than it saves below that).
+unset ("auto"), the compiled path runs for at least ``_bsm.COMPILED_MIN_SIZE`` contracts (its
+start-up would cost more than it saves below that); the choice depends on the size only.
 """
 
 from chainlens.pricing._bsm import (

@@ -33,7 +33,6 @@ from __future__ import annotations
 import functools
 import importlib.util
 import os
-import sys
 from collections.abc import Iterable
 
 import numpy as np
@@ -67,10 +66,11 @@ SIGMA_SQRT_T_MIN = 1e-100
 _INV_SQRT_2PI = 0.3989422804014326779399460599343818684758586311649346576659258296
 
 
-#: Compiled (Numba) path threshold in "auto" mode: below this many contracts, and while Numba
-#: is not yet imported by the process, the NumPy path is used. Importing Numba and loading
-#: the cached kernels costs about 0.3-0.5 CPU seconds per process, more than the NumPy path
-#: needs for this many contracts (this keeps ``chainlens analyze`` start-up short).
+#: Compiled (Numba) path threshold in "auto" mode: below this many contracts the NumPy path
+#: is used. Importing Numba and loading the cached kernels costs about 0.3-0.5 CPU seconds per
+#: process, more than the NumPy path needs for this many contracts (this keeps ``chainlens
+#: analyze`` start-up short). The choice depends on the size only, never on what the process
+#: imported before, so the same input always gives the same last digits.
 COMPILED_MIN_SIZE = 200_000
 
 # W. J. Cody, "Rational Chebyshev approximations for the error function", Math. Comp. 23
@@ -148,8 +148,9 @@ def use_numba(n: int | None = None) -> bool:
     """Whether the compiled path is used for ``n`` contracts.
 
     ``CHAINLENS_NO_NUMBA``: ``1`` never (NumPy), ``0`` always when Numba is installed;
-    unset or empty ("auto"): when Numba is installed and either it is already imported by
-    the process or ``n`` (when given) is at least :data:`COMPILED_MIN_SIZE`.
+    unset or empty ("auto"): when Numba is installed and ``n`` (when given) is at least
+    :data:`COMPILED_MIN_SIZE` (the choice never depends on what the process imported before:
+    the two paths may differ in the last digits, and an answer must not depend on history).
     """
     flag = os.environ.get("CHAINLENS_NO_NUMBA", "")
     if flag not in ("", "0"):
@@ -158,7 +159,7 @@ def use_numba(n: int | None = None) -> bool:
         return False
     if flag == "0" or n is None:
         return True
-    return n >= COMPILED_MIN_SIZE or "numba" in sys.modules
+    return n >= COMPILED_MIN_SIZE
 
 
 @functools.cache
