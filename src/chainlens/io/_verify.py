@@ -1,35 +1,38 @@
-"""Fast proof that a canonical chain file in the store's layout is clean (the verbatim fast path).
+"""Fast proof that a canonical chain Parquet file is clean (the ingest fast path).
 
-A canonical chain Parquet file already in the store's layout (``chainlens.store._stage``:
-canonical columns and types, sorted by underlying, snapshot, expiry, strike, right, root, one
-session) is published byte for byte. Before that, every row must pass the rules of
-:func:`chainlens.io._common.finalize`. Running those rules (string comparisons, a hash of every
-key) costs about three times the decode; :class:`ChainVerifier` instead proves the same
-outcome in one compiled pass over Arrow buffers, reading the low-cardinality strings as
-dictionary indices.
+Every accepted row must pass the rules of :func:`chainlens.io._common.finalize`. Running those
+rules (string comparisons, a hash of every key, one Arrow kernel per rule) costs about three
+times the decode; :class:`ChainVerifier` instead proves the same outcome in one compiled pass
+over the Arrow buffers, reading the low-cardinality strings as dictionary indices. The store
+uses it for a file with exactly the canonical chain columns and types: in the store's own
+layout (sorted by underlying, snapshot, expiry, strike, right, root; one session; store-sized
+row groups) the file is then published byte for byte, otherwise re-encoded without the rules.
 
-The check is *sufficient*, never decisive: when it passes, ``finalize`` rejects no row and the
-stored ``crossed`` flags equal the computed ones; when anything is unusual it says "not clean"
-and the caller runs the full validation, which names every bad row. Each rule of ``finalize``
-maps onto a stricter one here:
+The check is *sufficient*, never decisive: when it passes, ``finalize`` rejects no row; when
+anything is unusual it says "not clean" (with a reason) and the caller runs the full
+validation, which names every bad row. Each rule of ``finalize`` maps onto a stricter one:
 
 - missing values: no null in a required column (nor in a dictionary's values);
 - NaN/inf in a float column, negative volume/OI, negative bid/ask/last: checked on the valid
   values of each column;
-- ``strike <= 0``, right not C/P, settlement not AM/PM, expiry before the session;
+- ``strike <= 0``, right not C/P, settlement not AM/PM, expiry before the session, and one
+  session (``trade_date``) per file;
 - the symbol against root/expiry/right/strike: the compact OSI form with the strike digits
   equal to ``strike * 1000`` *exactly* (``finalize`` tolerates 5e-4);
-- a duplicate contract (same ``snapshot_ts`` and symbol): with the exact symbol check, equal
-  symbols mean equal root, expiry, right and strike; requiring every root to belong to one
-  underlying and the sort key to increase strictly from row to row (the file is sorted, so
-  equal keys would be adjacent) then rules duplicates out without hashing a key;
+- a duplicate contract (same ``snapshot_ts`` and symbol). Ordered mode: with the exact symbol
+  check, equal symbols mean equal root, expiry, right and strike; requiring every root to
+  belong to one underlying and the sort key to increase strictly from row to row (equal keys
+  would be adjacent in a sorted file) rules duplicates out without hashing. Unordered mode
+  (re-encoding, any row order): every key is inserted in a 64-bit hash table; a repeated hash
+  (a duplicate, or a collision of two keys) declines;
 - ``crossed``: computed as ``bid > ask > 0`` (null = False); a file published byte for byte
   must store exactly these flags, otherwise the computed ones replace the stored ones (as
   ``finalize`` does).
 
 The pass also yields the (underlying, snapshot) runs whose contract and quoted-row counts the
 catalog records. Numba compiles the row pass; without Numba (or with ``CHAINLENS_NO_NUMBA=1``)
-:func:`available` is False and callers take the full validation.
+:func:`available` is False and callers take the full validation. ``tests/test_ingest_verify.py``
+checks soundness against the full validation on randomly damaged files (Hypothesis).
 """
 
 from __future__ import annotations
@@ -69,6 +72,7 @@ VERBATIM_ONLY_REASONS = (
     OUT_OF_ORDER_ACROSS_BLOCKS,
 )
 
+_DICT_STRING = pa.dictionary(pa.int32(), pa.string())
 _REQUIRED = (
     "trade_date",
     "snapshot_ts",
@@ -161,8 +165,14 @@ class ChainVerifier:
         c = {name: rb.column(name) for name in rb.schema.names}
         for name in DICTIONARY_COLUMNS:
             a = c[name]
-            if not pa.types.is_dictionary(a.type) or a.dictionary.null_count:
+            if (
+                a.type != _DICT_STRING
+                or a.dictionary.null_count
+                or not isinstance(a, pa.DictionaryArray)
+            ):
                 return self._decline(f"{name} is not a clean dictionary column")
+        if c["symbol"].type != pa.string():
+            return self._decline("symbol is not a string column")
         for name in _REQUIRED:
             if c[name].null_count:
                 return self._decline(f"missing value in {name}")
