@@ -31,10 +31,8 @@ __all__ = ["partitioned_group_sum"]
 
 #: Bytes of one partition's per-key state (counts and sums) kept in cache.
 _PARTITION_BYTES = 1 << 20
-#: Row blocks (passes 1-2) and partition tasks (passes 3-4) per thread, handed out one at a time
-#: so that a thread slowed down by other processes on a shared machine takes fewer of them.
-_BLOCKS_PER_THREAD = 8
-_TASKS_PER_THREAD = 16
+#: Partition tasks of passes 3-4 per thread (each allocates its cache-sized scratch once).
+_TASKS_PER_THREAD = 4
 
 
 @nb.njit(cache=True, nogil=True)
@@ -161,14 +159,7 @@ def partitioned_group_sum(
     cache_shift = (_PARTITION_BYTES // (4 + 8 * max(m, 1))).bit_length() - 1
     shift = max(min(cache_shift, 16, bits - (8 * nthreads).bit_length() + 1), 1)
     nparts = -(-space >> shift)
-    nblocks = _BLOCKS_PER_THREAD * nthreads if n >= 100_000 else 1
-    with nb.parallel_chunksize(1):  # blocks and tasks handed out one at a time
-        return _passes(keys, cards, vals, space, shift, nparts, nblocks, nthreads)
-
-
-def _passes(keys, cards, vals, space, shift, nparts, nblocks, nthreads):  # type: ignore[no-untyped-def]
-    n = keys[0].shape[0]
-    m = len(vals)
+    nblocks = nthreads if n >= 100_000 else 1
     hist, bad = _histogram(keys, cards, n, space, shift, nparts, nblocks)
     if bad:
         raise ValueError(f"{bad} rows have a combined key outside [0, {space})")
