@@ -22,6 +22,7 @@ import numpy as np
 
 from chainlens.flow import group_sum, quote_rule
 from chainlens.flow._aggregate import COMPILED_MIN_ROWS
+from chainlens.flow._side import COMPILED_MIN_TRADES
 
 
 def main(n: int = 20_000_000) -> None:
@@ -38,12 +39,12 @@ def main(n: int = 20_000_000) -> None:
     # calls: Numba loads each kernel from its on-disk cache (compiles it if there is none) and
     # starts its thread pool. A per-process start-up cost like the imports, kept out of the
     # timed region below but printed.
-    m = COMPILED_MIN_ROWS
+    m = max(COMPILED_MIN_ROWS, COMPILED_MIN_TRADES)  # long enough for the compiled paths
     cold = []
     for warm_up in (
         lambda: quote_rule(price[:m], bid[:m], ask[:m]),
         lambda: group_sum(
-            [tick[:m], expiry[:m], strike[:m], right[:m], right[:m]],
+            [tick[:m], expiry[:m], strike[:m], right[:m], right[:m]],  # int8 like side_code
             [500, 20, 200, 2, 4],
             {"premium_usd": price[:m]},
         ),
