@@ -27,10 +27,10 @@ COMPILED_MIN_ROWS = 200_000
 
 def _compiled():
     try:
-        from chainlens.flow._aggregate_numba import partitioned_group_sum
+        from chainlens.flow._aggregate_numba import decode, partitioned_group_sum
     except ImportError:  # pragma: no cover - numba absent
         return None
-    return partitioned_group_sum
+    return partitioned_group_sum, decode
 
 
 def _int_codes(k: np.ndarray) -> np.ndarray:
@@ -117,9 +117,9 @@ def group_sum(
     space = int(np.prod([int(c) for c in cards], dtype=object))
     if space >= 2**62:
         raise ValueError("key space too large for an int64 combined key")
-    fast = _compiled() if n >= COMPILED_MIN_ROWS and space <= dense_limit else None
-    if fast is not None:
-        digits, cnt, sm = fast(
+    fast = _compiled() if n >= COMPILED_MIN_ROWS else None
+    if fast is not None and space <= dense_limit:
+        digits, cnt, sm = fast[0](
             tuple(_int_codes(k) for k in keys),
             np.array([int(c) for c in cards], dtype=np.int64),
             tuple(np.ascontiguousarray(v, dtype=np.float64) for v in values.values()),
@@ -149,9 +149,10 @@ def group_sum(
             name: np.add.reduceat(np.asarray(v, np.float64)[order], start) if n else np.zeros(0)
             for name, v in values.items()
         }
-    decoded = (
-        list(np.unravel_index(gk, tuple(int(c) for c in cards)))
-        if len(gk)
-        else [np.zeros(0, np.int64) for _ in cards]
-    )
+    if not len(gk):
+        decoded = [np.zeros(0, np.int64) for _ in cards]
+    elif fast is not None:  # long sparse input: the compiled parallel decode, same digits
+        decoded = list(fast[1](gk, np.array([int(c) for c in cards], dtype=np.int64)))
+    else:
+        decoded = list(np.unravel_index(gk, tuple(int(c) for c in cards)))
     return decoded, counts.astype(np.int64), sums
