@@ -16,8 +16,8 @@ import pyarrow.compute as pc
 
 __all__ = ["DENSE_LIMIT", "dict_codes", "group_sum"]
 
-#: Largest key space (product of cardinalities) aggregated with dense ``bincount`` arrays
-#: (8 bytes per slot and per value column).
+#: Largest key space (product of cardinalities) aggregated densely: ``bincount`` arrays of 8 bytes
+#: per slot and per value column on the NumPy path, one scan of every slot on the compiled path.
 DENSE_LIMIT = 1 << 25
 
 
