@@ -32,7 +32,7 @@ from chainlens.errors import InputError
 from chainlens.oi import _kernels
 from chainlens.oi._encode import arrow_codes, encode_strings
 
-__all__ = ["Panel", "build_panel", "cached_panel"]
+__all__ = ["Panel", "build_panel", "cached_panel", "take_rows"]
 
 _NEEDED = (
     "trade_date",
@@ -79,6 +79,38 @@ def _underlying_codes(
 #: identity, and held, so an id is never reused) and its settings. ``analyze_oi`` and the
 #: scanners call changes, streaks and rolls on the same history; they share one panel.
 _CACHE: list[tuple[pa.Table, object, bool, Panel]] = []
+
+
+def take_rows(data: pa.Table | pa.ChunkedArray, rows: np.ndarray) -> pa.Table | pa.ChunkedArray:
+    """``data.take(rows)`` chunk by chunk (``rows``: int row numbers, any order, repeats allowed).
+
+    Arrow's ``take`` on a many-chunk column first concatenates the chunks (15M strings for a
+    10-session history) to gather a few thousand rows; here the rows are grouped by chunk
+    (a stable sort of the few requested rows), gathered from each chunk, and put back in the
+    requested order. Same result as ``take``."""
+    rows = np.asarray(rows, dtype=np.int64)
+    chunks = data.to_batches() if isinstance(data, pa.Table) else data.chunks
+    if len(chunks) <= 1 or len(rows) == 0:
+        return data.take(pa.array(rows, pa.int64()))
+    bounds = np.cumsum([0] + [len(c) for c in chunks])
+    order = np.argsort(rows, kind="stable")
+    sr = rows[order]
+    if sr[0] < 0 or sr[-1] >= bounds[-1]:
+        raise IndexError("row out of range")
+    which = np.searchsorted(bounds, sr, side="right") - 1
+    cut = np.searchsorted(which, np.arange(len(chunks) + 1))
+    parts = [
+        chunks[k].take(pa.array(sr[cut[k] : cut[k + 1]] - bounds[k], pa.int64()))
+        for k in range(len(chunks))  # a loop over chunks (sessions), not rows
+        if cut[k + 1] > cut[k]
+    ]
+    inverse = np.empty(len(rows), dtype=np.int64)
+    inverse[order] = np.arange(len(rows))
+    if isinstance(data, pa.Table):
+        gathered: pa.Table | pa.ChunkedArray = pa.Table.from_batches(parts, schema=data.schema)
+    else:
+        gathered = pa.chunked_array(parts, type=data.type)
+    return gathered.take(pa.array(inverse))
 
 
 def cached_panel(history: pa.Table, *, as_of: dt.date | None, drop_stale: bool) -> Panel:

@@ -18,7 +18,7 @@ import pyarrow.compute as pc
 from chainlens.oi import _kernels
 from chainlens.oi._config import OIConfig
 from chainlens.oi._pairs import roll_pairs
-from chainlens.oi._panel import Panel, cached_panel, changes_matrix, streak_matrices
+from chainlens.oi._panel import Panel, cached_panel, changes_matrix, streak_matrices, take_rows
 
 __all__ = ["detect_rolls", "window_changes"]
 
@@ -85,8 +85,8 @@ def _window_frame(
     k = np.arange(len(lg.c)) if sel is None else sel
     c, u = lg.c[k], lg.u[k]
     oi_start, oi_end = lg.oi_start[k], lg.oi_end[k]
-    t = p.table.take(pa.array(lg.rows[k], pa.int64())).select(
-        ["underlying", "root", "symbol", "expiry", "strike", "right"]
+    t = take_rows(
+        p.table.select(["underlying", "root", "symbol", "expiry", "strike", "right"]), lg.rows[k]
     )
     cols = {name: t.column(name) for name in t.column_names}
     cols["start_session"] = pa.array(lg.start_day[k].astype("datetime64[D]")).cast(pa.date32())
@@ -202,7 +202,7 @@ def detect_rolls(
         pl.Series("_did", np.arange(dec.height, dtype=np.int64)),
         (pl.col("right") == "C").fill_null(False).alias("_call"),
     )
-    rt = t.select(["expiry", "strike"]).take(pa.array(lg.rows[r_sel], pa.int64()))
+    rt = take_rows(t.select(["expiry", "strike"]), lg.rows[r_sel])
     rise_cols = {
         "_rid": pa.array(np.arange(len(r_sel), dtype=np.int64)),
         "to_expiry": rt.column("expiry"),
@@ -289,7 +289,7 @@ def detect_rolls(
     pairs = pl.concat([won, won2], how="vertical_relaxed").select(
         "_did", "_rid", "to_expiry", "to_strike", "to_change"
     )
-    to_sym = t.column("symbol").take(pa.array(lg.rows[r_sel][pairs["_rid"].to_numpy()], pa.int64()))
+    to_sym = take_rows(t.column("symbol"), lg.rows[r_sel][pairs["_rid"].to_numpy()])
     to_sym_df = pl.from_arrow(pa.table({"to_symbol": to_sym}))
     assert isinstance(to_sym_df, pl.DataFrame)
     full = pl.concat(
@@ -345,7 +345,7 @@ def _days(s: pl.Series) -> np.ndarray:
 
 def _days_at(col: pa.ChunkedArray, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """A date column at ``rows`` as days since the epoch, and its validity."""
-    got = col.take(pa.array(rows, pa.int64())).cast(pa.int32())
+    got = take_rows(col, rows).cast(pa.int32())
     ok = (
         np.ones(len(rows), bool)
         if not got.null_count
@@ -361,10 +361,9 @@ def _group_keys(p: Panel, rows: np.ndarray, d_sel: np.ndarray, r_sel: np.ndarray
     sel = np.concatenate([rows[d_sel], rows[r_sel]])
     if not len(sel):
         return np.zeros(0, np.int64)
-    idx = pa.array(sel, pa.int64())
 
     def codes(col: pa.ChunkedArray) -> np.ndarray:
-        arr = col.take(idx)
+        arr = take_rows(col, sel)
         arr = arr.combine_chunks() if isinstance(arr, pa.ChunkedArray) else arr
         enc = pc.dictionary_encode(arr, null_encoding="encode")
         return np.asarray(enc.indices.to_numpy(zero_copy_only=False), np.int64)

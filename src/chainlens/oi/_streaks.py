@@ -10,7 +10,7 @@ import numpy as np
 import polars as pl
 import pyarrow as pa
 
-from chainlens.oi._panel import cached_panel, changes_matrix, streak_matrices
+from chainlens.oi._panel import cached_panel, changes_matrix, streak_matrices, take_rows
 
 __all__ = ["accumulation", "streaks"]
 
@@ -103,7 +103,9 @@ def accumulation(
     u = p.con_uid[c]
     start = j - run + 1
     rows = p.row_at[c, j]
-    t = p.table.take(pa.array(rows, pa.int64()))
+    t = take_rows(
+        p.table.select(["underlying", "expiry", "strike", "right", "root", "symbol"]), rows
+    )
     out = pa.table(
         {
             "underlying": t.column("underlying"),
