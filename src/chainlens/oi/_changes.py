@@ -16,7 +16,7 @@ import pyarrow as pa
 from chainlens.errors import InputError
 from chainlens.oi import _kernels
 from chainlens.oi._bands import VOL_OI_BANDS, band_strings_from_index
-from chainlens.oi._panel import cached_panel
+from chainlens.oi._panel import cached_panel, take_rows
 
 __all__ = ["CONTRACT_KEYS", "oi_changes", "session_frame"]
 
@@ -107,7 +107,7 @@ def oi_changes(
         t, j = p.table, p.si
     else:
         rows = np.flatnonzero(p.keep)
-        t, j = p.table.take(pa.array(rows)), p.si[rows]
+        t, j = take_rows(p.table, rows), p.si[rows]
     n = t.num_rows
     cols = {k: t.column(k) for k in (*CONTRACT_KEYS, "trade_date")}
     cols["si"] = pa.array(j.astype(np.int64, copy=False))

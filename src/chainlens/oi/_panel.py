@@ -222,12 +222,12 @@ class Panel:
     table: pa.Table  # input rows on or before as_of (all of them, duplicates included)
     cid: np.ndarray  # contract key per row
     uid: np.ndarray  # underlying key per row
-    si: np.ndarray  # session index per row, -1 for rows of a dropped (stale) session
+    si: np.ndarray  # int32 session index per row, -1 for rows of a dropped (stale) session
     keep: np.ndarray  # row is the retained snapshot of its (contract, session)
     oi: np.ndarray  # (contracts, sessions) float64, NaN = not listed / null
     vol: np.ndarray  # same for volume
     listed: np.ndarray  # (contracts, sessions) bool
-    row_at: np.ndarray  # (contracts, sessions) int64 row index, -1 = not listed
+    row_at: np.ndarray  # (contracts, sessions) row index (int32 below 2**31 rows), -1 = not listed
     con_uid: np.ndarray  # underlying key per contract
     expiry_day: np.ndarray  # days since epoch per contract
     sess_day: np.ndarray  # (underlyings, sessions) days since epoch, -1 = none
@@ -303,8 +303,11 @@ def build_panel(
         width = int(n_sess.max()) if n_u else 0
         ud_si = np.where(ud_present, si_tab, -1)
         # one compiled pass over the rows of each batch (scatter), one over the cells
-        si = np.empty(n, np.int64)
-        row_at = np.full((n_c, max(width, 1)), -1, np.int64)
+        # row numbers as int32 while they fit: half the memory traffic of the column-wise
+        # scatter, and half the fresh pages
+        row_t = np.int32 if n < 2**31 else np.int64
+        si = np.empty(n, np.int32)
+        row_at = np.full((n_c, max(width, 1)), -1, row_t)
         oi = np.full((n_c, max(width, 1)), np.nan)
         vol = np.full((n_c, max(width, 1)), np.nan)
         for b in batches:  # a loop over record batches
