@@ -241,6 +241,18 @@ def scatter(
         _scatter_np(cid, uid, day, dmin, ud_si, base, oi_v, vol_v, si, row_at, oi, vol)
 
 
+def filled(shape: tuple[int, ...], value: float, dtype: type) -> np.ndarray:
+    """``np.full(shape, value, dtype)``, written by two threads for large arrays: the first
+    touch of fresh pages (kernel page faults, a large share of the panel's cost) is then
+    spread over both cores."""
+    n = int(np.prod(shape))
+    if USE_NUMBA and n >= 1 << 20:
+        out: np.ndarray = np.empty(n, dtype)
+        _fill_nb(out, out.dtype.type(value))
+        return out.reshape(shape)
+    return np.full(shape, value, dtype)
+
+
 def listed_cells(row_at: np.ndarray, keep: np.ndarray) -> np.ndarray:
     """``listed = row_at >= 0``, and ``keep[r] = True`` for every row held in ``row_at``."""
     if USE_NUMBA and row_at.size:
@@ -346,7 +358,7 @@ def _streak_np(
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     with np.errstate(invalid="ignore"):
         grow = ch > np.maximum(min_contracts, min_fraction * oi)
-    streak = np.zeros(ch.shape, np.int64)
+    streak = np.zeros(ch.shape, np.int32)
     total = np.zeros(ch.shape, np.float64)
     prev_s = np.zeros(ch.shape[0], np.int64)
     prev_t = np.zeros(ch.shape[0], np.float64)
@@ -395,6 +407,11 @@ def band_strings(
 
 
 if HAVE_NUMBA:
+
+    @njit(cache=True, nogil=True, parallel=True)
+    def _fill_nb(out, value):
+        for i in prange(out.shape[0]):
+            out[i] = value
 
     @njit(cache=True, nogil=True)
     def _mark_rows_nb(uid, day, dmin, cid, exp_row, base, ud_present, exp):
@@ -618,7 +635,7 @@ if HAVE_NUMBA:
         avg = np.empty(n)
         vol_oi = np.empty(n)
         mult = np.empty(n)
-        b = np.zeros(n, np.int64)
+        b = np.zeros(n, np.int8)  # band index (a handful of bands)
         b_miss = np.empty(n, np.bool_)
         avg_miss = np.empty(n, np.bool_)
         vo_miss = np.empty(n, np.bool_)
@@ -675,7 +692,7 @@ if HAVE_NUMBA:
     def _streak_nb(ch, oi, a, f):
         n_c, w = ch.shape
         grow = np.empty((n_c, w), np.bool_)
-        streak = np.empty((n_c, w), np.int64)
+        streak = np.empty((n_c, w), np.int32)  # run lengths <= sessions
         total = np.empty((n_c, w), np.float64)
         for c in prange(n_c):  # contracts are independent
             s = 0

@@ -307,9 +307,9 @@ def build_panel(
         # scatter, and half the fresh pages
         row_t = np.int32 if n < 2**31 else np.int64
         si = np.empty(n, np.int32)
-        row_at = np.full((n_c, max(width, 1)), -1, row_t)
-        oi = np.full((n_c, max(width, 1)), np.nan)
-        vol = np.full((n_c, max(width, 1)), np.nan)
+        row_at = _kernels.filled((n_c, max(width, 1)), -1, row_t)
+        oi = _kernels.filled((n_c, max(width, 1)), np.nan, np.float64)
+        vol = _kernels.filled((n_c, max(width, 1)), np.nan, np.float64)
         for b in batches:  # a loop over record batches
             _kernels.scatter(cid, uid, b.day, dmin, ud_si, b.base, b.oi, b.vol, si, row_at, oi,
                              vol)  # fmt: skip
@@ -360,7 +360,7 @@ def changes_matrix(p: Panel) -> np.ndarray:
     got = p.memo.get("changes")
     if isinstance(got, np.ndarray):
         return got
-    ch = np.full(p.oi.shape, np.nan)
+    ch = _kernels.filled(p.oi.shape, np.nan, np.float64)
     if p.oi.shape[1] > 1:
         np.subtract(p.oi[:, 1:], p.oi[:, :-1], out=ch[:, :-1])
     ch.flags.writeable = False

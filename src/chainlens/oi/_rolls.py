@@ -101,8 +101,8 @@ def _window_frame(
         _, streak, _ = streak_matrices(
             p, ch, float(cfg.streak_min_contracts), float(cfg.streak_min_fraction)
         )
-        cols["built_sessions"] = pa.array(streak[c].max(axis=1) if streak.shape[1] else
-                                          np.zeros(len(c), np.int64))  # fmt: skip
+        cols["built_sessions"] = pa.array(streak[c].max(axis=1).astype(np.int64) if
+                                          streak.shape[1] else np.zeros(len(c), np.int64))  # fmt: skip
         cols["turnover_q"] = pa.array(
             _turnover_quantile(p, ch, cfg.close_turnover_quantile, cfg.close_turnover_min_obs)[u]
         )
