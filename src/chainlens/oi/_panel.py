@@ -57,13 +57,19 @@ def _symbol_codes(sym: pa.ChunkedArray) -> tuple[np.ndarray, np.ndarray | None]:
 
 
 def _underlying_codes(
-    und: pa.ChunkedArray, cid: np.ndarray, first: np.ndarray | None, sym: pa.ChunkedArray
+    und: pa.ChunkedArray,
+    cid: np.ndarray,
+    first: np.ndarray | None,
+    sym: pa.ChunkedArray,
+    enc: tuple[np.ndarray, np.ndarray, pa.Array] | None = None,
 ) -> tuple[np.ndarray, pa.Array, np.ndarray | None]:
     """Row codes of ``underlying`` (first-appearance order, as :func:`arrow_codes`), its
     dictionary and the code per contract key: the code of the contract's first row, checked
     against every row (one compiled pass). Null symbols or underlyings, or a symbol whose rows
-    disagree on the underlying, give no per-contract code (None)."""
-    enc = encode_strings(und)
+    disagree on the underlying, give no per-contract code (None). ``enc``: the result of
+    :func:`encode_strings` on ``und`` when already computed."""
+    if enc is None:
+        enc = encode_strings(und)
     uid, unders = arrow_codes(und) if enc is None else (enc[0], enc[2])
     if sym.null_count or und.null_count:
         return uid, unders, None
@@ -268,8 +274,11 @@ def build_panel(
     # reads the numeric columns and encodes the underlying
     pool = ThreadPoolExecutor(1) if n else None
     fut = pool.submit(_symbol_codes, t.column("symbol")) if pool is not None else None
+    und_enc = None
     try:
         batches = _batches(t) if n else []
+        if n:
+            und_enc = encode_strings(t.column("underlying"))
         if fut is not None:
             cid, first = fut.result()
     finally:
@@ -277,7 +286,7 @@ def build_panel(
             pool.shutdown()
     if n:
         uid, unders, con_uid0 = _underlying_codes(
-            t.column("underlying"), cid, first, t.column("symbol")
+            t.column("underlying"), cid, first, t.column("symbol"), und_enc
         )
     else:
         cid = uid = np.zeros(0, np.int64)
