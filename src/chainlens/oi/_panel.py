@@ -99,8 +99,9 @@ def take_rows(data: pa.Table | pa.ChunkedArray, rows: np.ndarray) -> pa.Table | 
     if len(chunks) <= 1 or len(rows) == 0:
         return data.take(pa.array(rows, pa.int64()))
     bounds = np.cumsum([0] + [len(c) for c in chunks])
-    order = np.argsort(rows, kind="stable")
-    sr = rows[order]
+    ascending = bool((rows[1:] >= rows[:-1]).all())  # e.g. from flatnonzero: no reordering
+    order = np.arange(len(rows)) if ascending else np.argsort(rows, kind="stable")
+    sr = rows if ascending else rows[order]
     if sr[0] < 0 or sr[-1] >= bounds[-1]:
         raise IndexError("row out of range")
     which = np.searchsorted(bounds, sr, side="right") - 1
@@ -110,12 +111,14 @@ def take_rows(data: pa.Table | pa.ChunkedArray, rows: np.ndarray) -> pa.Table | 
         for k in range(len(chunks))  # a loop over chunks (sessions), not rows
         if cut[k + 1] > cut[k]
     ]
-    inverse = np.empty(len(rows), dtype=np.int64)
-    inverse[order] = np.arange(len(rows))
     if isinstance(data, pa.Table):
         gathered: pa.Table | pa.ChunkedArray = pa.Table.from_batches(parts, schema=data.schema)
     else:
         gathered = pa.chunked_array(parts, type=data.type)
+    if ascending:
+        return gathered
+    inverse = np.empty(len(rows), dtype=np.int64)
+    inverse[order] = np.arange(len(rows))
     return gathered.take(pa.array(inverse))
 
 
