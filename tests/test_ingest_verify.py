@@ -385,3 +385,35 @@ def test_key_hash_table_finds_every_repeat() -> None:
         )
         == -1
     )
+
+
+def test_damaged_pages_fail_cleanly_and_leave_the_store_unchanged(tmp_path: Path) -> None:
+    """Garbled compressed pages inside a canonical file (footer intact): a clear "damaged
+    Parquet file" error naming the file, nothing stored, on every path the ingest tries."""
+    import random
+
+    from test_store_ingest import snapshot_of_store
+
+    data = write(canonical_chain(n_und=20, n_strikes=30), tmp_path / "good.parquet").read_bytes()
+    with Store(tmp_path / "s") as st:
+        st.ingest(write(canonical_chain(n_und=2, n_strikes=3), tmp_path / "seed.parquet"))
+    before = snapshot_of_store(tmp_path / "s")
+    rng = random.Random(1)
+    failures = 0
+    for k in range(6):
+        b = bytearray(data)
+        i = rng.randrange(100, len(data) - 100)
+        b[i : i + 50] = bytes(rng.randrange(256) for _ in range(50))
+        f = tmp_path / f"garbled_{k}.parquet"
+        f.write_bytes(bytes(b))
+        with Store(tmp_path / "s") as st:
+            r = st.ingest(f)
+        if r.status == "failed":
+            failures += 1
+            assert r.error is not None
+            assert str(f) in r.error and "damaged Parquet file" in r.error
+            assert snapshot_of_store(tmp_path / "s") == before
+        else:  # the garbling hit values only: counted rows, rejects named
+            assert r.rows_read == r.accepted + r.rejected
+            before = snapshot_of_store(tmp_path / "s")
+    assert failures >= 2

@@ -99,10 +99,26 @@ def _read_ahead(it: Iterator[pa.Table]) -> Iterator[pa.Table]:
         ex.shutdown(wait=True)  # never leave a read running on a closed file
 
 
-def iter_tables(pf: pq.ParquetFile, columns: list[str], batch_rows: int) -> Iterator[pa.Table]:
+def iter_tables(
+    pf: pq.ParquetFile, columns: list[str], batch_rows: int, *, path: Path | None = None
+) -> Iterator[pa.Table]:
     """The file's rows as tables of at most ``batch_rows`` rows, in file order, the next one
-    decoded on a background thread while the caller works on the current one."""
-    return _read_ahead(_iter_tables(pf, columns, batch_rows))
+    decoded on a background thread while the caller works on the current one. A page that
+    cannot be decoded (corrupt compressed data, a truncated column chunk) raises
+    :class:`InputError` naming ``path``."""
+    it = _read_ahead(_iter_tables(pf, columns, batch_rows))
+    while True:
+        try:
+            table = next(it)
+        except StopIteration:
+            return
+        except (OSError, pa.ArrowInvalid) as e:
+            raise InputError(
+                f"damaged Parquet file ({e})",
+                path=path,
+                hint="its data pages cannot be decoded: re-export or re-download it",
+            ) from None
+        yield table
 
 
 def read(path: Path, *, batch_rows: int = 1_000_000) -> Iterator[AdapterResult]:
@@ -129,7 +145,7 @@ def read(path: Path, *, batch_rows: int = 1_000_000) -> Iterator[AdapterResult]:
     exact = names == schema.names and all(
         pf.schema_arrow.field(f.name).type == f.type for f in schema
     )
-    for batch in iter_tables(pf, cols_wanted, batch_rows):
+    for batch in iter_tables(pf, cols_wanted, batch_rows, path=path):
         n = batch.num_rows
         lines = np.arange(row0, row0 + n, dtype=np.int64)
         row0 += n
