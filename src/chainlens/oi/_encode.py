@@ -86,14 +86,15 @@ def encode_strings(
         return None
     bufs = [_str_buffers(c) for c in chunks]
     n_bytes = sum(int(o[-1]) - int(o[0]) for o, _ in bufs)
-    codes = np.empty(n, np.int32)
-    # capacities: at most one distinct value per row; np.empty leaves untouched pages unmapped
-    first = np.empty(n, np.int64)
-    succ = np.empty(n, np.int32)
-    u_hash = np.empty(n, np.uint64)
-    u_off = np.empty(n + 1, np.int64)
+    empty = _kernels.empty  # plain pages (see _kernels.filled)
+    codes = empty(n, np.int32)
+    # capacities: at most one distinct value per row; untouched pages stay unmapped
+    first = empty(n, np.int64)
+    succ = empty(n, np.int32)
+    u_hash = empty(n, np.uint64)
+    u_off = empty(n + 1, np.int64)
     u_off[0] = 0
-    u_data = np.empty(max(n_bytes, 1), np.uint8)
+    u_data = empty(max(n_bytes, 1), np.uint8)
     table = np.full(1 << 12, -1, np.int32)
     state = np.array([0, -1], np.int64)  # distinct values so far, previous row's code
     base = 0

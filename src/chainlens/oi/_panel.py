@@ -318,7 +318,7 @@ def build_panel(
         # row numbers as int32 while they fit: half the memory traffic of the column-wise
         # scatter, and half the fresh pages
         row_t = np.int32 if n < 2**31 else np.int64
-        si = np.empty(n, np.int32)
+        si = _kernels.empty(n, np.int32)
         row_at = _kernels.filled((n_c, max(width, 1)), -1, row_t)
         oi = _kernels.filled((n_c, max(width, 1)), np.nan, np.float64)
         vol = _kernels.filled((n_c, max(width, 1)), np.nan, np.float64)
