@@ -44,3 +44,20 @@ def test_take_rows_out_of_range() -> None:
     t = _table([3, 4])
     with pytest.raises(IndexError):
         take_rows(t, np.array([0, 7]))
+
+
+@pytest.mark.parametrize(
+    ("value", "dtype"), [(np.nan, np.float64), (-1, np.int32), (-1, np.int64), (2.5, np.float64)]
+)
+def test_filled_and_empty_match_numpy(value: float, dtype: type) -> None:
+    """The compiled allocators (used past 2**20 elements) against np.full / np.empty."""
+    from chainlens.oi import _kernels
+
+    shape = ((1 << 20) // 4 + 3, 4)  # past the threshold, not a power of two
+    got = _kernels.filled(shape, value, dtype)
+    want = np.full(shape, value, dtype)
+    assert got.shape == want.shape and got.dtype == want.dtype
+    np.testing.assert_array_equal(got, want)
+    e = _kernels.empty((1 << 20) + 1, dtype)
+    assert e.shape == ((1 << 20) + 1,) and e.dtype == np.dtype(dtype)
+    assert e.flags.writeable and e.flags.c_contiguous
