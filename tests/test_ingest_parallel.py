@@ -9,6 +9,11 @@ rejected, wholly rejected, duplicate and unreadable files.
 from __future__ import annotations
 
 import datetime as dt
+import os
+import signal
+import subprocess
+import sys
+import textwrap
 from pathlib import Path
 
 import pyarrow as pa
@@ -115,3 +120,59 @@ def test_parallel_ingest_of_a_directory_is_idempotent(tmp_path: Path, inputs: li
     assert [r.rows_read for r in again if r.status == "unchanged"] == [
         r.rows_read for r in first if r.status in ("ingested", "unchanged")
     ]
+
+
+KILL_MANY = textwrap.dedent(
+    """
+    import os, sys, time
+    from chainlens.store import Store
+    store, src, after = sys.argv[1], sys.argv[2], int(sys.argv[3])
+    real, seen = os.replace, []
+    def replace(a, b):  # publishing: kill after the `after`-th file is moved into place
+        real(a, b)
+        seen.append(b)
+        if len(seen) == after:
+            print("KILLME", flush=True)
+            time.sleep(120)
+    os.replace = replace
+    with Store(store) as st:
+        st.ingest_many([src], workers=2)
+    print("DONE", flush=True)
+    """
+)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("after", [1, 3])
+def test_sigkill_during_parallel_ingest_keeps_whole_files_only(
+    tmp_path: Path, inputs: list[Path], after: int
+) -> None:
+    """kill -9 while ``ingest_many`` publishes (other files being staged on threads): the files
+    committed before stay, the one being published is rolled back on the next open, nothing
+    half-written is visible, and ingesting again gives the store a clean ingest gives."""
+    store = tmp_path / "store"
+    with subprocess.Popen(
+        [sys.executable, "-c", KILL_MANY, str(store), str(inputs[0].parent), str(after)],
+        stdout=subprocess.PIPE,
+        text=True,
+    ) as proc:
+        try:
+            assert proc.stdout is not None
+            assert proc.stdout.readline().strip() == "KILLME"
+            os.kill(proc.pid, signal.SIGKILL)
+            proc.wait(timeout=30)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+    with Store(store) as st:  # opening read-write cleans leftovers
+        assert not any((store / "tmp").iterdir())
+        files = {r[0] for r in st.con.execute("SELECT file FROM files").fetchall()}
+        on_disk = {str(p.relative_to(store)) for p in (store / "chain").rglob("*.parquet")}
+        assert files == on_disk
+        assert len({r[0] for r in st.con.execute("SELECT source_id FROM sources").fetchall()}) < 6
+        st.ingest_many([inputs[0].parent])
+        got = sessions_view(st)
+    with Store(tmp_path / "clean") as ref:
+        ref.ingest_many([inputs[0].parent])
+        assert got == sessions_view(ref)
