@@ -417,3 +417,29 @@ def test_damaged_pages_fail_cleanly_and_leave_the_store_unchanged(tmp_path: Path
             assert r.rows_read == r.accepted + r.rejected
             before = snapshot_of_store(tmp_path / "s")
     assert failures >= 2
+
+
+def test_two_snapshots_of_one_session_in_one_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A midday and a closing snapshot of the same session, in store order: proved clean,
+    published byte for byte, and counted as two snapshots per underlying, as the full
+    validation counts them."""
+    a = canonical_chain(n_und=5, n_strikes=20)
+    i = a.schema.get_field_index("snapshot_ts")
+    noon = pa.array(
+        [dt.datetime(2024, 3, 4, 17, 0, tzinfo=dt.UTC)] * a.num_rows, a.schema.field(i).type
+    )
+    b = a.set_column(i, a.schema.field(i), noon)
+    t = sort_table(pa.concat_tables([a, b]), "chain")
+    f = write(t, tmp_path / "two_snaps.parquet")
+    calls = _spy_proof(monkeypatch)
+    with Store(tmp_path / "fast") as s1:
+        assert s1.ingest(f).accepted == t.num_rows
+        assert calls == [(True, True)] and published_verbatim(s1.root, f)
+        fast = sessions_view(s1)
+    monkeypatch.setenv("CHAINLENS_NO_NUMBA", "1")
+    with Store(tmp_path / "slow") as s2:
+        assert s2.ingest(f).accepted == t.num_rows
+        assert sessions_view(s2) == fast
+    assert len(fast) == 10 and {r["contracts"] for r in fast} == {120}
