@@ -37,12 +37,12 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from chainlens._jsonsafe import jsonable as _jsonable
-from chainlens.errors import InputError
+from chainlens.errors import ChainlensError, InputError
 
 if TYPE_CHECKING:
     from chainlens.exposure._config import AnalysisConfig
     from chainlens.flow import FlowConfig
-    from chainlens.oi import OIConfig
+    from chainlens.oi import OIConfig, OIResult
     from chainlens.store import Store
 
 __all__ = [
@@ -52,6 +52,7 @@ __all__ = [
     "UnderlyingResult",
     "UnderlyingWindow",
     "analyze_underlying",
+    "analyze_underlyings",
     "load_window",
     "realized_vol",
     "run_session",
@@ -395,33 +396,26 @@ def prior_zone(history: pa.Table, session: dt.date, close: float | None) -> dict
 # --------------------------------------------------------------------------- the kernel
 
 
-def analyze_underlying(window: UnderlyingWindow, config: PipelineConfig) -> UnderlyingResult:
-    """Analyze one underlying for one session. Pure: no I/O.
+@dataclass(slots=True)
+class _Prepared:
+    """What :func:`analyze_underlying` computes before the OI step (one window)."""
 
-    Parameters
-    ----------
-    window
-        The underlying's inputs (:class:`UnderlyingWindow`).
-    config
-        :class:`PipelineConfig`.
+    window: UnderlyingWindow
+    today: pa.Table
+    ca: Any
+    adoc: dict[str, Any]
+    missing: list[str]
+    tables: dict[str, pa.Table]
+    prints: pa.Table | None
+    n_sessions: int
+    ocfg: OIConfig
+    fcfg: FlowConfig | None
+    enriched: pa.Table | None
+    by_ticker: pa.Table | None
 
-    Returns
-    -------
-    UnderlyingResult
-        ``doc`` keys: ``doc_version``, ``underlying``, ``session``, ``analysis`` (the
-        ``chainlens analyze`` object, docs/analyze-json.md), ``flow`` (``None`` without
-        trades: totals of the side decomposition, side mix, notable prints, dark pool, top
-        strikes by premium), ``oi`` (put/call ratios with seed-002 bands, last overnight OI
-        changes, clusters, accumulation streaks, rolls, term structure; ``sessions`` = number of
-        snapshots in the window), ``realized_vol`` (annualised, decimal; with its source and
-        number of returns), ``earnings`` (``None`` without an earnings event), ``missing``
-        (list of what the inputs lacked: ``trades``, ``prints``, ``history``, ``iv``, ``bars``).
 
-    Raises
-    ------
-    InputError
-        When the window holds no snapshot of ``session``.
-    """
+def _prepare(window: UnderlyingWindow, config: PipelineConfig) -> _Prepared:
+    """The chain analysis and the trades' side decomposition: the steps before the OI step."""
     from chainlens.analysis import analyze_chain
 
     u, d = window.underlying, window.session
@@ -449,15 +443,13 @@ def analyze_underlying(window: UnderlyingWindow, config: PipelineConfig) -> Unde
     }
 
     # ---------------------------------------------------------------- flow
-    flow_doc: dict[str, Any] | None = None
-    fr = None
     prints = window.prints if window.prints is not None and window.prints.num_rows else None
     if prints is None:
         missing.append("prints")
     # ---------------------------------------------------------------- open interest
     # OI first, on the premium per ticker of the enriched trades; the flow then reuses OI's
     # per-contract changes instead of building the same OI panel a second time.
-    from chainlens.oi import OIConfig, analyze_oi
+    from chainlens.oi import OIConfig
 
     ocfg = config.oi or OIConfig()
     fcfg = None
@@ -470,7 +462,22 @@ def analyze_underlying(window: UnderlyingWindow, config: PipelineConfig) -> Unde
         by_ticker = decompose_premium(
             enriched, by=("underlying",), label_epsilon=fcfg.label_epsilon
         )
-    orr = analyze_oi(hist, d, events=window.events, premium=by_ticker, config=ocfg)
+    return _Prepared(
+        window=window, today=today, ca=ca, adoc=adoc, missing=missing, tables=tables,
+        prints=prints, n_sessions=n_sessions, ocfg=ocfg, fcfg=fcfg, enriched=enriched,
+        by_ticker=by_ticker,
+    )  # fmt: skip
+
+
+def _finish(pr: _Prepared, config: PipelineConfig, orr: OIResult) -> UnderlyingResult:
+    """The steps after the OI step (flow, OI document, realized vol), and the result."""
+    window = pr.window
+    u, d, hist = window.underlying, window.session, window.history
+    today, ca, adoc, missing, tables = pr.today, pr.ca, pr.adoc, pr.missing, pr.tables
+    prints, n_sessions, ocfg, fcfg, enriched = (
+        pr.prints, pr.n_sessions, pr.ocfg, pr.fcfg, pr.enriched,
+    )  # fmt: skip
+    flow_doc: dict[str, Any] | None = None
     # OIResult.changes is oi_changes(history ≤ d, avg_window, drop_stale): the flow's
     # oi_changes(history) when those settings are its defaults and the window ends at d
     same = _oi_change_defaults() == (ocfg.avg_window, ocfg.drop_stale)
@@ -651,6 +658,108 @@ def analyze_underlying(window: UnderlyingWindow, config: PipelineConfig) -> Unde
     big = ("analysis", "flow", "oi")
     doc = {**_jsonable({k: v for k, v in doc.items() if k not in big}), **{k: doc[k] for k in big}}
     return UnderlyingResult(underlying=u, session=d, doc=doc, tables=tables)
+
+
+def analyze_underlying(window: UnderlyingWindow, config: PipelineConfig) -> UnderlyingResult:
+    """Analyze one underlying for one session. Pure: no I/O.
+
+    Parameters
+    ----------
+    window
+        The underlying's inputs (:class:`UnderlyingWindow`).
+    config
+        :class:`PipelineConfig`.
+
+    Returns
+    -------
+    UnderlyingResult
+        ``doc`` keys: ``doc_version``, ``underlying``, ``session``, ``analysis`` (the
+        ``chainlens analyze`` object, docs/analyze-json.md), ``flow`` (``None`` without
+        trades: totals of the side decomposition, side mix, notable prints, dark pool, top
+        strikes by premium), ``oi`` (put/call ratios with seed-002 bands, last overnight OI
+        changes, clusters, accumulation streaks, rolls, term structure; ``sessions`` = number of
+        snapshots in the window), ``realized_vol`` (annualised, decimal; with its source and
+        number of returns), ``earnings`` (``None`` without an earnings event), ``missing``
+        (list of what the inputs lacked: ``trades``, ``prints``, ``history``, ``iv``, ``bars``).
+
+    Raises
+    ------
+    InputError
+        When the window holds no snapshot of ``session``.
+    """
+    from chainlens.oi import analyze_oi
+
+    pr = _prepare(window, config)
+    orr = analyze_oi(
+        window.history, window.session, events=window.events, premium=pr.by_ticker,
+        config=pr.ocfg,
+    )  # fmt: skip
+    return _finish(pr, config, orr)
+
+
+def analyze_underlyings(
+    windows: Sequence[UnderlyingWindow], config: PipelineConfig
+) -> list[UnderlyingResult | ChainlensError]:
+    """:func:`analyze_underlying` of several windows, the OI step batched. Pure: no I/O.
+
+    Parameters
+    ----------
+    windows
+        Inputs of distinct underlyings (:class:`UnderlyingWindow`).
+    config
+        :class:`PipelineConfig`.
+
+    Returns
+    -------
+    list
+        Per window, in order: what ``analyze_underlying(window, config)`` returns (an equal
+        :class:`UnderlyingResult`: every table and document), or the
+        :class:`~chainlens.errors.ChainlensError` it raises.
+
+    Notes
+    -----
+    The windows of one session go through :func:`chainlens.oi.analyze_oi_many` together
+    (one pass of the OI kernels instead of one per underlying; each result equal to
+    :func:`chainlens.oi.analyze_oi` of that window). When the batched call fails, the OI step
+    runs per window, so a bad window fails alone. The chain analysis and the flow stay per
+    window: their group sums of floating-point premiums round differently when other
+    underlyings share the frame.
+    """
+    from chainlens.oi import analyze_oi, analyze_oi_many
+
+    out: list[UnderlyingResult | ChainlensError | None] = [None] * len(windows)
+    ready: list[tuple[int, _Prepared]] = []
+    for i, w in enumerate(windows):  # a loop over underlyings
+        try:
+            ready.append((i, _prepare(w, config)))
+        except ChainlensError as exc:
+            out[i] = exc
+    by_session: dict[tuple[dt.date, OIConfig], list[tuple[int, _Prepared]]] = {}
+    for i, p in ready:
+        by_session.setdefault((p.window.session, p.ocfg), []).append((i, p))
+    for (d, ocfg), group in by_session.items():
+        orrs: list[OIResult] | None = None
+        if len(group) > 1:
+            try:
+                orrs = analyze_oi_many(
+                    [p.window.history for _, p in group], d,
+                    events=[p.window.events for _, p in group],
+                    premiums=[p.by_ticker for _, p in group], config=ocfg,
+                )  # fmt: skip
+            except Exception:  # any failure: the per-window path decides
+                orrs = None
+        for k, (i, p) in enumerate(group):  # a loop over underlyings
+            w = p.window
+            try:
+                orr = (
+                    orrs[k]
+                    if orrs is not None
+                    else analyze_oi(w.history, d, events=w.events, premium=p.by_ticker, config=ocfg)
+                )
+                out[i] = _finish(p, config, orr)
+            except ChainlensError as exc:
+                out[i] = exc
+    return [r for r in out if r is not None]
 
 
 # --------------------------------------------------------------------------- store I/O

@@ -14,7 +14,7 @@ import json
 import multiprocessing as mp
 import os
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from typing import Any
 
@@ -29,6 +29,7 @@ from chainlens.pipeline import (
     UnderlyingResult,
     UnderlyingWindow,
     analyze_underlying,
+    analyze_underlyings,
     docs_to_table,
 )
 
@@ -67,8 +68,14 @@ CHUNK_MAX = 32
 def _safe_many(
     windows: list[UnderlyingWindow], config: PipelineConfig
 ) -> list[UnderlyingResult | str]:
-    """:func:`_safe` over one chunk of windows (one pool task)."""
-    return [_safe(w, config) for w in windows]
+    """:func:`_safe` over one chunk of windows (one pool task), the OI step batched
+    (:func:`chainlens.pipeline.analyze_underlyings`: the same results, a failure still only
+    fails its own underlying)."""
+    got = analyze_underlyings(windows, config)
+    return [
+        f"{w.underlying}: {r.message}" if isinstance(r, ChainlensError) else r
+        for w, r in zip(windows, got, strict=True)
+    ]
 
 
 def _worker_init() -> None:
@@ -185,6 +192,40 @@ def _bulk_tables(store: Any, d: dt.date, us: Sequence[str], n_sessions: int) -> 
     )
 
 
+def iter_windows(
+    store: Any, session: dt.date, underlyings: Sequence[str], config: PipelineConfig
+) -> Iterator[UnderlyingWindow]:
+    """The :class:`~chainlens.pipeline.UnderlyingWindow` of each underlying, in order, as
+    :func:`run_local` reads them (one Parquet read per stored file when possible)."""
+    d, us = session, list(underlyings)
+    bars_all = store.table("bars")
+    events_all = store.table("events")
+    bulk = _bulk_tables(store, d, us, config.n_sessions)
+    if bulk is not None:
+        hist, trades, prints = bulk
+        for u in us:
+            yield UnderlyingWindow(
+                underlying=u,
+                session=d,
+                history=hist[u],
+                trades=trades[u],
+                prints=prints[u],
+                bars=_filter_eq(bars_all, "ticker", [u]),
+                events=_filter_eq(events_all, "ticker", [u, "*"]),
+            )
+        return
+    for u in us:
+        yield UnderlyingWindow(
+            underlying=u,
+            session=d,
+            history=store.chain_history(u, end=d, n_sessions=config.n_sessions),
+            trades=store.trades(u, d),
+            prints=store.prints(u, d),
+            bars=_filter_eq(bars_all, "ticker", [u]),
+            events=_filter_eq(events_all, "ticker", [u, "*"]),
+        )
+
+
 def run_local(
     store: Any,
     session: dt.date | str,
@@ -242,36 +283,10 @@ def run_local(
         us = want
     else:
         us = available
-    bars_all = store.table("bars")
-    events_all = store.table("events")
     sectors = store.table("sectors")
 
-    bulk = _bulk_tables(store, d, us, cfg.n_sessions)
-
-    def windows() -> Any:
-        if bulk is not None:
-            hist, trades, prints = bulk
-            for u in us:
-                yield UnderlyingWindow(
-                    underlying=u,
-                    session=d,
-                    history=hist[u],
-                    trades=trades[u],
-                    prints=prints[u],
-                    bars=_filter_eq(bars_all, "ticker", [u]),
-                    events=_filter_eq(events_all, "ticker", [u, "*"]),
-                )
-            return
-        for u in us:
-            yield UnderlyingWindow(
-                underlying=u,
-                session=d,
-                history=store.chain_history(u, end=d, n_sessions=cfg.n_sessions),
-                trades=store.trades(u, d),
-                prints=store.prints(u, d),
-                bars=_filter_eq(bars_all, "ticker", [u]),
-                events=_filter_eq(events_all, "ticker", [u, "*"]),
-            )
+    def windows() -> Iterator[UnderlyingWindow]:
+        return iter_windows(store, d, us, cfg)
 
     results: list[UnderlyingResult] = []
     failed: list[str] = []
@@ -291,8 +306,13 @@ def run_local(
             progress(i, n, u)
 
     if nw <= 1:
-        for i, w in enumerate(windows(), 1):
-            take(_safe(w, cfg), w.underlying, i)
+        it = windows()
+        i = 0
+        for a, b in _chunks(n, 1):  # chunks of CHUNK_MAX windows: the OI step batched
+            chunk = [next(it) for _ in range(a, b)]
+            for w, r in zip(chunk, _safe_many(chunk, cfg), strict=True):
+                i += 1
+                take(r, w.underlying, i)
     else:
         import dataclasses
 
