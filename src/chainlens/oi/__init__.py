@@ -260,12 +260,17 @@ def analyze_oi_many(
     underlying, per-underlying groups, sorts with the underlying or a unique key first), so
     the changes, streaks, rolls, term structure, window changes, opposite buildup and
     put/call ratios of the concatenated histories, split by ``underlying`` in row order, are
-    the per-underlying tables. Three outputs order rows by values that can tie, with the tie
-    order set by a hash group-by (so by which other underlyings are in the frame): the
-    cluster ranks (ties in OI), the event rows (two events of one underlying on one date)
-    and the class shares of :func:`term_signals` (a list in group order). Clusters and events
-    are computed on the batch and checked for ties; an underlying with a tie, and
-    :func:`term_signals` always, are computed on that underlying's own rows.
+    the per-underlying tables. Their group sums add integers (OI, volume, OI changes; integer
+    columns are required), exact in any order. Computed on each underlying's own rows
+    instead:
+
+    * the put/call ratios of an underlying without a premium row (the chain premium estimate
+      is a float sum, whose rounding depends on the group-by's partitions);
+    * :func:`term_signals` (float sums of OI shares, and its class shares are a list in hash
+      group order);
+    * the clusters and the event rows of an underlying with a tie (equal OI among its top
+      strikes, two events on one date): the tie order follows a hash group-by, so it depends
+      on which other underlyings share the frame. Both are computed on the batch and checked.
     """
     cfg = config or OIConfig()
     n = len(histories)
@@ -290,6 +295,9 @@ def analyze_oi_many(
     hist = pa.concat_tables(hs)
     if hist.column("symbol").null_count:
         raise InputError("null symbols", column="symbol")
+    for col in ("open_interest", "volume"):  # integer sums are exact in any order
+        if col in hist.column_names and not pa.types.is_integer(hist.schema.field(col).type):
+            raise InputError(f"{col} must be an integer column", column=col)
     if pc.count_distinct(hist.column("symbol")).as_py() != n_sym:
         raise InputError("a symbol appears in two histories", column="symbol")
     last = hist.filter(pc.equal(hist.column("trade_date"), d32))

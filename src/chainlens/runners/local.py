@@ -28,7 +28,6 @@ from chainlens.pipeline import (
     PipelineConfig,
     UnderlyingResult,
     UnderlyingWindow,
-    analyze_underlying,
     analyze_underlyings,
     docs_to_table,
 )
@@ -53,13 +52,6 @@ def _as_date(v: dt.date | str) -> dt.date:
         raise InputError("session must be an ISO date YYYY-MM-DD", column="date", value=v) from None
 
 
-def _safe(window: UnderlyingWindow, config: PipelineConfig) -> UnderlyingResult | str:
-    try:
-        return analyze_underlying(window, config)
-    except ChainlensError as exc:  # a bad underlying does not stop the session
-        return f"{window.underlying}: {exc.message}"
-
-
 #: Underlyings per process-pool task: one pickle and one future per chunk instead of per
 #: underlying (at most this many; fewer so that every worker gets about four chunks).
 CHUNK_MAX = 32
@@ -68,9 +60,11 @@ CHUNK_MAX = 32
 def _safe_many(
     windows: list[UnderlyingWindow], config: PipelineConfig
 ) -> list[UnderlyingResult | str]:
-    """:func:`_safe` over one chunk of windows (one pool task), the OI step batched
-    (:func:`chainlens.pipeline.analyze_underlyings`: the same results, a failure still only
-    fails its own underlying)."""
+    """:func:`~chainlens.pipeline.analyze_underlying` over one chunk of windows (one pool
+    task, or one in-process step), the OI step batched
+    (:func:`chainlens.pipeline.analyze_underlyings`: the same results). A
+    :class:`~chainlens.errors.ChainlensError` becomes ``"<underlying>: <message>"`` for that
+    underlying only: a bad underlying does not stop the session."""
     got = analyze_underlyings(windows, config)
     return [
         f"{w.underlying}: {r.message}" if isinstance(r, ChainlensError) else r
