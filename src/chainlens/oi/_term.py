@@ -84,8 +84,14 @@ def term_signals(
         pl.int_range(pl.len()).over("underlying").alias("_i"),
         pl.col("oi").median().over("underlying").alias("_med"),
     )
-    cls = df.group_by(["underlying", "expiry_class"]).agg(pl.col("oi_share").sum())
-    cls = cls.group_by("underlying").agg(
+    # sorted before the list is built: the map's entries in a fixed (key) order, never the
+    # order of a hash grouping
+    cls = (
+        df.group_by(["underlying", "expiry_class"])
+        .agg(pl.col("oi_share").sum())
+        .sort(["underlying", "expiry_class"])
+    )
+    cls = cls.group_by("underlying", maintain_order=True).agg(
         pl.struct(pl.col("expiry_class").alias("key"), pl.col("oi_share").alias("value")).alias(
             "class_share"
         )
@@ -105,8 +111,8 @@ def term_signals(
     )
     far = (
         df.filter(pl.col("dte_days").is_between(far_dte[0], far_dte[1]) & (pl.col("oi_share") >= far_min_share))
-        .sort("oi_share", descending=True)
-        .group_by("underlying").agg(pl.col("expiry").first().alias("far_expiry"))
+        .sort(["oi_share", "expiry"], descending=[True, False])  # ties: the nearer expiry
+        .group_by("underlying", maintain_order=True).agg(pl.col("expiry").first().alias("far_expiry"))
     )  # fmt: skip
     out = (
         df.select("underlying").unique()
@@ -197,4 +203,4 @@ def event_oi_build(changes: pa.Table, events: pa.Table, *, lookback: int = 15) -
         pl.when(pl.col("baseline").abs() > 0).then(pl.col("build") / pl.col("baseline")).alias("build_ratio"),
         pl.when(pl.col("put_build") > 0).then(pl.col("call_build") / pl.col("put_build")).alias("call_put_build_ratio"),
     )  # fmt: skip
-    return out.sort(["underlying", "date"]).to_arrow()
+    return out.sort(["underlying", "date", "kind"]).to_arrow()
