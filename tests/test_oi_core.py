@@ -131,7 +131,8 @@ def test_occ_iwm_pinned_streak_verified_from_json(shared_data: Path) -> None:
 
 def test_public_api() -> None:
     assert set(oi.__all__) == {n for n in dir(oi) if not n.startswith("_")} - {
-        "annotations", "asdict", "dataclass", "field", "dt", "pa", "pc", "Any",
+        "annotations", "asdict", "dataclass", "field", "dt", "pa", "pc", "np", "Any",
+        "Sequence", "InputError",
     }  # fmt: skip
 
 
