@@ -25,7 +25,7 @@ import numpy as np
 from chainlens.oi import _kernels
 
 try:  # pragma: no cover - exercised through _kernels.USE_NUMBA
-    from numba import njit
+    from numba import njit, prange
 
     HAVE_NUMBA = True
 except ImportError:  # pragma: no cover
@@ -168,15 +168,20 @@ if HAVE_NUMBA:
         )
         return True, sure, fail
 
-    @njit(cache=True, nogil=True)
+    @njit(cache=True, nogil=True, parallel=True)
     def _roll_pairs_nb(g0, g1, d_strike, d_exp, d_call, d_decl, d_steps, order, k_sorted, r_exp,
                        r_change, r_steps, prm):  # fmt: skip  # pragma: no cover - compiled
+        # Declines are independent: one parallel pass finds each decline's band (binary search
+        # in its group), its certain veto and how many pairs it keeps; a prefix sum places
+        # each decline's pairs, and a second parallel pass writes them, in the same order
+        # (decline, then sorted rise) as a sequential loop would.
         tol = max(prm[0], prm[1])
         n_d = len(g0)
         lo_at = np.empty(n_d, np.int64)
         hi_at = np.empty(n_d, np.int64)
         sure = np.zeros(n_d, np.bool_)
-        for i in range(n_d):  # the band inside the group (binary search), certain vetoes
+        count = np.zeros(n_d, np.int64)
+        for i in prange(n_d):
             x, y = d_strike[i] * (1.0 - tol), d_strike[i] * (1.0 + tol)
             b_lo, b_hi = min(x, y) - 1e-6, max(x, y) + 1e-6
             s, e = g0[i], g1[i]
@@ -186,7 +191,7 @@ if HAVE_NUMBA:
                     s = mid + 1
                 else:
                     e = mid
-            lo_at[i] = s
+            lo = s
             e = g1[i]
             while s < e:  # first strike > b_hi
                 mid = (s + e) // 2
@@ -194,26 +199,35 @@ if HAVE_NUMBA:
                     s = mid + 1
                 else:
                     e = mid
-            hi_at[i] = s
-            for q in range(lo_at[i], hi_at[i]):
+            hi = s
+            lo_at[i] = lo
+            hi_at[i] = hi
+            certain = False
+            for q in range(lo, hi):
                 if _pair_nb(i, q, d_strike, d_exp, d_call, d_decl, d_steps, order, k_sorted,
                             r_exp, r_change, r_steps, prm)[1]:  # fmt: skip
-                    sure[i] = True
+                    certain = True
                     break
-        di = np.empty(0, np.int64)
-        ri = np.empty(0, np.int64)
-        for fill in range(2):  # count the kept pairs, then write them
-            at = 0
-            for i in range(n_d):
-                for q in range(lo_at[i], hi_at[i]):
-                    ok, _, fail = _pair_nb(i, q, d_strike, d_exp, d_call, d_decl, d_steps, order,
-                                           k_sorted, r_exp, r_change, r_steps, prm)  # fmt: skip
-                    if ok and not (sure[i] and fail):
-                        if fill:
-                            di[at] = i
-                            ri[at] = order[q]
-                        at += 1
-            if not fill:
-                di = np.empty(at, np.int64)
-                ri = np.empty(at, np.int64)
+            sure[i] = certain
+            c = 0
+            for q in range(lo, hi):
+                ok, _, fail = _pair_nb(i, q, d_strike, d_exp, d_call, d_decl, d_steps, order,
+                                       k_sorted, r_exp, r_change, r_steps, prm)  # fmt: skip
+                if ok and not (certain and fail):
+                    c += 1
+            count[i] = c
+        start = np.zeros(n_d + 1, np.int64)
+        for i in range(n_d):
+            start[i + 1] = start[i] + count[i]
+        di = np.empty(start[n_d], np.int64)
+        ri = np.empty(start[n_d], np.int64)
+        for i in prange(n_d):
+            at = start[i]
+            for q in range(lo_at[i], hi_at[i]):
+                ok, _, fail = _pair_nb(i, q, d_strike, d_exp, d_call, d_decl, d_steps, order,
+                                       k_sorted, r_exp, r_change, r_steps, prm)  # fmt: skip
+                if ok and not (sure[i] and fail):
+                    di[at] = i
+                    ri[at] = order[q]
+                    at += 1
         return di, ri, sure
