@@ -1,7 +1,9 @@
 """The local runner: map :func:`chainlens.pipeline.analyze_underlying` over underlyings.
 
-Data are read in the parent (DuckDB allows one read-write process per store), handed to the
-workers as Arrow tables, and the results written back by the parent in one atomic
+The parent reads the catalog (DuckDB allows one read-write process per store); pool workers
+read their own chunk's rows straight from the stored Parquet files when that gives what the
+store would (otherwise the parent reads and hands them Arrow tables), and the results are
+written back by the parent in one atomic
 :meth:`~chainlens.store.Store.write_results` per results name, so re-running a date replaces its
 results. Workers use a ``forkserver`` (or ``spawn``) context: Numba's GNU OpenMP is not
 fork-safe. Small runs stay in-process, where the pool start-up would cost more than it saves.
@@ -14,8 +16,10 @@ import json
 import multiprocessing as mp
 import os
 import time
+from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -36,6 +40,8 @@ __all__ = ["MARKET_RESULTS", "run_local"]
 
 #: Results name of the market-wide rollup (part ``doc``: one JSON document).
 MARKET_RESULTS = "market"
+#: Pool workers read their own chunk's rows from the stored files (see :func:`run_local`).
+WORKERS_READ = True
 #: Below this many underlyings the runner stays in-process (on a busy 2-core machine the pool
 #: start-up and pickling cost more than they save for the 30-underlying demo: 24 s vs 14 s).
 MIN_PARALLEL = 200
@@ -114,6 +120,10 @@ def _compact(w: UnderlyingWindow) -> UnderlyingWindow:
 def _filter_eq(t: pa.Table | None, col: str, values: Sequence[str]) -> pa.Table | None:
     if t is None or t.num_rows == 0:
         return None
+    return _rows_eq(t, col, values)
+
+
+def _rows_eq(t: pa.Table, col: str, values: Sequence[str]) -> pa.Table:
     return t.filter(pc.is_in(t.column(col), value_set=pa.array(list(values), pa.string())))
 
 
@@ -134,16 +144,15 @@ def _split(t: pa.Table, col: str) -> dict[str, pa.Table]:
     return {names[idx[a]]: t.slice(int(a), int(b - a)) for a, b in zip(starts, ends, strict=True)}
 
 
-def _bulk_tables(store: Any, d: dt.date, us: Sequence[str], n_sessions: int) -> Any:
-    """Read the window of every underlying with one Parquet read per stored file.
+def _bulk_plan(store: Any, d: dt.date, us: Sequence[str], n_sessions: int) -> dict[str, Any] | None:
+    """The stored files holding the window of every underlying in ``us`` (no data read).
 
-    Used only when it is exactly what :meth:`Store.chain_history` would return: every
-    (underlying, session) in the window has one snapshot, a quote snapshot (so the default
-    snapshot is that one and no OI-only merge applies), and every underlying has every
-    session. Returns ``(history, trades, prints)`` dicts keyed by underlying, or ``None``.
+    Valid only when one read per stored file gives exactly what :meth:`Store.chain_history`
+    would return: every (underlying, session) in the window has one snapshot, a quote
+    snapshot (so the default snapshot is that one and no OI-only merge applies), and every
+    underlying has every session. Returns ``{"root", "chain": [[rel, ...] per session],
+    "trades": [rel, ...], "prints": [rel, ...]}`` or ``None``.
     """
-    from chainlens import schema
-
     days = [x for x in store.session_dates() if x <= d][-n_sessions:]
     snaps = store.sessions()
     sel = snaps.filter(
@@ -161,22 +170,44 @@ def _bulk_tables(store: Any, d: dt.date, us: Sequence[str], n_sessions: int) -> 
     )
     if pc.count_distinct(keys).as_py() != sel.num_rows:
         return None
-    want = set(us)
-    per_day: list[dict[str, pa.Table]] = []
-    for day in days:
-        files = store._dated_files("chain", day)  # one read per file instead of one per ticker
-        t = pa.concat_tables([store._read(f, "chain", None) for f in files]) if files else None
-        if t is None:
-            return None
+    chain = [store._dated_files("chain", day) for day in days]
+    if any(not files for files in chain):
+        return None
+    return {
+        "root": str(store.root),
+        "chain": chain,
+        "trades": store._dated_files("trades", d),
+        "prints": store._dated_files("prints", d),
+    }
+
+
+def _read_planned(
+    plan: dict[str, Any], us: Sequence[str]
+) -> tuple[dict[str, pa.Table], dict[str, pa.Table], dict[str, pa.Table]]:
+    """``(history, trades, prints)`` per underlying of ``us``, read from the plan's files
+    (one read per file, restricted to ``us``: the files are sorted by underlying, so their
+    row-group statistics skip the rest). Row order per underlying is that of the files."""
+    from chainlens import schema
+    from chainlens.store._store import read_partition
+
+    root = Path(plan["root"])
+    names = pa.array(list(us), pa.string())
+    by_und = pc.field("underlying").isin(names)
+    per_day = []
+    for files in plan["chain"]:  # a loop over sessions
+        t = pa.concat_tables([read_partition(root, f, "chain", by_und) for f in files])
         per_day.append(_split(t, "underlying"))
-    hist = {u: pa.concat_tables([p[u] for p in per_day if u in p]) for u in us if u in want}
-    tfiles = store._dated_files("trades", d)
+    hist = {u: pa.concat_tables([p[u] for p in per_day if u in p]) for u in us}
+    tfiles = plan["trades"]
     trades = (
-        _split(pa.concat_tables([store._read(f, "trades", None) for f in tfiles]), "underlying")
+        _split(pa.concat_tables([read_partition(root, f, "trades", by_und) for f in tfiles]),
+               "underlying")
         if tfiles
         else {}
-    )
-    prints = _split(store.prints(None, d), "ticker")
+    )  # fmt: skip
+    by_tick = pc.field("ticker").isin(names)
+    pparts = [read_partition(root, f, "prints", by_tick) for f in plan["prints"]]
+    prints = _split(pa.concat_tables(pparts), "ticker") if pparts else {}
     empty_t = schema.TRADES.empty_table()
     empty_p = schema.PRINTS.empty_table()
     return (
@@ -184,6 +215,56 @@ def _bulk_tables(store: Any, d: dt.date, us: Sequence[str], n_sessions: int) -> 
         {u: trades.get(u, empty_t) for u in us},
         {u: prints.get(u, empty_p) for u in us},
     )
+
+
+def _bulk_tables(store: Any, d: dt.date, us: Sequence[str], n_sessions: int) -> Any:
+    """Read the window of every underlying with one Parquet read per stored file
+    (:func:`_bulk_plan`); ``None`` when that would not be what the store returns."""
+    plan = _bulk_plan(store, d, us, n_sessions)
+    return None if plan is None else _read_planned(plan, us)
+
+
+def _planned_windows(
+    plan: dict[str, Any],
+    session: dt.date,
+    us: Sequence[str],
+    bars: pa.Table | None,
+    events: pa.Table | None,
+) -> list[UnderlyingWindow]:
+    """The windows of ``us`` built in a pool worker from the plan's files. ``bars`` and
+    ``events`` are the store's tables restricted to ``us`` (events: and ``*``) by the parent,
+    or ``None`` where the store has none; per underlying they filter as in
+    :func:`iter_windows`."""
+    hist, trades, prints = _read_planned(plan, us)
+    return [
+        UnderlyingWindow(
+            underlying=u,
+            session=session,
+            history=hist[u],
+            trades=trades[u],
+            prints=prints[u],
+            bars=None if bars is None else _rows_eq(bars, "ticker", [u]),
+            events=None if events is None else _rows_eq(events, "ticker", [u, "*"]),
+        )
+        for u in us
+    ]
+
+
+def _safe_planned(
+    plan: dict[str, Any],
+    session: dt.date,
+    us: list[str],
+    bars: pa.Table | None,
+    events: pa.Table | None,
+    config: PipelineConfig,
+) -> list[UnderlyingResult | str]:
+    """One pool task: read this chunk's windows from the stored files, then analyse them
+    (:func:`_safe_many`). A read failure fails the chunk's underlyings, not the run."""
+    try:
+        windows = _planned_windows(plan, session, us, bars, events)
+    except ChainlensError as exc:
+        return [f"{u}: {exc.message}" for u in us]
+    return _safe_many(windows, config)
 
 
 def iter_windows(
@@ -319,14 +400,48 @@ def run_local(
         )
         method = "forkserver" if "forkserver" in mp.get_all_start_methods() else "spawn"
         ctx = mp.get_context(method)
+        # Workers read their own chunk from the stored files when one read per file is what
+        # the store would return (the parent then holds no session data); otherwise the
+        # parent reads and pickles each chunk's windows.
+        plan = _bulk_plan(store, d, us, cfg.n_sessions) if WORKERS_READ else None
+        bars_all = store.table("bars") if plan is not None else None
+        events_all = store.table("events") if plan is not None else None
         with ProcessPoolExecutor(max_workers=nw, mp_context=ctx, initializer=_worker_init) as ex:
-            it = windows()
-            futs = []
-            for a, b in _chunks(n, nw):
-                chunk = [_compact(next(it)) for _ in range(a, b)]
-                futs.append(([w.underlying for w in chunk], ex.submit(_safe_many, chunk, wcfg)))
+            wit = windows() if plan is None else None
+
+            def submit(a: int, b: int) -> tuple[list[str], Any]:
+                if wit is None:
+                    assert plan is not None
+                    names = list(us[a:b])
+                    tick = pa.array([*names, "*"], pa.string())
+                    bars = (
+                        None
+                        if bars_all is None or bars_all.num_rows == 0
+                        else bars_all.filter(pc.is_in(bars_all.column("ticker"), value_set=tick))
+                    )
+                    events = (
+                        None
+                        if events_all is None or events_all.num_rows == 0
+                        else events_all.filter(
+                            pc.is_in(events_all.column("ticker"), value_set=tick)
+                        )
+                    )
+                    return names, ex.submit(_safe_planned, plan, d, names, bars, events, wcfg)
+                chunk = [_compact(next(wit)) for _ in range(a, b)]
+                return [w.underlying for w in chunk], ex.submit(_safe_many, chunk, wcfg)
+
+            # a bounded number of chunks in flight: memory stays that of a few chunks
+            pending: deque[tuple[list[str], Any]] = deque()
             i = 0
-            for names, f in futs:
+            for a, b in _chunks(n, nw):
+                pending.append(submit(a, b))
+                while len(pending) > 2 * nw:
+                    names, f = pending.popleft()
+                    for u, r in zip(names, f.result(), strict=True):
+                        i += 1
+                        take(r, u, i)
+            while pending:
+                names, f = pending.popleft()
                 for u, r in zip(names, f.result(), strict=True):
                     i += 1
                     take(r, u, i)

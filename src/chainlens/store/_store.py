@@ -997,17 +997,7 @@ class Store:
     def _read(
         self, rel: str, kind: str, filt: pc.Expression | None, columns: Sequence[str] | None = None
     ) -> pa.Table:
-        path = self.root / rel
-        try:
-            t = pq.read_table(path, filters=filt, columns=list(columns) if columns else None)
-        except FileNotFoundError:
-            raise StoreError(
-                f"catalogued file {rel} is missing from {self.root}",
-                hint="the store was modified outside chainlens; re-ingest the source",
-            ) from None
-        if columns:
-            return t
-        return schema.conform(t, schema.SCHEMAS[kind])
+        return read_partition(self.root, rel, kind, filt, columns)
 
     def _snapshot(
         self, rel: str, underlying: str, ns: int, columns: Sequence[str] | None = None
@@ -1294,6 +1284,29 @@ _INSERT_SQL = {
 
 #: Column names of the catalog tables (fixed by ``_DDL``), looked up once per process.
 _COLUMNS: dict[str, list[str]] = {}
+
+
+def read_partition(
+    root: Path,
+    rel: str,
+    kind: str,
+    filt: pc.Expression | None = None,
+    columns: Sequence[str] | None = None,
+) -> pa.Table:
+    """One stored Parquet partition (``rel`` under ``root``), filtered, as the canonical table
+    of ``kind`` (or just ``columns``). Reads files only, never the catalog: pool workers call
+    it while the parent holds the store open for writing."""
+    path = Path(root) / rel
+    try:
+        t = pq.read_table(path, filters=filt, columns=list(columns) if columns else None)
+    except FileNotFoundError:
+        raise StoreError(
+            f"catalogued file {rel} is missing from {root}",
+            hint="the store was modified outside chainlens; re-ingest the source",
+        ) from None
+    if columns:
+        return t
+    return schema.conform(t, schema.SCHEMAS[kind])
 
 
 def _move_into_place(moves: list[tuple[Path, Path]], moved: list[Path]) -> None:
