@@ -259,12 +259,9 @@ def _safe_planned(
     config: PipelineConfig,
 ) -> list[UnderlyingResult | str]:
     """One pool task: read this chunk's windows from the stored files, then analyse them
-    (:func:`_safe_many`). A read failure fails the chunk's underlyings, not the run."""
-    try:
-        windows = _planned_windows(plan, session, us, bars, events)
-    except ChainlensError as exc:
-        return [f"{u}: {exc.message}" for u in us]
-    return _safe_many(windows, config)
+    (:func:`_safe_many`). A read failure (a catalogued file missing or unreadable: the store
+    itself is damaged) stops the run, as when the parent reads."""
+    return _safe_many(_planned_windows(plan, session, us, bars, events), config)
 
 
 def iter_windows(
