@@ -29,13 +29,11 @@ __all__ = [
     "band_strings",
     "abs_grouped",
     "first_rows",
-    "int_or_null",
     "mark_rows",
     "stale_stats",
     "window_legs",
     "row_columns",
     "cell_columns",
-    "row_outputs",
     "same_key",
     "scatter",
     "listed_cells",
@@ -63,13 +61,6 @@ def first_rows(cid: np.ndarray, n_c: int) -> np.ndarray:
 def _int_or_null_np(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     miss = np.isnan(x)
     return np.where(miss, 0.0, x).astype(np.int64), miss
-
-
-def int_or_null(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Integer-valued floats as int64 values and a null mask (NaN)."""
-    if USE_NUMBA and len(x):
-        return _int_or_null_nb(x)
-    return _int_or_null_np(x)
 
 
 def _band_index_np(x: np.ndarray, lows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -319,18 +310,6 @@ def _row_outputs_np(
     return oi_next, change, avg, vol_oi, mult
 
 
-def row_outputs(
-    c: np.ndarray, j: np.ndarray, oi: np.ndarray, vol: np.ndarray, listed: np.ndarray, window: int
-) -> tuple[np.ndarray, ...]:
-    """Per row (contract ``c``, session ``j``): ``oi_next`` :math:`OI_{j+1}`, ``change``
-    :math:`OI_{j+1} - OI_j`, ``avg`` (mean non-null volume over the contract's previous
-    ``window`` listed sessions), ``vol_oi`` :math:`V_j/OI_j` (NaN unless OI > 0) and ``mult``
-    :math:`V_j/\\overline{V}` (NaN unless the average > 0)."""
-    if USE_NUMBA and len(c):
-        return _row_outputs_nb(c, j, oi, vol, listed, window)
-    return _row_outputs_np(c, j, oi, vol, listed, window)
-
-
 def row_columns(
     c: np.ndarray,
     j: np.ndarray,
@@ -340,11 +319,12 @@ def row_columns(
     window: int,
     lows: np.ndarray,
 ) -> tuple[np.ndarray, ...]:
-    """:func:`row_outputs` as output columns in the same pass: ``oi_next`` and ``change`` as
-    int64 with null masks, ``avg``, ``vol_oi``, ``mult``, and the Vol/OI band index with its
+    """Per row (contract ``c``, session ``j``), NumPy (the reference of the compiled
+    :func:`cell_columns`): ``oi_next`` :math:`OI_{j+1}` and ``change`` :math:`OI_{j+1} - OI_j`
+    as int64 with null masks, ``avg`` (mean non-null volume over the contract's previous
+    ``window`` listed sessions), ``vol_oi`` :math:`V_j/OI_j` (NaN unless OI > 0), ``mult``
+    :math:`V_j/\\overline{V}` (NaN unless the average > 0), and the Vol/OI band index with its
     miss mask (:func:`band_index` over ``lows``)."""
-    if USE_NUMBA and len(c):
-        return _row_columns_nb(c, j, oi, vol, listed, window, lows)
     oi_next, change, avg, vol_oi, mult = _row_outputs_np(c, j, oi, vol, listed, window)
     nx, nx_miss = _int_or_null_np(oi_next)
     chg, chg_miss = _int_or_null_np(change)
@@ -564,17 +544,6 @@ if HAVE_NUMBA:
         return out
 
     @njit(cache=True, nogil=True)
-    def _int_or_null_nb(x):
-        n = len(x)
-        v = np.empty(n, np.int64)
-        miss = np.empty(n, np.bool_)
-        for r in range(n):
-            m = np.isnan(x[r])
-            miss[r] = m
-            v[r] = 0 if m else np.int64(x[r])
-        return v, miss
-
-    @njit(cache=True, nogil=True)
     def _band_index_nb(x, lows):
         n = len(x)
         idx = np.zeros(n, np.int64)
@@ -622,69 +591,6 @@ if HAVE_NUMBA:
                 if r >= 0:
                     keep[r] = True
         return listed
-
-    @njit(cache=True, nogil=True, parallel=True)
-    def _row_outputs_nb(c, j, oi, vol, listed, window):
-        n = len(c)
-        w = oi.shape[1]
-        oi_next = np.empty(n)
-        change = np.empty(n)
-        avg = np.empty(n)
-        vol_oi = np.empty(n)
-        mult = np.empty(n)
-        for r in prange(n):  # rows are independent
-            cc, jj = c[r], j[r]
-            o = oi[cc, jj]
-            nx = oi[cc, jj + 1] if jj + 1 < w else np.nan
-            oi_next[r] = nx
-            change[r] = nx - o
-            seen = 0
-            tot = 0.0
-            cnt = 0.0
-            k = jj - 1
-            while k >= 0 and seen < window:
-                if listed[cc, k]:
-                    v = vol[cc, k]
-                    if np.isfinite(v):
-                        tot += v
-                        cnt += 1.0
-                    seen += 1
-                k -= 1
-            a = tot / max(cnt, 1.0) if cnt > 0 else np.nan
-            avg[r] = a
-            v = vol[cc, jj]
-            vol_oi[r] = v / o if o > 0 else np.nan
-            mult[r] = v / a if a > 0 else np.nan
-        return oi_next, change, avg, vol_oi, mult
-
-    @njit(cache=True, nogil=True, parallel=True)
-    def _row_columns_nb(c, j, oi, vol, listed, window, lows):
-        oi_next, change, avg, vol_oi, mult = _row_outputs_nb(c, j, oi, vol, listed, window)
-        n = len(c)
-        nx = np.empty(n, np.int64)
-        nx_miss = np.empty(n, np.bool_)
-        chg = np.empty(n, np.int64)
-        chg_miss = np.empty(n, np.bool_)
-        b = np.zeros(n, np.int64)
-        b_miss = np.empty(n, np.bool_)
-        nb = len(lows)
-        for r in prange(n):  # rows are independent
-            x = oi_next[r]
-            nx_miss[r] = np.isnan(x)
-            nx[r] = 0 if np.isnan(x) else np.int64(x)
-            x = change[r]
-            chg_miss[r] = np.isnan(x)
-            chg[r] = 0 if np.isnan(x) else np.int64(x)
-            v = vol_oi[r]
-            if np.isnan(v):
-                b_miss[r] = True
-            else:
-                k = -1
-                while k + 1 < nb and lows[k + 1] <= v:
-                    k += 1
-                b_miss[r] = k < 0
-                b[r] = max(k, 0)
-        return nx, nx_miss, chg, chg_miss, avg, vol_oi, mult, b, b_miss
 
     @njit(cache=True, nogil=True, parallel=True)
     def _cell_columns_nb(row_at, oi, vol, listed, window, lows, pos, all_kept, n):
