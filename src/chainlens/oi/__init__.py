@@ -94,6 +94,40 @@ class OIResult:
     settings: dict[str, Any] = field(default_factory=dict)
 
 
+def _history_core(
+    hist: pa.Table, last: pa.Table, cfg: OIConfig
+) -> tuple[
+    pa.Table, pa.Table, pa.Table, pa.Table | None, pa.Table, pa.Table, list[tuple[str, dt.date]]
+]:
+    """What :func:`analyze_oi` and :func:`analyze_oi_many` compute alike on a history (one or
+    many underlyings): changes, accumulation, rolls, the last spot per underlying (from
+    ``last``, the as-of session's rows), term structure, window changes, stale sessions."""
+    ch = oi_changes(hist, avg_window=cfg.avg_window, drop_stale=cfg.drop_stale)
+    acc = accumulation(
+        hist,
+        min_sessions=cfg.streak_min_sessions,
+        min_contracts=cfg.streak_min_contracts,
+        min_fraction=cfg.streak_min_fraction,
+        min_dte=cfg.streak_min_dte,
+        changes=ch,
+        drop_stale=cfg.drop_stale,
+    )
+    rolls = detect_rolls(hist, config=cfg)
+    spot = None
+    if "spot" in last.column_names and last.num_rows:
+        import polars as pl
+
+        sp = pl.from_arrow(last.select(["underlying", "spot"]))
+        assert isinstance(sp, pl.DataFrame)
+        spot = sp.group_by("underlying").agg(pl.col("spot").drop_nulls().last()).to_arrow()
+    term = term_structure(hist)
+    wc = window_changes(hist, window=cfg.roll_window, drop_stale=cfg.drop_stale).to_arrow()
+    from chainlens.oi._panel import cached_panel
+
+    stale = cached_panel(hist, as_of=None, drop_stale=cfg.drop_stale).stale
+    return ch, acc, rolls, spot, term, wc, stale
+
+
 def analyze_oi(
     history: pa.Table,
     session: dt.date,
@@ -126,30 +160,8 @@ def analyze_oi(
     hist = history.filter(
         pc.less_equal(history.column("trade_date"), pa.scalar(session, pa.date32()))
     )
-    ch = oi_changes(hist, avg_window=cfg.avg_window, drop_stale=cfg.drop_stale)
-    acc = accumulation(
-        hist,
-        min_sessions=cfg.streak_min_sessions,
-        min_contracts=cfg.streak_min_contracts,
-        min_fraction=cfg.streak_min_fraction,
-        min_dte=cfg.streak_min_dte,
-        changes=ch,
-        drop_stale=cfg.drop_stale,
-    )
-    rolls = detect_rolls(hist, config=cfg)
     last = hist.filter(pc.equal(hist.column("trade_date"), pa.scalar(session, pa.date32())))
-    spot = None
-    if "spot" in last.column_names and last.num_rows:
-        import polars as pl
-
-        sp = pl.from_arrow(last.select(["underlying", "spot"]))
-        assert isinstance(sp, pl.DataFrame)
-        spot = sp.group_by("underlying").agg(pl.col("spot").drop_nulls().last()).to_arrow()
-    term = term_structure(hist)
-    wc = window_changes(hist, window=cfg.roll_window, drop_stale=cfg.drop_stale).to_arrow()
-    from chainlens.oi._panel import cached_panel
-
-    stale = cached_panel(hist, as_of=None, drop_stale=cfg.drop_stale).stale
+    ch, acc, rolls, spot, term, wc, stale = _history_core(hist, last, cfg)
     sig = term_signals(term, oi_growth=wc, leaps_min_days=cfg.leaps_min_days)
     ev = event_oi_build(ch, events) if events is not None and events.num_rows else None
     kinds = pc.value_counts(rolls.column("kind")).to_pylist() if rolls.num_rows else []
@@ -305,29 +317,7 @@ def analyze_oi_many(
     if any(x.num_rows == 0 for x in lasts):
         raise InputError(f"a history holds no snapshot of {session}", column="history")
 
-    ch = oi_changes(hist, avg_window=cfg.avg_window, drop_stale=cfg.drop_stale)
-    acc = accumulation(
-        hist,
-        min_sessions=cfg.streak_min_sessions,
-        min_contracts=cfg.streak_min_contracts,
-        min_fraction=cfg.streak_min_fraction,
-        min_dte=cfg.streak_min_dte,
-        changes=ch,
-        drop_stale=cfg.drop_stale,
-    )
-    rolls = detect_rolls(hist, config=cfg)
-    spot = None
-    if "spot" in last.column_names:
-        import polars as pl
-
-        sp = pl.from_arrow(last.select(["underlying", "spot"]))
-        assert isinstance(sp, pl.DataFrame)
-        spot = sp.group_by("underlying").agg(pl.col("spot").drop_nulls().last()).to_arrow()
-    term = term_structure(hist)
-    wc = window_changes(hist, window=cfg.roll_window, drop_stale=cfg.drop_stale).to_arrow()
-    from chainlens.oi._panel import cached_panel
-
-    stale = cached_panel(hist, as_of=None, drop_stale=cfg.drop_stale).stale
+    ch, acc, rolls, spot, term, wc, stale = _history_core(hist, last, cfg)
     opposite = opposite_buildup(acc, spot)
     # clusters: one extra rank to see a tie at the top_n boundary
     top = cfg.clusters_top_n
