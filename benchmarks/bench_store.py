@@ -81,6 +81,39 @@ def make_chain(
     )
 
 
+def make_trades(day: dt.date, n_trades: int, n_underlyings: int, seed: int) -> pa.Table:
+    """A canonical trades tape of ``n_trades`` over the contracts of a generated chain, in
+    time order (as the simulator writes it: sorted by ts, not by underlying)."""
+    rng = np.random.default_rng(seed)
+    chain = make_chain(day, 400 * n_underlyings, n_underlyings, seed)
+    c = chain.take(pa.array(rng.integers(0, chain.num_rows, n_trades)))
+    open_ns = np.datetime64(dt.datetime.combine(day, dt.time(14, 30)), "ns").astype(np.int64)
+    ts = np.sort(open_ns + rng.integers(0, 23_400 * 10**9, n_trades))
+    price = np.round(rng.uniform(0.05, 10.0, n_trades), 2)
+    half = np.round(rng.uniform(0.0, 0.1, n_trades), 2)
+    bid = np.maximum(price - half, 0.0)
+    exch = pa.array(["CBOE", "ISE", "PHLX", "AMEX", "ARCA", "MIAX"]).take(
+        pa.array(rng.integers(0, 6, n_trades))
+    )
+    cond = pa.array(["I", "S", "J", "a"]).take(pa.array(rng.integers(0, 4, n_trades)))
+    cols = {k: c[k] for k in ("trade_date", *schema.CHAIN.names[2:10])}
+    t = pa.table(
+        {
+            "ts": pa.array(ts, pa.timestamp("ns", tz="UTC")),
+            **cols,
+            "price": price,
+            "size": rng.integers(1, 50, n_trades),
+            "bid": bid,
+            "ask": price + half,
+            "exchange": exch,
+            "condition": cond,
+            "spot": np.full(n_trades, 100.0),
+            "trade_id": np.arange(n_trades, dtype=np.int64),
+        }
+    )
+    return schema.conform(t, schema.TRADES)
+
+
 def timed(fn, repeat: int = 1) -> tuple[float, object]:
     t0 = time.perf_counter()
     out = None
@@ -126,7 +159,13 @@ def main() -> None:
     ap.add_argument("--contracts", type=int, default=200_000)
     ap.add_argument("--underlyings", type=int, default=500)
     ap.add_argument("--big-rows", type=int, default=3_000_000)
+    ap.add_argument("--trades", type=int, default=1_000_000, help="trades per session file")
+    ap.add_argument("--trades-only", action="store_true", help="only the trades ingest lines")
     a = ap.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        bench_trades(Path(tmp), a)
+    if a.trades_only:
+        return
 
     with tempfile.TemporaryDirectory() as tmp:
         tmpd = Path(tmp)
@@ -283,6 +322,43 @@ def main() -> None:
     print(
         f"(bench process peak RSS {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB)"
     )
+
+
+def bench_trades(tmpd: Path, a: argparse.Namespace) -> None:
+    """Ingest of canonical trades files: in the store's layout (written by the store's own
+    writer, sorted by underlying and ts: the verbatim publish) and in time order with
+    1M-row groups, as the simulator writes them (each block sorted and re-encoded)."""
+    n_files = max(2, min(a.sessions, 4))
+    canon, unsorted = [], []
+    for k in range(n_files):
+        d = dt.date(2024, 1, 2) + dt.timedelta(days=k)
+        t = make_trades(d, a.trades, a.underlyings, 50 + k)
+        f = tmpd / f"trades-{d}.parquet"
+        pq.write_table(t, f, row_group_size=1 << 20, compression="snappy")
+        unsorted.append(f)
+        g = tmpd / f"canon_trades-{d}.parquet"
+        write_parquet(sort_table(t, "trades"), g)
+        canon.append(g)
+    with Store(tmpd / "warm_trades") as st:
+        st.ingest(unsorted[0])
+        st.ingest(canon[0])
+    for label, group in (
+        ("store layout: verbatim publish", canon),
+        ("time order, 1M-row groups (as simulated): sorted, re-encoded", unsorted),
+    ):
+        for many in (True, False):
+            with Store(tmpd / f"trades_{label}_{many}") as st:
+                if many:
+                    w, c, res = timed_both(lambda g=group, s=st: s.ingest_many(g))
+                else:
+                    w, c, res = timed_both(lambda g=group, s=st: [s.ingest(f) for f in g])
+                assert all(r.status == "ingested" for r in res), [r.error for r in res]
+                rows = sum(r.accepted for r in res)
+                how = "ingest_many, 2 workers" if many else "ingest one by one"
+                print(
+                    f"{how} canonical trades ({label}, {len(group)} x {a.trades:,}): "
+                    f"{rows:,} trades, {_rate(rows, w, c)}"
+                )
 
 
 if __name__ == "__main__":
