@@ -29,6 +29,18 @@ validation, which names every bad row. Each rule of ``finalize`` maps onto a str
   must store exactly these flags, otherwise the computed ones replace the stored ones (as
   ``finalize`` does).
 
+Canonical **trades** files get the same treatment from :class:`TradesVerifier` (the rules
+``finalize`` applies to kind "trades"; trades have no duplicate rule and no ``crossed`` flag):
+
+- missing values: no null in ts, trade_date, the contract keys, multiplier, price, size (nor
+  in the values of a dictionary column among them);
+- NaN/inf in price/bid/ask/spot, negative size, negative price/bid/ask: on the valid values;
+- ``strike <= 0`` (and NaN/inf), right not C/P, settlement not AM/PM (every dictionary
+  value), ``expiry < trade_date`` (row by row; a verbatim publish also needs every row in
+  the file's one session), and the symbol checked exactly as for chains;
+- a verbatim publish also needs the store's order, (underlying, ts) non-decreasing within
+  and across blocks; re-encoding takes rows in any order (the stager sorts each block).
+
 The pass also yields the (underlying, snapshot) runs whose contract and quoted-row counts the
 catalog records. Numba compiles the row pass; without Numba (or with ``CHAINLENS_NO_NUMBA=1``)
 :func:`available` is False and callers take the full validation. ``tests/test_ingest_verify.py``
@@ -45,16 +57,24 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from chainlens.schema import SCHEMAS
+
 __all__ = [
     "DICTIONARY_COLUMNS",
     "MAX_HASHED_ROWS",
     "VERBATIM_ONLY_REASONS",
+    "TRADES_DICTIONARY_COLUMNS",
     "ChainVerifier",
+    "TradesVerifier",
     "available",
 ]
 
 #: Chain columns read as dictionaries (their values repeat): decoded as indices, not strings.
 DICTIONARY_COLUMNS = ("underlying", "root", "settlement", "right")
+
+#: Trades columns read as dictionaries: the contract strings checked through their indices,
+#: and the exchange and condition codes (cheaper to decode so; no rule reads them).
+TRADES_DICTIONARY_COLUMNS = (*DICTIONARY_COLUMNS, "exchange", "condition")
 
 #: Most rows of a file whose keys the unordered mode hashes (8 bytes per slot, load <= 1/2:
 #: 128 MB at this size); larger unsorted files take the full validation.
@@ -294,3 +314,126 @@ class ChainVerifier:
             rb.column("right")[i].as_py(),
             rb.column("root")[i].as_py(),
         )
+
+
+_TRADES_REQUIRED = (
+    "ts",
+    "trade_date",
+    "underlying",
+    "root",
+    "symbol",
+    "expiry",
+    "settlement",
+    "strike",
+    "right",
+    "multiplier",
+    "price",
+    "size",
+)
+#: The canonical trades schema as the check reads it (the dictionary columns as dictionaries).
+_TRADES_TYPES = pa.schema(
+    [
+        (f.name, _DICT_STRING if f.name in TRADES_DICTIONARY_COLUMNS else f.type)
+        for f in SCHEMAS["trades"]
+    ]
+)
+_TRADES_NONNEG_FLOATS = ("price", "bid", "ask")
+_TRADES_FINITE_FLOATS = ("spot",)
+_TRADES_NONNEG_INTS = ("size",)
+
+
+@dataclass
+class TradesVerifier:
+    """Checks the blocks of one canonical trades file in order (see the module docstring).
+
+    Parameters
+    ----------
+    day
+        With ``ordered`` (a verbatim publish): the file's session, which every row must
+        have. Unused otherwise (rows of any session; each must expire on or after its own).
+    ordered
+        Rows must come in the store's order, (underlying, ts) non-decreasing within and
+        across blocks; otherwise :attr:`in_order` only says whether the last block was.
+    """
+
+    day: dt.date | None = None
+    ordered: bool = True
+    in_order: bool = True
+    #: why the last :meth:`check` declined (None while every block passed)
+    reason: str | None = None
+    _last_key: tuple[str, int] | None = None
+
+    def check(self, rb: pa.RecordBatch) -> bool:
+        """Whether ``finalize`` would reject no row of the next block (a record batch with
+        :data:`DICTIONARY_COLUMNS` as dictionaries); False sets :attr:`reason`."""
+        from chainlens.io._verify_numba import TRADES_STATUS, check_trades_block
+
+        n = rb.num_rows
+        if n == 0:
+            self.in_order = True
+            return True
+        if rb.schema.names != _TRADES_TYPES.names or any(
+            rb.schema.field(f.name).type != f.type for f in _TRADES_TYPES
+        ):
+            return self._decline("columns or types differ from the canonical trades schema")
+        c = {name: rb.column(name) for name in rb.schema.names}
+        for name in DICTIONARY_COLUMNS:
+            if c[name].dictionary.null_count:
+                return self._decline(f"{name} is not a clean dictionary column")
+        for name in _TRADES_REQUIRED:
+            if c[name].null_count:
+                return self._decline(f"missing value in {name}")
+        for name in _TRADES_NONNEG_FLOATS:
+            v = _valid_values(c[name], np.float64)
+            if not (np.isfinite(v).all() and (v >= 0).all()):
+                return self._decline(f"NaN, inf or negative value in {name}")
+        for name in _TRADES_FINITE_FLOATS:
+            if not np.isfinite(_valid_values(c[name], np.float64)).all():
+                return self._decline(f"NaN or inf in {name}")
+        for name in _TRADES_NONNEG_INTS:
+            v = _valid_values(c[name], np.int64)
+            if len(v) and int(v.min()) < 0:
+                return self._decline(f"negative value in {name}")
+        settle = c["settlement"].dictionary
+        if not pc.all(pc.is_in(settle, value_set=pa.array(["AM", "PM"]))).as_py():
+            return self._decline("settlement is not AM or PM")
+
+        if self.ordered and self.day is None:
+            return self._decline("no session given for an ordered (verbatim) check")
+        day = 0 if self.day is None else (self.day - dt.date(1970, 1, 1)).days
+        und, root, right = c["underlying"], c["root"], c["right"]
+        status, in_order = check_trades_block(
+            *_strings(c["symbol"]),
+            _values(root.indices, np.int32),
+            *_strings(root.dictionary),
+            _values(right.indices, np.int32),
+            *_strings(right.dictionary),
+            _values(und.indices, np.int32),
+            *_strings(und.dictionary),
+            _values(c["trade_date"], np.int32),
+            _values(c["expiry"], np.int32),
+            _values(c["ts"], np.int64),
+            _values(c["strike"], np.float64),
+            np.int32(day),
+            self.ordered,
+            self.ordered,
+        )
+        if status != 0:
+            return self._decline(TRADES_STATUS[int(status)])
+        self.in_order = bool(in_order)
+        if self.ordered:  # the block's first row continues the previous block's order
+            first = self._key(rb, 0)
+            if self._last_key is not None and first < self._last_key:
+                return self._decline(OUT_OF_ORDER_ACROSS_BLOCKS)
+            self._last_key = self._key(rb, n - 1)
+        return True
+
+    def _decline(self, why: str) -> bool:
+        self.reason = why
+        return False
+
+    @staticmethod
+    def _key(rb: pa.RecordBatch, i: int) -> tuple[str, int]:
+        """Row ``i``'s (underlying, ts in ns): strings compare by code point (UTF-8 byte
+        order, as Arrow compares them)."""
+        return rb.column("underlying")[i].as_py(), rb.column("ts")[i].value

@@ -12,7 +12,13 @@ from __future__ import annotations
 import numba as nb
 import numpy as np
 
-__all__ = ["STATUS", "check_chain_block", "first_repeated_key"]
+__all__ = [
+    "STATUS",
+    "TRADES_STATUS",
+    "check_chain_block",
+    "check_trades_block",
+    "first_repeated_key",
+]
 
 #: Meaning of the codes returned by :func:`check_chain_block` (0 = every row passed).
 STATUS = {
@@ -240,3 +246,126 @@ def first_repeated_key(sym_off, sym_dat, ts, table):  # type: ignore[no-untyped-
             k = (k + np.uint64(1)) & mask
         table[k] = h
     return -1
+
+
+#: Meaning of the codes returned by :func:`check_trades_block` (0 = every row passed).
+TRADES_STATUS = {
+    0: "clean",
+    1: "trade_date differs from the file's session",
+    2: "expiry before the session",
+    3: "strike not finite and > 0",
+    4: "right is not C or P",
+    5: "symbol length outside 16..21 (not a compact OSI symbol)",
+    6: "symbol root differs from the root column",
+    7: "symbol date digits differ from the expiry column",
+    8: "symbol right differs from the right column",
+    9: "symbol strike digits differ from the strike column (exactly)",
+    10: STATUS[10],
+}
+
+
+@nb.njit(cache=True, nogil=True)
+def check_trades_block(  # type: ignore[no-untyped-def]
+    sym_off,
+    sym_dat,
+    root_ix,
+    root_off,
+    root_dat,
+    right_ix,
+    right_off,
+    right_dat,
+    und_ix,
+    und_off,
+    und_dat,
+    trade_date,
+    expiry,
+    ts,
+    strike,
+    day,
+    one_day,
+    ordered,
+):
+    """Check a block of trades row by row; returns (status, whether the block is in the
+    store's order, (underlying, ts) non-decreasing).
+
+    Per row ``i``: ``trade_date == day`` when ``one_day`` (a verbatim publish holds one
+    session), else any session; ``expiry >= trade_date``; ``0 < strike < inf``; the right is ``C`` or
+    ``P``; the symbol is ``root + YYMMDD + right + 8 digits`` with the root, the expiry's
+    ``YYMMDD`` (year 2000..2099), the right and ``digits / 1000 == strike`` exactly (the
+    checks of :func:`check_chain_block`). With ``ordered``, a row whose (underlying, ts) is
+    below row ``i - 1``'s returns code 10; otherwise it only clears the returned flag (equal
+    keys are in order: trades have no duplicate rule).
+    """
+    n = sym_off.shape[0] - 1
+    in_order = True
+    last_e = np.int32(-(2**31))
+    last_want = np.int64(-1)
+    for i in range(n):
+        d = trade_date[i]
+        if one_day and d != day:
+            return 1, False
+        e = expiry[i]
+        if e < d:
+            return 2, False
+        k = strike[i]
+        if not (k > 0.0 and k < np.inf):
+            return 3, False
+        ri = right_ix[i]
+        r0 = right_off[ri]
+        if right_off[ri + 1] - r0 != 1:
+            return 4, False
+        rb = right_dat[r0]
+        if rb != 67 and rb != 80:  # C, P
+            return 4, False
+        s0 = sym_off[i]
+        s1 = sym_off[i + 1]
+        slen = s1 - s0
+        if slen < 16 or slen > 21:
+            return 5, False
+        oi = root_ix[i]
+        o0 = root_off[oi]
+        olen = root_off[oi + 1] - o0
+        if olen != slen - 15:
+            return 6, False
+        for j in range(olen):
+            if sym_dat[s0 + j] != root_dat[o0 + j]:
+                return 6, False
+        p = s0 + olen
+        ymd = 0
+        for j in range(6):
+            c = sym_dat[p + j] - 48
+            if c < 0 or c > 9:
+                return 7, False
+            ymd = ymd * 10 + c
+        if e != last_e:
+            last_e = e
+            last_want, year = _yymmdd(np.int64(e))
+            if year < 2000 or year > 2099:
+                return 7, False
+        if ymd != last_want:
+            return 7, False
+        if sym_dat[p + 6] != rb:
+            return 8, False
+        units = 0
+        for j in range(7, 15):
+            c = sym_dat[p + j] - 48
+            if c < 0 or c > 9:
+                return 9, False
+            units = units * 10 + c
+        if units / 1000.0 != k:
+            return 9, False
+        if i == 0 or not in_order:
+            continue
+        # sort key against the previous row: underlying, then ts
+        ui = und_ix[i]
+        uj = und_ix[i - 1]
+        c = (
+            0
+            if ui == uj
+            else _cmp(und_dat, und_off[ui], und_off[ui + 1], und_dat, und_off[uj], und_off[uj + 1])
+        )
+        if c < 0 or (c == 0 and ts[i] < ts[i - 1]):
+            if ordered:
+                return 10, False
+            in_order = False
+    return 0, in_order

@@ -500,8 +500,9 @@ class Stager:
         self, kind: str, rows: int, snapshots: list[tuple[str, int, int, int]]
     ) -> None:
         """Account for a block of the verbatim copy that :class:`chainlens.io._verify.ChainVerifier`
-        proved clean and in order: ``rows`` rows and its (underlying, snapshot_ts ns,
-        contracts, quoted) runs (a run continued from the previous block is summed)."""
+        (or ``TradesVerifier``) proved clean and in order: ``rows`` rows and its (underlying,
+        snapshot_ts ns, contracts, quoted) runs (a run continued from the previous block is
+        summed; none for trades)."""
         st = self._verbatim
         if st is None or kind != st.kind:
             raise ValueError("no verbatim copy of this kind is being staged")

@@ -624,7 +624,8 @@ class Store:
             if unchanged is not None:
                 prep.discard()
                 return _Prepared(unchanged)
-            # 1. a verbatim copy proved clean; 2. a canonical chain proved clean, re-encoded;
+            # 1. a verbatim copy proved clean; 2. a canonical chain or trades file proved
+            # clean, re-encoded;
             # 3. every rule, row by row (which names each bad row)
             counts: _Counts | None = None
             try_proof = fmt == _PARQUET_FORMAT and mapping is None
@@ -647,9 +648,13 @@ class Store:
                     try_proof = False  # the normal path below reports any real problem
                 if counts is None:
                     stager.abandon_verbatim()
-            if counts is None and try_proof and self._provable_chain(p):
+            provable = self._provable_kind(p) if counts is None and try_proof else None
+            if provable is not None:
+                stage = (
+                    self._stage_proved_chain if provable == "chain" else self._stage_proved_trades
+                )
                 try:
-                    counts = self._stage_proved_chain(
+                    counts = stage(
                         p, stager=stager, progress=progress, label=str(path), verbatim=False
                     )
                 except (_NotVerbatim, ChainlensError, OSError, ValueError, pa.ArrowException):
@@ -786,13 +791,16 @@ class Store:
         """
         from chainlens import io as cio
 
-        if verbatim and stager.verbatim_kind == "chain":
+        if verbatim and stager.verbatim_kind in ("chain", "trades"):
             from chainlens.io import _verify
 
             if _verify.available():
-                return Store._stage_proved_chain(
-                    src, stager=stager, progress=progress, label=label, verbatim=True
+                stage = (
+                    Store._stage_proved_chain
+                    if stager.verbatim_kind == "chain"
+                    else Store._stage_proved_trades
                 )
+                return stage(src, stager=stager, progress=progress, label=label, verbatim=True)
         c = _Counts()
         batch_rows = VERBATIM_BATCH_ROWS if verbatim else INGEST_BATCH_ROWS
         for batch in cio.read_file(
@@ -889,20 +897,61 @@ class Store:
         return c
 
     @staticmethod
-    def _provable_chain(p: Path) -> bool:
-        """Whether ``p`` is a Parquet file with exactly the canonical chain columns and types
-        (then the compiled proof may stage it without the per-rule validation)."""
+    def _stage_proved_trades(
+        src: Path, *, stager: Stager, progress: ProgressFn | None, label: str, verbatim: bool
+    ) -> _Counts:
+        """Stage a canonical trades file proved clean block by block by the compiled check
+        (:class:`chainlens.io._verify.TradesVerifier`) instead of running every rule.
+
+        With ``verbatim``, ``src`` is the stager's verbatim copy and is only accounted (rows
+        of its session, in the store's order); otherwise each proved block is staged as the
+        full validation stages its batches (same batch size, sorted by the stager). Raises
+        :class:`_NotVerbatim` at the first block the check cannot prove clean (the caller then
+        runs the full validation, which names the bad rows).
+        """
+        from chainlens.io._parquet import FORMAT, iter_tables
+        from chainlens.io._verify import TRADES_DICTIONARY_COLUMNS, TradesVerifier
+
+        pf = pq.ParquetFile(src, read_dictionary=list(TRADES_DICTIONARY_COLUMNS))
+        ver = TradesVerifier(stager.verbatim_day if verbatim else None, ordered=verbatim)
+        c = _Counts(format=FORMAT)
+        batch_rows = VERIFY_BATCH_ROWS if verbatim else INGEST_BATCH_ROWS
+        for table in iter_tables(pf, schema.TRADES.names, batch_rows):
+            # one block per batch: row groups' dictionaries merged, chunks concatenated
+            for rb in table.unify_dictionaries().combine_chunks().to_batches():
+                if not ver.check(rb):
+                    raise _NotVerbatim(ver.reason)
+                if verbatim:
+                    stager.add_verbatim_checked("trades", rb.num_rows, [])
+                else:  # strings decoded, sorted and split by session by the stager
+                    stager.add("trades", pa.Table.from_batches([rb]).cast(schema.TRADES))
+                c.rows_read += rb.num_rows
+            if progress is not None:
+                progress(label, c.rows_read)
+        if c.rows_read != pf.metadata.num_rows:
+            raise _NotVerbatim("rows read differ from the footer's count")
+        c.accepted = c.rows_read
+        c.kinds["trades"] = c.rows_read
+        return c
+
+    @staticmethod
+    def _provable_kind(p: Path) -> str | None:
+        """``"chain"`` or ``"trades"`` when ``p`` is a Parquet file with exactly that kind's
+        canonical columns and types (then the compiled proof may stage it without the
+        per-rule validation), else None."""
         from chainlens.io import _verify
 
         if not _verify.available():
-            return False
+            return None
         try:
             sch = pq.read_schema(p)
         except (pa.ArrowInvalid, OSError):
-            return False
-        return sch.names == schema.CHAIN.names and all(
-            sch.field(f.name).type == f.type for f in schema.CHAIN
-        )
+            return None
+        for kind in ("chain", "trades"):
+            want = schema.SCHEMAS[kind]
+            if sch.names == want.names and all(sch.field(f.name).type == f.type for f in want):
+                return kind
+        return None
 
     def add_tables(self, tables: Mapping[str, pa.Table], *, source: str) -> None:
         """Atomically publish canonical tables (``{"chain": t, "trades": t, ...}``).
