@@ -397,3 +397,22 @@ def test_simulated_trades_file_is_proved_and_stored_as_by_the_full_rules(
     assert calls == [(True, False), (False, True)]
     assert all(got["fast"][u].equals(got["slow"][u]) for u in m.underlyings)
     assert sum(t.num_rows for t in got["fast"].values()) == n
+
+
+def test_dictionary_sort_is_the_stores_stable_sort() -> None:
+    """sort_trades_by_dictionary against sort_table (Arrow's stable sort over the strings),
+    with ties in ts and a dictionary holding one value twice (a legal Arrow array)."""
+    from chainlens.store._stage import sort_trades_by_dictionary
+
+    rng = np.random.default_rng(7)
+    t = canonical_trades(n_und=5, n_trades=5_000, seed=7)
+    t = t.take(pa.array(rng.permutation(t.num_rows)))
+    values = pa.array(["U003", "U001", "U000", "U001", "U004", "U002", "U000"])
+    idx = rng.integers(0, len(values), t.num_rows).astype(np.int32)
+    und = pa.DictionaryArray.from_arrays(pa.array(idx), values)
+    i = t.schema.get_field_index("underlying")
+    t_dict = t.set_column(i, pa.field("underlying", und.type, nullable=False), und)
+    t_str = t.set_column(i, t.schema.field(i), und.cast(pa.string()))
+    got = sort_trades_by_dictionary(t_dict).cast(schema.TRADES)
+    assert got.equals(sort_table(t_str, "trades"))
+    assert is_sorted(got, SORT_KEYS["trades"])

@@ -192,6 +192,18 @@ def sort_table(table: pa.Table, kind: str) -> pa.Table:
     return table.take(pc.sort_indices(table, sort_keys=keys))
 
 
+def sort_trades_by_dictionary(table: pa.Table) -> pa.Table:
+    """:func:`sort_table` for a trades table whose ``underlying`` is one dictionary array
+    (no nulls in it nor in ``ts``): the same stable order, (underlying, ts), from the
+    dictionary indices ranked by value (equal values share a rank) and the timestamps, with
+    NumPy's stable ``lexsort`` instead of Arrow's sort over the strings (about 3x faster)."""
+    und = table.column("underlying").chunk(0)
+    rank = pc.rank(und.dictionary, sort_keys="ascending", tiebreaker="dense").to_numpy()
+    key = rank[und.indices.to_numpy(zero_copy_only=False)]
+    ts = pc.cast(table.column("ts").chunk(0), pa.int64()).to_numpy(zero_copy_only=False)
+    return table.take(pa.array(np.lexsort((ts, key))))
+
+
 def write_parquet(table: pa.Table, path: Path) -> None:
     """Write one table as a Parquet file with statistics and moderate row groups, fsynced."""
     path.parent.mkdir(parents=True, exist_ok=True)

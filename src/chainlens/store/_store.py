@@ -34,6 +34,7 @@ from chainlens.store._stage import (
     Staged,
     Stager,
     iter_files,
+    sort_trades_by_dictionary,
     write_parquet,
 )
 
@@ -905,7 +906,8 @@ class Store:
 
         With ``verbatim``, ``src`` is the stager's verbatim copy and is only accounted (rows
         of its session, in the store's order); otherwise each proved block is staged as the
-        full validation stages its batches (same batch size, sorted by the stager). Raises
+        full validation stages its batches (same batch size and stable sort, done here on
+        the dictionary indices). Raises
         :class:`_NotVerbatim` at the first block the check cannot prove clean (the caller then
         runs the full validation, which names the bad rows).
         """
@@ -923,8 +925,11 @@ class Store:
                     raise _NotVerbatim(ver.reason)
                 if verbatim:
                     stager.add_verbatim_checked("trades", rb.num_rows, [])
-                else:  # strings decoded, sorted and split by session by the stager
-                    stager.add("trades", pa.Table.from_batches([rb]).cast(schema.TRADES))
+                else:  # sorted here through the dictionary (then only checked by the stager)
+                    block = pa.Table.from_batches([rb])
+                    if not ver.in_order:
+                        block = sort_trades_by_dictionary(block)
+                    stager.add("trades", block.cast(schema.TRADES))  # split by session
                 c.rows_read += rb.num_rows
             if progress is not None:
                 progress(label, c.rows_read)
