@@ -292,7 +292,8 @@ def check_trades_block(  # type: ignore[no-untyped-def]
     session), else any session; ``expiry >= trade_date``; ``0 < strike < inf``; the right is ``C`` or
     ``P``; the symbol is ``root + YYMMDD + right + 8 digits`` with the root, the expiry's
     ``YYMMDD`` (year 2000..2099), the right and ``digits / 1000 == strike`` exactly (the
-    checks of :func:`check_chain_block`). With ``ordered``, a row whose (underlying, ts) is
+    checks of :func:`check_chain_block`, written out again on purpose: a shared compiled
+    helper returning the status measured four times slower per row). With ``ordered``, a row whose (underlying, ts) is
     below row ``i - 1``'s returns code 10; otherwise it only clears the returned flag (equal
     keys are in order: trades have no duplicate rule).
     """
