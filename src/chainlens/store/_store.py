@@ -1336,6 +1336,12 @@ _INSERT_SQL = {
 }
 
 
+#: One-row inserts into the catalog tables (column counts fixed by ``_DDL``).
+_INSERT_ROW_SQL = {
+    "files": "INSERT INTO files VALUES (?, ?, ?, ?, ?)",
+    "snapshots": "INSERT INTO snapshots VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+    "results": "INSERT INTO results VALUES (?, ?, ?, ?, ?)",
+}
 #: Column names of the catalog tables (fixed by ``_DDL``), looked up once per process.
 _COLUMNS: dict[str, list[str]] = {}
 
@@ -1394,9 +1400,9 @@ def _insert(con: duckdb.DuckDBPyConnection, table: str, rows: list[list[Any]]) -
     if not rows:
         return
     if len(rows) <= _FEW_ROWS:
-        marks = ", ".join("?" * len(rows[0]))
+        sql = _INSERT_ROW_SQL[table]  # the catalog's own tables only; values are bound
         for r in rows:  # a loop over at most _FEW_ROWS catalog rows
-            con.execute(f"INSERT INTO {table} VALUES ({marks})", r)
+            con.execute(sql, r)
         return
     names = _COLUMNS.get(table)
     if names is None:
