@@ -206,10 +206,12 @@ def test_proof_and_full_validation_store_identical_answers(
     assert [s["contracts"] for s in fast[0]] == [240] * 12
 
 
-def _spy_proof(monkeypatch: pytest.MonkeyPatch) -> list[tuple[bool, bool]]:
-    """Record (verbatim, proved) for each call of the store's proof path."""
+def _spy_proof(
+    monkeypatch: pytest.MonkeyPatch, method: str = "_stage_proved_chain"
+) -> list[tuple[bool, bool]]:
+    """Record (verbatim, proved) for each call of the store's proof path ``method``."""
     calls: list[tuple[bool, bool]] = []
-    real = store_mod.Store._stage_proved_chain
+    real = getattr(store_mod.Store, method)
 
     def spy(src, **kw):  # type: ignore[no-untyped-def]
         try:
@@ -220,7 +222,7 @@ def _spy_proof(monkeypatch: pytest.MonkeyPatch) -> list[tuple[bool, bool]]:
         calls.append((kw["verbatim"], True))
         return out
 
-    monkeypatch.setattr(store_mod.Store, "_stage_proved_chain", staticmethod(spy))
+    monkeypatch.setattr(store_mod.Store, method, staticmethod(spy))
     return calls
 
 

@@ -27,6 +27,7 @@ from chainlens.store import Store
 from chainlens.store import _store as store_mod
 from chainlens.store._stage import SORT_KEYS, is_sorted, sort_table, write_parquet
 from test_ingest_fastpath import DAY, canonical_chain, sha, write
+from test_ingest_verify import _spy_proof
 
 pytestmark = pytest.mark.skipif(not _verify.available(), reason="Numba disabled or missing")
 
@@ -207,20 +208,7 @@ def test_edits_of_one_rule_each_are_caught_by_the_proof() -> None:
 
 def _spy(monkeypatch: pytest.MonkeyPatch) -> list[tuple[bool, bool]]:
     """Record (verbatim, proved) for each call of the store's trades proof path."""
-    calls: list[tuple[bool, bool]] = []
-    real = store_mod.Store._stage_proved_trades
-
-    def spy(src, **kw):  # type: ignore[no-untyped-def]
-        try:
-            out = real(src, **kw)
-        except store_mod._NotVerbatim:
-            calls.append((kw["verbatim"], False))
-            raise
-        calls.append((kw["verbatim"], True))
-        return out
-
-    monkeypatch.setattr(store_mod.Store, "_stage_proved_trades", staticmethod(spy))
-    return calls
+    return _spy_proof(monkeypatch, "_stage_proved_trades")
 
 
 #: One broken rule each: (column, value, rejected column, reason of the full rules).

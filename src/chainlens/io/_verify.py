@@ -142,6 +142,37 @@ def _valid_values(a: pa.Array, dtype: type) -> np.ndarray:
     return v
 
 
+def _column_faults(
+    c: dict[str, pa.Array],
+    required: tuple[str, ...],
+    nonneg_floats: tuple[str, ...],
+    finite_floats: tuple[str, ...],
+    nonneg_ints: tuple[str, ...],
+) -> str | None:
+    """Why a block's columns break a single-column rule of ``finalize`` (None: none does):
+    a null in a required column; NaN, inf or a negative value in a price column; NaN or inf
+    in another float column; a negative count; a settlement other than AM/PM (checked on the
+    dictionary, so stricter than the rule)."""
+    for name in required:
+        if c[name].null_count:
+            return f"missing value in {name}"
+    for name in nonneg_floats:
+        v = _valid_values(c[name], np.float64)
+        if not (np.isfinite(v).all() and (v >= 0).all()):
+            return f"NaN, inf or negative value in {name}"
+    for name in finite_floats:
+        if not np.isfinite(_valid_values(c[name], np.float64)).all():
+            return f"NaN or inf in {name}"
+    for name in nonneg_ints:
+        v = _valid_values(c[name], np.int64)
+        if len(v) and int(v.min()) < 0:
+            return f"negative value in {name}"
+    settle = c["settlement"].dictionary
+    if not pc.all(pc.is_in(settle, value_set=pa.array(["AM", "PM"]))).as_py():
+        return "settlement is not AM or PM"
+    return None
+
+
 @dataclass
 class ChainVerifier:
     """Checks the blocks of one chain file in order (see the module docstring).
@@ -193,23 +224,9 @@ class ChainVerifier:
                 return self._decline(f"{name} is not a clean dictionary column")
         if c["symbol"].type != pa.string():
             return self._decline("symbol is not a string column")
-        for name in _REQUIRED:
-            if c[name].null_count:
-                return self._decline(f"missing value in {name}")
-        for name in _NONNEG_FLOATS:
-            v = _valid_values(c[name], np.float64)
-            if not (np.isfinite(v).all() and (v >= 0).all()):
-                return self._decline(f"NaN, inf or negative value in {name}")
-        for name in _FINITE_FLOATS:
-            if not np.isfinite(_valid_values(c[name], np.float64)).all():
-                return self._decline(f"NaN or inf in {name}")
-        for name in _NONNEG_INTS:
-            v = _valid_values(c[name], np.int64)
-            if len(v) and int(v.min()) < 0:
-                return self._decline(f"negative value in {name}")
-        settle = c["settlement"].dictionary
-        if not pc.all(pc.is_in(settle, value_set=pa.array(["AM", "PM"]))).as_py():
-            return self._decline("settlement is not AM or PM")
+        fault = _column_faults(c, _REQUIRED, _NONNEG_FLOATS, _FINITE_FLOATS, _NONNEG_INTS)
+        if fault is not None:
+            return self._decline(fault)
         computed = pc.fill_null(
             pc.and_(pc.greater(c["bid"], c["ask"]), pc.greater(c["ask"], 0)), False
         )
@@ -380,23 +397,11 @@ class TradesVerifier:
         for name in DICTIONARY_COLUMNS:
             if c[name].dictionary.null_count:
                 return self._decline(f"{name} is not a clean dictionary column")
-        for name in _TRADES_REQUIRED:
-            if c[name].null_count:
-                return self._decline(f"missing value in {name}")
-        for name in _TRADES_NONNEG_FLOATS:
-            v = _valid_values(c[name], np.float64)
-            if not (np.isfinite(v).all() and (v >= 0).all()):
-                return self._decline(f"NaN, inf or negative value in {name}")
-        for name in _TRADES_FINITE_FLOATS:
-            if not np.isfinite(_valid_values(c[name], np.float64)).all():
-                return self._decline(f"NaN or inf in {name}")
-        for name in _TRADES_NONNEG_INTS:
-            v = _valid_values(c[name], np.int64)
-            if len(v) and int(v.min()) < 0:
-                return self._decline(f"negative value in {name}")
-        settle = c["settlement"].dictionary
-        if not pc.all(pc.is_in(settle, value_set=pa.array(["AM", "PM"]))).as_py():
-            return self._decline("settlement is not AM or PM")
+        fault = _column_faults(
+            c, _TRADES_REQUIRED, _TRADES_NONNEG_FLOATS, _TRADES_FINITE_FLOATS, _TRADES_NONNEG_INTS
+        )
+        if fault is not None:
+            return self._decline(fault)
 
         if self.ordered and self.day is None:
             return self._decline("no session given for an ordered (verbatim) check")
