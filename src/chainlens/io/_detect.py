@@ -21,6 +21,7 @@ KNOWN_FORMATS: tuple[str, ...] = (
     "occ_oi_json",
     "barchart_json",
     "cboe_delayed_json",
+    "databento_dbn",
     "generic:iwm_eod",
     "canonical_parquet",
     "zip",
@@ -80,6 +81,10 @@ def detect_format(path: Path) -> str:
         if not any(fmt for _, fmt in _zip.members(path)):
             raise _unknown(path, "a zip archive with no member in a known format")
         return _zip.FORMAT
+    from chainlens.io import _databento
+
+    if _databento.looks_like(path):
+        return _databento.FORMAT
     head = read_head_lines(path, 8)
     text0 = "\n".join(head).lstrip()
     if _cboe_quotes.looks_like(head):
@@ -178,6 +183,10 @@ def read_file(
         from chainlens.io import _cboe_json
 
         gen = _cboe_json.read(path, batch_rows=batch_rows)
+    elif fmt == "databento_dbn":
+        from chainlens.io import _databento
+
+        gen = _databento.read(path, batch_rows=batch_rows)
     elif fmt == "zip":
         from chainlens.io import _zip
 
