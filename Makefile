@@ -35,3 +35,10 @@ bench: $(STAMP)
 
 clean:
 	rm -rf $(VENV) chainlens-data .pytest_cache .mypy_cache
+
+# Wheel and sdist in dist/, checked by twine (metadata, README rendering).
+.PHONY: dist
+dist: $(STAMP)
+	rm -rf dist build
+	$(BIN)/python -m build --outdir dist .
+	$(BIN)/twine check --strict dist/*
