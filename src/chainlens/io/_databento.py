@@ -269,6 +269,24 @@ def _definitions(path: Path) -> dict[int, str]:
     return out
 
 
+def _parse_unique(raw: pa.Array) -> tuple[pa.Table, pa.Array, pa.Array]:
+    """``parse_osi`` and the compact symbol of each *distinct* raw symbol (a file has far fewer
+    contracts than records), then taken back to the rows."""
+    enc = pc.dictionary_encode(raw)
+    uniq, idx = enc.dictionary, enc.indices
+    osi = parse_osi(uniq)
+    ok = osi["valid"].combine_chunks()
+    root = pc.fill_null(osi["root"].combine_chunks(), "X")
+    sym = format_osi(
+        root,
+        pc.if_else(ok, osi["expiry"].combine_chunks(), pa.scalar(0, pa.int32()).cast(pa.date32())),
+        pc.if_else(ok, osi["right"].combine_chunks(), pa.scalar("C")),
+        pc.if_else(ok, osi["strike"].combine_chunks(), pa.scalar(1.0)),
+    )
+    rows = osi.append_column("compact", sym).take(idx)
+    return rows, raw, rows["valid"].combine_chunks()
+
+
 def _contracts(path: Path, t: pa.Table, probs: list[Problem], defs: list[dict[int, str]]):
     """(root, symbol, expiry, right, strike) from the mapped raw symbols (OSI, space-padded)."""
     raw = (
@@ -276,8 +294,8 @@ def _contracts(path: Path, t: pa.Table, probs: list[Problem], defs: list[dict[in
         if "symbol" in t.column_names
         else pa.nulls(t.num_rows, pa.string())
     )
-    osi = parse_osi(raw)
-    valid = osi["valid"].to_numpy(zero_copy_only=False)
+    osi, raw, ok = _parse_unique(raw)
+    valid = pc.fill_null(ok, False).to_numpy(zero_copy_only=False)
     if not valid.all() and "instrument_id" in t.column_names:
         if not defs:
             defs.append(_definitions(path))
@@ -286,9 +304,8 @@ def _contracts(path: Path, t: pa.Table, probs: list[Problem], defs: list[dict[in
             keys = pa.array(list(defs[0]), pa.int64())
             vals = pa.array(list(defs[0].values()), pa.string())
             looked = pc.take(vals, pc.index_in(ids, value_set=keys))
-            raw = pc.if_else(pa.array(valid), raw, looked)
-            osi = parse_osi(raw)
-            valid = osi["valid"].to_numpy(zero_copy_only=False)
+            osi, raw, ok = _parse_unique(pc.if_else(pa.array(valid), raw, looked))
+            valid = pc.fill_null(ok, False).to_numpy(zero_copy_only=False)
     if not valid.all():
         probs.append(
             Problem(
@@ -303,14 +320,7 @@ def _contracts(path: Path, t: pa.Table, probs: list[Problem], defs: list[dict[in
     expiry = osi["expiry"].combine_chunks()
     right = osi["right"].combine_chunks()
     strike = osi["strike"].combine_chunks()
-    ok = pa.array(valid)
-    sym = format_osi(
-        root,
-        pc.if_else(ok, expiry, pa.scalar(0, pa.int32()).cast(pa.date32())),
-        pc.if_else(ok, right, pa.scalar("C")),
-        pc.if_else(ok, strike, pa.scalar(1.0)),
-    )
-    return root, sym, expiry, right, strike
+    return root, osi["compact"].combine_chunks(), expiry, right, strike
 
 
 def _keys(root, sym, expiry, right, strike) -> dict[str, pa.Array]:
