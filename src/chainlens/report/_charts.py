@@ -580,6 +580,7 @@ def _marker_labels(c: Chart, lo: float, hi: float) -> list[tuple[float, str, boo
     row_end = [-1.0, -1.0, -1.0]  # right edge (axis fraction) of the last label in each row
     for g in groups:
         x = g[0][0]
+        g.sort(key=lambda t: t[1] != "spot")  # spot first in a shared label
         text = " / ".join(f"{lab} {price_tick(v)}" for v, lab in g)
         f = (x - lo) / span
         width = 0.0085 * len(text) + 0.01
