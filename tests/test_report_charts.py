@@ -254,6 +254,9 @@ def _all_text_problems(fig: Any) -> list[str]:
                     bad.append(f"x tick labels overlap at {a.x1:.0f}>{b.x0:.0f}")
                 if axis is ax.yaxis and a.y1 > b.y0 + 0.5:
                     bad.append(f"y tick labels overlap at {a.y1:.0f}>{b.y0:.0f}")
+        for t in [*ax.texts, ax.title, ax.xaxis.label, ax.yaxis.label]:
+            if t.get_text().count("$") >= 2 and t.get_parse_math():
+                bad.append(f"mathtext would eat the dollars of {t.get_text()!r}")
         # marker labels (spot, walls, zero gamma) never overlap one another
         ann = [t.get_window_extent(r) for t in ax.texts if t.get_visible()]
         for i, a in enumerate(ann):

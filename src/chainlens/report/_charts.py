@@ -431,12 +431,20 @@ def side_chart(
 
 
 def smile_chart(doc: Mapping[str, Any], *, must_show_strikes: Sequence[float] = ()) -> Chart | None:
-    """Smile (call IV, else put IV, decimal) by strike of the two nearest expiries, spot marked."""
+    """Smile (call IV, else put IV, decimal) by strike of the two nearest expiries, spot marked;
+    strikes within ±25% of spot (widened to ``must_show_strikes``): far wings of 300% IV would
+    flatten the part a trader reads."""
     sm = _g(doc, "analysis", "vol", "smile") or []
     if not sm:
         return None
+    spot = _g(doc, "analysis", "spot")
+    must = _must(must_show_strikes)
     exps = sorted({r["expiry"] for r in sm})[:2]
+    near = {id(r) for r in _window(sm, _num(spot), 0.25, must)} if _num(spot) else None
+    sm = [r for r in sm if near is None or id(r) in near]
     strikes = sorted({r["strike"] for r in sm if r["expiry"] in exps})
+    if not strikes:
+        return None
     series = []
     for e in exps:
         m = {
@@ -445,7 +453,6 @@ def smile_chart(doc: Mapping[str, Any], *, must_show_strikes: Sequence[float] = 
             if r["expiry"] == e
         }
         series.append({"name": f"IV {e}", "values": [m.get(k) for k in strikes]})
-    spot = _g(doc, "analysis", "spot")
     c = Chart(
         id="smile",
         kind="line",
@@ -457,7 +464,7 @@ def smile_chart(doc: Mapping[str, Any], *, must_show_strikes: Sequence[float] = 
         series=series,
         markers=[{"x": spot, "label": "spot"}] if _num(spot) is not None else [],
     )
-    return _finish_strike_axis(c, spot, _must(must_show_strikes))
+    return _finish_strike_axis(c, spot, must)
 
 
 def skew_chart(doc: Mapping[str, Any], *, must_show_strikes: Sequence[float] = ()) -> Chart | None:
@@ -963,6 +970,7 @@ def _png_markers(ax: Any, c: Chart, lo: float, hi: float) -> None:
             va="top",
             bbox={"boxstyle": "square,pad=0.1", "fc": "white", "ec": "none", "alpha": 0.75},
             zorder=4,
+            parse_math=False,  # "$4,205 / call wall $4,300" is text, not mathtext
         )
 
 
@@ -1002,7 +1010,7 @@ def _png_xy(fig: Any, ax: Any, c: Chart) -> None:
                 label=s["name"],
                 color=col,
                 ls="--" if tgt is ax2 else "-",
-                lw=max(3.2 - 1.1 * si, 1.0),
+                lw=max(3.2 - 1.1 * si, 1.0) if len(c.series) >= 3 else 1.8,
             )  # a wider first series: identical series stay visible
         handles.append(h)
     if c.kind == "bar":
@@ -1015,7 +1023,7 @@ def _png_xy(fig: Any, ax: Any, c: Chart) -> None:
         ax2.yaxis.set_major_formatter(_formatter(tick_format(c.y2_unit, c.y2_label)))
         ax2.yaxis.set_major_locator(MaxNLocator(nbins=6))
         if c.y2_label:
-            ax2.set_ylabel(c.y2_label, fontsize=8)
+            ax2.set_ylabel(c.y2_label, fontsize=8, parse_math=False)
         ax2.tick_params(labelsize=7)
     if xr is not None:
         ax.set_xlim(*xr)
@@ -1025,11 +1033,13 @@ def _png_xy(fig: Any, ax: Any, c: Chart) -> None:
     else:
         stepi = max(1, math.ceil(n / 8))
         labs = [_xlabel(c, x) for x in c.x]
-        ax.set_xticks(pos[::stepi], labs[::stepi], fontsize=7)
+        ax.set_xticks(pos[::stepi], labs[::stepi], fontsize=7, parse_math=False)
         ax.set_xlim(-0.5, n - 0.5)
     ax.tick_params(labelsize=7)
     if handles:
-        ax.legend(handles=handles, fontsize=7, loc="lower left", framealpha=0.8)
+        leg = ax.legend(handles=handles, fontsize=7, loc="lower left", framealpha=0.8)
+        for t in leg.get_texts():
+            t.set_parse_math(False)
 
 
 def _png_heat(fig: Any, ax: Any, c: Chart) -> Any:
@@ -1057,12 +1067,13 @@ def _png_heat(fig: Any, ax: Any, c: Chart) -> Any:
     fmt = tick_format(c.z_unit or "shares", c.z_label)
     cb.ax.yaxis.set_major_formatter(_formatter(fmt))
     cb.ax.tick_params(labelsize=7)
-    cb.set_label("\n".join(_wrap(c.z_label or c.z_unit, 34)), fontsize=7)
+    cb.set_label("\n".join(_wrap(c.z_label or c.z_unit, 34)), fontsize=7, parse_math=False)
     ystep = max(1, math.ceil(ny / 10))
     ax.set_yticks(
         np.arange(0, ny, ystep) + 0.5,
         [str(c.y[j]) if j < len(c.y) else "" for j in range(0, ny, ystep)],
         fontsize=6,
+        parse_math=False,
     )
     xr = _x_range(c) or (float(xe[0]), float(xe[-1]))
     ax.set_xlim(*xr)
@@ -1083,7 +1094,7 @@ def chart_figure(c: Chart) -> Any:
     fig = Figure(figsize=(9, h), dpi=90)
     FigureCanvasAgg(fig)
     ax = fig.add_subplot(1, 1, 1)
-    ax.set_title(c.title, fontsize=10)
+    ax.set_title(c.title, fontsize=10, parse_math=False)
     if c.kind in ("bar", "line"):
         _png_xy(fig, ax, c)
     elif c.kind == "hbar":
@@ -1098,7 +1109,13 @@ def chart_figure(c: Chart) -> Any:
         ax.xaxis.set_major_locator(MaxNLocator(nbins=6))
         for i, v in enumerate(hv):
             ax.annotate(
-                fmt(v), (v, i), xytext=(3, 0), textcoords="offset points", va="center", fontsize=7
+                fmt(v),
+                (v, i),
+                xytext=(3, 0),
+                textcoords="offset points",
+                va="center",
+                fontsize=7,
+                parse_math=False,
             )
         ax.tick_params(labelsize=7)
         if hv:
@@ -1119,7 +1136,9 @@ def chart_figure(c: Chart) -> Any:
                     ">" if p > 1.5 else "<" if p < -0.5 else "o",
                     color="#c53030",
                 )
-        ax.set_yticks(range(len(c.rows)), [str(r.get("ticker")) for r in c.rows], fontsize=7)
+        ax.set_yticks(
+            range(len(c.rows)), [str(r.get("ticker")) for r in c.rows], fontsize=7, parse_math=False
+        )
         ax.set_xlim(-0.55, 1.55)
         ax.set_xticks([0, 0.5, 1], ["low", "mid", "high"], fontsize=7)
         ax.invert_yaxis()
@@ -1127,9 +1146,9 @@ def chart_figure(c: Chart) -> Any:
     else:
         raise ValueError(f"unknown chart kind {c.kind!r}")
     if c.x_label and c.kind in ("bar", "line", "heatmap", "hbar"):
-        ax.set_xlabel(c.x_label, fontsize=8)
+        ax.set_xlabel(c.x_label, fontsize=8, parse_math=False)
     if c.y_label and c.kind != "zones":
-        ax.set_ylabel(c.y_label, fontsize=8)
+        ax.set_ylabel(c.y_label, fontsize=8, parse_math=False)
     fig.tight_layout()
     return fig
 
