@@ -182,6 +182,22 @@ def test_window_widens_to_named_strikes() -> None:
     assert oc.series[1]["values"][i] == -150_000.0  # the $330 put cluster is drawn
 
 
+def test_gex_window_holds_the_marked_walls() -> None:
+    doc = _doc()
+    doc["analysis"]["levels"]["put_wall"] = 330.0  # a wall far outside ±12% of spot
+    c = gex_chart(doc)
+    assert 330.0 in c.x and strike_in_axis(c, 330.0)
+
+
+def test_max_pain_leaves_out_expired_expiries() -> None:
+    doc = _doc()
+    doc["session"] = "2024-04-12"  # the 04-05 and 04-12 expiries are gone on the report day
+    c = max_pain_chart(doc)
+    assert c.x == ["2024-04-19", "2024-04-26"]
+    doc["session"] = "2024-04-26"
+    assert max_pain_chart(doc) is None
+
+
 def test_no_strike_axis_builders_accept_keyword() -> None:
     c = skew_chart(_doc(), must_show_strikes=[330.0])
     assert c is not None and c.strike_axis == "" and c.strike_range is None

@@ -278,10 +278,12 @@ def gex_chart(doc: Mapping[str, Any], *, must_show_strikes: Sequence[float] = ()
     a = doc["analysis"]
     spot = a.get("spot")
     must = _must(must_show_strikes)
-    rows = _window(a.get("by_strike") or [], spot, 0.12, must)
+    lv = a.get("levels") or {}
+    # the marked levels (walls, zero gamma) are drawn with their bars, however far from spot
+    levels = _must([lv.get(k) for k in ("zero_gamma", "call_wall", "put_wall")])
+    rows = _window(a.get("by_strike") or [], spot, 0.12, [*must, *levels])
     if not rows:
         return None
-    lv = a.get("levels") or {}
     marks = [{"x": spot, "label": "spot"}]
     for k, lab in (
         ("zero_gamma", "zero gamma"),
@@ -374,8 +376,16 @@ def oi_change_chart(
 def max_pain_chart(
     doc: Mapping[str, Any], *, must_show_strikes: Sequence[float] = ()
 ) -> Chart | None:
-    """Max pain (USD strike) by expiry against spot; the strike axis is ``y``."""
-    rows = [r for r in doc["analysis"].get("by_expiry") or [] if r.get("max_pain") is not None][:12]
+    """Max pain (USD strike) by expiry against spot; the strike axis is ``y``.
+
+    Live expiries only: an expiry on or before the document's session (expired on the report
+    day) is left out; the first 12 live expiries are drawn."""
+    session = str(doc.get("session") or "")
+    rows = [
+        r
+        for r in doc["analysis"].get("by_expiry") or []
+        if r.get("max_pain") is not None and str(r.get("expiry")) > session
+    ][:12]
     if not rows:
         return None
     spot = doc["analysis"].get("spot")
