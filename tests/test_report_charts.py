@@ -189,6 +189,18 @@ def test_gex_window_holds_the_marked_walls() -> None:
     assert 330.0 in c.x and strike_in_axis(c, 330.0)
 
 
+def test_marker_label_near_the_right_edge_turns_left() -> None:
+    doc = _doc()
+    doc["analysis"]["levels"]["call_wall"] = 560.0  # the last strike: the label would run out
+    c = gex_chart(doc)
+    fig = chart_figure(c)
+    assert _all_text_problems(fig) == []
+    assert any(
+        t.get_ha() == "right" and "call wall $560" in t.get_text() for t in fig.axes[0].texts
+    )
+    assert 'text-anchor="end" class="mkl">call wall $560' in str(chart_svg(c))
+
+
 def test_max_pain_leaves_out_expired_expiries() -> None:
     doc = _doc()
     doc["session"] = "2024-04-12"  # the 04-05 and 04-12 expiries are gone on the report day
@@ -273,8 +285,16 @@ def _all_text_problems(fig: Any) -> list[str]:
         for t in [*ax.texts, ax.title, ax.xaxis.label, ax.yaxis.label]:
             if t.get_text().count("$") >= 2 and t.get_parse_math():
                 bad.append(f"mathtext would eat the dollars of {t.get_text()!r}")
-        # marker labels (spot, walls, zero gamma) never overlap one another
+        # marker labels (spot, walls, zero gamma) stay inside the axes and never overlap
         ann = [t.get_window_extent(r) for t in ax.texts if t.get_visible()]
+        frame = ax.get_window_extent(r)
+        for a in ann:
+            if a.x0 < frame.x0 - 1 or a.x1 > frame.x1 + 1:
+                bad.append("marker label runs out of the axes")
+        leg = ax.get_legend()
+        if leg is not None and ax.get_title():
+            if leg.get_window_extent(r).overlaps(ax.title.get_window_extent(r)):
+                bad.append("legend overlaps the title")
         for i, a in enumerate(ann):
             for b in ann[i + 1 :]:
                 if a.overlaps(b):

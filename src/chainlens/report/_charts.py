@@ -579,9 +579,11 @@ def _x_range(c: Chart) -> tuple[float, float] | None:
     return strike_axis_range([*xs, *(m.get("x") for m in c.markers)], step=_step(xs))
 
 
-def _marker_labels(c: Chart, lo: float, hi: float) -> list[tuple[float, str, bool, int]]:
-    """Marker lines ``(x, label, is_spot, row)``: markers closer than 2% of the axis share one
-    label; labels are stacked in up to three rows so that none overlaps another."""
+def _marker_labels(c: Chart, lo: float, hi: float) -> list[tuple[float, str, bool, int, bool]]:
+    """Marker lines ``(x, label, is_spot, row, left)``: markers closer than 2% of the axis
+    share one label (spot first); a label that would run past the right edge is drawn to the
+    left of its line (``left``); labels are stacked in up to four rows so that none overlaps
+    another (widths estimated at 0.85% of the axis per character)."""
     ms = sorted(
         ((x, str(m.get("label", ""))) for m in c.markers if (x := _num(m.get("x"))) is not None),
         key=lambda t: t[0],
@@ -593,17 +595,21 @@ def _marker_labels(c: Chart, lo: float, hi: float) -> list[tuple[float, str, boo
             groups[-1].append((x, lab))
         else:
             groups.append([(x, lab)])
-    out: list[tuple[float, str, bool, int]] = []
-    row_end = [-1.0, -1.0, -1.0]  # right edge (axis fraction) of the last label in each row
+    out: list[tuple[float, str, bool, int, bool]] = []
+    rows: list[list[tuple[float, float]]] = [[], [], [], []]  # occupied intervals per row
     for g in groups:
         x = g[0][0]
         g.sort(key=lambda t: t[1] != "spot")  # spot first in a shared label
         text = " / ".join(f"{lab} {price_tick(v)}" for v, lab in g)
         f = (x - lo) / span
         width = 0.0085 * len(text) + 0.01
-        row = next((i for i, e in enumerate(row_end) if f > e), 0)
-        row_end[row] = f + width
-        out.append((x, text, any(lab == "spot" for _, lab in g), row))
+        left = f + width > 0.99
+        iv = (f - width, f) if left else (f, f + width)
+        row = next(
+            (i for i, occ in enumerate(rows) if all(iv[1] < a or iv[0] > b for a, b in occ)), 0
+        )
+        rows[row].append(iv)
+        out.append((x, text, any(lab == "spot" for _, lab in g), row, left))
     return out
 
 
@@ -726,14 +732,15 @@ def _xy_svg(c: Chart) -> list[str]:
             f'<rect x="{_PAD_L + 10 + si * 130}" y="{_H - 14}" width="10" height="10" fill="{col}"/><text x="{_PAD_L + 24 + si * 130}" y="{_H - 5}" class="ax">{escape(s["name"])}</text>'
         )
     if sx is not None and xr is not None:
-        for mx, text, is_spot, row in _marker_labels(c, *xr):
+        for mx, text, is_spot, row, left in _marker_labels(c, *xr):
             x = sx(mx)
             cls = "mk spot" if is_spot else "mk"
             parts.append(
                 f'<line x1="{x:.1f}" x2="{x:.1f}" y1="{_PAD_T}" y2="{_H - _PAD_B}" class="{cls}"><title>{escape(text)}</title></line>'
             )
+            anchor = ' text-anchor="end"' if left else ""
             parts.append(
-                f'<text x="{x + 2:.1f}" y="{_PAD_T + 10 + 11 * row}" class="mkl">{escape(text)}</text>'
+                f'<text x="{x - 2 if left else x + 2:.1f}" y="{_PAD_T + 10 + 11 * row}"{anchor} class="mkl">{escape(text)}</text>'
             )
         xfmt = tick_format(c.x_unit or "price", c.x_label)
         for v in nice_ticks(xr[0], xr[1], 8):
@@ -840,13 +847,14 @@ def _heat_svg(c: Chart) -> list[str]:
     parts.append(
         f'<text x="{x1}" y="{_H - 3}" text-anchor="end" class="ax">{escape(c.x_label)}</text>'
     )
-    for mx, text, is_spot, lrow in _marker_labels(c, *xr):
+    for mx, text, is_spot, lrow, left in _marker_labels(c, *xr):
         x = sx(mx)
         parts.append(
             f'<line x1="{x:.1f}" x2="{x:.1f}" y1="{_PAD_T}" y2="{_PAD_T + ny * ch:.1f}" class="mk{" spot" if is_spot else ""}"/>'
         )
+        anchor = ' text-anchor="end"' if left else ""
         parts.append(
-            f'<text x="{x + 2:.1f}" y="{_PAD_T + 10 + 11 * lrow}" class="mkl">{escape(text)}</text>'
+            f'<text x="{x - 2 if left else x + 2:.1f}" y="{_PAD_T + 10 + 11 * lrow}"{anchor} class="mkl">{escape(text)}</text>'
         )
     # colour-bar legend: -m (red) .. 0 (white) .. +m (blue), with units and sign meaning
     lx, ly0, ly1, steps = x1 + 20, _PAD_T, _H - 100, 24
@@ -962,7 +970,7 @@ def _formatter(f: Callable[[float], str]) -> Any:
 
 
 def _png_markers(ax: Any, c: Chart, lo: float, hi: float) -> None:
-    for mx, text, is_spot, row in _marker_labels(c, lo, hi):
+    for mx, text, is_spot, row, left in _marker_labels(c, lo, hi):
         ax.axvline(
             mx,
             ls="-" if is_spot else "--",
@@ -974,10 +982,11 @@ def _png_markers(ax: Any, c: Chart, lo: float, hi: float) -> None:
             text,
             (mx, 0.97 - 0.075 * row),
             xycoords=("data", "axes fraction"),
-            xytext=(2, 0),
+            xytext=(-2 if left else 2, 0),
             textcoords="offset points",
             fontsize=7,
             va="top",
+            ha="right" if left else "left",
             bbox={"boxstyle": "square,pad=0.1", "fc": "white", "ec": "none", "alpha": 0.75},
             zorder=4,
             parse_math=False,  # "$4,205 / call wall $4,300" is text, not mathtext
@@ -1047,7 +1056,18 @@ def _png_xy(fig: Any, ax: Any, c: Chart) -> None:
         ax.set_xlim(-0.5, n - 0.5)
     ax.tick_params(labelsize=7)
     if handles:
-        leg = ax.legend(handles=handles, fontsize=7, loc="lower left", framealpha=0.8)
+        if ax2 is not None:  # "best" cannot see the twin axis: the legend sits above the plot
+            leg = ax.legend(
+                handles=handles,
+                fontsize=7,
+                loc="lower left",
+                bbox_to_anchor=(0.0, 1.0),
+                ncol=len(handles),
+                frameon=False,
+                borderaxespad=0.1,
+            )
+        else:
+            leg = ax.legend(handles=handles, fontsize=7, loc="best", framealpha=0.8)
         for t in leg.get_texts():
             t.set_parse_math(False)
 
