@@ -238,7 +238,7 @@ def _window(
     return [r for r in rows if _num(r.get("strike")) is not None and lo <= r["strike"] <= hi]
 
 
-def _must(must_show_strikes: Sequence[float]) -> list[float]:
+def _must(must_show_strikes: Sequence[Any]) -> list[float]:
     return [f for v in must_show_strikes if (f := _num(v)) is not None]
 
 
@@ -732,7 +732,7 @@ def _xy_svg(c: Chart) -> list[str]:
             f'<rect x="{_PAD_L + 10 + si * 130}" y="{_H - 14}" width="10" height="10" fill="{col}"/><text x="{_PAD_L + 24 + si * 130}" y="{_H - 5}" class="ax">{escape(s["name"])}</text>'
         )
     if sx is not None and xr is not None:
-        for mx, text, is_spot, row, left in _marker_labels(c, *xr):
+        for mx, text, is_spot, lrow, left in _marker_labels(c, *xr):
             x = sx(mx)
             cls = "mk spot" if is_spot else "mk"
             parts.append(
@@ -740,7 +740,7 @@ def _xy_svg(c: Chart) -> list[str]:
             )
             anchor = ' text-anchor="end"' if left else ""
             parts.append(
-                f'<text x="{x - 2 if left else x + 2:.1f}" y="{_PAD_T + 10 + 11 * row}"{anchor} class="mkl">{escape(text)}</text>'
+                f'<text x="{x - 2 if left else x + 2:.1f}" y="{_PAD_T + 10 + 11 * lrow}"{anchor} class="mkl">{escape(text)}</text>'
             )
         xfmt = tick_format(c.x_unit or "price", c.x_label)
         for v in nice_ticks(xr[0], xr[1], 8):
