@@ -732,15 +732,15 @@ def _xy_svg(c: Chart) -> list[str]:
             f'<rect x="{_PAD_L + 10 + si * 130}" y="{_H - 14}" width="10" height="10" fill="{col}"/><text x="{_PAD_L + 24 + si * 130}" y="{_H - 5}" class="ax">{escape(s["name"])}</text>'
         )
     if sx is not None and xr is not None:
-        for mx, text, is_spot, lrow, left in _marker_labels(c, *xr):
+        for mx, text, is_spot, lrow, to_left in _marker_labels(c, *xr):
             x = sx(mx)
             cls = "mk spot" if is_spot else "mk"
             parts.append(
                 f'<line x1="{x:.1f}" x2="{x:.1f}" y1="{_PAD_T}" y2="{_H - _PAD_B}" class="{cls}"><title>{escape(text)}</title></line>'
             )
-            anchor = ' text-anchor="end"' if left else ""
+            anchor = ' text-anchor="end"' if to_left else ""
             parts.append(
-                f'<text x="{x - 2 if left else x + 2:.1f}" y="{_PAD_T + 10 + 11 * lrow}"{anchor} class="mkl">{escape(text)}</text>'
+                f'<text x="{x - 2 if to_left else x + 2:.1f}" y="{_PAD_T + 10 + 11 * lrow}"{anchor} class="mkl">{escape(text)}</text>'
             )
         xfmt = tick_format(c.x_unit or "price", c.x_label)
         for v in nice_ticks(xr[0], xr[1], 8):
