@@ -186,7 +186,7 @@ def nice_ticks(lo: float, hi: float, n: int = 7) -> list[float]:
     out = []
     k = 0
     while first + k * step <= hi + 1e-9 * step:
-        out.append(round(first + k * step, 10))
+        out.append(float(round(first + k * step, 10)))
         k += 1
     return out
 
