@@ -715,7 +715,7 @@ def _xy_svg(c: Chart) -> list[str]:
                 )
             else:
                 parts.append(
-                    f'<circle class="pt" cx="{pos[i]:.1f}" cy="{ys(v):.1f}" r="3" fill="{col}" data-tip="{tip}"><title>{tip}</title></circle>'
+                    f'<circle class="pt" cx="{pos[i]:.1f}" cy="{ys(v):.1f}" r="{3 if n <= 40 else 1.5}" fill="{col}" data-tip="{tip}"><title>{tip}</title></circle>'
                 )
         if not bar:
             pts = [
