@@ -39,6 +39,7 @@ __all__ = [
     "iv_tick",
     "max_pain_chart",
     "money_tick",
+    "named_strikes",
     "net_premium_chart",
     "nice_ticks",
     "oi_change_chart",
@@ -218,6 +219,29 @@ def strike_in_axis(c: Chart, strike: float) -> bool:
         return False
     lo, hi = c.strike_range
     return lo <= float(strike) <= hi
+
+
+_STRIKE_WORDS = ("strike", "wall", "zero gamma", "max pain", "pin")
+
+
+def named_strikes(report: Any) -> list[float]:
+    """The strikes a report's text names: the values of the figures that its sentences
+    (header and sections) quote, in USD with the ``price`` format and a strike-like label
+    (``strike``, ``call wall``, ``put wall``, ``zero gamma``, ``max pain``, ``pin``).
+
+    Pass them as ``must_show_strikes`` to the chart builders, or check a built chart with
+    :func:`strike_in_axis`. Sorted, without duplicates.
+    """
+    keys = {k for s in report.header for k in s.keys}
+    keys |= {k for sec in report.sections for s in sec.sentences for k in s.keys}
+    out = set()
+    for k in keys:
+        f = report.figures.get(k)
+        if f is None or f.fmt != "price" or f.unit != "USD":
+            continue
+        if any(w in (f.label or "").lower() for w in _STRIKE_WORDS) and _num(f.value) is not None:
+            out.add(float(f.value))
+    return sorted(out)
 
 
 def _step(xs: Sequence[float]) -> float | None:
