@@ -34,6 +34,7 @@ __all__ = [
     "chart_png",
     "chart_svg",
     "count_tick",
+    "fit_charts_to_text",
     "gex_chart",
     "heatmap_charts",
     "iv_tick",
@@ -588,6 +589,45 @@ def heatmap_charts(
             )
             out.append(_finish_strike_axis(c, spot, _must(must_show_strikes)))
     return out
+
+
+_REBUILD: dict[str, Callable[..., Chart | None]] = {
+    "gex_by_strike": gex_chart,
+    "oi_by_strike": oi_chart,
+    "oi_change": oi_change_chart,
+    "net_premium": net_premium_chart,
+    "gamma_profile": profile_chart,
+    "smile": smile_chart,
+}
+
+
+def fit_charts_to_text(report: Any, doc: Mapping[str, Any]) -> Any:
+    """Rebuild the report's strike charts so that every strike its text names is drawn.
+
+    For each chart whose strike axis is ``x`` (GEX, OI, OI change, net premium, gamma
+    profile, smile, DX/GX heatmaps), the builder runs again on ``doc`` with
+    ``must_show_strikes=named_strikes(report)``; the max-pain chart (strike axis ``y``, one
+    strike per expiry) is left as built. Returns ``report`` (changed in place). One call at
+    the end of a lens builder.
+    """
+    ks = named_strikes(report)
+    if not ks:
+        return report
+    heat = {c.id: c for c in heatmap_charts(doc, must_show_strikes=ks)}
+    for sec in report.sections:
+        new: list[Chart] = []
+        for c in sec.charts:
+            b = _REBUILD.get(c.id)
+            nc = (
+                heat.get(c.id)
+                if c.kind == "heatmap"
+                else (b(doc, must_show_strikes=ks) if b else None)
+            )
+            if nc is not None:
+                nc.title = c.title  # a lens may have retitled the chart
+            new.append(nc if nc is not None else c)
+        sec.charts = new
+    return report
 
 
 # --------------------------------------------------------------------------- shared layout
