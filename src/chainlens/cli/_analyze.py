@@ -29,7 +29,7 @@ def _config(greeks: str | None, dealer_model: str, rate: float | None) -> Any:
 
 
 def _print(results: list[Any], as_json: bool) -> None:
-    from chainlens.cli._common import console, emit_json
+    from chainlens.cli._common import console, emit_json, esc
 
     if as_json:
         for r in results:
@@ -40,7 +40,7 @@ def _print(results: list[Any], as_json: bool) -> None:
     for r in results:
         tot, lv = r.totals, r.levels
         console.print(
-            f"[bold]{r.underlying}[/] {r.session} spot {r.spot:,.2f}  greeks={r.greeks} "
+            f"[bold]{esc(r.underlying)}[/] {r.session} spot {r.spot:,.2f}  greeks={r.greeks} "
             f"dealer={r.dealer_model}"
         )
         console.print(
@@ -65,7 +65,9 @@ def _print(results: list[Any], as_json: bool) -> None:
             )
         console.print(tab)
         if r.excluded:
-            console.print("  excluded: " + ", ".join(f"{k}={v}" for k, v in r.excluded.items()))
+            console.print(
+                "  excluded: " + ", ".join(f"{esc(k)}={esc(v)}" for k, v in r.excluded.items())
+            )
 
 
 def _fmt(x: Any) -> str:
@@ -125,5 +127,7 @@ def register(app: typer.Typer) -> None:
         except ValueError as exc:
             raise ConfigError(f"--date must be YYYY-MM-DD, not {date!r}") from exc
         cfg = _config(greeks, dealer_model, rate)
-        chain = Store(store).chain(ticker.upper(), session)
+        # a reader: never creates a store (a --store typo is an error), never writes
+        with Store(store, create=False, read_only=True) as st:
+            chain = st.chain(ticker.upper(), session)
         _print(analyze_chain(chain, cfg), as_json)

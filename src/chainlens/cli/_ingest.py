@@ -16,7 +16,7 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from chainlens.cli._common import JsonOpt, StoreOpt, console, console_err, emit_json
+from chainlens.cli._common import JsonOpt, StoreOpt, console, console_err, emit_json, esc
 from chainlens.errors import ChainlensError, NotFoundError
 
 __all__ = ["chain_summary", "register"]
@@ -190,18 +190,18 @@ def register(app: typer.Typer) -> None:
             )
             return
         if not rows:
-            console.print(f"the store at {store} holds no chain snapshots")
+            console.print(f"the store at {esc(store)} holds no chain snapshots")
             return
-        t = Table(title=f"chain snapshots in {store}")
+        t = Table(title=f"chain snapshots in {esc(store)}")
         for c in ("underlying", "session", "snapshot (UTC)", "contracts", "kind", "default"):
             t.add_column(c, justify="right" if c == "contracts" else "left")
         for r in rows:
             t.add_row(
-                r["underlying"],
+                esc(r["underlying"]),
                 r["session"].isoformat(),
                 r["snapshot_ts"].strftime("%Y-%m-%d %H:%M:%S"),
                 f"{r['contracts']:,}",
-                r["kind"],
+                esc(r["kind"]),
                 "*" if r["default"] else "",
             )
         console.print(t)
@@ -236,8 +236,8 @@ def _print_ingest(results: list) -> None:
     style = {"ingested": "green", "unchanged": "cyan", "failed": "bold red"}
     for r in results:
         t.add_row(
-            Path(r.path).name,
-            r.format,
+            esc(Path(r.path).name),
+            esc(r.format),
             f"[{style[r.status]}]{r.status}[/]",
             f"{r.rows_read:,}",
             f"{r.accepted:,}",
@@ -246,10 +246,11 @@ def _print_ingest(results: list) -> None:
     console.print(t)
     for r in results:
         if r.error:
-            console.print(f"[red]{Path(r.path).name}[/]: {r.error}", highlight=False)
+            console.print(f"[red]{esc(Path(r.path).name)}[/]: {esc(r.error)}", highlight=False)
         elif r.rejects_path:
             console.print(
-                f"{Path(r.path).name}: rejected rows in {r.rejects_path}", highlight=False
+                f"{esc(Path(r.path).name)}: rejected rows in {esc(r.rejects_path)}",
+                highlight=False,
             )
     read = sum(r.rows_read for r in results)
     acc = sum(r.accepted for r in results)
@@ -259,7 +260,7 @@ def _print_ingest(results: list) -> None:
 
 def _print_show(s: dict[str, Any]) -> None:
     console.print(
-        f"[bold]{s['underlying']}[/] session {s['session']}  snapshot {s['snapshot_ts']:%Y-%m-%d %H:%M} UTC  "
+        f"[bold]{esc(s['underlying'])}[/] session {s['session']}  snapshot {s['snapshot_ts']:%Y-%m-%d %H:%M} UTC  "
         f"spot {_fmt(s['spot'])}",
         highlight=False,
     )
