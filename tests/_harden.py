@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from chainlens.cli import app
-from chainlens.cli._common import console, console_err, run_guarded
+from chainlens.cli._common import run_guarded
 
 
 @dataclass
@@ -33,13 +33,10 @@ class Outcome:
 def cli(argv: list[str]) -> Outcome:
     """Run ``chainlens ARGV`` in this process; uncaught exceptions propagate (a test failure)."""
     out, err = io.StringIO(), io.StringIO()
-    old = console.file, console_err.file
-    console.file, console_err.file = out, err
-    try:
-        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-            rc = run_guarded(app, [str(a) for a in argv])
-    finally:
-        console.file, console_err.file = old
+    # rich consoles resolve sys.stdout/sys.stderr at print time when their _file is None:
+    # redirecting those is enough (setting .file would pin them for later tests)
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        rc = run_guarded(app, [str(a) for a in argv])
     return Outcome(rc, out.getvalue(), err.getvalue())
 
 

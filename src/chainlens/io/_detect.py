@@ -108,6 +108,12 @@ def detect_format(path: Path) -> str:
     except ImportError:
         pass
     if not first:
+        if any("Last:" in ln or ln.startswith("Expiration Date") for ln in head[:8]):
+            raise _unknown(
+                path,
+                "a Cboe quote table whose preamble or header differs from the expected "
+                "'<name>,Last: <spot>' / 'Date: ...' / 'Expiration Date,Calls,...' lines",
+            )
         raise InputError("no header line (file starts with an empty line)", path=path, row=1)
     raise _unknown(path, f"header not recognised: {first[:120]!r}")
 

@@ -21,6 +21,7 @@ import pyarrow.compute as pc
 
 from chainlens import conventions
 from chainlens.errors import ConfigError, InputError
+from chainlens.io import _rules
 from chainlens.io._common import (
     AdapterResult,
     Candidate,
@@ -35,6 +36,7 @@ from chainlens.io._common import (
     parse_osi,
     reject_bad_lines,
     settlement_of_roots,
+    strptime_strict,
     underlying_of_roots,
 )
 from chainlens.schema import SCHEMAS
@@ -181,6 +183,9 @@ def _is_parquet(path: Path) -> bool:
 
 
 def _check_header(m: Mapping, header: list[str], path: Path) -> None:
+    """The signature columns are present; every mapped column is present (except the ones a
+    snapshot rule expects to be absent) and named once; the mapping provides the columns a
+    table of its kind needs (``chainlens.io._rules``)."""
     missing = [c for c in m.signature if c not in header]
     if missing:
         raise InputError(
@@ -189,6 +194,25 @@ def _check_header(m: Mapping, header: list[str], path: Path) -> None:
             row=1,
             hint=f"header has: {', '.join(header)[:300]}",
         )
+    optional = {col for col, _t in m.snapshot_rules}
+    absent = {
+        canon: src for canon, src in m.columns.items() if src not in header and src not in optional
+    }
+    if absent:
+        canon, src = next(iter(absent.items()))
+        raise InputError(
+            f"mapping {m.name!r} maps {canon} to column {src!r}, which the file does not have",
+            path=path,
+            row=1,
+            column=src,
+            hint=f"fix the mapping; header has: {', '.join(header)[:300]}",
+        )
+    _rules.check_unique_header(header, path, only=m.columns.values())
+    provided = set(m.columns) | set(m.constants)
+    if m.kind in ("chain", "trades"):  # derived from the symbol / root when not mapped
+        provided |= {"root", "underlying", "settlement", "multiplier", "symbol"}
+        provided |= {"snapshot_ts"} if m.kind == "chain" else set()
+    _rules.check_required_columns(m.kind, provided, path, source=True, names=m.columns)
 
 
 def _snapshot_local_time(m: Mapping, header: list[str]) -> str:
@@ -225,7 +249,7 @@ def _convert(
             a = parse_int(s, srcname, probs, required=not f.nullable)
         elif pa.types.is_date(t) or pa.types.is_timestamp(t):
             fmt = m.formats.get(f.name, "%Y-%m-%d" if pa.types.is_date(t) else "%Y-%m-%d %H:%M:%S")
-            parsed = pc.strptime(s, format=fmt, unit="s", error_is_null=True)
+            parsed = strptime_strict(s, fmt)
             bad = parsed.is_null().to_numpy(zero_copy_only=False) & ~s.is_null().to_numpy(
                 zero_copy_only=False
             )
@@ -310,6 +334,11 @@ def _snapshots(trade_date: pa.Array, local_time: str, tz: str) -> pa.Array:
     uniq = [d for d in pc.unique(trade_date).to_pylist() if d is not None]
     out = []
     for d in uniq:  # one per distinct session
+        if not dt.date(2000, 1, 1) <= d <= dt.date(2099, 12, 31):
+            # outside the calendar: the row is rejected by the trade_date rule; any instant
+            # that Arrow can hold stands in until then
+            out.append(dt.datetime(2000, 1, 3, 21, tzinfo=dt.UTC))
+            continue
         if local_time == "close":
             try:
                 from chainlens.io._common import session_close_utc
