@@ -14,7 +14,6 @@ import pytest
 
 from chainlens.errors import InputError
 from chainlens.io import read_file
-from chainlens.schema import CHAIN
 from test_store import D1, chain_table, utc
 
 IWM_HEADER = (
