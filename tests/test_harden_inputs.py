@@ -48,7 +48,10 @@ def read_all(p: Path, **kw: object) -> tuple[pa.Table, pa.Table, int]:
 def reasons(rej: pa.Table) -> list[tuple[int, str, str]]:
     return list(
         zip(
-            rej["row"].to_pylist(), rej["column"].to_pylist(), rej["reason"].to_pylist(), strict=True
+            rej["row"].to_pylist(),
+            rej["column"].to_pylist(),
+            rej["reason"].to_pylist(),
+            strict=True,
         )
     )
 
@@ -62,7 +65,7 @@ def test_generic_impossible_expiry_is_rejected_not_rolled_over(tmp_path: Path, b
     p.write_text(IWM_HEADER + iwm_row() + iwm_row(exp=bad, osi="IWM   191019C00100000"))
     t, rej, n = read_all(p)
     assert n == 2 and t.num_rows == 1
-    (row, col, why), = reasons(rej)
+    ((row, col, why),) = reasons(rej)
     assert (row, col) == (3, "option_expiration") and "not a date" in why
     assert t["expiry"].to_pylist() == [dt.date(2019, 10, 18)]
 
@@ -72,7 +75,7 @@ def test_generic_date_in_2300_rejects_only_its_row(tmp_path: Path) -> None:
     p.write_text(IWM_HEADER + iwm_row() + iwm_row(date="10/15/2300"))
     t, rej, n = read_all(p)
     assert (n, t.num_rows) == (2, 1)
-    (row, col, why), = reasons(rej)
+    ((row, col, why),) = reasons(rej)
     assert row == 3 and col == "date" and "session" in why
 
 
@@ -89,12 +92,14 @@ def test_weekend_and_1900_trade_dates_are_rejected(tmp_path: Path, date: str, wh
 def test_datashop_expiry_june_31_is_rejected(tmp_path: Path, shared_data: Path) -> None:
     src = shared_data / "cboe_datashop_vix_2016-06-01" / "UnderlyingOptionsEODCalcs_2016-06-01.csv"
     lines = src.read_text().splitlines(keepends=True)[:3]
-    lines[2] = lines[2].replace("^VIX,2016-06-01,VIX,2016-06-01,", "^VIX,2016-06-01,VIX,2016-06-31,")
+    lines[2] = lines[2].replace(
+        "^VIX,2016-06-01,VIX,2016-06-01,", "^VIX,2016-06-01,VIX,2016-06-31,"
+    )
     p = tmp_path / "UnderlyingOptionsEODCalcs_2016-06-01.csv"
     p.write_text("".join(lines))
     t, rej, n = read_all(p)
     assert (n, t.num_rows) == (2, 1)
-    (row, col, _why), = reasons(rej)
+    ((row, col, _why),) = reasons(rej)
     assert (row, col) == (3, "expiration")
 
 
@@ -106,7 +111,7 @@ def test_datashop_quote_time_25h_rejects_its_row_only(tmp_path: Path, shared_dat
     p.write_text("".join(lines))
     t, rej, n = read_all(p)
     assert (n, t.num_rows) == (3, 2)
-    (row, col, _why), = reasons(rej)
+    ((row, col, _why),) = reasons(rej)
     assert (row, col) == (3, "quote_datetime")
 
 
@@ -188,7 +193,7 @@ def test_parquet_value_out_of_rule_rejects_its_row(
     pq.write_table(_chain(**{col: vals}), p)
     good, rej, n = read_all(p)
     assert (n, good.num_rows) == (4, 3)
-    (row, c, reason), = reasons(rej)
+    ((row, c, reason),) = reasons(rej)
     assert row == 2 and c == col and why in reason
 
 

@@ -98,6 +98,15 @@ def _open(store: Path, *, read_only: bool):
     return Store(store, create=not read_only, read_only=read_only)
 
 
+def _inside(f: Path, root: Path) -> bool:
+    """Whether ``f`` lies in the store ``root`` (a symbolic-link loop is not: it fails later,
+    named, as one failed file)."""
+    try:
+        return f.resolve().is_relative_to(root)
+    except (OSError, RuntimeError):
+        return False
+
+
 def _fmt(v: float | None, spec: str = ",.2f") -> str:
     return "—" if v is None else format(v, spec)
 
@@ -127,7 +136,7 @@ def register(app: typer.Typer) -> None:
         from chainlens.store import IngestResult, expand_paths
 
         root = store.resolve()
-        files = [f for f in expand_paths(paths) if not f.resolve().is_relative_to(root)]
+        files = [f for f in expand_paths(paths) if not _inside(f, root)]
         results = []
         with _open(store, read_only=False) as st:
             progress = Progress(

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
 import pyarrow as pa
 
-from chainlens.errors import InputError, UnknownFormatError
+from chainlens.errors import InputError, UnknownFormatError, file_problem
 from chainlens.io import _cboe_quotes, _parquet
 from chainlens.io._common import AdapterResult, read_head_lines
 
@@ -49,8 +50,8 @@ def detect_format(path: Path) -> str:
         When the file is missing or empty.
     """
     path = Path(path)
-    if not path.is_file():
-        raise InputError("no such file", path=path)
+    if not path.is_file() or not os.access(path, os.R_OK):
+        raise InputError(file_problem(path) or "no such file", path=path)
     with open(path, "rb") as fh:
         magic = fh.read(4)
     if not magic:

@@ -26,7 +26,13 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from chainlens import schema
-from chainlens.errors import ChainlensError, InputError, NotFoundError, StoreError
+from chainlens.errors import (
+    ChainlensError,
+    InputError,
+    NotFoundError,
+    StoreError,
+    file_problem,
+)
 from chainlens.paths import DEFAULT_STORE
 from chainlens.store._stage import (
     DATED_KINDS,
@@ -531,7 +537,7 @@ class Store:
         and the store are the same as ingesting the files one by one. ``on_file`` is called
         with each result as it is published.
         """
-        files = [p for p in expand_paths(paths) if not p.resolve().is_relative_to(self.root)]
+        files = [p for p in expand_paths(paths) if not _inside(p, self.root)]
         self._check_writable()
         out: list[IngestResult] = []
 
@@ -600,7 +606,7 @@ class Store:
         p = Path(path)
         res = IngestResult(path=str(path), format=format or "unknown", status="failed")
         if not p.is_file():
-            res.error = f"{path}: no such file"
+            res.error = f"{path}: {file_problem(p) or 'no such file'}"
             return _Prepared(res)
         from chainlens import io as cio  # the adapters (imported lazily: optional at import time)
 
@@ -1437,6 +1443,14 @@ def _with_formats(message: str, formats: Sequence[str]) -> str:
     if formats and not any(f in message for f in formats):
         return f"{message} (known formats: {', '.join(formats)})"
     return message
+
+
+def _inside(p: Path, root: Path) -> bool:
+    """Whether ``p`` lies in ``root`` (a symbolic-link loop does not: it fails, named)."""
+    try:
+        return p.resolve().is_relative_to(root)
+    except (OSError, RuntimeError):
+        return False
 
 
 def expand_paths(paths: Iterable[str | Path]) -> Iterator[Path]:
