@@ -216,6 +216,51 @@ def register(app: typer.Typer) -> None:
         console.print(t)
 
     @app.command()
+    def verify(
+        store: Path = StoreOpt,
+        json_out: bool = JsonOpt,
+        drop_damaged: bool = typer.Option(
+            False,
+            "--drop-damaged",
+            help="Remove damaged files' sources from the store so they can be re-ingested.",
+        ),
+    ) -> None:
+        """Check every stored file against the checksum recorded when it was stored.
+
+        Exit code 0 when the store is intact; 2 when a file is missing or damaged (each is
+        listed with what to do: re-ingest its source, or re-run the pipeline).
+        """
+        with _open(store, read_only=not drop_damaged) as st:
+            problems = st.drop_damaged() if drop_damaged else st.verify()
+            n_files = st.con.execute(
+                "SELECT (SELECT count(*) FROM files) + (SELECT count(*) FROM results)"
+            ).fetchall()[0][0]
+        if json_out:
+            emit_json({"files": n_files, "problems": problems, "dropped": drop_damaged})
+        else:
+            for p in problems:
+                console.print(
+                    f"[red]{esc(p['file'])}[/]: {esc(p['problem'])}"
+                    + ("" if drop_damaged else f"\n  {esc(p['action'])}"),
+                    highlight=False,
+                    soft_wrap=True,
+                )
+            console.print(
+                f"{n_files:,} stored file(s) checked, {len(problems)} "
+                + (
+                    "dropped (re-ingest their sources now)"
+                    if drop_damaged
+                    else "damaged or missing"
+                ),
+                highlight=False,
+            )
+        if problems and not drop_damaged:
+            raise ChainlensError(
+                f"{len(problems)} stored file(s) damaged or missing in {store}",
+                hint="`chainlens verify --drop-damaged`, then re-ingest the sources listed",
+            )
+
+    @app.command()
     def show(
         ticker: str = typer.Argument(..., help="Underlying ticker (SPX, QQQ...)."),
         date: str = typer.Option(..., "--date", help="Session date, YYYY-MM-DD."),

@@ -273,6 +273,8 @@ class Staged:
     trade_date: dt.date | None
     rows: int = 0
     snapshots: dict[tuple[str, int], SnapshotStat] = field(default_factory=dict)
+    #: ``xxh3_128:<hex>`` of the staged bytes (set by :meth:`Stager.finish`)
+    checksum: str | None = None
 
 
 class Stager:
@@ -567,6 +569,9 @@ class Stager:
                 raise RuntimeError(f"staged {st.rel}: wrote {st.rows} rows, file holds {n}")
             if not (st is self._verbatim and synced):
                 _fsync(st.staged)
+            from chainlens.store._store import file_checksum
+
+            st.checksum = file_checksum(st.staged)  # the bytes published, as the catalog records
         if self.rejects_staged is not None:
             _fsync(self.rejects_staged)
         return out
