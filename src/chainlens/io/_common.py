@@ -632,7 +632,11 @@ class DuplicateTracker:
 
         sym = pl.Series(pc.cast(symbol, pa.string()))
         hs = sym.hash(seed=7).to_numpy().astype(np.uint64)
-        ts = pc.cast(snapshot_ts, pa.int64()).to_numpy(zero_copy_only=False).astype(np.uint64)
+        ts = (
+            pc.fill_null(pc.cast(snapshot_ts, pa.int64()), 0)  # null ts: rejected, never hashed
+            .to_numpy(zero_copy_only=False)
+            .astype(np.uint64)
+        )
         with np.errstate(over="ignore"):
             return hs ^ (ts * np.uint64(0x9E3779B97F4A7C15))
 
@@ -922,7 +926,8 @@ def not_a_session(days: np.ndarray) -> np.ndarray:
         return np.zeros(0, dtype=bool)
     lo, hi = int(d.min()), int(d.max())
     if lo == hi:  # the usual case: one session per batch
-        ok = lo_cal <= lo <= hi_cal and bool(sess[np.searchsorted(sess, lo)] == lo)
+        k = min(int(np.searchsorted(sess, lo)), len(sess) - 1)
+        ok = lo_cal <= lo <= hi_cal and bool(sess[k] == lo)
         return np.full(len(d), not ok)
     inside = (d >= lo_cal) & (d <= hi_cal)
     i = np.minimum(np.searchsorted(sess, d), len(sess) - 1)

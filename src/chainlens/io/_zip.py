@@ -14,6 +14,7 @@ from __future__ import annotations
 import dataclasses
 import tempfile
 import zipfile
+import zlib
 from collections.abc import Iterator
 from pathlib import Path, PurePosixPath
 
@@ -59,7 +60,7 @@ def _expand(archive: Path, into: Path, label: str, depth: int) -> list[tuple[Pat
                 with zf.open(info) as src, open(target, "wb") as dst:
                     while chunk := src.read(1 << 20):
                         dst.write(chunk)
-            except (zipfile.BadZipFile, OSError, EOFError, ValueError) as e:
+            except (zipfile.BadZipFile, OSError, EOFError, ValueError, zlib.error) as e:
                 raise InputError(
                     f"damaged zip member ({e})", path=f"{label}!{info.filename}"
                 ) from None
