@@ -130,3 +130,17 @@ def test_damaged_table_types_give_a_named_error(tmp_path: Path) -> None:
     pq.write_table(t, p)
     r = cli(["analyze", p])
     assert r.rc == 2 and "strike" in r.err and not r.traceback, r.err
+
+
+def test_rejects_csv_neutralises_formula_cells(tmp_path: Path) -> None:
+    import csv
+
+    p = tmp_path / "iwm.csv"
+    p.write_text(IWM_HEADER + iwm_row() + iwm_row(volume="=cmd|' /C calc'!A0", osi="IWM   191018C00101000") + iwm_row(volume="-5", osi="IWM   191018C00102000"))  # fmt: skip
+    st = tmp_path / "st"
+    r = cli(["ingest", p, "--store", st, "--json"])
+    assert r.rc == 0, r.err
+    rel = json.loads(r.out)[0]["rejects_path"]
+    rows = list(csv.DictReader((st / rel).open()))
+    assert [x["value"] for x in rows] == ["'=cmd|' /C calc'!A0", "'-5"]
+    assert all(x["reason"] for x in rows)

@@ -288,3 +288,29 @@ def test_occ_deep_nesting_fails_cleanly(tmp_path: Path) -> None:
     p.write_text('{"ticker":"SPY","days":' + "[" * 100_000 + "]" * 100_000 + "}")
     with pytest.raises(InputError):
         read_all(p)
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "says"),
+    [
+        ('expiry = "%m/%d/%Y"', 'expiry = "mm/dd/yyyy"', "not a strptime format"),
+        ('symbol = "osi"', 'symbol = "osi"\ntimezone = "Mars/Phobos"', "not an IANA time zone"),
+        ("multiplier = 100", 'multiplier = "hundred"', "constants.multiplier"),
+        ('time = "15:45"', 'time = "25:99"', "HH:MM"),
+    ],
+)
+def test_mapping_mistakes_are_reported_against_the_mapping(
+    tmp_path: Path, old: str, new: str, says: str
+) -> None:
+    from chainlens.errors import ConfigError
+    from chainlens.io._generic import shipped_mappings
+
+    text = shipped_mappings()["iwm_eod"].read_text()
+    assert old in text
+    m = tmp_path / "m.toml"
+    m.write_text(text.replace(old, new))
+    p = tmp_path / "iwm.csv"
+    p.write_text(IWM_HEADER + iwm_row())
+    with pytest.raises(ConfigError, match=says) as e:
+        read_all(p, mapping=m)
+    assert str(m) in str(e.value)

@@ -8,6 +8,7 @@ the vendor adapters. CSVs are streamed by blocks of lines, Parquet by record bat
 from __future__ import annotations
 
 import datetime as dt
+import re
 import tomllib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -98,6 +99,7 @@ def load_mapping(src: Path | str) -> Mapping:
     file = m.get("file", "csv")
     if file not in ("csv", "parquet"):
         raise ConfigError(f"mapping {path}: file must be 'csv' or 'parquet'")
+    _check_options(path, kind, doc, opts, snap)
     return Mapping(
         name=path.stem,
         kind=kind,
@@ -117,6 +119,44 @@ def load_mapping(src: Path | str) -> Mapping:
         snapshot_time=str(snap.get("time", "close")),
         snapshot_rules=rules,
     )
+
+
+def _check_options(path: Path, kind: str, doc: dict, opts: dict, snap: dict) -> None:
+    """Mapping mistakes are reported against the mapping, before any data is read."""
+    from zoneinfo import ZoneInfoNotFoundError
+
+    tz = str(opts.get("timezone", conventions.EXCHANGE_TZ))
+    try:
+        ZoneInfo(tz)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ConfigError(
+            f"mapping {path}: options.timezone {tz!r} is not an IANA time zone "
+            "(e.g. America/New_York)"
+        ) from None
+    for col, fmt in doc.get("formats", {}).items():
+        if not isinstance(fmt, str) or "%" not in fmt:
+            raise ConfigError(
+                f"mapping {path}: formats.{col} = {fmt!r} is not a strptime format (e.g. %m/%d/%Y)"
+            )
+    times = [snap.get("time", "close"), *(r.get("time") for r in snap.get("rules", []))]
+    for t in times:
+        if t != "close" and not (
+            isinstance(t, str) and re.fullmatch(r"([01]\d|2[0-3]):[0-5]\d", t)
+        ):
+            raise ConfigError(f"mapping {path}: snapshot time {t!r} must be 'close' or HH:MM")
+    sch = SCHEMAS[kind]
+    for k, v in doc.get("constants", {}).items():
+        if k not in sch.names:
+            raise ConfigError(f"mapping {path}: constants.{k} is not a column of {kind}")
+        try:
+            pa.array([v]).cast(sch.field(k).type)
+        except (pa.ArrowException, TypeError, ValueError):
+            raise ConfigError(
+                f"mapping {path}: constants.{k} = {v!r} cannot be a {sch.field(k).type}"
+            ) from None
+    rv = opts.get("right_values", {})
+    if not isinstance(rv, dict) or any(str(v) not in ("C", "P") for v in rv.values()):
+        raise ConfigError(f"mapping {path}: options.right_values must map text to C or P")
 
 
 def detect_mapping(names: list[str]) -> str | None:
