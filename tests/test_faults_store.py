@@ -191,23 +191,33 @@ def test_reader_waits_for_a_writer_then_reads(sim, tmp_path: Path) -> None:
     _ingest(sim, store)
     holder = textwrap.dedent(
         f"""
-        import sys, time
+        import sys
         from chainlens.store import Store
         st = Store({str(store)!r})
         print("ready", flush=True)
-        time.sleep(2.0)
+        sys.stdin.readline()
         st.close()
         """
     )
-    proc = subprocess.Popen([sys.executable, "-c", holder], stdout=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-c", holder], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+    )
+    reader = None
     try:
         assert proc.stdout is not None and proc.stdout.readline().strip() == "ready"
-        env = {**os.environ, "CHAINLENS_LOCK_TIMEOUT": "30"}
-        r = subprocess.run([CHAINLENS, "sessions", "--store", str(store), "--json"],
-                           capture_output=True, text=True, env=env)  # fmt: skip
-        assert r.returncode == 0 and "waiting up to 30 s" in r.stderr
-        assert json.loads(r.stdout)
+        env = {**os.environ, "CHAINLENS_LOCK_TIMEOUT": "60"}
+        reader = subprocess.Popen(
+            [CHAINLENS, "sessions", "--store", str(store), "--json"],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+        )  # fmt: skip
+        assert reader.stderr is not None
+        assert "waiting up to 60 s" in reader.stderr.readline()  # it waits, and says so
+        proc.communicate("\n", timeout=30)  # the writer lets go
+        out, _err = reader.communicate(timeout=60)
+        assert reader.returncode == 0 and json.loads(out)
     finally:
-        proc.wait(timeout=30)
-        if proc.stdout is not None:
-            proc.stdout.close()
+        if proc.poll() is None:
+            proc.communicate("\n", timeout=30)
+        if reader is not None and reader.poll() is None:
+            reader.kill()
+            reader.communicate()

@@ -64,7 +64,7 @@ def test_symlink_loop_fifo_and_directory_are_named(tmp_path: Path) -> None:
     os.mkfifo(tmp_path / "fifo")
     (tmp_path / "dir").mkdir()
     for name, says in (("loop", "symbolic link loop"), ("fifo", "not a regular file"),
-                       ("dir", "is a directory"), ("absent", "no such file")):  # fmt: skip
+                       ("dir", "is a directory"), ("absent", "file not found")):  # fmt: skip
         r = cli(["analyze", tmp_path / name])
         assert r.rc == 2 and says in r.err and not r.traceback, (name, r.err)
     r = cli(["ingest", tmp_path / "loop", tmp_path / "fifo", "--store", tmp_path / "st", "--json"])
@@ -141,6 +141,7 @@ def test_rejects_csv_neutralises_formula_cells(tmp_path: Path) -> None:
     r = cli(["ingest", p, "--store", st, "--json"])
     assert r.rc == 0, r.err
     rel = json.loads(r.out)[0]["rejects_path"]
-    rows = list(csv.DictReader((st / rel).open()))
+    with (st / rel).open() as fh:
+        rows = list(csv.DictReader(fh))
     assert [x["value"] for x in rows] == ["'=cmd|' /C calc'!A0", "'-5"]
     assert all(x["reason"] for x in rows)

@@ -132,6 +132,8 @@ def register(app: typer.Typer) -> None:
         from chainlens.errors import file_problem
 
         why = file_problem(file)
+        if why == "no such file":
+            why = "file not found"
         if why is not None:
             raise InputError(why, path=file)
         chain, n_rejected, first = _read_snapshot(file)
