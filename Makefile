@@ -4,7 +4,7 @@ VENV    := .venv
 BIN     := $(VENV)/bin
 STAMP   := $(VENV)/.installed
 
-.PHONY: demo test lint bench browser clean
+.PHONY: demo test lint bench browser clean fuzz
 
 $(STAMP): pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -24,6 +24,11 @@ browser:
 
 test: $(STAMP) browser
 	$(BIN)/python -m pytest -n 2 -q
+
+# The fuzz and fault suites with a 20x larger Hypothesis budget (make test runs 40 examples).
+fuzz: $(STAMP)
+	CHAINLENS_FUZZ_EXAMPLES=800 $(BIN)/python -m pytest -q -s -p no:cacheprovider \
+	  tests/test_fuzz_inputs.py tests/test_faults_store.py tests/test_faults_kill.py
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks

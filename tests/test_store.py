@@ -341,7 +341,10 @@ def test_missing_store_not_created_when_asked(tmp_path: Path) -> None:
     assert not (tmp_path / "nope").exists()
 
 
-def test_second_process_gets_store_is_busy(store_dir: Path) -> None:
+def test_second_process_gets_store_is_busy(
+    store_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("CHAINLENS_LOCK_TIMEOUT", "0.5")  # the bounded wait, kept short
     Store(store_dir).close()
     holder = textwrap.dedent(
         f"""

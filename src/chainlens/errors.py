@@ -20,6 +20,7 @@ __all__ = [
     "NotFoundError",
     "StoreError",
     "UnknownFormatError",
+    "file_problem",
 ]
 
 
@@ -105,3 +106,32 @@ class NotFoundError(ChainlensError):
 
 class ConfigError(ChainlensError):
     """A setting or a declarative mapping is invalid."""
+
+
+def file_problem(path: str | Path) -> str | None:
+    """Why ``path`` cannot be read as an input file, in words (None: a readable regular file).
+
+    Says what the path *is* (a directory, a FIFO, a symbolic-link loop, unreadable) instead of
+    a blanket "no such file"."""
+    import errno
+    import os
+    import stat
+
+    p = Path(path)
+    try:
+        st = os.stat(p)
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            return "symbolic link loop"
+        if exc.errno == errno.EACCES:
+            return "permission denied"
+        if os.path.lexists(p):
+            return f"broken symbolic link ({exc.strerror})"
+        return "no such file"
+    if stat.S_ISDIR(st.st_mode):
+        return "is a directory, not a file"
+    if not stat.S_ISREG(st.st_mode):
+        return "not a regular file (a FIFO, socket or device)"
+    if not os.access(p, os.R_OK):
+        return "permission denied"
+    return None

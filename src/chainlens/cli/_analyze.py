@@ -29,7 +29,7 @@ def _config(greeks: str | None, dealer_model: str, rate: float | None) -> Any:
 
 
 def _print(results: list[Any], as_json: bool) -> None:
-    from chainlens.cli._common import console, emit_json
+    from chainlens.cli._common import console, emit_json, esc
 
     if as_json:
         for r in results:
@@ -40,7 +40,7 @@ def _print(results: list[Any], as_json: bool) -> None:
     for r in results:
         tot, lv = r.totals, r.levels
         console.print(
-            f"[bold]{r.underlying}[/] {r.session} spot {r.spot:,.2f}  greeks={r.greeks} "
+            f"[bold]{esc(r.underlying)}[/] {r.session} spot {r.spot:,.2f}  greeks={r.greeks} "
             f"dealer={r.dealer_model}"
         )
         console.print(
@@ -65,7 +65,42 @@ def _print(results: list[Any], as_json: bool) -> None:
             )
         console.print(tab)
         if r.excluded:
-            console.print("  excluded: " + ", ".join(f"{k}={v}" for k, v in r.excluded.items()))
+            console.print(
+                "  excluded: " + ", ".join(f"{esc(k)}={esc(v)}" for k, v in r.excluded.items())
+            )
+
+
+def _read_snapshot(file: Path) -> tuple[Any, int, str]:
+    """(accepted chain rows, rejected row count, the first reject described) of one file.
+
+    Raises InputError when no row passed validation (nothing to analyse)."""
+    import pyarrow as pa
+
+    from chainlens.errors import InputError
+    from chainlens.io import read_file
+
+    tables, rejects, read = [], [], 0
+    for res in read_file(file):
+        if res.kind != "chain":
+            raise InputError(f"file holds {res.kind}, not an option chain", path=file)
+        tables.append(res.table)
+        rejects.append(res.rejects)
+        read += res.rows_read
+    rej = pa.concat_tables(rejects) if rejects else None
+    n_rej = 0 if rej is None else rej.num_rows
+    first = ""
+    if n_rej:
+        r0 = rej.slice(0, 1).to_pylist()[0]
+        first = f"row {r0['row']}, column {r0['column']!r}, value {r0['value']!r}: {r0['reason']}"
+    chain = pa.concat_tables(tables).combine_chunks() if tables else None
+    if chain is None or chain.num_rows == 0:
+        raise InputError(
+            f"no row passed validation ({read:,} read, {n_rej:,} rejected"
+            + (f"; first: {first})" if first else ")"),
+            path=file,
+            hint="`chainlens ingest FILE` writes every rejected row and its reason to a CSV",
+        )
+    return chain, n_rej, first
 
 
 def _fmt(x: Any) -> str:
@@ -94,12 +129,28 @@ def register(app: typer.Typer) -> None:
         from chainlens.errors import InputError
 
         cfg = _config(greeks, dealer_model, rate)
-        if not file.is_file():
-            raise InputError("file not found", path=file)
-        from chainlens.io import read_chain
+        from chainlens.errors import file_problem
 
-        chain = read_chain(file)
-        _print(analyze_chain(chain, cfg), as_json)
+        why = file_problem(file)
+        if why == "no such file":
+            why = "file not found"
+        if why is not None:
+            raise InputError(why, path=file)
+        chain, n_rejected, first = _read_snapshot(file)
+        results = analyze_chain(chain, cfg)
+        if n_rejected:
+            # rows the validation refused are counted, never silently dropped
+            for r in results:
+                r.excluded["rejected_at_read"] = n_rejected
+            from chainlens.cli._common import console_err, esc
+
+            console_err.print(
+                f"note: {n_rejected:,} row(s) of {esc(file)} failed validation and are not "
+                f"in the figures (first: {esc(first)})",
+                highlight=False,
+                soft_wrap=True,
+            )
+        _print(results, as_json)
 
     @app.command("levels")
     def levels(
@@ -125,5 +176,7 @@ def register(app: typer.Typer) -> None:
         except ValueError as exc:
             raise ConfigError(f"--date must be YYYY-MM-DD, not {date!r}") from exc
         cfg = _config(greeks, dealer_model, rate)
-        chain = Store(store).chain(ticker.upper(), session)
+        # a reader: never creates a store (a --store typo is an error), never writes
+        with Store(store, create=False, read_only=True) as st:
+            chain = st.chain(ticker.upper(), session)
         _print(analyze_chain(chain, cfg), as_json)

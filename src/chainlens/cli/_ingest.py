@@ -16,7 +16,7 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from chainlens.cli._common import JsonOpt, StoreOpt, console, console_err, emit_json
+from chainlens.cli._common import JsonOpt, StoreOpt, console, console_err, emit_json, esc
 from chainlens.errors import ChainlensError, NotFoundError
 
 __all__ = ["chain_summary", "register"]
@@ -98,6 +98,15 @@ def _open(store: Path, *, read_only: bool):
     return Store(store, create=not read_only, read_only=read_only)
 
 
+def _inside(f: Path, root: Path) -> bool:
+    """Whether ``f`` lies in the store ``root`` (a symbolic-link loop is not: it fails later,
+    named, as one failed file)."""
+    try:
+        return f.resolve().is_relative_to(root)
+    except (OSError, RuntimeError):
+        return False
+
+
 def _fmt(v: float | None, spec: str = ",.2f") -> str:
     return "—" if v is None else format(v, spec)
 
@@ -127,7 +136,7 @@ def register(app: typer.Typer) -> None:
         from chainlens.store import IngestResult, expand_paths
 
         root = store.resolve()
-        files = [f for f in expand_paths(paths) if not f.resolve().is_relative_to(root)]
+        files = [f for f in expand_paths(paths) if not _inside(f, root)]
         results = []
         with _open(store, read_only=False) as st:
             progress = Progress(
@@ -190,21 +199,66 @@ def register(app: typer.Typer) -> None:
             )
             return
         if not rows:
-            console.print(f"the store at {store} holds no chain snapshots")
+            console.print(f"the store at {esc(store)} holds no chain snapshots")
             return
-        t = Table(title=f"chain snapshots in {store}")
+        t = Table(title=f"chain snapshots in {esc(store)}")
         for c in ("underlying", "session", "snapshot (UTC)", "contracts", "kind", "default"):
             t.add_column(c, justify="right" if c == "contracts" else "left")
         for r in rows:
             t.add_row(
-                r["underlying"],
+                esc(r["underlying"]),
                 r["session"].isoformat(),
                 r["snapshot_ts"].strftime("%Y-%m-%d %H:%M:%S"),
                 f"{r['contracts']:,}",
-                r["kind"],
+                esc(r["kind"]),
                 "*" if r["default"] else "",
             )
         console.print(t)
+
+    @app.command()
+    def verify(
+        store: Path = StoreOpt,
+        json_out: bool = JsonOpt,
+        drop_damaged: bool = typer.Option(
+            False,
+            "--drop-damaged",
+            help="Remove damaged files' sources from the store so they can be re-ingested.",
+        ),
+    ) -> None:
+        """Check every stored file against the checksum recorded when it was stored.
+
+        Exit code 0 when the store is intact; 2 when a file is missing or damaged (each is
+        listed with what to do: re-ingest its source, or re-run the pipeline).
+        """
+        with _open(store, read_only=not drop_damaged) as st:
+            problems = st.drop_damaged() if drop_damaged else st.verify()
+            n_files = st.con.execute(
+                "SELECT (SELECT count(*) FROM files) + (SELECT count(*) FROM results)"
+            ).fetchall()[0][0]
+        if json_out:
+            emit_json({"files": n_files, "problems": problems, "dropped": drop_damaged})
+        else:
+            for p in problems:
+                console.print(
+                    f"[red]{esc(p['file'])}[/]: {esc(p['problem'])}"
+                    + ("" if drop_damaged else f"\n  {esc(p['action'])}"),
+                    highlight=False,
+                    soft_wrap=True,
+                )
+            console.print(
+                f"{n_files:,} stored file(s) checked, {len(problems)} "
+                + (
+                    "dropped (re-ingest their sources now)"
+                    if drop_damaged
+                    else "damaged or missing"
+                ),
+                highlight=False,
+            )
+        if problems and not drop_damaged:
+            raise ChainlensError(
+                f"{len(problems)} stored file(s) damaged or missing in {store}",
+                hint="`chainlens verify --drop-damaged`, then re-ingest the sources listed",
+            )
 
     @app.command()
     def show(
@@ -236,8 +290,8 @@ def _print_ingest(results: list) -> None:
     style = {"ingested": "green", "unchanged": "cyan", "failed": "bold red"}
     for r in results:
         t.add_row(
-            Path(r.path).name,
-            r.format,
+            esc(Path(r.path).name),
+            esc(r.format),
             f"[{style[r.status]}]{r.status}[/]",
             f"{r.rows_read:,}",
             f"{r.accepted:,}",
@@ -246,10 +300,11 @@ def _print_ingest(results: list) -> None:
     console.print(t)
     for r in results:
         if r.error:
-            console.print(f"[red]{Path(r.path).name}[/]: {r.error}", highlight=False)
+            console.print(f"[red]{esc(Path(r.path).name)}[/]: {esc(r.error)}", highlight=False)
         elif r.rejects_path:
             console.print(
-                f"{Path(r.path).name}: rejected rows in {r.rejects_path}", highlight=False
+                f"{esc(Path(r.path).name)}: rejected rows in {esc(r.rejects_path)}",
+                highlight=False,
             )
     read = sum(r.rows_read for r in results)
     acc = sum(r.accepted for r in results)
@@ -259,7 +314,7 @@ def _print_ingest(results: list) -> None:
 
 def _print_show(s: dict[str, Any]) -> None:
     console.print(
-        f"[bold]{s['underlying']}[/] session {s['session']}  snapshot {s['snapshot_ts']:%Y-%m-%d %H:%M} UTC  "
+        f"[bold]{esc(s['underlying'])}[/] session {s['session']}  snapshot {s['snapshot_ts']:%Y-%m-%d %H:%M} UTC  "
         f"spot {_fmt(s['spot'])}",
         highlight=False,
     )

@@ -114,7 +114,7 @@ def register(app: typer.Typer) -> None:
         as_json: bool = JsonOpt,
     ) -> None:
         """The daily pipeline over the store: every underlying of the session, then market rollups."""
-        from chainlens.cli._common import console, emit_json
+        from chainlens.cli._common import console, emit_json, esc
 
         us = [x.strip().upper() for u in (underlyings or []) for x in u.split(",") if x.strip()]
         out = _run(store, _parse_date(date), us, workers, _read_macro(macro))
@@ -128,7 +128,7 @@ def register(app: typer.Typer) -> None:
             highlight=False,
         )
         for msg in out["failed"]:
-            console.print(f"[yellow]skipped[/] {msg}", highlight=False)
+            console.print(f"[yellow]skipped[/] {esc(msg)}", highlight=False)
 
     @app.command("report")
     def report(
@@ -200,11 +200,11 @@ def register(app: typer.Typer) -> None:
 def _emit(r, fmt: str, out: Path | None, render, write_report) -> None:
     import sys
 
-    from chainlens.cli._common import console_err
+    from chainlens.cli._common import console_err, esc
 
     if out is None:
         sys.stdout.write(render(r, fmt))
         sys.stdout.flush()
     else:
         write_report(r, out, fmt)
-        console_err.print(f"wrote {out}", highlight=False)
+        console_err.print(f"wrote {esc(out)}", highlight=False)

@@ -59,7 +59,7 @@ def register(app: typer.Typer) -> None:
         ),
     ) -> None:
         """Scanners: premium/volume multiples, net delta, OI accumulation streaks, rolls/closes."""
-        from chainlens.cli._common import console, emit_json
+        from chainlens.cli._common import console, emit_json, esc
         from chainlens.errors import InputError
         from chainlens.scan import store_scan
         from chainlens.store import Store
@@ -81,7 +81,7 @@ def register(app: typer.Typer) -> None:
         if not rows:
             console.print(f"scan {kind} {d}: nothing found")
             return
-        tab = Table(*rows[0].keys(), title=f"scan {kind} {d}")
+        tab = Table(*(esc(k) for k in rows[0].keys()), title=f"scan {kind} {d}")
         for r in rows[:200]:
-            tab.add_row(*("" if v is None else str(v) for v in r.values()))
+            tab.add_row(*("" if v is None else esc(v) for v in r.values()))
         console.print(tab)

@@ -54,6 +54,7 @@ from chainlens.io._common import (
     reject_bad_lines,
     session_of_snapshot,
     settlement_of_roots,
+    strptime_strict,
     underlying_of_roots,
 )
 
@@ -226,7 +227,7 @@ def parse_date_line(text: str, *, year_hint: dt.date | None = None) -> dt.dateti
 
 def looks_like(head: list[str]) -> bool:
     """True for a Cboe quote table: a ``Last:`` line, a ``Date:`` line and the header."""
-    has_last = any(",Last:" in ln or ln.startswith("Last:") for ln in head[:4])
+    has_last = any(re.search(r'(^|,)"?Last:', ln) for ln in head[:4])
     has_hdr = any(ln.startswith("Expiration Date,Calls") for ln in head[:6])
     return has_last and has_hdr
 
@@ -244,7 +245,13 @@ def _preamble(path: Path) -> tuple[int, float, str, list[str], int]:
         raise InputError("no 'Last: <spot>' line before the header", path=path, row=1)
     if date_i is None:
         raise InputError("no 'Date: ...' line before the header", path=path, row=1)
-    m = re.search(r"Last:\s*([-+0-9.,]+)", head[last_i])
+    # the whole field must be the number (``1 056.5`` or ``105.6x`` is refused, not cut short);
+    # a thousands comma only between digit groups, an exponent allowed (``1.056e2``)
+    m = re.search(
+        r"Last:\s*([-+]?[0-9]{1,3}(?:,[0-9]{3})+(?:\.[0-9]*)?|[-+]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)"
+        r"(?:[eE][-+]?[0-9]+)?)\s*(?:,|\"|$)",
+        head[last_i],
+    )
     try:
         spot = float(m.group(1).replace(",", "")) if m else float("nan")
     except ValueError:
@@ -293,7 +300,7 @@ def read(path: Path, *, batch_rows: int = 1_000_000) -> Iterator[AdapterResult]:
         bad_rows = reject_bad_lines(block, sink, per_line=2)
         f = block.fields
         if snapshot is None:
-            exp0 = pc.strptime(f[0], format="%a %b %d %Y", unit="s", error_is_null=True)
+            exp0 = strptime_strict(f[0], "%a %b %d %Y")
             mn = pc.min(exp0).as_py()
             try:
                 snapshot = parse_date_line(date_text, year_hint=mn.date() if mn else None)
@@ -310,7 +317,7 @@ def read(path: Path, *, batch_rows: int = 1_000_000) -> Iterator[AdapterResult]:
             sym = f[sym_i]
             exp_txt = f[0]
             expiry_col = pc.cast(
-                pc.strptime(exp_txt, format="%a %b %d %Y", unit="s", error_is_null=True),
+                strptime_strict(exp_txt, "%a %b %d %Y"),
                 pa.date32(),
             )
             bad_exp = expiry_col.is_null().to_numpy(zero_copy_only=False)

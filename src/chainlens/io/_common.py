@@ -28,6 +28,7 @@ import pyarrow.compute as pc
 
 from chainlens import conventions
 from chainlens.errors import InputError
+from chainlens.io import _rules
 from chainlens.schema import REJECTS, SCHEMAS
 
 __all__ = [
@@ -42,6 +43,7 @@ __all__ = [
     "read_head_lines",
     "session_of_snapshot",
     "settlement_of_roots",
+    "strptime_strict",
     "underlying_of_roots",
 ]
 
@@ -415,6 +417,37 @@ def parse_float(
     return out
 
 
+_LEADING_ZEROS = r"(^|[^0-9])0+([0-9])"
+
+
+def _norm_date_text(s: pa.Array) -> pa.Array:
+    return pc.utf8_lower(
+        pc.replace_substring_regex(pc.utf8_trim_whitespace(s), _LEADING_ZEROS, r"\1\2")
+    )
+
+
+def strptime_strict(s: pa.Array | pa.ChunkedArray, fmt: str, unit: str = "s") -> pa.Array:
+    """``pc.strptime`` that refuses impossible dates and times (null instead).
+
+    Arrow's strptime rolls an impossible day over (``04/31/2019`` -> 2019-05-01, ``02/30`` ->
+    03-02, ``23:59:60`` -> the next day); here each distinct text is parsed, written back in
+    ``fmt`` and compared with itself (case and leading zeros aside), so only dates that exist
+    survive. Work is per distinct value (dates repeat), then mapped back to the rows."""
+    if isinstance(s, pa.ChunkedArray):
+        s = s.combine_chunks()
+    s = s.cast(pa.string())
+    uniq = pc.unique(s)
+    parsed = pc.strptime(uniq, format=fmt, unit=unit, error_is_null=True)
+    # directives whose round trip is not textual (zones, 12-hour clocks, day-of-year) keep
+    # Arrow's parse: the date fields then are not re-checked
+    exact = not any(d in fmt for d in ("%z", "%Z", "%p", "%I", "%j", "%s", "%U", "%W"))
+    if exact and parsed.null_count < len(parsed):
+        back = pc.strftime(parsed, format=fmt)
+        same = pc.fill_null(pc.equal(_norm_date_text(back), _norm_date_text(uniq)), False)
+        parsed = pc.if_else(same, parsed, pa.scalar(None, parsed.type))
+    return pc.take(parsed, pc.index_in(s, value_set=uniq))
+
+
 def parse_int(
     s: pa.Array, column: str, problems: list[Problem], *, required: bool = False
 ) -> pa.Array:
@@ -599,7 +632,11 @@ class DuplicateTracker:
 
         sym = pl.Series(pc.cast(symbol, pa.string()))
         hs = sym.hash(seed=7).to_numpy().astype(np.uint64)
-        ts = pc.cast(snapshot_ts, pa.int64()).to_numpy(zero_copy_only=False).astype(np.uint64)
+        ts = (
+            pc.fill_null(pc.cast(snapshot_ts, pa.int64()), 0)  # null ts: rejected, never hashed
+            .to_numpy(zero_copy_only=False)
+            .astype(np.uint64)
+        )
         with np.errstate(over="ignore"):
             return hs ^ (ts * np.uint64(0x9E3779B97F4A7C15))
 
@@ -830,8 +867,84 @@ def _forget_pool() -> None:  # a forked child has none of the parent's threads
 os.register_at_fork(after_in_child=_forget_pool)
 
 
+def _out_of_range(
+    a: pa.Array, rule: _rules.RangeRule
+) -> tuple[np.ndarray | None, np.ndarray | None]:
+    """(below, above) masks of ``rule`` over ``a`` (None where no value breaks that side)."""
+    lo = None
+    if rule.lo is not None:
+        cmp = pc.less_equal if rule.lo_open else pc.less
+        lo = _mask_if_any(
+            cmp(
+                a,
+                pa.scalar(rule.lo).cast(pa.float64())
+                if pa.types.is_floating(a.type)
+                else pa.scalar(int(rule.lo)),
+            )
+        )
+    hi = None
+    if rule.hi is not None:
+        big = pa.scalar(float(rule.hi)) if pa.types.is_floating(a.type) else pa.scalar(int(rule.hi))
+        hi = _mask_if_any(pc.greater(a, big))
+    return lo, hi
+
+
+def _bad_names(a: pa.Array, pattern: str) -> np.ndarray | None:
+    """Mask of the values of a text column that do not match ``pattern`` (checked once per
+    distinct value); None when all match."""
+    if len(a) == 0:
+        return None
+    if isinstance(a, pa.ChunkedArray):
+        a = a.combine_chunks()
+    if pa.types.is_dictionary(a.type):
+        uniq = a.dictionary
+        ok = _as_np_bool(pc.match_substring_regex(uniq, pattern))
+        if ok.all():
+            return None
+        idx = pc.fill_null(a.indices, 0).to_numpy(zero_copy_only=False)
+        return ~ok[idx] & a.is_valid().to_numpy(zero_copy_only=False)
+    uniq = pc.unique(a)
+    ok = _as_np_bool(pc.match_substring_regex(uniq, pattern))
+    if ok[uniq.is_valid().to_numpy(zero_copy_only=False)].all():
+        return None
+    bad_vals = uniq.filter(pa.array(~ok))
+    return _as_np_bool(pc.is_in(a, value_set=bad_vals)) & a.is_valid().to_numpy(
+        zero_copy_only=False
+    )
+
+
+def not_a_session(days: np.ndarray) -> np.ndarray:
+    """Mask of day numbers (days since 1970-01-01) that are not XNYS sessions inside the
+    trading calendar (weekends, holidays, 1900, 2300...)."""
+    from chainlens import calendar as _cal
+
+    sess = _cal._cal().days
+    lo_cal = (np.datetime64(_cal.CALENDAR_START, "D") - np.datetime64(0, "D")).astype(np.int64)
+    hi_cal = (np.datetime64(_cal.CALENDAR_END, "D") - np.datetime64(0, "D")).astype(np.int64)
+    d = np.asarray(days, dtype=np.int64)
+    if len(d) == 0:
+        return np.zeros(0, dtype=bool)
+    lo, hi = int(d.min()), int(d.max())
+    if lo == hi:  # the usual case: one session per batch
+        k = min(int(np.searchsorted(sess, lo)), len(sess) - 1)
+        ok = lo_cal <= lo <= hi_cal and bool(sess[k] == lo)
+        return np.full(len(d), not ok)
+    inside = (d >= lo_cal) & (d <= hi_cal)
+    i = np.minimum(np.searchsorted(sess, d), len(sess) - 1)
+    return ~(inside & (sess[i] == d))
+
+
+def _date_days(a: pa.Array) -> np.ndarray:
+    return pc.fill_null(pc.cast(a, pa.int32()), 0).to_numpy(zero_copy_only=False)
+
+
+_EXPIRY_MAX_DAYS = (_rules.EXPIRY_MAX - dt.date(1970, 1, 1)).days
+
+
 def _basic_problems(kind: str, cols: dict[str, pa.Array], names: dict[str, str]) -> list[Problem]:
-    """Rules on single columns, in their fixed order (missing, NaN/inf, negatives, ranges)."""
+    """Rules on single columns, in their fixed order (missing, NaN/inf, the range rules of
+    :data:`chainlens.io._rules.RANGE_RULES`, right, settlement, the name rules, the session
+    calendar, expiry bounds)."""
     schema = SCHEMAS[kind]
     probs: list[Problem] = []
 
@@ -845,14 +958,10 @@ def _basic_problems(kind: str, cols: dict[str, pa.Array], names: dict[str, str])
             if not f.nullable and a.null_count:
                 add(a.is_null().to_numpy(zero_copy_only=False), f.name, "missing value")
             add(_num_bad(a), f.name, "NaN or inf")
-    for c in ("volume", "open_interest", "size"):
-        if c in cols and kind in ("chain", "trades", "prints"):
-            add(_mask_if_any(pc.less(cols[c], 0)), c, "negative value")
-    if "strike" in cols:
-        add(_mask_if_any(pc.less_equal(cols["strike"], 0)), "strike", "strike must be > 0")
-    for c in ("price", "bid", "ask", "last"):
-        if c in cols and kind in ("chain", "trades", "prints"):
-            add(_mask_if_any(pc.less(cols[c], 0)), c, "negative price")
+    for rule in _rules.range_rules_for(kind, cols):
+        below, above = _out_of_range(cols[rule.column], rule)
+        add(below, rule.column, rule.below)
+        add(above, rule.column, rule.above)
     if "right" in cols:
         add(
             _mask_if_any(pc.invert(pc.is_in(cols["right"], value_set=pa.array(["C", "P"])))),
@@ -865,11 +974,30 @@ def _basic_problems(kind: str, cols: dict[str, pa.Array], names: dict[str, str])
             "settlement",
             "settlement must be AM or PM",
         )
+    for nrule in _rules.NAME_RULES:
+        if kind in nrule.kinds and nrule.column in cols:
+            add(_bad_names(cols[nrule.column], nrule.pattern), nrule.column, nrule.reason)
+    if kind in _rules.SESSION_KINDS and "trade_date" in cols and len(cols["trade_date"]):
+        td = cols["trade_date"]
+        bad = not_a_session(_date_days(td)) & td.is_valid().to_numpy(zero_copy_only=False)
+        add(
+            bad if bad.any() else None,
+            "trade_date",
+            "trade date is not an exchange session (weekend, holiday, or outside 2000-2035)",
+        )
     if "expiry" in cols and "trade_date" in cols:
         add(
             _mask_if_any(pc.less(cols["expiry"], cols["trade_date"])),
             "expiry",
             "expiry before the session",
+        )
+    if "expiry" in cols and len(cols["expiry"]):
+        ex = _date_days(cols["expiry"])
+        late = ex > _EXPIRY_MAX_DAYS
+        add(
+            late if late.any() else None,
+            "expiry",
+            f"expiry after {_rules.EXPIRY_MAX} (beyond the trading calendar)",
         )
     return probs
 
@@ -934,6 +1062,7 @@ def finalize(
     n = len(cand.line)
     cols = cand.columns
     names = cand.source_names
+    _rules.check_required_columns(cand.kind, cols, sink.path)
     want_dups = dups is not None and cand.kind == "chain" and n > 0
     if n >= PARALLEL_MIN_ROWS:
         pool = _pool()

@@ -52,6 +52,7 @@ from chainlens.io._common import (
     reject_bad_lines,
     session_close_utc,
     settlement_of_roots,
+    strptime_strict,
 )
 
 __all__ = ["TRADES_FORMAT", "EOD_FORMAT", "detect", "read"]
@@ -131,9 +132,7 @@ def _mid(b: pa.Array, a: pa.Array) -> pa.Array:
 
 def _contract(f: dict[str, pa.Array], probs: list[Problem]) -> dict[str, pa.Array]:
     n = len(f["root"])
-    expiry = pc.cast(
-        pc.strptime(f["expiration"], format="%Y-%m-%d", unit="s", error_is_null=True), pa.date32()
-    )
+    expiry = pc.cast(strptime_strict(f["expiration"], "%Y-%m-%d"), pa.date32())
     bad = expiry.is_null().to_numpy(zero_copy_only=False)
     if bad.any():
         probs.append(Problem(bad, "expiration", f["expiration"], "not a date like 2016-06-08"))
@@ -205,14 +204,23 @@ def _read_trades(path: Path, batch_rows: int) -> Iterator[AdapterResult]:
                 ),
             )
         qdt = f["quote_datetime"]
-        okts = pc.fill_null(
-            pc.match_substring_regex(qdt, r"^\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}:\d{2}(\.\d{1,9})?$"),
-            False,
+        # shape, a time of day that exists (00:00:00-23:59:59) and a calendar date that exists
+        # (2016-06-31 does not): a bad value rejects its row, never the block
+        okts = pc.and_(
+            pc.fill_null(
+                pc.match_substring_regex(
+                    qdt, r"^\d{4}-\d{2}-\d{2}[ T]([01]\d|2[0-3]):[0-5]\d:[0-5]\d(\.\d{1,9})?$"
+                ),
+                False,
+            ),
+            pc.is_valid(strptime_strict(pc.utf8_slice_codeunits(qdt, 0, 10), "%Y-%m-%d")),
         )
         badts = ~okts.to_numpy(zero_copy_only=False)
         if badts.any():
             probs.append(
-                Problem(badts, "quote_datetime", qdt, "not a time like 2016-06-01 13:57:58.175")
+                Problem(
+                    badts, "quote_datetime", qdt, "not a valid time like 2016-06-01 13:57:58.175"
+                )
             )
         safe = pc.if_else(okts, qdt, pa.scalar("2000-01-03 12:00:00"))
         try:
@@ -276,7 +284,7 @@ def _read_eod(path: Path, batch_rows: int) -> Iterator[AdapterResult]:
         probs: list[Problem] = []
         n = len(block.line)
         qd = pc.cast(
-            pc.strptime(f["quote_date"], format="%Y-%m-%d", unit="s", error_is_null=True),
+            strptime_strict(f["quote_date"], "%Y-%m-%d"),
             pa.date32(),
         )
         badq = qd.is_null().to_numpy(zero_copy_only=False)

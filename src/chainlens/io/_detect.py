@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
 import pyarrow as pa
 
-from chainlens.errors import InputError, UnknownFormatError
+from chainlens.errors import InputError, UnknownFormatError, file_problem
 from chainlens.io import _cboe_quotes, _parquet
 from chainlens.io._common import AdapterResult, read_head_lines
 
@@ -52,8 +53,8 @@ def detect_format(path: Path) -> str:
         When the file is missing or empty.
     """
     path = Path(path)
-    if not path.is_file():
-        raise InputError("no such file", path=path)
+    if not path.is_file() or not os.access(path, os.R_OK):
+        raise InputError(file_problem(path) or "no such file", path=path)
     with open(path, "rb") as fh:
         magic = fh.read(4)
     if not magic:
@@ -122,6 +123,12 @@ def detect_format(path: Path) -> str:
     except ImportError:
         pass
     if not first:
+        if any("Last:" in ln or ln.startswith("Expiration Date") for ln in head[:8]):
+            raise _unknown(
+                path,
+                "a Cboe quote table whose preamble or header differs from the expected "
+                "'<name>,Last: <spot>' / 'Date: ...' / 'Expiration Date,Calls,...' lines",
+            )
         raise InputError("no header line (file starts with an empty line)", path=path, row=1)
     raise _unknown(path, f"header not recognised: {first[:120]!r}")
 

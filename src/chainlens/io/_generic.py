@@ -8,6 +8,7 @@ the vendor adapters. CSVs are streamed by blocks of lines, Parquet by record bat
 from __future__ import annotations
 
 import datetime as dt
+import re
 import tomllib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -21,6 +22,7 @@ import pyarrow.compute as pc
 
 from chainlens import conventions
 from chainlens.errors import ConfigError, InputError
+from chainlens.io import _rules
 from chainlens.io._common import (
     AdapterResult,
     Candidate,
@@ -35,6 +37,7 @@ from chainlens.io._common import (
     parse_osi,
     reject_bad_lines,
     settlement_of_roots,
+    strptime_strict,
     underlying_of_roots,
 )
 from chainlens.schema import SCHEMAS
@@ -96,6 +99,7 @@ def load_mapping(src: Path | str) -> Mapping:
     file = m.get("file", "csv")
     if file not in ("csv", "parquet"):
         raise ConfigError(f"mapping {path}: file must be 'csv' or 'parquet'")
+    _check_options(path, kind, doc, opts, snap)
     return Mapping(
         name=path.stem,
         kind=kind,
@@ -115,6 +119,44 @@ def load_mapping(src: Path | str) -> Mapping:
         snapshot_time=str(snap.get("time", "close")),
         snapshot_rules=rules,
     )
+
+
+def _check_options(path: Path, kind: str, doc: dict, opts: dict, snap: dict) -> None:
+    """Mapping mistakes are reported against the mapping, before any data is read."""
+    from zoneinfo import ZoneInfoNotFoundError
+
+    tz = str(opts.get("timezone", conventions.EXCHANGE_TZ))
+    try:
+        ZoneInfo(tz)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ConfigError(
+            f"mapping {path}: options.timezone {tz!r} is not an IANA time zone "
+            "(e.g. America/New_York)"
+        ) from None
+    for col, fmt in doc.get("formats", {}).items():
+        if not isinstance(fmt, str) or "%" not in fmt:
+            raise ConfigError(
+                f"mapping {path}: formats.{col} = {fmt!r} is not a strptime format (e.g. %m/%d/%Y)"
+            )
+    times = [snap.get("time", "close"), *(r.get("time") for r in snap.get("rules", []))]
+    for t in times:
+        if t != "close" and not (
+            isinstance(t, str) and re.fullmatch(r"([01]\d|2[0-3]):[0-5]\d", t)
+        ):
+            raise ConfigError(f"mapping {path}: snapshot time {t!r} must be 'close' or HH:MM")
+    sch = SCHEMAS[kind]
+    for k, v in doc.get("constants", {}).items():
+        if k not in sch.names:
+            raise ConfigError(f"mapping {path}: constants.{k} is not a column of {kind}")
+        try:
+            pa.array([v]).cast(sch.field(k).type)
+        except (pa.ArrowException, TypeError, ValueError):
+            raise ConfigError(
+                f"mapping {path}: constants.{k} = {v!r} cannot be a {sch.field(k).type}"
+            ) from None
+    rv = opts.get("right_values", {})
+    if not isinstance(rv, dict) or any(str(v) not in ("C", "P") for v in rv.values()):
+        raise ConfigError(f"mapping {path}: options.right_values must map text to C or P")
 
 
 def detect_mapping(names: list[str]) -> str | None:
@@ -181,6 +223,9 @@ def _is_parquet(path: Path) -> bool:
 
 
 def _check_header(m: Mapping, header: list[str], path: Path) -> None:
+    """The signature columns are present; every mapped column is present (except the ones a
+    snapshot rule expects to be absent) and named once; the mapping provides the columns a
+    table of its kind needs (``chainlens.io._rules``)."""
     missing = [c for c in m.signature if c not in header]
     if missing:
         raise InputError(
@@ -189,6 +234,25 @@ def _check_header(m: Mapping, header: list[str], path: Path) -> None:
             row=1,
             hint=f"header has: {', '.join(header)[:300]}",
         )
+    optional = {col for col, _t in m.snapshot_rules}
+    absent = {
+        canon: src for canon, src in m.columns.items() if src not in header and src not in optional
+    }
+    if absent:
+        canon, src = next(iter(absent.items()))
+        raise InputError(
+            f"mapping {m.name!r} maps {canon} to column {src!r}, which the file does not have",
+            path=path,
+            row=1,
+            column=src,
+            hint=f"fix the mapping; header has: {', '.join(header)[:300]}",
+        )
+    _rules.check_unique_header(header, path, only=m.columns.values())
+    provided = set(m.columns) | set(m.constants)
+    if m.kind in ("chain", "trades"):  # derived from the symbol / root when not mapped
+        provided |= {"root", "underlying", "settlement", "multiplier", "symbol"}
+        provided |= {"snapshot_ts"} if m.kind == "chain" else set()
+    _rules.check_required_columns(m.kind, provided, path, source=True, names=m.columns)
 
 
 def _snapshot_local_time(m: Mapping, header: list[str]) -> str:
@@ -225,7 +289,7 @@ def _convert(
             a = parse_int(s, srcname, probs, required=not f.nullable)
         elif pa.types.is_date(t) or pa.types.is_timestamp(t):
             fmt = m.formats.get(f.name, "%Y-%m-%d" if pa.types.is_date(t) else "%Y-%m-%d %H:%M:%S")
-            parsed = pc.strptime(s, format=fmt, unit="s", error_is_null=True)
+            parsed = strptime_strict(s, fmt)
             bad = parsed.is_null().to_numpy(zero_copy_only=False) & ~s.is_null().to_numpy(
                 zero_copy_only=False
             )
@@ -310,6 +374,11 @@ def _snapshots(trade_date: pa.Array, local_time: str, tz: str) -> pa.Array:
     uniq = [d for d in pc.unique(trade_date).to_pylist() if d is not None]
     out = []
     for d in uniq:  # one per distinct session
+        if not dt.date(2000, 1, 1) <= d <= dt.date(2099, 12, 31):
+            # outside the calendar: the row is rejected by the trade_date rule; any instant
+            # that Arrow can hold stands in until then
+            out.append(dt.datetime(2000, 1, 3, 21, tzinfo=dt.UTC))
+            continue
         if local_time == "close":
             try:
                 from chainlens.io._common import session_close_utc

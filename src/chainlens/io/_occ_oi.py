@@ -50,6 +50,7 @@ from chainlens.io._common import (
     format_osi,
     session_close_utc,
     settlement_of_roots,
+    strptime_strict,
 )
 
 __all__ = ["FORMAT", "looks_like", "read"]
@@ -121,6 +122,8 @@ def read(path: Path, *, batch_rows: int = 1_000_000) -> Iterator[AdapterResult]:
         raise InputError(
             f"not valid JSON ({e.msg})", path=path, row=e.lineno, column=f"char {e.colno}"
         ) from None
+    except RecursionError:
+        raise InputError("JSON nested too deeply to be an OCC OI history", path=path) from None
     if (
         not isinstance(doc, dict)
         or not isinstance(doc.get("days"), dict)
@@ -129,6 +132,13 @@ def read(path: Path, *, batch_rows: int = 1_000_000) -> Iterator[AdapterResult]:
         raise InputError("JSON is not an OCC OI history ({ticker, closes, days})", path=path)
     ticker = doc["ticker"].strip().upper().lstrip("^")
     closes = doc.get("closes") or {}
+    if not isinstance(closes, dict):
+        raise InputError(
+            "'closes' must be an object of pull date -> underlying close ({\"10-8\": 773.03})",
+            path=path,
+            column="closes",
+            value=str(closes)[:80],
+        )
     anchor = None
     if isinstance(doc.get("updated_at"), str):
         try:
@@ -201,7 +211,11 @@ def read(path: Path, *, batch_rows: int = 1_000_000) -> Iterator[AdapterResult]:
             snap = dt.datetime.combine(
                 session, conventions.PM_SETTLE_TIME, ZoneInfo(conventions.EXCHANGE_TZ)
             )
-        spot = None if (pre_close or not isinstance(close, int | float)) else float(close)
+        spot = (
+            None
+            if (pre_close or not isinstance(close, int | float) or isinstance(close, bool))
+            else float(close)
+        )  # a non-positive close is kept and rejected by the spot rule, naming the rows
         yield _pull_batch(
             path,
             sink,
@@ -233,9 +247,7 @@ def _pull_batch(
     probs: list[Problem] = []
     ex_txt = pa.array([str(e) for e in ex_l], pa.string())
     k_txt = pa.array([None if k is None else str(k) for k in k_l], pa.string())
-    expiry = pc.cast(
-        pc.strptime(ex_txt, format="%Y-%m-%d", unit="s", error_is_null=True), pa.date32()
-    )
+    expiry = pc.cast(strptime_strict(ex_txt, "%Y-%m-%d"), pa.date32())
     strike = pc.cast(
         pc.if_else(
             pc.fill_null(pc.match_substring_regex(k_txt, r"^[0-9]+(\.[0-9]+)?$"), False),
@@ -257,7 +269,8 @@ def _pull_batch(
         root = pa.array(np.where(monthly, ticker, _WEEKLY_ROOT[ticker]).tolist(), pa.string())
     else:
         root = pa.array([ticker] * n, pa.string())
-    ok = ~(bad_e | bad_k) & (np.nan_to_num(strike.fill_null(0).to_numpy(zero_copy_only=False)) > 0)
+    k_np = np.nan_to_num(strike.fill_null(0).to_numpy(zero_copy_only=False))
+    ok = ~(bad_e | bad_k) & (k_np > 0) & (k_np < 100_000)  # else rejected by the strike rule
     okv = pa.array(ok)
     parts = []
     for right, vals, key in (("C", c_l, "call_oi"), ("P", p_l, "put_oi")):
@@ -274,9 +287,16 @@ def _pull_batch(
         is_int = np.array(
             [isinstance(v, int) and not isinstance(v, bool) for v in vals], dtype=bool
         )
-        oi_txt = pa.array([None if v is None else str(v) for v in vals], pa.string())
+        oi_txt = pa.array([None if v is None else str(v)[:40] for v in vals], pa.string())
         if (~is_int).any():
             p2.append(Problem(~is_int, key, oi_txt, "open interest is not a whole number"))
+        # beyond int64 (10**23): refused here, before the cast could overflow
+        huge = np.array(
+            [i and not -(2**62) < v < 2**62 for i, v in zip(is_int, vals, strict=True)], dtype=bool
+        )
+        if huge.any():
+            p2.append(Problem(huge, key, oi_txt, "count too large (> 1e10)"))
+            is_int &= ~huge
         oi = pa.array(np.where(is_int, oi_obj, 0).astype(np.int64))
         oi = pc.if_else(pa.array(is_int), oi, pa.scalar(None, pa.int64()))
         rt = pa.array([right] * n, pa.string())

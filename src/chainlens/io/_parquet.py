@@ -26,6 +26,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from chainlens.errors import InputError
+from chainlens.io import _rules
 from chainlens.io._common import (
     AdapterResult,
     Candidate,
@@ -128,6 +129,7 @@ def read(path: Path, *, batch_rows: int = 1_000_000) -> Iterator[AdapterResult]:
     except (pa.ArrowInvalid, OSError) as e:
         raise InputError(f"not a readable Parquet file ({e})", path=path) from None
     names = pf.schema_arrow.names
+    _rules.check_unique_header(names, path, row=None)
     kind = kind_of_schema(names)
     if kind is None:
         raise InputError(
@@ -137,6 +139,7 @@ def read(path: Path, *, batch_rows: int = 1_000_000) -> Iterator[AdapterResult]:
             + ", ".join(f.name for f in SCHEMAS["chain"] if not f.nullable)
             + "); use a TOML mapping (--mapping) for other layouts",
         )
+    _rules.check_required_columns(kind, names, path, source=True)
     schema = SCHEMAS[kind]
     sink = RejectSink(path)
     dups = DuplicateTracker()

@@ -173,6 +173,41 @@ def _column_faults(
     return None
 
 
+def _rule_faults(kind: str, c: dict[str, pa.Array]) -> str | None:
+    """Why a block breaks a rule of :mod:`chainlens.io._rules` (None: none does), checked on
+    column minima and maxima, the dictionaries' values and the distinct sessions, so the
+    proof applies the very table ``finalize`` applies."""
+    from chainlens.io import _rules
+    from chainlens.io._common import not_a_session
+
+    for rule in _rules.range_rules_for(kind, c):
+        a = c[rule.column]
+        v = _valid_values(
+            a, np.float64 if pa.types.is_floating(a.type) else a.type.to_pandas_dtype()
+        )
+        if len(v) == 0:
+            continue
+        lo, hi = v.min(), v.max()
+        if rule.lo is not None and (lo <= rule.lo if rule.lo_open else lo < rule.lo):
+            return f"{rule.column}: {rule.below}"
+        if rule.hi is not None and hi > rule.hi:
+            return f"{rule.column}: {rule.above}"
+    for nrule in _rules.NAME_RULES:
+        if kind in nrule.kinds and nrule.column in c:
+            a = c[nrule.column]
+            vals = a.dictionary if isinstance(a, pa.DictionaryArray) else pc.unique(a)
+            if not pc.all(pc.match_substring_regex(vals, nrule.pattern)).as_py():
+                return f"{nrule.column}: {nrule.reason}"
+    days = _values(c["trade_date"], np.int32)
+    lo_d, hi_d = int(days.min()), int(days.max())
+    probe = np.array([lo_d], dtype=np.int64) if lo_d == hi_d else np.unique(days)
+    if not_a_session(probe).any():
+        return "trade_date: not an exchange session"
+    if int(_values(c["expiry"], np.int32).max()) > (_rules.EXPIRY_MAX - dt.date(1970, 1, 1)).days:
+        return "expiry beyond the trading calendar"
+    return None
+
+
 @dataclass
 class ChainVerifier:
     """Checks the blocks of one chain file in order (see the module docstring).
@@ -225,6 +260,8 @@ class ChainVerifier:
         if c["symbol"].type != pa.string():
             return self._decline("symbol is not a string column")
         fault = _column_faults(c, _REQUIRED, _NONNEG_FLOATS, _FINITE_FLOATS, _NONNEG_INTS)
+        if fault is None:
+            fault = _rule_faults("chain", c)
         if fault is not None:
             return self._decline(fault)
         computed = pc.fill_null(
@@ -400,6 +437,8 @@ class TradesVerifier:
         fault = _column_faults(
             c, _TRADES_REQUIRED, _TRADES_NONNEG_FLOATS, _TRADES_FINITE_FLOATS, _TRADES_NONNEG_INTS
         )
+        if fault is None:
+            fault = _rule_faults("trades", c)
         if fault is not None:
             return self._decline(fault)
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 import dataclasses
 import tempfile
 import zipfile
+import zlib
 from collections.abc import Iterator
 from pathlib import Path, PurePosixPath
 
@@ -59,9 +60,21 @@ def _expand(archive: Path, into: Path, label: str, depth: int) -> list[tuple[Pat
                 with zf.open(info) as src, open(target, "wb") as dst:
                     while chunk := src.read(1 << 20):
                         dst.write(chunk)
-            except (zipfile.BadZipFile, OSError, EOFError) as e:
+            except (zipfile.BadZipFile, OSError, EOFError, ValueError, zlib.error) as e:
                 raise InputError(
                     f"damaged zip member ({e})", path=f"{label}!{info.filename}"
+                ) from None
+            except NotImplementedError as e:  # PPMd (98), LZMA variants... unknown methods
+                raise InputError(
+                    f"zip member uses a compression method chainlens cannot read ({e})",
+                    path=f"{label}!{info.filename}",
+                    hint="re-zip it with the standard deflate method, or unzip it first",
+                ) from None
+            except RuntimeError as e:  # encrypted member: a password would be needed
+                raise InputError(
+                    f"zip member cannot be read ({e})",
+                    path=f"{label}!{info.filename}",
+                    hint="unzip it yourself (with its password), then ingest the files",
                 ) from None
             member_label = f"{label}!{info.filename}"
             if zipfile.is_zipfile(target):
@@ -71,11 +84,36 @@ def _expand(archive: Path, into: Path, label: str, depth: int) -> list[tuple[Pat
     return out
 
 
+_TMP_PREFIX = "chainlens-zip-"
+
+
+def _private_tmp() -> tempfile.TemporaryDirectory[str]:
+    """A private temporary directory named after this process (``chainlens-zip-<pid>-...``).
+
+    A ``kill -9`` cannot run the cleanup of the ``with`` block, so each new one first removes
+    the directories of processes that no longer exist."""
+    import os
+    import shutil
+
+    base = Path(tempfile.gettempdir())
+    for d in base.glob(f"{_TMP_PREFIX}*"):
+        pid = d.name[len(_TMP_PREFIX) :].split("-", 1)[0]
+        if not pid.isdigit() or int(pid) == os.getpid():
+            continue
+        try:
+            os.kill(int(pid), 0)
+        except ProcessLookupError:
+            shutil.rmtree(d, ignore_errors=True)
+        except OSError:
+            pass  # alive, another user's
+    return tempfile.TemporaryDirectory(prefix=f"{_TMP_PREFIX}{os.getpid()}-")
+
+
 def members(path: Path) -> list[tuple[str, str | None]]:
     """(member label, detected format or None) for every member of the archive."""
     from chainlens.io._detect import detect_format
 
-    with tempfile.TemporaryDirectory(prefix="chainlens-zip-") as tmp:
+    with _private_tmp() as tmp:
         found: list[tuple[str, str | None]] = []
         for f, label in _expand(Path(path), Path(tmp), str(path), 0):
             try:
@@ -90,7 +128,7 @@ def read(path: Path, *, batch_rows: int = 1_000_000) -> Iterator[AdapterResult]:
     from chainlens.io._detect import detect_format, read_file
 
     path = Path(path)
-    with tempfile.TemporaryDirectory(prefix="chainlens-zip-") as tmp:
+    with _private_tmp() as tmp:
         readable = []
         for f, label in _expand(path, Path(tmp), str(path), 0):
             try:

@@ -78,16 +78,45 @@ def _safe_many(
     ]
 
 
-def _worker_init() -> None:
-    """Pool-worker set-up: one compute thread per worker process.
+def _worker_init(main_pid: int | None = None) -> None:
+    """Pool-worker set-up: one compute thread per worker process, and no orphan.
 
     The pool already runs one process per core; Polars' and Numba's own thread pools on top
     only oversubscribe the cores (and spin). Set before either library starts its pool; a
     value the user exported is kept. Results do not depend on it (no reduction is split
     across threads differently: the Numba profile kernel parallelises over spot levels).
+
+    A ``kill -9`` of the main process runs no cleanup, so each worker watches it: the kernel
+    kills the worker when its parent dies (``PR_SET_PDEATHSIG``), and a daemon thread exits
+    the worker within half a second once ``main_pid`` is gone (a forkserver worker's parent
+    is the fork server, not the main process). The fork server and the resource tracker then
+    lose their last client and exit on their own.
     """
     os.environ.setdefault("POLARS_MAX_THREADS", "1")
     os.environ.setdefault("NUMBA_NUM_THREADS", "1")
+    if main_pid is None:
+        return
+    try:  # Linux: SIGKILL when the parent goes
+        import ctypes
+        import signal
+
+        ctypes.CDLL(None, use_errno=True).prctl(1, int(signal.SIGKILL), 0, 0, 0)
+    except (OSError, AttributeError):
+        pass
+    import threading
+    import time
+
+    def watch() -> None:
+        while True:
+            try:
+                os.kill(main_pid, 0)
+            except ProcessLookupError:
+                os._exit(1)
+            except OSError:
+                pass
+            time.sleep(0.5)
+
+    threading.Thread(target=watch, name="chainlens-orphan-watch", daemon=True).start()
 
 
 def _chunks(n: int, workers: int) -> list[tuple[int, int]]:
@@ -403,7 +432,9 @@ def run_local(
         plan = _bulk_plan(store, d, us, cfg.n_sessions) if WORKERS_READ else None
         bars_all = store.table("bars") if plan is not None else None
         events_all = store.table("events") if plan is not None else None
-        with ProcessPoolExecutor(max_workers=nw, mp_context=ctx, initializer=_worker_init) as ex:
+        with ProcessPoolExecutor(
+            max_workers=nw, mp_context=ctx, initializer=_worker_init, initargs=(os.getpid(),)
+        ) as ex:
             wit = windows() if plan is None else None
 
             def submit(a: int, b: int) -> tuple[list[str], Any]:

@@ -204,6 +204,25 @@ def sort_trades_by_dictionary(table: pa.Table) -> pa.Table:
     return table.take(pa.array(np.lexsort((ts, key))))
 
 
+#: Leading characters that make a spreadsheet treat a CSV cell as a formula (OWASP).
+_FORMULA_LEAD = r"^[=+\-@\t\r]"
+
+
+def _formula_safe(table: pa.Table) -> pa.Table:
+    """The text columns of ``table`` with formula-leading cells (``=cmd|...``, ``+1``, ``-5``,
+    ``@SUM``, tab, CR) prefixed by ``'``, so a spreadsheet opening the rejects CSV shows them
+    as text and never runs them. Vectorized; other columns unchanged."""
+    cols = []
+    for name in table.column_names:
+        a = table.column(name)
+        if pa.types.is_string(a.type) or pa.types.is_large_string(a.type):
+            lead = pc.fill_null(pc.match_substring_regex(a, _FORMULA_LEAD), False)
+            if pc.any(lead).as_py():
+                a = pc.if_else(lead, pc.binary_join_element_wise("'", a, ""), a)
+        cols.append(a)
+    return pa.Table.from_arrays(cols, schema=table.schema)
+
+
 def write_parquet(table: pa.Table, path: Path) -> None:
     """Write one table as a Parquet file with statistics and moderate row groups, fsynced."""
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -273,6 +292,8 @@ class Staged:
     trade_date: dt.date | None
     rows: int = 0
     snapshots: dict[tuple[str, int], SnapshotStat] = field(default_factory=dict)
+    #: ``xxh3_128:<hex>`` of the staged bytes (set by :meth:`Stager.finish`)
+    checksum: str | None = None
 
 
 class Stager:
@@ -537,7 +558,7 @@ class Stager:
         """Append rejected rows (``schema.REJECTS``) to the staged rejects CSV."""
         if rejects.num_rows == 0:
             return 0
-        rejects = schema.conform(rejects, schema.REJECTS)
+        rejects = _formula_safe(schema.conform(rejects, schema.REJECTS))
         if self._rejects is None:
             self.rejects_staged = self.dir / "rejects.csv"
             self._rejects = pacsv.CSVWriter(self.rejects_staged, rejects.schema)
@@ -567,6 +588,9 @@ class Stager:
                 raise RuntimeError(f"staged {st.rel}: wrote {st.rows} rows, file holds {n}")
             if not (st is self._verbatim and synced):
                 _fsync(st.staged)
+            from chainlens.store._store import file_checksum
+
+            st.checksum = file_checksum(st.staged)  # the bytes published, as the catalog records
         if self.rejects_staged is not None:
             _fsync(self.rejects_staged)
         return out

@@ -26,7 +26,13 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from chainlens import schema
-from chainlens.errors import ChainlensError, InputError, NotFoundError, StoreError
+from chainlens.errors import (
+    ChainlensError,
+    InputError,
+    NotFoundError,
+    StoreError,
+    file_problem,
+)
 from chainlens.paths import DEFAULT_STORE
 from chainlens.store._stage import (
     DATED_KINDS,
@@ -75,7 +81,7 @@ CREATE TABLE IF NOT EXISTS sources (
 );
 CREATE TABLE IF NOT EXISTS files (
     file VARCHAR NOT NULL, source_id VARCHAR NOT NULL, kind VARCHAR NOT NULL,
-    trade_date DATE, rows BIGINT NOT NULL
+    trade_date DATE, rows BIGINT NOT NULL, checksum VARCHAR
 );
 CREATE TABLE IF NOT EXISTS snapshots (
     snapshot_id VARCHAR NOT NULL, source_id VARCHAR NOT NULL, seq BIGINT NOT NULL,
@@ -84,8 +90,10 @@ CREATE TABLE IF NOT EXISTS snapshots (
 );
 CREATE TABLE IF NOT EXISTS results (
     name VARCHAR NOT NULL, session DATE NOT NULL, part VARCHAR NOT NULL,
-    file VARCHAR NOT NULL, rows BIGINT NOT NULL
+    file VARCHAR NOT NULL, rows BIGINT NOT NULL, checksum VARCHAR
 );
+ALTER TABLE files ADD COLUMN IF NOT EXISTS checksum VARCHAR;
+ALTER TABLE results ADD COLUMN IF NOT EXISTS checksum VARCHAR;
 """
 
 # Default snapshot per session: the latest quote snapshot (ties: the latest ingested), and
@@ -199,6 +207,74 @@ class _Counts:
     format: str | None = None
 
 
+#: Seconds a process waits for another one holding the store (``CHAINLENS_LOCK_TIMEOUT``).
+LOCK_TIMEOUT_S = 120.0
+
+
+def _lock_timeout() -> float:
+    try:
+        return max(0.0, float(os.environ.get("CHAINLENS_LOCK_TIMEOUT", LOCK_TIMEOUT_S)))
+    except ValueError:
+        return LOCK_TIMEOUT_S
+
+
+def _connect(catalog: Path, root: Path, read_only: bool) -> duckdb.DuckDBPyConnection:
+    """Open the catalog; while another process holds it, wait (bounded, saying so once on
+    stderr), then fail with "store is busy". A read-only file system or missing permission
+    is reported as such, never as "busy"."""
+    import errno
+    import sys
+    import time
+
+    deadline = time.monotonic() + _lock_timeout()
+    said = False
+    while True:
+        try:
+            return duckdb.connect(str(catalog), read_only=read_only)
+        except (duckdb.IOException, duckdb.ConnectionException) as exc:
+            text = str(exc).replace("\n", " ")
+            low = text.lower()
+            if "read-only file system" in low or (
+                not read_only and not os.access(root, os.W_OK) and "lock" not in low
+            ):
+                raise StoreError(
+                    f"the store {root} is on a read-only file system ({text})",
+                    hint="read commands (sessions, show, levels, report) work there; "
+                    "ingest and run need a writable --store",
+                ) from None
+            if "permission denied" in low:
+                raise StoreError(
+                    f"permission denied opening the store catalog {catalog} ({text})",
+                    hint="check the permissions of the store directory",
+                ) from None
+            if "lock" not in low and "conflicting" not in low:
+                raise StoreError(f"cannot open the store catalog {catalog}: {text}") from None
+            if time.monotonic() >= deadline:
+                raise StoreError(
+                    f"store is busy: {root} is held by another chainlens process ({text})",
+                    hint="wait for the other ingest or pipeline run to finish, then retry "
+                    "(CHAINLENS_LOCK_TIMEOUT sets how long to wait, in seconds)",
+                ) from None
+            if not said:
+                print(
+                    f"chainlens: the store {root} is in use by another process; waiting up to "
+                    f"{_lock_timeout():.0f} s",
+                    file=sys.stderr,
+                    flush=True,
+                )
+                said = True
+            time.sleep(0.2)
+        except OSError as exc:
+            if exc.errno == errno.EROFS:
+                raise StoreError(
+                    f"the store {root} is on a read-only file system",
+                    hint="ingest and run need a writable --store",
+                ) from None
+            raise
+        except duckdb.Error as exc:
+            raise StoreError(f"cannot open the store catalog {catalog}: {exc}") from None
+
+
 def _sha256(path: Path) -> str:
     h = hashlib.sha256()
     with open(path, "rb") as f:
@@ -299,17 +375,7 @@ class Store:
                     hint="check --store, or create one with `chainlens ingest PATH`",
                 )
             self.root.mkdir(parents=True, exist_ok=True)
-        try:
-            self._con = duckdb.connect(str(catalog), read_only=read_only)
-        except (duckdb.IOException, duckdb.ConnectionException) as exc:
-            raise StoreError(
-                f"store is busy: {self.root} is held by another chainlens process ({exc})".replace(
-                    "\n", " "
-                ),
-                hint="wait for the other ingest or pipeline run to finish, then retry",
-            ) from None
-        except duckdb.Error as exc:
-            raise StoreError(f"cannot open the store catalog {catalog}: {exc}") from None
+        self._con = _connect(catalog, self.root, read_only)
         self._con.execute("SET TimeZone = 'UTC'")
         self._lock_fd: int | None = None
         if not read_only:
@@ -454,7 +520,9 @@ class Store:
                     json.dumps(kinds),
                 ],
             )
-            file_rows = [[s.rel, source_id, s.kind, s.trade_date, s.rows] for s in staged]
+            file_rows = [
+                [s.rel, source_id, s.kind, s.trade_date, s.rows, s.checksum] for s in staged
+            ]
             _insert(con, "files", file_rows)
             # Snapshot ids: 12 random hex digits of the (uuid4) source id + a 4-digit counter.
             snap_rows = [
@@ -531,7 +599,7 @@ class Store:
         and the store are the same as ingesting the files one by one. ``on_file`` is called
         with each result as it is published.
         """
-        files = [p for p in expand_paths(paths) if not p.resolve().is_relative_to(self.root)]
+        files = [p for p in expand_paths(paths) if not _inside(p, self.root)]
         self._check_writable()
         out: list[IngestResult] = []
 
@@ -600,7 +668,7 @@ class Store:
         p = Path(path)
         res = IngestResult(path=str(path), format=format or "unknown", status="failed")
         if not p.is_file():
-            res.error = f"{path}: no such file"
+            res.error = f"{path}: {file_problem(p) or 'no such file'}"
             return _Prepared(res)
         from chainlens import io as cio  # the adapters (imported lazily: optional at import time)
 
@@ -1051,7 +1119,112 @@ class Store:
     def _read(
         self, rel: str, kind: str, filt: pc.Expression | None, columns: Sequence[str] | None = None
     ) -> pa.Table:
+        self.check_file(rel)
         return read_partition(self.root, rel, kind, filt, columns)
+
+    # ------------------------------------------------------------------ integrity
+    def _checksum_of(self, rel: str) -> tuple[bool, str | None]:
+        """(catalogued, recorded checksum) of a stored file (checksum None: stored before
+        checksums were recorded)."""
+        try:
+            rows = self.con.execute(
+                "SELECT checksum FROM files WHERE file = ? UNION ALL "
+                "SELECT checksum FROM results WHERE file = ?",
+                [rel, rel],
+            ).fetchall()
+        except duckdb.BinderException:  # a catalog from before checksums, opened read-only
+            return True, None
+        return (bool(rows), rows[0][0] if rows else None)
+
+    def _origin(self, rel: str) -> str:
+        """What to do about a damaged file: re-ingest its source, or re-run the pipeline."""
+        row = self.con.execute(
+            "SELECT s.path FROM files f JOIN sources s USING (source_id) WHERE f.file = ?", [rel]
+        ).fetchall()
+        drop = f"`chainlens verify --store {self.root} --drop-damaged`"
+        if row:
+            return f"run {drop}, then re-ingest its source {row[0][0]}"
+        return f"run {drop}, then re-run `chainlens run` for that session"
+
+    def check_file(self, rel: str) -> None:
+        """Verify a stored file against the checksum the catalog recorded for it, once per
+        file per process (a file is re-checked if its size or mtime changes).
+
+        Raises
+        ------
+        StoreError
+            The file is missing, or its bytes differ from what was stored (bit rot, a
+            truncated or padded copy, an edit outside chainlens): it is never read as numbers.
+        """
+        path = self.root / rel
+        try:
+            st = path.stat()
+        except FileNotFoundError:
+            raise StoreError(
+                f"catalogued file {rel} is missing from {self.root}", hint=self._origin(rel)
+            ) from None
+        key = (str(path), st.st_size, st.st_mtime_ns)
+        if key in _VERIFIED:
+            return
+        _, expected = self._checksum_of(rel)
+        if expected is not None and file_checksum(path) != expected:
+            raise StoreError(
+                f"damaged store file {path}: its bytes do not match the checksum recorded "
+                "when it was stored",
+                hint=self._origin(rel),
+            )
+        _VERIFIED.add(key)
+
+    def verify(self) -> list[dict[str, Any]]:
+        """Check every stored file (``chainlens verify``): one dict per problem found
+        (``file``, ``problem``, ``action``); an empty list means the store is intact."""
+        rows = self.con.execute(
+            "SELECT file, checksum, rows FROM files UNION ALL SELECT file, checksum, rows FROM results"
+        ).fetchall()
+        problems: list[dict[str, Any]] = []
+        for rel, expected, _n in rows:  # a loop over stored files, not rows
+            path = self.root / rel
+            why = None
+            if not path.is_file():
+                why = "missing"
+            elif expected is None:
+                why = None  # stored before checksums were recorded: nothing to compare
+            elif file_checksum(path) != expected:
+                why = "checksum mismatch (damaged, truncated or modified)"
+            if why is not None:
+                problems.append({"file": rel, "problem": why, "action": self._origin(rel)})
+            else:
+                st = path.stat()
+                _VERIFIED.add((str(path), st.st_size, st.st_mtime_ns))
+        return problems
+
+    def drop_damaged(self) -> list[dict[str, Any]]:
+        """Remove what :meth:`verify` reports from the store, so it can be re-ingested: every
+        file and catalog row of a damaged file's source (or the damaged results part).
+        Returns the problems that were dropped."""
+        self._check_writable()
+        problems = self.verify()
+        if not problems:
+            return []
+        with self._write_lock():
+            con = self.con
+            con.execute("BEGIN TRANSACTION")
+            try:
+                for p in problems:  # a loop over damaged files
+                    src = con.execute(
+                        "SELECT source_id FROM files WHERE file = ?", [p["file"]]
+                    ).fetchall()
+                    if src:
+                        sid = src[0][0]
+                        for t in ("files", "snapshots", "sources"):
+                            con.execute(f"DELETE FROM {t} WHERE source_id = ?", [sid])
+                    con.execute("DELETE FROM results WHERE file = ?", [p["file"]])
+                con.execute("COMMIT")
+            except BaseException:
+                con.execute("ROLLBACK")
+                raise
+            self._cleanup()  # unreferenced files go
+        return problems
 
     def _snapshot(
         self, rel: str, underlying: str, ns: int, columns: Sequence[str] | None = None
@@ -1200,6 +1373,8 @@ class Store:
             "SELECT f.file FROM files f JOIN sources s USING (source_id) WHERE f.kind = ? AND f.trade_date = ? ORDER BY s.seq",
             [kind, _as_date(session)],
         ).fetchall()
+        for r in rows:  # verified here, in the parent: pool workers then read them as is
+            self.check_file(r[0])
         return [r[0] for r in rows]
 
     def trades(self, underlying: str, session: dt.date) -> pa.Table:
@@ -1258,7 +1433,7 @@ class Store:
             stage.mkdir(parents=True)
             moved: list[Path] = []
             try:
-                new: list[tuple[str, Path, int]] = []
+                new: list[tuple[str, Path, int, str]] = []
                 for part, t in tables.items():
                     if "underlying" in t.column_names and t.num_rows > 1:
                         t = t.take(pc.sort_indices(t, sort_keys=[("underlying", "ascending")]))
@@ -1269,7 +1444,7 @@ class Store:
                         raise StoreError(
                             f"results {name}/{part}: staged file does not hold {t.num_rows} rows"
                         )
-                    new.append((rel, staged, t.num_rows))
+                    new.append((rel, staged, t.num_rows, file_checksum(staged)))
                 con = self.con
                 con.execute("BEGIN TRANSACTION")
                 try:
@@ -1282,13 +1457,15 @@ class Store:
                     con.execute("DELETE FROM results WHERE name = ? AND session = ?", [name, d])
                     if new:
                         con.executemany(
-                            "INSERT INTO results VALUES (?, ?, ?, ?, ?)",
+                            "INSERT INTO results VALUES (?, ?, ?, ?, ?, ?)",
                             [
-                                [name, d, part, rel, n]
-                                for (rel, _, n), part in zip(new, tables, strict=True)
+                                [name, d, part, rel, n, ck]
+                                for (rel, _, n, ck), part in zip(new, tables, strict=True)
                             ],
                         )
-                    _move_into_place([(staged, self.root / rel) for rel, staged, _ in new], moved)
+                    _move_into_place(
+                        [(staged, self.root / rel) for rel, staged, _, _ in new], moved
+                    )
                     con.execute("COMMIT")
                 except BaseException:
                     _abort(con, moved)
@@ -1318,10 +1495,12 @@ class Store:
                 hint="run `chainlens run --date D` first",
             )
         path = self.root / rows[0][0]
+        self.check_file(rows[0][0])
         filt = None
-        if underlying is not None and "underlying" in pq.read_schema(path).names:
-            filt = pc.field("underlying") == underlying
-        return pq.read_table(path, filters=filt)
+        with _read_errors(rows[0][0]):
+            if underlying is not None and "underlying" in pq.read_schema(path).names:
+                filt = pc.field("underlying") == underlying
+            return pq.read_table(path, filters=filt)
 
     def results_index(self) -> pa.Table:
         """Every stored results part: ``name``, ``session``, ``part``, ``rows``."""
@@ -1338,9 +1517,9 @@ _INSERT_SQL = {
 
 #: One-row inserts into the catalog tables (column counts fixed by ``_DDL``).
 _INSERT_ROW_SQL = {
-    "files": "INSERT INTO files VALUES (?, ?, ?, ?, ?)",
+    "files": "INSERT INTO files VALUES (?, ?, ?, ?, ?, ?)",
     "snapshots": "INSERT INTO snapshots VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-    "results": "INSERT INTO results VALUES (?, ?, ?, ?, ?)",
+    "results": "INSERT INTO results VALUES (?, ?, ?, ?, ?, ?)",
 }
 #: Column names of the catalog tables (fixed by ``_DDL``), looked up once per process.
 _COLUMNS: dict[str, list[str]] = {}
@@ -1358,7 +1537,8 @@ def read_partition(
     it while the parent holds the store open for writing."""
     path = Path(root) / rel
     try:
-        t = pq.read_table(path, filters=filt, columns=list(columns) if columns else None)
+        with _read_errors(str(path)):
+            t = pq.read_table(path, filters=filt, columns=list(columns) if columns else None)
     except FileNotFoundError:
         raise StoreError(
             f"catalogued file {rel} is missing from {root}",
@@ -1367,6 +1547,45 @@ def read_partition(
     if columns:
         return t
     return schema.conform(t, schema.SCHEMAS[kind])
+
+
+#: Stored files verified against their checksum in this process: (path, size, mtime_ns).
+_VERIFIED: set[tuple[str, int, int]] = set()
+
+
+def file_checksum(path: Path) -> str:
+    """``xxh3_128:<hex>`` of a file's bytes (xxHash3, about 4 GB/s: the check costs little
+    beside decoding the Parquet it guards)."""
+    import xxhash
+
+    h = xxhash.xxh3_128()
+    buf = bytearray(1 << 22)
+    view = memoryview(buf)
+    with open(path, "rb") as f:
+        while n := f.readinto(buf):
+            h.update(view[:n])
+    return f"xxh3_128:{h.hexdigest()}"
+
+
+class _read_errors:
+    """Turn a decode failure of a stored file (one without a recorded checksum, or damaged
+    after the check) into a StoreError naming it."""
+
+    def __init__(self, what: str) -> None:
+        self.what = what
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, typ: type | None, exc: BaseException | None, tb: object) -> bool:
+        if exc is None or isinstance(exc, FileNotFoundError | ChainlensError):
+            return False
+        if isinstance(exc, pa.ArrowException | OSError | ValueError):
+            raise StoreError(
+                f"damaged store file {self.what}: it cannot be decoded ({exc})".replace("\n", " "),
+                hint="run `chainlens verify` to list damaged files and what to do",
+            ) from None
+        return False
 
 
 def _move_into_place(moves: list[tuple[Path, Path]], moved: list[Path]) -> None:
@@ -1437,6 +1656,14 @@ def _with_formats(message: str, formats: Sequence[str]) -> str:
     if formats and not any(f in message for f in formats):
         return f"{message} (known formats: {', '.join(formats)})"
     return message
+
+
+def _inside(p: Path, root: Path) -> bool:
+    """Whether ``p`` lies in ``root`` (a symbolic-link loop does not: it fails, named)."""
+    try:
+        return p.resolve().is_relative_to(root)
+    except (OSError, RuntimeError):
+        return False
 
 
 def expand_paths(paths: Iterable[str | Path]) -> Iterator[Path]:
