@@ -335,19 +335,21 @@ class _Market:
         z_eff = np.log(strike / s_c) / (iv30[pos] * np.sqrt(np.maximum(tp, t_floor)))
         # in-the-money series trade far less than out-of-the-money ones at the same distance
         itm_side = np.where(is_call, z_eff < 0, z_eff > 0)
-        # index puts trade mostly out of the money (hedges): their weight peaks at z = -0.7
-        z_c = np.where(
-            (put == 1) & self.is_index_like[uids][pos],
-            np.minimum(z_eff + 0.7, 0.0) + np.maximum(z_eff, 0.0),
-            z_eff,
-        )
+        # index puts beyond 2 DTE trade mostly out of the money (hedges): their weight peaks
+        # ~0.8 monthly sigmas below spot (about -3.5% for SPX, whatever the expiry), so the put
+        # OI that flow builds sits below spot, as in the real SPX files (0DTE stays at the money)
+        z_m = np.log(strike / s_c) / (iv30[pos] * np.sqrt(np.maximum(tp, 1.0 / 12.0)))
+        idx_put = (put == 1) & self.is_index_like[uids][pos]
+        z_c = np.where(idx_put & (z_eff <= 0) & (t_days >= 3), z_m + 0.8, z_eff)
         # single names trade further from spot (real AMD/TSLA/NFLX: ~38% of volume within 5%
         # of spot, SPX/SPY/QQQ 75-90%)
         lam_k = np.where(itm_side, 0.3, np.where(is_call, 0.7, 1.1))
-        lam_k = lam_k * np.where(self.is_index_like[uids][pos] | itm_side, 1.0, 3.0)
+        lam_k = lam_k * np.where(self.is_index_like[uids][pos] | itm_side, 1.0, 3.5)
         w_k = np.exp(-np.abs(z_c) / lam_k)
         put_w = np.where(put == 1, np.where(self.is_index_like[uids][pos], 0.8, 0.75), 1.0)
-        wc = w_t * w_k * put_w * sp_rel + 1e-12
+        # no background trades in contracts without a bid (nobody sells at zero); the snapshot
+        # quotes of series expiring today or tomorrow say little about their trading day
+        wc = w_t * w_k * put_w * sp_rel * ((bid > 0) | (t_days <= 1)) + 1e-12
         # AM-settled series trade until the session before expiry; PM 0DTE until settlement.
         norm = np.bincount(pos, weights=wc, minlength=len(uids))
         cum = np.cumsum(wc)
@@ -384,12 +386,12 @@ class _Market:
             orders.size = np.where(held, np.minimum(orders.size, 20), orders.size)
         # planted positions are invisible to the background's wish to open or close
         free_oi = np.maximum(oi_start - reserved, 0)
-        # equilibrium OI / daily volume: ~0.5 for 0-2 DTE, 1.5 to 9 DTE, 3 beyond (the real
-        # SPX files: short-dated OI is about half the day's volume)
-        eq_m = np.where(t_days <= 2, 0.5, np.where(t_days <= 9, 1.5, 3.0))
+        # equilibrium OI / daily volume: ~1 for 0-2 DTE, 3 beyond (the real SPX files:
+        # short-dated OI is about half to one day's volume)
+        eq_m = np.where(t_days <= 2, 1.0, 3.0)
         r_eq = 1.0 / (1.0 + eq_m)
         orders.open_pref = np.clip(
-            # sweeps and blocks open more often than they close
+            # sweeps open more often than they close; blocks mostly open (institutional)
             0.47
             + 0.35
             * (
@@ -397,10 +399,13 @@ class _Market:
                 - r_eq[orders.cidx]
             )
             + np.where(orders.style == 1, 0.12, 0.0)
-            + np.where(orders.style == 2, 0.1, 0.0),
+            + np.where(orders.style == 2, 0.25, 0.0),
             0.0,
             0.95,
         )
+        # a sweep, block or spread rarely closes most of a contract's open interest at once
+        big = (orders.style != 0) & (orders.size > 0.4 * free_oi[orders.cidx])
+        orders.open_pref = np.where(big, np.maximum(orders.open_pref, 0.9), orders.open_pref)
         u_open = u[:, 12]
         w_year = np.where(tp > 0, w / np.maximum(tp, 1e-12), iv30[pos] ** 2)
 

@@ -364,10 +364,10 @@ def plan_scenarios(
     """Choose scenarios, tickers and sessions for this seed (nothing is resolved yet).
 
     ``story_end`` (the demo) places every scenario so that it shows in the last two sessions
-    (the ones a demo reports): the rally day is the second-last session, OI builds end in the
-    last session or the
-    one before, one earnings ramp is flushed in them and another builds into a report
-    just after them, and the max-pain pin is on the last monthly expiry of the run.
+    (the ones a demo reports): the rally day is the second-last session; OI builds, rolls and
+    closes trade until the second-last session (their flow is in its tape, their OI change in
+    the last chain); one earnings ramp is flushed by then and another builds into a report
+    on the last session; the max-pain pin is on the last monthly expiry of the run.
     """
     d = len(sessions)
     if not enabled or d < 2:
@@ -409,9 +409,9 @@ def plan_scenarios(
         flush = 2 if d >= L + 4 else 1
         if d >= L + flush + 2:
             a = int(g.integers(0, d - L - flush - 1))
-            if story_end:  # catalyst on the last or second-last session, flushed by the end
-                flush = 1 + i_acc
-                a = d - flush - L
+            if story_end:  # catalyst and flush two (three) sessions before the end
+                flush = 1
+                a = d - 2 - i_acc - L
             c = a + L
             add(
                 "accumulation",
@@ -433,7 +433,7 @@ def plan_scenarios(
         if d >= L + 2:
             a = int(g.integers(0, d - L - 1))
             if story_end:
-                a = d - L - i_put
+                a = d - 1 - L - i_put
             add(
                 "deep_otm_put_build",
                 take(),
@@ -447,7 +447,7 @@ def plan_scenarios(
         if d >= R + 2:
             a = int(g.integers(0, d - R - 1))
             if story_end:
-                a = d - R
+                a = d - 1 - R
             add(
                 kind,
                 take(),
@@ -462,7 +462,7 @@ def plan_scenarios(
     if d >= R + 2:
         a = int(g.integers(0, d - R - 1))
         if story_end:
-            a = d - R
+            a = d - 1 - R
         right = int(g.random() < 0.4)
         add(
             "naked_close",
@@ -483,27 +483,27 @@ def plan_scenarios(
     if d >= 7:
         ramp = int(g.integers(3, 5))
         e = int(g.integers(ramp, d - 2))
-        if story_end:  # reported the session before the last: ramp, gap, flush all visible
-            e = d - 2
+        if story_end:  # the flush ends in the first reported session, seen in the last chain
+            e = d - 3
         add(
             "earnings_ramp",
             take(is_stock),
             "bullish",
-            list(range(e - ramp, d if story_end else min(e + 2, d - 1))),
+            list(range(e - ramp, min(e + 2, d - 1))),
             ramp=ramp,
             earnings_session=e,
             earnings_jump=float((1 if g.random() < 0.6 else -1) * (0.04 + 0.05 * g.random())),
             flush_frac=0.6 + 0.2 * g.random(),
         )
-        if story_end:  # an event build: OI ramps into a report just after the last session
+        if story_end:  # an event build: OI ramps into a report on the last session
             ramp2 = int(g.integers(3, 5))
             add(
                 "earnings_ramp",
                 take(is_stock),
                 "bullish",
-                list(range(d - ramp2, d)),
+                list(range(d - 1 - ramp2, d)),
                 ramp=ramp2,
-                earnings_session=d,
+                earnings_session=d - 1,
                 earnings_jump=float((1 if g.random() < 0.6 else -1) * (0.04 + 0.05 * g.random())),
                 flush_frac=0.6 + 0.2 * g.random(),
             )
