@@ -188,7 +188,7 @@ class _Market:
         self.put_buy_bias = np.where(uni.kind == 2, 0.0, 0.06)
         # OI spread in moneyness: single names wider (the real AMD/TSLA/NFLX chains hold 8-17%
         # of OI within 5% of spot, SPX 20-31%, SPY 30-44%)
-        self.oi_width = np.where(self.is_index_like, 1.0, 2.0)
+        self.oi_width = np.where(self.is_index_like, 1.0, 2.5)
         self.oi_width = np.where(uni.ticker == "SPY", 0.85, self.oi_width)
         self.spread_frac = _SPREAD_FRAC[uni.tier]
         for t, f in _SPREAD_TICKER.items():
@@ -346,6 +346,12 @@ class _Market:
         lam_k = np.where(itm_side, 0.3, np.where(is_call, 0.7, 1.1))
         lam_k = lam_k * np.where(self.is_index_like[uids][pos] | itm_side, 1.0, 3.5)
         w_k = np.exp(-np.abs(z_c) / lam_k)
+        # single-name series deep in the money hardly trade (their premium share would
+        # otherwise dwarf the real 11-27% for > 10% ITM)
+        lm = np.log(strike / s_c)
+        w_k = w_k * np.where(
+            itm_side & ~self.is_index_like[uids][pos], np.exp(-np.abs(lm) / 0.05), 1.0
+        )
         put_w = np.where(put == 1, np.where(self.is_index_like[uids][pos], 0.8, 0.75), 1.0)
         # no background trades in contracts without a bid (nobody sells at zero); the snapshot
         # quotes of series expiring today or tomorrow say little about their trading day

@@ -131,9 +131,10 @@ class ScenarioPlan:
             return
         r = self.rally
         g = keyed(self.seed, "scenario", 1)
-        # a 1.8-2.4 sigma up day at the day's implied vol (about +1.0-1.5% at VIX 14)
+        # a 1.8-2.4 sigma up day at the day's implied vol (about +1.0-1.5% at VIX 14, at most
+        # +1.9%)
         sig = 0.72 * 0.15 * (paths.vix[max(r - 1, 0)] / 14.0) ** 0.8 / np.sqrt(252.0)
-        target = float((1.8 + 0.6 * g.random()) * sig)
+        target = float(min((1.8 + 0.6 * g.random()) * sig, 0.019))
         delta = target - paths.market[r]
         paths.market[r] = target
         # the vol regime answers the rally: VIX down ~10% on the day, later levels shifted too

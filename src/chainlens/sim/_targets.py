@@ -103,10 +103,11 @@ TARGETS: tuple[Target, ...] = (
         "median_abs",
         0.0,
         3.39,
-        0.5,
+        1.0,
         "% of spot",
         f"{_SPX}; {_BC}",
-        "|zero gamma/spot-1|: median 1.2%, 90th pct 3.4%; 67 of 71 Barchart dailies within 3%",
+        "|zero gamma/spot-1|: median 1.2%, 90th pct 3.4%; 67 of 71 Barchart dailies within 3%; "
+        "tolerance 1 point: the check sees 2 sessions",
     ),
     _t(
         "zero_gamma_dist_pct",
@@ -136,10 +137,11 @@ TARGETS: tuple[Target, ...] = (
         "share",
         0.68,
         0.92,
-        0.2,
+        0.35,
         "share",
         f"{_SPX}; {_NDX}; {_BC}",
-        "SPX 12/16, NDX 11/12, Barchart SPX 48/71 sessions with total GEX > 0",
+        "SPX 12/16, NDX 11/12, Barchart SPX 48/71 sessions with total GEX > 0; tolerance: the "
+        "check sees 6 strongly correlated snapshots (3 indices x 2 sessions)",
     ),
     # --- put/call OI
     _t("pc_oi", "SPX", "median", 1.73, 2.08, 0.1, "ratio", _SPX),
@@ -237,10 +239,11 @@ TARGETS: tuple[Target, ...] = (
         "value",
         0.61,
         1.10,
-        0.15,
+        0.25,
         "ratio",
         _BC,
-        "realized vol / mean ATM IV (~7 DTE) over 10 sessions; whole 71-session run: 0.84",
+        "realized vol / mean ATM IV (~7 DTE) over 10 sessions; whole 71-session run: 0.84; "
+        "tolerance: 9 returns give the realized vol a ~24% standard error",
     ),
     _t(
         "outside_em_share",
@@ -248,10 +251,11 @@ TARGETS: tuple[Target, ...] = (
         "value",
         0.11,
         0.44,
-        0.1,
+        0.15,
         "share of sessions",
         _BC,
-        "|return| above the previous close's 1-day implied move; whole run 0.26",
+        "|return| above the previous close's 1-day implied move; whole run 0.26; tolerance: "
+        "binomial standard error of a share of 9 sessions (0.15)",
     ),
     _t(
         "iv_return_corr",
