@@ -104,8 +104,9 @@ def chain_stats(chain: pa.Table) -> dict[str, Any]:
 
     (res,) = analyze_chain(chain, AnalysisConfig(surfaces=False, vol=False))
     s = float(res.spot)
-    zg = res.levels.get("zero_gamma")
-    found = zg is not None and isinstance(zg, float) and math.isfinite(zg)
+    zg_raw = res.levels.get("zero_gamma")
+    zg = float(zg_raw) if isinstance(zg_raw, (int, float)) else math.nan
+    found = math.isfinite(zg)
     k = _col(chain, "strike")
     bid, ask = _col(chain, "bid"), _col(chain, "ask")
     oi = np.nan_to_num(_col(chain, "open_interest"))

@@ -284,7 +284,13 @@ class _Market:
                 width=self.oi_width[uids][pos],
                 leaps_w=np.where(self.is_index_like[uids], 0.12, 0.6)[pos],
                 put_mu=np.where(
-                    uni.kind[uids] == 0, -1.3, np.where(self.is_index_like[uids], -0.6, -0.5)
+                    uni.ticker[uids] == "SPX",
+                    -1.3,
+                    np.where(
+                        uni.kind[uids] == 0,
+                        -0.8,
+                        np.where(self.is_index_like[uids], -0.6, -0.5),
+                    ),
                 )[pos],
             )
         ctx = Ctx(
