@@ -54,12 +54,18 @@ def test_spx_shapes_resemble_real_cboe(cboe_dir: Path, sim_spx: pl.DataFrame) ->
         / c["open_interest"].sum()
     )
     zdte = c.filter(pl.col("expiry") == pl.col("trade_date"))["volume"].sum() / c["volume"].sum()
-    mid = (c["bid"] + c["ask"]) / 2
-    spr = ((c["ask"] - c["bid"]) / mid).filter(mid > 0.5).median()
     assert real["pc_oi"] / 1.4 <= pc_oi <= real["pc_oi"] * 1.4, (pc_oi, real)
     assert abs(near - real["near5"]) < 0.12, (near, real)
     assert abs(zdte - real["zdte"]) < 0.2, (zdte, real)
-    assert real["spread"] / 2 <= spr <= real["spread"] * 2, (spr, real)
+    # Spreads: this after-hours file quotes mostly LEAPS (its all-contract median, ~6%, is a
+    # LEAPS figure), so the spread is compared near the money (|K/S-1| <= 2%, 1-45 DTE) with
+    # the range measured over the 14 quoted full SPX snapshots (chainlens.sim._targets).
+    from chainlens.sim._calib import chain_stats
+    from chainlens.sim._targets import TARGETS
+
+    spr = chain_stats(c.to_arrow())["spread_atm_pct"]
+    (t,) = [x for x in TARGETS if x.key == "spread_atm_pct" and x.scope == "SPX"]
+    assert t.passes(spr), (spr, t.low, t.high)
 
 
 def test_public_api() -> None:

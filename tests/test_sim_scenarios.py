@@ -189,7 +189,8 @@ def test_earnings_ramp_and_flush(market) -> None:
         ramp = [tot[m.sessions[j]] for j in range(a, e + 1)]
         assert all(np.diff(ramp) > 0)
         built = ramp[-1] - ramp[0]
-        assert ramp[-1] - tot[m.sessions[e + 2]] >= 0.4 * built
+        if e + 2 < len(m.sessions):  # the flush is seen in the chain two sessions later
+            assert ramp[-1] - tot[m.sessions[e + 2]] >= 0.4 * built
         post = parse_osi(s["contracts"][0]).expiry
         assert post >= m.sessions[e]
 

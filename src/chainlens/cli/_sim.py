@@ -29,8 +29,11 @@ def simulate(
         "2024-03-04", "--start", help="First date (ISO); the first session on or after it."
     ),
     seed: int = typer.Option(7, "--seed", help="Master seed (same seed, same market)."),
-    out: Path = typer.Option(
-        ..., "--out", help="Output directory for the Parquet files.", file_okay=False
+    out: Path | None = typer.Option(
+        None,
+        "--out",
+        help="Output directory for the Parquet files (required unless --check).",
+        file_okay=False,
     ),
     store: Path | None = typer.Option(
         None, "--store", help="Also ingest the generated files into this store.", file_okay=False
@@ -39,10 +42,22 @@ def simulate(
         3000, "--trades-per-underlying", help="Mean option orders per underlying and session."
     ),
     no_scenarios: bool = typer.Option(False, "--no-scenarios", help="Do not plant scenarios."),
+    check: bool = typer.Option(
+        False,
+        "--check",
+        help="Measure the simulated market against the real-data calibration targets "
+        "(docs/sim-calibration.md); exit 1 if any statistic is out of range.",
+    ),
     as_json: bool = JsonOpt,
 ) -> None:
     """Simulate a multi-session options market (chains, trades, dark-pool prints, truth)."""
     from chainlens.sim import SimConfig, simulate_market
+
+    if check:
+        _check(underlyings, sessions, start, seed, out, trades, no_scenarios, as_json)
+        return
+    if out is None:
+        raise ConfigError("--out is required (or pass --check to measure against the targets)")
 
     cfg = SimConfig(
         underlyings=underlyings,
@@ -91,6 +106,73 @@ def simulate(
             f"ingested {ing['files']} files into {store}: {ing['accepted']:,} rows accepted, {ing['rejected']:,} rejected",
             highlight=False,
         )
+
+
+def _check(
+    underlyings: int,
+    sessions: int,
+    start: str,
+    seed: int,
+    out: Path | None,
+    trades: int,
+    no_scenarios: bool,
+    as_json: bool,
+) -> None:
+    """``simulate --check``: simulated against target per statistic, pass/fail."""
+    import tempfile
+
+    from rich.table import Table
+
+    from chainlens.sim import SimConfig, simulate_market
+    from chainlens.sim._check import evaluate, measure_output
+
+    if sessions < 3:
+        raise ConfigError(f"--check needs at least 3 sessions, got {sessions}")
+    cfg = SimConfig(
+        underlyings=underlyings,
+        sessions=sessions,
+        start=_parse_date(start),
+        seed=seed,
+        trades_per_underlying=trades,
+        scenarios=not no_scenarios,
+    )
+    if not as_json:
+        console_err.print(
+            f"simulating {underlyings} underlyings x {sessions} sessions (seed {seed}) ...",
+            highlight=False,
+        )
+    with tempfile.TemporaryDirectory(prefix="chainlens-check-") as tmp:
+        d = out if out is not None else Path(tmp)
+        simulate_market(cfg, d)
+        res = evaluate(measure_output(d), seed, underlyings)
+    if as_json:
+        emit_json(res.to_dict())
+    else:
+        tab = Table(
+            title=f"simulated (seed {seed}) vs real-data targets",
+            caption="target = the range measured on the real files ± tolerance; sources: "
+            "chainlens.sim._targets / docs/sim-calibration.md",
+        )
+        for col in ("statistic", "scope", "simulated", "target", "n", ""):
+            tab.add_column(
+                col, justify="right" if col in ("simulated", "n") else "left", no_wrap=True
+            )
+        for r in res.rows:
+            sim = "-" if r["simulated"] is None else f"{r['simulated']:.3f}"
+            mark = "-" if r["pass"] is None else "[green]pass[/]" if r["pass"] else "[red]FAIL[/]"
+            tab.add_row(
+                r["key"], r["scope"], sim, f"{r['low']:.3f}..{r['high']:.3f}", str(r["n"]), mark
+            )
+        console.print(tab)
+        n_ok = sum(1 for r in res.rows if r["pass"])
+        n_all = sum(1 for r in res.rows if r["pass"] is not None)
+        console.print(
+            f"{n_ok}/{n_all} statistics inside their target range"
+            + ("" if res.passed else f"; {len(res.failures)} outside"),
+            highlight=False,
+        )
+    if not res.passed:
+        raise typer.Exit(1)
 
 
 def register(app: typer.Typer) -> None:

@@ -41,6 +41,9 @@ class SimConfig:
         Plant the scenarios of seed 002/003 (``scenarios.json``).
     chunk_underlyings
         Underlyings generated (and held in memory) together; bounds peak memory.
+    story_end
+        Place every planted scenario so it shows in the last two sessions (the demo's
+        reported sessions) instead of at random sessions.
     """
 
     underlyings: int = 30
@@ -51,6 +54,7 @@ class SimConfig:
     prints_per_underlying: int = 60
     scenarios: bool = True
     chunk_underlyings: int = 250
+    story_end: bool = False
 
     def __post_init__(self) -> None:
         if not 1 <= self.underlyings <= 100_000:

@@ -1,7 +1,10 @@
 """Off-exchange (dark-pool / TRF) equity prints with the NBBO.
 
-Background prints: U-shaped times, mostly at the midpoint (60%), otherwise inside the spread
-near the bid or the ask; sizes of round lots with a heavy tail. Programs are series of
+Background prints: U-shaped times; at the ask, at the bid or inside the spread (about 28%,
+half of it at the midpoint) with a per-name daily buy/sell tilt, so that some names show
+accumulation or distribution on an ordinary day; sizes of round lots with a heavy tail,
+scaled so a name's daily dark notional is in proportion to its activity (tens of USD bn a
+day over the most active names, the scale of FINRA TRF volume). Programs are series of
 TWAP-like slices (regular intervals, near-equal sizes) printing at or near the ask
 (accumulation, ``side = buy``) or the bid (distribution, ``side = sell``); their id is in the
 truth file. NBBO: half-spread ``max(0.5 cent, 1-4 bp of the spot)``, on the cent grid.
@@ -41,16 +44,32 @@ class Prints:
 
 
 def background_prints(
-    u: np.ndarray, n_per_group: np.ndarray, t_open: int, t_close: int, lot_scale: np.ndarray
+    u: np.ndarray,
+    n_per_group: np.ndarray,
+    t_open: int,
+    t_close: int,
+    lot_scale: np.ndarray,
+    bias: np.ndarray | None = None,
 ) -> Prints:
-    """Background prints from uniforms ``u`` (rows = prints, 4 columns)."""
+    """Background prints from uniforms ``u`` (rows = prints, 4 columns).
+
+    ``bias`` (per group, default 0) is the day's buy-minus-sell tilt of the name's
+    institutional flow: a print is at the ask with probability ``0.36 + bias/2``, at the bid
+    with ``0.36 - bias/2``, else inside the spread (half of those exactly at the mid), so the
+    at-bid/at-ask imbalance of a name is about ``0.72 bias`` and its unplaced share ~28%.
+    """
     grp = np.repeat(np.arange(len(n_per_group)), n_per_group)
     f = 0.5 - 0.5 * np.cos(np.pi * u[:, 0])
     ts = t_open + (f * (t_close - t_open)).astype(np.int64)
     r = u[:, 1]
-    x = np.where(r < 0.6, 0.5, np.where(r < 0.8, 0.3 * u[:, 2], 1.0 - 0.3 * u[:, 2]))
+    b = np.zeros(len(grp)) if bias is None else np.clip(bias[grp], -0.6, 0.6)
+    p_ask = 0.36 + 0.5 * b
+    p_bid = 0.36 - 0.5 * b
+    f2 = np.remainder(u[:, 2] * 7.0, 1.0)
+    inside = np.where(f2 < 0.5, 0.5, 0.15 + 0.7 * np.remainder(u[:, 2] * 13.0, 1.0))
+    x = np.where(r < p_ask, 1.0, np.where(r < p_ask + p_bid, 0.0, inside))
     z = ndtri(np.clip(u[:, 3], 1e-9, 1 - 1e-9))
-    size = 100 * np.maximum(1, np.floor(np.exp(1.5 + 1.3 * z) * lot_scale[grp])).astype(np.int64)
+    size = 100 * np.maximum(1, np.floor(np.exp(1.5 + 0.9 * z) * lot_scale[grp])).astype(np.int64)
     venue = np.floor(u[:, 2] * 4).astype(np.int64) % 4
     return Prints(
         grp, ts, size, x, venue, np.zeros(len(grp), np.int8), np.full(len(grp), -1, np.int64)

@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
+from scipy.special import ndtri
 
 from chainlens import calendar as cal
 from chainlens import schema
@@ -26,7 +27,7 @@ from chainlens.conventions import DEFAULT_RATE
 from chainlens.errors import ConfigError
 from chainlens.sim._config import ProgressFn, SimConfig, SimManifest
 from chainlens.sim._darkpool import VENUES, Prints, background_prints, nbbo
-from chainlens.sim._listing import decode_keys, listing_for_session
+from chainlens.sim._listing import _increments, decode_keys, listing_for_session
 from chainlens.sim._oi import assign_open_close, initial_oi, oi_after, strike_spacing
 from chainlens.sim._paths import GRID_POINTS, DailyPaths, daily_paths, intraday_grid
 from chainlens.sim._rng import per_underlying
@@ -50,9 +51,16 @@ __all__ = ["build_demo_market", "simulate_market"]
 
 _EPOCH = np.datetime64("1970-01-01", "D")
 _YEAR_NS = 365.0 * 86400.0 * 1e9
-_SPREAD_FRAC = np.array([0.02, 0.03, 0.045, 0.06])
+#: Half-spread as a fraction of the option's value near the money, by listing tier (tier 0:
+#: SPX/SPY/QQQ/IWM, full spread ~1.5-2% as in the real Cboe files; tier 1: large caps ~2.5%).
+_SPREAD_FRAC = np.array([0.0075, 0.011, 0.02, 0.03])
+#: Per-ticker overrides (the real NDX files quote 3.6-6.7% wide, RUT 3.3-3.9%, VIX ~18%).
+_SPREAD_TICKER = {"NDX": 0.021, "RUT": 0.015, "VIX": 0.075}
 _SNAPSHOT_LAG_NS = 15 * 60 * 1_000_000_000  # chain snapshot 15 min after the close
 _R = DEFAULT_RATE
+#: Dark-pool notional per session per unit of activity (USD): SPY (activity 55) ~ 10 bn,
+#: a large cap (activity 3-16) 0.5-3 bn; the 30-name demo ~ 45 bn a session.
+_DARK_USD_PER_ACTIVITY = 0.18e9
 #: Expected orders per chunk (bounds peak memory: ~1 KB per order in flight).
 _CHUNK_ORDERS = 600_000.0
 #: Chunks generated concurrently (threads).
@@ -151,7 +159,7 @@ class _Market:
         self.ext_open = np.asarray([_ns(cal.session_open(d)) for d in ext], dtype=np.int64)
         uni = build_universe(cfg.underlyings, cfg.seed, cfg.sessions)
         self.plan: ScenarioPlan = plan_scenarios(
-            uni, self.sessions, cfg.seed, enabled=cfg.scenarios
+            uni, self.sessions, cfg.seed, enabled=cfg.scenarios, story_end=cfg.story_end
         )
         uni = replace(uni, earn_offset=self.plan.earn_offset(uni.earn_offset))
         self.uni = uni
@@ -178,6 +186,13 @@ class _Market:
             self.exclusive[uni.ticker == t] = ex.index("CBOE")
         self.exclusive[uni.ticker == "NDX"] = ex.index("PHLX")
         self.put_buy_bias = np.where(uni.kind == 2, 0.0, 0.06)
+        # OI spread in moneyness: single names wider (the real AMD/TSLA/NFLX chains hold 8-17%
+        # of OI within 5% of spot, SPX 20-31%, SPY 30-44%)
+        self.oi_width = np.where(self.is_index_like, 1.0, 2.5)
+        self.oi_width = np.where(uni.ticker == "SPY", 0.85, self.oi_width)
+        self.spread_frac = _SPREAD_FRAC[uni.tier]
+        for t, f in _SPREAD_TICKER.items():
+            self.spread_frac = np.where(uni.ticker == t, f, self.spread_frac)
         self.states: dict[int, ChunkState] = {}
         self.n_contracts = 0
         self.n_trades = 0
@@ -237,7 +252,7 @@ class _Market:
         theo, dlt, gam = black76(fwd, strike, tp, _R, w, is_call, s_c)
         z = lk / np.sqrt(np.maximum(w, 1e-8))
         tier = uni.tier[uids][pos]
-        sfrac = _SPREAD_FRAC[tier]
+        sfrac = self.spread_frac[uids][pos] * np.where(tp < 3.0 / 365.0, 1.4, 1.0)
         penny = tier <= 1
         bid, ask, _ = quote(theo, z, sfrac, penny)
         grid = intraday_grid(paths, uids, s, cfg.seed, iv30 / np.sqrt(252.0))
@@ -249,6 +264,7 @@ class _Market:
         sp_rel = sp / s_c
         third = np.isin(exp_day, self._monthly_days(exp_day))
         if oi_start is None:
+            near_inc = _increments(uni, uids, spot)[0]
             u_oi = per_underlying(
                 cfg.seed, "oi", 0, uids, np.bincount(pos, minlength=len(uids)), 1
             )[:, 0]
@@ -263,6 +279,19 @@ class _Market:
                 sp_rel,
                 pos,
                 u_oi,
+                iv=iv30[pos],
+                round_mult=_round_mult(strike, near_inc[pos]),
+                width=self.oi_width[uids][pos],
+                leaps_w=np.where(self.is_index_like[uids], 0.12, 0.6)[pos],
+                put_mu=np.where(
+                    uni.ticker[uids] == "SPX",
+                    -1.3,
+                    np.where(
+                        uni.kind[uids] == 0,
+                        -0.8,
+                        np.where(self.is_index_like[uids], -0.6, -0.5),
+                    ),
+                )[pos],
             )
         ctx = Ctx(
             s=s,
@@ -308,10 +337,31 @@ class _Market:
             * np.where(third, 2.0, 1.0)
             * np.where(zero_dte & daily_u, 9.0, 1.0)
         )
-        z_eff = np.log(strike / s_c) / (iv30[pos] * np.sqrt(np.maximum(tp, 1.0 / 365.0)))
-        w_k = np.exp(-np.abs(z_eff) / np.where(is_call, 0.7, 0.9))
-        put_w = np.where(put == 1, np.where(self.is_index_like[uids][pos], 1.35, 0.75), 1.0)
-        wc = w_t * w_k * put_w * sp_rel + 1e-12
+        t_floor = np.where(self.is_index_like[uids][pos], 1.0 / 365.0, 7.0 / 365.0)
+        z_eff = np.log(strike / s_c) / (iv30[pos] * np.sqrt(np.maximum(tp, t_floor)))
+        # in-the-money series trade far less than out-of-the-money ones at the same distance
+        itm_side = np.where(is_call, z_eff < 0, z_eff > 0)
+        # index puts beyond 2 DTE trade mostly out of the money (hedges): their weight peaks
+        # ~0.8 monthly sigmas below spot (about -3.5% for SPX, whatever the expiry), so the put
+        # OI that flow builds sits below spot, as in the real SPX files (0DTE stays at the money)
+        z_m = np.log(strike / s_c) / (iv30[pos] * np.sqrt(np.maximum(tp, 1.0 / 12.0)))
+        idx_put = (put == 1) & self.is_index_like[uids][pos]
+        z_c = np.where(idx_put & (z_eff <= 0) & (t_days >= 3), z_m + 0.8, z_eff)
+        # single names trade further from spot (real AMD/TSLA/NFLX: ~38% of volume within 5%
+        # of spot, SPX/SPY/QQQ 75-90%)
+        lam_k = np.where(itm_side, 0.3, np.where(is_call, 0.7, 1.1))
+        lam_k = lam_k * np.where(self.is_index_like[uids][pos] | itm_side, 1.0, 3.5)
+        w_k = np.exp(-np.abs(z_c) / lam_k)
+        # single-name series deep in the money hardly trade (their premium share would
+        # otherwise dwarf the real 11-27% for > 10% ITM)
+        lm = np.log(strike / s_c)
+        w_k = w_k * np.where(
+            itm_side & ~self.is_index_like[uids][pos], np.exp(-np.abs(lm) / 0.05), 1.0
+        )
+        put_w = np.where(put == 1, np.where(self.is_index_like[uids][pos], 0.8, 0.75), 1.0)
+        # no background trades in contracts without a bid (nobody sells at zero); the snapshot
+        # quotes of series expiring today or tomorrow say little about their trading day
+        wc = w_t * w_k * put_w * sp_rel * ((bid > 0) | (t_days <= 1)) + 1e-12
         # AM-settled series trade until the session before expiry; PM 0DTE until settlement.
         norm = np.bincount(pos, weights=wc, minlength=len(uids))
         cum = np.cumsum(wc)
@@ -348,16 +398,26 @@ class _Market:
             orders.size = np.where(held, np.minimum(orders.size, 20), orders.size)
         # planted positions are invisible to the background's wish to open or close
         free_oi = np.maximum(oi_start - reserved, 0)
+        # equilibrium OI / daily volume: ~1 for 0-2 DTE, 3 beyond (the real SPX files:
+        # short-dated OI is about half to one day's volume)
+        eq_m = np.where(t_days <= 2, 1.0, 3.0)
+        r_eq = 1.0 / (1.0 + eq_m)
         orders.open_pref = np.clip(
-            # equilibrium where OI is ~3x the contract's daily volume; sweeps and blocks
-            # open more often than they close
+            # sweeps open more often than they close; blocks mostly open (institutional)
             0.47
-            + 0.35 * (exp_v[orders.cidx] / (exp_v[orders.cidx] + free_oi[orders.cidx] + 1.0) - 0.25)
+            + 0.35
+            * (
+                exp_v[orders.cidx] / (exp_v[orders.cidx] + free_oi[orders.cidx] + 1.0)
+                - r_eq[orders.cidx]
+            )
             + np.where(orders.style == 1, 0.12, 0.0)
-            + np.where(orders.style == 2, 0.1, 0.0),
+            + np.where(orders.style == 2, 0.25, 0.0),
             0.0,
             0.95,
         )
+        # a sweep, block or spread rarely closes most of a contract's open interest at once
+        big = (orders.style != 0) & (orders.size > 0.4 * free_oi[orders.cidx])
+        orders.open_pref = np.where(big, np.maximum(orders.open_pref, 0.9), orders.open_pref)
         u_open = u[:, 12]
         w_year = np.where(tp > 0, w / np.maximum(tp, 1e-12), iv30[pos] ** 2)
 
@@ -539,8 +599,15 @@ class _Market:
             0,
         ).astype(np.int64)
         u = per_underlying(cfg.seed, "darkpool", s, uids, n_p, 5)
-        lot = np.clip(ctx.spot / 50.0, 0.2, 5.0) ** -0.5 * np.sqrt(uni.activity[uids])
-        parts = [background_prints(u[:, :4], n_p, ctx.open_ns, ctx.close_ns, lot)]
+        # lots so the day's expected dark notional is _DARK_USD_PER_ACTIVITY x activity
+        # (E[exp(1.5 + 0.9 z)] = exp(1.905) round lots per print)
+        usd = _DARK_USD_PER_ACTIVITY * uni.activity[uids]
+        lot = usd / (np.maximum(n_p, 1) * ctx.spot * 100.0 * np.exp(1.905))
+        one = np.ones(len(uids), np.int64)
+        z_name = ndtri(per_underlying(cfg.seed, "darkbias", 0, uids, one, 1)[:, 0])
+        z_day = ndtri(per_underlying(cfg.seed, "darkbias", s + 1, uids, one, 1)[:, 0])
+        bias = 0.06 * z_name + 0.06 * z_day
+        parts = [background_prints(u[:, :4], n_p, ctx.open_ns, ctx.close_ns, lot, bias)]
         extra = self.plan.prints(ctx, parts[0])
         if extra is not None:
             parts.append(extra)
@@ -736,6 +803,14 @@ class _Market:
         )
 
 
+def _round_mult(strike: np.ndarray, inc: np.ndarray) -> np.ndarray:
+    """OI weight of round strikes: x1.8 on multiples of 5 increments, x2.6 on multiples of 20
+    (SPX 25s and 100s, SPY 5s and 20s), 1 elsewhere."""
+    r5 = np.abs(np.remainder(strike / (5.0 * inc) + 0.5, 1.0) - 0.5) < 1e-6
+    r20 = np.abs(np.remainder(strike / (20.0 * inc) + 0.5, 1.0) - 0.5) < 1e-6
+    return np.where(r20, 2.6, np.where(r5, 1.8, 1.0))
+
+
 def _chunks(load: np.ndarray, max_names: int, max_load: float) -> list[np.ndarray]:
     """Contiguous ranges of underlyings with at most ``max_names`` names and, where possible,
     at most ``max_load`` expected orders (the heavy index names get chunks of their own)."""
@@ -790,12 +865,14 @@ def build_demo_market(
     progress: ProgressFn | None = None,
 ) -> SimManifest:
     """The small demo market (SPX, SPY, QQQ, IWM, index products, ETFs, large caps; every
-    scenario kind planted) that ``chainlens demo`` ingests and reports on."""
+    scenario kind planted, all of them visible in the last two sessions, the ones the demo
+    reports) that ``chainlens demo`` ingests and reports on."""
     cfg = SimConfig(
         underlyings=underlyings,
         sessions=sessions,
         seed=seed,
         trades_per_underlying=2500,
         prints_per_underlying=80,
+        story_end=True,
     )
     return simulate_market(cfg, Path(out_dir), progress=progress)

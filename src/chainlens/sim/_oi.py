@@ -5,11 +5,13 @@ end of ``D-1``; ``OI(D+1) = OI(D) + opened(D) - closed(D)`` where every trade of
 opening or closing (its true flag, in the truth files). Hence ``|OI(D+1) - OI(D)| <= volume(D)``
 for every contract and session, exactly.
 
-Starting OI (before the first session) is a density in strike, ``OI ~ A_u w_T w_k tilt``:
-``w_T`` favours standard monthlies and quarterlies and grows slowly with time to expiry;
-``w_k = exp(-|ln(K/S)|/lambda)`` (wider for puts of index products); ``tilt`` the put/call
-tilt of the name (SPX ~1.9, the ratio in the real Cboe SPX files; single stocks ~0.8);
-times a log-normal factor per contract. Weights are multiplied by each strike's spacing so the
+Starting OI (before the first session) is a density in strike, ``OI ~ A_u w_T w_k tilt``
+(:func:`initial_oi`): ``w_T`` favours standard monthlies and grows slowly with time to expiry;
+``w_k`` an asymmetric Gaussian in standardised moneyness, calls just out of the money and
+index puts further out (so dealer gamma is positive at spot with zero gamma a few percent
+below, as in the real SPX files); round strikes weigh more; ``tilt`` the put/call OI of the
+name (SPX ~1.9, NDX ~1.1, large caps ~1.1: :mod:`chainlens.sim._targets`); times a
+log-normal factor per contract. Weights are multiplied by each strike's spacing so the
 distribution does not depend on the listing grid.
 """
 
@@ -49,25 +51,56 @@ def initial_oi(
     spacing_rel: np.ndarray,
     group: np.ndarray,
     u_noise: np.ndarray,
+    iv: np.ndarray | None = None,
+    round_mult: np.ndarray | None = None,
+    width: np.ndarray | float = 1.0,
+    leaps_w: np.ndarray | float = 0.12,
+    put_mu: np.ndarray | float | None = None,
 ) -> np.ndarray:
     """Starting OI per contract (contracts).
 
     ``total_oi`` (per contract, the underlying's total), ``group`` the underlying position of
-    each contract (to normalise weights per underlying), ``u_noise`` one uniform per contract.
+    each contract (to normalise weights per underlying), ``u_noise`` one uniform per contract,
+    ``iv`` the contract's ATM vol level (decimal), ``round_mult`` a weight >= 1 for round
+    strikes (1 elsewhere), ``width`` a multiplier of the moneyness spread (single names hold
+    their OI further from spot than index products), ``leaps_w`` the weight of expiries
+    beyond 9 months, ``put_mu`` the centre of the put OI in ``z`` (default -1.3 for index
+    products, -0.9 otherwise).
+
+    Shape (calibrated to the real Cboe files, :mod:`chainlens.sim._targets`): in standardised
+    moneyness ``z = ln(K/S) / (iv sqrt(max(T, 1 month)))`` call OI is a Gaussian centred just
+    out of the money (``z = +0.3``, sd 0.9 on the OTM side, 0.5 on the ITM side); put OI is
+    centred further out (``z = -1.4`` for index products, ``-0.9`` for single names; sd 1.2
+    OTM, 0.5 ITM), so classic dealer gamma is positive at spot and turns negative a few
+    percent below it. Put weights are then scaled so the name's put/call OI equals
+    ``pc_tilt``. By expiry: ``w_T = (12 T)^0.25``, x4 for standard monthlies, x0.3 for
+    expiries under 2 days, ``leaps_w`` beyond 9 months (LEAPS hold 7-20% of the real OI).
     """
-    w_t = (np.maximum(t_years, 1.0 / 365.0) * 12.0) ** 0.25 * np.where(is_monthly, 5.0, 1.0)
+    t = np.maximum(t_years, 1.0 / 12.0)
+    w_t = (np.maximum(t_years, 1.0 / 365.0) * 12.0) ** 0.25 * np.where(is_monthly, 4.0, 1.0)
     w_t = np.where(t_years < 2.0 / 365.0, 0.3 * w_t, w_t)
-    lam = np.where(is_put, np.where(is_index_like, 0.17, 0.16), np.where(is_index_like, 0.07, 0.13))
-    lam = lam * np.clip(np.sqrt(np.maximum(t_years, 0.02) / 0.25), 0.5, 2.0)
-    w_k = np.exp(-np.abs(log_m) / lam)
-    # the tilt is the target put/call OI ratio: undo the wider put profile's extra mass
-    lam_c = np.where(is_index_like, 0.07, 0.13)
-    lam_p = np.where(is_index_like, 0.17, 0.16)
-    tilt = np.where(is_put, pc_tilt * lam_c / lam_p, 1.0)
-    w = w_t * w_k * tilt * spacing_rel
-    noise = np.exp(1.0 * ndtri(np.clip(u_noise, 1e-9, 1 - 1e-9)) - 0.5)
+    w_t = np.where(t_years > 0.75, leaps_w * w_t, np.where(t_years > 0.3, 0.7 * w_t, w_t))
+    vol = np.full_like(log_m, 0.2) if iv is None else np.maximum(iv, 0.05)
+    z = log_m / (vol * np.sqrt(t))
+    if put_mu is None:
+        put_mu = np.where(is_index_like, -1.3, -0.9)
+    mu = np.where(is_put, put_mu, 0.15)
+    otm = np.where(is_put, z <= mu, z >= mu)
+    sd = np.where(otm, np.where(is_put, 1.0, 0.8), 0.5) * width
+    # per unit of z (dK/K = vol sqrt(t) dz): each expiry's mass is then set by w_T alone
+    w_k = np.exp(-0.5 * ((z - mu) / sd) ** 2) / (vol * np.sqrt(t) * width)
+    w_k = w_k + 0.01 * np.exp(-np.abs(log_m) / 0.3)
+    w = w_t * w_k * spacing_rel
+    if round_mult is not None:
+        w = w * round_mult
+    noise = np.exp(0.8 * ndtri(np.clip(u_noise, 1e-9, 1 - 1e-9)) - 0.32)
     w = w * noise
-    norm = np.bincount(group, weights=w)
+    ng = int(group.max()) + 1 if len(group) else 0
+    wc = np.bincount(group, weights=np.where(is_put, 0.0, w), minlength=ng)
+    wp = np.bincount(group, weights=np.where(is_put, w, 0.0), minlength=ng)
+    put_scale = pc_tilt * wc[group] / np.maximum(wp[group], 1e-300)
+    w = np.where(is_put, w * put_scale, w)
+    norm = np.bincount(group, weights=w, minlength=ng)
     oi = total_oi * w / np.maximum(norm[group], 1e-300)
     return np.floor(oi).astype(np.int64)
 

@@ -21,6 +21,7 @@ STREAMS = {
     "tape": 7,
     "darkpool": 8,
     "scenario": 9,
+    "darkbias": 10,
 }
 
 

@@ -19,7 +19,7 @@ Kinds (``scenarios.json`` ``kind``; pinned strings)
 ``bearish_roll``           the same with puts, to the same or a lower strike.
 ``naked_close``            a pre-existing near-month position sold to close (70-100%) over 1-2
                            sessions with nothing opened elsewhere.
-``call_selling_rally``     on a market rally day, calls 2-8% OTM sold to open at the bid for
+``call_selling_rally``     on a market rally day (+1.8-2.4 daily sigmas), calls 2-8% OTM sold to open at the bid for
                            about 1.2x the name's ordinary premium: call premium dominates (a
                            naive read says bullish) while the side-adjusted net is bearish
                            (seed 003, "Side before signal").
@@ -30,7 +30,8 @@ Kinds (``scenarios.json`` ``kind``; pinned strings)
                            towards that expiry's max-pain strike (computed from the chain
                            three sessions before).
 ``darkpool_distribution``  on the rally day, a TWAP-like sell program at the bid in the dark
-                           pools of a name that closes up (about 3x its ordinary dark volume).
+                           pools of a name that closes up (0.5-0.9x its ordinary dark volume, so
+                           the day's net is 30-45% of its dark notional, at the bid).
 """
 
 from __future__ import annotations
@@ -124,20 +125,27 @@ class ScenarioPlan:
         return jump
 
     def apply_paths(self, paths: DailyPaths, uni: Universe) -> None:
-        """The rally day (market factor up 1.8-2.8%) and the names that must close up on it."""
+        """The rally day (market factor up 1.8-2.4 daily sigmas) and the names that must close up on it."""
         self.paths = paths
         if self.rally is None:
             return
         r = self.rally
         g = keyed(self.seed, "scenario", 1)
-        target = 0.018 + 0.01 * g.random()
+        # a 1.8-2.4 sigma up day at the day's implied vol (about +1.0-1.5% at VIX 14, at most
+        # +1.9%)
+        sig = 0.72 * 0.15 * (paths.vix[max(r - 1, 0)] / 14.0) ** 0.8 / np.sqrt(252.0)
+        target = float(min((1.8 + 0.6 * g.random()) * sig, 0.019))
         delta = target - paths.market[r]
         paths.market[r] = target
+        # the vol regime answers the rally: VIX down ~10% on the day, later levels shifted too
+        prev_vix = paths.vix[r - 1] if r > 0 else paths.vix[r]
+        dv = -0.10 - float(np.log(paths.vix[r] / prev_vix)) if r > 0 else -0.10
+        paths.vix[r:] *= np.exp(dv)
+        paths.iv_scale[:] = (paths.vix / 14.0) ** 0.8
         for u in range(len(uni)):  # a loop over underlyings, not contracts
             if uni.ticker[u] == "VIX":
-                paths.shift_return(
-                    u, r, -0.12 - float(np.log(paths.close[u, r] / paths.prev_close[u, r]))
-                )
+                paths.close[u] = paths.vix
+                paths.prev_close[u, 1:] = paths.close[u, :-1]
             else:
                 paths.shift_return(u, r, float(uni.beta[u] * delta))
         for sc in self.items:
@@ -347,9 +355,21 @@ def _jsonable(d: dict[str, Any]) -> dict[str, Any]:
 
 # -------------------------------------------------------------------- planning
 def plan_scenarios(
-    uni: Universe, sessions: list[dt.date], seed: int, *, enabled: bool = True
+    uni: Universe,
+    sessions: list[dt.date],
+    seed: int,
+    *,
+    enabled: bool = True,
+    story_end: bool = False,
 ) -> ScenarioPlan:
-    """Choose scenarios, tickers and sessions for this seed (nothing is resolved yet)."""
+    """Choose scenarios, tickers and sessions for this seed (nothing is resolved yet).
+
+    ``story_end`` (the demo) places every scenario so that it shows in the last two sessions
+    (the ones a demo reports): the rally day is the second-last session; OI builds, rolls and
+    closes trade until the second-last session (their flow is in its tape, their OI change in
+    the last chain); one earnings ramp is flushed by then and another builds into a report
+    on the last session; the max-pain pin is on the last monthly expiry of the run.
+    """
     d = len(sessions)
     if not enabled or d < 2:
         return ScenarioPlan([], seed, d, None)
@@ -361,6 +381,8 @@ def plan_scenarios(
     free = stocks + others
     items: list[Scenario] = []
     rally = int(g.integers(1, d)) if d >= 3 else d - 1
+    if story_end:  # the first reported session; the last one stays an ordinary day
+        rally = d - 2
     sdays = [int((np.datetime64(x, "D") - _EPOCH).astype(np.int64)) for x in sessions]
 
     def take(pred=lambda u: True) -> int | None:
@@ -383,11 +405,14 @@ def plan_scenarios(
     is_stock = lambda u: uni.kind[u] == 2  # noqa: E731
     # multi-session OI scenarios need their last trade session <= d - 2 (seen in the next chain)
     n_acc = 1 + int(g.random() < 0.5)
-    for _ in range(n_acc):
+    for i_acc in range(n_acc):
         L = int(g.integers(3, 6))
         flush = 2 if d >= L + 4 else 1
         if d >= L + flush + 2:
             a = int(g.integers(0, d - L - flush - 1))
+            if story_end:  # catalyst and flush two (three) sessions before the end
+                flush = 1
+                a = d - 2 - i_acc - L
             c = a + L
             add(
                 "accumulation",
@@ -404,10 +429,12 @@ def plan_scenarios(
                 flush_frac=0.6 + 0.25 * g.random(),
             )
     n_put = 1 + int(g.random() < 0.4)
-    for _ in range(n_put):
+    for i_put in range(n_put):
         L = int(g.integers(3, 6))
         if d >= L + 2:
             a = int(g.integers(0, d - L - 1))
+            if story_end:
+                a = d - 1 - L - i_put
             add(
                 "deep_otm_put_build",
                 take(),
@@ -420,6 +447,8 @@ def plan_scenarios(
         R = int(g.integers(2, 4))
         if d >= R + 2:
             a = int(g.integers(0, d - R - 1))
+            if story_end:
+                a = d - 1 - R
             add(
                 kind,
                 take(),
@@ -433,6 +462,8 @@ def plan_scenarios(
     R = int(g.integers(1, 3))
     if d >= R + 2:
         a = int(g.integers(0, d - R - 1))
+        if story_end:
+            a = d - 1 - R
         right = int(g.random() < 0.4)
         add(
             "naked_close",
@@ -453,6 +484,8 @@ def plan_scenarios(
     if d >= 7:
         ramp = int(g.integers(3, 5))
         e = int(g.integers(ramp, d - 2))
+        if story_end:  # the flush ends in the first reported session, seen in the last chain
+            e = d - 3
         add(
             "earnings_ramp",
             take(is_stock),
@@ -463,9 +496,23 @@ def plan_scenarios(
             earnings_jump=float((1 if g.random() < 0.6 else -1) * (0.04 + 0.05 * g.random())),
             flush_frac=0.6 + 0.2 * g.random(),
         )
+        if story_end:  # an event build: OI ramps into a report on the last session
+            ramp2 = int(g.integers(3, 5))
+            add(
+                "earnings_ramp",
+                take(is_stock),
+                "bullish",
+                list(range(d - 1 - ramp2, d)),
+                ramp=ramp2,
+                earnings_session=d - 1,
+                earnings_jump=float((1 if g.random() < 0.6 else -1) * (0.04 + 0.05 * g.random())),
+                flush_frac=0.6 + 0.2 * g.random(),
+            )
     monthly = [i for i, s in enumerate(sessions) if i >= 3 and _is_monthly(s)]
     if monthly:
         p = monthly[int(g.integers(0, len(monthly)))]
+        if story_end:
+            p = monthly[-1]
         add(
             "max_pain_pin",
             take(),
@@ -477,7 +524,7 @@ def plan_scenarios(
     spy = np.flatnonzero(uni.ticker == "SPY").tolist()
     dp_uid = int(spy[0]) if spy else take(lambda u: uni.beta[u] > 0.6)
     if dp_uid is not None:
-        add("darkpool_distribution", dp_uid, "bearish", [rally], multiple=2.5 + 1.5 * g.random())
+        add("darkpool_distribution", dp_uid, "bearish", [rally], multiple=0.5 + 0.4 * g.random())
     return ScenarioPlan(items, seed, d, rally)
 
 

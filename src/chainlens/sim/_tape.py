@@ -117,8 +117,17 @@ def sample_orders(
     side = np.where(u[:, 3] < 0.5 + put_buy_bias[grp] * (cidx & 1), 1, -1).astype(np.int8)
     # Price placement: at the touch, inside near the touch, or around the mid.
     xr = u[:, 4]
+    # about 46% at the touch, 28% inside near it, 26% around the mid (half exactly at it),
+    # so ~50% of trades print strictly inside the NBBO (the real Cboe DataShop tape: 63%, 34%
+    # at the mid)
     x_touch = np.where(
-        xr < 0.55, 1.0, np.where(xr < 0.82, 0.6 + 0.4 * u[:, 5], 0.42 + 0.16 * u[:, 5])
+        xr < 0.46,
+        1.0,
+        np.where(
+            xr < 0.74,
+            0.6 + 0.35 * u[:, 5],
+            np.where(u[:, 5] < 0.5, 0.5, 0.42 + 0.16 * u[:, 5]),
+        ),
     )
     x = np.where(side > 0, x_touch, 1.0 - x_touch)
     x = np.where(style == 1, np.where(side > 0, 1.0, 0.0), x)
@@ -260,5 +269,7 @@ def price_legs(
     z = np.log(k / f) / np.sqrt(np.maximum(w, 1e-8))
     bid, ask, tick = quote(theo, z, spread_frac[c], penny[c])
     px = bid + legs.x * (ask - bid)
-    px = np.round(np.maximum(px, 0.01), 2)
+    # on the cent grid; a price half-way between two cents goes to the aggressor's side (on a
+    # one-tick market a mid order cannot print inside the NBBO)
+    px = np.round(np.maximum(px, 0.01) * 100.0 + 0.01 * legs.side) / 100.0
     return bid, ask, px
