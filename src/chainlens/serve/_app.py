@@ -70,6 +70,7 @@ ModelQ = Annotated[Literal["classic", "short_all"], Query(description="Dealer si
 FormatQ = Annotated[Literal["json", "csv"], Query(description="json or csv")]
 SortQ = Annotated[str | None, Query(max_length=40, pattern=r"^[a-z0-9_]+$")]
 TextQ = Annotated[str, Query(max_length=32, description="Ticker substring filter")]
+LimitQ = Annotated[int | None, Query(ge=1, le=100_000, description="At most this many rows")]
 OptTicker = Annotated[
     str | None, Query(max_length=32, pattern=r"^[^\x00-\x1f/\\]+$", description="Ticker")
 ]
@@ -146,6 +147,7 @@ def create_app(store: str | Path, *, warm: bool = False) -> FastAPI:
         openapi_url="/api/v1/openapi.json",
     )
     app.state.reader = reader
+    app.add_middleware(_ApiCache, reader=reader)
     app.add_middleware(_DropEmptyParams)
     env = Environment(loader=FileSystemLoader(str(HERE / "templates")), autoescape=True)
     templates = Jinja2Templates(env=env)
@@ -283,9 +285,10 @@ def create_app(store: str | Path, *, warm: bool = False) -> FastAPI:
         multileg: Annotated[Literal["only", "exclude"] | None, Query()] = None,
         sort: SortQ = "premium_usd",
         desc: bool = True,
+        limit: LimitQ = 200,
     ) -> Response:
         data = _flow(date, ticker, side, right, min_premium, dte_max, moneyness, vol_oi_band,
-                     multileg, sort, desc)  # fmt: skip
+                     multileg, sort, desc, limit)  # fmt: skip
         return page(request, "flow.html", {**data, "nav": "flow"})
 
     @app.get("/scan/{kind}", response_class=HTMLResponse, include_in_schema=False)
@@ -323,18 +326,18 @@ def create_app(store: str | Path, *, warm: bool = False) -> FastAPI:
 
     def _flow(*a: Any) -> dict[str, Any]:
         (date, ticker, side, right, min_premium, dte_max, moneyness, band, multileg, sort,
-         desc) = a  # fmt: skip
+         desc, limit) = a  # fmt: skip
         from chainlens.oi import VOL_OI_BANDS
 
         if band is not None and band not in {b[1] for b in VOL_OI_BANDS}:
             raise HTTPException(422, f"vol_oi_band must be one of {[b[1] for b in VOL_OI_BANDS]}")
         if sort is not None and sort not in _views.FLOW_SORTS:
             raise HTTPException(422, f"sort must be one of {list(_views.FLOW_SORTS)}")
-        return _views.flow_view(
+        return reader.cached(("flow_view", *a), lambda: _views.flow_view(
             reader, date, ticker=ticker, side=side, right=right, min_premium=min_premium,
             dte_max=dte_max, moneyness=moneyness, vol_oi_band=band, multileg=multileg,
-            sort=sort, desc=desc,
-        )  # fmt: skip
+            sort=sort, desc=desc, limit=limit,
+        ))  # fmt: skip
 
     # ------------------------------------------------------------------ API v1
     @app.get("/api/v1/sessions", tags=["store"])
@@ -400,11 +403,12 @@ def create_app(store: str | Path, *, warm: bool = False) -> FastAPI:
         multileg: Annotated[Literal["only", "exclude"] | None, Query()] = None,
         sort: SortQ = "premium_usd",
         desc: bool = True,
+        limit: LimitQ = None,
         format: FormatQ = "json",
     ) -> Response:
-        """Notable prints with filters and sorting."""
+        """Notable prints with filters and sorting (all matching rows unless ``limit``)."""
         data = _flow(date, ticker, side, right, min_premium, dte_max, moneyness, vol_oi_band,
-                     multileg, sort, desc)  # fmt: skip
+                     multileg, sort, desc, limit)  # fmt: skip
         return _table_or_json(data, format)
 
     @app.get("/api/v1/scan/{kind}", tags=["flow"])
@@ -441,6 +445,45 @@ def create_app(store: str | Path, *, warm: bool = False) -> FastAPI:
         return JSONResponse(_views.report_view(reader, date, ticker, lens))
 
     return app
+
+
+class _ApiCache:
+    """ASGI middleware: keep the bytes of every successful ``/api/v1`` GET response, keyed by
+    path and query string, in the reader's bounded cache. The store is read-only and its
+    stored results do not change under a running server, so a repeated call costs no
+    serialisation."""
+
+    def __init__(self, app: Any, reader: StoreReader) -> None:
+        self.app = app
+        self.reader = reader
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        path = scope.get("path", "")
+        if (
+            scope["type"] != "http"
+            or scope.get("method") != "GET"
+            or not path.startswith("/api/v1/")
+        ):
+            await self.app(scope, receive, send)
+            return
+        key = ("response", path, scope.get("query_string", b""))
+        hit = self.reader.peek(key)
+        if hit is not None:
+            start, body = hit
+            await send(start)
+            await send({"type": "http.response.body", "body": body})
+            return
+        parts: list[Any] = []
+
+        async def capture(message: Any) -> None:
+            parts.append(message)
+            await send(message)
+
+        await self.app(scope, receive, capture)
+        if parts and parts[0].get("status") == 200:
+            body = b"".join(m.get("body", b"") for m in parts[1:])
+            if not any(m.get("more_body") for m in parts[-1:]):
+                self.reader.cached(key, lambda: (parts[0], body))
 
 
 class _DropEmptyParams:

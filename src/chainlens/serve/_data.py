@@ -72,6 +72,11 @@ class StoreReader:
             self._cache[key] = value
             return value
 
+    def peek(self, key: tuple[Any, ...]) -> Any:
+        """The cached value of ``key``, or None."""
+        with self._lock:
+            return self._cache.get(key)
+
     # ------------------------------------------------------------------ results
     def sessions(self) -> list[dt.date]:
         """Sessions with pipeline results, ascending."""

@@ -340,10 +340,11 @@ def _oi_change_by_strike(
     reader: Any, ticker: str, d: dt.date, sel: list[dt.date] | None
 ) -> tuple[list[dict[str, Any]], str | None]:
     """Overnight OI change by strike (calls, puts) from the stored ``oi_changes`` part."""
-    t = reader.part(d, "oi_changes")
+    t = reader.cached(
+        ("oi_changes_of", ticker, d), lambda: _rows_of(reader, d, "oi_changes", ticker)
+    )
     if t is None:
         return [], None
-    t = t.filter(pc.equal(t.column("underlying"), ticker))
     if sel is not None:
         t = t.filter(pc.is_in(t.column("expiry"), value_set=pa.array(sel, pa.date32())))
     if t.num_rows == 0:
@@ -364,8 +365,19 @@ def _oi_change_by_strike(
         .rename_columns(["strike", "call_oi_change", "put_oi_change"])
         .sort_by("strike")
     )
+    nonzero = pc.or_(
+        pc.not_equal(g.column("call_oi_change"), 0), pc.not_equal(g.column("put_oi_change"), 0)
+    )
     doc = _doc(reader, ticker, d)
-    return _records(g), _get(doc, "oi", "change_session")
+    return _records(g.filter(nonzero)), _get(doc, "oi", "change_session")
+
+
+def _rows_of(reader: Any, d: dt.date, part: str, ticker: str) -> pa.Table | None:
+    """The rows of ``ticker`` in a stored part (the part is sorted by underlying)."""
+    t = reader.part(d, part)
+    if t is None:
+        return None
+    return t.filter(pc.equal(t.column("underlying"), ticker))
 
 
 def _oi_heatmap(
@@ -452,8 +464,11 @@ def ticker_view(
                 "range_70": _range(r.get("range_70")),
             }
         )
-    oi_rows, change_session = _oi_change_by_strike(reader, ticker, d, sel_arg)
-    heat = _oi_heatmap(reader, ticker, d, sel_arg, spot)
+    key = (ticker, d, None if sel_arg is None else tuple(sel_arg))
+    oi_rows, change_session = reader.cached(
+        ("oi_change", *key), lambda: _oi_change_by_strike(reader, ticker, d, sel_arg)
+    )
+    heat = reader.cached(("heatmap", *key), lambda: _oi_heatmap(reader, ticker, d, sel_arg, spot))
     lenses = _lenses_for(doc)
     summary = {
         "spot": spot,
@@ -623,8 +638,10 @@ def flow_view(
     multileg: str | None = None,
     sort: str | None = "premium_usd",
     desc: bool = True,
+    limit: int | None = None,
 ) -> dict[str, Any]:
-    """The notable prints of a session (stored ``notable`` part) with filters and sorting.
+    """The notable prints of a session (stored ``notable`` part) with filters and sorting;
+    the first ``limit`` rows if given (``total`` says how many matched).
 
     ``moneyness``: ``otm`` (``otm_pct > 0``), ``itm`` (``otm_pct < 0``) or ``atm``
     (``|otm_pct| <= 1``); ``vol_oi_band``: a seed-002 band key (:data:`chainlens.oi.VOL_OI_BANDS`);
@@ -666,13 +683,25 @@ def flow_view(
         t = t.filter(mask)
         if sort and sort in t.column_names and t.num_rows:
             t = t.sort_by([(sort, "descending" if desc else "ascending")])
+        total = t.num_rows
+        if limit is not None:
+            t = t.slice(0, limit)
         rows = _records(t, [c.key for c in FLOW_COLUMNS])
+    else:
+        total = 0
     return {
+        "total": total,
         "session": d,
         "sessions": reader.sessions(),
         "tickers": sorted(reader.docs(d)),
         "bands": [b[1] for b in VOL_OI_BANDS],
-        "table": TableView("flow", f"Notable prints — {d}", FLOW_COLUMNS, rows),
+        "table": TableView(
+            "flow",
+            f"Notable prints — {d}",
+            FLOW_COLUMNS,
+            rows,
+            note="" if total == len(rows) else f"first {len(rows)} of {total} rows (CSV: all)",
+        ),
     }
 
 
