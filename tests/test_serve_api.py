@@ -17,7 +17,7 @@ from typing import Any
 import pyarrow.compute as pc
 import pytest
 
-from _serve_store import serve_store
+from _serve_store import EVIL, serve_store
 
 fastapi = pytest.importorskip("fastapi")
 from fastapi.testclient import TestClient  # noqa: E402
@@ -220,6 +220,23 @@ def test_escaping_traversal_and_no_cdn_docs(client: TestClient) -> None:
             "/api/v1/scan/{kind}", "/api/v1/status", "/api/v1/daily", "/api/v1/sessions",
             "/api/v1/report/{ticker}"} <= paths  # fmt: skip
     assert all(p.startswith("/api/v1/") for p in paths)
+
+
+def test_hostile_ticker_renders_as_text(client: TestClient) -> None:
+    """A ticker named ``<script>…</script>`` in the stored data is shown, escaped, everywhere."""
+    from urllib.parse import quote
+
+    q = quote(EVIL, safe="")
+    rows = client.get("/api/v1/overview").json()["table"]["rows"]
+    assert EVIL in {r["underlying"] for r in rows}
+    for url in ("/", f"/ticker/{q}", f"/ticker/{q}?dte_max=30", f"/levels/{q}",
+                f"/report/{q}?lens=bias", f"/flow?ticker={q}", "/status"):  # fmt: skip
+        r = client.get(url)
+        assert r.status_code == 200, (url, r.status_code, r.text[:300])
+        assert EVIL not in r.text and "<script>alert" not in r.text, url
+    assert "&lt;script&gt;alert(" in client.get("/").text
+    assert client.get(f"/api/v1/ticker/{q}").json()["ticker"] == EVIL
+    assert client.get(f"/api/v1/levels/{q}").status_code == 200
 
 
 def _digest(root: Path) -> dict[str, str]:

@@ -15,7 +15,7 @@ from urllib.parse import urlparse
 
 import pytest
 
-from _serve_store import serve_store
+from _serve_store import EVIL, serve_store
 
 CHROMIUM = Path("/usr/bin/chromium")
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
@@ -69,6 +69,8 @@ def page(server: str) -> Iterator[object]:
         pg.on("console", lambda m: pg.errors.append(m.text) if m.type == "error" else None)
         pg.on("pageerror", lambda e: pg.errors.append(str(e)))
         pg.on("request", lambda r: pg.hosts.add(urlparse(r.url).hostname))
+        # a script smuggled in through a ticker name would open a dialog: record it
+        pg.on("dialog", lambda d: (pg.errors.append(f"dialog: {d.message}"), d.dismiss()))
         try:
             yield pg
         finally:
@@ -105,7 +107,7 @@ def test_click_through_every_view(page: object, server: str) -> None:
 
     pg = page
     pg.goto(server + "/")  # type: ignore[attr-defined]
-    assert pg.locator("#table-tickers tbody tr").count() == 6  # type: ignore[attr-defined]
+    assert pg.locator("#table-tickers tbody tr").count() == 7  # type: ignore[attr-defined]
     _shot(pg, "overview")
     # sort by a column header, filter by text (htmx partial; the URL keeps the state)
     pg.click("#table-tickers th a[data-sort='spot']")  # type: ignore[attr-defined]
@@ -138,6 +140,20 @@ def test_click_through_every_view(page: object, server: str) -> None:
         "#table-flow tbody tr td:nth-child(7)", "els => els.map(e => e.textContent.trim())"
     )
     assert sides and set(sides) == {"buy"}
+    assert pg.errors == [], pg.errors  # type: ignore[attr-defined]
+    assert pg.hosts == {"127.0.0.1"}, pg.hosts  # type: ignore[attr-defined]
+
+
+def test_hostile_ticker_is_text(page: object, server: str) -> None:
+    pg = page
+    pg.goto(server + "/")  # type: ignore[attr-defined]
+    pg.get_by_text(EVIL, exact=True).click()  # type: ignore[attr-defined]
+    pg.wait_for_load_state()  # type: ignore[attr-defined]
+    assert pg.text_content("#ticker-name") == EVIL  # type: ignore[attr-defined]
+    pg.click("#link-levels")  # type: ignore[attr-defined]
+    pg.wait_for_load_state()  # type: ignore[attr-defined]
+    assert pg.text_content("#ticker-name") == EVIL  # type: ignore[attr-defined]
+    _shot(pg, "hostile-ticker-levels")
     assert pg.errors == [], pg.errors  # type: ignore[attr-defined]
     assert pg.hosts == {"127.0.0.1"}, pg.hosts  # type: ignore[attr-defined]
 

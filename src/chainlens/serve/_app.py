@@ -29,6 +29,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
 from fastapi.templating import Jinja2Templates
 from jinja2 import Environment, FileSystemLoader
+from pydantic import AfterValidator
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from chainlens import __version__
@@ -57,11 +58,22 @@ CSP = (
 )
 log = logging.getLogger("chainlens.serve")
 
+
+def _no_traversal(value: str) -> str:
+    if ".." in value:
+        raise ValueError("'..' is not allowed in a ticker")
+    return value
+
+
 Ticker = Annotated[
     str,
     PathParam(
-        min_length=1, max_length=32, pattern=r"^[^\x00-\x1f/\\]+$", description="Ticker symbol"
+        min_length=1,
+        max_length=40,
+        pattern=r"^[^\x00-\x1f\\]+$",
+        description="Ticker symbol (any text but control characters, backslash and '..')",
     ),
+    AfterValidator(_no_traversal),
 ]
 DateQ = Annotated[
     dt.date | None, Query(description="Session date YYYY-MM-DD (default: the latest)")
@@ -72,7 +84,9 @@ SortQ = Annotated[str | None, Query(max_length=40, pattern=r"^[a-z0-9_]+$")]
 TextQ = Annotated[str, Query(max_length=32, description="Ticker substring filter")]
 LimitQ = Annotated[int | None, Query(ge=1, le=100_000, description="At most this many rows")]
 OptTicker = Annotated[
-    str | None, Query(max_length=32, pattern=r"^[^\x00-\x1f/\\]+$", description="Ticker")
+    str | None,
+    Query(max_length=40, pattern=r"^[^\x00-\x1f\\]+$", description="Ticker"),
+    AfterValidator(lambda v: v if v is None else _no_traversal(v)),
 ]
 
 
@@ -246,7 +260,7 @@ def create_app(store: str | Path, *, warm: bool = False) -> FastAPI:
         daily = _views.report_view(reader, data["session"], None, "daily")
         return page(request, "overview.html", {**data, "daily": daily, "nav": "overview"})
 
-    @app.get("/ticker/{ticker}", response_class=HTMLResponse, include_in_schema=False)
+    @app.get("/ticker/{ticker:path}", response_class=HTMLResponse, include_in_schema=False)
     def ticker_page(
         request: Request,
         ticker: Ticker,
@@ -260,7 +274,7 @@ def create_app(store: str | Path, *, warm: bool = False) -> FastAPI:
         charts = _charts.ticker_charts(data)
         return page(request, "ticker.html", {**data, "charts": charts, "nav": "ticker"})
 
-    @app.get("/levels/{ticker}", response_class=HTMLResponse, include_in_schema=False)
+    @app.get("/levels/{ticker:path}", response_class=HTMLResponse, include_in_schema=False)
     def levels_page(request: Request, ticker: Ticker) -> Response:
         data = _views.levels_view(reader, ticker)
         charts = _charts.levels_charts(data)
@@ -312,7 +326,7 @@ def create_app(store: str | Path, *, warm: bool = False) -> FastAPI:
         rep = _views.report_view(reader, date, None, "daily")
         return page(request, "report.html", {"report": rep, "ticker": None, "nav": "report"})
 
-    @app.get("/report/{ticker}", response_class=HTMLResponse, include_in_schema=False)
+    @app.get("/report/{ticker:path}", response_class=HTMLResponse, include_in_schema=False)
     def report_page(
         request: Request,
         ticker: Ticker,
@@ -366,7 +380,7 @@ def create_app(store: str | Path, *, warm: bool = False) -> FastAPI:
         """The market daily report (report JSON, schema in chainlens.report)."""
         return JSONResponse(_views.report_view(reader, date, None, "daily"))
 
-    @app.get("/api/v1/ticker/{ticker}", tags=["ticker"])
+    @app.get("/api/v1/ticker/{ticker:path}", tags=["ticker"])
     def api_ticker(
         ticker: Ticker,
         date: DateQ = None,
@@ -385,7 +399,7 @@ def create_app(store: str | Path, *, warm: bool = False) -> FastAPI:
             raise HTTPException(422, "table is required with format=csv")
         return _table_or_json(data, format, table)
 
-    @app.get("/api/v1/levels/{ticker}", tags=["ticker"])
+    @app.get("/api/v1/levels/{ticker:path}", tags=["ticker"])
     def api_levels(ticker: Ticker, format: FormatQ = "json") -> Response:
         """Zero gamma, walls, max pain and spot over every stored session."""
         return _table_or_json(_views.levels_view(reader, ticker), format)
@@ -435,7 +449,7 @@ def create_app(store: str | Path, *, warm: bool = False) -> FastAPI:
             table = "sessions"
         return _table_or_json(data, format, table)
 
-    @app.get("/api/v1/report/{ticker}", tags=["ticker"])
+    @app.get("/api/v1/report/{ticker:path}", tags=["ticker"])
     def api_report(
         ticker: Ticker,
         date: DateQ = None,
