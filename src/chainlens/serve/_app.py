@@ -324,7 +324,12 @@ def create_app(store: str | Path, *, warm: bool = False) -> FastAPI:
     @app.get("/report/daily", response_class=HTMLResponse, include_in_schema=False)
     def daily_page(request: Request, date: DateQ = None) -> Response:
         rep = _views.report_view(reader, date, None, "daily")
-        return page(request, "report.html", {"report": rep, "ticker": None, "nav": "report"})
+        charts = _charts.report_charts(rep)
+        return page(
+            request,
+            "report.html",
+            {"report": rep, "charts": charts, "ticker": None, "nav": "report"},
+        )
 
     @app.get("/report/{ticker:path}", response_class=HTMLResponse, include_in_schema=False)
     def report_page(
@@ -334,9 +339,8 @@ def create_app(store: str | Path, *, warm: bool = False) -> FastAPI:
         lens: Literal["flow", "bias", "premium", "earnings"] = "flow",
     ) -> Response:
         rep = _views.report_view(reader, date, ticker, lens)
-        return page(
-            request, "report.html", {"report": rep, "ticker": ticker, "lens": lens, "nav": "report"}
-        )
+        ctx = {"report": rep, "charts": _charts.report_charts(rep), "ticker": ticker, "lens": lens}
+        return page(request, "report.html", {**ctx, "nav": "report"})
 
     def _flow(*a: Any) -> dict[str, Any]:
         (date, ticker, side, right, min_premium, dte_max, moneyness, band, multileg, sort,
@@ -529,6 +533,8 @@ def _fmt(v: Any, fmt: str = "str") -> str:
     if isinstance(v, bool):
         return "yes" if v else "no"
     try:
+        if fmt == "ts":
+            return str(v)[:19].replace("T", " ")
         if fmt == "int":
             return f"{float(v):,.0f}"
         if fmt == "num":

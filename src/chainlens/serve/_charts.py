@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["levels_charts", "ticker_charts"]
+__all__ = ["levels_charts", "report_charts", "ticker_charts"]
 
 CALL = "#2e9d5b"
 PUT = "#d0473b"
@@ -215,3 +215,61 @@ def levels_charts(v: dict[str, Any]) -> dict[str, dict[str, Any]]:
             "layout": _layout(f"Levels — {v['ticker']}", "session", "price", height=380),
         }
     }
+
+
+def report_charts(report: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """Plotly specs for the charts of a report JSON document (``chainlens.report``), keyed
+    ``<section id>-<chart id>``: ``bar``/``hbar``/``line`` from ``x`` and ``series``, ``zones``
+    from ``rows`` (low / mid / high vs close), ``heatmap`` from ``x``, ``y``, ``z``."""
+    out: dict[str, dict[str, Any]] = {}
+    for sec in report.get("sections", []):
+        for c in sec.get("charts", []):
+            key = f"{sec['id']}-{c['id']}"
+            kind = c.get("kind")
+            lay = _layout(c.get("title", ""), c.get("x_label", ""), c.get("y_label", ""))
+            data: list[dict[str, Any]] = []
+            if kind in ("bar", "hbar", "line"):
+                for s in c.get("series", []):
+                    tr: dict[str, Any] = {"name": s.get("name"), "x": c.get("x", []),
+                                          "y": s.get("values", [])}  # fmt: skip
+                    if kind == "line":
+                        tr.update(type="scatter", mode="lines+markers")
+                    elif kind == "hbar":
+                        tr.update(type="bar", orientation="h", x=s.get("values", []),
+                                  y=c.get("x", []))  # fmt: skip
+                        lay["margin"] = {**lay["margin"], "l": 100}
+                    else:
+                        tr["type"] = "bar"
+                    data.append(tr)
+                shapes, anns = [], []
+                for m in c.get("markers", []):
+                    a, b = _vline(m.get("x"), ACCENT, str(m.get("label", "")))
+                    shapes.append(a)
+                    anns.append(b)
+                lay.update(shapes=shapes, annotations=anns)
+            elif kind == "zones":
+                rows = [r for r in c.get("rows", []) if r.get("mid")]
+                names = [r.get("ticker") for r in rows]
+
+                def pct(r: dict[str, Any], k: str) -> float | None:
+                    v = r.get(k)
+                    return None if v is None else (v / r["mid"] - 1.0) * 100.0
+
+                data = [
+                    {"type": "bar", "orientation": "h", "y": names, "name": "zone (low to high)",
+                     "base": [pct(r, "low") for r in rows],
+                     "x": [(pct(r, "high") or 0) - (pct(r, "low") or 0) for r in rows],
+                     "marker": {"color": "rgba(59,125,216,0.35)"}},
+                    {"type": "scatter", "mode": "markers", "y": names, "name": "close",
+                     "x": [pct(r, "close") for r in rows], "marker": {"color": ACCENT}},
+                ]  # fmt: skip
+                lay.update(height=max(320, 22 * len(rows) + 80))
+                lay["xaxis"] = {"title": {"text": "% from the zone mid"}}
+                lay["margin"] = {**lay["margin"], "l": 70}
+            elif kind == "heatmap":
+                data = [{"type": "heatmap", "x": c.get("x", []), "y": c.get("y", []),
+                         "z": c.get("z", []), "colorscale": "RdBu", "zmid": 0}]  # fmt: skip
+            else:
+                continue
+            out[key] = {"data": data, "layout": lay}
+    return out

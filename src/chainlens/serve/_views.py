@@ -604,7 +604,7 @@ def levels_view(reader: Any, ticker: str) -> dict[str, Any]:
 # ---------------------------------------------------------------------- flow tape
 FLOW_COLUMNS = [
     Col("underlying", "Ticker"),
-    Col("ts", "Time (UTC)"),
+    Col("ts", "Time (UTC)", "ts"),
     Col("symbol", "Contract"),
     Col("expiry", "Expiry"),
     Col("strike", "Strike", "num"),
@@ -728,7 +728,7 @@ def scan_view(
     cols = [c for c in t.column_names if c not in ("session",)]
     rows = _records(t, cols)
     if sort is None:
-        for cand in ("premium_multiple", "score", "contracts", "oi_change", "net_delta_shares"):
+        for cand in ("premium_multiple", "score", "contracts", "oi_change", "increase"):
             if cand in cols:
                 sort = cand
                 break
