@@ -1,0 +1,197 @@
+"""Benchmark: ``chainlens serve`` page and API times on the demo store, and a loopback load test.
+
+    python benchmarks/bench_serve.py                       # builds the demo store in a temp dir
+    python benchmarks/bench_serve.py --store chainlens-data  # an existing store (read-only)
+    python benchmarks/bench_serve.py --quick               # 8 underlyings x 5 sessions
+
+Starts the real server (uvicorn, 127.0.0.1, a free port) in this process and requests every
+view over HTTP with keep-alive connections (stdlib ``http.client``). It prints
+
+* the first (cold) request of every URL: what a view costs before its data is cached
+  (the expiry-filtered ticker pages and the level history compute from the stored chain once;
+  the unusual / net-delta scanners run their kernels once);
+* p50 / p95 per URL and over all pages (target p95 <= 150 ms) and over all API calls
+  (target p95 <= 50 ms), from ``--repeat`` sequential requests each, after the cold one;
+* a bounded load test: ``--load`` requests from ``--clients`` concurrent clients over the same
+  URLs, with p95 and the number of errors (target: none).
+
+Only loopback traffic; every loop is bounded by a count.
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import random
+import shutil
+import socket
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _get(conn: http.client.HTTPConnection, url: str) -> tuple[int, float, int]:
+    t = time.perf_counter()
+    conn.request("GET", url)
+    r = conn.getresponse()
+    body = r.read()
+    return r.status, time.perf_counter() - t, len(body)
+
+
+def _urls(store: Path) -> tuple[list[str], list[str]]:
+    from chainlens.serve import StoreReader
+
+    rd = StoreReader(store)
+    days = rd.sessions()
+    d = days[-1]
+    tickers = sorted(rd.docs(d))
+    rd.close()
+    t = "SPY" if "SPY" in tickers else tickers[0]
+    u = "QQQ" if "QQQ" in tickers else tickers[-1]
+    old = days[0].isoformat()
+    pages = [
+        "/", "/?sort=gex_usd_per_1pct&desc=true", "/?q=S&label=bearish", f"/?date={old}",
+        f"/ticker/{t}", f"/ticker/{u}", f"/ticker/{t}?dte_max=7", f"/ticker/{u}?dte_max=30",
+        f"/ticker/{t}?model=short_all", f"/levels/{t}", "/flow", "/flow?side=buy&min_premium=100000",
+        "/scan/accumulation", "/scan/rolls", "/scan/netdelta", "/status", "/report/daily",
+        f"/report/{t}?lens=flow",
+    ]  # fmt: skip
+    api = [
+        "/api/v1/sessions", "/api/v1/overview", "/api/v1/overview?sort=spot&desc=true",
+        "/api/v1/daily", f"/api/v1/ticker/{t}", f"/api/v1/ticker/{u}?dte_max=7",
+        f"/api/v1/ticker/{t}?format=csv&table=by_strike", f"/api/v1/levels/{t}", "/api/v1/flow",
+        "/api/v1/flow?side=sell&format=csv", "/api/v1/scan/rolls", "/api/v1/status",
+        f"/api/v1/report/{t}",
+    ]  # fmt: skip
+    return pages, api
+
+
+def _pct(xs: list[float], q: float) -> float:
+    return float(np.percentile(np.array(xs) * 1000, q))
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--store", type=Path, help="existing store (default: build the demo store)")
+    ap.add_argument("--quick", action="store_true", help="small demo store (8 x 5)")
+    ap.add_argument("--repeat", type=int, default=20, help="timed requests per URL")
+    ap.add_argument("--load", type=int, default=600, help="requests in the load test")
+    ap.add_argument("--clients", type=int, default=8, help="concurrent clients in the load test")
+    args = ap.parse_args()
+
+    import uvicorn
+
+    from chainlens.runners.local import run_demo
+    from chainlens.serve import create_app
+
+    tmp = None
+    store = args.store
+    if store is None:
+        tmp = Path(tempfile.mkdtemp(prefix="chainlens-bench-serve-"))
+        store = tmp / "store"
+        n, s = (8, 5) if args.quick else (30, 10)
+        t = time.perf_counter()
+        run_demo(store, underlyings=n, sessions=s)
+        print(
+            f"demo store: {n} underlyings x {s} sessions built in {time.perf_counter() - t:.1f} s"
+        )
+    try:
+        pages, api = _urls(store)
+        port = _free_port()
+        t = time.perf_counter()
+        app = create_app(store, warm=True)
+        print(f"app created (latest session's documents read) in {time.perf_counter() - t:.2f} s")
+        srv = uvicorn.Server(
+            uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", access_log=False)
+        )
+        th = threading.Thread(target=srv.run, daemon=True)
+        th.start()
+        for _ in range(400):
+            if srv.started:
+                break
+            time.sleep(0.05)
+        if not srv.started:
+            print("server did not start", file=sys.stderr)
+            return 1
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
+        print("\ncold (first request of each URL):")
+        for url in pages + api:
+            status, sec, size = _get(conn, url)
+            print(f"  {status} {sec * 1000:8.1f} ms {size / 1024:8.1f} KiB  {url}")
+            if status != 200:
+                print(f"unexpected status {status} for {url}", file=sys.stderr)
+                return 1
+        results: dict[str, dict[str, list[float]]] = {"page": {}, "api": {}}
+        for kind, urls in (("page", pages), ("api", api)):
+            for url in urls:
+                results[kind][url] = [_get(conn, url)[1] for _ in range(args.repeat)]
+        conn.close()
+        print(f"\nwarm ({args.repeat} sequential requests per URL), ms:")
+        for kind in ("page", "api"):
+            for url, xs in results[kind].items():
+                print(f"  {kind:4s} p50 {_pct(xs, 50):7.1f}  p95 {_pct(xs, 95):7.1f}  {url}")
+        allp = [x for xs in results["page"].values() for x in xs]
+        alla = [x for xs in results["api"].values() for x in xs]
+        p95p, p95a = _pct(allp, 95), _pct(alla, 95)
+        print(f"\npages: p50 {_pct(allp, 50):.1f} ms, p95 {p95p:.1f} ms (target <= 150 ms)")
+        print(f"API:   p50 {_pct(alla, 50):.1f} ms, p95 {p95a:.1f} ms (target <= 50 ms)")
+
+        # bounded load test: a fixed number of requests from concurrent clients
+        rng = random.Random(7)
+        plan = [rng.choice(pages + api) for _ in range(args.load)]
+        chunks = [plan[i :: args.clients] for i in range(args.clients)]
+        lat: list[float] = []
+        errors: list[str] = []
+        lock = threading.Lock()
+
+        def client(urls: list[str]) -> None:
+            c = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
+            for u in urls:
+                try:
+                    status, sec, _ = _get(c, u)
+                except (OSError, http.client.HTTPException) as exc:
+                    with lock:
+                        errors.append(f"{u}: {exc!r}")
+                    c.close()
+                    c = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
+                    continue
+                with lock:
+                    lat.append(sec)
+                    if status != 200:
+                        errors.append(f"{u}: HTTP {status}")
+            c.close()
+
+        t = time.perf_counter()
+        workers = [threading.Thread(target=client, args=(ch,)) for ch in chunks]
+        for w in workers:
+            w.start()
+        for w in workers:
+            w.join()
+        wall = time.perf_counter() - t
+        print(
+            f"\nload test: {len(plan)} requests, {args.clients} concurrent clients, "
+            f"{wall:.1f} s ({len(plan) / wall:.0f} req/s): p50 {_pct(lat, 50):.1f} ms, "
+            f"p95 {_pct(lat, 95):.1f} ms, errors {len(errors)} (target 0)"
+        )
+        for e in errors[:10]:
+            print("  error:", e)
+        srv.should_exit = True
+        th.join(10)
+        return 0 if not errors else 1
+    finally:
+        if tmp is not None:
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

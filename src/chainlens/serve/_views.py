@@ -1,0 +1,852 @@
+"""The data of every dashboard view, shared by the HTML pages and the JSON/CSV API.
+
+Each builder takes a :class:`~chainlens.serve._data.StoreReader` and the view's validated
+query state and returns plain JSON-ready data: :class:`TableView` tables (rows of records) and
+Plotly figure specs (``{"data": [...], "layout": {...}}``). Nothing here renders HTML.
+
+The numbers are the stored pipeline results (``chainlens run``): the per-underlying documents
+(``analysis``: the ``chainlens analyze`` object of docs/analyze-json.md; ``flow``; ``oi``) and
+the stored result parts (``notable``, ``oi_changes``, ``accumulation``, ``rolls``). Two views
+need the chain itself and compute from it, cached per server:
+
+* a ticker page with an expiry / DTE filter or a dealer model other than the stored
+  ``classic`` re-runs :func:`chainlens.analysis.analyze_chain` on the stored chain restricted to
+  the selected expiries, so that every panel and summary describes the same contracts;
+* the level history of sessions the pipeline has not run uses ``analyze_chain`` with the
+  profile on and the vol views and surfaces off (``source = "chain"`` in its rows).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from chainlens.errors import NotFoundError
+
+__all__ = [
+    "DEALER_MODELS",
+    "FLOW_SORTS",
+    "OVERVIEW_COLUMNS",
+    "SCAN_KINDS",
+    "Col",
+    "TableView",
+    "TickerFilter",
+    "flow_view",
+    "levels_view",
+    "overview_view",
+    "report_view",
+    "scan_view",
+    "status_view",
+    "ticker_view",
+]
+
+#: Dealer models a ticker page can use from the stored chain (``flow`` needs the customer
+#: positions column, which a stored chain does not carry).
+DEALER_MODELS = ("classic", "short_all")
+SCAN_KINDS = ("unusual", "netdelta", "accumulation", "rolls")
+
+
+@dataclass(frozen=True, slots=True)
+class Col:
+    """One table column: record ``key``, header ``label`` and display ``fmt``.
+
+    ``fmt``: ``str``, ``int``, ``num`` (2 decimals), ``usd`` (compact dollars), ``pct``
+    (value already in percent), ``frac`` (fraction shown as percent), ``big`` (compact count).
+    """
+
+    key: str
+    label: str
+    fmt: str = "str"
+
+
+@dataclass(slots=True)
+class TableView:
+    """A table of records with its columns; rendered as HTML, JSON or CSV."""
+
+    id: str
+    title: str
+    columns: list[Col]
+    rows: list[dict[str, Any]]
+    note: str = ""
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "title": self.title,
+            "columns": [{"key": c.key, "label": c.label, "fmt": c.fmt} for c in self.columns],
+            "rows": [{c.key: _clean(r.get(c.key)) for c in self.columns} for r in self.rows],
+        }
+
+
+def _clean(v: Any) -> Any:
+    if isinstance(v, float) and not math.isfinite(v):
+        return None
+    if isinstance(v, dt.datetime):
+        return v.astimezone(dt.UTC).isoformat().replace("+00:00", "Z")
+    if isinstance(v, dt.date):
+        return v.isoformat()
+    if isinstance(v, np.generic):
+        return v.item()
+    if isinstance(v, list | tuple):
+        return [_clean(x) for x in v]
+    return v
+
+
+def _records(t: pa.Table, columns: Sequence[str] | None = None) -> list[dict[str, Any]]:
+    if columns is not None:
+        t = t.select([c for c in columns if c in t.column_names])
+    return [{k: _clean(v) for k, v in r.items()} for r in t.to_pylist()]
+
+
+def _sort(rows: list[dict[str, Any]], key: str | None, desc: bool) -> list[dict[str, Any]]:
+    """Rows sorted by ``key`` (nulls last either way)."""
+    if not key:
+        return rows
+    present = [r for r in rows if r.get(key) is not None]
+    absent = [r for r in rows if r.get(key) is None]
+    try:
+        present.sort(key=lambda r: r[key], reverse=desc)
+    except TypeError:
+        present.sort(key=lambda r: str(r[key]), reverse=desc)
+    return present + absent
+
+
+def _session_or_latest(reader: Any, session: dt.date | None) -> dt.date:
+    days = reader.sessions()
+    if not days:
+        raise NotFoundError(
+            f"the store at {reader.root} holds no pipeline results",
+            hint="run `chainlens run --date D` (or `chainlens demo`) first",
+        )
+    if session is None:
+        return days[-1]
+    if session not in days:
+        raise NotFoundError(
+            f"no pipeline results for session {session}; stored: "
+            + ", ".join(d.isoformat() for d in days),
+            hint=f"run `chainlens run --date {session}` first",
+        )
+    return session
+
+
+def _get(d: Any, *path: Any) -> Any:
+    for p in path:
+        if d is None:
+            return None
+        if isinstance(p, int):
+            d = d[p] if isinstance(d, list) and len(d) > p else None
+        else:
+            d = d.get(p) if isinstance(d, dict) else None
+    return d
+
+
+# ---------------------------------------------------------------------- overview
+OVERVIEW_COLUMNS = [
+    Col("underlying", "Ticker"),
+    Col("spot", "Spot", "num"),
+    Col("zero_gamma", "Zero gamma", "num"),
+    Col("call_wall", "Call wall", "num"),
+    Col("put_wall", "Put wall", "num"),
+    Col("max_pain", "Max pain (front)", "num"),
+    Col("gex_usd_per_1pct", "GEX $/1%", "usd"),
+    Col("dex_shares", "DEX shares", "big"),
+    Col("net_premium_usd", "Net premium", "usd"),
+    Col("total_premium_usd", "Total premium", "usd"),
+    Col("flow_label", "Flow (side-adj.)"),
+    Col("naive_label", "Naive label"),
+    Col("em_pct", "Exp. move % (front)", "pct"),
+    Col("em_status", "Exp.-move status"),
+    Col("pc_oi_ratio", "P/C OI", "num"),
+]
+
+
+def overview_rows(reader: Any, session: dt.date) -> list[dict[str, Any]]:
+    """One record per underlying of ``session`` from the stored documents."""
+
+    def make() -> list[dict[str, Any]]:
+        out = []
+        for u, doc in sorted(reader.docs(session).items()):
+            a = doc.get("analysis") or {}
+            lv = a.get("levels") or {}
+            tot = a.get("totals") or {}
+            ft = _get(doc, "flow", "totals") or {}
+            front = _get(a, "vol", "expiries", 0) or {}
+            out.append(
+                {
+                    "underlying": u,
+                    "spot": a.get("spot"),
+                    "zero_gamma": lv.get("zero_gamma"),
+                    "call_wall": lv.get("call_wall"),
+                    "put_wall": lv.get("put_wall"),
+                    "max_pain": _get(a, "max_pain_trend", 0, "max_pain"),
+                    "max_pain_expiry": _get(a, "max_pain_trend", 0, "expiry"),
+                    "gex_usd_per_1pct": tot.get("gex_usd_per_1pct"),
+                    "dex_shares": tot.get("dex_shares"),
+                    "net_premium_usd": ft.get("net_usd"),
+                    "total_premium_usd": ft.get("total_usd"),
+                    "flow_label": ft.get("side_label"),
+                    "naive_label": ft.get("naive_label"),
+                    "em_pct": front.get("expected_move_pct"),
+                    "em_expiry": front.get("expiry"),
+                    "em_status": _get(front, "zone", "status"),
+                    "pc_oi_ratio": tot.get("pc_oi_ratio"),
+                }
+            )
+        return out
+
+    return reader.cached(("overview_rows", session), make)
+
+
+def overview_view(
+    reader: Any,
+    session: dt.date | None,
+    *,
+    q: str = "",
+    sort: str | None = None,
+    desc: bool = False,
+    label: str | None = None,
+) -> dict[str, Any]:
+    """Market overview: one row per ticker, filtered by ``q`` (ticker substring) and ``label``."""
+    d = _session_or_latest(reader, session)
+    rows = overview_rows(reader, d)
+    if q:
+        qq = q.upper()
+        rows = [r for r in rows if qq in str(r["underlying"]).upper()]
+    if label:
+        rows = [r for r in rows if r.get("flow_label") == label]
+    rows = _sort(rows, sort, desc)
+    table = TableView("tickers", f"Every ticker — {d}", OVERVIEW_COLUMNS, rows)
+    return {"session": d, "sessions": reader.sessions(), "table": table}
+
+
+# ---------------------------------------------------------------------- ticker
+@dataclass(frozen=True, slots=True)
+class TickerFilter:
+    """The expiry / DTE filter and dealer model of a ticker page."""
+
+    expiry: dt.date | None = None
+    dte_max: int | None = None
+    model: str = "classic"
+
+    @property
+    def active(self) -> bool:
+        return self.expiry is not None or self.dte_max is not None or self.model != "classic"
+
+
+def _doc(reader: Any, ticker: str, d: dt.date) -> dict[str, Any]:
+    docs = reader.docs(d)
+    if ticker not in docs:
+        raise NotFoundError(
+            f"no pipeline results for ticker {ticker!r} on {d}",
+            hint="pick a ticker from the market overview",
+        )
+    return docs[ticker]
+
+
+def _expiries(doc: dict[str, Any]) -> list[dt.date]:
+    return [dt.date.fromisoformat(r["expiry"]) for r in _get(doc, "analysis", "by_expiry") or []]
+
+
+def _selected(all_exp: list[dt.date], d: dt.date, f: TickerFilter) -> list[dt.date]:
+    sel = [e for e in all_exp if e >= d]
+    if f.expiry is not None:
+        sel = [e for e in sel if e == f.expiry]
+    if f.dte_max is not None:
+        sel = [e for e in sel if (e - d).days <= f.dte_max]
+    return sel
+
+
+def _analysis(reader: Any, ticker: str, d: dt.date, f: TickerFilter) -> dict[str, Any]:
+    """The analysis document of the page: stored, or recomputed for the filter (cached)."""
+    doc = _doc(reader, ticker, d)
+    if not f.active:
+        return doc["analysis"]
+    sel = _selected(_expiries(doc), d, f)
+
+    def make() -> dict[str, Any]:
+        from chainlens.analysis import AnalysisConfig, analyze_chain
+
+        if not sel:
+            return {}
+        ch = reader.chain(ticker, d)
+        keep = pc.is_in(ch.column("expiry"), value_set=pa.array(sel, pa.date32()))
+        res = analyze_chain(ch.filter(keep), AnalysisConfig(dealer_model=f.model))
+        return _clean_doc(res[0].to_json()) if res else {}
+
+    return reader.cached(("analysis", ticker, d, tuple(sel), f.model), make)
+
+
+def _clean_doc(o: Any) -> Any:
+    if isinstance(o, dict):
+        return {k: _clean_doc(v) for k, v in o.items()}
+    if isinstance(o, list):
+        return [_clean_doc(v) for v in o]
+    return _clean(o)
+
+
+BY_STRIKE_COLUMNS = [
+    Col("strike", "Strike", "num"),
+    Col("call_oi", "Call OI", "int"),
+    Col("put_oi", "Put OI", "int"),
+    Col("call_volume", "Call vol", "int"),
+    Col("put_volume", "Put vol", "int"),
+    Col("gex_usd_per_1pct", "GEX $/1%", "usd"),
+    Col("dex_shares", "DEX shares", "big"),
+    Col("vanna_usd_per_vol_pt", "Vanna $/vol pt", "usd"),
+    Col("charm_shares_per_day", "Charm shares/day", "big"),
+]
+BY_EXPIRY_COLUMNS = [
+    Col("expiry", "Expiry"),
+    Col("dte", "DTE", "int"),
+    Col("call_oi", "Call OI", "int"),
+    Col("put_oi", "Put OI", "int"),
+    Col("max_pain", "Max pain", "num"),
+    Col("gex_usd_per_1pct", "GEX $/1%", "usd"),
+    Col("atm_strike", "ATM", "num"),
+    Col("straddle_mid", "Straddle", "num"),
+    Col("expected_move_pct", "Exp. move %", "pct"),
+    Col("atm_iv", "ATM IV", "frac"),
+    Col("rr_25d", "RR 25Δ", "frac"),
+]
+EM_COLUMNS = [
+    Col("expiry", "Expiry"),
+    Col("dte", "DTE", "int"),
+    Col("straddle_mid", "Straddle", "num"),
+    Col("expected_move_pct", "Exp. move %", "pct"),
+    Col("low", "Zone low", "num"),
+    Col("high", "Zone high", "num"),
+    Col("status", "Status"),
+    Col("range_50", "50% range (25Δ)"),
+    Col("range_70", "70% range (15Δ)"),
+    Col("atm_iv", "ATM IV", "frac"),
+    Col("rr_25d", "RR 25Δ", "frac"),
+    Col("bf_25d", "BF 25Δ", "frac"),
+]
+OI_CHANGE_COLUMNS = [
+    Col("strike", "Strike", "num"),
+    Col("call_oi_change", "Call OI change", "int"),
+    Col("put_oi_change", "Put OI change", "int"),
+]
+
+
+def _oi_change_by_strike(
+    reader: Any, ticker: str, d: dt.date, sel: list[dt.date] | None
+) -> tuple[list[dict[str, Any]], str | None]:
+    """Overnight OI change by strike (calls, puts) from the stored ``oi_changes`` part."""
+    t = reader.cached(
+        ("oi_changes_of", ticker, d), lambda: _rows_of(reader, d, "oi_changes", ticker)
+    )
+    if t is None:
+        return [], None
+    if sel is not None:
+        t = t.filter(pc.is_in(t.column("expiry"), value_set=pa.array(sel, pa.date32())))
+    if t.num_rows == 0:
+        return [], None
+    is_call = pc.equal(t.column("right"), "C")
+    chg = pc.fill_null(t.column("oi_change").cast(pa.float64()), 0.0)
+    zero = pa.scalar(0.0)
+    g = (
+        pa.table(
+            {
+                "strike": t.column("strike"),
+                "call_oi_change": pc.if_else(is_call, chg, zero),
+                "put_oi_change": pc.if_else(is_call, zero, chg),
+            }
+        )
+        .group_by("strike")
+        .aggregate([("call_oi_change", "sum"), ("put_oi_change", "sum")])
+        .rename_columns(["strike", "call_oi_change", "put_oi_change"])
+        .sort_by("strike")
+    )
+    nonzero = pc.or_(
+        pc.not_equal(g.column("call_oi_change"), 0), pc.not_equal(g.column("put_oi_change"), 0)
+    )
+    doc = _doc(reader, ticker, d)
+    return _records(g.filter(nonzero)), _get(doc, "oi", "change_session")
+
+
+def _rows_of(reader: Any, d: dt.date, part: str, ticker: str) -> pa.Table | None:
+    """The rows of ``ticker`` in a stored part (the part is sorted by underlying)."""
+    t = reader.part(d, part)
+    if t is None:
+        return None
+    return t.filter(pc.equal(t.column("underlying"), ticker))
+
+
+def _oi_heatmap(
+    reader: Any, ticker: str, d: dt.date, sel: list[dt.date] | None, spot: float | None
+) -> dict[str, Any]:
+    """OI change per strike and session over the stored history: ``OI(D+1) - OI(D)`` per
+    contract (SPEC "Open-interest timing"), attributed to session D, summed per strike;
+    strikes within ±15% of spot."""
+    h = reader.oi_history(ticker, d)
+    if h.num_rows == 0:
+        return {"sessions": [], "strikes": [], "z": []}
+    from chainlens.symbols import parse_osi_array
+
+    parsed = reader.cached(("osi", ticker, d), lambda: parse_osi_array(h.column("symbol")))
+    days = h.column("trade_date").to_numpy(zero_copy_only=False).astype("datetime64[D]")
+    exp = parsed.column("expiry").to_numpy(zero_copy_only=False).astype("datetime64[D]")
+    strike = np.nan_to_num(
+        parsed.column("strike").to_numpy(zero_copy_only=False).astype(np.float64), nan=0.0
+    )
+    oi = np.nan_to_num(
+        h.column("open_interest").to_numpy(zero_copy_only=False).astype(np.float64), nan=0.0
+    )
+    keep = np.ones(len(oi), bool)
+    if sel is not None:
+        keep &= np.isin(exp, np.array(sel, dtype="datetime64[D]"))
+    if spot:
+        keep &= (strike >= spot * 0.85) & (strike <= spot * 1.15)
+    sessions = np.unique(days)
+    if len(sessions) < 2 or not keep.any():
+        return {"sessions": [], "strikes": [], "z": []}
+    sym = h.column("symbol").to_numpy(zero_copy_only=False)[keep]
+    days, strike, oi = days[keep], strike[keep], oi[keep]
+    si = np.searchsorted(sessions, days)
+    usym, ci = np.unique(sym, return_inverse=True)
+    grid = np.full((len(sessions), len(usym)), np.nan)
+    grid[si, ci] = oi
+    change = grid[1:] - grid[:-1]  # row k: OI(session k+1) - OI(session k) -> session k
+    cstrike = np.zeros(len(usym))
+    cstrike[ci] = strike
+    ustrikes, ki = np.unique(cstrike, return_inverse=True)
+    z = np.zeros((len(sessions) - 1, len(ustrikes)))
+    for k in range(len(sessions) - 1):  # one iteration per session
+        row = np.nan_to_num(change[k], nan=0.0)
+        z[k] = np.bincount(ki, weights=row, minlength=len(ustrikes))
+    return {
+        "sessions": [str(s) for s in sessions[:-1]],
+        "strikes": ustrikes.tolist(),
+        "z": z.tolist(),
+    }
+
+
+def ticker_view(
+    reader: Any, ticker: str, session: dt.date | None, f: TickerFilter
+) -> dict[str, Any]:
+    """Every panel of a ticker page, all restricted to the expiries the filter selects."""
+    d = _session_or_latest(reader, session)
+    doc = _doc(reader, ticker, d)
+    all_exp = [e for e in _expiries(doc) if e >= d]
+    sel = _selected(all_exp, d, f)
+    a = _analysis(reader, ticker, d, f)
+    sel_arg = sel if (f.expiry is not None or f.dte_max is not None) else None
+    spot = a.get("spot") if a else _get(doc, "analysis", "spot")
+    levels = dict(a.get("levels") or {})
+    totals = dict(a.get("totals") or {})
+    by_strike = list(a.get("by_strike") or [])
+    by_exp = []
+    for r in a.get("by_expiry") or []:
+        e = dt.date.fromisoformat(r["expiry"])
+        if e < d:
+            continue
+        by_exp.append({**r, "dte": (e - d).days})
+    ems = []
+    for r in _get(a, "vol", "expiries") or []:
+        e = dt.date.fromisoformat(r["expiry"])
+        z = r.get("zone") or {}
+        ems.append(
+            {
+                **r,
+                "dte": (e - d).days,
+                "low": z.get("low"),
+                "high": z.get("high"),
+                "status": z.get("status"),
+                "range_50": _range(r.get("range_50")),
+                "range_70": _range(r.get("range_70")),
+            }
+        )
+    key = (ticker, d, None if sel_arg is None else tuple(sel_arg))
+    oi_rows, change_session = reader.cached(
+        ("oi_change", *key), lambda: _oi_change_by_strike(reader, ticker, d, sel_arg)
+    )
+    heat = reader.cached(("heatmap", *key), lambda: _oi_heatmap(reader, ticker, d, sel_arg, spot))
+    lenses = _lenses_for(doc)
+    summary = {
+        "spot": spot,
+        "zero_gamma": levels.get("zero_gamma"),
+        "zero_gamma_reason": levels.get("zero_gamma_reason"),
+        "call_wall": levels.get("call_wall"),
+        "put_wall": levels.get("put_wall"),
+        "oi_call_wall": levels.get("oi_call_wall"),
+        "oi_put_wall": levels.get("oi_put_wall"),
+        "gex_usd_per_1pct": totals.get("gex_usd_per_1pct"),
+        "dex_shares": totals.get("dex_shares"),
+        "vanna_usd_per_vol_pt": totals.get("vanna_usd_per_vol_pt"),
+        "charm_shares_per_day": totals.get("charm_shares_per_day"),
+        "call_oi": totals.get("call_oi"),
+        "put_oi": totals.get("put_oi"),
+        "pc_oi_ratio": totals.get("pc_oi_ratio"),
+        "contracts": totals.get("contracts"),
+        "expiries": len(sel),
+        "greeks": a.get("greeks") if a else None,
+        "dealer_model": a.get("dealer_model", f.model) if a else f.model,
+    }
+    return {
+        "ticker": ticker,
+        "session": d,
+        "sessions": reader.sessions(),
+        "filter": {
+            "expiry": f.expiry,
+            "dte_max": f.dte_max,
+            "model": f.model,
+            "selected_expiries": [e.isoformat() for e in sel],
+        },
+        "expiries": [e.isoformat() for e in all_exp],
+        "summary": summary,
+        "tables": {
+            "by_strike": TableView("by_strike", "Exposure by strike", BY_STRIKE_COLUMNS, by_strike),
+            "by_expiry": TableView("by_expiry", "Max pain by expiry", BY_EXPIRY_COLUMNS, by_exp),
+            "expected_moves": TableView("expected_moves", "Expected moves", EM_COLUMNS, ems),
+            "oi_change": TableView(
+                "oi_change",
+                "Overnight OI change by strike"
+                + (f" (session {change_session})" if change_session else ""),
+                OI_CHANGE_COLUMNS,
+                oi_rows,
+            ),
+        },
+        "profile": a.get("profile") or {},
+        "smile": _get(a, "vol", "smile") or [],
+        "skew": _get(a, "vol", "skew_term_structure") or [],
+        "atm_term": _get(a, "vol", "atm_term_structure") or [],
+        "surfaces": a.get("surfaces") or {},
+        "heatmap": heat,
+        "lenses": lenses,
+    }
+
+
+def _range(v: Any) -> str | None:
+    if isinstance(v, list) and len(v) == 2 and None not in v:
+        return f"{v[0]:g} – {v[1]:g}"
+    return None
+
+
+def _lenses_for(doc: dict[str, Any]) -> list[str]:
+    from chainlens.report import LENSES
+
+    out = ["flow", "bias", "premium"]
+    if doc.get("earnings"):
+        out.append("earnings")
+    return [x for x in out if x in LENSES]
+
+
+# ---------------------------------------------------------------------- level history
+LEVEL_COLUMNS = [
+    Col("session", "Session"),
+    Col("spot", "Spot", "num"),
+    Col("zero_gamma", "Zero gamma", "num"),
+    Col("call_wall", "Call wall", "num"),
+    Col("put_wall", "Put wall", "num"),
+    Col("max_pain", "Max pain (front)", "num"),
+    Col("max_pain_expiry", "Front expiry"),
+    Col("gex_usd_per_1pct", "GEX $/1%", "usd"),
+    Col("source", "Source"),
+]
+
+
+def _level_row(a: dict[str, Any], source: str) -> dict[str, Any]:
+    lv = a.get("levels") or {}
+    return {
+        "session": a.get("session"),
+        "spot": a.get("spot"),
+        "zero_gamma": lv.get("zero_gamma"),
+        "call_wall": lv.get("call_wall"),
+        "put_wall": lv.get("put_wall"),
+        "max_pain": _get(a, "max_pain_trend", 0, "max_pain"),
+        "max_pain_expiry": _get(a, "max_pain_trend", 0, "expiry"),
+        "gex_usd_per_1pct": _get(a, "totals", "gex_usd_per_1pct"),
+        "source": source,
+    }
+
+
+def levels_view(reader: Any, ticker: str) -> dict[str, Any]:
+    """Zero gamma, walls, max pain and spot over every stored session of ``ticker``."""
+    from chainlens.analysis import AnalysisConfig, analyze_chain
+
+    snaps = reader.snapshots()
+    days = sorted(
+        set(
+            snaps.filter(pc.equal(snaps.column("underlying"), ticker)).column("session").to_pylist()
+        )
+    )
+    if not days:
+        raise NotFoundError(f"the store holds no chain of ticker {ticker!r}")
+    stored = set(reader.sessions())
+    rows = []
+    for d in days:  # one iteration per session
+        if d in stored and ticker in reader.docs(d):
+            rows.append(_level_row(reader.docs(d)[ticker]["analysis"], "results"))
+            continue
+
+        def make(d: dt.date = d) -> dict[str, Any]:
+            cfg = AnalysisConfig(vol=False, surfaces=False)
+            res = analyze_chain(reader.chain(ticker, d), cfg)
+            return _level_row(_clean_doc(res[0].to_json()), "chain") if res else {}
+
+        row = reader.cached(("level_row", ticker, d), make)
+        if row:
+            rows.append(row)
+    return {
+        "ticker": ticker,
+        "table": TableView("levels", f"Level history — {ticker}", LEVEL_COLUMNS, rows),
+    }
+
+
+# ---------------------------------------------------------------------- flow tape
+FLOW_COLUMNS = [
+    Col("underlying", "Ticker"),
+    Col("ts", "Time (UTC)", "ts"),
+    Col("symbol", "Contract"),
+    Col("expiry", "Expiry"),
+    Col("strike", "Strike", "num"),
+    Col("right", "C/P"),
+    Col("side", "Side"),
+    Col("size", "Size", "int"),
+    Col("price", "Price", "num"),
+    Col("premium_usd", "Premium", "usd"),
+    Col("dte_days", "DTE", "int"),
+    Col("otm_pct", "OTM %", "pct"),
+    Col("vol_oi", "Vol/OI", "num"),
+    Col("vol_oi_band", "Vol/OI band"),
+    Col("is_sweep", "Sweep"),
+    Col("multileg", "Multi-leg"),
+    Col("score", "Score", "num"),
+]
+FLOW_SORTS = tuple(c.key for c in FLOW_COLUMNS)
+
+
+def flow_view(
+    reader: Any,
+    session: dt.date | None,
+    *,
+    ticker: str | None = None,
+    side: str | None = None,
+    right: str | None = None,
+    min_premium: float | None = None,
+    dte_max: int | None = None,
+    moneyness: str | None = None,
+    vol_oi_band: str | None = None,
+    multileg: str | None = None,
+    sort: str | None = "premium_usd",
+    desc: bool = True,
+    limit: int | None = None,
+) -> dict[str, Any]:
+    """The notable prints of a session (stored ``notable`` part) with filters and sorting;
+    the first ``limit`` rows if given (``total`` says how many matched).
+
+    ``moneyness``: ``otm`` (``otm_pct > 0``), ``itm`` (``otm_pct < 0``) or ``atm``
+    (``|otm_pct| <= 1``); ``vol_oi_band``: a seed-002 band key (:data:`chainlens.oi.VOL_OI_BANDS`);
+    ``multileg``: ``only`` or ``exclude``.
+    """
+    from chainlens.oi import VOL_OI_BANDS, band_of
+
+    d = _session_or_latest(reader, session)
+    t = reader.part(d, "notable")
+    rows: list[dict[str, Any]] = []
+    if t is not None and t.num_rows:
+        t = t.append_column("vol_oi_band", band_of(t.column("vol_oi"), VOL_OI_BANDS))
+        mask = pa.array(np.ones(t.num_rows, bool))
+        conds = []
+        if ticker:
+            conds.append(pc.equal(t.column("underlying"), ticker))
+        if side:
+            conds.append(pc.equal(t.column("side"), side))
+        if right:
+            conds.append(pc.equal(t.column("right"), right))
+        if min_premium is not None:
+            conds.append(pc.greater_equal(t.column("premium_usd"), min_premium))
+        if dte_max is not None:
+            conds.append(pc.less_equal(t.column("dte_days"), dte_max))
+        if moneyness == "otm":
+            conds.append(pc.greater(t.column("otm_pct"), 0))
+        elif moneyness == "itm":
+            conds.append(pc.less(t.column("otm_pct"), 0))
+        elif moneyness == "atm":
+            conds.append(pc.less_equal(pc.abs(t.column("otm_pct")), 1.0))
+        if vol_oi_band:
+            conds.append(pc.equal(t.column("vol_oi_band"), vol_oi_band))
+        if multileg == "only":
+            conds.append(pc.equal(t.column("multileg"), True))
+        elif multileg == "exclude":
+            conds.append(pc.invert(pc.equal(t.column("multileg"), True)))
+        for c in conds:
+            mask = pc.and_(mask, pc.fill_null(c, False))
+        t = t.filter(mask)
+        if sort and sort in t.column_names and t.num_rows:
+            t = t.sort_by([(sort, "descending" if desc else "ascending")])
+        total = t.num_rows
+        if limit is not None:
+            t = t.slice(0, limit)
+        rows = _records(t, [c.key for c in FLOW_COLUMNS])
+    else:
+        total = 0
+    return {
+        "total": total,
+        "session": d,
+        "sessions": reader.sessions(),
+        "tickers": sorted(reader.docs(d)),
+        "bands": [b[1] for b in VOL_OI_BANDS],
+        "table": TableView(
+            "flow",
+            f"Notable prints — {d}",
+            FLOW_COLUMNS,
+            rows,
+            note="" if total == len(rows) else f"first {len(rows)} of {total} rows (CSV: all)",
+        ),
+    }
+
+
+# ---------------------------------------------------------------------- scanners
+def scan_view(
+    reader: Any,
+    kind: str,
+    session: dt.date | None,
+    *,
+    ticker: str | None = None,
+    sort: str | None = None,
+    desc: bool = True,
+) -> dict[str, Any]:
+    """One scanner over every underlying of a session (:func:`chainlens.scan.store_scan`;
+    accumulation and rolls from the stored results parts when present)."""
+    d = _session_or_latest(reader, session)
+    t: pa.Table | None = None
+    if kind in ("accumulation", "rolls"):
+        t = reader.part(d, kind)
+    if t is None:
+        t = reader.store_scan(kind, d)
+    if ticker and t.num_rows and "underlying" in t.column_names:
+        t = t.filter(pc.equal(t.column("underlying"), ticker))
+    cols = [c for c in t.column_names if c not in ("session",)]
+    rows = _records(t, cols)
+    if sort is None:
+        for cand in ("premium_multiple", "score", "contracts", "oi_change", "increase"):
+            if cand in cols:
+                sort = cand
+                break
+    if sort in cols:
+        rows = _sort(rows, sort, desc)
+    fmts = {f.name: _fmt_of(f.type, f.name) for f in t.schema}
+    columns = [Col(c, c.replace("_", " "), fmts[c]) for c in cols]
+    return {
+        "session": d,
+        "sessions": reader.sessions(),
+        "kind": kind,
+        "table": TableView(f"scan_{kind}", f"Scanner: {kind} — {d}", columns, rows),
+    }
+
+
+def _fmt_of(t: pa.DataType, name: str) -> str:
+    if pa.types.is_integer(t):
+        return "int"
+    if pa.types.is_floating(t):
+        return "usd" if name.endswith("_usd") else "num"
+    return "str"
+
+
+# ---------------------------------------------------------------------- store status
+def status_view(reader: Any) -> dict[str, Any]:
+    """Sessions, snapshots, results, rejects files and the last ingest of the store."""
+    snaps = reader.snapshots()
+    by_session: dict[Any, dict[str, Any]] = {}
+    if snaps.num_rows:
+        g = (
+            snaps.group_by("session")
+            .aggregate(
+                [
+                    ("underlying", "count_distinct"),
+                    ("snapshot_id", "count"),
+                    ("contracts", "sum"),
+                    ("ingested_at", "max"),
+                ]
+            )
+            .sort_by("session")
+        )
+        for r in g.to_pylist():
+            by_session[r["session"]] = {
+                "session": r["session"],
+                "underlyings": r["underlying_count_distinct"],
+                "snapshots": r["snapshot_id_count"],
+                "contracts": r["contracts_sum"],
+                "last_ingest": r["ingested_at_max"],
+                "results": False,
+            }
+    for d in reader.sessions():
+        by_session.setdefault(d, {"session": d})["results"] = True
+    rows = [{k: _clean(v) for k, v in r.items()} for _, r in sorted(by_session.items())]
+    last = None
+    if snaps.num_rows:
+        last = _clean(pc.max(snaps.column("ingested_at")).as_py())
+    ri = reader.results_index()
+    return {
+        "root": str(reader.root),
+        "last_ingest": last,
+        "tables": {
+            "sessions": TableView(
+                "sessions",
+                "Sessions",
+                [
+                    Col("session", "Session"),
+                    Col("underlyings", "Underlyings", "int"),
+                    Col("snapshots", "Snapshots", "int"),
+                    Col("contracts", "Contracts", "int"),
+                    Col("last_ingest", "Last ingest (UTC)"),
+                    Col("results", "Pipeline results"),
+                ],
+                rows,
+            ),
+            "results": TableView(
+                "results",
+                "Stored results parts",
+                [
+                    Col("name", "Name"),
+                    Col("session", "Session"),
+                    Col("part", "Part"),
+                    Col("rows", "Rows", "int"),
+                ],
+                _records(ri),
+            ),
+            "rejects": TableView(
+                "rejects",
+                "Rejects files",
+                [Col("name", "File"), Col("bytes", "Bytes", "int"), Col("modified", "Modified")],
+                reader.rejects(),
+            ),
+        },
+    }
+
+
+# ---------------------------------------------------------------------- reports
+def report_view(
+    reader: Any, session: dt.date | None, ticker: str | None, lens: str
+) -> dict[str, Any]:
+    """A report (the daily report when ``ticker`` is None) as the report JSON document, with
+    the older / newer links of its chain given as dates."""
+    import json
+
+    from chainlens.report import build_daily, build_lens, chain_links, render, report_name
+
+    d = _session_or_latest(reader, session)
+    days = reader.sessions()
+    if ticker is None:
+        links = chain_links(d, days, "daily", "html")
+
+        def make() -> dict[str, Any]:
+            return json.loads(render(build_daily(reader.market(d), links=links), "json"))
+
+        return reader.cached(("daily", d), make)
+    doc = _doc(reader, ticker, d)
+    links = chain_links(d, days, report_name(ticker, lens), "html")
+
+    def make_t() -> dict[str, Any]:
+        return json.loads(render(build_lens(doc, lens, links=links), "json"))
+
+    return reader.cached(("report", ticker, d, lens), make_t)
