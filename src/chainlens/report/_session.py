@@ -8,9 +8,10 @@ from pathlib import Path
 from typing import Any
 
 from chainlens.report._index import chain_links, report_name, write_index, write_root_index
-from chainlens.report._lenses import build_daily, build_lens
 from chainlens.report._model import Report
 from chainlens.report._render import write_report
+from chainlens.report.daily import build_daily
+from chainlens.report.lenses import build_lens
 
 __all__ = ["daily_report", "result_sessions", "ticker_report", "write_session_reports"]
 
