@@ -103,6 +103,7 @@ def gex_at_spot(analysis: Mapping[str, Any]) -> float | None:
             return y0 if x1 == x0 else y0 + (y1 - y0) * (spot - x0) / (x1 - x0)
     return None
 
+
 #: Thresholds of every market rule (data, not scattered ``if`` s).
 RULES: Mapping[str, Any] = {
     "top_flow_n": 16,  # seed 003 "Top Flow": 16 names
@@ -116,6 +117,7 @@ RULES: Mapping[str, Any] = {
     "rr_not_directional": ("VIX",),  # volatility products carry structural call skew
     "side_confidence_high": 0.15,  # unknown share below this: high side confidence
     "structure_min_dte": 7,  # an expected-move horizon expiry is at least this far out
+    "structure_max_dte": 120,  # a structure's horizon expiry is at most this far out (no LEAPS)
 }
 
 DISCLAIMER = (
@@ -534,7 +536,11 @@ def _live_expiries(doc: Mapping[str, Any]) -> list[dict[str, Any]]:
     d = doc.get("session")
     nxt = next_session(dt.date.fromisoformat(str(d)[:10])).isoformat() if d else ""
     exps = doc.get("analysis", {}).get("vol", {}).get("expiries") or []
-    return [e for e in exps if str(e.get("expiry")) > nxt and e.get("range_50")]
+    last = (
+        (dt.date.fromisoformat(str(d)[:10]) + dt.timedelta(days=RULES["structure_max_dte"]))
+        .isoformat() if d else "9999"
+    )  # fmt: skip
+    return [e for e in exps if nxt < str(e.get("expiry"))[:10] <= last and e.get("range_50")]
 
 
 def _horizon(doc: Mapping[str, Any], live: list[dict[str, Any]]) -> tuple[dict[str, Any], str]:
@@ -545,7 +551,9 @@ def _horizon(doc: Mapping[str, Any], live: list[dict[str, Any]]) -> tuple[dict[s
     acc = [a for a in (doc.get("oi") or {}).get("accumulation") or [] if str(a.get("expiry")) in by]
     if acc:
         a = max(acc, key=lambda a: abs(_num(a.get("oi_change"))))
-        return by[str(a["expiry"])], "the expiry where open interest accumulated over several sessions"
+        return by[
+            str(a["expiry"])
+        ], "the expiry where open interest accumulated over several sessions"
     f = doc.get("flow") or {}
     be = [r for r in f.get("by_expiry") or [] if str(r.get("expiry")) in by]
     if be:
@@ -579,7 +587,8 @@ def trade_structures(docs: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
     aligned signals out of the four; a structure needs :data:`RULES` ``structure_min_signals``
     and no opposing signal. The expiry is the signal's horizon (:func:`_horizon`: OI
     accumulation, else directional premium, else the expected move), never one expiring on or
-    before the next session; strikes are that expiry's ATM and 25-delta range (seed 004).
+    before the next session nor more than ``structure_max_dte`` days out; strikes are that
+    expiry's ATM and 25-delta range (seed 004).
     """
     out = []
     for d in docs:
@@ -607,7 +616,8 @@ def trade_structures(docs: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
         e0, why = _horizon(d, live)
         rr = _fin(e0.get("rr_25d")) if d["underlying"] not in RULES["rr_not_directional"] else None
         if rr is not None and rr != 0:
-            sig.append((1 if rr > 0 else -1, "25-delta risk reversal sign"))
+            sig.append((1, "25-delta risk reversal positive in that expiry (calls richer)") if rr > 0
+                       else (-1, "25-delta risk reversal negative in that expiry (puts richer)"))  # fmt: skip
         ups = [s for s in sig if s[0] > 0]
         downs = [s for s in sig if s[0] < 0]
         if ups and downs:

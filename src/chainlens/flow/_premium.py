@@ -128,7 +128,11 @@ def tag_moneyness(
     df = df.with_columns(
         pl.Series("t_spot", _f64col(trades, "spot", n)),
     )
-    cols = [c for c in ("symbol", "delta", "iv", "spot") if chain is not None and c in chain.column_names]
+    cols = [
+        c
+        for c in ("symbol", "delta", "iv", "spot")
+        if chain is not None and c in chain.column_names
+    ]
     if chain is not None and "symbol" in cols:
         ch = pl.from_arrow(chain.select(cols))
         assert isinstance(ch, pl.DataFrame)
@@ -145,9 +149,11 @@ def tag_moneyness(
         df = df.with_columns(
             pl.lit(None, dtype=pl.Float64).alias(c) for c in ("c_delta", "c_iv", "c_spot")
         )
-    spot = df.select(
-        pl.coalesce(pl.col("t_spot").fill_nan(None), pl.col("c_spot")).cast(pl.Float64)
-    ).to_series().to_numpy()
+    spot = (
+        df.select(pl.coalesce(pl.col("t_spot").fill_nan(None), pl.col("c_spot")).cast(pl.Float64))
+        .to_series()
+        .to_numpy()
+    )
     spot = np.asarray(spot, dtype=np.float64)
     k = df["strike"].cast(pl.Float64).to_numpy()
     is_call = (df["right"] == "C").to_numpy()
@@ -164,7 +170,9 @@ def tag_moneyness(
         d[need] = np.abs(bsm_delta(spot[need], k[need], t, 0.0, 0.0, iv[need], is_call[need]))
     with np.errstate(invalid="ignore", divide="ignore"):
         itm = np.where(is_call, (spot - k) / spot, (k - spot) / spot) * 100.0
-    deep = (np.nan_to_num(d, nan=0.0) >= deep_itm_delta) | (np.nan_to_num(itm, nan=-1.0) > deep_itm_pct)
+    deep = (np.nan_to_num(d, nan=0.0) >= deep_itm_delta) | (
+        np.nan_to_num(itm, nan=-1.0) > deep_itm_pct
+    )
     size = df["size"].cast(pl.Float64).to_numpy()
     mult = df["multiplier"].cast(pl.Float64).to_numpy()
     out = trades
@@ -343,25 +351,34 @@ def decompose_premium(
     out = out.with_columns(
         label(pl.col("net_usd"), pl.col("bullish_usd") + pl.col("bearish_usd")).alias("side_label")
     ).with_columns((pl.col("naive_label") != pl.col("side_label")).alias("flip"))
-    out = out.with_columns(
-        (pl.col("dir_calls_bought_usd") + pl.col("dir_puts_sold_usd")).alias("dir_bullish_usd"),
-        (pl.col("dir_calls_sold_usd") + pl.col("dir_puts_bought_usd")).alias("dir_bearish_usd"),
-        pl.when(total > 0).then(pl.col("excluded_usd") / total).otherwise(None)
-        .alias("excluded_share"),
-        pl.when(pl.col("dir_put_premium_usd") > 0)
-        .then(pl.col("dir_call_premium_usd") / pl.col("dir_put_premium_usd"))
-        .otherwise(None).alias("dir_naive_cp_ratio"),
-        label(
-            pl.col("dir_call_premium_usd") - pl.col("dir_put_premium_usd"),
-            pl.col("dir_call_premium_usd") + pl.col("dir_put_premium_usd"),
-        ).alias("dir_naive_label"),
-        (pl.col("delta_bullish_usd") - pl.col("delta_bearish_usd")).alias("delta_net_usd"),
-    ).with_columns(
-        (pl.col("dir_bullish_usd") - pl.col("dir_bearish_usd")).alias("dir_net_usd"),
-    ).with_columns(
-        label(pl.col("dir_net_usd"), pl.col("dir_bullish_usd") + pl.col("dir_bearish_usd"))
-        .alias("dir_side_label"),
-    ).with_columns((pl.col("dir_naive_label") != pl.col("dir_side_label")).alias("dir_flip"))
+    out = (
+        out.with_columns(
+            (pl.col("dir_calls_bought_usd") + pl.col("dir_puts_sold_usd")).alias("dir_bullish_usd"),
+            (pl.col("dir_calls_sold_usd") + pl.col("dir_puts_bought_usd")).alias("dir_bearish_usd"),
+            pl.when(total > 0)
+            .then(pl.col("excluded_usd") / total)
+            .otherwise(None)
+            .alias("excluded_share"),
+            pl.when(pl.col("dir_put_premium_usd") > 0)
+            .then(pl.col("dir_call_premium_usd") / pl.col("dir_put_premium_usd"))
+            .otherwise(None)
+            .alias("dir_naive_cp_ratio"),
+            label(
+                pl.col("dir_call_premium_usd") - pl.col("dir_put_premium_usd"),
+                pl.col("dir_call_premium_usd") + pl.col("dir_put_premium_usd"),
+            ).alias("dir_naive_label"),
+            (pl.col("delta_bullish_usd") - pl.col("delta_bearish_usd")).alias("delta_net_usd"),
+        )
+        .with_columns(
+            (pl.col("dir_bullish_usd") - pl.col("dir_bearish_usd")).alias("dir_net_usd"),
+        )
+        .with_columns(
+            label(
+                pl.col("dir_net_usd"), pl.col("dir_bullish_usd") + pl.col("dir_bearish_usd")
+            ).alias("dir_side_label"),
+        )
+        .with_columns((pl.col("dir_naive_label") != pl.col("dir_side_label")).alias("dir_flip"))
+    )
     return out.to_arrow()
 
 

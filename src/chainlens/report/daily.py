@@ -173,7 +173,7 @@ def _zones(fb: FigureBook, m: Mapping[str, Any], head: list[Sentence]) -> Sectio
     recs = [{**r, "change": None if r.get("change_pct") is None else r["change_pct"] / 100.0,
              "upside_room_pct": _pct_text(r.get("upside_room_pct")), "downside_room_pct": _pct_text(r.get("downside_room_pct")),
              "status": ZONE_WORDS.get(str(r.get("status")))} for r in zones]  # fmt: skip
-    z.tables.append(fb.table("zones", "Zone analysis (nearest live expiry straddle)", [
+    z.tables.append(fb.table("zones", "Zone analysis (nearest-expiry straddle set at the previous close)", [
         ("ticker", "Symbol", "", "text"), ("low", "Low", "USD", "price"), ("mid", "Mid", "USD", "price"), ("high", "High", "USD", "price"),
         ("close", "Close", "USD", "price"), ("upside_room_pct", "Upside", "%", "text"), ("downside_room_pct", "Downside", "%", "text"),
         ("change", "Change", "%", "pct_signed"), ("status", "Status", "", "text")], recs))  # fmt: skip

@@ -55,6 +55,7 @@ THRESHOLDS: Mapping[str, tuple[Any, str, str]] = MappingProxyType(
         "gamma_zone_half_width_pct": (MARKET_RULES["gamma_zone_half_width_pct"], "% of spot", "market.RULES"),
         "structure_min_signals": (MARKET_RULES["structure_min_signals"], "aligned signals", "market.RULES"),
         "structure_min_dte": (MARKET_RULES["structure_min_dte"], "calendar days", "market.RULES"),
+        "structure_max_dte": (MARKET_RULES["structure_max_dte"], "calendar days", "market.RULES"),
         "pcr_bands": (tuple(b[0] for b in PCR_BANDS), "put/call OI lower bounds", "oi.PCR_BANDS (seed 002)"),
         "vol_oi_bands": (tuple(b[0] for b in VOL_OI_BANDS), "volume/OI lower bounds", "oi.VOL_OI_BANDS (seed 002)"),
     }
@@ -169,7 +170,7 @@ RULES: tuple[Rule, ...] = (
     _r("sectors.none", "sector_flow", "001 missing data", "no trades", "No option trades are stored for this session, so aggressor sides, net premium and notable prints cannot be computed."),
     _r("conv.tilt", "convergence", "003 convergence", "always", "{0} bearish vs {1} bullish inputs: tilt {tilt}."),
     _r("conv.input", "convergence", "003 convergence", "an input", "{side} {i}: {text}."),
-    _r("struct.one", "trade_structures", "004 structures", "aligned signals and a live horizon expiry", "{t} {0}: buy {1} {r} / sell {2} {r} {kind} ({direction}); expiry chosen as {why}. Conviction {3}/{4}: {signals}.", "structure_min_signals", "structure_min_dte"),
+    _r("struct.one", "trade_structures", "004 structures", "aligned signals and a live horizon expiry", "{t} {0}: buy {1} {r} / sell {2} {r} {kind} ({direction}); expiry chosen as {why}. Conviction {3}/{4}: {signals}.", "structure_min_signals", "structure_min_dte", "structure_max_dte"),
     _r("struct.withheld", "trade_structures", "003 convergence", "structures opposed the tilt", "{n} structure(s) against the {tilt} convergence tilt withheld."),
     _r("struct.none", "trade_structures", "004 structures", "no aligned ticker", "No ticker had enough aligned signals for a structure."),
     _r("struct.disclaimer", "trade_structures", "003 disclaimer", "always", "{text}"),

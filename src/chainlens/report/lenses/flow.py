@@ -266,9 +266,8 @@ def _concentration(
         pk += [fb.add(f"prem.{right}{j}.strike", r["strike"], "USD", "price", "strike"),
                fb.add(f"prem.{right}{j}.usd", r.get("dir_" + col, r.get(col)), "USD", "money", f"directional {word.split()[0].lower()} premium")]  # fmt: skip
     parts = ", ".join(f"{{{2 * j}}} ({{{2 * j + 1}}})" for j in range(len(prem)))
-    s = say(
-        fb, "prem.concentration", label=word, kind="call" if right == "C" else "put", parts=parts
-    )
+    kind = "call" if right == "C" else "put"
+    s = say(fb, "prem.concentration", label=f"{kind.capitalize()} premium", kind=kind, parts=parts)
     s.text, s.keys = s.text.format(*(fb.d(k) for k in pk)), pk
     return s
 
