@@ -17,6 +17,7 @@ from chainlens.calendar import next_session
 from chainlens.market import gex_at_spot
 from chainlens.oi import VOL_OI_BANDS
 from chainlens.report import LENSES, Report, build_daily, build_lens
+from chainlens.report._charts import strike_in_axis
 from chainlens.report.lenses.common import has_greeks
 from chainlens.report.rules import RULES, th
 
@@ -59,7 +60,9 @@ def common_checks(r: Report) -> list[str]:
         for x in _MULT.findall(text):
             v = float(x.replace(",", ""))
             if v >= _TOP_VOL_OI and v not in _BOUNDS:
-                bad.append(f"Vol/OI multiple above the top band printed as a number: {text[:100]!r}")
+                bad.append(
+                    f"Vol/OI multiple above the top band printed as a number: {text[:100]!r}"
+                )
     return bad
 
 
@@ -87,7 +90,7 @@ def lens_checks(r: Report, doc: Mapping[str, Any]) -> list[str]:
     a, session = doc["analysis"], str(doc["session"])[:10]
     f = r.figures
     at = gex_at_spot(a) if has_greeks(doc) else None
-    for where, text in _texts(r):
+    for _where, text in _texts(r):
         if _SHORT.search(text) and not (at is not None and at < 0):
             bad.append(f"'short gamma' while the profile at spot is {at}: {text[:100]!r}")
         if _LONG.search(text) and not (at is not None and at > 0):
@@ -96,7 +99,9 @@ def lens_checks(r: Report, doc: Mapping[str, Any]) -> list[str]:
             bad.append(f"DEX vote under the {a.get('dealer_model')} model: {text[:100]!r}")
     if not has_greeks(doc):
         for k, fig in f.items():
-            if ("gex" in k or "dex" in k or fig.unit == "USD per 1% move") and fig.value is not None:
+            if (
+                "gex" in k or "dex" in k or fig.unit == "USD per 1% move"
+            ) and fig.value is not None:
                 bad.append(f"greeks-based figure {k} = {fig.display} on a store without greeks")
     rv = doc.get("realized_vol") or {}
     if "premium.rv" in f and (rv.get("returns") or 0) < th("realized_vol_min_returns"):
@@ -110,7 +115,9 @@ def lens_checks(r: Report, doc: Mapping[str, Any]) -> list[str]:
         if s.label == "Watch next session":
             for k in s.keys:
                 if f[k].unit == "date" and str(f[k].value)[:10] <= nxt:
-                    bad.append(f"watch item expires on or before the next session: {s.text[:100]!r}")
+                    bad.append(
+                        f"watch item expires on or before the next session: {s.text[:100]!r}"
+                    )
     spot = a.get("spot")
     deep = th("deep_itm_pct")
     for right in "CP":
@@ -120,7 +127,9 @@ def lens_checks(r: Report, doc: Mapping[str, Any]) -> list[str]:
                 continue
             itm = ((spot - k.value) if right == "C" else (k.value - spot)) / spot * 100.0
             if itm > deep + 1e-9:
-                bad.append(f"premium concentration at {k.display} {right} is {itm:.1f}% in the money")
+                bad.append(
+                    f"premium concentration at {k.display} {right} is {itm:.1f}% in the money"
+                )
     for sec in r.sections:
         for t in sec.tables:
             if t.id != "notable":
@@ -136,7 +145,30 @@ def lens_checks(r: Report, doc: Mapping[str, Any]) -> list[str]:
                     if itm > deep + 0.5:  # trade spot vs snapshot spot
                         bad.append(f"notable print {itm:.1f}% in the money: {rec}")
     bad += _expired_in_charts_and_tables(r, session)
+    bad += _strikes_in_axes(r)
     return [f"{r.title}: {b}" for b in bad]
+
+
+def _strikes_in_axes(r: Report) -> list[str]:
+    """Every strike (price figure) a section's sentences name lies inside the strike axis of
+    every chart of that section."""
+    bad = []
+    for sec in r.sections:
+        named = {
+            r.figures[k].value
+            for s in sec.sentences
+            for k in s.keys
+            if r.figures[k].fmt == "price" and isinstance(r.figures[k].value, (int, float))
+        }
+        for c in sec.charts:
+            if not c.strike_axis:
+                continue
+            for v in sorted(named):
+                if not strike_in_axis(c, v):
+                    bad.append(
+                        f"{sec.id}: ${v:,.2f} named in the text is outside chart {c.id} {c.strike_range}"
+                    )
+    return bad
 
 
 def daily_checks(r: Report, m: Mapping[str, Any]) -> list[str]:
@@ -148,7 +180,9 @@ def daily_checks(r: Report, m: Mapping[str, Any]) -> list[str]:
         if tilt in ("bullish", "bearish") and x["direction"] != tilt:
             bad.append(f"{x['ticker']} {x['direction']} structure under a {tilt} tilt")
         if str(x["expiry"])[:10] <= _next(session):
-            bad.append(f"{x['ticker']} structure on an expiry before the next session: {x['expiry']}")
+            bad.append(
+                f"{x['ticker']} structure on an expiry before the next session: {x['expiry']}"
+            )
     dealers = {g["ticker"]: g for g in m.get("dealers") or []}
     for s in r.section("dealer_mechanics").sentences:
         t = s.text.split(":", 1)[0]

@@ -160,6 +160,21 @@ class Chart:
     z: list[list[float | None]] = field(default_factory=list)
     rows: list[dict[str, Any]] = field(default_factory=list)
     png: str | None = None  # path relative to the report, when written
+    # axis units (tick formats): "USD" ($K/$M/$B), "price" ($5,100), "contracts", "shares",
+    # "shares per USD", "IV" (decimal shown as %), "date"; "" = inferred from the label
+    x_unit: str = ""
+    y_unit: str = ""
+    # a right-hand axis for series whose dict has ``"axis": "right"`` (e.g. the risk reversal)
+    y2_label: str = ""
+    y2_unit: str = ""
+    # heatmaps: the colour-bar legend (units and what each sign means) and the value unit
+    z_label: str = ""
+    z_unit: str = ""
+    # the strike (price) axis: "x", "y" or "" (none); its drawn range (USD, inclusive) always
+    # holds spot and every strike in ``must_show_strikes`` (the strikes the text names)
+    strike_axis: str = ""
+    strike_range: tuple[float, float] | None = None
+    must_show_strikes: list[float] = field(default_factory=list)
 
 
 @dataclass(slots=True)

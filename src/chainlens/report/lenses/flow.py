@@ -22,6 +22,7 @@ from chainlens.report.lenses.common import (
     live,
     live_after_next,
     max_pain_chart,
+    named_prices,
     net_premium_chart,
     no_data,
     oi_change_chart,
@@ -170,7 +171,7 @@ def flow_summary(fb: FigureBook, doc: Mapping[str, Any]) -> Section:
     charts = []
     if f:
         charts.append(side_chart(f["totals"]))
-        nc = net_premium_chart(doc)
+        nc = net_premium_chart(doc, must_show_strikes=named_prices(fb, sents))
         if nc:
             charts.append(nc)
     return Section(id="flow_summary", title="Flow Summary", sentences=sents + _pcr_sentences(fb, doc), charts=charts)  # fmt: skip
@@ -383,9 +384,9 @@ def positioning(fb: FigureBook, doc: Mapping[str, Any]) -> Section:
         _hedging(fb, doc),
         _max_pain(fb, doc),
     ]
-    charts = [
-        c for c in (gex_chart(doc), oi_chart(doc), oi_change_chart(doc), max_pain_chart(doc)) if c
-    ]
+    must = named_prices(fb, sents)
+    builders = (gex_chart, oi_chart, oi_change_chart, max_pain_chart)
+    charts = [c for b in builders if (c := b(doc, must_show_strikes=must))]
     return Section(id="institutional_positioning", title="Institutional Positioning",
                    sentences=[s for s in sents if s is not None], charts=charts)  # fmt: skip
 

@@ -13,6 +13,7 @@ from chainlens.report.lenses.common import (
     heatmap_charts,
     live,
     max_pain_chart,
+    named_prices,
     no_data,
     profile_chart,
     skew_chart,
@@ -101,8 +102,7 @@ def walls_pin(fb: FigureBook, doc: Mapping[str, Any]) -> Section:
     """Walls and the pin risk of the nearest live expiry (thresholds: pin_high_pct, pin_near_pct)."""
     a = doc["analysis"]
     lv = a.get("levels") or {}
-    s = Section(id="walls_pin", title="Walls and Pin Risk",
-                charts=[c for c in (gex_chart(doc), profile_chart(doc), max_pain_chart(doc)) if c])  # fmt: skip
+    s = Section(id="walls_pin", title="Walls and Pin Risk")
     kw = [fb.add("levels.call_wall", lv.get("call_wall"), "USD", "price", "call wall"),
           fb.add("levels.put_wall", lv.get("put_wall"), "USD", "price", "put wall")]  # fmt: skip
     s.sentences.append(say(fb, "walls.short", *kw))
@@ -124,6 +124,9 @@ def walls_pin(fb: FigureBook, doc: Mapping[str, Any]) -> Section:
         risk = ("n/a" if d is None else "high" if abs(d) < th("pin_high_pct")
                 else "moderate" if abs(d) < th("pin_near_pct") else "low")  # fmt: skip
         s.sentences.append(say(fb, "pin.risk", km, kd, e=m["expiry"], risk=risk))
+    must = named_prices(fb, s.sentences)
+    builders = (gex_chart, profile_chart, max_pain_chart)
+    s.charts = [c for b in builders if (c := b(doc, must_show_strikes=must))]
     return s
 
 
