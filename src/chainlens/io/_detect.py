@@ -19,6 +19,7 @@ KNOWN_FORMATS: tuple[str, ...] = (
     "datashop_trades",
     "datashop_eod",
     "occ_oi_json",
+    "barchart_json",
     "generic:iwm_eod",
     "canonical_parquet",
     "zip",
@@ -83,7 +84,10 @@ def detect_format(path: Path) -> str:
     if _cboe_quotes.looks_like(head):
         return _cboe_quotes.FORMAT
     if text0.startswith("{"):
-        from chainlens.io import _occ_oi
+        from chainlens.io import _barchart, _occ_oi
+
+        if _barchart.looks_like(path):
+            return _barchart.FORMAT
 
         if _occ_oi.looks_like(path):
             return _occ_oi.FORMAT
@@ -161,6 +165,10 @@ def read_file(
         from chainlens.io import _occ_oi
 
         gen = _occ_oi.read(path, batch_rows=batch_rows)
+    elif fmt == "barchart_json":
+        from chainlens.io import _barchart
+
+        gen = _barchart.read(path, batch_rows=batch_rows)
     elif fmt == "zip":
         from chainlens.io import _zip
 
