@@ -20,6 +20,7 @@ KNOWN_FORMATS: tuple[str, ...] = (
     "datashop_eod",
     "occ_oi_json",
     "barchart_json",
+    "cboe_delayed_json",
     "generic:iwm_eod",
     "canonical_parquet",
     "zip",
@@ -88,6 +89,10 @@ def detect_format(path: Path) -> str:
 
         if _barchart.looks_like(path):
             return _barchart.FORMAT
+        from chainlens.io import _cboe_json
+
+        if _cboe_json.looks_like(path):
+            return _cboe_json.FORMAT
 
         if _occ_oi.looks_like(path):
             return _occ_oi.FORMAT
@@ -169,6 +174,10 @@ def read_file(
         from chainlens.io import _barchart
 
         gen = _barchart.read(path, batch_rows=batch_rows)
+    elif fmt == "cboe_delayed_json":
+        from chainlens.io import _cboe_json
+
+        gen = _cboe_json.read(path, batch_rows=batch_rows)
     elif fmt == "zip":
         from chainlens.io import _zip
 
