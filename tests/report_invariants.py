@@ -205,3 +205,65 @@ def check_session(docs: list[Mapping[str, Any]], market: Mapping[str, Any]) -> l
             bad += lens_checks(build_lens(doc, lens), doc)
     bad += daily_checks(build_daily(market), market)
     return bad
+
+
+#: Sections that may say "no data", with the input whose absence allows it.
+_MAY_BE_EMPTY = {
+    "notable_prints": "trades",
+    "earnings_setup": "earnings",
+    "iv_vs_realized": "iv",
+    "expected_move": "straddle",
+    "smile_skew": "iv",
+    "dealer_surfaces": "greeks",
+}
+_DAILY_MAY_BE_EMPTY = {
+    "side_decomposition": "trades",
+    "top_flow": "trades",
+    "ticker_notes": "single",
+    "sector_flow": "trades",
+    "darkpool": "prints",
+    "dealer_mechanics": "index",
+    "zones": "iv",
+}
+
+
+def _live_iv(doc: Mapping[str, Any]) -> bool:
+    s = str(doc["session"])[:10]
+    exps = (doc["analysis"].get("vol") or {}).get("expiries") or []
+    return any(str(e.get("expiry"))[:10] > s and e.get("atm_iv") is not None for e in exps)
+
+
+def fillable_no_data(docs: list[Mapping[str, Any]], market: Mapping[str, Any]) -> list[str]:
+    """ "No data" sections the stored data could have filled."""
+    bad = []
+    for doc in docs:
+        absent = {
+            "trades": doc.get("flow") is None,
+            "earnings": not (doc.get("earnings") or {}).get("next_date"),
+            "iv": not _live_iv(doc),
+            "greeks": not has_greeks(doc),
+            "straddle": not any(
+                str(e.get("expiry"))[:10] > str(doc["session"])[:10]
+                and e.get("expected_move_pct") is not None
+                for e in (doc["analysis"].get("vol") or {}).get("expiries") or []
+            ),
+        }
+        for lens in LENSES:
+            r = build_lens(doc, lens)
+            for sec in r.sections:
+                need = _MAY_BE_EMPTY.get(sec.id)
+                if sec.status == "no_data" and not (need and absent.get(need)):
+                    bad.append(f"{r.title}: section {sec.id} says no data")
+    d = build_daily(market)
+    absent = {
+        "trades": market.get("side") is None,
+        "prints": market.get("darkpool") is None,
+        "index": not market.get("dealers"),
+        "iv": not market.get("zones"),
+        "single": not market.get("ticker_notes"),
+    }
+    for sec in d.sections:
+        need = _DAILY_MAY_BE_EMPTY.get(sec.id)
+        if sec.status == "no_data" and not (need and absent.get(need)):
+            bad.append(f"{d.title}: section {sec.id} says no data")
+    return bad

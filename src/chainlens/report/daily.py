@@ -250,8 +250,11 @@ def _notes(fb: FigureBook, m: Mapping[str, Any]) -> Section:
                                 conf="" if x.get("options_confident") else " (low confidence)", dp=dp))  # fmt: skip
         tn.sentences[-1].keys = keys
     if not tn.sentences:
-        tn.sentences.append(say(fb, "missing", text=_missing_trades()))
         tn.status = "no_data"
+        if m.get("side") is None:
+            tn.sentences.append(say(fb, "missing", text=_missing_trades()))
+        else:
+            tn.sentences.append(say(fb, "notes.no_single"))
     return tn
 
 

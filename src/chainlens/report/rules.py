@@ -167,6 +167,7 @@ RULES: tuple[Rule, ...] = (
     _r("dealer.zone", "dealer_mechanics", "003 dealer mechanics", "an index with strikes near spot", "{t}: {0}–{1} zone GEX {2}; gamma profile at spot {3}{tail}.", "gamma_zone_half_width_pct"),
     _r("dealer.none", "dealer_mechanics", "003 dealer mechanics", "no index product", "No index product in the session."),
     _r("note.ticker", "ticker_notes", "003 top individual tickers", "single names with trades", "{0} ({1}) — {verdict}. Options {2}{conf} with {3} unknown; GEX {4} per 1% move; {dp}"),
+    _r("notes.no_single", "ticker_notes", "003 top individual tickers", "trades stored, but only for index products and VIX", "No single-name ticker traded options in the session; index products and VIX are covered above."),
     _r("sectors.none", "sector_flow", "001 missing data", "no trades", "No option trades are stored for this session, so aggressor sides, net premium and notable prints cannot be computed."),
     _r("conv.tilt", "convergence", "003 convergence", "always", "{0} bearish vs {1} bullish inputs: tilt {tilt}."),
     _r("conv.input", "convergence", "003 convergence", "an input", "{side} {i}: {text}."),

@@ -23,6 +23,9 @@ from chainlens.report.lenses.common import (
 from chainlens.report.lenses.flow import conclusions
 from chainlens.report.rules import say, th
 
+#: Realized-volatility sources as prose.
+RV_SOURCES = {"bars": "daily bars", "chain_spot": "chain spot per stored session"}
+
 __all__ = ["premium_lens"]
 
 
@@ -46,7 +49,7 @@ def iv_vs_realized(fb: FigureBook, doc: Mapping[str, Any]) -> Section:
     )
     if e0 is None:
         s = no_data(fb, "iv_vs_realized", "IV vs Realized", "iv")
-        s.sentences.append(say(fb, "rv.only", kr, source=rv.get("source"), n=n))
+        s.sentences.append(say(fb, "rv.only", kr, source=RV_SOURCES.get(str(rv.get("source")), "n/a"), n=n))
         return s
     ki = fb.add("premium.atm_iv", e0["atm_iv"], "1/yr (decimal)", "iv", f"ATM IV {e0['expiry']}")
     if not enough or rv.get("value") is None:
@@ -63,7 +66,7 @@ def iv_vs_realized(fb: FigureBook, doc: Mapping[str, Any]) -> Section:
     posture = ("favours premium selling (IV above realized)" if spread > 0
                else "does not favour premium selling (IV at or below realized)")  # fmt: skip
     return Section(id="iv_vs_realized", title="IV vs Realized",
-                   sentences=[say(fb, "iv.rv", ki, kr, kd, source=rv.get("source"), n=n, posture=posture)])  # fmt: skip
+                   sentences=[say(fb, "iv.rv", ki, kr, kd, source=RV_SOURCES.get(str(rv.get("source")), "n/a"), n=n, posture=posture)])  # fmt: skip
 
 
 def expected_move(fb: FigureBook, doc: Mapping[str, Any]) -> Section:
