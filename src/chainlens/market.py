@@ -29,6 +29,7 @@ __all__ = [
     "PCR_READING",
     "RULES",
     "agree_with_tilt",
+    "chain_activity",
     "gex_at_spot",
     "name_type",
     "convergence",
@@ -396,6 +397,23 @@ def _dealer(doc: Mapping[str, Any]) -> dict[str, Any] | None:
     }
 
 
+def chain_activity(docs: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """Per-ticker activity from the chain alone (no trades): call and put premium estimated as
+    Σ volume · mid · multiplier (:func:`chainlens.oi.put_call_ratios`), their total, the naive
+    call/put label and ratio, by total premium. Sides need trades, so there is no net."""
+    rows = []
+    for d in docs:
+        p = (d.get("oi") or {}).get("pcr") or {}
+        c, q = _fin(p.get("call_premium_usd")), _fin(p.get("put_premium_usd"))
+        if c is None or q is None or c + q <= 0:
+            continue
+        rows.append({"ticker": d["underlying"], "call_premium_usd": c, "put_premium_usd": q,
+                     "premium_usd": c + q, "naive_cp_ratio": c / q if q > 0 else None,
+                     "naive_label": _sign_label(c - q), "pcr_volume": _fin(p.get("pcr_volume"))})  # fmt: skip
+    rows.sort(key=lambda r: -r["premium_usd"])
+    return rows[: RULES["top_flow_n"]]
+
+
 def _sectors(
     docs: Sequence[Mapping[str, Any]], sector_map: Mapping[str, str]
 ) -> list[dict[str, Any]]:
@@ -403,20 +421,29 @@ def _sectors(
     map (unmapped tickers under "Other"); direction = sign of net; share = sector premium /
     market premium."""
     agg: dict[str, dict[str, Any]] = {}
+    chain_only = not any(d.get("flow") for d in docs)
     for d in docs:
         f = d.get("flow")
-        if not f:
+        p = (d.get("oi") or {}).get("pcr") or {}
+        if chain_only:  # premium from the chain (volume x mid); no sides, so no net
+            prem = _num(p.get("call_premium_usd")) + _num(p.get("put_premium_usd"))
+            if not prem > 0:
+                continue
+            net: float | None = None
+        elif f:
+            prem, net = _num(f["totals"].get("total_usd")), _num(_dir(f["totals"], "net_usd"))
+        else:
             continue
         sec = sector_map.get(d["underlying"], "Other")
         a = agg.setdefault(sec, {"sector": sec, "premium_usd": 0.0, "net_usd": 0.0, "tickers": []})
-        a["premium_usd"] += _num(f["totals"].get("total_usd"))
-        a["net_usd"] += _num(_dir(f["totals"], "net_usd"))
+        a["premium_usd"] += prem
+        a["net_usd"] = None if net is None else a["net_usd"] + net
         a["tickers"].append(d["underlying"])
     total = sum(a["premium_usd"] for a in agg.values())
     for a in agg.values():
-        a["direction"] = (
-            "bullish" if a["net_usd"] > 0 else "bearish" if a["net_usd"] < 0 else "neutral"
-        )
+        n = a["net_usd"]
+        a["direction"] = None if n is None else _sign_label(n)
+        a["basis"] = "chain volume x mid" if chain_only else "trades"
         a["share_of_market"] = a["premium_usd"] / total if total > 0 else None
     return sorted(agg.values(), key=lambda a: -a["premium_usd"])
 
@@ -820,6 +847,7 @@ def market_rollup(
         "zones": zones,
         "dealers": dealers,
         "sectors": _sectors(docs, smap),
+        "chain_activity": chain_activity(docs) if side is None else [],
         "convergence": conv,
         "structures": structs,
         "structures_withheld": withheld,

@@ -123,6 +123,20 @@ def _top_flow(fb: FigureBook, m: Mapping[str, Any]) -> Section:
     return t
 
 
+def _chain_top(fb: FigureBook, m: Mapping[str, Any]) -> Section:
+    """Top names by chain-estimated premium when no trades are stored (sides need trades)."""
+    rows = m.get("chain_activity") or []
+    if not rows:
+        return no_data(fb, "top_flow", "Top Flow Decomposition", "trades")
+    t = Section(id="top_flow", title="Top Flow Decomposition")
+    t.tables.append(fb.table("chain_activity", "Top names by chain premium (volume × mid; no sides without trades)", [
+        ("ticker", "Ticker", "", "text"), ("premium_usd", "Premium", "USD", "money"), ("call_premium_usd", "Calls", "USD", "money"),
+        ("put_premium_usd", "Puts", "USD", "money"), ("naive_cp_ratio", "C/P", "ratio", "ratio"), ("naive_label", "Naive", "", "text"),
+        ("pcr_volume", "P/C volume", "ratio", "ratio")], rows))  # fmt: skip
+    t.sentences.append(say(fb, "top.chain_only"))
+    return t
+
+
 def _darkpool(fb: FigureBook, m: Mapping[str, Any]) -> Section:
     dp = m.get("darkpool")
     if not dp:
@@ -267,7 +281,12 @@ def _missing_trades() -> str:
 def _sectors(fb: FigureBook, m: Mapping[str, Any]) -> Section:
     secs = m.get("sectors") or []
     sf = Section(id="sector_flow", title="Sector Flow")
-    if secs:
+    if secs and m.get("side") is None:
+        sf.tables.append(fb.table("sectors", "Sector premium from the chain (volume × mid; net needs trades)", [
+            ("sector", "Sector", "", "text"), ("premium_usd", "Total premium", "USD", "money"),
+            ("net_usd", "Net", "USD", "money_signed"), ("share_of_market", "Share", "%", "pct")], secs))  # fmt: skip
+        sf.sentences.append(say(fb, "top.chain_only"))
+    elif secs:
         sf.tables.append(fb.table("sectors", "Sector flow (directional, side-adjusted)", [
             ("sector", "Sector", "", "text"), ("premium_usd", "Total premium", "USD", "money"), ("net_usd", "Net", "USD", "money_signed"),
             ("direction", "Direction", "", "text"), ("share_of_market", "Share", "%", "pct")], secs))  # fmt: skip
@@ -339,7 +358,7 @@ def build_daily(m: Mapping[str, Any], *, links: Mapping[str, str | None] | None 
     else:
         head.append(say(fb, "daily.head_no_trades", "daily.session"))
         sections = [no_data(fb, "side_decomposition", "Options Flow — Side Decomposition", "trades"),
-                    no_data(fb, "top_flow", "Top Flow Decomposition", "trades")]  # fmt: skip
+                    _chain_top(fb, m)]  # fmt: skip
     sections += [_darkpool(fb, m), _zones(fb, m, head), _dealers(fb, m), _notes(fb, m), _sectors(fb, m),
                  _convergence(fb, m), _structures(fb, m)]  # fmt: skip
     mp = _macro(fb, m)

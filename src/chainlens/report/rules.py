@@ -160,6 +160,7 @@ RULES: tuple[Rule, ...] = (
     _r("side.dir", "side_decomposition", "issue 10 moneyness", "trades stored", "Directional (deep in the money {0} and box/conversion-like {1} of premium left out): bullish {2}, bearish {3}, net {4} {side}; naive C/P {5}; delta-adjusted net {6}.", "deep_itm_delta", "deep_itm_pct"),
     _r("side.flip", "side_decomposition", "003 side before signal", "directional labels differ", "The naive print says {naive} (directional C/P {0}); side decomposition says {side} ({1}): side before signal."),
     _r("top.flips", "top_flow", "003 top flow", "trades stored", "{0} of {1} top-flow names flip after side assessment ({2}; raw, deep ITM included: {3})."),
+    _r("top.chain_only", "top_flow", "002 volume vs OI", "no trades stored, chain volume present", "Premium here is estimated from the chain (volume × mid); the naive call/put label is all a chain supports: aggressor sides, net premium and flips need option trades."),
     _r("dp.total", "darkpool", "003 dark pool", "prints stored", "Total dark-pool notional {0} across {n} tickers."),
     _r("dp.none", "darkpool", "003 dark pool", "no label cleared the threshold", "No ticker's placed dark-pool flow cleared the labelling threshold."),
     _r("dp.low", "darkpool", "003 dark pool", "low-confidence names", "Low confidence (most notional not placeable at bid or ask): {names}."),

@@ -49,7 +49,9 @@ def iv_vs_realized(fb: FigureBook, doc: Mapping[str, Any]) -> Section:
     )
     if e0 is None:
         s = no_data(fb, "iv_vs_realized", "IV vs Realized", "iv")
-        s.sentences.append(say(fb, "rv.only", kr, source=RV_SOURCES.get(str(rv.get("source")), "n/a"), n=n))
+        s.sentences.append(
+            say(fb, "rv.only", kr, source=RV_SOURCES.get(str(rv.get("source")), "n/a"), n=n)
+        )
         return s
     ki = fb.add("premium.atm_iv", e0["atm_iv"], "1/yr (decimal)", "iv", f"ATM IV {e0['expiry']}")
     if not enough or rv.get("value") is None:
