@@ -47,6 +47,7 @@ THRESHOLDS: Mapping[str, tuple[Any, str, str]] = MappingProxyType(
         "notable_min_premium_share": (_FLOW.notable_min_premium_share, "fraction of the name's premium", "FlowConfig"),
         "noise_premium_usd": (NOISE_PREMIUM_USD, "USD", "report._narrative"),
         "vol_oi_oi_floor": (100, "contracts of open interest", "report.rules"),
+        "vol_oi_table_half_width_pct": (5.0, "% of spot either side (Vol/OI by strike table)", "report.rules"),
         "pin_high_pct": (1.0, "% spot from max pain", "report.rules"),
         "pin_near_pct": (3.0, "% spot from max pain", "report.rules"),
         "cluster_band_count": (3, "of the 5 largest OI clusters", "report.rules"),
@@ -196,17 +197,10 @@ def say(fb: FigureBook, id_: str, *keys: str, label: str | None = None, **words:
 
 def band_words(key: str | None, bands: tuple[tuple[float, str, str, str], ...]) -> str:
     """A band key as prose (``"1.2_2.0"`` → ``"1.2–2.0"``, ``"above_10x"`` → ``"above 10×"``)."""
-    if key is None:
+    if key is None or key not in {b[1] for b in bands}:
         return "n/a"
-    for lo, k, _, _ in bands:
-        if k == key:
-            i = [b[1] for b in bands].index(k)
-            hi = bands[i + 1][0] if i + 1 < len(bands) else None
-            unit = "×" if bands is VOL_OI_BANDS else ""
-            if i == 0:
-                return f"below {hi:g}{unit}"
-            return f"above {lo:g}{unit}" if hi is None else f"{lo:g}{unit}–{hi:g}{unit}"
-    return "n/a"
+    words = key.replace("below_", "below ").replace("above_", "above ").replace("_", "–")
+    return words.replace("x", "×")
 
 
 def vol_oi_words(key: str | None) -> tuple[str, str]:

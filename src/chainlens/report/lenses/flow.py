@@ -426,7 +426,7 @@ def _vol_oi_table(fb: FigureBook, doc: Mapping[str, Any]) -> list[Any]:
     for r in doc["analysis"].get("by_strike") or []:
         if (
             not spot
-            or abs(r["strike"] / spot - 1) > 0.05
+            or abs(r["strike"] / spot - 1) * 100.0 > th("vol_oi_table_half_width_pct")
             or not ((r.get("call_volume") or 0) + (r.get("put_volume") or 0))
         ):
             continue
