@@ -194,6 +194,14 @@ def daily_checks(r: Report, m: Mapping[str, Any]) -> list[str]:
     for k, fig in r.figures.items():
         if fig.value is None and fig.display != "n/a":
             bad.append(f"missing {k} displayed {fig.display!r}")
+    for j, g in enumerate(m.get("dealers") or []):  # no greeks: n/a, never GEX $0
+        if (
+            gex_at_spot({"spot": g.get("spot"), "profile": {}}) is None
+            and g.get("gex_at_spot_usd_per_1pct") is None
+        ):
+            z = r.figures.get(f"dealer.{j}.zone")
+            if z is not None and z.value == 0.0:
+                bad.append(f"{g['ticker']}: zone GEX printed as 0 without a gamma profile")
     return [f"{r.title}: {b}" for b in bad]
 
 

@@ -88,6 +88,12 @@ PCR_READING: Mapping[tuple[str, str], tuple[int, str]] = {
 }
 
 
+def _has_greeks(analysis: Mapping[str, Any]) -> bool:
+    """The snapshot had contracts with usable greeks (the gamma profile used some)."""
+    used = (analysis.get("profile") or {}).get("contracts_used")
+    return bool(used) if used is not None else analysis.get("greeks") not in (None, "none")
+
+
 def gex_at_spot(analysis: Mapping[str, Any]) -> float | None:
     """Dealer GEX (USD per 1 % move) of the gamma profile at spot, linearly interpolated
     between the two profile levels around spot (``None`` without a profile covering spot).
@@ -97,6 +103,8 @@ def gex_at_spot(analysis: Mapping[str, Any]) -> float | None:
     lv = prof.get("levels") or []
     g = (prof.get("gex_usd_per_1pct") or {}).get("all") or []
     if spot is None or len(lv) < 2 or len(lv) != len(g):
+        return None
+    if not _has_greeks(analysis):
         return None
     pts = [(float(x), float(y)) for x, y in zip(lv, g, strict=True) if _fin(y) is not None]
     for (x0, y0), (x1, y1) in zip(pts, pts[1:], strict=False):
@@ -374,6 +382,8 @@ def _dealer(doc: Mapping[str, Any]) -> dict[str, Any] | None:
         )
     )
     prof = a.get("profile") or {}
+    if not _has_greeks(a):  # an OI-only snapshot: gamma figures do not exist (n/a, not 0)
+        zone_gex = None  # type: ignore[assignment]
     levels = prof.get("levels") or []
     g = (prof.get("gex_usd_per_1pct") or {}).get("all") or []
     nearest_pos = None
@@ -738,7 +748,8 @@ def ticker_notes(docs: Sequence[Mapping[str, Any]], n: int = 10) -> list[dict[st
         pz = d.get("prior_zone") or {}
         chg = (pz["price"] / pz["mid"] - 1.0) * 100.0 if pz.get("price") and pz.get("mid") else None
         px = 0 if chg is None else (1 if chg > 0 else -1 if chg < 0 else 0)
-        gex = _fin(d.get("analysis", {}).get("totals", {}).get("gex_usd_per_1pct"))
+        a_ = d.get("analysis", {})
+        gex = _fin(a_.get("totals", {}).get("gex_usd_per_1pct")) if _has_greeks(a_) else None
         v = _note_verdict(o, p, px)
         rows.append(
             {

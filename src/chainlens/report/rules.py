@@ -115,6 +115,7 @@ RULES: tuple[Rule, ...] = (
     _r("gex.na", "institutional_positioning", "002 GEX regimes", "no usable greeks", "GEX, DEX and the gamma profile are n/a: the snapshot carries no usable greeks."),
     _r("oi.clusters", "institutional_positioning", "002 OI clusters", "clusters present", "Largest OI clusters: {parts}.{read}", "cluster_band_count"),
     _r("walls", "institutional_positioning", "002 walls", "always", "Call wall {0}, put wall {1}, zero gamma {2}{reason}."),
+    _r("walls.oi", "institutional_positioning", "002 walls", "no greeks, OI by strike present", "Call wall by open interest {0}, put wall by open interest {1}; gamma walls and zero gamma need greeks."),
     _r("hedging", "institutional_positioning", "003 hedging evidence", "trades stored", "{word}: directional puts bought {0} vs sold {1}; calls sold {2}; multi-leg (spreads, possible collars) {3}."),
     _r("max_pain", "institutional_positioning", "002 max pain pin", "a live expiry has max pain", "Max pain over the next expiries: {parts} ({trend}); spot is {last} from the nearest.{pin}", "pin_near_pct"),
     # ---- signal vs noise

@@ -70,11 +70,9 @@ def live_after_next(doc: Mapping[str, Any], expiry: Any) -> bool:
 
 def has_greeks(doc: Mapping[str, Any]) -> bool:
     """The snapshot had contracts with usable greeks (an OI-only store has none)."""
-    a = doc["analysis"]
-    used = g(a, "profile", "contracts_used")
-    if used is not None:
-        return bool(used)
-    return a.get("greeks") not in (None, "none")
+    from chainlens.market import _has_greeks
+
+    return _has_greeks(doc["analysis"])
 
 
 def no_data(fb: FigureBook, sid: str, title: str, *reasons: str) -> Section:

@@ -90,7 +90,7 @@ def rail(fb: FigureBook, doc: Mapping[str, Any]) -> list[str]:
     a = doc["analysis"]
     tot, lv, gk = a.get("totals") or {}, a.get("levels") or {}, has_greeks(doc)
     mpt = [m for m in a.get("max_pain_trend") or [] if live(doc, m.get("expiry"))] or [{}]
-    e0 = next((e for e in g(a, "vol", "expiries") or []
+    e0: dict[str, Any] = next((e for e in g(a, "vol", "expiries") or []
                if e.get("expected_move_pct") is not None and live(doc, e.get("expiry"))), {})  # fmt: skip
     em = e0.get("expected_move_pct")
     spec = [
@@ -213,11 +213,16 @@ def notable(fb: FigureBook, doc: Mapping[str, Any], n: int = 5) -> Section:
         clauses = read_through(p)
         sents.append(say(fb, "print.read", *keys, label="Read-through", right="C" if p.get("right") == "C" else "P",
                          size=size_word.lower(), kind=kind, clauses="; " + "; ".join(clauses) if clauses else ""))  # fmt: skip
-        recs.append({**p, "distance_frac": None if dist is None else dist / 100.0})
+        size_oi = vol_oi_words_ratio(
+            p.get("size"), p.get("open_interest") or 0, th("vol_oi_oi_floor")
+        )
+        recs.append(
+            {**p, "distance_frac": None if dist is None else dist / 100.0, "size_oi": size_oi}
+        )
     table = fb.table("notable", "Notable prints (ranked by flow score)", [
         ("expiry", "expiry", "date", "date"), ("strike", "strike", "USD", "price"), ("right", "C/P", "", "text"),
         ("side", "side", "", "text"), ("size", "size", "contracts", "int"), ("premium_usd", "premium", "USD", "money"),
-        ("distance_frac", "vs spot", "%", "pct_signed"), ("size_to_oi", "size/OI", "ratio", "ratio"),
+        ("distance_frac", "vs spot", "%", "pct_signed"), ("size_oi", "size/OI", "", "text"),
         ("score", "score", "points", "int"),
     ], recs)  # fmt: skip
     return Section(id="notable_prints", title="Notable Prints", sentences=sents, tables=[table])
@@ -323,6 +328,10 @@ def _clusters(fb: FigureBook, doc: Mapping[str, Any]) -> Sentence | None:
 
 def _walls(fb: FigureBook, doc: Mapping[str, Any]) -> Sentence:
     lv = doc["analysis"].get("levels") or {}
+    if lv.get("call_wall") is None and lv.get("oi_call_wall") is not None:  # no greeks: OI walls
+        keys = [fb.add("levels.oi_call_wall", lv.get("oi_call_wall"), "USD", "price", "call wall by open interest"),
+                fb.add("levels.oi_put_wall", lv.get("oi_put_wall"), "USD", "price", "put wall by open interest")]  # fmt: skip
+        return say(fb, "walls.oi", *keys, label="Walls")
     keys = [fb.add("levels.call_wall", lv.get("call_wall"), "USD", "price", "call wall"),
             fb.add("levels.put_wall", lv.get("put_wall"), "USD", "price", "put wall"),
             fb.add("levels.zero_gamma", lv.get("zero_gamma"), "USD", "price", "zero gamma")]  # fmt: skip
