@@ -170,7 +170,18 @@ def flow_summary(fb: FigureBook, doc: Mapping[str, Any]) -> Section:
     sents = _trade_flow(fb, doc) if f else _chain_flow(fb, doc)
     charts = []
     if f:
-        charts.append(side_chart(f["totals"]))
+        t = f["totals"]
+        raw = side_chart(t)
+        raw.title = "Side decomposition of premium (USD, all trades)"
+        charts.append(raw)
+        if "dir_calls_bought_usd" in t:  # the same buckets over the directional trades only
+            keys = ("calls_bought_usd", "calls_sold_usd", "puts_bought_usd", "puts_sold_usd")
+            dc = side_chart({k: t.get("dir_" + k) for k in keys}, "side_directional")
+            dc.title = (
+                "Directional side decomposition (USD; deep ITM and box/conversion-like left out)"
+            )
+            dc.x, dc.series[0]["values"] = dc.x[: len(keys)], dc.series[0]["values"][: len(keys)]
+            charts.append(dc)
         nc = net_premium_chart(doc, must_show_strikes=named_prices(fb, sents))
         if nc:
             charts.append(nc)
@@ -178,14 +189,23 @@ def flow_summary(fb: FigureBook, doc: Mapping[str, Any]) -> Section:
 
 
 def notable_rows(doc: Mapping[str, Any]) -> list[dict[str, Any]]:
-    """Notable prints a report may name: live after the next session, not deep in the money,
-    at least the scaled minimum premium (the flow step applies the same rules; this guards
-    documents written before it did)."""
+    """Notable prints a report may name: live after the next session, at least the scaled
+    minimum premium, and not deep in the money at the trade's spot nor at the close (the flow
+    step applies the same rules at the trade; this guards the close and older documents)."""
     f = doc.get("flow") or {}
     lo = (f.get("totals") or {}).get("notable_min_premium_usd") or th("notable_min_premium_usd")
-    return [p for p in f.get("notable") or []
-            if live_after_next(doc, p.get("expiry")) and (p.get("premium_usd") or 0.0) >= lo
-            and not ((p.get("otm_pct") is not None) and p["otm_pct"] < -th("deep_itm_pct"))]  # fmt: skip
+    spot, deep = doc["analysis"].get("spot"), th("deep_itm_pct")
+    out = []
+    for p in f.get("notable") or []:
+        at_close = (
+            itm_pct(p["strike"], spot, p.get("right") or "C") if spot and p.get("strike") else None
+        )
+        if (not live_after_next(doc, p.get("expiry")) or (p.get("premium_usd") or 0.0) < lo
+                or (p.get("otm_pct") is not None and p["otm_pct"] < -deep)
+                or (at_close is not None and at_close > deep)):  # fmt: skip
+            continue
+        out.append(p)
+    return out
 
 
 def notable(fb: FigureBook, doc: Mapping[str, Any], n: int = 5) -> Section:
