@@ -64,7 +64,12 @@ def ticker_report(
     links = chain_links(
         session, ticker_sessions(store, ticker), report_name(ticker.upper(), lens), fmt
     )
-    return build_lens(docs[0], lens, links=links)
+    doc = docs[0]
+    if lens == "flow":  # issue 11: yesterday's watch items checked on this session
+        from chainlens.report._watch import watch_followup
+
+        doc = {**doc, "watch_followup": watch_followup(store, doc)}
+    return build_lens(doc, lens, links=links)
 
 
 def daily_report(store: Any, session: dt.date, fmt: str = "html") -> Report:
@@ -107,6 +112,10 @@ def write_session_reports(
         if t not in docs:
             continue
         own = ticker_sessions(store, t, sessions)
+        if "flow" in ls:  # issue 11: yesterday's watch items checked on this session
+            from chainlens.report._watch import watch_followup
+
+            docs[t] = {**docs[t], "watch_followup": watch_followup(store, docs[t])}
         for lens in ls:
             name = report_name(t, lens)
             for fmt in formats:

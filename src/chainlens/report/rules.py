@@ -21,6 +21,7 @@ from chainlens.market import RULES as MARKET_RULES
 from chainlens.oi import PCR_BANDS, VOL_OI_BANDS
 from chainlens.report._model import FigureBook, Sentence
 from chainlens.report._narrative import NOISE_PREMIUM_USD, PCR_WORDS
+from chainlens.report._signals import SIGNAL_THRESHOLDS
 
 __all__ = [
     "RULES",
@@ -178,6 +179,25 @@ RULES: tuple[Rule, ...] = (
     _r("struct.withheld", "trade_structures", "003 convergence", "structures opposed the tilt", "{n} structure(s) against the {tilt} convergence tilt withheld."),
     _r("struct.none", "trade_structures", "004 structures", "no aligned ticker", "No ticker had enough aligned signals for a structure."),
     _r("struct.disclaimer", "trade_structures", "003 disclaimer", "always", "{text}"),
+)  # fmt: skip
+
+# ---- seed-002 OI signals (issue 11; report._signals computes, lenses.signals writes)
+THRESHOLDS = MappingProxyType({**THRESHOLDS, **SIGNAL_THRESHOLDS})
+RULES = RULES + (
+    _r("sig.roll", "oi_signals", "002 OI and option rolling patterns", "a near-month decline paired with a later-expiry rise in the same right", "{kind} ({direction}): {0} contracts moved from the {1} {right} {2} to the {3} {right} {4}{over} — watch list: {watch}."),
+    _r("sig.close", "oi_signals", "002 OI and option rolling patterns", "a near-month decline with no later-expiry rise", "Naked close ({direction}): {0} contracts of the {1} {right} {2} closed with nothing reopened{over} — watch list: {watch}."),
+    _r("sig.acc", "oi_signals", "002 OI changes across multiple sessions", "a live contract grew OI above baseline for the streak minimum", "Accumulation ({direction}): the {1} {right} {2} built {0} contracts over {3} sessions (OI {4} → {5}) — watch list: {watch}."),
+    _r("sig.deep_put", "oi_signals", "002 case 2 deep-OTM put build", "a put streak at least deep_otm_put_pct below spot, nearer strikes built less than the bypass share", "Deep-OTM put build (bearish): the {1} P {2}, {3} below spot, built {0} contracts over {4} sessions while nearer put strikes of that expiry built {5} — tail hedge or informed downside.", "deep_otm_put_pct", "deep_otm_bypass_share"),
+    _r("sig.flush", "oi_signals", "002 case 1 OI flush", "an overnight decline of at least the flush fraction and contracts", "OI flush ({direction}): the {1} {right} {2} lost {0} contracts overnight ({3} of its OI) — profit-taking; watch list: {watch}.", "flush_min_fraction", "flush_min_contracts"),
+    _r("sig.event", "oi_signals", "002 OI changes around earnings and high-impact events", "a build into the first expiry after an event at least the ratio and contracts", "{event} build ({direction}) into the {1} expiry (event {2}): {0} contracts, {3}× the other expiries' build; calls {4}, puts {5}.", "event_build_min_ratio", "event_build_min_contracts"),
+    _r("sig.opposite", "oi_signals", "002 opposite-direction build", "calls and puts both accumulating", "Opposite-direction build (mixed): calls {0} and puts {1} contracts accumulating together — straddle, a second party or a partial hedge; watch list: {watch}."),
+    _r("sig.pcr_div", "oi_signals", "002 PCR vs flow divergence", "a put-heavy book with call buying (or a call-heavy book with put buying)", "PCR vs call-flow divergence ({direction}): P/C OI {0} while calls take {1} of directional premium bought.", "pcr_div_high", "pcr_div_low", "pcr_div_min_share"),
+    _r("sig.call_selling", "oi_signals", "003 side before signal", "naive read bullish, side-adjusted bearish, calls sold exceed calls bought", "Call selling into strength (bearish): directional calls sold {0} vs bought {1} — the call premium is supply, not demand."),
+    _r("sig.pin", "oi_signals", "002 max pain pin", "the nearest live expiry within pin_max_days and spot within pin_near_pct of its max pain", "Max-pain pin (neutral): spot is {1} from the {2} max pain {0}.", "pin_max_days", "pin_near_pct"),
+    _r("sig.term", "oi_signals", "002 OI term structure", "live expiries with OI", "Term structure ({pattern}): {reading}{exp}; the nearest expiry holds {0} of OI."),
+    _r("sig.none", "oi_signals", "002 OI signals", "no signal in the stored window", "No roll, close, accumulation, flush or event build in the stored window."),
+    _r("sig.followup", "oi_signals", "002 watch list", "yesterday's report had watch items and today's chain is stored", "Yesterday's watch items: {summary}."),
+    _r("sig.followup_item", "oi_signals", "002 watch list", "a watch item of the previous session", "{0} {right} {1} (watched {2}): {status} — OI {3} → {4}."),
 )  # fmt: skip
 
 _BY_ID: Mapping[str, Rule] = {r.id: r for r in RULES}

@@ -29,6 +29,7 @@ from chainlens.report.lenses.common import (
     oi_chart,
     side_chart,
 )
+from chainlens.report.lenses.signals import signals_section
 from chainlens.report.rules import (
     pcr_oi_words,
     pcr_volume_words,
@@ -586,6 +587,7 @@ def flow_lens(fb: FigureBook, doc: Mapping[str, Any]) -> list[Section]:
         summary,
         prints,
         pos,
+        signals_section(fb, doc),
         signal_noise(fb, doc),
         conclusions(fb, doc, "flow"),
     ]
