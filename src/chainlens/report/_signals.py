@@ -166,9 +166,10 @@ def accumulation_signals(doc: Mapping[str, Any]) -> list[dict[str, Any]]:
         right, k, chg = r.get("right"), r.get("strike"), float(r.get("oi_change") or 0.0)
         kw = dict(right=right, strike=k, expiry=r.get("expiry"), contracts=chg, symbol=r.get("symbol"),
                   sessions=r.get("sessions"), oi_start=r.get("oi_start"), oi_end=r.get("oi_end"))  # fmt: skip
+        s0 = (oi.get("spot_by_session") or {}).get(str(r.get("first_session"))[:10]) or spot
         deep = (
-            right == "P" and spot and k is not None
-            and (spot - k) / spot * 100.0 >= _th("deep_otm_put_pct")
+            right == "P" and s0 and k is not None
+            and (s0 - k) / s0 * 100.0 >= _th("deep_otm_put_pct")
         )  # fmt: skip
         if deep:
             nearer = sum(float(x.get("oi_change") or 0.0) for x in rows
@@ -176,7 +177,8 @@ def accumulation_signals(doc: Mapping[str, Any]) -> list[dict[str, Any]]:
                          and k < (x.get("strike") or 0.0) < spot)  # fmt: skip
             if nearer < _th("deep_otm_bypass_share") * chg:
                 out.append(_rec("deep_otm_put_build", "bearish", "002 case 2 deep-OTM put build",
-                                "tail hedge or informed downside: watch", nearer_build=nearer, **kw))  # fmt: skip
+                                "tail hedge or informed downside: watch", nearer_build=nearer,
+                                spot_at_start=s0, **kw))  # fmt: skip
                 continue
         out.append(_rec("accumulation", "bullish" if right == "C" else "bearish",
                         "002 OI changes across multiple sessions", "watch for follow-through", **kw))  # fmt: skip

@@ -50,11 +50,12 @@ def _sentence(fb: FigureBook, i: int, s: Mapping[str, Any], spot: Any) -> Senten
                 fb.add(f"{p}.oi_end", s.get("oi_end"), "contracts", "int", "OI now")]  # fmt: skip
         return say(fb, "sig.acc", *keys, label="Accumulation", direction=direction_words(s["direction"]), right=right, watch=s["watch"])  # fmt: skip
     if k == "deep_otm_put_build":
-        dist = (spot - s["strike"]) / spot if spot else None
+        s0 = s.get("spot_at_start") or spot
+        dist = (s0 - s["strike"]) / s0 if s0 else None
         keys = [fb.add(f"{p}.contracts", s["contracts"], "contracts", "int", "contracts built"),
                 fb.add(f"{p}.expiry", s["expiry"], "date", "date", "expiry"),
                 fb.add(f"{p}.strike", s["strike"], "USD", "price", "strike"),
-                fb.add(f"{p}.below_spot", dist, "fraction of spot", "pct", "strike below spot"),
+                fb.add(f"{p}.below_spot", dist, "fraction of spot", "pct", "strike below spot when the build began"),
                 fb.add(f"{p}.sessions", s["sessions"], "sessions", "int", "streak length"),
                 fb.add(f"{p}.nearer", s.get("nearer_build"), "contracts", "int", "nearer put strikes' build")]  # fmt: skip
         return say(fb, "sig.deep_put", *keys, label="Deep-OTM puts")
