@@ -4,6 +4,7 @@ no overlapping tick or marker labels (inspected on the matplotlib Axes and in th
 
 from __future__ import annotations
 
+import json
 import re
 from typing import Any
 
@@ -14,11 +15,13 @@ from chainlens.report._charts import (
     chart_figure,
     chart_svg,
     count_tick,
+    fit_charts_to_text,
     gex_chart,
     heatmap_charts,
     iv_tick,
     max_pain_chart,
     money_tick,
+    named_strikes,
     net_premium_chart,
     nice_ticks,
     oi_change_chart,
@@ -377,3 +380,57 @@ def test_every_report_chart_is_clean(tiny) -> None:  # type: ignore[no-untyped-d
                     assert strike_in_axis(c, spot), c.id
                 n += 1
     assert n >= 8
+
+
+def test_named_strikes_from_the_model(tiny) -> None:  # type: ignore[no-untyped-def]
+    """The strikes a lens's sentences quote, read from the figures they reference; passing
+    them to the builders puts every one of them inside the chart's strike axis."""
+    docs, _ = tiny
+    d = docs["TST"]
+    r = build_lens(d, "flow")
+    ks = named_strikes(r)
+    quoted = {k for sec in r.sections for s in sec.sentences for k in s.keys} | {
+        k for s in r.header for k in s.keys
+    }
+    expect = sorted(
+        {
+            float(f.value)
+            for k, f in r.figures.items()
+            if k in quoted
+            and f.fmt == "price"
+            and ("strike" in f.label or "wall" in f.label)
+            and f.value is not None
+        }
+        | {
+            float(r.figures[k].value)
+            for k in quoted
+            if "zero_gamma" in k and r.figures[k].value is not None
+        }
+    )
+    assert ks and set(expect) <= set(ks)
+    for b in STRIKE_BUILDERS:
+        c = b(d, must_show_strikes=ks)
+        if c is not None and c.strike_axis:
+            assert all(strike_in_axis(c, k) for k in ks), c.id
+
+
+def test_fit_charts_to_text_draws_every_named_strike(tiny) -> None:  # type: ignore[no-untyped-def]
+    docs, _ = tiny
+    d = json.loads(json.dumps(docs["TST"]))
+    spot = d["analysis"]["spot"]
+    d["analysis"]["levels"]["put_wall"] = far = round(spot * 0.6)  # named, far outside
+    outside_before = 0
+    for lens in LENSES:
+        r = build_lens(d, lens)
+        ids = [c.id for c in r.charts()]
+        if far in named_strikes(r):
+            outside_before += sum(
+                not strike_in_axis(c, far) for c in r.charts() if c.id in ("oi_by_strike", "smile")
+            )
+        fit_charts_to_text(r, d)
+        assert [c.id for c in r.charts()] == ids  # same charts, same order
+        ks = named_strikes(r)
+        for c in r.charts():
+            if c.strike_axis == "x":
+                assert all(strike_in_axis(c, k) for k in ks), (lens, c.id)
+    assert outside_before > 0  # the case the fit exists for

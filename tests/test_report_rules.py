@@ -88,7 +88,11 @@ def test_pcr_band_read_by_name_type(ticker: str, vote: int) -> None:
 def test_gex_at_spot_interpolates_the_profile() -> None:
     a = {
         "spot": 101.0,
-        "profile": {"levels": [99.0, 100.0, 102.0], "gex_usd_per_1pct": {"all": [-3.0, -1.0, 3.0]}},
+        "profile": {
+            "contracts_used": 3,
+            "levels": [99.0, 100.0, 102.0],
+            "gex_usd_per_1pct": {"all": [-3.0, -1.0, 3.0]},
+        },
     }
     assert gex_at_spot(a) == pytest.approx(1.0)  # halfway between -1 at 100 and +3 at 102
     assert gex_at_spot({**a, "spot": 110.0}) is None

@@ -34,11 +34,13 @@ __all__ = [
     "chart_png",
     "chart_svg",
     "count_tick",
+    "fit_charts_to_text",
     "gex_chart",
     "heatmap_charts",
     "iv_tick",
     "max_pain_chart",
     "money_tick",
+    "named_strikes",
     "net_premium_chart",
     "nice_ticks",
     "oi_change_chart",
@@ -186,7 +188,7 @@ def nice_ticks(lo: float, hi: float, n: int = 7) -> list[float]:
     out = []
     k = 0
     while first + k * step <= hi + 1e-9 * step:
-        out.append(round(first + k * step, 10))
+        out.append(float(round(first + k * step, 10)))
         k += 1
     return out
 
@@ -218,6 +220,29 @@ def strike_in_axis(c: Chart, strike: float) -> bool:
         return False
     lo, hi = c.strike_range
     return lo <= float(strike) <= hi
+
+
+_STRIKE_WORDS = ("strike", "wall", "zero gamma", "max pain", "pin")
+
+
+def named_strikes(report: Any) -> list[float]:
+    """The strikes a report's text names: the values of the figures that its sentences
+    (header and sections) quote, in USD with the ``price`` format and a strike-like label
+    (``strike``, ``call wall``, ``put wall``, ``zero gamma``, ``max pain``, ``pin``).
+
+    Pass them as ``must_show_strikes`` to the chart builders, or check a built chart with
+    :func:`strike_in_axis`. Sorted, without duplicates.
+    """
+    keys = {k for s in report.header for k in s.keys}
+    keys |= {k for sec in report.sections for s in sec.sentences for k in s.keys}
+    out = set()
+    for k in keys:
+        f = report.figures.get(k)
+        if f is None or f.fmt != "price" or f.unit != "USD":
+            continue
+        if any(w in (f.label or "").lower() for w in _STRIKE_WORDS) and _num(f.value) is not None:
+            out.add(float(f.value))
+    return sorted(out)
 
 
 def _step(xs: Sequence[float]) -> float | None:
@@ -566,6 +591,45 @@ def heatmap_charts(
     return out
 
 
+_REBUILD: dict[str, Callable[..., Chart | None]] = {
+    "gex_by_strike": gex_chart,
+    "oi_by_strike": oi_chart,
+    "oi_change": oi_change_chart,
+    "net_premium": net_premium_chart,
+    "gamma_profile": profile_chart,
+    "smile": smile_chart,
+}
+
+
+def fit_charts_to_text(report: Any, doc: Mapping[str, Any]) -> Any:
+    """Rebuild the report's strike charts so that every strike its text names is drawn.
+
+    For each chart whose strike axis is ``x`` (GEX, OI, OI change, net premium, gamma
+    profile, smile, DX/GX heatmaps), the builder runs again on ``doc`` with
+    ``must_show_strikes=named_strikes(report)``; the max-pain chart (strike axis ``y``, one
+    strike per expiry) is left as built. Returns ``report`` (changed in place). One call at
+    the end of a lens builder.
+    """
+    ks = named_strikes(report)
+    if not ks:
+        return report
+    heat = {c.id: c for c in heatmap_charts(doc, must_show_strikes=ks)}
+    for sec in report.sections:
+        new: list[Chart] = []
+        for c in sec.charts:
+            b = _REBUILD.get(c.id)
+            nc = (
+                heat.get(c.id)
+                if c.kind == "heatmap"
+                else (b(doc, must_show_strikes=ks) if b else None)
+            )
+            if nc is not None:
+                nc.title = c.title  # a lens may have retitled the chart
+            new.append(nc if nc is not None else c)
+        sec.charts = new
+    return report
+
+
 # --------------------------------------------------------------------------- shared layout
 
 
@@ -715,7 +779,7 @@ def _xy_svg(c: Chart) -> list[str]:
                 )
             else:
                 parts.append(
-                    f'<circle class="pt" cx="{pos[i]:.1f}" cy="{ys(v):.1f}" r="3" fill="{col}" data-tip="{tip}"><title>{tip}</title></circle>'
+                    f'<circle class="pt" cx="{pos[i]:.1f}" cy="{ys(v):.1f}" r="{3 if n <= 40 else 1.5}" fill="{col}" data-tip="{tip}"><title>{tip}</title></circle>'
                 )
         if not bar:
             pts = [

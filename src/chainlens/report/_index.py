@@ -11,8 +11,17 @@ __all__ = ["chain_links", "report_name", "write_index", "write_root_index"]
 
 
 def report_name(ticker: str | None, lens: str | None) -> str:
-    """File stem of a report: ``daily`` or ``<TICKER>-<lens>``."""
-    return "daily" if ticker is None else f"{ticker}-{lens}"
+    """File stem of a report: ``daily`` or ``<TICKER>-<lens>``.
+
+    The ticker and lens pass through :func:`chainlens._safe.safe_filename`: a ticker from the
+    data (``../../X``, ``JAVASCRIPT:…``) becomes one harmless path component, so a report is
+    always written inside its day folder (``SPX`` and ``BRK.B`` are unchanged).
+    """
+    from chainlens._safe import safe_filename
+
+    if ticker is None:
+        return "daily"
+    return f"{safe_filename(ticker)}-{safe_filename(str(lens))}"
 
 
 def chain_links(
@@ -44,14 +53,16 @@ def write_index(day_dir: Path, session: dt.date, sessions: Sequence[dt.date]) ->
     for p in sorted(day_dir.iterdir()):
         if p.is_file() and p.suffix in (".html", ".md", ".json") and p.name != "index.html":
             stems.setdefault(p.stem, {})[p.suffix[1:]] = p.name
+    from chainlens._safe import filename_text
+
     entries = []
     for stem, files in sorted(stems.items(), key=lambda kv: (kv[0] != "daily", kv[0])):
-        name, _, lens = stem.partition("-")
+        name, _, lens = stem.partition("-")  # report_name encodes "-" inside the ticker
         entries.append(
             {
-                "name": "Market daily report" if stem == "daily" else name,
-                "lens": lens or "market",
-                **files,
+                "name": "Market daily report" if stem == "daily" else filename_text(name),
+                "lens": filename_text(lens) or "market",
+                **files,  # hrefs: the template passes them through safe_href
             }
         )
     s = sorted(set(sessions))
@@ -74,13 +85,25 @@ def write_index(day_dir: Path, session: dt.date, sessions: Sequence[dt.date]) ->
 
 def write_root_index(root: Path) -> Path:
     """Write ``<root>/index.html`` linking every per-date index under ``root``."""
+    import re
+
     from markupsafe import escape
 
+    from chainlens._safe import safe_href
+
     days = sorted(
-        (p.name for p in root.iterdir() if p.is_dir() and (p / "index.html").exists()),
+        (
+            p.name
+            for p in root.iterdir()
+            if p.is_dir()
+            and re.fullmatch(r"\d{4}-\d{2}-\d{2}", p.name)
+            and (p / "index.html").exists()
+        ),
         reverse=True,
     )
-    items = "".join(f'<li><a href="{escape(d)}/index.html">{escape(d)}</a></li>' for d in days)
+    items = "".join(
+        f'<li><a href="{escape(safe_href(d))}/index.html">{escape(d)}</a></li>' for d in days
+    )
     html = (
         '<!doctype html><html lang="en"><head><meta charset="utf-8"><title>chainlens reports</title>'
         "<style>body{font-family:system-ui,sans-serif;max-width:900px;margin:1.5em auto}</style>"

@@ -19,15 +19,23 @@ FORMATS = ("json", "md", "html")
 def _env() -> Any:
     from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
-    return Environment(
+    from chainlens._safe import md_escape, safe_href
+
+    env = Environment(
         loader=FileSystemLoader(str(Path(__file__).with_name("templates"))),
+        # HTML templates autoescape every value; Markdown templates escape each data value
+        # with the ``md`` filter (HTML entities would show up as text in a Markdown viewer
+        # that escapes them once more); every link goes through ``href`` (no scheme)
         autoescape=select_autoescape(
-            enabled_extensions=("html", "html.j2"), default_for_string=False
+            enabled_extensions=("html", "htm", "html.j2", "xml"), default_for_string=True
         ),
         undefined=StrictUndefined,
         trim_blocks=False,
         keep_trailing_newline=True,
     )
+    env.filters["md"] = md_escape
+    env.filters["href"] = safe_href
+    return env
 
 
 def render(report: Report, fmt: str) -> str:
@@ -52,14 +60,17 @@ def write_report(report: Report, out: Path, fmt: str, *, png: bool = True) -> Pa
     """
     out.parent.mkdir(parents=True, exist_ok=True)
     if fmt == "md":  # charts beside the Markdown: PNG (matplotlib), or the SVG (fast)
+        from chainlens._safe import safe_filename
+
         d = out.parent / (out.stem + "_charts")
         for c in report.charts():
+            stem = safe_filename(c.id)  # chart ids may carry data (a ticker): one safe name
             if png:
-                chart_png(c, d / f"{c.id}.png")
-                c.png = f"{d.name}/{c.id}.png"
+                chart_png(c, d / f"{stem}.png")
+                c.png = f"{d.name}/{stem}.png"
             else:
                 d.mkdir(parents=True, exist_ok=True)
-                (d / f"{c.id}.svg").write_text(str(chart_svg(c)), encoding="utf-8")
-                c.png = f"{d.name}/{c.id}.svg"
+                (d / f"{stem}.svg").write_text(str(chart_svg(c)), encoding="utf-8")
+                c.png = f"{d.name}/{stem}.svg"
     out.write_text(render(report, fmt), encoding="utf-8")
     return out
