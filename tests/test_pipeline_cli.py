@@ -33,7 +33,7 @@ def test_run_report_daily(store: Path, tmp_path: Path, capsys: pytest.CaptureFix
     assert rep["ticker"] == "TST" and rep["lens"] == "flow"
     assert rep["figures"]["flow.net_usd"] == {
         "key": "flow.net_usd", "value": 4500.0, "unit": "USD", "fmt": "money_signed",
-        "label": "net premium (bullish − bearish)", "display": "+$4.5K",
+        "label": "directional net premium (bullish − bearish)", "display": "+$4.5K",
     }  # fmt: skip
     assert (
         run_guarded(app, ["report", "tst", "--date", D2.isoformat(), "--lens", "premium", *s]) == 0

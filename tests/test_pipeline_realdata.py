@@ -32,7 +32,9 @@ def test_cboe_qqq_run_and_reports(cboe_dir: Path, tmp_path: Path) -> None:
     r = build_lens(doc, "flow")
     assert r.section("notable_prints").status == "no_data"
     assert r.section("notable_prints").sentences[0].text == MISSING["trades"]
-    assert r.section("signal_vs_noise").status == "no_data"
+    # the chain alone fills Signal vs Noise (Vol/OI by strike, volume vs OI) and says what needs trades
+    sn = r.section("signal_vs_noise")
+    assert sn.status == "ok" and sn.tables and sn.tables[0].id == "vol_oi_by_strike"
     # figures that chains alone support are present and match the stored analysis
     assert r.figures["totals.pc_oi_ratio"].value == pytest.approx(
         doc["analysis"]["totals"]["pc_oi_ratio"]

@@ -64,9 +64,12 @@ def test_flow_lens_golden(tiny) -> None:  # type: ignore[no-untyped-def]
         "signal_vs_noise", "key_conclusions",
     ]  # fmt: skip
     fs = _texts(r)
-    assert "Net premium: +$4.5K bullish of $8.1K traded" in fs
+    # hand-worked: calls bought $2.2K + puts sold $3.8K - calls sold $1.5K = +$4.5K of $8.1K;
+    # no contract is deep in the money (spot 102, strikes 95-105, |delta| < 0.85)
+    assert "Directional net premium +$4.5K (bullish) of $8.1K traded" in fs
+    assert "deep in the money and box/conversion-like premium is 0.0% of the total" in fs
     assert "P/C volume ratio: 0.75 — balanced call/put volume today" in fs
-    assert "P/C OI ratio: 1.67 — put-heavy open interest" in fs
+    assert "P/C OI ratio: 1.67 — put-heavy positioning (bearish) (single-name directional" in fs
     assert "naive call/put premium read says bearish, the side-adjusted read says bullish" in fs
     assert r.figures["totals.gex"].value == pytest.approx(-16 * 10404.0)
     assert r.figures["totals.gex"].unit == "USD per 1% move"
@@ -74,19 +77,23 @@ def test_flow_lens_golden(tiny) -> None:  # type: ignore[no-untyped-def]
     assert "Max pain over the next expiries: $100 (flat); spot is +2.0% from the nearest." in fs
     assert "(session 2024-03-04): $100 (2024-03-08) +50, $105 (2024-03-08) +50 contracts." in fs
     assert "Put additions" in [s.label for s in r.section("institutional_positioning").sentences]
-    # the sold P100: $3,800 of premium, below the noise threshold, 2.0% below spot
+    # the largest print (sold P100, $3,800) is under the $25K minimum notable premium
     rt = [s.text for s in r.section("notable_prints").sentences]
-    assert (
-        "2024-03-08 P $100 (20 contracts, $3.8K, strike -2.0% vs spot, score 28): small put "
-        "selling (bullish or income); too small to move positioning" in "\n".join(rt)
-    )
+    assert rt == [
+        "No print met the notable-print rules this session (minimum premium $25.0K, contract "
+        "alive after the next session, not deep in the money)."
+    ]
+    # every sentence names its rule
+    assert all(s.rule for sec in r.sections for s in sec.sentences)
 
 
 def test_missing_data_said_plainly(tiny) -> None:  # type: ignore[no-untyped-def]
     r = build_lens(tiny[0]["NOTR"], "flow")
     np_ = r.section("notable_prints")
     assert np_.status == "no_data" and np_.sentences[0].text == MISSING["trades"]
-    assert r.section("signal_vs_noise").status == "no_data"
+    sn = r.section("signal_vs_noise")  # the chain alone gives Vol/OI and volume vs OI
+    assert sn.status == "ok" and sn.tables[0].id == "vol_oi_by_strike"
+    assert "Session volume 70 contracts against open interest 1,600 (4.4% of OI)." in _texts(r)
     pos = _texts(r)
     assert MISSING["history"] in pos
     assert "Missing inputs: " in pos
@@ -131,7 +138,7 @@ def test_daily_golden(tiny) -> None:  # type: ignore[no-untyped-def]
         "+2.06%",
         "-5.98%",
         "+2.0%",
-        "upper_half",
+        "upper half",
     ] in z.rows
     assert "TST +2.0% to $102 (upper half of its expected-move zone)." in [s.text for s in r.header]
     assert r.section("darkpool").tables[0].rows[0][0] == "TST"  # accumulating

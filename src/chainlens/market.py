@@ -23,9 +23,15 @@ import pyarrow as pa
 __all__ = [
     "DEFAULT_SECTORS",
     "DISCLAIMER",
+    "INDEX_LIKE",
     "INDEX_TICKERS",
     "NOTE_VERDICTS",
+    "PCR_READING",
     "RULES",
+    "agree_with_tilt",
+    "chain_activity",
+    "gex_at_spot",
+    "name_type",
     "convergence",
     "market_rollup",
     "side_decomposition",
@@ -53,6 +59,60 @@ DEFAULT_SECTORS: Mapping[str, str] = {
 #: The index products whose dealer mechanics and zones lead the report (seed 003).
 INDEX_TICKERS: tuple[str, ...] = ("SPX", "SPY", "QQQ", "IWM", "NDX", "RUT")
 
+#: Index options and index ETFs whose put/call OI reflects hedging, not direction (seed 002
+#: "PCR for individual stocks carries more directional information"; SPY, QQQ, SPX named).
+INDEX_LIKE: frozenset[str] = frozenset(
+    (*INDEX_TICKERS, "DIA", "VOO", "IVV", "XSP", "SPXW", "NDXP", "MRUT", "DJX", "OEX", "XEO")
+)
+
+
+def name_type(ticker: str) -> str:
+    """``index`` (index options and index ETFs: :data:`INDEX_LIKE`) or ``single`` (seed 002)."""
+    return "index" if ticker.upper() in INDEX_LIKE else "single"
+
+
+#: Seed 002 put/call OI bands read by name type: the directional vote (+1 bullish, -1 bearish,
+#: 0 none) and the reading. Index products: hedging, 1.2-2.0 a possible near-term support;
+#: single names: directional, extremes contrarian.
+PCR_READING: Mapping[tuple[str, str], tuple[int, str]] = {
+    ("index", "below_0.3"): (0, "extreme call dominance, minimal hedging (complacency watch)"),
+    ("index", "0.3_0.7"): (0, "light hedging demand"),
+    ("index", "0.7_1.2"): (0, "balanced hedging and speculation"),
+    ("index", "1.2_2.0"): (0, "put-heavy hedging, a possible near-term support"),
+    ("index", "above_2.0"): (0, "maximum protection in place (contrarian support watch)"),
+    ("single", "below_0.3"): (0, "extreme call dominance (contrarian exhaustion watch)"),
+    ("single", "0.3_0.7"): (1, "call-heavy positioning (directional confirmation)"),
+    ("single", "0.7_1.2"): (0, "balanced (not useful)"),
+    ("single", "1.2_2.0"): (-1, "put-heavy positioning (bearish)"),
+    ("single", "above_2.0"): (0, "extreme put dominance (contrarian watch, not a bearish vote)"),
+}
+
+
+def _has_greeks(analysis: Mapping[str, Any]) -> bool:
+    """The snapshot had contracts with usable greeks (the gamma profile used some)."""
+    used = (analysis.get("profile") or {}).get("contracts_used")
+    return bool(used) if used is not None else analysis.get("greeks") not in (None, "none")
+
+
+def gex_at_spot(analysis: Mapping[str, Any]) -> float | None:
+    """Dealer GEX (USD per 1 % move) of the gamma profile at spot, linearly interpolated
+    between the two profile levels around spot (``None`` without a profile covering spot).
+    The only input of "short/long gamma at spot" wording."""
+    spot = _fin(analysis.get("spot"))
+    prof = analysis.get("profile") or {}
+    lv = prof.get("levels") or []
+    g = (prof.get("gex_usd_per_1pct") or {}).get("all") or []
+    if spot is None or len(lv) < 2 or len(lv) != len(g):
+        return None
+    if not _has_greeks(analysis):
+        return None
+    pts = [(float(x), float(y)) for x, y in zip(lv, g, strict=True) if _fin(y) is not None]
+    for (x0, y0), (x1, y1) in zip(pts, pts[1:], strict=False):
+        if x0 <= spot <= x1:
+            return y0 if x1 == x0 else y0 + (y1 - y0) * (spot - x0) / (x1 - x0)
+    return None
+
+
 #: Thresholds of every market rule (data, not scattered ``if`` s).
 RULES: Mapping[str, Any] = {
     "top_flow_n": 16,  # seed 003 "Top Flow": 16 names
@@ -64,6 +124,9 @@ RULES: Mapping[str, Any] = {
     "structure_min_signals": 2,  # aligned signals for a trade structure
     "structure_max": 6,
     "rr_not_directional": ("VIX",),  # volatility products carry structural call skew
+    "side_confidence_high": 0.15,  # unknown share below this: high side confidence
+    "structure_min_dte": 7,  # an expected-move horizon expiry is at least this far out
+    "structure_max_dte": 120,  # a structure's horizon expiry is at most this far out (no LEAPS)
 }
 
 DISCLAIMER = (
@@ -89,6 +152,9 @@ def _fin(x: Any) -> float | None:
 _BUCKETS = (
     "calls_bought_usd", "calls_sold_usd", "puts_bought_usd", "puts_sold_usd", "mid_usd",
     "unknown_usd", "multileg_usd", "total_usd", "call_premium_usd", "put_premium_usd",
+    "deep_itm_usd", "synthetic_usd", "excluded_usd", "dir_calls_bought_usd", "dir_calls_sold_usd",
+    "dir_puts_bought_usd", "dir_puts_sold_usd", "dir_call_premium_usd", "dir_put_premium_usd",
+    "delta_bullish_usd", "delta_bearish_usd",
 )  # fmt: skip
 
 
@@ -100,7 +166,10 @@ def side_decomposition(docs: Sequence[Mapping[str, Any]]) -> dict[str, Any] | No
     Sums each ticker's buckets (USD), then
     bullish = calls bought + puts sold, bearish = calls sold + puts bought,
     net = bullish − bearish, naive C/P = call premium / put premium,
-    unknown share = (mid + unknown) / total (SPEC "Aggressor side").
+    unknown share = (mid + unknown) / total (SPEC "Aggressor side"). The same over the
+    directional trades (``dir_*``: deep in the money and box/conversion-like premium left out,
+    ``excluded_share`` = that premium / total) and the delta-adjusted notional
+    (``delta_net_usd`` = Σ |Δ|·S·size·m bullish − bearish) sit beside the raw totals.
     ``None`` when no ticker has trades.
     """
     flows = [d["flow"]["totals"] for d in docs if d.get("flow")]
@@ -108,6 +177,9 @@ def side_decomposition(docs: Sequence[Mapping[str, Any]]) -> dict[str, Any] | No
         return None
     s: dict[str, Any] = {k: float(sum(_num(f.get(k, 0.0)) or 0.0 for f in flows)) for k in _BUCKETS}
     s["trades"] = int(sum(int(f.get("trades", 0) or 0) for f in flows))
+    for k in _BUCKETS:  # documents written before the directional columns: raw = directional
+        if k.startswith("dir_") and not any(k in f for f in flows):
+            s[k] = s[k[4:]]
     s["bullish_usd"] = s["calls_bought_usd"] + s["puts_sold_usd"]
     s["bearish_usd"] = s["calls_sold_usd"] + s["puts_bought_usd"]
     s["net_usd"] = s["bullish_usd"] - s["bearish_usd"]
@@ -127,14 +199,39 @@ def side_decomposition(docs: Sequence[Mapping[str, Any]]) -> dict[str, Any] | No
         "bullish" if s["net_usd"] > 0 else "bearish" if s["net_usd"] < 0 else "neutral"
     )
     s["flip"] = s["naive_label"] != s["side_label"]
+    s["dir_bullish_usd"] = s["dir_calls_bought_usd"] + s["dir_puts_sold_usd"]
+    s["dir_bearish_usd"] = s["dir_calls_sold_usd"] + s["dir_puts_bought_usd"]
+    s["dir_net_usd"] = s["dir_bullish_usd"] - s["dir_bearish_usd"]
+    s["delta_net_usd"] = s["delta_bullish_usd"] - s["delta_bearish_usd"]
+    s["excluded_share"] = s["excluded_usd"] / tot if tot > 0 else None
+    s["dir_naive_cp_ratio"] = (
+        s["dir_call_premium_usd"] / s["dir_put_premium_usd"]
+        if s["dir_put_premium_usd"] > 0
+        else None
+    )
+    s["dir_naive_label"] = _sign_label(s["dir_call_premium_usd"] - s["dir_put_premium_usd"])
+    s["dir_side_label"] = _sign_label(s["dir_net_usd"])
+    s["dir_flip"] = s["dir_naive_label"] != s["dir_side_label"]
     s["tickers"] = len(flows)
     return s
+
+
+def _sign_label(x: float) -> str:
+    return "bullish" if x > 0 else "bearish" if x < 0 else "neutral"
+
+
+def _dir(t: Mapping[str, Any], key: str) -> Any:
+    """The directional version of a flow-totals key (``dir_<key>``) when the document has it
+    (deep in the money and box/conversion-like premium left out), else the raw key."""
+    return t.get("dir_" + key, t.get(key))
 
 
 def _top_flow(docs: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
     """Top-flow table (seed 003 "Top Flow Decomposition"): the ``top_flow_n`` tickers by total
     premium with naive and side-adjusted labels; flip rate = flips / names (6/16 = 37.5 % in
-    the seed), also over every ticker; ``directional_share`` = |net| / total premium."""
+    the seed), also over every ticker; ``directional_share`` = |net| / total premium. Labels,
+    net and flips are directional (deep in the money and box/conversion-like premium left
+    out); the raw ones are kept beside them (``raw_*``)."""
     rows = []
     for d in docs:
         f = d.get("flow")
@@ -144,20 +241,13 @@ def _top_flow(docs: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
         tot = _num(t.get("total_usd"))
         if not tot > 0:
             continue
-        net = _num(t.get("net_usd"))
+        net = _num(_dir(t, "net_usd"))
         unk = _fin(t.get("unknown_share"))
         directional = abs(net) / tot
-        if (
-            (t.get("naive_label") != t.get("side_label"))
-            and t.get("naive_label") == "bullish"
-            and net < 0
-        ):
+        naive, sidel = _dir(t, "naive_label"), _dir(t, "side_label")
+        if naive != sidel and naive == "bullish" and net < 0:
             signal = "call selling masquerade"
-        elif (
-            t.get("naive_label") != t.get("side_label")
-            and t.get("naive_label") == "bearish"
-            and net > 0
-        ):
+        elif naive != sidel and naive == "bearish" and net > 0:
             signal = "put selling masquerade"
         elif directional >= RULES["extreme_directional_share"]:
             signal = f"extreme {'bullish' if net > 0 else 'bearish'}"
@@ -168,13 +258,18 @@ def _top_flow(docs: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
         rows.append(
             {
                 "ticker": d["underlying"],
-                "naive_label": t.get("naive_label"),
-                "side_label": t.get("side_label"),
+                "naive_label": naive,
+                "side_label": sidel,
+                "raw_naive_label": t.get("naive_label"),
+                "raw_side_label": t.get("side_label"),
                 "premium_usd": tot,
                 "net_usd": net,
+                "raw_net_usd": _num(t.get("net_usd")),
+                "excluded_share": _fin(t.get("excluded_share")),
                 "unknown_share": unk,
                 "directional_share": directional,
-                "flip": bool(t.get("flip")),
+                "flip": bool(_dir(t, "flip")),
+                "raw_flip": bool(t.get("flip")),
                 "signal": signal,
             }
         )
@@ -182,8 +277,11 @@ def _top_flow(docs: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
     top = rows[: RULES["top_flow_n"]]
     flips = sum(r["flip"] for r in top)
     all_flips = sum(r["flip"] for r in rows)
+    raw_flips = sum(r["raw_flip"] for r in top)
     return {
         "rows": top,
+        "raw_flips": raw_flips,
+        "raw_flip_rate": raw_flips / len(top) if top else None,
         "flips": flips,
         "names": len(top),
         "flip_rate": flips / len(top) if top else None,
@@ -284,13 +382,14 @@ def _dealer(doc: Mapping[str, Any]) -> dict[str, Any] | None:
         )
     )
     prof = a.get("profile") or {}
+    if not _has_greeks(a):  # an OI-only snapshot: gamma figures do not exist (n/a, not 0)
+        zone_gex = None  # type: ignore[assignment]
     levels = prof.get("levels") or []
     g = (prof.get("gex_usd_per_1pct") or {}).get("all") or []
     nearest_pos = None
     at_spot = None
     if levels and g and len(levels) == len(g):
-        i0 = min(range(len(levels)), key=lambda i: abs(levels[i] - spot))
-        at_spot = _fin(g[i0])
+        at_spot = gex_at_spot(a)
         pos = [i for i in range(len(levels)) if _fin(g[i]) is not None and g[i] > 0]
         if pos:
             j = min(pos, key=lambda i: abs(levels[i] - spot))
@@ -308,6 +407,23 @@ def _dealer(doc: Mapping[str, Any]) -> dict[str, Any] | None:
     }
 
 
+def chain_activity(docs: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """Per-ticker activity from the chain alone (no trades): call and put premium estimated as
+    Σ volume · mid · multiplier (:func:`chainlens.oi.put_call_ratios`), their total, the naive
+    call/put label and ratio, by total premium. Sides need trades, so there is no net."""
+    rows = []
+    for d in docs:
+        p = (d.get("oi") or {}).get("pcr") or {}
+        c, q = _fin(p.get("call_premium_usd")), _fin(p.get("put_premium_usd"))
+        if c is None or q is None or c + q <= 0:
+            continue
+        rows.append({"ticker": d["underlying"], "call_premium_usd": c, "put_premium_usd": q,
+                     "premium_usd": c + q, "naive_cp_ratio": c / q if q > 0 else None,
+                     "naive_label": _sign_label(c - q), "pcr_volume": _fin(p.get("pcr_volume"))})  # fmt: skip
+    rows.sort(key=lambda r: -r["premium_usd"])
+    return rows[: RULES["top_flow_n"]]
+
+
 def _sectors(
     docs: Sequence[Mapping[str, Any]], sector_map: Mapping[str, str]
 ) -> list[dict[str, Any]]:
@@ -315,20 +431,29 @@ def _sectors(
     map (unmapped tickers under "Other"); direction = sign of net; share = sector premium /
     market premium."""
     agg: dict[str, dict[str, Any]] = {}
+    chain_only = not any(d.get("flow") for d in docs)
     for d in docs:
         f = d.get("flow")
-        if not f:
+        p = (d.get("oi") or {}).get("pcr") or {}
+        if chain_only:  # premium from the chain (volume x mid); no sides, so no net
+            prem = _num(p.get("call_premium_usd")) + _num(p.get("put_premium_usd"))
+            if not prem > 0:
+                continue
+            net: float | None = None
+        elif f:
+            prem, net = _num(f["totals"].get("total_usd")), _num(_dir(f["totals"], "net_usd"))
+        else:
             continue
         sec = sector_map.get(d["underlying"], "Other")
         a = agg.setdefault(sec, {"sector": sec, "premium_usd": 0.0, "net_usd": 0.0, "tickers": []})
-        a["premium_usd"] += _num(f["totals"].get("total_usd"))
-        a["net_usd"] += _num(f["totals"].get("net_usd"))
+        a["premium_usd"] += prem
+        a["net_usd"] = None if net is None else a["net_usd"] + net
         a["tickers"].append(d["underlying"])
     total = sum(a["premium_usd"] for a in agg.values())
     for a in agg.values():
-        a["direction"] = (
-            "bullish" if a["net_usd"] > 0 else "bearish" if a["net_usd"] < 0 else "neutral"
-        )
+        n = a["net_usd"]
+        a["direction"] = None if n is None else _sign_label(n)
+        a["basis"] = "chain volume x mid" if chain_only else "trades"
         a["share_of_market"] = a["premium_usd"] / total if total > 0 else None
     return sorted(agg.values(), key=lambda a: -a["premium_usd"])
 
@@ -381,8 +506,12 @@ def convergence(
     def add(is_bull: bool, rule: str, text: str) -> None:
         (bull if is_bull else bear).append({"rule": rule, "text": text})
 
-    if side is not None and side["net_usd"] != 0:
-        add(side["net_usd"] > 0, "market_net_premium", "market side-adjusted net premium sign")
+    if side is not None and _dir(side, "net_usd") != 0:
+        add(
+            _dir(side, "net_usd") > 0,
+            "market_net_premium",
+            "market directional net premium sign (side-adjusted, deep ITM excluded)",
+        )
     for r in top_flow.get("rows", []):
         if (
             r["directional_share"] >= RULES["extreme_directional_share"]
@@ -436,15 +565,67 @@ def convergence(
     }
 
 
+def _live_expiries(doc: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """The document's vol expiries that expire after the next session (a structure is never
+    put on a contract that expires before it can be traded)."""
+    from chainlens.calendar import next_session
+
+    d = doc.get("session")
+    nxt = next_session(dt.date.fromisoformat(str(d)[:10])).isoformat() if d else ""
+    exps = doc.get("analysis", {}).get("vol", {}).get("expiries") or []
+    last = (
+        (dt.date.fromisoformat(str(d)[:10]) + dt.timedelta(days=RULES["structure_max_dte"]))
+        .isoformat() if d else "9999"
+    )  # fmt: skip
+    return [e for e in exps if nxt < str(e.get("expiry"))[:10] <= last and e.get("range_50")]
+
+
+def _horizon(doc: Mapping[str, Any], live: list[dict[str, Any]]) -> tuple[dict[str, Any], str]:
+    """The expiry a structure uses and why: the expiry holding the largest multi-session OI
+    accumulation, else the one with the largest directional net premium, else the first
+    expiry at least ``structure_min_dte`` days out (its expected move is the horizon)."""
+    by = {str(e["expiry"]): e for e in live}
+    acc = [a for a in (doc.get("oi") or {}).get("accumulation") or [] if str(a.get("expiry")) in by]
+    if acc:
+        a = max(acc, key=lambda a: abs(_num(a.get("oi_change"))))
+        return by[
+            str(a["expiry"])
+        ], "the expiry where open interest accumulated over several sessions"
+    f = doc.get("flow") or {}
+    be = [r for r in f.get("by_expiry") or [] if str(r.get("expiry")) in by]
+    if be:
+        r = max(be, key=lambda r: abs(_num(_dir(r, "net_usd"))))
+        if _num(_dir(r, "net_usd")) != 0:
+            return by[str(r["expiry"])], "the expiry carrying the largest directional net premium"
+    d0 = dt.date.fromisoformat(str(doc.get("session") or live[0]["expiry"])[:10])
+    far = [e for e in live if (dt.date.fromisoformat(str(e["expiry"])[:10]) - d0).days
+           >= RULES["structure_min_dte"]]  # fmt: skip
+    e = far[0] if far else live[-1]
+    return e, "the first expiry whose expected move spans at least a week"
+
+
+def _pcr_signal(doc: Mapping[str, Any]) -> tuple[int, str] | None:
+    """The put/call OI vote of a name (seed 002, by name type): ``(sign, words)``."""
+    band = ((doc.get("oi") or {}).get("pcr") or {}).get("pcr_oi_band")
+    if band is None:
+        return None
+    vote, words = PCR_READING[(name_type(doc["underlying"]), band)]
+    return (vote, f"put/call OI: {words}") if vote else None
+
+
 def trade_structures(docs: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
     """Rule-based trade structures where several independent signals align.
 
-    Signals per ticker (each +1 toward its direction): side-adjusted options net premium with
-    unknown share below the low-confidence threshold, the dark-pool label (when placed), the
-    put/call OI band (``1.2_2.0``/``above_2.0`` bearish, ``below_0.3``/``0.3_0.7`` bullish) and
-    the 25-delta risk reversal sign of the nearest expiry. Conviction = aligned signals out of
-    the four; a structure needs :data:`RULES` ``structure_min_signals`` and no opposing signal.
-    The strikes are the 25-delta range of the nearest expiry with a zone (seed 004).
+    Signals per ticker (each +1 toward its direction): the directional net premium
+    (side-adjusted, deep in the money left out) with unknown share below the low-confidence
+    threshold, the dark-pool label (when placed), the put/call OI band read by name type
+    (:data:`PCR_READING`: index products hedge, so their PCR never votes; single names
+    0.3-0.7 bullish, 1.2-2.0 bearish) and the 25-delta risk reversal sign. Conviction =
+    aligned signals out of the four; a structure needs :data:`RULES` ``structure_min_signals``
+    and no opposing signal. The expiry is the signal's horizon (:func:`_horizon`: OI
+    accumulation, else directional premium, else the expected move), never one expiring on or
+    before the next session nor more than ``structure_max_dte`` days out; strikes are that
+    expiry's ATM and 25-delta range (seed 004).
     """
     out = []
     for d in docs:
@@ -453,14 +634,9 @@ def trade_structures(docs: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
         if f:
             t = f["totals"]
             unk = _fin(t.get("unknown_share"))
-            if (
-                unk is not None
-                and unk <= RULES["unknown_share_low_confidence"]
-                and _num(t.get("net_usd")) != 0
-            ):
-                sig.append(
-                    (1 if _num(t["net_usd"]) > 0 else -1, "options net premium (side-adjusted)")
-                )
+            net = _num(_dir(t, "net_usd"))
+            if unk is not None and unk <= RULES["unknown_share_low_confidence"] and net != 0:
+                sig.append((1 if net > 0 else -1, "options directional net premium"))
             dp = f.get("darkpool")
             if (
                 dp
@@ -468,23 +644,17 @@ def trade_structures(docs: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
                 and dp.get("label") in ("accumulation", "distribution")
             ):
                 sig.append((1 if dp["label"] == "accumulation" else -1, f"dark-pool {dp['label']}"))
-        pcr = (d.get("oi") or {}).get("pcr") or {}
-        band = pcr.get("pcr_oi_band")
-        if band in ("1.2_2.0", "above_2.0"):
-            sig.append((-1, f"put/call OI band {band}"))
-        elif band in ("below_0.3", "0.3_0.7"):
-            sig.append((1, f"put/call OI band {band}"))
-        exps = d.get("analysis", {}).get("vol", {}).get("expiries") or []
-        e0 = next((e for e in exps if e.get("range_50")), None)
-        rr = (
-            _fin(e0.get("rr_25d"))
-            if e0 and d["underlying"] not in RULES["rr_not_directional"]
-            else None
-        )
-        if rr is not None and rr != 0:
-            sig.append((1 if rr > 0 else -1, "25-delta risk reversal sign"))
-        if not sig or e0 is None:
+        p = _pcr_signal(d)
+        if p:
+            sig.append(p)
+        live = _live_expiries(d)
+        if not sig or not live:
             continue
+        e0, why = _horizon(d, live)
+        rr = _fin(e0.get("rr_25d")) if d["underlying"] not in RULES["rr_not_directional"] else None
+        if rr is not None and rr != 0:
+            sig.append((1, "25-delta risk reversal positive in that expiry (calls richer)") if rr > 0
+                       else (-1, "25-delta risk reversal negative in that expiry (puts richer)"))  # fmt: skip
         ups = [s for s in sig if s[0] > 0]
         downs = [s for s in sig if s[0] < 0]
         if ups and downs:
@@ -500,6 +670,7 @@ def trade_structures(docs: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
                 "ticker": d["underlying"],
                 "direction": "bullish" if bullish else "bearish",
                 "expiry": e0.get("expiry"),
+                "expiry_reason": why,
                 "structure": (
                     f"buy {atm:g}C / sell {hi:g}C call spread"
                     if bullish
@@ -515,6 +686,18 @@ def trade_structures(docs: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
         )
     out.sort(key=lambda r: (-r["conviction"], r["ticker"]))
     return out[: RULES["structure_max"]]
+
+
+def agree_with_tilt(
+    structures: list[dict[str, Any]], tilt: str
+) -> tuple[list[dict[str, Any]], int]:
+    """Structures whose direction agrees with the convergence tilt (all when ``balanced``) and
+    the number withheld for opposing it: the daily report never lists a bearish structure
+    under a bullish tilt."""
+    if tilt not in ("bullish", "bearish"):
+        return structures, 0
+    keep = [x for x in structures if x["direction"] == tilt]
+    return keep, len(structures) - len(keep)
 
 
 #: Per-ticker note verdicts: (options sign, dark-pool sign, price sign) patterns, first match.
@@ -556,7 +739,7 @@ def ticker_notes(docs: Sequence[Mapping[str, Any]], n: int = 10) -> list[dict[st
             continue
         t = f["totals"]
         unk = _fin(t.get("unknown_share"))
-        net = _num(t.get("net_usd"))
+        net = _num(_dir(t, "net_usd"))
         confident = unk is not None and unk <= RULES["unknown_share_low_confidence"]
         o = (1 if net > 0 else -1 if net < 0 else 0) if confident else 0
         dp = f.get("darkpool") or {}
@@ -565,7 +748,8 @@ def ticker_notes(docs: Sequence[Mapping[str, Any]], n: int = 10) -> list[dict[st
         pz = d.get("prior_zone") or {}
         chg = (pz["price"] / pz["mid"] - 1.0) * 100.0 if pz.get("price") and pz.get("mid") else None
         px = 0 if chg is None else (1 if chg > 0 else -1 if chg < 0 else 0)
-        gex = _fin(d.get("analysis", {}).get("totals", {}).get("gex_usd_per_1pct"))
+        a_ = d.get("analysis", {})
+        gex = _fin(a_.get("totals", {}).get("gex_usd_per_1pct")) if _has_greeks(a_) else None
         v = _note_verdict(o, p, px)
         rows.append(
             {
@@ -661,6 +845,8 @@ def market_rollup(
     if dp is None:
         missing.append("prints")
     spots = {d["underlying"]: d.get("analysis", {}).get("spot") for d in docs}
+    conv = convergence(side, top, dp, zones, dealers)
+    structs, withheld = agree_with_tilt(trade_structures(docs), conv["tilt"])
     return {
         "session": session.isoformat(),
         "underlyings": len(docs),
@@ -672,8 +858,10 @@ def market_rollup(
         "zones": zones,
         "dealers": dealers,
         "sectors": _sectors(docs, smap),
-        "convergence": convergence(side, top, dp, zones, dealers),
-        "structures": trade_structures(docs),
+        "chain_activity": chain_activity(docs) if side is None else [],
+        "convergence": conv,
+        "structures": structs,
+        "structures_withheld": withheld,
         "ticker_notes": ticker_notes(docs),
         "macro": _macro(macro),
         "rules": dict(RULES),

@@ -517,15 +517,20 @@ def _finish(pr: _Prepared, config: PipelineConfig, orr: OIResult) -> UnderlyingR
                     ("total_usd", "sum"),
                     ("call_premium_usd", "sum"),
                     ("put_premium_usd", "sum"),
+                    ("dir_net_usd", "sum"),
+                    ("dir_call_premium_usd", "sum"),
+                    ("dir_put_premium_usd", "sum"),
+                    ("excluded_usd", "sum"),
                 ]
             )
             .sort_by("strike")
         )
         flow_doc["net_by_strike"] = _records(
             agg.rename_columns(
-                ["strike", "net_usd", "total_usd", "call_premium_usd", "put_premium_usd"]
+                ["strike", "net_usd", "total_usd", "call_premium_usd", "put_premium_usd",
+                 "dir_net_usd", "dir_call_premium_usd", "dir_put_premium_usd", "excluded_usd"]
             )
-        )
+        )  # fmt: skip
         tables["flow_by_strike"] = _with_underlying(fr.by_strike, u, d)
         tables["notable"] = _with_underlying(
             fr.notable.select([c for c in _NOTABLE_COLUMNS if c in fr.notable.column_names]), u, d
@@ -619,6 +624,8 @@ def _finish(pr: _Prepared, config: PipelineConfig, orr: OIResult) -> UnderlyingR
         "pcr": next(iter(_records(orr.pcr)), None),
         "events": _records(orr.events),
         "summary": _jsonable(orr.summary),
+        # issue 11: spot per stored session (ISO date -> USD), for signals dated in the past
+        "spot_by_session": {k.isoformat(): v for k, v in zip(*_spot_series(hist), strict=True) if v == v},
     }
     for name in ("accumulation", "rolls", "clusters"):
         t = getattr(orr, name)

@@ -57,6 +57,12 @@ def register(app: typer.Typer) -> None:
         start: str | None = typer.Option(
             None, "--start", help="netdelta: start date (default D-30d)."
         ),
+        min_multiple: float = typer.Option(
+            3.0, "--min-multiple", help="unusual: premium or volume multiple to report."
+        ),
+        min_increase: float = typer.Option(
+            0.5, "--min-increase", help="netdelta: cumulative delta increase to report (0.5 = +50%)."
+        ),
     ) -> None:
         """Scanners: premium/volume multiples, net delta, OI accumulation streaks, rolls/closes."""
         from chainlens.cli._common import console, emit_json, esc
@@ -71,7 +77,10 @@ def register(app: typer.Typer) -> None:
         d = _parse_date(date)
         first = _parse_date(start) if start else None
         with Store(store, create=False, read_only=True) as st:
-            table = store_scan(st, kind, d, window=window, start=first)
+            from chainlens.scan import ScanSettings
+
+            sets = ScanSettings(unusual_min_multiple=min_multiple, netdelta_min_increase=min_increase)
+            table = store_scan(st, kind, d, window=window, start=first, settings=sets)
         rows = _records(kind, table)
         if as_json:
             emit_json(rows)

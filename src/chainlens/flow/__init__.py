@@ -23,6 +23,7 @@ both None with ``contract_views=False``), ``darkpool`` and ``twap`` (None withou
 
 Kernels: :func:`classify_side` (``quote``/``tick``/``lee_ready``/``emo``), :func:`quote_rule`,
 :func:`tick_test`, :func:`lee_ready`, :func:`emo_rule`, :func:`tag_multileg`,
+:func:`tag_moneyness` (deep in the money), :func:`tag_synthetic` (box/conversion-like),
 :func:`decompose_premium`, :func:`flip_summary`, :func:`detect_sweeps`, :func:`print_events`,
 :func:`notable_prints`, :func:`flow_score` (weights in :data:`SCORE_TABLE`),
 :func:`darkpool_summary`, :func:`detect_twap`, :func:`dealer_positions`; the integer-key
@@ -36,7 +37,15 @@ from chainlens.flow._analyze import FlowResult, analyze_flow, contract_scores, e
 from chainlens.flow._config import DEFAULT_MULTILEG_CONDITIONS, FlowConfig
 from chainlens.flow._darkpool import darkpool_summary, detect_twap
 from chainlens.flow._positions import dealer_positions
-from chainlens.flow._premium import BUCKETS, decompose_premium, flip_summary, tag_multileg
+from chainlens.flow._premium import (
+    BUCKETS,
+    DIRECTIONAL_COLUMNS,
+    decompose_premium,
+    flip_summary,
+    tag_moneyness,
+    tag_multileg,
+    tag_synthetic,
+)
 from chainlens.flow._prints import detect_sweeps, expiry_class_array, notable_prints, print_events
 from chainlens.flow._score import SCORE_TABLE, flow_score, score_components, score_table
 from chainlens.flow._side import (
@@ -54,6 +63,7 @@ from chainlens.flow._side import (
 
 __all__ = [
     "BUCKETS",
+    "DIRECTIONAL_COLUMNS",
     "BUY",
     "DEFAULT_MULTILEG_CONDITIONS",
     "MID",
@@ -84,6 +94,8 @@ __all__ = [
     "score_components",
     "score_table",
     "side_names",
+    "tag_moneyness",
     "tag_multileg",
+    "tag_synthetic",
     "tick_test",
 ]

@@ -13,7 +13,14 @@ import pyarrow.compute as pc
 from chainlens.flow._config import FlowConfig
 from chainlens.flow._darkpool import darkpool_summary, detect_twap
 from chainlens.flow._positions import dealer_positions
-from chainlens.flow._premium import decompose_premium, flip_summary, premium_usd, tag_multileg
+from chainlens.flow._premium import (
+    decompose_premium,
+    flip_summary,
+    premium_usd,
+    tag_moneyness,
+    tag_multileg,
+    tag_synthetic,
+)
 from chainlens.flow._prints import detect_sweeps, notable_prints, print_events
 from chainlens.flow._score import flow_score
 from chainlens.flow._side import BUY, MID, SELL, UNKNOWN, classify_side, side_names
@@ -46,7 +53,8 @@ def _f64(t: pa.Table, name: str) -> np.ndarray:
 
 def enrich_trades(trades: pa.Table, config: FlowConfig | None = None) -> pa.Table:
     """Add ``side_code``, ``side``, ``premium_usd``, ``multileg``, ``aggressiveness``,
-    ``burst_id``, ``is_sweep`` and ``is_block`` to canonical trades.
+    ``burst_id``, ``is_sweep``, ``is_block`` and ``synthetic`` (a leg of a box/conversion-like
+    package, :func:`~chainlens.flow.tag_synthetic`) to canonical trades.
 
     ``aggressiveness`` :math:`= \\min(1, |2x - 1|)` with :math:`x = (p - b)/(a - b)`: 1 at or
     through the quote, 0 at the midpoint, 0 where the quote is unusable.
@@ -94,7 +102,8 @@ def enrich_trades(trades: pa.Table, config: FlowConfig | None = None) -> pa.Tabl
     )
     t = t.append_column("burst_id", pa.array(burst))
     t = t.append_column("is_sweep", pa.array(sweep))
-    return t.append_column("is_block", pa.array(block))
+    t = t.append_column("is_block", pa.array(block))
+    return t.append_column("synthetic", pa.array(tag_synthetic(t)))
 
 
 def contract_scores(trades: pa.Table, chain: pa.Table, stats: pa.Table | None = None) -> pa.Table:
@@ -216,6 +225,9 @@ def analyze_flow(
     """
     cfg = config or FlowConfig()
     t = trades if enriched else enrich_trades(trades, cfg)
+    if "synthetic" not in t.column_names:
+        t = t.append_column("synthetic", pa.array(tag_synthetic(t)))
+    t = tag_moneyness(t, chain, deep_itm_delta=cfg.deep_itm_delta, deep_itm_pct=cfg.deep_itm_pct)
     eps = cfg.label_epsilon
     by_ticker = decompose_premium(t, by=("underlying",), label_epsilon=eps)
     by_expiry = decompose_premium(t, by=("underlying", "expiry"), label_epsilon=eps)
@@ -235,7 +247,15 @@ def analyze_flow(
             ["symbol", "avg_volume_5d", "oi_change_next"]
         )
     events = print_events(t)
-    notable = notable_prints(events, chain, contract_stats=stats, top_n=cfg.notable_top_n)
+    min_prem = max(
+        cfg.notable_min_premium_usd,
+        cfg.notable_min_premium_share * float(totals.get("total_usd") or 0.0),
+    )
+    notable = notable_prints(
+        events, chain, contract_stats=stats, top_n=cfg.notable_top_n,
+        min_premium_usd=min_prem, live_after_next_session=True,
+    )  # fmt: skip
+    totals["notable_min_premium_usd"] = min_prem
     scores = positions = None
     if contract_views:
         scores = contract_scores(t, chain, stats)

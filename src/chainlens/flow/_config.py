@@ -66,6 +66,13 @@ class FlowConfig:
         TWAP detection: at least this many prints of one ticker with the same size (within the
         relative tolerance) whose inter-arrival times have a coefficient of variation at most
         ``twap_max_interval_cv``.
+    deep_itm_delta, deep_itm_pct
+        A trade is *deep in the money* when ``|delta| >= deep_itm_delta`` or its strike is more
+        than ``deep_itm_pct`` percent of spot in the money; such trades (and box/conversion-like
+        packages) are left out of every directional figure (issue 10).
+    notable_min_premium_usd, notable_min_premium_share
+        A notable print needs premium of at least ``max(notable_min_premium_usd,
+        notable_min_premium_share * the name's total premium)``.
     """
 
     side_method: SideMethod = "quote"
@@ -83,6 +90,10 @@ class FlowConfig:
     twap_min_slices: int = 10
     twap_max_interval_cv: float = 0.25
     twap_size_tolerance: float = 0.05
+    deep_itm_delta: float = 0.85
+    deep_itm_pct: float = 10.0
+    notable_min_premium_usd: float = 25_000.0
+    notable_min_premium_share: float = 0.005
 
     def __post_init__(self) -> None:
         if self.side_method not in ("quote", "tick", "lee_ready", "emo"):

@@ -18,11 +18,25 @@ from chainlens.flow._side import BUY, MID, SELL, UNKNOWN
 
 __all__ = [
     "BUCKETS",
+    "DIRECTIONAL_COLUMNS",
     "decompose_premium",
     "flip_summary",
     "premium_usd",
+    "tag_moneyness",
     "tag_multileg",
+    "tag_synthetic",
 ]
+
+#: Columns :func:`decompose_premium` adds beside the raw buckets: the same decomposition over
+#: the *directional* trades only (single-leg, not deep in the money, not in a box/conversion-like
+#: package), and the delta-adjusted notional |Δ|·S·size·multiplier (USD) of those trades.
+DIRECTIONAL_COLUMNS: tuple[str, ...] = (
+    "deep_itm_usd", "synthetic_usd", "excluded_usd", "excluded_share",
+    "dir_calls_bought_usd", "dir_calls_sold_usd", "dir_puts_bought_usd", "dir_puts_sold_usd",
+    "dir_call_premium_usd", "dir_put_premium_usd", "dir_bullish_usd", "dir_bearish_usd",
+    "dir_net_usd", "dir_naive_cp_ratio", "dir_naive_label", "dir_side_label", "dir_flip",
+    "delta_bullish_usd", "delta_bearish_usd", "delta_net_usd", "delta_notional_usd",
+)  # fmt: skip
 
 #: The seven disjoint buckets; their sum is ``total_usd``.
 BUCKETS: tuple[str, ...] = (
@@ -87,6 +101,121 @@ def tag_multileg(
     return np.asarray(by_cond, dtype=bool) | (n_contracts.to_numpy() >= 2)
 
 
+def tag_moneyness(
+    trades: pa.Table,
+    chain: pa.Table | None,
+    *,
+    deep_itm_delta: float = 0.85,
+    deep_itm_pct: float = 10.0,
+) -> pa.Table:
+    r"""Add ``abs_delta``, ``itm_pct``, ``deep_itm`` and ``delta_notional_usd`` to trades.
+
+    Notes
+    -----
+    ``abs_delta``: the chain's vendor delta of the contract (absolute), else Black-Scholes delta
+    from the chain's IV with ``r = q = 0`` and ``t = max(days to expiry, 1) / 365``; NaN where
+    neither exists (a vendor delta of exactly 0 with IV 0, e.g. an expiring contract after the
+    close, counts as missing). ``itm_pct`` = :math:`(S-K)/S \cdot 100` for calls,
+    :math:`(K-S)/S \cdot 100` for puts (trade spot, else the chain's). ``deep_itm`` =
+    ``abs_delta >= deep_itm_delta`` or ``itm_pct > deep_itm_pct``. ``delta_notional_usd`` =
+    :math:`|\Delta| \cdot S \cdot \text{size} \cdot m` (USD; NaN without a delta).
+    """
+    n = trades.num_rows
+    df = pl.from_arrow(
+        trades.select(["symbol", "strike", "right", "expiry", "trade_date", "size", "multiplier"])
+    )
+    assert isinstance(df, pl.DataFrame)
+    df = df.with_columns(
+        pl.Series("t_spot", _f64col(trades, "spot", n)),
+    )
+    cols = [
+        c
+        for c in ("symbol", "delta", "iv", "spot")
+        if chain is not None and c in chain.column_names
+    ]
+    if chain is not None and "symbol" in cols:
+        ch = pl.from_arrow(chain.select(cols))
+        assert isinstance(ch, pl.DataFrame)
+        for c in ("delta", "iv", "spot"):
+            if c not in ch.columns:
+                ch = ch.with_columns(pl.lit(None, dtype=pl.Float64).alias(c))
+        ch = ch.group_by("symbol").agg(
+            pl.col("delta").cast(pl.Float64).last().alias("c_delta"),
+            pl.col("iv").cast(pl.Float64).last().alias("c_iv"),
+            pl.col("spot").cast(pl.Float64).last().alias("c_spot"),
+        )
+        df = df.join(ch, on="symbol", how="left", maintain_order="left")
+    else:
+        df = df.with_columns(
+            pl.lit(None, dtype=pl.Float64).alias(c) for c in ("c_delta", "c_iv", "c_spot")
+        )
+    spot = (
+        df.select(pl.coalesce(pl.col("t_spot").fill_nan(None), pl.col("c_spot")).cast(pl.Float64))
+        .to_series()
+        .to_numpy()
+    )
+    spot = np.asarray(spot, dtype=np.float64)
+    k = df["strike"].cast(pl.Float64).to_numpy()
+    is_call = (df["right"] == "C").to_numpy()
+    vd = np.abs(np.asarray(df["c_delta"].fill_null(np.nan).to_numpy(), dtype=np.float64))
+    iv = np.asarray(df["c_iv"].fill_null(np.nan).to_numpy(), dtype=np.float64)
+    days = (df["expiry"] - df["trade_date"]).dt.total_days().to_numpy().astype(np.float64)
+    vendor_ok = np.isfinite(vd) & ~((vd == 0.0) & ~(iv > 0))
+    need = ~vendor_ok & (iv > 0) & (spot > 0) & (k > 0)
+    d = np.where(vendor_ok, vd, np.nan)
+    if need.any():
+        from chainlens.pricing import delta as bsm_delta
+
+        t = np.maximum(days[need], 1.0) / 365.0
+        d[need] = np.abs(bsm_delta(spot[need], k[need], t, 0.0, 0.0, iv[need], is_call[need]))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        itm = np.where(is_call, (spot - k) / spot, (k - spot) / spot) * 100.0
+    deep = (np.nan_to_num(d, nan=0.0) >= deep_itm_delta) | (
+        np.nan_to_num(itm, nan=-1.0) > deep_itm_pct
+    )
+    size = df["size"].cast(pl.Float64).to_numpy()
+    mult = df["multiplier"].cast(pl.Float64).to_numpy()
+    out = trades
+    for name, arr in (
+        ("abs_delta", pa.array(d)),
+        ("itm_pct", pa.array(itm)),
+        ("deep_itm", pa.array(deep)),
+        ("delta_notional_usd", pa.array(d * spot * size * mult)),
+    ):
+        out = (
+            out.append_column(name, arr)
+            if name not in out.column_names
+            else out.set_column(out.column_names.index(name), name, arr)
+        )
+    return out
+
+
+def _f64col(t: pa.Table, name: str, n: int) -> np.ndarray:
+    if name not in t.column_names:
+        return np.full(n, np.nan)
+    return np.asarray(
+        pc.fill_null(t.column(name).cast(pa.float64()), np.nan).to_numpy(), dtype=np.float64
+    )
+
+
+def tag_synthetic(trades: pa.Table) -> np.ndarray:
+    """Flag legs of box/conversion-like packages: multi-leg trades of one underlying at one
+    instant that hold a call and a put at the same strike (conversion, reversal, box,
+    synthetic). Such packages carry no directional view (their delta nets out).
+
+    Needs ``underlying``, ``ts``, ``strike``, ``right``, ``multileg``.
+    """
+    if trades.num_rows == 0:
+        return np.zeros(0, dtype=bool)
+    df = pl.from_arrow(trades.select(["underlying", "ts", "strike", "right", "multileg"]))
+    assert isinstance(df, pl.DataFrame)
+    both = (pl.col("right").n_unique().over(["underlying", "ts", "strike"]) >= 2) & pl.col(
+        "multileg"
+    )
+    m = df.select((both.any().over(["underlying", "ts"]) & pl.col("multileg")).alias("m"))
+    return np.asarray(m.to_series().to_numpy(), dtype=bool)
+
+
 def decompose_premium(
     trades: pa.Table,
     *,
@@ -129,8 +258,16 @@ def decompose_premium(
     ``flip`` is true where the two labels differ.
     """
     keys = list(by)
-    df = pl.from_arrow(trades.select([*keys, "right", "side_code", "premium_usd", "multileg"]))
+    opt = [c for c in ("deep_itm", "synthetic", "delta_notional_usd") if c in trades.column_names]
+    df = pl.from_arrow(
+        trades.select([*keys, "right", "side_code", "premium_usd", "multileg", *opt])
+    )
     assert isinstance(df, pl.DataFrame)
+    for c, dtype in (("deep_itm", pl.Boolean), ("synthetic", pl.Boolean)):
+        if c not in df.columns:
+            df = df.with_columns(pl.lit(False, dtype=dtype).alias(c))
+    if "delta_notional_usd" not in df.columns:
+        df = df.with_columns(pl.lit(None, dtype=pl.Float64).alias("delta_notional_usd"))
     prem = pl.col("premium_usd")
     single = ~pl.col("multileg")
     call = pl.col("right") == "C"
@@ -152,6 +289,29 @@ def decompose_premium(
         bucket(call, "call_premium_usd"),
         bucket(put, "put_premium_usd"),
         pl.len().cast(pl.Int64).alias("trades"),
+    ]
+    deep = pl.col("deep_itm").fill_null(False)
+    syn = pl.col("synthetic").fill_null(False)
+    keep = ~deep & ~syn
+    dsingle = single & keep
+    dn = pl.col("delta_notional_usd").fill_nan(None)
+
+    def dbucket(mask: pl.Expr, name: str) -> pl.Expr:
+        return pl.when(mask).then(dn).otherwise(None).sum().alias(name)
+
+    aggs += [
+        bucket(deep, "deep_itm_usd"),
+        bucket(syn & ~deep, "synthetic_usd"),
+        bucket(~keep, "excluded_usd"),
+        bucket(dsingle & call & (code == BUY), "dir_calls_bought_usd"),
+        bucket(dsingle & call & (code == SELL), "dir_calls_sold_usd"),
+        bucket(dsingle & put & (code == BUY), "dir_puts_bought_usd"),
+        bucket(dsingle & put & (code == SELL), "dir_puts_sold_usd"),
+        bucket(keep & call, "dir_call_premium_usd"),
+        bucket(keep & put, "dir_put_premium_usd"),
+        dbucket(dsingle & ((call & (code == BUY)) | (put & (code == SELL))), "delta_bullish_usd"),
+        dbucket(dsingle & ((call & (code == SELL)) | (put & (code == BUY))), "delta_bearish_usd"),
+        dbucket(keep, "delta_notional_usd"),
     ]
     if keys:
         out = df.group_by(keys, maintain_order=True).agg(aggs).sort(keys)
@@ -191,6 +351,34 @@ def decompose_premium(
     out = out.with_columns(
         label(pl.col("net_usd"), pl.col("bullish_usd") + pl.col("bearish_usd")).alias("side_label")
     ).with_columns((pl.col("naive_label") != pl.col("side_label")).alias("flip"))
+    out = (
+        out.with_columns(
+            (pl.col("dir_calls_bought_usd") + pl.col("dir_puts_sold_usd")).alias("dir_bullish_usd"),
+            (pl.col("dir_calls_sold_usd") + pl.col("dir_puts_bought_usd")).alias("dir_bearish_usd"),
+            pl.when(total > 0)
+            .then(pl.col("excluded_usd") / total)
+            .otherwise(None)
+            .alias("excluded_share"),
+            pl.when(pl.col("dir_put_premium_usd") > 0)
+            .then(pl.col("dir_call_premium_usd") / pl.col("dir_put_premium_usd"))
+            .otherwise(None)
+            .alias("dir_naive_cp_ratio"),
+            label(
+                pl.col("dir_call_premium_usd") - pl.col("dir_put_premium_usd"),
+                pl.col("dir_call_premium_usd") + pl.col("dir_put_premium_usd"),
+            ).alias("dir_naive_label"),
+            (pl.col("delta_bullish_usd") - pl.col("delta_bearish_usd")).alias("delta_net_usd"),
+        )
+        .with_columns(
+            (pl.col("dir_bullish_usd") - pl.col("dir_bearish_usd")).alias("dir_net_usd"),
+        )
+        .with_columns(
+            label(
+                pl.col("dir_net_usd"), pl.col("dir_bullish_usd") + pl.col("dir_bearish_usd")
+            ).alias("dir_side_label"),
+        )
+        .with_columns((pl.col("dir_naive_label") != pl.col("dir_side_label")).alias("dir_flip"))
+    )
     return out.to_arrow()
 
 
@@ -200,10 +388,12 @@ def flip_summary(per_ticker: pa.Table) -> dict[str, float | int | None]:
     Notes
     -----
     :math:`\\text{flip rate} = \\#\\{\\text{tickers with naive label} \\ne \\text{side label}\\} /
-    \\#\\{\\text{tickers with premium}\\}`.
+    \\#\\{\\text{tickers with premium}\\}`, on the directional labels (``dir_flip``: deep in
+    the money and box/conversion-like premium left out) when the table has them.
     """
     total = per_ticker.column("total_usd").to_numpy()
-    flips = per_ticker.column("flip").to_numpy(zero_copy_only=False).astype(bool)
+    col = "dir_flip" if "dir_flip" in per_ticker.column_names else "flip"
+    flips = per_ticker.column(col).to_numpy(zero_copy_only=False).astype(bool)
     have = total > 0
     n = int(have.sum())
     k = int((flips & have).sum())

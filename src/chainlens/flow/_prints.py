@@ -73,6 +73,11 @@ def print_events(trades: pa.Table) -> pa.Table:
     """
     df = pl.from_arrow(trades)
     assert isinstance(df, pl.DataFrame)
+    extra = [
+        pl.col(c).any() if c in ("deep_itm", "synthetic") else pl.col(c).sum()
+        for c in ("deep_itm", "synthetic", "delta_notional_usd")
+        if c in df.columns
+    ]
     df = df.with_columns(
         pl.when(pl.col("is_sweep"))
         .then(pl.col("burst_id"))
@@ -94,6 +99,7 @@ def print_events(trades: pa.Table) -> pa.Table:
         pl.col("multileg").any(),
         pl.col("spot").drop_nulls().last(),
         pl.col("aggressiveness").mean(),
+        *extra,
     )
     return ev.drop("_ev").to_arrow()
 
@@ -159,6 +165,8 @@ def notable_prints(
     *,
     contract_stats: pa.Table | None = None,
     top_n: int = 25,
+    min_premium_usd: float = 0.0,
+    live_after_next_session: bool = False,
 ) -> pa.Table:
     """Rank prints and attach their facts.
 
@@ -173,6 +181,13 @@ def notable_prints(
         OI history (see :func:`chainlens.oi.oi_changes`).
     top_n
         Rows kept, ranked by flow score then premium.
+    min_premium_usd
+        Prints below this premium (USD) are not notable.
+    live_after_next_session
+        Keep only contracts that expire after the next session (a print in a contract that
+        expires on or before the next session cannot be watched "next session"). Deep in the
+        money prints and legs of box/conversion-like packages (``deep_itm`` / ``synthetic``
+        columns of the events, when present) are never notable: they carry no direction.
 
     Returns
     -------
@@ -191,6 +206,23 @@ def notable_prints(
     """
     ev = pl.from_arrow(events)
     assert isinstance(ev, pl.DataFrame)
+    keep = pl.col("premium_usd") >= float(min_premium_usd)
+    for c in ("deep_itm", "synthetic"):
+        if c in ev.columns:
+            keep = keep & ~pl.col(c).fill_null(False)
+    if live_after_next_session and ev.height:
+        from chainlens.calendar import next_session
+
+        days = ev["trade_date"].unique().to_list()
+        nxt = pl.DataFrame(
+            {"trade_date": days, "_next": [next_session(d) for d in days]},  # per session
+            schema={"trade_date": pl.Date, "_next": pl.Date},
+        )
+        ev = ev.join(nxt, on="trade_date", how="left")
+        keep = keep & (pl.col("expiry") > pl.col("_next"))
+    ev = ev.filter(keep)
+    if "_next" in ev.columns:
+        ev = ev.drop("_next")
     ch_cols = [
         c for c in ("symbol", "open_interest", "gamma", "spot", "volume") if c in chain.column_names
     ]

@@ -34,7 +34,6 @@ from __future__ import annotations
 
 from chainlens.report._charts import chart_png, chart_svg
 from chainlens.report._index import chain_links, report_name, write_index
-from chainlens.report._lenses import LENSES, build_daily, build_lens
 from chainlens.report._model import (
     REPORT_SCHEMA_VERSION,
     Chart,
@@ -48,6 +47,8 @@ from chainlens.report._model import (
 )
 from chainlens.report._render import FORMATS, render, write_report
 from chainlens.report._session import write_session_reports
+from chainlens.report.daily import build_daily
+from chainlens.report.lenses import LENSES, build_lens
 
 __all__ = [
     "FORMATS",

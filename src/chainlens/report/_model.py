@@ -125,6 +125,7 @@ class Sentence:
     text: str
     keys: list[str] = field(default_factory=list)
     label: str | None = None  # e.g. "Read-through", "Net premium"
+    rule: str | None = None  # id of the rule of chainlens.report.rules that wrote it
 
 
 @dataclass(slots=True)

@@ -84,12 +84,12 @@ READ_THROUGH_RULES: tuple[dict[str, Any], ...] = (
     {
         "group": "gamma",
         "when": {"side": "buy", "max_dte": 7},
-        "text": "customers bought short-dated options, leaving dealers short gamma into that expiry",
+        "text": "customers bought short-dated options: dealers took the short-gamma side of this print into that expiry",
     },
     {
         "group": "gamma",
         "when": {"side": "sell", "max_dte": 7},
-        "text": "customers sold short-dated options, adding dealer long gamma that dampens moves into that expiry",
+        "text": "customers sold short-dated options: dealers took the long-gamma side of this print into that expiry",
     },
     {
         "group": "pin",
@@ -109,7 +109,7 @@ READ_THROUGH_RULES: tuple[dict[str, Any], ...] = (
     {
         "group": "pin",
         "when": {"right": "C", "side": "sell", "moneyness": "otm"},
-        "text": "OTM call selling above spot caps upside (overwriting) and adds dealer long gamma there",
+        "text": "OTM call selling above spot caps upside (overwriting); dealers took the long-gamma side at that strike",
     },
     {
         "group": "pin",

@@ -8,11 +8,18 @@ from pathlib import Path
 from typing import Any
 
 from chainlens.report._index import chain_links, report_name, write_index, write_root_index
-from chainlens.report._lenses import build_daily, build_lens
 from chainlens.report._model import Report
 from chainlens.report._render import write_report
+from chainlens.report.daily import build_daily
+from chainlens.report.lenses import build_lens
 
-__all__ = ["daily_report", "result_sessions", "ticker_report", "write_session_reports"]
+__all__ = [
+    "daily_report",
+    "result_sessions",
+    "ticker_report",
+    "ticker_sessions",
+    "write_session_reports",
+]
 
 
 def result_sessions(store: Any) -> list[dt.date]:
@@ -31,6 +38,16 @@ def result_sessions(store: Any) -> list[dt.date]:
     )
 
 
+def ticker_sessions(
+    store: Any, ticker: str, sessions: Sequence[dt.date] | None = None
+) -> list[dt.date]:
+    """Sessions with stored pipeline results that hold a chain of ``ticker`` (the report chain
+    of a ticker links only its own dates)."""
+    res = result_sessions(store) if sessions is None else list(sessions)
+    own = set(store.session_dates(ticker.upper()))
+    return [d for d in res if d in own]
+
+
 def ticker_report(
     store: Any, ticker: str, session: dt.date, lens: str = "flow", fmt: str = "html"
 ) -> Report:
@@ -44,8 +61,15 @@ def ticker_report(
             f"no pipeline results for {ticker.upper()} on {session}",
             hint=f"run `chainlens run --date {session}` first",
         )
-    links = chain_links(session, result_sessions(store), report_name(ticker.upper(), lens), fmt)
-    return build_lens(docs[0], lens, links=links)
+    links = chain_links(
+        session, ticker_sessions(store, ticker), report_name(ticker.upper(), lens), fmt
+    )
+    doc = docs[0]
+    if lens == "flow":  # issue 11: yesterday's watch items checked on this session
+        from chainlens.report._watch import watch_followup
+
+        doc = {**doc, "watch_followup": watch_followup(store, doc)}
+    return build_lens(doc, lens, links=links)
 
 
 def daily_report(store: Any, session: dt.date, fmt: str = "html") -> Report:
@@ -87,10 +111,15 @@ def write_session_reports(
     for t, ls in plan.items():
         if t not in docs:
             continue
+        own = ticker_sessions(store, t, sessions)
+        if "flow" in ls:  # issue 11: yesterday's watch items checked on this session
+            from chainlens.report._watch import watch_followup
+
+            docs[t] = {**docs[t], "watch_followup": watch_followup(store, docs[t])}
         for lens in ls:
             name = report_name(t, lens)
             for fmt in formats:
-                r = build_lens(docs[t], lens, links=chain_links(session, sessions, name, fmt))
+                r = build_lens(docs[t], lens, links=chain_links(session, own, name, fmt))
                 png = png_for is None or name in png_for
                 written.append(write_report(r, day / f"{name}.{fmt}", fmt, png=png))
     written.append(write_index(day, session, sessions))

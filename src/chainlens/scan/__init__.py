@@ -12,7 +12,8 @@
 
 from __future__ import annotations
 
-from chainlens.scan._netdelta import scan_netdelta, transactional_delta
+from chainlens.scan._netdelta import oi_delta, scan_netdelta, transactional_delta
+from chainlens.scan._settings import ScanSettings
 from chainlens.scan._store_scans import (
     ACCUMULATION_KEYS,
     ROLL_KEYS,
@@ -25,8 +26,10 @@ from chainlens.scan._unusual import daily_flow, scan_unusual
 __all__ = [
     "ACCUMULATION_KEYS",
     "ROLL_KEYS",
+    "ScanSettings",
     "accumulation_records",
     "daily_flow",
+    "oi_delta",
     "roll_records",
     "scan_netdelta",
     "scan_unusual",

@@ -9,7 +9,35 @@ import pyarrow as pa
 
 from chainlens.flow._side import BUY, SELL
 
-__all__ = ["scan_netdelta", "transactional_delta"]
+__all__ = ["oi_delta", "scan_netdelta", "transactional_delta"]
+
+
+def oi_delta(chains: pa.Table) -> pl.DataFrame:
+    """Delta of the overnight OI change per contract and session, for stores without trades.
+
+    :math:`\\Delta_{shares} = (OI_D - OI_{D^-}) \\cdot \\delta_D \\cdot m` where :math:`D^-` is
+    the contract's previous stored session (a contract first listed in the window starts from
+    0) and :math:`\\delta_D` the vendor delta of session D (shares; ``net_contracts`` is the OI
+    change, ``gross_contracts`` its absolute value). It assumes the side that opened (or
+    closed) the OI is the customer buyer: positive when calls are added or puts are closed.
+    SPEC "Open-interest timing": the OI of a row dated D is the OCC figure before D opens, so
+    the change is dated by the snapshot that first shows it. Seed 004 "Net Delta Scanner"
+    (chain-only reading; :func:`transactional_delta` is the trade-based one).
+    """
+    cols = ["underlying", "trade_date", "symbol", "expiry", "open_interest", "delta", "multiplier"]
+    c = pl.from_arrow(chains.select(cols))
+    assert isinstance(c, pl.DataFrame)
+    c = c.unique(["symbol", "trade_date"], keep="last").sort(["symbol", "trade_date"])
+    oi = pl.col("open_interest").cast(pl.Float64).fill_null(0.0)
+    first = pl.col("trade_date") == pl.col("trade_date").min()
+    c = c.with_columns(
+        pl.when(first).then(None).otherwise(oi - oi.shift(1).over("symbol").fill_null(0.0)).alias("net_contracts")
+    ).filter(pl.col("net_contracts").is_not_null())  # fmt: skip
+    return c.select(
+        "underlying", "expiry", "trade_date", "symbol", "net_contracts",
+        pl.col("net_contracts").abs().alias("gross_contracts"),
+        (pl.col("net_contracts") * pl.col("delta").fill_null(0.0) * pl.col("multiplier").cast(pl.Float64)).alias("delta_shares"),
+    )  # fmt: skip
 
 
 def transactional_delta(trades: pa.Table, chains: pa.Table) -> pl.DataFrame:
@@ -56,7 +84,7 @@ def transactional_delta(trades: pa.Table, chains: pa.Table) -> pl.DataFrame:
 
 
 def scan_netdelta(
-    trades: pa.Table,
+    trades: pa.Table | None,
     chains: pa.Table,
     session: dt.date,
     *,
@@ -68,7 +96,8 @@ def scan_netdelta(
     Parameters
     ----------
     trades
-        Classified trades of the sessions ``start .. session``.
+        Classified trades of the sessions ``start .. session``; None on a store without
+        trades: the chain's OI changes are used instead (:func:`oi_delta`).
     chains
         Chain snapshots of the same sessions (vendor ``delta``).
     start
@@ -85,7 +114,7 @@ def scan_netdelta(
         ``top_net_contracts``, ``top_gross_contracts`` (the three largest delta-increase
         positions of the day), and ``n`` (combinations of the ticker that triggered).
     """
-    td = transactional_delta(trades, chains).filter(
+    td = (transactional_delta(trades, chains) if trades is not None else oi_delta(chains)).filter(
         (pl.col("trade_date") >= start) & (pl.col("trade_date") <= session)
     )
     daily = td.group_by(["underlying", "expiry", "trade_date"]).agg(pl.col("delta_shares").sum())

@@ -10,6 +10,7 @@ import pyarrow as pa
 from chainlens.oi._config import OIConfig
 from chainlens.oi._rolls import detect_rolls
 from chainlens.oi._streaks import accumulation
+from chainlens.scan._settings import ScanSettings
 
 __all__ = [
     "ACCUMULATION_KEYS",
@@ -46,6 +47,7 @@ def store_scan(
     n_sessions: int = 30,
     window: int = 20,
     start: dt.date | None = None,
+    settings: ScanSettings | None = None,
 ) -> pa.Table:
     """Run one scanner over every underlying stored on ``session``; concatenated results.
 
@@ -54,6 +56,7 @@ def store_scan(
     from chainlens.errors import ConfigError
 
     cfg = config or OIConfig()
+    st = settings or ScanSettings()
     parts: list[pa.Table] = []
     for u in store.underlyings(session):  # one pure kernel call per underlying
         if kind == "accumulation":
@@ -75,7 +78,9 @@ def store_scan(
             from chainlens.scan._unusual import scan_unusual
 
             h = store.chain_history(u, end=session, n_sessions=window + 1)
-            parts.append(scan_unusual(h, session, trades=store.trades(u, session), window=window))
+            parts.append(scan_unusual(h, session, trades=store.trades(u, session), window=window,
+                                      min_multiple=st.unusual_min_multiple, min_sessions=st.unusual_min_sessions,
+                                      min_premium_usd=st.unusual_min_premium_usd))  # fmt: skip
         elif kind == "netdelta":
             from chainlens.flow._analyze import enrich_trades
             from chainlens.scan._netdelta import scan_netdelta
@@ -85,10 +90,10 @@ def store_scan(
             sessions = sorted(set(h.column("trade_date").to_pylist()))
             trades = [store.trades(u, d) for d in sessions]
             trades = [t for t in trades if t.num_rows]
-            if not trades:
+            if not h.num_rows:
                 continue
-            t = enrich_trades(pa.concat_tables(trades))
-            parts.append(scan_netdelta(t, h, session, start=first))
+            t = enrich_trades(pa.concat_tables(trades)) if trades else None  # None: OI changes
+            parts.append(scan_netdelta(t, h, session, start=first, min_increase=st.netdelta_min_increase))
         else:
             raise ConfigError(f"unknown scanner {kind!r} (unusual|netdelta|accumulation|rolls)")
     parts = [p for p in parts if p.num_rows]

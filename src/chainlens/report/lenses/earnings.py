@@ -1,0 +1,74 @@
+"""The earnings lens (seed 002 "OI changes around earnings"): next date, post-earnings expiry
+OI build, implied vs historical move, skew of that expiry."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from chainlens.report._model import FigureBook, Section
+from chainlens.report.lenses.common import no_data, oi_chart, skew_chart
+from chainlens.report.lenses.flow import conclusions, flow_summary
+from chainlens.report.rules import say
+
+__all__ = ["earnings_lens"]
+
+
+def _pct(x: Any) -> float | None:
+    return None if x is None else x / 100.0
+
+
+def earnings_lens(fb: FigureBook, doc: Mapping[str, Any]) -> list[Section]:
+    """Earnings setup, flow summary, conclusions."""
+    e = doc.get("earnings")
+    if not e or not e.get("next_date"):
+        return [
+            no_data(fb, "earnings_setup", "Earnings Setup", "earnings"),
+            conclusions(fb, doc, "earnings"),
+        ]
+    sents = [
+        say(
+            fb,
+            "earn.date",
+            fb.add("earn.date", e["next_date"], "date", "date", "next earnings date"),
+        )
+    ]
+    if e.get("post_expiry"):
+        kx = fb.add("earn.expiry", e["post_expiry"], "date", "date", "first expiry after earnings")
+        kb = fb.add(
+            "earn.oi_build",
+            e.get("post_expiry_oi_build"),
+            "contracts",
+            "int_signed",
+            "OI build in that expiry over the window",
+        )
+        sents.append(say(fb, "earn.build", kx, kb))
+        ki = fb.add(
+            "earn.implied",
+            _pct(e.get("implied_move_pct")),
+            "fraction",
+            "pct",
+            "implied move (straddle)",
+        )
+        kh = fb.add(
+            "earn.hist",
+            _pct(e.get("historical_mean_move_pct")),
+            "fraction",
+            "pct",
+            "mean historical earnings move",
+        )
+        note = (
+            ""
+            if e.get("historical_mean_move_pct") is not None
+            else " (no past earnings in the stored bars)"
+        )
+        sents.append(say(fb, "earn.move", ki, kh, note=note))
+        krr = fb.add(
+            "earn.rr", e.get("rr_25d"), "1/yr (decimal)", "iv", "25Δ risk reversal of that expiry"
+        )
+        sents.append(say(fb, "earn.skew", krr))
+    else:
+        sents.append(say(fb, "earn.no_expiry"))
+    s = Section(id="earnings_setup", title="Earnings Setup", sentences=sents,
+                charts=[c for c in (oi_chart(doc), skew_chart(doc)) if c])  # fmt: skip
+    return [s, flow_summary(fb, doc), conclusions(fb, doc, "earnings")]
