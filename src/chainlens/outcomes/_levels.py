@@ -56,6 +56,8 @@ _EXPIRY_SCHEMA = pa.schema(
         ("session", pa.date32()),
         ("expiry", pa.date32()),
         ("max_pain", pa.float64()),
+        ("call_oi", pa.int64()),
+        ("put_oi", pa.int64()),
         ("atm_strike", pa.float64()),
         ("straddle_mid", pa.float64()),
     ]
@@ -75,7 +77,7 @@ class LevelHistory:
         next one to settle. Walls and zero gamma as in ``chainlens analyze`` (SPEC
         "Conventions"); ``null`` where undefined.
     expiries
-        One row per session and expiry: ``max_pain`` (SPEC: listed strike minimising the
+        One row per session and expiry: ``call_oi``, ``put_oi`` (contracts), ``max_pain`` (SPEC: listed strike minimising the
         intrinsic payout to holders, ties to the lowest strike), ``atm_strike`` and
         ``straddle_mid`` (call mid + put mid at the strike nearest spot, USD per share).
     """
@@ -187,7 +189,13 @@ def levels_from_history(hist: pa.Table, underlying: str, cfg: AnalysisConfig) ->
         be = r.by_expiry
         exp = be.column("expiry").to_pylist()
         mp = [_num(v) for v in be.column("max_pain").to_pylist()]
-        later = [(e, m) for e, m in zip(exp, mp, strict=True) if e > r.session]
+        c_oi = be.column("call_oi").to_pylist()
+        p_oi = be.column("put_oi").to_pylist()
+        later = [
+            (e, m)
+            for e, m, c, p in zip(exp, mp, c_oi, p_oi, strict=True)
+            if e > r.session and (c or 0) > 0 and (p or 0) > 0
+        ]
         front = min(later, key=lambda em: em[0]) if later else (None, None)
         for k, v in (
             ("underlying", underlying),
@@ -207,6 +215,8 @@ def levels_from_history(hist: pa.Table, underlying: str, cfg: AnalysisConfig) ->
         ex["session"] += [r.session] * n
         ex["expiry"] += exp
         ex["max_pain"] += mp
+        ex["call_oi"] += c_oi
+        ex["put_oi"] += p_oi
         ex["atm_strike"] += [_num(v) for v in be.column("atm_strike").to_pylist()]
         ex["straddle_mid"] += [_num(v) for v in be.column("straddle_mid").to_pylist()]
     return LevelHistory(

@@ -171,13 +171,20 @@ def _pin(ctx: _Ctx, rule: OutcomeRule, params: dict[str, Any]) -> list[dict[str,
     s_col = ex.column("session").to_pylist()
     e_col = ex.column("expiry").to_pylist()
     mp_col = ex.column("max_pain").to_pylist()
-    mp_of = {(s, e): m for s, e, m in zip(s_col, e_col, mp_col, strict=True)}
+    both = [
+        (c or 0) > 0 and (p or 0) > 0
+        for c, p in zip(ex.column("call_oi").to_pylist(), ex.column("put_oi").to_pylist(), strict=True)
+    ]
+    mp_of = {(s, e): (m, b) for s, e, m, b in zip(s_col, e_col, mp_col, both, strict=True)}
     events = []
     for j in range(1, len(ctx.sessions)):  # one iteration per session
         e = ctx.sessions[j]
         before = ctx.sessions[j - 1]
-        mp = mp_of.get((before, e))
+        mp, two_sided = mp_of.get((before, e), (None, False))
         if mp is None or not math.isfinite(mp):
+            continue
+        if not two_sided:
+            params["_one_sided"].append(e)
             continue
         c, pc_ = float(ctx.close[j]), float(ctx.close[j - 1])
         events.append(
@@ -586,7 +593,7 @@ def measure_underlying(
         shared["_rolls"] = _oi_sources(ctx, "rolls")
     out = []
     for rule in chosen:
-        p = {**rule.params, **(params or {}).get(rule.name, {}), **shared}
+        p = {**rule.params, **(params or {}).get(rule.name, {}), **shared, "_one_sided": []}
         events = _BUILDERS[rule.kind](ctx, rule, p)
         n = len(events)
         hits = sum(bool(e["hit"]) for e in events)
@@ -603,6 +610,7 @@ def measure_underlying(
             extra["sessions_with_trades"] = len(shared["_flow_rows"])
         if rule.kind == "pin":
             extra["tol"] = float(p["tol"])
+            extra["skipped_one_sided"] = len(p["_one_sided"])
         out.append(
             OutcomeResult(
                 rule=rule.name,

@@ -65,7 +65,9 @@ RULES: tuple[OutcomeRule, ...] = (
         claim="Price pins to max pain into expiry.",
         hit=(
             "for each expiry E that is a stored session: |close(E) - MP(E)| <= tol * MP(E), "
-            "MP(E) = max pain of expiry E in the last stored snapshot before E"
+            "MP(E) = max pain of expiry E in the last stored snapshot before E; an expiry "
+            "whose snapshot lists no call OI or no put OI is skipped (its max pain is an edge "
+            "strike by construction) and counted as skipped_one_sided"
         ),
         baseline="the same test with the previous close close(E-1) in place of MP(E)",
         params={"tol": 0.003},
