@@ -32,7 +32,13 @@ if TYPE_CHECKING:
     from chainlens.analysis import AnalysisConfig
     from chainlens.store import Store
 
-__all__ = ["MIN_EVENTS", "OutcomeResult", "measure_outcomes", "measure_underlying"]
+__all__ = [
+    "MIN_EVENTS",
+    "OutcomeResult",
+    "measure_outcomes",
+    "measure_underlying",
+    "oi_signal_events",
+]
 
 #: Below this many events a rate is stated with its n but called too small to judge.
 MIN_EVENTS = 10
@@ -310,21 +316,29 @@ def _horizon(ctx: _Ctx, i: int, horizon: int, expiry: dt.date | None) -> int | N
     return j if j > i else None
 
 
-def _oi_sources(ctx: _Ctx, source: str) -> list[dict[str, Any]]:
-    """Streaks or rolls as first reported (one event per run of consecutive sessions in which
-    the same contract, or the same from/to pair, is reported)."""
+def oi_signal_events(hist: pa.Table, source: str) -> dict[str, list[dict[str, Any]]]:
+    """Accumulation streaks or rolls as first reported, per underlying, over a chain history
+    of one or many underlyings (one OI call per session for all of them).
+
+    One event per run of consecutive sessions in which the same contract (``accumulation``)
+    or the same kind/from/to pair (``rolls``) is reported; each event is the row of
+    :func:`chainlens.oi.accumulation` or :func:`chainlens.oi.detect_rolls` (``OIConfig``
+    defaults) plus ``session``, the session that first reported it.
+    """
     from chainlens.oi import OIConfig, accumulation, detect_rolls
 
     cfg = OIConfig()
+    out: dict[str, list[dict[str, Any]]] = {}
+    if hist.num_rows == 0:
+        return out
     # enough snapshots for the longest test (a streak of min_sessions changes; a roll window)
     span = max(cfg.streak_min_sessions, cfg.roll_window) + 3
+    td = hist.column("trade_date")
+    days = sorted(pc.unique(td).to_pylist())
     prev: set[tuple[Any, ...]] = set()
-    out = []
-    h = ctx.hist
-    td = h.column("trade_date")
-    for i, d in enumerate(ctx.sessions):  # one iteration per session
-        lo = ctx.sessions[max(0, i - span + 1)]
-        w = h.filter(
+    for i, d in enumerate(days):  # one iteration per session (all underlyings at once)
+        lo = days[max(0, i - span + 1)]
+        w = hist.filter(
             pc.and_(
                 pc.greater_equal(td, pa.scalar(lo, pa.date32())),
                 pc.less_equal(td, pa.scalar(d, pa.date32())),
@@ -333,7 +347,7 @@ def _oi_sources(ctx: _Ctx, source: str) -> list[dict[str, Any]]:
         if source == "rolls":
             t = detect_rolls(w, as_of=d, config=cfg)
             t = t.filter(pc.is_valid(t.column("to_symbol"))) if t.num_rows else t
-            keys = ["kind", "from_symbol", "to_symbol"]
+            keys = ["underlying", "kind", "from_symbol", "to_symbol"]
         else:
             t = accumulation(
                 w,
@@ -344,15 +358,21 @@ def _oi_sources(ctx: _Ctx, source: str) -> list[dict[str, Any]]:
                 min_dte=cfg.streak_min_dte,
                 drop_stale=cfg.drop_stale,
             )
-            keys = ["symbol"]
+            keys = ["underlying", "symbol"]
         now: set[tuple[Any, ...]] = set()
         for r in t.to_pylist():
             key = tuple(r[k] for k in keys)
             now.add(key)
             if key not in prev:
-                out.append({"i": i, **r})
+                out.setdefault(r["underlying"], []).append({**r, "session": d})
         prev = now
     return out
+
+
+def _oi_sources(ctx: _Ctx, events: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Attach the per-underlying session index ``i`` to events of :func:`oi_signal_events`."""
+    pos = {d: i for i, d in enumerate(ctx.sessions)}
+    return [{"i": pos[e["session"]], **e} for e in events if e["session"] in pos]
 
 
 def _deep(right: Any, strike: Any, spot: np.ndarray | float, otm: float) -> Any:
@@ -562,8 +582,15 @@ def measure_underlying(
     rules: Sequence[str] | None = None,
     params: dict[str, dict[str, Any]] | None = None,
     config: AnalysisConfig | None = None,
+    hist: pa.Table | None = None,
+    oi_events: dict[str, dict[str, list[dict[str, Any]]]] | None = None,
 ) -> list[OutcomeResult]:
-    """Every requested rule measured on one underlying (see :func:`measure_outcomes`)."""
+    """Every requested rule measured on one underlying (see :func:`measure_outcomes`).
+
+    ``hist`` (the underlying's chain history in the range) and ``oi_events``
+    (``{"accumulation": ..., "rolls": ...}`` of :func:`oi_signal_events`) may be given when
+    already computed; otherwise they are read and computed here.
+    """
     from chainlens.analysis import AnalysisConfig
 
     chosen = _rules(rules)
@@ -577,7 +604,8 @@ def measure_underlying(
         return [
             OutcomeResult(r.name, underlying, start, end, 0, 0, 0, 0, noun=r.noun) for r in chosen
         ]
-    hist = store.chain_history(underlying, start=lo, end=hi)  # type: ignore[arg-type]
+    if hist is None:
+        hist = store.chain_history(underlying, start=lo, end=hi)
     lv = levels_from_history(hist, underlying, config or AnalysisConfig())
     sessions = lv.levels.column("session").to_pylist()
     close = np.asarray(lv.levels.column("spot").to_pylist(), dtype=float)
@@ -588,9 +616,15 @@ def measure_underlying(
     if kinds & {"flow", "flow_divergence"}:
         shared["_flow_rows"] = _flow_rows(ctx)
     if "accumulation" in srcs or "deep_otm" in srcs or "toward" in kinds:
-        shared["_acc"] = _oi_sources(ctx, "accumulation")
+        acc = (
+            oi_events["accumulation"]
+            if oi_events is not None
+            else oi_signal_events(hist, "accumulation")
+        )
+        shared["_acc"] = _oi_sources(ctx, acc.get(underlying, []))
     if "rolls" in srcs or "roll_direction" in kinds:
-        shared["_rolls"] = _oi_sources(ctx, "rolls")
+        rl = oi_events["rolls"] if oi_events is not None else oi_signal_events(hist, "rolls")
+        shared["_rolls"] = _oi_sources(ctx, rl.get(underlying, []))
     out = []
     for rule in chosen:
         p = {**rule.params, **(params or {}).get(rule.name, {}), **shared, "_one_sided": []}
@@ -668,11 +702,32 @@ def measure_outcomes(
     """
     if start is not None and end is not None and end < start:
         raise InputError(f"--to {end} is before --from {start}", column="to", value=str(end))
-    _rules(rules)  # validate before reading anything
+    chosen = _rules(rules)  # validate before reading anything
     tickers = list(underlyings) if underlyings else store.underlyings()
+    hists: dict[str, pa.Table] = {}
+    for u in tickers:  # one iteration per underlying
+        days = [
+            d
+            for d in store.session_dates(u)
+            if (start is None or d >= start) and (end is None or d <= end)
+        ]
+        if days:
+            hists[u] = store.chain_history(u, start=days[0], end=days[-1])
+    # the OI signals of every underlying at once: one OI call per session, not per ticker
+    srcs = {r.params.get("source") for r in chosen} | {r.kind for r in chosen}
+    oi_events: dict[str, dict[str, list[dict[str, Any]]]] = {"accumulation": {}, "rolls": {}}
+    if hists and srcs & {"accumulation", "deep_otm", "toward"}:
+        oi_events["accumulation"] = oi_signal_events(_concat(hists), "accumulation")
+    if hists and srcs & {"rolls", "roll_direction"}:
+        oi_events["rolls"] = oi_signal_events(_concat(hists), "rolls")
     out: list[OutcomeResult] = []
     for u in tickers:  # one iteration per underlying
         out += measure_underlying(
-            store, u, start=start, end=end, rules=rules, params=params, config=config
-        )
+            store, u, start=start, end=end, rules=rules, params=params, config=config,
+            hist=hists.get(u), oi_events=oi_events,
+        )  # fmt: skip
     return out
+
+
+def _concat(hists: dict[str, pa.Table]) -> pa.Table:
+    return pa.concat_tables(list(hists.values()))
