@@ -26,6 +26,7 @@ from typer.testing import CliRunner
 
 from chainlens.calendar import next_session, sessions_in_range
 from chainlens.cli import app
+from chainlens.cli._common import run_guarded
 from chainlens.outcomes import RULE_NAMES, RULES, measure_outcomes, wilson_interval
 from chainlens.store import Store
 from chainlens.symbols import format_osi
@@ -131,7 +132,9 @@ def test_rules_are_data_with_definitions() -> None:
         assert r.claim and r.hit and r.baseline
 
 
-def test_cli_outcomes_json_detail_and_errors(tmp_path: Path) -> None:
+def test_cli_outcomes_json_detail_and_errors(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     root = tmp_path / "s"
     _market(root, 3, True)
     runner = CliRunner()
@@ -159,7 +162,7 @@ def test_cli_outcomes_json_detail_and_errors(tmp_path: Path) -> None:
         (["--ticker", "QQQ"], "holds no chain of QQQ"),
         (["--tol", "3"], "--tol must be a fraction"),
     ):
-        r = runner.invoke(app, [*base, *bad])
-        assert r.exit_code == 2 and msg in r.output, (bad, r.output)
-    r = runner.invoke(app, ["outcomes", "--store", str(tmp_path / "none")])
-    assert r.exit_code == 2 and "no chainlens store" in r.output
+        assert run_guarded(app, [*base, *bad]) == 2, bad
+        assert msg in capsys.readouterr().err, bad
+    assert run_guarded(app, ["outcomes", "--store", str(tmp_path / "none")]) == 2
+    assert "no chainlens store" in capsys.readouterr().err
