@@ -51,7 +51,9 @@ def _chain(d: dt.date, expiry: dt.date, spot: float, kstar: float) -> pa.Table:
             "snapshot_ts": pa.array([snap] * (2 * n), pa.timestamp("ns", tz="UTC")),
             "underlying": ["SIM"] * (2 * n),
             "root": ["SIM"] * (2 * n),
-            "symbol": [format_osi("SIM", expiry, r, float(x)) for r, x in zip(right, k, strict=True)],
+            "symbol": [
+                format_osi("SIM", expiry, r, float(x)) for r, x in zip(right, k, strict=True)
+            ],
             "expiry": pa.array([expiry] * (2 * n), pa.date32()),
             "settlement": ["PM"] * (2 * n),
             "strike": k,
@@ -74,7 +76,9 @@ def _market(root: Path, seed: int, planted: bool) -> None:
     tables = []
     for d in days:
         if kstar is not None:
-            spot = kstar * (1 + rng.normal(0, 0.001)) if planted else spot * (1 + rng.normal(0, 0.01))
+            spot = (
+                kstar * (1 + rng.normal(0, 0.001)) if planted else spot * (1 + rng.normal(0, 0.01))
+            )
         spot = round(spot, 4)
         kstar = float(np.round(spot * (1 + rng.normal(0, 0.015))))
         tables.append(_chain(d, next_session(d), spot, kstar))
@@ -166,3 +170,9 @@ def test_cli_outcomes_json_detail_and_errors(
         assert msg in capsys.readouterr().err, bad
     assert run_guarded(app, ["outcomes", "--store", str(tmp_path / "none")]) == 2
     assert "no chainlens store" in capsys.readouterr().err
+
+
+def test_docs_define_every_rule() -> None:
+    doc = (Path(__file__).parents[1] / "docs" / "outcomes.md").read_text()
+    for name in RULE_NAMES:
+        assert f"`{name}`" in doc, name

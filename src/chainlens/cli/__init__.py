@@ -12,8 +12,7 @@ import sys
 import typer
 
 from chainlens import __version__
-from chainlens.cli import _analyze, _fetch, _ingest, _pipeline, _scan, _sim
-from chainlens.cli import _outcomes
+from chainlens.cli import _analyze, _fetch, _ingest, _outcomes, _pipeline, _scan, _sim
 from chainlens.cli._common import run_guarded
 
 __all__ = ["app", "main"]

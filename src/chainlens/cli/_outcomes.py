@@ -55,7 +55,9 @@ def _table(results: list[Any]) -> None:
 
     span = sorted({(str(r.start), str(r.end)) for r in results})
     rng = f"{span[0][0]} .. {span[-1][1]}" if span else ""
-    tab = Table(title=f"chainlens outcomes {rng} (hit: the rule was right; baseline: the naive read)")
+    tab = Table(
+        title=f"chainlens outcomes {rng} (hit: the rule was right; baseline: the naive read)"
+    )
     for name in ("ticker", "rule", "n", "hits", "rate", "95% CI", "baseline", "base rate"):
         tab.add_column(name, no_wrap=True)
     for r in results:

@@ -179,7 +179,9 @@ def _pin(ctx: _Ctx, rule: OutcomeRule, params: dict[str, Any]) -> list[dict[str,
     mp_col = ex.column("max_pain").to_pylist()
     both = [
         (c or 0) > 0 and (p or 0) > 0
-        for c, p in zip(ex.column("call_oi").to_pylist(), ex.column("put_oi").to_pylist(), strict=True)
+        for c, p in zip(
+            ex.column("call_oi").to_pylist(), ex.column("put_oi").to_pylist(), strict=True
+        )
     ]
     mp_of = {(s, e): (m, b) for s, e, m, b in zip(s_col, e_col, mp_col, both, strict=True)}
     events = []
@@ -417,7 +419,9 @@ def _oi_held(ctx: _Ctx, rule: OutcomeRule, params: dict[str, Any]) -> list[dict[
     return events
 
 
-def _oi_baseline(ctx: _Ctx, params: dict[str, Any], events: list[dict[str, Any]]) -> tuple[int, int]:
+def _oi_baseline(
+    ctx: _Ctx, params: dict[str, Any], events: list[dict[str, Any]]
+) -> tuple[int, int]:
     """Share of all contracts (OI >= 50, >= 10 days to expiry) whose OI held, on the same
     signal sessions and horizons as the events (each contract once per session)."""
     rows, mat, terms = ctx.oi_panel()
@@ -599,11 +603,11 @@ def measure_underlying(
         for d in store.session_dates(underlying)
         if (start is None or d >= start) and (end is None or d <= end)
     ]
-    lo, hi = (have[0], have[-1]) if have else (start, end)
     if not have:
         return [
             OutcomeResult(r.name, underlying, start, end, 0, 0, 0, 0, noun=r.noun) for r in chosen
         ]
+    lo, hi = have[0], have[-1]
     if hist is None:
         hist = store.chain_history(underlying, start=lo, end=hi)
     lv = levels_from_history(hist, underlying, config or AnalysisConfig())
