@@ -145,3 +145,53 @@ def test_level_history_matches_single_session_levels(spx_store: Path) -> None:
     lines = csv_out.stdout.strip().splitlines()
     assert lines[0].startswith("underlying,session,spot,zero_gamma,call_wall,put_wall,max_pain")
     assert [ln.split(",")[1] for ln in lines[1:]] == ["2026-05-28", "2026-05-29"]
+
+
+def test_walls_gamma_zone_hits_follow_their_definitions(spx_store: Path) -> None:
+    """Recount the walls, gamma-regime and zone hits from the level history with the written
+    definitions (docs/outcomes.md), in plain Python."""
+    with Store(spx_store, create=False, read_only=True) as st:
+        lv = level_history(st, "SPX")
+        res = {
+            r.rule: r
+            for r in measure_outcomes(
+                st, underlyings=["SPX"], rules=["walls", "gamma_regime", "expected_move_zone"]
+            )
+        }
+    rows = lv.levels.to_pylist()
+    close = [r["spot"] for r in rows]
+    walls = [
+        (r["put_wall"] <= close[i + 1] <= r["call_wall"],
+         abs(close[i + 1] - close[i]) <= (r["call_wall"] - r["put_wall"]) / 2)
+        for i, r in enumerate(rows[:-1])
+        if r["put_wall"] is not None and r["call_wall"] is not None
+    ]  # fmt: skip
+    w = res["walls"]
+    assert (w.n, w.hits, w.baseline_hits) == (
+        len(walls),
+        sum(h for h, _ in walls),
+        sum(b for _, b in walls),
+    )
+    idx = [i for i in range(1, len(rows) - 1) if rows[i]["zero_gamma"] is not None]
+    nxt = {i: abs(close[i + 1] / close[i] - 1) for i in idx}
+    m = sorted(nxt.values())[len(idx) // 2] if len(idx) % 2 else (
+        sorted(nxt.values())[len(idx) // 2 - 1] + sorted(nxt.values())[len(idx) // 2]) / 2  # fmt: skip
+    g = res["gamma_regime"]
+    hits = sum((close[i] < rows[i]["zero_gamma"]) == (nxt[i] > m) for i in idx)
+    base = sum((abs(close[i] / close[i - 1] - 1) > m) == (nxt[i] > m) for i in idx)
+    assert (g.n, g.hits, g.baseline_hits) == (len(idx), hits, base)
+    # zone: straddle of the first expiry after D-1 in D-1's snapshot
+    ex = lv.expiries.to_pylist()
+    z = res["expected_move_zone"]
+    n = hits = 0
+    for i in range(1, len(rows)):
+        d0 = rows[i - 1]["session"]
+        later = sorted((e["expiry"], e["straddle_mid"]) for e in ex
+                       if e["session"] == d0 and e["expiry"] > d0)  # fmt: skip
+        if not later or later[0][1] is None or later[0][1] <= 0:
+            continue
+        mid = later[0][1]
+        n += 1
+        hits += close[i - 1] - mid <= close[i] <= close[i - 1] + mid
+    assert (z.n, z.hits) == (n, hits)
+    assert 0.5 < z.baseline_rate < 0.6  # mostly next-day expiries: nominal 0.575
