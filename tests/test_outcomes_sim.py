@@ -176,3 +176,23 @@ def test_docs_define_every_rule() -> None:
     doc = (Path(__file__).parents[1] / "docs" / "outcomes.md").read_text()
     for name in RULE_NAMES:
         assert f"`{name}`" in doc, name
+
+
+def test_what_worked_yesterday_checks_the_last_close(tmp_path: Path) -> None:
+    from chainlens.outcomes import reliability_for, what_worked
+
+    root = tmp_path / "s"
+    _market(root, 5, True)
+    with Store(root, create=False, read_only=True) as st:
+        last = st.session_dates("SIM")[-1]
+        checks = what_worked(st, last)
+        (pin,) = measure_outcomes(st, rules=["max_pain_pin"])
+        sentences = reliability_for("SIM", ["max_pain_pin", "rolls_held"], st)
+    ev = pin.events[-1]
+    (got,) = [c for c in checks if c["rule"] == "max_pain_pin"]
+    assert got["outcome_session"] == last == ev["expiry"]
+    assert got["hit"] == ev["hit"] and f"{ev['max_pain']:,.2f}" in got["text"]
+    assert {c["rule"] for c in checks} >= {"max_pain_pin", "walls"}
+    assert all(c["outcome_session"] == last for c in checks)
+    assert sentences[0].startswith(f"max_pain_pin: {pin.hits} of {pin.n} expiries hit")
+    assert sentences[1] == "rolls_held: no rolls to measure yet."

@@ -23,7 +23,7 @@ from chainlens.outcomes._measure import (
     measure_outcomes,
     measure_underlying,
 )
-from chainlens.outcomes._reliability import reliability_for
+from chainlens.outcomes._reliability import YESTERDAY_RULES, reliability_for, what_worked
 from chainlens.outcomes._rules import RULE_NAMES, RULES, OutcomeRule, rule_by_name
 from chainlens.outcomes._stats import wilson_interval
 
@@ -32,6 +32,7 @@ __all__ = [
     "MIN_EVENTS",
     "RULES",
     "RULE_NAMES",
+    "YESTERDAY_RULES",
     "LevelHistory",
     "OutcomeResult",
     "OutcomeRule",
@@ -41,4 +42,5 @@ __all__ = [
     "reliability_for",
     "rule_by_name",
     "wilson_interval",
+    "what_worked",
 ]

@@ -198,6 +198,7 @@ def _pin(ctx: _Ctx, rule: OutcomeRule, params: dict[str, Any]) -> list[dict[str,
         events.append(
             {
                 "session": e,
+                "outcome_session": e,
                 "expiry": e,
                 "max_pain": mp,
                 "max_pain_session": before,
@@ -224,6 +225,7 @@ def _walls(ctx: _Ctx, rule: OutcomeRule, params: dict[str, Any]) -> list[dict[st
         events.append(
             {
                 "session": ctx.sessions[i],
+                "outcome_session": ctx.sessions[i + 1],
                 "put_wall": pw[i],
                 "call_wall": cw[i],
                 "close": s0,
@@ -251,6 +253,7 @@ def _gamma(ctx: _Ctx, rule: OutcomeRule, params: dict[str, Any]) -> list[dict[st
         events.append(
             {
                 "session": ctx.sessions[i],
+                "outcome_session": ctx.sessions[i + 1],
                 "zero_gamma": zg[i],
                 "close": float(c[i]),
                 "regime": "below" if below else "above",
@@ -299,6 +302,7 @@ def _flow(ctx: _Ctx, rule: OutcomeRule, params: dict[str, Any]) -> list[dict[str
         events.append(
             {
                 "session": ctx.sessions[i],
+                "outcome_session": ctx.sessions[i + 1],
                 "side_label": side,
                 "naive_label": naive,
                 "next_return_pct": 100 * r,
@@ -530,6 +534,7 @@ def _zone(ctx: _Ctx, rule: OutcomeRule, params: dict[str, Any]) -> list[dict[str
         events.append(
             {
                 "session": ctx.sessions[i],
+                "outcome_session": ctx.sessions[i],
                 "set_on": set_on,
                 "expiry": e,
                 "straddle_mid": m,
