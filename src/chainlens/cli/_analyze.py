@@ -1,4 +1,5 @@
-"""``chainlens analyze FILE`` (stateless) and ``chainlens levels TICKER --date D`` (store).
+"""``chainlens analyze FILE`` (stateless) and ``chainlens levels TICKER --date D`` (store);
+``levels TICKER --from D1 --to D2`` is the level history (:mod:`chainlens.cli._outcomes`).
 
 Thin layer over :func:`chainlens.analysis.analyze_chain`. Imports are lazy so that process
 start to JSON stays short (issue 3: ≤ 1.5 s for a full SPX file).
@@ -155,7 +156,7 @@ def register(app: typer.Typer) -> None:
     @app.command("levels")
     def levels(
         ticker: str = typer.Argument(..., help="Underlying ticker (SPX, QQQ...)."),
-        date: str = typer.Option(..., "--date", help="Session date YYYY-MM-DD."),
+        date: str | None = typer.Option(None, "--date", help="Session date YYYY-MM-DD."),
         store: Path = StoreOpt,
         as_json: bool = JsonOpt,
         greeks: str | None = typer.Option(None, "--greeks", help=_GREEKS_HELP),
@@ -163,14 +164,30 @@ def register(app: typer.Typer) -> None:
         rate: float | None = typer.Option(
             None, "--rate", help="Flat risk-free rate (decimal, 1/yr)."
         ),
+        start: str | None = typer.Option(None, "--from", help="Level history: first session."),
+        end: str | None = typer.Option(None, "--to", help="Level history: last session."),
+        as_csv: bool = typer.Option(False, "--csv", help="Level history as CSV on stdout."),
     ) -> None:
-        """The same analysis for a chain snapshot held in the store."""
+        """The same analysis for a chain snapshot held in the store; with --from/--to, the
+        level history (zero gamma, walls, max pain, spot per session)."""
         import datetime as dt
 
         from chainlens.analysis import analyze_chain
         from chainlens.errors import ConfigError
         from chainlens.store import Store
 
+        if start is not None or end is not None or as_csv:  # the range form (issue 16)
+            from chainlens.cli._outcomes import emit_level_history, parse_day
+
+            if date is not None:
+                raise ConfigError("give either --date or --from/--to, not both")
+            fmt = "json" if as_json else "csv" if as_csv else "table"
+            cfg = _config(greeks, dealer_model, rate)
+            d1, d2 = parse_day(start, "--from"), parse_day(end, "--to")
+            emit_level_history(store, ticker.upper(), d1, d2, fmt, cfg)
+            return
+        if date is None:
+            raise ConfigError("give --date D (one session) or --from D1 --to D2 (level history)")
         try:
             session = dt.date.fromisoformat(date)
         except ValueError as exc:
