@@ -147,7 +147,7 @@ TARGETS: tuple[Target, ...] = (
     _t("pc_oi", "SPX", "median", 1.73, 2.08, 0.1, "ratio", _SPX),
     _t("pc_oi", "NDX", "median", 0.90, 1.23, 0.1, "ratio", _NDX),
     _t("pc_oi", "RUT", "median", 1.63, 1.99, 0.1, "ratio", _RUT),
-    _t("pc_oi", "SPY", "median", 1.79, 2.06, 0.1, "ratio", _SPY),
+    _t("pc_oi", "SPY", "median", 1.79, 2.07, 0.1, "ratio", _SPY),
     _t("pc_oi", "QQQ", "median", 1.74, 2.03, 0.1, "ratio", _QQQ),
     _t("pc_oi", "mega_cap", "median", 0.93, 1.31, 0.15, "ratio", _MEGA),
     _t("pc_oi", "VIX", "median", 0.40, 0.41, 0.25, "ratio", _VIX, "one day (2016-06-01)"),
@@ -155,7 +155,7 @@ TARGETS: tuple[Target, ...] = (
     _t("spread_atm_pct", "SPX", "median", 1.09, 2.65, 0.3, "% of mid", _SPX),
     _t("spread_atm_pct", "NDX", "median", 3.64, 6.66, 0.5, "% of mid", _NDX),
     _t("spread_atm_pct", "SPY", "median", 0.80, 3.38, 0.3, "% of mid", _SPY),
-    _t("spread_atm_pct", "QQQ", "median", 0.90, 2.64, 0.3, "% of mid", _QQQ),
+    _t("spread_atm_pct", "QQQ", "median", 0.89, 2.64, 0.3, "% of mid", _QQQ),
     _t("spread_atm_pct", "mega_cap", "median", 1.84, 3.00, 0.5, "% of mid", _MEGA),
     # --- where the OI sits
     _t("oi_near5", "SPX", "median", 0.20, 0.31, 0.05, "share of OI", _SPX, "|K/S-1| <= 5%"),
