@@ -431,6 +431,11 @@ class _Market:
             b_, a_, px_ = price_legs(
                 lg, sp_t, strike, is_call, settle_ns, carry, vix_like, w_year, _R, sfrac, penny
             )
+            # nobody sells at a zero bid: such background sells become buys at the ask
+            fix = (b_ <= 0) & (lg.side < 0) & ~lg.forced
+            if fix.any():
+                lg.side = np.where(fix, 1, lg.side).astype(np.int8)
+                px_ = np.where(fix, a_, px_)
             return lg, sp_t, b_, a_, px_
 
         legs, spot_t, lbid, lask, lpx = priced(orders, u_open, 0)

@@ -117,14 +117,14 @@ def sample_orders(
     side = np.where(u[:, 3] < 0.5 + put_buy_bias[grp] * (cidx & 1), 1, -1).astype(np.int8)
     # Price placement: at the touch, inside near the touch, or around the mid.
     xr = u[:, 4]
-    # about 46% at the touch, 28% inside near it, 26% around the mid (half exactly at it),
+    # about 42% at the touch, 30% inside near it, 28% around the mid (half exactly at it),
     # so ~50% of trades print strictly inside the NBBO (the real Cboe DataShop tape: 63%, 34%
     # at the mid)
     x_touch = np.where(
-        xr < 0.46,
+        xr < 0.42,
         1.0,
         np.where(
-            xr < 0.74,
+            xr < 0.72,
             0.6 + 0.35 * u[:, 5],
             np.where(u[:, 5] < 0.5, 0.5, 0.42 + 0.16 * u[:, 5]),
         ),

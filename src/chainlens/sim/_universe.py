@@ -31,7 +31,7 @@ _CORE: list[tuple[str, str, str, float, float, float, float, int, float, float]]
     ("NDX", "index", "Index", 17800.0, 0.19, 1.20, 5.0, 0, -0.70, 0.95),
     ("GOOGL", "stock", "Communication Services", 140.0, 0.28, 1.10, 6.0, 1, -0.40, 1.05),
     ("AMD", "stock", "Technology", 190.0, 0.46, 1.60, 7.0, 1, -0.35, 1.1),
-    ("RUT", "index", "Index", 2050.0, 0.20, 1.15, 3.0, 0, -0.60, 1.65),
+    ("RUT", "index", "Index", 2050.0, 0.20, 1.15, 3.0, 0, -0.60, 1.72),
     ("VIX", "index", "Volatility", 14.0, 0.85, -4.0, 6.0, 1, 0.55, 0.45),
     ("XLF", "etf", "Financials", 40.0, 0.17, 1.00, 3.0, 1, -0.55, 1.4),
     ("GLD", "etf", "Commodities", 190.0, 0.14, 0.05, 3.0, 1, -0.20, 0.9),
