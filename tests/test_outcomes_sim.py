@@ -179,7 +179,7 @@ def test_docs_define_every_rule() -> None:
 
 
 def test_what_worked_yesterday_checks_the_last_close(tmp_path: Path) -> None:
-    from chainlens.outcomes import reliability_for, what_worked
+    from chainlens.outcomes import reliability_by_ticker, reliability_for, what_worked
 
     root = tmp_path / "s"
     _market(root, 5, True)
@@ -188,6 +188,7 @@ def test_what_worked_yesterday_checks_the_last_close(tmp_path: Path) -> None:
         checks = what_worked(st, last)
         (pin,) = measure_outcomes(st, rules=["max_pain_pin"])
         sentences = reliability_for("SIM", ["max_pain_pin", "rolls_held"], st)
+        by = reliability_by_ticker(st, last, ["SIM"], ["max_pain_pin"])
     ev = pin.events[-1]
     (got,) = [c for c in checks if c["rule"] == "max_pain_pin"]
     assert got["outcome_session"] == last == ev["expiry"]
@@ -196,3 +197,4 @@ def test_what_worked_yesterday_checks_the_last_close(tmp_path: Path) -> None:
     assert all(c["outcome_session"] == last for c in checks)
     assert sentences[0].startswith(f"max_pain_pin: {pin.hits} of {pin.n} expiries hit")
     assert sentences[1] == "rolls_held: no rolls to measure yet."
+    assert by == {"SIM": {"max_pain_pin": sentences[0]}}

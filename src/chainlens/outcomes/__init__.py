@@ -23,11 +23,18 @@ from chainlens.outcomes._measure import (
     measure_outcomes,
     measure_underlying,
 )
-from chainlens.outcomes._reliability import YESTERDAY_RULES, reliability_for, what_worked
+from chainlens.outcomes._reliability import (
+    LENS_RULES,
+    YESTERDAY_RULES,
+    reliability_by_ticker,
+    reliability_for,
+    what_worked,
+)
 from chainlens.outcomes._rules import RULE_NAMES, RULES, OutcomeRule, rule_by_name
 from chainlens.outcomes._stats import wilson_interval
 
 __all__ = [
+    "LENS_RULES",
     "LEVEL_COLUMNS",
     "MIN_EVENTS",
     "RULES",
@@ -39,6 +46,7 @@ __all__ = [
     "level_history",
     "measure_outcomes",
     "measure_underlying",
+    "reliability_by_ticker",
     "reliability_for",
     "rule_by_name",
     "wilson_interval",

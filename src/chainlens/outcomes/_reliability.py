@@ -14,7 +14,13 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from chainlens.store import Store
 
-__all__ = ["YESTERDAY_RULES", "reliability_for", "what_worked"]
+__all__ = [
+    "LENS_RULES",
+    "YESTERDAY_RULES",
+    "reliability_by_ticker",
+    "reliability_for",
+    "what_worked",
+]
 
 #: Rules checked by "what worked yesterday" (the claims about the session that just closed).
 YESTERDAY_RULES = (
@@ -25,6 +31,13 @@ YESTERDAY_RULES = (
     "accumulation_held",
     "rolls_held",
 )
+#: The outcome rules each report lens fires (its "Signal vs Noise" states their reliability).
+LENS_RULES: dict[str, tuple[str, ...]] = {
+    "flow": ("flow_label", "flow_divergence", "walls", "accumulation_held", "max_pain_pin"),
+    "bias": ("flow_label", "gamma_regime", "rolls_direction"),
+    "premium": ("expected_move_zone", "walls", "max_pain_pin"),
+    "earnings": ("expected_move_zone",),
+}
 #: Sessions read before the checked session: the longest horizon (5) plus the streak look-back.
 _LOOKBACK_SESSIONS = 12
 
@@ -54,6 +67,23 @@ def reliability_for(
         return []
     res = measure_underlying(store, ticker, start=start, end=end, rules=list(rules))
     return [r.sentence() for r in res]
+
+
+def reliability_by_ticker(
+    store: Store,
+    session: dt.date,
+    tickers: Sequence[str],
+    rules: Sequence[str] | None = None,
+) -> dict[str, dict[str, str]]:
+    """``{ticker: {rule: sentence}}`` measured on the stored history up to ``session`` (every
+    rule of :data:`LENS_RULES` by default), in one :func:`measure_outcomes` pass."""
+    from chainlens.outcomes._measure import measure_outcomes
+
+    chosen = rules or sorted({r for rs in LENS_RULES.values() for r in rs})
+    out: dict[str, dict[str, str]] = {}
+    for r in measure_outcomes(store, end=session, underlyings=list(tickers), rules=chosen):
+        out.setdefault(r.underlying, {})[r.rule] = r.sentence()
+    return out
 
 
 def _fmt(x: Any) -> str:
