@@ -383,8 +383,7 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Download Cboe's delayed quotes for each symbol, save the raw JSON under the store and ingest it.
 
-        Exit code 2 if any symbol failed (the others are stored; a failed one leaves the store
-        as it was).
+        Exit code 2 if any symbol failed; the others are stored, a failed one leaves the store as it was.
         """
         wanted = list(symbols or [])
         if watchlist is not None:
