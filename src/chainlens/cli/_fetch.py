@@ -319,7 +319,9 @@ def fetch_symbols(
             note("downloading")
             try:
                 when = dt.datetime.now(dt.UTC)
-                body = download(url, timeout=timeout, retries=retries, backoff=backoff, on_event=note)
+                body = download(
+                    url, timeout=timeout, retries=retries, backoff=backoff, on_event=note
+                )
                 _check_payload(body, sym, url)
                 note("checking")
                 session, why = _probe(body, plain)
@@ -368,7 +370,9 @@ def register(app: typer.Typer) -> None:
             help="Replace the scheme and host (mirrors, tests); the API path is kept.",
         ),
         watchlist: Path | None = typer.Option(
-            None, "--watchlist", help="File of symbols (one per line or comma-separated; # comments)."
+            None,
+            "--watchlist",
+            help="File of symbols (one per line or comma-separated; # comments).",
         ),
         timeout: float = typer.Option(30.0, "--timeout", help="Seconds to wait for an answer."),
         retries: int = typer.Option(
@@ -379,8 +383,7 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Download Cboe's delayed quotes for each symbol, save the raw JSON under the store and ingest it.
 
-        Exit code 2 if any symbol failed (the others are stored; a failed one leaves the store
-        as it was).
+        Exit code 2 if any symbol failed; the others are stored, a failed one leaves the store as it was.
         """
         wanted = list(symbols or [])
         if watchlist is not None:
@@ -390,7 +393,8 @@ def register(app: typer.Typer) -> None:
             seen.setdefault(cboe_symbol(s), s)
         if not seen:
             raise FetchError(
-                "no symbol to fetch", hint="give tickers (chainlens fetch SPY QQQ) or --watchlist FILE"
+                "no symbol to fetch",
+                hint="give tickers (chainlens fetch SPY QQQ) or --watchlist FILE",
             )
         if retries < 0 or timeout <= 0:
             raise FetchError("--retries must be >= 0 and --timeout > 0")

@@ -103,7 +103,9 @@ def detect_format(path: Path) -> str:
         if _occ_oi.looks_like(path):
             return _occ_oi.FORMAT
         raise _unknown(
-            path, "a JSON document that is not an OCC OI history ({ticker, closes, days})"
+            path,
+            "a JSON document that is not an OCC OI history ({ticker, closes, days}), a Cboe "
+            "delayed-quotes payload ({data: {options}}) or a Barchart snapshot ({expiries})",
         )
     first = head[0].lstrip("\ufeff").strip() if head else ""
     try:
