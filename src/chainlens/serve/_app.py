@@ -271,7 +271,8 @@ def create_app(store: str | Path, *, warm: bool = False) -> FastAPI:
     ) -> Response:
         f = _views.TickerFilter(expiry=expiry, dte_max=dte_max, model=model)
         data = _views.ticker_view(reader, ticker, date, f)
-        charts = _charts.ticker_charts(data)
+        key = ("ticker_charts", ticker, data["session"], f)
+        charts = reader.cached(key, lambda: _charts.ticker_charts(data))
         return page(request, "ticker.html", {**data, "charts": charts, "nav": "ticker"})
 
     @app.get("/levels/{ticker:path}", response_class=HTMLResponse, include_in_schema=False)
