@@ -147,11 +147,15 @@ def create_app(store: str | Path, *, warm: bool = False) -> FastAPI:
     store
         Store directory.
     warm
-        Read the latest session's documents before serving (first page faster).
+        Read the latest session's documents, overview, daily report and notable prints before
+        serving (the first pages come faster).
     """
     reader = StoreReader(store)
-    if warm and reader.sessions():
-        reader.docs(reader.sessions()[-1])
+    if warm and reader.sessions():  # the latest session's overview, daily report and tape
+        last = reader.sessions()[-1]
+        _views.overview_view(reader, last)
+        _views.report_view(reader, last, None, "daily")
+        reader.part(last, "notable")
     app = FastAPI(
         title="chainlens",
         version=__version__,
@@ -271,7 +275,8 @@ def create_app(store: str | Path, *, warm: bool = False) -> FastAPI:
     ) -> Response:
         f = _views.TickerFilter(expiry=expiry, dte_max=dte_max, model=model)
         data = _views.ticker_view(reader, ticker, date, f)
-        charts = _charts.ticker_charts(data)
+        key = ("ticker_charts", ticker, data["session"], f)
+        charts = reader.cached(key, lambda: _charts.ticker_charts(data))
         return page(request, "ticker.html", {**data, "charts": charts, "nav": "ticker"})
 
     @app.get("/levels/{ticker:path}", response_class=HTMLResponse, include_in_schema=False)

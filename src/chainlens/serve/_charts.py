@@ -20,6 +20,10 @@ ACCENT = "#c98a1b"
 BUILD_UNWIND = [[0.0, "#c0392b"], [0.5, "#f4f4f4"], [1.0, "#1e8449"]]
 
 
+#: A category axis (expiries, sessions: no weekend gaps, no clock ticks).
+_CAT: dict[str, Any] = {"type": "category", "title": {"text": "expiry"}}
+
+
 def _layout(title: str, xt: str, yt: str, **extra: Any) -> dict[str, Any]:
     out = {
         "title": {"text": title, "font": {"size": 14}},
@@ -115,22 +119,24 @@ def ticker_charts(v: dict[str, Any]) -> dict[str, dict[str, Any]]:
             {"type": "scatter", "mode": "lines+markers", "x": [r["expiry"] for r in be],
              "y": [r.get("max_pain") for r in be], "name": "max pain", "line": {"color": ACCENT}},
         ],
-        "layout": _layout("Max pain by expiry", "expiry", "strike", shapes=[
+        "layout": _layout("Max pain by expiry", "expiry", "strike", xaxis=_CAT, shapes=[
             {"type": "line", "xref": "paper", "x0": 0, "x1": 1, "y0": spot, "y1": spot,
              "line": {"color": LINE, "dash": "dash"}}]),
     }  # fmt: skip
     em = v["tables"]["expected_moves"].rows
     out["em"] = {
         "data": [
-            {"type": "scatter", "mode": "lines", "x": [r["expiry"] for r in em],
-             "y": [r.get("high") for r in em], "name": "zone high", "line": {"color": CALL}},
-            {"type": "scatter", "mode": "lines", "x": [r["expiry"] for r in em],
+            {"type": "scatter", "x": [r["expiry"] for r in em],
+             "y": [r.get("high") for r in em], "name": "zone high", "line": {"color": CALL},
+             "mode": "lines+markers"},
+            {"type": "scatter", "x": [r["expiry"] for r in em],
              "y": [r.get("low") for r in em], "name": "zone low", "line": {"color": PUT},
-             "fill": "tonexty"},
+             "fill": "tonexty", "mode": "lines+markers"},
             {"type": "scatter", "mode": "lines", "x": [r["expiry"] for r in em],
              "y": [spot for _ in em], "name": "spot", "line": {"color": LINE, "dash": "dash"}},
         ],
-        "layout": _layout("Expected-move range by expiry (ATM straddle)", "expiry", "price"),
+        "layout": _layout("Expected-move range by expiry (ATM straddle)", "expiry", "price",
+                          xaxis=_CAT),
     }  # fmt: skip
     smile = v.get("smile") or []
     exps = sorted({r["expiry"] for r in smile})
@@ -159,7 +165,7 @@ def ticker_charts(v: dict[str, Any]) -> dict[str, dict[str, Any]]:
             {"type": "scatter", "mode": "lines+markers", "x": [p[0] for p in skew],
              "y": [p[1] for p in skew], "name": "25Δ risk reversal", "yaxis": "y2"},
         ],
-        "layout": _layout("ATM IV and skew by expiry", "expiry", "ATM IV",
+        "layout": _layout("ATM IV and skew by expiry", "expiry", "ATM IV", xaxis=_CAT,
                           yaxis2={"overlaying": "y", "side": "right", "title": {"text": "RR 25Δ"}}),
     }  # fmt: skip
     oc = v["tables"]["oi_change"].rows
@@ -187,9 +193,13 @@ def ticker_charts(v: dict[str, Any]) -> dict[str, dict[str, Any]]:
                        ("gx_shares_per_usd", "Dealer gamma surface (GX), shares per USD")):  # fmt: skip
         out[key] = {
             "data": [{"type": "heatmap", "x": sf.get("spot_levels", []),
-                      "y": [str(t) for t in sf.get("times", [])], "z": sf.get(key, []),
+                      "y": [str(t)[5:16].replace("T", " ") for t in sf.get("times", [])],
+                      "z": sf.get(key, []),
                       "colorscale": "RdBu", "zmid": 0}],
-            "layout": _layout(title, "spot level", "time (UTC)", yaxis={"type": "category"}),
+            "layout": _layout(
+                title, "spot level", "time (UTC)", yaxis={"type": "category"},
+                margin={"l": 95, "r": 15, "t": 40, "b": 45},
+            ),
         }  # fmt: skip
     return out
 
@@ -212,7 +222,13 @@ def levels_charts(v: dict[str, Any]) -> dict[str, dict[str, Any]]:
     return {
         "levels": {
             "data": data,
-            "layout": _layout(f"Levels — {v['ticker']}", "session", "price", height=380),
+            "layout": _layout(
+                f"Levels — {v['ticker']}",
+                "session",
+                "price",
+                height=380,
+                xaxis={**_CAT, "title": {"text": "session"}},
+            ),
         }
     }
 

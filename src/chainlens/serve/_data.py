@@ -9,7 +9,9 @@ pipeline stored (``chainlens run``) through public functions only:
 memory for the life of the server, keyed by session (stored results do not change under a
 read-only reader; restart ``chainlens serve`` after a new ``chainlens run``).
 
-DuckDB connections are not safe to share between threads, so every store call holds one lock.
+DuckDB connections are not safe to share between threads, so every store call holds one
+store lock; the cache has its own lock, held only to look up and to insert, so a slow first
+computation (a scanner over the store) never blocks requests whose data is already cached.
 """
 
 from __future__ import annotations
@@ -52,25 +54,34 @@ class StoreReader:
 
         self.root = Path(root).resolve()
         self._store = Store(self.root, create=False, read_only=True)
-        self._lock = threading.RLock()
+        self._lock = threading.RLock()  # the cache dict
+        self._store_lock = threading.RLock()  # the DuckDB connection
         self._cache: dict[tuple[Any, ...], Any] = {}
 
     def close(self) -> None:
         """Close the store connection."""
-        with self._lock:
+        with self._store_lock:
             self._store.close()
 
     # ------------------------------------------------------------------ cache
     def cached(self, key: tuple[Any, ...], make: Callable[[], T]) -> T:
+        """The cached value of ``key``, made by ``make()`` on first use (bounded cache)."""
         with self._lock:
             if key in self._cache:
                 return self._cache[key]
-            value = make()
+        value = make()  # outside the cache lock: other requests go on meanwhile
+        with self._lock:
+            if key in self._cache:  # made meanwhile by another thread: keep one
+                return self._cache[key]
             if len(self._cache) > 512:  # bounded: drop the oldest entries
                 for k in list(self._cache)[:128]:
                     del self._cache[k]
             self._cache[key] = value
             return value
+
+    def _locked(self, fn: Callable[[], T]) -> T:
+        with self._store_lock:
+            return fn()
 
     def peek(self, key: tuple[Any, ...]) -> Any:
         """The cached value of ``key``, or None."""
@@ -80,14 +91,17 @@ class StoreReader:
     # ------------------------------------------------------------------ results
     def sessions(self) -> list[dt.date]:
         """Sessions with pipeline results, ascending."""
-        return self.cached(("sessions",), lambda: result_sessions(self._store))
+        return self.cached(
+            ("sessions",), lambda: self._locked(lambda: result_sessions(self._store))
+        )
 
     def docs(self, session: dt.date) -> dict[str, dict[str, Any]]:
         """The per-underlying pipeline documents of ``session`` (underlying -> doc)."""
         from chainlens.runners.local import read_docs
 
         def make() -> dict[str, dict[str, Any]]:
-            return {d["underlying"]: d for d in read_docs(self._store, session)}
+            docs = self._locked(lambda: read_docs(self._store, session))
+            return {d["underlying"]: d for d in docs}
 
         return self.cached(("docs", session), make)
 
@@ -95,14 +109,16 @@ class StoreReader:
         """The stored market-wide rollup of ``session``."""
         from chainlens.runners.local import read_market
 
-        return self.cached(("market", session), lambda: read_market(self._store, session))
+        return self.cached(
+            ("market", session), lambda: self._locked(lambda: read_market(self._store, session))
+        )
 
     def parts(self, session: dt.date) -> set[str]:
         """Names of the stored pipeline result parts of ``session``."""
         from chainlens.pipeline import RESULTS_NAME
 
         def make() -> set[str]:
-            idx = self._store.results_index()
+            idx = self._locked(self._store.results_index)
             rows = zip(
                 idx.column("name").to_pylist(),
                 idx.column("session").to_pylist(),
@@ -120,7 +136,7 @@ class StoreReader:
         def make() -> pa.Table | None:
             if part not in self.parts(session):
                 return None
-            return self._store.read_results(RESULTS_NAME, session, part)
+            return self._locked(lambda: self._store.read_results(RESULTS_NAME, session, part))
 
         return self.cached(("part", session, part), make)
 
@@ -128,29 +144,33 @@ class StoreReader:
     def chain(self, underlying: str, session: dt.date) -> pa.Table:
         """The default chain snapshot of ``underlying`` in ``session``."""
         return self.cached(
-            ("chain", underlying, session), lambda: self._store.chain(underlying, session)
+            ("chain", underlying, session),
+            lambda: self._locked(lambda: self._store.chain(underlying, session)),
         )
 
     def oi_history(self, underlying: str, end: dt.date) -> pa.Table:
         """OI and volume per contract and session up to ``end`` (``Store.oi_history``)."""
         return self.cached(
             ("oi_history", underlying, end),
-            lambda: self._store.oi_history(underlying, end=end),
+            lambda: self._locked(lambda: self._store.oi_history(underlying, end=end)),
         )
 
     def snapshots(self) -> pa.Table:
         """Every stored chain snapshot (``Store.sessions``)."""
-        return self.cached(("snapshots",), self._store.sessions)
+        return self.cached(("snapshots",), lambda: self._locked(self._store.sessions))
 
     def results_index(self) -> pa.Table:
         """Every stored results part (``Store.results_index``)."""
-        return self.cached(("results_index",), self._store.results_index)
+        return self.cached(("results_index",), lambda: self._locked(self._store.results_index))
 
     def store_scan(self, kind: str, session: dt.date) -> pa.Table:
         """One scanner over the store on ``session`` (:func:`chainlens.scan.store_scan`)."""
         from chainlens.scan import store_scan
 
-        return self.cached(("scan", kind, session), lambda: store_scan(self._store, kind, session))
+        return self.cached(
+            ("scan", kind, session),
+            lambda: self._locked(lambda: store_scan(self._store, kind, session)),
+        )
 
     def rejects(self) -> list[dict[str, Any]]:
         """The rejects files of the store: ``name``, ``bytes``, ``modified`` (UTC ISO)."""

@@ -432,8 +432,13 @@ def _oi_heatmap(
 def ticker_view(
     reader: Any, ticker: str, session: dt.date | None, f: TickerFilter
 ) -> dict[str, Any]:
-    """Every panel of a ticker page, all restricted to the expiries the filter selects."""
+    """Every panel of a ticker page, all restricted to the expiries the filter selects
+    (cached per ticker, session and filter)."""
     d = _session_or_latest(reader, session)
+    return reader.cached(("ticker_view", ticker, d, f), lambda: _ticker_view(reader, ticker, d, f))
+
+
+def _ticker_view(reader: Any, ticker: str, d: dt.date, f: TickerFilter) -> dict[str, Any]:
     doc = _doc(reader, ticker, d)
     all_exp = [e for e in _expiries(doc) if e >= d]
     sel = _selected(all_exp, d, f)
