@@ -27,6 +27,18 @@ from chainlens.store import Store
 from chainlens.store._stage import ROW_GROUP_ROWS, sort_table, write_parquet
 
 
+def _sessions(start: dt.date, n: int) -> list[dt.date]:
+    """The first ``n`` XNYS sessions from ``start`` (ingest rejects non-session trade dates)."""
+    from chainlens import calendar
+
+    out = [calendar.session_on_or_before(start)]
+    if out[0] < start:
+        out = [calendar.next_session(start)]
+    while len(out) < n:
+        out.append(calendar.next_session(out[-1]))
+    return out
+
+
 def make_chain(
     day: dt.date,
     n_contracts: int,
@@ -169,7 +181,7 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory() as tmp:
         tmpd = Path(tmp)
-        days = [dt.date(2024, 1, 2) + dt.timedelta(days=d) for d in range(a.sessions)]
+        days = _sessions(dt.date(2024, 1, 2), a.sessions)  # trade dates must be sessions
         files = []
         for k, d in enumerate(days):
             f = tmpd / f"chain_{d}.parquet"
@@ -295,7 +307,7 @@ def main() -> None:
             for k in range(n_sessions):
                 w.write_table(
                     make_chain(
-                        dt.date(2024, 3, 1) + dt.timedelta(days=k),
+                        _sessions(dt.date(2024, 3, 1), k + 1)[-1],
                         a.big_rows // n_sessions,
                         a.underlyings,
                         99 + k,
@@ -331,7 +343,7 @@ def bench_trades(tmpd: Path, a: argparse.Namespace) -> None:
     n_files = max(2, min(a.sessions, 4))
     canon, unsorted = [], []
     for k in range(n_files):
-        d = dt.date(2024, 1, 2) + dt.timedelta(days=k)
+        d = _sessions(dt.date(2024, 1, 2), k + 1)[-1]
         t = make_trades(d, a.trades, a.underlyings, 50 + k)
         f = tmpd / f"trades-{d}.parquet"
         pq.write_table(t, f, row_group_size=1 << 20, compression="snappy")

@@ -145,3 +145,16 @@ def test_rejects_csv_neutralises_formula_cells(tmp_path: Path) -> None:
         rows = list(csv.DictReader(fh))
     assert [x["value"] for x in rows] == ["'=cmd|' /C calc'!A0", "'-5"]
     assert all(x["reason"] for x in rows)
+
+
+def test_zip_claiming_an_unknown_version_fails_cleanly(tmp_path: Path) -> None:
+    # found by the fuzz suite: one flipped bit in the central directory's version field
+    p = tmp_path / "a.zip"
+    with zipfile.ZipFile(p, "w", compression=zipfile.ZIP_DEFLATED) as z:
+        z.writestr("iwm.csv", IWM_HEADER + iwm_row())
+    b = bytearray(p.read_bytes())
+    i = b.find(b"PK\x01\x02")
+    struct.pack_into("<H", b, i + 6, 84)  # "version needed to extract" 8.4
+    p.write_bytes(bytes(b))
+    r = cli(["analyze", p])
+    assert r.rc == 2 and not r.traceback and "zip" in r.err, r.err

@@ -314,3 +314,20 @@ def test_mapping_mistakes_are_reported_against_the_mapping(
     with pytest.raises(ConfigError, match=says) as e:
         read_all(p, mapping=m)
     assert str(m) in str(e.value)
+
+
+@pytest.mark.parametrize("strike", ["1e300", "-1e300", "nan"])
+def test_datashop_strike_beyond_osi_rejects_its_row(tmp_path: Path, strike: str) -> None:
+    # found by the fuzz suite: a strike of 1e300 overflowed the OSI symbol writer
+    from test_fuzz_inputs import DATASHOP_EOD
+
+    lines = DATASHOP_EOD.split("\n")
+    parts = lines[1].split(",")
+    parts[4] = strike
+    lines[1] = ",".join(parts)
+    p = tmp_path / "UnderlyingOptionsEODCalcs_2016-06-01.csv"
+    p.write_text("\n".join(lines))
+    t, rej, n = read_all(p)
+    assert (n, t.num_rows) == (2, 1)
+    ((row, col, _why),) = reasons(rej)
+    assert (row, col) == (2, "strike")

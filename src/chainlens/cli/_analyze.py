@@ -90,7 +90,7 @@ def _read_snapshot(file: Path) -> tuple[Any, int, str]:
     rej = pa.concat_tables(rejects) if rejects else None
     n_rej = 0 if rej is None else rej.num_rows
     first = ""
-    if n_rej:
+    if rej is not None and n_rej:
         r0 = rej.slice(0, 1).to_pylist()[0]
         first = f"row {r0['row']}, column {r0['column']!r}, value {r0['value']!r}: {r0['reason']}"
     chain = pa.concat_tables(tables).combine_chunks() if tables else None

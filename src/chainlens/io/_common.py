@@ -598,7 +598,13 @@ def format_osi(root: pa.Array, expiry: pa.Array, right: pa.Array, strike: pa.Arr
     except (ImportError, AttributeError, InputError):
         pass  # the local writer below never raises: bad rows fail OSI validation later
     ymd = pc.strftime(pc.cast(expiry, pa.timestamp("s")), format="%y%m%d")
-    k = pc.cast(pc.round(pc.multiply(strike, 1000.0)), pa.int64())
+    # strikes no OSI symbol can hold (1e300, NaN, negative) write 0 here: such rows break
+    # the strike rule and are rejected, naming the strike (never an overflow on the cast)
+    units = pc.round(pc.multiply(strike, 1000.0))
+    fits = pc.fill_null(
+        pc.and_(pc.greater_equal(units, 0.0), pc.less_equal(units, 99_999_999.0)), False
+    )
+    k = pc.cast(pc.if_else(fits, units, pa.scalar(0.0)), pa.int64())
     ks = pc.utf8_lpad(pc.cast(k, pa.string()), width=8, padding="0")
     return pc.binary_join_element_wise(root, ymd, right, ks, "")
 

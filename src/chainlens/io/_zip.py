@@ -44,8 +44,14 @@ def _expand(archive: Path, into: Path, label: str, depth: int) -> list[tuple[Pat
         raise InputError(f"zip archives nested deeper than {MAX_DEPTH} levels", path=label)
     try:
         zf = zipfile.ZipFile(archive)
-    except (zipfile.BadZipFile, OSError) as e:
+    except (zipfile.BadZipFile, OSError, ValueError, EOFError, zlib.error) as e:
         raise InputError(f"damaged zip archive ({e})", path=label) from None
+    except NotImplementedError as e:  # a newer zip version or feature than Python reads
+        raise InputError(
+            f"zip archive uses a feature chainlens cannot read ({e})",
+            path=label,
+            hint="re-zip it with a standard tool, or unzip it first",
+        ) from None
     out: list[tuple[Path, str]] = []
     with zf:
         infos = [i for i in zf.infolist() if not i.is_dir()]

@@ -1577,15 +1577,14 @@ class _read_errors:
     def __enter__(self) -> None:
         return None
 
-    def __exit__(self, typ: type | None, exc: BaseException | None, tb: object) -> bool:
+    def __exit__(self, typ: type | None, exc: BaseException | None, tb: object) -> None:
         if exc is None or isinstance(exc, FileNotFoundError | ChainlensError):
-            return False
+            return
         if isinstance(exc, pa.ArrowException | OSError | ValueError):
             raise StoreError(
                 f"damaged store file {self.what}: it cannot be decoded ({exc})".replace("\n", " "),
                 hint="run `chainlens verify` to list damaged files and what to do",
             ) from None
-        return False
 
 
 def _move_into_place(moves: list[tuple[Path, Path]], moved: list[Path]) -> None:
