@@ -13,6 +13,7 @@ import typer
 
 from chainlens import __version__
 from chainlens.cli import _analyze, _ingest, _pipeline, _scan, _sim
+from chainlens.cli import _watch
 from chainlens.cli._common import run_guarded
 
 __all__ = ["app", "main"]
@@ -43,6 +44,7 @@ def _root(
 
 for _module in (_ingest, _analyze, _sim, _scan, _pipeline):
     _module.register(app)
+_watch.register(app)
 
 
 def main(argv: list[str] | None = None) -> None:
