@@ -197,6 +197,14 @@ RULES = RULES + (
     _r("sig.term", "oi_signals", "002 OI term structure", "live expiries with OI", "Term structure ({pattern}): {reading}{exp}; the nearest expiry holds {0} of OI."),
     _r("sig.none", "oi_signals", "002 OI signals", "no signal in the stored window", "No roll, close, accumulation, flush or event build in the stored window."),
     _r("sig.followup", "oi_signals", "002 watch list", "yesterday's report had watch items and today's chain is stored", "Yesterday's watch items: {summary}."),
+    _r("view.em", "positioning_views", "004 expected move", "a live expiry with a straddle and delta ranges", "Expiry {e}: straddle ±{0}; 25Δ (≈50%) range {1}–{2}, 15Δ (≈70%) range {3}–{4}; call/put distance {5}."),
+    _r("view.skew", "positioning_views", "004 skew term structure", "25Δ risk reversal by live expiry", "25Δ risk reversal {0} and butterfly {1} at {e0}; risk reversal {2} at {e1}."),
+    _r("view.signs", "positioning_views", "004 dealer gamma and delta signs", "greeks present, gamma and delta at spot non-zero", "Dealer gamma at spot {0} per 1% move, dealer delta {1}: {reading} (dealer model {model})."),
+    _r("view.signs_na", "positioning_views", "004 dealer gamma and delta signs", "no usable greeks or a zero sign", "Dealer gamma/delta sign reading n/a: the snapshot has no usable greeks or one of them is zero at spot."),
+    _r("view.charm", "positioning_views", "004 charm", "charm present", "Dealer charm {0} shares of delta per day (all strikes)."),
+    _r("view.charm_es", "positioning_views", "004 charm", "charm present, SPX family", "Dealer charm {0} shares of delta per day: an end-of-day re-hedge of about {1} E-mini contracts per day."),
+    _r("view.path", "positioning_views", "004 path of least resistance", "charm and dealer gamma at spot large enough", "Path of least resistance: {way}, {0} per day ({1}) keeps dealer delta unchanged given charm."),
+    _r("view.path_none", "positioning_views", "004 path of least resistance", "no charm or gamma too small", "No path of least resistance: {reason}."),
     _r("sig.followup_item", "oi_signals", "002 watch list", "a watch item of the previous session", "{0} {right} {1} (watched {2}): {status} — OI {3} → {4}."),
 )  # fmt: skip
 
