@@ -108,6 +108,26 @@ def delta_chart(prof: Mapping[str, Any] | None, spot: Any) -> Chart | None:
     return _finish_strike_axis(ch, spot, [])
 
 
+def gamma_0dte_chart(doc: Mapping[str, Any]) -> Chart | None:
+    """Dealer gamma profile (USD per 1% move) against spot: all expiries and the 0DTE part
+    (``all − ex_0dte`` of ``analysis.profile``)."""
+    p = doc["analysis"].get("profile") or {}
+    g = p.get("gex_usd_per_1pct") or {}
+    lv, al, ex = p.get("levels"), g.get("all"), g.get("ex_0dte")
+    if not lv or not al:
+        return None
+    series: list[dict[str, Any]] = [{"name": "all expiries", "values": al}]
+    if ex and len(ex) == len(al):
+        series.append({"name": "0DTE only", "values": [None if a is None or b is None else a - b for a, b in zip(al, ex, strict=True)]})
+    spot = doc["analysis"].get("spot")
+    ch = Chart(
+        id="gamma_0dte_vs_all", kind="line", title="Dealer gamma profile: 0DTE vs all expiries (USD per 1% move)",
+        x_label="spot (USD)", y_label="USD per 1% move", y_unit="USD", x=list(lv), series=series,
+        markers=[{"x": spot, "label": "spot"}] if spot else [],
+    )  # fmt: skip
+    return _finish_strike_axis(ch, spot, [])
+
+
 def charm_chart(cv: Mapping[str, Any] | None, spot: Any) -> Chart | None:
     """Dealer charm by strike (shares of delta per day)."""
     if not cv:
@@ -193,5 +213,5 @@ def views_section(fb: FigureBook, doc: Mapping[str, Any]) -> Section:
             [{"level": lv, "dx": dx, "gx": (prof["gx_shares_per_usd"] or [None] * len(prof["levels"]))[i]}
              for i, (lv, dx) in enumerate(zip(prof["levels"], prof["dx_shares"], strict=True))]))  # fmt: skip
     charts = [c for c in (em_chart(em, spot), curves_chart(curves, spot), skew_term_chart(sk), vc,
-                          delta_chart(prof, spot), charm_chart(cv, spot)) if c is not None]  # fmt: skip
+                          gamma_0dte_chart(doc), delta_chart(prof, spot), charm_chart(cv, spot)) if c is not None]  # fmt: skip
     return Section(id="positioning_views", title="Positioning Views (seed 004)", sentences=sents, tables=tables, charts=charts)
