@@ -11,6 +11,7 @@ from typing import Any
 
 __all__ = [
     "ES_MULTIPLIER",
+    "STRIKE_WINDOW",
     "SIGN_READINGS",
     "charm_view",
     "dealer_reading",
@@ -21,6 +22,8 @@ __all__ = [
     "vol_curves",
 ]
 
+#: Half-width (fraction of spot) of the by-strike views (vanna, charm, volume).
+STRIKE_WINDOW = 0.10
 #: USD per index point of one E-mini S&P 500 future (the SPX futures-equivalent unit).
 ES_MULTIPLIER = 50.0
 #: Seed 004: the sign of dealer gamma and delta at spot -> what dealers are net of.
@@ -126,7 +129,7 @@ def dealer_reading(doc: Mapping[str, Any]) -> dict[str, Any] | None:
             "model": a.get("dealer_model")}  # fmt: skip
 
 
-def charm_view(doc: Mapping[str, Any], half_width: float = 0.10) -> dict[str, Any] | None:
+def charm_view(doc: Mapping[str, Any], half_width: float = STRIKE_WINDOW) -> dict[str, Any] | None:
     """Dealer charm by strike (shares of delta per day, ``analysis.by_strike``) within
     ``half_width`` of spot, and the total's end-of-day effect: the dealer delta drift over
     one day, in shares and (SPX/SPXW/XSP) in E-mini futures equivalents,

@@ -197,7 +197,7 @@ RULES = RULES + (
     _r("sig.term", "oi_signals", "002 OI term structure", "live expiries with OI", "Term structure ({pattern}): {reading}{exp}; the nearest expiry holds {0} of OI."),
     _r("sig.none", "oi_signals", "002 OI signals", "no signal in the stored window", "No roll, close, accumulation, flush or event build in the stored window."),
     _r("sig.followup", "oi_signals", "002 watch list", "yesterday's report had watch items and today's chain is stored", "Yesterday's watch items: {summary}."),
-    _r("view.em", "positioning_views", "004 expected move", "a live expiry with a straddle and delta ranges", "Expiry {e}: straddle ±{0}; 25Δ (≈50%) range {1}–{2}, 15Δ (≈70%) range {3}–{4}; call/put distance {5}."),
+    _r("view.em", "positioning_views", "004 expected move", "a live expiry with a straddle and delta ranges", "Expiry {e}: straddle ±{0}; 25Δ range {1}–{2}, 15Δ range {3}–{4}; call/put distance {5}."),
     _r("view.skew", "positioning_views", "004 skew term structure", "25Δ risk reversal by live expiry", "25Δ risk reversal {0} and butterfly {1} at {e0}; risk reversal {2} at {e1}."),
     _r("view.signs", "positioning_views", "004 dealer gamma and delta signs", "greeks present, gamma and delta at spot non-zero", "Dealer gamma at spot {0} per 1% move, dealer delta {1}: {reading} (dealer model {model})."),
     _r("view.signs_na", "positioning_views", "004 dealer gamma and delta signs", "no usable greeks or a zero sign", "Dealer gamma/delta sign reading n/a: the snapshot has no usable greeks or one of them is zero at spot."),

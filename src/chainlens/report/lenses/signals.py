@@ -100,7 +100,7 @@ def term_chart(term: Mapping[str, Any] | None) -> Chart | None:
     structure table as a chart."""
     if not term or not term.get("table"):
         return None
-    rows = term["table"][:16]
+    rows = term["table"][:20]
     return Chart(
         id="term_structure", kind="bar", title=f"OI term structure by expiry (contracts) — {term['pattern'].replace('_', ' ')}",
         x_label="expiry", y_label="contracts", y_unit="contracts", x=[str(r["expiry"])[:10] for r in rows],
@@ -114,7 +114,7 @@ _COLS = [
     ("expiry", "expiry", "date", "date"), ("strike", "strike", "USD", "price"),
     ("to_expiry", "to expiry", "date", "date"), ("to_strike", "to strike", "USD", "price"),
     ("contracts", "contracts", "contracts", "int"), ("sessions", "sessions", "sessions", "int"),
-    ("watch", "watch list", "", "text"), ("seed", "seed", "", "text"),
+    ("watch", "watch list", "", "text"),
 ]  # fmt: skip
 
 
@@ -145,7 +145,7 @@ def signals_section(fb: FigureBook, doc: Mapping[str, Any]) -> Section:
     recs = [{**s, "kind": KIND_WORDS.get(s["kind"], s["kind"]), "direction": direction_words(s["direction"])}
             for s in got["signals"]]  # fmt: skip
     if recs:
-        tables.append(fb.table("oi_signals", "Seed-002 OI signals (kind, direction, contracts, watch-list meaning)", _COLS, recs))
+        tables.append(fb.table("oi_signals", "OI signals (kind, direction, contracts, watch-list meaning)", _COLS, recs))
     if term:
         tables.append(fb.table("term_structure", "OI term structure (live expiries; contracts and share of OI)", [
             ("expiry", "expiry", "date", "date"), ("expiry_class", "class", "", "text"), ("dte_days", "days", "days", "int"),

@@ -17,6 +17,7 @@ from typing import Any
 from chainlens.report._charts import _finish_strike_axis
 from chainlens.report._model import Chart, FigureBook, Section, Sentence
 from chainlens.report._views import (
+    STRIKE_WINDOW,
     charm_view,
     dealer_reading,
     delta_profile,
@@ -36,7 +37,7 @@ def em_chart(em: list[dict[str, Any]], spot: Any) -> Chart | None:
         return None
     x = [r["expiry"] for r in em]
     return Chart(
-        id="expected_move_ranges", kind="line", title="Expected-move ranges by expiry (USD): 25Δ ≈ 50%, 15Δ ≈ 70%",
+        id="expected_move_ranges", kind="line", title="Expected-move ranges by expiry (USD): 25Δ and 15Δ",
         x_label="expiry", x_unit="date", y_label="price (USD)", y_unit="price", x=x,
         series=[{"name": "15Δ high", "values": [r["high_70"] for r in em]},
                 {"name": "25Δ high", "values": [r["high_50"] for r in em]},
@@ -76,7 +77,7 @@ def skew_term_chart(sk: list[dict[str, Any]]) -> Chart | None:
     )  # fmt: skip
 
 
-def vanna_chart(doc: Mapping[str, Any], half_width: float = 0.10) -> tuple[Chart | None, list[dict[str, Any]]]:
+def vanna_chart(doc: Mapping[str, Any], half_width: float = STRIKE_WINDOW) -> tuple[Chart | None, list[dict[str, Any]]]:
     """Dealer vanna by strike (USD per vol point, all expiries) near spot, and the rows of the
     positioning table (vanna, call and put volume, OI)."""
     a = doc["analysis"]
@@ -196,7 +197,10 @@ def views_section(fb: FigureBook, doc: Mapping[str, Any]) -> Section:
     if cv:
         keys = [fb.add("view.charm", cv["total_shares_per_day"], "shares per day", "int_signed", "dealer charm (all strikes)"),
                 fb.add("view.charm_es", cv["es_contracts_per_day"], "ES contracts per day", "int_signed", "charm in E-mini equivalents")]  # fmt: skip
-        sents.append(say(fb, "view.charm_es" if cv["es_contracts_per_day"] is not None else "view.charm", *keys, label="Charm"))
+        if cv["es_contracts_per_day"] is not None:
+            sents.append(say(fb, "view.charm_es", *keys, label="Charm"))
+        else:
+            sents.append(say(fb, "view.charm", *keys, label="Charm"))
     lr = least_resistance(doc)
     if lr["drift_usd_per_day"] is not None:
         keys = [fb.add("view.path", lr["drift_usd_per_day"], "USD per day", "money_signed", "spot drift that keeps dealer delta unchanged"),
@@ -214,4 +218,4 @@ def views_section(fb: FigureBook, doc: Mapping[str, Any]) -> Section:
              for i, (lv, dx) in enumerate(zip(prof["levels"], prof["dx_shares"], strict=True))]))  # fmt: skip
     charts = [c for c in (em_chart(em, spot), curves_chart(curves, spot), skew_term_chart(sk), vc,
                           gamma_0dte_chart(doc), delta_chart(prof, spot), charm_chart(cv, spot)) if c is not None]  # fmt: skip
-    return Section(id="positioning_views", title="Positioning Views (seed 004)", sentences=sents, tables=tables, charts=charts)
+    return Section(id="positioning_views", title="Positioning Views", sentences=sents, tables=tables, charts=charts)
