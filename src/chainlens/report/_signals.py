@@ -293,8 +293,8 @@ def pcr_divergence(doc: Mapping[str, Any]) -> dict[str, Any] | None:
 def side_signals(doc: Mapping[str, Any]) -> list[dict[str, Any]]:
     """Seed-003 flow signals of the session: call selling into strength (the naive call/put
     premium read is bullish, the side-adjusted directional read bearish, and calls sold exceed
-    calls bought); a max-pain pin (the nearest live expiry within ``pin_max_days`` days and
-    spot within ``pin_near_pct`` % of its max pain)."""
+    calls bought); a max-pain pin (the next live standard monthly expiry within
+    ``pin_max_days`` calendar days and spot within ``pin_near_pct`` % of its max pain)."""
     from chainlens.report.rules import th
 
     out = []
@@ -307,13 +307,17 @@ def side_signals(doc: Mapping[str, Any]) -> list[dict[str, Any]]:
                         calls_sold_usd=cs, calls_bought_usd=cbought))  # fmt: skip
     import datetime as dt
 
+    from chainlens import calendar as cal
+
     d0 = dt.date.fromisoformat(str(doc["session"])[:10])
     for m in (doc.get("analysis") or {}).get("max_pain_trend") or []:
         e, dist = m.get("expiry"), m.get("spot_distance_pct")
         if not _live(doc["session"], e) or m.get("max_pain") is None or dist is None:
             continue
-        days = (dt.date.fromisoformat(str(e)[:10]) - d0).days
-        if days <= _th("pin_max_days") and abs(dist) <= th("pin_near_pct"):
+        ed = dt.date.fromisoformat(str(e)[:10])
+        if cal.standard_monthly_expiry(ed.year, ed.month) != ed:
+            continue  # the pin is read into the standard monthly expiry only (seed 002)
+        if (ed - d0).days <= _th("pin_max_days") and abs(dist) <= th("pin_near_pct"):
             out.append(_rec("max_pain_pin", "neutral", "002 max pain pin", "pin pull into expiry",
                             expiry=e, strike=m.get("max_pain"), distance_pct=dist))  # fmt: skip
         break
