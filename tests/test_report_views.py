@@ -51,13 +51,23 @@ def test_charm_in_es_contracts_and_path_of_least_resistance() -> None:
     lr = least_resistance(doc)
     # dS/dt = -charm / gamma = 50,000 / 1,000 = +50 USD per day (+1%)
     assert lr["drift_usd_per_day"] == pytest.approx(50.0) and lr["drift_pct"] == pytest.approx(0.01)
-    small = {**doc, "analysis": {**doc["analysis"], "surfaces": {**doc["analysis"]["surfaces"], "gx_shares_per_usd": [[0.0, 0.5, 0.0]]}}}
+    small = {
+        **doc,
+        "analysis": {
+            **doc["analysis"],
+            "surfaces": {**doc["analysis"]["surfaces"], "gx_shares_per_usd": [[0.0, 0.5, 0.0]]},
+        },
+    }
     assert least_resistance(small)["reason"].startswith("dealer gamma at spot is too small")
     assert charm_view({**doc, "underlying": "AAPL"})["es_contracts_per_day"] is None
 
 
 def test_sign_combination_reading() -> None:
-    prof = {"levels": [4990.0, 5010.0], "gex_usd_per_1pct": {"all": [-2.0e9, -1.0e9]}, "contracts_used": 10}
+    prof = {
+        "levels": [4990.0, 5010.0],
+        "gex_usd_per_1pct": {"all": [-2.0e9, -1.0e9]},
+        "contracts_used": 10,
+    }
     rd = dealer_reading(_doc(profile=prof, totals={"dex_shares": 3.0e6}))
     assert rd is not None and rd["signs"] == "-+" and rd["reading"] == SIGN_READINGS[("-", "+")]
     assert "short puts" in rd["reading"]
@@ -86,11 +96,15 @@ def test_every_view_is_a_chart_in_html_and_data_in_json(tmp_path: Path) -> None:
         charts = {c["id"]: c for c in sec["charts"]}
         for cid in VIEW_CHARTS:
             assert f'id="svg-{cid}"' in html, f"{lens}: chart {cid} missing from the HTML"
-            assert cid in charts and any(v is not None for s in charts[cid]["series"] for v in s["values"]), (lens, cid)
+            assert cid in charts and any(
+                v is not None for s in charts[cid]["series"] for v in s["values"]
+            ), (lens, cid)
         assert {"expected_move_ranges", "vol_curves", "skew_term", "positioning_by_strike", "dealer_delta_profile"} <= {
             tb["id"] for tb in sec["tables"]}  # fmt: skip
         rules = {x["rule"] for x in sec["sentences"]}
         assert {"view.em", "view.skew"} <= rules and rules & {"view.path", "view.path_none"}
     flow = json.loads(write_report(reps["flow"], tmp_path / "flow.json", "json").read_text())
     sig = next(s for s in flow["sections"] if s["id"] == "oi_signals")
-    assert "term_structure" in {c["id"] for c in sig["charts"]} and "term_structure" in {tb["id"] for tb in sig["tables"]}
+    assert "term_structure" in {c["id"] for c in sig["charts"]} and "term_structure" in {
+        tb["id"] for tb in sig["tables"]
+    }

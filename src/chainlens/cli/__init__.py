@@ -12,8 +12,7 @@ import sys
 import typer
 
 from chainlens import __version__
-from chainlens.cli import _analyze, _ingest, _pipeline, _scan, _sim
-from chainlens.cli import _watch
+from chainlens.cli import _analyze, _ingest, _pipeline, _scan, _sim, _watch
 from chainlens.cli._common import run_guarded
 
 __all__ = ["app", "main"]

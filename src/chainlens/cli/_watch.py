@@ -35,9 +35,13 @@ def register(app: typer.Typer) -> None:
         from chainlens.store import Store
 
         if action not in _ACTIONS:
-            raise InputError(f"action must be one of {', '.join(_ACTIONS)}", column="ACTION", value=action)
+            raise InputError(
+                f"action must be one of {', '.join(_ACTIONS)}", column="ACTION", value=action
+            )
         if action != "list" and not symbol:
-            raise InputError(f"watch {action} needs an OSI option symbol", column="SYMBOL", value="")
+            raise InputError(
+                f"watch {action} needs an OSI option symbol", column="SYMBOL", value=""
+            )
         with Store(store, create=False, read_only=action == "list") as st:
             if action == "add":
                 items = add_watch(st, str(symbol))

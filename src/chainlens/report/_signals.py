@@ -171,10 +171,11 @@ def accumulation_signals(doc: Mapping[str, Any]) -> list[dict[str, Any]]:
             right == "P" and s0 and k is not None
             and (s0 - k) / s0 * 100.0 >= _th("deep_otm_put_pct")
         )  # fmt: skip
-        if deep:
+        if deep and k is not None and s0:
+            lo, hi = float(k), float(s0)
             nearer = sum(float(x.get("oi_change") or 0.0) for x in rows
                          if x.get("right") == "P" and x.get("expiry") == r.get("expiry")
-                         and k < (x.get("strike") or 0.0) < spot)  # fmt: skip
+                         and lo < float(x.get("strike") or 0.0) < hi)  # fmt: skip
             if nearer < _th("deep_otm_bypass_share") * chg:
                 out.append(_rec("deep_otm_put_build", "bearish", "002 case 2 deep-OTM put build",
                                 "tail hedge or informed downside: watch", nearer_build=nearer,
@@ -198,7 +199,11 @@ def flush_signals(doc: Mapping[str, Any]) -> list[dict[str, Any]]:
         if chg is None or oi is None or chg >= 0:
             continue
         prior = float(oi) - float(chg)
-        if -chg >= _th("flush_min_contracts") and prior > 0 and -chg / prior >= _th("flush_min_fraction"):
+        if (
+            -chg >= _th("flush_min_contracts")
+            and prior > 0
+            and -chg / prior >= _th("flush_min_fraction")
+        ):
             out.append(_rec("flush", "exit_bullish" if c.get("right") == "C" else "exit_bearish",
                             "002 case 1 OI flush after the catalyst", "exit",
                             right=c.get("right"), strike=c.get("strike"), expiry=c.get("expiry"),
@@ -215,10 +220,17 @@ def event_signals(doc: Mapping[str, Any]) -> list[dict[str, Any]]:
     and high-impact events": earnings, FOMC, CPI/PPI/NFP, PDUFA)."""
     out = []
     for e in (doc.get("oi") or {}).get("events") or []:
-        if not _live(doc["session"], e.get("target_expiry")) or str(e.get("date"))[:10] < str(doc["session"])[:10]:
+        if (
+            not _live(doc["session"], e.get("target_expiry"))
+            or str(e.get("date"))[:10] < str(doc["session"])[:10]
+        ):
             continue  # the event has passed or its expiry has expired: a flush, not a build
         b, ratio = float(e.get("build") or 0.0), e.get("build_ratio")
-        if b < _th("event_build_min_contracts") or ratio is None or ratio < _th("event_build_min_ratio"):
+        if (
+            b < _th("event_build_min_contracts")
+            or ratio is None
+            or ratio < _th("event_build_min_ratio")
+        ):
             continue
         cb, pb = float(e.get("call_build") or 0.0), float(e.get("put_build") or 0.0)
         out.append(_rec("event_build", "bullish" if cb > pb else "bearish" if pb > cb else "neutral",

@@ -66,7 +66,9 @@ def expected_moves(doc: Mapping[str, Any], n: int = 6) -> list[dict[str, Any]]:
     return out
 
 
-def vol_curves(doc: Mapping[str, Any], n: int = 6, half_width: float = 0.25) -> list[dict[str, Any]]:
+def vol_curves(
+    doc: Mapping[str, Any], n: int = 6, half_width: float = 0.25
+) -> list[dict[str, Any]]:
     """Call IV and put IV (decimal) by strike for the next ``n`` live expiries, strikes within
     ``half_width`` of spot (``analysis.vol.smile``): ``[{"expiry", "strikes", "call_iv",
     "put_iv"}]``. Seed 004 "volatility curves"."""
@@ -74,7 +76,11 @@ def vol_curves(doc: Mapping[str, Any], n: int = 6, half_width: float = 0.25) -> 
     spot = a.get("spot") or 0.0
     by: dict[str, list[Mapping[str, Any]]] = {}
     for r in (a.get("vol") or {}).get("smile") or []:
-        if _live(doc["session"], r.get("expiry")) and spot and abs(r["strike"] / spot - 1) <= half_width:
+        if (
+            _live(doc["session"], r.get("expiry"))
+            and spot
+            and abs(r["strike"] / spot - 1) <= half_width
+        ):
             by.setdefault(str(r["expiry"])[:10], []).append(r)
     out = []
     for e in sorted(by)[:n]:
@@ -89,8 +95,17 @@ def skew_term(doc: Mapping[str, Any], n: int = 12) -> list[dict[str, Any]]:
     decimals of IV, by live expiry (``analysis.vol.expiries``). Seed 004 "skew"."""
     out = []
     for e in (doc["analysis"].get("vol") or {}).get("expiries") or []:
-        if _live(doc["session"], e.get("expiry")) and (e.get("rr_25d") is not None or e.get("bf_25d") is not None):
-            out.append({"expiry": e["expiry"], "rr_25d": e.get("rr_25d"), "bf_25d": e.get("bf_25d"), "atm_iv": e.get("atm_iv")})
+        if _live(doc["session"], e.get("expiry")) and (
+            e.get("rr_25d") is not None or e.get("bf_25d") is not None
+        ):
+            out.append(
+                {
+                    "expiry": e["expiry"],
+                    "rr_25d": e.get("rr_25d"),
+                    "bf_25d": e.get("bf_25d"),
+                    "atm_iv": e.get("atm_iv"),
+                }
+            )
         if len(out) >= n:
             break
     return out
@@ -104,7 +119,11 @@ def delta_profile(doc: Mapping[str, Any]) -> dict[str, Any] | None:
     lv, dx, gx = s.get("spot_levels"), s.get("dx_shares"), s.get("gx_shares_per_usd")
     if not lv or not dx or not dx[0]:
         return None
-    return {"levels": list(lv), "dx_shares": list(dx[0]), "gx_shares_per_usd": list(gx[0]) if gx else None}
+    return {
+        "levels": list(lv),
+        "dx_shares": list(dx[0]),
+        "gx_shares_per_usd": list(gx[0]) if gx else None,
+    }
 
 
 def _nearest(levels: Sequence[float], x: float) -> int:
@@ -120,7 +139,7 @@ def dealer_reading(doc: Mapping[str, Any]) -> dict[str, Any] | None:
     dex = (a.get("totals") or {}).get("dex_shares")
     try:
         gex = gex_at_spot(a)
-    except Exception:  # noqa: BLE001 - no profile
+    except Exception:
         gex = None
     if gex is None or dex is None or gex == 0 or dex == 0:
         return None
@@ -160,7 +179,11 @@ def least_resistance(doc: Mapping[str, Any]) -> dict[str, Any]:
     spot, charm = a.get("spot"), (a.get("totals") or {}).get("charm_shares_per_day")
     prof = delta_profile(doc)
     if charm is None or not spot:
-        return {"drift_usd_per_day": None, "drift_pct": None, "reason": "no charm: the snapshot has no usable greeks"}
+        return {
+            "drift_usd_per_day": None,
+            "drift_pct": None,
+            "reason": "no charm: the snapshot has no usable greeks",
+        }
     if prof is None or not prof.get("gx_shares_per_usd"):
         return {"drift_usd_per_day": None, "drift_pct": None, "reason": "no dealer gamma surface"}
     gam = prof["gx_shares_per_usd"][_nearest(prof["levels"], spot)]
@@ -168,4 +191,9 @@ def least_resistance(doc: Mapping[str, Any]) -> dict[str, Any]:
         return {"drift_usd_per_day": None, "drift_pct": None,
                 "reason": "dealer gamma at spot is too small for charm to set a path (a 1% move re-hedges less than 1% of a day's charm)"}  # fmt: skip
     drift = -charm / gam
-    return {"drift_usd_per_day": drift, "drift_pct": drift / spot, "reason": None, "gamma_shares_per_usd": gam}
+    return {
+        "drift_usd_per_day": drift,
+        "drift_pct": drift / spot,
+        "reason": None,
+        "gamma_shares_per_usd": gam,
+    }

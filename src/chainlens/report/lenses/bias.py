@@ -64,4 +64,10 @@ def bias_lens(fb: FigureBook, doc: Mapping[str, Any]) -> list[Section]:
                  charts=[c for c in (profile_chart(doc),) if c])  # fmt: skip
     from chainlens.report.lenses.views import views_section  # issue 11: seed-004 views
 
-    return [s1, flow_summary(fb, doc), positioning(fb, doc), views_section(fb, doc), conclusions(fb, doc, "bias")]
+    return [
+        s1,
+        flow_summary(fb, doc),
+        positioning(fb, doc),
+        views_section(fb, doc),
+        conclusions(fb, doc, "bias"),
+    ]

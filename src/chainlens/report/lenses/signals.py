@@ -74,7 +74,14 @@ def _sentence(fb: FigureBook, i: int, s: Mapping[str, Any], spot: Any) -> Senten
                 fb.add(f"{p}.puts", s.get("put_build"), "contracts", "int_signed", "put build")]  # fmt: skip
         ev = str(s.get("event") or "event")
         ev = ev.upper() if ev.lower() in ("fomc", "cpi", "ppi", "nfp", "pdufa") else ev.capitalize()
-        return say(fb, "sig.event", *keys, label="Event build", event=ev, direction=direction_words(s["direction"]))
+        return say(
+            fb,
+            "sig.event",
+            *keys,
+            label="Event build",
+            event=ev,
+            direction=direction_words(s["direction"]),
+        )
     if k == "opposite_build":
         keys = [fb.add(f"{p}.calls", s.get("call_build"), "contracts", "int", "call build"),
                 fb.add(f"{p}.puts", s.get("put_build"), "contracts", "int", "put build")]  # fmt: skip
@@ -82,7 +89,13 @@ def _sentence(fb: FigureBook, i: int, s: Mapping[str, Any], spot: Any) -> Senten
     if k == "pcr_divergence":
         keys = [fb.add(f"{p}.pcr", s.get("pcr_oi"), "ratio", "ratio", "P/C OI"),
                 fb.add(f"{p}.share", s.get("call_bought_share"), "fraction", "pct", "calls' share of directional premium bought")]  # fmt: skip
-        return say(fb, "sig.pcr_div", *keys, label="PCR divergence", direction=direction_words(s["direction"]))
+        return say(
+            fb,
+            "sig.pcr_div",
+            *keys,
+            label="PCR divergence",
+            direction=direction_words(s["direction"]),
+        )
     if k == "call_selling_rally":
         keys = [fb.add(f"{p}.sold", s.get("calls_sold_usd"), "USD", "money", "directional calls sold"),
                 fb.add(f"{p}.bought", s.get("calls_bought_usd"), "USD", "money", "directional calls bought")]  # fmt: skip
@@ -132,7 +145,9 @@ def signals_section(fb: FigureBook, doc: Mapping[str, Any]) -> Section:
     term = got["term"]
     if term:
         share = term["table"][0].get("oi_share") if term["table"] else None
-        kt = fb.add("term.near_share", share, "fraction of OI", "pct", "nearest live expiry's OI share")
+        kt = fb.add(
+            "term.near_share", share, "fraction of OI", "pct", "nearest live expiry's OI share"
+        )
         exp = f" ({', '.join(term['expiries'])})" if term["expiries"] else ""
         sents.append(say(fb, "sig.term", kt, label="Term structure", pattern=term["pattern"].replace("_", " "),
                          reading=term["reading"], exp=exp))  # fmt: skip
@@ -145,7 +160,14 @@ def signals_section(fb: FigureBook, doc: Mapping[str, Any]) -> Section:
     recs = [{**s, "kind": KIND_WORDS.get(s["kind"], s["kind"]), "direction": direction_words(s["direction"])}
             for s in got["signals"]]  # fmt: skip
     if recs:
-        tables.append(fb.table("oi_signals", "OI signals (kind, direction, contracts, watch-list meaning)", _COLS, recs))
+        tables.append(
+            fb.table(
+                "oi_signals",
+                "OI signals (kind, direction, contracts, watch-list meaning)",
+                _COLS,
+                recs,
+            )
+        )
     if term:
         tables.append(fb.table("term_structure", "OI term structure (live expiries; contracts and share of OI)", [
             ("expiry", "expiry", "date", "date"), ("expiry_class", "class", "", "text"), ("dte_days", "days", "days", "int"),

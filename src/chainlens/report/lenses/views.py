@@ -77,12 +77,16 @@ def skew_term_chart(sk: list[dict[str, Any]]) -> Chart | None:
     )  # fmt: skip
 
 
-def vanna_chart(doc: Mapping[str, Any], half_width: float = STRIKE_WINDOW) -> tuple[Chart | None, list[dict[str, Any]]]:
+def vanna_chart(
+    doc: Mapping[str, Any], half_width: float = STRIKE_WINDOW
+) -> tuple[Chart | None, list[dict[str, Any]]]:
     """Dealer vanna by strike (USD per vol point, all expiries) near spot, and the rows of the
     positioning table (vanna, call and put volume, OI)."""
     a = doc["analysis"]
     spot = a.get("spot")
-    rows = [r for r in a.get("by_strike") or [] if spot and abs(r["strike"] / spot - 1) <= half_width]
+    rows = [
+        r for r in a.get("by_strike") or [] if spot and abs(r["strike"] / spot - 1) <= half_width
+    ]
     if not rows:
         return None, []
     ch = Chart(
@@ -100,7 +104,9 @@ def delta_chart(prof: Mapping[str, Any] | None, spot: Any) -> Chart | None:
         return None
     series: list[dict[str, Any]] = [{"name": "dealer delta", "values": prof["dx_shares"]}]
     if prof.get("gx_shares_per_usd"):
-        series.append({"name": "dealer gamma", "values": prof["gx_shares_per_usd"], "axis": "right"})
+        series.append(
+            {"name": "dealer gamma", "values": prof["gx_shares_per_usd"], "axis": "right"}
+        )
     ch = Chart(
         id="dealer_delta_profile", kind="line", title="Dealer delta and gamma profile against spot (all expiries)",
         x_label="spot (USD)", y_label="shares", y_unit="shares", y2_label="shares per USD", y2_unit="shares per USD",
@@ -119,7 +125,14 @@ def gamma_0dte_chart(doc: Mapping[str, Any]) -> Chart | None:
         return None
     series: list[dict[str, Any]] = [{"name": "all expiries", "values": al}]
     if ex and len(ex) == len(al):
-        series.append({"name": "0DTE only", "values": [None if a is None or b is None else a - b for a, b in zip(al, ex, strict=True)]})
+        series.append(
+            {
+                "name": "0DTE only",
+                "values": [
+                    None if a is None or b is None else a - b for a, b in zip(al, ex, strict=True)
+                ],
+            }
+        )
     spot = doc["analysis"].get("spot")
     ch = Chart(
         id="gamma_0dte_vs_all", kind="line", title="Dealer gamma profile: 0DTE vs all expiries (USD per 1% move)",
@@ -175,7 +188,16 @@ def views_section(fb: FigureBook, doc: Mapping[str, Any]) -> Section:
         keys = [fb.add("view.rr0", sk[0]["rr_25d"], "IV", "pct_signed", "25Δ risk reversal (nearest)"),
                 fb.add("view.bf0", sk[0]["bf_25d"], "IV", "pct_signed", "25Δ butterfly (nearest)"),
                 fb.add("view.rr_last", sk[-1]["rr_25d"], "IV", "pct_signed", "25Δ risk reversal (farthest shown)")]  # fmt: skip
-        sents.append(say(fb, "view.skew", *keys, label="Skew term structure", e0=sk[0]["expiry"], e1=sk[-1]["expiry"]))
+        sents.append(
+            say(
+                fb,
+                "view.skew",
+                *keys,
+                label="Skew term structure",
+                e0=sk[0]["expiry"],
+                e1=sk[-1]["expiry"],
+            )
+        )
         tables.append(fb.table("skew_term", "25Δ risk reversal and butterfly by expiry", [
             ("expiry", "expiry", "date", "date"), ("rr_25d", "25Δ RR", "IV", "pct_signed"),
             ("bf_25d", "25Δ butterfly", "IV", "pct_signed"), ("atm_iv", "ATM IV", "IV", "pct")], sk))  # fmt: skip
@@ -190,7 +212,16 @@ def views_section(fb: FigureBook, doc: Mapping[str, Any]) -> Section:
     if rd:
         keys = [fb.add("view.gex_spot", rd["gex_at_spot"], "USD per 1% move", "money_signed", "dealer GEX at spot"),
                 fb.add("view.dex", rd["dex_shares"], "shares", "shares", "dealer DEX")]  # fmt: skip
-        sents.append(say(fb, "view.signs", *keys, label="Dealer signs", reading=rd["reading"], model=rd["model"]))
+        sents.append(
+            say(
+                fb,
+                "view.signs",
+                *keys,
+                label="Dealer signs",
+                reading=rd["reading"],
+                model=rd["model"],
+            )
+        )
     else:
         sents.append(say(fb, "view.signs_na", label="Dealer signs"))
     cv = charm_view(doc)
@@ -208,7 +239,9 @@ def views_section(fb: FigureBook, doc: Mapping[str, Any]) -> Section:
         sents.append(say(fb, "view.path", *keys, label="Path of least resistance",
                          way="up" if lr["drift_usd_per_day"] > 0 else "down"))  # fmt: skip
     else:
-        sents.append(say(fb, "view.path_none", label="Path of least resistance", reason=lr["reason"]))
+        sents.append(
+            say(fb, "view.path_none", label="Path of least resistance", reason=lr["reason"])
+        )
     prof = delta_profile(doc)
     if prof:
         tables.append(fb.table("dealer_delta_profile", "Dealer delta and gamma against spot (all expiries)", [
@@ -218,4 +251,10 @@ def views_section(fb: FigureBook, doc: Mapping[str, Any]) -> Section:
              for i, (lv, dx) in enumerate(zip(prof["levels"], prof["dx_shares"], strict=True))]))  # fmt: skip
     charts = [c for c in (em_chart(em, spot), curves_chart(curves, spot), skew_term_chart(sk), vc,
                           gamma_0dte_chart(doc), delta_chart(prof, spot), charm_chart(cv, spot)) if c is not None]  # fmt: skip
-    return Section(id="positioning_views", title="Positioning Views", sentences=sents, tables=tables, charts=charts)
+    return Section(
+        id="positioning_views",
+        title="Positioning Views",
+        sentences=sents,
+        tables=tables,
+        charts=charts,
+    )
