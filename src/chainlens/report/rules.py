@@ -196,6 +196,7 @@ RULES = RULES + (
     _r("sig.pin", "oi_signals", "002 max pain pin", "the next standard monthly expiry within pin_max_days and spot within pin_near_pct of its max pain", "Max-pain pin (neutral): spot is {1} from the {2} max pain {0}.", "pin_max_days", "pin_near_pct"),
     _r("sig.term", "oi_signals", "002 OI term structure", "live expiries with OI", "Term structure ({pattern}): {reading}{exp}; the nearest expiry holds {0} of OI."),
     _r("sig.none", "oi_signals", "002 OI signals", "no signal in the stored window", "No roll, close, accumulation, flush or event build in the stored window."),
+    _r("daily.signals", "oi_signals", "002 OI signals", "tickers of the session have OI signals", "{0} OI signals across {1} tickers: {parts}."),
     _r("sig.followup", "oi_signals", "002 watch list", "yesterday's report had watch items and today's chain is stored", "Yesterday's watch items: {summary}."),
     _r("view.em", "positioning_views", "004 expected move", "a live expiry with a straddle and delta ranges", "Expiry {e}: straddle ±{0}; 25Δ range {1}–{2}, 15Δ range {3}–{4}; call/put distance {5}."),
     _r("view.skew", "positioning_views", "004 skew term structure", "25Δ risk reversal by live expiry", "25Δ risk reversal {0} and butterfly {1} at {e0}; risk reversal {2} at {e1}."),

@@ -10,14 +10,14 @@ JSON model as the ``oi_signals`` and ``term_structure`` tables and the ``term_st
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from chainlens.report._model import Chart, FigureBook, Section, Sentence
 from chainlens.report._signals import KIND_WORDS, all_signals, direction_words
 from chainlens.report.rules import say
 
-__all__ = ["signals_section", "term_chart"]
+__all__ = ["daily_signals_section", "market_signals", "signals_section", "term_chart"]
 
 
 def _over(n: Any) -> str:
@@ -182,3 +182,43 @@ def signals_section(fb: FigureBook, doc: Mapping[str, Any]) -> Section:
     charts = [c for c in (term_chart(term),) if c is not None]
     return Section(id="oi_signals", title="OI Signals (rolls, builds, flushes, term structure)",
                    sentences=sents, tables=tables, charts=charts)  # fmt: skip
+
+
+def _with_keys(s: Sentence, keys: list[str]) -> Sentence:
+    s.keys = [*s.keys, *keys]
+    return s
+
+
+def market_signals(docs: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """Every ticker's OI signals of a session (for the daily report): ``ticker`` plus the
+    signal record keys (term readings left to the ticker reports)."""
+    out = []
+    for d in docs:
+        for s in all_signals(d)["signals"]:
+            out.append({"ticker": d["underlying"], **s})
+    return out
+
+
+def daily_signals_section(fb: FigureBook, m: Mapping[str, Any]) -> Section | None:
+    """The daily report's digest of the tickers' OI signals (``m["oi_signals"]``, attached by
+    the report writer): how many of each kind and the table, rolls and builds first."""
+    rows = m.get("oi_signals")
+    if rows is None:
+        return None
+    if not rows:
+        return Section(id="oi_signals", title="OI Signals", sentences=[say(fb, "sig.none")])
+    counts: dict[str, int] = {}
+    for r in rows:
+        k = f"{KIND_WORDS.get(r['kind'], r['kind'])} ({direction_words(r['direction'])})"
+        counts[k] = counts.get(k, 0) + 1
+    kn = fb.add("daily.signals", len(rows), "signals", "int", "OI signals")
+    kt = fb.add("daily.signal_tickers", len({r["ticker"] for r in rows}), "tickers", "int", "tickers with OI signals")
+    ck = [fb.add(f"daily.signals.{j}", v, "signals", "int", f"{k} signals")
+          for j, (k, v) in enumerate(sorted(counts.items(), key=lambda kv: -kv[1]))]  # fmt: skip
+    parts = ", ".join(f"{fb.figures[k].label.removesuffix(' signals')} ×{fb.d(k)}" for k in ck)
+    recs = [{**r, "kind": KIND_WORDS.get(r["kind"], r["kind"]), "direction": direction_words(r["direction"])}
+            for r in rows]  # fmt: skip
+    cols = [("ticker", "ticker", "", "text"), *_COLS]
+    return Section(id="oi_signals", title="OI Signals (rolls, builds, flushes)",
+                   sentences=[_with_keys(say(fb, "daily.signals", kn, kt, parts=parts), ck)],
+                   tables=[fb.table("oi_signals", "OI signals by ticker", cols, recs)])  # fmt: skip
