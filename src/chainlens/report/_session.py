@@ -74,10 +74,8 @@ def ticker_report(
 
 def daily_report(store: Any, session: dt.date, fmt: str = "html") -> Report:
     """The market daily report from the stored rollup."""
-    from chainlens.runners.local import read_market
-
     from chainlens.report.lenses.signals import market_signals
-    from chainlens.runners.local import read_docs
+    from chainlens.runners.local import read_docs, read_market
 
     links = chain_links(session, result_sessions(store), "daily", fmt)
     market = {**read_market(store, session), "oi_signals": market_signals(read_docs(store, session))}
