@@ -205,13 +205,22 @@ def daily_checks(r: Report, m: Mapping[str, Any]) -> list[str]:
     return [f"{r.title}: {b}" for b in bad]
 
 
-def check_session(docs: list[Mapping[str, Any]], market: Mapping[str, Any]) -> list[str]:
-    """Every lens of every document and the daily report of one session."""
+def check_session(
+    docs: list[Mapping[str, Any]], market: Mapping[str, Any], *, no_data: bool = False
+) -> list[str]:
+    """Every lens of every document and the daily report of one session (each built once);
+    with ``no_data``, also no "no data" section the stored data could have filled."""
     bad = []
     for doc in docs:
         for lens in LENSES:
-            bad += lens_checks(build_lens(doc, lens), doc)
-    bad += daily_checks(build_daily(market), market)
+            r = build_lens(doc, lens)
+            bad += lens_checks(r, doc)
+            if no_data:
+                bad += _lens_no_data(r, doc)
+    d = build_daily(market)
+    bad += daily_checks(d, market)
+    if no_data:
+        bad += _daily_no_data(d, market)
     return bad
 
 
@@ -241,28 +250,26 @@ def _live_iv(doc: Mapping[str, Any]) -> bool:
     return any(str(e.get("expiry"))[:10] > s and e.get("atm_iv") is not None for e in exps)
 
 
-def fillable_no_data(docs: list[Mapping[str, Any]], market: Mapping[str, Any]) -> list[str]:
-    """ "No data" sections the stored data could have filled."""
-    bad = []
-    for doc in docs:
-        absent = {
-            "trades": doc.get("flow") is None,
-            "earnings": not (doc.get("earnings") or {}).get("next_date"),
-            "iv": not _live_iv(doc),
-            "greeks": not has_greeks(doc),
-            "straddle": not any(
-                str(e.get("expiry"))[:10] > str(doc["session"])[:10]
-                and e.get("expected_move_pct") is not None
-                for e in (doc["analysis"].get("vol") or {}).get("expiries") or []
-            ),
-        }
-        for lens in LENSES:
-            r = build_lens(doc, lens)
-            for sec in r.sections:
-                need = _MAY_BE_EMPTY.get(sec.id)
-                if sec.status == "no_data" and not (need and absent.get(need)):
-                    bad.append(f"{r.title}: section {sec.id} says no data")
-    d = build_daily(market)
+def _lens_no_data(r: Report, doc: Mapping[str, Any]) -> list[str]:
+    absent = {
+        "trades": doc.get("flow") is None,
+        "earnings": not (doc.get("earnings") or {}).get("next_date"),
+        "iv": not _live_iv(doc),
+        "greeks": not has_greeks(doc),
+        "straddle": not any(
+            str(e.get("expiry"))[:10] > str(doc["session"])[:10]
+            and e.get("expected_move_pct") is not None
+            for e in (doc["analysis"].get("vol") or {}).get("expiries") or []
+        ),
+    }
+    return [
+        f"{r.title}: section {sec.id} says no data"
+        for sec in r.sections
+        if sec.status == "no_data" and not absent.get(_MAY_BE_EMPTY.get(sec.id, ""), False)
+    ]
+
+
+def _daily_no_data(d: Report, market: Mapping[str, Any]) -> list[str]:
     absent = {
         "trades": market.get("side") is None,
         "prints": market.get("darkpool") is None,
@@ -270,8 +277,8 @@ def fillable_no_data(docs: list[Mapping[str, Any]], market: Mapping[str, Any]) -
         "iv": not market.get("zones"),
         "single": not market.get("ticker_notes"),
     }
-    for sec in d.sections:
-        need = _DAILY_MAY_BE_EMPTY.get(sec.id)
-        if sec.status == "no_data" and not (need and absent.get(need)):
-            bad.append(f"{d.title}: section {sec.id} says no data")
-    return bad
+    return [
+        f"{d.title}: section {sec.id} says no data"
+        for sec in d.sections
+        if sec.status == "no_data" and not absent.get(_DAILY_MAY_BE_EMPTY.get(sec.id, ""), False)
+    ]

@@ -44,18 +44,24 @@ def missed(store: Any, scenarios: Sequence[Mapping[str, Any]]) -> list[str]:
         t, kind = sc["ticker"], sc["kind"]
         if kind == "darkpool_distribution":
             r = daily_report(store, dt.date.fromisoformat(sc["sessions"][-1]))
-            rows = [row for s in r.sections for tb in s.tables if tb.id == "dp_dist" for row in tb.rows]
+            rows = [
+                row for s in r.sections for tb in s.tables if tb.id == "dp_dist" for row in tb.rows
+            ]
             if not any(t in map(str, row) for row in rows):
                 bad.append(f"{kind} {t} {sc['sessions']}: not in the daily distribution table")
             continue
         phrase = f"{PHRASES[kind]} ({DIRECTIONS.get(sc['direction'], sc['direction'])})"
-        strikes = _strikes(sc) if kind not in ("call_selling_rally", "earnings_ramp", "max_pain_pin") else set()
+        strikes = (
+            _strikes(sc)
+            if kind not in ("call_selling_rally", "earnings_ramp", "max_pain_pin")
+            else set()
+        )
         found = False
         for d in [x for x in store.session_dates(t) if x >= first]:
             if (t, d) not in cache:
                 try:
                     rep = ticker_report(store, t, d)
-                except Exception:  # noqa: BLE001 - no pipeline result for that session
+                except Exception:
                     cache[(t, d)] = []
                     continue
                 cache[(t, d)] = [x.text for s in rep.sections for x in s.sentences]
@@ -66,5 +72,7 @@ def missed(store: Any, scenarios: Sequence[Mapping[str, Any]]) -> list[str]:
             if found:
                 break
         if not found:
-            bad.append(f"{kind} {t} {sc['direction']} {sc['sessions']} {sorted(strikes)}: not named")
+            bad.append(
+                f"{kind} {t} {sc['direction']} {sc['sessions']} {sorted(strikes)}: not named"
+            )
     return bad

@@ -61,7 +61,7 @@ def test_flow_lens_golden(tiny) -> None:  # type: ignore[no-untyped-def]
     r = build_lens(tiny[0]["TST"], "flow")
     assert [s.id for s in r.sections] == [
         "flow_verdict", "flow_summary", "notable_prints", "institutional_positioning",
-        "signal_vs_noise", "key_conclusions",
+        "oi_signals", "signal_vs_noise", "key_conclusions",
     ]  # fmt: skip
     fs = _texts(r)
     # hand-worked: calls bought $2.2K + puts sold $3.8K - calls sold $1.5K = +$4.5K of $8.1K;
@@ -164,7 +164,7 @@ def test_every_number_in_markdown_is_in_the_model(tiny, tmp_path: Path) -> None:
         model = json.dumps(r.to_json())
         allowed = _allowed(r)
         body = re.sub(
-            r"seed 00\d|schema \d|\(rule: [a-z_0-9]+\)|band [a-z_0-9.]+|\]\([^)]*\)|25Δ|_\d|per 1% move",
+            r"seed 00\d|schema \d|\(rule: [a-z_0-9]+\)|band [a-z_0-9.]+|\]\([^)]*\)|25Δ|15Δ|_\d|per 1% move",
             " ",
             md,
         )
@@ -263,7 +263,7 @@ def test_markdown_numbers_property_random_figures(tiny) -> None:  # type: ignore
         r = build_lens(doc, lens)
         allowed = _allowed(r)
         body = re.sub(
-            r"seed 00\d|schema \d|band [a-z_0-9.]+|\]\([^)]*\)|25Δ|_\d|per 1% move",
+            r"seed 00\d|schema \d|band [a-z_0-9.]+|\]\([^)]*\)|25Δ|15Δ|_\d|per 1% move",
             " ",
             render(r, "md"),
         )

@@ -105,12 +105,25 @@ def test_pcr_divergence_both_ways() -> None:
 
 
 def test_term_reading_patterns() -> None:
-    term = [{"expiry": "2024-03-15", "oi": 100, "oi_share": 0.5}, {"expiry": "2024-03-08", "oi": 1, "oi_share": 0.0}]
-    r = term_reading(_doc(term=term, term_signals=[{"weekly_concentration_expiries": ["2024-03-15"]}]))
+    term = [
+        {"expiry": "2024-03-15", "oi": 100, "oi_share": 0.5},
+        {"expiry": "2024-03-08", "oi": 1, "oi_share": 0.0},
+    ]
+    r = term_reading(
+        _doc(term=term, term_signals=[{"weekly_concentration_expiries": ["2024-03-15"]}])
+    )
     assert r["pattern"] == "weekly_concentration" and r["expiries"] == ["2024-03-15"]
     assert [t["expiry"] for t in r["table"]] == ["2024-03-15"]  # expired row left out
-    assert term_reading(_doc(term=term, term_signals=[{"skipped_near_term": True, "far_expiry": "2024-06-21"}]))["pattern"] == "skipped_near_term"
-    assert term_reading(_doc(term=term, term_signals=[{"leaps_building": True}]))["pattern"] == "leaps_building"
+    assert (
+        term_reading(
+            _doc(term=term, term_signals=[{"skipped_near_term": True, "far_expiry": "2024-06-21"}])
+        )["pattern"]
+        == "skipped_near_term"
+    )
+    assert (
+        term_reading(_doc(term=term, term_signals=[{"leaps_building": True}]))["pattern"]
+        == "leaps_building"
+    )
     assert term_reading(_doc(term=term, term_signals=[{}]))["pattern"] == "evenly_spread"
 
 
@@ -133,7 +146,10 @@ def test_watch_items_from_signals() -> None:
     )  # fmt: skip
     items = {i["symbol"]: i for i in watch_items(doc)}
     assert items["XYZ240419C00110000"]["oi_then"] == 800
-    assert items["XYZ240621P00085000"]["strike"] == 85.0 and items["XYZ240621P00085000"]["source"] == "bearish roll"
+    assert (
+        items["XYZ240621P00085000"]["strike"] == 85.0
+        and items["XYZ240621P00085000"]["source"] == "bearish roll"
+    )
 
 
 def test_user_watch_list_roundtrip(tmp_path: Path) -> None:
@@ -157,7 +173,12 @@ def _chain(rows: list[tuple]) -> pa.Table:
 
 
 def test_oi_delta_and_chain_only_netdelta() -> None:
-    d1, d2, d3, e = dt.date(2024, 3, 4), dt.date(2024, 3, 5), dt.date(2024, 3, 6), dt.date(2024, 4, 19)
+    d1, d2, d3, e = (
+        dt.date(2024, 3, 4),
+        dt.date(2024, 3, 5),
+        dt.date(2024, 3, 6),
+        dt.date(2024, 4, 19),
+    )
     ch = _chain([
         ("X", d1, "C1", e, 100, 0.5, 100), ("X", d2, "C1", e, 300, 0.5, 100), ("X", d3, "C1", e, 700, 0.6, 100),
         ("X", d2, "P1", e, 50, -0.4, 100), ("X", d3, "P1", e, 0, -0.3, 100),  # P1 listed on d2: starts from 0
@@ -165,7 +186,12 @@ def test_oi_delta_and_chain_only_netdelta() -> None:
     td = {(r["symbol"], r["trade_date"]): r["delta_shares"] for r in oi_delta(ch).to_dicts()}
     # C1: d2 +200 * 0.5 * 100 = 10,000; d3 +400 * 0.6 * 100 = 24,000
     # P1: d2 +50 * -0.4 * 100 = -2,000; d3 -50 * -0.3 * 100 = +1,500
-    assert td == {("C1", d2): 10_000.0, ("C1", d3): 24_000.0, ("P1", d2): -2_000.0, ("P1", d3): 1_500.0}
+    assert td == {
+        ("C1", d2): 10_000.0,
+        ("C1", d3): 24_000.0,
+        ("P1", d2): -2_000.0,
+        ("P1", d3): 1_500.0,
+    }
     out = scan_netdelta(None, ch, d3, start=d1).to_pylist()
     # cumulative: d2 8,000; d3 8,000 + 25,500 = 33,500; increase 33,500 / 8,000 - 1 = 3.1875
     assert len(out) == 1 and out[0]["cum_delta_shares"] == pytest.approx(33_500.0)

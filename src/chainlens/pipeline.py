@@ -625,7 +625,9 @@ def _finish(pr: _Prepared, config: PipelineConfig, orr: OIResult) -> UnderlyingR
         "events": _records(orr.events),
         "summary": _jsonable(orr.summary),
         # issue 11: spot per stored session (ISO date -> USD), for signals dated in the past
-        "spot_by_session": {k.isoformat(): v for k, v in zip(*_spot_series(hist), strict=True) if v == v},
+        "spot_by_session": {
+            k.isoformat(): v for k, v in zip(*_spot_series(hist), strict=True) if v == v
+        },
     }
     for name in ("accumulation", "rolls", "clusters"):
         t = getattr(orr, name)

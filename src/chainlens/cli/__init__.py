@@ -12,7 +12,7 @@ import sys
 import typer
 
 from chainlens import __version__
-from chainlens.cli import _analyze, _fetch, _ingest, _outcomes, _pipeline, _scan, _serve, _sim
+from chainlens.cli import _analyze, _fetch, _ingest, _outcomes, _pipeline, _scan, _serve, _sim, _watch
 from chainlens.cli._common import run_guarded
 
 __all__ = ["app", "main"]
@@ -45,6 +45,7 @@ for _module in (_ingest, _analyze, _sim, _scan, _pipeline, _serve):
     _module.register(app)
 _fetch.register(app)
 _outcomes.register(app)
+_watch.register(app)
 
 
 def main(argv: list[str] | None = None) -> None:

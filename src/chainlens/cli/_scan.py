@@ -61,7 +61,9 @@ def register(app: typer.Typer) -> None:
             3.0, "--min-multiple", help="unusual: premium or volume multiple to report."
         ),
         min_increase: float = typer.Option(
-            0.5, "--min-increase", help="netdelta: cumulative delta increase to report (0.5 = +50%)."
+            0.5,
+            "--min-increase",
+            help="netdelta: cumulative delta increase to report (0.5 = +50%).",
         ),
     ) -> None:
         """Scanners: premium/volume multiples, net delta, OI accumulation streaks, rolls/closes."""
@@ -79,7 +81,9 @@ def register(app: typer.Typer) -> None:
         with Store(store, create=False, read_only=True) as st:
             from chainlens.scan import ScanSettings
 
-            sets = ScanSettings(unusual_min_multiple=min_multiple, netdelta_min_increase=min_increase)
+            sets = ScanSettings(
+                unusual_min_multiple=min_multiple, netdelta_min_increase=min_increase
+            )
             table = store_scan(st, kind, d, window=window, start=first, settings=sets)
         rows = _records(kind, table)
         if as_json:

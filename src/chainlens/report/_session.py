@@ -74,10 +74,12 @@ def ticker_report(
 
 def daily_report(store: Any, session: dt.date, fmt: str = "html") -> Report:
     """The market daily report from the stored rollup."""
-    from chainlens.runners.local import read_market
+    from chainlens.report.lenses.signals import market_signals
+    from chainlens.runners.local import read_docs, read_market
 
     links = chain_links(session, result_sessions(store), "daily", fmt)
-    return build_daily(read_market(store, session), links=links)
+    market = {**read_market(store, session), "oi_signals": market_signals(read_docs(store, session))}
+    return build_daily(market, links=links)
 
 
 def write_session_reports(
@@ -102,7 +104,9 @@ def write_session_reports(
     docs = {d["underlying"]: d for d in read_docs(store, session)}
     plan = dict(lenses) if lenses is not None else {t: ("flow",) for t in docs}
     written: list[Path] = []
-    market = read_market(store, session)
+    from chainlens.report.lenses.signals import market_signals  # issue 11
+
+    market = {**read_market(store, session), "oi_signals": market_signals(list(docs.values()))}
     for fmt in formats:
         r = build_daily(market, links=chain_links(session, sessions, "daily", fmt))
         written.append(

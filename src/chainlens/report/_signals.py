@@ -171,10 +171,11 @@ def accumulation_signals(doc: Mapping[str, Any]) -> list[dict[str, Any]]:
             right == "P" and s0 and k is not None
             and (s0 - k) / s0 * 100.0 >= _th("deep_otm_put_pct")
         )  # fmt: skip
-        if deep:
+        if deep and k is not None and s0:
+            lo, hi = float(k), float(s0)
             nearer = sum(float(x.get("oi_change") or 0.0) for x in rows
                          if x.get("right") == "P" and x.get("expiry") == r.get("expiry")
-                         and k < (x.get("strike") or 0.0) < spot)  # fmt: skip
+                         and lo < float(x.get("strike") or 0.0) < hi)  # fmt: skip
             if nearer < _th("deep_otm_bypass_share") * chg:
                 out.append(_rec("deep_otm_put_build", "bearish", "002 case 2 deep-OTM put build",
                                 "tail hedge or informed downside: watch", nearer_build=nearer,
@@ -198,7 +199,11 @@ def flush_signals(doc: Mapping[str, Any]) -> list[dict[str, Any]]:
         if chg is None or oi is None or chg >= 0:
             continue
         prior = float(oi) - float(chg)
-        if -chg >= _th("flush_min_contracts") and prior > 0 and -chg / prior >= _th("flush_min_fraction"):
+        if (
+            -chg >= _th("flush_min_contracts")
+            and prior > 0
+            and -chg / prior >= _th("flush_min_fraction")
+        ):
             out.append(_rec("flush", "exit_bullish" if c.get("right") == "C" else "exit_bearish",
                             "002 case 1 OI flush after the catalyst", "exit",
                             right=c.get("right"), strike=c.get("strike"), expiry=c.get("expiry"),
@@ -215,10 +220,17 @@ def event_signals(doc: Mapping[str, Any]) -> list[dict[str, Any]]:
     and high-impact events": earnings, FOMC, CPI/PPI/NFP, PDUFA)."""
     out = []
     for e in (doc.get("oi") or {}).get("events") or []:
-        if not _live(doc["session"], e.get("target_expiry")) or str(e.get("date"))[:10] < str(doc["session"])[:10]:
+        if (
+            not _live(doc["session"], e.get("target_expiry"))
+            or str(e.get("date"))[:10] < str(doc["session"])[:10]
+        ):
             continue  # the event has passed or its expiry has expired: a flush, not a build
         b, ratio = float(e.get("build") or 0.0), e.get("build_ratio")
-        if b < _th("event_build_min_contracts") or ratio is None or ratio < _th("event_build_min_ratio"):
+        if (
+            b < _th("event_build_min_contracts")
+            or ratio is None
+            or ratio < _th("event_build_min_ratio")
+        ):
             continue
         cb, pb = float(e.get("call_build") or 0.0), float(e.get("put_build") or 0.0)
         out.append(_rec("event_build", "bullish" if cb > pb else "bearish" if pb > cb else "neutral",
@@ -293,8 +305,8 @@ def pcr_divergence(doc: Mapping[str, Any]) -> dict[str, Any] | None:
 def side_signals(doc: Mapping[str, Any]) -> list[dict[str, Any]]:
     """Seed-003 flow signals of the session: call selling into strength (the naive call/put
     premium read is bullish, the side-adjusted directional read bearish, and calls sold exceed
-    calls bought); a max-pain pin (the nearest live expiry within ``pin_max_days`` days and
-    spot within ``pin_near_pct`` % of its max pain)."""
+    calls bought); a max-pain pin (the next live standard monthly expiry within
+    ``pin_max_days`` calendar days and spot within ``pin_near_pct`` % of its max pain)."""
     from chainlens.report.rules import th
 
     out = []
@@ -307,13 +319,17 @@ def side_signals(doc: Mapping[str, Any]) -> list[dict[str, Any]]:
                         calls_sold_usd=cs, calls_bought_usd=cbought))  # fmt: skip
     import datetime as dt
 
+    from chainlens import calendar as cal
+
     d0 = dt.date.fromisoformat(str(doc["session"])[:10])
     for m in (doc.get("analysis") or {}).get("max_pain_trend") or []:
         e, dist = m.get("expiry"), m.get("spot_distance_pct")
         if not _live(doc["session"], e) or m.get("max_pain") is None or dist is None:
             continue
-        days = (dt.date.fromisoformat(str(e)[:10]) - d0).days
-        if days <= _th("pin_max_days") and abs(dist) <= th("pin_near_pct"):
+        ed = dt.date.fromisoformat(str(e)[:10])
+        if cal.standard_monthly_expiry(ed.year, ed.month) != ed:
+            continue  # the pin is read into the standard monthly expiry only (seed 002)
+        if (ed - d0).days <= _th("pin_max_days") and abs(dist) <= th("pin_near_pct"):
             out.append(_rec("max_pain_pin", "neutral", "002 max pain pin", "pin pull into expiry",
                             expiry=e, strike=m.get("max_pain"), distance_pct=dist))  # fmt: skip
         break

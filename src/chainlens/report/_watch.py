@@ -105,8 +105,10 @@ def add_watch(store: Any, symbol: str, *, added: dt.date | None = None) -> list[
     sym = symbol.strip().upper()
     try:
         parse_osi(sym)
-    except Exception as exc:  # noqa: BLE001 - any parse failure is a user input error
-        raise InputError(f"not an OSI option symbol ({exc})", column="SYMBOL", value=symbol) from None
+    except Exception as exc:
+        raise InputError(
+            f"not an OSI option symbol ({exc})", column="SYMBOL", value=symbol
+        ) from None
     items = list_watch(store)
     if all(i["symbol"] != sym for i in items):
         items.append({"symbol": sym, "added": (added or dt.date.today()).isoformat()})
@@ -144,14 +146,14 @@ def watch_followup(store: Any, doc: Mapping[str, Any]) -> dict[str, Any] | None:
     prev_day = earlier[-1]
     try:
         prev = read_docs(store, prev_day, t)
-    except Exception:  # noqa: BLE001 - no stored document for that session
+    except Exception:
         prev = []
     items = watch_items(prev[0]) if prev else []
     seen = {i["symbol"] for i in items}
     for u in list_watch(store):
         try:
             p = parse_osi(u["symbol"])
-        except Exception:  # noqa: BLE001
+        except Exception:
             continue
         if u["symbol"] in seen or str(getattr(p, "root", "")).upper() not in (t, t + "W"):
             continue

@@ -361,6 +361,11 @@ def build_daily(m: Mapping[str, Any], *, links: Mapping[str, str | None] | None 
                     _chain_top(fb, m)]  # fmt: skip
     sections += [_darkpool(fb, m), _zones(fb, m, head), _dealers(fb, m), _notes(fb, m), _sectors(fb, m),
                  _convergence(fb, m), _structures(fb, m)]  # fmt: skip
+    from chainlens.report.lenses.signals import daily_signals_section  # issue 11
+
+    sig = daily_signals_section(fb, m)
+    if sig is not None:
+        sections.append(sig)
     mp = _macro(fb, m)
     if mp is not None:
         sections.append(mp)

@@ -38,6 +38,10 @@ class ScanSettings:
         if self.unusual_min_sessions < 1:
             raise ConfigError(f"unusual_min_sessions must be >= 1, got {self.unusual_min_sessions}")
         if self.unusual_min_premium_usd < 0:
-            raise ConfigError(f"unusual_min_premium_usd must be >= 0, got {self.unusual_min_premium_usd}")
+            raise ConfigError(
+                f"unusual_min_premium_usd must be >= 0, got {self.unusual_min_premium_usd}"
+            )
         if not self.netdelta_min_increase > 0:
-            raise ConfigError(f"netdelta_min_increase must be > 0, got {self.netdelta_min_increase}")
+            raise ConfigError(
+                f"netdelta_min_increase must be > 0, got {self.netdelta_min_increase}"
+            )

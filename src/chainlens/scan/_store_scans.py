@@ -93,7 +93,9 @@ def store_scan(
             if not h.num_rows:
                 continue
             t = enrich_trades(pa.concat_tables(trades)) if trades else None  # None: OI changes
-            parts.append(scan_netdelta(t, h, session, start=first, min_increase=st.netdelta_min_increase))
+            parts.append(
+                scan_netdelta(t, h, session, start=first, min_increase=st.netdelta_min_increase)
+            )
         else:
             raise ConfigError(f"unknown scanner {kind!r} (unusual|netdelta|accumulation|rolls)")
     parts = [p for p in parts if p.num_rows]

@@ -62,4 +62,12 @@ def bias_lens(fb: FigureBook, doc: Mapping[str, Any]) -> list[Section]:
         sents.append(say(fb, "bias.no_dex_vote", model=model))
     s1 = Section(id="bias", title="Directional Bias", sentences=sents,
                  charts=[c for c in (profile_chart(doc),) if c])  # fmt: skip
-    return [s1, flow_summary(fb, doc), positioning(fb, doc), conclusions(fb, doc, "bias")]
+    from chainlens.report.lenses.views import views_section  # issue 11: seed-004 views
+
+    return [
+        s1,
+        flow_summary(fb, doc),
+        positioning(fb, doc),
+        views_section(fb, doc),
+        conclusions(fb, doc, "bias"),
+    ]

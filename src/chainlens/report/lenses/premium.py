@@ -161,5 +161,7 @@ def premium_lens(fb: FigureBook, doc: Mapping[str, Any]) -> list[Section]:
     if not hm.charts:
         hm.sentences.append(say(fb, "surfaces.none"))
         hm.status = "no_data"
+    from chainlens.report.lenses.views import views_section  # issue 11: seed-004 views
+
     return [iv_vs_realized(fb, doc), expected_move(fb, doc), walls_pin(fb, doc), smile_skew(fb, doc), hm,
-            conclusions(fb, doc, "premium")]  # fmt: skip
+            views_section(fb, doc), conclusions(fb, doc, "premium")]  # fmt: skip

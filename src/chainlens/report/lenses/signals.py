@@ -10,14 +10,14 @@ JSON model as the ``oi_signals`` and ``term_structure`` tables and the ``term_st
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from chainlens.report._model import Chart, FigureBook, Section, Sentence
 from chainlens.report._signals import KIND_WORDS, all_signals, direction_words
 from chainlens.report.rules import say
 
-__all__ = ["signals_section", "term_chart"]
+__all__ = ["daily_signals_section", "market_signals", "signals_section", "term_chart"]
 
 
 def _over(n: Any) -> str:
@@ -74,7 +74,14 @@ def _sentence(fb: FigureBook, i: int, s: Mapping[str, Any], spot: Any) -> Senten
                 fb.add(f"{p}.puts", s.get("put_build"), "contracts", "int_signed", "put build")]  # fmt: skip
         ev = str(s.get("event") or "event")
         ev = ev.upper() if ev.lower() in ("fomc", "cpi", "ppi", "nfp", "pdufa") else ev.capitalize()
-        return say(fb, "sig.event", *keys, label="Event build", event=ev, direction=direction_words(s["direction"]))
+        return say(
+            fb,
+            "sig.event",
+            *keys,
+            label="Event build",
+            event=ev,
+            direction=direction_words(s["direction"]),
+        )
     if k == "opposite_build":
         keys = [fb.add(f"{p}.calls", s.get("call_build"), "contracts", "int", "call build"),
                 fb.add(f"{p}.puts", s.get("put_build"), "contracts", "int", "put build")]  # fmt: skip
@@ -82,7 +89,13 @@ def _sentence(fb: FigureBook, i: int, s: Mapping[str, Any], spot: Any) -> Senten
     if k == "pcr_divergence":
         keys = [fb.add(f"{p}.pcr", s.get("pcr_oi"), "ratio", "ratio", "P/C OI"),
                 fb.add(f"{p}.share", s.get("call_bought_share"), "fraction", "pct", "calls' share of directional premium bought")]  # fmt: skip
-        return say(fb, "sig.pcr_div", *keys, label="PCR divergence", direction=direction_words(s["direction"]))
+        return say(
+            fb,
+            "sig.pcr_div",
+            *keys,
+            label="PCR divergence",
+            direction=direction_words(s["direction"]),
+        )
     if k == "call_selling_rally":
         keys = [fb.add(f"{p}.sold", s.get("calls_sold_usd"), "USD", "money", "directional calls sold"),
                 fb.add(f"{p}.bought", s.get("calls_bought_usd"), "USD", "money", "directional calls bought")]  # fmt: skip
@@ -100,7 +113,7 @@ def term_chart(term: Mapping[str, Any] | None) -> Chart | None:
     structure table as a chart."""
     if not term or not term.get("table"):
         return None
-    rows = term["table"][:16]
+    rows = term["table"][:20]
     return Chart(
         id="term_structure", kind="bar", title=f"OI term structure by expiry (contracts) — {term['pattern'].replace('_', ' ')}",
         x_label="expiry", y_label="contracts", y_unit="contracts", x=[str(r["expiry"])[:10] for r in rows],
@@ -114,7 +127,7 @@ _COLS = [
     ("expiry", "expiry", "date", "date"), ("strike", "strike", "USD", "price"),
     ("to_expiry", "to expiry", "date", "date"), ("to_strike", "to strike", "USD", "price"),
     ("contracts", "contracts", "contracts", "int"), ("sessions", "sessions", "sessions", "int"),
-    ("watch", "watch list", "", "text"), ("seed", "seed", "", "text"),
+    ("watch", "watch list", "", "text"),
 ]  # fmt: skip
 
 
@@ -132,7 +145,9 @@ def signals_section(fb: FigureBook, doc: Mapping[str, Any]) -> Section:
     term = got["term"]
     if term:
         share = term["table"][0].get("oi_share") if term["table"] else None
-        kt = fb.add("term.near_share", share, "fraction of OI", "pct", "nearest live expiry's OI share")
+        kt = fb.add(
+            "term.near_share", share, "fraction of OI", "pct", "nearest live expiry's OI share"
+        )
         exp = f" ({', '.join(term['expiries'])})" if term["expiries"] else ""
         sents.append(say(fb, "sig.term", kt, label="Term structure", pattern=term["pattern"].replace("_", " "),
                          reading=term["reading"], exp=exp))  # fmt: skip
@@ -145,7 +160,14 @@ def signals_section(fb: FigureBook, doc: Mapping[str, Any]) -> Section:
     recs = [{**s, "kind": KIND_WORDS.get(s["kind"], s["kind"]), "direction": direction_words(s["direction"])}
             for s in got["signals"]]  # fmt: skip
     if recs:
-        tables.append(fb.table("oi_signals", "Seed-002 OI signals (kind, direction, contracts, watch-list meaning)", _COLS, recs))
+        tables.append(
+            fb.table(
+                "oi_signals",
+                "OI signals (kind, direction, contracts, watch-list meaning)",
+                _COLS,
+                recs,
+            )
+        )
     if term:
         tables.append(fb.table("term_structure", "OI term structure (live expiries; contracts and share of OI)", [
             ("expiry", "expiry", "date", "date"), ("expiry_class", "class", "", "text"), ("dte_days", "days", "days", "int"),
@@ -160,3 +182,43 @@ def signals_section(fb: FigureBook, doc: Mapping[str, Any]) -> Section:
     charts = [c for c in (term_chart(term),) if c is not None]
     return Section(id="oi_signals", title="OI Signals (rolls, builds, flushes, term structure)",
                    sentences=sents, tables=tables, charts=charts)  # fmt: skip
+
+
+def _with_keys(s: Sentence, keys: list[str]) -> Sentence:
+    s.keys = [*s.keys, *keys]
+    return s
+
+
+def market_signals(docs: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """Every ticker's OI signals of a session (for the daily report): ``ticker`` plus the
+    signal record keys (term readings left to the ticker reports)."""
+    out = []
+    for d in docs:
+        for s in all_signals(d)["signals"]:
+            out.append({"ticker": d["underlying"], **s})
+    return out
+
+
+def daily_signals_section(fb: FigureBook, m: Mapping[str, Any]) -> Section | None:
+    """The daily report's digest of the tickers' OI signals (``m["oi_signals"]``, attached by
+    the report writer): how many of each kind and the table, rolls and builds first."""
+    rows = m.get("oi_signals")
+    if rows is None:
+        return None
+    if not rows:
+        return Section(id="oi_signals", title="OI Signals", sentences=[say(fb, "sig.none")])
+    counts: dict[str, int] = {}
+    for r in rows:
+        k = f"{KIND_WORDS.get(r['kind'], r['kind'])} ({direction_words(r['direction'])})"
+        counts[k] = counts.get(k, 0) + 1
+    kn = fb.add("daily.signals", len(rows), "signals", "int", "OI signals")
+    kt = fb.add("daily.signal_tickers", len({r["ticker"] for r in rows}), "tickers", "int", "tickers with OI signals")
+    ck = [fb.add(f"daily.signals.{j}", v, "signals", "int", f"{k} signals")
+          for j, (k, v) in enumerate(sorted(counts.items(), key=lambda kv: -kv[1]))]  # fmt: skip
+    parts = ", ".join(f"{fb.figures[k].label.removesuffix(' signals')} ×{fb.d(k)}" for k in ck)
+    recs = [{**r, "kind": KIND_WORDS.get(r["kind"], r["kind"]), "direction": direction_words(r["direction"])}
+            for r in rows]  # fmt: skip
+    cols = [("ticker", "ticker", "", "text"), *_COLS]
+    return Section(id="oi_signals", title="OI Signals (rolls, builds, flushes)",
+                   sentences=[_with_keys(say(fb, "daily.signals", kn, kt, parts=parts), ck)],
+                   tables=[fb.table("oi_signals", "OI signals by ticker", cols, recs)])  # fmt: skip

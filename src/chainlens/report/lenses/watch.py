@@ -15,7 +15,7 @@ _ORDER = ("confirmed", "rolled", "closed", "unwound")
 
 
 def followup_sentences(fb: FigureBook, fu: Mapping[str, Any] | None) -> list[Sentence]:
-    """"Yesterday's watch items: 3 confirmed, 1 rolled, 1 unwound" and one line per item
+    """ "Yesterday's watch items: 3 confirmed, 1 rolled, 1 unwound" and one line per item
     (at most five)."""
     if not fu or not fu.get("items"):
         return []
