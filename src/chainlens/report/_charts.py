@@ -21,6 +21,7 @@ Two halves, one spec (:class:`~chainlens.report._model.Chart`):
 from __future__ import annotations
 
 import math
+import warnings
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -1251,5 +1252,9 @@ def chart_png(c: Chart, path: Path) -> Path:
     """Write the chart as a PNG with matplotlib (Agg canvas, no global pyplot state)."""
     fig = chart_figure(c)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path)
+    with warnings.catch_warnings():
+        # matplotlib warns when placing a loc="best" legend takes long on a loaded machine: a
+        # timing message, not a fault of the chart.
+        warnings.filterwarnings("ignore", message="Creating legend with loc=", category=UserWarning)
+        fig.savefig(path)
     return path
