@@ -1250,11 +1250,11 @@ def chart_figure(c: Chart) -> Any:
 
 def chart_png(c: Chart, path: Path) -> Path:
     """Write the chart as a PNG with matplotlib (Agg canvas, no global pyplot state)."""
-    fig = chart_figure(c)
     path.parent.mkdir(parents=True, exist_ok=True)
     with warnings.catch_warnings():
         # matplotlib warns when placing a loc="best" legend takes long on a loaded machine: a
         # timing message, not a fault of the chart.
         warnings.filterwarnings("ignore", message="Creating legend with loc=", category=UserWarning)
+        fig = chart_figure(c)
         fig.savefig(path)
     return path
