@@ -4,6 +4,7 @@ follow-up (report/_watch.py), the chain-only net delta (scan.oi_delta) and the s
 from __future__ import annotations
 
 import datetime as dt
+import json
 from pathlib import Path
 
 import pyarrow as pa
@@ -204,3 +205,22 @@ def test_scan_settings_reject_bad_values() -> None:
         ScanSettings(unusual_min_multiple=0)
     with pytest.raises(ChainlensError, match="netdelta_min_increase"):
         ScanSettings(netdelta_min_increase=-1)
+
+
+def test_watch_cli(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from chainlens.cli import app
+    from chainlens.cli._common import run_guarded
+    from chainlens.store import Store
+
+    store = tmp_path / "store"
+    with Store(store):
+        pass  # an empty store
+    args = ["--store", str(store), "--json"]
+    assert run_guarded(app, ["watch", "add", "SPY240621C00500000", *args]) == 0
+    capsys.readouterr()
+    assert run_guarded(app, ["watch", "list", *args]) == 0
+    assert [i["symbol"] for i in json.loads(capsys.readouterr().out)] == ["SPY240621C00500000"]
+    assert run_guarded(app, ["watch", "add", "SPY 500", *args]) == 2  # clear error, no traceback
+    assert "not an OSI option symbol" in capsys.readouterr().err
+    assert run_guarded(app, ["watch", "remove", "SPY240621C00500000", *args]) == 0
+    assert run_guarded(app, ["watch", "frob", *args]) == 2

@@ -626,6 +626,10 @@ def fit_charts_to_text(report: Any, doc: Mapping[str, Any]) -> Any:
             )
             if nc is not None:
                 nc.title = c.title  # a lens may have retitled the chart
+            elif c.strike_axis == "x" and c.kind != "heatmap":  # no rebuilder: widen the axis
+                _finish_strike_axis(
+                    c, _num(_g(doc, "analysis", "spot")), [*c.must_show_strikes, *ks]
+                )
             new.append(nc if nc is not None else c)
         sec.charts = new
     return report

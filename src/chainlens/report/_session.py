@@ -78,7 +78,10 @@ def daily_report(store: Any, session: dt.date, fmt: str = "html") -> Report:
     from chainlens.runners.local import read_docs, read_market
 
     links = chain_links(session, result_sessions(store), "daily", fmt)
-    market = {**read_market(store, session), "oi_signals": market_signals(read_docs(store, session))}
+    market = {
+        **read_market(store, session),
+        "oi_signals": market_signals(read_docs(store, session)),
+    }
     return build_daily(market, links=links)
 
 

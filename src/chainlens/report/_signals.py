@@ -359,6 +359,8 @@ def all_signals(doc: Mapping[str, Any]) -> dict[str, Any]:
     pcr = pcr_divergence(doc)
     for s in [*roll_signals(doc), *accumulation_signals(doc), *flush_signals(doc),
               *event_signals(doc), *opposite_signals(doc), *([pcr] if pcr else []), *side_signals(doc)]:  # fmt: skip
+        if s.get("expiry") is not None and not _live(doc["session"], s["expiry"]):
+            continue  # expired on or before the session: no report names it
         by_kind[s["kind"]] = by_kind.get(s["kind"], 0) + 1
         if by_kind[s["kind"]] <= n:
             sig.append(s)

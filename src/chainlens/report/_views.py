@@ -187,7 +187,7 @@ def least_resistance(doc: Mapping[str, Any]) -> dict[str, Any]:
     if prof is None or not prof.get("gx_shares_per_usd"):
         return {"drift_usd_per_day": None, "drift_pct": None, "reason": "no dealer gamma surface"}
     gam = prof["gx_shares_per_usd"][_nearest(prof["levels"], spot)]
-    if gam is None or abs(gam) * 0.01 * spot < 0.01 * abs(charm):
+    if not gam or abs(gam) * 0.01 * spot < 0.01 * abs(charm):
         return {"drift_usd_per_day": None, "drift_pct": None,
                 "reason": "dealer gamma at spot is too small for charm to set a path (a 1% move re-hedges less than 1% of a day's charm)"}  # fmt: skip
     drift = -charm / gam

@@ -212,7 +212,13 @@ def daily_signals_section(fb: FigureBook, m: Mapping[str, Any]) -> Section | Non
         k = f"{KIND_WORDS.get(r['kind'], r['kind'])} ({direction_words(r['direction'])})"
         counts[k] = counts.get(k, 0) + 1
     kn = fb.add("daily.signals", len(rows), "signals", "int", "OI signals")
-    kt = fb.add("daily.signal_tickers", len({r["ticker"] for r in rows}), "tickers", "int", "tickers with OI signals")
+    kt = fb.add(
+        "daily.signal_tickers",
+        len({r["ticker"] for r in rows}),
+        "tickers",
+        "int",
+        "tickers with OI signals",
+    )
     ck = [fb.add(f"daily.signals.{j}", v, "signals", "int", f"{k} signals")
           for j, (k, v) in enumerate(sorted(counts.items(), key=lambda kv: -kv[1]))]  # fmt: skip
     parts = ", ".join(f"{fb.figures[k].label.removesuffix(' signals')} ×{fb.d(k)}" for k in ck)

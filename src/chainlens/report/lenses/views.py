@@ -26,6 +26,7 @@ from chainlens.report._views import (
     skew_term,
     vol_curves,
 )
+from chainlens.report.lenses.common import named_prices
 from chainlens.report.rules import say
 
 __all__ = ["views_section"]
@@ -47,7 +48,9 @@ def em_chart(em: list[dict[str, Any]], spot: Any) -> Chart | None:
     )  # fmt: skip
 
 
-def curves_chart(curves: list[dict[str, Any]], spot: Any) -> Chart | None:
+def curves_chart(
+    curves: list[dict[str, Any]], spot: Any, must: list[float] | None = None
+) -> Chart | None:
     """Call IV and put IV (decimal) by strike, one pair of lines per expiry."""
     if not curves:
         return None
@@ -62,7 +65,7 @@ def curves_chart(curves: list[dict[str, Any]], spot: Any) -> Chart | None:
         x_label="strike (USD)", y_label="implied volatility", y_unit="IV", x=strikes, series=series,
         markers=[{"x": spot, "label": "spot"}] if spot else [],
     )  # fmt: skip
-    return _finish_strike_axis(ch, spot, [])
+    return _finish_strike_axis(ch, spot, must or [])
 
 
 def skew_term_chart(sk: list[dict[str, Any]]) -> Chart | None:
@@ -99,17 +102,14 @@ def vanna_chart(
 
 
 def delta_chart(prof: Mapping[str, Any] | None, spot: Any) -> Chart | None:
-    """Dealer delta (shares) and dealer gamma (shares per USD, right axis) against spot."""
+    """Dealer delta (shares) against spot."""
     if not prof:
         return None
+    # dealer gamma at the same levels is in the table and the 0DTE-vs-all gamma chart
     series: list[dict[str, Any]] = [{"name": "dealer delta", "values": prof["dx_shares"]}]
-    if prof.get("gx_shares_per_usd"):
-        series.append(
-            {"name": "dealer gamma", "values": prof["gx_shares_per_usd"], "axis": "right"}
-        )
     ch = Chart(
-        id="dealer_delta_profile", kind="line", title="Dealer delta and gamma profile against spot (all expiries)",
-        x_label="spot (USD)", y_label="shares", y_unit="shares", y2_label="shares per USD", y2_unit="shares per USD",
+        id="dealer_delta_profile", kind="line", title="Dealer delta profile against spot (shares, all expiries)",
+        x_label="spot (USD)", y_label="shares", y_unit="shares",
         x=prof["levels"], series=series, markers=[{"x": spot, "label": "spot"}] if spot else [],
     )  # fmt: skip
     return _finish_strike_axis(ch, spot, [])
@@ -251,6 +251,10 @@ def views_section(fb: FigureBook, doc: Mapping[str, Any]) -> Section:
              for i, (lv, dx) in enumerate(zip(prof["levels"], prof["dx_shares"], strict=True))]))  # fmt: skip
     charts = [c for c in (em_chart(em, spot), curves_chart(curves, spot), skew_term_chart(sk), vc,
                           gamma_0dte_chart(doc), delta_chart(prof, spot), charm_chart(cv, spot)) if c is not None]  # fmt: skip
+    must = named_prices(fb, sents)  # every price the text names lies inside each strike axis
+    for c in charts:
+        if getattr(c, "strike_axis", "") == "x":
+            _finish_strike_axis(c, spot, must)
     return Section(
         id="positioning_views",
         title="Positioning Views",
