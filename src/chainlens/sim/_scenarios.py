@@ -285,7 +285,17 @@ class ScenarioPlan:
                 if sc.kind == "darkpool_distribution" and ctx.s == self.rally:
                     g = keyed(self.seed, "scenario", 200 + sc.id, ctx.s)
                     k = int(30 + g.integers(0, 20))
-                    total = int(max(shares[i], 1000) * sc.params["multiple"])
+                    # The planted program must make the day a distribution whatever the name's
+                    # background tilt (background programs included). With B and S the shares
+                    # placed at the ask and at the bid, T all shares, and 80% of the program's
+                    # slices at the bid: (B - S - 0.8 P) / (T + P) <= -0.25 needs
+                    # P >= (B - S + 0.25 T) / 0.55; a 10% margin on top.
+                    day = Prints.concat([bg, *parts])
+                    mine = day.grp == i
+                    at_ask = float(day.size[mine & (day.x >= 1.0)].sum())
+                    at_bid = float(day.size[mine & (day.x <= 0.0)].sum())
+                    floor = (at_ask - at_bid + 0.25 * float(day.size[mine].sum())) / 0.55
+                    total = int(max(max(shares[i], 1000) * sc.params["multiple"], 1.1 * floor))
                     sc.details["program_shares"] = total
                     sc.details["slices"] = k
                     parts.append(
