@@ -12,7 +12,17 @@ import sys
 import typer
 
 from chainlens import __version__
-from chainlens.cli import _analyze, _fetch, _ingest, _outcomes, _pipeline, _scan, _serve, _sim, _watch
+from chainlens.cli import (
+    _analyze,
+    _fetch,
+    _ingest,
+    _outcomes,
+    _pipeline,
+    _scan,
+    _serve,
+    _sim,
+    _watch,
+)
 from chainlens.cli._common import run_guarded
 
 __all__ = ["app", "main"]
