@@ -65,12 +65,12 @@ def test_by_strike_charts_and_tables_leave_the_expiring_series_out(doc_chain) ->
         zip(oi.x, zip(oi.series[0]["values"], oi.series[1]["values"], strict=True), strict=True)
     )
     assert got == {95.0: (100, -400), 100.0: (300, -500), 105.0: (200, -100)}
-    assert "contracts expiring 2024-03-05 left out (65.2% of OI)" in oi.title
+    assert "contracts expiring 2024-03-05 left out: 65.2% of OI" in oi.title
     gex = _chart(r, "gex_by_strike")
     assert dict(zip(gex.x, gex.series[0]["values"], strict=True))[100.0] == pytest.approx(
         -10 * 10404.0
     )
-    assert "contracts expiring 2024-03-05 left out (GEX" in gex.title
+    assert "contracts expiring 2024-03-05 left out: GEX" in gex.title
     ch = _chart(r, "oi_change")
     got = dict(
         zip(ch.x, zip(ch.series[0]["values"], ch.series[1]["values"], strict=True), strict=True)

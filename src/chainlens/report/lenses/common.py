@@ -111,7 +111,7 @@ def expired_note(doc: Mapping[str, Any], what: str = "oi") -> str:
         t = a.get("totals") or {}
         tot = (t.get("call_oi") or 0) + (t.get("put_oi") or 0)
         share = f"{fmt_value(x / tot, 'pct')} of OI" if tot else "no OI"
-    return f"; contracts expiring {exps} left out ({share})"
+    return f"; contracts expiring {exps} left out: {share}"
 
 
 def oi_chart(doc: Mapping[str, Any], *, must_show_strikes: Sequence[float] = ()) -> Chart | None:
