@@ -13,6 +13,10 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from chainlens.analysis import analyze_chain
 from chainlens.calendar import next_session
 from chainlens.market import gex_at_spot
 from chainlens.oi import VOL_OI_BANDS
@@ -205,16 +209,108 @@ def daily_checks(r: Report, m: Mapping[str, Any]) -> list[str]:
     return [f"{r.title}: {b}" for b in bad]
 
 
+def _live_chain_by_strike(chain: pa.Table, session: str) -> dict[float, dict[str, float]]:
+    """Call/put OI and volume per strike of the raw stored chain's contracts expiring after
+    ``session`` (the reference the by-strike charts and tables of a report are held to)."""
+    live = chain.filter(pc.greater(pc.cast(chain.column("expiry"), pa.date32()),
+                                   pa.scalar(dt.date.fromisoformat(session), pa.date32())))  # fmt: skip
+    out: dict[float, dict[str, float]] = {}
+    for row in live.select(["strike", "right", "open_interest", "volume"]).to_pylist():
+        side = "call" if row["right"] == "C" else "put"
+        rec = out.setdefault(float(row["strike"]), {})
+        for k in ("open_interest", "volume"):
+            col = f"{side}_{'oi' if k == 'open_interest' else 'volume'}"
+            v = row[k]
+            rec[col] = rec.get(col, 0.0) + (0.0 if v is None or v != v else float(v))
+    return out
+
+
+def live_reference(doc: Mapping[str, Any], chain: pa.Table | None) -> dict[str, Any] | None:
+    """The raw chain's live sums per strike (OI, volume) and the GEX by strike of the chain
+    analysed with its live contracts only (``None`` without a chain)."""
+    if chain is None or chain.num_rows == 0:
+        return None
+    session = str(doc["session"])[:10]
+    live = chain.filter(
+        pc.greater(pc.cast(chain.column("expiry"), pa.date32()),
+                   pa.scalar(dt.date.fromisoformat(session), pa.date32()))
+    )  # fmt: skip
+    gex: dict[float, float] = {}
+    if live.num_rows and has_greeks(doc):
+        a = next(x for x in analyze_chain(live) if x.underlying == doc["underlying"])
+        gex = dict(zip(a.by_strike.column("strike").to_pylist(),
+                       a.by_strike.column("gex_usd_per_1pct").to_pylist(), strict=True))  # fmt: skip
+    return {"oi": _live_chain_by_strike(chain, session), "gex": gex}
+
+
+def by_strike_checks(r: Report, doc: Mapping[str, Any], lref: dict[str, Any] | None) -> list[str]:
+    """No by-strike chart or table includes contracts expiring on or before the report's
+    session: the OI chart and the OI/volume columns of the by-strike tables equal the raw
+    chain's sums over ``expiry > session``; the GEX chart equals the GEX by strike of the
+    chain analysed with its live contracts only; the OI change chart draws the live change."""
+    if lref is None:
+        return []
+    session = str(doc["session"])[:10]
+    ref, gex = lref["oi"], lref["gex"]
+    bad = []
+
+    def _cmp(where: str, k: float, col: str, got: Any) -> None:
+        want = ref.get(float(k), {}).get(col, 0.0)
+        if abs((got or 0) - want) > 0.5:
+            bad.append(f"{where} {col} at {k} is {got}, live chain (expiry > {session}) {want}")
+
+    for sec in r.sections:
+        for c in sec.charts:
+            if c.id == "oi_by_strike":
+                for i, k in enumerate(c.x):
+                    _cmp(c.id, k, "call_oi", c.series[0]["values"][i])
+                    _cmp(c.id, k, "put_oi", -(c.series[1]["values"][i] or 0))
+            elif c.id == "gex_by_strike":
+                for i, k in enumerate(c.x):
+                    got, want = c.series[0]["values"][i] or 0.0, gex.get(float(k), 0.0)
+                    if abs(got - want) > 1e-6 * max(1.0, abs(want)):
+                        bad.append(f"gex_by_strike at {k} is {got}, live chain {want}")
+            elif c.id == "oi_change":
+                o = doc.get("oi") or {}
+                rows = o.get("change_by_strike_live")
+                if rows is None and any(
+                    str(x.get("expiry"))[:10] <= session for x in o.get("changes") or []
+                ):
+                    bad.append("oi_change plots a change session holding expired contracts")
+                want = {x["strike"]: x for x in rows or o.get("change_by_strike") or []}
+                for i, k in enumerate(c.x):
+                    if c.series[0]["values"][i] != (want.get(k) or {}).get("call_oi_change"):
+                        bad.append(f"oi_change at {k} is not the live change")
+        for t in sec.tables:
+            if t.id not in ("vol_oi_by_strike", "positioning_by_strike"):
+                continue
+            cols = [x[0] for x in t.columns]
+            for row in t.values:
+                rec = dict(zip(cols, row, strict=True))
+                for col in ("call_oi", "put_oi", "call_volume", "put_volume"):
+                    if col in rec:
+                        _cmp(t.id, rec["strike"], col, rec[col])
+    return [f"{r.title}: {b}" for b in bad]
+
+
 def check_session(
-    docs: list[Mapping[str, Any]], market: Mapping[str, Any], *, no_data: bool = False
+    docs: list[Mapping[str, Any]],
+    market: Mapping[str, Any],
+    *,
+    no_data: bool = False,
+    chains: Mapping[str, pa.Table] | None = None,
 ) -> list[str]:
     """Every lens of every document and the daily report of one session (each built once);
-    with ``no_data``, also no "no data" section the stored data could have filled."""
+    with ``no_data``, also no "no data" section the stored data could have filled; with
+    ``chains`` (underlying -> the raw stored chain of the session), also the by-strike charts
+    and tables against the chain's live contracts."""
     bad = []
     for doc in docs:
+        lref = live_reference(doc, chains.get(doc["underlying"])) if chains is not None else None
         for lens in LENSES:
             r = build_lens(doc, lens)
             bad += lens_checks(r, doc)
+            bad += by_strike_checks(r, doc, lref)
             if no_data:
                 bad += _lens_no_data(r, doc)
     d = build_daily(market)

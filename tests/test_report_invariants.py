@@ -36,7 +36,9 @@ def _session_reports(tmp: Path, seed: int) -> list[str]:
         st.ingest_many(man.all_paths())
         d = man.sessions[-1]
         run_local(st, d)
-        return check_session(read_docs(st, d), read_market(st, d))
+        docs = read_docs(st, d)
+        chains = {x["underlying"]: st.chain(x["underlying"], d) for x in docs}
+        return check_session(docs, read_market(st, d), chains=chains)
 
 
 @pytest.mark.parametrize("seed", SEEDS)

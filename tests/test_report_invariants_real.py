@@ -50,7 +50,8 @@ def check_dataset(shared_data: Path, tmp: Path, name: str, pattern: str) -> None
             if not docs:
                 assert out["failed"], d
                 continue
-            bad += check_session(docs, read_market(st, d), no_data=True)
+            chains = {x["underlying"]: st.chain(x["underlying"], d) for x in docs}
+            bad += check_session(docs, read_market(st, d), no_data=True, chains=chains)
             checked += 1
     assert checked, f"no {name} session produced documents"
     assert not bad, "\n".join(bad[:25])

@@ -79,6 +79,10 @@ class ChainAnalysis:
     vol: dict[str, Any] = field(default_factory=dict)
     surfaces: dict[str, Any] = field(default_factory=dict)
     settings: dict[str, Any] = field(default_factory=dict)
+    #: ``by_strike`` of the contracts expiring after the session only (the report's charts and
+    #: tables of a session that is an expiry day); ``None`` when no contract expires on or
+    #: before the session (then it equals ``by_strike``)
+    by_strike_live: pa.Table | None = None
 
     def to_json(self) -> dict[str, Any]:
         """The ``chainlens analyze --json`` object (SPEC keys first, then the extra ones).
@@ -380,6 +384,38 @@ def analyze_chain(chain: pa.Table, config: AnalysisConfig | None = None) -> list
     return out
 
 
+def _by_strike_live(
+    live: np.ndarray, K: np.ndarray, is_call: np.ndarray, oi: np.ndarray, vol: np.ndarray, ex: Any
+) -> pa.Table | None:
+    """The ``by_strike`` columns summed over the live contracts only (``live``: expiry after
+    the session), strikes with no live contract left out; ``None`` when every contract is live.
+
+    Same formulas and units as ``by_strike`` (OI and volume in contracts, GEX in USD per 1%
+    move, DEX in shares, vanna in USD per vol point, charm in shares per day); source: the
+    snapshot's contracts with ``expiry > session`` (a contract expiring on the session day has
+    expired at its close)."""
+    if bool(live.all()):
+        return None
+    gs = group_by(K[live])
+    c, p = is_call[live], ~is_call[live]
+    gex = ex.gex_usd_per_1pct[live]
+    return pa.table(
+        {
+            "strike": gs.keys.astype(np.float64),
+            "call_oi": group_sum(gs, oi[live], c).astype(np.int64),
+            "put_oi": group_sum(gs, oi[live], p).astype(np.int64),
+            "gex_usd_per_1pct": group_sum(gs, gex),
+            "dex_shares": group_sum(gs, ex.dex_shares[live]),
+            "call_volume": group_sum(gs, vol[live], c).astype(np.int64),
+            "put_volume": group_sum(gs, vol[live], p).astype(np.int64),
+            "call_gex_usd_per_1pct": group_sum(gs, gex, c),
+            "put_gex_usd_per_1pct": group_sum(gs, gex, p),
+            "vanna_usd_per_vol_pt": group_sum(gs, ex.vanna_usd_per_vol_pt[live]),
+            "charm_shares_per_day": group_sum(gs, ex.charm_shares_per_day[live]),
+        }
+    )
+
+
 def _analyze_one(underlying: str, t: pa.Table, cfg: AnalysisConfig) -> ChainAnalysis:
     n = t.num_rows
     spot_col = _f64(t, "spot")
@@ -499,6 +535,7 @@ def _analyze_one(underlying: str, t: pa.Table, cfg: AnalysisConfig) -> ChainAnal
         "charm_shares_per_day": group_sum(gs, ex.charm_shares_per_day),
     }
     by_strike = pa.table(by_str)
+    by_strike_live = _by_strike_live(expiry > np.datetime64(session, "D"), K, is_call, oi, vol, ex)
 
     # --- levels
     strikes = gs.keys.astype(np.float64)
@@ -572,6 +609,7 @@ def _analyze_one(underlying: str, t: pa.Table, cfg: AnalysisConfig) -> ChainAnal
         levels=levels,
         by_expiry=by_expiry,
         by_strike=by_strike,
+        by_strike_live=by_strike_live,
         excluded=excluded,
         contracts=contracts,
         profile=profile,

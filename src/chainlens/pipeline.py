@@ -429,6 +429,10 @@ def _prepare(window: UnderlyingWindow, config: PipelineConfig) -> _Prepared:
     analyses = analyze_chain(today, config.analysis)
     ca = next((a for a in analyses if a.underlying == u), analyses[0])
     adoc = ca.to_json()
+    if ca.by_strike_live is not None:  # issue 10: the charts of an expiry day show live strikes
+        from chainlens.analysis import _row_value, json_records
+
+        adoc["by_strike_live"] = json_records(ca.by_strike_live, _row_value)
     missing: list[str] = []
     n_sessions = int(pc.count_distinct(hist.column("trade_date")).as_py())
     if n_sessions < 2:
@@ -467,6 +471,23 @@ def _prepare(window: UnderlyingWindow, config: PipelineConfig) -> _Prepared:
         prints=prints, n_sessions=n_sessions, ocfg=ocfg, fcfg=fcfg, enriched=enriched,
         by_ticker=by_ticker,
     )  # fmt: skip
+
+
+def _change_by_strike(c: pa.Table) -> list[dict[str, Any]]:
+    """Call and put OI change (contracts) summed per strike over the rows of ``c``."""
+    import polars as pl
+
+    cdf = pl.from_arrow(c.select(["strike", "right", "oi_change"]))
+    assert isinstance(cdf, pl.DataFrame)
+    cbs = (
+        cdf.group_by("strike")
+        .agg(
+            pl.col("oi_change").filter(pl.col("right") == "C").sum().alias("call_oi_change"),
+            pl.col("oi_change").filter(pl.col("right") == "P").sum().alias("put_oi_change"),
+        )
+        .sort("strike")
+    )
+    return _jsonable(cbs.to_dicts())
 
 
 def _finish(pr: _Prepared, config: PipelineConfig, orr: OIResult) -> UnderlyingResult:
@@ -548,6 +569,7 @@ def _finish(pr: _Prepared, config: PipelineConfig, orr: OIResult) -> UnderlyingR
     sessions = sorted(pc.unique(ch.column("trade_date")).to_pylist()) if ch.num_rows else []
     last_change: list[dict[str, Any]] = []
     change_by_strike: list[dict[str, Any]] = []
+    change_by_strike_live: list[dict[str, Any]] | None = None
     change_session = None
     if len(sessions) >= 2:
         change_session = sessions[-2]  # OI(D) - OI(D-1): the change attributed to D-1 (SPEC)
@@ -559,19 +581,10 @@ def _finish(pr: _Prepared, config: PipelineConfig, orr: OIResult) -> UnderlyingR
         cc = c.append_column("abs_change", pc.abs(c.column("oi_change"))).sort_by(
             [("abs_change", "descending")]
         )
-        import polars as pl
-
-        cdf = pl.from_arrow(c.select(["strike", "right", "oi_change"]))
-        assert isinstance(cdf, pl.DataFrame)
-        cbs = (
-            cdf.group_by("strike")
-            .agg(
-                pl.col("oi_change").filter(pl.col("right") == "C").sum().alias("call_oi_change"),
-                pl.col("oi_change").filter(pl.col("right") == "P").sum().alias("put_oi_change"),
-            )
-            .sort("strike")
-        )
-        change_by_strike = _jsonable(cbs.to_dicts())
+        change_by_strike = _change_by_strike(c)
+        live = pc.greater(c.column("expiry"), pa.scalar(d, pa.date32()))
+        if not pc.all(live).as_py():  # contracts expiring on or before d: a live-only version
+            change_by_strike_live = _change_by_strike(c.filter(live))
         last_change = _records(
             cc.slice(0, 40),
             [
@@ -614,6 +627,11 @@ def _finish(pr: _Prepared, config: PipelineConfig, orr: OIResult) -> UnderlyingR
         "change_session": None if change_session is None else change_session.isoformat(),
         "changes": last_change,
         "change_by_strike": change_by_strike,
+        **(
+            {}
+            if change_by_strike_live is None
+            else {"change_by_strike_live": change_by_strike_live}
+        ),
         "vol_oi_top": hot,
         "clusters": _records(orr.clusters.slice(0, 10)),
         "accumulation": _records(orr.accumulation.slice(0, 20)),

@@ -158,7 +158,7 @@ def charm_view(doc: Mapping[str, Any], half_width: float = STRIKE_WINDOW) -> dic
     a = doc["analysis"]
     spot, tot = a.get("spot"), (a.get("totals") or {}).get("charm_shares_per_day")
     rows = [{"strike": r["strike"], "charm_shares_per_day": r.get("charm_shares_per_day")}
-            for r in a.get("by_strike") or []
+            for r in (a.get("by_strike_live") if a.get("by_strike_live") is not None else a.get("by_strike") or [])
             if spot and abs(r["strike"] / spot - 1) <= half_width and r.get("charm_shares_per_day") is not None]  # fmt: skip
     if tot is None or not rows:
         return None

@@ -10,22 +10,22 @@ from typing import Any
 from chainlens.report import _charts as _c
 from chainlens.report._charts import (
     max_pain_chart,
-    oi_change_chart,
-    oi_chart,
     side_chart,
     zones_chart,
 )
-from chainlens.report._model import Chart, FigureBook, Section, Sentence
+from chainlens.report._model import Chart, FigureBook, Section, Sentence, fmt_value
 from chainlens.report._narrative import MISSING
 from chainlens.report.rules import say
 
 __all__ = [
+    "expired_note",
     "g",
     "gex_chart",
     "has_greeks",
     "heatmap_charts",
     "live",
     "live_after_next",
+    "live_strikes",
     "max_pain_chart",
     "named_prices",
     "net_premium_chart",
@@ -85,6 +85,53 @@ def no_data(fb: FigureBook, sid: str, title: str, *reasons: str) -> Section:
     )
 
 
+def live_strikes(doc: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """``analysis.by_strike`` over the live contracts only (expiry after the session; the
+    pipeline's ``by_strike_live``, stored when some contract expires on the session day)."""
+    a = doc["analysis"]
+    rows = a.get("by_strike_live")
+    return list(rows if rows is not None else a.get("by_strike") or [])
+
+
+def expired_note(doc: Mapping[str, Any], what: str = "oi") -> str:
+    """The words a by-strike chart or table title adds when contracts expiring on or before the
+    session were left out: their expiry and share of open interest (``what="oi"``) or their
+    net GEX beside the total (``what="gex"``, USD per 1% move); "" when none were."""
+    a, s = doc["analysis"], str(doc["session"])[:10]
+    gone = [r for r in a.get("by_expiry") or [] if str(r.get("expiry"))[:10] <= s]
+    if not gone or a.get("by_strike_live") is None:
+        return ""
+    exps = ", ".join(sorted({str(r["expiry"])[:10] for r in gone}))
+    if what == "gex":
+        x = sum(r.get("gex_usd_per_1pct") or 0.0 for r in gone)
+        tot = (a.get("totals") or {}).get("gex_usd_per_1pct")
+        share = f"GEX {fmt_value(x, 'money_signed')} of {fmt_value(tot, 'money_signed')}"
+    else:
+        x = sum((r.get("call_oi") or 0) + (r.get("put_oi") or 0) for r in gone)
+        t = a.get("totals") or {}
+        tot = (t.get("call_oi") or 0) + (t.get("put_oi") or 0)
+        share = f"{fmt_value(x / tot, 'pct')} of OI" if tot else "no OI"
+    return f"; contracts expiring {exps} left out: {share}"
+
+
+def oi_chart(doc: Mapping[str, Any], *, must_show_strikes: Sequence[float] = ()) -> Chart | None:
+    """OI by strike of the live contracts (expired ones left out, said in the title)."""
+    c = _c.oi_chart(_live_doc(doc), must_show_strikes=must_show_strikes)
+    if c is not None and (n := expired_note(doc)):
+        c.title = c.title[:-1] + n + ")"
+    return c
+
+
+def oi_change_chart(
+    doc: Mapping[str, Any], *, must_show_strikes: Sequence[float] = ()
+) -> Chart | None:
+    """OI change by strike of the live contracts (expired ones left out, said in the title)."""
+    c = _c.oi_change_chart(_live_doc(doc), must_show_strikes=must_show_strikes)
+    if c is not None and g(doc, "oi", "change_by_strike_live") is not None:
+        c.title = c.title[:-1] + expired_note(doc) + ")"
+    return c
+
+
 def _live_doc(doc: Mapping[str, Any]) -> dict[str, Any]:
     """A shallow copy of ``doc`` whose smile and ATM/skew term structure hold live expiries
     only, and whose net premium by strike is the directional one (the chart builders of
@@ -95,7 +142,11 @@ def _live_doc(doc: Mapping[str, Any]) -> dict[str, Any]:
     for k in ("atm_term_structure", "skew_term_structure"):
         v[k] = [x for x in v.get(k) or [] if live(doc, x[0])]
     a["vol"] = v
+    a["by_strike"] = live_strikes(doc)
     out = {**doc, "analysis": a}
+    o = doc.get("oi")
+    if o and o.get("change_by_strike_live") is not None:
+        out["oi"] = {**o, "change_by_strike": o["change_by_strike_live"]}
     f = doc.get("flow")
     if f:
         rows = [
@@ -108,7 +159,12 @@ def _live_doc(doc: Mapping[str, Any]) -> dict[str, Any]:
 
 def gex_chart(doc: Mapping[str, Any], *, must_show_strikes: Sequence[float] = ()) -> Chart | None:
     """GEX by strike (none without greeks)."""
-    return _c.gex_chart(doc, must_show_strikes=must_show_strikes) if has_greeks(doc) else None
+    if not has_greeks(doc):
+        return None
+    c = _c.gex_chart(_live_doc(doc), must_show_strikes=must_show_strikes)
+    if c is not None and (n := expired_note(doc, "gex")):
+        c.title = c.title[:-1] + n + ")"
+    return c
 
 
 def profile_chart(

@@ -16,11 +16,13 @@ from chainlens.market import gex_at_spot
 from chainlens.report._model import FigureBook, Section, Sentence
 from chainlens.report._narrative import GEX_REGIMES, MISSING, print_descriptor, read_through
 from chainlens.report.lenses.common import (
+    expired_note,
     g,
     gex_chart,
     has_greeks,
     live,
     live_after_next,
+    live_strikes,
     max_pain_chart,
     named_prices,
     net_premium_chart,
@@ -453,7 +455,7 @@ def _vol_oi_table(fb: FigureBook, doc: Mapping[str, Any]) -> list[Any]:
     reads "new series")."""
     spot, floor = doc["analysis"].get("spot"), th("vol_oi_oi_floor")
     rows = []
-    for r in doc["analysis"].get("by_strike") or []:
+    for r in live_strikes(doc):
         if (
             not spot
             or abs(r["strike"] / spot - 1) * 100.0 > th("vol_oi_table_half_width_pct")
@@ -468,7 +470,8 @@ def _vol_oi_table(fb: FigureBook, doc: Mapping[str, Any]) -> list[Any]:
         rows.append(rec)
     if not rows:
         return []
-    return [fb.table("vol_oi_by_strike", "Volume and Vol/OI by strike near spot (all expiries of the snapshot)", [
+    return [fb.table("vol_oi_by_strike", "Volume and Vol/OI by strike near spot (live expiries of the snapshot"
+        + expired_note(doc) + ")", [
         ("strike", "strike", "USD", "price"), ("call_volume", "call vol", "contracts", "int"), ("call_oi", "call OI", "contracts", "int"),
         ("call_ratio", "call Vol/OI", "", "text"), ("put_volume", "put vol", "contracts", "int"), ("put_oi", "put OI", "contracts", "int"),
         ("put_ratio", "put Vol/OI", "", "text")], rows)]  # fmt: skip

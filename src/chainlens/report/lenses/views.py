@@ -26,7 +26,7 @@ from chainlens.report._views import (
     skew_term,
     vol_curves,
 )
-from chainlens.report.lenses.common import named_prices
+from chainlens.report.lenses.common import live_strikes, named_prices
 from chainlens.report.rules import say
 
 __all__ = ["views_section"]
@@ -87,13 +87,11 @@ def vanna_chart(
     positioning table (vanna, call and put volume, OI)."""
     a = doc["analysis"]
     spot = a.get("spot")
-    rows = [
-        r for r in a.get("by_strike") or [] if spot and abs(r["strike"] / spot - 1) <= half_width
-    ]
+    rows = [r for r in live_strikes(doc) if spot and abs(r["strike"] / spot - 1) <= half_width]
     if not rows:
         return None, []
     ch = Chart(
-        id="vanna_by_strike", kind="bar", title="Dealer vanna by strike (USD per vol point, all expiries)",
+        id="vanna_by_strike", kind="bar", title="Dealer vanna by strike (USD per vol point, all live expiries)",
         x_label="strike (USD)", y_label="USD per vol point", y_unit="USD", x=[r["strike"] for r in rows],
         series=[{"name": "vanna", "values": [r.get("vanna_usd_per_vol_pt") for r in rows]}],
         markers=[{"x": spot, "label": "spot"}],
@@ -203,7 +201,7 @@ def views_section(fb: FigureBook, doc: Mapping[str, Any]) -> Section:
             ("bf_25d", "25Δ butterfly", "IV", "pct_signed"), ("atm_iv", "ATM IV", "IV", "pct")], sk))  # fmt: skip
     vc, vrows = vanna_chart(doc)
     if vrows:
-        tables.append(fb.table("positioning_by_strike", "Positioning by strike near spot (all expiries)", [
+        tables.append(fb.table("positioning_by_strike", "Positioning by strike near spot (all live expiries)", [
             ("strike", "strike", "USD", "price"), ("vanna_usd_per_vol_pt", "dealer vanna", "USD per vol pt", "money_signed"),
             ("call_volume", "call vol", "contracts", "int"), ("put_volume", "put vol", "contracts", "int"),
             ("call_oi", "call OI", "contracts", "int"), ("put_oi", "put OI", "contracts", "int"),
