@@ -79,7 +79,13 @@ def test_small_n_says_too_small(sim_store: tuple[Path, dt.date]) -> None:
     # the level chart spans the stored sessions up to the report session
     (c,) = [c for c in _section(r, "signal_vs_noise").charts if c.id == "level_history"]
     assert len(c.x) == N_SESSIONS and c.x[-1] == last.isoformat()
-    assert {s["name"] for s in c.series} >= {"spot", "zero gamma", "max pain (next expiry)"}
+    assert {s["name"] for s in c.series} >= {
+        "spot",
+        "zero gamma",
+        "call wall",
+        "put wall",
+        "max pain",
+    }
 
 
 def test_daily_has_what_worked_yesterday(sim_store: tuple[Path, dt.date], tmp_path: Path) -> None:

@@ -83,9 +83,9 @@ def level_history_chart(doc: Mapping[str, Any]) -> Chart | None:
     if not rows:
         return None
     names = [("spot", "spot"), ("zero_gamma", "zero gamma"), ("call_wall", "call wall"),
-             ("put_wall", "put wall"), ("max_pain", "max pain (next expiry)")]  # fmt: skip
+             ("put_wall", "put wall"), ("max_pain", "max pain")]  # fmt: skip
     return Chart(
-        id="level_history", kind="line", title="Level history (USD per session)",
+        id="level_history", kind="line", title="Level history per session (USD; max pain of the next expiry)",
         x_label="session", y_label="USD", y_unit="price", x_unit="date",
         x=[r["session"] for r in rows],
         series=[{"name": lab, "values": [r.get(k) for r in rows]} for k, lab in names],
