@@ -593,8 +593,12 @@ def measure_underlying(
     config: AnalysisConfig | None = None,
     hist: pa.Table | None = None,
     oi_events: dict[str, dict[str, list[dict[str, Any]]]] | None = None,
+    levels: LevelHistory | None = None,
 ) -> list[OutcomeResult]:
     """Every requested rule measured on one underlying (see :func:`measure_outcomes`).
+
+    ``levels`` (:func:`chainlens.outcomes.levels_from_history` of ``hist``) may be given too,
+    so a caller that also charts the level history computes the levels once.
 
     ``hist`` (the underlying's chain history in the range) and ``oi_events``
     (``{"accumulation": ..., "rolls": ...}`` of :func:`oi_signal_events`) may be given when
@@ -615,7 +619,11 @@ def measure_underlying(
     lo, hi = have[0], have[-1]
     if hist is None:
         hist = store.chain_history(underlying, start=lo, end=hi)
-    lv = levels_from_history(hist, underlying, config or AnalysisConfig())
+    lv = (
+        levels
+        if levels is not None
+        else levels_from_history(hist, underlying, config or AnalysisConfig())
+    )
     sessions = lv.levels.column("session").to_pylist()
     close = np.asarray(lv.levels.column("spot").to_pylist(), dtype=float)
     ctx = _Ctx(underlying, sessions, close, lv, hist, store)

@@ -69,6 +69,10 @@ def ticker_report(
         from chainlens.report._watch import watch_followup
 
         doc = {**doc, "watch_followup": watch_followup(store, doc)}
+    from chainlens.report._outcomes import session_outcomes  # issue 16
+
+    oc = session_outcomes(store, session, [ticker.upper()])["by_ticker"]
+    doc = {**doc, "outcomes": oc.get(ticker.upper())}
     return build_lens(doc, lens, links=links)
 
 
@@ -78,11 +82,12 @@ def daily_report(store: Any, session: dt.date, fmt: str = "html") -> Report:
     from chainlens.runners.local import read_docs, read_market
 
     links = chain_links(session, result_sessions(store), "daily", fmt)
-    market = {
-        **read_market(store, session),
-        "oi_signals": market_signals(read_docs(store, session)),
-    }
-    return build_daily(market, links=links)
+    docs = read_docs(store, session)
+    market = {**read_market(store, session), "oi_signals": market_signals(docs)}
+    from chainlens.report._outcomes import session_outcomes  # issue 16
+
+    ww = session_outcomes(store, session, [d["underlying"] for d in docs])["what_worked"]
+    return build_daily({**market, "what_worked": ww}, links=links)
 
 
 def write_session_reports(
@@ -93,12 +98,15 @@ def write_session_reports(
     lenses: Mapping[str, Sequence[str]] | None = None,
     formats: Sequence[str] = ("html", "md", "json"),
     png_for: Sequence[str] | None = None,
+    outcomes: bool = True,
 ) -> list[Path]:
     """Write the daily report, the per-ticker reports and the index of ``session``.
 
     ``lenses`` maps a ticker to its lenses (default: every stored ticker, ``flow``). Files go
     to ``out_root/<YYYY-MM-DD>/``. ``png_for``: report names (``daily``, ``SPY-flow``) whose
-    Markdown charts are PNG; the others get SVG files (default: all PNG).
+    Markdown charts are PNG; the others get SVG files (default: all PNG). ``outcomes``: measure
+    the reported tickers' outcome rules once (issue 16: reliability in each lens, level history
+    chart, the daily "What Worked Yesterday" over the reported tickers).
     """
     from chainlens.runners.local import read_docs, read_market
 
@@ -110,6 +118,13 @@ def write_session_reports(
     from chainlens.report.lenses.signals import market_signals  # issue 11
 
     market = {**read_market(store, session), "oi_signals": market_signals(list(docs.values()))}
+    oc: dict[str, Any] = {}
+    if outcomes:  # issue 16: one measuring pass for the session's reports
+        from chainlens.report._outcomes import session_outcomes
+
+        measured = session_outcomes(store, session, [t for t in plan if t in docs])
+        oc = measured["by_ticker"]
+        market = {**market, "what_worked": measured["what_worked"]}
     for fmt in formats:
         r = build_daily(market, links=chain_links(session, sessions, "daily", fmt))
         written.append(
@@ -126,7 +141,8 @@ def write_session_reports(
         for lens in ls:
             name = report_name(t, lens)
             for fmt in formats:
-                r = build_lens(docs[t], lens, links=chain_links(session, own, name, fmt))
+                d = {**docs[t], "outcomes": oc[t]} if t in oc else docs[t]
+                r = build_lens(d, lens, links=chain_links(session, own, name, fmt))
                 png = png_for is None or name in png_for
                 written.append(write_report(r, day / f"{name}.{fmt}", fmt, png=png))
     written.append(write_index(day, session, sessions))

@@ -366,6 +366,11 @@ def build_daily(m: Mapping[str, Any], *, links: Mapping[str, str | None] | None 
     sig = daily_signals_section(fb, m)
     if sig is not None:
         sections.append(sig)
+    from chainlens.report.lenses.outcomes import what_worked_section  # issue 16
+
+    ww = what_worked_section(fb, m)
+    if ww is not None:
+        sections.append(ww)
     mp = _macro(fb, m)
     if mp is not None:
         sections.append(mp)

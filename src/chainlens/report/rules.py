@@ -19,6 +19,7 @@ from chainlens.flow import FlowConfig
 from chainlens.market import PCR_READING, name_type
 from chainlens.market import RULES as MARKET_RULES
 from chainlens.oi import PCR_BANDS, VOL_OI_BANDS
+from chainlens.outcomes import MIN_EVENTS as OUTCOMES_MIN_EVENTS
 from chainlens.report._model import FigureBook, Sentence
 from chainlens.report._narrative import NOISE_PREMIUM_USD, PCR_WORDS
 from chainlens.report._signals import SIGNAL_THRESHOLDS
@@ -207,6 +208,26 @@ RULES = RULES + (
     _r("view.path", "positioning_views", "004 path of least resistance", "charm and dealer gamma at spot large enough", "Path of least resistance: {way}, {0} per day ({1}) keeps dealer delta unchanged given charm."),
     _r("view.path_none", "positioning_views", "004 path of least resistance", "no charm or gamma too small", "No path of least resistance: {reason}."),
     _r("sig.followup_item", "oi_signals", "002 watch list", "a watch item of the previous session", "{0} {right} {1} (watched {2}): {status} — OI {3} → {4}."),
+)  # fmt: skip
+
+# ---- issue 16: outcome tracking (report.lenses.outcomes writes, report._outcomes measures)
+THRESHOLDS = MappingProxyType(
+    {
+        **THRESHOLDS,
+        "outcomes_min_events": (
+            OUTCOMES_MIN_EVENTS,
+            "events of an outcome rule",
+            "outcomes.MIN_EVENTS",
+        ),
+    }
+)
+RULES = RULES + (
+    _r("sn.reliability", "signal_vs_noise", "issue 16 outcome tracking", "an outcome rule this lens fires has at least outcomes_min_events events on the ticker's stored history", "Measured on {t}'s stored history ({frm} to {to}): {what}: {0} of {1} {noun} hit ({2}), baseline {3} of {4}.", "outcomes_min_events"),
+    _r("sn.reliability_small", "signal_vs_noise", "issue 16 outcome tracking", "an outcome rule this lens fires has fewer than outcomes_min_events events", "Measured on {t}'s stored history ({frm} to {to}): {what}: {0} of {1} {noun} hit, baseline {3} of {4}; n = {1} is below {5}, too small to say anything.", "outcomes_min_events"),
+    _r("sn.reliability_none", "signal_vs_noise", "issue 16 outcome tracking", "an outcome rule this lens fires has no event yet", "{what}: no {noun} to measure yet in {t}'s stored history."),
+    _r("daily.yesterday_count", "what_worked_yesterday", "issue 16 outcome tracking", "reads of the previous session have their outcome at this close", "{0} of {1} reads of the previous session held at this close (max-pain pins of the expiry settling today, walls, expected-move zones, flow labels, OI accumulation and rolls)."),
+    _r("daily.yesterday", "what_worked_yesterday", "issue 16 outcome tracking", "a read of the previous session checked at this close", "{t}: {text}."),
+    _r("daily.yesterday_none", "what_worked_yesterday", "issue 16 outcome tracking", "no read has its outcome at this close", "No read of the previous session could be checked at this close (no earlier stored session of the reported tickers)."),
 )  # fmt: skip
 
 _BY_ID: Mapping[str, Rule] = {r.id: r for r in RULES}

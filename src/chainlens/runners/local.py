@@ -607,7 +607,9 @@ def run_demo(
         say("[bold]4/4[/] writing reports")
         written: list[Path] = []
         for d in days[:-1]:  # earlier sessions: HTML only, so the report chain links resolve
-            written += write_session_reports(st, d, reports, lenses=plan_last, formats=("html",))
+            written += write_session_reports(
+                st, d, reports, lenses=plan_last, formats=("html",), outcomes=False
+            )
         png_for = ["daily", *(f"{u}-flow" for u in DEMO_FLOW_TICKERS)]
         written += write_session_reports(
             st, days[-1], reports, lenses=plan_last, formats=("html", "md", "json"), png_for=png_for

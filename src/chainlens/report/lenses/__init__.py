@@ -52,6 +52,9 @@ def build_lens(
     head = header(fb, doc, lens)
     rl = rail(fb, doc)
     sections = _BUILDERS[lens](fb, doc)
+    from chainlens.report.lenses.outcomes import add_reliability  # issue 16
+
+    sections = add_reliability(fb, doc, lens, sections)
     lk = dict(links or {})
     t = doc["underlying"]
     if lk.get("newer"):

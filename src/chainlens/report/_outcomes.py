@@ -1,0 +1,79 @@
+"""Outcome tracking for the reports (issue 16): one measuring pass per report session.
+
+:func:`session_outcomes` measures, on the stored history up to the session, every outcome rule a
+lens fires (:data:`chainlens.outcomes.LENS_RULES`) and every read "what worked yesterday"
+checks (:data:`chainlens.outcomes.YESTERDAY_RULES`) for the given tickers, and keeps each
+ticker's level history for its chart. The levels, the chain history and the OI signals are
+computed once per ticker and shared by all rules (the cost of a report session is one pass, not
+one per lens or per report).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from typing import Any
+
+__all__ = ["session_outcomes"]
+
+
+def _rules() -> list[str]:
+    from chainlens.outcomes import LENS_RULES, YESTERDAY_RULES
+
+    return sorted({r for rs in LENS_RULES.values() for r in rs} | set(YESTERDAY_RULES))
+
+
+def session_outcomes(store: Any, session: dt.date, tickers: Sequence[str]) -> dict[str, Any]:
+    """Reliability, level history and yesterday's checks of ``tickers`` up to ``session``.
+
+    Returns
+    -------
+    dict
+        ``{"by_ticker": {ticker: {"results": [OutcomeResult.to_json()...], "levels":
+        [LevelHistory.to_records()...]}}, "what_worked": [{"underlying", "rule", "session",
+        "outcome_session", "hit", "text"}...]}``. ``what_worked`` holds the events whose outcome
+        is ``session`` (as :func:`chainlens.outcomes.what_worked`), ordered by ticker then rule.
+    """
+    import pyarrow as pa
+
+    from chainlens.analysis import AnalysisConfig
+    from chainlens.outcomes import YESTERDAY_RULES
+    from chainlens.outcomes._levels import levels_from_history
+    from chainlens.outcomes._measure import measure_underlying, oi_signal_events
+    from chainlens.outcomes._reliability import _text
+
+    rules = _rules()
+    hists: dict[str, pa.Table] = {}
+    for u in tickers:  # one iteration per ticker
+        days = [d for d in store.session_dates(u) if d <= session]
+        if days and days[-1] == session:
+            hists[u] = store.chain_history(u, start=days[0], end=session)
+    oi_events: dict[str, dict[str, list[dict[str, Any]]]] = {"accumulation": {}, "rolls": {}}
+    if hists:
+        allh = pa.concat_tables(list(hists.values()))
+        oi_events = {k: oi_signal_events(allh, k) for k in ("accumulation", "rolls")}
+    by: dict[str, Any] = {}
+    worked: list[dict[str, Any]] = []
+    cfg = AnalysisConfig()
+    for u, hist in hists.items():  # one iteration per ticker
+        lv = levels_from_history(hist, u, cfg)
+        res = measure_underlying(
+            store, u, end=session, rules=rules, hist=hist, oi_events=oi_events, levels=lv
+        )
+        by[u] = {"results": [r.to_json() for r in res], "levels": lv.to_records()}
+        for r in res:
+            if r.rule not in YESTERDAY_RULES:
+                continue
+            for e in r.events:
+                if e.get("outcome_session") == session:
+                    worked.append(
+                        {
+                            "underlying": u,
+                            "rule": r.rule,
+                            "session": e["session"],
+                            "outcome_session": session,
+                            "hit": bool(e["hit"]),
+                            "text": _text(r.rule, e),
+                        }
+                    )
+    return {"by_ticker": by, "what_worked": worked}
