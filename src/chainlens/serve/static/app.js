@@ -30,7 +30,10 @@
       var spec;
       try { spec = JSON.parse(el.getAttribute("data-figure")); } catch (e) { return; }
       Plotly.react(el, spec.data || [], themed(spec.layout || {}), {
-        responsive: true, displaylogo: false,
+        responsive: true, displaylogo: false, showLink: false, showSendToCloud: false,
+        showEditInChartStudio: false, typesetMath: false,
+        // Plotly's defaults point at plot.ly hosts (chart studio, topojson): keep them local.
+        plotlyServerURL: window.location.origin, topojsonURL: "/static/",
         modeBarButtonsToRemove: ["sendDataToCloud"]
       });
       el.setAttribute("data-drawn", String(spec.data ? spec.data.length : 0));
