@@ -33,8 +33,8 @@ from chainlens.pipeline import (
     UnderlyingResult,
     UnderlyingWindow,
     analyze_underlyings,
-    docs_to_table,
 )
+from chainlens.runners.base import result_parts
 
 __all__ = ["MARKET_RESULTS", "run_local"]
 
@@ -474,12 +474,7 @@ def run_local(
                     i += 1
                     take(r, u, i)
 
-    parts: dict[str, pa.Table] = {"docs": docs_to_table(results)}
-    names = sorted({k for r in results for k in r.tables})
-    for name in names:
-        ts = [r.tables[name] for r in results if name in r.tables and r.tables[name].num_rows]
-        if ts:
-            parts[name] = pa.concat_tables(ts, promote_options="permissive")
+    parts = result_parts(results)
     store.write_results(RESULTS_NAME, d, parts)
     market = market_rollup([r.doc for r in results], session=d, sectors=sectors, macro=macro)
     store.write_results(

@@ -1,0 +1,119 @@
+"""The runner boundary: what every runner (local process pool, Spark) implements and shares.
+
+A runner maps the pure kernel :func:`chainlens.pipeline.analyze_underlyings` over the
+underlyings of one or more sessions and stores the result parts. Every runner turns kernel
+results into stored parts with :func:`result_parts`, so the local and the Spark runner write
+the same tables (SPEC "Architecture").
+
+Examples
+--------
+>>> from chainlens.runners.base import RunSummary
+>>> RunSummary(session="2024-03-15", underlyings=2, failed=[], parts={"docs": 2},
+...            workers=1, elapsed_s=0.5, engine="local").to_json()["parts"]
+{'docs': 2}
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol, runtime_checkable
+
+import pyarrow as pa
+
+__all__ = ["ProgressFn", "RunSummary", "Runner", "result_parts"]
+
+#: ``progress(done, total, label)`` after each unit of work (an underlying, or a group).
+ProgressFn = Callable[[int, int, str], None]
+
+
+@dataclass(frozen=True, slots=True)
+class RunSummary:
+    """What one runner did for one session (the ``chainlens run --json`` object, SPEC "CLI").
+
+    Attributes
+    ----------
+    session
+        ISO session date.
+    underlyings
+        Underlyings analysed.
+    failed
+        One message per underlying that failed (it is left out of the results).
+    parts
+        Rows per stored results part (``part -> rows``).
+    workers
+        Worker processes (local) or Spark tasks' parallelism used.
+    elapsed_s
+        Wall time of the session, seconds.
+    engine
+        ``"local"`` or ``"spark"``.
+    extra
+        Engine-specific figures (added keys only; never renames the pinned ones).
+    """
+
+    session: str
+    underlyings: int
+    failed: list[str]
+    parts: dict[str, int]
+    workers: int
+    elapsed_s: float
+    engine: str = "local"
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        """The pinned CLI keys (``session``, ``underlyings``, ``failed``, ``parts``,
+        ``workers``, ``elapsed_s``) plus ``engine`` and the extra figures."""
+        return {
+            "session": self.session,
+            "underlyings": self.underlyings,
+            "failed": list(self.failed),
+            "parts": dict(self.parts),
+            "workers": self.workers,
+            "elapsed_s": self.elapsed_s,
+            "engine": self.engine,
+            **self.extra,
+        }
+
+
+@runtime_checkable
+class Runner(Protocol):
+    """A way to run the daily pipeline over stored sessions.
+
+    ``source`` is what the runner reads: an open :class:`chainlens.store.Store` for the local
+    runner; a store directory or a Parquet dataset path (``file://``, ``s3a://`` ...) laid out as
+    the store lays it out for the Spark runner. Each session's results are stored atomically:
+    a failed session leaves no partial results.
+    """
+
+    engine: str
+
+    def run(
+        self,
+        source: Any,
+        sessions: Sequence[dt.date],
+        config: Any = None,
+        *,
+        underlyings: Sequence[str] | None = None,
+        progress: ProgressFn | None = None,
+    ) -> list[RunSummary]:
+        """Run ``sessions`` (oldest first) and return one :class:`RunSummary` per session."""
+        ...
+
+
+def result_parts(results: Sequence[Any]) -> dict[str, pa.Table]:
+    """The stored results parts of kernel results of one session (``part -> table``).
+
+    ``docs`` holds one row per underlying (``underlying``, ``session``, ``doc`` as JSON); each
+    other part is the concatenation, in result order, of the results' tables of that name.
+    Every runner writes exactly these parts, so their outputs compare table by table.
+    """
+    from chainlens.pipeline import docs_to_table
+
+    parts: dict[str, pa.Table] = {"docs": docs_to_table(results)}
+    names = sorted({k for r in results for k in r.tables})
+    for name in names:
+        ts = [r.tables[name] for r in results if name in r.tables and r.tables[name].num_rows]
+        if ts:
+            parts[name] = pa.concat_tables(ts, promote_options="permissive")
+    return parts
