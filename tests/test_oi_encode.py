@@ -11,7 +11,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pytest
 
-from chainlens.oi import _encode, _kernels
+from chainlens import _engine
+from chainlens.oi import _encode
 
 pytestmark = pytest.mark.skipif(not _encode.HAVE_NUMBA, reason="numba not installed")
 
@@ -75,6 +76,6 @@ def test_fallbacks() -> None:
     np.testing.assert_array_equal(codes, [0, 0, 1, 0])
 
 
-def test_numpy_engine_uses_arrow(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(_kernels, "USE_NUMBA", False)
-    assert _encode.encode_strings(pa.chunked_array([pa.array(["a"])])) is None
+def test_numpy_engine_uses_arrow() -> None:
+    with _engine.force("numpy"):
+        assert _encode.encode_strings(pa.chunked_array([pa.array(["a"])])) is None

@@ -7,6 +7,7 @@ Results must be identical (tables equal, arrays equal with NaN in the same place
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterator
 
 import numpy as np
 import polars as pl
@@ -14,7 +15,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pytest
 
-from chainlens import oi
+from chainlens import _engine, oi
 from chainlens.oi import _kernels, _panel, _rolls, _streaks
 from chainlens.oi._bands import VOL_OI_BANDS, band_of
 from chainlens.oi._panel import Panel
@@ -300,12 +301,14 @@ def _assert_panel_equal(a: Panel, b: Panel) -> None:
 
 
 @pytest.fixture(params=[True, False], ids=["numba", "numpy"])
-def engine(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> bool:
+def engine(request: pytest.FixtureRequest) -> Iterator[bool]:
+    """Both engines, forced through the one engine policy (chainlens._engine)."""
     if request.param and not _kernels.HAVE_NUMBA:
         pytest.skip("numba not installed")
-    monkeypatch.setattr(_kernels, "USE_NUMBA", request.param)
-    _panel._CACHE.clear()
-    return bool(request.param)
+    with _engine.force("numba" if request.param else "numpy"):
+        assert _kernels.use_nb() == request.param
+        _panel._CACHE.clear()
+        yield bool(request.param)
 
 
 @pytest.mark.parametrize(("seed", "volume", "chunked"), CASES)

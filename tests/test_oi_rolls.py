@@ -10,13 +10,14 @@ identical (``Table.equals``)."""
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterator
 
 import numpy as np
 import polars as pl
 import pyarrow as pa
 import pytest
 
-from chainlens import oi
+from chainlens import _engine, oi
 from chainlens.oi import _kernels, _panel
 from chainlens.oi._panel import Panel
 from test_oi_fastpath import (
@@ -435,12 +436,14 @@ CONFIGS = [
 
 
 @pytest.fixture(params=[True, False], ids=["numba", "numpy"])
-def engine(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> bool:
+def engine(request: pytest.FixtureRequest) -> Iterator[bool]:
+    """Both engines, forced through the one engine policy (chainlens._engine)."""
     if request.param and not _kernels.HAVE_NUMBA:
         pytest.skip("numba not installed")
-    monkeypatch.setattr(_kernels, "USE_NUMBA", request.param)
-    _panel._CACHE.clear()
-    return bool(request.param)
+    with _engine.force("numba" if request.param else "numpy"):
+        assert _kernels.use_nb() == request.param
+        _panel._CACHE.clear()
+        yield bool(request.param)
 
 
 def _check(h: pa.Table, as_of: dt.date | None = None) -> int:

@@ -9,10 +9,13 @@ dense key space, ``numpy.bincount`` over the dense key space for short ones, els
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
+
+from chainlens._engine import use_numba
 
 __all__ = ["DENSE_LIMIT", "dict_codes", "group_sum"]
 
@@ -25,11 +28,13 @@ DENSE_LIMIT = 1 << 25
 COMPILED_MIN_ROWS = 200_000
 
 
-def _compiled():
-    try:
-        from chainlens.flow._aggregate_numba import decode, partitioned_group_sum
-    except ImportError:  # pragma: no cover - numba absent
+def _compiled(n: int) -> Any:
+    """The compiled kernels when the engine policy (:func:`chainlens._engine.use_numba`,
+    threshold :data:`COMPILED_MIN_ROWS`) picks them for ``n`` rows, else None."""
+    if not use_numba(n, COMPILED_MIN_ROWS):
         return None
+    from chainlens.flow._aggregate_numba import decode, partitioned_group_sum
+
     return partitioned_group_sum, decode
 
 
@@ -117,7 +122,7 @@ def group_sum(
     space = int(np.prod([int(c) for c in cards], dtype=object))
     if space >= 2**62:
         raise ValueError("key space too large for an int64 combined key")
-    fast = _compiled() if n >= COMPILED_MIN_ROWS else None
+    fast = _compiled(n)
     if fast is not None and space <= dense_limit:
         digits, cnt, sm = fast[0](
             tuple(_int_codes(k) for k in keys),

@@ -10,6 +10,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from chainlens._engine import use_numba
 from chainlens._typing import ArrayLike, Float64Array, Int64Array
 from chainlens.conventions import SIDE_BUY_THRESHOLD, SIDE_SELL_THRESHOLD
 
@@ -94,30 +95,23 @@ def quote_rule(
     p = np.asarray(price, dtype=np.float64)
     b = np.asarray(bid, dtype=np.float64)
     a = np.asarray(ask, dtype=np.float64)
-    if p.ndim == 1 and p.shape == b.shape == a.shape and p.shape[0] >= COMPILED_MIN_TRADES:
-        fast = _compiled()
-        if fast is not None:
-            return fast(
-                np.ascontiguousarray(p),
-                np.ascontiguousarray(b),
-                np.ascontiguousarray(a),
-                buy_threshold,
-                sell_threshold,
-            )
+    same = p.ndim == 1 and p.shape == b.shape == a.shape
+    if same and use_numba(p.shape[0], COMPILED_MIN_TRADES):  # one engine policy
+        from chainlens.flow._side_numba import quote_rule_nb
+
+        return quote_rule_nb(
+            np.ascontiguousarray(p),
+            np.ascontiguousarray(b),
+            np.ascontiguousarray(a),
+            buy_threshold,
+            sell_threshold,
+        )
     return _quote_rule_numpy(p, b, a, buy_threshold, sell_threshold)
 
 
-#: Inputs at least this long use the compiled kernel (:mod:`chainlens.flow._side_numba`) when
-#: Numba is importable; shorter ones (and tests of the fallback) use NumPy.
+#: Auto-mode threshold of the compiled kernel (:mod:`chainlens.flow._side_numba`): inputs at
+#: least this long use it (:func:`chainlens._engine.use_numba`), shorter ones use NumPy.
 COMPILED_MIN_TRADES = 200_000
-
-
-def _compiled():
-    try:
-        from chainlens.flow._side_numba import quote_rule_nb
-    except ImportError:  # pragma: no cover - numba absent
-        return None
-    return quote_rule_nb
 
 
 def _quote_rule_numpy(

@@ -50,7 +50,6 @@ checks soundness against the full validation on randomly damaged files (Hypothes
 from __future__ import annotations
 
 import datetime as dt
-import os
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -112,14 +111,11 @@ _QUOTE_COLUMNS = ("bid", "ask", "last", "volume")
 
 
 def available() -> bool:
-    """Whether the compiled check can run (Numba installed and not disabled)."""
-    if os.environ.get("CHAINLENS_NO_NUMBA", "") == "1":
-        return False
-    try:
-        import numba  # noqa: F401
-    except ImportError:  # pragma: no cover - numba is a pinned dependency
-        return False
-    return True
+    """Whether the compiled check runs (:func:`chainlens._engine.use_numba`: Numba installed
+    and not disabled by ``CHAINLENS_NO_NUMBA=1`` or :func:`chainlens._engine.force`)."""
+    from chainlens import _engine
+
+    return _engine.use_numba()
 
 
 def _strings(a: pa.Array) -> tuple[np.ndarray, np.ndarray]:

@@ -27,7 +27,7 @@ import pyarrow.compute as pc
 
 from chainlens.oi import _kernels
 
-try:  # pragma: no cover - exercised through _kernels.USE_NUMBA
+try:  # pragma: no cover - exercised through _kernels.use_nb()
     from numba import njit
 
     HAVE_NUMBA = True
@@ -77,7 +77,7 @@ def encode_strings(
     chunks = [c for c in (col.chunks if isinstance(col, pa.ChunkedArray) else [col]) if len(c)]
     n = sum(len(c) for c in chunks)
     if (
-        not (_kernels.USE_NUMBA and HAVE_NUMBA)
+        not (_kernels.use_nb() and HAVE_NUMBA)
         or n == 0
         or n >= 2**31 - 1
         or col.null_count

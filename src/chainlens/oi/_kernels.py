@@ -2,7 +2,9 @@
 
 Kernels over independent rows or contracts run in parallel (``prange``; the
 results do not depend on the thread count). Every kernel has a NumPy fallback with the same signature and bit-identical results (tested
-in ``tests/test_oi_fastpath.py``); :data:`USE_NUMBA` selects the engine (True when Numba imports).
+in ``tests/test_oi_fastpath.py``); :func:`use_nb` asks the one engine policy
+(:func:`chainlens._engine.use_numba`, no size threshold: the panel passes are compiled whenever
+Numba is installed, unless ``CHAINLENS_NO_NUMBA=1`` or :func:`chainlens._engine.force`).
 The kernels are single passes over rows or contracts: a loop in compiled code, never in Python.
 """
 
@@ -10,19 +12,24 @@ from __future__ import annotations
 
 import numpy as np
 
-try:  # pragma: no cover - exercised through USE_NUMBA
+from chainlens import _engine
+
+try:  # pragma: no cover - exercised through use_nb()
     from numba import njit, prange
 
     HAVE_NUMBA = True
 except ImportError:  # pragma: no cover
     HAVE_NUMBA = False
 
-#: Engine switch (tests flip it to compare the two engines).
-USE_NUMBA = HAVE_NUMBA
+
+
+def use_nb() -> bool:
+    """The compiled kernels run (:func:`chainlens._engine.use_numba`; tests force either)."""
+    return HAVE_NUMBA and _engine.use_numba()
 
 __all__ = [
     "HAVE_NUMBA",
-    "USE_NUMBA",
+    "use_nb",
     "band_index",
     "band_strings",
     "abs_grouped",
@@ -51,7 +58,7 @@ def first_rows(cid: np.ndarray, n_c: int) -> np.ndarray:
     """Row of each key's first occurrence, for first-appearance codes ``0..n_c-1``."""
     if len(cid) == 0:
         return np.zeros(0, np.int64)
-    if USE_NUMBA:
+    if use_nb():
         return _first_rows_nb(cid, n_c)
     return _first_rows_np(cid, n_c)
 
@@ -70,7 +77,7 @@ def _band_index_np(x: np.ndarray, lows: np.ndarray) -> tuple[np.ndarray, np.ndar
 def band_index(x: np.ndarray, lows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Index of the last band whose lower bound (``lows``, ascending) ``x`` reaches, and a
     miss mask (NaN or below the first bound)."""
-    if USE_NUMBA and len(x):
+    if use_nb() and len(x):
         return _band_index_nb(x, lows)
     return _band_index_np(x, lows)
 
@@ -80,7 +87,7 @@ def band_index(x: np.ndarray, lows: np.ndarray) -> tuple[np.ndarray, np.ndarray]
 # ----------------------------------------------------------------------------------------------
 def same_key(uid: np.ndarray, cid: np.ndarray, con: np.ndarray) -> bool:
     """True when ``uid[r] == con[cid[r]]`` for every row ``r``."""
-    if USE_NUMBA and len(uid):
+    if use_nb() and len(uid):
         return bool(_same_key_nb(uid, cid, con))
     return bool(np.array_equal(uid, con[cid]))
 
@@ -104,7 +111,7 @@ def mark_rows(
     """For the batch of rows ``base .. base + len(day)`` (``day``, ``exp_row``: the batch's
     values; ``uid``, ``cid``: all rows), in place: ``ud_present[u, day - dmin] = True``
     (underlying x day offset) and ``exp[c]`` = the expiry day of the contract's last row."""
-    if USE_NUMBA and len(day):
+    if use_nb() and len(day):
         _mark_rows_nb(uid, day, dmin, cid, exp_row, base, ud_present, exp)
     else:
         _mark_rows_np(uid, day, dmin, cid, exp_row, base, ud_present, exp)
@@ -138,7 +145,7 @@ def stale_stats(
     """Per session ``j >= 1`` and underlying: contracts listed in ``j`` and ``j-1`` whose OI
     differs, contracts listed in both, total volume of ``j-1`` and its count of known
     volumes (see :mod:`chainlens.oi._panel`, stale repeats)."""
-    if USE_NUMBA and listed.size:
+    if use_nb() and listed.size:
         return _stale_stats_nb(listed, oi, vol, con_uid, n_u)
     return _stale_stats_np(listed, oi, vol, con_uid, n_u)
 
@@ -171,7 +178,7 @@ def window_legs(
     """For contracts ``c`` ending at session ``e``: OI at the window's start (0 if not listed),
     OI at its end (0 if null) and the ``window`` session steps (a session before the window's
     start reads as the start; an unlisted one as 0)."""
-    if USE_NUMBA and len(c):
+    if use_nb() and len(c):
         return _window_legs_nb(oi, listed, c, e, window)
     return _window_legs_np(oi, listed, c, e, window)
 
@@ -189,7 +196,7 @@ def abs_grouped(ch: np.ndarray, con_uid: np.ndarray, n_u: int) -> tuple[np.ndarr
     """The finite non-zero :math:`|ch|` grouped by underlying (``con_uid`` per row of ``ch``;
     contracts ascending within a group, sessions ascending within a contract) and the count
     per underlying."""
-    if USE_NUMBA and ch.size:
+    if use_nb() and ch.size:
         return _abs_grouped_nb(ch, con_uid, n_u)
     by_u = np.argsort(con_uid, kind="stable")
     with np.errstate(invalid="ignore"):
@@ -226,7 +233,7 @@ def scatter(
     ``ud_si[u, day - dmin]``, -1 for a dropped session), ``row_at`` (row of each contract and
     session; a later row wins), and the OI and volume matrices (``oi_v``, ``vol_v``: the batch's
     values, cast to float64). Cells never written keep their fill (-1, NaN)."""
-    if USE_NUMBA and len(day):
+    if use_nb() and len(day):
         _scatter_nb(cid, uid, day, dmin, ud_si, base, oi_v, vol_v, si, row_at, oi, vol)
     else:
         _scatter_np(cid, uid, day, dmin, ud_si, base, oi_v, vol_v, si, row_at, oi, vol)
@@ -246,7 +253,7 @@ def filled(shape: tuple[int, ...], value: float, dtype: type) -> np.ndarray:
     than plain pages on the reference VM (0.84 s against 0.07 s for the panel's matrices)."""
     n = int(np.prod(shape))
     dt_ = np.dtype(dtype)
-    if not (USE_NUMBA and n >= 1 << 20 and dt_ in _COMPILED_DTYPES):
+    if not (use_nb() and n >= 1 << 20 and dt_ in _COMPILED_DTYPES):
         return np.full(shape, value, dtype)
     out: np.ndarray = _filled_nb(n, dt_.type(value), np.zeros(1, dt_))
     return out.reshape(shape)
@@ -256,7 +263,7 @@ def empty(n: int, dtype: type) -> np.ndarray:
     """``np.empty(n, dtype)``, allocated by the compiled code for large sizes (plain pages, no
     transparent-huge-page advice: see :func:`filled`)."""
     dt_ = np.dtype(dtype)
-    if not (USE_NUMBA and n >= 1 << 20 and dt_ in _COMPILED_DTYPES):
+    if not (use_nb() and n >= 1 << 20 and dt_ in _COMPILED_DTYPES):
         return np.empty(n, dtype)
     out: np.ndarray = _empty_nb(n, np.zeros(1, dt_))
     return out
@@ -264,7 +271,7 @@ def empty(n: int, dtype: type) -> np.ndarray:
 
 def listed_cells(row_at: np.ndarray, keep: np.ndarray) -> np.ndarray:
     """``listed = row_at >= 0``, and ``keep[r] = True`` for every row held in ``row_at``."""
-    if USE_NUMBA and row_at.size:
+    if use_nb() and row_at.size:
         return _listed_nb(row_at, keep)
     listed = row_at >= 0
     keep[row_at[listed]] = True
@@ -338,7 +345,7 @@ def cell_columns(
     """:func:`row_columns` for every retained row (``keep``), in row order, computed contract by
     contract from the panel's cells (``row_at``) instead of row by row; with null masks of
     ``avg``, ``vol_oi`` and ``mult`` (NaN) appended."""
-    if USE_NUMBA and row_at.size and len(keep):
+    if use_nb() and row_at.size and len(keep):
         all_kept = bool(keep.all())
         pos = np.zeros(0, np.int64) if all_kept else np.cumsum(keep) - 1
         return _cell_columns_nb(row_at, oi, vol, listed, window, lows, pos, all_kept,
@@ -374,7 +381,7 @@ def streak_pass(
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """``grow`` :math:`= \\Delta OI > \\max(a, f\\,OI)`, ``streak`` (run length ending at each
     session) and ``total`` (sum of :math:`\\Delta OI` over the run)."""
-    if USE_NUMBA and ch.size:
+    if use_nb() and ch.size:
         return _streak_nb(ch, oi, float(min_contracts), float(min_fraction))
     return _streak_np(ch, oi, min_contracts, min_fraction)
 
@@ -399,7 +406,7 @@ def band_strings(
     """Offsets (int64; int32 from the compiled path, whose caller keeps the total below
     2**31) and UTF-8 bytes of ``names[idx]`` (empty where ``miss``); ``pad`` holds
     the names as zero-padded byte rows, ``lens`` their lengths."""
-    if USE_NUMBA and len(idx):
+    if use_nb() and len(idx):
         return _band_bytes_nb(idx, miss, pad, lens)
     return _band_bytes_np(idx, miss, pad, lens)
 

@@ -24,7 +24,7 @@ import numpy as np
 
 from chainlens.oi import _kernels
 
-try:  # pragma: no cover - exercised through _kernels.USE_NUMBA
+try:  # pragma: no cover - exercised through _kernels.use_nb()
     from numba import njit, prange
 
     HAVE_NUMBA = True
@@ -73,7 +73,7 @@ def roll_pairs(
         np.ascontiguousarray(r_change, np.float64), np.ascontiguousarray(r_steps, np.float64),
         prm,
     )  # fmt: skip
-    if _kernels.USE_NUMBA and HAVE_NUMBA:
+    if _kernels.use_nb() and HAVE_NUMBA:
         return _roll_pairs_nb(*args)
     return _roll_pairs_np(*args)
 

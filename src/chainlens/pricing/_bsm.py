@@ -30,13 +30,11 @@ Formulas*, 2nd ed., sec. 2.2 (vanna, charm, vomma, "DdeltaDvol", "DdeltaDtime", 
 
 from __future__ import annotations
 
-import functools
-import importlib.util
-import os
 from collections.abc import Iterable
 
 import numpy as np
 
+from chainlens import _engine
 from chainlens._typing import ArrayLike, Float64Array
 
 __all__ = [
@@ -56,12 +54,7 @@ __all__ = [
 #: One volatility point as a decimal: ``vega * VOL_POINT`` is the value change per vol point.
 VOL_POINT = 0.01
 
-#: Every quantity :func:`greeks` can return.
-GREEK_NAMES = ("price", "delta", "gamma", "vega", "theta", "vanna", "charm", "vomma")
-
-#: Below these, the option is priced at its intrinsic-value limit (no division by ~0).
-T_MIN_YEARS = 1e-15
-SIGMA_SQRT_T_MIN = 1e-100
+from chainlens.pricing._limits import GREEK_NAMES, SIGMA_SQRT_T_MIN, T_MIN_YEARS  # noqa: E402
 
 _INV_SQRT_2PI = 0.3989422804014326779399460599343818684758586311649346576659258296
 
@@ -145,27 +138,15 @@ def ncdf(x: ArrayLike, e: ArrayLike | None = None) -> Float64Array:
 
 
 def use_numba(n: int | None = None) -> bool:
-    """Whether the compiled path is used for ``n`` contracts.
+    """Whether the compiled path is used for ``n`` contracts (:func:`chainlens._engine.use_numba`
+    with :data:`COMPILED_MIN_SIZE`).
 
     ``CHAINLENS_NO_NUMBA``: ``1`` never (NumPy), ``0`` always when Numba is installed;
     unset or empty ("auto"): when Numba is installed and ``n`` (when given) is at least
     :data:`COMPILED_MIN_SIZE` (the choice never depends on what the process imported before:
     the two paths may differ in the last digits, and an answer must not depend on history).
     """
-    flag = os.environ.get("CHAINLENS_NO_NUMBA", "")
-    if flag not in ("", "0"):
-        return False
-    if not _numba_importable():
-        return False
-    if flag == "0" or n is None:
-        return True
-    return n >= COMPILED_MIN_SIZE
-
-
-@functools.cache
-def _numba_importable() -> bool:
-    """Numba installed (found without importing it: the import costs start-up time)."""
-    return importlib.util.find_spec("numba") is not None
+    return _engine.use_numba(n, COMPILED_MIN_SIZE)
 
 
 def _check_which(which: Iterable[str]) -> tuple[str, ...]:

@@ -43,7 +43,7 @@ import numba as nb
 import numpy as np
 
 from chainlens._typing import Float64Array
-from chainlens.pricing._bsm import GREEK_NAMES, SIGMA_SQRT_T_MIN, T_MIN_YEARS
+from chainlens.pricing._limits import GREEK_NAMES, SIGMA_SQRT_T_MIN, T_MIN_YEARS
 
 __all__ = [
     "PARALLEL_CHUNK",
