@@ -91,7 +91,7 @@ def main() -> int:
 
     import uvicorn
 
-    from chainlens.runners.local import run_demo
+    from chainlens.demo import run_demo
     from chainlens.serve import create_app
 
     tmp = None

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from chainlens.demo import run_demo
 from chainlens.errors import StoreError
-from chainlens.runners.local import run_demo
 
 
 @pytest.mark.slow

@@ -35,7 +35,7 @@ _EXPORTS: dict[str, str] = {
     "analyze_oi": "chainlens.oi",
     "OIConfig": "chainlens.oi",
     "analyze_underlying": "chainlens.pipeline",
-    "run_session": "chainlens.pipeline",
+    "run_session": "chainlens.runners.local",
     "PipelineConfig": "chainlens.pipeline",
     "simulate_market": "chainlens.sim",
     "build_demo_market": "chainlens.sim",

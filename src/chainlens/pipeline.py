@@ -10,9 +10,14 @@ Its :class:`UnderlyingResult` holds
 
 * ``doc``: a JSON-ready document (the ``chainlens analyze`` object of the session's chain plus
   the flow, open-interest, realized-volatility and earnings facts the reports state), and
-* ``tables``: Arrow tables, each with an ``underlying`` column, that the runner concatenates
-  across underlyings and stores with :meth:`chainlens.store.Store.write_results` under the
+* ``tables``: Arrow tables, each with an ``underlying`` column, that a runner concatenates
+  across underlyings (:func:`chainlens.runners.base.result_parts`) and stores under the
   results name :data:`RESULTS_NAME`.
+
+Both follow the results contract of :mod:`chainlens.results` (the document is a
+:class:`~chainlens.results.UnderlyingDoc`; every table has a declared schema). This module
+does no I/O: reading windows and writing results are the runners' and the store's
+(:mod:`chainlens.runners.local`, :mod:`chainlens.store`).
 
 Examples
 --------
@@ -26,9 +31,8 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import inspect
-import json
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -38,12 +42,12 @@ import pyarrow.compute as pc
 
 from chainlens._jsonsafe import jsonable as _jsonable
 from chainlens.errors import ChainlensError, InputError
+from chainlens.results import DOC_VERSION, RESULTS_NAME, UnderlyingDoc, docs_to_table
 
 if TYPE_CHECKING:
     from chainlens.exposure._config import AnalysisConfig
     from chainlens.flow import FlowConfig
     from chainlens.oi import OIConfig, OIResult
-    from chainlens.store import Store
 
 __all__ = [
     "DOC_VERSION",
@@ -53,15 +57,10 @@ __all__ = [
     "UnderlyingWindow",
     "analyze_underlying",
     "analyze_underlyings",
-    "load_window",
+    "docs_to_table",
     "realized_vol",
-    "run_session",
 ]
 
-#: Results name under which the pipeline stores its parts (``Store.write_results``).
-RESULTS_NAME = "pipeline"
-#: Version of the per-underlying document stored in the ``docs`` part.
-DOC_VERSION = "1"
 #: Trading sessions per year used to annualise realized volatility (close-to-close).
 SESSIONS_PER_YEAR = 252.0
 
@@ -138,11 +137,20 @@ class PipelineConfig:
 
 @dataclass(slots=True)
 class UnderlyingResult:
-    """What :func:`analyze_underlying` computes for one underlying and session."""
+    """What :func:`analyze_underlying` computes for one underlying and session.
+
+    Attributes
+    ----------
+    doc
+        The per-underlying document (:class:`chainlens.results.UnderlyingDoc`, strict JSON).
+    tables
+        ``part -> table``; each table matches ``chainlens.results.PART_SCHEMAS[part]``
+        (:func:`chainlens.results.conform` casts it when stored).
+    """
 
     underlying: str
     session: dt.date
-    doc: dict[str, Any]
+    doc: UnderlyingDoc
     tables: dict[str, pa.Table]
 
 
@@ -787,44 +795,3 @@ def analyze_underlyings(
             except ChainlensError as exc:
                 out[i] = exc
     return [r for r in out if r is not None]
-
-
-# --------------------------------------------------------------------------- store I/O
-
-
-def load_window(
-    store: Store, underlying: str, session: dt.date, config: PipelineConfig
-) -> UnderlyingWindow:
-    """Read one underlying's :class:`UnderlyingWindow` from a store (the runner's I/O step)."""
-    hist = store.chain_history(underlying, end=session, n_sessions=config.n_sessions)
-    trades = store.trades(underlying, session)
-    prints = store.prints(underlying, session)
-    return UnderlyingWindow(
-        underlying=underlying, session=session, history=hist, trades=trades, prints=prints
-    )
-
-
-def docs_to_table(results: Sequence[UnderlyingResult]) -> pa.Table:
-    """The ``docs`` results part: ``underlying``, ``session``, ``doc`` (JSON text)."""
-    return pa.table(
-        {
-            "underlying": pa.array([r.underlying for r in results], pa.string()),
-            "session": pa.array([r.session for r in results], pa.date32()),
-            "doc": pa.array([json.dumps(r.doc, allow_nan=False) for r in results], pa.string()),
-        }
-    )
-
-
-def run_session(
-    store: Store,
-    session: dt.date,
-    underlyings: Sequence[str] | None = None,
-    *,
-    config: PipelineConfig | None = None,
-    workers: int | None = None,
-    progress: Callable[[int, int, str], None] | None = None,
-) -> dict[str, Any]:
-    """Run the daily pipeline for ``session`` over the store (see :mod:`chainlens.runners.local`)."""
-    from chainlens.runners.local import run_local
-
-    return run_local(store, session, underlyings, config=config, workers=workers, progress=progress)

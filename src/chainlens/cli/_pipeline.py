@@ -1,7 +1,7 @@
 """``chainlens run | report | daily | demo``: the daily pipeline and the reports.
 
 Thin wrappers over :mod:`chainlens.runners.local`, :mod:`chainlens.report` and
-:mod:`chainlens.sim`.
+:mod:`chainlens.demo`.
 """
 
 from __future__ import annotations
@@ -187,14 +187,39 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Simulate a market into a fresh store, run the pipeline, write the reports."""
         from chainlens.cli._common import console, emit_json
-        from chainlens.runners.local import run_demo
+        from chainlens.demo import run_demo
+
+        def say(msg: str) -> None:
+            console.print(msg, highlight=False)
 
         out = run_demo(
             store, seed=seed, sessions=sessions, underlyings=underlyings,
-            run_sessions=run_sessions, console=None if as_json else console,
+            run_sessions=run_sessions, say=None if as_json else say,
         )  # fmt: skip
         if as_json:
             emit_json(out)
+        else:
+            _print_demo(console, out)
+
+
+def _print_demo(console, out: dict) -> None:  # type: ignore[no-untyped-def]
+    """The demo's summary table: one row per report, then the store, index and timings."""
+    from rich.table import Table
+
+    day_dir = Path(out["reports_dir"])
+    tab = Table(title=f"chainlens demo — {day_dir.name}")
+    for c in ("report", "lenses", f"files in {day_dir}"):
+        tab.add_column(c, overflow="fold")
+    tab.add_row("Market daily report", "market", "daily.html / .md / .json")
+    for u, ls in out["ticker_reports"].items():
+        tab.add_row(u, ", ".join(ls), ", ".join(f"{u}-{x}.html" for x in ls))
+    console.print(tab)
+    console.print(
+        f"store: {out['store']}\nindex: {out['index']}\n"
+        + "timings: "
+        + ", ".join(f"{k} {v:.1f}" for k, v in out["timings"].items()),
+        highlight=False,
+    )
 
 
 def _emit(r, fmt: str, out: Path | None, render, write_report) -> None:

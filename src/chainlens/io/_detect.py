@@ -79,7 +79,7 @@ def detect_format(path: Path) -> str:
 
         if not _zip.looks_like(path):
             raise InputError("damaged zip archive", path=path)
-        if not any(fmt for _, fmt in _zip.members(path)):
+        if not any(fmt for _, fmt in _zip.members(path, detect_format)):
             raise _unknown(path, "a zip archive with no member in a known format")
         return _zip.FORMAT
     from chainlens.io import _databento
@@ -199,7 +199,9 @@ def read_file(
     elif fmt == "zip":
         from chainlens.io import _zip
 
-        gen = _zip.read(path, batch_rows=batch_rows)
+        gen = _zip.read(
+            path, detect_format=detect_format, read_file=read_file, batch_rows=batch_rows
+        )
     elif fmt.startswith("generic:"):
         from chainlens.io import _generic
 

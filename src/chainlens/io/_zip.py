@@ -15,7 +15,7 @@ import dataclasses
 import tempfile
 import zipfile
 import zlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path, PurePosixPath
 
 import pyarrow as pa
@@ -25,6 +25,11 @@ from chainlens.errors import ChainlensError, InputError
 from chainlens.io._common import AdapterResult
 
 __all__ = ["FORMAT", "looks_like", "members", "read"]
+
+#: ``detect_format(path) -> str`` (:func:`chainlens.io.detect_format`).
+DetectFn = Callable[[Path], str]
+#: ``read_file(path, *, format=..., batch_rows=...)`` (:func:`chainlens.io.read_file`).
+ReadFn = Callable[..., Iterator[AdapterResult]]
 
 FORMAT = "zip"
 
@@ -115,10 +120,11 @@ def _private_tmp() -> tempfile.TemporaryDirectory[str]:
     return tempfile.TemporaryDirectory(prefix=f"{_TMP_PREFIX}{os.getpid()}-")
 
 
-def members(path: Path) -> list[tuple[str, str | None]]:
-    """(member label, detected format or None) for every member of the archive."""
-    from chainlens.io._detect import detect_format
+def members(path: Path, detect_format: DetectFn) -> list[tuple[str, str | None]]:
+    """(member label, detected format or None) for every member of the archive.
 
+    ``detect_format`` is :func:`chainlens.io.detect_format` (handed in by the caller, so this
+    module does not import the dispatcher that imports it)."""
     with _private_tmp() as tmp:
         found: list[tuple[str, str | None]] = []
         for f, label in _expand(Path(path), Path(tmp), str(path), 0):
@@ -129,10 +135,16 @@ def members(path: Path) -> list[tuple[str, str | None]]:
         return found
 
 
-def read(path: Path, *, batch_rows: int = 1_000_000) -> Iterator[AdapterResult]:
-    """Read every member of a known format, in member-name order."""
-    from chainlens.io._detect import detect_format, read_file
-
+def read(
+    path: Path,
+    *,
+    detect_format: DetectFn,
+    read_file: ReadFn,
+    batch_rows: int = 1_000_000,
+) -> Iterator[AdapterResult]:
+    """Read every member of a known format, in member-name order (``detect_format`` and
+    ``read_file`` are :func:`chainlens.io.detect_format` and :func:`chainlens.io.read_file`,
+    handed in by the dispatcher)."""
     path = Path(path)
     with _private_tmp() as tmp:
         readable = []

@@ -5,13 +5,16 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from chainlens.report._index import chain_links, report_name, write_index, write_root_index
 from chainlens.report._model import Report
 from chainlens.report._render import write_report
 from chainlens.report.daily import build_daily
 from chainlens.report.lenses import build_lens
+
+if TYPE_CHECKING:
+    from chainlens.store import Store
 
 __all__ = [
     "daily_report",
@@ -22,24 +25,13 @@ __all__ = [
 ]
 
 
-def result_sessions(store: Any) -> list[dt.date]:
-    """Sessions with stored pipeline results."""
-    from chainlens.pipeline import RESULTS_NAME
-
-    idx = store.results_index()
-    return sorted(
-        {
-            s
-            for n, s in zip(
-                idx.column("name").to_pylist(), idx.column("session").to_pylist(), strict=True
-            )
-            if n == RESULTS_NAME
-        }
-    )
+def result_sessions(store: Store) -> list[dt.date]:
+    """Sessions with stored pipeline results (:meth:`Store.result_sessions`)."""
+    return store.result_sessions()
 
 
 def ticker_sessions(
-    store: Any, ticker: str, sessions: Sequence[dt.date] | None = None
+    store: Store, ticker: str, sessions: Sequence[dt.date] | None = None
 ) -> list[dt.date]:
     """Sessions with stored pipeline results that hold a chain of ``ticker`` (the report chain
     of a ticker links only its own dates)."""
@@ -49,13 +41,12 @@ def ticker_sessions(
 
 
 def ticker_report(
-    store: Any, ticker: str, session: dt.date, lens: str = "flow", fmt: str = "html"
+    store: Store, ticker: str, session: dt.date, lens: str = "flow", fmt: str = "html"
 ) -> Report:
     """One per-ticker report from the stored pipeline results (NotFoundError if absent)."""
     from chainlens.errors import NotFoundError
-    from chainlens.runners.local import read_docs
 
-    docs = read_docs(store, session, ticker.upper())
+    docs = store.read_docs(session, ticker.upper())
     if not docs:
         raise NotFoundError(
             f"no pipeline results for {ticker.upper()} on {session}",
@@ -76,14 +67,13 @@ def ticker_report(
     return build_lens(doc, lens, links=links)
 
 
-def daily_report(store: Any, session: dt.date, fmt: str = "html") -> Report:
+def daily_report(store: Store, session: dt.date, fmt: str = "html") -> Report:
     """The market daily report from the stored rollup."""
     from chainlens.report.lenses.signals import market_signals
-    from chainlens.runners.local import read_docs, read_market
 
     links = chain_links(session, result_sessions(store), "daily", fmt)
-    docs = read_docs(store, session)
-    market = {**read_market(store, session), "oi_signals": market_signals(docs)}
+    docs = store.read_docs(session)
+    market = {**store.read_market(session), "oi_signals": market_signals(docs)}
     from chainlens.report._outcomes import session_outcomes  # issue 16
 
     ww = session_outcomes(store, session, [d["underlying"] for d in docs])["what_worked"]
@@ -91,7 +81,7 @@ def daily_report(store: Any, session: dt.date, fmt: str = "html") -> Report:
 
 
 def write_session_reports(
-    store: Any,
+    store: Store,
     session: dt.date,
     out_root: Path,
     *,
@@ -108,16 +98,14 @@ def write_session_reports(
     the reported tickers' outcome rules once (issue 16: reliability in each lens, level history
     chart, the daily "What Worked Yesterday" over the reported tickers).
     """
-    from chainlens.runners.local import read_docs, read_market
-
     day = out_root / session.isoformat()
     sessions = result_sessions(store)
-    docs = {d["underlying"]: d for d in read_docs(store, session)}
+    docs = {d["underlying"]: d for d in store.read_docs(session)}
     plan = dict(lenses) if lenses is not None else {t: ("flow",) for t in docs}
     written: list[Path] = []
     from chainlens.report.lenses.signals import market_signals  # issue 11
 
-    market = {**read_market(store, session), "oi_signals": market_signals(list(docs.values()))}
+    market = {**store.read_market(session), "oi_signals": market_signals(list(docs.values()))}
     oc: dict[str, Any] = {}
     if outcomes:  # issue 16: one measuring pass for the session's reports
         from chainlens.report._outcomes import session_outcomes

@@ -87,6 +87,11 @@ def direction_words(direction: str) -> str:
     return DIRECTION_WORDS.get(direction, direction)
 
 
+#: Spot within this many % of a max pain is "near" it (the ``pin_near_pct`` threshold of
+#: :data:`chainlens.report.rules.THRESHOLDS`, defined here so this module imports no rules).
+PIN_NEAR_PCT = 3.0
+
+
 def _th(name: str) -> Any:
     return SIGNAL_THRESHOLDS[name][0]
 
@@ -307,8 +312,6 @@ def side_signals(doc: Mapping[str, Any]) -> list[dict[str, Any]]:
     premium read is bullish, the side-adjusted directional read bearish, and calls sold exceed
     calls bought); a max-pain pin (the next live standard monthly expiry within
     ``pin_max_days`` calendar days and spot within ``pin_near_pct`` % of its max pain)."""
-    from chainlens.report.rules import th
-
     out = []
     f = (doc.get("flow") or {}).get("totals") or {}
     g = lambda k: f.get("dir_" + k, f.get(k))  # noqa: E731
@@ -329,7 +332,7 @@ def side_signals(doc: Mapping[str, Any]) -> list[dict[str, Any]]:
         ed = dt.date.fromisoformat(str(e)[:10])
         if cal.standard_monthly_expiry(ed.year, ed.month) != ed:
             continue  # the pin is read into the standard monthly expiry only (seed 002)
-        if (ed - d0).days <= _th("pin_max_days") and abs(dist) <= th("pin_near_pct"):
+        if (ed - d0).days <= _th("pin_max_days") and abs(dist) <= PIN_NEAR_PCT:
             out.append(_rec("max_pain_pin", "neutral", "002 max pain pin", "pin pull into expiry",
                             expiry=e, strike=m.get("max_pain"), distance_pct=dist))  # fmt: skip
         break

@@ -136,16 +136,16 @@ def watch_followup(store: Any, doc: Mapping[str, Any]) -> dict[str, Any] | None:
     Returns ``{"from_session", "items": [{symbol, right, strike, expiry, source, oi_then,
     oi_now, status}], "counts": {status: n}}`` or None when there is no earlier document.
     """
-    from chainlens.runners.local import read_docs
+    from chainlens._dates import doc_date
     from chainlens.symbols import parse_osi
 
-    t, session = doc["underlying"], dt.date.fromisoformat(str(doc["session"])[:10])
+    t, session = doc["underlying"], doc_date(doc["session"])
     earlier = [d for d in store.session_dates(t) if d < session]
     if not earlier:
         return None
     prev_day = earlier[-1]
     try:
-        prev = read_docs(store, prev_day, t)
+        prev = store.read_docs(prev_day, t)
     except Exception:
         prev = []
     items = watch_items(prev[0]) if prev else []

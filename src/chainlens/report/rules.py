@@ -22,7 +22,7 @@ from chainlens.oi import PCR_BANDS, VOL_OI_BANDS
 from chainlens.outcomes import MIN_EVENTS as OUTCOMES_MIN_EVENTS
 from chainlens.report._model import FigureBook, Sentence
 from chainlens.report._narrative import NOISE_PREMIUM_USD, PCR_WORDS
-from chainlens.report._signals import SIGNAL_THRESHOLDS
+from chainlens.report._signals import PIN_NEAR_PCT, SIGNAL_THRESHOLDS
 
 __all__ = [
     "RULES",
@@ -51,7 +51,7 @@ THRESHOLDS: Mapping[str, tuple[Any, str, str]] = MappingProxyType(
         "vol_oi_oi_floor": (100, "contracts of open interest", "report.rules"),
         "vol_oi_table_half_width_pct": (5.0, "% of spot either side (Vol/OI by strike table)", "report.rules"),
         "pin_high_pct": (1.0, "% spot from max pain", "report.rules"),
-        "pin_near_pct": (3.0, "% spot from max pain", "report.rules"),
+        "pin_near_pct": (PIN_NEAR_PCT, "% spot from max pain", "report.rules"),
         "cluster_band_count": (3, "of the 5 largest OI clusters", "report.rules"),
         "realized_vol_min_returns": (10, "daily returns", "report.rules"),
         "concentration_strikes": (3, "strikes", "report.rules"),

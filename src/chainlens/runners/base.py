@@ -22,6 +22,8 @@ from typing import Any, Protocol, runtime_checkable
 
 import pyarrow as pa
 
+from chainlens.results import ResultSchemaError, conform, docs_to_table
+
 __all__ = ["ProgressFn", "RunSummary", "Runner", "result_parts"]
 
 #: ``progress(done, total, label)`` after each unit of work (an underlying, or a group).
@@ -106,14 +108,32 @@ def result_parts(results: Sequence[Any]) -> dict[str, pa.Table]:
 
     ``docs`` holds one row per underlying (``underlying``, ``session``, ``doc`` as JSON); each
     other part is the concatenation, in result order, of the results' tables of that name.
-    Every runner writes exactly these parts, so their outputs compare table by table.
-    """
-    from chainlens.pipeline import docs_to_table
+    Every table is cast to its declared schema first (:func:`chainlens.results.conform`), so
+    the concatenation needs no type promotion and every runner writes the same tables.
 
+    Raises
+    ------
+    chainlens.results.ResultSchemaError
+        Naming the underlying, the part and the column, when a kernel table does not match
+        its declared schema.
+    """
     parts: dict[str, pa.Table] = {"docs": docs_to_table(results)}
     names = sorted({k for r in results for k in r.tables})
     for name in names:
-        ts = [r.tables[name] for r in results if name in r.tables and r.tables[name].num_rows]
+        ts = []
+        for r in results:
+            t = r.tables.get(name)
+            if t is None or not t.num_rows:
+                continue
+            try:
+                ts.append(conform(name, t))
+            except ResultSchemaError as exc:
+                raise ResultSchemaError(
+                    f"{r.underlying} {r.session}: {exc.message}",
+                    part=exc.part,
+                    column=exc.column,
+                    hint=exc.hint,
+                ) from None
         if ts:
-            parts[name] = pa.concat_tables(ts, promote_options="permissive")
+            parts[name] = pa.concat_tables(ts)
     return parts

@@ -1,5 +1,8 @@
 """The local runner: map :func:`chainlens.pipeline.analyze_underlying` over underlyings.
 
+:class:`LocalRunner` implements :class:`chainlens.runners.base.Runner`; :func:`run_local` is
+the one-session form the CLI (``chainlens run``) calls.
+
 The parent reads the catalog (DuckDB allows one read-write process per store); pool workers
 read their own chunk's rows straight from the stored Parquet files when that gives what the
 store would (otherwise the parent reads and hands them Arrow tables), and the results are
@@ -12,12 +15,11 @@ fork-safe. Small runs stay in-process, where the pool start-up would cost more t
 from __future__ import annotations
 
 import datetime as dt
-import json
 import multiprocessing as mp
 import os
 import time
 from collections import deque
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -26,36 +28,34 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from chainlens.errors import ChainlensError, InputError, NotFoundError
+from chainlens._dates import parse_date
+from chainlens.errors import ChainlensError, NotFoundError
 from chainlens.pipeline import (
-    RESULTS_NAME,
     PipelineConfig,
     UnderlyingResult,
     UnderlyingWindow,
     analyze_underlyings,
 )
-from chainlens.runners.base import result_parts
+from chainlens.results import MARKET_RESULTS, RESULTS_NAME, MarketDoc, UnderlyingDoc
+from chainlens.runners.base import ProgressFn, RunSummary, result_parts
+from chainlens.store import Store, read_partition
 
-__all__ = ["MARKET_RESULTS", "run_local"]
-
-#: Results name of the market-wide rollup (part ``doc``: one JSON document).
-MARKET_RESULTS = "market"
+__all__ = [
+    "MARKET_RESULTS",
+    "RESULTS_NAME",
+    "LocalRunner",
+    "iter_windows",
+    "load_window",
+    "read_docs",
+    "read_market",
+    "run_local",
+    "run_session",
+]
 #: Pool workers read their own chunk's rows from the stored files (see :func:`run_local`).
 WORKERS_READ = True
 #: Below this many underlyings the runner stays in-process (on a busy 2-core machine the pool
 #: start-up and pickling cost more than they save for the 30-underlying demo: 24 s vs 14 s).
 MIN_PARALLEL = 200
-
-ProgressFn = Callable[[int, int, str], None]
-
-
-def _as_date(v: dt.date | str) -> dt.date:
-    if isinstance(v, dt.date):
-        return v
-    try:
-        return dt.date.fromisoformat(str(v))
-    except ValueError:
-        raise InputError("session must be an ISO date YYYY-MM-DD", column="date", value=v) from None
 
 
 #: Underlyings per process-pool task: one pickle and one future per chunk instead of per
@@ -199,14 +199,14 @@ def _bulk_plan(store: Any, d: dt.date, us: Sequence[str], n_sessions: int) -> di
     )
     if pc.count_distinct(keys).as_py() != sel.num_rows:
         return None
-    chain = [store._dated_files("chain", day) for day in days]
+    chain = [store.dated_files("chain", day) for day in days]
     if any(not files for files in chain):
         return None
     return {
         "root": str(store.root),
         "chain": chain,
-        "trades": store._dated_files("trades", d),
-        "prints": store._dated_files("prints", d),
+        "trades": store.dated_files("trades", d),
+        "prints": store.dated_files("prints", d),
     }
 
 
@@ -217,7 +217,6 @@ def _read_planned(
     (one read per file, restricted to ``us``: the files are sorted by underlying, so their
     row-group statistics skip the rest). Row order per underlying is that of the files."""
     from chainlens import schema
-    from chainlens.store._store import read_partition
 
     root = Path(plan["root"])
     names = pa.array(list(us), pa.string())
@@ -366,7 +365,7 @@ def run_local(
 
     t0 = time.perf_counter()
     cfg = config or PipelineConfig()
-    d = _as_date(session)
+    d = parse_date(session, "date")
     available = store.underlyings(d)
     if not available:
         raise NotFoundError(
@@ -475,13 +474,8 @@ def run_local(
                     take(r, u, i)
 
     parts = result_parts(results)
-    store.write_results(RESULTS_NAME, d, parts)
     market = market_rollup([r.doc for r in results], session=d, sectors=sectors, macro=macro)
-    store.write_results(
-        MARKET_RESULTS,
-        d,
-        {"doc": pa.table({"doc": pa.array([json.dumps(market, allow_nan=False)], pa.string())})},
-    )
+    store.write_session_results(d, parts, market)
     return {
         "session": d.isoformat(),
         "underlyings": len(results),
@@ -492,154 +486,87 @@ def run_local(
     }
 
 
-def read_docs(store: Any, session: dt.date, underlying: str | None = None) -> list[dict[str, Any]]:
-    """The stored per-underlying documents of a session (all, or one underlying's)."""
-    t = store.read_results(RESULTS_NAME, session, "docs", underlying=underlying)
-    return [json.loads(s) for s in t.column("doc").to_pylist()]
+def read_docs(store: Store, session: dt.date, underlying: str | None = None) -> list[UnderlyingDoc]:
+    """The stored per-underlying documents of a session (:meth:`Store.read_docs`)."""
+    return store.read_docs(session, underlying)
 
 
-def read_market(store: Any, session: dt.date) -> dict[str, Any]:
-    """The stored market-wide rollup of a session."""
-    t = store.read_results(MARKET_RESULTS, session, "doc")
-    return json.loads(t.column("doc")[0].as_py())
+def read_market(store: Store, session: dt.date) -> MarketDoc:
+    """The stored market-wide rollup of a session (:meth:`Store.read_market`)."""
+    return store.read_market(session)
 
 
-#: Per-ticker lenses of the demo beyond ``flow`` (ticker -> lenses).
-DEMO_EXTRA_LENSES: dict[str, tuple[str, ...]] = {
-    "SPY": ("bias", "premium"),
-    "QQQ": ("premium",),
-    "SPX": ("premium",),
-}
-#: Tickers with a flow report in the demo (plus every scenario ticker).
-DEMO_FLOW_TICKERS: tuple[str, ...] = ("SPX", "SPY", "QQQ", "IWM")
-_DEMO_MARKER = ".chainlens-demo"
+def load_window(
+    store: Store, underlying: str, session: dt.date, config: PipelineConfig
+) -> UnderlyingWindow:
+    """Read one underlying's :class:`~chainlens.pipeline.UnderlyingWindow` from a store
+    (chain history, trades and prints; no bars or events)."""
+    hist = store.chain_history(underlying, end=session, n_sessions=config.n_sessions)
+    trades = store.trades(underlying, session)
+    prints = store.prints(underlying, session)
+    return UnderlyingWindow(
+        underlying=underlying, session=session, history=hist, trades=trades, prints=prints
+    )
 
 
-def run_demo(
-    store_dir: Any,
+def run_session(
+    store: Store,
+    session: dt.date,
+    underlyings: Sequence[str] | None = None,
     *,
-    seed: int = 7,
-    sessions: int = 10,
-    underlyings: int = 30,
-    run_sessions: int = 2,
-    console: Any = None,
+    config: PipelineConfig | None = None,
+    workers: int | None = None,
+    progress: ProgressFn | None = None,
 ) -> dict[str, Any]:
-    """``chainlens demo``: simulate, ingest, run the last sessions, write the reports.
+    """Run the daily pipeline for ``session`` over the store (:func:`run_local`)."""
+    return run_local(store, session, underlyings, config=config, workers=workers, progress=progress)
 
-    The store must not exist, be empty, or be an earlier demo store (marked by a
-    ``.chainlens-demo`` file), which is replaced. Reports go to ``<store>/reports/<date>/``.
-    Returns the paths written and the timings.
+
+class LocalRunner:
+    """The :class:`~chainlens.runners.base.Runner` of one machine: :func:`run_local` per
+    session, oldest first, on an open read-write :class:`~chainlens.store.Store`.
+
+    Parameters
+    ----------
+    workers
+        Worker processes (``None``: one per core for large runs, in-process for small ones).
+    macro
+        Optional user macro series for the market regime panel.
+
+    Examples
+    --------
+    >>> from chainlens.runners.base import Runner
+    >>> isinstance(LocalRunner(), Runner)
+    True
     """
-    import shutil
-    import tempfile
-    from pathlib import Path
 
-    from chainlens.errors import StoreError
-    from chainlens.report import write_session_reports
-    from chainlens.sim import build_demo_market
-    from chainlens.store import Store
+    engine = "local"
 
-    t0 = time.perf_counter()
-    root = Path(store_dir).resolve()
-    if root.exists() and any(root.iterdir()):
-        if not (root / _DEMO_MARKER).exists():
-            raise StoreError(
-                f"{root} exists and is not a chainlens demo store; the demo needs a fresh store",
-                hint="pass --store NEW_DIR (the demo never overwrites other data)",
+    def __init__(self, *, workers: int | None = None, macro: pa.Table | None = None) -> None:
+        self.workers = workers
+        self.macro = macro
+
+    def run(
+        self,
+        source: Any,
+        sessions: Sequence[dt.date],
+        config: Any = None,
+        *,
+        underlyings: Sequence[str] | None = None,
+        progress: ProgressFn | None = None,
+    ) -> list[RunSummary]:
+        """Run ``sessions`` over the store ``source`` and store each session's results."""
+        out = []
+        for d in sorted(parse_date(x, "date") for x in sessions):
+            r = run_local(
+                source, d, underlyings, config=config, workers=self.workers,
+                progress=progress, macro=self.macro,
+            )  # fmt: skip
+            out.append(
+                RunSummary(
+                    session=r["session"], underlyings=r["underlyings"], failed=r["failed"],
+                    parts=r["parts"], workers=r["workers"], elapsed_s=r["elapsed_s"],
+                    engine=self.engine,
+                )  # fmt: skip
             )
-        shutil.rmtree(root)
-    root.mkdir(parents=True, exist_ok=True)
-    (root / _DEMO_MARKER).write_text("created by chainlens demo; safe to delete\n")
-    timings: dict[str, float] = {}
-
-    def say(msg: str) -> None:
-        if console is not None:
-            console.print(msg, highlight=False)
-
-    with tempfile.TemporaryDirectory(prefix="chainlens-sim-") as tmp:
-        say(
-            f"[bold]1/4[/] simulating {underlyings} underlyings × {sessions} sessions (seed {seed})"
-        )
-        t = time.perf_counter()
-        manifest = build_demo_market(
-            Path(tmp), seed=seed, underlyings=underlyings, sessions=sessions
-        )
-        timings["simulate_s"] = time.perf_counter() - t
-        scen = Path(tmp) / "scenarios.json"
-        reports = root / "reports"
-        reports.mkdir(exist_ok=True)
-        if scen.exists():
-            shutil.copy(scen, reports / "scenarios.json")
-        say("[bold]2/4[/] ingesting into the store")
-        t = time.perf_counter()
-        with Store(root) as st:
-            ing = st.ingest_many(manifest.all_paths())
-        timings["ingest_s"] = time.perf_counter() - t
-    days = manifest.sessions[-max(1, run_sessions) :]
-    runs = []
-    with Store(root) as st:
-        t = time.perf_counter()
-        for d in days:
-            say(f"[bold]3/4[/] running the pipeline for {d}")
-            runs.append(run_local(st, d))
-        timings["run_s"] = time.perf_counter() - t
-        scen_tickers = sorted({s["ticker"] for s in manifest.scenarios if s.get("ticker")})
-        flow = [*DEMO_FLOW_TICKERS, *[x for x in scen_tickers if x not in DEMO_FLOW_TICKERS]]
-        ev = st.table("events")
-        upcoming = sorted(
-            {
-                r["ticker"]
-                for r in ev.to_pylist()
-                if r["kind"].lower() == "earnings" and r["date"] >= days[-1] and r["ticker"] != "*"
-            }
-        )[:3]
-        plan_last: dict[str, tuple[str, ...]] = {u: ("flow",) for u in flow}
-        for u, ls in DEMO_EXTRA_LENSES.items():
-            plan_last[u] = (*plan_last.get(u, ()), *ls)
-        for u in upcoming:
-            plan_last[u] = (*plan_last.get(u, ()), "earnings")
-        t = time.perf_counter()
-        say("[bold]4/4[/] writing reports")
-        written: list[Path] = []
-        for d in days[:-1]:  # earlier sessions: HTML only, so the report chain links resolve
-            written += write_session_reports(
-                st, d, reports, lenses=plan_last, formats=("html",), outcomes=False
-            )
-        png_for = ["daily", *(f"{u}-flow" for u in DEMO_FLOW_TICKERS)]
-        written += write_session_reports(
-            st, days[-1], reports, lenses=plan_last, formats=("html", "md", "json"), png_for=png_for
-        )
-        timings["reports_s"] = time.perf_counter() - t
-    timings["total_s"] = time.perf_counter() - t0
-    day_dir = reports / days[-1].isoformat()
-    out = {
-        "store": str(root),
-        "sessions": [d.isoformat() for d in manifest.sessions],
-        "run_sessions": [d.isoformat() for d in days],
-        "ingested_files": len(ing),
-        "underlyings": runs[-1]["underlyings"] if runs else 0,
-        "reports_dir": str(day_dir),
-        "index": str(day_dir / "index.html"),
-        "sessions_index": str(reports / "index.html"),
-        "daily": {f: str(day_dir / f"daily.{f}") for f in ("html", "md", "json")},
-        "ticker_reports": {u: list(ls) for u, ls in plan_last.items()},
-        "files_written": len(written),
-        "timings": timings,
-    }
-    if console is not None:
-        from rich.table import Table
-
-        tab = Table(title=f"chainlens demo — {days[-1]}")
-        for c in ("report", "lenses", f"files in {day_dir}"):
-            tab.add_column(c, overflow="fold")
-        tab.add_row("Market daily report", "market", "daily.html / .md / .json")
-        for u, ls in plan_last.items():
-            tab.add_row(u, ", ".join(ls), ", ".join(f"{u}-{x}.html" for x in ls))
-        console.print(tab)
-        console.print(
-            f"store: {root}\nindex: {day_dir / 'index.html'}\n"
-            + "timings: "
-            + ", ".join(f"{k} {v:.1f}" for k, v in timings.items()),
-            highlight=False,
-        )
-    return out
+        return out

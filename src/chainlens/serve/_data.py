@@ -3,7 +3,7 @@
 :class:`StoreReader` opens a :class:`chainlens.store.Store` read-only and reads what the daily
 pipeline stored (``chainlens run``) through public functions only:
 :meth:`~chainlens.store.Store.results_index`, :meth:`~chainlens.store.Store.read_results`,
-:func:`chainlens.runners.local.read_docs` / :func:`~chainlens.runners.local.read_market`,
+:meth:`~chainlens.store.Store.read_docs` / :meth:`~chainlens.store.Store.read_market`,
 :meth:`~chainlens.store.Store.chain`, :meth:`~chainlens.store.Store.oi_history`,
 :meth:`~chainlens.store.Store.sessions`. It never writes. Everything it reads is cached in
 memory for the life of the server, keyed by session (stored results do not change under a
@@ -21,23 +21,21 @@ import functools
 import threading
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import pyarrow as pa
+
+if TYPE_CHECKING:
+    from chainlens.store import Store
 
 __all__ = ["StoreReader", "result_sessions"]
 
 T = TypeVar("T")
 
 
-def result_sessions(store: Any) -> list[dt.date]:
-    """Sessions with stored pipeline results (``results_index`` rows named ``pipeline``)."""
-    from chainlens.pipeline import RESULTS_NAME
-
-    idx = store.results_index()
-    names = idx.column("name").to_pylist()
-    days = idx.column("session").to_pylist()
-    return sorted({d for n, d in zip(names, days, strict=True) if n == RESULTS_NAME})
+def result_sessions(store: Store) -> list[dt.date]:
+    """Sessions with stored pipeline results (:meth:`Store.result_sessions`)."""
+    return store.result_sessions()
 
 
 class StoreReader:
@@ -97,25 +95,21 @@ class StoreReader:
 
     def docs(self, session: dt.date) -> dict[str, dict[str, Any]]:
         """The per-underlying pipeline documents of ``session`` (underlying -> doc)."""
-        from chainlens.runners.local import read_docs
-
         def make() -> dict[str, dict[str, Any]]:
-            docs = self._locked(lambda: read_docs(self._store, session))
+            docs: list[Any] = self._locked(lambda: self._store.read_docs(session))
             return {d["underlying"]: d for d in docs}
 
         return self.cached(("docs", session), make)
 
     def market(self, session: dt.date) -> dict[str, Any]:
         """The stored market-wide rollup of ``session``."""
-        from chainlens.runners.local import read_market
-
         return self.cached(
-            ("market", session), lambda: self._locked(lambda: read_market(self._store, session))
+            ("market", session), lambda: self._locked(lambda: dict(self._store.read_market(session)))
         )
 
     def parts(self, session: dt.date) -> set[str]:
         """Names of the stored pipeline result parts of ``session``."""
-        from chainlens.pipeline import RESULTS_NAME
+        from chainlens.results import RESULTS_NAME
 
         def make() -> set[str]:
             idx = self._locked(self._store.results_index)
@@ -131,7 +125,7 @@ class StoreReader:
 
     def part(self, session: dt.date, part: str) -> pa.Table | None:
         """One stored pipeline results part of ``session`` (all underlyings), or None."""
-        from chainlens.pipeline import RESULTS_NAME
+        from chainlens.results import RESULTS_NAME
 
         def make() -> pa.Table | None:
             if part not in self.parts(session):

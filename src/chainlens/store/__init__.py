@@ -6,6 +6,6 @@ See :class:`Store` for the layout, the guarantees and the default-snapshot rule.
 
 from __future__ import annotations
 
-from chainlens.store._store import IngestResult, ProgressFn, Store, expand_paths
+from chainlens.store._store import IngestResult, ProgressFn, Store, expand_paths, read_partition
 
-__all__ = ["IngestResult", "ProgressFn", "Store", "expand_paths"]
+__all__ = ["IngestResult", "ProgressFn", "Store", "expand_paths", "read_partition"]

@@ -26,6 +26,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from chainlens import schema
+from chainlens._dates import parse_date
 from chainlens.errors import (
     ChainlensError,
     InputError,
@@ -34,17 +35,19 @@ from chainlens.errors import (
     file_problem,
 )
 from chainlens.paths import DEFAULT_STORE
+from chainlens.store._results import ResultsMixin
 from chainlens.store._stage import (
     DATED_KINDS,
     PLAIN_KINDS,
     Staged,
     Stager,
+    file_checksum,
     iter_files,
     sort_trades_by_dictionary,
     write_parquet,
 )
 
-__all__ = ["IngestResult", "ProgressFn", "Store"]
+__all__ = ["IngestResult", "ProgressFn", "Store", "file_checksum", "read_partition"]
 
 CATALOG = "catalog.duckdb"
 LOCKFILE = ".lock"
@@ -284,16 +287,7 @@ def _sha256(path: Path) -> str:
 
 
 def _as_date(value: dt.date | str, what: str = "session") -> dt.date:
-    if isinstance(value, dt.datetime):
-        return value.date()
-    if isinstance(value, dt.date):
-        return value
-    try:
-        return dt.date.fromisoformat(str(value))
-    except ValueError:
-        raise InputError(
-            f"{what} must be an ISO date (YYYY-MM-DD)", column=what, value=value
-        ) from None
+    return parse_date(value, what)
 
 
 def _check_name(value: str, what: str) -> str:
@@ -306,7 +300,7 @@ def _empty(kind: str) -> pa.Table:
     return schema.SCHEMAS[kind].empty_table()
 
 
-class Store:
+class Store(ResultsMixin):
     """A local chainlens store: DuckDB catalog + Parquet partitions under ``root``.
 
     Parameters
@@ -1368,15 +1362,6 @@ class Store:
         return pa.concat_tables(parts)
 
     # ------------------------------------------------------------------ other tables
-    def _dated_files(self, kind: str, session: dt.date) -> list[str]:
-        rows = self.con.execute(
-            "SELECT f.file FROM files f JOIN sources s USING (source_id) WHERE f.kind = ? AND f.trade_date = ? ORDER BY s.seq",
-            [kind, _as_date(session)],
-        ).fetchall()
-        for r in rows:  # verified here, in the parent: pool workers then read them as is
-            self.check_file(r[0])
-        return [r[0] for r in rows]
-
     def trades(self, underlying: str, session: dt.date) -> pa.Table:
         """Option trades of ``underlying`` in ``session`` (``schema.TRADES``), by source then time.
 
@@ -1384,14 +1369,14 @@ class Store:
         """
         parts = [
             self._read(f, "trades", pc.field("underlying") == underlying)
-            for f in self._dated_files("trades", session)
+            for f in self.dated_files("trades", session)
         ]
         return pa.concat_tables(parts) if parts else _empty("trades")
 
     def prints(self, ticker: str | None, session: dt.date) -> pa.Table:
         """Off-exchange equity prints of ``ticker`` (all tickers if None) in ``session``."""
         filt = None if ticker is None else pc.field("ticker") == ticker
-        parts = [self._read(f, "prints", filt) for f in self._dated_files("prints", session)]
+        parts = [self._read(f, "prints", filt) for f in self.dated_files("prints", session)]
         return pa.concat_tables(parts) if parts else _empty("prints")
 
     def table(self, kind: str, session: dt.date | None = None) -> pa.Table:
@@ -1551,20 +1536,6 @@ def read_partition(
 
 #: Stored files verified against their checksum in this process: (path, size, mtime_ns).
 _VERIFIED: set[tuple[str, int, int]] = set()
-
-
-def file_checksum(path: Path) -> str:
-    """``xxh3_128:<hex>`` of a file's bytes (xxHash3, about 4 GB/s: the check costs little
-    beside decoding the Parquet it guards)."""
-    import xxhash
-
-    h = xxhash.xxh3_128()
-    buf = bytearray(1 << 22)
-    view = memoryview(buf)
-    with open(path, "rb") as f:
-        while n := f.readinto(buf):
-            h.update(view[:n])
-    return f"xxh3_128:{h.hexdigest()}"
 
 
 class _read_errors:
