@@ -1,5 +1,8 @@
 """One conversion of result objects to strict-JSON-ready Python values (SPEC "Command line":
-numbers are JSON numbers, dates ISO strings, a value that does not exist is ``null``)."""
+numbers are JSON numbers, dates ISO strings, a value that does not exist is ``null``).
+
+:func:`jsonable` is the only JSON sanitiser of the package: the pipeline documents, the CLI
+JSON (``chainlens.cli._common.emit_json``), the report JSON and the dashboard API all use it."""
 
 from __future__ import annotations
 
@@ -51,8 +54,9 @@ def jsonable(o: Any) -> Any:
         o = o.item()
     if isinstance(o, float):
         return o if math.isfinite(o) else None
-    if isinstance(o, dt.datetime):
-        return o.astimezone(dt.UTC).isoformat().replace("+00:00", "Z")
+    if isinstance(o, dt.datetime):  # a naive instant is UTC
+        o = o.replace(tzinfo=dt.UTC) if o.tzinfo is None else o.astimezone(dt.UTC)
+        return o.isoformat().replace("+00:00", "Z")
     if isinstance(o, dt.date):
         return o.isoformat()
     if hasattr(o, "isoformat"):  # pandas Timestamp

@@ -268,11 +268,9 @@ def _carry_per_contract(
 ) -> Float64Array:
     """Carry yield ``q`` per contract from the forward implied per expiry (pricing), else
     the default dividend yield."""
+    from chainlens.pricing import implied_forwards
+
     q = np.full(K.size, DEFAULT_DIVIDEND_YIELD)
-    try:
-        from chainlens.pricing import implied_forwards
-    except ImportError:
-        return q
     ok = t > 0
     if not ok.any():
         return q
@@ -567,10 +565,10 @@ def _analyze_one(underlying: str, t: pa.Table, cfg: AnalysisConfig) -> ChainAnal
 
     vol_view: dict[str, Any] = {}
     if cfg.vol:
-        vol_view = _vol_views(ge, exp_dates, K, is_call, gk, st, S, t_years)
+        vol_view, rr_25d, atm_iv = _vol_views(ge, exp_dates, K, is_call, gk, st, S, t_years)
         by_expiry = by_expiry.append_column(
-            "rr_25d", pa.array(vol_view.pop("_rr"), pa.float64(), from_pandas=True)
-        ).append_column("atm_iv", pa.array(vol_view.pop("_atm_iv"), pa.float64(), from_pandas=True))
+            "rr_25d", pa.array(rr_25d, pa.float64(), from_pandas=True)
+        ).append_column("atm_iv", pa.array(atm_iv, pa.float64(), from_pandas=True))
 
     surfaces: dict[str, Any] = {}
     if cfg.surfaces:
@@ -734,8 +732,11 @@ def _vol_views(
     st: Any,
     S: float,
     t: Float64Array,
-) -> dict[str, Any]:
-    """Per-expiry expected moves, zones, 25/15-delta ranges, ATM IV, RR/BF (seeds 003, 004)."""
+) -> tuple[dict[str, Any], np.ndarray, np.ndarray]:
+    """Per-expiry expected moves, zones, 25/15-delta ranges, ATM IV, RR/BF (seeds 003, 004).
+
+    Returns ``(view, rr_25d, atm_iv)``: the ``vol`` document, and the 25-delta risk reversal
+    and ATM IV of every expiry (settled ones included) for the ``by_expiry`` table."""
     ds = delta_strikes(ge.codes, ge.n, K, is_call, gk.delta, S)
     ts = term_structure(ge.codes, ge.n, K, is_call, gk.sigma, st.atm_strike, ds.call25, ds.put25)
     live = group_max(ge, t) > 0  # expiries not yet settled at the snapshot
@@ -761,14 +762,16 @@ def _vol_views(
             }
         )
     smile = smile_table(exp_dates[ge.codes], K, is_call, gk.sigma)
-    return {
-        "expiries": per_exp,
-        "atm_term_structure": [[r["expiry"], r["atm_iv"]] for r in per_exp],
-        "skew_term_structure": [[r["expiry"], r["rr_25d"]] for r in per_exp],
-        "smile": smile,
-        "_rr": ts["rr_25d"],
-        "_atm_iv": ts["atm_iv"],
-    }
+    return (
+        {
+            "expiries": per_exp,
+            "atm_term_structure": [[r["expiry"], r["atm_iv"]] for r in per_exp],
+            "skew_term_structure": [[r["expiry"], r["rr_25d"]] for r in per_exp],
+            "smile": smile,
+        },
+        ts["rr_25d"],
+        ts["atm_iv"],
+    )
 
 
 def _surface_times(

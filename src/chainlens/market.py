@@ -20,6 +20,8 @@ from typing import Any
 
 import pyarrow as pa
 
+from chainlens._dates import doc_date
+
 __all__ = [
     "DEFAULT_SECTORS",
     "DISCLAIMER",
@@ -571,10 +573,10 @@ def _live_expiries(doc: Mapping[str, Any]) -> list[dict[str, Any]]:
     from chainlens.calendar import next_session
 
     d = doc.get("session")
-    nxt = next_session(dt.date.fromisoformat(str(d)[:10])).isoformat() if d else ""
+    nxt = next_session(doc_date(d)).isoformat() if d else ""
     exps = doc.get("analysis", {}).get("vol", {}).get("expiries") or []
     last = (
-        (dt.date.fromisoformat(str(d)[:10]) + dt.timedelta(days=RULES["structure_max_dte"]))
+        (doc_date(d) + dt.timedelta(days=RULES["structure_max_dte"]))
         .isoformat() if d else "9999"
     )  # fmt: skip
     return [e for e in exps if nxt < str(e.get("expiry"))[:10] <= last and e.get("range_50")]
@@ -597,8 +599,8 @@ def _horizon(doc: Mapping[str, Any], live: list[dict[str, Any]]) -> tuple[dict[s
         r = max(be, key=lambda r: abs(_num(_dir(r, "net_usd"))))
         if _num(_dir(r, "net_usd")) != 0:
             return by[str(r["expiry"])], "the expiry carrying the largest directional net premium"
-    d0 = dt.date.fromisoformat(str(doc.get("session") or live[0]["expiry"])[:10])
-    far = [e for e in live if (dt.date.fromisoformat(str(e["expiry"])[:10]) - d0).days
+    d0 = doc_date(doc.get("session") or live[0]["expiry"])
+    far = [e for e in live if (doc_date(e["expiry"]) - d0).days
            >= RULES["structure_min_dte"]]  # fmt: skip
     e = far[0] if far else live[-1]
     return e, "the first expiry whose expected move spans at least a week"

@@ -676,7 +676,7 @@ def _finish(pr: _Prepared, config: PipelineConfig, orr: OIResult) -> UnderlyingR
             "returns": max(0, len(spots) - 1),
         }
         close = None
-    doc = {
+    doc: Any = {  # the UnderlyingDoc (chainlens.results), built as JSON-ready parts
         "doc_version": DOC_VERSION,
         "underlying": u,
         "session": d.isoformat(),

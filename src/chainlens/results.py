@@ -55,6 +55,7 @@ __all__ = [
     "OiDoc",
     "PriorZoneDoc",
     "RealizedVolDoc",
+    "ReportDoc",
     "ResultSchemaError",
     "UnderlyingDoc",
     "check_doc",
@@ -263,6 +264,7 @@ PART_SCHEMAS: dict[str, pa.Schema] = {
 #: Declared schema of the market rollup's parts (:data:`MARKET_RESULTS`).
 MARKET_SCHEMAS: dict[str, pa.Schema] = {"doc": _schema(("doc", _S))}
 
+
 def schema_of(part: str) -> pa.Schema:
     """The declared schema of ``part`` (``"by_strike"``...; ``"market.doc"`` for the rollup).
 
@@ -314,7 +316,9 @@ def conform(part: str, table: pa.Table) -> pa.Table:
     extra = [c for c in table.column_names if sch.get_field_index(c) < 0]
     if missing or extra:
         what = (
-            f"column {missing[0]!r} is missing" if missing else f"column {extra[0]!r} is not declared"
+            f"column {missing[0]!r} is missing"
+            if missing
+            else f"column {extra[0]!r} is not declared"
         )
         raise ResultSchemaError(
             f"results part {part!r}: {what} (declared: {', '.join(sch.names)}; "
@@ -359,9 +363,7 @@ def docs_to_table(results: Sequence[_HasDoc]) -> pa.Table:
             {
                 "underlying": pa.array([r.underlying for r in results], pa.string()),
                 "session": pa.array([r.session for r in results], pa.date32()),
-                "doc": pa.array(
-                    [json.dumps(r.doc, allow_nan=False) for r in results], pa.string()
-                ),
+                "doc": pa.array([json.dumps(r.doc, allow_nan=False) for r in results], pa.string()),
             }
         ),
     )
@@ -372,7 +374,9 @@ def docs_to_table(results: Sequence[_HasDoc]) -> pa.Table:
 
 def _type_name(tp: Any) -> str:
     if isinstance(tp, type):
-        return tp.__name__
+        return "null" if tp is type(None) else tp.__name__
+    if typing.get_origin(tp) is Union or isinstance(tp, types.UnionType):
+        return " | ".join(_type_name(a) for a in typing.get_args(tp)).replace("null", "None")
     return str(tp).replace("typing.", "").replace("chainlens.results.", "")
 
 
@@ -403,13 +407,24 @@ def check_doc(value: Any, tp: Any = None, path: str = "doc") -> None:
         )
 
 
-_HINTS: dict[type, dict[str, Any]] = {}
+_HINTS: dict[type, tuple[dict[str, Any], frozenset[str]]] = {}
 
 
-def _hints(tp: type) -> dict[str, Any]:
+def _hints(tp: type) -> tuple[dict[str, Any], frozenset[str]]:
+    """``(key -> type, required keys)`` of a TypedDict. Required-ness is read from the
+    ``NotRequired`` wrappers here: with postponed annotations, Python 3.11's
+    ``__required_keys__`` counts every key as required."""
     h = _HINTS.get(tp)
     if h is None:
-        h = _HINTS[tp] = typing.get_type_hints(tp)
+        raw = typing.get_type_hints(tp, include_extras=True)
+        hints, required = {}, set()
+        for k, t in raw.items():
+            if typing.get_origin(t) is NotRequired:
+                (t,) = typing.get_args(t)
+            else:
+                required.add(k)
+            hints[k] = t
+        h = _HINTS[tp] = (hints, frozenset(required))
     return h
 
 
@@ -426,8 +441,12 @@ def _check(v: Any, tp: Any, path: str, out: list[str]) -> None:
                 return
         # report the deepest mismatch when exactly one non-None arm is a container
         non_none = [a for a in arms if a is not type(None)]
-        if len(non_none) == 1 and v is not None:
-            _check(v, non_none[0], path, out)
+        inner = non_none[0] if len(non_none) == 1 else None
+        container = inner is not None and (
+            typing.is_typeddict(inner) or typing.get_origin(inner) in (list, dict)
+        )
+        if container and isinstance(v, dict | list):
+            _check(v, inner, path, out)
         else:
             out.append(f"{path}: expected {_type_name(tp)}, got {type(v).__name__}")
         return
@@ -435,11 +454,11 @@ def _check(v: Any, tp: Any, path: str, out: list[str]) -> None:
         if not isinstance(v, dict):
             out.append(f"{path}: expected {tp.__name__} (an object), got {type(v).__name__}")
             return
-        hints = _hints(tp)
+        hints, required = _hints(tp)
         for k in v:
             if k not in hints:
                 out.append(f"{path}.{k}: key not declared in {tp.__name__} (chainlens.results)")
-        for k in sorted(tp.__required_keys__):
+        for k in sorted(required):
             if k not in v:
                 out.append(f"{path}.{k}: required key missing ({tp.__name__})")
         for k, sub in v.items():
@@ -1427,3 +1446,13 @@ class UnderlyingDoc(TypedDict):
     analysis: AnalysisDoc
     flow: FlowDoc | None
     oi: OiDoc
+
+
+class ReportDoc(UnderlyingDoc):
+    """An :class:`UnderlyingDoc` as the report lenses render it: the stored document plus what
+    the report step adds (never stored)."""
+
+    #: yesterday's watch items checked on this session (:func:`chainlens.report._watch.watch_followup`)
+    watch_followup: NotRequired[JSONValue]
+    #: the measured outcome rules of the ticker (:func:`chainlens.report._outcomes.session_outcomes`)
+    outcomes: NotRequired[JSONValue]

@@ -419,6 +419,7 @@ def format_osi_array(
     strike: pa.Array | pa.ChunkedArray | object,
     *,
     padded: bool = False,
+    strict: bool = True,
 ) -> pa.Array:
     """Write a column of OSI symbols without a Python loop per row.
 
@@ -432,6 +433,11 @@ def format_osi_array(
         Strikes in USD (float); each a multiple of 0.001 in ``(0, 99999.999]``.
     padded
         Pad roots with spaces to 6 characters.
+    strict
+        ``True``: raise at the first row that cannot be written. ``False`` (ingest): never
+        raise for a row; such a row is written as given with strike digits ``00000000`` (a
+        strike that is not finite or outside ``[0, 99999.999]``) or is null (a null input),
+        so the adapters' OSI validation rejects it later, naming the column.
 
     Returns
     -------
@@ -471,6 +477,8 @@ def format_osi_array(
         raise InputError(f"expiry must be dates, got Arrow type {e.type}", column="expiry")
     if not (len(r) == len(rt) == len(e) == n):
         raise InputError("root, expiry, right and strike must have the same length")
+    if not strict:
+        return _format_lenient(r, e, rt, s, padded)
 
     for name, col in (("root", r), ("right", rt), ("expiry", e)):
         if col.null_count:
@@ -528,4 +536,20 @@ def format_osi_array(
     strike_txt = pc.utf8_lpad(
         pa.array(units.astype(np.int64)).cast(pa.string()), width=8, padding="0"
     )
+    return pc.binary_join_element_wise(r, ymd, rt, strike_txt, "")
+
+
+def _format_lenient(
+    r: pa.Array, e: pa.Array, rt: pa.Array, s: np.ndarray, padded: bool
+) -> pa.Array:
+    """:func:`format_osi_array` with ``strict=False``: the same digits for every writable row;
+    no row raises (see there)."""
+    with np.errstate(invalid="ignore", over="ignore"):
+        units = np.rint(s * _STRIKE_SCALE)
+        fits = np.isfinite(units) & (units >= 0) & (units <= _STRIKE_MAX_UNITS)
+    k = np.where(fits, units, 0.0).astype(np.int64)
+    strike_txt = pc.utf8_lpad(pa.array(k).cast(pa.string()), width=8, padding="0")
+    ymd = pc.strftime(pc.cast(e, pa.timestamp("s")), format="%y%m%d")
+    if padded:
+        r = pc.utf8_rpad(r, width=_ROOT_WIDTH, padding=" ")
     return pc.binary_join_element_wise(r, ymd, rt, strike_txt, "")

@@ -170,7 +170,6 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """The same analysis for a chain snapshot held in the store; with --from/--to, the
         level history (zero gamma, walls, max pain, spot per session)."""
-        import datetime as dt
 
         from chainlens.analysis import analyze_chain
         from chainlens.errors import ConfigError
@@ -188,9 +187,12 @@ def register(app: typer.Typer) -> None:
             return
         if date is None:
             raise ConfigError("give --date D (one session) or --from D1 --to D2 (level history)")
+        from chainlens._dates import parse_date
+        from chainlens.errors import InputError
+
         try:
-            session = dt.date.fromisoformat(date)
-        except ValueError as exc:
+            session = parse_date(date, "--date")
+        except InputError as exc:
             raise ConfigError(f"--date must be YYYY-MM-DD, not {date!r}") from exc
         cfg = _config(greeks, dealer_model, rate)
         # a reader: never creates a store (a --store typo is an error), never writes

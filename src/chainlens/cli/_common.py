@@ -11,6 +11,7 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
+from chainlens._jsonsafe import jsonable
 from chainlens.errors import ChainlensError
 from chainlens.paths import DEFAULT_STORE
 
@@ -60,45 +61,15 @@ def _print_error(message: str, hint: str | None = None) -> None:
 
 
 def _default(o: Any) -> Any:
-    import datetime as dt
-
-    import numpy as np
-
-    if isinstance(o, dt.datetime):
-        if o.tzinfo is not None:
-            o = o.astimezone(dt.UTC)
-            return o.strftime("%Y-%m-%dT%H:%M:%S.%f").rstrip("0").rstrip(".") + "Z"
-        return o.isoformat()
-    if isinstance(o, dt.date):
-        return o.isoformat()
+    """Values :func:`~chainlens._jsonsafe.jsonable` leaves as they are (paths)."""
     if isinstance(o, Path):
         return str(o)
-    if isinstance(o, np.integer):
-        return int(o)
-    if isinstance(o, np.floating):
-        f = float(o)
-        return None if f != f or f in (float("inf"), float("-inf")) else f
-    if isinstance(o, np.bool_):
-        return bool(o)
-    if isinstance(o, np.ndarray):
-        return o.tolist()
     raise TypeError(f"not JSON serialisable: {type(o).__name__}")
-
-
-def _clean(o: Any) -> Any:
-    """Replace NaN/inf floats by None so the output is strict JSON."""
-    if isinstance(o, float):
-        return None if o != o or o in (float("inf"), float("-inf")) else o
-    if isinstance(o, dict):
-        return {k: _clean(v) for k, v in o.items()}
-    if isinstance(o, (list, tuple)):
-        return [_clean(v) for v in o]
-    return o
 
 
 def emit_json(obj: Any) -> None:
     """Print ``obj`` as strict JSON (NaN -> null, dates ISO, timestamps UTC with Z)."""
-    sys.stdout.write(json.dumps(_clean(obj), default=_default, allow_nan=False))
+    sys.stdout.write(json.dumps(jsonable(obj), default=_default, allow_nan=False))
     sys.stdout.write("\n")
     sys.stdout.flush()
 

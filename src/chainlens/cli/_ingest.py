@@ -17,7 +17,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from chainlens.cli._common import JsonOpt, StoreOpt, console, console_err, emit_json, esc
-from chainlens.errors import ChainlensError, NotFoundError
+from chainlens.errors import ChainlensError, InputError, NotFoundError
 
 __all__ = ["chain_summary", "register"]
 
@@ -25,9 +25,11 @@ _TOP_STRIKES = 5
 
 
 def _parse_date(value: str) -> dt.date:
+    from chainlens._dates import parse_date
+
     try:
-        return dt.date.fromisoformat(value)
-    except ValueError:
+        return parse_date(value, "--date")
+    except InputError:
         raise typer.BadParameter(f"{value!r} is not an ISO date (YYYY-MM-DD)") from None
 
 

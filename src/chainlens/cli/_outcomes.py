@@ -21,16 +21,9 @@ __all__ = ["emit_level_history", "parse_day", "register"]
 
 def parse_day(value: str | None, option: str) -> dt.date | None:
     """``YYYY-MM-DD`` -> date (``None`` stays ``None``); a clear error naming the option."""
-    from chainlens.errors import InputError
+    from chainlens._dates import parse_date
 
-    if value is None:
-        return None
-    try:
-        return dt.date.fromisoformat(value)
-    except ValueError:
-        raise InputError(
-            f"{option} must be an ISO date YYYY-MM-DD", column=option, value=value
-        ) from None
+    return None if value is None else parse_date(value, option)
 
 
 def _wide(console: Any, width: int) -> Any:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 from pathlib import Path
+from typing import Any
 
 import typer
 
@@ -17,14 +18,9 @@ __all__ = ["register"]
 
 
 def _parse_date(value: str) -> dt.date:
-    from chainlens.errors import InputError
+    from chainlens._dates import parse_date
 
-    try:
-        return dt.date.fromisoformat(value)
-    except ValueError:
-        raise InputError(
-            "--date must be an ISO date YYYY-MM-DD", column="--date", value=value
-        ) from None
+    return parse_date(value, "--date")
 
 
 def _progress_bar(label: str):
@@ -202,7 +198,7 @@ def register(app: typer.Typer) -> None:
             _print_demo(console, out)
 
 
-def _print_demo(console, out: dict) -> None:  # type: ignore[no-untyped-def]
+def _print_demo(console: Any, out: dict[str, Any]) -> None:
     """The demo's summary table: one row per report, then the store, index and timings."""
     from rich.table import Table
 

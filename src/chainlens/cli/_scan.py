@@ -20,14 +20,9 @@ _KINDS = ("unusual", "netdelta", "accumulation", "rolls")
 
 
 def _parse_date(value: str) -> dt.date:
-    from chainlens.errors import InputError
+    from chainlens._dates import parse_date
 
-    try:
-        return dt.date.fromisoformat(value)
-    except ValueError:
-        raise InputError(
-            "--date must be an ISO date YYYY-MM-DD", column="--date", value=value
-        ) from None
+    return parse_date(value, "--date")
 
 
 def _records(kind: str, table: Any) -> list[dict[str, Any]]:

@@ -14,9 +14,12 @@ __all__ = ["register"]
 
 
 def _parse_date(value: str) -> dt.date:
+    from chainlens._dates import parse_date
+    from chainlens.errors import InputError
+
     try:
-        return dt.date.fromisoformat(value)
-    except ValueError:
+        return parse_date(value, "--start")
+    except InputError:
         raise ConfigError(f"--start {value!r} is not an ISO date (YYYY-MM-DD)") from None
 
 

@@ -27,6 +27,7 @@ from typing import NamedTuple
 
 import numpy as np
 
+from chainlens._engine import use_numba
 from chainlens._typing import Float64Array
 from chainlens.conventions import GEX_MOVE_FRACTION
 
@@ -161,10 +162,10 @@ def gamma_profile(
     levels
         Spot levels, USD.
     engine
-        ``"numba"``, ``"numpy"`` or ``"auto"``: Numba when importable and the work
-        (contracts × levels × variants) exceeds ~8M terms; below that the chunked NumPy path
-        is as fast as the Numba import itself, which keeps ``chainlens analyze`` start-up
-        short.
+        ``"numba"``, ``"numpy"`` or ``"auto"``: the engine policy
+        (:func:`chainlens._engine.use_numba`) with the work (contracts × levels × variants)
+        as the size and a threshold of ~8M terms; below that the chunked NumPy path is as
+        fast as the Numba import itself, which keeps ``chainlens analyze`` start-up short.
 
     Returns
     -------
@@ -177,18 +178,12 @@ def gamma_profile(
     a, b, c = terms
     if engine not in ("auto", "numba", "numpy"):
         raise ValueError(f"engine must be auto, numba or numpy, not {engine!r}")
-    small = a.size * x.size * c.shape[1] < _NUMBA_MIN_WORK
-    if engine == "numpy" or a.size == 0 or (engine == "auto" and small):
+    work = a.size * x.size * c.shape[1]
+    compiled = engine == "numba" or (engine == "auto" and use_numba(work, _NUMBA_MIN_WORK))
+    if a.size == 0 or not compiled:
         s = _profile_numpy(x, a, b, c)
     else:
-        try:
-            kern = _get_numba_kernel()
-        except ImportError:
-            if engine == "numba":
-                raise
-            s = _profile_numpy(x, a, b, c)
-        else:
-            s = kern(x, a, b, c)
+        s = _get_numba_kernel()(x, a, b, c)
     return s * (GEX_MOVE_FRACTION * levels)[:, None]
 
 

@@ -104,9 +104,6 @@ def print_events(trades: pa.Table) -> pa.Table:
     return ev.drop("_ev").to_arrow()
 
 
-_QUARTER_MONTHS = np.array([3, 6, 9, 12])
-
-
 def expiry_class_array(
     expiry: pa.Array | pa.ChunkedArray,
     session: pa.Array | pa.ChunkedArray | dt.date,
@@ -114,14 +111,8 @@ def expiry_class_array(
 ) -> pa.Array:
     """Expiry class per row: ``0dte``, ``weekly``, ``monthly``, ``quarterly`` or ``leaps``.
 
-    Uses :func:`chainlens.calendar.expiry_class` (vectorized) when importable; otherwise the
-    rule below.
-
-    Notes
-    -----
-    ``0dte`` if expiry == session; ``leaps`` if more than 365 calendar days out; ``quarterly``
-    if the standard monthly expiry (third Friday, or the Thursday before it) of Mar/Jun/Sep/Dec;
-    ``monthly`` if a standard monthly; else ``weekly``.
+    :func:`chainlens.calendar.expiry_class` (vectorized; its docstring states the rule) over
+    Arrow columns.
     """
     e = np.asarray(
         pc.cast(expiry, pa.date32()).to_numpy(zero_copy_only=False), dtype="datetime64[D]"
@@ -132,31 +123,12 @@ def expiry_class_array(
         s = np.asarray(
             pc.cast(session, pa.date32()).to_numpy(zero_copy_only=False), dtype="datetime64[D]"
         )
-    try:  # the calendar module is authoritative when installed (vectorized)
-        from chainlens.calendar import expiry_class as _cal_class
-    except ImportError:  # pragma: no cover - calendar ships with chainlens
-        _cal_class = None  # type: ignore[assignment]
-    if _cal_class is not None and e.size:
-        r = None if root is None else np.asarray(root.to_numpy(zero_copy_only=False), dtype=object)
-        return pa.array(np.asarray(_cal_class(e, s, r)).astype(object), type=pa.string())
-    dte = (e - s).astype(np.int64)
-    day = (e - e.astype("datetime64[M]")).astype(np.int64) + 1
-    wd = (e.astype(np.int64) + 3) % 7  # 0 = Monday
-    month = e.astype("datetime64[M]").astype(np.int64) % 12 + 1
-    third_fri = (wd == 4) & (day >= 15) & (day <= 21)
-    third_thu = (wd == 3) & (day >= 14) & (day <= 20)  # Good-Friday style shift
-    monthly = third_fri | third_thu
-    out = np.where(
-        dte == 0,
-        "0dte",
-        np.where(
-            dte > 365,
-            "leaps",
-            np.where(monthly & np.isin(month, _QUARTER_MONTHS), "quarterly",
-                     np.where(monthly, "monthly", "weekly")),
-        ),
-    )  # fmt: skip
-    return pa.array(out.astype(object), type=pa.string())
+    if not e.size:
+        return pa.array([], type=pa.string())
+    from chainlens.calendar import expiry_class
+
+    r = None if root is None else np.asarray(root.to_numpy(zero_copy_only=False), dtype=object)
+    return pa.array(np.asarray(expiry_class(e, s, r)).astype(object), type=pa.string())
 
 
 def notable_prints(

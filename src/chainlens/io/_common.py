@@ -26,7 +26,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from chainlens import conventions
+from chainlens import calendar, conventions
+from chainlens import symbols as _sym
 from chainlens.errors import InputError
 from chainlens.io import _rules
 from chainlens.schema import REJECTS, SCHEMAS
@@ -474,139 +475,40 @@ def underlying_of_roots(roots: pa.Array) -> pa.Array:
     return pc.take(mapped, pc.index_in(roots, value_set=uniq))
 
 
-def _settlement_of_root(root: str) -> str:
-    try:
-        from chainlens import calendar as _cal
-
-        out = _cal.settlement_of_root(root)
-        return str(getattr(out, "value", out))
-    except (ImportError, AttributeError):
-        return "AM" if root.upper() in conventions.AM_SETTLED_ROOTS else "PM"
-
-
 def settlement_of_roots(roots: pa.Array) -> pa.Array:
-    """``AM``/``PM`` per root: AM-settled roots (SPX, NDX, VIX...) settle at the open."""
+    """``AM``/``PM`` per root: AM-settled roots (SPX, NDX, VIX...) settle at the open
+    (:func:`chainlens.calendar.settlement_of_root`, once per distinct root)."""
     uniq = pc.unique(roots)
-    mapped = pa.array([_settlement_of_root(r) for r in uniq.to_pylist()], pa.string())
+    mapped = pa.array([str(calendar.settlement_of_root(r)) for r in uniq.to_pylist()], pa.string())
     return pc.take(mapped, pc.index_in(roots, value_set=uniq))
 
 
-@functools.lru_cache(maxsize=1)
-def _xnys():  # pragma: no cover - fallback until chainlens.calendar lands
-    import exchange_calendars as xcals
-
-    return xcals.get_calendar("XNYS", start="2005-01-01", end="2030-12-31")
-
-
 def session_of_snapshot(ts_utc: dt.datetime) -> tuple[dt.date, str]:
-    """(session, phase) of a snapshot instant: after the close -> that session; before the
-    open, a weekend or a holiday -> the previous session; during it -> that session
-    ('pre_open' | 'intraday' | 'after_close'). Uses ``chainlens.calendar`` when present."""
-    try:
-        from chainlens import calendar as _cal
-
-        s = _cal.session_of_snapshot(ts_utc)
-        sess = s.session
-        if hasattr(sess, "date") and not isinstance(sess, dt.date | dt.datetime):
-            sess = sess.date()
-        elif isinstance(sess, dt.datetime):
-            sess = sess.date()
-        return sess, str(s.phase)
-    except (ImportError, AttributeError):
-        pass
-    import pandas as pd
-
-    cal = _xnys()
-    ts = pd.Timestamp(ts_utc)
-    day = pd.Timestamp(ts.tz_convert(conventions.EXCHANGE_TZ).date())
-    if cal.is_session(day):
-        if ts < cal.session_open(day):
-            return cal.previous_session(day).date(), "pre_open"
-        if ts >= cal.session_close(day):
-            return day.date(), "after_close"
-        return day.date(), "intraday"
-    return cal.date_to_session(day, direction="previous").date(), "pre_open"
+    """(session, phase) of a snapshot instant (:func:`chainlens.calendar.session_of_snapshot`):
+    after the close -> that session; before the open, a weekend or a holiday -> the previous
+    session; during it -> that session ('pre_open' | 'intraday' | 'after_close')."""
+    s = calendar.session_of_snapshot(ts_utc)
+    return s.session, str(s.phase)
 
 
 def session_close_utc(session: dt.date) -> dt.datetime:
-    """The close of a session (early closes included), as an aware UTC datetime."""
-    try:
-        from chainlens import calendar as _cal
-
-        fn = getattr(_cal, "session_close_utc", None) or _cal.session_close
-        out = fn(session)
-        return out.to_pydatetime() if hasattr(out, "to_pydatetime") else out
-    except (ImportError, AttributeError, TypeError):
-        pass
-    import pandas as pd
-
-    return _xnys().session_close(pd.Timestamp(session)).to_pydatetime()
+    """The close of a session (early closes included), as an aware UTC datetime
+    (:func:`chainlens.calendar.session_close`)."""
+    out: dt.datetime = calendar.session_close(session)
+    return out
 
 
 def parse_osi(symbols: pa.Array) -> pa.Table:
-    """Parse OSI symbols (compact or space-padded) into root, expiry, right, strike, valid.
-
-    Vectorized: the last 15 characters are ``YYMMDD`` + ``C|P`` + strike * 1000 (8 digits);
-    the root is what precedes them, padding removed (OCC OSI specification).
-    """
-    try:
-        from chainlens import symbols as _sym
-
-        return _sym.parse_osi_array(symbols)
-    except (ImportError, AttributeError):
-        pass
-    s = pc.utf8_trim_whitespace(symbols.cast(pa.string()))
-    valid = _as_np_bool(pc.match_substring_regex(s, r"^[A-Z0-9.]{1,6} *[0-9]{6}[CP][0-9]{8}$"))
-    s_ok = pc.if_else(pa.array(valid), s, pa.scalar("X000101C00000000"))
-    n = pc.utf8_length(s_ok)
-    tail = pc.utf8_slice_codeunits(s_ok, -15)
-    root = pc.utf8_rtrim_whitespace(pc.utf8_slice_codeunits(s_ok, 0, -15))
-    ymd = pc.cast(pc.utf8_slice_codeunits(tail, 0, 6), pa.int32()).to_numpy(zero_copy_only=False)
-    right = pc.utf8_slice_codeunits(tail, 6, 7)
-    strike = pc.divide(pc.cast(pc.utf8_slice_codeunits(tail, 7, 15), pa.float64()), 1000.0)
-    y, m, d = 2000 + ymd // 10000, (ymd // 100) % 100, ymd % 100
-    okdate = (m >= 1) & (m <= 12) & (d >= 1) & (d <= 31)
-    valid &= okdate
-    m = np.where(okdate, m, 1)
-    d = np.where(okdate, d, 1)
-    days = (
-        np.array(y - 1970, dtype="datetime64[Y]").astype("datetime64[M]")
-        + (m - 1).astype("timedelta64[M]")
-    ).astype("datetime64[D]") + (d - 1).astype("timedelta64[D]")
-    del n
-    expiry = pa.array(days.astype("datetime64[D]"), pa.date32())
-    v = pa.array(valid)
-    null = pa.scalar(None)
-    return pa.table(
-        {
-            "root": pc.if_else(v, root, null.cast(pa.string())),
-            "expiry": pc.if_else(v, expiry, null.cast(pa.date32())),
-            "right": pc.if_else(v, right, null.cast(pa.string())),
-            "strike": pc.if_else(v, strike, null.cast(pa.float64())),
-            "valid": v,
-            "reason": pc.if_else(v, null.cast(pa.string()), pa.scalar("bad shape")),
-        }
-    )
+    """Parse OSI symbols (compact or space-padded) into root, expiry, right, strike, valid
+    (:func:`chainlens.symbols.parse_osi_array`)."""
+    return _sym.parse_osi_array(symbols)
 
 
 def format_osi(root: pa.Array, expiry: pa.Array, right: pa.Array, strike: pa.Array) -> pa.Array:
-    """Compact OSI symbols ``ROOT`` + ``YYMMDD`` + ``C|P`` + ``strike*1000`` on 8 digits."""
-    try:
-        from chainlens import symbols as _sym
-
-        return _sym.format_osi_array(root, expiry, right, strike)
-    except (ImportError, AttributeError, InputError):
-        pass  # the local writer below never raises: bad rows fail OSI validation later
-    ymd = pc.strftime(pc.cast(expiry, pa.timestamp("s")), format="%y%m%d")
-    # strikes no OSI symbol can hold (1e300, NaN, negative) write 0 here: such rows break
-    # the strike rule and are rejected, naming the strike (never an overflow on the cast)
-    units = pc.round(pc.multiply(strike, 1000.0))
-    fits = pc.fill_null(
-        pc.and_(pc.greater_equal(units, 0.0), pc.less_equal(units, 99_999_999.0)), False
-    )
-    k = pc.cast(pc.if_else(fits, units, pa.scalar(0.0)), pa.int64())
-    ks = pc.utf8_lpad(pc.cast(k, pa.string()), width=8, padding="0")
-    return pc.binary_join_element_wise(root, ymd, right, ks, "")
+    """Compact OSI symbols ``ROOT`` + ``YYMMDD`` + ``C|P`` + ``strike*1000`` on 8 digits
+    (:func:`chainlens.symbols.format_osi_array` with ``strict=False``: it never raises; a row
+    that cannot be written fails the OSI validation later, naming the column)."""
+    return _sym.format_osi_array(root, expiry, right, strike, strict=False)
 
 
 # --------------------------------------------------------------------------------------

@@ -108,22 +108,14 @@ def detect_format(path: Path) -> str:
             "delayed-quotes payload ({data: {options}}) or a Barchart snapshot ({expiries})",
         )
     first = head[0].lstrip("\ufeff").strip() if head else ""
-    try:
-        from chainlens.io import _datashop
+    from chainlens.io import _datashop, _generic
 
-        fmt = _datashop.detect(first)
-        if fmt is not None:
-            return fmt
-    except ImportError:
-        pass
-    try:
-        from chainlens.io import _generic
-
-        m = _generic.detect_mapping([c.strip() for c in first.split(",")])
-        if m is not None:
-            return f"generic:{m}"
-    except ImportError:
-        pass
+    fmt = _datashop.detect(first)
+    if fmt is not None:
+        return fmt
+    m = _generic.detect_mapping([c.strip() for c in first.split(",")])
+    if m is not None:
+        return f"generic:{m}"
     if not first:
         if any("Last:" in ln or ln.startswith("Expiration Date") for ln in head[:8]):
             raise _unknown(

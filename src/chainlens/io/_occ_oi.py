@@ -262,10 +262,7 @@ def _pull_batch(
         expiry.fill_null(dt.date(2000, 1, 1)).to_numpy(zero_copy_only=False), dtype="datetime64[D]"
     )
     if ticker in _WEEKLY_ROOT:
-        try:
-            monthly = _monthly_mask(ticker, exp_np)
-        except (ImportError, AttributeError):
-            monthly = np.zeros(n, dtype=bool)
+        monthly = _monthly_mask(ticker, exp_np)
         root = pa.array(np.where(monthly, ticker, _WEEKLY_ROOT[ticker]).tolist(), pa.string())
     else:
         root = pa.array([ticker] * n, pa.string())

@@ -22,10 +22,10 @@ except ImportError:  # pragma: no cover
     HAVE_NUMBA = False
 
 
-
 def use_nb() -> bool:
     """The compiled kernels run (:func:`chainlens._engine.use_numba`; tests force either)."""
     return HAVE_NUMBA and _engine.use_numba()
+
 
 __all__ = [
     "HAVE_NUMBA",

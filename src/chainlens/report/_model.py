@@ -11,6 +11,8 @@ import math
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
+from chainlens._jsonsafe import jsonable
+
 __all__ = [
     "REPORT_SCHEMA_VERSION",
     "Chart",
@@ -208,8 +210,8 @@ class Report:
     def to_json(self) -> dict[str, Any]:
         """The versioned JSON document (strict: no NaN)."""
         d = asdict(self)
-        d["figures"] = {k: _clean(asdict(f)) for k, f in self.figures.items()}
-        return _clean(d)
+        d["figures"] = {k: jsonable(asdict(f)) for k, f in self.figures.items()}
+        return jsonable(d)
 
     def section(self, id_: str) -> Section:
         """The section with this id (KeyError if absent)."""
@@ -221,18 +223,6 @@ class Report:
     def charts(self) -> list[Chart]:
         """Every chart of every section."""
         return [c for s in self.sections for c in s.charts]
-
-
-def _clean(o: Any) -> Any:
-    if isinstance(o, dict):
-        return {k: _clean(v) for k, v in o.items()}
-    if isinstance(o, (list, tuple)):
-        return [_clean(v) for v in o]
-    if isinstance(o, float) and not math.isfinite(o):
-        return None
-    if isinstance(o, dt.date):
-        return o.isoformat()
-    return o
 
 
 class FigureBook:
@@ -274,7 +264,7 @@ class FigureBook:
     ) -> Table:
         """A table from records; ``columns`` are ``(key, label, unit, fmt)``."""
         rows = [[fmt_value(r.get(k), f) for k, _, _, f in columns] for r in records]
-        vals = [[_clean(r.get(k)) for k, _, _, _ in columns] for r in records]
+        vals = [[jsonable(r.get(k)) for k, _, _, _ in columns] for r in records]
         return Table(
             id=id_,
             title=title,

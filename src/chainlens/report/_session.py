@@ -14,6 +14,7 @@ from chainlens.report.daily import build_daily
 from chainlens.report.lenses import build_lens
 
 if TYPE_CHECKING:
+    from chainlens.results import ReportDoc
     from chainlens.store import Store
 
 __all__ = [
@@ -55,7 +56,7 @@ def ticker_report(
     links = chain_links(
         session, ticker_sessions(store, ticker), report_name(ticker.upper(), lens), fmt
     )
-    doc = docs[0]
+    doc: ReportDoc = {**docs[0]}
     if lens == "flow":  # issue 11: yesterday's watch items checked on this session
         from chainlens.report._watch import watch_followup
 
@@ -100,7 +101,7 @@ def write_session_reports(
     """
     day = out_root / session.isoformat()
     sessions = result_sessions(store)
-    docs = {d["underlying"]: d for d in store.read_docs(session)}
+    docs: dict[str, ReportDoc] = {d["underlying"]: {**d} for d in store.read_docs(session)}
     plan = dict(lenses) if lenses is not None else {t: ("flow",) for t in docs}
     written: list[Path] = []
     from chainlens.report.lenses.signals import market_signals  # issue 11
@@ -129,7 +130,7 @@ def write_session_reports(
         for lens in ls:
             name = report_name(t, lens)
             for fmt in formats:
-                d = {**docs[t], "outcomes": oc[t]} if t in oc else docs[t]
+                d: ReportDoc = {**docs[t], "outcomes": oc[t]} if t in oc else docs[t]
                 r = build_lens(d, lens, links=chain_links(session, own, name, fmt))
                 png = png_for is None or name in png_for
                 written.append(write_report(r, day / f"{name}.{fmt}", fmt, png=png))

@@ -25,6 +25,8 @@ from collections.abc import Mapping
 from types import MappingProxyType
 from typing import Any
 
+from chainlens._dates import doc_date
+
 __all__ = [
     "DIRECTION_WORDS",
     "KIND_WORDS",
@@ -138,13 +140,12 @@ def roll_signals(doc: Mapping[str, Any]) -> list[dict[str, Any]]:
 
 
 def _span(a: Any, b: Any) -> int | None:
-    import datetime as dt
 
     if not a or not b:
         return None
     from chainlens import calendar as cal
 
-    d0, d1 = dt.date.fromisoformat(str(a)[:10]), dt.date.fromisoformat(str(b)[:10])
+    d0, d1 = doc_date(a), doc_date(b)
     n, d = 0, d0
     while d < d1 and n < 1000:
         d = cal.next_session(d)
@@ -320,16 +321,15 @@ def side_signals(doc: Mapping[str, Any]) -> list[dict[str, Any]]:
         out.append(_rec("call_selling_rally", "bearish", "003 side before signal",
                         "calls sold, not bought: do not chase", contracts=None,
                         calls_sold_usd=cs, calls_bought_usd=cbought))  # fmt: skip
-    import datetime as dt
 
     from chainlens import calendar as cal
 
-    d0 = dt.date.fromisoformat(str(doc["session"])[:10])
+    d0 = doc_date(doc["session"])
     for m in (doc.get("analysis") or {}).get("max_pain_trend") or []:
         e, dist = m.get("expiry"), m.get("spot_distance_pct")
         if not _live(doc["session"], e) or m.get("max_pain") is None or dist is None:
             continue
-        ed = dt.date.fromisoformat(str(e)[:10])
+        ed = doc_date(e)
         if cal.standard_monthly_expiry(ed.year, ed.month) != ed:
             continue  # the pin is read into the standard monthly expiry only (seed 002)
         if (ed - d0).days <= _th("pin_max_days") and abs(dist) <= PIN_NEAR_PCT:

@@ -564,8 +564,12 @@ class LocalRunner:
             )  # fmt: skip
             out.append(
                 RunSummary(
-                    session=r["session"], underlyings=r["underlyings"], failed=r["failed"],
-                    parts=r["parts"], workers=r["workers"], elapsed_s=r["elapsed_s"],
+                    session=r["session"],
+                    underlyings=r["underlyings"],
+                    failed=r["failed"],
+                    parts=r["parts"],
+                    workers=r["workers"],
+                    elapsed_s=r["elapsed_s"],
                     engine=self.engine,
                 )  # fmt: skip
             )

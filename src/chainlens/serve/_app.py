@@ -33,6 +33,7 @@ from pydantic import AfterValidator
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from chainlens import __version__
+from chainlens._jsonsafe import jsonable
 from chainlens.errors import ChainlensError, NotFoundError
 from chainlens.serve import _charts, _views
 from chainlens.serve._data import StoreReader
@@ -116,13 +117,14 @@ _NUM = re.compile(r"^-?\d")
 
 
 def _jsonable(o: Any) -> Any:
+    """Table views as their JSON, everything else through :func:`chainlens._jsonsafe.jsonable`."""
     if isinstance(o, _views.TableView):
         return o.to_json()
     if isinstance(o, dict):
         return {k: _jsonable(v) for k, v in o.items()}
     if isinstance(o, list | tuple):
         return [_jsonable(v) for v in o]
-    return _views._clean(o)
+    return jsonable(o)
 
 
 def _table_or_json(data: dict[str, Any], fmt: str, table: str | None = None) -> Response:

@@ -95,6 +95,7 @@ class StoreReader:
 
     def docs(self, session: dt.date) -> dict[str, dict[str, Any]]:
         """The per-underlying pipeline documents of ``session`` (underlying -> doc)."""
+
         def make() -> dict[str, dict[str, Any]]:
             docs: list[Any] = self._locked(lambda: self._store.read_docs(session))
             return {d["underlying"]: d for d in docs}
@@ -104,7 +105,8 @@ class StoreReader:
     def market(self, session: dt.date) -> dict[str, Any]:
         """The stored market-wide rollup of ``session``."""
         return self.cached(
-            ("market", session), lambda: self._locked(lambda: dict(self._store.read_market(session)))
+            ("market", session),
+            lambda: self._locked(lambda: dict(self._store.read_market(session))),
         )
 
     def parts(self, session: dt.date) -> set[str]:

@@ -19,7 +19,6 @@ need the chain itself and compute from it, cached per server:
 from __future__ import annotations
 
 import datetime as dt
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -28,6 +27,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from chainlens._jsonsafe import jsonable
 from chainlens.errors import NotFoundError
 
 __all__ = [
@@ -85,18 +85,8 @@ class TableView:
         }
 
 
-def _clean(v: Any) -> Any:
-    if isinstance(v, float) and not math.isfinite(v):
-        return None
-    if isinstance(v, dt.datetime):
-        return v.astimezone(dt.UTC).isoformat().replace("+00:00", "Z")
-    if isinstance(v, dt.date):
-        return v.isoformat()
-    if isinstance(v, np.generic):
-        return v.item()
-    if isinstance(v, list | tuple):
-        return [_clean(x) for x in v]
-    return v
+#: The JSON sanitiser of the API (one for the package: :func:`chainlens._jsonsafe.jsonable`).
+_clean = jsonable
 
 
 def _records(t: pa.Table, columns: Sequence[str] | None = None) -> list[dict[str, Any]]:
@@ -278,17 +268,9 @@ def _analysis(reader: Any, ticker: str, d: dt.date, f: TickerFilter) -> dict[str
         ch = reader.chain(ticker, d)
         keep = pc.is_in(ch.column("expiry"), value_set=pa.array(sel, pa.date32()))
         res = analyze_chain(ch.filter(keep), AnalysisConfig(dealer_model=f.model))
-        return _clean_doc(res[0].to_json()) if res else {}
+        return jsonable(res[0].to_json()) if res else {}
 
     return reader.cached(("analysis", ticker, d, tuple(sel), f.model), make)
-
-
-def _clean_doc(o: Any) -> Any:
-    if isinstance(o, dict):
-        return {k: _clean_doc(v) for k, v in o.items()}
-    if isinstance(o, list):
-        return [_clean_doc(v) for v in o]
-    return _clean(o)
 
 
 BY_STRIKE_COLUMNS = [
@@ -595,7 +577,7 @@ def levels_view(reader: Any, ticker: str) -> dict[str, Any]:
         def make(d: dt.date = d) -> dict[str, Any]:
             cfg = AnalysisConfig(vol=False, surfaces=False)
             res = analyze_chain(reader.chain(ticker, d), cfg)
-            return _level_row(_clean_doc(res[0].to_json()), "chain") if res else {}
+            return _level_row(jsonable(res[0].to_json()), "chain") if res else {}
 
         row = reader.cached(("level_row", ticker, d), make)
         if row:

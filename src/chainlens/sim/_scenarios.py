@@ -42,6 +42,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from chainlens._jsonsafe import jsonable
 from chainlens.sim._darkpool import Prints, program_prints
 from chainlens.sim._rng import keyed, per_underlying
 from chainlens.sim._tape import Legs, Orders
@@ -344,23 +345,10 @@ class ScenarioPlan:
                     "contracts": contracts,
                     "sessions": [sessions[s].isoformat() for s in sc.sessions],
                     "direction": sc.direction,
-                    "details": _jsonable(sc.details),
+                    "details": jsonable(sc.details),
                 }
             )
         return out
-
-
-def _jsonable(d: dict[str, Any]) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for k, v in d.items():
-        if isinstance(v, np.generic):
-            v = v.item()
-        elif isinstance(v, dict):
-            v = _jsonable(v)
-        elif isinstance(v, list):
-            v = [x.item() if isinstance(x, np.generic) else x for x in v]
-        out[k] = v
-    return out
 
 
 # -------------------------------------------------------------------- planning

@@ -22,7 +22,7 @@ import datetime as dt
 import json
 from collections.abc import Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import pyarrow as pa
 
@@ -95,8 +95,8 @@ class ResultsMixin:
     def read_market(self, session: dt.date | str) -> MarketDoc:
         """The stored market-wide rollup of a session."""
         t = self.read_results(MARKET_RESULTS, parse_date(session), "doc")
-        out: Any = json.loads(t.column("doc")[0].as_py())
-        return out  # type: ignore[no-any-return]
+        out: MarketDoc = json.loads(t.column("doc")[0].as_py())
+        return out
 
     def result_sessions(self, name: str = RESULTS_NAME) -> list[dt.date]:
         """Sessions with stored results ``name`` (default: the pipeline's), oldest first."""

@@ -3,10 +3,10 @@ chart specs (rendered by :mod:`chainlens.report._charts`)."""
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from chainlens._dates import doc_date
 from chainlens.report import _charts as _c
 from chainlens.report._charts import (
     max_pain_chart,
@@ -60,7 +60,7 @@ def next_session_iso(session: str) -> str:
     """The session after ``session`` (ISO)."""
     from chainlens.calendar import next_session
 
-    return str(next_session(dt.date.fromisoformat(str(session)[:10])).isoformat())
+    return str(next_session(doc_date(session)).isoformat())
 
 
 def live_after_next(doc: Mapping[str, Any], expiry: Any) -> bool:
