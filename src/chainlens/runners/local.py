@@ -326,6 +326,10 @@ def iter_windows(
         )
 
 
+#: The keys of :func:`run_local`'s dict (the pinned ``chainlens run --json`` object).
+RUN_KEYS = ("session", "underlyings", "failed", "parts", "workers", "elapsed_s")
+
+
 def run_local(
     store: Any,
     session: dt.date | str,
@@ -336,6 +340,32 @@ def run_local(
     progress: ProgressFn | None = None,
     macro: pa.Table | None = None,
 ) -> dict[str, Any]:
+    """Run the daily pipeline of ``session`` and store its results (:class:`LocalRunner` for
+    one session; parameters as there).
+
+    Returns
+    -------
+    dict
+        :data:`RUN_KEYS`: ``session``, ``underlyings`` (analysed), ``failed`` (messages),
+        ``parts`` (rows per stored part), ``workers``, ``elapsed_s``.
+    """
+    s = LocalRunner(workers=workers, macro=macro).run_session(
+        store, session, underlyings, config=config, progress=progress
+    )
+    out = s.to_json()
+    return {k: out[k] for k in RUN_KEYS}
+
+
+def _run_one(
+    store: Any,
+    session: dt.date | str,
+    underlyings: Sequence[str] | None = None,
+    *,
+    config: PipelineConfig | None = None,
+    workers: int | None = None,
+    progress: ProgressFn | None = None,
+    macro: pa.Table | None = None,
+) -> RunSummary:
     """Run the daily pipeline of ``session`` and store its results.
 
     Parameters
@@ -357,9 +387,8 @@ def run_local(
 
     Returns
     -------
-    dict
-        ``session``, ``underlyings`` (analysed), ``failed`` (messages), ``parts`` (rows per
-        stored part), ``elapsed_s``.
+    RunSummary
+        What was analysed, what failed, the rows per stored part, the workers and the time.
     """
     from chainlens.market import market_rollup
 
@@ -476,14 +505,15 @@ def run_local(
     parts = result_parts(results)
     market = market_rollup([r.doc for r in results], session=d, sectors=sectors, macro=macro)
     store.write_session_results(d, parts, market)
-    return {
-        "session": d.isoformat(),
-        "underlyings": len(results),
-        "failed": failed,
-        "parts": {k: v.num_rows for k, v in parts.items()},
-        "workers": nw,
-        "elapsed_s": time.perf_counter() - t0,
-    }
+    return RunSummary(
+        session=d.isoformat(),
+        underlyings=len(results),
+        failed=failed,
+        parts={k: v.num_rows for k, v in parts.items()},
+        workers=nw,
+        elapsed_s=time.perf_counter() - t0,
+        engine=LocalRunner.engine,
+    )
 
 
 def read_docs(store: Store, session: dt.date, underlying: str | None = None) -> list[UnderlyingDoc]:
@@ -555,22 +585,38 @@ class LocalRunner:
         underlyings: Sequence[str] | None = None,
         progress: ProgressFn | None = None,
     ) -> list[RunSummary]:
-        """Run ``sessions`` over the store ``source`` and store each session's results."""
-        out = []
-        for d in sorted(parse_date(x, "date") for x in sessions):
-            r = run_local(
-                source, d, underlyings, config=config, workers=self.workers,
-                progress=progress, macro=self.macro,
-            )  # fmt: skip
-            out.append(
-                RunSummary(
-                    session=r["session"],
-                    underlyings=r["underlyings"],
-                    failed=r["failed"],
-                    parts=r["parts"],
-                    workers=r["workers"],
-                    elapsed_s=r["elapsed_s"],
-                    engine=self.engine,
-                )  # fmt: skip
-            )
-        return out
+        """Run ``sessions`` (oldest first) over the store ``source``; each session's results
+        are stored atomically before the next starts."""
+        days = sorted(parse_date(x, "date") for x in sessions)
+        return [
+            self.run_session(source, d, underlyings, config=config, progress=progress) for d in days
+        ]
+
+    def run_session(
+        self,
+        store: Store,
+        session: dt.date | str,
+        underlyings: Sequence[str] | None = None,
+        *,
+        config: PipelineConfig | None = None,
+        progress: ProgressFn | None = None,
+    ) -> RunSummary:
+        """One session: read the windows, map the kernel, store the parts and the rollup.
+
+        Parameters
+        ----------
+        store
+            An open read-write :class:`chainlens.store.Store`.
+        session
+            Session date.
+        underlyings
+            Restrict to these tickers (default: every underlying with a chain that session).
+        config
+            :class:`~chainlens.pipeline.PipelineConfig`.
+        progress
+            ``progress(done, total, underlying)`` after each underlying.
+        """
+        return _run_one(
+            store, session, underlyings, config=config, workers=self.workers,
+            progress=progress, macro=self.macro,
+        )  # fmt: skip
