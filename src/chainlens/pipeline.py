@@ -64,6 +64,22 @@ RESULTS_NAME = "pipeline"
 DOC_VERSION = "1"
 #: Trading sessions per year used to annualise realized volatility (close-to-close).
 SESSIONS_PER_YEAR = 252.0
+#: CPU seconds (``time.process_time``) per stage of :func:`analyze_underlyings` in this
+#: process, accumulated when a caller sets it to a dict (``benchmarks/bench_pipeline.py``):
+#: ``chain`` (exposures, profiles, max pain, expected moves, IV, surfaces), ``flow_enrich``
+#: (sides, premium, packages, bursts, premium per ticker), ``oi``, ``flow`` (moneyness,
+#: decompositions, prints, notable, dark pool) and ``docs`` (the per-name document and tables).
+STAGE_CPU: dict[str, float] | None = None
+
+
+def _stage(name: str, t0: float) -> float:
+    """Add the CPU time since ``t0`` to :data:`STAGE_CPU` (when set); the new ``t0``."""
+    import time
+
+    t1 = time.process_time()
+    if STAGE_CPU is not None:
+        STAGE_CPU[name] = STAGE_CPU.get(name, 0.0) + (t1 - t0)
+    return t1
 
 
 @dataclass(frozen=True, slots=True)
@@ -546,7 +562,7 @@ def _flow_chunk(group: Sequence[_Prepared], orrs: Sequence[OIResult]) -> list[An
         return out
     fcfg = group[idx[0]].fcfg
     frs = flow_many(
-        [group[k].enriched for k in idx],  # type: ignore[misc]
+        [group[k].enriched for k in idx],
         [group[k].today for k in idx],
         histories=[group[k].window.history for k in idx],
         prints=[group[k].prints for k in idx],
@@ -822,8 +838,11 @@ def analyze_underlyings(
     window: their group sums of floating-point premiums round differently when other
     underlyings share the frame.
     """
+    import time
+
     from chainlens.oi import analyze_oi, analyze_oi_many
 
+    t0 = time.process_time()
     out: list[UnderlyingResult | ChainlensError | None] = [None] * len(windows)
     ready: list[tuple[int, _Prepared]] = []
     for i, w in enumerate(windows):  # a loop over underlyings: the chain analysis
@@ -831,6 +850,7 @@ def analyze_underlyings(
             ready.append((i, _prepare(w, config, trades=False)))
         except ChainlensError as exc:
             out[i] = exc
+    t0 = _stage("chain", t0)
     # the trades of the whole chunk enriched in one pass; a failure: each window alone
     try:
         _enrich_chunk([p for _, p in ready], config)
@@ -845,6 +865,7 @@ def analyze_underlyings(
             except ChainlensError as exc:
                 out[i] = exc
         ready = left
+    t0 = _stage("flow_enrich", t0)
     by_session: dict[tuple[dt.date, OIConfig], list[tuple[int, _Prepared]]] = {}
     for i, p in ready:
         by_session.setdefault((p.window.session, p.ocfg), []).append((i, p))
@@ -871,6 +892,7 @@ def analyze_underlyings(
                     )
                 except ChainlensError as exc:
                     orrs.append(exc)
+        t0 = _stage("oi", t0)
         ok = [k for k, o in enumerate(orrs) if not isinstance(o, ChainlensError)]
         frs: list[Any | None] = [None] * len(group)
         if batched_flow:
@@ -880,6 +902,7 @@ def analyze_underlyings(
                     frs[k] = fr
             except Exception:  # any failure: the per-window path decides
                 frs = [None] * len(group)
+        t0 = _stage("flow", t0)
         for k, (i, p) in enumerate(group):  # a loop over underlyings: the documents
             orr = orrs[k]
             if isinstance(orr, ChainlensError):
@@ -889,6 +912,7 @@ def analyze_underlyings(
                 out[i] = _finish(p, config, orr, frs[k])
             except ChainlensError as exc:
                 out[i] = exc
+        t0 = _stage("docs", t0)
     return [r for r in out if r is not None]
 
 

@@ -71,9 +71,22 @@ def enrich_many(parts: Sequence[pa.Table], config: object) -> list[pa.Table]:
     t = pa.concat_tables(list(parts))
     seg = segment_ids(sizes)
     und, sym = t.column("underlying"), t.column("symbol")
-    tt = _set(_set(t, "underlying", _prefixed(und, seg)), "symbol", _prefixed(sym, seg))
+    # integer keys (cheaper to group than strings): underlying -> segment; symbol -> its rank
+    # among (segment, symbol) pairs, so that sorting by it sorts by symbol within a segment
+    enc = pc.dictionary_encode(sym).combine_chunks()
+    dict_rank = np.empty(len(enc.dictionary), dtype=np.int64)
+    dict_rank[np.asarray(pc.array_sort_indices(enc.dictionary))] = np.arange(len(enc.dictionary))
+    sym_key = seg * max(len(enc.dictionary), 1) + dict_rank[enc.indices.to_numpy()]
+    tt = t.drop_columns(["underlying", "symbol"])
+    tt = tt.append_column("underlying", pa.array(seg)).append_column("symbol", pa.array(sym_key))
     e = enrich_trades(tt, config)  # type: ignore[arg-type]
-    e = _set(_set(e, "underlying", und), "symbol", sym)
+    e = e.drop_columns(["underlying", "symbol"])
+    names = [*t.column_names, *[c for c in e.column_names if c not in t.column_names]]
+    e = (
+        e.append_column(t.schema.field("underlying"), und)
+        .append_column(t.schema.field("symbol"), sym)
+        .select(names)
+    )
     burst = e.column("burst_id").to_numpy()
     # dense rank of the burst ids within each segment, from 1 (the per-part numbering)
     width = int(burst.max()) + 1 if burst.size else 1
@@ -362,7 +375,7 @@ def flow_many(
     seg = segment_ids(sizes)
     ns = len(sizes)
     eps = cfg.label_epsilon  # type: ignore[attr-defined]
-    dec = {
+    dec: dict[tuple[str, ...], tuple[pa.Table, np.ndarray]] = {
         by: decompose_segmented(cat, seg, ns, by, label_epsilon=eps)
         for by in (
             (),
