@@ -834,9 +834,17 @@ def analyze_underlyings(
     The windows of one session go through :func:`chainlens.oi.analyze_oi_many` together
     (one pass of the OI kernels instead of one per underlying; each result equal to
     :func:`chainlens.oi.analyze_oi` of that window). When the batched call fails, the OI step
-    runs per window, so a bad window fails alone. The chain analysis and the flow stay per
-    window: their group sums of floating-point premiums round differently when other
-    underlyings share the frame.
+    runs per window, so a bad window fails alone.
+
+    The flow runs once per chunk (:mod:`chainlens.batched`): one enrichment pass over the
+    concatenated trades (sides, premium, packages, bursts), one moneyness pass, and the premium
+    decompositions (whole, per ticker, per expiry, per strike) as segmented ``np.bincount``
+    sums keyed by (underlying, expiry, strike). Those sums add each group's premiums in row
+    order where ``decompose_premium`` uses Polars' blocked sum: floats agree to 1e-12 relative
+    (measured ~1e-13 at worst), everything else exactly (``tests/test_batched_kernels.py``).
+    When the chunk pass fails, each window's flow runs alone. The chain analysis, the prints,
+    notable prints and dark pool, and the per-name document stay per window;
+    :data:`STAGE_CPU` measures every stage.
     """
     import time
 
