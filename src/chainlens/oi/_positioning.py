@@ -31,6 +31,7 @@ def oi_clusters(chain: pa.Table, *, top_n: int = 5) -> pa.Table:
             pl.when(pl.col("right") == "P").then(oi).otherwise(0.0).sum().alias("put_oi"),
         )
         .with_columns((pl.col("call_oi") + pl.col("put_oi")).alias("oi"))
+        .sort(["underlying", "strike"])  # ties in OI rank by strike, not by hash order
     )
     g = g.with_columns(
         (pl.col("oi") / pl.col("oi").sum().over("underlying")).alias("oi_share"),

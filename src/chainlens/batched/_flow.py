@@ -1,0 +1,441 @@
+"""Flow kernels over a chunk of underlyings (segments), equal per segment to the flow
+functions of :mod:`chainlens.flow` run on that segment alone.
+
+* :func:`enrich_many`: :func:`chainlens.flow.enrich_trades` once over the concatenated trades;
+  the grouping keys (``underlying``, ``symbol``) are made segment-unique during the call so no
+  group spans two segments, and burst ids are renumbered per segment as the per-segment call
+  numbers them.
+* :func:`tag_moneyness_many`: :func:`chainlens.flow.tag_moneyness` once, each trade joined to
+  its own segment's chain only.
+* :func:`decompose_segmented`: :func:`chainlens.flow.decompose_premium` for every segment at
+  once with ``np.bincount`` over (segment, key) group codes: one pass per bucket over the
+  chunk instead of one Polars query per underlying.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from chainlens.flow._side import BUY, MID, SELL, UNKNOWN
+
+__all__ = [
+    "decompose_segmented",
+    "enrich_many",
+    "segment_ids",
+    "split_rows",
+    "tag_moneyness_many",
+]
+
+
+def segment_ids(sizes: Sequence[int]) -> np.ndarray:
+    """Segment index per row of a concatenation of tables with ``sizes`` rows (int64)."""
+    return np.repeat(np.arange(len(sizes), dtype=np.int64), np.asarray(sizes, dtype=np.int64))
+
+
+def split_rows(t: pa.Table, sizes: Sequence[int]) -> list[pa.Table]:
+    """Zero-copy slices of ``t`` of ``sizes`` rows each, in order."""
+    out, a = [], 0
+    for n in sizes:
+        out.append(t.slice(a, int(n)))
+        a += int(n)
+    return out
+
+
+def _prefixed(col: pa.ChunkedArray | pa.Array, seg: np.ndarray) -> pa.Array:
+    """``"<segment>|<value>"``: a key unique to its segment (nulls stay null)."""
+    tag = pc.cast(pa.array(seg), pa.string())
+    return pc.binary_join_element_wise(tag, pc.cast(col, pa.string()), "|")
+
+
+def _set(t: pa.Table, name: str, arr: pa.Array | pa.ChunkedArray) -> pa.Table:
+    return t.set_column(t.column_names.index(name), t.schema.field(name), arr)
+
+
+def enrich_many(parts: Sequence[pa.Table], config: object) -> list[pa.Table]:
+    """:func:`chainlens.flow.enrich_trades` of each table of ``parts`` (non-empty trades of one
+    underlying each), computed in one call over their concatenation.
+
+    Equal per part to ``enrich_trades(part, config)``: every enrichment is row-wise or grouped
+    by ``symbol`` / ``underlying`` (sides, premium, multi-leg and synthetic packages, bursts),
+    and those keys are prefixed with the part's index during the call so that no group joins
+    two parts; ``burst_id`` (a running number in (symbol, side, time) order) is renumbered
+    densely per part, which is the per-part call's numbering.
+    """
+    from chainlens.flow import enrich_trades
+
+    sizes = [p.num_rows for p in parts]
+    t = pa.concat_tables(list(parts))
+    seg = segment_ids(sizes)
+    und, sym = t.column("underlying"), t.column("symbol")
+    # integer keys (cheaper to group than strings): underlying -> segment; symbol -> its rank
+    # among (segment, symbol) pairs, so that sorting by it sorts by symbol within a segment
+    enc = pc.dictionary_encode(sym).combine_chunks()
+    dict_rank = np.empty(len(enc.dictionary), dtype=np.int64)
+    dict_rank[np.asarray(pc.array_sort_indices(enc.dictionary))] = np.arange(len(enc.dictionary))
+    sym_key = seg * max(len(enc.dictionary), 1) + dict_rank[enc.indices.to_numpy()]
+    tt = t.drop_columns(["underlying", "symbol"])
+    tt = tt.append_column("underlying", pa.array(seg)).append_column("symbol", pa.array(sym_key))
+    e = enrich_trades(tt, config)  # type: ignore[arg-type]
+    e = e.drop_columns(["underlying", "symbol"])
+    names = [*t.column_names, *[c for c in e.column_names if c not in t.column_names]]
+    e = (
+        e.append_column(t.schema.field("underlying"), und)
+        .append_column(t.schema.field("symbol"), sym)
+        .select(names)
+    )
+    burst = e.column("burst_id").to_numpy()
+    # dense rank of the burst ids within each segment, from 1 (the per-part numbering)
+    width = int(burst.max()) + 1 if burst.size else 1
+    combined = seg * width + burst
+    uniq, inv = np.unique(combined, return_inverse=True)
+    useg = uniq // width
+    first = np.searchsorted(useg, useg, side="left")
+    local = np.arange(uniq.size, dtype=np.int64) - first + 1
+    e = _set(e, "burst_id", pa.array(local[inv.reshape(-1)]))
+    return split_rows(e, sizes)
+
+
+def tag_moneyness_many(
+    parts: Sequence[pa.Table], chains: Sequence[pa.Table | None], config: object
+) -> list[pa.Table]:
+    """:func:`chainlens.flow.tag_moneyness` of each (trades, chain) pair in one call: the
+    ``symbol`` join key is prefixed with the pair's index, so a trade meets its own chain
+    only. Equal per pair to the per-pair call (row-wise once joined)."""
+    from chainlens.flow._premium import tag_moneyness
+
+    cfg = config
+    sizes = [p.num_rows for p in parts]
+    t = pa.concat_tables(list(parts))
+    seg = segment_ids(sizes)
+    sym = t.column("symbol")
+    tt = _set(t, "symbol", _prefixed(sym, seg))
+    cols = ["symbol", "delta", "iv", "spot"]
+    cparts = []
+    for i, c in enumerate(chains):
+        if c is None or "symbol" not in c.column_names:
+            raise ValueError("every chain needs a symbol column (per-part path)")
+        have = [x for x in cols if x in c.column_names]
+        c = c.select(have)
+        for x in cols:
+            if x not in have:
+                c = c.append_column(x, pa.nulls(c.num_rows, pa.float64()))
+        c = c.select(cols)
+        c = _set(c, "symbol", _prefixed(c.column("symbol"), np.full(c.num_rows, i, np.int64)))
+        cparts.append(c.cast(pa.schema([pa.field(x, c.schema.field(x).type) for x in cols])))
+    ch = pa.concat_tables(cparts, promote_options="permissive")
+    out = tag_moneyness(
+        tt,
+        ch,
+        deep_itm_delta=cfg.deep_itm_delta,  # type: ignore[attr-defined]
+        deep_itm_pct=cfg.deep_itm_pct,  # type: ignore[attr-defined]
+    )
+    return split_rows(_set(out, "symbol", sym), sizes)
+
+
+# --------------------------------------------------------------------------- decomposition
+
+
+def _f64(t: pa.Table, name: str) -> np.ndarray:
+    return np.asarray(pc.fill_null(t.column(name).cast(pa.float64()), np.nan).to_numpy(), float)
+
+
+def _bool(t: pa.Table, name: str) -> np.ndarray:
+    if name not in t.column_names:
+        return np.zeros(t.num_rows, dtype=bool)
+    return np.asarray(pc.fill_null(t.column(name), False).to_numpy(zero_copy_only=False), bool)
+
+
+def _labels(diff: np.ndarray, total: np.ndarray, eps: float) -> pa.Array:
+    """``bullish`` if diff > eps·total, ``bearish`` if diff < -eps·total, else ``neutral``."""
+    out = np.where(
+        diff > eps * total, "bullish", np.where(diff < -eps * total, "bearish", "neutral")
+    )
+    return pa.array(out, pa.large_string())
+
+
+def _ratio(num: np.ndarray, den: np.ndarray, ok: np.ndarray) -> pa.Array:
+    with np.errstate(invalid="ignore", divide="ignore"):
+        v = num / np.where(ok, den, 1.0)
+    return pa.array(np.where(ok, v, 0.0), pa.float64(), mask=~ok)
+
+
+def decompose_segmented(
+    trades: pa.Table,
+    seg: np.ndarray,
+    n_seg: int,
+    by: Sequence[str],
+    *,
+    label_epsilon: float = 0.0,
+) -> tuple[pa.Table, np.ndarray]:
+    """:func:`chainlens.flow.decompose_premium` of every segment at once.
+
+    Parameters
+    ----------
+    trades
+        Enriched trades of a chunk (``right``, ``side_code``, ``premium_usd``, ``multileg``,
+        optional ``deep_itm``, ``synthetic``, ``delta_notional_usd``, and the ``by`` keys),
+        rows of segment 0 first, then 1...; each segment holds one ``underlying`` value.
+    seg
+        Segment index per row (non-decreasing).
+    n_seg
+        Number of segments.
+    by
+        ``()``, ``("underlying",)``, ``("underlying", "expiry")`` or
+        ``("underlying", "expiry", "strike")``.
+
+    Returns
+    -------
+    table, offsets
+        The rows of every segment's decomposition, segment after segment, each segment's rows
+        sorted by its keys (the per-segment call's order); ``offsets[i]:offsets[i+1]`` are the
+        rows of segment ``i``. Same columns, types and formulas as ``decompose_premium``
+        (``()`` gives one row per segment without a key column).
+
+    Notes
+    -----
+    Sums are ``np.bincount`` over group codes: each group's premiums are added in row order
+    (``decompose_premium`` sums with Polars; the two agree to rounding, ~1e-16 relative).
+    Raises ``ValueError`` on a null or NaN key or a non-finite premium (the labels' NaN
+    ordering differs between Polars and NumPy): the caller then uses the per-segment path.
+    """
+    keys = list(by)
+    if keys and keys[0] != "underlying":
+        raise ValueError("by must start with underlying")
+    n = trades.num_rows
+    prem = _f64(trades, "premium_usd")
+    if not np.isfinite(prem).all():
+        raise ValueError("non-finite premium")
+    # group codes: (segment, expiry, strike) lexicographic
+    sort_keys: list[np.ndarray] = []
+    for k in keys[1:][::-1]:
+        col = trades.column(k)
+        if col.null_count:
+            raise ValueError(f"null {k}")
+        arr = (
+            col.cast(pa.int32()).cast(pa.int64()) if k == "expiry" else col.cast(pa.float64())
+        ).to_numpy()
+        if k == "strike" and np.isnan(arr).any():
+            raise ValueError("NaN strike")
+        sort_keys.append(arr + 0 if k == "strike" else arr)
+    if sort_keys:
+        order = np.lexsort((*sort_keys, seg))
+        new = np.zeros(n, dtype=bool)
+        if n:
+            new[0] = True
+            s = seg[order]
+            new[1:] = s[1:] != s[:-1]
+            for a in sort_keys:
+                b = a[order]
+                new[1:] |= b[1:] != b[:-1]
+        gid = np.cumsum(new) - 1
+        codes = np.empty(n, dtype=np.int64)
+        codes[order] = gid
+        first = order[new]
+        g_seg = seg[first]
+    else:
+        codes = seg
+        present = np.bincount(seg, minlength=n_seg) > 0
+        g_seg = np.flatnonzero(present)
+        remap = np.cumsum(present) - 1
+        codes = remap[seg]
+        first = np.searchsorted(seg, g_seg)
+    G = int(g_seg.size)
+    offsets = np.searchsorted(g_seg, np.arange(n_seg + 1), side="left").astype(np.int64)
+
+    right = trades.column("right")
+    call = np.asarray(pc.fill_null(pc.equal(right, "C"), False).to_numpy(zero_copy_only=False))
+    put = np.asarray(pc.fill_null(pc.equal(right, "P"), False).to_numpy(zero_copy_only=False))
+    code = trades.column("side_code").to_numpy()
+    ml = _bool(trades, "multileg")
+    single = ~ml
+    deep = _bool(trades, "deep_itm")
+    syn = _bool(trades, "synthetic")
+    keep = ~deep & ~syn
+    dsingle = single & keep
+    if "delta_notional_usd" in trades.column_names:
+        dn = _f64(trades, "delta_notional_usd")
+    else:
+        dn = np.full(n, np.nan)
+    dn_ok = ~np.isnan(dn)
+    buy, sell = code == BUY, code == SELL
+
+    def bucket(mask: np.ndarray) -> np.ndarray:
+        return np.bincount(codes, weights=np.where(mask, prem, 0.0), minlength=G)
+
+    def dbucket(mask: np.ndarray) -> np.ndarray:
+        m = mask & dn_ok
+        return np.bincount(codes, weights=np.where(m, dn, 0.0), minlength=G)
+
+    cols: dict[str, pa.Array | np.ndarray] = {}
+    if keys:
+        cols["underlying"] = pc.cast(
+            trades.column("underlying").take(pa.array(first)), pa.large_string()
+        ).combine_chunks()
+        for k in keys[1:]:
+            cols[k] = trades.column(k).take(pa.array(first)).combine_chunks()
+    c = cols
+    c["calls_bought_usd"] = bucket(single & call & buy)
+    c["calls_sold_usd"] = bucket(single & call & sell)
+    c["puts_bought_usd"] = bucket(single & put & buy)
+    c["puts_sold_usd"] = bucket(single & put & sell)
+    c["mid_usd"] = bucket(single & (code == MID))
+    c["unknown_usd"] = bucket(single & (code == UNKNOWN))
+    c["multileg_usd"] = bucket(ml)
+    c["total_usd"] = np.bincount(codes, weights=prem, minlength=G)
+    c["call_premium_usd"] = bucket(call)
+    c["put_premium_usd"] = bucket(put)
+    c["trades"] = np.bincount(codes, minlength=G).astype(np.int64)
+    c["deep_itm_usd"] = bucket(deep)
+    c["synthetic_usd"] = bucket(syn & ~deep)
+    c["excluded_usd"] = bucket(~keep)
+    c["dir_calls_bought_usd"] = bucket(dsingle & call & buy)
+    c["dir_calls_sold_usd"] = bucket(dsingle & call & sell)
+    c["dir_puts_bought_usd"] = bucket(dsingle & put & buy)
+    c["dir_puts_sold_usd"] = bucket(dsingle & put & sell)
+    c["dir_call_premium_usd"] = bucket(keep & call)
+    c["dir_put_premium_usd"] = bucket(keep & put)
+    c["delta_bullish_usd"] = dbucket(dsingle & ((call & buy) | (put & sell)))
+    c["delta_bearish_usd"] = dbucket(dsingle & ((call & sell) | (put & buy)))
+    c["delta_notional_usd"] = dbucket(keep)
+    eps = float(label_epsilon)
+    f = {k: v for k, v in c.items() if isinstance(v, np.ndarray)}
+    total = f["total_usd"]
+    bull = f["calls_bought_usd"] + f["puts_sold_usd"]
+    bear = f["calls_sold_usd"] + f["puts_bought_usd"]
+    net = bull - bear
+    pos = total > 0
+    c["bullish_usd"], c["bearish_usd"], c["net_usd"] = bull, bear, net
+    with np.errstate(invalid="ignore", divide="ignore"):
+        c["unknown_share"] = _ratio(f["mid_usd"] + f["unknown_usd"], total, pos)
+        c["directional_share"] = _ratio(bull + bear, total, pos)
+    cp, pp = f["call_premium_usd"], f["put_premium_usd"]
+    c["naive_cp_ratio"] = _ratio(cp, pp, pp > 0)
+    naive = _labels(cp - pp, total, eps)
+    side = _labels(net, bull + bear, eps)
+    c["naive_label"], c["side_label"] = naive, side
+    c["flip"] = pc.not_equal(naive, side)
+    dbull = f["dir_calls_bought_usd"] + f["dir_puts_sold_usd"]
+    dbear = f["dir_calls_sold_usd"] + f["dir_puts_bought_usd"]
+    c["dir_bullish_usd"], c["dir_bearish_usd"] = dbull, dbear
+    c["excluded_share"] = _ratio(f["excluded_usd"], total, pos)
+    dcp, dpp = f["dir_call_premium_usd"], f["dir_put_premium_usd"]
+    c["dir_naive_cp_ratio"] = _ratio(dcp, dpp, dpp > 0)
+    dnaive = _labels(dcp - dpp, dcp + dpp, eps)
+    c["dir_naive_label"] = dnaive
+    c["delta_net_usd"] = f["delta_bullish_usd"] - f["delta_bearish_usd"]
+    dnet = dbull - dbear
+    c["dir_net_usd"] = dnet
+    dside = _labels(dnet, dbull + dbear, eps)
+    c["dir_side_label"] = dside
+    c["dir_flip"] = pc.not_equal(dnaive, dside)
+    return pa.table(c), offsets
+
+
+# --------------------------------------------------------------------------- the flow result
+
+
+def flow_many(
+    enriched: Sequence[pa.Table],
+    chains: Sequence[pa.Table],
+    *,
+    histories: Sequence[pa.Table | None],
+    prints: Sequence[pa.Table | None],
+    changes: Sequence[pa.Table | None],
+    config: object,
+) -> list[object]:
+    """:func:`chainlens.flow.analyze_flow` (``contract_views=False``, ``enriched=True``) of
+    each underlying of a chunk: the moneyness tags and the four premium decompositions
+    (whole, per ticker, per expiry, per strike) in one segmented pass each; the prints,
+    notable prints and dark pool per underlying (their own small frames).
+
+    Each :class:`~chainlens.flow.FlowResult` equals the per-underlying call's, the
+    decomposition sums to rounding (see :func:`decompose_segmented`).
+    """
+    from dataclasses import asdict
+
+    from chainlens.flow._analyze import FlowResult, _side_mix
+    from chainlens.flow._darkpool import darkpool_summary, detect_twap
+    from chainlens.flow._premium import flip_summary, tag_synthetic
+    from chainlens.flow._prints import notable_prints, print_events
+
+    cfg = config
+    parts = [
+        t
+        if "synthetic" in t.column_names
+        else t.append_column("synthetic", pa.array(tag_synthetic(t)))
+        for t in enriched
+    ]
+    tagged = tag_moneyness_many(parts, chains, cfg)
+    sizes = [t.num_rows for t in tagged]
+    cat = pa.concat_tables(tagged)
+    seg = segment_ids(sizes)
+    ns = len(sizes)
+    eps = cfg.label_epsilon  # type: ignore[attr-defined]
+    dec: dict[tuple[str, ...], tuple[pa.Table, np.ndarray]] = {
+        by: decompose_segmented(cat, seg, ns, by, label_epsilon=eps)
+        for by in (
+            (),
+            ("underlying",),
+            ("underlying", "expiry"),
+            ("underlying", "expiry", "strike"),
+        )
+    }
+
+    def part(by: tuple[str, ...], i: int) -> pa.Table:
+        t, off = dec[by]
+        return t.slice(int(off[i]), int(off[i + 1] - off[i]))
+
+    settings = asdict(cfg)  # type: ignore[call-overload]
+    settings["multileg_conditions"] = sorted(cfg.multileg_conditions)  # type: ignore[attr-defined]
+    out: list[object] = []
+    for i, t in enumerate(tagged):  # a loop over underlyings: their prints and dark pool
+        by_ticker = part(("underlying",), i)
+        whole = part((), i).to_pylist()
+        totals = whole[0] if whole else {}
+        totals.update(flip_summary(by_ticker))
+        stats = None
+        hist = histories[i]
+        if hist is not None and hist.num_rows:
+            from chainlens.oi._changes import oi_changes
+
+            sessions = t.column("trade_date").unique().to_pylist() if t.num_rows else []
+            ch = changes[i]
+            ch = oi_changes(hist) if ch is None else ch
+            if sessions:
+                ch = ch.filter(pc.is_in(ch.column("trade_date"), value_set=pa.array(sessions)))
+            stats = ch.select(["symbol", "avg_volume_5d", "oi_change"]).rename_columns(
+                ["symbol", "avg_volume_5d", "oi_change_next"]
+            )
+        events = print_events(t)
+        min_prem = max(
+            cfg.notable_min_premium_usd,  # type: ignore[attr-defined]
+            cfg.notable_min_premium_share * float(totals.get("total_usd") or 0.0),  # type: ignore[attr-defined]
+        )
+        notable = notable_prints(
+            events, chains[i], contract_stats=stats, top_n=cfg.notable_top_n,  # type: ignore[attr-defined]
+            min_premium_usd=min_prem, live_after_next_session=True,
+        )  # fmt: skip
+        totals["notable_min_premium_usd"] = min_prem
+        dp = tw = None
+        p = prints[i]
+        if p is not None:
+            dp = darkpool_summary(p, label_threshold=cfg.darkpool_label_threshold)  # type: ignore[attr-defined]
+            tw = detect_twap(
+                p,
+                min_slices=cfg.twap_min_slices,  # type: ignore[attr-defined]
+                max_interval_cv=cfg.twap_max_interval_cv,  # type: ignore[attr-defined]
+                size_tolerance=cfg.twap_size_tolerance,  # type: ignore[attr-defined]
+            )
+        out.append(
+            FlowResult(
+                trades=t, by_ticker=by_ticker, by_expiry=part(("underlying", "expiry"), i),
+                by_strike=part(("underlying", "expiry", "strike"), i), totals=totals,
+                side_mix=_side_mix(t), prints=events, notable=notable, contract_scores=None,
+                dealer_positions=None, darkpool=dp, twap=tw, settings=dict(settings),
+            )
+        )  # fmt: skip
+    return out
