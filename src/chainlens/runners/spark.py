@@ -449,38 +449,73 @@ def _dataset_uri(dataset: str | os.PathLike[str] | None, store: Any) -> str:
     return p.as_uri()
 
 
-def _read_kind(spark: Any, root: str, kind: str, dates: Sequence[dt.date]) -> Any:
-    """The rows of ``kind`` dated in ``dates``, with ``_file`` and ``_i`` (file row index);
-    ``None`` when the dataset holds no such partition."""
+_SPARK_TYPES = {
+    "date32[day]": "DATE",
+    "string": "STRING",
+    "double": "DOUBLE",
+    "float": "FLOAT",
+    "int64": "BIGINT",
+    "int32": "INT",
+    "int16": "SMALLINT",
+    "int8": "TINYINT",
+    "bool": "BOOLEAN",
+}
+
+
+def _ddl(kind: str) -> str:
+    """The Spark schema of a stored kind: as stored, timestamps as their int64 nanoseconds."""
+    from chainlens import schema
+
+    cols = []
+    for f in schema.SCHEMAS[kind]:
+        typ = "BIGINT" if pa.types.is_timestamp(f.type) else _SPARK_TYPES[str(f.type)]
+        cols.append(f"`{f.name}` {typ}")
+    return ", ".join(cols)
+
+
+def _listing(spark: Any, uri: str) -> list[str] | None:
+    """File names in the directory ``uri`` (any Hadoop file system), ``None`` if absent."""
+    jvm = spark.sparkContext._jvm
+    path = jvm.org.apache.hadoop.fs.Path(uri)
+    fs = path.getFileSystem(spark.sparkContext._jsc.hadoopConfiguration())
+    if not fs.exists(path):
+        return None
+    return sorted(st.getPath().getName() for st in fs.listStatus(path) if st.isFile())
+
+
+def _read_kind(
+    spark: Any, root: str, kind: str, dates: Sequence[dt.date]
+) -> tuple[Any, list[dt.date]]:
+    """``(rows, missing)``: the rows of ``kind`` dated in ``dates`` with ``_r`` (rank of the
+    file name: files of a day in name order) and ``_i`` (row index in the file), or ``None``
+    without any; ``missing`` the dates without a partition directory. Nothing is scanned
+    here: partitions are found by listing, and the schema is the store's."""
     from pyspark.sql import functions as F
-    from pyspark.sql.utils import AnalysisException
 
     base = _join_uri(root, kind)
-    try:
-        df = spark.read.option("basePath", base).parquet(base)
-    except AnalysisException as exc:
-        if "PATH_NOT_FOUND" in str(exc) or "UNABLE_TO_INFER_SCHEMA" in str(exc):
-            return None
-        raise
-    df = df.where(F.col("trade_date").isin(list(dates)))
-    return df.select(
+    found, missing = [], []
+    files: set[str] = set()
+    for d in dates:  # a loop over sessions: one directory listing each
+        uri = _join_uri(base, f"trade_date={d.isoformat()}")
+        names = _listing(spark, uri)
+        if names is None or not any(n.endswith(".parquet") for n in names):
+            missing.append(d)
+            continue
+        found.append(uri)
+        files.update(n for n in names if n.endswith(".parquet"))
+    if not found:
+        return None, missing
+    ranks = spark.createDataFrame(
+        pa.table({"_name": pa.array(sorted(files), pa.string()),
+                  "_r": pa.array(range(len(files)), pa.int32())})
+    )  # fmt: skip
+    df = spark.read.schema(_ddl(kind)).option("basePath", base).parquet(*found)
+    df = df.select(
         "*",
-        F.col("_metadata.file_path").alias("_file"),
+        F.element_at(F.split(F.col("_metadata.file_path"), "/"), -1).alias("_name"),
         F.col("_metadata.row_index").alias("_i"),
     )
-
-
-def _with_rank(spark: Any, df: Any) -> Any:
-    """Replace ``_file`` by ``_r``: the rank of the file path (files of a day in path order)."""
-    from pyspark.sql import functions as F
-
-    files = sorted(r[0] for r in df.select("_file").distinct().collect())
-    ranks = spark.createDataFrame(
-        pa.table(
-            {"_file": pa.array(files, pa.string()), "_r": pa.array(range(len(files)), pa.int32())}
-        )
-    )
-    return df.join(F.broadcast(ranks), on="_file").drop("_file")
+    return df.join(F.broadcast(ranks), on="_name").drop("_name"), missing
 
 
 def _windows_plan(
@@ -636,16 +671,9 @@ class SparkRunner:
             pc.is_in(plan.column("session"), value_set=pa.array(batch, pa.date32()))
         )
         win_dates = sorted(set(bplan.column("trade_date").to_pylist()))
-        chain = _read_kind(spark, root, "chain", win_dates)
-        if chain is None:
-            raise NotFoundError(
-                f"the dataset {root} holds no chain partitions",
-                hint="--dataset must be laid out as the store: chain/trade_date=YYYY-MM-DD/*.parquet",
-            )
-        trades = _read_kind(spark, root, "trades", batch)
-        prints = _read_kind(spark, root, "prints", batch)
-        seen = {r[0] for r in chain.select("trade_date").distinct().collect()}
-        missing = [d for d in win_dates if d not in seen]
+        chain, missing = _read_kind(spark, root, "chain", win_dates)
+        trades, _ = _read_kind(spark, root, "trades", batch)
+        prints, _ = _read_kind(spark, root, "prints", batch)
         if missing:
             raise NotFoundError(
                 f"the dataset {root} has no chain partition for {', '.join(map(str, missing[:5]))}"
@@ -687,7 +715,6 @@ class SparkRunner:
         cmap = cmap.join(bdf, on=["underlying", "session"])
         # ---- one grouped input: chain window rows per as-of session, trades, prints
         parts = []
-        chain = _with_rank(spark, chain)
         ccols = [c for c in chain.columns if c not in ("_r", "_i")]
         parts.append(
             chain.join(F.broadcast(cmap), on=["underlying", "trade_date"]).select(
@@ -703,7 +730,6 @@ class SparkRunner:
                                    (prints, "ticker", _PRINTS, "p")):  # fmt: skip
             if df is None:
                 continue
-            df = _with_rank(spark, df)
             cols = [c for c in df.columns if c not in ("_r", "_i")]
             m = bdf.withColumnRenamed("underlying", key).withColumnRenamed("session", "trade_date")
             parts.append(
