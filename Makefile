@@ -30,7 +30,7 @@ java:
 	    else echo "note: install a Java 17+ runtime for the Spark tests"; fi; }
 
 test: $(STAMP) browser java
-	$(BIN)/python -m pytest -n 2 -q
+	$(BIN)/python -m pytest -n 2 --dist loadgroup -q
 
 # The fuzz and fault suites with a 20x larger Hypothesis budget (make test runs 40 examples).
 fuzz: $(STAMP)

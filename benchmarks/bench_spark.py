@@ -86,7 +86,8 @@ def main() -> int:
             one = run_spark(st, [d], spark=spark)[0]
         t_spark = time.perf_counter() - t
         print(f"spark runner, {d} (warm workers): {t_spark:.1f} s, {one['groups']} groups, "
-              f"outsized {len(one['outsized'])}")  # fmt: skip
+              f"outsized {len(one['outsized'])}, largest group {one.get('max_group_input_rows')} "
+              f"input rows, Python worker peak RSS {one.get('worker_peak_rss_mb')} MB")  # fmt: skip
         same = one["parts"] == loc["parts"] and one["underlyings"] == loc["underlyings"]
         print(f"ratio spark/local: {t_spark / t_local:.2f} (same parts and row counts: {same})")
         rate = a.underlyings / t_spark

@@ -165,6 +165,10 @@ def spark_session(master: str | None = None, conf: Mapping[str, str] | None = No
             b = b.config("spark.ui.enabled", "false").config(
                 "spark.ui.showConsoleProgress", "false"
             )
+            if not (conf or {}).get("spark.driver.extraJavaOptions"):  # errors only, on stderr
+                b = b.config(
+                    "spark.driver.extraJavaOptions", f"-Dlog4j2.configurationFile={_log4j()}"
+                )
         for k, v in {**_REQUIRED_CONF, **(conf or {})}.items():
             b = b.config(k, v)
         try:
@@ -179,6 +183,27 @@ def spark_session(master: str | None = None, conf: Mapping[str, str] | None = No
     for k, v in _REQUIRED_CONF.items():
         spark.conf.set(k, v)
     return spark
+
+
+_LOG4J = """rootLogger.level = error
+rootLogger.appenderRef.stderr.ref = stderr
+appender.console.type = Console
+appender.console.name = stderr
+appender.console.target = SYSTEM_ERR
+appender.console.layout.type = PatternLayout
+appender.console.layout.pattern = %d{HH:mm:ss} %p %c{1}: %m%n
+"""
+
+
+def _log4j() -> str:
+    """A log4j2 configuration for a local Spark: errors only (no start-up chatter)."""
+    import tempfile
+    from pathlib import Path
+
+    p = Path(tempfile.gettempdir()) / "chainlens-spark-log4j2.properties"
+    if not p.exists() or p.read_text() != _LOG4J:
+        p.write_text(_LOG4J)
+    return str(p)
 
 
 # --------------------------------------------------------------------------- buckets
@@ -400,6 +425,12 @@ def _make_group_fn(
         if results:
             for name, part in result_parts(results).items():
                 rows.append(("part", name, part.num_rows, _ipc(part)))
+        import resource  # the worker's peak RSS so far (KiB on Linux): memory per group
+
+        rows.append(("stats", "input_rows", t.num_rows, b""))
+        rows.append(
+            ("stats", "peak_rss_kb", resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, b"")
+        )
         n = len(rows)
         return pa.table(
             {
@@ -634,9 +665,9 @@ class SparkRunner:
             raise InputError("no session to run", column="sessions")
         want = [u.upper() for u in underlyings] if underlyings else None
         opts = self.options
-        spark = self.spark or spark_session()
         root = _dataset_uri(self.dataset, store)
         plan, names = _windows_plan(store, days, want, cfg.n_sessions)  # checks every session
+        spark = self.spark or spark_session()
         bars_all = store.table("bars")
         events_all = store.table("events")
         sectors = store.table("sectors")
@@ -805,6 +836,11 @@ class SparkRunner:
         names = mine.column("name").to_pylist()
         payloads = mine.column("payload").to_pylist()
         failed = sorted(p.decode() for k, p in zip(kinds, payloads, strict=True) if k == "failed")
+        counts = mine.column("rows").to_pylist()
+        stats: dict[str, int] = {}
+        for k, n, c in zip(kinds, names, counts, strict=True):  # a loop over groups
+            if k == "stats":
+                stats[n] = max(stats.get(n, 0), int(c))
         tables: dict[str, list[pa.Table]] = {}
         for k, n, p in zip(kinds, names, payloads, strict=True):  # a loop over group parts
             if k == "part":
@@ -846,6 +882,8 @@ class SparkRunner:
                 "groups": len(set(buckets.values())),
                 "outsized": [{"underlying": u, "rows": n} for u, n in outsized],
                 "spark_job_s": t_job,
+                "max_group_input_rows": stats.get("input_rows", 0),
+                "worker_peak_rss_mb": round(stats.get("peak_rss_kb", 0) / 1024, 1),
             },
         )
 
