@@ -4,12 +4,12 @@ VENV    := .venv
 BIN     := $(VENV)/bin
 STAMP   := $(VENV)/.installed
 
-.PHONY: demo test lint bench browser clean fuzz
+.PHONY: demo test lint bench browser java clean fuzz
 
 $(STAMP): pyproject.toml
 	$(PY) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q -e '.[dev]'
+	$(BIN)/pip install -q -e '.[dev,spark]'
 	touch $(STAMP)
 
 demo: $(STAMP)
@@ -22,8 +22,15 @@ browser:
 	      || echo "warning: could not install chromium; browser tests will be skipped"; \
 	    else echo "note: install Debian's chromium for the browser tests"; fi; }
 
-test: $(STAMP) browser
-	$(BIN)/python -m pytest -n 2 -q
+# A Java runtime for the Spark tests (skipped, with the reason, without one).
+java:
+	@command -v java >/dev/null 2>&1 || \
+	  { if [ "$$(id -u)" = 0 ]; then (apt-get update -qq && apt-get install -y -qq openjdk-17-jre-headless) >/dev/null 2>&1 \
+	      || echo "warning: could not install Java; Spark tests will be skipped"; \
+	    else echo "note: install a Java 17+ runtime for the Spark tests"; fi; }
+
+test: $(STAMP) browser java
+	$(BIN)/python -m pytest -n 2 --dist loadgroup -q
 
 # The fuzz and fault suites with a 20x larger Hypothesis budget (make test runs 40 examples).
 fuzz: $(STAMP)

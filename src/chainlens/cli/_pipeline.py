@@ -96,9 +96,15 @@ def register(app: typer.Typer) -> None:
 
     @app.command("run")
     def run(
-        date: str = typer.Option(..., "--date", help="Session YYYY-MM-DD."),
+        date: str | None = typer.Option(None, "--date", help="Session YYYY-MM-DD."),
         underlyings: list[str] = typer.Option(
             None, "--underlyings", "-u", help="Only these tickers (repeat or comma-separate)."
+        ),
+        engine: str = typer.Option("local", "--engine", help="local or spark (docs/spark.md)."),
+        date_from: str | None = typer.Option(None, "--from", help="Backfill: first session."),
+        date_to: str | None = typer.Option(None, "--to", help="Backfill: last session."),
+        dataset: str | None = typer.Option(
+            None, "--dataset", help="Spark: where Spark reads the store's files (s3a://...)."
         ),
         workers: int | None = typer.Option(
             None, "--workers", help="Worker processes (default auto)."
@@ -113,6 +119,28 @@ def register(app: typer.Typer) -> None:
         from chainlens.cli._common import console, emit_json, esc
 
         us = [x.strip().upper() for u in (underlyings or []) for x in u.split(",") if x.strip()]
+        if engine != "local" or date is None or date_from is not None or date_to is not None:
+            from chainlens.runners._cli import run_sessions
+
+            outs = run_sessions(
+                store, engine=engine, date=date, date_from=date_from, date_to=date_to,
+                underlyings=us, workers=workers, macro=_read_macro(macro), dataset=dataset,
+            )  # fmt: skip
+            if as_json:
+                emit_json(outs[0] if date is not None else outs)
+                return
+            for out in outs:
+                console.print(
+                    f"[bold]run {out['session']}[/] ({out['engine']}): {out['underlyings']} "
+                    f"underlyings in {out['elapsed_s']:.1f} s; parts: "
+                    + ", ".join(f"{k}={v}" for k, v in out["parts"].items()),
+                    highlight=False,
+                )
+                for msg in out["failed"]:
+                    console.print(f"[yellow]skipped[/] {esc(msg)}", highlight=False)
+                for o in out.get("outsized", []):
+                    console.print(f"[yellow]outsized group[/] {o['underlying']}: {o['rows']} rows")
+            return
         out = _run(store, _parse_date(date), us, workers, _read_macro(macro))
         if as_json:
             emit_json(out)
