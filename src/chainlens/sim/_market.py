@@ -190,6 +190,7 @@ class _Market:
         # of OI within 5% of spot, SPX 20-31%, SPY 30-44%)
         self.oi_width = np.where(self.is_index_like, 1.0, 2.5)
         self.oi_width = np.where(uni.ticker == "SPY", 0.85, self.oi_width)
+        self.oi_shape = _oi_shape(uni, self.is_index_like)
         self.spread_frac = _SPREAD_FRAC[uni.tier]
         for t, f in _SPREAD_TICKER.items():
             self.spread_frac = np.where(uni.ticker == t, f, self.spread_frac)
@@ -264,10 +265,12 @@ class _Market:
         sp_rel = sp / s_c
         third = np.isin(exp_day, self._monthly_days(exp_day))
         if oi_start is None:
-            near_inc = _increments(uni, uids, spot)[0]
             u_oi = per_underlying(
                 cfg.seed, "oi", 0, uids, np.bincount(pos, minlength=len(uids)), 1
             )[:, 0]
+            r_win, r_level = _round_levels(strike, s_c)
+            r_bin = np.unique(np.stack([blk_r, r_win], axis=1), axis=0, return_inverse=True)[1]
+            r_bin = r_bin.reshape(-1)
             oi_start = initial_oi(
                 self.total_oi[uids][pos],
                 tp,
@@ -280,18 +283,15 @@ class _Market:
                 pos,
                 u_oi,
                 iv=iv30[pos],
-                round_mult=_round_mult(strike, near_inc[pos]),
+                round_mult=_ROUND_X[r_level],
+                round_bin=r_bin,
+                round_w=_ROUND_W[r_level],
                 width=self.oi_width[uids][pos],
                 leaps_w=np.where(self.is_index_like[uids], 0.12, 0.6)[pos],
-                put_mu=np.where(
-                    uni.ticker[uids] == "SPX",
-                    -1.3,
-                    np.where(
-                        uni.kind[uids] == 0,
-                        -0.8,
-                        np.where(self.is_index_like[uids], -0.6, -0.5),
-                    ),
-                )[pos],
+                put_mu=self.oi_shape[0][uids][pos],
+                near_share=self.oi_shape[1][uids][pos],
+                tail_sd=self.oi_shape[2][uids][pos],
+                call_sd=self.oi_shape[3][uids][pos],
             )
         ctx = Ctx(
             s=s,
@@ -352,11 +352,18 @@ class _Market:
         lam_k = np.where(itm_side, 0.3, np.where(is_call, 0.7, 1.1))
         lam_k = lam_k * np.where(self.is_index_like[uids][pos] | itm_side, 1.0, 3.5)
         w_k = np.exp(-np.abs(z_c) / lam_k)
-        # single-name series deep in the money hardly trade (their premium share would
-        # otherwise dwarf the real 11-27% for > 10% ITM)
+        # series deep in the money hardly trade (their premium share would otherwise dwarf
+        # the real figures for > 10% ITM: median 8% over the real index, ETF and large-cap
+        # snapshots; single names 11-27%, SPY/QQQ 0-16%)
         lm = np.log(strike / s_c)
         w_k = w_k * np.where(
-            itm_side & ~self.is_index_like[uids][pos], np.exp(-np.abs(lm) / 0.05), 1.0
+            itm_side,
+            np.where(
+                self.is_index_like[uids][pos],
+                np.exp(-np.maximum(np.abs(lm) - 0.05, 0.0) / 0.03),
+                np.exp(-np.abs(lm) / 0.05 - np.maximum(np.abs(lm) - 0.05, 0.0) / 0.05),
+            ),
+            1.0,
         )
         put_w = np.where(put == 1, np.where(self.is_index_like[uids][pos], 0.8, 0.75), 1.0)
         # no background trades in contracts without a bid (nobody sells at zero); the snapshot
@@ -808,12 +815,53 @@ class _Market:
         )
 
 
-def _round_mult(strike: np.ndarray, inc: np.ndarray) -> np.ndarray:
-    """OI weight of round strikes: x1.8 on multiples of 5 increments, x2.6 on multiples of 20
-    (SPX 25s and 100s, SPY 5s and 20s), 1 elsewhere."""
-    r5 = np.abs(np.remainder(strike / (5.0 * inc) + 0.5, 1.0) - 0.5) < 1e-6
-    r20 = np.abs(np.remainder(strike / (20.0 * inc) + 0.5, 1.0) - 0.5) < 1e-6
-    return np.where(r20, 2.6, np.where(r5, 1.8, 1.0))
+def _round_levels(strike: np.ndarray, spot0: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """How round each strike is at its name's price scale ``L = 10^floor(log10(spot))``
+    (SPX 1000, SPY/QQQ 100, NDX 10000), as ``(bin, level)``: ``bin`` the index of the nearest
+    multiple of ``L/10`` (the window the strike belongs to), ``level`` 0 plain, 1 on
+    ``L/100``, 2 ``L/40``, 3 ``L/20``, 4 ``L/10``, 5 ``L/2``, 6 ``L``."""
+    lvl = 10.0 ** np.floor(np.log10(np.maximum(spot0, 1e-9)))
+    level = np.zeros(len(strike), np.int64)
+    for i, frac in enumerate((100.0, 40.0, 20.0, 10.0, 2.0, 1.0)):
+        q = lvl / frac
+        on = np.abs(np.remainder(strike / q + 0.5, 1.0) - 0.5) < 1e-6
+        level = np.where(on, i + 1, level)
+    return np.floor(strike / (lvl / 10.0) + 0.5).astype(np.int64), level
+
+
+#: Share weight of a strike within its window, by roundness level (plain, L/100, L/40, L/20,
+#: L/10, L/2, L): the real SPX files hold, within 15% of spot, a median OI per strike on
+#: multiples of 10/25/50/100 of 2/9/26/50 times that of a plain 5-point strike.
+_ROUND_W = np.array([1.0, 2.0, 7.0, 16.0, 35.0, 35.0, 35.0])
+#: Extra weight of the roundest strikes (L/2, L: SPX 4500/5000/4000, SPY 450/400): the real
+#: files' largest OI strikes are these when they are near spot.
+_ROUND_X = np.array([1.0, 1.0, 1.0, 1.0, 1.0, 1.15, 1.15])
+
+
+#: Put/call OI shape per product (:func:`chainlens.sim._oi.initial_oi`): put centre ``z``,
+#: near-the-money share of the puts, sd of the put tail and of the calls (OTM sides).
+#: Calibrated on the real Cboe files (docs/sim-calibration.md): SPX puts 0-5% below spot hold
+#: ~10% of OI, 5-10% below 9%, beyond 10% 41% (a density falling away from spot); calls 0-5%
+#: above 7%, beyond 5% 14%. NDX/RUT (put/call OI near 1 and 1.7) hold more of their puts near
+#: the money, which keeps their zero gamma within 5% of spot (real NDX: 5-9% below).
+_OI_SHAPE = {
+    "SPX": (-0.6, 0.0, 2.2, 1.3),
+    "index": (-0.6, 0.4, 1.6, 0.8),
+    "index_etf": (-0.6, 0.05, 1.8, 0.8),
+    "other": (-0.5, 0.0, 1.0, 0.8),
+}
+
+
+def _oi_shape(uni: Universe, index_like: np.ndarray) -> tuple[np.ndarray, ...]:
+    """``(put_mu, near_share, tail_sd, call_sd)`` per underlying (:data:`_OI_SHAPE`)."""
+    cls = np.where(
+        uni.ticker == "SPX",
+        "SPX",
+        np.where(uni.kind == 0, "index", np.where(index_like, "index_etf", "other")),
+    )
+    tab = np.array([_OI_SHAPE[c] for c in ("SPX", "index", "index_etf", "other")])
+    code = np.searchsorted(np.array(["SPX", "index", "index_etf", "other"]), cls)
+    return tuple(tab[code, j] for j in range(4))
 
 
 def _chunks(load: np.ndarray, max_names: int, max_load: float) -> list[np.ndarray]:
