@@ -47,7 +47,7 @@ from chainlens.sim._vol import atm_theta, black76, quote, ssvi_w
 from chainlens.sim._writer import TRUTH_PRINTS, TRUTH_TRADES, SessionWriters, write_table
 from chainlens.symbols import format_osi_array
 
-__all__ = ["build_demo_market", "simulate_market"]
+__all__ = ["MACRO_EVENTS", "build_demo_market", "macro_schedule", "simulate_market"]
 
 _EPOCH = np.datetime64("1970-01-01", "D")
 _YEAR_NS = 365.0 * 86400.0 * 1e9
@@ -170,7 +170,17 @@ class _Market:
         )
         sign = np.where(u8[:, 1] < 0.55, 1.0, -1.0)
         jump = self.plan.earn_jump(sign * self.earn_move * (0.6 + 0.8 * u8[:, 0]))
-        self.paths: DailyPaths = daily_paths(uni, cfg.sessions, cfg.seed, jump)
+        # scheduled macro events: instants (ns) and implied SPX move, over the extended calendar
+        sched = macro_schedule(ext)
+        self.macro_ns = np.array(
+            [_ns(_et(ext[j], MACRO_EVENTS[k][0])) for j, k in sched], dtype=np.int64
+        )
+        self.macro_move = np.array([MACRO_EVENTS[k][1] for _, k in sched])
+        ev_sd = np.zeros(cfg.sessions)
+        for (j, k) in sched:  # a loop over events only
+            if j < cfg.sessions:
+                ev_sd[j] = np.hypot(ev_sd[j], MACRO_EVENTS[k][1])
+        self.paths: DailyPaths = daily_paths(uni, cfg.sessions, cfg.seed, jump, event_sd=ev_sd)
         self.plan.apply_paths(self.paths, uni)
         self.pm_root, self.am_root = _root_arrays(uni)
         act = uni.activity
@@ -189,7 +199,7 @@ class _Market:
         # OI spread in moneyness: single names wider (the real AMD/TSLA/NFLX chains hold 8-17%
         # of OI within 5% of spot, SPX 20-31%, SPY 30-44%)
         self.oi_width = np.where(self.is_index_like, 1.0, 2.5)
-        self.oi_width = np.where(uni.ticker == "SPY", 0.85, self.oi_width)
+        self.oi_width = np.where(uni.ticker == "SPY", 1.0, self.oi_width)
         self.oi_shape = _oi_shape(uni, self.is_index_like)
         self.spread_frac = _SPREAD_FRAC[uni.tier]
         for t, f in _SPREAD_TICKER.items():
@@ -246,6 +256,14 @@ class _Market:
             ev_ahead, self.ext_open[np.clip(eo, 0, len(self.ext_open) - 1)], np.iinfo(np.int64).max
         )
         ev_var = np.where(settle_ns > ev_ns[pos], self.earn_move[uids][pos] ** 2, 0.0)
+        # scheduled macro events still ahead of this snapshot: their implied move (scaled by
+        # the name's beta; VIX and names with |beta| < 0.3 left out) for expiries settling after
+        beta_ev = np.where(
+            (uni.ticker[uids] == "VIX") | (np.abs(uni.beta[uids]) < 0.3), 0.0, uni.beta[uids]
+        )[pos]
+        for t_ev, mv in zip(self.macro_ns.tolist(), self.macro_move.tolist(), strict=True):
+            if t_ev > snap_ns:  # a loop over the few scheduled events
+                ev_var = ev_var + np.where(settle_ns > t_ev, (beta_ev * mv) ** 2, 0.0)
         term_beta = np.full(len(uids), 0.06 - 0.35 * max(iv_scale - 1.0, 0.0))[pos]
         theta = atm_theta(iv30[pos], tp, term_beta, ev_var)
         w = ssvi_w(lk, theta, uni.rho[uids][pos])
@@ -361,7 +379,7 @@ class _Market:
             np.where(
                 self.is_index_like[uids][pos],
                 np.exp(-np.maximum(np.abs(lm) - 0.05, 0.0) / 0.03),
-                np.exp(-np.abs(lm) / 0.05 - np.maximum(np.abs(lm) - 0.05, 0.0) / 0.05),
+                np.exp(-np.abs(lm) / 0.05 - np.maximum(np.abs(lm) - 0.05, 0.0) / 0.035),
             ),
             1.0,
         )
@@ -784,15 +802,8 @@ class _Market:
             rows.append(
                 (ext[int(uni.earn_offset[i])], str(uni.ticker[i]), "earnings", "before open")
             )
-        for j, d in enumerate(ext):
-            if (
-                d.day in (10, 11, 12)
-                and d.weekday() in (1, 2)
-                and not any(r[0].month == d.month and r[2] == "CPI" for r in rows)
-            ):
-                rows.append((d, "*", "CPI", "consumer price index, 08:30 ET"))
-            if j % 30 == 12 and d.weekday() == 2:
-                rows.append((d, "*", "FOMC", "rate decision, 14:00 ET"))
+        for j, kind in macro_schedule(ext):
+            rows.append((ext[j], "*", kind, MACRO_EVENTS[kind][2]))
         rows += self.plan.events(self.sessions)
         rows.sort()
         return pa.Table.from_arrays(
@@ -813,6 +824,33 @@ class _Market:
             ],
             schema=schema.SECTORS,
         )
+
+
+#: Scheduled macro events: (kind, time of day ET, implied SPX move in the event, as a daily
+#: log-return sd). The implied move is priced into every expiry that settles after the event
+#: (its variance is added to the ATM total variance, scaled by the name's beta) and vanishes
+#: once the event is past (the IV crush); the market factor's return on the event's session
+#: gets the realized part (_VRP x the implied move) as an extra shock. Real CPI/FOMC days:
+#: SPX implied event moves ~0.8-1.2%, realized absolute moves ~1% (2022-2024).
+MACRO_EVENTS = {
+    "CPI": (dt.time(8, 30), 0.0085, "consumer price index, 08:30 ET"),
+    "FOMC": (dt.time(14, 0), 0.0075, "rate decision, 14:00 ET"),
+}
+
+
+def macro_schedule(days: list[dt.date]) -> list[tuple[int, str]]:
+    """``(index into days, kind)`` of every CPI and FOMC event among ``days`` (sessions in
+    order): CPI on the first Tuesday/Wednesday session dated the 10th-12th of its month,
+    FOMC on every Wednesday session whose index is 12 modulo 30."""
+    out: list[tuple[int, str]] = []
+    cpi_months: set[tuple[int, int]] = set()
+    for j, d in enumerate(days):  # a loop over sessions only
+        if d.day in (10, 11, 12) and d.weekday() in (1, 2) and (d.year, d.month) not in cpi_months:
+            cpi_months.add((d.year, d.month))
+            out.append((j, "CPI"))
+        if j % 30 == 12 and d.weekday() == 2:
+            out.append((j, "FOMC"))
+    return out
 
 
 def _round_levels(strike: np.ndarray, spot0: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -845,9 +883,9 @@ _ROUND_X = np.array([1.0, 1.0, 1.0, 1.0, 1.0, 1.15, 1.15])
 #: above 7%, beyond 5% 14%. NDX/RUT (put/call OI near 1 and 1.7) hold more of their puts near
 #: the money, which keeps their zero gamma within 5% of spot (real NDX: 5-9% below).
 _OI_SHAPE = {
-    "SPX": (-0.6, 0.0, 2.2, 1.3),
-    "index": (-0.6, 0.4, 1.6, 0.8),
-    "index_etf": (-0.6, 0.05, 1.8, 0.8),
+    "SPX": (-1.15, 0.0, 2.0, 0.8),
+    "index": (-0.6, 0.3, 1.6, 0.8),
+    "index_etf": (-0.6, 0.0, 1.8, 0.8),
     "other": (-0.5, 0.0, 1.0, 0.8),
 }
 
@@ -879,6 +917,13 @@ def _chunks(load: np.ndarray, max_names: int, max_load: float) -> list[np.ndarra
         out.append(np.arange(a, b))
         a = b
     return out
+
+
+def _et(day: dt.date, t: dt.time) -> dt.datetime:
+    """``day`` at ``t`` New York time (aware)."""
+    from zoneinfo import ZoneInfo
+
+    return dt.datetime.combine(day, t, tzinfo=ZoneInfo("America/New_York"))
 
 
 def _ns(x: dt.datetime) -> int:
