@@ -27,7 +27,7 @@ from chainlens.conventions import DEFAULT_RATE
 from chainlens.errors import ConfigError
 from chainlens.sim._config import ProgressFn, SimConfig, SimManifest
 from chainlens.sim._darkpool import VENUES, Prints, background_prints, nbbo
-from chainlens.sim._listing import _increments, decode_keys, listing_for_session
+from chainlens.sim._listing import decode_keys, listing_for_session
 from chainlens.sim._oi import assign_open_close, initial_oi, oi_after, strike_spacing
 from chainlens.sim._paths import GRID_POINTS, DailyPaths, daily_paths, intraday_grid
 from chainlens.sim._rng import per_underlying
@@ -177,7 +177,7 @@ class _Market:
         )
         self.macro_move = np.array([MACRO_EVENTS[k][1] for _, k in sched])
         ev_sd = np.zeros(cfg.sessions)
-        for (j, k) in sched:  # a loop over events only
+        for j, k in sched:  # a loop over events only
             if j < cfg.sessions:
                 ev_sd[j] = np.hypot(ev_sd[j], MACRO_EVENTS[k][1])
         self.paths: DailyPaths = daily_paths(uni, cfg.sessions, cfg.seed, jump, event_sd=ev_sd)
@@ -287,8 +287,11 @@ class _Market:
                 cfg.seed, "oi", 0, uids, np.bincount(pos, minlength=len(uids)), 1
             )[:, 0]
             r_win, r_level = _round_levels(strike, s_c)
-            r_bin = np.unique(np.stack([blk_r, r_win], axis=1), axis=0, return_inverse=True)[1]
-            r_bin = r_bin.reshape(-1)
+            # one bin per (underlying, expiry, root, right, window): dense block codes, then a
+            # single int64 key (np.unique on rows would sort a structured copy: slow)
+            blk_code = np.unique(blk_r, return_inverse=True)[1].reshape(-1).astype(np.int64)
+            r_key = blk_code * (int(r_win.max() - r_win.min()) + 1) + (r_win - r_win.min())
+            r_bin = np.unique(r_key, return_inverse=True)[1].reshape(-1)
             oi_start = initial_oi(
                 self.total_oi[uids][pos],
                 tp,

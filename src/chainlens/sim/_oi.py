@@ -108,9 +108,11 @@ def initial_oi(
     g_tail = np.exp(-0.5 * ((z - mu) / sd) ** 2)
     mu_n = -0.35
     sd_n = np.where(z <= mu_n, 0.55, 0.4) * width
-    g_near = np.exp(-0.5 * ((z - mu_n) / sd_n) ** 2) * (
-        np.where(is_put, sd_tail, call_sd) * width + 0.5 * width
-    ) / (0.95 * width)
+    g_near = (
+        np.exp(-0.5 * ((z - mu_n) / sd_n) ** 2)
+        * (np.where(is_put, sd_tail, call_sd) * width + 0.5 * width)
+        / (0.95 * width)
+    )
     w_k = ((1.0 - f_near) * g_tail + f_near * g_near) / (vol * np.sqrt(t) * width)
     w_k = w_k + 0.01 * np.exp(-np.abs(log_m) / 0.3)
     w = w_t * w_k * spacing_rel
