@@ -88,9 +88,15 @@ def main(argv: list[str] | None = None) -> int:
     print(f"contracts={m.n_contracts:,} ({m.n_contracts / dt:,.0f}/s)")
     print(f"trades={m.n_trades:,} ({m.n_trades / dt:,.0f}/s)")
     print(f"prints={m.n_prints:,}  parquet={size_mb:,.0f} MB  peak_rss={rss_gb:.2f} GB")
-    print(
-        f"target (5,000 underlyings, 1 session): <= 60 s, < 6 GB -> {'OK' if dt <= 60 and rss_gb < 6 else 'MISSED'}"
-    )
+    if n >= 5000 and a.sessions == 1:
+        ok = "OK" if dt <= 60 and rss_gb < 6 else "MISSED"
+        ok_cpu = "OK" if cpu + cpu_children <= 60 and rss_gb < 6 else "MISSED"
+        print(
+            f"target (5,000 underlyings, 1 session): <= 60 s, < 6 GB -> wall {ok}, "
+            f"CPU time {ok_cpu} (on a loaded machine judge by CPU time)"
+        )
+    else:
+        print("target: set for 5,000 underlyings and 1 session (run without --quick)")
     if prof is not None:
         st = pstats.Stats(prof)
         for p in profs:
