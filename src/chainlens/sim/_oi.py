@@ -83,12 +83,14 @@ def initial_oi(
 
     Shape (calibrated to the real Cboe files, :mod:`chainlens.sim._targets`): in standardised
     moneyness ``z = ln(K/S) / (iv sqrt(max(T, 1 month)))`` call OI is a Gaussian centred just
-    out of the money (``z = +0.3``, sd 0.9 on the OTM side, 0.5 on the ITM side); put OI is
-    centred further out (``z = -1.4`` for index products, ``-0.9`` for single names; sd 1.2
-    OTM, 0.5 ITM), so classic dealer gamma is positive at spot and turns negative a few
-    percent below it. Put weights are then scaled so the name's put/call OI equals
-    ``pc_tilt``. By expiry: ``w_T = (12 T)^0.25``, x4 for standard monthlies, x0.3 for
+    out of the money (``z = +0.15``, sd ``call_sd`` on the OTM side, 0.5 on the ITM side); put
+    OI is centred further out (``put_mu``; the simulator's values per product are in
+    ``chainlens.sim._market._OI_SHAPE``: SPX -1.15, other index products -0.6, single names
+    -0.5; sd ``tail_sd`` OTM, 0.5 ITM), so classic dealer gamma is positive at spot and turns
+    negative a few percent below it. Put weights are then scaled so the name's put/call OI
+    equals ``pc_tilt``. By expiry: ``w_T = (12 T)^0.25``, x4 for standard monthlies, x0.3 for
     expiries under 2 days, ``leaps_w`` beyond 9 months (LEAPS hold 7-20% of the real OI).
+    Per contract: a log-normal factor (sd 0.5, mean 1).
     """
     t = np.maximum(t_years, 1.0 / 12.0)
     w_t = (np.maximum(t_years, 1.0 / 365.0) * 12.0) ** 0.25 * np.where(is_monthly, 4.0, 1.0)
