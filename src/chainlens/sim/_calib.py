@@ -22,6 +22,8 @@ Per-snapshot statistics (:func:`chain_stats`, one underlying, one session)
 ``oi_leaps_share``       share of OI in expiries more than 270 days away (fraction).
 ``vol_short_share``      share of the session's volume in expiries at most 7 days away.
 ``vol_near5``            share of the session's volume with ``|K/S - 1| <= 5%``.
+``oi_peak_dist_pct``     ``100 (K* / S - 1)`` of the strike ``K*`` holding the most OI (calls
+                         and puts of every expiry summed per strike) (percent).
 
 Market statistics (:func:`path_stats`, daily closes and a 1-day implied vol per session)
 ---------------------------------------------------------------------------------------
@@ -60,6 +62,7 @@ CHAIN_STATS = (
     "oi_leaps_share",
     "vol_short_share",
     "vol_near5",
+    "oi_peak_dist_pct",
 )
 
 _INDEX = {"SPX", "NDX", "RUT", "XSP", "DJX"}
@@ -124,6 +127,10 @@ def chain_stats(chain: pa.Table) -> dict[str, Any]:
     prem = vol * np.where(np.isfinite(mid) & (mid > 0), mid, 0.0) * mult
     itm10 = np.where(is_call, k < 0.9 * s, k > 1.1 * s)
     vt = vol.sum()
+    peak = math.nan
+    if tot > 0:
+        ks, inv = np.unique(k, return_inverse=True)
+        peak = 100.0 * (float(ks[np.argmax(np.bincount(inv, weights=oi))]) / s - 1.0)
     return {
         "underlying": res.underlying,
         "session": res.session,
@@ -141,6 +148,7 @@ def chain_stats(chain: pa.Table) -> dict[str, Any]:
         "oi_leaps_share": float(oi[dte > 270].sum() / tot) if tot > 0 else math.nan,
         "vol_short_share": float(vol[dte <= 7].sum() / vt) if vt > 0 else math.nan,
         "vol_near5": float(vol[np.abs(m) <= 0.05].sum() / vt) if vt > 0 else math.nan,
+        "oi_peak_dist_pct": peak,
     }
 
 

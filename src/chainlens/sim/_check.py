@@ -59,6 +59,8 @@ class CheckResult:
 
 
 def _in_scope(scope: str, ticker: str, cls: str) -> bool:
+    if scope == "all":
+        return True
     if scope in _TICKER_SCOPES:
         return ticker == scope
     return cls == scope

@@ -27,7 +27,7 @@ from chainlens.conventions import DEFAULT_RATE
 from chainlens.errors import ConfigError
 from chainlens.sim._config import ProgressFn, SimConfig, SimManifest
 from chainlens.sim._darkpool import VENUES, Prints, background_prints, nbbo
-from chainlens.sim._listing import _increments, decode_keys, listing_for_session
+from chainlens.sim._listing import decode_keys, listing_for_session
 from chainlens.sim._oi import assign_open_close, initial_oi, oi_after, strike_spacing
 from chainlens.sim._paths import GRID_POINTS, DailyPaths, daily_paths, intraday_grid
 from chainlens.sim._rng import per_underlying
@@ -47,7 +47,7 @@ from chainlens.sim._vol import atm_theta, black76, quote, ssvi_w
 from chainlens.sim._writer import TRUTH_PRINTS, TRUTH_TRADES, SessionWriters, write_table
 from chainlens.symbols import format_osi_array
 
-__all__ = ["build_demo_market", "simulate_market"]
+__all__ = ["MACRO_EVENTS", "build_demo_market", "macro_schedule", "simulate_market"]
 
 _EPOCH = np.datetime64("1970-01-01", "D")
 _YEAR_NS = 365.0 * 86400.0 * 1e9
@@ -170,7 +170,17 @@ class _Market:
         )
         sign = np.where(u8[:, 1] < 0.55, 1.0, -1.0)
         jump = self.plan.earn_jump(sign * self.earn_move * (0.6 + 0.8 * u8[:, 0]))
-        self.paths: DailyPaths = daily_paths(uni, cfg.sessions, cfg.seed, jump)
+        # scheduled macro events: instants (ns) and implied SPX move, over the extended calendar
+        sched = macro_schedule(ext)
+        self.macro_ns = np.array(
+            [_ns(_et(ext[j], MACRO_EVENTS[k][0])) for j, k in sched], dtype=np.int64
+        )
+        self.macro_move = np.array([MACRO_EVENTS[k][1] for _, k in sched])
+        ev_sd = np.zeros(cfg.sessions)
+        for j, k in sched:  # a loop over events only
+            if j < cfg.sessions:
+                ev_sd[j] = np.hypot(ev_sd[j], MACRO_EVENTS[k][1])
+        self.paths: DailyPaths = daily_paths(uni, cfg.sessions, cfg.seed, jump, event_sd=ev_sd)
         self.plan.apply_paths(self.paths, uni)
         self.pm_root, self.am_root = _root_arrays(uni)
         act = uni.activity
@@ -189,7 +199,8 @@ class _Market:
         # OI spread in moneyness: single names wider (the real AMD/TSLA/NFLX chains hold 8-17%
         # of OI within 5% of spot, SPX 20-31%, SPY 30-44%)
         self.oi_width = np.where(self.is_index_like, 1.0, 2.5)
-        self.oi_width = np.where(uni.ticker == "SPY", 0.85, self.oi_width)
+        self.oi_width = np.where(uni.ticker == "SPY", 1.0, self.oi_width)
+        self.oi_shape = _oi_shape(uni, self.is_index_like)
         self.spread_frac = _SPREAD_FRAC[uni.tier]
         for t, f in _SPREAD_TICKER.items():
             self.spread_frac = np.where(uni.ticker == t, f, self.spread_frac)
@@ -245,6 +256,14 @@ class _Market:
             ev_ahead, self.ext_open[np.clip(eo, 0, len(self.ext_open) - 1)], np.iinfo(np.int64).max
         )
         ev_var = np.where(settle_ns > ev_ns[pos], self.earn_move[uids][pos] ** 2, 0.0)
+        # scheduled macro events still ahead of this snapshot: their implied move (scaled by
+        # the name's beta; VIX and names with |beta| < 0.3 left out) for expiries settling after
+        beta_ev = np.where(
+            (uni.ticker[uids] == "VIX") | (np.abs(uni.beta[uids]) < 0.3), 0.0, uni.beta[uids]
+        )[pos]
+        for t_ev, mv in zip(self.macro_ns.tolist(), self.macro_move.tolist(), strict=True):
+            if t_ev > snap_ns:  # a loop over the few scheduled events
+                ev_var = ev_var + np.where(settle_ns > t_ev, (beta_ev * mv) ** 2, 0.0)
         term_beta = np.full(len(uids), 0.06 - 0.35 * max(iv_scale - 1.0, 0.0))[pos]
         theta = atm_theta(iv30[pos], tp, term_beta, ev_var)
         w = ssvi_w(lk, theta, uni.rho[uids][pos])
@@ -264,10 +283,15 @@ class _Market:
         sp_rel = sp / s_c
         third = np.isin(exp_day, self._monthly_days(exp_day))
         if oi_start is None:
-            near_inc = _increments(uni, uids, spot)[0]
             u_oi = per_underlying(
                 cfg.seed, "oi", 0, uids, np.bincount(pos, minlength=len(uids)), 1
             )[:, 0]
+            r_win, r_level = _round_levels(strike, s_c)
+            # one bin per (underlying, expiry, root, right, window): dense block codes, then a
+            # single int64 key (np.unique on rows would sort a structured copy: slow)
+            blk_code = np.unique(blk_r, return_inverse=True)[1].reshape(-1).astype(np.int64)
+            r_key = blk_code * (int(r_win.max() - r_win.min()) + 1) + (r_win - r_win.min())
+            r_bin = np.unique(r_key, return_inverse=True)[1].reshape(-1)
             oi_start = initial_oi(
                 self.total_oi[uids][pos],
                 tp,
@@ -280,18 +304,15 @@ class _Market:
                 pos,
                 u_oi,
                 iv=iv30[pos],
-                round_mult=_round_mult(strike, near_inc[pos]),
+                round_mult=_ROUND_X[r_level],
+                round_bin=r_bin,
+                round_w=_ROUND_W[r_level],
                 width=self.oi_width[uids][pos],
                 leaps_w=np.where(self.is_index_like[uids], 0.12, 0.6)[pos],
-                put_mu=np.where(
-                    uni.ticker[uids] == "SPX",
-                    -1.3,
-                    np.where(
-                        uni.kind[uids] == 0,
-                        -0.8,
-                        np.where(self.is_index_like[uids], -0.6, -0.5),
-                    ),
-                )[pos],
+                put_mu=self.oi_shape[0][uids][pos],
+                near_share=self.oi_shape[1][uids][pos],
+                tail_sd=self.oi_shape[2][uids][pos],
+                call_sd=self.oi_shape[3][uids][pos],
             )
         ctx = Ctx(
             s=s,
@@ -352,11 +373,18 @@ class _Market:
         lam_k = np.where(itm_side, 0.3, np.where(is_call, 0.7, 1.1))
         lam_k = lam_k * np.where(self.is_index_like[uids][pos] | itm_side, 1.0, 3.5)
         w_k = np.exp(-np.abs(z_c) / lam_k)
-        # single-name series deep in the money hardly trade (their premium share would
-        # otherwise dwarf the real 11-27% for > 10% ITM)
+        # series deep in the money hardly trade (their premium share would otherwise dwarf
+        # the real figures for > 10% ITM: median 8% over the real index, ETF and large-cap
+        # snapshots; single names 11-27%, SPY/QQQ 0-16%)
         lm = np.log(strike / s_c)
         w_k = w_k * np.where(
-            itm_side & ~self.is_index_like[uids][pos], np.exp(-np.abs(lm) / 0.05), 1.0
+            itm_side,
+            np.where(
+                self.is_index_like[uids][pos],
+                np.exp(-np.maximum(np.abs(lm) - 0.05, 0.0) / 0.03),
+                np.exp(-np.abs(lm) / 0.05 - np.maximum(np.abs(lm) - 0.05, 0.0) / 0.035),
+            ),
+            1.0,
         )
         put_w = np.where(put == 1, np.where(self.is_index_like[uids][pos], 0.8, 0.75), 1.0)
         # no background trades in contracts without a bid (nobody sells at zero); the snapshot
@@ -777,15 +805,8 @@ class _Market:
             rows.append(
                 (ext[int(uni.earn_offset[i])], str(uni.ticker[i]), "earnings", "before open")
             )
-        for j, d in enumerate(ext):
-            if (
-                d.day in (10, 11, 12)
-                and d.weekday() in (1, 2)
-                and not any(r[0].month == d.month and r[2] == "CPI" for r in rows)
-            ):
-                rows.append((d, "*", "CPI", "consumer price index, 08:30 ET"))
-            if j % 30 == 12 and d.weekday() == 2:
-                rows.append((d, "*", "FOMC", "rate decision, 14:00 ET"))
+        for j, kind in macro_schedule(ext):
+            rows.append((ext[j], "*", kind, MACRO_EVENTS[kind][2]))
         rows += self.plan.events(self.sessions)
         rows.sort()
         return pa.Table.from_arrays(
@@ -808,12 +829,80 @@ class _Market:
         )
 
 
-def _round_mult(strike: np.ndarray, inc: np.ndarray) -> np.ndarray:
-    """OI weight of round strikes: x1.8 on multiples of 5 increments, x2.6 on multiples of 20
-    (SPX 25s and 100s, SPY 5s and 20s), 1 elsewhere."""
-    r5 = np.abs(np.remainder(strike / (5.0 * inc) + 0.5, 1.0) - 0.5) < 1e-6
-    r20 = np.abs(np.remainder(strike / (20.0 * inc) + 0.5, 1.0) - 0.5) < 1e-6
-    return np.where(r20, 2.6, np.where(r5, 1.8, 1.0))
+#: Scheduled macro events: (kind, time of day ET, implied SPX move in the event, as a daily
+#: log-return sd). The implied move is priced into every expiry that settles after the event
+#: (its variance is added to the ATM total variance, scaled by the name's beta) and vanishes
+#: once the event is past (the IV crush); the market factor's return on the event's session
+#: gets the realized part (_VRP x the implied move) as an extra shock. Real CPI/FOMC days:
+#: SPX implied event moves ~0.8-1.2%, realized absolute moves ~1% (2022-2024).
+MACRO_EVENTS = {
+    "CPI": (dt.time(8, 30), 0.0085, "consumer price index, 08:30 ET"),
+    "FOMC": (dt.time(14, 0), 0.0075, "rate decision, 14:00 ET"),
+}
+
+
+def macro_schedule(days: list[dt.date]) -> list[tuple[int, str]]:
+    """``(index into days, kind)`` of every CPI and FOMC event among ``days`` (sessions in
+    order): CPI on the first Tuesday/Wednesday session dated the 10th-12th of its month,
+    FOMC on every Wednesday session whose index is 12 modulo 30."""
+    out: list[tuple[int, str]] = []
+    cpi_months: set[tuple[int, int]] = set()
+    for j, d in enumerate(days):  # a loop over sessions only
+        if d.day in (10, 11, 12) and d.weekday() in (1, 2) and (d.year, d.month) not in cpi_months:
+            cpi_months.add((d.year, d.month))
+            out.append((j, "CPI"))
+        if j % 30 == 12 and d.weekday() == 2:
+            out.append((j, "FOMC"))
+    return out
+
+
+def _round_levels(strike: np.ndarray, spot0: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """How round each strike is at its name's price scale ``L = 10^floor(log10(spot))``
+    (SPX 1000, SPY/QQQ 100, NDX 10000), as ``(bin, level)``: ``bin`` the index of the nearest
+    multiple of ``L/10`` (the window the strike belongs to), ``level`` 0 plain, 1 on
+    ``L/100``, 2 ``L/40``, 3 ``L/20``, 4 ``L/10``, 5 ``L/2``, 6 ``L``."""
+    lvl = 10.0 ** np.floor(np.log10(np.maximum(spot0, 1e-9)))
+    level = np.zeros(len(strike), np.int64)
+    for i, frac in enumerate((100.0, 40.0, 20.0, 10.0, 2.0, 1.0)):
+        q = lvl / frac
+        on = np.abs(np.remainder(strike / q + 0.5, 1.0) - 0.5) < 1e-6
+        level = np.where(on, i + 1, level)
+    return np.floor(strike / (lvl / 10.0) + 0.5).astype(np.int64), level
+
+
+#: Share weight of a strike within its window, by roundness level (plain, L/100, L/40, L/20,
+#: L/10, L/2, L): the real SPX files hold, within 15% of spot, a median OI per strike on
+#: multiples of 10/25/50/100 of 2/9/26/50 times that of a plain 5-point strike.
+_ROUND_W = np.array([1.0, 2.0, 7.0, 16.0, 35.0, 35.0, 35.0])
+#: Extra weight of the roundest strikes (L/2, L: SPX 4500/5000/4000, SPY 450/400): the real
+#: files' largest OI strikes are these when they are near spot.
+_ROUND_X = np.array([1.0, 1.0, 1.0, 1.0, 1.0, 1.15, 1.15])
+
+
+#: Put/call OI shape per product (:func:`chainlens.sim._oi.initial_oi`): put centre ``z``,
+#: near-the-money share of the puts, sd of the put tail and of the calls (OTM sides).
+#: Calibrated on the real Cboe files (docs/sim-calibration.md): SPX puts 0-5% below spot hold
+#: ~10% of OI, 5-10% below 9%, beyond 10% 41% (a density falling away from spot); calls 0-5%
+#: above 7%, beyond 5% 14%. NDX/RUT (put/call OI near 1 and 1.7) hold more of their puts near
+#: the money, which keeps their zero gamma within 5% of spot (real NDX: 5-9% below).
+_OI_SHAPE = {
+    "SPX": (-1.15, 0.0, 2.0, 0.8),
+    "index": (-0.6, 0.3, 1.6, 0.8),
+    "index_etf": (-0.6, 0.0, 1.8, 0.8),
+    "other": (-0.5, 0.0, 1.0, 0.8),
+}
+
+
+def _oi_shape(uni: Universe, index_like: np.ndarray) -> tuple[np.ndarray, ...]:
+    """``(put_mu, near_share, tail_sd, call_sd)`` per underlying (:data:`_OI_SHAPE`)."""
+    cls = np.where(
+        uni.ticker == "SPX",
+        "SPX",
+        np.where(uni.kind == 0, "index", np.where(index_like, "index_etf", "other")),
+    )
+    tab = np.array([_OI_SHAPE[c] for c in ("SPX", "index", "index_etf", "other")])
+    code = np.searchsorted(np.array(["SPX", "index", "index_etf", "other"]), cls)
+    return tuple(tab[code, j] for j in range(4))
 
 
 def _chunks(load: np.ndarray, max_names: int, max_load: float) -> list[np.ndarray]:
@@ -831,6 +920,13 @@ def _chunks(load: np.ndarray, max_names: int, max_load: float) -> list[np.ndarra
         out.append(np.arange(a, b))
         a = b
     return out
+
+
+def _et(day: dt.date, t: dt.time) -> dt.datetime:
+    """``day`` at ``t`` New York time (aware)."""
+    from zoneinfo import ZoneInfo
+
+    return dt.datetime.combine(day, t, tzinfo=ZoneInfo("America/New_York"))
 
 
 def _ns(x: dt.datetime) -> int:

@@ -56,6 +56,11 @@ def initial_oi(
     width: np.ndarray | float = 1.0,
     leaps_w: np.ndarray | float = 0.12,
     put_mu: np.ndarray | float | None = None,
+    near_share: np.ndarray | float = 0.0,
+    round_bin: np.ndarray | None = None,
+    round_w: np.ndarray | None = None,
+    tail_sd: np.ndarray | float = 1.0,
+    call_sd: np.ndarray | float = 0.8,
 ) -> np.ndarray:
     """Starting OI per contract (contracts).
 
@@ -65,16 +70,27 @@ def initial_oi(
     strikes (1 elsewhere), ``width`` a multiplier of the moneyness spread (single names hold
     their OI further from spot than index products), ``leaps_w`` the weight of expiries
     beyond 9 months, ``put_mu`` the centre of the put OI in ``z`` (default -1.3 for index
-    products, -0.9 otherwise).
+    products, -0.9 otherwise), ``near_share`` the share of the put weight held in a second,
+    near-the-money component (protective puts rolled close to spot, centred ``z = -0.35``,
+    sd 0.55 OTM / 0.4 ITM); ``tail_sd`` the sd of the put OI on its out-of-the-money side
+    (1.0 by default; index products 1.6-2.0: their real put OI runs 30-40% below spot),
+    ``call_sd`` that of the call OI (0.8 by default; the real SPX files hold twice as much
+    call OI more than 5% above spot as within 5%).
+    ``round_bin``/``round_w`` (with ``round_mult``): the strikes of one bin (one expiry and
+    right, a window of strikes around a round level) share the bin's mass in proportion to
+    ``round_w`` (so the mass of a window does not depend on how densely its strikes are
+    listed, and goes mostly to its roundest strike); ``round_mult`` then multiplies.
 
     Shape (calibrated to the real Cboe files, :mod:`chainlens.sim._targets`): in standardised
     moneyness ``z = ln(K/S) / (iv sqrt(max(T, 1 month)))`` call OI is a Gaussian centred just
-    out of the money (``z = +0.3``, sd 0.9 on the OTM side, 0.5 on the ITM side); put OI is
-    centred further out (``z = -1.4`` for index products, ``-0.9`` for single names; sd 1.2
-    OTM, 0.5 ITM), so classic dealer gamma is positive at spot and turns negative a few
-    percent below it. Put weights are then scaled so the name's put/call OI equals
-    ``pc_tilt``. By expiry: ``w_T = (12 T)^0.25``, x4 for standard monthlies, x0.3 for
+    out of the money (``z = +0.15``, sd ``call_sd`` on the OTM side, 0.5 on the ITM side); put
+    OI is centred further out (``put_mu``; the simulator's values per product are in
+    ``chainlens.sim._market._OI_SHAPE``: SPX -1.15, other index products -0.6, single names
+    -0.5; sd ``tail_sd`` OTM, 0.5 ITM), so classic dealer gamma is positive at spot and turns
+    negative a few percent below it. Put weights are then scaled so the name's put/call OI
+    equals ``pc_tilt``. By expiry: ``w_T = (12 T)^0.25``, x4 for standard monthlies, x0.3 for
     expiries under 2 days, ``leaps_w`` beyond 9 months (LEAPS hold 7-20% of the real OI).
+    Per contract: a log-normal factor (sd 0.5, mean 1).
     """
     t = np.maximum(t_years, 1.0 / 12.0)
     w_t = (np.maximum(t_years, 1.0 / 365.0) * 12.0) ** 0.25 * np.where(is_monthly, 4.0, 1.0)
@@ -85,15 +101,31 @@ def initial_oi(
     if put_mu is None:
         put_mu = np.where(is_index_like, -1.3, -0.9)
     mu = np.where(is_put, put_mu, 0.15)
+    f_near = np.where(is_put, near_share, 0.0)
     otm = np.where(is_put, z <= mu, z >= mu)
-    sd = np.where(otm, np.where(is_put, 1.0, 0.8), 0.5) * width
-    # per unit of z (dK/K = vol sqrt(t) dz): each expiry's mass is then set by w_T alone
-    w_k = np.exp(-0.5 * ((z - mu) / sd) ** 2) / (vol * np.sqrt(t) * width)
+    sd_tail = np.asarray(tail_sd, dtype=np.float64)
+    sd = np.where(otm, np.where(is_put, sd_tail, call_sd), 0.5) * width
+    # per unit of z (dK/K = vol sqrt(t) dz): each expiry's mass is then set by w_T alone;
+    # the near component is scaled to the tail's mass so near_share is a share of put mass
+    g_tail = np.exp(-0.5 * ((z - mu) / sd) ** 2)
+    mu_n = -0.35
+    sd_n = np.where(z <= mu_n, 0.55, 0.4) * width
+    g_near = (
+        np.exp(-0.5 * ((z - mu_n) / sd_n) ** 2)
+        * (np.where(is_put, sd_tail, call_sd) * width + 0.5 * width)
+        / (0.95 * width)
+    )
+    w_k = ((1.0 - f_near) * g_tail + f_near * g_near) / (vol * np.sqrt(t) * width)
     w_k = w_k + 0.01 * np.exp(-np.abs(log_m) / 0.3)
     w = w_t * w_k * spacing_rel
+    if round_bin is not None and round_w is not None:
+        nb = int(round_bin.max()) + 1 if len(round_bin) else 0
+        mass = np.bincount(round_bin, weights=w, minlength=nb)
+        rsum = np.bincount(round_bin, weights=round_w, minlength=nb)
+        w = mass[round_bin] * round_w / np.maximum(rsum[round_bin], 1e-300)
     if round_mult is not None:
         w = w * round_mult
-    noise = np.exp(0.8 * ndtri(np.clip(u_noise, 1e-9, 1 - 1e-9)) - 0.32)
+    noise = np.exp(0.5 * ndtri(np.clip(u_noise, 1e-9, 1 - 1e-9)) - 0.125)
     w = w * noise
     ng = int(group.max()) + 1 if len(group) else 0
     wc = np.bincount(group, weights=np.where(is_put, 0.0, w), minlength=ng)

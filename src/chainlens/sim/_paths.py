@@ -70,10 +70,19 @@ class DailyPaths:
         self.prev_close[u, 1:] = self.close[u, :-1]
 
 
-def daily_paths(uni: Universe, n_sessions: int, seed: int, earn_jump: np.ndarray) -> DailyPaths:
+def daily_paths(
+    uni: Universe,
+    n_sessions: int,
+    seed: int,
+    earn_jump: np.ndarray,
+    event_sd: np.ndarray | None = None,
+) -> DailyPaths:
     """Closes for every underlying and session.
 
     ``earn_jump[i]`` is the log gap of underlying ``i`` on its report session (0 if none).
+    ``event_sd[d]`` the implied market move of a scheduled macro event on session ``d`` (0 if
+    none, daily log-return sd): the market factor gets an extra shock of sd ``_VRP x
+    event_sd[d]`` that session (its own random stream, so the rest of the path is unchanged).
     """
     d = n_sessions
     g = keyed(seed, "market", 0)
@@ -93,9 +102,11 @@ def daily_paths(uni: Universe, n_sessions: int, seed: int, earn_jump: np.ndarray
     vix = np.empty(d)
     m = np.empty(d)
     lv = np.log(np.where(stressed[0], 20.0, 14.0))
+    ev = np.zeros(d) if event_sd is None else np.asarray(event_sd, dtype=np.float64)[:d]
+    z_ev = ndtri(keyed(seed, "macro", 0).random(d).clip(1e-9, 1 - 1e-9))
     for j in range(d):  # a loop over sessions only
         sig = _VRP * iv_spx0 * (np.exp(lv) / 14.0) ** 0.8 / _SQRT252
-        m[j] = sig * z_m[j] + jump[j]
+        m[j] = sig * z_m[j] + jump[j] + _VRP * ev[j] * z_ev[j]
         target = np.log(np.where(stressed[j], 24.0, 14.0))
         eps = -0.85 * z_m[j] + np.sqrt(1.0 - 0.85**2) * z_v[j]
         lv = lv + 0.12 * (target - lv) + 0.075 * eps + np.where(jump[j] < 0, 0.25, 0.0)

@@ -22,6 +22,7 @@ STREAMS = {
     "darkpool": 8,
     "scenario": 9,
     "darkbias": 10,
+    "macro": 11,
 }
 
 

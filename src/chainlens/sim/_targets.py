@@ -1,7 +1,7 @@
 """The simulator's calibration targets, measured from the real market files.
 
 Each :class:`Target` is one statistic of :mod:`chainlens.sim._calib` for one scope (a ticker,
-or a product class: ``index`` = SPX/NDX/RUT, ``index_etf`` = SPY/QQQ/IWM, ``mega_cap``,
+or a product class: ``index`` = SPX/NDX/RUT, ``index_etf`` = SPY/QQQ/IWM, ``mega_cap``, ``all``,
 ``market``). ``lo``/``hi`` is the range measured on the real files named in ``sources``
 (paths under ``../shared/data``) by ``scripts/measure_targets.py``; the simulator passes when
 its figure lies in ``[lo - tol, hi + tol]``. ``agg`` says how the simulated snapshots of the
@@ -185,6 +185,30 @@ TARGETS: tuple[Target, ...] = (
         f"{_SPY}; {_QQQ}",
     ),
     _t("oi_leaps_share", "mega_cap", "median", 0.149, 0.224, 0.05, "share of OI", _MEGA),
+    # --- where the largest OI strike sits (calls + puts of every expiry per strike)
+    _t(
+        "oi_peak_dist_pct",
+        "index",
+        "median_abs",
+        0.0,
+        8.48,
+        2.0,
+        "% of spot",
+        f"{_SPX}; {_NDX}; {_RUT}",
+        "median 3.4%, 90th pct 8.5% (SPX 4000 in all 16 files, 2.2-11.4% below spots of "
+        "3900-4515; NDX 13000/12975; RUT 1700/2000); tolerance 2 points: 2 sessions",
+    ),
+    _t(
+        "oi_peak_dist_pct",
+        "index_etf",
+        "median_abs",
+        0.0,
+        15.1,
+        2.0,
+        "% of spot",
+        f"{_SPY}; {_QQQ}",
+        "median 6.5%, 90th pct 15.1% (SPY 400, QQQ 300 after QQQ's 2023 rally)",
+    ),
     # --- where the volume and premium go
     _t(
         "vol_short_share",
@@ -234,6 +258,19 @@ TARGETS: tuple[Target, ...] = (
         f"{_SPY}; {_QQQ}",
     ),
     _t("itm10_premium_share", "mega_cap", "median", 0.106, 0.271, 0.05, "share of premium", _MEGA),
+    _t(
+        "itm10_premium_share",
+        "all",
+        "median",
+        0.04,
+        0.121,
+        0.02,
+        "share of premium",
+        f"{_SPX}; {_NDX}; {_SPY}; {_QQQ}; {_RUT}; {_MEGA}",
+        "median over every full real snapshot (52: indices, SPY/QQQ, large caps) 0.079, "
+        "interquartile 0.027-0.177; range: 95% bootstrap interval of that median; the "
+        "simulated figure is the median over every simulated name and session",
+    ),
     # --- prices against implied volatility (SPX)
     _t(
         "rv_iv_ratio",

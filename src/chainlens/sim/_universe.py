@@ -28,7 +28,7 @@ _CORE: list[tuple[str, str, str, float, float, float, float, int, float, float]]
     ("MSFT", "stock", "Technology", 410.0, 0.22, 1.00, 7.0, 1, -0.45, 1.1),
     ("AMZN", "stock", "Consumer Discretionary", 175.0, 0.30, 1.20, 8.0, 1, -0.40, 1.05),
     ("META", "stock", "Communication Services", 490.0, 0.34, 1.30, 7.0, 1, -0.40, 1.1),
-    ("NDX", "index", "Index", 17800.0, 0.19, 1.20, 5.0, 0, -0.70, 0.95),
+    ("NDX", "index", "Index", 17800.0, 0.19, 1.20, 5.0, 0, -0.70, 1.1),
     ("GOOGL", "stock", "Communication Services", 140.0, 0.28, 1.10, 6.0, 1, -0.40, 1.05),
     ("AMD", "stock", "Technology", 190.0, 0.46, 1.60, 7.0, 1, -0.35, 1.1),
     ("RUT", "index", "Index", 2050.0, 0.20, 1.15, 3.0, 0, -0.60, 1.72),
