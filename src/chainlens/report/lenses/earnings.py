@@ -9,7 +9,7 @@ from typing import Any
 from chainlens.report._model import FigureBook, Section
 from chainlens.report.lenses.common import no_data, oi_chart, skew_chart
 from chainlens.report.lenses.flow import conclusions, flow_summary
-from chainlens.report.rules import say
+from chainlens.report.rules import say, th
 
 __all__ = ["earnings_lens"]
 
@@ -62,7 +62,31 @@ def earnings_lens(fb: FigureBook, doc: Mapping[str, Any]) -> list[Section]:
             if e.get("historical_mean_move_pct") is not None
             else " (no past earnings in the stored bars)"
         )
-        sents.append(say(fb, "earn.move", ki, kh, note=note))
+        kx2 = fb.add("earn.expiry_days", e.get("days_to_post_expiry"), "calendar days", "int", "days to that expiry")
+        sents.append(say(fb, "earn.move", ki, kh, kx, kx2, note=note))
+        if e.get("kink_move_pct") is not None:
+            kk = fb.add("earn.kink", _pct(e["kink_move_pct"]), "fraction", "pct", "event-only move (term-structure kink)")
+            k1 = fb.add("earn.iv_post", e.get("atm_iv"), "1/yr (decimal)", "iv", "ATM IV after the report")
+            k0 = fb.add("earn.iv_pre", e.get("pre_atm_iv"), "1/yr (decimal)", "iv", "ATM IV before the report")
+            kp = fb.add("earn.pre_expiry", e.get("pre_expiry"), "date", "date", "last expiry before the report")
+            sents.append(say(fb, "earn.kink", kk, k1, kx, k0, kp))
+        elif "kink_reason" in e:
+            sents.append(say(fb, "earn.kink_na", reason=e.get("kink_reason") or "n/a"))
+        co, po = e.get("post_expiry_call_oi"), e.get("post_expiry_put_oi")
+        if co is not None and po is not None:
+            kc = fb.add("earn.call_oi", co, "contracts", "int", "call OI of the post-event expiry")
+            kq = fb.add("earn.put_oi", po, "contracts", "int", "put OI of the post-event expiry")
+            ratio = co / po if po else None
+            kr = fb.add("earn.cp_oi", ratio, "ratio", "ratio", "call/put OI of that expiry")
+            if ratio is None:
+                lean = "no put OI"
+            elif ratio >= th("earn_cp_calls_lead"):
+                lean = "calls lead: the market leans to a beat"
+            elif ratio <= th("earn_cp_puts_match"):
+                lean = "puts match or lead calls: uncertain or bearish lean"
+            else:
+                lean = "calls modestly ahead"
+            sents.append(say(fb, "earn.lean", kc, kq, kr, lean=lean))
         krr = fb.add(
             "earn.rr", e.get("rr_25d"), "1/yr (decimal)", "iv", "25Δ risk reversal of that expiry"
         )
