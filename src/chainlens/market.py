@@ -992,7 +992,7 @@ def price_context(
         count), or a ``reason`` when fewer than n closes are stored; ``regime``
         (:func:`trend_score`); ``realized_vol``: per window of ``rv_windows`` the annualised
         close-to-close volatility :math:`\\sqrt{252}\\,\\operatorname{sd}(\\ln C_i/C_{i-1})`
-        (decimal, ddof 1) over the last n returns, or a reason.
+        (decimal, ddof 1) over the last n returns, or a reason; ``closes`` (the closes used).
     """
     import numpy as np
 
@@ -1030,6 +1030,7 @@ def price_context(
                 }
             )
     out["realized_vol"] = rvs
+    out["closes"] = c.tolist()
     return out
 
 

@@ -73,7 +73,8 @@ def closes_of(
 
 
 def programs_of(store: Any, session: dt.date) -> list[dict[str, Any]]:
-    """Dark-pool programs of the session (:func:`chainlens.flow._darkpool.detect_programs`)."""
+    """Dark-pool programs of the session (:func:`chainlens.flow._darkpool.detect_programs`),
+    with ``interval_min`` (minutes) and ``start_hm`` / ``end_hm`` (UTC, HH:MM)."""
     from chainlens.flow._darkpool import detect_programs
 
     pr = store.prints(None, session)
@@ -81,8 +82,11 @@ def programs_of(store: Any, session: dt.date) -> list[dict[str, Any]]:
         return []
     out = []
     for r in detect_programs(pr).to_pylist():
-        r["start"] = r["start"].isoformat() if r.get("start") is not None else None
-        r["end"] = r["end"].isoformat() if r.get("end") is not None else None
+        r["interval_min"] = r["interval_s"] / 60.0
+        for k in ("start", "end"):
+            v = r.get(k)
+            r[k + "_hm"] = None if v is None else v.strftime("%H:%M")
+            r[k] = None if v is None else v.isoformat()
         out.append(r)
     return out
 
@@ -227,7 +231,6 @@ def market_context(
         ds, cs, src = closes_of(store, t, session, bars)
         if ds and ds[-1] == session:
             prices[t] = price_context(ds, cs, ticker=t, source=src)
-            prices[t]["closes"] = cs[-250:]
     # change on the day of the other names (for the deep-dive), from bars only
     if bars is not None and bars.num_rows:
         for t in by_u:

@@ -155,13 +155,13 @@ def program_sentences(fb: FigureBook, ctx: Mapping[str, Any]) -> tuple[list[Sent
     for j, p in enumerate(progs):
         keys = [fb.add(f"prog.{j}.slices", p["slices"], "prints", "int", f"{p['ticker']} program slices"),
                 fb.add(f"prog.{j}.size", p["slice_size"], "shares", "int", "median slice"),
-                fb.add(f"prog.{j}.interval", p["interval_s"] / 60.0, "minutes", "ratio", "mean interval"),
+                fb.add(f"prog.{j}.interval", p["interval_min"], "minutes", "ratio", "mean interval"),
                 fb.add(f"prog.{j}.notional", p["notional_usd"], "USD", "money", "program notional"),
                 fb.add(f"prog.{j}.vwap", p["vwap"], "USD", "price", "program VWAP"),
                 fb.add(f"prog.{j}.cv", p["interval_cv"], "ratio", "ratio", "interval CV")]  # fmt: skip
         word = "buy (at or near the ask)" if p["side"] == "buy" else "sell (at or near the bid)"
         out.append(say(fb, "dp.program", *keys, t=p["ticker"], side=word))
-        recs.append({**p, "interval_min": p["interval_s"] / 60.0, "start": str(p["start"])[11:16], "end": str(p["end"])[11:16]})
+        recs.append({**p, "start": p["start_hm"], "end": p["end_hm"]})
     return out, recs
 
 
