@@ -83,3 +83,30 @@ def test_regime_measure_is_defined_in_its_docstring() -> None:
     for word in ("efficiency ratio", "dominant", "range", "regime_window", "40"):
         assert word in doc
     assert "Kaufman" in doc
+
+
+def test_spx_daily_report_price_section(spx) -> None:
+    """The daily report's words on the real history: 20 and 50 computed, 200 n/a with why."""
+    from chainlens.report._context import market_context
+    from chainlens.report.daily import build_daily
+    from chainlens.runners.local import read_docs, read_market, run_local
+    from report_invariants import daily_checks
+
+    root, raw = spx
+    last = sorted(raw)[-1]
+    with Store(root) as st:
+        run_local(st, last)
+        docs = read_docs(st, last)
+        m = read_market(st, last)
+        ctx = market_context(st, last, docs, m)
+    r = build_daily({**m, "context": ctx})
+    assert not daily_checks(r, {**m, "context": ctx})
+    texts = [s.text for s in r.section("price_context").sentences]
+    assert "SPX 200-session average: n/a (69 closes stored; needs 200)." in texts
+    for n in (20, 50):
+        ref = sum(sorted(raw.items())[-n + i][1] for i in range(n)) / n
+        assert r.figures[f"px.SPX.sma{n}"].value == pytest.approx(ref)
+        assert any(t.startswith(f"SPX {n}-session average $") for t in texts)
+    assert any("trend score" in t and "efficiency ratio" in t for t in texts)
+    dm = [s.text for s in r.section("dealer_mechanics").sentences]
+    assert any(t.startswith("SPX: nearest positive gamma") or t.startswith("SPX: no positive gamma") for t in dm)

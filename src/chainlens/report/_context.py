@@ -115,7 +115,8 @@ def sector_deep_dive(
     ``skip_sectors`` are not candidates. Per name: options directional net premium (USD),
     dark-pool net notional (at ask − at bid, USD) and the change on the day (%).
     Reading: ``conviction`` when every name with dark-pool flow has the same sign and the
-    sector's options net agrees; ``single`` when one name holds at least
+    sector's options net agrees; ``split`` when the names agree in the dark pool but the
+    options net does not (or is zero); ``single`` when one name holds at least
     ``single_name_share`` of the sector's summed :math:`|\\text{dark-pool net}|` and the
     names' signs differ; else ``mixed``.
     """
@@ -175,6 +176,8 @@ def sector_deep_dive(
     opt = float(best["net_usd"])
     if dps and len(signs) == 1 and (opt > 0) == (dps[0] > 0) and opt != 0:
         reading = "conviction"
+    elif dps and len(signs) == 1:
+        reading = "split"
     elif dps and len(signs) > 1 and abs(dps[0]) >= DEEP_DIVE_RULES["single_name_share"] * tot_abs:
         reading = "single"
     else:
@@ -273,5 +276,6 @@ def market_context(
         "programs": programs,
         "prints_stored": prints_stored,
         "deep_dive": deep,
+        "deep_dive_missing": None if market.get("side") else "trades",
         "thesis": th,
     }

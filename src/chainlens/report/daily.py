@@ -376,7 +376,7 @@ def build_daily(m: Mapping[str, Any], *, links: Mapping[str, str | None] | None 
         if recs:
             dp.tables.append(fb.table("dp_programs", "TWAP/VWAP-like programs", [
                 ("ticker", "Ticker", "", "text"), ("side", "Side", "", "text"), ("slices", "Slices", "prints", "int"),
-                ("slice_size", "Slice", "shares", "int"), ("interval_min", "Every (min)", "minutes", "ratio"),
+                ("slice_size", "Slice", "shares", "int"), ("interval_min", "Every", "minutes", "ratio"),
                 ("notional_usd", "Notional", "USD", "money"), ("vwap", "VWAP", "USD", "price"),
                 ("start", "From (UTC)", "", "text"), ("end", "To (UTC)", "", "text")], recs))  # fmt: skip
     sections += [dp, _zones(fb, m, head), dm, _notes(fb, m), _sectors(fb, m)]

@@ -255,7 +255,7 @@ THRESHOLDS = MappingProxyType(
 )
 RULES = RULES + (
     _r("ctx.price", "price_context", "003 price action summary", "closes of an index up to the session", "{t} {0} ({1} on the day; closes from {source}, {n} sessions)."),
-    _r("ctx.sma", "price_context", "003 200DMA status", "at least n closes stored", "{t} {w}-session average {0}: close {1} from it, {2} sessions {side}.", "sma_windows"),
+    _r("ctx.sma", "price_context", "003 200DMA status", "at least n closes stored", "{t} {w}-session average {0}: close {1} from it, {2} sessions {side}{every}.", "sma_windows"),
     _r("ctx.sma_na", "price_context", "001 missing data", "fewer than n closes stored", "{t} {w}-session average{plural}: n/a ({reason}).", "sma_windows"),
     _r("ctx.regime", "price_context", "003 range regime", "regime_window + 1 closes stored", "{t} trend score {0} over {w} sessions: {regime}, {direction} (efficiency ratio x 100; dominant at {1} and above, range below {2}).", "regime_window", "regime_dominant", "regime_trend"),
     _r("ctx.regime_na", "price_context", "001 missing data", "too few closes", "{t} trend score over {w} sessions: n/a ({reason}).", "regime_window"),
@@ -264,7 +264,8 @@ RULES = RULES + (
     _r("ctx.no_prices", "price_context", "001 missing data", "no index in the session", "No index product in the session, so there is no price context."),
     _r("dealer.0dte", "dealer_mechanics", "003 dealer mechanics (0DTE GEX)", "the next expiry settles on the next session and greeks present", "{t}: 0DTE GEX of the {e} expiry (settles next session) {0} to {1} per 1% move across {2}–{3} (±{hw} of spot); {4} at spot.", "gamma_zone_half_width_pct"),
     _r("dealer.0dte_na", "dealer_mechanics", "001 missing data", "the next expiry settles later than the next session, or no greeks", "{t}: 0DTE GEX zone n/a ({reason})."),
-    _r("dealer.npg", "dealer_mechanics", "003 dealer mechanics (nearest positive gamma)", "the gamma profile has a positive level", "{t}: nearest positive gamma {0}–{1}, {2} from spot; {meaning}."),
+    _r("dealer.npg", "dealer_mechanics", "003 dealer mechanics (nearest positive gamma)", "the gamma profile has a positive level away from spot", "{t}: nearest positive gamma {0}–{1}{edge}, {2} from spot; {meaning}."),
+    _r("dealer.npg_in", "dealer_mechanics", "003 dealer mechanics (nearest positive gamma)", "spot inside a positive-gamma band", "{t}: nearest positive gamma {0}–{1}{edge}, spot inside it: dealer hedging leans against moves until price leaves the band."),
     _r("dealer.npg_none", "dealer_mechanics", "003 dealer mechanics (nearest positive gamma)", "no positive level in the profile grid", "{t}: no positive gamma anywhere in the profile grid {0}–{1}, so no dealer cushion within it."),
     _r("dp.program", "darkpool", "003 TWAP programs", "a program detected", "{t} {side} program: {0} slices of about {1} shares every {2} minutes, {3} notional at VWAP {4} (interval CV {5}).", "program_min_slices", "program_size_band", "program_max_interval_cv", "program_side_edge"),
     _r("dp.programs_none", "darkpool", "003 TWAP programs", "prints stored, no program", "No TWAP/VWAP-like program in the session's prints (at least {0} similar-size slices at regular intervals on one side).", "program_min_slices", "program_max_interval_cv"),
@@ -272,6 +273,7 @@ RULES = RULES + (
     _r("deep.pick_net", "sector_deep_dive", "003 energy sector deep-dive", "no earlier rollup: the largest net relative to premium", "{sector} has the most one-sided flow (no earlier session stored to compare shares): options net {0} on {1} of premium; dark-pool net {2}."),
     _r("deep.single", "sector_deep_dive", "003 energy sector deep-dive", "one name holds single_name_share of the sector's absolute dark-pool net and names disagree", "{t} holds {0} of the sector's absolute dark-pool net ({1}) while other {sector} names lean the other way: a single-name {what}, not sector conviction."),
     _r("deep.conviction", "sector_deep_dive", "003 energy sector deep-dive", "every name's dark-pool net has one sign and the options net agrees", "Every {sector} name with dark-pool flow is {direction} ({0} net) and the sector's options net agrees ({1}): sector conviction."),
+    _r("deep.split", "sector_deep_dive", "003 energy sector deep-dive", "every name's dark-pool net has one sign, the options net does not agree", "Every {sector} name with dark-pool flow is {direction} ({0} net) but the sector's options net is {1}: dark pool and options disagree, so no sector conviction."),
     _r("deep.mixed", "sector_deep_dive", "003 energy sector deep-dive", "otherwise", "{sector} names disagree with no dominant name (dark-pool net {0}, options net {1}): no sector-wide conviction."),
     _r("deep.none", "sector_deep_dive", "001 missing data", "no sector with options net", "No sector beyond the index products has side-adjusted option flow this session."),
     _r("thesis.result", "thesis_checklist", "003 bull thesis checklist", "a thesis file given", "{title}: {0} of {1} conditions confirmed ({2} with data)."),
@@ -287,6 +289,7 @@ RULES = RULES + (
     _r("bl.programs", "bottom_line", "003 TWAP programs", "programs detected", "{n} dark-pool program(s) worked {0} ({sells} selling, {buys} buying)."),
     _r("bl.conv", "bottom_line", "003 convergence", "always", "Convergence {0} bearish vs {1} bullish: tilt {tilt}."),
     _r("bl.thesis", "bottom_line", "003 bull thesis checklist", "a thesis file given", "{title}: {0} of {1} confirmed."),
+    _r("bl.verdict", "bottom_line", "003 bottom line", "at least one reading above has a sign", "Taken together, {0} of the readings above lean bearish ({bears}) and {1} bullish ({bulls}): {closing}."),
 )  # fmt: skip
 
 _BY_ID: Mapping[str, Rule] = {r.id: r for r in RULES}

@@ -55,7 +55,9 @@ def price_section(fb: FigureBook, ctx: Mapping[str, Any]) -> Section:
             ka = fb.add(f"px.{t}.sma{w}", b["sma"], "USD", "price", f"{t} {w}-session average")
             kx = fb.add(f"px.{t}.d{w}", _pct(b["distance_pct"]), "fraction", "pct_signed", "distance to it")
             kn = fb.add(f"px.{t}.n{w}", b["sessions_on_side"], "sessions", "int", "sessions on that side")
-            s.sentences.append(say(fb, "ctx.sma", ka, kx, kn, t=t, w=w, side=b["side"]))
+            every = b["sessions_on_side"] >= b.get("sessions_counted", b["sessions_on_side"] + 1)
+            s.sentences.append(say(fb, "ctx.sma", ka, kx, kn, t=t, w=w, side=b["side"],
+                                   every=f" (every session with {w} closes behind it)" if every else ""))  # fmt: skip
             row[f"d{w}"] = _pct(b["distance_pct"])
             row[f"n{w}"] = f"{b['sessions_on_side']} {b['side']}"
         if na:
@@ -130,14 +132,18 @@ def dealer_band_sentences(fb: FigureBook, ctx: Mapping[str, Any]) -> list[Senten
         kl = fb.add(f"g.{t}.bl", b["low"], "USD", "price", "positive-gamma band low")
         kh = fb.add(f"g.{t}.bh", b["high"], "USD", "price", "positive-gamma band high")
         kd = fb.add(f"g.{t}.bd", b["distance_pct"] / 100.0, "fraction", "pct_signed", "distance from spot")
+        edge = ""
+        if b["low"] <= g["grid_low"] or b["high"] >= g["grid_high"]:
+            edge = " (to the edge of the profile grid)"
         if b["distance_pct"] == 0.0:
-            meaning = "spot sits inside it: dealer hedging leans against moves until price leaves the band"
-        elif at is not None and at < 0:
-            way = "a decline" if b["distance_pct"] < 0 else "a rally"
-            meaning = f"dealers are short gamma at spot, so hedging adds to moves and there is no dealer cushion for {way} before the band"
+            out.append(say(fb, "dealer.npg_in", kl, kh, t=t, edge=edge))
+            continue
+        way = "below" if b["distance_pct"] < 0 else "above"
+        if at is not None and at < 0:
+            meaning = f"dealers are short gamma at spot, so hedging adds to moves in either direction until price reaches the band {way}"
         else:
-            meaning = "the profile at spot is not negative; the band is where dealer hedging next leans against moves"
-        out.append(say(fb, "dealer.npg", kl, kh, kd, t=t, meaning=meaning))
+            meaning = f"the profile at spot is not negative; the band {way} is where dealer hedging next leans against moves"
+        out.append(say(fb, "dealer.npg", kl, kh, kd, t=t, meaning=meaning, edge=edge))
     return out
 
 
@@ -171,6 +177,12 @@ def deep_dive_section(fb: FigureBook, ctx: Mapping[str, Any]) -> Section | None:
     if "deep_dive" not in ctx:
         return None
     s = Section(id="sector_deep_dive", title="Sector Deep-Dive")
+    if not dd and ctx.get("deep_dive_missing"):
+        from chainlens.report._narrative import MISSING
+
+        s.sentences.append(say(fb, "missing", text=MISSING[ctx["deep_dive_missing"]]))
+        s.status = "no_data"
+        return s
     if not dd:
         s.sentences.append(say(fb, "deep.none"))
         s.status = "no_data"
@@ -204,6 +216,9 @@ def deep_dive_section(fb: FigureBook, ctx: Mapping[str, Any]) -> Section | None:
         else:
             what = "exit"
         s.sentences.append(say(fb, "deep.single", kt, ktn, t=top["ticker"], sector=sec, what=what))
+    elif dd["reading"] == "split":
+        s.sentences.append(say(fb, "deep.split", kd, kn, sector=sec,
+                               direction="accumulating" if (dd["darkpool_net_usd"] or 0) > 0 else "distributing"))  # fmt: skip
     elif dd["reading"] == "conviction":
         s.sentences.append(say(fb, "deep.conviction", kd, kn, sector=sec,
                                direction="accumulating" if (dd["darkpool_net_usd"] or 0) > 0 else "distributing"))  # fmt: skip
@@ -227,7 +242,7 @@ def thesis_section(fb: FigureBook, ctx: Mapping[str, Any]) -> Section | None:
         if it["ok"] is None:
             s.sentences.append(say(fb, "thesis.na", i=i, name=it["name"], reason=it["reason"]))
             continue
-        mark = "✅" if it["ok"] else "❌"
+        mark = "✅ met" if it["ok"] else "❌ not met"
         unit = it.get("unit") or ""
         fmt = {"price_vs_sma": "price", "darkpool_volume": "money", "change": "ratio"}.get(
             it["kind"], "money_signed" if unit.startswith("USD") else "ratio"
@@ -323,7 +338,48 @@ def bottom_line(fb: FigureBook, m: Mapping[str, Any], ctx: Mapping[str, Any]) ->
         kc = fb.add("bl.th", th["confirmed"], "conditions", "int", "confirmed")
         kt = fb.add("bl.tt", th["total"], "conditions", "int", "conditions")
         s.sentences.append(say(fb, "bl.thesis", kc, kt, title=th["title"]))
+    bears, bulls = _leans(m, ctx, lead, dpn)
+    if bears or bulls:
+        kb = fb.add("bl.n_bear", len(bears), "readings", "int", "readings leaning bearish")
+        ku = fb.add("bl.n_bull", len(bulls), "readings", "int", "readings leaning bullish")
+        if len(bears) > len(bulls):
+            closing = "the evidence leans bearish"
+        elif len(bulls) > len(bears):
+            closing = "the evidence leans bullish"
+        else:
+            closing = "the evidence is balanced and favours neither side"
+        s.sentences.append(say(fb, "bl.verdict", kb, ku, bears=", ".join(bears) or "none",
+                               bulls=", ".join(bulls) or "none", closing=closing))  # fmt: skip
     if not s.sentences:
         s.sentences.append(say(fb, "edit.none"))
         s.status = "no_data"
     return s
+
+
+def _leans(
+    m: Mapping[str, Any], ctx: Mapping[str, Any], lead: Mapping[str, Any] | None, dpn: float | None
+) -> tuple[list[str], list[str]]:
+    """The signed readings of the bottom line: the lead index vs its longest computed
+    average, the market options net, the index dark-pool net, the convergence tilt and the
+    thesis checklist (more confirmed than not: bullish for a bull thesis is the user's call,
+    so the checklist is not counted)."""
+    bears: list[str] = []
+    bulls: list[str] = []
+
+    def put(name: str, x: float | None) -> None:
+        if x is None or x == 0:
+            return
+        (bulls if x > 0 else bears).append(name)
+
+    if lead is not None:
+        avail = [b for b in lead["sma"] if b["sma"] is not None]
+        if avail:
+            b = avail[-1]
+            put(f"{lead['ticker']} vs its {b['window']}-session average", b["distance_pct"])
+    side = m.get("side")
+    if side:
+        put("options net", side.get("dir_net_usd", side.get("net_usd")))
+    put("index dark-pool net", dpn)
+    tilt = (m.get("convergence") or {}).get("tilt")
+    put("convergence tilt", {"bearish": -1.0, "bullish": 1.0}.get(str(tilt)))
+    return bears, bulls
