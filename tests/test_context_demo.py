@@ -51,7 +51,9 @@ def test_planted_program_listed_with_its_slice_count(demo) -> None:
     truth = plant["details"]["slices"]
     assert abs(p["slices"] - truth) <= 2, (p["slices"], truth)
     # notional ~ planted shares x VWAP (a background print or two may join)
-    assert p["notional_usd"] == pytest.approx(plant["details"]["program_shares"] * p["vwap"], rel=0.1)
+    assert p["notional_usd"] == pytest.approx(
+        plant["details"]["program_shares"] * p["vwap"], rel=0.1
+    )
     assert 0 < p["interval_s"] < 6.5 * 3600 / (truth - 1) * 1.5
 
 
@@ -66,7 +68,10 @@ def test_daily_sections_on_the_demo(demo) -> None:
     idx = [t for t in INDEX_TICKERS if t in {d["underlying"] for d in docs}]
     dm = [s.text for s in r.section("dealer_mechanics").sentences]
     for t in idx:  # every index: a nearest-positive-gamma line (a band, or none in the grid)
-        assert any(x.startswith(f"{t}: nearest positive gamma") or x.startswith(f"{t}: no positive gamma") for x in dm), (t, dm)
+        assert any(
+            x.startswith(f"{t}: nearest positive gamma") or x.startswith(f"{t}: no positive gamma")
+            for x in dm
+        ), (t, dm)
         assert any(x.startswith(f"{t}: 0DTE GEX") for x in dm), (t, dm)
     dp = [s.text for s in r.section("darkpool").sentences]
     n = next(p["slices"] for p in ctx["programs"] if p["ticker"] == plant["ticker"])
@@ -80,7 +85,10 @@ def test_daily_sections_on_the_demo(demo) -> None:
             assert "n/a (" in s.text
     # 2 sessions stored: the 20/50/200-session averages are n/a with the reason
     pc_ = r.section("price_context")
-    assert any("20/50/200-session averages: n/a (2 closes stored; needs 20, 50, 200)" in s.text for s in pc_.sentences)
+    assert any(
+        "20/50/200-session averages: n/a (2 closes stored; needs 20, 50, 200)" in s.text
+        for s in pc_.sentences
+    )
     assert r.section("bottom_line").sentences
     # the editorial states the sign relation it reads
     ed = next(s for s in r.header if s.rule == "edit.head")
@@ -128,7 +136,10 @@ def test_earnings_implied_move_uses_the_post_event_expiry(demo) -> None:
             if not e or not e.get("next_date") or e.get("implied_move_pct") is None:
                 continue
             nxt = dt.date.fromisoformat(str(e["next_date"]))
-            after = any(r["ticker"] == u and r["date"] == nxt and "after" in (r["note"] or "").lower() for r in ev)
+            after = any(
+                r["ticker"] == u and r["date"] == nxt and "after" in (r["note"] or "").lower()
+                for r in ev
+            )
             first = nxt + dt.timedelta(days=1) if after else nxt
             ch = st.chain(u, day)
             live = sorted({x for x in ch.column("expiry").to_pylist() if x > day and x >= first})
@@ -144,10 +155,19 @@ def test_earnings_implied_move_uses_the_post_event_expiry(demo) -> None:
             straddle = sum(sum(v) / len(v) for v in mids.values())
             assert e["implied_move_pct"] == pytest.approx(straddle / spot * 100, rel=1e-6)
             # the kink move by hand from the two ATM IVs
-            if e.get("kink_move_pct") is not None:
-                t1 = (live[0] - day).days / 365.0
+            t1 = (live[0] - day).days / 365.0
+            if e.get("kink_method") == "pre_post" and e.get("kink_move_pct") is not None:
                 v = (e["atm_iv"] ** 2 - e["pre_atm_iv"] ** 2) * t1
-                assert e["kink_move_pct"] == pytest.approx(math.sqrt(2 / math.pi) * math.sqrt(v) * 100)
+                assert e["kink_move_pct"] == pytest.approx(
+                    math.sqrt(2 / math.pi) * math.sqrt(v) * 100
+                )
                 assert e["pre_expiry"] < e["post_expiry"]
+            if e.get("kink_method") == "two_post" and e.get("kink_move_pct") is not None:
+                t2 = (dt.date.fromisoformat(e["second_post_expiry"]) - day).days / 365.0
+                w1, w2 = e["atm_iv"] ** 2 * t1, e["second_post_atm_iv"] ** 2 * t2
+                v = w1 - (w2 - w1) / (t2 - t1) * t1
+                assert e["kink_move_pct"] == pytest.approx(
+                    math.sqrt(2 / math.pi) * math.sqrt(v) * 100
+                )
             checked += 1
     assert checked, "no earnings name with a post-event expiry in the demo"

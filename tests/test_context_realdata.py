@@ -53,7 +53,9 @@ def test_spx_price_context_against_hand_reference(spx) -> None:
     assert pcx["sessions"] == len(c) == 69
     sma = {b["window"]: b for b in pcx["sma"]}
     # 200: n/a with the reason
-    assert sma[200]["sma"] is None and sma[200]["reason"] == "needs 200 sessions of closes, 69 stored"
+    assert (
+        sma[200]["sma"] is None and sma[200]["reason"] == "needs 200 sessions of closes, 69 stored"
+    )
     for n in (20, 50):
         ref = sum(c[-n:]) / n
         assert sma[n]["sma"] == pytest.approx(ref)
@@ -109,4 +111,7 @@ def test_spx_daily_report_price_section(spx) -> None:
         assert any(t.startswith(f"SPX {n}-session average $") for t in texts)
     assert any("trend score" in t and "efficiency ratio" in t for t in texts)
     dm = [s.text for s in r.section("dealer_mechanics").sentences]
-    assert any(t.startswith("SPX: nearest positive gamma") or t.startswith("SPX: no positive gamma") for t in dm)
+    assert any(
+        t.startswith("SPX: nearest positive gamma") or t.startswith("SPX: no positive gamma")
+        for t in dm
+    )

@@ -29,7 +29,9 @@ def test_price_context_hand_case() -> None:
     assert s20["sma"] == pytest.approx(sum(c[-20:]) / 20)
     assert s20["side"] == "above" and s20["sessions_on_side"] == 6  # days 19..24 have 20 closes
     assert p["sma"][1]["sma"] is None and "needs 50" in p["sma"][1]["reason"]
-    assert p["regime"]["score"] == pytest.approx(100.0) and p["regime"]["regime"] == "dominant trend"
+    assert (
+        p["regime"]["score"] == pytest.approx(100.0) and p["regime"]["regime"] == "dominant trend"
+    )
     assert p["regime"]["direction"] == "up"
     assert p["change_pct"] == pytest.approx((124 / 123 - 1) * 100)
 
@@ -125,3 +127,46 @@ value = 0
     assert ev["items"][0]["sessions_on_side"] == 3
     assert "no trades" in ev["items"][3]["reason"]
     assert (ev["confirmed"], ev["evaluated"], ev["total"]) == (3, 3, 4)
+
+
+def _earn(event: str, note: str, expiries: list[tuple[str, float]]):
+    from types import SimpleNamespace
+
+    from chainlens.pipeline import _earnings
+    from chainlens.schema import CHAIN
+
+    ev = pa.table({"date": pa.array([dt.date.fromisoformat(event)], pa.date32()), "ticker": ["XYZ"],
+                   "kind": ["earnings"], "note": [note]})  # fmt: skip
+    w = SimpleNamespace(events=ev, underlying="XYZ", session=dt.date(2024, 3, 1), bars=None)
+    adoc = {"vol": {"expiries": [{"expiry": e, "atm_iv": s, "expected_move_pct": 5.0} for e, s in expiries]},
+            "by_expiry": [{"expiry": e, "call_oi": 300, "put_oi": 100} for e, _ in expiries]}  # fmt: skip
+    return _earnings(w, adoc, CHAIN.empty_table())
+
+
+def test_earnings_kink_by_hand() -> None:
+    exps = [("2024-03-08", 0.30), ("2024-03-15", 0.40), ("2024-03-22", 0.38)]
+    e = _earn("2024-03-10", "before open", exps)
+    assert (e["pre_expiry"], e["post_expiry"], e["kink_method"]) == (
+        "2024-03-08",
+        "2024-03-15",
+        "pre_post",
+    )
+    # (0.40² − 0.30²) · 14/365 = 0.0026849; sqrt · sqrt(2/π) · 100
+    assert e["kink_move_pct"] == pytest.approx(4.1343, abs=1e-3)
+    assert (e["post_expiry_call_oi"], e["post_expiry_put_oi"]) == (300, 100)
+    # an after-close report on an expiry day: that expiry settles first
+    e = _earn("2024-03-15", "after close", exps)
+    assert (e["pre_expiry"], e["post_expiry"]) == ("2024-03-15", "2024-03-22")
+    assert e["kink_move_pct"] is None and "not above" in e["kink_reason"]
+    # no expiry before the report: the first two post-event expiries
+    e = _earn("2024-03-02", "before open", exps)
+    assert e["kink_method"] == "two_post"
+    t1, t2 = 7 / 365, 14 / 365
+    w1, w2 = 0.09 * t1, 0.16 * t2
+    v = w1 - (w2 - w1) / (t2 - t1) * t1
+    assert v < 0 and e["kink_move_pct"] is None  # the second expiry's IV is higher: no kink
+    e = _earn("2024-03-09", "before open", [("2024-03-15", 0.40), ("2024-03-22", 0.36)])
+    t1, t2 = 14 / 365, 21 / 365
+    w1, w2 = 0.16 * t1, 0.1296 * t2
+    v = w1 - (w2 - w1) / (t2 - t1) * t1
+    assert e["kink_move_pct"] == pytest.approx((2 / 3.141592653589793) ** 0.5 * v**0.5 * 100)

@@ -916,7 +916,7 @@ def _sma_block(c: Any, n: int) -> dict[str, Any]:
     }
 
 
-def trend_score(closes: Sequence[float], window: int | None = None) -> dict[str, Any]:
+def trend_score(closes: Sequence[float] | Any, window: int | None = None) -> dict[str, Any]:
     """Trend/range regime measure: Kaufman's efficiency ratio over ``window`` sessions × 100.
 
     Notes

@@ -255,9 +255,13 @@ def _earnings(
     * term-structure-kink move (issue 19): with :math:`\\sigma_1` the ATM IV of that expiry,
       :math:`\\sigma_0` the ATM IV of the last expiry settling before the report (the
       ordinary volatility) and :math:`T_1` = calendar days to the post-event expiry / 365, the
-      event variance :math:`v_E = (\\sigma_1^2 - \\sigma_0^2)\\,T_1` and the expected absolute
-      event move :math:`\\sqrt{2/\\pi}\\,\\sqrt{v_E}\\cdot 100` (%, comparable to a straddle);
-      None with ``kink_reason`` when :math:`v_E \\le 0` or an expiry is missing;
+      event variance :math:`v_E = (\\sigma_1^2 - \\sigma_0^2)\\,T_1` (``kink_method``
+      ``pre_post``) and the expected absolute event move
+      :math:`\\sqrt{2/\\pi}\\,\\sqrt{v_E}\\cdot 100` (%, comparable to a straddle). With no
+      expiry before the report, the first two post-event expiries (``two_post``): ordinary
+      variance rate :math:`\\sigma_d^2 = (\\sigma_2^2 T_2 - \\sigma_1^2 T_1)/(T_2 - T_1)` and
+      :math:`v_E = (\\sigma_1^2 - \\sigma_d^2)\\,T_1`. None with ``kink_reason`` when
+      :math:`v_E \\le 0` or an expiry is missing;
     * call/put OI of the post-event expiry from ``analysis.by_expiry`` (seed 002: the call/put
       OI ratio accumulating in that expiry is the directional lean into the report);
     * OI build = Σ OI of that expiry in the last snapshot − the same in the first snapshot of
@@ -311,8 +315,25 @@ def _earnings(
         out["days_to_post_expiry"] = None if t1 is None else round(t1 * 365.0)
         s1 = None if pe is None else pe.get("atm_iv")
         s0 = None if p0 is None else p0.get("atm_iv")
-        kink, why = None, None
-        if pe is None:
+        kink, why, method = None, None, None
+        p2 = post[1] if len(post) > 1 else None
+        if p0 is None and p2 is not None and pe is not None and t1:
+            # no pre-event expiry: two post-event expiries share the event variance
+            t2 = (dt.date.fromisoformat(p2["expiry"]) - window.session).days / 365.0
+            s2 = p2.get("atm_iv")
+            out["second_post_expiry"] = p2.get("expiry")
+            out["second_post_atm_iv"] = s2
+            if s1 is None or s2 is None or not (s1 == s1 and s2 == s2) or t2 <= t1:
+                why = "ATM IV missing on one of the two post-event expiries"
+            else:
+                d2 = (s2 * s2 * t2 - s1 * s1 * t1) / (t2 - t1)
+                v_e = s1 * s1 * t1 - d2 * t1
+                method = "two_post"
+                if v_e > 0 and d2 > 0:
+                    kink = math.sqrt(2.0 / math.pi) * math.sqrt(v_e) * 100.0
+                else:
+                    why = "no term-structure kink between the two post-event expiries"
+        elif pe is None:
             why = "no listed expiry after the event"
         elif p0 is None:
             why = "no listed expiry before the event to measure ordinary volatility"
@@ -320,16 +341,16 @@ def _earnings(
             why = "ATM IV missing on one of the two expiries"
         else:
             v_e = (s1 * s1 - s0 * s0) * t1
+            method = "pre_post"
             if v_e > 0:
                 kink = math.sqrt(2.0 / math.pi) * math.sqrt(v_e) * 100.0
             else:
                 why = "no term-structure kink: post-event ATM IV is not above the pre-event one"
         out["kink_move_pct"] = kink
         out["kink_reason"] = why
+        out["kink_method"] = method
         if pe is not None:
-            by_e = {
-                str(r.get("expiry"))[:10]: r for r in analysis_doc.get("by_expiry", []) or []
-            }
+            by_e = {str(r.get("expiry"))[:10]: r for r in analysis_doc.get("by_expiry", []) or []}
             be = by_e.get(pe["expiry"]) or {}
             out["post_expiry_call_oi"] = be.get("call_oi")
             out["post_expiry_put_oi"] = be.get("put_oi")

@@ -105,21 +105,23 @@ def parse_thesis(text: str, *, source: str = "<thesis>") -> Thesis:
     items = raw.get("condition")
     if not isinstance(items, list) or not items:
         raise InputError(
-            "the thesis file needs at least one [[condition]] table", path=source, column="condition"
+            "the thesis file needs at least one [[condition]] table",
+            path=source,
+            column="condition",
         )
     out = []
     for i, c in enumerate(items, 1):
         where = f"condition {i}"
         if not isinstance(c, dict):
             raise InputError(f"{where} is not a table", path=source, row=i)
-        kind = c.get("kind")
+        kind = str(c.get("kind"))
         if kind not in KINDS:
             raise InputError(
                 f"{where}: kind must be one of {', '.join(KINDS)}",
                 path=source,
                 row=i,
                 column="kind",
-                value=kind,
+                value=c.get("kind"),
             )
         for k in KINDS[kind]:
             if c.get(k) is None:
@@ -136,7 +138,11 @@ def parse_thesis(text: str, *, source: str = "<thesis>") -> Thesis:
         side = c.get("side")
         if side is not None and side not in ("above", "below"):
             raise InputError(
-                f"{where}: side must be above or below", path=source, row=i, column="side", value=side
+                f"{where}: side must be above or below",
+                path=source,
+                row=i,
+                column="side",
+                value=side,
             )
         try:
             value = None if c.get("value") is None else float(c["value"])
@@ -159,7 +165,9 @@ def parse_thesis(text: str, *, source: str = "<thesis>") -> Thesis:
                 value=value,
             )
         )
-    return Thesis(title=str(raw.get("title") or "Thesis checklist"), conditions=tuple(out), source=source)
+    return Thesis(
+        title=str(raw.get("title") or "Thesis checklist"), conditions=tuple(out), source=source
+    )
 
 
 def load_thesis(path: str | Path) -> Thesis:
@@ -201,16 +209,26 @@ def _one(
     if c.kind == "price_vs_sma":
         pcx = prices.get(c.ticker or "")
         if pcx is None:
-            return {"ok": None, "value": None, "unit": "USD", "reason": f"no closes of {c.ticker} are stored"}
+            return {
+                "ok": None,
+                "value": None,
+                "unit": "USD",
+                "reason": f"no closes of {c.ticker} are stored",
+            }
         blk = next((b for b in pcx.get("sma") or [] if b["window"] == c.window), None)
         if blk is None:
-            from chainlens.market import _sma_block
-
             import numpy as np
+
+            from chainlens.market import _sma_block
 
             blk = _sma_block(np.asarray(pcx.get("closes") or [], np.float64), int(c.window or 1))
         if blk.get("sma") is None:
-            return {"ok": None, "value": pcx.get("close"), "unit": "USD", "reason": blk.get("reason")}
+            return {
+                "ok": None,
+                "value": pcx.get("close"),
+                "unit": "USD",
+                "reason": blk.get("reason"),
+            }
         run = int(blk.get("sessions_on_side") or 0)
         ok = blk.get("side") == c.side and run >= c.sessions
         return {
@@ -240,12 +258,22 @@ def _one(
         return _cmp(c, float(r["value"]), f"series {c.series}", "")
     if c.kind == "darkpool_volume":
         dp = market.get("darkpool")
-        return _cmp(c, None if not dp else dp.get("total_notional_usd"), "dark-pool notional (no prints stored)", "USD")
+        return _cmp(
+            c,
+            None if not dp else dp.get("total_notional_usd"),
+            "dark-pool notional (no prints stored)",
+            "USD",
+        )
     if c.kind == "darkpool_net":
         dp = market.get("darkpool") or {}
-        rows = {r["ticker"]: r for r in dp.get("rows") or [*dp.get("accumulation", []), *dp.get("distribution", [])]}
+        rows = {
+            r["ticker"]: r
+            for r in dp.get("rows") or [*dp.get("accumulation", []), *dp.get("distribution", [])]
+        }
         r = rows.get(c.ticker or "")
-        return _cmp(c, None if r is None else r.get("net_usd"), f"dark-pool net of {c.ticker}", "USD")
+        return _cmp(
+            c, None if r is None else r.get("net_usd"), f"dark-pool net of {c.ticker}", "USD"
+        )
     if c.kind == "net_premium":
         side = market.get("side")
         v = None if not side else side.get("dir_net_usd", side.get("net_usd"))
@@ -253,7 +281,12 @@ def _one(
     if c.kind == "gamma_at_spot":
         d = {g["ticker"]: g for g in market.get("dealers") or []}
         g = d.get(c.ticker or "")
-        return _cmp(c, None if g is None else g.get("gex_at_spot_usd_per_1pct"), f"the gamma profile of {c.ticker}", "USD per 1% move")
+        return _cmp(
+            c,
+            None if g is None else g.get("gex_at_spot_usd_per_1pct"),
+            f"the gamma profile of {c.ticker}",
+            "USD per 1% move",
+        )
     raise AssertionError(c.kind)  # parse_thesis admits only KINDS
 
 

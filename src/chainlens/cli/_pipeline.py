@@ -165,7 +165,9 @@ def register(app: typer.Typer) -> None:
         ),
         store: Path = StoreOpt,
         thesis: Path | None = typer.Option(
-            None, "--thesis", help="TOML thesis checklist evaluated on the session (examples/thesis.toml)."
+            None,
+            "--thesis",
+            help="TOML thesis checklist evaluated on the session (examples/thesis.toml).",
         ),
     ) -> None:
         """The market-wide daily report (side decomposition, top flow, dark pool, zones...)."""

@@ -9,7 +9,13 @@ from typing import Any
 import polars as pl
 import pyarrow as pa
 
-__all__ = ["CONFIDENCE_BANDS", "PROGRAM_RULES", "darkpool_summary", "detect_programs", "detect_twap"]
+__all__ = [
+    "CONFIDENCE_BANDS",
+    "PROGRAM_RULES",
+    "darkpool_summary",
+    "detect_programs",
+    "detect_twap",
+]
 
 #: Confidence label by the share of notional that could not be placed at the bid or the ask
 #: (seed 003 rates 9% unknown "HIGH", 15.7% "MODERATE", 37-49% "LOW"): (upper bound, label).
@@ -211,9 +217,7 @@ def detect_programs(prints: pa.Table, **overrides: float) -> pa.Table:
     edge = float(r["side_edge"])
     x = (p - b) / (a - b)
     df = (
-        df.filter(
-            (pl.col("size") > 0) & b.is_not_null() & a.is_not_null() & (b > 0) & (a > b)
-        )
+        df.filter((pl.col("size") > 0) & b.is_not_null() & a.is_not_null() & (b > 0) & (a > b))
         .with_columns(
             pl.when(x <= edge)
             .then(pl.lit("sell"))
@@ -229,7 +233,9 @@ def detect_programs(prints: pa.Table, **overrides: float) -> pa.Table:
     )
     keys = ["ticker", "side", "_g", "_bucket"]
     parts = [
-        df.with_columns(pl.lit(g).alias("_g"), (pl.col("_l") + g / 3.0).floor().cast(pl.Int64).alias("_bucket"))
+        df.with_columns(
+            pl.lit(g).alias("_g"), (pl.col("_l") + g / 3.0).floor().cast(pl.Int64).alias("_bucket")
+        )
         for g in range(3)
     ]
     allg = pl.concat(parts).sort([*keys, "_t"])
@@ -257,8 +263,20 @@ def detect_programs(prints: pa.Table, **overrides: float) -> pa.Table:
         g.sort(["slices", "interval_cv"], descending=[True, False])
         .unique(subset=["ticker", "side"], keep="first", maintain_order=True)
         .with_columns((pl.col("notional_usd") / pl.col("_q")).alias("vwap"))
-        .select(["ticker", "side", "slices", "slice_size", "notional_usd", "interval_s",
-                 "interval_cv", "start", "end", "vwap"])  # fmt: skip
+        .select(
+            [
+                "ticker",
+                "side",
+                "slices",
+                "slice_size",
+                "notional_usd",
+                "interval_s",
+                "interval_cv",
+                "start",
+                "end",
+                "vwap",
+            ]
+        )  # fmt: skip
         .sort("notional_usd", descending=True)
     )
     return g.to_arrow()

@@ -54,7 +54,7 @@ def closes_of(
             return sorted(last), [last[d] for d in sorted(last)], "bars"
     try:
         h = store.chain_history(ticker, end=session)
-    except Exception:  # noqa: BLE001 - no chain: no closes
+    except Exception:
         return [], [], "chain_spot"
     if h.num_rows == 0:
         return [], [], "chain_spot"
@@ -227,7 +227,7 @@ def market_context(
         want += [t for t in tickers_needed(thesis) if t not in want]
     try:
         bars = store.table("bars")
-    except Exception:  # noqa: BLE001 - a store without a bars table
+    except Exception:
         bars = None
     prices: dict[str, dict[str, Any]] = {}
     for t in want:
@@ -241,7 +241,11 @@ def market_context(
                 continue
             ds, cs, src = closes_of(store, t, session, bars)
             if src == "bars" and len(cs) >= 2:
-                prices[t] = {"ticker": t, "close": cs[-1], "change_pct": (cs[-1] / cs[-2] - 1) * 100}
+                prices[t] = {
+                    "ticker": t,
+                    "close": cs[-1],
+                    "change_pct": (cs[-1] / cs[-2] - 1) * 100,
+                }
     gamma = [g for t in idx if (g := gamma_bands(by_u[t])) is not None]
     prints_stored = market.get("darkpool") is not None
     programs = programs_of(store, session) if prints_stored else []
@@ -252,7 +256,7 @@ def market_context(
         prev = [d for d in result_sessions(store) if d < session]
         for d in prev[-int(DEEP_DIVE_RULES["history_sessions"]) :]:
             earlier.append(read_market(store, d))
-    except Exception:  # noqa: BLE001 - no earlier rollup: the deep-dive says so
+    except Exception:
         earlier = []
     smap = None
     try:
@@ -261,7 +265,7 @@ def market_context(
             smap = dict(
                 zip(st.column("ticker").to_pylist(), st.column("sector").to_pylist(), strict=True)
             )
-    except Exception:  # noqa: BLE001
+    except Exception:
         smap = None
     deep = sector_deep_dive(market, docs, earlier, prices, smap) if market.get("side") else None
     th = None

@@ -154,7 +154,9 @@ RULES: tuple[Rule, ...] = (
     _r("earn.build", "earnings_setup", "002 earnings OI", "a listed expiry after earnings", "Post-earnings expiry {0}: OI change over the stored window {1} contracts."),
     _r("earn.move", "earnings_setup", "002 earnings OI", "a listed expiry after earnings", "Implied move {0} from the {2} straddle (first expiry after the report, {3} days, ordinary volatility included) vs historical mean earnings-day move {1}{note}."),
     _r("earn.kink", "earnings_setup", "issue 19 term-structure kink", "expiries before and after the report with ATM IV", "Event-only move from the term-structure kink: {0} (ATM IV {1} at {2} after the report vs {3} at {4} before it)."),
+    _r("earn.kink2", "earnings_setup", "issue 19 term-structure kink", "no expiry before the report, two after it with ATM IV", "Event-only move from the term-structure kink: {0} (ATM IV {1} at {2} and {3} at {4}, both after the report; the ordinary volatility is the forward between them)."),
     _r("earn.kink_na", "earnings_setup", "001 missing data", "no kink measurable", "Event-only move from the term-structure kink: n/a ({reason})."),
+    _r("earn.cliff", "earnings_setup", "002 pre-earnings OI cliff", "two or more stored sessions of the post-event expiry", "Pre-earnings build: that expiry held {0} contracts in the first of {3} stored sessions and {1} now (ratio {2}; seed 002 expects 2 to 4 times by the eve of the report)."),
     _r("earn.lean", "earnings_setup", "002 pre-earnings OI cliff", "call and put OI of the post-event expiry", "OI of that expiry: calls {0}, puts {1} (call/put {2}: {lean}).", "earn_cp_calls_lead", "earn_cp_puts_match"),
     _r("earn.skew", "earnings_setup", "002 earnings OI", "a listed expiry after earnings", "Skew of that expiry (25Δ RR): {0}."),
     _r("earn.no_expiry", "earnings_setup", "002 earnings OI", "no listed expiry after earnings", "No listed expiry after the earnings date in the snapshot."),
@@ -243,14 +245,46 @@ THRESHOLDS = MappingProxyType(
         "sma_windows": (CONTEXT_RULES["sma_windows"], "sessions", "market.CONTEXT_RULES"),
         "rv_windows": (CONTEXT_RULES["rv_windows"], "daily returns", "market.CONTEXT_RULES"),
         "regime_window": (CONTEXT_RULES["regime_window"], "sessions", "market.CONTEXT_RULES"),
-        "regime_dominant": (CONTEXT_RULES["regime_dominant"], "trend score (efficiency ratio x 100)", "market.CONTEXT_RULES"),
-        "regime_trend": (CONTEXT_RULES["regime_trend"], "trend score (efficiency ratio x 100)", "market.CONTEXT_RULES"),
-        "earn_cp_calls_lead": (1.5, "call/put OI of the post-event expiry (seed 002: 1.8 reads bullish)", "report.rules"),
-        "earn_cp_puts_match": (1.0, "call/put OI of the post-event expiry (seed 002: puts matching calls)", "report.rules"),
-        "program_min_slices": (PROGRAM_RULES["min_slices"], "prints", "flow._darkpool.PROGRAM_RULES"),
-        "program_size_band": (PROGRAM_RULES["size_band"], "size ratio - 1", "flow._darkpool.PROGRAM_RULES"),
-        "program_max_interval_cv": (PROGRAM_RULES["max_interval_cv"], "sd/mean of intervals", "flow._darkpool.PROGRAM_RULES"),
-        "program_side_edge": (PROGRAM_RULES["side_edge"], "fraction of the spread", "flow._darkpool.PROGRAM_RULES"),
+        "regime_dominant": (
+            CONTEXT_RULES["regime_dominant"],
+            "trend score (efficiency ratio x 100)",
+            "market.CONTEXT_RULES",
+        ),
+        "regime_trend": (
+            CONTEXT_RULES["regime_trend"],
+            "trend score (efficiency ratio x 100)",
+            "market.CONTEXT_RULES",
+        ),
+        "earn_cp_calls_lead": (
+            1.5,
+            "call/put OI of the post-event expiry (seed 002: 1.8 reads bullish)",
+            "report.rules",
+        ),
+        "earn_cp_puts_match": (
+            1.0,
+            "call/put OI of the post-event expiry (seed 002: puts matching calls)",
+            "report.rules",
+        ),
+        "program_min_slices": (
+            PROGRAM_RULES["min_slices"],
+            "prints",
+            "flow._darkpool.PROGRAM_RULES",
+        ),
+        "program_size_band": (
+            PROGRAM_RULES["size_band"],
+            "size ratio - 1",
+            "flow._darkpool.PROGRAM_RULES",
+        ),
+        "program_max_interval_cv": (
+            PROGRAM_RULES["max_interval_cv"],
+            "sd/mean of intervals",
+            "flow._darkpool.PROGRAM_RULES",
+        ),
+        "program_side_edge": (
+            PROGRAM_RULES["side_edge"],
+            "fraction of the spread",
+            "flow._darkpool.PROGRAM_RULES",
+        ),
     }
 )
 RULES = RULES + (

@@ -42,10 +42,20 @@ def price_section(fb: FigureBook, ctx: Mapping[str, Any]) -> Section:
         lead = j == 0  # sentences for the lead index; the table carries every index
         mark = len(s.sentences)
         kc = fb.add(f"px.{t}.close", p["close"], "USD", "price", f"{t} close")
-        kd = fb.add(f"px.{t}.chg", _pct(p.get("change_pct")), "fraction", "pct_signed", f"{t} change on the day")
+        kd = fb.add(
+            f"px.{t}.chg",
+            _pct(p.get("change_pct")),
+            "fraction",
+            "pct_signed",
+            f"{t} change on the day",
+        )
         src = "daily bars" if p["source"] == "bars" else "the chain's spot per stored session"
         s.sentences.append(say(fb, "ctx.price", kc, kd, t=t, source=src, n=p["sessions"]))
-        row: dict[str, Any] = {"ticker": t, "close": p["close"], "change": _pct(p.get("change_pct"))}
+        row: dict[str, Any] = {
+            "ticker": t,
+            "close": p["close"],
+            "change": _pct(p.get("change_pct")),
+        }
         na = [b for b in p["sma"] if b["sma"] is None]
         for b in p["sma"]:
             w = b["window"]
@@ -53,8 +63,12 @@ def price_section(fb: FigureBook, ctx: Mapping[str, Any]) -> Section:
                 row[f"d{w}"] = None
                 continue
             ka = fb.add(f"px.{t}.sma{w}", b["sma"], "USD", "price", f"{t} {w}-session average")
-            kx = fb.add(f"px.{t}.d{w}", _pct(b["distance_pct"]), "fraction", "pct_signed", "distance to it")
-            kn = fb.add(f"px.{t}.n{w}", b["sessions_on_side"], "sessions", "int", "sessions on that side")
+            kx = fb.add(
+                f"px.{t}.d{w}", _pct(b["distance_pct"]), "fraction", "pct_signed", "distance to it"
+            )
+            kn = fb.add(
+                f"px.{t}.n{w}", b["sessions_on_side"], "sessions", "int", "sessions on that side"
+            )
             every = b["sessions_on_side"] >= b.get("sessions_counted", b["sessions_on_side"] + 1)
             s.sentences.append(say(fb, "ctx.sma", ka, kx, kn, t=t, w=w, side=b["side"],
                                    every=f" (every session with {w} closes behind it)" if every else ""))  # fmt: skip
@@ -63,22 +77,50 @@ def price_section(fb: FigureBook, ctx: Mapping[str, Any]) -> Section:
         if na:
             ws = "/".join(str(b["window"]) for b in na)
             why = f"{p['sessions']} closes stored; needs " + ", ".join(str(b["window"]) for b in na)
-            s.sentences.append(say(fb, "ctx.sma_na", t=t, w=ws, plural="s" if len(na) > 1 else "", reason=why))
+            s.sentences.append(
+                say(fb, "ctx.sma_na", t=t, w=ws, plural="s" if len(na) > 1 else "", reason=why)
+            )
         rg = p["regime"]
         if rg["score"] is None:
             s.sentences.append(say(fb, "ctx.regime_na", t=t, w=rg["window"], reason=rg["reason"]))
         else:
             ks = fb.add(f"px.{t}.trend", rg["score"], "score 0-100", "ratio", f"{t} trend score")
-            k1 = fb.add("px.th.dominant", CONTEXT_RULES["regime_dominant"], "score", "ratio", "dominant threshold")
-            k2 = fb.add("px.th.trend", CONTEXT_RULES["regime_trend"], "score", "ratio", "trend threshold")
-            s.sentences.append(say(fb, "ctx.regime", ks, k1, k2, t=t, w=rg["window"], regime=rg["regime"], direction=rg["direction"]))
+            k1 = fb.add(
+                "px.th.dominant",
+                CONTEXT_RULES["regime_dominant"],
+                "score",
+                "ratio",
+                "dominant threshold",
+            )
+            k2 = fb.add(
+                "px.th.trend", CONTEXT_RULES["regime_trend"], "score", "ratio", "trend threshold"
+            )
+            s.sentences.append(
+                say(
+                    fb,
+                    "ctx.regime",
+                    ks,
+                    k1,
+                    k2,
+                    t=t,
+                    w=rg["window"],
+                    regime=rg["regime"],
+                    direction=rg["direction"],
+                )
+            )
             row["regime"] = f"{rg['regime']} ({rg['direction']})"
         parts, keys = [], []
         for v in p["realized_vol"]:
             if v["value"] is None:
                 parts.append(f"{v['window']}-session n/a ({v['reason']})")
             else:
-                k = fb.add(f"px.{t}.rv{v['window']}", v["value"], "1/yr (decimal)", "iv", f"{v['window']}-session realized vol")
+                k = fb.add(
+                    f"px.{t}.rv{v['window']}",
+                    v["value"],
+                    "1/yr (decimal)",
+                    "iv",
+                    f"{v['window']}-session realized vol",
+                )
                 keys.append(k)
                 parts.append(f"{v['window']}-session {fb.d(k)}")
                 row[f"rv{v['window']}"] = v["value"]
@@ -131,7 +173,9 @@ def dealer_band_sentences(fb: FigureBook, ctx: Mapping[str, Any]) -> list[Senten
             continue
         kl = fb.add(f"g.{t}.bl", b["low"], "USD", "price", "positive-gamma band low")
         kh = fb.add(f"g.{t}.bh", b["high"], "USD", "price", "positive-gamma band high")
-        kd = fb.add(f"g.{t}.bd", b["distance_pct"] / 100.0, "fraction", "pct_signed", "distance from spot")
+        kd = fb.add(
+            f"g.{t}.bd", b["distance_pct"] / 100.0, "fraction", "pct_signed", "distance from spot"
+        )
         edge = ""
         if b["low"] <= g["grid_low"] or b["high"] >= g["grid_high"]:
             edge = " (to the edge of the profile grid)"
@@ -147,7 +191,9 @@ def dealer_band_sentences(fb: FigureBook, ctx: Mapping[str, Any]) -> list[Senten
     return out
 
 
-def program_sentences(fb: FigureBook, ctx: Mapping[str, Any]) -> tuple[list[Sentence], list[dict[str, Any]]]:
+def program_sentences(
+    fb: FigureBook, ctx: Mapping[str, Any]
+) -> tuple[list[Sentence], list[dict[str, Any]]]:
     """The dark-pool programs of the session (sentences and table records)."""
     from chainlens.flow._darkpool import PROGRAM_RULES
 
@@ -190,11 +236,15 @@ def deep_dive_section(fb: FigureBook, ctx: Mapping[str, Any]) -> Section | None:
     sec = dd["sector"]
     kn = fb.add("deep.net", dd["net_usd"], "USD", "money_signed", f"{sec} options directional net")
     kp = fb.add("deep.prem", dd["premium_usd"], "USD", "money", f"{sec} option premium")
-    kd = fb.add("deep.dp", dd.get("darkpool_net_usd"), "USD", "money_signed", f"{sec} dark-pool net")
+    kd = fb.add(
+        "deep.dp", dd.get("darkpool_net_usd"), "USD", "money_signed", f"{sec} dark-pool net"
+    )
     if dd["basis"] == "share":
         ks = fb.add("deep.share", dd["share"], "fraction", "pct", "share of market premium")
         ka = fb.add("deep.avg", dd["share_avg"], "fraction", "pct", "its average share")
-        s.sentences.append(say(fb, "deep.pick_share", ks, ka, kn, kd, kp, sector=sec, n=dd["history_sessions"]))
+        s.sentences.append(
+            say(fb, "deep.pick_share", ks, ka, kn, kd, kp, sector=sec, n=dd["history_sessions"])
+        )
     else:
         s.sentences.append(say(fb, "deep.pick_net", kn, kp, kd, sector=sec))
     s.tables.append(fb.table("deep_dive", f"{sec}: options vs dark pool by name", [
@@ -205,8 +255,20 @@ def deep_dive_section(fb: FigureBook, ctx: Mapping[str, Any]) -> Section | None:
     names = dd["names"]
     if dd["reading"] == "single" and names:
         top = names[0]
-        kt = fb.add("deep.top_share", dd["top_share"], "fraction", "pct", "top name's share of |dark-pool net|")
-        ktn = fb.add("deep.top_net", top["darkpool_net_usd"], "USD", "money_signed", f"{top['ticker']} dark-pool net")
+        kt = fb.add(
+            "deep.top_share",
+            dd["top_share"],
+            "fraction",
+            "pct",
+            "top name's share of |dark-pool net|",
+        )
+        ktn = fb.add(
+            "deep.top_net",
+            top["darkpool_net_usd"],
+            "USD",
+            "money_signed",
+            f"{top['ticker']} dark-pool net",
+        )
         acc = (top["darkpool_net_usd"] or 0) > 0
         ch = top.get("change_pct")
         if acc and ch is not None and ch < 0:
@@ -250,11 +312,19 @@ def thesis_section(fb: FigureBook, ctx: Mapping[str, Any]) -> Section | None:
         kv = fb.add(f"thesis.{i}.value", it["value"], unit, fmt, f"{it['name']}: value")
         kg = fb.add(f"thesis.{i}.target", it.get("target"), unit, fmt, f"{it['name']}: level")
         if it["kind"] == "price_vs_sma":
-            kr = fb.add(f"thesis.{i}.run", it.get("sessions_on_side"), "sessions", "int", "sessions on that side")
+            kr = fb.add(
+                f"thesis.{i}.run",
+                it.get("sessions_on_side"),
+                "sessions",
+                "int",
+                "sessions on that side",
+            )
             s.sentences.append(say(fb, "thesis.sma", kv, kg, kr, mark=mark, i=i, name=it["name"], t=it["ticker"],
                                    w=it["window"], side=it.get("side"), need=it["sessions"], want=it["test"]))  # fmt: skip
         else:
-            s.sentences.append(say(fb, "thesis.cmp", kv, kg, mark=mark, i=i, name=it["name"], test=it["test"]))
+            s.sentences.append(
+                say(fb, "thesis.cmp", kv, kg, mark=mark, i=i, name=it["name"], test=it["test"])
+            )
     return s
 
 
@@ -264,14 +334,18 @@ def _idx_dp(m: Mapping[str, Any], ctx: Mapping[str, Any]) -> float | None:
         return None
     idx = {g["ticker"] for g in ctx.get("gamma") or []} | {"SPY", "QQQ", "IWM"}
     rows = [*dp.get("accumulation", []), *dp.get("distribution", [])]
-    vals = [float(r["net_usd"]) for r in rows if r["ticker"] in idx and r.get("net_usd") is not None]
+    vals = [
+        float(r["net_usd"]) for r in rows if r["ticker"] in idx and r.get("net_usd") is not None
+    ]
     return sum(vals) if vals else None
 
 
 def editorial(fb: FigureBook, m: Mapping[str, Any], ctx: Mapping[str, Any]) -> list[Sentence]:
     """The headline: the lead index's move against the flow underneath it."""
     prices = {p["ticker"]: p for p in ctx.get("prices") or [] if "sma" in p}
-    lead = next((prices[t] for t in ("SPX", "SPY", "QQQ", "IWM", "NDX", "RUT") if t in prices), None)
+    lead = next(
+        (prices[t] for t in ("SPX", "SPY", "QQQ", "IWM", "NDX", "RUT") if t in prices), None
+    )
     side = m.get("side")
     if lead is None or lead.get("change_pct") is None or not side:
         return [say(fb, "edit.none")]
@@ -298,36 +372,72 @@ def bottom_line(fb: FigureBook, m: Mapping[str, Any], ctx: Mapping[str, Any]) ->
     each sentence with its figures."""
     s = Section(id="bottom_line", title="Bottom Line")
     prices = {p["ticker"]: p for p in ctx.get("prices") or [] if "sma" in p}
-    lead = next((prices[t] for t in ("SPX", "SPY", "QQQ", "IWM", "NDX", "RUT") if t in prices), None)
+    lead = next(
+        (prices[t] for t in ("SPX", "SPY", "QQQ", "IWM", "NDX", "RUT") if t in prices), None
+    )
     if lead is not None:
         long_w = CONTEXT_RULES["sma_windows"][-1]
         b = next((x for x in lead["sma"] if x["sma"] is not None and x["window"] == long_w), None)
         avail = [x for x in lead["sma"] if x["sma"] is not None]
         if b is not None:
-            k = fb.add("bl.d", b["distance_pct"] / 100.0, "fraction", "pct_signed", "distance to the long average")
+            k = fb.add(
+                "bl.d",
+                b["distance_pct"] / 100.0,
+                "fraction",
+                "pct_signed",
+                "distance to the long average",
+            )
             kn = fb.add("bl.n", b["sessions_on_side"], "sessions", "int", "sessions on that side")
-            s.sentences.append(say(fb, "bl.trend", k, kn, t=lead["ticker"], w=long_w, side=b["side"]))
+            s.sentences.append(
+                say(fb, "bl.trend", k, kn, t=lead["ticker"], w=long_w, side=b["side"])
+            )
         else:
             lb = next(x for x in lead["sma"] if x["window"] == long_w)
-            s.sentences.append(say(fb, "bl.trend_na", t=lead["ticker"], w=long_w, reason=lb["reason"]))
+            s.sentences.append(
+                say(fb, "bl.trend_na", t=lead["ticker"], w=long_w, reason=lb["reason"])
+            )
             if avail:
                 x = avail[-1]
-                k = fb.add("bl.d", x["distance_pct"] / 100.0, "fraction", "pct_signed", "distance to the longest computed average")
-                kn = fb.add("bl.n", x["sessions_on_side"], "sessions", "int", "sessions on that side")
-                s.sentences.append(say(fb, "bl.trend", k, kn, t=lead["ticker"], w=x["window"], side=x["side"]))
-    short = [g["ticker"] for g in ctx.get("gamma") or [] if (g.get("gex_at_spot_usd_per_1pct") or 0) < 0]
-    longg = [g["ticker"] for g in ctx.get("gamma") or [] if (g.get("gex_at_spot_usd_per_1pct") or 0) > 0]
+                k = fb.add(
+                    "bl.d",
+                    x["distance_pct"] / 100.0,
+                    "fraction",
+                    "pct_signed",
+                    "distance to the longest computed average",
+                )
+                kn = fb.add(
+                    "bl.n", x["sessions_on_side"], "sessions", "int", "sessions on that side"
+                )
+                s.sentences.append(
+                    say(fb, "bl.trend", k, kn, t=lead["ticker"], w=x["window"], side=x["side"])
+                )
+    short = [
+        g["ticker"] for g in ctx.get("gamma") or [] if (g.get("gex_at_spot_usd_per_1pct") or 0) < 0
+    ]
+    longg = [
+        g["ticker"] for g in ctx.get("gamma") or [] if (g.get("gex_at_spot_usd_per_1pct") or 0) > 0
+    ]
     if short or longg:
-        s.sentences.append(say(fb, "bl.gamma", short=", ".join(short) or "none", long=", ".join(longg) or "none"))
+        s.sentences.append(
+            say(fb, "bl.gamma", short=", ".join(short) or "none", long=", ".join(longg) or "none")
+        )
     dpn = _idx_dp(m, ctx)
     if dpn is not None:
         kd = fb.add("bl.dp", dpn, "USD", "money_signed", "index dark-pool net")
         s.sentences.append(say(fb, "bl.dp", kd, word="accumulation" if dpn > 0 else "distribution"))
     progs = ctx.get("programs") or []
     if progs:
-        kp = fb.add("bl.prog", sum(float(p["notional_usd"]) for p in progs), "USD", "money", "programs' notional")
+        kp = fb.add(
+            "bl.prog",
+            sum(float(p["notional_usd"]) for p in progs),
+            "USD",
+            "money",
+            "programs' notional",
+        )
         sells = sum(1 for p in progs if p["side"] == "sell")
-        s.sentences.append(say(fb, "bl.programs", kp, n=len(progs), sells=sells, buys=len(progs) - sells))
+        s.sentences.append(
+            say(fb, "bl.programs", kp, n=len(progs), sells=sells, buys=len(progs) - sells)
+        )
     cv = m.get("convergence") or {}
     if cv:
         kb = fb.add("bl.bear", cv.get("bearish_count"), "inputs", "int", "bearish inputs")
