@@ -118,7 +118,12 @@ def test_premium_and_earnings_lens_figures(tiny) -> None:  # type: ignore[no-unt
     assert e.figures["earn.oi_build"].value == 150
     assert e.figures["earn.implied"].value == pytest.approx((3.3 + 1.4) / 102)
     assert e.figures["earn.hist"].value == pytest.approx(0.015)
-    assert "Implied move 4.6% vs historical mean earnings-day move 1.5%." in _texts(e)
+    # issue 19: the straddle is named (first expiry after the report) with its days
+    assert re.search(
+        r"Implied move 4\.6% from the 2024-03-08 straddle \(first expiry after the report, \d+ days, "
+        r"ordinary volatility included\) vs historical mean earnings-day move 1\.5%\.",
+        _texts(e),
+    )
 
 
 def test_daily_golden(tiny) -> None:  # type: ignore[no-untyped-def]

@@ -869,3 +869,262 @@ def market_rollup(
         "rules": dict(RULES),
         "missing": missing,
     }
+
+
+# ---------------------------------------------------------------------------- price context
+#: Price-context windows and the trend/range regime thresholds (issue 19, seed 003 "Range
+#: regime": "Range values above 40 indicate DOMINANT trends").
+CONTEXT_RULES: Mapping[str, Any] = {
+    "sma_windows": (20, 50, 200),  # sessions
+    "rv_windows": (5, 20, 60),  # daily returns
+    "regime_window": 20,  # sessions of the efficiency ratio
+    "regime_dominant": 40.0,  # trend score at or above: dominant trend
+    "regime_trend": 25.0,  # trend score at or above (below dominant): trending; below: range
+}
+
+
+def _sma_block(c: Any, n: int) -> dict[str, Any]:
+    """Distance to the ``n``-session simple average and the run of sessions on that side."""
+    import numpy as np
+
+    have = int(c.size)
+    if have < n:
+        return {
+            "window": n,
+            "sma": None,
+            "distance_pct": None,
+            "side": None,
+            "sessions_on_side": None,
+            "reason": f"needs {n} sessions of closes, {have} stored",
+        }
+    cs = np.concatenate([[0.0], np.cumsum(c)])
+    sma = (cs[n:] - cs[:-n]) / n  # sma[k] = mean(c[k .. k+n-1]), aligned to close c[k+n-1]
+    above = c[n - 1 :] > sma
+    below = c[n - 1 :] < sma
+    last_above, last_below = bool(above[-1]), bool(below[-1])
+    run = 0
+    ref = above if last_above else below
+    if last_above or last_below:
+        flips = np.flatnonzero(~ref[::-1])
+        run = int(flips[0]) if flips.size else int(ref.size)
+    return {
+        "window": n,
+        "sma": float(sma[-1]),
+        "distance_pct": float((c[-1] / sma[-1] - 1.0) * 100.0),
+        "side": "above" if last_above else ("below" if last_below else "at"),
+        "sessions_on_side": run,
+        "sessions_counted": int(ref.size),
+        "reason": None,
+    }
+
+
+def trend_score(closes: Sequence[float] | Any, window: int | None = None) -> dict[str, Any]:
+    """Trend/range regime measure: Kaufman's efficiency ratio over ``window`` sessions × 100.
+
+    Notes
+    -----
+    .. math:: T = 100\\cdot\\frac{|C_t - C_{t-n}|}{\\sum_{i=t-n+1}^{t} |C_i - C_{i-1}|}
+
+    with :math:`n` = :data:`CONTEXT_RULES` ``regime_window`` (20 sessions) of closes (USD; bars,
+    or the chain's spot per session when no bars are stored). :math:`T` is unitless in
+    [0, 100]: 100 is a straight line, a random walk averages about :math:`100/\\sqrt{n}`
+    (≈ 22 for 20 sessions). Regime: ``dominant trend`` when :math:`T \\ge` ``regime_dominant``
+    (40, seed 003's "above 40 indicate DOMINANT trends"), ``trend`` when :math:`T \\ge`
+    ``regime_trend`` (25), else ``range``; direction ``up`` when :math:`C_t > C_{t-n}`, ``down``
+    when lower. Kaufman, *Trading Systems and Methods*, "Efficiency ratio". ``None`` score with
+    a reason when fewer than :math:`n+1` closes are stored.
+    """
+    import numpy as np
+
+    n = int(window or CONTEXT_RULES["regime_window"])
+    c = np.asarray(closes, dtype=np.float64)
+    c = c[np.isfinite(c) & (c > 0)]
+    if c.size < n + 1:
+        return {
+            "window": n,
+            "score": None,
+            "regime": None,
+            "direction": None,
+            "reason": f"needs {n + 1} sessions of closes, {c.size} stored",
+        }
+    seg = c[-(n + 1) :]
+    path = float(np.abs(np.diff(seg)).sum())
+    net = float(seg[-1] - seg[0])
+    score = 100.0 * abs(net) / path if path > 0 else 0.0
+    if score >= CONTEXT_RULES["regime_dominant"]:
+        regime = "dominant trend"
+    elif score >= CONTEXT_RULES["regime_trend"]:
+        regime = "trend"
+    else:
+        regime = "range"
+    return {
+        "window": n,
+        "score": score,
+        "regime": regime,
+        "direction": "up" if net > 0 else ("down" if net < 0 else "flat"),
+        "reason": None,
+    }
+
+
+def price_context(
+    dates: Sequence[dt.date], closes: Sequence[float], *, ticker: str, source: str
+) -> dict[str, Any]:
+    """Price context of one ticker from its closes (seed 003 "Price action summary", "200DMA
+    status", "Range regime").
+
+    Parameters
+    ----------
+    dates, closes
+        Sessions ascending and their closes (USD), the last being the report's session.
+    ticker
+        The ticker.
+    source
+        ``bars`` (the daily-bars input) or ``chain_spot`` (the chain's spot per stored session).
+
+    Returns
+    -------
+    dict
+        ``ticker``, ``source``, ``session``, ``sessions`` (closes used), ``close``,
+        ``change_pct`` (:math:`(C_t/C_{t-1}-1)\\cdot 100`, None with one close), ``sma``: per
+        window of :data:`CONTEXT_RULES` ``sma_windows`` the simple average
+        :math:`\\bar C_n = \\frac1n\\sum_{i=0}^{n-1} C_{t-i}` (USD), ``distance_pct``
+        :math:`(C_t/\\bar C_n - 1)\\cdot 100`, ``side`` (above/below/at) and
+        ``sessions_on_side`` (consecutive sessions, today included, whose close sat on the
+        same side of that day's own n-session average; only days with n closes behind them
+        count), or a ``reason`` when fewer than n closes are stored; ``regime``
+        (:func:`trend_score`); ``realized_vol``: per window of ``rv_windows`` the annualised
+        close-to-close volatility :math:`\\sqrt{252}\\,\\operatorname{sd}(\\ln C_i/C_{i-1})`
+        (decimal, ddof 1) over the last n returns, or a reason; ``closes`` (the closes used).
+    """
+    import numpy as np
+
+    c = np.asarray(closes, dtype=np.float64)
+    ok = np.isfinite(c) & (c > 0)
+    c = c[ok]
+    ds = [d for d, k in zip(dates, ok.tolist(), strict=True) if k]
+    out: dict[str, Any] = {
+        "ticker": ticker,
+        "source": source,
+        "session": ds[-1].isoformat() if ds else None,
+        "sessions": int(c.size),
+        "close": float(c[-1]) if c.size else None,
+        "change_pct": float((c[-1] / c[-2] - 1.0) * 100.0) if c.size >= 2 else None,
+    }
+    out["sma"] = [_sma_block(c, n) for n in CONTEXT_RULES["sma_windows"]]
+    out["regime"] = trend_score(c)
+    rets = np.diff(np.log(c)) if c.size >= 2 else np.zeros(0)
+    rvs = []
+    for n in CONTEXT_RULES["rv_windows"]:
+        if rets.size >= n:
+            rvs.append(
+                {
+                    "window": n,
+                    "value": float(np.std(rets[-n:], ddof=1) * math.sqrt(252.0)),
+                    "reason": None,
+                }
+            )
+        else:
+            rvs.append(
+                {
+                    "window": n,
+                    "value": None,
+                    "reason": f"needs {n} daily returns, {rets.size} stored",
+                }
+            )
+    out["realized_vol"] = rvs
+    out["closes"] = c.tolist()
+    return out
+
+
+def gamma_bands(doc: Mapping[str, Any]) -> dict[str, Any] | None:
+    """0DTE GEX zone and the nearest positive-gamma band of one index (seed 003 "Dealer
+    mechanics": "SPX 0DTE GEX -$3B to -$5B zone at 6770-6800 ... Nearest positive gamma:
+    5800-5850").
+
+    Notes
+    -----
+    From the document's gamma profile (``analysis.profile``: dealer GEX in USD per 1 % move at
+    each spot level of the grid, classic dealer signs):
+
+    * 0DTE GEX at a level :math:`= G_{all}(L) - G_{ex\\,next}(L)`: the contracts of the next
+      unsettled expiry when it settles on the next session, i.e. tomorrow's 0DTE (an
+      end-of-day snapshot holds the session's own 0DTE contracts already expired, gamma 0).
+      The **0DTE zone** is the levels within ±``gamma_zone_half_width_pct`` of spot,
+      reported as its low/high level and the min/max 0DTE GEX over them; ``None`` with a
+      reason when the next expiry settles later (no 0DTE tomorrow) or without greeks;
+    * the **positive-gamma band** is the run of consecutive grid levels with
+      :math:`G_{all}(L) > 0` that holds the positive level nearest spot; its distance is
+      :math:`(L_{edge}/S - 1)\\cdot 100` to the band's edge nearest spot (0 when spot is
+      inside). ``band`` is ``None`` when no level of the grid (default ±15 %) is positive.
+    """
+    import numpy as np
+
+    a = doc.get("analysis", {})
+    spot = _fin(a.get("spot"))
+    prof = a.get("profile") or {}
+    lv = np.asarray(prof.get("levels") or [], dtype=np.float64)
+    gg = prof.get("gex_usd_per_1pct") or {}
+    g_all = np.asarray([np.nan if v is None else v for v in gg.get("all") or []], np.float64)
+    if spot is None or lv.size < 2 or lv.size != g_all.size or not _has_greeks(a):
+        return None
+    out: dict[str, Any] = {
+        "ticker": doc.get("underlying"),
+        "spot": spot,
+        "grid_low": float(lv[0]),
+        "grid_high": float(lv[-1]),
+    }
+    from chainlens.calendar import next_session
+
+    nx = prof.get("next_expiry")
+    session = str(doc.get("session") or "")[:10]
+    ex = gg.get("ex_next_expiry")
+    zone = None
+    reason = None
+    try:
+        tomorrow = next_session(dt.date.fromisoformat(session)).isoformat()
+    except ValueError:
+        tomorrow = None
+    if nx is None or ex is None or len(ex) != lv.size:
+        reason = "no unsettled expiry in the profile"
+    elif tomorrow is None or str(nx)[:10] > tomorrow:
+        reason = f"the next expiry {str(nx)[:10]} does not settle on the next session {tomorrow}"
+    else:
+        g0 = g_all - np.asarray([np.nan if v is None else v for v in ex], np.float64)
+        hw = RULES["gamma_zone_half_width_pct"] / 100.0
+        m = (np.abs(lv / spot - 1.0) <= hw) & np.isfinite(g0)
+        if m.any():
+            k = int(np.argmin(np.abs(lv - spot)))
+            zone = {
+                "expiry": str(nx)[:10],
+                "low": float(lv[m].min()),
+                "high": float(lv[m].max()),
+                "gex_min": float(g0[m].min()),
+                "gex_max": float(g0[m].max()),
+                "gex_at_spot": float(g0[k]) if np.isfinite(g0[k]) else None,
+            }
+        else:
+            reason = "no profile level within the zone"
+    out["zero_dte"] = zone
+    out["zero_dte_reason"] = reason
+    pos = np.isfinite(g_all) & (g_all > 0)
+    band = None
+    if pos.any():
+        idx = np.flatnonzero(pos)
+        j = int(idx[np.argmin(np.abs(lv[idx] - spot))])
+        lo = j
+        while lo > 0 and pos[lo - 1]:
+            lo -= 1
+        hi = j
+        while hi < lv.size - 1 and pos[hi + 1]:
+            hi += 1
+        blo, bhi = float(lv[lo]), float(lv[hi])
+        if blo <= spot <= bhi:
+            dist = 0.0
+        else:
+            edge = bhi if bhi < spot else blo
+            dist = (edge / spot - 1.0) * 100.0
+        band = {"low": blo, "high": bhi, "distance_pct": dist}
+    out["positive_band"] = band
+    at = gex_at_spot(a)
+    out["gex_at_spot_usd_per_1pct"] = at
+    return out

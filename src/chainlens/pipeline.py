@@ -273,8 +273,21 @@ def _earnings(
 
     Notes
     -----
-    * post-earnings expiry: the first unsettled expiry on or after the next earnings date;
+    * post-earnings expiry: the first unsettled expiry that settles after the report (on or
+      after the date for a "before open" event, after it when the note says "after" close);
       implied move = its ATM straddle / spot · 100 (seed 004), skew = its 25Δ risk reversal;
+    * term-structure-kink move (issue 19): with :math:`\\sigma_1` the ATM IV of that expiry,
+      :math:`\\sigma_0` the ATM IV of the last expiry settling before the report (the
+      ordinary volatility) and :math:`T_1` = calendar days to the post-event expiry / 365, the
+      event variance :math:`v_E = (\\sigma_1^2 - \\sigma_0^2)\\,T_1` (``kink_method``
+      ``pre_post``) and the expected absolute event move
+      :math:`\\sqrt{2/\\pi}\\,\\sqrt{v_E}\\cdot 100` (%, comparable to a straddle). With no
+      expiry before the report, the first two post-event expiries (``two_post``): ordinary
+      variance rate :math:`\\sigma_d^2 = (\\sigma_2^2 T_2 - \\sigma_1^2 T_1)/(T_2 - T_1)` and
+      :math:`v_E = (\\sigma_1^2 - \\sigma_d^2)\\,T_1`. None with ``kink_reason`` when
+      :math:`v_E \\le 0` or an expiry is missing;
+    * call/put OI of the post-event expiry from ``analysis.by_expiry`` (seed 002: the call/put
+      OI ratio accumulating in that expiry is the directional lean into the report);
     * OI build = Σ OI of that expiry in the last snapshot − the same in the first snapshot of
       the window (contracts; seed 002 "event-driven OI");
     * historical move (%) = mean over past earnings dates of :math:`|C_1/C_0 - 1|\\cdot 100`
@@ -303,14 +316,68 @@ def _earnings(
     out: dict[str, Any] = {"next_date": upcoming[0] if upcoming else None, "past_dates": past}
     nxt = out["next_date"]
     if nxt is not None:
-        exps = [r for r in analysis_doc.get("vol", {}).get("expiries", [])]
-        post = [r for r in exps if r.get("expiry") and r["expiry"] >= nxt.isoformat()]
+        # issue 19: an expiry dated on the event day holds the event only when the report
+        # comes before the open; after the close it settles first (pre-event).
+        out["event_timing"] = "after_close" if nxt in after else "before_open"
+        first_post = nxt + dt.timedelta(days=1) if nxt in after else nxt
+        exps = [r for r in analysis_doc.get("vol", {}).get("expiries", []) if r.get("expiry")]
+        post = [r for r in exps if r["expiry"] >= first_post.isoformat()]
+        pre = [r for r in exps if r["expiry"] < first_post.isoformat()]
         pe = post[0] if post else None
+        p0 = pre[-1] if pre else None
         out["post_expiry"] = pe.get("expiry") if pe else None
         out["implied_move_pct"] = pe.get("expected_move_pct") if pe else None
         out["rr_25d"] = pe.get("rr_25d") if pe else None
         out["atm_iv"] = pe.get("atm_iv") if pe else None
+        out["pre_expiry"] = p0.get("expiry") if p0 else None
+        out["pre_atm_iv"] = p0.get("atm_iv") if p0 else None
+        t1 = (
+            (dt.date.fromisoformat(pe["expiry"]) - window.session).days / 365.0
+            if pe is not None
+            else None
+        )
+        out["days_to_post_expiry"] = None if t1 is None else round(t1 * 365.0)
+        s1 = None if pe is None else pe.get("atm_iv")
+        s0 = None if p0 is None else p0.get("atm_iv")
+        kink, why, method = None, None, None
+        p2 = post[1] if len(post) > 1 else None
+        if p0 is None and p2 is not None and pe is not None and t1:
+            # no pre-event expiry: two post-event expiries share the event variance
+            t2 = (dt.date.fromisoformat(p2["expiry"]) - window.session).days / 365.0
+            s2 = p2.get("atm_iv")
+            out["second_post_expiry"] = p2.get("expiry")
+            out["second_post_atm_iv"] = s2
+            if s1 is None or s2 is None or not (s1 == s1 and s2 == s2) or t2 <= t1:
+                why = "ATM IV missing on one of the two post-event expiries"
+            else:
+                d2 = (s2 * s2 * t2 - s1 * s1 * t1) / (t2 - t1)
+                v_e = s1 * s1 * t1 - d2 * t1
+                method = "two_post"
+                if v_e > 0 and d2 > 0:
+                    kink = math.sqrt(2.0 / math.pi) * math.sqrt(v_e) * 100.0
+                else:
+                    why = "no term-structure kink between the two post-event expiries"
+        elif pe is None:
+            why = "no listed expiry after the event"
+        elif p0 is None:
+            why = "no listed expiry before the event to measure ordinary volatility"
+        elif s1 is None or s0 is None or not (s1 == s1 and s0 == s0) or not t1:
+            why = "ATM IV missing on one of the two expiries"
+        else:
+            v_e = (s1 * s1 - s0 * s0) * t1
+            method = "pre_post"
+            if v_e > 0:
+                kink = math.sqrt(2.0 / math.pi) * math.sqrt(v_e) * 100.0
+            else:
+                why = "no term-structure kink: post-event ATM IV is not above the pre-event one"
+        out["kink_move_pct"] = kink
+        out["kink_reason"] = why
+        out["kink_method"] = method
         if pe is not None:
+            by_e = {str(r.get("expiry"))[:10]: r for r in analysis_doc.get("by_expiry", []) or []}
+            be = by_e.get(pe["expiry"]) or {}
+            out["post_expiry_call_oi"] = be.get("call_oi")
+            out["post_expiry_put_oi"] = be.get("put_oi")
             exp_d = dt.date.fromisoformat(pe["expiry"])
             h = history.filter(pc.equal(history.column("expiry"), pa.scalar(exp_d, pa.date32())))
             per = (

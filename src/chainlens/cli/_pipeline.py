@@ -188,14 +188,21 @@ def register(app: typer.Typer) -> None:
             None, "--out", help="Write to this file (default: stdout)."
         ),
         store: Path = StoreOpt,
+        thesis: Path | None = typer.Option(
+            None,
+            "--thesis",
+            help="TOML thesis checklist evaluated on the session (examples/thesis.toml).",
+        ),
     ) -> None:
         """The market-wide daily report (side decomposition, top flow, dark pool, zones...)."""
         from chainlens.report import render, write_report
         from chainlens.report._session import daily_report
         from chainlens.store import Store
+        from chainlens.thesis import load_thesis
 
+        th = None if thesis is None else load_thesis(thesis)
         with Store(store, create=False, read_only=True) as st:
-            r = daily_report(st, _parse_date(date), fmt)
+            r = daily_report(st, _parse_date(date), fmt, thesis=th)
         _emit(r, fmt, out, render, write_report)
 
     @app.command("demo")

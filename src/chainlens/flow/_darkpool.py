@@ -3,12 +3,19 @@ distribution labels, TWAP-like programs (seed 003 "DARKPOOL FLOW", "TWAP PROGRAM
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import polars as pl
 import pyarrow as pa
 
-__all__ = ["CONFIDENCE_BANDS", "darkpool_summary", "detect_twap"]
+__all__ = [
+    "CONFIDENCE_BANDS",
+    "PROGRAM_RULES",
+    "darkpool_summary",
+    "detect_programs",
+    "detect_twap",
+]
 
 #: Confidence label by the share of notional that could not be placed at the bid or the ask
 #: (seed 003 rates 9% unknown "HIGH", 15.7% "MODERATE", 37-49% "LOW"): (upper bound, label).
@@ -155,3 +162,121 @@ def detect_twap(
         & (pl.col("interval_cv") <= max_interval_cv)
     )
     return g.drop("_bucket").sort(["ticker", "start"]).to_arrow()
+
+
+#: Program detection thresholds (issue 19, seed 003 "TWAP PROGRAMS").
+PROGRAM_RULES: dict[str, float] = {
+    "min_slices": 10,  # prints in a program
+    "size_band": 0.5,  # a program's slices lie within a factor 1 + size_band of each other
+    "max_interval_cv": 0.35,  # sd / mean of the inter-slice intervals
+    "side_edge": 0.25,  # a slice sits within this fraction of the spread from the bid (sell) or ask (buy)
+    "min_gap_share": 0.5,  # a print closer than this share of the median interval is not a slice
+}
+
+
+def detect_programs(prints: pa.Table, **overrides: float) -> pa.Table:
+    """TWAP/VWAP-like programs in the dark pool: many prints of similar size at regular
+    intervals, one ticker, one side (seed 003 "TWAP PROGRAMS": "SPY: $1.08B | Mechanical").
+
+    Parameters
+    ----------
+    prints
+        Canonical ``prints`` (:data:`chainlens.schema.PRINTS`) of one session.
+    **overrides
+        Keys of :data:`PROGRAM_RULES`.
+
+    Returns
+    -------
+    pyarrow.Table
+        One row per program: ``ticker, side`` (``buy`` | ``sell``), ``slices``,
+        ``slice_size`` (median shares), ``notional_usd`` (:math:`\\sum p q`, USD),
+        ``interval_s`` (mean seconds between slices), ``interval_cv``, ``start``, ``end``
+        (UTC), ``vwap`` (:math:`\\sum p q / \\sum q`, USD), sorted by notional descending.
+
+    Notes
+    -----
+    1. Side: the place in the spread :math:`x = (p-b)/(a-b)` (valid, uncrossed NBBO);
+       ``sell`` when :math:`x \\le` ``side_edge``, ``buy`` when :math:`x \\ge 1-` ``side_edge``,
+       other prints are not slices (a program works one side of the book).
+    2. Size: prints are bucketed on three log grids of ratio :math:`1+` ``size_band`` offset by
+       a third of a bucket, so any set of slices whose sizes lie within a ratio of
+       :math:`(1+\\text{size\\_band})^{2/3}` shares a bucket on at least one grid (the simulator
+       draws slices within ±10 % of their mean: a ratio of 1.22).
+    3. Regularity: within a (ticker, side, grid, bucket), prints arriving less than
+       ``min_gap_share`` × the median inter-arrival time after the previous print are dropped
+       (unrelated prints of similar size); the rest are a program when at least ``min_slices``
+       remain and the coefficient of variation :math:`\\sigma_{\\Delta t}/\\mu_{\\Delta t}` of
+       their intervals is at most ``max_interval_cv``.
+    4. Per (ticker, side) the candidate with the most slices is kept (ties: lowest CV), so
+       two programs of different sizes on one side of one ticker report as one (the larger).
+    """
+    r = {**PROGRAM_RULES, **overrides}
+    df = pl.from_arrow(prints.select(["ts", "ticker", "price", "size", "bid", "ask"]))
+    assert isinstance(df, pl.DataFrame)
+    b, a, p = pl.col("bid"), pl.col("ask"), pl.col("price")
+    edge = float(r["side_edge"])
+    x = (p - b) / (a - b)
+    df = (
+        df.filter((pl.col("size") > 0) & b.is_not_null() & a.is_not_null() & (b > 0) & (a > b))
+        .with_columns(
+            pl.when(x <= edge)
+            .then(pl.lit("sell"))
+            .when(x >= 1.0 - edge)
+            .then(pl.lit("buy"))
+            .otherwise(None)
+            .alias("side"),
+            (pl.col("size").cast(pl.Float64).log() / math.log1p(float(r["size_band"]))).alias("_l"),
+            pl.col("ts").cast(pl.Int64).alias("_t"),
+            (p * pl.col("size").cast(pl.Float64)).alias("_n"),
+        )
+        .filter(pl.col("side").is_not_null())
+    )
+    keys = ["ticker", "side", "_g", "_bucket"]
+    parts = [
+        df.with_columns(
+            pl.lit(g).alias("_g"), (pl.col("_l") + g / 3.0).floor().cast(pl.Int64).alias("_bucket")
+        )
+        for g in range(3)
+    ]
+    allg = pl.concat(parts).sort([*keys, "_t"])
+    allg = allg.with_columns(pl.col("_t").diff().over(keys).alias("_dt"))
+    allg = allg.with_columns(pl.col("_dt").median().over(keys).alias("_med"))
+    kept = allg.filter(
+        pl.col("_dt").is_null() | (pl.col("_dt") >= float(r["min_gap_share"]) * pl.col("_med"))
+    ).with_columns((pl.col("_t").diff().over(keys) / 1e9).alias("_dt2"))
+    g = kept.group_by(keys).agg(
+        pl.len().cast(pl.Int64).alias("slices"),
+        pl.col("size").median().alias("slice_size"),
+        pl.col("_n").sum().alias("notional_usd"),
+        pl.col("size").sum().alias("_q"),
+        pl.col("_dt2").mean().alias("interval_s"),
+        (pl.col("_dt2").std() / pl.col("_dt2").mean()).alias("interval_cv"),
+        pl.col("ts").min().alias("start"),
+        pl.col("ts").max().alias("end"),
+    )
+    g = g.filter(
+        (pl.col("slices") >= int(r["min_slices"]))
+        & (pl.col("interval_s") > 0)
+        & (pl.col("interval_cv") <= float(r["max_interval_cv"]))
+    )
+    g = (
+        g.sort(["slices", "interval_cv"], descending=[True, False])
+        .unique(subset=["ticker", "side"], keep="first", maintain_order=True)
+        .with_columns((pl.col("notional_usd") / pl.col("_q")).alias("vwap"))
+        .select(
+            [
+                "ticker",
+                "side",
+                "slices",
+                "slice_size",
+                "notional_usd",
+                "interval_s",
+                "interval_cv",
+                "start",
+                "end",
+                "vwap",
+            ]
+        )  # fmt: skip
+        .sort("notional_usd", descending=True)
+    )
+    return g.to_arrow()

@@ -68,13 +68,16 @@ def ticker_report(
     return build_lens(doc, lens, links=links)
 
 
-def daily_report(store: Store, session: dt.date, fmt: str = "html") -> Report:
-    """The market daily report from the stored rollup."""
+def daily_report(store: Store, session: dt.date, fmt: str = "html", *, thesis: Any = None) -> Report:
+    """The market daily report from the stored rollup (``thesis``: a
+    :class:`chainlens.thesis.Thesis` evaluated on the session, issue 19)."""
+    from chainlens.report._context import market_context
     from chainlens.report.lenses.signals import market_signals
 
     links = chain_links(session, result_sessions(store), "daily", fmt)
     docs = store.read_docs(session)
     market = {**store.read_market(session), "oi_signals": market_signals(docs)}
+    market["context"] = market_context(store, session, docs, market, thesis=thesis)
     from chainlens.report._outcomes import session_outcomes  # issue 16
 
     ww = session_outcomes(store, session, [d["underlying"] for d in docs])["what_worked"]
@@ -90,6 +93,7 @@ def write_session_reports(
     formats: Sequence[str] = ("html", "md", "json"),
     png_for: Sequence[str] | None = None,
     outcomes: bool = True,
+    thesis: Any = None,
 ) -> list[Path]:
     """Write the daily report, the per-ticker reports and the index of ``session``.
 
@@ -97,7 +101,8 @@ def write_session_reports(
     to ``out_root/<YYYY-MM-DD>/``. ``png_for``: report names (``daily``, ``SPY-flow``) whose
     Markdown charts are PNG; the others get SVG files (default: all PNG). ``outcomes``: measure
     the reported tickers' outcome rules once (issue 16: reliability in each lens, level history
-    chart, the daily "What Worked Yesterday" over the reported tickers).
+    chart, the daily "What Worked Yesterday" over the reported tickers). ``thesis``: a
+    :class:`chainlens.thesis.Thesis` checklist for the daily report (issue 19).
     """
     day = out_root / session.isoformat()
     sessions = result_sessions(store)
@@ -107,6 +112,9 @@ def write_session_reports(
     from chainlens.report.lenses.signals import market_signals  # issue 11
 
     market = {**store.read_market(session), "oi_signals": market_signals(list(docs.values()))}
+    from chainlens.report._context import market_context  # issue 19
+
+    market["context"] = market_context(store, session, list(docs.values()), market, thesis=thesis)
     oc: dict[str, Any] = {}
     if outcomes:  # issue 16: one measuring pass for the session's reports
         from chainlens.report._outcomes import session_outcomes

@@ -359,8 +359,30 @@ def build_daily(m: Mapping[str, Any], *, links: Mapping[str, str | None] | None 
         head.append(say(fb, "daily.head_no_trades", "daily.session"))
         sections = [no_data(fb, "side_decomposition", "Options Flow — Side Decomposition", "trades"),
                     _chain_top(fb, m)]  # fmt: skip
-    sections += [_darkpool(fb, m), _zones(fb, m, head), _dealers(fb, m), _notes(fb, m), _sectors(fb, m),
-                 _convergence(fb, m), _structures(fb, m)]  # fmt: skip
+    ctx = m.get("context")
+    if ctx is not None:  # issue 19: market context from stored bars, chains and prints
+        from chainlens.report.lenses import context as lc
+
+        sections.insert(0, lc.price_section(fb, ctx))
+    dp, dm = _darkpool(fb, m), _dealers(fb, m)
+    if ctx is not None:
+        dm.sentences += lc.dealer_band_sentences(fb, ctx)
+        order = {g["ticker"]: i for i, g in enumerate(m.get("dealers") or [])}
+        dm.sentences.sort(key=lambda x: order.get(x.text.split(":", 1)[0], len(order)))
+        if dm.sentences and dm.status == "no_data" and ctx.get("gamma"):
+            dm.status = "ok"
+        ps, recs = lc.program_sentences(fb, ctx)
+        dp.sentences += ps
+        if recs:
+            dp.tables.append(fb.table("dp_programs", "TWAP/VWAP-like programs", [
+                ("ticker", "Ticker", "", "text"), ("side", "Side", "", "text"), ("slices", "Slices", "prints", "int"),
+                ("slice_size", "Slice", "shares", "int"), ("interval_min", "Every", "minutes", "ratio"),
+                ("notional_usd", "Notional", "USD", "money"), ("vwap", "VWAP", "USD", "price"),
+                ("start", "From (UTC)", "", "text"), ("end", "To (UTC)", "", "text")], recs))  # fmt: skip
+    sections += [dp, _zones(fb, m, head), dm, _notes(fb, m), _sectors(fb, m)]
+    if ctx is not None and (dd := lc.deep_dive_section(fb, ctx)) is not None:
+        sections.append(dd)
+    sections += [_convergence(fb, m), _structures(fb, m)]
     from chainlens.report.lenses.signals import daily_signals_section  # issue 11
 
     sig = daily_signals_section(fb, m)
@@ -374,6 +396,12 @@ def build_daily(m: Mapping[str, Any], *, links: Mapping[str, str | None] | None 
     mp = _macro(fb, m)
     if mp is not None:
         sections.append(mp)
+    if ctx is not None:
+        head += lc.editorial(fb, m, ctx)
+        th = lc.thesis_section(fb, ctx)
+        if th is not None:
+            sections.append(th)
+        sections.append(lc.bottom_line(fb, m, ctx))
     return Report(kind="daily", title=f"Daily Report — {m['session']}", session=m["session"], header=head,
                   sections=sections, figures=fb.figures, links=dict(links or {}),
                   meta={"missing": m.get("missing", []), "tickers": m.get("tickers", [])})  # fmt: skip

@@ -152,7 +152,12 @@ RULES: tuple[Rule, ...] = (
     # ---- earnings
     _r("earn.date", "earnings_setup", "002 earnings OI", "an earnings date is stored", "Next earnings: {0}."),
     _r("earn.build", "earnings_setup", "002 earnings OI", "a listed expiry after earnings", "Post-earnings expiry {0}: OI change over the stored window {1} contracts."),
-    _r("earn.move", "earnings_setup", "002 earnings OI", "a listed expiry after earnings", "Implied move {0} vs historical mean earnings-day move {1}{note}."),
+    _r("earn.move", "earnings_setup", "002 earnings OI", "a listed expiry after earnings", "Implied move {0} from the {2} straddle (first expiry after the report, {3} days, ordinary volatility included) vs historical mean earnings-day move {1}{note}."),
+    _r("earn.kink", "earnings_setup", "issue 19 term-structure kink", "expiries before and after the report with ATM IV", "Event-only move from the term-structure kink: {0} (ATM IV {1} at {2} after the report vs {3} at {4} before it)."),
+    _r("earn.kink2", "earnings_setup", "issue 19 term-structure kink", "no expiry before the report, two after it with ATM IV", "Event-only move from the term-structure kink: {0} (ATM IV {1} at {2} and {3} at {4}, both after the report; the ordinary volatility is the forward between them)."),
+    _r("earn.kink_na", "earnings_setup", "001 missing data", "no kink measurable", "Event-only move from the term-structure kink: n/a ({reason})."),
+    _r("earn.cliff", "earnings_setup", "002 pre-earnings OI cliff", "two or more stored sessions of the post-event expiry", "Pre-earnings build: that expiry held {0} contracts in the first of {3} stored sessions and {1} now (ratio {2}; seed 002 expects 2 to 4 times by the eve of the report)."),
+    _r("earn.lean", "earnings_setup", "002 pre-earnings OI cliff", "call and put OI of the post-event expiry", "OI of that expiry: calls {0}, puts {1} (call/put {2}: {lean}).", "earn_cp_calls_lead", "earn_cp_puts_match"),
     _r("earn.skew", "earnings_setup", "002 earnings OI", "a listed expiry after earnings", "Skew of that expiry (25Δ RR): {0}."),
     _r("earn.no_expiry", "earnings_setup", "002 earnings OI", "no listed expiry after earnings", "No listed expiry after the earnings date in the snapshot."),
     # ---- daily
@@ -228,6 +233,97 @@ RULES = RULES + (
     _r("daily.yesterday_count", "what_worked_yesterday", "issue 16 outcome tracking", "reads of the previous session have their outcome at this close", "{0} of {1} reads of the previous session held at this close (max-pain pins of the expiry settling today, walls, expected-move zones, flow labels, OI accumulation and rolls)."),
     _r("daily.yesterday", "what_worked_yesterday", "issue 16 outcome tracking", "a read of the previous session checked at this close", "{t}: {text}."),
     _r("daily.yesterday_none", "what_worked_yesterday", "issue 16 outcome tracking", "no read has its outcome at this close", "No read of the previous session could be checked at this close (no earlier stored session of the reported tickers)."),
+)  # fmt: skip
+
+# ---- issue 19: market context (report._context computes, report.lenses.context writes)
+from chainlens.flow._darkpool import PROGRAM_RULES  # noqa: E402
+from chainlens.market import CONTEXT_RULES  # noqa: E402
+
+THRESHOLDS = MappingProxyType(
+    {
+        **THRESHOLDS,
+        "sma_windows": (CONTEXT_RULES["sma_windows"], "sessions", "market.CONTEXT_RULES"),
+        "rv_windows": (CONTEXT_RULES["rv_windows"], "daily returns", "market.CONTEXT_RULES"),
+        "regime_window": (CONTEXT_RULES["regime_window"], "sessions", "market.CONTEXT_RULES"),
+        "regime_dominant": (
+            CONTEXT_RULES["regime_dominant"],
+            "trend score (efficiency ratio x 100)",
+            "market.CONTEXT_RULES",
+        ),
+        "regime_trend": (
+            CONTEXT_RULES["regime_trend"],
+            "trend score (efficiency ratio x 100)",
+            "market.CONTEXT_RULES",
+        ),
+        "earn_cp_calls_lead": (
+            1.5,
+            "call/put OI of the post-event expiry (seed 002: 1.8 reads bullish)",
+            "report.rules",
+        ),
+        "earn_cp_puts_match": (
+            1.0,
+            "call/put OI of the post-event expiry (seed 002: puts matching calls)",
+            "report.rules",
+        ),
+        "program_min_slices": (
+            PROGRAM_RULES["min_slices"],
+            "prints",
+            "flow._darkpool.PROGRAM_RULES",
+        ),
+        "program_size_band": (
+            PROGRAM_RULES["size_band"],
+            "size ratio - 1",
+            "flow._darkpool.PROGRAM_RULES",
+        ),
+        "program_max_interval_cv": (
+            PROGRAM_RULES["max_interval_cv"],
+            "sd/mean of intervals",
+            "flow._darkpool.PROGRAM_RULES",
+        ),
+        "program_side_edge": (
+            PROGRAM_RULES["side_edge"],
+            "fraction of the spread",
+            "flow._darkpool.PROGRAM_RULES",
+        ),
+    }
+)
+RULES = RULES + (
+    _r("ctx.price", "price_context", "003 price action summary", "closes of an index up to the session", "{t} {0} ({1} on the day; closes from {source}, {n} sessions)."),
+    _r("ctx.sma", "price_context", "003 200DMA status", "at least n closes stored", "{t} {w}-session average {0}: close {1} from it, {2} sessions {side}{every}.", "sma_windows"),
+    _r("ctx.sma_na", "price_context", "001 missing data", "fewer than n closes stored", "{t} {w}-session average{plural}: n/a ({reason}).", "sma_windows"),
+    _r("ctx.regime", "price_context", "003 range regime", "regime_window + 1 closes stored", "{t} trend score {0} over {w} sessions: {regime}, {direction} (efficiency ratio x 100; dominant at {1} and above, range below {2}).", "regime_window", "regime_dominant", "regime_trend"),
+    _r("ctx.regime_na", "price_context", "001 missing data", "too few closes", "{t} trend score over {w} sessions: n/a ({reason}).", "regime_window"),
+    _r("ctx.rv", "price_context", "004 realized volatility", "closes stored", "{t} realized volatility (annualised close-to-close): {parts}.", "rv_windows"),
+    _r("ctx.price_missing", "price_context", "001 missing data", "no close of the ticker on the session", "{t}: no close stored for the session (no daily bar and no chain spot), so its price context is n/a."),
+    _r("ctx.no_prices", "price_context", "001 missing data", "no index in the session", "No index product in the session, so there is no price context."),
+    _r("dealer.0dte", "dealer_mechanics", "003 dealer mechanics (0DTE GEX)", "the next expiry settles on the next session and greeks present", "{t}: 0DTE GEX of the {e} expiry (settles next session) {0} to {1} per 1% move across {2}–{3} (±{hw} of spot); {4} at spot.", "gamma_zone_half_width_pct"),
+    _r("dealer.0dte_na", "dealer_mechanics", "001 missing data", "the next expiry settles later than the next session, or no greeks", "{t}: 0DTE GEX zone n/a ({reason})."),
+    _r("dealer.npg", "dealer_mechanics", "003 dealer mechanics (nearest positive gamma)", "the gamma profile has a positive level away from spot", "{t}: nearest positive gamma {0}–{1}{edge}, {2} from spot; {meaning}."),
+    _r("dealer.npg_in", "dealer_mechanics", "003 dealer mechanics (nearest positive gamma)", "spot inside a positive-gamma band", "{t}: nearest positive gamma {0}–{1}{edge}, spot inside it: dealer hedging leans against moves until price leaves the band."),
+    _r("dealer.npg_none", "dealer_mechanics", "003 dealer mechanics (nearest positive gamma)", "no positive level in the profile grid", "{t}: no positive gamma anywhere in the profile grid {0}–{1}, so no dealer cushion within it."),
+    _r("dp.program", "darkpool", "003 TWAP programs", "a program detected", "{t} {side} program: {0} slices of about {1} shares every {2} minutes, {3} notional at VWAP {4} (interval CV {5}).", "program_min_slices", "program_size_band", "program_max_interval_cv", "program_side_edge"),
+    _r("dp.programs_none", "darkpool", "003 TWAP programs", "prints stored, no program", "No TWAP/VWAP-like program in the session's prints (at least {0} similar-size slices at regular intervals on one side).", "program_min_slices", "program_max_interval_cv"),
+    _r("deep.pick_share", "sector_deep_dive", "003 energy sector deep-dive", "a sector's share of premium moved most vs its average", "{sector} has the most unusual flow: {0} of market option premium vs {1} on average over the {n} earlier stored sessions; options net {2}, dark-pool net {3} (premium {4})."),
+    _r("deep.pick_net", "sector_deep_dive", "003 energy sector deep-dive", "no earlier rollup: the largest net relative to premium", "{sector} has the most one-sided flow (no earlier session stored to compare shares): options net {0} on {1} of premium; dark-pool net {2}."),
+    _r("deep.single", "sector_deep_dive", "003 energy sector deep-dive", "one name holds single_name_share of the sector's absolute dark-pool net and names disagree", "{t} holds {0} of the sector's absolute dark-pool net ({1}) while other {sector} names lean the other way: a single-name {what}, not sector conviction."),
+    _r("deep.conviction", "sector_deep_dive", "003 energy sector deep-dive", "every name's dark-pool net has one sign and the options net agrees", "Every {sector} name with dark-pool flow is {direction} ({0} net) and the sector's options net agrees ({1}): sector conviction."),
+    _r("deep.split", "sector_deep_dive", "003 energy sector deep-dive", "every name's dark-pool net has one sign, the options net does not agree", "Every {sector} name with dark-pool flow is {direction} ({0} net) but the sector's options net is {1}: dark pool and options disagree, so no sector conviction."),
+    _r("deep.mixed", "sector_deep_dive", "003 energy sector deep-dive", "otherwise", "{sector} names disagree with no dominant name (dark-pool net {0}, options net {1}): no sector-wide conviction."),
+    _r("deep.none", "sector_deep_dive", "001 missing data", "no sector with options net", "No sector beyond the index products has side-adjusted option flow this session."),
+    _r("thesis.result", "thesis_checklist", "003 bull thesis checklist", "a thesis file given", "{title}: {0} of {1} conditions confirmed ({2} with data)."),
+    _r("thesis.sma", "thesis_checklist", "003 bull thesis checklist", "a price-vs-average condition with data", "{mark} {i}. {name}: {t} close {0} vs {w}-session average {1}, {2} sessions {side} (needs {need} {want})."),
+    _r("thesis.cmp", "thesis_checklist", "003 bull thesis checklist", "a threshold condition with data", "{mark} {i}. {name}: {0} ({test} {1} needed)."),
+    _r("thesis.na", "thesis_checklist", "001 missing data", "a condition whose input is absent", "— {i}. {name}: n/a ({reason})."),
+    _r("edit.head", "header", "003 opening editorial", "an index close and trades stored", "{t} {0} on the day; directional options net {1} and index dark-pool net {2}: the flow {verdict}."),
+    _r("edit.none", "header", "001 missing data", "no index close or no trades", "No editorial: it needs an index close and option trades of the session."),
+    _r("bl.trend", "bottom_line", "003 bottom line (200DMA)", "the average is computed", "{t} is {0} from its {w}-session average, {1} sessions {side}.", "sma_windows"),
+    _r("bl.trend_na", "bottom_line", "001 missing data", "too few closes for the long average", "{t} vs its {w}-session average: n/a ({reason}).", "sma_windows"),
+    _r("bl.gamma", "bottom_line", "003 bottom line (gamma)", "index gamma profiles present", "Gamma profile negative at spot (hedging amplifies moves): {short}; positive at spot (hedging dampens moves): {long}."),
+    _r("bl.dp", "bottom_line", "003 bottom line (dark pool)", "labelled index dark-pool flow", "Index dark-pool net {0}: {word} in the index vehicles."),
+    _r("bl.programs", "bottom_line", "003 TWAP programs", "programs detected", "{n} dark-pool program(s) worked {0} ({sells} selling, {buys} buying)."),
+    _r("bl.conv", "bottom_line", "003 convergence", "always", "Convergence {0} bearish vs {1} bullish: tilt {tilt}."),
+    _r("bl.thesis", "bottom_line", "003 bull thesis checklist", "a thesis file given", "{title}: {0} of {1} confirmed."),
+    _r("bl.verdict", "bottom_line", "003 bottom line", "at least one reading above has a sign", "Taken together, {0} of the readings above lean bearish ({bears}) and {1} bullish ({bulls}): {closing}."),
 )  # fmt: skip
 
 _BY_ID: Mapping[str, Rule] = {r.id: r for r in RULES}
