@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 from urllib.parse import parse_qsl, urlencode
 
+from anyio import to_thread
 from fastapi import FastAPI, HTTPException, Query, Request
 from fastapi import Path as PathParam
 from fastapi.exceptions import RequestValidationError
@@ -151,11 +152,13 @@ def create_app(store: str | Path, *, warm: bool = False) -> FastAPI:
         serving (the first pages come faster).
     """
     reader = StoreReader(store)
-    if warm and reader.sessions():  # the latest session's overview, daily report and tape
-        last = reader.sessions()[-1]
-        _views.overview_view(reader, last)
-        _views.report_view(reader, last, None, "daily")
-        reader.part(last, "notable")
+    if warm:  # the latest session's overview, daily report and tape
+        with reader.request():
+            if reader.sessions():
+                last = reader.sessions()[-1]
+                _views.overview_view(reader, last)
+                _views.report_view(reader, last, None, "daily")
+                reader.part(last, "notable")
     app = FastAPI(
         title="chainlens",
         version=__version__,
@@ -179,7 +182,10 @@ def create_app(store: str | Path, *, warm: bool = False) -> FastAPI:
     @app.middleware("http")
     async def headers(request: Request, call_next: Any) -> Response:
         try:
-            response: Response = await call_next(request)
+            if reader.changed():  # a run or an ingest committed: reopen (waits off the loop)
+                await to_thread.run_sync(reader.refresh_if_changed)
+            with reader.request():
+                response: Response = await call_next(request)
         except Exception:  # never a stack trace in a response
             log.exception("internal error on %s", request.url.path)
             response = JSONResponse({"error": "internal error"}, status_code=500)
@@ -472,9 +478,8 @@ def create_app(store: str | Path, *, warm: bool = False) -> FastAPI:
 
 class _ApiCache:
     """ASGI middleware: keep the bytes of every successful ``/api/v1`` GET response, keyed by
-    path and query string, in the reader's bounded cache. The store is read-only and its
-    stored results do not change under a running server, so a repeated call costs no
-    serialisation."""
+    path and query string, in the reader's bounded cache (one cache generation: a new
+    ``chainlens run`` starts a new one), so a repeated call costs no serialisation."""
 
     def __init__(self, app: Any, reader: StoreReader) -> None:
         self.app = app
