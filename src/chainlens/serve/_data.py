@@ -204,9 +204,7 @@ class StoreReader:
     # ------------------------------------------------------------------ results
     def sessions(self) -> list[dt.date]:
         """Sessions with pipeline results, ascending."""
-        return self.cached(
-            ("sessions",), lambda: self._locked(result_sessions)
-        )
+        return self.cached(("sessions",), lambda: self._locked(result_sessions))
 
     def docs(self, session: dt.date) -> dict[str, dict[str, Any]]:
         """The per-underlying pipeline documents of ``session`` (underlying -> doc)."""
