@@ -780,7 +780,7 @@ def scan_view(
     else:
         t = reader.store_scan(kind, d)
         source = "computed"
-        note = f"computed over the store (chainlens run stores no {kind} results)"
+        note = f"computed over the store: chainlens run stores no {kind} results"
     if ticker and t.num_rows and "underlying" in t.column_names:
         t = t.filter(pc.equal(t.column("underlying"), ticker))
     cols = [c for c in t.column_names if c not in ("session",)]
