@@ -12,16 +12,17 @@ planted, and about the baseline where it is not. Markets are built here, not by 
 * ``expected_move_zone``: an ATM straddle of ``M`` (daily expiries); planted: the next close
   stays within ``M/2``; no edge: a normal move whose mean absolute size equals the straddle
   (a fairly priced straddle), so the zone holds at its nominal probability.
-* ``accumulation_held`` and ``watch_items`` (their contracts): every other session two new
-  contracts build OI for three sessions (an accumulation streak); planted: the position is
-  then held; no edge: it then decays like every other contract (the baseline).
+* ``accumulation_held``, ``deep_otm_build_held`` and ``watch_items`` (their contracts): every
+  other session two new contracts build OI for three sessions (an accumulation streak);
+  planted: the position is then held; no edge: it then decays like every other contract (the
+  baseline). The price walks independently of the OI in both, so
+  ``accumulation_toward_strike`` must show no edge in either.
 
 Not planted here: ``gamma_regime`` (zero gamma comes from the whole gamma profile, so a move
 size conditioned on it needs a chain whose profile crossing is steered session by session),
 ``flow_label`` / ``flow_divergence`` (need trades whose inferred side is steered), and the
 roll rules (``rolls_held``, ``rolls_direction``: a roll needs paired near/far legs within the
-pairing bands); ``accumulation_toward_strike`` has a mirror baseline that the OI market below
-does not move. These rules are measured on the simulated demo store and on the real SPX
+pairing bands); ``accumulation_toward_strike`` is only checked without an edge (above). These rules are measured on the simulated demo store and on the real SPX
 history (tests/test_outcomes_realdata.py).
 """
 
@@ -229,7 +230,17 @@ def test_oi_held_and_watch_items_planted_edge_and_no_edge(seed: int, tmp_path: P
     for planted in (True, False):
         root = tmp_path / f"o{int(planted)}"
         built = _oi_market(root, seed, planted)
-        res = _measure(root, ["accumulation_held", "watch_items"], watch_items={"horizon": 5})
+        res = _measure(
+            root,
+            ["accumulation_held", "deep_otm_build_held", "accumulation_toward_strike",
+             "watch_items"],
+            watch_items={"horizon": 5},
+        )  # fmt: skip
+        deep, toward = res["deep_otm_build_held"], res["accumulation_toward_strike"]
+        assert deep.n >= 5 and deep.baseline_rate is not None
+        # the price walks independently of the OI: no rule about price toward the strike wins
+        assert toward.n == res["accumulation_held"].n and toward.baseline_rate is not None
+        assert not _edge(toward.hits, toward.n, toward.baseline_rate), toward.to_json()
         acc = res["accumulation_held"]
         assert acc.n >= 10 and {e["symbol"] for e in acc.events} <= built
         watch = [e for e in res["watch_items"].events if e["item"] == "contract"]
@@ -241,8 +252,10 @@ def test_oi_held_and_watch_items_planted_edge_and_no_edge(seed: int, tmp_path: P
             assert acc.hits == acc.n and _edge(acc.hits, acc.n, acc.baseline_rate), acc.to_json()
             assert w_hits == len(watch) and _edge(w_hits, len(watch), w_base)
             assert {e["status"] for e in watch} == {"confirmed"}
+            assert deep.hits == deep.n and _edge(deep.hits, deep.n, deep.baseline_rate)
         else:
             assert not _edge(acc.hits, acc.n, acc.baseline_rate), acc.to_json()
             assert acc.hit_rate <= acc.baseline_rate + 0.25
             assert not _edge(w_hits, len(watch), w_base)
             assert w_hits / len(watch) <= w_base + 0.25
+            assert not _edge(deep.hits, deep.n, deep.baseline_rate)
