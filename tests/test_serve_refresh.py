@@ -117,3 +117,69 @@ def test_a_run_while_serving_shows_new_and_replaced_results(tmp_path: Path) -> N
             err = proc.stderr.read()
             proc.stderr.close()
             assert "Traceback" not in err, err
+
+
+WRITER = """
+import datetime as dt, sys, time
+import pyarrow as pa
+from chainlens.store import Store
+st = Store(sys.argv[1], create=False)
+st.write_results("probe", dt.date.fromisoformat(sys.argv[2]), {"t": pa.table({"x": [1]})})
+print("written", flush=True)
+sys.stdin.readline()  # hold the store (read-write) until told to go
+st.close()
+"""
+
+
+def test_cached_pages_are_served_while_a_writer_holds_the_store(tmp_path: Path) -> None:
+    """A writer holding the store read-write after a commit: pages already read are served
+    (from the previous generation) while it holds it; once it lets go, the next request shows
+    what it wrote."""
+    store = tmp_path / "store"
+    shutil.copytree(serve_store(), store)
+    port = _free_port()
+    base = f"http://127.0.0.1:{port}"
+    proc = subprocess.Popen(
+        [*CLI, "serve", "--store", str(store), "--port", str(port)],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    writer = None
+    try:
+        for _ in range(300):  # bounded wait for the server to listen
+            try:
+                code, sessions = _get(f"{base}/api/v1/sessions")
+                break
+            except OSError:
+                time.sleep(0.2)
+        else:
+            pytest.fail("the server did not start")
+        urls = ["/api/v1/status", "/", "/api/v1/overview"]
+        before = {u: _get(base + u) for u in urls}
+        assert all(c == 200 for c, _ in before.values())
+        names = {r["name"] for r in before["/api/v1/status"][1]["tables"]["results"]["rows"]}
+        assert "probe" not in names
+        writer = subprocess.Popen(
+            [sys.executable, "-c", WRITER, str(store), sessions["sessions"][-1]],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+        )  # fmt: skip
+        assert writer.stdout is not None and writer.stdin is not None
+        assert writer.stdout.readline().strip() == "written"
+        for u in urls:  # the writer still holds the store: served from memory, as before
+            assert _get(base + u) == before[u], u
+        assert writer.poll() is None  # all of the above while the writer held the store
+        writer.stdin.write("go\n")
+        writer.stdin.flush()
+        assert writer.wait(timeout=60) == 0
+        code, status = _get(f"{base}/api/v1/status")
+        assert code == 200
+        assert "probe" in {r["name"] for r in status["tables"]["results"]["rows"]}
+    finally:
+        if writer is not None:
+            if writer.poll() is None:
+                writer.kill()
+            writer.wait()
+            for f in (writer.stdin, writer.stdout):
+                if f is not None:
+                    f.close()
+        proc.terminate()
+        proc.wait(timeout=30)

@@ -14,7 +14,7 @@ run`` or ``ingest`` committed), the reader reopens the store and starts a new, e
 generation, so the next page shows the new or replaced results. While another process holds
 the store for writing the reopening waits for it (DuckDB lets no reader in meanwhile); the
 request waits at most :data:`REFRESH_WAIT_S` and is served from the previous generation if
-the writer is still busy.
+the writer is still busy (later requests do not wait again while that writer runs).
 
 **Connections.** The catalog connection is opened on the first store read of a request and
 closed when no request is in flight (:meth:`StoreReader.request`), so a ``chainlens run``
@@ -31,6 +31,7 @@ import datetime as dt
 import functools
 import os
 import threading
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
@@ -91,6 +92,7 @@ class StoreReader:
         self.generation = 0
         self._in_flight = 0
         self._refreshing: threading.Thread | None = None
+        self._refresh_started = 0.0
         self._fp = catalog_fingerprint(self.root)
         # fail now (no store, unreadable catalog) rather than on the first request
         self._store: Any = Store(self.root, create=False, read_only=True)
@@ -119,8 +121,11 @@ class StoreReader:
                 t = threading.Thread(target=self._refresh, name="chainlens-serve-refresh")
                 t.daemon = True
                 self._refreshing = t
+                self._refresh_started = time.monotonic()
                 t.start()
-        t.join(wait)
+            # a writer still holds the store: only the first ``wait`` seconds of requests wait
+            left = wait - (time.monotonic() - self._refresh_started)
+        t.join(max(0.0, left))
         return not t.is_alive()
 
     def _refresh(self) -> None:
