@@ -3,6 +3,7 @@
     python benchmarks/bench_serve.py                       # builds the demo store in a temp dir
     python benchmarks/bench_serve.py --store chainlens-data  # an existing store (read-only)
     python benchmarks/bench_serve.py --quick               # 8 underlyings x 5 sessions
+    python benchmarks/bench_serve.py --store S --copy      # a temporary copy of S (and a run)
 
 Starts the real server (uvicorn, 127.0.0.1, a free port) in this process and requests every
 view over HTTP with keep-alive connections (stdlib ``http.client``). It prints
@@ -13,7 +14,9 @@ view over HTTP with keep-alive connections (stdlib ``http.client``). It prints
 * p50 / p95 per URL and over all pages (target p95 <= 150 ms) and over all API calls
   (target p95 <= 50 ms), from ``--repeat`` sequential requests each, after the cold one;
 * a bounded load test: ``--load`` requests from ``--clients`` concurrent clients over the same
-  URLs, with p95 and the number of errors (target: none).
+  URLs, with p95 and the number of errors (target: none);
+* the cost of the per-request freshness check, and, on a store of its own (built, or a
+  ``--copy``), a real ``chainlens run`` while serving and the first request after it.
 
 Only loopback traffic; every loop is bounded by a count.
 """
@@ -80,10 +83,49 @@ def _pct(xs: list[float], q: float) -> float:
     return float(np.percentile(np.array(xs) * 1000, q))
 
 
+def _run_while_serving(store: Path, port: int, url: str) -> tuple[float, float] | None:
+    """``chainlens run`` of the latest session over one ticker while the server is up (a
+    subprocess, as a user would), then the time of the first request after it."""
+    import json
+    import subprocess
+
+    from chainlens.store import Store
+
+    with Store(store, create=False, read_only=True) as st:
+        last = st.session_dates()[-1]
+        ticker = st.underlyings(last)[0]
+    t = time.perf_counter()
+    r = subprocess.run(
+        [sys.executable, "-c", "from chainlens.cli import main; main()", "run", "--store",
+         str(store), "--date", last.isoformat(), "-u", ticker],
+        capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
+    run_s = time.perf_counter() - t
+    if r.returncode != 0:
+        print("chainlens run failed while serving:", r.stderr[-500:], file=sys.stderr)
+        return None
+    c = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
+    t = time.perf_counter()
+    c.request("GET", "/api/v1/overview")
+    body = json.loads(c.getresponse().read())
+    first = time.perf_counter() - t
+    c.close()
+    got = {row["underlying"] for row in body["table"]["rows"]}
+    if got != {ticker}:
+        print(f"stale overview after the run: {sorted(got)[:5]}", file=sys.stderr)
+        return None
+    return run_s, first
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--store", type=Path, help="existing store (default: build the demo store)")
     ap.add_argument("--quick", action="store_true", help="small demo store (8 x 5)")
+    ap.add_argument(
+        "--copy",
+        action="store_true",
+        help="serve a temporary copy of --store, and time a `chainlens run` while serving",
+    )
     ap.add_argument("--repeat", type=int, default=20, help="timed requests per URL")
     ap.add_argument("--load", type=int, default=600, help="requests in the load test")
     ap.add_argument("--clients", type=int, default=8, help="concurrent clients in the load test")
@@ -96,6 +138,10 @@ def main() -> int:
 
     tmp = None
     store = args.store
+    if store is not None and args.copy:
+        tmp = Path(tempfile.mkdtemp(prefix="chainlens-bench-serve-"))
+        shutil.copytree(store, tmp / "store")
+        store = tmp / "store"
     if store is None:
         tmp = Path(tempfile.mkdtemp(prefix="chainlens-bench-serve-"))
         store = tmp / "store"
@@ -197,6 +243,25 @@ def main() -> int:
         )
         for e in errors[:10]:
             print("  error:", e)
+
+        # freshness: the per-request catalog check, and a run while serving (own store only)
+        from chainlens.serve._data import catalog_fingerprint
+
+        n_fp = 20_000
+        t = time.perf_counter()
+        for _ in range(n_fp):  # bounded
+            catalog_fingerprint(Path(store))
+        print(
+            f"\nfreshness check (stat of the catalog, every request): "
+            f"{(time.perf_counter() - t) / n_fp * 1e6:.1f} us per request"
+        )
+        if tmp is not None:
+            fresh = _run_while_serving(Path(store), port, api[0])
+            if fresh is not None:
+                print(
+                    f"chainlens run while serving: run {fresh[0]:.1f} s, then the first "
+                    f"request after it {fresh[1] * 1000:.0f} ms (store reopened, new results)"
+                )
         srv.should_exit = True
         th.join(10)
         return 0 if not errors else 1

@@ -18,7 +18,7 @@ import pytest
 from typer.testing import CliRunner
 
 from chainlens.cli import app
-from chainlens.outcomes import level_history, measure_outcomes
+from chainlens.outcomes import RULES, level_history, measure_outcomes
 from chainlens.store import Store
 
 pytestmark = [pytest.mark.slow, pytest.mark.realdata]
@@ -108,7 +108,7 @@ def test_every_rule_measured_with_its_n(spx_store: Path) -> None:
     rows = json.loads(r.stdout)
     keys = {"rule", "underlying", "from", "to", "n", "hits", "hit_rate", "baseline_hits",
             "baseline_rate", "ci95_low", "ci95_high"}  # fmt: skip
-    assert len(rows) == 11
+    assert len(rows) == len(RULES)  # one row per rule for the one underlying
     for row in rows:
         assert keys <= set(row)
         assert row["underlying"] == "SPX"
@@ -121,6 +121,12 @@ def test_every_rule_measured_with_its_n(spx_store: Path) -> None:
     assert by["flow_label"]["n"] == 0
     # walls and gamma: every session with a next one and the level defined
     assert 60 <= by["walls"]["n"] <= 68
+    # watch items: no stored report documents here, so every item comes from the chain; each
+    # session with both walls watches both (plus any live accumulation or roll leg)
+    w = by["watch_items"]
+    assert w["from_report"] == 0 and w["n_walls"] == 2 * by["walls"]["n"]
+    assert w["n"] == w["n_walls"] + w["n_contracts"]
+    assert sum(w["status_counts"].values()) == w["n"]
 
 
 def test_level_history_matches_single_session_levels(spx_store: Path) -> None:

@@ -316,3 +316,33 @@ def test_api_fuzz_over_the_openapi_params_never_5xx(client: TestClient) -> None:
 
     for path, ops in spec["paths"].items():
         make_check(path, ops["get"].get("parameters", []))()
+
+
+def test_views_read_the_stored_parts(client: TestClient, store_root: Path, latest: dt.date) -> None:
+    """Scanners and the filtered ticker page read what ``chainlens run`` stored (compared with
+    the parts read straight from the store), and say so; what is not stored says computed."""
+    with Store(store_root, read_only=True) as st:
+        acc = st.read_results("pipeline", latest, "accumulation")
+        rolls = st.read_results("pipeline", latest, "rolls")
+        by_exp = st.read_results("pipeline", latest, "by_expiry", underlying="SPY")
+    for kind, part in (("accumulation", acc), ("rolls", rolls)):
+        body = client.get(f"/api/v1/scan/{kind}").json()
+        assert body["source"] == "stored"
+        assert len(body["table"]["rows"]) == part.num_rows
+        if "symbol" in part.column_names:
+            got = sorted(r["symbol"] for r in body["table"]["rows"])
+            assert got == sorted(part.column("symbol").to_pylist())
+    assert client.get("/api/v1/scan/unusual").json()["source"] == "computed"
+    full = client.get("/api/v1/ticker/SPY").json()
+    assert full["source"]["analysis"] == "stored"
+    e = full["expiries"][2]
+    one = client.get(f"/api/v1/ticker/SPY?expiry={e}").json()
+    assert one["source"] == {**one["source"], "analysis": "computed", "by_expiry": "stored"}
+    (row,) = [r for r in by_exp.to_pylist() if r["expiry"].isoformat() == e]
+    (got,) = one["tables"]["by_expiry"]["rows"]
+    assert got["max_pain"] == row["max_pain"] and got["call_oi"] == row["call_oi"]
+    assert got["straddle_mid"] == row["straddle_mid"]
+    short = client.get("/api/v1/ticker/SPY?model=short_all").json()
+    assert short["source"]["analysis"] == "computed" and short["source"]["by_expiry"] == "computed"
+    page = client.get(f"/ticker/SPY?expiry={e}").text
+    assert "Computed from the stored chain for an expiry filter" in page

@@ -326,10 +326,12 @@ def oi_signal_events(hist: pa.Table, source: str) -> dict[str, list[dict[str, An
     """Accumulation streaks or rolls as first reported, per underlying, over a chain history
     of one or many underlyings (one OI call per session for all of them).
 
-    One event per run of consecutive sessions in which the same contract (``accumulation``)
-    or the same kind/from/to pair (``rolls``) is reported; each event is the row of
-    :func:`chainlens.oi.accumulation` or :func:`chainlens.oi.detect_rolls` (``OIConfig``
-    defaults) plus ``session``, the session that first reported it.
+    Every row reported on every session: the row of :func:`chainlens.oi.accumulation` or
+    :func:`chainlens.oi.detect_rolls` (``OIConfig`` defaults) plus ``session`` (the session
+    that reported it) and ``first``: True on the first session of a run of consecutive
+    sessions in which the same contract (``accumulation``) or the same kind/from/to pair
+    (``rolls``) is reported. The signal rules count the ``first`` rows (one event per run);
+    ``watch_items`` reads every row (what each session's report listed).
     """
     from chainlens.oi import OIConfig, accumulation, detect_rolls
 
@@ -369,8 +371,9 @@ def oi_signal_events(hist: pa.Table, source: str) -> dict[str, list[dict[str, An
         for r in t.to_pylist():
             key = tuple(r[k] for k in keys)
             now.add(key)
-            if key not in prev:
-                out.setdefault(r["underlying"], []).append({**r, "session": d})
+            out.setdefault(r["underlying"], []).append(
+                {**r, "session": d, "first": key not in prev}
+            )
         prev = now
     return out
 
@@ -378,7 +381,11 @@ def oi_signal_events(hist: pa.Table, source: str) -> dict[str, list[dict[str, An
 def _oi_sources(ctx: _Ctx, events: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Attach the per-underlying session index ``i`` to events of :func:`oi_signal_events`."""
     pos = {d: i for i, d in enumerate(ctx.sessions)}
-    return [{"i": pos[e["session"]], **e} for e in events if e["session"] in pos]
+    return [
+        {"i": pos[e["session"]], **e}
+        for e in events
+        if e["session"] in pos and e.get("first", True)
+    ]
 
 
 def _deep(right: Any, strike: Any, spot: np.ndarray | float, otm: float) -> Any:
@@ -450,6 +457,169 @@ def _oi_baseline(
         n += int(ok.sum())
         hits += int((o1[ok] >= frac * o0[ok]).sum())
     return n, hits
+
+
+def _held_share(ctx: _Ctx, i: int, j: int, frac: float) -> float | None:
+    """Share of every contract (OI >= 50 on session i, >= 10 days to expiry, listed on j)
+    whose OI(j) >= frac * OI(i); None when there is no such contract."""
+    _, mat, terms = ctx.oi_panel()
+    exp = terms.column("expiry").to_numpy(zero_copy_only=False).astype("datetime64[D]")
+    d = np.datetime64(ctx.sessions[i], "D")
+    o0, o1 = mat[:, i], mat[:, j]
+    ok = (
+        np.isfinite(o0)
+        & np.isfinite(o1)
+        & (o0 >= BASELINE_MIN_OI)
+        & ((exp - d).astype(int) >= BASELINE_MIN_DTE)
+        & (exp >= np.datetime64(ctx.sessions[j], "D"))
+    )
+    return float((o1[ok] >= frac * o0[ok]).mean()) if ok.any() else None
+
+
+def _watch_docs(ctx: _Ctx, params: dict[str, Any]) -> dict[int, dict[str, Any]]:
+    """The document each session's report watched from: the stored pipeline document where
+    ``chainlens run`` stored one, else one made of the same signals from the chain history
+    (the OI rows reported that session, the chain's levels), so that
+    :func:`chainlens.report._watch.watch_items` reads both the same way."""
+    from chainlens._jsonsafe import jsonable
+    from chainlens.results import RESULTS_NAME
+
+    idx = ctx.store.results_index()
+    stored = {
+        d
+        for n, d, p in zip(
+            idx.column("name").to_pylist(),
+            idx.column("session").to_pylist(),
+            idx.column("part").to_pylist(),
+            strict=True,
+        )
+        if n == RESULTS_NAME and p == "docs"
+    }
+    acc: dict[dt.date, list[dict[str, Any]]] = {}
+    rolls: dict[dt.date, list[dict[str, Any]]] = {}
+    for r in params["_acc_all"]:
+        acc.setdefault(r["session"], []).append(r)
+    for r in params["_rolls_all"]:
+        rolls.setdefault(r["session"], []).append(r)
+    lv = ctx.lv.levels
+    cw, pw = lv.column("call_wall").to_pylist(), lv.column("put_wall").to_pylist()
+    out: dict[int, dict[str, Any]] = {}
+    for i, d in enumerate(ctx.sessions[:-1]):  # one iteration per session
+        doc = None
+        if d in stored:
+            docs = ctx.store.read_docs(d, ctx.underlying)
+            doc = {**docs[0], "_from": "report"} if docs else None
+        if doc is None:
+            doc = {
+                "session": d.isoformat(),
+                "_from": "chain",
+                "analysis": {
+                    "spot": float(ctx.close[i]),
+                    "levels": {"call_wall": cw[i], "put_wall": pw[i]},
+                },
+                "oi": jsonable({"accumulation": acc.get(d, []), "rolls": rolls.get(d, [])}),
+            }
+        out[i] = doc
+    return out
+
+
+def _watch(ctx: _Ctx, rule: OutcomeRule, params: dict[str, Any]) -> list[dict[str, Any]]:
+    """watch_items: every watch item of every session, checked over the next k sessions."""
+    from chainlens.report._watch import FOLLOWUP_THRESHOLDS, classify, watch_items
+
+    horizon = int(params["horizon"])
+    frac = FOLLOWUP_THRESHOLDS["followup_hold_fraction"][0]
+    rows, mat, _ = ctx.oi_panel()
+    rolled_from: dict[int, set[str]] = {}
+    pos = {d: i for i, d in enumerate(ctx.sessions)}
+    for r in params["_rolls_all"]:
+        if r.get("kind") in ("bullish_roll", "bearish_roll") and r["session"] in pos:
+            rolled_from.setdefault(pos[r["session"]], set()).add(str(r.get("from_symbol")))
+    share: dict[tuple[int, int], float | None] = {}
+    events: list[dict[str, Any]] = []
+    for i, doc in _watch_docs(ctx, params).items():  # one iteration per session
+        d = ctx.sessions[i]
+        for it in watch_items(doc):  # a handful of items per session
+            exp = dt.date.fromisoformat(str(it["expiry"])[:10])
+            j = _horizon(ctx, i, horizon, exp)
+            k = rows.get(str(it["symbol"]))
+            if j is None:
+                continue
+            o0 = it.get("oi_then")
+            if o0 is None and k is not None and math.isfinite(mat[k, i]):
+                o0 = float(mat[k, i])
+            o1 = None if k is None or not math.isfinite(mat[k, j]) else float(mat[k, j])
+            rolled = any(it["symbol"] in rolled_from.get(x, ()) for x in range(i + 1, j + 1))
+            status = classify(None if o0 is None else float(o0), o1, rolled)
+            if (i, j) not in share:
+                share[(i, j)] = _held_share(ctx, i, j, frac)
+            base = share[(i, j)]
+            events.append(
+                {
+                    "session": d,
+                    "outcome_session": ctx.sessions[j],
+                    "item": "contract",
+                    "symbol": it["symbol"],
+                    "right": it["right"],
+                    "strike": it["strike"],
+                    "expiry": exp,
+                    "source": it["source"],
+                    "from": doc["_from"],
+                    "oi": o0,
+                    "oi_after": o1,
+                    "status": status,
+                    "hit": status in ("confirmed", "rolled"),
+                    "baseline_hit": 0.0 if base is None else base,
+                }
+            )
+        lv = (doc.get("analysis") or {}).get("levels") or {}
+        cw, pw = lv.get("call_wall"), lv.get("put_wall")
+        if cw is None or pw is None:
+            continue
+        j = _horizon(ctx, i, horizon, None)
+        if j is None:
+            continue
+        s0 = float(ctx.close[i])
+        path = ctx.close[i + 1 : j + 1]
+        for name, level, holds in (
+            ("call_wall", float(cw), lambda x, lvl: bool(np.all(x <= lvl))),
+            ("put_wall", float(pw), lambda x, lvl: bool(np.all(x >= lvl))),
+        ):
+            mirror = 2 * s0 - level
+            mirror_holds = np.all(path >= mirror) if name == "call_wall" else np.all(path <= mirror)
+            held = holds(path, level)
+            events.append(
+                {
+                    "session": d,
+                    "outcome_session": ctx.sessions[j],
+                    "item": name,
+                    "level": level,
+                    "source": "flow verdict",
+                    "from": doc["_from"],
+                    "close": s0,
+                    "outcome_close": float(ctx.close[j]),
+                    "status": "held" if held else "broken",
+                    "hit": held,
+                    "baseline_hit": bool(mirror_holds),
+                }
+            )
+    return events
+
+
+def _watch_extra(events: list[dict[str, Any]]) -> dict[str, Any]:
+    """Counts per status and the hit rates of contracts and of walls."""
+    status: dict[str, int] = {}
+    for e in events:
+        status[e["status"]] = status.get(e["status"], 0) + 1
+    out: dict[str, Any] = {"status_counts": status}
+    for kind, sel in (("contracts", "contract"), ("walls", None)):
+        xs = [e for e in events if (e["item"] == sel if sel else e["item"] != "contract")]
+        h = sum(bool(e["hit"]) for e in xs)
+        out[f"n_{kind}"] = len(xs)
+        out[f"{kind}_hits"] = h
+        out[f"{kind}_hit_rate"] = h / len(xs) if xs else None
+    out["from_report"] = sum(e["from"] == "report" for e in events)
+    return out
 
 
 def _toward(ctx: _Ctx, rule: OutcomeRule, params: dict[str, Any]) -> list[dict[str, Any]]:
@@ -560,6 +730,7 @@ _BUILDERS = {
     "toward": _toward,
     "roll_direction": _roll_direction,
     "zone": _zone,
+    "watch": _watch,
 }
 
 
@@ -632,16 +803,18 @@ def measure_underlying(
     srcs = {r.params.get("source") for r in chosen}
     if kinds & {"flow", "flow_divergence"}:
         shared["_flow_rows"] = _flow_rows(ctx)
-    if "accumulation" in srcs or "deep_otm" in srcs or "toward" in kinds:
+    if "accumulation" in srcs or "deep_otm" in srcs or "toward" in kinds or "watch" in kinds:
         acc = (
             oi_events["accumulation"]
             if oi_events is not None
             else oi_signal_events(hist, "accumulation")
         )
         shared["_acc"] = _oi_sources(ctx, acc.get(underlying, []))
-    if "rolls" in srcs or "roll_direction" in kinds:
+        shared["_acc_all"] = acc.get(underlying, [])
+    if "rolls" in srcs or "roll_direction" in kinds or "watch" in kinds:
         rl = oi_events["rolls"] if oi_events is not None else oi_signal_events(hist, "rolls")
         shared["_rolls"] = _oi_sources(ctx, rl.get(underlying, []))
+        shared["_rolls_all"] = rl.get(underlying, [])
     out = []
     for rule in chosen:
         p = {**rule.params, **(params or {}).get(rule.name, {}), **shared, "_one_sided": []}
@@ -657,6 +830,9 @@ def measure_underlying(
             baseline_hits = float(sum(float(e["baseline_hit"]) for e in events))
         if rule.kind == "gamma":
             extra = _gamma_extra(events)
+        if rule.kind == "watch":
+            extra = _watch_extra(events)
+            extra["horizon"] = int(p["horizon"])
         if rule.kind in ("flow", "flow_divergence"):
             extra["sessions_with_trades"] = len(shared["_flow_rows"])
         if rule.kind == "pin":
@@ -733,9 +909,9 @@ def measure_outcomes(
     # the OI signals of every underlying at once: one OI call per session, not per ticker
     srcs = {r.params.get("source") for r in chosen} | {r.kind for r in chosen}
     oi_events: dict[str, dict[str, list[dict[str, Any]]]] = {"accumulation": {}, "rolls": {}}
-    if hists and srcs & {"accumulation", "deep_otm", "toward"}:
+    if hists and srcs & {"accumulation", "deep_otm", "toward", "watch"}:
         oi_events["accumulation"] = oi_signal_events(_concat(hists), "accumulation")
-    if hists and srcs & {"rolls", "roll_direction"}:
+    if hists and srcs & {"rolls", "roll_direction", "watch"}:
         oi_events["rolls"] = oi_signal_events(_concat(hists), "rolls")
     out: list[OutcomeResult] = []
     for u in tickers:  # one iteration per underlying

@@ -30,6 +30,7 @@ YESTERDAY_RULES = (
     "flow_label",
     "accumulation_held",
     "rolls_held",
+    "watch_items",
 )
 #: The outcome rules each report lens fires (its "Signal vs Noise" states their reliability).
 LENS_RULES: dict[str, tuple[str, ...]] = {
@@ -116,6 +117,19 @@ def _text(rule: str, e: dict[str, Any]) -> str:
         return (
             f"{e['symbol']} OI {e['oi']:,} on {e['session']} -> {e['oi_after']:,}: "
             f"{'held' if e['hit'] else 'unwound'}"
+        )
+    if rule == "watch_items":
+        if e["item"] == "contract":
+            oi_after = "gone" if e["oi_after"] is None else f"{e['oi_after']:,.0f}"
+            oi = "?" if e["oi"] is None else f"{e['oi']:,.0f}"
+            return (
+                f"watched {e['symbol']} ({e['source']}, {e['session']}): OI {oi} -> "
+                f"{oi_after}: {e['status']}"
+            )
+        side = "call" if e["item"] == "call_wall" else "put"
+        return (
+            f"watched {side} wall {_fmt(e['level'])} ({e['session']}): close "
+            f"{_fmt(e['outcome_close'])}: {e['status']}"
         )
     return f"{rule} from {e['session']}: {ok}"
 

@@ -171,6 +171,32 @@ RULES: tuple[OutcomeRule, ...] = (
         noun="rolls",
     ),
     OutcomeRule(
+        name="watch_items",
+        kind="watch",
+        claim=(
+            "What a report says to watch next session is confirmed: a watched contract's "
+            "position is held or rolled forward, a watched wall holds."
+        ),
+        hit=(
+            "the watch items of session D: the contracts of chainlens.report._watch.watch_items "
+            "(accumulation streaks, deep-OTM put builds, the target leg of each roll) of D's "
+            "stored pipeline document (else of the same signals computed from the chain "
+            "history) and the Flow Verdict's call and put walls; over D+1..D+k (k = "
+            "min(horizon, stored sessions up to the contract's expiry)): a contract is "
+            "confirmed when its follow-up status (chainlens.report._watch.classify of OI(D), "
+            "OI(D+k), rolled) is 'confirmed' (OI(D+k) >= 0.9 OI(D)) or 'rolled' (a roll "
+            "reported on D+1..D+k starts from it), not 'unwound' or 'closed'; a wall holds when "
+            "no close of D+1..D+k crosses it (call wall: close <= wall; put wall: close >= wall)"
+        ),
+        baseline=(
+            "contracts: the share of every contract of the underlying on D (OI >= 50, >= 10 "
+            "days to expiry) whose OI(D+k) >= 0.9 OI(D) (an expected hit, a real number); "
+            "walls: the mirror level 2 close(D) - wall (same distance, other side) holds"
+        ),
+        params={"horizon": 1},
+        noun="watch items",
+    ),
+    OutcomeRule(
         name="expected_move_zone",
         kind="zone",
         claim="The close stays inside the expected-move zone set at the previous close.",

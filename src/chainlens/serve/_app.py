@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 from urllib.parse import parse_qsl, urlencode
 
+from anyio import to_thread
 from fastapi import FastAPI, HTTPException, Query, Request
 from fastapi import Path as PathParam
 from fastapi.exceptions import RequestValidationError
@@ -36,7 +37,9 @@ from chainlens import __version__
 from chainlens._jsonsafe import jsonable
 from chainlens.errors import ChainlensError, NotFoundError
 from chainlens.serve import _charts, _views
+from chainlens.serve import _schemas as S
 from chainlens.serve._data import StoreReader
+from chainlens.serve._schemas import ok
 
 __all__ = ["API_VERSION", "CSP", "create_app"]
 
@@ -153,11 +156,13 @@ def create_app(store: str | Path, *, warm: bool = False) -> FastAPI:
         serving (the first pages come faster).
     """
     reader = StoreReader(store)
-    if warm and reader.sessions():  # the latest session's overview, daily report and tape
-        last = reader.sessions()[-1]
-        _views.overview_view(reader, last)
-        _views.report_view(reader, last, None, "daily")
-        reader.part(last, "notable")
+    if warm:  # the latest session's overview, daily report and tape
+        with reader.request():
+            if reader.sessions():
+                last = reader.sessions()[-1]
+                _views.overview_view(reader, last)
+                _views.report_view(reader, last, None, "daily")
+                reader.part(last, "notable")
     app = FastAPI(
         title="chainlens",
         version=__version__,
@@ -181,7 +186,10 @@ def create_app(store: str | Path, *, warm: bool = False) -> FastAPI:
     @app.middleware("http")
     async def headers(request: Request, call_next: Any) -> Response:
         try:
-            response: Response = await call_next(request)
+            if reader.changed():  # a run or an ingest committed: reopen (waits off the loop)
+                await to_thread.run_sync(reader.refresh_if_changed)
+            with reader.request():
+                response: Response = await call_next(request)
         except Exception:  # never a stack trace in a response
             log.exception("internal error on %s", request.url.path)
             response = JSONResponse({"error": "internal error"}, status_code=500)
@@ -223,7 +231,11 @@ def create_app(store: str | Path, *, warm: bool = False) -> FastAPI:
 
     @app.exception_handler(ChainlensError)
     async def on_chainlens(request: Request, exc: ChainlensError) -> Response:
-        return _error(request, 400, str(exc).split("\n")[0])
+        from chainlens.errors import StoreError
+
+        msg = str(exc).split("\n")[0]
+        busy = isinstance(exc, StoreError) and "busy" in msg  # a writer held it too long
+        return _error(request, 503 if busy else 400, msg)
 
     @app.exception_handler(Exception)
     async def on_any(request: Request, exc: Exception) -> Response:
@@ -365,12 +377,12 @@ def create_app(store: str | Path, *, warm: bool = False) -> FastAPI:
         ))  # fmt: skip
 
     # ------------------------------------------------------------------ API v1
-    @app.get("/api/v1/sessions", tags=["store"])
+    @app.get("/api/v1/sessions", tags=["store"], responses=ok(S.Sessions))
     def api_sessions() -> dict[str, Any]:
         """Sessions with pipeline results, ascending."""
         return {"api_version": API_VERSION, "sessions": [d.isoformat() for d in reader.sessions()]}
 
-    @app.get("/api/v1/overview", tags=["market"])
+    @app.get("/api/v1/overview", tags=["market"], responses=ok(S.SessionTable, csv=True))
     def api_overview(
         date: DateQ = None,
         q: TextQ = "",
@@ -386,12 +398,12 @@ def create_app(store: str | Path, *, warm: bool = False) -> FastAPI:
         data = _views.overview_view(reader, date, q=q, sort=sort, desc=desc, label=label)
         return _table_or_json(data, format)
 
-    @app.get("/api/v1/daily", tags=["market"])
+    @app.get("/api/v1/daily", tags=["market"], responses=ok(S.Report))
     def api_daily(date: DateQ = None) -> Response:
         """The market daily report (report JSON, schema in chainlens.report)."""
         return JSONResponse(_views.report_view(reader, date, None, "daily"))
 
-    @app.get("/api/v1/ticker/{ticker:path}", tags=["ticker"])
+    @app.get("/api/v1/ticker/{ticker:path}", tags=["ticker"], responses=ok(S.Ticker, csv=True))
     def api_ticker(
         ticker: Ticker,
         date: DateQ = None,
@@ -410,12 +422,12 @@ def create_app(store: str | Path, *, warm: bool = False) -> FastAPI:
             raise HTTPException(422, "table is required with format=csv")
         return _table_or_json(data, format, table)
 
-    @app.get("/api/v1/levels/{ticker:path}", tags=["ticker"])
+    @app.get("/api/v1/levels/{ticker:path}", tags=["ticker"], responses=ok(S.Levels, csv=True))
     def api_levels(ticker: Ticker, format: FormatQ = "json") -> Response:
         """Zero gamma, walls, max pain and spot over every stored session."""
         return _table_or_json(_views.levels_view(reader, ticker), format)
 
-    @app.get("/api/v1/flow", tags=["flow"])
+    @app.get("/api/v1/flow", tags=["flow"], responses=ok(S.Flow, csv=True))
     def api_flow(
         date: DateQ = None,
         ticker: OptTicker = None,
@@ -436,7 +448,7 @@ def create_app(store: str | Path, *, warm: bool = False) -> FastAPI:
                      multileg, sort, desc, limit)  # fmt: skip
         return _table_or_json(data, format)
 
-    @app.get("/api/v1/scan/{kind}", tags=["flow"])
+    @app.get("/api/v1/scan/{kind}", tags=["flow"], responses=ok(S.Scan, csv=True))
     def api_scan(
         kind: Literal["unusual", "netdelta", "accumulation", "rolls"],
         date: DateQ = None,
@@ -449,7 +461,7 @@ def create_app(store: str | Path, *, warm: bool = False) -> FastAPI:
         data = _views.scan_view(reader, kind, date, ticker=ticker, sort=sort, desc=desc)
         return _table_or_json(data, format)
 
-    @app.get("/api/v1/status", tags=["store"])
+    @app.get("/api/v1/status", tags=["store"], responses=ok(S.Status, csv=True))
     def api_status(
         format: FormatQ = "json",
         table: Annotated[Literal["sessions", "results", "rejects"] | None, Query()] = None,
@@ -460,7 +472,7 @@ def create_app(store: str | Path, *, warm: bool = False) -> FastAPI:
             table = "sessions"
         return _table_or_json(data, format, table)
 
-    @app.get("/api/v1/report/{ticker:path}", tags=["ticker"])
+    @app.get("/api/v1/report/{ticker:path}", tags=["ticker"], responses=ok(S.Report))
     def api_report(
         ticker: Ticker,
         date: DateQ = None,
@@ -474,9 +486,8 @@ def create_app(store: str | Path, *, warm: bool = False) -> FastAPI:
 
 class _ApiCache:
     """ASGI middleware: keep the bytes of every successful ``/api/v1`` GET response, keyed by
-    path and query string, in the reader's bounded cache. The store is read-only and its
-    stored results do not change under a running server, so a repeated call costs no
-    serialisation."""
+    path and query string, in the reader's bounded cache (one cache generation: a new
+    ``chainlens run`` starts a new one), so a repeated call costs no serialisation."""
 
     def __init__(self, app: Any, reader: StoreReader) -> None:
         self.app = app

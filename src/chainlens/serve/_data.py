@@ -1,25 +1,38 @@
 """Read-only access to a store's results for the dashboard (public APIs only).
 
-:class:`StoreReader` opens a :class:`chainlens.store.Store` read-only and reads what the daily
-pipeline stored (``chainlens run``) through public functions only:
-:meth:`~chainlens.store.Store.results_index`, :meth:`~chainlens.store.Store.read_results`,
+:class:`StoreReader` reads a :class:`chainlens.store.Store` read-only through public functions
+only: :meth:`~chainlens.store.Store.results_index`, :meth:`~chainlens.store.Store.read_results`,
 :meth:`~chainlens.store.Store.read_docs` / :meth:`~chainlens.store.Store.read_market`,
 :meth:`~chainlens.store.Store.chain`, :meth:`~chainlens.store.Store.oi_history`,
-:meth:`~chainlens.store.Store.sessions`. It never writes. Everything it reads is cached in
-memory for the life of the server, keyed by session (stored results do not change under a
-read-only reader; restart ``chainlens serve`` after a new ``chainlens run``).
+:meth:`~chainlens.store.Store.sessions`. It never writes.
 
-DuckDB connections are not safe to share between threads, so every store call holds one
-store lock; the cache has its own lock, held only to look up and to insert, so a slow first
-computation (a scanner over the store) never blocks requests whose data is already cached.
+**Freshness.** Everything read is cached in memory, in one *generation*. Each request first
+compares a fingerprint of the store's catalog (``stat`` of ``catalog.duckdb`` and its
+write-ahead log, the layout of docs/store.md: a few microseconds) with the fingerprint of the
+current generation (:meth:`StoreReader.refresh_if_changed`). When it changed (a ``chainlens
+run`` or ``ingest`` committed), the reader reopens the store and starts a new, empty
+generation, so the next page shows the new or replaced results. While another process holds
+the store for writing the reopening waits for it (DuckDB lets no reader in meanwhile); the
+request waits at most :data:`REFRESH_WAIT_S` and is served from the previous generation if
+the writer is still busy (later requests do not wait again while that writer runs).
+
+**Connections.** The catalog connection is opened on the first store read of a request and
+closed when no request is in flight (:meth:`StoreReader.request`), so a ``chainlens run``
+can open the store read-write while the server is up. DuckDB connections are not safe to
+share between threads, so every store call holds one store lock; the cache has its own lock,
+held only to look up and to insert, so a slow first computation (a scanner over the store)
+never blocks requests whose data is already cached.
 """
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import functools
+import os
 import threading
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -28,9 +41,29 @@ import pyarrow as pa
 if TYPE_CHECKING:
     from chainlens.store import Store
 
-__all__ = ["StoreReader", "result_sessions"]
+__all__ = ["REFRESH_WAIT_S", "StoreReader", "catalog_fingerprint", "result_sessions"]
 
 T = TypeVar("T")
+
+#: The catalog file of a store and its DuckDB write-ahead log (Store layout, docs/store.md).
+CATALOG_FILES = ("catalog.duckdb", "catalog.duckdb.wal")
+#: Seconds a request waits for a changed store to be reopened before it is served from the
+#: previous generation (a writer still holds the store).
+REFRESH_WAIT_S = 2.0
+
+
+def catalog_fingerprint(root: Path) -> tuple[Any, ...]:
+    """``(inode, size, mtime_ns)`` of the catalog and its write-ahead log (None if absent):
+    any commit to the store changes it."""
+    out: list[Any] = []
+    for name in CATALOG_FILES:
+        try:
+            s = os.stat(root / name)
+        except FileNotFoundError:
+            out.append(None)
+        else:
+            out.append((s.st_ino, s.st_size, s.st_mtime_ns))
+    return tuple(out)
 
 
 def result_sessions(store: Store) -> list[dt.date]:
@@ -39,7 +72,7 @@ def result_sessions(store: Store) -> list[dt.date]:
 
 
 class StoreReader:
-    """A read-only, cached view of one store's stored results.
+    """A read-only, cached view of one store's stored results (refreshed when it changes).
 
     Parameters
     ----------
@@ -51,15 +84,93 @@ class StoreReader:
         from chainlens.store import Store
 
         self.root = Path(root).resolve()
-        self._store = Store(self.root, create=False, read_only=True)
-        self._lock = threading.RLock()  # the cache dict
+        self._lock = threading.RLock()  # the cache dict and the generation
         self._store_lock = threading.RLock()  # the DuckDB connection
         self._cache: dict[tuple[Any, ...], Any] = {}
+        self.generation = 0
+        self._in_flight = 0
+        self._refreshing: threading.Thread | None = None
+        self._refresh_started = 0.0
+        self._fp = catalog_fingerprint(self.root)
+        # fail now (no store, unreadable catalog) rather than on the first request
+        self._store: Any = Store(self.root, create=False, read_only=True)
+        self._release_if_idle()
 
     def close(self) -> None:
-        """Close the store connection."""
+        """Close the store connection (it is reopened on the next read)."""
         with self._store_lock:
-            self._store.close()
+            if self._store is not None:
+                self._store.close()
+                self._store = None
+
+    # ------------------------------------------------------------------ freshness
+    def changed(self) -> bool:
+        """Whether the catalog changed since the current generation was read (one ``stat``)."""
+        return catalog_fingerprint(self.root) != self._fp
+
+    def refresh_if_changed(self, wait: float = REFRESH_WAIT_S) -> bool:
+        """Start a new generation if the catalog changed since the current one was read;
+        wait up to ``wait`` seconds for it. Returns whether the current generation is fresh."""
+        if not self.changed():
+            return True
+        with self._lock:
+            t = self._refreshing
+            if t is None or not t.is_alive():
+                t = threading.Thread(target=self._refresh, name="chainlens-serve-refresh")
+                t.daemon = True
+                self._refreshing = t
+                self._refresh_started = time.monotonic()
+                t.start()
+            # a writer still holds the store: only the first ``wait`` seconds of requests wait
+            left = wait - (time.monotonic() - self._refresh_started)
+        t.join(max(0.0, left))
+        return not t.is_alive()
+
+    def _refresh(self) -> None:
+        from chainlens.store import Store
+
+        with self._store_lock:
+            if self._store is not None:
+                self._store.close()
+                self._store = None
+            try:
+                # waits while a writer holds the store (Store's bounded wait)
+                st = Store(self.root, create=False, read_only=True)
+            except Exception:  # still busy or gone: the next request tries again
+                return
+            fp = catalog_fingerprint(self.root)  # no writer now: the state we will read
+            self._store = st
+            with self._lock:
+                self._cache = {}
+                self._fp = fp
+                self.generation += 1
+            if self._in_flight == 0:
+                self.close()
+
+    @contextlib.contextmanager
+    def request(self) -> Iterator[None]:
+        """Bracket one request: the connection is closed when no request is in flight."""
+        with self._lock:
+            self._in_flight += 1
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._in_flight -= 1
+            self._release_if_idle()
+
+    def _release_if_idle(self) -> None:
+        # never wait here: a refresh may hold the store lock while a writer runs (it closes
+        # the connection itself when it ends with no request in flight)
+        if not self._store_lock.acquire(blocking=False):
+            return
+        try:
+            with self._lock:
+                if self._in_flight == 0 and self._store is not None:
+                    self._store.close()
+                    self._store = None
+        finally:
+            self._store_lock.release()
 
     # ------------------------------------------------------------------ cache
     def cached(self, key: tuple[Any, ...], make: Callable[[], T]) -> T:
@@ -67,8 +178,11 @@ class StoreReader:
         with self._lock:
             if key in self._cache:
                 return self._cache[key]
+            gen = self.generation
         value = make()  # outside the cache lock: other requests go on meanwhile
         with self._lock:
+            if gen != self.generation:  # made from a store state that has been replaced
+                return value
             if key in self._cache:  # made meanwhile by another thread: keep one
                 return self._cache[key]
             if len(self._cache) > 512:  # bounded: drop the oldest entries
@@ -77,9 +191,13 @@ class StoreReader:
             self._cache[key] = value
             return value
 
-    def _locked(self, fn: Callable[[], T]) -> T:
+    def _locked(self, fn: Callable[[Any], T]) -> T:
+        from chainlens.store import Store
+
         with self._store_lock:
-            return fn()
+            if self._store is None:
+                self._store = Store(self.root, create=False, read_only=True)
+            return fn(self._store)
 
     def peek(self, key: tuple[Any, ...]) -> Any:
         """The cached value of ``key``, or None."""
@@ -89,15 +207,13 @@ class StoreReader:
     # ------------------------------------------------------------------ results
     def sessions(self) -> list[dt.date]:
         """Sessions with pipeline results, ascending."""
-        return self.cached(
-            ("sessions",), lambda: self._locked(lambda: result_sessions(self._store))
-        )
+        return self.cached(("sessions",), lambda: self._locked(result_sessions))
 
     def docs(self, session: dt.date) -> dict[str, dict[str, Any]]:
         """The per-underlying pipeline documents of ``session`` (underlying -> doc)."""
 
         def make() -> dict[str, dict[str, Any]]:
-            docs: list[Any] = self._locked(lambda: self._store.read_docs(session))
+            docs: list[Any] = self._locked(lambda st: st.read_docs(session))
             return {d["underlying"]: d for d in docs}
 
         return self.cached(("docs", session), make)
@@ -105,8 +221,7 @@ class StoreReader:
     def market(self, session: dt.date) -> dict[str, Any]:
         """The stored market-wide rollup of ``session``."""
         return self.cached(
-            ("market", session),
-            lambda: self._locked(lambda: dict(self._store.read_market(session))),
+            ("market", session), lambda: self._locked(lambda st: dict(st.read_market(session)))
         )
 
     def parts(self, session: dt.date) -> set[str]:
@@ -114,7 +229,7 @@ class StoreReader:
         from chainlens.results import RESULTS_NAME
 
         def make() -> set[str]:
-            idx = self._locked(self._store.results_index)
+            idx = self._locked(lambda st: st.results_index())
             rows = zip(
                 idx.column("name").to_pylist(),
                 idx.column("session").to_pylist(),
@@ -132,7 +247,7 @@ class StoreReader:
         def make() -> pa.Table | None:
             if part not in self.parts(session):
                 return None
-            return self._locked(lambda: self._store.read_results(RESULTS_NAME, session, part))
+            return self._locked(lambda st: st.read_results(RESULTS_NAME, session, part))
 
         return self.cached(("part", session, part), make)
 
@@ -141,23 +256,23 @@ class StoreReader:
         """The default chain snapshot of ``underlying`` in ``session``."""
         return self.cached(
             ("chain", underlying, session),
-            lambda: self._locked(lambda: self._store.chain(underlying, session)),
+            lambda: self._locked(lambda st: st.chain(underlying, session)),
         )
 
     def oi_history(self, underlying: str, end: dt.date) -> pa.Table:
         """OI and volume per contract and session up to ``end`` (``Store.oi_history``)."""
         return self.cached(
             ("oi_history", underlying, end),
-            lambda: self._locked(lambda: self._store.oi_history(underlying, end=end)),
+            lambda: self._locked(lambda st: st.oi_history(underlying, end=end)),
         )
 
     def snapshots(self) -> pa.Table:
         """Every stored chain snapshot (``Store.sessions``)."""
-        return self.cached(("snapshots",), lambda: self._locked(self._store.sessions))
+        return self.cached(("snapshots",), lambda: self._locked(lambda st: st.sessions()))
 
     def results_index(self) -> pa.Table:
         """Every stored results part (``Store.results_index``)."""
-        return self.cached(("results_index",), lambda: self._locked(self._store.results_index))
+        return self.cached(("results_index",), lambda: self._locked(lambda st: st.results_index()))
 
     def store_scan(self, kind: str, session: dt.date) -> pa.Table:
         """One scanner over the store on ``session`` (:func:`chainlens.scan.store_scan`)."""
@@ -165,7 +280,7 @@ class StoreReader:
 
         return self.cached(
             ("scan", kind, session),
-            lambda: self._locked(lambda: store_scan(self._store, kind, session)),
+            lambda: self._locked(lambda st: store_scan(st, kind, session)),
         )
 
     def rejects(self) -> list[dict[str, Any]]:

@@ -6,12 +6,19 @@ Plotly figure specs (``{"data": [...], "layout": {...}}``). Nothing here renders
 
 The numbers are the stored pipeline results (``chainlens run``): the per-underlying documents
 (``analysis``: the ``chainlens analyze`` object of docs/analyze-json.md; ``flow``; ``oi``) and
-the stored result parts (``notable``, ``oi_changes``, ``accumulation``, ``rolls``). Two views
-need the chain itself and compute from it, cached per server:
+the stored result parts (``notable``, ``oi_changes``, ``by_expiry``, ``accumulation``,
+``rolls``). What ``chainlens run`` does not store is computed, cached per server (each view
+says which in its ``source``):
 
 * a ticker page with an expiry / DTE filter or a dealer model other than the stored
   ``classic`` re-runs :func:`chainlens.analysis.analyze_chain` on the stored chain restricted to
-  the selected expiries, so that every panel and summary describes the same contracts;
+  the selected expiries, so that every panel and summary describes the same contracts (the
+  stored ``by_strike`` part sums all expiries; no part has the strike × expiry grain); its
+  max-pain-by-expiry table reads the stored ``by_expiry`` part for the classic model;
+* the ``unusual`` and ``netdelta`` scanners run :func:`chainlens.scan.store_scan` (the pipeline
+  stores no such part); ``accumulation`` and ``rolls`` read the stored parts (a session with
+  results but no such part found none);
+* the OI-change heatmap reads the stored OI history (``Store.oi_history``);
 * the level history of sessions the pipeline has not run uses ``analyze_chain`` with the
   profile on and the vol views and surfaces off (``source = "chain"`` in its rows).
 """
@@ -431,7 +438,16 @@ def _ticker_view(reader: Any, ticker: str, d: dt.date, f: TickerFilter) -> dict[
     totals = dict(a.get("totals") or {})
     by_strike = list(a.get("by_strike") or [])
     by_exp = []
-    for r in a.get("by_expiry") or []:
+    exp_rows = a.get("by_expiry") or []
+    stored_exp = None
+    if f.active and f.model == "classic":  # per-expiry rows do not depend on the others
+        stored_exp = reader.cached(
+            ("by_expiry_of", ticker, d), lambda: _rows_of(reader, d, "by_expiry", ticker)
+        )
+    if stored_exp is not None:
+        keep = {e.isoformat() for e in sel}
+        exp_rows = [r for r in _records(stored_exp) if r["expiry"] in keep]
+    for r in exp_rows:
         e = dt.date.fromisoformat(r["expiry"])
         if e < d:
             continue
@@ -508,7 +524,36 @@ def _ticker_view(reader: Any, ticker: str, d: dt.date, f: TickerFilter) -> dict[
         "surfaces": a.get("surfaces") or {},
         "heatmap": heat,
         "lenses": lenses,
+        "source": {
+            "analysis": "computed" if f.active else "stored",
+            "by_expiry": "stored" if (stored_exp is not None or not f.active) else "computed",
+            "oi_change": "stored",
+            "heatmap": "chain history",
+            "note": _ticker_source_note(f),
+        },
     }
+
+
+def _ticker_source_note(f: TickerFilter) -> str:
+    """Where the numbers of a ticker page come from (shown under its filters)."""
+    if not f.active:
+        return "Stored results of chainlens run."
+    what = []
+    if f.expiry is not None or f.dte_max is not None:
+        what.append("an expiry filter")
+    if f.model != "classic":
+        what.append(f"the {f.model} dealer model")
+    tail = (
+        "; max pain by expiry and the OI change from the stored results."
+        if f.model == "classic"
+        else "; the OI change from the stored results."
+    )
+    return (
+        "Computed from the stored chain for "
+        + " and ".join(what)
+        + " (chainlens run stores the classic model over all expiries, by strike)"
+        + tail
+    )
 
 
 def _range(v: Any) -> str | None:
@@ -707,9 +752,17 @@ def scan_view(
     d = _session_or_latest(reader, session)
     t: pa.Table | None = None
     if kind in ("accumulation", "rolls"):
+        # chainlens run stores these parts when it finds any: a session with results but
+        # without the part found none (an empty table, not a scan over the store)
         t = reader.part(d, kind)
-    if t is None:
+        if t is None:
+            t = _empty_part(reader, kind)
+        source = "stored"
+        note = "stored by chainlens run"
+    else:
         t = reader.store_scan(kind, d)
+        source = "computed"
+        note = f"computed over the store: chainlens run stores no {kind} results"
     if ticker and t.num_rows and "underlying" in t.column_names:
         t = t.filter(pc.equal(t.column("underlying"), ticker))
     cols = [c for c in t.column_names if c not in ("session",)]
@@ -727,8 +780,22 @@ def scan_view(
         "session": d,
         "sessions": reader.sessions(),
         "kind": kind,
-        "table": TableView(f"scan_{kind}", f"Scanner: {kind} — {d}", columns, rows),
-    }
+        "source": source,
+        "table": TableView(
+            f"scan_{kind}", f"Scanner: {kind} — {d}", columns, rows,
+            note=f"{len(rows)} rows, {note}" if rows else note,
+        ),
+    }  # fmt: skip
+
+
+def _empty_part(reader: Any, part: str) -> pa.Table:
+    """An empty table with the columns of ``part`` as stored on another session (or
+    ``underlying`` only when no session stored one)."""
+    for d in reversed(reader.sessions()):
+        t = reader.part(d, part)
+        if t is not None:
+            return t.slice(0, 0)
+    return pa.table({"underlying": pa.array([], pa.string())})
 
 
 def _fmt_of(t: pa.DataType, name: str) -> str:
