@@ -3,7 +3,8 @@
 The graph is built from the source with :mod:`ast`, not by importing: an edge ``a -> b``
 for every ``import b`` / ``from b import x`` in module ``a`` at module level or inside a
 function (lazy imports count: they are cycles that only show at run time), except inside
-``if TYPE_CHECKING:`` blocks (never executed). ``from pkg import sub`` where ``sub`` is a
+``if TYPE_CHECKING:`` blocks (never executed) and ``if __name__ == "__main__":`` blocks (run
+only when the file is a script, e.g. ``spark-submit .../runners/spark.py``). ``from pkg import sub`` where ``sub`` is a
 submodule is an edge to ``pkg.sub`` (the package's ``__init__`` runs first, but a package
 importing its own submodules is the normal direction and is not counted as a cycle).
 """
@@ -35,12 +36,22 @@ def _is_type_checking(node: ast.If) -> bool:
     )
 
 
+def _is_main_block(node: ast.If) -> bool:
+    t = node.test
+    return (
+        isinstance(t, ast.Compare)
+        and isinstance(t.left, ast.Name)
+        and t.left.id == "__name__"
+        and any(isinstance(c, ast.Constant) and c.value == "__main__" for c in t.comparators)
+    )
+
+
 def _imports(name: str, path: Path, mods: dict[str, Path]) -> set[str]:
     pkg = name if path.name == "__init__.py" else name.rsplit(".", 1)[0]
     out: set[str] = set()
 
     def visit(n: ast.AST) -> None:
-        if isinstance(n, ast.If) and _is_type_checking(n):
+        if isinstance(n, ast.If) and (_is_type_checking(n) or _is_main_block(n)):
             for c in n.orelse:
                 visit(c)
             return

@@ -1391,12 +1391,23 @@ class EarningsDoc(TypedDict):
 
     next_date: str | None
     past_dates: list[str]
-    post_expiry: NotRequired[str]
+    event_timing: NotRequired[str]
+    post_expiry: NotRequired[str | None]
     implied_move_pct: NotRequired[float | None]
     rr_25d: NotRequired[float | None]
     atm_iv: NotRequired[float | None]
+    pre_expiry: NotRequired[str | None]
+    pre_atm_iv: NotRequired[float | None]
+    days_to_post_expiry: NotRequired[int | None]
+    second_post_expiry: NotRequired[str | None]
+    second_post_atm_iv: NotRequired[float | None]
+    kink_move_pct: NotRequired[float | None]
+    kink_reason: NotRequired[str | None]
+    kink_method: NotRequired[str | None]
+    post_expiry_call_oi: NotRequired[int | float | None]
+    post_expiry_put_oi: NotRequired[int | float | None]
     post_expiry_oi_by_session: NotRequired[list[EarningsPostExpiryOiBySessionRow]]
-    post_expiry_oi_build: NotRequired[int]
+    post_expiry_oi_build: NotRequired[int | float | None]
     historical_moves_pct: list[float | None]
     historical_mean_move_pct: float | None
 

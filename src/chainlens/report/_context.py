@@ -216,7 +216,6 @@ def market_context(
         ``prints_stored`` (bool), ``deep_dive`` (:func:`sector_deep_dive`), ``thesis``
         (:func:`chainlens.thesis.evaluate_thesis`, None without a thesis).
     """
-    from chainlens.report._session import result_sessions
 
     by_u = {d["underlying"]: d for d in docs}
     idx = [t for t in INDEX_TICKERS if t in by_u]
@@ -251,7 +250,7 @@ def market_context(
     programs = programs_of(store, session) if prints_stored else []
     earlier = []
     try:
-        prev = [d for d in result_sessions(store) if d < session]
+        prev = [d for d in store.result_sessions() if d < session]
         for d in prev[-int(DEEP_DIVE_RULES["history_sessions"]) :]:
             earlier.append(store.read_market(d))
     except Exception:

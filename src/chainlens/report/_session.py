@@ -68,7 +68,9 @@ def ticker_report(
     return build_lens(doc, lens, links=links)
 
 
-def daily_report(store: Store, session: dt.date, fmt: str = "html", *, thesis: Any = None) -> Report:
+def daily_report(
+    store: Store, session: dt.date, fmt: str = "html", *, thesis: Any = None
+) -> Report:
     """The market daily report from the stored rollup (``thesis``: a
     :class:`chainlens.thesis.Thesis` evaluated on the session, issue 19)."""
     from chainlens.report._context import market_context
