@@ -382,7 +382,7 @@ class _Market:
             np.where(
                 self.is_index_like[uids][pos],
                 np.exp(-np.maximum(np.abs(lm) - 0.05, 0.0) / 0.03),
-                np.exp(-np.abs(lm) / 0.05 - np.maximum(np.abs(lm) - 0.05, 0.0) / 0.035),
+                np.exp(-np.abs(lm) / 0.05),
             ),
             1.0,
         )
