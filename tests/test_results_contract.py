@@ -39,10 +39,16 @@ def sim_store(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[dt.d
     tmp = tmp_path_factory.mktemp("contract")
     m = build_demo_market(tmp / "sim", seed=7, underlyings=12, sessions=4)
     days = m.sessions[-2:]
+    from chainlens.oi import OIConfig
+    from chainlens.pipeline import PipelineConfig
+
+    # two-session streaks: the accumulation part is written whatever the simulator's
+    # calibration does inside four sessions (the schema does not depend on the threshold)
+    cfg = PipelineConfig(oi=OIConfig(streak_min_sessions=2))
     with Store(tmp / "store") as st:
         st.ingest_many(m.all_paths())
         for d in days:
-            run_local(st, d, workers=1)
+            run_local(st, d, workers=1, config=cfg)
     return tmp / "store", days
 
 

@@ -39,7 +39,7 @@ half-written session, and a rerun replaces the session's tables with equal ones.
 Examples
 --------
 >>> pack_buckets({"SPX": 900, "A": 40, "B": 30, "C": 20}, capacity=100)
-({'SPX': 0, 'A': 1, 'B': 1, 'C': 1}, [])
+({'SPX': 0, 'A': 1, 'B': 1, 'C': 1}, [('SPX', 900)])
 """
 
 from __future__ import annotations
