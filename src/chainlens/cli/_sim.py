@@ -51,13 +51,21 @@ def simulate(
         help="Measure the simulated market against the real-data calibration targets "
         "(docs/sim-calibration.md); exit 1 if any statistic is out of range.",
     ),
+    demo: bool = typer.Option(
+        False,
+        "--demo",
+        help="With --check: check the demo market (chainlens demo: 32 names, its seed, "
+        "trades and story) instead of a plain one.",
+    ),
     as_json: bool = JsonOpt,
 ) -> None:
     """Simulate a multi-session options market (chains, trades, dark-pool prints, truth)."""
     from chainlens.sim import SimConfig, simulate_market
 
+    if demo and not check:
+        raise ConfigError("--demo goes with --check (chainlens demo builds the demo market)")
     if check:
-        _check(underlyings, sessions, start, seed, out, trades, no_scenarios, as_json)
+        _check(underlyings, sessions, start, seed, out, trades, no_scenarios, as_json, demo)
         return
     if out is None:
         raise ConfigError("--out is required (or pass --check to measure against the targets)")
@@ -120,6 +128,7 @@ def _check(
     trades: int,
     no_scenarios: bool,
     as_json: bool,
+    demo: bool = False,
 ) -> None:
     """``simulate --check``: simulated against target per statistic, pass/fail."""
     import tempfile
@@ -139,14 +148,24 @@ def _check(
         trades_per_underlying=trades,
         scenarios=not no_scenarios,
     )
+    if demo:
+        from chainlens.sim._market import DEMO_UNDERLYINGS
+
+        underlyings = DEMO_UNDERLYINGS if underlyings == 30 else underlyings
     if not as_json:
+        what = "the demo market" if demo else "a market"
         console_err.print(
-            f"simulating {underlyings} underlyings x {sessions} sessions (seed {seed}) ...",
+            f"simulating {what}: {underlyings} underlyings x {sessions} sessions (seed {seed}) ...",
             highlight=False,
         )
     with tempfile.TemporaryDirectory(prefix="chainlens-check-") as tmp:
         d = out if out is not None else Path(tmp)
-        simulate_market(cfg, d)
+        if demo:
+            from chainlens.sim import build_demo_market
+
+            build_demo_market(d, seed=seed, underlyings=underlyings, sessions=sessions)
+        else:
+            simulate_market(cfg, d)
         res = evaluate(measure_output(d), seed, underlyings)
     if as_json:
         emit_json(res.to_dict())

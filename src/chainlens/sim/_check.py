@@ -24,7 +24,7 @@ import pyarrow.parquet as pq
 from chainlens.sim._calib import atm_iv, chain_stats, path_stats, product_class
 from chainlens.sim._targets import TARGETS, Target
 
-__all__ = ["CheckResult", "check_market", "measure_output"]
+__all__ = ["CheckResult", "check_market", "measure_output", "top_flow_flips"]
 
 _TICKER_SCOPES = {"SPX", "NDX", "RUT", "SPY", "QQQ", "IWM", "VIX"}
 
@@ -140,7 +140,52 @@ def measure_output(out_dir: Path, chain_sessions: int = 2) -> dict[str, Any]:
     if notional:
         market["market:darkpool_notional_busd"] = float(np.mean(notional))
         market["market:darkpool_labelled_share"] = float(np.mean(labelled))
-    return {"snapshots": snaps, "market": market, "sessions": sessions}
+    # the daily report's top-flow headline: flips among the top names by premium
+    headline = [top_flow_flips(out_dir, day) for day in sessions[-chain_sessions:]]
+    headline = [h for h in headline if h["names"]]
+    if headline:
+        market["market:flip_rate_top"] = float(np.mean([h["flip_rate"] for h in headline]))
+    return {"snapshots": snaps, "market": market, "sessions": sessions, "headline": headline}
+
+
+def top_flow_flips(out_dir: Path, day: str) -> dict[str, Any]:
+    """The daily report's "Top flow: k/n names flip direction" figures of one simulated
+    session, from its trades and chain files.
+
+    Per ticker, :func:`chainlens.flow.analyze_flow` (default :class:`~chainlens.flow.FlowConfig`,
+    as the pipeline) gives the directional naive label (call against put premium) and the
+    side-adjusted label (sign of bullish - bearish premium); the ``n`` =
+    ``chainlens.market.RULES["top_flow_n"]`` (16) tickers with the most premium are the top
+    flow, ``flips`` those whose two labels differ (``chainlens.market._top_flow``). Returns
+    ``{session, flips, names, flip_rate, premium_usd, trades}`` (rate ``nan`` without trades).
+    """
+    from chainlens.flow import analyze_flow
+    from chainlens.market import RULES
+
+    tp = Path(out_dir) / f"trades-{day}.parquet"
+    cp = Path(out_dir) / f"chain-{day}.parquet"
+    out: dict[str, Any] = {"session": day, "flips": 0, "names": 0, "flip_rate": math.nan}
+    if not (tp.is_file() and cp.is_file()):
+        return out
+    trades = pq.read_table(tp)
+    if trades.num_rows == 0:
+        return out
+    fr = analyze_flow(trades, pq.read_table(cp), contract_views=False)
+    bt = fr.by_ticker
+    tot = np.nan_to_num(bt.column("total_usd").to_numpy(zero_copy_only=False).astype(float))
+    col = "dir_flip" if "dir_flip" in bt.column_names else "flip"
+    flip = bt.column(col).to_numpy(zero_copy_only=False).astype(bool)
+    order = np.argsort(-tot, kind="stable")
+    top = order[tot[order] > 0][: int(RULES["top_flow_n"])]
+    k, n = int(flip[top].sum()), int(top.size)
+    out.update(
+        flips=k,
+        names=n,
+        flip_rate=k / n if n else math.nan,
+        premium_usd=float(tot.sum()),
+        trades=int(trades.num_rows),
+    )
+    return out
 
 
 def _kinds(out_dir: Path) -> dict[str, int]:

@@ -304,7 +304,8 @@ class _Market:
                 pos,
                 u_oi,
                 iv=iv30[pos],
-                round_mult=_ROUND_X[r_level],
+                round_mult=_ROUND_X[r_level]
+                * _near_round(np.log(strike / s_c), r_level, self.oi_shape[4][uids][pos] > 0),
                 round_bin=r_bin,
                 round_w=_ROUND_W[r_level],
                 width=self.oi_width[uids][pos],
@@ -313,6 +314,7 @@ class _Market:
                 near_share=self.oi_shape[1][uids][pos],
                 tail_sd=self.oi_shape[2][uids][pos],
                 call_sd=self.oi_shape[3][uids][pos],
+                deep_thin=self.oi_shape[4][uids][pos],
             )
         ctx = Ctx(
             s=s,
@@ -886,15 +888,32 @@ _ROUND_X = np.array([1.0, 1.0, 1.0, 1.0, 1.0, 1.15, 1.15])
 #: above 7%, beyond 5% 14%. NDX/RUT (put/call OI near 1 and 1.7) hold more of their puts near
 #: the money, which keeps their zero gamma within 5% of spot (real NDX: 5-9% below).
 _OI_SHAPE = {
-    "SPX": (-1.15, 0.0, 2.0, 0.8),
-    "index": (-0.6, 0.3, 1.6, 0.8),
-    "index_etf": (-0.6, 0.0, 1.8, 0.8),
-    "other": (-0.5, 0.0, 1.0, 0.8),
+    "SPX": (-1.15, 0.0, 2.0, 0.8, 0.5),
+    "index": (-0.6, 0.3, 1.6, 0.8, 0.0),
+    "index_etf": (-0.6, 0.0, 1.8, 0.8, 0.5),
+    "other": (-0.5, 0.0, 1.0, 0.8, 0.0),
 }
 
 
+#: Extra weight of the round strikes (multiples of ``L/10``) near spot, for the products whose
+#: deep put tail is thinned (SPX, SPY/QQQ/IWM): ``1 + NEAR_ROUND_X exp(-(ln(K/S)/sd)^2/2)``,
+#: sd :data:`NEAR_ROUND_SD`. The real SPX/SPY/QQQ files' largest OI strike is a round strike
+#: 0-16% from spot (SPX 4000 at 2-11% below, QQQ 300, SPY 400): positions are rolled to the
+#: round strikes near the money, and without this the largest OI landed on whichever deep
+#: round strike the flat put tail (20-35% below spot) happened to favour.
+NEAR_ROUND_X = 0.25
+NEAR_ROUND_SD = 0.06
+
+
+def _near_round(log_m: np.ndarray, level: np.ndarray, on: np.ndarray) -> np.ndarray:
+    """The near-spot round-strike factor (:data:`NEAR_ROUND_X`) per contract."""
+    bump = NEAR_ROUND_X * np.exp(-0.5 * (log_m / NEAR_ROUND_SD) ** 2)
+    return np.where(on & (level >= 4), 1.0 + bump, 1.0)
+
+
 def _oi_shape(uni: Universe, index_like: np.ndarray) -> tuple[np.ndarray, ...]:
-    """``(put_mu, near_share, tail_sd, call_sd)`` per underlying (:data:`_OI_SHAPE`)."""
+    """``(put_mu, near_share, tail_sd, call_sd, deep_thin)`` per underlying
+    (:data:`_OI_SHAPE`)."""
     cls = np.where(
         uni.ticker == "SPX",
         "SPX",
@@ -902,7 +921,7 @@ def _oi_shape(uni: Universe, index_like: np.ndarray) -> tuple[np.ndarray, ...]:
     )
     tab = np.array([_OI_SHAPE[c] for c in ("SPX", "index", "index_etf", "other")])
     code = np.searchsorted(np.array(["SPX", "index", "index_etf", "other"]), cls)
-    return tuple(tab[code, j] for j in range(4))
+    return tuple(tab[code, j] for j in range(tab.shape[1]))
 
 
 def _chunks(load: np.ndarray, max_names: int, max_load: float) -> list[np.ndarray]:
@@ -957,17 +976,26 @@ def simulate_market(
     return _Market(config).run(Path(out_dir), progress)
 
 
+#: Underlyings of the demo market (``chainlens demo``).
+DEMO_UNDERLYINGS = 32
+
+
 def build_demo_market(
     out_dir: Path,
     *,
     seed: int = 7,
-    underlyings: int = 30,
+    underlyings: int = DEMO_UNDERLYINGS,
     sessions: int = 10,
     progress: ProgressFn | None = None,
 ) -> SimManifest:
     """The small demo market (SPX, SPY, QQQ, IWM, index products, ETFs, large caps; every
     scenario kind planted, all of them visible in the last two sessions, the ones the demo
-    reports) that ``chainlens demo`` ingests and reports on."""
+    reports) that ``chainlens demo`` ingests and reports on.
+
+    32 names (:data:`DEMO_UNDERLYINGS`, the universe's first 32: XLV and XLY after the 30
+    of earlier versions): with 30 the demo's last report read "6/16 names flip direction
+    (37.5%)", seed 003's own figure; a demo must not repeat a seed's numbers
+    (``tests/test_sim_calibration.py`` checks its headline figures against them)."""
     cfg = SimConfig(
         underlyings=underlyings,
         sessions=sessions,

@@ -209,6 +209,41 @@ TARGETS: tuple[Target, ...] = (
         f"{_SPY}; {_QQQ}",
         "median 6.5%, 90th pct 15.1% (SPY 400, QQQ 300 after QQQ's 2023 rally)",
     ),
+    _t(
+        "oi_peak_dist_pct",
+        "SPX",
+        "median_abs",
+        2.2,
+        11.4,
+        2.2,
+        "% of spot",
+        _SPX,
+        "per name: SPX 4000 in all 16 files, 2.2-11.4% below spot; tolerance 2.2 points "
+        "(a largest-OI strike at the money passes: 4500 at spot is as real as 4000)",
+    ),
+    _t(
+        "oi_peak_dist_pct",
+        "SPY",
+        "median_abs",
+        1.7,
+        6.5,
+        2.0,
+        "% of spot",
+        _SPY,
+        "per name: SPY 400 in all 7 files, 1.7-6.5% from spot",
+    ),
+    _t(
+        "oi_peak_dist_pct",
+        "QQQ",
+        "median_abs",
+        2.3,
+        16.3,
+        2.0,
+        "% of spot",
+        _QQQ,
+        "per name: QQQ 300 (11 files, 5.9-16.3% below spot after QQQ's 2023 rally) or 350 "
+        "(2.3% below)",
+    ),
     # --- where the volume and premium go
     _t(
         "vol_short_share",
@@ -318,6 +353,21 @@ TARGETS: tuple[Target, ...] = (
         "share of trades",
         _VIX_T,
         "prints strictly inside the NBBO (unknown/mid side); 34% exactly at the mid",
+    ),
+    _t(
+        "flip_rate_top",
+        "market",
+        "value",
+        0.1,
+        0.5,
+        0.125,
+        "share of names",
+        "no real multi-name tape with NBBO here (the VIX DataShop day and the Databento "
+        "sample are one name each); design range",
+        "top-flow names (16 by premium) whose naive call/put label differs from the "
+        "side-adjusted one, mean over the reported sessions: some names flip, not all; 0.5 "
+        "is a coin (sides independent of rights); tolerance 0.125: the binomial sd of a share of 16 "
+        "names at 0.5; never tuned to a seed's figure",
     ),
     _t(
         "darkpool_notional_busd",
