@@ -157,7 +157,9 @@ def top_flow_flips(out_dir: Path, day: str) -> dict[str, Any]:
     side-adjusted label (sign of bullish - bearish premium); the ``n`` =
     ``chainlens.market.RULES["top_flow_n"]`` (16) tickers with the most premium are the top
     flow, ``flips`` those whose two labels differ (``chainlens.market._top_flow``). Returns
-    ``{session, flips, names, flip_rate, premium_usd, trades}`` (rate ``nan`` without trades).
+    ``{session, flips, names, flip_rate, premium_usd, trades, naive_cp_ratio, net_usd}``
+    (rate ``nan`` without trades; ``naive_cp_ratio`` and ``net_usd`` the market-wide raw
+    call/put premium ratio and the directional net premium, as the report's headline).
     """
     from chainlens.flow import analyze_flow
     from chainlens.market import RULES
@@ -184,6 +186,8 @@ def top_flow_flips(out_dir: Path, day: str) -> dict[str, Any]:
         flip_rate=k / n if n else math.nan,
         premium_usd=float(tot.sum()),
         trades=int(trades.num_rows),
+        naive_cp_ratio=float(fr.totals.get("naive_cp_ratio") or math.nan),
+        net_usd=float(fr.totals.get("dir_net_usd", fr.totals.get("net_usd")) or math.nan),
     )
     return out
 
