@@ -251,3 +251,23 @@ def test_manifest_and_files(demo) -> None:
     assert data["seed"] == int(os.environ.get("CHAINLENS_SIM_TEST_SEED", "11"))
     assert isinstance(data["scenarios"], list)
     assert all(isinstance(d, dt.date) for d in demo.sessions)
+
+
+def test_stable_argsort_matches_numpy() -> None:
+    """The radix stable argsort is numpy's stable argsort (int64 ns times with ties and
+    negatives, small contract indices, sizes below the radix threshold)."""
+    import numpy as np
+
+    from chainlens.sim._oi import stable_argsort
+
+    rng = np.random.default_rng(5)
+    cases = [
+        1_700_000_000_000_000_000 + rng.integers(0, 23_400_000_000_000, 50_000),
+        rng.integers(0, 40_000, 60_000),
+        rng.integers(0, 70_000, 60_000).astype(np.int32),
+        rng.integers(-(2**40), 2**40, 30_000),
+        np.repeat(rng.integers(0, 1 << 33, 500), 20),  # many ties
+        rng.integers(0, 9, 100),
+    ]
+    for x in cases:
+        assert np.array_equal(stable_argsort(x), np.argsort(x, kind="stable"))

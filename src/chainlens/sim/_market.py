@@ -28,7 +28,13 @@ from chainlens.errors import ConfigError
 from chainlens.sim._config import ProgressFn, SimConfig, SimManifest
 from chainlens.sim._darkpool import VENUES, Prints, background_prints, nbbo
 from chainlens.sim._listing import decode_keys, listing_for_session
-from chainlens.sim._oi import assign_open_close, initial_oi, oi_after, strike_spacing
+from chainlens.sim._oi import (
+    assign_open_close,
+    initial_oi,
+    oi_after,
+    stable_argsort,
+    strike_spacing,
+)
 from chainlens.sim._paths import GRID_POINTS, DailyPaths, daily_paths, intraday_grid
 from chainlens.sim._rng import per_underlying
 from chainlens.sim._scenarios import ScenarioPlan, plan_scenarios
@@ -491,7 +497,7 @@ class _Market:
         )
         reserved_end = np.minimum(reserved_end, oi_end)
         # order the tape by time
-        o = np.argsort(legs.ts, kind="stable")
+        o = stable_argsort(legs.ts)
         n_t = len(o)
         # chunk-local ids; _finalize adds the session offsets in chunk order (deterministic)
         tid_base = np.int64(0)

@@ -20,7 +20,7 @@ from __future__ import annotations
 import numpy as np
 from scipy.special import ndtri
 
-__all__ = ["assign_open_close", "initial_oi", "strike_spacing"]
+__all__ = ["assign_open_close", "initial_oi", "stable_argsort", "strike_spacing"]
 
 #: Centre and sd (log-moneyness) of the dip of the put weight of :func:`initial_oi`
 #: (``deep_thin``): the real SPX files hold ~0.07 of OI per 5 points of moneyness 10-20% below
@@ -150,6 +150,31 @@ def initial_oi(
     return np.floor(oi).astype(np.int64)
 
 
+def stable_argsort(x: np.ndarray) -> np.ndarray:
+    """``np.argsort(x, kind="stable")`` of an integer array, by 16-bit radix passes.
+
+    NumPy's stable sort is a radix sort for 16-bit keys and a merge sort (timsort) otherwise;
+    trade times (int64 ns) and contract indices sort 2-8x faster as one to three stable
+    passes over 16-bit digits of ``x - min(x)`` (least significant first). The permutation is
+    the same: a stable sort's is unique.
+    """
+    x = np.asarray(x)
+    if x.size < 4096 or x.dtype.kind not in "iu":
+        return np.argsort(x, kind="stable")
+    lo = int(x.min())
+    span = int(x.max()) - lo
+    if span >= 1 << 62:
+        return np.argsort(x, kind="stable")
+    r = (x - lo).astype(np.uint64) if lo else x.astype(np.uint64, copy=False)
+    perm = np.argsort((r & 0xFFFF).astype(np.uint16), kind="stable")
+    shift = 16
+    while span >> shift:
+        digit = ((r[perm] >> np.uint64(shift)) & np.uint64(0xFFFF)).astype(np.uint16)
+        perm = perm[np.argsort(digit, kind="stable")]
+        shift += 16
+    return perm
+
+
 def assign_open_close(
     cidx: np.ndarray,
     size: np.ndarray,
@@ -167,7 +192,7 @@ def assign_open_close(
     """
     is_open = want_open.copy()
     bg_close = (~is_open) & (~forced)
-    order = np.argsort(cidx, kind="stable")
+    order = stable_argsort(cidx)
     c_sorted = cidx[order]
     cs = np.where(bg_close[order], size[order], 0)
     cum = np.cumsum(cs)
