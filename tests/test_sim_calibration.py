@@ -208,18 +208,20 @@ SEED_003 = {
 def test_demo_headline_is_not_a_seed_figure(demo_out) -> None:
     """The demo's reported sessions never print seed 003's headline figures (rounded as the
     report rounds them); the flip rate is inside its design range."""
-    from chainlens.flow import darkpool_summary
-    from chainlens.sim._check import top_flow_flips
-
     import pyarrow.compute as pc
     import pyarrow.parquet as pq
+
+    from chainlens.flow import darkpool_summary
+    from chainlens.sim._check import top_flow_flips
 
     d, m = demo_out
     days = [x.isoformat() for x in m.sessions]
     spx = []
     for day in days[-3:]:
         t = pq.read_table(d / f"chain-{day}.parquet", columns=["underlying", "spot"])
-        spx.append(float(t.filter(pc.equal(t.column("underlying"), "SPX")).column("spot")[0].as_py()))
+        spx.append(
+            float(t.filter(pc.equal(t.column("underlying"), "SPX")).column("spot")[0].as_py())
+        )
     for i, day in enumerate(days[-2:]):
         h = top_flow_flips(d, day)
         assert h["names"] == 16 and 0 <= h["flips"] <= 16, h
@@ -250,7 +252,7 @@ def test_top_flow_flips_hand_worked(tmp_path: Path) -> None:
 
     day = dt.date(2024, 3, 15)
     exp = dt.date(2024, 4, 19)
-    ts = dt.datetime(2024, 3, 15, 15, 0, tzinfo=dt.timezone.utc)
+    ts = dt.datetime(2024, 3, 15, 15, 0, tzinfo=dt.UTC)
     names = ["AAA", "BBB"]
     sym = [f"{u}   240419C00100000" for u in names]
     chain = {f.name: [] for f in schema.CHAIN}
