@@ -238,11 +238,11 @@ TARGETS: tuple[Target, ...] = (
         "median_abs",
         2.3,
         16.3,
-        2.0,
+        2.3,
         "% of spot",
         _QQQ,
         "per name: QQQ 300 (11 files, 5.9-16.3% below spot after QQQ's 2023 rally) or 350 "
-        "(2.3% below)",
+        "(2.3% below); tolerance 2.3 points (a largest-OI strike at the money passes)",
     ),
     # --- where the volume and premium go
     _t(
