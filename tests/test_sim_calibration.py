@@ -226,6 +226,7 @@ def test_demo_headline_is_not_a_seed_figure(demo_out) -> None:
         h = top_flow_flips(d, day)
         assert h["names"] == 16 and 0 <= h["flips"] <= 16, h
         assert (h["flips"], h["names"]) != SEED_003["flips"], h
+        assert (h["raw_flips"], h["names"]) != SEED_003["flips"], h  # the bracketed figure
         assert round(h["flip_rate"], 3) != SEED_003["flip_rate"], h
         assert h["trades"] != SEED_003["trades"], h
         assert round(h["premium_usd"] / 1e9, 2) != SEED_003["premium_busd"], h

@@ -37,7 +37,7 @@ def run_demo(
     *,
     seed: int = 7,
     sessions: int = 10,
-    underlyings: int = 32,
+    underlyings: int = 33,
     run_sessions: int = 2,
     say: Callable[[str], None] | None = None,
 ) -> dict[str, Any]:

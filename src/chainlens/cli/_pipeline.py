@@ -210,7 +210,7 @@ def register(app: typer.Typer) -> None:
         store: Path = StoreOpt,
         seed: int = typer.Option(7, "--seed", help="Simulator seed."),
         sessions: int = typer.Option(10, "--sessions", help="Simulated sessions."),
-        underlyings: int = typer.Option(32, "--underlyings", help="Simulated underlyings."),
+        underlyings: int = typer.Option(33, "--underlyings", help="Simulated underlyings."),
         run_sessions: int = typer.Option(
             2, "--run-sessions", help="Last sessions run through the pipeline."
         ),

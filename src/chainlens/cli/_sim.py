@@ -54,7 +54,7 @@ def simulate(
     demo: bool = typer.Option(
         False,
         "--demo",
-        help="With --check: check the demo market (chainlens demo: 32 names, its seed, "
+        help="With --check: check the demo market (chainlens demo: 33 names, its seed, "
         "trades and story) instead of a plain one.",
     ),
     as_json: bool = JsonOpt,

@@ -157,9 +157,11 @@ def top_flow_flips(out_dir: Path, day: str) -> dict[str, Any]:
     side-adjusted label (sign of bullish - bearish premium); the ``n`` =
     ``chainlens.market.RULES["top_flow_n"]`` (16) tickers with the most premium are the top
     flow, ``flips`` those whose two labels differ (``chainlens.market._top_flow``). Returns
-    ``{session, flips, names, flip_rate, premium_usd, trades, naive_cp_ratio, net_usd}``
-    (rate ``nan`` without trades; ``naive_cp_ratio`` and ``net_usd`` the market-wide raw
-    call/put premium ratio and the directional net premium, as the report's headline).
+    ``{session, flips, names, flip_rate, raw_flips, premium_usd, trades, naive_cp_ratio,
+    net_usd}`` (rate ``nan`` without trades; ``raw_flips`` on the raw labels, deep in the
+    money included: the report's figure in brackets; ``naive_cp_ratio`` and ``net_usd`` the
+    market-wide raw call/put premium ratio and the directional net premium, as the report's
+    headline).
     """
     from chainlens.flow import analyze_flow
     from chainlens.market import RULES
@@ -180,7 +182,9 @@ def top_flow_flips(out_dir: Path, day: str) -> dict[str, Any]:
     order = np.argsort(-tot, kind="stable")
     top = order[tot[order] > 0][: int(RULES["top_flow_n"])]
     k, n = int(flip[top].sum()), int(top.size)
+    raw = bt.column("flip").to_numpy(zero_copy_only=False).astype(bool)
     out.update(
+        raw_flips=int(raw[top].sum()),
         flips=k,
         names=n,
         flip_rate=k / n if n else math.nan,

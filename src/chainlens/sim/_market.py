@@ -983,7 +983,7 @@ def simulate_market(
 
 
 #: Underlyings of the demo market (``chainlens demo``).
-DEMO_UNDERLYINGS = 32
+DEMO_UNDERLYINGS = 33
 
 
 def build_demo_market(
@@ -998,10 +998,11 @@ def build_demo_market(
     scenario kind planted, all of them visible in the last two sessions, the ones the demo
     reports) that ``chainlens demo`` ingests and reports on.
 
-    32 names (:data:`DEMO_UNDERLYINGS`, the universe's first 32: XLV and XLY after the 30
-    of earlier versions): with 30 the demo's last report read "6/16 names flip direction
-    (37.5%)", seed 003's own figure; a demo must not repeat a seed's numbers
-    (``tests/test_sim_calibration.py`` checks its headline figures against them)."""
+    33 names (:data:`DEMO_UNDERLYINGS`, the universe's first 33: XLV, XLY and ORCL after the
+    30 of earlier versions): with 30 the demo's last report read "6/16 names flip direction
+    (37.5%)", seed 003's own figure, and with 32 its raw flip rate did; a demo must not repeat
+    a seed's numbers (``tests/test_sim_calibration.py`` checks its headline figures
+    against them)."""
     cfg = SimConfig(
         underlyings=underlyings,
         sessions=sessions,
