@@ -61,6 +61,9 @@ def ticker_report(
         from chainlens.report._watch import watch_followup
 
         doc = {**doc, "watch_followup": watch_followup(store, doc)}
+    from chainlens.report._extras import report_extras  # issue 11: views read from the store
+
+    doc = {**doc, **report_extras(store, doc, [lens])}  # type: ignore[typeddict-item]
     from chainlens.report._outcomes import session_outcomes  # issue 16
 
     oc = session_outcomes(store, session, [ticker.upper()])["by_ticker"]
@@ -137,6 +140,9 @@ def write_session_reports(
             from chainlens.report._watch import watch_followup
 
             docs[t] = {**docs[t], "watch_followup": watch_followup(store, docs[t])}
+        from chainlens.report._extras import report_extras  # issue 11: views read from the store
+
+        docs[t] = {**docs[t], **report_extras(store, docs[t], ls)}  # type: ignore[typeddict-item]
         for lens in ls:
             name = report_name(t, lens)
             for fmt in formats:
