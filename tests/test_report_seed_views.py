@@ -110,6 +110,9 @@ def test_volume_vs_the_five_session_average_seed_example() -> None:
     rd = high_oi_reading(rows)
     assert rd["spike"]["strike"] == 500.0 and rd["spike"]["right"] == "C" and rd["spike_is_large"]
     assert rd["oi_build"] == {"strike": 500.0, "right": "C", "oi_change": 4200.0}
+    # a strike with a tiny base (0.2 a session) is new activity, not a 3,000x multiple
+    tiny = [{**rows[0], "call_avg": 0.2, "call_multiple": 30000.0, "put_multiple": None}]
+    assert high_oi_reading(tiny)["spike"] is None
     assert {"SPY", "QQQ", "IWM", "AAPL", "NVDA"} <= HIGH_OI_NAMES and "CVX" not in HIGH_OI_NAMES
     assert volume_vs_average(today, [], [], 505.0, 5.0)[0]["call_multiple"] is None
 

@@ -52,6 +52,7 @@ EXTRA_THRESHOLDS: Mapping[str, tuple[Any, str, str]] = MappingProxyType(
         "high_oi_avg_sessions": (5, "earlier stored sessions in the volume average (seed 002: 5-day)", "report._extras"),
         "high_oi_spike_multiple": (3.0, "today's volume / trailing average at the strike", "report._extras"),
         "high_oi_min_volume": (100, "contracts traded at the strike today", "report._extras"),
+        "high_oi_min_avg": (50, "contracts per session of trailing average volume at the strike (a smaller base reads as new activity, not a multiple)", "report._extras"),
         "vol_curve_expiries": (6, "live expiries in the volatility curves (seed 004: next 6)", "report._extras"),
         "net_volume_half_width": (0.10, "fraction of spot either side (net volume by strike)", "report._extras"),
     }
@@ -162,8 +163,8 @@ def volume_vs_average(
 
 
 def high_oi_reading(rows: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
-    """The largest volume spike (today's volume ≥ ``high_oi_min_volume`` contracts, largest
-    multiple of the trailing average) and the largest overnight OI increase among ``rows``
+    """The largest volume spike (today's volume ≥ ``high_oi_min_volume`` contracts and a
+    trailing average ≥ ``high_oi_min_avg``, largest multiple of the trailing average) and the largest overnight OI increase among ``rows``
     (:func:`volume_vs_average`): ``{"spike": {strike, right, volume, avg, multiple} | None,
     "spike_is_large": multiple ≥ high_oi_spike_multiple, "oi_build": {strike, right,
     oi_change} | None}``."""
@@ -172,6 +173,7 @@ def high_oi_reading(rows: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
          "avg": r[f"{side}_avg"], "multiple": r[f"{side}_multiple"]}
         for r in rows for side in ("call", "put")
         if r.get(f"{side}_multiple") is not None and (r.get(f"{side}_volume") or 0) >= _th("high_oi_min_volume")
+        and (r.get(f"{side}_avg") or 0) >= _th("high_oi_min_avg")
     ]  # fmt: skip
     builds = [
         {"strike": r["strike"], "right": side[0].upper(), "oi_change": r[f"{side}_oi_change"]}

@@ -471,7 +471,9 @@ def _high_oi(fb: FigureBook, doc: Mapping[str, Any], ho: Mapping[str, Any]) -> l
         km = fb.add(
             "sn.high_oi.min_volume", th("high_oi_min_volume"), "contracts", "int", "minimum volume"
         )
-        out.append(say(fb, "sn.high_oi_quiet", km, t=t, n=n))
+        ka = fb.add("sn.high_oi.min_avg", th("high_oi_min_avg"), "contracts per session", "int",
+                    "minimum trailing average")  # fmt: skip
+        out.append(say(fb, "sn.high_oi_quiet", km, ka, t=t, n=n))
     ob = ho.get("oi_build")
     if ob:
         keys = [fb.add("sn.high_oi.build", ob["oi_change"], "contracts", "int_signed", "overnight OI build"),

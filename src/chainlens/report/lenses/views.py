@@ -56,10 +56,11 @@ def curves_chart(
         return None
     strikes = sorted({k for c in curves for k in c["strikes"]})
     series = []
-    for c in curves:
+    for j, c in enumerate(curves):  # one colour per expiry: calls solid, puts dashed
         for side in ("call", "put"):
             m = dict(zip(c["strikes"], c[f"{side}_iv"], strict=True))
-            series.append({"name": f"{c['expiry']} {side}", "values": [m.get(k) for k in strikes]})
+            series.append({"name": f"{c['expiry']} {side}", "values": [m.get(k) for k in strikes],
+                           "group": j, "dash": side == "put"})  # fmt: skip
     ch = Chart(
         id="vol_curves", kind="line", title=f"Volatility curves: call and put IV by strike, next {len(curves)} expiries",
         x_label="strike (USD)", y_label="implied volatility", y_unit="IV", x=strikes, series=series,
@@ -161,27 +162,37 @@ MODEL_WORDS = {
 
 
 def model_profile_charts(dp: Mapping[str, Any] | None) -> list[Chart]:
-    """Dealer delta (shares) and dealer gamma (shares per USD) against spot, one line per
-    dealer model and scope (all expiries, 0DTE), from ``doc["dealer_profiles"]``."""
+    """Seed 004's two graphics: the dealers' 0DTE delta and gamma profile, and their
+    all-expiries one, against spot; delta (shares, left axis, solid) and gamma (shares per
+    USD, right axis, dashed), one colour per dealer model (``doc["dealer_profiles"]``)."""
     if not dp or not dp.get("levels"):
         return []
     spot, lv = dp.get("spot"), list(dp["levels"])
-    z = f"0DTE {dp.get('zero_dte_expiry')}" if dp.get("zero_dte_expiry") else "0DTE"
+    models = list(dp.get("models") or {})
     out = []
-    for key, cid, title, unit in (
-        ("dx_shares", "dealer_delta_by_model", "Dealer delta against spot by dealer model: all expiries and 0DTE (shares)", "shares"),
-        ("gx_shares_per_usd", "dealer_gamma_by_model", "Dealer gamma against spot by dealer model: all expiries and 0DTE (shares per USD)", "shares per USD"),
+    for scope, cid, what in (
+        ("zero_dte", "dealer_profile_0dte", f"{dp.get('zero_dte_label')} {dp.get('zero_dte_expiry')}"),
+        ("all", "dealer_profile_all", "all expiries"),
     ):  # fmt: skip
-        series = []
-        for m, prof in (dp.get("models") or {}).items():
-            for scope, words in (("all", "all expiries"), ("zero_dte", z)):
-                p = (prof or {}).get(scope)
-                if p:
-                    series.append({"name": f"{m} · {words}", "values": p[key]})
+        series: list[dict[str, Any]] = []
+        for j, m in enumerate(models):
+            p = (dp["models"].get(m) or {}).get(scope)
+            if p:
+                series.append({"name": f"{m} delta", "values": p["dx_shares"], "group": j})
+                series.append(
+                    {
+                        "name": f"{m} gamma",
+                        "values": p["gx_shares_per_usd"],
+                        "group": j,
+                        "axis": "right",
+                    }
+                )
         if not series:
             continue
-        ch = Chart(id=cid, kind="line", title=title, x_label="spot (USD)", y_label=unit, y_unit=unit,
-                   x=lv, series=series, markers=[{"x": spot, "label": "spot"}] if spot else [])  # fmt: skip
+        ch = Chart(id=cid, kind="line", title=f"Dealer delta and gamma against spot by dealer model: {what}",
+                   x_label="spot (USD)", y_label="dealer delta (shares)", y_unit="shares", x=lv, series=series,
+                   y2_label="dealer gamma (shares per USD)", y2_unit="shares per USD",
+                   markers=[{"x": spot, "label": "spot"}] if spot else [])  # fmt: skip
         out.append(_finish_strike_axis(ch, spot, []))
     return out
 
