@@ -174,6 +174,13 @@ def test_event_before_and_after_hand_worked() -> None:
     ]  # after the session: left out
     (r,) = event_prepost(ev, parts, "2024-03-21")
     assert (r["before_session"], r["after_session"]) == ("2024-03-19", "2024-03-21")
+    # two sessions after: the second one is the after side (seed 002: within two sessions)
+    later = {**parts, "2024-03-22": parts["2024-03-21"], "2024-03-25": parts["2024-03-18"]}
+    assert event_prepost(ev[:1], later, "2024-03-25")[0]["after_session"] == "2024-03-22"
+    # an event on its target's expiry day: the target settled, the post-event expiry compared
+    cpi = [{"kind": "cpi", "date": "2024-03-20", "target_expiry": "2024-03-20"}]
+    (r3,) = event_prepost(cpi, parts, "2024-03-21")
+    assert r3["target_expiry"] == E2.isoformat() and r3["oi_change_pct"] == pytest.approx(-0.75)
     assert (r["before_oi"], r["after_oi"]) == (12000.0, 3000.0)
     assert r["oi_change_pct"] == pytest.approx(-0.75)  # seed 002: 60-80% flush
     assert r["iv_change"] == pytest.approx(-0.40) and r["before_total_oi"] == 13000.0
@@ -258,16 +265,16 @@ def test_new_views_in_html_json_and_declared(tmp_path: Path) -> None:
         sec = next(s for s in model["sections"] if s["id"] == "positioning_views")
         charts = {c["id"]: c for c in sec["charts"]}
         for cid in (
-            "dealer_delta_by_model",
-            "dealer_gamma_by_model",
+            "dealer_profile_0dte",
+            "dealer_profile_all",
             "net_volume_by_strike",
             "vol_curves",
         ):
             assert f'id="svg-{cid}"' in html and cid in charts, (lens, cid)
-        names = {s["name"] for s in charts["dealer_delta_by_model"]["series"]}
-        assert any(n.startswith("classic") for n in names) and any(
-            n.startswith("short_all") for n in names
-        )
+        for cid in ("dealer_profile_0dte", "dealer_profile_all"):
+            names = {s["name"] for s in charts[cid]["series"]}
+            want = {"classic delta", "classic gamma", "short_all delta", "short_all gamma"}
+            assert names == want, cid
         assert len({s["name"].split()[0] for s in charts["vol_curves"]["series"]}) == 6
         rules = {x["rule"] for x in sec["sentences"]}
         assert {"view.signs_model", "view.netvol"} <= rules

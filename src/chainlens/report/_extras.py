@@ -54,6 +54,7 @@ EXTRA_THRESHOLDS: Mapping[str, tuple[Any, str, str]] = MappingProxyType(
         "high_oi_min_volume": (100, "contracts traded at the strike today", "report._extras"),
         "high_oi_min_avg": (50, "contracts per session of trailing average volume at the strike (a smaller base reads as new activity, not a multiple)", "report._extras"),
         "vol_curve_expiries": (6, "live expiries in the volatility curves (seed 004: next 6)", "report._extras"),
+        "event_after_sessions": (2, "stored sessions after an event read as its after side (seed 002: flush within two sessions)", "report._extras"),
         "net_volume_half_width": (0.10, "fraction of spot either side (net volume by strike)", "report._extras"),
     }
 )  # fmt: skip
@@ -394,12 +395,14 @@ def event_prepost(
     ``events``: ``{kind, date, target_expiry}`` (the target is the first expiry on or after
     the event); ``by_expiry``: ISO session -> that session's stored ``by_expiry`` part of the
     ticker. For an event dated on or before ``session``, ``before`` is the last stored
-    session before the event date, ``after`` the first stored session after it (at most
-    ``session``). Per side, of the target expiry: ``oi`` = call OI + put OI (contracts),
+    session before the event date, ``after`` the ``event_after_sessions``-th stored session
+    after it (seed 002: the flush comes "within two trading sessions"), or the last one up to
+    ``session`` when fewer are stored. The expiry compared is the target when it is listed on
+    both sides and still live after, else the first such expiry on or after the event (the
+    post-event expiry). Per side, of that expiry: ``oi`` = call OI + put OI (contracts),
     ``volume`` = call + put volume (contracts), ``atm_iv`` (decimal); and over all expiries
-    ``total_oi``. ``oi_change_pct`` = after / before − 1 of the target's OI (fraction),
-    ``iv_change`` = after − before ATM IV (decimal). An expiry settled by the after session
-    has no row then: its after values are None.
+    ``total_oi``. ``oi_change_pct`` = after / before − 1 of that expiry's OI (fraction),
+    ``iv_change`` = after − before ATM IV (decimal).
     """
     days = sorted(by_expiry)
     out = []
@@ -413,16 +416,21 @@ def event_prepost(
         if not pre or not post:
             continue
         seen.add((e.get("kind"), d))
-        if not tgt:  # earnings dates carry no target: the first expiry on or after the event
-            later = sorted(
-                x
-                for x in pc.cast(by_expiry[pre[-1]].column("expiry"), pa.string()).to_pylist()
-                if x >= d
-            )
-            tgt = later[0] if later else ""
+        aft = post[: int(_th("event_after_sessions"))][-1]
+        # the expiry compared: the target when it is listed on both sides, else the first
+        # expiry on or after the event listed on both (an event on an expiry day, or an
+        # earnings date without a target: the post-event expiry)
+        both = sorted(  # live on the after session (an expiring one has no ATM IV then)
+            x
+            for x in set(pc.cast(by_expiry[pre[-1]].column("expiry"), pa.string()).to_pylist())
+            & set(pc.cast(by_expiry[aft].column("expiry"), pa.string()).to_pylist())
+            if x > aft
+        )
+        if tgt not in both:
+            tgt = next((x for x in both if x >= d), tgt)
         rec: dict[str, Any] = {"kind": str(e.get("kind")), "date": d, "target_expiry": tgt or None,
-                               "before_session": pre[-1], "after_session": post[0]}  # fmt: skip
-        for side, day in (("before", pre[-1]), ("after", post[0])):
+                               "before_session": pre[-1], "after_session": aft}  # fmt: skip
+        for side, day in (("before", pre[-1]), ("after", aft)):
             t = by_expiry[day]
             ex = pc.cast(t.column("expiry"), pa.string())
             row = t.filter(pc.equal(ex, tgt)).to_pylist() if tgt else []
@@ -459,9 +467,12 @@ def _events_of(doc: Mapping[str, Any]) -> list[dict[str, Any]]:
 # --------------------------------------------------------------------------- the store reader
 
 
-def report_extras(store: Any, doc: Mapping[str, Any], lenses: Sequence[str]) -> dict[str, Any]:
+def report_extras(
+    store: Any, doc: Mapping[str, Any], lenses: Sequence[str], *, half_width_pct: float = 5.0
+) -> dict[str, Any]:
     """The ``ReportDoc`` keys of the report-time views (module notes) for a report of ``doc``
-    with these lenses: ``high_oi``, ``event_prepost`` for the flow lens; ``dealer_profiles``,
+    with these lenses (``half_width_pct``: % of spot either side in the volume-vs-average
+    table; the report step passes the rule table's ``vol_oi_table_half_width_pct``): ``high_oi``, ``event_prepost`` for the flow lens; ``dealer_profiles``,
     ``vol_curves``, ``net_volume`` for the premium and bias lenses. A view whose inputs are
     not stored is left out (the lens then says so or falls back to the document)."""
     from chainlens.results import RESULTS_NAME
@@ -491,11 +502,7 @@ def report_extras(store: Any, doc: Mapping[str, Any], lenses: Sequence[str]) -> 
             if oi.get("change_by_strike_live") is not None
             else oi.get("change_by_strike")
         )
-        from chainlens.report.rules import th
-
-        rows = volume_vs_average(
-            today or [], parts, chg or [], a.get("spot"), th("vol_oi_table_half_width_pct")
-        )
+        rows = volume_vs_average(today or [], parts, chg or [], a.get("spot"), half_width_pct)
         out["high_oi"] = {"high_oi_name": is_high_oi(t), "sessions": [d.isoformat() for d in earlier],
                           "rows": rows, **high_oi_reading(rows)}  # fmt: skip
         ev = _events_of(doc)
