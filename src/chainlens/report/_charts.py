@@ -796,11 +796,23 @@ def _xy_svg(c: Chart) -> list[str]:
                 d = " ".join(f"{x:.1f},{y:.1f}" for x, y in pts)
                 parts.append(
                     f'<polyline points="{d}" fill="none" stroke="{col}" stroke-width="2"'
-                    + (' stroke-dasharray="5 3"' if s.get("dash") else "")
+                    + (
+                        ' stroke-dasharray="5 3"'
+                        if s.get("dash") or s.get("axis") == "right"
+                        else ""
+                    )
                     + "/>"
                 )
+        step = min(130.0, (_W - _PAD_L - 10) / max(1, len(c.series)))  # many series: closer
+        lx = _PAD_L + 10 + si * step
+        dashed = not bar and (s.get("dash") or s.get("axis") == "right")
+        swatch = (
+            f'<line x1="{lx:.1f}" x2="{lx + 10:.1f}" y1="{_H - 9}" y2="{_H - 9}" stroke="{col}" stroke-width="2" stroke-dasharray="3 2"/>'
+            if dashed
+            else f'<rect x="{lx:.1f}" y="{_H - 14}" width="10" height="10" fill="{col}"/>'
+        )
         parts.append(
-            f'<rect x="{_PAD_L + 10 + si * 130}" y="{_H - 14}" width="10" height="10" fill="{col}"/><text x="{_PAD_L + 24 + si * 130}" y="{_H - 5}" class="ax">{escape(s["name"])}</text>'
+            f'{swatch}<text x="{lx + 14:.1f}" y="{_H - 5}" class="ax">{escape(s["name"])}</text>'
         )
     if sx is not None and xr is not None:
         for mx, text, is_spot, lrow, to_left in _marker_labels(c, *xr):

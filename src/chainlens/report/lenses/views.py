@@ -59,7 +59,7 @@ def curves_chart(
     for j, c in enumerate(curves):  # one colour per expiry: calls solid, puts dashed
         for side in ("call", "put"):
             m = dict(zip(c["strikes"], c[f"{side}_iv"], strict=True))
-            series.append({"name": f"{c['expiry']} {side}", "values": [m.get(k) for k in strikes],
+            series.append({"name": f"{c['expiry'][5:]} {side[0].upper()}", "values": [m.get(k) for k in strikes],
                            "group": j, "dash": side == "put"})  # fmt: skip
     ch = Chart(
         id="vol_curves", kind="line", title=f"Volatility curves: call and put IV by strike, next {len(curves)} expiries",
