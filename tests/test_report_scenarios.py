@@ -41,3 +41,15 @@ def test_planted_scenarios_are_named(seed: int, tmp_path: Path) -> None:
             run_local(st, d)
         bad = missed(st, man.scenarios)
     assert not bad, f"seed {seed}: " + "\n".join(bad)
+
+
+def test_every_scenario_kind_has_a_report_phrase() -> None:
+    """A kind the simulator plants but no report phrase names would fail above as a KeyError:
+    say which kind instead."""
+    from chainlens.sim import SCENARIO_KINDS
+    from scenario_check import PHRASES
+
+    assert set(SCENARIO_KINDS) - set(PHRASES) <= {"darkpool_distribution"}, (
+        "scenario kinds without a report phrase in tests/scenario_check.PHRASES: "
+        f"{sorted(set(SCENARIO_KINDS) - set(PHRASES) - {'darkpool_distribution'})}"
+    )

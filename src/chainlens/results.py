@@ -139,6 +139,13 @@ _UNITS: dict[str, str] = {
     "from_change": "contracts",
     "to_change": "contracts",
     "avg_volume_5d": "contracts per session",
+    "calls_bought_contracts": "contracts",
+    "calls_sold_contracts": "contracts",
+    "puts_bought_contracts": "contracts",
+    "puts_sold_contracts": "contracts",
+    "net_call_contracts": "contracts (bought - sold)",
+    "net_put_contracts": "contracts (bought - sold)",
+    "net_contracts": "contracts (bought - sold)",
     "atm_iv": "decimal volatility (0.20 = 20%)",
     "rr_25d": "decimal volatility (call IV - put IV)",
     "held_fraction": "fraction",
@@ -229,6 +236,9 @@ PART_SCHEMAS: dict[str, pa.Schema] = {
         ("side_label", _S), ("flip", _B), ("dir_bullish_usd", _F), ("dir_bearish_usd", _F),
         ("excluded_share", _F), ("dir_naive_cp_ratio", _F), ("dir_naive_label", _S),
         ("delta_net_usd", _F), ("dir_net_usd", _F), ("dir_side_label", _S), ("dir_flip", _B),
+        ("calls_bought_contracts", _F), ("calls_sold_contracts", _F),
+        ("puts_bought_contracts", _F), ("puts_sold_contracts", _F), ("net_call_contracts", _F),
+        ("net_put_contracts", _F), ("net_contracts", _F),
         ("session", _D),
     ),
     "notable": _schema(
@@ -861,6 +871,14 @@ class FlowTopStrikesRow(TypedDict):
     dir_net_usd: float | None
     dir_side_label: str
     dir_flip: bool
+    #: issue 11: contracts per side bucket (seed 004 buy/sell netted volume; absent before)
+    calls_bought_contracts: NotRequired[float | None]
+    calls_sold_contracts: NotRequired[float | None]
+    puts_bought_contracts: NotRequired[float | None]
+    puts_sold_contracts: NotRequired[float | None]
+    net_call_contracts: NotRequired[float | None]
+    net_put_contracts: NotRequired[float | None]
+    net_contracts: NotRequired[float | None]
 
 
 class FlowByExpiryRow(TypedDict):
@@ -909,6 +927,14 @@ class FlowByExpiryRow(TypedDict):
     dir_net_usd: float | None
     dir_side_label: str
     dir_flip: bool
+    #: issue 11: contracts per side bucket (seed 004 buy/sell netted volume; absent before)
+    calls_bought_contracts: NotRequired[float | None]
+    calls_sold_contracts: NotRequired[float | None]
+    puts_bought_contracts: NotRequired[float | None]
+    puts_sold_contracts: NotRequired[float | None]
+    net_call_contracts: NotRequired[float | None]
+    net_put_contracts: NotRequired[float | None]
+    net_contracts: NotRequired[float | None]
 
 
 class FlowNotableRow(TypedDict):
@@ -1010,6 +1036,14 @@ class FlowTotals(TypedDict):
     flips: int
     flip_rate: float | None
     notable_min_premium_usd: float | None
+    #: issue 11: contracts per side bucket (seed 004 buy/sell netted volume; absent before)
+    calls_bought_contracts: NotRequired[float | None]
+    calls_sold_contracts: NotRequired[float | None]
+    puts_bought_contracts: NotRequired[float | None]
+    puts_sold_contracts: NotRequired[float | None]
+    net_call_contracts: NotRequired[float | None]
+    net_put_contracts: NotRequired[float | None]
+    net_contracts: NotRequired[float | None]
 
 
 class AnalysisByStrikeLiveRow(TypedDict):
@@ -1459,6 +1493,79 @@ class UnderlyingDoc(TypedDict):
     oi: OiDoc
 
 
+class ReportHighOi(TypedDict):
+    """``doc.high_oi`` (report step, issue 11): volume vs the trailing average at each strike
+    and the overnight OI change (seed 002 "High-OI names"; :mod:`chainlens.report._extras`)."""
+
+    high_oi_name: bool
+    sessions: list[str]
+    #: strike, {call,put}_volume, _avg (contracts per session), _multiple (ratio), _oi_change
+    rows: list[dict[str, float | None]]
+    spike: dict[str, float | str | None] | None
+    spike_is_large: bool
+    oi_build: dict[str, float | str | None] | None
+
+
+class ReportDealerProfile(TypedDict):
+    """One dealer profile against spot (``dx_shares``: shares; ``gx_shares_per_usd``)."""
+
+    dx_shares: list[float]
+    gx_shares_per_usd: list[float]
+    dx_at_spot: float | None
+    gx_at_spot: float | None
+    reading: str | None
+
+
+class ReportDealerProfiles(TypedDict):
+    """``doc.dealer_profiles`` (report step, issue 11): per dealer model, all expiries and
+    0DTE (seed 004 "dealers 0DTE gamma and Delta profile ... and overall")."""
+
+    levels: list[float]
+    spot: float | None
+    zero_dte_expiry: str | None
+    zero_dte_label: str
+    models: dict[str, dict[str, ReportDealerProfile | None]]
+
+
+class ReportVolCurve(TypedDict):
+    """``doc.vol_curves[]``: call and put IV (decimal) by strike of one expiry."""
+
+    expiry: str
+    strikes: list[float]
+    call_iv: list[float | None]
+    put_iv: list[float | None]
+
+
+class ReportNetVolume(TypedDict):
+    """``doc.net_volume``: contracts bought minus sold by strike of one expiry (seed 004)."""
+
+    expiry: str
+    #: strike and the CONTRACT_COLUMNS of flow_by_strike (contracts)
+    rows: list[dict[str, float | None]]
+    #: every live expiry with its contracts traded (bought + sold)
+    expiries: list[dict[str, str | float | None]]
+
+
+class ReportEventPrePost(TypedDict):
+    """``doc.event_prepost[]``: an event's expiry before vs after the event (seed 002)."""
+
+    kind: str
+    date: str
+    target_expiry: str | None
+    before_session: str
+    after_session: str
+    before_oi: float | None
+    before_volume: float | None
+    before_atm_iv: float | None
+    before_total_oi: float | None
+    after_oi: float | None
+    after_volume: float | None
+    after_atm_iv: float | None
+    after_total_oi: float | None
+    oi_change_pct: float | None
+    iv_change: float | None
+
+
 class ReportDoc(UnderlyingDoc):
     """An :class:`UnderlyingDoc` as the report lenses render it: the stored document plus what
     the report step adds (never stored)."""
@@ -1467,3 +1574,9 @@ class ReportDoc(UnderlyingDoc):
     watch_followup: NotRequired[JSONValue]
     #: the measured outcome rules of the ticker (:func:`chainlens.report._outcomes.session_outcomes`)
     outcomes: NotRequired[JSONValue]
+    #: issue 11, report-time views read from the store (:mod:`chainlens.report._extras`)
+    high_oi: NotRequired[ReportHighOi]
+    event_prepost: NotRequired[list[ReportEventPrePost]]
+    dealer_profiles: NotRequired[ReportDealerProfiles]
+    vol_curves: NotRequired[list[ReportVolCurve]]
+    net_volume: NotRequired[ReportNetVolume]

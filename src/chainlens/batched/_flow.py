@@ -20,6 +20,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from chainlens.flow._premium import CONTRACT_COLUMNS
 from chainlens.flow._side import BUY, MID, SELL, UNKNOWN
 
 __all__ = [
@@ -332,6 +333,21 @@ def decompose_segmented(
     dside = _labels(dnet, dbull + dbear, eps)
     c["dir_side_label"] = dside
     c["dir_flip"] = pc.not_equal(dnaive, dside)
+    # issue 11: contracts per side bucket (decompose_premium's CONTRACT_COLUMNS), same trades
+    if "size" in trades.column_names:
+        size = _f64(trades, "size")
+
+        def cbucket(mask: np.ndarray) -> np.ndarray:
+            return np.bincount(codes, weights=np.where(mask, size, 0.0), minlength=G)
+
+        cb, cs = cbucket(single & call & buy), cbucket(single & call & sell)
+        pb, ps = cbucket(single & put & buy), cbucket(single & put & sell)
+        cc = [cb, cs, pb, ps, cb - cs, pb - ps, cb - cs + pb - ps]
+        for k, v in zip(CONTRACT_COLUMNS, cc, strict=True):
+            c[k] = v
+    else:
+        for k in CONTRACT_COLUMNS:
+            c[k] = pa.nulls(G, pa.float64())
     return pa.table(c), offsets
 
 

@@ -18,6 +18,7 @@ from chainlens.flow._side import BUY, MID, SELL, UNKNOWN
 
 __all__ = [
     "BUCKETS",
+    "CONTRACT_COLUMNS",
     "DIRECTIONAL_COLUMNS",
     "decompose_premium",
     "flip_summary",
@@ -36,6 +37,15 @@ DIRECTIONAL_COLUMNS: tuple[str, ...] = (
     "dir_call_premium_usd", "dir_put_premium_usd", "dir_bullish_usd", "dir_bearish_usd",
     "dir_net_usd", "dir_naive_cp_ratio", "dir_naive_label", "dir_side_label", "dir_flip",
     "delta_bullish_usd", "delta_bearish_usd", "delta_net_usd", "delta_notional_usd",
+)  # fmt: skip
+
+#: Contracts per side bucket (issue 11, seed 004 "Buy/Sell Netted Volume Table"): the trade
+#: sizes of the single-leg calls/puts bought and sold (the same trades as the USD buckets), and
+#: ``net_contracts`` = bought - sold over calls and puts; ``net_call_contracts`` and
+#: ``net_put_contracts`` per right. Null when the trades carry no ``size`` column.
+CONTRACT_COLUMNS: tuple[str, ...] = (
+    "calls_bought_contracts", "calls_sold_contracts", "puts_bought_contracts",
+    "puts_sold_contracts", "net_call_contracts", "net_put_contracts", "net_contracts",
 )  # fmt: skip
 
 #: The seven disjoint buckets; their sum is ``total_usd``.
@@ -279,7 +289,7 @@ def decompose_premium(
         One row per group with the :data:`BUCKETS`, ``total_usd``, ``call_premium_usd``,
         ``put_premium_usd``, ``bullish_usd``, ``bearish_usd``, ``net_usd``, ``unknown_share``,
         ``directional_share``, ``naive_cp_ratio``, ``naive_label``, ``side_label``, ``flip``,
-        ``trades``.
+        ``trades``, the :data:`DIRECTIONAL_COLUMNS` and, last, the :data:`CONTRACT_COLUMNS`.
 
     Notes
     -----
@@ -294,9 +304,16 @@ def decompose_premium(
     trades (multi-leg legs included, in ``multileg_usd``). The naive label compares *all* call
     premium to *all* put premium (ratio :math:`C/P`); the side-adjusted label is the sign of net;
     ``flip`` is true where the two labels differ.
+
+    Contracts (issue 11, seed 004 "Buy/Sell Netted Volume Table"), over the same single-leg
+    trades: :math:`C^{n}_{bought} = \\sum \\text{size}` of the calls bought (contracts), and
+    likewise sold and for puts;
+    :math:`\\text{net} = (C^{n}_{bought} - C^{n}_{sold}) + (P^{n}_{bought} - P^{n}_{sold})`
+    (contracts bought minus sold; ``net_call_contracts`` and ``net_put_contracts`` per right).
     """
     keys = list(by)
-    opt = [c for c in ("deep_itm", "synthetic", "delta_notional_usd") if c in trades.column_names]
+    opt = [c for c in ("deep_itm", "synthetic", "delta_notional_usd", "size")
+           if c in trades.column_names]  # fmt: skip
     df = pl.from_arrow(
         trades.select([*keys, "right", "side_code", "premium_usd", "multileg", *opt])
     )
@@ -306,6 +323,9 @@ def decompose_premium(
             df = df.with_columns(pl.lit(False, dtype=dtype).alias(c))
     if "delta_notional_usd" not in df.columns:
         df = df.with_columns(pl.lit(None, dtype=pl.Float64).alias("delta_notional_usd"))
+    has_size = "size" in df.columns
+    if not has_size:
+        df = df.with_columns(pl.lit(0.0, dtype=pl.Float64).alias("size"))
     prem = pl.col("premium_usd")
     single = ~pl.col("multileg")
     call = pl.col("right") == "C"
@@ -350,6 +370,17 @@ def decompose_premium(
         dbucket(dsingle & ((call & (code == BUY)) | (put & (code == SELL))), "delta_bullish_usd"),
         dbucket(dsingle & ((call & (code == SELL)) | (put & (code == BUY))), "delta_bearish_usd"),
         dbucket(keep, "delta_notional_usd"),
+    ]
+    size = pl.col("size").cast(pl.Float64)
+
+    def cbucket(mask: pl.Expr, name: str) -> pl.Expr:
+        return pl.when(mask).then(size).otherwise(0.0).sum().alias(name)
+
+    aggs += [
+        cbucket(single & call & (code == BUY), "calls_bought_contracts"),
+        cbucket(single & call & (code == SELL), "calls_sold_contracts"),
+        cbucket(single & put & (code == BUY), "puts_bought_contracts"),
+        cbucket(single & put & (code == SELL), "puts_sold_contracts"),
     ]
     if keys:
         out = df.group_by(keys, maintain_order=True).agg(aggs).sort(keys)
@@ -417,7 +448,18 @@ def decompose_premium(
         )
         .with_columns((pl.col("dir_naive_label") != pl.col("dir_side_label")).alias("dir_flip"))
     )
-    return out.to_arrow()
+    cb, cs = pl.col("calls_bought_contracts"), pl.col("calls_sold_contracts")
+    pb, ps = pl.col("puts_bought_contracts"), pl.col("puts_sold_contracts")
+    out = out.with_columns(
+        (cb - cs).alias("net_call_contracts"), (pb - ps).alias("net_put_contracts")
+    )
+    out = out.with_columns((cb - cs + pb - ps).alias("net_contracts"))
+    if not has_size:
+        out = out.with_columns(pl.lit(None, dtype=pl.Float64).alias(c) for c in CONTRACT_COLUMNS)
+    # contracts last, in CONTRACT_COLUMNS order (the batched kernel's order)
+    return out.select(
+        [*(c for c in out.columns if c not in CONTRACT_COLUMNS), *CONTRACT_COLUMNS]
+    ).to_arrow()
 
 
 def flip_summary(per_ticker: pa.Table) -> dict[str, float | int | None]:

@@ -767,7 +767,7 @@ def _xy_svg(c: Chart) -> list[str]:
     k = max(len(c.series), 1)
     bw = max(1.0, slot * 0.8 / k)
     for si, s in enumerate(c.series):
-        col = _COLORS[si % len(_COLORS)]
+        col = _COLORS[int(s.get("group", si)) % len(_COLORS)]  # "group": series sharing a colour
         fmt = tick_format(c.y2_unit, c.y2_label) if s.get("axis") == "right" else yfmt
         ys = sy2 if s.get("axis") == "right" and sy2 is not None else sy
         for i, raw in enumerate(s["values"]):
@@ -795,10 +795,24 @@ def _xy_svg(c: Chart) -> list[str]:
             if pts:
                 d = " ".join(f"{x:.1f},{y:.1f}" for x, y in pts)
                 parts.append(
-                    f'<polyline points="{d}" fill="none" stroke="{col}" stroke-width="2"/>'
+                    f'<polyline points="{d}" fill="none" stroke="{col}" stroke-width="2"'
+                    + (
+                        ' stroke-dasharray="5 3"'
+                        if s.get("dash") or s.get("axis") == "right"
+                        else ""
+                    )
+                    + "/>"
                 )
+        step = min(130.0, (_W - _PAD_L - 10) / max(1, len(c.series)))  # many series: closer
+        lx = _PAD_L + 10 + si * step
+        dashed = not bar and (s.get("dash") or s.get("axis") == "right")
+        swatch = (
+            f'<line x1="{lx:.1f}" x2="{lx + 10:.1f}" y1="{_H - 9}" y2="{_H - 9}" stroke="{col}" stroke-width="2" stroke-dasharray="3 2"/>'
+            if dashed
+            else f'<rect x="{lx:.1f}" y="{_H - 14}" width="10" height="10" fill="{col}"/>'
+        )
         parts.append(
-            f'<rect x="{_PAD_L + 10 + si * 130}" y="{_H - 14}" width="10" height="10" fill="{col}"/><text x="{_PAD_L + 24 + si * 130}" y="{_H - 5}" class="ax">{escape(s["name"])}</text>'
+            f'{swatch}<text x="{lx + 14:.1f}" y="{_H - 5}" class="ax">{escape(s["name"])}</text>'
         )
     if sx is not None and xr is not None:
         for mx, text, is_spot, lrow, to_left in _marker_labels(c, *xr):
@@ -1084,7 +1098,7 @@ def _png_xy(fig: Any, ax: Any, c: Chart) -> None:
         vals = np.array(
             [v if (v := _num(x)) is not None else math.nan for x in s["values"]], dtype=float
         )
-        col = _COLORS[si % len(_COLORS)]
+        col = _COLORS[int(s.get("group", si)) % len(_COLORS)]
         tgt = ax2 if s.get("axis") == "right" and ax2 is not None else ax
         if c.kind == "bar":
             off = (si - (k - 1) / 2) * width
@@ -1097,8 +1111,8 @@ def _png_xy(fig: Any, ax: Any, c: Chart) -> None:
                 ms=3,
                 label=s["name"],
                 color=col,
-                ls="--" if tgt is ax2 else "-",
-                lw=max(3.2 - 1.1 * si, 1.0) if len(c.series) >= 3 else 1.8,
+                ls="--" if tgt is ax2 or s.get("dash") else "-",
+                lw=1.6 if "group" in s else max(3.2 - 1.1 * si, 1.0) if len(c.series) >= 3 else 1.8,
             )  # a wider first series: identical series stay visible
         handles.append(h)
     if c.kind == "bar":
@@ -1193,7 +1207,8 @@ def chart_figure(c: Chart) -> Any:
     fig = Figure(figsize=(9, h), dpi=90)
     FigureCanvasAgg(fig)
     ax = fig.add_subplot(1, 1, 1)
-    ax.set_title(c.title, fontsize=10, parse_math=False)
+    above = any(s.get("axis") == "right" for s in c.series)  # the legend sits above the plot
+    ax.set_title(c.title, fontsize=10, parse_math=False, pad=16 if above else 6)
     if c.kind in ("bar", "line"):
         _png_xy(fig, ax, c)
     elif c.kind == "hbar":

@@ -12,6 +12,7 @@ from chainlens.report._model import Report
 from chainlens.report._render import write_report
 from chainlens.report.daily import build_daily
 from chainlens.report.lenses import build_lens
+from chainlens.report.rules import th
 
 if TYPE_CHECKING:
     from chainlens.results import ReportDoc
@@ -61,6 +62,10 @@ def ticker_report(
         from chainlens.report._watch import watch_followup
 
         doc = {**doc, "watch_followup": watch_followup(store, doc)}
+    from chainlens.report._extras import report_extras  # issue 11: views read from the store
+
+    hw = th("vol_oi_table_half_width_pct")
+    doc = {**doc, **report_extras(store, doc, [lens], half_width_pct=hw)}  # type: ignore[typeddict-item]
     from chainlens.report._outcomes import session_outcomes  # issue 16
 
     oc = session_outcomes(store, session, [ticker.upper()])["by_ticker"]
@@ -137,6 +142,10 @@ def write_session_reports(
             from chainlens.report._watch import watch_followup
 
             docs[t] = {**docs[t], "watch_followup": watch_followup(store, docs[t])}
+        from chainlens.report._extras import report_extras  # issue 11: views read from the store
+
+        hw = th("vol_oi_table_half_width_pct")
+        docs[t] = {**docs[t], **report_extras(store, docs[t], ls, half_width_pct=hw)}  # type: ignore[typeddict-item]
         for lens in ls:
             name = report_name(t, lens)
             for fmt in formats:

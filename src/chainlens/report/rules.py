@@ -215,6 +215,20 @@ RULES = RULES + (
     _r("sig.followup_item", "oi_signals", "002 watch list", "a watch item of the previous session", "{0} {right} {1} (watched {2}): {status} — OI {3} → {4}."),
 )  # fmt: skip
 
+# ---- issue 11: report-time views (report._extras computes from the store, lenses write)
+from chainlens.report._extras import EXTRA_THRESHOLDS  # noqa: E402
+
+THRESHOLDS = MappingProxyType({**THRESHOLDS, **EXTRA_THRESHOLDS})
+RULES = RULES + (
+    _r("sn.high_oi", "signal_vs_noise", "002 high-OI names", "a high-OI name (index product or mega cap) with an earlier stored session", "{t} is a high-OI name, where Vol/OI is compressed, so volume vs its {n}-session average and the overnight OI change replace it: the largest spike is {0}× its average at the {1} {right} ({2} contracts vs {3} a session){large}.", "high_oi_spike_multiple", "high_oi_min_volume", "high_oi_min_avg", "high_oi_avg_sessions"),
+    _r("sn.high_oi_quiet", "signal_vs_noise", "002 high-OI names", "a high-OI name, no strike near spot traded the minimum with an earlier average", "{t} is a high-OI name, where Vol/OI is compressed: no strike near spot traded at least {0} contracts against an earlier {n}-session average of at least {1}, so there is no volume spike to read.", "high_oi_min_volume", "high_oi_min_avg", "high_oi_avg_sessions"),
+    _r("sn.high_oi_build", "signal_vs_noise", "002 high-OI names", "a high-OI name with an overnight OI increase near spot", "Overnight OI change: the largest build near spot is {0} contracts at the {1} {right} (new positioning that was held)."),
+    _r("sig.event_prepost", "oi_signals", "002 post-earnings OI flush", "a past event with stored sessions on both sides", "{event} {d}: the {e} expiry's OI went {0} → {1} ({2}) and its ATM IV {3} → {4} from {b} to {a}: {reading}.", "flush_min_fraction"),
+    _r("view.signs_model", "positioning_views", "004 dealer gamma and delta combinations", "a dealer profile under the model", "Under the {model} model, {scope}: dealer delta {0} and gamma {1} per USD at spot — {reading}."),
+    _r("view.zero_dte_none", "positioning_views", "004 0DTE profile", "no expiry settles on the session or the next", "No 0DTE profile: {reason}."),
+    _r("view.netvol", "positioning_views", "004 buy/sell netted volume table", "classified trades in the chosen expiry", "Net volume of the {e} expiry: {0} contracts bought minus sold near spot; the largest net is {2} at {1}."),
+)  # fmt: skip
+
 # ---- issue 16: outcome tracking (report.lenses.outcomes writes, report._outcomes measures)
 THRESHOLDS = MappingProxyType(
     {

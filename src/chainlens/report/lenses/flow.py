@@ -429,7 +429,10 @@ def _vol_oi(fb: FigureBook, doc: Mapping[str, Any]) -> list[Sentence]:
     ok = [h for h in hot if (h.get("open_interest") or 0) >= floor and h.get("vol_oi") is not None]
     out = []
     kf = fb.add("sn.oi_floor", floor, "contracts", "int", "OI floor of the Vol/OI ratio")
-    if ok:
+    ho = doc.get("high_oi")
+    if ho and ho.get("high_oi_name") and ho.get("sessions"):
+        out += _high_oi(fb, doc, ho)  # seed 002: instead of Vol/OI in a high-OI name
+    elif ok:
         h = max(ok, key=lambda h: h["vol_oi"])
         band, words = vol_oi_words(h.get("vol_oi_band"))
         ks = fb.add("sn.hot.strike", h["strike"], "USD", "price", "strike")
@@ -448,6 +451,61 @@ def _vol_oi(fb: FigureBook, doc: Mapping[str, Any]) -> list[Sentence]:
                 fb.add("sn.volume_oi", vol / oi, "fraction", "pct", "volume / OI")]  # fmt: skip
         out.append(say(fb, "sn.volume_oi", *keys))
     return out
+
+
+def _high_oi(fb: FigureBook, doc: Mapping[str, Any], ho: Mapping[str, Any]) -> list[Sentence]:
+    """Seed 002 "High-OI names": the largest volume spike against the trailing average at its
+    strike, and the largest overnight OI build near spot (``doc["high_oi"]``)."""
+    t, n = doc["underlying"], len(ho.get("sessions") or [])
+    out = []
+    sp = ho.get("spike")
+    if sp:
+        keys = [fb.add("sn.high_oi.multiple", sp["multiple"], "× trailing average", "ratio", "volume / trailing average"),
+                fb.add("sn.high_oi.strike", sp["strike"], "USD", "price", "strike of the spike"),
+                fb.add("sn.high_oi.volume", sp["volume"], "contracts", "int", "volume today"),
+                fb.add("sn.high_oi.avg", sp["avg"], "contracts per session", "int", "trailing average volume")]  # fmt: skip
+        large = (" — a spike worth reading even with a compressed Vol/OI" if ho.get("spike_is_large")
+                 else " — no spike beyond the usual")  # fmt: skip
+        out.append(say(fb, "sn.high_oi", *keys, t=t, n=n, right=sp["right"], large=large))
+    else:
+        km = fb.add(
+            "sn.high_oi.min_volume", th("high_oi_min_volume"), "contracts", "int", "minimum volume"
+        )
+        ka = fb.add("sn.high_oi.min_avg", th("high_oi_min_avg"), "contracts per session", "int",
+                    "minimum trailing average")  # fmt: skip
+        out.append(say(fb, "sn.high_oi_quiet", km, ka, t=t, n=n))
+    ob = ho.get("oi_build")
+    if ob:
+        keys = [fb.add("sn.high_oi.build", ob["oi_change"], "contracts", "int_signed", "overnight OI build"),
+                fb.add("sn.high_oi.build_strike", ob["strike"], "USD", "price", "strike of the build")]  # fmt: skip
+        out.append(say(fb, "sn.high_oi_build", *keys, right=ob["right"]))
+    return out
+
+
+def _high_oi_views(fb: FigureBook, doc: Mapping[str, Any]) -> tuple[list[Any], list[Any]]:
+    """The volume-vs-average table and chart by strike (``doc["high_oi"]``, every name)."""
+    ho = doc.get("high_oi")
+    if not ho or not ho.get("rows") or not ho.get("sessions"):
+        return [], []
+    rows, spot = ho["rows"], doc["analysis"].get("spot")
+    n = len(ho["sessions"])
+    tb = fb.table("volume_vs_average", f"Volume vs the {n}-session average and the overnight OI change by strike near spot", [
+        ("strike", "strike", "USD", "price"), ("call_volume", "call vol", "contracts", "int"),
+        ("call_avg", f"call {n}-session avg", "contracts", "int"), ("call_multiple", "call ×avg", "ratio", "ratio"),
+        ("call_oi_change", "call OI chg", "contracts", "int_signed"), ("put_volume", "put vol", "contracts", "int"),
+        ("put_avg", f"put {n}-session avg", "contracts", "int"), ("put_multiple", "put ×avg", "ratio", "ratio"),
+        ("put_oi_change", "put OI chg", "contracts", "int_signed")], rows)  # fmt: skip
+    from chainlens.report._charts import _finish_strike_axis
+    from chainlens.report._model import Chart
+
+    ch = Chart(
+        id="volume_vs_average", kind="bar", title=f"Volume / {n}-session average by strike (calls and puts, live expiries)",
+        x_label="strike (USD)", y_label="× trailing average", y_unit="ratio", x=[r["strike"] for r in rows],
+        series=[{"name": "calls", "values": [r.get("call_multiple") for r in rows]},
+                {"name": "puts", "values": [r.get("put_multiple") for r in rows]}],
+        markers=[{"x": spot, "label": "spot"}] if spot else [],
+    )  # fmt: skip
+    return [tb], [_finish_strike_axis(ch, spot, [])]
 
 
 def _vol_oi_table(fb: FigureBook, doc: Mapping[str, Any]) -> list[Any]:
@@ -524,11 +582,13 @@ def signal_noise(fb: FigureBook, doc: Mapping[str, Any]) -> Section:
         sents.append(say(fb, "sn.small", kn, kt))
     if not f:
         sents.append(say(fb, "flow.needs_trades"))
+    ht, hc = _high_oi_views(fb, doc)  # issue 11: seed-002 high-OI names
     return Section(
         id="signal_vs_noise",
         title="Signal vs Noise",
         sentences=sents,
-        tables=_vol_oi_table(fb, doc),
+        tables=_vol_oi_table(fb, doc) + ht,
+        charts=hc,
     )
 
 

@@ -122,6 +122,57 @@ def term_chart(term: Mapping[str, Any] | None) -> Chart | None:
     )  # fmt: skip
 
 
+#: Event kinds as prose (the events input's ``kind``).
+EVENT_WORDS = {
+    "fomc": "FOMC",
+    "cpi": "CPI",
+    "ppi": "PPI",
+    "nfp": "NFP",
+    "pdufa": "PDUFA",
+    "earnings": "Earnings",
+}
+
+
+def prepost(
+    fb: FigureBook, rows: Sequence[Mapping[str, Any]] | None
+) -> tuple[list[Sentence], Any, Chart | None]:
+    """Seed-002 pre/post event comparison (``doc["event_prepost"]``): one sentence per event
+    (OI and ATM IV of its expiry before and after; a decline of at least ``flush_min_fraction``
+    reads as the event's flush), the table and a before/after OI chart."""
+    from chainlens.report.rules import th
+
+    if not rows:
+        return [], None, None
+    sents = []
+    for i, r in enumerate(rows):
+        ch = r.get("oi_change_pct")
+        reading = ("OI not comparable (the expiry settled)" if ch is None
+                   else "the event's OI flushed (profit-taking: the move is done)" if ch <= -th("flush_min_fraction")
+                   else "OI kept after the event (positions held or extended)")  # fmt: skip
+        keys = [fb.add(f"ev{i}.before_oi", r.get("before_oi"), "contracts", "int", "OI before"),
+                fb.add(f"ev{i}.after_oi", r.get("after_oi"), "contracts", "int", "OI after"),
+                fb.add(f"ev{i}.oi_change", ch, "fraction", "pct_signed", "OI change"),
+                fb.add(f"ev{i}.before_iv", r.get("before_atm_iv"), "1/yr (decimal)", "iv", "ATM IV before"),
+                fb.add(f"ev{i}.after_iv", r.get("after_atm_iv"), "1/yr (decimal)", "iv", "ATM IV after")]  # fmt: skip
+        sents.append(say(fb, "sig.event_prepost", *keys, label="Before/after event", event=EVENT_WORDS.get(str(r["kind"]).lower(), str(r["kind"]).capitalize()),
+                         d=r["date"], e=r.get("target_expiry") or "n/a", b=r["before_session"], a=r["after_session"], reading=reading))  # fmt: skip
+    tb = fb.table("event_prepost", "Events: the event expiry's OI, volume and ATM IV before vs after", [
+        ("kind", "event", "", "text"), ("date", "date", "date", "date"), ("target_expiry", "expiry", "date", "date"),
+        ("before_session", "before", "date", "date"), ("after_session", "after", "date", "date"),
+        ("before_oi", "OI before", "contracts", "int"), ("after_oi", "OI after", "contracts", "int"),
+        ("oi_change_pct", "OI change", "fraction", "pct_signed"), ("before_volume", "vol before", "contracts", "int"),
+        ("after_volume", "vol after", "contracts", "int"), ("before_atm_iv", "ATM IV before", "IV", "iv"),
+        ("after_atm_iv", "ATM IV after", "IV", "iv"), ("iv_change", "IV change", "IV", "pct_signed")], [dict(r) for r in rows])  # fmt: skip
+    ch = Chart(
+        id="event_prepost", kind="bar", title="Event expiry OI before vs after each event (contracts)",
+        x_label="event", y_label="contracts", y_unit="contracts",
+        x=[f"{r['kind']} {r['date']}" for r in rows],
+        series=[{"name": "OI before", "values": [r.get("before_oi") for r in rows]},
+                {"name": "OI after", "values": [r.get("after_oi") for r in rows]}],
+    )  # fmt: skip
+    return sents, tb, ch
+
+
 _COLS = [
     ("kind", "signal", "", "text"), ("direction", "direction", "", "text"), ("right", "C/P", "", "text"),
     ("expiry", "expiry", "date", "date"), ("strike", "strike", "USD", "price"),
@@ -179,7 +230,11 @@ def signals_section(fb: FigureBook, doc: Mapping[str, Any]) -> Section:
             ("right", "C/P", "", "text"), ("strike", "strike", "USD", "price"), ("expiry", "expiry", "date", "date"),
             ("source", "watched for", "", "text"), ("oi_then", "OI then", "contracts", "int"),
             ("oi_now", "OI now", "contracts", "int"), ("status", "status", "", "text")], fu["items"]))  # fmt: skip
-    charts = [c for c in (term_chart(term),) if c is not None]
+    ps, ptb, pch = prepost(fb, doc.get("event_prepost"))  # issue 11: before/after events
+    sents += ps
+    if ptb is not None:
+        tables.append(ptb)
+    charts = [c for c in (term_chart(term), pch) if c is not None]
     return Section(id="oi_signals", title="OI Signals (rolls, builds, flushes, term structure)",
                    sentences=sents, tables=tables, charts=charts)  # fmt: skip
 

@@ -56,10 +56,11 @@ def curves_chart(
         return None
     strikes = sorted({k for c in curves for k in c["strikes"]})
     series = []
-    for c in curves:
+    for j, c in enumerate(curves):  # one colour per expiry: calls solid, puts dashed
         for side in ("call", "put"):
             m = dict(zip(c["strikes"], c[f"{side}_iv"], strict=True))
-            series.append({"name": f"{c['expiry']} {side}", "values": [m.get(k) for k in strikes]})
+            series.append({"name": f"{c['expiry'][5:]} {side[0].upper()}", "values": [m.get(k) for k in strikes],
+                           "group": j, "dash": side == "put"})  # fmt: skip
     ch = Chart(
         id="vol_curves", kind="line", title=f"Volatility curves: call and put IV by strike, next {len(curves)} expiries",
         x_label="strike (USD)", y_label="implied volatility", y_unit="IV", x=strikes, series=series,
@@ -153,6 +154,94 @@ def charm_chart(cv: Mapping[str, Any] | None, spot: Any) -> Chart | None:
     return _finish_strike_axis(ch, spot, [])
 
 
+#: Dealer models as prose.
+MODEL_WORDS = {
+    "classic": "classic (dealers long calls, short puts)",
+    "short_all": "short-all (dealers short every option)",
+}
+
+
+def model_profile_charts(dp: Mapping[str, Any] | None) -> list[Chart]:
+    """Seed 004's two graphics: the dealers' 0DTE delta and gamma profile, and their
+    all-expiries one, against spot; delta (shares, left axis, solid) and gamma (shares per
+    USD, right axis, dashed), one colour per dealer model (``doc["dealer_profiles"]``)."""
+    if not dp or not dp.get("levels"):
+        return []
+    spot, lv = dp.get("spot"), list(dp["levels"])
+    models = list(dp.get("models") or {})
+    out = []
+    for scope, cid, what in (
+        ("zero_dte", "dealer_profile_0dte", f"{dp.get('zero_dte_label')} {dp.get('zero_dte_expiry')}"),
+        ("all", "dealer_profile_all", "all expiries"),
+    ):  # fmt: skip
+        series: list[dict[str, Any]] = []
+        for j, m in enumerate(models):
+            p = (dp["models"].get(m) or {}).get(scope)
+            if p:
+                series.append({"name": f"{m} delta", "values": p["dx_shares"], "group": j})
+                series.append(
+                    {
+                        "name": f"{m} gamma",
+                        "values": p["gx_shares_per_usd"],
+                        "group": j,
+                        "axis": "right",
+                    }
+                )
+        if not series:
+            continue
+        ch = Chart(id=cid, kind="line", title=f"Dealer delta and gamma against spot by dealer model: {what}",
+                   x_label="spot (USD)", y_label="dealer delta (shares)", y_unit="shares", x=lv, series=series,
+                   y2_label="dealer gamma (shares per USD)", y2_unit="shares per USD",
+                   markers=[{"x": spot, "label": "spot"}] if spot else [])  # fmt: skip
+        out.append(_finish_strike_axis(ch, spot, []))
+    return out
+
+
+def model_sentences(
+    fb: FigureBook, dp: Mapping[str, Any] | None
+) -> tuple[list[Sentence], list[dict[str, Any]]]:
+    """The seed-004 sign-combination reading per dealer model and scope, and its table rows."""
+    if not dp:
+        return [], []
+    sents, rows = [], []
+    for m, prof in (dp.get("models") or {}).items():
+        for scope in ("all", "zero_dte"):
+            p = (prof or {}).get(scope)
+            if not p:
+                continue
+            what = (
+                "all expiries"
+                if scope == "all"
+                else f"{dp.get('zero_dte_label')} {dp.get('zero_dte_expiry')}"
+            )
+            rows.append({"model": m, "scope": what, "dx": p.get("dx_at_spot"), "gx": p.get("gx_at_spot"),
+                         "reading": p.get("reading") or "n/a (a zero sign)"})  # fmt: skip
+            keys = [fb.add(f"view.m.{m}.{scope}.dx", p.get("dx_at_spot"), "shares", "shares", f"dealer delta at spot ({m}, {what})"),
+                    fb.add(f"view.m.{m}.{scope}.gx", p.get("gx_at_spot"), "shares per USD", "int_signed", f"dealer gamma at spot ({m}, {what})")]  # fmt: skip
+            sents.append(say(fb, "view.signs_model", *keys, label="Dealer signs by model", model=MODEL_WORDS.get(m, m),
+                             scope=what, reading=p.get("reading") or "no reading (a sign is zero)"))  # fmt: skip
+    if not dp.get("zero_dte_expiry"):
+        sents.append(
+            say(fb, "view.zero_dte_none", label="0DTE profile", reason=dp.get("zero_dte_label"))
+        )
+    return sents, rows
+
+
+def net_volume_chart(nv: Mapping[str, Any] | None, spot: Any) -> Chart | None:
+    """Contracts bought minus sold by strike (calls and puts) of the chosen expiry."""
+    if not nv or not nv.get("rows"):
+        return None
+    rows = nv["rows"]
+    ch = Chart(
+        id="net_volume_by_strike", kind="bar", title=f"Net volume by strike, {nv['expiry']}: contracts bought minus sold",
+        x_label="strike (USD)", y_label="contracts", y_unit="contracts", x=[r["strike"] for r in rows],
+        series=[{"name": "calls net", "values": [r.get("net_call_contracts") for r in rows]},
+                {"name": "puts net", "values": [r.get("net_put_contracts") for r in rows]}],
+        markers=[{"x": spot, "label": "spot"}] if spot else [],
+    )  # fmt: skip
+    return _finish_strike_axis(ch, spot, [])
+
+
 def views_section(fb: FigureBook, doc: Mapping[str, Any]) -> Section:
     """The seed-004 positioning views (module notes)."""
     spot = doc["analysis"].get("spot")
@@ -174,7 +263,9 @@ def views_section(fb: FigureBook, doc: Mapping[str, Any]) -> Section:
             ("low_70", "15Δ low", "USD", "price"), ("high_70", "15Δ high", "USD", "price"),
             ("call_distance", "call distance", "USD", "price"), ("put_distance", "put distance", "USD", "price"),
             ("asymmetry", "call/put distance", "ratio", "ratio")], em))  # fmt: skip
-    curves = vol_curves(doc)
+    # issue 11: the next six live expiries computed by the report step from the chain when it
+    # ran (doc["vol_curves"]), else the smiles the stored document holds
+    curves = doc.get("vol_curves") or vol_curves(doc)
     if curves:
         tables.append(fb.table("vol_curves", "Call and put IV by strike (next six expiries)", [
             ("expiry", "expiry", "date", "date"), ("strike", "strike", "USD", "price"),
@@ -247,8 +338,29 @@ def views_section(fb: FigureBook, doc: Mapping[str, Any]) -> Section:
             ("gx", "dealer gamma", "shares per USD", "int_signed")],
             [{"level": lv, "dx": dx, "gx": (prof["gx_shares_per_usd"] or [None] * len(prof["levels"]))[i]}
              for i, (lv, dx) in enumerate(zip(prof["levels"], prof["dx_shares"], strict=True))]))  # fmt: skip
+    dp = doc.get("dealer_profiles")
+    ms, mrows = model_sentences(fb, dp)
+    sents += ms
+    if mrows:
+        tables.append(fb.table("dealer_signs_by_model", "Dealer delta and gamma at spot by dealer model (seed-004 sign reading)", [
+            ("model", "model", "", "text"), ("scope", "expiries", "", "text"), ("dx", "dealer delta", "shares", "shares"),
+            ("gx", "dealer gamma", "shares per USD", "int_signed"), ("reading", "reading", "", "text")], mrows))  # fmt: skip
+    nv = doc.get("net_volume")
+    if nv and nv.get("rows"):
+        tot = sum(r.get("net_contracts") or 0 for r in nv["rows"])
+        big = max(nv["rows"], key=lambda r: abs(r.get("net_contracts") or 0))
+        keys = [fb.add("view.netvol", tot, "contracts", "int_signed", f"net contracts bought minus sold ({nv['expiry']})"),
+                fb.add("view.netvol.strike", big["strike"], "USD", "price", "strike of the largest net"),
+                fb.add("view.netvol.max", big.get("net_contracts"), "contracts", "int_signed", "largest net at a strike")]  # fmt: skip
+        sents.append(say(fb, "view.netvol", *keys, label="Net volume", e=nv["expiry"]))
+        tables.append(fb.table("net_volume_by_strike", f"Net volume by strike, {nv['expiry']} (contracts bought minus sold, classified single-leg trades)", [
+            ("strike", "strike", "USD", "price"), ("calls_bought_contracts", "calls bought", "contracts", "int"),
+            ("calls_sold_contracts", "calls sold", "contracts", "int"), ("net_call_contracts", "calls net", "contracts", "int_signed"),
+            ("puts_bought_contracts", "puts bought", "contracts", "int"), ("puts_sold_contracts", "puts sold", "contracts", "int"),
+            ("net_put_contracts", "puts net", "contracts", "int_signed"), ("net_contracts", "net", "contracts", "int_signed")], nv["rows"]))  # fmt: skip
     charts = [c for c in (em_chart(em, spot), curves_chart(curves, spot), skew_term_chart(sk), vc,
-                          gamma_0dte_chart(doc), delta_chart(prof, spot), charm_chart(cv, spot)) if c is not None]  # fmt: skip
+                          gamma_0dte_chart(doc), delta_chart(prof, spot), charm_chart(cv, spot),
+                          *model_profile_charts(dp), net_volume_chart(nv, spot)) if c is not None]  # fmt: skip
     must = named_prices(fb, sents)  # every price the text names lies inside each strike axis
     for c in charts:
         if getattr(c, "strike_axis", "") == "x":
