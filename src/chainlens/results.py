@@ -123,6 +123,11 @@ _UNITS: dict[str, str] = {
     "dex_shares": "shares",
     "vanna_usd_per_vol_pt": "USD per vol point",
     "charm_shares_per_day": "shares per day",
+    "gex_short_all_usd_per_1pct": "USD per 1% spot move",
+    "dex_short_all_shares": "shares",
+    "vanna_short_all_usd_per_vol_pt": "USD per vol point",
+    "charm_short_all_shares_per_day": "shares per day",
+    "spot_level": _PRICE,
     "contracts": "contracts",
     "call_oi": "contracts",
     "put_oi": "contracts",
@@ -252,6 +257,18 @@ PART_SCHEMAS: dict[str, pa.Schema] = {
     "clusters": _schema(
         ("underlying", _S), ("strike", _F), ("call_oi", _F), ("put_oi", _F), ("oi", _F),
         ("oi_share", _F), ("rank", _I), ("session", _D),
+    ),
+    "by_strike_expiry": _schema(
+        ("expiry", _D), ("strike", _F), ("call_oi", _I), ("put_oi", _I), ("call_volume", _I),
+        ("put_volume", _I), ("gex_usd_per_1pct", _F), ("call_gex_usd_per_1pct", _F),
+        ("put_gex_usd_per_1pct", _F), ("dex_shares", _F), ("vanna_usd_per_vol_pt", _F),
+        ("charm_shares_per_day", _F), ("gex_short_all_usd_per_1pct", _F),
+        ("dex_short_all_shares", _F), ("vanna_short_all_usd_per_vol_pt", _F),
+        ("charm_short_all_shares_per_day", _F), ("underlying", _S), ("session", _D),
+    ),
+    "profile_by_expiry": _schema(
+        ("expiry", _D), ("spot_level", _F), ("gex_usd_per_1pct", _F),
+        ("gex_short_all_usd_per_1pct", _F), ("underlying", _S), ("session", _D),
     ),
     "rolls": _schema(
         ("underlying", _S), ("kind", _S), ("right", _S), ("from_expiry", _D),
