@@ -91,6 +91,7 @@ class StoreReader:
         self._in_flight = 0
         self._refreshing: threading.Thread | None = None
         self._refresh_started = 0.0
+        self._measuring: dict[tuple[Any, ...], threading.Thread] = {}
         self._fp = catalog_fingerprint(self.root)
         # fail now (no store, unreadable catalog) rather than on the first request
         self._store: Any = Store(self.root, create=False, read_only=True)
@@ -282,6 +283,53 @@ class StoreReader:
             ("scan", kind, session),
             lambda: self._locked(lambda st: store_scan(st, kind, session)),
         )
+
+    def what_worked(self, session: dt.date, *, wait: float = 0.0) -> list[dict[str, Any]] | None:
+        """"What Worked Yesterday" of ``session`` (issue 16: the outcome rules measured on the
+        store, :func:`chainlens.report._outcomes.session_outcomes` over the session's
+        underlyings), or None while it is being measured.
+
+        The measurement re-analyses every stored session of every underlying (seconds to
+        tens of seconds on the demo store), so it runs once per cache generation in a
+        background thread on a connection of its own (read-only), and no request waits for
+        it (beyond ``wait`` seconds) nor holds the shared connection meanwhile."""
+        key = ("what_worked", session)
+        with self._lock:
+            if key in self._cache:
+                return self._cache[key]  # type: ignore[no-any-return]
+            th = self._measuring.get(key)
+            if th is None or not th.is_alive():
+                gen = self.generation
+                th = threading.Thread(
+                    target=self._measure_what_worked, args=(key, session, gen),
+                    name="chainlens-serve-outcomes", daemon=True,
+                )  # fmt: skip
+                self._measuring[key] = th
+                th.start()
+        if wait > 0:
+            th.join(wait)
+            return self.peek(key)  # type: ignore[no-any-return]
+        return None
+
+    def _measure_what_worked(self, key: tuple[Any, ...], session: dt.date, gen: int) -> None:
+        import logging
+
+        from chainlens.report._outcomes import session_outcomes
+        from chainlens.store import Store
+
+        try:
+            tickers = sorted(self.docs(session))
+            st = Store(self.root, create=False, read_only=True)
+            try:
+                ww = session_outcomes(st, session, tickers)["what_worked"]
+            finally:
+                st.close()
+        except Exception:  # logged; the page says it could not be measured
+            logging.getLogger("chainlens.serve").exception("what worked %s", session)
+            ww = None
+        with self._lock:
+            if gen == self.generation:
+                self._cache[key] = ww if ww is not None else []
 
     def rejects(self) -> list[dict[str, Any]]:
         """The rejects files of the store: ``name``, ``bytes``, ``modified`` (UTC ISO)."""

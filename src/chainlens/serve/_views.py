@@ -1059,17 +1059,33 @@ def report_view(
     the older / newer links of its chain given as dates."""
     import json
 
-    from chainlens.report import build_daily, build_lens, chain_links, render, report_name
+    from chainlens.report import build_lens, chain_links, render, report_name
 
     d = _session_or_latest(reader, session)
     days = reader.sessions()
     if ticker is None:
-        links = chain_links(d, days, "daily", "html")
+
+        ww = reader.what_worked(d)  # None while the outcome rules are being measured
 
         def make() -> dict[str, Any]:
-            return json.loads(render(build_daily(reader.market(d), links=links), "json"))
+            # the daily report as ``chainlens report`` writes it (report._session.daily_report):
+            # the stored rollup and the OI signals, the market context of issue 19 (prices,
+            # gamma bands, programs, sector deep dive) and "What Worked Yesterday" (issue 16)
+            from chainlens.report import build_daily
+            from chainlens.report._context import market_context
+            from chainlens.report.lenses.signals import market_signals
 
-        return reader.cached(("daily", d), make)
+            docs = list(reader.docs(d).values())
+            market = {**reader.market(d), "oi_signals": market_signals(docs)}
+            market["context"] = reader._locked(lambda st: market_context(st, d, docs, market))
+            if ww is not None:
+                market["what_worked"] = ww
+            links = chain_links(d, days, "daily", "html")
+            out = json.loads(render(build_daily(market, links=links), "json"))
+            out["pending"] = [] if ww is not None else ["what_worked_yesterday"]
+            return out
+
+        return reader.cached(("daily", d, ww is not None), make)
     doc = _doc(reader, ticker, d)
     links = chain_links(d, days, report_name(ticker, lens), "html")
 
