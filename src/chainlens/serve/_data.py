@@ -291,8 +291,10 @@ class StoreReader:
 
         The measurement re-analyses every stored session of every underlying (seconds to
         tens of seconds on the demo store), so it runs once per cache generation in a
-        background thread on a connection of its own (read-only), and no request waits for
-        it (beyond ``wait`` seconds) nor holds the shared connection meanwhile."""
+        background thread; it reaches the store one call at a time through the shared
+        connection (:class:`_PerCallStore`: the connection is released after each call when
+        no request is in flight, so a ``chainlens run`` is not held up), and no request waits
+        for it beyond ``wait`` seconds."""
         key = ("what_worked", session)
         with self._lock:
             if key in self._cache:
@@ -315,15 +317,10 @@ class StoreReader:
         import logging
 
         from chainlens.report._outcomes import session_outcomes
-        from chainlens.store import Store
 
         try:
             tickers = sorted(self.docs(session))
-            st = Store(self.root, create=False, read_only=True)
-            try:
-                ww = session_outcomes(st, session, tickers)["what_worked"]
-            finally:
-                st.close()
+            ww = session_outcomes(_PerCallStore(self), session, tickers)["what_worked"]
         except Exception:  # logged; the page says it could not be measured
             logging.getLogger("chainlens.serve").exception("what worked %s", session)
             ww = None
@@ -350,3 +347,21 @@ class StoreReader:
     def is_demo(self) -> bool:
         """Whether the store was made by ``chainlens demo``."""
         return (self.root / ".chainlens-demo").exists()
+
+
+class _PerCallStore:
+    """A :class:`~chainlens.store.Store` stand-in for background work: every method call goes
+    through the reader's store lock and connection, which is released after the call when no
+    request is in flight (a writer can take the store between two calls)."""
+
+    def __init__(self, reader: StoreReader) -> None:
+        self._reader = reader
+
+    def __getattr__(self, name: str) -> Any:
+        def call(*args: Any, **kwargs: Any) -> Any:
+            try:
+                return self._reader._locked(lambda st: getattr(st, name)(*args, **kwargs))
+            finally:
+                self._reader._release_if_idle()
+
+        return call
