@@ -261,7 +261,7 @@ def test_stored_scanners_and_daily_context(page: object, server: str) -> None:
     assert rows > 0
     # What Worked Yesterday is measured in the background: wait until the API has it
     for _ in range(120):  # bounded: at most ~60 s
-        with urllib.request.urlopen(server + "/api/v1/daily") as r:  # noqa: S310 - loopback
+        with urllib.request.urlopen(server + "/api/v1/daily") as r:
             if not json.loads(r.read())["pending"]:
                 break
         time.sleep(0.5)

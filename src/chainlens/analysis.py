@@ -564,7 +564,9 @@ def _analyze_one(underlying: str, t: pa.Table, cfg: AnalysisConfig) -> ChainAnal
         profile = _profile(cfg, S, K, t_years, gk, w * mult, expiry, session)
         levels["zero_gamma"] = profile["zero_gamma"]["all"]["level"]
         levels["zero_gamma_reason"] = profile["zero_gamma"]["all"]["reason"]
-        profile_by_expiry_t = _profile_by_expiry(cfg, S, K, t_years, gk, w * mult, -oi * mult, expiry)
+        profile_by_expiry_t = _profile_by_expiry(
+            cfg, S, K, t_years, gk, w * mult, -oi * mult, expiry
+        )
 
     live_exp = group_max(ge, t_years) > 0
     trend = max_pain_trend(

@@ -285,7 +285,7 @@ class StoreReader:
         )
 
     def what_worked(self, session: dt.date, *, wait: float = 0.0) -> list[dict[str, Any]] | None:
-        """"What Worked Yesterday" of ``session`` (issue 16: the outcome rules measured on the
+        """ "What Worked Yesterday" of ``session`` (issue 16: the outcome rules measured on the
         store, :func:`chainlens.report._outcomes.session_outcomes` over the session's
         underlyings), or None while it is being measured.
 
@@ -298,7 +298,7 @@ class StoreReader:
         key = ("what_worked", session)
         with self._lock:
             if key in self._cache:
-                return self._cache[key]  # type: ignore[no-any-return]
+                return self._cache[key]
             th = self._measuring.get(key)
             if th is None or not th.is_alive():
                 gen = self.generation
@@ -310,7 +310,7 @@ class StoreReader:
                 th.start()
         if wait > 0:
             th.join(wait)
-            return self.peek(key)  # type: ignore[no-any-return]
+            return self.peek(key)
         return None
 
     def _measure_what_worked(self, key: tuple[Any, ...], session: dt.date, gen: int) -> None:

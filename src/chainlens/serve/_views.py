@@ -368,8 +368,10 @@ def _stored_filtered(
     n_contracts = None
     if be is not None:
         n_contracts = int(
-            pc.sum(be.filter(pc.is_in(be.column("expiry"), value_set=sel_a)).column("contracts"))
-            .as_py() or 0
+            pc.sum(
+                be.filter(pc.is_in(be.column("expiry"), value_set=sel_a)).column("contracts")
+            ).as_py()
+            or 0
         )
     c_oi, p_oi = int(call_oi.sum()), int(put_oi.sum())
     totals: dict[str, Any] = {
@@ -405,9 +407,7 @@ def _stored_filtered(
     vol = {
         "expiries": [r for r in vol0.get("expiries") or [] if r.get("expiry") in keep],
         "atm_term_structure": [r for r in vol0.get("atm_term_structure") or [] if r[0] in keep],
-        "skew_term_structure": [
-            r for r in vol0.get("skew_term_structure") or [] if r[0] in keep
-        ],
+        "skew_term_structure": [r for r in vol0.get("skew_term_structure") or [] if r[0] in keep],
         "smile": [r for r in vol0.get("smile") or [] if str(r.get("expiry"))[:10] in keep],
     }
     return jsonable(
@@ -1064,7 +1064,6 @@ def report_view(
     d = _session_or_latest(reader, session)
     days = reader.sessions()
     if ticker is None:
-
         ww = reader.what_worked(d)  # None while the outcome rules are being measured
 
         def make() -> dict[str, Any]:
