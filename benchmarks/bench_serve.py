@@ -194,6 +194,8 @@ def main() -> int:
         print(
             f"\nWhat Worked Yesterday measured {time.perf_counter() - t:.1f} s after the cold pass"
         )
+        conn.close()  # idle meanwhile: the server may have closed the keep-alive connection
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
         results: dict[str, dict[str, list[float]]] = {
             "page": {}, "api": {}, "api-nc": {}, "page-nc": {},
         }  # fmt: skip

@@ -13,12 +13,14 @@ and the reason); errors as JSON or a plain page, never a stack trace.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import datetime as dt
 import io
 import json
 import logging
 import re
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Annotated, Any, Literal
 from urllib.parse import parse_qsl, urlencode
@@ -164,7 +166,14 @@ def create_app(store: str | Path, *, warm: bool = False) -> FastAPI:
                 _views.overview_view(reader, last)
                 _views.report_view(reader, last, None, "daily")
                 reader.part(last, "notable")
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        yield
+        await to_thread.run_sync(reader.shutdown)  # no thread left inside the store at exit
+
     app = FastAPI(
+        lifespan=lifespan,
         title="chainlens",
         version=__version__,
         description="Read-only JSON API over a chainlens store (`chainlens serve`).",

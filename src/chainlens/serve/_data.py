@@ -92,6 +92,7 @@ class StoreReader:
         self._refreshing: threading.Thread | None = None
         self._refresh_started = 0.0
         self._measuring: dict[tuple[Any, ...], threading.Thread] = {}
+        self._stopping = False
         self._fp = catalog_fingerprint(self.root)
         # fail now (no store, unreadable catalog) rather than on the first request
         self._store: Any = Store(self.root, create=False, read_only=True)
@@ -103,6 +104,16 @@ class StoreReader:
             if self._store is not None:
                 self._store.close()
                 self._store = None
+
+    def shutdown(self, timeout: float = 10.0) -> None:
+        """Stop the background measurements (their next store call raises) and wait for
+        them at most ``timeout`` seconds in all, then close the connection: the server's
+        shutdown, so that no thread is inside DuckDB when the process exits."""
+        self._stopping = True
+        end = time.monotonic() + timeout
+        for th in list(self._measuring.values()):
+            th.join(max(0.0, end - time.monotonic()))
+        self.close()
 
     # ------------------------------------------------------------------ freshness
     def changed(self) -> bool:
@@ -322,6 +333,8 @@ class StoreReader:
             tickers = sorted(self.docs(session))
             ww = session_outcomes(_PerCallStore(self), session, tickers)["what_worked"]
         except Exception:  # logged; the page says it could not be measured
+            if self._stopping:
+                return
             logging.getLogger("chainlens.serve").exception("what worked %s", session)
             ww = None
         with self._lock:
@@ -359,6 +372,8 @@ class _PerCallStore:
 
     def __getattr__(self, name: str) -> Any:
         def call(*args: Any, **kwargs: Any) -> Any:
+            if self._reader._stopping:
+                raise RuntimeError("the server is shutting down")
             try:
                 return self._reader._locked(lambda st: getattr(st, name)(*args, **kwargs))
             finally:
