@@ -166,6 +166,8 @@ def create_app(store: str | Path, *, warm: bool = False) -> FastAPI:
                 _views.overview_view(reader, last)
                 _views.report_view(reader, last, None, "daily")
                 reader.part(last, "notable")
+                for part in ("by_strike_expiry", "profile_by_expiry"):  # the filtered pages
+                    reader.part(last, part)
 
     @contextlib.asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
