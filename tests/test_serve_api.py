@@ -403,3 +403,32 @@ def test_stored_filtered_page_equals_a_fresh_analysis(
         v["profile"]["gex_usd_per_1pct"]["all"], ref.profile["gex_usd_per_1pct"]["all"],
         rtol=1e-9, atol=1e-6,
     )  # fmt: skip
+
+
+def test_stored_scanners_equal_the_scan_command(
+    client: TestClient, store_root: Path, latest: dt.date
+) -> None:
+    """The unusual and net-delta scanners of the dashboard (stored parts) list exactly the
+    rows ``chainlens scan unusual|netdelta`` computes over the store (``store_scan``)."""
+    from chainlens.scan import store_scan
+
+    with Store(store_root, read_only=True) as st:
+        ref = {k: store_scan(st, k, latest).to_pylist() for k in ("unusual", "netdelta")}
+    for kind, rows in ref.items():
+        body = client.get(f"/api/v1/scan/{kind}").json()
+        assert body["source"] == "stored"
+        got = body["table"]["rows"]
+        key = ("underlying", "expiry") if kind == "netdelta" else ("underlying",)
+
+        def k(r: dict, key: tuple[str, ...] = key) -> tuple[str, ...]:
+            return tuple(str(r[c]) for c in key)
+
+        assert sorted(map(k, got)) == sorted(map(k, rows)), kind
+        by = {k(r): r for r in rows}
+        for r in got:
+            want = by[k(r)]
+            for c in ("premium_multiple", "volume_multiple", "cum_delta_shares", "increase"):
+                if c in r and want[c] is None:
+                    assert r[c] is None, (kind, c)
+                elif c in r:
+                    assert r[c] == pytest.approx(want[c], rel=1e-12), (kind, c)

@@ -213,6 +213,13 @@ def _schema(*cols: tuple[str, pa.DataType]) -> pa.Schema:
 _F, _I, _S, _B, _D = pa.float64(), pa.int64(), pa.string(), pa.bool_(), pa.date32()
 _TS = pa.timestamp("ns", tz="UTC")
 
+
+def _L(t: pa.DataType) -> pa.DataType:
+    """A list column as Parquet stores it (child named ``element``: same type after a round
+    trip)."""
+    return pa.list_(pa.field("element", t))
+
+
 #: Declared schema of every part of the pipeline results (:data:`RESULTS_NAME`), in the
 #: column order stored. Each table holds ``underlying`` and ``session``.
 PART_SCHEMAS: dict[str, pa.Schema] = {
@@ -291,8 +298,8 @@ PART_SCHEMAS: dict[str, pa.Schema] = {
     "scan_netdelta": _schema(
         ("underlying", _S), ("n", _I), ("asof", _D), ("expiry", _D), ("delta_shares", _F),
         ("cum_delta_shares", _F), ("cum_delta_prev_shares", _F), ("increase", _F),
-        ("top_symbols", pa.list_(_S)), ("top_net_contracts", pa.list_(_F)),
-        ("top_gross_contracts", pa.list_(_F)), ("session", _D),
+        ("top_symbols", _L(_S)), ("top_net_contracts", _L(_F)),
+        ("top_gross_contracts", _L(_F)), ("session", _D),
     ),
     "rolls": _schema(
         ("underlying", _S), ("kind", _S), ("right", _S), ("from_expiry", _D),

@@ -934,6 +934,11 @@ def scan_view(
     if t is not None:
         source = "stored"
         note = f"stored by chainlens run (results part {part})"
+        if kind == "unusual":  # the part holds every underlying: the scanner's thresholds
+            from chainlens.scan._stored import unusual_selected
+
+            t = unusual_selected(t)
+            note += ", default thresholds (multiple >= 3, >= 3 sessions in the average)"
     else:
         t = reader.store_scan(kind, d)
         source = "computed"
