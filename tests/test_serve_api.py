@@ -319,30 +319,116 @@ def test_api_fuzz_over_the_openapi_params_never_5xx(client: TestClient) -> None:
 
 
 def test_views_read_the_stored_parts(client: TestClient, store_root: Path, latest: dt.date) -> None:
-    """Scanners and the filtered ticker page read what ``chainlens run`` stored (compared with
-    the parts read straight from the store), and say so; what is not stored says computed."""
+    """Every scanner and the filtered / short_all ticker page read what ``chainlens run``
+    stored (compared with the parts read straight from the store), and say so."""
     with Store(store_root, read_only=True) as st:
-        acc = st.read_results("pipeline", latest, "accumulation")
-        rolls = st.read_results("pipeline", latest, "rolls")
+        parts = {
+            p: st.read_results("pipeline", latest, p)
+            for p in ("accumulation", "rolls", "scan_netdelta")
+        }
+        stored = set(st.results_index().column("part").to_pylist())
         by_exp = st.read_results("pipeline", latest, "by_expiry", underlying="SPY")
-    for kind, part in (("accumulation", acc), ("rolls", rolls)):
+    for kind, part in (
+        ("accumulation", parts["accumulation"]),
+        ("rolls", parts["rolls"]),
+        ("netdelta", parts["scan_netdelta"]),
+    ):
         body = client.get(f"/api/v1/scan/{kind}").json()
         assert body["source"] == "stored"
         assert len(body["table"]["rows"]) == part.num_rows
         if "symbol" in part.column_names:
             got = sorted(r["symbol"] for r in body["table"]["rows"])
             assert got == sorted(part.column("symbol").to_pylist())
-    assert client.get("/api/v1/scan/unusual").json()["source"] == "computed"
+    unusual = client.get("/api/v1/scan/unusual").json()
+    assert unusual["source"] == "stored"  # stored, or stored as "found none" (no part)
+    assert "scan_unusual" in stored or unusual["table"]["rows"] == []
     full = client.get("/api/v1/ticker/SPY").json()
     assert full["source"]["analysis"] == "stored"
     e = full["expiries"][2]
     one = client.get(f"/api/v1/ticker/SPY?expiry={e}").json()
-    assert one["source"] == {**one["source"], "analysis": "computed", "by_expiry": "stored"}
+    assert one["source"] == {**one["source"], "analysis": "stored", "by_expiry": "stored"}
     (row,) = [r for r in by_exp.to_pylist() if r["expiry"].isoformat() == e]
     (got,) = one["tables"]["by_expiry"]["rows"]
     assert got["max_pain"] == row["max_pain"] and got["call_oi"] == row["call_oi"]
     assert got["straddle_mid"] == row["straddle_mid"]
     short = client.get("/api/v1/ticker/SPY?model=short_all").json()
-    assert short["source"]["analysis"] == "computed" and short["source"]["by_expiry"] == "computed"
+    assert short["source"]["analysis"] == "stored" and short["source"]["by_expiry"] == "stored"
     page = client.get(f"/ticker/SPY?expiry={e}").text
-    assert "Computed from the stored chain for an expiry filter" in page
+    assert "Stored results of chainlens run for the selected expiries" in page
+
+
+@pytest.mark.parametrize(
+    "query", ["dte_max=7", "model=short_all", "expiry={e2}&model=short_all", "dte_max=30"]
+)
+def test_stored_filtered_page_equals_a_fresh_analysis(
+    client: TestClient, store_root: Path, latest: dt.date, query: str
+) -> None:
+    """The page assembled from the stored parts equals ``analyze_chain`` re-run on the stored
+    chain restricted to the selected expiries under the selected model (an independent path:
+    the whole analysis, not the stored sums): totals, walls, zero gamma, by strike, profile."""
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    from chainlens.analysis import AnalysisConfig, analyze_chain
+
+    full = client.get("/api/v1/ticker/SPY").json()
+    q = query.format(e2=full["expiries"][2])
+    v = client.get(f"/api/v1/ticker/SPY?{q}").json()
+    assert v["source"]["analysis"] == "stored"
+    sel = [dt.date.fromisoformat(x) for x in v["filter"]["selected_expiries"]]
+    with Store(store_root, read_only=True) as st:
+        ch = st.chain("SPY", latest)
+    keep = pc.is_in(ch.column("expiry"), value_set=pa.array(sel, pa.date32()))
+    (ref,) = analyze_chain(ch.filter(keep), AnalysisConfig(dealer_model=v["filter"]["model"]))
+    s = v["summary"]
+    for k in ("gex_usd_per_1pct", "dex_shares", "vanna_usd_per_vol_pt", "charm_shares_per_day"):
+        assert s[k] == pytest.approx(ref.totals[k], rel=1e-9, abs=1e-6), k
+    for k in ("call_oi", "put_oi", "contracts"):
+        assert s[k] == ref.totals[k], k
+    for k in ("call_wall", "put_wall", "oi_call_wall", "oi_put_wall"):
+        assert s[k] == ref.levels[k], k
+    zg = ref.levels["zero_gamma"]
+    assert (s["zero_gamma"] is None) == (zg != zg)
+    if s["zero_gamma"] is not None:
+        assert s["zero_gamma"] == pytest.approx(zg, rel=1e-9)
+    rows = v["tables"]["by_strike"]["rows"]
+    b = ref.by_strike.to_pylist()
+    assert [r["strike"] for r in rows] == [r["strike"] for r in b]
+    np.testing.assert_allclose(
+        [r["gex_usd_per_1pct"] for r in rows], [r["gex_usd_per_1pct"] for r in b],
+        rtol=1e-9, atol=1e-6,
+    )  # fmt: skip
+    np.testing.assert_allclose(
+        v["profile"]["gex_usd_per_1pct"]["all"], ref.profile["gex_usd_per_1pct"]["all"],
+        rtol=1e-9, atol=1e-6,
+    )  # fmt: skip
+
+
+def test_stored_scanners_equal_the_scan_command(
+    client: TestClient, store_root: Path, latest: dt.date
+) -> None:
+    """The unusual and net-delta scanners of the dashboard (stored parts) list exactly the
+    rows ``chainlens scan unusual|netdelta`` computes over the store (``store_scan``)."""
+    from chainlens.scan import store_scan
+
+    with Store(store_root, read_only=True) as st:
+        ref = {k: store_scan(st, k, latest).to_pylist() for k in ("unusual", "netdelta")}
+    for kind, rows in ref.items():
+        body = client.get(f"/api/v1/scan/{kind}").json()
+        assert body["source"] == "stored"
+        got = body["table"]["rows"]
+        key = ("underlying", "expiry") if kind == "netdelta" else ("underlying",)
+
+        def k(r: dict, key: tuple[str, ...] = key) -> tuple[str, ...]:
+            return tuple(str(r[c]) for c in key)
+
+        assert sorted(map(k, got)) == sorted(map(k, rows)), kind
+        by = {k(r): r for r in rows}
+        for r in got:
+            want = by[k(r)]
+            for c in ("premium_multiple", "volume_multiple", "cum_delta_shares", "increase"):
+                if c in r and want[c] is None:
+                    assert r[c] is None, (kind, c)
+                elif c in r:
+                    assert r[c] == pytest.approx(want[c], rel=1e-12), (kind, c)

@@ -172,8 +172,17 @@ def test_expiry_filter_changes_every_panel(page: object, server: str) -> None:
     assert pg.eval_on_selector("#sum-expiries", "e => e.textContent") == "1"  # type: ignore[attr-defined]
     # every panel that depends on the expiries changed (the heatmap keeps the other sessions'
     # rows for the same strikes, so its data changes too)
-    same = [k for k in before if k in after and before[k] == after[k] and not k.startswith("sum")]
+    # (the dealer DX / GX surfaces are stored for all expiries only: they keep their data and
+    # the source note says so)
+    fixed = {"chart-dx_shares", "chart-gx_shares_per_usd"}
+    same = [
+        k
+        for k in before
+        if k in after and before[k] == after[k] and not k.startswith("sum") and k not in fixed
+    ]
     assert same == [], f"panels unchanged by the expiry filter: {same}"
+    note = pg.text_content("#source-note")  # type: ignore[attr-defined]
+    assert note.startswith("Stored results of chainlens run for the selected expiries"), note
     assert before["sum4"] != after["sum4"]  # GEX
     _shot(pg, "ticker-expiry")
     # the state is in the URL: reloading it gives the same page
@@ -181,8 +190,27 @@ def test_expiry_filter_changes_every_panel(page: object, server: str) -> None:
     pg.goto(url)  # type: ignore[attr-defined]
     assert pg.eval_on_selector("#expiry-select", "e => e.value") == pick  # type: ignore[attr-defined]
     # the DTE filter and the dealer model apply too
+    filtered = _panels(pg)
     pg.select_option("#model-select", "short_all")  # type: ignore[attr-defined]
     pg.wait_for_url("**model=short_all**")  # type: ignore[attr-defined]
+    pg.locator("#chart-gex .main-svg").first.wait_for()  # type: ignore[attr-defined]
+    short = _panels(pg)
+    # the model changes the exposures and the profile, not the OI, volume or max pain
+    for k in ("chart-gex", "chart-dex", "chart-profile"):
+        assert short[k] != filtered[k], k
+    for k in ("chart-oi", "chart-volume", "chart-maxpain"):
+        assert short[k] == filtered[k], k
+    assert pg.eval_on_selector("#sum-expiries", "e => e.textContent") == "1"  # type: ignore[attr-defined]
+    assert "short_all dealer model" in pg.text_content("#source-note")  # type: ignore[attr-defined]
+    _shot(pg, "ticker-expiry-short_all")
+    # the DTE filter (all expiries again, then at most 30 days)
+    pg.select_option("#expiry-select", "")  # type: ignore[attr-defined]
+    pg.wait_for_function("() => !/expiry=\\d/.test(location.search)")  # type: ignore[attr-defined]
+    pg.select_option("#dte-select", "30")  # type: ignore[attr-defined]
+    pg.wait_for_url("**dte_max=30**")  # type: ignore[attr-defined]
+    pg.locator("#chart-gex .main-svg").first.wait_for()  # type: ignore[attr-defined]
+    n = int(pg.eval_on_selector("#sum-expiries", "e => e.textContent"))  # type: ignore[attr-defined]
+    assert 1 <= n < len(options) - 1
     assert pg.errors == [], pg.errors  # type: ignore[attr-defined]
     assert pg.hosts == {"127.0.0.1"}, pg.hosts  # type: ignore[attr-defined]
 
@@ -213,5 +241,54 @@ def test_report_chain_and_themes(page: object, server: str) -> None:
     assert width <= 400, f"page wider than a phone screen: {width}px"
     _shot(pg, "overview-phone")
     pg.set_viewport_size({"width": 1280, "height": 900})  # type: ignore[attr-defined]
+    assert pg.errors == [], pg.errors  # type: ignore[attr-defined]
+    assert pg.hosts == {"127.0.0.1"}, pg.hosts  # type: ignore[attr-defined]
+
+
+def test_stored_scanners_and_daily_context(page: object, server: str) -> None:
+    """The unusual and net-delta scanners come from stored parts; the daily report and the
+    overview show the market context (issue 19) and What Worked Yesterday (issue 16);
+    screenshots of the changed pages in both themes at phone width."""
+    import json
+    import urllib.request
+
+    pg = page
+    for kind in ("netdelta", "unusual"):
+        pg.goto(server + f"/scan/{kind}")  # type: ignore[attr-defined]
+        assert pg.text_content("#scan-source").startswith("Source: stored")  # type: ignore[attr-defined, union-attr]
+    pg.goto(server + "/scan/netdelta")  # type: ignore[attr-defined]
+    rows = pg.locator("#table-scan_netdelta tbody tr").count()  # type: ignore[attr-defined]
+    assert rows > 0
+    # What Worked Yesterday is measured in the background: wait until the API has it
+    for _ in range(120):  # bounded: at most ~60 s
+        with urllib.request.urlopen(server + "/api/v1/daily") as r:
+            if not json.loads(r.read())["pending"]:
+                break
+        time.sleep(0.5)
+    pg.goto(server + "/report/daily")  # type: ignore[attr-defined]
+    assert pg.locator("#sec-price_context").count() == 1  # type: ignore[attr-defined]
+    assert pg.locator("#sec-what_worked_yesterday").count() == 1  # type: ignore[attr-defined]
+    pg.goto(server + "/")  # type: ignore[attr-defined]
+    assert pg.locator("#what-worked p").count() >= 1  # type: ignore[attr-defined]
+    assert pg.locator("#what-worked-pending").count() == 0  # type: ignore[attr-defined]
+    pg.set_viewport_size({"width": 390, "height": 844})  # type: ignore[attr-defined]
+    try:
+        for theme in ("dark", "light"):
+            pg.evaluate(f"localStorage.setItem('chainlens-theme', '{theme}')")  # type: ignore[attr-defined]
+            for name, url in (
+                ("overview", "/"),
+                ("daily", "/report/daily"),
+                ("scan-netdelta", "/scan/netdelta"),
+                ("ticker-dte7-short_all", "/ticker/SPY?dte_max=7&model=short_all"),
+            ):
+                pg.goto(server + url)  # type: ignore[attr-defined]
+                pg.wait_for_load_state("networkidle")  # type: ignore[attr-defined]
+                got = pg.evaluate("document.documentElement.getAttribute('data-theme')")  # type: ignore[attr-defined]
+                assert got == theme
+                width = pg.evaluate("document.documentElement.scrollWidth")  # type: ignore[attr-defined]
+                assert width <= 400, f"{url}: wider than a phone screen: {width}px"
+                _shot(pg, f"phone-{theme}-{name}")
+    finally:
+        pg.set_viewport_size({"width": 1280, "height": 900})  # type: ignore[attr-defined]
     assert pg.errors == [], pg.errors  # type: ignore[attr-defined]
     assert pg.hosts == {"127.0.0.1"}, pg.hosts  # type: ignore[attr-defined]

@@ -29,6 +29,7 @@ from chainlens._jsonsafe import jsonable as _nulls
 from chainlens._typing import BoolArray, Float64Array
 from chainlens.conventions import DEFAULT_DIVIDEND_YIELD, SECONDS_PER_YEAR
 from chainlens.errors import InputError
+from chainlens.exposure._by_expiry_strike import by_strike_expiry, profile_by_expiry
 from chainlens.exposure._config import AnalysisConfig
 from chainlens.exposure._exposure import (
     contract_exposures,
@@ -83,6 +84,12 @@ class ChainAnalysis:
     #: tables of a session that is an expiry day); ``None`` when no contract expires on or
     #: before the session (then it equals ``by_strike``)
     by_strike_live: pa.Table | None = None
+    #: ``by_strike`` at the (expiry, strike) grain with the ``short_all`` exposures too (the
+    #: stored ``by_strike_expiry`` part, :func:`chainlens.exposure._by_expiry_strike.by_strike_expiry`)
+    by_strike_expiry: pa.Table | None = None
+    #: the gamma profile per expiry and spot level under the run's model and ``short_all``
+    #: (the stored ``profile_by_expiry`` part); None without a profile
+    profile_by_expiry: pa.Table | None = None
 
     def to_json(self) -> dict[str, Any]:
         """The ``chainlens analyze --json`` object (SPEC keys first, then the extra ones).
@@ -534,6 +541,10 @@ def _analyze_one(underlying: str, t: pa.Table, cfg: AnalysisConfig) -> ChainAnal
     }
     by_strike = pa.table(by_str)
     by_strike_live = _by_strike_live(expiry > np.datetime64(session, "D"), K, is_call, oi, vol, ex)
+    ex_short_all = contract_exposures(-oi, mult, S, gk.gamma, gk.delta, vanna, charm)
+    bse = by_strike_expiry(expiry, K, is_call, oi, vol, ex, ex_short_all)
+    bse["expiry"] = pa.array(bse["expiry"], pa.date32())
+    by_strike_expiry_t = pa.table(bse)
 
     # --- levels
     strikes = gs.keys.astype(np.float64)
@@ -548,10 +559,14 @@ def _analyze_one(underlying: str, t: pa.Table, cfg: AnalysisConfig) -> ChainAnal
     }
 
     profile: dict[str, Any] = {}
+    profile_by_expiry_t: pa.Table | None = None
     if cfg.profile:
         profile = _profile(cfg, S, K, t_years, gk, w * mult, expiry, session)
         levels["zero_gamma"] = profile["zero_gamma"]["all"]["level"]
         levels["zero_gamma_reason"] = profile["zero_gamma"]["all"]["reason"]
+        profile_by_expiry_t = _profile_by_expiry(
+            cfg, S, K, t_years, gk, w * mult, -oi * mult, expiry
+        )
 
     live_exp = group_max(ge, t_years) > 0
     trend = max_pain_trend(
@@ -608,6 +623,8 @@ def _analyze_one(underlying: str, t: pa.Table, cfg: AnalysisConfig) -> ChainAnal
         by_expiry=by_expiry,
         by_strike=by_strike,
         by_strike_live=by_strike_live,
+        by_strike_expiry=by_strike_expiry_t,
+        profile_by_expiry=profile_by_expiry_t,
         excluded=excluded,
         contracts=contracts,
         profile=profile,
@@ -721,6 +738,35 @@ def _profile(
         "contracts_used": int(ok.sum()),
         "iv": "sticky strike (each contract's own IV)",
     }
+
+
+def _profile_by_expiry(
+    cfg: AnalysisConfig,
+    S: float,
+    K: Float64Array,
+    t: Float64Array,
+    gk: _Greeks,
+    wm: Float64Array,
+    wm_short_all: Float64Array,
+    expiry: np.ndarray,
+) -> pa.Table:
+    """The ``profile_by_expiry`` part: ``GEX_e(S)`` per expiry and spot level of the
+    :func:`_profile` grid, under the run's model (``wm``) and ``short_all``; contracts left out
+    of the profile (no usable IV or ``t``) weigh 0, so the sum over expiries is ``all``."""
+    ok = np.isfinite(gk.sigma) & (gk.sigma > 0) & (t > 0) & np.isfinite(gk.gamma)
+    W = np.stack([np.where(ok, wm, 0.0), np.where(ok, wm_short_all, 0.0)], axis=1)
+    terms = profile_terms(K, t, cfg.rate, gk.q, gk.sigma, W)
+    lv = spot_grid(S, cfg.profile_half_width, cfg.profile_step)
+    pe = profile_by_expiry(expiry, terms.a, terms.b, terms.c, lv)
+    ne = pe["expiries"].size
+    return pa.table(
+        {
+            "expiry": pa.array(np.repeat(pe["expiries"], lv.size), pa.date32()),
+            "spot_level": np.tile(lv, ne),
+            "gex_usd_per_1pct": pe["gex"][:, :, 0].reshape(-1),
+            "gex_short_all_usd_per_1pct": pe["gex"][:, :, 1].reshape(-1),
+        }
+    )
 
 
 def _vol_views(

@@ -540,6 +540,12 @@ def _prepare(window: UnderlyingWindow, config: PipelineConfig, *, trades: bool =
         "by_strike": _with_underlying(ca.by_strike, u, d),
         "by_expiry": _with_underlying(ca.by_expiry, u, d),
     }
+    # issue 15: the (expiry, strike) and (expiry, spot level) grains, so that a view filtered
+    # to some expiries (or under short_all) sums stored rows instead of re-running the analysis
+    if ca.by_strike_expiry is not None:
+        tables["by_strike_expiry"] = _with_underlying(ca.by_strike_expiry, u, d)
+    if ca.profile_by_expiry is not None:
+        tables["profile_by_expiry"] = _with_underlying(ca.profile_by_expiry, u, d)
 
     # ---------------------------------------------------------------- flow
     prints = window.prints if window.prints is not None and window.prints.num_rows else None

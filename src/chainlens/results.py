@@ -123,6 +123,24 @@ _UNITS: dict[str, str] = {
     "dex_shares": "shares",
     "vanna_usd_per_vol_pt": "USD per vol point",
     "charm_shares_per_day": "shares per day",
+    "gex_short_all_usd_per_1pct": "USD per 1% spot move",
+    "dex_short_all_shares": "shares",
+    "vanna_short_all_usd_per_vol_pt": "USD per vol point",
+    "charm_short_all_shares_per_day": "shares per day",
+    "spot_level": _PRICE,
+    "asof": "date (the as-of session)",
+    "n": "count",
+    "delta_shares": "shares",
+    "cum_delta_shares": "shares",
+    "cum_delta_prev_shares": "shares",
+    "increase": "fraction (0.5 = +50%)",
+    "top_symbols": "OSI symbols",
+    "top_net_contracts": "contracts",
+    "top_gross_contracts": "contracts",
+    "avg_volume": "contracts per session",
+    "volume_multiple": "ratio",
+    "premium_multiple": "ratio",
+    "sessions_in_average": "count of sessions",
     "contracts": "contracts",
     "call_oi": "contracts",
     "put_oi": "contracts",
@@ -202,6 +220,13 @@ def _schema(*cols: tuple[str, pa.DataType]) -> pa.Schema:
 _F, _I, _S, _B, _D = pa.float64(), pa.int64(), pa.string(), pa.bool_(), pa.date32()
 _TS = pa.timestamp("ns", tz="UTC")
 
+
+def _L(t: pa.DataType) -> pa.DataType:
+    """A list column as Parquet stores it (child named ``element``: same type after a round
+    trip)."""
+    return pa.list_(pa.field("element", t))
+
+
 #: Declared schema of every part of the pipeline results (:data:`RESULTS_NAME`), in the
 #: column order stored. Each table holds ``underlying`` and ``session``.
 PART_SCHEMAS: dict[str, pa.Schema] = {
@@ -262,6 +287,29 @@ PART_SCHEMAS: dict[str, pa.Schema] = {
     "clusters": _schema(
         ("underlying", _S), ("strike", _F), ("call_oi", _F), ("put_oi", _F), ("oi", _F),
         ("oi_share", _F), ("rank", _I), ("session", _D),
+    ),
+    "by_strike_expiry": _schema(
+        ("expiry", _D), ("strike", _F), ("call_oi", _I), ("put_oi", _I), ("call_volume", _I),
+        ("put_volume", _I), ("gex_usd_per_1pct", _F), ("call_gex_usd_per_1pct", _F),
+        ("put_gex_usd_per_1pct", _F), ("dex_shares", _F), ("vanna_usd_per_vol_pt", _F),
+        ("charm_shares_per_day", _F), ("gex_short_all_usd_per_1pct", _F),
+        ("dex_short_all_shares", _F), ("vanna_short_all_usd_per_vol_pt", _F),
+        ("charm_short_all_shares_per_day", _F), ("underlying", _S), ("session", _D),
+    ),
+    "profile_by_expiry": _schema(
+        ("expiry", _D), ("spot_level", _F), ("gex_usd_per_1pct", _F),
+        ("gex_short_all_usd_per_1pct", _F), ("underlying", _S), ("session", _D),
+    ),
+    "scan_unusual": _schema(
+        ("underlying", _S), ("session", _D), ("volume", _F), ("premium_usd", _F),
+        ("avg_volume", _F), ("avg_premium_usd", _F), ("volume_multiple", _F),
+        ("premium_multiple", _F), ("sessions_in_average", _I),
+    ),
+    "scan_netdelta": _schema(
+        ("underlying", _S), ("n", _I), ("asof", _D), ("expiry", _D), ("delta_shares", _F),
+        ("cum_delta_shares", _F), ("cum_delta_prev_shares", _F), ("increase", _F),
+        ("top_symbols", _L(_S)), ("top_net_contracts", _L(_F)),
+        ("top_gross_contracts", _L(_F)), ("session", _D),
     ),
     "rolls": _schema(
         ("underlying", _S), ("kind", _S), ("right", _S), ("from_expiry", _D),

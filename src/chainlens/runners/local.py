@@ -503,6 +503,9 @@ def _run_one(
                     take(r, u, i)
 
     parts = result_parts(results)
+    from chainlens.scan._stored import scan_parts  # issue 15: the stored scanner parts
+
+    parts.update(scan_parts(store, d))
     market = market_rollup([r.doc for r in results], session=d, sectors=sectors, macro=macro)
     store.write_session_results(d, parts, market)
     return RunSummary(

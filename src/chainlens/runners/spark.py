@@ -872,6 +872,9 @@ class SparkRunner:
             parts = {"docs": pa.table({"underlying": pa.array([], pa.string()),
                                        "session": pa.array([], pa.date32()),
                                        "doc": pa.array([], pa.string())})}  # fmt: skip
+        from chainlens.scan._stored import scan_parts  # issue 15: the stored scanner parts
+
+        parts.update(scan_parts(store, d))
         store.write_results(RESULTS_NAME, d, parts)
         docs = [json.loads(s) for s in parts["docs"].column("doc").to_pylist()]
         market = market_rollup(docs, session=d, sectors=sectors, macro=self.macro)

@@ -13,12 +13,14 @@ and the reason); errors as JSON or a plain page, never a stack trace.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import datetime as dt
 import io
 import json
 import logging
 import re
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Annotated, Any, Literal
 from urllib.parse import parse_qsl, urlencode
@@ -160,10 +162,20 @@ def create_app(store: str | Path, *, warm: bool = False) -> FastAPI:
         with reader.request():
             if reader.sessions():
                 last = reader.sessions()[-1]
+                reader.what_worked(last)  # starts measuring the outcome rules (background)
                 _views.overview_view(reader, last)
                 _views.report_view(reader, last, None, "daily")
                 reader.part(last, "notable")
+                for part in ("by_strike_expiry", "profile_by_expiry"):  # the filtered pages
+                    reader.part(last, part)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        yield
+        await to_thread.run_sync(reader.shutdown)  # no thread left inside the store at exit
+
     app = FastAPI(
+        lifespan=lifespan,
         title="chainlens",
         version=__version__,
         description="Read-only JSON API over a chainlens store (`chainlens serve`).",
@@ -178,7 +190,10 @@ def create_app(store: str | Path, *, warm: bool = False) -> FastAPI:
     templates = Jinja2Templates(env=env)
     env.filters["fmt"] = _fmt
     # JSON text for a data-figure attribute: a plain str, so autoescaping quotes it
-    env.filters["spec"] = lambda v: json.dumps(_jsonable(v), allow_nan=False)
+    # (a figure already serialised by :func:`_figures_json` passes through unchanged)
+    env.filters["spec"] = lambda v: (
+        v if isinstance(v, str) else json.dumps(_jsonable(v), allow_nan=False)
+    )
     env.filters["merge_qs"] = _merge_qs
     env.globals["version"] = __version__
 
@@ -262,7 +277,10 @@ def create_app(store: str | Path, *, warm: bool = False) -> FastAPI:
             request.headers.get("HX-Request") == "true" and "HX-Boosted" not in request.headers
         )
         ctx = {**ctx, "request": request, "partial": partial, "query": dict(request.query_params)}
-        return templates.TemplateResponse(request, name, ctx)
+        resp = templates.TemplateResponse(request, name, ctx)
+        if _pending(ctx):  # a part still being measured: never cached, by anyone
+            resp.headers["Cache-Control"] = "no-store"
+        return resp
 
     # ------------------------------------------------------------------ pages
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)
@@ -290,7 +308,7 @@ def create_app(store: str | Path, *, warm: bool = False) -> FastAPI:
         f = _views.TickerFilter(expiry=expiry, dte_max=dte_max, model=model)
         data = _views.ticker_view(reader, ticker, date, f)
         key = ("ticker_charts", ticker, data["session"], f)
-        charts = reader.cached(key, lambda: _charts.ticker_charts(data))
+        charts = reader.cached(key, lambda: _figures_json(_charts.ticker_charts(data)))
         return page(request, "ticker.html", {**data, "charts": charts, "nav": "ticker"})
 
     @app.get("/levels/{ticker:path}", response_class=HTMLResponse, include_in_schema=False)
@@ -339,6 +357,13 @@ def create_app(store: str | Path, *, warm: bool = False) -> FastAPI:
     @app.get("/status", response_class=HTMLResponse, include_in_schema=False)
     def status_page(request: Request) -> Response:
         return page(request, "status.html", {**_views.status_view(reader), "nav": "status"})
+
+    @app.get("/daily", include_in_schema=False)
+    def daily_alias(date: DateQ = None) -> Response:
+        from fastapi.responses import RedirectResponse
+
+        q = f"?date={date.isoformat()}" if date else ""
+        return RedirectResponse("/report/daily" + q, status_code=307)
 
     @app.get("/report/daily", response_class=HTMLResponse, include_in_schema=False)
     def daily_page(request: Request, date: DateQ = None) -> Response:
@@ -400,8 +425,14 @@ def create_app(store: str | Path, *, warm: bool = False) -> FastAPI:
 
     @app.get("/api/v1/daily", tags=["market"], responses=ok(S.Report))
     def api_daily(date: DateQ = None) -> Response:
-        """The market daily report (report JSON, schema in chainlens.report)."""
-        return JSONResponse(_views.report_view(reader, date, None, "daily"))
+        """The market daily report (report JSON, schema in chainlens.report); ``pending``
+        lists the sections still being measured (``what_worked_yesterday``; the response is
+        then not cached: ask again)."""
+        rep = _views.report_view(reader, date, None, "daily")
+        resp = JSONResponse(rep)
+        if rep.get("pending"):
+            resp.headers["Cache-Control"] = "no-store"
+        return resp
 
     @app.get("/api/v1/ticker/{ticker:path}", tags=["ticker"], responses=ok(S.Ticker, csv=True))
     def api_ticker(
@@ -485,9 +516,11 @@ def create_app(store: str | Path, *, warm: bool = False) -> FastAPI:
 
 
 class _ApiCache:
-    """ASGI middleware: keep the bytes of every successful ``/api/v1`` GET response, keyed by
-    path and query string, in the reader's bounded cache (one cache generation: a new
-    ``chainlens run`` starts a new one), so a repeated call costs no serialisation."""
+    """ASGI middleware: keep the bytes of every successful GET response of the API and of the
+    pages, keyed by path, query string and (pages) whether htmx asked for the partial, in the
+    reader's bounded cache (one cache generation: a new ``chainlens run`` starts a new one),
+    so a repeated call costs no serialisation and no template rendering. Static files are
+    not cached here (they are files with their own ``Cache-Control``)."""
 
     def __init__(self, app: Any, reader: StoreReader) -> None:
         self.app = app
@@ -498,11 +531,19 @@ class _ApiCache:
         if (
             scope["type"] != "http"
             or scope.get("method") != "GET"
-            or not path.startswith("/api/v1/")
+            or path.startswith("/static/")
+            or path == "/favicon.ico"
         ):
             await self.app(scope, receive, send)
             return
-        key = ("response", path, scope.get("query_string", b""))
+        hx: tuple[bytes, ...] = ()
+        if not path.startswith("/api/v1/"):  # a page: the htmx headers choose the partial
+            hx = tuple(
+                k + b"=" + v
+                for k, v in scope.get("headers", ())
+                if k in (b"hx-request", b"hx-boosted")
+            )
+        key = ("response", path, scope.get("query_string", b""), hx)
         hit = self.reader.peek(key)
         if hit is not None:
             start, body = hit
@@ -516,10 +557,16 @@ class _ApiCache:
             await send(message)
 
         await self.app(scope, receive, capture)
-        if parts and parts[0].get("status") == 200:
-            body = b"".join(m.get("body", b"") for m in parts[1:])
-            if not any(m.get("more_body") for m in parts[-1:]):
-                self.reader.cached(key, lambda: (parts[0], body))
+        # (a template response under a test client sends an ``http.response.debug`` first)
+        starts = [m for m in parts if m.get("type") == "http.response.start"]
+        bodies = [m for m in parts if m.get("type") == "http.response.body"]
+        no_store = any(
+            k == b"cache-control" and b"no-store" in v for k, v in starts[0].get("headers", ())
+        ) if starts else True  # fmt: skip
+        if starts and starts[0].get("status") == 200 and bodies and not no_store:
+            body = b"".join(m.get("body", b"") for m in bodies)
+            if not bodies[-1].get("more_body"):
+                self.reader.cached(key, lambda: (starts[0], body))
 
 
 class _DropEmptyParams:
@@ -536,6 +583,19 @@ class _DropEmptyParams:
             if len(kept) != len(pairs):
                 scope = {**scope, "query_string": urlencode(kept).encode("latin-1")}
         await self.app(scope, receive, send)
+
+
+def _pending(ctx: dict[str, Any]) -> bool:
+    """Whether a page shows a daily report with a section still being measured."""
+    return any(
+        isinstance(ctx.get(k), dict) and bool(ctx[k].get("pending")) for k in ("daily", "report")
+    )
+
+
+def _figures_json(charts: dict[str, Any]) -> dict[str, str]:
+    """Every figure serialised once (the ``data-figure`` JSON text), so that a cached page
+    data set is not encoded again on every render."""
+    return {k: json.dumps(_jsonable(v), allow_nan=False) for k, v in charts.items()}
 
 
 def _merge_qs(query: dict[str, Any], updates: dict[str, Any]) -> str:

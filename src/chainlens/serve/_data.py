@@ -91,6 +91,8 @@ class StoreReader:
         self._in_flight = 0
         self._refreshing: threading.Thread | None = None
         self._refresh_started = 0.0
+        self._measuring: dict[tuple[Any, ...], threading.Thread] = {}
+        self._stopping = False
         self._fp = catalog_fingerprint(self.root)
         # fail now (no store, unreadable catalog) rather than on the first request
         self._store: Any = Store(self.root, create=False, read_only=True)
@@ -102,6 +104,16 @@ class StoreReader:
             if self._store is not None:
                 self._store.close()
                 self._store = None
+
+    def shutdown(self, timeout: float = 10.0) -> None:
+        """Stop the background measurements (their next store call raises) and wait for
+        them at most ``timeout`` seconds in all, then close the connection: the server's
+        shutdown, so that no thread is inside DuckDB when the process exits."""
+        self._stopping = True
+        end = time.monotonic() + timeout
+        for th in list(self._measuring.values()):
+            th.join(max(0.0, end - time.monotonic()))
+        self.close()
 
     # ------------------------------------------------------------------ freshness
     def changed(self) -> bool:
@@ -283,6 +295,52 @@ class StoreReader:
             lambda: self._locked(lambda st: store_scan(st, kind, session)),
         )
 
+    def what_worked(self, session: dt.date, *, wait: float = 0.0) -> list[dict[str, Any]] | None:
+        """ "What Worked Yesterday" of ``session`` (issue 16: the outcome rules measured on the
+        store, :func:`chainlens.report._outcomes.session_outcomes` over the session's
+        underlyings), or None while it is being measured.
+
+        The measurement re-analyses every stored session of every underlying (seconds to
+        tens of seconds on the demo store), so it runs once per cache generation in a
+        background thread; it reaches the store one call at a time through the shared
+        connection (:class:`_PerCallStore`: the connection is released after each call when
+        no request is in flight, so a ``chainlens run`` is not held up), and no request waits
+        for it beyond ``wait`` seconds."""
+        key = ("what_worked", session)
+        with self._lock:
+            if key in self._cache:
+                return self._cache[key]
+            th = self._measuring.get(key)
+            if th is None or not th.is_alive():
+                gen = self.generation
+                th = threading.Thread(
+                    target=self._measure_what_worked, args=(key, session, gen),
+                    name="chainlens-serve-outcomes", daemon=True,
+                )  # fmt: skip
+                self._measuring[key] = th
+                th.start()
+        if wait > 0:
+            th.join(wait)
+            return self.peek(key)
+        return None
+
+    def _measure_what_worked(self, key: tuple[Any, ...], session: dt.date, gen: int) -> None:
+        import logging
+
+        from chainlens.report._outcomes import session_outcomes
+
+        try:
+            tickers = sorted(self.docs(session))
+            ww = session_outcomes(_PerCallStore(self), session, tickers)["what_worked"]
+        except Exception:  # logged; the page says it could not be measured
+            if self._stopping:
+                return
+            logging.getLogger("chainlens.serve").exception("what worked %s", session)
+            ww = None
+        with self._lock:
+            if gen == self.generation:
+                self._cache[key] = ww if ww is not None else []
+
     def rejects(self) -> list[dict[str, Any]]:
         """The rejects files of the store: ``name``, ``bytes``, ``modified`` (UTC ISO)."""
 
@@ -302,3 +360,23 @@ class StoreReader:
     def is_demo(self) -> bool:
         """Whether the store was made by ``chainlens demo``."""
         return (self.root / ".chainlens-demo").exists()
+
+
+class _PerCallStore:
+    """A :class:`~chainlens.store.Store` stand-in for background work: every method call goes
+    through the reader's store lock and connection, which is released after the call when no
+    request is in flight (a writer can take the store between two calls)."""
+
+    def __init__(self, reader: StoreReader) -> None:
+        self._reader = reader
+
+    def __getattr__(self, name: str) -> Any:
+        def call(*args: Any, **kwargs: Any) -> Any:
+            if self._reader._stopping:
+                raise RuntimeError("the server is shutting down")
+            try:
+                return self._reader._locked(lambda st: getattr(st, name)(*args, **kwargs))
+            finally:
+                self._reader._release_if_idle()
+
+        return call

@@ -10,14 +10,13 @@ the stored result parts (``notable``, ``oi_changes``, ``by_expiry``, ``accumulat
 ``rolls``). What ``chainlens run`` does not store is computed, cached per server (each view
 says which in its ``source``):
 
-* a ticker page with an expiry / DTE filter or a dealer model other than the stored
-  ``classic`` re-runs :func:`chainlens.analysis.analyze_chain` on the stored chain restricted to
-  the selected expiries, so that every panel and summary describes the same contracts (the
-  stored ``by_strike`` part sums all expiries; no part has the strike × expiry grain); its
-  max-pain-by-expiry table reads the stored ``by_expiry`` part for the classic model;
-* the ``unusual`` and ``netdelta`` scanners run :func:`chainlens.scan.store_scan` (the pipeline
-  stores no such part); ``accumulation`` and ``rolls`` read the stored parts (a session with
-  results but no such part found none);
+* a ticker page with an expiry / DTE filter or the ``short_all`` model sums the stored
+  ``by_strike_expiry`` and ``profile_by_expiry`` parts over the selected expiries (issue 15);
+  only a session stored before those parts existed re-runs
+  :func:`chainlens.analysis.analyze_chain` on the stored chain (``source: computed``);
+* the four scanners read their stored parts (``scan_unusual``, ``scan_netdelta``,
+  ``accumulation``, ``rolls``; a session with results but no such part found none); a session
+  stored before the scanner parts existed runs :func:`chainlens.scan.store_scan`;
 * the OI-change heatmap reads the stored OI history (``Store.oi_history``);
 * the level history of sessions the pipeline has not run uses ``analyze_chain`` with the
   profile on and the vol views and surfaces off (``source = "chain"`` in its rows).
@@ -58,6 +57,13 @@ __all__ = [
 #: positions column, which a stored chain does not carry).
 DEALER_MODELS = ("classic", "short_all")
 SCAN_KINDS = ("unusual", "netdelta", "accumulation", "rolls")
+#: The stored results part of each scanner.
+SCAN_PARTS = {
+    "unusual": "scan_unusual",
+    "netdelta": "scan_netdelta",
+    "accumulation": "accumulation",
+    "rolls": "rolls",
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -260,14 +266,39 @@ def _selected(all_exp: list[dt.date], d: dt.date, f: TickerFilter) -> list[dt.da
     return sel
 
 
+#: The stored ``by_strike_expiry`` / ``profile_by_expiry`` columns of each dealer model, by
+#: the ``by_strike`` column they stand for.
+MODEL_COLUMNS: dict[str, dict[str, str]] = {
+    "classic": {
+        "gex_usd_per_1pct": "gex_usd_per_1pct",
+        "dex_shares": "dex_shares",
+        "vanna_usd_per_vol_pt": "vanna_usd_per_vol_pt",
+        "charm_shares_per_day": "charm_shares_per_day",
+    },
+    "short_all": {
+        "gex_usd_per_1pct": "gex_short_all_usd_per_1pct",
+        "dex_shares": "dex_short_all_shares",
+        "vanna_usd_per_vol_pt": "vanna_short_all_usd_per_vol_pt",
+        "charm_shares_per_day": "charm_short_all_shares_per_day",
+    },
+}
+_OI_VOL = ("call_oi", "put_oi", "call_volume", "put_volume")
+
+
 def _analysis(reader: Any, ticker: str, d: dt.date, f: TickerFilter) -> dict[str, Any]:
-    """The analysis document of the page: stored, or recomputed for the filter (cached)."""
+    """The analysis document of the page: the stored one, or, for a filter or the
+    ``short_all`` model, one assembled from the stored ``by_strike_expiry`` and
+    ``profile_by_expiry`` parts (:func:`_stored_filtered`; cached). A session stored before
+    those parts existed falls back to re-running the analysis on the stored chain."""
     doc = _doc(reader, ticker, d)
     if not f.active:
         return doc["analysis"]
     sel = _selected(_expiries(doc), d, f)
 
     def make() -> dict[str, Any]:
+        stored = _stored_filtered(reader, ticker, d, f.model, sel)
+        if stored is not None:
+            return stored
         from chainlens.analysis import AnalysisConfig, analyze_chain
 
         if not sel:
@@ -275,9 +306,124 @@ def _analysis(reader: Any, ticker: str, d: dt.date, f: TickerFilter) -> dict[str
         ch = reader.chain(ticker, d)
         keep = pc.is_in(ch.column("expiry"), value_set=pa.array(sel, pa.date32()))
         res = analyze_chain(ch.filter(keep), AnalysisConfig(dealer_model=f.model))
-        return jsonable(res[0].to_json()) if res else {}
+        return {**jsonable(res[0].to_json()), "_source": "computed"} if res else {}
 
     return reader.cached(("analysis", ticker, d, tuple(sel), f.model), make)
+
+
+def _stored_filtered(
+    reader: Any, ticker: str, d: dt.date, model: str, sel: list[dt.date]
+) -> dict[str, Any] | None:
+    """The analysis document restricted to the expiries ``sel`` under ``model``, from the
+    stored parts only (None when the session has no ``by_strike_expiry`` part).
+
+    * ``by_strike``: the ``by_strike_expiry`` rows of ``sel`` summed per strike (the model's
+      columns); ``totals``: their sums, ``contracts`` from the stored ``by_expiry`` part;
+    * walls: the strike above (calls) / below (puts) spot with the largest dollar gamma
+      ``|call_gex|`` / ``|put_gex|`` and OI (:func:`chainlens.exposure.wall_above`, as in the
+      analysis: ``|w| = OI`` under both models, so the walls do not depend on the model);
+    * profile and zero gamma: the ``profile_by_expiry`` rows of ``sel`` summed per spot
+      level, zero gamma its sign change nearest spot (:func:`chainlens.exposure.zero_gamma`);
+    * expected moves, ATM IV, skew and smiles: the stored document's per-expiry entries of
+      ``sel`` (smiles are stored for the next three expiries only);
+    * surfaces: the stored all-expiry surfaces of the run's model (no per-expiry part).
+    """
+    from chainlens.exposure import wall_above, wall_below, zero_gamma
+
+    bse = reader.cached(
+        ("rows_of", "by_strike_expiry", ticker, d),
+        lambda: _rows_of(reader, d, "by_strike_expiry", ticker),
+    )
+    if bse is None:
+        return None
+    a0 = _doc(reader, ticker, d)["analysis"]
+    S = a0.get("spot")
+    cols = MODEL_COLUMNS[model]
+    sel_a = pa.array(sel, pa.date32())
+    t = bse.filter(pc.is_in(bse.column("expiry"), value_set=sel_a))
+    sums = [*_OI_VOL, "call_gex_usd_per_1pct", "put_gex_usd_per_1pct", *cols.values()]
+    g = t.group_by("strike").aggregate([(c, "sum") for c in sums]).sort_by("strike")
+    g = g.rename_columns([c.removesuffix("_sum") for c in g.column_names])
+    by_strike = []
+    cg = {c: g.column(c).to_pylist() for c in g.column_names}
+    for i, k in enumerate(cg["strike"]):  # output records (one per strike of the page)
+        r = {"strike": k, **{c: int(cg[c][i]) for c in _OI_VOL}}
+        r.update({out: cg[src][i] for out, src in cols.items()})
+        by_strike.append(r)
+    strikes = np.asarray(cg["strike"], dtype=np.float64)
+    call_oi, put_oi = (np.asarray(cg[c], dtype=np.float64) for c in ("call_oi", "put_oi"))
+    call_g = np.abs(np.asarray(cg["call_gex_usd_per_1pct"], dtype=np.float64))
+    put_g = np.abs(np.asarray(cg["put_gex_usd_per_1pct"], dtype=np.float64))
+    levels: dict[str, Any] = {
+        "call_wall": wall_above(strikes, call_g, S) if strikes.size else None,
+        "put_wall": wall_below(strikes, put_g, S) if strikes.size else None,
+        "oi_call_wall": wall_above(strikes, call_oi, S) if strikes.size else None,
+        "oi_put_wall": wall_below(strikes, put_oi, S) if strikes.size else None,
+        "zero_gamma": None,
+        "zero_gamma_reason": "no expiry selected" if not sel else None,
+    }
+    be = reader.cached(
+        ("rows_of", "by_expiry", ticker, d), lambda: _rows_of(reader, d, "by_expiry", ticker)
+    )
+    n_contracts = None
+    if be is not None:
+        n_contracts = int(
+            pc.sum(
+                be.filter(pc.is_in(be.column("expiry"), value_set=sel_a)).column("contracts")
+            ).as_py()
+            or 0
+        )
+    c_oi, p_oi = int(call_oi.sum()), int(put_oi.sum())
+    totals: dict[str, Any] = {
+        "contracts": n_contracts,
+        "call_oi": c_oi,
+        "put_oi": p_oi,
+        "call_volume": int(sum(cg["call_volume"])),
+        "put_volume": int(sum(cg["put_volume"])),
+        "pc_oi_ratio": (p_oi / c_oi) if c_oi else None,
+        **{out: float(np.sum(np.asarray(cg[src], dtype=np.float64))) for out, src in cols.items()},
+    }
+    profile: dict[str, Any] = {}
+    prof = reader.cached(
+        ("rows_of", "profile_by_expiry", ticker, d),
+        lambda: _rows_of(reader, d, "profile_by_expiry", ticker),
+    )
+    if prof is not None and sel:
+        p = prof.filter(pc.is_in(prof.column("expiry"), value_set=sel_a))
+        if p.num_rows:
+            pg = p.group_by("spot_level").aggregate([(cols["gex_usd_per_1pct"], "sum")])
+            pg = pg.sort_by("spot_level")
+            lv = pg.column("spot_level").to_numpy()
+            gex = pg.column(1).to_numpy()
+            z = zero_gamma(lv, gex, S)
+            levels["zero_gamma"], levels["zero_gamma_reason"] = z.level, z.reason
+            profile = {
+                "levels": lv.tolist(),
+                "gex_usd_per_1pct": {"all": gex.tolist()},
+                "zero_gamma": {"all": {"level": z.level, "reason": z.reason}},
+            }
+    keep = {e.isoformat() for e in sel}
+    vol0 = a0.get("vol") or {}
+    vol = {
+        "expiries": [r for r in vol0.get("expiries") or [] if r.get("expiry") in keep],
+        "atm_term_structure": [r for r in vol0.get("atm_term_structure") or [] if r[0] in keep],
+        "skew_term_structure": [r for r in vol0.get("skew_term_structure") or [] if r[0] in keep],
+        "smile": [r for r in vol0.get("smile") or [] if str(r.get("expiry"))[:10] in keep],
+    }
+    return jsonable(
+        {
+            "spot": S,
+            "greeks": a0.get("greeks"),
+            "dealer_model": model,
+            "levels": levels,
+            "totals": totals,
+            "by_strike": by_strike,
+            "profile": profile,
+            "vol": vol,
+            "surfaces": a0.get("surfaces") or {},
+            "_source": "stored",
+        }
+    )
 
 
 BY_STRIKE_COLUMNS = [
@@ -440,13 +586,18 @@ def _ticker_view(reader: Any, ticker: str, d: dt.date, f: TickerFilter) -> dict[
     by_exp = []
     exp_rows = a.get("by_expiry") or []
     stored_exp = None
-    if f.active and f.model == "classic":  # per-expiry rows do not depend on the others
+    src = a.get("_source", "computed") if f.active else "stored"
+    if f.active and (f.model == "classic" or src == "stored"):
+        # per-expiry rows do not depend on the other expiries
         stored_exp = reader.cached(
-            ("by_expiry_of", ticker, d), lambda: _rows_of(reader, d, "by_expiry", ticker)
+            ("rows_of", "by_expiry", ticker, d), lambda: _rows_of(reader, d, "by_expiry", ticker)
         )
     if stored_exp is not None:
         keep = {e.isoformat() for e in sel}
         exp_rows = [r for r in _records(stored_exp) if r["expiry"] in keep]
+        if f.model != "classic":  # the model's GEX per expiry from by_strike_expiry
+            gex = _gex_by_expiry(reader, ticker, d, f.model)
+            exp_rows = [{**r, "gex_usd_per_1pct": gex.get(r["expiry"])} for r in exp_rows]
     for r in exp_rows:
         e = dt.date.fromisoformat(r["expiry"])
         if e < d:
@@ -525,35 +676,56 @@ def _ticker_view(reader: Any, ticker: str, d: dt.date, f: TickerFilter) -> dict[
         "heatmap": heat,
         "lenses": lenses,
         "source": {
-            "analysis": "computed" if f.active else "stored",
+            "analysis": src,
             "by_expiry": "stored" if (stored_exp is not None or not f.active) else "computed",
             "oi_change": "stored",
             "heatmap": "chain history",
-            "note": _ticker_source_note(f),
+            "surfaces": "stored (all expiries, run's model)" if f.active else "stored",
+            "note": _ticker_source_note(f, src),
         },
     }
 
 
-def _ticker_source_note(f: TickerFilter) -> str:
+def _ticker_source_note(f: TickerFilter, src: str = "stored") -> str:
     """Where the numbers of a ticker page come from (shown under its filters)."""
     if not f.active:
         return "Stored results of chainlens run."
     what = []
     if f.expiry is not None or f.dte_max is not None:
-        what.append("an expiry filter")
+        what.append("the selected expiries")
     if f.model != "classic":
         what.append(f"the {f.model} dealer model")
-    tail = (
-        "; max pain by expiry and the OI change from the stored results."
-        if f.model == "classic"
-        else "; the OI change from the stored results."
-    )
+    if src == "stored":
+        return (
+            "Stored results of chainlens run for "
+            + " and ".join(what)
+            + " (by_strike_expiry and profile_by_expiry parts summed over the selected"
+            " expiries). The dealer surfaces are stored for all expiries and the classic"
+            " model only, so they do not follow the filter."
+        )
     return (
         "Computed from the stored chain for "
         + " and ".join(what)
-        + " (chainlens run stores the classic model over all expiries, by strike)"
-        + tail
+        + " (this session was stored without the by_strike_expiry part; re-run it to store it)."
     )
+
+
+def _gex_by_expiry(reader: Any, ticker: str, d: dt.date, model: str) -> dict[str, float]:
+    """Dealer GEX per expiry (ISO date -> USD per 1%) under ``model``, from the stored
+    ``by_strike_expiry`` part."""
+
+    def make() -> dict[str, float]:
+        bse = _rows_of(reader, d, "by_strike_expiry", ticker)
+        if bse is None:
+            return {}
+        col = MODEL_COLUMNS[model]["gex_usd_per_1pct"]
+        g = bse.group_by("expiry").aggregate([(col, "sum")])
+        return {
+            e.isoformat(): v
+            for e, v in zip(g.column(0).to_pylist(), g.column(1).to_pylist(), strict=True)
+        }
+
+    return reader.cached(("gex_by_expiry", ticker, d, model), make)
 
 
 def _range(v: Any) -> str | None:
@@ -751,18 +923,26 @@ def scan_view(
     accumulation and rolls from the stored results parts when present)."""
     d = _session_or_latest(reader, session)
     t: pa.Table | None = None
-    if kind in ("accumulation", "rolls"):
-        # chainlens run stores these parts when it finds any: a session with results but
-        # without the part found none (an empty table, not a scan over the store)
-        t = reader.part(d, kind)
-        if t is None:
-            t = _empty_part(reader, kind)
+    part = SCAN_PARTS[kind]
+    t = reader.part(d, part)
+    # chainlens run stores these parts when it finds any: a session with results but without
+    # the part found none (an empty table, not a scan over the store). A session stored
+    # before the runner stored the unusual / net-delta parts (no by_strike_expiry part
+    # either) is scanned over the store instead.
+    if t is None and (kind in ("accumulation", "rolls") or "by_strike_expiry" in reader.parts(d)):
+        t = _empty_part(reader, part)
+    if t is not None:
         source = "stored"
-        note = "stored by chainlens run"
+        note = f"stored by chainlens run (results part {part})"
+        if kind == "unusual":  # the part holds every underlying: the scanner's thresholds
+            from chainlens.scan._stored import unusual_selected
+
+            t = unusual_selected(t)
+            note += ", default thresholds (multiple >= 3, >= 3 sessions in the average)"
     else:
         t = reader.store_scan(kind, d)
         source = "computed"
-        note = f"computed over the store: chainlens run stores no {kind} results"
+        note = f"computed over the store: this session was stored without the {part} part"
     if ticker and t.num_rows and "underlying" in t.column_names:
         t = t.filter(pc.equal(t.column("underlying"), ticker))
     cols = [c for c in t.column_names if c not in ("session",)]
@@ -789,13 +969,11 @@ def scan_view(
 
 
 def _empty_part(reader: Any, part: str) -> pa.Table:
-    """An empty table with the columns of ``part`` as stored on another session (or
-    ``underlying`` only when no session stored one)."""
-    for d in reversed(reader.sessions()):
-        t = reader.part(d, part)
-        if t is not None:
-            return t.slice(0, 0)
-    return pa.table({"underlying": pa.array([], pa.string())})
+    """An empty table with the declared columns of ``part``
+    (:data:`chainlens.results.PART_SCHEMAS`)."""
+    from chainlens.results import PART_SCHEMAS
+
+    return PART_SCHEMAS[part].empty_table()
 
 
 def _fmt_of(t: pa.DataType, name: str) -> str:
@@ -886,17 +1064,32 @@ def report_view(
     the older / newer links of its chain given as dates."""
     import json
 
-    from chainlens.report import build_daily, build_lens, chain_links, render, report_name
+    from chainlens.report import build_lens, chain_links, render, report_name
 
     d = _session_or_latest(reader, session)
     days = reader.sessions()
     if ticker is None:
-        links = chain_links(d, days, "daily", "html")
+        ww = reader.what_worked(d)  # None while the outcome rules are being measured
 
         def make() -> dict[str, Any]:
-            return json.loads(render(build_daily(reader.market(d), links=links), "json"))
+            # the daily report as ``chainlens report`` writes it (report._session.daily_report):
+            # the stored rollup and the OI signals, the market context of issue 19 (prices,
+            # gamma bands, programs, sector deep dive) and "What Worked Yesterday" (issue 16)
+            from chainlens.report import build_daily
+            from chainlens.report._context import market_context
+            from chainlens.report.lenses.signals import market_signals
 
-        return reader.cached(("daily", d), make)
+            docs = list(reader.docs(d).values())
+            market = {**reader.market(d), "oi_signals": market_signals(docs)}
+            market["context"] = reader._locked(lambda st: market_context(st, d, docs, market))
+            if ww is not None:
+                market["what_worked"] = ww
+            links = chain_links(d, days, "daily", "html")
+            out = json.loads(render(build_daily(market, links=links), "json"))
+            out["pending"] = [] if ww is not None else ["what_worked_yesterday"]
+            return out
+
+        return reader.cached(("daily", d, ww is not None), make)
     doc = _doc(reader, ticker, d)
     links = chain_links(d, days, report_name(ticker, lens), "html")
 

@@ -1,0 +1,102 @@
+"""The unusual and net-delta scanners as stored results parts (issue 15).
+
+Both look further back than the pipeline's per-underlying window (the unusual scanner
+averages 20 sessions; the net-delta scanner cumulates 30 days of classified trades), so they
+are not computed per underlying in :mod:`chainlens.pipeline`: the runner computes them once
+per session over the store, after the session's chains and trades exist, with the default
+thresholds of ``chainlens scan`` (:class:`~chainlens.scan.ScanSettings`), and stores them
+with the other parts (``scan_unusual``, ``scan_netdelta``: docs/results.md). The rows are
+what ``chainlens scan netdelta --date D --json`` prints, plus ``session``; the unusual part
+holds every underlying with a rolling average, and :func:`unusual_selected` gives exactly the
+rows ``chainlens scan unusual --date D --json`` prints.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import logging
+from typing import Any
+
+import pyarrow as pa
+
+from chainlens.scan._settings import ScanSettings
+from chainlens.scan._store_scans import store_scan
+
+__all__ = ["SCAN_PARTS", "scan_parts", "unusual_selected"]
+
+_log = logging.getLogger(__name__)
+#: A multiple every underlying with a positive premium or volume reaches.
+_TINY = 1e-300
+
+#: Stored part name -> scanner kind (:func:`chainlens.scan.store_scan`).
+SCAN_PARTS = {"scan_unusual": "unusual", "scan_netdelta": "netdelta"}
+
+
+def scan_parts(
+    store: Any, session: dt.date, settings: ScanSettings | None = None
+) -> dict[str, pa.Table]:
+    """The ``scan_unusual`` and ``scan_netdelta`` parts of ``session`` (a part with no row is
+    left out, as the pipeline leaves out an empty part).
+
+    Parameters
+    ----------
+    store
+        An open :class:`chainlens.store.Store` holding the session's chains and trades.
+    session
+        The as-of session.
+    settings
+        Thresholds (default: those of ``chainlens scan``).
+
+    Returns
+    -------
+    dict
+        Part name -> table conformed to :data:`chainlens.results.PART_SCHEMAS`.
+    """
+    from chainlens.errors import ChainlensError
+    from chainlens.results import conform
+
+    out: dict[str, pa.Table] = {}
+    st = settings or ScanSettings()
+    # the unusual part keeps every underlying with a rolling average (its multiples are the
+    # measure; the thresholds only select): a reader selects with :func:`unusual_selected`
+    every = dataclasses.replace(st, unusual_min_multiple=_TINY, unusual_min_sessions=1)
+    for part, kind in SCAN_PARTS.items():
+        try:
+            t = store_scan(store, kind, session, settings=every if kind == "unusual" else st)
+        except ChainlensError as exc:  # a scanner's input problem never fails the run
+            _log.warning("chainlens run %s: scanner %s not stored: %s", session, kind, exc)
+            continue
+        if t.num_rows == 0:
+            continue
+        if "session" not in t.column_names:
+            t = t.append_column("session", pa.array([session] * t.num_rows, pa.date32()))
+        out[part] = conform(part, t)
+    return out
+
+
+def unusual_selected(table: pa.Table, settings: ScanSettings | None = None) -> pa.Table:
+    """The rows of a stored ``scan_unusual`` part that ``chainlens scan unusual`` reports
+    with ``settings`` (default thresholds): ``sessions_in_average >= unusual_min_sessions``,
+    ``premium_usd >= unusual_min_premium_usd`` (null counts as 0), and a premium or volume
+    multiple ``>= unusual_min_multiple``; ordered by premium multiple, largest first."""
+    import pyarrow.compute as pc
+
+    st = settings or ScanSettings()
+    if table.num_rows == 0:
+        return table
+    m = st.unusual_min_multiple
+    keep = pc.and_(
+        pc.and_(
+            pc.greater_equal(table.column("sessions_in_average"), st.unusual_min_sessions),
+            pc.greater_equal(
+                pc.fill_null(table.column("premium_usd"), 0.0), st.unusual_min_premium_usd
+            ),
+        ),
+        pc.or_(
+            pc.fill_null(pc.greater_equal(table.column("premium_multiple"), m), False),
+            pc.fill_null(pc.greater_equal(table.column("volume_multiple"), m), False),
+        ),
+    )
+    out = table.filter(pc.fill_null(keep, False))
+    return out.sort_by([("premium_multiple", "descending")])
