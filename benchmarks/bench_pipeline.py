@@ -43,7 +43,7 @@ from chainlens.runners.local import run_local
 from chainlens.sim import SimConfig, build_demo_market, simulate_market
 from chainlens.store import Store
 
-CHUNK = 32  # underlyings per analyze_underlyings call (the local runner's CHUNK_MAX)
+CHUNK = 128  # underlyings per analyze_underlyings call (the local runner's CHUNK_MAX)
 
 
 def _rss_gb(who: int) -> float:
