@@ -23,6 +23,7 @@ import pyarrow.compute as pc
 from chainlens.flow._side import BUY, MID, SELL, UNKNOWN
 
 __all__ = [
+    "darkpool_many",
     "decompose_segmented",
     "enrich_many",
     "segment_ids",
@@ -358,7 +359,6 @@ def flow_many(
     from dataclasses import asdict
 
     from chainlens.flow._analyze import FlowResult, _side_mix
-    from chainlens.flow._darkpool import darkpool_summary, detect_twap
     from chainlens.flow._premium import flip_summary, tag_synthetic
     from chainlens.flow._prints import notable_prints, print_events
 
@@ -389,6 +389,7 @@ def flow_many(
         t, off = dec[by]
         return t.slice(int(off[i]), int(off[i + 1] - off[i]))
 
+    dps, tws = darkpool_many(prints, cfg)
     settings = asdict(cfg)  # type: ignore[call-overload]
     settings["multileg_conditions"] = sorted(cfg.multileg_conditions)  # type: ignore[attr-defined]
     out: list[object] = []
@@ -420,16 +421,7 @@ def flow_many(
             min_premium_usd=min_prem, live_after_next_session=True,
         )  # fmt: skip
         totals["notable_min_premium_usd"] = min_prem
-        dp = tw = None
-        p = prints[i]
-        if p is not None:
-            dp = darkpool_summary(p, label_threshold=cfg.darkpool_label_threshold)  # type: ignore[attr-defined]
-            tw = detect_twap(
-                p,
-                min_slices=cfg.twap_min_slices,  # type: ignore[attr-defined]
-                max_interval_cv=cfg.twap_max_interval_cv,  # type: ignore[attr-defined]
-                size_tolerance=cfg.twap_size_tolerance,  # type: ignore[attr-defined]
-            )
+        dp, tw = dps[i], tws[i]
         out.append(
             FlowResult(
                 trades=t, by_ticker=by_ticker, by_expiry=part(("underlying", "expiry"), i),
@@ -439,3 +431,63 @@ def flow_many(
             )
         )  # fmt: skip
     return out
+
+
+def _by_key(t: pa.Table, col: str) -> dict[str, pa.Table]:
+    """Zero-copy slices of ``t`` per value of ``col`` (``t`` is sorted by ``col``)."""
+    if t.num_rows == 0:
+        return {}
+    enc = pc.dictionary_encode(t.column(col)).combine_chunks()
+    idx = enc.indices.to_numpy()
+    cuts = np.flatnonzero(np.diff(idx)) + 1
+    starts, ends = np.r_[0, cuts], np.r_[cuts, idx.size]
+    names = enc.dictionary.to_pylist()
+    return {names[idx[a]]: t.slice(int(a), int(b - a)) for a, b in zip(starts, ends, strict=True)}
+
+
+def darkpool_many(
+    prints: Sequence[pa.Table | None], config: object
+) -> tuple[list[pa.Table | None], list[pa.Table | None]]:
+    """:func:`chainlens.flow.darkpool_summary` and :func:`chainlens.flow.detect_twap` of each
+    prints table (``None`` stays ``None``), each computed once over the concatenation.
+
+    Both functions group by ``ticker`` and sort their output by it, so when every table holds
+    one ticker and no two tables the same one, the rows of a ticker in the one call are the
+    per-table call's rows (the sums of a group add the same rows; floats agree to rounding).
+    Otherwise each table is summarised alone.
+    """
+    from chainlens.flow._darkpool import darkpool_summary, detect_twap
+
+    cfg = config
+    thr = cfg.darkpool_label_threshold  # type: ignore[attr-defined]
+    twap_kw = {
+        "min_slices": cfg.twap_min_slices,  # type: ignore[attr-defined]
+        "max_interval_cv": cfg.twap_max_interval_cv,  # type: ignore[attr-defined]
+        "size_tolerance": cfg.twap_size_tolerance,  # type: ignore[attr-defined]
+    }
+    idx = [i for i, p in enumerate(prints) if p is not None]
+    ticks: list[str | None] = []
+    for i in idx:  # a loop over underlyings: one ticker per table?
+        col = prints[i].column("ticker")  # type: ignore[union-attr]
+        one = prints[i].num_rows > 0 and col.null_count == 0 and pc.count_distinct(col).as_py() == 1  # type: ignore[union-attr]
+        ticks.append(col[0].as_py() if one else None)
+    dps: list[pa.Table | None] = [None] * len(prints)
+    tws: list[pa.Table | None] = [None] * len(prints)
+    if not idx:
+        return dps, tws
+    if None in ticks or len(set(ticks)) != len(ticks):
+        for i in idx:  # the per-table path
+            p = prints[i]
+            assert p is not None
+            dps[i] = darkpool_summary(p, label_threshold=thr)
+            tws[i] = detect_twap(p, **twap_kw)
+        return dps, tws
+    allp = pa.concat_tables([prints[i] for i in idx])  # type: ignore[misc]
+    dp_all = darkpool_summary(allp, label_threshold=thr)
+    tw_all = detect_twap(allp, **twap_kw)
+    dp_by, tw_by = _by_key(dp_all, "ticker"), _by_key(tw_all, "ticker")
+    for i, u in zip(idx, ticks, strict=True):
+        assert u is not None
+        dps[i] = dp_by.get(u, dp_all.slice(0, 0))
+        tws[i] = tw_by.get(u, tw_all.slice(0, 0))
+    return dps, tws
