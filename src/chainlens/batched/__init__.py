@@ -9,6 +9,7 @@ compares the two table by table and document by document).
 """
 
 from chainlens.batched._flow import (
+    darkpool_many,
     decompose_segmented,
     enrich_many,
     flow_many,
@@ -18,6 +19,7 @@ from chainlens.batched._flow import (
 )
 
 __all__ = [
+    "darkpool_many",
     "flow_many",
     "decompose_segmented",
     "enrich_many",
