@@ -248,3 +248,54 @@ def test_merged_block_parts_equal_result_parts_of_all(tmp_path: Any) -> None:
     for k in ref:
         assert got[k].schema.equals(ref[k].schema), k
         assert _close(got[k].to_pylist(), ref[k].to_pylist()), k
+
+
+@pytest.fixture(scope="module")
+def windows(tmp_path_factory: pytest.TempPathFactory) -> list[Any]:
+    from chainlens.pipeline import PipelineConfig
+    from chainlens.runners.local import iter_windows
+    from chainlens.sim import SimConfig, simulate_market
+    from chainlens.store import Store
+
+    tmp = tmp_path_factory.mktemp("blocks")
+    m = simulate_market(
+        SimConfig(underlyings=10, sessions=3, seed=6, trades_per_underlying=400), tmp / "sim"
+    )
+    d = m.sessions[-1]
+    with Store(tmp / "store") as st:
+        st.ingest_many(m.all_paths())
+        return list(iter_windows(st, d, st.underlyings(d), PipelineConfig()))
+
+
+def test_print_events_many_equals_per_underlying(windows: list[Any]) -> None:
+    from chainlens.batched import enrich_many, print_events_many
+    from chainlens.flow import enrich_trades
+    from chainlens.flow._prints import print_events
+
+    cfg = FlowConfig()
+    ws = [w for w in windows if w.trades.num_rows]
+    assert len(ws) >= 8
+    got = print_events_many(enrich_many([w.trades for w in ws], cfg))
+    n_sweeps = 0
+    for w, g in zip(ws, got, strict=True):
+        ref = print_events(enrich_trades(w.trades, cfg))  # the per-underlying call
+        assert g.schema.equals(ref.schema)
+        assert _close(g.to_pylist(), ref.to_pylist()), w.underlying
+        n_sweeps += int(sum(g.column("is_sweep").to_pylist()))
+    assert n_sweeps > 0  # sweeps (multi-trade events) are in the test
+
+
+def test_the_chunk_flow_does_not_fall_back(
+    windows: list[Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The batched flow runs for a whole chunk: the per-window flow is never called."""
+    import chainlens.flow
+    from chainlens.pipeline import PipelineConfig, UnderlyingResult, analyze_underlyings
+
+    def boom(*a: Any, **k: Any) -> Any:
+        raise AssertionError("per-window flow called")
+
+    monkeypatch.setattr(chainlens.flow, "analyze_flow", boom)
+    got = analyze_underlyings(windows, PipelineConfig())
+    assert all(isinstance(r, UnderlyingResult) for r in got)
+    assert sum(r.doc["flow"] is not None for r in got) >= 8  # type: ignore[union-attr]

@@ -13,6 +13,7 @@ from chainlens.batched._flow import (
     decompose_segmented,
     enrich_many,
     flow_many,
+    print_events_many,
     segment_ids,
     split_rows,
     tag_moneyness_many,
@@ -21,6 +22,7 @@ from chainlens.batched._flow import (
 __all__ = [
     "darkpool_many",
     "flow_many",
+    "print_events_many",
     "decompose_segmented",
     "enrich_many",
     "segment_ids",

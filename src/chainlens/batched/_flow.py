@@ -24,6 +24,7 @@ from chainlens.flow._side import BUY, MID, SELL, UNKNOWN
 
 __all__ = [
     "darkpool_many",
+    "print_events_many",
     "decompose_segmented",
     "enrich_many",
     "segment_ids",
@@ -360,7 +361,7 @@ def flow_many(
 
     from chainlens.flow._analyze import FlowResult, _side_mix
     from chainlens.flow._premium import flip_summary, tag_synthetic
-    from chainlens.flow._prints import notable_prints, print_events
+    from chainlens.flow._prints import notable_prints
 
     cfg = config
     parts = [
@@ -390,6 +391,7 @@ def flow_many(
         return t.slice(int(off[i]), int(off[i + 1] - off[i]))
 
     dps, tws = darkpool_many(prints, cfg)
+    evs = print_events_many(tagged)
     settings = asdict(cfg)  # type: ignore[call-overload]
     settings["multileg_conditions"] = sorted(cfg.multileg_conditions)  # type: ignore[attr-defined]
     out: list[object] = []
@@ -411,7 +413,7 @@ def flow_many(
             stats = ch.select(["symbol", "avg_volume_5d", "oi_change"]).rename_columns(
                 ["symbol", "avg_volume_5d", "oi_change_next"]
             )
-        events = print_events(t)
+        events = evs[i]
         min_prem = max(
             cfg.notable_min_premium_usd,  # type: ignore[attr-defined]
             cfg.notable_min_premium_share * float(totals.get("total_usd") or 0.0),  # type: ignore[attr-defined]
@@ -491,3 +493,39 @@ def darkpool_many(
         dps[i] = dp_by.get(u, dp_all.slice(0, 0))
         tws[i] = tw_by.get(u, tw_all.slice(0, 0))
     return dps, tws
+
+
+def print_events_many(parts: Sequence[pa.Table]) -> list[pa.Table]:
+    """:func:`chainlens.flow.print_events` of each table of ``parts`` (enriched trades of one
+    underlying each), computed in one call over their concatenation.
+
+    ``print_events`` groups rows by event (a sweep's ``burst_id``, else the row alone) in
+    order of first appearance; the burst ids, numbered per part from 1, are made unique to
+    their part during the call (``part * width + burst_id``), so no event joins two parts and
+    the events of each part come out contiguous, in the per-part order. The events per part
+    are counted from the rows (one per non-sweep row, one per distinct burst of sweep rows).
+    """
+    from chainlens.flow._prints import print_events
+
+    sizes = [p.num_rows for p in parts]
+    t = pa.concat_tables(list(parts))
+    if t.num_rows == 0:
+        return [print_events(p) for p in parts]
+    seg = segment_ids(sizes)
+    bcol = t.column("burst_id")
+    if bcol.null_count:
+        raise ValueError("null burst_id (per-part path)")
+    burst = np.asarray(bcol.to_numpy(), dtype=np.int64)
+    if burst.min() < 0:
+        raise ValueError("negative burst_id (per-part path)")
+    width = int(burst.max()) + 1
+    sweep = _bool(t, "is_sweep")
+    ev = print_events(_set(t, "burst_id", pa.array(seg * width + burst)))
+    n_seg = len(sizes)
+    counts = np.bincount(seg[~sweep], minlength=n_seg)
+    if sweep.any():
+        pairs = np.unique(seg[sweep] * width + burst[sweep])
+        counts = counts + np.bincount(pairs // width, minlength=n_seg)
+    if int(counts.sum()) != ev.num_rows:
+        raise ValueError("event count mismatch (per-part path)")
+    return split_rows(ev, counts.tolist())
