@@ -27,6 +27,7 @@ __all__ = [
     "print_events_many",
     "decompose_segmented",
     "enrich_many",
+    "row_weights",
     "segment_ids",
     "split_rows",
     "tag_moneyness_many",
@@ -165,6 +166,74 @@ def _ratio(num: np.ndarray, den: np.ndarray, ok: np.ndarray) -> pa.Array:
     return pa.array(np.where(ok, v, 0.0), pa.float64(), mask=~ok)
 
 
+#: The summed columns of the decomposition, in output order (``call_premium_usd``,
+#: ``put_premium_usd`` and ``trades`` follow ``total_usd``), each keyed in :func:`row_weights`.
+_BUCKETS = (
+    "calls_bought_usd", "calls_sold_usd", "puts_bought_usd", "puts_sold_usd", "mid_usd",
+    "unknown_usd", "multileg_usd", "total_usd", "deep_itm_usd", "synthetic_usd", "excluded_usd",
+    "dir_calls_bought_usd", "dir_calls_sold_usd", "dir_puts_bought_usd", "dir_puts_sold_usd",
+    "dir_call_premium_usd", "dir_put_premium_usd", "delta_bullish_usd", "delta_bearish_usd",
+    "delta_notional_usd",
+)  # fmt: skip
+
+
+def row_weights(trades: pa.Table) -> dict[str, np.ndarray]:
+    """Per row, what each summed column of the decomposition adds for that row: the row's
+    premium (USD) where the row belongs to the bucket, else 0 (the ``delta_*`` buckets: its
+    delta notional, USD, where known). Row-wise, so one computation serves every grouping."""
+    prem = _f64(trades, "premium_usd")
+    if not np.isfinite(prem).all():
+        raise ValueError("non-finite premium")
+    n = trades.num_rows
+    right = trades.column("right")
+    call = np.asarray(pc.fill_null(pc.equal(right, "C"), False).to_numpy(zero_copy_only=False))
+    put = np.asarray(pc.fill_null(pc.equal(right, "P"), False).to_numpy(zero_copy_only=False))
+    code = trades.column("side_code").to_numpy()
+    ml = _bool(trades, "multileg")
+    single = ~ml
+    deep = _bool(trades, "deep_itm")
+    syn = _bool(trades, "synthetic")
+    keep = ~deep & ~syn
+    dsingle = single & keep
+    if "delta_notional_usd" in trades.column_names:
+        dn = _f64(trades, "delta_notional_usd")
+    else:
+        dn = np.full(n, np.nan)
+    dn_ok = ~np.isnan(dn)
+    buy, sell = code == BUY, code == SELL
+
+    def bucket(mask: np.ndarray) -> np.ndarray:
+        return np.where(mask, prem, 0.0)
+
+    def dbucket(mask: np.ndarray) -> np.ndarray:
+        return np.where(mask & dn_ok, dn, 0.0)
+
+    return {
+        "calls_bought_usd": bucket(single & call & buy),
+        "calls_sold_usd": bucket(single & call & sell),
+        "puts_bought_usd": bucket(single & put & buy),
+        "puts_sold_usd": bucket(single & put & sell),
+        "mid_usd": bucket(single & (code == MID)),
+        "unknown_usd": bucket(single & (code == UNKNOWN)),
+        "multileg_usd": bucket(ml),
+        "total_usd": prem,
+        "call_premium_usd": bucket(call),
+        "put_premium_usd": bucket(put),
+        "deep_itm_usd": bucket(deep),
+        "synthetic_usd": bucket(syn & ~deep),
+        "excluded_usd": bucket(~keep),
+        "dir_calls_bought_usd": bucket(dsingle & call & buy),
+        "dir_calls_sold_usd": bucket(dsingle & call & sell),
+        "dir_puts_bought_usd": bucket(dsingle & put & buy),
+        "dir_puts_sold_usd": bucket(dsingle & put & sell),
+        "dir_call_premium_usd": bucket(keep & call),
+        "dir_put_premium_usd": bucket(keep & put),
+        "delta_bullish_usd": dbucket(dsingle & ((call & buy) | (put & sell))),
+        "delta_bearish_usd": dbucket(dsingle & ((call & sell) | (put & buy))),
+        "delta_notional_usd": dbucket(keep),
+    }
+
+
 def decompose_segmented(
     trades: pa.Table,
     seg: np.ndarray,
@@ -172,6 +241,7 @@ def decompose_segmented(
     by: Sequence[str],
     *,
     label_epsilon: float = 0.0,
+    weights: dict[str, np.ndarray] | None = None,
 ) -> tuple[pa.Table, np.ndarray]:
     """:func:`chainlens.flow.decompose_premium` of every segment at once.
 
@@ -197,6 +267,10 @@ def decompose_segmented(
         rows of segment ``i``. Same columns, types and formulas as ``decompose_premium``
         (``()`` gives one row per segment without a key column).
 
+    weights
+        :func:`row_weights` of ``trades`` when the caller already has them (the four
+        decompositions of a chunk share them); computed here otherwise.
+
     Notes
     -----
     Sums are ``np.bincount`` over group codes: each group's premiums are added in row order
@@ -208,9 +282,7 @@ def decompose_segmented(
     if keys and keys[0] != "underlying":
         raise ValueError("by must start with underlying")
     n = trades.num_rows
-    prem = _f64(trades, "premium_usd")
-    if not np.isfinite(prem).all():
-        raise ValueError("non-finite premium")
+    w = weights if weights is not None else row_weights(trades)  # refuses a non-finite premium
     # group codes: (segment, expiry, strike) lexicographic
     sort_keys: list[np.ndarray] = []
     for k in keys[1:][::-1]:
@@ -248,30 +320,6 @@ def decompose_segmented(
     G = int(g_seg.size)
     offsets = np.searchsorted(g_seg, np.arange(n_seg + 1), side="left").astype(np.int64)
 
-    right = trades.column("right")
-    call = np.asarray(pc.fill_null(pc.equal(right, "C"), False).to_numpy(zero_copy_only=False))
-    put = np.asarray(pc.fill_null(pc.equal(right, "P"), False).to_numpy(zero_copy_only=False))
-    code = trades.column("side_code").to_numpy()
-    ml = _bool(trades, "multileg")
-    single = ~ml
-    deep = _bool(trades, "deep_itm")
-    syn = _bool(trades, "synthetic")
-    keep = ~deep & ~syn
-    dsingle = single & keep
-    if "delta_notional_usd" in trades.column_names:
-        dn = _f64(trades, "delta_notional_usd")
-    else:
-        dn = np.full(n, np.nan)
-    dn_ok = ~np.isnan(dn)
-    buy, sell = code == BUY, code == SELL
-
-    def bucket(mask: np.ndarray) -> np.ndarray:
-        return np.bincount(codes, weights=np.where(mask, prem, 0.0), minlength=G)
-
-    def dbucket(mask: np.ndarray) -> np.ndarray:
-        m = mask & dn_ok
-        return np.bincount(codes, weights=np.where(m, dn, 0.0), minlength=G)
-
     cols: dict[str, pa.Array | np.ndarray] = {}
     if keys:
         cols["underlying"] = pc.cast(
@@ -280,29 +328,12 @@ def decompose_segmented(
         for k in keys[1:]:
             cols[k] = trades.column(k).take(pa.array(first)).combine_chunks()
     c = cols
-    c["calls_bought_usd"] = bucket(single & call & buy)
-    c["calls_sold_usd"] = bucket(single & call & sell)
-    c["puts_bought_usd"] = bucket(single & put & buy)
-    c["puts_sold_usd"] = bucket(single & put & sell)
-    c["mid_usd"] = bucket(single & (code == MID))
-    c["unknown_usd"] = bucket(single & (code == UNKNOWN))
-    c["multileg_usd"] = bucket(ml)
-    c["total_usd"] = np.bincount(codes, weights=prem, minlength=G)
-    c["call_premium_usd"] = bucket(call)
-    c["put_premium_usd"] = bucket(put)
-    c["trades"] = np.bincount(codes, minlength=G).astype(np.int64)
-    c["deep_itm_usd"] = bucket(deep)
-    c["synthetic_usd"] = bucket(syn & ~deep)
-    c["excluded_usd"] = bucket(~keep)
-    c["dir_calls_bought_usd"] = bucket(dsingle & call & buy)
-    c["dir_calls_sold_usd"] = bucket(dsingle & call & sell)
-    c["dir_puts_bought_usd"] = bucket(dsingle & put & buy)
-    c["dir_puts_sold_usd"] = bucket(dsingle & put & sell)
-    c["dir_call_premium_usd"] = bucket(keep & call)
-    c["dir_put_premium_usd"] = bucket(keep & put)
-    c["delta_bullish_usd"] = dbucket(dsingle & ((call & buy) | (put & sell)))
-    c["delta_bearish_usd"] = dbucket(dsingle & ((call & sell) | (put & buy)))
-    c["delta_notional_usd"] = dbucket(keep)
+    for name in _BUCKETS:
+        c[name] = np.bincount(codes, weights=w[name], minlength=G)
+        if name == "total_usd":
+            c["call_premium_usd"] = np.bincount(codes, weights=w["call_premium_usd"], minlength=G)
+            c["put_premium_usd"] = np.bincount(codes, weights=w["put_premium_usd"], minlength=G)
+            c["trades"] = np.bincount(codes, minlength=G).astype(np.int64)
     eps = float(label_epsilon)
     f = {k: v for k, v in c.items() if isinstance(v, np.ndarray)}
     total = f["total_usd"]
@@ -376,8 +407,9 @@ def flow_many(
     seg = segment_ids(sizes)
     ns = len(sizes)
     eps = cfg.label_epsilon  # type: ignore[attr-defined]
+    w = row_weights(cat)  # row-wise: shared by the four groupings
     dec: dict[tuple[str, ...], tuple[pa.Table, np.ndarray]] = {
-        by: decompose_segmented(cat, seg, ns, by, label_epsilon=eps)
+        by: decompose_segmented(cat, seg, ns, by, label_epsilon=eps, weights=w)
         for by in (
             (),
             ("underlying",),
