@@ -299,3 +299,36 @@ def test_the_chunk_flow_does_not_fall_back(
     got = analyze_underlyings(windows, PipelineConfig())
     assert all(isinstance(r, UnderlyingResult) for r in got)
     assert sum(r.doc["flow"] is not None for r in got) >= 8  # type: ignore[union-attr]
+
+
+def test_notable_many_equals_per_underlying(windows: list[Any]) -> None:
+    from chainlens.batched import enrich_many, notable_many, print_events_many
+    from chainlens.flow._prints import notable_prints
+    from chainlens.oi._changes import oi_changes
+
+    cfg = FlowConfig()
+    ws = [w for w in windows if w.trades.num_rows]
+    d = ws[0].session
+    evs = print_events_many(enrich_many([w.trades for w in ws], cfg))
+    chains = [w.history.filter(pa.compute.equal(w.history["trade_date"], d)) for w in ws]
+    stats = []
+    for w in ws:
+        ch = oi_changes(w.history)
+        ch = ch.filter(pa.compute.equal(ch.column("trade_date"), d))
+        stats.append(
+            ch.select(["symbol", "avg_volume_5d", "oi_change"]).rename_columns(
+                ["symbol", "avg_volume_5d", "oi_change_next"]
+            )
+        )
+    prem = [float(np.median(e.column("premium_usd").to_numpy())) for e in evs]
+    floors = [0.0, *prem[1:]]  # one segment without a floor, the others at their median
+    for top_n, st in ((5, stats), (1000, stats), (5, [None, *stats[1:]])):  # last: per segment
+        got = notable_many(evs, chains, st, floors, top_n=top_n)
+        for i in range(len(ws)):
+            ref = notable_prints(
+                evs[i], chains[i], contract_stats=st[i], top_n=top_n,
+                min_premium_usd=floors[i], live_after_next_session=True,
+            )  # fmt: skip
+            assert got[i].schema.equals(ref.schema), i
+            assert _close(got[i].to_pylist(), ref.to_pylist()), (ws[i].underlying, top_n)
+    assert any(g.num_rows == 5 for g in notable_many(evs, chains, stats, floors, top_n=5))

@@ -13,6 +13,7 @@ from chainlens.batched._flow import (
     decompose_segmented,
     enrich_many,
     flow_many,
+    notable_many,
     print_events_many,
     segment_ids,
     split_rows,
@@ -22,6 +23,7 @@ from chainlens.batched._flow import (
 __all__ = [
     "darkpool_many",
     "flow_many",
+    "notable_many",
     "print_events_many",
     "decompose_segmented",
     "enrich_many",

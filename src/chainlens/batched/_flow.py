@@ -14,6 +14,7 @@ functions of :mod:`chainlens.flow` run on that segment alone.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 import numpy as np
@@ -25,6 +26,7 @@ from chainlens.flow._side import BUY, MID, SELL, UNKNOWN
 __all__ = [
     "darkpool_many",
     "print_events_many",
+    "notable_many",
     "decompose_segmented",
     "enrich_many",
     "row_weights",
@@ -392,7 +394,6 @@ def flow_many(
 
     from chainlens.flow._analyze import FlowResult, _side_mix
     from chainlens.flow._premium import flip_summary, tag_synthetic
-    from chainlens.flow._prints import notable_prints
 
     cfg = config
     parts = [
@@ -426,8 +427,8 @@ def flow_many(
     evs = print_events_many(tagged)
     settings = asdict(cfg)  # type: ignore[call-overload]
     settings["multileg_conditions"] = sorted(cfg.multileg_conditions)  # type: ignore[attr-defined]
-    out: list[object] = []
-    for i, t in enumerate(tagged):  # a loop over underlyings: their prints and dark pool
+    pre: list[tuple[pa.Table, dict[str, object], pa.Table | None, float]] = []
+    for i, t in enumerate(tagged):  # a loop over underlyings: totals and contract stats
         by_ticker = part(("underlying",), i)
         whole = part((), i).to_pylist()
         totals = whole[0] if whole else {}
@@ -445,23 +446,25 @@ def flow_many(
             stats = ch.select(["symbol", "avg_volume_5d", "oi_change"]).rename_columns(
                 ["symbol", "avg_volume_5d", "oi_change_next"]
             )
-        events = evs[i]
         min_prem = max(
             cfg.notable_min_premium_usd,  # type: ignore[attr-defined]
             cfg.notable_min_premium_share * float(totals.get("total_usd") or 0.0),  # type: ignore[attr-defined]
         )
-        notable = notable_prints(
-            events, chains[i], contract_stats=stats, top_n=cfg.notable_top_n,  # type: ignore[attr-defined]
-            min_premium_usd=min_prem, live_after_next_session=True,
-        )  # fmt: skip
         totals["notable_min_premium_usd"] = min_prem
-        dp, tw = dps[i], tws[i]
+        pre.append((by_ticker, totals, stats, min_prem))
+    notables = notable_many(
+        evs, chains, [p[2] for p in pre], [p[3] for p in pre],
+        top_n=cfg.notable_top_n,  # type: ignore[attr-defined]
+    )  # fmt: skip
+    out: list[object] = []
+    for i, t in enumerate(tagged):  # a loop over underlyings: the results
+        by_ticker, totals, _, _ = pre[i]
         out.append(
             FlowResult(
                 trades=t, by_ticker=by_ticker, by_expiry=part(("underlying", "expiry"), i),
                 by_strike=part(("underlying", "expiry", "strike"), i), totals=totals,
-                side_mix=_side_mix(t), prints=events, notable=notable, contract_scores=None,
-                dealer_positions=None, darkpool=dp, twap=tw, settings=dict(settings),
+                side_mix=_side_mix(t), prints=evs[i], notable=notables[i], contract_scores=None,
+                dealer_positions=None, darkpool=dps[i], twap=tws[i], settings=dict(settings),
             )
         )  # fmt: skip
     return out
@@ -561,3 +564,84 @@ def print_events_many(parts: Sequence[pa.Table]) -> list[pa.Table]:
     if int(counts.sum()) != ev.num_rows:
         raise ValueError("event count mismatch (per-part path)")
     return split_rows(ev, counts.tolist())
+
+
+def notable_many(
+    events: Sequence[pa.Table],
+    chains: Sequence[pa.Table],
+    stats: Sequence[pa.Table | None],
+    min_premium_usd: Sequence[float],
+    *,
+    top_n: int,
+) -> list[pa.Table]:
+    """:func:`chainlens.flow.notable_prints` of each underlying (``live_after_next_session``),
+    its events, chain, contract stats and premium floor, in one call over the chunk.
+
+    Every fact of a notable print is row-wise once the print is joined to its contract (the
+    chain and the contract stats, keyed by ``symbol``), and the score too
+    (:func:`chainlens.flow.flow_score`). So the events are concatenated with their segment,
+    each segment's premium floor applied first (``premium_usd >= floor``), and one call joins
+    and scores them all; each segment's rows are then ranked as the per-segment call ranks
+    them (score, then premium, descending; ties in row order), cut to ``top_n`` and numbered
+    from 1. Valid when no ``symbol`` appears in two segments and every segment has contract
+    stats (else the joined columns would not have the per-segment types): otherwise each
+    segment is computed alone.
+    """
+    from chainlens.flow._prints import notable_prints
+
+    n = len(events)
+    solo = [
+        notable_prints(
+            events[i], chains[i], contract_stats=stats[i], top_n=top_n,
+            min_premium_usd=min_premium_usd[i], live_after_next_session=True,
+        )
+        for i in range(n)
+    ] if n <= 1 else None  # fmt: skip
+    if solo is not None:
+        return solo
+    ok = all(s is not None and s.num_rows for s in stats)
+    ch = pa.concat_tables(list(chains)) if ok else None
+    if ok and ch is not None:
+        sym_seg = (
+            pa.table({"s": ch.column("symbol"), "g": segment_ids([c.num_rows for c in chains])})
+            .group_by(["s", "g"])
+            .aggregate([])
+        )  # (symbol, segment) pairs
+        ok = sym_seg.num_rows == pc.count_distinct(ch.column("symbol")).as_py()
+    if not ok:
+        return [
+            notable_prints(
+                events[i], chains[i], contract_stats=stats[i], top_n=top_n,
+                min_premium_usd=min_premium_usd[i], live_after_next_session=True,
+            )
+            for i in range(n)  # a loop over underlyings: the per-segment path
+        ]  # fmt: skip
+    sizes = [e.num_rows for e in events]
+    ev = pa.concat_tables(list(events))
+    seg = segment_ids(sizes)
+    prem = ev.column("premium_usd")
+    if prem.null_count:
+        raise ValueError("null premium (per-segment path)")
+    floor = np.asarray(min_premium_usd, dtype=np.float64)[seg]
+    p = np.asarray(prem.cast(pa.float64()).to_numpy(), dtype=np.float64)
+    keep = (p >= floor) | np.isnan(p)  # Polars orders NaN above every number
+    ev = ev.filter(pa.array(keep)).append_column("_seg", pa.array(seg[keep]))
+    st = pa.concat_tables([s for s in stats if s is not None])
+    allr = notable_prints(
+        ev, ch, contract_stats=st, top_n=ev.num_rows, min_premium_usd=-math.inf,
+        live_after_next_session=True,
+    )  # fmt: skip
+    # rows in score order; per segment, the first top_n of that order
+    g = np.asarray(allr.column("_seg").to_numpy(), dtype=np.int64)
+    order = np.argsort(g, kind="stable")
+    gs = g[order]
+    first = np.searchsorted(gs, gs, side="left")
+    pos = np.arange(gs.size, dtype=np.int64) - first
+    take = order[pos < max(int(top_n), 0)]
+    rank = pos[pos < max(int(top_n), 0)] + 1
+    got = allr.take(pa.array(take, pa.int64()))
+    got = got.set_column(
+        got.column_names.index("rank"), got.schema.field("rank"), pa.array(rank, pa.int64())
+    ).drop_columns(["_seg"])
+    counts = np.bincount(g[take], minlength=n)
+    return split_rows(got, counts.tolist())
