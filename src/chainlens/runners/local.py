@@ -158,15 +158,16 @@ def _rows_eq(t: pa.Table, col: str, values: Sequence[str]) -> pa.Table:
 
 
 def _split(t: pa.Table, col: str) -> dict[str, pa.Table]:
-    """Zero-copy slices of ``t`` per value of ``col`` (sorted first unless already grouped)."""
+    """Zero-copy slices of ``t`` per value of ``col``, each in the rows' order in ``t``
+    (grouped first, by a stable sort of the value codes, unless already grouped)."""
     if t.num_rows == 0:
         return {}
     enc = pc.dictionary_encode(t.column(col)).combine_chunks()
     idx = enc.indices.to_numpy()
     if idx.size > 1 and not bool(np.all(np.diff(idx) >= 0)):
-        t = t.sort_by(col)
-        enc = pc.dictionary_encode(t.column(col)).combine_chunks()
-        idx = enc.indices.to_numpy()
+        order = np.argsort(idx, kind="stable")  # integer codes: no string sort
+        t = t.take(pa.array(order))
+        idx = idx[order]
     cuts = np.flatnonzero(np.diff(idx)) + 1
     starts = np.r_[0, cuts]
     ends = np.r_[cuts, idx.size]
