@@ -43,7 +43,7 @@ from chainlens.runners.local import run_local
 from chainlens.sim import SimConfig, build_demo_market, simulate_market
 from chainlens.store import Store
 
-CHUNK = 32  # underlyings per analyze_underlyings call (the local runner's CHUNK_MAX)
+CHUNK = 128  # underlyings per analyze_underlyings call (the local runner's CHUNK_MAX)
 
 
 def _rss_gb(who: int) -> float:
@@ -195,6 +195,17 @@ def _split(root: Path, d: Any, sample: int, baseline: bool) -> dict[str, float]:
         + ", ".join(f"{k} {v * ms:.1f}" for k, v in stages.items())
         + f", market rollup {c_market * ms:.1f}; analyze total {c_batched * ms:.1f} "
         f"({w_batched:.1f} s wall)"
+    )
+    g = {  # the split: read, flow, exposures, OI, market (reports: --reports)
+        "read": c_read,
+        "flow": stages.get("flow_enrich", 0.0) + stages.get("flow", 0.0),
+        "exposures (chain analysis)": stages.get("chain", 0.0),
+        "OI": stages.get("oi", 0.0),
+        "documents": stages.get("docs", 0.0),
+        "market": c_market,
+    }
+    print(
+        "   split (CPU ms per underlying): " + ", ".join(f"{k} {v * ms:.1f}" for k, v in g.items())
     )
     out = {"batched_ms": c_batched * ms}
     if baseline:

@@ -35,7 +35,7 @@ from chainlens.pipeline import (
     analyze_underlying,
     analyze_underlyings,
 )
-from chainlens.runners.local import iter_windows
+from chainlens.runners.local import CHUNK_MAX, iter_windows
 from chainlens.store import Store
 
 REL = 1e-12
@@ -219,7 +219,8 @@ def test_demo_market_batched_equals_per_underlying(tmp_path: Path) -> None:
 @pytest.mark.slow
 def test_500_underlying_market_batched_equals_per_underlying(tmp_path: Path) -> None:
     """500 underlyings (2 sessions, 60 trades each: the check is about many segments in a
-    chunk, so the tapes are kept short), chunks of 32 as the local runner makes them, with a
+    chunk, so the tapes are kept short), chunks of CHUNK_MAX as the local runner makes them
+    (dark pool and TWAP of the chunk in one call each), with a
     window that fails alone (no snapshot of the session) in the middle of a chunk."""
     import dataclasses
 
@@ -235,4 +236,4 @@ def test_500_underlying_market_batched_equals_per_underlying(tmp_path: Path) -> 
     got = analyze_underlyings([*ws[32:40], bad, *ws[41:64]], PipelineConfig())
     assert not isinstance(got[8], UnderlyingResult)
     assert all(isinstance(r, UnderlyingResult) for i, r in enumerate(got) if i != 8)
-    _assert_market(ws, chunk=32)
+    _assert_market(ws, chunk=CHUNK_MAX)

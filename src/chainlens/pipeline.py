@@ -252,18 +252,28 @@ def _ends_at(history: pa.Table, session: dt.date) -> bool:
 
 
 def _spot_series(history: pa.Table) -> tuple[list[dt.date], list[float]]:
-    """Last spot per session of the chain history (a proxy close when no bars are given)."""
+    """Last spot per session of the chain history (a proxy close when no bars are given).
+
+    Per ``trade_date`` (ascending), the spot of the latest ``snapshot_ts`` among the rows with
+    a spot (a null spot is skipped; NaN is a value); NaN when the session has none. NumPy on
+    the window's few rows (no DataFrame round trip: a fixed cost per underlying)."""
     if history.num_rows == 0:
         return [], []
-    import polars as pl
-
-    df = pl.from_arrow(history.select(["trade_date", "snapshot_ts", "spot"]))
-    assert isinstance(df, pl.DataFrame)
-    g = df.sort("snapshot_ts").group_by("trade_date").agg(pl.col("spot").drop_nulls().last())
-    g = g.sort("trade_date")
-    return g["trade_date"].to_list(), [
-        float("nan") if v is None else float(v) for v in g["spot"].to_list()
-    ]
+    td = history.column("trade_date").cast(pa.int32()).to_numpy()
+    ts = history.column("snapshot_ts").cast(pa.int64()).to_numpy()
+    sp = history.column("spot")
+    ok = np.asarray(pc.is_valid(sp).to_numpy(zero_copy_only=False), dtype=bool)
+    val = np.asarray(pc.fill_null(sp.cast(pa.float64()), 0.0).to_numpy(), dtype=np.float64)
+    days = np.unique(td)
+    spots = np.full(days.size, np.nan)
+    sel = np.flatnonzero(ok)
+    if sel.size:
+        o = sel[np.lexsort((ts[sel], td[sel]))]  # by session, then snapshot time (stable)
+        tdo = td[o]
+        last = np.r_[tdo[1:] != tdo[:-1], True]
+        spots[np.searchsorted(days, tdo[last])] = val[o[last]]
+    epoch = dt.date(1970, 1, 1)
+    return [epoch + dt.timedelta(days=int(x)) for x in days], [float(x) for x in spots]
 
 
 def _earnings(
@@ -607,20 +617,34 @@ def _enrich_chunk(ready: Sequence[_Prepared], config: PipelineConfig) -> None:
 
 
 def _change_by_strike(c: pa.Table) -> list[dict[str, Any]]:
-    """Call and put OI change (contracts) summed per strike over the rows of ``c``."""
-    import polars as pl
-
-    cdf = pl.from_arrow(c.select(["strike", "right", "oi_change"]))
-    assert isinstance(cdf, pl.DataFrame)
-    cbs = (
-        cdf.group_by("strike")
-        .agg(
-            pl.col("oi_change").filter(pl.col("right") == "C").sum().alias("call_oi_change"),
-            pl.col("oi_change").filter(pl.col("right") == "P").sum().alias("put_oi_change"),
-        )
-        .sort("strike")
-    )
-    return _jsonable(cbs.to_dicts())
+    """Call and put OI change (contracts) summed per strike over the rows of ``c``
+    (``strike``, ``right``, ``oi_change``; null changes are skipped), strikes ascending:
+    ``[{"strike", "call_oi_change", "put_oi_change"}]`` (a side without rows sums to 0)."""
+    if c.num_rows == 0:
+        return []
+    strike = c.column("strike").cast(pa.float64()).to_numpy()
+    right = c.column("right")
+    chg = c.column("oi_change")
+    ok = np.asarray(pc.is_valid(chg).to_numpy(zero_copy_only=False), dtype=bool)
+    fill = 0 if pa.types.is_integer(chg.type) else 0.0
+    v = pc.fill_null(chg, fill).to_numpy()
+    keys, code = np.unique(strike, return_inverse=True)
+    code = code.reshape(-1)
+    out: dict[str, np.ndarray] = {}
+    for name, r in (("call_oi_change", "C"), ("put_oi_change", "P")):
+        m = ok & np.asarray(pc.fill_null(pc.equal(right, r), False).to_numpy(zero_copy_only=False))
+        acc = np.zeros(keys.size, dtype=v.dtype)
+        np.add.at(acc, code[m], v[m])
+        out[name] = acc
+    return _jsonable(
+        [
+            {"strike": k, "call_oi_change": ci, "put_oi_change": pi}
+            for k, ci, pi in zip(
+                keys.tolist(), out["call_oi_change"].tolist(), out["put_oi_change"].tolist(),
+                strict=True,
+            )
+        ]
+    )  # fmt: skip
 
 
 def _oi_changes_for_flow(pr: _Prepared, orr: OIResult) -> pa.Table | None:
@@ -732,6 +756,7 @@ def _finish(
             flow_doc = None
             adoc["darkpool_only"] = _records(dp)[0] if dp.num_rows else None
 
+    spot_series = _spot_series(hist)
     ch = orr.changes
     sessions = sorted(pc.unique(ch.column("trade_date")).to_pylist()) if ch.num_rows else []
     last_change: list[dict[str, Any]] = []
@@ -810,9 +835,7 @@ def _finish(
         "events": _records(orr.events),
         "summary": _jsonable(orr.summary),
         # issue 11: spot per stored session (ISO date -> USD), for signals dated in the past
-        "spot_by_session": {
-            k.isoformat(): v for k, v in zip(*_spot_series(hist), strict=True) if v == v
-        },
+        "spot_by_session": {k.isoformat(): v for k, v in zip(*spot_series, strict=True) if v == v},
     }
     for name in ("accumulation", "rolls", "clusters"):
         t = getattr(orr, name)
@@ -828,7 +851,7 @@ def _finish(
     else:
         if bars is None:
             missing.append("bars")
-        _, spots = _spot_series(hist)
+        spots = spot_series[1]
         rv = {
             "value": realized_vol(spots),
             "source": "chain_spot",

@@ -9,16 +9,22 @@ compares the two table by table and document by document).
 """
 
 from chainlens.batched._flow import (
+    darkpool_many,
     decompose_segmented,
     enrich_many,
     flow_many,
+    notable_many,
+    print_events_many,
     segment_ids,
     split_rows,
     tag_moneyness_many,
 )
 
 __all__ = [
+    "darkpool_many",
     "flow_many",
+    "notable_many",
+    "print_events_many",
     "decompose_segmented",
     "enrich_many",
     "segment_ids",

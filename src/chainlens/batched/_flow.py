@@ -14,6 +14,7 @@ functions of :mod:`chainlens.flow` run on that segment alone.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 import numpy as np
@@ -24,8 +25,12 @@ from chainlens.flow._premium import CONTRACT_COLUMNS
 from chainlens.flow._side import BUY, MID, SELL, UNKNOWN
 
 __all__ = [
+    "darkpool_many",
+    "print_events_many",
+    "notable_many",
     "decompose_segmented",
     "enrich_many",
+    "row_weights",
     "segment_ids",
     "split_rows",
     "tag_moneyness_many",
@@ -164,6 +169,74 @@ def _ratio(num: np.ndarray, den: np.ndarray, ok: np.ndarray) -> pa.Array:
     return pa.array(np.where(ok, v, 0.0), pa.float64(), mask=~ok)
 
 
+#: The summed columns of the decomposition, in output order (``call_premium_usd``,
+#: ``put_premium_usd`` and ``trades`` follow ``total_usd``), each keyed in :func:`row_weights`.
+_BUCKETS = (
+    "calls_bought_usd", "calls_sold_usd", "puts_bought_usd", "puts_sold_usd", "mid_usd",
+    "unknown_usd", "multileg_usd", "total_usd", "deep_itm_usd", "synthetic_usd", "excluded_usd",
+    "dir_calls_bought_usd", "dir_calls_sold_usd", "dir_puts_bought_usd", "dir_puts_sold_usd",
+    "dir_call_premium_usd", "dir_put_premium_usd", "delta_bullish_usd", "delta_bearish_usd",
+    "delta_notional_usd",
+)  # fmt: skip
+
+
+def row_weights(trades: pa.Table) -> dict[str, np.ndarray]:
+    """Per row, what each summed column of the decomposition adds for that row: the row's
+    premium (USD) where the row belongs to the bucket, else 0 (the ``delta_*`` buckets: its
+    delta notional, USD, where known). Row-wise, so one computation serves every grouping."""
+    prem = _f64(trades, "premium_usd")
+    if not np.isfinite(prem).all():
+        raise ValueError("non-finite premium")
+    n = trades.num_rows
+    right = trades.column("right")
+    call = np.asarray(pc.fill_null(pc.equal(right, "C"), False).to_numpy(zero_copy_only=False))
+    put = np.asarray(pc.fill_null(pc.equal(right, "P"), False).to_numpy(zero_copy_only=False))
+    code = trades.column("side_code").to_numpy()
+    ml = _bool(trades, "multileg")
+    single = ~ml
+    deep = _bool(trades, "deep_itm")
+    syn = _bool(trades, "synthetic")
+    keep = ~deep & ~syn
+    dsingle = single & keep
+    if "delta_notional_usd" in trades.column_names:
+        dn = _f64(trades, "delta_notional_usd")
+    else:
+        dn = np.full(n, np.nan)
+    dn_ok = ~np.isnan(dn)
+    buy, sell = code == BUY, code == SELL
+
+    def bucket(mask: np.ndarray) -> np.ndarray:
+        return np.where(mask, prem, 0.0)
+
+    def dbucket(mask: np.ndarray) -> np.ndarray:
+        return np.where(mask & dn_ok, dn, 0.0)
+
+    return {
+        "calls_bought_usd": bucket(single & call & buy),
+        "calls_sold_usd": bucket(single & call & sell),
+        "puts_bought_usd": bucket(single & put & buy),
+        "puts_sold_usd": bucket(single & put & sell),
+        "mid_usd": bucket(single & (code == MID)),
+        "unknown_usd": bucket(single & (code == UNKNOWN)),
+        "multileg_usd": bucket(ml),
+        "total_usd": prem,
+        "call_premium_usd": bucket(call),
+        "put_premium_usd": bucket(put),
+        "deep_itm_usd": bucket(deep),
+        "synthetic_usd": bucket(syn & ~deep),
+        "excluded_usd": bucket(~keep),
+        "dir_calls_bought_usd": bucket(dsingle & call & buy),
+        "dir_calls_sold_usd": bucket(dsingle & call & sell),
+        "dir_puts_bought_usd": bucket(dsingle & put & buy),
+        "dir_puts_sold_usd": bucket(dsingle & put & sell),
+        "dir_call_premium_usd": bucket(keep & call),
+        "dir_put_premium_usd": bucket(keep & put),
+        "delta_bullish_usd": dbucket(dsingle & ((call & buy) | (put & sell))),
+        "delta_bearish_usd": dbucket(dsingle & ((call & sell) | (put & buy))),
+        "delta_notional_usd": dbucket(keep),
+    }
+
+
 def decompose_segmented(
     trades: pa.Table,
     seg: np.ndarray,
@@ -171,6 +244,7 @@ def decompose_segmented(
     by: Sequence[str],
     *,
     label_epsilon: float = 0.0,
+    weights: dict[str, np.ndarray] | None = None,
 ) -> tuple[pa.Table, np.ndarray]:
     """:func:`chainlens.flow.decompose_premium` of every segment at once.
 
@@ -196,6 +270,10 @@ def decompose_segmented(
         rows of segment ``i``. Same columns, types and formulas as ``decompose_premium``
         (``()`` gives one row per segment without a key column).
 
+    weights
+        :func:`row_weights` of ``trades`` when the caller already has them (the four
+        decompositions of a chunk share them); computed here otherwise.
+
     Notes
     -----
     Sums are ``np.bincount`` over group codes: each group's premiums are added in row order
@@ -207,9 +285,7 @@ def decompose_segmented(
     if keys and keys[0] != "underlying":
         raise ValueError("by must start with underlying")
     n = trades.num_rows
-    prem = _f64(trades, "premium_usd")
-    if not np.isfinite(prem).all():
-        raise ValueError("non-finite premium")
+    w = weights if weights is not None else row_weights(trades)  # refuses a non-finite premium
     # group codes: (segment, expiry, strike) lexicographic
     sort_keys: list[np.ndarray] = []
     for k in keys[1:][::-1]:
@@ -247,30 +323,6 @@ def decompose_segmented(
     G = int(g_seg.size)
     offsets = np.searchsorted(g_seg, np.arange(n_seg + 1), side="left").astype(np.int64)
 
-    right = trades.column("right")
-    call = np.asarray(pc.fill_null(pc.equal(right, "C"), False).to_numpy(zero_copy_only=False))
-    put = np.asarray(pc.fill_null(pc.equal(right, "P"), False).to_numpy(zero_copy_only=False))
-    code = trades.column("side_code").to_numpy()
-    ml = _bool(trades, "multileg")
-    single = ~ml
-    deep = _bool(trades, "deep_itm")
-    syn = _bool(trades, "synthetic")
-    keep = ~deep & ~syn
-    dsingle = single & keep
-    if "delta_notional_usd" in trades.column_names:
-        dn = _f64(trades, "delta_notional_usd")
-    else:
-        dn = np.full(n, np.nan)
-    dn_ok = ~np.isnan(dn)
-    buy, sell = code == BUY, code == SELL
-
-    def bucket(mask: np.ndarray) -> np.ndarray:
-        return np.bincount(codes, weights=np.where(mask, prem, 0.0), minlength=G)
-
-    def dbucket(mask: np.ndarray) -> np.ndarray:
-        m = mask & dn_ok
-        return np.bincount(codes, weights=np.where(m, dn, 0.0), minlength=G)
-
     cols: dict[str, pa.Array | np.ndarray] = {}
     if keys:
         cols["underlying"] = pc.cast(
@@ -279,29 +331,12 @@ def decompose_segmented(
         for k in keys[1:]:
             cols[k] = trades.column(k).take(pa.array(first)).combine_chunks()
     c = cols
-    c["calls_bought_usd"] = bucket(single & call & buy)
-    c["calls_sold_usd"] = bucket(single & call & sell)
-    c["puts_bought_usd"] = bucket(single & put & buy)
-    c["puts_sold_usd"] = bucket(single & put & sell)
-    c["mid_usd"] = bucket(single & (code == MID))
-    c["unknown_usd"] = bucket(single & (code == UNKNOWN))
-    c["multileg_usd"] = bucket(ml)
-    c["total_usd"] = np.bincount(codes, weights=prem, minlength=G)
-    c["call_premium_usd"] = bucket(call)
-    c["put_premium_usd"] = bucket(put)
-    c["trades"] = np.bincount(codes, minlength=G).astype(np.int64)
-    c["deep_itm_usd"] = bucket(deep)
-    c["synthetic_usd"] = bucket(syn & ~deep)
-    c["excluded_usd"] = bucket(~keep)
-    c["dir_calls_bought_usd"] = bucket(dsingle & call & buy)
-    c["dir_calls_sold_usd"] = bucket(dsingle & call & sell)
-    c["dir_puts_bought_usd"] = bucket(dsingle & put & buy)
-    c["dir_puts_sold_usd"] = bucket(dsingle & put & sell)
-    c["dir_call_premium_usd"] = bucket(keep & call)
-    c["dir_put_premium_usd"] = bucket(keep & put)
-    c["delta_bullish_usd"] = dbucket(dsingle & ((call & buy) | (put & sell)))
-    c["delta_bearish_usd"] = dbucket(dsingle & ((call & sell) | (put & buy)))
-    c["delta_notional_usd"] = dbucket(keep)
+    for name in _BUCKETS:
+        c[name] = np.bincount(codes, weights=w[name], minlength=G)
+        if name == "total_usd":
+            c["call_premium_usd"] = np.bincount(codes, weights=w["call_premium_usd"], minlength=G)
+            c["put_premium_usd"] = np.bincount(codes, weights=w["put_premium_usd"], minlength=G)
+            c["trades"] = np.bincount(codes, minlength=G).astype(np.int64)
     eps = float(label_epsilon)
     f = {k: v for k, v in c.items() if isinstance(v, np.ndarray)}
     total = f["total_usd"]
@@ -374,9 +409,7 @@ def flow_many(
     from dataclasses import asdict
 
     from chainlens.flow._analyze import FlowResult, _side_mix
-    from chainlens.flow._darkpool import darkpool_summary, detect_twap
     from chainlens.flow._premium import flip_summary, tag_synthetic
-    from chainlens.flow._prints import notable_prints, print_events
 
     cfg = config
     parts = [
@@ -391,8 +424,9 @@ def flow_many(
     seg = segment_ids(sizes)
     ns = len(sizes)
     eps = cfg.label_epsilon  # type: ignore[attr-defined]
+    w = row_weights(cat)  # row-wise: shared by the four groupings
     dec: dict[tuple[str, ...], tuple[pa.Table, np.ndarray]] = {
-        by: decompose_segmented(cat, seg, ns, by, label_epsilon=eps)
+        by: decompose_segmented(cat, seg, ns, by, label_epsilon=eps, weights=w)
         for by in (
             (),
             ("underlying",),
@@ -405,10 +439,12 @@ def flow_many(
         t, off = dec[by]
         return t.slice(int(off[i]), int(off[i + 1] - off[i]))
 
+    dps, tws = darkpool_many(prints, cfg)
+    evs = print_events_many(tagged)
     settings = asdict(cfg)  # type: ignore[call-overload]
     settings["multileg_conditions"] = sorted(cfg.multileg_conditions)  # type: ignore[attr-defined]
-    out: list[object] = []
-    for i, t in enumerate(tagged):  # a loop over underlyings: their prints and dark pool
+    pre: list[tuple[pa.Table, dict[str, object], pa.Table | None, float]] = []
+    for i, t in enumerate(tagged):  # a loop over underlyings: totals and contract stats
         by_ticker = part(("underlying",), i)
         whole = part((), i).to_pylist()
         totals = whole[0] if whole else {}
@@ -426,32 +462,202 @@ def flow_many(
             stats = ch.select(["symbol", "avg_volume_5d", "oi_change"]).rename_columns(
                 ["symbol", "avg_volume_5d", "oi_change_next"]
             )
-        events = print_events(t)
         min_prem = max(
             cfg.notable_min_premium_usd,  # type: ignore[attr-defined]
             cfg.notable_min_premium_share * float(totals.get("total_usd") or 0.0),  # type: ignore[attr-defined]
         )
-        notable = notable_prints(
-            events, chains[i], contract_stats=stats, top_n=cfg.notable_top_n,  # type: ignore[attr-defined]
-            min_premium_usd=min_prem, live_after_next_session=True,
-        )  # fmt: skip
         totals["notable_min_premium_usd"] = min_prem
-        dp = tw = None
-        p = prints[i]
-        if p is not None:
-            dp = darkpool_summary(p, label_threshold=cfg.darkpool_label_threshold)  # type: ignore[attr-defined]
-            tw = detect_twap(
-                p,
-                min_slices=cfg.twap_min_slices,  # type: ignore[attr-defined]
-                max_interval_cv=cfg.twap_max_interval_cv,  # type: ignore[attr-defined]
-                size_tolerance=cfg.twap_size_tolerance,  # type: ignore[attr-defined]
-            )
+        pre.append((by_ticker, totals, stats, min_prem))
+    notables = notable_many(
+        evs, chains, [p[2] for p in pre], [p[3] for p in pre],
+        top_n=cfg.notable_top_n,  # type: ignore[attr-defined]
+    )  # fmt: skip
+    out: list[object] = []
+    for i, t in enumerate(tagged):  # a loop over underlyings: the results
+        by_ticker, totals, _, _ = pre[i]
         out.append(
             FlowResult(
                 trades=t, by_ticker=by_ticker, by_expiry=part(("underlying", "expiry"), i),
                 by_strike=part(("underlying", "expiry", "strike"), i), totals=totals,
-                side_mix=_side_mix(t), prints=events, notable=notable, contract_scores=None,
-                dealer_positions=None, darkpool=dp, twap=tw, settings=dict(settings),
+                side_mix=_side_mix(t), prints=evs[i], notable=notables[i], contract_scores=None,
+                dealer_positions=None, darkpool=dps[i], twap=tws[i], settings=dict(settings),
             )
         )  # fmt: skip
     return out
+
+
+def _by_key(t: pa.Table, col: str) -> dict[str, pa.Table]:
+    """Zero-copy slices of ``t`` per value of ``col`` (``t`` is sorted by ``col``)."""
+    if t.num_rows == 0:
+        return {}
+    enc = pc.dictionary_encode(t.column(col)).combine_chunks()
+    idx = enc.indices.to_numpy()
+    cuts = np.flatnonzero(np.diff(idx)) + 1
+    starts, ends = np.r_[0, cuts], np.r_[cuts, idx.size]
+    names = enc.dictionary.to_pylist()
+    return {names[idx[a]]: t.slice(int(a), int(b - a)) for a, b in zip(starts, ends, strict=True)}
+
+
+def darkpool_many(
+    prints: Sequence[pa.Table | None], config: object
+) -> tuple[list[pa.Table | None], list[pa.Table | None]]:
+    """:func:`chainlens.flow.darkpool_summary` and :func:`chainlens.flow.detect_twap` of each
+    prints table (``None`` stays ``None``), each computed once over the concatenation.
+
+    Both functions group by ``ticker`` and sort their output by it, so when every table holds
+    one ticker and no two tables the same one, the rows of a ticker in the one call are the
+    per-table call's rows (the sums of a group add the same rows; floats agree to rounding).
+    Otherwise each table is summarised alone.
+    """
+    from chainlens.flow._darkpool import darkpool_summary, detect_twap
+
+    cfg = config
+    thr = cfg.darkpool_label_threshold  # type: ignore[attr-defined]
+    twap_kw = {
+        "min_slices": cfg.twap_min_slices,  # type: ignore[attr-defined]
+        "max_interval_cv": cfg.twap_max_interval_cv,  # type: ignore[attr-defined]
+        "size_tolerance": cfg.twap_size_tolerance,  # type: ignore[attr-defined]
+    }
+    idx = [i for i, p in enumerate(prints) if p is not None]
+    ticks: list[str | None] = []
+    for i in idx:  # a loop over underlyings: one ticker per table?
+        col = prints[i].column("ticker")  # type: ignore[union-attr]
+        one = prints[i].num_rows > 0 and col.null_count == 0 and pc.count_distinct(col).as_py() == 1  # type: ignore[union-attr]
+        ticks.append(col[0].as_py() if one else None)
+    dps: list[pa.Table | None] = [None] * len(prints)
+    tws: list[pa.Table | None] = [None] * len(prints)
+    if not idx:
+        return dps, tws
+    if None in ticks or len(set(ticks)) != len(ticks):
+        for i in idx:  # the per-table path
+            p = prints[i]
+            assert p is not None
+            dps[i] = darkpool_summary(p, label_threshold=thr)
+            tws[i] = detect_twap(p, **twap_kw)
+        return dps, tws
+    allp = pa.concat_tables([prints[i] for i in idx])  # type: ignore[misc]
+    dp_all = darkpool_summary(allp, label_threshold=thr)
+    tw_all = detect_twap(allp, **twap_kw)
+    dp_by, tw_by = _by_key(dp_all, "ticker"), _by_key(tw_all, "ticker")
+    for i, u in zip(idx, ticks, strict=True):
+        assert u is not None
+        dps[i] = dp_by.get(u, dp_all.slice(0, 0))
+        tws[i] = tw_by.get(u, tw_all.slice(0, 0))
+    return dps, tws
+
+
+def print_events_many(parts: Sequence[pa.Table]) -> list[pa.Table]:
+    """:func:`chainlens.flow.print_events` of each table of ``parts`` (enriched trades of one
+    underlying each), computed in one call over their concatenation.
+
+    ``print_events`` groups rows by event (a sweep's ``burst_id``, else the row alone) in
+    order of first appearance; the burst ids, numbered per part from 1, are made unique to
+    their part during the call (``part * width + burst_id``), so no event joins two parts and
+    the events of each part come out contiguous, in the per-part order. The events per part
+    are counted from the rows (one per non-sweep row, one per distinct burst of sweep rows).
+    """
+    from chainlens.flow._prints import print_events
+
+    sizes = [p.num_rows for p in parts]
+    t = pa.concat_tables(list(parts))
+    if t.num_rows == 0:
+        return [print_events(p) for p in parts]
+    seg = segment_ids(sizes)
+    bcol = t.column("burst_id")
+    if bcol.null_count:
+        raise ValueError("null burst_id (per-part path)")
+    burst = np.asarray(bcol.to_numpy(), dtype=np.int64)
+    if burst.min() < 0:
+        raise ValueError("negative burst_id (per-part path)")
+    width = int(burst.max()) + 1
+    sweep = _bool(t, "is_sweep")
+    ev = print_events(_set(t, "burst_id", pa.array(seg * width + burst)))
+    n_seg = len(sizes)
+    counts = np.bincount(seg[~sweep], minlength=n_seg)
+    if sweep.any():
+        pairs = np.unique(seg[sweep] * width + burst[sweep])
+        counts = counts + np.bincount(pairs // width, minlength=n_seg)
+    if int(counts.sum()) != ev.num_rows:
+        raise ValueError("event count mismatch (per-part path)")
+    return split_rows(ev, counts.tolist())
+
+
+def notable_many(
+    events: Sequence[pa.Table],
+    chains: Sequence[pa.Table],
+    stats: Sequence[pa.Table | None],
+    min_premium_usd: Sequence[float],
+    *,
+    top_n: int,
+) -> list[pa.Table]:
+    """:func:`chainlens.flow.notable_prints` of each underlying (``live_after_next_session``),
+    its events, chain, contract stats and premium floor, in one call over the chunk.
+
+    Every fact of a notable print is row-wise once the print is joined to its contract (the
+    chain and the contract stats, keyed by ``symbol``), and the score too
+    (:func:`chainlens.flow.flow_score`). So the events are concatenated with their segment,
+    each segment's premium floor applied first (``premium_usd >= floor``), and one call joins
+    and scores them all; each segment's rows are then ranked as the per-segment call ranks
+    them (score, then premium, descending; ties in row order), cut to ``top_n`` and numbered
+    from 1. Valid when no ``symbol`` appears in two segments and every segment has contract
+    stats (else the joined columns would not have the per-segment types): otherwise each
+    segment is computed alone.
+    """
+    from chainlens.flow._prints import notable_prints
+
+    n = len(events)
+    solo = [
+        notable_prints(
+            events[i], chains[i], contract_stats=stats[i], top_n=top_n,
+            min_premium_usd=min_premium_usd[i], live_after_next_session=True,
+        )
+        for i in range(n)
+    ] if n <= 1 else None  # fmt: skip
+    if solo is not None:
+        return solo
+    ok = all(s is not None and s.num_rows for s in stats)
+    ch = pa.concat_tables(list(chains)) if ok else None
+    if ok and ch is not None:
+        sym_seg = (
+            pa.table({"s": ch.column("symbol"), "g": segment_ids([c.num_rows for c in chains])})
+            .group_by(["s", "g"])
+            .aggregate([])
+        )  # (symbol, segment) pairs
+        ok = sym_seg.num_rows == pc.count_distinct(ch.column("symbol")).as_py()
+    if not ok:
+        return [
+            notable_prints(
+                events[i], chains[i], contract_stats=stats[i], top_n=top_n,
+                min_premium_usd=min_premium_usd[i], live_after_next_session=True,
+            )
+            for i in range(n)  # a loop over underlyings: the per-segment path
+        ]  # fmt: skip
+    sizes = [e.num_rows for e in events]
+    ev = pa.concat_tables(list(events))
+    seg = segment_ids(sizes)
+    prem = ev.column("premium_usd")
+    if prem.null_count:
+        raise ValueError("null premium (per-segment path)")
+    floor = np.asarray(min_premium_usd, dtype=np.float64)[seg]
+    p = np.asarray(prem.cast(pa.float64()).to_numpy(), dtype=np.float64)
+    keep = (p >= floor) | np.isnan(p)  # Polars orders NaN above every number
+    ev = ev.filter(pa.array(keep)).append_column("_seg", pa.array(seg[keep]))
+    st = pa.concat_tables([s for s in stats if s is not None])
+    allr = notable_prints(
+        ev, ch, contract_stats=st, top_n=ev.num_rows, min_premium_usd=-math.inf,
+        live_after_next_session=True,
+    )  # fmt: skip
+    # rows in score order; per segment, the first top_n of that order
+    g = np.asarray(allr.column("_seg").to_numpy(), dtype=np.int64)
+    order = np.argsort(g, kind="stable")
+    gs = g[order]
+    first = np.searchsorted(gs, gs, side="left")
+    pos = np.arange(gs.size, dtype=np.int64) - first
+    take = order[pos < max(int(top_n), 0)]
+    rank = pos[pos < max(int(top_n), 0)] + 1
+    got = allr.take(pa.array(take, pa.int64()))
+    got = got.set_column(
+        got.column_names.index("rank"), got.schema.field("rank"), pa.array(rank, pa.int64())
+    ).drop_columns(["_seg"])
+    counts = np.bincount(g[take], minlength=n)
+    return split_rows(got, counts.tolist())

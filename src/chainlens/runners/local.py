@@ -21,6 +21,7 @@ import time
 from collections import deque
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -60,7 +61,7 @@ MIN_PARALLEL = 200
 
 #: Underlyings per process-pool task: one pickle and one future per chunk instead of per
 #: underlying (at most this many; fewer so that every worker gets about four chunks).
-CHUNK_MAX = 32
+CHUNK_MAX = 128
 
 
 def _safe_many(
@@ -157,15 +158,16 @@ def _rows_eq(t: pa.Table, col: str, values: Sequence[str]) -> pa.Table:
 
 
 def _split(t: pa.Table, col: str) -> dict[str, pa.Table]:
-    """Zero-copy slices of ``t`` per value of ``col`` (sorted first unless already grouped)."""
+    """Zero-copy slices of ``t`` per value of ``col``, each in the rows' order in ``t``
+    (grouped first, by a stable sort of the value codes, unless already grouped)."""
     if t.num_rows == 0:
         return {}
     enc = pc.dictionary_encode(t.column(col)).combine_chunks()
     idx = enc.indices.to_numpy()
     if idx.size > 1 and not bool(np.all(np.diff(idx) >= 0)):
-        t = t.sort_by(col)
-        enc = pc.dictionary_encode(t.column(col)).combine_chunks()
-        idx = enc.indices.to_numpy()
+        order = np.argsort(idx, kind="stable")  # integer codes: no string sort
+        t = t.take(pa.array(order))
+        idx = idx[order]
     cuts = np.flatnonzero(np.diff(idx)) + 1
     starts = np.r_[0, cuts]
     ends = np.r_[cuts, idx.size]
@@ -290,6 +292,79 @@ def _safe_planned(
     (:func:`_safe_many`). A read failure (a catalogued file missing or unreadable: the store
     itself is damaged) stops the run, as when the parent reads."""
     return _safe_many(_planned_windows(plan, session, us, bars, events), config)
+
+
+#: Underlyings per pool task when the workers read from the stored files (a *block*): the
+#: worker reads the block's rows with one Parquet read per stored file, analyses them in chunks
+#: of :data:`CHUNK_MAX` and returns the block's result parts already concatenated, with the
+#: documents encoded as JSON (at most this many; fewer so that every worker gets two blocks).
+BLOCK_MAX = 640
+
+
+def _blocks(n: int, workers: int) -> list[tuple[int, int]]:
+    size = max(1, min(BLOCK_MAX, -(-n // (2 * max(1, workers)))))
+    return [(a, min(n, a + size)) for a in range(0, n, size)]
+
+
+@dataclass(slots=True)
+class _BlockOut:
+    """What one pool task returns for a block of underlyings: per underlying, ``None`` (its
+    result is in the parts) or its failure message; the block's result parts
+    (:func:`~chainlens.runners.base.result_parts` of its results, in order); and the
+    documents of its results (the market rollup's input)."""
+
+    names: list[str]
+    failed: list[str | None]
+    parts: dict[str, pa.Table]
+    docs: list[Any]
+
+
+def _safe_block(
+    plan: dict[str, Any],
+    session: dt.date,
+    us: list[str],
+    bars: pa.Table | None,
+    events: pa.Table | None,
+    config: PipelineConfig,
+    chunk: int,
+) -> _BlockOut:
+    """One pool task: read a block's windows from the stored files (one read per file), analyse
+    them ``chunk`` at a time (:func:`_safe_many`), and build the block's result parts here, in
+    the worker (the JSON encoding of the documents and the schema casts run in parallel, and
+    the parent receives a few concatenated tables instead of one small table per
+    underlying and part)."""
+    windows = _planned_windows(plan, session, us, bars, events)
+    results: list[UnderlyingResult] = []
+    failed: list[str | None] = []
+    for a in range(0, len(windows), max(1, chunk)):  # a loop over chunks of underlyings
+        for r in _safe_many(windows[a : a + chunk], config):
+            if isinstance(r, str):
+                failed.append(r)
+            else:
+                failed.append(None)
+                results.append(r)
+    # fresh buffers: a part is a concatenation of slices of chunk-wide buffers, and a pickled
+    # slice carries its whole buffer (see _compact)
+    parts = {k: _own(t) for k, t in result_parts(results).items()}
+    return _BlockOut(names=list(us), failed=failed, parts=parts, docs=[r.doc for r in results])
+
+
+def _own(t: pa.Table) -> pa.Table:
+    """``t`` copied into buffers of its own (one chunk per column)."""
+    return t.take(pa.array(np.arange(t.num_rows, dtype=np.int64)))
+
+
+def _merge_parts(blocks: Sequence[dict[str, pa.Table]]) -> dict[str, pa.Table]:
+    """The parts of several blocks (each :func:`~chainlens.runners.base.result_parts` of its
+    results), concatenated in block order: :func:`~chainlens.runners.base.result_parts` of all
+    the results in that order."""
+    names = sorted({k for b in blocks for k in b})
+    out: dict[str, pa.Table] = {}
+    for name in names:
+        ts = [b[name] for b in blocks if name in b and (name == "docs" or b[name].num_rows)]
+        if ts:
+            out[name] = pa.concat_tables(ts)
+    return out
 
 
 def iter_windows(
@@ -419,6 +494,8 @@ def _run_one(
 
     results: list[UnderlyingResult] = []
     failed: list[str] = []
+    block_parts: list[dict[str, pa.Table]] = []  # pool workers reading their blocks
+    block_docs: list[Any] = []
     n = len(us)
     nw = (
         workers
@@ -482,35 +559,53 @@ def _run_one(
                             pc.is_in(events_all.column("ticker"), value_set=tick)
                         )
                     )
-                    return names, ex.submit(_safe_planned, plan, d, names, bars, events, wcfg)
+                    return names, ex.submit(
+                        _safe_block, plan, d, names, bars, events, wcfg, CHUNK_MAX
+                    )
                 chunk = [_compact(next(wit)) for _ in range(a, b)]
                 return [w.underlying for w in chunk], ex.submit(_safe_many, chunk, wcfg)
 
-            # a bounded number of chunks in flight: memory stays that of a few chunks
-            pending: deque[tuple[list[str], Any]] = deque()
-            i = 0
-            for a, b in _chunks(n, nw):
-                pending.append(submit(a, b))
-                while len(pending) > 2 * nw:
-                    names, f = pending.popleft()
-                    for u, r in zip(names, f.result(), strict=True):
+            def collect(names: list[str], f: Any) -> None:
+                nonlocal i
+                got = f.result()
+                if isinstance(got, _BlockOut):
+                    block_parts.append(got.parts)
+                    block_docs.extend(got.docs)
+                    for u, msg in zip(names, got.failed, strict=True):
                         i += 1
-                        take(r, u, i)
-            while pending:
-                names, f = pending.popleft()
-                for u, r in zip(names, f.result(), strict=True):
+                        if msg is not None:
+                            failed.append(msg)
+                        if progress is not None:
+                            progress(i, n, u)
+                    return
+                for u, r in zip(names, got, strict=True):
                     i += 1
                     take(r, u, i)
 
-    parts = result_parts(results)
+            # a bounded number of tasks in flight: memory stays that of a few tasks
+            pending: deque[tuple[list[str], Any]] = deque()
+            i = 0
+            for a, b in _chunks(n, nw) if plan is None else _blocks(n, nw):
+                pending.append(submit(a, b))
+                while len(pending) > 2 * nw:
+                    collect(*pending.popleft())
+            while pending:
+                collect(*pending.popleft())
+
+    if block_parts:  # the workers built the parts of their blocks
+        parts = _merge_parts(block_parts)
+        docs = block_docs
+    else:
+        parts = result_parts(results)
+        docs = [r.doc for r in results]
     from chainlens.scan._stored import scan_parts  # issue 15: the stored scanner parts
 
     parts.update(scan_parts(store, d))
-    market = market_rollup([r.doc for r in results], session=d, sectors=sectors, macro=macro)
+    market = market_rollup(docs, session=d, sectors=sectors, macro=macro)
     store.write_session_results(d, parts, market)
     return RunSummary(
         session=d.isoformat(),
-        underlyings=len(results),
+        underlyings=len(docs),
         failed=failed,
         parts={k: v.num_rows for k, v in parts.items()},
         workers=nw,
