@@ -113,6 +113,7 @@ def test_cli_check_needs_sessions_and_out_needed_otherwise(tmp_path: Path) -> No
 
     assert run_guarded(app, ["simulate", "--check", "--sessions", "2"]) == 2
     assert run_guarded(app, ["simulate", "--underlyings", "3"]) == 2
+    assert run_guarded(app, ["simulate", "--demo", "--out", str(tmp_path)]) == 2  # needs --check
 
 
 def test_measure_output_rejects_a_folder_without_chains(tmp_path: Path) -> None:
