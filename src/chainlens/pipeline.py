@@ -946,8 +946,10 @@ def analyze_underlyings(
     sums keyed by (underlying, expiry, strike). Those sums add each group's premiums in row
     order where ``decompose_premium`` uses Polars' blocked sum: floats agree to 1e-12 relative
     (measured ~1e-13 at worst), everything else exactly (``tests/test_batched_kernels.py``).
-    When the chunk pass fails, each window's flow runs alone. The chain analysis, the prints,
-    notable prints and dark pool, and the per-name document stay per window;
+    The print events, notable prints, dark pool and TWAP programs of the chunk are one call
+    each too (:func:`chainlens.batched.print_events_many`, :func:`~chainlens.batched.notable_many`,
+    :func:`~chainlens.batched.darkpool_many`). When the chunk pass fails, each window's flow
+    runs alone. The chain analysis and the per-name document stay per window;
     :data:`STAGE_CPU` measures every stage.
     """
     import time

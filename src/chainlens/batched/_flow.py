@@ -535,7 +535,7 @@ def darkpool_many(
             dps[i] = darkpool_summary(p, label_threshold=thr)
             tws[i] = detect_twap(p, **twap_kw)
         return dps, tws
-    allp = pa.concat_tables([prints[i] for i in idx])  # type: ignore[misc]
+    allp = pa.concat_tables([prints[i] for i in idx])
     dp_all = darkpool_summary(allp, label_threshold=thr)
     tw_all = detect_twap(allp, **twap_kw)
     dp_by, tw_by = _by_key(dp_all, "ticker"), _by_key(tw_all, "ticker")
