@@ -161,13 +161,14 @@ def test_profile_by_expiry_short_all_matches_a_short_all_analysis() -> None:
 
 @pytest.fixture(scope="module")
 def sim_store(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dt.date]:
-    """A small simulated market, one session run through the pipeline."""
+    """A small simulated market (3 underlyings, 2 sessions), the last one run through the
+    pipeline."""
     from chainlens.runners.local import run_local
     from chainlens.sim import build_demo_market
     from chainlens.store import Store
 
     tmp = tmp_path_factory.mktemp("bse")
-    m = build_demo_market(tmp / "sim", seed=11, underlyings=4, sessions=3)
+    m = build_demo_market(tmp / "sim", seed=11, underlyings=3, sessions=2)
     d = m.sessions[-1]
     with Store(tmp / "store") as st:
         st.ingest_many(m.all_paths())
@@ -187,7 +188,7 @@ def test_stored_parts_sum_to_stored_by_strike(sim_store) -> None:
         docs = {x["underlying"]: x for x in st.read_docs(d)}
     assert bse.schema.equals(PART_SCHEMAS["by_strike_expiry"], check_metadata=True)
     assert prof.schema.equals(PART_SCHEMAS["profile_by_expiry"], check_metadata=True)
-    assert len(docs) == 4
+    assert len(docs) == 3
     for u, doc in docs.items():
         sel = bse.filter(pc.equal(bse.column("underlying"), u))
         _assert_equals_by_strike(sel, bs.filter(pc.equal(bs.column("underlying"), u)))

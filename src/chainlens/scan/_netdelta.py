@@ -117,7 +117,11 @@ def scan_netdelta(
     td = (transactional_delta(trades, chains) if trades is not None else oi_delta(chains)).filter(
         (pl.col("trade_date") >= start) & (pl.col("trade_date") <= session)
     )
-    daily = td.group_by(["underlying", "expiry", "trade_date"]).agg(pl.col("delta_shares").sum())
+    # a fixed row order (group_by returns rows in any order): the same input sums the same way
+    td = td.sort(["underlying", "expiry", "trade_date", "symbol"])
+    daily = td.group_by(["underlying", "expiry", "trade_date"], maintain_order=True).agg(
+        pl.col("delta_shares").sum()
+    )
     daily = daily.sort(["underlying", "expiry", "trade_date"]).with_columns(
         pl.col("delta_shares").cum_sum().over(["underlying", "expiry"]).alias("cum_delta_shares")
     )
@@ -135,7 +139,7 @@ def scan_netdelta(
     )
     top = (
         td.filter(pl.col("trade_date") == session)
-        .sort("delta_shares", descending=True)
+        .sort(["delta_shares", "symbol"], descending=[True, False])  # ties: by symbol
         .group_by(["underlying", "expiry"], maintain_order=True)
         .agg(
             pl.col("symbol").head(3).alias("top_symbols"),
