@@ -211,7 +211,7 @@ def row_weights(trades: pa.Table) -> dict[str, np.ndarray]:
     def dbucket(mask: np.ndarray) -> np.ndarray:
         return np.where(mask & dn_ok, dn, 0.0)
 
-    return {
+    out = {
         "calls_bought_usd": bucket(single & call & buy),
         "calls_sold_usd": bucket(single & call & sell),
         "puts_bought_usd": bucket(single & put & buy),
@@ -235,6 +235,17 @@ def row_weights(trades: pa.Table) -> dict[str, np.ndarray]:
         "delta_bearish_usd": dbucket(dsingle & ((call & sell) | (put & buy))),
         "delta_notional_usd": dbucket(keep),
     }
+    if "size" in trades.column_names:  # issue 11: contracts per side bucket
+        size = _f64(trades, "size")
+        for k, m in zip(_CONTRACT_BUCKETS, ((single & call & buy), (single & call & sell),
+                                            (single & put & buy), (single & put & sell)), strict=True):  # fmt: skip
+            out[k] = np.where(m, size, 0.0)
+    return out
+
+
+#: Row-weight keys of the contracts bought/sold buckets (calls bought, calls sold, puts bought,
+#: puts sold), present in :func:`row_weights` when the trades carry ``size``.
+_CONTRACT_BUCKETS = ("#calls_bought", "#calls_sold", "#puts_bought", "#puts_sold")
 
 
 def decompose_segmented(
@@ -369,14 +380,8 @@ def decompose_segmented(
     c["dir_side_label"] = dside
     c["dir_flip"] = pc.not_equal(dnaive, dside)
     # issue 11: contracts per side bucket (decompose_premium's CONTRACT_COLUMNS), same trades
-    if "size" in trades.column_names:
-        size = _f64(trades, "size")
-
-        def cbucket(mask: np.ndarray) -> np.ndarray:
-            return np.bincount(codes, weights=np.where(mask, size, 0.0), minlength=G)
-
-        cb, cs = cbucket(single & call & buy), cbucket(single & call & sell)
-        pb, ps = cbucket(single & put & buy), cbucket(single & put & sell)
+    if _CONTRACT_BUCKETS[0] in w:
+        cb, cs, pb, ps = (np.bincount(codes, weights=w[k], minlength=G) for k in _CONTRACT_BUCKETS)
         cc = [cb, cs, pb, ps, cb - cs, pb - ps, cb - cs + pb - ps]
         for k, v in zip(CONTRACT_COLUMNS, cc, strict=True):
             c[k] = v
