@@ -405,6 +405,38 @@ def test_stored_filtered_page_equals_a_fresh_analysis(
     )  # fmt: skip
 
 
+def test_filtered_surfaces_follow_the_expiry_filter(
+    client: TestClient, store_root: Path, latest: dt.date
+) -> None:
+    """The DX/GX surfaces follow the expiry filter and the model. A surface point is a sum
+    over contracts, so the surfaces of single-expiry pages add up to the surface of the page
+    holding every selectable expiry (a property of the whole computation, run once per page),
+    and with every expiry of the stored chain selected they equal the stored pipeline surface."""
+    import numpy as np
+
+    full = client.get("/api/v1/ticker/SPY").json()
+    assert full["source"]["surfaces"] == "stored"
+    every = client.get("/api/v1/ticker/SPY?dte_max=3650").json()
+    sel = every["filter"]["selected_expiries"]
+    assert every["source"]["surfaces"].startswith("computed from the stored chain")
+    for key in ("dx_shares", "gx_shares_per_usd"):
+        parts = [
+            np.asarray(client.get(f"/api/v1/ticker/SPY?expiry={e}").json()["surfaces"][key])
+            for e in sel
+        ]
+        total = np.asarray(every["surfaces"][key])
+        np.testing.assert_allclose(np.sum(parts, axis=0), total, rtol=1e-9, atol=1e-6)
+        with Store(store_root, read_only=True) as st:
+            n_exp = len(set(st.chain("SPY", latest).column("expiry").to_pylist()))
+        if n_exp == len(sel):  # every expiry of the chain selected: the stored surface
+            np.testing.assert_allclose(total, full["surfaces"][key], rtol=1e-9, atol=1e-6)
+    e = sel[len(sel) // 2]  # a later expiry: the nearest ones settle inside the surface's hours
+    one = client.get(f"/api/v1/ticker/SPY?expiry={e}").json()
+    short = client.get(f"/api/v1/ticker/SPY?expiry={e}&model=short_all").json()
+    assert np.abs(one["surfaces"]["dx_shares"]).max() > 0
+    assert one["surfaces"]["dx_shares"] != short["surfaces"]["dx_shares"]
+
+
 def test_stored_scanners_equal_the_scan_command(
     client: TestClient, store_root: Path, latest: dt.date
 ) -> None:

@@ -172,14 +172,8 @@ def test_expiry_filter_changes_every_panel(page: object, server: str) -> None:
     assert pg.eval_on_selector("#sum-expiries", "e => e.textContent") == "1"  # type: ignore[attr-defined]
     # every panel that depends on the expiries changed (the heatmap keeps the other sessions'
     # rows for the same strikes, so its data changes too)
-    # (the dealer DX / GX surfaces are stored for all expiries only: they keep their data and
-    # the source note says so)
-    fixed = {"chart-dx_shares", "chart-gx_shares_per_usd"}
-    same = [
-        k
-        for k in before
-        if k in after and before[k] == after[k] and not k.startswith("sum") and k not in fixed
-    ]
+    # (the dealer DX / GX surfaces included: they are computed for the selected expiries)
+    same = [k for k in before if k in after and before[k] == after[k] and not k.startswith("sum")]
     assert same == [], f"panels unchanged by the expiry filter: {same}"
     note = pg.text_content("#source-note")  # type: ignore[attr-defined]
     assert note.startswith("Stored results of chainlens run for the selected expiries"), note

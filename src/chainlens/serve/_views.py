@@ -326,7 +326,7 @@ def _stored_filtered(
       level, zero gamma its sign change nearest spot (:func:`chainlens.exposure.zero_gamma`);
     * expected moves, ATM IV, skew and smiles: the stored document's per-expiry entries of
       ``sel`` (smiles are stored for the next three expiries only);
-    * surfaces: the stored all-expiry surfaces of the run's model (no per-expiry part).
+    * surfaces: :func:`_filtered_surfaces` (the one panel computed from the stored chain).
     """
     from chainlens.exposure import wall_above, wall_below, zero_gamma
 
@@ -420,10 +420,37 @@ def _stored_filtered(
             "by_strike": by_strike,
             "profile": profile,
             "vol": vol,
-            "surfaces": a0.get("surfaces") or {},
+            "surfaces": _filtered_surfaces(reader, ticker, d, model, sel),
             "_source": "stored",
         }
     )
+
+
+def _filtered_surfaces(
+    reader: Any, ticker: str, d: dt.date, model: str, sel: list[dt.date]
+) -> dict[str, Any]:
+    """The DX/GX surfaces (seed 004: dealer delta in shares and dealer gamma in shares per USD
+    over spot × time) of the expiries ``sel`` under ``model``.
+
+    A surface point sums every contract's delta or gamma at that spot and time, so the stored
+    all-expiry surface cannot be split by expiry; storing one surface per expiry and model
+    would multiply the part by the number of expiries for every underlying of the market. So
+    this panel is computed on request: :func:`chainlens.analysis.analyze_chain` of the stored
+    chain restricted to ``sel`` (vol views off), with the run's grid and greeks settings, and
+    cached per store generation like every page part. ``{}`` when ``sel`` is empty.
+    """
+
+    def make() -> dict[str, Any]:
+        from chainlens.analysis import AnalysisConfig, analyze_chain
+
+        if not sel:
+            return {}
+        ch = reader.chain(ticker, d)
+        keep = pc.is_in(ch.column("expiry"), value_set=pa.array(sel, pa.date32()))
+        res = analyze_chain(ch.filter(keep), AnalysisConfig(dealer_model=model, vol=False))
+        return dict(jsonable(res[0].to_json()).get("surfaces") or {}) if res else {}
+
+    return reader.cached(("surfaces", ticker, d, tuple(sel), model), make)
 
 
 BY_STRIKE_COLUMNS = [
@@ -680,7 +707,9 @@ def _ticker_view(reader: Any, ticker: str, d: dt.date, f: TickerFilter) -> dict[
             "by_expiry": "stored" if (stored_exp is not None or not f.active) else "computed",
             "oi_change": "stored",
             "heatmap": "chain history",
-            "surfaces": "stored (all expiries, run's model)" if f.active else "stored",
+            "surfaces": "computed from the stored chain (selected expiries and model)"
+            if f.active
+            else "stored",
             "note": _ticker_source_note(f, src),
         },
     }
@@ -700,8 +729,8 @@ def _ticker_source_note(f: TickerFilter, src: str = "stored") -> str:
             "Stored results of chainlens run for "
             + " and ".join(what)
             + " (by_strike_expiry and profile_by_expiry parts summed over the selected"
-            " expiries). The dealer surfaces are stored for all expiries and the classic"
-            " model only, so they do not follow the filter."
+            " expiries). The dealer surfaces are computed from the stored chain for the same"
+            " expiries and model."
         )
     return (
         "Computed from the stored chain for "
