@@ -696,7 +696,37 @@ def _scale(lo: float, hi: float, a: float, b: float) -> Any:
 
 
 def _title(c: Chart) -> str:
-    return f'<text x="{_W / 2}" y="16" text-anchor="middle" class="ct">{escape(c.title)}</text>'
+    # baseline 14: the 13px title sits above the axis labels (baseline _PAD_T - 3)
+    return f'<text x="{_W / 2}" y="14" text-anchor="middle" class="ct">{escape(c.title)}</text>'
+
+
+#: Estimated advance of one character of the 10px axis/legend font (px); errs wide.
+_CHAR_W = 6.0
+_LEGEND_ROW = 14
+
+
+def _legend_layout(c: Chart, pad_r: float) -> tuple[list[tuple[float, float]], int]:
+    """Position ``(x, y)`` of each series' legend swatch, wrapping into rows of
+    ``_LEGEND_ROW`` px below the plot when the labels do not fit, and the row count. The first
+    row stops short of the x-axis label, which shares its line."""
+    x0 = _PAD_L + 10.0
+    end0 = _W - pad_r - (len(c.x_label) * _CHAR_W + 12 if c.x_label else 0.0)
+    out: list[tuple[float, float]] = []
+    x, row = x0, 0
+    for s in c.series:
+        w = 14 + len(str(s["name"])) * _CHAR_W + 12
+        end = end0 if row == 0 else _W - 10.0
+        if x > x0 and x + w > end:
+            x, row = x0, row + 1
+        out.append((x, float(_H - 9 + row * _LEGEND_ROW)))
+        x += w
+    return out, (row + 1 if c.series else 1)
+
+
+def _xy_height(c: Chart) -> int:
+    """SVG height of a bar/line chart: ``_H`` plus one ``_LEGEND_ROW`` per extra legend row."""
+    pad_r = 70 if any(s.get("axis") == "right" for s in c.series) else _PAD_R
+    return _H + (_legend_layout(c, pad_r)[1] - 1) * _LEGEND_ROW
 
 
 def _y_axis(
@@ -754,6 +784,7 @@ def _xy_svg(c: Chart) -> list[str]:
         pos = [_PAD_L + (i + 0.5) * slot for i in range(n)]
     yfmt = tick_format(c.y_unit, c.y_label)
     parts: list[str] = [_title(c)]
+    legend = _legend_layout(c, pad_r)[0]
     _y_axis(parts, ylo, yhi, sy, yfmt, _PAD_L - 4, "end")
     if bar and ylo < 0 < yhi:
         parts.append(
@@ -803,16 +834,15 @@ def _xy_svg(c: Chart) -> list[str]:
                     )
                     + "/>"
                 )
-        step = min(130.0, (_W - _PAD_L - 10) / max(1, len(c.series)))  # many series: closer
-        lx = _PAD_L + 10 + si * step
+        lx, ly = legend[si]
         dashed = not bar and (s.get("dash") or s.get("axis") == "right")
         swatch = (
-            f'<line x1="{lx:.1f}" x2="{lx + 10:.1f}" y1="{_H - 9}" y2="{_H - 9}" stroke="{col}" stroke-width="2" stroke-dasharray="3 2"/>'
+            f'<line x1="{lx:.1f}" x2="{lx + 10:.1f}" y1="{ly}" y2="{ly}" stroke="{col}" stroke-width="2" stroke-dasharray="3 2"/>'
             if dashed
-            else f'<rect x="{lx:.1f}" y="{_H - 14}" width="10" height="10" fill="{col}"/>'
+            else f'<rect x="{lx:.1f}" y="{ly - 5}" width="10" height="10" fill="{col}"/>'
         )
         parts.append(
-            f'{swatch}<text x="{lx + 14:.1f}" y="{_H - 5}" class="ax">{escape(s["name"])}</text>'
+            f'{swatch}<text x="{lx + 14:.1f}" y="{ly + 4}" class="ax">{escape(s["name"])}</text>'
         )
     if sx is not None and xr is not None:
         for mx, text, is_spot, lrow, to_left in _marker_labels(c, *xr):
@@ -843,10 +873,11 @@ def _xy_svg(c: Chart) -> list[str]:
             f'<text x="{_W - pad_r}" y="{_H - _PAD_B + 27}" text-anchor="end" class="ax">{escape(c.x_label)}</text>'
         )
     if c.y_label:
-        parts.append(f'<text x="12" y="{_PAD_T - 6}" class="ax">{escape(c.y_label)}</text>')
-    if right and c.y2_label:
+        parts.append(f'<text x="12" y="{_PAD_T - 3}" class="ax">{escape(c.y_label)}</text>')
+    if right and c.y2_label:  # along the right edge: at the top it would run into the title
+        yc = (_PAD_T + _H - _PAD_B) / 2
         parts.append(
-            f'<text x="{_W - 8}" y="{_PAD_T - 6}" text-anchor="end" class="ax">{escape(c.y2_label)}</text>'
+            f'<text x="{_W - 6}" y="{yc:.1f}" transform="rotate(90 {_W - 6} {yc:.1f})" text-anchor="middle" class="ax">{escape(c.y2_label)}</text>'
         )
     return parts
 
@@ -1036,7 +1067,13 @@ def chart_svg(c: Chart) -> Markup:
     else:
         raise ValueError(f"unknown chart kind {c.kind!r}")
     body = "".join(parts)
-    h = _zones_height(c) if c.kind == "zones" else _H
+    h = (
+        _zones_height(c)
+        if c.kind == "zones"
+        else _xy_height(c)
+        if c.kind in ("bar", "line")
+        else _H
+    )
     return Markup(
         f'<svg class="chart" id="svg-{escape(c.id)}" role="img" aria-label="{escape(c.title)}" '
         f'viewBox="0 0 {_W} {h}" width="{_W}" height="{h}" xmlns="http://www.w3.org/2000/svg">{body}</svg>'
