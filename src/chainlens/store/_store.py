@@ -1210,8 +1210,9 @@ class Store(ResultsMixin):
                     ).fetchall()
                     if src:
                         sid = src[0][0]
-                        for t in ("files", "snapshots", "sources"):
-                            con.execute(f"DELETE FROM {t} WHERE source_id = ?", [sid])
+                        con.execute("DELETE FROM files WHERE source_id = ?", [sid])
+                        con.execute("DELETE FROM snapshots WHERE source_id = ?", [sid])
+                        con.execute("DELETE FROM sources WHERE source_id = ?", [sid])
                     con.execute("DELETE FROM results WHERE file = ?", [p["file"]])
                 con.execute("COMMIT")
             except BaseException:
