@@ -32,6 +32,15 @@ Kinds (``scenarios.json`` ``kind``; pinned strings)
 ``darkpool_distribution``  on the rally day, a TWAP-like sell program at the bid in the dark
                            pools of a name that closes up (0.5-0.9x its ordinary dark volume, so
                            the day's net is 30-45% of its dark notional, at the bid).
+``premium_spike``          a name trades several times its ordinary option premium on a session
+                           (seed 004 "Premium/Volume Multiples": 3-5x, 11x, 13x): the day's
+                           premium is set to 6.5-10x the name's background premium of that
+                           session, bought at the ask (~90% of the planted premium) in three
+                           OTM contracts of two expiries 2-9 weeks out, with a further-OTM
+                           strike sold against the main one (a spread). One name spikes on one
+                           session; a second name has a first hit (3.5-5x) and a second, larger
+                           one (9-13x) on the next session (seed 004: "11x daily after several
+                           days of 3-5x").
 """
 
 from __future__ import annotations
@@ -65,6 +74,7 @@ SCENARIO_KINDS = (
     "earnings_ramp",
     "max_pain_pin",
     "darkpool_distribution",
+    "premium_spike",
 )
 
 _EPOCH = np.datetime64("1970-01-01", "D")
@@ -107,6 +117,11 @@ class ScenarioPlan:
         for sc in scenarios:
             self.by_uid.setdefault(sc.uid, []).append(sc)
         self.paths: DailyPaths | None = None
+        #: spike names: session -> the name's option premium of the session at the contracts'
+        #: values at the close (USD, background + planted), the base of the spike multiples
+        self.day_premium: dict[int, dict[int, float]] = {
+            sc.uid: {} for sc in scenarios if sc.kind == "premium_spike"
+        }
 
     # ---------------------------------------------------------------- before the run
     def earn_offset(self, eo: np.ndarray) -> np.ndarray:
@@ -173,10 +188,13 @@ class ScenarioPlan:
         """The planted orders of this session and chunk."""
         rows = []
         lo, hi = int(ctx.uids[0]), int(ctx.uids[-1])
+        self._record_premium(ctx, bg)
         for uid in range(lo, hi + 1):
             for sc in self.by_uid.get(uid, []):
                 if sc.kind == "call_selling_rally" and ctx.s == self.rally and sc.resolved:
                     _size_call_selling(sc, ctx, bg)
+                if sc.kind == "premium_spike" and ctx.s in sc.sessions and sc.resolved:
+                    _plan_spike(sc, ctx)
                 for o in sc.orders:
                     if o[0] == ctx.s:
                         rows.append((sc, o))
@@ -227,6 +245,20 @@ class ScenarioPlan:
             )
         return Orders.concat(parts) if parts else None
 
+    def _record_premium(self, ctx: Ctx, bg: Orders) -> None:
+        """The background premium of the session of each spike name in the chunk (size x
+        value at the close x 100, both legs of spreads)."""
+        lo, hi = int(ctx.uids[0]), int(ctx.uids[-1])
+        mine = [u for u in self.day_premium if lo <= u <= hi]
+        if not mine:
+            return
+        prem = bg.size * ctx.theo[bg.cidx] * 100.0
+        two = (bg.style == 3) & (bg.partner >= 0)
+        prem = prem + np.where(two, bg.size * ctx.theo[np.maximum(bg.partner, 0)] * 100.0, 0.0)
+        by = np.bincount(ctx.pos[bg.cidx], weights=prem, minlength=len(ctx.uids))
+        for u in mine:  # a loop over the spike names only
+            self.day_premium[u][ctx.s] = float(by[u - lo])
+
     def rescale(
         self, ctx: Ctx, planted: Orders, bg: Legs, bg_px: np.ndarray, pl: Legs, pl_px: np.ndarray
     ) -> bool:
@@ -235,6 +267,11 @@ class ScenarioPlan:
         changed = False
         for uid in range(int(ctx.uids[0]), int(ctx.uids[-1]) + 1):
             for sc in self.by_uid.get(uid, []):
+                if sc.kind == "premium_spike" and ctx.s in sc.sessions:
+                    changed |= _rescale_spike(
+                        sc, ctx, planted, bg, bg_px, pl, pl_px, self.day_premium[uid]
+                    )
+                    continue
                 if sc.kind != "call_selling_rally" or ctx.s != self.rally:
                     continue
                 mine = ctx.pos[bg.cidx] == uid - int(ctx.uids[0])
@@ -337,6 +374,7 @@ class ScenarioPlan:
                         strike,
                     )
                 )
+            contracts = list(dict.fromkeys(contracts))  # a spike's block on its main strike
             out.append(
                 {
                     "id": sc.id,
@@ -523,6 +561,22 @@ def plan_scenarios(
     dp_uid = int(spy[0]) if spy else take(lambda u: uni.beta[u] > 0.6)
     if dp_uid is not None:
         add("darkpool_distribution", dp_uid, "bearish", [rally], multiple=0.5 + 0.4 * g.random())
+    # premium spikes (seed 004 multiples scanner): at least 3 earlier sessions in the average
+    if d >= 4:
+        for j in range(2 if d >= 5 else 1):
+            s1 = d - 1 if story_end else int(g.integers(3 + j, d))
+            sess = [s1] if j == 0 else [s1 - 1, s1]
+            mult = [6.5 + 3.5 * g.random()] if j == 0 else [3.5 + 1.5 * g.random(), 9.0 + 4.0 * g.random()]
+            bull = bool(g.random() < 0.75)
+            uid = take(is_stock)
+            add(
+                "premium_spike",
+                uid if uid is not None else take(lambda u: uni.kind[u] != 0),
+                "bullish" if bull else "bearish",
+                sess,
+                right=0 if bull else 1,
+                multiples=mult,
+            )
     return ScenarioPlan(items, seed, d, rally)
 
 
@@ -805,6 +859,124 @@ def _size_call_selling(sc: Scenario, ctx: Ctx, bg: Orders) -> None:
     sc.details.update(
         sold=sold, premium_usd=round(target, 0), background_premium_usd=round(prem, 0)
     )
+
+
+#: Premium spike legs: name -> (expiry slot, moneyness for calls (puts mirror it), side,
+#: share of the planted premium, order style). Slot 0: the first expiry 14+ days out (the
+#: standard monthly when one is within 45 days); slot 1: the next monthly 40+ days out.
+_SPIKE_LEGS = {
+    "main": (0, 0.03, 1, 0.35, 1),
+    "main_block": (0, 0.03, 1, 0.15, 2),  # the main strike again, as a block
+    "next": (0, 0.06, 1, 0.20, 1),
+    "later": (1, 0.05, 1, 0.20, 2),
+    "short": (0, 0.10, -1, 0.10, 0),
+}
+
+
+def _pick_spike(sc: Scenario, ctx: Ctx) -> bool:
+    """Contracts of a premium spike from the session's listing (module notes)."""
+    uid = sc.uid
+    p = uid - int(ctx.uids[0])
+    spot = float(ctx.spot[p])
+    put = int(sc.params["right"])
+    exps = _expiries(ctx, uid, ctx.sday + 14)
+    if len(exps) == 0:
+        return False
+    monthly = [e for e in exps.tolist() if _is_monthly(_date(e))]
+    e0 = next((e for e in monthly if e <= ctx.sday + 45), int(exps[0]))
+    later = [e for e in monthly if e >= ctx.sday + 40 and e > e0]
+    e1 = later[0] if later else int(exps[-1])
+    sel_live = ctx.theo >= max(0.05, 0.002 * spot)
+    used: set[tuple[int, float]] = set()
+    for name, (slot, m, _, _, _) in _SPIKE_LEGS.items():
+        if name == "main_block":
+            continue
+        exp = e0 if slot == 0 else e1
+        target = spot * (1 - m if put else 1 + m)
+        sel = (
+            (ctx.pos == p)
+            & (ctx.exp_day == exp)
+            & (ctx.am == 0)
+            & ((~ctx.is_call) == bool(put))
+            & sel_live
+        )
+        for k in used:
+            if k[0] == exp:
+                sel &= ctx.strike != k[1]
+        i = _nearest(ctx, sel, target)
+        if i < 0:
+            continue
+        used.add((int(exp), float(ctx.strike[i])))
+        sc.contracts[name] = (int(exp), 0, float(ctx.strike[i]), put)
+    if "main" not in sc.contracts:
+        sc.contracts.clear()
+        return False
+    sc.contracts["main_block"] = sc.contracts["main"]
+    sc.details["strikes"] = sorted({c[2] for c in sc.contracts.values()})
+    sc.details["expiries"] = sorted({_date(c[0]).isoformat() for c in sc.contracts.values()})
+    return True
+
+
+def _plan_spike(sc: Scenario, ctx: Ctx) -> None:
+    """The spike's orders of this session, sized from the contracts' values at the close (the
+    sizes are set against the background at traded prices by :func:`_rescale_spike`)."""
+    if any(o[0] == ctx.s for o in sc.orders):
+        return
+    if not sc.contracts and not _pick_spike(sc, ctx):
+        return
+    unit = 1e6  # planted premium before rescaling (USD); only the proportions matter here
+    for name, (_, _, side, share, style) in _SPIKE_LEGS.items():
+        if name not in sc.contracts:
+            continue
+        i = ctx.find(sc.uid, *sc.contracts[name])
+        px = max(float(ctx.theo[i]), 0.05) if i >= 0 else 1.0
+        sz = max(int(np.ceil(unit * share / (px * 100.0))), 10)
+        sc.orders.append((ctx.s, name, side, True, sz, style, None))
+
+
+def _rescale_spike(
+    sc: Scenario,
+    ctx: Ctx,
+    planted: Orders,
+    bg: Legs,
+    bg_px: np.ndarray,
+    pl: Legs,
+    pl_px: np.ndarray,
+    day_premium: dict[int, float],
+) -> bool:
+    """Scale the spike's orders (in place) so that the name's premium of the session, at the
+    prices the trades print, is ``multiple`` x its average premium over the (up to 20)
+    earlier sessions (the scanner's base: seed 004's rolling average)."""
+    j = sc.sessions.index(ctx.s)
+    mult = float(sc.params["multiples"][j])
+    mine = ctx.pos[bg.cidx] == sc.uid - int(ctx.uids[0])
+    bg_prem = float((bg_px[mine] * bg.size[mine] * 100.0).sum())
+    sel = pl.program == sc.id
+    got = float((pl_px[sel] * pl.size[sel] * 100.0).sum())
+    rows = planted.program == sc.id
+    if got <= 0 or not rows.any():
+        return False
+    earlier = [day_premium[s] for s in range(max(0, ctx.s - 20), ctx.s) if s in day_premium]
+    est_today = day_premium.get(ctx.s, 0.0)
+    # traded prices vs values at the close, from the name's background of the session
+    r = bg_prem / est_today if est_today > 0 else 1.0
+    base = float(np.mean(earlier)) * r if earlier else bg_prem
+    want = max(mult * max(base, 5e4) - bg_prem, 0.5 * bg_prem, 5e4)
+    f = want / got
+    planted.size[rows] = np.maximum(np.ceil(planted.size[rows] * f), 1).astype(np.int64)
+    day_premium[ctx.s] = est_today + want / r
+    bought = float((pl_px[sel] * pl.size[sel] * (pl.side[sel] > 0)).sum()) * 100.0
+    by = sc.details.setdefault("by_session", {})
+    by[str(ctx.day)] = {
+        "multiple_planned": round(mult, 3),
+        "average_premium_usd": round(base, 0),
+        "background_premium_usd": round(bg_prem, 0),
+        "background_contracts": int(bg.size[mine].sum()),
+        "planted_premium_usd": round(want, 0),
+        "planted_contracts": int(planted.size[rows].sum()),
+        "planted_bought_share": round(bought / got, 4),
+    }
+    return True
 
 
 def _place_pin(sc: Scenario, ctx: Ctx, paths: DailyPaths | None) -> None:
