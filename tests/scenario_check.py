@@ -22,6 +22,7 @@ PHRASES: Mapping[str, str] = {
     "call_selling_rally": "Call selling into strength",
     "earnings_ramp": "Earnings build",
     "max_pain_pin": "Max-pain pin",
+    "premium_spike": "Premium spike",
 }
 DIRECTIONS: Mapping[str, str] = {"exit_bullish": "bullish exit", "exit_bearish": "bearish exit"}
 

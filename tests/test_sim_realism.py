@@ -79,7 +79,7 @@ def test_public_api() -> None:
         "build_demo_market",
         "simulate_market",
     }
-    assert len(sim.SCENARIO_KINDS) == 9
+    assert len(sim.SCENARIO_KINDS) == 10
 
 
 def test_cli_simulate_json_and_store(tmp_path: Path) -> None:

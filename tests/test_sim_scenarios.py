@@ -242,3 +242,47 @@ def test_darkpool_distribution_into_strength(market) -> None:
         at_bid = p["size"].filter(x <= 0.25).sum()
         at_ask = p["size"].filter(x >= 0.75).sum()
         assert at_bid > 2 * at_ask
+
+
+def test_premium_spike_several_times_the_average(market) -> None:
+    """Seed 004 premium/volume multiples, hand-computed from the written files: on each spike
+    session the name's premium (trades: price x size x 100) is at least 3x its average over the
+    earlier sessions (chains: volume x mid x 100, the scanner's estimate there), and so is its
+    volume; the planted contracts hold most of the premium, mostly bought at or above the mid,
+    and the chain volume of each equals the tape's size."""
+    m, _, scen = market
+    spikes = _of(scen, "premium_spike")
+    assert spikes
+    for s in spikes:
+        t = s["ticker"]
+        for day in s["sessions"]:
+            j = _idx(m, day)
+            prior = []
+            for d in m.sessions[max(0, j - 20) : j]:
+                c = pl.read_parquet(m.out_dir / f"chain-{d}.parquet").filter(
+                    pl.col("underlying") == t
+                )
+                mid = pl.when((c["bid"] > 0) & (c["ask"] >= c["bid"])).then(
+                    (c["bid"] + c["ask"]) / 2
+                )
+                px = c.select(mid.otherwise(pl.col("last")).fill_null(0.0)).to_series()
+                prior.append((float((c["volume"] * px * 100).sum()), float(c["volume"].sum())))
+            tr = pl.read_parquet(m.out_dir / f"trades-{day}.parquet").filter(
+                pl.col("underlying") == t
+            )
+            prem = float((tr["price"] * tr["size"] * 100).sum())
+            ch = pl.read_parquet(m.out_dir / f"chain-{day}.parquet").filter(
+                pl.col("underlying") == t
+            )
+            vol = float(ch["volume"].sum())
+            assert len(prior) >= 3
+            assert prem >= 3.0 * np.mean([p for p, _ in prior]), (t, day)
+            assert vol >= 3.0 * np.mean([v for _, v in prior]), (t, day)
+            mine = tr.filter(pl.col("symbol").is_in(s["contracts"]))
+            p_mine = mine["price"] * mine["size"] * 100
+            assert float(p_mine.sum()) >= 0.6 * prem, (t, day)
+            bought = p_mine.filter(mine["price"] >= (mine["bid"] + mine["ask"]) / 2).sum()
+            assert bought >= 0.8 * float(p_mine.sum()), (t, day)
+            for sym in s["contracts"]:
+                cv = ch.filter(pl.col("symbol") == sym)["volume"].sum()
+                assert cv == tr.filter(pl.col("symbol") == sym)["size"].sum(), sym

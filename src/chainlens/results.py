@@ -1628,3 +1628,5 @@ class ReportDoc(UnderlyingDoc):
     dealer_profiles: NotRequired[ReportDealerProfiles]
     vol_curves: NotRequired[list[ReportVolCurve]]
     net_volume: NotRequired[ReportNetVolume]
+    #: the premium/volume multiples scanner's reading of the ticker (:mod:`chainlens.report._unusual`)
+    unusual: NotRequired[JSONValue]

@@ -30,6 +30,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from chainlens.market import INDEX_LIKE
+from chainlens.report._readers import is_live, stored_part, threshold_reader
 
 __all__ = [
     "EXTRA_THRESHOLDS",
@@ -79,8 +80,7 @@ SIGN_WORDS: Mapping[tuple[str, str], str] = MappingProxyType(
 )
 
 
-def _th(name: str) -> Any:
-    return EXTRA_THRESHOLDS[name][0]
+_th = threshold_reader(EXTRA_THRESHOLDS)
 
 
 def is_high_oi(ticker: str) -> bool:
@@ -88,8 +88,7 @@ def is_high_oi(ticker: str) -> bool:
     return ticker.upper() in HIGH_OI_NAMES
 
 
-def _live(session: str, e: Any) -> bool:
-    return e is not None and str(e)[:10] > str(session)[:10]
+_live = is_live
 
 
 # --------------------------------------------------------------------------- high-OI names
@@ -475,8 +474,6 @@ def report_extras(
     table; the report step passes the rule table's ``vol_oi_table_half_width_pct``): ``high_oi``, ``event_prepost`` for the flow lens; ``dealer_profiles``,
     ``vol_curves``, ``net_volume`` for the premium and bias lenses. A view whose inputs are
     not stored is left out (the lens then says so or falls back to the document)."""
-    from chainlens.results import RESULTS_NAME
-
     t = doc["underlying"]
     session = dt.date.fromisoformat(str(doc["session"])[:10])
     out: dict[str, Any] = {}
@@ -484,12 +481,15 @@ def report_extras(
     own = [d for d in store.session_dates(t) if d in res]
 
     def part(day: dt.date, name: str) -> pa.Table | None:
-        try:
-            return store.read_results(RESULTS_NAME, day, name, underlying=t)
-        except Exception:  # a part never written (old store): the view is left out
-            return None
+        return stored_part(store, day, name, t)
 
     a = doc["analysis"]
+    if {"flow", "premium"} & set(lenses):  # seed 004 multiples scanner (stored scan_unusual)
+        from chainlens.report._unusual import ticker_unusual
+
+        un = ticker_unusual(store, doc)
+        if un is not None:
+            out["unusual"] = un
     if "flow" in lenses:
         earlier = [d for d in own if d < session][-int(_th("high_oi_avg_sessions")) :]
         parts = [p for d in earlier if (p := part(d, "by_strike")) is not None]

@@ -84,6 +84,9 @@ def daily_report(
     links = chain_links(session, result_sessions(store), "daily", fmt)
     docs = store.read_docs(session)
     market = {**store.read_market(session), "oi_signals": market_signals(docs)}
+    from chainlens.report._unusual import market_unusual  # issue 11: seed 004 scanner hits
+
+    market["unusual"] = market_unusual(store, session, docs)
     market["context"] = market_context(store, session, docs, market, thesis=thesis)
     from chainlens.report._outcomes import session_outcomes  # issue 16
 
@@ -119,6 +122,9 @@ def write_session_reports(
     from chainlens.report.lenses.signals import market_signals  # issue 11
 
     market = {**store.read_market(session), "oi_signals": market_signals(list(docs.values()))}
+    from chainlens.report._unusual import market_unusual  # issue 11: seed 004 scanner hits
+
+    market["unusual"] = market_unusual(store, session, list(docs.values()))
     from chainlens.report._context import market_context  # issue 19
 
     market["context"] = market_context(store, session, list(docs.values()), market, thesis=thesis)

@@ -26,6 +26,7 @@ from types import MappingProxyType
 from typing import Any
 
 from chainlens._dates import doc_date
+from chainlens.report._readers import is_live, threshold_reader
 
 __all__ = [
     "DIRECTION_WORDS",
@@ -94,8 +95,7 @@ def direction_words(direction: str) -> str:
 PIN_NEAR_PCT = 3.0
 
 
-def _th(name: str) -> Any:
-    return SIGNAL_THRESHOLDS[name][0]
+_th = threshold_reader(SIGNAL_THRESHOLDS)
 
 
 def _rec(kind: str, direction: str, seed: str, watch: str, **kw: Any) -> dict[str, Any]:
@@ -108,8 +108,7 @@ def _rec(kind: str, direction: str, seed: str, watch: str, **kw: Any) -> dict[st
     return base
 
 
-def _live(session: str, expiry: Any) -> bool:
-    return expiry is not None and str(expiry)[:10] > str(session)[:10]
+_live = is_live
 
 
 def roll_signals(doc: Mapping[str, Any]) -> list[dict[str, Any]]:

@@ -9,6 +9,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from chainlens.report._readers import is_live
+
 __all__ = [
     "ES_MULTIPLIER",
     "STRIKE_WINDOW",
@@ -35,8 +37,7 @@ SIGN_READINGS: Mapping[tuple[str, str], str] = {
 }
 
 
-def _live(session: str, e: Any) -> bool:
-    return e is not None and str(e)[:10] > str(session)[:10]
+_live = is_live
 
 
 def expected_moves(doc: Mapping[str, Any], n: int = 6) -> list[dict[str, Any]]:

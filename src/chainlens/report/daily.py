@@ -359,6 +359,11 @@ def build_daily(m: Mapping[str, Any], *, links: Mapping[str, str | None] | None 
         head.append(say(fb, "daily.head_no_trades", "daily.session"))
         sections = [no_data(fb, "side_decomposition", "Options Flow — Side Decomposition", "trades"),
                     _chain_top(fb, m)]  # fmt: skip
+    from chainlens.report.lenses.unusual import daily_unusual_section  # issue 11: seed 004
+
+    un = daily_unusual_section(fb, m)
+    if un is not None:  # the multiples scanner's hits, with the top flow
+        sections.append(un)
     ctx = m.get("context")
     if ctx is not None:  # issue 19: market context from stored bars, chains and prints
         from chainlens.report.lenses import context as lc

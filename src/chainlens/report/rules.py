@@ -340,6 +340,25 @@ RULES = RULES + (
     _r("bl.verdict", "bottom_line", "003 bottom line", "at least one reading above has a sign", "Taken together, {0} of the readings above lean bearish ({bears}) and {1} bullish ({bulls}): {closing}."),
 )  # fmt: skip
 
+# ---- issue 11: premium/volume multiples scanner hits (report._unusual reads, lenses.unusual writes)
+from chainlens.report._unusual import UNUSUAL_THRESHOLDS  # noqa: E402
+
+THRESHOLDS = MappingProxyType({**THRESHOLDS, **UNUSUAL_THRESHOLDS})
+_UN = (
+    "unusual_min_multiple",
+    "unusual_min_sessions",
+    "unusual_top_contracts",
+    "unusual_min_contract_share",
+    "unusual_history_sessions",
+)
+RULES = RULES + (
+    _r("unusual.hit", "unusual_activity", "004 premium/volume multiples", "the ticker's premium or volume multiple of its rolling average reaches the scanner threshold (stored scan_unusual part) and trades are stored", "{kind} spike ({direction}): {t} option premium {0}, {1}× its {2}-session average of {3}; volume {4} contracts, {5}× its average of {6}; {7} of the premium bought at the ask{conc}{repeat} — {watch}.", *_UN),
+    _r("unusual.hit_chain", "unusual_activity", "004 premium/volume multiples", "a scanner hit without trades (premium estimated from the chain)", "{kind} spike (side n/a): {t} option premium {0} (chain volume × mid), {1}× its {2}-session average of {3}; volume {4} contracts, {5}× its average of {6}{repeat} — aggressor sides and the contracts traded need option trades.", "unusual_min_multiple", "unusual_min_sessions", "unusual_history_sessions"),
+    _r("unusual.below", "flow_summary", "004 premium/volume multiples", "the ticker has a stored scan_unusual row below the threshold", "Premium {0} is {1}× its {2}-session average of {3} and volume {4}× its average: below the multiples scanner's {5}× (seed 004).", "unusual_min_multiple"),
+    _r("unusual.daily", "unusual_activity", "004 premium/volume multiples", "scanner hits on the session", "{0} ticker(s) traded at least {1}× their rolling-average option premium or volume: {names}.", "unusual_min_multiple", "unusual_max_rows"),
+    _r("unusual.none", "unusual_activity", "004 premium/volume multiples", "the scan_unusual part is stored and selects no ticker", "No ticker traded {0}× its rolling-average option premium or volume (at least {1} earlier sessions in the average).", "unusual_min_multiple", "unusual_min_sessions"),
+)  # fmt: skip
+
 _BY_ID: Mapping[str, Rule] = {r.id: r for r in RULES}
 assert len(_BY_ID) == len(RULES), "duplicate rule id"
 

@@ -59,7 +59,7 @@ from chainlens.sim._universe import Universe
 from chainlens.symbols import format_osi
 
 if TYPE_CHECKING:
-    from chainlens.sim._market import Ctx
+    from chainlens.sim._ctx import Ctx
     from chainlens.sim._paths import DailyPaths
 
 __all__ = ["SCENARIO_KINDS", "ScenarioPlan", "plan_scenarios"]
@@ -564,14 +564,25 @@ def plan_scenarios(
     # premium spikes (seed 004 multiples scanner): at least 3 earlier sessions in the average
     if d >= 4:
         for j in range(2 if d >= 5 else 1):
-            s1 = d - 1 if story_end else int(g.integers(3 + j, d))
+            # the demo: a one-day spike on the first reported session, and a first hit there
+            # with the second, larger one on the last session
+            s1 = d - 2 + j if story_end else int(g.integers(3 + j, d))
             sess = [s1] if j == 0 else [s1 - 1, s1]
-            mult = [6.5 + 3.5 * g.random()] if j == 0 else [3.5 + 1.5 * g.random(), 9.0 + 4.0 * g.random()]
+            mult = (
+                [6.5 + 3.5 * g.random()]
+                if j == 0
+                else [3.5 + 1.5 * g.random(), 9.0 + 4.0 * g.random()]
+            )
             bull = bool(g.random() < 0.75)
-            uid = take(is_stock)
+            # the least active free name (seed 004: the scanner is for odd flows in names
+            # nobody watches, "~850k" of premium at 13x); a stock when one is free
+            pool = [u for u in free if uni.kind[u] == 2] or [u for u in free if uni.kind[u] != 0]
+            uid = min(pool, key=lambda u: (float(uni.activity[u]), u)) if pool else None
+            if uid is not None:
+                free.remove(uid)
             add(
                 "premium_spike",
-                uid if uid is not None else take(lambda u: uni.kind[u] != 0),
+                uid,
                 "bullish" if bull else "bearish",
                 sess,
                 right=0 if bull else 1,

@@ -644,9 +644,16 @@ def conclusions(fb: FigureBook, doc: Mapping[str, Any], lens: str) -> Section:
 
 def flow_lens(fb: FigureBook, doc: Mapping[str, Any]) -> list[Section]:
     """The flow lens's sections in seed-000 order."""
+    from chainlens.report.lenses.unusual import unusual_section, unusual_summary  # issue 11
+
     summary, prints, pos = flow_summary(fb, doc), notable(fb, doc), positioning(fb, doc)
+    below = unusual_summary(fb, doc.get("unusual"))  # seed 004 multiples, when not a hit
+    if below is not None:
+        summary.sentences.append(below)
+    un = unusual_section(fb, doc)  # seed 004 multiples scanner hit: right after the verdict
     return [
         verdict(fb, doc),
+        *([un] if un is not None else []),
         summary,
         prints,
         pos,

@@ -161,7 +161,9 @@ def premium_lens(fb: FigureBook, doc: Mapping[str, Any]) -> list[Section]:
     if not hm.charts:
         hm.sentences.append(say(fb, "surfaces.none"))
         hm.status = "no_data"
+    from chainlens.report.lenses.unusual import unusual_section  # issue 11: seed-004 scanner
     from chainlens.report.lenses.views import views_section  # issue 11: seed-004 views
 
-    return [iv_vs_realized(fb, doc), expected_move(fb, doc), walls_pin(fb, doc), smile_skew(fb, doc), hm,
+    un = unusual_section(fb, doc)
+    return [*([un] if un is not None else []), iv_vs_realized(fb, doc), expected_move(fb, doc), walls_pin(fb, doc), smile_skew(fb, doc), hm,
             views_section(fb, doc), conclusions(fb, doc, "premium")]  # fmt: skip
