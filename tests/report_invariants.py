@@ -57,10 +57,13 @@ def common_checks(r: Report) -> list[str]:
         if s.rule not in _RULE_IDS:
             bad.append(f"sentence without a rule: {s.text[:80]!r}")
     cells = [c for sec in r.sections for t in sec.tables for row in t.rows for c in row]
+    scanner = {s.text for s in _sentences(r) if (s.rule or "").startswith("unusual.")}
     for where, text in [*_texts(r), *(("table", c) for c in cells)]:
         m = _ENUM.search(text)
         if m:
             bad.append(f"enum value {m.group(0)!r} in {where}: {text[:100]!r}")
+        if text in scanner:  # premium/volume multiples of a rolling average, not Vol/OI
+            continue
         for x in _MULT.findall(text):
             v = float(x.replace(",", ""))
             if v >= _TOP_VOL_OI and v not in _BOUNDS:

@@ -17,7 +17,7 @@ which way, where and whether it is a repeat. Every figure is the stored one:
 * ``direction``: the side-adjusted label of the directional premium (``flow.totals``
   ``dir_side_label``: calls bought and puts sold bullish, the reverse bearish; deep ITM and
   box-like premium left out), ``mixed`` for neutral, None without trades;
-* ``contracts``: the largest contracts by premium (``flow.top_strikes`` split by right), each
+* ``contracts``: the largest live contracts by premium (``flow.top_strikes`` split by right), each
   with ``premium_usd``, ``share`` = its premium / ``premium_usd`` and ``bought_share`` = bought
   premium / its premium; ``top_share`` = the named contracts' premium / ``premium_usd``;
 * ``earlier``: the ticker's hits in the (up to) ``unusual_history_sessions`` stored sessions
@@ -33,7 +33,7 @@ from collections.abc import Mapping, Sequence
 from types import MappingProxyType
 from typing import Any
 
-from chainlens.report._readers import stored_part, threshold_reader
+from chainlens.report._readers import is_live, stored_part, threshold_reader
 from chainlens.scan._settings import ScanSettings
 
 __all__ = [
@@ -62,16 +62,22 @@ _th = threshold_reader(UNUSUAL_THRESHOLDS)
 
 
 def spike_contracts(
-    flow: Mapping[str, Any] | None, premium_usd: float | None, spot: float | None = None
+    flow: Mapping[str, Any] | None,
+    premium_usd: float | None,
+    spot: float | None = None,
+    session: str | None = None,
 ) -> list[dict[str, Any]]:
     """The session's contracts by premium, largest first, from the flow document's
     ``top_strikes`` (premium by expiry and strike, calls and puts apart): ``expiry, strike,
     right, premium_usd, share, bought_share, otm_pct`` (module notes; ``otm_pct`` = K / spot − 1
     for a call, 1 − K / spot for a put, a fraction, negative in the money), at most
     ``unusual_top_contracts``, each holding at least ``unusual_min_contract_share`` of
-    ``premium_usd`` (the first one always)."""
+    ``premium_usd`` (the first one always). With ``session``, only contracts live after it (the
+    session's expiring contracts are left out, as in every report table)."""
     rows: list[dict[str, Any]] = []
     for r in (flow or {}).get("top_strikes") or []:
+        if session is not None and not is_live(session, r.get("expiry")):
+            continue
         for right, word in (("C", "call"), ("P", "put")):
             p = float(r.get(f"{word}_premium_usd") or 0.0)
             if p <= 0:
@@ -116,7 +122,7 @@ def unusual_record(
     direction = (
         None if not flow else {"bullish": "bullish", "bearish": "bearish"}.get(str(lab), "mixed")
     )
-    cs = spike_contracts(flow, row.get("premium_usd"), spot)
+    cs = spike_contracts(flow, row.get("premium_usd"), spot, str(row.get("session"))[:10])
     shares = [c["share"] for c in cs if c.get("share") is not None]
     return {
         "underlying": row["underlying"],

@@ -12,6 +12,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from chainlens.report._model import FigureBook, Section, Sentence, fmt_value
+from chainlens.report.lenses.common import next_session_iso
 from chainlens.report.rules import say, th
 
 __all__ = ["daily_unusual_section", "unusual_section", "unusual_sentence", "unusual_summary"]
@@ -80,10 +81,13 @@ def unusual_sentence(fb: FigureBook, rec: Mapping[str, Any], p: str = "un") -> S
     conc, ck = _contract_words(fb, p, rec.get("contracts") or [])
     rep, rk = _repeat_words(fb, p, rec)
     cs = rec.get("contracts") or []
+    # the contract to follow: the largest one still trading after the next session
+    nxt = next_session_iso(str(rec.get("session")))
+    w = next((j for j, c in enumerate(cs) if str(c["expiry"]) > nxt), None)
     main = (
-        f"{fb.d(f'{p}.c0.expiry')} {fb.d(f'{p}.c0.strike')} {cs[0]['right']}"
-        if cs
-        else "the traded strikes"
+        None
+        if w is None
+        else f"{fb.d(f'{p}.c{w}.expiry')} {fb.d(f'{p}.c{w}.strike')} {cs[w]['right']}"
     )
     if rec.get("direction") is None:
         s = say(
@@ -104,9 +108,14 @@ def unusual_sentence(fb: FigureBook, rec: Mapping[str, Any], p: str = "un") -> S
         "pct",
         "premium bought at the ask",
     )
-    watch = (f"watch list: add ({rec['direction']}); tomorrow's OI at the {main} tells new positions (OI up) from day trades"
-             if rec["direction"] in ("bullish", "bearish")
-             else f"direction unclear: tomorrow's OI at the {main} says which side opened")  # fmt: skip
+    if main is None:
+        watch = (
+            "no contract of it trades after the next session: a short-dated bet, no OI to follow"
+        )
+    elif rec["direction"] in ("bullish", "bearish"):
+        watch = f"watch list: add ({rec['direction']}); tomorrow's OI at the {main} tells new positions (OI up) from day trades"
+    else:
+        watch = f"direction unclear: tomorrow's OI at the {main} says which side opened"
     s = say(fb, "unusual.hit", *keys, kb, kind=kind, direction=rec["direction"], t=rec["underlying"],
             conc=conc, repeat=rep, watch=watch, label="Unusual activity")  # fmt: skip
     s.keys += ck + rk
