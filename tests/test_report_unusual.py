@@ -187,6 +187,9 @@ def test_reports_carry_the_hit_sentence_with_the_stored_figures(demo) -> None:  
                         assert f"a repeat: also a hit on {s['sessions'][0]} (" in text, text
                 flow = ticker_report(st, t, day, "flow")
                 assert [x.id for x in flow.sections][:2] == ["flow_verdict", "unusual_activity"]
+                # never "no spike" beside the spike (a high-OI name's strike-level reading)
+                every = [x.text for sec in flow.sections for x in sec.sentences]
+                assert not [x for x in every if "no spike beyond the usual" in x], t
         for day in demo["days"]:
             rows = {r["underlying"]: r for r in _stored(demo["root"], day)}
             d = daily_report(st, day)

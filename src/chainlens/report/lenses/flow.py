@@ -464,8 +464,14 @@ def _high_oi(fb: FigureBook, doc: Mapping[str, Any], ho: Mapping[str, Any]) -> l
                 fb.add("sn.high_oi.strike", sp["strike"], "USD", "price", "strike of the spike"),
                 fb.add("sn.high_oi.volume", sp["volume"], "contracts", "int", "volume today"),
                 fb.add("sn.high_oi.avg", sp["avg"], "contracts per session", "int", "trailing average volume")]  # fmt: skip
-        large = (" — a spike worth reading even with a compressed Vol/OI" if ho.get("spike_is_large")
-                 else " — no spike beyond the usual")  # fmt: skip
+        hit = bool((doc.get("unusual") or {}).get("hit"))  # the name-level multiples scanner
+        if ho.get("spike_is_large"):
+            large = " — a spike worth reading even with a compressed Vol/OI"
+        elif hit:  # never "no spike" beside the name's premium/volume spike (issue 11)
+            large = (" — below the strike-level spike bar: the day's spike is name-wide, "
+                     "read in the multiples-scanner section")  # fmt: skip
+        else:
+            large = " — no spike beyond the usual"
         out.append(say(fb, "sn.high_oi", *keys, t=t, n=n, right=sp["right"], large=large))
     else:
         km = fb.add(
