@@ -206,3 +206,46 @@ def test_unknown_kind_is_a_config_error(demo_store: tuple[Path, list[dt.date]]) 
     root, days = demo_store
     with Store(root, read_only=True) as st, pytest.raises(ConfigError):
         store_scan(st, "bogus", days[-1])
+
+
+def test_netdelta_reads_stored_daily_parts(
+    staggered_store: tuple[Path, list[dt.date]], tmp_path: Path
+) -> None:
+    """The net-delta scanner of the last session, with the ``scan_netdelta_daily`` parts of
+    some past sessions stored by their runs (here: written from ``scan_parts``), equals the
+    reference; and it does read them (a doctored part changes the result)."""
+    import shutil
+
+    from chainlens.results import RESULTS_NAME
+    from chainlens.scan._store_scans import DAILY_PART
+    from chainlens.scan._stored import scan_parts
+
+    src, days = staggered_store
+    root = tmp_path / "store"
+    shutil.copytree(src, root)
+    st_nd = ScanSettings()
+    with Store(root) as st:
+        last = days[-1]
+        ref = store_scan_per_underlying(st, "netdelta", last, settings=st_nd)
+        assert ref.num_rows
+        written = []
+        for d in days[1:-1:2] + [days[-2]]:  # some past sessions, not all
+            part = scan_parts(st, d)[DAILY_PART]
+            assert part.num_rows and set(part.column("session").to_pylist()) == {d}
+            st.write_results(RESULTS_NAME, d, {DAILY_PART: part})
+            written.append(d)
+        for b in (1, 2_000_000):
+            got = store_scan(st, "netdelta", last, settings=st_nd, block_rows=b)
+            assert_same(ref, got, f"netdelta with stored parts {written} block_rows={b}")
+        # a doctored stored part is what the scanner reads
+        d = days[-2]
+        part = st.read_results(RESULTS_NAME, d, DAILY_PART)
+        i = part.schema.get_field_index("delta_shares")
+        bumped = pc.add(part.column("delta_shares"), 1e9)
+        st.write_results(RESULTS_NAME, d, {DAILY_PART: part.set_column(i, part.field(i), bumped)})
+        moved = store_scan(st, "netdelta", last, settings=st_nd)
+        fresh = store_scan(st, "netdelta", last, settings=st_nd, use_stored=False)
+        assert_same(ref, fresh, "netdelta without stored parts")
+        assert moved.column("cum_delta_shares").to_pylist() != fresh.column(
+            "cum_delta_shares"
+        ).to_pylist()
