@@ -246,6 +246,7 @@ def test_netdelta_reads_stored_daily_parts(
         moved = store_scan(st, "netdelta", last, settings=st_nd)
         fresh = store_scan(st, "netdelta", last, settings=st_nd, use_stored=False)
         assert_same(ref, fresh, "netdelta without stored parts")
-        assert moved.column("cum_delta_shares").to_pylist() != fresh.column(
-            "cum_delta_shares"
-        ).to_pylist()
+        assert (
+            moved.column("cum_delta_shares").to_pylist()
+            != fresh.column("cum_delta_shares").to_pylist()
+        )

@@ -310,7 +310,9 @@ def _netdelta_block(
     quiet = [u for u in block if u not in traded]  # per underlying: no trade in the window
     if quiet:
         hq = h.filter(pc.is_in(h.column("underlying"), pa.array(quiet, pa.string())))
-        td = oi_delta(hq).filter((pl.col("trade_date") >= first) & (pl.col("trade_date") <= session))
+        td = oi_delta(hq).filter(
+            (pl.col("trade_date") >= first) & (pl.col("trade_date") <= session)
+        )
         dailies.append(_daily(td))
         today.append(td.filter(pl.col("trade_date") == session))
     if not dailies:
@@ -345,18 +347,11 @@ def _daily_part(daily: pl.DataFrame, trades: pa.Table) -> pa.Table:
 
 def _signed(trades: pa.Table) -> pa.Table:
     """``trades`` plus the ``side_code`` and ``multileg`` columns of
-    :func:`chainlens.flow.enrich_trades` (default :class:`~chainlens.flow.FlowConfig`),
-    without its sweep/block/synthetic tags the net-delta scanner does not read. The side is
-    :func:`~chainlens.flow.classify_side`; the multi-leg tag is
-    :func:`~chainlens.flow.tag_multileg`'s rule (a condition code in the list, or two or
-    more distinct contracts of one underlying at the same ``ts``), counted on integer codes
-    of the strings (a null is its own code, as Polars counts it). The default side rule
-    (``quote``) reads each trade alone and the same-instant rule groups by (underlying, ts),
-    so a session's trades of many underlyings tag as each underlying's trades of the window
-    do."""
-    import numpy as np
-    import pyarrow.compute as pc
-
+    :func:`chainlens.flow.enrich_trades` (default :class:`~chainlens.flow.FlowConfig`; the
+    same functions, so the same values), without its sweep/block/synthetic tags the
+    net-delta scanner does not read. The default side rule (``quote``) reads each trade
+    alone and the same-instant multi-leg rule groups by (underlying, ts), so a session's
+    trades of many underlyings tag as each underlying's trades of the window do."""
     from chainlens.flow._config import FlowConfig
     from chainlens.flow._premium import tag_multileg
     from chainlens.flow._side import classify_side
@@ -370,19 +365,7 @@ def _signed(trades: pa.Table) -> pa.Table:
         buy_threshold=cfg.buy_threshold,
         sell_threshold=cfg.sell_threshold,
     )
-    ml = tag_multileg(trades, conditions=cfg.multileg_conditions, same_ts=False)
-    if cfg.multileg_same_ts and trades.num_rows:
-
-        def codes(col: pa.ChunkedArray) -> np.ndarray:
-            enc = pc.dictionary_encode(col.combine_chunks(), null_encoding="encode")
-            return np.asarray(enc.indices.to_numpy(zero_copy_only=False), np.int64)
-
-        df = pl.DataFrame({"u": codes(trades.column("underlying")),
-                           "s": codes(trades.column("symbol"))}).with_columns(
-            pl.from_arrow(trades.column("ts")).alias("t")  # type: ignore[union-attr]
-        )  # fmt: skip
-        n = df.select(pl.col("s").n_unique().over(["u", "t"])).to_series().to_numpy()
-        ml = ml | (n >= 2)
+    ml = tag_multileg(trades, conditions=cfg.multileg_conditions, same_ts=cfg.multileg_same_ts)
     return trades.append_column("side_code", pa.array(code, pa.int8())).append_column(
         "multileg", pa.array(ml)
     )
