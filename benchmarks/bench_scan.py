@@ -5,8 +5,15 @@ and the four ``chainlens scan`` kinds over a simulated market (issue 13).
     python benchmarks/bench_scan.py --underlyings 500                   # simulated, cached
     python benchmarks/bench_scan.py --store S --reference               # + the per-underlying path
     python benchmarks/bench_scan.py --store S --kinds unusual,netdelta  # store_scan per kind
+    python benchmarks/bench_scan.py --store COPY --prime                # a daily run's scan_parts
+    python benchmarks/bench_scan.py --store COPY --run-local            # + run_local, 1 worker
 
-The store is opened read-only (nothing is written into it). A simulated market is generated
+The store is opened read-only (nothing is written into it) unless ``--prime`` or
+``--run-local`` is given: use a copy then. ``--prime`` first stores the
+``scan_netdelta_daily`` part of every earlier session (what their ``chainlens run`` wrote),
+so that the timed ``scan_parts`` is that of a daily run (it reads the session's trades
+only); ``--run-local`` also times :func:`chainlens.runners.local.run_local` of the session
+(one worker), the whole ``chainlens run``. A simulated market is generated
 and ingested once into ``--cache`` (the layout of ``bench_pipeline.py``). For the store's last
 session it times :func:`~chainlens.scan.scan_parts` (batched across underlyings), optionally
 the same parts from the one-call-per-underlying reference
@@ -96,8 +103,20 @@ def main() -> None:
     ap.add_argument("--cache", default="/tmp/chainlens-bench")
     ap.add_argument("--reference", action="store_true", help="also time the per-underlying path")
     ap.add_argument("--kinds", default="", help="comma-separated store_scan kinds to time")
+    ap.add_argument("--prime", action="store_true", help="store earlier sessions' daily parts")
+    ap.add_argument("--run-local", action="store_true", help="also time run_local (writes)")
     a = ap.parse_args()
     root = _market(a)
+    if a.prime:
+        from chainlens.results import RESULTS_NAME
+        from chainlens.scan._store_scans import DAILY_PART
+
+        with Store(root) as st:
+            for d in st.session_dates()[:-1]:  # a loop over sessions
+                part = scan_parts(st, d).get(DAILY_PART)
+                if part is not None:
+                    st.write_results(RESULTS_NAME, d, {DAILY_PART: part})
+        print(f"primed: {DAILY_PART} of every session before the last; load {_load()}")
     with Store(root, read_only=True) as st:
         d = st.session_dates()[-1]
         names = st.underlyings(d)
@@ -118,6 +137,13 @@ def main() -> None:
             t, wall, cpu = _timed(lambda k=kind: store_scan(st, k, d))
             _say(f"store_scan {kind} ({t.num_rows} rows)", wall, cpu, len(names), chain_rows,
                  trades)  # fmt: skip
+    if a.run_local:
+        from chainlens.runners.local import run_local
+
+        with Store(root) as st:
+            summary, wall, cpu = _timed(lambda: run_local(st, d, workers=1))
+        _say(f"run_local (1 worker) {summary['underlyings']} names", wall, cpu, len(names),
+             chain_rows, trades)  # fmt: skip
 
 
 if __name__ == "__main__":
