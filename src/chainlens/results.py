@@ -311,6 +311,10 @@ PART_SCHEMAS: dict[str, pa.Schema] = {
         ("top_symbols", _L(_S)), ("top_net_contracts", _L(_F)),
         ("top_gross_contracts", _L(_F)), ("session", _D),
     ),
+    "scan_netdelta_daily": _schema(
+        ("underlying", _S), ("expiry", _D), ("delta_shares", _F), ("trades", _I),
+        ("session", _D),
+    ),
     "rolls": _schema(
         ("underlying", _S), ("kind", _S), ("right", _S), ("from_expiry", _D),
         ("from_strike", _F), ("to_expiry", _D), ("to_strike", _F), ("contracts", _I),

@@ -9,7 +9,7 @@ import pyarrow as pa
 
 from chainlens.flow._side import BUY, SELL
 
-__all__ = ["oi_delta", "scan_netdelta", "transactional_delta"]
+__all__ = ["netdelta_from_td", "oi_delta", "scan_netdelta", "transactional_delta"]
 
 
 def oi_delta(chains: pa.Table) -> pl.DataFrame:
@@ -29,7 +29,9 @@ def oi_delta(chains: pa.Table) -> pl.DataFrame:
     assert isinstance(c, pl.DataFrame)
     c = c.unique(["symbol", "trade_date"], keep="last").sort(["symbol", "trade_date"])
     oi = pl.col("open_interest").cast(pl.Float64).fill_null(0.0)
-    first = pl.col("trade_date") == pl.col("trade_date").min()
+    # each underlying's first session in the window has no previous snapshot (many underlyings
+    # listed on different first sessions give the same rows as one call per underlying)
+    first = pl.col("trade_date") == pl.col("trade_date").min().over("underlying")
     c = c.with_columns(
         pl.when(first).then(None).otherwise(oi - oi.shift(1).over("symbol").fill_null(0.0)).alias("net_contracts")
     ).filter(pl.col("net_contracts").is_not_null())  # fmt: skip
@@ -114,14 +116,30 @@ def scan_netdelta(
         ``top_net_contracts``, ``top_gross_contracts`` (the three largest delta-increase
         positions of the day), and ``n`` (combinations of the ticker that triggered).
     """
-    td = (transactional_delta(trades, chains) if trades is not None else oi_delta(chains)).filter(
-        (pl.col("trade_date") >= start) & (pl.col("trade_date") <= session)
-    )
+    td = transactional_delta(trades, chains) if trades is not None else oi_delta(chains)
+    return netdelta_from_td(td, session, start=start, min_increase=min_increase)
+
+
+def netdelta_from_td(
+    td: pl.DataFrame, session: dt.date, *, start: dt.date, min_increase: float = 0.5
+) -> pa.Table:
+    """:func:`scan_netdelta` from the per-contract session deltas ``td`` (rows of
+    :func:`transactional_delta` or :func:`oi_delta`, of one or many underlyings)."""
+    td = td.filter((pl.col("trade_date") >= start) & (pl.col("trade_date") <= session))
     # a fixed row order (group_by returns rows in any order): the same input sums the same way
     td = td.sort(["underlying", "expiry", "trade_date", "symbol"])
     daily = td.group_by(["underlying", "expiry", "trade_date"], maintain_order=True).agg(
         pl.col("delta_shares").sum()
     )
+    return _netdelta_rows(daily, td.filter(pl.col("trade_date") == session), session,
+                          min_increase=min_increase)  # fmt: skip
+
+
+def _netdelta_rows(
+    daily: pl.DataFrame, today_td: pl.DataFrame, session: dt.date, *, min_increase: float
+) -> pa.Table:
+    """The scanner's rows from the daily ``(underlying, expiry, trade_date) -> delta_shares``
+    sums of the window and the session's per-contract rows (for the top positions)."""
     daily = daily.sort(["underlying", "expiry", "trade_date"]).with_columns(
         pl.col("delta_shares").cum_sum().over(["underlying", "expiry"]).alias("cum_delta_shares")
     )
@@ -138,8 +156,7 @@ def scan_netdelta(
         | (pl.col("increase").is_null() & (pl.col("cum_delta_shares") > 0))
     )
     top = (
-        td.filter(pl.col("trade_date") == session)
-        .sort(["delta_shares", "symbol"], descending=[True, False])  # ties: by symbol
+        today_td.sort(["delta_shares", "symbol"], descending=[True, False])  # ties: by symbol
         .group_by(["underlying", "expiry"], maintain_order=True)
         .agg(
             pl.col("symbol").head(3).alias("top_symbols"),

@@ -1,10 +1,19 @@
-"""Scanners over a store: one pure kernel per underlying, mapped over the store's underlyings."""
+"""Scanners over a store, batched across underlyings (issue 13 "whole-market engine").
+
+:func:`store_scan` reads each session's chain and trades once for a block of underlyings
+(:meth:`chainlens.store.Store.chain_block`, :meth:`~chainlens.store.Store.trades_block`) and
+runs each kernel once per block: the kernels group by ``underlying`` (each underlying keeps
+its own window of sessions), so a block gives the rows one call per underlying gives, in the
+same order. Blocks are contiguous runs of the sorted underlyings holding at most
+``block_rows`` chain rows over the window (memory stays bounded at any market size).
+:func:`store_scan_per_underlying` is the one-kernel-call-per-underlying reference."""
 
 from __future__ import annotations
 
 import datetime as dt
 from typing import Any
 
+import polars as pl
 import pyarrow as pa
 
 from chainlens.oi._config import OIConfig
@@ -17,8 +26,25 @@ __all__ = [
     "ROLL_KEYS",
     "accumulation_records",
     "roll_records",
+    "netdelta_scan",
     "store_scan",
+    "store_scan_per_underlying",
 ]
+
+#: Scanner kinds of :func:`store_scan`.
+KINDS = ("unusual", "netdelta", "accumulation", "rolls")
+#: Default bound of a block: chain rows (contracts x sessions) over the window.
+BLOCK_ROWS = 2_000_000
+#: Columns each kind reads from the chain.
+_OI_COLS = ("trade_date", "underlying", "root", "symbol", "expiry", "strike", "right",
+            "open_interest", "volume")  # fmt: skip
+_UNUSUAL_COLS = ("underlying", "trade_date", "volume", "bid", "ask", "last", "multiplier")
+_ND_CHAIN_COLS = ("underlying", "trade_date", "symbol", "expiry", "open_interest", "delta",
+                  "multiplier")  # fmt: skip
+#: Trade columns the net-delta scanner reads (its side and multi-leg tags need the quote,
+#: condition and time).
+_ND_TRADE_COLS = ("underlying", "trade_date", "ts", "symbol", "expiry", "size", "multiplier",
+                  "price", "bid", "ask", "condition")  # fmt: skip
 
 #: SPEC "Command line": stable keys of ``scan accumulation --json``.
 ACCUMULATION_KEYS = ("underlying", "expiry", "strike", "right", "sessions", "oi_change")
@@ -38,6 +64,13 @@ def roll_records(table: pa.Table) -> list[dict[str, Any]]:
     return table.select(list(ROLL_KEYS)).to_pylist()
 
 
+def _check_kind(kind: str) -> None:
+    from chainlens.errors import ConfigError
+
+    if kind not in KINDS:
+        raise ConfigError(f"unknown scanner {kind!r} (unusual|netdelta|accumulation|rolls)")
+
+
 def store_scan(
     store: Any,
     kind: str,
@@ -48,8 +81,309 @@ def store_scan(
     window: int = 20,
     start: dt.date | None = None,
     settings: ScanSettings | None = None,
+    block_rows: int = BLOCK_ROWS,
+    use_stored: bool = True,
 ) -> pa.Table:
-    """Run one scanner over every underlying stored on ``session``; concatenated results.
+    """Run one scanner over every underlying stored on ``session``; the rows of
+    :func:`store_scan_per_underlying` (same values, same order), computed per block of
+    underlyings (see the module notes).
+
+    Parameters
+    ----------
+    kind
+        ``accumulation``, ``rolls``, ``unusual`` or ``netdelta``.
+    n_sessions
+        Accumulation: sessions of history per underlying.
+    window
+        Unusual: sessions in the rolling average.
+    start
+        Net delta: the cumulation's first day (default: 30 calendar days before ``session``).
+    block_rows
+        At most this many chain rows (contracts x sessions of the window) per block; an
+        underlying larger than that is a block of its own.
+    use_stored
+        Net delta: read the daily sums of past sessions from their stored
+        ``scan_netdelta_daily`` parts where ``chainlens run`` wrote them
+        (:func:`netdelta_scan`); False computes every session from the stored trades.
+    """
+    _check_kind(kind)
+    cfg = config or OIConfig()
+    st = settings or ScanSettings()
+    if kind == "netdelta":
+        return netdelta_scan(store, session, start=start, settings=st, block_rows=block_rows,
+                             use_stored=use_stored)[0]  # fmt: skip
+    names = store.underlyings(session)
+    if not names:
+        return pa.table({})
+    first = start or (session - dt.timedelta(days=30))
+    lookback: dict[str, tuple[int | None, dt.date | None]] = {
+        "accumulation": (n_sessions, None),
+        "rolls": (cfg.roll_window + 1, None),
+        "unusual": (window + 1, None),
+        "netdelta": (None, first),
+    }
+    n, lo = lookback[kind]
+    snaps = store.default_snapshots(end=session, n_sessions=n, start=lo)
+    parts: list[pa.Table] = []
+    for block in _blocks(snaps, names, block_rows):  # a loop over blocks of underlyings
+        if kind == "accumulation":
+            h = store.chain_block(block, end=session, n_sessions=n, columns=_OI_COLS)
+            out = accumulation(
+                h,
+                as_of=session,
+                min_sessions=cfg.streak_min_sessions,
+                min_contracts=cfg.streak_min_contracts,
+                min_fraction=cfg.streak_min_fraction,
+                min_dte=cfg.streak_min_dte,
+            )
+        elif kind == "rolls":
+            h = store.chain_block(block, end=session, n_sessions=n, columns=_OI_COLS)
+            out = detect_rolls(h, as_of=session, config=cfg)
+        elif kind == "unusual":
+            from chainlens.scan._unusual import scan_unusual
+
+            h = store.chain_block(block, end=session, n_sessions=n, columns=_UNUSUAL_COLS)
+            tr = store.trades_block(
+                block, session, ["underlying", "trade_date", "price", "size", "multiplier"]
+            )
+            out = scan_unusual(h, session, trades=tr, window=window,
+                               min_multiple=st.unusual_min_multiple, min_sessions=st.unusual_min_sessions,
+                               min_premium_usd=st.unusual_min_premium_usd)  # fmt: skip
+        else:  # pragma: no cover - netdelta returned above
+            raise AssertionError(kind)
+        if out.num_rows:
+            parts.append(_by_underlying(out))
+    if not parts:
+        return pa.table({})
+    return pa.concat_tables(parts, promote_options="permissive")
+
+
+def _blocks(snaps: pa.Table, names: list[str], block_rows: int) -> list[list[str]]:
+    """``names`` (sorted) cut into contiguous blocks of at most ``block_rows`` chain rows of
+    their windows (``snaps``: :meth:`~chainlens.store.Store.default_snapshots`)."""
+    import numpy as np
+    import polars as pl
+
+    df = pl.from_arrow(snaps.select(["underlying", "contracts"]))
+    assert isinstance(df, pl.DataFrame)
+    rows = dict(df.group_by("underlying").agg(pl.col("contracts").sum()).iter_rows())
+    sizes = np.array([rows.get(u, 0) for u in names], np.int64)  # per underlying, not per row
+    out: list[list[str]] = []
+    i = 0
+    cum = np.cumsum(sizes)
+    while i < len(names):  # a loop over blocks
+        base = cum[i - 1] if i else 0
+        j = int(np.searchsorted(cum, base + max(block_rows, 1), side="right"))
+        j = max(j, i + 1)
+        out.append(names[i:j])
+        i = j
+    return out
+
+
+def _by_underlying(t: pa.Table) -> pa.Table:
+    """Rows ordered by underlying, each underlying's rows in the kernel's order (a stable
+    sort): the concatenation of one kernel call per sorted underlying."""
+    import pyarrow.compute as pc
+
+    return t.take(pc.sort_indices(t, sort_keys=[("underlying", "ascending")]))
+
+
+def netdelta_scan(
+    store: Any,
+    session: dt.date,
+    *,
+    start: dt.date | None = None,
+    settings: ScanSettings | None = None,
+    block_rows: int = BLOCK_ROWS,
+    use_stored: bool = True,
+) -> tuple[pa.Table, pa.Table]:
+    """The net-delta scanner's rows (:func:`store_scan` ``netdelta``) and the session's
+    ``scan_netdelta_daily`` part (:data:`chainlens.results.PART_SCHEMAS`).
+
+    The scanner cumulates, per underlying and expiry, the daily sums of the trade-based delta
+    of every session since ``start``. With ``use_stored``, a past session's sums come from its
+    stored ``scan_netdelta_daily`` part (written by ``chainlens run`` of that session) where
+    one exists; the other sessions are computed from the stored trades and chain, one session
+    at a time. Underlyings without a trade in the window use their OI changes, always from
+    the chain (those depend on the window's first session).
+    """
+    st = settings or ScanSettings()
+    first = start or (session - dt.timedelta(days=30))
+    names = store.underlyings(session)
+    if not names:
+        return pa.table({}), _empty_daily()
+    stored: dict[dt.date, pa.Table] = {}
+    if use_stored:
+        from chainlens.results import RESULTS_NAME
+
+        idx = store.results_index()
+        for name, d, part in zip(idx.column("name").to_pylist(), idx.column("session").to_pylist(),
+                                 idx.column("part").to_pylist(), strict=True):  # fmt: skip
+            if name == RESULTS_NAME and part == DAILY_PART and first <= d < session:
+                stored[d] = store.read_results(RESULTS_NAME, d, DAILY_PART)
+    snaps = store.default_snapshots(end=session, start=first)
+    parts: list[pa.Table] = []
+    dailies: list[pa.Table] = []
+    for block in _blocks(snaps, names, block_rows):  # a loop over blocks of underlyings
+        out, daily = _netdelta_block(store, block, session, first, st.netdelta_min_increase,
+                                     stored)  # fmt: skip
+        if out.num_rows:
+            parts.append(_by_underlying(out))
+        dailies.append(daily)
+    daily_part = pa.concat_tables(dailies) if dailies else _empty_daily()
+    if not parts:
+        return pa.table({}), daily_part
+    return pa.concat_tables(parts, promote_options="permissive"), daily_part
+
+
+#: The stored per-session part of the net-delta scanner's daily sums (issue 13).
+DAILY_PART = "scan_netdelta_daily"
+
+
+def _empty_daily() -> pa.Table:
+    return pa.table(
+        {
+            "underlying": pa.array([], pa.string()),
+            "expiry": pa.array([], pa.date32()),
+            "delta_shares": pa.array([], pa.float64()),
+            "trades": pa.array([], pa.int64()),
+        }
+    )
+
+
+def _daily(td: pl.DataFrame) -> pl.DataFrame:
+    """Per (underlying, expiry, trade_date): the sum of the contracts' ``delta_shares`` in
+    symbol order (the order :func:`chainlens.scan._netdelta.netdelta_from_td` sums in)."""
+    td = td.sort(["underlying", "expiry", "trade_date", "symbol"])
+    return td.group_by(["underlying", "expiry", "trade_date"], maintain_order=True).agg(
+        pl.col("delta_shares").sum()
+    )
+
+
+def _netdelta_block(
+    store: Any,
+    block: list[str],
+    session: dt.date,
+    first: dt.date,
+    min_increase: float,
+    stored: dict[dt.date, pa.Table],
+) -> tuple[pa.Table, pa.Table]:
+    """:func:`chainlens.scan.scan_netdelta` of a block, and its rows of the session's daily
+    part: the chain window once, then each session's trades of the block reduced to daily
+    sums one session at a time (bounded memory), or the session's ``stored`` daily part;
+    underlyings without a trade in the window read their OI changes."""
+    import pyarrow.compute as pc
+
+    from chainlens.scan._netdelta import _netdelta_rows, oi_delta, transactional_delta
+
+    h = store.chain_block(block, end=session, start=first, columns=_ND_CHAIN_COLS)
+    if not h.num_rows:
+        return pa.table({}), _empty_daily()
+    days = h.column("trade_date")
+    dailies: list[pl.DataFrame] = []
+    today: list[pl.DataFrame] = []
+    traded: set[str] = set()
+    part = _empty_daily()
+    for d in pc.unique(days).to_pylist():  # a loop over the window's sessions
+        hd = h.filter(pc.equal(days, pa.scalar(d, pa.date32())))
+        listed = pc.unique(hd.column("underlying"))  # the names whose window holds d
+        if d in stored:
+            got = stored[d].filter(pc.is_in(stored[d].column("underlying"), value_set=listed))
+            traded.update(pc.unique(got.column("underlying")).to_pylist())
+            rows = got.filter(pc.is_valid(got.column("expiry")))
+            df = pl.from_arrow(rows.select(["underlying", "expiry", "delta_shares"]))
+            assert isinstance(df, pl.DataFrame)
+            dailies.append(df.with_columns(pl.lit(d, pl.Date).alias("trade_date"))
+                           .select("underlying", "expiry", "trade_date", "delta_shares"))  # fmt: skip
+            continue
+        tr = store.trades_block(listed.to_pylist(), d, _ND_TRADE_COLS)
+        if not tr.num_rows:
+            continue
+        names_d = pc.unique(tr.column("underlying"))
+        traded.update(names_d.to_pylist())
+        td = transactional_delta(_signed(tr), hd)
+        daily = _daily(td)
+        dailies.append(daily)
+        if d == session:
+            today.append(td)
+            part = _daily_part(daily, tr)
+    quiet = [u for u in block if u not in traded]  # per underlying: no trade in the window
+    if quiet:
+        hq = h.filter(pc.is_in(h.column("underlying"), pa.array(quiet, pa.string())))
+        td = oi_delta(hq).filter(
+            (pl.col("trade_date") >= first) & (pl.col("trade_date") <= session)
+        )
+        dailies.append(_daily(td))
+        today.append(td.filter(pl.col("trade_date") == session))
+    if not dailies:
+        return pa.table({}), part
+    daily = pl.concat(dailies, how="vertical_relaxed")
+    td_today = pl.concat(today, how="vertical_relaxed") if today else None
+    if td_today is None:
+        td_today = pl.DataFrame(schema={"underlying": pl.String, "expiry": pl.Date,
+                                        "symbol": pl.String, "delta_shares": pl.Float64,
+                                        "net_contracts": pl.Float64,
+                                        "gross_contracts": pl.Float64})  # fmt: skip
+    return _netdelta_rows(daily, td_today, session, min_increase=min_increase), part
+
+
+def _daily_part(daily: pl.DataFrame, trades: pa.Table) -> pa.Table:
+    """The session's ``scan_netdelta_daily`` rows: the daily sums, ``trades`` (the
+    underlying's trades of the session, all of them) on every row, and a row with a null
+    expiry for an underlying that traded but has no sum (only multi-leg trades): it still
+    reads trades, not OI changes, in a later window."""
+    t = pl.from_arrow(trades.select(["underlying"]))
+    assert isinstance(t, pl.DataFrame)
+    n = t.group_by("underlying").agg(pl.len().cast(pl.Int64).alias("trades"))
+    rows = daily.select("underlying", "expiry", pl.col("delta_shares").cast(pl.Float64))
+    marks = n.join(rows.select("underlying").unique(), on="underlying", how="anti").select(
+        "underlying", pl.lit(None, pl.Date).alias("expiry"),
+        pl.lit(None, pl.Float64).alias("delta_shares"),
+    )  # fmt: skip
+    out = pl.concat([rows, marks], how="vertical_relaxed").join(n, on="underlying", how="left")
+    out = out.sort(["underlying", "expiry"], nulls_last=True).to_arrow()
+    return out.cast(_empty_daily().schema)
+
+
+def _signed(trades: pa.Table) -> pa.Table:
+    """``trades`` plus the ``side_code`` and ``multileg`` columns of
+    :func:`chainlens.flow.enrich_trades` (default :class:`~chainlens.flow.FlowConfig`; the
+    same functions, so the same values), without its sweep/block/synthetic tags the
+    net-delta scanner does not read. The default side rule (``quote``) reads each trade
+    alone and the same-instant multi-leg rule groups by (underlying, ts), so a session's
+    trades of many underlyings tag as each underlying's trades of the window do."""
+    from chainlens.flow._config import FlowConfig
+    from chainlens.flow._premium import tag_multileg
+    from chainlens.flow._side import classify_side
+
+    cfg = FlowConfig()
+    if cfg.side_method != "quote":  # pragma: no cover - the default is the quote rule
+        raise NotImplementedError("a tick-based side rule needs the window's trades at once")
+    code = classify_side(
+        trades,
+        method=cfg.side_method,
+        buy_threshold=cfg.buy_threshold,
+        sell_threshold=cfg.sell_threshold,
+    )
+    ml = tag_multileg(trades, conditions=cfg.multileg_conditions, same_ts=cfg.multileg_same_ts)
+    return trades.append_column("side_code", pa.array(code, pa.int8())).append_column(
+        "multileg", pa.array(ml)
+    )
+
+
+def store_scan_per_underlying(
+    store: Any,
+    kind: str,
+    session: dt.date,
+    *,
+    config: OIConfig | None = None,
+    n_sessions: int = 30,
+    window: int = 20,
+    start: dt.date | None = None,
+    settings: ScanSettings | None = None,
+) -> pa.Table:
+    """Run one scanner over every underlying stored on ``session``, one kernel call per
+    underlying; concatenated results (the reference :func:`store_scan` is tested against).
 
     ``kind``: ``accumulation``, ``rolls``, ``unusual`` or ``netdelta``.
     """

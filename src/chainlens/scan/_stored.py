@@ -21,7 +21,7 @@ from typing import Any
 import pyarrow as pa
 
 from chainlens.scan._settings import ScanSettings
-from chainlens.scan._store_scans import store_scan
+from chainlens.scan._store_scans import DAILY_PART, netdelta_scan, store_scan
 
 __all__ = ["SCAN_PARTS", "scan_parts", "unusual_selected"]
 
@@ -36,8 +36,12 @@ SCAN_PARTS = {"scan_unusual": "unusual", "scan_netdelta": "netdelta"}
 def scan_parts(
     store: Any, session: dt.date, settings: ScanSettings | None = None
 ) -> dict[str, pa.Table]:
-    """The ``scan_unusual`` and ``scan_netdelta`` parts of ``session`` (a part with no row is
-    left out, as the pipeline leaves out an empty part).
+    """The ``scan_unusual``, ``scan_netdelta`` and ``scan_netdelta_daily`` parts of ``session``
+    (a part with no row is left out, as the pipeline leaves out an empty part).
+
+    ``scan_netdelta_daily`` holds the session's trade-based net-delta sums per underlying and
+    expiry: the net-delta scanner of a later session reads them instead of the session's
+    trades (:func:`chainlens.scan._store_scans.netdelta_scan`).
 
     Parameters
     ----------
@@ -63,7 +67,15 @@ def scan_parts(
     every = dataclasses.replace(st, unusual_min_multiple=_TINY, unusual_min_sessions=1)
     for part, kind in SCAN_PARTS.items():
         try:
-            t = store_scan(store, kind, session, settings=every if kind == "unusual" else st)
+            if kind == "netdelta":  # with the session's daily sums, for later sessions' runs
+                t, daily = netdelta_scan(store, session, settings=st)
+                if daily.num_rows:
+                    daily = daily.append_column(
+                        "session", pa.array([session] * daily.num_rows, pa.date32())
+                    )
+                    out[DAILY_PART] = conform(DAILY_PART, daily)
+            else:
+                t = store_scan(store, kind, session, settings=every)
         except ChainlensError as exc:  # a scanner's input problem never fails the run
             _log.warning("chainlens run %s: scanner %s not stored: %s", session, kind, exc)
             continue

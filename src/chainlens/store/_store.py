@@ -120,6 +120,33 @@ ORDER BY 1
 """
 
 
+#: The default snapshot of every (underlying, session) in a window, for many underlyings at
+#: once (the rule of ``_DEFAULT_SQL``), numbered from the latest session of each underlying.
+_DEFAULT_MANY_SQL = """
+WITH r AS (
+    SELECT *, row_number() OVER (
+        PARTITION BY underlying, trade_date, kind ORDER BY snapshot_ns DESC, seq DESC) AS rn
+    FROM snapshots
+    WHERE trade_date BETWEEN $start AND $end
+      AND ($all OR underlying IN (SELECT unnest($names::VARCHAR[])))
+),
+q AS (SELECT * FROM r WHERE rn = 1 AND kind = 'quotes'),
+o AS (SELECT * FROM r WHERE rn = 1 AND kind = 'oi_only'),
+d AS (
+    SELECT coalesce(q.underlying, o.underlying) AS underlying,
+           coalesce(q.trade_date, o.trade_date) AS trade_date,
+           coalesce(q.file, o.file) AS file,
+           coalesce(q.snapshot_ns, o.snapshot_ns) AS snapshot_ns,
+           CASE WHEN q.file IS NOT NULL THEN o.file END AS oi_file,
+           CASE WHEN q.file IS NOT NULL THEN o.snapshot_ns END AS oi_ns,
+           coalesce(q.contracts, o.contracts) AS contracts
+    FROM q FULL OUTER JOIN o ON q.underlying = o.underlying AND q.trade_date = o.trade_date
+)
+SELECT *, row_number() OVER (PARTITION BY underlying ORDER BY trade_date DESC) AS back
+FROM d ORDER BY underlying, trade_date
+"""
+
+
 @dataclass
 class IngestResult:
     """What happened to one input file (the ``chainlens ingest --json`` object).
@@ -1362,6 +1389,149 @@ class Store(ResultsMixin):
             parts.append(t)
         return pa.concat_tables(parts)
 
+    # ------------------------------------------------------------------ many underlyings
+    def default_snapshots(
+        self,
+        *,
+        end: dt.date,
+        n_sessions: int | None = None,
+        start: dt.date | None = None,
+        underlyings: Sequence[str] | None = None,
+    ) -> pa.Table:
+        """The catalog rows of the default snapshots :meth:`chain_history` reads, for many
+        underlyings at once (all if ``underlyings`` is None); no data file is opened.
+
+        Per underlying, the sessions in ``[start, end]`` of which its last ``n_sessions``
+        (each underlying's own sessions: a name listed later, or missing a session, reaches
+        further back). Columns ``underlying``, ``trade_date``, ``contracts`` (rows of the
+        snapshot), ``file``, ``snapshot_ns``, ``oi_file``, ``oi_ns`` (the OI-only snapshot merged
+        in, null if none); sorted by underlying, session.
+        """
+        lo = dt.date.min if start is None else _as_date(start, "start")
+        if n_sessions is not None and n_sessions < 1:
+            raise InputError("n_sessions must be >= 1", column="n_sessions", value=n_sessions)
+        names = [] if underlyings is None else [str(u) for u in underlyings]
+        t = self.con.sql(
+            _DEFAULT_MANY_SQL,
+            params={
+                "start": lo, "end": _as_date(end, "end"), "all": underlyings is None, "names": names,
+            },
+        ).to_arrow_table()  # fmt: skip
+        if n_sessions is not None:
+            t = t.filter(pc.less_equal(t.column("back"), n_sessions))
+        return t.select(
+            ["underlying", "trade_date", "contracts", "file", "snapshot_ns", "oi_file", "oi_ns"]
+        )
+
+    def _chain_rows(
+        self, snaps: pa.Table, file_col: str, ns_col: str, columns: Sequence[str] | None
+    ) -> list[pa.Table]:
+        """The rows of the snapshots ``snaps`` (catalog rows of one session) name in
+        ``file_col`` / ``ns_col``: each file read once for all its underlyings."""
+        out = []
+        files = snaps.column(file_col)
+        for rel in pc.unique(files.drop_null()).to_pylist():  # a loop over files
+            mine = snaps.filter(pc.equal(files, rel))
+            names = mine.column("underlying").combine_chunks()
+            filt = (
+                (pc.field("underlying") >= pc.min(names).as_py())
+                & (pc.field("underlying") <= pc.max(names).as_py())
+                & pc.field("underlying").isin(names)
+            )
+            cols = (
+                None
+                if columns is None
+                else list(dict.fromkeys(["underlying", "snapshot_ts", *columns]))
+            )
+            t = self._read(rel, "chain", filt, cols)
+            # the rows of each underlying's own snapshot (a file may hold several)
+            want = pc.take(mine.column(ns_col), pc.index_in(t.column("underlying"), names))
+            got = t.column("snapshot_ts").cast(_TS).cast(pa.int64())
+            out.append(t.filter(pc.fill_null(pc.equal(got, want), False)))
+        return out
+
+    def chain_block(
+        self,
+        underlyings: Sequence[str] | None,
+        *,
+        end: dt.date,
+        n_sessions: int | None = None,
+        start: dt.date | None = None,
+        columns: Sequence[str] | None = None,
+    ) -> pa.Table:
+        """:meth:`chain_history` of many underlyings (all if None) in one table: each
+        session's files are read once for all of them.
+
+        Equal to ``concat(chain_history(u, ...) for u in sorted(underlyings))``: rows sorted by
+        underlying, then session, each snapshot in its file order; each underlying has its own
+        window (:meth:`default_snapshots`). ``columns``: only these ``schema.CHAIN`` columns
+        (cast to their canonical types); all if None.
+        """
+        snaps = self.default_snapshots(
+            end=end, n_sessions=n_sessions, start=start, underlyings=underlyings
+        )
+        chain = schema.SCHEMAS["chain"]
+        keep = list(chain.names) if columns is None else list(columns)
+        if not snaps.num_rows:
+            return _empty("chain").select(keep)
+        read_cols = (
+            None
+            if columns is None
+            else list(
+                dict.fromkeys([*columns, "underlying", "trade_date", "symbol", "open_interest"])
+            )
+        )
+        parts: list[pa.Table] = []
+        days = snaps.column("trade_date")
+        for d in pc.unique(days).to_pylist():  # a loop over sessions
+            day = snaps.filter(pc.equal(days, pa.scalar(d, pa.date32())))
+            qs = self._chain_rows(day, "file", "snapshot_ns", read_cols)
+            t = pa.concat_tables([_conform_cols(q, chain) for q in qs])
+            fill = day.filter(pc.is_valid(day.column("oi_file")))
+            if fill.num_rows and t.num_rows:
+                ois = self._chain_rows(
+                    fill, "oi_file", "oi_ns", ["underlying", "symbol", "open_interest"]
+                )
+                oi = pa.concat_tables([_conform_cols(o, chain) for o in ois])
+                t = _fill_oi_many(t, oi, fill.column("underlying"))
+            parts.append(t.select(list(dict.fromkeys([*keep, "underlying", "trade_date"]))))
+        out = pa.concat_tables(parts)
+        # per underlying then session; the sort is stable (each snapshot keeps its file order)
+        order = pc.sort_indices(
+            out, sort_keys=[("underlying", "ascending"), ("trade_date", "ascending")]
+        )
+        return out.take(order).select(keep)
+
+    def trades_block(
+        self,
+        underlyings: Sequence[str] | None,
+        session: dt.date,
+        columns: Sequence[str] | None = None,
+    ) -> pa.Table:
+        """:meth:`trades` of many underlyings (all if None) in ``session``, each file read
+        once: the rows of each underlying are those of :meth:`trades`, in the same order
+        (underlyings interleave only where several sources hold the session). ``columns``:
+        only these ``schema.TRADES`` columns (canonical types); all if None."""
+        filt = None
+        if underlyings is not None:
+            names = pa.array(sorted(str(u) for u in underlyings), pa.string())
+            if not len(names):
+                return _empty("trades").select(list(columns or schema.SCHEMAS["trades"].names))
+            filt = (
+                (pc.field("underlying") >= names[0].as_py())
+                & (pc.field("underlying") <= names[-1].as_py())
+                & pc.field("underlying").isin(names)
+            )
+        tr = schema.SCHEMAS["trades"]
+        parts = [
+            self._read(f, "trades", filt, columns) for f in self.dated_files("trades", session)
+        ]
+        if columns is not None:
+            parts = [_conform_cols(p, tr) for p in parts]
+        if not parts:
+            return _empty("trades").select(list(columns or tr.names))
+        return pa.concat_tables(parts)
+
     # ------------------------------------------------------------------ other tables
     def trades(self, underlying: str, session: dt.date) -> pa.Table:
         """Option trades of ``underlying`` in ``session`` (``schema.TRADES``), by source then time.
@@ -1621,6 +1791,29 @@ def _fill_oi(quotes: pa.Table, oi: pa.Table) -> pa.Table:
     filled = pc.coalesce(quotes.column("open_interest"), other)
     i = quotes.schema.get_field_index("open_interest")
     return quotes.set_column(i, quotes.schema.field(i), filled)
+
+
+def _conform_cols(t: pa.Table, canonical: pa.Schema) -> pa.Table:
+    """The columns of ``t`` cast to their types in ``canonical`` (a subset read)."""
+    return pa.table(
+        {c: t.column(c).cast(canonical.field(c).type) for c in t.column_names},
+    )
+
+
+def _fill_oi_many(quotes: pa.Table, oi: pa.Table, filled: pa.Array | pa.ChunkedArray) -> pa.Table:
+    """:func:`_fill_oi` for many underlyings: ``open_interest`` of the quote rows of the
+    underlyings in ``filled`` completed from the first row of the same (underlying, symbol)
+    in ``oi``."""
+    sep = "\x1f"  # never in a symbol or an underlying
+    qk = pc.binary_join_element_wise(quotes.column("underlying"), quotes.column("symbol"), sep)
+    ok = pc.binary_join_element_wise(oi.column("underlying"), oi.column("symbol"), sep)
+    other = pc.take(oi.column("open_interest"), pc.index_in(qk, value_set=ok))
+    names = filled.combine_chunks() if isinstance(filled, pa.ChunkedArray) else filled
+    mine = pc.is_in(quotes.column("underlying"), value_set=names)
+    cur = quotes.column("open_interest")
+    new = pc.if_else(mine, pc.coalesce(cur, other), cur)
+    i = quotes.schema.get_field_index("open_interest")
+    return quotes.set_column(i, quotes.schema.field(i), new)
 
 
 def _with_formats(message: str, formats: Sequence[str]) -> str:
