@@ -249,11 +249,10 @@ def _checked_concat(
     n = len(histories)
     full = pa.concat_tables(histories)
     keep = pc.fill_null(pc.less_equal(full.column("trade_date"), d32), False)
-    hist = full.filter(keep)
+    keep_np = np.asarray(keep.to_numpy(zero_copy_only=False), bool)
+    hist = full if keep_np.all() else full.filter(keep)  # windows usually end at the session
     lens = np.fromiter((h.num_rows for h in histories), np.int64, n)
-    hid = np.repeat(np.arange(n, dtype=np.int64), lens)[
-        np.asarray(keep.to_numpy(zero_copy_only=False), bool)
-    ]
+    hid = np.repeat(np.arange(n, dtype=np.int64), lens)[keep_np]
     cnt = np.bincount(hid, minlength=n)
     bounds = np.concatenate([[0], np.cumsum(cnt)]).astype(np.int64)
     ucol = hist.column("underlying")
@@ -320,7 +319,9 @@ def _events_many(
     if batched:
         own_name = pa.array(np.repeat(np.array(sub, object), lens), pa.string()).cast(tick.type)
         own = all_ev.filter(pc.fill_null(pc.equal(tick, own_name), False))
-        ch_ev = ch.filter(pc.is_in(ch.column("underlying"), value_set=pa.array(sub)))
+        ch_ev = ch.select(["underlying", "expiry", "right", "trade_date", "si", "oi_change"])
+        if len(sub) < len(names):
+            ch_ev = ch_ev.filter(pc.is_in(ch_ev.column("underlying"), value_set=pa.array(sub)))
         got = event_oi_build(ch_ev, pa.concat_tables([own, s0]))
         for i, part in zip(idx, _split_rows(got, "underlying", sub), strict=True):
             out[i] = part
