@@ -313,9 +313,9 @@ def _events_many(
         n_star = np.add.reduceat(star_np, np.concatenate([[0], np.cumsum(lens)[:-1]]))
         star = all_ev.filter(star_m)
         s0 = star.slice(0, int(n_star[0]))
-        batched = bool((n_star == n_star[0]).all()) and pa.concat_tables(
-            [s0] * len(tabs)
-        ).equals(star)
+        batched = bool((n_star == n_star[0]).all()) and pa.concat_tables([s0] * len(tabs)).equals(
+            star
+        )
     if batched:
         own_name = pa.array(np.repeat(np.array(sub, object), lens), pa.string()).cast(tick.type)
         own = all_ev.filter(pc.fill_null(pc.equal(tick, own_name), False))
