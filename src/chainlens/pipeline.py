@@ -212,11 +212,13 @@ def _with_underlying(t: pa.Table, underlying: str, session: dt.date) -> pa.Table
         t = t.append_column("underlying", pa.array([underlying] * t.num_rows, pa.string()))
     if "session" not in t.column_names:
         t = t.append_column("session", pa.array([session] * t.num_rows, pa.date32()))
-    # large_string and string mix badly across underlyings: normalise to string
+    # large_string and string mix badly across underlyings: normalise to string (only those
+    # columns are cast; the others are reused as they are, under the same fields)
     fields = [
         pa.field(f.name, pa.string()) if pa.types.is_large_string(f.type) else f for f in t.schema
     ]
-    return t.cast(pa.schema(fields))
+    cols = [c.cast(pa.string()) if pa.types.is_large_string(c.type) else c for c in t.columns]
+    return pa.Table.from_arrays(cols, schema=pa.schema(fields))
 
 
 _NOTABLE_COLUMNS = (
@@ -274,6 +276,35 @@ def _spot_series(history: pa.Table) -> tuple[list[dt.date], list[float]]:
         spots[np.searchsorted(days, tdo[last])] = val[o[last]]
     epoch = dt.date(1970, 1, 1)
     return [epoch + dt.timedelta(days=int(x)) for x in days], [float(x) for x in spots]
+
+
+def _oi_by_session(history: pa.Table, expiry: dt.date) -> tuple[list[dt.date], list[Any]]:
+    """Sessions (ascending) of the rows of ``history`` expiring on ``expiry`` and their summed
+    ``open_interest`` (contracts; Arrow's grouped sum: nulls skipped, null when a session has
+    none). NumPy on the window's rows for an integer column without nulls (an exact sum), an
+    Arrow group-by otherwise."""
+    exp = history.column("expiry")
+    oi_col = history.column("open_interest")
+    if (
+        pa.types.is_date32(exp.type)
+        and pa.types.is_date32(history.schema.field("trade_date").type)
+        and pa.types.is_integer(oi_col.type)
+        and oi_col.null_count == 0
+        and exp.null_count == 0
+    ):
+        e = np.asarray(exp.cast(pa.int32()).to_numpy(), np.int64)
+        m = e == (expiry - dt.date(1970, 1, 1)).days
+        td = np.asarray(history.column("trade_date").cast(pa.int32()).to_numpy(), np.int64)[m]
+        if history.column("trade_date").null_count == 0:
+            v = np.asarray(oi_col.to_numpy(), np.int64)[m]
+            days, code = np.unique(td, return_inverse=True)
+            sums = np.zeros(days.size, np.int64)
+            np.add.at(sums, code.reshape(-1), v)
+            epoch = dt.date(1970, 1, 1)
+            return [epoch + dt.timedelta(days=int(x)) for x in days], sums.tolist()
+    h = history.filter(pc.equal(exp, pa.scalar(expiry, pa.date32())))
+    per = h.group_by("trade_date").aggregate([("open_interest", "sum")]).sort_by("trade_date")
+    return per.column("trade_date").to_pylist(), per.column("open_interest_sum").to_pylist()
 
 
 def _earnings(
@@ -389,14 +420,9 @@ def _earnings(
             out["post_expiry_call_oi"] = be.get("call_oi")
             out["post_expiry_put_oi"] = be.get("put_oi")
             exp_d = dt.date.fromisoformat(pe["expiry"])
-            h = history.filter(pc.equal(history.column("expiry"), pa.scalar(exp_d, pa.date32())))
-            per = (
-                h.group_by("trade_date").aggregate([("open_interest", "sum")]).sort_by("trade_date")
-            )
-            oi = per.column("open_interest_sum").to_pylist()
+            sessions, oi = _oi_by_session(history, exp_d)
             out["post_expiry_oi_by_session"] = [
-                {"session": d, "oi": v}
-                for d, v in zip(per.column("trade_date").to_pylist(), oi, strict=True)
+                {"session": d, "oi": v} for d, v in zip(sessions, oi, strict=True)
             ]
             out["post_expiry_oi_build"] = (oi[-1] - oi[0]) if len(oi) >= 2 else None
     # historical earnings moves from bars: |close(d) / close(d-1) - 1| on past earnings dates
@@ -880,8 +906,9 @@ def _finish(
             "flow.net_by_strike", lambda: _records(_net_by_strike(f.by_strike))
         )
         tables["flow_by_strike"] = _with_underlying(fr.by_strike, u, d)
+        have = set(fr.notable.column_names)
         tables["notable"] = _with_underlying(
-            fr.notable.select([c for c in _NOTABLE_COLUMNS if c in fr.notable.column_names]), u, d
+            fr.notable.select([c for c in _NOTABLE_COLUMNS if c in have]), u, d
         )
     else:
         missing.append("trades")
