@@ -208,10 +208,11 @@ def _records(t: pa.Table | None, columns: Sequence[str] | None = None) -> list[d
 
 
 def _with_underlying(t: pa.Table, underlying: str, session: dt.date) -> pa.Table:
-    if "underlying" not in t.column_names:
-        t = t.append_column("underlying", pa.array([underlying] * t.num_rows, pa.string()))
-    if "session" not in t.column_names:
-        t = t.append_column("session", pa.array([session] * t.num_rows, pa.date32()))
+    names = t.column_names
+    if "underlying" not in names:
+        t = t.append_column("underlying", pa.repeat(pa.scalar(underlying, pa.string()), t.num_rows))
+    if "session" not in names:
+        t = t.append_column("session", pa.repeat(pa.scalar(session, pa.date32()), t.num_rows))
     # large_string and string mix badly across underlyings: normalise to string (only those
     # columns are cast; the others are reused as they are, under the same fields)
     fields = [
@@ -541,12 +542,16 @@ class _Prepared:
     by_ticker: pa.Table | None
 
 
-def _prepare(window: UnderlyingWindow, config: PipelineConfig, *, trades: bool = True) -> _Prepared:
+def _prepare(
+    window: UnderlyingWindow, config: PipelineConfig, *, trades: bool = True, records: bool = True
+) -> _Prepared:
     """The chain analysis and the trades' side decomposition: the steps before the OI step.
 
     ``trades=False`` leaves the trades out (``enriched`` and ``by_ticker`` ``None``): the
     batched path enriches a whole chunk's trades at once (:func:`_enrich_chunk`), or
-    :func:`_enrich_one` does it for this window."""
+    :func:`_enrich_one` does it for this window. ``records=False`` leaves the analysis
+    document's ``by_expiry``, ``by_strike`` (and ``by_strike_live``) records ``None``:
+    :func:`_chain_records` builds them for the chunk."""
     from chainlens.analysis import analyze_chain
 
     u, d = window.underlying, window.session
@@ -559,11 +564,11 @@ def _prepare(window: UnderlyingWindow, config: PipelineConfig, *, trades: bool =
         today = today.filter(pc.equal(today.column("snapshot_ts"), last))
     analyses = analyze_chain(today, config.analysis)
     ca = next((a for a in analyses if a.underlying == u), analyses[0])
-    adoc = ca.to_json()
+    adoc = ca.to_json(tables=records)
     if ca.by_strike_live is not None:  # issue 10: the charts of an expiry day show live strikes
         from chainlens.analysis import _row_value, json_records
 
-        adoc["by_strike_live"] = json_records(ca.by_strike_live, _row_value)
+        adoc["by_strike_live"] = json_records(ca.by_strike_live, _row_value) if records else None
     missing: list[str] = []
     n_sessions = int(pc.count_distinct(hist.column("trade_date")).as_py())
     if n_sessions < 2:
@@ -601,6 +606,19 @@ def _prepare(window: UnderlyingWindow, config: PipelineConfig, *, trades: bool =
     if trades:
         _enrich_one(pr, config)
     return pr
+
+
+def _chain_records(ready: Sequence[_Prepared]) -> None:
+    """The ``by_expiry``, ``by_strike`` and ``by_strike_live`` records of the analysis
+    documents left out by ``_prepare(..., records=False)``, one records pass per table kind
+    over the chunk (:func:`_records_many`: the records ``ChainAnalysis.to_json`` builds)."""
+    from chainlens.analysis import _row_value
+
+    for key in ("by_expiry", "by_strike", "by_strike_live"):
+        idx = [k for k, p in enumerate(ready) if getattr(p.ca, key) is not None]
+        recs = _records_many([getattr(ready[k].ca, key) for k in idx], fallback=_row_value)
+        for k, r in zip(idx, recs, strict=True):
+            ready[k].adoc[key] = r
 
 
 def _enrich_one(pr: _Prepared, config: PipelineConfig) -> None:
@@ -706,11 +724,14 @@ def _flow_chunk(group: Sequence[_Prepared], orrs: Sequence[OIResult]) -> list[An
 
 
 def _records_many(
-    ts: Sequence[pa.Table | None], columns: Sequence[str] | None = None
+    ts: Sequence[pa.Table | None],
+    columns: Sequence[str] | None = None,
+    fallback: Any = _jsonable,
 ) -> list[list[dict[str, Any]]]:
-    """``[_records(t, columns) for t in ts]``, one :func:`~chainlens.analysis.json_records`
-    pass per schema over the concatenated tables (its records are built column by column,
-    each row from its own values only, so a slice of the chunk's records is the table's)."""
+    """``[_records(t, columns) for t in ts]`` (``json_records(t, fallback)`` of each), one
+    :func:`~chainlens.analysis.json_records` pass per schema over the concatenated tables
+    (its records are built column by column, each row from its own values only, so a slice
+    of the chunk's records is the table's)."""
     from chainlens.analysis import json_records
 
     out: list[list[dict[str, Any]]] = [[] for _ in ts]
@@ -728,7 +749,7 @@ def _records_many(
         else:
             groups.append((t.schema, [i], [t]))
     for _, idx, tabs in groups:
-        recs = json_records(pa.concat_tables(tabs), _jsonable)
+        recs = json_records(pa.concat_tables(tabs), fallback)
         at = 0
         for i, t in zip(idx, tabs, strict=True):
             out[i] = recs[at : at + t.num_rows]
@@ -1124,9 +1145,10 @@ def analyze_underlyings(
     ready: list[tuple[int, _Prepared]] = []
     for i, w in enumerate(windows):  # a loop over underlyings: the chain analysis
         try:
-            ready.append((i, _prepare(w, config, trades=False)))
+            ready.append((i, _prepare(w, config, trades=False, records=False)))
         except ChainlensError as exc:
             out[i] = exc
+    _chain_records([p for _, p in ready])
     t0 = _stage("chain", t0)
     # the trades of the whole chunk enriched in one pass; a failure: each window alone
     try:

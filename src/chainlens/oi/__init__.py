@@ -393,19 +393,21 @@ def analyze_oi_many(
     -----
     The OI kernels work per underlying on a panel of many (session index within the
     underlying, per-underlying groups, sorts with the underlying or a unique key first), so
-    the changes, streaks, rolls, term structure, window changes, opposite buildup and
-    put/call ratios of the concatenated histories, split by ``underlying`` in row order, are
-    the per-underlying tables. Their group sums add integers (OI, volume, OI changes; integer
-    columns are required), exact in any order. Computed on each underlying's own rows
-    instead:
+    the changes, streaks, rolls, term structure, term signals, window changes, opposite
+    buildup, event builds and put/call ratios of the concatenated histories, split by
+    ``underlying`` in row order, are the per-underlying tables. Their group sums add integers
+    (OI, volume, OI changes; integer columns are required), exact in any order; the float sums
+    of :func:`term_signals` (class shares: OI shares per expiry class) agree to rounding
+    (1e-12 relative). The input checks, the session filter and the split run once over the
+    chunk (segment codes, no per-history compute calls). Computed on each underlying's own
+    rows instead:
 
     * the put/call ratios of an underlying without a premium row (the chain premium estimate
       is a float sum, whose rounding depends on the group-by's partitions);
-    * :func:`term_signals` (float sums of OI shares, and its class shares are a list in hash
-      group order);
-    * the clusters and the event rows of an underlying with a tie (equal OI among its top
-      strikes, two events on one date): the tie order follows a hash group-by, so it depends
-      on which other underlyings share the frame. Both are computed on the batch and checked.
+    * the clusters of an underlying with a tie (equal OI among its top strikes): the tie
+      order follows a hash group-by, so it depends on which other underlyings share the
+      frame. The batch is checked for ties;
+    * the event builds when the events tables differ in columns or market-wide rows.
     """
     cfg = config or OIConfig()
     n = len(histories)
