@@ -843,7 +843,7 @@ def _doc_parts(
             parts[k]["oi." + key] = r
     fl_k = [k for k in range(n) if frs[k] is not None and group[k].enriched is not None]
     if fl_k:
-        fs = [frs[k] for k in fl_k]
+        fs: list[Any] = [frs[k] for k in fl_k]
         nb = _records_many(_net_by_strike_many([f.by_strike for f in fs]))
         top = _records_many(
             [f.by_strike.sort_by([("total_usd", "descending")]).slice(0, 40) for f in fs]

@@ -328,7 +328,7 @@ def _events_many(
         return out
     chs = _split_rows(ch, "underlying", sub)
     for k, i in enumerate(idx):  # a loop over underlyings (events tables that differ)
-        out[i] = event_oi_build(chs[k], evs[i])  # type: ignore[arg-type]
+        out[i] = event_oi_build(chs[k], evs[i])
     return out
 
 
