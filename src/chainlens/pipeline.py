@@ -201,7 +201,8 @@ def _records(t: pa.Table | None, columns: Sequence[str] | None = None) -> list[d
     if t is None or t.num_rows == 0:
         return []
     if columns is not None:
-        t = t.select([c for c in columns if c in t.column_names])
+        have = set(t.column_names)
+        t = t.select([c for c in columns if c in have])
     from chainlens.analysis import json_records
 
     return json_records(t, _jsonable)
@@ -740,7 +741,8 @@ def _records_many(
         if t is None or t.num_rows == 0:
             continue
         if columns is not None:
-            t = t.select([c for c in columns if c in t.column_names])
+            have = set(t.column_names)
+            t = t.select([c for c in columns if c in have])
         for sch, idx, tabs in groups:
             if sch.equals(t.schema, check_metadata=True):
                 idx.append(i)
