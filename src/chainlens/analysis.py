@@ -91,10 +91,12 @@ class ChainAnalysis:
     #: (the stored ``profile_by_expiry`` part); None without a profile
     profile_by_expiry: pa.Table | None = None
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self, *, tables: bool = True) -> dict[str, Any]:
         """The ``chainlens analyze --json`` object (SPEC keys first, then the extra ones).
 
-        NaN stays a float here; the CLI's ``emit_json`` turns it into ``null``.
+        NaN stays a float here; the CLI's ``emit_json`` turns it into ``null``. ``tables=False``:
+        ``by_expiry`` and ``by_strike`` are left ``None`` (in their place), for a caller that
+        builds their records for many analyses at once.
         """
         return {
             "schema_version": SCHEMA_VERSION,
@@ -106,8 +108,8 @@ class ChainAnalysis:
             "dealer_model": self.dealer_model,
             "totals": _nulls(self.totals),
             "levels": _nulls(self.levels),
-            "by_expiry": json_records(self.by_expiry, _row_value),
-            "by_strike": json_records(self.by_strike, _row_value),
+            "by_expiry": json_records(self.by_expiry, _row_value) if tables else None,
+            "by_strike": json_records(self.by_strike, _row_value) if tables else None,
             "excluded": dict(self.excluded),
             "max_pain_trend": _nulls(self.max_pain_trend),
             "profile": _nulls(self.profile),

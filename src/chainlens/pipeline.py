@@ -201,22 +201,26 @@ def _records(t: pa.Table | None, columns: Sequence[str] | None = None) -> list[d
     if t is None or t.num_rows == 0:
         return []
     if columns is not None:
-        t = t.select([c for c in columns if c in t.column_names])
+        have = set(t.column_names)
+        t = t.select([c for c in columns if c in have])
     from chainlens.analysis import json_records
 
     return json_records(t, _jsonable)
 
 
 def _with_underlying(t: pa.Table, underlying: str, session: dt.date) -> pa.Table:
-    if "underlying" not in t.column_names:
-        t = t.append_column("underlying", pa.array([underlying] * t.num_rows, pa.string()))
-    if "session" not in t.column_names:
-        t = t.append_column("session", pa.array([session] * t.num_rows, pa.date32()))
-    # large_string and string mix badly across underlyings: normalise to string
+    names = t.column_names
+    if "underlying" not in names:
+        t = t.append_column("underlying", pa.repeat(pa.scalar(underlying, pa.string()), t.num_rows))
+    if "session" not in names:
+        t = t.append_column("session", pa.repeat(pa.scalar(session, pa.date32()), t.num_rows))
+    # large_string and string mix badly across underlyings: normalise to string (only those
+    # columns are cast; the others are reused as they are, under the same fields)
     fields = [
         pa.field(f.name, pa.string()) if pa.types.is_large_string(f.type) else f for f in t.schema
     ]
-    return t.cast(pa.schema(fields))
+    cols = [c.cast(pa.string()) if pa.types.is_large_string(c.type) else c for c in t.columns]
+    return pa.Table.from_arrays(cols, schema=pa.schema(fields))
 
 
 _NOTABLE_COLUMNS = (
@@ -274,6 +278,35 @@ def _spot_series(history: pa.Table) -> tuple[list[dt.date], list[float]]:
         spots[np.searchsorted(days, tdo[last])] = val[o[last]]
     epoch = dt.date(1970, 1, 1)
     return [epoch + dt.timedelta(days=int(x)) for x in days], [float(x) for x in spots]
+
+
+def _oi_by_session(history: pa.Table, expiry: dt.date) -> tuple[list[dt.date], list[Any]]:
+    """Sessions (ascending) of the rows of ``history`` expiring on ``expiry`` and their summed
+    ``open_interest`` (contracts; Arrow's grouped sum: nulls skipped, null when a session has
+    none). NumPy on the window's rows for an integer column without nulls (an exact sum), an
+    Arrow group-by otherwise."""
+    exp = history.column("expiry")
+    oi_col = history.column("open_interest")
+    if (
+        pa.types.is_date32(exp.type)
+        and pa.types.is_date32(history.schema.field("trade_date").type)
+        and pa.types.is_integer(oi_col.type)
+        and oi_col.null_count == 0
+        and exp.null_count == 0
+    ):
+        e = np.asarray(exp.cast(pa.int32()).to_numpy(), np.int64)
+        m = e == (expiry - dt.date(1970, 1, 1)).days
+        td = np.asarray(history.column("trade_date").cast(pa.int32()).to_numpy(), np.int64)[m]
+        if history.column("trade_date").null_count == 0:
+            v = np.asarray(oi_col.to_numpy(), np.int64)[m]
+            days, code = np.unique(td, return_inverse=True)
+            sums = np.zeros(days.size, np.int64)
+            np.add.at(sums, code.reshape(-1), v)
+            epoch = dt.date(1970, 1, 1)
+            return [epoch + dt.timedelta(days=int(x)) for x in days], sums.tolist()
+    h = history.filter(pc.equal(exp, pa.scalar(expiry, pa.date32())))
+    per = h.group_by("trade_date").aggregate([("open_interest", "sum")]).sort_by("trade_date")
+    return per.column("trade_date").to_pylist(), per.column("open_interest_sum").to_pylist()
 
 
 def _earnings(
@@ -389,14 +422,9 @@ def _earnings(
             out["post_expiry_call_oi"] = be.get("call_oi")
             out["post_expiry_put_oi"] = be.get("put_oi")
             exp_d = dt.date.fromisoformat(pe["expiry"])
-            h = history.filter(pc.equal(history.column("expiry"), pa.scalar(exp_d, pa.date32())))
-            per = (
-                h.group_by("trade_date").aggregate([("open_interest", "sum")]).sort_by("trade_date")
-            )
-            oi = per.column("open_interest_sum").to_pylist()
+            sessions, oi = _oi_by_session(history, exp_d)
             out["post_expiry_oi_by_session"] = [
-                {"session": d, "oi": v}
-                for d, v in zip(per.column("trade_date").to_pylist(), oi, strict=True)
+                {"session": d, "oi": v} for d, v in zip(sessions, oi, strict=True)
             ]
             out["post_expiry_oi_build"] = (oi[-1] - oi[0]) if len(oi) >= 2 else None
     # historical earnings moves from bars: |close(d) / close(d-1) - 1| on past earnings dates
@@ -515,12 +543,16 @@ class _Prepared:
     by_ticker: pa.Table | None
 
 
-def _prepare(window: UnderlyingWindow, config: PipelineConfig, *, trades: bool = True) -> _Prepared:
+def _prepare(
+    window: UnderlyingWindow, config: PipelineConfig, *, trades: bool = True, records: bool = True
+) -> _Prepared:
     """The chain analysis and the trades' side decomposition: the steps before the OI step.
 
     ``trades=False`` leaves the trades out (``enriched`` and ``by_ticker`` ``None``): the
     batched path enriches a whole chunk's trades at once (:func:`_enrich_chunk`), or
-    :func:`_enrich_one` does it for this window."""
+    :func:`_enrich_one` does it for this window. ``records=False`` leaves the analysis
+    document's ``by_expiry``, ``by_strike`` (and ``by_strike_live``) records ``None``:
+    :func:`_chain_records` builds them for the chunk."""
     from chainlens.analysis import analyze_chain
 
     u, d = window.underlying, window.session
@@ -533,11 +565,11 @@ def _prepare(window: UnderlyingWindow, config: PipelineConfig, *, trades: bool =
         today = today.filter(pc.equal(today.column("snapshot_ts"), last))
     analyses = analyze_chain(today, config.analysis)
     ca = next((a for a in analyses if a.underlying == u), analyses[0])
-    adoc = ca.to_json()
+    adoc = ca.to_json(tables=records)
     if ca.by_strike_live is not None:  # issue 10: the charts of an expiry day show live strikes
         from chainlens.analysis import _row_value, json_records
 
-        adoc["by_strike_live"] = json_records(ca.by_strike_live, _row_value)
+        adoc["by_strike_live"] = json_records(ca.by_strike_live, _row_value) if records else None
     missing: list[str] = []
     n_sessions = int(pc.count_distinct(hist.column("trade_date")).as_py())
     if n_sessions < 2:
@@ -575,6 +607,19 @@ def _prepare(window: UnderlyingWindow, config: PipelineConfig, *, trades: bool =
     if trades:
         _enrich_one(pr, config)
     return pr
+
+
+def _chain_records(ready: Sequence[_Prepared]) -> None:
+    """The ``by_expiry``, ``by_strike`` and ``by_strike_live`` records of the analysis
+    documents left out by ``_prepare(..., records=False)``, one records pass per table kind
+    over the chunk (:func:`_records_many`: the records ``ChainAnalysis.to_json`` builds)."""
+    from chainlens.analysis import _row_value
+
+    for key in ("by_expiry", "by_strike", "by_strike_live"):
+        idx = [k for k, p in enumerate(ready) if getattr(p.ca, key) is not None]
+        recs = _records_many([getattr(ready[k].ca, key) for k in idx], fallback=_row_value)
+        for k, r in zip(idx, recs, strict=True):
+            ready[k].adoc[key] = r
 
 
 def _enrich_one(pr: _Prepared, config: PipelineConfig) -> None:
@@ -679,13 +724,166 @@ def _flow_chunk(group: Sequence[_Prepared], orrs: Sequence[OIResult]) -> list[An
     return out
 
 
+def _records_many(
+    ts: Sequence[pa.Table | None],
+    columns: Sequence[str] | None = None,
+    fallback: Any = _jsonable,
+) -> list[list[dict[str, Any]]]:
+    """``[_records(t, columns) for t in ts]`` (``json_records(t, fallback)`` of each), one
+    :func:`~chainlens.analysis.json_records` pass per schema over the concatenated tables
+    (its records are built column by column, each row from its own values only, so a slice
+    of the chunk's records is the table's)."""
+    from chainlens.analysis import json_records
+
+    out: list[list[dict[str, Any]]] = [[] for _ in ts]
+    groups: list[tuple[pa.Schema, list[int], list[pa.Table]]] = []
+    for i, t in enumerate(ts):  # a loop over underlyings: group by schema
+        if t is None or t.num_rows == 0:
+            continue
+        if columns is not None:
+            have = set(t.column_names)
+            t = t.select([c for c in columns if c in have])
+        for sch, idx, tabs in groups:
+            if sch.equals(t.schema, check_metadata=True):
+                idx.append(i)
+                tabs.append(t)
+                break
+        else:
+            groups.append((t.schema, [i], [t]))
+    for _, idx, tabs in groups:
+        recs = json_records(pa.concat_tables(tabs), fallback)
+        at = 0
+        for i, t in zip(idx, tabs, strict=True):
+            out[i] = recs[at : at + t.num_rows]
+            at += t.num_rows
+    return out
+
+
+_NET_BY_STRIKE = (
+    "net_usd", "total_usd", "call_premium_usd", "put_premium_usd", "dir_net_usd",
+    "dir_call_premium_usd", "dir_put_premium_usd", "excluded_usd",
+)  # fmt: skip
+
+
+def _net_by_strike(by_strike: pa.Table) -> pa.Table:
+    """The flow document's ``net_by_strike`` table: :data:`_NET_BY_STRIKE` summed per strike,
+    strikes ascending (the per-underlying reference of :func:`_net_by_strike_many`)."""
+    agg = (
+        by_strike.group_by("strike")
+        .aggregate([(c, "sum") for c in _NET_BY_STRIKE])
+        .sort_by("strike")
+    )
+    return agg.rename_columns(["strike", *_NET_BY_STRIKE])
+
+
+def _net_by_strike_many(tables: Sequence[pa.Table]) -> list[pa.Table]:
+    """:func:`_net_by_strike` of every table in one segmented pass.
+
+    Group ids of (table, strike) pairs in (table, strike) order, then one ``np.bincount`` per
+    column: each group is summed in row order, as Arrow's grouped sum adds it. Falls back to
+    :func:`_net_by_strike` per table unless every column is a float64 without nulls or NaN
+    strikes.
+    """
+    cols = ["strike", *_NET_BY_STRIKE]
+    ok = all(
+        all(c in t.column_names for c in cols)
+        and all(
+            pa.types.is_float64(t.schema.field(c).type) and t.column(c).null_count == 0
+            for c in cols
+        )
+        for t in tables
+    )
+    cat = pa.concat_tables([t.select(cols) for t in tables]) if ok and tables else None
+    strike = cat.column("strike").to_numpy() if cat is not None else None
+    if cat is None or strike is None or np.isnan(strike).any():
+        return [_net_by_strike(t) for t in tables]
+    lens = np.fromiter((t.num_rows for t in tables), np.int64, len(tables))
+    tab = np.repeat(np.arange(len(tables), dtype=np.int64), lens)
+    order = np.lexsort((strike, tab))
+    st, tb = strike[order], tab[order]
+    new = np.r_[True, (st[1:] != st[:-1]) | (tb[1:] != tb[:-1])] if len(st) else np.zeros(0, bool)
+    gid_sorted = np.cumsum(new) - 1
+    n_g = int(gid_sorted[-1]) + 1 if len(st) else 0
+    gid = np.empty_like(gid_sorted)
+    gid[order] = gid_sorted
+    data = {"strike": pa.array(st[new], pa.float64())}
+    for c in _NET_BY_STRIKE:
+        data[c] = pa.array(
+            np.bincount(gid, weights=cat.column(c).to_numpy(), minlength=n_g), pa.float64()
+        )
+    out = pa.table(data)
+    per = np.bincount(tb[new], minlength=len(tables))
+    at = np.r_[0, np.cumsum(per)]
+    return [out.slice(int(at[i]), int(per[i])) for i in range(len(tables))]
+
+
+def _doc_parts(
+    group: Sequence[_Prepared],
+    orrs: Sequence[Any],
+    frs: Sequence[Any | None],
+    config: PipelineConfig,
+) -> list[dict[str, Any]]:
+    """The record lists of the per-name documents that are slices of result tables, built once
+    per chunk (:func:`_records_many`, :func:`_net_by_strike_many`); keyed as in
+    :func:`_finish`, which uses them instead of building each name's own."""
+    n = len(group)
+    parts: list[dict[str, Any]] = [{} for _ in range(n)]
+    oi_k = [k for k in range(n) if not isinstance(orrs[k], ChainlensError)]
+    oi_parts = {
+        "clusters": (lambda o: o.clusters.slice(0, 10)),
+        "accumulation": (lambda o: o.accumulation.slice(0, 20)),
+        "rolls": (lambda o: o.rolls.slice(0, 20)),
+        "opposite": (lambda o: o.opposite.slice(0, 10)),
+        "term": (lambda o: o.term),
+        "term_signals": (lambda o: o.term_signals),
+        "pcr": (lambda o: o.pcr),
+        "events": (lambda o: o.events),
+    }
+    for key, get in oi_parts.items():
+        recs = _records_many([get(orrs[k]) for k in oi_k])
+        for k, r in zip(oi_k, recs, strict=True):
+            parts[k]["oi." + key] = r
+    fl_k = [k for k in range(n) if frs[k] is not None and group[k].enriched is not None]
+    if fl_k:
+        fs: list[Any] = [frs[k] for k in fl_k]
+        nb = _records_many(_net_by_strike_many([f.by_strike for f in fs]))
+        top = _records_many(
+            [f.by_strike.sort_by([("total_usd", "descending")]).slice(0, 40) for f in fs]
+        )
+        notable = _records_many(
+            [f.notable.slice(0, config.notable_top_n) for f in fs], _NOTABLE_COLUMNS
+        )
+        by_exp = _records_many([f.by_expiry.sort_by("expiry") for f in fs])
+        for j, k in enumerate(fl_k):
+            parts[k].update(
+                {
+                    "flow.net_by_strike": nb[j],
+                    "flow.top_strikes": top[j],
+                    "flow.notable": notable[j],
+                    "flow.by_expiry": by_exp[j],
+                }
+            )
+    return parts
+
+
 def _finish(
-    pr: _Prepared, config: PipelineConfig, orr: OIResult, fr: Any | None = None
+    pr: _Prepared,
+    config: PipelineConfig,
+    orr: OIResult,
+    fr: Any | None = None,
+    pre: dict[str, Any] | None = None,
 ) -> UnderlyingResult:
     """The steps after the OI step (flow, OI document, realized vol), and the result.
 
     ``fr``: the window's :class:`~chainlens.flow.FlowResult` when the batched path computed
-    it (:func:`_flow_chunk`), else it is computed here."""
+    it (:func:`_flow_chunk`), else it is computed here. ``pre``: record lists of the document
+    built for the whole chunk (:func:`_doc_parts`, keys ``"flow.<part>"`` and ``"oi.<part>"``);
+    a part not in it is built here."""
+    pre = pre or {}
+
+    def part(key: str, build: Any) -> Any:
+        return pre[key] if key in pre else build()
+
     window = pr.window
     u, d, hist = window.underlying, window.session, window.history
     today, ca, adoc, missing, tables = pr.today, pr.ca, pr.adoc, pr.missing, pr.tables
@@ -709,43 +907,31 @@ def _finish(
                 changes=_oi_changes_for_flow(pr, orr),
                 enriched=True,
             )
-        bs = fr.by_strike.sort_by([("total_usd", "descending")])
+        f = fr
         flow_doc = {
             "totals": _jsonable(fr.totals),
             "side_mix": _jsonable(fr.side_mix),
-            "notable": _records(fr.notable.slice(0, config.notable_top_n), _NOTABLE_COLUMNS),
-            "by_expiry": _records(fr.by_expiry.sort_by("expiry")),
-            "top_strikes": _records(bs.slice(0, 40)),
+            "notable": part(
+                "flow.notable",
+                lambda: _records(f.notable.slice(0, config.notable_top_n), _NOTABLE_COLUMNS),
+            ),
+            "by_expiry": part("flow.by_expiry", lambda: _records(f.by_expiry.sort_by("expiry"))),
+            "top_strikes": part(
+                "flow.top_strikes",
+                lambda: _records(f.by_strike.sort_by([("total_usd", "descending")]).slice(0, 40)),
+            ),
             "darkpool": _records(fr.darkpool)[0]
             if fr.darkpool is not None and fr.darkpool.num_rows
             else None,
             "twap": _records(fr.twap) if fr.twap is not None else [],
         }
-        agg = (
-            fr.by_strike.group_by("strike")
-            .aggregate(
-                [
-                    ("net_usd", "sum"),
-                    ("total_usd", "sum"),
-                    ("call_premium_usd", "sum"),
-                    ("put_premium_usd", "sum"),
-                    ("dir_net_usd", "sum"),
-                    ("dir_call_premium_usd", "sum"),
-                    ("dir_put_premium_usd", "sum"),
-                    ("excluded_usd", "sum"),
-                ]
-            )
-            .sort_by("strike")
+        flow_doc["net_by_strike"] = part(
+            "flow.net_by_strike", lambda: _records(_net_by_strike(f.by_strike))
         )
-        flow_doc["net_by_strike"] = _records(
-            agg.rename_columns(
-                ["strike", "net_usd", "total_usd", "call_premium_usd", "put_premium_usd",
-                 "dir_net_usd", "dir_call_premium_usd", "dir_put_premium_usd", "excluded_usd"]
-            )
-        )  # fmt: skip
         tables["flow_by_strike"] = _with_underlying(fr.by_strike, u, d)
+        have = set(fr.notable.column_names)
         tables["notable"] = _with_underlying(
-            fr.notable.select([c for c in _NOTABLE_COLUMNS if c in fr.notable.column_names]), u, d
+            fr.notable.select([c for c in _NOTABLE_COLUMNS if c in have]), u, d
         )
     else:
         missing.append("trades")
@@ -825,14 +1011,14 @@ def _finish(
             else {"change_by_strike_live": change_by_strike_live}
         ),
         "vol_oi_top": hot,
-        "clusters": _records(orr.clusters.slice(0, 10)),
-        "accumulation": _records(orr.accumulation.slice(0, 20)),
-        "rolls": _records(orr.rolls.slice(0, 20)),
-        "opposite": _records(orr.opposite.slice(0, 10)),
-        "term": _records(orr.term),
-        "term_signals": _records(orr.term_signals),
-        "pcr": next(iter(_records(orr.pcr)), None),
-        "events": _records(orr.events),
+        "clusters": part("oi.clusters", lambda: _records(orr.clusters.slice(0, 10))),
+        "accumulation": part("oi.accumulation", lambda: _records(orr.accumulation.slice(0, 20))),
+        "rolls": part("oi.rolls", lambda: _records(orr.rolls.slice(0, 20))),
+        "opposite": part("oi.opposite", lambda: _records(orr.opposite.slice(0, 10))),
+        "term": part("oi.term", lambda: _records(orr.term)),
+        "term_signals": part("oi.term_signals", lambda: _records(orr.term_signals)),
+        "pcr": next(iter(part("oi.pcr", lambda: _records(orr.pcr))), None),
+        "events": part("oi.events", lambda: _records(orr.events)),
         "summary": _jsonable(orr.summary),
         # issue 11: spot per stored session (ISO date -> USD), for signals dated in the past
         "spot_by_session": {k.isoformat(): v for k, v in zip(*spot_series, strict=True) if v == v},
@@ -961,9 +1147,10 @@ def analyze_underlyings(
     ready: list[tuple[int, _Prepared]] = []
     for i, w in enumerate(windows):  # a loop over underlyings: the chain analysis
         try:
-            ready.append((i, _prepare(w, config, trades=False)))
+            ready.append((i, _prepare(w, config, trades=False, records=False)))
         except ChainlensError as exc:
             out[i] = exc
+    _chain_records([p for _, p in ready])
     t0 = _stage("chain", t0)
     # the trades of the whole chunk enriched in one pass; a failure: each window alone
     try:
@@ -1017,13 +1204,17 @@ def analyze_underlyings(
             except Exception:  # any failure: the per-window path decides
                 frs = [None] * len(group)
         t0 = _stage("flow", t0)
+        try:  # the table slices of the documents, once per chunk
+            pre = _doc_parts([p for _, p in group], orrs, frs, config)
+        except Exception:  # any failure: each document builds its own parts
+            pre = [{} for _ in group]
         for k, (i, p) in enumerate(group):  # a loop over underlyings: the documents
             orr = orrs[k]
             if isinstance(orr, ChainlensError):
                 out[i] = orr
                 continue
             try:
-                out[i] = _finish(p, config, orr, frs[k])
+                out[i] = _finish(p, config, orr, frs[k], pre[k])
             except ChainlensError as exc:
                 out[i] = exc
         t0 = _stage("docs", t0)

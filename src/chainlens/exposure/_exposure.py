@@ -47,7 +47,11 @@ _DAYS_PER_YEAR = 365.0  # ACT/365 (conventions.SECONDS_PER_YEAR / SECONDS_PER_DA
 def _nan_to_zero(values: Float64Array) -> Float64Array:
     """``np.nan_to_num(values, nan=0.0)`` without the copy when there is no NaN."""
     v = np.asarray(values, dtype=np.float64)
-    return np.nan_to_num(v, nan=0.0) if np.isnan(v).any() else v
+    bad = np.isnan(v)
+    if not bad.any():
+        return v
+    out = np.where(bad, 0.0, v)  # the NaNs; infinities (rare) as np.nan_to_num maps them
+    return np.nan_to_num(out, copy=False) if np.isinf(out).any() else out
 
 
 def dealer_contracts(

@@ -232,6 +232,129 @@ def _unique_within(t: pa.Table, keys: list[str], names: list[str]) -> np.ndarray
     return ok
 
 
+def _checked_concat(
+    histories: Sequence[pa.Table], d32: pa.Scalar
+) -> tuple[pa.Table, np.ndarray, list[str]]:
+    """The rows on or before the session of every history, concatenated (one filter), the
+    bounds of each history's rows in it (``bounds[i]:bounds[i + 1]``) and each history's
+    underlying; raises the :class:`InputError` of :func:`analyze_oi_many` on bad input.
+
+    The checks run on the whole chunk: dense codes of the ``underlying`` and ``symbol``
+    columns (:func:`chainlens.oi._encode.encode_strings`), then a history holds one underlying
+    when the segment minimum and maximum of its codes agree (``np.minimum.reduceat``), and no
+    symbol is shared when every row of a symbol belongs to the history of its first row.
+    """
+    from chainlens.oi._encode import arrow_codes, encode_strings
+
+    n = len(histories)
+    full = pa.concat_tables(histories)
+    keep = pc.fill_null(pc.less_equal(full.column("trade_date"), d32), False)
+    keep_np = np.asarray(keep.to_numpy(zero_copy_only=False), bool)
+    hist = full if keep_np.all() else full.filter(keep)  # windows usually end at the session
+    lens = np.fromiter((h.num_rows for h in histories), np.int64, n)
+    hid = np.repeat(np.arange(n, dtype=np.int64), lens)[keep_np]
+    cnt = np.bincount(hid, minlength=n)
+    bounds = np.concatenate([[0], np.cumsum(cnt)]).astype(np.int64)
+    ucol = hist.column("underlying")
+    if (cnt == 0).any() or ucol.null_count:
+        raise InputError("each history must hold one underlying", column="underlying")
+
+    def codes_of(col: pa.ChunkedArray) -> tuple[np.ndarray, np.ndarray, pa.Array]:
+        enc = encode_strings(col)
+        if enc is not None:
+            return enc
+        c, dictionary = arrow_codes(col)
+        first = np.unique(c, return_index=True)[1] if len(c) else np.zeros(0, np.int64)
+        return c, first, dictionary
+
+    uc, _, udict = codes_of(ucol)
+    starts = bounds[:-1]
+    if (np.minimum.reduceat(uc, starts) != np.maximum.reduceat(uc, starts)).any():
+        raise InputError("each history must hold one underlying", column="underlying")
+    names = [str(x) for x in udict.take(pa.array(uc[starts])).to_pylist()]
+    if len(set(names)) != n:
+        raise InputError("the histories' underlyings must be distinct", column="underlying")
+    if hist.column("symbol").null_count:
+        raise InputError("null symbols", column="symbol")
+    for col in ("open_interest", "volume"):  # integer sums are exact in any order
+        if col in hist.column_names and not pa.types.is_integer(hist.schema.field(col).type):
+            raise InputError(f"{col} must be an integer column", column=col)
+    sc, sfirst, _ = codes_of(hist.column("symbol"))
+    if (hid[sfirst[sc]] != hid).any():
+        raise InputError("a symbol appears in two histories", column="symbol")
+    return hist, bounds, names
+
+
+def _events_many(
+    ch: pa.Table, evs: Sequence[pa.Table | None], names: list[str]
+) -> list[pa.Table | None]:
+    """:func:`event_oi_build` of every underlying with events (None for the others).
+
+    One call over the chunk when every events table has the same columns and the same
+    market-wide (``ticker == "*"``) rows: those rows once, plus each table's rows of its own
+    underlying (rows of other tickers join nothing in the per-underlying call). The result
+    is grouped by (underlying, date, kind) and sorted on those keys, so each underlying's
+    slice is its own call's table. Otherwise one call per underlying.
+    """
+    n = len(names)
+    out: list[pa.Table | None] = [None] * n
+    idx = [i for i in range(n) if evs[i] is not None and evs[i].num_rows]  # type: ignore[union-attr]
+    if not idx:
+        return out
+    tabs = [evs[i].select(["date", "ticker", "kind"]) for i in idx]  # type: ignore[union-attr]
+    sub = [names[i] for i in idx]
+    batched = all(t.schema.equals(tabs[0].schema) for t in tabs[1:])
+    if batched:
+        all_ev = pa.concat_tables(tabs)
+        lens = np.fromiter((t.num_rows for t in tabs), np.int64, len(tabs))
+        tick = all_ev.column("ticker")
+        star_m = pc.fill_null(pc.equal(tick, pa.scalar("*", tick.type)), False)
+        star_np = np.asarray(star_m.to_numpy(zero_copy_only=False), np.int64)
+        n_star = np.add.reduceat(star_np, np.concatenate([[0], np.cumsum(lens)[:-1]]))
+        star = all_ev.filter(star_m)
+        s0 = star.slice(0, int(n_star[0]))
+        batched = bool((n_star == n_star[0]).all()) and pa.concat_tables([s0] * len(tabs)).equals(
+            star
+        )
+    if batched:
+        own_name = pa.array(np.repeat(np.array(sub, object), lens), pa.string()).cast(tick.type)
+        own = all_ev.filter(pc.fill_null(pc.equal(tick, own_name), False))
+        ch_ev = ch.select(["underlying", "expiry", "right", "trade_date", "si", "oi_change"])
+        if len(sub) < len(names):
+            ch_ev = ch_ev.filter(pc.is_in(ch_ev.column("underlying"), value_set=pa.array(sub)))
+        got = event_oi_build(ch_ev, pa.concat_tables([own, s0]))
+        for i, part in zip(idx, _split_rows(got, "underlying", sub), strict=True):
+            out[i] = part
+        return out
+    chs = _split_rows(ch, "underlying", sub)
+    for k, i in enumerate(idx):  # a loop over underlyings (events tables that differ)
+        out[i] = event_oi_build(chs[k], evs[i])
+    return out
+
+
+def _roll_kinds(rolls: pa.Table, names: list[str]) -> list[dict[str, int]]:
+    """Per name: ``{kind: count}`` of its rolls, kinds in order of first appearance (as
+    ``pc.value_counts`` of its own rows); one group-by over the chunk."""
+    out: list[dict[str, int]] = [{} for _ in names]
+    if rolls.num_rows == 0:
+        return out
+    import polars as pl
+
+    df = pl.from_arrow(rolls.select(["underlying", "kind"]))
+    assert isinstance(df, pl.DataFrame)
+    g = (
+        df.with_row_index("_r")
+        .group_by(["underlying", "kind"])
+        .agg(pl.len().alias("n"), pl.col("_r").min())
+        .sort("_r")
+    )
+    pos = {u: i for i, u in enumerate(names)}
+    for u, k, c in zip(g["underlying"], g["kind"], g["n"], strict=True):  # (underlying, kind)
+        if u in pos:
+            out[pos[u]][str(k)] = int(c)
+    return out
+
+
 def analyze_oi_many(
     histories: Sequence[pa.Table],
     session: dt.date,
@@ -270,19 +393,21 @@ def analyze_oi_many(
     -----
     The OI kernels work per underlying on a panel of many (session index within the
     underlying, per-underlying groups, sorts with the underlying or a unique key first), so
-    the changes, streaks, rolls, term structure, window changes, opposite buildup and
-    put/call ratios of the concatenated histories, split by ``underlying`` in row order, are
-    the per-underlying tables. Their group sums add integers (OI, volume, OI changes; integer
-    columns are required), exact in any order. Computed on each underlying's own rows
-    instead:
+    the changes, streaks, rolls, term structure, term signals, window changes, opposite
+    buildup, event builds and put/call ratios of the concatenated histories, split by
+    ``underlying`` in row order, are the per-underlying tables. Their group sums add integers
+    (OI, volume, OI changes; integer columns are required), exact in any order; the float sums
+    of :func:`term_signals` (class shares: OI shares per expiry class) agree to rounding
+    (1e-12 relative). The input checks, the session filter and the split run once over the
+    chunk (segment codes, no per-history compute calls). Computed on each underlying's own
+    rows instead:
 
     * the put/call ratios of an underlying without a premium row (the chain premium estimate
       is a float sum, whose rounding depends on the group-by's partitions);
-    * :func:`term_signals` (float sums of OI shares, and its class shares are a list in hash
-      group order);
-    * the clusters and the event rows of an underlying with a tie (equal OI among its top
-      strikes, two events on one date): the tie order follows a hash group-by, so it depends
-      on which other underlyings share the frame. Both are computed on the batch and checked.
+    * the clusters of an underlying with a tie (equal OI among its top strikes): the tie
+      order follows a hash group-by, so it depends on which other underlyings share the
+      frame. The batch is checked for ties;
+    * the event builds when the events tables differ in columns or market-wide rows.
     """
     cfg = config or OIConfig()
     n = len(histories)
@@ -293,25 +418,7 @@ def analyze_oi_many(
     if n == 0:
         return []
     d32 = pa.scalar(session, pa.date32())
-    hs = [h.filter(pc.less_equal(h.column("trade_date"), d32)) for h in histories]
-    names: list[str] = []
-    n_sym = 0
-    for h in hs:  # a loop over underlyings
-        u = pc.unique(h.column("underlying"))
-        if len(u) != 1 or not u[0].is_valid:
-            raise InputError("each history must hold one underlying", column="underlying")
-        names.append(str(u[0].as_py()))
-        n_sym += pc.count_distinct(h.column("symbol")).as_py()
-    if len(set(names)) != n:
-        raise InputError("the histories' underlyings must be distinct", column="underlying")
-    hist = pa.concat_tables(hs)
-    if hist.column("symbol").null_count:
-        raise InputError("null symbols", column="symbol")
-    for col in ("open_interest", "volume"):  # integer sums are exact in any order
-        if col in hist.column_names and not pa.types.is_integer(hist.schema.field(col).type):
-            raise InputError(f"{col} must be an integer column", column=col)
-    if pc.count_distinct(hist.column("symbol")).as_py() != n_sym:
-        raise InputError("a symbol appears in two histories", column="symbol")
+    hist, bounds, names = _checked_concat(histories, d32)
     last = hist.filter(pc.equal(hist.column("trade_date"), d32))
     lasts = _split_rows(last, "underlying", names)
     if any(x.num_rows == 0 for x in lasts):
@@ -341,26 +448,12 @@ def analyze_oi_many(
         sub = [names[i] for i in idx]
         for i, part in zip(idx, _split_rows(got, "underlying", sub), strict=True):
             pcr_parts[i] = part
-    # events: batched over the underlyings with events when they share the market-wide rows
-    ev_parts: list[pa.Table | None] = [None] * n
-    ev_idx = [i for i in range(n) if evs[i] is not None and evs[i].num_rows]  # type: ignore[union-attr]
-    ev_ok = np.zeros(n, bool)
-    if ev_idx:
-        ev_tabs = [evs[i] for i in ev_idx]
-        star = [e.filter(pc.equal(e.column("ticker"), "*")) for e in ev_tabs]  # type: ignore[union-attr]
-        if all(s.equals(star[0]) for s in star[1:]):
-            own = [
-                e.filter(pc.equal(e.column("ticker"), names[i]))  # type: ignore[union-attr]
-                for i, e in zip(ev_idx, ev_tabs, strict=True)
-            ]
-            sub = [names[i] for i in ev_idx]
-            ch_ev = ch.filter(pc.is_in(ch.column("underlying"), value_set=pa.array(sub)))
-            got = event_oi_build(ch_ev, pa.concat_tables([*own, star[0]]))
-            ok = _unique_within(got.select(["underlying", "date"]), ["underlying", "date"], sub)
-            for k, (i, part) in enumerate(
-                zip(ev_idx, _split_rows(got, "underlying", sub), strict=True)
-            ):
-                ev_parts[i], ev_ok[i] = part, bool(ok[k])
+    ev_parts = _events_many(ch, evs, names)
+    sig = term_signals(term, oi_growth=wc, leaps_min_days=cfg.leaps_min_days)
+    kinds = _roll_kinds(rolls, names)
+    stale_of: dict[str, list[dict[str, Any]]] = {}
+    for s, d in stale:  # a loop over the (few) stale sessions
+        stale_of.setdefault(s, []).append({"underlying": s, "session": d})
 
     chs = _split_rows(ch, "underlying", names)
     accs = _split_rows(acc, "underlying", names)
@@ -368,37 +461,36 @@ def analyze_oi_many(
     cls_ = _split_rows(cl, "underlying", names)
     opps = _split_rows(opposite, "underlying", names)
     terms = _split_rows(term, "underlying", names)
-    wcs = _split_rows(wc, "underlying", names)
+    sigs = _split_rows(sig, "underlying", names)
     settings = asdict(cfg)
     out = []
-    for i, u in enumerate(names):  # a loop over underlyings
-        ev = ev_parts[i]
-        if ev_idx and i in ev_idx and not ev_ok[i]:
-            ev = event_oi_build(chs[i], evs[i])
-        rl, pcr = rls[i], pcr_parts[i]
-        kinds = pc.value_counts(rl.column("kind")).to_pylist() if rl.num_rows else []
+    for i, u in enumerate(names):  # a loop over underlyings: slices into the results
+        pcr = pcr_parts[i]
         summary = {
             "session": session,
             "underlyings": 1,
             "contracts": lasts[i].num_rows,
             "accumulating_contracts": accs[i].num_rows,
-            "rolls": {str(k["values"]): int(k["counts"]) for k in kinds},
-            "stale_sessions": [{"underlying": s, "session": d} for s, d in stale if s == u],
+            "rolls": kinds[i],
+            "stale_sessions": stale_of.get(u, []),
         }
+        if cl_ok[i]:
+            clusters = cls_[i]
+        else:  # a tie at the top_n boundary: the underlying's own rows decide
+            h_i = hist.slice(int(bounds[i]), int(bounds[i + 1] - bounds[i]))
+            clusters = oi_clusters(h_i, top_n=top)
         out.append(
             OIResult(
                 session=session,
                 changes=chs[i],
                 accumulation=accs[i],
-                rolls=rl,
-                clusters=cls_[i] if cl_ok[i] else oi_clusters(hs[i], top_n=top),
+                rolls=rls[i],
+                clusters=clusters,
                 opposite=opps[i],
                 term=terms[i],
-                term_signals=term_signals(
-                    terms[i], oi_growth=wcs[i], leaps_min_days=cfg.leaps_min_days
-                ),
+                term_signals=sigs[i],
                 pcr=pcr if pcr is not None else put_call_ratios(lasts[i], premium=prs[i]),
-                events=ev,
+                events=ev_parts[i],
                 summary=summary,
                 settings=settings,
             )

@@ -172,6 +172,14 @@ def event_oi_build(changes: pa.Table, events: pa.Table, *, lookback: int = 15) -
     ev = pl.from_arrow(events.select(["date", "ticker", "kind"]))
     assert isinstance(ch, pl.DataFrame) and isinstance(ev, pl.DataFrame)
     unders = ch.select("underlying").unique()
+    # the contracts of one (expiry, right) summed per session first: the event join then
+    # sees one row per expiry, right and session instead of one per contract (integer sums,
+    # exact in any grouping; only the non-null changes count, as below)
+    ch = (
+        ch.filter(pl.col("oi_change").is_not_null())
+        .group_by(["underlying", "expiry", "right", "trade_date", "si"])
+        .agg(pl.col("oi_change").sum())
+    )
     ev = pl.concat(
         [
             ev.filter(pl.col("ticker") != "*").rename({"ticker": "underlying"}),
