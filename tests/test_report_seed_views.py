@@ -247,6 +247,26 @@ def test_new_views_in_html_json_and_declared(tmp_path: Path) -> None:
         doc = st.read_docs(d, t)[0]
         ex = report_extras(st, doc, ["flow", "premium"])
         fbs = st.read_results("pipeline", d, "flow_by_strike", underlying=t)
+        # the high-OI average reads the stored chain: per earlier session, the pipeline's own
+        # by_strike volumes (an independent kernel) and the sessions before d, oldest first
+        from chainlens.report._extras import earlier_strike_volume
+
+        days, vols = earlier_strike_volume(st, t, d, 5)
+        assert days == man.sessions[:-1]
+        for day, got in zip(days, vols, strict=True):
+            ref = st.read_results("pipeline", day, "by_strike", underlying=t)
+            want = {
+                (r["strike"], k): float(r[k])
+                for r in ref.to_pylist()
+                for k in ("call_volume", "put_volume")
+            }
+            have = {
+                (r["strike"], k): r[k]
+                for r in got.to_pylist()
+                for k in ("call_volume", "put_volume")
+            }
+            assert have == pytest.approx(want), day
+        assert ex["high_oi"]["sessions"] == [x.isoformat() for x in days]
     assert doc_errors({**doc, **ex}, ReportDoc) == []
     assert len(ex["vol_curves"]) == 6 and {"high_oi", "dealer_profiles", "net_volume"} <= set(ex)
     # net volume = the stored part's contract columns of that expiry (independent sum here)

@@ -37,6 +37,7 @@ __all__ = [
     "HIGH_OI_NAMES",
     "MODELS",
     "dealer_profiles",
+    "earlier_strike_volume",
     "event_prepost",
     "is_high_oi",
     "net_volume",
@@ -92,6 +93,40 @@ _live = is_live
 
 
 # --------------------------------------------------------------------------- high-OI names
+
+
+def earlier_strike_volume(
+    store: Any, ticker: str, session: dt.date, n: int
+) -> tuple[list[dt.date], list[pa.Table]]:
+    """The ``n`` stored sessions of ``ticker`` before ``session`` (oldest first) and, per
+    session, ``strike, call_volume, put_volume``: the chain's volume summed over every expiry
+    of the session's snapshot (contracts), the same columns as the ``by_strike`` part.
+
+    Read from the stored chain, so the seed-002 "trailing 5-day average" has its 5 sessions
+    whether or not ``chainlens run`` ran on them (a store run on its last two sessions only
+    used to average over 1)."""
+    import polars as pl
+
+    before = [d for d in store.session_dates(ticker) if d < session][-n:] if n > 0 else []
+    if not before:
+        return [], []
+    h = store.chain_history(ticker, start=before[0], end=before[-1])
+    if not h.num_rows:
+        return [], []
+    df = pl.from_arrow(h.select(["trade_date", "strike", "right", "volume"]))
+    assert isinstance(df, pl.DataFrame)
+    v = pl.col("volume").cast(pl.Float64).fill_null(0.0)
+    agg = df.group_by(["trade_date", "strike"]).agg(
+        v.filter(pl.col("right") == "C").sum().alias("call_volume"),
+        v.filter(pl.col("right") == "P").sum().alias("put_volume"),
+    )
+    days, parts = [], []
+    for d in before:  # at most n sessions: one table each, as volume_vs_average reads them
+        g = agg.filter(pl.col("trade_date") == d).drop("trade_date").sort("strike")
+        if g.height:
+            days.append(d)
+            parts.append(g.to_arrow())
+    return days, parts
 
 
 def volume_vs_average(
@@ -491,8 +526,10 @@ def report_extras(
         if un is not None:
             out["unusual"] = un
     if "flow" in lenses:
-        earlier = [d for d in own if d < session][-int(_th("high_oi_avg_sessions")) :]
-        parts = [p for d in earlier if (p := part(d, "by_strike")) is not None]
+        earlier, parts = earlier_strike_volume(store, t, session, int(_th("high_oi_avg_sessions")))
+        if not parts:  # no chain before the session: the stored by_strike parts, if any
+            earlier = [d for d in own if d < session][-int(_th("high_oi_avg_sessions")) :]
+            parts = [p for d in earlier if (p := part(d, "by_strike")) is not None]
         today = (
             a.get("by_strike_live") if a.get("by_strike_live") is not None else a.get("by_strike")
         )
