@@ -36,12 +36,24 @@ def _status(pid: str) -> dict[str, str]:
         return {}
 
 
+def _cpu_s(pid: str) -> float:
+    """utime + stime of a process, seconds (``/proc/<pid>/stat`` fields 14 and 15)."""
+    try:
+        with open(f"/proc/{pid}/stat") as fh:
+            f = fh.read().rsplit(")", 1)[1].split()
+        return (int(f[11]) + int(f[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, IndexError, ValueError):
+        return 0.0
+
+
 class _Peaks(threading.Thread):
-    """``VmHWM`` (peak RSS, KiB) of every descendant process of this one, by pid."""
+    """``VmHWM`` (peak RSS, KiB) and CPU seconds (last seen) of every descendant process of
+    this one, by pid."""
 
     def __init__(self) -> None:
         super().__init__(daemon=True)
         self.peak_kb: dict[str, int] = {}
+        self.cpu: dict[str, float] = {}
         self.stop = threading.Event()
 
     def run(self) -> None:
@@ -55,6 +67,7 @@ class _Peaks(threading.Thread):
                     q, hops = parent.get(q), hops + 1
                 if q == me and "VmHWM" in s:
                     self.peak_kb[p] = max(self.peak_kb.get(p, 0), int(s["VmHWM"].split()[0]))
+                    self.cpu[p] = max(self.cpu.get(p, 0.0), _cpu_s(p))
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -62,6 +75,8 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--store", required=True, type=Path)
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--dump", type=Path, default=None)
+    ap.add_argument("--block-rows", type=int, default=None, help="override BLOCK_ROWS")
+    ap.add_argument("--chunk-rows", type=int, default=None, help="override CHUNK_ROWS")
     a = ap.parse_args(argv)
 
     import pyarrow.parquet as pq
@@ -72,6 +87,12 @@ def main(argv: list[str] | None = None) -> None:
     from chainlens.store import Store
 
     stored.scan_parts = lambda store, d: {}  # type: ignore[assignment]  # benchmark only
+    import chainlens.runners.local as local
+
+    if a.block_rows is not None:
+        local.BLOCK_ROWS = a.block_rows  # type: ignore[misc]
+    if a.chunk_rows is not None:
+        local.CHUNK_ROWS = a.chunk_rows  # type: ignore[misc]
 
     with Store(a.store, create=False) as st:
         d = st.session_dates()[-1]
@@ -93,8 +114,10 @@ def main(argv: list[str] | None = None) -> None:
     workers = sorted((v / 1024**2 for v in peaks.peak_kb.values()), reverse=True)
     print(
         f"{out['underlyings']} underlyings, session {d}, {out['workers']} worker(s): "
-        f"{wall:.1f} s wall, parent CPU {cpu:.1f} s, failed {len(out['failed'])}; "
-        f"load {os.getloadavg()[0]:.2f} (scan_parts stubbed out)"
+        f"{wall:.1f} s wall, CPU parent {cpu:.1f} s + under it "
+        f"{sum(peaks.cpu.values()):.1f} s, failed {len(out['failed'])}; "
+        f"load {os.getloadavg()[0]:.2f} (scan_parts stubbed out); "
+        f"BLOCK_ROWS {getattr(local, 'BLOCK_ROWS', '-')}, CHUNK_ROWS {getattr(local, 'CHUNK_ROWS', '-')}"
     )
     print(
         f"   peak RSS: parent {parent_gb:.2f} GB; processes under it "
