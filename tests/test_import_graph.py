@@ -58,8 +58,8 @@ def _imports(name: str, path: Path, mods: dict[str, Path]) -> set[str]:
             out.update(f"{m}.{s}" for s in subs)
             if len(subs) < len(n.names):
                 out.add(m)
-        for c in ast.iter_child_nodes(n):
-            visit(c)
+        for child in ast.iter_child_nodes(n):
+            visit(child)
 
     visit(ast.parse(path.read_text(encoding="utf-8")))
     return {m for m in out if m in mods and m != name}

@@ -133,12 +133,6 @@ def _compact(w: UnderlyingWindow) -> UnderlyingWindow:
     )
 
 
-def _filter_eq(t: pa.Table | None, col: str, values: Sequence[str]) -> pa.Table | None:
-    if t is None or t.num_rows == 0:
-        return None
-    return _rows_eq(t, col, values)
-
-
 def _rows_eq(t: pa.Table, col: str, values: Sequence[str]) -> pa.Table:
     return t.filter(pc.is_in(t.column(col), value_set=pa.array(list(values), pa.string())))
 
@@ -336,11 +330,14 @@ def _read_block(
     return analyze_block(windows, config, chunk_rows=chunk_rows, chunk_max=chunk_max, copy=True)
 
 
-def _block_ranges(store: Any, d: dt.date, us: Sequence[str], n_sessions: int, workers: int) -> Any:
+def _block_ranges(
+    store: Any, d: dt.date, us: Sequence[str], n_sessions: int, workers: int
+) -> tuple[list[tuple[int, int]], list[int]]:
     """``(ranges, rows)``: the blocks of ``us`` (contiguous ``[a, b)``) sized by the rows each
     underlying brings (:meth:`Store.window_rows`), at most :data:`BLOCK_ROWS` rows and
-    :data:`BLOCK_MAX` names each, and with a pool at most a share of the session's rows such
-    that every worker gets about two blocks; ``rows`` the input rows per underlying."""
+    :data:`BLOCK_MAX` names each, and with ``workers`` > 1 at most ``1 / (2 workers)`` of the
+    session's rows (every worker gets two blocks at least); ``rows`` the input rows per
+    underlying (one underlying: no count, one block)."""
     if len(us) <= 1:
         return [(0, len(us))], [0] * len(us)
     t = store.window_rows(d, n_sessions)

@@ -941,4 +941,3 @@ def run_spark(
     runner = SparkRunner(spark, options, dataset=dataset, macro=macro)
     got = runner.run(store, sessions, config, underlyings=underlyings, progress=progress)
     return [s.to_json() for s in got]
-
