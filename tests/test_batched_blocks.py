@@ -246,8 +246,8 @@ def test_ranges_by_rows_properties() -> None:
 @pytest.mark.slow
 def test_merged_block_parts_equal_result_parts_of_all(tmp_path: Any) -> None:
     from chainlens.pipeline import PipelineConfig, analyze_underlyings
-    from chainlens.runners.base import result_parts
     from chainlens.runners._blocks import merge_blocks, own
+    from chainlens.runners.base import result_parts
     from chainlens.runners.local import iter_windows
     from chainlens.sim import SimConfig, simulate_market
     from chainlens.store import Store
