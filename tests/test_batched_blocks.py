@@ -213,21 +213,42 @@ def test_change_by_strike_hand_worked_and_against_polars() -> None:
         assert _change_by_strike(c) == _polars_change_by_strike(c)
 
 
-def test_blocks_cover_every_underlying_once() -> None:
-    from chainlens.runners.local import BLOCK_MAX, _blocks
+def test_ranges_by_rows_hand_worked() -> None:
+    from chainlens.runners._blocks import ranges_by_rows
 
-    assert _blocks(10, 2) == [(0, 3), (3, 6), (6, 9), (9, 10)]  # ceil(10 / 4) = 3
-    big = _blocks(5000, 2)
-    assert big[0] == (0, BLOCK_MAX) and big[-1][1] == 5000
-    assert all(a == b for (_, a), (b, _) in zip(big, big[1:], strict=False))
-    assert _blocks(1, 2) == [(0, 1)]
+    # budget 10 rows, 3 names: [5, 5] then 50 alone, then [1, 1, 1] (names), then [1]
+    assert ranges_by_rows([5, 5, 50, 1, 1, 1, 1], 10, 3) == [(0, 2), (2, 3), (3, 6), (6, 7)]
+    assert ranges_by_rows([10, 10], 10, 5) == [(0, 1), (1, 2)]  # exactly at the budget
+    assert ranges_by_rows([0, 0, 0], 10, 2) == [(0, 2), (2, 3)]  # empty names count by name
+    assert ranges_by_rows([], 10, 2) == []
+    assert ranges_by_rows([7], 1, 1) == [(0, 1)]
+
+
+def test_ranges_by_rows_properties() -> None:
+    """Random sizes: the ranges cover every name once, in order, and each is within the row
+    and name limits or a single name; and no range could take the next name (greedy)."""
+    from chainlens.runners._blocks import ranges_by_rows
+
+    rng = np.random.default_rng(3)
+    for _ in range(200):
+        n = int(rng.integers(1, 60))
+        rows = [int(x) for x in rng.lognormal(6, 2, n).astype(int)]
+        budget, names = int(rng.integers(1, 5000)), int(rng.integers(1, 20))
+        got = ranges_by_rows(rows, budget, names)
+        assert got[0][0] == 0 and got[-1][1] == n
+        assert all(a == b for (_, a), (b, _) in zip(got, got[1:], strict=False))
+        for a, b in got:
+            assert b - a == 1 or (sum(rows[a:b]) <= budget and b - a <= names)
+        for (a, b), _nxt in zip(got, got[1:], strict=False):
+            assert sum(rows[a : b + 1]) > budget or b + 1 - a > names
 
 
 @pytest.mark.slow
 def test_merged_block_parts_equal_result_parts_of_all(tmp_path: Any) -> None:
     from chainlens.pipeline import PipelineConfig, analyze_underlyings
+    from chainlens.runners._blocks import merge_blocks, own
     from chainlens.runners.base import result_parts
-    from chainlens.runners.local import _merge_parts, _own, iter_windows
+    from chainlens.runners.local import iter_windows
     from chainlens.sim import SimConfig, simulate_market
     from chainlens.store import Store
 
@@ -241,9 +262,9 @@ def test_merged_block_parts_equal_result_parts_of_all(tmp_path: Any) -> None:
     res = analyze_underlyings(ws, PipelineConfig())
     ref = result_parts(res)
     blocks = [
-        {k: _own(t) for k, t in result_parts(res[a:b]).items()} for a, b in ((0, 4), (4, 5), (5, 9))
+        {k: own(t) for k, t in result_parts(res[a:b]).items()} for a, b in ((0, 4), (4, 5), (5, 9))
     ]
-    got = _merge_parts(blocks)
+    got = merge_blocks(blocks)
     assert got.keys() == ref.keys()
     for k in ref:
         assert got[k].schema.equals(ref[k].schema), k

@@ -3,10 +3,11 @@
 The graph is built from the source with :mod:`ast`, not by importing: an edge ``a -> b``
 for every ``import b`` / ``from b import x`` in module ``a`` at module level or inside a
 function (lazy imports count: they are cycles that only show at run time), except inside
-``if TYPE_CHECKING:`` blocks (never executed) and ``if __name__ == "__main__":`` blocks (run
-only when the file is a script, e.g. ``spark-submit .../runners/spark.py``). ``from pkg import sub`` where ``sub`` is a
-submodule is an edge to ``pkg.sub`` (the package's ``__init__`` runs first, but a package
-importing its own submodules is the normal direction and is not counted as a cycle).
+``if TYPE_CHECKING:`` blocks (never executed). ``if __name__ == "__main__":`` blocks count
+too (the spark-submit entry point is a module of its own, ``runners/_spark_main.py``, so no
+script block closes a cycle). ``from pkg import sub`` where ``sub`` is a submodule is an
+edge to ``pkg.sub`` (the package's ``__init__`` runs first, but a package importing its own
+submodules is the normal direction and is not counted as a cycle).
 """
 
 from __future__ import annotations
@@ -36,22 +37,12 @@ def _is_type_checking(node: ast.If) -> bool:
     )
 
 
-def _is_main_block(node: ast.If) -> bool:
-    t = node.test
-    return (
-        isinstance(t, ast.Compare)
-        and isinstance(t.left, ast.Name)
-        and t.left.id == "__name__"
-        and any(isinstance(c, ast.Constant) and c.value == "__main__" for c in t.comparators)
-    )
-
-
 def _imports(name: str, path: Path, mods: dict[str, Path]) -> set[str]:
     pkg = name if path.name == "__init__.py" else name.rsplit(".", 1)[0]
     out: set[str] = set()
 
     def visit(n: ast.AST) -> None:
-        if isinstance(n, ast.If) and (_is_type_checking(n) or _is_main_block(n)):
+        if isinstance(n, ast.If) and _is_type_checking(n):
             for c in n.orelse:
                 visit(c)
             return
@@ -67,8 +58,8 @@ def _imports(name: str, path: Path, mods: dict[str, Path]) -> set[str]:
             out.update(f"{m}.{s}" for s in subs)
             if len(subs) < len(n.names):
                 out.add(m)
-        for c in ast.iter_child_nodes(n):
-            visit(c)
+        for child in ast.iter_child_nodes(n):
+            visit(child)
 
     visit(ast.parse(path.read_text(encoding="utf-8")))
     return {m for m in out if m in mods and m != name}
@@ -113,6 +104,9 @@ def test_the_graph_sees_lazy_imports_and_skips_type_checking_blocks() -> None:
     assert "chainlens.analysis" in g["chainlens.pipeline"]  # a lazy import in the kernel
     # pipeline names OIConfig under TYPE_CHECKING only; flow/oi are lazy imports (edges)
     assert "chainlens.store" not in g["chainlens.pipeline"]
+    # a script block is an edge too: the spark-submit entry imports the CLI, the runner not
+    assert "chainlens.cli" in g["chainlens.runners._spark_main"]
+    assert not any(m.startswith("chainlens.cli") for m in g["chainlens.runners.spark"])
 
 
 def test_the_cycle_finder_finds_a_planted_cycle() -> None:

@@ -188,14 +188,25 @@ def test_compacted_window_pickles_small_and_equal() -> None:
     assert len(pickle.dumps(c.trades)) < len(pickle.dumps(w.trades)) / 100
 
 
-def test_pool_chunks_cover_every_underlying_once() -> None:
-    from chainlens.runners.local import CHUNK_MAX, _chunks
+def test_blocks_are_sized_by_the_rows_each_underlying_brings(tiny) -> None:  # type: ignore[no-untyped-def]
+    """The local runner's blocks: contiguous, covering, within the row budget, from the
+    rows the store's readers return (an independent count)."""
+    from chainlens.runners import local
 
-    assert _chunks(10, 2) == [(0, 2), (2, 4), (4, 6), (6, 8), (8, 10)]  # ceil(10 / 8) = 2
-    assert _chunks(3, 2) == [(0, 1), (1, 2), (2, 3)]
-    big = _chunks(5000, 2)
-    assert big[0] == (0, CHUNK_MAX) and big[-1][1] == 5000
-    assert all(a == b for (_, a), (b, _) in zip(big, big[1:], strict=False))
+    with Store(tiny[0]) as st:
+        us = st.underlyings(D2)
+        ranges, rows = local._block_ranges(st, D2, us, 5, workers=2)
+        ref = [
+            st.chain_history(u, end=D2, n_sessions=5).num_rows
+            + st.trades(u, D2).num_rows
+            + st.prints(u, D2).num_rows
+            for u in us
+        ]
+    assert rows == ref
+    assert ranges[0][0] == 0 and ranges[-1][1] == len(us)
+    assert all(a == b for (_, a), (b, _) in zip(ranges, ranges[1:], strict=False))
+    budget = -(-sum(ref) // 4)  # two blocks per worker
+    assert all(sum(ref[a:b]) <= budget or b - a == 1 for a, b in ranges)
 
 
 def test_process_pool_run_gives_the_in_process_documents(tmp_path) -> None:  # type: ignore[no-untyped-def]

@@ -29,7 +29,8 @@ from chainlens.pipeline import (
     analyze_underlying,
     analyze_underlyings,
 )
-from chainlens.runners.local import _safe_many, iter_windows, read_docs, run_local
+from chainlens.runners._blocks import analyze_block, analyze_chunk
+from chainlens.runners.local import iter_windows, read_docs, run_local
 from chainlens.store import Store
 
 
@@ -156,9 +157,15 @@ def test_a_bad_window_fails_alone(market) -> None:  # type: ignore[no-untyped-de
         r = got[i]
         assert isinstance(r, UnderlyingResult)
         _assert_same(analyze_underlying(chunk[i], cfg), r)
-    msgs = _safe_many(chunk, cfg)  # the pool task: messages for the bad ones
+    msgs = analyze_chunk(chunk, cfg)  # the pool task: messages for the bad ones
     assert msgs[1] == f"{stale.underlying}: {got[1].message}"  # type: ignore[union-attr]
     assert isinstance(msgs[3], str) and msgs[3].startswith(f"{rootless.underlying}: ")
+    # a block (one chunk per window here): the same messages, the good ones' documents
+    out = analyze_block(chunk, cfg, chunk_rows=1, chunk_max=1)
+    assert out.names == [w.underlying for w in chunk]
+    assert out.failed == [None, msgs[1], None, msgs[3], None]
+    assert [doc["underlying"] for doc in out.docs] == [chunk[i].underlying for i in (0, 2, 4)]
+    assert out.parts["docs"].num_rows == 3
 
 
 def test_run_local_stores_the_per_underlying_documents(market) -> None:  # type: ignore[no-untyped-def]

@@ -81,3 +81,29 @@ def test_cli_mistakes(tmp_path: Path) -> None:
     assert r.returncode == 2 and "--engine must be one of local, spark" in r.stderr
     r = _cli("run", "--store", str(tmp_path / "empty"))
     assert r.returncode == 2 and "give --date D, or --from D1 --to D2" in r.stderr
+
+
+def test_the_spark_submit_entry_runs_chainlens_run_engine_spark(tmp_path: Path) -> None:
+    """``spark-submit .../runners/_spark_main.py ARGS`` is ``chainlens run --engine spark
+    ARGS``: run as a script, its mistakes are those of the CLI (the engine set)."""
+    import os
+
+    import chainlens.runners._spark_main as entry
+
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    r = subprocess.run(
+        [sys.executable, entry.__file__, "--date", "2024-03-15", "--store", str(tmp_path / "x")],
+        capture_output=True, text=True, timeout=120, env=env,
+    )  # fmt: skip
+    assert r.returncode == 2 and "no chainlens store" in r.stderr and "Traceback" not in r.stderr
+    # the engine is spark: a PySpark-less interpreter is told what to install
+    code = (
+        "import sys, runpy; sys.modules['pyspark'] = None; "
+        f"sys.argv = [{entry.__file__!r}, *sys.argv[1:]]; "
+        f"runpy.run_path({entry.__file__!r}, run_name='__main__')"
+    )
+    r = subprocess.run(
+        [sys.executable, "-c", code, "--date", "2024-03-15", "--store", str(tmp_path / "x")],
+        capture_output=True, text=True, timeout=120, env=env,
+    )  # fmt: skip
+    assert r.returncode == 2 and "needs PySpark" in r.stderr

@@ -1,15 +1,20 @@
-"""The local runner: map :func:`chainlens.pipeline.analyze_underlying` over underlyings.
+"""The local runner: map :func:`chainlens.pipeline.analyze_underlyings` over underlyings.
 
 :class:`LocalRunner` implements :class:`chainlens.runners.base.Runner`; :func:`run_local` is
 the one-session form the CLI (``chainlens run``) calls.
 
-The parent reads the catalog (DuckDB allows one read-write process per store); pool workers
-read their own chunk's rows straight from the stored Parquet files when that gives what the
-store would (otherwise the parent reads and hands them Arrow tables), and the results are
-written back by the parent in one atomic
-:meth:`~chainlens.store.Store.write_results` per results name, so re-running a date replaces its
-results. Workers use a ``forkserver`` (or ``spawn``) context: Numba's GNU OpenMP is not
-fork-safe. Small runs stay in-process, where the pool start-up would cost more than it saves.
+A session's underlyings are cut into *blocks* sized by the rows each brings (chain window +
+trades + prints, :meth:`~chainlens.store.Store.window_rows`; :mod:`chainlens.runners._blocks`),
+and every block goes through :func:`~chainlens.runners._blocks.analyze_block`, the helper the
+Spark runner's groups use too: the kernel in chunks sized by rows, failures as messages, the
+block's result parts built where it ran. The parent reads the catalog (DuckDB allows one
+read-write process per store); pool workers read their own block's rows straight from the
+stored Parquet files (one filtered read per file) when that gives what the store would
+(otherwise the parent reads the block and hands them Arrow tables), and the results are
+written back by the parent in one atomic :meth:`~chainlens.store.Store.write_results` per
+results name, so re-running a date replaces its results. Workers use a ``forkserver`` (or
+``spawn``) context: Numba's GNU OpenMP is not fork-safe. Small runs stay in-process (blocks
+one after the other), where the pool start-up would cost more than it saves.
 """
 
 from __future__ import annotations
@@ -21,7 +26,6 @@ import time
 from collections import deque
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -30,15 +34,20 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from chainlens._dates import parse_date
-from chainlens.errors import ChainlensError, NotFoundError
-from chainlens.pipeline import (
-    PipelineConfig,
-    UnderlyingResult,
-    UnderlyingWindow,
-    analyze_underlyings,
-)
+from chainlens.errors import NotFoundError
+from chainlens.pipeline import PipelineConfig, UnderlyingWindow
 from chainlens.results import MARKET_RESULTS, RESULTS_NAME, MarketDoc, UnderlyingDoc
-from chainlens.runners.base import ProgressFn, RunSummary, result_parts
+from chainlens.runners._blocks import (
+    BLOCK_MAX,
+    BLOCK_ROWS,
+    CHUNK_MAX,
+    CHUNK_ROWS,
+    BlockOut,
+    analyze_block,
+    merge_blocks,
+    ranges_by_rows,
+)
+from chainlens.runners.base import ProgressFn, RunSummary
 from chainlens.store import Store, read_partition
 
 __all__ = [
@@ -52,31 +61,13 @@ __all__ = [
     "run_local",
     "run_session",
 ]
-#: Pool workers read their own chunk's rows from the stored files (see :func:`run_local`).
+#: Pool workers read their own block's rows from the stored files (see :func:`run_local`).
 WORKERS_READ = True
 #: Below this many underlyings the runner stays in-process (on a busy 2-core machine the pool
 #: start-up and pickling cost more than they save for the 30-underlying demo: 24 s vs 14 s).
 MIN_PARALLEL = 200
-
-
-#: Underlyings per process-pool task: one pickle and one future per chunk instead of per
-#: underlying (at most this many; fewer so that every worker gets about four chunks).
-CHUNK_MAX = 128
-
-
-def _safe_many(
-    windows: list[UnderlyingWindow], config: PipelineConfig
-) -> list[UnderlyingResult | str]:
-    """:func:`~chainlens.pipeline.analyze_underlying` over one chunk of windows (one pool
-    task, or one in-process step), the OI step batched
-    (:func:`chainlens.pipeline.analyze_underlyings`: the same results). A
-    :class:`~chainlens.errors.ChainlensError` becomes ``"<underlying>: <message>"`` for that
-    underlying only: a bad underlying does not stop the session."""
-    got = analyze_underlyings(windows, config)
-    return [
-        f"{w.underlying}: {r.message}" if isinstance(r, ChainlensError) else r
-        for w, r in zip(windows, got, strict=True)
-    ]
+# The block and chunk limits (BLOCK_ROWS, BLOCK_MAX, CHUNK_ROWS, CHUNK_MAX, imported from
+# chainlens.runners._blocks) are read from this module's globals at each run.
 
 
 def _worker_init(main_pid: int | None = None) -> None:
@@ -120,11 +111,6 @@ def _worker_init(main_pid: int | None = None) -> None:
     threading.Thread(target=watch, name="chainlens-orphan-watch", daemon=True).start()
 
 
-def _chunks(n: int, workers: int) -> list[tuple[int, int]]:
-    size = max(1, min(CHUNK_MAX, -(-n // (4 * max(1, workers)))))
-    return [(a, min(n, a + size)) for a in range(0, n, size)]
-
-
 def _compact(w: UnderlyingWindow) -> UnderlyingWindow:
     """Copy the window's tables out of the shared session tables before pickling.
 
@@ -145,12 +131,6 @@ def _compact(w: UnderlyingWindow) -> UnderlyingWindow:
         bars=c(w.bars),
         events=c(w.events),
     )
-
-
-def _filter_eq(t: pa.Table | None, col: str, values: Sequence[str]) -> pa.Table | None:
-    if t is None or t.num_rows == 0:
-        return None
-    return _rows_eq(t, col, values)
 
 
 def _rows_eq(t: pa.Table, col: str, values: Sequence[str]) -> pa.Table:
@@ -261,10 +241,9 @@ def _planned_windows(
     bars: pa.Table | None,
     events: pa.Table | None,
 ) -> list[UnderlyingWindow]:
-    """The windows of ``us`` built in a pool worker from the plan's files. ``bars`` and
-    ``events`` are the store's tables restricted to ``us`` (events: and ``*``) by the parent,
-    or ``None`` where the store has none; per underlying they filter as in
-    :func:`iter_windows`."""
+    """The windows of ``us`` read from the plan's files (in a pool worker, or in the parent).
+    ``bars`` and ``events`` are the store's tables restricted to ``us`` (events: and ``*``,
+    :meth:`_Reader.side`), or ``None`` where the store has none."""
     hist, trades, prints = _read_planned(plan, us)
     return [
         UnderlyingWindow(
@@ -280,91 +259,48 @@ def _planned_windows(
     ]
 
 
-def _safe_planned(
-    plan: dict[str, Any],
-    session: dt.date,
-    us: list[str],
-    bars: pa.Table | None,
-    events: pa.Table | None,
-    config: PipelineConfig,
-) -> list[UnderlyingResult | str]:
-    """One pool task: read this chunk's windows from the stored files, then analyse them
-    (:func:`_safe_many`). A read failure (a catalogued file missing or unreadable: the store
-    itself is damaged) stops the run, as when the parent reads."""
-    return _safe_many(_planned_windows(plan, session, us, bars, events), config)
+class _Reader:
+    """The parent's view of one session: the windows of any run of its underlyings.
 
+    ``plan`` (:func:`_bulk_plan` of every underlying run) is valid for any subset of them;
+    when it is ``None`` each window is read through the store's per-underlying methods.
+    """
 
-#: Underlyings per pool task when the workers read from the stored files (a *block*): the
-#: worker reads the block's rows with one Parquet read per stored file, analyses them in chunks
-#: of :data:`CHUNK_MAX` and returns the block's result parts already concatenated, with the
-#: documents encoded as JSON (at most this many; fewer so that every worker gets two blocks).
-BLOCK_MAX = 640
+    def __init__(self, store: Any, d: dt.date, us: Sequence[str], config: PipelineConfig) -> None:
+        self.store, self.d, self.n_sessions = store, d, config.n_sessions
+        self.plan = _bulk_plan(store, d, us, config.n_sessions)
+        self.bars_all = store.table("bars")
+        self.events_all = store.table("events")
 
+    def side(self, names: Sequence[str]) -> tuple[pa.Table | None, pa.Table | None]:
+        """``(bars, events)`` restricted to ``names`` (events: and ``*``), ``None`` where the
+        store holds none."""
+        tick = [*names, "*"]
+        bars, events = self.bars_all, self.events_all
+        return (
+            None if bars is None or bars.num_rows == 0 else _rows_eq(bars, "ticker", tick),
+            None if events is None or events.num_rows == 0 else _rows_eq(events, "ticker", tick),
+        )
 
-def _blocks(n: int, workers: int) -> list[tuple[int, int]]:
-    size = max(1, min(BLOCK_MAX, -(-n // (2 * max(1, workers)))))
-    return [(a, min(n, a + size)) for a in range(0, n, size)]
-
-
-@dataclass(slots=True)
-class _BlockOut:
-    """What one pool task returns for a block of underlyings: per underlying, ``None`` (its
-    result is in the parts) or its failure message; the block's result parts
-    (:func:`~chainlens.runners.base.result_parts` of its results, in order); and the
-    documents of its results (the market rollup's input)."""
-
-    names: list[str]
-    failed: list[str | None]
-    parts: dict[str, pa.Table]
-    docs: list[Any]
-
-
-def _safe_block(
-    plan: dict[str, Any],
-    session: dt.date,
-    us: list[str],
-    bars: pa.Table | None,
-    events: pa.Table | None,
-    config: PipelineConfig,
-    chunk: int,
-) -> _BlockOut:
-    """One pool task: read a block's windows from the stored files (one read per file), analyse
-    them ``chunk`` at a time (:func:`_safe_many`), and build the block's result parts here, in
-    the worker (the JSON encoding of the documents and the schema casts run in parallel, and
-    the parent receives a few concatenated tables instead of one small table per
-    underlying and part)."""
-    windows = _planned_windows(plan, session, us, bars, events)
-    results: list[UnderlyingResult] = []
-    failed: list[str | None] = []
-    for a in range(0, len(windows), max(1, chunk)):  # a loop over chunks of underlyings
-        for r in _safe_many(windows[a : a + chunk], config):
-            if isinstance(r, str):
-                failed.append(r)
-            else:
-                failed.append(None)
-                results.append(r)
-    # fresh buffers: a part is a concatenation of slices of chunk-wide buffers, and a pickled
-    # slice carries its whole buffer (see _compact)
-    parts = {k: _own(t) for k, t in result_parts(results).items()}
-    return _BlockOut(names=list(us), failed=failed, parts=parts, docs=[r.doc for r in results])
-
-
-def _own(t: pa.Table) -> pa.Table:
-    """``t`` copied into buffers of its own (one chunk per column)."""
-    return t.take(pa.array(np.arange(t.num_rows, dtype=np.int64)))
-
-
-def _merge_parts(blocks: Sequence[dict[str, pa.Table]]) -> dict[str, pa.Table]:
-    """The parts of several blocks (each :func:`~chainlens.runners.base.result_parts` of its
-    results), concatenated in block order: :func:`~chainlens.runners.base.result_parts` of all
-    the results in that order."""
-    names = sorted({k for b in blocks for k in b})
-    out: dict[str, pa.Table] = {}
-    for name in names:
-        ts = [b[name] for b in blocks if name in b and (name == "docs" or b[name].num_rows)]
-        if ts:
-            out[name] = pa.concat_tables(ts)
-    return out
+    def windows(self, names: Sequence[str]) -> list[UnderlyingWindow]:
+        """The windows of ``names``, in order (one Parquet read per stored file when the plan
+        allows it)."""
+        bars, events = self.side(names)
+        if self.plan is not None:
+            return _planned_windows(self.plan, self.d, names, bars, events)
+        st, d = self.store, self.d
+        return [
+            UnderlyingWindow(
+                underlying=u,
+                session=d,
+                history=st.chain_history(u, end=d, n_sessions=self.n_sessions),
+                trades=st.trades(u, d),
+                prints=st.prints(u, d),
+                bars=None if bars is None else _rows_eq(bars, "ticker", [u]),
+                events=None if events is None else _rows_eq(events, "ticker", [u, "*"]),
+            )
+            for u in names
+        ]
 
 
 def iter_windows(
@@ -372,33 +308,46 @@ def iter_windows(
 ) -> Iterator[UnderlyingWindow]:
     """The :class:`~chainlens.pipeline.UnderlyingWindow` of each underlying, in order, as
     :func:`run_local` reads them (one Parquet read per stored file when possible)."""
-    d, us = session, list(underlyings)
-    bars_all = store.table("bars")
-    events_all = store.table("events")
-    bulk = _bulk_tables(store, d, us, config.n_sessions)
-    if bulk is not None:
-        hist, trades, prints = bulk
-        for u in us:
-            yield UnderlyingWindow(
-                underlying=u,
-                session=d,
-                history=hist[u],
-                trades=trades[u],
-                prints=prints[u],
-                bars=_filter_eq(bars_all, "ticker", [u]),
-                events=_filter_eq(events_all, "ticker", [u, "*"]),
-            )
-        return
-    for u in us:
-        yield UnderlyingWindow(
-            underlying=u,
-            session=d,
-            history=store.chain_history(u, end=d, n_sessions=config.n_sessions),
-            trades=store.trades(u, d),
-            prints=store.prints(u, d),
-            bars=_filter_eq(bars_all, "ticker", [u]),
-            events=_filter_eq(events_all, "ticker", [u, "*"]),
-        )
+    us = list(underlyings)
+    yield from _Reader(store, session, us, config).windows(us)
+
+
+def _read_block(
+    plan: dict[str, Any],
+    session: dt.date,
+    us: list[str],
+    bars: pa.Table | None,
+    events: pa.Table | None,
+    config: PipelineConfig,
+    chunk_rows: int,
+    chunk_max: int,
+) -> BlockOut:
+    """One pool task: read a block's windows from the stored files (one read per file), then
+    :func:`~chainlens.runners._blocks.analyze_block` them (the parts are built here, in the
+    worker, in buffers of their own). A read failure (a catalogued file missing or
+    unreadable: the store itself is damaged) stops the run, as when the parent reads."""
+    windows = _planned_windows(plan, session, us, bars, events)
+    return analyze_block(windows, config, chunk_rows=chunk_rows, chunk_max=chunk_max, copy=True)
+
+
+def _block_ranges(
+    store: Any, d: dt.date, us: Sequence[str], n_sessions: int, workers: int
+) -> tuple[list[tuple[int, int]], list[int]]:
+    """``(ranges, rows)``: the blocks of ``us`` (contiguous ``[a, b)``) sized by the rows each
+    underlying brings (:meth:`Store.window_rows`), at most :data:`BLOCK_ROWS` rows and
+    :data:`BLOCK_MAX` names each, and with ``workers`` > 1 at most ``1 / (2 workers)`` of the
+    session's rows (every worker gets two blocks at least); ``rows`` the input rows per
+    underlying (one underlying: no count, one block)."""
+    if len(us) <= 1:
+        return [(0, len(us))], [0] * len(us)
+    t = store.window_rows(d, n_sessions)
+    tot = pc.add(pc.add(t.column("chain_rows"), t.column("trade_rows")), t.column("print_rows"))
+    size = dict(zip(t.column("underlying").to_pylist(), tot.to_pylist(), strict=True))
+    rows = [int(size.get(u, 0)) for u in us]
+    budget = BLOCK_ROWS
+    if workers > 1:
+        budget = max(1, min(BLOCK_ROWS, -(-sum(rows) // (2 * workers))))
+    return ranges_by_rows(rows, budget, BLOCK_MAX), rows
 
 
 #: The keys of :func:`run_local`'s dict (the pinned ``chainlens run --json`` object).
@@ -488,37 +437,32 @@ def _run_one(
     else:
         us = available
     sectors = store.table("sectors")
-
-    def windows() -> Iterator[UnderlyingWindow]:
-        return iter_windows(store, d, us, cfg)
-
-    results: list[UnderlyingResult] = []
-    failed: list[str] = []
-    block_parts: list[dict[str, pa.Table]] = []  # pool workers reading their blocks
-    block_docs: list[Any] = []
     n = len(us)
     nw = (
         workers
         if workers is not None
         else (min(os.cpu_count() or 1, 8) if n >= MIN_PARALLEL else 1)
     )
+    blocks, _rows = _block_ranges(store, d, us, cfg.n_sessions, nw)
+    reader = _Reader(store, d, us, cfg)
+    outs: list[BlockOut] = []
+    failed: list[str] = []
+    done = 0
 
-    def take(r: UnderlyingResult | str, u: str, i: int) -> None:
-        if isinstance(r, str):
-            failed.append(r)
-        else:
-            results.append(r)
-        if progress is not None:
-            progress(i, n, u)
+    def take(out: BlockOut) -> None:
+        nonlocal done
+        outs.append(out)
+        for u, msg in zip(out.names, out.failed, strict=True):
+            done += 1
+            if msg is not None:
+                failed.append(msg)
+            if progress is not None:
+                progress(done, n, u)
 
     if nw <= 1:
-        it = windows()
-        i = 0
-        for a, b in _chunks(n, 1):  # chunks of CHUNK_MAX windows: the OI step batched
-            chunk = [next(it) for _ in range(a, b)]
-            for w, r in zip(chunk, _safe_many(chunk, cfg), strict=True):
-                i += 1
-                take(r, w.underlying, i)
+        for a, b in blocks:  # a loop over blocks
+            take(analyze_block(reader.windows(us[a:b]), cfg, chunk_rows=CHUNK_ROWS,
+                               chunk_max=CHUNK_MAX))  # fmt: skip
     else:
         import dataclasses
 
@@ -531,73 +475,33 @@ def _run_one(
         )
         method = "forkserver" if "forkserver" in mp.get_all_start_methods() else "spawn"
         ctx = mp.get_context(method)
-        # Workers read their own chunk from the stored files when one read per file is what
-        # the store would return (the parent then holds no session data); otherwise the
-        # parent reads and pickles each chunk's windows.
-        plan = _bulk_plan(store, d, us, cfg.n_sessions) if WORKERS_READ else None
-        bars_all = store.table("bars") if plan is not None else None
-        events_all = store.table("events") if plan is not None else None
         with ProcessPoolExecutor(
             max_workers=nw, mp_context=ctx, initializer=_worker_init, initargs=(os.getpid(),)
         ) as ex:
-            wit = windows() if plan is None else None
 
-            def submit(a: int, b: int) -> tuple[list[str], Any]:
-                if wit is None:
-                    assert plan is not None
-                    names = list(us[a:b])
-                    tick = pa.array([*names, "*"], pa.string())
-                    bars = (
-                        None
-                        if bars_all is None or bars_all.num_rows == 0
-                        else bars_all.filter(pc.is_in(bars_all.column("ticker"), value_set=tick))
-                    )
-                    events = (
-                        None
-                        if events_all is None or events_all.num_rows == 0
-                        else events_all.filter(
-                            pc.is_in(events_all.column("ticker"), value_set=tick)
-                        )
-                    )
-                    return names, ex.submit(
-                        _safe_block, plan, d, names, bars, events, wcfg, CHUNK_MAX
-                    )
-                chunk = [_compact(next(wit)) for _ in range(a, b)]
-                return [w.underlying for w in chunk], ex.submit(_safe_many, chunk, wcfg)
+            def submit(names: list[str]) -> Any:
+                # Workers read their own block from the stored files when one read per file is
+                # what the store would return (the parent then holds no session data);
+                # otherwise the parent reads the block and pickles its windows.
+                if WORKERS_READ and reader.plan is not None:
+                    bars, events = reader.side(names)
+                    return ex.submit(_read_block, reader.plan, d, names, bars, events, wcfg,
+                                     CHUNK_ROWS, CHUNK_MAX)  # fmt: skip
+                windows = [_compact(w) for w in reader.windows(names)]
+                return ex.submit(analyze_block, windows, wcfg, chunk_rows=CHUNK_ROWS,
+                                 chunk_max=CHUNK_MAX, copy=True)  # fmt: skip
 
-            def collect(names: list[str], f: Any) -> None:
-                nonlocal i
-                got = f.result()
-                if isinstance(got, _BlockOut):
-                    block_parts.append(got.parts)
-                    block_docs.extend(got.docs)
-                    for u, msg in zip(names, got.failed, strict=True):
-                        i += 1
-                        if msg is not None:
-                            failed.append(msg)
-                        if progress is not None:
-                            progress(i, n, u)
-                    return
-                for u, r in zip(names, got, strict=True):
-                    i += 1
-                    take(r, u, i)
-
-            # a bounded number of tasks in flight: memory stays that of a few tasks
-            pending: deque[tuple[list[str], Any]] = deque()
-            i = 0
-            for a, b in _chunks(n, nw) if plan is None else _blocks(n, nw):
-                pending.append(submit(a, b))
+            # a bounded number of tasks in flight: memory stays that of a few blocks
+            pending: deque[Any] = deque()
+            for a, b in blocks:  # a loop over blocks
+                pending.append(submit(list(us[a:b])))
                 while len(pending) > 2 * nw:
-                    collect(*pending.popleft())
+                    take(pending.popleft().result())
             while pending:
-                collect(*pending.popleft())
+                take(pending.popleft().result())
 
-    if block_parts:  # the workers built the parts of their blocks
-        parts = _merge_parts(block_parts)
-        docs = block_docs
-    else:
-        parts = result_parts(results)
-        docs = [r.doc for r in results]
+    parts = merge_blocks([o.parts for o in outs])
+    docs = [doc for o in outs for doc in o.docs]
     from chainlens.scan._stored import scan_parts  # issue 15: the stored scanner parts
 
     parts.update(scan_parts(store, d))
@@ -611,6 +515,11 @@ def _run_one(
         workers=nw,
         elapsed_s=time.perf_counter() - t0,
         engine=LocalRunner.engine,
+        extra={
+            "blocks": len(blocks),
+            "max_block_input_rows": max((o.input_rows for o in outs), default=0),
+            "worker_peak_rss_mb": round(max((o.peak_rss_kb for o in outs), default=0) / 1024, 1),
+        },
     )
 
 

@@ -3,9 +3,10 @@
 :class:`SparkRunner` reads a Parquet dataset laid out as the store lays it out
 (``chain/trade_date=D/``, ``trades/trade_date=D/``, ``prints/trade_date=D/``: any path Spark
 reads, ``file://``, ``s3a://``, ``abfss://``, ``gs://``), groups the rows of each session by
-``(session, bucket)`` and runs :func:`chainlens.pipeline.analyze_underlyings` on each group with
-``groupBy(...).applyInArrow`` (Arrow in, Arrow out, no pandas). The result parts of each group
-(:func:`chainlens.runners.base.result_parts`) come back to the driver as Arrow IPC bytes; the
+``(session, bucket)`` and runs each group with ``groupBy(...).applyInArrow`` (Arrow in, Arrow
+out, no pandas) through :func:`chainlens.runners._blocks.analyze_block`, the local runner's
+block helper (:func:`chainlens.pipeline.analyze_underlyings` in chunks sized by rows). The
+result parts of each group (:func:`chainlens.runners.base.result_parts`) come back to the driver as Arrow IPC bytes; the
 driver commits each session with :meth:`chainlens.store.Store.write_results` (one atomic
 publish per results name, as the local runner does) and computes the market rollup
 (:func:`chainlens.market.market_rollup`) from the session's documents.
@@ -36,6 +37,9 @@ output never reaches the driver; the driver writes a session only once every gro
 returned, through the store's atomic publish, so a failed or retried task never leaves a
 half-written session, and a rerun replaces the session's tables with equal ones.
 
+``spark-submit`` runs :mod:`chainlens.runners._spark_main` (the ``chainlens run --engine spark``
+command line), which keeps this module free of any import of the CLI.
+
 Examples
 --------
 >>> pack_buckets({"SPX": 900, "A": 40, "B": 30, "C": 20}, capacity=100)
@@ -59,8 +63,9 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from chainlens.errors import ChainlensError, ConfigError, InputError, NotFoundError
-from chainlens.pipeline import RESULTS_NAME, PipelineConfig, UnderlyingWindow, analyze_underlyings
-from chainlens.runners.base import ProgressFn, RunSummary, result_parts
+from chainlens.pipeline import RESULTS_NAME, PipelineConfig, UnderlyingWindow
+from chainlens.runners._blocks import analyze_block
+from chainlens.runners.base import ProgressFn, RunSummary
 
 __all__ = [
     "SparkOptions",
@@ -427,24 +432,19 @@ def _make_group_fn(
                 os._exit(3)  # the Python worker dies mid-task, as a killed executor would
         bars = None if bars_ipc is None else _from_ipc(bars_ipc)
         events = None if events_ipc is None else _from_ipc(events_ipc)
-        windows = _group_windows(t, session, bars, events)
-        got = analyze_underlyings(windows, config)
-        results = []
-        rows: list[tuple[str, str, int, bytes]] = []
-        for w, r in zip(windows, got, strict=True):
-            if isinstance(r, ChainlensError):
-                rows.append(("failed", w.underlying, 0, f"{w.underlying}: {r.message}".encode()))
-            else:
-                results.append(r)
-        if results:
-            for name, part in result_parts(results).items():
+        # the local runner's block helper: the kernel in chunks sized by rows, failures as
+        # messages, the group's result parts
+        out = analyze_block(_group_windows(t, session, bars, events), config)
+        rows: list[tuple[str, str, int, bytes]] = [
+            ("failed", u, 0, msg.encode())
+            for u, msg in zip(out.names, out.failed, strict=True)
+            if msg is not None
+        ]
+        if out.docs:
+            for name, part in out.parts.items():
                 rows.append(("part", name, part.num_rows, _ipc(part)))
-        import resource  # the worker's peak RSS so far (KiB on Linux): memory per group
-
         rows.append(("stats", "input_rows", t.num_rows, b""))
-        rows.append(
-            ("stats", "peak_rss_kb", resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, b"")
-        )
+        rows.append(("stats", "peak_rss_kb", out.peak_rss_kb, b""))  # memory per group (KiB)
         n = len(rows)
         return pa.table(
             {
@@ -941,12 +941,3 @@ def run_spark(
     runner = SparkRunner(spark, options, dataset=dataset, macro=macro)
     got = runner.run(store, sessions, config, underlyings=underlyings, progress=progress)
     return [s.to_json() for s in got]
-
-
-if (
-    __name__ == "__main__"
-):  # spark-submit .../chainlens/runners/spark.py --store S --from D1 --to D2
-    from chainlens.cli import main
-
-    sys.argv = ["chainlens", "run", "--engine", "spark", *sys.argv[1:]]
-    main()

@@ -36,6 +36,7 @@ from chainlens.errors import (
 )
 from chainlens.paths import DEFAULT_STORE
 from chainlens.store._results import ResultsMixin
+from chainlens.store._sizes import SizesMixin
 from chainlens.store._stage import (
     DATED_KINDS,
     PLAIN_KINDS,
@@ -327,7 +328,7 @@ def _empty(kind: str) -> pa.Table:
     return schema.SCHEMAS[kind].empty_table()
 
 
-class Store(ResultsMixin):
+class Store(ResultsMixin, SizesMixin):
     """A local chainlens store: DuckDB catalog + Parquet partitions under ``root``.
 
     Parameters

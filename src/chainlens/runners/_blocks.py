@@ -1,0 +1,187 @@
+"""Blocks of underlyings: the unit of work every runner hands one task.
+
+A *block* is a run of underlyings analysed by one task (a local pool task, a Spark group):
+:func:`analyze_block` maps the batched kernel (:func:`chainlens.pipeline.analyze_underlyings`)
+over the block's windows in *chunks*, turns a failed underlying into a message, and builds the
+block's result parts (:func:`chainlens.runners.base.result_parts`) in the task, so both
+runners do the same thing with a block and write the same tables. :func:`merge_blocks` puts
+the blocks of a session back together, in block order.
+
+Blocks and chunks are sized by **input rows** (chain window + trades + prints), not by names
+(:func:`ranges_by_rows`): a task's memory is bounded by the rows it holds, and a name with
+hundreds of thousands of rows does not share a block with hundreds of others. A name larger
+than the budget on its own is a block (or chunk) alone: the kernel needs an underlying's whole
+window at once.
+
+Examples
+--------
+>>> ranges_by_rows([5, 5, 50, 1, 1, 1], budget=10, max_names=2)
+[(0, 2), (2, 3), (3, 5), (5, 6)]
+"""
+
+from __future__ import annotations
+
+import resource
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import pyarrow as pa
+
+from chainlens.errors import ChainlensError
+from chainlens.pipeline import (
+    PipelineConfig,
+    UnderlyingResult,
+    UnderlyingWindow,
+    analyze_underlyings,
+)
+from chainlens.results import UnderlyingDoc
+from chainlens.runners.base import result_parts
+
+__all__ = [
+    "BLOCK_MAX",
+    "BLOCK_ROWS",
+    "CHUNK_MAX",
+    "CHUNK_ROWS",
+    "BlockOut",
+    "analyze_block",
+    "analyze_chunk",
+    "merge_blocks",
+    "own",
+    "ranges_by_rows",
+    "window_rows",
+]
+
+#: Underlyings per :func:`~chainlens.pipeline.analyze_underlyings` call at most.
+CHUNK_MAX = 128
+#: Input rows per :func:`~chainlens.pipeline.analyze_underlyings` call at most (a larger name
+#: is a chunk alone). About 128 names of the simulated market's median size: the kernel's
+#: per-call overhead is amortised, and its intermediates stay bounded.
+CHUNK_ROWS = 400_000
+#: Underlyings per block at most (a block's documents and parts travel back as one pickle).
+BLOCK_MAX = 640
+#: Input rows per block at most (a larger name is a block alone). A worker holds its block's
+#: input tables, one chunk's intermediates and the block's results at once.
+BLOCK_ROWS = 1_000_000
+
+
+def window_rows(w: UnderlyingWindow) -> int:
+    """Input rows of one window: chain history + trades + prints."""
+    return sum(0 if t is None else t.num_rows for t in (w.history, w.trades, w.prints))
+
+
+def ranges_by_rows(rows: Sequence[int], budget: int, max_names: int) -> list[tuple[int, int]]:
+    """Contiguous ``[a, b)`` ranges covering ``rows`` in order, each of at most ``budget`` rows
+    and ``max_names`` names, except that a name above ``budget`` is a range alone.
+
+    A range closes before the name that would take it past either limit (greedy, in order:
+    the ranges keep the names' order, so concatenating their results needs no re-sorting).
+    """
+    budget, max_names = max(1, int(budget)), max(1, int(max_names))
+    out: list[tuple[int, int]] = []
+    a, load = 0, 0
+    for i, r in enumerate(rows):  # a loop over names
+        if i > a and (load + r > budget or i - a >= max_names):
+            out.append((a, i))
+            a, load = i, 0
+        load += int(r)
+    if a < len(rows):
+        out.append((a, len(rows)))
+    return out
+
+
+def analyze_chunk(
+    windows: Sequence[UnderlyingWindow], config: PipelineConfig
+) -> list[UnderlyingResult | str]:
+    """:func:`~chainlens.pipeline.analyze_underlyings` over one chunk; a
+    :class:`~chainlens.errors.ChainlensError` becomes ``"<underlying>: <message>"`` for that
+    underlying only (a bad underlying does not stop the session)."""
+    got = analyze_underlyings(list(windows), config)
+    return [
+        f"{w.underlying}: {r.message}" if isinstance(r, ChainlensError) else r
+        for w, r in zip(windows, got, strict=True)
+    ]
+
+
+@dataclass(slots=True)
+class BlockOut:
+    """What a task returns for one block of underlyings.
+
+    Attributes
+    ----------
+    names
+        The block's underlyings, in order.
+    failed
+        Per underlying: ``None`` (its result is in the parts) or its failure message.
+    parts
+        :func:`~chainlens.runners.base.result_parts` of the block's results, in order.
+    docs
+        The documents of its results, in order (the market rollup's input).
+    input_rows
+        Input rows of the block (chain window + trades + prints).
+    peak_rss_kb
+        Peak RSS of the process that ran it, so far (KiB; ``ru_maxrss``).
+    """
+
+    names: list[str]
+    failed: list[str | None]
+    parts: dict[str, pa.Table]
+    docs: list[UnderlyingDoc]
+    input_rows: int
+    peak_rss_kb: int
+
+
+def analyze_block(
+    windows: Sequence[UnderlyingWindow],
+    config: PipelineConfig,
+    *,
+    chunk_rows: int = CHUNK_ROWS,
+    chunk_max: int = CHUNK_MAX,
+    copy: bool = False,
+) -> BlockOut:
+    """Analyse one block: the windows in chunks of at most ``chunk_rows`` input rows and
+    ``chunk_max`` names (:func:`analyze_chunk`), then the block's result parts.
+
+    ``copy`` gives every part buffers of its own (:func:`own`): a part is a concatenation of
+    slices of chunk-wide buffers, and a pickled slice carries its whole buffer. The results
+    do not depend on the chunking (the batched kernel equals the per-underlying one).
+    """
+    sizes = [window_rows(w) for w in windows]
+    results: list[UnderlyingResult] = []
+    failed: list[str | None] = []
+    for a, b in ranges_by_rows(sizes, chunk_rows, chunk_max):  # a loop over chunks
+        for r in analyze_chunk(windows[a:b], config):
+            if isinstance(r, str):
+                failed.append(r)
+            else:
+                failed.append(None)
+                results.append(r)
+    parts = result_parts(results)
+    if copy:
+        parts = {k: own(t) for k, t in parts.items()}
+    return BlockOut(
+        names=[w.underlying for w in windows],
+        failed=failed,
+        parts=parts,
+        docs=[r.doc for r in results],
+        input_rows=sum(sizes),
+        peak_rss_kb=int(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss),
+    )
+
+
+def own(t: pa.Table) -> pa.Table:
+    """``t`` copied into buffers of its own (one chunk per column)."""
+    return t.take(pa.array(np.arange(t.num_rows, dtype=np.int64)))
+
+
+def merge_blocks(blocks: Sequence[dict[str, pa.Table]]) -> dict[str, pa.Table]:
+    """The parts of several blocks (each :func:`~chainlens.runners.base.result_parts` of its
+    results), concatenated in block order: :func:`~chainlens.runners.base.result_parts` of all
+    the results in that order."""
+    names = sorted({k for b in blocks for k in b})
+    out: dict[str, pa.Table] = {}
+    for name in names:
+        ts = [b[name] for b in blocks if name in b and (name == "docs" or b[name].num_rows)]
+        if ts:
+            out[name] = pa.concat_tables(ts)
+    return out

@@ -1,0 +1,105 @@
+"""How many stored rows each underlying brings to a session's run (for sizing runner blocks).
+
+:class:`SizesMixin` is part of :class:`chainlens.store.Store`. Its one method,
+:meth:`~SizesMixin.window_rows`, counts per underlying the rows a pipeline run of a session
+reads: the chain rows of its window (from the catalog: the ``contracts`` of each session's
+default snapshot, no file read) and its trades and off-exchange prints of the session (a
+DuckDB ``count(*) ... GROUP BY`` over the session's files: the key column only).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import pyarrow as pa
+
+from chainlens._dates import parse_date
+from chainlens.errors import InputError
+
+if TYPE_CHECKING:
+    import duckdb
+
+__all__ = ["SizesMixin"]
+
+#: Per underlying: the latest session's default snapshot up to ``$d`` ranked first (the rule
+#: of :meth:`Store.sessions`: a quote snapshot before an OI-only one, then the latest, then the
+#: last ingested), then its last ``$n`` sessions up to ``$d``; names with a snapshot on ``$d``.
+_CHAIN_ROWS_SQL = """
+WITH s AS (
+    SELECT underlying, trade_date, contracts,
+           row_number() OVER (PARTITION BY underlying, trade_date
+               ORDER BY (kind = 'quotes') DESC, snapshot_ns DESC, seq DESC) AS rn
+    FROM snapshots WHERE trade_date <= $d
+),
+w AS (
+    SELECT underlying, contracts,
+           row_number() OVER (PARTITION BY underlying ORDER BY trade_date DESC) AS k
+    FROM s WHERE rn = 1
+)
+SELECT underlying, sum(contracts)::BIGINT AS chain_rows
+FROM w
+WHERE k <= $n AND underlying IN (SELECT underlying FROM snapshots WHERE trade_date = $d)
+GROUP BY underlying
+"""
+
+#: Rows per underlying of a session's files of one kind (literal statements, no formatting).
+_COUNT_SQL = {
+    "trades": "SELECT underlying, count(*) FROM read_parquet($f) GROUP BY 1",
+    "prints": "SELECT ticker, count(*) FROM read_parquet($f) GROUP BY 1",
+}
+
+
+class SizesMixin:
+    """Row counts per underlying of :class:`chainlens.store.Store` (see module doc)."""
+
+    root: Path
+
+    if TYPE_CHECKING:  # provided by Store
+
+        @property
+        def con(self) -> duckdb.DuckDBPyConnection: ...
+
+        def dated_files(self, kind: str, session: dt.date | str) -> list[str]: ...
+
+    def window_rows(self, session: dt.date | str, n_sessions: int) -> pa.Table:
+        """Rows a run of ``session`` reads, per underlying with a chain that session.
+
+        Columns ``underlying`` (sorted), ``chain_rows`` (default-snapshot contracts summed
+        over the underlying's last ``n_sessions`` sessions up to ``session``: the rows of its
+        :meth:`Store.chain_history` window), ``trade_rows`` and ``print_rows`` (its stored
+        trades and off-exchange prints of ``session``), all int64 row counts.
+
+        Examples
+        --------
+        >>> import tempfile
+        >>> from chainlens.store import Store
+        >>> with Store(tempfile.mkdtemp()) as st:
+        ...     st.window_rows("2024-03-15", 5).column_names
+        ['underlying', 'chain_rows', 'trade_rows', 'print_rows']
+        """
+        d = parse_date(session)
+        if n_sessions < 1:
+            raise InputError("n_sessions must be >= 1", column="n_sessions", value=n_sessions)
+        chain = self.con.execute(_CHAIN_ROWS_SQL, {"d": d, "n": n_sessions}).fetchall()
+        names = sorted(u for u, _ in chain)
+        counts = {"trade_rows": self._counts("trades", d), "print_rows": self._counts("prints", d)}
+        rows = dict(chain)
+        return pa.table(
+            {
+                "underlying": pa.array(names, pa.string()),
+                "chain_rows": pa.array([int(rows[u]) for u in names], pa.int64()),
+                **{
+                    k: pa.array([c.get(u, 0) for u in names], pa.int64()) for k, c in counts.items()
+                },
+            }
+        )
+
+    def _counts(self, kind: str, d: dt.date) -> dict[str, int]:
+        """``underlying -> rows`` of the ``kind`` files of session ``d`` (key column only)."""
+        files = [str(self.root / f) for f in self.dated_files(kind, d)]
+        if not files:
+            return {}
+        got = self.con.execute(_COUNT_SQL[kind], {"f": files}).fetchall()
+        return {u: int(c) for u, c in got}
