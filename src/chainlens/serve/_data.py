@@ -14,7 +14,8 @@ run`` or ``ingest`` committed), the reader reopens the store and starts a new, e
 generation, so the next page shows the new or replaced results. While another process holds
 the store for writing the reopening waits for it (DuckDB lets no reader in meanwhile); the
 request waits at most :data:`REFRESH_WAIT_S` and is served from the previous generation if
-the writer is still busy (later requests do not wait again while that writer runs).
+the writer is still busy (later requests wait only :data:`REFRESH_GRACE_S` while that
+writer runs, so the first request after it lets go sees its commit).
 
 **Connections.** The catalog connection is opened on the first store read of a request and
 closed when no request is in flight (:meth:`StoreReader.request`), so a ``chainlens run``
@@ -41,7 +42,13 @@ import pyarrow as pa
 if TYPE_CHECKING:
     from chainlens.store import Store
 
-__all__ = ["REFRESH_WAIT_S", "StoreReader", "catalog_fingerprint", "result_sessions"]
+__all__ = [
+    "REFRESH_GRACE_S",
+    "REFRESH_WAIT_S",
+    "StoreReader",
+    "catalog_fingerprint",
+    "result_sessions",
+]
 
 T = TypeVar("T")
 
@@ -50,6 +57,10 @@ CATALOG_FILES = ("catalog.duckdb", "catalog.duckdb.wal")
 #: Seconds a request waits for a changed store to be reopened before it is served from the
 #: previous generation (a writer still holds the store).
 REFRESH_WAIT_S = 2.0
+#: Seconds every request waits for a refresh that is still waiting for a writer, after the
+#: first :data:`REFRESH_WAIT_S`: the store is polled every 0.2 s, so a request made just
+#: after the writer lets go sees its commit instead of the previous generation.
+REFRESH_GRACE_S = 0.5
 
 
 def catalog_fingerprint(root: Path) -> tuple[Any, ...]:
@@ -133,9 +144,10 @@ class StoreReader:
                 self._refreshing = t
                 self._refresh_started = time.monotonic()
                 t.start()
-            # a writer still holds the store: only the first ``wait`` seconds of requests wait
+            # a writer still holds the store: the first ``wait`` seconds of requests wait,
+            # later ones REFRESH_GRACE_S (one or two 0.2 s polls of the store)
             left = wait - (time.monotonic() - self._refresh_started)
-        t.join(max(0.0, left))
+        t.join(max(min(wait, REFRESH_GRACE_S), left))
         return not t.is_alive()
 
     def _refresh(self) -> None:
