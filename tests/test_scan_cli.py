@@ -74,3 +74,20 @@ def test_scan_json_keys(store_dir: Path, capsys: pytest.CaptureFixture[str]) -> 
     assert (
         run_guarded(app, ["scan", "bogus", "--date", "2024-03-08", "--store", str(store_dir)]) == 2
     )
+
+
+def test_scan_terminal_cells_are_formatted_by_unit() -> None:
+    """The terminal table (not ``--json``): USD compact, multiples with ×, the increase as a
+    signed %, contracts with separators, strikes as prices, the first of a top-3 list."""
+    from chainlens.cli._scan import _cell
+
+    assert _cell("premium_usd", 6_867_600.0) == "$6.87M"
+    assert _cell("avg_premium_usd", 985_940.0) == "$985.94K"
+    assert _cell("premium_usd", 512.0) == "$512"
+    assert _cell("premium_multiple", 6.9655) == "6.97×"
+    assert _cell("increase", 5.045) == "+504.5%"
+    assert _cell("volume", 13395.0) == "13,395"
+    assert _cell("to_strike", 4655.0) == "4655" and _cell("from_strike", 117.5) == "117.5"
+    assert _cell("top_symbols", ["AMD240322C00275000", "X"]) == "AMD240322C00275000"
+    assert _cell("top_net_contracts", [-876.0, 3.0]) == "-876"
+    assert _cell("increase", None) == "" and _cell("kind", "bullish_roll") == "bullish_roll"

@@ -25,6 +25,44 @@ def _parse_date(value: str) -> dt.date:
     return parse_date(value, "--date")
 
 
+#: Column headers of the terminal table (``--json`` keeps the keys).
+_HEADERS = {
+    "underlying": "ticker", "session": "session", "asof": "as of", "volume": "volume",
+    "premium_usd": "premium", "avg_volume": "avg volume", "avg_premium_usd": "avg premium",
+    "volume_multiple": "vol ×avg", "premium_multiple": "prem ×avg",
+    "sessions_in_average": "sessions", "delta_shares": "Δ today (sh)",
+    "cum_delta_shares": "cum Δ (sh)", "cum_delta_prev_shares": "cum Δ prev (sh)",
+    "increase": "increase", "top_symbols": "top contract", "top_net_contracts": "its net",
+    "top_gross_contracts": "gross", "oi_change": "OI change", "from_expiry": "from expiry",
+    "from_strike": "from strike", "to_expiry": "to expiry", "to_strike": "to strike",
+}  # fmt: skip
+
+
+def _cell(key: str, v: Any) -> str:
+    """A terminal cell: USD compact (``$6.87M``), multiples ``6.97×``, the increase as %,
+    contracts and shares with thousands separators; of a list, its first (largest) item.
+    ``--json`` prints the unformatted values."""
+    if v is None:
+        return ""
+    if isinstance(v, list):  # netdelta's top three: the largest one in the terminal
+        return _cell(key, v[0]) if v else ""
+    if isinstance(v, bool) or not isinstance(v, int | float):
+        return str(v)
+    x = float(v)
+    if key.endswith("_usd"):
+        for unit, div in (("B", 1e9), ("M", 1e6), ("K", 1e3)):
+            if abs(x) >= div:
+                return f"${x / div:,.2f}{unit}"
+        return f"${x:,.0f}"
+    if key.endswith("_multiple"):
+        return f"{x:.2f}×"
+    if key == "increase":
+        return f"{x:+.1%}"
+    if key.endswith("strike"):
+        return f"{x:g}"
+    return f"{x:,.0f}"
+
+
 def _records(kind: str, table: Any) -> list[dict[str, Any]]:
     from chainlens.scan import accumulation_records, roll_records
 
@@ -89,7 +127,12 @@ def register(app: typer.Typer) -> None:
         if not rows:
             console.print(f"scan {kind} {d}: nothing found")
             return
-        tab = Table(*(esc(k) for k in rows[0].keys()), title=f"scan {kind} {d}")
+        # the title says the session; netdelta's terminal view keeps the largest position only
+        skip = {"session", "asof", "n", "cum_delta_prev_shares", "top_gross_contracts"}
+        keys = [k for k in rows[0] if k not in skip]
+        tab = Table(*(esc(_HEADERS.get(k, k)) for k in keys), title=f"scan {kind} {d}")
         for r in rows[:200]:
-            tab.add_row(*("" if v is None else esc(v) for v in r.values()))
+            tab.add_row(*(esc(_cell(k, r[k])) for k in keys))
         console.print(tab)
+        if len(rows) > 200:
+            console.print(f"(first 200 of {len(rows)} rows; --json prints them all)")
