@@ -992,7 +992,7 @@ def scan_view(
         "source": source,
         "table": TableView(
             f"scan_{kind}", f"Scanner: {kind} — {d}", columns, rows,
-            note=f"{len(rows)} rows, {note}" if rows else note,
+            note=f"{len(rows)} row{'' if len(rows) == 1 else 's'}, {note}" if rows else note,
         ),
     }  # fmt: skip
 
@@ -1006,10 +1006,16 @@ def _empty_part(reader: Any, part: str) -> pa.Table:
 
 
 def _fmt_of(t: pa.DataType, name: str) -> str:
+    """Display format of a scanner column by its unit suffix (docs/results.md): contracts and
+    shares whole (stored as float sums), ``increase`` a fraction shown as %."""
     if pa.types.is_integer(t):
         return "int"
     if pa.types.is_floating(t):
-        return "usd" if name.endswith("_usd") else "num"
+        if name.endswith("_usd"):
+            return "usd"
+        if name == "volume" or name.endswith(("_contracts", "_shares")):
+            return "int"
+        return "frac" if name == "increase" else "num"
     return "str"
 
 
