@@ -27,23 +27,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-
-def _status(pid: str) -> dict[str, str]:
-    try:
-        with open(f"/proc/{pid}/status") as fh:
-            return dict(line.split(":", 1) for line in fh if ":" in line)
-    except OSError:
-        return {}
-
-
-def _cpu_s(pid: str) -> float:
-    """utime + stime of a process, seconds (``/proc/<pid>/stat`` fields 14 and 15)."""
-    try:
-        with open(f"/proc/{pid}/stat") as fh:
-            f = fh.read().rsplit(")", 1)[1].split()
-        return (int(f[11]) + int(f[12])) / os.sysconf("SC_CLK_TCK")
-    except (OSError, IndexError, ValueError):
-        return 0.0
+from bench_pipeline import _cpu_s, _status  # run from benchmarks/: /proc readers shared
 
 
 class _Peaks(threading.Thread):

@@ -25,7 +25,7 @@ from chainlens.flow._prints import detect_sweeps, notable_prints, print_events
 from chainlens.flow._score import flow_score
 from chainlens.flow._side import BUY, MID, SELL, UNKNOWN, classify_side, side_names
 
-__all__ = ["FlowResult", "analyze_flow", "contract_scores", "enrich_trades"]
+__all__ = ["FlowResult", "analyze_flow", "contract_scores", "enrich_trades", "side_and_multileg"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,6 +51,20 @@ def _f64(t: pa.Table, name: str) -> np.ndarray:
     return np.asarray(pc.fill_null(t.column(name).cast(pa.float64()), np.nan).to_numpy(), float)
 
 
+def side_and_multileg(trades: pa.Table, cfg: FlowConfig) -> tuple[np.ndarray, np.ndarray]:
+    """The ``side_code`` (int8, :mod:`chainlens.flow._side` codes) and ``multileg`` (bool)
+    arrays of :func:`enrich_trades` under ``cfg``: the customer side by ``cfg.side_method``
+    and the multi-leg tag (conditions, same-instant legs)."""
+    code = classify_side(
+        trades,
+        method=cfg.side_method,
+        buy_threshold=cfg.buy_threshold,
+        sell_threshold=cfg.sell_threshold,
+    )
+    ml = tag_multileg(trades, conditions=cfg.multileg_conditions, same_ts=cfg.multileg_same_ts)
+    return code, ml
+
+
 def enrich_trades(trades: pa.Table, config: FlowConfig | None = None) -> pa.Table:
     """Add ``side_code``, ``side``, ``premium_usd``, ``multileg``, ``aggressiveness``,
     ``burst_id``, ``is_sweep``, ``is_block`` and ``synthetic`` (a leg of a box/conversion-like
@@ -62,14 +76,8 @@ def enrich_trades(trades: pa.Table, config: FlowConfig | None = None) -> pa.Tabl
     (or the same for the sweep it belongs to).
     """
     cfg = config or FlowConfig()
-    code = classify_side(
-        trades,
-        method=cfg.side_method,
-        buy_threshold=cfg.buy_threshold,
-        sell_threshold=cfg.sell_threshold,
-    )
+    code, ml = side_and_multileg(trades, cfg)
     prem = premium_usd(trades)
-    ml = tag_multileg(trades, conditions=cfg.multileg_conditions, same_ts=cfg.multileg_same_ts)
     p, b, a = _f64(trades, "price"), _f64(trades, "bid"), _f64(trades, "ask")
     spread = a - b
     with np.errstate(invalid="ignore", divide="ignore", over="ignore"):

@@ -352,20 +352,13 @@ def _signed(trades: pa.Table) -> pa.Table:
     net-delta scanner does not read. The default side rule (``quote``) reads each trade
     alone and the same-instant multi-leg rule groups by (underlying, ts), so a session's
     trades of many underlyings tag as each underlying's trades of the window do."""
+    from chainlens.flow._analyze import side_and_multileg
     from chainlens.flow._config import FlowConfig
-    from chainlens.flow._premium import tag_multileg
-    from chainlens.flow._side import classify_side
 
     cfg = FlowConfig()
     if cfg.side_method != "quote":  # pragma: no cover - the default is the quote rule
         raise NotImplementedError("a tick-based side rule needs the window's trades at once")
-    code = classify_side(
-        trades,
-        method=cfg.side_method,
-        buy_threshold=cfg.buy_threshold,
-        sell_threshold=cfg.sell_threshold,
-    )
-    ml = tag_multileg(trades, conditions=cfg.multileg_conditions, same_ts=cfg.multileg_same_ts)
+    code, ml = side_and_multileg(trades, cfg)
     return trades.append_column("side_code", pa.array(code, pa.int8())).append_column(
         "multileg", pa.array(ml)
     )
