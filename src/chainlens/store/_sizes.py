@@ -3,7 +3,7 @@
 :class:`SizesMixin` is part of :class:`chainlens.store.Store`. Its one method,
 :meth:`~SizesMixin.window_rows`, counts per underlying the rows a pipeline run of a session
 reads: the chain rows of its window (from the catalog: the ``contracts`` of each session's
-default snapshot, no file read) and its trades and off-exchange prints of the session (a
+default snapshot, :meth:`Store.default_snapshots`, no file read) and its trades and off-exchange prints of the session (a
 DuckDB ``count(*) ... GROUP BY`` over the session's files: the key column only).
 """
 
@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from chainlens._dates import parse_date
 from chainlens.errors import InputError
@@ -22,27 +23,6 @@ if TYPE_CHECKING:
     import duckdb
 
 __all__ = ["SizesMixin"]
-
-#: Per underlying: the latest session's default snapshot up to ``$d`` ranked first (the rule
-#: of :meth:`Store.sessions`: a quote snapshot before an OI-only one, then the latest, then the
-#: last ingested), then its last ``$n`` sessions up to ``$d``; names with a snapshot on ``$d``.
-_CHAIN_ROWS_SQL = """
-WITH s AS (
-    SELECT underlying, trade_date, contracts,
-           row_number() OVER (PARTITION BY underlying, trade_date
-               ORDER BY (kind = 'quotes') DESC, snapshot_ns DESC, seq DESC) AS rn
-    FROM snapshots WHERE trade_date <= $d
-),
-w AS (
-    SELECT underlying, contracts,
-           row_number() OVER (PARTITION BY underlying ORDER BY trade_date DESC) AS k
-    FROM s WHERE rn = 1
-)
-SELECT underlying, sum(contracts)::BIGINT AS chain_rows
-FROM w
-WHERE k <= $n AND underlying IN (SELECT underlying FROM snapshots WHERE trade_date = $d)
-GROUP BY underlying
-"""
 
 #: Rows per underlying of a session's files of one kind (literal statements, no formatting).
 _COUNT_SQL = {
@@ -60,6 +40,8 @@ class SizesMixin:
 
         @property
         def con(self) -> duckdb.DuckDBPyConnection: ...
+
+        def default_snapshots(self, *, end: dt.date, n_sessions: int | None = None) -> pa.Table: ...
 
         def dated_files(self, kind: str, session: dt.date | str) -> list[str]: ...
 
@@ -82,10 +64,21 @@ class SizesMixin:
         d = parse_date(session)
         if n_sessions < 1:
             raise InputError("n_sessions must be >= 1", column="n_sessions", value=n_sessions)
-        chain = self.con.execute(_CHAIN_ROWS_SQL, {"d": d, "n": n_sessions}).fetchall()
-        names = sorted(u for u, _ in chain)
+        # the default snapshots of chain_history's windows (Store.default_snapshots: one rule)
+        snaps = self.default_snapshots(end=d, n_sessions=n_sessions)
+        today = pc.equal(snaps.column("trade_date"), pa.scalar(d, pa.date32()))
+        listed = pc.unique(snaps.filter(today).column("underlying"))
+        snaps = snaps.filter(pc.is_in(snaps.column("underlying"), listed))
+        g = snaps.group_by("underlying").aggregate([("contracts", "sum")])
+        rows = dict(
+            zip(
+                g.column("underlying").to_pylist(),
+                g.column("contracts_sum").to_pylist(),
+                strict=True,
+            )
+        )
+        names = sorted(rows)
         counts = {"trade_rows": self._counts("trades", d), "print_rows": self._counts("prints", d)}
-        rows = dict(chain)
         return pa.table(
             {
                 "underlying": pa.array(names, pa.string()),
