@@ -29,3 +29,11 @@ def test_window_rows_equal_the_per_underlying_reads(tmp_path: Path) -> None:
         # a session with nothing stored: an empty table with the columns
         empty = st.window_rows("1999-01-04", 5)
         assert empty.num_rows == 0 and empty.column_names[0] == "underlying"
+        # bad arguments: a clear InputError naming the argument, never a silent empty table
+        from chainlens.errors import InputError
+
+        for call in (lambda: st.window_rows(man.sessions[-1], 0),
+                     lambda: st.default_snapshots(end=man.sessions[-1], n_sessions=0),
+                     lambda: st.window_rows("2024-13-45", 5)):  # fmt: skip
+            with pytest.raises(InputError):
+                call()
