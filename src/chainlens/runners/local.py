@@ -48,7 +48,7 @@ from chainlens.runners._blocks import (
     ranges_by_rows,
 )
 from chainlens.runners.base import ProgressFn, RunSummary
-from chainlens.store import Store, read_partition
+from chainlens.store import Store, names_filter, read_partition
 
 __all__ = [
     "MARKET_RESULTS",
@@ -202,7 +202,7 @@ def _read_planned(
 
     root = Path(plan["root"])
     names = pa.array(list(us), pa.string())
-    by_und = pc.field("underlying").isin(names)
+    by_und = names_filter("underlying", names)
     per_day = []
     for files in plan["chain"]:  # a loop over sessions
         t = pa.concat_tables([read_partition(root, f, "chain", by_und) for f in files])
@@ -215,7 +215,7 @@ def _read_planned(
         if tfiles
         else {}
     )  # fmt: skip
-    by_tick = pc.field("ticker").isin(names)
+    by_tick = names_filter("ticker", names)
     pparts = [read_partition(root, f, "prints", by_tick) for f in plan["prints"]]
     prints = _split(pa.concat_tables(pparts), "ticker") if pparts else {}
     empty_t = schema.TRADES.empty_table()

@@ -6,6 +6,13 @@ See :class:`Store` for the layout, the guarantees and the default-snapshot rule.
 
 from __future__ import annotations
 
-from chainlens.store._store import IngestResult, ProgressFn, Store, expand_paths, read_partition
+from chainlens.store._store import (
+    IngestResult,
+    ProgressFn,
+    Store,
+    expand_paths,
+    names_filter,
+    read_partition,
+)
 
-__all__ = ["IngestResult", "ProgressFn", "Store", "expand_paths", "read_partition"]
+__all__ = ["IngestResult", "ProgressFn", "Store", "expand_paths", "names_filter", "read_partition"]
