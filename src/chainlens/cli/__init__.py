@@ -58,9 +58,10 @@ _outcomes.register(app)
 _watch.register(app)
 
 
-def main(argv: list[str] | None = None) -> None:
-    """Entry point of the ``chainlens`` script."""
-    sys.exit(run_guarded(app, argv))
+def main(argv: list[str] | None = None, *, prog_name: str | None = None) -> None:
+    """Entry point of the ``chainlens`` script (``prog_name``: the program name usage and help
+    lines show; default: the script's name)."""
+    sys.exit(run_guarded(app, argv, prog_name=prog_name))
 
 
 if __name__ == "__main__":  # pragma: no cover

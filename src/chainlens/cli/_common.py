@@ -74,7 +74,9 @@ def emit_json(obj: Any) -> None:
     sys.stdout.flush()
 
 
-def run_guarded(app: typer.Typer, argv: list[str] | None = None) -> int:
+def run_guarded(
+    app: typer.Typer, argv: list[str] | None = None, *, prog_name: str | None = None
+) -> int:
     """Run the typer app and return its exit code; no traceback reaches the user.
 
     * a :class:`ChainlensError` prints as one clear message (and its hint): exit 2;
@@ -84,11 +86,13 @@ def run_guarded(app: typer.Typer, argv: list[str] | None = None) -> int:
       its reason and the path: exit 2;
     * anything else is a bug: one line saying so, exit 3 (``CHAINLENS_DEBUG=1`` re-raises it
       with its traceback).
+
+    ``prog_name`` names the program in usage and help lines (default: the script's name).
     """
     import os
 
     try:
-        rc = app(args=argv, standalone_mode=False)
+        rc = app(args=argv, prog_name=prog_name, standalone_mode=False)
     except ChainlensError as exc:
         _print_error(exc.message, exc.hint)
         return 2

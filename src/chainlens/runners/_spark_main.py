@@ -19,7 +19,8 @@ def main(argv: list[str] | None = None) -> None:
     from chainlens.cli import main as cli_main
 
     args = sys.argv[1:] if argv is None else list(argv)
-    cli_main(["run", "--engine", "spark", *args])
+    # usage and help lines name the command the arguments belong to, not this file
+    cli_main(["run", "--engine", "spark", *args], prog_name="chainlens")
 
 
 if __name__ == "__main__":
