@@ -315,8 +315,10 @@ class _TodayTrades:
     """A :class:`chainlens.store.FileBlocks` whose session trades of the block are already
     in memory (the pipeline windows' trades: the same stored rows)."""
 
-    def __init__(self, files: Any, session: dt.date, trades: pa.Table) -> None:
-        self.files, self.session, self.trades = files, session, trades
+    def __init__(
+        self, files: Any, session: dt.date, trades: pa.Table, names: Sequence[str]
+    ) -> None:
+        self.files, self.session, self.trades, self.names = files, session, trades, set(names)
 
     def chain_block(self, underlyings: Sequence[str] | None, **kw: Any) -> pa.Table:
         return self.files.chain_block(underlyings, **kw)
@@ -331,9 +333,10 @@ class _TodayTrades:
         if session != self.session:
             return self.files.trades_block(underlyings, session, columns)
         t = self.trades
-        keep = pc.is_in(t.column("underlying"), value_set=pa.array(list(underlyings), pa.string()))
+        if not self.names <= set(underlyings):  # the block's trades are those of its names
+            t = t.filter(pc.is_in(t.column("underlying"), pa.array(list(underlyings), pa.string())))
         canon = schema.SCHEMAS["trades"]
-        t = t.filter(keep).select(list(columns))
+        t = t.select(list(columns))
         return pa.table({c: t.column(c).cast(canon.field(c).type) for c in columns})
 
 
@@ -345,9 +348,10 @@ def netdelta_block(
     (:func:`_netdelta_block`) over the task's files instead of the catalog.
 
     ``today``: the session's trades of ``names`` already read (every column of
-    ``schema.TRADES``; each underlying's rows in the stored order), or None to read them.
+    ``schema.TRADES``; each underlying's rows in the stored order; no other underlying's),
+    or None to read them.
     """
-    reader = task.files if today is None else _TodayTrades(task.files, task.session, today)
+    reader = task.files if today is None else _TodayTrades(task.files, task.session, today, names)
     out, daily = _netdelta_block(reader, list(names), task.session, task.first,
                                  task.min_increase, task.stored)  # fmt: skip
     return (_by_underlying(out) if out.num_rows else pa.table({})), daily
