@@ -7,6 +7,14 @@ and the four ``chainlens scan`` kinds over a simulated market (issue 13).
     python benchmarks/bench_scan.py --store S --kinds unusual,netdelta  # store_scan per kind
     python benchmarks/bench_scan.py --store COPY --prime                # a daily run's scan_parts
     python benchmarks/bench_scan.py --store COPY --run-local            # + run_local, 1 worker
+    python benchmarks/bench_scan.py --store S --blocks 500 --no-before  # the run's split
+
+``--blocks N`` times what ``chainlens run`` does with the net-delta scanner now: the parent's
+share (:func:`~chainlens.scan._stored.netdelta_run_task`, catalog only, and ``scan_parts``
+without the net-delta parts) and, on a contiguous sample of N underlyings (one block), the
+pool task's added work (:func:`~chainlens.scan._store_scans.netdelta_block` with the
+session's trades already in memory, as a task holds them): CPU ms per underlying.
+``--no-before`` skips the whole-session ``scan_parts`` (the parent's former share).
 
 The store is opened read-only (nothing is written into it) unless ``--prime`` or
 ``--run-local`` is given: use a copy then. ``--prime`` first stores the
@@ -94,6 +102,42 @@ def _reference_parts(st: Store, d: dt.date) -> dict[str, int]:
     }
 
 
+def _run_split(
+    st: Store, d: dt.date, names: list[str], n: int, chain_rows: int, trades: int
+) -> None:
+    """The parent's and one pool task's share of the net-delta scanner in ``chainlens run``."""
+    from chainlens.scan._store_scans import netdelta_block
+    from chainlens.scan._stored import netdelta_run_task
+
+    task, wall, cpu = _timed(lambda: netdelta_run_task(st, d, names))
+    assert task is not None
+    _say(f"netdelta_run_task ({len(task.stored)} stored daily parts)", wall, cpu, len(names),
+         chain_rows, trades)  # fmt: skip
+    parts, wall, cpu = _timed(lambda: scan_parts(st, d, netdelta=False))
+    _say(f"scan_parts without net delta {sorted(parts)}", wall, cpu, len(names), chain_rows,
+         trades)  # fmt: skip
+    a = max(0, (len(names) - n) // 2)
+    sample = names[a : a + n]
+    today = st.trades_block(sample, d)  # what the task's windows hold already (not timed)
+    mine = task.restrict(sample)
+    (rows, daily), wall, cpu = _timed(lambda: netdelta_block(mine, sample, today))
+    print(f"netdelta_block of {len(sample)} names ({today.num_rows:,} trades today, "
+          f"{len(mine.files.trade_files) - 1} past sessions read): {wall:.2f} s wall, "
+          f"{cpu:.2f} s CPU = {1e3 * cpu / len(sample):.2f} ms CPU per underlying; "
+          f"{rows.num_rows} rows, {daily.num_rows} daily rows; load {_load()}")  # fmt: skip
+    # steady state: every earlier session's daily part stored (here: built in memory first)
+    import dataclasses
+
+    past = [x for x in mine.files.trade_files if x < d]
+    stored = dict(mine.stored)
+    for x in past:  # a loop over sessions
+        stored[x] = netdelta_block(dataclasses.replace(mine, session=x), sample)[1]
+    primed = dataclasses.replace(mine, stored=stored)
+    _, wall, cpu = _timed(lambda: netdelta_block(primed, sample, today))
+    print(f"netdelta_block of {len(sample)} names, earlier sessions' parts stored: {wall:.2f} s "
+          f"wall, {cpu:.2f} s CPU = {1e3 * cpu / len(sample):.2f} ms CPU per underlying")  # fmt: skip
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--store", help="an existing store (opened read-only)")
@@ -105,6 +149,8 @@ def main() -> None:
     ap.add_argument("--kinds", default="", help="comma-separated store_scan kinds to time")
     ap.add_argument("--prime", action="store_true", help="store earlier sessions' daily parts")
     ap.add_argument("--run-local", action="store_true", help="also time run_local (writes)")
+    ap.add_argument("--blocks", type=int, default=0, help="time the run's split, N-name sample")
+    ap.add_argument("--no-before", action="store_true", help="skip the whole scan_parts")
     a = ap.parse_args()
     root = _market(a)
     if a.prime:
@@ -127,9 +173,12 @@ def main() -> None:
                      for f in st.dated_files("trades", d))  # fmt: skip
         print(f"store {root}: session {d}, {len(names)} underlyings, {chain_rows:,} chain rows "
               f"in the net-delta window, {trades:,} trades in the session; load {_load()}")  # fmt: skip
-        parts, wall, cpu = _timed(lambda: scan_parts(st, d))
-        rows = {k: v.num_rows for k, v in parts.items()}
-        _say(f"scan_parts (batched) {rows}", wall, cpu, len(names), chain_rows, trades)
+        if not a.no_before:
+            parts, wall, cpu = _timed(lambda: scan_parts(st, d))
+            rows = {k: v.num_rows for k, v in parts.items()}
+            _say(f"scan_parts (batched) {rows}", wall, cpu, len(names), chain_rows, trades)
+        if a.blocks:
+            _run_split(st, d, names, a.blocks, chain_rows, trades)
         if a.reference:
             ref, wall, cpu = _timed(lambda: _reference_parts(st, d))
             _say(f"scan_parts (per underlying) {ref}", wall, cpu, len(names), chain_rows, trades)

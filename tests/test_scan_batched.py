@@ -250,3 +250,185 @@ def test_netdelta_reads_stored_daily_parts(
             moved.column("cum_delta_shares").to_pylist()
             != fresh.column("cum_delta_shares").to_pylist()
         )
+
+
+# ------------------------------------------------------------------ net delta in run blocks
+def _nd_blocks(root: Path, d: dt.date, cuts: list[int], today: bool) -> tuple[pa.Table, pa.Table]:
+    """:func:`netdelta_block` of the session's underlyings cut at ``cuts`` (each block with
+    its restricted task, as a pool task gets it), concatenated in block order; ``today``:
+    hand each block the session's trades already read (as the run's windows hold them)."""
+    from chainlens.scan._store_scans import netdelta_block, netdelta_task
+
+    with Store(root, read_only=True) as st:
+        names = st.underlyings(d)
+        task = netdelta_task(st, d)
+        trades = st.trades_block(names, d) if today else None
+    rows, daily = [], []
+    edges = [0, *cuts, len(names)]
+    for a, b in zip(edges, edges[1:], strict=False):  # a loop over blocks
+        block = names[a:b]
+        tr = None
+        if trades is not None:
+            tr = trades.filter(pc.is_in(trades.column("underlying"), pa.array(block, pa.string())))
+        r, dl = netdelta_block(task.restrict(block), block, tr)
+        if r.num_rows:
+            rows.append(r)
+        daily.append(dl)
+    return pa.concat_tables(rows) if rows else pa.table({}), pa.concat_tables(daily)
+
+
+def _check_nd_blocks(root: Path, sessions: list[dt.date], cut_sets: list[list[int]]) -> int:
+    """The blocks' rows and daily part equal :func:`netdelta_scan`'s (its daily part: the
+    session's stored ``scan_netdelta_daily`` of ``scan_parts``) for every cut and session."""
+    from chainlens.scan._store_scans import netdelta_scan
+
+    n = 0
+    for d in sessions:
+        with Store(root, read_only=True) as st:
+            ref_rows, ref_daily = netdelta_scan(st, d)
+        n += ref_rows.num_rows + ref_daily.num_rows
+        for cuts in cut_sets:
+            for today in (False, True):
+                rows, daily = _nd_blocks(root, d, cuts, today)
+                what = f"{d} cuts={cuts} today={today}"
+                if ref_rows.num_rows or rows.num_rows:
+                    assert_same(ref_rows, rows, f"netdelta rows {what}")
+                assert_same(ref_daily, daily, f"daily part {what}")
+                assert daily.column("trades").to_pylist() == ref_daily.column("trades").to_pylist()
+    return n
+
+
+def test_netdelta_blocks_equal_netdelta_scan_demo(demo_store: tuple[Path, list[dt.date]]) -> None:
+    root, days = demo_store
+    assert _check_nd_blocks(root, days[-2:], [[], [1, 2, 7], list(range(1, 12))]) > 0
+
+
+def test_netdelta_blocks_equal_netdelta_scan_staggered(
+    staggered_store: tuple[Path, list[dt.date]],
+) -> None:
+    root, days = staggered_store
+    assert _check_nd_blocks(root, days[1:], [[], [4, 5, 6, 7]]) > 0
+
+
+def test_file_blocks_equal_store_block_reads(staggered_store: tuple[Path, list[dt.date]]) -> None:
+    """:class:`chainlens.store.FileBlocks` (files only, the catalog resolved once) reads what
+    :meth:`Store.chain_block` and :meth:`Store.trades_block` read (OI-only OI merged in, the
+    default snapshot of each name, each name's own window)."""
+    from chainlens.store import FileBlocks
+
+    root, days = staggered_store
+    with Store(root, read_only=True) as st:
+        names = st.underlyings()
+        snaps = st.default_snapshots(end=days[-1], start=days[1])
+        fb = FileBlocks(str(root), snaps, {d: st.dated_files("trades", d) for d in days})
+        for block in (names, names[3:8], names[6:7]):
+            part = fb.restrict(block)
+            for end, start in ((days[-1], days[1]), (days[-2], days[2])):
+                cols = ["underlying", "trade_date", "symbol", "open_interest", "delta"]
+                ref = st.chain_block(block, end=end, start=start, columns=cols)
+                got = part.chain_block(block, end=end, start=start, columns=cols)
+                assert got.equals(ref), (block, end, start)
+            for d in days:
+                assert part.trades_block(block, d).equals(st.trades_block(block, d)), (block, d)
+
+
+def test_run_builds_netdelta_parts_in_blocks(
+    demo_store: tuple[Path, list[dt.date]], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``chainlens run`` (in-process blocks) stores the net-delta parts its blocks built (the
+    parent does not scan): the scanner rows equal the per-underlying reference, the daily
+    part equals :func:`netdelta_scan`'s; a run of some names only scans in the parent."""
+    import shutil
+
+    from chainlens.results import RESULTS_NAME, conform
+    from chainlens.runners import _blocks, local
+    from chainlens.scan import _stored
+    from chainlens.scan._store_scans import DAILY_PART, netdelta_scan
+
+    src, days = demo_store
+    root = tmp_path / "store"
+    shutil.copytree(src, root)
+    d = days[-1]
+
+    def boom(*a: object, **k: object) -> object:
+        raise AssertionError("the parent scanned the session's trades")
+
+    monkeypatch.setattr(local, "BLOCK_MAX", 5)  # several blocks
+    monkeypatch.setattr(_blocks, "BLOCK_MAX", 5)
+    with Store(root) as st:
+        ref = store_scan_per_underlying(st, "netdelta", d)
+        _, ref_daily = netdelta_scan(st, d)
+        with monkeypatch.context() as mp:
+            mp.setattr(_stored, "netdelta_scan", boom)
+            out = local.run_local(st, d, workers=1)
+        assert out["failed"] == [] and ref.num_rows
+        ref = ref.append_column("session", pa.array([d] * ref.num_rows, pa.date32()))
+        assert_same(conform("scan_netdelta", ref), st.read_results(RESULTS_NAME, d, "scan_netdelta"),
+                    "scan_netdelta")  # fmt: skip
+        ref_daily = ref_daily.append_column(
+            "session", pa.array([d] * ref_daily.num_rows, pa.date32())
+        )
+        assert_same(conform(DAILY_PART, ref_daily), st.read_results(RESULTS_NAME, d, DAILY_PART),
+                    DAILY_PART)  # fmt: skip
+        assert _stored.netdelta_run_task(st, d, st.underlyings(d)[:3]) is None
+
+
+@pytest.fixture(scope="module")
+def sim200_store(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[dt.date]]:
+    """A simulated market of 200 underlyings, 4 sessions (the size a run pools at)."""
+    from chainlens.sim import SimConfig, simulate_market
+
+    tmp = tmp_path_factory.mktemp("scan_sim200")
+    m = simulate_market(SimConfig(underlyings=200, sessions=4, seed=3, trades_per_underlying=120,
+                                  prints_per_underlying=5), tmp / "sim")  # fmt: skip
+    with Store(tmp / "store") as st:
+        st.ingest_many(m.all_paths())
+    return tmp / "store", list(m.sessions)
+
+
+@pytest.mark.slow
+def test_netdelta_blocks_equal_netdelta_scan_sim200(
+    sim200_store: tuple[Path, list[dt.date]],
+) -> None:
+    root, days = sim200_store
+    assert _check_nd_blocks(root, days[-1:], [[1, 50, 51, 120, 199]]) > 0
+
+
+@pytest.mark.slow
+def test_pooled_runs_store_the_reference_netdelta_sim200(
+    sim200_store: tuple[Path, list[dt.date]], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two days' pooled runs (2 workers): each block builds its net-delta parts (the parent
+    never scans), the second reads the first's stored daily part; the stored scanner rows
+    equal the per-underlying reference and the daily part :func:`netdelta_scan`'s."""
+    import shutil
+
+    from chainlens.results import RESULTS_NAME, conform
+    from chainlens.runners import local
+    from chainlens.scan import _stored
+    from chainlens.scan._store_scans import DAILY_PART, netdelta_scan
+
+    src, days = sim200_store
+    root = tmp_path / "store"
+    shutil.copytree(src, root)
+
+    def boom(*a: object, **k: object) -> object:
+        raise AssertionError("the parent scanned the session's trades")
+
+    with Store(root) as st:
+        for d in days[-2:]:
+            with monkeypatch.context() as mp:
+                mp.setattr(_stored, "netdelta_scan", boom)
+                out = local.run_local(st, d, workers=2)
+            assert out["failed"] == [] and out["workers"] == 2
+        d = days[-1]
+        assert days[-2] in _stored.netdelta_run_task(st, d, st.underlyings(d)).stored  # type: ignore[union-attr]
+        ref = store_scan_per_underlying(st, "netdelta", d)
+        assert ref.num_rows
+        ref = ref.append_column("session", pa.array([d] * ref.num_rows, pa.date32()))
+        assert_same(conform("scan_netdelta", ref), st.read_results(RESULTS_NAME, d, "scan_netdelta"),
+                    "scan_netdelta")  # fmt: skip
+        _, daily = netdelta_scan(st, d, use_stored=False)
+        daily = daily.append_column("session", pa.array([d] * daily.num_rows, pa.date32()))
+        assert_same(conform(DAILY_PART, daily), st.read_results(RESULTS_NAME, d, DAILY_PART),
+                    DAILY_PART)  # fmt: skip

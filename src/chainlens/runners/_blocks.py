@@ -24,6 +24,7 @@ from __future__ import annotations
 import resource
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pyarrow as pa
@@ -37,6 +38,9 @@ from chainlens.pipeline import (
 )
 from chainlens.results import UnderlyingDoc
 from chainlens.runners.base import result_parts
+
+if TYPE_CHECKING:
+    from chainlens.scan._store_scans import NetDeltaTask
 
 __all__ = [
     "BLOCK_MAX",
@@ -121,6 +125,9 @@ class BlockOut:
         Input rows of the block (chain window + trades + prints).
     peak_rss_kb
         Peak RSS of the process that ran it, so far (KiB; ``ru_maxrss``).
+    netdelta
+        Whether ``parts`` hold the block's net-delta scanner parts
+        (:func:`chainlens.scan._stored.netdelta_parts`; ``netdelta`` of :func:`analyze_block`).
     """
 
     names: list[str]
@@ -129,6 +136,7 @@ class BlockOut:
     docs: list[UnderlyingDoc]
     input_rows: int
     peak_rss_kb: int
+    netdelta: bool = False
 
 
 def analyze_block(
@@ -138,9 +146,17 @@ def analyze_block(
     chunk_rows: int = CHUNK_ROWS,
     chunk_max: int = CHUNK_MAX,
     copy: bool = False,
+    netdelta: NetDeltaTask | None = None,
 ) -> BlockOut:
     """Analyse one block: the windows in chunks of at most ``chunk_rows`` input rows and
     ``chunk_max`` names (:func:`analyze_chunk`), then the block's result parts.
+
+    ``netdelta`` (a :class:`chainlens.scan._store_scans.NetDeltaTask` of the block's
+    underlyings, sorted and each with a chain on the session) adds the block's net-delta
+    scanner parts (:func:`chainlens.scan._store_scans.netdelta_block`, the session's trades
+    taken from the windows): the runner then concatenates them instead of scanning the
+    session's trades again. A scanner input problem leaves them out (``BlockOut.netdelta``
+    False) and the runner scans in the parent, as before.
 
     ``copy`` gives every part buffers of its own (:func:`own`): a part is a concatenation of
     slices of chunk-wide buffers, and a pickled slice carries its whole buffer. The results
@@ -157,6 +173,9 @@ def analyze_block(
                 failed.append(None)
                 results.append(r)
     parts = result_parts(results)
+    nd_ok = False
+    if netdelta is not None:
+        nd_ok = _netdelta_parts(netdelta, windows, parts)
     if copy:
         parts = {k: own(t) for k, t in parts.items()}
     return BlockOut(
@@ -166,7 +185,28 @@ def analyze_block(
         docs=[r.doc for r in results],
         input_rows=sum(sizes),
         peak_rss_kb=int(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss),
+        netdelta=nd_ok,
     )
+
+
+def _netdelta_parts(
+    task: NetDeltaTask, windows: Sequence[UnderlyingWindow], parts: dict[str, pa.Table]
+) -> bool:
+    """Add the block's net-delta scanner parts to ``parts``; False (nothing added) on a
+    scanner input problem."""
+    from chainlens.scan._store_scans import netdelta_block
+    from chainlens.scan._stored import netdelta_parts
+
+    try:
+        today = pa.concat_tables([w.trades for w in windows]) if windows else None
+    except (pa.ArrowInvalid, pa.ArrowTypeError):  # mixed schemas: read the session's trades
+        today = None
+    try:
+        rows, daily = netdelta_block(task, [w.underlying for w in windows], today)
+    except ChainlensError:
+        return False
+    parts.update(netdelta_parts(rows, daily, task.session))
+    return True
 
 
 def own(t: pa.Table) -> pa.Table:

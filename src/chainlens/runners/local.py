@@ -321,13 +321,15 @@ def _read_block(
     config: PipelineConfig,
     chunk_rows: int,
     chunk_max: int,
+    netdelta: Any = None,
 ) -> BlockOut:
     """One pool task: read a block's windows from the stored files (one read per file), then
     :func:`~chainlens.runners._blocks.analyze_block` them (the parts are built here, in the
     worker, in buffers of their own). A read failure (a catalogued file missing or
     unreadable: the store itself is damaged) stops the run, as when the parent reads."""
     windows = _planned_windows(plan, session, us, bars, events)
-    return analyze_block(windows, config, chunk_rows=chunk_rows, chunk_max=chunk_max, copy=True)
+    return analyze_block(windows, config, chunk_rows=chunk_rows, chunk_max=chunk_max, copy=True,
+                         netdelta=netdelta)  # fmt: skip
 
 
 def _block_ranges(
@@ -445,6 +447,14 @@ def _run_one(
     )
     blocks, _rows = _block_ranges(store, d, us, cfg.n_sessions, nw)
     reader = _Reader(store, d, us, cfg)
+    from chainlens.scan._stored import NETDELTA_PARTS, netdelta_run_task, scan_parts
+
+    # the net-delta scanner per block, in the tasks (None: in the parent, after the pool)
+    nd = netdelta_run_task(store, d, us)
+
+    def nd_of(names: list[str]) -> Any:
+        return None if nd is None else nd.restrict(names)
+
     outs: list[BlockOut] = []
     failed: list[str] = []
     done = 0
@@ -462,7 +472,7 @@ def _run_one(
     if nw <= 1:
         for a, b in blocks:  # a loop over blocks
             take(analyze_block(reader.windows(us[a:b]), cfg, chunk_rows=CHUNK_ROWS,
-                               chunk_max=CHUNK_MAX))  # fmt: skip
+                               chunk_max=CHUNK_MAX, netdelta=nd_of(us[a:b])))  # fmt: skip
     else:
         import dataclasses
 
@@ -486,10 +496,10 @@ def _run_one(
                 if WORKERS_READ and reader.plan is not None:
                     bars, events = reader.side(names)
                     return ex.submit(_read_block, reader.plan, d, names, bars, events, wcfg,
-                                     CHUNK_ROWS, CHUNK_MAX)  # fmt: skip
+                                     CHUNK_ROWS, CHUNK_MAX, nd_of(names))  # fmt: skip
                 windows = [_compact(w) for w in reader.windows(names)]
                 return ex.submit(analyze_block, windows, wcfg, chunk_rows=CHUNK_ROWS,
-                                 chunk_max=CHUNK_MAX, copy=True)  # fmt: skip
+                                 chunk_max=CHUNK_MAX, copy=True, netdelta=nd_of(names))  # fmt: skip
 
             # a bounded number of tasks in flight: memory stays that of a few blocks
             pending: deque[Any] = deque()
@@ -502,9 +512,11 @@ def _run_one(
 
     parts = merge_blocks([o.parts for o in outs])
     docs = [doc for o in outs for doc in o.docs]
-    from chainlens.scan._stored import scan_parts  # issue 15: the stored scanner parts
-
-    parts.update(scan_parts(store, d))
+    nd_done = nd is not None and all(o.netdelta for o in outs)
+    if not nd_done:  # some block could not: the whole scanner in the parent
+        for k in NETDELTA_PARTS:
+            parts.pop(k, None)
+    parts.update(scan_parts(store, d, netdelta=not nd_done))  # issue 15: the scanner parts
     market = market_rollup(docs, session=d, sectors=sectors, macro=macro)
     store.write_session_results(d, parts, market)
     return RunSummary(

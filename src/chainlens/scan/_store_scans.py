@@ -11,6 +11,8 @@ same order. Blocks are contiguous runs of the sorted underlyings holding at most
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import polars as pl
@@ -26,7 +28,10 @@ __all__ = [
     "ROLL_KEYS",
     "accumulation_records",
     "roll_records",
+    "NetDeltaTask",
+    "netdelta_block",
     "netdelta_scan",
+    "netdelta_task",
     "store_scan",
     "store_scan_per_underlying",
 ]
@@ -212,15 +217,7 @@ def netdelta_scan(
     names = store.underlyings(session)
     if not names:
         return pa.table({}), _empty_daily()
-    stored: dict[dt.date, pa.Table] = {}
-    if use_stored:
-        from chainlens.results import RESULTS_NAME
-
-        idx = store.results_index()
-        for name, d, part in zip(idx.column("name").to_pylist(), idx.column("session").to_pylist(),
-                                 idx.column("part").to_pylist(), strict=True):  # fmt: skip
-            if name == RESULTS_NAME and part == DAILY_PART and first <= d < session:
-                stored[d] = store.read_results(RESULTS_NAME, d, DAILY_PART)
+    stored = _stored_dailies(store, session, first) if use_stored else {}
     snaps = store.default_snapshots(end=session, start=first)
     parts: list[pa.Table] = []
     dailies: list[pa.Table] = []
@@ -238,6 +235,126 @@ def netdelta_scan(
 
 #: The stored per-session part of the net-delta scanner's daily sums (issue 13).
 DAILY_PART = "scan_netdelta_daily"
+
+
+def _stored_dailies(store: Any, session: dt.date, first: dt.date) -> dict[dt.date, pa.Table]:
+    """The stored ``scan_netdelta_daily`` parts of the sessions in ``[first, session)``."""
+    from chainlens.results import RESULTS_NAME
+
+    stored: dict[dt.date, pa.Table] = {}
+    idx = store.results_index()
+    for name, d, part in zip(idx.column("name").to_pylist(), idx.column("session").to_pylist(),
+                             idx.column("part").to_pylist(), strict=True):  # fmt: skip
+        if name == RESULTS_NAME and part == DAILY_PART and first <= d < session:
+            stored[d] = store.read_results(RESULTS_NAME, d, DAILY_PART)
+    return stored
+
+
+@dataclass(frozen=True)
+class NetDeltaTask:
+    """The net-delta scanner of one session, resolved against the catalog once so that any
+    block of its underlyings runs away from it (a pool worker of ``chainlens run``):
+    :func:`netdelta_block`.
+
+    Attributes
+    ----------
+    session, first
+        The as-of session and the cumulation's first day.
+    min_increase
+        :attr:`~chainlens.scan.ScanSettings.netdelta_min_increase`.
+    files
+        The chain window ``[first, session]`` (default snapshots) and the trade files of the
+        sessions without a stored daily part (:class:`chainlens.store.FileBlocks`).
+    stored
+        Session -> stored ``scan_netdelta_daily`` part (:func:`netdelta_scan` ``use_stored``).
+    """
+
+    session: dt.date
+    first: dt.date
+    min_increase: float
+    files: Any  # chainlens.store.FileBlocks
+    stored: dict[dt.date, pa.Table]
+
+    def restrict(self, names: Sequence[str]) -> NetDeltaTask:
+        """The task of ``names`` only (what a pool task of that block is handed)."""
+        import pyarrow.compute as pc
+
+        arr = pa.array([str(u) for u in names], pa.string())
+        stored = {
+            d: t.filter(pc.is_in(t.column("underlying"), value_set=arr))
+            for d, t in self.stored.items()
+        }
+        return NetDeltaTask(self.session, self.first, self.min_increase,
+                            self.files.restrict(names), stored)  # fmt: skip
+
+
+def netdelta_task(
+    store: Any,
+    session: dt.date,
+    *,
+    start: dt.date | None = None,
+    settings: ScanSettings | None = None,
+    use_stored: bool = True,
+) -> NetDeltaTask:
+    """The :class:`NetDeltaTask` of ``session`` (catalog reads only: the default snapshots of
+    the window, the trade files of each session to compute, the stored daily parts)."""
+    import pyarrow.compute as pc
+
+    from chainlens.store import FileBlocks
+
+    st = settings or ScanSettings()
+    first = start or (session - dt.timedelta(days=30))
+    stored = _stored_dailies(store, session, first) if use_stored else {}
+    snaps = store.default_snapshots(end=session, start=first)
+    days = [d for d in pc.unique(snaps.column("trade_date")).to_pylist() if d not in stored]
+    files = FileBlocks(str(store.root), snaps, {d: store.dated_files("trades", d) for d in days})
+    return NetDeltaTask(session, first, st.netdelta_min_increase, files, stored)
+
+
+class _TodayTrades:
+    """A :class:`chainlens.store.FileBlocks` whose session trades of the block are already
+    in memory (the pipeline windows' trades: the same stored rows)."""
+
+    def __init__(
+        self, files: Any, session: dt.date, trades: pa.Table, names: Sequence[str]
+    ) -> None:
+        self.files, self.session, self.trades, self.names = files, session, trades, set(names)
+
+    def chain_block(self, underlyings: Sequence[str] | None, **kw: Any) -> pa.Table:
+        return self.files.chain_block(underlyings, **kw)
+
+    def trades_block(
+        self, underlyings: Sequence[str], session: dt.date, columns: Sequence[str]
+    ) -> pa.Table:
+        import pyarrow.compute as pc
+
+        from chainlens import schema
+
+        if session != self.session:
+            return self.files.trades_block(underlyings, session, columns)
+        t = self.trades
+        if not self.names <= set(underlyings):  # the block's trades are those of its names
+            t = t.filter(pc.is_in(t.column("underlying"), pa.array(list(underlyings), pa.string())))
+        canon = schema.SCHEMAS["trades"]
+        t = t.select(list(columns))
+        return pa.table({c: t.column(c).cast(canon.field(c).type) for c in columns})
+
+
+def netdelta_block(
+    task: NetDeltaTask, names: Sequence[str], today: pa.Table | None = None
+) -> tuple[pa.Table, pa.Table]:
+    """The rows of :func:`netdelta_scan` for the underlyings ``names`` (sorted, each with a
+    chain on the session), and their rows of the session's daily part: the same kernel
+    (:func:`_netdelta_block`) over the task's files instead of the catalog.
+
+    ``today``: the session's trades of ``names`` already read (every column of
+    ``schema.TRADES``; each underlying's rows in the stored order; no other underlying's),
+    or None to read them.
+    """
+    reader = task.files if today is None else _TodayTrades(task.files, task.session, today, names)
+    out, daily = _netdelta_block(reader, list(names), task.session, task.first,
+                                 task.min_increase, task.stored)  # fmt: skip
+    return (_by_underlying(out) if out.num_rows else pa.table({})), daily
 
 
 def _empty_daily() -> pa.Table:

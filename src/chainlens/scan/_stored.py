@@ -16,14 +16,28 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import logging
+from collections.abc import Sequence
 from typing import Any
 
 import pyarrow as pa
 
 from chainlens.scan._settings import ScanSettings
-from chainlens.scan._store_scans import DAILY_PART, netdelta_scan, store_scan
+from chainlens.scan._store_scans import (
+    DAILY_PART,
+    NetDeltaTask,
+    netdelta_scan,
+    netdelta_task,
+    store_scan,
+)
 
-__all__ = ["SCAN_PARTS", "scan_parts", "unusual_selected"]
+__all__ = [
+    "NETDELTA_PARTS",
+    "SCAN_PARTS",
+    "netdelta_parts",
+    "netdelta_run_task",
+    "scan_parts",
+    "unusual_selected",
+]
 
 _log = logging.getLogger(__name__)
 #: A multiple every underlying with a positive premium or volume reaches.
@@ -31,10 +45,49 @@ _TINY = 1e-300
 
 #: Stored part name -> scanner kind (:func:`chainlens.scan.store_scan`).
 SCAN_PARTS = {"scan_unusual": "unusual", "scan_netdelta": "netdelta"}
+#: The parts the net-delta scanner stores (:func:`netdelta_parts`).
+NETDELTA_PARTS = ("scan_netdelta", DAILY_PART)
+
+
+def netdelta_parts(rows: pa.Table, daily: pa.Table, session: dt.date) -> dict[str, pa.Table]:
+    """The ``scan_netdelta`` and ``scan_netdelta_daily`` parts of ``session`` from the
+    scanner's rows and daily sums (:func:`chainlens.scan._store_scans.netdelta_scan`, or
+    :func:`~chainlens.scan._store_scans.netdelta_block` of a block), with ``session`` and
+    conformed to :data:`chainlens.results.PART_SCHEMAS`; a part with no row is left out.
+    The parts of the blocks of a session's sorted underlyings, concatenated in order, are
+    those of the whole session."""
+    from chainlens.results import conform
+
+    out: dict[str, pa.Table] = {}
+    for part, t in (("scan_netdelta", rows), (DAILY_PART, daily)):
+        if t.num_rows == 0:
+            continue
+        if "session" not in t.column_names:
+            t = t.append_column("session", pa.array([session] * t.num_rows, pa.date32()))
+        out[part] = conform(part, t)
+    return out
+
+
+def netdelta_run_task(
+    store: Any, session: dt.date, names: Sequence[str], settings: ScanSettings | None = None
+) -> NetDeltaTask | None:
+    """The net-delta scanner's task for the blocks of a run of ``names``
+    (:func:`~chainlens.scan._store_scans.netdelta_task`, default thresholds), or None when the
+    run's blocks cannot give the session's parts: ``names`` are not every underlying with a
+    chain on ``session`` in sorted order (the scanner covers the whole store), or the
+    catalog cannot resolve the task (the parent's scanner then reports it)."""
+    from chainlens.errors import ChainlensError
+
+    if list(names) != store.underlyings(session):
+        return None
+    try:
+        return netdelta_task(store, session, settings=settings)
+    except ChainlensError:
+        return None
 
 
 def scan_parts(
-    store: Any, session: dt.date, settings: ScanSettings | None = None
+    store: Any, session: dt.date, settings: ScanSettings | None = None, *, netdelta: bool = True
 ) -> dict[str, pa.Table]:
     """The ``scan_unusual``, ``scan_netdelta`` and ``scan_netdelta_daily`` parts of ``session``
     (a part with no row is left out, as the pipeline leaves out an empty part).
@@ -51,6 +104,9 @@ def scan_parts(
         The as-of session.
     settings
         Thresholds (default: those of ``chainlens scan``).
+    netdelta
+        False: leave the net-delta parts out (``chainlens run`` built them in its pool tasks,
+        :func:`netdelta_parts` of each block).
 
     Returns
     -------
@@ -68,14 +124,10 @@ def scan_parts(
     for part, kind in SCAN_PARTS.items():
         try:
             if kind == "netdelta":  # with the session's daily sums, for later sessions' runs
-                t, daily = netdelta_scan(store, session, settings=st)
-                if daily.num_rows:
-                    daily = daily.append_column(
-                        "session", pa.array([session] * daily.num_rows, pa.date32())
-                    )
-                    out[DAILY_PART] = conform(DAILY_PART, daily)
-            else:
-                t = store_scan(store, kind, session, settings=every)
+                if netdelta:
+                    out.update(netdelta_parts(*netdelta_scan(store, session, settings=st), session))
+                continue
+            t = store_scan(store, kind, session, settings=every)
         except ChainlensError as exc:  # a scanner's input problem never fails the run
             _log.warning("chainlens run %s: scanner %s not stored: %s", session, kind, exc)
             continue

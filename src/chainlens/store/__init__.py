@@ -7,6 +7,7 @@ See :class:`Store` for the layout, the guarantees and the default-snapshot rule.
 from __future__ import annotations
 
 from chainlens.store._store import (
+    FileBlocks,
     IngestResult,
     ProgressFn,
     Store,
@@ -15,4 +16,12 @@ from chainlens.store._store import (
     read_partition,
 )
 
-__all__ = ["IngestResult", "ProgressFn", "Store", "expand_paths", "names_filter", "read_partition"]
+__all__ = [
+    "FileBlocks",
+    "IngestResult",
+    "ProgressFn",
+    "Store",
+    "expand_paths",
+    "names_filter",
+    "read_partition",
+]

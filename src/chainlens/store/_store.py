@@ -1429,23 +1429,12 @@ class Store(ResultsMixin, SizesMixin):
     ) -> list[pa.Table]:
         """The rows of the snapshots ``snaps`` (catalog rows of one session) name in
         ``file_col`` / ``ns_col``: each file read once for all its underlyings."""
-        out = []
-        files = snaps.column(file_col)
-        for rel in pc.unique(files.drop_null()).to_pylist():  # a loop over files
-            mine = snaps.filter(pc.equal(files, rel))
-            names = mine.column("underlying").combine_chunks()
-            filt = names_filter("underlying", names)
-            cols = (
-                None
-                if columns is None
-                else list(dict.fromkeys(["underlying", "snapshot_ts", *columns]))
-            )
-            t = self._read(rel, "chain", filt, cols)
-            # the rows of each underlying's own snapshot (a file may hold several)
-            want = pc.take(mine.column(ns_col), pc.index_in(t.column("underlying"), names))
-            got = t.column("snapshot_ts").cast(_TS).cast(pa.int64())
-            out.append(t.filter(pc.fill_null(pc.equal(got, want), False)))
-        return out
+        return _chain_rows(self._read_chain, snaps, file_col, ns_col, columns)
+
+    def _read_chain(
+        self, rel: str, filt: pc.Expression | None, columns: Sequence[str] | None
+    ) -> pa.Table:
+        return self._read(rel, "chain", filt, columns)
 
     def chain_block(
         self,
@@ -1467,37 +1456,7 @@ class Store(ResultsMixin, SizesMixin):
         snaps = self.default_snapshots(
             end=end, n_sessions=n_sessions, start=start, underlyings=underlyings
         )
-        chain = schema.SCHEMAS["chain"]
-        keep = list(chain.names) if columns is None else list(columns)
-        if not snaps.num_rows:
-            return _empty("chain").select(keep)
-        read_cols = (
-            None
-            if columns is None
-            else list(
-                dict.fromkeys([*columns, "underlying", "trade_date", "symbol", "open_interest"])
-            )
-        )
-        parts: list[pa.Table] = []
-        days = snaps.column("trade_date")
-        for d in pc.unique(days).to_pylist():  # a loop over sessions
-            day = snaps.filter(pc.equal(days, pa.scalar(d, pa.date32())))
-            qs = self._chain_rows(day, "file", "snapshot_ns", read_cols)
-            t = pa.concat_tables([_conform_cols(q, chain) for q in qs])
-            fill = day.filter(pc.is_valid(day.column("oi_file")))
-            if fill.num_rows and t.num_rows:
-                ois = self._chain_rows(
-                    fill, "oi_file", "oi_ns", ["underlying", "symbol", "open_interest"]
-                )
-                oi = pa.concat_tables([_conform_cols(o, chain) for o in ois])
-                t = _fill_oi_many(t, oi, fill.column("underlying"))
-            parts.append(t.select(list(dict.fromkeys([*keep, "underlying", "trade_date"]))))
-        out = pa.concat_tables(parts)
-        # per underlying then session; the sort is stable (each snapshot keeps its file order)
-        order = pc.sort_indices(
-            out, sort_keys=[("underlying", "ascending"), ("trade_date", "ascending")]
-        )
-        return out.take(order).select(keep)
+        return _chain_block(self._read_chain, snaps, columns)
 
     def trades_block(
         self,
@@ -1509,21 +1468,12 @@ class Store(ResultsMixin, SizesMixin):
         once: the rows of each underlying are those of :meth:`trades`, in the same order
         (underlyings interleave only where several sources hold the session). ``columns``:
         only these ``schema.TRADES`` columns (canonical types); all if None."""
-        filt = None
-        if underlyings is not None:
-            names = pa.array(sorted(str(u) for u in underlyings), pa.string())
-            if not len(names):
-                return _empty("trades").select(list(columns or schema.SCHEMAS["trades"].names))
-            filt = names_filter("underlying", names)
-        tr = schema.SCHEMAS["trades"]
-        parts = [
-            self._read(f, "trades", filt, columns) for f in self.dated_files("trades", session)
-        ]
-        if columns is not None:
-            parts = [_conform_cols(p, tr) for p in parts]
-        if not parts:
-            return _empty("trades").select(list(columns or tr.names))
-        return pa.concat_tables(parts)
+        return _trades_block(
+            lambda rel, filt, cols: self._read(rel, "trades", filt, cols),
+            self.dated_files("trades", session),
+            underlyings,
+            columns,
+        )
 
     # ------------------------------------------------------------------ other tables
     def trades(self, underlying: str, session: dt.date) -> pa.Table:
@@ -1672,6 +1622,153 @@ _INSERT_ROW_SQL = {
 }
 #: Column names of the catalog tables (fixed by ``_DDL``), looked up once per process.
 _COLUMNS: dict[str, list[str]] = {}
+
+
+#: ``read(rel, filter, columns)``: one stored partition of a fixed kind (:func:`read_partition`).
+_ReadFn = Callable[[str, "pc.Expression | None", "Sequence[str] | None"], pa.Table]
+
+
+def _chain_rows(
+    read: _ReadFn, snaps: pa.Table, file_col: str, ns_col: str, columns: Sequence[str] | None
+) -> list[pa.Table]:
+    """:meth:`Store._chain_rows` with the partition reader ``read``."""
+    out = []
+    files = snaps.column(file_col)
+    for rel in pc.unique(files.drop_null()).to_pylist():  # a loop over files
+        mine = snaps.filter(pc.equal(files, rel))
+        names = mine.column("underlying").combine_chunks()
+        filt = names_filter("underlying", names)
+        cols = (
+            None
+            if columns is None
+            else list(dict.fromkeys(["underlying", "snapshot_ts", *columns]))
+        )
+        t = read(rel, filt, cols)
+        # the rows of each underlying's own snapshot (a file may hold several)
+        want = pc.take(mine.column(ns_col), pc.index_in(t.column("underlying"), names))
+        got = t.column("snapshot_ts").cast(_TS).cast(pa.int64())
+        out.append(t.filter(pc.fill_null(pc.equal(got, want), False)))
+    return out
+
+
+def _chain_block(read: _ReadFn, snaps: pa.Table, columns: Sequence[str] | None) -> pa.Table:
+    """:meth:`Store.chain_block` of the default-snapshot catalog rows ``snaps``
+    (:meth:`Store.default_snapshots`), read with ``read``."""
+    chain = schema.SCHEMAS["chain"]
+    keep = list(chain.names) if columns is None else list(columns)
+    if not snaps.num_rows:
+        return _empty("chain").select(keep)
+    read_cols = (
+        None
+        if columns is None
+        else list(dict.fromkeys([*columns, "underlying", "trade_date", "symbol", "open_interest"]))
+    )
+    parts: list[pa.Table] = []
+    days = snaps.column("trade_date")
+    for d in pc.unique(days).to_pylist():  # a loop over sessions
+        day = snaps.filter(pc.equal(days, pa.scalar(d, pa.date32())))
+        qs = _chain_rows(read, day, "file", "snapshot_ns", read_cols)
+        t = pa.concat_tables([_conform_cols(q, chain) for q in qs])
+        fill = day.filter(pc.is_valid(day.column("oi_file")))
+        if fill.num_rows and t.num_rows:
+            ois = _chain_rows(
+                read, fill, "oi_file", "oi_ns", ["underlying", "symbol", "open_interest"]
+            )
+            oi = pa.concat_tables([_conform_cols(o, chain) for o in ois])
+            t = _fill_oi_many(t, oi, fill.column("underlying"))
+        parts.append(t.select(list(dict.fromkeys([*keep, "underlying", "trade_date"]))))
+    out = pa.concat_tables(parts)
+    # per underlying then session; the sort is stable (each snapshot keeps its file order)
+    order = pc.sort_indices(
+        out, sort_keys=[("underlying", "ascending"), ("trade_date", "ascending")]
+    )
+    return out.take(order).select(keep)
+
+
+def _trades_block(
+    read: _ReadFn,
+    files: Sequence[str],
+    underlyings: Sequence[str] | None,
+    columns: Sequence[str] | None,
+) -> pa.Table:
+    """:meth:`Store.trades_block` of the session's trade ``files``, read with ``read``."""
+    filt = None
+    if underlyings is not None:
+        names = pa.array(sorted(str(u) for u in underlyings), pa.string())
+        if not len(names):
+            return _empty("trades").select(list(columns or schema.SCHEMAS["trades"].names))
+        filt = names_filter("underlying", names)
+    tr = schema.SCHEMAS["trades"]
+    parts = [read(f, filt, columns) for f in files]
+    if columns is not None:
+        parts = [_conform_cols(p, tr) for p in parts]
+    if not parts:
+        return _empty("trades").select(list(columns or tr.names))
+    return pa.concat_tables(parts)
+
+
+@dataclass(frozen=True)
+class FileBlocks:
+    """:meth:`Store.chain_block` and :meth:`Store.trades_block` without the catalog: the
+    stored files read straight from ``root`` (:func:`read_partition`), for pool workers while
+    the parent holds the store open for writing.
+
+    The parent resolves the catalog once: ``snaps`` are the rows of
+    :meth:`Store.default_snapshots` (one window, any underlyings) and ``trade_files`` the
+    :meth:`Store.dated_files` of each session's trades. A block's reads then give what the
+    store's methods give for those underlyings (the same code, another reader); no
+    checksum is verified (as :func:`read_partition`).
+    """
+
+    root: str
+    snaps: pa.Table
+    trade_files: dict[dt.date, list[str]]
+
+    def restrict(self, underlyings: Sequence[str]) -> FileBlocks:
+        """The same reader holding only the catalog rows of ``underlyings`` (a task's share)."""
+        names = pa.array([str(u) for u in underlyings], pa.string())
+        snaps = self.snaps.filter(pc.is_in(self.snaps.column("underlying"), value_set=names))
+        return FileBlocks(self.root, snaps, self.trade_files)
+
+    def chain_block(
+        self,
+        underlyings: Sequence[str] | None,
+        *,
+        end: dt.date,
+        start: dt.date | None = None,
+        columns: Sequence[str] | None = None,
+    ) -> pa.Table:
+        """:meth:`Store.chain_block` of the window of ``snaps`` cut to ``[start, end]``."""
+        s = self.snaps
+        days = s.column("trade_date")
+        keep = pc.less_equal(days, pa.scalar(end, pa.date32()))
+        if start is not None:
+            keep = pc.and_(keep, pc.greater_equal(days, pa.scalar(start, pa.date32())))
+        if underlyings is not None:
+            names = pa.array([str(u) for u in underlyings], pa.string())
+            keep = pc.and_(keep, pc.is_in(s.column("underlying"), value_set=names))
+        root = Path(self.root)
+        return _chain_block(
+            lambda rel, filt, cols: read_partition(root, rel, "chain", filt, cols),
+            s.filter(keep),
+            columns,
+        )
+
+    def trades_block(
+        self,
+        underlyings: Sequence[str] | None,
+        session: dt.date,
+        columns: Sequence[str] | None = None,
+    ) -> pa.Table:
+        """:meth:`Store.trades_block` of ``session`` (a session without ``trade_files``
+        holds no trade)."""
+        root = Path(self.root)
+        return _trades_block(
+            lambda rel, filt, cols: read_partition(root, rel, "trades", filt, cols),
+            self.trade_files.get(session, []),
+            underlyings,
+            columns,
+        )
 
 
 def names_filter(column: str, names: Sequence[str] | pa.Array) -> pc.Expression:
