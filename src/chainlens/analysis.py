@@ -17,7 +17,7 @@ the greek-based computations left out, by reason.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -28,7 +28,7 @@ import pyarrow.compute as pc
 from chainlens._jsonsafe import jsonable as _nulls
 from chainlens._typing import BoolArray, Float64Array
 from chainlens.conventions import DEFAULT_DIVIDEND_YIELD, SECONDS_PER_YEAR
-from chainlens.errors import InputError
+from chainlens.errors import ChainlensError, InputError
 from chainlens.exposure._by_expiry_strike import by_strike_expiry, profile_by_expiry
 from chainlens.exposure._config import AnalysisConfig
 from chainlens.exposure._exposure import (
@@ -48,7 +48,7 @@ from chainlens.vol._expected_move import (
 )
 from chainlens.vol._smile import smile_table, term_structure
 
-__all__ = ["SCHEMA_VERSION", "AnalysisConfig", "ChainAnalysis", "analyze_chain"]
+__all__ = ["SCHEMA_VERSION", "AnalysisConfig", "ChainAnalysis", "analyze_chain", "analyze_chains"]
 
 #: Version of the ``chainlens analyze --json`` document (docs/analyze-json.md).
 SCHEMA_VERSION = "1"
@@ -219,7 +219,7 @@ class _Greeks:
 def _resolve_greeks(
     cfg: AnalysisConfig,
     *,
-    S: float,
+    S: Float64Array,
     K: Float64Array,
     t: Float64Array,
     is_call: BoolArray,
@@ -229,75 +229,92 @@ def _resolve_greeks(
     v_iv: Float64Array,
     v_gamma: Float64Array,
     v_delta: Float64Array,
-) -> _Greeks:
+    seg: np.ndarray,
+    n_seg: int,
+) -> tuple[list[str], _Greeks]:
+    """The greeks of every contract of ``n_seg`` snapshots at once (``seg``: the snapshot of
+    each row, ``S``: its spot per row); the source (``vendor``/``model``) of each snapshot.
+
+    Everything is per contract except the source under ``greeks="auto"`` (``vendor`` when the
+    snapshot has any vendor greek) and the carry (per snapshot and expiry), so one snapshot
+    alone (``seg`` all 0) gives the rows of that snapshot in a chunk."""
     n = K.size
     has_vendor = np.isfinite(v_gamma) & np.isfinite(v_delta) & ((v_gamma != 0) | (v_delta != 0))
-    source = cfg.greeks
-    if source == "auto":
-        source = "vendor" if bool(has_vendor.any()) else "model"
+    if cfg.greeks == "auto":
+        seg_vendor = np.bincount(seg, weights=has_vendor, minlength=n_seg) > 0
+    else:
+        seg_vendor = np.full(n_seg, cfg.greeks == "vendor")
+    sources = ["vendor" if v else "model" for v in seg_vendor.tolist()]
+    vend = seg_vendor[seg]  # rows of the snapshots whose greeks are the vendor's
     expired = ~(t > 0)
     reason = np.full(n, None, dtype=object)
-    q = _carry_per_contract(cfg, S=S, K=K, t=t, is_call=is_call, expiry=expiry, bid=bid, ask=ask)
-    vendor_iv = np.where(np.isfinite(v_iv) & (v_iv > 0), v_iv, np.nan)
-    if source == "vendor":
-        gamma = np.where(has_vendor, v_gamma, np.nan)
-        delta = np.where(has_vendor, v_delta, np.nan)
-        reason[~has_vendor] = "no_vendor_greeks"
-        reason[expired & ~has_vendor] = "expired"
-        sigma = vendor_iv
-        if cfg.vendor_fallback == "model":
-            need = ~has_vendor & ~expired
-            m = _model(
-                cfg, S=S, K=K, t=t, q=q, is_call=is_call, bid=bid, ask=ask, iv=vendor_iv, rows=need
-            )
-            gamma = np.where(need, m[0], gamma)
-            delta = np.where(need, m[1], delta)
-            sigma = np.where(need, m[2], sigma)
-            reason[need] = m[3][need]
-        return _Greeks("vendor", gamma, delta, sigma, q, reason)
-    live = ~expired
-    reason[expired] = "expired"
-    gamma, delta, sigma, r2 = _model(
-        cfg, S=S, K=K, t=t, q=q, is_call=is_call, bid=bid, ask=ask, iv=vendor_iv, rows=live
+    q = _carry_per_contract(
+        cfg, S=S, K=K, t=t, is_call=is_call, expiry=expiry, bid=bid, ask=ask, seg=seg
     )
-    reason[live] = r2[live]
-    return _Greeks("model", gamma, delta, sigma, q, reason)
+    vendor_iv = np.where(np.isfinite(v_iv) & (v_iv > 0), v_iv, np.nan)
+    # vendor snapshots
+    gamma = np.where(has_vendor, v_gamma, np.nan)
+    delta = np.where(has_vendor, v_delta, np.nan)
+    no_v = vend & ~has_vendor
+    reason[no_v] = "no_vendor_greeks"
+    reason[no_v & expired] = "expired"
+    sigma = vendor_iv.copy()
+    need = no_v & ~expired if cfg.vendor_fallback == "model" else np.zeros(n, dtype=bool)
+    # model snapshots: every live contract; vendor snapshots: the fallback rows
+    live = ~vend & ~expired
+    reason[~vend & expired] = "expired"
+    rows = live | need
+    if rows.any():
+        m = _model(
+            cfg, S=S, K=K, t=t, q=q, is_call=is_call, bid=bid, ask=ask, iv=vendor_iv, rows=rows
+        )
+        gamma = np.where(rows, m[0], np.where(vend, gamma, np.nan))
+        delta = np.where(rows, m[1], np.where(vend, delta, np.nan))
+        sigma = np.where(rows, m[2], np.where(vend, sigma, np.nan))
+        reason[rows] = m[3][rows]
+    else:
+        gamma = np.where(vend, gamma, np.nan)
+        delta = np.where(vend, delta, np.nan)
+        sigma = np.where(vend, sigma, np.nan)
+    src = sources[0] if n_seg == 1 else "chunk"
+    return sources, _Greeks(src, gamma, delta, sigma, q, reason)
 
 
 def _carry_per_contract(
     cfg: AnalysisConfig,
     *,
-    S: float,
+    S: Float64Array,
     K: Float64Array,
     t: Float64Array,
     is_call: BoolArray,
     expiry: np.ndarray,
     bid: Float64Array,
     ask: Float64Array,
+    seg: np.ndarray,
 ) -> Float64Array:
-    """Carry yield ``q`` per contract from the forward implied per expiry (pricing), else
-    the default dividend yield."""
-    from chainlens.pricing import implied_forwards
+    """Carry yield ``q`` per contract from the forward implied per (snapshot, expiry)
+    (:func:`chainlens.pricing.forwards_by_group` on the live contracts, ``t > 0``), else the
+    default dividend yield."""
+    from chainlens.pricing._forward import forwards_by_group
 
     q = np.full(K.size, DEFAULT_DIVIDEND_YIELD)
     ok = t > 0
     if not ok.any():
         return q
-    fw = implied_forwards(expiry[ok], K[ok], is_call[ok], bid[ok], ask[ok], S, t[ok], cfg.rate)
-    f_exp = fw.column("expiry").to_numpy().astype("datetime64[D]")
-    f_q = pc.cast(fw.column("carry_q"), pa.float64()).to_numpy(zero_copy_only=False)
-    e = expiry.astype("datetime64[D]")
-    pos = np.searchsorted(f_exp, e)
-    pos_c = np.minimum(pos, max(f_exp.size - 1, 0))
-    hit = (f_exp.size > 0) & (f_exp[pos_c] == e) if f_exp.size else np.zeros(K.size, bool)
-    vals = np.where(hit, f_q[pos_c] if f_exp.size else np.nan, np.nan)
+    key = seg.astype(np.int64) * 10_000_000 + expiry.astype("datetime64[D]").astype(np.int64)
+    uk, first, g = np.unique(key, return_index=True, return_inverse=True)
+    g = g.reshape(-1)
+    _, _, carry, _ = forwards_by_group(
+        g[ok], uk.size, K[ok], is_call[ok], bid[ok], ask[ok], S[first], t[ok], cfg.rate
+    )
+    vals = carry[g]
     return np.where(np.isfinite(vals), vals, q)
 
 
 def _model(
     cfg: AnalysisConfig,
     *,
-    S: float,
+    S: Float64Array,
     K: Float64Array,
     t: Float64Array,
     q: Float64Array,
@@ -324,7 +341,7 @@ def _model(
             from chainlens.pricing import IV_REASONS, implied_vol
 
             ivs, why = implied_vol(
-                mid[solve], S, K[solve], t[solve], cfg.rate, q[solve], is_call[solve]
+                mid[solve], S[solve], K[solve], t[solve], cfg.rate, q[solve], is_call[solve]
             )
             ivs = np.asarray(ivs, dtype=np.float64)
             sigma[solve] = ivs
@@ -391,6 +408,88 @@ def analyze_chain(chain: pa.Table, config: AnalysisConfig | None = None) -> list
     return out
 
 
+def analyze_chains(
+    chains: Sequence[pa.Table], config: AnalysisConfig | None = None
+) -> list[list[ChainAnalysis] | ChainlensError]:
+    """:func:`analyze_chain` of several snapshots, the contract-level step batched.
+
+    Parameters
+    ----------
+    chains
+        Canonical chain tables (each normally one underlying's snapshot).
+    config
+        :class:`AnalysisConfig`.
+
+    Returns
+    -------
+    list
+        Per table, in order: what ``analyze_chain(table, config)`` returns (equal analyses),
+        or the :class:`~chainlens.errors.ChainlensError` it raises.
+
+    Notes
+    -----
+    The tables of one underlying each with the same columns go through :func:`_contracts`
+    together, in batches of fewer than ``pricing._bsm.COMPILED_MIN_SIZE`` rows (so the
+    pricing kernels run on the engine they run on for one table: the same digits): time to
+    expiry, carry, implied vols, greeks, vanna/charm and exposures are one vectorized pass
+    per batch instead of one per underlying. The aggregation of each snapshot
+    (:func:`_analyze_one`) runs on views of the batch's arrays. Any other table, or a batch
+    that fails, goes through :func:`analyze_chain` alone.
+    """
+    from chainlens.pricing._bsm import COMPILED_MIN_SIZE
+
+    cfg = config or AnalysisConfig()
+    out: list[list[ChainAnalysis] | ChainlensError | None] = [None] * len(chains)
+    batches: dict[tuple[str, ...], list[list[tuple[int, str]]]] = {}
+    rows: dict[tuple[str, ...], int] = {}
+    for i, t in enumerate(chains):  # a loop over snapshots: which ones batch together
+        u = _single_underlying(t)
+        if u is None:
+            continue
+        names = tuple(t.column_names)
+        open_ = batches.setdefault(names, [[]])
+        if open_[-1] and rows[names] + t.num_rows >= COMPILED_MIN_SIZE:
+            open_.append([])
+            rows[names] = 0
+        open_[-1].append((i, u))
+        rows[names] = rows.get(names, 0) + t.num_rows
+    for group in batches.values():
+        for batch in group:
+            if not batch:
+                continue
+            try:
+                cs = _contracts([u for _, u in batch], [chains[i] for i, _ in batch], cfg)
+                res = [
+                    [_analyze_one(u, chains[i], cfg, c)]
+                    for (i, u), c in zip(batch, cs, strict=True)
+                ]
+            except Exception:  # any failure: each table alone decides
+                continue
+            for (i, _), r in zip(batch, res, strict=True):
+                out[i] = r
+    for i, t in enumerate(chains):  # the tables left: one by one
+        if out[i] is None:
+            try:
+                out[i] = analyze_chain(t, cfg)
+            except ChainlensError as exc:
+                out[i] = exc
+    return [r for r in out if r is not None]
+
+
+def _single_underlying(t: pa.Table) -> str | None:
+    """The underlying of a non-empty chain table of one underlying with a spot, else None."""
+    if t.num_rows == 0 or any(c not in t.column_names for c in _REQUIRED):
+        return None
+    und = t.column("underlying")
+    if und.null_count or pc.count_distinct(und).as_py() != 1:
+        return None
+    try:
+        _spot(t, "")
+    except InputError:
+        return None
+    return str(und[0].as_py())
+
+
 def _by_strike_live(
     live: np.ndarray, K: np.ndarray, is_call: np.ndarray, oi: np.ndarray, vol: np.ndarray, ex: Any
 ) -> pa.Table | None:
@@ -423,34 +522,83 @@ def _by_strike_live(
     )
 
 
-def _analyze_one(underlying: str, t: pa.Table, cfg: AnalysisConfig) -> ChainAnalysis:
-    n = t.num_rows
+@dataclass(slots=True)
+class _Contracts:
+    """The per-contract arrays of one underlying's snapshot: inputs, time to expiry, greeks,
+    dealer positions and exposures (the contract-level step of the analysis; the rest
+    aggregates them). Units as in the ``contracts`` table."""
+
+    S: float
+    snap: dt.datetime
+    snap_ns: int
+    session: dt.date
+    K: Float64Array
+    is_call: BoolArray
+    expiry: np.ndarray
+    mult: Float64Array
+    oi: Float64Array
+    vol: Float64Array
+    mid: Float64Array
+    last: Float64Array
+    t_years: Float64Array
+    gk: _Greeks
+    w: Float64Array
+    vanna: Float64Array
+    charm: Float64Array
+    ex: Any
+
+
+def _spot(t: pa.Table, underlying: str) -> float:
+    """The snapshot's spot: the first finite positive ``spot`` of the table (USD)."""
     spot_col = _f64(t, "spot")
     finite_spot = spot_col[np.isfinite(spot_col) & (spot_col > 0)]
     if finite_spot.size == 0:
         raise InputError(f"no spot price for underlying {underlying}", column="spot")
-    S = float(finite_spot[0])
-    snap = pc.max(t.column("snapshot_ts")).as_py()
-    snap_ns = int(pc.max(pc.cast(t.column("snapshot_ts"), pa.int64())).as_py())
-    session = pc.min(t.column("trade_date")).as_py()
+    return float(finite_spot[0])
 
-    K = _f64(t, "strike")
-    right = t.column("right").to_numpy(zero_copy_only=False).astype(str)
+
+def _contracts(
+    underlyings: list[str], tables: list[pa.Table], cfg: AnalysisConfig
+) -> list[_Contracts]:
+    """:class:`_Contracts` of several snapshots (one underlying each) in one pass over their
+    concatenated rows: every step is per contract (time to expiry, greeks, vanna/charm,
+    exposures, with each row's own spot and snapshot instant), or per snapshot and expiry
+    (the implied carry, :func:`_carry_per_contract`), so each result equals that of the
+    snapshot alone. The tables must have the same columns."""
+    from chainlens.pricing import time_to_expiry
+
+    spots = [_spot(t, u) for u, t in zip(underlyings, tables, strict=True)]
+    sizes = np.fromiter((t.num_rows for t in tables), np.int64, len(tables))
+    off = np.r_[0, np.cumsum(sizes)]
+    cat = tables[0] if len(tables) == 1 else pa.concat_tables(tables)
+    n = cat.num_rows
+    seg = np.repeat(np.arange(len(tables), dtype=np.int64), sizes)
+    snap_ns_seg = [
+        int(pc.max(pc.cast(t.column("snapshot_ts"), pa.int64())).as_py()) for t in tables
+    ]
+    S = np.asarray(spots, dtype=np.float64)[seg]
+    K = _f64(cat, "strike")
+    right = cat.column("right").to_numpy(zero_copy_only=False).astype(str)
     is_call = right == "C"
-    expiry = t.column("expiry").to_numpy(zero_copy_only=False).astype("datetime64[D]")
+    expiry = cat.column("expiry").to_numpy(zero_copy_only=False).astype("datetime64[D]")
     settlement = (
-        t.column("settlement").to_numpy(zero_copy_only=False).astype(str)
-        if "settlement" in t.column_names
+        cat.column("settlement").to_numpy(zero_copy_only=False).astype(str)
+        if "settlement" in cat.column_names
         else np.full(n, "PM")
     )
-    mult = np.nan_to_num(_f64(t, "multiplier"), nan=100.0)
-    oi = np.nan_to_num(_f64(t, "open_interest"), nan=0.0)
-    vol = np.nan_to_num(_f64(t, "volume"), nan=0.0)
-    bid, ask = _f64(t, "bid"), _f64(t, "ask")
+    mult = np.nan_to_num(_f64(cat, "multiplier"), nan=100.0)
+    oi = np.nan_to_num(_f64(cat, "open_interest"), nan=0.0)
+    vol = np.nan_to_num(_f64(cat, "volume"), nan=0.0)
+    bid, ask = _f64(cat, "bid"), _f64(cat, "ask")
     mid = quote_mid(bid, ask)
+    last = _f64(cat, "last")
 
-    t_years = _time_to_expiry(snap_ns, expiry, settlement, cfg.t_floor_years)
-    gk = _resolve_greeks(
+    snap_rows = np.asarray(snap_ns_seg, dtype=np.int64)[seg].astype("datetime64[ns]")
+    t_years = np.asarray(
+        time_to_expiry(snap_rows, expiry, settlement, floor_years=cfg.t_floor_years),
+        dtype=np.float64,
+    )
+    sources, gk = _resolve_greeks(
         cfg,
         S=S,
         K=K,
@@ -459,24 +607,67 @@ def _analyze_one(underlying: str, t: pa.Table, cfg: AnalysisConfig) -> ChainAnal
         expiry=expiry,
         bid=bid,
         ask=ask,
-        v_iv=_f64(t, "iv"),
-        v_gamma=_f64(t, "gamma"),
-        v_delta=_f64(t, "delta"),
+        v_iv=_f64(cat, "iv"),
+        v_gamma=_f64(cat, "gamma"),
+        v_delta=_f64(cat, "delta"),
+        seg=seg,
+        n_seg=len(tables),
     )
     pos = (
-        _f64(t, "dealer_position_contracts")
-        if "dealer_position_contracts" in t.column_names
+        _f64(cat, "dealer_position_contracts")
+        if "dealer_position_contracts" in cat.column_names
         else None
     )
     w = dealer_contracts(is_call, oi, cfg.dealer_model, pos)
     vanna, charm = _vanna_charm(cfg, S, K, t_years, gk, is_call)
     ex = contract_exposures(w, mult, S, gk.gamma, gk.delta, vanna, charm)
 
+    out = []
+    for k, t in enumerate(tables):  # a loop over snapshots: views of the chunk's arrays
+        sl = slice(int(off[k]), int(off[k + 1]))
+        gks = _Greeks(sources[k], gk.gamma[sl], gk.delta[sl], gk.sigma[sl], gk.q[sl], gk.reason[sl])
+        out.append(
+            _Contracts(
+                S=spots[k],
+                snap=pc.max(t.column("snapshot_ts")).as_py(),
+                snap_ns=snap_ns_seg[k],
+                session=pc.min(t.column("trade_date")).as_py(),
+                K=K[sl],
+                is_call=is_call[sl],
+                expiry=expiry[sl],
+                mult=mult[sl],
+                oi=oi[sl],
+                vol=vol[sl],
+                mid=mid[sl],
+                last=last[sl],
+                t_years=t_years[sl],
+                gk=gks,
+                w=w[sl],
+                vanna=vanna[sl],
+                charm=charm[sl],
+                ex=type(ex)(*(a[sl] for a in ex)),
+            )  # fmt: skip
+        )
+    return out
+
+
+def _analyze_one(
+    underlying: str, t: pa.Table, cfg: AnalysisConfig, c: _Contracts | None = None
+) -> ChainAnalysis:
+    """The analysis of one underlying's snapshot ``t``; ``c``: its :class:`_Contracts` when
+    computed already (with other snapshots', :func:`analyze_chains`)."""
+    if c is None:
+        c = _contracts([underlying], [t], cfg)[0]
+    n = t.num_rows
+    S, snap, snap_ns, session = c.S, c.snap, c.snap_ns, c.session
+    K, is_call, expiry, mult, oi, vol = c.K, c.is_call, c.expiry, c.mult, c.oi, c.vol
+    mid, t_years, gk, w, ex = c.mid, c.t_years, c.gk, c.w, c.ex
+    vanna, charm = c.vanna, c.charm
     excluded: dict[str, int] = {}
     rs = gk.reason[gk.reason != None]  # noqa: E711 - object array comparison
     if rs.size:
         keys, counts = np.unique(rs.astype(str), return_counts=True)
-        excluded = {k: int(c) for k, c in zip(keys.tolist(), counts.tolist(), strict=True)}
+        excluded = {k: int(m) for k, m in zip(keys.tolist(), counts.tolist(), strict=True)}
 
     put = ~is_call
     totals = {
@@ -501,7 +692,7 @@ def _analyze_one(underlying: str, t: pa.Table, cfg: AnalysisConfig) -> ChainAnal
     exp_dates = ge.keys.astype("datetime64[D]")
     mp = max_pain(ge.codes, K, is_call, oi, ge.n)
     st = atm_straddles(ge.codes, ge.n, K, is_call, mid, S)
-    last = _f64(t, "last")
+    last = c.last
     st_last = atm_straddles(ge.codes, ge.n, K, is_call, np.where(last > 0, last, np.nan), S)
     by_exp = {
         "expiry": pa.array(exp_dates, pa.date32()),
@@ -653,7 +844,12 @@ def _ratio(num: float, den: float) -> float:
 
 
 def _vanna_charm(
-    cfg: AnalysisConfig, S: float, K: Float64Array, t: Float64Array, gk: _Greeks, is_call: BoolArray
+    cfg: AnalysisConfig,
+    S: Float64Array | float,
+    K: Float64Array,
+    t: Float64Array,
+    gk: _Greeks,
+    is_call: BoolArray,
 ) -> tuple[Float64Array, Float64Array]:
     """BSM vanna (per 1.00 vol) and charm (per year) with the contract's IV; NaN without one."""
     from chainlens.pricing import greeks

@@ -543,18 +543,8 @@ class _Prepared:
     by_ticker: pa.Table | None
 
 
-def _prepare(
-    window: UnderlyingWindow, config: PipelineConfig, *, trades: bool = True, records: bool = True
-) -> _Prepared:
-    """The chain analysis and the trades' side decomposition: the steps before the OI step.
-
-    ``trades=False`` leaves the trades out (``enriched`` and ``by_ticker`` ``None``): the
-    batched path enriches a whole chunk's trades at once (:func:`_enrich_chunk`), or
-    :func:`_enrich_one` does it for this window. ``records=False`` leaves the analysis
-    document's ``by_expiry``, ``by_strike`` (and ``by_strike_live``) records ``None``:
-    :func:`_chain_records` builds them for the chunk."""
-    from chainlens.analysis import analyze_chain
-
+def _today(window: UnderlyingWindow) -> pa.Table:
+    """The window's chain snapshot of its session (the latest one when there are several)."""
     u, d = window.underlying, window.session
     hist = window.history
     today = hist.filter(pc.equal(hist.column("trade_date"), pa.scalar(d, pa.date32())))
@@ -563,7 +553,35 @@ def _prepare(
     if pc.count_distinct(today.column("snapshot_ts")).as_py() > 1:  # keep the latest snapshot
         last = pc.max(today.column("snapshot_ts"))
         today = today.filter(pc.equal(today.column("snapshot_ts"), last))
-    analyses = analyze_chain(today, config.analysis)
+    return today
+
+
+def _prepare(
+    window: UnderlyingWindow,
+    config: PipelineConfig,
+    *,
+    trades: bool = True,
+    records: bool = True,
+    today: pa.Table | None = None,
+    analyses: list[Any] | None = None,
+) -> _Prepared:
+    """The chain analysis and the trades' side decomposition: the steps before the OI step.
+
+    ``trades=False`` leaves the trades out (``enriched`` and ``by_ticker`` ``None``): the
+    batched path enriches a whole chunk's trades at once (:func:`_enrich_chunk`), or
+    :func:`_enrich_one` does it for this window. ``records=False`` leaves the analysis
+    document's ``by_expiry``, ``by_strike`` (and ``by_strike_live``) records ``None``:
+    :func:`_chain_records` builds them for the chunk. ``today`` and ``analyses``: the
+    window's :func:`_today` and its ``analyze_chain(today, config.analysis)`` when computed
+    already (:func:`chainlens.analysis.analyze_chains` over the chunk)."""
+    from chainlens.analysis import analyze_chain
+
+    u, d = window.underlying, window.session
+    hist = window.history
+    if today is None:
+        today = _today(window)
+    if analyses is None:
+        analyses = analyze_chain(today, config.analysis)
     ca = next((a for a in analyses if a.underlying == u), analyses[0])
     adoc = ca.to_json(tables=records)
     if ca.by_strike_live is not None:  # issue 10: the charts of an expiry day show live strikes
@@ -1145,9 +1163,22 @@ def analyze_underlyings(
     t0 = time.process_time()
     out: list[UnderlyingResult | ChainlensError | None] = [None] * len(windows)
     ready: list[tuple[int, _Prepared]] = []
-    for i, w in enumerate(windows):  # a loop over underlyings: the chain analysis
+    todays: list[tuple[int, pa.Table]] = []
+    for i, w in enumerate(windows):  # a loop over underlyings: each one's snapshot
         try:
-            ready.append((i, _prepare(w, config, trades=False, records=False)))
+            todays.append((i, _today(w)))
+        except ChainlensError as exc:
+            out[i] = exc
+    # the contract-level step (greeks, exposures) of the chunk's snapshots in one pass
+    from chainlens.analysis import analyze_chains
+
+    chains = analyze_chains([t for _, t in todays], config.analysis)
+    for (i, today), an in zip(todays, chains, strict=True):  # a loop over underlyings
+        try:
+            if isinstance(an, ChainlensError):
+                raise an
+            p = _prepare(windows[i], config, trades=False, records=False, today=today, analyses=an)
+            ready.append((i, p))
         except ChainlensError as exc:
             out[i] = exc
     _chain_records([p for _, p in ready])
