@@ -220,3 +220,22 @@ def test_chunk_boundaries_do_not_matter(demo: list[UnderlyingWindow]) -> None:
     for x, y in zip(a, b, strict=True):
         assert isinstance(x, list) and isinstance(y, list)
         assert_same_analysis(x[0], y[0], exact=True)
+
+
+def test_curve_batches_of_any_size(
+    demo: list[UnderlyingWindow], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The profiles and surfaces of a snapshot are the same whatever batch it is in (one
+    snapshot per batch, or all of them), and under the compiled engine (then the profile of
+    each snapshot is computed alone, as the engine policy decides for one snapshot)."""
+    import chainlens.analysis as an
+    from chainlens import _engine
+
+    ts = _todays(demo[:12])
+    monkeypatch.setattr(an, "_CACHE_TERMS", 1)
+    _check(ts, exact=True)
+    monkeypatch.setattr(an, "_CACHE_TERMS", 10**9)
+    _check(ts, exact=True)
+    if _engine.numba_available():
+        with _engine.force("numba"):
+            _check(ts[:4], exact=False)

@@ -17,6 +17,7 @@ the greek-based computations left out, by reason.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -27,7 +28,7 @@ import pyarrow.compute as pc
 
 from chainlens._jsonsafe import jsonable as _nulls
 from chainlens._typing import BoolArray, Float64Array
-from chainlens.conventions import DEFAULT_DIVIDEND_YIELD, SECONDS_PER_YEAR
+from chainlens.conventions import DEFAULT_DIVIDEND_YIELD, GEX_MOVE_FRACTION, SECONDS_PER_YEAR
 from chainlens.errors import ChainlensError, InputError
 from chainlens.exposure._by_expiry_strike import by_strike_expiry, profile_by_expiry
 from chainlens.exposure._config import AnalysisConfig
@@ -113,22 +114,30 @@ class ChainAnalysis:
             "excluded": dict(self.excluded),
             "max_pain_trend": _nulls(self.max_pain_trend),
             "profile": _nulls(self.profile),
-            "vol": _nulls(self._vol_json()),
+            "vol": self._vol_json(records=tables),
             "surfaces": _nulls(self.surfaces),
             "settings": _nulls(self.settings),
         }
 
-    def _vol_json(self, n_smiles: int = 3) -> dict[str, Any]:
-        """The vol views with the smiles of the next ``n_smiles`` expiries only (size)."""
+    def _vol_json(self, *, records: bool = True) -> dict[str, Any]:
+        """The vol views, JSON-ready, with the smiles of the next expiries only
+        (:meth:`smile_shown`); ``records=False``: the ``smile`` records left ``None`` (in their
+        place) for a caller that builds them for many analyses at once."""
         out = dict(self.vol)
         smile = out.pop("smile", None)
-        if smile is not None:
-            exps = [r["expiry"] for r in out.get("expiries", [])][:n_smiles]
-            keep = pc.is_in(
-                pc.cast(smile.column("expiry"), pa.string()), pa.array(exps, pa.string())
-            )
-            out["smile"] = json_records(smile.filter(keep), _row_value)
+        out = _nulls(out)
+        if smile is not None:  # json_records are JSON-ready already
+            out["smile"] = json_records(self.smile_shown(), _row_value) if records else None
         return out
+
+    def smile_shown(self, n_smiles: int = 3) -> pa.Table | None:
+        """The ``smile`` rows of the next ``n_smiles`` live expiries (the document's, size)."""
+        smile = self.vol.get("smile")
+        if smile is None:
+            return None
+        exps = [r["expiry"] for r in self.vol.get("expiries", [])][:n_smiles]
+        keep = pc.is_in(pc.cast(smile.column("expiry"), pa.string()), pa.array(exps, pa.string()))
+        return smile.filter(keep)
 
 
 def _iso_z(ts: dt.datetime) -> str:
@@ -459,9 +468,10 @@ def analyze_chains(
                 continue
             try:
                 cs = _contracts([u for _, u in batch], [chains[i] for i, _ in batch], cfg)
+                cv = _curves_many(cs, cfg)
                 res = [
-                    [_analyze_one(u, chains[i], cfg, c)]
-                    for (i, u), c in zip(batch, cs, strict=True)
+                    [_analyze_one(u, chains[i], cfg, c, v)]
+                    for (i, u), c, v in zip(batch, cs, cv, strict=True)
                 ]
             except Exception:  # any failure: each table alone decides
                 continue
@@ -651,11 +661,220 @@ def _contracts(
     return out
 
 
+@dataclass(slots=True)
+class _Curves:
+    """The gamma profiles (``profile`` document and ``profile_by_expiry`` table) and the
+    dealer surfaces of one snapshot, computed with other snapshots' (:func:`_curves_many`);
+    ``None`` where not computed there."""
+
+    profile: dict[str, Any] | None = None
+    profile_by_expiry: pa.Table | None = None
+    surfaces: Any = None
+
+
+#: (levels × contracts) terms per batch of :func:`_curves_many`: its arrays stay in cache
+#: (measured: 16M-term batches were slower than one snapshot at a time).
+_CACHE_TERMS = 100_000
+
+
+def _cat(items: list[Any], f: Callable[[Any], np.ndarray]) -> np.ndarray:
+    """``f(item)`` of every item, concatenated."""
+    return np.concatenate([f(x) for x in items])
+
+
+def _batches(sizes: list[int], limit: int) -> list[list[int]]:
+    """Consecutive indices grouped so that each group's sizes sum to at most ``limit``."""
+    out: list[list[int]] = []
+    tot = 0
+    for i, n in enumerate(sizes):
+        if not out or tot + n > limit:
+            out.append([])
+            tot = 0
+        out[-1].append(i)
+        tot += n
+    return out
+
+
+def _curves_many(cs: list[_Contracts], cfg: AnalysisConfig) -> list[_Curves]:
+    """The gamma profiles and DX/GX surfaces of several snapshots, the (levels × contracts)
+    kernels evaluated once for a batch of snapshots.
+
+    Each snapshot's contracts are evaluated on its own spot grid (``x`` per contract, the
+    log of its snapshot's levels), with the formulas of :func:`_profile`,
+    :func:`_profile_by_expiry` and :func:`_surfaces` (:func:`~chainlens.exposure.gamma_profile`,
+    :func:`~chainlens.exposure.profile_by_expiry`, :func:`~chainlens.exposure.dealer_surfaces`);
+    only the sums over contracts stay per snapshot (a matrix product on the snapshot's columns,
+    ``np.add.reduceat`` per (snapshot, expiry) segment), each over the same values in the same
+    order as alone. Batches hold whole snapshots and at most one NumPy chunk of the kernels'
+    work; a snapshot larger than that, or one the compiled profile kernel would take, is
+    computed alone (``None`` here)."""
+    from chainlens.exposure import _profile as prof_mod
+
+    out = [_Curves() for _ in cs]
+    if cfg.profile:
+        _profiles_many(cs, cfg, out, prof_mod)
+    if cfg.surfaces:
+        _surfaces_many(cs, cfg, out)
+    return out
+
+
+def _profiles_many(cs: list[_Contracts], cfg: AnalysisConfig, out: list[_Curves], pm: Any) -> None:
+    grid = [spot_grid(c.S, cfg.profile_half_width, cfg.profile_step) for c in cs]
+    n_lv = grid[0].size if grid else 0
+    chunk = max(1, 2_000_000 // max(1, n_lv))
+    ok_idx = [
+        k
+        for k, c in enumerate(cs)
+        if 0 < c.K.size <= chunk and not pm.use_numba(c.K.size * n_lv * 3, pm._NUMBA_MIN_WORK)
+    ]
+    for batch in _batches([cs[k].K.size for k in ok_idx], max(1, _CACHE_TERMS // n_lv)):
+        ks = [ok_idx[j] for j in batch]
+        parts = []
+        for k in ks:  # a loop over snapshots: the weight columns of each
+            c = cs[k]
+            gk, t = c.gk, c.t_years
+            ok = np.isfinite(gk.sigma) & (gk.sigma > 0) & (t > 0) & np.isfinite(gk.gamma)
+            live_exp = c.expiry[ok]
+            nxt = live_exp.min() if live_exp.size else None
+            is0 = c.expiry == np.datetime64(c.session)
+            wm = c.w * c.mult
+            w_all = np.where(ok, wm, 0.0)
+            w_short = -c.oi * c.mult
+            W = np.stack(
+                [
+                    w_all,
+                    np.where(is0, 0.0, w_all),
+                    np.where(c.expiry == nxt, 0.0, w_all) if nxt is not None else w_all,
+                    np.where(ok, wm, 0.0),
+                    np.where(ok, w_short, 0.0),
+                ],
+                axis=1,
+            )
+            parts.append((ok, nxt, W))
+        sizes = np.fromiter((cs[k].K.size for k in ks), np.int64, len(ks))
+        off = np.r_[0, np.cumsum(sizes)]
+        seg = np.repeat(np.arange(len(ks)), sizes)
+        cat = functools.partial(_cat, [cs[k] for k in ks])
+        terms = profile_terms(
+            cat(lambda c: c.K), cat(lambda c: c.t_years), cfg.rate, cat(lambda c: c.gk.q),
+            cat(lambda c: c.gk.sigma), np.concatenate([p[2] for p in parts]),
+        )  # fmt: skip
+        a, b, cw = terms
+        x = np.log(np.stack([grid[k] for k in ks]))  # (snapshots, levels)
+        # contracts in (snapshot, expiry) order, rows stable: the profile_by_expiry segments
+        ekey = cat(lambda c: c.expiry.astype("datetime64[D]").astype(np.int64))
+        order = np.lexsort((ekey, seg))
+        seg_s, e_s = seg[order], ekey[order]
+        starts = np.flatnonzero(np.r_[True, (seg_s[1:] != seg_s[:-1]) | (e_s[1:] != e_s[:-1])])
+        d = (x[seg_s].T - a[order][None, :]) * b[order][None, :]
+        Es = np.exp(-0.5 * d * d)  # (levels, contracts), φ/√(2π) up to the constant
+        back = np.empty_like(order)
+        back[order] = np.arange(order.size)  # column of each contract in Es
+        c3 = np.ascontiguousarray(cw[:, :3])
+        sums = [
+            np.add.reduceat(Es * cw[order, 3 + v][None, :], starts, axis=1) for v in range(2)
+        ]  # (levels, segments) per dealer model
+        seg_of = seg_s[starts]
+        seg_at = np.searchsorted(seg_of, np.arange(len(ks) + 1))
+        for j, k in enumerate(ks):  # a loop over snapshots: the sums of each
+            lv = grid[k]
+            sl = slice(int(off[j]), int(off[j + 1]))
+            pr = np.zeros((lv.size, 3))
+            pr += np.take(Es, back[sl], axis=1) @ c3[sl]  # contiguous: BLAS sums as alone
+            pr = pr * pm._INV_SQRT_2PI
+            prof = pr * (GEX_MOVE_FRACTION * lv)[:, None]
+            ok, nxt, _ = parts[j]
+            s0, s1 = int(seg_at[j]), int(seg_at[j + 1])
+            gex = np.zeros((s1 - s0, lv.size, 2))
+            for v in range(2):
+                gex[:, :, v] += sums[v][:, s0:s1].T
+            gex *= pm._INV_SQRT_2PI * (GEX_MOVE_FRACTION * lv)[None, :, None]
+            pe = {"expiries": e_s[starts[s0:s1]].astype("datetime64[D]"), "gex": gex}
+            out[k].profile = _profile_doc(cs[k].S, lv, prof, ok, nxt)
+            out[k].profile_by_expiry = _profile_by_expiry_table(lv, pe)
+
+
+def _surfaces_many(cs: list[_Contracts], cfg: AnalysisConfig, out: list[_Curves]) -> None:
+    from chainlens.exposure._surface import _INV_SQRT_2PI, Surfaces
+    from chainlens.pricing._bsm import ncdf
+
+    r = cfg.rate
+    groups: dict[bytes, list[int]] = {}
+    axes = []
+    for k, c in enumerate(cs):  # a loop over snapshots: their time axes (one, usually)
+        times, _ = _surface_axis(
+            c.snap_ns, c.session, cfg.surface_intraday_step_hours, cfg.surface_sessions
+        )
+        tau = (times - c.snap_ns) / 1e9 / SECONDS_PER_YEAR
+        axes.append(tau)
+        groups.setdefault(tau.tobytes(), []).append(k)
+    grid = [spot_grid(c.S, cfg.surface_spot_half_width, cfg.surface_spot_step) for c in cs]
+    n_lv = grid[0].size if grid else 0
+    step = max(1, 1_000_000 // max(1, n_lv))
+    sel = []
+    for c in cs:  # the contracts dealer_surfaces keeps, per snapshot
+        wm = c.w * c.mult
+        t, q, sg, K = c.t_years, c.gk.q, c.gk.sigma, c.K
+        ok = np.isfinite(t) & (t > 0) & np.isfinite(sg) & (sg > 0) & np.isfinite(wm) & (wm != 0)
+        ok &= np.isfinite(K) & (np.asarray(K) > 0) & np.isfinite(q)
+        sel.append((ok, wm))
+    for ks_all in groups.values():
+        ks_all = [k for k in ks_all if int(sel[k][0].sum()) <= step]
+        for batch in _batches([int(sel[k][0].sum()) for k in ks_all], _CACHE_TERMS // n_lv):
+            ks = [ks_all[j] for j in batch]
+            tau = axes[ks[0]]
+            cat = functools.partial(_cat, ks)
+            K = cat(lambda k: cs[k].K[sel[k][0]])
+            t = cat(lambda k: cs[k].t_years[sel[k][0]])
+            q = cat(lambda k: cs[k].gk.q[sel[k][0]])
+            sigma = cat(lambda k: cs[k].gk.sigma[sel[k][0]])
+            is_call = cat(lambda k: cs[k].is_call[sel[k][0]])
+            wm = cat(lambda k: sel[k][1][sel[k][0]])
+            sizes = np.fromiter((int(sel[k][0].sum()) for k in ks), np.int64, len(ks))
+            seg = np.repeat(np.arange(len(ks)), sizes)
+            x = np.log(np.stack([grid[k] for k in ks]))
+            dx = np.zeros((len(ks), tau.size, n_lv))
+            gx = np.zeros((len(ks), tau.size, n_lv))
+            for h, th in enumerate(tau.tolist()):  # a handful of time points
+                live = t > th
+                if not live.any():
+                    continue
+                tl, sl_, ql = t[live] - th, sigma[live], q[live]
+                b = 1.0 / (sl_ * np.sqrt(tl))
+                a = np.log(K[live]) - (r - ql + 0.5 * sl_ * sl_) * tl
+                wq = wm[live] * np.exp(-ql * tl)
+                wg = wq * b * _INV_SQRT_2PI
+                sg_l = seg[live]
+                d1 = (x[sg_l].T - a[None, :]) * b[None, :]
+                e1 = np.exp(-0.5 * d1 * d1)
+                n1 = ncdf(d1, e1)
+                put = ~is_call[live]
+                at = np.searchsorted(sg_l, np.arange(len(ks) + 1))
+                for j in range(len(ks)):  # a loop over snapshots: the sums of each
+                    lo, hi = int(at[j]), int(at[j + 1])
+                    if hi <= lo:
+                        continue
+                    w_j = wq[lo:hi]
+                    put_const = -float(w_j[put[lo:hi]].sum())
+                    # contiguous copies: BLAS sums a strided view in another order
+                    dx[j, h] += np.ascontiguousarray(n1[:, lo:hi]) @ w_j
+                    gx[j, h] += np.ascontiguousarray(e1[:, lo:hi]) @ wg[lo:hi]
+                    dx[j, h] += put_const
+                    gx[j, h] /= grid[ks[j]]
+            for j, k in enumerate(ks):
+                out[k].surfaces = Surfaces(grid[k], tau, dx[j], gx[j])
+
+
 def _analyze_one(
-    underlying: str, t: pa.Table, cfg: AnalysisConfig, c: _Contracts | None = None
+    underlying: str,
+    t: pa.Table,
+    cfg: AnalysisConfig,
+    c: _Contracts | None = None,
+    curves: _Curves | None = None,
 ) -> ChainAnalysis:
-    """The analysis of one underlying's snapshot ``t``; ``c``: its :class:`_Contracts` when
-    computed already (with other snapshots', :func:`analyze_chains`)."""
+    """The analysis of one underlying's snapshot ``t``; ``c``: its :class:`_Contracts`, and
+    ``curves`` its gamma profiles and surfaces, when computed already (with other snapshots',
+    :func:`analyze_chains`)."""
     if c is None:
         c = _contracts([underlying], [t], cfg)[0]
     n = t.num_rows
@@ -754,12 +973,15 @@ def _analyze_one(
     profile: dict[str, Any] = {}
     profile_by_expiry_t: pa.Table | None = None
     if cfg.profile:
-        profile = _profile(cfg, S, K, t_years, gk, w * mult, expiry, session)
+        if curves is not None and curves.profile is not None:
+            profile, profile_by_expiry_t = curves.profile, curves.profile_by_expiry
+        else:
+            profile = _profile(cfg, S, K, t_years, gk, w * mult, expiry, session)
+            profile_by_expiry_t = _profile_by_expiry(
+                cfg, S, K, t_years, gk, w * mult, -oi * mult, expiry
+            )
         levels["zero_gamma"] = profile["zero_gamma"]["all"]["level"]
         levels["zero_gamma_reason"] = profile["zero_gamma"]["all"]["reason"]
-        profile_by_expiry_t = _profile_by_expiry(
-            cfg, S, K, t_years, gk, w * mult, -oi * mult, expiry
-        )
 
     live_exp = group_max(ge, t_years) > 0
     trend = max_pain_trend(
@@ -780,8 +1002,9 @@ def _analyze_one(
 
     surfaces: dict[str, Any] = {}
     if cfg.surfaces:
+        sf = curves.surfaces if curves is not None else None
         surfaces = _surfaces(
-            cfg, underlying, S, snap_ns, session, K, t_years, gk, is_call, w * mult
+            cfg, underlying, S, snap_ns, session, K, t_years, gk, is_call, w * mult, sf=sf
         )
 
     contracts = pa.table(
@@ -883,9 +1106,13 @@ def _oi_walls_per_group(
         g, k, v = ge.codes[m], K[m], oi[m]
         res = np.full(ge.n, np.nan)
         if g.size:
-            nodes, inv = np.unique(np.stack([g.astype(np.float64), k]), axis=1, return_inverse=True)
-            tot = np.bincount(inv.reshape(-1), weights=v)
-            ng, nk = nodes[0].astype(np.int64), nodes[1]
+            srt = np.lexsort((k, g))  # the distinct (group, strike) nodes in that order
+            gs_, ks_ = g[srt], k[srt]
+            new = np.r_[True, (gs_[1:] != gs_[:-1]) | (ks_[1:] != ks_[:-1])]
+            inv = np.empty(g.size, dtype=np.int64)
+            inv[srt] = np.cumsum(new) - 1
+            tot = np.bincount(inv, weights=v)  # each node summed in row order
+            ng, nk = gs_[new].astype(np.int64), ks_[new]
             # sort by group, then OI descending, then distance to spot ascending
             order = np.lexsort((np.abs(nk - S), -tot, ng))
             gs = ng[order]
@@ -923,6 +1150,13 @@ def _profile(
     terms = profile_terms(K, t, cfg.rate, gk.q, gk.sigma, W)
     lv = spot_grid(S, cfg.profile_half_width, cfg.profile_step)
     prof = gamma_profile(terms, lv)
+    return _profile_doc(S, lv, prof, ok, nxt)
+
+
+def _profile_doc(
+    S: float, lv: Float64Array, prof: Float64Array, ok: BoolArray, nxt: Any
+) -> dict[str, Any]:
+    """The ``profile`` document from the three profile columns (:func:`_profile`)."""
     names = ("all", "ex_0dte", "ex_next_expiry")
     zg = {}
     for j, nm in enumerate(names):
@@ -956,6 +1190,11 @@ def _profile_by_expiry(
     terms = profile_terms(K, t, cfg.rate, gk.q, gk.sigma, W)
     lv = spot_grid(S, cfg.profile_half_width, cfg.profile_step)
     pe = profile_by_expiry(expiry, terms.a, terms.b, terms.c, lv)
+    return _profile_by_expiry_table(lv, pe)
+
+
+def _profile_by_expiry_table(lv: Float64Array, pe: dict[str, Any]) -> pa.Table:
+    """The ``profile_by_expiry`` table of :func:`profile_by_expiry`'s result."""
     ne = pe["expiries"].size
     return pa.table(
         {
@@ -1018,6 +1257,18 @@ def _vol_views(
     )
 
 
+@functools.lru_cache(maxsize=256)
+def _surface_axis(
+    snap_ns: int, session: dt.date, step_hours: float, n_sessions: int
+) -> tuple[np.ndarray, tuple[str, ...]]:
+    """:func:`_surface_times` and their ISO ``Z`` strings, once per snapshot instant (the
+    snapshots of a chunk share it; read-only array)."""
+    times = _surface_times(snap_ns, session, step_hours, n_sessions)
+    times.flags.writeable = False
+    iso = tuple(_iso_z(dt.datetime.fromtimestamp(x / 1e9, dt.UTC)) for x in times.tolist())
+    return times, iso
+
+
 def _surface_times(
     snap_ns: int, session: dt.date, step_hours: float, n_sessions: int
 ) -> np.ndarray:
@@ -1055,17 +1306,23 @@ def _surfaces(
     gk: _Greeks,
     is_call: BoolArray,
     wm: Float64Array,
+    *,
+    sf: Any = None,
 ) -> dict[str, Any]:
-    """DX/GX surfaces over spot × time (seed 004), with futures-equivalent units."""
+    """DX/GX surfaces over spot × time (seed 004), with futures-equivalent units; ``sf``: the
+    :class:`~chainlens.exposure.Surfaces` when computed already (:func:`_curves_many`)."""
     from chainlens.exposure._surface import dealer_surfaces
 
-    times = _surface_times(snap_ns, session, cfg.surface_intraday_step_hours, cfg.surface_sessions)
+    times, iso = _surface_axis(
+        snap_ns, session, cfg.surface_intraday_step_hours, cfg.surface_sessions
+    )
     tau = (times - snap_ns) / 1e9 / SECONDS_PER_YEAR
     lv = spot_grid(S, cfg.surface_spot_half_width, cfg.surface_spot_step)
-    sf = dealer_surfaces(lv, tau, K, t, cfg.rate, gk.q, gk.sigma, is_call, wm)
+    if sf is None:
+        sf = dealer_surfaces(lv, tau, K, t, cfg.rate, gk.q, gk.sigma, is_call, wm)
     out: dict[str, Any] = {
         "spot_levels": lv,
-        "times": [_iso_z(dt.datetime.fromtimestamp(x / 1e9, dt.UTC)) for x in times.tolist()],
+        "times": list(iso),
         "hours_ahead": (times - snap_ns) / 3600e9,
         "dx_shares": sf.dx_shares,
         "gx_shares_per_usd": sf.gx_shares_per_usd,
