@@ -198,6 +198,17 @@ def _edges(ts: list[pa.Table]) -> list[pa.Table]:
     return [one_expiry, zero_dte, no_iv, no_oi, null_oi, no_spot, two, empty, *ts[6:12]]
 
 
+def test_a_strike_that_is_not_positive_keeps_the_groups_of_each_snapshot(
+    demo: list[UnderlyingWindow],
+) -> None:
+    """A zero strike: the expiry/strike groups are those of ``group_by`` per snapshot."""
+    ts = _todays(demo[:5])
+    k = ts[2]["strike"].to_numpy().copy()
+    k[3] = 0.0
+    ts[2] = _set(ts[2], "strike", k)
+    _check(ts, exact=True)
+
+
 def test_edge_snapshots_chunk_equals_each_snapshot(demo: list[UnderlyingWindow]) -> None:
     tables = _edges(_todays(demo))
     got = _check(tables, exact=True)

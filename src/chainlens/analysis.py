@@ -33,6 +33,7 @@ from chainlens.errors import ChainlensError, InputError
 from chainlens.exposure._by_expiry_strike import by_strike_expiry, profile_by_expiry
 from chainlens.exposure._config import AnalysisConfig
 from chainlens.exposure._exposure import (
+    Groups,
     contract_exposures,
     dealer_contracts,
     group_by,
@@ -275,8 +276,9 @@ def _resolve_greeks(
     rows = live | need
     if rows.any():
         m = _model(
-            cfg, S=S, K=K, t=t, q=q, is_call=is_call, bid=bid, ask=ask, iv=vendor_iv, rows=rows
-        )
+            cfg, S=S, K=K, t=t, q=q, is_call=is_call, bid=bid, ask=ask, iv=vendor_iv, rows=rows,
+            seg=seg,
+        )  # fmt: skip
         gamma = np.where(rows, m[0], np.where(vend, gamma, np.nan))
         delta = np.where(rows, m[1], np.where(vend, delta, np.nan))
         sigma = np.where(rows, m[2], np.where(vend, sigma, np.nan))
@@ -332,10 +334,10 @@ def _model(
     ask: Float64Array,
     iv: Float64Array,
     rows: BoolArray,
+    seg: np.ndarray,
 ) -> tuple[Float64Array, Float64Array, Float64Array, np.ndarray]:
-    """Model gamma/delta (BSM) on ``rows``: IV from the file, else solved from the mid."""
-    from chainlens.pricing import greeks
-
+    """Model gamma/delta (BSM) on ``rows``: IV from the file, else solved from the mid
+    (``seg``: the snapshot of each row, :func:`_greeks_per_snapshot`)."""
     n = K.size
     reason = np.full(n, None, dtype=object)
     sigma = np.where(rows, iv, np.nan)
@@ -362,7 +364,8 @@ def _model(
             codes = np.clip(np.asarray(why, dtype=np.int64)[bad], 0, names.size - 1)
             reason[np.flatnonzero(solve)[bad]] = names[codes]
     ok = rows & np.isfinite(sigma) & (sigma > 0)
-    g = greeks(
+    g = _greeks_per_snapshot(
+        seg,
         S,
         K,
         np.where(ok, t, 1.0),
@@ -370,7 +373,7 @@ def _model(
         q,
         np.where(ok, sigma, 0.2),
         is_call,
-        which=("gamma", "delta"),
+        ("gamma", "delta"),
     )
     gamma = np.where(ok, g["gamma"], np.nan)
     delta = np.where(ok, g["delta"], np.nan)
@@ -556,6 +559,9 @@ class _Contracts:
     vanna: Float64Array
     charm: Float64Array
     ex: Any
+    #: the expiry and strike groups and their sums, when computed with other snapshots'
+    #: (:func:`_groups_many`)
+    groups: tuple[Groups, Groups, dict[str, np.ndarray]] | None = None
 
 
 def _spot(t: pa.Table, underlying: str) -> float:
@@ -629,9 +635,12 @@ def _contracts(
         else None
     )
     w = dealer_contracts(is_call, oi, cfg.dealer_model, pos)
-    vanna, charm = _vanna_charm(cfg, S, K, t_years, gk, is_call)
+    vanna, charm = _vanna_charm(cfg, S, K, t_years, gk, is_call, seg)
     ex = contract_exposures(w, mult, S, gk.gamma, gk.delta, vanna, charm)
 
+    groups = (
+        _groups_many(seg, len(tables), expiry, K, is_call, oi, vol, ex) if len(tables) > 1 else None
+    )
     out = []
     for k, t in enumerate(tables):  # a loop over snapshots: views of the chunk's arrays
         sl = slice(int(off[k]), int(off[k + 1]))
@@ -656,8 +665,87 @@ def _contracts(
                 vanna=vanna[sl],
                 charm=charm[sl],
                 ex=type(ex)(*(a[sl] for a in ex)),
+                groups=None if groups is None else groups[k],
             )  # fmt: skip
         )
+    return out
+
+
+def _group_sums(
+    ge: Groups, gs: Groups, is_call: BoolArray, oi: Float64Array, vol: Float64Array, ex: Any
+) -> dict[str, np.ndarray]:
+    """The sums per expiry (``e_``, groups ``ge``) and per strike (``s_``, groups ``gs``) of
+    the ``by_expiry``/``by_strike`` tables and the dollar-gamma walls: OI and volume in
+    contracts (calls, puts), dealer GEX (USD per 1% move; also calls and puts apart, and
+    their absolute values for the walls), DEX (shares), vanna (USD per vol point), charm
+    (shares per day), NaN as 0 (:func:`~chainlens.exposure.group_sum`: ``np.bincount`` in
+    row order, so the groups of several snapshots sum each group as alone)."""
+    put = ~is_call
+    gex = ex.gex_usd_per_1pct
+    return {
+        "e_call_oi": group_sum(ge, oi, is_call),
+        "e_put_oi": group_sum(ge, oi, put),
+        "e_call_volume": group_sum(ge, vol, is_call),
+        "e_put_volume": group_sum(ge, vol, put),
+        "e_gex": group_sum(ge, gex),
+        "e_dex": group_sum(ge, ex.dex_shares),
+        "e_vanna": group_sum(ge, ex.vanna_usd_per_vol_pt),
+        "e_charm": group_sum(ge, ex.charm_shares_per_day),
+        "s_call_oi": group_sum(gs, oi, is_call),
+        "s_put_oi": group_sum(gs, oi, put),
+        "s_gex": group_sum(gs, gex),
+        "s_dex": group_sum(gs, ex.dex_shares),
+        "s_call_volume": group_sum(gs, vol, is_call),
+        "s_put_volume": group_sum(gs, vol, put),
+        "s_call_gex": group_sum(gs, gex, is_call),
+        "s_put_gex": group_sum(gs, gex, put),
+        "s_vanna": group_sum(gs, ex.vanna_usd_per_vol_pt),
+        "s_charm": group_sum(gs, ex.charm_shares_per_day),
+        "s_call_gex_abs": group_sum(gs, np.abs(np.where(is_call, gex, 0.0))),
+        "s_put_gex_abs": group_sum(gs, np.abs(np.where(put, gex, 0.0))),
+    }
+
+
+def _groups_many(
+    seg: np.ndarray,
+    n_seg: int,
+    expiry: np.ndarray,
+    K: Float64Array,
+    is_call: BoolArray,
+    oi: Float64Array,
+    vol: Float64Array,
+    ex: Any,
+) -> list[tuple[Groups, Groups, dict[str, np.ndarray]]] | None:
+    """Per snapshot (``seg``: the snapshot of each row, rows grouped by snapshot): its expiry
+    and strike groups (what ``group_by`` gives alone) and its :func:`_group_sums`, from the
+    groups of (snapshot, expiry) and (snapshot, strike) over the chunk. None when a strike is
+    not a positive number (then ``group_by`` of each snapshot decides)."""
+    if not bool((K > 0).all()):  # NaN, zero (±0.0) or negative strikes
+        return None
+    days = expiry.astype("datetime64[D]").astype(np.int64)
+    if days.size and int(np.abs(days).max()) >= 5_000_000:
+        return None
+    ge_all = group_by(seg * 10_000_000 + days)
+    e_seg = np.empty(ge_all.n, dtype=np.int64)
+    e_seg[ge_all.codes] = seg
+    order = np.lexsort((K, seg))
+    ks, ss = K[order], seg[order]
+    new = np.r_[True, (ss[1:] != ss[:-1]) | (ks[1:] != ks[:-1])]
+    codes = np.empty(K.size, dtype=np.int64)
+    codes[order] = np.cumsum(new) - 1
+    gs_all = Groups(ks[new], codes)
+    sums = _group_sums(ge_all, gs_all, is_call, oi, vol, ex)
+    e_at = np.searchsorted(e_seg, np.arange(n_seg + 1))
+    s_at = np.searchsorted(ss[new], np.arange(n_seg + 1))
+    r_at = np.searchsorted(seg, np.arange(n_seg + 1))
+    out = []
+    for k in range(n_seg):  # a loop over snapshots: views of the chunk's groups
+        e0, e1, s0, s1 = int(e_at[k]), int(e_at[k + 1]), int(s_at[k]), int(s_at[k + 1])
+        rows = slice(int(r_at[k]), int(r_at[k + 1]))
+        ge = Groups(ge_all.keys[e0:e1] - k * 10_000_000, ge_all.codes[rows] - e0)
+        gs = Groups(gs_all.keys[s0:s1], gs_all.codes[rows] - s0)
+        part = {name: v[e0:e1] if name.startswith("e_") else v[s0:s1] for name, v in sums.items()}
+        out.append((ge, gs, part))
     return out
 
 
@@ -906,8 +994,13 @@ def _analyze_one(
     if futures:
         totals["dex_futures_contracts"] = totals["dex_shares"] / futures
 
-    # --- by expiry (expiration date across roots)
-    ge = group_by(expiry.astype(np.int64))
+    # --- by expiry (expiration date across roots) and by strike (all expiries)
+    if c.groups is not None:
+        ge, gs, sums = c.groups
+    else:
+        ge = group_by(expiry.astype(np.int64))
+        gs = group_by(K)
+        sums = _group_sums(ge, gs, is_call, oi, vol, ex)
     exp_dates = ge.keys.astype("datetime64[D]")
     mp = max_pain(ge.codes, K, is_call, oi, ge.n)
     st = atm_straddles(ge.codes, ge.n, K, is_call, mid, S)
@@ -916,15 +1009,15 @@ def _analyze_one(
     by_exp = {
         "expiry": pa.array(exp_dates, pa.date32()),
         "contracts": np.bincount(ge.codes, minlength=ge.n).astype(np.int64),
-        "call_oi": group_sum(ge, oi, is_call).astype(np.int64),
-        "put_oi": group_sum(ge, oi, put).astype(np.int64),
-        "call_volume": group_sum(ge, vol, is_call).astype(np.int64),
-        "put_volume": group_sum(ge, vol, put).astype(np.int64),
+        "call_oi": sums["e_call_oi"].astype(np.int64),
+        "put_oi": sums["e_put_oi"].astype(np.int64),
+        "call_volume": sums["e_call_volume"].astype(np.int64),
+        "put_volume": sums["e_put_volume"].astype(np.int64),
         "max_pain": mp.strike,
-        "gex_usd_per_1pct": group_sum(ge, ex.gex_usd_per_1pct),
-        "dex_shares": group_sum(ge, ex.dex_shares),
-        "vanna_usd_per_vol_pt": group_sum(ge, ex.vanna_usd_per_vol_pt),
-        "charm_shares_per_day": group_sum(ge, ex.charm_shares_per_day),
+        "gex_usd_per_1pct": sums["e_gex"],
+        "dex_shares": sums["e_dex"],
+        "vanna_usd_per_vol_pt": sums["e_vanna"],
+        "charm_shares_per_day": sums["e_charm"],
         "atm_strike": st.atm_strike,
         "straddle_mid": st.straddle_mid,
         "expected_move_pct": st.expected_move_pct,
@@ -934,22 +1027,18 @@ def _analyze_one(
     by_exp["oi_call_wall"], by_exp["oi_put_wall"] = _oi_walls_per_group(ge, K, is_call, oi, S)
     by_expiry = pa.table(by_exp)
 
-    # --- by strike (all expiries)
-    gs = group_by(K)
-    call_gex_abs = np.abs(np.where(is_call, ex.gex_usd_per_1pct, 0.0))
-    put_gex_abs = np.abs(np.where(put, ex.gex_usd_per_1pct, 0.0))
     by_str = {
         "strike": gs.keys.astype(np.float64),
-        "call_oi": group_sum(gs, oi, is_call).astype(np.int64),
-        "put_oi": group_sum(gs, oi, put).astype(np.int64),
-        "gex_usd_per_1pct": group_sum(gs, ex.gex_usd_per_1pct),
-        "dex_shares": group_sum(gs, ex.dex_shares),
-        "call_volume": group_sum(gs, vol, is_call).astype(np.int64),
-        "put_volume": group_sum(gs, vol, put).astype(np.int64),
-        "call_gex_usd_per_1pct": group_sum(gs, ex.gex_usd_per_1pct, is_call),
-        "put_gex_usd_per_1pct": group_sum(gs, ex.gex_usd_per_1pct, put),
-        "vanna_usd_per_vol_pt": group_sum(gs, ex.vanna_usd_per_vol_pt),
-        "charm_shares_per_day": group_sum(gs, ex.charm_shares_per_day),
+        "call_oi": sums["s_call_oi"].astype(np.int64),
+        "put_oi": sums["s_put_oi"].astype(np.int64),
+        "gex_usd_per_1pct": sums["s_gex"],
+        "dex_shares": sums["s_dex"],
+        "call_volume": sums["s_call_volume"].astype(np.int64),
+        "put_volume": sums["s_put_volume"].astype(np.int64),
+        "call_gex_usd_per_1pct": sums["s_call_gex"],
+        "put_gex_usd_per_1pct": sums["s_put_gex"],
+        "vanna_usd_per_vol_pt": sums["s_vanna"],
+        "charm_shares_per_day": sums["s_charm"],
     }
     by_strike = pa.table(by_str)
     by_strike_live = _by_strike_live(expiry > np.datetime64(session, "D"), K, is_call, oi, vol, ex)
@@ -960,8 +1049,8 @@ def _analyze_one(
 
     # --- levels
     strikes = gs.keys.astype(np.float64)
-    dollar_gamma_call = group_sum(gs, call_gex_abs)
-    dollar_gamma_put = group_sum(gs, put_gex_abs)
+    dollar_gamma_call = sums["s_call_gex_abs"]
+    dollar_gamma_put = sums["s_put_gex_abs"]
     levels: dict[str, Any] = {
         "zero_gamma": float("nan"),
         "call_wall": wall_above(strikes, dollar_gamma_call, S),
@@ -1066,6 +1155,42 @@ def _ratio(num: float, den: float) -> float:
     return float(num) / float(den) if den else float("nan")
 
 
+def _greeks_per_snapshot(
+    seg: np.ndarray | None,
+    S: Float64Array | float,
+    K: Float64Array,
+    t: Float64Array,
+    r: float,
+    q: Float64Array,
+    sigma: Float64Array,
+    is_call: BoolArray,
+    which: tuple[str, ...],
+) -> dict[str, Float64Array]:
+    """:func:`chainlens.pricing.greeks` of several snapshots' rows (``seg``: the snapshot of
+    each row; None: one snapshot), each snapshot on the path it takes alone: the snapshots
+    whose every row is regular (:func:`chainlens.pricing._bsm.regular_rows`, the closed
+    forms without masks) in one call, the others in another (the general path; the two agree
+    to the last digits only). Elementwise otherwise, so each row's greeks are those of its
+    snapshot alone."""
+    from chainlens.pricing import greeks
+    from chainlens.pricing._bsm import regular_rows
+
+    if seg is None or seg.size == 0 or seg[0] == seg[-1]:
+        return greeks(S, K, t, r, q, sigma, is_call, which=which)
+    S_ = np.broadcast_to(np.asarray(S, dtype=np.float64), K.shape)
+    irregular = ~regular_rows(S_, K, t, r, q, sigma)
+    bad_seg = np.bincount(seg, weights=irregular) > 0
+    rows_bad = bad_seg[seg]
+    if not rows_bad.any() or rows_bad.all():
+        return greeks(S_, K, t, r, q, sigma, is_call, which=which)
+    out = {name: np.empty(K.size) for name in which}
+    for m in (~rows_bad, rows_bad):
+        g = greeks(S_[m], K[m], t[m], r, q[m], sigma[m], is_call[m], which=which)
+        for name in which:
+            out[name][m] = g[name]
+    return out
+
+
 def _vanna_charm(
     cfg: AnalysisConfig,
     S: Float64Array | float,
@@ -1073,15 +1198,17 @@ def _vanna_charm(
     t: Float64Array,
     gk: _Greeks,
     is_call: BoolArray,
+    seg: np.ndarray | None = None,
 ) -> tuple[Float64Array, Float64Array]:
-    """BSM vanna (per 1.00 vol) and charm (per year) with the contract's IV; NaN without one."""
-    from chainlens.pricing import greeks
+    """BSM vanna (per 1.00 vol) and charm (per year) with the contract's IV; NaN without one
+    (``seg``: the snapshot of each row, :func:`_greeks_per_snapshot`)."""
 
     ok = np.isfinite(gk.sigma) & (gk.sigma > 0) & (t > 0) & np.isfinite(gk.gamma)
     if not ok.any():
         nan = np.full(K.size, np.nan)
         return nan, nan
-    g = greeks(
+    g = _greeks_per_snapshot(
+        seg,
         S,
         K,
         np.where(ok, t, 1.0),
@@ -1089,7 +1216,7 @@ def _vanna_charm(
         gk.q,
         np.where(ok, gk.sigma, 0.2),
         is_call,
-        which=("vanna", "charm"),
+        ("vanna", "charm"),
     )
     return np.where(ok, g["vanna"], np.nan), np.where(ok, g["charm"], np.nan)
 

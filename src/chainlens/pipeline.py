@@ -1216,8 +1216,11 @@ def analyze_underlyings(
     The print events, notable prints, dark pool and TWAP programs of the chunk are one call
     each too (:func:`chainlens.batched.print_events_many`, :func:`~chainlens.batched.notable_many`,
     :func:`~chainlens.batched.darkpool_many`). When the chunk pass fails, each window's flow
-    runs alone. The chain analysis and the per-name document stay per window;
-    :data:`STAGE_CPU` measures every stage.
+    runs alone. The chain analysis runs once per chunk too
+    (:func:`chainlens.analysis.analyze_chains`: contract-level greeks and exposures, gamma
+    profiles and surfaces batched; each analysis bit for bit that of the window alone); its
+    aggregates and the per-name document stay per window; :data:`STAGE_CPU` measures every
+    stage.
     """
     import time
 
