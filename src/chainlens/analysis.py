@@ -17,7 +17,8 @@ the greek-based computations left out, by reason.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
+import functools
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -27,11 +28,12 @@ import pyarrow.compute as pc
 
 from chainlens._jsonsafe import jsonable as _nulls
 from chainlens._typing import BoolArray, Float64Array
-from chainlens.conventions import DEFAULT_DIVIDEND_YIELD, SECONDS_PER_YEAR
-from chainlens.errors import InputError
+from chainlens.conventions import DEFAULT_DIVIDEND_YIELD, GEX_MOVE_FRACTION, SECONDS_PER_YEAR
+from chainlens.errors import ChainlensError, InputError
 from chainlens.exposure._by_expiry_strike import by_strike_expiry, profile_by_expiry
 from chainlens.exposure._config import AnalysisConfig
 from chainlens.exposure._exposure import (
+    Groups,
     contract_exposures,
     dealer_contracts,
     group_by,
@@ -48,7 +50,7 @@ from chainlens.vol._expected_move import (
 )
 from chainlens.vol._smile import smile_table, term_structure
 
-__all__ = ["SCHEMA_VERSION", "AnalysisConfig", "ChainAnalysis", "analyze_chain"]
+__all__ = ["SCHEMA_VERSION", "AnalysisConfig", "ChainAnalysis", "analyze_chain", "analyze_chains"]
 
 #: Version of the ``chainlens analyze --json`` document (docs/analyze-json.md).
 SCHEMA_VERSION = "1"
@@ -113,22 +115,30 @@ class ChainAnalysis:
             "excluded": dict(self.excluded),
             "max_pain_trend": _nulls(self.max_pain_trend),
             "profile": _nulls(self.profile),
-            "vol": _nulls(self._vol_json()),
+            "vol": self._vol_json(records=tables),
             "surfaces": _nulls(self.surfaces),
             "settings": _nulls(self.settings),
         }
 
-    def _vol_json(self, n_smiles: int = 3) -> dict[str, Any]:
-        """The vol views with the smiles of the next ``n_smiles`` expiries only (size)."""
+    def _vol_json(self, *, records: bool = True) -> dict[str, Any]:
+        """The vol views, JSON-ready, with the smiles of the next expiries only
+        (:meth:`smile_shown`); ``records=False``: the ``smile`` records left ``None`` (in their
+        place) for a caller that builds them for many analyses at once."""
         out = dict(self.vol)
         smile = out.pop("smile", None)
-        if smile is not None:
-            exps = [r["expiry"] for r in out.get("expiries", [])][:n_smiles]
-            keep = pc.is_in(
-                pc.cast(smile.column("expiry"), pa.string()), pa.array(exps, pa.string())
-            )
-            out["smile"] = json_records(smile.filter(keep), _row_value)
+        out = _nulls(out)
+        if smile is not None:  # json_records are JSON-ready already
+            out["smile"] = json_records(self.smile_shown(), _row_value) if records else None
         return out
+
+    def smile_shown(self, n_smiles: int = 3) -> pa.Table | None:
+        """The ``smile`` rows of the next ``n_smiles`` live expiries (the document's, size)."""
+        smile = self.vol.get("smile")
+        if smile is None:
+            return None
+        exps = [r["expiry"] for r in self.vol.get("expiries", [])][:n_smiles]
+        keep = pc.is_in(pc.cast(smile.column("expiry"), pa.string()), pa.array(exps, pa.string()))
+        return smile.filter(keep)
 
 
 def _iso_z(ts: dt.datetime) -> str:
@@ -219,7 +229,7 @@ class _Greeks:
 def _resolve_greeks(
     cfg: AnalysisConfig,
     *,
-    S: float,
+    S: Float64Array,
     K: Float64Array,
     t: Float64Array,
     is_call: BoolArray,
@@ -229,75 +239,93 @@ def _resolve_greeks(
     v_iv: Float64Array,
     v_gamma: Float64Array,
     v_delta: Float64Array,
-) -> _Greeks:
+    seg: np.ndarray,
+    n_seg: int,
+) -> tuple[list[str], _Greeks]:
+    """The greeks of every contract of ``n_seg`` snapshots at once (``seg``: the snapshot of
+    each row, ``S``: its spot per row); the source (``vendor``/``model``) of each snapshot.
+
+    Everything is per contract except the source under ``greeks="auto"`` (``vendor`` when the
+    snapshot has any vendor greek) and the carry (per snapshot and expiry), so one snapshot
+    alone (``seg`` all 0) gives the rows of that snapshot in a chunk."""
     n = K.size
     has_vendor = np.isfinite(v_gamma) & np.isfinite(v_delta) & ((v_gamma != 0) | (v_delta != 0))
-    source = cfg.greeks
-    if source == "auto":
-        source = "vendor" if bool(has_vendor.any()) else "model"
+    if cfg.greeks == "auto":
+        seg_vendor = np.bincount(seg, weights=has_vendor, minlength=n_seg) > 0
+    else:
+        seg_vendor = np.full(n_seg, cfg.greeks == "vendor")
+    sources = ["vendor" if v else "model" for v in seg_vendor.tolist()]
+    vend = seg_vendor[seg]  # rows of the snapshots whose greeks are the vendor's
     expired = ~(t > 0)
     reason = np.full(n, None, dtype=object)
-    q = _carry_per_contract(cfg, S=S, K=K, t=t, is_call=is_call, expiry=expiry, bid=bid, ask=ask)
-    vendor_iv = np.where(np.isfinite(v_iv) & (v_iv > 0), v_iv, np.nan)
-    if source == "vendor":
-        gamma = np.where(has_vendor, v_gamma, np.nan)
-        delta = np.where(has_vendor, v_delta, np.nan)
-        reason[~has_vendor] = "no_vendor_greeks"
-        reason[expired & ~has_vendor] = "expired"
-        sigma = vendor_iv
-        if cfg.vendor_fallback == "model":
-            need = ~has_vendor & ~expired
-            m = _model(
-                cfg, S=S, K=K, t=t, q=q, is_call=is_call, bid=bid, ask=ask, iv=vendor_iv, rows=need
-            )
-            gamma = np.where(need, m[0], gamma)
-            delta = np.where(need, m[1], delta)
-            sigma = np.where(need, m[2], sigma)
-            reason[need] = m[3][need]
-        return _Greeks("vendor", gamma, delta, sigma, q, reason)
-    live = ~expired
-    reason[expired] = "expired"
-    gamma, delta, sigma, r2 = _model(
-        cfg, S=S, K=K, t=t, q=q, is_call=is_call, bid=bid, ask=ask, iv=vendor_iv, rows=live
+    q = _carry_per_contract(
+        cfg, S=S, K=K, t=t, is_call=is_call, expiry=expiry, bid=bid, ask=ask, seg=seg
     )
-    reason[live] = r2[live]
-    return _Greeks("model", gamma, delta, sigma, q, reason)
+    vendor_iv = np.where(np.isfinite(v_iv) & (v_iv > 0), v_iv, np.nan)
+    # vendor snapshots
+    gamma = np.where(has_vendor, v_gamma, np.nan)
+    delta = np.where(has_vendor, v_delta, np.nan)
+    no_v = vend & ~has_vendor
+    reason[no_v] = "no_vendor_greeks"
+    reason[no_v & expired] = "expired"
+    sigma = vendor_iv.copy()
+    need = no_v & ~expired if cfg.vendor_fallback == "model" else np.zeros(n, dtype=bool)
+    # model snapshots: every live contract; vendor snapshots: the fallback rows
+    live = ~vend & ~expired
+    reason[~vend & expired] = "expired"
+    rows = live | need
+    if rows.any():
+        m = _model(
+            cfg, S=S, K=K, t=t, q=q, is_call=is_call, bid=bid, ask=ask, iv=vendor_iv, rows=rows,
+            seg=seg,
+        )  # fmt: skip
+        gamma = np.where(rows, m[0], np.where(vend, gamma, np.nan))
+        delta = np.where(rows, m[1], np.where(vend, delta, np.nan))
+        sigma = np.where(rows, m[2], np.where(vend, sigma, np.nan))
+        reason[rows] = m[3][rows]
+    else:
+        gamma = np.where(vend, gamma, np.nan)
+        delta = np.where(vend, delta, np.nan)
+        sigma = np.where(vend, sigma, np.nan)
+    src = sources[0] if n_seg == 1 else "chunk"
+    return sources, _Greeks(src, gamma, delta, sigma, q, reason)
 
 
 def _carry_per_contract(
     cfg: AnalysisConfig,
     *,
-    S: float,
+    S: Float64Array,
     K: Float64Array,
     t: Float64Array,
     is_call: BoolArray,
     expiry: np.ndarray,
     bid: Float64Array,
     ask: Float64Array,
+    seg: np.ndarray,
 ) -> Float64Array:
-    """Carry yield ``q`` per contract from the forward implied per expiry (pricing), else
-    the default dividend yield."""
-    from chainlens.pricing import implied_forwards
+    """Carry yield ``q`` per contract from the forward implied per (snapshot, expiry)
+    (:func:`chainlens.pricing.forwards_by_group` on the live contracts, ``t > 0``), else the
+    default dividend yield."""
+    from chainlens.pricing._forward import forwards_by_group
 
     q = np.full(K.size, DEFAULT_DIVIDEND_YIELD)
     ok = t > 0
     if not ok.any():
         return q
-    fw = implied_forwards(expiry[ok], K[ok], is_call[ok], bid[ok], ask[ok], S, t[ok], cfg.rate)
-    f_exp = fw.column("expiry").to_numpy().astype("datetime64[D]")
-    f_q = pc.cast(fw.column("carry_q"), pa.float64()).to_numpy(zero_copy_only=False)
-    e = expiry.astype("datetime64[D]")
-    pos = np.searchsorted(f_exp, e)
-    pos_c = np.minimum(pos, max(f_exp.size - 1, 0))
-    hit = (f_exp.size > 0) & (f_exp[pos_c] == e) if f_exp.size else np.zeros(K.size, bool)
-    vals = np.where(hit, f_q[pos_c] if f_exp.size else np.nan, np.nan)
+    key = seg.astype(np.int64) * 10_000_000 + expiry.astype("datetime64[D]").astype(np.int64)
+    uk, first, g = np.unique(key, return_index=True, return_inverse=True)
+    g = g.reshape(-1)
+    _, _, carry, _ = forwards_by_group(
+        g[ok], uk.size, K[ok], is_call[ok], bid[ok], ask[ok], S[first], t[ok], cfg.rate
+    )
+    vals = carry[g]
     return np.where(np.isfinite(vals), vals, q)
 
 
 def _model(
     cfg: AnalysisConfig,
     *,
-    S: float,
+    S: Float64Array,
     K: Float64Array,
     t: Float64Array,
     q: Float64Array,
@@ -306,10 +334,10 @@ def _model(
     ask: Float64Array,
     iv: Float64Array,
     rows: BoolArray,
+    seg: np.ndarray,
 ) -> tuple[Float64Array, Float64Array, Float64Array, np.ndarray]:
-    """Model gamma/delta (BSM) on ``rows``: IV from the file, else solved from the mid."""
-    from chainlens.pricing import greeks
-
+    """Model gamma/delta (BSM) on ``rows``: IV from the file, else solved from the mid
+    (``seg``: the snapshot of each row, :func:`_greeks_per_snapshot`)."""
     n = K.size
     reason = np.full(n, None, dtype=object)
     sigma = np.where(rows, iv, np.nan)
@@ -324,7 +352,7 @@ def _model(
             from chainlens.pricing import IV_REASONS, implied_vol
 
             ivs, why = implied_vol(
-                mid[solve], S, K[solve], t[solve], cfg.rate, q[solve], is_call[solve]
+                mid[solve], S[solve], K[solve], t[solve], cfg.rate, q[solve], is_call[solve]
             )
             ivs = np.asarray(ivs, dtype=np.float64)
             sigma[solve] = ivs
@@ -336,7 +364,8 @@ def _model(
             codes = np.clip(np.asarray(why, dtype=np.int64)[bad], 0, names.size - 1)
             reason[np.flatnonzero(solve)[bad]] = names[codes]
     ok = rows & np.isfinite(sigma) & (sigma > 0)
-    g = greeks(
+    g = _greeks_per_snapshot(
+        seg,
         S,
         K,
         np.where(ok, t, 1.0),
@@ -344,7 +373,7 @@ def _model(
         q,
         np.where(ok, sigma, 0.2),
         is_call,
-        which=("gamma", "delta"),
+        ("gamma", "delta"),
     )
     gamma = np.where(ok, g["gamma"], np.nan)
     delta = np.where(ok, g["delta"], np.nan)
@@ -391,6 +420,89 @@ def analyze_chain(chain: pa.Table, config: AnalysisConfig | None = None) -> list
     return out
 
 
+def analyze_chains(
+    chains: Sequence[pa.Table], config: AnalysisConfig | None = None
+) -> list[list[ChainAnalysis] | ChainlensError]:
+    """:func:`analyze_chain` of several snapshots, the contract-level step batched.
+
+    Parameters
+    ----------
+    chains
+        Canonical chain tables (each normally one underlying's snapshot).
+    config
+        :class:`AnalysisConfig`.
+
+    Returns
+    -------
+    list
+        Per table, in order: what ``analyze_chain(table, config)`` returns (equal analyses),
+        or the :class:`~chainlens.errors.ChainlensError` it raises.
+
+    Notes
+    -----
+    The tables of one underlying each with the same columns go through :func:`_contracts`
+    together, in batches of fewer than ``pricing._bsm.COMPILED_MIN_SIZE`` rows (so the
+    pricing kernels run on the engine they run on for one table: the same digits): time to
+    expiry, carry, implied vols, greeks, vanna/charm and exposures are one vectorized pass
+    per batch instead of one per underlying. The aggregation of each snapshot
+    (:func:`_analyze_one`) runs on views of the batch's arrays. Any other table, or a batch
+    that fails, goes through :func:`analyze_chain` alone.
+    """
+    from chainlens.pricing._bsm import COMPILED_MIN_SIZE
+
+    cfg = config or AnalysisConfig()
+    out: list[list[ChainAnalysis] | ChainlensError | None] = [None] * len(chains)
+    batches: dict[tuple[str, ...], list[list[tuple[int, str]]]] = {}
+    rows: dict[tuple[str, ...], int] = {}
+    for i, t in enumerate(chains):  # a loop over snapshots: which ones batch together
+        u = _single_underlying(t)
+        if u is None:
+            continue
+        names = tuple(t.column_names)
+        open_ = batches.setdefault(names, [[]])
+        if open_[-1] and rows[names] + t.num_rows >= COMPILED_MIN_SIZE:
+            open_.append([])
+            rows[names] = 0
+        open_[-1].append((i, u))
+        rows[names] = rows.get(names, 0) + t.num_rows
+    for group in batches.values():
+        for batch in group:
+            if not batch:
+                continue
+            try:
+                cs = _contracts([u for _, u in batch], [chains[i] for i, _ in batch], cfg)
+                cv = _curves_many(cs, cfg)
+                res = [
+                    [_analyze_one(u, chains[i], cfg, c, v)]
+                    for (i, u), c, v in zip(batch, cs, cv, strict=True)
+                ]
+            except Exception:  # any failure: each table alone decides
+                continue
+            for (i, _), r in zip(batch, res, strict=True):
+                out[i] = r
+    for i, t in enumerate(chains):  # the tables left: one by one
+        if out[i] is None:
+            try:
+                out[i] = analyze_chain(t, cfg)
+            except ChainlensError as exc:
+                out[i] = exc
+    return [r for r in out if r is not None]
+
+
+def _single_underlying(t: pa.Table) -> str | None:
+    """The underlying of a non-empty chain table of one underlying with a spot, else None."""
+    if t.num_rows == 0 or any(c not in t.column_names for c in _REQUIRED):
+        return None
+    und = t.column("underlying")
+    if und.null_count or pc.count_distinct(und).as_py() != 1:
+        return None
+    try:
+        _spot(t, "")
+    except InputError:
+        return None
+    return str(und[0].as_py())
+
+
 def _by_strike_live(
     live: np.ndarray, K: np.ndarray, is_call: np.ndarray, oi: np.ndarray, vol: np.ndarray, ex: Any
 ) -> pa.Table | None:
@@ -423,34 +535,86 @@ def _by_strike_live(
     )
 
 
-def _analyze_one(underlying: str, t: pa.Table, cfg: AnalysisConfig) -> ChainAnalysis:
-    n = t.num_rows
+@dataclass(slots=True)
+class _Contracts:
+    """The per-contract arrays of one underlying's snapshot: inputs, time to expiry, greeks,
+    dealer positions and exposures (the contract-level step of the analysis; the rest
+    aggregates them). Units as in the ``contracts`` table."""
+
+    S: float
+    snap: dt.datetime
+    snap_ns: int
+    session: dt.date
+    K: Float64Array
+    is_call: BoolArray
+    expiry: np.ndarray
+    mult: Float64Array
+    oi: Float64Array
+    vol: Float64Array
+    mid: Float64Array
+    last: Float64Array
+    t_years: Float64Array
+    gk: _Greeks
+    w: Float64Array
+    vanna: Float64Array
+    charm: Float64Array
+    ex: Any
+    #: the expiry and strike groups and their sums, when computed with other snapshots'
+    #: (:func:`_groups_many`)
+    groups: tuple[Groups, Groups, dict[str, np.ndarray]] | None = None
+
+
+def _spot(t: pa.Table, underlying: str) -> float:
+    """The snapshot's spot: the first finite positive ``spot`` of the table (USD)."""
     spot_col = _f64(t, "spot")
     finite_spot = spot_col[np.isfinite(spot_col) & (spot_col > 0)]
     if finite_spot.size == 0:
         raise InputError(f"no spot price for underlying {underlying}", column="spot")
-    S = float(finite_spot[0])
-    snap = pc.max(t.column("snapshot_ts")).as_py()
-    snap_ns = int(pc.max(pc.cast(t.column("snapshot_ts"), pa.int64())).as_py())
-    session = pc.min(t.column("trade_date")).as_py()
+    return float(finite_spot[0])
 
-    K = _f64(t, "strike")
-    right = t.column("right").to_numpy(zero_copy_only=False).astype(str)
+
+def _contracts(
+    underlyings: list[str], tables: list[pa.Table], cfg: AnalysisConfig
+) -> list[_Contracts]:
+    """:class:`_Contracts` of several snapshots (one underlying each) in one pass over their
+    concatenated rows: every step is per contract (time to expiry, greeks, vanna/charm,
+    exposures, with each row's own spot and snapshot instant), or per snapshot and expiry
+    (the implied carry, :func:`_carry_per_contract`), so each result equals that of the
+    snapshot alone. The tables must have the same columns."""
+    from chainlens.pricing import time_to_expiry
+
+    spots = [_spot(t, u) for u, t in zip(underlyings, tables, strict=True)]
+    sizes = np.fromiter((t.num_rows for t in tables), np.int64, len(tables))
+    off = np.r_[0, np.cumsum(sizes)]
+    cat = tables[0] if len(tables) == 1 else pa.concat_tables(tables)
+    n = cat.num_rows
+    seg = np.repeat(np.arange(len(tables), dtype=np.int64), sizes)
+    snap_ns_seg = [
+        int(pc.max(pc.cast(t.column("snapshot_ts"), pa.int64())).as_py()) for t in tables
+    ]
+    S = np.asarray(spots, dtype=np.float64)[seg]
+    K = _f64(cat, "strike")
+    right = cat.column("right").to_numpy(zero_copy_only=False).astype(str)
     is_call = right == "C"
-    expiry = t.column("expiry").to_numpy(zero_copy_only=False).astype("datetime64[D]")
+    expiry = cat.column("expiry").to_numpy(zero_copy_only=False).astype("datetime64[D]")
     settlement = (
-        t.column("settlement").to_numpy(zero_copy_only=False).astype(str)
-        if "settlement" in t.column_names
+        cat.column("settlement").to_numpy(zero_copy_only=False).astype(str)
+        if "settlement" in cat.column_names
         else np.full(n, "PM")
     )
-    mult = np.nan_to_num(_f64(t, "multiplier"), nan=100.0)
-    oi = np.nan_to_num(_f64(t, "open_interest"), nan=0.0)
-    vol = np.nan_to_num(_f64(t, "volume"), nan=0.0)
-    bid, ask = _f64(t, "bid"), _f64(t, "ask")
+    mult = np.nan_to_num(_f64(cat, "multiplier"), nan=100.0)
+    oi = np.nan_to_num(_f64(cat, "open_interest"), nan=0.0)
+    vol = np.nan_to_num(_f64(cat, "volume"), nan=0.0)
+    bid, ask = _f64(cat, "bid"), _f64(cat, "ask")
     mid = quote_mid(bid, ask)
+    last = _f64(cat, "last")
 
-    t_years = _time_to_expiry(snap_ns, expiry, settlement, cfg.t_floor_years)
-    gk = _resolve_greeks(
+    snap_rows = np.asarray(snap_ns_seg, dtype=np.int64)[seg].astype("datetime64[ns]")
+    t_years = np.asarray(
+        time_to_expiry(snap_rows, expiry, settlement, floor_years=cfg.t_floor_years),
+        dtype=np.float64,
+    )
+    sources, gk = _resolve_greeks(
         cfg,
         S=S,
         K=K,
@@ -459,24 +623,358 @@ def _analyze_one(underlying: str, t: pa.Table, cfg: AnalysisConfig) -> ChainAnal
         expiry=expiry,
         bid=bid,
         ask=ask,
-        v_iv=_f64(t, "iv"),
-        v_gamma=_f64(t, "gamma"),
-        v_delta=_f64(t, "delta"),
+        v_iv=_f64(cat, "iv"),
+        v_gamma=_f64(cat, "gamma"),
+        v_delta=_f64(cat, "delta"),
+        seg=seg,
+        n_seg=len(tables),
     )
     pos = (
-        _f64(t, "dealer_position_contracts")
-        if "dealer_position_contracts" in t.column_names
+        _f64(cat, "dealer_position_contracts")
+        if "dealer_position_contracts" in cat.column_names
         else None
     )
     w = dealer_contracts(is_call, oi, cfg.dealer_model, pos)
-    vanna, charm = _vanna_charm(cfg, S, K, t_years, gk, is_call)
+    vanna, charm = _vanna_charm(cfg, S, K, t_years, gk, is_call, seg)
     ex = contract_exposures(w, mult, S, gk.gamma, gk.delta, vanna, charm)
 
+    groups = (
+        _groups_many(seg, len(tables), expiry, K, is_call, oi, vol, ex) if len(tables) > 1 else None
+    )
+    out = []
+    for k, t in enumerate(tables):  # a loop over snapshots: views of the chunk's arrays
+        sl = slice(int(off[k]), int(off[k + 1]))
+        gks = _Greeks(sources[k], gk.gamma[sl], gk.delta[sl], gk.sigma[sl], gk.q[sl], gk.reason[sl])
+        out.append(
+            _Contracts(
+                S=spots[k],
+                snap=pc.max(t.column("snapshot_ts")).as_py(),
+                snap_ns=snap_ns_seg[k],
+                session=pc.min(t.column("trade_date")).as_py(),
+                K=K[sl],
+                is_call=is_call[sl],
+                expiry=expiry[sl],
+                mult=mult[sl],
+                oi=oi[sl],
+                vol=vol[sl],
+                mid=mid[sl],
+                last=last[sl],
+                t_years=t_years[sl],
+                gk=gks,
+                w=w[sl],
+                vanna=vanna[sl],
+                charm=charm[sl],
+                ex=type(ex)(*(a[sl] for a in ex)),
+                groups=None if groups is None else groups[k],
+            )  # fmt: skip
+        )
+    return out
+
+
+def _group_sums(
+    ge: Groups, gs: Groups, is_call: BoolArray, oi: Float64Array, vol: Float64Array, ex: Any
+) -> dict[str, np.ndarray]:
+    """The sums per expiry (``e_``, groups ``ge``) and per strike (``s_``, groups ``gs``) of
+    the ``by_expiry``/``by_strike`` tables and the dollar-gamma walls: OI and volume in
+    contracts (calls, puts), dealer GEX (USD per 1% move; also calls and puts apart, and
+    their absolute values for the walls), DEX (shares), vanna (USD per vol point), charm
+    (shares per day), NaN as 0 (:func:`~chainlens.exposure.group_sum`: ``np.bincount`` in
+    row order, so the groups of several snapshots sum each group as alone)."""
+    put = ~is_call
+    gex = ex.gex_usd_per_1pct
+    return {
+        "e_call_oi": group_sum(ge, oi, is_call),
+        "e_put_oi": group_sum(ge, oi, put),
+        "e_call_volume": group_sum(ge, vol, is_call),
+        "e_put_volume": group_sum(ge, vol, put),
+        "e_gex": group_sum(ge, gex),
+        "e_dex": group_sum(ge, ex.dex_shares),
+        "e_vanna": group_sum(ge, ex.vanna_usd_per_vol_pt),
+        "e_charm": group_sum(ge, ex.charm_shares_per_day),
+        "s_call_oi": group_sum(gs, oi, is_call),
+        "s_put_oi": group_sum(gs, oi, put),
+        "s_gex": group_sum(gs, gex),
+        "s_dex": group_sum(gs, ex.dex_shares),
+        "s_call_volume": group_sum(gs, vol, is_call),
+        "s_put_volume": group_sum(gs, vol, put),
+        "s_call_gex": group_sum(gs, gex, is_call),
+        "s_put_gex": group_sum(gs, gex, put),
+        "s_vanna": group_sum(gs, ex.vanna_usd_per_vol_pt),
+        "s_charm": group_sum(gs, ex.charm_shares_per_day),
+        "s_call_gex_abs": group_sum(gs, np.abs(np.where(is_call, gex, 0.0))),
+        "s_put_gex_abs": group_sum(gs, np.abs(np.where(put, gex, 0.0))),
+    }
+
+
+def _groups_many(
+    seg: np.ndarray,
+    n_seg: int,
+    expiry: np.ndarray,
+    K: Float64Array,
+    is_call: BoolArray,
+    oi: Float64Array,
+    vol: Float64Array,
+    ex: Any,
+) -> list[tuple[Groups, Groups, dict[str, np.ndarray]]] | None:
+    """Per snapshot (``seg``: the snapshot of each row, rows grouped by snapshot): its expiry
+    and strike groups (what ``group_by`` gives alone) and its :func:`_group_sums`, from the
+    groups of (snapshot, expiry) and (snapshot, strike) over the chunk. None when a strike is
+    not a positive number (then ``group_by`` of each snapshot decides)."""
+    if not bool((K > 0).all()):  # NaN, zero (±0.0) or negative strikes
+        return None
+    days = expiry.astype("datetime64[D]").astype(np.int64)
+    if days.size and int(np.abs(days).max()) >= 5_000_000:
+        return None
+    ge_all = group_by(seg * 10_000_000 + days)
+    e_seg = np.empty(ge_all.n, dtype=np.int64)
+    e_seg[ge_all.codes] = seg
+    order = np.lexsort((K, seg))
+    ks, ss = K[order], seg[order]
+    new = np.r_[True, (ss[1:] != ss[:-1]) | (ks[1:] != ks[:-1])]
+    codes = np.empty(K.size, dtype=np.int64)
+    codes[order] = np.cumsum(new) - 1
+    gs_all = Groups(ks[new], codes)
+    sums = _group_sums(ge_all, gs_all, is_call, oi, vol, ex)
+    e_at = np.searchsorted(e_seg, np.arange(n_seg + 1))
+    s_at = np.searchsorted(ss[new], np.arange(n_seg + 1))
+    r_at = np.searchsorted(seg, np.arange(n_seg + 1))
+    out = []
+    for k in range(n_seg):  # a loop over snapshots: views of the chunk's groups
+        e0, e1, s0, s1 = int(e_at[k]), int(e_at[k + 1]), int(s_at[k]), int(s_at[k + 1])
+        rows = slice(int(r_at[k]), int(r_at[k + 1]))
+        ge = Groups(ge_all.keys[e0:e1] - k * 10_000_000, ge_all.codes[rows] - e0)
+        gs = Groups(gs_all.keys[s0:s1], gs_all.codes[rows] - s0)
+        part = {name: v[e0:e1] if name.startswith("e_") else v[s0:s1] for name, v in sums.items()}
+        out.append((ge, gs, part))
+    return out
+
+
+@dataclass(slots=True)
+class _Curves:
+    """The gamma profiles (``profile`` document and ``profile_by_expiry`` table) and the
+    dealer surfaces of one snapshot, computed with other snapshots' (:func:`_curves_many`);
+    ``None`` where not computed there."""
+
+    profile: dict[str, Any] | None = None
+    profile_by_expiry: pa.Table | None = None
+    surfaces: Any = None
+
+
+#: (levels × contracts) terms per batch of :func:`_curves_many`: its arrays stay in cache
+#: (measured: 16M-term batches were slower than one snapshot at a time).
+_CACHE_TERMS = 100_000
+
+
+def _cat(items: list[Any], f: Callable[[Any], np.ndarray]) -> np.ndarray:
+    """``f(item)`` of every item, concatenated."""
+    return np.concatenate([f(x) for x in items])
+
+
+def _batches(sizes: list[int], limit: int) -> list[list[int]]:
+    """Consecutive indices grouped so that each group's sizes sum to at most ``limit``."""
+    out: list[list[int]] = []
+    tot = 0
+    for i, n in enumerate(sizes):
+        if not out or tot + n > limit:
+            out.append([])
+            tot = 0
+        out[-1].append(i)
+        tot += n
+    return out
+
+
+def _curves_many(cs: list[_Contracts], cfg: AnalysisConfig) -> list[_Curves]:
+    """The gamma profiles and DX/GX surfaces of several snapshots, the (levels × contracts)
+    kernels evaluated once for a batch of snapshots.
+
+    Each snapshot's contracts are evaluated on its own spot grid (``x`` per contract, the
+    log of its snapshot's levels), with the formulas of :func:`_profile`,
+    :func:`_profile_by_expiry` and :func:`_surfaces` (:func:`~chainlens.exposure.gamma_profile`,
+    :func:`~chainlens.exposure.profile_by_expiry`, :func:`~chainlens.exposure.dealer_surfaces`);
+    only the sums over contracts stay per snapshot (a matrix product on the snapshot's columns,
+    ``np.add.reduceat`` per (snapshot, expiry) segment), each over the same values in the same
+    order as alone. Batches hold whole snapshots and at most one NumPy chunk of the kernels'
+    work; a snapshot larger than that, or one the compiled profile kernel would take, is
+    computed alone (``None`` here)."""
+    from chainlens.exposure import _profile as prof_mod
+
+    out = [_Curves() for _ in cs]
+    if cfg.profile:
+        _profiles_many(cs, cfg, out, prof_mod)
+    if cfg.surfaces:
+        _surfaces_many(cs, cfg, out)
+    return out
+
+
+def _profiles_many(cs: list[_Contracts], cfg: AnalysisConfig, out: list[_Curves], pm: Any) -> None:
+    grid = [spot_grid(c.S, cfg.profile_half_width, cfg.profile_step) for c in cs]
+    n_lv = grid[0].size if grid else 0
+    chunk = max(1, 2_000_000 // max(1, n_lv))
+    ok_idx = [
+        k
+        for k, c in enumerate(cs)
+        if 0 < c.K.size <= chunk and not pm.use_numba(c.K.size * n_lv * 3, pm._NUMBA_MIN_WORK)
+    ]
+    for batch in _batches([cs[k].K.size for k in ok_idx], max(1, _CACHE_TERMS // n_lv)):
+        ks = [ok_idx[j] for j in batch]
+        parts = []
+        for k in ks:  # a loop over snapshots: the weight columns of each
+            c = cs[k]
+            gk, t = c.gk, c.t_years
+            ok = np.isfinite(gk.sigma) & (gk.sigma > 0) & (t > 0) & np.isfinite(gk.gamma)
+            live_exp = c.expiry[ok]
+            nxt = live_exp.min() if live_exp.size else None
+            is0 = c.expiry == np.datetime64(c.session)
+            wm = c.w * c.mult
+            w_all = np.where(ok, wm, 0.0)
+            w_short = -c.oi * c.mult
+            W = np.stack(
+                [
+                    w_all,
+                    np.where(is0, 0.0, w_all),
+                    np.where(c.expiry == nxt, 0.0, w_all) if nxt is not None else w_all,
+                    np.where(ok, wm, 0.0),
+                    np.where(ok, w_short, 0.0),
+                ],
+                axis=1,
+            )
+            parts.append((ok, nxt, W))
+        sizes = np.fromiter((cs[k].K.size for k in ks), np.int64, len(ks))
+        off = np.r_[0, np.cumsum(sizes)]
+        seg = np.repeat(np.arange(len(ks)), sizes)
+        cat = functools.partial(_cat, [cs[k] for k in ks])
+        terms = profile_terms(
+            cat(lambda c: c.K), cat(lambda c: c.t_years), cfg.rate, cat(lambda c: c.gk.q),
+            cat(lambda c: c.gk.sigma), np.concatenate([p[2] for p in parts]),
+        )  # fmt: skip
+        a, b, cw = terms
+        x = np.log(np.stack([grid[k] for k in ks]))  # (snapshots, levels)
+        # contracts in (snapshot, expiry) order, rows stable: the profile_by_expiry segments
+        ekey = cat(lambda c: c.expiry.astype("datetime64[D]").astype(np.int64))
+        order = np.lexsort((ekey, seg))
+        seg_s, e_s = seg[order], ekey[order]
+        starts = np.flatnonzero(np.r_[True, (seg_s[1:] != seg_s[:-1]) | (e_s[1:] != e_s[:-1])])
+        d = (x[seg_s].T - a[order][None, :]) * b[order][None, :]
+        Es = np.exp(-0.5 * d * d)  # (levels, contracts), φ/√(2π) up to the constant
+        back = np.empty_like(order)
+        back[order] = np.arange(order.size)  # column of each contract in Es
+        c3 = np.ascontiguousarray(cw[:, :3])
+        sums = [
+            np.add.reduceat(Es * cw[order, 3 + v][None, :], starts, axis=1) for v in range(2)
+        ]  # (levels, segments) per dealer model
+        seg_of = seg_s[starts]
+        seg_at = np.searchsorted(seg_of, np.arange(len(ks) + 1))
+        for j, k in enumerate(ks):  # a loop over snapshots: the sums of each
+            lv = grid[k]
+            sl = slice(int(off[j]), int(off[j + 1]))
+            pr = np.zeros((lv.size, 3))
+            pr += np.take(Es, back[sl], axis=1) @ c3[sl]  # contiguous: BLAS sums as alone
+            pr = pr * pm._INV_SQRT_2PI
+            prof = pr * (GEX_MOVE_FRACTION * lv)[:, None]
+            ok, nxt, _ = parts[j]
+            s0, s1 = int(seg_at[j]), int(seg_at[j + 1])
+            gex = np.zeros((s1 - s0, lv.size, 2))
+            for v in range(2):
+                gex[:, :, v] += sums[v][:, s0:s1].T
+            gex *= pm._INV_SQRT_2PI * (GEX_MOVE_FRACTION * lv)[None, :, None]
+            pe = {"expiries": e_s[starts[s0:s1]].astype("datetime64[D]"), "gex": gex}
+            out[k].profile = _profile_doc(cs[k].S, lv, prof, ok, nxt)
+            out[k].profile_by_expiry = _profile_by_expiry_table(lv, pe)
+
+
+def _surfaces_many(cs: list[_Contracts], cfg: AnalysisConfig, out: list[_Curves]) -> None:
+    from chainlens.exposure._surface import _INV_SQRT_2PI, Surfaces
+    from chainlens.pricing._bsm import ncdf
+
+    r = cfg.rate
+    groups: dict[bytes, list[int]] = {}
+    axes = []
+    for k, c in enumerate(cs):  # a loop over snapshots: their time axes (one, usually)
+        times, _ = _surface_axis(
+            c.snap_ns, c.session, cfg.surface_intraday_step_hours, cfg.surface_sessions
+        )
+        tau = (times - c.snap_ns) / 1e9 / SECONDS_PER_YEAR
+        axes.append(tau)
+        groups.setdefault(tau.tobytes(), []).append(k)
+    grid = [spot_grid(c.S, cfg.surface_spot_half_width, cfg.surface_spot_step) for c in cs]
+    n_lv = grid[0].size if grid else 0
+    step = max(1, 1_000_000 // max(1, n_lv))
+    sel = []
+    for c in cs:  # the contracts dealer_surfaces keeps, per snapshot
+        wm = c.w * c.mult
+        t, q, sg, K = c.t_years, c.gk.q, c.gk.sigma, c.K
+        ok = np.isfinite(t) & (t > 0) & np.isfinite(sg) & (sg > 0) & np.isfinite(wm) & (wm != 0)
+        ok &= np.isfinite(K) & (np.asarray(K) > 0) & np.isfinite(q)
+        sel.append((ok, wm))
+    for ks_all in groups.values():
+        ks_all = [k for k in ks_all if int(sel[k][0].sum()) <= step]
+        for batch in _batches([int(sel[k][0].sum()) for k in ks_all], _CACHE_TERMS // n_lv):
+            ks = [ks_all[j] for j in batch]
+            tau = axes[ks[0]]
+            cat = functools.partial(_cat, ks)
+            K = cat(lambda k: cs[k].K[sel[k][0]])
+            t = cat(lambda k: cs[k].t_years[sel[k][0]])
+            q = cat(lambda k: cs[k].gk.q[sel[k][0]])
+            sigma = cat(lambda k: cs[k].gk.sigma[sel[k][0]])
+            is_call = cat(lambda k: cs[k].is_call[sel[k][0]])
+            wm = cat(lambda k: sel[k][1][sel[k][0]])
+            sizes = np.fromiter((int(sel[k][0].sum()) for k in ks), np.int64, len(ks))
+            seg = np.repeat(np.arange(len(ks)), sizes)
+            x = np.log(np.stack([grid[k] for k in ks]))
+            dx = np.zeros((len(ks), tau.size, n_lv))
+            gx = np.zeros((len(ks), tau.size, n_lv))
+            for h, th in enumerate(tau.tolist()):  # a handful of time points
+                live = t > th
+                if not live.any():
+                    continue
+                tl, sl_, ql = t[live] - th, sigma[live], q[live]
+                b = 1.0 / (sl_ * np.sqrt(tl))
+                a = np.log(K[live]) - (r - ql + 0.5 * sl_ * sl_) * tl
+                wq = wm[live] * np.exp(-ql * tl)
+                wg = wq * b * _INV_SQRT_2PI
+                sg_l = seg[live]
+                d1 = (x[sg_l].T - a[None, :]) * b[None, :]
+                e1 = np.exp(-0.5 * d1 * d1)
+                n1 = ncdf(d1, e1)
+                put = ~is_call[live]
+                at = np.searchsorted(sg_l, np.arange(len(ks) + 1))
+                for j in range(len(ks)):  # a loop over snapshots: the sums of each
+                    lo, hi = int(at[j]), int(at[j + 1])
+                    if hi <= lo:
+                        continue
+                    w_j = wq[lo:hi]
+                    put_const = -float(w_j[put[lo:hi]].sum())
+                    # contiguous copies: BLAS sums a strided view in another order
+                    dx[j, h] += np.ascontiguousarray(n1[:, lo:hi]) @ w_j
+                    gx[j, h] += np.ascontiguousarray(e1[:, lo:hi]) @ wg[lo:hi]
+                    dx[j, h] += put_const
+                    gx[j, h] /= grid[ks[j]]
+            for j, k in enumerate(ks):
+                out[k].surfaces = Surfaces(grid[k], tau, dx[j], gx[j])
+
+
+def _analyze_one(
+    underlying: str,
+    t: pa.Table,
+    cfg: AnalysisConfig,
+    c: _Contracts | None = None,
+    curves: _Curves | None = None,
+) -> ChainAnalysis:
+    """The analysis of one underlying's snapshot ``t``; ``c``: its :class:`_Contracts`, and
+    ``curves`` its gamma profiles and surfaces, when computed already (with other snapshots',
+    :func:`analyze_chains`)."""
+    if c is None:
+        c = _contracts([underlying], [t], cfg)[0]
+    n = t.num_rows
+    S, snap, snap_ns, session = c.S, c.snap, c.snap_ns, c.session
+    K, is_call, expiry, mult, oi, vol = c.K, c.is_call, c.expiry, c.mult, c.oi, c.vol
+    mid, t_years, gk, w, ex = c.mid, c.t_years, c.gk, c.w, c.ex
+    vanna, charm = c.vanna, c.charm
     excluded: dict[str, int] = {}
     rs = gk.reason[gk.reason != None]  # noqa: E711 - object array comparison
     if rs.size:
         keys, counts = np.unique(rs.astype(str), return_counts=True)
-        excluded = {k: int(c) for k, c in zip(keys.tolist(), counts.tolist(), strict=True)}
+        excluded = {k: int(m) for k, m in zip(keys.tolist(), counts.tolist(), strict=True)}
 
     put = ~is_call
     totals = {
@@ -496,25 +994,30 @@ def _analyze_one(underlying: str, t: pa.Table, cfg: AnalysisConfig) -> ChainAnal
     if futures:
         totals["dex_futures_contracts"] = totals["dex_shares"] / futures
 
-    # --- by expiry (expiration date across roots)
-    ge = group_by(expiry.astype(np.int64))
+    # --- by expiry (expiration date across roots) and by strike (all expiries)
+    if c.groups is not None:
+        ge, gs, sums = c.groups
+    else:
+        ge = group_by(expiry.astype(np.int64))
+        gs = group_by(K)
+        sums = _group_sums(ge, gs, is_call, oi, vol, ex)
     exp_dates = ge.keys.astype("datetime64[D]")
     mp = max_pain(ge.codes, K, is_call, oi, ge.n)
     st = atm_straddles(ge.codes, ge.n, K, is_call, mid, S)
-    last = _f64(t, "last")
+    last = c.last
     st_last = atm_straddles(ge.codes, ge.n, K, is_call, np.where(last > 0, last, np.nan), S)
     by_exp = {
         "expiry": pa.array(exp_dates, pa.date32()),
         "contracts": np.bincount(ge.codes, minlength=ge.n).astype(np.int64),
-        "call_oi": group_sum(ge, oi, is_call).astype(np.int64),
-        "put_oi": group_sum(ge, oi, put).astype(np.int64),
-        "call_volume": group_sum(ge, vol, is_call).astype(np.int64),
-        "put_volume": group_sum(ge, vol, put).astype(np.int64),
+        "call_oi": sums["e_call_oi"].astype(np.int64),
+        "put_oi": sums["e_put_oi"].astype(np.int64),
+        "call_volume": sums["e_call_volume"].astype(np.int64),
+        "put_volume": sums["e_put_volume"].astype(np.int64),
         "max_pain": mp.strike,
-        "gex_usd_per_1pct": group_sum(ge, ex.gex_usd_per_1pct),
-        "dex_shares": group_sum(ge, ex.dex_shares),
-        "vanna_usd_per_vol_pt": group_sum(ge, ex.vanna_usd_per_vol_pt),
-        "charm_shares_per_day": group_sum(ge, ex.charm_shares_per_day),
+        "gex_usd_per_1pct": sums["e_gex"],
+        "dex_shares": sums["e_dex"],
+        "vanna_usd_per_vol_pt": sums["e_vanna"],
+        "charm_shares_per_day": sums["e_charm"],
         "atm_strike": st.atm_strike,
         "straddle_mid": st.straddle_mid,
         "expected_move_pct": st.expected_move_pct,
@@ -524,22 +1027,18 @@ def _analyze_one(underlying: str, t: pa.Table, cfg: AnalysisConfig) -> ChainAnal
     by_exp["oi_call_wall"], by_exp["oi_put_wall"] = _oi_walls_per_group(ge, K, is_call, oi, S)
     by_expiry = pa.table(by_exp)
 
-    # --- by strike (all expiries)
-    gs = group_by(K)
-    call_gex_abs = np.abs(np.where(is_call, ex.gex_usd_per_1pct, 0.0))
-    put_gex_abs = np.abs(np.where(put, ex.gex_usd_per_1pct, 0.0))
     by_str = {
         "strike": gs.keys.astype(np.float64),
-        "call_oi": group_sum(gs, oi, is_call).astype(np.int64),
-        "put_oi": group_sum(gs, oi, put).astype(np.int64),
-        "gex_usd_per_1pct": group_sum(gs, ex.gex_usd_per_1pct),
-        "dex_shares": group_sum(gs, ex.dex_shares),
-        "call_volume": group_sum(gs, vol, is_call).astype(np.int64),
-        "put_volume": group_sum(gs, vol, put).astype(np.int64),
-        "call_gex_usd_per_1pct": group_sum(gs, ex.gex_usd_per_1pct, is_call),
-        "put_gex_usd_per_1pct": group_sum(gs, ex.gex_usd_per_1pct, put),
-        "vanna_usd_per_vol_pt": group_sum(gs, ex.vanna_usd_per_vol_pt),
-        "charm_shares_per_day": group_sum(gs, ex.charm_shares_per_day),
+        "call_oi": sums["s_call_oi"].astype(np.int64),
+        "put_oi": sums["s_put_oi"].astype(np.int64),
+        "gex_usd_per_1pct": sums["s_gex"],
+        "dex_shares": sums["s_dex"],
+        "call_volume": sums["s_call_volume"].astype(np.int64),
+        "put_volume": sums["s_put_volume"].astype(np.int64),
+        "call_gex_usd_per_1pct": sums["s_call_gex"],
+        "put_gex_usd_per_1pct": sums["s_put_gex"],
+        "vanna_usd_per_vol_pt": sums["s_vanna"],
+        "charm_shares_per_day": sums["s_charm"],
     }
     by_strike = pa.table(by_str)
     by_strike_live = _by_strike_live(expiry > np.datetime64(session, "D"), K, is_call, oi, vol, ex)
@@ -550,8 +1049,8 @@ def _analyze_one(underlying: str, t: pa.Table, cfg: AnalysisConfig) -> ChainAnal
 
     # --- levels
     strikes = gs.keys.astype(np.float64)
-    dollar_gamma_call = group_sum(gs, call_gex_abs)
-    dollar_gamma_put = group_sum(gs, put_gex_abs)
+    dollar_gamma_call = sums["s_call_gex_abs"]
+    dollar_gamma_put = sums["s_put_gex_abs"]
     levels: dict[str, Any] = {
         "zero_gamma": float("nan"),
         "call_wall": wall_above(strikes, dollar_gamma_call, S),
@@ -563,12 +1062,15 @@ def _analyze_one(underlying: str, t: pa.Table, cfg: AnalysisConfig) -> ChainAnal
     profile: dict[str, Any] = {}
     profile_by_expiry_t: pa.Table | None = None
     if cfg.profile:
-        profile = _profile(cfg, S, K, t_years, gk, w * mult, expiry, session)
+        if curves is not None and curves.profile is not None:
+            profile, profile_by_expiry_t = curves.profile, curves.profile_by_expiry
+        else:
+            profile = _profile(cfg, S, K, t_years, gk, w * mult, expiry, session)
+            profile_by_expiry_t = _profile_by_expiry(
+                cfg, S, K, t_years, gk, w * mult, -oi * mult, expiry
+            )
         levels["zero_gamma"] = profile["zero_gamma"]["all"]["level"]
         levels["zero_gamma_reason"] = profile["zero_gamma"]["all"]["reason"]
-        profile_by_expiry_t = _profile_by_expiry(
-            cfg, S, K, t_years, gk, w * mult, -oi * mult, expiry
-        )
 
     live_exp = group_max(ge, t_years) > 0
     trend = max_pain_trend(
@@ -589,8 +1091,9 @@ def _analyze_one(underlying: str, t: pa.Table, cfg: AnalysisConfig) -> ChainAnal
 
     surfaces: dict[str, Any] = {}
     if cfg.surfaces:
+        sf = curves.surfaces if curves is not None else None
         surfaces = _surfaces(
-            cfg, underlying, S, snap_ns, session, K, t_years, gk, is_call, w * mult
+            cfg, underlying, S, snap_ns, session, K, t_years, gk, is_call, w * mult, sf=sf
         )
 
     contracts = pa.table(
@@ -652,17 +1155,60 @@ def _ratio(num: float, den: float) -> float:
     return float(num) / float(den) if den else float("nan")
 
 
-def _vanna_charm(
-    cfg: AnalysisConfig, S: float, K: Float64Array, t: Float64Array, gk: _Greeks, is_call: BoolArray
-) -> tuple[Float64Array, Float64Array]:
-    """BSM vanna (per 1.00 vol) and charm (per year) with the contract's IV; NaN without one."""
+def _greeks_per_snapshot(
+    seg: np.ndarray | None,
+    S: Float64Array | float,
+    K: Float64Array,
+    t: Float64Array,
+    r: float,
+    q: Float64Array,
+    sigma: Float64Array,
+    is_call: BoolArray,
+    which: tuple[str, ...],
+) -> dict[str, Float64Array]:
+    """:func:`chainlens.pricing.greeks` of several snapshots' rows (``seg``: the snapshot of
+    each row; None: one snapshot), each snapshot on the path it takes alone: the snapshots
+    whose every row is regular (:func:`chainlens.pricing._bsm.regular_rows`, the closed
+    forms without masks) in one call, the others in another (the general path; the two agree
+    to the last digits only). Elementwise otherwise, so each row's greeks are those of its
+    snapshot alone."""
     from chainlens.pricing import greeks
+    from chainlens.pricing._bsm import regular_rows
+
+    if seg is None or seg.size == 0 or seg[0] == seg[-1]:
+        return greeks(S, K, t, r, q, sigma, is_call, which=which)
+    S_ = np.broadcast_to(np.asarray(S, dtype=np.float64), K.shape)
+    irregular = ~regular_rows(S_, K, t, r, q, sigma)
+    bad_seg = np.bincount(seg, weights=irregular) > 0
+    rows_bad = bad_seg[seg]
+    if not rows_bad.any() or rows_bad.all():
+        return greeks(S_, K, t, r, q, sigma, is_call, which=which)
+    out = {name: np.empty(K.size) for name in which}
+    for m in (~rows_bad, rows_bad):
+        g = greeks(S_[m], K[m], t[m], r, q[m], sigma[m], is_call[m], which=which)
+        for name in which:
+            out[name][m] = g[name]
+    return out
+
+
+def _vanna_charm(
+    cfg: AnalysisConfig,
+    S: Float64Array | float,
+    K: Float64Array,
+    t: Float64Array,
+    gk: _Greeks,
+    is_call: BoolArray,
+    seg: np.ndarray | None = None,
+) -> tuple[Float64Array, Float64Array]:
+    """BSM vanna (per 1.00 vol) and charm (per year) with the contract's IV; NaN without one
+    (``seg``: the snapshot of each row, :func:`_greeks_per_snapshot`)."""
 
     ok = np.isfinite(gk.sigma) & (gk.sigma > 0) & (t > 0) & np.isfinite(gk.gamma)
     if not ok.any():
         nan = np.full(K.size, np.nan)
         return nan, nan
-    g = greeks(
+    g = _greeks_per_snapshot(
+        seg,
         S,
         K,
         np.where(ok, t, 1.0),
@@ -670,7 +1216,7 @@ def _vanna_charm(
         gk.q,
         np.where(ok, gk.sigma, 0.2),
         is_call,
-        which=("vanna", "charm"),
+        ("vanna", "charm"),
     )
     return np.where(ok, g["vanna"], np.nan), np.where(ok, g["charm"], np.nan)
 
@@ -687,9 +1233,13 @@ def _oi_walls_per_group(
         g, k, v = ge.codes[m], K[m], oi[m]
         res = np.full(ge.n, np.nan)
         if g.size:
-            nodes, inv = np.unique(np.stack([g.astype(np.float64), k]), axis=1, return_inverse=True)
-            tot = np.bincount(inv.reshape(-1), weights=v)
-            ng, nk = nodes[0].astype(np.int64), nodes[1]
+            srt = np.lexsort((k, g))  # the distinct (group, strike) nodes in that order
+            gs_, ks_ = g[srt], k[srt]
+            new = np.r_[True, (gs_[1:] != gs_[:-1]) | (ks_[1:] != ks_[:-1])]
+            inv = np.empty(g.size, dtype=np.int64)
+            inv[srt] = np.cumsum(new) - 1
+            tot = np.bincount(inv, weights=v)  # each node summed in row order
+            ng, nk = gs_[new].astype(np.int64), ks_[new]
             # sort by group, then OI descending, then distance to spot ascending
             order = np.lexsort((np.abs(nk - S), -tot, ng))
             gs = ng[order]
@@ -727,6 +1277,13 @@ def _profile(
     terms = profile_terms(K, t, cfg.rate, gk.q, gk.sigma, W)
     lv = spot_grid(S, cfg.profile_half_width, cfg.profile_step)
     prof = gamma_profile(terms, lv)
+    return _profile_doc(S, lv, prof, ok, nxt)
+
+
+def _profile_doc(
+    S: float, lv: Float64Array, prof: Float64Array, ok: BoolArray, nxt: Any
+) -> dict[str, Any]:
+    """The ``profile`` document from the three profile columns (:func:`_profile`)."""
     names = ("all", "ex_0dte", "ex_next_expiry")
     zg = {}
     for j, nm in enumerate(names):
@@ -760,6 +1317,11 @@ def _profile_by_expiry(
     terms = profile_terms(K, t, cfg.rate, gk.q, gk.sigma, W)
     lv = spot_grid(S, cfg.profile_half_width, cfg.profile_step)
     pe = profile_by_expiry(expiry, terms.a, terms.b, terms.c, lv)
+    return _profile_by_expiry_table(lv, pe)
+
+
+def _profile_by_expiry_table(lv: Float64Array, pe: dict[str, Any]) -> pa.Table:
+    """The ``profile_by_expiry`` table of :func:`profile_by_expiry`'s result."""
     ne = pe["expiries"].size
     return pa.table(
         {
@@ -822,6 +1384,18 @@ def _vol_views(
     )
 
 
+@functools.lru_cache(maxsize=256)
+def _surface_axis(
+    snap_ns: int, session: dt.date, step_hours: float, n_sessions: int
+) -> tuple[np.ndarray, tuple[str, ...]]:
+    """:func:`_surface_times` and their ISO ``Z`` strings, once per snapshot instant (the
+    snapshots of a chunk share it; read-only array)."""
+    times = _surface_times(snap_ns, session, step_hours, n_sessions)
+    times.flags.writeable = False
+    iso = tuple(_iso_z(dt.datetime.fromtimestamp(x / 1e9, dt.UTC)) for x in times.tolist())
+    return times, iso
+
+
 def _surface_times(
     snap_ns: int, session: dt.date, step_hours: float, n_sessions: int
 ) -> np.ndarray:
@@ -859,17 +1433,23 @@ def _surfaces(
     gk: _Greeks,
     is_call: BoolArray,
     wm: Float64Array,
+    *,
+    sf: Any = None,
 ) -> dict[str, Any]:
-    """DX/GX surfaces over spot × time (seed 004), with futures-equivalent units."""
+    """DX/GX surfaces over spot × time (seed 004), with futures-equivalent units; ``sf``: the
+    :class:`~chainlens.exposure.Surfaces` when computed already (:func:`_curves_many`)."""
     from chainlens.exposure._surface import dealer_surfaces
 
-    times = _surface_times(snap_ns, session, cfg.surface_intraday_step_hours, cfg.surface_sessions)
+    times, iso = _surface_axis(
+        snap_ns, session, cfg.surface_intraday_step_hours, cfg.surface_sessions
+    )
     tau = (times - snap_ns) / 1e9 / SECONDS_PER_YEAR
     lv = spot_grid(S, cfg.surface_spot_half_width, cfg.surface_spot_step)
-    sf = dealer_surfaces(lv, tau, K, t, cfg.rate, gk.q, gk.sigma, is_call, wm)
+    if sf is None:
+        sf = dealer_surfaces(lv, tau, K, t, cfg.rate, gk.q, gk.sigma, is_call, wm)
     out: dict[str, Any] = {
         "spot_levels": lv,
-        "times": [_iso_z(dt.datetime.fromtimestamp(x / 1e9, dt.UTC)) for x in times.tolist()],
+        "times": list(iso),
         "hours_ahead": (times - snap_ns) / 3600e9,
         "dx_shares": sf.dx_shares,
         "gx_shares_per_usd": sf.gx_shares_per_usd,

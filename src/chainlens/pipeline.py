@@ -543,18 +543,8 @@ class _Prepared:
     by_ticker: pa.Table | None
 
 
-def _prepare(
-    window: UnderlyingWindow, config: PipelineConfig, *, trades: bool = True, records: bool = True
-) -> _Prepared:
-    """The chain analysis and the trades' side decomposition: the steps before the OI step.
-
-    ``trades=False`` leaves the trades out (``enriched`` and ``by_ticker`` ``None``): the
-    batched path enriches a whole chunk's trades at once (:func:`_enrich_chunk`), or
-    :func:`_enrich_one` does it for this window. ``records=False`` leaves the analysis
-    document's ``by_expiry``, ``by_strike`` (and ``by_strike_live``) records ``None``:
-    :func:`_chain_records` builds them for the chunk."""
-    from chainlens.analysis import analyze_chain
-
+def _today(window: UnderlyingWindow) -> pa.Table:
+    """The window's chain snapshot of its session (the latest one when there are several)."""
     u, d = window.underlying, window.session
     hist = window.history
     today = hist.filter(pc.equal(hist.column("trade_date"), pa.scalar(d, pa.date32())))
@@ -563,7 +553,36 @@ def _prepare(
     if pc.count_distinct(today.column("snapshot_ts")).as_py() > 1:  # keep the latest snapshot
         last = pc.max(today.column("snapshot_ts"))
         today = today.filter(pc.equal(today.column("snapshot_ts"), last))
-    analyses = analyze_chain(today, config.analysis)
+    return today
+
+
+def _prepare(
+    window: UnderlyingWindow,
+    config: PipelineConfig,
+    *,
+    trades: bool = True,
+    records: bool = True,
+    today: pa.Table | None = None,
+    analyses: list[Any] | None = None,
+) -> _Prepared:
+    """The chain analysis and the trades' side decomposition: the steps before the OI step.
+
+    ``trades=False`` leaves the trades out (``enriched`` and ``by_ticker`` ``None``): the
+    batched path enriches a whole chunk's trades at once (:func:`_enrich_chunk`), or
+    :func:`_enrich_one` does it for this window. ``records=False`` leaves the analysis
+    document's ``by_expiry``, ``by_strike`` (and ``by_strike_live``) records ``None``:
+    :func:`_chain_records` builds them for the chunk, and the chain result ``tables`` are
+    left empty: :func:`_chain_tables` builds them for the chunk. ``today`` and ``analyses``: the
+    window's :func:`_today` and its ``analyze_chain(today, config.analysis)`` when computed
+    already (:func:`chainlens.analysis.analyze_chains` over the chunk)."""
+    from chainlens.analysis import analyze_chain
+
+    u, d = window.underlying, window.session
+    hist = window.history
+    if today is None:
+        today = _today(window)
+    if analyses is None:
+        analyses = analyze_chain(today, config.analysis)
     ca = next((a for a in analyses if a.underlying == u), analyses[0])
     adoc = ca.to_json(tables=records)
     if ca.by_strike_live is not None:  # issue 10: the charts of an expiry day show live strikes
@@ -578,16 +597,10 @@ def _prepare(
     if not iv_ok and not ca.vol.get("expiries"):
         missing.append("iv")
 
-    tables: dict[str, pa.Table] = {
-        "by_strike": _with_underlying(ca.by_strike, u, d),
-        "by_expiry": _with_underlying(ca.by_expiry, u, d),
-    }
-    # issue 15: the (expiry, strike) and (expiry, spot level) grains, so that a view filtered
-    # to some expiries (or under short_all) sums stored rows instead of re-running the analysis
-    if ca.by_strike_expiry is not None:
-        tables["by_strike_expiry"] = _with_underlying(ca.by_strike_expiry, u, d)
-    if ca.profile_by_expiry is not None:
-        tables["profile_by_expiry"] = _with_underlying(ca.profile_by_expiry, u, d)
+    tables: dict[str, pa.Table] = {}
+    if records:
+        for key, t in _chain_tables_of(ca):
+            tables[key] = _with_underlying(t, u, d)
 
     # ---------------------------------------------------------------- flow
     prints = window.prints if window.prints is not None and window.prints.num_rows else None
@@ -609,9 +622,71 @@ def _prepare(
     return pr
 
 
+def _chain_tables_of(ca: Any) -> list[tuple[str, pa.Table]]:
+    """The result tables of an analysis, in their order: ``by_strike``, ``by_expiry`` and
+    (issue 15: the (expiry, strike) and (expiry, spot level) grains, so that a view filtered to
+    some expiries, or under short_all, sums stored rows instead of re-running the analysis)
+    ``by_strike_expiry`` and ``profile_by_expiry`` when there are."""
+    out = [("by_strike", ca.by_strike), ("by_expiry", ca.by_expiry)]
+    for key in ("by_strike_expiry", "profile_by_expiry"):
+        t = getattr(ca, key)
+        if t is not None:
+            out.append((key, t))
+    return out
+
+
+def _with_underlying_many(
+    ts: Sequence[pa.Table], underlyings: Sequence[str], sessions: Sequence[dt.date]
+) -> list[pa.Table]:
+    """``[_with_underlying(t, u, d) ...]`` with one column append per schema over the
+    concatenated tables, then a slice per table (equal tables)."""
+    out: list[pa.Table | None] = [None] * len(ts)
+    groups: dict[pa.Schema, list[int]] = {}
+    for i, t in enumerate(ts):  # a loop over underlyings: group by schema
+        for sch, idx in groups.items():
+            if sch.equals(t.schema, check_metadata=True):
+                idx.append(i)
+                break
+        else:
+            groups[t.schema] = [i]
+    for idx in groups.values():
+        sizes = np.fromiter((ts[i].num_rows for i in idx), np.int64, len(idx))
+        cat = pa.concat_tables([ts[i] for i in idx])
+        names = cat.column_names
+        if "underlying" not in names:
+            und = np.repeat(np.asarray([underlyings[i] for i in idx], dtype=object), sizes)
+            cat = cat.append_column("underlying", pa.array(und, pa.string()))
+        if "session" not in names:
+            ses = np.repeat(np.asarray([sessions[i] for i in idx], dtype="datetime64[D]"), sizes)
+            cat = cat.append_column("session", pa.array(ses, pa.date32()))
+        cat = _with_underlying(cat, "", dt.date.min)  # the string normalisation only
+        at = np.r_[0, np.cumsum(sizes)]
+        for k, i in enumerate(idx):
+            out[i] = cat.slice(int(at[k]), int(sizes[k]))
+    return [t for t in out if t is not None]
+
+
+def _chain_tables(ready: Sequence[_Prepared]) -> None:
+    """The chain result tables (:func:`_chain_tables_of` with the ``underlying`` and
+    ``session`` columns) of the windows prepared with ``records=False``, for the chunk at once
+    (:func:`_with_underlying_many`)."""
+    parts = [_chain_tables_of(p.ca) for p in ready]
+    for key in ("by_strike", "by_expiry", "by_strike_expiry", "profile_by_expiry"):
+        idx, ts = [], []
+        for k, ps in enumerate(parts):
+            for name, t in ps:
+                if name == key:
+                    idx.append(k)
+                    ts.append(t)
+        us = [ready[k].window.underlying for k in idx]
+        ds = [ready[k].window.session for k in idx]
+        for k, t in zip(idx, _with_underlying_many(ts, us, ds), strict=True):
+            ready[k].tables[key] = t
+
+
 def _chain_records(ready: Sequence[_Prepared]) -> None:
-    """The ``by_expiry``, ``by_strike`` and ``by_strike_live`` records of the analysis
-    documents left out by ``_prepare(..., records=False)``, one records pass per table kind
+    """The ``by_expiry``, ``by_strike``, ``by_strike_live`` and ``vol.smile`` records of the
+    analysis documents left out by ``_prepare(..., records=False)``, one records pass per table kind
     over the chunk (:func:`_records_many`: the records ``ChainAnalysis.to_json`` builds)."""
     from chainlens.analysis import _row_value
 
@@ -620,6 +695,12 @@ def _chain_records(ready: Sequence[_Prepared]) -> None:
         recs = _records_many([getattr(ready[k].ca, key) for k in idx], fallback=_row_value)
         for k, r in zip(idx, recs, strict=True):
             ready[k].adoc[key] = r
+    # the vol document's smile records (ChainAnalysis.smile_shown) the same way
+    shown = [p.ca.smile_shown() for p in ready]
+    idx = [k for k, t in enumerate(shown) if t is not None]
+    recs = _records_many([shown[k] for k in idx], fallback=_row_value)
+    for k, r in zip(idx, recs, strict=True):
+        ready[k].adoc["vol"]["smile"] = r
 
 
 def _enrich_one(pr: _Prepared, config: PipelineConfig) -> None:
@@ -1135,8 +1216,11 @@ def analyze_underlyings(
     The print events, notable prints, dark pool and TWAP programs of the chunk are one call
     each too (:func:`chainlens.batched.print_events_many`, :func:`~chainlens.batched.notable_many`,
     :func:`~chainlens.batched.darkpool_many`). When the chunk pass fails, each window's flow
-    runs alone. The chain analysis and the per-name document stay per window;
-    :data:`STAGE_CPU` measures every stage.
+    runs alone. The chain analysis runs once per chunk too
+    (:func:`chainlens.analysis.analyze_chains`: contract-level greeks and exposures, gamma
+    profiles and surfaces batched; each analysis bit for bit that of the window alone); its
+    aggregates and the per-name document stay per window; :data:`STAGE_CPU` measures every
+    stage.
     """
     import time
 
@@ -1145,12 +1229,26 @@ def analyze_underlyings(
     t0 = time.process_time()
     out: list[UnderlyingResult | ChainlensError | None] = [None] * len(windows)
     ready: list[tuple[int, _Prepared]] = []
-    for i, w in enumerate(windows):  # a loop over underlyings: the chain analysis
+    todays: list[tuple[int, pa.Table]] = []
+    for i, w in enumerate(windows):  # a loop over underlyings: each one's snapshot
         try:
-            ready.append((i, _prepare(w, config, trades=False, records=False)))
+            todays.append((i, _today(w)))
+        except ChainlensError as exc:
+            out[i] = exc
+    # the contract-level step (greeks, exposures) of the chunk's snapshots in one pass
+    from chainlens.analysis import analyze_chains
+
+    chains = analyze_chains([t for _, t in todays], config.analysis)
+    for (i, today), an in zip(todays, chains, strict=True):  # a loop over underlyings
+        try:
+            if isinstance(an, ChainlensError):
+                raise an
+            p = _prepare(windows[i], config, trades=False, records=False, today=today, analyses=an)
+            ready.append((i, p))
         except ChainlensError as exc:
             out[i] = exc
     _chain_records([p for _, p in ready])
+    _chain_tables([p for _, p in ready])
     t0 = _stage("chain", t0)
     # the trades of the whole chunk enriched in one pass; a failure: each window alone
     try:

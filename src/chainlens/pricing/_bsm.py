@@ -315,6 +315,25 @@ def _greeks_numpy(
     return out
 
 
+def regular_rows(S, K, t, r, q, sigma) -> np.ndarray:
+    """Per contract, the conditions of :func:`_all_regular` (broadcast): a batch of several
+    snapshots calls :func:`greeks` on the snapshots that are all regular apart from the others,
+    so that each takes the path it takes alone (the paths differ in the last digits)."""
+    return (
+        np.isfinite(S)
+        & np.isfinite(K)
+        & np.isfinite(t)
+        & np.isfinite(r)
+        & np.isfinite(q)
+        & np.isfinite(sigma)
+        & (S > 0)
+        & (K > 0)
+        & (t > T_MIN_YEARS)
+        & (sigma > 0)
+        & (sigma * np.sqrt(t) > SIGMA_SQRT_T_MIN)
+    )
+
+
 def _all_regular(S, K, t, r, q, sigma) -> bool:
     """Every contract finite, ``S, K > 0``, ``t > T_MIN_YEARS``, ``sigma sqrt t`` not tiny."""
     return bool(

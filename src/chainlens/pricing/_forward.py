@@ -10,7 +10,7 @@ import pyarrow as pa
 from chainlens import conventions
 from chainlens.errors import InputError
 
-__all__ = ["FORWARD_PAIRS", "FORWARD_SCHEMA", "implied_forwards"]
+__all__ = ["FORWARD_PAIRS", "FORWARD_SCHEMA", "forwards_by_group", "implied_forwards"]
 
 #: Pairs nearest the money combined per expiry (median after trimming).
 FORWARD_PAIRS = 5
@@ -127,68 +127,11 @@ def implied_forwards(
 
     uniq_days, inv = np.unique(days, return_inverse=True)
     n_exp = uniq_days.shape[0]
-    # per expiry t for fallbacks: median of the finite t of its contracts
-    t_exp = np.full(n_exp, np.nan)
-    ok_t = np.isfinite(t)
-    order_t = np.lexsort((t, inv))
-    order_t = order_t[ok_t[order_t]]
-    g_t = inv[order_t]
-    starts = np.searchsorted(g_t, np.arange(n_exp), side="left")
-    ends = np.searchsorted(g_t, np.arange(n_exp), side="right")
-    has = ends > starts
-    lo_mid = order_t[np.where(has, (starts + ends - 1) // 2, 0)]
-    hi_mid = order_t[np.where(has, (starts + ends) // 2, 0)]
-    t_exp[has] = 0.5 * (t[lo_mid[has]] + t[hi_mid[has]])
-
-    # valid two-sided quotes
-    valid = np.isfinite(b) & np.isfinite(a) & np.isfinite(K) & ok_t & (b > 0) & (a >= b) & (t > 0)
-    idx = np.flatnonzero(valid)
-    # pair a put and a call with equal (expiry, t, strike): sort puts before calls
-    o = idx[np.lexsort((c[idx], K[idx], t[idx], days[idx]))]
-    same = (days[o[:-1]] == days[o[1:]]) & (t[o[:-1]] == t[o[1:]]) & (K[o[:-1]] == K[o[1:]])
-    pair = same & ~c[o[:-1]] & c[o[1:]]
-    put_i = o[:-1][pair]
-    call_i = o[1:][pair]
-    mid_c = 0.5 * (b[call_i] + a[call_i])
-    mid_p = 0.5 * (b[put_i] + a[put_i])
-    tp = t[call_i]
-    disc = np.exp(-rate * tp)
-    f_k = K[call_i] + (mid_c - mid_p) / disc
-    dist = np.abs(mid_c - mid_p)
-    g = inv[call_i]
-    # nearest n pairs per expiry
-    op = np.lexsort((dist, g))
-    g_sorted = g[op]
-    first = np.searchsorted(g_sorted, g_sorted, side="left")
-    rank = np.arange(op.shape[0]) - first
-    keep = op[rank < n_nearest]
-    gk = g[keep]
-    fk = f_k[keep]
-    tk = tp[keep]
-    bounds = np.searchsorted(gk, np.arange(n_exp + 1), side="left")  # keep is grouped by g
-
-    forward = np.full(n_exp, np.nan)
-    t_out = t_exp.copy()
-    n_pairs = np.zeros(n_exp, dtype=np.int32)
-    for e in range(n_exp):  # one iteration per expiry (tens), not per contract
-        lo, hi = bounds[e], bounds[e + 1]
-        if hi <= lo:
-            continue
-        vals = fk[lo:hi]
-        m = np.median(vals)
-        mad = 1.4826 * np.median(np.abs(vals - m))
-        sel = np.abs(vals - m) <= max(_TRIM_MADS * mad, 1e-12 * abs(m))
-        forward[e] = np.median(vals[sel])
-        t_out[e] = np.median(tk[lo:hi][sel])
-        n_pairs[e] = int(sel.sum())
+    t_out, forward, carry, n_pairs = forwards_by_group(
+        inv.reshape(-1), n_exp, K, c, b, a, np.full(n_exp, float(spot)), t, rate,
+        n_nearest=n_nearest, dividend_yield=dividend_yield,
+    )  # fmt: skip
     parity = n_pairs > 0
-    fb = ~parity
-    forward[fb] = spot * np.exp((rate - dividend_yield) * t_out[fb])
-    with np.errstate(divide="ignore", invalid="ignore"):
-        carry = np.where(
-            t_out > 0, rate - np.log(forward / spot) / np.where(t_out > 0, t_out, 1.0), np.nan
-        )
-    carry = np.where(fb & np.isfinite(t_out), dividend_yield, carry)
     return pa.table(
         {
             "expiry": pa.array(uniq_days.astype("datetime64[D]"), pa.date32()),
@@ -200,3 +143,113 @@ def implied_forwards(
         },
         schema=FORWARD_SCHEMA,
     )
+
+
+def _segment_median(g: np.ndarray, v: np.ndarray, n: int) -> np.ndarray:
+    """Median of ``v`` per group code ``g`` in ``[0, n)`` (NaN for an empty group).
+
+    The middle value of each sorted group, or the mean of the two middle values
+    (``(a + b) / 2``, as :func:`numpy.median`), without a Python loop over groups."""
+    out = np.full(n, np.nan)
+    if g.size == 0:
+        return out
+    o = np.lexsort((v, g))
+    vs = v[o]
+    cnt = np.bincount(g, minlength=n)
+    start = np.cumsum(cnt) - cnt
+    has = cnt > 0
+    lo = (start + (cnt - 1) // 2)[has]
+    hi = (start + cnt // 2)[has]
+    out[has] = (vs[lo] + vs[hi]) / 2
+    return out
+
+
+def forwards_by_group(
+    group: np.ndarray,
+    n_groups: int,
+    K: np.ndarray,
+    is_call: np.ndarray,
+    bid: np.ndarray,
+    ask: np.ndarray,
+    spot: np.ndarray,
+    t: np.ndarray,
+    rate: float,
+    *,
+    n_nearest: int = FORWARD_PAIRS,
+    dividend_yield: float = conventions.DEFAULT_DIVIDEND_YIELD,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    r"""The parity forward of every group of contracts at once (:func:`implied_forwards`).
+
+    Parameters
+    ----------
+    group
+        Group code per contract in ``[0, n_groups)``: the expiry of one underlying snapshot
+        (:func:`implied_forwards`), or (underlying, expiry) over a chunk of snapshots.
+    n_groups
+        Number of groups.
+    K, is_call, bid, ask, t
+        Per contract, as in :func:`implied_forwards` (USD per share; years ACT/365).
+    spot
+        Underlying price (USD) per group.
+    rate, n_nearest, dividend_yield
+        As in :func:`implied_forwards`.
+
+    Returns
+    -------
+    tuple of ndarray
+        Per group: ``t_years`` (years), ``forward`` (USD), ``carry_q`` (continuous per
+        year), ``n_pairs`` (int32); the formulas of :func:`implied_forwards` (Notes), each
+        group on its own contracts only, pairs ranked in row order on ties.
+    """
+    n_exp = n_groups
+    inv = np.asarray(group, dtype=np.int64)
+    c = is_call
+    # per group t for fallbacks: median of the finite t of its contracts
+    ok_t = np.isfinite(t)
+    t_exp = _segment_median(inv[ok_t], t[ok_t], n_exp)
+
+    # valid two-sided quotes
+    valid = (
+        np.isfinite(bid) & np.isfinite(ask) & np.isfinite(K) & ok_t & (bid > 0) & (ask >= bid)
+        & (t > 0)
+    )  # fmt: skip
+    idx = np.flatnonzero(valid)
+    # pair a put and a call with equal (group, t, strike): sort puts before calls
+    o = idx[np.lexsort((c[idx], K[idx], t[idx], inv[idx]))]
+    same = (inv[o[:-1]] == inv[o[1:]]) & (t[o[:-1]] == t[o[1:]]) & (K[o[:-1]] == K[o[1:]])
+    pair = same & ~c[o[:-1]] & c[o[1:]]
+    put_i = o[:-1][pair]
+    call_i = o[1:][pair]
+    mid_c = 0.5 * (bid[call_i] + ask[call_i])
+    mid_p = 0.5 * (bid[put_i] + ask[put_i])
+    tp = t[call_i]
+    disc = np.exp(-rate * tp)
+    f_k = K[call_i] + (mid_c - mid_p) / disc
+    dist = np.abs(mid_c - mid_p)
+    g = inv[call_i]
+    # nearest n pairs per group
+    op = np.lexsort((dist, g))
+    g_sorted = g[op]
+    first = np.searchsorted(g_sorted, g_sorted, side="left")
+    rank = np.arange(op.shape[0]) - first
+    keep = op[rank < n_nearest]
+    gk, fk, tk = g[keep], f_k[keep], tp[keep]
+    # median, then drop the forwards further than 3 scaled MADs, then the median of the rest
+    m = _segment_median(gk, fk, n_exp)
+    dev = np.abs(fk - m[gk])
+    mad = 1.4826 * _segment_median(gk, dev, n_exp)
+    sel = dev <= np.maximum(_TRIM_MADS * mad, 1e-12 * np.abs(m))[gk]
+    forward = _segment_median(gk[sel], fk[sel], n_exp)
+    t_par = _segment_median(gk[sel], tk[sel], n_exp)
+    n_pairs = np.bincount(gk[sel], minlength=n_exp).astype(np.int32)
+    parity = n_pairs > 0
+    t_out = np.where(parity, t_par, t_exp)
+    fb = ~parity
+    spot = np.asarray(spot, dtype=np.float64)
+    forward[fb] = spot[fb] * np.exp((rate - dividend_yield) * t_out[fb])
+    with np.errstate(divide="ignore", invalid="ignore"):
+        carry = np.where(
+            t_out > 0, rate - np.log(forward / spot) / np.where(t_out > 0, t_out, 1.0), np.nan
+        )
+    carry = np.where(fb & np.isfinite(t_out), dividend_yield, carry)
+    return t_out, forward, carry, n_pairs
