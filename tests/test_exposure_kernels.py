@@ -88,6 +88,19 @@ def test_max_pain_hand_case_and_ties() -> None:
     assert np.isnan(max_pain(np.zeros(2, np.int64), k[:2], c[:2], np.zeros(2)).strike[0])
 
 
+def test_max_pain_skips_non_finite_strikes() -> None:
+    """A NaN or infinite strike is no candidate (it crashed the kernel with an IndexError):
+    the hand case above with such rows added gives the same answer, and a group holding only
+    such rows has none."""
+    k = np.array([95.0, 100, 105, 95, 100, 105, np.nan, np.inf])
+    c = np.array([True, True, True, False, False, False, True, False])
+    oi = np.array([10.0, 20, 50, 40, 20, 5, 1000, 1000])
+    g = np.array([0, 0, 0, 0, 0, 0, 0, 1], np.int64)
+    got = max_pain(g, k, c, oi, n_groups=2)
+    assert got.strike[0] == 100.0 and got.pain_usd[0] == 75.0
+    assert np.isnan(got.strike[1]) and np.isnan(got.pain_usd[1])
+
+
 # ----------------------------------------------------------------------------- GEX
 
 

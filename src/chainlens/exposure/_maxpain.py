@@ -71,7 +71,9 @@ def max_pain(
 
     Notes
     -----
-    Candidates are the strikes listed in the group (any right, with or without OI).
+    Candidates are the strikes listed in the group (any right, with or without OI). A contract
+    whose strike is not finite (NaN, infinite) is no candidate and holds no OI here: its
+    intrinsic value is undefined.
 
     Examples
     --------
@@ -86,9 +88,12 @@ def max_pain(
     strike = np.asarray(strike, dtype=np.float64)
     oi = np.nan_to_num(np.asarray(open_interest, dtype=np.float64), nan=0.0)
     is_call = np.asarray(is_call, dtype=bool)
-    ng = int(group.max()) + 1 if n_groups is None else int(n_groups)
+    ng = (int(group.max()) + 1 if group.size else 0) if n_groups is None else int(n_groups)
     out = np.full(ng, np.nan)
     pain_out = np.full(ng, np.nan)
+    finite = np.isfinite(strike)
+    if not finite.all():
+        group, strike, oi, is_call = group[finite], strike[finite], oi[finite], is_call[finite]
     if group.size == 0:
         return MaxPain(out, pain_out)
 
