@@ -74,6 +74,8 @@ def enrich_many(parts: Sequence[pa.Table], config: object) -> list[pa.Table]:
     from chainlens.flow import enrich_trades
 
     sizes = [p.num_rows for p in parts]
+    if not sizes or min(sizes) == 0:
+        raise ValueError("enrich_many needs non-empty parts (per-part path)")
     t = pa.concat_tables(list(parts))
     seg = segment_ids(sizes)
     und, sym = t.column("underlying"), t.column("symbol")
@@ -93,15 +95,12 @@ def enrich_many(parts: Sequence[pa.Table], config: object) -> list[pa.Table]:
         .append_column(t.schema.field("symbol"), sym)
         .select(names)
     )
-    burst = e.column("burst_id").to_numpy()
-    # dense rank of the burst ids within each segment, from 1 (the per-part numbering)
-    width = int(burst.max()) + 1 if burst.size else 1
-    combined = seg * width + burst
-    uniq, inv = np.unique(combined, return_inverse=True)
-    useg = uniq // width
-    first = np.searchsorted(useg, useg, side="left")
-    local = np.arange(uniq.size, dtype=np.int64) - first + 1
-    e = _set(e, "burst_id", pa.array(local[inv.reshape(-1)]))
+    burst = np.asarray(e.column("burst_id").to_numpy(), dtype=np.int64)
+    # the burst ids (dense from 1, in (symbol key, side, time) order, the symbol key ordered
+    # by segment first) of a segment are one contiguous range: renumbered from 1 per segment
+    starts = np.cumsum([0, *sizes[:-1]])
+    local = burst - np.minimum.reduceat(burst, starts)[seg] + 1 if burst.size else burst
+    e = _set(e, "burst_id", pa.array(local))
     return split_rows(e, sizes)
 
 

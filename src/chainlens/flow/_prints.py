@@ -43,26 +43,43 @@ def detect_sweeps(
     n = trades.num_rows
     if n == 0:
         return np.zeros(0, np.int64), np.zeros(0, bool)
-    df = pl.from_arrow(trades.select(["ts", "symbol", "side_code", "exchange"]))
-    assert isinstance(df, pl.DataFrame)
-    df = df.with_columns(
-        pl.int_range(pl.len(), dtype=pl.Int64).alias("_row"),
-        pl.col("ts").cast(pl.Int64).alias("_t"),
-    ).sort(["symbol", "side_code", "_t", "_row"])
+    from chainlens.flow._keys import key_codes, sort_ranks
+
+    # sort keys as Polars' sort(["symbol", "side_code", ts, row]) orders them (nulls first)
+    sym = sort_ranks(trades.column("symbol"))
+    side_col = trades.column("side_code")
+    side = np.asarray(pc.fill_null(side_col.cast(pa.int64()), -(2**62)).to_numpy(), np.int64)
+    t_col = pc.cast(trades.column("ts"), pa.int64())
+    t = np.asarray(pc.fill_null(t_col, 0).to_numpy(), dtype=np.int64)
+    tv = np.asarray(pc.is_valid(t_col).to_numpy(zero_copy_only=False), dtype=bool)
+    order = np.lexsort((t, tv, side, sym))
+    ss, ds, ts_, vs = sym[order], side[order], t[order], tv[order]
     window_ns = int(round(window_ms * 1e6))
-    new = (
-        (pl.col("symbol") != pl.col("symbol").shift(1))
-        | (pl.col("side_code") != pl.col("side_code").shift(1))
-        | ((pl.col("_t") - pl.col("_t").shift(1)) > window_ns)
-    ).fill_null(True)
-    df = df.with_columns(new.cast(pl.Int64).cum_sum().alias("_burst"))
-    df = df.with_columns(
-        pl.col("exchange").n_unique().over("_burst").alias("_nx"),
-    )
-    df = df.sort("_row")
-    burst = df.get_column("_burst").to_numpy().astype(np.int64)
-    sweep = df.get_column("_nx").to_numpy() >= min_exchanges
-    return burst, sweep
+    new = np.ones(n, dtype=bool)
+    new[1:] = (ss[1:] != ss[:-1]) | (ds[1:] != ds[:-1]) | (ts_[1:] - ts_[:-1] > window_ns)
+    # a comparison with a null (symbol, side or time of either row) starts a burst
+    unknown = ~vs
+    if side_col.null_count:
+        unknown |= np.asarray(pc.is_null(side_col).to_numpy(zero_copy_only=False))[order]
+    sym_col = trades.column("symbol")
+    if sym_col.null_count:
+        unknown |= np.asarray(pc.is_null(sym_col).to_numpy(zero_copy_only=False))[order]
+    new[1:] |= unknown[1:] | unknown[:-1]
+    burst_sorted = np.cumsum(new)  # from 1, in sorted order
+    # distinct exchanges per burst: only bursts of two rows or more can reach two
+    size = np.bincount(burst_sorted)
+    nx = np.ones(size.size, dtype=np.int64)
+    multi = size[burst_sorted] >= 2
+    if multi.any():
+        ex = key_codes(trades.column("exchange"))[order][multi]
+        ex = ex - ex.min()
+        width = int(ex.max()) + 1
+        pairs = np.unique(burst_sorted[multi] * width + ex)
+        nx += np.bincount(pairs // width, minlength=size.size) - 1
+        nx[size < 2] = 1
+    burst = np.empty(n, dtype=np.int64)
+    burst[order] = burst_sorted
+    return burst, nx[burst] >= min_exchanges
 
 
 def print_events(trades: pa.Table) -> pa.Table:
