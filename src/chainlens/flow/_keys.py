@@ -12,10 +12,10 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-__all__ = ["instant_order", "key_codes", "sort_ranks"]
+__all__ = ["encoded", "instant_order", "key_codes", "sort_ranks"]
 
 
-def _encoded(col: pa.Array | pa.ChunkedArray) -> tuple[np.ndarray, pa.Array]:
+def encoded(col: pa.Array | pa.ChunkedArray) -> tuple[np.ndarray, pa.Array]:
     """Dictionary indices of ``col`` (``int64``, null -> ``len(dictionary)``) and the dictionary.
 
     A chunked column is encoded with one memo table, so every chunk carries the same
@@ -56,7 +56,7 @@ def key_codes(col: pa.Array | pa.ChunkedArray) -> np.ndarray:
     (codes ``0..k-1``, null ``k``)."""
     if pa.types.is_integer(col.type) and col.null_count == 0:
         return np.asarray(col.to_numpy(), dtype=np.int64)
-    return _encoded(col)[0]
+    return encoded(col)[0]
 
 
 def sort_ranks(col: pa.Array | pa.ChunkedArray) -> np.ndarray:
@@ -64,7 +64,7 @@ def sort_ranks(col: pa.Array | pa.ChunkedArray) -> np.ndarray:
     value, strings by their bytes; equal values get equal ranks, null the smallest rank."""
     if pa.types.is_integer(col.type) and col.null_count == 0:
         return np.asarray(col.to_numpy(), dtype=np.int64)
-    idx, d = _encoded(col)
+    idx, d = encoded(col)
     rank = np.empty(len(d) + 1, dtype=np.int64)
     rank[np.asarray(pc.array_sort_indices(d), dtype=np.int64)] = np.arange(len(d), dtype=np.int64)
     rank[len(d)] = -1  # null first

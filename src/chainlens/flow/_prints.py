@@ -88,7 +88,13 @@ def print_events(trades: pa.Table) -> pa.Table:
     Needs the enriched trade columns (``side_code``, ``premium_usd``, ``multileg``,
     ``burst_id``, ``is_sweep``, ``is_block_trade``). Price is the size-weighted average.
     """
-    df = pl.from_arrow(trades)
+    keys = ["underlying", "root", "symbol", "expiry", "strike", "right", "multiplier"]
+    used = [
+        "ts", "trade_date", *keys, "side_code", "size", "premium_usd", "price", "exchange",
+        "is_sweep", "multileg", "spot", "aggressiveness", "burst_id",
+        "deep_itm", "synthetic", "delta_notional_usd",
+    ]  # fmt: skip
+    df = pl.from_arrow(trades.select([c for c in used if c in trades.column_names]))
     assert isinstance(df, pl.DataFrame)
     extra = [
         pl.col(c).any() if c in ("deep_itm", "synthetic") else pl.col(c).sum()
@@ -101,7 +107,6 @@ def print_events(trades: pa.Table) -> pa.Table:
         .otherwise(-1 - pl.int_range(pl.len(), dtype=pl.Int64))
         .alias("_ev")
     )
-    keys = ["underlying", "root", "symbol", "expiry", "strike", "right", "multiplier"]
     ev = df.group_by("_ev", maintain_order=True).agg(
         pl.col("ts").min(),
         pl.col("trade_date").first(),
