@@ -129,7 +129,8 @@ def _condition_in(col: pa.ChunkedArray, conditions: Iterable[str]) -> np.ndarray
 
 
 def same_instant_packages(
-    underlying: pa.ChunkedArray | pa.Array, ts: pa.ChunkedArray | pa.Array,
+    underlying: pa.ChunkedArray | pa.Array,
+    ts: pa.ChunkedArray | pa.Array,
     symbol: pa.ChunkedArray | pa.Array,
 ) -> np.ndarray:
     """Rows whose (``underlying``, ``ts``) instant holds two or more distinct ``symbol`` values

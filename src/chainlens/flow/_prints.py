@@ -83,7 +83,7 @@ def detect_sweeps(
 
 
 def print_events(trades: pa.Table) -> pa.Table:
-    """Collapse trades into prints: a sweep is one print, any other trade is one print.
+    r"""Collapse trades into prints: a sweep is one print, any other trade is one print.
 
     Needs the enriched trade columns (``side_code``, ``premium_usd``, ``multileg``,
     ``burst_id``, ``is_sweep``, ``aggressiveness``...). Price is the size-weighted average.
