@@ -92,6 +92,14 @@ def tag_multileg(
     -------
     numpy.ndarray
         Boolean mask aligned with ``trades``.
+
+    Notes
+    -----
+    The condition rule runs on the column's dictionary (a handful of distinct codes); the
+    same-instant rule is :func:`same_instant_packages` (one stable sort by instant, no string
+    hashed per row). ``tests/test_flow_sorted_kernels.py`` checks both against the Polars
+    expressions ``condition.str.strip_chars().str.to_uppercase().is_in(...)`` and
+    ``symbol.n_unique().over([underlying, ts]) >= 2``.
     """
     n = trades.num_rows
     if n == 0:

@@ -36,9 +36,11 @@ def detect_sweeps(
     burst_id, is_sweep
         ``int64`` burst id per trade (a trade alone is its own burst) and the sweep flag.
 
-    Examples
-    --------
-    See ``tests/test_flow_prints.py`` for hand-worked cases.
+    Notes
+    -----
+    ``tests/test_flow_sorted_kernels.py`` checks them against the Polars expression of this
+    rule. Sorted once by (symbol rank, side, time) with ``numpy.lexsort`` (integer codes, no
+    string work per row); distinct exchanges are counted only over bursts of two rows or more.
     """
     n = trades.num_rows
     if n == 0:
