@@ -122,10 +122,10 @@ def print_events(trades: pa.Table) -> pa.Table:
     ev = (np.cumsum(head) - 1)[gid]
     e_n = rep.size
     counts = np.bincount(ev, minlength=e_n).astype(np.int64)
-    take = pa.array(rep, pa.int64())
+    keep = pa.array(head)  # the first rows, in row order (a filter: chunk by chunk)
 
     def first_of(name: str) -> pa.Array:
-        c = trades.column(name).take(take)
+        c = trades.column(name).filter(keep)
         c = c.combine_chunks() if isinstance(c, pa.ChunkedArray) else c
         if pa.types.is_string(c.type):
             c = c.cast(pa.large_string())
