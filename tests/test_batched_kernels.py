@@ -121,11 +121,17 @@ def windows(tmp_path_factory: pytest.TempPathFactory) -> list[UnderlyingWindow]:
         return list(iter_windows(st, d, st.underlyings(d), PipelineConfig()))
 
 
-def test_segmented_flow_kernels_equal_per_underlying(windows: list[UnderlyingWindow]) -> None:
+@pytest.mark.parametrize("engine", ["numpy", "numba"])
+def test_segmented_flow_kernels_equal_per_underlying(
+    windows: list[UnderlyingWindow], engine: str
+) -> None:
+    from chainlens._engine import force
+
     cfg = FlowConfig()
     ws = [w for w in windows if w.trades.num_rows]
     ref = [enrich_trades(w.trades, cfg) for w in ws]
-    got = enrich_many([w.trades for w in ws], cfg)
+    with force(engine):  # type: ignore[arg-type]
+        got = enrich_many([w.trades for w in ws], cfg)
     for a, b in zip(ref, got, strict=True):  # integer, boolean and row-wise: exactly
         assert a.schema.equals(b.schema)
         for name in a.column_names:

@@ -51,12 +51,6 @@ def split_rows(t: pa.Table, sizes: Sequence[int]) -> list[pa.Table]:
     return out
 
 
-def _prefixed(col: pa.ChunkedArray | pa.Array, seg: np.ndarray) -> pa.Array:
-    """``"<segment>|<value>"``: a key unique to its segment (nulls stay null)."""
-    tag = pc.cast(pa.array(seg), pa.string())
-    return pc.binary_join_element_wise(tag, pc.cast(col, pa.string()), "|")
-
-
 def _set(t: pa.Table, name: str, arr: pa.Array | pa.ChunkedArray) -> pa.Table:
     return t.set_column(t.column_names.index(name), t.schema.field(name), arr)
 
@@ -74,6 +68,8 @@ def enrich_many(parts: Sequence[pa.Table], config: object) -> list[pa.Table]:
     from chainlens.flow import enrich_trades
 
     sizes = [p.num_rows for p in parts]
+    if not sizes or min(sizes) == 0:
+        raise ValueError("enrich_many needs non-empty parts (per-part path)")
     t = pa.concat_tables(list(parts))
     seg = segment_ids(sizes)
     und, sym = t.column("underlying"), t.column("symbol")
@@ -93,15 +89,12 @@ def enrich_many(parts: Sequence[pa.Table], config: object) -> list[pa.Table]:
         .append_column(t.schema.field("symbol"), sym)
         .select(names)
     )
-    burst = e.column("burst_id").to_numpy()
-    # dense rank of the burst ids within each segment, from 1 (the per-part numbering)
-    width = int(burst.max()) + 1 if burst.size else 1
-    combined = seg * width + burst
-    uniq, inv = np.unique(combined, return_inverse=True)
-    useg = uniq // width
-    first = np.searchsorted(useg, useg, side="left")
-    local = np.arange(uniq.size, dtype=np.int64) - first + 1
-    e = _set(e, "burst_id", pa.array(local[inv.reshape(-1)]))
+    burst = np.asarray(e.column("burst_id").to_numpy(), dtype=np.int64)
+    # the burst ids (dense from 1, in (symbol key, side, time) order, the symbol key ordered
+    # by segment first) of a segment are one contiguous range: renumbered from 1 per segment
+    starts = np.cumsum([0, *sizes[:-1]])
+    local = burst - np.minimum.reduceat(burst, starts)[seg] + 1 if burst.size else burst
+    e = _set(e, "burst_id", pa.array(local))
     return split_rows(e, sizes)
 
 
@@ -109,8 +102,11 @@ def tag_moneyness_many(
     parts: Sequence[pa.Table], chains: Sequence[pa.Table | None], config: object
 ) -> list[pa.Table]:
     """:func:`chainlens.flow.tag_moneyness` of each (trades, chain) pair in one call: the
-    ``symbol`` join key is prefixed with the pair's index, so a trade meets its own chain
-    only. Equal per pair to the per-pair call (row-wise once joined)."""
+    ``symbol`` join key becomes an integer unique to (pair, symbol) (``pair * (D + 1) +``
+    the symbol's code in one dictionary of every trade and chain symbol; null stays null), so
+    a trade meets its own chain only. Equal per pair to the per-pair call (row-wise once
+    joined)."""
+    from chainlens.flow._keys import encoded
     from chainlens.flow._premium import tag_moneyness
 
     cfg = config
@@ -118,19 +114,39 @@ def tag_moneyness_many(
     t = pa.concat_tables(list(parts))
     seg = segment_ids(sizes)
     sym = t.column("symbol")
-    tt = _set(t, "symbol", _prefixed(sym, seg))
     cols = ["symbol", "delta", "iv", "spot"]
-    cparts = []
-    for i, c in enumerate(chains):
+    for c in chains:  # a loop over underlyings: the chain columns are there
         if c is None or "symbol" not in c.column_names:
             raise ValueError("every chain needs a symbol column (per-part path)")
+    csizes = [c.num_rows for c in chains]  # type: ignore[union-attr]
+    every = pa.chunked_array(
+        [*sym.cast(pa.string()).chunks]
+        + [ch for c in chains for ch in c.column("symbol").cast(pa.string()).chunks],  # type: ignore[union-attr]
+        type=pa.string(),
+    )
+    codes, d = encoded(every)
+    width = len(d) + 1
+    n = t.num_rows
+    tcode = codes[:n]
+    tt = t.set_column(
+        t.column_names.index("symbol"), pa.field("symbol", pa.int64()),
+        pa.array(seg * width + tcode, pa.int64(), mask=tcode == len(d)),
+    )  # fmt: skip
+    ccode = codes[n:]
+    ckey = segment_ids(csizes) * width + ccode
+    cparts = []
+    off = np.cumsum([0, *csizes])
+    for i, c in enumerate(chains):  # a loop over underlyings: each chain's columns
+        assert c is not None
         have = [x for x in cols if x in c.column_names]
         c = c.select(have)
         for x in cols:
             if x not in have:
                 c = c.append_column(x, pa.nulls(c.num_rows, pa.float64()))
         c = c.select(cols)
-        c = _set(c, "symbol", _prefixed(c.column("symbol"), np.full(c.num_rows, i, np.int64)))
+        a, b = int(off[i]), int(off[i + 1])
+        key = pa.array(ckey[a:b], pa.int64(), mask=ccode[a:b] == len(d))
+        c = c.set_column(0, pa.field("symbol", pa.int64()), key)
         cparts.append(c.cast(pa.schema([pa.field(x, c.schema.field(x).type) for x in cols])))
     ch = pa.concat_tables(cparts, promote_options="permissive")
     out = tag_moneyness(
@@ -139,7 +155,8 @@ def tag_moneyness_many(
         deep_itm_delta=cfg.deep_itm_delta,  # type: ignore[attr-defined]
         deep_itm_pct=cfg.deep_itm_pct,  # type: ignore[attr-defined]
     )
-    return split_rows(_set(out, "symbol", sym), sizes)
+    i_sym = out.column_names.index("symbol")
+    return split_rows(out.set_column(i_sym, t.schema.field("symbol"), sym), sizes)
 
 
 # --------------------------------------------------------------------------- decomposition
@@ -157,10 +174,12 @@ def _bool(t: pa.Table, name: str) -> np.ndarray:
 
 def _labels(diff: np.ndarray, total: np.ndarray, eps: float) -> pa.Array:
     """``bullish`` if diff > eps·total, ``bearish`` if diff < -eps·total, else ``neutral``."""
-    out = np.where(
-        diff > eps * total, "bullish", np.where(diff < -eps * total, "bearish", "neutral")
-    )
-    return pa.array(out, pa.large_string())
+    with np.errstate(invalid="ignore"):
+        code = np.where(diff > eps * total, 0, np.where(diff < -eps * total, 1, 2))
+    return _LABEL_NAMES.take(pa.array(code, pa.int8()))
+
+
+_LABEL_NAMES = pa.array(["bullish", "bearish", "neutral"], pa.large_string())
 
 
 def _ratio(num: np.ndarray, den: np.ndarray, ok: np.ndarray) -> pa.Array:
@@ -432,13 +451,12 @@ def flow_many(
     w = row_weights(cat)  # row-wise: shared by the four groupings
     dec: dict[tuple[str, ...], tuple[pa.Table, np.ndarray]] = {
         by: decompose_segmented(cat, seg, ns, by, label_epsilon=eps, weights=w)
-        for by in (
-            (),
-            ("underlying",),
-            ("underlying", "expiry"),
-            ("underlying", "expiry", "strike"),
-        )
+        for by in (("underlying",), ("underlying", "expiry"), ("underlying", "expiry", "strike"))
     }
+    # the whole-segment decomposition: the per-ticker rows (one group per segment, the same
+    # sums) without the key column
+    t_u, off_u = dec[("underlying",)]
+    dec[()] = (t_u.drop_columns(["underlying"]), off_u)
 
     def part(by: tuple[str, ...], i: int) -> pa.Table:
         t, off = dec[by]

@@ -100,18 +100,29 @@ def enrich_trades(trades: pa.Table, config: FlowConfig | None = None) -> pa.Tabl
     burst, sweep = detect_sweeps(
         t, window_ms=cfg.sweep_window_ms, min_exchanges=cfg.sweep_min_exchanges
     )
-    df = pl.DataFrame({"b": burst, "s": sweep, "q": t.column("size").to_numpy(), "p": prem})
-    df = df.with_columns(
-        pl.when(pl.col("s")).then(pl.col("q").sum().over("b")).otherwise(pl.col("q")).alias("qq"),
-        pl.when(pl.col("s")).then(pl.col("p").sum().over("b")).otherwise(pl.col("p")).alias("pp"),
-    )
-    block = (df["qq"].to_numpy() >= cfg.block_min_contracts) | (
-        df["pp"].to_numpy() >= cfg.block_min_premium_usd
-    )
+    block = _blocks(burst, sweep, t.column("size"), prem, cfg)
     t = t.append_column("burst_id", pa.array(burst))
     t = t.append_column("is_sweep", pa.array(sweep))
     t = t.append_column("is_block", pa.array(block))
     return t.append_column("synthetic", pa.array(tag_synthetic(t)))
+
+
+def _blocks(
+    burst: np.ndarray, sweep: np.ndarray, size: pa.ChunkedArray, prem: np.ndarray, cfg: FlowConfig
+) -> np.ndarray:
+    """``is_block``: the trade's size and premium, or its sweep's sums (over its burst), at or
+    above ``block_min_contracts`` / ``block_min_premium_usd``. A null size adds nothing."""
+    q = np.asarray(pc.fill_null(size.cast(pa.float64()), 0.0).to_numpy(), dtype=np.float64)
+    qn = np.asarray(pc.is_null(size).to_numpy(zero_copy_only=False), dtype=bool)
+    qq, pp = q, prem
+    if sweep.any():
+        sums_q = np.bincount(burst[sweep], weights=q[sweep])
+        sums_p = np.bincount(burst[sweep], weights=prem[sweep])
+        qq = np.where(sweep, sums_q[np.where(sweep, burst, 0)], q)
+        pp = np.where(sweep, sums_p[np.where(sweep, burst, 0)], prem)
+    with np.errstate(invalid="ignore"):
+        by_q = (qq >= cfg.block_min_contracts) & ~(qn & ~sweep)
+        return by_q | (pp >= cfg.block_min_premium_usd)
 
 
 def contract_scores(trades: pa.Table, chain: pa.Table, stats: pa.Table | None = None) -> pa.Table:

@@ -23,6 +23,7 @@ __all__ = [
     "decompose_premium",
     "flip_summary",
     "premium_usd",
+    "same_instant_packages",
     "tag_moneyness",
     "tag_multileg",
     "tag_synthetic",
@@ -91,24 +92,103 @@ def tag_multileg(
     -------
     numpy.ndarray
         Boolean mask aligned with ``trades``.
+
+    Notes
+    -----
+    The condition rule runs on the column's dictionary (a handful of distinct codes); the
+    same-instant rule is :func:`same_instant_packages` (one stable sort by instant, no string
+    hashed per row). ``tests/test_flow_sorted_kernels.py`` checks both against the Polars
+    expressions ``condition.str.strip_chars().str.to_uppercase().is_in(...)`` and
+    ``symbol.n_unique().over([underlying, ts]) >= 2``.
     """
     n = trades.num_rows
     if n == 0:
         return np.zeros(0, dtype=bool)
-    codes = pa.array(sorted({c.strip().upper() for c in conditions}), type=pa.string())
     if "condition" in trades.column_names:
-        cond = pc.utf8_upper(pc.utf8_trim_whitespace(trades.column("condition").cast(pa.string())))
-        by_cond = pc.fill_null(pc.is_in(cond, value_set=codes), False).to_numpy(
-            zero_copy_only=False
-        )
+        by_cond = _condition_in(trades.column("condition"), conditions)
     else:
         by_cond = np.zeros(n, dtype=bool)
     if not same_ts:
-        return np.asarray(by_cond, dtype=bool)
-    df = pl.from_arrow(trades.select(["underlying", "ts", "symbol"]))
-    assert isinstance(df, pl.DataFrame)
-    n_contracts = df.select(pl.col("symbol").n_unique().over(["underlying", "ts"])).to_series()
-    return np.asarray(by_cond, dtype=bool) | (n_contracts.to_numpy() >= 2)
+        return by_cond
+    cols = (trades.column(c) for c in ("underlying", "ts", "symbol"))
+    return by_cond | same_instant_packages(*cols)
+
+
+def _condition_in(col: pa.ChunkedArray, conditions: Iterable[str]) -> np.ndarray:
+    """``condition`` (upper-cased, stripped) in ``conditions``, per row (null: False). The
+    string work runs on the column's dictionary (a handful of distinct codes), not per row."""
+    codes = pa.array(sorted({c.strip().upper() for c in conditions}), type=pa.string())
+    if pa.types.is_dictionary(col.type):
+        col = col.cast(col.type.value_type)
+    enc = pc.dictionary_encode(col.cast(pa.string()))
+    chunks = enc.chunks if isinstance(enc, pa.ChunkedArray) else [enc]
+    out = np.zeros(len(col), dtype=bool)
+    pos, seen = 0, None
+    for c in chunks:  # a loop over Arrow chunks (one shared dictionary: looked up once)
+        d = c.dictionary
+        if seen is None or seen[0] is not d and not seen[0].equals(d):
+            hit = pc.is_in(pc.utf8_upper(pc.utf8_trim_whitespace(d)), value_set=codes)
+            hit_np = pc.fill_null(hit, False).to_numpy(zero_copy_only=False)
+            seen = (d, np.append(np.asarray(hit_np, dtype=bool), False))
+        idx = pc.fill_null(c.indices, len(d)).to_numpy(zero_copy_only=False)
+        out[pos : pos + len(c)] = seen[1][idx]
+        pos += len(c)
+    return out
+
+
+def same_instant_packages(
+    underlying: pa.ChunkedArray | pa.Array,
+    ts: pa.ChunkedArray | pa.Array,
+    symbol: pa.ChunkedArray | pa.Array,
+) -> np.ndarray:
+    """Rows whose (``underlying``, ``ts``) instant holds two or more distinct ``symbol`` values
+    (null is a value of its own): the same-instant package rule of :func:`tag_multileg`.
+
+    Notes
+    -----
+    Rows are sorted by the instant (one stable ``argsort`` of the combined key
+    ``underlying code * span + (ts - min ts)`` when it fits 62 bits, else ``lexsort``); an
+    instant holds two distinct symbols exactly when two neighbours of that sorted instant
+    differ, so only rows that share their instant with the row before them compare symbols
+    (no symbol is hashed). Cost: O(N) on input already in (underlying, ts) order, else one sort.
+    """
+    from chainlens.flow._keys import instant_order
+
+    n = len(ts)
+    if n == 0:
+        return np.zeros(0, dtype=bool)
+    order, new = instant_order(underlying, ts)
+    pos = np.flatnonzero(~new)  # sorted positions sharing the instant of the one before
+    out = np.zeros(n, dtype=bool)
+    if pos.size == 0:
+        return out
+    differ = _differs(symbol, order[pos], order[pos - 1])
+    # the rows of instants with two rows or more (sorted positions), numbered by instant
+    shared = np.zeros(n, dtype=bool)
+    shared[pos] = True
+    shared[pos - 1] = True
+    m = np.flatnonzero(shared)
+    g = np.cumsum(new[m]) - 1
+    multi = np.zeros(int(g[-1]) + 1, dtype=bool)
+    multi[g[np.searchsorted(m, pos[differ])]] = True
+    out[order[m]] = multi[g]
+    return out
+
+
+def _np(a: pa.Array | pa.ChunkedArray) -> np.ndarray:
+    return a.to_numpy(zero_copy_only=False) if isinstance(a, pa.Array) else a.to_numpy()
+
+
+def _differs(col: pa.ChunkedArray | pa.Array, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Rows ``a[i]`` and ``b[i]`` of ``col`` hold different values (null equals only null)."""
+    if pa.types.is_integer(col.type) and col.null_count == 0:
+        x = np.asarray(col.to_numpy(), dtype=np.int64)
+        return x[a] != x[b]
+    xa, xb = col.take(pa.array(a)), col.take(pa.array(b))
+    ne = np.asarray(_np(pc.fill_null(pc.not_equal(xa, xb), False)), dtype=bool)
+    if xa.null_count or xb.null_count:
+        ne |= np.asarray(_np(pc.is_null(xa)), bool) != np.asarray(_np(pc.is_null(xb)), bool)
+    return ne
 
 
 def tag_moneyness(
@@ -219,48 +299,43 @@ def tag_synthetic(trades: pa.Table) -> np.ndarray:
     if n == 0:
         return np.zeros(0, dtype=bool)
     # Sorted segments instead of hash windows (Polars' ``over`` with one group per instant
-    # costs ~10x more): rows sorted by (underlying, ts, strike); a (underlying, ts, strike)
-    # group holds both rights when its smallest and largest right codes differ (null is a
-    # value of its own, as in ``n_unique``); NaN strikes form one group.
-    und = pc.dictionary_encode(trades.column("underlying")).combine_chunks()
-    u = pc.fill_null(und.indices, -1).to_numpy(zero_copy_only=False).astype(np.int64)
-    ts = pc.fill_null(trades.column("ts").cast(pa.int64()), np.iinfo(np.int64).min)
-    t = ts.to_numpy()
-    k = _f64col(trades, "strike", n)
-    k = np.where(np.isnan(k), np.inf, k) + 0.0  # NaN (and null) strikes: one group
-    kn = np.isnan(_f64col(trades, "strike", n)) & ~pc.is_null(trades.column("strike")).to_numpy(
-        zero_copy_only=False
-    )
-    r = trades.column("right")
-    rc = np.where(
-        pc.is_null(r).to_numpy(zero_copy_only=False),
-        3,
-        np.where(pc.fill_null(pc.equal(r, "C"), False).to_numpy(zero_copy_only=False), 0,
-                 np.where(pc.fill_null(pc.equal(r, "P"), False).to_numpy(zero_copy_only=False),
-                          1, 2)),
-    ).astype(np.int64)  # fmt: skip
-    other = rc == 2
-    if other.any():  # rights other than C/P/null: exact distinct values
-        _, inv = np.unique(np.asarray(r.to_pylist(), dtype=object)[other].astype(str),
-                           return_inverse=True)  # fmt: skip
-        rc[other] = 4 + inv.reshape(-1)
+    # costs ~10x more): rows sorted by instant (underlying, ts); only instants of two rows or
+    # more can hold a call and a put at one strike, so only their rows are sorted further by
+    # strike; a (underlying, ts, strike) group holds both rights when its smallest and largest
+    # right codes differ (null is a value of its own, as in ``n_unique``); NaN strikes form
+    # one group.
+    from chainlens.flow._keys import instant_order, key_codes
+
     ml = np.asarray(pc.fill_null(trades.column("multileg"), False).to_numpy(zero_copy_only=False))
-    order = np.lexsort((kn, k, t, u))
-    us, tss, ks, kns = u[order], t[order], k[order], kn[order]
-    new_ut = np.ones(n, dtype=bool)
-    new_ut[1:] = (us[1:] != us[:-1]) | (tss[1:] != tss[:-1])
-    new_k = new_ut.copy()
-    new_k[1:] |= (ks[1:] != ks[:-1]) | (kns[1:] != kns[:-1])
+    out = np.zeros(n, dtype=bool)
+    if not ml.any():
+        return out
+    order, new = instant_order(trades.column("underlying"), trades.column("ts"))
+    pos = np.flatnonzero(~new)  # sorted positions sharing the instant of the one before
+    if pos.size == 0:
+        return out
+    shared = np.zeros(n, dtype=bool)
+    shared[pos] = True
+    shared[pos - 1] = True
+    m = np.flatnonzero(shared)
+    rows = order[m]
+    inst = np.cumsum(new[m]) - 1  # instant number of each of those rows
+    strike = trades.column("strike").take(pa.array(rows))
+    k0 = np.asarray(pc.fill_null(strike.cast(pa.float64()), np.nan).to_numpy(), dtype=np.float64)
+    k = np.where(np.isnan(k0), np.inf, k0) + 0.0  # NaN (and null) strikes: one group
+    kn = np.isnan(k0) & ~np.asarray(pc.is_null(strike).to_numpy(zero_copy_only=False), bool)
+    rc = key_codes(trades.column("right"))[rows]
+    so = np.lexsort((kn, k, inst))
+    ins, ks, kns = inst[so], k[so], kn[so]
+    new_k = np.ones(so.size, dtype=bool)
+    new_k[1:] = (ins[1:] != ins[:-1]) | (ks[1:] != ks[:-1]) | (kns[1:] != kns[:-1])
     starts = np.flatnonzero(new_k)
-    rs = rc[order]
+    rs = rc[so]
     lo = np.minimum.reduceat(rs, starts)
     hi = np.maximum.reduceat(rs, starts)
-    gk = np.cumsum(new_k) - 1
-    both = (lo != hi)[gk] & ml[order]
-    s_ut = np.flatnonzero(new_ut)
-    anyb = np.maximum.reduceat(both.astype(np.int8), s_ut).astype(bool)
-    out = np.empty(n, dtype=bool)
-    out[order] = anyb[np.cumsum(new_ut) - 1]
+    both = (lo != hi)[np.cumsum(new_k) - 1] & ml[rows[so]]
+    anyb = np.bincount(ins, weights=both, minlength=int(inst[-1]) + 1) > 0
+    out[rows] = anyb[inst]
     return out & ml
 
 

@@ -36,72 +36,186 @@ def detect_sweeps(
     burst_id, is_sweep
         ``int64`` burst id per trade (a trade alone is its own burst) and the sweep flag.
 
-    Examples
-    --------
-    See ``tests/test_flow_prints.py`` for hand-worked cases.
+    Notes
+    -----
+    ``tests/test_flow_sorted_kernels.py`` checks them against the Polars expression of this
+    rule. Sorted once by (symbol rank, side, time) with ``numpy.lexsort`` (integer codes, no
+    string work per row); distinct exchanges are counted only over bursts of two rows or more.
     """
     n = trades.num_rows
     if n == 0:
         return np.zeros(0, np.int64), np.zeros(0, bool)
-    df = pl.from_arrow(trades.select(["ts", "symbol", "side_code", "exchange"]))
-    assert isinstance(df, pl.DataFrame)
-    df = df.with_columns(
-        pl.int_range(pl.len(), dtype=pl.Int64).alias("_row"),
-        pl.col("ts").cast(pl.Int64).alias("_t"),
-    ).sort(["symbol", "side_code", "_t", "_row"])
+    from chainlens.flow._keys import key_codes, sort_ranks
+
+    # sort keys as Polars' sort(["symbol", "side_code", ts, row]) orders them (nulls first)
+    sym = sort_ranks(trades.column("symbol"))
+    side_col = trades.column("side_code")
+    side = np.asarray(pc.fill_null(side_col.cast(pa.int64()), -(2**62)).to_numpy(), np.int64)
+    t_col = pc.cast(trades.column("ts"), pa.int64())
+    t = np.asarray(pc.fill_null(t_col, 0).to_numpy(), dtype=np.int64)
+    tv = np.asarray(pc.is_valid(t_col).to_numpy(zero_copy_only=False), dtype=bool)
+    order = np.lexsort((t, tv, side, sym))
+    ss, ds, ts_, vs = sym[order], side[order], t[order], tv[order]
     window_ns = int(round(window_ms * 1e6))
-    new = (
-        (pl.col("symbol") != pl.col("symbol").shift(1))
-        | (pl.col("side_code") != pl.col("side_code").shift(1))
-        | ((pl.col("_t") - pl.col("_t").shift(1)) > window_ns)
-    ).fill_null(True)
-    df = df.with_columns(new.cast(pl.Int64).cum_sum().alias("_burst"))
-    df = df.with_columns(
-        pl.col("exchange").n_unique().over("_burst").alias("_nx"),
-    )
-    df = df.sort("_row")
-    burst = df.get_column("_burst").to_numpy().astype(np.int64)
-    sweep = df.get_column("_nx").to_numpy() >= min_exchanges
-    return burst, sweep
+    new = np.ones(n, dtype=bool)
+    new[1:] = (ss[1:] != ss[:-1]) | (ds[1:] != ds[:-1]) | (ts_[1:] - ts_[:-1] > window_ns)
+    # a comparison with a null (symbol, side or time of either row) starts a burst
+    unknown = ~vs
+    if side_col.null_count:
+        unknown |= np.asarray(pc.is_null(side_col).to_numpy(zero_copy_only=False))[order]
+    sym_col = trades.column("symbol")
+    if sym_col.null_count:
+        unknown |= np.asarray(pc.is_null(sym_col).to_numpy(zero_copy_only=False))[order]
+    new[1:] |= unknown[1:] | unknown[:-1]
+    burst_sorted = np.cumsum(new)  # from 1, in sorted order
+    # distinct exchanges per burst: only bursts of two rows or more can reach two
+    size = np.bincount(burst_sorted)
+    nx = np.ones(size.size, dtype=np.int64)
+    multi = size[burst_sorted] >= 2
+    if multi.any():
+        ex = key_codes(trades.column("exchange").take(pa.array(order[multi])))
+        ex = ex - ex.min()
+        width = int(ex.max()) + 1
+        pairs = np.unique(burst_sorted[multi] * width + ex)
+        nx += np.bincount(pairs // width, minlength=size.size) - 1
+        nx[size < 2] = 1
+    burst = np.empty(n, dtype=np.int64)
+    burst[order] = burst_sorted
+    return burst, nx[burst] >= min_exchanges
 
 
 def print_events(trades: pa.Table) -> pa.Table:
-    """Collapse trades into prints: a sweep is one print, any other trade is one print.
+    r"""Collapse trades into prints: a sweep is one print, any other trade is one print.
 
     Needs the enriched trade columns (``side_code``, ``premium_usd``, ``multileg``,
-    ``burst_id``, ``is_sweep``, ``is_block_trade``). Price is the size-weighted average.
+    ``burst_id``, ``is_sweep``, ``aggressiveness``...). Price is the size-weighted average.
+
+    Notes
+    -----
+    Events come in order of their first trade (a sweep row's event is its ``burst_id``; a
+    null ``is_sweep`` is not a sweep). Per event: ``ts`` the earliest, ``trade_date``, the
+    contract keys and ``side_code`` of its first trade; ``size`` and ``premium_usd`` summed;
+    :math:`\text{price} = \sum p_i q_i / \sum q_i`; ``n_trades`` rows, ``n_exchanges``
+    distinct exchanges (null counts as one); ``is_sweep``, ``multileg``, ``deep_itm``,
+    ``synthetic`` any; ``spot`` the last non-null; ``aggressiveness`` the mean;
+    ``delta_notional_usd`` the sum (nulls skipped by every sum, mean, min and any).
+    Single-trade events are gathered row-wise; only the rows of multi-trade sweeps are
+    reduced per event.
     """
-    df = pl.from_arrow(trades)
-    assert isinstance(df, pl.DataFrame)
-    extra = [
-        pl.col(c).any() if c in ("deep_itm", "synthetic") else pl.col(c).sum()
-        for c in ("deep_itm", "synthetic", "delta_notional_usd")
-        if c in df.columns
-    ]
-    df = df.with_columns(
-        pl.when(pl.col("is_sweep"))
-        .then(pl.col("burst_id"))
-        .otherwise(-1 - pl.int_range(pl.len(), dtype=pl.Int64))
-        .alias("_ev")
-    )
+    from chainlens.flow._keys import key_codes
+
     keys = ["underlying", "root", "symbol", "expiry", "strike", "right", "multiplier"]
-    ev = df.group_by("_ev", maintain_order=True).agg(
-        pl.col("ts").min(),
-        pl.col("trade_date").first(),
-        *[pl.col(k).first() for k in keys],
-        pl.col("side_code").first(),
-        pl.col("size").sum(),
-        pl.col("premium_usd").sum(),
-        ((pl.col("price") * pl.col("size")).sum() / pl.col("size").sum()).alias("price"),
-        pl.len().cast(pl.Int64).alias("n_trades"),
-        pl.col("exchange").n_unique().cast(pl.Int64).alias("n_exchanges"),
-        pl.col("is_sweep").any(),
-        pl.col("multileg").any(),
-        pl.col("spot").drop_nulls().last(),
-        pl.col("aggressiveness").mean(),
-        *extra,
-    )
-    return ev.drop("_ev").to_arrow()
+    n = trades.num_rows
+    rows = np.arange(n, dtype=np.int64)
+    sweep = np.asarray(_np_bool(trades.column("is_sweep")), dtype=bool)
+    gid = rows.copy()  # each event named by its first row
+    if sweep.any():
+        bcol = trades.column("burst_id")
+        b = np.asarray(pc.fill_null(bcol.cast(pa.int64()), np.iinfo(np.int64).min).to_numpy())
+        _, inv = np.unique(b[sweep], return_inverse=True)
+        inv = inv.reshape(-1)
+        first = np.full(int(inv.max()) + 1, n, dtype=np.int64)
+        np.minimum.at(first, inv, rows[sweep])
+        gid[sweep] = first[inv]
+    head = gid == rows  # the first row of its event
+    rep = np.flatnonzero(head)  # ascending: the events in order of first appearance
+    ev = (np.cumsum(head) - 1)[gid]
+    e_n = rep.size
+    counts = np.bincount(ev, minlength=e_n).astype(np.int64)
+    keep = pa.array(head)  # the first rows, in row order (a filter: chunk by chunk)
+
+    def first_of(name: str) -> pa.Array:
+        c = trades.column(name).filter(keep)
+        c = c.combine_chunks() if isinstance(c, pa.ChunkedArray) else c
+        if pa.types.is_string(c.type):
+            c = c.cast(pa.large_string())
+        return c
+
+    def f64(name: str) -> tuple[np.ndarray, np.ndarray]:
+        c = trades.column(name)
+        v = np.asarray(pc.fill_null(c.cast(pa.float64()), 0.0).to_numpy(), dtype=np.float64)
+        return v, np.asarray(_np_bool(pc.is_valid(c)), dtype=bool)
+
+    size_col = trades.column("size")
+    q = np.asarray(pc.fill_null(size_col, 0).to_numpy(), dtype=np.int64)
+    qv = np.asarray(_np_bool(pc.is_valid(size_col)), dtype=bool)
+    p, pv = f64("price")
+    prem, _ = f64("premium_usd")
+    spot, spv = f64("spot")
+    agg, agv = f64("aggressiveness")
+    t_col = pc.cast(trades.column("ts"), pa.int64())
+    t = np.asarray(pc.fill_null(t_col, np.iinfo(np.int64).max).to_numpy(), dtype=np.int64)
+    with np.errstate(invalid="ignore", over="ignore"):
+        ps = np.where(pv & qv, p * q.astype(np.float64), 0.0)
+    # single-trade events: the row's own values (gathered at the event's first row)
+    e_t, e_q, e_prem, e_ps = t[rep], q[rep], prem[rep], ps[rep]
+    e_spot_row = np.where(spv[rep], rep, -1)
+    e_agg_sum, e_agg_n = np.where(agv[rep], agg[rep], 0.0), agv[rep].astype(np.int64)
+    e_nx = np.ones(e_n, dtype=np.int64)
+    bools = {
+        c: np.asarray(_np_bool(trades.column(c)), dtype=bool)
+        for c in ("is_sweep", "multileg", "deep_itm", "synthetic")
+        if c in trades.column_names
+    }
+    e_any = {c: v[rep] for c, v in bools.items()}
+    has_dn = "delta_notional_usd" in trades.column_names
+    dn = f64("delta_notional_usd")[0] if has_dn else np.zeros(n)
+    e_dn = dn[rep]
+    multi = counts[ev] >= 2
+    if multi.any():  # the rows of multi-trade events, grouped by event in row order
+        mr = rows[multi]
+        mr = mr[np.argsort(ev[mr], kind="stable")]
+        me = ev[mr]
+        cut = np.flatnonzero(np.r_[True, me[1:] != me[:-1]])
+        eids = me[cut]
+        e_t[eids] = np.minimum.reduceat(t[mr], cut)
+        e_q[eids] = np.add.reduceat(q[mr], cut)
+        e_prem[eids] = np.add.reduceat(prem[mr], cut)
+        e_ps[eids] = np.add.reduceat(ps[mr], cut)
+        e_dn[eids] = np.add.reduceat(dn[mr], cut)
+        e_spot_row[eids] = np.maximum.reduceat(np.where(spv[mr], mr, -1), cut)
+        e_agg_sum[eids] = np.add.reduceat(np.where(agv[mr], agg[mr], 0.0), cut)
+        e_agg_n[eids] = np.add.reduceat(agv[mr].astype(np.int64), cut)
+        for c, v in bools.items():
+            e_any[c][eids] = np.maximum.reduceat(v[mr], cut)
+        x = key_codes(trades.column("exchange").take(pa.array(mr)))
+        x = x - x.min()
+        pairs = np.unique(me * (int(x.max()) + 1) + x)
+        e_nx[eids] = np.bincount(pairs // (int(x.max()) + 1), minlength=e_n)[eids]
+    t_valid = e_t != np.iinfo(np.int64).max
+    ts_type = trades.schema.field("ts").type
+    with np.errstate(invalid="ignore", divide="ignore"):
+        price = e_ps / e_q.astype(np.float64)
+        agg_mean = e_agg_sum / np.where(e_agg_n > 0, e_agg_n, 1)
+    spot_type = trades.schema.field("spot").type
+    out: dict[str, pa.Array] = {
+        "ts": pa.array(e_t, pa.int64(), mask=~t_valid).cast(ts_type),
+        "trade_date": first_of("trade_date"),
+        **{k: first_of(k) for k in keys},
+        "side_code": first_of("side_code"),
+        "size": pa.array(e_q, pa.int64()).cast(trades.schema.field("size").type),
+        "premium_usd": pa.array(e_prem, pa.float64()),
+        "price": pa.array(price, pa.float64()),
+        "n_trades": pa.array(counts, pa.int64()),
+        "n_exchanges": pa.array(e_nx, pa.int64()),
+        "is_sweep": pa.array(e_any["is_sweep"]),
+        "multileg": pa.array(e_any["multileg"]),
+        "spot": pa.array(spot[np.maximum(e_spot_row, 0)], pa.float64(), mask=e_spot_row < 0).cast(
+            spot_type
+        ),
+        "aggressiveness": pa.array(agg_mean, pa.float64(), mask=e_agg_n == 0),
+    }
+    for c in ("deep_itm", "synthetic"):
+        if c in bools:
+            out[c] = pa.array(e_any[c])
+    if has_dn:
+        out["delta_notional_usd"] = pa.array(e_dn, pa.float64())
+    return pa.table(out)
+
+
+def _np_bool(c: pa.Array | pa.ChunkedArray) -> np.ndarray:
+    """A boolean column as NumPy, null -> False."""
+    return pc.fill_null(c, False).to_numpy(zero_copy_only=False)
 
 
 def expiry_class_array(

@@ -41,7 +41,10 @@ _I8 = np.int8
 def side_names(codes: ArrayLike) -> pa.Array:
     """Side codes to their names (``buy``/``sell``/``mid``/``unknown``) as an Arrow string array."""
     c = np.asarray(codes, dtype=np.int64)
-    return pa.array(SIDE_NAMES[c + 1], type=pa.string())
+    return _SIDE_NAMES_ARROW.take(pa.array(c + 1))
+
+
+_SIDE_NAMES_ARROW = pa.array(SIDE_NAMES.tolist(), type=pa.string())
 
 
 def _valid_quote(bid: Float64Array, ask: Float64Array) -> np.ndarray:
