@@ -1471,12 +1471,13 @@ class Store(ResultsMixin, SizesMixin):
         keep = list(chain.names) if columns is None else list(columns)
         if not snaps.num_rows:
             return _empty("chain").select(keep)
+        # the OI-only snapshots are merged into open_interest only: not read without it
+        with_oi = columns is None or "open_interest" in columns
+        oi_cols = ["symbol", "open_interest"] if with_oi else []
         read_cols = (
             None
             if columns is None
-            else list(
-                dict.fromkeys([*columns, "underlying", "trade_date", "symbol", "open_interest"])
-            )
+            else list(dict.fromkeys([*columns, "underlying", "trade_date", *oi_cols]))
         )
         parts: list[pa.Table] = []
         days = snaps.column("trade_date")
@@ -1485,7 +1486,7 @@ class Store(ResultsMixin, SizesMixin):
             qs = self._chain_rows(day, "file", "snapshot_ns", read_cols)
             t = pa.concat_tables([_conform_cols(q, chain) for q in qs])
             fill = day.filter(pc.is_valid(day.column("oi_file")))
-            if fill.num_rows and t.num_rows:
+            if with_oi and fill.num_rows and t.num_rows:
                 ois = self._chain_rows(
                     fill, "oi_file", "oi_ns", ["underlying", "symbol", "open_interest"]
                 )
