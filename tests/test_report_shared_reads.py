@@ -198,8 +198,12 @@ def test_bar_closes_equal_closes_of() -> None:
 
 
 def test_session_reports_equal_the_single_report_path(
-    market: tuple[Path, list[dt.date]], tmp_path: Path
+    market: tuple[Path, list[dt.date]], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    """The session writer's reports are those of the one-report functions, the daily report
+    made from the whole documents (``daily_docs`` replaced by ``read_docs``)."""
+    from chainlens.report import _shared
+
     root, days = market
     with Store(root, read_only=True) as st:
         names = st.underlyings(days[-1])
@@ -209,7 +213,9 @@ def test_session_reports_equal_the_single_report_path(
             out = tmp_path / d.isoformat()
             write_session_reports(st, d, out, lenses=plan, formats=("html", "json"))
             for fmt in ("html", "json"):
-                want = render(daily_report(st, d, fmt), fmt)
+                with monkeypatch.context() as mp:
+                    mp.setattr(_shared, "daily_docs", lambda st, day, whole=(): st.read_docs(day))
+                    want = render(daily_report(st, d, fmt), fmt)
                 assert (out / d.isoformat() / f"daily.{fmt}").read_text("utf-8") == want
                 for u, ls in plan.items():
                     for lens in ls:

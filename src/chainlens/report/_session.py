@@ -80,10 +80,11 @@ def daily_report(
     """The market daily report from the stored rollup (``thesis``: a
     :class:`chainlens.thesis.Thesis` evaluated on the session, issue 19)."""
     from chainlens.report._context import market_context
+    from chainlens.report._shared import daily_docs  # issue 13: the keys the daily reads
     from chainlens.report.lenses.signals import market_signals
 
     links = chain_links(session, result_sessions(store), "daily", fmt)
-    docs = store.read_docs(session)
+    docs = daily_docs(store, session)
     market = {**store.read_market(session), "oi_signals": market_signals(docs)}
     from chainlens.report._unusual import market_unusual  # issue 11: seed 004 scanner hits
 
