@@ -99,10 +99,8 @@ class SessionReads:
         d = parse_date(session)
         got = self._docs.get(d)
         if got is None:
-            docs = self.store.read_doc_fields(d, ["underlying"], whole=self.tickers)
-            got = self._docs[d] = {
-                x["underlying"]: x for x in docs if x["underlying"] in self._mine
-            }
+            docs = self.store.read_docs_of(d, self.tickers)
+            got = self._docs[d] = {x["underlying"]: x for x in docs}
         return [got[underlying]] if underlying in got else []
 
     def session_dates(self, underlying: str | None = None) -> list[dt.date]:

@@ -13,8 +13,9 @@ private store attribute):
   :meth:`~ResultsMixin.result_sessions`: the typed documents and the sessions holding them;
   :meth:`~ResultsMixin.read_doc_fields`: the documents pruned to the keys a market-wide
   reader needs (the daily report), decoding only those;
-* :meth:`~ResultsMixin.read_results_of`: the rows of many underlyings of one results part in
-  one read (the report writer shares them across its per-ticker reports).
+* :meth:`~ResultsMixin.read_results_of`, :meth:`~ResultsMixin.read_docs_of`: the rows and the
+  documents of many underlyings in one read (the report writer shares them across its
+  per-ticker reports).
 
 The generic :meth:`Store.write_results` / :meth:`Store.read_results` /
 :meth:`Store.results_index` (any results name) stay in :mod:`chainlens.store._store`.
@@ -48,6 +49,12 @@ _DOC_FIELDS_SQL = """
 SELECT CASE WHEN underlying IN (SELECT unnest($whole::VARCHAR[])) THEN doc END AS whole,
        json_extract(doc, $paths)::VARCHAR[] AS parts
 FROM read_parquet($path, file_row_number = true)
+ORDER BY file_row_number
+"""
+#: The documents of some underlyings of a session, in file order (one scan, no JSON parsed).
+_DOCS_OF_SQL = """
+SELECT doc FROM read_parquet($path, file_row_number = true)
+WHERE underlying IN (SELECT unnest($names::VARCHAR[]))
 ORDER BY file_row_number
 """
 
@@ -135,27 +142,18 @@ class ResultsMixin:
         InputError
             If a field is not a dotted key path.
         """
-        from chainlens.errors import InputError, NotFoundError
+        from chainlens.errors import InputError
 
         bad = [f for f in fields if not _FIELD.fullmatch(f)]
-        if bad:
-            raise InputError("a field must be a dotted key path", column="fields", value=bad[0])
-        d = parse_date(session)
-        rows = self.con.execute(
-            "SELECT file FROM results WHERE name = ? AND session = ? AND part = 'docs'",
-            [RESULTS_NAME, d],
-        ).fetchall()
-        if not rows:
-            raise NotFoundError(
-                f"no results {RESULTS_NAME!r} part 'docs' for session {d} in {self.root}",
-                hint="run `chainlens run --date D` first",
+        if bad or not fields:
+            raise InputError(
+                "fields must be dotted key paths", column="fields", value=bad[0] if bad else ""
             )
-        self.check_file(rows[0][0])
         keys = [f.split(".") for f in fields]
         t = self.con.sql(
             _DOC_FIELDS_SQL,
             params={
-                "path": str(self.root / rows[0][0]),
+                "path": self._docs_path(session),
                 "whole": sorted(str(u) for u in whole),
                 "paths": ["$." + f for f in fields],
             },
@@ -179,6 +177,46 @@ class ResultsMixin:
                 cur[ks[-1]] = json.loads(v)
             out.append(doc)  # type: ignore[arg-type]
         return out
+
+    def read_docs_of(
+        self, session: dt.date | str, underlyings: Collection[str]
+    ) -> list[UnderlyingDoc]:
+        """The stored documents of ``underlyings`` in a session, in one scan of the ``docs``
+        part (those :meth:`read_docs` gives one underlying at a time, in file order; an
+        underlying without a document has none). At 5,000 underlyings one
+        ``read_docs(session, u)`` decodes the whole part (0.77 s of CPU): 50 of them in one
+        scan take about 1 s.
+
+        Raises
+        ------
+        NotFoundError
+            If the session has no stored documents.
+        """
+        t = self.con.sql(
+            _DOCS_OF_SQL,
+            params={
+                "path": self._docs_path(session),
+                "names": sorted(str(u) for u in underlyings),
+            },
+        ).to_arrow_table()
+        return [json.loads(s) for s in t.column("doc").to_pylist()]
+
+    def _docs_path(self, session: dt.date | str) -> str:
+        """The checked file of the ``docs`` part of ``session`` (NotFoundError if none)."""
+        from chainlens.errors import NotFoundError
+
+        d = parse_date(session)
+        rows = self.con.execute(
+            "SELECT file FROM results WHERE name = ? AND session = ? AND part = 'docs'",
+            [RESULTS_NAME, d],
+        ).fetchall()
+        if not rows:
+            raise NotFoundError(
+                f"no results {RESULTS_NAME!r} part 'docs' for session {d} in {self.root}",
+                hint="run `chainlens run --date D` first",
+            )
+        self.check_file(rows[0][0])
+        return str(self.root / rows[0][0])
 
     def read_results_of(
         self, name: str, session: dt.date | str, part: str, underlyings: Sequence[str]
