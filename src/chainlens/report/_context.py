@@ -19,7 +19,9 @@ import pyarrow.compute as pc
 from chainlens.market import DEFAULT_SECTORS, INDEX_TICKERS, gamma_bands, price_context
 
 __all__ = [
+    "CONTEXT_FIELDS",
     "DEEP_DIVE_RULES",
+    "bar_closes",
     "closes_of",
     "market_context",
     "programs_of",
@@ -32,6 +34,13 @@ DEEP_DIVE_RULES: Mapping[str, Any] = {
     "single_name_share": 0.6,  # one name holding this share of the sector's |dark-pool net|
     "skip_sectors": ("Index", "Volatility", "Other"),
 }
+
+
+#: The document keys :func:`market_context` reads of every document (the sector deep-dive);
+#: the index tickers' documents it reads whole (:func:`chainlens.market.gamma_bands`).
+CONTEXT_FIELDS: tuple[str, ...] = (
+    "underlying", "flow.totals", "flow.darkpool", "analysis.darkpool_only",
+)  # fmt: skip
 
 
 def closes_of(
@@ -70,6 +79,29 @@ def closes_of(
         .sort("trade_date")
     )
     return g["trade_date"].to_list(), [float(v) for v in g["spot"].to_list()], "chain_spot"
+
+
+def bar_closes(bars: pa.Table, session: dt.date) -> dict[str, tuple[list[dt.date], list[float]]]:
+    """The bar closes of every ticker whose stored daily bars cover ``session``: what
+    :func:`closes_of` reads from the bars for each, in one pass (``ticker -> (sessions,
+    closes)``, sessions up to ``session`` ascending, the last row of a repeated session)."""
+    import polars as pl
+
+    df = pl.from_arrow(bars.select(["ticker", "trade_date", "close"]))
+    assert isinstance(df, pl.DataFrame)
+    g = (
+        df.filter(pl.col("trade_date") <= session)
+        .group_by(["ticker", "trade_date"], maintain_order=True)
+        .agg(pl.col("close").last())  # several sources may repeat a session: the last row
+        .sort(["ticker", "trade_date"])
+        .group_by("ticker", maintain_order=True)
+        .agg(pl.col("trade_date"), pl.col("close"))
+    )
+    out = {}
+    for t, ds, cs in g.iter_rows():  # a loop over tickers
+        if ds and ds[-1] == session:
+            out[t] = (list(ds), list(cs))
+    return out
 
 
 def programs_of(store: Any, session: dt.date) -> list[dict[str, Any]]:
@@ -235,11 +267,12 @@ def market_context(
             prices[t] = price_context(ds, cs, ticker=t, source=src)
     # change on the day of the other names (for the deep-dive), from bars only
     if bars is not None and bars.num_rows:
+        covered = bar_closes(bars, session)  # closes_of of every name, from the bars only
         for t in by_u:
-            if t in prices:
+            if t in prices or t not in covered:
                 continue
-            ds, cs, src = closes_of(store, t, session, bars)
-            if src == "bars" and len(cs) >= 2:
+            ds, cs = covered[t]
+            if len(cs) >= 2:
                 prices[t] = {
                     "ticker": t,
                     "close": cs[-1],

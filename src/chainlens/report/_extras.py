@@ -38,6 +38,7 @@ __all__ = [
     "MODELS",
     "dealer_profiles",
     "earlier_strike_volume",
+    "earlier_strike_volumes",
     "event_prepost",
     "is_high_oi",
     "net_volume",
@@ -104,29 +105,53 @@ def earlier_strike_volume(
 
     Read from the stored chain, so the seed-002 "trailing 5-day average" has its 5 sessions
     whether or not ``chainlens run`` ran on them (a store run on its last two sessions only
-    used to average over 1)."""
+    used to average over 1). :func:`earlier_strike_volumes` of one ticker."""
+    return earlier_strike_volumes(store, [ticker], session, n)[ticker]
+
+
+def earlier_strike_volumes(
+    store: Any, tickers: Sequence[str], session: dt.date, n: int
+) -> dict[str, tuple[list[dt.date], list[pa.Table]]]:
+    """:func:`earlier_strike_volume` of each of ``tickers``, their chains read together
+    (:meth:`chainlens.store.Store.chain_block`: each session's file once, not once per ticker).
+
+    Per ticker: its own last ``n`` stored sessions before ``session`` (the default snapshot
+    of each, :meth:`~chainlens.store.Store.chain_history`), and per session the call and put
+    volume by strike summed over every expiry (contracts), sorted by strike; a ticker with no
+    earlier session has ``([], [])``.
+    """
     import polars as pl
 
-    before = [d for d in store.session_dates(ticker) if d < session][-n:] if n > 0 else []
-    if not before:
-        return [], []
-    h = store.chain_history(ticker, start=before[0], end=before[-1])
+    names = sorted({str(t) for t in tickers})
+    out: dict[str, tuple[list[dt.date], list[pa.Table]]] = {t: ([], []) for t in names}
+    if n <= 0 or not names:
+        return out
+    h = store.chain_block(
+        names, end=session - dt.timedelta(days=1), n_sessions=n,
+        columns=["underlying", "trade_date", "strike", "right", "volume"],
+    )  # fmt: skip
     if not h.num_rows:
-        return [], []
-    df = pl.from_arrow(h.select(["trade_date", "strike", "right", "volume"]))
+        return out
+    df = pl.from_arrow(h)
     assert isinstance(df, pl.DataFrame)
     v = pl.col("volume").cast(pl.Float64).fill_null(0.0)
-    agg = df.group_by(["trade_date", "strike"]).agg(
-        v.filter(pl.col("right") == "C").sum().alias("call_volume"),
-        v.filter(pl.col("right") == "P").sum().alias("put_volume"),
+    agg = (
+        df.group_by(["underlying", "trade_date", "strike"])
+        .agg(
+            v.filter(pl.col("right") == "C").sum().alias("call_volume"),
+            v.filter(pl.col("right") == "P").sum().alias("put_volume"),
+        )
+        .sort(["underlying", "trade_date", "strike"])
     )
-    days, parts = [], []
-    for d in before:  # at most n sessions: one table each, as volume_vs_average reads them
-        g = agg.filter(pl.col("trade_date") == d).drop("trade_date").sort("strike")
-        if g.height:
-            days.append(d)
-            parts.append(g.to_arrow())
-    return days, parts
+    # one table per (ticker, session): at most n sessions of each reported ticker
+    for (t, d), g in agg.partition_by(["underlying", "trade_date"], as_dict=True).items():
+        days, parts = out[str(t)]
+        days.append(d)
+        parts.append(g.drop(["underlying", "trade_date"]).to_arrow())
+    for t, (days, parts) in out.items():
+        order = sorted(range(len(days)), key=days.__getitem__)
+        out[t] = ([days[i] for i in order], [parts[i] for i in order])
+    return out
 
 
 def volume_vs_average(
@@ -502,13 +527,20 @@ def _events_of(doc: Mapping[str, Any]) -> list[dict[str, Any]]:
 
 
 def report_extras(
-    store: Any, doc: Mapping[str, Any], lenses: Sequence[str], *, half_width_pct: float = 5.0
+    store: Any,
+    doc: Mapping[str, Any],
+    lenses: Sequence[str],
+    *,
+    half_width_pct: float = 5.0,
+    earlier_volume: tuple[list[dt.date], list[pa.Table]] | None = None,
 ) -> dict[str, Any]:
     """The ``ReportDoc`` keys of the report-time views (module notes) for a report of ``doc``
     with these lenses (``half_width_pct``: % of spot either side in the volume-vs-average
     table; the report step passes the rule table's ``vol_oi_table_half_width_pct``): ``high_oi``, ``event_prepost`` for the flow lens; ``dealer_profiles``,
     ``vol_curves``, ``net_volume`` for the premium and bias lenses. A view whose inputs are
-    not stored is left out (the lens then says so or falls back to the document)."""
+    not stored is left out (the lens then says so or falls back to the document).
+    ``earlier_volume``: :func:`earlier_strike_volume` of the ticker when already read (the
+    report writer reads them for all its tickers at once)."""
     t = doc["underlying"]
     session = dt.date.fromisoformat(str(doc["session"])[:10])
     out: dict[str, Any] = {}
@@ -526,7 +558,11 @@ def report_extras(
         if un is not None:
             out["unusual"] = un
     if "flow" in lenses:
-        earlier, parts = earlier_strike_volume(store, t, session, int(_th("high_oi_avg_sessions")))
+        earlier, parts = (
+            earlier_volume
+            if earlier_volume is not None
+            else earlier_strike_volume(store, t, session, int(_th("high_oi_avg_sessions")))
+        )
         if not parts:  # no chain before the session: the stored by_strike parts, if any
             earlier = [d for d in own if d < session][-int(_th("high_oi_avg_sessions")) :]
             parts = [p for d in earlier if (p := part(d, "by_strike")) is not None]

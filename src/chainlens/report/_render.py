@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -35,7 +36,40 @@ def _env() -> Any:
     )
     env.filters["md"] = md_escape
     env.filters["href"] = safe_href
+    env.filters["tbody"] = tbody_html
     return env
+
+
+#: Cell and row separators of :func:`tbody_html` (control characters escaping leaves alone).
+_CELL, _ROW = "\x00", "\x01"
+
+
+def tbody_html(rows: Sequence[Sequence[Any]]) -> Any:
+    """The ``<tr><td>…</td></tr>`` rows of an HTML table body, each cell escaped as the
+    template's autoescape escapes ``{{ v }}`` (:func:`markupsafe.escape`).
+
+    The daily report of 5,000 underlyings has 220,000 cells: they are escaped in one call
+    over the joined text (the separators are control characters that escaping leaves as
+    they are), cell by cell only when a cell is not a string or holds a separator.
+
+    Examples
+    --------
+    >>> str(tbody_html([["a<b", "1"], ["x", "y&z"]]))
+    '<tr><td>a&lt;b</td><td>1</td></tr><tr><td>x</td><td>y&amp;z</td></tr>'
+    """
+    from markupsafe import Markup, escape
+
+    seps = sum(len(r) for r in rows) - 1
+    try:
+        flat = _ROW.join(_CELL.join(r) for r in rows)
+    except TypeError:  # a cell that is not a string
+        flat = None
+    if flat is None or any(not r for r in rows) or flat.count(_CELL) + flat.count(_ROW) != seps:
+        return Markup(
+            "".join("<tr>" + "".join(f"<td>{escape(v)}</td>" for v in r) + "</tr>" for r in rows)
+        )
+    body = str(escape(flat)).replace(_CELL, "</td><td>").replace(_ROW, "</td></tr><tr><td>")
+    return Markup(f"<tr><td>{body}</td></tr>")
 
 
 def render(report: Report, fmt: str) -> str:

@@ -10,12 +10,13 @@ from typing import TYPE_CHECKING, Any
 from chainlens.report._index import chain_links, report_name, write_index, write_root_index
 from chainlens.report._model import Report
 from chainlens.report._render import write_report
+from chainlens.report._shared import SessionReads
 from chainlens.report.daily import build_daily
 from chainlens.report.lenses import build_lens
 from chainlens.report.rules import th
 
 if TYPE_CHECKING:
-    from chainlens.results import ReportDoc
+    from chainlens.results import ReportDoc, UnderlyingDoc
     from chainlens.store import Store
 
 __all__ = [
@@ -79,10 +80,11 @@ def daily_report(
     """The market daily report from the stored rollup (``thesis``: a
     :class:`chainlens.thesis.Thesis` evaluated on the session, issue 19)."""
     from chainlens.report._context import market_context
+    from chainlens.report._shared import daily_docs  # issue 13: the keys the daily reads
     from chainlens.report.lenses.signals import market_signals
 
     links = chain_links(session, result_sessions(store), "daily", fmt)
-    docs = store.read_docs(session)
+    docs = daily_docs(store, session)
     market = {**store.read_market(session), "oi_signals": market_signals(docs)}
     from chainlens.report._unusual import market_unusual  # issue 11: seed 004 scanner hits
 
@@ -116,18 +118,29 @@ def write_session_reports(
     """
     day = out_root / session.isoformat()
     sessions = result_sessions(store)
-    docs: dict[str, ReportDoc] = {d["underlying"]: {**d} for d in store.read_docs(session)}
-    plan = dict(lenses) if lenses is not None else {t: ("flow",) for t in docs}
+    if lenses is None:  # every stored ticker: every document is read whole anyway
+        docs: dict[str, ReportDoc] = {d["underlying"]: {**d} for d in store.read_docs(session)}
+        plan: dict[str, Sequence[str]] = {t: ("flow",) for t in docs}
+        every: list[UnderlyingDoc] = list(docs.values())
+    else:  # the daily report's keys of every document, the reported tickers' whole
+        from chainlens.report._shared import daily_docs
+
+        plan = dict(lenses)
+        every = daily_docs(store, session, whole=plan)
+        docs = {d["underlying"]: {**d} for d in every if d["underlying"] in plan}
+    # issue 13: the per-ticker readers' store reads made once and shared
+    reads: Any = SessionReads(store, [t for t in plan if t in docs])
     written: list[Path] = []
     from chainlens.report.lenses.signals import market_signals  # issue 11
 
-    market = {**store.read_market(session), "oi_signals": market_signals(list(docs.values()))}
+    market = {**store.read_market(session), "oi_signals": market_signals(every)}
     from chainlens.report._unusual import market_unusual  # issue 11: seed 004 scanner hits
 
-    market["unusual"] = market_unusual(store, session, list(docs.values()))
+    market["unusual"] = market_unusual(store, session, every)
     from chainlens.report._context import market_context  # issue 19
 
-    market["context"] = market_context(store, session, list(docs.values()), market, thesis=thesis)
+    market["context"] = market_context(store, session, every, market, thesis=thesis)
+    del every
     oc: dict[str, Any] = {}
     if outcomes:  # issue 16: one measuring pass for the session's reports
         from chainlens.report._outcomes import session_outcomes
@@ -140,18 +153,24 @@ def write_session_reports(
         written.append(
             write_report(r, day / f"daily.{fmt}", fmt, png=png_for is None or "daily" in png_for)
         )
+    from chainlens.report._extras import earlier_strike_volumes, report_extras  # issue 11
+
+    hw = th("vol_oi_table_half_width_pct")
+    vols = earlier_strike_volumes(  # issue 13: the chains of every flow report read together
+        store, [t for t, ls in plan.items() if t in docs and "flow" in ls], session,
+        int(th("high_oi_avg_sessions")),
+    )  # fmt: skip
     for t, ls in plan.items():
         if t not in docs:
             continue
-        own = ticker_sessions(store, t, sessions)
+        own = ticker_sessions(reads, t, sessions)
         if "flow" in ls:  # issue 11: yesterday's watch items checked on this session
             from chainlens.report._watch import watch_followup
 
-            docs[t] = {**docs[t], "watch_followup": watch_followup(store, docs[t])}
-        from chainlens.report._extras import report_extras  # issue 11: views read from the store
-
-        hw = th("vol_oi_table_half_width_pct")
-        docs[t] = {**docs[t], **report_extras(store, docs[t], ls, half_width_pct=hw)}  # type: ignore[typeddict-item]
+            docs[t] = {**docs[t], "watch_followup": watch_followup(reads, docs[t])}
+        # issue 11: views read from the store
+        got = report_extras(reads, docs[t], ls, half_width_pct=hw, earlier_volume=vols.get(t))
+        docs[t] = {**docs[t], **got}  # type: ignore[typeddict-item]
         for lens in ls:
             name = report_name(t, lens)
             for fmt in formats:

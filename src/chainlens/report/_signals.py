@@ -21,7 +21,9 @@ The thresholds are :data:`SIGNAL_THRESHOLDS` (the report rule table lists them w
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Mapping
+from functools import lru_cache
 from types import MappingProxyType
 from typing import Any
 
@@ -31,6 +33,8 @@ from chainlens.report._readers import is_live, threshold_reader
 __all__ = [
     "DIRECTION_WORDS",
     "KIND_WORDS",
+    "SIGNAL_FIELDS",
+    "TERM_FIELDS",
     "direction_words",
     "SIGNAL_THRESHOLDS",
     "accumulation_signals",
@@ -96,6 +100,17 @@ PIN_NEAR_PCT = 3.0
 
 
 _th = threshold_reader(SIGNAL_THRESHOLDS)
+
+#: The document keys the signal readers of :func:`all_signals` read (its ``signals``); a
+#: document pruned to them (:meth:`chainlens.store.Store.read_doc_fields`) gives the same
+#: signals as the whole one (the daily report reads every document this way).
+SIGNAL_FIELDS: tuple[str, ...] = (
+    "underlying", "session", "analysis.spot", "analysis.totals", "analysis.max_pain_trend",
+    "flow.totals", "oi.rolls", "oi.accumulation", "oi.spot_by_session", "oi.changes",
+    "oi.events", "oi.opposite",
+)  # fmt: skip
+#: The document keys of :func:`term_reading` (the ``term`` of :func:`all_signals`).
+TERM_FIELDS: tuple[str, ...] = ("session", "oi.term", "oi.term_signals")
 
 
 def _rec(kind: str, direction: str, seed: str, watch: str, **kw: Any) -> dict[str, Any]:
@@ -307,6 +322,15 @@ def pcr_divergence(doc: Mapping[str, Any]) -> dict[str, Any] | None:
                 pcr_oi=pcr, call_bought_share=share)  # fmt: skip
 
 
+@lru_cache(maxsize=256)
+def _monthly(year: int, month: int) -> dt.date:
+    """:func:`chainlens.calendar.standard_monthly_expiry`, kept (the daily report asks it for
+    every ticker's next expiries: a handful of months)."""
+    from chainlens import calendar as cal
+
+    return cal.standard_monthly_expiry(year, month)
+
+
 def side_signals(doc: Mapping[str, Any]) -> list[dict[str, Any]]:
     """Seed-003 flow signals of the session: call selling into strength (the naive call/put
     premium read is bullish, the side-adjusted directional read bearish, and calls sold exceed
@@ -321,15 +345,13 @@ def side_signals(doc: Mapping[str, Any]) -> list[dict[str, Any]]:
                         "calls sold, not bought: do not chase", contracts=None,
                         calls_sold_usd=cs, calls_bought_usd=cbought))  # fmt: skip
 
-    from chainlens import calendar as cal
-
     d0 = doc_date(doc["session"])
     for m in (doc.get("analysis") or {}).get("max_pain_trend") or []:
         e, dist = m.get("expiry"), m.get("spot_distance_pct")
         if not _live(doc["session"], e) or m.get("max_pain") is None or dist is None:
             continue
         ed = doc_date(e)
-        if cal.standard_monthly_expiry(ed.year, ed.month) != ed:
+        if _monthly(ed.year, ed.month) != ed:
             continue  # the pin is read into the standard monthly expiry only (seed 002)
         if (ed - d0).days <= _th("pin_max_days") and abs(dist) <= PIN_NEAR_PCT:
             out.append(_rec("max_pain_pin", "neutral", "002 max pain pin", "pin pull into expiry",

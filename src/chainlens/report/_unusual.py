@@ -38,6 +38,7 @@ from chainlens.scan._settings import ScanSettings
 
 __all__ = [
     "UNUSUAL_THRESHOLDS",
+    "hit_tickers",
     "market_unusual",
     "spike_contracts",
     "ticker_unusual",
@@ -152,6 +153,12 @@ def _hits(store: Any, day: dt.date, underlying: str | None = None) -> list[dict[
 
     t = stored_part(store, day, "scan_unusual", underlying)
     return [] if t is None or t.num_rows == 0 else unusual_selected(t).to_pylist()
+
+
+def hit_tickers(store: Any, session: dt.date) -> list[str]:
+    """The tickers of the session's scanner hits: the documents :func:`market_unusual`
+    reads (whole; it reads no other document)."""
+    return [h["underlying"] for h in _hits(store, session)]
 
 
 def _earlier(

@@ -10,7 +10,12 @@ private store attribute):
 * :meth:`~ResultsMixin.write_session_results`: the pipeline parts and the market rollup of a
   session, each cast to its declared schema (:mod:`chainlens.results`);
 * :meth:`~ResultsMixin.read_docs`, :meth:`~ResultsMixin.read_market`,
-  :meth:`~ResultsMixin.result_sessions`: the typed documents and the sessions holding them.
+  :meth:`~ResultsMixin.result_sessions`: the typed documents and the sessions holding them;
+  :meth:`~ResultsMixin.read_doc_fields`: the documents pruned to the keys a market-wide
+  reader needs (the daily report), decoding only those;
+* :meth:`~ResultsMixin.read_results_of`, :meth:`~ResultsMixin.read_docs_of`: the rows and the
+  documents of many underlyings in one read (the report writer shares them across its
+  per-ticker reports).
 
 The generic :meth:`Store.write_results` / :meth:`Store.read_results` /
 :meth:`Store.results_index` (any results name) stay in :mod:`chainlens.store._store`.
@@ -20,7 +25,8 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Mapping
+import re
+from collections.abc import Collection, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -33,6 +39,24 @@ if TYPE_CHECKING:
     import duckdb
 
 __all__ = ["ResultsMixin"]
+
+#: A dotted key path of :meth:`ResultsMixin.read_doc_fields` (``flow.totals``).
+_FIELD = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*")
+
+#: The documents of a session pruned to key paths, in file order (one scan of the ``docs``
+#: part: DuckDB's JSON reader extracts every path from each document in one parse).
+_DOC_FIELDS_SQL = """
+SELECT CASE WHEN underlying IN (SELECT unnest($whole::VARCHAR[])) THEN doc END AS whole,
+       json_extract(doc, $paths)::VARCHAR[] AS parts
+FROM read_parquet($path, file_row_number = true)
+ORDER BY file_row_number
+"""
+#: The documents of some underlyings of a session, in file order (one scan, no JSON parsed).
+_DOCS_OF_SQL = """
+SELECT doc FROM read_parquet($path, file_row_number = true)
+WHERE underlying IN (SELECT unnest($names::VARCHAR[]))
+ORDER BY file_row_number
+"""
 
 
 class ResultsMixin:
@@ -91,6 +115,142 @@ class ResultsMixin:
         """The stored per-underlying documents of a session (all, or one underlying's)."""
         t = self.read_results(RESULTS_NAME, parse_date(session), "docs", underlying=underlying)
         return [json.loads(s) for s in t.column("doc").to_pylist()]
+
+    def read_doc_fields(
+        self,
+        session: dt.date | str,
+        fields: Sequence[str],
+        *,
+        whole: Collection[str] = (),
+    ) -> list[UnderlyingDoc]:
+        """The stored per-underlying documents of a session (all, in the order of
+        :meth:`read_docs`), each pruned to ``fields``; the documents of the ``whole``
+        underlyings come whole, as :meth:`read_docs` gives them.
+
+        ``fields`` are dotted key paths (``"underlying"``, ``"flow.totals"``). A pruned
+        document holds each path the stored document holds, with the objects on the way to it
+        and none of their other keys; a path the document lacks is absent, and so is an object
+        none of whose requested paths exist (read with ``.get``, as the report readers do).
+        Only the requested values are decoded in Python: DuckDB extracts the paths from the
+        stored JSON (measured on 5,000 underlyings, 660 MB of JSON: 3.4 s of CPU for the
+        17 paths of the daily report instead of 17.6 s for :meth:`read_docs`).
+
+        Raises
+        ------
+        NotFoundError
+            If the session has no stored documents.
+        InputError
+            If a field is not a dotted key path.
+        """
+        from chainlens.errors import InputError
+
+        bad = [f for f in fields if not _FIELD.fullmatch(f)]
+        if bad or not fields:
+            raise InputError(
+                "fields must be dotted key paths", column="fields", value=bad[0] if bad else ""
+            )
+        keys = [f.split(".") for f in fields]
+        t = self.con.sql(
+            _DOC_FIELDS_SQL,
+            params={
+                "path": self._docs_path(session),
+                "whole": sorted(str(u) for u in whole),
+                "paths": ["$." + f for f in fields],
+            },
+        ).to_arrow_table()
+        out: list[UnderlyingDoc] = []
+        for w, parts in zip(  # a loop over documents: the decoding itself
+            t.column("whole").to_pylist(), t.column("parts").to_pylist(), strict=True
+        ):
+            if w is not None:
+                out.append(json.loads(w))
+                continue
+            doc: dict[str, object] = {}
+            for ks, v in zip(keys, parts, strict=True):
+                if v is None:  # the path is not in this document
+                    continue
+                cur = doc
+                for k in ks[:-1]:
+                    nxt = cur.setdefault(k, {})
+                    assert isinstance(nxt, dict)
+                    cur = nxt
+                cur[ks[-1]] = json.loads(v)
+            out.append(doc)  # type: ignore[arg-type]
+        return out
+
+    def read_docs_of(
+        self, session: dt.date | str, underlyings: Collection[str]
+    ) -> list[UnderlyingDoc]:
+        """The stored documents of ``underlyings`` in a session, in one scan of the ``docs``
+        part (those :meth:`read_docs` gives one underlying at a time, in file order; an
+        underlying without a document has none). At 5,000 underlyings one
+        ``read_docs(session, u)`` decodes the whole part (0.77 s of CPU): 50 of them in one
+        scan take about 1 s.
+
+        Raises
+        ------
+        NotFoundError
+            If the session has no stored documents.
+        """
+        t = self.con.sql(
+            _DOCS_OF_SQL,
+            params={
+                "path": self._docs_path(session),
+                "names": sorted(str(u) for u in underlyings),
+            },
+        ).to_arrow_table()
+        return [json.loads(s) for s in t.column("doc").to_pylist()]
+
+    def _docs_path(self, session: dt.date | str) -> str:
+        """The checked file of the ``docs`` part of ``session`` (NotFoundError if none)."""
+        from chainlens.errors import NotFoundError
+
+        d = parse_date(session)
+        rows = self.con.execute(
+            "SELECT file FROM results WHERE name = ? AND session = ? AND part = 'docs'",
+            [RESULTS_NAME, d],
+        ).fetchall()
+        if not rows:
+            raise NotFoundError(
+                f"no results {RESULTS_NAME!r} part 'docs' for session {d} in {self.root}",
+                hint="run `chainlens run --date D` first",
+            )
+        self.check_file(rows[0][0])
+        return str(self.root / rows[0][0])
+
+    def read_results_of(
+        self, name: str, session: dt.date | str, part: str, underlyings: Sequence[str]
+    ) -> pa.Table:
+        """The rows of ``underlyings`` of one stored results part, in one read: the rows
+        ``read_results(name, session, part, underlying=u)`` gives for each ``u``, in file order
+        (the whole part when it has no ``underlying`` column, as :meth:`read_results`).
+
+        Raises
+        ------
+        NotFoundError
+            If ``(name, session, part)`` was never written.
+        """
+        import pyarrow.parquet as pq
+
+        from chainlens.errors import NotFoundError
+        from chainlens.store._store import _read_errors, names_filter
+
+        d = parse_date(session)
+        rows = self.con.execute(
+            "SELECT file FROM results WHERE name = ? AND session = ? AND part = ?", [name, d, part]
+        ).fetchall()
+        if not rows:
+            raise NotFoundError(
+                f"no results {name!r} part {part!r} for session {d} in {self.root}",
+                hint="run `chainlens run --date D` first",
+            )
+        path = self.root / rows[0][0]
+        self.check_file(rows[0][0])
+        with _read_errors(rows[0][0]):
+            filt = None
+            if "underlying" in pq.read_schema(path).names:
+                filt = names_filter("underlying", [str(u) for u in underlyings])
+            return pq.read_table(path, filters=filt)
 
     def read_market(self, session: dt.date | str) -> MarketDoc:
         """The stored market-wide rollup of a session."""

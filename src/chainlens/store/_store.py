@@ -1658,10 +1658,13 @@ def _chain_block(read: _ReadFn, snaps: pa.Table, columns: Sequence[str] | None) 
     keep = list(chain.names) if columns is None else list(columns)
     if not snaps.num_rows:
         return _empty("chain").select(keep)
+    # the OI-only snapshots are merged into open_interest only: not read without it
+    with_oi = columns is None or "open_interest" in columns
+    oi_cols = ["symbol", "open_interest"] if with_oi else []
     read_cols = (
         None
         if columns is None
-        else list(dict.fromkeys([*columns, "underlying", "trade_date", "symbol", "open_interest"]))
+        else list(dict.fromkeys([*columns, "underlying", "trade_date", *oi_cols]))
     )
     parts: list[pa.Table] = []
     days = snaps.column("trade_date")
@@ -1670,7 +1673,7 @@ def _chain_block(read: _ReadFn, snaps: pa.Table, columns: Sequence[str] | None) 
         qs = _chain_rows(read, day, "file", "snapshot_ns", read_cols)
         t = pa.concat_tables([_conform_cols(q, chain) for q in qs])
         fill = day.filter(pc.is_valid(day.column("oi_file")))
-        if fill.num_rows and t.num_rows:
+        if with_oi and fill.num_rows and t.num_rows:
             ois = _chain_rows(
                 read, fill, "oi_file", "oi_ns", ["underlying", "symbol", "open_interest"]
             )
