@@ -501,15 +501,15 @@ def _run_one(
                 take(pending.popleft().result())
 
     parts = merge_blocks([o.parts for o in outs])
-    docs = [doc for o in outs for doc in o.docs]
+    facts = [f for o in outs for f in o.facts]
     from chainlens.scan._stored import scan_parts  # issue 15: the stored scanner parts
 
     parts.update(scan_parts(store, d))
-    market = market_rollup(docs, session=d, sectors=sectors, macro=macro)
+    market = market_rollup(facts, session=d, sectors=sectors, macro=macro)
     store.write_session_results(d, parts, market)
     return RunSummary(
         session=d.isoformat(),
-        underlyings=len(docs),
+        underlyings=len(facts),
         failed=failed,
         parts={k: v.num_rows for k, v in parts.items()},
         workers=nw,
