@@ -840,8 +840,9 @@ def _change_by_strike_many(
     chg: np.ndarray, n_seg: int,
 ) -> list[list[dict[str, Any]]]:  # fmt: skip
     """:func:`_change_by_strike` of every segment of rows (rows already restricted to valid
-    changes): one sort by (segment, strike), one ``np.add.at`` per side, each group summed in
-    row order as the per-name version sums it."""
+    changes; finite strikes and integer changes, so the records need no JSON cleaning): one
+    sort by (segment, strike), one ``np.add.at`` per side, each group summed in row order as
+    the per-name version sums it."""
     out: list[list[dict[str, Any]]] = [[] for _ in range(n_seg)]
     if seg.size == 0:
         return out
@@ -860,12 +861,10 @@ def _change_by_strike_many(
     bounds = np.searchsorted(gseg, np.arange(n_seg + 1))
     for k in np.unique(gseg).tolist():  # a loop over underlyings: the record lists
         a, b = int(bounds[k]), int(bounds[k + 1])
-        out[k] = _jsonable(
-            [
-                {"strike": x, "call_oi_change": ci, "put_oi_change": pi}
-                for x, ci, pi in zip(keys[a:b], sums[0][a:b], sums[1][a:b], strict=True)
-            ]
-        )
+        out[k] = [  # finite float strikes, integer sums: what _jsonable would return
+            {"strike": x, "call_oi_change": ci, "put_oi_change": pi}
+            for x, ci, pi in zip(keys[a:b], sums[0][a:b], sums[1][a:b], strict=True)
+        ]
     return out
 
 
@@ -878,7 +877,7 @@ def _oi_change_parts(chs: Sequence[pa.Table], session: dt.date) -> list[dict[str
     strike (:func:`_change_by_strike`, also over live expiries only when some expire on or
     before ``session``) and the 15 largest Vol/OI of ``session`` (``oi.vol_oi_top``).
     ``None`` (each name builds its own) unless the tables share one schema with integer
-    changes and non-null dates, expiries and strikes without NaN.
+    changes and non-null dates and expiries, finite strikes and Vol/OI without NaN.
     """
     n = len(chs)
     if not n or any(t.schema != chs[0].schema for t in chs):
@@ -892,7 +891,7 @@ def _oi_change_parts(chs: Sequence[pa.Table], session: dt.date) -> list[dict[str
     strike = cat.column("strike").cast(pa.float64()).to_numpy()
     vol_oi = cat.column("vol_oi").cast(pa.float64())
     vo = pc.fill_null(vol_oi, 0.0).to_numpy()
-    if np.isnan(strike).any() or np.isnan(vo).any():
+    if not np.isfinite(strike).all() or np.isnan(vo).any():
         return None
     lens = np.fromiter((t.num_rows for t in chs), np.int64, n)
     seg = np.repeat(np.arange(n, dtype=np.int64), lens)
@@ -997,8 +996,14 @@ def _doc_parts(
     if fl_k:
         fs: list[Any] = [frs[k] for k in fl_k]
         nb = _records_many(_net_by_strike_many([f.by_strike for f in fs]))
+        # sort_by(...).slice(0, 40) without copying every row first: the 40 first indices
         top = _records_many(
-            [f.by_strike.sort_by([("total_usd", "descending")]).slice(0, 40) for f in fs]
+            [
+                f.by_strike.take(
+                    pc.sort_indices(f.by_strike, sort_keys=[("total_usd", "descending")])[:40]
+                )
+                for f in fs
+            ]
         )
         notable = _records_many(
             [f.notable.slice(0, config.notable_top_n) for f in fs], _NOTABLE_COLUMNS
