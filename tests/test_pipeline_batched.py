@@ -164,7 +164,7 @@ def test_a_bad_window_fails_alone(market) -> None:  # type: ignore[no-untyped-de
     out = analyze_block(chunk, cfg, chunk_rows=1, chunk_max=1)
     assert out.names == [w.underlying for w in chunk]
     assert out.failed == [None, msgs[1], None, msgs[3], None]
-    assert [doc["underlying"] for doc in out.docs] == [chunk[i].underlying for i in (0, 2, 4)]
+    assert [f["underlying"] for f in out.facts] == [chunk[i].underlying for i in (0, 2, 4)]
     assert out.parts["docs"].num_rows == 3
 
 

@@ -111,3 +111,64 @@ def test_with_underlying_equals_table_cast() -> None:
     ]
     expect = ref.cast(pa.schema(fields))
     assert got.equals(expect) and got.schema.equals(expect.schema, check_metadata=True)
+
+
+def _changes(rng: np.random.Generator, n: int, dates: list[dt.date]) -> pa.Table:
+    """An ``OIResult.changes``-like table: ties in |change| and Vol/OI, null changes and
+    Vol/OI, contracts expiring on or before the session."""
+    exp = [D0, D0 + dt.timedelta(days=3), D0 + dt.timedelta(days=10)]
+    chg = rng.choice([-30, -5, 0, 5, 30, 7], n).tolist()
+    vo = rng.choice([0.5, 1.0, 2.5, 0.0], n).tolist()
+    for i in range(0, n, 4):
+        chg[i] = None
+    for i in range(1, n, 5):
+        vo[i] = None
+    return pa.table(
+        {
+            "symbol": pa.array([f"S{i}" for i in range(n)], pa.string()),
+            "expiry": pa.array(rng.choice(exp, n).tolist(), pa.date32()),
+            "strike": pa.array(rng.choice([90.0, 95.0, 100.0], n)),
+            "right": pa.array(rng.choice(["C", "P"], n).tolist(), pa.string()),
+            "trade_date": pa.array([dates[i % len(dates)] for i in range(n)], pa.date32()),
+            "open_interest": pa.array(rng.integers(0, 500, n)),
+            "volume": pa.array(rng.integers(0, 90, n)),
+            "oi_change": pa.array(chg, pa.int64()),
+            "vol_oi": pa.array(vo, pa.float64()),
+            "vol_oi_band": pa.array(rng.choice(["low", "high"], n).tolist(), pa.string()),
+            "volume_multiple": pa.array(rng.normal(1, 0.3, n)),
+        }
+    )
+
+
+def test_oi_change_parts_equal_the_per_name_reference() -> None:
+    from chainlens.pipeline import _oi_change_one, _oi_change_parts
+
+    rng = np.random.default_rng(11)
+    days = [D0 - dt.timedelta(days=2), D0 - dt.timedelta(days=1), D0]
+    tabs = [
+        _changes(rng, 300, days),
+        _changes(rng, 0, days),
+        _changes(rng, 30, days[-1:]),  # one session: no change session
+        _changes(rng, 61, days[1:]),
+        _changes(rng, 9, days[:2]),  # no row of the session itself
+    ]
+    got = _oi_change_parts(tabs, D0)
+    assert got is not None
+    for t, g in zip(tabs, got, strict=True):
+        tables: dict[str, pa.Table] = {}
+        cs, changes, by_strike, by_strike_live, hot = _oi_change_one(t, tables, "X", D0)
+        assert g["oi.change_session"] == cs
+        assert g["oi.vol_oi_top"] == hot
+        if cs is None:
+            assert "oi.changes" not in g and not tables
+            continue
+        assert g["oi.changes"] == changes
+        assert g["oi.change_by_strike"] == by_strike
+        assert g["oi.change_by_strike_live"] == by_strike_live
+        assert _with_underlying(g["oi.changes_table"], "X", D0).equals(tables["oi_changes"])
+    assert any(g.get("oi.change_by_strike_live") for g in got)
+    assert any(len(g["oi.changes"]) == 40 for g in got if "oi.changes" in g)
+    assert any(len(g["oi.vol_oi_top"]) == 15 for g in got)
+    # a float change column: the chunk pass declines, each name builds its own
+    flt = tabs[0].set_column(7, "oi_change", tabs[0].column("oi_change").cast(pa.float64()))
+    assert _oi_change_parts([flt], D0) is None

@@ -16,11 +16,14 @@ from __future__ import annotations
 import datetime as dt
 import math
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 
 from chainlens._dates import doc_date
+
+if TYPE_CHECKING:
+    from chainlens.results import MarketFacts
 
 __all__ = [
     "DEFAULT_SECTORS",
@@ -35,6 +38,7 @@ __all__ = [
     "gex_at_spot",
     "name_type",
     "convergence",
+    "market_facts",
     "market_rollup",
     "side_decomposition",
     "ticker_notes",
@@ -798,6 +802,68 @@ def _macro(macro: pa.Table | None) -> list[dict[str, Any]] | None:
     return out
 
 
+def _keys(src: Mapping[str, Any], keys: Sequence[str]) -> dict[str, Any]:
+    """The entries of ``src`` under ``keys`` that it holds (same values, same order)."""
+    return {k: src[k] for k in keys if k in src}
+
+
+_FACT_EXPIRY_KEYS = ("expiry", "atm_strike", "expected_move_pct", "zone", "range_50", "rr_25d")
+
+
+def market_facts(doc: Mapping[str, Any]) -> MarketFacts:
+    """The part of one per-underlying document that :func:`market_rollup` reads
+    (:class:`chainlens.results.MarketFacts`): ``market_rollup(facts) == market_rollup(docs)``.
+
+    Runner tasks return these (a few KB a name) instead of whole documents (~300 KB of
+    Python objects a name): the parent then holds the session's rollup inputs, not every
+    document. Each kept key has the document's path and value: the flow totals and dark
+    pool, the flow's per-expiry net premium, the put/call ratios and OI accumulation
+    (expiry, change), the prior zone, and from the analysis the spot, greeks, total GEX,
+    whether the profile used contracts, the dark pool without trades and each vol expiry's
+    zone, expected move, 25-delta range and risk reversal and ATM strike. The index tickers
+    of :data:`INDEX_TICKERS` keep their whole analysis (the dealer mechanics read their
+    strikes and gamma profile).
+    """
+    a = doc.get("analysis") or {}
+    if doc.get("underlying") in INDEX_TICKERS:
+        analysis: dict[str, Any] = dict(a)
+    else:
+        analysis = _keys(a, ("spot", "greeks", "darkpool_only"))
+        if "totals" in a:
+            analysis["totals"] = _keys(a["totals"] or {}, ("gex_usd_per_1pct",))
+        if "profile" in a:
+            prof = a["profile"]
+            analysis["profile"] = (
+                {"contracts_used": prof["contracts_used"]}
+                if prof and "contracts_used" in prof
+                else None
+            )
+        if "vol" in a:
+            exps = (a["vol"] or {}).get("expiries") or []
+            analysis["vol"] = {"expiries": [_keys(e, _FACT_EXPIRY_KEYS) for e in exps]}
+    f = doc.get("flow")
+    flow: dict[str, Any] | None = f
+    if f:
+        flow = _keys(f, ("totals", "darkpool"))
+        if "by_expiry" in f:
+            flow["by_expiry"] = [
+                _keys(r, ("expiry", "net_usd", "dir_net_usd")) for r in f["by_expiry"] or []
+            ]
+    o = doc.get("oi") or {}
+    oi = _keys(o, ("pcr",))
+    if "accumulation" in o:
+        oi["accumulation"] = [_keys(r, ("expiry", "oi_change")) for r in o["accumulation"] or []]
+    out: Any = {
+        "underlying": doc.get("underlying"),
+        "session": doc.get("session"),
+        "flow": flow,
+        "analysis": analysis,
+        "prior_zone": doc.get("prior_zone"),
+        "oi": oi,
+    }
+    return out
+
+
 def market_rollup(
     docs: Sequence[Mapping[str, Any]],
     *,
@@ -810,7 +876,8 @@ def market_rollup(
     Parameters
     ----------
     docs
-        ``UnderlyingResult.doc`` of every underlying of the session.
+        ``UnderlyingResult.doc`` of every underlying of the session, or their
+        :func:`market_facts` (the same rollup).
     session
         The session.
     sectors

@@ -898,6 +898,150 @@ def _net_by_strike_many(tables: Sequence[pa.Table]) -> list[pa.Table]:
     return [out.slice(int(at[i]), int(per[i])) for i in range(len(tables))]
 
 
+_CHANGE_COLUMNS = ("symbol", "expiry", "strike", "right", "oi_change", "open_interest", "volume",
+                   "vol_oi")  # fmt: skip
+_VOL_OI_COLUMNS = ("symbol", "expiry", "strike", "right", "volume", "open_interest", "vol_oi",
+                   "vol_oi_band", "volume_multiple")  # fmt: skip
+_CHANGES_TABLE = ("symbol", "expiry", "strike", "right", "oi_change", "volume", "vol_oi")
+
+
+def _top_rows(seg: np.ndarray, key: np.ndarray, rows: np.ndarray, n_top: int) -> np.ndarray:
+    """The first ``n_top`` of ``rows`` per segment ordered by ``key`` descending, ties in row
+    order (Arrow's stable ``sort_by(descending)`` of each segment, then ``slice(0, n_top)``);
+    segments ascending."""
+    order = np.lexsort((-key, seg))  # stable: equal keys keep their row order
+    s = seg[order]
+    start = np.r_[0, np.flatnonzero(s[1:] != s[:-1]) + 1] if s.size else np.zeros(0, np.int64)
+    rank = np.arange(s.size) - np.repeat(start, np.diff(np.r_[start, s.size]))
+    return rows[order[rank < n_top]]
+
+
+def _change_by_strike_many(
+    seg: np.ndarray, strike: np.ndarray, is_call: np.ndarray, is_put: np.ndarray,
+    chg: np.ndarray, n_seg: int,
+) -> list[list[dict[str, Any]]]:  # fmt: skip
+    """:func:`_change_by_strike` of every segment of rows (rows already restricted to valid
+    changes; finite strikes and integer changes, so the records need no JSON cleaning): one
+    sort by (segment, strike), one ``np.add.at`` per side, each group summed in row order as
+    the per-name version sums it."""
+    out: list[list[dict[str, Any]]] = [[] for _ in range(n_seg)]
+    if seg.size == 0:
+        return out
+    order = np.lexsort((strike, seg))
+    st, sg = strike[order], seg[order]
+    new = np.r_[True, (st[1:] != st[:-1]) | (sg[1:] != sg[:-1])]
+    gid = np.empty(seg.size, np.int64)
+    gid[order] = np.cumsum(new) - 1
+    n_g = int(new.sum())
+    sums = []
+    for m in (is_call, is_put):
+        acc = np.zeros(n_g, dtype=chg.dtype)
+        np.add.at(acc, gid[m], chg[m])
+        sums.append(acc.tolist())
+    keys, gseg = st[new].tolist(), sg[new]
+    bounds = np.searchsorted(gseg, np.arange(n_seg + 1))
+    for k in np.unique(gseg).tolist():  # a loop over underlyings: the record lists
+        a, b = int(bounds[k]), int(bounds[k + 1])
+        out[k] = [  # finite float strikes, integer sums: what _jsonable would return
+            {"strike": x, "call_oi_change": ci, "put_oi_change": pi}
+            for x, ci, pi in zip(keys[a:b], sums[0][a:b], sums[1][a:b], strict=True)
+        ]
+    return out
+
+
+def _oi_change_parts(chs: Sequence[pa.Table], session: dt.date) -> list[dict[str, Any]] | None:
+    """The overnight-OI-change parts of the documents (what :func:`_finish` builds from
+    ``OIResult.changes`` per name), for every changes table of a chunk in one pass.
+
+    Per table: the change session (the second-last session present), its rows with a change
+    (``oi.changes_table``), the 40 largest absolute changes (``oi.changes``), the change per
+    strike (:func:`_change_by_strike`, also over live expiries only when some expire on or
+    before ``session``) and the 15 largest Vol/OI of ``session`` (``oi.vol_oi_top``).
+    ``None`` (each name builds its own) unless the tables share one schema with integer
+    changes and non-null dates and expiries, finite strikes and Vol/OI without NaN.
+    """
+    n = len(chs)
+    if not n or any(t.schema != chs[0].schema for t in chs):
+        return None
+    cat = pa.concat_tables(chs)
+    if cat.num_rows == 0 or not pa.types.is_integer(cat.schema.field("oi_change").type):
+        return None
+    td_c, exp_c = cat.column("trade_date"), cat.column("expiry")
+    if td_c.null_count or exp_c.null_count or cat.column("strike").null_count:
+        return None
+    strike = cat.column("strike").cast(pa.float64()).to_numpy()
+    vol_oi = cat.column("vol_oi").cast(pa.float64())
+    vo = pc.fill_null(vol_oi, 0.0).to_numpy()
+    if not np.isfinite(strike).all() or np.isnan(vo).any():
+        return None
+    lens = np.fromiter((t.num_rows for t in chs), np.int64, n)
+    seg = np.repeat(np.arange(n, dtype=np.int64), lens)
+    td = td_c.cast(pa.int32()).to_numpy()
+    # the distinct sessions of each table, ascending: the change session is the second-last
+    o = np.lexsort((td, seg))
+    s_, t_ = seg[o], td[o]
+    first = np.r_[True, (s_[1:] != s_[:-1]) | (t_[1:] != t_[:-1])]
+    us, ut = s_[first], t_[first]
+    cnt = np.bincount(us, minlength=n)
+    last = np.cumsum(cnt) - 1
+    has = cnt >= 2
+    cs = np.full(n, np.iinfo(np.int32).min, np.int64)
+    cs[has] = ut[last[has] - 1]
+    chg_c = cat.column("oi_change")
+    valid = np.asarray(pc.is_valid(chg_c).to_numpy(zero_copy_only=False), bool)
+    chg = pc.fill_null(chg_c, 0).to_numpy()
+    in_c = (td == cs[seg]) & valid & has[seg]
+    rows_c = np.flatnonzero(in_c)
+    c_seg = seg[rows_c]
+    right = cat.column("right")
+    is_call = np.asarray(pc.fill_null(pc.equal(right, "C"), False).to_numpy(zero_copy_only=False))
+    is_put = np.asarray(pc.fill_null(pc.equal(right, "P"), False).to_numpy(zero_copy_only=False))
+    d32 = int(pa.scalar(session, pa.date32()).cast(pa.int32()).as_py())
+    live = exp_c.cast(pa.int32()).to_numpy() > d32
+    by_strike = _change_by_strike_many(
+        c_seg, strike[rows_c], is_call[rows_c], is_put[rows_c], chg[rows_c], n
+    )
+    lv = rows_c[live[rows_c]]
+    by_strike_live = _change_by_strike_many(
+        seg[lv], strike[lv], is_call[lv], is_put[lv], chg[lv], n
+    )
+    some_expired = np.bincount(c_seg[~live[rows_c]], minlength=n) > 0
+    top_c = _top_rows(c_seg, np.abs(chg[rows_c]), rows_c, 40)
+    hot_rows = np.flatnonzero((td == d32) & np.asarray(pc.is_valid(vol_oi).to_numpy(
+        zero_copy_only=False), bool))  # fmt: skip
+    top_v = _top_rows(seg[hot_rows], vo[hot_rows], hot_rows, 15)
+
+    def per_seg(rows: np.ndarray, cols: Sequence[str]) -> list[list[dict[str, Any]]]:
+        t = cat.take(pa.array(rows, pa.int64()))
+        at = np.searchsorted(seg[rows], np.arange(n + 1))
+        return _records_many([t.slice(int(at[k]), int(at[k + 1] - at[k])) for k in range(n)],
+                             cols)  # fmt: skip
+
+    changes = per_seg(top_c, _CHANGE_COLUMNS)
+    hot = per_seg(top_v, _VOL_OI_COLUMNS)
+    c_tab = cat.select(list(_CHANGES_TABLE)).take(pa.array(rows_c, pa.int64()))
+    at = np.searchsorted(c_seg, np.arange(n + 1))
+    dates = (
+        pa.array(np.where(has, cs, 0).astype(np.int32), pa.int32()).cast(pa.date32()).to_pylist()
+    )
+    out: list[dict[str, Any]] = []
+    for k in range(n):  # a loop over underlyings: each name's slices
+        if not has[k]:
+            out.append({"oi.change_session": None, "oi.vol_oi_top": hot[k]})
+            continue
+        out.append(
+            {
+                "oi.change_session": dates[k],
+                "oi.changes_table": c_tab.slice(int(at[k]), int(at[k + 1] - at[k])),
+                "oi.changes": changes[k],
+                "oi.change_by_strike": by_strike[k],
+                "oi.change_by_strike_live": by_strike_live[k] if some_expired[k] else None,
+                "oi.vol_oi_top": hot[k],
+            }
+        )
+    return out
+
+
 def _doc_parts(
     group: Sequence[_Prepared],
     orrs: Sequence[Any],
@@ -924,12 +1068,23 @@ def _doc_parts(
         recs = _records_many([get(orrs[k]) for k in oi_k])
         for k, r in zip(oi_k, recs, strict=True):
             parts[k]["oi." + key] = r
+    sessions = {group[k].window.session for k in oi_k}
+    if len(sessions) == 1:
+        got = _oi_change_parts([orrs[k].changes for k in oi_k], sessions.pop())
+        for k, extra in zip(oi_k, got or [], strict=False):
+            parts[k].update(extra)
     fl_k = [k for k in range(n) if frs[k] is not None and group[k].enriched is not None]
     if fl_k:
         fs: list[Any] = [frs[k] for k in fl_k]
         nb = _records_many(_net_by_strike_many([f.by_strike for f in fs]))
+        # sort_by(...).slice(0, 40) without copying every row first: the 40 first indices
         top = _records_many(
-            [f.by_strike.sort_by([("total_usd", "descending")]).slice(0, 40) for f in fs]
+            [
+                f.by_strike.take(
+                    pc.sort_indices(f.by_strike, sort_keys=[("total_usd", "descending")])[:40]
+                )
+                for f in fs
+            ]
         )
         notable = _records_many(
             [f.notable.slice(0, config.notable_top_n) for f in fs], _NOTABLE_COLUMNS
@@ -945,6 +1100,74 @@ def _doc_parts(
                 }
             )
     return parts
+
+
+def _oi_change_one(
+    changes: pa.Table, tables: dict[str, pa.Table], u: str, d: dt.date
+) -> tuple[dt.date | None, list[dict[str, Any]], list[dict[str, Any]],
+           list[dict[str, Any]] | None, list[dict[str, Any]]]:  # fmt: skip
+    """The overnight-OI-change parts of one document from ``OIResult.changes`` (the
+    per-name reference of :func:`_oi_change_parts`): ``(change_session, changes,
+    change_by_strike, change_by_strike_live, vol_oi_top)``; the ``oi_changes`` table is put
+    in ``tables``."""
+    ch = changes
+    sessions = sorted(pc.unique(ch.column("trade_date")).to_pylist()) if ch.num_rows else []
+    last_change: list[dict[str, Any]] = []
+    change_by_strike: list[dict[str, Any]] = []
+    change_by_strike_live: list[dict[str, Any]] | None = None
+    change_session = None
+    if len(sessions) >= 2:
+        change_session = sessions[-2]  # OI(D) - OI(D-1): the change attributed to D-1 (SPEC)
+        c = ch.filter(pc.equal(ch.column("trade_date"), pa.scalar(change_session, pa.date32())))
+        c = c.filter(pc.is_valid(c.column("oi_change")))
+        tables["oi_changes"] = _with_underlying(
+            c.select(["symbol", "expiry", "strike", "right", "oi_change", "volume", "vol_oi"]), u, d
+        )
+        cc = c.append_column("abs_change", pc.abs(c.column("oi_change"))).sort_by(
+            [("abs_change", "descending")]
+        )
+        change_by_strike = _change_by_strike(c)
+        live = pc.greater(c.column("expiry"), pa.scalar(d, pa.date32()))
+        if not pc.all(live).as_py():  # contracts expiring on or before d: a live-only version
+            change_by_strike_live = _change_by_strike(c.filter(live))
+        last_change = _records(
+            cc.slice(0, 40),
+            [
+                "symbol",
+                "expiry",
+                "strike",
+                "right",
+                "oi_change",
+                "open_interest",
+                "volume",
+                "vol_oi",
+            ],
+        )
+    today_vol = (
+        ch.filter(pc.equal(ch.column("trade_date"), pa.scalar(d, pa.date32())))
+        if ch.num_rows
+        else ch
+    )
+    hot = []
+    if today_vol.num_rows:
+        tv = today_vol.filter(pc.is_valid(today_vol.column("vol_oi"))).sort_by(
+            [("vol_oi", "descending")]
+        )
+        hot = _records(
+            tv.slice(0, 15),
+            [
+                "symbol",
+                "expiry",
+                "strike",
+                "right",
+                "volume",
+                "open_interest",
+                "vol_oi",
+                "vol_oi_band",
+                "volume_multiple",
+            ],
+        )
+    return change_session, last_change, change_by_strike, change_by_strike_live, hot
 
 
 def _finish(
@@ -1024,62 +1247,22 @@ def _finish(
             adoc["darkpool_only"] = _records(dp)[0] if dp.num_rows else None
 
     spot_series = _spot_series(hist)
-    ch = orr.changes
-    sessions = sorted(pc.unique(ch.column("trade_date")).to_pylist()) if ch.num_rows else []
     last_change: list[dict[str, Any]] = []
     change_by_strike: list[dict[str, Any]] = []
     change_by_strike_live: list[dict[str, Any]] | None = None
     change_session = None
-    if len(sessions) >= 2:
-        change_session = sessions[-2]  # OI(D) - OI(D-1): the change attributed to D-1 (SPEC)
-        c = ch.filter(pc.equal(ch.column("trade_date"), pa.scalar(change_session, pa.date32())))
-        c = c.filter(pc.is_valid(c.column("oi_change")))
-        tables["oi_changes"] = _with_underlying(
-            c.select(["symbol", "expiry", "strike", "right", "oi_change", "volume", "vol_oi"]), u, d
-        )
-        cc = c.append_column("abs_change", pc.abs(c.column("oi_change"))).sort_by(
-            [("abs_change", "descending")]
-        )
-        change_by_strike = _change_by_strike(c)
-        live = pc.greater(c.column("expiry"), pa.scalar(d, pa.date32()))
-        if not pc.all(live).as_py():  # contracts expiring on or before d: a live-only version
-            change_by_strike_live = _change_by_strike(c.filter(live))
-        last_change = _records(
-            cc.slice(0, 40),
-            [
-                "symbol",
-                "expiry",
-                "strike",
-                "right",
-                "oi_change",
-                "open_interest",
-                "volume",
-                "vol_oi",
-            ],
-        )
-    today_vol = (
-        ch.filter(pc.equal(ch.column("trade_date"), pa.scalar(d, pa.date32())))
-        if ch.num_rows
-        else ch
-    )
-    hot = []
-    if today_vol.num_rows:
-        tv = today_vol.filter(pc.is_valid(today_vol.column("vol_oi"))).sort_by(
-            [("vol_oi", "descending")]
-        )
-        hot = _records(
-            tv.slice(0, 15),
-            [
-                "symbol",
-                "expiry",
-                "strike",
-                "right",
-                "volume",
-                "open_interest",
-                "vol_oi",
-                "vol_oi_band",
-                "volume_multiple",
-            ],
+    hot: list[dict[str, Any]] = []
+    if "oi.change_session" in pre:  # built for the whole chunk (_oi_change_parts)
+        change_session = pre["oi.change_session"]
+        if change_session is not None:
+            tables["oi_changes"] = _with_underlying(pre["oi.changes_table"], u, d)
+            last_change = pre["oi.changes"]
+            change_by_strike = pre["oi.change_by_strike"]
+            change_by_strike_live = pre["oi.change_by_strike_live"]
+        hot = pre["oi.vol_oi_top"]
+    else:
+        change_session, last_change, change_by_strike, change_by_strike_live, hot = _oi_change_one(
+            orr.changes, tables, u, d
         )
     oi_doc = {
         "sessions": n_sessions,

@@ -52,6 +52,7 @@ __all__ = [
     "EarningsDoc",
     "FlowDoc",
     "MarketDoc",
+    "MarketFacts",
     "OiDoc",
     "PriorZoneDoc",
     "RealizedVolDoc",
@@ -1543,6 +1544,93 @@ class UnderlyingDoc(TypedDict):
     analysis: AnalysisDoc
     flow: FlowDoc | None
     oi: OiDoc
+
+
+class FactsVolExpiry(TypedDict):
+    """``facts.analysis.vol.expiries[]``: the keys of ``doc.analysis.vol.expiries[]`` the
+    market rollup reads (zones, trade structures)."""
+
+    expiry: str
+    atm_strike: NotRequired[float | None]
+    expected_move_pct: NotRequired[float | None]
+    zone: NotRequired[AnalysisVolExpiriesRowZone]
+    range_50: NotRequired[list[float | None]]
+    rr_25d: NotRequired[float | None]
+
+
+class FactsVol(TypedDict):
+    """``facts.analysis.vol``."""
+
+    expiries: list[FactsVolExpiry]
+
+
+class FactsProfile(TypedDict):
+    """``facts.analysis.profile``: whether the gamma profile used contracts with greeks."""
+
+    contracts_used: int
+
+
+class FactsTotals(TypedDict):
+    """``facts.analysis.totals``."""
+
+    gex_usd_per_1pct: float | None
+
+
+class FactsAnalysis(TypedDict):
+    """``facts.analysis`` of a name the dealer mechanics do not read (the index tickers of
+    :data:`chainlens.market.INDEX_TICKERS` keep their whole :class:`AnalysisDoc`)."""
+
+    spot: NotRequired[float | None]
+    greeks: NotRequired[str]
+    totals: NotRequired[FactsTotals]
+    profile: NotRequired[FactsProfile | None]
+    vol: NotRequired[FactsVol]
+    darkpool_only: NotRequired[FlowDarkpool | None]
+
+
+class FactsFlowByExpiry(TypedDict):
+    """``facts.flow.by_expiry[]``."""
+
+    expiry: str
+    net_usd: NotRequired[float | None]
+    dir_net_usd: NotRequired[float | None]
+
+
+class FactsFlow(TypedDict):
+    """``facts.flow``."""
+
+    totals: FlowTotals
+    darkpool: NotRequired[FlowDarkpool | None]
+    by_expiry: NotRequired[list[FactsFlowByExpiry]]
+
+
+class FactsOiAccumulation(TypedDict):
+    """``facts.oi.accumulation[]``."""
+
+    expiry: str
+    oi_change: NotRequired[int | None]
+
+
+class FactsOi(TypedDict):
+    """``facts.oi``."""
+
+    pcr: NotRequired[OiPcr | None]
+    accumulation: NotRequired[list[FactsOiAccumulation]]
+
+
+class MarketFacts(TypedDict):
+    """The part of one :class:`UnderlyingDoc` the market rollup reads
+    (:func:`chainlens.market.market_facts`): what a runner's task hands back for the rollup
+    instead of the whole document (the documents themselves travel as the ``docs`` part,
+    already JSON). Every key keeps the document's path and value, so
+    ``market_rollup(facts) == market_rollup(docs)``."""
+
+    underlying: str
+    session: str
+    flow: FactsFlow | None
+    analysis: FactsAnalysis | AnalysisDoc
+    prior_zone: PriorZoneDoc | None
+    oi: FactsOi
 
 
 class ReportHighOi(TypedDict):

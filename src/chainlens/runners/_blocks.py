@@ -30,13 +30,14 @@ import numpy as np
 import pyarrow as pa
 
 from chainlens.errors import ChainlensError
+from chainlens.market import market_facts
 from chainlens.pipeline import (
     PipelineConfig,
     UnderlyingResult,
     UnderlyingWindow,
     analyze_underlyings,
 )
-from chainlens.results import UnderlyingDoc
+from chainlens.results import MarketFacts
 from chainlens.runners.base import result_parts
 
 if TYPE_CHECKING:
@@ -119,8 +120,9 @@ class BlockOut:
         Per underlying: ``None`` (its result is in the parts) or its failure message.
     parts
         :func:`~chainlens.runners.base.result_parts` of the block's results, in order.
-    docs
-        The documents of its results, in order (the market rollup's input).
+    facts
+        :func:`~chainlens.market.market_facts` of its results' documents, in order (the
+        market rollup's input: the documents themselves are the ``docs`` part, JSON).
     input_rows
         Input rows of the block (chain window + trades + prints).
     peak_rss_kb
@@ -133,7 +135,7 @@ class BlockOut:
     names: list[str]
     failed: list[str | None]
     parts: dict[str, pa.Table]
-    docs: list[UnderlyingDoc]
+    facts: list[MarketFacts]
     input_rows: int
     peak_rss_kb: int
     netdelta: bool = False
@@ -182,7 +184,7 @@ def analyze_block(
         names=[w.underlying for w in windows],
         failed=failed,
         parts=parts,
-        docs=[r.doc for r in results],
+        facts=[market_facts(r.doc) for r in results],
         input_rows=sum(sizes),
         peak_rss_kb=int(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss),
         netdelta=nd_ok,

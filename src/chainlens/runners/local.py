@@ -511,17 +511,17 @@ def _run_one(
                 take(pending.popleft().result())
 
     parts = merge_blocks([o.parts for o in outs])
-    docs = [doc for o in outs for doc in o.docs]
+    facts = [f for o in outs for f in o.facts]
     nd_done = nd is not None and all(o.netdelta for o in outs)
     if not nd_done:  # some block could not: the whole scanner in the parent
         for k in NETDELTA_PARTS:
             parts.pop(k, None)
     parts.update(scan_parts(store, d, netdelta=not nd_done))  # issue 15: the scanner parts
-    market = market_rollup(docs, session=d, sectors=sectors, macro=macro)
+    market = market_rollup(facts, session=d, sectors=sectors, macro=macro)
     store.write_session_results(d, parts, market)
     return RunSummary(
         session=d.isoformat(),
-        underlyings=len(docs),
+        underlyings=len(facts),
         failed=failed,
         parts={k: v.num_rows for k, v in parts.items()},
         workers=nw,

@@ -440,7 +440,7 @@ def _make_group_fn(
             for u, msg in zip(out.names, out.failed, strict=True)
             if msg is not None
         ]
-        if out.docs:
+        if out.facts:
             for name, part in out.parts.items():
                 rows.append(("part", name, part.num_rows, _ipc(part)))
         rows.append(("stats", "input_rows", t.num_rows, b""))

@@ -1534,7 +1534,7 @@ class Store(ResultsMixin, SizesMixin):
             try:
                 new: list[tuple[str, Path, int, str]] = []
                 for part, t in tables.items():
-                    if "underlying" in t.column_names and t.num_rows > 1:
+                    if "underlying" in t.column_names and not _ascending(t.column("underlying")):
                         t = t.take(pc.sort_indices(t, sort_keys=[("underlying", "ascending")]))
                     rel = f"results/{name}/session={d.isoformat()}/{part}-{uuid.uuid4().hex[:12]}.parquet"
                     staged = stage / f"{part}.parquet"
@@ -1772,6 +1772,18 @@ class FileBlocks:
             underlyings,
             columns,
         )
+
+
+def _ascending(col: pa.ChunkedArray | pa.Array) -> bool:
+    """``col`` is already in ascending order without nulls: its stable sort is the identity
+    (the runners' parts come in run order, the session's underlyings sorted), so sorting it
+    again would only copy every column (one vectorised comparison of neighbours instead)."""
+    n = len(col)
+    if n <= 1:
+        return col.null_count == 0
+    if col.null_count:
+        return False
+    return bool(pc.all(pc.less_equal(col.slice(0, n - 1), col.slice(1))).as_py())
 
 
 def names_filter(column: str, names: Sequence[str] | pa.Array) -> pc.Expression:
