@@ -6,13 +6,13 @@ See :class:`Store` for the layout, the guarantees and the default-snapshot rule.
 
 from __future__ import annotations
 
+from chainlens.store._reading import names_filter
 from chainlens.store._store import (
     FileBlocks,
     IngestResult,
     ProgressFn,
     Store,
     expand_paths,
-    names_filter,
     read_partition,
 )
 

@@ -233,7 +233,7 @@ class ResultsMixin:
         import pyarrow.parquet as pq
 
         from chainlens.errors import NotFoundError
-        from chainlens.store._store import _read_errors, names_filter
+        from chainlens.store._reading import _read_errors, names_filter
 
         d = parse_date(session)
         rows = self.con.execute(
