@@ -334,8 +334,12 @@ def main(argv: list[str] | None = None) -> int:
             # first n names of a larger store would not be an n-name market)
             rt, dn = (root, d) if n >= len(names) else _market(
                 argparse.Namespace(**{**vars(a), "underlyings": n, "demo": False}))  # fmt: skip
-            if a.steady:
-                rt = _steady_copy(rt, dn)
+            if a.steady:  # in a child process: its memory is not the run's peak RSS
+                import multiprocessing as mp
+                from concurrent.futures import ProcessPoolExecutor
+
+                with ProcessPoolExecutor(1, mp_context=mp.get_context("spawn")) as ex:
+                    rt = ex.submit(_steady_copy, rt, dn).result()
             try:
                 r = _run(rt, dn, None, a.workers)
                 _say_run(f"run {n}" + (" (steady state)" if a.steady else " (cold store)"), r)
