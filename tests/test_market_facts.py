@@ -16,7 +16,7 @@ import pytest
 
 from chainlens.market import INDEX_TICKERS, market_facts, market_rollup
 from chainlens.results import MarketFacts, doc_errors
-from chainlens.runners.local import LocalRunner, run_local
+from chainlens.runners.local import LocalRunner
 from chainlens.store import Store
 
 
@@ -31,19 +31,10 @@ def _same_rollup(docs: list[Any], session: dt.date) -> dict[str, Any]:
 
 @pytest.fixture(scope="module")
 def demo_store(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[dt.date]]:
-    from chainlens.oi import OIConfig
-    from chainlens.pipeline import PipelineConfig
-    from chainlens.sim import build_demo_market
+    """The small demo market, the last two sessions run (``build_small_demo_store``)."""
+    from test_pipeline_fixtures import build_small_demo_store
 
-    tmp = tmp_path_factory.mktemp("facts")
-    m = build_demo_market(tmp / "sim", seed=7, underlyings=12, sessions=4)
-    days = m.sessions[-2:]
-    cfg = PipelineConfig(oi=OIConfig(streak_min_sessions=2))
-    with Store(tmp / "store") as st:
-        st.ingest_many(m.all_paths())
-        for d in days:
-            run_local(st, d, workers=1, config=cfg)
-    return tmp / "store", days
+    return build_small_demo_store(tmp_path_factory.mktemp("facts"))
 
 
 def test_stored_rollup_is_the_rollup_of_the_stored_documents(demo_store) -> None:  # type: ignore[no-untyped-def]

@@ -185,3 +185,24 @@ def build_tiny_store(root: Path) -> Path:
             source="tiny-hand-built",
         )
     return root
+
+
+def build_small_demo_store(tmp: Path) -> tuple[Path, list[dt.date]]:
+    """The demo market (every scenario kind planted), smaller: 12 underlyings, 4 sessions,
+    ingested into ``tmp / "store"`` with the last two sessions run (two-session streaks, so the
+    accumulation part is written whatever the simulator's calibration does in four sessions).
+    Returns the store root and the run sessions."""
+    from chainlens.oi import OIConfig
+    from chainlens.pipeline import PipelineConfig
+    from chainlens.runners.local import run_local
+    from chainlens.sim import build_demo_market
+    from chainlens.store import Store
+
+    m = build_demo_market(tmp / "sim", seed=7, underlyings=12, sessions=4)
+    days = list(m.sessions[-2:])
+    cfg = PipelineConfig(oi=OIConfig(streak_min_sessions=2))
+    with Store(tmp / "store") as st:
+        st.ingest_many(m.all_paths())
+        for d in days:
+            run_local(st, d, workers=1, config=cfg)
+    return tmp / "store", days

@@ -32,24 +32,10 @@ DOCS_MD = Path(__file__).resolve().parents[1] / "docs" / "results.md"
 
 @pytest.fixture(scope="module")
 def sim_store(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[dt.date]]:
-    """The demo market (every scenario kind planted), smaller: 12 underlyings, 4 sessions,
-    the last two run."""
-    from chainlens.sim import build_demo_market
+    """The small demo market, the last two sessions run (``build_small_demo_store``)."""
+    from test_pipeline_fixtures import build_small_demo_store
 
-    tmp = tmp_path_factory.mktemp("contract")
-    m = build_demo_market(tmp / "sim", seed=7, underlyings=12, sessions=4)
-    days = m.sessions[-2:]
-    from chainlens.oi import OIConfig
-    from chainlens.pipeline import PipelineConfig
-
-    # two-session streaks: the accumulation part is written whatever the simulator's
-    # calibration does inside four sessions (the schema does not depend on the threshold)
-    cfg = PipelineConfig(oi=OIConfig(streak_min_sessions=2))
-    with Store(tmp / "store") as st:
-        st.ingest_many(m.all_paths())
-        for d in days:
-            run_local(st, d, workers=1, config=cfg)
-    return tmp / "store", days
+    return build_small_demo_store(tmp_path_factory.mktemp("contract"))
 
 
 @pytest.fixture(scope="module")

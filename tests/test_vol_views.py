@@ -117,4 +117,10 @@ def test_public_api_is_exactly_all() -> None:
         public = {n for n in dir(mod) if not n.startswith("_")} - {"annotations"}
         modules = {n for n in public if type(getattr(mod, n)).__name__ == "module"}
         assert public - modules == set(mod.__all__)
-    assert set(an.__all__) == {"SCHEMA_VERSION", "AnalysisConfig", "ChainAnalysis", "analyze_chain"}
+    assert set(an.__all__) == {
+        "SCHEMA_VERSION",
+        "AnalysisConfig",
+        "ChainAnalysis",
+        "analyze_chain",
+        "analyze_chains",
+    }

@@ -883,7 +883,7 @@ def _profiles_many(cs: list[_Contracts], cfg: AnalysisConfig, out: list[_Curves]
 
 
 def _surfaces_many(cs: list[_Contracts], cfg: AnalysisConfig, out: list[_Curves]) -> None:
-    from chainlens.exposure._surface import _INV_SQRT_2PI, Surfaces
+    from chainlens.exposure._surface import Surfaces, live_terms, surface_rows
     from chainlens.pricing._bsm import ncdf
 
     r = cfg.rate
@@ -903,9 +903,7 @@ def _surfaces_many(cs: list[_Contracts], cfg: AnalysisConfig, out: list[_Curves]
     for c in cs:  # the contracts dealer_surfaces keeps, per snapshot
         wm = c.w * c.mult
         t, q, sg, K = c.t_years, c.gk.q, c.gk.sigma, c.K
-        ok = np.isfinite(t) & (t > 0) & np.isfinite(sg) & (sg > 0) & np.isfinite(wm) & (wm != 0)
-        ok &= np.isfinite(K) & (np.asarray(K) > 0) & np.isfinite(q)
-        sel.append((ok, wm))
+        sel.append((surface_rows(K, t, q, sg, wm), wm))
     for ks_all in groups.values():
         ks_all = [k for k in ks_all if int(sel[k][0].sum()) <= step]
         for batch in _batches([int(sel[k][0].sum()) for k in ks_all], _CACHE_TERMS // n_lv):
@@ -927,11 +925,7 @@ def _surfaces_many(cs: list[_Contracts], cfg: AnalysisConfig, out: list[_Curves]
                 live = t > th
                 if not live.any():
                     continue
-                tl, sl_, ql = t[live] - th, sigma[live], q[live]
-                b = 1.0 / (sl_ * np.sqrt(tl))
-                a = np.log(K[live]) - (r - ql + 0.5 * sl_ * sl_) * tl
-                wq = wm[live] * np.exp(-ql * tl)
-                wg = wq * b * _INV_SQRT_2PI
+                a, b, wq, wg = live_terms(K, t, q, sigma, wm, r, th, live)
                 sg_l = seg[live]
                 d1 = (x[sg_l].T - a[None, :]) * b[None, :]
                 e1 = np.exp(-0.5 * d1 * d1)

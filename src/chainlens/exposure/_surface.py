@@ -78,8 +78,7 @@ def dealer_surfaces(
 
     levels = np.asarray(levels, dtype=np.float64)
     tau = np.asarray(tau_years, dtype=np.float64)
-    ok = np.isfinite(t) & (t > 0) & np.isfinite(sigma) & (sigma > 0) & np.isfinite(wm) & (wm != 0)
-    ok &= np.isfinite(K) & (np.asarray(K) > 0) & np.isfinite(q)
+    ok = surface_rows(K, t, q, sigma, wm)
     K, t, q, sigma, is_call, wm = (np.asarray(a)[ok] for a in (K, t, q, sigma, is_call, wm))
     x = np.log(levels)
     dx = np.zeros((tau.size, levels.size))
@@ -89,15 +88,9 @@ def dealer_surfaces(
         live = t > th
         if not live.any():
             continue
-        # per-contract terms (sticky strike): d1 = (ln S - a) b with
-        # a = ln K - (r - q + σ²/2) τ and b = 1/(σ√τ), τ = t - th
-        tl, sl, ql = t[live] - th, sigma[live], q[live]
-        b = 1.0 / (sl * np.sqrt(tl))
-        a = np.log(K[live]) - (r - ql + 0.5 * sl * sl) * tl
-        wq = wm[live] * np.exp(-ql * tl)  # w e^{-qτ}
+        a, b, wq, wg = live_terms(K, t, q, sigma, wm, r, th, live)
         # Δ_put = e^{-qτ}(N(d1) - 1): the puts' -w e^{-qτ} is a constant over spot
         put_const = -float(wq[~is_call[live]].sum())
-        wg = wq * b * _INV_SQRT_2PI  # Γ = e^{-qτ} n(d1) b / S
         for s in range(0, a.size, step):  # chunks of contracts, vectorized within
             e = slice(s, s + step)
             d1 = (x[:, None] - a[None, e]) * b[None, e]  # (levels, contracts)
@@ -107,3 +100,36 @@ def dealer_surfaces(
         dx[h] += put_const
         gx[h] /= levels
     return Surfaces(levels, tau, dx, gx)
+
+
+def surface_rows(
+    K: np.ndarray, t: np.ndarray, q: np.ndarray, sigma: np.ndarray, wm: np.ndarray
+) -> np.ndarray:
+    """The contracts :func:`dealer_surfaces` keeps: finite positive time to expiry, IV and
+    strike, finite carry, and a finite non-zero dealer position × multiplier."""
+    ok = np.isfinite(t) & (t > 0) & np.isfinite(sigma) & (sigma > 0) & np.isfinite(wm) & (wm != 0)
+    ok &= np.isfinite(K) & (np.asarray(K) > 0) & np.isfinite(q)
+    return np.asarray(ok)
+
+
+def live_terms(
+    K: np.ndarray,
+    t: np.ndarray,
+    q: np.ndarray,
+    sigma: np.ndarray,
+    wm: np.ndarray,
+    r: float,
+    th: float,
+    live: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The per-contract terms of the ``live`` contracts ``th`` years after the snapshot
+    (sticky strike): :math:`d_1 = (\\ln S - a) b` with :math:`a = \\ln K - (r - q + \\sigma^2/2)\\tau`,
+    :math:`b = 1/(\\sigma\\sqrt{\\tau})`, :math:`\\tau = t - t_h`; the delta weight
+    :math:`w e^{-q\\tau}` and the gamma weight :math:`w e^{-q\\tau} b / \\sqrt{2\\pi}`
+    (:math:`\\Gamma = e^{-q\\tau} n(d_1) b / S`). Returns ``(a, b, wq, wg)``."""
+    tl, sl, ql = t[live] - th, sigma[live], q[live]
+    b = 1.0 / (sl * np.sqrt(tl))
+    a = np.log(K[live]) - (r - ql + 0.5 * sl * sl) * tl
+    wq = wm[live] * np.exp(-ql * tl)  # w e^{-qτ}
+    wg = wq * b * _INV_SQRT_2PI
+    return a, b, wq, wg

@@ -56,16 +56,22 @@ def netdelta_parts(rows: pa.Table, daily: pa.Table, session: dt.date) -> dict[st
     conformed to :data:`chainlens.results.PART_SCHEMAS`; a part with no row is left out.
     The parts of the blocks of a session's sorted underlyings, concatenated in order, are
     those of the whole session."""
-    from chainlens.results import conform
 
     out: dict[str, pa.Table] = {}
     for part, t in (("scan_netdelta", rows), (DAILY_PART, daily)):
-        if t.num_rows == 0:
-            continue
-        if "session" not in t.column_names:
-            t = t.append_column("session", pa.array([session] * t.num_rows, pa.date32()))
-        out[part] = conform(part, t)
+        if t.num_rows:
+            out[part] = _session_part(part, t, session)
     return out
+
+
+def _session_part(part: str, t: pa.Table, session: dt.date) -> pa.Table:
+    """``t`` with a ``session`` column (when it has none), conformed to the stored ``part``'s
+    schema (:data:`chainlens.results.PART_SCHEMAS`)."""
+    from chainlens.results import conform
+
+    if "session" not in t.column_names:
+        t = t.append_column("session", pa.array([session] * t.num_rows, pa.date32()))
+    return conform(part, t)
 
 
 def netdelta_run_task(
@@ -114,7 +120,6 @@ def scan_parts(
         Part name -> table conformed to :data:`chainlens.results.PART_SCHEMAS`.
     """
     from chainlens.errors import ChainlensError
-    from chainlens.results import conform
 
     out: dict[str, pa.Table] = {}
     st = settings or ScanSettings()
@@ -131,11 +136,8 @@ def scan_parts(
         except ChainlensError as exc:  # a scanner's input problem never fails the run
             _log.warning("chainlens run %s: scanner %s not stored: %s", session, kind, exc)
             continue
-        if t.num_rows == 0:
-            continue
-        if "session" not in t.column_names:
-            t = t.append_column("session", pa.array([session] * t.num_rows, pa.date32()))
-        out[part] = conform(part, t)
+        if t.num_rows:
+            out[part] = _session_part(part, t, session)
     return out
 
 

@@ -203,20 +203,24 @@ class ResultsMixin:
 
     def _docs_path(self, session: dt.date | str) -> str:
         """The checked file of the ``docs`` part of ``session`` (NotFoundError if none)."""
+        return str(self.root / self._results_file(RESULTS_NAME, parse_date(session), "docs"))
+
+    def _results_file(self, name: str, d: dt.date, part: str) -> str:
+        """The stored file of results ``(name, d, part)`` (relative to the root), its checksum
+        checked; :class:`~chainlens.errors.NotFoundError` if it was never written."""
         from chainlens.errors import NotFoundError
 
-        d = parse_date(session)
         rows = self.con.execute(
-            "SELECT file FROM results WHERE name = ? AND session = ? AND part = 'docs'",
-            [RESULTS_NAME, d],
+            "SELECT file FROM results WHERE name = ? AND session = ? AND part = ?", [name, d, part]
         ).fetchall()
         if not rows:
             raise NotFoundError(
-                f"no results {RESULTS_NAME!r} part 'docs' for session {d} in {self.root}",
+                f"no results {name!r} part {part!r} for session {d} in {self.root}",
                 hint="run `chainlens run --date D` first",
             )
-        self.check_file(rows[0][0])
-        return str(self.root / rows[0][0])
+        rel = str(rows[0][0])
+        self.check_file(rel)
+        return rel
 
     def read_results_of(
         self, name: str, session: dt.date | str, part: str, underlyings: Sequence[str]
@@ -232,21 +236,11 @@ class ResultsMixin:
         """
         import pyarrow.parquet as pq
 
-        from chainlens.errors import NotFoundError
         from chainlens.store._reading import _read_errors, names_filter
 
-        d = parse_date(session)
-        rows = self.con.execute(
-            "SELECT file FROM results WHERE name = ? AND session = ? AND part = ?", [name, d, part]
-        ).fetchall()
-        if not rows:
-            raise NotFoundError(
-                f"no results {name!r} part {part!r} for session {d} in {self.root}",
-                hint="run `chainlens run --date D` first",
-            )
-        path = self.root / rows[0][0]
-        self.check_file(rows[0][0])
-        with _read_errors(rows[0][0]):
+        rel = self._results_file(name, parse_date(session), part)
+        path = self.root / rel
+        with _read_errors(rel):
             filt = None
             if "underlying" in pq.read_schema(path).names:
                 filt = names_filter("underlying", [str(u) for u in underlyings])

@@ -1585,19 +1585,10 @@ class Store(ResultsMixin, SizesMixin):
         NotFoundError
             If ``(name, session, part)`` was never written.
         """
-        d = _as_date(session)
-        rows = self.con.execute(
-            "SELECT file FROM results WHERE name = ? AND session = ? AND part = ?", [name, d, part]
-        ).fetchall()
-        if not rows:
-            raise NotFoundError(
-                f"no results {name!r} part {part!r} for session {d} in {self.root}",
-                hint="run `chainlens run --date D` first",
-            )
-        path = self.root / rows[0][0]
-        self.check_file(rows[0][0])
+        rel = self._results_file(name, _as_date(session), part)
+        path = self.root / rel
         filt = None
-        with _read_errors(rows[0][0]):
+        with _read_errors(rel):
             if underlying is not None and "underlying" in pq.read_schema(path).names:
                 filt = pc.field("underlying") == underlying
             return pq.read_table(path, filters=filt)
