@@ -182,3 +182,21 @@ def test_unchanged_oi_after_a_session_without_volume_is_not_stale() -> None:
             r["volume"] = 0
     p = build_panel(pa.Table.from_pylist(rows, schema=h2.schema))
     assert p.stale == [] and p.n_sessions.tolist() == [6]
+
+
+def test_accumulation_of_reads_every_config_field() -> None:
+    """``accumulation_of`` is ``accumulation`` under an ``OIConfig``, ``drop_stale`` included
+    (the accumulation scanner used to drop the field: a config keeping stale repeats was
+    ignored there). Kept, the repeat's all-zero changes end the 105C streak."""
+    from chainlens.oi import OIConfig
+
+    h2, d = _with_stale_repeat()
+    keep = OIConfig(drop_stale=False)
+    assert oi.accumulation_of(h2, d, OIConfig()).equals(oi.accumulation(h2, as_of=d))
+    assert oi.accumulation_of(h2, d, keep).equals(oi.accumulation(h2, as_of=d, drop_stale=False))
+    assert [r["symbol"] for r in oi.accumulation_of(h2, d, OIConfig()).to_pylist()] == [
+        "XYZ240419C00105000"
+    ]
+    assert oi.accumulation_of(h2, d, keep).num_rows == 0
+    strict = OIConfig(streak_min_sessions=4)  # the 105C streak is 3 sessions long
+    assert oi.accumulation_of(_history(), S[-1], strict).num_rows == 0

@@ -50,7 +50,7 @@ from chainlens.oi._config import OIConfig
 from chainlens.oi._pcr import put_call_ratios
 from chainlens.oi._positioning import oi_clusters, opposite_buildup
 from chainlens.oi._rolls import detect_rolls, window_changes
-from chainlens.oi._streaks import accumulation, streaks
+from chainlens.oi._streaks import accumulation, accumulation_of, streaks
 from chainlens.oi._term import event_oi_build, term_signals, term_structure
 
 __all__ = [
@@ -60,6 +60,7 @@ __all__ = [
     "OIConfig",
     "OIResult",
     "accumulation",
+    "accumulation_of",
     "analyze_oi",
     "analyze_oi_many",
     "band_of",
@@ -103,15 +104,7 @@ def _history_core(
     many underlyings): changes, accumulation, rolls, the last spot per underlying (from
     ``last``, the as-of session's rows), term structure, window changes, stale sessions."""
     ch = oi_changes(hist, avg_window=cfg.avg_window, drop_stale=cfg.drop_stale)
-    acc = accumulation(
-        hist,
-        min_sessions=cfg.streak_min_sessions,
-        min_contracts=cfg.streak_min_contracts,
-        min_fraction=cfg.streak_min_fraction,
-        min_dte=cfg.streak_min_dte,
-        changes=ch,
-        drop_stale=cfg.drop_stale,
-    )
+    acc = accumulation_of(hist, None, cfg)
     rolls = detect_rolls(hist, config=cfg)
     spot = None
     if "spot" in last.column_names and last.num_rows:

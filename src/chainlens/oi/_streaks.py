@@ -10,9 +10,10 @@ import numpy as np
 import polars as pl
 import pyarrow as pa
 
+from chainlens.oi._config import OIConfig
 from chainlens.oi._panel import cached_panel, changes_matrix, streak_matrices, take_rows
 
-__all__ = ["accumulation", "streaks"]
+__all__ = ["accumulation", "accumulation_of", "streaks"]
 
 
 def streaks(
@@ -59,6 +60,23 @@ def streaks(
         .cum_sum().over(["symbol", "_run"]).alias("streak_change"),
     )  # fmt: skip
     return df.drop("_run").to_arrow()
+
+
+def accumulation_of(history: pa.Table, as_of: dt.date | None, config: OIConfig) -> pa.Table:
+    """:func:`accumulation` under an :class:`~chainlens.oi.OIConfig`: its streak thresholds
+    (``streak_min_sessions``, ``streak_min_contracts``, ``streak_min_fraction``,
+    ``streak_min_dte``) and ``drop_stale``. The pipeline's OI step, the accumulation scanner and
+    the outcome tracker call this one function, so that they read a configuration alike
+    (seed 002, "OI accumulation": the same streak rule wherever it is reported)."""
+    return accumulation(
+        history,
+        as_of=as_of,
+        min_sessions=config.streak_min_sessions,
+        min_contracts=config.streak_min_contracts,
+        min_fraction=config.streak_min_fraction,
+        min_dte=config.streak_min_dte,
+        drop_stale=config.drop_stale,
+    )
 
 
 def accumulation(

@@ -333,7 +333,7 @@ def oi_signal_events(hist: pa.Table, source: str) -> dict[str, list[dict[str, An
     (``rolls``) is reported. The signal rules count the ``first`` rows (one event per run);
     ``watch_items`` reads every row (what each session's report listed).
     """
-    from chainlens.oi import OIConfig, accumulation, detect_rolls
+    from chainlens.oi import OIConfig, accumulation_of, detect_rolls
 
     cfg = OIConfig()
     out: dict[str, list[dict[str, Any]]] = {}
@@ -357,15 +357,7 @@ def oi_signal_events(hist: pa.Table, source: str) -> dict[str, list[dict[str, An
             t = t.filter(pc.is_valid(t.column("to_symbol"))) if t.num_rows else t
             keys = ["underlying", "kind", "from_symbol", "to_symbol"]
         else:
-            t = accumulation(
-                w,
-                as_of=d,
-                min_sessions=cfg.streak_min_sessions,
-                min_contracts=cfg.streak_min_contracts,
-                min_fraction=cfg.streak_min_fraction,
-                min_dte=cfg.streak_min_dte,
-                drop_stale=cfg.drop_stale,
-            )
+            t = accumulation_of(w, d, cfg)
             keys = ["underlying", "symbol"]
         now: set[tuple[Any, ...]] = set()
         for r in t.to_pylist():

@@ -20,7 +20,7 @@ import pyarrow as pa
 
 from chainlens.oi._config import OIConfig
 from chainlens.oi._rolls import detect_rolls
-from chainlens.oi._streaks import accumulation
+from chainlens.oi._streaks import accumulation_of
 from chainlens.scan._settings import ScanSettings
 
 __all__ = [
@@ -133,14 +133,7 @@ def store_scan(
     for block in _blocks(snaps, names, block_rows):  # a loop over blocks of underlyings
         if kind == "accumulation":
             h = store.chain_block(block, end=session, n_sessions=n, columns=_OI_COLS)
-            out = accumulation(
-                h,
-                as_of=session,
-                min_sessions=cfg.streak_min_sessions,
-                min_contracts=cfg.streak_min_contracts,
-                min_fraction=cfg.streak_min_fraction,
-                min_dte=cfg.streak_min_dte,
-            )
+            out = accumulation_of(h, session, cfg)
         elif kind == "rolls":
             h = store.chain_block(block, end=session, n_sessions=n, columns=_OI_COLS)
             out = detect_rolls(h, as_of=session, config=cfg)
@@ -505,16 +498,7 @@ def store_scan_per_underlying(
     for u in store.underlyings(session):  # one pure kernel call per underlying
         if kind == "accumulation":
             h = store.chain_history(u, end=session, n_sessions=n_sessions)
-            parts.append(
-                accumulation(
-                    h,
-                    as_of=session,
-                    min_sessions=cfg.streak_min_sessions,
-                    min_contracts=cfg.streak_min_contracts,
-                    min_fraction=cfg.streak_min_fraction,
-                    min_dte=cfg.streak_min_dte,
-                )
-            )
+            parts.append(accumulation_of(h, session, cfg))
         elif kind == "rolls":
             h = store.chain_history(u, end=session, n_sessions=cfg.roll_window + 1)
             parts.append(detect_rolls(h, as_of=session, config=cfg))
