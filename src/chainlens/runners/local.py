@@ -48,7 +48,7 @@ from chainlens.runners._blocks import (
     ranges_by_rows,
 )
 from chainlens.runners.base import ProgressFn, RunSummary
-from chainlens.store import Store, names_filter, read_partition
+from chainlens.store import Store, read_partition
 
 __all__ = [
     "MARKET_RESULTS",
@@ -138,21 +138,32 @@ def _rows_eq(t: pa.Table, col: str, values: Sequence[str]) -> pa.Table:
 
 
 def _split(t: pa.Table, col: str) -> dict[str, pa.Table]:
-    """Zero-copy slices of ``t`` per value of ``col``, each in the rows' order in ``t``
-    (grouped first, by a stable sort of the value codes, unless already grouped)."""
+    """Zero-copy slices of ``t`` per value of ``col``, each in the rows' order in ``t``.
+
+    Rows of one value come in runs (a stored file is sorted by ``col``, or written as a few
+    sorted runs); a value's table is its runs' slices, concatenated (no copy). When the runs
+    are many (a file written as many short sorted runs), the table is first grouped by a
+    stable sort of the value codes (one ``take``)."""
     if t.num_rows == 0:
         return {}
     enc = pc.dictionary_encode(t.column(col)).combine_chunks()
     idx = enc.indices.to_numpy()
-    if idx.size > 1 and not bool(np.all(np.diff(idx) >= 0)):
+    names = enc.dictionary.to_pylist()
+    starts = np.r_[0, np.flatnonzero(np.diff(idx)) + 1]
+    if starts.size > 2 * len(names):  # many short runs: group once
         order = np.argsort(idx, kind="stable")  # integer codes: no string sort
         t = t.take(pa.array(order))
         idx = idx[order]
-    cuts = np.flatnonzero(np.diff(idx)) + 1
-    starts = np.r_[0, cuts]
-    ends = np.r_[cuts, idx.size]
-    names = enc.dictionary.to_pylist()
-    return {names[idx[a]]: t.slice(int(a), int(b - a)) for a, b in zip(starts, ends, strict=True)}
+        starts = np.r_[0, np.flatnonzero(np.diff(idx)) + 1]
+    ends = np.r_[starts[1:], idx.size]
+    codes = idx[starts]
+    by = np.argsort(codes, kind="stable")  # the runs of each value together, in row order
+    cuts = np.flatnonzero(np.diff(codes[by])) + 1
+    out: dict[str, pa.Table] = {}
+    for grp in np.split(by, cuts):  # a loop over values (underlyings), not rows
+        sl = [t.slice(int(starts[r]), int(ends[r] - starts[r])) for r in grp]
+        out[names[codes[grp[0]]]] = sl[0] if len(sl) == 1 else pa.concat_tables(sl)
+    return out
 
 
 def _bulk_plan(store: Any, d: dt.date, us: Sequence[str], n_sessions: int) -> dict[str, Any] | None:
@@ -202,21 +213,21 @@ def _read_planned(
 
     root = Path(plan["root"])
     names = pa.array(list(us), pa.string())
-    by_und = names_filter("underlying", names)
+    by_und = ("underlying", names)
     per_day = []
     for files in plan["chain"]:  # a loop over sessions
-        t = pa.concat_tables([read_partition(root, f, "chain", by_und) for f in files])
+        t = pa.concat_tables([read_partition(root, f, "chain", names=by_und) for f in files])
         per_day.append(_split(t, "underlying"))
     hist = {u: pa.concat_tables([p[u] for p in per_day if u in p]) for u in us}
     tfiles = plan["trades"]
     trades = (
-        _split(pa.concat_tables([read_partition(root, f, "trades", by_und) for f in tfiles]),
-               "underlying")
+        _split(pa.concat_tables([read_partition(root, f, "trades", names=by_und)
+                                 for f in tfiles]), "underlying")
         if tfiles
         else {}
     )  # fmt: skip
-    by_tick = names_filter("ticker", names)
-    pparts = [read_partition(root, f, "prints", by_tick) for f in plan["prints"]]
+    by_tick = ("ticker", names)
+    pparts = [read_partition(root, f, "prints", names=by_tick) for f in plan["prints"]]
     prints = _split(pa.concat_tables(pparts), "ticker") if pparts else {}
     empty_t = schema.TRADES.empty_table()
     empty_p = schema.PRINTS.empty_table()

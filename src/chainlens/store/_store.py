@@ -35,7 +35,7 @@ from chainlens.errors import (
     file_problem,
 )
 from chainlens.paths import DEFAULT_STORE
-from chainlens.store._reading import _read_errors, names_filter
+from chainlens.store._reading import _read_errors, names_filter, read_names
 from chainlens.store._results import ResultsMixin
 from chainlens.store._sizes import SizesMixin
 from chainlens.store._stage import (
@@ -1784,14 +1784,22 @@ def read_partition(
     kind: str,
     filt: pc.Expression | None = None,
     columns: Sequence[str] | None = None,
+    *,
+    names: tuple[str, Sequence[str] | pa.Array] | None = None,
 ) -> pa.Table:
     """One stored Parquet partition (``rel`` under ``root``), filtered, as the canonical table
     of ``kind`` (or just ``columns``). Reads files only, never the catalog: pool workers call
-    it while the parent holds the store open for writing."""
+    it while the parent holds the store open for writing.
+
+    ``names=(column, values)`` (instead of ``filt``) keeps the rows whose ``column`` is one of
+    ``values``, reading only the row groups that can hold them (:func:`read_names`)."""
     path = Path(root) / rel
     try:
         with _read_errors(str(path)):
-            t = pq.read_table(path, filters=filt, columns=list(columns) if columns else None)
+            if names is not None:  # row groups chosen by statistics (read_names)
+                t = read_names(path, names[0], names[1], columns)
+            else:
+                t = pq.read_table(path, filters=filt, columns=list(columns) if columns else None)
     except FileNotFoundError:
         raise StoreError(
             f"catalogued file {rel} is missing from {root}",
