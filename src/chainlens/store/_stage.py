@@ -223,13 +223,23 @@ def _formula_safe(table: pa.Table) -> pa.Table:
     return pa.Table.from_arrays(cols, schema=table.schema)
 
 
+#: Upper bound of a results row group's in-memory size: a part of large rows (the ``docs``
+#: part's JSON documents, ~130 KB each) gets row groups of fewer rows, so reading one
+#: underlying's rows decodes a few MB, not the whole part.
+ROW_GROUP_BYTES = 8 << 20
+
+
 def write_parquet(table: pa.Table, path: Path) -> None:
-    """Write one table as a Parquet file with statistics and moderate row groups, fsynced."""
+    """Write one table as a Parquet file with statistics and moderate row groups, fsynced.
+
+    Row groups hold :data:`ROW_GROUP_ROWS` rows, or fewer where rows are large (about
+    :data:`ROW_GROUP_BYTES` of Arrow data each)."""
     path.parent.mkdir(parents=True, exist_ok=True)
+    per_row = table.nbytes / max(table.num_rows, 1)
     pq.write_table(
         table,
         path,
-        row_group_size=ROW_GROUP_ROWS,
+        row_group_size=max(1, min(ROW_GROUP_ROWS, int(ROW_GROUP_BYTES // max(per_row, 1.0)))),
         compression=COMPRESSION,
         use_dictionary=_dictionary_columns(table.column_names),
         write_statistics=_statistics_columns(table.column_names),

@@ -1533,8 +1533,9 @@ class Store(ResultsMixin, SizesMixin):
             stage.mkdir(parents=True)
             moved: list[Path] = []
             try:
-                new: list[tuple[str, Path, int, str]] = []
-                for part, t in tables.items():
+
+                def stage_part(item: tuple[str, pa.Table]) -> tuple[str, Path, int, str]:
+                    part, t = item
                     if "underlying" in t.column_names and not _ascending(t.column("underlying")):
                         t = t.take(pc.sort_indices(t, sort_keys=[("underlying", "ascending")]))
                     rel = f"results/{name}/session={d.isoformat()}/{part}-{uuid.uuid4().hex[:12]}.parquet"
@@ -1544,7 +1545,18 @@ class Store(ResultsMixin, SizesMixin):
                         raise StoreError(
                             f"results {name}/{part}: staged file does not hold {t.num_rows} rows"
                         )
-                    new.append((rel, staged, t.num_rows, file_checksum(staged)))
+                    return (rel, staged, t.num_rows, file_checksum(staged))
+
+                # the parts are encoded on threads (pyarrow's writer releases the GIL)
+                items = list(tables.items())
+                if len(items) > 1:
+                    with ThreadPoolExecutor(
+                        max_workers=min(len(items), os.cpu_count() or 1, 4),
+                        thread_name_prefix="chainlens-results",
+                    ) as ex:
+                        new = list(ex.map(stage_part, items))
+                else:
+                    new = [stage_part(x) for x in items]
                 con = self.con
                 con.execute("BEGIN TRANSACTION")
                 try:
