@@ -280,3 +280,55 @@ def test_stored_documents_read_back(tmp_path: Path, demo_docs: list[UnderlyingRe
                 src = src.get(k) if isinstance(src, dict) else None
                 got = got.get(k) if isinstance(got, dict) else None
             assert _canon(json.dumps(got)) == _canon(json.dumps(src)), (p["underlying"], f)
+
+
+# --------------------------------------------------------------------------- sorted slices
+
+
+def test_sorted_many_equals_arrow_sort_per_table() -> None:
+    from chainlens.pipeline import _sorted_many
+
+    rng = np.random.default_rng(9)
+
+    def tab(n: int) -> pa.Table:
+        return pa.table(
+            {
+                "total_usd": pa.array(rng.choice([0.0, -0.0, 1.5, 2.0, -3.0, 1e300], n)),
+                "expiry": pa.array(
+                    [
+                        dt.date(2024, 3, 15) + dt.timedelta(days=int(x))
+                        for x in rng.integers(0, 5, n)
+                    ],
+                    pa.date32(),
+                ),
+                "i": pa.array(rng.integers(-3, 3, n)),
+                "row": pa.array(np.arange(n)),  # tells ties apart
+            }
+        )
+
+    tabs = [tab(n) for n in (0, 1, 7, 60, 45, 0, 3)]
+    for key, desc, n_top in (
+        ("total_usd", True, 40),
+        ("total_usd", False, None),
+        ("expiry", False, None),
+        ("expiry", True, 2),
+        ("i", True, 5),
+    ):
+        got = _sorted_many(tabs, key, descending=desc, n_top=n_top)
+        assert got is not None
+        for t, g in zip(tabs, got, strict=True):
+            order = "descending" if desc else "ascending"
+            want = t.take(pc_sort(t, key, order)[: n_top if n_top is not None else t.num_rows])
+            assert g.equals(want), (key, desc, n_top)
+    assert _sorted_many([], "i") is None
+    nan = tabs[2].set_column(0, "total_usd", pa.array([np.nan] + [1.0] * 6))
+    assert _sorted_many([tabs[1], nan], "total_usd", descending=True) is None
+    null = tabs[2].set_column(2, "i", pa.array([None] + [1] * 6, pa.int64()))
+    assert _sorted_many([null], "i") is None
+    assert _sorted_many([tabs[2], tabs[2].drop_columns(["i"])], "row") is None  # two schemas
+
+
+def pc_sort(t: pa.Table, key: str, order: str) -> pa.Array:
+    import pyarrow.compute as pc
+
+    return pc.sort_indices(t, sort_keys=[(key, order)])
