@@ -1078,8 +1078,11 @@ def _doc_parts(
         fs: list[Any] = [frs[k] for k in fl_k]
         nb = _records_many(_net_by_strike_many([f.by_strike for f in fs]))
         # sort_by(...).slice(0, 40) without copying every row first: the 40 first indices
+        top_t = _sorted_many([f.by_strike for f in fs], "total_usd", descending=True, n_top=40)
         top = _records_many(
-            [
+            top_t
+            if top_t is not None
+            else [
                 f.by_strike.take(
                     pc.sort_indices(f.by_strike, sort_keys=[("total_usd", "descending")])[:40]
                 )
@@ -1089,7 +1092,10 @@ def _doc_parts(
         notable = _records_many(
             [f.notable.slice(0, config.notable_top_n) for f in fs], _NOTABLE_COLUMNS
         )
-        by_exp = _records_many([f.by_expiry.sort_by("expiry") for f in fs])
+        exp_t = _sorted_many([f.by_expiry for f in fs], "expiry")
+        by_exp = _records_many(
+            exp_t if exp_t is not None else [f.by_expiry.sort_by("expiry") for f in fs]
+        )
         for j, k in enumerate(fl_k):
             parts[k].update(
                 {
@@ -1100,6 +1106,46 @@ def _doc_parts(
                 }
             )
     return parts
+
+
+def _sorted_many(
+    tables: Sequence[pa.Table], key: str, *, descending: bool = False, n_top: int | None = None
+) -> list[pa.Table] | None:
+    """``t.sort_by([(key, order)]).slice(0, n_top)`` of every table (Arrow's stable sort: ties
+    in row order) in one NumPy sort by (table, key) and one ``take``.
+
+    ``None`` (sort each table) unless the tables share one schema and ``key`` is a float,
+    integer or ``date32`` column without nulls or NaN (where Arrow's and NumPy's orders are
+    the same; integers beyond 2**53 are left to Arrow).
+    """
+    if not tables or any(t.schema != tables[0].schema for t in tables):
+        return None
+    cat = pa.concat_tables(tables)
+    col = cat.column(key)
+    ty = col.type
+    if col.null_count:
+        return None
+    if pa.types.is_date32(ty):
+        k = col.cast(pa.int32()).to_numpy().astype(np.float64)
+    elif pa.types.is_floating(ty) or pa.types.is_integer(ty):
+        k = col.to_numpy().astype(np.float64)
+        if pa.types.is_integer(ty) and k.size and np.abs(k).max() > 2**53:
+            return None
+    else:
+        return None
+    if np.isnan(k).any():
+        return None
+    lens = np.fromiter((t.num_rows for t in tables), np.int64, len(tables))
+    seg = np.repeat(np.arange(len(tables), dtype=np.int64), lens)
+    order = np.lexsort((-k if descending else k, seg))  # stable: ties keep their row order
+    if n_top is not None:
+        start = np.r_[0, np.cumsum(lens)[:-1]]
+        keep = np.arange(order.size) - start[seg] < n_top  # seg[order] == seg: sorted by table
+        order = order[keep]
+        lens = np.minimum(lens, n_top)
+    out = cat.take(pa.array(order, pa.int64()))
+    at = np.r_[0, np.cumsum(lens)]
+    return [out.slice(int(at[i]), int(lens[i])) for i in range(len(tables))]
 
 
 def _oi_change_one(

@@ -32,7 +32,6 @@ b'contracts'
 from __future__ import annotations
 
 import datetime as dt
-import json
 import types
 import typing
 from collections.abc import Sequence
@@ -40,6 +39,7 @@ from typing import Any, NotRequired, Protocol, TypedDict, Union
 
 import pyarrow as pa
 
+from chainlens._jsonsafe import json_bytes
 from chainlens.errors import ChainlensError
 
 __all__ = [
@@ -374,6 +374,8 @@ def conform(part: str, table: pa.Table) -> pa.Table:
     chainlens.results.ResultSchemaError: results part 'docs': column 'doc' is missing...
     """
     sch = schema_of(part)
+    if table.schema.equals(sch, check_metadata=True):
+        return table  # conformed already (a part read back, or conformed twice)
     have = set(table.column_names)
     missing = [f.name for f in sch if f.name not in have]
     extra = [c for c in table.column_names if sch.get_field_index(c) < 0]
@@ -419,14 +421,18 @@ class _HasDoc(Protocol):
 
 
 def docs_to_table(results: Sequence[_HasDoc]) -> pa.Table:
-    """The ``docs`` results part: ``underlying``, ``session``, ``doc`` (strict JSON text)."""
+    """The ``docs`` results part: ``underlying``, ``session``, ``doc`` (strict JSON text).
+
+    The text is :func:`chainlens._jsonsafe.json_bytes` (orjson): compact, UTF-8, and
+    ``json.loads`` of it equals ``json.loads(json.dumps(jsonable(doc), allow_nan=False))``
+    (a document is JSON-ready already, so that is the document itself)."""
     return conform(
         "docs",
         pa.table(
             {
                 "underlying": pa.array([r.underlying for r in results], pa.string()),
                 "session": pa.array([r.session for r in results], pa.date32()),
-                "doc": pa.array([json.dumps(r.doc, allow_nan=False) for r in results], pa.string()),
+                "doc": pa.array([json_bytes(r.doc) for r in results], pa.string()),
             }
         ),
     )

@@ -120,13 +120,33 @@ def result_parts(results: Sequence[Any]) -> dict[str, pa.Table]:
     parts: dict[str, pa.Table] = {"docs": docs_to_table(results)}
     names = sorted({k for r in results for k in r.tables})
     for name in names:
-        ts = []
+        # runs of consecutive tables with one schema: one concatenation and one conform per
+        # run (a cast is value by value, so conforming the run is conforming each table)
+        runs: list[tuple[pa.Schema, list[Any], list[pa.Table]]] = []
         for r in results:
             t = r.tables.get(name)
             if t is None or not t.num_rows:
                 continue
+            if runs and runs[-1][0].equals(t.schema):
+                runs[-1][1].append(r)
+                runs[-1][2].append(t)
+            else:
+                runs.append((t.schema, [r], [t]))
+        ts = [_conform_run(name, rs, run) for _, rs, run in runs]
+        if ts:
+            parts[name] = ts[0] if len(ts) == 1 else pa.concat_tables(ts)
+    return parts
+
+
+def _conform_run(name: str, rs: Sequence[Any], tables: Sequence[pa.Table]) -> pa.Table:
+    """``conform(name, ...)`` of the concatenation of ``tables`` (one schema), the results
+    ``rs``'; on a mismatch, the error of the first result whose table does not conform."""
+    try:
+        return conform(name, tables[0] if len(tables) == 1 else pa.concat_tables(tables))
+    except ResultSchemaError:
+        for r, t in zip(rs, tables, strict=True):
             try:
-                ts.append(conform(name, t))
+                conform(name, t)
             except ResultSchemaError as exc:
                 raise ResultSchemaError(
                     f"{r.underlying} {r.session}: {exc.message}",
@@ -134,6 +154,4 @@ def result_parts(results: Sequence[Any]) -> dict[str, pa.Table]:
                     column=exc.column,
                     hint=exc.hint,
                 ) from None
-        if ts:
-            parts[name] = pa.concat_tables(ts)
-    return parts
+        raise
