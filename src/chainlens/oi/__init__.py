@@ -96,13 +96,15 @@ class OIResult:
 
 
 def _history_core(
-    hist: pa.Table, last: pa.Table, cfg: OIConfig
+    hist: pa.Table, last: pa.Table, cfg: OIConfig, last_of: pa.Table | None = None
 ) -> tuple[
     pa.Table, pa.Table, pa.Table, pa.Table | None, pa.Table, pa.Table, list[tuple[str, dt.date]]
 ]:
     """What :func:`analyze_oi` and :func:`analyze_oi_many` compute alike on a history (one or
     many underlyings): changes, accumulation, rolls, the last spot per underlying (from
-    ``last``, the as-of session's rows), term structure, window changes, stale sessions."""
+    ``last``, the as-of session's rows), term structure, window changes, stale sessions.
+    ``last_of``: the rows of each underlying's latest session in ``hist`` when known (the
+    term structure reads only those; the same rows, in the same order, as its own filter)."""
     ch = oi_changes(hist, avg_window=cfg.avg_window, drop_stale=cfg.drop_stale)
     acc = accumulation_of(hist, None, cfg)
     rolls = detect_rolls(hist, config=cfg)
@@ -113,7 +115,9 @@ def _history_core(
         sp = pl.from_arrow(last.select(["underlying", "spot"]))
         assert isinstance(sp, pl.DataFrame)
         spot = sp.group_by("underlying").agg(pl.col("spot").drop_nulls().last()).to_arrow()
-    term = term_structure(hist)
+    # the last session of every underlying: ``last`` when it holds each underlying's latest
+    # rows (analyze_oi_many: every history has rows of the session), else the history
+    term = term_structure(hist if last_of is None else last_of)
     wc = window_changes(hist, window=cfg.roll_window, drop_stale=cfg.drop_stale).to_arrow()
     from chainlens.oi._panel import cached_panel
 
@@ -428,11 +432,13 @@ def analyze_oi_many(
     if any(x.num_rows == 0 for x in lasts):
         raise InputError(f"a history holds no snapshot of {session}", column="history")
 
-    ch, acc, rolls, spot, term, wc, stale = _history_core(hist, last, cfg)
+    # every history has rows of the session and none later: ``last`` holds each underlying's
+    # latest session, the only rows the term structure and the clusters read
+    ch, acc, rolls, spot, term, wc, stale = _history_core(hist, last, cfg, last)
     opposite = opposite_buildup(acc, spot)
     # clusters: one extra rank to see a tie at the top_n boundary
     top = cfg.clusters_top_n
-    cl = oi_clusters(hist, top_n=top + 1)
+    cl = oi_clusters(last, top_n=top + 1)
     cl_ok = _unique_within(cl.select(["underlying", "oi"]), ["underlying", "oi"], names)
     cl = cl.filter(pc.less_equal(cl.column("rank"), top))
     # put/call ratios: one call over the underlyings with their own premium row (integer
