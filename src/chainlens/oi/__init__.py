@@ -293,6 +293,80 @@ def _checked_concat(
     return hist, bounds, names
 
 
+def _string_codes(col: pa.ChunkedArray) -> tuple[np.ndarray, pa.Array]:
+    """Dense codes (first-appearance order) and dictionary of a string column without nulls
+    (:func:`chainlens.oi._encode.encode_strings`, else Arrow's dictionary encoding)."""
+    from chainlens.oi._encode import arrow_codes, encode_strings
+
+    enc = encode_strings(col)
+    if enc is not None:
+        return enc[0].astype(np.int64), enc[2]
+    c, dictionary = arrow_codes(col)
+    return np.asarray(c, np.int64), dictionary
+
+
+def _event_changes(ch: pa.Table) -> pa.Table:
+    """The non-null ``oi_change`` of ``ch`` (``underlying, expiry, right, trade_date, si,
+    oi_change``) summed per (underlying, expiry, right, trade_date, si): the first step of
+    :func:`event_oi_build` (which sums these groups again, one row each), done as one
+    ``np.bincount`` over dense integer keys, so that the build's Polars frame holds a few rows
+    per expiry instead of one per contract.
+
+    The sums add integers (contracts) in float64 below 2**53 in absolute total, so they are
+    exact in any order. ``ch`` itself is returned when the keys have nulls, the changes are
+    not integers, or the total is too large to be exact.
+    """
+    need = ("underlying", "expiry", "right", "trade_date", "si")
+    chg_c = ch.column("oi_change")
+    if (
+        ch.num_rows == 0
+        or any(ch.column(c).null_count for c in need)
+        or not pa.types.is_integer(chg_c.type)
+        or not all(pa.types.is_date32(ch.schema.field(c).type) for c in ("expiry", "trade_date"))
+        or not all(_is_string(ch.schema.field(c).type) for c in ("underlying", "right"))
+    ):
+        return ch
+    valid = np.asarray(pc.is_valid(chg_c).to_numpy(zero_copy_only=False), bool)
+    chg = np.asarray(pc.fill_null(chg_c, 0).to_numpy(zero_copy_only=False), np.int64)[valid]
+    if len(chg) == 0 or float(np.abs(chg.astype(np.float64)).sum()) >= 2.0**53:
+        return ch
+    u, udict = _string_codes(ch.column("underlying"))
+    r, rdict = _string_codes(ch.column("right"))
+    e = np.asarray(ch.column("expiry").cast(pa.int32()).to_numpy(), np.int64)
+    td = np.asarray(ch.column("trade_date").cast(pa.int32()).to_numpy(), np.int64)
+    si = np.asarray(ch.column("si").to_numpy(), np.int64)
+    u, r, e, td, si = u[valid], r[valid], e[valid], td[valid], si[valid]
+    e0 = int(e.min())
+    n_r, n_e = len(rdict), int(e.max()) - e0 + 1
+    n_s = int(si.max()) + 1 if si.min() >= 0 else 0
+    size = len(udict) * n_r * n_e * n_s
+    if n_s == 0 or size > 1 << 24:
+        return ch
+    key = ((u * n_r + r) * n_e + (e - e0)) * n_s + si
+    cnt = np.bincount(key, minlength=size)
+    tot = np.bincount(key, weights=chg.astype(np.float64), minlength=size)
+    g = np.flatnonzero(cnt)
+    day = np.zeros(size, np.int64)
+    day[key] = td  # one session per (underlying, session index)
+    g_s, rest = g % n_s, g // n_s
+    g_e, rest = rest % n_e + e0, rest // n_e
+    g_r, g_u = rest % n_r, rest // n_r
+    return pa.table(
+        {
+            "underlying": udict.take(pa.array(g_u)),
+            "expiry": pa.array(g_e.astype(np.int32)).cast(pa.date32()),
+            "right": rdict.take(pa.array(g_r)),
+            "trade_date": pa.array(day[g].astype(np.int32)).cast(pa.date32()),
+            "si": pa.array(g_s).cast(ch.schema.field("si").type),
+            "oi_change": pa.array(tot[g].astype(np.int64)).cast(chg_c.type),
+        }
+    )
+
+
+def _is_string(t: pa.DataType) -> bool:
+    return bool(pa.types.is_string(t) or pa.types.is_large_string(t))
+
+
 def _events_many(
     ch: pa.Table, evs: Sequence[pa.Table | None], names: list[str]
 ) -> list[pa.Table | None]:
@@ -330,7 +404,7 @@ def _events_many(
         ch_ev = ch.select(["underlying", "expiry", "right", "trade_date", "si", "oi_change"])
         if len(sub) < len(names):
             ch_ev = ch_ev.filter(pc.is_in(ch_ev.column("underlying"), value_set=pa.array(sub)))
-        got = event_oi_build(ch_ev, pa.concat_tables([own, s0]))
+        got = event_oi_build(_event_changes(ch_ev), pa.concat_tables([own, s0]))
         for i, part in zip(idx, _split_rows(got, "underlying", sub), strict=True):
             out[i] = part
         return out
