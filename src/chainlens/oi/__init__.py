@@ -238,10 +238,12 @@ _OI_COLUMNS = frozenset(
 
 def _checked_concat(
     histories: Sequence[pa.Table], d32: pa.Scalar
-) -> tuple[pa.Table, np.ndarray, list[str]]:
+) -> tuple[pa.Table, np.ndarray, list[str], tuple[Any, Any]]:
     """The rows on or before the session of every history, concatenated (one filter), the
-    bounds of each history's rows in it (``bounds[i]:bounds[i + 1]``) and each history's
-    underlying; raises the :class:`InputError` of :func:`analyze_oi_many` on bad input.
+    bounds of each history's rows in it (``bounds[i]:bounds[i + 1]``), each history's
+    underlying, and the :func:`~chainlens.oi._encode.encode_strings` of its ``symbol`` and
+    ``underlying`` columns (None where the Arrow fallback ran; the OI panel reuses them);
+    raises the :class:`InputError` of :func:`analyze_oi_many` on bad input.
 
     The checks run on the whole chunk: dense codes of the ``underlying`` and ``symbol``
     columns (:func:`chainlens.oi._encode.encode_strings`), then a history holds one underlying
@@ -267,8 +269,11 @@ def _checked_concat(
     if (cnt == 0).any() or ucol.null_count:
         raise InputError("each history must hold one underlying", column="underlying")
 
+    encs: list[Any] = []
+
     def codes_of(col: pa.ChunkedArray) -> tuple[np.ndarray, np.ndarray, pa.Array]:
         enc = encode_strings(col)
+        encs.append(enc)
         if enc is not None:
             return enc
         c, dictionary = arrow_codes(col)
@@ -290,7 +295,7 @@ def _checked_concat(
     sc, sfirst, _ = codes_of(hist.column("symbol"))
     if (hid[sfirst[sc]] != hid).any():
         raise InputError("a symbol appears in two histories", column="symbol")
-    return hist, bounds, names
+    return hist, bounds, names, (encs[1], encs[0])
 
 
 def _string_codes(col: pa.ChunkedArray) -> tuple[np.ndarray, pa.Array]:
@@ -500,7 +505,12 @@ def analyze_oi_many(
     if n == 0:
         return []
     d32 = pa.scalar(session, pa.date32())
-    hist, bounds, names = _checked_concat(histories, d32)
+    hist, bounds, names, codes = _checked_concat(histories, d32)
+    from chainlens.oi._panel import cached_panel
+
+    # the panel of the chunk, on the contract and underlying codes of the checks (the OI
+    # kernels below find it in the panel cache)
+    cached_panel(hist, as_of=None, drop_stale=cfg.drop_stale, codes=codes)
     last = hist.filter(pc.equal(hist.column("trade_date"), d32))
     lasts = _split_rows(last, "underlying", names)
     if any(x.num_rows == 0 for x in lasts):
