@@ -963,7 +963,10 @@ def _oi_change_parts(chs: Sequence[pa.Table], session: dt.date) -> list[dict[str
     n = len(chs)
     if not n or any(t.schema != chs[0].schema for t in chs):
         return None
-    cat = pa.concat_tables(chs)
+    # the columns read below, in one Arrow chunk: the casts, gathers and record slices then
+    # run once over the chunk instead of once per table
+    cols = list(dict.fromkeys(("trade_date", *_CHANGE_COLUMNS, *_VOL_OI_COLUMNS)))
+    cat = pa.concat_tables(chs).select(cols).combine_chunks()
     if cat.num_rows == 0 or not pa.types.is_integer(cat.schema.field("oi_change").type):
         return None
     td_c, exp_c = cat.column("trade_date"), cat.column("expiry")
@@ -978,15 +981,26 @@ def _oi_change_parts(chs: Sequence[pa.Table], session: dt.date) -> list[dict[str
     seg = np.repeat(np.arange(n, dtype=np.int64), lens)
     td = td_c.cast(pa.int32()).to_numpy()
     # the distinct sessions of each table, ascending: the change session is the second-last
-    o = np.lexsort((td, seg))
-    s_, t_ = seg[o], td[o]
-    first = np.r_[True, (s_[1:] != s_[:-1]) | (t_[1:] != t_[:-1])]
-    us, ut = s_[first], t_[first]
-    cnt = np.bincount(us, minlength=n)
-    last = np.cumsum(cnt) - 1
-    has = cnt >= 2
+    # (a (table, day) presence matrix; a sort when the days span too far for one)
+    t0 = int(td.min())
+    span = int(td.max()) - t0 + 1
     cs = np.full(n, np.iinfo(np.int32).min, np.int64)
-    cs[has] = ut[last[has] - 1]
+    if n * span <= 1 << 24:
+        present = np.zeros((n, span), bool)
+        present[seg, td - t0] = True
+        cnt = present.sum(axis=1)
+        has = cnt >= 2
+        after = np.cumsum(present[:, ::-1], axis=1)[:, ::-1]  # present days on or after
+        cs[has] = t0 + np.argmax(present & (after == 2), axis=1)[has]
+    else:
+        o = np.lexsort((td, seg))
+        s_, t_ = seg[o], td[o]
+        first = np.r_[True, (s_[1:] != s_[:-1]) | (t_[1:] != t_[:-1])]
+        us, ut = s_[first], t_[first]
+        cnt = np.bincount(us, minlength=n)
+        last = np.cumsum(cnt) - 1
+        has = cnt >= 2
+        cs[has] = ut[last[has] - 1]
     chg_c = cat.column("oi_change")
     valid = np.asarray(pc.is_valid(chg_c).to_numpy(zero_copy_only=False), bool)
     chg = pc.fill_null(chg_c, 0).to_numpy()
@@ -1012,10 +1026,13 @@ def _oi_change_parts(chs: Sequence[pa.Table], session: dt.date) -> list[dict[str
     top_v = _top_rows(seg[hot_rows], vo[hot_rows], hot_rows, 15)
 
     def per_seg(rows: np.ndarray, cols: Sequence[str]) -> list[list[dict[str, Any]]]:
-        t = cat.take(pa.array(rows, pa.int64()))
-        at = np.searchsorted(seg[rows], np.arange(n + 1))
-        return _records_many([t.slice(int(at[k]), int(at[k + 1] - at[k])) for k in range(n)],
-                             cols)  # fmt: skip
+        # the records of the gathered rows in one pass, sliced per table (records are built
+        # row by row from each row's own values: the slices are _records_many's lists)
+        from chainlens.analysis import json_records
+
+        recs = json_records(cat.select(list(cols)).take(pa.array(rows, pa.int64())), _jsonable)
+        at = np.searchsorted(seg[rows], np.arange(n + 1)).tolist()
+        return [recs[at[k] : at[k + 1]] for k in range(n)]
 
     changes = per_seg(top_c, _CHANGE_COLUMNS)
     hot = per_seg(top_v, _VOL_OI_COLUMNS)

@@ -96,13 +96,15 @@ class OIResult:
 
 
 def _history_core(
-    hist: pa.Table, last: pa.Table, cfg: OIConfig
+    hist: pa.Table, last: pa.Table, cfg: OIConfig, last_of: pa.Table | None = None
 ) -> tuple[
     pa.Table, pa.Table, pa.Table, pa.Table | None, pa.Table, pa.Table, list[tuple[str, dt.date]]
 ]:
     """What :func:`analyze_oi` and :func:`analyze_oi_many` compute alike on a history (one or
     many underlyings): changes, accumulation, rolls, the last spot per underlying (from
-    ``last``, the as-of session's rows), term structure, window changes, stale sessions."""
+    ``last``, the as-of session's rows), term structure, window changes, stale sessions.
+    ``last_of``: the rows of each underlying's latest session in ``hist`` when known (the
+    term structure reads only those; the same rows, in the same order, as its own filter)."""
     ch = oi_changes(hist, avg_window=cfg.avg_window, drop_stale=cfg.drop_stale)
     acc = accumulation_of(hist, None, cfg)
     rolls = detect_rolls(hist, config=cfg)
@@ -113,7 +115,9 @@ def _history_core(
         sp = pl.from_arrow(last.select(["underlying", "spot"]))
         assert isinstance(sp, pl.DataFrame)
         spot = sp.group_by("underlying").agg(pl.col("spot").drop_nulls().last()).to_arrow()
-    term = term_structure(hist)
+    # the last session of every underlying: ``last`` when it holds each underlying's latest
+    # rows (analyze_oi_many: every history has rows of the session), else the history
+    term = term_structure(hist if last_of is None else last_of)
     wc = window_changes(hist, window=cfg.roll_window, drop_stale=cfg.drop_stale).to_arrow()
     from chainlens.oi._panel import cached_panel
 
@@ -225,12 +229,21 @@ def _unique_within(t: pa.Table, keys: list[str], names: list[str]) -> np.ndarray
     return ok
 
 
+#: The history columns that :func:`analyze_oi` reads (the others ride along unused).
+_OI_COLUMNS = frozenset(
+    (*CONTRACT_KEYS, "trade_date", "open_interest", "volume", "spot", "bid", "ask", "last",
+     "multiplier")
+)  # fmt: skip
+
+
 def _checked_concat(
     histories: Sequence[pa.Table], d32: pa.Scalar
-) -> tuple[pa.Table, np.ndarray, list[str]]:
+) -> tuple[pa.Table, np.ndarray, list[str], tuple[Any, Any]]:
     """The rows on or before the session of every history, concatenated (one filter), the
-    bounds of each history's rows in it (``bounds[i]:bounds[i + 1]``) and each history's
-    underlying; raises the :class:`InputError` of :func:`analyze_oi_many` on bad input.
+    bounds of each history's rows in it (``bounds[i]:bounds[i + 1]``), each history's
+    underlying, and the :func:`~chainlens.oi._encode.encode_strings` of its ``symbol`` and
+    ``underlying`` columns (None where the Arrow fallback ran; the OI panel reuses them);
+    raises the :class:`InputError` of :func:`analyze_oi_many` on bad input.
 
     The checks run on the whole chunk: dense codes of the ``underlying`` and ``symbol``
     columns (:func:`chainlens.oi._encode.encode_strings`), then a history holds one underlying
@@ -241,6 +254,10 @@ def _checked_concat(
 
     n = len(histories)
     full = pa.concat_tables(histories)
+    # the columns the OI kernels read, in one chunk: every later pass (encodings, panel
+    # scatter, group-bys, gathers) then runs once over the chunk instead of once per
+    # session file of every history
+    full = full.select([c for c in full.column_names if c in _OI_COLUMNS]).combine_chunks()
     keep = pc.fill_null(pc.less_equal(full.column("trade_date"), d32), False)
     keep_np = np.asarray(keep.to_numpy(zero_copy_only=False), bool)
     hist = full if keep_np.all() else full.filter(keep)  # windows usually end at the session
@@ -252,8 +269,11 @@ def _checked_concat(
     if (cnt == 0).any() or ucol.null_count:
         raise InputError("each history must hold one underlying", column="underlying")
 
+    encs: list[Any] = []
+
     def codes_of(col: pa.ChunkedArray) -> tuple[np.ndarray, np.ndarray, pa.Array]:
         enc = encode_strings(col)
+        encs.append(enc)
         if enc is not None:
             return enc
         c, dictionary = arrow_codes(col)
@@ -275,7 +295,81 @@ def _checked_concat(
     sc, sfirst, _ = codes_of(hist.column("symbol"))
     if (hid[sfirst[sc]] != hid).any():
         raise InputError("a symbol appears in two histories", column="symbol")
-    return hist, bounds, names
+    return hist, bounds, names, (encs[1], encs[0])
+
+
+def _string_codes(col: pa.ChunkedArray) -> tuple[np.ndarray, pa.Array]:
+    """Dense codes (first-appearance order) and dictionary of a string column without nulls
+    (:func:`chainlens.oi._encode.encode_strings`, else Arrow's dictionary encoding)."""
+    from chainlens.oi._encode import arrow_codes, encode_strings
+
+    enc = encode_strings(col)
+    if enc is not None:
+        return enc[0].astype(np.int64), enc[2]
+    c, dictionary = arrow_codes(col)
+    return np.asarray(c, np.int64), dictionary
+
+
+def _event_changes(ch: pa.Table) -> pa.Table:
+    """The non-null ``oi_change`` of ``ch`` (``underlying, expiry, right, trade_date, si,
+    oi_change``) summed per (underlying, expiry, right, trade_date, si): the first step of
+    :func:`event_oi_build` (which sums these groups again, one row each), done as one
+    ``np.bincount`` over dense integer keys, so that the build's Polars frame holds a few rows
+    per expiry instead of one per contract.
+
+    The sums add integers (contracts) in float64 below 2**53 in absolute total, so they are
+    exact in any order. ``ch`` itself is returned when the keys have nulls, the changes are
+    not integers, or the total is too large to be exact.
+    """
+    need = ("underlying", "expiry", "right", "trade_date", "si")
+    chg_c = ch.column("oi_change")
+    if (
+        ch.num_rows == 0
+        or any(ch.column(c).null_count for c in need)
+        or not pa.types.is_integer(chg_c.type)
+        or not all(pa.types.is_date32(ch.schema.field(c).type) for c in ("expiry", "trade_date"))
+        or not all(_is_string(ch.schema.field(c).type) for c in ("underlying", "right"))
+    ):
+        return ch
+    valid = np.asarray(pc.is_valid(chg_c).to_numpy(zero_copy_only=False), bool)
+    chg = np.asarray(pc.fill_null(chg_c, 0).to_numpy(zero_copy_only=False), np.int64)[valid]
+    if len(chg) == 0 or float(np.abs(chg.astype(np.float64)).sum()) >= 2.0**53:
+        return ch
+    u, udict = _string_codes(ch.column("underlying"))
+    r, rdict = _string_codes(ch.column("right"))
+    e = np.asarray(ch.column("expiry").cast(pa.int32()).to_numpy(), np.int64)
+    td = np.asarray(ch.column("trade_date").cast(pa.int32()).to_numpy(), np.int64)
+    si = np.asarray(ch.column("si").to_numpy(), np.int64)
+    u, r, e, td, si = u[valid], r[valid], e[valid], td[valid], si[valid]
+    e0 = int(e.min())
+    n_r, n_e = len(rdict), int(e.max()) - e0 + 1
+    n_s = int(si.max()) + 1 if si.min() >= 0 else 0
+    size = len(udict) * n_r * n_e * n_s
+    if n_s == 0 or size > 1 << 24:
+        return ch
+    key = ((u * n_r + r) * n_e + (e - e0)) * n_s + si
+    cnt = np.bincount(key, minlength=size)
+    tot = np.bincount(key, weights=chg.astype(np.float64), minlength=size)
+    g = np.flatnonzero(cnt)
+    day = np.zeros(size, np.int64)
+    day[key] = td  # one session per (underlying, session index)
+    g_s, rest = g % n_s, g // n_s
+    g_e, rest = rest % n_e + e0, rest // n_e
+    g_r, g_u = rest % n_r, rest // n_r
+    return pa.table(
+        {
+            "underlying": udict.take(pa.array(g_u)),
+            "expiry": pa.array(g_e.astype(np.int32)).cast(pa.date32()),
+            "right": rdict.take(pa.array(g_r)),
+            "trade_date": pa.array(day[g].astype(np.int32)).cast(pa.date32()),
+            "si": pa.array(g_s).cast(ch.schema.field("si").type),
+            "oi_change": pa.array(tot[g].astype(np.int64)).cast(chg_c.type),
+        }
+    )
+
+
+def _is_string(t: pa.DataType) -> bool:
+    return bool(pa.types.is_string(t) or pa.types.is_large_string(t))
 
 
 def _events_many(
@@ -315,7 +409,7 @@ def _events_many(
         ch_ev = ch.select(["underlying", "expiry", "right", "trade_date", "si", "oi_change"])
         if len(sub) < len(names):
             ch_ev = ch_ev.filter(pc.is_in(ch_ev.column("underlying"), value_set=pa.array(sub)))
-        got = event_oi_build(ch_ev, pa.concat_tables([own, s0]))
+        got = event_oi_build(_event_changes(ch_ev), pa.concat_tables([own, s0]))
         for i, part in zip(idx, _split_rows(got, "underlying", sub), strict=True):
             out[i] = part
         return out
@@ -411,17 +505,24 @@ def analyze_oi_many(
     if n == 0:
         return []
     d32 = pa.scalar(session, pa.date32())
-    hist, bounds, names = _checked_concat(histories, d32)
+    hist, bounds, names, codes = _checked_concat(histories, d32)
+    from chainlens.oi._panel import cached_panel
+
+    # the panel of the chunk, on the contract and underlying codes of the checks (the OI
+    # kernels below find it in the panel cache)
+    cached_panel(hist, as_of=None, drop_stale=cfg.drop_stale, codes=codes)
     last = hist.filter(pc.equal(hist.column("trade_date"), d32))
     lasts = _split_rows(last, "underlying", names)
     if any(x.num_rows == 0 for x in lasts):
         raise InputError(f"a history holds no snapshot of {session}", column="history")
 
-    ch, acc, rolls, spot, term, wc, stale = _history_core(hist, last, cfg)
+    # every history has rows of the session and none later: ``last`` holds each underlying's
+    # latest session, the only rows the term structure and the clusters read
+    ch, acc, rolls, spot, term, wc, stale = _history_core(hist, last, cfg, last)
     opposite = opposite_buildup(acc, spot)
     # clusters: one extra rank to see a tie at the top_n boundary
     top = cfg.clusters_top_n
-    cl = oi_clusters(hist, top_n=top + 1)
+    cl = oi_clusters(last, top_n=top + 1)
     cl_ok = _unique_within(cl.select(["underlying", "oi"]), ["underlying", "oi"], names)
     cl = cl.filter(pc.less_equal(cl.column("rank"), top))
     # put/call ratios: one call over the underlyings with their own premium row (integer

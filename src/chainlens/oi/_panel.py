@@ -122,8 +122,19 @@ def take_rows(data: pa.Table | pa.ChunkedArray, rows: np.ndarray) -> pa.Table | 
     return gathered.take(pa.array(inverse))
 
 
-def cached_panel(history: pa.Table, *, as_of: dt.date | None, drop_stale: bool) -> Panel:
-    """:func:`build_panel`, reusing the previous result for the same table and settings."""
+#: :func:`chainlens.oi._encode.encode_strings` of a column: codes, first rows, dictionary.
+Encoded = tuple[np.ndarray, np.ndarray, pa.Array]
+
+
+def cached_panel(
+    history: pa.Table,
+    *,
+    as_of: dt.date | None,
+    drop_stale: bool,
+    codes: tuple[Encoded | None, Encoded | None] | None = None,
+) -> Panel:
+    """:func:`build_panel`, reusing the previous result for the same table and settings
+    (``codes``: as in :func:`build_panel`, used when it builds)."""
     if as_of is not None and history.num_rows:
         last = pc.max(history.column("trade_date")).as_py()
         if last is not None and as_of >= last:
@@ -131,7 +142,7 @@ def cached_panel(history: pa.Table, *, as_of: dt.date | None, drop_stale: bool) 
     for h, a, d, p in _CACHE:
         if h is history and a == as_of and d == drop_stale:
             return p
-    p = build_panel(history, as_of=as_of, drop_stale=drop_stale)
+    p = build_panel(history, as_of=as_of, drop_stale=drop_stale, codes=codes)
     _CACHE[:] = [(history, as_of, drop_stale, p)]
     return p
 
@@ -261,9 +272,17 @@ class Panel:
 
 
 def build_panel(
-    history: pa.Table, *, as_of: dt.date | None = None, drop_stale: bool = True
+    history: pa.Table,
+    *,
+    as_of: dt.date | None = None,
+    drop_stale: bool = True,
+    codes: tuple[Encoded | None, Encoded | None] | None = None,
 ) -> Panel:
-    """Build the :class:`Panel` of canonical chain snapshots (rows up to ``as_of``)."""
+    """Build the :class:`Panel` of canonical chain snapshots (rows up to ``as_of``).
+
+    ``codes``: :func:`~chainlens.oi._encode.encode_strings` of the ``symbol`` and
+    ``underlying`` columns of ``history`` when the caller computed them already (ignored with
+    ``as_of``, or where an entry is None: encoded here)."""
     missing = [c for c in _NEEDED if c not in history.column_names]
     if missing:
         raise InputError(
@@ -273,14 +292,20 @@ def build_panel(
     if as_of is not None:
         t = t.filter(pc.less_equal(t.column("trade_date"), pa.scalar(as_of, pa.date32())))
     n = t.num_rows
+    sym_enc, und_enc = codes if codes is not None and t is history else (None, None)
+    if sym_enc is not None and len(sym_enc[0]) != n or und_enc is not None and len(und_enc[0]) != n:
+        sym_enc = und_enc = None
+    cid = np.zeros(0, np.int64)
+    first: np.ndarray | None = None
+    if sym_enc is not None:
+        cid, first = sym_enc[0], sym_enc[1]
     # the symbol encoding (compiled, GIL released) runs on a second thread while this one
     # reads the numeric columns and encodes the underlying
-    pool = ThreadPoolExecutor(1) if n else None
+    pool = ThreadPoolExecutor(1) if n and sym_enc is None else None
     fut = pool.submit(_symbol_codes, t.column("symbol")) if pool is not None else None
-    und_enc = None
     try:
         batches = _batches(t) if n else []
-        if n:
+        if n and und_enc is None:
             und_enc = encode_strings(t.column("underlying"))
         if fut is not None:
             cid, first = fut.result()
