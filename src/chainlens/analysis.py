@@ -956,6 +956,7 @@ def _profiles_many(cs: list[_Contracts], cfg: AnalysisConfig, out: list[_Curves]
         ]  # (levels, segments) per dealer model
         seg_of = seg_s[starts]
         seg_at = np.searchsorted(seg_of, np.arange(len(ks) + 1))
+        pes: list[tuple[Float64Array, dict[str, Any]]] = []
         for j, k in enumerate(ks):  # a loop over snapshots: the sums of each
             lv = grid[k]
             sl = slice(int(off[j]), int(off[j + 1]))
@@ -971,7 +972,10 @@ def _profiles_many(cs: list[_Contracts], cfg: AnalysisConfig, out: list[_Curves]
             gex *= pm._INV_SQRT_2PI * (GEX_MOVE_FRACTION * lv)[None, :, None]
             pe = {"expiries": e_s[starts[s0:s1]].astype("datetime64[D]"), "gex": gex}
             out[k].profile = _profile_doc(cs[k].S, lv, prof, ok, nxt)
-            out[k].profile_by_expiry = _profile_by_expiry_table(lv, pe)
+            pes.append((lv, pe))
+        # the profile_by_expiry tables of the batch: one table, a slice per snapshot
+        for k, t in zip(ks, _profile_by_expiry_tables(pes), strict=True):
+            out[k].profile_by_expiry = t
 
 
 def _surfaces_many(cs: list[_Contracts], cfg: AnalysisConfig, out: list[_Curves]) -> None:
@@ -1416,6 +1420,32 @@ def _profile_by_expiry(
     lv = spot_grid(S, cfg.profile_half_width, cfg.profile_step)
     pe = profile_by_expiry(expiry, terms.a, terms.b, terms.c, lv)
     return _profile_by_expiry_table(lv, pe)
+
+
+def _profile_by_expiry_tables(parts: list[tuple[Float64Array, dict[str, Any]]]) -> list[pa.Table]:
+    """:func:`_profile_by_expiry_table` of several ``(levels, profile_by_expiry result)``: one
+    table of their rows in order, a slice each (the same columns and values)."""
+    if not parts:
+        return []
+    cols: dict[str, list[np.ndarray]] = {"expiry": [], "spot_level": [], "g0": [], "g1": []}
+    sizes = []
+    for lv, pe in parts:  # a loop over snapshots: their columns
+        ne = pe["expiries"].size
+        cols["expiry"].append(np.repeat(pe["expiries"], lv.size))
+        cols["spot_level"].append(np.tile(lv, ne))
+        cols["g0"].append(pe["gex"][:, :, 0].reshape(-1))
+        cols["g1"].append(pe["gex"][:, :, 1].reshape(-1))
+        sizes.append(ne * lv.size)
+    t = pa.table(
+        {
+            "expiry": pa.array(np.concatenate(cols["expiry"]), pa.date32()),
+            "spot_level": np.concatenate(cols["spot_level"]),
+            "gex_usd_per_1pct": np.concatenate(cols["g0"]),
+            "gex_short_all_usd_per_1pct": np.concatenate(cols["g1"]),
+        }
+    )
+    at = np.r_[0, np.cumsum(sizes)]
+    return [t.slice(int(at[j]), int(sizes[j])) for j in range(len(parts))]
 
 
 def _profile_by_expiry_table(lv: Float64Array, pe: dict[str, Any]) -> pa.Table:

@@ -361,20 +361,33 @@ def _earnings(
     ev = window.events
     if ev is None or ev.num_rows == 0:
         return None
-    mask = pc.and_(
-        pc.equal(ev.column("ticker"), window.underlying),
-        pc.equal(pc.utf8_lower(ev.column("kind")), "earnings"),
-    )
-    e = ev.filter(mask)
-    if e.num_rows == 0:
+    # the window's few event rows as Python values (no Arrow call per step); Arrow's
+    # utf8_lower when a kind is not ASCII (its case mapping is not str.lower's there)
+    kinds = ev.column("kind").to_pylist()
+    tickers = ev.column("ticker").to_pylist()
+    if all(k is None or k.isascii() for k in kinds):
+        keep = [
+            t == window.underlying and k is not None and k.lower() == "earnings"
+            for t, k in zip(tickers, kinds, strict=True)
+        ]
+    else:
+        keep = pc.fill_null(
+            pc.and_(
+                pc.equal(ev.column("ticker"), window.underlying),
+                pc.equal(pc.utf8_lower(ev.column("kind")), "earnings"),
+            ),
+            False,
+        ).to_pylist()
+    if not any(keep):
         return None
-    dates = sorted(e.column("date").to_pylist())
-    notes = e.column("note").to_pylist() if "note" in e.column_names else [None] * e.num_rows
-    after = {
-        d
-        for d, n in zip(e.column("date").to_pylist(), notes, strict=True)
-        if n and "after" in n.lower()
-    }
+    e_dates = [d for d, k in zip(ev.column("date").to_pylist(), keep, strict=True) if k]
+    dates = sorted(e_dates)
+    notes = (
+        [n for n, k in zip(ev.column("note").to_pylist(), keep, strict=True) if k]
+        if "note" in ev.column_names
+        else [None] * len(e_dates)
+    )
+    after = {d for d, n in zip(e_dates, notes, strict=True) if n and "after" in n.lower()}
     upcoming = [d for d in dates if d >= window.session]
     past = [d for d in dates if d < window.session]
     out: dict[str, Any] = {"next_date": upcoming[0] if upcoming else None, "past_dates": past}
