@@ -143,8 +143,19 @@ class ChainAnalysis:
         if smile is None:
             return None
         exps = [r["expiry"] for r in self.vol.get("expiries", [])][:n_smiles]
-        keep = pc.is_in(pc.cast(smile.column("expiry"), pa.string()), pa.array(exps, pa.string()))
-        return smile.filter(keep)
+        col = smile.column("expiry")
+        if pa.types.is_date32(col.type) and col.null_count == 0:
+            # NumPy on the dates (ISO dates of the expiries); a slice when the rows are
+            # contiguous (the smile is sorted by expiry)
+            days = np.asarray(col.to_numpy(), "datetime64[D]")
+            keep = np.flatnonzero(np.isin(days, np.asarray(exps, dtype="datetime64[D]")))
+            if keep.size == 0:
+                return smile.slice(0, 0)
+            if int(keep[-1]) - int(keep[0]) + 1 == keep.size:
+                return smile.slice(int(keep[0]), int(keep.size))
+            return smile.take(pa.array(keep))
+        keep_ = pc.is_in(pc.cast(col, pa.string()), pa.array(exps, pa.string()))
+        return smile.filter(keep_)
 
 
 def _iso_z(ts: dt.datetime) -> str:
