@@ -30,7 +30,11 @@ from chainlens._jsonsafe import jsonable as _nulls
 from chainlens._typing import BoolArray, Float64Array
 from chainlens.conventions import DEFAULT_DIVIDEND_YIELD, GEX_MOVE_FRACTION, SECONDS_PER_YEAR
 from chainlens.errors import ChainlensError, InputError
-from chainlens.exposure._by_expiry_strike import by_strike_expiry, profile_by_expiry
+from chainlens.exposure._by_expiry_strike import (
+    by_strike_expiry,
+    by_strike_expiry_many,
+    profile_by_expiry,
+)
 from chainlens.exposure._config import AnalysisConfig
 from chainlens.exposure._exposure import (
     Groups,
@@ -43,12 +47,14 @@ from chainlens.exposure._maxpain import max_pain, max_pain_trend
 from chainlens.exposure._profile import gamma_profile, profile_terms, spot_grid, zero_gamma
 from chainlens.exposure._walls import wall_above, wall_below
 from chainlens.vol._expected_move import (
+    DeltaStrikes,
+    Straddles,
     atm_straddles,
     delta_strikes,
     expected_move_zones,
     quote_mid,
 )
-from chainlens.vol._smile import smile_table, term_structure
+from chainlens.vol._smile import smile_table, smile_table_many, term_structure
 
 __all__ = ["SCHEMA_VERSION", "AnalysisConfig", "ChainAnalysis", "analyze_chain", "analyze_chains"]
 
@@ -137,8 +143,19 @@ class ChainAnalysis:
         if smile is None:
             return None
         exps = [r["expiry"] for r in self.vol.get("expiries", [])][:n_smiles]
-        keep = pc.is_in(pc.cast(smile.column("expiry"), pa.string()), pa.array(exps, pa.string()))
-        return smile.filter(keep)
+        col = smile.column("expiry")
+        if pa.types.is_date32(col.type) and col.null_count == 0:
+            # NumPy on the dates (ISO dates of the expiries); a slice when the rows are
+            # contiguous (the smile is sorted by expiry)
+            days = np.asarray(col.to_numpy(), "datetime64[D]")
+            keep = np.flatnonzero(np.isin(days, np.asarray(exps, dtype="datetime64[D]")))
+            if keep.size == 0:
+                return smile.slice(0, 0)
+            if int(keep[-1]) - int(keep[0]) + 1 == keep.size:
+                return smile.slice(int(keep[0]), int(keep.size))
+            return smile.take(pa.array(keep))
+        keep_ = pc.is_in(pc.cast(col, pa.string()), pa.array(exps, pa.string()))
+        return smile.filter(keep_)
 
 
 def _iso_z(ts: dt.datetime) -> str:
@@ -588,9 +605,9 @@ class _Contracts:
     vanna: Float64Array
     charm: Float64Array
     ex: Any
-    #: the expiry and strike groups and their sums, when computed with other snapshots'
-    #: (:func:`_groups_many`)
-    groups: tuple[Groups, Groups, dict[str, np.ndarray]] | None = None
+    #: the expiry and strike groups, their sums and per-expiry figures, when computed with
+    #: other snapshots' (:func:`_groups_many`)
+    groups: tuple[Groups, Groups, dict[str, Any]] | None = None
 
 
 def _spot(t: pa.Table, underlying: str) -> float:
@@ -668,7 +685,27 @@ def _contracts(
     ex = contract_exposures(w, mult, S, gk.gamma, gk.delta, vanna, charm)
 
     groups = (
-        _groups_many(seg, len(tables), expiry, K, is_call, oi, vol, ex) if len(tables) > 1 else None
+        _groups_many(
+            seg,
+            len(tables),
+            expiry,
+            K,
+            is_call,
+            oi,
+            vol,
+            ex,
+            _RowsOf(
+                np.asarray(spots, dtype=np.float64),
+                mid,
+                last,
+                t_years,
+                gk.delta,
+                gk.sigma,
+                contract_exposures(-oi, mult, S, gk.gamma, gk.delta, vanna, charm),
+            ),
+        )  # fmt: skip
+        if len(tables) > 1
+        else None
     )
     out = []
     for k, t in enumerate(tables):  # a loop over snapshots: views of the chunk's arrays
@@ -744,11 +781,18 @@ def _groups_many(
     oi: Float64Array,
     vol: Float64Array,
     ex: Any,
-) -> list[tuple[Groups, Groups, dict[str, np.ndarray]]] | None:
+    extra: _RowsOf | None = None,
+) -> list[tuple[Groups, Groups, dict[str, Any]]] | None:
     """Per snapshot (``seg``: the snapshot of each row, rows grouped by snapshot): its expiry
     and strike groups (what ``group_by`` gives alone) and its :func:`_group_sums`, from the
     groups of (snapshot, expiry) and (snapshot, strike) over the chunk. None when a strike is
-    not a positive number (then ``group_by`` of each snapshot decides)."""
+    not a positive number (then ``group_by`` of each snapshot decides).
+
+    With ``extra`` (:class:`_RowsOf`), also the per-expiry figures of :func:`_analyze_one`
+    (:func:`_expiry_figures`: straddles, delta strikes, term structure, OI walls, last time to
+    expiry) and its ``by_strike_expiry`` table and smile (``"by_strike_expiry"``,
+    ``"smile"``), each computed once over the chunk's (snapshot, expiry[, strike]) groups,
+    every group from its own rows in row order: each snapshot's figures those of it alone."""
     if not bool((K > 0).all()):  # NaN, zero (±0.0) or negative strikes
         return None
     days = expiry.astype("datetime64[D]").astype(np.int64)
@@ -763,7 +807,16 @@ def _groups_many(
     codes = np.empty(K.size, dtype=np.int64)
     codes[order] = np.cumsum(new) - 1
     gs_all = Groups(ks[new], codes)
-    sums = _group_sums(ge_all, gs_all, is_call, oi, vol, ex)
+    sums: dict[str, Any] = _group_sums(ge_all, gs_all, is_call, oi, vol, ex)
+    bse: list[pa.Table] = []
+    smiles: list[pa.Table] = []
+    if extra is not None:
+        sums.update(_expiry_figures(ge_all, extra.spots[e_seg], K, is_call, oi, extra))
+        cols, at = by_strike_expiry_many(seg, n_seg, expiry, K, is_call, oi, vol, ex, extra.ex_sa)
+        cols["expiry"] = pa.array(cols["expiry"], pa.date32())
+        t_bse = pa.table(cols)
+        bse = [t_bse.slice(int(at[k]), int(at[k + 1] - at[k])) for k in range(n_seg)]
+        smiles = smile_table_many(seg, n_seg, expiry, K, is_call, extra.sigma)
     e_at = np.searchsorted(e_seg, np.arange(n_seg + 1))
     s_at = np.searchsorted(ss[new], np.arange(n_seg + 1))
     r_at = np.searchsorted(seg, np.arange(n_seg + 1))
@@ -774,7 +827,57 @@ def _groups_many(
         ge = Groups(ge_all.keys[e0:e1] - k * 10_000_000, ge_all.codes[rows] - e0)
         gs = Groups(gs_all.keys[s0:s1], gs_all.codes[rows] - s0)
         part = {name: v[e0:e1] if name.startswith("e_") else v[s0:s1] for name, v in sums.items()}
+        if extra is not None:
+            part["by_strike_expiry"], part["smile"] = bse[k], smiles[k]
         out.append((ge, gs, part))
+    return out
+
+
+@dataclass(slots=True)
+class _RowsOf:
+    """What :func:`_groups_many` needs besides the sums for the per-expiry figures: the spot
+    of each snapshot (USD), and per contract the quote mid and last (USD/share), time to
+    expiry (years), delta, IV and the ``short_all`` exposures."""
+
+    spots: Float64Array
+    mid: Float64Array
+    last: Float64Array
+    t_years: Float64Array
+    delta: Float64Array
+    sigma: Float64Array
+    ex_sa: Any
+
+
+def _expiry_figures(
+    ge: Groups,
+    s_e: Float64Array,
+    K: Float64Array,
+    is_call: BoolArray,
+    oi: Float64Array,
+    rows: _RowsOf,
+) -> dict[str, np.ndarray]:
+    """The per-expiry figures of :func:`_analyze_one` for expiry groups ``ge`` whose spots are
+    ``s_e`` (one per group; the groups of several snapshots): ATM straddles on the mid
+    (``e_st_*``) and on the last (``e_stl_*``, :func:`~chainlens.vol.atm_straddles`), 25/15-delta
+    strikes (``e_ds_*``), the term structure (``e_ts_*``), the OI walls and the largest time to
+    expiry (``e_tmax``, years). Each group from its own rows (the kernels' formulas)."""
+    codes, n = ge.codes, ge.n
+    st = atm_straddles(codes, n, K, is_call, rows.mid, s_e)
+    last = rows.last
+    st_last = atm_straddles(codes, n, K, is_call, np.where(last > 0, last, np.nan), s_e)
+    ds = delta_strikes(codes, n, K, is_call, rows.delta, s_e)
+    ts = term_structure(codes, n, K, is_call, rows.sigma, st.atm_strike, ds.call25, ds.put25)
+    out: dict[str, np.ndarray] = {}
+    for f, v in zip(Straddles._fields, st, strict=True):
+        out[f"e_st_{f}"] = v
+    for f, v in zip(Straddles._fields, st_last, strict=True):
+        out[f"e_stl_{f}"] = v
+    for f, v in zip(DeltaStrikes._fields, ds, strict=True):
+        out[f"e_ds_{f}"] = v
+    for f, v in ts.items():
+        out[f"e_ts_{f}"] = v
+    out["e_oi_call_wall"], out["e_oi_put_wall"] = _oi_walls_per_group(ge, K, is_call, oi, s_e)
+    out["e_tmax"] = group_max(ge, rows.t_years)
     return out
 
 
@@ -893,6 +996,7 @@ def _profiles_many(cs: list[_Contracts], cfg: AnalysisConfig, out: list[_Curves]
         ]  # (levels, segments) per dealer model
         seg_of = seg_s[starts]
         seg_at = np.searchsorted(seg_of, np.arange(len(ks) + 1))
+        pes: list[tuple[Float64Array, dict[str, Any]]] = []
         for j, k in enumerate(ks):  # a loop over snapshots: the sums of each
             lv = grid[k]
             sl = slice(int(off[j]), int(off[j + 1]))
@@ -908,7 +1012,10 @@ def _profiles_many(cs: list[_Contracts], cfg: AnalysisConfig, out: list[_Curves]
             gex *= pm._INV_SQRT_2PI * (GEX_MOVE_FRACTION * lv)[None, :, None]
             pe = {"expiries": e_s[starts[s0:s1]].astype("datetime64[D]"), "gex": gex}
             out[k].profile = _profile_doc(cs[k].S, lv, prof, ok, nxt)
-            out[k].profile_by_expiry = _profile_by_expiry_table(lv, pe)
+            pes.append((lv, pe))
+        # the profile_by_expiry tables of the batch: one table, a slice per snapshot
+        for k, t in zip(ks, _profile_by_expiry_tables(pes), strict=True):
+            out[k].profile_by_expiry = t
 
 
 def _surfaces_many(cs: list[_Contracts], cfg: AnalysisConfig, out: list[_Curves]) -> None:
@@ -1026,9 +1133,13 @@ def _analyze_one(
         sums = _group_sums(ge, gs, is_call, oi, vol, ex)
     exp_dates = ge.keys.astype("datetime64[D]")
     mp = max_pain(ge.codes, K, is_call, oi, ge.n)
-    st = atm_straddles(ge.codes, ge.n, K, is_call, mid, S)
-    last = c.last
-    st_last = atm_straddles(ge.codes, ge.n, K, is_call, np.where(last > 0, last, np.nan), S)
+    # the per-expiry figures: computed with the chunk's (_groups_many), else here
+    pre = sums if "e_tmax" in sums else None
+    if pre is None:
+        rows = _RowsOf(np.full(ge.n, S), mid, c.last, t_years, gk.delta, gk.sigma, None)
+        pre = _expiry_figures(ge, S, K, is_call, oi, rows)  # type: ignore[arg-type]
+    st = Straddles(*(pre[f"e_st_{f}"] for f in Straddles._fields))
+    st_last = Straddles(*(pre[f"e_stl_{f}"] for f in Straddles._fields))
     by_exp = {
         "expiry": pa.array(exp_dates, pa.date32()),
         "contracts": np.bincount(ge.codes, minlength=ge.n).astype(np.int64),
@@ -1047,7 +1158,7 @@ def _analyze_one(
         "straddle_last": st_last.straddle_mid,
         "expected_move_pct_last": st_last.expected_move_pct,
     }
-    by_exp["oi_call_wall"], by_exp["oi_put_wall"] = _oi_walls_per_group(ge, K, is_call, oi, S)
+    by_exp["oi_call_wall"], by_exp["oi_put_wall"] = pre["e_oi_call_wall"], pre["e_oi_put_wall"]
     by_expiry = pa.table(by_exp)
 
     by_str = {
@@ -1065,10 +1176,13 @@ def _analyze_one(
     }
     by_strike = pa.table(by_str)
     by_strike_live = _by_strike_live(expiry > np.datetime64(session, "D"), K, is_call, oi, vol, ex)
-    ex_short_all = contract_exposures(-oi, mult, S, gk.gamma, gk.delta, vanna, charm)
-    bse = by_strike_expiry(expiry, K, is_call, oi, vol, ex, ex_short_all)
-    bse["expiry"] = pa.array(bse["expiry"], pa.date32())
-    by_strike_expiry_t = pa.table(bse)
+    if "by_strike_expiry" in sums:  # computed with the chunk's (_groups_many)
+        by_strike_expiry_t = sums["by_strike_expiry"]
+    else:
+        ex_short_all = contract_exposures(-oi, mult, S, gk.gamma, gk.delta, vanna, charm)
+        bse = by_strike_expiry(expiry, K, is_call, oi, vol, ex, ex_short_all)
+        bse["expiry"] = pa.array(bse["expiry"], pa.date32())
+        by_strike_expiry_t = pa.table(bse)
 
     # --- levels
     strikes = gs.keys.astype(np.float64)
@@ -1095,7 +1209,7 @@ def _analyze_one(
         levels["zero_gamma"] = profile["zero_gamma"]["all"]["level"]
         levels["zero_gamma_reason"] = profile["zero_gamma"]["all"]["reason"]
 
-    live_exp = group_max(ge, t_years) > 0
+    live_exp = pre["e_tmax"] > 0
     trend = max_pain_trend(
         exp_dates[live_exp],
         mp.strike[live_exp],
@@ -1107,7 +1221,9 @@ def _analyze_one(
 
     vol_view: dict[str, Any] = {}
     if cfg.vol:
-        vol_view, rr_25d, atm_iv = _vol_views(ge, exp_dates, K, is_call, gk, st, S, t_years)
+        vol_view, rr_25d, atm_iv = _vol_views(
+            ge, exp_dates, K, is_call, gk, st, S, pre, sums.get("smile")
+        )
         by_expiry = by_expiry.append_column(
             "rr_25d", pa.array(rr_25d, pa.float64(), from_pandas=True)
         ).append_column("atm_iv", pa.array(atm_iv, pa.float64(), from_pandas=True))
@@ -1245,13 +1361,16 @@ def _vanna_charm(
 
 
 def _oi_walls_per_group(
-    ge: Any, K: Float64Array, is_call: BoolArray, oi: Float64Array, S: float
+    ge: Any, K: Float64Array, is_call: BoolArray, oi: Float64Array, S: float | Float64Array
 ) -> tuple[Float64Array, Float64Array]:
     """Per expiry: strike >= spot with the largest call OI, strike <= spot with the largest
-    put OI (ties to the strike nearest spot), NaN where none has OI (vectorized)."""
+    put OI (ties to the strike nearest spot), NaN where none has OI (vectorized). ``S``: the
+    spot (USD), or one per group (the expiries of several snapshots, each as alone)."""
+    s_g = np.asarray(S, dtype=np.float64)
+    s_row = s_g[ge.codes] if s_g.ndim else s_g
     out = []
     for is_c, above in ((is_call, True), (~is_call, False)):
-        m = is_c & (oi > 0) & ((K >= S) if above else (K <= S))
+        m = is_c & (oi > 0) & ((K >= s_row) if above else (K <= s_row))
         # aggregate per (group, strike) first: several roots at one strike add up
         g, k, v = ge.codes[m], K[m], oi[m]
         res = np.full(ge.n, np.nan)
@@ -1264,7 +1383,7 @@ def _oi_walls_per_group(
             tot = np.bincount(inv, weights=v)  # each node summed in row order
             ng, nk = gs_[new].astype(np.int64), ks_[new]
             # sort by group, then OI descending, then distance to spot ascending
-            order = np.lexsort((np.abs(nk - S), -tot, ng))
+            order = np.lexsort((np.abs(nk - (s_g[ng] if s_g.ndim else s_g)), -tot, ng))
             gs = ng[order]
             first = np.ones(order.size, dtype=bool)
             first[1:] = gs[1:] != gs[:-1]
@@ -1343,6 +1462,32 @@ def _profile_by_expiry(
     return _profile_by_expiry_table(lv, pe)
 
 
+def _profile_by_expiry_tables(parts: list[tuple[Float64Array, dict[str, Any]]]) -> list[pa.Table]:
+    """:func:`_profile_by_expiry_table` of several ``(levels, profile_by_expiry result)``: one
+    table of their rows in order, a slice each (the same columns and values)."""
+    if not parts:
+        return []
+    cols: dict[str, list[np.ndarray]] = {"expiry": [], "spot_level": [], "g0": [], "g1": []}
+    sizes = []
+    for lv, pe in parts:  # a loop over snapshots: their columns
+        ne = pe["expiries"].size
+        cols["expiry"].append(np.repeat(pe["expiries"], lv.size))
+        cols["spot_level"].append(np.tile(lv, ne))
+        cols["g0"].append(pe["gex"][:, :, 0].reshape(-1))
+        cols["g1"].append(pe["gex"][:, :, 1].reshape(-1))
+        sizes.append(ne * lv.size)
+    t = pa.table(
+        {
+            "expiry": pa.array(np.concatenate(cols["expiry"]), pa.date32()),
+            "spot_level": np.concatenate(cols["spot_level"]),
+            "gex_usd_per_1pct": np.concatenate(cols["g0"]),
+            "gex_short_all_usd_per_1pct": np.concatenate(cols["g1"]),
+        }
+    )
+    at = np.r_[0, np.cumsum(sizes)]
+    return [t.slice(int(at[j]), int(sizes[j])) for j in range(len(parts))]
+
+
 def _profile_by_expiry_table(lv: Float64Array, pe: dict[str, Any]) -> pa.Table:
     """The ``profile_by_expiry`` table of :func:`profile_by_expiry`'s result."""
     ne = pe["expiries"].size
@@ -1364,15 +1509,19 @@ def _vol_views(
     gk: _Greeks,
     st: Any,
     S: float,
-    t: Float64Array,
+    pre: dict[str, np.ndarray],
+    smile: pa.Table | None = None,
 ) -> tuple[dict[str, Any], np.ndarray, np.ndarray]:
     """Per-expiry expected moves, zones, 25/15-delta ranges, ATM IV, RR/BF (seeds 003, 004).
 
+    ``pre``: the per-expiry figures (:func:`_expiry_figures`); ``smile``: the smile table when
+    computed with other snapshots' (:func:`~chainlens.vol.smile_table_many`).
+
     Returns ``(view, rr_25d, atm_iv)``: the ``vol`` document, and the 25-delta risk reversal
     and ATM IV of every expiry (settled ones included) for the ``by_expiry`` table."""
-    ds = delta_strikes(ge.codes, ge.n, K, is_call, gk.delta, S)
-    ts = term_structure(ge.codes, ge.n, K, is_call, gk.sigma, st.atm_strike, ds.call25, ds.put25)
-    live = group_max(ge, t) > 0  # expiries not yet settled at the snapshot
+    ds = DeltaStrikes(*(pre[f"e_ds_{f}"] for f in DeltaStrikes._fields))
+    ts = {f: pre[f"e_ts_{f}"] for f in ("atm_iv", "iv_25d_call", "iv_25d_put", "rr_25d", "bf_25d")}
+    live = pre["e_tmax"] > 0  # expiries not yet settled at the snapshot
     per_exp = []
     for i in np.flatnonzero(live).tolist():  # one record per expiry (output building)
         move = float(st.straddle_mid[i])
@@ -1394,7 +1543,8 @@ def _vol_views(
                 "bf_25d": float(ts["bf_25d"][i]),
             }
         )
-    smile = smile_table(exp_dates[ge.codes], K, is_call, gk.sigma)
+    if smile is None:
+        smile = smile_table(exp_dates[ge.codes], K, is_call, gk.sigma)
     return (
         {
             "expiries": per_exp,

@@ -215,7 +215,10 @@ def _with_underlying(t: pa.Table, underlying: str, session: dt.date) -> pa.Table
     if "session" not in names:
         t = t.append_column("session", pa.repeat(pa.scalar(session, pa.date32()), t.num_rows))
     # large_string and string mix badly across underlyings: normalise to string (only those
-    # columns are cast; the others are reused as they are, under the same fields)
+    # columns are cast; the others are reused as they are, under the same fields). The table
+    # is rebuilt from its fields, so it carries no schema-level metadata.
+    if pa.large_string() not in t.schema.types:
+        return t if t.schema.metadata is None else t.replace_schema_metadata(None)
     fields = [
         pa.field(f.name, pa.string()) if pa.types.is_large_string(f.type) else f for f in t.schema
     ]
@@ -235,9 +238,22 @@ def _bars_for(window: UnderlyingWindow, n: int) -> pa.Table | None:
     b = window.bars
     if b is None or b.num_rows == 0:
         return None
-    b = b.filter(pc.less_equal(b.column("trade_date"), pa.scalar(window.session, pa.date32())))
-    b = b.sort_by("trade_date")
-    return b.slice(max(0, b.num_rows - n))
+    td = b.column("trade_date")
+    if not pa.types.is_date32(td.type) or td.null_count:
+        b = b.filter(pc.less_equal(td, pa.scalar(window.session, pa.date32())))
+        b = b.sort_by("trade_date")
+        return b.slice(max(0, b.num_rows - n))
+    # NumPy on the dates: the rows up to the session, in a stable ascending order, last n
+    days = _days(td)
+    rows = np.flatnonzero(days <= (window.session - _EPOCH).days)
+    rows = rows[np.argsort(days[rows], kind="stable")][max(0, rows.size - n) :]
+    if (
+        rows.size
+        and int(rows[-1]) - int(rows[0]) + 1 == rows.size
+        and bool((np.diff(rows) == 1).all())
+    ):
+        return b.slice(int(rows[0]), int(rows.size))
+    return b.take(pa.array(rows, pa.int64()))
 
 
 @functools.cache
@@ -263,21 +279,28 @@ def _spot_series(history: pa.Table) -> tuple[list[dt.date], list[float]]:
     the window's few rows (no DataFrame round trip: a fixed cost per underlying)."""
     if history.num_rows == 0:
         return [], []
-    td = history.column("trade_date").cast(pa.int32()).to_numpy()
+    tdc = history.column("trade_date")
+    if pa.types.is_date32(tdc.type) and tdc.null_count == 0:
+        td = _days(tdc)
+    else:
+        td = tdc.cast(pa.int32()).to_numpy()
     ts = history.column("snapshot_ts").cast(pa.int64()).to_numpy()
     sp = history.column("spot")
-    ok = np.asarray(pc.is_valid(sp).to_numpy(zero_copy_only=False), dtype=bool)
-    val = np.asarray(pc.fill_null(sp.cast(pa.float64()), 0.0).to_numpy(), dtype=np.float64)
+    if pa.types.is_float64(sp.type) and sp.null_count == 0:
+        val = np.asarray(sp.to_numpy(), dtype=np.float64)
+        sel = np.arange(val.size)
+    else:
+        ok = _valid(sp)
+        val = np.asarray(pc.fill_null(sp.cast(pa.float64()), 0.0).to_numpy(), dtype=np.float64)
+        sel = np.flatnonzero(ok)
     days = np.unique(td)
     spots = np.full(days.size, np.nan)
-    sel = np.flatnonzero(ok)
     if sel.size:
         o = sel[np.lexsort((ts[sel], td[sel]))]  # by session, then snapshot time (stable)
         tdo = td[o]
         last = np.r_[tdo[1:] != tdo[:-1], True]
         spots[np.searchsorted(days, tdo[last])] = val[o[last]]
-    epoch = dt.date(1970, 1, 1)
-    return [epoch + dt.timedelta(days=int(x)) for x in days], [float(x) for x in spots]
+    return [_EPOCH + dt.timedelta(days=x) for x in days.tolist()], spots.tolist()
 
 
 def _oi_by_session(history: pa.Table, expiry: dt.date) -> tuple[list[dt.date], list[Any]]:
@@ -294,16 +317,14 @@ def _oi_by_session(history: pa.Table, expiry: dt.date) -> tuple[list[dt.date], l
         and oi_col.null_count == 0
         and exp.null_count == 0
     ):
-        e = np.asarray(exp.cast(pa.int32()).to_numpy(), np.int64)
-        m = e == (expiry - dt.date(1970, 1, 1)).days
-        td = np.asarray(history.column("trade_date").cast(pa.int32()).to_numpy(), np.int64)[m]
+        m = _days(exp) == (expiry - _EPOCH).days
         if history.column("trade_date").null_count == 0:
+            td = _days(history.column("trade_date"))[m]
             v = np.asarray(oi_col.to_numpy(), np.int64)[m]
             days, code = np.unique(td, return_inverse=True)
             sums = np.zeros(days.size, np.int64)
             np.add.at(sums, code.reshape(-1), v)
-            epoch = dt.date(1970, 1, 1)
-            return [epoch + dt.timedelta(days=int(x)) for x in days], sums.tolist()
+            return [_EPOCH + dt.timedelta(days=x) for x in days.tolist()], sums.tolist()
     h = history.filter(pc.equal(exp, pa.scalar(expiry, pa.date32())))
     per = h.group_by("trade_date").aggregate([("open_interest", "sum")]).sort_by("trade_date")
     return per.column("trade_date").to_pylist(), per.column("open_interest_sum").to_pylist()
@@ -340,20 +361,33 @@ def _earnings(
     ev = window.events
     if ev is None or ev.num_rows == 0:
         return None
-    mask = pc.and_(
-        pc.equal(ev.column("ticker"), window.underlying),
-        pc.equal(pc.utf8_lower(ev.column("kind")), "earnings"),
-    )
-    e = ev.filter(mask)
-    if e.num_rows == 0:
+    # the window's few event rows as Python values (no Arrow call per step); Arrow's
+    # utf8_lower when a kind is not ASCII (its case mapping is not str.lower's there)
+    kinds = ev.column("kind").to_pylist()
+    tickers = ev.column("ticker").to_pylist()
+    if all(k is None or k.isascii() for k in kinds):
+        keep = [
+            t == window.underlying and k is not None and k.lower() == "earnings"
+            for t, k in zip(tickers, kinds, strict=True)
+        ]
+    else:
+        keep = pc.fill_null(
+            pc.and_(
+                pc.equal(ev.column("ticker"), window.underlying),
+                pc.equal(pc.utf8_lower(ev.column("kind")), "earnings"),
+            ),
+            False,
+        ).to_pylist()
+    if not any(keep):
         return None
-    dates = sorted(e.column("date").to_pylist())
-    notes = e.column("note").to_pylist() if "note" in e.column_names else [None] * e.num_rows
-    after = {
-        d
-        for d, n in zip(e.column("date").to_pylist(), notes, strict=True)
-        if n and "after" in n.lower()
-    }
+    e_dates = [d for d, k in zip(ev.column("date").to_pylist(), keep, strict=True) if k]
+    dates = sorted(e_dates)
+    notes = (
+        [n for n, k in zip(ev.column("note").to_pylist(), keep, strict=True) if k]
+        if "note" in ev.column_names
+        else [None] * len(e_dates)
+    )
+    after = {d for d, n in zip(e_dates, notes, strict=True) if n and "after" in n.lower()}
     upcoming = [d for d in dates if d >= window.session]
     past = [d for d in dates if d < window.session]
     out: dict[str, Any] = {"next_date": upcoming[0] if upcoming else None, "past_dates": past}
@@ -462,7 +496,119 @@ def prior_zone(history: pa.Table, session: dt.date, close: float | None) -> dict
     """
     if close is None or not math.isfinite(close) or history.num_rows == 0:
         return None
-    # Arrow/NumPy on the few rows involved (no DataFrame round trip: a fixed cost per call)
+    sch = history.schema
+    types = {n: sch.field(n).type for n in _ZONE_TYPES if n in sch.names}
+    if any(types.get(n) is None or not ok(types[n]) for n, ok in _ZONE_TYPES.items()) or any(
+        history.column(n).null_count for n in ("trade_date", "snapshot_ts", "expiry", "strike")
+    ):
+        return _prior_zone_arrow(history, session, close)
+    # NumPy on each column once (a handful of rows per name: no Arrow call per step)
+    td = _days(history.column("trade_date"))
+    s_day = (session - _EPOCH).days
+    before = td < s_day
+    if not before.any():
+        return None
+    pd_i = int(td[before].max())
+    rows = np.flatnonzero(td == pd_i)
+    ts = np.asarray(history.column("snapshot_ts").cast(pa.int64()).to_numpy(), np.int64)[rows]
+    rows = rows[ts == ts.max()]
+    sp = history.column("spot")
+    sp_v = np.asarray(sp.to_numpy(zero_copy_only=False), np.float64)
+    have = rows if sp.null_count == 0 else rows[_valid(sp)[rows]]
+    if have.size == 0:
+        return None
+    s_prev = float(sp_v[have[-1]])
+    ex = _days(history.column("expiry"))[rows]
+    if not (ex > pd_i).any():
+        return None
+    exp_i = int(ex[ex > pd_i].min())
+    erows = rows[ex == exp_i]
+    strike = np.asarray(history.column("strike").to_numpy(), np.float64)
+    ks = np.unique(strike[erows])
+    k = float(ks[np.lexsort((ks, np.abs(ks - s_prev)))[0]])
+    at = erows[strike[erows] == k]
+
+    def f64(name: str) -> tuple[np.ndarray, np.ndarray]:
+        col = history.column(name)
+        v = np.asarray(col.to_numpy(zero_copy_only=False), np.float64)[at]
+        if col.null_count == 0:
+            return v, np.ones(at.size, bool)
+        ok = _valid(col)[at]
+        return np.where(ok, v, 0.0), ok
+
+    rights = np.asarray(
+        history.column("right").take(pa.array(at)).to_numpy(zero_copy_only=False), dtype=object
+    )
+    return _zone(f64("bid"), f64("ask"), rights, s_prev, close, {
+        "set_on": _EPOCH + dt.timedelta(days=pd_i), "expiry": _EPOCH + dt.timedelta(days=exp_i),
+        "atm_strike": k,
+    })  # fmt: skip
+
+
+_EPOCH = dt.date(1970, 1, 1)
+
+# the columns of prior_zone's NumPy path and the types it reads them as (else the Arrow path)
+_ZONE_TYPES = {
+    "trade_date": pa.types.is_date32, "snapshot_ts": pa.types.is_timestamp,
+    "expiry": pa.types.is_date32, "strike": pa.types.is_float64, "spot": pa.types.is_float64,
+    "bid": pa.types.is_float64, "ask": pa.types.is_float64,
+    "right": lambda t: pa.types.is_string(t) or pa.types.is_large_string(t),
+}  # fmt: skip
+
+
+def _days(col: pa.ChunkedArray | pa.Array) -> np.ndarray:
+    """A date32 column as int64 days since 1970-01-01 (nulls as the minimum date)."""
+    return np.asarray(col.to_numpy(zero_copy_only=False), "datetime64[D]").view(np.int64)
+
+
+def _valid(col: pa.ChunkedArray | pa.Array) -> np.ndarray:
+    """The validity of ``col`` as a NumPy bool array."""
+    return np.asarray(pc.is_valid(col).to_numpy(zero_copy_only=False), dtype=bool)
+
+
+def _zone(
+    bid_: tuple[np.ndarray, np.ndarray],
+    ask_: tuple[np.ndarray, np.ndarray],
+    rights: np.ndarray,
+    s_prev: float,
+    close: float,
+    head: dict[str, Any],
+) -> dict[str, Any] | None:
+    """:func:`prior_zone` from the ATM rows' bids and asks (null-filled with 0, validity), their
+    rights, the previous spot and ``close``; ``head``: ``set_on``, ``expiry``, ``atm_strike``."""
+    (bid, bid_ok), (ask, ask_ok) = bid_, ask_
+    with np.errstate(invalid="ignore"):  # NaN orders above every number (Polars' total order)
+        valid = (
+            bid_ok
+            & ask_ok
+            & ((ask > 0) | np.isnan(ask))
+            & ((bid >= 0) | np.isnan(bid))
+            & np.where(np.isnan(ask), True, np.where(np.isnan(bid), False, bid <= ask))
+        )
+    mid = (bid + ask) / 2
+    mids: dict[str, float] = {}
+    for r in ("C", "P"):  # mean mid of the valid rows of each right (several roots)
+        m = mid[valid & (rights == r)]
+        if m.size:
+            mids[r] = float(m.sum() / m.size)
+    if "C" not in mids or "P" not in mids:
+        return None
+    straddle = float(mids["C"] + mids["P"])
+    lo, hi = s_prev - straddle, s_prev + straddle
+    up, down = (hi / close - 1) * 100, (lo / close - 1) * 100
+    status = (
+        "at_or_above_ceiling" if close >= hi else "at_or_below_floor" if close <= lo
+        else "upper_half" if close >= s_prev else "lower_half"
+    )  # fmt: skip
+    return {
+        **head, "straddle_mid": straddle,
+        "low": lo, "mid": s_prev, "high": hi, "price": close,
+        "upside_room_pct": up, "downside_room_pct": down, "status": status,
+    }  # fmt: skip
+
+
+def _prior_zone_arrow(history: pa.Table, session: dt.date, close: float) -> dict[str, Any] | None:
+    """:func:`prior_zone` with Arrow calls (any column types, nulls anywhere)."""
     td = history.column("trade_date")
     prev = pc.filter(td, pc.less(td, pa.scalar(session, pa.date32())))
     if len(prev) == 0:
@@ -490,36 +636,9 @@ def prior_zone(history: pa.Table, session: dt.date, close: float | None) -> dict
             zero_copy_only=False
         )
 
-    (bid, bid_ok), (ask, ask_ok) = f64("bid"), f64("ask")
-    with np.errstate(invalid="ignore"):  # NaN orders above every number (Polars' total order)
-        valid = (
-            bid_ok
-            & ask_ok
-            & ((ask > 0) | np.isnan(ask))
-            & ((bid >= 0) | np.isnan(bid))
-            & np.where(np.isnan(ask), True, np.where(np.isnan(bid), False, bid <= ask))
-        )
-    mid = (bid + ask) / 2
     rights = np.asarray(at.column("right").to_numpy(zero_copy_only=False), dtype=object)
-    mids: dict[str, float] = {}
-    for r in ("C", "P"):  # mean mid of the valid rows of each right (several roots)
-        m = mid[valid & (rights == r)]
-        if m.size:
-            mids[r] = float(m.sum() / m.size)
-    if "C" not in mids or "P" not in mids:
-        return None
-    straddle = float(mids["C"] + mids["P"])
-    lo, hi = s_prev - straddle, s_prev + straddle
-    up, down = (hi / close - 1) * 100, (lo / close - 1) * 100
-    status = (
-        "at_or_above_ceiling" if close >= hi else "at_or_below_floor" if close <= lo
-        else "upper_half" if close >= s_prev else "lower_half"
-    )  # fmt: skip
-    return {
-        "set_on": pd_, "expiry": exp0, "atm_strike": k, "straddle_mid": straddle,
-        "low": lo, "mid": s_prev, "high": hi, "price": close,
-        "upside_room_pct": up, "downside_room_pct": down, "status": status,
-    }  # fmt: skip
+    return _zone(f64("bid"), f64("ask"), rights, s_prev, close,
+                 {"set_on": pd_, "expiry": exp0, "atm_strike": k})  # fmt: skip
 
 
 # --------------------------------------------------------------------------- the kernel
@@ -547,13 +666,31 @@ def _today(window: UnderlyingWindow) -> pa.Table:
     """The window's chain snapshot of its session (the latest one when there are several)."""
     u, d = window.underlying, window.session
     hist = window.history
-    today = hist.filter(pc.equal(hist.column("trade_date"), pa.scalar(d, pa.date32())))
-    if today.num_rows == 0:
+    tdc, tsc = hist.column("trade_date"), hist.column("snapshot_ts")
+    if not (
+        pa.types.is_date32(tdc.type)
+        and pa.types.is_timestamp(tsc.type)
+        and tdc.null_count == 0
+        and tsc.null_count == 0
+    ):
+        today = hist.filter(pc.equal(tdc, pa.scalar(d, pa.date32())))
+        if today.num_rows == 0:
+            raise InputError(f"the window of {u} holds no chain snapshot of {d}", column="history")
+        if pc.count_distinct(today.column("snapshot_ts")).as_py() > 1:  # the latest snapshot
+            last = pc.max(today.column("snapshot_ts"))
+            today = today.filter(pc.equal(today.column("snapshot_ts"), last))
+        return today
+    # NumPy on the two columns (no nulls): the rows of the session's latest snapshot, a
+    # zero-copy slice when they are contiguous (the stored order), else one take
+    rows = np.flatnonzero(_days(tdc) == (d - _EPOCH).days)
+    if rows.size == 0:
         raise InputError(f"the window of {u} holds no chain snapshot of {d}", column="history")
-    if pc.count_distinct(today.column("snapshot_ts")).as_py() > 1:  # keep the latest snapshot
-        last = pc.max(today.column("snapshot_ts"))
-        today = today.filter(pc.equal(today.column("snapshot_ts"), last))
-    return today
+    ts = np.asarray(tsc.cast(pa.int64()).to_numpy(), np.int64)[rows]
+    if ts.min() != ts.max():  # keep the latest snapshot
+        rows = rows[ts == ts.max()]
+    if int(rows[-1]) - int(rows[0]) + 1 == rows.size:
+        return hist.slice(int(rows[0]), int(rows.size))
+    return hist.take(pa.array(rows))
 
 
 def _prepare(
@@ -866,15 +1003,17 @@ def _net_by_strike_many(tables: Sequence[pa.Table]) -> list[pa.Table]:
     strikes.
     """
     cols = ["strike", *_NET_BY_STRIKE]
-    ok = all(
-        all(c in t.column_names for c in cols)
-        and all(
-            pa.types.is_float64(t.schema.field(c).type) and t.column(c).null_count == 0
-            for c in cols
-        )
-        for t in tables
-    )
-    cat = pa.concat_tables([t.select(cols) for t in tables]) if ok and tables else None
+    # the checks on the concatenation: each column float64 without nulls in every table
+    # (tables whose selected columns differ in type do not concatenate)
+    try:
+        cat = pa.concat_tables([t.select(cols) for t in tables]) if tables else None
+    except (KeyError, pa.ArrowInvalid):
+        cat = None
+    if cat is not None and not all(
+        pa.types.is_float64(cat.schema.field(c).type) and cat.column(c).null_count == 0
+        for c in cols
+    ):
+        cat = None
     strike = cat.column("strike").to_numpy() if cat is not None else None
     if cat is None or strike is None or np.isnan(strike).any():
         return [_net_by_strike(t) for t in tables]

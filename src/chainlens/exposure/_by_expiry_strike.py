@@ -31,9 +31,9 @@ import numpy as np
 
 from chainlens._typing import BoolArray, Float64Array
 from chainlens.conventions import GEX_MOVE_FRACTION
-from chainlens.exposure._exposure import ContractExposures, group_by, group_sum
+from chainlens.exposure._exposure import ContractExposures, Groups, group_by, group_sum
 
-__all__ = ["by_strike_expiry", "profile_by_expiry"]
+__all__ = ["by_strike_expiry", "by_strike_expiry_many", "profile_by_expiry"]
 
 _INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)
 
@@ -166,3 +166,54 @@ def profile_by_expiry(
             out[cc[starts], :, v] += seg.T
     out *= _INV_SQRT_2PI * (GEX_MOVE_FRACTION * lv)[None, :, None]
     return {"expiries": ge.keys.astype("datetime64[D]"), "gex": out}
+
+
+def by_strike_expiry_many(
+    seg: np.ndarray,
+    n_seg: int,
+    expiry: np.ndarray,
+    K: Float64Array,
+    is_call: BoolArray,
+    oi: Float64Array,
+    volume: Float64Array,
+    ex: ContractExposures,
+    ex_short_all: ContractExposures,
+) -> tuple[dict[str, np.ndarray], np.ndarray]:
+    """:func:`by_strike_expiry` of several snapshots' rows in one pass (``seg``: the snapshot
+    of each row, ``0 .. n_seg-1``; strikes must be numbers, no NaN or -0.0).
+
+    Returns the columns over the (snapshot, expiry, strike) nodes in that order and ``at``:
+    snapshot ``j``'s rows are ``at[j]:at[j+1]``. Same formulas and units; each node summed
+    over its rows in row order (``np.bincount``), so each snapshot's rows equal
+    :func:`by_strike_expiry` of its contracts alone.
+    """
+    s = np.asarray(seg, dtype=np.int64)
+    e_days = np.asarray(expiry).astype("datetime64[D]").astype(np.int64)
+    k = np.asarray(K, dtype=np.float64)
+    order = np.lexsort((k, e_days, s))
+    ss, es, ks = s[order], e_days[order], k[order]
+    new = np.ones(order.size, dtype=bool)
+    new[1:] = (ss[1:] != ss[:-1]) | (es[1:] != es[:-1]) | (ks[1:] != ks[:-1])
+    codes = np.empty(order.size, dtype=np.int64)
+    codes[order] = np.cumsum(new) - 1
+    g = Groups(ks[new], codes)
+    put = ~is_call
+    out: dict[str, np.ndarray] = {
+        "expiry": es[new].astype("datetime64[D]"),
+        "strike": ks[new],
+        "call_oi": group_sum(g, oi, is_call).astype(np.int64),
+        "put_oi": group_sum(g, oi, put).astype(np.int64),
+        "call_volume": group_sum(g, volume, is_call).astype(np.int64),
+        "put_volume": group_sum(g, volume, put).astype(np.int64),
+        "gex_usd_per_1pct": group_sum(g, ex.gex_usd_per_1pct),
+        "call_gex_usd_per_1pct": group_sum(g, ex.gex_usd_per_1pct, is_call),
+        "put_gex_usd_per_1pct": group_sum(g, ex.gex_usd_per_1pct, put),
+        "dex_shares": group_sum(g, ex.dex_shares),
+        "vanna_usd_per_vol_pt": group_sum(g, ex.vanna_usd_per_vol_pt),
+        "charm_shares_per_day": group_sum(g, ex.charm_shares_per_day),
+        "gex_short_all_usd_per_1pct": group_sum(g, ex_short_all.gex_usd_per_1pct),
+        "dex_short_all_shares": group_sum(g, ex_short_all.dex_shares),
+        "vanna_short_all_usd_per_vol_pt": group_sum(g, ex_short_all.vanna_usd_per_vol_pt),
+        "charm_short_all_shares_per_day": group_sum(g, ex_short_all.charm_shares_per_day),
+    }
+    return out, np.searchsorted(ss[new], np.arange(n_seg + 1))

@@ -91,7 +91,7 @@ def atm_straddles(
     strike: Float64Array,
     is_call: BoolArray,
     price: Float64Array,
-    spot: float,
+    spot: float | Float64Array,
 ) -> Straddles:
     """ATM straddle per expiry group (module notes).
 
@@ -105,7 +105,8 @@ def atm_straddles(
         Per-contract option price used for the straddle, USD/share (the quote mid from
         :func:`quote_mid`; NaN where none).
     spot
-        Underlying price, USD.
+        Underlying price, USD; or one per group (the groups of several snapshots, each
+        group's figures those of its snapshot alone).
 
     Notes
     -----
@@ -120,7 +121,9 @@ def atm_straddles(
     (95.0, 7.0)
     """
     strike = np.asarray(strike, dtype=np.float64)
-    idx = argmin_per_group(codes, n_groups, np.abs(strike - spot), strike)
+    s_g = np.asarray(spot, dtype=np.float64)
+    s_row = s_g[codes] if s_g.ndim else s_g
+    idx = argmin_per_group(codes, n_groups, np.abs(strike - s_row), strike)
     atm = np.where(idx >= 0, strike[np.maximum(idx, 0)], np.nan)
     at = strike == atm[codes]
     ok = np.isfinite(price)
@@ -131,7 +134,7 @@ def atm_straddles(
         c = np.bincount(codes, weights=m.astype(np.float64), minlength=n_groups)
         sides.append(np.where(c > 0, s / np.where(c > 0, c, 1.0), np.nan))
     straddle = sides[0] + sides[1]
-    return Straddles(atm, sides[0], sides[1], straddle, straddle / spot * 100.0)
+    return Straddles(atm, sides[0], sides[1], straddle, straddle / s_g * 100.0)
 
 
 def expected_move_zones(
@@ -200,9 +203,10 @@ def delta_strikes(
     strike: Float64Array,
     is_call: BoolArray,
     delta: Float64Array,
-    spot: float,
+    spot: float | Float64Array,
 ) -> DeltaStrikes:
-    """The 25- and 15-delta strikes of every expiry (seed 004; module notes).
+    """The 25- and 15-delta strikes of every expiry (seed 004; module notes). ``spot``: USD,
+    or one per group (the groups of several snapshots, each as alone).
 
     Examples
     --------
@@ -215,7 +219,8 @@ def delta_strikes(
     strike = np.asarray(strike, dtype=np.float64)
     delta = np.asarray(delta, dtype=np.float64)
     ok = np.isfinite(delta)
-    dist = np.abs(strike - spot)
+    s_g = np.asarray(spot, dtype=np.float64)
+    dist = np.abs(strike - (s_g[np.asarray(codes, dtype=np.int64)] if s_g.ndim else s_g))
     out = []
     for target in (0.25, 0.15):
         for side, sgn in ((is_call, 1.0), (~is_call, -1.0)):

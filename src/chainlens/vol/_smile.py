@@ -21,7 +21,7 @@ import pyarrow as pa
 
 from chainlens._typing import BoolArray, Float64Array, Int64Array
 
-__all__ = ["iv_at_strike", "smile_table", "term_structure"]
+__all__ = ["iv_at_strike", "smile_table", "smile_table_many", "term_structure"]
 
 
 def iv_at_strike(
@@ -106,3 +106,46 @@ def smile_table(
             **cols,
         }
     )
+
+
+def smile_table_many(
+    seg: np.ndarray,
+    n_seg: int,
+    expiry: np.ndarray,
+    strike: Float64Array,
+    is_call: BoolArray,
+    sigma: Float64Array,
+) -> list[pa.Table]:
+    """:func:`smile_table` of several snapshots' rows in one pass (``seg``: the snapshot of
+    each row, ``0 .. n_seg-1``): the (snapshot, expiry, strike) nodes sorted in that order,
+    each node's IVs averaged over its rows in row order (``np.bincount``), so each snapshot's
+    slice of the table equals :func:`smile_table` of its rows alone (same formulas, units and
+    nulls). Strikes must be numbers (no NaN)."""
+    ok = np.isfinite(sigma) & (sigma > 0)
+    s = np.asarray(seg, dtype=np.int64)
+    e = np.asarray(expiry).astype("datetime64[D]").astype(np.int64)
+    k = np.asarray(strike, dtype=np.float64)
+    order = np.lexsort((k, e, s))
+    ss, es, ks = s[order], e[order], k[order]
+    new = np.ones(order.size, dtype=bool)
+    new[1:] = (ss[1:] != ss[:-1]) | (es[1:] != es[:-1]) | (ks[1:] != ks[:-1])
+    inv = np.empty(order.size, dtype=np.int64)
+    inv[order] = np.cumsum(new) - 1
+    n = int(new.sum())
+    cols = {}
+    for name, side in (("call_iv", is_call), ("put_iv", ~is_call)):
+        m = ok & side
+        sm = np.bincount(inv, weights=np.where(m, sigma, 0.0), minlength=n)
+        c = np.bincount(inv, weights=m.astype(np.float64), minlength=n)
+        cols[name] = pa.array(
+            np.where(c > 0, sm / np.where(c > 0, c, 1.0), np.nan), from_pandas=True
+        )
+    t = pa.table(
+        {
+            "expiry": pa.array(es[new].astype("datetime64[D]"), pa.date32()),
+            "strike": ks[new],
+            **cols,
+        }
+    )
+    at = np.searchsorted(ss[new], np.arange(n_seg + 1))
+    return [t.slice(int(at[j]), int(at[j + 1] - at[j])) for j in range(n_seg)]
