@@ -223,6 +223,27 @@ def test_level_sums_compiled_equal_bincount(windows: list[UnderlyingWindow]) -> 
             assert (s["trades"] == np.bincount(cd, minlength=g)).all()
 
 
+def test_tag_moneyness_many_both_joins_equal_per_pair(windows: list[UnderlyingWindow]) -> None:
+    """The lookup join (every chain symbol in one chain) and the keyed Polars join (a symbol
+    in two chains: the same window twice), a chain without ``delta``, equal per pair."""
+    from chainlens.batched._flow import tag_moneyness_chunk
+
+    cfg = FlowConfig()
+    ws = [w for w in windows if w.trades.num_rows][:4]
+    parts = [enrich_trades(w.trades, cfg) for w in ws]
+    d = ws[0].session
+    chains = [w.history.filter(pc.equal(w.history["trade_date"], d)) for w in ws]
+    chains[1] = chains[1].drop_columns(["delta"])
+    for ps, cs, unique in (
+        (parts, chains, True),
+        ([*parts, parts[0]], [*chains, chains[0]], False),
+    ):
+        assert tag_moneyness_chunk(ps, cs, cfg)[3] is unique
+        got = tag_moneyness_many(ps, cs, cfg)
+        for e, c, g in zip(ps, cs, got, strict=True):
+            _tables_close(tag_moneyness(e, c), g)
+
+
 def test_decompose_segmented_refuses_what_it_cannot_match(windows: list[UnderlyingWindow]) -> None:
     e = enrich_trades(windows[0].trades, FlowConfig())
     prem = e.column("premium_usd").to_numpy().copy()

@@ -102,13 +102,35 @@ def enrich_many(parts: Sequence[pa.Table], config: object) -> list[pa.Table]:
 def tag_moneyness_many(
     parts: Sequence[pa.Table], chains: Sequence[pa.Table | None], config: object
 ) -> list[pa.Table]:
-    """:func:`chainlens.flow.tag_moneyness` of each (trades, chain) pair in one call: the
-    ``symbol`` join key becomes an integer unique to (pair, symbol) (``pair * (D + 1) +``
-    the symbol's code in one dictionary of every trade and chain symbol; null stays null), so
-    a trade meets its own chain only. Equal per pair to the per-pair call (row-wise once
-    joined)."""
+    """:func:`chainlens.flow.tag_moneyness` of each (trades, chain) pair in one call
+    (:func:`tag_moneyness_chunk`, split back per pair). Equal per pair to the per-pair call."""
+    t, sizes, _, _ = tag_moneyness_chunk(parts, chains, config)
+    return split_rows(t, sizes)
+
+
+def _f64_nan(col: pa.ChunkedArray | pa.Array) -> np.ndarray:
+    return np.asarray(pc.fill_null(col.cast(pa.float64()), np.nan).to_numpy(), dtype=np.float64)
+
+
+def tag_moneyness_chunk(
+    parts: Sequence[pa.Table], chains: Sequence[pa.Table | None], config: object
+) -> tuple[pa.Table, list[int], np.ndarray, bool]:
+    """:func:`chainlens.flow.tag_moneyness` of each (trades, chain) pair in one call over the
+    concatenated trades: ``(tagged, sizes, codes, unique)``, the tagged trades of every pair
+    in order (pair ``i``'s rows ``sizes[:i].sum()`` onwards), each trade's ``symbol`` code in
+    one dictionary of every trade and chain symbol (null: the dictionary's length), which
+    :func:`group_levels` can use, and whether every chain symbol is non-null and in one
+    chain only (what :func:`notable_many` checks).
+
+    Each trade meets the chain rows of its own pair with its symbol (a null symbol meets
+    none); of several, the last (``tag_moneyness``' ``group_by(symbol).last()``). The join is
+    a lookup by code (chain rows sorted by code, the last of each run) when no symbol is in
+    the chains of two pairs; otherwise one ``tag_moneyness`` call joins on the integer key
+    ``pair * (D + 1) + code``. Then every column is row-wise
+    (:func:`chainlens.flow._premium.moneyness_columns`): equal per pair to the per-pair call.
+    """
     from chainlens.flow._keys import encoded
-    from chainlens.flow._premium import tag_moneyness
+    from chainlens.flow._premium import moneyness_columns, tag_moneyness
 
     cfg = config
     sizes = [p.num_rows for p in parts]
@@ -124,17 +146,63 @@ def tag_moneyness_many(
         [*sym.cast(pa.string()).chunks]
         + [ch for c in chains for ch in c.column("symbol").cast(pa.string()).chunks],  # type: ignore[union-attr]
         type=pa.string(),
-    )
+    ).combine_chunks()  # one chunk: one fill_null in ``encoded``
     codes, d = encoded(every)
-    width = len(d) + 1
+    D = len(d)
+    width = D + 1
     n = t.num_rows
     tcode = codes[:n]
+    ccode = codes[n:]
+    cseg = segment_ids(csizes)
+    kw = {"deep_itm_delta": cfg.deep_itm_delta, "deep_itm_pct": cfg.deep_itm_pct}  # type: ignore[attr-defined]
+    # the chain rows by code (stable: row order within a code), the last row of each code
+    corder = np.argsort(ccode, kind="stable")
+    cs = ccode[corder]
+    last = np.ones(cs.size, dtype=bool)
+    last[:-1] = cs[1:] != cs[:-1]
+    first = np.ones(cs.size, dtype=bool)
+    first[1:] = cs[1:] != cs[:-1]
+    segs = cseg[corder]
+    one_seg = bool((segs[1:] == segs[:-1])[~first[1:]].all()) if cs.size else True
+    if one_seg:
+        crow = np.full(width, -1, dtype=np.int64)
+        crow[cs[last]] = corder[last]
+        crow[D] = -1  # a null symbol meets no chain row
+        r = crow[tcode]
+        hit = r >= 0
+        hit[hit] = cseg[r[hit]] == seg[hit]
+        rr = np.where(hit, r, 0)
+
+        def chain_col(x: str) -> np.ndarray:
+            got = [
+                c.column(x).cast(pa.float64()).chunks  # type: ignore[union-attr]
+                if x in c.column_names  # type: ignore[union-attr]
+                else [pa.nulls(c.num_rows, pa.float64())]  # type: ignore[union-attr]
+                for c in chains
+            ]  # a loop over underlyings: each chain's column (a no-op cast when float64)
+            v = _f64_nan(pa.chunked_array([a for g in got for a in g], pa.float64()))
+            return np.where(hit, v[rr], np.nan) if v.size else np.full(n, np.nan)
+
+        t_spot = _f64_nan(t.column("spot")) if "spot" in t.column_names else np.full(n, np.nan)
+        spot = np.where(np.isnan(t_spot), chain_col("spot"), t_spot)
+        right = t.column("right")
+        is_call = np.asarray(
+            pc.fill_null(pc.equal(right, "C"), False).to_numpy(zero_copy_only=False), dtype=bool
+        )
+        days = _f64_nan(t.column("expiry").cast(pa.int32())) - _f64_nan(
+            t.column("trade_date").cast(pa.int32())
+        )
+        out = moneyness_columns(
+            t, spot, _f64_nan(t.column("strike")), is_call, np.abs(chain_col("delta")),
+            chain_col("iv"), days, _f64_nan(t.column("size")), _f64_nan(t.column("multiplier")),
+            **kw,
+        )  # fmt: skip
+        return out, sizes, tcode, bool((ccode != D).all())
     tt = t.set_column(
         t.column_names.index("symbol"), pa.field("symbol", pa.int64()),
-        pa.array(seg * width + tcode, pa.int64(), mask=tcode == len(d)),
+        pa.array(seg * width + tcode, pa.int64(), mask=tcode == D),
     )  # fmt: skip
-    ccode = codes[n:]
-    ckey = segment_ids(csizes) * width + ccode
+    ckey = cseg * width + ccode
     cparts = []
     off = np.cumsum([0, *csizes])
     for i, c in enumerate(chains):  # a loop over underlyings: each chain's columns
@@ -146,18 +214,13 @@ def tag_moneyness_many(
                 c = c.append_column(x, pa.nulls(c.num_rows, pa.float64()))
         c = c.select(cols)
         a, b = int(off[i]), int(off[i + 1])
-        key = pa.array(ckey[a:b], pa.int64(), mask=ccode[a:b] == len(d))
+        key = pa.array(ckey[a:b], pa.int64(), mask=ccode[a:b] == D)
         c = c.set_column(0, pa.field("symbol", pa.int64()), key)
         cparts.append(c.cast(pa.schema([pa.field(x, c.schema.field(x).type) for x in cols])))
     ch = pa.concat_tables(cparts, promote_options="permissive")
-    out = tag_moneyness(
-        tt,
-        ch,
-        deep_itm_delta=cfg.deep_itm_delta,  # type: ignore[attr-defined]
-        deep_itm_pct=cfg.deep_itm_pct,  # type: ignore[attr-defined]
-    )
+    out = tag_moneyness(tt, ch, **kw)
     i_sym = out.column_names.index("symbol")
-    return split_rows(out.set_column(i_sym, t.schema.field("symbol"), sym), sizes)
+    return out.set_column(i_sym, t.schema.field("symbol"), sym), sizes, tcode, False
 
 
 # --------------------------------------------------------------------------- decomposition
@@ -627,14 +690,15 @@ def flow_many(
         else t.append_column("synthetic", pa.array(tag_synthetic(t)))
         for t in enriched
     ]
-    tagged = tag_moneyness_many(parts, chains, cfg)
-    sizes = [t.num_rows for t in tagged]
-    cat = pa.concat_tables(tagged)
+    cat, sizes, sym_codes, chain_unique = tag_moneyness_chunk(parts, chains, cfg)
+    tagged = split_rows(cat, sizes)
     seg = segment_ids(sizes)
     ns = len(sizes)
     eps = cfg.label_epsilon  # type: ignore[attr-defined]
     # the three groupings made together and summed in one pass
-    lv = decompose_levels(cat, seg, ns, ("expiry", "strike"), label_epsilon=eps)
+    lv = decompose_levels(
+        cat, seg, ns, ("expiry", "strike"), label_epsilon=eps, symbol_codes=sym_codes
+    )
     dec: dict[tuple[str, ...], tuple[pa.Table, np.ndarray]] = {
         ("underlying",): lv[0], ("underlying", "expiry"): lv[1],
         ("underlying", "expiry", "strike"): lv[2],
@@ -680,6 +744,7 @@ def flow_many(
     notables = notable_many(
         evs, chains, [p[2] for p in pre], [p[3] for p in pre],
         top_n=cfg.notable_top_n,  # type: ignore[attr-defined]
+        chain_symbols_unique=chain_unique or None,
     )  # fmt: skip
     out: list[object] = []
     for i, t in enumerate(tagged):  # a loop over underlyings: the results
@@ -798,6 +863,7 @@ def notable_many(
     min_premium_usd: Sequence[float],
     *,
     top_n: int,
+    chain_symbols_unique: bool | None = None,
 ) -> list[pa.Table]:
     """:func:`chainlens.flow.notable_prints` of each underlying (``live_after_next_session``),
     its events, chain, contract stats and premium floor, in one call over the chunk.
@@ -810,7 +876,9 @@ def notable_many(
     them (score, then premium, descending; ties in row order), cut to ``top_n`` and numbered
     from 1. Valid when no ``symbol`` appears in two segments and every segment has contract
     stats (else the joined columns would not have the per-segment types): otherwise each
-    segment is computed alone.
+    segment is computed alone. ``chain_symbols_unique``: ``True`` when the caller knows that
+    every chain symbol is non-null and in one chain only (:func:`tag_moneyness_chunk`), which
+    is then not checked again.
     """
     from chainlens.flow._prints import notable_prints
 
@@ -826,7 +894,7 @@ def notable_many(
         return solo
     ok = all(s is not None and s.num_rows for s in stats)
     ch = pa.concat_tables(list(chains)) if ok else None
-    if ok and ch is not None:
+    if ok and ch is not None and not chain_symbols_unique:
         sym_seg = (
             pa.table({"s": ch.column("symbol"), "g": segment_ids([c.num_rows for c in chains])})
             .group_by(["s", "g"])
