@@ -244,6 +244,26 @@ def test_tag_moneyness_many_both_joins_equal_per_pair(windows: list[UnderlyingWi
             _tables_close(tag_moneyness(e, c), g)
 
 
+def test_side_mix_and_flip_summary_many_equal_per_segment(
+    windows: list[UnderlyingWindow],
+) -> None:
+    from chainlens.flow._analyze import _side_mix, side_mix_many
+    from chainlens.flow._premium import flip_summary, flip_summary_many
+
+    cat, seg, ns = _tagged_chunk(windows)
+    sizes = np.bincount(seg, minlength=ns)
+    off = np.concatenate([[0], np.cumsum(sizes)])
+    got = side_mix_many(cat, seg, ns)
+    for i, g in enumerate(got):
+        ref = _side_mix(cat.slice(int(off[i]), int(sizes[i])))
+        assert g.keys() == ref.keys()
+        for k, v in ref.items():  # counts exactly, sums to 1e-12 relative
+            assert type(g[k]) is type(v) and _close(g[k], v), k
+    t, o = decompose_segmented(cat, seg, ns, ("underlying", "expiry"))
+    refs = [flip_summary(t.slice(int(o[i]), int(o[i + 1] - o[i]))) for i in range(ns)]
+    assert flip_summary_many(t, o) == refs
+
+
 def test_decompose_segmented_refuses_what_it_cannot_match(windows: list[UnderlyingWindow]) -> None:
     e = enrich_trades(windows[0].trades, FlowConfig())
     prem = e.column("premium_usd").to_numpy().copy()

@@ -680,8 +680,8 @@ def flow_many(
     """
     from dataclasses import asdict
 
-    from chainlens.flow._analyze import FlowResult, _side_mix
-    from chainlens.flow._premium import flip_summary, tag_synthetic
+    from chainlens.flow._analyze import FlowResult, side_mix_many
+    from chainlens.flow._premium import flip_summary_many, tag_synthetic
 
     cfg = config
     parts = [
@@ -717,11 +717,13 @@ def flow_many(
     settings = asdict(cfg)  # type: ignore[call-overload]
     settings["multileg_conditions"] = sorted(cfg.multileg_conditions)  # type: ignore[attr-defined]
     pre: list[tuple[pa.Table, dict[str, object], pa.Table | None, float]] = []
+    wholes = dec[()][0].to_pylist()  # one record per segment with trades
+    flips = flip_summary_many(t_u, off_u)
     for i, t in enumerate(tagged):  # a loop over underlyings: totals and contract stats
         by_ticker = part(("underlying",), i)
-        whole = part((), i).to_pylist()
+        whole = wholes[int(off_u[i]) : int(off_u[i + 1])]
         totals = whole[0] if whole else {}
-        totals.update(flip_summary(by_ticker))
+        totals.update(flips[i])
         stats = None
         hist = histories[i]
         if hist is not None and hist.num_rows:
@@ -746,6 +748,7 @@ def flow_many(
         top_n=cfg.notable_top_n,  # type: ignore[attr-defined]
         chain_symbols_unique=chain_unique or None,
     )  # fmt: skip
+    mixes = side_mix_many(cat, seg, ns)
     out: list[object] = []
     for i, t in enumerate(tagged):  # a loop over underlyings: the results
         by_ticker, totals, _, _ = pre[i]
@@ -753,7 +756,7 @@ def flow_many(
             FlowResult(
                 trades=t, by_ticker=by_ticker, by_expiry=part(("underlying", "expiry"), i),
                 by_strike=part(("underlying", "expiry", "strike"), i), totals=totals,
-                side_mix=_side_mix(t), prints=evs[i], notable=notables[i], contract_scores=None,
+                side_mix=mixes[i], prints=evs[i], notable=notables[i], contract_scores=None,
                 dealer_positions=None, darkpool=dps[i], twap=tws[i], settings=dict(settings),
             )
         )  # fmt: skip
@@ -920,6 +923,14 @@ def notable_many(
     keep = (p >= floor) | np.isnan(p)  # Polars orders NaN above every number
     ev = ev.filter(pa.array(keep)).append_column("_seg", pa.array(seg[keep]))
     st = pa.concat_tables([s for s in stats if s is not None])
+    # only the chain and stats rows of the kept prints' symbols: a symbol's last row (the
+    # chain's ``group_by(symbol).last()``, the stats' ``unique(symbol, keep="last")``) is
+    # the same among its own rows, and the other rows join no print (stats left without a
+    # row would not be joined at all: then they stay whole)
+    syms = pc.unique(ev.column("symbol"))
+    ch = ch.filter(pc.is_in(ch.column("symbol"), value_set=syms))
+    st_kept = st.filter(pc.is_in(st.column("symbol"), value_set=syms))
+    st = st_kept if st_kept.num_rows else st
     allr = notable_prints(
         ev, ch, contract_stats=st, top_n=ev.num_rows, min_premium_usd=-math.inf,
         live_after_next_session=True,

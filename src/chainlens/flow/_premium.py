@@ -578,3 +578,22 @@ def flip_summary(per_ticker: pa.Table) -> dict[str, float | int | None]:
     n = int(have.sum())
     k = int((flips & have).sum())
     return {"tickers": n, "flips": k, "flip_rate": (k / n) if n else None}
+
+
+def flip_summary_many(
+    per_ticker: pa.Table, offsets: np.ndarray
+) -> list[dict[str, float | int | None]]:
+    """:func:`flip_summary` of each slice ``offsets[i]:offsets[i+1]`` of ``per_ticker`` (the
+    rows of segment ``i``), counted with one ``np.bincount`` each (same counts and rate)."""
+    total = per_ticker.column("total_usd").to_numpy()
+    col = "dir_flip" if "dir_flip" in per_ticker.column_names else "flip"
+    flips = per_ticker.column(col).to_numpy(zero_copy_only=False).astype(bool)
+    have = total > 0
+    ns = len(offsets) - 1
+    g = np.repeat(np.arange(ns, dtype=np.int64), np.diff(offsets))
+    n = np.bincount(g[have], minlength=ns).tolist()
+    k = np.bincount(g[flips & have], minlength=ns).tolist()
+    return [
+        {"tickers": a, "flips": b, "flip_rate": (b / a) if a else None}
+        for a, b in zip(n, k, strict=True)
+    ]  # a loop over underlyings
