@@ -928,6 +928,7 @@ def notable_many(
     # the same among its own rows, and the other rows join no print (stats left without a
     # row would not be joined at all: then they stay whole)
     syms = pc.unique(ev.column("symbol"))
+    assert ch is not None
     ch = ch.filter(pc.is_in(ch.column("symbol"), value_set=syms))
     st_kept = st.filter(pc.is_in(st.column("symbol"), value_set=syms))
     st = st_kept if st_kept.num_rows else st
