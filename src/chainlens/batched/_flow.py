@@ -921,7 +921,8 @@ def notable_many(
     floor = np.asarray(min_premium_usd, dtype=np.float64)[seg]
     p = np.asarray(prem.cast(pa.float64()).to_numpy(), dtype=np.float64)
     keep = (p >= floor) | np.isnan(p)  # Polars orders NaN above every number
-    ev = ev.filter(pa.array(keep)).append_column("_seg", pa.array(seg[keep]))
+    ev = ev.filter(pa.array(keep)).combine_chunks()  # few rows: one batch for Polars
+    ev = ev.append_column("_seg", pa.array(seg[keep]))
     st = pa.concat_tables([s for s in stats if s is not None])
     # only the chain and stats rows of the kept prints' symbols: a symbol's last row (the
     # chain's ``group_by(symbol).last()``, the stats' ``unique(symbol, keep="last")``) is
@@ -929,9 +930,9 @@ def notable_many(
     # row would not be joined at all: then they stay whole)
     syms = pc.unique(ev.column("symbol"))
     assert ch is not None
-    ch = ch.filter(pc.is_in(ch.column("symbol"), value_set=syms))
+    ch = ch.filter(pc.is_in(ch.column("symbol"), value_set=syms)).combine_chunks()
     st_kept = st.filter(pc.is_in(st.column("symbol"), value_set=syms))
-    st = st_kept if st_kept.num_rows else st
+    st = (st_kept if st_kept.num_rows else st).combine_chunks()
     allr = notable_prints(
         ev, ch, contract_stats=st, top_n=ev.num_rows, min_premium_usd=-math.inf,
         live_after_next_session=True,
