@@ -26,6 +26,7 @@ from chainlens.batched import (
     segment_ids,
     tag_moneyness_many,
 )
+from chainlens.batched._flow import group_levels, level_sums, row_weights
 from chainlens.flow import FlowConfig, decompose_premium, enrich_trades
 from chainlens.flow._premium import tag_moneyness, tag_synthetic
 from chainlens.pipeline import (
@@ -146,10 +147,121 @@ def test_segmented_flow_kernels_equal_per_underlying(
     sizes = [t.num_rows for t in gotm]
     cat, seg = pa.concat_tables(gotm), segment_ids(sizes)
     for by in ((), ("underlying",), ("underlying", "expiry"), ("underlying", "expiry", "strike")):
-        t, off = decompose_segmented(cat, seg, len(sizes), by, label_epsilon=0.05)
+        with force(engine):  # type: ignore[arg-type]
+            t, off = decompose_segmented(cat, seg, len(sizes), by, label_epsilon=0.05)
         for i, e in enumerate(refm):
             r = decompose_premium(e, by=by, label_epsilon=0.05)
             _tables_close(r, t.slice(int(off[i]), int(off[i + 1] - off[i])))
+
+
+def _tagged_chunk(windows: list[UnderlyingWindow]) -> tuple[pa.Table, np.ndarray, int]:
+    cfg = FlowConfig()
+    ws = [w for w in windows if w.trades.num_rows]
+    got = enrich_many([w.trades for w in ws], cfg)
+    d = ws[0].session
+    chains = [w.history.filter(pc.equal(w.history["trade_date"], d)) for w in ws]
+    tagged = tag_moneyness_many(got, chains, cfg)
+    sizes = [t.num_rows for t in tagged]
+    return pa.concat_tables(tagged), segment_ids(sizes), len(sizes)
+
+
+def _lexsort_codes(t: pa.Table, seg: np.ndarray, keys: list[str]) -> np.ndarray:
+    """The group codes ``decompose_segmented`` computed before :func:`group_levels`: one
+    ``lexsort`` of the rows by (segment, keys), groups numbered in that order."""
+    arrs = [
+        t.column(k).cast(pa.int32()).cast(pa.int64()).to_numpy()
+        if k == "expiry"
+        else t.column(k).cast(pa.float64()).to_numpy() + 0
+        for k in keys
+    ]
+    order = np.lexsort((*arrs[::-1], seg))
+    new = np.zeros(seg.size, dtype=bool)
+    new[0] = True
+    for a in (seg, *arrs):
+        b = a[order]
+        new[1:] |= b[1:] != b[:-1]
+    codes = np.empty(seg.size, dtype=np.int64)
+    codes[order] = np.cumsum(new) - 1
+    return codes
+
+
+def test_group_levels_equal_the_row_lexsort(windows: list[UnderlyingWindow]) -> None:
+    cat, seg, ns = _tagged_chunk(windows)
+    fast = group_levels(cat, seg, ns, ("expiry", "strike"))
+    # symbol codes that do not identify a contract: the rows are sorted instead
+    slow = group_levels(
+        cat, seg, ns, ("expiry", "strike"), symbol_codes=np.zeros(cat.num_rows, np.int64)
+    )
+    for j, keys in enumerate(([], ["expiry"], ["expiry", "strike"])):
+        ref = _lexsort_codes(cat, seg, keys)
+        for got in (fast, slow):
+            codes, first, g_seg = got[j]
+            assert (codes == ref).all()
+            assert (codes[first] == np.arange(first.size)).all()
+            assert (g_seg == seg[first]).all()
+
+
+def test_level_sums_compiled_equal_bincount(windows: list[UnderlyingWindow]) -> None:
+    """The compiled one-pass sums are bit-identical to ``np.bincount`` of ``row_weights``."""
+    from chainlens._engine import force, numba_available
+
+    if not numba_available():
+        pytest.skip("numba not installed")
+    cat, seg, ns = _tagged_chunk(windows)
+    levels = group_levels(cat, seg, ns, ("expiry", "strike"))
+    codes, sizes = [lv[0] for lv in levels], [lv[2].size for lv in levels]
+    w = row_weights(cat)
+    for t in (cat, cat.drop_columns(["size", "deep_itm", "delta_notional_usd"])):
+        w = row_weights(t)
+        with force("numba"):
+            got = level_sums(t, codes, sizes)
+        for cd, g, s in zip(codes, sizes, got, strict=True):
+            assert s.keys() == {*w, "trades"}
+            for k, v in w.items():
+                ref = np.bincount(cd, weights=v, minlength=g)
+                assert ref.tobytes() == s[k].tobytes(), k
+            assert (s["trades"] == np.bincount(cd, minlength=g)).all()
+
+
+def test_tag_moneyness_many_both_joins_equal_per_pair(windows: list[UnderlyingWindow]) -> None:
+    """The lookup join (every chain symbol in one chain) and the keyed Polars join (a symbol
+    in two chains: the same window twice), a chain without ``delta``, equal per pair."""
+    from chainlens.batched._flow import tag_moneyness_chunk
+
+    cfg = FlowConfig()
+    ws = [w for w in windows if w.trades.num_rows][:4]
+    parts = [enrich_trades(w.trades, cfg) for w in ws]
+    d = ws[0].session
+    chains = [w.history.filter(pc.equal(w.history["trade_date"], d)) for w in ws]
+    chains[1] = chains[1].drop_columns(["delta"])
+    for ps, cs, unique in (
+        (parts, chains, True),
+        ([*parts, parts[0]], [*chains, chains[0]], False),
+    ):
+        assert tag_moneyness_chunk(ps, cs, cfg)[3] is unique
+        got = tag_moneyness_many(ps, cs, cfg)
+        for e, c, g in zip(ps, cs, got, strict=True):
+            _tables_close(tag_moneyness(e, c), g)
+
+
+def test_side_mix_and_flip_summary_many_equal_per_segment(
+    windows: list[UnderlyingWindow],
+) -> None:
+    from chainlens.flow._analyze import _side_mix, side_mix_many
+    from chainlens.flow._premium import flip_summary, flip_summary_many
+
+    cat, seg, ns = _tagged_chunk(windows)
+    sizes = np.bincount(seg, minlength=ns)
+    off = np.concatenate([[0], np.cumsum(sizes)])
+    got = side_mix_many(cat, seg, ns)
+    for i, g in enumerate(got):
+        ref = _side_mix(cat.slice(int(off[i]), int(sizes[i])))
+        assert g.keys() == ref.keys()
+        for k, v in ref.items():  # counts exactly, sums to 1e-12 relative
+            assert type(g[k]) is type(v) and _close(g[k], v), k
+    t, o = decompose_segmented(cat, seg, ns, ("underlying", "expiry"))
+    refs = [flip_summary(t.slice(int(o[i]), int(o[i + 1] - o[i]))) for i in range(ns)]
+    assert flip_summary_many(t, o) == refs
 
 
 def test_decompose_segmented_refuses_what_it_cannot_match(windows: list[UnderlyingWindow]) -> None:

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from typing import NamedTuple
 
 import numpy as np
 import pyarrow as pa
@@ -101,13 +102,35 @@ def enrich_many(parts: Sequence[pa.Table], config: object) -> list[pa.Table]:
 def tag_moneyness_many(
     parts: Sequence[pa.Table], chains: Sequence[pa.Table | None], config: object
 ) -> list[pa.Table]:
-    """:func:`chainlens.flow.tag_moneyness` of each (trades, chain) pair in one call: the
-    ``symbol`` join key becomes an integer unique to (pair, symbol) (``pair * (D + 1) +``
-    the symbol's code in one dictionary of every trade and chain symbol; null stays null), so
-    a trade meets its own chain only. Equal per pair to the per-pair call (row-wise once
-    joined)."""
+    """:func:`chainlens.flow.tag_moneyness` of each (trades, chain) pair in one call
+    (:func:`tag_moneyness_chunk`, split back per pair). Equal per pair to the per-pair call."""
+    t, sizes, _, _ = tag_moneyness_chunk(parts, chains, config)
+    return split_rows(t, sizes)
+
+
+def _f64_nan(col: pa.ChunkedArray | pa.Array) -> np.ndarray:
+    return np.asarray(pc.fill_null(col.cast(pa.float64()), np.nan).to_numpy(), dtype=np.float64)
+
+
+def tag_moneyness_chunk(
+    parts: Sequence[pa.Table], chains: Sequence[pa.Table | None], config: object
+) -> tuple[pa.Table, list[int], np.ndarray, bool]:
+    """:func:`chainlens.flow.tag_moneyness` of each (trades, chain) pair in one call over the
+    concatenated trades: ``(tagged, sizes, codes, unique)``, the tagged trades of every pair
+    in order (pair ``i``'s rows ``sizes[:i].sum()`` onwards), each trade's ``symbol`` code in
+    one dictionary of every trade and chain symbol (null: the dictionary's length), which
+    :func:`group_levels` can use, and whether every chain symbol is non-null and in one
+    chain only (what :func:`notable_many` checks).
+
+    Each trade meets the chain rows of its own pair with its symbol (a null symbol meets
+    none); of several, the last (``tag_moneyness``' ``group_by(symbol).last()``). The join is
+    a lookup by code (chain rows sorted by code, the last of each run) when no symbol is in
+    the chains of two pairs; otherwise one ``tag_moneyness`` call joins on the integer key
+    ``pair * (D + 1) + code``. Then every column is row-wise
+    (:func:`chainlens.flow._premium.moneyness_columns`): equal per pair to the per-pair call.
+    """
     from chainlens.flow._keys import encoded
-    from chainlens.flow._premium import tag_moneyness
+    from chainlens.flow._premium import moneyness_columns, tag_moneyness
 
     cfg = config
     sizes = [p.num_rows for p in parts]
@@ -123,17 +146,63 @@ def tag_moneyness_many(
         [*sym.cast(pa.string()).chunks]
         + [ch for c in chains for ch in c.column("symbol").cast(pa.string()).chunks],  # type: ignore[union-attr]
         type=pa.string(),
-    )
+    ).combine_chunks()  # one chunk: one fill_null in ``encoded``
     codes, d = encoded(every)
-    width = len(d) + 1
+    D = len(d)
+    width = D + 1
     n = t.num_rows
     tcode = codes[:n]
+    ccode = codes[n:]
+    cseg = segment_ids(csizes)
+    kw = {"deep_itm_delta": cfg.deep_itm_delta, "deep_itm_pct": cfg.deep_itm_pct}  # type: ignore[attr-defined]
+    # the chain rows by code (stable: row order within a code), the last row of each code
+    corder = np.argsort(ccode, kind="stable")
+    cs = ccode[corder]
+    last = np.ones(cs.size, dtype=bool)
+    last[:-1] = cs[1:] != cs[:-1]
+    first = np.ones(cs.size, dtype=bool)
+    first[1:] = cs[1:] != cs[:-1]
+    segs = cseg[corder]
+    one_seg = bool((segs[1:] == segs[:-1])[~first[1:]].all()) if cs.size else True
+    if one_seg:
+        crow = np.full(width, -1, dtype=np.int64)
+        crow[cs[last]] = corder[last]
+        crow[D] = -1  # a null symbol meets no chain row
+        r = crow[tcode]
+        hit = r >= 0
+        hit[hit] = cseg[r[hit]] == seg[hit]
+        rr = np.where(hit, r, 0)
+
+        def chain_col(x: str) -> np.ndarray:
+            got = [
+                c.column(x).cast(pa.float64()).chunks  # type: ignore[union-attr]
+                if x in c.column_names  # type: ignore[union-attr]
+                else [pa.nulls(c.num_rows, pa.float64())]  # type: ignore[union-attr]
+                for c in chains
+            ]  # a loop over underlyings: each chain's column (a no-op cast when float64)
+            v = _f64_nan(pa.chunked_array([a for g in got for a in g], pa.float64()))
+            return np.where(hit, v[rr], np.nan) if v.size else np.full(n, np.nan)
+
+        t_spot = _f64_nan(t.column("spot")) if "spot" in t.column_names else np.full(n, np.nan)
+        spot = np.where(np.isnan(t_spot), chain_col("spot"), t_spot)
+        right = t.column("right")
+        is_call = np.asarray(
+            pc.fill_null(pc.equal(right, "C"), False).to_numpy(zero_copy_only=False), dtype=bool
+        )
+        days = _f64_nan(t.column("expiry").cast(pa.int32())) - _f64_nan(
+            t.column("trade_date").cast(pa.int32())
+        )
+        out = moneyness_columns(
+            t, spot, _f64_nan(t.column("strike")), is_call, np.abs(chain_col("delta")),
+            chain_col("iv"), days, _f64_nan(t.column("size")), _f64_nan(t.column("multiplier")),
+            **kw,
+        )  # fmt: skip
+        return out, sizes, tcode, bool((ccode != D).all())
     tt = t.set_column(
         t.column_names.index("symbol"), pa.field("symbol", pa.int64()),
-        pa.array(seg * width + tcode, pa.int64(), mask=tcode == len(d)),
+        pa.array(seg * width + tcode, pa.int64(), mask=tcode == D),
     )  # fmt: skip
-    ccode = codes[n:]
-    ckey = segment_ids(csizes) * width + ccode
+    ckey = cseg * width + ccode
     cparts = []
     off = np.cumsum([0, *csizes])
     for i, c in enumerate(chains):  # a loop over underlyings: each chain's columns
@@ -145,18 +214,13 @@ def tag_moneyness_many(
                 c = c.append_column(x, pa.nulls(c.num_rows, pa.float64()))
         c = c.select(cols)
         a, b = int(off[i]), int(off[i + 1])
-        key = pa.array(ckey[a:b], pa.int64(), mask=ccode[a:b] == len(d))
+        key = pa.array(ckey[a:b], pa.int64(), mask=ccode[a:b] == D)
         c = c.set_column(0, pa.field("symbol", pa.int64()), key)
         cparts.append(c.cast(pa.schema([pa.field(x, c.schema.field(x).type) for x in cols])))
     ch = pa.concat_tables(cparts, promote_options="permissive")
-    out = tag_moneyness(
-        tt,
-        ch,
-        deep_itm_delta=cfg.deep_itm_delta,  # type: ignore[attr-defined]
-        deep_itm_pct=cfg.deep_itm_pct,  # type: ignore[attr-defined]
-    )
+    out = tag_moneyness(tt, ch, **kw)
     i_sym = out.column_names.index("symbol")
-    return split_rows(out.set_column(i_sym, t.schema.field("symbol"), sym), sizes)
+    return out.set_column(i_sym, t.schema.field("symbol"), sym), sizes, tcode, False
 
 
 # --------------------------------------------------------------------------- decomposition
@@ -199,10 +263,22 @@ _BUCKETS = (
 )  # fmt: skip
 
 
-def row_weights(trades: pa.Table) -> dict[str, np.ndarray]:
-    """Per row, what each summed column of the decomposition adds for that row: the row's
-    premium (USD) where the row belongs to the bucket, else 0 (the ``delta_*`` buckets: its
-    delta notional, USD, where known). Row-wise, so one computation serves every grouping."""
+class _Rows(NamedTuple):
+    """The row inputs of the decomposition buckets (one array per column, one entry per row)."""
+
+    prem: np.ndarray  # premium, USD (finite)
+    call: np.ndarray  # right == "C" (null: False)
+    put: np.ndarray  # right == "P" (null: False)
+    code: np.ndarray  # side code (int8; null -> a float NaN array, as Arrow gives it)
+    ml: np.ndarray  # multi-leg
+    deep: np.ndarray  # deep in the money
+    syn: np.ndarray  # synthetic package leg
+    dn: np.ndarray  # delta notional, USD (NaN when unknown)
+    size: np.ndarray | None  # contracts (float64), when the trades carry ``size``
+
+
+def _row_inputs(trades: pa.Table) -> _Rows:
+    """The columns :func:`row_weights` reads, as NumPy arrays; refuses a non-finite premium."""
     prem = _f64(trades, "premium_usd")
     if not np.isfinite(prem).all():
         raise ValueError("non-finite premium")
@@ -210,17 +286,30 @@ def row_weights(trades: pa.Table) -> dict[str, np.ndarray]:
     right = trades.column("right")
     call = np.asarray(pc.fill_null(pc.equal(right, "C"), False).to_numpy(zero_copy_only=False))
     put = np.asarray(pc.fill_null(pc.equal(right, "P"), False).to_numpy(zero_copy_only=False))
-    code = trades.column("side_code").to_numpy()
-    ml = _bool(trades, "multileg")
-    single = ~ml
-    deep = _bool(trades, "deep_itm")
-    syn = _bool(trades, "synthetic")
-    keep = ~deep & ~syn
-    dsingle = single & keep
     if "delta_notional_usd" in trades.column_names:
         dn = _f64(trades, "delta_notional_usd")
     else:
         dn = np.full(n, np.nan)
+    return _Rows(
+        prem=prem, call=call, put=put, code=trades.column("side_code").to_numpy(),
+        ml=_bool(trades, "multileg"), deep=_bool(trades, "deep_itm"),
+        syn=_bool(trades, "synthetic"), dn=dn,
+        size=_f64(trades, "size") if "size" in trades.column_names else None,
+    )  # fmt: skip
+
+
+def row_weights(trades: pa.Table, rows: _Rows | None = None) -> dict[str, np.ndarray]:
+    """Per row, what each summed column of the decomposition adds for that row: the row's
+    premium (USD) where the row belongs to the bucket, else 0 (the ``delta_*`` buckets: its
+    delta notional, USD, where known). Row-wise, so one computation serves every grouping.
+    ``rows``: :func:`_row_inputs` of ``trades`` when the caller has them."""
+    r = rows if rows is not None else _row_inputs(trades)
+    prem, call, put, code, ml, deep, syn, dn = (
+        r.prem, r.call, r.put, r.code, r.ml, r.deep, r.syn, r.dn
+    )  # fmt: skip
+    single = ~ml
+    keep = ~deep & ~syn
+    dsingle = single & keep
     dn_ok = ~np.isnan(dn)
     buy, sell = code == BUY, code == SELL
 
@@ -254,8 +343,8 @@ def row_weights(trades: pa.Table) -> dict[str, np.ndarray]:
         "delta_bearish_usd": dbucket(dsingle & ((call & sell) | (put & buy))),
         "delta_notional_usd": dbucket(keep),
     }
-    if "size" in trades.column_names:  # issue 11: contracts per side bucket
-        size = _f64(trades, "size")
+    if r.size is not None:  # issue 11: contracts per side bucket
+        size = r.size
         for k, m in zip(_CONTRACT_BUCKETS, ((single & call & buy), (single & call & sell),
                                             (single & put & buy), (single & put & sell)), strict=True):  # fmt: skip
             out[k] = np.where(m, size, 0.0)
@@ -266,6 +355,195 @@ def row_weights(trades: pa.Table) -> dict[str, np.ndarray]:
 #: puts sold), present in :func:`row_weights` when the trades carry ``size``.
 _CONTRACT_BUCKETS = ("#calls_bought", "#calls_sold", "#puts_bought", "#puts_sold")
 
+#: Trades per chunk from which the compiled decomposition sums run in auto mode (below it the
+#: ``bincount`` twin is as fast as loading the kernel).
+COMPILED_MIN_ROWS = 20_000
+
+
+def level_sums(
+    trades: pa.Table,
+    codes: Sequence[np.ndarray],
+    n_groups: Sequence[int],
+    *,
+    weights: dict[str, np.ndarray] | None = None,
+) -> list[dict[str, np.ndarray]]:
+    """Per grouping level ``l`` (rows grouped by ``codes[l]``, codes ``0..n_groups[l]-1``),
+    every :func:`row_weights` column summed per group (USD; the ``#`` keys contracts) and
+    ``trades``, the rows per group (int64).
+
+    Each group's rows are added in row order from ``+0.0``: ``np.bincount(codes[l],
+    weights=w)`` per key (NumPy), or one compiled pass over the rows for every level and key
+    at once (:mod:`chainlens.batched._flow_numba`, engine policy
+    :func:`chainlens._engine.use_numba` with :data:`COMPILED_MIN_ROWS`), bit-identical.
+    Refuses a non-finite premium (``ValueError``).
+    """
+    from chainlens._engine import use_numba
+
+    n = trades.num_rows
+    rows = _row_inputs(trades) if weights is None else None
+    side = trades.column("side_code")
+    if (
+        rows is not None
+        and codes
+        and side.null_count == 0
+        and pa.types.is_integer(side.type)
+        and use_numba(n, COMPILED_MIN_ROWS)
+    ):
+        from chainlens.batched._flow_numba import KEYS, bucket_sums
+
+        off = np.concatenate([[0], np.cumsum(n_groups)]).astype(np.int64)
+        cm = np.empty((len(codes), n), dtype=np.int64)
+        for lv, cd in enumerate(codes):  # a loop over the (up to 3) grouping levels
+            cm[lv] = cd
+        size = rows.size if rows.size is not None else np.zeros(n)
+        acc, cnt = bucket_sums(
+            cm, off, int(off[-1]), rows.prem, rows.call, rows.put,
+            np.asarray(rows.code, dtype=np.int8), rows.ml, rows.deep, rows.syn, rows.dn,
+            size, BUY, SELL, MID, UNKNOWN,
+        )  # fmt: skip
+        acc = np.ascontiguousarray(acc.T)
+        out = []
+        for lv in range(len(codes)):  # a loop over the grouping levels
+            a, b = int(off[lv]), int(off[lv + 1])
+            s = {k: acc[j, a:b] for j, k in enumerate(KEYS)}
+            if rows.size is None:
+                for k in _CONTRACT_BUCKETS:
+                    del s[k]
+            s["trades"] = cnt[a:b]
+            out.append(s)
+        return out
+    w = weights if weights is not None else row_weights(trades, rows)
+    out = []
+    for cd, g in zip(codes, n_groups, strict=True):  # a loop over the grouping levels
+        s = {k: np.bincount(cd, weights=v, minlength=g) for k, v in w.items()}
+        s["trades"] = np.bincount(cd, minlength=g).astype(np.int64)
+        out.append(s)
+    return out
+
+
+def _key_arrays(trades: pa.Table, keys: Sequence[str]) -> list[np.ndarray]:
+    """``expiry`` (int64 days) and ``strike`` (float64, -0.0 as 0.0) of ``keys`` as NumPy
+    arrays; refuses a null key or a NaN strike (``ValueError``)."""
+    out = []
+    for k in keys:  # a loop over the (up to 2) key columns
+        col = trades.column(k)
+        if col.null_count:
+            raise ValueError(f"null {k}")
+        arr = (
+            col.cast(pa.int32()).cast(pa.int64()) if k == "expiry" else col.cast(pa.float64())
+        ).to_numpy()
+        if k == "strike" and np.isnan(arr).any():
+            raise ValueError("NaN strike")
+        out.append(arr + 0 if k == "strike" else arr)
+    return out
+
+
+def group_levels(
+    trades: pa.Table,
+    seg: np.ndarray,
+    n_seg: int,
+    keys: Sequence[str],
+    *,
+    symbol_codes: np.ndarray | None = None,
+) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """The groupings of the rows by (segment, ``keys[:j]``) for ``j = 0..len(keys)``: per
+    level, ``(codes, first, g_seg)``: each row's group (groups numbered in (segment, keys)
+    order), a row of each group, and each group's segment.
+
+    ``keys`` is ``()``, ``("expiry",)`` or ``("expiry", "strike")``. When every contract
+    (``symbol``; ``symbol_codes``: its dictionary codes, when the caller has them) lies in
+    one segment and has one expiry and one non-zero strike, the contracts are sorted instead
+    of the rows (one ``lexsort`` of the chunk's contracts instead of one of its trades);
+    otherwise the rows are sorted once, by (segment, keys). The groups and their order are
+    the same either way (a group is the set of rows with its key values), and so are the key
+    values of every row of a group (``first`` may be any of its rows).
+    """
+    n = trades.num_rows
+    present = np.bincount(seg, minlength=n_seg) > 0
+    g_seg0 = np.flatnonzero(present)
+    remap = np.cumsum(present) - 1
+    out = [(remap[seg], np.searchsorted(seg, g_seg0), g_seg0)]
+    if not keys:
+        return out
+    karr = _key_arrays(trades, keys)
+    sort_rows: np.ndarray | None = None  # the rows (or contracts) to sort
+    sym = None
+    if (
+        n
+        and (symbol_codes is not None or "symbol" in trades.column_names)
+        and (len(keys) < 2 or bool((karr[1] != 0).all()))
+    ):
+        sym = symbol_codes
+        if sym is None:
+            from chainlens.flow._keys import encoded
+
+            sym = encoded(trades.column("symbol"))[0]
+        rep = np.full(int(sym.max()) + 1, -1, dtype=np.int64)
+        rep[sym] = np.arange(n, dtype=np.int64)  # a row of each contract
+        r = rep[sym]
+        same = (seg[r] == seg).all() and all((a[r] == a).all() for a in karr)
+        if same:
+            sort_rows = rep[rep >= 0]
+    if sort_rows is None:
+        sym, sort_rows = None, np.arange(n, dtype=np.int64)
+    ks = [a[sort_rows] for a in karr]
+    order = np.lexsort((*ks[::-1], seg[sort_rows]))
+    m = order.size
+    srt = sort_rows[order]  # rows in (segment, keys) order
+    new = np.zeros(m, dtype=bool)
+    if m:
+        new[0] = True
+        s = seg[srt]
+        new[1:] = s[1:] != s[:-1]
+    for a in karr:  # a loop over the (up to 2) key columns: one more level each
+        b = a[srt]
+        if m:
+            new[1:] |= b[1:] != b[:-1]
+        gid = np.cumsum(new) - 1
+        if sym is None:
+            codes = np.empty(n, dtype=np.int64)
+            codes[srt] = gid
+        else:
+            cmap = np.empty(int(sym.max()) + 1 if n else 0, dtype=np.int64)
+            cmap[sym[srt]] = gid
+            codes = cmap[sym]
+        first = srt[new]
+        out.append((codes, first, seg[first]))
+    return out
+
+
+def decompose_levels(
+    trades: pa.Table,
+    seg: np.ndarray,
+    n_seg: int,
+    keys: Sequence[str],
+    *,
+    label_epsilon: float = 0.0,
+    symbol_codes: np.ndarray | None = None,
+    weights: dict[str, np.ndarray] | None = None,
+) -> list[tuple[pa.Table, np.ndarray]]:
+    """:func:`decompose_segmented` by ``("underlying", *keys[:j])`` for every
+    ``j = 0..len(keys)`` (``keys``: ``()``, ``("expiry",)`` or ``("expiry", "strike")``), the
+    groupings made together (:func:`group_levels`) and summed in one pass (:func:`level_sums`).
+    Each ``(table, offsets)`` equals that of :func:`decompose_segmented` with the same ``by``.
+    """
+    levels = group_levels(trades, seg, n_seg, keys, symbol_codes=symbol_codes)
+    sums = level_sums(
+        trades, [lv[0] for lv in levels], [lv[2].size for lv in levels], weights=weights
+    )
+    out = []
+    for j, ((_, first, g_seg), s) in enumerate(zip(levels, sums, strict=True)):
+        offsets = np.searchsorted(g_seg, np.arange(n_seg + 1), side="left").astype(np.int64)
+        cols: dict[str, pa.Array | np.ndarray] = {
+            "underlying": pc.cast(
+                trades.column("underlying").take(pa.array(first)), pa.large_string()
+            ).combine_chunks()
+        }
+        for k in keys[:j]:
+            cols[k] = trades.column(k).take(pa.array(first)).combine_chunks()
+        out.append((_decomposition(cols, s, int(g_seg.size), label_epsilon), offsets))
+    return out
+
 
 def decompose_segmented(
     trades: pa.Table,
@@ -275,6 +553,7 @@ def decompose_segmented(
     *,
     label_epsilon: float = 0.0,
     weights: dict[str, np.ndarray] | None = None,
+    symbol_codes: np.ndarray | None = None,
 ) -> tuple[pa.Table, np.ndarray]:
     """:func:`chainlens.flow.decompose_premium` of every segment at once.
 
@@ -301,73 +580,42 @@ def decompose_segmented(
         (``()`` gives one row per segment without a key column).
 
     weights
-        :func:`row_weights` of ``trades`` when the caller already has them (the four
-        decompositions of a chunk share them); computed here otherwise.
+        :func:`row_weights` of ``trades`` when the caller already has them; computed here
+        otherwise (or summed by the compiled kernel, see :func:`level_sums`).
+    symbol_codes
+        Dictionary codes of ``trades``' ``symbol`` when the caller has them
+        (:func:`group_levels`).
 
     Notes
     -----
-    Sums are ``np.bincount`` over group codes: each group's premiums are added in row order
-    (``decompose_premium`` sums with Polars; the two agree to rounding, ~1e-16 relative).
+    Sums are per group in row order (``np.bincount`` or its compiled twin, bit-identical;
+    ``decompose_premium`` sums with Polars; the two agree to rounding, ~1e-16 relative).
     Raises ``ValueError`` on a null or NaN key or a non-finite premium (the labels' NaN
     ordering differs between Polars and NumPy): the caller then uses the per-segment path.
     """
     keys = list(by)
     if keys and keys[0] != "underlying":
         raise ValueError("by must start with underlying")
-    n = trades.num_rows
-    w = weights if weights is not None else row_weights(trades)  # refuses a non-finite premium
-    # group codes: (segment, expiry, strike) lexicographic
-    sort_keys: list[np.ndarray] = []
-    for k in keys[1:][::-1]:
-        col = trades.column(k)
-        if col.null_count:
-            raise ValueError(f"null {k}")
-        arr = (
-            col.cast(pa.int32()).cast(pa.int64()) if k == "expiry" else col.cast(pa.float64())
-        ).to_numpy()
-        if k == "strike" and np.isnan(arr).any():
-            raise ValueError("NaN strike")
-        sort_keys.append(arr + 0 if k == "strike" else arr)
-    if sort_keys:
-        order = np.lexsort((*sort_keys, seg))
-        new = np.zeros(n, dtype=bool)
-        if n:
-            new[0] = True
-            s = seg[order]
-            new[1:] = s[1:] != s[:-1]
-            for a in sort_keys:
-                b = a[order]
-                new[1:] |= b[1:] != b[:-1]
-        gid = np.cumsum(new) - 1
-        codes = np.empty(n, dtype=np.int64)
-        codes[order] = gid
-        first = order[new]
-        g_seg = seg[first]
-    else:
-        codes = seg
-        present = np.bincount(seg, minlength=n_seg) > 0
-        g_seg = np.flatnonzero(present)
-        remap = np.cumsum(present) - 1
-        codes = remap[seg]
-        first = np.searchsorted(seg, g_seg)
-    G = int(g_seg.size)
-    offsets = np.searchsorted(g_seg, np.arange(n_seg + 1), side="left").astype(np.int64)
+    t, off = decompose_levels(
+        trades, seg, n_seg, keys[1:], label_epsilon=label_epsilon, symbol_codes=symbol_codes,
+        weights=weights,
+    )[-1]  # fmt: skip
+    return (t if keys else t.drop_columns(["underlying"])), off
 
-    cols: dict[str, pa.Array | np.ndarray] = {}
-    if keys:
-        cols["underlying"] = pc.cast(
-            trades.column("underlying").take(pa.array(first)), pa.large_string()
-        ).combine_chunks()
-        for k in keys[1:]:
-            cols[k] = trades.column(k).take(pa.array(first)).combine_chunks()
-    c = cols
+
+def _decomposition(
+    cols: dict[str, pa.Array | np.ndarray], s: dict[str, np.ndarray], G: int, eps: float
+) -> pa.Table:
+    """The decomposition table of ``G`` groups: the key columns ``cols``, the group sums ``s``
+    (:func:`level_sums`) and the shares, ratios and labels derived from them."""
+    c = dict(cols)
     for name in _BUCKETS:
-        c[name] = np.bincount(codes, weights=w[name], minlength=G)
+        c[name] = s[name]
         if name == "total_usd":
-            c["call_premium_usd"] = np.bincount(codes, weights=w["call_premium_usd"], minlength=G)
-            c["put_premium_usd"] = np.bincount(codes, weights=w["put_premium_usd"], minlength=G)
-            c["trades"] = np.bincount(codes, minlength=G).astype(np.int64)
-    eps = float(label_epsilon)
+            c["call_premium_usd"] = s["call_premium_usd"]
+            c["put_premium_usd"] = s["put_premium_usd"]
+            c["trades"] = s["trades"]
+    eps = float(eps)
     f = {k: v for k, v in c.items() if isinstance(v, np.ndarray)}
     total = f["total_usd"]
     bull = f["calls_bought_usd"] + f["puts_sold_usd"]
@@ -399,15 +647,15 @@ def decompose_segmented(
     c["dir_side_label"] = dside
     c["dir_flip"] = pc.not_equal(dnaive, dside)
     # issue 11: contracts per side bucket (decompose_premium's CONTRACT_COLUMNS), same trades
-    if _CONTRACT_BUCKETS[0] in w:
-        cb, cs, pb, ps = (np.bincount(codes, weights=w[k], minlength=G) for k in _CONTRACT_BUCKETS)
+    if _CONTRACT_BUCKETS[0] in s:
+        cb, cs, pb, ps = (s[k] for k in _CONTRACT_BUCKETS)
         cc = [cb, cs, pb, ps, cb - cs, pb - ps, cb - cs + pb - ps]
         for k, v in zip(CONTRACT_COLUMNS, cc, strict=True):
             c[k] = v
     else:
         for k in CONTRACT_COLUMNS:
             c[k] = pa.nulls(G, pa.float64())
-    return pa.table(c), offsets
+    return pa.table(c)
 
 
 # --------------------------------------------------------------------------- the flow result
@@ -432,8 +680,8 @@ def flow_many(
     """
     from dataclasses import asdict
 
-    from chainlens.flow._analyze import FlowResult, _side_mix
-    from chainlens.flow._premium import flip_summary, tag_synthetic
+    from chainlens.flow._analyze import FlowResult, side_mix_many
+    from chainlens.flow._premium import flip_summary_many, tag_synthetic
 
     cfg = config
     parts = [
@@ -442,17 +690,19 @@ def flow_many(
         else t.append_column("synthetic", pa.array(tag_synthetic(t)))
         for t in enriched
     ]
-    tagged = tag_moneyness_many(parts, chains, cfg)
-    sizes = [t.num_rows for t in tagged]
-    cat = pa.concat_tables(tagged)
+    cat, sizes, sym_codes, chain_unique = tag_moneyness_chunk(parts, chains, cfg)
+    tagged = split_rows(cat, sizes)
     seg = segment_ids(sizes)
     ns = len(sizes)
     eps = cfg.label_epsilon  # type: ignore[attr-defined]
-    w = row_weights(cat)  # row-wise: shared by the four groupings
+    # the three groupings made together and summed in one pass
+    lv = decompose_levels(
+        cat, seg, ns, ("expiry", "strike"), label_epsilon=eps, symbol_codes=sym_codes
+    )
     dec: dict[tuple[str, ...], tuple[pa.Table, np.ndarray]] = {
-        by: decompose_segmented(cat, seg, ns, by, label_epsilon=eps, weights=w)
-        for by in (("underlying",), ("underlying", "expiry"), ("underlying", "expiry", "strike"))
-    }
+        ("underlying",): lv[0], ("underlying", "expiry"): lv[1],
+        ("underlying", "expiry", "strike"): lv[2],
+    }  # fmt: skip
     # the whole-segment decomposition: the per-ticker rows (one group per segment, the same
     # sums) without the key column
     t_u, off_u = dec[("underlying",)]
@@ -467,11 +717,13 @@ def flow_many(
     settings = asdict(cfg)  # type: ignore[call-overload]
     settings["multileg_conditions"] = sorted(cfg.multileg_conditions)  # type: ignore[attr-defined]
     pre: list[tuple[pa.Table, dict[str, object], pa.Table | None, float]] = []
+    wholes = dec[()][0].to_pylist()  # one record per segment with trades
+    flips = flip_summary_many(t_u, off_u)
     for i, t in enumerate(tagged):  # a loop over underlyings: totals and contract stats
         by_ticker = part(("underlying",), i)
-        whole = part((), i).to_pylist()
+        whole = wholes[int(off_u[i]) : int(off_u[i + 1])]
         totals = whole[0] if whole else {}
-        totals.update(flip_summary(by_ticker))
+        totals.update(flips[i])
         stats = None
         hist = histories[i]
         if hist is not None and hist.num_rows:
@@ -494,7 +746,9 @@ def flow_many(
     notables = notable_many(
         evs, chains, [p[2] for p in pre], [p[3] for p in pre],
         top_n=cfg.notable_top_n,  # type: ignore[attr-defined]
+        chain_symbols_unique=chain_unique or None,
     )  # fmt: skip
+    mixes = side_mix_many(cat, seg, ns)
     out: list[object] = []
     for i, t in enumerate(tagged):  # a loop over underlyings: the results
         by_ticker, totals, _, _ = pre[i]
@@ -502,7 +756,7 @@ def flow_many(
             FlowResult(
                 trades=t, by_ticker=by_ticker, by_expiry=part(("underlying", "expiry"), i),
                 by_strike=part(("underlying", "expiry", "strike"), i), totals=totals,
-                side_mix=_side_mix(t), prints=evs[i], notable=notables[i], contract_scores=None,
+                side_mix=mixes[i], prints=evs[i], notable=notables[i], contract_scores=None,
                 dealer_positions=None, darkpool=dps[i], twap=tws[i], settings=dict(settings),
             )
         )  # fmt: skip
@@ -612,6 +866,7 @@ def notable_many(
     min_premium_usd: Sequence[float],
     *,
     top_n: int,
+    chain_symbols_unique: bool | None = None,
 ) -> list[pa.Table]:
     """:func:`chainlens.flow.notable_prints` of each underlying (``live_after_next_session``),
     its events, chain, contract stats and premium floor, in one call over the chunk.
@@ -624,7 +879,9 @@ def notable_many(
     them (score, then premium, descending; ties in row order), cut to ``top_n`` and numbered
     from 1. Valid when no ``symbol`` appears in two segments and every segment has contract
     stats (else the joined columns would not have the per-segment types): otherwise each
-    segment is computed alone.
+    segment is computed alone. ``chain_symbols_unique``: ``True`` when the caller knows that
+    every chain symbol is non-null and in one chain only (:func:`tag_moneyness_chunk`), which
+    is then not checked again.
     """
     from chainlens.flow._prints import notable_prints
 
@@ -640,7 +897,7 @@ def notable_many(
         return solo
     ok = all(s is not None and s.num_rows for s in stats)
     ch = pa.concat_tables(list(chains)) if ok else None
-    if ok and ch is not None:
+    if ok and ch is not None and not chain_symbols_unique:
         sym_seg = (
             pa.table({"s": ch.column("symbol"), "g": segment_ids([c.num_rows for c in chains])})
             .group_by(["s", "g"])
@@ -664,8 +921,18 @@ def notable_many(
     floor = np.asarray(min_premium_usd, dtype=np.float64)[seg]
     p = np.asarray(prem.cast(pa.float64()).to_numpy(), dtype=np.float64)
     keep = (p >= floor) | np.isnan(p)  # Polars orders NaN above every number
-    ev = ev.filter(pa.array(keep)).append_column("_seg", pa.array(seg[keep]))
+    ev = ev.filter(pa.array(keep)).combine_chunks()  # few rows: one batch for Polars
+    ev = ev.append_column("_seg", pa.array(seg[keep]))
     st = pa.concat_tables([s for s in stats if s is not None])
+    # only the chain and stats rows of the kept prints' symbols: a symbol's last row (the
+    # chain's ``group_by(symbol).last()``, the stats' ``unique(symbol, keep="last")``) is
+    # the same among its own rows, and the other rows join no print (stats left without a
+    # row would not be joined at all: then they stay whole)
+    syms = pc.unique(ev.column("symbol"))
+    assert ch is not None
+    ch = ch.filter(pc.is_in(ch.column("symbol"), value_set=syms)).combine_chunks()
+    st_kept = st.filter(pc.is_in(st.column("symbol"), value_set=syms))
+    st = (st_kept if st_kept.num_rows else st).combine_chunks()
     allr = notable_prints(
         ev, ch, contract_stats=st, top_n=ev.num_rows, min_premium_usd=-math.inf,
         live_after_next_session=True,

@@ -250,6 +250,33 @@ def tag_moneyness(
     vd = np.abs(np.asarray(df["c_delta"].fill_null(np.nan).to_numpy(), dtype=np.float64))
     iv = np.asarray(df["c_iv"].fill_null(np.nan).to_numpy(), dtype=np.float64)
     days = (df["expiry"] - df["trade_date"]).dt.total_days().to_numpy().astype(np.float64)
+    size = df["size"].cast(pl.Float64).to_numpy()
+    mult = df["multiplier"].cast(pl.Float64).to_numpy()
+    return moneyness_columns(
+        trades, spot, k, is_call, vd, iv, days, size, mult,
+        deep_itm_delta=deep_itm_delta, deep_itm_pct=deep_itm_pct,
+    )  # fmt: skip
+
+
+def moneyness_columns(
+    trades: pa.Table,
+    spot: np.ndarray,
+    k: np.ndarray,
+    is_call: np.ndarray,
+    vd: np.ndarray,
+    iv: np.ndarray,
+    days: np.ndarray,
+    size: np.ndarray,
+    mult: np.ndarray,
+    *,
+    deep_itm_delta: float,
+    deep_itm_pct: float,
+) -> pa.Table:
+    """The columns of :func:`tag_moneyness` added to ``trades`` from each trade's inputs, one
+    entry per row: spot (USD; the trade's, else the chain's; NaN if neither), strike (USD),
+    call or not, the chain's absolute vendor delta and IV (NaN if missing), days to expiry,
+    size (contracts) and multiplier (shares per contract). Row-wise (formulas: see
+    :func:`tag_moneyness`)."""
     vendor_ok = np.isfinite(vd) & ~((vd == 0.0) & ~(iv > 0))
     need = ~vendor_ok & (iv > 0) & (spot > 0) & (k > 0)
     d = np.where(vendor_ok, vd, np.nan)
@@ -263,8 +290,6 @@ def tag_moneyness(
     deep = (np.nan_to_num(d, nan=0.0) >= deep_itm_delta) | (
         np.nan_to_num(itm, nan=-1.0) > deep_itm_pct
     )
-    size = df["size"].cast(pl.Float64).to_numpy()
-    mult = df["multiplier"].cast(pl.Float64).to_numpy()
     out = trades
     for name, arr in (
         ("abs_delta", pa.array(d)),
@@ -553,3 +578,22 @@ def flip_summary(per_ticker: pa.Table) -> dict[str, float | int | None]:
     n = int(have.sum())
     k = int((flips & have).sum())
     return {"tickers": n, "flips": k, "flip_rate": (k / n) if n else None}
+
+
+def flip_summary_many(
+    per_ticker: pa.Table, offsets: np.ndarray
+) -> list[dict[str, float | int | None]]:
+    """:func:`flip_summary` of each slice ``offsets[i]:offsets[i+1]`` of ``per_ticker`` (the
+    rows of segment ``i``), counted with one ``np.bincount`` each (same counts and rate)."""
+    total = per_ticker.column("total_usd").to_numpy()
+    col = "dir_flip" if "dir_flip" in per_ticker.column_names else "flip"
+    flips = per_ticker.column(col).to_numpy(zero_copy_only=False).astype(bool)
+    have = total > 0
+    ns = len(offsets) - 1
+    g = np.repeat(np.arange(ns, dtype=np.int64), np.diff(offsets))
+    n = np.bincount(g[have], minlength=ns).tolist()
+    k = np.bincount(g[flips & have], minlength=ns).tolist()
+    return [
+        {"tickers": a, "flips": b, "flip_rate": (b / a) if a else None}
+        for a, b in zip(n, k, strict=True)
+    ]  # a loop over underlyings

@@ -40,7 +40,8 @@ def detect_sweeps(
     -----
     ``tests/test_flow_sorted_kernels.py`` checks them against the Polars expression of this
     rule. Sorted once by (symbol rank, side, time) with ``numpy.lexsort`` (integer codes, no
-    string work per row); distinct exchanges are counted only over bursts of two rows or more.
+    string work per row; symbol and side one combined key when no side or time is null);
+    distinct exchanges are counted only over bursts of two rows or more.
     """
     n = trades.num_rows
     if n == 0:
@@ -54,7 +55,17 @@ def detect_sweeps(
     t_col = pc.cast(trades.column("ts"), pa.int64())
     t = np.asarray(pc.fill_null(t_col, 0).to_numpy(), dtype=np.int64)
     tv = np.asarray(pc.is_valid(t_col).to_numpy(zero_copy_only=False), dtype=bool)
-    order = np.lexsort((t, tv, side, sym))
+    if side_col.null_count == 0 and bool(tv.all()):
+        # one combined (symbol, side) key: a two-key lexsort, the same order
+        smin = int(side.min())
+        width = int(side.max()) - smin + 1
+        s0 = sym - int(sym.min())
+        if (int(s0.max()) + 1) * width < 2**62:
+            order = np.lexsort((t, s0 * width + (side - smin)))
+        else:
+            order = np.lexsort((t, tv, side, sym))
+    else:
+        order = np.lexsort((t, tv, side, sym))
     ss, ds, ts_, vs = sym[order], side[order], t[order], tv[order]
     window_ns = int(round(window_ms * 1e6))
     new = np.ones(n, dtype=bool)
