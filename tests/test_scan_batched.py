@@ -432,3 +432,82 @@ def test_pooled_runs_store_the_reference_netdelta_sim200(
         daily = daily.append_column("session", pa.array([d] * daily.num_rows, pa.date32()))
         assert_same(conform(DAILY_PART, daily), st.read_results(RESULTS_NAME, d, DAILY_PART),
                     DAILY_PART)  # fmt: skip
+
+
+# ------------------------------------------- net delta from the run windows' rows (issue 13)
+def _nd_window_blocks(root: Path, d: dt.date, cuts: list[int]) -> tuple[pa.Table, pa.Table]:
+    """:func:`netdelta_block` of blocks cut at ``cuts``, each handed the session's trades and
+    chain rows of the run's windows (:func:`chainlens.runners.local.iter_windows`), as
+    ``chainlens run``'s blocks do (:func:`chainlens.runners._blocks._netdelta_parts`)."""
+    from chainlens.pipeline import PipelineConfig
+    from chainlens.runners.local import iter_windows
+    from chainlens.scan._store_scans import netdelta_block, netdelta_task, session_rows
+
+    with Store(root, read_only=True) as st:
+        names = st.underlyings(d)
+        task = netdelta_task(st, d)
+        windows = list(iter_windows(st, d, names, PipelineConfig()))
+    rows, daily = [], []
+    edges = [0, *cuts, len(names)]
+    for a, b in zip(edges, edges[1:], strict=False):  # a loop over blocks
+        ws = windows[a:b]
+        chain = session_rows([w.history for w in ws], d)
+        assert chain is not None
+        today = pa.concat_tables([w.trades for w in ws])
+        r, dl = netdelta_block(task.restrict(names[a:b]), names[a:b], today, chain)
+        if r.num_rows:
+            rows.append(r)
+        daily.append(dl)
+    return pa.concat_tables(rows) if rows else pa.table({}), pa.concat_tables(daily)
+
+
+def _check_nd_window_blocks(root: Path, sessions: list[dt.date], cut_sets: list[list[int]]) -> int:
+    from chainlens.scan._store_scans import netdelta_scan
+
+    n = 0
+    for d in sessions:
+        with Store(root, read_only=True) as st:
+            ref_rows, ref_daily = netdelta_scan(st, d)
+            per_name = store_scan_per_underlying(st, "netdelta", d)
+        if per_name.num_rows:
+            assert_same(per_name, ref_rows, f"netdelta_scan {d}")
+        n += ref_rows.num_rows + ref_daily.num_rows
+        for cuts in cut_sets:
+            rows, daily = _nd_window_blocks(root, d, cuts)
+            what = f"{d} cuts={cuts} window rows"
+            if ref_rows.num_rows or rows.num_rows:
+                assert_same(ref_rows, rows, f"netdelta rows {what}")
+            assert_same(ref_daily, daily, f"daily part {what}")
+    return n
+
+
+def test_netdelta_window_blocks_equal_reference_demo(
+    demo_store: tuple[Path, list[dt.date]],
+) -> None:
+    """The blocks that take the session's chain rows and trades from the run's windows (the
+    window itself from the catalog) give the rows and daily part of :func:`netdelta_scan`
+    and the per-underlying reference, whatever the cuts."""
+    root, days = demo_store
+    assert _check_nd_window_blocks(root, days[-2:], [[], [1, 2, 7], list(range(1, 12))]) > 0
+
+
+def test_netdelta_window_blocks_equal_reference_staggered(
+    staggered_store: tuple[Path, list[dt.date]], tmp_path: Path
+) -> None:
+    """The same on the staggered market (names listed late, a gap, a name without trades:
+    its OI changes read from the files, OI-only snapshots merged), with and without the
+    stored daily parts of past sessions (the steady state of daily runs)."""
+    import shutil
+
+    from chainlens.results import RESULTS_NAME
+    from chainlens.scan._store_scans import DAILY_PART
+    from chainlens.scan._stored import scan_parts
+
+    src, days = staggered_store
+    assert _check_nd_window_blocks(src, days[1:], [[], [4, 5, 6, 7]]) > 0
+    root = tmp_path / "store"
+    shutil.copytree(src, root)
+    with Store(root) as st:
+        for d in days[:-1]:  # the daily runs before the last session
+            st.write_results(RESULTS_NAME, d, {DAILY_PART: scan_parts(st, d)[DAILY_PART]})
+    assert _check_nd_window_blocks(root, days[-1:], [[], [3, 5, 6]]) > 0

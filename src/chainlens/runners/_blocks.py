@@ -195,16 +195,18 @@ def _netdelta_parts(
     task: NetDeltaTask, windows: Sequence[UnderlyingWindow], parts: dict[str, pa.Table]
 ) -> bool:
     """Add the block's net-delta scanner parts to ``parts``; False (nothing added) on a
-    scanner input problem."""
-    from chainlens.scan._store_scans import netdelta_block
+    scanner input problem. The scanner takes the session's trades and chain rows from the
+    windows (the same stored rows) instead of reading them again."""
+    from chainlens.scan._store_scans import netdelta_block, session_rows
     from chainlens.scan._stored import netdelta_parts
 
     try:
         today = pa.concat_tables([w.trades for w in windows]) if windows else None
     except (pa.ArrowInvalid, pa.ArrowTypeError):  # mixed schemas: read the session's trades
         today = None
+    chain = session_rows([w.history for w in windows], task.session) if windows else None
     try:
-        rows, daily = netdelta_block(task, [w.underlying for w in windows], today)
+        rows, daily = netdelta_block(task, [w.underlying for w in windows], today, chain)
     except ChainlensError:
         return False
     parts.update(netdelta_parts(rows, daily, task.session))

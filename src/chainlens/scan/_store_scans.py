@@ -333,8 +333,37 @@ class _TodayTrades:
         return pa.table({c: t.column(c).cast(canon.field(c).type) for c in columns})
 
 
+def session_rows(histories: Sequence[pa.Table | None], session: dt.date) -> pa.Table | None:
+    """The ``session`` chain rows of the windows' ``histories`` (each an underlying's
+    :meth:`chainlens.store.Store.chain_history`), the net-delta scanner's chain columns cast
+    to the stored chain schema, in window order; None when a history lacks a column or the
+    columns do not concatenate (the scanner then reads the chain)."""
+    import pyarrow.compute as pc
+
+    from chainlens import schema
+
+    canon = schema.SCHEMAS["chain"]
+    cols = list(_ND_CHAIN_COLS)
+    try:
+        parts = []
+        for h in histories:  # a loop over the block's windows: their session rows
+            if h is None or not set(cols) <= set(h.column_names):
+                return None
+            t = h.select(cols)
+            parts.append(
+                t.filter(pc.equal(t.column("trade_date"), pa.scalar(session, pa.date32())))
+            )
+        t = pa.concat_tables(parts)
+        return pa.table({c: t.column(c).cast(canon.field(c).type) for c in cols})
+    except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError):
+        return None
+
+
 def netdelta_block(
-    task: NetDeltaTask, names: Sequence[str], today: pa.Table | None = None
+    task: NetDeltaTask,
+    names: Sequence[str],
+    today: pa.Table | None = None,
+    chain_today: pa.Table | None = None,
 ) -> tuple[pa.Table, pa.Table]:
     """The rows of :func:`netdelta_scan` for the underlyings ``names`` (sorted, each with a
     chain on the session), and their rows of the session's daily part: the same kernel
@@ -342,12 +371,42 @@ def netdelta_block(
 
     ``today``: the session's trades of ``names`` already read (every column of
     ``schema.TRADES``; each underlying's rows in the stored order; no other underlying's),
-    or None to read them.
+    or None to read them. ``chain_today``: the session's chain rows of ``names`` already read
+    (the default snapshot of each, as :meth:`chainlens.store.Store.chain_block` gives it:
+    the run's windows hold it), or None. With it, the window's sessions and names come from
+    the task's catalog rows, and only the chain rows the scanner needs besides the session's
+    (a past session without a stored daily part; an underlying without a trade in the
+    window) are read from the files.
     """
     reader = task.files if today is None else _TodayTrades(task.files, task.session, today, names)
+    present = None
+    if chain_today is not None:
+        present = _present(task.files.snaps, names, task.first, task.session)
     out, daily = _netdelta_block(reader, list(names), task.session, task.first,
-                                 task.min_increase, task.stored)  # fmt: skip
+                                 task.min_increase, task.stored, present=present,
+                                 chain_today=chain_today)  # fmt: skip
     return (_by_underlying(out) if out.num_rows else pa.table({})), daily
+
+
+def _present(snaps: pa.Table, names: Sequence[str], first: dt.date, session: dt.date) -> pa.Table:
+    """``(underlying, trade_date)`` of the default snapshots of ``names`` in ``[first,
+    session]`` holding a row (the catalog rows ``snaps``: the pairs
+    :meth:`chainlens.store.Store.chain_block` returns rows of), sorted."""
+    import pyarrow.compute as pc
+
+    days = snaps.column("trade_date")
+    keep = pc.and_(
+        pc.and_(
+            pc.greater_equal(days, pa.scalar(first, pa.date32())),
+            pc.less_equal(days, pa.scalar(session, pa.date32())),
+        ),
+        pc.and_(
+            pc.is_in(snaps.column("underlying"), value_set=pa.array(list(names), pa.string())),
+            pc.greater(snaps.column("contracts"), 0),
+        ),
+    )
+    t = snaps.filter(keep).select(["underlying", "trade_date"])
+    return t.sort_by([("underlying", "ascending"), ("trade_date", "ascending")])
 
 
 def _empty_daily() -> pa.Table:
@@ -377,26 +436,55 @@ def _netdelta_block(
     first: dt.date,
     min_increase: float,
     stored: dict[dt.date, pa.Table],
+    *,
+    present: pa.Table | None = None,
+    chain_today: pa.Table | None = None,
 ) -> tuple[pa.Table, pa.Table]:
     """:func:`chainlens.scan.scan_netdelta` of a block, and its rows of the session's daily
     part: the chain window once, then each session's trades of the block reduced to daily
     sums one session at a time (bounded memory), or the session's ``stored`` daily part;
-    underlyings without a trade in the window read their OI changes."""
+    underlyings without a trade in the window read their OI changes.
+
+    ``present`` (the ``(underlying, trade_date)`` pairs of the window's snapshots, sorted)
+    and ``chain_today`` (the session's chain rows of the block): the window is not read;
+    the chain rows of a session are read only where a session is computed from its trades
+    (not ``session``: ``chain_today``), and the window of the underlyings without a trade."""
     import pyarrow.compute as pc
 
-    from chainlens.scan._netdelta import _netdelta_rows, oi_delta, transactional_delta
+    from chainlens.scan._netdelta import _netdelta_rows, oi_delta
 
-    h = store.chain_block(block, end=session, start=first, columns=_ND_CHAIN_COLS)
-    if not h.num_rows:
+    h: pa.Table | None = None
+    if present is None or chain_today is None:
+        h = store.chain_block(block, end=session, start=first, columns=_ND_CHAIN_COLS)
+        present = h.select(["underlying", "trade_date"])
+    if not present.num_rows:
         return pa.table({}), _empty_daily()
-    days = h.column("trade_date")
+
+    def chain(names: pa.Array, lo: dt.date, hi: dt.date) -> pa.Table:
+        """The window's chain rows of ``names`` in ``[lo, hi]`` (as ``h`` holds them)."""
+        if h is not None:
+            days = h.column("trade_date")
+            keep = pc.and_(
+                pc.and_(
+                    pc.greater_equal(days, pa.scalar(lo, pa.date32())),
+                    pc.less_equal(days, pa.scalar(hi, pa.date32())),
+                ),
+                pc.is_in(h.column("underlying"), value_set=names),
+            )
+            return h.filter(keep)
+        if lo == hi == session and chain_today is not None:
+            return chain_today.filter(pc.is_in(chain_today.column("underlying"), value_set=names))
+        return store.chain_block(names.to_pylist(), end=hi, start=lo, columns=_ND_CHAIN_COLS)
+
+    days = present.column("trade_date")
     dailies: list[pl.DataFrame] = []
     today: list[pl.DataFrame] = []
     traded: set[str] = set()
     part = _empty_daily()
     for d in pc.unique(days).to_pylist():  # a loop over the window's sessions
-        hd = h.filter(pc.equal(days, pa.scalar(d, pa.date32())))
-        listed = pc.unique(hd.column("underlying"))  # the names whose window holds d
+        listed = pc.unique(  # the names whose window holds d
+            present.column("underlying").filter(pc.equal(days, pa.scalar(d, pa.date32())))
+        )
         if d in stored:
             got = stored[d].filter(pc.is_in(stored[d].column("underlying"), value_set=listed))
             traded.update(pc.unique(got.column("underlying")).to_pylist())
@@ -411,7 +499,7 @@ def _netdelta_block(
             continue
         names_d = pc.unique(tr.column("underlying"))
         traded.update(names_d.to_pylist())
-        td = transactional_delta(_signed(tr), hd)
+        td = _transactional_delta_day(_signed(tr), chain(listed, d, d), d)
         daily = _daily(td)
         dailies.append(daily)
         if d == session:
@@ -419,7 +507,7 @@ def _netdelta_block(
             part = _daily_part(daily, tr)
     quiet = [u for u in block if u not in traded]  # per underlying: no trade in the window
     if quiet:
-        hq = h.filter(pc.is_in(h.column("underlying"), pa.array(quiet, pa.string())))
+        hq = chain(pa.array(quiet, pa.string()), first, session)
         td = oi_delta(hq).filter(
             (pl.col("trade_date") >= first) & (pl.col("trade_date") <= session)
         )
@@ -437,14 +525,85 @@ def _netdelta_block(
     return _netdelta_rows(daily, td_today, session, min_increase=min_increase), part
 
 
+def _transactional_delta_day(trades: pa.Table, chain: pa.Table, day: dt.date) -> pl.DataFrame:
+    """:func:`chainlens.scan._netdelta.transactional_delta` of the session ``day``'s signed
+    trades (``_signed``) and that session's chain rows: the same rows (in another order),
+    the sums per contract as ``np.bincount`` over the contract's trades in row order (floats
+    to 1e-12 relative of the Polars sums; the integer sums exactly).
+
+    :math:`\\Delta_{shares} = \\sum s \\cdot q \\cdot \\delta \\cdot m` per (underlying,
+    expiry, session, symbol) in shares, :math:`s = +1` customer buy, :math:`-1` sell, 0
+    otherwise; multi-leg legs excluded; ``net_contracts`` :math:`\\sum s q` and
+    ``gross_contracts`` :math:`\\sum q` (contracts); :math:`\\delta` the vendor delta of the
+    contract's last chain row of the session; a null operand adds nothing (the Polars sum
+    skips nulls), a NaN one makes the sum NaN. Falls back to ``transactional_delta`` where a
+    symbol is null, names two underlyings or expiries, or a trade is of another session."""
+    import numpy as np
+    import pyarrow.compute as pc
+
+    from chainlens.flow._side import BUY, SELL
+    from chainlens.scan._netdelta import transactional_delta
+
+    t = trades.filter(pc.invert(pc.fill_null(trades.column("multileg"), False)))
+    if t.num_rows == 0 or t.column("symbol").null_count or t.column("multileg").null_count:
+        return transactional_delta(trades, chain)
+    same_day = pc.equal(t.column("trade_date"), pa.scalar(day, pa.date32()))
+    if same_day.null_count or not pc.all(same_day).as_py():
+        return transactional_delta(trades, chain)
+    enc = pc.dictionary_encode(t.column("symbol")).combine_chunks()
+    code = enc.indices.to_numpy(zero_copy_only=False).astype(np.int64)
+    k = len(enc.dictionary)
+    first_row = np.full(k, t.num_rows, np.int64)
+    np.minimum.at(first_row, code, np.arange(t.num_rows, dtype=np.int64))
+    head = t.take(pa.array(first_row))
+    for col in ("underlying", "expiry"):  # one value per symbol, or the reference
+        same = pc.equal(t.column(col), head.column(col).take(pa.array(code)))
+        if same.null_count or not pc.all(same).as_py():
+            return transactional_delta(trades, chain)
+    # the contract's delta: its last chain row of the session (the reference's keep="last")
+    n_c = chain.num_rows
+    rev = pa.array(np.arange(n_c - 1, -1, -1, dtype=np.int64))
+    csym = chain.column("symbol").take(rev)
+    cdel = chain.column("delta").cast(pa.float64()).take(rev)
+    at = pc.index_in(enc.dictionary, value_set=csym)  # first in reverse = last row
+    got = pc.take(cdel, at) if n_c else pa.nulls(k, pa.float64())
+    delta_k = pc.fill_null(got, 0.0).to_numpy(zero_copy_only=False)
+    dvalid_k = pc.is_valid(got).to_numpy(zero_copy_only=False)
+
+    def f64(col: str) -> tuple[np.ndarray, np.ndarray]:
+        c = t.column(col).cast(pa.float64())
+        return (pc.fill_null(c, 0.0).to_numpy(zero_copy_only=False),
+                pc.is_valid(c).to_numpy(zero_copy_only=False))  # fmt: skip
+
+    size, size_ok = f64("size")
+    mult, mult_ok = f64("multiplier")
+    side = pc.fill_null(t.column("side_code"), 0).to_numpy(zero_copy_only=False)
+    s = np.where(side == BUY, 1.0, np.where(side == SELL, -1.0, 0.0))
+    ok = size_ok & mult_ok & dvalid_k[code]
+    term = np.where(ok, s * size * delta_k[code] * mult, 0.0)
+    out = pl.from_arrow(head.select(["underlying", "expiry", "trade_date", "symbol"]))
+    assert isinstance(out, pl.DataFrame)
+    return out.with_columns(
+        pl.Series("net_contracts", np.bincount(code, s * size, minlength=k)),
+        pl.Series("gross_contracts", np.bincount(code, size, minlength=k)),
+        pl.Series("delta_shares", np.bincount(code, term, minlength=k)),
+    )
+
+
 def _daily_part(daily: pl.DataFrame, trades: pa.Table) -> pa.Table:
     """The session's ``scan_netdelta_daily`` rows: the daily sums, ``trades`` (the
     underlying's trades of the session, all of them) on every row, and a row with a null
     expiry for an underlying that traded but has no sum (only multi-leg trades): it still
     reads trades, not OI changes, in a later window."""
-    t = pl.from_arrow(trades.select(["underlying"]))
-    assert isinstance(t, pl.DataFrame)
-    n = t.group_by("underlying").agg(pl.len().cast(pl.Int64).alias("trades"))
+    import pyarrow.compute as pc
+
+    vc = pc.value_counts(trades.column("underlying"))  # per underlying: its trades
+    n = pl.DataFrame(
+        {
+            "underlying": pl.Series(vc.field("values").to_pylist(), dtype=pl.String),
+            "trades": pl.Series(vc.field("counts").to_numpy(), dtype=pl.Int64),
+        }
+    )
     rows = daily.select("underlying", "expiry", pl.col("delta_shares").cast(pl.Float64))
     marks = n.join(rows.select("underlying").unique(), on="underlying", how="anti").select(
         "underlying", pl.lit(None, pl.Date).alias("expiry"),
