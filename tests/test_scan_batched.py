@@ -511,3 +511,100 @@ def test_netdelta_window_blocks_equal_reference_staggered(
         for d in days[:-1]:  # the daily runs before the last session
             st.write_results(RESULTS_NAME, d, {DAILY_PART: scan_parts(st, d)[DAILY_PART]})
     assert _check_nd_window_blocks(root, days[-1:], [[], [3, 5, 6]]) > 0
+
+
+# ------------------------------------------ unusual scanner from the run blocks' flows (issue 13)
+def _unusual_from_window_blocks(
+    root: Path, d: dt.date, cuts: list[int], n_sessions: int
+) -> pa.Table | None:
+    """:func:`unusual_from_flows` of the flows :func:`unusual_block_flows` gives for blocks
+    cut at ``cuts`` of the run's windows of ``n_sessions`` sessions."""
+    from chainlens.pipeline import PipelineConfig
+    from chainlens.runners._blocks import merge_blocks
+    from chainlens.runners.local import iter_windows
+    from chainlens.scan._store_scans import unusual_block_flows, unusual_from_flows
+
+    with Store(root, read_only=True) as st:
+        names = st.underlyings(d)
+        windows = list(iter_windows(st, d, names, PipelineConfig(n_sessions=n_sessions)))
+        blocks = []
+        edges = [0, *cuts, len(names)]
+        for a, b in zip(edges, edges[1:], strict=False):  # a loop over blocks
+            ws = windows[a:b]
+            flows = unusual_block_flows(
+                [w.history for w in ws], pa.concat_tables([w.trades for w in ws]), d
+            )
+            assert flows is not None
+            blocks.append({"f": flows})
+        return unusual_from_flows(st, d, merge_blocks(blocks)["f"], settings=EVERY)
+
+
+@pytest.mark.parametrize("n_sessions", [2, 5])
+def test_unusual_from_block_flows_equal_reference(
+    demo_store: tuple[Path, list[dt.date]],
+    staggered_store: tuple[Path, list[dt.date]],
+    n_sessions: int,
+) -> None:
+    """The unusual scanner combined from the run blocks' daily flows (the sessions before the
+    runs' windows read from the chain) gives the rows of the per-underlying reference and of
+    :func:`store_scan`, on the demo and the staggered market, whatever the cuts."""
+    n = 0
+    for root, days, cut_sets in (
+        (*demo_store, [[], [1, 2, 7], list(range(1, 12))]),
+        (*staggered_store, [[], [4, 5, 6, 7]]),
+    ):
+        for d in days[1:]:
+            with Store(root, read_only=True) as st:
+                ref = store_scan_per_underlying(st, "unusual", d, settings=EVERY)
+                assert_same(ref, store_scan(st, "unusual", d, settings=EVERY), f"store_scan {d}")
+            n += ref.num_rows
+            for cuts in cut_sets:
+                got = _unusual_from_window_blocks(root, d, cuts, n_sessions)
+                assert got is not None
+                if ref.num_rows or got.num_rows:
+                    assert_same(ref, got, f"unusual {root.name} {d} cuts={cuts} n={n_sessions}")
+    assert n > 0
+
+
+def test_run_stores_unusual_from_block_flows(
+    demo_store: tuple[Path, list[dt.date]], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``chainlens run`` (several in-process blocks) stores the ``scan_unusual`` part of
+    ``scan_parts`` without scanning the store's session (it combines its blocks' flows), and
+    a run of some names only scans in the parent, as before."""
+    import shutil
+
+    from chainlens.results import RESULTS_NAME
+    from chainlens.runners import _blocks, local
+    from chainlens.scan import _stored
+    from chainlens.scan._stored import scan_parts
+
+    src, days = demo_store
+    root = tmp_path / "store"
+    shutil.copytree(src, root)
+    d = days[-1]
+    monkeypatch.setattr(local, "BLOCK_MAX", 5)
+    monkeypatch.setattr(_blocks, "BLOCK_MAX", 5)
+    with Store(root) as st:
+        ref = scan_parts(st, d)["scan_unusual"]
+
+        def boom(*a: object, **k: object) -> object:
+            raise AssertionError("the parent scanned the session")
+
+        with monkeypatch.context() as mp:
+            mp.setattr(_stored, "store_scan", boom)
+            out = local.run_local(st, d, workers=1)
+        assert out["failed"] == [] and ref.num_rows
+        assert "_unusual_flows" not in out["parts"]
+        assert_same(ref, st.read_results(RESULTS_NAME, d, "scan_unusual"), "scan_unusual")
+        calls: list[object] = []
+        real = _stored.store_scan
+
+        def spy(*a: object, **k: object) -> object:
+            calls.append(a[1])
+            return real(*a, **k)  # type: ignore[arg-type]
+
+        with monkeypatch.context() as mp:
+            mp.setattr(_stored, "store_scan", spy)
+            local.run_local(st, d, st.underlyings(d)[:3], workers=1)
+        assert "unusual" in calls

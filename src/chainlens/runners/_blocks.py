@@ -196,15 +196,29 @@ def _netdelta_parts(
 ) -> bool:
     """Add the block's net-delta scanner parts to ``parts``; False (nothing added) on a
     scanner input problem. The scanner takes the session's trades and chain rows from the
-    windows (the same stored rows) instead of reading them again."""
-    from chainlens.scan._store_scans import netdelta_block, session_rows
+    windows (the same stored rows) instead of reading them again. The block's unusual-scanner
+    daily flows go to ``parts[UNUSUAL_FLOWS]`` too (not a stored part: the runner hands them
+    to :func:`chainlens.scan._stored.scan_parts`), where the windows give them."""
+    from chainlens.scan._store_scans import (
+        UNUSUAL_FLOWS,
+        netdelta_block,
+        session_rows,
+        unusual_block_flows,
+    )
     from chainlens.scan._stored import netdelta_parts
 
     try:
         today = pa.concat_tables([w.trades for w in windows]) if windows else None
     except (pa.ArrowInvalid, pa.ArrowTypeError):  # mixed schemas: read the session's trades
         today = None
-    chain = session_rows([w.history for w in windows], task.session) if windows else None
+    histories = [w.history for w in windows]
+    chain = session_rows(histories, task.session) if windows else None
+    try:
+        flows = unusual_block_flows(histories, today, task.session) if today is not None else None
+    except ChainlensError:
+        flows = None
+    if flows is not None:
+        parts[UNUSUAL_FLOWS] = flows
     try:
         rows, daily = netdelta_block(task, [w.underlying for w in windows], today, chain)
     except ChainlensError:

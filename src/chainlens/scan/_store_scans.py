@@ -333,6 +333,110 @@ class _TodayTrades:
         return pa.table({c: t.column(c).cast(canon.field(c).type) for c in columns})
 
 
+#: The key of a run block's parts holding its unusual-scanner daily flows
+#: (:func:`unusual_block_flows`): never stored; ``chainlens run`` takes it out of the merged
+#: parts and hands it to :func:`chainlens.scan._stored.scan_parts` (``unusual_flows``).
+UNUSUAL_FLOWS = "_unusual_flows"
+
+
+def _canon(t: pa.Table, kind: str, cols: Sequence[str]) -> pa.Table:
+    """``cols`` of ``t`` cast to the stored ``kind`` schema's types."""
+    from chainlens import schema
+
+    canon = schema.SCHEMAS[kind]
+    return pa.table({c: t.column(c).cast(canon.field(c).type) for c in cols})
+
+
+def unusual_block_flows(
+    histories: Sequence[pa.Table | None], trades: pa.Table | None, session: dt.date
+) -> pa.Table | None:
+    """The unusual scanner's daily flows of a run block: :func:`chainlens.scan.daily_flow`
+    (per underlying and session: ``volume`` in contracts, ``premium_usd`` in USD, the
+    session's premium from its ``trades``) of the windows' chain ``histories`` (each an
+    underlying's :meth:`chainlens.store.Store.chain_history` up to ``session``) and the
+    session's ``trades`` of the block. A session's flow of an underlying reads only that
+    snapshot (and the session's trades), so these are the rows the scanner's own window
+    gives for those sessions (:func:`unusual_from_flows`). None when the inputs lack a
+    column or do not concatenate."""
+    from chainlens.scan._unusual import daily_flow
+
+    cols = list(_UNUSUAL_COLS)
+    tcols = ["underlying", "trade_date", "price", "size", "multiplier"]
+    try:
+        hs = []
+        for h in histories:  # a loop over the block's windows
+            if h is None or not set(cols) <= set(h.column_names):
+                return None
+            hs.append(h.select(cols))
+        if not hs:
+            return None
+        h = _canon(pa.concat_tables(hs), "chain", cols)
+        tr = None
+        if trades is not None and trades.num_rows:
+            if not set(tcols) <= set(trades.column_names):
+                return None
+            tr = _canon(trades, "trades", tcols)
+    except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError):
+        return None
+    import pyarrow.compute as pc
+
+    h = h.filter(pc.less_equal(h.column("trade_date"), pa.scalar(session, pa.date32())))
+    return daily_flow(h, trades=tr).to_arrow()
+
+
+def unusual_from_flows(
+    store: Any,
+    session: dt.date,
+    flows: pa.Table,
+    *,
+    window: int = 20,
+    settings: ScanSettings | None = None,
+) -> pa.Table | None:
+    """:func:`store_scan` ``unusual`` from the daily flows of the run's blocks
+    (:func:`unusual_block_flows` of every underlying with a chain on ``session``): each
+    underlying's window (its last ``window + 1`` sessions, the catalog's default snapshots)
+    takes the flows of the sessions the blocks computed, and reads the chain of the others
+    only (the sessions before the run's own window). The same rows (floats to 1e-12
+    relative: the same sums); None when the flows lack an underlying's ``session`` (the
+    caller scans the store)."""
+    import pyarrow.compute as pc
+
+    from chainlens.scan._unusual import daily_flow, unusual_rows
+    from chainlens.store import FileBlocks
+
+    st = settings or ScanSettings()
+    names = store.underlyings(session)
+    if not names:
+        return pa.table({})
+    snaps = store.default_snapshots(end=session, n_sessions=window + 1)
+    snaps = snaps.filter(
+        pc.and_(
+            pc.is_in(snaps.column("underlying"), value_set=pa.array(names, pa.string())),
+            pc.greater(snaps.column("contracts"), 0),
+        )
+    )
+    keys = ["underlying", "trade_date"]
+    pairs = pl.from_arrow(snaps.select(keys))
+    got = pl.from_arrow(flows)
+    assert isinstance(pairs, pl.DataFrame) and isinstance(got, pl.DataFrame)
+    got = got.join(pairs, on=keys, how="semi")
+    miss = pairs.with_row_index("_i").join(got.select(keys), on=keys, how="anti")
+    if miss.filter(pl.col("trade_date") == session).height:
+        return None
+    parts = [got]
+    if miss.height:  # sessions before the run's windows: their snapshots read
+        rows = snaps.take(pa.array(miss.get_column("_i").to_numpy()))
+        h = FileBlocks(str(store.root), rows, {}).chain_block(
+            None, end=session, columns=_UNUSUAL_COLS
+        )
+        parts.append(daily_flow(h))
+    daily = pl.concat(parts, how="vertical_relaxed").sort(keys)
+    out = unusual_rows(daily, session, window=window, min_multiple=st.unusual_min_multiple,
+                       min_sessions=st.unusual_min_sessions,
+                       min_premium_usd=st.unusual_min_premium_usd)  # fmt: skip
+    return _by_underlying(out) if out.num_rows else pa.table({})
+
+
 def session_rows(histories: Sequence[pa.Table | None], session: dt.date) -> pa.Table | None:
     """The ``session`` chain rows of the windows' ``histories`` (each an underlying's
     :meth:`chainlens.store.Store.chain_history`), the net-delta scanner's chain columns cast
@@ -340,9 +444,6 @@ def session_rows(histories: Sequence[pa.Table | None], session: dt.date) -> pa.T
     columns do not concatenate (the scanner then reads the chain)."""
     import pyarrow.compute as pc
 
-    from chainlens import schema
-
-    canon = schema.SCHEMAS["chain"]
     cols = list(_ND_CHAIN_COLS)
     try:
         parts = []
@@ -353,8 +454,7 @@ def session_rows(histories: Sequence[pa.Table | None], session: dt.date) -> pa.T
             parts.append(
                 t.filter(pc.equal(t.column("trade_date"), pa.scalar(session, pa.date32())))
             )
-        t = pa.concat_tables(parts)
-        return pa.table({c: t.column(c).cast(canon.field(c).type) for c in cols})
+        return _canon(pa.concat_tables(parts), "chain", cols)
     except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError):
         return None
 
