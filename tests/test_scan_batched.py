@@ -532,7 +532,7 @@ def _unusual_from_window_blocks(
         for a, b in zip(edges, edges[1:], strict=False):  # a loop over blocks
             ws = windows[a:b]
             flows = unusual_block_flows(
-                [w.history for w in ws], pa.concat_tables([w.trades for w in ws]), d
+                names[a:b], [w.history for w in ws], [w.trades for w in ws], d
             )
             assert flows is not None
             blocks.append({"f": flows})

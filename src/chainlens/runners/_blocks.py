@@ -213,14 +213,15 @@ def _netdelta_parts(
         today = None
     histories = [w.history for w in windows]
     chain = session_rows(histories, task.session) if windows else None
+    names = [w.underlying for w in windows]
     try:
-        flows = unusual_block_flows(histories, today, task.session) if today is not None else None
+        flows = unusual_block_flows(names, histories, [w.trades for w in windows], task.session)
     except ChainlensError:
         flows = None
     if flows is not None:
         parts[UNUSUAL_FLOWS] = flows
     try:
-        rows, daily = netdelta_block(task, [w.underlying for w in windows], today, chain)
+        rows, daily = netdelta_block(task, names, today, chain)
     except ChainlensError:
         return False
     parts.update(netdelta_parts(rows, daily, task.session))

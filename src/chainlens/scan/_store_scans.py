@@ -348,40 +348,127 @@ def _canon(t: pa.Table, kind: str, cols: Sequence[str]) -> pa.Table:
 
 
 def unusual_block_flows(
-    histories: Sequence[pa.Table | None], trades: pa.Table | None, session: dt.date
+    names: Sequence[str],
+    histories: Sequence[pa.Table | None],
+    trades: Sequence[pa.Table | None],
+    session: dt.date,
 ) -> pa.Table | None:
     """The unusual scanner's daily flows of a run block: :func:`chainlens.scan.daily_flow`
     (per underlying and session: ``volume`` in contracts, ``premium_usd`` in USD, the
-    session's premium from its ``trades``) of the windows' chain ``histories`` (each an
-    underlying's :meth:`chainlens.store.Store.chain_history` up to ``session``) and the
-    session's ``trades`` of the block. A session's flow of an underlying reads only that
-    snapshot (and the session's trades), so these are the rows the scanner's own window
-    gives for those sessions (:func:`unusual_from_flows`). None when the inputs lack a
-    column or do not concatenate."""
-    from chainlens.scan._unusual import daily_flow
+    session's premium from its trades) of the windows of ``names``: their chain
+    ``histories`` (each the underlying's :meth:`chainlens.store.Store.chain_history` up to
+    ``session``) and ``trades`` (the session's). A session's flow of an underlying reads
+    only that snapshot (and the session's trades), so these are the rows the scanner's own
+    window gives for those sessions (:func:`unusual_from_flows`). None when a window lacks a
+    column, holds another underlying's rows, or the tables do not concatenate."""
+    import numpy as np
+    import pyarrow.compute as pc
 
     cols = list(_UNUSUAL_COLS)
     tcols = ["underlying", "trade_date", "price", "size", "multiplier"]
+
+    def mine(t: pa.Table, u: str, need: list[str]) -> bool:
+        if not set(need) <= set(t.column_names) or t.column("trade_date").null_count:
+            return False
+        c = t.column("underlying")
+        return c.null_count == 0 and bool(pc.all(pc.equal(c, u)).as_py() is not False)
+
     try:
-        hs = []
-        for h in histories:  # a loop over the block's windows
-            if h is None or not set(cols) <= set(h.column_names):
+        hs, ts, h_n, t_n = [], [], [], []
+        for u, h, t in zip(names, histories, trades, strict=True):  # a loop over windows
+            if h is None or not mine(h, u, cols):
                 return None
             hs.append(h.select(cols))
-        if not hs:
+            h_n.append(h.num_rows)
+            n = 0 if t is None else t.num_rows
+            if t is not None and n:
+                if not mine(t, u, tcols):
+                    return None
+                ts.append(t.select(tcols))
+            t_n.append(n)
+        if not hs or not sum(h_n):
             return None
         h = _canon(pa.concat_tables(hs), "chain", cols)
-        tr = None
-        if trades is not None and trades.num_rows:
-            if not set(tcols) <= set(trades.column_names):
-                return None
-            tr = _canon(trades, "trades", tcols)
-    except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError):
+        tr = _canon(pa.concat_tables(ts), "trades", tcols) if ts else None
+    except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError, ValueError):
         return None
+    seg = np.repeat(np.arange(len(h_n), dtype=np.int64), h_n)
+    t_seg = np.repeat(np.arange(len(t_n), dtype=np.int64), t_n)
+    keep = pc.less_equal(h.column("trade_date"), pa.scalar(session, pa.date32()))
+    keep_np = keep.to_numpy(zero_copy_only=False)
+    if not keep_np.all():
+        h, seg = h.filter(keep), seg[keep_np]
+        if not h.num_rows:
+            return None
+    return _flows(names, h, seg, tr, t_seg)
+
+
+def _flows(
+    names: Sequence[str], h: pa.Table, seg: Any, trades: pa.Table | None, t_seg: Any
+) -> pa.Table:
+    """:func:`chainlens.scan.daily_flow` of the chain rows ``h`` and the ``trades`` (the
+    canonical types; no null session) of the windows ``seg`` / ``t_seg`` (per row: its
+    window, the underlying ``names[seg]``) as segmented ``np.bincount`` sums in row order
+    per (window, session) (floats to 1e-12 relative of the Polars sums: the terms are of one
+    sign; the volumes exactly), sorted by underlying and session.
+
+    ``volume`` :math:`\\sum V` (contracts), ``premium_usd`` :math:`\\sum V \\cdot
+    \\text{mid} \\cdot m` (USD; mid where ``bid > 0`` and ``ask >= bid``, else the last sale,
+    a null price counting 0; a null volume or multiplier adds nothing), both null where no
+    volume is given; a session with trades of the underlying: :math:`\\sum p \\cdot q
+    \\cdot m` of its trades instead (a null operand adds nothing)."""
+    import numpy as np
     import pyarrow.compute as pc
 
-    h = h.filter(pc.less_equal(h.column("trade_date"), pa.scalar(session, pa.date32())))
-    return daily_flow(h, trades=tr).to_arrow()
+    def f64(t: pa.Table, col: str) -> tuple[np.ndarray, np.ndarray]:
+        c = t.column(col).cast(pa.float64())
+        return (pc.fill_null(c, 0.0).to_numpy(zero_copy_only=False),
+                pc.is_valid(c).to_numpy(zero_copy_only=False))  # fmt: skip
+
+    day = h.column("trade_date").cast(pa.int32()).to_numpy(zero_copy_only=False).astype(np.int64)
+    lo, span = int(day.min()), int(day.max() - day.min()) + 1
+    key = seg * span + (day - lo)  # (window, session): dense codes
+    size = len(names) * span
+    v, v_ok = f64(h, "volume")
+    bid, bid_ok = f64(h, "bid")
+    ask, ask_ok = f64(h, "ask")
+    last, _ = f64(h, "last")
+    m, m_ok = f64(h, "multiplier")
+    with np.errstate(invalid="ignore"):
+        quoted = bid_ok & ask_ok & (bid > 0) & (ask >= bid)
+    mid = np.where(quoted, (bid + ask) / 2, last)  # a null last: 0 (fill_null(0.0))
+    term = np.where(v_ok & m_ok, v * mid * m, 0.0)
+    rows = np.bincount(key, minlength=size) > 0
+    any_v = np.bincount(key, v_ok, minlength=size) > 0
+    volume = np.bincount(key, np.where(v_ok, v, 0.0), minlength=size)
+    premium = np.bincount(key, term, minlength=size)
+    any_p = any_v
+    if trades is not None and trades.num_rows:
+        t_day = trades.column("trade_date").cast(pa.int32()).to_numpy(zero_copy_only=False)
+        t_day = t_day.astype(np.int64) - lo
+        tk = t_seg * span + t_day
+        hit = (t_day >= 0) & (t_day < span)  # the chain's sessions only (the join)
+        hit[hit] = rows[tk[hit]]
+        p, p_ok = f64(trades, "price")
+        q, q_ok = f64(trades, "size")
+        tm, tm_ok = f64(trades, "multiplier")
+        tt = np.where(p_ok & q_ok & tm_ok, p * q * tm, 0.0)
+        tp = np.bincount(tk[hit], tt[hit], minlength=size)
+        traded = np.bincount(tk[hit], minlength=size) > 0
+        premium = np.where(traded, tp, premium)
+        any_p = any_v | traded
+    at = np.flatnonzero(rows)  # in (window, session) order
+    und = np.asarray(list(names), dtype=object)[at // span]
+    days = (lo + at % span).astype("datetime64[D]")
+    out = pa.table(
+        {
+            "underlying": pa.array(und, pa.string()),
+            "trade_date": pa.array(days, pa.date32()),
+            "volume": pa.array(volume[at], mask=~any_v[at]),
+            "premium_usd": pa.array(premium[at], mask=~any_p[at]),
+        }
+    )
+    return out.sort_by([("underlying", "ascending"), ("trade_date", "ascending")])
 
 
 def unusual_from_flows(
