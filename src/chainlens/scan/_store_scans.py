@@ -731,29 +731,34 @@ def _transactional_delta_day(trades: pa.Table, chain: pa.Table, day: dt.date) ->
     from chainlens.flow._side import BUY, SELL
     from chainlens.scan._netdelta import transactional_delta
 
-    t = trades.filter(pc.invert(pc.fill_null(trades.column("multileg"), False)))
-    if t.num_rows == 0 or t.column("symbol").null_count or t.column("multileg").null_count:
+    t = trades
+    if t.column("symbol").null_count or t.column("multileg").null_count:
+        return transactional_delta(trades, chain)
+    legs = t.column("multileg").to_numpy(zero_copy_only=False)
+    if legs.all():
         return transactional_delta(trades, chain)
     same_day = pc.equal(t.column("trade_date"), pa.scalar(day, pa.date32()))
     if same_day.null_count or not pc.all(same_day).as_py():
         return transactional_delta(trades, chain)
     enc = pc.dictionary_encode(t.column("symbol")).combine_chunks()
     code = enc.indices.to_numpy(zero_copy_only=False).astype(np.int64)
-    k = len(enc.dictionary)
-    first_row = np.full(k, t.num_rows, np.int64)
+    n_sym = len(enc.dictionary)
+    first_row = np.full(n_sym, t.num_rows, np.int64)
     np.minimum.at(first_row, code, np.arange(t.num_rows, dtype=np.int64))
-    head = t.take(pa.array(first_row))
+    head = t.select(["underlying", "expiry", "trade_date", "symbol"]).take(pa.array(first_row))
     for col in ("underlying", "expiry"):  # one value per symbol, or the reference
         same = pc.equal(t.column(col), head.column(col).take(pa.array(code)))
         if same.null_count or not pc.all(same).as_py():
             return transactional_delta(trades, chain)
+    # a contract traded in multi-leg packages only has no row (the reference drops them first)
+    single = np.bincount(code, ~legs, minlength=n_sym) > 0
     # the contract's delta: its last chain row of the session (the reference's keep="last")
     n_c = chain.num_rows
     rev = pa.array(np.arange(n_c - 1, -1, -1, dtype=np.int64))
     csym = chain.column("symbol").take(rev)
     cdel = chain.column("delta").cast(pa.float64()).take(rev)
     at = pc.index_in(enc.dictionary, value_set=csym)  # first in reverse = last row
-    got = pc.take(cdel, at) if n_c else pa.nulls(k, pa.float64())
+    got = pc.take(cdel, at) if n_c else pa.nulls(n_sym, pa.float64())
     delta_k = pc.fill_null(got, 0.0).to_numpy(zero_copy_only=False)
     dvalid_k = pc.is_valid(got).to_numpy(zero_copy_only=False)
 
@@ -763,17 +768,19 @@ def _transactional_delta_day(trades: pa.Table, chain: pa.Table, day: dt.date) ->
                 pc.is_valid(c).to_numpy(zero_copy_only=False))  # fmt: skip
 
     size, size_ok = f64("size")
+    size = np.where(legs, 0.0, size)  # a multi-leg leg adds nothing
     mult, mult_ok = f64("multiplier")
     side = pc.fill_null(t.column("side_code"), 0).to_numpy(zero_copy_only=False)
     s = np.where(side == BUY, 1.0, np.where(side == SELL, -1.0, 0.0))
-    ok = size_ok & mult_ok & dvalid_k[code]
+    ok = size_ok & mult_ok & dvalid_k[code] & ~legs
     term = np.where(ok, s * size * delta_k[code] * mult, 0.0)
-    out = pl.from_arrow(head.select(["underlying", "expiry", "trade_date", "symbol"]))
+    rows = np.flatnonzero(single)
+    out = pl.from_arrow(head.take(pa.array(rows)))
     assert isinstance(out, pl.DataFrame)
     return out.with_columns(
-        pl.Series("net_contracts", np.bincount(code, s * size, minlength=k)),
-        pl.Series("gross_contracts", np.bincount(code, size, minlength=k)),
-        pl.Series("delta_shares", np.bincount(code, term, minlength=k)),
+        pl.Series("net_contracts", np.bincount(code, s * size, minlength=n_sym)[rows]),
+        pl.Series("gross_contracts", np.bincount(code, size, minlength=n_sym)[rows]),
+        pl.Series("delta_shares", np.bincount(code, term, minlength=n_sym)[rows]),
     )
 
 
