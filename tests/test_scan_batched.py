@@ -608,3 +608,50 @@ def test_run_stores_unusual_from_block_flows(
             mp.setattr(_stored, "store_scan", spy)
             local.run_local(st, d, st.underlyings(d)[:3], workers=1)
         assert "unusual" in calls
+
+
+def test_block_hands_its_flow_tags_to_the_netdelta_step(
+    demo_store: tuple[Path, list[dt.date]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``analyze_underlyings(..., enriched=)`` gives each window's trades as
+    :func:`chainlens.flow.enrich_trades` tags them; a run block with a net-delta task hands
+    those to the scanner (no side classification of the session's trades) and its parts equal
+    those of :func:`netdelta_scan`; a block under other side rules classifies again."""
+    import dataclasses
+
+    from chainlens.flow import FlowConfig, enrich_trades
+    from chainlens.pipeline import PipelineConfig, analyze_underlyings
+    from chainlens.runners import _blocks
+    from chainlens.runners.local import iter_windows
+    from chainlens.scan import _store_scans
+    from chainlens.scan._store_scans import netdelta_scan, netdelta_task
+    from chainlens.scan._stored import netdelta_parts
+
+    root, days = demo_store
+    d = days[-1]
+    with Store(root, read_only=True) as st:
+        names = st.underlyings(d)
+        windows = list(iter_windows(st, d, names, PipelineConfig()))
+        task = netdelta_task(st, d)
+        ref = netdelta_parts(*netdelta_scan(st, d), d)
+    got: list[pa.Table | None] = []
+    analyze_underlyings(windows[:5], PipelineConfig(), enriched=got)
+    assert len(got) == 5
+    for w, e in zip(windows[:5], got, strict=True):
+        if w.trades.num_rows:
+            assert e is not None and e.equals(enrich_trades(w.trades, FlowConfig()))
+    calls: list[dt.date] = []  # the sessions the scanner classified itself
+    real = _store_scans._signed
+
+    def spy(t: pa.Table) -> pa.Table:
+        calls.extend(pc.unique(t.column("trade_date")).to_pylist())
+        return real(t)
+
+    monkeypatch.setattr(_store_scans, "_signed", spy)
+    out = _blocks.analyze_block(windows, PipelineConfig(), chunk_max=5, netdelta=task)
+    assert out.netdelta and calls and d not in calls  # past sessions: no stored part
+    for part, t in ref.items():
+        assert_same(t, out.parts[part], part)
+    other = PipelineConfig(flow=dataclasses.replace(FlowConfig(), buy_threshold=0.9))
+    assert not _blocks._default_sides(other, task)
+    assert _blocks._default_sides(PipelineConfig(flow=FlowConfig()), task)

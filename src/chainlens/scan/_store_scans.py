@@ -304,6 +304,10 @@ def netdelta_task(
     return NetDeltaTask(session, first, st.netdelta_min_increase, files, stored)
 
 
+#: The trade tags of :func:`chainlens.flow.enrich_trades` the net-delta scanner reads.
+_TAGS = ("side_code", "multileg")
+
+
 class _TodayTrades:
     """A :class:`chainlens.store.FileBlocks` whose session trades of the block are already
     in memory (the pipeline windows' trades: the same stored rows)."""
@@ -329,8 +333,10 @@ class _TodayTrades:
         if not self.names <= set(underlyings):  # the block's trades are those of its names
             t = t.filter(pc.is_in(t.column("underlying"), pa.array(list(underlyings), pa.string())))
         canon = schema.SCHEMAS["trades"]
-        t = t.select(list(columns))
-        return pa.table({c: t.column(c).cast(canon.field(c).type) for c in columns})
+        tags = [c for c in _TAGS if c in t.column_names]
+        t = t.select([*columns, *tags] if len(tags) == len(_TAGS) else list(columns))
+        out = {c: t.column(c).cast(canon.field(c).type) for c in columns}
+        return pa.table(out | {c: t.column(c) for c in t.column_names if c not in out})
 
 
 #: The key of a run block's parts holding its unusual-scanner daily flows
@@ -558,7 +564,9 @@ def netdelta_block(
 
     ``today``: the session's trades of ``names`` already read (every column of
     ``schema.TRADES``; each underlying's rows in the stored order; no other underlying's),
-    or None to read them. ``chain_today``: the session's chain rows of ``names`` already read
+    or None to read them; when they hold ``side_code`` and ``multileg`` (tagged by
+    :func:`chainlens.flow.enrich_trades` under the default side and multi-leg rules of
+    :class:`~chainlens.flow.FlowConfig`: the run block's flow step), those tags are used. ``chain_today``: the session's chain rows of ``names`` already read
     (the default snapshot of each, as :meth:`chainlens.store.Store.chain_block` gives it:
     the run's windows hold it), or None. With it, the window's sessions and names come from
     the task's catalog rows, and only the chain rows the scanner needs besides the session's
@@ -686,7 +694,8 @@ def _netdelta_block(
             continue
         names_d = pc.unique(tr.column("underlying"))
         traded.update(names_d.to_pylist())
-        td = _transactional_delta_day(_signed(tr), chain(listed, d, d), d)
+        signed = tr if set(_TAGS) <= set(tr.column_names) else _signed(tr)
+        td = _transactional_delta_day(signed, chain(listed, d, d), d)
         daily = _daily(td)
         dailies.append(daily)
         if d == session:
