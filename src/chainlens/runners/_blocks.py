@@ -179,8 +179,8 @@ def analyze_block(
             else:
                 failed.append(None)
                 results.append(r)
-        if sides is not None and got is not None:
-            sides.extend(got)
+        if sides is not None and got is not None:  # the two tags only (the rest is freed)
+            sides.extend(None if e is None else e.select(["side_code", "multileg"]) for e in got)
     parts = result_parts(results)
     nd_ok = False
     if netdelta is not None:
@@ -221,9 +221,9 @@ def _netdelta_parts(
     """Add the block's net-delta scanner parts to ``parts``; False (nothing added) on a
     scanner input problem. The scanner takes the session's trades and chain rows from the
     windows (the same stored rows) instead of reading them again, and the trades' side and
-    multi-leg tags from ``enriched`` (per window: its trades enriched by the block's flow
-    step under the default side rules, :func:`_default_sides`) where every window with
-    trades has them. The block's unusual-scanner
+    multi-leg tags from ``enriched`` (per window: the ``side_code`` and ``multileg`` columns
+    of its trades enriched by the block's flow step under the default side rules,
+    :func:`_default_sides`) where every window with trades has them. The block's unusual-scanner
     daily flows go to ``parts[UNUSUAL_FLOWS]`` too (not a stored part: the runner hands them
     to :func:`chainlens.scan._stored.scan_parts`), where the windows give them."""
     from chainlens.scan._store_scans import (
@@ -236,9 +236,17 @@ def _netdelta_parts(
 
     tables = [w.trades for w in windows]
     if enriched is not None and len(enriched) == len(windows):  # with their side tags
-        pairs = zip(windows, enriched, strict=True)
+        pairs = list(zip(windows, enriched, strict=True))
         if all(e is not None or not w.trades.num_rows for w, e in pairs):
-            tables = [e for e in enriched if e is not None] or tables
+            tagged = [
+                w.trades.append_column("side_code", e.column("side_code")).append_column(
+                    "multileg", e.column("multileg")
+                )
+                for w, e in pairs
+                if e is not None and e.num_rows == w.trades.num_rows
+            ]
+            if len(tagged) == sum(1 for _, e in pairs if e is not None):
+                tables = tagged or tables
     try:
         today = pa.concat_tables(tables) if windows else None
     except (pa.ArrowInvalid, pa.ArrowTypeError):  # mixed schemas: read the session's trades
