@@ -432,3 +432,226 @@ def test_pooled_runs_store_the_reference_netdelta_sim200(
         daily = daily.append_column("session", pa.array([d] * daily.num_rows, pa.date32()))
         assert_same(conform(DAILY_PART, daily), st.read_results(RESULTS_NAME, d, DAILY_PART),
                     DAILY_PART)  # fmt: skip
+
+
+# ------------------------------------------- net delta from the run windows' rows (issue 13)
+def _nd_window_blocks(root: Path, d: dt.date, cuts: list[int]) -> tuple[pa.Table, pa.Table]:
+    """:func:`netdelta_block` of blocks cut at ``cuts``, each handed the session's trades and
+    chain rows of the run's windows (:func:`chainlens.runners.local.iter_windows`), as
+    ``chainlens run``'s blocks do (:func:`chainlens.runners._blocks._netdelta_parts`)."""
+    from chainlens.pipeline import PipelineConfig
+    from chainlens.runners.local import iter_windows
+    from chainlens.scan._store_scans import netdelta_block, netdelta_task, session_rows
+
+    with Store(root, read_only=True) as st:
+        names = st.underlyings(d)
+        task = netdelta_task(st, d)
+        windows = list(iter_windows(st, d, names, PipelineConfig()))
+    rows, daily = [], []
+    edges = [0, *cuts, len(names)]
+    for a, b in zip(edges, edges[1:], strict=False):  # a loop over blocks
+        ws = windows[a:b]
+        chain = session_rows([w.history for w in ws], d)
+        assert chain is not None
+        today = pa.concat_tables([w.trades for w in ws])
+        r, dl = netdelta_block(task.restrict(names[a:b]), names[a:b], today, chain)
+        if r.num_rows:
+            rows.append(r)
+        daily.append(dl)
+    return pa.concat_tables(rows) if rows else pa.table({}), pa.concat_tables(daily)
+
+
+def _check_nd_window_blocks(root: Path, sessions: list[dt.date], cut_sets: list[list[int]]) -> int:
+    from chainlens.scan._store_scans import netdelta_scan
+
+    n = 0
+    for d in sessions:
+        with Store(root, read_only=True) as st:
+            ref_rows, ref_daily = netdelta_scan(st, d)
+            per_name = store_scan_per_underlying(st, "netdelta", d)
+        if per_name.num_rows:
+            assert_same(per_name, ref_rows, f"netdelta_scan {d}")
+        n += ref_rows.num_rows + ref_daily.num_rows
+        for cuts in cut_sets:
+            rows, daily = _nd_window_blocks(root, d, cuts)
+            what = f"{d} cuts={cuts} window rows"
+            if ref_rows.num_rows or rows.num_rows:
+                assert_same(ref_rows, rows, f"netdelta rows {what}")
+            assert_same(ref_daily, daily, f"daily part {what}")
+    return n
+
+
+def test_netdelta_window_blocks_equal_reference_demo(
+    demo_store: tuple[Path, list[dt.date]],
+) -> None:
+    """The blocks that take the session's chain rows and trades from the run's windows (the
+    window itself from the catalog) give the rows and daily part of :func:`netdelta_scan`
+    and the per-underlying reference, whatever the cuts."""
+    root, days = demo_store
+    assert _check_nd_window_blocks(root, days[-2:], [[], [1, 2, 7], list(range(1, 12))]) > 0
+
+
+def test_netdelta_window_blocks_equal_reference_staggered(
+    staggered_store: tuple[Path, list[dt.date]], tmp_path: Path
+) -> None:
+    """The same on the staggered market (names listed late, a gap, a name without trades:
+    its OI changes read from the files, OI-only snapshots merged), with and without the
+    stored daily parts of past sessions (the steady state of daily runs)."""
+    import shutil
+
+    from chainlens.results import RESULTS_NAME
+    from chainlens.scan._store_scans import DAILY_PART
+    from chainlens.scan._stored import scan_parts
+
+    src, days = staggered_store
+    assert _check_nd_window_blocks(src, days[1:], [[], [4, 5, 6, 7]]) > 0
+    root = tmp_path / "store"
+    shutil.copytree(src, root)
+    with Store(root) as st:
+        for d in days[:-1]:  # the daily runs before the last session
+            st.write_results(RESULTS_NAME, d, {DAILY_PART: scan_parts(st, d)[DAILY_PART]})
+    assert _check_nd_window_blocks(root, days[-1:], [[], [3, 5, 6]]) > 0
+
+
+# ------------------------------------------ unusual scanner from the run blocks' flows (issue 13)
+def _unusual_from_window_blocks(
+    root: Path, d: dt.date, cuts: list[int], n_sessions: int
+) -> pa.Table | None:
+    """:func:`unusual_from_flows` of the flows :func:`unusual_block_flows` gives for blocks
+    cut at ``cuts`` of the run's windows of ``n_sessions`` sessions."""
+    from chainlens.pipeline import PipelineConfig
+    from chainlens.runners._blocks import merge_blocks
+    from chainlens.runners.local import iter_windows
+    from chainlens.scan._store_scans import unusual_block_flows, unusual_from_flows
+
+    with Store(root, read_only=True) as st:
+        names = st.underlyings(d)
+        windows = list(iter_windows(st, d, names, PipelineConfig(n_sessions=n_sessions)))
+        blocks = []
+        edges = [0, *cuts, len(names)]
+        for a, b in zip(edges, edges[1:], strict=False):  # a loop over blocks
+            ws = windows[a:b]
+            flows = unusual_block_flows(
+                names[a:b], [w.history for w in ws], [w.trades for w in ws], d
+            )
+            assert flows is not None
+            blocks.append({"f": flows})
+        return unusual_from_flows(st, d, merge_blocks(blocks)["f"], settings=EVERY)
+
+
+@pytest.mark.parametrize("n_sessions", [2, 5])
+def test_unusual_from_block_flows_equal_reference(
+    demo_store: tuple[Path, list[dt.date]],
+    staggered_store: tuple[Path, list[dt.date]],
+    n_sessions: int,
+) -> None:
+    """The unusual scanner combined from the run blocks' daily flows (the sessions before the
+    runs' windows read from the chain) gives the rows of the per-underlying reference and of
+    :func:`store_scan`, on the demo and the staggered market, whatever the cuts."""
+    n = 0
+    for root, days, cut_sets in (
+        (*demo_store, [[], [1, 2, 7], list(range(1, 12))]),
+        (*staggered_store, [[], [4, 5, 6, 7]]),
+    ):
+        for d in days[1:]:
+            with Store(root, read_only=True) as st:
+                ref = store_scan_per_underlying(st, "unusual", d, settings=EVERY)
+                assert_same(ref, store_scan(st, "unusual", d, settings=EVERY), f"store_scan {d}")
+            n += ref.num_rows
+            for cuts in cut_sets:
+                got = _unusual_from_window_blocks(root, d, cuts, n_sessions)
+                assert got is not None
+                if ref.num_rows or got.num_rows:
+                    assert_same(ref, got, f"unusual {root.name} {d} cuts={cuts} n={n_sessions}")
+    assert n > 0
+
+
+def test_run_stores_unusual_from_block_flows(
+    demo_store: tuple[Path, list[dt.date]], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``chainlens run`` (several in-process blocks) stores the ``scan_unusual`` part of
+    ``scan_parts`` without scanning the store's session (it combines its blocks' flows), and
+    a run of some names only scans in the parent, as before."""
+    import shutil
+
+    from chainlens.results import RESULTS_NAME
+    from chainlens.runners import _blocks, local
+    from chainlens.scan import _stored
+    from chainlens.scan._stored import scan_parts
+
+    src, days = demo_store
+    root = tmp_path / "store"
+    shutil.copytree(src, root)
+    d = days[-1]
+    monkeypatch.setattr(local, "BLOCK_MAX", 5)
+    monkeypatch.setattr(_blocks, "BLOCK_MAX", 5)
+    with Store(root) as st:
+        ref = scan_parts(st, d)["scan_unusual"]
+
+        def boom(*a: object, **k: object) -> object:
+            raise AssertionError("the parent scanned the session")
+
+        with monkeypatch.context() as mp:
+            mp.setattr(_stored, "store_scan", boom)
+            out = local.run_local(st, d, workers=1)
+        assert out["failed"] == [] and ref.num_rows
+        assert "_unusual_flows" not in out["parts"]
+        assert_same(ref, st.read_results(RESULTS_NAME, d, "scan_unusual"), "scan_unusual")
+        calls: list[object] = []
+        real = _stored.store_scan
+
+        def spy(*a: object, **k: object) -> object:
+            calls.append(a[1])
+            return real(*a, **k)  # type: ignore[arg-type]
+
+        with monkeypatch.context() as mp:
+            mp.setattr(_stored, "store_scan", spy)
+            local.run_local(st, d, st.underlyings(d)[:3], workers=1)
+        assert "unusual" in calls
+
+
+def test_block_hands_its_flow_tags_to_the_netdelta_step(
+    demo_store: tuple[Path, list[dt.date]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``analyze_underlyings(..., enriched=)`` gives each window's trades as
+    :func:`chainlens.flow.enrich_trades` tags them; a run block with a net-delta task hands
+    those to the scanner (no side classification of the session's trades) and its parts equal
+    those of :func:`netdelta_scan`; a block under other side rules classifies again."""
+    import dataclasses
+
+    from chainlens.flow import FlowConfig, enrich_trades
+    from chainlens.pipeline import PipelineConfig, analyze_underlyings
+    from chainlens.runners import _blocks
+    from chainlens.runners.local import iter_windows
+    from chainlens.scan import _store_scans
+    from chainlens.scan._store_scans import netdelta_scan, netdelta_task
+    from chainlens.scan._stored import netdelta_parts
+
+    root, days = demo_store
+    d = days[-1]
+    with Store(root, read_only=True) as st:
+        names = st.underlyings(d)
+        windows = list(iter_windows(st, d, names, PipelineConfig()))
+        task = netdelta_task(st, d)
+        ref = netdelta_parts(*netdelta_scan(st, d), d)
+    got: list[pa.Table | None] = []
+    analyze_underlyings(windows[:5], PipelineConfig(), enriched=got)
+    assert len(got) == 5
+    for w, e in zip(windows[:5], got, strict=True):
+        if w.trades.num_rows:
+            assert e is not None and e.equals(enrich_trades(w.trades, FlowConfig()))
+    calls: list[dt.date] = []  # the sessions the scanner classified itself
+    real = _store_scans._signed
+
+    def spy(t: pa.Table) -> pa.Table:
+        calls.extend(pc.unique(t.column("trade_date")).to_pylist())
+        return real(t)
+
+    monkeypatch.setattr(_store_scans, "_signed", spy)
+    out = _blocks.analyze_block(windows, PipelineConfig(), chunk_max=5, netdelta=task)
+    assert out.netdelta and calls and d not in calls  # past sessions: no stored part
+    for part, t in ref.items():
+        assert_same(t, out.parts[part], part)
+    other = PipelineConfig(flow=dataclasses.replace(FlowConfig(), buy_threshold=0.9))
+    assert not _blocks._default_sides(other, task)
+    assert _blocks._default_sides(PipelineConfig(flow=FlowConfig()), task)

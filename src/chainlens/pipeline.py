@@ -1567,7 +1567,10 @@ def analyze_underlying(window: UnderlyingWindow, config: PipelineConfig) -> Unde
 
 
 def analyze_underlyings(
-    windows: Sequence[UnderlyingWindow], config: PipelineConfig
+    windows: Sequence[UnderlyingWindow],
+    config: PipelineConfig,
+    *,
+    enriched: list[pa.Table | None] | None = None,
 ) -> list[UnderlyingResult | ChainlensError]:
     """:func:`analyze_underlying` of several windows, the OI step batched. Pure: no I/O.
 
@@ -1577,6 +1580,10 @@ def analyze_underlyings(
         Inputs of distinct underlyings (:class:`UnderlyingWindow`).
     config
         :class:`PipelineConfig`.
+    enriched
+        A list to receive, per window in order, its trades as enriched by the flow step
+        (:func:`chainlens.flow.enrich_trades` under ``config.flow``; None: no trades, or the
+        window failed before): the run's net-delta scanner reuses their sides.
 
     Returns
     -------
@@ -1650,6 +1657,10 @@ def analyze_underlyings(
                 out[i] = exc
         ready = left
     t0 = _stage("flow_enrich", t0)
+    if enriched is not None:
+        enriched[:] = [None] * len(windows)
+        for i, p in ready:
+            enriched[i] = p.enriched
     by_session: dict[tuple[dt.date, OIConfig], list[tuple[int, _Prepared]]] = {}
     for i, p in ready:
         by_session.setdefault((p.window.session, p.ocfg), []).append((i, p))

@@ -96,12 +96,15 @@ def ranges_by_rows(rows: Sequence[int], budget: int, max_names: int) -> list[tup
 
 
 def analyze_chunk(
-    windows: Sequence[UnderlyingWindow], config: PipelineConfig
+    windows: Sequence[UnderlyingWindow],
+    config: PipelineConfig,
+    *,
+    enriched: list[pa.Table | None] | None = None,
 ) -> list[UnderlyingResult | str]:
     """:func:`~chainlens.pipeline.analyze_underlyings` over one chunk; a
     :class:`~chainlens.errors.ChainlensError` becomes ``"<underlying>: <message>"`` for that
-    underlying only (a bad underlying does not stop the session)."""
-    got = analyze_underlyings(list(windows), config)
+    underlying only (a bad underlying does not stop the session). ``enriched``: as there."""
+    got = analyze_underlyings(list(windows), config, enriched=enriched)
     return [
         f"{w.underlying}: {r.message}" if isinstance(r, ChainlensError) else r
         for w, r in zip(windows, got, strict=True)
@@ -167,17 +170,21 @@ def analyze_block(
     sizes = [window_rows(w) for w in windows]
     results: list[UnderlyingResult] = []
     failed: list[str | None] = []
+    sides: list[pa.Table | None] | None = [] if _default_sides(config, netdelta) else None
     for a, b in ranges_by_rows(sizes, chunk_rows, chunk_max):  # a loop over chunks
-        for r in analyze_chunk(windows[a:b], config):
+        got: list[pa.Table | None] | None = None if sides is None else []
+        for r in analyze_chunk(windows[a:b], config, enriched=got):
             if isinstance(r, str):
                 failed.append(r)
             else:
                 failed.append(None)
                 results.append(r)
+        if sides is not None and got is not None:  # the two tags only (the rest is freed)
+            sides.extend(None if e is None else e.select(["side_code", "multileg"]) for e in got)
     parts = result_parts(results)
     nd_ok = False
     if netdelta is not None:
-        nd_ok = _netdelta_parts(netdelta, windows, parts)
+        nd_ok = _netdelta_parts(netdelta, windows, parts, sides)
     if copy:
         parts = {k: own(t) for k, t in parts.items()}
     return BlockOut(
@@ -191,20 +198,70 @@ def analyze_block(
     )
 
 
+def _default_sides(config: PipelineConfig, netdelta: NetDeltaTask | None) -> bool:
+    """The block's flow step tags trades as the net-delta scanner does (its side and
+    multi-leg rules those of the default :class:`~chainlens.flow.FlowConfig`), and the block
+    has a net-delta step to hand them to."""
+    from chainlens.flow import FlowConfig
+
+    if netdelta is None:
+        return False
+    got, ref = config.flow or FlowConfig(), FlowConfig()
+    keys = ("side_method", "buy_threshold", "sell_threshold", "multileg_conditions",
+            "multileg_same_ts")  # fmt: skip
+    return all(getattr(got, k) == getattr(ref, k) for k in keys)
+
+
 def _netdelta_parts(
-    task: NetDeltaTask, windows: Sequence[UnderlyingWindow], parts: dict[str, pa.Table]
+    task: NetDeltaTask,
+    windows: Sequence[UnderlyingWindow],
+    parts: dict[str, pa.Table],
+    enriched: Sequence[pa.Table | None] | None = None,
 ) -> bool:
     """Add the block's net-delta scanner parts to ``parts``; False (nothing added) on a
-    scanner input problem."""
-    from chainlens.scan._store_scans import netdelta_block
+    scanner input problem. The scanner takes the session's trades and chain rows from the
+    windows (the same stored rows) instead of reading them again, and the trades' side and
+    multi-leg tags from ``enriched`` (per window: the ``side_code`` and ``multileg`` columns
+    of its trades enriched by the block's flow step under the default side rules,
+    :func:`_default_sides`) where every window with trades has them. The block's unusual-scanner
+    daily flows go to ``parts[UNUSUAL_FLOWS]`` too (not a stored part: the runner hands them
+    to :func:`chainlens.scan._stored.scan_parts`), where the windows give them."""
+    from chainlens.scan._store_scans import (
+        UNUSUAL_FLOWS,
+        netdelta_block,
+        session_rows,
+        unusual_block_flows,
+    )
     from chainlens.scan._stored import netdelta_parts
 
+    tables = [w.trades for w in windows]
+    if enriched is not None and len(enriched) == len(windows):  # with their side tags
+        pairs = list(zip(windows, enriched, strict=True))
+        if all(e is not None or not w.trades.num_rows for w, e in pairs):
+            tagged = [
+                w.trades.append_column("side_code", e.column("side_code")).append_column(
+                    "multileg", e.column("multileg")
+                )
+                for w, e in pairs
+                if e is not None and e.num_rows == w.trades.num_rows
+            ]
+            if len(tagged) == sum(1 for _, e in pairs if e is not None):
+                tables = tagged or tables
     try:
-        today = pa.concat_tables([w.trades for w in windows]) if windows else None
+        today = pa.concat_tables(tables) if windows else None
     except (pa.ArrowInvalid, pa.ArrowTypeError):  # mixed schemas: read the session's trades
         today = None
+    histories = [w.history for w in windows]
+    chain = session_rows(histories, task.session) if windows else None
+    names = [w.underlying for w in windows]
     try:
-        rows, daily = netdelta_block(task, [w.underlying for w in windows], today)
+        flows = unusual_block_flows(names, histories, [w.trades for w in windows], task.session)
+    except ChainlensError:
+        flows = None
+    if flows is not None:
+        parts[UNUSUAL_FLOWS] = flows
+    try:
+        rows, daily = netdelta_block(task, names, today, chain)
     except ChainlensError:
         return False
     parts.update(netdelta_parts(rows, daily, task.session))

@@ -458,6 +458,7 @@ def _run_one(
     )
     blocks, _rows = _block_ranges(store, d, us, cfg.n_sessions, nw)
     reader = _Reader(store, d, us, cfg)
+    from chainlens.scan._store_scans import UNUSUAL_FLOWS
     from chainlens.scan._stored import NETDELTA_PARTS, netdelta_run_task, scan_parts
 
     # the net-delta scanner per block, in the tasks (None: in the parent, after the pool)
@@ -527,7 +528,10 @@ def _run_one(
     if not nd_done:  # some block could not: the whole scanner in the parent
         for k in NETDELTA_PARTS:
             parts.pop(k, None)
-    parts.update(scan_parts(store, d, netdelta=not nd_done))  # issue 15: the scanner parts
+    flows = parts.pop(UNUSUAL_FLOWS, None)  # the blocks' unusual-scanner flows (not stored)
+    if not all(UNUSUAL_FLOWS in o.parts for o in outs):
+        flows = None
+    parts.update(scan_parts(store, d, netdelta=not nd_done, unusual_flows=flows))  # issue 15
     market = market_rollup(facts, session=d, sectors=sectors, macro=macro)
     store.write_session_results(d, parts, market)
     return RunSummary(

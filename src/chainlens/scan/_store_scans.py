@@ -304,6 +304,10 @@ def netdelta_task(
     return NetDeltaTask(session, first, st.netdelta_min_increase, files, stored)
 
 
+#: The trade tags of :func:`chainlens.flow.enrich_trades` the net-delta scanner reads.
+_TAGS = ("side_code", "multileg")
+
+
 class _TodayTrades:
     """A :class:`chainlens.store.FileBlocks` whose session trades of the block are already
     in memory (the pipeline windows' trades: the same stored rows)."""
@@ -329,12 +333,230 @@ class _TodayTrades:
         if not self.names <= set(underlyings):  # the block's trades are those of its names
             t = t.filter(pc.is_in(t.column("underlying"), pa.array(list(underlyings), pa.string())))
         canon = schema.SCHEMAS["trades"]
-        t = t.select(list(columns))
-        return pa.table({c: t.column(c).cast(canon.field(c).type) for c in columns})
+        tags = [c for c in _TAGS if c in t.column_names]
+        t = t.select([*columns, *tags] if len(tags) == len(_TAGS) else list(columns))
+        out = {c: t.column(c).cast(canon.field(c).type) for c in columns}
+        return pa.table(out | {c: t.column(c) for c in t.column_names if c not in out})
+
+
+#: The key of a run block's parts holding its unusual-scanner daily flows
+#: (:func:`unusual_block_flows`): never stored; ``chainlens run`` takes it out of the merged
+#: parts and hands it to :func:`chainlens.scan._stored.scan_parts` (``unusual_flows``).
+UNUSUAL_FLOWS = "_unusual_flows"
+
+
+def _canon(t: pa.Table, kind: str, cols: Sequence[str]) -> pa.Table:
+    """``cols`` of ``t`` cast to the stored ``kind`` schema's types."""
+    from chainlens import schema
+
+    canon = schema.SCHEMAS[kind]
+    return pa.table({c: t.column(c).cast(canon.field(c).type) for c in cols})
+
+
+def unusual_block_flows(
+    names: Sequence[str],
+    histories: Sequence[pa.Table | None],
+    trades: Sequence[pa.Table | None],
+    session: dt.date,
+) -> pa.Table | None:
+    """The unusual scanner's daily flows of a run block: :func:`chainlens.scan.daily_flow`
+    (per underlying and session: ``volume`` in contracts, ``premium_usd`` in USD, the
+    session's premium from its trades) of the windows of ``names``: their chain
+    ``histories`` (each the underlying's :meth:`chainlens.store.Store.chain_history` up to
+    ``session``) and ``trades`` (the session's). A session's flow of an underlying reads
+    only that snapshot (and the session's trades), so these are the rows the scanner's own
+    window gives for those sessions (:func:`unusual_from_flows`). None when a window lacks a
+    column, holds another underlying's rows, or the tables do not concatenate."""
+    import numpy as np
+    import pyarrow.compute as pc
+
+    cols = list(_UNUSUAL_COLS)
+    tcols = ["underlying", "trade_date", "price", "size", "multiplier"]
+
+    def mine(t: pa.Table, u: str, need: list[str]) -> bool:
+        if not set(need) <= set(t.column_names) or t.column("trade_date").null_count:
+            return False
+        c = t.column("underlying")
+        return c.null_count == 0 and bool(pc.all(pc.equal(c, u)).as_py() is not False)
+
+    try:
+        hs, ts, h_n, t_n = [], [], [], []
+        for u, h, t in zip(names, histories, trades, strict=True):  # a loop over windows
+            if h is None or not mine(h, u, cols):
+                return None
+            hs.append(h.select(cols))
+            h_n.append(h.num_rows)
+            n = 0 if t is None else t.num_rows
+            if t is not None and n:
+                if not mine(t, u, tcols):
+                    return None
+                ts.append(t.select(tcols))
+            t_n.append(n)
+        if not hs or not sum(h_n):
+            return None
+        h = _canon(pa.concat_tables(hs), "chain", cols)
+        tr = _canon(pa.concat_tables(ts), "trades", tcols) if ts else None
+    except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError, ValueError):
+        return None
+    seg = np.repeat(np.arange(len(h_n), dtype=np.int64), h_n)
+    t_seg = np.repeat(np.arange(len(t_n), dtype=np.int64), t_n)
+    keep = pc.less_equal(h.column("trade_date"), pa.scalar(session, pa.date32()))
+    keep_np = keep.to_numpy(zero_copy_only=False)
+    if not keep_np.all():
+        h, seg = h.filter(keep), seg[keep_np]
+        if not h.num_rows:
+            return None
+    return _flows(names, h, seg, tr, t_seg)
+
+
+def _flows(
+    names: Sequence[str], h: pa.Table, seg: Any, trades: pa.Table | None, t_seg: Any
+) -> pa.Table:
+    """:func:`chainlens.scan.daily_flow` of the chain rows ``h`` and the ``trades`` (the
+    canonical types; no null session) of the windows ``seg`` / ``t_seg`` (per row: its
+    window, the underlying ``names[seg]``) as segmented ``np.bincount`` sums in row order
+    per (window, session) (floats to 1e-12 relative of the Polars sums: the terms are of one
+    sign; the volumes exactly), sorted by underlying and session.
+
+    ``volume`` :math:`\\sum V` (contracts), ``premium_usd`` :math:`\\sum V \\cdot
+    \\text{mid} \\cdot m` (USD; mid where ``bid > 0`` and ``ask >= bid``, else the last sale,
+    a null price counting 0; a null volume or multiplier adds nothing), both null where no
+    volume is given; a session with trades of the underlying: :math:`\\sum p \\cdot q
+    \\cdot m` of its trades instead (a null operand adds nothing)."""
+    import numpy as np
+    import pyarrow.compute as pc
+
+    def f64(t: pa.Table, col: str) -> tuple[np.ndarray, np.ndarray]:
+        c = t.column(col).cast(pa.float64())
+        return (pc.fill_null(c, 0.0).to_numpy(zero_copy_only=False),
+                pc.is_valid(c).to_numpy(zero_copy_only=False))  # fmt: skip
+
+    day = h.column("trade_date").cast(pa.int32()).to_numpy(zero_copy_only=False).astype(np.int64)
+    lo, span = int(day.min()), int(day.max() - day.min()) + 1
+    key = seg * span + (day - lo)  # (window, session): dense codes
+    size = len(names) * span
+    v, v_ok = f64(h, "volume")
+    bid, bid_ok = f64(h, "bid")
+    ask, ask_ok = f64(h, "ask")
+    last, _ = f64(h, "last")
+    m, m_ok = f64(h, "multiplier")
+    with np.errstate(invalid="ignore"):
+        quoted = bid_ok & ask_ok & (bid > 0) & (ask >= bid)
+    mid = np.where(quoted, (bid + ask) / 2, last)  # a null last: 0 (fill_null(0.0))
+    term = np.where(v_ok & m_ok, v * mid * m, 0.0)
+    rows = np.bincount(key, minlength=size) > 0
+    any_v = np.bincount(key, v_ok, minlength=size) > 0
+    volume = np.bincount(key, np.where(v_ok, v, 0.0), minlength=size)
+    premium = np.bincount(key, term, minlength=size)
+    any_p = any_v
+    if trades is not None and trades.num_rows:
+        t_day = trades.column("trade_date").cast(pa.int32()).to_numpy(zero_copy_only=False)
+        t_day = t_day.astype(np.int64) - lo
+        tk = t_seg * span + t_day
+        hit = (t_day >= 0) & (t_day < span)  # the chain's sessions only (the join)
+        hit[hit] = rows[tk[hit]]
+        p, p_ok = f64(trades, "price")
+        q, q_ok = f64(trades, "size")
+        tm, tm_ok = f64(trades, "multiplier")
+        tt = np.where(p_ok & q_ok & tm_ok, p * q * tm, 0.0)
+        tp = np.bincount(tk[hit], tt[hit], minlength=size)
+        traded = np.bincount(tk[hit], minlength=size) > 0
+        premium = np.where(traded, tp, premium)
+        any_p = any_v | traded
+    at = np.flatnonzero(rows)  # in (window, session) order
+    und = np.asarray(list(names), dtype=object)[at // span]
+    days = (lo + at % span).astype("datetime64[D]")
+    out = pa.table(
+        {
+            "underlying": pa.array(und, pa.string()),
+            "trade_date": pa.array(days, pa.date32()),
+            "volume": pa.array(volume[at], mask=~any_v[at]),
+            "premium_usd": pa.array(premium[at], mask=~any_p[at]),
+        }
+    )
+    return out.sort_by([("underlying", "ascending"), ("trade_date", "ascending")])
+
+
+def unusual_from_flows(
+    store: Any,
+    session: dt.date,
+    flows: pa.Table,
+    *,
+    window: int = 20,
+    settings: ScanSettings | None = None,
+) -> pa.Table | None:
+    """:func:`store_scan` ``unusual`` from the daily flows of the run's blocks
+    (:func:`unusual_block_flows` of every underlying with a chain on ``session``): each
+    underlying's window (its last ``window + 1`` sessions, the catalog's default snapshots)
+    takes the flows of the sessions the blocks computed, and reads the chain of the others
+    only (the sessions before the run's own window). The same rows (floats to 1e-12
+    relative: the same sums); None when the flows lack an underlying's ``session`` (the
+    caller scans the store)."""
+    import pyarrow.compute as pc
+
+    from chainlens.scan._unusual import daily_flow, unusual_rows
+    from chainlens.store import FileBlocks
+
+    st = settings or ScanSettings()
+    names = store.underlyings(session)
+    if not names:
+        return pa.table({})
+    snaps = store.default_snapshots(end=session, n_sessions=window + 1)
+    snaps = snaps.filter(
+        pc.and_(
+            pc.is_in(snaps.column("underlying"), value_set=pa.array(names, pa.string())),
+            pc.greater(snaps.column("contracts"), 0),
+        )
+    )
+    keys = ["underlying", "trade_date"]
+    pairs = pl.from_arrow(snaps.select(keys))
+    got = pl.from_arrow(flows)
+    assert isinstance(pairs, pl.DataFrame) and isinstance(got, pl.DataFrame)
+    got = got.join(pairs, on=keys, how="semi")
+    miss = pairs.with_row_index("_i").join(got.select(keys), on=keys, how="anti")
+    if miss.filter(pl.col("trade_date") == session).height:
+        return None
+    parts = [got]
+    if miss.height:  # sessions before the run's windows: their snapshots read
+        rows = snaps.take(pa.array(miss.get_column("_i").to_numpy()))
+        h = FileBlocks(str(store.root), rows, {}).chain_block(
+            None, end=session, columns=_UNUSUAL_COLS
+        )
+        parts.append(daily_flow(h))
+    daily = pl.concat(parts, how="vertical_relaxed").sort(keys)
+    out = unusual_rows(daily, session, window=window, min_multiple=st.unusual_min_multiple,
+                       min_sessions=st.unusual_min_sessions,
+                       min_premium_usd=st.unusual_min_premium_usd)  # fmt: skip
+    return _by_underlying(out) if out.num_rows else pa.table({})
+
+
+def session_rows(histories: Sequence[pa.Table | None], session: dt.date) -> pa.Table | None:
+    """The ``session`` chain rows of the windows' ``histories`` (each an underlying's
+    :meth:`chainlens.store.Store.chain_history`), the net-delta scanner's chain columns cast
+    to the stored chain schema, in window order; None when a history lacks a column or the
+    columns do not concatenate (the scanner then reads the chain)."""
+    import pyarrow.compute as pc
+
+    cols = list(_ND_CHAIN_COLS)
+    try:
+        parts = []
+        for h in histories:  # a loop over the block's windows: their session rows
+            if h is None or not set(cols) <= set(h.column_names):
+                return None
+            t = h.select(cols)
+            parts.append(
+                t.filter(pc.equal(t.column("trade_date"), pa.scalar(session, pa.date32())))
+            )
+        return _canon(pa.concat_tables(parts), "chain", cols)
+    except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError):
+        return None
 
 
 def netdelta_block(
-    task: NetDeltaTask, names: Sequence[str], today: pa.Table | None = None
+    task: NetDeltaTask,
+    names: Sequence[str],
+    today: pa.Table | None = None,
+    chain_today: pa.Table | None = None,
 ) -> tuple[pa.Table, pa.Table]:
     """The rows of :func:`netdelta_scan` for the underlyings ``names`` (sorted, each with a
     chain on the session), and their rows of the session's daily part: the same kernel
@@ -342,12 +564,44 @@ def netdelta_block(
 
     ``today``: the session's trades of ``names`` already read (every column of
     ``schema.TRADES``; each underlying's rows in the stored order; no other underlying's),
-    or None to read them.
+    or None to read them; when they hold ``side_code`` and ``multileg`` (tagged by
+    :func:`chainlens.flow.enrich_trades` under the default side and multi-leg rules of
+    :class:`~chainlens.flow.FlowConfig`: the run block's flow step), those tags are used. ``chain_today``: the session's chain rows of ``names`` already read
+    (the default snapshot of each, as :meth:`chainlens.store.Store.chain_block` gives it:
+    the run's windows hold it), or None. With it, the window's sessions and names come from
+    the task's catalog rows, and only the chain rows the scanner needs besides the session's
+    (a past session without a stored daily part; an underlying without a trade in the
+    window) are read from the files.
     """
     reader = task.files if today is None else _TodayTrades(task.files, task.session, today, names)
+    present = None
+    if chain_today is not None:
+        present = _present(task.files.snaps, names, task.first, task.session)
     out, daily = _netdelta_block(reader, list(names), task.session, task.first,
-                                 task.min_increase, task.stored)  # fmt: skip
+                                 task.min_increase, task.stored, present=present,
+                                 chain_today=chain_today)  # fmt: skip
     return (_by_underlying(out) if out.num_rows else pa.table({})), daily
+
+
+def _present(snaps: pa.Table, names: Sequence[str], first: dt.date, session: dt.date) -> pa.Table:
+    """``(underlying, trade_date)`` of the default snapshots of ``names`` in ``[first,
+    session]`` holding a row (the catalog rows ``snaps``: the pairs
+    :meth:`chainlens.store.Store.chain_block` returns rows of), sorted."""
+    import pyarrow.compute as pc
+
+    days = snaps.column("trade_date")
+    keep = pc.and_(
+        pc.and_(
+            pc.greater_equal(days, pa.scalar(first, pa.date32())),
+            pc.less_equal(days, pa.scalar(session, pa.date32())),
+        ),
+        pc.and_(
+            pc.is_in(snaps.column("underlying"), value_set=pa.array(list(names), pa.string())),
+            pc.greater(snaps.column("contracts"), 0),
+        ),
+    )
+    t = snaps.filter(keep).select(["underlying", "trade_date"])
+    return t.sort_by([("underlying", "ascending"), ("trade_date", "ascending")])
 
 
 def _empty_daily() -> pa.Table:
@@ -377,26 +631,55 @@ def _netdelta_block(
     first: dt.date,
     min_increase: float,
     stored: dict[dt.date, pa.Table],
+    *,
+    present: pa.Table | None = None,
+    chain_today: pa.Table | None = None,
 ) -> tuple[pa.Table, pa.Table]:
     """:func:`chainlens.scan.scan_netdelta` of a block, and its rows of the session's daily
     part: the chain window once, then each session's trades of the block reduced to daily
     sums one session at a time (bounded memory), or the session's ``stored`` daily part;
-    underlyings without a trade in the window read their OI changes."""
+    underlyings without a trade in the window read their OI changes.
+
+    ``present`` (the ``(underlying, trade_date)`` pairs of the window's snapshots, sorted)
+    and ``chain_today`` (the session's chain rows of the block): the window is not read;
+    the chain rows of a session are read only where a session is computed from its trades
+    (not ``session``: ``chain_today``), and the window of the underlyings without a trade."""
     import pyarrow.compute as pc
 
-    from chainlens.scan._netdelta import _netdelta_rows, oi_delta, transactional_delta
+    from chainlens.scan._netdelta import _netdelta_rows, oi_delta
 
-    h = store.chain_block(block, end=session, start=first, columns=_ND_CHAIN_COLS)
-    if not h.num_rows:
+    h: pa.Table | None = None
+    if present is None or chain_today is None:
+        h = store.chain_block(block, end=session, start=first, columns=_ND_CHAIN_COLS)
+        present = h.select(["underlying", "trade_date"])
+    if not present.num_rows:
         return pa.table({}), _empty_daily()
-    days = h.column("trade_date")
+
+    def chain(names: pa.Array, lo: dt.date, hi: dt.date) -> pa.Table:
+        """The window's chain rows of ``names`` in ``[lo, hi]`` (as ``h`` holds them)."""
+        if h is not None:
+            days = h.column("trade_date")
+            keep = pc.and_(
+                pc.and_(
+                    pc.greater_equal(days, pa.scalar(lo, pa.date32())),
+                    pc.less_equal(days, pa.scalar(hi, pa.date32())),
+                ),
+                pc.is_in(h.column("underlying"), value_set=names),
+            )
+            return h.filter(keep)
+        if lo == hi == session and chain_today is not None:
+            return chain_today.filter(pc.is_in(chain_today.column("underlying"), value_set=names))
+        return store.chain_block(names.to_pylist(), end=hi, start=lo, columns=_ND_CHAIN_COLS)
+
+    days = present.column("trade_date")
     dailies: list[pl.DataFrame] = []
     today: list[pl.DataFrame] = []
     traded: set[str] = set()
     part = _empty_daily()
     for d in pc.unique(days).to_pylist():  # a loop over the window's sessions
-        hd = h.filter(pc.equal(days, pa.scalar(d, pa.date32())))
-        listed = pc.unique(hd.column("underlying"))  # the names whose window holds d
+        listed = pc.unique(  # the names whose window holds d
+            present.column("underlying").filter(pc.equal(days, pa.scalar(d, pa.date32())))
+        )
         if d in stored:
             got = stored[d].filter(pc.is_in(stored[d].column("underlying"), value_set=listed))
             traded.update(pc.unique(got.column("underlying")).to_pylist())
@@ -411,7 +694,8 @@ def _netdelta_block(
             continue
         names_d = pc.unique(tr.column("underlying"))
         traded.update(names_d.to_pylist())
-        td = transactional_delta(_signed(tr), hd)
+        signed = tr if set(_TAGS) <= set(tr.column_names) else _signed(tr)
+        td = _transactional_delta_day(signed, chain(listed, d, d), d)
         daily = _daily(td)
         dailies.append(daily)
         if d == session:
@@ -419,7 +703,7 @@ def _netdelta_block(
             part = _daily_part(daily, tr)
     quiet = [u for u in block if u not in traded]  # per underlying: no trade in the window
     if quiet:
-        hq = h.filter(pc.is_in(h.column("underlying"), pa.array(quiet, pa.string())))
+        hq = chain(pa.array(quiet, pa.string()), first, session)
         td = oi_delta(hq).filter(
             (pl.col("trade_date") >= first) & (pl.col("trade_date") <= session)
         )
@@ -437,14 +721,92 @@ def _netdelta_block(
     return _netdelta_rows(daily, td_today, session, min_increase=min_increase), part
 
 
+def _transactional_delta_day(trades: pa.Table, chain: pa.Table, day: dt.date) -> pl.DataFrame:
+    """:func:`chainlens.scan._netdelta.transactional_delta` of the session ``day``'s signed
+    trades (``_signed``) and that session's chain rows: the same rows (in another order),
+    the sums per contract as ``np.bincount`` over the contract's trades in row order (floats
+    to 1e-12 relative of the Polars sums; the integer sums exactly).
+
+    :math:`\\Delta_{shares} = \\sum s \\cdot q \\cdot \\delta \\cdot m` per (underlying,
+    expiry, session, symbol) in shares, :math:`s = +1` customer buy, :math:`-1` sell, 0
+    otherwise; multi-leg legs excluded; ``net_contracts`` :math:`\\sum s q` and
+    ``gross_contracts`` :math:`\\sum q` (contracts); :math:`\\delta` the vendor delta of the
+    contract's last chain row of the session; a null operand adds nothing (the Polars sum
+    skips nulls), a NaN one makes the sum NaN. Falls back to ``transactional_delta`` where a
+    symbol is null, names two underlyings or expiries, or a trade is of another session."""
+    import numpy as np
+    import pyarrow.compute as pc
+
+    from chainlens.flow._side import BUY, SELL
+    from chainlens.scan._netdelta import transactional_delta
+
+    t = trades
+    if t.column("symbol").null_count or t.column("multileg").null_count:
+        return transactional_delta(trades, chain)
+    legs = t.column("multileg").to_numpy(zero_copy_only=False)
+    if legs.all():
+        return transactional_delta(trades, chain)
+    same_day = pc.equal(t.column("trade_date"), pa.scalar(day, pa.date32()))
+    if same_day.null_count or not pc.all(same_day).as_py():
+        return transactional_delta(trades, chain)
+    enc = pc.dictionary_encode(t.column("symbol")).combine_chunks()
+    code = enc.indices.to_numpy(zero_copy_only=False).astype(np.int64)
+    n_sym = len(enc.dictionary)
+    first_row = np.full(n_sym, t.num_rows, np.int64)
+    np.minimum.at(first_row, code, np.arange(t.num_rows, dtype=np.int64))
+    head = t.select(["underlying", "expiry", "trade_date", "symbol"]).take(pa.array(first_row))
+    for col in ("underlying", "expiry"):  # one value per symbol, or the reference
+        same = pc.equal(t.column(col), head.column(col).take(pa.array(code)))
+        if same.null_count or not pc.all(same).as_py():
+            return transactional_delta(trades, chain)
+    # a contract traded in multi-leg packages only has no row (the reference drops them first)
+    single = np.bincount(code, ~legs, minlength=n_sym) > 0
+    # the contract's delta: its last chain row of the session (the reference's keep="last")
+    n_c = chain.num_rows
+    rev = pa.array(np.arange(n_c - 1, -1, -1, dtype=np.int64))
+    csym = chain.column("symbol").take(rev)
+    cdel = chain.column("delta").cast(pa.float64()).take(rev)
+    at = pc.index_in(enc.dictionary, value_set=csym)  # first in reverse = last row
+    got = pc.take(cdel, at) if n_c else pa.nulls(n_sym, pa.float64())
+    delta_k = pc.fill_null(got, 0.0).to_numpy(zero_copy_only=False)
+    dvalid_k = pc.is_valid(got).to_numpy(zero_copy_only=False)
+
+    def f64(col: str) -> tuple[np.ndarray, np.ndarray]:
+        c = t.column(col).cast(pa.float64())
+        return (pc.fill_null(c, 0.0).to_numpy(zero_copy_only=False),
+                pc.is_valid(c).to_numpy(zero_copy_only=False))  # fmt: skip
+
+    size, size_ok = f64("size")
+    size = np.where(legs, 0.0, size)  # a multi-leg leg adds nothing
+    mult, mult_ok = f64("multiplier")
+    side = pc.fill_null(t.column("side_code"), 0).to_numpy(zero_copy_only=False)
+    s = np.where(side == BUY, 1.0, np.where(side == SELL, -1.0, 0.0))
+    ok = size_ok & mult_ok & dvalid_k[code] & ~legs
+    term = np.where(ok, s * size * delta_k[code] * mult, 0.0)
+    rows = np.flatnonzero(single)
+    out = pl.from_arrow(head.take(pa.array(rows)))
+    assert isinstance(out, pl.DataFrame)
+    return out.with_columns(
+        pl.Series("net_contracts", np.bincount(code, s * size, minlength=n_sym)[rows]),
+        pl.Series("gross_contracts", np.bincount(code, size, minlength=n_sym)[rows]),
+        pl.Series("delta_shares", np.bincount(code, term, minlength=n_sym)[rows]),
+    )
+
+
 def _daily_part(daily: pl.DataFrame, trades: pa.Table) -> pa.Table:
     """The session's ``scan_netdelta_daily`` rows: the daily sums, ``trades`` (the
     underlying's trades of the session, all of them) on every row, and a row with a null
     expiry for an underlying that traded but has no sum (only multi-leg trades): it still
     reads trades, not OI changes, in a later window."""
-    t = pl.from_arrow(trades.select(["underlying"]))
-    assert isinstance(t, pl.DataFrame)
-    n = t.group_by("underlying").agg(pl.len().cast(pl.Int64).alias("trades"))
+    import pyarrow.compute as pc
+
+    vc = pc.value_counts(trades.column("underlying"))  # per underlying: its trades
+    n = pl.DataFrame(
+        {
+            "underlying": pl.Series(vc.field("values").to_pylist(), dtype=pl.String),
+            "trades": pl.Series(vc.field("counts").to_numpy(), dtype=pl.Int64),
+        }
+    )
     rows = daily.select("underlying", "expiry", pl.col("delta_shares").cast(pl.Float64))
     marks = n.join(rows.select("underlying").unique(), on="underlying", how="anti").select(
         "underlying", pl.lit(None, pl.Date).alias("expiry"),

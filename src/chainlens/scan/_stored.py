@@ -28,6 +28,7 @@ from chainlens.scan._store_scans import (
     netdelta_scan,
     netdelta_task,
     store_scan,
+    unusual_from_flows,
 )
 
 __all__ = [
@@ -93,7 +94,12 @@ def netdelta_run_task(
 
 
 def scan_parts(
-    store: Any, session: dt.date, settings: ScanSettings | None = None, *, netdelta: bool = True
+    store: Any,
+    session: dt.date,
+    settings: ScanSettings | None = None,
+    *,
+    netdelta: bool = True,
+    unusual_flows: pa.Table | None = None,
 ) -> dict[str, pa.Table]:
     """The ``scan_unusual``, ``scan_netdelta`` and ``scan_netdelta_daily`` parts of ``session``
     (a part with no row is left out, as the pipeline leaves out an empty part).
@@ -113,6 +119,12 @@ def scan_parts(
     netdelta
         False: leave the net-delta parts out (``chainlens run`` built them in its pool tasks,
         :func:`netdelta_parts` of each block).
+    unusual_flows
+        The daily flows ``chainlens run``'s blocks computed
+        (:func:`~chainlens.scan._store_scans.unusual_block_flows` of every underlying with a
+        chain on ``session``): the unusual scanner reads only the chain of the sessions
+        before them (:func:`~chainlens.scan._store_scans.unusual_from_flows`, the same rows);
+        None scans the store.
 
     Returns
     -------
@@ -132,7 +144,10 @@ def scan_parts(
                 if netdelta:
                     out.update(netdelta_parts(*netdelta_scan(store, session, settings=st), session))
                 continue
-            t = store_scan(store, kind, session, settings=every)
+            got = None
+            if unusual_flows is not None:
+                got = unusual_from_flows(store, session, unusual_flows, settings=every)
+            t = store_scan(store, kind, session, settings=every) if got is None else got
         except ChainlensError as exc:  # a scanner's input problem never fails the run
             _log.warning("chainlens run %s: scanner %s not stored: %s", session, kind, exc)
             continue

@@ -11,7 +11,7 @@ import pyarrow.compute as pc
 
 from chainlens.oi._pcr import quote_frame
 
-__all__ = ["daily_flow", "scan_unusual"]
+__all__ = ["daily_flow", "scan_unusual", "unusual_rows"]
 
 
 def daily_flow(history: pa.Table, *, trades: pa.Table | None = None) -> pl.DataFrame:
@@ -90,8 +90,25 @@ def scan_unusual(
     :math:`M_\\$ = P_D / \\overline{P}_{D-w..D-1}`, :math:`M_V = V_D / \\overline{V}_{D-w..D-1}`.
     """
     h = history.filter(pc.less_equal(history.column("trade_date"), pa.scalar(session, pa.date32())))
-    d = daily_flow(h, trades=trades)
-    d = d.with_columns(
+    return unusual_rows(daily_flow(h, trades=trades), session, window=window,
+                        min_multiple=min_multiple, min_sessions=min_sessions,
+                        min_premium_usd=min_premium_usd)  # fmt: skip
+
+
+def unusual_rows(
+    daily: pl.DataFrame,
+    session: dt.date,
+    *,
+    window: int = 20,
+    min_multiple: float = 3.0,
+    min_sessions: int = 3,
+    min_premium_usd: float = 0.0,
+) -> pa.Table:
+    """:func:`scan_unusual` from the daily flows ``daily`` (rows of :func:`daily_flow`: per
+    underlying and session, ``volume`` in contracts and ``premium_usd`` in USD, sorted by
+    underlying and session; each underlying's sessions those of its rolling window and
+    ``session``); parameters and returned rows as there."""
+    d = daily.with_columns(
         pl.col("volume").shift(1).rolling_mean(window, min_samples=1).over("underlying").alias("avg_volume"),
         pl.col("premium_usd").shift(1).rolling_mean(window, min_samples=1).over("underlying").alias("avg_premium_usd"),
         pl.col("volume").is_not_null().cast(pl.Int64).shift(1).rolling_sum(window, min_samples=1)
