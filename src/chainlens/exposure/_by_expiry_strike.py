@@ -38,6 +38,35 @@ __all__ = ["by_strike_expiry", "by_strike_expiry_many", "profile_by_expiry"]
 _INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)
 
 
+def _node_sums(
+    g: Groups,
+    is_call: BoolArray,
+    oi: Float64Array,
+    volume: Float64Array,
+    ex: ContractExposures,
+    ex_short_all: ContractExposures,
+) -> dict[str, np.ndarray]:
+    """The summed columns of :func:`by_strike_expiry` over the nodes of ``g`` (OI and volume
+    per side as int64 contracts; exposures under the run's model and under ``short_all``)."""
+    put = ~is_call
+    return {
+        "call_oi": group_sum(g, oi, is_call).astype(np.int64),
+        "put_oi": group_sum(g, oi, put).astype(np.int64),
+        "call_volume": group_sum(g, volume, is_call).astype(np.int64),
+        "put_volume": group_sum(g, volume, put).astype(np.int64),
+        "gex_usd_per_1pct": group_sum(g, ex.gex_usd_per_1pct),
+        "call_gex_usd_per_1pct": group_sum(g, ex.gex_usd_per_1pct, is_call),
+        "put_gex_usd_per_1pct": group_sum(g, ex.gex_usd_per_1pct, put),
+        "dex_shares": group_sum(g, ex.dex_shares),
+        "vanna_usd_per_vol_pt": group_sum(g, ex.vanna_usd_per_vol_pt),
+        "charm_shares_per_day": group_sum(g, ex.charm_shares_per_day),
+        "gex_short_all_usd_per_1pct": group_sum(g, ex_short_all.gex_usd_per_1pct),
+        "dex_short_all_shares": group_sum(g, ex_short_all.dex_shares),
+        "vanna_short_all_usd_per_vol_pt": group_sum(g, ex_short_all.vanna_usd_per_vol_pt),
+        "charm_short_all_shares_per_day": group_sum(g, ex_short_all.charm_shares_per_day),
+    }
+
+
 def by_strike_expiry(
     expiry: np.ndarray,
     K: Float64Array,
@@ -94,24 +123,10 @@ def by_strike_expiry(
     # one integer key per (expiry, strike): dense factorisation, no per-row loop
     g = group_by(ge.codes * np.int64(gk.n) + gk.codes)
     e_code, k_code = np.divmod(g.keys, np.int64(gk.n))
-    put = ~is_call
     out: dict[str, np.ndarray] = {
         "expiry": ge.keys[e_code].astype("datetime64[D]"),
         "strike": gk.keys[k_code].astype(np.float64),
-        "call_oi": group_sum(g, oi, is_call).astype(np.int64),
-        "put_oi": group_sum(g, oi, put).astype(np.int64),
-        "call_volume": group_sum(g, volume, is_call).astype(np.int64),
-        "put_volume": group_sum(g, volume, put).astype(np.int64),
-        "gex_usd_per_1pct": group_sum(g, ex.gex_usd_per_1pct),
-        "call_gex_usd_per_1pct": group_sum(g, ex.gex_usd_per_1pct, is_call),
-        "put_gex_usd_per_1pct": group_sum(g, ex.gex_usd_per_1pct, put),
-        "dex_shares": group_sum(g, ex.dex_shares),
-        "vanna_usd_per_vol_pt": group_sum(g, ex.vanna_usd_per_vol_pt),
-        "charm_shares_per_day": group_sum(g, ex.charm_shares_per_day),
-        "gex_short_all_usd_per_1pct": group_sum(g, ex_short_all.gex_usd_per_1pct),
-        "dex_short_all_shares": group_sum(g, ex_short_all.dex_shares),
-        "vanna_short_all_usd_per_vol_pt": group_sum(g, ex_short_all.vanna_usd_per_vol_pt),
-        "charm_short_all_shares_per_day": group_sum(g, ex_short_all.charm_shares_per_day),
+        **_node_sums(g, is_call, oi, volume, ex, ex_short_all),
     }
     return out
 
@@ -197,23 +212,9 @@ def by_strike_expiry_many(
     codes = np.empty(order.size, dtype=np.int64)
     codes[order] = np.cumsum(new) - 1
     g = Groups(ks[new], codes)
-    put = ~is_call
     out: dict[str, np.ndarray] = {
         "expiry": es[new].astype("datetime64[D]"),
         "strike": ks[new],
-        "call_oi": group_sum(g, oi, is_call).astype(np.int64),
-        "put_oi": group_sum(g, oi, put).astype(np.int64),
-        "call_volume": group_sum(g, volume, is_call).astype(np.int64),
-        "put_volume": group_sum(g, volume, put).astype(np.int64),
-        "gex_usd_per_1pct": group_sum(g, ex.gex_usd_per_1pct),
-        "call_gex_usd_per_1pct": group_sum(g, ex.gex_usd_per_1pct, is_call),
-        "put_gex_usd_per_1pct": group_sum(g, ex.gex_usd_per_1pct, put),
-        "dex_shares": group_sum(g, ex.dex_shares),
-        "vanna_usd_per_vol_pt": group_sum(g, ex.vanna_usd_per_vol_pt),
-        "charm_shares_per_day": group_sum(g, ex.charm_shares_per_day),
-        "gex_short_all_usd_per_1pct": group_sum(g, ex_short_all.gex_usd_per_1pct),
-        "dex_short_all_shares": group_sum(g, ex_short_all.dex_shares),
-        "vanna_short_all_usd_per_vol_pt": group_sum(g, ex_short_all.vanna_usd_per_vol_pt),
-        "charm_short_all_shares_per_day": group_sum(g, ex_short_all.charm_shares_per_day),
+        **_node_sums(g, is_call, oi, volume, ex, ex_short_all),
     }
     return out, np.searchsorted(ss[new], np.arange(n_seg + 1))

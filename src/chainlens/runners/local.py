@@ -27,7 +27,7 @@ from collections import deque
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pyarrow as pa
@@ -49,6 +49,9 @@ from chainlens.runners._blocks import (
 )
 from chainlens.runners.base import ProgressFn, RunSummary
 from chainlens.store import Store, read_partition
+
+if TYPE_CHECKING:
+    from chainlens.scan._store_scans import NetDeltaTask
 
 __all__ = [
     "MARKET_RESULTS",
@@ -332,7 +335,7 @@ def _read_block(
     config: PipelineConfig,
     chunk_rows: int,
     chunk_max: int,
-    netdelta: Any = None,
+    netdelta: NetDeltaTask | None = None,
 ) -> BlockOut:
     """One pool task: read a block's windows from the stored files (one read per file), then
     :func:`~chainlens.runners._blocks.analyze_block` them (the parts are built here, in the
@@ -464,7 +467,7 @@ def _run_one(
     # the net-delta scanner per block, in the tasks (None: in the parent, after the pool)
     nd = netdelta_run_task(store, d, us)
 
-    def nd_of(names: list[str]) -> Any:
+    def nd_of(names: list[str]) -> NetDeltaTask | None:
         return None if nd is None else nd.restrict(names)
 
     outs: list[BlockOut] = []

@@ -72,6 +72,22 @@ def term_structure(
     }
 
 
+def _side_ivs(
+    inv: np.ndarray, n: int, ok: BoolArray, is_call: BoolArray, sigma: Float64Array
+) -> dict[str, pa.Array]:
+    """``call_iv`` and ``put_iv`` of the ``n`` nodes (``inv``: each row's node): the mean of
+    the side's usable IVs (``ok``) summed in row order (``np.bincount``), null where none."""
+    cols = {}
+    for name, side in (("call_iv", is_call), ("put_iv", ~is_call)):
+        m = ok & side
+        sm = np.bincount(inv, weights=np.where(m, sigma, 0.0), minlength=n)
+        c = np.bincount(inv, weights=m.astype(np.float64), minlength=n)
+        cols[name] = pa.array(
+            np.where(c > 0, sm / np.where(c > 0, c, 1.0), np.nan), from_pandas=True
+        )
+    return cols
+
+
 def smile_table(
     expiry: np.ndarray, strike: Float64Array, is_call: BoolArray, sigma: Float64Array
 ) -> pa.Table:
@@ -90,15 +106,7 @@ def smile_table(
     inv = np.empty(order.size, dtype=np.int64)
     inv[order] = np.cumsum(new) - 1
     nodes = (es[new], ks[new])
-    n = nodes[0].size
-    cols = {}
-    for name, side in (("call_iv", is_call), ("put_iv", ~is_call)):
-        m = ok & side
-        s = np.bincount(inv, weights=np.where(m, sigma, 0.0), minlength=n)
-        c = np.bincount(inv, weights=m.astype(np.float64), minlength=n)
-        cols[name] = pa.array(
-            np.where(c > 0, s / np.where(c > 0, c, 1.0), np.nan), from_pandas=True
-        )
+    cols = _side_ivs(inv, nodes[0].size, ok, is_call, sigma)
     return pa.table(
         {
             "expiry": pa.array(nodes[0].astype("datetime64[D]"), pa.date32()),
@@ -132,14 +140,7 @@ def smile_table_many(
     inv = np.empty(order.size, dtype=np.int64)
     inv[order] = np.cumsum(new) - 1
     n = int(new.sum())
-    cols = {}
-    for name, side in (("call_iv", is_call), ("put_iv", ~is_call)):
-        m = ok & side
-        sm = np.bincount(inv, weights=np.where(m, sigma, 0.0), minlength=n)
-        c = np.bincount(inv, weights=m.astype(np.float64), minlength=n)
-        cols[name] = pa.array(
-            np.where(c > 0, sm / np.where(c > 0, c, 1.0), np.nan), from_pandas=True
-        )
+    cols = _side_ivs(inv, n, ok, is_call, sigma)
     t = pa.table(
         {
             "expiry": pa.array(es[new].astype("datetime64[D]"), pa.date32()),
