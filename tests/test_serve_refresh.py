@@ -82,6 +82,14 @@ def test_a_run_while_serving_shows_new_and_replaced_results(tmp_path: Path) -> N
         tickers = {r["underlying"] for r in ov["table"]["rows"]}
         assert code == 200 and len(tickers) > 2
         assert _get(f"{base}/")[0] == 200 and _get(f"{base}/status")[0] == 200
+        # the server measures "What Worked Yesterday" in the background from start-up, opening
+        # the store per call: it is idle (holds nothing) once that is done
+        for _ in range(600):  # bounded wait: ~120 s
+            if not _get(f"{base}/api/v1/daily")[1].get("pending"):
+                break
+            time.sleep(0.2)
+        else:
+            pytest.fail("the server still measures What Worked Yesterday after 120 s")
 
         # 1. a new session, run while the server is up: the run is not blocked by the server
         from chainlens.store import Store
