@@ -190,7 +190,8 @@ def test_local_runner_implements_the_runner_protocol(tiny_store) -> None:  # typ
         plain = run_local(st, d, ["TST"], workers=1)
     assert isinstance(s, RunSummary) and s.underlyings == 1
     pinned = {"session", "underlyings", "failed", "parts", "workers", "elapsed_s"}
-    assert set(plain) == pinned  # run_local's dict: the pinned `chainlens run --json` keys
+    # run_local's dict: the pinned `chainlens run --json` keys, plus the added key
+    assert set(plain) == pinned | {"kept_underlyings"}
     assert pinned <= set(s.to_json()) and s.parts == plain["parts"]
 
 

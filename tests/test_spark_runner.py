@@ -164,6 +164,12 @@ def test_backfill_then_one_session_equal_the_local_runner(
         one = run_spark(st, [days[-1]], spark=spark)
     assert one[0]["parts"] == got[-1]["parts"]
     assert_same_results(local, s, days)
+    with Store(s) as st:  # a rerun over two names keeps every other name's results
+        names = st.underlyings(days[-1])
+        some = run_spark(st, [days[-1]], [names[-1], names[0]], spark=spark)
+    assert some[0]["underlyings"] == 2 and some[0]["kept_underlyings"] == len(names) - 2
+    assert some[0]["parts"] == got[-1]["parts"]
+    assert_same_results(local, s, days)
 
 
 def test_a_killed_task_is_retried_and_an_outsized_group_runs_alone(

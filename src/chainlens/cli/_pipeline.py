@@ -151,6 +151,12 @@ def register(app: typer.Typer) -> None:
             + ", ".join(f"{k}={v}" for k, v in out["parts"].items()),
             highlight=False,
         )
+        if out.get("kept_underlyings"):
+            console.print(
+                f"kept the stored results of {out['kept_underlyings']} other underlyings of "
+                f"{out['session']}; the market rollup covers all of them",
+                highlight=False,
+            )
         for msg in out["failed"]:
             console.print(f"[yellow]skipped[/] {esc(msg)}", highlight=False)
 

@@ -22,9 +22,9 @@ from typing import Any, Protocol, runtime_checkable
 
 import pyarrow as pa
 
-from chainlens.results import ResultSchemaError, conform, docs_to_table
+from chainlens.results import MarketFacts, ResultSchemaError, conform, docs_to_table
 
-__all__ = ["ProgressFn", "RunSummary", "Runner", "result_parts"]
+__all__ = ["ProgressFn", "RunSummary", "Runner", "result_parts", "with_other_results"]
 
 #: ``progress(done, total, label)`` after each unit of work (an underlying, or a group).
 ProgressFn = Callable[[int, int, str], None]
@@ -155,3 +155,38 @@ def _conform_run(name: str, rs: Sequence[Any], tables: Sequence[pa.Table]) -> pa
                     hint=exc.hint,
                 ) from None
         raise
+
+
+def with_other_results(
+    store: Any, session: dt.date, names: Sequence[str], parts: dict[str, pa.Table]
+) -> tuple[dict[str, pa.Table], list[MarketFacts]]:
+    """A run over some underlyings (``names``) of ``session``: its ``parts`` merged with the
+    stored results of the session's other underlyings, and those underlyings' market facts.
+
+    Each per-underlying part keeps the stored rows of every other name and takes this run's
+    rows for ``names``; the scanner parts are this run's (they scan the whole store). The
+    market rollup is then that of every stored name, as a whole-session run gives it: a run
+    of ``chainlens run -u AAPL`` after a whole-session run changes AAPL's rows only. Nothing
+    is merged when the session has no stored results.
+    """
+    import json
+
+    from chainlens.market import market_facts
+    from chainlens.scan._stored import NETDELTA_PARTS, SCAN_PARTS
+
+    stored = store.results_except(session, names)
+    if not stored:
+        return parts, []
+    scanner = {*SCAN_PARTS, *NETDELTA_PARTS}
+    merged = dict(parts)
+    for k, old in stored.items():
+        if k in scanner or not old.num_rows:
+            continue
+        merged[k] = pa.concat_tables([conform(k, old), conform(k, parts[k])]) if k in parts else old
+    others = stored.get("docs")
+    facts = (
+        [market_facts(json.loads(s)) for s in others.column("doc").to_pylist()]
+        if others is not None
+        else []
+    )
+    return merged, facts

@@ -47,7 +47,7 @@ from chainlens.runners._blocks import (
     merge_blocks,
     ranges_by_rows,
 )
-from chainlens.runners.base import ProgressFn, RunSummary
+from chainlens.runners.base import ProgressFn, RunSummary, with_other_results
 from chainlens.store import Store, read_partition
 
 if TYPE_CHECKING:
@@ -387,13 +387,15 @@ def run_local(
     -------
     dict
         :data:`RUN_KEYS`: ``session``, ``underlyings`` (analysed), ``failed`` (messages),
-        ``parts`` (rows per stored part), ``workers``, ``elapsed_s``.
+        ``parts`` (rows per stored part), ``workers``, ``elapsed_s``; and
+        ``kept_underlyings``: on a run over some names, how many other underlyings' stored
+        results the session kept (``parts`` then counts the merged rows).
     """
     s = LocalRunner(workers=workers, macro=macro).run_session(
         store, session, underlyings, config=config, progress=progress
     )
     out = s.to_json()
-    return {k: out[k] for k in RUN_KEYS}
+    return {**{k: out[k] for k in RUN_KEYS}, "kept_underlyings": out["kept_underlyings"]}
 
 
 def _run_one(
@@ -535,11 +537,17 @@ def _run_one(
     if not all(UNUSUAL_FLOWS in o.parts for o in outs):
         flows = None
     parts.update(scan_parts(store, d, netdelta=not nd_done, unusual_flows=flows))  # issue 15
+    analysed = len(facts)
+    kept = 0
+    if set(us) != set(available):  # some names: the session keeps the others' stored results
+        parts, others = with_other_results(store, d, us, parts)
+        kept = len(others)
+        facts = sorted([*facts, *others], key=lambda f: str(f.get("underlying")))
     market = market_rollup(facts, session=d, sectors=sectors, macro=macro)
     store.write_session_results(d, parts, market)
     return RunSummary(
         session=d.isoformat(),
-        underlyings=len(facts),
+        underlyings=analysed,
         failed=failed,
         parts={k: v.num_rows for k, v in parts.items()},
         workers=nw,
@@ -549,6 +557,7 @@ def _run_one(
             "blocks": len(blocks),
             "max_block_input_rows": max((o.input_rows for o in outs), default=0),
             "worker_peak_rss_mb": round(max((o.peak_rss_kb for o in outs), default=0) / 1024, 1),
+            "kept_underlyings": kept,
         },
     )
 

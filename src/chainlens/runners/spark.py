@@ -65,7 +65,7 @@ import pyarrow.compute as pc
 from chainlens.errors import ChainlensError, ConfigError, InputError, NotFoundError
 from chainlens.pipeline import RESULTS_NAME, PipelineConfig, UnderlyingWindow
 from chainlens.runners._blocks import analyze_block
-from chainlens.runners.base import ProgressFn, RunSummary
+from chainlens.runners.base import ProgressFn, RunSummary, with_other_results
 
 __all__ = [
     "SparkOptions",
@@ -875,8 +875,15 @@ class SparkRunner:
         from chainlens.scan._stored import scan_parts  # issue 15: the stored scanner parts
 
         parts.update(scan_parts(store, d))
+        docs: list[Any] = [json.loads(s) for s in parts["docs"].column("doc").to_pylist()]
+        analysed = len(docs)
+        kept = 0
+        if set(run_order) != set(store.underlyings(d)):  # some names: keep the others' results
+            parts, others = with_other_results(store, d, run_order, parts)
+            kept = len(others)
+            if others:
+                docs = sorted([*docs, *others], key=lambda f: str(f.get("underlying")))
         store.write_results(RESULTS_NAME, d, parts)
-        docs = [json.loads(s) for s in parts["docs"].column("doc").to_pylist()]
         market = market_rollup(docs, session=d, sectors=sectors, macro=self.macro)
         store.write_results(
             MARKET_RESULTS,
@@ -889,7 +896,7 @@ class SparkRunner:
         )
         return RunSummary(
             session=d.isoformat(),
-            underlyings=len(docs),
+            underlyings=analysed,
             failed=failed,
             parts={k: v.num_rows for k, v in parts.items()},
             workers=cores,
@@ -901,6 +908,7 @@ class SparkRunner:
                 "spark_job_s": t_job,
                 "max_group_input_rows": stats.get("input_rows", 0),
                 "worker_peak_rss_mb": round(stats.get("peak_rss_kb", 0) / 1024, 1),
+                "kept_underlyings": kept,
             },
         )
 

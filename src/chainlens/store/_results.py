@@ -15,7 +15,9 @@ private store attribute):
   reader needs (the daily report), decoding only those;
 * :meth:`~ResultsMixin.read_results_of`, :meth:`~ResultsMixin.read_docs_of`: the rows and the
   documents of many underlyings in one read (the report writer shares them across its
-  per-ticker reports).
+  per-ticker reports);
+* :meth:`~ResultsMixin.results_except`: a session's stored parts without some underlyings'
+  rows (a run over a subset of names keeps the others' results).
 
 The generic :meth:`Store.write_results` / :meth:`Store.read_results` /
 :meth:`Store.results_index` (any results name) stay in :mod:`chainlens.store._store`.
@@ -245,6 +247,37 @@ class ResultsMixin:
             if "underlying" in pq.read_schema(path).names:
                 filt = names_filter("underlying", [str(u) for u in underlyings])
             return pq.read_table(path, filters=filt)
+
+    def results_except(
+        self, session: dt.date | str, names: Collection[str], name: str = RESULTS_NAME
+    ) -> dict[str, pa.Table]:
+        """Every stored part of results ``(name, session)`` without the rows of ``names``
+        (a part without an ``underlying`` column comes whole), as stored; empty when the
+        session has no such results.
+
+        A run over some underlyings of a session merges these rows with its own, so that the
+        session keeps the results of the names it did not analyse
+        (:func:`chainlens.runners.local.run_local`).
+        """
+        import pyarrow.compute as pc
+        import pyarrow.parquet as pq
+
+        from chainlens.store._reading import _read_errors
+
+        d = parse_date(session)
+        rows = self.con.execute(
+            "SELECT part FROM results WHERE name = ? AND session = ? ORDER BY part", [name, d]
+        ).fetchall()
+        drop = pa.array(sorted({str(u) for u in names}), pa.string())
+        out: dict[str, pa.Table] = {}
+        for (part,) in rows:
+            rel = self._results_file(name, d, part)
+            with _read_errors(rel):
+                t = pq.read_table(self.root / rel)
+            if "underlying" in t.column_names:
+                t = t.filter(pc.invert(pc.is_in(t.column("underlying"), value_set=drop)))
+            out[str(part)] = t
+        return out
 
     def read_market(self, session: dt.date | str) -> MarketDoc:
         """The stored market-wide rollup of a session."""

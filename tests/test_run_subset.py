@@ -1,0 +1,124 @@
+"""A run over some underlyings of a session keeps the stored results of the others.
+
+Before this, ``chainlens run -u AAPL`` replaced the whole session's stored results by AAPL's:
+every other name vanished from the reports and the market rollup became AAPL's alone. The
+reference is the whole-session run itself: after a subset rerun (same data), every stored
+part and the market rollup must be what the whole-session run stored.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pyarrow as pa
+import pytest
+from typer.testing import CliRunner
+
+from chainlens.pipeline import RESULTS_NAME
+from chainlens.runners.local import run_local
+from chainlens.store import Store
+
+pytestmark = pytest.mark.xdist_group("run_subset")
+
+
+@pytest.fixture(scope="module")
+def market(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list]:
+    from chainlens.sim import SimConfig, simulate_market
+
+    root = tmp_path_factory.mktemp("subset")
+    m = simulate_market(
+        SimConfig(underlyings=8, sessions=3, seed=11, trades_per_underlying=150), root / "sim"
+    )
+    with Store(root / "store") as st:
+        st.ingest_many(m.all_paths())
+    return root / "store", list(m.sessions)
+
+
+def _same_rows(a: pa.Table, b: pa.Table) -> bool:
+    """Equal schemas and values, NaN equal to NaN (``Table.equals`` says NaN != NaN)."""
+    if a.schema != b.schema or a.num_rows != b.num_rows:
+        return False
+    for x, y in zip(a.columns, b.columns, strict=True):
+        for u, v in zip(x.to_pylist(), y.to_pylist(), strict=True):
+            if u != v and not (isinstance(u, float) and isinstance(v, float) and u != u and v != v):
+                return False
+    return True
+
+
+def _stored(st: Store, d) -> tuple[dict[str, pa.Table], dict]:
+    idx = st.results_index().to_pylist()
+    parts = {
+        r["part"]: st.read_results(RESULTS_NAME, d, r["part"])
+        for r in idx
+        if r["name"] == RESULTS_NAME and r["session"] == d
+    }
+    return parts, st.read_market(d)
+
+
+def test_subset_rerun_keeps_every_other_name_and_the_whole_market_rollup(
+    market: tuple[Path, list], tmp_path: Path
+) -> None:
+    import shutil
+
+    root = tmp_path / "store"
+    shutil.copytree(market[0], root)
+    d = market[1][-1]
+    with Store(root) as st:
+        names = st.underlyings(d)
+        full = run_local(st, d, workers=1)
+        assert full["kept_underlyings"] == 0 and full["underlyings"] == len(names)
+        want_parts, want_market = _stored(st, d)
+        some = [names[3], names[0]]  # not in store order
+        out = run_local(st, d, some, workers=1)
+        assert out["underlyings"] == 2
+        assert out["kept_underlyings"] == len(names) - 2
+        assert out["parts"] == full["parts"]
+        got_parts, got_market = _stored(st, d)
+    assert got_parts.keys() == want_parts.keys()
+    for k, t in want_parts.items():
+        assert _same_rows(got_parts[k], t), k
+    assert json.dumps(got_market, sort_keys=True) == json.dumps(want_market, sort_keys=True)
+    docs = got_parts["docs"].column("underlying").to_pylist()
+    assert docs == sorted(names)
+
+
+def test_subset_run_of_a_session_without_results_stores_only_those_names(
+    market: tuple[Path, list], tmp_path: Path
+) -> None:
+    import shutil
+
+    root = tmp_path / "store"
+    shutil.copytree(market[0], root)
+    d = market[1][-2]
+    with Store(root) as st:
+        names = st.underlyings(d)
+        out = run_local(st, d, [names[1]], workers=1)
+        assert out["kept_underlyings"] == 0 and out["underlyings"] == 1
+        assert [x["underlying"] for x in st.read_docs(d)] == [names[1]]
+        assert st.results_except(d, [names[1]])["docs"].num_rows == 0
+        assert st.results_except(d, [])["docs"].num_rows == 1
+
+
+def test_cli_subset_run_says_what_it_kept(market: tuple[Path, list], tmp_path: Path) -> None:
+    import shutil
+
+    from chainlens.cli import app
+
+    root = tmp_path / "store"
+    shutil.copytree(market[0], root)
+    d = market[1][-1]
+    with Store(root) as st:
+        names = st.underlyings(d)
+    runner = CliRunner()
+    base = ["run", "--date", d.isoformat(), "--store", str(root), "--workers", "1"]
+    r = runner.invoke(app, base)
+    assert r.exit_code == 0, r.output
+    assert "kept the stored results" not in r.output
+    r = runner.invoke(app, [*base, "-u", names[2].lower()])
+    assert r.exit_code == 0, r.output
+    assert f"kept the stored results of {len(names) - 1} other underlyings" in r.output
+    r = runner.invoke(app, [*base, "-u", names[2], "--json"])
+    assert r.exit_code == 0, r.output
+    got = json.loads(r.output)
+    assert got["underlyings"] == 1 and got["kept_underlyings"] == len(names) - 1
