@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-from collections.abc import Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -38,6 +38,7 @@ __all__ = [
     "measure_outcomes",
     "measure_underlying",
     "oi_signal_events",
+    "stored_flow_labels",
 ]
 
 #: Below this many events a rate is stated with its n but called too small to judge.
@@ -275,18 +276,71 @@ def _gamma_extra(events: list[dict[str, Any]]) -> dict[str, Any]:
     return out
 
 
-def _flow_rows(ctx: _Ctx) -> list[tuple[int, str, str]]:
-    """(session index, naive label, side label) for every session with trades and a next one."""
+#: ``{session: (naive label, side label)}`` of one underlying: the whole-day flow labels of the
+#: sessions whose stored document gives them (:func:`stored_flow_labels`).
+FlowLabels = Mapping[dt.date, tuple[str, str]]
+
+
+def _flow_rows(ctx: _Ctx, known: FlowLabels | None = None) -> list[tuple[int, str, str]]:
+    """(session index, naive label, side label) for every session with trades and a next one.
+
+    The labels are those of :func:`chainlens.flow.decompose_premium` over the session's trades
+    enriched under the default rules (``by=()``: the whole day). A session in ``known`` takes
+    its labels from there (the stored document's ``flow.totals``, the same figures:
+    :func:`stored_flow_labels`); the others read and classify the session's trades.
+    """
     from chainlens.flow import decompose_premium, enrich_trades
 
     out = []
     for i in range(len(ctx.sessions) - 1):  # one iteration per session
+        if known is not None and ctx.sessions[i] in known:
+            naive, side = known[ctx.sessions[i]]
+            out.append((i, naive, side))
+            continue
         t = ctx.store.trades(ctx.underlying, ctx.sessions[i])
         if t.num_rows == 0:
             continue
         d = decompose_premium(enrich_trades(t), by=())
         row = d.to_pylist()[0]
         out.append((i, str(row["naive_label"]), str(row["side_label"])))
+    return out
+
+
+def stored_flow_labels(
+    store: Store, sessions: Sequence[dt.date], underlyings: Collection[str]
+) -> dict[str, dict[dt.date, tuple[str, str]]]:
+    """The whole-day flow labels of ``underlyings`` on the ``sessions`` with stored pipeline
+    documents: ``{underlying: {session: (naive_label, side_label)}}``, read from each
+    document's ``flow.totals`` (one pruned scan of a session's documents,
+    :meth:`~chainlens.store.Store.read_doc_fields`, instead of reading and classifying every
+    name's trades of every session).
+
+    A name-session is given only where the document holds totals over at least one trade
+    (``flow.totals.trades > 0``): the pipeline's flow totals are
+    ``decompose_premium(enrich_trades(trades), by=())`` under the default rules, the labels
+    :func:`_flow_rows` computes (tested name by name against it). Anything else (no stored
+    results, no trades, a name the run skipped) is left to :func:`_flow_rows` to compute.
+    """
+    want = set(underlyings)
+    from chainlens.results import RESULTS_NAME
+
+    idx = store.results_index().to_pylist()
+    have = {r["session"] for r in idx if r["name"] == RESULTS_NAME and r["part"] == "docs"}
+    out: dict[str, dict[dt.date, tuple[str, str]]] = {}
+    fields = [
+        "underlying",
+        "flow.totals.trades",
+        "flow.totals.naive_label",
+        "flow.totals.side_label",
+    ]
+    for d in sorted(set(sessions) & have):  # one scan per session
+        for doc in store.read_doc_fields(d, fields):
+            u = doc.get("underlying")
+            flow: Mapping[str, Any] = doc.get("flow") or {}
+            tot: Mapping[str, Any] = flow.get("totals") or {}
+            naive, side = tot.get("naive_label"), tot.get("side_label")
+            if u in want and (tot.get("trades") or 0) > 0 and naive and side:
+                out.setdefault(str(u), {})[d] = (str(naive), str(side))
     return out
 
 
@@ -757,8 +811,13 @@ def measure_underlying(
     hist: pa.Table | None = None,
     oi_events: dict[str, dict[str, list[dict[str, Any]]]] | None = None,
     levels: LevelHistory | None = None,
+    flow_labels: FlowLabels | None = None,
 ) -> list[OutcomeResult]:
     """Every requested rule measured on one underlying (see :func:`measure_outcomes`).
+
+    ``flow_labels`` (this underlying's entry of :func:`stored_flow_labels`) gives the flow
+    rules the whole-day labels of the sessions with stored documents; the other sessions'
+    trades are read and classified here.
 
     ``levels`` (:func:`chainlens.outcomes.levels_from_history` of ``hist``) may be given too,
     so a caller that also charts the level history computes the levels once.
@@ -794,7 +853,7 @@ def measure_underlying(
     kinds = {r.kind for r in chosen}
     srcs = {r.params.get("source") for r in chosen}
     if kinds & {"flow", "flow_divergence"}:
-        shared["_flow_rows"] = _flow_rows(ctx)
+        shared["_flow_rows"] = _flow_rows(ctx, flow_labels)
     if "accumulation" in srcs or "deep_otm" in srcs or "toward" in kinds or "watch" in kinds:
         acc = (
             oi_events["accumulation"]

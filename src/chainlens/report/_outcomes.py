@@ -35,11 +35,16 @@ def session_outcomes(store: Any, session: dt.date, tickers: Sequence[str]) -> di
         is ``session`` (as :func:`chainlens.outcomes.what_worked`), ordered by ticker then rule.
     """
     import pyarrow as pa
+    import pyarrow.compute as pc
 
     from chainlens.analysis import AnalysisConfig
     from chainlens.outcomes import YESTERDAY_RULES
     from chainlens.outcomes._levels import levels_from_history
-    from chainlens.outcomes._measure import measure_underlying, oi_signal_events
+    from chainlens.outcomes._measure import (
+        measure_underlying,
+        oi_signal_events,
+        stored_flow_labels,
+    )
     from chainlens.outcomes._reliability import _text
 
     rules = _rules()
@@ -52,14 +57,19 @@ def session_outcomes(store: Any, session: dt.date, tickers: Sequence[str]) -> di
     if hists:
         allh = pa.concat_tables(list(hists.values()))
         oi_events = {k: oi_signal_events(allh, k) for k in ("accumulation", "rolls")}
+    labels: dict[str, dict[dt.date, tuple[str, str]]] = {}
+    if hists:  # the flow rules' daily labels: from the stored documents where they exist
+        days = pc.unique(allh.column("trade_date")).to_pylist()
+        labels = stored_flow_labels(store, days, list(hists))
     by: dict[str, Any] = {}
     worked: list[dict[str, Any]] = []
     cfg = AnalysisConfig()
     for u, hist in hists.items():  # one iteration per ticker
         lv = levels_from_history(hist, u, cfg)
         res = measure_underlying(
-            store, u, end=session, rules=rules, hist=hist, oi_events=oi_events, levels=lv
-        )
+            store, u, end=session, rules=rules, hist=hist, oi_events=oi_events, levels=lv,
+            flow_labels=labels.get(u),
+        )  # fmt: skip
         by[u] = {"results": [r.to_json() for r in res], "levels": lv.to_records()}
         for r in res:
             if r.rule not in YESTERDAY_RULES:
