@@ -86,3 +86,52 @@ def test_session_outcomes_and_what_worked_unchanged(
         ref = (session_outcomes(st, d, names), what_worked(st, d))
     assert got == ref
     assert any(x["rule"] == "flow_label" for x in got[1])
+
+
+def _same(a, b) -> bool:  # type: ignore[no-untyped-def]
+    """Equal tables, NaN equal to NaN."""
+    if a.schema != b.schema or a.num_rows != b.num_rows:
+        return False
+    for x, y in zip(a.columns, b.columns, strict=True):
+        for u, v in zip(x.to_pylist(), y.to_pylist(), strict=True):
+            if u != v and not (isinstance(u, float) and isinstance(v, float) and u != u and v != v):
+                return False
+    return True
+
+
+def test_levels_many_equal_each_underlying_alone(store: Path) -> None:
+    """The level histories of many underlyings analysed together equal each one's
+    :func:`levels_from_history` (one snapshot at a time, the reference)."""
+    from chainlens.analysis import AnalysisConfig
+    from chainlens.outcomes._levels import levels_from_history, levels_many
+
+    cfg = AnalysisConfig()
+    with Store(store, read_only=True) as st:
+        d = st.session_dates()[-1]
+        hists = {u: st.chain_history(u, end=d) for u in st.underlyings(d)}
+    hists["EMPTY"] = hists[next(iter(hists))].slice(0, 0)
+    got = levels_many(hists, cfg)
+    assert list(got) == list(hists)
+    n = 0
+    for u, h in hists.items():
+        ref = levels_from_history(h, u, cfg)
+        assert got[u].underlying == ref.underlying
+        assert _same(got[u].levels, ref.levels), u
+        assert _same(got[u].expiries, ref.expiries), u
+        n += got[u].levels.num_rows
+    assert n >= 20 and got["EMPTY"].levels.num_rows == 0
+
+
+def test_histories_in_one_read_equal_each_chain_history(store: Path) -> None:
+    from chainlens.report._outcomes import _histories
+
+    with Store(store, read_only=True) as st:
+        days = st.session_dates()
+        d = days[-2]
+        names = st.underlyings(d)
+        got = _histories(st, d, [*reversed(names), "NOPE", names[0]])
+        assert list(got) == list(reversed(names))
+        for u in names:
+            first = [x for x in st.session_dates(u) if x <= d][0]
+            assert _same(got[u], st.chain_history(u, start=first, end=d)), u
+        assert _histories(st, d, ["NOPE"]) == {}

@@ -8,6 +8,7 @@ levels of a session are exactly those ``chainlens levels TICKER --date D`` print
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -20,7 +21,7 @@ if TYPE_CHECKING:
     from chainlens.analysis import AnalysisConfig
     from chainlens.store import Store
 
-__all__ = ["LEVEL_COLUMNS", "LevelHistory", "level_history", "levels_from_history"]
+__all__ = ["LEVEL_COLUMNS", "LevelHistory", "level_history", "levels_from_history", "levels_many"]
 
 #: Columns of :attr:`LevelHistory.levels` (units: USD index points / share price; dates ISO).
 LEVEL_COLUMNS = (
@@ -174,18 +175,66 @@ def levels_from_history(hist: pa.Table, underlying: str, cfg: AnalysisConfig) ->
     from chainlens.analysis import analyze_chain
 
     cfg = _lean(cfg)
-    # chain_history concatenates sessions in order: cut it at the session boundaries
+    found = []
+    for chain in _session_slices(hist):  # one iteration per session
+        res = [r for r in analyze_chain(chain, cfg) if r.underlying == underlying]
+        if res:
+            found.append(res[0])
+    return _levels_of(underlying, found)
+
+
+def levels_many(hists: Mapping[str, pa.Table], cfg: AnalysisConfig) -> dict[str, LevelHistory]:
+    """:func:`levels_from_history` of many underlyings (``{underlying: chain history}``), the
+    session snapshots of all of them analysed together (:func:`chainlens.analysis.analyze_chains`,
+    the batched kernel the pipeline runs: the same analyses as one snapshot at a time).
+
+    An underlying one of whose snapshots the batch cannot analyse goes through
+    :func:`levels_from_history` alone (which raises what it raises).
+    """
+    from chainlens.analysis import analyze_chains
+
+    lean = _lean(cfg)
+    names = list(hists)
+    chains: list[pa.Table] = []
+    owner: list[int] = []
+    for k, u in enumerate(names):  # one iteration per underlying
+        for chain in _session_slices(hists[u]):
+            chains.append(chain)
+            owner.append(k)
+    found: list[list[Any]] = [[] for _ in names]
+    bad: set[int] = set()
+    for k, res in zip(owner, analyze_chains(chains, lean), strict=True):
+        if isinstance(res, Exception):
+            bad.add(k)
+            continue
+        mine = [r for r in res if r.underlying == names[k]]
+        if mine:
+            found[k].append(mine[0])
+    return {
+        u: levels_from_history(hists[u], u, cfg) if k in bad else _levels_of(u, found[k])
+        for k, u in enumerate(names)
+    }
+
+
+def _session_slices(hist: pa.Table) -> list[pa.Table]:
+    """A chain history (``Store.chain_history`` order: sessions ascending, each session's rows
+    contiguous) cut at the session boundaries."""
     td = hist.column("trade_date").to_numpy(zero_copy_only=False).astype("datetime64[D]")
     cuts = np.flatnonzero(td[1:] != td[:-1]) + 1
     bounds = np.concatenate([[0], cuts, [len(td)]])
+    return [
+        hist.slice(int(a), int(b - a))
+        for a, b in zip(bounds[:-1], bounds[1:], strict=True)
+        if b > a
+    ]
+
+
+def _levels_of(underlying: str, found: Sequence[Any]) -> LevelHistory:
+    """The :class:`LevelHistory` of ``underlying`` from its session analyses
+    (:class:`chainlens.analysis.ChainAnalysis`, sessions ascending)."""
     lv: dict[str, list[Any]] = {f.name: [] for f in _LEVELS_SCHEMA}
     ex: dict[str, list[Any]] = {f.name: [] for f in _EXPIRY_SCHEMA}
-    for a, b in zip(bounds[:-1], bounds[1:], strict=True):  # one iteration per session
-        chain = hist.slice(int(a), int(b - a))
-        res = [r for r in analyze_chain(chain, cfg) if r.underlying == underlying]
-        if not res:
-            continue
-        r = res[0]
+    for r in found:  # one iteration per session
         be = r.by_expiry
         exp = be.column("expiry").to_pylist()
         mp = [_num(v) for v in be.column("max_pain").to_pylist()]
