@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from chainlens.flow import decompose_premium, enrich_trades
-from chainlens.outcomes._measure import measure_underlying, stored_flow_labels
+from chainlens.outcomes._measure import measure_underlying, stored_docs, stored_flow_labels
 from chainlens.runners.local import run_local
 from chainlens.store import Store
 
@@ -63,12 +63,15 @@ def test_outcomes_are_the_same_with_stored_labels(store: Path) -> None:
     with Store(store, read_only=True) as st:
         days = st.session_dates()
         names = st.underlyings(days[-1])
-        labels = stored_flow_labels(st, days, names)
+        docs = stored_docs(st, days, names)
+        seen: set[str] = set()
         for u in names:
-            rules = ["flow_label", "flow_divergence"]
+            rules = ["flow_label", "flow_divergence", "watch_items"]
             a = measure_underlying(st, u, rules=rules)
-            b = measure_underlying(st, u, rules=rules, flow_labels=labels.get(u))
+            b = measure_underlying(st, u, rules=rules, docs=docs.get(u))
             assert [r.to_json() for r in a] == [r.to_json() for r in b], u
+            seen.update(r.rule for r in b if r.n)
+    assert seen == {"flow_label", "flow_divergence", "watch_items"}  # each rule measured
 
 
 def test_session_outcomes_and_what_worked_unchanged(
@@ -82,7 +85,7 @@ def test_session_outcomes_and_what_worked_unchanged(
         d = st.session_dates()[-1]
         names = st.underlyings(d)
         got = (session_outcomes(st, d, names), what_worked(st, d))
-        monkeypatch.setattr(_measure, "stored_flow_labels", lambda *a, **k: {})
+        monkeypatch.setattr(_measure, "stored_docs", lambda *a, **k: {})
         ref = (session_outcomes(st, d, names), what_worked(st, d))
     assert got == ref
     assert any(x["rule"] == "flow_label" for x in got[1])

@@ -38,6 +38,8 @@ __all__ = [
     "measure_outcomes",
     "measure_underlying",
     "oi_signal_events",
+    "flow_labels",
+    "stored_docs",
     "stored_flow_labels",
 ]
 
@@ -306,42 +308,71 @@ def _flow_rows(ctx: _Ctx, known: FlowLabels | None = None) -> list[tuple[int, st
     return out
 
 
-def stored_flow_labels(
-    store: Store, sessions: Sequence[dt.date], underlyings: Collection[str]
-) -> dict[str, dict[dt.date, tuple[str, str]]]:
-    """The whole-day flow labels of ``underlyings`` on the ``sessions`` with stored pipeline
-    documents: ``{underlying: {session: (naive_label, side_label)}}``, read from each
-    document's ``flow.totals`` (one pruned scan of a session's documents,
-    :meth:`~chainlens.store.Store.read_doc_fields`, instead of reading and classifying every
-    name's trades of every session).
+#: The document keys the outcome measures read from a stored document: the flow rules' daily
+#: labels (:func:`_flow_rows`) and what a report watched (:func:`_watch_docs`: the contracts
+#: :func:`chainlens.report._watch.watch_items` reads, and the walls :func:`_watch` checks).
+_DOC_FIELDS = (
+    "underlying", "session", "flow.totals.trades", "flow.totals.naive_label",
+    "flow.totals.side_label", "analysis.spot", "analysis.levels.call_wall",
+    "analysis.levels.put_wall", "oi.accumulation", "oi.rolls", "oi.spot_by_session",
+)  # fmt: skip
 
-    A name-session is given only where the document holds totals over at least one trade
+
+def stored_docs(
+    store: Store, sessions: Sequence[dt.date], underlyings: Collection[str]
+) -> dict[str, dict[dt.date, dict[str, Any] | None]]:
+    """The stored documents of ``underlyings`` on the ``sessions`` with stored pipeline
+    documents, pruned to what the outcome measures read (:data:`_DOC_FIELDS`):
+    ``{underlying: {session: doc or None}}``, None where that session's run stored no document
+    of the name. One pruned scan of each session's documents
+    (:meth:`~chainlens.store.Store.read_doc_fields`) instead of reading every name's whole
+    document of every session (and classifying its trades again) one by one.
+
+    A session without stored documents is absent (the measures then read the chain and the
+    trades, as before).
+    """
+    from chainlens.results import RESULTS_NAME
+
+    want = set(underlyings)
+    idx = store.results_index().to_pylist()
+    have = {r["session"] for r in idx if r["name"] == RESULTS_NAME and r["part"] == "docs"}
+    days = sorted(set(sessions) & have)
+    out: dict[str, dict[dt.date, dict[str, Any] | None]] = {u: dict.fromkeys(days) for u in want}
+    for d in days:  # one scan per session
+        for doc in store.read_doc_fields(d, list(_DOC_FIELDS)):
+            u = doc.get("underlying")
+            if u in want:
+                out[str(u)][d] = dict(doc)
+    return out
+
+
+def flow_labels(docs: Mapping[dt.date, Mapping[str, Any] | None]) -> dict[dt.date, tuple[str, str]]:
+    """The whole-day flow labels ``{session: (naive_label, side_label)}`` of one underlying's
+    stored documents (:func:`stored_docs`).
+
+    A session is given only where the document holds totals over at least one trade
     (``flow.totals.trades > 0``): the pipeline's flow totals are
     ``decompose_premium(enrich_trades(trades), by=())`` under the default rules, the labels
     :func:`_flow_rows` computes (tested name by name against it). Anything else (no stored
-    results, no trades, a name the run skipped) is left to :func:`_flow_rows` to compute.
+    document, no trades) is left to :func:`_flow_rows` to compute.
     """
-    want = set(underlyings)
-    from chainlens.results import RESULTS_NAME
-
-    idx = store.results_index().to_pylist()
-    have = {r["session"] for r in idx if r["name"] == RESULTS_NAME and r["part"] == "docs"}
-    out: dict[str, dict[dt.date, tuple[str, str]]] = {}
-    fields = [
-        "underlying",
-        "flow.totals.trades",
-        "flow.totals.naive_label",
-        "flow.totals.side_label",
-    ]
-    for d in sorted(set(sessions) & have):  # one scan per session
-        for doc in store.read_doc_fields(d, fields):
-            u = doc.get("underlying")
-            flow: Mapping[str, Any] = doc.get("flow") or {}
-            tot: Mapping[str, Any] = flow.get("totals") or {}
-            naive, side = tot.get("naive_label"), tot.get("side_label")
-            if u in want and (tot.get("trades") or 0) > 0 and naive and side:
-                out.setdefault(str(u), {})[d] = (str(naive), str(side))
+    out: dict[dt.date, tuple[str, str]] = {}
+    for d, doc in docs.items():
+        flow: Mapping[str, Any] = (doc or {}).get("flow") or {}
+        tot: Mapping[str, Any] = flow.get("totals") or {}
+        naive, side = tot.get("naive_label"), tot.get("side_label")
+        if (tot.get("trades") or 0) > 0 and naive and side:
+            out[d] = (str(naive), str(side))
     return out
+
+
+def stored_flow_labels(
+    store: Store, sessions: Sequence[dt.date], underlyings: Collection[str]
+) -> dict[str, dict[dt.date, tuple[str, str]]]:
+    """:func:`flow_labels` of each of ``underlyings`` (``{underlying: {session: labels}}``;
+    names with none left out)."""
+    docs = stored_docs(store, sessions, underlyings)
+    return {u: lab for u, ds in docs.items() if (lab := flow_labels(ds))}
 
 
 def _flow(ctx: _Ctx, rule: OutcomeRule, params: dict[str, Any]) -> list[dict[str, Any]]:
@@ -550,9 +581,13 @@ def _watch_docs(ctx: _Ctx, params: dict[str, Any]) -> dict[int, dict[str, Any]]:
     lv = ctx.lv.levels
     cw, pw = lv.column("call_wall").to_pylist(), lv.column("put_wall").to_pylist()
     out: dict[int, dict[str, Any]] = {}
+    given: Mapping[dt.date, Mapping[str, Any] | None] = params.get("_docs") or {}
     for i, d in enumerate(ctx.sessions[:-1]):  # one iteration per session
         doc = None
-        if d in stored:
+        if d in given:  # read already (stored_docs), pruned to what watch_items reads
+            g = given[d]
+            doc = {**g, "_from": "report"} if g is not None else None
+        elif d in stored:
             docs = ctx.store.read_docs(d, ctx.underlying)
             doc = {**docs[0], "_from": "report"} if docs else None
         if doc is None:
@@ -811,13 +846,14 @@ def measure_underlying(
     hist: pa.Table | None = None,
     oi_events: dict[str, dict[str, list[dict[str, Any]]]] | None = None,
     levels: LevelHistory | None = None,
-    flow_labels: FlowLabels | None = None,
+    docs: Mapping[dt.date, Mapping[str, Any] | None] | None = None,
 ) -> list[OutcomeResult]:
     """Every requested rule measured on one underlying (see :func:`measure_outcomes`).
 
-    ``flow_labels`` (this underlying's entry of :func:`stored_flow_labels`) gives the flow
-    rules the whole-day labels of the sessions with stored documents; the other sessions'
-    trades are read and classified here.
+    ``docs`` (this underlying's entry of :func:`stored_docs`) gives the stored documents of
+    the sessions it covers: the flow rules take those sessions' whole-day labels from them
+    (:func:`flow_labels`) and the watch rule what those reports watched; the other sessions'
+    trades and documents are read here.
 
     ``levels`` (:func:`chainlens.outcomes.levels_from_history` of ``hist``) may be given too,
     so a caller that also charts the level history computes the levels once.
@@ -850,10 +886,12 @@ def measure_underlying(
     close = np.asarray(lv.levels.column("spot").to_pylist(), dtype=float)
     ctx = _Ctx(underlying, sessions, close, lv, hist, store)
     shared: dict[str, Any] = {}
+    if docs is not None:
+        shared["_docs"] = docs
     kinds = {r.kind for r in chosen}
     srcs = {r.params.get("source") for r in chosen}
     if kinds & {"flow", "flow_divergence"}:
-        shared["_flow_rows"] = _flow_rows(ctx, flow_labels)
+        shared["_flow_rows"] = _flow_rows(ctx, None if docs is None else flow_labels(docs))
     if "accumulation" in srcs or "deep_otm" in srcs or "toward" in kinds or "watch" in kinds:
         acc = (
             oi_events["accumulation"]

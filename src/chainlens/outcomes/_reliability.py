@@ -152,20 +152,20 @@ def what_worked(
         ``{"underlying", "rule", "session" (the signal session), "outcome_session", "hit",
         "text"}``, ordered by underlying then rule.
     """
-    from chainlens.outcomes._measure import measure_underlying, stored_flow_labels
+    from chainlens.outcomes._measure import measure_underlying, stored_docs
 
     out: list[dict[str, Any]] = []
     tickers = list(underlyings) if underlyings else store.underlyings(session)
-    # the flow rules' daily labels from the stored documents, one scan per session
+    # the stored documents' flow labels and watched contracts, one scan per session
     recent = [d for d in store.session_dates() if d <= session][-_LOOKBACK_SESSIONS:]
-    labels = stored_flow_labels(store, recent, tickers)
+    docs = stored_docs(store, recent, tickers)
     for u in tickers:  # one iteration per underlying
         days = [d for d in store.session_dates(u) if d <= session]
         if not days or days[-1] != session:
             continue
         start = days[max(0, len(days) - _LOOKBACK_SESSIONS)]
         for r in measure_underlying(
-            store, u, start=start, end=session, rules=list(rules), flow_labels=labels.get(u)
+            store, u, start=start, end=session, rules=list(rules), docs=docs.get(u)
         ):
             for e in r.events:
                 if e.get("outcome_session") != session:

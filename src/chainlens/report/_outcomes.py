@@ -40,11 +40,7 @@ def session_outcomes(store: Any, session: dt.date, tickers: Sequence[str]) -> di
     from chainlens.analysis import AnalysisConfig
     from chainlens.outcomes import YESTERDAY_RULES
     from chainlens.outcomes._levels import levels_many
-    from chainlens.outcomes._measure import (
-        measure_underlying,
-        oi_signal_events,
-        stored_flow_labels,
-    )
+    from chainlens.outcomes._measure import measure_underlying, oi_signal_events, stored_docs
     from chainlens.outcomes._reliability import _text
 
     rules = _rules()
@@ -53,10 +49,9 @@ def session_outcomes(store: Any, session: dt.date, tickers: Sequence[str]) -> di
     if hists:
         allh = pa.concat_tables(list(hists.values()))
         oi_events = {k: oi_signal_events(allh, k) for k in ("accumulation", "rolls")}
-    labels: dict[str, dict[dt.date, tuple[str, str]]] = {}
-    if hists:  # the flow rules' daily labels: from the stored documents where they exist
-        days = pc.unique(allh.column("trade_date")).to_pylist()
-        labels = stored_flow_labels(store, days, list(hists))
+    docs: dict[str, Any] = {}
+    if hists:  # the stored documents' flow labels and watched contracts, one scan a session
+        docs = stored_docs(store, pc.unique(allh.column("trade_date")).to_pylist(), list(hists))
     by: dict[str, Any] = {}
     worked: list[dict[str, Any]] = []
     levels = levels_many(hists, AnalysisConfig())  # every ticker's sessions analysed together
@@ -64,7 +59,7 @@ def session_outcomes(store: Any, session: dt.date, tickers: Sequence[str]) -> di
         lv = levels[u]
         res = measure_underlying(
             store, u, end=session, rules=rules, hist=hist, oi_events=oi_events, levels=lv,
-            flow_labels=labels.get(u),
+            docs=docs.get(u),
         )  # fmt: skip
         by[u] = {"results": [r.to_json() for r in res], "levels": lv.to_records()}
         for r in res:
