@@ -791,15 +791,17 @@ def _with_underlying_many(
         cat = pa.concat_tables([ts[i] for i in idx])
         names = cat.column_names
         if "underlying" not in names:
-            und = np.repeat(np.asarray([underlyings[i] for i in idx], dtype=object), sizes)
-            cat = cat.append_column("underlying", pa.array(und, pa.string()))
+            # one string per name, repeated by index (no Python object per row)
+            und = pa.array([underlyings[i] for i in idx], pa.string())
+            code = np.repeat(np.arange(len(idx), dtype=np.int32), sizes)
+            cat = cat.append_column("underlying", und.take(pa.array(code)))
         if "session" not in names:
             ses = np.repeat(np.asarray([sessions[i] for i in idx], dtype="datetime64[D]"), sizes)
             cat = cat.append_column("session", pa.array(ses, pa.date32()))
         cat = _with_underlying(cat, "", dt.date.min)  # the string normalisation only
-        at = np.r_[0, np.cumsum(sizes)]
+        at = np.r_[0, np.cumsum(sizes)].tolist()
         for k, i in enumerate(idx):
-            out[i] = cat.slice(int(at[k]), int(sizes[k]))
+            out[i] = cat.slice(at[k], at[k + 1] - at[k])
     return [t for t in out if t is not None]
 
 
@@ -1229,6 +1231,15 @@ def _doc_parts(
         got = _oi_change_parts([orrs[k].changes for k in oi_k], sessions.pop())
         for k, extra in zip(oi_k, got or [], strict=False):
             parts[k].update(extra)
+    # the result tables of the documents with their underlying and session columns, one
+    # _with_underlying_many per table kind over the chunk (the tables _finish would tag)
+    tagged: list[tuple[str, list[int], list[pa.Table]]] = [
+        ("oi_changes", *_unzip([(k, parts[k]["oi.changes_table"]) for k in oi_k
+                                if parts[k].get("oi.changes_table") is not None])),
+    ]  # fmt: skip
+    for name in ("accumulation", "rolls", "clusters"):
+        tagged.append((name, *_unzip([(k, getattr(orrs[k], name)) for k in oi_k
+                                      if getattr(orrs[k], name).num_rows])))  # fmt: skip
     fl_k = [k for k in range(n) if frs[k] is not None and group[k].enriched is not None]
     if fl_k:
         fs: list[Any] = [frs[k] for k in fl_k]
@@ -1261,7 +1272,25 @@ def _doc_parts(
                     "flow.by_expiry": by_exp[j],
                 }
             )
+        tagged.append(("flow_by_strike", fl_k, [f.by_strike for f in fs]))
+        tagged.append(("notable", fl_k, [_selected(f.notable, _NOTABLE_COLUMNS) for f in fs]))
+    for name, idx, ts in tagged:
+        us = [group[k].window.underlying for k in idx]
+        ds = [group[k].window.session for k in idx]
+        for k, t in zip(idx, _with_underlying_many(ts, us, ds), strict=True):
+            parts[k]["tables." + name] = t
     return parts
+
+
+def _unzip(pairs: list[tuple[int, pa.Table]]) -> tuple[list[int], list[pa.Table]]:
+    """``([k...], [t...])`` of ``[(k, t)...]``."""
+    return [k for k, _ in pairs], [t for _, t in pairs]
+
+
+def _selected(t: pa.Table, columns: Sequence[str]) -> pa.Table:
+    """``t`` with those of ``columns`` it has, in that order."""
+    have = set(t.column_names)
+    return t.select([c for c in columns if c in have])
 
 
 def _sorted_many(
@@ -1434,10 +1463,12 @@ def _finish(
         flow_doc["net_by_strike"] = part(
             "flow.net_by_strike", lambda: _records(_net_by_strike(f.by_strike))
         )
-        tables["flow_by_strike"] = _with_underlying(fr.by_strike, u, d)
-        have = set(fr.notable.column_names)
-        tables["notable"] = _with_underlying(
-            fr.notable.select([c for c in _NOTABLE_COLUMNS if c in have]), u, d
+        tables["flow_by_strike"] = part(
+            "tables.flow_by_strike", lambda: _with_underlying(f.by_strike, u, d)
+        )
+        tables["notable"] = part(
+            "tables.notable",
+            lambda: _with_underlying(_selected(f.notable, _NOTABLE_COLUMNS), u, d),
         )
     else:
         missing.append("trades")
@@ -1457,7 +1488,9 @@ def _finish(
     if "oi.change_session" in pre:  # built for the whole chunk (_oi_change_parts)
         change_session = pre["oi.change_session"]
         if change_session is not None:
-            tables["oi_changes"] = _with_underlying(pre["oi.changes_table"], u, d)
+            tables["oi_changes"] = part(
+                "tables.oi_changes", lambda: _with_underlying(pre["oi.changes_table"], u, d)
+            )
             last_change = pre["oi.changes"]
             change_by_strike = pre["oi.change_by_strike"]
             change_by_strike_live = pre["oi.change_by_strike_live"]
@@ -1492,7 +1525,8 @@ def _finish(
     for name in ("accumulation", "rolls", "clusters"):
         t = getattr(orr, name)
         if t.num_rows:
-            tables[name] = _with_underlying(t, u, d)
+            key = "tables." + name
+            tables[name] = pre[key] if key in pre else _with_underlying(t, u, d)
 
     # ---------------------------------------------------------------- realized vol
     bars = _bars_for(window, config.bar_sessions)
