@@ -593,7 +593,12 @@ def _zone(
             mids[r] = float(m.sum() / m.size)
     if "C" not in mids or "P" not in mids:
         return None
-    straddle = float(mids["C"] + mids["P"])
+    return _zone_doc(float(mids["C"] + mids["P"]), s_prev, close, head)
+
+
+def _zone_doc(straddle: float, s_prev: float, close: float, head: dict[str, Any]) -> dict[str, Any]:
+    """The :func:`prior_zone` document from the straddle mid (USD), the previous spot and
+    ``close``; ``head``: ``set_on``, ``expiry``, ``atm_strike``."""
     lo, hi = s_prev - straddle, s_prev + straddle
     up, down = (hi / close - 1) * 100, (lo / close - 1) * 100
     status = (
@@ -639,6 +644,203 @@ def _prior_zone_arrow(history: pa.Table, session: dt.date, close: float) -> dict
     rights = np.asarray(at.column("right").to_numpy(zero_copy_only=False), dtype=object)
     return _zone(f64("bid"), f64("ask"), rights, s_prev, close,
                  {"set_on": pd_, "expiry": exp0, "atm_strike": k})  # fmt: skip
+
+
+@dataclass(slots=True)
+class _Facts:
+    """A window's history and bar facts as :func:`_history_facts` computes them for a chunk.
+
+    ``spot_series``: :func:`_spot_series` of the history (``None``: left to the window).
+    ``zone``: what :func:`prior_zone` needs besides the close, ``(straddle, previous spot,
+    head)`` or ``None`` (no zone whatever the close); valid when ``zone_done``. ``bars``:
+    the closes of :func:`_bars_for` (``n`` last bars up to the session, ascending) and
+    whether the last of them is the session's, ``None`` without bars; valid when
+    ``bars_done``."""
+
+    spot_series: tuple[list[dt.date], list[float]] | None = None
+    zone: tuple[float, float, dict[str, Any]] | None = None
+    zone_done: bool = False
+    bars: tuple[np.ndarray, bool] | None = None
+    bars_done: bool = False
+
+
+#: the most ATM rows of one right that the chunk's zone averages itself: NumPy sums fewer
+#: than 8 values one after the other (as ``np.bincount`` does), more in blocks
+_ZONE_MAX_ROWS = 7
+
+
+def _history_facts(windows: Sequence[UnderlyingWindow], n_bars: int) -> list[_Facts]:
+    """:func:`_spot_series`, the close-independent part of :func:`prior_zone` and
+    :func:`_bars_for` (``n_bars``) of every window of one session, as segmented NumPy passes
+    over the chunk's concatenated histories and bars (the rows of a window are one segment).
+
+    Each fact equals the per-window function's (the same values in the same order; the zone
+    averages at most :data:`_ZONE_MAX_ROWS` mids per right, summed in row order as NumPy sums
+    so few values). What the chunk pass cannot take (schemas that differ, other column types,
+    nulls in the keys, an empty history, more ATM rows) is left to each window (``None`` /
+    not ``done``)."""
+    out = [_Facts() for _ in windows]
+    n = len(windows)
+    if not n or any(w.session != windows[0].session for w in windows):
+        return out
+    s_day = (windows[0].session - _EPOCH).days
+    try:
+        _history_part(windows, s_day, out)
+    except (pa.ArrowException, ValueError, TypeError):  # each window computes its own
+        for f in out:
+            f.spot_series, f.zone_done = None, False
+    try:
+        _bars_part(windows, s_day, n_bars, out)
+    except (pa.ArrowException, ValueError, TypeError):
+        for f in out:
+            f.bars_done = False
+    return out
+
+
+def _history_part(windows: Sequence[UnderlyingWindow], s_day: int, out: list[_Facts]) -> None:
+    """The spot series and zones of :func:`_history_facts`."""
+    n = len(windows)
+    hs = [w.history for w in windows]
+    lens = np.fromiter((h.num_rows for h in hs), np.int64, n)
+    if (lens == 0).any():
+        return
+    cat = pa.concat_tables(hs)
+    tdc, tsc = cat.column("trade_date"), cat.column("snapshot_ts")
+    if not pa.types.is_date32(tdc.type) or tdc.null_count or tsc.null_count:
+        return
+    td = _days(tdc)
+    ts = np.asarray(tsc.cast(pa.int64()).to_numpy(), np.int64)
+    sp = cat.column("spot")
+    if pa.types.is_float64(sp.type) and sp.null_count == 0:
+        val = np.asarray(sp.to_numpy(), dtype=np.float64)
+        sp_ok = np.ones(val.size, bool)
+    else:
+        sp_ok = _valid(sp)
+        val = np.asarray(pc.fill_null(sp.cast(pa.float64()), 0.0).to_numpy(), dtype=np.float64)
+    seg = np.repeat(np.arange(n, dtype=np.int64), lens)
+    starts = np.r_[0, np.cumsum(lens)[:-1]]
+    # ---- spot series: per (window, session), the spot of the latest snapshot with one
+    t0 = int(td.min())
+    span = int(td.max()) - t0 + 1
+    key = seg * span + (td - t0)
+    ukey = np.unique(key)
+    spots = np.full(ukey.size, np.nan)
+    sel = np.flatnonzero(sp_ok)
+    if sel.size:
+        o = sel[np.lexsort((ts[sel], key[sel]))]  # by (window, session), then time (stable)
+        ko = key[o]
+        last = np.r_[ko[1:] != ko[:-1], True]
+        spots[np.searchsorted(ukey, ko[last])] = val[o[last]]
+    uday = (ukey % span + t0).tolist()
+    bounds = np.searchsorted(ukey // span, np.arange(n + 1)).tolist()
+    dates = {x: _EPOCH + dt.timedelta(days=x) for x in set(uday)}
+    sl = spots.tolist()
+    for k in range(n):  # a loop over underlyings: each one's lists
+        a, b = bounds[k], bounds[k + 1]
+        out[k].spot_series = ([dates[x] for x in uday[a:b]], sl[a:b])
+    # ---- zones (prior_zone's NumPy path, per segment)
+    sch = cat.schema
+    if any(nm not in sch.names or not ok(sch.field(nm).type) for nm, ok in _ZONE_TYPES.items()):
+        return
+    exc, stc = cat.column("expiry"), cat.column("strike")
+    if exc.null_count or stc.null_count:
+        return
+    neg, pos = np.iinfo(np.int64).min, np.iinfo(np.int64).max
+    prev = np.maximum.reduceat(np.where(td < s_day, td, neg), starts)  # previous session
+    has = prev != neg
+    m = td == prev[seg]
+    ts_max = np.maximum.reduceat(np.where(m, ts, neg), starts)  # its latest snapshot
+    m &= ts == ts_max[seg]
+    at_spot = np.maximum.reduceat(np.where(m & sp_ok, np.arange(td.size), -1), starts)
+    has &= at_spot >= 0  # the last row (in row order) with a spot
+    s_prev = np.where(at_spot >= 0, val[np.maximum(at_spot, 0)], np.nan)
+    ex = _days(exc)
+    exp0 = np.minimum.reduceat(np.where(m & (ex > prev[seg]), ex, pos), starts)
+    has &= exp0 != pos  # the first expiry after the previous session
+    m &= (ex == exp0[seg]) & has[seg]
+    strike = np.asarray(stc.to_numpy(), np.float64)
+    r = np.flatnonzero(m)
+    sr, kr = seg[r], strike[r]
+    o = np.lexsort((kr, np.abs(kr - s_prev[sr]), sr))  # nearest strike, ties to the lower
+    first = o[np.r_[True, sr[o][1:] != sr[o][:-1]]] if o.size else o
+    k_atm = np.full(n, np.nan)
+    k_atm[sr[first]] = kr[first]
+    at = m & (strike == k_atm[seg])
+
+    def f64(name: str) -> tuple[np.ndarray, np.ndarray]:
+        col = cat.column(name)
+        v = np.asarray(col.to_numpy(zero_copy_only=False), np.float64)
+        if col.null_count == 0:
+            return v, np.ones(v.size, bool)
+        ok = _valid(col)
+        return np.where(ok, v, 0.0), ok
+
+    (bid, bid_ok), (ask, ask_ok) = f64("bid"), f64("ask")
+    with np.errstate(invalid="ignore"):  # as _zone
+        valid = (
+            bid_ok
+            & ask_ok
+            & ((ask > 0) | np.isnan(ask))
+            & ((bid >= 0) | np.isnan(bid))
+            & np.where(np.isnan(ask), True, np.where(np.isnan(bid), False, bid <= ask))
+        )
+    mid = (bid + ask) / 2
+    right = cat.column("right")
+    mean: list[np.ndarray] = []
+    cnt: list[np.ndarray] = []
+    for rt in ("C", "P"):
+        is_r = np.asarray(pc.fill_null(pc.equal(right, rt), False).to_numpy(zero_copy_only=False))
+        w = at & valid & is_r
+        c = np.bincount(seg[w], minlength=n)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            mean.append(np.bincount(seg[w], weights=mid[w], minlength=n) / c)
+        cnt.append(c)
+    ok_n = (cnt[0] <= _ZONE_MAX_ROWS) & (cnt[1] <= _ZONE_MAX_ROWS)
+    straddle = (mean[0] + mean[1]).tolist()
+    got = (has & (cnt[0] > 0) & (cnt[1] > 0)).tolist()
+    prev_l, exp_l, k_l, s_l = prev.tolist(), exp0.tolist(), k_atm.tolist(), s_prev.tolist()
+    for k in np.flatnonzero(ok_n).tolist():  # a loop over underlyings: each one's zone
+        f = out[k]
+        f.zone_done = True
+        if got[k]:
+            f.zone = (straddle[k], s_l[k], {
+                "set_on": _EPOCH + dt.timedelta(days=prev_l[k]),
+                "expiry": _EPOCH + dt.timedelta(days=exp_l[k]), "atm_strike": k_l[k],
+            })  # fmt: skip
+
+
+def _bars_part(
+    windows: Sequence[UnderlyingWindow], s_day: int, n_bars: int, out: list[_Facts]
+) -> None:
+    """The bars of :func:`_history_facts`."""
+    bw = [k for k, w in enumerate(windows) if w.bars is not None and w.bars.num_rows]
+    for k, w in enumerate(windows):
+        if w.bars is None or w.bars.num_rows == 0:
+            out[k].bars, out[k].bars_done = None, True
+    if not bw:
+        return
+    bs = [windows[k].bars for k in bw]
+    cat = pa.concat_tables(bs)  # type: ignore[arg-type]
+    tdc = cat.column("trade_date")
+    if not pa.types.is_date32(tdc.type) or tdc.null_count:
+        return
+    lens = np.fromiter((b.num_rows for b in bs), np.int64, len(bs))  # type: ignore[union-attr]
+    seg = np.repeat(np.arange(len(bs), dtype=np.int64), lens)
+    days = _days(tdc)
+    rows = np.flatnonzero(days <= s_day)
+    rows = rows[np.lexsort((days[rows], seg[rows]))]  # by window, then date (stable)
+    sg = seg[rows]
+    per = np.bincount(sg, minlength=len(bs))
+    end = np.cumsum(per)
+    rows = rows[end[sg] - np.arange(rows.size) <= n_bars]  # the last n of each window
+    per = np.minimum(per, n_bars)
+    at = np.r_[0, np.cumsum(per)].tolist()
+    closes = cat.column("close").to_numpy(zero_copy_only=False)[rows]
+    is_d = (days[rows] == s_day).tolist()
+    for j, k in enumerate(bw):  # a loop over underlyings
+        a, b = at[j], at[j + 1]
+        out[k].bars = (closes[a:b], b > a and is_d[b - 1])
+        out[k].bars_done = True
 
 
 # --------------------------------------------------------------------------- the kernel
@@ -1211,6 +1413,8 @@ def _doc_parts(
     :func:`_finish`, which uses them instead of building each name's own."""
     n = len(group)
     parts: list[dict[str, Any]] = [{} for _ in range(n)]
+    for k, f in enumerate(_history_facts([p.window for p in group], config.bar_sessions)):
+        parts[k]["window.facts"] = f
     oi_k = [k for k in range(n) if not isinstance(orrs[k], ChainlensError)]
     oi_parts = {
         "clusters": (lambda o: o.clusters.slice(0, 10)),
@@ -1479,7 +1683,8 @@ def _finish(
             flow_doc = None
             adoc["darkpool_only"] = _records(dp)[0] if dp.num_rows else None
 
-    spot_series = _spot_series(hist)
+    facts: _Facts = pre.get("window.facts") or _Facts()
+    spot_series = facts.spot_series if facts.spot_series is not None else _spot_series(hist)
     last_change: list[dict[str, Any]] = []
     change_by_strike: list[dict[str, Any]] = []
     change_by_strike_live: list[dict[str, Any]] | None = None
@@ -1529,13 +1734,20 @@ def _finish(
             tables[name] = pre[key] if key in pre else _with_underlying(t, u, d)
 
     # ---------------------------------------------------------------- realized vol
-    bars = _bars_for(window, config.bar_sessions)
-    if bars is not None and bars.num_rows >= 3:
-        closes = bars.column("close").to_numpy(zero_copy_only=False)
-        rv = {"value": realized_vol(closes), "source": "bars", "returns": int(bars.num_rows - 1)}
-        close = float(closes[-1]) if bars.column("trade_date")[-1].as_py() == d else None
+    if facts.bars_done:
+        got = facts.bars
     else:
-        if bars is None:
+        bars = _bars_for(window, config.bar_sessions)
+        got = None if bars is None else (
+            bars.column("close").to_numpy(zero_copy_only=False),
+            bars.num_rows > 0 and bars.column("trade_date")[-1].as_py() == d,
+        )  # fmt: skip
+    if got is not None and got[0].size >= 3:
+        closes = got[0]
+        rv = {"value": realized_vol(closes), "source": "bars", "returns": int(closes.size - 1)}
+        close = float(closes[-1]) if got[1] else None
+    else:
+        if got is None:
             missing.append("bars")
         spots = spot_series[1]
         rv = {
@@ -1554,13 +1766,27 @@ def _finish(
         "oi": oi_doc,  # built from _records/_jsonable parts: JSON already
         "realized_vol": _jsonable(rv),
         "earnings": _jsonable(_earnings(window, adoc, hist)),
-        "prior_zone": _jsonable(prior_zone(hist, d, close if close is not None else ca.spot)),
+        "prior_zone": _jsonable(
+            _prior_zone_of(facts, hist, d, close if close is not None else ca.spot)
+        ),
         "missing": missing,
     }
     # the large parts (analysis, flow, oi) are JSON-ready already; clean only the small ones
     big = ("analysis", "flow", "oi")
     doc = {**_jsonable({k: v for k, v in doc.items() if k not in big}), **{k: doc[k] for k in big}}
     return UnderlyingResult(underlying=u, session=d, doc=doc, tables=tables)
+
+
+def _prior_zone_of(
+    facts: _Facts, history: pa.Table, session: dt.date, close: float | None
+) -> dict[str, Any] | None:
+    """``prior_zone(history, session, close)``, from the chunk's facts when it has them."""
+    if not facts.zone_done:
+        return prior_zone(history, session, close)
+    if close is None or not math.isfinite(close) or facts.zone is None:
+        return None
+    straddle, s_prev, head = facts.zone
+    return _zone_doc(straddle, s_prev, close, dict(head))
 
 
 def analyze_underlying(window: UnderlyingWindow, config: PipelineConfig) -> UnderlyingResult:
