@@ -1467,6 +1467,8 @@ def _doc_parts(
         by_exp = _records_many(
             exp_t if exp_t is not None else [f.by_expiry.sort_by("expiry") for f in fs]
         )
+        dark = _records_many([f.darkpool for f in fs])
+        twap = _records_many([f.twap for f in fs])
         for j, k in enumerate(fl_k):
             parts[k].update(
                 {
@@ -1474,6 +1476,8 @@ def _doc_parts(
                     "flow.top_strikes": top[j],
                     "flow.notable": notable[j],
                     "flow.by_expiry": by_exp[j],
+                    "flow.darkpool": dark[j][0] if dark[j] else None,
+                    "flow.twap": twap[j],
                 }
             )
         tagged.append(("flow_by_strike", fl_k, [f.by_strike for f in fs]))
@@ -1659,10 +1663,15 @@ def _finish(
                 "flow.top_strikes",
                 lambda: _records(f.by_strike.sort_by([("total_usd", "descending")]).slice(0, 40)),
             ),
-            "darkpool": _records(fr.darkpool)[0]
-            if fr.darkpool is not None and fr.darkpool.num_rows
-            else None,
-            "twap": _records(fr.twap) if fr.twap is not None else [],
+            "darkpool": part(
+                "flow.darkpool",
+                lambda: (
+                    _records(f.darkpool)[0]
+                    if f.darkpool is not None and f.darkpool.num_rows
+                    else None
+                ),
+            ),
+            "twap": part("flow.twap", lambda: _records(f.twap) if f.twap is not None else []),
         }
         flow_doc["net_by_strike"] = part(
             "flow.net_by_strike", lambda: _records(_net_by_strike(f.by_strike))
@@ -1764,11 +1773,9 @@ def _finish(
         "analysis": adoc,
         "flow": flow_doc,
         "oi": oi_doc,  # built from _records/_jsonable parts: JSON already
-        "realized_vol": _jsonable(rv),
-        "earnings": _jsonable(_earnings(window, adoc, hist)),
-        "prior_zone": _jsonable(
-            _prior_zone_of(facts, hist, d, close if close is not None else ca.spot)
-        ),
+        "realized_vol": rv,
+        "earnings": _earnings(window, adoc, hist),
+        "prior_zone": _prior_zone_of(facts, hist, d, close if close is not None else ca.spot),
         "missing": missing,
     }
     # the large parts (analysis, flow, oi) are JSON-ready already; clean only the small ones
