@@ -317,21 +317,33 @@ def _oi_by_session(history: pa.Table, expiry: dt.date) -> tuple[list[dt.date], l
         and oi_col.null_count == 0
         and exp.null_count == 0
     ):
-        m = _days(exp) == (expiry - _EPOCH).days
         if history.column("trade_date").null_count == 0:
-            td = _days(history.column("trade_date"))[m]
-            v = np.asarray(oi_col.to_numpy(), np.int64)[m]
-            days, code = np.unique(td, return_inverse=True)
-            sums = np.zeros(days.size, np.int64)
-            np.add.at(sums, code.reshape(-1), v)
-            return [_EPOCH + dt.timedelta(days=x) for x in days.tolist()], sums.tolist()
+            return _oi_sums(
+                _days(history.column("trade_date")), _days(exp),
+                np.asarray(oi_col.to_numpy(), np.int64), expiry,
+            )  # fmt: skip
     h = history.filter(pc.equal(exp, pa.scalar(expiry, pa.date32())))
     per = h.group_by("trade_date").aggregate([("open_interest", "sum")]).sort_by("trade_date")
     return per.column("trade_date").to_pylist(), per.column("open_interest_sum").to_pylist()
 
 
+def _oi_sums(
+    td: np.ndarray, ex: np.ndarray, oi: np.ndarray, expiry: dt.date
+) -> tuple[list[dt.date], list[Any]]:
+    """:func:`_oi_by_session` from a window's session days, expiry days and integer OI
+    (NumPy arrays, no nulls): the exact per-session sums of the rows expiring on ``expiry``."""
+    m = ex == (expiry - _EPOCH).days
+    days, code = np.unique(td[m], return_inverse=True)
+    sums = np.zeros(days.size, np.int64)
+    np.add.at(sums, code.reshape(-1), oi[m])
+    return [_EPOCH + dt.timedelta(days=x) for x in days.tolist()], sums.tolist()
+
+
 def _earnings(
-    window: UnderlyingWindow, analysis_doc: dict[str, Any], history: pa.Table
+    window: UnderlyingWindow,
+    analysis_doc: dict[str, Any],
+    history: pa.Table,
+    oi_arrays: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None,
 ) -> dict[str, Any] | None:
     """Earnings setup facts (the ``earnings`` lens).
 
@@ -353,7 +365,9 @@ def _earnings(
     * call/put OI of the post-event expiry from ``analysis.by_expiry`` (seed 002: the call/put
       OI ratio accumulating in that expiry is the directional lean into the report);
     * OI build = Σ OI of that expiry in the last snapshot − the same in the first snapshot of
-      the window (contracts; seed 002 "event-driven OI");
+      the window (contracts; seed 002 "event-driven OI"); ``oi_arrays``: the history's
+      session days, expiry days and OI as NumPy arrays when the chunk has them
+      (:func:`_oi_sums`), else :func:`_oi_by_session` reads ``history``;
     * historical move (%) = mean over past earnings dates of :math:`|C_1/C_0 - 1|\\cdot 100`
       where :math:`C_0, C_1` are the closes before and after the report: (D−1, D) for a
       "before open" event, (D, D+1) when the note says "after" (close).
@@ -456,7 +470,9 @@ def _earnings(
             out["post_expiry_call_oi"] = be.get("call_oi")
             out["post_expiry_put_oi"] = be.get("put_oi")
             exp_d = dt.date.fromisoformat(pe["expiry"])
-            sessions, oi = _oi_by_session(history, exp_d)
+            sessions, oi = (
+                _oi_by_session(history, exp_d) if oi_arrays is None else _oi_sums(*oi_arrays, exp_d)
+            )
             out["post_expiry_oi_by_session"] = [
                 {"session": d, "oi": v} for d, v in zip(sessions, oi, strict=True)
             ]
@@ -655,13 +671,15 @@ class _Facts:
     head)`` or ``None`` (no zone whatever the close); valid when ``zone_done``. ``bars``:
     the closes of :func:`_bars_for` (``n`` last bars up to the session, ascending) and
     whether the last of them is the session's, ``None`` without bars; valid when
-    ``bars_done``."""
+    ``bars_done``. ``oi_arrays``: the history's session days, expiry days and integer OI
+    (:func:`_oi_sums`; ``None``: :func:`_oi_by_session` reads the history)."""
 
     spot_series: tuple[list[dt.date], list[float]] | None = None
     zone: tuple[float, float, dict[str, Any]] | None = None
     zone_done: bool = False
     bars: tuple[np.ndarray, bool] | None = None
     bars_done: bool = False
+    oi_arrays: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
 
 
 #: the most ATM rows of one right that the chunk's zone averages itself: NumPy sums fewer
@@ -686,12 +704,12 @@ def _history_facts(windows: Sequence[UnderlyingWindow], n_bars: int) -> list[_Fa
     s_day = (windows[0].session - _EPOCH).days
     try:
         _history_part(windows, s_day, out)
-    except (pa.ArrowException, ValueError, TypeError):  # each window computes its own
+    except (pa.ArrowException, KeyError, ValueError, TypeError):  # each window computes its own
         for f in out:
-            f.spot_series, f.zone_done = None, False
+            f.spot_series, f.zone_done, f.oi_arrays = None, False, None
     try:
         _bars_part(windows, s_day, n_bars, out)
-    except (pa.ArrowException, ValueError, TypeError):
+    except (pa.ArrowException, KeyError, ValueError, TypeError):
         for f in out:
             f.bars_done = False
     return out
@@ -738,8 +756,21 @@ def _history_part(windows: Sequence[UnderlyingWindow], s_day: int, out: list[_Fa
     for k in range(n):  # a loop over underlyings: each one's lists
         a, b = bounds[k], bounds[k + 1]
         out[k].spot_series = ([dates[x] for x in uday[a:b]], sl[a:b])
-    # ---- zones (prior_zone's NumPy path, per segment)
+    # ---- the OI arrays of the earnings facts (_oi_by_session's NumPy path)
     sch = cat.schema
+    exc = cat.column("expiry") if "expiry" in sch.names else None
+    oic = cat.column("open_interest") if "open_interest" in sch.names else None
+    if (
+        exc is not None
+        and oic is not None
+        and pa.types.is_date32(exc.type)
+        and pa.types.is_integer(oic.type)
+    ):
+        if exc.null_count == 0 and oic.null_count == 0:
+            ex_all, oi_all = _days(exc), np.asarray(oic.to_numpy(), np.int64)
+            for k, (a, b) in enumerate(zip(starts.tolist(), (starts + lens).tolist(), strict=True)):
+                out[k].oi_arrays = (td[a:b], ex_all[a:b], oi_all[a:b])
+    # ---- zones (prior_zone's NumPy path, per segment)
     if any(nm not in sch.names or not ok(sch.field(nm).type) for nm, ok in _ZONE_TYPES.items()):
         return
     exc, stc = cat.column("expiry"), cat.column("strike")
@@ -895,6 +926,82 @@ def _today(window: UnderlyingWindow) -> pa.Table:
     return hist.take(pa.array(rows))
 
 
+def _todays(
+    windows: Sequence[UnderlyingWindow],
+) -> list[tuple[pa.Table, int] | ChainlensError] | None:
+    """``(_today(w), distinct sessions of w.history)`` of every window (or the
+    :class:`~chainlens.errors.InputError` ``_today`` raises), in one NumPy pass over the
+    chunk's concatenated ``trade_date`` and ``snapshot_ts`` columns; each snapshot a zero-copy
+    slice of the window's history when its rows are contiguous, else one ``take`` (as
+    :func:`_today`). ``None`` (each window alone) unless every history has ``date32``
+    sessions and timestamps without nulls and the windows share one session."""
+    n = len(windows)
+    if not n or any(w.session != windows[0].session for w in windows):
+        return None
+    hs = [w.history for w in windows]
+    if any(
+        not pa.types.is_date32(h.schema.field("trade_date").type)
+        or not pa.types.is_timestamp(h.schema.field("snapshot_ts").type)
+        for h in hs
+    ):
+        return None
+    tdc = pa.chunked_array([c for h in hs for c in h.column("trade_date").chunks], pa.date32())
+    tss = [h.column("snapshot_ts") for h in hs]
+    if tdc.null_count or any(c.null_count for c in tss):
+        return None
+    td = _days(tdc)
+    ts = np.concatenate([np.asarray(c.cast(pa.int64()).to_numpy(), np.int64) for c in tss])
+    lens = np.fromiter((h.num_rows for h in hs), np.int64, n)
+    seg = np.repeat(np.arange(n, dtype=np.int64), lens)
+    starts = np.r_[0, np.cumsum(lens)[:-1]]
+    nz = lens > 0
+    s_day = (windows[0].session - _EPOCH).days
+    # distinct sessions per window: a (window, day) presence count
+    cnt = np.zeros(n, np.int64)
+    if td.size:
+        t0 = int(td.min())
+        span = int(td.max()) - t0 + 1
+        if n * span <= 1 << 24:
+            present = np.zeros(n * span, bool)
+            present[seg * span + (td - t0)] = True
+            cnt = present.reshape(n, span).sum(axis=1)
+        else:
+            cnt = np.bincount(seg[np.unique(seg * span + (td - t0), return_index=True)[1]],
+                              minlength=n)  # fmt: skip
+    neg = np.iinfo(np.int64).min
+    m = td == s_day
+    st = starts[nz]  # segment starts of the non-empty windows (reduceat needs rows in each)
+
+    def per_window(ufunc: np.ufunc, v: np.ndarray, empty: int) -> np.ndarray:
+        r = np.full(n, empty, np.int64)
+        if st.size:
+            r[nz] = ufunc.reduceat(v, st)
+        return r
+
+    ts_max = per_window(np.maximum, np.where(m, ts, neg), neg)
+    m &= ts == ts_max[seg]  # the latest snapshot of the session
+    k_rows = np.bincount(seg[m], minlength=n)
+    idx = np.arange(td.size)
+    first = per_window(np.minimum, np.where(m, idx, td.size), td.size)
+    last = per_window(np.maximum, np.where(m, idx, -1), -1)
+    out: list[tuple[pa.Table, int] | ChainlensError] = []
+    for k, w in enumerate(windows):  # a loop over underlyings: each one's slice
+        if not nz[k] or k_rows[k] == 0:
+            out.append(InputError(
+                f"the window of {w.underlying} holds no chain snapshot of {w.session}",
+                column="history",
+            ))  # fmt: skip
+            continue
+        a, c = int(first[k]), int(k_rows[k])
+        if int(last[k]) - a + 1 == c:
+            today = w.history.slice(a - int(starts[k]), c)
+        else:
+            rows = np.flatnonzero(m[starts[k] : starts[k] + lens[k]])
+            today = w.history.take(pa.array(rows))
+        out.append((today, int(cnt[k])))
+    return out
+
+
 def _prepare(
     window: UnderlyingWindow,
     config: PipelineConfig,
@@ -903,6 +1010,7 @@ def _prepare(
     records: bool = True,
     today: pa.Table | None = None,
     analyses: list[Any] | None = None,
+    n_sessions: int | None = None,
 ) -> _Prepared:
     """The chain analysis and the trades' side decomposition: the steps before the OI step.
 
@@ -929,7 +1037,8 @@ def _prepare(
 
         adoc["by_strike_live"] = json_records(ca.by_strike_live, _row_value) if records else None
     missing: list[str] = []
-    n_sessions = int(pc.count_distinct(hist.column("trade_date")).as_py())
+    if n_sessions is None:
+        n_sessions = int(pc.count_distinct(hist.column("trade_date")).as_py())
     if n_sessions < 2:
         missing.append("history")
     iv_ok = "iv" in today.column_names and today.column("iv").null_count < today.num_rows
@@ -1173,12 +1282,44 @@ def _records_many(
         else:
             groups.append((t.schema, [i], [t]))
     for _, idx, tabs in groups:
-        recs = json_records(pa.concat_tables(tabs), fallback)
+        recs = json_records(_dates_as_text(pa.concat_tables(tabs).combine_chunks()), fallback)
         at = 0
         for i, t in zip(idx, tabs, strict=True):
             out[i] = recs[at : at + t.num_rows]
             at += t.num_rows
     return out
+
+
+#: the days since 1970-01-01 of 0001-01-01 and 9999-12-31 (``datetime.date``'s range)
+_DATE_MIN, _DATE_MAX = (dt.date.min - _EPOCH).days, (dt.date.max - _EPOCH).days
+
+
+def _dates_as_text(t: pa.Table) -> pa.Table:
+    """``t`` with its ``date32`` columns as their ISO texts (``string``, nulls kept): what
+    :func:`~chainlens.analysis.json_records` makes of them (Arrow's date-to-string cast),
+    formatted once per distinct date (``datetime.date.isoformat``, the same text within
+    0001-9999; a column with a date outside is left as it is) and gathered with one ``take``:
+    records of many rows with few dates (expiries, sessions) convert ~50x faster."""
+    for i, f in enumerate(t.schema):
+        if not pa.types.is_date32(f.type):
+            continue
+        col = t.column(i)
+        days = _days(col)
+        ok = _valid(col) if col.null_count else None
+        vals = days if ok is None else days[ok]
+        if vals.size and (vals.min() < _DATE_MIN or vals.max() > _DATE_MAX):
+            continue
+        u, inv = np.unique(vals, return_inverse=True)
+        text = pa.array([(_EPOCH + dt.timedelta(days=x)).isoformat() for x in u.tolist()],
+                        pa.string())  # fmt: skip
+        if ok is None:
+            idx = pa.array(inv.reshape(-1).astype(np.int32))
+        else:
+            full = np.zeros(days.size, np.int32)
+            full[ok] = inv.reshape(-1)
+            idx = pa.array(full, mask=~ok)
+        t = t.set_column(i, pa.field(f.name, pa.string(), f.nullable), text.take(idx))
+    return t
 
 
 _NET_BY_STRIKE = (
@@ -1373,7 +1514,9 @@ def _oi_change_parts(chs: Sequence[pa.Table], session: dt.date) -> list[dict[str
         # row by row from each row's own values: the slices are _records_many's lists)
         from chainlens.analysis import json_records
 
-        recs = json_records(cat.select(list(cols)).take(pa.array(rows, pa.int64())), _jsonable)
+        recs = json_records(
+            _dates_as_text(cat.select(list(cols)).take(pa.array(rows, pa.int64()))), _jsonable
+        )
         at = np.searchsorted(seg[rows], np.arange(n + 1)).tolist()
         return [recs[at[k] : at[k + 1]] for k in range(n)]
 
@@ -1774,7 +1917,7 @@ def _finish(
         "flow": flow_doc,
         "oi": oi_doc,  # built from _records/_jsonable parts: JSON already
         "realized_vol": rv,
-        "earnings": _earnings(window, adoc, hist),
+        "earnings": _earnings(window, adoc, hist, facts.oi_arrays),
         "prior_zone": _prior_zone_of(facts, hist, d, close if close is not None else ca.spot),
         "missing": missing,
     }
@@ -1889,9 +2032,18 @@ def analyze_underlyings(
     out: list[UnderlyingResult | ChainlensError | None] = [None] * len(windows)
     ready: list[tuple[int, _Prepared]] = []
     todays: list[tuple[int, pa.Table]] = []
+    counts: dict[int, int] = {}
+    got = _todays(windows)
     for i, w in enumerate(windows):  # a loop over underlyings: each one's snapshot
         try:
-            todays.append((i, _today(w)))
+            if got is None:
+                todays.append((i, _today(w)))
+                continue
+            g = got[i]
+            if isinstance(g, ChainlensError):
+                raise g
+            todays.append((i, g[0]))
+            counts[i] = g[1]
         except ChainlensError as exc:
             out[i] = exc
     # the contract-level step (greeks, exposures) of the chunk's snapshots in one pass
@@ -1902,7 +2054,8 @@ def analyze_underlyings(
         try:
             if isinstance(an, ChainlensError):
                 raise an
-            p = _prepare(windows[i], config, trades=False, records=False, today=today, analyses=an)
+            p = _prepare(windows[i], config, trades=False, records=False, today=today, analyses=an,
+                         n_sessions=counts.get(i))  # fmt: skip
             ready.append((i, p))
         except ChainlensError as exc:
             out[i] = exc
