@@ -168,3 +168,69 @@ def test_an_empty_history_is_left_to_the_window() -> None:
     h = _history(15, shuffle=False, nulls=False)
     facts = pipe._history_facts([_window(h.slice(0, 0)), _window(h)], 21)
     assert all(f.spot_series is None and not f.zone_done for f in facts)
+
+
+def test_todays_equal_each_window() -> None:
+    hs = [
+        _history(20, shuffle=True, nulls=True),
+        _history(21, shuffle=False, nulls=False),
+        _history(22, shuffle=False, nulls=False, days=DAYS[:2]),  # no snapshot of the session
+        _history(23, shuffle=False, nulls=False).slice(0, 0),  # empty
+        _history(24, shuffle=True, nulls=False, days=DAYS[-1:]),
+    ]
+    ws = [_window(h) for h in hs]
+    got = pipe._todays(ws)
+    assert got is not None
+    for w, g in zip(ws, got, strict=True):
+        try:
+            ref = pipe._today(w)
+        except pipe.InputError as exc:
+            assert isinstance(g, pipe.InputError) and g.message == exc.message
+            continue
+        assert isinstance(g, tuple)
+        today, n_sessions = g
+        assert today.schema.equals(ref.schema) and _eq(today.to_pylist(), ref.to_pylist())
+        assert n_sessions == len(set(w.history.column("trade_date").to_pylist()))
+    assert pipe._todays([ws[1]]) is not None and pipe._todays([]) is None
+    # other column types: each window alone
+    h = hs[1].set_column(1, "snapshot_ts", hs[1].column("snapshot_ts").cast(pa.int64()))
+    assert pipe._todays([_window(h), ws[0]]) is None
+
+
+def test_oi_sums_equal_oi_by_session() -> None:
+    h = _history(30, shuffle=True, nulls=True)
+    facts = pipe._history_facts([_window(h), _window(_history(31, shuffle=False, nulls=False))], 21)
+    assert facts[0].oi_arrays is not None
+    for e in sorted(set(h.column("expiry").to_pylist())) + [dt.date(2030, 1, 1)]:
+        assert pipe._oi_sums(*facts[0].oi_arrays, e) == pipe._oi_by_session(h, e)
+
+
+def test_dates_as_text_equal_arrow_cast() -> None:
+    import pyarrow.compute as pc
+
+    from chainlens.analysis import json_records
+    from chainlens.pipeline import _jsonable
+
+    d = pa.array(
+        [dt.date(2024, 3, 8), None, dt.date(1, 1, 1), dt.date(9999, 12, 31), dt.date(2024, 3, 8)],
+        pa.date32(),
+    )
+    far = pa.array([-800000, 3000000, None], pa.int32()).cast(pa.date32())  # outside 1..9999
+    t = pa.table({"a": d, "x": pa.array([1.5, None, 3.0, math.nan, 2.0])})
+    got = pipe._dates_as_text(t)
+    assert got.column("a").to_pylist() == pc.cast(d, pa.string()).to_pylist()
+    assert json_records(got, _jsonable) == json_records(t, _jsonable)
+    tf = pa.table({"a": far})
+    assert pipe._dates_as_text(tf).equals(tf)  # left to Arrow's cast
+    none = pa.table({"a": pa.nulls(3, pa.date32())})
+    assert json_records(pipe._dates_as_text(none), _jsonable) == json_records(none, _jsonable)
+
+
+def test_utf8_array_equals_pa_array() -> None:
+    from chainlens.results import _utf8_array
+
+    texts = [b"{}", '{"k":"\u00e9\u4e2d"}'.encode(), b"", b'{"a":[1,2]}']
+    assert _utf8_array(texts).equals(pa.array(texts, pa.string()))
+    assert _utf8_array([]).equals(pa.array([], pa.string()))
+    with pytest.raises(pa.ArrowInvalid):
+        _utf8_array([b"\xff"])

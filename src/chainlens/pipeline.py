@@ -851,7 +851,7 @@ def _bars_part(
     if not bw:
         return
     bs = [windows[k].bars for k in bw]
-    cat = pa.concat_tables(bs)  # type: ignore[arg-type]
+    cat = pa.concat_tables(bs)
     tdc = cat.column("trade_date")
     if not pa.types.is_date32(tdc.type) or tdc.null_count:
         return
@@ -2033,13 +2033,13 @@ def analyze_underlyings(
     ready: list[tuple[int, _Prepared]] = []
     todays: list[tuple[int, pa.Table]] = []
     counts: dict[int, int] = {}
-    got = _todays(windows)
+    snaps = _todays(windows)
     for i, w in enumerate(windows):  # a loop over underlyings: each one's snapshot
         try:
-            if got is None:
+            if snaps is None:
                 todays.append((i, _today(w)))
                 continue
-            g = got[i]
+            g = snaps[i]
             if isinstance(g, ChainlensError):
                 raise g
             todays.append((i, g[0]))
