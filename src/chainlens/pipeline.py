@@ -741,14 +741,25 @@ def _history_part(windows: Sequence[UnderlyingWindow], s_day: int, out: list[_Fa
     t0 = int(td.min())
     span = int(td.max()) - t0 + 1
     key = seg * span + (td - t0)
-    ukey = np.unique(key)
+    if n * span > 1 << 24:  # too wide for a presence array: the windows alone
+        return
+    present = np.zeros(n * span, bool)
+    present[key] = True
+    ukey = np.flatnonzero(present)  # the (window, session) pairs, ascending
     spots = np.full(ukey.size, np.nan)
     sel = np.flatnonzero(sp_ok)
     if sel.size:
-        o = sel[np.lexsort((ts[sel], key[sel]))]  # by (window, session), then time (stable)
-        ko = key[o]
-        last = np.r_[ko[1:] != ko[:-1], True]
-        spots[np.searchsorted(ukey, ko[last])] = val[o[last]]
+        # per pair, the last row (in row order) of the latest snapshot with a spot: what a
+        # stable sort by (pair, time) puts last
+        neg = np.iinfo(np.int64).min
+        ks = key[sel]
+        t_max = np.full(n * span, neg, np.int64)
+        np.maximum.at(t_max, ks, ts[sel])
+        c = sel[ts[sel] == t_max[ks]]
+        last = np.full(n * span, -1, np.int64)
+        np.maximum.at(last, key[c], c)
+        got = ukey[last[ukey] >= 0]
+        spots[np.searchsorted(ukey, got)] = val[last[got]]
     uday = (ukey % span + t0).tolist()
     bounds = np.searchsorted(ukey // span, np.arange(n + 1)).tolist()
     dates = {x: _EPOCH + dt.timedelta(days=x) for x in set(uday)}
