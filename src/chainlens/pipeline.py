@@ -317,21 +317,33 @@ def _oi_by_session(history: pa.Table, expiry: dt.date) -> tuple[list[dt.date], l
         and oi_col.null_count == 0
         and exp.null_count == 0
     ):
-        m = _days(exp) == (expiry - _EPOCH).days
         if history.column("trade_date").null_count == 0:
-            td = _days(history.column("trade_date"))[m]
-            v = np.asarray(oi_col.to_numpy(), np.int64)[m]
-            days, code = np.unique(td, return_inverse=True)
-            sums = np.zeros(days.size, np.int64)
-            np.add.at(sums, code.reshape(-1), v)
-            return [_EPOCH + dt.timedelta(days=x) for x in days.tolist()], sums.tolist()
+            return _oi_sums(
+                _days(history.column("trade_date")), _days(exp),
+                np.asarray(oi_col.to_numpy(), np.int64), expiry,
+            )  # fmt: skip
     h = history.filter(pc.equal(exp, pa.scalar(expiry, pa.date32())))
     per = h.group_by("trade_date").aggregate([("open_interest", "sum")]).sort_by("trade_date")
     return per.column("trade_date").to_pylist(), per.column("open_interest_sum").to_pylist()
 
 
+def _oi_sums(
+    td: np.ndarray, ex: np.ndarray, oi: np.ndarray, expiry: dt.date
+) -> tuple[list[dt.date], list[Any]]:
+    """:func:`_oi_by_session` from a window's session days, expiry days and integer OI
+    (NumPy arrays, no nulls): the exact per-session sums of the rows expiring on ``expiry``."""
+    m = ex == (expiry - _EPOCH).days
+    days, code = np.unique(td[m], return_inverse=True)
+    sums = np.zeros(days.size, np.int64)
+    np.add.at(sums, code.reshape(-1), oi[m])
+    return [_EPOCH + dt.timedelta(days=x) for x in days.tolist()], sums.tolist()
+
+
 def _earnings(
-    window: UnderlyingWindow, analysis_doc: dict[str, Any], history: pa.Table
+    window: UnderlyingWindow,
+    analysis_doc: dict[str, Any],
+    history: pa.Table,
+    oi_arrays: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None,
 ) -> dict[str, Any] | None:
     """Earnings setup facts (the ``earnings`` lens).
 
@@ -353,7 +365,9 @@ def _earnings(
     * call/put OI of the post-event expiry from ``analysis.by_expiry`` (seed 002: the call/put
       OI ratio accumulating in that expiry is the directional lean into the report);
     * OI build = Σ OI of that expiry in the last snapshot − the same in the first snapshot of
-      the window (contracts; seed 002 "event-driven OI");
+      the window (contracts; seed 002 "event-driven OI"); ``oi_arrays``: the history's
+      session days, expiry days and OI as NumPy arrays when the chunk has them
+      (:func:`_oi_sums`), else :func:`_oi_by_session` reads ``history``;
     * historical move (%) = mean over past earnings dates of :math:`|C_1/C_0 - 1|\\cdot 100`
       where :math:`C_0, C_1` are the closes before and after the report: (D−1, D) for a
       "before open" event, (D, D+1) when the note says "after" (close).
@@ -456,7 +470,9 @@ def _earnings(
             out["post_expiry_call_oi"] = be.get("call_oi")
             out["post_expiry_put_oi"] = be.get("put_oi")
             exp_d = dt.date.fromisoformat(pe["expiry"])
-            sessions, oi = _oi_by_session(history, exp_d)
+            sessions, oi = (
+                _oi_by_session(history, exp_d) if oi_arrays is None else _oi_sums(*oi_arrays, exp_d)
+            )
             out["post_expiry_oi_by_session"] = [
                 {"session": d, "oi": v} for d, v in zip(sessions, oi, strict=True)
             ]
@@ -593,7 +609,12 @@ def _zone(
             mids[r] = float(m.sum() / m.size)
     if "C" not in mids or "P" not in mids:
         return None
-    straddle = float(mids["C"] + mids["P"])
+    return _zone_doc(float(mids["C"] + mids["P"]), s_prev, close, head)
+
+
+def _zone_doc(straddle: float, s_prev: float, close: float, head: dict[str, Any]) -> dict[str, Any]:
+    """The :func:`prior_zone` document from the straddle mid (USD), the previous spot and
+    ``close``; ``head``: ``set_on``, ``expiry``, ``atm_strike``."""
     lo, hi = s_prev - straddle, s_prev + straddle
     up, down = (hi / close - 1) * 100, (lo / close - 1) * 100
     status = (
@@ -639,6 +660,229 @@ def _prior_zone_arrow(history: pa.Table, session: dt.date, close: float) -> dict
     rights = np.asarray(at.column("right").to_numpy(zero_copy_only=False), dtype=object)
     return _zone(f64("bid"), f64("ask"), rights, s_prev, close,
                  {"set_on": pd_, "expiry": exp0, "atm_strike": k})  # fmt: skip
+
+
+@dataclass(slots=True)
+class _Facts:
+    """A window's history and bar facts as :func:`_history_facts` computes them for a chunk.
+
+    ``spot_series``: :func:`_spot_series` of the history (``None``: left to the window).
+    ``zone``: what :func:`prior_zone` needs besides the close, ``(straddle, previous spot,
+    head)`` or ``None`` (no zone whatever the close); valid when ``zone_done``. ``bars``:
+    the closes of :func:`_bars_for` (``n`` last bars up to the session, ascending) and
+    whether the last of them is the session's, ``None`` without bars; valid when
+    ``bars_done``. ``oi_arrays``: the history's session days, expiry days and integer OI
+    (:func:`_oi_sums`; ``None``: :func:`_oi_by_session` reads the history)."""
+
+    spot_series: tuple[list[dt.date], list[float]] | None = None
+    zone: tuple[float, float, dict[str, Any]] | None = None
+    zone_done: bool = False
+    bars: tuple[np.ndarray, bool] | None = None
+    bars_done: bool = False
+    oi_arrays: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
+
+
+#: the most ATM rows of one right that the chunk's zone averages itself: NumPy sums fewer
+#: than 8 values one after the other (as ``np.bincount`` does), more in blocks
+_ZONE_MAX_ROWS = 7
+
+
+def _history_facts(windows: Sequence[UnderlyingWindow], n_bars: int) -> list[_Facts]:
+    """:func:`_spot_series`, the close-independent part of :func:`prior_zone` and
+    :func:`_bars_for` (``n_bars``) of every window of one session, as segmented NumPy passes
+    over the chunk's concatenated histories and bars (the rows of a window are one segment).
+
+    Each fact equals the per-window function's (the same values in the same order; the zone
+    averages at most :data:`_ZONE_MAX_ROWS` mids per right, summed in row order as NumPy sums
+    so few values). What the chunk pass cannot take (schemas that differ, other column types,
+    nulls in the keys, an empty history, more ATM rows) is left to each window (``None`` /
+    not ``done``)."""
+    out = [_Facts() for _ in windows]
+    n = len(windows)
+    if not n or any(w.session != windows[0].session for w in windows):
+        return out
+    s_day = (windows[0].session - _EPOCH).days
+    try:
+        _history_part(windows, s_day, out)
+    except (pa.ArrowException, KeyError, ValueError, TypeError):  # each window computes its own
+        for f in out:
+            f.spot_series, f.zone_done, f.oi_arrays = None, False, None
+    try:
+        _bars_part(windows, s_day, n_bars, out)
+    except (pa.ArrowException, KeyError, ValueError, TypeError):
+        for f in out:
+            f.bars_done = False
+    return out
+
+
+def _history_part(windows: Sequence[UnderlyingWindow], s_day: int, out: list[_Facts]) -> None:
+    """The spot series and zones of :func:`_history_facts`."""
+    n = len(windows)
+    hs = [w.history for w in windows]
+    lens = np.fromiter((h.num_rows for h in hs), np.int64, n)
+    if (lens == 0).any():
+        return
+    cat = pa.concat_tables(hs)
+    tdc, tsc = cat.column("trade_date"), cat.column("snapshot_ts")
+    if not pa.types.is_date32(tdc.type) or tdc.null_count or tsc.null_count:
+        return
+    td = _days(tdc)
+    ts = np.asarray(tsc.cast(pa.int64()).to_numpy(), np.int64)
+    sp = cat.column("spot")
+    if pa.types.is_float64(sp.type) and sp.null_count == 0:
+        val = np.asarray(sp.to_numpy(), dtype=np.float64)
+        sp_ok = np.ones(val.size, bool)
+    else:
+        sp_ok = _valid(sp)
+        val = np.asarray(pc.fill_null(sp.cast(pa.float64()), 0.0).to_numpy(), dtype=np.float64)
+    seg = np.repeat(np.arange(n, dtype=np.int64), lens)
+    starts = np.r_[0, np.cumsum(lens)[:-1]]
+    # ---- spot series: per (window, session), the spot of the latest snapshot with one
+    t0 = int(td.min())
+    span = int(td.max()) - t0 + 1
+    key = seg * span + (td - t0)
+    if n * span > 1 << 24:  # too wide for a presence array: the windows alone
+        return
+    present = np.zeros(n * span, bool)
+    present[key] = True
+    ukey = np.flatnonzero(present)  # the (window, session) pairs, ascending
+    spots = np.full(ukey.size, np.nan)
+    sel = np.flatnonzero(sp_ok)
+    if sel.size:
+        # per pair, the last row (in row order) of the latest snapshot with a spot: what a
+        # stable sort by (pair, time) puts last
+        neg = np.iinfo(np.int64).min
+        ks = key[sel]
+        t_max = np.full(n * span, neg, np.int64)
+        np.maximum.at(t_max, ks, ts[sel])
+        c = sel[ts[sel] == t_max[ks]]
+        last = np.full(n * span, -1, np.int64)
+        np.maximum.at(last, key[c], c)
+        got = ukey[last[ukey] >= 0]
+        spots[np.searchsorted(ukey, got)] = val[last[got]]
+    uday = (ukey % span + t0).tolist()
+    bounds = np.searchsorted(ukey // span, np.arange(n + 1)).tolist()
+    dates = {x: _EPOCH + dt.timedelta(days=x) for x in set(uday)}
+    sl = spots.tolist()
+    for k in range(n):  # a loop over underlyings: each one's lists
+        a, b = bounds[k], bounds[k + 1]
+        out[k].spot_series = ([dates[x] for x in uday[a:b]], sl[a:b])
+    # ---- the OI arrays of the earnings facts (_oi_by_session's NumPy path)
+    sch = cat.schema
+    exc = cat.column("expiry") if "expiry" in sch.names else None
+    oic = cat.column("open_interest") if "open_interest" in sch.names else None
+    if (
+        exc is not None
+        and oic is not None
+        and pa.types.is_date32(exc.type)
+        and pa.types.is_integer(oic.type)
+    ):
+        if exc.null_count == 0 and oic.null_count == 0:
+            ex_all, oi_all = _days(exc), np.asarray(oic.to_numpy(), np.int64)
+            for k, (a, b) in enumerate(zip(starts.tolist(), (starts + lens).tolist(), strict=True)):
+                out[k].oi_arrays = (td[a:b], ex_all[a:b], oi_all[a:b])
+    # ---- zones (prior_zone's NumPy path, per segment)
+    if any(nm not in sch.names or not ok(sch.field(nm).type) for nm, ok in _ZONE_TYPES.items()):
+        return
+    exc, stc = cat.column("expiry"), cat.column("strike")
+    if exc.null_count or stc.null_count:
+        return
+    neg, pos = np.iinfo(np.int64).min, np.iinfo(np.int64).max
+    prev = np.maximum.reduceat(np.where(td < s_day, td, neg), starts)  # previous session
+    has = prev != neg
+    m = td == prev[seg]
+    ts_max = np.maximum.reduceat(np.where(m, ts, neg), starts)  # its latest snapshot
+    m &= ts == ts_max[seg]
+    at_spot = np.maximum.reduceat(np.where(m & sp_ok, np.arange(td.size), -1), starts)
+    has &= at_spot >= 0  # the last row (in row order) with a spot
+    s_prev = np.where(at_spot >= 0, val[np.maximum(at_spot, 0)], np.nan)
+    ex = _days(exc)
+    exp0 = np.minimum.reduceat(np.where(m & (ex > prev[seg]), ex, pos), starts)
+    has &= exp0 != pos  # the first expiry after the previous session
+    m &= (ex == exp0[seg]) & has[seg]
+    strike = np.asarray(stc.to_numpy(), np.float64)
+    r = np.flatnonzero(m)
+    sr, kr = seg[r], strike[r]
+    o = np.lexsort((kr, np.abs(kr - s_prev[sr]), sr))  # nearest strike, ties to the lower
+    first = o[np.r_[True, sr[o][1:] != sr[o][:-1]]] if o.size else o
+    k_atm = np.full(n, np.nan)
+    k_atm[sr[first]] = kr[first]
+    at = m & (strike == k_atm[seg])
+
+    def f64(name: str) -> tuple[np.ndarray, np.ndarray]:
+        col = cat.column(name)
+        v = np.asarray(col.to_numpy(zero_copy_only=False), np.float64)
+        if col.null_count == 0:
+            return v, np.ones(v.size, bool)
+        ok = _valid(col)
+        return np.where(ok, v, 0.0), ok
+
+    (bid, bid_ok), (ask, ask_ok) = f64("bid"), f64("ask")
+    with np.errstate(invalid="ignore"):  # as _zone
+        valid = (
+            bid_ok
+            & ask_ok
+            & ((ask > 0) | np.isnan(ask))
+            & ((bid >= 0) | np.isnan(bid))
+            & np.where(np.isnan(ask), True, np.where(np.isnan(bid), False, bid <= ask))
+        )
+    mid = (bid + ask) / 2
+    right = cat.column("right")
+    mean: list[np.ndarray] = []
+    cnt: list[np.ndarray] = []
+    for rt in ("C", "P"):
+        is_r = np.asarray(pc.fill_null(pc.equal(right, rt), False).to_numpy(zero_copy_only=False))
+        w = at & valid & is_r
+        c = np.bincount(seg[w], minlength=n)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            mean.append(np.bincount(seg[w], weights=mid[w], minlength=n) / c)
+        cnt.append(c)
+    ok_n = (cnt[0] <= _ZONE_MAX_ROWS) & (cnt[1] <= _ZONE_MAX_ROWS)
+    straddle = (mean[0] + mean[1]).tolist()
+    got = (has & (cnt[0] > 0) & (cnt[1] > 0)).tolist()
+    prev_l, exp_l, k_l, s_l = prev.tolist(), exp0.tolist(), k_atm.tolist(), s_prev.tolist()
+    for k in np.flatnonzero(ok_n).tolist():  # a loop over underlyings: each one's zone
+        f = out[k]
+        f.zone_done = True
+        if got[k]:
+            f.zone = (straddle[k], s_l[k], {
+                "set_on": _EPOCH + dt.timedelta(days=prev_l[k]),
+                "expiry": _EPOCH + dt.timedelta(days=exp_l[k]), "atm_strike": k_l[k],
+            })  # fmt: skip
+
+
+def _bars_part(
+    windows: Sequence[UnderlyingWindow], s_day: int, n_bars: int, out: list[_Facts]
+) -> None:
+    """The bars of :func:`_history_facts`."""
+    bw = [k for k, w in enumerate(windows) if w.bars is not None and w.bars.num_rows]
+    for k, w in enumerate(windows):
+        if w.bars is None or w.bars.num_rows == 0:
+            out[k].bars, out[k].bars_done = None, True
+    if not bw:
+        return
+    bs = [windows[k].bars for k in bw]
+    cat = pa.concat_tables(bs)
+    tdc = cat.column("trade_date")
+    if not pa.types.is_date32(tdc.type) or tdc.null_count:
+        return
+    lens = np.fromiter((b.num_rows for b in bs), np.int64, len(bs))  # type: ignore[union-attr]
+    seg = np.repeat(np.arange(len(bs), dtype=np.int64), lens)
+    days = _days(tdc)
+    rows = np.flatnonzero(days <= s_day)
+    rows = rows[np.lexsort((days[rows], seg[rows]))]  # by window, then date (stable)
+    sg = seg[rows]
+    per = np.bincount(sg, minlength=len(bs))
+    end = np.cumsum(per)
+    rows = rows[end[sg] - np.arange(rows.size) <= n_bars]  # the last n of each window
+    per = np.minimum(per, n_bars)
+    at = np.r_[0, np.cumsum(per)].tolist()
+    closes = cat.column("close").to_numpy(zero_copy_only=False)[rows]
+    is_d = (days[rows] == s_day).tolist()
+    for j, k in enumerate(bw):  # a loop over underlyings
+        a, b = at[j], at[j + 1]
+        out[k].bars = (closes[a:b], b > a and is_d[b - 1])
+        out[k].bars_done = True
 
 
 # --------------------------------------------------------------------------- the kernel
@@ -693,6 +937,82 @@ def _today(window: UnderlyingWindow) -> pa.Table:
     return hist.take(pa.array(rows))
 
 
+def _todays(
+    windows: Sequence[UnderlyingWindow],
+) -> list[tuple[pa.Table, int] | ChainlensError] | None:
+    """``(_today(w), distinct sessions of w.history)`` of every window (or the
+    :class:`~chainlens.errors.InputError` ``_today`` raises), in one NumPy pass over the
+    chunk's concatenated ``trade_date`` and ``snapshot_ts`` columns; each snapshot a zero-copy
+    slice of the window's history when its rows are contiguous, else one ``take`` (as
+    :func:`_today`). ``None`` (each window alone) unless every history has ``date32``
+    sessions and timestamps without nulls and the windows share one session."""
+    n = len(windows)
+    if not n or any(w.session != windows[0].session for w in windows):
+        return None
+    hs = [w.history for w in windows]
+    if any(
+        not pa.types.is_date32(h.schema.field("trade_date").type)
+        or not pa.types.is_timestamp(h.schema.field("snapshot_ts").type)
+        for h in hs
+    ):
+        return None
+    tdc = pa.chunked_array([c for h in hs for c in h.column("trade_date").chunks], pa.date32())
+    tss = [h.column("snapshot_ts") for h in hs]
+    if tdc.null_count or any(c.null_count for c in tss):
+        return None
+    td = _days(tdc)
+    ts = np.concatenate([np.asarray(c.cast(pa.int64()).to_numpy(), np.int64) for c in tss])
+    lens = np.fromiter((h.num_rows for h in hs), np.int64, n)
+    seg = np.repeat(np.arange(n, dtype=np.int64), lens)
+    starts = np.r_[0, np.cumsum(lens)[:-1]]
+    nz = lens > 0
+    s_day = (windows[0].session - _EPOCH).days
+    # distinct sessions per window: a (window, day) presence count
+    cnt = np.zeros(n, np.int64)
+    if td.size:
+        t0 = int(td.min())
+        span = int(td.max()) - t0 + 1
+        if n * span <= 1 << 24:
+            present = np.zeros(n * span, bool)
+            present[seg * span + (td - t0)] = True
+            cnt = present.reshape(n, span).sum(axis=1)
+        else:
+            cnt = np.bincount(seg[np.unique(seg * span + (td - t0), return_index=True)[1]],
+                              minlength=n)  # fmt: skip
+    neg = np.iinfo(np.int64).min
+    m = td == s_day
+    st = starts[nz]  # segment starts of the non-empty windows (reduceat needs rows in each)
+
+    def per_window(ufunc: np.ufunc, v: np.ndarray, empty: int) -> np.ndarray:
+        r = np.full(n, empty, np.int64)
+        if st.size:
+            r[nz] = ufunc.reduceat(v, st)
+        return r
+
+    ts_max = per_window(np.maximum, np.where(m, ts, neg), neg)
+    m &= ts == ts_max[seg]  # the latest snapshot of the session
+    k_rows = np.bincount(seg[m], minlength=n)
+    idx = np.arange(td.size)
+    first = per_window(np.minimum, np.where(m, idx, td.size), td.size)
+    last = per_window(np.maximum, np.where(m, idx, -1), -1)
+    out: list[tuple[pa.Table, int] | ChainlensError] = []
+    for k, w in enumerate(windows):  # a loop over underlyings: each one's slice
+        if not nz[k] or k_rows[k] == 0:
+            out.append(InputError(
+                f"the window of {w.underlying} holds no chain snapshot of {w.session}",
+                column="history",
+            ))  # fmt: skip
+            continue
+        a, c = int(first[k]), int(k_rows[k])
+        if int(last[k]) - a + 1 == c:
+            today = w.history.slice(a - int(starts[k]), c)
+        else:
+            rows = np.flatnonzero(m[starts[k] : starts[k] + lens[k]])
+            today = w.history.take(pa.array(rows))
+        out.append((today, int(cnt[k])))
+    return out
+
+
 def _prepare(
     window: UnderlyingWindow,
     config: PipelineConfig,
@@ -701,6 +1021,7 @@ def _prepare(
     records: bool = True,
     today: pa.Table | None = None,
     analyses: list[Any] | None = None,
+    n_sessions: int | None = None,
 ) -> _Prepared:
     """The chain analysis and the trades' side decomposition: the steps before the OI step.
 
@@ -727,7 +1048,8 @@ def _prepare(
 
         adoc["by_strike_live"] = json_records(ca.by_strike_live, _row_value) if records else None
     missing: list[str] = []
-    n_sessions = int(pc.count_distinct(hist.column("trade_date")).as_py())
+    if n_sessions is None:
+        n_sessions = int(pc.count_distinct(hist.column("trade_date")).as_py())
     if n_sessions < 2:
         missing.append("history")
     iv_ok = "iv" in today.column_names and today.column("iv").null_count < today.num_rows
@@ -791,15 +1113,17 @@ def _with_underlying_many(
         cat = pa.concat_tables([ts[i] for i in idx])
         names = cat.column_names
         if "underlying" not in names:
-            und = np.repeat(np.asarray([underlyings[i] for i in idx], dtype=object), sizes)
-            cat = cat.append_column("underlying", pa.array(und, pa.string()))
+            # one string per name, repeated by index (no Python object per row)
+            und = pa.array([underlyings[i] for i in idx], pa.string())
+            code = np.repeat(np.arange(len(idx), dtype=np.int32), sizes)
+            cat = cat.append_column("underlying", und.take(pa.array(code)))
         if "session" not in names:
             ses = np.repeat(np.asarray([sessions[i] for i in idx], dtype="datetime64[D]"), sizes)
             cat = cat.append_column("session", pa.array(ses, pa.date32()))
         cat = _with_underlying(cat, "", dt.date.min)  # the string normalisation only
-        at = np.r_[0, np.cumsum(sizes)]
+        at = np.r_[0, np.cumsum(sizes)].tolist()
         for k, i in enumerate(idx):
-            out[i] = cat.slice(int(at[k]), int(sizes[k]))
+            out[i] = cat.slice(at[k], at[k + 1] - at[k])
     return [t for t in out if t is not None]
 
 
@@ -969,12 +1293,44 @@ def _records_many(
         else:
             groups.append((t.schema, [i], [t]))
     for _, idx, tabs in groups:
-        recs = json_records(pa.concat_tables(tabs), fallback)
+        recs = json_records(_dates_as_text(pa.concat_tables(tabs).combine_chunks()), fallback)
         at = 0
         for i, t in zip(idx, tabs, strict=True):
             out[i] = recs[at : at + t.num_rows]
             at += t.num_rows
     return out
+
+
+#: the days since 1970-01-01 of 0001-01-01 and 9999-12-31 (``datetime.date``'s range)
+_DATE_MIN, _DATE_MAX = (dt.date.min - _EPOCH).days, (dt.date.max - _EPOCH).days
+
+
+def _dates_as_text(t: pa.Table) -> pa.Table:
+    """``t`` with its ``date32`` columns as their ISO texts (``string``, nulls kept): what
+    :func:`~chainlens.analysis.json_records` makes of them (Arrow's date-to-string cast),
+    formatted once per distinct date (``datetime.date.isoformat``, the same text within
+    0001-9999; a column with a date outside is left as it is) and gathered with one ``take``:
+    records of many rows with few dates (expiries, sessions) convert ~50x faster."""
+    for i, f in enumerate(t.schema):
+        if not pa.types.is_date32(f.type):
+            continue
+        col = t.column(i)
+        days = _days(col)
+        ok = _valid(col) if col.null_count else None
+        vals = days if ok is None else days[ok]
+        if vals.size and (vals.min() < _DATE_MIN or vals.max() > _DATE_MAX):
+            continue
+        u, inv = np.unique(vals, return_inverse=True)
+        text = pa.array([(_EPOCH + dt.timedelta(days=x)).isoformat() for x in u.tolist()],
+                        pa.string())  # fmt: skip
+        if ok is None:
+            idx = pa.array(inv.reshape(-1).astype(np.int32))
+        else:
+            full = np.zeros(days.size, np.int32)
+            full[ok] = inv.reshape(-1)
+            idx = pa.array(full, mask=~ok)
+        t = t.set_column(i, pa.field(f.name, pa.string(), f.nullable), text.take(idx))
+    return t
 
 
 _NET_BY_STRIKE = (
@@ -1169,7 +1525,9 @@ def _oi_change_parts(chs: Sequence[pa.Table], session: dt.date) -> list[dict[str
         # row by row from each row's own values: the slices are _records_many's lists)
         from chainlens.analysis import json_records
 
-        recs = json_records(cat.select(list(cols)).take(pa.array(rows, pa.int64())), _jsonable)
+        recs = json_records(
+            _dates_as_text(cat.select(list(cols)).take(pa.array(rows, pa.int64()))), _jsonable
+        )
         at = np.searchsorted(seg[rows], np.arange(n + 1)).tolist()
         return [recs[at[k] : at[k + 1]] for k in range(n)]
 
@@ -1209,6 +1567,8 @@ def _doc_parts(
     :func:`_finish`, which uses them instead of building each name's own."""
     n = len(group)
     parts: list[dict[str, Any]] = [{} for _ in range(n)]
+    for k, f in enumerate(_history_facts([p.window for p in group], config.bar_sessions)):
+        parts[k]["window.facts"] = f
     oi_k = [k for k in range(n) if not isinstance(orrs[k], ChainlensError)]
     oi_parts = {
         "clusters": (lambda o: o.clusters.slice(0, 10)),
@@ -1229,6 +1589,15 @@ def _doc_parts(
         got = _oi_change_parts([orrs[k].changes for k in oi_k], sessions.pop())
         for k, extra in zip(oi_k, got or [], strict=False):
             parts[k].update(extra)
+    # the result tables of the documents with their underlying and session columns, one
+    # _with_underlying_many per table kind over the chunk (the tables _finish would tag)
+    tagged: list[tuple[str, list[int], list[pa.Table]]] = [
+        ("oi_changes", *_unzip([(k, parts[k]["oi.changes_table"]) for k in oi_k
+                                if parts[k].get("oi.changes_table") is not None])),
+    ]  # fmt: skip
+    for name in ("accumulation", "rolls", "clusters"):
+        tagged.append((name, *_unzip([(k, getattr(orrs[k], name)) for k in oi_k
+                                      if getattr(orrs[k], name).num_rows])))  # fmt: skip
     fl_k = [k for k in range(n) if frs[k] is not None and group[k].enriched is not None]
     if fl_k:
         fs: list[Any] = [frs[k] for k in fl_k]
@@ -1252,6 +1621,8 @@ def _doc_parts(
         by_exp = _records_many(
             exp_t if exp_t is not None else [f.by_expiry.sort_by("expiry") for f in fs]
         )
+        dark = _records_many([f.darkpool for f in fs])
+        twap = _records_many([f.twap for f in fs])
         for j, k in enumerate(fl_k):
             parts[k].update(
                 {
@@ -1259,9 +1630,29 @@ def _doc_parts(
                     "flow.top_strikes": top[j],
                     "flow.notable": notable[j],
                     "flow.by_expiry": by_exp[j],
+                    "flow.darkpool": dark[j][0] if dark[j] else None,
+                    "flow.twap": twap[j],
                 }
             )
+        tagged.append(("flow_by_strike", fl_k, [f.by_strike for f in fs]))
+        tagged.append(("notable", fl_k, [_selected(f.notable, _NOTABLE_COLUMNS) for f in fs]))
+    for name, idx, ts in tagged:
+        us = [group[k].window.underlying for k in idx]
+        ds = [group[k].window.session for k in idx]
+        for k, t in zip(idx, _with_underlying_many(ts, us, ds), strict=True):
+            parts[k]["tables." + name] = t
     return parts
+
+
+def _unzip(pairs: list[tuple[int, pa.Table]]) -> tuple[list[int], list[pa.Table]]:
+    """``([k...], [t...])`` of ``[(k, t)...]``."""
+    return [k for k, _ in pairs], [t for _, t in pairs]
+
+
+def _selected(t: pa.Table, columns: Sequence[str]) -> pa.Table:
+    """``t`` with those of ``columns`` it has, in that order."""
+    have = set(t.column_names)
+    return t.select([c for c in columns if c in have])
 
 
 def _sorted_many(
@@ -1426,18 +1817,25 @@ def _finish(
                 "flow.top_strikes",
                 lambda: _records(f.by_strike.sort_by([("total_usd", "descending")]).slice(0, 40)),
             ),
-            "darkpool": _records(fr.darkpool)[0]
-            if fr.darkpool is not None and fr.darkpool.num_rows
-            else None,
-            "twap": _records(fr.twap) if fr.twap is not None else [],
+            "darkpool": part(
+                "flow.darkpool",
+                lambda: (
+                    _records(f.darkpool)[0]
+                    if f.darkpool is not None and f.darkpool.num_rows
+                    else None
+                ),
+            ),
+            "twap": part("flow.twap", lambda: _records(f.twap) if f.twap is not None else []),
         }
         flow_doc["net_by_strike"] = part(
             "flow.net_by_strike", lambda: _records(_net_by_strike(f.by_strike))
         )
-        tables["flow_by_strike"] = _with_underlying(fr.by_strike, u, d)
-        have = set(fr.notable.column_names)
-        tables["notable"] = _with_underlying(
-            fr.notable.select([c for c in _NOTABLE_COLUMNS if c in have]), u, d
+        tables["flow_by_strike"] = part(
+            "tables.flow_by_strike", lambda: _with_underlying(f.by_strike, u, d)
+        )
+        tables["notable"] = part(
+            "tables.notable",
+            lambda: _with_underlying(_selected(f.notable, _NOTABLE_COLUMNS), u, d),
         )
     else:
         missing.append("trades")
@@ -1448,7 +1846,8 @@ def _finish(
             flow_doc = None
             adoc["darkpool_only"] = _records(dp)[0] if dp.num_rows else None
 
-    spot_series = _spot_series(hist)
+    facts: _Facts = pre.get("window.facts") or _Facts()
+    spot_series = facts.spot_series if facts.spot_series is not None else _spot_series(hist)
     last_change: list[dict[str, Any]] = []
     change_by_strike: list[dict[str, Any]] = []
     change_by_strike_live: list[dict[str, Any]] | None = None
@@ -1457,7 +1856,9 @@ def _finish(
     if "oi.change_session" in pre:  # built for the whole chunk (_oi_change_parts)
         change_session = pre["oi.change_session"]
         if change_session is not None:
-            tables["oi_changes"] = _with_underlying(pre["oi.changes_table"], u, d)
+            tables["oi_changes"] = part(
+                "tables.oi_changes", lambda: _with_underlying(pre["oi.changes_table"], u, d)
+            )
             last_change = pre["oi.changes"]
             change_by_strike = pre["oi.change_by_strike"]
             change_by_strike_live = pre["oi.change_by_strike_live"]
@@ -1492,16 +1893,24 @@ def _finish(
     for name in ("accumulation", "rolls", "clusters"):
         t = getattr(orr, name)
         if t.num_rows:
-            tables[name] = _with_underlying(t, u, d)
+            key = "tables." + name
+            tables[name] = pre[key] if key in pre else _with_underlying(t, u, d)
 
     # ---------------------------------------------------------------- realized vol
-    bars = _bars_for(window, config.bar_sessions)
-    if bars is not None and bars.num_rows >= 3:
-        closes = bars.column("close").to_numpy(zero_copy_only=False)
-        rv = {"value": realized_vol(closes), "source": "bars", "returns": int(bars.num_rows - 1)}
-        close = float(closes[-1]) if bars.column("trade_date")[-1].as_py() == d else None
+    if facts.bars_done:
+        got = facts.bars
     else:
-        if bars is None:
+        bars = _bars_for(window, config.bar_sessions)
+        got = None if bars is None else (
+            bars.column("close").to_numpy(zero_copy_only=False),
+            bars.num_rows > 0 and bars.column("trade_date")[-1].as_py() == d,
+        )  # fmt: skip
+    if got is not None and got[0].size >= 3:
+        closes = got[0]
+        rv = {"value": realized_vol(closes), "source": "bars", "returns": int(closes.size - 1)}
+        close = float(closes[-1]) if got[1] else None
+    else:
+        if got is None:
             missing.append("bars")
         spots = spot_series[1]
         rv = {
@@ -1518,15 +1927,27 @@ def _finish(
         "analysis": adoc,
         "flow": flow_doc,
         "oi": oi_doc,  # built from _records/_jsonable parts: JSON already
-        "realized_vol": _jsonable(rv),
-        "earnings": _jsonable(_earnings(window, adoc, hist)),
-        "prior_zone": _jsonable(prior_zone(hist, d, close if close is not None else ca.spot)),
+        "realized_vol": rv,
+        "earnings": _earnings(window, adoc, hist, facts.oi_arrays),
+        "prior_zone": _prior_zone_of(facts, hist, d, close if close is not None else ca.spot),
         "missing": missing,
     }
     # the large parts (analysis, flow, oi) are JSON-ready already; clean only the small ones
     big = ("analysis", "flow", "oi")
     doc = {**_jsonable({k: v for k, v in doc.items() if k not in big}), **{k: doc[k] for k in big}}
     return UnderlyingResult(underlying=u, session=d, doc=doc, tables=tables)
+
+
+def _prior_zone_of(
+    facts: _Facts, history: pa.Table, session: dt.date, close: float | None
+) -> dict[str, Any] | None:
+    """``prior_zone(history, session, close)``, from the chunk's facts when it has them."""
+    if not facts.zone_done:
+        return prior_zone(history, session, close)
+    if close is None or not math.isfinite(close) or facts.zone is None:
+        return None
+    straddle, s_prev, head = facts.zone
+    return _zone_doc(straddle, s_prev, close, dict(head))
 
 
 def analyze_underlying(window: UnderlyingWindow, config: PipelineConfig) -> UnderlyingResult:
@@ -1622,9 +2043,18 @@ def analyze_underlyings(
     out: list[UnderlyingResult | ChainlensError | None] = [None] * len(windows)
     ready: list[tuple[int, _Prepared]] = []
     todays: list[tuple[int, pa.Table]] = []
+    counts: dict[int, int] = {}
+    snaps = _todays(windows)
     for i, w in enumerate(windows):  # a loop over underlyings: each one's snapshot
         try:
-            todays.append((i, _today(w)))
+            if snaps is None:
+                todays.append((i, _today(w)))
+                continue
+            g = snaps[i]
+            if isinstance(g, ChainlensError):
+                raise g
+            todays.append((i, g[0]))
+            counts[i] = g[1]
         except ChainlensError as exc:
             out[i] = exc
     # the contract-level step (greeks, exposures) of the chunk's snapshots in one pass
@@ -1635,7 +2065,8 @@ def analyze_underlyings(
         try:
             if isinstance(an, ChainlensError):
                 raise an
-            p = _prepare(windows[i], config, trades=False, records=False, today=today, analyses=an)
+            p = _prepare(windows[i], config, trades=False, records=False, today=today, analyses=an,
+                         n_sessions=counts.get(i))  # fmt: skip
             ready.append((i, p))
         except ChainlensError as exc:
             out[i] = exc

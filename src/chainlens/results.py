@@ -37,6 +37,7 @@ import typing
 from collections.abc import Sequence
 from typing import Any, NotRequired, Protocol, TypedDict, Union
 
+import numpy as np
 import pyarrow as pa
 
 from chainlens._jsonsafe import json_bytes
@@ -432,10 +433,27 @@ def docs_to_table(results: Sequence[_HasDoc]) -> pa.Table:
             {
                 "underlying": pa.array([r.underlying for r in results], pa.string()),
                 "session": pa.array([r.session for r in results], pa.date32()),
-                "doc": pa.array([json_bytes(r.doc) for r in results], pa.string()),
+                "doc": _utf8_array([json_bytes(r.doc) for r in results]),
             }
         ),
     )
+
+
+def _utf8_array(texts: list[bytes]) -> pa.Array:
+    """``pa.array(texts, pa.string())`` of UTF-8 texts, built from one joined data buffer and
+    its offsets (``pa.array`` converts each ``bytes`` object on its own, ~15x slower on
+    documents), then validated as UTF-8 in full; ``pa.array`` itself when the texts exceed
+    the 2 GiB of 32-bit offsets."""
+    lens = np.fromiter(map(len, texts), np.int64, len(texts))
+    offsets = np.zeros(len(texts) + 1, np.int64)
+    np.cumsum(lens, out=offsets[1:])
+    if offsets[-1] >= 2**31:
+        return pa.array(texts, pa.string())
+    arr = pa.StringArray.from_buffers(
+        len(texts), pa.py_buffer(offsets.astype(np.int32)), pa.py_buffer(b"".join(texts))
+    )
+    arr.validate(full=True)  # raises on text that is not UTF-8, as pa.array does
+    return arr
 
 
 # --------------------------------------------------------------------------- checker
