@@ -395,8 +395,10 @@ def _f64_valid(col: pa.ChunkedArray | pa.Array) -> tuple[Any, Any]:
 
 def _segments_are(col: pa.ChunkedArray, names: Sequence[str], seg: Any) -> bool:
     """Whether every row ``r`` of the string column ``col`` (no nulls) reads
-    ``names[seg[r]]``: one dictionary encoding of the column (codes of equal strings
-    agree), no comparison per window."""
+    ``names[seg[r]]`` (``seg`` ascending: the rows grouped by window, in order): the
+    column's bytes compared with each name's UTF-8 bytes repeated over its window's rows
+    (string equality is byte equality), once over the block; else one dictionary encoding
+    of the column (codes of equal strings agree)."""
     import numpy as np
     import pyarrow.compute as pc
 
@@ -404,6 +406,24 @@ def _segments_are(col: pa.ChunkedArray, names: Sequence[str], seg: Any) -> bool:
 
     if len(col) == 0:
         return True
+    arr = col.combine_chunks()
+    seg = np.asarray(seg, np.int64)
+    if (pa.types.is_string(arr.type) or pa.types.is_large_string(arr.type)) and bool(
+        (seg[1:] >= seg[:-1]).all()
+    ):
+        n, at = len(arr), arr.offset
+        off_t = np.int64 if pa.types.is_large_string(arr.type) else np.int32
+        off = np.frombuffer(arr.buffers()[1], off_t)[at : at + n + 1].astype(np.int64)
+        raw = [str(u).encode() for u in names]
+        size = np.array([len(b) for b in raw], np.int64)
+        if not bool((np.diff(off) == size[seg]).all()):
+            return False
+        rows = np.bincount(seg, minlength=len(raw)).tolist()
+        want = b"".join(b * k for b, k in zip(raw, rows, strict=True))  # names, repeated
+        data = arr.buffers()[2]
+        if data is None:
+            return not want
+        return bool(memoryview(data).cast("B")[int(off[0]) : int(off[-1])] == want)
     enc = encode_strings(col)
     codes, dictionary = (enc[0], enc[2]) if enc is not None else arrow_codes(col)
     want = pc.index_in(pa.array(list(names), pa.string()), value_set=dictionary.cast(pa.string()))
