@@ -610,6 +610,67 @@ def test_run_stores_unusual_from_block_flows(
         assert "unusual" in calls
 
 
+def test_pooled_run_with_a_block_without_unusual_flows_stores_the_same_scans(
+    demo_store: tuple[Path, list[dt.date]], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A pooled run (2 workers, several blocks) where one block hands back no unusual-scanner
+    flows (as when :func:`unusual_block_flows` cannot give them for its windows) falls back
+    to the whole-session scan in the parent, and stores the same scanner parts
+    (``scan_unusual``, ``scan_netdelta``, ``scan_netdelta_daily``) as a pooled run where every
+    block has them (which never scans the session in the parent)."""
+    import shutil
+
+    from chainlens.results import RESULTS_NAME
+    from chainlens.runners import local
+    from chainlens.scan import _stored
+    from chainlens.scan._store_scans import UNUSUAL_FLOWS
+
+    src, days = demo_store
+    d = days[-1]
+    monkeypatch.setattr(local, "BLOCK_MAX", 4)  # several blocks
+    real_scan, real_merge = _stored.store_scan, local.merge_blocks
+    got: dict[str, dict[str, pa.Table]] = {}
+    for label in ("every block", "one block without"):
+        root = tmp_path / label.replace(" ", "_") / "store"
+        shutil.copytree(src, root)
+        calls: list[object] = []
+        dropped: list[int] = []
+
+        def spy(*a: object, calls: list[object] = calls, **k: object) -> object:
+            calls.append(a[1])
+            return real_scan(*a, **k)  # type: ignore[arg-type]
+
+        def merge(
+            blocks: list[dict[str, pa.Table]],
+            drop: bool = label != "every block",
+            dropped: list[int] = dropped,
+        ) -> object:
+            assert len(blocks) > 1 and all(UNUSUAL_FLOWS in b for b in blocks)
+            if drop:  # the parent's view of a block whose worker gave no flows
+                k = len(blocks) // 2
+                blocks[k].pop(UNUSUAL_FLOWS)
+                dropped.append(k)
+            return real_merge(blocks)
+
+        with monkeypatch.context() as mp, Store(root) as st:
+            mp.setattr(_stored, "store_scan", spy)
+            mp.setattr(local, "merge_blocks", merge)
+            out = local.run_local(st, d, workers=2)
+            assert out["failed"] == [] and out["workers"] == 2
+            got[label] = {
+                p: st.read_results(RESULTS_NAME, d, p)
+                for p in ("scan_unusual", "scan_netdelta", "scan_netdelta_daily")
+                if p in out["parts"]
+            }
+        # the whole-session unusual scan ran in the parent exactly when a block lacked flows
+        assert ("unusual" in calls) == bool(dropped), (label, calls)
+    ref, alt = got["every block"], got["one block without"]
+    assert "scan_unusual" in ref and ref["scan_unusual"].num_rows
+    assert sorted(ref) == sorted(alt)
+    for p in ref:
+        assert_same(ref[p], alt[p], p)
+
+
 def test_block_hands_its_flow_tags_to_the_netdelta_step(
     demo_store: tuple[Path, list[dt.date]], monkeypatch: pytest.MonkeyPatch
 ) -> None:

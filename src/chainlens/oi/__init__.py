@@ -211,6 +211,20 @@ def _split_rows(t: pa.Table, col: str, names: list[str]) -> list[pa.Table]:
     return [t.slice(int(bounds[i]), int(bounds[i + 1] - bounds[i])) for i in range(len(names))]
 
 
+def _running(mask: np.ndarray, bounds: np.ndarray) -> np.ndarray:
+    """The bounds of each segment ``bounds[i]:bounds[i + 1]`` of rows among the rows where
+    ``mask`` holds: the running count of ``mask`` at ``bounds``."""
+    cum = np.concatenate([[0], np.cumsum(np.asarray(mask, bool), dtype=np.int64)])
+    out: np.ndarray = cum[bounds]
+    return out
+
+
+def _slices(t: pa.Table, bounds: np.ndarray) -> list[pa.Table]:
+    """``t[bounds[i]:bounds[i + 1]]`` for every ``i`` (zero-copy slices)."""
+    b = bounds.tolist()
+    return [t.slice(b[i], b[i + 1] - b[i]) for i in range(len(b) - 1)]
+
+
 def _unique_within(t: pa.Table, keys: list[str], names: list[str]) -> np.ndarray:
     """Per name of ``names`` (the ``underlying`` values): whether ``keys`` are unique among
     its rows of ``t`` (False: a tie whose order a per-underlying call would set)."""
@@ -510,9 +524,12 @@ def analyze_oi_many(
 
     # the panel of the chunk, on the contract and underlying codes of the checks (the OI
     # kernels below find it in the panel cache)
-    cached_panel(hist, as_of=None, drop_stale=cfg.drop_stale, codes=codes)
-    last = hist.filter(pc.equal(hist.column("trade_date"), d32))
-    lasts = _split_rows(last, "underlying", names)
+    panel = cached_panel(hist, as_of=None, drop_stale=cfg.drop_stale, codes=codes)
+    on_d = pc.fill_null(pc.equal(hist.column("trade_date"), d32), False)
+    last = hist.filter(on_d)
+    # the chunk's rows are grouped by history, in order (one underlying each): a table of
+    # some of its rows, in row order, splits at the running count of those rows
+    lasts = _slices(last, _running(on_d.to_numpy(zero_copy_only=False), bounds))
     if any(x.num_rows == 0 for x in lasts):
         raise InputError(f"a history holds no snapshot of {session}", column="history")
 
@@ -535,8 +552,9 @@ def analyze_oi_many(
         if p is not None and p.num_rows == 1 and p.column("underlying").to_pylist() == [names[i]]
     ]
     if idx:
+        # every history: ``last`` is the concatenation of ``lasts`` (in one chunk)
         got = put_call_ratios(
-            pa.concat_tables([lasts[i] for i in idx]),
+            last if len(idx) == n else pa.concat_tables([lasts[i] for i in idx]),
             premium=pa.concat_tables([prs[i] for i in idx]),
         )
         sub = [names[i] for i in idx]
@@ -549,7 +567,8 @@ def analyze_oi_many(
     for s, d in stale:  # a loop over the (few) stale sessions
         stale_of.setdefault(s, []).append({"underlying": s, "session": d})
 
-    chs = _split_rows(ch, "underlying", names)
+    # the changes: the panel's retained rows, in row order (oi_changes)
+    chs = _slices(ch, _running(panel.keep, bounds))
     accs = _split_rows(acc, "underlying", names)
     rls = _split_rows(rolls, "underlying", names)
     cls_ = _split_rows(cl, "underlying", names)

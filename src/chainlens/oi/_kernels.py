@@ -1,7 +1,7 @@
 """Compiled row passes of the OI panel (Numba, ``cache=True``) with NumPy twins.
 
-Kernels over independent rows or contracts run in parallel (``prange``; the
-results do not depend on the thread count). Every kernel has a NumPy fallback with the same signature and bit-identical results (tested
+Kernels over independent rows or contracts are written with ``prange`` and compiled
+serially (:data:`PARALLEL`; the results do not depend on it). Every kernel has a NumPy fallback with the same signature and bit-identical results (tested
 in ``tests/test_oi_fastpath.py``); :func:`use_nb` asks the one engine policy
 (:func:`chainlens._engine.use_numba`, no size threshold: the panel passes are compiled whenever
 Numba is installed, unless ``CHAINLENS_NO_NUMBA=1`` or :func:`chainlens._engine.force`).
@@ -20,6 +20,15 @@ try:  # pragma: no cover - exercised through use_nb()
     HAVE_NUMBA = True
 except ImportError:  # pragma: no cover
     HAVE_NUMBA = False
+
+
+#: Compile the ``prange`` kernels of the OI panel (here and in :mod:`chainlens.oi._pairs`) with
+#: ``parallel=True``. Off: the run's pool already puts one process on each core (its workers
+#: run one Numba thread), and in a single process the second thread cost more than it gave:
+#: ``analyze_oi_many`` over 500 names of the bench market, 1.5-1.8 ms CPU per name with one
+#: thread against 2.4-3.0 with two (and a longer wall on a loaded machine), the OpenMP
+#: workers spinning at each region's end. The results do not depend on it.
+PARALLEL = False
 
 
 def use_nb() -> bool:
@@ -246,9 +255,9 @@ _COMPILED_DTYPES = frozenset(
 
 
 def filled(shape: tuple[int, ...], value: float, dtype: type) -> np.ndarray:
-    """``np.full(shape, value, dtype)``; large ones allocated by the compiled code and written
-    by two threads. The first touch of fresh pages (kernel page faults) is a large share of the
-    panel's cost: this spreads it over both cores, and skips NumPy's transparent-huge-page
+    """``np.full(shape, value, dtype)``; large ones allocated and written by the compiled code
+    (by several threads with :data:`PARALLEL`). The first touch of fresh pages (kernel page
+    faults) is a large share of the panel's cost: this skips NumPy's transparent-huge-page
     advice for the allocation, whose synchronous compaction measured several times slower
     than plain pages on the reference VM (0.84 s against 0.07 s for the panel's matrices)."""
     n = int(np.prod(shape))
@@ -413,7 +422,7 @@ def band_strings(
 
 if HAVE_NUMBA:
 
-    @njit(cache=True, nogil=True, parallel=True)
+    @njit(cache=True, nogil=True, parallel=PARALLEL)
     def _filled_nb(n, value, like):  # dtype of the 1-element array ``like``
         out = np.empty(n, like.dtype)
         for i in prange(n):
@@ -550,7 +559,7 @@ if HAVE_NUMBA:
                 oi[c, s] = oi_v[r]
                 vol[c, s] = vol_v[r]
 
-    @njit(cache=True, nogil=True, parallel=True)
+    @njit(cache=True, nogil=True, parallel=PARALLEL)
     def _listed_nb(row_at, keep):
         n_c, w = row_at.shape
         listed = np.empty((n_c, w), np.bool_)
@@ -562,7 +571,7 @@ if HAVE_NUMBA:
                     keep[r] = True
         return listed
 
-    @njit(cache=True, nogil=True, parallel=True)
+    @njit(cache=True, nogil=True, parallel=PARALLEL)
     def _cell_columns_nb(row_at, oi, vol, listed, window, lows, pos, all_kept, n):
         n_c, w = oi.shape
         nx = np.empty(n, np.int64)
@@ -625,7 +634,7 @@ if HAVE_NUMBA:
         return (nx, nx_miss, chg, chg_miss, avg, vol_oi, mult, b, b_miss, avg_miss, vo_miss,
                 mult_miss)  # fmt: skip
 
-    @njit(cache=True, nogil=True, parallel=True)
+    @njit(cache=True, nogil=True, parallel=PARALLEL)
     def _streak_nb(ch, oi, a, f):
         n_c, w = ch.shape
         grow = np.empty((n_c, w), np.bool_)
@@ -650,7 +659,7 @@ if HAVE_NUMBA:
                 total[c, j] = t
         return grow, streak, total
 
-    @njit(cache=True, nogil=True, parallel=True)
+    @njit(cache=True, nogil=True, parallel=PARALLEL)
     def _band_bytes_nb(idx, miss, pad, lens):
         n = len(idx)
         offsets = np.empty(n + 1, np.int32)  # the caller keeps the total below 2**31

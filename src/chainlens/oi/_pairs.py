@@ -168,12 +168,13 @@ if HAVE_NUMBA:
         )
         return True, sure, fail
 
-    @njit(cache=True, nogil=True, parallel=True)
+    @njit(cache=True, nogil=True, parallel=_kernels.PARALLEL)
     def _roll_pairs_nb(g0, g1, d_strike, d_exp, d_call, d_decl, d_steps, order, k_sorted, r_exp,
                        r_change, r_steps, prm):  # fmt: skip  # pragma: no cover - compiled
-        # Declines are independent: one parallel pass finds each decline's band (binary search
-        # in its group), its certain veto and how many pairs it keeps; a prefix sum places
-        # each decline's pairs, and a second parallel pass writes them, in the same order
+        # Declines are independent (prange; parallel with _kernels.PARALLEL): one pass finds
+        # each decline's band (binary search in its group), its certain veto and how many
+        # pairs it keeps; a prefix sum places each decline's pairs, and a second pass
+        # writes them, in the same order
         # (decline, then sorted rise) as a sequential loop would.
         tol = max(prm[0], prm[1])
         n_d = len(g0)

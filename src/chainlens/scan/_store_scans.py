@@ -353,6 +353,90 @@ def _canon(t: pa.Table, kind: str, cols: Sequence[str]) -> pa.Table:
     return pa.table({c: t.column(c).cast(canon.field(c).type) for c in cols})
 
 
+#: Fixed-width Arrow types :func:`_f64_valid` reads from their value buffers.
+_NUMERIC = {
+    pa.int8(): "int8", pa.int16(): "int16", pa.int32(): "int32", pa.int64(): "int64",
+    pa.uint8(): "uint8", pa.uint16(): "uint16", pa.uint32(): "uint32",
+    pa.float32(): "float32", pa.float64(): "float64",
+}  # fmt: skip
+
+
+def _f64_valid(col: pa.ChunkedArray | pa.Array) -> tuple[Any, Any]:
+    """``col`` as float64 with nulls as 0.0, and its validity (NumPy): the values of
+    ``pc.fill_null(col.cast(pa.float64()), 0.0)`` and ``pc.is_valid(col)``, read from the
+    column's buffers (one chunk; no Arrow compute call). An int64 column holding a value
+    beyond 2**53 in magnitude (which Arrow's checked cast refuses) goes through Arrow."""
+    import numpy as np
+    import pyarrow.compute as pc
+
+    arr = col.combine_chunks() if isinstance(col, pa.ChunkedArray) else col
+    name = _NUMERIC.get(arr.type)
+    n, off = len(arr), arr.offset
+    if name is None or n == 0:
+        c = arr.cast(pa.float64())
+        return (np.asarray(pc.fill_null(c, 0.0).to_numpy(zero_copy_only=False), np.float64),
+                np.asarray(pc.is_valid(c).to_numpy(zero_copy_only=False), bool))  # fmt: skip
+    raw = np.frombuffer(arr.buffers()[1], np.dtype(name))[off : off + n]
+    if arr.null_count:
+        bits = np.frombuffer(arr.buffers()[0], np.uint8)
+        valid = np.unpackbits(bits, count=off + n, bitorder="little")[off:].astype(bool)
+    else:
+        valid = np.ones(n, bool)
+    big = 2**53
+    if name == "int64" and bool(((raw > big) | (raw < -big))[valid].any()):
+        c = arr.cast(pa.float64())  # raises as Arrow's cast does
+        return (np.asarray(pc.fill_null(c, 0.0).to_numpy(zero_copy_only=False), np.float64),
+                valid)  # fmt: skip
+    vals = raw.astype(np.float64)
+    if arr.null_count:
+        vals[~valid] = 0.0
+    return vals, valid
+
+
+def _segments_are(col: pa.ChunkedArray, names: Sequence[str], seg: Any) -> bool:
+    """Whether every row ``r`` of the string column ``col`` (no nulls) reads
+    ``names[seg[r]]`` (``seg`` ascending: the rows grouped by window, in order): the
+    column's bytes compared with each name's UTF-8 bytes repeated over its window's rows
+    (string equality is byte equality), once over the block; else one dictionary encoding
+    of the column (codes of equal strings agree)."""
+    import numpy as np
+    import pyarrow.compute as pc
+
+    from chainlens.oi._encode import arrow_codes, encode_strings
+
+    if len(col) == 0:
+        return True
+    arr = col.combine_chunks()
+    seg = np.asarray(seg, np.int64)
+    if (pa.types.is_string(arr.type) or pa.types.is_large_string(arr.type)) and bool(
+        (seg[1:] >= seg[:-1]).all()
+    ):
+        n, at = len(arr), arr.offset
+        off_t = np.int64 if pa.types.is_large_string(arr.type) else np.int32
+        off = np.frombuffer(arr.buffers()[1], off_t)[at : at + n + 1].astype(np.int64)
+        raw = [str(u).encode() for u in names]
+        size = np.array([len(b) for b in raw], np.int64)
+        if not bool((np.diff(off) == size[seg]).all()):
+            return False
+        rows = np.bincount(seg, minlength=len(raw)).tolist()
+        want = b"".join(b * k for b, k in zip(raw, rows, strict=True))  # names, repeated
+        data = arr.buffers()[2]
+        if data is None:
+            return not want
+        return bool(memoryview(data).cast("B")[int(off[0]) : int(off[-1])] == want)
+    enc = encode_strings(col)
+    codes, dictionary = (enc[0], enc[2]) if enc is not None else arrow_codes(col)
+    want = pc.index_in(pa.array(list(names), pa.string()), value_set=dictionary.cast(pa.string()))
+    if want.null_count:  # a name absent from the column: only windows without rows may hold it
+        present = np.bincount(seg, minlength=len(names)) > 0
+        miss = np.asarray(want.is_null().to_numpy(zero_copy_only=False), bool)
+        if (present & miss).any():
+            return False
+        want = pc.fill_null(want, -1)
+    w = np.asarray(want.to_numpy(zero_copy_only=False), np.int64)
+    return bool((w[seg] == np.asarray(codes, np.int64)).all())
+
+
 def unusual_block_flows(
     names: Sequence[str],
     histories: Sequence[pa.Table | None],
@@ -373,22 +457,23 @@ def unusual_block_flows(
     cols = list(_UNUSUAL_COLS)
     tcols = ["underlying", "trade_date", "price", "size", "multiplier"]
 
-    def mine(t: pa.Table, u: str, need: list[str]) -> bool:
+    def mine(t: pa.Table, need: list[str]) -> bool:
+        """The columns and no null session or underlying (whether every row is the window's
+        underlying is checked once over the block: :func:`_segments_are`)."""
         if not set(need) <= set(t.column_names) or t.column("trade_date").null_count:
             return False
-        c = t.column("underlying")
-        return c.null_count == 0 and bool(pc.all(pc.equal(c, u)).as_py() is not False)
+        return t.column("underlying").null_count == 0
 
     try:
         hs, ts, h_n, t_n = [], [], [], []
-        for u, h, t in zip(names, histories, trades, strict=True):  # a loop over windows
-            if h is None or not mine(h, u, cols):
+        for h, t in zip(histories, trades, strict=True):  # a loop over windows
+            if h is None or not mine(h, cols):
                 return None
             hs.append(h.select(cols))
             h_n.append(h.num_rows)
             n = 0 if t is None else t.num_rows
             if t is not None and n:
-                if not mine(t, u, tcols):
+                if not mine(t, tcols):
                     return None
                 ts.append(t.select(tcols))
             t_n.append(n)
@@ -396,10 +481,14 @@ def unusual_block_flows(
             return None
         h = _canon(pa.concat_tables(hs), "chain", cols)
         tr = _canon(pa.concat_tables(ts), "trades", tcols) if ts else None
+        seg = np.repeat(np.arange(len(h_n), dtype=np.int64), h_n)
+        t_seg = np.repeat(np.arange(len(t_n), dtype=np.int64), t_n)
+        if not _segments_are(h.column("underlying"), names, seg) or (
+            tr is not None and not _segments_are(tr.column("underlying"), names, t_seg)
+        ):
+            return None
     except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError, ValueError):
         return None
-    seg = np.repeat(np.arange(len(h_n), dtype=np.int64), h_n)
-    t_seg = np.repeat(np.arange(len(t_n), dtype=np.int64), t_n)
     keep = pc.less_equal(h.column("trade_date"), pa.scalar(session, pa.date32()))
     keep_np = keep.to_numpy(zero_copy_only=False)
     if not keep_np.all():
@@ -424,12 +513,10 @@ def _flows(
     volume is given; a session with trades of the underlying: :math:`\\sum p \\cdot q
     \\cdot m` of its trades instead (a null operand adds nothing)."""
     import numpy as np
-    import pyarrow.compute as pc
 
     def f64(t: pa.Table, col: str) -> tuple[np.ndarray, np.ndarray]:
-        c = t.column(col).cast(pa.float64())
-        return (pc.fill_null(c, 0.0).to_numpy(zero_copy_only=False),
-                pc.is_valid(c).to_numpy(zero_copy_only=False))  # fmt: skip
+        out: tuple[np.ndarray, np.ndarray] = _f64_valid(t.column(col))
+        return out
 
     day = h.column("trade_date").cast(pa.int32()).to_numpy(zero_copy_only=False).astype(np.int64)
     lo, span = int(day.min()), int(day.max() - day.min()) + 1
@@ -540,14 +627,13 @@ def session_rows(histories: Sequence[pa.Table | None], session: dt.date) -> pa.T
     cols = list(_ND_CHAIN_COLS)
     try:
         parts = []
-        for h in histories:  # a loop over the block's windows: their session rows
+        for h in histories:  # a loop over the block's windows: their columns
             if h is None or not set(cols) <= set(h.column_names):
                 return None
-            t = h.select(cols)
-            parts.append(
-                t.filter(pc.equal(t.column("trade_date"), pa.scalar(session, pa.date32())))
-            )
-        return _canon(pa.concat_tables(parts), "chain", cols)
+            parts.append(h.select(cols))
+        t = pa.concat_tables(parts)  # then one filter: the same rows, in window order
+        return _canon(t.filter(pc.equal(t.column("trade_date"), pa.scalar(session, pa.date32()))),
+                      "chain", cols)  # fmt: skip
     except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError):
         return None
 
@@ -749,15 +835,11 @@ def _transactional_delta_day(trades: pa.Table, chain: pa.Table, day: dt.date) ->
     same_day = pc.equal(t.column("trade_date"), pa.scalar(day, pa.date32()))
     if same_day.null_count or not pc.all(same_day).as_py():
         return transactional_delta(trades, chain)
-    enc = pc.dictionary_encode(t.column("symbol")).combine_chunks()
-    code = enc.indices.to_numpy(zero_copy_only=False).astype(np.int64)
-    n_sym = len(enc.dictionary)
-    first_row = np.full(n_sym, t.num_rows, np.int64)
-    np.minimum.at(first_row, code, np.arange(t.num_rows, dtype=np.int64))
+    # the symbols' codes in order of first appearance and the first row of each
+    code, first_row, n_sym = _first_codes(t.column("symbol"))
     head = t.select(["underlying", "expiry", "trade_date", "symbol"]).take(pa.array(first_row))
     for col in ("underlying", "expiry"):  # one value per symbol, or the reference
-        same = pc.equal(t.column(col), head.column(col).take(pa.array(code)))
-        if same.null_count or not pc.all(same).as_py():
+        if not _one_per_code(t.column(col), head.column(col), code, first_row):
             return transactional_delta(trades, chain)
     # a contract traded in multi-leg packages only has no row (the reference drops them first)
     single = np.bincount(code, ~legs, minlength=n_sym) > 0
@@ -766,15 +848,15 @@ def _transactional_delta_day(trades: pa.Table, chain: pa.Table, day: dt.date) ->
     rev = pa.array(np.arange(n_c - 1, -1, -1, dtype=np.int64))
     csym = chain.column("symbol").take(rev)
     cdel = chain.column("delta").cast(pa.float64()).take(rev)
-    at = pc.index_in(enc.dictionary, value_set=csym)  # first in reverse = last row
+    syms = head.column("symbol").combine_chunks()  # the symbols in code order
+    at = pc.index_in(syms, value_set=csym)  # first in reverse = last row
     got = pc.take(cdel, at) if n_c else pa.nulls(n_sym, pa.float64())
     delta_k = pc.fill_null(got, 0.0).to_numpy(zero_copy_only=False)
     dvalid_k = pc.is_valid(got).to_numpy(zero_copy_only=False)
 
     def f64(col: str) -> tuple[np.ndarray, np.ndarray]:
-        c = t.column(col).cast(pa.float64())
-        return (pc.fill_null(c, 0.0).to_numpy(zero_copy_only=False),
-                pc.is_valid(c).to_numpy(zero_copy_only=False))  # fmt: skip
+        out: tuple[np.ndarray, np.ndarray] = _f64_valid(t.column(col))
+        return out
 
     size, size_ok = f64("size")
     size = np.where(legs, 0.0, size)  # a multi-leg leg adds nothing
@@ -791,6 +873,46 @@ def _transactional_delta_day(trades: pa.Table, chain: pa.Table, day: dt.date) ->
         pl.Series("gross_contracts", np.bincount(code, size, minlength=n_sym)[rows]),
         pl.Series("delta_shares", np.bincount(code, term, minlength=n_sym)[rows]),
     )
+
+
+def _first_codes(col: pa.ChunkedArray, *, runs: bool = False) -> tuple[Any, Any, int]:
+    """Codes of a string column without nulls in order of first appearance (int64), the first
+    row of each code and their count. ``runs``: the column is made of long runs of one value
+    (an underlying column), where the compiled encoder
+    (:func:`chainlens.oi._encode.encode_strings`) settles nearly every row by one comparison;
+    otherwise (trade symbols in time order) Arrow's hash encoding is faster. The same codes."""
+    import numpy as np
+
+    from chainlens.oi._encode import arrow_codes, encode_strings
+
+    enc = encode_strings(col) if runs else None
+    if enc is not None:
+        return enc[0].astype(np.int64), enc[1], len(enc[2])
+    c, dictionary = arrow_codes(col)
+    code = np.asarray(c, np.int64)
+    # codes in order of first appearance: a code's first row is where it exceeds every code
+    # before it
+    prev = np.maximum.accumulate(np.concatenate([[-1], code[:-1]]))
+    return code, np.flatnonzero(code > prev).astype(np.int64), len(dictionary)
+
+
+def _one_per_code(col: pa.ChunkedArray, head: pa.ChunkedArray, code: Any, first: Any) -> bool:
+    """Whether every row of ``col`` equals the value of its code's first row (``head``:
+    ``col`` at ``first``; a null fails): a date column compared as integers, a string
+    column by its codes (equal strings, equal codes), else one Arrow comparison."""
+    import numpy as np
+    import pyarrow.compute as pc
+
+    if col.null_count:
+        return False
+    if pa.types.is_date32(col.type):
+        days = np.asarray(col.cast(pa.int32()).to_numpy(), np.int64)
+        return bool((days[first][code] == days).all())
+    if pa.types.is_string(col.type) or pa.types.is_large_string(col.type):
+        own, _, _ = _first_codes(col, runs=True)
+        return bool((own[first][code] == own).all())
+    same = pc.equal(col, head.take(pa.array(code)))
+    return not same.null_count and bool(pc.all(same).as_py())
 
 
 def _daily_part(daily: pl.DataFrame, trades: pa.Table) -> pa.Table:
