@@ -168,7 +168,7 @@ def read_name_rows(
     read_cols = cols if column in cols else [*cols, column]
     dict_cols = _dictionary_columns(md, sch, groups, read_cols, column)
     if groups:
-        pf = pq.ParquetFile(path, metadata=md, read_dictionary=dict_cols, pre_buffer=True)
+        pf = pq.ParquetFile(path, metadata=md, read_dictionary=dict_cols)
         t = pf.read_row_groups(groups, columns=read_cols, use_threads=False)
     else:
         t = sch.empty_table().select(read_cols)
