@@ -239,3 +239,37 @@ def test_rows_each_equals_a_filter_per_name() -> None:
         assert g is not None and g.equals(_rows_eq(srt, "ticker", [u]))
     assert _rows_each(None, "ticker", names) == [None] * 4
     assert _rows_each(t.slice(0, 0), "ticker", ["A"])[0].num_rows == 0  # type: ignore[union-attr]
+
+
+def test_boundary_group_without_the_names_is_skipped(tmp_path: Path) -> None:
+    """Two sorted runs: the row group across their boundary spans [N0.., N59] and holds
+    none of the middle names; its key is read, no other column (the rows are those of the
+    reference)."""
+    from chainlens.store import _reading
+
+    one = pa.table({"underlying": [u for u in NAMES for _ in range(10)], "x": range(600)})
+    t = pa.concat_tables([one, one])
+    path = tmp_path / "b.parquet"
+    pq.write_table(t, path, row_group_size=64)  # group 9: rows 576..639, both runs' ends
+    want = ["N030", "N031"]
+    info = _reading._file_info(path)
+    spans = _reading._groups(info, 0, _reading._sorted_names(want))
+    assert 9 in spans  # the statistics cannot rule the boundary group out
+    rows = read_name_rows(path, "underlying", want, None)
+    ref = _ref_read(path, want)
+    assert rows.table.equals(ref) and rows.table.num_rows == 40
+    assert rows.table.column("x").num_chunks == 2  # one group per run, not the boundary's
+    assert {u: v.num_rows for u, v in rows.by_name().items()} == {"N030": 20, "N031": 20}
+
+
+def test_a_rewritten_file_is_read_again(tmp_path: Path) -> None:
+    """The footer cache is keyed by the file's size and time: a file replaced in place (a
+    re-ingest) is never read through the old footer."""
+    import os
+
+    path = tmp_path / "c.parquet"
+    pq.write_table(pa.table({"underlying": ["A", "B"], "x": [1, 2]}), path)
+    assert read_names(path, "underlying", ["B"], None).column("x").to_pylist() == [2]
+    pq.write_table(pa.table({"underlying": ["A", "B", "B", "C"], "x": [1, 5, 6, 7]}), path)
+    os.utime(path, ns=(1, 1))
+    assert read_names(path, "underlying", ["B"], None).column("x").to_pylist() == [5, 6]
