@@ -48,7 +48,7 @@ from chainlens.runners._blocks import (
     ranges_by_rows,
 )
 from chainlens.runners.base import ProgressFn, RunSummary, with_other_results
-from chainlens.store import Store, read_partition
+from chainlens.store import Store, read_partition_rows
 
 if TYPE_CHECKING:
     from chainlens.scan._store_scans import NetDeltaTask
@@ -140,32 +140,40 @@ def _rows_eq(t: pa.Table, col: str, values: Sequence[str]) -> pa.Table:
     return t.filter(pc.is_in(t.column(col), value_set=pa.array(list(values), pa.string())))
 
 
-def _split(t: pa.Table, col: str) -> dict[str, pa.Table]:
-    """Zero-copy slices of ``t`` per value of ``col``, each in the rows' order in ``t``.
-
-    Rows of one value come in runs (a stored file is sorted by ``col``, or written as a few
-    sorted runs); a value's table is its runs' slices, concatenated (no copy). When the runs
-    are many (a file written as many short sorted runs), the table is first grouped by a
-    stable sort of the value codes (one ``take``)."""
-    if t.num_rows == 0:
-        return {}
+def _rows_each(
+    t: pa.Table | None, col: str, names: Sequence[str], shared: str | None = None
+) -> list[pa.Table | None]:
+    """Per name of ``names``, the rows of ``t`` whose ``col`` is that name (or ``shared``), in
+    the rows' order in ``t``: ``_rows_eq(t, col, [name, shared])`` of every name, with one
+    grouping of ``t`` instead of a filter per name (a slice when the rows are contiguous,
+    else one ``take``). ``None`` for each name when ``t`` is None."""
+    if t is None:
+        return [None] * len(names)
     enc = pc.dictionary_encode(t.column(col)).combine_chunks()
-    idx = enc.indices.to_numpy()
-    names = enc.dictionary.to_pylist()
-    starts = np.r_[0, np.flatnonzero(np.diff(idx)) + 1]
-    if starts.size > 2 * len(names):  # many short runs: group once
-        order = np.argsort(idx, kind="stable")  # integer codes: no string sort
-        t = t.take(pa.array(order))
-        idx = idx[order]
-        starts = np.r_[0, np.flatnonzero(np.diff(idx)) + 1]
-    ends = np.r_[starts[1:], idx.size]
-    codes = idx[starts]
-    by = np.argsort(codes, kind="stable")  # the runs of each value together, in row order
-    cuts = np.flatnonzero(np.diff(codes[by])) + 1
-    out: dict[str, pa.Table] = {}
-    for grp in np.split(by, cuts):  # a loop over values (underlyings), not rows
-        sl = [t.slice(int(starts[r]), int(ends[r] - starts[r])) for r in grp]
-        out[names[codes[grp[0]]]] = sl[0] if len(sl) == 1 else pa.concat_tables(sl)
+    vals = enc.dictionary.to_pylist()
+    ix = enc.indices
+    if ix.null_count:  # a null never matches a name
+        ix = pc.fill_null(ix, pa.scalar(len(vals), ix.type))
+    idx = ix.to_numpy(zero_copy_only=False).astype(np.int64)
+    order = np.argsort(idx, kind="stable")  # the rows of each value together, in row order
+    bounds = np.r_[0, np.cumsum(np.bincount(idx, minlength=len(vals) + 1))]
+    code = {v: i for i, v in enumerate(vals)}
+    none = np.empty(0, dtype=np.int64)
+
+    def rows(v: str | None) -> np.ndarray:
+        c = None if v is None else code.get(v)
+        return none if c is None else order[bounds[c] : bounds[c + 1]]
+
+    star = rows(shared)
+    out: list[pa.Table | None] = []
+    for u in names:  # a loop over names (underlyings), not rows
+        r = rows(u)
+        if star.size:
+            r = np.sort(np.r_[r, star])
+        if r.size and int(r[-1]) - int(r[0]) + 1 == r.size:
+            out.append(t.slice(int(r[0]), int(r.size)))
+        else:
+            out.append(t.take(pa.array(r, pa.int64())))
     return out
 
 
@@ -206,32 +214,37 @@ def _bulk_plan(store: Any, d: dt.date, us: Sequence[str], n_sessions: int) -> di
     }
 
 
+def _by_name(parts: Sequence[dict[str, pa.Table]]) -> dict[str, pa.Table]:
+    """Per name, its tables of ``parts`` (one per file, in order) concatenated (zero-copy)."""
+    if len(parts) == 1:
+        return parts[0]
+    out: dict[str, list[pa.Table]] = {}
+    for p in parts:  # a loop over files
+        for u, t in p.items():  # a loop over names (underlyings)
+            out.setdefault(u, []).append(t)
+    return {u: ts[0] if len(ts) == 1 else pa.concat_tables(ts) for u, ts in out.items()}
+
+
 def _read_planned(
     plan: dict[str, Any], us: Sequence[str]
 ) -> tuple[dict[str, pa.Table], dict[str, pa.Table], dict[str, pa.Table]]:
     """``(history, trades, prints)`` per underlying of ``us``, read from the plan's files
     (one read per file, restricted to ``us``: the files are sorted by underlying, so their
-    row-group statistics skip the rest). Row order per underlying is that of the files."""
+    row-group statistics skip the rest, and each name's rows are runs of the read:
+    :func:`~chainlens.store.read_partition_rows`). Row order per underlying is that of the
+    files."""
     from chainlens import schema
 
     root = Path(plan["root"])
     names = pa.array(list(us), pa.string())
-    by_und = ("underlying", names)
-    per_day = []
-    for files in plan["chain"]:  # a loop over sessions
-        t = pa.concat_tables([read_partition(root, f, "chain", names=by_und) for f in files])
-        per_day.append(_split(t, "underlying"))
+
+    def read(kind: str, files: Sequence[str], col: str) -> dict[str, pa.Table]:
+        return _by_name([read_partition_rows(root, f, kind, col, names).by_name() for f in files])
+
+    per_day = [read("chain", files, "underlying") for files in plan["chain"]]  # per session
     hist = {u: pa.concat_tables([p[u] for p in per_day if u in p]) for u in us}
-    tfiles = plan["trades"]
-    trades = (
-        _split(pa.concat_tables([read_partition(root, f, "trades", names=by_und)
-                                 for f in tfiles]), "underlying")
-        if tfiles
-        else {}
-    )  # fmt: skip
-    by_tick = ("ticker", names)
-    pparts = [read_partition(root, f, "prints", names=by_tick) for f in plan["prints"]]
-    prints = _split(pa.concat_tables(pparts), "ticker") if pparts else {}
+    trades = read("trades", plan["trades"], "underlying")
+    prints = read("prints", plan["prints"], "ticker")
     empty_t = schema.TRADES.empty_table()
     empty_p = schema.PRINTS.empty_table()
     return (
@@ -266,10 +279,12 @@ def _planned_windows(
             history=hist[u],
             trades=trades[u],
             prints=prints[u],
-            bars=None if bars is None else _rows_eq(bars, "ticker", [u]),
-            events=None if events is None else _rows_eq(events, "ticker", [u, "*"]),
+            bars=b,
+            events=e,
         )
-        for u in us
+        for u, b, e in zip(
+            us, _rows_each(bars, "ticker", us), _rows_each(events, "ticker", us, "*"), strict=True
+        )
     ]
 
 
@@ -310,10 +325,15 @@ class _Reader:
                 history=st.chain_history(u, end=d, n_sessions=self.n_sessions),
                 trades=st.trades(u, d),
                 prints=st.prints(u, d),
-                bars=None if bars is None else _rows_eq(bars, "ticker", [u]),
-                events=None if events is None else _rows_eq(events, "ticker", [u, "*"]),
+                bars=b,
+                events=e,
             )
-            for u in names
+            for u, b, e in zip(
+                names,
+                _rows_each(bars, "ticker", names),
+                _rows_each(events, "ticker", names, "*"),
+                strict=True,
+            )
         ]
 
 

@@ -14,6 +14,7 @@ from chainlens.store._store import (
     Store,
     expand_paths,
     read_partition,
+    read_partition_rows,
 )
 
 __all__ = [
@@ -24,4 +25,5 @@ __all__ = [
     "expand_paths",
     "names_filter",
     "read_partition",
+    "read_partition_rows",
 ]

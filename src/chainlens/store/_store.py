@@ -35,7 +35,7 @@ from chainlens.errors import (
     file_problem,
 )
 from chainlens.paths import DEFAULT_STORE
-from chainlens.store._reading import _read_errors, names_filter, read_names
+from chainlens.store._reading import NameRows, _read_errors, read_name_rows
 from chainlens.store._results import ResultsMixin
 from chainlens.store._sizes import SizesMixin
 from chainlens.store._stage import (
@@ -49,7 +49,14 @@ from chainlens.store._stage import (
     write_parquet,
 )
 
-__all__ = ["IngestResult", "ProgressFn", "Store", "file_checksum", "read_partition"]
+__all__ = [
+    "IngestResult",
+    "ProgressFn",
+    "Store",
+    "file_checksum",
+    "read_partition",
+    "read_partition_rows",
+]
 
 CATALOG = "catalog.duckdb"
 LOCKFILE = ".lock"
@@ -1140,10 +1147,19 @@ class Store(ResultsMixin, SizesMixin):
 
     # ------------------------------------------------------------------ reading chains
     def _read(
-        self, rel: str, kind: str, filt: pc.Expression | None, columns: Sequence[str] | None = None
+        self,
+        rel: str,
+        kind: str,
+        filt: pc.Expression | None,
+        columns: Sequence[str] | None = None,
+        *,
+        names: pa.Array | None = None,
     ) -> pa.Table:
+        """:func:`read_partition` of a catalogued file, its checksum checked first;
+        ``names``: only the rows of these underlyings (instead of ``filt``)."""
         self.check_file(rel)
-        return read_partition(self.root, rel, kind, filt, columns)
+        by = None if names is None else ("underlying", names)
+        return read_partition(self.root, rel, kind, filt, columns, names=by)
 
     # ------------------------------------------------------------------ integrity
     def _checksum_of(self, rel: str) -> tuple[bool, str | None]:
@@ -1433,9 +1449,9 @@ class Store(ResultsMixin, SizesMixin):
         return _chain_rows(self._read_chain, snaps, file_col, ns_col, columns)
 
     def _read_chain(
-        self, rel: str, filt: pc.Expression | None, columns: Sequence[str] | None
+        self, rel: str, names: pa.Array | None, columns: Sequence[str] | None
     ) -> pa.Table:
-        return self._read(rel, "chain", filt, columns)
+        return self._read(rel, "chain", None, columns, names=names)
 
     def chain_block(
         self,
@@ -1470,7 +1486,7 @@ class Store(ResultsMixin, SizesMixin):
         (underlyings interleave only where several sources hold the session). ``columns``:
         only these ``schema.TRADES`` columns (canonical types); all if None."""
         return _trades_block(
-            lambda rel, filt, cols: self._read(rel, "trades", filt, cols),
+            lambda rel, names, cols: self._read(rel, "trades", None, cols, names=names),
             self.dated_files("trades", session),
             underlyings,
             columns,
@@ -1628,8 +1644,9 @@ _INSERT_ROW_SQL = {
 _COLUMNS: dict[str, list[str]] = {}
 
 
-#: ``read(rel, filter, columns)``: one stored partition of a fixed kind (:func:`read_partition`).
-_ReadFn = Callable[[str, "pc.Expression | None", "Sequence[str] | None"], pa.Table]
+#: ``read(rel, names, columns)``: one stored partition of a fixed kind, only the rows of the
+#: underlyings ``names`` (all if None), through :func:`read_partition`.
+_ReadFn = Callable[[str, "pa.Array | None", "Sequence[str] | None"], pa.Table]
 
 
 def _chain_rows(
@@ -1641,13 +1658,12 @@ def _chain_rows(
     for rel in pc.unique(files.drop_null()).to_pylist():  # a loop over files
         mine = snaps.filter(pc.equal(files, rel))
         names = mine.column("underlying").combine_chunks()
-        filt = names_filter("underlying", names)
         cols = (
             None
             if columns is None
             else list(dict.fromkeys(["underlying", "snapshot_ts", *columns]))
         )
-        t = read(rel, filt, cols)
+        t = read(rel, names, cols)
         # the rows of each underlying's own snapshot (a file may hold several)
         want = pc.take(mine.column(ns_col), pc.index_in(t.column("underlying"), names))
         got = t.column("snapshot_ts").cast(_TS).cast(pa.int64())
@@ -1699,14 +1715,13 @@ def _trades_block(
     columns: Sequence[str] | None,
 ) -> pa.Table:
     """:meth:`Store.trades_block` of the session's trade ``files``, read with ``read``."""
-    filt = None
+    names = None
     if underlyings is not None:
         names = pa.array(sorted(str(u) for u in underlyings), pa.string())
         if not len(names):
             return _empty("trades").select(list(columns or schema.SCHEMAS["trades"].names))
-        filt = names_filter("underlying", names)
     tr = schema.SCHEMAS["trades"]
-    parts = [read(f, filt, columns) for f in files]
+    parts = [read(f, names, columns) for f in files]
     if columns is not None:
         parts = [_conform_cols(p, tr) for p in parts]
     if not parts:
@@ -1756,7 +1771,13 @@ class FileBlocks:
             keep = pc.and_(keep, pc.is_in(s.column("underlying"), value_set=names))
         root = Path(self.root)
         return _chain_block(
-            lambda rel, filt, cols: read_partition(root, rel, "chain", filt, cols),
+            lambda rel, names, cols: read_partition(
+                root,
+                rel,
+                "chain",
+                columns=cols,
+                names=None if names is None else ("underlying", names),
+            ),
             s.filter(keep),
             columns,
         )
@@ -1771,7 +1792,13 @@ class FileBlocks:
         holds no trade)."""
         root = Path(self.root)
         return _trades_block(
-            lambda rel, filt, cols: read_partition(root, rel, "trades", filt, cols),
+            lambda rel, names, cols: read_partition(
+                root,
+                rel,
+                "trades",
+                columns=cols,
+                names=None if names is None else ("underlying", names),
+            ),
             self.trade_files.get(session, []),
             underlyings,
             columns,
@@ -1805,21 +1832,46 @@ def read_partition(
 
     ``names=(column, values)`` (instead of ``filt``) keeps the rows whose ``column`` is one of
     ``values``, reading only the row groups that can hold them (:func:`read_names`)."""
+    if names is not None:
+        return read_partition_rows(root, rel, kind, names[0], names[1], columns).table
     path = Path(root) / rel
     try:
         with _read_errors(str(path)):
-            if names is not None:  # row groups chosen by statistics (read_names)
-                t = read_names(path, names[0], names[1], columns)
-            else:
-                t = pq.read_table(path, filters=filt, columns=list(columns) if columns else None)
+            t = pq.read_table(path, filters=filt, columns=list(columns) if columns else None)
     except FileNotFoundError:
-        raise StoreError(
-            f"catalogued file {rel} is missing from {root}",
-            hint="the store was modified outside chainlens; re-ingest the source",
-        ) from None
+        raise _missing(root, rel) from None
     if columns:
         return t
     return schema.conform(t, schema.SCHEMAS[kind])
+
+
+def read_partition_rows(
+    root: Path,
+    rel: str,
+    kind: str,
+    column: str,
+    values: Sequence[str] | pa.Array,
+    columns: Sequence[str] | None = None,
+) -> NameRows:
+    """:func:`read_partition` of the rows whose ``column`` is one of ``values``, with where
+    each value's rows are (:func:`~chainlens.store._reading.read_name_rows`;
+    :meth:`~chainlens.store._reading.NameRows.by_name` splits them per value)."""
+    path = Path(root) / rel
+    try:
+        with _read_errors(str(path)):
+            rows = read_name_rows(path, column, values, columns)
+    except FileNotFoundError:
+        raise _missing(root, rel) from None
+    if columns:
+        return rows
+    return rows.with_table(schema.conform(rows.table, schema.SCHEMAS[kind]))
+
+
+def _missing(root: Path, rel: str) -> StoreError:
+    return StoreError(
+        f"catalogued file {rel} is missing from {root}",
+        hint="the store was modified outside chainlens; re-ingest the source",
+    )
 
 
 #: Stored files verified against their checksum in this process: (path, size, mtime_ns).
