@@ -91,3 +91,93 @@ def test_argmin_per_group_with_nan_keys_sorts_nan_last() -> None:
     k1 = np.array([np.nan, 2.0, 2.0, np.nan, np.nan])
     k2 = np.array([0.0, 1.0, 0.0, 3.0, 1.0])
     assert argmin_per_group(codes, 3, k1, k2).tolist() == [2, 4, -1]
+
+
+def _snapshots(rng: np.random.Generator, n: int) -> list[tuple[np.ndarray, ...]]:
+    """Random snapshots: (expiry group, strike, is_call, OI) with repeated strikes (several
+    roots), fractional strikes and OI, and expiries without OI."""
+    out = []
+    for _ in range(n):
+        m = int(rng.integers(1, 40))
+        g = rng.integers(0, 4, m)
+        k = np.round(rng.uniform(5.0, 60.0, m) * 4.0) / 4.0 + rng.choice([0.0, 0.35, 0.1], m)
+        c = rng.random(m) < 0.5
+        oi = np.where(rng.random(m) < 0.2, 0.0, rng.integers(0, 500, m) * rng.uniform(0.5, 1.5))
+        oi[g == 3] = 0.0
+        out.append((g, k, c, oi))
+    return out
+
+
+def _is_max_pain(x: float, k: np.ndarray, c: np.ndarray, oi: np.ndarray) -> bool:
+    """By definition: NaN without OI, else a listed strike whose total intrinsic value is
+    the least (to rounding: the kernel's prefix sums break exact ties by a few ulps)."""
+    if oi.sum() <= 0:
+        return bool(np.isnan(x))
+
+    def pain(y: float) -> float:
+        return float(
+            sum(
+                o * max(0.0, y - s) if cc else o * max(0.0, s - y)
+                for s, cc, o in zip(k, c, oi, strict=True)
+            )
+        )
+
+    low = min(pain(y) for y in np.unique(k))
+    scale = float(np.sum(oi * k))
+    return bool(x in k) and pain(x) <= low + 1e-12 * scale
+
+
+def test_max_pain_restarting_per_snapshot_is_each_snapshot_alone() -> None:
+    from chainlens.exposure._maxpain import max_pain
+
+    rng = np.random.default_rng(8)
+    snaps = _snapshots(rng, 40)
+    groups, restart, cat = [], [], []
+    base = 0
+    for j, (g, k, c, oi) in enumerate(snaps):
+        present = np.unique(g)
+        code = np.searchsorted(present, g)
+        groups.append(code + base)
+        restart += [j] * present.size
+        base += present.size
+        alone = max_pain(code, k, c, oi, present.size).strike
+        cat.append(alone)
+        for e in range(present.size):  # the definition, per expiry
+            sel = code == e
+            assert _is_max_pain(float(alone[e]), k[sel], c[sel], oi[sel])
+    got = max_pain(
+        np.concatenate(groups), np.concatenate([s[1] for s in snaps]),
+        np.concatenate([s[2] for s in snaps]), np.concatenate([s[3] for s in snaps]),
+        base, restart=np.asarray(restart),
+    ).strike  # fmt: skip
+    assert np.array_equal(got, np.concatenate(cat), equal_nan=True)  # bit for bit
+
+
+def test_walls_many_are_the_walls_of_each_snapshot() -> None:
+    from chainlens.exposure._walls import wall_above, wall_below, walls_many
+
+    rng = np.random.default_rng(9)
+    segs, ks, vs, spots, ref = [], [], [], [], []
+    for j in range(60):
+        m = int(rng.integers(0, 12))
+        k = np.unique(rng.integers(80, 120, m).astype(np.float64))
+        v = rng.integers(0, 4, k.size).astype(np.float64)  # many ties and zeros
+        if j % 7 == 0 and k.size:
+            v[0] = np.nan
+        s = float(rng.choice([100.0, 99.5, 150.0, 50.0]))
+        segs.append(np.full(k.size, j))
+        ks.append(k)
+        vs.append(v)
+        spots.append(s)
+        ref.append((wall_above(k, v, s), wall_below(k, v, s)))
+        # the definition: largest value on the side, ties to the strike nearest spot
+        vv = np.nan_to_num(v)
+        up = [(-x, kk - s) for kk, x in zip(k, vv, strict=True) if kk >= s and x > 0]
+        dn = [(-x, s - kk) for kk, x in zip(k, vv, strict=True) if kk <= s and x > 0]
+        want = (s + min(up)[1] if up else np.nan, s - min(dn)[1] if dn else np.nan)
+        assert np.array_equal(ref[-1], want, equal_nan=True)
+    seg, k, v = np.concatenate(segs), np.concatenate(ks), np.concatenate(vs)
+    above = walls_many(seg, k, v, np.asarray(spots), True)
+    below = walls_many(seg, k, v, np.asarray(spots), False)
+    assert np.array_equal(above, [r[0] for r in ref], equal_nan=True)
+    assert np.array_equal(below, [r[1] for r in ref], equal_nan=True)

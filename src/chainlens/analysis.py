@@ -638,6 +638,7 @@ def _contracts(
     snap_ns_seg = [
         int(pc.max(pc.cast(t.column("snapshot_ts"), pa.int64())).as_py()) for t in tables
     ]
+    sessions = [pc.min(t.column("trade_date")).as_py() for t in tables]
     S = np.asarray(spots, dtype=np.float64)[seg]
     K = _f64(cat, "strike")
     right = cat.column("right").to_numpy(zero_copy_only=False).astype(str)
@@ -702,6 +703,7 @@ def _contracts(
                 gk.delta,
                 gk.sigma,
                 contract_exposures(-oi, mult, S, gk.gamma, gk.delta, vanna, charm),
+                expiry > np.asarray(sessions, dtype="datetime64[D]")[seg],
             ),
         )  # fmt: skip
         if len(tables) > 1
@@ -716,7 +718,7 @@ def _contracts(
                 S=spots[k],
                 snap=pc.max(t.column("snapshot_ts")).as_py(),
                 snap_ns=snap_ns_seg[k],
-                session=pc.min(t.column("trade_date")).as_py(),
+                session=sessions[k],
                 K=K[sl],
                 is_call=is_call[sl],
                 expiry=expiry[sl],
@@ -817,6 +819,13 @@ def _groups_many(
         t_bse = pa.table(cols)
         bse = [t_bse.slice(int(at[k]), int(at[k + 1] - at[k])) for k in range(n_seg)]
         smiles = smile_table_many(seg, n_seg, expiry, K, is_call, extra.sigma)
+        sums["e_max_pain"] = max_pain(ge_all.codes, K, is_call, oi, ge_all.n, restart=e_seg).strike
+        walls = _walls_many(ss[new], gs_all.keys, sums, extra.spots)
+        live_t = (
+            None
+            if extra.live is None
+            else _by_strike_live_many(seg, n_seg, extra.live, K, is_call, oi, vol, ex)
+        )
     e_at = np.searchsorted(e_seg, np.arange(n_seg + 1))
     s_at = np.searchsorted(ss[new], np.arange(n_seg + 1))
     r_at = np.searchsorted(seg, np.arange(n_seg + 1))
@@ -829,15 +838,83 @@ def _groups_many(
         part = {name: v[e0:e1] if name.startswith("e_") else v[s0:s1] for name, v in sums.items()}
         if extra is not None:
             part["by_strike_expiry"], part["smile"] = bse[k], smiles[k]
+            part["walls"] = tuple(float(w[k]) for w in walls)
+            if live_t is not None:
+                part["by_strike_live"] = live_t[k]
         out.append((ge, gs, part))
     return out
+
+
+def _walls_many(
+    node_seg: np.ndarray, strikes: Float64Array, sums: dict[str, Any], spots: Float64Array
+) -> tuple[Float64Array, Float64Array, Float64Array, Float64Array]:
+    """The ``levels`` walls of every snapshot from the chunk's (snapshot, strike) sums
+    (:func:`~chainlens.exposure._walls.walls_many`): ``call_wall``/``put_wall`` by dollar
+    gamma, ``oi_call_wall``/``oi_put_wall`` by OI (the ``by_strike`` integer OI), USD."""
+    from chainlens.exposure._walls import walls_many
+
+    oi_c = sums["s_call_oi"].astype(np.int64).astype(np.float64)
+    oi_p = sums["s_put_oi"].astype(np.int64).astype(np.float64)
+    return (
+        walls_many(node_seg, strikes, sums["s_call_gex_abs"], spots, True),
+        walls_many(node_seg, strikes, sums["s_put_gex_abs"], spots, False),
+        walls_many(node_seg, strikes, oi_c, spots, True),
+        walls_many(node_seg, strikes, oi_p, spots, False),
+    )
+
+
+def _by_strike_live_many(
+    seg: np.ndarray,
+    n_seg: int,
+    live: BoolArray,
+    K: Float64Array,
+    is_call: BoolArray,
+    oi: Float64Array,
+    vol: Float64Array,
+    ex: Any,
+) -> list[pa.Table | None]:
+    """:func:`_by_strike_live` of every snapshot of a chunk (``seg``: the snapshot of each
+    row, non-decreasing; strikes positive): the live rows grouped by (snapshot, strike) and
+    summed with ``np.bincount`` in row order (each group as alone), one table for the chunk,
+    a slice per snapshot; ``None`` for a snapshot whose every contract is live."""
+    all_live = np.bincount(seg, weights=~live, minlength=n_seg) == 0
+    if bool(all_live.all()):
+        return [None] * n_seg
+    sg, k = seg[live], K[live]
+    order = np.lexsort((k, sg))
+    ks, ss = k[order], sg[order]
+    new = np.r_[True, (ss[1:] != ss[:-1]) | (ks[1:] != ks[:-1])] if ks.size else ks > 0
+    codes = np.empty(k.size, dtype=np.int64)
+    codes[order] = np.cumsum(new) - 1
+    gs = Groups(ks[new], codes)
+    c, p = is_call[live], ~is_call[live]
+    gex = ex.gex_usd_per_1pct[live]
+    t = pa.table(
+        {
+            "strike": gs.keys.astype(np.float64),
+            "call_oi": group_sum(gs, oi[live], c).astype(np.int64),
+            "put_oi": group_sum(gs, oi[live], p).astype(np.int64),
+            "gex_usd_per_1pct": group_sum(gs, gex),
+            "dex_shares": group_sum(gs, ex.dex_shares[live]),
+            "call_volume": group_sum(gs, vol[live], c).astype(np.int64),
+            "put_volume": group_sum(gs, vol[live], p).astype(np.int64),
+            "call_gex_usd_per_1pct": group_sum(gs, gex, c),
+            "put_gex_usd_per_1pct": group_sum(gs, gex, p),
+            "vanna_usd_per_vol_pt": group_sum(gs, ex.vanna_usd_per_vol_pt[live]),
+            "charm_shares_per_day": group_sum(gs, ex.charm_shares_per_day[live]),
+        }
+    )
+    at = np.searchsorted(ss[new], np.arange(n_seg + 1))
+    return [
+        None if all_live[j] else t.slice(int(at[j]), int(at[j + 1] - at[j])) for j in range(n_seg)
+    ]
 
 
 @dataclass(slots=True)
 class _RowsOf:
     """What :func:`_groups_many` needs besides the sums for the per-expiry figures: the spot
     of each snapshot (USD), and per contract the quote mid and last (USD/share), time to
-    expiry (years), delta, IV and the ``short_all`` exposures."""
+    expiry (years), delta, IV, the ``short_all`` exposures and whether it is live."""
 
     spots: Float64Array
     mid: Float64Array
@@ -846,6 +923,8 @@ class _RowsOf:
     delta: Float64Array
     sigma: Float64Array
     ex_sa: Any
+    #: per contract: expiry after its snapshot's session (:func:`_by_strike_live`)
+    live: BoolArray | None = None
 
 
 def _expiry_figures(
@@ -1132,7 +1211,9 @@ def _analyze_one(
         gs = group_by(K)
         sums = _group_sums(ge, gs, is_call, oi, vol, ex)
     exp_dates = ge.keys.astype("datetime64[D]")
-    mp = max_pain(ge.codes, K, is_call, oi, ge.n)
+    mp_strike = sums["e_max_pain"] if "e_max_pain" in sums else None  # the chunk's
+    if mp_strike is None:
+        mp_strike = max_pain(ge.codes, K, is_call, oi, ge.n).strike
     # the per-expiry figures: computed with the chunk's (_groups_many), else here
     pre = sums if "e_tmax" in sums else None
     if pre is None:
@@ -1147,7 +1228,7 @@ def _analyze_one(
         "put_oi": sums["e_put_oi"].astype(np.int64),
         "call_volume": sums["e_call_volume"].astype(np.int64),
         "put_volume": sums["e_put_volume"].astype(np.int64),
-        "max_pain": mp.strike,
+        "max_pain": mp_strike,
         "gex_usd_per_1pct": sums["e_gex"],
         "dex_shares": sums["e_dex"],
         "vanna_usd_per_vol_pt": sums["e_vanna"],
@@ -1175,7 +1256,11 @@ def _analyze_one(
         "charm_shares_per_day": sums["s_charm"],
     }
     by_strike = pa.table(by_str)
-    by_strike_live = _by_strike_live(expiry > np.datetime64(session, "D"), K, is_call, oi, vol, ex)
+    if "by_strike_live" in sums:  # computed with the chunk's (_groups_many)
+        by_strike_live = sums["by_strike_live"]
+    else:
+        live_rows = expiry > np.datetime64(session, "D")
+        by_strike_live = _by_strike_live(live_rows, K, is_call, oi, vol, ex)
     if "by_strike_expiry" in sums:  # computed with the chunk's (_groups_many)
         by_strike_expiry_t = sums["by_strike_expiry"]
     else:
@@ -1188,12 +1273,21 @@ def _analyze_one(
     strikes = gs.keys.astype(np.float64)
     dollar_gamma_call = sums["s_call_gex_abs"]
     dollar_gamma_put = sums["s_put_gex_abs"]
+    if "walls" in sums:  # computed with the chunk's (_groups_many)
+        walls = sums["walls"]
+    else:
+        walls = (
+            wall_above(strikes, dollar_gamma_call, S),
+            wall_below(strikes, dollar_gamma_put, S),
+            wall_above(strikes, by_str["call_oi"].astype(np.float64), S),
+            wall_below(strikes, by_str["put_oi"].astype(np.float64), S),
+        )
     levels: dict[str, Any] = {
         "zero_gamma": float("nan"),
-        "call_wall": wall_above(strikes, dollar_gamma_call, S),
-        "put_wall": wall_below(strikes, dollar_gamma_put, S),
-        "oi_call_wall": wall_above(strikes, by_str["call_oi"].astype(np.float64), S),
-        "oi_put_wall": wall_below(strikes, by_str["put_oi"].astype(np.float64), S),
+        "call_wall": walls[0],
+        "put_wall": walls[1],
+        "oi_call_wall": walls[2],
+        "oi_put_wall": walls[3],
     }
 
     profile: dict[str, Any] = {}
@@ -1212,7 +1306,7 @@ def _analyze_one(
     live_exp = pre["e_tmax"] > 0
     trend = max_pain_trend(
         exp_dates[live_exp],
-        mp.strike[live_exp],
+        mp_strike[live_exp],
         S,
         cfg.max_pain_trend_n,
     )
