@@ -181,3 +181,28 @@ def test_walls_many_are_the_walls_of_each_snapshot() -> None:
     below = walls_many(seg, k, v, np.asarray(spots), False)
     assert np.array_equal(above, [r[0] for r in ref], equal_nan=True)
     assert np.array_equal(below, [r[1] for r in ref], equal_nan=True)
+
+
+def test_zero_gamma_many_is_zero_gamma_of_each_profile() -> None:
+    from chainlens.exposure._profile import spot_grid, zero_gamma, zero_gamma_many
+
+    rng = np.random.default_rng(12)
+    spots = rng.uniform(20.0, 500.0, 300)
+    lv = np.stack([spot_grid(s, 0.15, 0.0025) for s in spots])
+    g = rng.integers(-3, 4, lv.shape).astype(np.float64) * rng.uniform(0.5, 2.0, lv.shape)
+    g[0] = 0.0  # zero everywhere
+    g[1] = np.abs(g[1]) + 1.0  # positive everywhere
+    g[2, 5] = np.nan  # no usable profile
+    g[3] = -np.abs(g[3]) - 1.0  # negative everywhere
+    g[4] = np.linspace(-1.0, 1.0, lv.shape[1])  # one crossing
+    g[5, ::2] = 0.0  # exact zeros and crossings
+    g[6] = np.sign(lv[6] - spots[6])  # symmetric crossings around spot: ties
+    got = zero_gamma_many(lv, g, spots)
+    for i in range(lv.shape[0]):
+        want = zero_gamma(lv[i], g[i], float(spots[i]))
+        assert got[i].reason == want.reason, i
+        assert np.array_equal([got[i].level], [want.level], equal_nan=True), i
+    # the hand-worked example of zero_gamma
+    lv1 = np.array([[90.0, 95.0, 100.0, 105.0, 110.0]])
+    z = zero_gamma_many(lv1, np.array([[-2.0, -1.0, 1.0, -1.0, -3.0]]), np.array([101.0]))
+    assert z[0].level == 102.5 and z[0].reason is None

@@ -1026,6 +1026,8 @@ def _profiles_many(cs: list[_Contracts], cfg: AnalysisConfig, out: list[_Curves]
         for k, c in enumerate(cs)
         if 0 < c.K.size <= chunk and not pm.use_numba(c.K.size * n_lv * 3, pm._NUMBA_MIN_WORK)
     ]
+    pes: list[tuple[Float64Array, dict[str, Any]]] = []
+    docs: list[tuple[Any, ...]] = []
     for batch in _batches([cs[k].K.size for k in ok_idx], max(1, _CACHE_TERMS // n_lv)):
         ks = [ok_idx[j] for j in batch]
         parts = []
@@ -1075,7 +1077,6 @@ def _profiles_many(cs: list[_Contracts], cfg: AnalysisConfig, out: list[_Curves]
         ]  # (levels, segments) per dealer model
         seg_of = seg_s[starts]
         seg_at = np.searchsorted(seg_of, np.arange(len(ks) + 1))
-        pes: list[tuple[Float64Array, dict[str, Any]]] = []
         for j, k in enumerate(ks):  # a loop over snapshots: the sums of each
             lv = grid[k]
             sl = slice(int(off[j]), int(off[j + 1]))
@@ -1090,11 +1091,30 @@ def _profiles_many(cs: list[_Contracts], cfg: AnalysisConfig, out: list[_Curves]
                 gex[:, :, v] += sums[v][:, s0:s1].T
             gex *= pm._INV_SQRT_2PI * (GEX_MOVE_FRACTION * lv)[None, :, None]
             pe = {"expiries": e_s[starts[s0:s1]].astype("datetime64[D]"), "gex": gex}
-            out[k].profile = _profile_doc(cs[k].S, lv, prof, ok, nxt)
+            docs.append((k, lv, prof, ok, nxt))
             pes.append((lv, pe))
-        # the profile_by_expiry tables of the batch: one table, a slice per snapshot
-        for k, t in zip(ks, _profile_by_expiry_tables(pes), strict=True):
-            out[k].profile_by_expiry = t
+    # the zero gammas of the chunk's profiles at once, and the profile_by_expiry tables: one
+    # table, a slice per snapshot
+    for (k, lv, prof, ok, nxt), zg in zip(docs, _zero_gammas(cs, docs), strict=True):
+        out[k].profile = _profile_doc(cs[k].S, lv, prof, ok, nxt, zg)
+    for (k, *_), t in zip(docs, _profile_by_expiry_tables(pes), strict=True):
+        out[k].profile_by_expiry = t
+
+
+def _zero_gammas(cs: list[_Contracts], docs: list[tuple[Any, ...]]) -> list[list[Any] | None]:
+    """The three zero gammas of every ``(k, levels, profile, ok, next)`` of
+    :func:`_profiles_many` (:func:`~chainlens.exposure._profile.zero_gamma_many`; equal to
+    what :func:`_profile_doc` finds for each)."""
+    from chainlens.exposure._profile import zero_gamma_many
+
+    if not docs:
+        return []
+    lv = np.repeat(np.stack([d[1] for d in docs]), 3, axis=0)
+    g = np.concatenate([d[2].T for d in docs])  # (profiles × 3, levels)
+    spots = np.repeat(np.array([cs[d[0]].S for d in docs], dtype=np.float64), 3)
+    zs = zero_gamma_many(lv, g, spots)
+    empty = [not bool(d[3].any()) for d in docs]  # no contract used: zero_gamma of nothing
+    return [None if empty[i] else zs[3 * i : 3 * i + 3] for i in range(len(docs))]
 
 
 def _surfaces_many(cs: list[_Contracts], cfg: AnalysisConfig, out: list[_Curves]) -> None:
@@ -1517,13 +1537,18 @@ def _profile(
 
 
 def _profile_doc(
-    S: float, lv: Float64Array, prof: Float64Array, ok: BoolArray, nxt: Any
+    S: float, lv: Float64Array, prof: Float64Array, ok: BoolArray, nxt: Any, zs: Any = None
 ) -> dict[str, Any]:
-    """The ``profile`` document from the three profile columns (:func:`_profile`)."""
+    """The ``profile`` document from the three profile columns (:func:`_profile`); ``zs``:
+    their three :class:`~chainlens.exposure.ZeroGamma` when found already (with other
+    snapshots', :func:`_zero_gammas`)."""
     names = ("all", "ex_0dte", "ex_next_expiry")
     zg = {}
     for j, nm in enumerate(names):
-        z = zero_gamma(lv, prof[:, j], S) if ok.any() else zero_gamma(lv, np.array([]), S)
+        if zs is not None:
+            z = zs[j]
+        else:
+            z = zero_gamma(lv, prof[:, j], S) if ok.any() else zero_gamma(lv, np.array([]), S)
         zg[nm] = {"level": z.level, "reason": z.reason}
     return {
         "levels": lv,
