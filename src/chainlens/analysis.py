@@ -704,6 +704,7 @@ def _contracts(
                 gk.sigma,
                 contract_exposures(-oi, mult, S, gk.gamma, gk.delta, vanna, charm),
                 expiry > np.asarray(sessions, dtype="datetime64[D]")[seg],
+                cfg.vol,
             ),
         )  # fmt: skip
         if len(tables) > 1
@@ -826,6 +827,15 @@ def _groups_many(
             if extra.live is None
             else _by_strike_live_many(seg, n_seg, extra.live, K, is_call, oi, vol, ex)
         )
+        # the by_expiry and by_strike tables of the chunk: one each, a slice per snapshot
+        days = ge_all.keys - e_seg * 10_000_000
+        counts = np.bincount(ge_all.codes, minlength=ge_all.n)
+        e_cols = _by_expiry_columns(days, counts, sums, sums, sums["e_max_pain"])
+        if extra.vol:
+            for name in ("rr_25d", "atm_iv"):
+                e_cols[name] = pa.array(sums[f"e_ts_{name}"], pa.float64(), from_pandas=True)
+        e_tab = pa.table(e_cols)
+        s_tab = pa.table(_by_strike_columns(gs_all.keys, sums))
     e_at = np.searchsorted(e_seg, np.arange(n_seg + 1))
     s_at = np.searchsorted(ss[new], np.arange(n_seg + 1))
     r_at = np.searchsorted(seg, np.arange(n_seg + 1))
@@ -839,6 +849,8 @@ def _groups_many(
         if extra is not None:
             part["by_strike_expiry"], part["smile"] = bse[k], smiles[k]
             part["walls"] = tuple(float(w[k]) for w in walls)
+            part["by_expiry_t"] = e_tab.slice(e0, e1 - e0)
+            part["by_strike_t"] = s_tab.slice(s0, s1 - s0)
             if live_t is not None:
                 part["by_strike_live"] = live_t[k]
         out.append((ge, gs, part))
@@ -910,6 +922,57 @@ def _by_strike_live_many(
     ]
 
 
+def _by_expiry_columns(
+    exp_dates: np.ndarray,
+    counts: np.ndarray,
+    sums: dict[str, Any],
+    pre: dict[str, Any],
+    mp_strike: Float64Array,
+) -> dict[str, Any]:
+    """The ``by_expiry`` columns (before ``rr_25d``/``atm_iv``) of expiry groups: their dates,
+    contract counts, :func:`_group_sums` (``e_``), :func:`_expiry_figures` and max pain
+    (USD); OI and volume in contracts, GEX in USD per 1% move, DEX in shares, vanna in USD
+    per vol point, charm in shares per day, straddles in USD and moves in percent."""
+    return {
+        "expiry": pa.array(exp_dates.astype("datetime64[D]"), pa.date32()),
+        "contracts": counts.astype(np.int64),
+        "call_oi": sums["e_call_oi"].astype(np.int64),
+        "put_oi": sums["e_put_oi"].astype(np.int64),
+        "call_volume": sums["e_call_volume"].astype(np.int64),
+        "put_volume": sums["e_put_volume"].astype(np.int64),
+        "max_pain": mp_strike,
+        "gex_usd_per_1pct": sums["e_gex"],
+        "dex_shares": sums["e_dex"],
+        "vanna_usd_per_vol_pt": sums["e_vanna"],
+        "charm_shares_per_day": sums["e_charm"],
+        "atm_strike": pre["e_st_atm_strike"],
+        "straddle_mid": pre["e_st_straddle_mid"],
+        "expected_move_pct": pre["e_st_expected_move_pct"],
+        "straddle_last": pre["e_stl_straddle_mid"],
+        "expected_move_pct_last": pre["e_stl_expected_move_pct"],
+        "oi_call_wall": pre["e_oi_call_wall"],
+        "oi_put_wall": pre["e_oi_put_wall"],
+    }
+
+
+def _by_strike_columns(strikes: np.ndarray, sums: dict[str, Any]) -> dict[str, Any]:
+    """The ``by_strike`` columns of strike groups from their :func:`_group_sums` (``s_``);
+    units as in ``by_expiry``."""
+    return {
+        "strike": strikes.astype(np.float64),
+        "call_oi": sums["s_call_oi"].astype(np.int64),
+        "put_oi": sums["s_put_oi"].astype(np.int64),
+        "gex_usd_per_1pct": sums["s_gex"],
+        "dex_shares": sums["s_dex"],
+        "call_volume": sums["s_call_volume"].astype(np.int64),
+        "put_volume": sums["s_put_volume"].astype(np.int64),
+        "call_gex_usd_per_1pct": sums["s_call_gex"],
+        "put_gex_usd_per_1pct": sums["s_put_gex"],
+        "vanna_usd_per_vol_pt": sums["s_vanna"],
+        "charm_shares_per_day": sums["s_charm"],
+    }
+
+
 @dataclass(slots=True)
 class _RowsOf:
     """What :func:`_groups_many` needs besides the sums for the per-expiry figures: the spot
@@ -925,6 +988,8 @@ class _RowsOf:
     ex_sa: Any
     #: per contract: expiry after its snapshot's session (:func:`_by_strike_live`)
     live: BoolArray | None = None
+    #: the ``by_expiry`` table has the vol columns (``AnalysisConfig.vol``)
+    vol: bool = True
 
 
 def _expiry_figures(
@@ -1240,42 +1305,12 @@ def _analyze_one(
         rows = _RowsOf(np.full(ge.n, S), mid, c.last, t_years, gk.delta, gk.sigma, None)
         pre = _expiry_figures(ge, S, K, is_call, oi, rows)  # type: ignore[arg-type]
     st = Straddles(*(pre[f"e_st_{f}"] for f in Straddles._fields))
-    st_last = Straddles(*(pre[f"e_stl_{f}"] for f in Straddles._fields))
-    by_exp = {
-        "expiry": pa.array(exp_dates, pa.date32()),
-        "contracts": np.bincount(ge.codes, minlength=ge.n).astype(np.int64),
-        "call_oi": sums["e_call_oi"].astype(np.int64),
-        "put_oi": sums["e_put_oi"].astype(np.int64),
-        "call_volume": sums["e_call_volume"].astype(np.int64),
-        "put_volume": sums["e_put_volume"].astype(np.int64),
-        "max_pain": mp_strike,
-        "gex_usd_per_1pct": sums["e_gex"],
-        "dex_shares": sums["e_dex"],
-        "vanna_usd_per_vol_pt": sums["e_vanna"],
-        "charm_shares_per_day": sums["e_charm"],
-        "atm_strike": st.atm_strike,
-        "straddle_mid": st.straddle_mid,
-        "expected_move_pct": st.expected_move_pct,
-        "straddle_last": st_last.straddle_mid,
-        "expected_move_pct_last": st_last.expected_move_pct,
-    }
-    by_exp["oi_call_wall"], by_exp["oi_put_wall"] = pre["e_oi_call_wall"], pre["e_oi_put_wall"]
-    by_expiry = pa.table(by_exp)
-
-    by_str = {
-        "strike": gs.keys.astype(np.float64),
-        "call_oi": sums["s_call_oi"].astype(np.int64),
-        "put_oi": sums["s_put_oi"].astype(np.int64),
-        "gex_usd_per_1pct": sums["s_gex"],
-        "dex_shares": sums["s_dex"],
-        "call_volume": sums["s_call_volume"].astype(np.int64),
-        "put_volume": sums["s_put_volume"].astype(np.int64),
-        "call_gex_usd_per_1pct": sums["s_call_gex"],
-        "put_gex_usd_per_1pct": sums["s_put_gex"],
-        "vanna_usd_per_vol_pt": sums["s_vanna"],
-        "charm_shares_per_day": sums["s_charm"],
-    }
-    by_strike = pa.table(by_str)
+    if "by_expiry_t" in sums:  # built with the chunk's (_groups_many)
+        by_expiry, by_strike = sums["by_expiry_t"], sums["by_strike_t"]
+    else:
+        counts = np.bincount(ge.codes, minlength=ge.n)
+        by_expiry = pa.table(_by_expiry_columns(exp_dates, counts, sums, pre, mp_strike))
+        by_strike = pa.table(_by_strike_columns(gs.keys, sums))
     if "by_strike_live" in sums:  # computed with the chunk's (_groups_many)
         by_strike_live = sums["by_strike_live"]
     else:
@@ -1299,8 +1334,8 @@ def _analyze_one(
         walls = (
             wall_above(strikes, dollar_gamma_call, S),
             wall_below(strikes, dollar_gamma_put, S),
-            wall_above(strikes, by_str["call_oi"].astype(np.float64), S),
-            wall_below(strikes, by_str["put_oi"].astype(np.float64), S),
+            wall_above(strikes, sums["s_call_oi"].astype(np.int64).astype(np.float64), S),
+            wall_below(strikes, sums["s_put_oi"].astype(np.int64).astype(np.float64), S),
         )
     levels: dict[str, Any] = {
         "zero_gamma": float("nan"),
@@ -1338,9 +1373,10 @@ def _analyze_one(
         vol_view, rr_25d, atm_iv = _vol_views(
             ge, exp_dates, K, is_call, gk, st, S, pre, sums.get("smile")
         )
-        by_expiry = by_expiry.append_column(
-            "rr_25d", pa.array(rr_25d, pa.float64(), from_pandas=True)
-        ).append_column("atm_iv", pa.array(atm_iv, pa.float64(), from_pandas=True))
+        if "by_expiry_t" not in sums:  # the chunk's table has them
+            by_expiry = by_expiry.append_column(
+                "rr_25d", pa.array(rr_25d, pa.float64(), from_pandas=True)
+            ).append_column("atm_iv", pa.array(atm_iv, pa.float64(), from_pandas=True))
 
     surfaces: dict[str, Any] = {}
     if cfg.surfaces:
