@@ -608,6 +608,8 @@ class _Contracts:
     #: the expiry and strike groups, their sums and per-expiry figures, when computed with
     #: other snapshots' (:func:`_groups_many`)
     groups: tuple[Groups, Groups, dict[str, Any]] | None = None
+    #: the ``contracts`` table, when built with other snapshots' (a slice of the chunk's)
+    table: pa.Table | None = None
 
 
 def _spot(t: pa.Table, underlying: str) -> float:
@@ -710,6 +712,7 @@ def _contracts(
         if len(tables) > 1
         else None
     )
+    ctab = _contracts_table(cat, K, t_years, gk, w, ex) if len(tables) > 1 else None
     out = []
     for k, t in enumerate(tables):  # a loop over snapshots: views of the chunk's arrays
         sl = slice(int(off[k]), int(off[k + 1]))
@@ -735,9 +738,38 @@ def _contracts(
                 charm=charm[sl],
                 ex=type(ex)(*(a[sl] for a in ex)),
                 groups=None if groups is None else groups[k],
+                table=None if ctab is None else ctab.slice(int(off[k]), int(sizes[k])),
             )  # fmt: skip
         )
     return out
+
+
+def _contracts_table(
+    t: pa.Table, K: Float64Array, t_years: Float64Array, gk: _Greeks, w: Float64Array, ex: Any
+) -> pa.Table:
+    """The ``contracts`` table of the rows of ``t`` (its symbol, expiry and right columns)
+    and their arrays: strike (USD), time to expiry (years), IV, gamma, delta, dealer
+    contracts, the exposures (units in the names) and the exclusion reason."""
+    return pa.table(
+        {
+            "symbol": t.column("symbol")
+            if "symbol" in t.column_names
+            else pa.nulls(t.num_rows, pa.string()),
+            "expiry": t.column("expiry"),
+            "strike": K,
+            "right": t.column("right"),
+            "t_years": t_years,
+            "sigma": gk.sigma,
+            "gamma": gk.gamma,
+            "delta": gk.delta,
+            "dealer_contracts": w,
+            "gex_usd_per_1pct": ex.gex_usd_per_1pct,
+            "dex_shares": ex.dex_shares,
+            "vanna_usd_per_vol_pt": ex.vanna_usd_per_vol_pt,
+            "charm_shares_per_day": ex.charm_shares_per_day,
+            "excluded_reason": pa.array(gk.reason.tolist(), pa.string()),
+        }
+    )
 
 
 def _group_sums(
@@ -1385,26 +1417,10 @@ def _analyze_one(
             cfg, underlying, S, snap_ns, session, K, t_years, gk, is_call, w * mult, sf=sf
         )
 
-    contracts = pa.table(
-        {
-            "symbol": t.column("symbol")
-            if "symbol" in t.column_names
-            else pa.nulls(n, pa.string()),
-            "expiry": t.column("expiry"),
-            "strike": K,
-            "right": t.column("right"),
-            "t_years": t_years,
-            "sigma": gk.sigma,
-            "gamma": gk.gamma,
-            "delta": gk.delta,
-            "dealer_contracts": w,
-            "gex_usd_per_1pct": ex.gex_usd_per_1pct,
-            "dex_shares": ex.dex_shares,
-            "vanna_usd_per_vol_pt": ex.vanna_usd_per_vol_pt,
-            "charm_shares_per_day": ex.charm_shares_per_day,
-            "excluded_reason": pa.array(gk.reason.tolist(), pa.string()),
-        }
-    )
+    if c.table is not None:  # built with the chunk's (_contracts)
+        contracts = c.table
+    else:
+        contracts = _contracts_table(t, K, t_years, gk, w, ex)
     return ChainAnalysis(
         underlying=underlying,
         session=session,
@@ -1677,25 +1693,41 @@ def _vol_views(
     ds = DeltaStrikes(*(pre[f"e_ds_{f}"] for f in DeltaStrikes._fields))
     ts = {f: pre[f"e_ts_{f}"] for f in ("atm_iv", "iv_25d_call", "iv_25d_put", "rr_25d", "bf_25d")}
     live = pre["e_tmax"] > 0  # expiries not yet settled at the snapshot
+    idx = np.flatnonzero(live)
+    # the live expiries' values as Python floats, column by column (one tolist each)
+    v = {
+        "atm_strike": st.atm_strike[idx].tolist(),
+        "straddle_mid": st.straddle_mid[idx].tolist(),
+        "expected_move_pct": st.expected_move_pct[idx].tolist(),
+        "put25": ds.put25[idx].tolist(),
+        "call25": ds.call25[idx].tolist(),
+        "put15": ds.put15[idx].tolist(),
+        "call15": ds.call15[idx].tolist(),
+        "range_50_pct": ((ds.call25[idx] - ds.put25[idx]) / S * 100.0).tolist(),
+        "range_70_pct": ((ds.call15[idx] - ds.put15[idx]) / S * 100.0).tolist(),
+        **{f: ts[f][idx].tolist() for f in ("atm_iv", "iv_25d_call", "iv_25d_put", "rr_25d")},
+        "bf_25d": ts["bf_25d"][idx].tolist(),
+        "expiry": np.asarray(exp_dates[idx], dtype="datetime64[D]").astype(str).tolist(),
+    }
     per_exp = []
-    for i in np.flatnonzero(live).tolist():  # one record per expiry (output building)
-        move = float(st.straddle_mid[i])
+    for j in range(idx.size):  # one record per expiry (output building)
+        move = v["straddle_mid"][j]
         per_exp.append(
             {
-                "expiry": str(exp_dates[i]),
-                "atm_strike": float(st.atm_strike[i]),
+                "expiry": v["expiry"][j],
+                "atm_strike": v["atm_strike"][j],
                 "straddle_mid": move,
-                "expected_move_pct": float(st.expected_move_pct[i]),
+                "expected_move_pct": v["expected_move_pct"][j],
                 "zone": expected_move_zones(S, move),
-                "range_50": [float(ds.put25[i]), float(ds.call25[i])],
-                "range_70": [float(ds.put15[i]), float(ds.call15[i])],
-                "range_50_pct": float((ds.call25[i] - ds.put25[i]) / S * 100.0),
-                "range_70_pct": float((ds.call15[i] - ds.put15[i]) / S * 100.0),
-                "atm_iv": float(ts["atm_iv"][i]),
-                "iv_25d_call": float(ts["iv_25d_call"][i]),
-                "iv_25d_put": float(ts["iv_25d_put"][i]),
-                "rr_25d": float(ts["rr_25d"][i]),
-                "bf_25d": float(ts["bf_25d"][i]),
+                "range_50": [v["put25"][j], v["call25"][j]],
+                "range_70": [v["put15"][j], v["call15"][j]],
+                "range_50_pct": v["range_50_pct"][j],
+                "range_70_pct": v["range_70_pct"][j],
+                "atm_iv": v["atm_iv"][j],
+                "iv_25d_call": v["iv_25d_call"][j],
+                "iv_25d_put": v["iv_25d_put"][j],
+                "rr_25d": v["rr_25d"][j],
+                "bf_25d": v["bf_25d"][j],
             }
         )
     if smile is None:
