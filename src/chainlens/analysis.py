@@ -1158,19 +1158,28 @@ def _profiles_many(cs: list[_Contracts], cfg: AnalysisConfig, out: list[_Curves]
             cat(lambda c: c.gk.sigma), np.concatenate([p[2] for p in parts]),
         )  # fmt: skip
         a, b, cw = terms
-        x = np.log(np.stack([grid[k] for k in ks]))  # (snapshots, levels)
+        xT = np.ascontiguousarray(np.log(np.stack([grid[k] for k in ks])).T)  # (levels, snaps)
         # contracts in (snapshot, expiry) order, rows stable: the profile_by_expiry segments
+        # (a chain sorted by expiry, the usual case, is in that order already)
         ekey = cat(lambda c: c.expiry.astype("datetime64[D]").astype(np.int64))
-        order = np.lexsort((ekey, seg))
-        seg_s, e_s = seg[order], ekey[order]
+        if bool(np.all((seg[1:] != seg[:-1]) | (ekey[1:] >= ekey[:-1]))):
+            order = None
+            seg_s, e_s, a_s, b_s, w_s = seg, ekey, a, b, cw
+        else:
+            order = np.lexsort((ekey, seg))
+            seg_s, e_s, a_s, b_s, w_s = seg[order], ekey[order], a[order], b[order], cw[order]
+            back = np.empty_like(order)
+            back[order] = np.arange(order.size)  # column of each contract in Es
         starts = np.flatnonzero(np.r_[True, (seg_s[1:] != seg_s[:-1]) | (e_s[1:] != e_s[:-1])])
-        d = (x[seg_s].T - a[order][None, :]) * b[order][None, :]
-        Es = np.exp(-0.5 * d * d)  # (levels, contracts), φ/√(2π) up to the constant
-        back = np.empty_like(order)
-        back[order] = np.arange(order.size)  # column of each contract in Es
+        d = np.take(xT, seg_s, axis=1)  # (levels, contracts), C order
+        d -= a_s
+        d *= b_s  # d = (ln S - a) b
+        Es = d * -0.5
+        Es *= d
+        np.exp(Es, out=Es)  # exp(-d²/2): φ/√(2π) up to the constant
         c3 = np.ascontiguousarray(cw[:, :3])
         sums = [
-            np.add.reduceat(Es * cw[order, 3 + v][None, :], starts, axis=1) for v in range(2)
+            np.add.reduceat(Es * w_s[:, 3 + v][None, :], starts, axis=1) for v in range(2)
         ]  # (levels, segments) per dealer model
         seg_of = seg_s[starts]
         seg_at = np.searchsorted(seg_of, np.arange(len(ks) + 1))
@@ -1178,7 +1187,10 @@ def _profiles_many(cs: list[_Contracts], cfg: AnalysisConfig, out: list[_Curves]
             lv = grid[k]
             sl = slice(int(off[j]), int(off[j + 1]))
             pr = np.zeros((lv.size, 3))
-            pr += np.take(Es, back[sl], axis=1) @ c3[sl]  # contiguous: BLAS sums as alone
+            cols = (
+                np.ascontiguousarray(Es[:, sl]) if order is None else np.take(Es, back[sl], axis=1)
+            )
+            pr += cols @ c3[sl]  # contiguous: BLAS sums as alone
             pr = pr * pm._INV_SQRT_2PI
             prof = pr * (GEX_MOVE_FRACTION * lv)[:, None]
             ok, nxt, _ = parts[j]
