@@ -1262,7 +1262,7 @@ def _surfaces_many(cs: list[_Contracts], cfg: AnalysisConfig, out: list[_Curves]
             wm = cat(lambda k: sel[k][1][sel[k][0]])
             sizes = np.fromiter((int(sel[k][0].sum()) for k in ks), np.int64, len(ks))
             seg = np.repeat(np.arange(len(ks)), sizes)
-            x = np.log(np.stack([grid[k] for k in ks]))
+            xT = np.ascontiguousarray(np.log(np.stack([grid[k] for k in ks])).T)
             dx = np.zeros((len(ks), tau.size, n_lv))
             gx = np.zeros((len(ks), tau.size, n_lv))
             for h, th in enumerate(tau.tolist()):  # a handful of time points
@@ -1271,8 +1271,12 @@ def _surfaces_many(cs: list[_Contracts], cfg: AnalysisConfig, out: list[_Curves]
                     continue
                 a, b, wq, wg = live_terms(K, t, q, sigma, wm, r, th, live)
                 sg_l = seg[live]
-                d1 = (x[sg_l].T - a[None, :]) * b[None, :]
-                e1 = np.exp(-0.5 * d1 * d1)
+                d1 = np.take(xT, sg_l, axis=1)  # (levels, contracts), C order
+                d1 -= a
+                d1 *= b  # d1 = (ln S - a) b
+                e1 = d1 * -0.5
+                e1 *= d1
+                np.exp(e1, out=e1)  # exp(-d1²/2)
                 n1 = ncdf(d1, e1)
                 put = ~is_call[live]
                 at = np.searchsorted(sg_l, np.arange(len(ks) + 1))
