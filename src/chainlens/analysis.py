@@ -621,6 +621,19 @@ def _spot(t: pa.Table, underlying: str) -> float:
     return float(finite_spot[0])
 
 
+def _is_text(ty: pa.DataType) -> bool:
+    return bool(pa.types.is_string(ty) or pa.types.is_large_string(ty))
+
+
+def _equals(col: pa.ChunkedArray, value: str) -> BoolArray:
+    """Per row: the column's text equals ``value`` (nulls: False), as ``astype(str) == value``
+    on its NumPy values, compared in Arrow for a string column (no Python strings)."""
+    if _is_text(col.type):
+        eq = pc.fill_null(pc.equal(col, pa.scalar(value, col.type)), False)
+        return np.asarray(eq.to_numpy(zero_copy_only=False), dtype=bool)
+    return np.asarray(col.to_numpy(zero_copy_only=False).astype(str) == value)
+
+
 def _contracts(
     underlyings: list[str], tables: list[pa.Table], cfg: AnalysisConfig
 ) -> list[_Contracts]:
@@ -643,14 +656,15 @@ def _contracts(
     sessions = [pc.min(t.column("trade_date")).as_py() for t in tables]
     S = np.asarray(spots, dtype=np.float64)[seg]
     K = _f64(cat, "strike")
-    right = cat.column("right").to_numpy(zero_copy_only=False).astype(str)
-    is_call = right == "C"
+    is_call = _equals(cat.column("right"), "C")
     expiry = cat.column("expiry").to_numpy(zero_copy_only=False).astype("datetime64[D]")
-    settlement = (
-        cat.column("settlement").to_numpy(zero_copy_only=False).astype(str)
-        if "settlement" in cat.column_names
-        else np.full(n, "PM")
-    )
+    settlement: Any = np.full(n, "PM")
+    if "settlement" in cat.column_names:
+        col = cat.column("settlement")
+        if _is_text(col.type) and col.null_count == 0:
+            settlement = col  # compared in Arrow (calendar.settlement_instants)
+        else:
+            settlement = col.to_numpy(zero_copy_only=False).astype(str)
     mult = np.nan_to_num(_f64(cat, "multiplier"), nan=100.0)
     oi = np.nan_to_num(_f64(cat, "open_interest"), nan=0.0)
     vol = np.nan_to_num(_f64(cat, "volume"), nan=0.0)
