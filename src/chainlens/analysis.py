@@ -500,10 +500,12 @@ def analyze_chains(
     out: list[list[ChainAnalysis] | ChainlensError | None] = [None] * len(chains)
     batches: dict[tuple[str, ...], list[list[tuple[int, str]]]] = {}
     rows: dict[tuple[str, ...], int] = {}
+    spots: dict[int, float] = {}
     for i, t in enumerate(chains):  # a loop over snapshots: which ones batch together
-        u = _single_underlying(t)
-        if u is None:
+        us = _single_underlying(t)
+        if us is None:
             continue
+        u, spots[i] = us
         names = tuple(t.column_names)
         open_ = batches.setdefault(names, [[]])
         if open_[-1] and rows[names] + t.num_rows >= COMPILED_MIN_SIZE:
@@ -516,7 +518,10 @@ def analyze_chains(
             if not batch:
                 continue
             try:
-                cs = _contracts([u for _, u in batch], [chains[i] for i, _ in batch], cfg)
+                cs = _contracts(
+                    [u for _, u in batch], [chains[i] for i, _ in batch], cfg,
+                    [spots[i] for i, _ in batch],
+                )  # fmt: skip
                 cv = _curves_many(cs, cfg)
                 res = [
                     [_analyze_one(u, chains[i], cfg, c, v)]
@@ -535,18 +540,25 @@ def analyze_chains(
     return [r for r in out if r is not None]
 
 
-def _single_underlying(t: pa.Table) -> str | None:
-    """The underlying of a non-empty chain table of one underlying with a spot, else None."""
+def _single_underlying(t: pa.Table) -> tuple[str, float] | None:
+    """The underlying and spot (:func:`_spot`) of a non-empty chain table of one underlying
+    with a spot, else None."""
     if t.num_rows == 0 or any(c not in t.column_names for c in _REQUIRED):
         return None
     und = t.column("underlying")
-    if und.null_count or pc.count_distinct(und).as_py() != 1:
+    if und.null_count:
+        return None
+    if _is_text(und.type):
+        mm = pc.min_max(und)  # one distinct value: its least equals its greatest
+        if mm["min"].as_py() != mm["max"].as_py():
+            return None
+    elif pc.count_distinct(und).as_py() != 1:
         return None
     try:
-        _spot(t, "")
+        spot = _spot(t, "")
     except InputError:
         return None
-    return str(und[0].as_py())
+    return str(und[0].as_py()), spot
 
 
 def _by_strike_live(
@@ -621,6 +633,37 @@ def _spot(t: pa.Table, underlying: str) -> float:
     return float(finite_spot[0])
 
 
+def _instants(
+    tables: list[pa.Table], cat: pa.Table, off: np.ndarray
+) -> tuple[list[int], list[Any], list[Any]]:
+    """Per table (non-empty; ``cat`` their rows, ``off`` the offsets of each): the snapshot
+    instant (the latest ``snapshot_ts``, as an integer in the column's unit and as Python),
+    and the session (the earliest ``trade_date``). Null-free columns reduced per table in
+    NumPy (the same integers as ``pc.max``/``pc.min``), else per table in Arrow."""
+    ts, td = cat.column("snapshot_ts"), cat.column("trade_date")
+    starts = off[:-1]
+    if (
+        len(tables) > 1
+        and ts.null_count == 0
+        and td.null_count == 0
+        and pa.types.is_timestamp(ts.type)
+        and pa.types.is_date32(td.type)
+        and bool((np.diff(off) > 0).all())
+    ):
+        ns = np.maximum.reduceat(pc.cast(ts, pa.int64()).to_numpy(), starts)
+        days = np.minimum.reduceat(pc.cast(td, pa.int32()).to_numpy(), starts)
+        return (
+            [int(v) for v in ns.tolist()],
+            pa.array(ns, ts.type).to_pylist(),
+            pa.array(days, pa.date32()).to_pylist(),
+        )
+    return (
+        [int(pc.max(pc.cast(t.column("snapshot_ts"), pa.int64())).as_py()) for t in tables],
+        [pc.max(t.column("snapshot_ts")).as_py() for t in tables],
+        [pc.min(t.column("trade_date")).as_py() for t in tables],
+    )
+
+
 def _is_text(ty: pa.DataType) -> bool:
     return bool(pa.types.is_string(ty) or pa.types.is_large_string(ty))
 
@@ -635,25 +678,27 @@ def _equals(col: pa.ChunkedArray, value: str) -> BoolArray:
 
 
 def _contracts(
-    underlyings: list[str], tables: list[pa.Table], cfg: AnalysisConfig
+    underlyings: list[str],
+    tables: list[pa.Table],
+    cfg: AnalysisConfig,
+    spots: list[float] | None = None,
 ) -> list[_Contracts]:
     """:class:`_Contracts` of several snapshots (one underlying each) in one pass over their
     concatenated rows: every step is per contract (time to expiry, greeks, vanna/charm,
     exposures, with each row's own spot and snapshot instant), or per snapshot and expiry
     (the implied carry, :func:`_carry_per_contract`), so each result equals that of the
-    snapshot alone. The tables must have the same columns."""
+    snapshot alone. The tables must have the same columns; ``spots``: each one's
+    :func:`_spot` when found already."""
     from chainlens.pricing import time_to_expiry
 
-    spots = [_spot(t, u) for u, t in zip(underlyings, tables, strict=True)]
+    if spots is None:  # else found already (_single_underlying)
+        spots = [_spot(t, u) for u, t in zip(underlyings, tables, strict=True)]
     sizes = np.fromiter((t.num_rows for t in tables), np.int64, len(tables))
     off = np.r_[0, np.cumsum(sizes)]
     cat = tables[0] if len(tables) == 1 else pa.concat_tables(tables)
     n = cat.num_rows
     seg = np.repeat(np.arange(len(tables), dtype=np.int64), sizes)
-    snap_ns_seg = [
-        int(pc.max(pc.cast(t.column("snapshot_ts"), pa.int64())).as_py()) for t in tables
-    ]
-    sessions = [pc.min(t.column("trade_date")).as_py() for t in tables]
+    snap_ns_seg, snaps, sessions = _instants(tables, cat, off)
     S = np.asarray(spots, dtype=np.float64)[seg]
     K = _f64(cat, "strike")
     is_call = _equals(cat.column("right"), "C")
@@ -728,13 +773,13 @@ def _contracts(
     )
     ctab = _contracts_table(cat, K, t_years, gk, w, ex) if len(tables) > 1 else None
     out = []
-    for k, t in enumerate(tables):  # a loop over snapshots: views of the chunk's arrays
+    for k in range(len(tables)):  # a loop over snapshots: views of the chunk's arrays
         sl = slice(int(off[k]), int(off[k + 1]))
         gks = _Greeks(sources[k], gk.gamma[sl], gk.delta[sl], gk.sigma[sl], gk.q[sl], gk.reason[sl])
         out.append(
             _Contracts(
                 S=spots[k],
-                snap=pc.max(t.column("snapshot_ts")).as_py(),
+                snap=snaps[k],
                 snap_ns=snap_ns_seg[k],
                 session=sessions[k],
                 K=K[sl],
