@@ -543,7 +543,7 @@ def analyze_chains(
 def _single_underlying(t: pa.Table) -> tuple[str, float] | None:
     """The underlying and spot (:func:`_spot`) of a non-empty chain table of one underlying
     with a spot, else None."""
-    if t.num_rows == 0 or any(c not in t.column_names for c in _REQUIRED):
+    if t.num_rows == 0 or not set(_REQUIRED).issubset(t.schema.names):
         return None
     und = t.column("underlying")
     if und.null_count:
