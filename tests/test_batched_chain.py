@@ -250,3 +250,28 @@ def test_curve_batches_of_any_size(
     if _engine.numba_available():
         with _engine.force("numba"):
             _check(ts[:4], exact=False)
+
+
+def test_chunk_tables_follow_the_config(demo: list[UnderlyingWindow]) -> None:
+    """The chunk-built tables (by_expiry with or without the vol columns, by_strike, the
+    contracts), walls, max pain and zero gammas equal each snapshot's alone whatever parts
+    of the analysis are switched off."""
+    ts = _todays(demo[:6])
+    for cfg in (
+        AnalysisConfig(vol=False),
+        AnalysisConfig(profile=False, surfaces=False),
+        AnalysisConfig(dealer_model="short_all", vol=False, surfaces=False),
+    ):
+        got = _check(ts, cfg, exact=True)
+        for g in got:
+            assert isinstance(g, list)
+            assert ("rr_25d" in g[0].by_expiry.column_names) == cfg.vol
+
+
+def test_rows_in_any_order(demo: list[UnderlyingWindow]) -> None:
+    """Snapshots whose rows are not sorted by expiry (the kernels' general path: the
+    profile segments sorted first) equal each snapshot alone too."""
+    rng = np.random.default_rng(4)
+    ts = _todays(demo[:8])
+    ts = [t.take(pa.array(rng.permutation(t.num_rows))) if i % 2 else t for i, t in enumerate(ts)]
+    _check(ts, exact=True)

@@ -500,10 +500,12 @@ def analyze_chains(
     out: list[list[ChainAnalysis] | ChainlensError | None] = [None] * len(chains)
     batches: dict[tuple[str, ...], list[list[tuple[int, str]]]] = {}
     rows: dict[tuple[str, ...], int] = {}
+    spots: dict[int, float] = {}
     for i, t in enumerate(chains):  # a loop over snapshots: which ones batch together
-        u = _single_underlying(t)
-        if u is None:
+        us = _single_underlying(t)
+        if us is None:
             continue
+        u, spots[i] = us
         names = tuple(t.column_names)
         open_ = batches.setdefault(names, [[]])
         if open_[-1] and rows[names] + t.num_rows >= COMPILED_MIN_SIZE:
@@ -516,7 +518,10 @@ def analyze_chains(
             if not batch:
                 continue
             try:
-                cs = _contracts([u for _, u in batch], [chains[i] for i, _ in batch], cfg)
+                cs = _contracts(
+                    [u for _, u in batch], [chains[i] for i, _ in batch], cfg,
+                    [spots[i] for i, _ in batch],
+                )  # fmt: skip
                 cv = _curves_many(cs, cfg)
                 res = [
                     [_analyze_one(u, chains[i], cfg, c, v)]
@@ -535,18 +540,25 @@ def analyze_chains(
     return [r for r in out if r is not None]
 
 
-def _single_underlying(t: pa.Table) -> str | None:
-    """The underlying of a non-empty chain table of one underlying with a spot, else None."""
-    if t.num_rows == 0 or any(c not in t.column_names for c in _REQUIRED):
+def _single_underlying(t: pa.Table) -> tuple[str, float] | None:
+    """The underlying and spot (:func:`_spot`) of a non-empty chain table of one underlying
+    with a spot, else None."""
+    if t.num_rows == 0 or not set(_REQUIRED).issubset(t.schema.names):
         return None
     und = t.column("underlying")
-    if und.null_count or pc.count_distinct(und).as_py() != 1:
+    if und.null_count:
+        return None
+    if _is_text(und.type):
+        mm = pc.min_max(und)  # one distinct value: its least equals its greatest
+        if mm["min"].as_py() != mm["max"].as_py():
+            return None
+    elif pc.count_distinct(und).as_py() != 1:
         return None
     try:
-        _spot(t, "")
+        spot = _spot(t, "")
     except InputError:
         return None
-    return str(und[0].as_py())
+    return str(und[0].as_py()), spot
 
 
 def _by_strike_live(
@@ -608,6 +620,8 @@ class _Contracts:
     #: the expiry and strike groups, their sums and per-expiry figures, when computed with
     #: other snapshots' (:func:`_groups_many`)
     groups: tuple[Groups, Groups, dict[str, Any]] | None = None
+    #: the ``contracts`` table, when built with other snapshots' (a slice of the chunk's)
+    table: pa.Table | None = None
 
 
 def _spot(t: pa.Table, underlying: str) -> float:
@@ -619,35 +633,83 @@ def _spot(t: pa.Table, underlying: str) -> float:
     return float(finite_spot[0])
 
 
+def _instants(
+    tables: list[pa.Table], cat: pa.Table, off: np.ndarray
+) -> tuple[list[int], list[Any], list[Any]]:
+    """Per table (non-empty; ``cat`` their rows, ``off`` the offsets of each): the snapshot
+    instant (the latest ``snapshot_ts``, as an integer in the column's unit and as Python),
+    and the session (the earliest ``trade_date``). Null-free columns reduced per table in
+    NumPy (the same integers as ``pc.max``/``pc.min``), else per table in Arrow."""
+    ts, td = cat.column("snapshot_ts"), cat.column("trade_date")
+    starts = off[:-1]
+    if (
+        len(tables) > 1
+        and ts.null_count == 0
+        and td.null_count == 0
+        and pa.types.is_timestamp(ts.type)
+        and pa.types.is_date32(td.type)
+        and bool((np.diff(off) > 0).all())
+    ):
+        ns = np.maximum.reduceat(pc.cast(ts, pa.int64()).to_numpy(), starts)
+        days = np.minimum.reduceat(pc.cast(td, pa.int32()).to_numpy(), starts)
+        return (
+            [int(v) for v in ns.tolist()],
+            pa.array(ns, ts.type).to_pylist(),
+            pa.array(days, pa.date32()).to_pylist(),
+        )
+    return (
+        [int(pc.max(pc.cast(t.column("snapshot_ts"), pa.int64())).as_py()) for t in tables],
+        [pc.max(t.column("snapshot_ts")).as_py() for t in tables],
+        [pc.min(t.column("trade_date")).as_py() for t in tables],
+    )
+
+
+def _is_text(ty: pa.DataType) -> bool:
+    return bool(pa.types.is_string(ty) or pa.types.is_large_string(ty))
+
+
+def _equals(col: pa.ChunkedArray, value: str) -> BoolArray:
+    """Per row: the column's text equals ``value`` (nulls: False), as ``astype(str) == value``
+    on its NumPy values, compared in Arrow for a string column (no Python strings)."""
+    if _is_text(col.type):
+        eq = pc.fill_null(pc.equal(col, pa.scalar(value, col.type)), False)
+        return np.asarray(eq.to_numpy(zero_copy_only=False), dtype=bool)
+    return np.asarray(col.to_numpy(zero_copy_only=False).astype(str) == value)
+
+
 def _contracts(
-    underlyings: list[str], tables: list[pa.Table], cfg: AnalysisConfig
+    underlyings: list[str],
+    tables: list[pa.Table],
+    cfg: AnalysisConfig,
+    spots: list[float] | None = None,
 ) -> list[_Contracts]:
     """:class:`_Contracts` of several snapshots (one underlying each) in one pass over their
     concatenated rows: every step is per contract (time to expiry, greeks, vanna/charm,
     exposures, with each row's own spot and snapshot instant), or per snapshot and expiry
     (the implied carry, :func:`_carry_per_contract`), so each result equals that of the
-    snapshot alone. The tables must have the same columns."""
+    snapshot alone. The tables must have the same columns; ``spots``: each one's
+    :func:`_spot` when found already."""
     from chainlens.pricing import time_to_expiry
 
-    spots = [_spot(t, u) for u, t in zip(underlyings, tables, strict=True)]
+    if spots is None:  # else found already (_single_underlying)
+        spots = [_spot(t, u) for u, t in zip(underlyings, tables, strict=True)]
     sizes = np.fromiter((t.num_rows for t in tables), np.int64, len(tables))
     off = np.r_[0, np.cumsum(sizes)]
     cat = tables[0] if len(tables) == 1 else pa.concat_tables(tables)
     n = cat.num_rows
     seg = np.repeat(np.arange(len(tables), dtype=np.int64), sizes)
-    snap_ns_seg = [
-        int(pc.max(pc.cast(t.column("snapshot_ts"), pa.int64())).as_py()) for t in tables
-    ]
+    snap_ns_seg, snaps, sessions = _instants(tables, cat, off)
     S = np.asarray(spots, dtype=np.float64)[seg]
     K = _f64(cat, "strike")
-    right = cat.column("right").to_numpy(zero_copy_only=False).astype(str)
-    is_call = right == "C"
+    is_call = _equals(cat.column("right"), "C")
     expiry = cat.column("expiry").to_numpy(zero_copy_only=False).astype("datetime64[D]")
-    settlement = (
-        cat.column("settlement").to_numpy(zero_copy_only=False).astype(str)
-        if "settlement" in cat.column_names
-        else np.full(n, "PM")
-    )
+    settlement: Any = np.full(n, "PM")
+    if "settlement" in cat.column_names:
+        col = cat.column("settlement")
+        if _is_text(col.type) and col.null_count == 0:
+            settlement = col  # compared in Arrow (calendar.settlement_instants)
+        else:
+            settlement = col.to_numpy(zero_copy_only=False).astype(str)
     mult = np.nan_to_num(_f64(cat, "multiplier"), nan=100.0)
     oi = np.nan_to_num(_f64(cat, "open_interest"), nan=0.0)
     vol = np.nan_to_num(_f64(cat, "volume"), nan=0.0)
@@ -702,21 +764,24 @@ def _contracts(
                 gk.delta,
                 gk.sigma,
                 contract_exposures(-oi, mult, S, gk.gamma, gk.delta, vanna, charm),
+                expiry > np.asarray(sessions, dtype="datetime64[D]")[seg],
+                cfg.vol,
             ),
         )  # fmt: skip
         if len(tables) > 1
         else None
     )
+    ctab = _contracts_table(cat, K, t_years, gk, w, ex) if len(tables) > 1 else None
     out = []
-    for k, t in enumerate(tables):  # a loop over snapshots: views of the chunk's arrays
+    for k in range(len(tables)):  # a loop over snapshots: views of the chunk's arrays
         sl = slice(int(off[k]), int(off[k + 1]))
         gks = _Greeks(sources[k], gk.gamma[sl], gk.delta[sl], gk.sigma[sl], gk.q[sl], gk.reason[sl])
         out.append(
             _Contracts(
                 S=spots[k],
-                snap=pc.max(t.column("snapshot_ts")).as_py(),
+                snap=snaps[k],
                 snap_ns=snap_ns_seg[k],
-                session=pc.min(t.column("trade_date")).as_py(),
+                session=sessions[k],
                 K=K[sl],
                 is_call=is_call[sl],
                 expiry=expiry[sl],
@@ -732,9 +797,38 @@ def _contracts(
                 charm=charm[sl],
                 ex=type(ex)(*(a[sl] for a in ex)),
                 groups=None if groups is None else groups[k],
+                table=None if ctab is None else ctab.slice(int(off[k]), int(sizes[k])),
             )  # fmt: skip
         )
     return out
+
+
+def _contracts_table(
+    t: pa.Table, K: Float64Array, t_years: Float64Array, gk: _Greeks, w: Float64Array, ex: Any
+) -> pa.Table:
+    """The ``contracts`` table of the rows of ``t`` (its symbol, expiry and right columns)
+    and their arrays: strike (USD), time to expiry (years), IV, gamma, delta, dealer
+    contracts, the exposures (units in the names) and the exclusion reason."""
+    return pa.table(
+        {
+            "symbol": t.column("symbol")
+            if "symbol" in t.column_names
+            else pa.nulls(t.num_rows, pa.string()),
+            "expiry": t.column("expiry"),
+            "strike": K,
+            "right": t.column("right"),
+            "t_years": t_years,
+            "sigma": gk.sigma,
+            "gamma": gk.gamma,
+            "delta": gk.delta,
+            "dealer_contracts": w,
+            "gex_usd_per_1pct": ex.gex_usd_per_1pct,
+            "dex_shares": ex.dex_shares,
+            "vanna_usd_per_vol_pt": ex.vanna_usd_per_vol_pt,
+            "charm_shares_per_day": ex.charm_shares_per_day,
+            "excluded_reason": pa.array(gk.reason.tolist(), pa.string()),
+        }
+    )
 
 
 def _group_sums(
@@ -817,6 +911,22 @@ def _groups_many(
         t_bse = pa.table(cols)
         bse = [t_bse.slice(int(at[k]), int(at[k + 1] - at[k])) for k in range(n_seg)]
         smiles = smile_table_many(seg, n_seg, expiry, K, is_call, extra.sigma)
+        sums["e_max_pain"] = max_pain(ge_all.codes, K, is_call, oi, ge_all.n, restart=e_seg).strike
+        walls = _walls_many(ss[new], gs_all.keys, sums, extra.spots)
+        live_t = (
+            None
+            if extra.live is None
+            else _by_strike_live_many(seg, n_seg, extra.live, K, is_call, oi, vol, ex)
+        )
+        # the by_expiry and by_strike tables of the chunk: one each, a slice per snapshot
+        days = ge_all.keys - e_seg * 10_000_000
+        counts = np.bincount(ge_all.codes, minlength=ge_all.n)
+        e_cols = _by_expiry_columns(days, counts, sums, sums, sums["e_max_pain"])
+        if extra.vol:
+            for name in ("rr_25d", "atm_iv"):
+                e_cols[name] = pa.array(sums[f"e_ts_{name}"], pa.float64(), from_pandas=True)
+        e_tab = pa.table(e_cols)
+        s_tab = pa.table(_by_strike_columns(gs_all.keys, sums))
     e_at = np.searchsorted(e_seg, np.arange(n_seg + 1))
     s_at = np.searchsorted(ss[new], np.arange(n_seg + 1))
     r_at = np.searchsorted(seg, np.arange(n_seg + 1))
@@ -829,15 +939,136 @@ def _groups_many(
         part = {name: v[e0:e1] if name.startswith("e_") else v[s0:s1] for name, v in sums.items()}
         if extra is not None:
             part["by_strike_expiry"], part["smile"] = bse[k], smiles[k]
+            part["walls"] = tuple(float(w[k]) for w in walls)
+            part["by_expiry_t"] = e_tab.slice(e0, e1 - e0)
+            part["by_strike_t"] = s_tab.slice(s0, s1 - s0)
+            if live_t is not None:
+                part["by_strike_live"] = live_t[k]
         out.append((ge, gs, part))
     return out
+
+
+def _walls_many(
+    node_seg: np.ndarray, strikes: Float64Array, sums: dict[str, Any], spots: Float64Array
+) -> tuple[Float64Array, Float64Array, Float64Array, Float64Array]:
+    """The ``levels`` walls of every snapshot from the chunk's (snapshot, strike) sums
+    (:func:`~chainlens.exposure._walls.walls_many`): ``call_wall``/``put_wall`` by dollar
+    gamma, ``oi_call_wall``/``oi_put_wall`` by OI (the ``by_strike`` integer OI), USD."""
+    from chainlens.exposure._walls import walls_many
+
+    oi_c = sums["s_call_oi"].astype(np.int64).astype(np.float64)
+    oi_p = sums["s_put_oi"].astype(np.int64).astype(np.float64)
+    return (
+        walls_many(node_seg, strikes, sums["s_call_gex_abs"], spots, True),
+        walls_many(node_seg, strikes, sums["s_put_gex_abs"], spots, False),
+        walls_many(node_seg, strikes, oi_c, spots, True),
+        walls_many(node_seg, strikes, oi_p, spots, False),
+    )
+
+
+def _by_strike_live_many(
+    seg: np.ndarray,
+    n_seg: int,
+    live: BoolArray,
+    K: Float64Array,
+    is_call: BoolArray,
+    oi: Float64Array,
+    vol: Float64Array,
+    ex: Any,
+) -> list[pa.Table | None]:
+    """:func:`_by_strike_live` of every snapshot of a chunk (``seg``: the snapshot of each
+    row, non-decreasing; strikes positive): the live rows grouped by (snapshot, strike) and
+    summed with ``np.bincount`` in row order (each group as alone), one table for the chunk,
+    a slice per snapshot; ``None`` for a snapshot whose every contract is live."""
+    all_live = np.bincount(seg, weights=~live, minlength=n_seg) == 0
+    if bool(all_live.all()):
+        return [None] * n_seg
+    sg, k = seg[live], K[live]
+    order = np.lexsort((k, sg))
+    ks, ss = k[order], sg[order]
+    new = np.r_[True, (ss[1:] != ss[:-1]) | (ks[1:] != ks[:-1])] if ks.size else ks > 0
+    codes = np.empty(k.size, dtype=np.int64)
+    codes[order] = np.cumsum(new) - 1
+    gs = Groups(ks[new], codes)
+    c, p = is_call[live], ~is_call[live]
+    gex = ex.gex_usd_per_1pct[live]
+    t = pa.table(
+        {
+            "strike": gs.keys.astype(np.float64),
+            "call_oi": group_sum(gs, oi[live], c).astype(np.int64),
+            "put_oi": group_sum(gs, oi[live], p).astype(np.int64),
+            "gex_usd_per_1pct": group_sum(gs, gex),
+            "dex_shares": group_sum(gs, ex.dex_shares[live]),
+            "call_volume": group_sum(gs, vol[live], c).astype(np.int64),
+            "put_volume": group_sum(gs, vol[live], p).astype(np.int64),
+            "call_gex_usd_per_1pct": group_sum(gs, gex, c),
+            "put_gex_usd_per_1pct": group_sum(gs, gex, p),
+            "vanna_usd_per_vol_pt": group_sum(gs, ex.vanna_usd_per_vol_pt[live]),
+            "charm_shares_per_day": group_sum(gs, ex.charm_shares_per_day[live]),
+        }
+    )
+    at = np.searchsorted(ss[new], np.arange(n_seg + 1))
+    return [
+        None if all_live[j] else t.slice(int(at[j]), int(at[j + 1] - at[j])) for j in range(n_seg)
+    ]
+
+
+def _by_expiry_columns(
+    exp_dates: np.ndarray,
+    counts: np.ndarray,
+    sums: dict[str, Any],
+    pre: dict[str, Any],
+    mp_strike: Float64Array,
+) -> dict[str, Any]:
+    """The ``by_expiry`` columns (before ``rr_25d``/``atm_iv``) of expiry groups: their dates,
+    contract counts, :func:`_group_sums` (``e_``), :func:`_expiry_figures` and max pain
+    (USD); OI and volume in contracts, GEX in USD per 1% move, DEX in shares, vanna in USD
+    per vol point, charm in shares per day, straddles in USD and moves in percent."""
+    return {
+        "expiry": pa.array(exp_dates.astype("datetime64[D]"), pa.date32()),
+        "contracts": counts.astype(np.int64),
+        "call_oi": sums["e_call_oi"].astype(np.int64),
+        "put_oi": sums["e_put_oi"].astype(np.int64),
+        "call_volume": sums["e_call_volume"].astype(np.int64),
+        "put_volume": sums["e_put_volume"].astype(np.int64),
+        "max_pain": mp_strike,
+        "gex_usd_per_1pct": sums["e_gex"],
+        "dex_shares": sums["e_dex"],
+        "vanna_usd_per_vol_pt": sums["e_vanna"],
+        "charm_shares_per_day": sums["e_charm"],
+        "atm_strike": pre["e_st_atm_strike"],
+        "straddle_mid": pre["e_st_straddle_mid"],
+        "expected_move_pct": pre["e_st_expected_move_pct"],
+        "straddle_last": pre["e_stl_straddle_mid"],
+        "expected_move_pct_last": pre["e_stl_expected_move_pct"],
+        "oi_call_wall": pre["e_oi_call_wall"],
+        "oi_put_wall": pre["e_oi_put_wall"],
+    }
+
+
+def _by_strike_columns(strikes: np.ndarray, sums: dict[str, Any]) -> dict[str, Any]:
+    """The ``by_strike`` columns of strike groups from their :func:`_group_sums` (``s_``);
+    units as in ``by_expiry``."""
+    return {
+        "strike": strikes.astype(np.float64),
+        "call_oi": sums["s_call_oi"].astype(np.int64),
+        "put_oi": sums["s_put_oi"].astype(np.int64),
+        "gex_usd_per_1pct": sums["s_gex"],
+        "dex_shares": sums["s_dex"],
+        "call_volume": sums["s_call_volume"].astype(np.int64),
+        "put_volume": sums["s_put_volume"].astype(np.int64),
+        "call_gex_usd_per_1pct": sums["s_call_gex"],
+        "put_gex_usd_per_1pct": sums["s_put_gex"],
+        "vanna_usd_per_vol_pt": sums["s_vanna"],
+        "charm_shares_per_day": sums["s_charm"],
+    }
 
 
 @dataclass(slots=True)
 class _RowsOf:
     """What :func:`_groups_many` needs besides the sums for the per-expiry figures: the spot
     of each snapshot (USD), and per contract the quote mid and last (USD/share), time to
-    expiry (years), delta, IV and the ``short_all`` exposures."""
+    expiry (years), delta, IV, the ``short_all`` exposures and whether it is live."""
 
     spots: Float64Array
     mid: Float64Array
@@ -846,6 +1077,10 @@ class _RowsOf:
     delta: Float64Array
     sigma: Float64Array
     ex_sa: Any
+    #: per contract: expiry after its snapshot's session (:func:`_by_strike_live`)
+    live: BoolArray | None = None
+    #: the ``by_expiry`` table has the vol columns (``AnalysisConfig.vol``)
+    vol: bool = True
 
 
 def _expiry_figures(
@@ -947,6 +1182,8 @@ def _profiles_many(cs: list[_Contracts], cfg: AnalysisConfig, out: list[_Curves]
         for k, c in enumerate(cs)
         if 0 < c.K.size <= chunk and not pm.use_numba(c.K.size * n_lv * 3, pm._NUMBA_MIN_WORK)
     ]
+    pes: list[tuple[Float64Array, dict[str, Any]]] = []
+    docs: list[tuple[Any, ...]] = []
     for batch in _batches([cs[k].K.size for k in ok_idx], max(1, _CACHE_TERMS // n_lv)):
         ks = [ok_idx[j] for j in batch]
         parts = []
@@ -980,28 +1217,39 @@ def _profiles_many(cs: list[_Contracts], cfg: AnalysisConfig, out: list[_Curves]
             cat(lambda c: c.gk.sigma), np.concatenate([p[2] for p in parts]),
         )  # fmt: skip
         a, b, cw = terms
-        x = np.log(np.stack([grid[k] for k in ks]))  # (snapshots, levels)
+        xT = np.ascontiguousarray(np.log(np.stack([grid[k] for k in ks])).T)  # (levels, snaps)
         # contracts in (snapshot, expiry) order, rows stable: the profile_by_expiry segments
+        # (a chain sorted by expiry, the usual case, is in that order already)
         ekey = cat(lambda c: c.expiry.astype("datetime64[D]").astype(np.int64))
-        order = np.lexsort((ekey, seg))
-        seg_s, e_s = seg[order], ekey[order]
+        if bool(np.all((seg[1:] != seg[:-1]) | (ekey[1:] >= ekey[:-1]))):
+            order = None
+            seg_s, e_s, a_s, b_s, w_s = seg, ekey, a, b, cw
+        else:
+            order = np.lexsort((ekey, seg))
+            seg_s, e_s, a_s, b_s, w_s = seg[order], ekey[order], a[order], b[order], cw[order]
+            back = np.empty_like(order)
+            back[order] = np.arange(order.size)  # column of each contract in Es
         starts = np.flatnonzero(np.r_[True, (seg_s[1:] != seg_s[:-1]) | (e_s[1:] != e_s[:-1])])
-        d = (x[seg_s].T - a[order][None, :]) * b[order][None, :]
-        Es = np.exp(-0.5 * d * d)  # (levels, contracts), φ/√(2π) up to the constant
-        back = np.empty_like(order)
-        back[order] = np.arange(order.size)  # column of each contract in Es
+        d = np.take(xT, seg_s, axis=1)  # (levels, contracts), C order
+        d -= a_s
+        d *= b_s  # d = (ln S - a) b
+        Es = d * -0.5
+        Es *= d
+        np.exp(Es, out=Es)  # exp(-d²/2): φ/√(2π) up to the constant
         c3 = np.ascontiguousarray(cw[:, :3])
         sums = [
-            np.add.reduceat(Es * cw[order, 3 + v][None, :], starts, axis=1) for v in range(2)
+            np.add.reduceat(Es * w_s[:, 3 + v][None, :], starts, axis=1) for v in range(2)
         ]  # (levels, segments) per dealer model
         seg_of = seg_s[starts]
         seg_at = np.searchsorted(seg_of, np.arange(len(ks) + 1))
-        pes: list[tuple[Float64Array, dict[str, Any]]] = []
         for j, k in enumerate(ks):  # a loop over snapshots: the sums of each
             lv = grid[k]
             sl = slice(int(off[j]), int(off[j + 1]))
             pr = np.zeros((lv.size, 3))
-            pr += np.take(Es, back[sl], axis=1) @ c3[sl]  # contiguous: BLAS sums as alone
+            cols = (
+                np.ascontiguousarray(Es[:, sl]) if order is None else np.take(Es, back[sl], axis=1)
+            )
+            pr += cols @ c3[sl]  # contiguous: BLAS sums as alone
             pr = pr * pm._INV_SQRT_2PI
             prof = pr * (GEX_MOVE_FRACTION * lv)[:, None]
             ok, nxt, _ = parts[j]
@@ -1011,11 +1259,30 @@ def _profiles_many(cs: list[_Contracts], cfg: AnalysisConfig, out: list[_Curves]
                 gex[:, :, v] += sums[v][:, s0:s1].T
             gex *= pm._INV_SQRT_2PI * (GEX_MOVE_FRACTION * lv)[None, :, None]
             pe = {"expiries": e_s[starts[s0:s1]].astype("datetime64[D]"), "gex": gex}
-            out[k].profile = _profile_doc(cs[k].S, lv, prof, ok, nxt)
+            docs.append((k, lv, prof, ok, nxt))
             pes.append((lv, pe))
-        # the profile_by_expiry tables of the batch: one table, a slice per snapshot
-        for k, t in zip(ks, _profile_by_expiry_tables(pes), strict=True):
-            out[k].profile_by_expiry = t
+    # the zero gammas of the chunk's profiles at once, and the profile_by_expiry tables: one
+    # table, a slice per snapshot
+    for (k, lv, prof, ok, nxt), zg in zip(docs, _zero_gammas(cs, docs), strict=True):
+        out[k].profile = _profile_doc(cs[k].S, lv, prof, ok, nxt, zg)
+    for (k, *_), t in zip(docs, _profile_by_expiry_tables(pes), strict=True):
+        out[k].profile_by_expiry = t
+
+
+def _zero_gammas(cs: list[_Contracts], docs: list[tuple[Any, ...]]) -> list[list[Any] | None]:
+    """The three zero gammas of every ``(k, levels, profile, ok, next)`` of
+    :func:`_profiles_many` (:func:`~chainlens.exposure._profile.zero_gamma_many`; equal to
+    what :func:`_profile_doc` finds for each)."""
+    from chainlens.exposure._profile import zero_gamma_many
+
+    if not docs:
+        return []
+    lv = np.repeat(np.stack([d[1] for d in docs]), 3, axis=0)
+    g = np.concatenate([d[2].T for d in docs])  # (profiles × 3, levels)
+    spots = np.repeat(np.array([cs[d[0]].S for d in docs], dtype=np.float64), 3)
+    zs = zero_gamma_many(lv, g, spots)
+    empty = [not bool(d[3].any()) for d in docs]  # no contract used: zero_gamma of nothing
+    return [None if empty[i] else zs[3 * i : 3 * i + 3] for i in range(len(docs))]
 
 
 def _surfaces_many(cs: list[_Contracts], cfg: AnalysisConfig, out: list[_Curves]) -> None:
@@ -1054,7 +1321,7 @@ def _surfaces_many(cs: list[_Contracts], cfg: AnalysisConfig, out: list[_Curves]
             wm = cat(lambda k: sel[k][1][sel[k][0]])
             sizes = np.fromiter((int(sel[k][0].sum()) for k in ks), np.int64, len(ks))
             seg = np.repeat(np.arange(len(ks)), sizes)
-            x = np.log(np.stack([grid[k] for k in ks]))
+            xT = np.ascontiguousarray(np.log(np.stack([grid[k] for k in ks])).T)
             dx = np.zeros((len(ks), tau.size, n_lv))
             gx = np.zeros((len(ks), tau.size, n_lv))
             for h, th in enumerate(tau.tolist()):  # a handful of time points
@@ -1063,8 +1330,12 @@ def _surfaces_many(cs: list[_Contracts], cfg: AnalysisConfig, out: list[_Curves]
                     continue
                 a, b, wq, wg = live_terms(K, t, q, sigma, wm, r, th, live)
                 sg_l = seg[live]
-                d1 = (x[sg_l].T - a[None, :]) * b[None, :]
-                e1 = np.exp(-0.5 * d1 * d1)
+                d1 = np.take(xT, sg_l, axis=1)  # (levels, contracts), C order
+                d1 -= a
+                d1 *= b  # d1 = (ln S - a) b
+                e1 = d1 * -0.5
+                e1 *= d1
+                np.exp(e1, out=e1)  # exp(-d1²/2)
                 n1 = ncdf(d1, e1)
                 put = ~is_call[live]
                 at = np.searchsorted(sg_l, np.arange(len(ks) + 1))
@@ -1132,50 +1403,26 @@ def _analyze_one(
         gs = group_by(K)
         sums = _group_sums(ge, gs, is_call, oi, vol, ex)
     exp_dates = ge.keys.astype("datetime64[D]")
-    mp = max_pain(ge.codes, K, is_call, oi, ge.n)
+    mp_strike = sums["e_max_pain"] if "e_max_pain" in sums else None  # the chunk's
+    if mp_strike is None:
+        mp_strike = max_pain(ge.codes, K, is_call, oi, ge.n).strike
     # the per-expiry figures: computed with the chunk's (_groups_many), else here
     pre = sums if "e_tmax" in sums else None
     if pre is None:
         rows = _RowsOf(np.full(ge.n, S), mid, c.last, t_years, gk.delta, gk.sigma, None)
         pre = _expiry_figures(ge, S, K, is_call, oi, rows)  # type: ignore[arg-type]
     st = Straddles(*(pre[f"e_st_{f}"] for f in Straddles._fields))
-    st_last = Straddles(*(pre[f"e_stl_{f}"] for f in Straddles._fields))
-    by_exp = {
-        "expiry": pa.array(exp_dates, pa.date32()),
-        "contracts": np.bincount(ge.codes, minlength=ge.n).astype(np.int64),
-        "call_oi": sums["e_call_oi"].astype(np.int64),
-        "put_oi": sums["e_put_oi"].astype(np.int64),
-        "call_volume": sums["e_call_volume"].astype(np.int64),
-        "put_volume": sums["e_put_volume"].astype(np.int64),
-        "max_pain": mp.strike,
-        "gex_usd_per_1pct": sums["e_gex"],
-        "dex_shares": sums["e_dex"],
-        "vanna_usd_per_vol_pt": sums["e_vanna"],
-        "charm_shares_per_day": sums["e_charm"],
-        "atm_strike": st.atm_strike,
-        "straddle_mid": st.straddle_mid,
-        "expected_move_pct": st.expected_move_pct,
-        "straddle_last": st_last.straddle_mid,
-        "expected_move_pct_last": st_last.expected_move_pct,
-    }
-    by_exp["oi_call_wall"], by_exp["oi_put_wall"] = pre["e_oi_call_wall"], pre["e_oi_put_wall"]
-    by_expiry = pa.table(by_exp)
-
-    by_str = {
-        "strike": gs.keys.astype(np.float64),
-        "call_oi": sums["s_call_oi"].astype(np.int64),
-        "put_oi": sums["s_put_oi"].astype(np.int64),
-        "gex_usd_per_1pct": sums["s_gex"],
-        "dex_shares": sums["s_dex"],
-        "call_volume": sums["s_call_volume"].astype(np.int64),
-        "put_volume": sums["s_put_volume"].astype(np.int64),
-        "call_gex_usd_per_1pct": sums["s_call_gex"],
-        "put_gex_usd_per_1pct": sums["s_put_gex"],
-        "vanna_usd_per_vol_pt": sums["s_vanna"],
-        "charm_shares_per_day": sums["s_charm"],
-    }
-    by_strike = pa.table(by_str)
-    by_strike_live = _by_strike_live(expiry > np.datetime64(session, "D"), K, is_call, oi, vol, ex)
+    if "by_expiry_t" in sums:  # built with the chunk's (_groups_many)
+        by_expiry, by_strike = sums["by_expiry_t"], sums["by_strike_t"]
+    else:
+        counts = np.bincount(ge.codes, minlength=ge.n)
+        by_expiry = pa.table(_by_expiry_columns(exp_dates, counts, sums, pre, mp_strike))
+        by_strike = pa.table(_by_strike_columns(gs.keys, sums))
+    if "by_strike_live" in sums:  # computed with the chunk's (_groups_many)
+        by_strike_live = sums["by_strike_live"]
+    else:
+        live_rows = expiry > np.datetime64(session, "D")
+        by_strike_live = _by_strike_live(live_rows, K, is_call, oi, vol, ex)
     if "by_strike_expiry" in sums:  # computed with the chunk's (_groups_many)
         by_strike_expiry_t = sums["by_strike_expiry"]
     else:
@@ -1188,12 +1435,21 @@ def _analyze_one(
     strikes = gs.keys.astype(np.float64)
     dollar_gamma_call = sums["s_call_gex_abs"]
     dollar_gamma_put = sums["s_put_gex_abs"]
+    if "walls" in sums:  # computed with the chunk's (_groups_many)
+        walls = sums["walls"]
+    else:
+        walls = (
+            wall_above(strikes, dollar_gamma_call, S),
+            wall_below(strikes, dollar_gamma_put, S),
+            wall_above(strikes, sums["s_call_oi"].astype(np.int64).astype(np.float64), S),
+            wall_below(strikes, sums["s_put_oi"].astype(np.int64).astype(np.float64), S),
+        )
     levels: dict[str, Any] = {
         "zero_gamma": float("nan"),
-        "call_wall": wall_above(strikes, dollar_gamma_call, S),
-        "put_wall": wall_below(strikes, dollar_gamma_put, S),
-        "oi_call_wall": wall_above(strikes, by_str["call_oi"].astype(np.float64), S),
-        "oi_put_wall": wall_below(strikes, by_str["put_oi"].astype(np.float64), S),
+        "call_wall": walls[0],
+        "put_wall": walls[1],
+        "oi_call_wall": walls[2],
+        "oi_put_wall": walls[3],
     }
 
     profile: dict[str, Any] = {}
@@ -1212,7 +1468,7 @@ def _analyze_one(
     live_exp = pre["e_tmax"] > 0
     trend = max_pain_trend(
         exp_dates[live_exp],
-        mp.strike[live_exp],
+        mp_strike[live_exp],
         S,
         cfg.max_pain_trend_n,
     )
@@ -1224,9 +1480,10 @@ def _analyze_one(
         vol_view, rr_25d, atm_iv = _vol_views(
             ge, exp_dates, K, is_call, gk, st, S, pre, sums.get("smile")
         )
-        by_expiry = by_expiry.append_column(
-            "rr_25d", pa.array(rr_25d, pa.float64(), from_pandas=True)
-        ).append_column("atm_iv", pa.array(atm_iv, pa.float64(), from_pandas=True))
+        if "by_expiry_t" not in sums:  # the chunk's table has them
+            by_expiry = by_expiry.append_column(
+                "rr_25d", pa.array(rr_25d, pa.float64(), from_pandas=True)
+            ).append_column("atm_iv", pa.array(atm_iv, pa.float64(), from_pandas=True))
 
     surfaces: dict[str, Any] = {}
     if cfg.surfaces:
@@ -1235,26 +1492,10 @@ def _analyze_one(
             cfg, underlying, S, snap_ns, session, K, t_years, gk, is_call, w * mult, sf=sf
         )
 
-    contracts = pa.table(
-        {
-            "symbol": t.column("symbol")
-            if "symbol" in t.column_names
-            else pa.nulls(n, pa.string()),
-            "expiry": t.column("expiry"),
-            "strike": K,
-            "right": t.column("right"),
-            "t_years": t_years,
-            "sigma": gk.sigma,
-            "gamma": gk.gamma,
-            "delta": gk.delta,
-            "dealer_contracts": w,
-            "gex_usd_per_1pct": ex.gex_usd_per_1pct,
-            "dex_shares": ex.dex_shares,
-            "vanna_usd_per_vol_pt": ex.vanna_usd_per_vol_pt,
-            "charm_shares_per_day": ex.charm_shares_per_day,
-            "excluded_reason": pa.array(gk.reason.tolist(), pa.string()),
-        }
-    )
+    if c.table is not None:  # built with the chunk's (_contracts)
+        contracts = c.table
+    else:
+        contracts = _contracts_table(t, K, t_years, gk, w, ex)
     return ChainAnalysis(
         underlying=underlying,
         session=session,
@@ -1423,13 +1664,18 @@ def _profile(
 
 
 def _profile_doc(
-    S: float, lv: Float64Array, prof: Float64Array, ok: BoolArray, nxt: Any
+    S: float, lv: Float64Array, prof: Float64Array, ok: BoolArray, nxt: Any, zs: Any = None
 ) -> dict[str, Any]:
-    """The ``profile`` document from the three profile columns (:func:`_profile`)."""
+    """The ``profile`` document from the three profile columns (:func:`_profile`); ``zs``:
+    their three :class:`~chainlens.exposure.ZeroGamma` when found already (with other
+    snapshots', :func:`_zero_gammas`)."""
     names = ("all", "ex_0dte", "ex_next_expiry")
     zg = {}
     for j, nm in enumerate(names):
-        z = zero_gamma(lv, prof[:, j], S) if ok.any() else zero_gamma(lv, np.array([]), S)
+        if zs is not None:
+            z = zs[j]
+        else:
+            z = zero_gamma(lv, prof[:, j], S) if ok.any() else zero_gamma(lv, np.array([]), S)
         zg[nm] = {"level": z.level, "reason": z.reason}
     return {
         "levels": lv,
@@ -1522,25 +1768,41 @@ def _vol_views(
     ds = DeltaStrikes(*(pre[f"e_ds_{f}"] for f in DeltaStrikes._fields))
     ts = {f: pre[f"e_ts_{f}"] for f in ("atm_iv", "iv_25d_call", "iv_25d_put", "rr_25d", "bf_25d")}
     live = pre["e_tmax"] > 0  # expiries not yet settled at the snapshot
+    idx = np.flatnonzero(live)
+    # the live expiries' values as Python floats, column by column (one tolist each)
+    v = {
+        "atm_strike": st.atm_strike[idx].tolist(),
+        "straddle_mid": st.straddle_mid[idx].tolist(),
+        "expected_move_pct": st.expected_move_pct[idx].tolist(),
+        "put25": ds.put25[idx].tolist(),
+        "call25": ds.call25[idx].tolist(),
+        "put15": ds.put15[idx].tolist(),
+        "call15": ds.call15[idx].tolist(),
+        "range_50_pct": ((ds.call25[idx] - ds.put25[idx]) / S * 100.0).tolist(),
+        "range_70_pct": ((ds.call15[idx] - ds.put15[idx]) / S * 100.0).tolist(),
+        **{f: ts[f][idx].tolist() for f in ("atm_iv", "iv_25d_call", "iv_25d_put", "rr_25d")},
+        "bf_25d": ts["bf_25d"][idx].tolist(),
+        "expiry": np.asarray(exp_dates[idx], dtype="datetime64[D]").astype(str).tolist(),
+    }
     per_exp = []
-    for i in np.flatnonzero(live).tolist():  # one record per expiry (output building)
-        move = float(st.straddle_mid[i])
+    for j in range(idx.size):  # one record per expiry (output building)
+        move = v["straddle_mid"][j]
         per_exp.append(
             {
-                "expiry": str(exp_dates[i]),
-                "atm_strike": float(st.atm_strike[i]),
+                "expiry": v["expiry"][j],
+                "atm_strike": v["atm_strike"][j],
                 "straddle_mid": move,
-                "expected_move_pct": float(st.expected_move_pct[i]),
+                "expected_move_pct": v["expected_move_pct"][j],
                 "zone": expected_move_zones(S, move),
-                "range_50": [float(ds.put25[i]), float(ds.call25[i])],
-                "range_70": [float(ds.put15[i]), float(ds.call15[i])],
-                "range_50_pct": float((ds.call25[i] - ds.put25[i]) / S * 100.0),
-                "range_70_pct": float((ds.call15[i] - ds.put15[i]) / S * 100.0),
-                "atm_iv": float(ts["atm_iv"][i]),
-                "iv_25d_call": float(ts["iv_25d_call"][i]),
-                "iv_25d_put": float(ts["iv_25d_put"][i]),
-                "rr_25d": float(ts["rr_25d"][i]),
-                "bf_25d": float(ts["bf_25d"][i]),
+                "range_50": [v["put25"][j], v["call25"][j]],
+                "range_70": [v["put15"][j], v["call15"][j]],
+                "range_50_pct": v["range_50_pct"][j],
+                "range_70_pct": v["range_70_pct"][j],
+                "atm_iv": v["atm_iv"][j],
+                "iv_25d_call": v["iv_25d_call"][j],
+                "iv_25d_put": v["iv_25d_put"][j],
+                "rr_25d": v["rr_25d"][j],
+                "bf_25d": v["bf_25d"][j],
             }
         )
     if smile is None:

@@ -46,6 +46,7 @@ def max_pain(
     is_call: BoolArray,
     open_interest: Float64Array,
     n_groups: int | None = None,
+    restart: Int64Array | None = None,
 ) -> MaxPain:
     """Max pain of every group at once.
 
@@ -62,6 +63,11 @@ def max_pain(
         Contracts (NaN treated as 0).
     n_groups
         Number of groups (default ``group.max() + 1``).
+    restart
+        Optional, per group: the snapshot it belongs to, non-decreasing in the group code
+        (the (snapshot, expiry) groups of a chunk of snapshots). The running sums then
+        restart at every snapshot, so each group's result is bit for bit that of its
+        snapshot's groups alone (a running sum over the whole chunk would round otherwise).
 
     Returns
     -------
@@ -118,15 +124,26 @@ def max_pain(
     gstart = np.flatnonzero(first)
     gid = np.cumsum(first) - 1  # node -> index of its group run
     gend = np.append(gstart[1:], gn.size)
+    # the runs of the running sums: the nodes of one snapshot (``restart``), else all
+    if restart is None:
+        runs = np.array([0, gn.size])
+        open_lo = gstart > 0
+        open_hi = gend < gn.size
+    else:
+        sn = np.asarray(restart, dtype=np.int64)[gn]
+        runs = np.r_[np.flatnonzero(np.r_[True, sn[1:] != sn[:-1]]), gn.size]
+        gsn = sn[gstart]
+        open_lo = (gstart > 0) & (sn[np.maximum(gstart - 1, 0)] == gsn)
+        open_hi = (gend < gn.size) & (sn[np.minimum(gend, gn.size - 1)] == gsn)
 
     def _prefix(x: Float64Array) -> Float64Array:
-        cs = np.cumsum(x)
-        base = np.where(gstart > 0, cs[gstart - 1], 0.0)
+        cs = _running(x, runs, reverse=False)
+        base = np.where(open_lo, cs[np.maximum(gstart - 1, 0)], 0.0)
         return cs - base[gid]
 
     def _suffix(x: Float64Array) -> Float64Array:
-        cs = np.cumsum(x[::-1])[::-1]  # cs[j] = sum_{i >= j} x[i] (global)
-        after = np.where(gend < gn.size, cs[np.minimum(gend, gn.size - 1)], 0.0)
+        cs = _running(x, runs, reverse=True)  # cs[j] = sum_{i >= j} x[i] (in its run)
+        after = np.where(open_hi, cs[np.minimum(gend, gn.size - 1)], 0.0)
         return cs - after[gid]
 
     cc = _prefix(cn)
@@ -145,6 +162,18 @@ def max_pain(
     out[groups_present[has_oi]] = kn[first_hit[has_oi]]
     pain_out[groups_present[has_oi]] = mins[has_oi]
     return MaxPain(out, pain_out)
+
+
+def _running(x: Float64Array, runs: Int64Array, *, reverse: bool) -> Float64Array:
+    """``np.cumsum`` of ``x`` restarted at every run ``runs[i]:runs[i+1]`` (from the end of
+    the run when ``reverse``): each run's sums are those of ``np.cumsum`` on it alone."""
+    if runs.size == 2:
+        return np.cumsum(x[::-1])[::-1] if reverse else np.cumsum(x)
+    out = np.empty_like(x)
+    for lo, hi in zip(runs[:-1].tolist(), runs[1:].tolist(), strict=True):  # per snapshot
+        part = x[lo:hi]
+        out[lo:hi] = np.cumsum(part[::-1])[::-1] if reverse else np.cumsum(part)
+    return out
 
 
 def _lex_order(group: Int64Array, strike: Float64Array) -> Int64Array:

@@ -38,6 +38,7 @@ __all__ = [
     "profile_terms",
     "spot_grid",
     "zero_gamma",
+    "zero_gamma_many",
 ]
 
 _INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)
@@ -228,3 +229,42 @@ def zero_gamma(levels: Float64Array, profile: Float64Array, spot: float) -> Zero
             float("nan"), f"no sign change in the profile range (profile {side} everywhere)"
         )
     return ZeroGamma(float(cands[np.argmin(np.abs(cands - spot))]), None)
+
+
+def zero_gamma_many(
+    levels: Float64Array, profiles: Float64Array, spots: Float64Array
+) -> list[ZeroGamma]:
+    """:func:`zero_gamma` of many profiles at once (rows of ``levels`` and ``profiles``, both
+    of shape ``(m, L)``; ``spots`` of shape ``(m,)``).
+
+    The same candidates in the same order (the interpolated crossings, then the exact zeros)
+    with the same arithmetic, padded with NaN to one row per profile, and the first one
+    nearest spot: equal to :func:`zero_gamma` of each row (a row with a non-finite candidate
+    distance, or that has no usable profile, goes through it).
+    """
+    lv = np.asarray(levels, dtype=np.float64)
+    g = np.asarray(profiles, dtype=np.float64)
+    sp = np.asarray(spots, dtype=np.float64)
+    m = g.shape[0]
+    if m == 0 or g.shape[1] < 2:
+        return [zero_gamma(lv[i], g[i], float(sp[i])) for i in range(m)]
+    g0, g1 = g[:, :-1], g[:, 1:]
+    s0, s1 = lv[:, :-1], lv[:, 1:]
+    with np.errstate(all="ignore"):
+        cross = (g0 * g1) < 0
+        x = np.where(cross, s0 + (s1 - s0) * g0 / (g0 - g1), np.nan)
+        cands = np.concatenate([x, np.where(g == 0, lv, np.nan)], axis=1)
+        dist = np.abs(cands - sp[:, None])
+    has = np.concatenate([cross, g == 0], axis=1)
+    usable = np.isfinite(g).all(axis=1) & (g != 0).any(axis=1)
+    clean = ~(has & ~np.isfinite(dist)).any(axis=1)
+    fast = (usable & clean & has.any(axis=1)).tolist()
+    best = np.argmin(np.where(has, dist, np.inf), axis=1)
+    level = cands[np.arange(m), best]
+    out: list[ZeroGamma] = []
+    for i in range(m):  # a loop over profiles: the result records
+        if not fast[i]:
+            out.append(zero_gamma(lv[i], g[i], float(sp[i])))
+        else:
+            out.append(ZeroGamma(float(level[i]), None))
+    return out

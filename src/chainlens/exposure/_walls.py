@@ -19,7 +19,7 @@ import numpy as np
 
 from chainlens._typing import Float64Array
 
-__all__ = ["wall_above", "wall_below"]
+__all__ = ["wall_above", "wall_below", "walls_many"]
 
 
 def wall_above(strikes: Float64Array, values: Float64Array, spot: float) -> float:
@@ -66,3 +66,45 @@ def wall_below(strikes: Float64Array, values: Float64Array, spot: float) -> floa
         return float("nan")
     idx = np.flatnonzero(m)[::-1]  # descending strikes: first max = nearest spot
     return float(strikes[idx[np.argmax(v[idx])]])
+
+
+def walls_many(
+    seg: np.ndarray, strikes: Float64Array, values: Float64Array, spots: Float64Array, above: bool
+) -> Float64Array:
+    """:func:`wall_above` (``above``) or :func:`wall_below` of several snapshots at once.
+
+    Parameters
+    ----------
+    seg
+        The snapshot of every strike node, non-decreasing; each snapshot's ``strikes``
+        distinct and ascending (the by-strike groups of a chunk of snapshots).
+    strikes, values
+        Strike (USD) and the non-negative quantity of every node.
+    spots
+        Spot of every snapshot (USD); its length is the number of snapshots.
+
+    Returns
+    -------
+    numpy.ndarray
+        Per snapshot the wall strike (NaN where none): among the nodes on the side of spot
+        with a positive value, the largest value, ties to the strike nearest spot. The same
+        comparisons as the one-snapshot functions (no arithmetic), so the same strike.
+    """
+    seg = np.asarray(seg, dtype=np.int64)
+    k = np.asarray(strikes, dtype=np.float64)
+    v = np.nan_to_num(np.asarray(values, dtype=np.float64), nan=0.0)
+    s_row = np.asarray(spots, dtype=np.float64)[seg]
+    m = ((k >= s_row) if above else (k <= s_row)) & (v > 0)
+    n = int(np.asarray(spots).size)
+    best = np.full(n, -np.inf)
+    np.maximum.at(best, seg[m], v[m])
+    hit = m & (v == best[seg])
+    pos = np.flatnonzero(hit)
+    if above:  # the lowest strike reaching the largest value
+        idx = np.full(n, k.size, dtype=np.int64)
+        np.minimum.at(idx, seg[pos], pos)
+    else:  # the highest one
+        idx = np.full(n, -1, dtype=np.int64)
+        np.maximum.at(idx, seg[pos], pos)
+    ok = (idx >= 0) & (idx < k.size)
+    return np.where(ok, k[np.clip(idx, 0, max(k.size - 1, 0))] if k.size else np.nan, np.nan)

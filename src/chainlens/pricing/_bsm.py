@@ -65,6 +65,10 @@ _INV_SQRT_2PI = 0.39894228040143267793994605993438186847585863116493465766592582
 #: analyze`` start-up short). The choice depends on the size only, never on what the process
 #: imported before, so the same input always gives the same last digits.
 COMPILED_MIN_SIZE = 200_000
+#: :func:`ncdf` runs compiled (:func:`chainlens._engine.use_numba`, "auto") from this many
+#: elements: its twin gives the same digits, so the size only decides when the Numba import
+#: pays off (a (levels × contracts) block of the dealer surfaces, a large chain's greeks).
+NCDF_COMPILED_MIN_SIZE = 32_768
 
 # W. J. Cody, "Rational Chebyshev approximations for the error function", Math. Comp. 23
 # (1969) 631-637, as arranged for the normal CDF in ACM TOMS 715 (ANORM): coefficients of
@@ -114,8 +118,15 @@ def ncdf(x: ArrayLike, e: ArrayLike | None = None) -> Float64Array:
     :math:`e^{-x^2/2}(1/\sqrt{2\pi} - x^{-2}P(x^{-2})/Q(x^{-2}))/|x|` beyond. ``e``, when
     given, is :math:`e^{-x^2/2}` already computed for the density (saves an ``exp``).
     Relative error below 3e-13 on :math:`[-38, 9]` against ``scipy.special.ndtr``.
+
+    Arrays of at least :data:`NCDF_COMPILED_MIN_SIZE` elements go through the compiled twin
+    (:func:`chainlens.pricing._bsm_numba.ncdf_twin`, when the engine policy
+    :func:`chainlens._engine.use_numba` says so): the same operations in the same order, so
+    the same digits on either engine (one pass instead of ~35 masked NumPy passes).
     """
     x = np.asarray(x, dtype=np.float64)
+    if x.size >= NCDF_COMPILED_MIN_SIZE and _engine.use_numba(x.size, NCDF_COMPILED_MIN_SIZE):
+        return _ncdf_compiled(x, e)
     y = np.abs(x)
     central = y <= 0.67448975
     if central.all():
@@ -135,6 +146,19 @@ def ncdf(x: ArrayLike, e: ArrayLike | None = None) -> Float64Array:
         xc = x[central]
         out[central] = 0.5 + xc * _ratio(xc * xc, _CODY_A, _CODY_B)
     return out
+
+
+def _ncdf_compiled(x: Float64Array, e: ArrayLike | None) -> Float64Array:
+    """:func:`ncdf` on the compiled twin (``e`` as there; computed with NumPy's ``exp`` when
+    not given, as the NumPy path does)."""
+    from chainlens.pricing._bsm_numba import ncdf_twin
+
+    ee = np.exp(-0.5 * x * x) if e is None else np.asarray(e, np.float64)
+    xf = np.ascontiguousarray(x).reshape(-1)
+    ef = np.ascontiguousarray(np.broadcast_to(ee, x.shape)).reshape(-1)
+    out = np.empty(xf.size)
+    ncdf_twin(xf, ef, out)
+    return out.reshape(x.shape)
 
 
 def use_numba(n: int | None = None) -> bool:

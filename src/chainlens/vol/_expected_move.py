@@ -66,12 +66,35 @@ def argmin_per_group(
     out = np.full(n_groups, -1, dtype=np.int64)
     if rows.size == 0:
         return out
+    ks = [np.asarray(k, dtype=np.float64)[rows] for k in keys]
+    if all(not np.isnan(k).any() for k in ks):
+        return _argmin_no_nan(codes[rows], rows, ks, out)
     sort_keys = tuple(np.asarray(k)[rows] for k in reversed(keys)) + (codes[rows],)
     order = rows[np.lexsort(sort_keys)]
     g = codes[order]
     first = np.ones(order.size, dtype=bool)
     first[1:] = g[1:] != g[:-1]
     out[g[first]] = order[first]
+    return out
+
+
+def _argmin_no_nan(
+    g: Int64Array, rows: Int64Array, keys: list[Float64Array], out: Int64Array
+) -> Int64Array:
+    """:func:`argmin_per_group` of eligible ``rows`` (groups ``g``) whose ``keys`` hold no NaN,
+    without a sort: per group the least first key (``np.minimum.at``), then among the rows
+    reaching it the least second key, and so on, then the first such row. The lexicographic
+    order of ``np.lexsort`` (stable, so equal keys keep the row order) exactly, since without
+    NaN the float keys are totally ordered (``-0.0 == 0.0`` ties in both)."""
+    cand = np.ones(rows.size, dtype=bool)
+    for k in keys:  # a handful of keys
+        best = np.full(out.size, np.inf)
+        np.minimum.at(best, g[cand], k[cand])
+        cand &= k == best[g]
+    first = np.full(out.size, np.iinfo(np.int64).max)
+    np.minimum.at(first, g[cand], rows[cand])
+    hit = first != np.iinfo(np.int64).max
+    out[hit] = first[hit]
     return out
 
 
