@@ -71,7 +71,7 @@ def enrich_many(parts: Sequence[pa.Table], config: object) -> list[pa.Table]:
     sizes = [p.num_rows for p in parts]
     if not sizes or min(sizes) == 0:
         raise ValueError("enrich_many needs non-empty parts (per-part path)")
-    t = pa.concat_tables(list(parts))
+    t = pa.concat_tables(list(parts)).combine_chunks()
     seg = segment_ids(sizes)
     und, sym = t.column("underlying"), t.column("symbol")
     # integer keys (cheaper to group than strings): underlying -> segment; symbol -> its rank
@@ -719,24 +719,13 @@ def flow_many(
     pre: list[tuple[pa.Table, dict[str, object], pa.Table | None, float]] = []
     wholes = dec[()][0].to_pylist()  # one record per segment with trades
     flips = flip_summary_many(t_u, off_u)
-    for i, t in enumerate(tagged):  # a loop over underlyings: totals and contract stats
+    all_stats = contract_stats_many(cat, sizes, histories, changes)
+    for i in range(ns):  # a loop over underlyings: totals
         by_ticker = part(("underlying",), i)
         whole = wholes[int(off_u[i]) : int(off_u[i + 1])]
         totals = whole[0] if whole else {}
         totals.update(flips[i])
-        stats = None
-        hist = histories[i]
-        if hist is not None and hist.num_rows:
-            from chainlens.oi._changes import oi_changes
-
-            sessions = t.column("trade_date").unique().to_pylist() if t.num_rows else []
-            ch = changes[i]
-            ch = oi_changes(hist) if ch is None else ch
-            if sessions:
-                ch = ch.filter(pc.is_in(ch.column("trade_date"), value_set=pa.array(sessions)))
-            stats = ch.select(["symbol", "avg_volume_5d", "oi_change"]).rename_columns(
-                ["symbol", "avg_volume_5d", "oi_change_next"]
-            )
+        stats = all_stats[i]
         min_prem = max(
             cfg.notable_min_premium_usd,  # type: ignore[attr-defined]
             cfg.notable_min_premium_share * float(totals.get("total_usd") or 0.0),  # type: ignore[attr-defined]
@@ -760,6 +749,97 @@ def flow_many(
                 dealer_positions=None, darkpool=dps[i], twap=tws[i], settings=dict(settings),
             )
         )  # fmt: skip
+    return out
+
+
+_STATS_IN = ["symbol", "avg_volume_5d", "oi_change"]
+_STATS_OUT = ["symbol", "avg_volume_5d", "oi_change_next"]
+
+
+def _contract_stats(
+    t: pa.Table, history: pa.Table | None, changes: pa.Table | None
+) -> pa.Table | None:
+    """The contract stats of one underlying's flow (``analyze_flow``'s): its OI changes
+    (``changes``, else ``oi_changes(history)``) on the sessions of its trades ``t``,
+    ``symbol, avg_volume_5d, oi_change_next``; ``None`` without history."""
+    if history is None or not history.num_rows:
+        return None
+    from chainlens.oi._changes import oi_changes
+
+    sessions = t.column("trade_date").unique().to_pylist() if t.num_rows else []
+    ch = oi_changes(history) if changes is None else changes
+    if sessions:
+        ch = ch.filter(pc.is_in(ch.column("trade_date"), value_set=pa.array(sessions)))
+    return ch.select(_STATS_IN).rename_columns(_STATS_OUT)
+
+
+def _days(col: pa.ChunkedArray | pa.Array) -> np.ndarray:
+    """A ``date32`` column as int64 days (nulls: the caller checks)."""
+    return np.asarray(col.cast(pa.int32()).to_numpy(zero_copy_only=False), dtype=np.int64)
+
+
+def contract_stats_many(
+    trades: pa.Table,
+    sizes: Sequence[int],
+    histories: Sequence[pa.Table | None],
+    changes: Sequence[pa.Table | None],
+) -> list[pa.Table | None]:
+    """:func:`_contract_stats` of every segment of ``trades`` (``sizes`` rows each, in order)
+    with its history and OI changes, in one filter over the concatenated changes.
+
+    Each segment's trades hold one session ``D`` (checked: else that segment is computed
+    alone), so its stats are the rows of its changes with ``trade_date == D`` (a null date
+    is not ``D``: ``is_in`` without null in the value set), as the per-segment filter keeps
+    them, in row order: each result is a slice of the one filtered table, equal to the
+    per-segment table. Segments whose changes are not given, or not of one schema, are
+    computed alone.
+    """
+    n = len(sizes)
+    out: list[pa.Table | None] = [None] * n
+    td = trades.column("trade_date")
+    one_day = np.zeros(n, dtype=bool)  # the segment's trades hold one session
+    day = np.zeros(n, dtype=np.int64)
+    if n and td.null_count == 0 and pa.types.is_date32(td.type) and min(sizes) > 0:
+        days = _days(td)
+        starts = np.cumsum([0, *sizes[:-1]]).astype(np.int64)
+        day = np.minimum.reduceat(days, starts)
+        one_day = day == np.maximum.reduceat(days, starts)
+    batch: list[int] = []
+    schema: pa.Schema | None = None
+    for i in range(n):  # a loop over underlyings: which ones join the one filter
+        h, ch = histories[i], changes[i]
+        if h is None or not h.num_rows:
+            continue
+        if (
+            ch is not None
+            and one_day[i]
+            and "trade_date" in ch.column_names
+            and pa.types.is_date32(ch.schema.field("trade_date").type)
+            and (schema is None or ch.schema.equals(schema))
+        ):
+            schema = ch.schema if schema is None else schema
+            batch.append(i)
+    rest = set(range(n)) - set(batch)
+    if rest:
+        starts = np.cumsum([0, *sizes[:-1]]).astype(np.int64)
+        for i in sorted(rest):  # a loop over underlyings: the per-segment path
+            t = trades.slice(int(starts[i]), int(sizes[i]))
+            out[i] = _contract_stats(t, histories[i], changes[i])
+    if not batch:
+        return out
+    chs = [changes[i] for i in batch]
+    cat = pa.concat_tables(chs)  # type: ignore[arg-type]
+    csz = np.asarray([c.num_rows for c in chs], dtype=np.int64)  # type: ignore[union-attr]
+    cd = cat.column("trade_date").cast(pa.int32())
+    lo = np.iinfo(np.int32).min
+    keep = np.asarray(pc.fill_null(cd, lo).to_numpy(), np.int64) == np.repeat(day[batch], csz)
+    if cd.null_count:  # a null date is no session
+        keep &= np.asarray(pc.is_valid(cd).to_numpy(zero_copy_only=False), dtype=bool)
+    got = cat.select(_STATS_IN).filter(pa.array(keep)).rename_columns(_STATS_OUT)
+    seg = np.repeat(np.arange(len(batch), dtype=np.int64), csz)
+    kept = np.bincount(seg[keep], minlength=len(batch))
+    for i, g in zip(batch, split_rows(got, kept.tolist()), strict=True):
+        out[i] = g
     return out
 
 
