@@ -855,6 +855,11 @@ def _by_key(t: pa.Table, col: str) -> dict[str, pa.Table]:
     return {names[idx[a]]: t.slice(int(a), int(b - a)) for a, b in zip(starts, ends, strict=True)}
 
 
+#: The prints columns :func:`chainlens.flow.darkpool_summary` and
+#: :func:`chainlens.flow.detect_twap` read.
+_PRINT_COLUMNS = ("ts", "ticker", "price", "size", "bid", "ask")
+
+
 def darkpool_many(
     prints: Sequence[pa.Table | None], config: object
 ) -> tuple[list[pa.Table | None], list[pa.Table | None]]:
@@ -892,7 +897,10 @@ def darkpool_many(
             dps[i] = darkpool_summary(p, label_threshold=thr)
             tws[i] = detect_twap(p, **twap_kw)
         return dps, tws
-    allp = pa.concat_tables([prints[i] for i in idx])
+    # the columns both read, in one chunk (Polars is several times slower on the many small
+    # chunks of a concatenation)
+    cols = [c for c in _PRINT_COLUMNS if c in prints[idx[0]].column_names]  # type: ignore[union-attr]
+    allp = pa.concat_tables([prints[i].select(cols) for i in idx]).combine_chunks()  # type: ignore[union-attr]
     dp_all = darkpool_summary(allp, label_threshold=thr)
     tw_all = detect_twap(allp, **twap_kw)
     dp_by, tw_by = _by_key(dp_all, "ticker"), _by_key(tw_all, "ticker")
@@ -939,6 +947,10 @@ def print_events_many(parts: Sequence[pa.Table]) -> list[pa.Table]:
     return split_rows(ev, counts.tolist())
 
 
+#: The chain columns :func:`chainlens.flow.notable_prints` reads (those present).
+_NOTABLE_CHAIN = ("symbol", "open_interest", "gamma", "spot", "volume")
+
+
 def notable_many(
     events: Sequence[pa.Table],
     chains: Sequence[pa.Table],
@@ -976,7 +988,9 @@ def notable_many(
     if solo is not None:
         return solo
     ok = all(s is not None and s.num_rows for s in stats)
-    ch = pa.concat_tables(list(chains)) if ok else None
+    # only the chain columns notable_prints reads (the others cost a copy in the filter)
+    ccols = [c for c in _NOTABLE_CHAIN if c in chains[0].column_names]
+    ch = pa.concat_tables([c.select(ccols) for c in chains]) if ok else None
     if ok and ch is not None and not chain_symbols_unique:
         sym_seg = (
             pa.table({"s": ch.column("symbol"), "g": segment_ids([c.num_rows for c in chains])})
@@ -1001,7 +1015,8 @@ def notable_many(
     floor = np.asarray(min_premium_usd, dtype=np.float64)[seg]
     p = np.asarray(prem.cast(pa.float64()).to_numpy(), dtype=np.float64)
     keep = (p >= floor) | np.isnan(p)  # Polars orders NaN above every number
-    ev = ev.filter(pa.array(keep)).combine_chunks()  # few rows: one batch for Polars
+    # few rows: a take (cheaper than a filter over the many chunks), one batch for Polars
+    ev = ev.take(pa.array(np.flatnonzero(keep), pa.int64())).combine_chunks()
     ev = ev.append_column("_seg", pa.array(seg[keep]))
     st = pa.concat_tables([s for s in stats if s is not None])
     # only the chain and stats rows of the kept prints' symbols: a symbol's last row (the

@@ -40,7 +40,8 @@ def detect_sweeps(
     -----
     ``tests/test_flow_sorted_kernels.py`` checks them against the Polars expression of this
     rule. Sorted once by (symbol rank, side, time) with ``numpy.lexsort`` (integer codes, no
-    string work per row; symbol and side one combined key when no side or time is null);
+    string work per row; symbol and side one combined key when no side or time is null, and
+    then one stable ``argsort`` of that key when the times already run in order within it);
     distinct exchanges are counted only over bursts of two rows or more.
     """
     n = trades.num_rows
@@ -61,7 +62,13 @@ def detect_sweeps(
         width = int(side.max()) - smin + 1
         s0 = sym - int(sym.min())
         if (int(s0.max()) + 1) * width < 2**62:
-            order = np.lexsort((t, s0 * width + (side - smin)))
+            key = s0 * width + (side - smin)
+            # one stable argsort of the key: (key, time) order already when the times run
+            # non-decreasing within every key (a time-ordered tape); else the lexsort
+            order = np.argsort(key, kind="stable")
+            ks, tk = key[order], t[order]
+            if not ((ks[1:] != ks[:-1]) | (tk[1:] >= tk[:-1])).all():
+                order = np.lexsort((t, key))
         else:
             order = np.lexsort((t, tv, side, sym))
     else:
