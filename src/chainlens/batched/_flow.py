@@ -112,6 +112,12 @@ def _f64_nan(col: pa.ChunkedArray | pa.Array) -> np.ndarray:
     return np.asarray(pc.fill_null(col.cast(pa.float64()), np.nan).to_numpy(), dtype=np.float64)
 
 
+def _column(t: pa.Table, name: str) -> pa.ChunkedArray | None:
+    """Column ``name`` of ``t``, ``None`` when absent (one schema lookup)."""
+    i = t.schema.get_field_index(name)
+    return t.column(i) if i >= 0 else None
+
+
 def tag_moneyness_chunk(
     parts: Sequence[pa.Table], chains: Sequence[pa.Table | None], config: object
 ) -> tuple[pa.Table, list[int], np.ndarray, bool]:
@@ -139,14 +145,20 @@ def tag_moneyness_chunk(
     sym = t.column("symbol")
     cols = ["symbol", "delta", "iv", "spot"]
     for c in chains:  # a loop over underlyings: the chain columns are there
-        if c is None or "symbol" not in c.column_names:
+        if c is None or c.schema.get_field_index("symbol") < 0:
             raise ValueError("every chain needs a symbol column (per-part path)")
     csizes = [c.num_rows for c in chains]  # type: ignore[union-attr]
-    every = pa.chunked_array(
-        [*sym.cast(pa.string()).chunks]
-        + [ch for c in chains for ch in c.column("symbol").cast(pa.string()).chunks],  # type: ignore[union-attr]
-        type=pa.string(),
-    ).combine_chunks()  # one chunk: one fill_null in ``encoded``
+    csym = [c.column("symbol") for c in chains]  # type: ignore[union-attr]
+    if all(a.type == pa.string() for a in csym):  # the stored type: no cast per chain
+        every = pa.chunked_array(
+            [*sym.cast(pa.string()).chunks, *(k for a in csym for k in a.chunks)], pa.string()
+        )
+    else:
+        every = pa.chunked_array(
+            [*sym.cast(pa.string()).chunks, *(k for a in csym for k in a.cast(pa.string()).chunks)],
+            type=pa.string(),
+        )
+    every = every.combine_chunks()  # one chunk: one fill_null in ``encoded``
     codes, d = encoded(every)
     D = len(d)
     width = D + 1
@@ -174,6 +186,11 @@ def tag_moneyness_chunk(
         rr = np.where(hit, r, 0)
 
         def chain_col(x: str) -> np.ndarray:
+            cs = [_column(c, x) for c in chains]  # type: ignore[arg-type]
+            ty = {None if a is None else a.type for a in cs}
+            if len(ty) == 1 and None not in ty:  # one type: one chunked array, one cast
+                v = _f64_nan(pa.chunked_array([k for a in cs for k in a.chunks], ty.pop()))  # type: ignore[union-attr]
+                return np.where(hit, v[rr], np.nan) if v.size else np.full(n, np.nan)
             got = [
                 c.column(x).cast(pa.float64()).chunks  # type: ignore[union-attr]
                 if x in c.column_names  # type: ignore[union-attr]
