@@ -202,10 +202,7 @@ def tag_moneyness_chunk(
 
         t_spot = _f64_nan(t.column("spot")) if "spot" in t.column_names else np.full(n, np.nan)
         spot = np.where(np.isnan(t_spot), chain_col("spot"), t_spot)
-        right = t.column("right")
-        is_call = np.asarray(
-            pc.fill_null(pc.equal(right, "C"), False).to_numpy(zero_copy_only=False), dtype=bool
-        )
+        is_call = right_flags(t.column("right"))[0]
         days = _f64_nan(t.column("expiry").cast(pa.int32())) - _f64_nan(
             t.column("trade_date").cast(pa.int32())
         )
@@ -294,15 +291,39 @@ class _Rows(NamedTuple):
     size: np.ndarray | None  # contracts (float64), when the trades carry ``size``
 
 
+def right_flags(col: pa.ChunkedArray | pa.Array) -> tuple[np.ndarray, np.ndarray]:
+    """``(right == "C", right == "P")`` per row of a ``right`` column (null: False, False).
+
+    A string column without nulls whose every value is one byte long (the stored ``C`` /
+    ``P``) is read from its bytes: the first byte of each value compared with ``C`` and
+    ``P``, which is the string comparison for one-byte strings. Anything else goes through
+    ``pyarrow.compute.equal``.
+    """
+    a = col.combine_chunks() if isinstance(col, pa.ChunkedArray) else col
+    n = len(a)
+    if (
+        n
+        and a.null_count == 0
+        and (pa.types.is_string(a.type) or pa.types.is_large_string(a.type))
+    ):
+        bufs = a.buffers()
+        odt = np.int64 if pa.types.is_large_string(a.type) else np.int32
+        offs = np.frombuffer(bufs[1], dtype=odt)[a.offset : a.offset + n + 1]
+        if bufs[2] is not None and bool((np.diff(offs) == 1).all()):
+            ch = np.frombuffer(bufs[2], dtype=np.uint8)[offs[:-1]]
+            return ch == ord("C"), ch == ord("P")
+    call = np.asarray(pc.fill_null(pc.equal(a, "C"), False).to_numpy(zero_copy_only=False), bool)
+    put = np.asarray(pc.fill_null(pc.equal(a, "P"), False).to_numpy(zero_copy_only=False), bool)
+    return call, put
+
+
 def _row_inputs(trades: pa.Table) -> _Rows:
     """The columns :func:`row_weights` reads, as NumPy arrays; refuses a non-finite premium."""
     prem = _f64(trades, "premium_usd")
     if not np.isfinite(prem).all():
         raise ValueError("non-finite premium")
     n = trades.num_rows
-    right = trades.column("right")
-    call = np.asarray(pc.fill_null(pc.equal(right, "C"), False).to_numpy(zero_copy_only=False))
-    put = np.asarray(pc.fill_null(pc.equal(right, "P"), False).to_numpy(zero_copy_only=False))
+    call, put = right_flags(trades.column("right"))
     if "delta_notional_usd" in trades.column_names:
         dn = _f64(trades, "delta_notional_usd")
     else:
