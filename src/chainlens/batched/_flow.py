@@ -301,11 +301,7 @@ def right_flags(col: pa.ChunkedArray | pa.Array) -> tuple[np.ndarray, np.ndarray
     """
     a = col.combine_chunks() if isinstance(col, pa.ChunkedArray) else col
     n = len(a)
-    if (
-        n
-        and a.null_count == 0
-        and (pa.types.is_string(a.type) or pa.types.is_large_string(a.type))
-    ):
+    if n and a.null_count == 0 and (pa.types.is_string(a.type) or pa.types.is_large_string(a.type)):
         bufs = a.buffers()
         odt = np.int64 if pa.types.is_large_string(a.type) else np.int32
         offs = np.frombuffer(bufs[1], dtype=odt)[a.offset : a.offset + n + 1]
@@ -898,6 +894,52 @@ def _by_key(t: pa.Table, col: str) -> dict[str, pa.Table]:
 _PRINT_COLUMNS = ("ts", "ticker", "price", "size", "bid", "ask")
 
 
+def twap_candidates(
+    prints: pa.Table, ticker: np.ndarray, *, min_slices: int, size_tolerance: float
+) -> np.ndarray | None:
+    r"""The rows of ``prints`` that can belong to a program of
+    :func:`chainlens.flow.detect_twap` (``ticker``: an integer code per row, equal codes for
+    equal tickers), or ``None``: keep every row.
+
+    A program is a (ticker, size bucket) group of at least ``min_slices`` prints of positive
+    size, and its statistics read only its own rows; so ``detect_twap`` of the rows of groups
+    that big (in row order) is ``detect_twap`` of every row. The bucket
+    :math:`\operatorname{round}(\ln q / \ln(1 + \text{tol}))` is computed here with NumPy;
+    a value within 1e-9 of a rounding boundary (where NumPy's and Polars' logarithms could
+    round differently) counts in both neighbouring buckets, so the kept rows are a superset
+    of the programs' rows.
+    """
+    if min_slices <= 1 or prints.num_rows == 0:
+        return None
+    size = prints.column("size")
+    q = np.asarray(pc.fill_null(size.cast(pa.float64()), 0.0).to_numpy(), dtype=np.float64)
+    pos = q > 0
+    width = max(float(size_tolerance), 1e-6)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        x = np.log(np.where(pos, q, 1.0)) / np.log1p(width)
+    lo = np.floor(x)
+    frac = x - lo
+    unsure = np.abs(frac - 0.5) <= 1e-9
+    b = (lo + (frac > 0.5)).astype(np.int64)
+    b0 = lo.astype(np.int64)
+    span = int(max(b.max(), b0.max() + 1)) - int(min(b.min(), b0.min())) + 1
+    base = int(min(b.min(), b0.min()))
+    tk = np.asarray(ticker, dtype=np.int64)
+    k_main = tk * span + (b - base)
+    k_lo, k_hi = tk * span + (b0 - base), tk * span + (b0 + 1 - base)
+    # counts per (ticker, bucket): sure rows once, unsure rows in both buckets (an upper bound)
+    sure = pos & ~unsure
+    un = pos & unsure
+    keys = np.concatenate([k_main[sure], k_lo[un], k_hi[un]])
+    u, c = np.unique(keys, return_counts=True)
+    big = u[c >= min_slices]
+    if big.size == 0:
+        return np.zeros(prints.num_rows, dtype=bool)
+    keep = sure & np.isin(k_main, big)
+    keep |= un & (np.isin(k_lo, big) | np.isin(k_hi, big))
+    return keep
+
+
 def darkpool_many(
     prints: Sequence[pa.Table | None], config: object
 ) -> tuple[list[pa.Table | None], list[pa.Table | None]]:
@@ -940,7 +982,11 @@ def darkpool_many(
     cols = [c for c in _PRINT_COLUMNS if c in prints[idx[0]].column_names]  # type: ignore[union-attr]
     allp = pa.concat_tables([prints[i].select(cols) for i in idx]).combine_chunks()  # type: ignore[union-attr]
     dp_all = darkpool_summary(allp, label_threshold=thr)
-    tw_all = detect_twap(allp, **twap_kw)
+    seg = segment_ids([prints[i].num_rows for i in idx])  # type: ignore[union-attr]
+    keep = twap_candidates(
+        allp, seg, min_slices=cfg.twap_min_slices, size_tolerance=cfg.twap_size_tolerance
+    )  # type: ignore[attr-defined]
+    tw_all = detect_twap(allp if keep is None else allp.filter(pa.array(keep)), **twap_kw)
     dp_by, tw_by = _by_key(dp_all, "ticker"), _by_key(tw_all, "ticker")
     for i, u in zip(idx, ticks, strict=True):
         assert u is not None
