@@ -42,7 +42,8 @@ def detect_sweeps(
     rule. Sorted once by (symbol rank, side, time) with ``numpy.lexsort`` (integer codes, no
     string work per row; symbol and side one combined key when no side or time is null, and
     then one stable ``argsort`` of that key when the times already run in order within it);
-    distinct exchanges are counted only over bursts of two rows or more.
+    distinct exchanges are counted only over bursts of two rows or more (a bit per exchange
+    OR-ed over each burst's contiguous rows when there are at most 64 exchange codes).
     """
     n = trades.num_rows
     if n == 0:
@@ -94,9 +95,15 @@ def detect_sweeps(
         ex = key_codes(trades.column("exchange").take(pa.array(order[multi])))
         ex = ex - ex.min()
         width = int(ex.max()) + 1
-        pairs = np.unique(burst_sorted[multi] * width + ex)
-        nx += np.bincount(pairs // width, minlength=size.size) - 1
-        nx[size < 2] = 1
+        bm = burst_sorted[multi]  # non-decreasing: each burst's rows are contiguous
+        if width <= 64:  # a bit per exchange: OR over each burst's rows, then count the bits
+            first = np.flatnonzero(np.r_[True, bm[1:] != bm[:-1]])
+            bits = np.bitwise_or.reduceat(np.left_shift(np.uint64(1), ex.astype(np.uint64)), first)
+            nx[bm[first]] = np.bitwise_count(bits)
+        else:
+            pairs = np.unique(bm * width + ex)
+            nx += np.bincount(pairs // width, minlength=size.size) - 1
+            nx[size < 2] = 1
     burst = np.empty(n, dtype=np.int64)
     burst[order] = burst_sorted
     return burst, nx[burst] >= min_exchanges
@@ -198,8 +205,12 @@ def print_events(trades: pa.Table) -> pa.Table:
             e_any[c][eids] = np.maximum.reduceat(v[mr], cut)
         x = key_codes(trades.column("exchange").take(pa.array(mr)))
         x = x - x.min()
-        pairs = np.unique(me * (int(x.max()) + 1) + x)
-        e_nx[eids] = np.bincount(pairs // (int(x.max()) + 1), minlength=e_n)[eids]
+        if int(x.max()) < 64:  # a bit per exchange, OR-ed over each event's rows
+            bits = np.bitwise_or.reduceat(np.left_shift(np.uint64(1), x.astype(np.uint64)), cut)
+            e_nx[eids] = np.bitwise_count(bits)
+        else:
+            pairs = np.unique(me * (int(x.max()) + 1) + x)
+            e_nx[eids] = np.bincount(pairs // (int(x.max()) + 1), minlength=e_n)[eids]
     t_valid = e_t != np.iinfo(np.int64).max
     ts_type = trades.schema.field("ts").type
     with np.errstate(invalid="ignore", divide="ignore"):
