@@ -186,7 +186,7 @@ def tag_moneyness_chunk(
         rr = np.where(hit, r, 0)
 
         def chain_col(x: str) -> np.ndarray:
-            cs = [_column(c, x) for c in chains]  # type: ignore[arg-type]
+            cs = [_column(c, x) for c in chains]
             ty = {None if a is None else a.type for a in cs}
             if len(ty) == 1 and None not in ty:  # one type: one chunked array, one cast
                 v = _f64_nan(pa.chunked_array([k for a in cs for k in a.chunks], ty.pop()))  # type: ignore[union-attr]
@@ -862,7 +862,7 @@ def contract_stats_many(
     if not batch:
         return out
     chs = [changes[i] for i in batch]
-    cat = pa.concat_tables(chs)  # type: ignore[arg-type]
+    cat = pa.concat_tables(chs)
     csz = np.asarray([c.num_rows for c in chs], dtype=np.int64)  # type: ignore[union-attr]
     cd = cat.column("trade_date").cast(pa.int32())
     lo = np.iinfo(np.int32).min
@@ -984,8 +984,8 @@ def darkpool_many(
     dp_all = darkpool_summary(allp, label_threshold=thr)
     seg = segment_ids([prints[i].num_rows for i in idx])  # type: ignore[union-attr]
     keep = twap_candidates(
-        allp, seg, min_slices=cfg.twap_min_slices, size_tolerance=cfg.twap_size_tolerance
-    )  # type: ignore[attr-defined]
+        allp, seg, min_slices=twap_kw["min_slices"], size_tolerance=twap_kw["size_tolerance"]
+    )
     tw_all = detect_twap(allp if keep is None else allp.filter(pa.array(keep)), **twap_kw)
     dp_by, tw_by = _by_key(dp_all, "ticker"), _by_key(tw_all, "ticker")
     for i, u in zip(idx, ticks, strict=True):
