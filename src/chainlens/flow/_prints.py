@@ -57,6 +57,7 @@ def detect_sweeps(
     t_col = pc.cast(trades.column("ts"), pa.int64())
     t = np.asarray(pc.fill_null(t_col, 0).to_numpy(), dtype=np.int64)
     tv = np.asarray(pc.is_valid(t_col).to_numpy(zero_copy_only=False), dtype=bool)
+    combined: tuple[np.ndarray, np.ndarray] | None = None
     if side_col.null_count == 0 and bool(tv.all()):
         # one combined (symbol, side) key: a two-key lexsort, the same order
         smin = int(side.min())
@@ -70,14 +71,21 @@ def detect_sweeps(
             ks, tk = key[order], t[order]
             if not ((ks[1:] != ks[:-1]) | (tk[1:] >= tk[:-1])).all():
                 order = np.lexsort((t, key))
+                ks, tk = key[order], t[order]
+            combined = (ks, tk)  # the key (symbol and side) and time in sorted order
         else:
             order = np.lexsort((t, tv, side, sym))
     else:
         order = np.lexsort((t, tv, side, sym))
-    ss, ds, ts_, vs = sym[order], side[order], t[order], tv[order]
     window_ns = int(round(window_ms * 1e6))
     new = np.ones(n, dtype=bool)
-    new[1:] = (ss[1:] != ss[:-1]) | (ds[1:] != ds[:-1]) | (ts_[1:] - ts_[:-1] > window_ns)
+    if combined is not None:  # every time valid: the key changes where symbol or side does
+        ks, ts_ = combined
+        new[1:] = (ks[1:] != ks[:-1]) | (ts_[1:] - ts_[:-1] > window_ns)
+        vs = np.ones(n, dtype=bool)
+    else:
+        ss, ds, ts_, vs = sym[order], side[order], t[order], tv[order]
+        new[1:] = (ss[1:] != ss[:-1]) | (ds[1:] != ds[:-1]) | (ts_[1:] - ts_[:-1] > window_ns)
     # a comparison with a null (symbol, side or time of either row) starts a burst
     unknown = ~vs
     if side_col.null_count:
