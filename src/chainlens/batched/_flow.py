@@ -71,7 +71,7 @@ def enrich_many(parts: Sequence[pa.Table], config: object) -> list[pa.Table]:
     sizes = [p.num_rows for p in parts]
     if not sizes or min(sizes) == 0:
         raise ValueError("enrich_many needs non-empty parts (per-part path)")
-    t = pa.concat_tables(list(parts))
+    t = pa.concat_tables(list(parts)).combine_chunks()
     seg = segment_ids(sizes)
     und, sym = t.column("underlying"), t.column("symbol")
     # integer keys (cheaper to group than strings): underlying -> segment; symbol -> its rank
@@ -112,6 +112,12 @@ def _f64_nan(col: pa.ChunkedArray | pa.Array) -> np.ndarray:
     return np.asarray(pc.fill_null(col.cast(pa.float64()), np.nan).to_numpy(), dtype=np.float64)
 
 
+def _column(t: pa.Table, name: str) -> pa.ChunkedArray | None:
+    """Column ``name`` of ``t``, ``None`` when absent (one schema lookup)."""
+    i = t.schema.get_field_index(name)
+    return t.column(i) if i >= 0 else None
+
+
 def tag_moneyness_chunk(
     parts: Sequence[pa.Table], chains: Sequence[pa.Table | None], config: object
 ) -> tuple[pa.Table, list[int], np.ndarray, bool]:
@@ -139,14 +145,20 @@ def tag_moneyness_chunk(
     sym = t.column("symbol")
     cols = ["symbol", "delta", "iv", "spot"]
     for c in chains:  # a loop over underlyings: the chain columns are there
-        if c is None or "symbol" not in c.column_names:
+        if c is None or c.schema.get_field_index("symbol") < 0:
             raise ValueError("every chain needs a symbol column (per-part path)")
     csizes = [c.num_rows for c in chains]  # type: ignore[union-attr]
-    every = pa.chunked_array(
-        [*sym.cast(pa.string()).chunks]
-        + [ch for c in chains for ch in c.column("symbol").cast(pa.string()).chunks],  # type: ignore[union-attr]
-        type=pa.string(),
-    ).combine_chunks()  # one chunk: one fill_null in ``encoded``
+    csym = [c.column("symbol") for c in chains]  # type: ignore[union-attr]
+    if all(a.type == pa.string() for a in csym):  # the stored type: no cast per chain
+        every = pa.chunked_array(
+            [*sym.cast(pa.string()).chunks, *(k for a in csym for k in a.chunks)], pa.string()
+        )
+    else:
+        every = pa.chunked_array(
+            [*sym.cast(pa.string()).chunks, *(k for a in csym for k in a.cast(pa.string()).chunks)],
+            type=pa.string(),
+        )
+    every = every.combine_chunks()  # one chunk: one fill_null in ``encoded``
     codes, d = encoded(every)
     D = len(d)
     width = D + 1
@@ -174,6 +186,11 @@ def tag_moneyness_chunk(
         rr = np.where(hit, r, 0)
 
         def chain_col(x: str) -> np.ndarray:
+            cs = [_column(c, x) for c in chains]
+            ty = {None if a is None else a.type for a in cs}
+            if len(ty) == 1 and None not in ty:  # one type: one chunked array, one cast
+                v = _f64_nan(pa.chunked_array([k for a in cs for k in a.chunks], ty.pop()))  # type: ignore[union-attr]
+                return np.where(hit, v[rr], np.nan) if v.size else np.full(n, np.nan)
             got = [
                 c.column(x).cast(pa.float64()).chunks  # type: ignore[union-attr]
                 if x in c.column_names  # type: ignore[union-attr]
@@ -185,10 +202,7 @@ def tag_moneyness_chunk(
 
         t_spot = _f64_nan(t.column("spot")) if "spot" in t.column_names else np.full(n, np.nan)
         spot = np.where(np.isnan(t_spot), chain_col("spot"), t_spot)
-        right = t.column("right")
-        is_call = np.asarray(
-            pc.fill_null(pc.equal(right, "C"), False).to_numpy(zero_copy_only=False), dtype=bool
-        )
+        is_call = right_flags(t.column("right"))[0]
         days = _f64_nan(t.column("expiry").cast(pa.int32())) - _f64_nan(
             t.column("trade_date").cast(pa.int32())
         )
@@ -277,15 +291,35 @@ class _Rows(NamedTuple):
     size: np.ndarray | None  # contracts (float64), when the trades carry ``size``
 
 
+def right_flags(col: pa.ChunkedArray | pa.Array) -> tuple[np.ndarray, np.ndarray]:
+    """``(right == "C", right == "P")`` per row of a ``right`` column (null: False, False).
+
+    A string column without nulls whose every value is one byte long (the stored ``C`` /
+    ``P``) is read from its bytes: the first byte of each value compared with ``C`` and
+    ``P``, which is the string comparison for one-byte strings. Anything else goes through
+    ``pyarrow.compute.equal``.
+    """
+    a = col.combine_chunks() if isinstance(col, pa.ChunkedArray) else col
+    n = len(a)
+    if n and a.null_count == 0 and (pa.types.is_string(a.type) or pa.types.is_large_string(a.type)):
+        bufs = a.buffers()
+        odt = np.int64 if pa.types.is_large_string(a.type) else np.int32
+        offs = np.frombuffer(bufs[1], dtype=odt)[a.offset : a.offset + n + 1]
+        if bufs[2] is not None and bool((np.diff(offs) == 1).all()):
+            ch = np.frombuffer(bufs[2], dtype=np.uint8)[offs[:-1]]
+            return ch == ord("C"), ch == ord("P")
+    call = np.asarray(pc.fill_null(pc.equal(a, "C"), False).to_numpy(zero_copy_only=False), bool)
+    put = np.asarray(pc.fill_null(pc.equal(a, "P"), False).to_numpy(zero_copy_only=False), bool)
+    return call, put
+
+
 def _row_inputs(trades: pa.Table) -> _Rows:
     """The columns :func:`row_weights` reads, as NumPy arrays; refuses a non-finite premium."""
     prem = _f64(trades, "premium_usd")
     if not np.isfinite(prem).all():
         raise ValueError("non-finite premium")
     n = trades.num_rows
-    right = trades.column("right")
-    call = np.asarray(pc.fill_null(pc.equal(right, "C"), False).to_numpy(zero_copy_only=False))
-    put = np.asarray(pc.fill_null(pc.equal(right, "P"), False).to_numpy(zero_copy_only=False))
+    call, put = right_flags(trades.column("right"))
     if "delta_notional_usd" in trades.column_names:
         dn = _f64(trades, "delta_notional_usd")
     else:
@@ -719,24 +753,13 @@ def flow_many(
     pre: list[tuple[pa.Table, dict[str, object], pa.Table | None, float]] = []
     wholes = dec[()][0].to_pylist()  # one record per segment with trades
     flips = flip_summary_many(t_u, off_u)
-    for i, t in enumerate(tagged):  # a loop over underlyings: totals and contract stats
+    all_stats = contract_stats_many(cat, sizes, histories, changes)
+    for i in range(ns):  # a loop over underlyings: totals
         by_ticker = part(("underlying",), i)
         whole = wholes[int(off_u[i]) : int(off_u[i + 1])]
         totals = whole[0] if whole else {}
         totals.update(flips[i])
-        stats = None
-        hist = histories[i]
-        if hist is not None and hist.num_rows:
-            from chainlens.oi._changes import oi_changes
-
-            sessions = t.column("trade_date").unique().to_pylist() if t.num_rows else []
-            ch = changes[i]
-            ch = oi_changes(hist) if ch is None else ch
-            if sessions:
-                ch = ch.filter(pc.is_in(ch.column("trade_date"), value_set=pa.array(sessions)))
-            stats = ch.select(["symbol", "avg_volume_5d", "oi_change"]).rename_columns(
-                ["symbol", "avg_volume_5d", "oi_change_next"]
-            )
+        stats = all_stats[i]
         min_prem = max(
             cfg.notable_min_premium_usd,  # type: ignore[attr-defined]
             cfg.notable_min_premium_share * float(totals.get("total_usd") or 0.0),  # type: ignore[attr-defined]
@@ -763,6 +786,97 @@ def flow_many(
     return out
 
 
+_STATS_IN = ["symbol", "avg_volume_5d", "oi_change"]
+_STATS_OUT = ["symbol", "avg_volume_5d", "oi_change_next"]
+
+
+def _contract_stats(
+    t: pa.Table, history: pa.Table | None, changes: pa.Table | None
+) -> pa.Table | None:
+    """The contract stats of one underlying's flow (``analyze_flow``'s): its OI changes
+    (``changes``, else ``oi_changes(history)``) on the sessions of its trades ``t``,
+    ``symbol, avg_volume_5d, oi_change_next``; ``None`` without history."""
+    if history is None or not history.num_rows:
+        return None
+    from chainlens.oi._changes import oi_changes
+
+    sessions = t.column("trade_date").unique().to_pylist() if t.num_rows else []
+    ch = oi_changes(history) if changes is None else changes
+    if sessions:
+        ch = ch.filter(pc.is_in(ch.column("trade_date"), value_set=pa.array(sessions)))
+    return ch.select(_STATS_IN).rename_columns(_STATS_OUT)
+
+
+def _days(col: pa.ChunkedArray | pa.Array) -> np.ndarray:
+    """A ``date32`` column as int64 days (nulls: the caller checks)."""
+    return np.asarray(col.cast(pa.int32()).to_numpy(zero_copy_only=False), dtype=np.int64)
+
+
+def contract_stats_many(
+    trades: pa.Table,
+    sizes: Sequence[int],
+    histories: Sequence[pa.Table | None],
+    changes: Sequence[pa.Table | None],
+) -> list[pa.Table | None]:
+    """:func:`_contract_stats` of every segment of ``trades`` (``sizes`` rows each, in order)
+    with its history and OI changes, in one filter over the concatenated changes.
+
+    Each segment's trades hold one session ``D`` (checked: else that segment is computed
+    alone), so its stats are the rows of its changes with ``trade_date == D`` (a null date
+    is not ``D``: ``is_in`` without null in the value set), as the per-segment filter keeps
+    them, in row order: each result is a slice of the one filtered table, equal to the
+    per-segment table. Segments whose changes are not given, or not of one schema, are
+    computed alone.
+    """
+    n = len(sizes)
+    out: list[pa.Table | None] = [None] * n
+    td = trades.column("trade_date")
+    one_day = np.zeros(n, dtype=bool)  # the segment's trades hold one session
+    day = np.zeros(n, dtype=np.int64)
+    if n and td.null_count == 0 and pa.types.is_date32(td.type) and min(sizes) > 0:
+        days = _days(td)
+        starts = np.cumsum([0, *sizes[:-1]]).astype(np.int64)
+        day = np.minimum.reduceat(days, starts)
+        one_day = day == np.maximum.reduceat(days, starts)
+    batch: list[int] = []
+    schema: pa.Schema | None = None
+    for i in range(n):  # a loop over underlyings: which ones join the one filter
+        h, ch = histories[i], changes[i]
+        if h is None or not h.num_rows:
+            continue
+        if (
+            ch is not None
+            and one_day[i]
+            and "trade_date" in ch.column_names
+            and pa.types.is_date32(ch.schema.field("trade_date").type)
+            and (schema is None or ch.schema.equals(schema))
+        ):
+            schema = ch.schema if schema is None else schema
+            batch.append(i)
+    rest = set(range(n)) - set(batch)
+    if rest:
+        starts = np.cumsum([0, *sizes[:-1]]).astype(np.int64)
+        for i in sorted(rest):  # a loop over underlyings: the per-segment path
+            t = trades.slice(int(starts[i]), int(sizes[i]))
+            out[i] = _contract_stats(t, histories[i], changes[i])
+    if not batch:
+        return out
+    chs = [changes[i] for i in batch]
+    cat = pa.concat_tables(chs)
+    csz = np.asarray([c.num_rows for c in chs], dtype=np.int64)  # type: ignore[union-attr]
+    cd = cat.column("trade_date").cast(pa.int32())
+    lo = np.iinfo(np.int32).min
+    keep = np.asarray(pc.fill_null(cd, lo).to_numpy(), np.int64) == np.repeat(day[batch], csz)
+    if cd.null_count:  # a null date is no session
+        keep &= np.asarray(pc.is_valid(cd).to_numpy(zero_copy_only=False), dtype=bool)
+    got = cat.select(_STATS_IN).filter(pa.array(keep)).rename_columns(_STATS_OUT)
+    seg = np.repeat(np.arange(len(batch), dtype=np.int64), csz)
+    kept = np.bincount(seg[keep], minlength=len(batch))
+    for i, g in zip(batch, split_rows(got, kept.tolist()), strict=True):
+        out[i] = g
+    return out
+
+
 def _by_key(t: pa.Table, col: str) -> dict[str, pa.Table]:
     """Zero-copy slices of ``t`` per value of ``col`` (``t`` is sorted by ``col``)."""
     if t.num_rows == 0:
@@ -773,6 +887,57 @@ def _by_key(t: pa.Table, col: str) -> dict[str, pa.Table]:
     starts, ends = np.r_[0, cuts], np.r_[cuts, idx.size]
     names = enc.dictionary.to_pylist()
     return {names[idx[a]]: t.slice(int(a), int(b - a)) for a, b in zip(starts, ends, strict=True)}
+
+
+#: The prints columns :func:`chainlens.flow.darkpool_summary` and
+#: :func:`chainlens.flow.detect_twap` read.
+_PRINT_COLUMNS = ("ts", "ticker", "price", "size", "bid", "ask")
+
+
+def twap_candidates(
+    prints: pa.Table, ticker: np.ndarray, *, min_slices: int, size_tolerance: float
+) -> np.ndarray | None:
+    r"""The rows of ``prints`` that can belong to a program of
+    :func:`chainlens.flow.detect_twap` (``ticker``: an integer code per row, equal codes for
+    equal tickers), or ``None``: keep every row.
+
+    A program is a (ticker, size bucket) group of at least ``min_slices`` prints of positive
+    size, and its statistics read only its own rows; so ``detect_twap`` of the rows of groups
+    that big (in row order) is ``detect_twap`` of every row. The bucket
+    :math:`\operatorname{round}(\ln q / \ln(1 + \text{tol}))` is computed here with NumPy;
+    a value within 1e-9 of a rounding boundary (where NumPy's and Polars' logarithms could
+    round differently) counts in both neighbouring buckets, so the kept rows are a superset
+    of the programs' rows.
+    """
+    if min_slices <= 1 or prints.num_rows == 0:
+        return None
+    size = prints.column("size")
+    q = np.asarray(pc.fill_null(size.cast(pa.float64()), 0.0).to_numpy(), dtype=np.float64)
+    pos = q > 0
+    width = max(float(size_tolerance), 1e-6)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        x = np.log(np.where(pos, q, 1.0)) / np.log1p(width)
+    lo = np.floor(x)
+    frac = x - lo
+    unsure = np.abs(frac - 0.5) <= 1e-9
+    b = (lo + (frac > 0.5)).astype(np.int64)
+    b0 = lo.astype(np.int64)
+    span = int(max(b.max(), b0.max() + 1)) - int(min(b.min(), b0.min())) + 1
+    base = int(min(b.min(), b0.min()))
+    tk = np.asarray(ticker, dtype=np.int64)
+    k_main = tk * span + (b - base)
+    k_lo, k_hi = tk * span + (b0 - base), tk * span + (b0 + 1 - base)
+    # counts per (ticker, bucket): sure rows once, unsure rows in both buckets (an upper bound)
+    sure = pos & ~unsure
+    un = pos & unsure
+    keys = np.concatenate([k_main[sure], k_lo[un], k_hi[un]])
+    u, c = np.unique(keys, return_counts=True)
+    big = u[c >= min_slices]
+    if big.size == 0:
+        return np.zeros(prints.num_rows, dtype=bool)
+    keep = sure & np.isin(k_main, big)
+    keep |= un & (np.isin(k_lo, big) | np.isin(k_hi, big))
+    return keep
 
 
 def darkpool_many(
@@ -812,9 +977,16 @@ def darkpool_many(
             dps[i] = darkpool_summary(p, label_threshold=thr)
             tws[i] = detect_twap(p, **twap_kw)
         return dps, tws
-    allp = pa.concat_tables([prints[i] for i in idx])
+    # the columns both read, in one chunk (Polars is several times slower on the many small
+    # chunks of a concatenation)
+    cols = [c for c in _PRINT_COLUMNS if c in prints[idx[0]].column_names]  # type: ignore[union-attr]
+    allp = pa.concat_tables([prints[i].select(cols) for i in idx]).combine_chunks()  # type: ignore[union-attr]
     dp_all = darkpool_summary(allp, label_threshold=thr)
-    tw_all = detect_twap(allp, **twap_kw)
+    seg = segment_ids([prints[i].num_rows for i in idx])  # type: ignore[union-attr]
+    keep = twap_candidates(
+        allp, seg, min_slices=twap_kw["min_slices"], size_tolerance=twap_kw["size_tolerance"]
+    )
+    tw_all = detect_twap(allp if keep is None else allp.filter(pa.array(keep)), **twap_kw)
     dp_by, tw_by = _by_key(dp_all, "ticker"), _by_key(tw_all, "ticker")
     for i, u in zip(idx, ticks, strict=True):
         assert u is not None
@@ -859,6 +1031,10 @@ def print_events_many(parts: Sequence[pa.Table]) -> list[pa.Table]:
     return split_rows(ev, counts.tolist())
 
 
+#: The chain columns :func:`chainlens.flow.notable_prints` reads (those present).
+_NOTABLE_CHAIN = ("symbol", "open_interest", "gamma", "spot", "volume")
+
+
 def notable_many(
     events: Sequence[pa.Table],
     chains: Sequence[pa.Table],
@@ -896,7 +1072,9 @@ def notable_many(
     if solo is not None:
         return solo
     ok = all(s is not None and s.num_rows for s in stats)
-    ch = pa.concat_tables(list(chains)) if ok else None
+    # only the chain columns notable_prints reads (the others cost a copy in the filter)
+    ccols = [c for c in _NOTABLE_CHAIN if c in chains[0].column_names]
+    ch = pa.concat_tables([c.select(ccols) for c in chains]) if ok else None
     if ok and ch is not None and not chain_symbols_unique:
         sym_seg = (
             pa.table({"s": ch.column("symbol"), "g": segment_ids([c.num_rows for c in chains])})
@@ -921,7 +1099,8 @@ def notable_many(
     floor = np.asarray(min_premium_usd, dtype=np.float64)[seg]
     p = np.asarray(prem.cast(pa.float64()).to_numpy(), dtype=np.float64)
     keep = (p >= floor) | np.isnan(p)  # Polars orders NaN above every number
-    ev = ev.filter(pa.array(keep)).combine_chunks()  # few rows: one batch for Polars
+    # few rows: a take (cheaper than a filter over the many chunks), one batch for Polars
+    ev = ev.take(pa.array(np.flatnonzero(keep), pa.int64())).combine_chunks()
     ev = ev.append_column("_seg", pa.array(seg[keep]))
     st = pa.concat_tables([s for s in stats if s is not None])
     # only the chain and stats rows of the kept prints' symbols: a symbol's last row (the

@@ -210,16 +210,26 @@ def side_mix_many(trades: pa.Table, seg: np.ndarray, n_seg: int) -> list[dict[st
     is positive). Counts exactly as ``_side_mix``; sums in row order (``_side_mix`` sums
     pairwise: the two agree to rounding, ~1e-16 relative).
     """
-    code = trades.column("side_code").to_numpy()
+    side = trades.column("side_code")
+    code = side.to_numpy()
     prem = np.asarray(trades.column("premium_usd").to_numpy(), dtype=np.float64)
     rows = np.bincount(seg, minlength=n_seg)
     tot = np.bincount(seg, weights=prem, minlength=n_seg)
     per = []
-    for c in (BUY, SELL, MID, UNKNOWN):  # a loop over the four sides
-        m = code == c
-        per.append(
-            (np.bincount(seg[m], minlength=n_seg), np.bincount(seg[m], weights=prem[m], minlength=n_seg))
-        )  # fmt: skip
+    if side.null_count == 0:  # one bincount over (segment, side) pairs: the same row order
+        j = np.full(code.shape, 4, dtype=np.int64)
+        for k, c in enumerate((BUY, SELL, MID, UNKNOWN)):  # a loop over the four sides
+            j[code == c] = k
+        key = seg * 5 + j
+        cnt = np.bincount(key, minlength=n_seg * 5).reshape(n_seg, 5)
+        ps = np.bincount(key, weights=prem, minlength=n_seg * 5).reshape(n_seg, 5)
+        per = [(cnt[:, k], ps[:, k]) for k in range(4)]
+    else:
+        for c in (BUY, SELL, MID, UNKNOWN):  # a loop over the four sides
+            m = code == c
+            per.append(
+                (np.bincount(seg[m], minlength=n_seg), np.bincount(seg[m], weights=prem[m], minlength=n_seg))
+            )  # fmt: skip
     names = ("buy", "sell", "mid", "unknown")
     rl, tl = rows.tolist(), tot.tolist()
     pl_ = [(k.tolist(), v.tolist()) for k, v in per]

@@ -40,8 +40,10 @@ def detect_sweeps(
     -----
     ``tests/test_flow_sorted_kernels.py`` checks them against the Polars expression of this
     rule. Sorted once by (symbol rank, side, time) with ``numpy.lexsort`` (integer codes, no
-    string work per row; symbol and side one combined key when no side or time is null);
-    distinct exchanges are counted only over bursts of two rows or more.
+    string work per row; symbol and side one combined key when no side or time is null, and
+    then one stable ``argsort`` of that key when the times already run in order within it);
+    distinct exchanges are counted only over bursts of two rows or more (a bit per exchange
+    OR-ed over each burst's contiguous rows when there are at most 64 exchange codes).
     """
     n = trades.num_rows
     if n == 0:
@@ -55,21 +57,35 @@ def detect_sweeps(
     t_col = pc.cast(trades.column("ts"), pa.int64())
     t = np.asarray(pc.fill_null(t_col, 0).to_numpy(), dtype=np.int64)
     tv = np.asarray(pc.is_valid(t_col).to_numpy(zero_copy_only=False), dtype=bool)
+    combined: tuple[np.ndarray, np.ndarray] | None = None
     if side_col.null_count == 0 and bool(tv.all()):
         # one combined (symbol, side) key: a two-key lexsort, the same order
         smin = int(side.min())
         width = int(side.max()) - smin + 1
         s0 = sym - int(sym.min())
         if (int(s0.max()) + 1) * width < 2**62:
-            order = np.lexsort((t, s0 * width + (side - smin)))
+            key = s0 * width + (side - smin)
+            # one stable argsort of the key: (key, time) order already when the times run
+            # non-decreasing within every key (a time-ordered tape); else the lexsort
+            order = np.argsort(key, kind="stable")
+            ks, tk = key[order], t[order]
+            if not ((ks[1:] != ks[:-1]) | (tk[1:] >= tk[:-1])).all():
+                order = np.lexsort((t, key))
+                ks, tk = key[order], t[order]
+            combined = (ks, tk)  # the key (symbol and side) and time in sorted order
         else:
             order = np.lexsort((t, tv, side, sym))
     else:
         order = np.lexsort((t, tv, side, sym))
-    ss, ds, ts_, vs = sym[order], side[order], t[order], tv[order]
     window_ns = int(round(window_ms * 1e6))
     new = np.ones(n, dtype=bool)
-    new[1:] = (ss[1:] != ss[:-1]) | (ds[1:] != ds[:-1]) | (ts_[1:] - ts_[:-1] > window_ns)
+    if combined is not None:  # every time valid: the key changes where symbol or side does
+        ks, ts_ = combined
+        new[1:] = (ks[1:] != ks[:-1]) | (ts_[1:] - ts_[:-1] > window_ns)
+        vs = np.ones(n, dtype=bool)
+    else:
+        ss, ds, ts_, vs = sym[order], side[order], t[order], tv[order]
+        new[1:] = (ss[1:] != ss[:-1]) | (ds[1:] != ds[:-1]) | (ts_[1:] - ts_[:-1] > window_ns)
     # a comparison with a null (symbol, side or time of either row) starts a burst
     unknown = ~vs
     if side_col.null_count:
@@ -87,9 +103,15 @@ def detect_sweeps(
         ex = key_codes(trades.column("exchange").take(pa.array(order[multi])))
         ex = ex - ex.min()
         width = int(ex.max()) + 1
-        pairs = np.unique(burst_sorted[multi] * width + ex)
-        nx += np.bincount(pairs // width, minlength=size.size) - 1
-        nx[size < 2] = 1
+        bm = burst_sorted[multi]  # non-decreasing: each burst's rows are contiguous
+        if width <= 64:  # a bit per exchange: OR over each burst's rows, then count the bits
+            first = np.flatnonzero(np.r_[True, bm[1:] != bm[:-1]])
+            bits = np.bitwise_or.reduceat(np.left_shift(np.uint64(1), ex.astype(np.uint64)), first)
+            nx[bm[first]] = np.bitwise_count(bits)
+        else:
+            pairs = np.unique(bm * width + ex)
+            nx += np.bincount(pairs // width, minlength=size.size) - 1
+            nx[size < 2] = 1
     burst = np.empty(n, dtype=np.int64)
     burst[order] = burst_sorted
     return burst, nx[burst] >= min_exchanges
@@ -191,8 +213,12 @@ def print_events(trades: pa.Table) -> pa.Table:
             e_any[c][eids] = np.maximum.reduceat(v[mr], cut)
         x = key_codes(trades.column("exchange").take(pa.array(mr)))
         x = x - x.min()
-        pairs = np.unique(me * (int(x.max()) + 1) + x)
-        e_nx[eids] = np.bincount(pairs // (int(x.max()) + 1), minlength=e_n)[eids]
+        if int(x.max()) < 64:  # a bit per exchange, OR-ed over each event's rows
+            bits = np.bitwise_or.reduceat(np.left_shift(np.uint64(1), x.astype(np.uint64)), cut)
+            e_nx[eids] = np.bitwise_count(bits)
+        else:
+            pairs = np.unique(me * (int(x.max()) + 1) + x)
+            e_nx[eids] = np.bincount(pairs // (int(x.max()) + 1), minlength=e_n)[eids]
     t_valid = e_t != np.iinfo(np.int64).max
     ts_type = trades.schema.field("ts").type
     with np.errstate(invalid="ignore", divide="ignore"):
