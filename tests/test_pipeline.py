@@ -117,8 +117,12 @@ def test_missing_inputs_are_listed(tiny) -> None:  # type: ignore[no-untyped-def
 def test_rerun_replaces_results_atomically(tiny) -> None:  # type: ignore[no-untyped-def]
     root = tiny[0]
     with Store(root) as st:
-        run_local(st, D2, ["TST"])
-        assert [d["underlying"] for d in read_docs(st, D2)] == ["TST"]
+        run_local(st, D2)
+        assert len(read_docs(st, D2)) == 2
+        # a rerun over one name replaces its rows and keeps the other's (one docs part)
+        out = run_local(st, D2, ["TST"])
+        assert out["underlyings"] == 1 and out["kept_underlyings"] == 1
+        assert len(read_docs(st, D2)) == 2 and len(read_docs(st, D2, "TST")) == 1
         idx = st.results_index().to_pylist()
         assert sum(1 for r in idx if r["name"] == "pipeline" and r["part"] == "docs") == 1
         run_local(st, D2)
