@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from _tables import same_rows
 from chainlens.flow import decompose_premium, enrich_trades
 from chainlens.outcomes._measure import measure_underlying, stored_docs, stored_flow_labels
 from chainlens.runners.local import run_local
@@ -91,17 +92,6 @@ def test_session_outcomes_and_what_worked_unchanged(
     assert any(x["rule"] == "flow_label" for x in got[1])
 
 
-def _same(a, b) -> bool:  # type: ignore[no-untyped-def]
-    """Equal tables, NaN equal to NaN."""
-    if a.schema != b.schema or a.num_rows != b.num_rows:
-        return False
-    for x, y in zip(a.columns, b.columns, strict=True):
-        for u, v in zip(x.to_pylist(), y.to_pylist(), strict=True):
-            if u != v and not (isinstance(u, float) and isinstance(v, float) and u != u and v != v):
-                return False
-    return True
-
-
 def test_levels_many_equal_each_underlying_alone(store: Path) -> None:
     """The level histories of many underlyings analysed together equal each one's
     :func:`levels_from_history` (one snapshot at a time, the reference)."""
@@ -119,8 +109,8 @@ def test_levels_many_equal_each_underlying_alone(store: Path) -> None:
     for u, h in hists.items():
         ref = levels_from_history(h, u, cfg)
         assert got[u].underlying == ref.underlying
-        assert _same(got[u].levels, ref.levels), u
-        assert _same(got[u].expiries, ref.expiries), u
+        assert same_rows(got[u].levels, ref.levels), u
+        assert same_rows(got[u].expiries, ref.expiries), u
         n += got[u].levels.num_rows
     assert n >= 20 and got["EMPTY"].levels.num_rows == 0
 
@@ -136,5 +126,5 @@ def test_histories_in_one_read_equal_each_chain_history(store: Path) -> None:
         assert list(got) == list(reversed(names))
         for u in names:
             first = [x for x in st.session_dates(u) if x <= d][0]
-            assert _same(got[u], st.chain_history(u, start=first, end=d)), u
+            assert same_rows(got[u], st.chain_history(u, start=first, end=d)), u
         assert _histories(st, d, ["NOPE"]) == {}

@@ -16,42 +16,10 @@ import pytest
 
 from chainlens import pipeline as pipe
 from chainlens.pipeline import UnderlyingWindow
+from test_pipeline_chunk_facts import _history  # the same random histories
 
 UTC = dt.UTC
 DAYS = [dt.date(2024, 3, 4), dt.date(2024, 3, 5), dt.date(2024, 3, 6), dt.date(2024, 3, 7)]
-
-
-def _history(seed: int, *, shuffle: bool, nulls: bool) -> pa.Table:
-    """A random chain history: 4 sessions, 1-2 snapshots each, 3 expiries, 2 roots."""
-    rng = np.random.default_rng(seed)
-    rows: list[dict[str, Any]] = []
-    for d in DAYS:
-        spot0 = 100.0 + rng.normal()
-        for h in sorted({21, int(rng.choice([15, 21]))}):
-            ts = dt.datetime(d.year, d.month, d.day, h, 0, tzinfo=UTC)
-            for e in (d, d + dt.timedelta(days=1), d + dt.timedelta(days=8)):
-                for k in (95.0, 97.5, 100.0, 102.5, 105.0):
-                    for r in ("C", "P"):
-                        for root in ("X", "X1"):
-                            bid = float(rng.uniform(0, 3))
-                            ask = bid + float(rng.uniform(-0.2, 1))
-                            if nulls and rng.random() < 0.1:
-                                bid = None  # type: ignore[assignment]
-                            if nulls and rng.random() < 0.05:
-                                ask = math.nan
-                            spot = spot0 if not (nulls and rng.random() < 0.2) else None
-                            rows.append({
-                                "trade_date": d, "snapshot_ts": ts, "underlying": "X",
-                                "root": root, "expiry": e, "strike": k, "right": r,
-                                "bid": bid, "ask": ask, "spot": spot,
-                                "open_interest": int(rng.integers(0, 500)),
-                            })  # fmt: skip
-    t = pa.Table.from_pylist(rows)
-    t = t.cast(t.schema.set(t.schema.get_field_index("snapshot_ts"),
-                            pa.field("snapshot_ts", pa.timestamp("ns", tz="UTC"))))  # fmt: skip
-    if shuffle:
-        t = t.take(pa.array(rng.permutation(t.num_rows)))
-    return t
 
 
 def _bars(seed: int) -> pa.Table:

@@ -15,6 +15,7 @@ import pyarrow as pa
 import pytest
 from typer.testing import CliRunner
 
+from _tables import same_rows
 from chainlens.pipeline import RESULTS_NAME
 from chainlens.runners.local import run_local
 from chainlens.store import Store
@@ -35,17 +36,6 @@ def market(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list]:
     return root / "store", list(m.sessions)
 
 
-def _same_rows(a: pa.Table, b: pa.Table) -> bool:
-    """Equal schemas and values, NaN equal to NaN (``Table.equals`` says NaN != NaN)."""
-    if a.schema != b.schema or a.num_rows != b.num_rows:
-        return False
-    for x, y in zip(a.columns, b.columns, strict=True):
-        for u, v in zip(x.to_pylist(), y.to_pylist(), strict=True):
-            if u != v and not (isinstance(u, float) and isinstance(v, float) and u != u and v != v):
-                return False
-    return True
-
-
 def _stored(st: Store, d) -> tuple[dict[str, pa.Table], dict]:
     idx = st.results_index().to_pylist()
     parts = {
@@ -56,13 +46,18 @@ def _stored(st: Store, d) -> tuple[dict[str, pa.Table], dict]:
     return parts, st.read_market(d)
 
 
-def test_subset_rerun_keeps_every_other_name_and_the_whole_market_rollup(
-    market: tuple[Path, list], tmp_path: Path
-) -> None:
+def _copy(market: tuple[Path, list], tmp_path: Path) -> Path:
     import shutil
 
     root = tmp_path / "store"
     shutil.copytree(market[0], root)
+    return root
+
+
+def test_subset_rerun_keeps_every_other_name_and_the_whole_market_rollup(
+    market: tuple[Path, list], tmp_path: Path
+) -> None:
+    root = _copy(market, tmp_path)
     d = market[1][-1]
     with Store(root) as st:
         names = st.underlyings(d)
@@ -77,7 +72,7 @@ def test_subset_rerun_keeps_every_other_name_and_the_whole_market_rollup(
         got_parts, got_market = _stored(st, d)
     assert got_parts.keys() == want_parts.keys()
     for k, t in want_parts.items():
-        assert _same_rows(got_parts[k], t), k
+        assert same_rows(got_parts[k], t), k
     assert json.dumps(got_market, sort_keys=True) == json.dumps(want_market, sort_keys=True)
     docs = got_parts["docs"].column("underlying").to_pylist()
     assert docs == sorted(names)
@@ -86,10 +81,7 @@ def test_subset_rerun_keeps_every_other_name_and_the_whole_market_rollup(
 def test_subset_run_of_a_session_without_results_stores_only_those_names(
     market: tuple[Path, list], tmp_path: Path
 ) -> None:
-    import shutil
-
-    root = tmp_path / "store"
-    shutil.copytree(market[0], root)
+    root = _copy(market, tmp_path)
     d = market[1][-2]
     with Store(root) as st:
         names = st.underlyings(d)
@@ -101,12 +93,9 @@ def test_subset_run_of_a_session_without_results_stores_only_those_names(
 
 
 def test_cli_subset_run_says_what_it_kept(market: tuple[Path, list], tmp_path: Path) -> None:
-    import shutil
-
     from chainlens.cli import app
 
-    root = tmp_path / "store"
-    shutil.copytree(market[0], root)
+    root = _copy(market, tmp_path)
     d = market[1][-1]
     with Store(root) as st:
         names = st.underlyings(d)

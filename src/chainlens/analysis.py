@@ -561,19 +561,11 @@ def _single_underlying(t: pa.Table) -> tuple[str, float] | None:
     return str(und[0].as_py()), spot
 
 
-def _by_strike_live(
-    live: np.ndarray, K: np.ndarray, is_call: np.ndarray, oi: np.ndarray, vol: np.ndarray, ex: Any
-) -> pa.Table | None:
-    """The ``by_strike`` columns summed over the live contracts only (``live``: expiry after
-    the session), strikes with no live contract left out; ``None`` when every contract is live.
-
-    Same formulas and units as ``by_strike`` (OI and volume in contracts, GEX in USD per 1%
-    move, DEX in shares, vanna in USD per vol point, charm in shares per day); source: the
-    snapshot's contracts with ``expiry > session`` (a contract expiring on the session day has
-    expired at its close)."""
-    if bool(live.all()):
-        return None
-    gs = group_by(K[live])
+def _live_strike_table(
+    gs: Any, live: np.ndarray, is_call: np.ndarray, oi: np.ndarray, vol: np.ndarray, ex: Any
+) -> pa.Table:
+    """The ``by_strike`` columns of the live rows summed per group of ``gs`` (the groups of
+    the live rows: strikes, or snapshot and strike), in :func:`_by_strike_live`'s units."""
     c, p = is_call[live], ~is_call[live]
     gex = ex.gex_usd_per_1pct[live]
     return pa.table(
@@ -591,6 +583,22 @@ def _by_strike_live(
             "charm_shares_per_day": group_sum(gs, ex.charm_shares_per_day[live]),
         }
     )
+
+
+def _by_strike_live(
+    live: np.ndarray, K: np.ndarray, is_call: np.ndarray, oi: np.ndarray, vol: np.ndarray, ex: Any
+) -> pa.Table | None:
+    """The ``by_strike`` columns summed over the live contracts only (``live``: expiry after
+    the session), strikes with no live contract left out; ``None`` when every contract is live.
+
+    Same formulas and units as ``by_strike`` (OI and volume in contracts, GEX in USD per 1%
+    move, DEX in shares, vanna in USD per vol point, charm in shares per day); source: the
+    snapshot's contracts with ``expiry > session`` (a contract expiring on the session day has
+    expired at its close)."""
+    if bool(live.all()):
+        return None
+    gs = group_by(K[live])
+    return _live_strike_table(gs, live, is_call, oi, vol, ex)
 
 
 @dataclass(slots=True)
@@ -990,23 +998,7 @@ def _by_strike_live_many(
     codes = np.empty(k.size, dtype=np.int64)
     codes[order] = np.cumsum(new) - 1
     gs = Groups(ks[new], codes)
-    c, p = is_call[live], ~is_call[live]
-    gex = ex.gex_usd_per_1pct[live]
-    t = pa.table(
-        {
-            "strike": gs.keys.astype(np.float64),
-            "call_oi": group_sum(gs, oi[live], c).astype(np.int64),
-            "put_oi": group_sum(gs, oi[live], p).astype(np.int64),
-            "gex_usd_per_1pct": group_sum(gs, gex),
-            "dex_shares": group_sum(gs, ex.dex_shares[live]),
-            "call_volume": group_sum(gs, vol[live], c).astype(np.int64),
-            "put_volume": group_sum(gs, vol[live], p).astype(np.int64),
-            "call_gex_usd_per_1pct": group_sum(gs, gex, c),
-            "put_gex_usd_per_1pct": group_sum(gs, gex, p),
-            "vanna_usd_per_vol_pt": group_sum(gs, ex.vanna_usd_per_vol_pt[live]),
-            "charm_shares_per_day": group_sum(gs, ex.charm_shares_per_day[live]),
-        }
-    )
+    t = _live_strike_table(gs, live, is_call, oi, vol, ex)
     at = np.searchsorted(ss[new], np.arange(n_seg + 1))
     return [
         None if all_live[j] else t.slice(int(at[j]), int(at[j + 1] - at[j])) for j in range(n_seg)

@@ -582,6 +582,23 @@ def _valid(col: pa.ChunkedArray | pa.Array) -> np.ndarray:
     return np.asarray(pc.is_valid(col).to_numpy(zero_copy_only=False), dtype=bool)
 
 
+def _quote_valid(
+    bid: np.ndarray, bid_ok: np.ndarray, ask: np.ndarray, ask_ok: np.ndarray
+) -> np.ndarray:
+    """The rows whose quote the prior zone uses: bid and ask present, ask > 0, bid >= 0 and
+    bid <= ask, with NaN ordered above every number (Polars' total order: a NaN ask passes the
+    first and last tests, a NaN bid with a number ask fails the last)."""
+    with np.errstate(invalid="ignore"):
+        out: np.ndarray = (
+            bid_ok
+            & ask_ok
+            & ((ask > 0) | np.isnan(ask))
+            & ((bid >= 0) | np.isnan(bid))
+            & np.where(np.isnan(ask), True, np.where(np.isnan(bid), False, bid <= ask))
+        )
+    return out
+
+
 def _zone(
     bid_: tuple[np.ndarray, np.ndarray],
     ask_: tuple[np.ndarray, np.ndarray],
@@ -593,14 +610,7 @@ def _zone(
     """:func:`prior_zone` from the ATM rows' bids and asks (null-filled with 0, validity), their
     rights, the previous spot and ``close``; ``head``: ``set_on``, ``expiry``, ``atm_strike``."""
     (bid, bid_ok), (ask, ask_ok) = bid_, ask_
-    with np.errstate(invalid="ignore"):  # NaN orders above every number (Polars' total order)
-        valid = (
-            bid_ok
-            & ask_ok
-            & ((ask > 0) | np.isnan(ask))
-            & ((bid >= 0) | np.isnan(bid))
-            & np.where(np.isnan(ask), True, np.where(np.isnan(bid), False, bid <= ask))
-        )
+    valid = _quote_valid(bid, bid_ok, ask, ask_ok)
     mid = (bid + ask) / 2
     mids: dict[str, float] = {}
     for r in ("C", "P"):  # mean mid of the valid rows of each right (several roots)
@@ -818,14 +828,7 @@ def _history_part(windows: Sequence[UnderlyingWindow], s_day: int, out: list[_Fa
         return np.where(ok, v, 0.0), ok
 
     (bid, bid_ok), (ask, ask_ok) = f64("bid"), f64("ask")
-    with np.errstate(invalid="ignore"):  # as _zone
-        valid = (
-            bid_ok
-            & ask_ok
-            & ((ask > 0) | np.isnan(ask))
-            & ((bid >= 0) | np.isnan(bid))
-            & np.where(np.isnan(ask), True, np.where(np.isnan(bid), False, bid <= ask))
-        )
+    valid = _quote_valid(bid, bid_ok, ask, ask_ok)
     mid = (bid + ask) / 2
     right = cat.column("right")
     mean: list[np.ndarray] = []

@@ -1671,6 +1671,18 @@ def _chain_rows(
     return out
 
 
+def _file_reader(root: Path, kind: str) -> _ReadFn:
+    """The :data:`_ReadFn` of ``kind`` files under ``root`` read without the catalog
+    (:func:`read_partition`, the ``names`` by their ``underlying``)."""
+
+    def read(rel: str, names: pa.Array | None, cols: Sequence[str] | None) -> pa.Table:
+        return read_partition(
+            root, rel, kind, columns=cols, names=None if names is None else ("underlying", names)
+        )
+
+    return read
+
+
 def _chain_block(read: _ReadFn, snaps: pa.Table, columns: Sequence[str] | None) -> pa.Table:
     """:meth:`Store.chain_block` of the default-snapshot catalog rows ``snaps``
     (:meth:`Store.default_snapshots`), read with ``read``."""
@@ -1769,18 +1781,7 @@ class FileBlocks:
         if underlyings is not None:
             names = pa.array([str(u) for u in underlyings], pa.string())
             keep = pc.and_(keep, pc.is_in(s.column("underlying"), value_set=names))
-        root = Path(self.root)
-        return _chain_block(
-            lambda rel, names, cols: read_partition(
-                root,
-                rel,
-                "chain",
-                columns=cols,
-                names=None if names is None else ("underlying", names),
-            ),
-            s.filter(keep),
-            columns,
-        )
+        return _chain_block(_file_reader(Path(self.root), "chain"), s.filter(keep), columns)
 
     def trades_block(
         self,
@@ -1790,15 +1791,8 @@ class FileBlocks:
     ) -> pa.Table:
         """:meth:`Store.trades_block` of ``session`` (a session without ``trade_files``
         holds no trade)."""
-        root = Path(self.root)
         return _trades_block(
-            lambda rel, names, cols: read_partition(
-                root,
-                rel,
-                "trades",
-                columns=cols,
-                names=None if names is None else ("underlying", names),
-            ),
+            _file_reader(Path(self.root), "trades"),
             self.trade_files.get(session, []),
             underlyings,
             columns,
