@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pyarrow as pa
 import pytest
@@ -46,21 +47,22 @@ def _stored(st: Store, d) -> tuple[dict[str, pa.Table], dict]:
     return parts, st.read_market(d)
 
 
-def _copy(market: tuple[Path, list], tmp_path: Path) -> Path:
+def _copy(market: tuple[Path, list], tmp_path: Path, k: int) -> tuple[Path, Any, list[str]]:
+    """A copy of the market's store, its session ``k`` and that session's underlyings."""
     import shutil
 
     root = tmp_path / "store"
     shutil.copytree(market[0], root)
-    return root
+    d = market[1][k]
+    with Store(root, read_only=True) as st:
+        return root, d, st.underlyings(d)
 
 
 def test_subset_rerun_keeps_every_other_name_and_the_whole_market_rollup(
     market: tuple[Path, list], tmp_path: Path
 ) -> None:
-    root = _copy(market, tmp_path)
-    d = market[1][-1]
+    root, d, names = _copy(market, tmp_path, -1)
     with Store(root) as st:
-        names = st.underlyings(d)
         full = run_local(st, d, workers=1)
         assert full["kept_underlyings"] == 0 and full["underlyings"] == len(names)
         want_parts, want_market = _stored(st, d)
@@ -81,10 +83,8 @@ def test_subset_rerun_keeps_every_other_name_and_the_whole_market_rollup(
 def test_subset_run_of_a_session_without_results_stores_only_those_names(
     market: tuple[Path, list], tmp_path: Path
 ) -> None:
-    root = _copy(market, tmp_path)
-    d = market[1][-2]
+    root, d, names = _copy(market, tmp_path, -2)
     with Store(root) as st:
-        names = st.underlyings(d)
         out = run_local(st, d, [names[1]], workers=1)
         assert out["kept_underlyings"] == 0 and out["underlyings"] == 1
         assert [x["underlying"] for x in st.read_docs(d)] == [names[1]]
@@ -95,10 +95,7 @@ def test_subset_run_of_a_session_without_results_stores_only_those_names(
 def test_cli_subset_run_says_what_it_kept(market: tuple[Path, list], tmp_path: Path) -> None:
     from chainlens.cli import app
 
-    root = _copy(market, tmp_path)
-    d = market[1][-1]
-    with Store(root) as st:
-        names = st.underlyings(d)
+    root, d, names = _copy(market, tmp_path, -1)
     runner = CliRunner()
     base = ["run", "--date", d.isoformat(), "--store", str(root), "--workers", "1"]
     r = runner.invoke(app, base)
