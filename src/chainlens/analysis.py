@@ -42,6 +42,7 @@ from chainlens.exposure._exposure import (
     dealer_contracts,
     group_by,
     group_sum,
+    lex_groups,
 )
 from chainlens.exposure._maxpain import max_pain, max_pain_trend
 from chainlens.exposure._profile import gamma_profile, profile_terms, spot_grid, zero_gamma
@@ -903,11 +904,8 @@ def _groups_many(
     ge_all = group_by(seg * 10_000_000 + days)
     e_seg = np.empty(ge_all.n, dtype=np.int64)
     e_seg[ge_all.codes] = seg
-    order = np.lexsort((K, seg))
+    order, new, codes = lex_groups(seg, K)
     ks, ss = K[order], seg[order]
-    new = np.r_[True, (ss[1:] != ss[:-1]) | (ks[1:] != ks[:-1])]
-    codes = np.empty(K.size, dtype=np.int64)
-    codes[order] = np.cumsum(new) - 1
     gs_all = Groups(ks[new], codes)
     sums: dict[str, Any] = _group_sums(ge_all, gs_all, is_call, oi, vol, ex)
     bse: list[pa.Table] = []
@@ -992,11 +990,8 @@ def _by_strike_live_many(
     if bool(all_live.all()):
         return [None] * n_seg
     sg, k = seg[live], K[live]
-    order = np.lexsort((k, sg))
+    order, new, codes = lex_groups(sg, k)
     ks, ss = k[order], sg[order]
-    new = np.r_[True, (ss[1:] != ss[:-1]) | (ks[1:] != ks[:-1])] if ks.size else ks > 0
-    codes = np.empty(k.size, dtype=np.int64)
-    codes[order] = np.cumsum(new) - 1
     gs = Groups(ks[new], codes)
     t = _live_strike_table(gs, live, is_call, oi, vol, ex)
     at = np.searchsorted(ss[new], np.arange(n_seg + 1))

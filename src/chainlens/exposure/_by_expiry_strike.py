@@ -31,7 +31,13 @@ import numpy as np
 
 from chainlens._typing import BoolArray, Float64Array
 from chainlens.conventions import GEX_MOVE_FRACTION
-from chainlens.exposure._exposure import ContractExposures, Groups, group_by, group_sum
+from chainlens.exposure._exposure import (
+    ContractExposures,
+    Groups,
+    group_by,
+    group_sum,
+    lex_groups,
+)
 
 __all__ = ["by_strike_expiry", "by_strike_expiry_many", "profile_by_expiry"]
 
@@ -205,12 +211,8 @@ def by_strike_expiry_many(
     s = np.asarray(seg, dtype=np.int64)
     e_days = np.asarray(expiry).astype("datetime64[D]").astype(np.int64)
     k = np.asarray(K, dtype=np.float64)
-    order = np.lexsort((k, e_days, s))
+    order, new, codes = lex_groups(s, e_days, k)
     ss, es, ks = s[order], e_days[order], k[order]
-    new = np.ones(order.size, dtype=bool)
-    new[1:] = (ss[1:] != ss[:-1]) | (es[1:] != es[:-1]) | (ks[1:] != ks[:-1])
-    codes = np.empty(order.size, dtype=np.int64)
-    codes[order] = np.cumsum(new) - 1
     g = Groups(ks[new], codes)
     out: dict[str, np.ndarray] = {
         "expiry": es[new].astype("datetime64[D]"),

@@ -39,6 +39,7 @@ __all__ = [
     "dealer_contracts",
     "group_by",
     "group_sum",
+    "lex_groups",
 ]
 
 _DAYS_PER_YEAR = 365.0  # ACT/365 (conventions.SECONDS_PER_YEAR / SECONDS_PER_DAY)
@@ -180,6 +181,30 @@ def _dense_groups(keys: np.ndarray) -> Groups | None:
     present[off] = True
     rank = np.cumsum(present, dtype=np.int64) - 1
     return Groups((np.flatnonzero(present) + lo).astype(keys.dtype), rank[off])
+
+
+def lex_groups(*keys: np.ndarray) -> tuple[Int64Array, BoolArray, Int64Array]:
+    """Factorise rows by several keys, the most significant first (snapshot, expiry, strike):
+    ``order`` (the rows sorted by the keys, stable), ``new`` (True on each sorted row that
+    starts a node) and ``codes`` (each row's node, nodes in key order). A node's keys are
+    ``key[order][new]``; NaN keys never compare equal, so each NaN row is a node of its own.
+
+    Examples
+    --------
+    >>> order, new, codes = lex_groups(np.array([1, 0, 1]), np.array([2.0, 5.0, 1.0]))
+    >>> order.tolist(), new.tolist(), codes.tolist()
+    ([1, 2, 0], [True, True, True], [2, 0, 1])
+    """
+    order = np.lexsort(keys[::-1])
+    new = np.ones(order.size, dtype=bool)
+    if order.size:
+        new[1:] = False
+        for key in keys:
+            ks = key[order]
+            new[1:] |= ks[1:] != ks[:-1]
+    codes = np.empty(order.size, dtype=np.int64)
+    codes[order] = np.cumsum(new) - 1
+    return order, new, codes
 
 
 def group_by(keys: np.ndarray) -> Groups:

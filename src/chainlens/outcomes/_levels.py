@@ -216,17 +216,20 @@ def levels_many(hists: Mapping[str, pa.Table], cfg: AnalysisConfig) -> dict[str,
     }
 
 
+def runs_of(t: pa.Table, column: str) -> list[pa.Table]:
+    """``t`` cut into its runs of equal ``column`` values (zero-copy slices, in order; none for
+    an empty table): the sessions of a ``Store.chain_history``, the underlyings of a
+    ``Store.chain_block``."""
+    v = t.column(column).to_numpy(zero_copy_only=False)
+    cuts = np.flatnonzero(v[1:] != v[:-1]) + 1
+    bounds = np.concatenate([[0], cuts, [len(v)]]).astype(int)
+    return [t.slice(a, b - a) for a, b in zip(bounds[:-1], bounds[1:], strict=True) if b > a]
+
+
 def _session_slices(hist: pa.Table) -> list[pa.Table]:
     """A chain history (``Store.chain_history`` order: sessions ascending, each session's rows
     contiguous) cut at the session boundaries."""
-    td = hist.column("trade_date").to_numpy(zero_copy_only=False).astype("datetime64[D]")
-    cuts = np.flatnonzero(td[1:] != td[:-1]) + 1
-    bounds = np.concatenate([[0], cuts, [len(td)]])
-    return [
-        hist.slice(int(a), int(b - a))
-        for a, b in zip(bounds[:-1], bounds[1:], strict=True)
-        if b > a
-    ]
+    return runs_of(hist, "trade_date")
 
 
 def _levels_of(underlying: str, found: Sequence[Any]) -> LevelHistory:

@@ -86,7 +86,7 @@ def _histories(store: Any, session: dt.date, tickers: Sequence[str]) -> dict[str
     (each session's files once for all of them) and cut per ticker.
 
     Measured on the 1,000-name bench market: ~56 ms of CPU a name read one by one."""
-    import numpy as np
+    from chainlens.outcomes._levels import runs_of
 
     on = set(store.underlyings(session))
     names = [u for u in dict.fromkeys(tickers) if u in on]
@@ -97,9 +97,5 @@ def _histories(store: Any, session: dt.date, tickers: Sequence[str]) -> dict[str
     block = store.chain_block(sorted(names), end=session)
     if block.schema.names == CHAIN.names:  # chain_history's schema (its non-null flags)
         block = block.cast(CHAIN)
-    und = block.column("underlying").to_numpy(zero_copy_only=False).astype(str)
-    cuts = np.flatnonzero(und[1:] != und[:-1]) + 1
-    starts = np.concatenate([[0], cuts]).astype(int)
-    ends = np.concatenate([cuts, [len(und)]]).astype(int)
-    runs = {str(und[a]): block.slice(a, b - a) for a, b in zip(starts, ends, strict=True)}
+    runs = {str(r.column("underlying")[0]): r for r in runs_of(block, "underlying")}
     return {u: runs[u] for u in names if u in runs}

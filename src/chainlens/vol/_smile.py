@@ -20,6 +20,7 @@ import numpy as np
 import pyarrow as pa
 
 from chainlens._typing import BoolArray, Float64Array, Int64Array
+from chainlens.exposure._exposure import lex_groups
 
 __all__ = ["iv_at_strike", "smile_table", "smile_table_many", "term_structure"]
 
@@ -99,12 +100,8 @@ def smile_table(
     ok = np.isfinite(sigma) & (sigma > 0)
     e = np.asarray(expiry).astype("datetime64[D]").astype(np.int64)
     k = np.asarray(strike, dtype=np.float64)
-    order = np.lexsort((k, e))
+    order, new, inv = lex_groups(e, k)
     es, ks = e[order], k[order]
-    new = np.ones(order.size, dtype=bool)
-    new[1:] = (es[1:] != es[:-1]) | (ks[1:] != ks[:-1])
-    inv = np.empty(order.size, dtype=np.int64)
-    inv[order] = np.cumsum(new) - 1
     nodes = (es[new], ks[new])
     cols = _side_ivs(inv, nodes[0].size, ok, is_call, sigma)
     return pa.table(
@@ -133,12 +130,8 @@ def smile_table_many(
     s = np.asarray(seg, dtype=np.int64)
     e = np.asarray(expiry).astype("datetime64[D]").astype(np.int64)
     k = np.asarray(strike, dtype=np.float64)
-    order = np.lexsort((k, e, s))
+    order, new, inv = lex_groups(s, e, k)
     ss, es, ks = s[order], e[order], k[order]
-    new = np.ones(order.size, dtype=bool)
-    new[1:] = (ss[1:] != ss[:-1]) | (es[1:] != es[:-1]) | (ks[1:] != ks[:-1])
-    inv = np.empty(order.size, dtype=np.int64)
-    inv[order] = np.cumsum(new) - 1
     n = int(new.sum())
     cols = _side_ivs(inv, n, ok, is_call, sigma)
     t = pa.table(
