@@ -108,3 +108,32 @@ def test_cli_subset_run_says_what_it_kept(market: tuple[Path, list], tmp_path: P
     assert r.exit_code == 0, r.output
     got = json.loads(r.output)
     assert got["underlyings"] == 1 and got["kept_underlyings"] == len(names) - 1
+
+
+def test_subset_run_over_a_damaged_stored_part_fails_clearly_and_changes_nothing(
+    market: tuple[Path, list], tmp_path: Path
+) -> None:
+    """A stored part whose bytes changed (bit rot, an edit outside chainlens) is never merged
+    as numbers: the run stops with an error naming the file, and the session keeps what it
+    had."""
+    from chainlens.errors import StoreError
+
+    root, d, names = _copy(market, tmp_path, -1)
+    with Store(root) as st:
+        run_local(st, d, workers=1)
+        before = st.results_index().to_pylist()
+        rel = next(
+            r[0]
+            for r in st.con.execute(
+                "SELECT file FROM results WHERE session = ? AND part = 'by_strike'", [d]
+            ).fetchall()
+        )
+    with open(root / rel, "r+b") as f:  # flip one byte in the middle of the file
+        f.seek((root / rel).stat().st_size // 2)
+        b = f.read(1)
+        f.seek(-1, 1)
+        f.write(bytes([b[0] ^ 0xFF]))
+    with Store(root) as st:
+        with pytest.raises(StoreError, match="by_strike"):
+            run_local(st, d, [names[0]], workers=1)
+        assert st.results_index().to_pylist() == before
