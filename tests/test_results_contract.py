@@ -113,7 +113,9 @@ def test_conform_casts_compatible_types_and_fills_all_null_columns() -> None:
 
 
 def test_conform_names_the_part_and_column_on_a_mismatch() -> None:
-    ok = pa.table({"underlying": ["SPY"], "session": [dt.date(2024, 3, 15)], "doc": ["{}"]})
+    ok = pa.table(
+        {"underlying": ["SPY"], "session": [dt.date(2024, 3, 15)], "doc": ["{}"], "summary": ["{}"]}
+    )
     with pytest.raises(R.ResultSchemaError, match=r"part 'docs': column 'doc' is missing") as e:
         R.conform("docs", ok.drop_columns(["doc"]))
     assert (e.value.part, e.value.column) == ("docs", "doc")

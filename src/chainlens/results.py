@@ -49,6 +49,7 @@ __all__ = [
     "MARKET_SCHEMAS",
     "PART_SCHEMAS",
     "RESULTS_NAME",
+    "SUMMARY_FIELDS",
     "AnalysisDoc",
     "EarningsDoc",
     "FlowDoc",
@@ -64,7 +65,10 @@ __all__ = [
     "conform",
     "doc_errors",
     "docs_to_table",
+    "prune_doc",
     "schema_of",
+    "summary_covers",
+    "with_summaries",
 ]
 
 #: Results name under which the pipeline stores its parts (``Store.write_results``).
@@ -182,6 +186,7 @@ _UNITS: dict[str, str] = {
     "dte_days": "calendar days",
     "score": "score (0-100)",
     "doc": "JSON document",
+    "summary": "JSON document",
     "kind": "label",
     "side": "label: buy, sell, mid or unknown",
     "flip": "flag",
@@ -232,7 +237,7 @@ def _L(t: pa.DataType) -> pa.DataType:
 #: Declared schema of every part of the pipeline results (:data:`RESULTS_NAME`), in the
 #: column order stored. Each table holds ``underlying`` and ``session``.
 PART_SCHEMAS: dict[str, pa.Schema] = {
-    "docs": _schema(("underlying", _S), ("session", _D), ("doc", _S)),
+    "docs": _schema(("underlying", _S), ("session", _D), ("doc", _S), ("summary", _S)),
     "by_strike": _schema(
         ("strike", _F), ("call_oi", _I), ("put_oi", _I), ("gex_usd_per_1pct", _F),
         ("dex_shares", _F), ("call_volume", _I), ("put_volume", _I),
@@ -366,7 +371,8 @@ def conform(part: str, table: pa.Table) -> pa.Table:
     Examples
     --------
     >>> import pyarrow as pa
-    >>> t = pa.table({"underlying": ["SPY"], "session": [dt.date(2024, 3, 15)], "doc": ["{}"]})
+    >>> t = pa.table({"underlying": ["SPY"], "session": [dt.date(2024, 3, 15)], "doc": ["{}"],
+    ...               "summary": ["{}"]})
     >>> conform("docs", t).schema.field("doc").metadata
     {b'unit': b'JSON document'}
     >>> conform("docs", t.drop_columns(["doc"]))
@@ -421,8 +427,56 @@ class _HasDoc(Protocol):
     def doc(self) -> UnderlyingDoc: ...
 
 
+#: The document keys stored a second time, pruned, in the ``docs`` part's ``summary`` column:
+#: those the daily report reads of every document (``chainlens.report._shared.DAILY_FIELDS``).
+#: At 5,000 underlyings the whole documents are ~700 MB of JSON and these keys ~57 MB, so a
+#: market-wide reader of them (:meth:`chainlens.store.Store.read_doc_fields`) parses the
+#: summaries, not the documents.
+SUMMARY_FIELDS: tuple[str, ...] = (
+    "underlying", "session", "analysis.spot", "analysis.totals", "analysis.max_pain_trend",
+    "analysis.darkpool_only", "flow.totals", "flow.darkpool", "oi.rolls", "oi.accumulation",
+    "oi.spot_by_session", "oi.changes", "oi.events", "oi.opposite",
+)  # fmt: skip
+
+
+def prune_doc(doc: Any, fields: Sequence[str]) -> dict[str, Any]:
+    """``doc`` pruned to the dotted key paths ``fields``: each path the document holds (its
+    value, ``None`` included), with the objects on the way to it and none of their other
+    keys; a path the document lacks (or that goes through a value that is not an object) is
+    absent, and so is an object none of whose paths exist.
+
+    >>> prune_doc({"a": {"b": 1, "c": 2}, "d": None, "e": 3}, ["a.b", "d", "d.x", "f"])
+    {'a': {'b': 1}, 'd': None}
+    """
+    out: dict[str, Any] = {}
+    for f in fields:
+        ks = f.split(".")
+        cur = doc
+        for k in ks:
+            if not isinstance(cur, dict) or k not in cur:
+                break
+            cur = cur[k]
+        else:
+            node = out
+            for k in ks[:-1]:
+                node = node.setdefault(k, {})
+            node[ks[-1]] = cur
+    return out
+
+
+def summary_covers(fields: Sequence[str]) -> bool:
+    """Whether every dotted path of ``fields`` lies within one of :data:`SUMMARY_FIELDS` (the
+    path itself or below it), so a summary holds it as the whole document does.
+
+    >>> summary_covers(["flow.totals.total_usd", "underlying"]), summary_covers(["flow"])
+    (True, False)
+    """
+    return all(any(f == s or f.startswith(s + ".") for s in SUMMARY_FIELDS) for f in fields)
+
+
 def docs_to_table(results: Sequence[_HasDoc]) -> pa.Table:
-    """The ``docs`` results part: ``underlying``, ``session``, ``doc`` (strict JSON text).
+    """The ``docs`` results part: ``underlying``, ``session``, ``doc`` (strict JSON text) and
+    ``summary`` (the document pruned to :data:`SUMMARY_FIELDS`, :func:`prune_doc`, same text).
 
     The text is :func:`chainlens._jsonsafe.json_bytes` (orjson): compact, UTF-8, and
     ``json.loads`` of it equals ``json.loads(json.dumps(jsonable(doc), allow_nan=False))``
@@ -434,9 +488,24 @@ def docs_to_table(results: Sequence[_HasDoc]) -> pa.Table:
                 "underlying": pa.array([r.underlying for r in results], pa.string()),
                 "session": pa.array([r.session for r in results], pa.date32()),
                 "doc": _utf8_array([json_bytes(r.doc) for r in results]),
+                "summary": _utf8_array(
+                    [json_bytes(prune_doc(r.doc, SUMMARY_FIELDS)) for r in results]
+                ),
             }
         ),
     )
+
+
+def with_summaries(docs: pa.Table) -> pa.Table:
+    """A stored ``docs`` part as this version stores it: with its ``summary`` column, made
+    from the documents when the part was stored before there was one."""
+    if "summary" in docs.column_names:
+        return docs
+    import orjson
+
+    texts = [json_bytes(prune_doc(orjson.loads(s), SUMMARY_FIELDS))
+             for s in docs.column("doc").to_pylist()]  # fmt: skip
+    return docs.append_column("summary", _utf8_array(texts))
 
 
 def _utf8_array(texts: list[bytes]) -> pa.Array:

@@ -22,7 +22,13 @@ from typing import Any, Protocol, runtime_checkable
 
 import pyarrow as pa
 
-from chainlens.results import MarketFacts, ResultSchemaError, conform, docs_to_table
+from chainlens.results import (
+    MarketFacts,
+    ResultSchemaError,
+    conform,
+    docs_to_table,
+    with_summaries,
+)
 
 __all__ = ["ProgressFn", "RunSummary", "Runner", "result_parts", "with_other_results"]
 
@@ -182,6 +188,8 @@ def with_other_results(
     for k, old in stored.items():
         if k in scanner or not old.num_rows:
             continue
+        if k == "docs":  # stored before the summary column: made from the documents
+            old = with_summaries(old)
         merged[k] = pa.concat_tables([conform(k, old), conform(k, parts[k])]) if k in parts else old
     others = stored.get("docs")
     facts = (

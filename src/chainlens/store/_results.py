@@ -32,6 +32,7 @@ from collections.abc import Collection, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import orjson
 import pyarrow as pa
 
 from chainlens._dates import parse_date
@@ -51,6 +52,11 @@ _DOC_FIELDS_SQL = """
 SELECT CASE WHEN underlying IN (SELECT unnest($whole::VARCHAR[])) THEN doc END AS whole,
        json_extract(doc, $paths)::VARCHAR[] AS parts
 FROM read_parquet($path, file_row_number = true)
+ORDER BY file_row_number
+"""
+#: Every document's summary (the ``docs`` part's ``summary`` column), in file order.
+_SUMMARIES_SQL = """
+SELECT underlying, summary FROM read_parquet($path, file_row_number = true)
 ORDER BY file_row_number
 """
 #: The documents of some underlyings of a session, in file order (one scan, no JSON parsed).
@@ -116,7 +122,7 @@ class ResultsMixin:
     ) -> list[UnderlyingDoc]:
         """The stored per-underlying documents of a session (all, or one underlying's)."""
         t = self.read_results(RESULTS_NAME, parse_date(session), "docs", underlying=underlying)
-        return [json.loads(s) for s in t.column("doc").to_pylist()]
+        return [orjson.loads(s) for s in t.column("doc").to_pylist()]
 
     def read_doc_fields(
         self,
@@ -152,6 +158,9 @@ class ResultsMixin:
                 "fields must be dotted key paths", column="fields", value=bad[0] if bad else ""
             )
         keys = [f.split(".") for f in fields]
+        got = self._doc_fields_from_summaries(session, fields, whole)
+        if got is not None:
+            return got
         t = self.con.sql(
             _DOC_FIELDS_SQL,
             params={
@@ -165,7 +174,7 @@ class ResultsMixin:
             t.column("whole").to_pylist(), t.column("parts").to_pylist(), strict=True
         ):
             if w is not None:
-                out.append(json.loads(w))
+                out.append(orjson.loads(w))
                 continue
             doc: dict[str, object] = {}
             for ks, v in zip(keys, parts, strict=True):
@@ -176,8 +185,43 @@ class ResultsMixin:
                     nxt = cur.setdefault(k, {})
                     assert isinstance(nxt, dict)
                     cur = nxt
-                cur[ks[-1]] = json.loads(v)
+                cur[ks[-1]] = orjson.loads(v)
             out.append(doc)  # type: ignore[arg-type]
+        return out
+
+    def _doc_fields_from_summaries(
+        self, session: dt.date | str, fields: Sequence[str], whole: Collection[str]
+    ) -> list[UnderlyingDoc] | None:
+        """:meth:`read_doc_fields` from the ``docs`` part's ``summary`` column (the documents
+        pruned to :data:`~chainlens.results.SUMMARY_FIELDS` when stored), when every field lies
+        within those keys and every stored row has a summary; ``None`` otherwise (a part
+        stored before the column existed, or a field outside it: the caller extracts the
+        fields from the documents). Pruning a summary to a path it covers gives what pruning
+        the document gives (the summary holds the whole value at or above the path)."""
+        import pyarrow.parquet as pq
+
+        from chainlens.results import prune_doc, summary_covers
+        from chainlens.store._reading import _read_errors
+
+        if not summary_covers(fields):
+            return None
+        path = self._docs_path(session)
+        with _read_errors(path):
+            if "summary" not in pq.read_schema(path).names:
+                return None
+        t = self.con.sql(_SUMMARIES_SQL, params={"path": path}).to_arrow_table()
+        col = t.column("summary")
+        if col.null_count:
+            return None
+        mine = {str(u) for u in whole}
+        names = t.column("underlying").to_pylist()
+        full = {}
+        if mine.intersection(names):
+            full = {d["underlying"]: d for d in self.read_docs_of(session, mine)}
+        out: list[UnderlyingDoc] = []
+        for u, s in zip(names, col.to_pylist(), strict=True):  # a loop over documents
+            doc = full.get(u)
+            out.append(doc if doc is not None else prune_doc(orjson.loads(s), fields))  # type: ignore[arg-type]
         return out
 
     def read_docs_of(
@@ -201,7 +245,7 @@ class ResultsMixin:
                 "names": sorted(str(u) for u in underlyings),
             },
         ).to_arrow_table()
-        return [json.loads(s) for s in t.column("doc").to_pylist()]
+        return [orjson.loads(s) for s in t.column("doc").to_pylist()]
 
     def _docs_path(self, session: dt.date | str) -> str:
         """The checked file of the ``docs`` part of ``session`` (NotFoundError if none)."""
