@@ -81,7 +81,7 @@ def test_a_docs_part_stored_without_summaries_still_reads(small, tmp_path) -> No
         before = st.read_doc_fields(d, DAILY_FIELDS)
         docs = st.read_results("pipeline", d, "docs").drop_columns(["summary"])
         # stores the old layout: pyarrow writes it, bypassing the declared schema
-        rel = st._results_file("pipeline", d, "docs")
+        (rel,) = st._results_files("pipeline", d, "docs")
         pq.write_table(docs, dst / rel)
         st.con.execute(
             "UPDATE results SET checksum = NULL WHERE file = ?", [rel]

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import resource
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -42,6 +42,7 @@ from chainlens.runners.base import result_parts
 
 if TYPE_CHECKING:
     from chainlens.scan._store_scans import NetDeltaTask
+    from chainlens.store import StagedFile
 
 __all__ = [
     "BLOCK_MAX",
@@ -133,6 +134,9 @@ class BlockOut:
     netdelta
         Whether ``parts`` hold the block's net-delta scanner parts
         (:func:`chainlens.scan._stored.netdelta_parts`; ``netdelta`` of :func:`analyze_block`).
+    files
+        The per-underlying parts the task wrote as Parquet files (``stage`` of
+        :func:`analyze_block`) instead of returning them in ``parts``.
     """
 
     names: list[str]
@@ -142,6 +146,7 @@ class BlockOut:
     input_rows: int
     peak_rss_kb: int
     netdelta: bool = False
+    files: dict[str, StagedFile] = field(default_factory=dict)
 
 
 def analyze_block(
@@ -152,6 +157,7 @@ def analyze_block(
     chunk_max: int = CHUNK_MAX,
     copy: bool = False,
     netdelta: NetDeltaTask | None = None,
+    stage: tuple[str, int] | None = None,
 ) -> BlockOut:
     """Analyse one block: the windows in chunks of at most ``chunk_rows`` input rows and
     ``chunk_max`` names (:func:`analyze_chunk`), then the block's result parts.
@@ -166,6 +172,12 @@ def analyze_block(
     ``copy`` gives every part buffers of its own (:func:`own`): a part is a concatenation of
     slices of chunk-wide buffers, and a pickled slice carries its whole buffer. The results
     do not depend on the chunking (the batched kernel equals the per-underlying one).
+
+    ``stage`` (``(directory, block number)``): the per-underlying parts (those of
+    :func:`~chainlens.runners.base.result_parts`, not the scanner's) are written there as
+    Parquet files (:func:`chainlens.store.stage_results_file`, named ``<part>-<block>``) and
+    returned in ``BlockOut.files``: a pool worker then hands the parent file names, not the
+    tables (at 5,000 underlyings ~1.2 GB of pickles, and the parent's serial Parquet write).
     """
     sizes = [window_rows(w) for w in windows]
     results: list[UnderlyingResult] = []
@@ -182,9 +194,18 @@ def analyze_block(
         if sides is not None and got is not None:  # the two tags only (the rest is freed)
             sides.extend(None if e is None else e.select(["side_code", "multileg"]) for e in got)
     parts = result_parts(results)
+    mine = list(parts)
     nd_ok = False
     if netdelta is not None:
         nd_ok = _netdelta_parts(netdelta, windows, parts, sides)
+    files: dict[str, StagedFile] = {}
+    if stage is not None:
+        from pathlib import Path
+
+        from chainlens.store import stage_results_file
+
+        for k in mine:
+            files[k] = stage_results_file(parts.pop(k), Path(stage[0]), f"{k}-{stage[1]:05d}")
     if copy:
         parts = {k: own(t) for k, t in parts.items()}
     return BlockOut(
@@ -195,6 +216,7 @@ def analyze_block(
         input_rows=sum(sizes),
         peak_rss_kb=int(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss),
         netdelta=nd_ok,
+        files=files,
     )
 
 

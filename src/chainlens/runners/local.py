@@ -66,6 +66,10 @@ __all__ = [
 ]
 #: Pool workers read their own block's rows from the stored files (see :func:`run_local`).
 WORKERS_READ = True
+#: Pool workers write their blocks' per-underlying parts as Parquet files the store then
+#: takes (:meth:`~chainlens.store.Store.write_results` ``files=``) instead of pickling the
+#: tables back to the parent (see :func:`run_local`).
+STAGE_PARTS = True
 #: Below this many underlyings the runner stays in-process (on a busy 2-core machine the pool
 #: start-up and pickling cost more than they save for the 30-underlying demo: 24 s vs 14 s).
 MIN_PARALLEL = 200
@@ -400,14 +404,16 @@ def _read_block(
     chunk_rows: int,
     chunk_max: int,
     netdelta: NetDeltaTask | None = None,
+    stage: tuple[str, int] | None = None,
 ) -> BlockOut:
     """One pool task: read a block's windows from the stored files (one read per file), then
     :func:`~chainlens.runners._blocks.analyze_block` them (the parts are built here, in the
-    worker, in buffers of their own). A read failure (a catalogued file missing or
-    unreadable: the store itself is damaged) stops the run, as when the parent reads."""
+    worker, in buffers of their own, or written to ``stage``). A read failure (a catalogued
+    file missing or unreadable: the store itself is damaged) stops the run, as when the
+    parent reads."""
     windows = _planned_windows(plan, session, us, bars, events)
     return analyze_block(windows, config, chunk_rows=chunk_rows, chunk_max=chunk_max, copy=True,
-                         netdelta=netdelta)  # fmt: skip
+                         netdelta=netdelta, stage=stage)  # fmt: skip
 
 
 def _block_ranges(
@@ -543,16 +549,26 @@ def _run_one(
         else (min(os.cpu_count() or 1, 8) if n >= MIN_PARALLEL else 1)
     )
     ex: ProcessPoolExecutor | None = None
+    stage: Path | None = None
     if nw > 1:  # the workers start (fork server, imports) while the parent plans the blocks
         ex = ProcessPoolExecutor(max_workers=nw, mp_context=_pool_context(),
                                  initializer=_worker_init, initargs=(os.getpid(),))  # fmt: skip
         for _ in range(nw):
             ex.submit(_warm)
+        # the workers write their blocks' per-underlying parts as files when those, in block
+        # order, are the session's parts as stored: the names in order, a whole-session run
+        # (a run over some names merges its rows with the stored ones instead)
+        if STAGE_PARTS and us == sorted(us) and us == available:
+            stage = store.stage_dir()
     try:
-        return _run_pooled(store, d, us, available, cfg, nw, ex, progress, macro, t0)
+        return _run_pooled(store, d, us, available, cfg, nw, ex, stage, progress, macro, t0)
     finally:
         if ex is not None:  # a no-op when _run_pooled has shut it down
             ex.shutdown(wait=True, cancel_futures=True)
+        if stage is not None:  # taken by the write, or left by a failed run
+            import shutil
+
+            shutil.rmtree(stage, ignore_errors=True)
 
 
 def _run_pooled(
@@ -563,29 +579,29 @@ def _run_pooled(
     cfg: PipelineConfig,
     nw: int,
     ex: ProcessPoolExecutor | None,
+    stage: Path | None,
     progress: ProgressFn | None,
     macro: pa.Table | None,
     t0: float,
 ) -> RunSummary:
-    """:func:`_run_one` once the workers are starting (``ex``; ``None``: in-process)."""
+    """:func:`_run_one` once the workers are starting (``ex``; ``None``: in-process); with a
+    ``stage`` directory the workers write their blocks' per-underlying parts there."""
     from chainlens.market import market_rollup
-
-    n = len(us)
-    sectors = store.table("sectors")
-    blocks, _rows = _block_ranges(store, d, us, cfg.n_sessions, nw)
-    reader = _Reader(store, d, us, cfg)
     from chainlens.scan._store_scans import UNUSUAL_FLOWS
     from chainlens.scan._stored import NETDELTA_PARTS, netdelta_run_task, scan_parts
 
+    sectors = store.table("sectors")
+    blocks, _rows = _block_ranges(store, d, us, cfg.n_sessions, nw)
+    reader = _Reader(store, d, us, cfg)
     # the net-delta scanner per block, in the tasks (None: in the parent, after the pool)
     nd = netdelta_run_task(store, d, us)
+    outs: list[BlockOut] = []
+    failed: list[str] = []
+    n = len(us)
+    done = 0
 
     def nd_of(names: list[str]) -> NetDeltaTask | None:
         return None if nd is None else nd.restrict(names)
-
-    outs: list[BlockOut] = []
-    failed: list[str] = []
-    done = 0
 
     def take(out: BlockOut) -> None:
         nonlocal done
@@ -618,13 +634,18 @@ def _run_pooled(
             # Workers read their own block from the stored files when one read per file is
             # what the store would return (the parent then holds no session data);
             # otherwise the parent reads the block and pickles its windows.
+            at = None if stage is None else (str(stage), len(started))
+            started.append(names)
             if WORKERS_READ and reader.plan is not None:
                 bars, events = reader.side(names)
                 return pool.submit(_read_block, reader.plan, d, names, bars, events, wcfg,
-                                 CHUNK_ROWS, CHUNK_MAX, nd_of(names))  # fmt: skip
+                                   CHUNK_ROWS, CHUNK_MAX, nd_of(names), at)  # fmt: skip
             windows = [_compact(w) for w in reader.windows(names)]
             return pool.submit(analyze_block, windows, wcfg, chunk_rows=CHUNK_ROWS,
-                             chunk_max=CHUNK_MAX, copy=True, netdelta=nd_of(names))  # fmt: skip
+                               chunk_max=CHUNK_MAX, copy=True, netdelta=nd_of(names),
+                               stage=at)  # fmt: skip
+
+        started: list[list[str]] = []
 
         # a bounded number of tasks in flight: memory stays that of a few blocks
         pending: deque[Any] = deque()
@@ -637,6 +658,10 @@ def _run_pooled(
         pool.shutdown(wait=True)  # the workers' memory goes before the parent merges and writes
 
     parts = merge_blocks([o.parts for o in outs])
+    files = {
+        k: [o.files[k] for o in outs if k in o.files]
+        for k in sorted({k for o in outs for k in o.files})
+    }
     facts = [f for o in outs for f in o.facts]
     nd_done = nd is not None and all(o.netdelta for o in outs)
     if not nd_done:  # some block could not: the whole scanner in the parent
@@ -653,12 +678,15 @@ def _run_pooled(
         kept = len(others)
         facts = sorted([*facts, *others], key=lambda f: str(f.get("underlying")))
     market = market_rollup(facts, session=d, sectors=sectors, macro=macro)
-    store.write_session_results(d, parts, market)
+    store.write_session_results(d, parts, market, files=files)
     return RunSummary(
         session=d.isoformat(),
         underlyings=analysed,
         failed=failed,
-        parts={k: v.num_rows for k, v in parts.items()},
+        parts={
+            **{k: v.num_rows for k, v in parts.items()},
+            **{k: sum(f.rows for f in fs) for k, fs in files.items()},
+        },
         workers=nw,
         elapsed_s=time.perf_counter() - t0,
         engine=LocalRunner.engine,

@@ -41,6 +41,8 @@ from chainlens.results import MARKET_RESULTS, RESULTS_NAME, MarketDoc, Underlyin
 if TYPE_CHECKING:
     import duckdb
 
+    from chainlens.store._stage import StagedFile
+
 __all__ = ["ResultsMixin"]
 
 #: A dotted key path of :meth:`ResultsMixin.read_doc_fields` (``flow.totals``).
@@ -51,19 +53,19 @@ _FIELD = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*")
 _DOC_FIELDS_SQL = """
 SELECT CASE WHEN underlying IN (SELECT unnest($whole::VARCHAR[])) THEN doc END AS whole,
        json_extract(doc, $paths)::VARCHAR[] AS parts
-FROM read_parquet($path, file_row_number = true)
-ORDER BY file_row_number
+FROM read_parquet($path, filename = true, file_row_number = true)
+ORDER BY filename, file_row_number
 """
 #: Every document's summary (the ``docs`` part's ``summary`` column), in file order.
 _SUMMARIES_SQL = """
-SELECT underlying, summary FROM read_parquet($path, file_row_number = true)
-ORDER BY file_row_number
+SELECT underlying, summary FROM read_parquet($path, filename = true, file_row_number = true)
+ORDER BY filename, file_row_number
 """
 #: The documents of some underlyings of a session, in file order (one scan, no JSON parsed).
 _DOCS_OF_SQL = """
-SELECT doc FROM read_parquet($path, file_row_number = true)
+SELECT doc FROM read_parquet($path, filename = true, file_row_number = true)
 WHERE underlying IN (SELECT unnest($names::VARCHAR[]))
-ORDER BY file_row_number
+ORDER BY filename, file_row_number
 """
 
 
@@ -80,7 +82,12 @@ class ResultsMixin:
         def check_file(self, rel: str) -> None: ...
 
         def write_results(
-            self, name: str, session: dt.date, tables: Mapping[str, pa.Table]
+            self,
+            name: str,
+            session: dt.date,
+            tables: Mapping[str, pa.Table],
+            *,
+            files: Mapping[str, Sequence[StagedFile]] | None = None,
         ) -> None: ...
 
         def read_results(
@@ -88,6 +95,10 @@ class ResultsMixin:
         ) -> pa.Table: ...
 
         def results_index(self) -> pa.Table: ...
+
+        def _read_results_files(
+            self, rels: Sequence[str], names: Sequence[str] | None
+        ) -> pa.Table: ...
 
     def dated_files(self, kind: str, session: dt.date | str) -> list[str]:
         """Store-relative paths of the ``kind`` files (``chain``, ``trades``, ``prints``) of
@@ -103,17 +114,38 @@ class ResultsMixin:
         return [r[0] for r in rows]
 
     def write_session_results(
-        self, session: dt.date | str, parts: Mapping[str, pa.Table], market: MarketDoc
+        self,
+        session: dt.date | str,
+        parts: Mapping[str, pa.Table],
+        market: MarketDoc,
+        *,
+        files: Mapping[str, Sequence[StagedFile]] | None = None,
     ) -> None:
         """Store a session's pipeline parts (``result_parts``) and its market rollup.
 
         Each part is cast to its declared schema first (:func:`chainlens.results.conform`:
         a :class:`~chainlens.errors.ChainlensError` naming the part and column on a mismatch),
         then written atomically under :data:`~chainlens.results.RESULTS_NAME`; the rollup is
-        the one-row ``doc`` part of :data:`~chainlens.results.MARKET_RESULTS`.
+        the one-row ``doc`` part of :data:`~chainlens.results.MARKET_RESULTS`. ``files``: parts
+        the pool workers wrote, per part its files in order (:meth:`Store.write_results`);
+        each file's schema is checked against the part's declared one.
         """
+        import pyarrow.parquet as pq
+
+        from chainlens.results import ResultSchemaError, schema_of
+
         d = parse_date(session)
-        self.write_results(RESULTS_NAME, d, {k: conform(k, t) for k, t in parts.items()})
+        for k, fs in (files or {}).items():
+            for f in fs:  # a loop over files: one footer each
+                if not pq.read_schema(f.path).equals(schema_of(k), check_metadata=False):
+                    raise ResultSchemaError(
+                        f"results part {k!r}: staged file {f.path} does not hold the declared "
+                        "schema",
+                        part=k,
+                    )
+        self.write_results(
+            RESULTS_NAME, d, {k: conform(k, t) for k, t in parts.items()}, files=files
+        )
         doc = pa.table({"doc": pa.array([json.dumps(market, allow_nan=False)], pa.string())})
         self.write_results(MARKET_RESULTS, d, {"doc": conform("market.doc", doc)})
 
@@ -206,8 +238,8 @@ class ResultsMixin:
         if not summary_covers(fields):
             return None
         path = self._docs_path(session)
-        with _read_errors(path):
-            if "summary" not in pq.read_schema(path).names:
+        with _read_errors(path[0]):
+            if "summary" not in pq.read_schema(path[0]).names:
                 return None
         t = self.con.sql(_SUMMARIES_SQL, params={"path": path}).to_arrow_table()
         col = t.column("summary")
@@ -247,26 +279,33 @@ class ResultsMixin:
         ).to_arrow_table()
         return [orjson.loads(s) for s in t.column("doc").to_pylist()]
 
-    def _docs_path(self, session: dt.date | str) -> str:
-        """The checked file of the ``docs`` part of ``session`` (NotFoundError if none)."""
-        return str(self.root / self._results_file(RESULTS_NAME, parse_date(session), "docs"))
+    def _docs_path(self, session: dt.date | str) -> list[str]:
+        """The checked files of the ``docs`` part of ``session``, in order (NotFoundError if
+        none)."""
+        return [
+            str(self.root / rel)
+            for rel in self._results_files(RESULTS_NAME, parse_date(session), "docs")
+        ]
 
-    def _results_file(self, name: str, d: dt.date, part: str) -> str:
-        """The stored file of results ``(name, d, part)`` (relative to the root), its checksum
-        checked; :class:`~chainlens.errors.NotFoundError` if it was never written."""
+    def _results_files(self, name: str, d: dt.date, part: str) -> list[str]:
+        """The stored files of results ``(name, d, part)`` (relative to the root), in order
+        (one, or one per block where pool workers wrote the part), each checksum checked;
+        :class:`~chainlens.errors.NotFoundError` if it was never written."""
         from chainlens.errors import NotFoundError
 
         rows = self.con.execute(
-            "SELECT file FROM results WHERE name = ? AND session = ? AND part = ?", [name, d, part]
+            "SELECT file FROM results WHERE name = ? AND session = ? AND part = ? ORDER BY file",
+            [name, d, part],
         ).fetchall()
         if not rows:
             raise NotFoundError(
                 f"no results {name!r} part {part!r} for session {d} in {self.root}",
                 hint="run `chainlens run --date D` first",
             )
-        rel = str(rows[0][0])
-        self.check_file(rel)
-        return rel
+        rels = [str(r[0]) for r in rows]
+        for rel in rels:
+            self.check_file(rel)
+        return rels
 
     def read_results_of(
         self, name: str, session: dt.date | str, part: str, underlyings: Sequence[str]
@@ -280,17 +319,8 @@ class ResultsMixin:
         NotFoundError
             If ``(name, session, part)`` was never written.
         """
-        import pyarrow.parquet as pq
-
-        from chainlens.store._reading import _read_errors, names_filter
-
-        rel = self._results_file(name, parse_date(session), part)
-        path = self.root / rel
-        with _read_errors(rel):
-            filt = None
-            if "underlying" in pq.read_schema(path).names:
-                filt = names_filter("underlying", [str(u) for u in underlyings])
-            return pq.read_table(path, filters=filt)
+        rels = self._results_files(name, parse_date(session), part)
+        return self._read_results_files(rels, [str(u) for u in underlyings])
 
     def results_except(
         self, session: dt.date | str, names: Collection[str], name: str = RESULTS_NAME
@@ -304,20 +334,16 @@ class ResultsMixin:
         (:func:`chainlens.runners.local.run_local`).
         """
         import pyarrow.compute as pc
-        import pyarrow.parquet as pq
-
-        from chainlens.store._reading import _read_errors
 
         d = parse_date(session)
         rows = self.con.execute(
-            "SELECT part FROM results WHERE name = ? AND session = ? ORDER BY part", [name, d]
+            "SELECT DISTINCT part FROM results WHERE name = ? AND session = ? ORDER BY part",
+            [name, d],
         ).fetchall()
         drop = pa.array(sorted({str(u) for u in names}), pa.string())
         out: dict[str, pa.Table] = {}
         for (part,) in rows:
-            rel = self._results_file(name, d, part)
-            with _read_errors(rel):
-                t = pq.read_table(self.root / rel)
+            t = self._read_results_files(self._results_files(name, d, part), None)
             if "underlying" in t.column_names:
                 t = t.filter(pc.invert(pc.is_in(t.column("underlying"), value_set=drop)))
             out[str(part)] = t

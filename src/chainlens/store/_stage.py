@@ -657,3 +657,30 @@ def file_checksum(path: Path) -> str:
         while n := f.readinto(buf):
             h.update(view[:n])
     return f"xxh3_128:{h.hexdigest()}"
+
+
+@dataclass(frozen=True, slots=True)
+class StagedFile:
+    """A results file a writer staged for :meth:`chainlens.store.Store.write_results`
+    (``files=``): its path (in a :meth:`~chainlens.store.Store.stage_dir`), its rows and its
+    :func:`file_checksum`."""
+
+    path: str
+    rows: int
+    checksum: str
+
+
+def stage_results_file(table: pa.Table, stage: Path, stem: str) -> StagedFile:
+    """Write ``table`` (one results part of a block, conformed) as ``stage / <stem>.parquet``
+    the way :meth:`~chainlens.store.Store.write_results` writes a part (sorted by
+    ``underlying`` when it has one and is not in order already) and return what the store
+    needs to take it."""
+    if "underlying" in table.column_names:
+        col = table.column("underlying")
+        if col.null_count or (
+            len(col) > 1 and pc.any(pc.greater(col.slice(0, len(col) - 1), col.slice(1))).as_py()
+        ):
+            table = table.take(pc.sort_indices(table, sort_keys=[("underlying", "ascending")]))
+    path = stage / f"{stem}.parquet"
+    write_parquet(table, path)
+    return StagedFile(str(path), table.num_rows, file_checksum(path))

@@ -42,6 +42,7 @@ from chainlens.store._stage import (
     DATED_KINDS,
     PLAIN_KINDS,
     Staged,
+    StagedFile,
     Stager,
     file_checksum,
     iter_files,
@@ -52,6 +53,7 @@ from chainlens.store._stage import (
 __all__ = [
     "IngestResult",
     "ProgressFn",
+    "StagedFile",
     "Store",
     "file_checksum",
     "read_partition",
@@ -1532,18 +1534,54 @@ class Store(ResultsMixin, SizesMixin):
         return pa.concat_tables(parts) if parts else _empty(kind)
 
     # ------------------------------------------------------------------ results
-    def write_results(self, name: str, session: dt.date, tables: Mapping[str, pa.Table]) -> None:
-        """Atomically replace the results ``(name, session)`` by ``tables`` (``part -> table``).
+    def stage_dir(self) -> Path:
+        """A new directory under the store's ``tmp`` where a writer (a pool worker) may stage
+        results files for :meth:`write_results` (``files=``). It is removed by the write that
+        takes its files, and any leftover by the next read-write open of the store."""
+        self._check_writable()
+        stage = self.root / "tmp" / uuid.uuid4().hex
+        stage.mkdir(parents=True)
+        return stage
 
-        Each part is stored as one Parquet file (sorted by ``underlying`` when it has one, so
-        :meth:`read_results` with ``underlying=`` prunes row groups). Parts of an earlier
-        write that are absent from ``tables`` are removed too.
+    def write_results(
+        self,
+        name: str,
+        session: dt.date,
+        tables: Mapping[str, pa.Table],
+        *,
+        files: Mapping[str, Sequence[StagedFile]] | None = None,
+    ) -> None:
+        """Atomically replace the results ``(name, session)`` by ``tables`` (``part -> table``)
+        and ``files``.
+
+        Each part of ``tables`` is stored as one Parquet file (sorted by ``underlying`` when it
+        has one, so :meth:`read_results` with ``underlying=`` prunes row groups). Each part of
+        ``files`` is the Parquet files a writer staged (:func:`stage_results_file`, in a
+        :meth:`stage_dir`), in order: the part's rows are theirs, concatenated in that order
+        (the local runner's pool workers write their blocks' parts so). Each staged file's
+        rows are checked against its footer. Parts of an earlier write that are absent are
+        removed too.
         """
         self._check_writable()
         _check_name(name, "name")
         d = _as_date(session)
-        for part in tables:
+        staged_parts = dict(files or {})
+        for part in [*tables, *staged_parts]:
             _check_name(part, "part")
+        both = set(tables) & set(staged_parts)
+        if both:
+            raise InputError(
+                f"results part {sorted(both)[0]!r} given both as a table and as files",
+                column="part",
+                value=sorted(both)[0],
+            )
+        for part, fs in staged_parts.items():
+            for f in fs:
+                n = pq.ParquetFile(f.path).metadata.num_rows
+                if n != f.rows:
+                    raise StoreError(
+                        f"results {name}/{part}: staged file {f.path} holds {n} rows, not {f.rows}"
+                    )
         with self._write_lock():
             stage = self.root / "tmp" / uuid.uuid4().hex
             stage.mkdir(parents=True)
@@ -1573,6 +1611,17 @@ class Store(ResultsMixin, SizesMixin):
                         new = list(ex.map(stage_part, items))
                 else:
                     new = [stage_part(x) for x in items]
+                rows = [
+                    [name, d, part, rel, n, ck]
+                    for (rel, _, n, ck), part in zip(new, tables, strict=True)
+                ]
+                moves = [(staged, self.root / rel) for rel, staged, _, _ in new]
+                for part, fs in staged_parts.items():
+                    key = uuid.uuid4().hex[:12]
+                    for i, f in enumerate(fs):  # the order of the files is in their names
+                        rel = f"results/{name}/session={d.isoformat()}/{part}-{key}-{i:05d}.parquet"
+                        rows.append([name, d, part, rel, f.rows, f.checksum])
+                        moves.append((Path(f.path), self.root / rel))
                 con = self.con
                 con.execute("BEGIN TRANSACTION")
                 try:
@@ -1583,17 +1632,9 @@ class Store(ResultsMixin, SizesMixin):
                         ).fetchall()
                     ]
                     con.execute("DELETE FROM results WHERE name = ? AND session = ?", [name, d])
-                    if new:
-                        con.executemany(
-                            "INSERT INTO results VALUES (?, ?, ?, ?, ?, ?)",
-                            [
-                                [name, d, part, rel, n, ck]
-                                for (rel, _, n, ck), part in zip(new, tables, strict=True)
-                            ],
-                        )
-                    _move_into_place(
-                        [(staged, self.root / rel) for rel, staged, _, _ in new], moved
-                    )
+                    if rows:
+                        con.executemany("INSERT INTO results VALUES (?, ?, ?, ?, ?, ?)", rows)
+                    _move_into_place(moves, moved)
                     con.execute("COMMIT")
                 except BaseException:
                     _abort(con, moved)
@@ -1602,6 +1643,8 @@ class Store(ResultsMixin, SizesMixin):
                     (self.root / rel).unlink(missing_ok=True)
             finally:
                 shutil.rmtree(stage, ignore_errors=True)
+                for d_ in {Path(f.path).parent for fs in staged_parts.values() for f in fs}:
+                    shutil.rmtree(d_, ignore_errors=True)
 
     def read_results(
         self, name: str, session: dt.date, part: str, *, underlying: str | None = None
@@ -1613,18 +1656,36 @@ class Store(ResultsMixin, SizesMixin):
         NotFoundError
             If ``(name, session, part)`` was never written.
         """
-        rel = self._results_file(name, _as_date(session), part)
-        path = self.root / rel
-        filt = None
-        with _read_errors(rel):
-            if underlying is not None and "underlying" in pq.read_schema(path).names:
-                filt = pc.field("underlying") == underlying
-            return pq.read_table(path, filters=filt)
+        return self._read_results_files(
+            self._results_files(name, _as_date(session), part),
+            None if underlying is None else [underlying],
+        )
+
+    def _read_results_files(self, rels: Sequence[str], names: Sequence[str] | None) -> pa.Table:
+        """The rows of a results part stored as the files ``rels`` (checked), in order; only
+        those of the underlyings ``names`` when given and the part has an ``underlying``
+        column."""
+        from chainlens.store._reading import names_filter
+
+        out = []
+        for rel in rels:  # a loop over a part's files (one, or one per block)
+            path = self.root / rel
+            with _read_errors(rel):
+                filt = None
+                if names is not None and "underlying" in pq.read_schema(path).names:
+                    filt = (
+                        pc.field("underlying") == names[0]
+                        if len(names) == 1
+                        else names_filter("underlying", [str(u) for u in names])
+                    )
+                out.append(pq.read_table(path, filters=filt))
+        return out[0] if len(out) == 1 else pa.concat_tables(out)
 
     def results_index(self) -> pa.Table:
         """Every stored results part: ``name``, ``session``, ``part``, ``rows``."""
         return self.con.sql(
-            "SELECT name, session, part, rows FROM results ORDER BY 1, 2, 3"
+            "SELECT name, session, part, CAST(sum(rows) AS BIGINT) AS rows FROM results "
+            "GROUP BY 1, 2, 3 ORDER BY 1, 2, 3"
         ).to_arrow_table()
 
 
