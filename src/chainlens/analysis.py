@@ -1161,115 +1161,127 @@ def _curves_many(cs: list[_Contracts], cfg: AnalysisConfig) -> list[_Curves]:
 
 
 def _profiles_many(cs: list[_Contracts], cfg: AnalysisConfig, out: list[_Curves], pm: Any) -> None:
-    grid = [spot_grid(c.S, cfg.profile_half_width, cfg.profile_step) for c in cs]
-    n_lv = grid[0].size if grid else 0
+    """The ``profile`` documents and ``profile_by_expiry`` tables of the snapshots the NumPy
+    profile kernel takes (:func:`_curves_many`): the weight columns, terms, log levels, scalings
+    and zero gammas of the chunk in one pass each; the (levels × contracts) values a batch at a
+    time in blocks (:mod:`chainlens.exposure._blocked`), each snapshot's sums (a matrix
+    product for the profile, ``np.add.reduceat`` order per expiry for ``profile_by_expiry``)
+    over its own block, as alone."""
+    from chainlens.exposure._blocked import block_args, block_view, segment_sums
+
+    if not cs:
+        return
+    n_half = int(round(cfg.profile_half_width / cfg.profile_step))
+    n_lv = 2 * n_half + 1
     chunk = max(1, 2_000_000 // max(1, n_lv))
-    ok_idx = [
+    sel = [
         k
         for k, c in enumerate(cs)
         if 0 < c.K.size <= chunk and not pm.use_numba(c.K.size * n_lv * 3, pm._NUMBA_MIN_WORK)
     ]
-    pes: list[tuple[Float64Array, dict[str, Any]]] = []
-    docs: list[tuple[Any, ...]] = []
-    for batch in _batches([cs[k].K.size for k in ok_idx], max(1, _CACHE_TERMS // n_lv)):
-        ks = [ok_idx[j] for j in batch]
-        parts = []
-        for k in ks:  # a loop over snapshots: the weight columns of each
-            c = cs[k]
-            gk, t = c.gk, c.t_years
-            ok = np.isfinite(gk.sigma) & (gk.sigma > 0) & (t > 0) & np.isfinite(gk.gamma)
-            live_exp = c.expiry[ok]
-            nxt = live_exp.min() if live_exp.size else None
-            is0 = c.expiry == np.datetime64(c.session)
-            wm = c.w * c.mult
-            w_all = np.where(ok, wm, 0.0)
-            w_short = -c.oi * c.mult
-            W = np.stack(
-                [
-                    w_all,
-                    np.where(is0, 0.0, w_all),
-                    np.where(c.expiry == nxt, 0.0, w_all) if nxt is not None else w_all,
-                    np.where(ok, wm, 0.0),
-                    np.where(ok, w_short, 0.0),
-                ],
-                axis=1,
-            )
-            parts.append((ok, nxt, W))
-        sizes = np.fromiter((cs[k].K.size for k in ks), np.int64, len(ks))
-        off = np.r_[0, np.cumsum(sizes)]
-        seg = np.repeat(np.arange(len(ks)), sizes)
-        cat = functools.partial(_cat, [cs[k] for k in ks])
-        terms = profile_terms(
-            cat(lambda c: c.K), cat(lambda c: c.t_years), cfg.rate, cat(lambda c: c.gk.q),
-            cat(lambda c: c.gk.sigma), np.concatenate([p[2] for p in parts]),
+    if not sel:
+        return
+    cc = [cs[k] for k in sel]
+    m = len(cc)
+    sizes = np.fromiter((c.K.size for c in cc), np.int64, m)
+    off = np.r_[0, np.cumsum(sizes)]
+    seg = np.repeat(np.arange(m, dtype=np.int64), sizes)
+    cat = functools.partial(_cat, cc)
+    K, t, q, sigma = cat(lambda c: c.K), cat(lambda c: c.t_years), cat(lambda c: c.gk.q), cat(
+        lambda c: c.gk.sigma
+    )
+    expiry = cat(lambda c: c.expiry)
+    wm = cat(lambda c: c.w) * cat(lambda c: c.mult)
+    w_short = -cat(lambda c: c.oi) * cat(lambda c: c.mult)
+    ok = np.isfinite(sigma) & (sigma > 0) & (t > 0) & np.isfinite(cat(lambda c: c.gk.gamma))
+    # the weight columns (all, ex-0DTE, ex-next-expiry; run's model and short_all per expiry)
+    ekey = expiry.astype("datetime64[D]").astype(np.int64)
+    big = np.iinfo(np.int64).max
+    nxt = np.minimum.reduceat(np.where(ok, ekey, big), off[:-1])  # the next live expiry
+    has_nxt = nxt != big
+    sessions = np.array([c.session for c in cc], dtype="datetime64[D]")
+    w_all = np.where(ok, wm, 0.0)
+    W = np.stack(
+        [
+            w_all,
+            np.where(expiry == sessions[seg], 0.0, w_all),
+            np.where(has_nxt[seg] & (ekey == nxt[seg]), 0.0, w_all),
+            np.where(ok, wm, 0.0),
+            np.where(ok, w_short, 0.0),
+        ],
+        axis=1,
+    )
+    a, b, cw = profile_terms(K, t, cfg.rate, q, sigma, W)
+    c3 = np.ascontiguousarray(cw[:, :3])
+    c2 = np.ascontiguousarray(cw[:, 3:])
+    spots = np.array([c.S for c in cc], dtype=np.float64)
+    grid = spots[:, None] * (1.0 + np.arange(-n_half, n_half + 1) * cfg.profile_step)
+    x = np.log(grid)
+    # contracts in (snapshot, expiry) order, rows stable: the profile_by_expiry segments
+    if bool(np.all((seg[1:] != seg[:-1]) | (ekey[1:] >= ekey[:-1]))):
+        perm = None
+    else:
+        perm = np.lexsort((ekey, seg)).astype(np.int64)
+    seg_s, e_s = (seg, ekey) if perm is None else (seg[perm], ekey[perm])
+    starts = np.flatnonzero(np.r_[True, (seg_s[1:] != seg_s[:-1]) | (e_s[1:] != e_s[:-1])])
+    seg_of = seg_s[starts]
+    starts = np.r_[starts, seg.size]
+    seg_at = np.searchsorted(seg_of, np.arange(m + 1))
+    P = np.empty((m, n_lv, 3))
+    G = np.empty((seg_of.size, n_lv, 2))
+    for batch in _batches(sizes.tolist(), max(1, _CACHE_TERMS // n_lv)):
+        j0, j1 = batch[0], batch[-1] + 1
+        lo, hi = int(off[j0]), int(off[j1])
+        ob = off[j0 : j1 + 1] - lo
+        E, _ = block_args(x[j0:j1], ob, a[lo:hi], b[lo:hi])
+        np.exp(E, out=E)  # exp(-d²/2): φ/√(2π) up to the constant
+        for j in range(j1 - j0):  # a loop over snapshots: each one's product, its block
+            P[j0 + j] = block_view(E, ob, n_lv, j) @ c3[lo + int(ob[j]) : lo + int(ob[j + 1])]
+        s0, s1 = int(seg_at[j0]), int(seg_at[j1])
+        G[s0:s1] = segment_sums(
+            E, n_lv, ob, None if perm is None else perm[lo:hi] - lo, starts[s0 : s1 + 1] - lo,
+            seg_of[s0:s1] - j0, c2[lo:hi],
         )  # fmt: skip
-        a, b, cw = terms
-        xT = np.ascontiguousarray(np.log(np.stack([grid[k] for k in ks])).T)  # (levels, snaps)
-        # contracts in (snapshot, expiry) order, rows stable: the profile_by_expiry segments
-        # (a chain sorted by expiry, the usual case, is in that order already)
-        ekey = cat(lambda c: c.expiry.astype("datetime64[D]").astype(np.int64))
-        if bool(np.all((seg[1:] != seg[:-1]) | (ekey[1:] >= ekey[:-1]))):
-            order = None
-            seg_s, e_s, a_s, b_s, w_s = seg, ekey, a, b, cw
-        else:
-            order = np.lexsort((ekey, seg))
-            seg_s, e_s, a_s, b_s, w_s = seg[order], ekey[order], a[order], b[order], cw[order]
-            back = np.empty_like(order)
-            back[order] = np.arange(order.size)  # column of each contract in Es
-        starts = np.flatnonzero(np.r_[True, (seg_s[1:] != seg_s[:-1]) | (e_s[1:] != e_s[:-1])])
-        d = np.take(xT, seg_s, axis=1)  # (levels, contracts), C order
-        d -= a_s
-        d *= b_s  # d = (ln S - a) b
-        Es = d * -0.5
-        Es *= d
-        np.exp(Es, out=Es)  # exp(-d²/2): φ/√(2π) up to the constant
-        c3 = np.ascontiguousarray(cw[:, :3])
-        sums = [
-            np.add.reduceat(Es * w_s[:, 3 + v][None, :], starts, axis=1) for v in range(2)
-        ]  # (levels, segments) per dealer model
-        seg_of = seg_s[starts]
-        seg_at = np.searchsorted(seg_of, np.arange(len(ks) + 1))
-        for j, k in enumerate(ks):  # a loop over snapshots: the sums of each
-            lv = grid[k]
-            sl = slice(int(off[j]), int(off[j + 1]))
-            pr = np.zeros((lv.size, 3))
-            cols = (
-                np.ascontiguousarray(Es[:, sl]) if order is None else np.take(Es, back[sl], axis=1)
-            )
-            pr += cols @ c3[sl]  # contiguous: BLAS sums as alone
-            pr = pr * pm._INV_SQRT_2PI
-            prof = pr * (GEX_MOVE_FRACTION * lv)[:, None]
-            ok, nxt, _ = parts[j]
-            s0, s1 = int(seg_at[j]), int(seg_at[j + 1])
-            gex = np.zeros((s1 - s0, lv.size, 2))
-            for v in range(2):
-                gex[:, :, v] += sums[v][:, s0:s1].T
-            gex *= pm._INV_SQRT_2PI * (GEX_MOVE_FRACTION * lv)[None, :, None]
-            pe = {"expiries": e_s[starts[s0:s1]].astype("datetime64[D]"), "gex": gex}
-            docs.append((k, lv, prof, ok, nxt))
-            pes.append((lv, pe))
-    # the zero gammas of the chunk's profiles at once, and the profile_by_expiry tables: one
-    # table, a slice per snapshot
-    for (k, lv, prof, ok, nxt), zg in zip(docs, _zero_gammas(cs, docs), strict=True):
-        out[k].profile = _profile_doc(cs[k].S, lv, prof, ok, nxt, zg)
-    for (k, *_), t in zip(docs, _profile_by_expiry_tables(pes), strict=True):
-        out[k].profile_by_expiry = t
+    P += 0.0  # as summed into zeros (-0.0 -> 0.0)
+    P = P * pm._INV_SQRT_2PI
+    P = P * (GEX_MOVE_FRACTION * grid)[:, :, None]
+    G += 0.0
+    G *= (pm._INV_SQRT_2PI * (GEX_MOVE_FRACTION * grid))[seg_of][:, :, None]
+    used = np.add.reduceat(ok, off[:-1]).tolist() if ok.size else [0] * m
+    nxt_d = nxt.astype("datetime64[D]")
+    zs = _zero_gammas(grid, P, spots, used)
+    for j, k in enumerate(sel):  # a loop over snapshots: their documents
+        nx = str(nxt_d[j]) if has_nxt[j] else None
+        out[k].profile = _profile_doc(cc[j].S, grid[j], P[j], int(used[j]), nx, zs[j])
+    # the profile_by_expiry tables: one table, a slice per snapshot
+    t_pe = pa.table(
+        {
+            "expiry": pa.array(np.repeat(e_s[starts[:-1]], n_lv).astype("datetime64[D]"), pa.date32()),
+            "spot_level": grid[seg_of].reshape(-1),
+            "gex_usd_per_1pct": G[:, :, 0].reshape(-1),
+            "gex_short_all_usd_per_1pct": G[:, :, 1].reshape(-1),
+        }
+    )
+    for j, k in enumerate(sel):  # a loop over snapshots: slices
+        r0, r1 = int(seg_at[j]) * n_lv, int(seg_at[j + 1]) * n_lv
+        out[k].profile_by_expiry = t_pe.slice(r0, r1 - r0)
 
 
-def _zero_gammas(cs: list[_Contracts], docs: list[tuple[Any, ...]]) -> list[list[Any] | None]:
-    """The three zero gammas of every ``(k, levels, profile, ok, next)`` of
-    :func:`_profiles_many` (:func:`~chainlens.exposure._profile.zero_gamma_many`; equal to
-    what :func:`_profile_doc` finds for each)."""
+def _zero_gammas(
+    grid: Float64Array, P: Float64Array, spots: Float64Array, used: list[int]
+) -> list[list[Any] | None]:
+    """The three zero gammas of each profile ``P[j]`` (levels ``grid[j]``, spot ``spots[j]``;
+    :func:`~chainlens.exposure._profile.zero_gamma_many`; equal to what :func:`_profile_doc`
+    finds for each); None where no contract was used (zero_gamma of nothing)."""
     from chainlens.exposure._profile import zero_gamma_many
 
-    if not docs:
+    m, nl = grid.shape
+    if m == 0:
         return []
-    lv = np.repeat(np.stack([d[1] for d in docs]), 3, axis=0)
-    g = np.concatenate([d[2].T for d in docs])  # (profiles × 3, levels)
-    spots = np.repeat(np.array([cs[d[0]].S for d in docs], dtype=np.float64), 3)
-    zs = zero_gamma_many(lv, g, spots)
-    empty = [not bool(d[3].any()) for d in docs]  # no contract used: zero_gamma of nothing
-    return [None if empty[i] else zs[3 * i : 3 * i + 3] for i in range(len(docs))]
+    lv = np.repeat(grid, 3, axis=0)
+    g = np.ascontiguousarray(P.transpose(0, 2, 1)).reshape(m * 3, nl)  # (profiles × 3, levels)
+    zs = zero_gamma_many(lv, g, np.repeat(spots, 3))
+    return [None if not used[i] else zs[3 * i : 3 * i + 3] for i in range(m)]
 
 
 def _surfaces_many(cs: list[_Contracts], cfg: AnalysisConfig, out: list[_Curves]) -> None:
@@ -1647,14 +1659,15 @@ def _profile(
     terms = profile_terms(K, t, cfg.rate, gk.q, gk.sigma, W)
     lv = spot_grid(S, cfg.profile_half_width, cfg.profile_step)
     prof = gamma_profile(terms, lv)
-    return _profile_doc(S, lv, prof, ok, nxt)
+    return _profile_doc(S, lv, prof, int(ok.sum()), nxt)
 
 
 def _profile_doc(
-    S: float, lv: Float64Array, prof: Float64Array, ok: BoolArray, nxt: Any, zs: Any = None
+    S: float, lv: Float64Array, prof: Float64Array, used: int, nxt: Any, zs: Any = None
 ) -> dict[str, Any]:
-    """The ``profile`` document from the three profile columns (:func:`_profile`); ``zs``:
-    their three :class:`~chainlens.exposure.ZeroGamma` when found already (with other
+    """The ``profile`` document from the three profile columns (:func:`_profile`) and the
+    number of contracts ``used`` (those with a usable IV and time; none: no zero gamma);
+    ``zs``: their three :class:`~chainlens.exposure.ZeroGamma` when found already (with other
     snapshots', :func:`_zero_gammas`)."""
     names = ("all", "ex_0dte", "ex_next_expiry")
     zg = {}
@@ -1662,14 +1675,14 @@ def _profile_doc(
         if zs is not None:
             z = zs[j]
         else:
-            z = zero_gamma(lv, prof[:, j], S) if ok.any() else zero_gamma(lv, np.array([]), S)
+            z = zero_gamma(lv, prof[:, j], S) if used else zero_gamma(lv, np.array([]), S)
         zg[nm] = {"level": z.level, "reason": z.reason}
     return {
         "levels": lv,
         "gex_usd_per_1pct": {nm: prof[:, j] for j, nm in enumerate(names)},
         "zero_gamma": zg,
         "next_expiry": None if nxt is None else str(nxt),
-        "contracts_used": int(ok.sum()),
+        "contracts_used": used,
         "iv": "sticky strike (each contract's own IV)",
     }
 
@@ -1693,32 +1706,6 @@ def _profile_by_expiry(
     lv = spot_grid(S, cfg.profile_half_width, cfg.profile_step)
     pe = profile_by_expiry(expiry, terms.a, terms.b, terms.c, lv)
     return _profile_by_expiry_table(lv, pe)
-
-
-def _profile_by_expiry_tables(parts: list[tuple[Float64Array, dict[str, Any]]]) -> list[pa.Table]:
-    """:func:`_profile_by_expiry_table` of several ``(levels, profile_by_expiry result)``: one
-    table of their rows in order, a slice each (the same columns and values)."""
-    if not parts:
-        return []
-    cols: dict[str, list[np.ndarray]] = {"expiry": [], "spot_level": [], "g0": [], "g1": []}
-    sizes = []
-    for lv, pe in parts:  # a loop over snapshots: their columns
-        ne = pe["expiries"].size
-        cols["expiry"].append(np.repeat(pe["expiries"], lv.size))
-        cols["spot_level"].append(np.tile(lv, ne))
-        cols["g0"].append(pe["gex"][:, :, 0].reshape(-1))
-        cols["g1"].append(pe["gex"][:, :, 1].reshape(-1))
-        sizes.append(ne * lv.size)
-    t = pa.table(
-        {
-            "expiry": pa.array(np.concatenate(cols["expiry"]), pa.date32()),
-            "spot_level": np.concatenate(cols["spot_level"]),
-            "gex_usd_per_1pct": np.concatenate(cols["g0"]),
-            "gex_short_all_usd_per_1pct": np.concatenate(cols["g1"]),
-        }
-    )
-    at = np.r_[0, np.cumsum(sizes)]
-    return [t.slice(int(at[j]), int(sizes[j])) for j in range(len(parts))]
 
 
 def _profile_by_expiry_table(lv: Float64Array, pe: dict[str, Any]) -> pa.Table:
