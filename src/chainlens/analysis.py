@@ -631,6 +631,9 @@ class _Contracts:
     groups: tuple[Groups, Groups, dict[str, Any]] | None = None
     #: the ``contracts`` table, when built with other snapshots' (a slice of the chunk's)
     table: pa.Table | None = None
+    #: the ``totals`` (without the futures units) and ``excluded`` of the snapshot, when
+    #: computed with other snapshots' (:func:`_totals_many`)
+    totals: tuple[dict[str, Any], dict[str, int]] | None = None
 
 
 def _spot(t: pa.Table, underlying: str) -> float:
@@ -781,6 +784,7 @@ def _contracts(
         else None
     )
     ctab = _contracts_table(cat, K, t_years, gk, w, ex) if len(tables) > 1 else None
+    tots = _totals_many(seg, len(tables), is_call, oi, vol, ex, gk.reason) if len(tables) > 1 else None
     out = []
     for k in range(len(tables)):  # a loop over snapshots: views of the chunk's arrays
         sl = slice(int(off[k]), int(off[k + 1]))
@@ -807,8 +811,69 @@ def _contracts(
                 ex=type(ex)(*(a[sl] for a in ex)),
                 groups=None if groups is None else groups[k],
                 table=None if ctab is None else ctab.slice(int(off[k]), int(sizes[k])),
+                totals=None if tots is None else tots[k],
             )  # fmt: skip
         )
+    return out
+
+
+def _totals_many(
+    seg: np.ndarray,
+    n_seg: int,
+    is_call: BoolArray,
+    oi: Float64Array,
+    vol: Float64Array,
+    ex: Any,
+    reason: np.ndarray,
+) -> list[tuple[dict[str, Any], dict[str, int]]]:
+    """The ``totals`` (without the futures units) and ``excluded`` of every snapshot (``seg``:
+    the snapshot of each row, non-decreasing): contracts listed; call and put OI and volume
+    (contracts); put/call ratios of both; dealer GEX (USD per 1% move), DEX (shares), vanna
+    (USD per vol point) and charm (shares per day) summed over the snapshot's contracts, NaN
+    as 0 (``np.nansum``); the count of each exclusion reason, by name. Every sum is NumPy's
+    pairwise sum of the snapshot's values in row order (:func:`chainlens.exposure._blocked.sums`),
+    so each snapshot's figures are those of it alone."""
+    from chainlens.exposure._blocked import sums
+
+    at = np.searchsorted(seg, np.arange(n_seg + 1))
+    counts = np.diff(at).tolist()
+
+    def part(v: Float64Array, m: BoolArray) -> list[float]:
+        return sums(v[m], np.searchsorted(seg[m], np.arange(n_seg + 1))).tolist()
+
+    put = ~is_call
+    c_oi, p_oi = part(oi, is_call), part(oi, put)
+    c_vol, p_vol = part(vol, is_call), part(vol, put)
+    flows = [
+        sums(np.where(np.isnan(a), 0.0, a), at).tolist()
+        for a in (ex.gex_usd_per_1pct, ex.dex_shares, ex.vanna_usd_per_vol_pt, ex.charm_shares_per_day)
+    ]  # fmt: skip
+    has = reason != None  # noqa: E711 - object array comparison
+    exc: list[dict[str, int]] = [{} for _ in range(n_seg)]
+    if has.any():
+        keys, code = np.unique(reason[has].astype(str), return_inverse=True)
+        nk = keys.size
+        tab = np.bincount(seg[has] * nk + code.reshape(-1), minlength=n_seg * nk).reshape(n_seg, nk)
+        names = keys.tolist()
+        for j in np.flatnonzero(tab.any(axis=1)).tolist():  # snapshots with exclusions
+            row = tab[j]
+            exc[j] = {names[i]: int(row[i]) for i in np.flatnonzero(row).tolist()}
+    out = []
+    for j in range(n_seg):  # a loop over snapshots: their documents
+        t = {
+            "contracts": counts[j],
+            "call_oi": int(c_oi[j]),
+            "put_oi": int(p_oi[j]),
+            "call_volume": int(c_vol[j]),
+            "put_volume": int(p_vol[j]),
+        }
+        t["pc_oi_ratio"] = _ratio(t["put_oi"], t["call_oi"])
+        t["pc_volume_ratio"] = _ratio(t["put_volume"], t["call_volume"])
+        t["gex_usd_per_1pct"] = flows[0][j]
+        t["dex_shares"] = flows[1][j]
+        t["vanna_usd_per_vol_pt"] = flows[2][j]
+        t["charm_shares_per_day"] = flows[3][j]
+        out.append((t, exc[j]))
     return out
 
 
@@ -937,12 +1002,14 @@ def _groups_many(
     s_at = np.searchsorted(ss[new], np.arange(n_seg + 1))
     r_at = np.searchsorted(seg, np.arange(n_seg + 1))
     out = []
+    items = [(name, v, name.startswith("e_")) for name, v in sums.items()]
+    e_at_l, s_at_l, r_at_l = e_at.tolist(), s_at.tolist(), r_at.tolist()
     for k in range(n_seg):  # a loop over snapshots: views of the chunk's groups
-        e0, e1, s0, s1 = int(e_at[k]), int(e_at[k + 1]), int(s_at[k]), int(s_at[k + 1])
-        rows = slice(int(r_at[k]), int(r_at[k + 1]))
+        e0, e1, s0, s1 = e_at_l[k], e_at_l[k + 1], s_at_l[k], s_at_l[k + 1]
+        rows = slice(r_at_l[k], r_at_l[k + 1])
         ge = Groups(ge_all.keys[e0:e1] - k * 10_000_000, ge_all.codes[rows] - e0)
         gs = Groups(gs_all.keys[s0:s1], gs_all.codes[rows] - s0)
-        part = {name: v[e0:e1] if name.startswith("e_") else v[s0:s1] for name, v in sums.items()}
+        part = {name: v[e0:e1] if is_e else v[s0:s1] for name, v, is_e in items}
         if extra is not None:
             part["by_strike_expiry"], part["smile"] = bse[k], smiles[k]
             part["walls"] = tuple(float(w[k]) for w in walls)
@@ -1285,9 +1352,18 @@ def _zero_gammas(
 
 
 def _surfaces_many(cs: list[_Contracts], cfg: AnalysisConfig, out: list[_Curves]) -> None:
+    """The DX/GX surfaces of the chunk's snapshots (:func:`_curves_many`): the contracts kept
+    (:func:`~chainlens.exposure._surface.surface_rows`), spot grids and, per time point, the
+    live terms once per batch of snapshots sharing a time axis; the (levels × live contracts)
+    values in blocks (:mod:`chainlens.exposure._blocked`), ``exp`` and the normal CDF over the
+    whole batch, and each snapshot's sums (matrix-vector products over its block, the puts'
+    constant a pairwise sum) as :func:`~chainlens.exposure.dealer_surfaces` forms them alone."""
+    from chainlens.exposure._blocked import block_args, block_view, sums
     from chainlens.exposure._surface import Surfaces, live_terms, surface_rows
     from chainlens.pricing._bsm import ncdf
 
+    if not cs:
+        return
     r = cfg.rate
     groups: dict[bytes, list[int]] = {}
     axes = []
@@ -1298,59 +1374,76 @@ def _surfaces_many(cs: list[_Contracts], cfg: AnalysisConfig, out: list[_Curves]
         tau = (times - c.snap_ns) / 1e9 / SECONDS_PER_YEAR
         axes.append(tau)
         groups.setdefault(tau.tobytes(), []).append(k)
-    grid = [spot_grid(c.S, cfg.surface_spot_half_width, cfg.surface_spot_step) for c in cs]
-    n_lv = grid[0].size if grid else 0
-    step = max(1, 1_000_000 // max(1, n_lv))
-    sel = []
-    for c in cs:  # the contracts dealer_surfaces keeps, per snapshot
-        wm = c.w * c.mult
-        t, q, sg, K = c.t_years, c.gk.q, c.gk.sigma, c.K
-        sel.append((surface_rows(K, t, q, sg, wm), wm))
+    n_half = int(round(cfg.surface_spot_half_width / cfg.surface_spot_step))
+    n_lv = 2 * n_half + 1
+    spots = np.array([c.S for c in cs], dtype=np.float64)
+    grid = spots[:, None] * (1.0 + np.arange(-n_half, n_half + 1) * cfg.surface_spot_step)
+    x = np.log(grid)
+    step = max(1, 1_000_000 // n_lv)
+    cat = functools.partial(_cat, cs)
+    seg = np.repeat(np.arange(len(cs), dtype=np.int64), [c.K.size for c in cs])
+    K, t, q, sg = cat(lambda c: c.K), cat(lambda c: c.t_years), cat(lambda c: c.gk.q), cat(
+        lambda c: c.gk.sigma
+    )
+    wm = cat(lambda c: c.w) * cat(lambda c: c.mult)
+    keep = surface_rows(K, t, q, sg, wm)  # the contracts dealer_surfaces keeps
+    counts = np.bincount(seg[keep], minlength=len(cs))
+    is_call = cat(lambda c: c.is_call)
     for ks_all in groups.values():
-        ks_all = [k for k in ks_all if int(sel[k][0].sum()) <= step]
-        for batch in _batches([int(sel[k][0].sum()) for k in ks_all], _CACHE_TERMS // n_lv):
-            ks = [ks_all[j] for j in batch]
-            tau = axes[ks[0]]
-            cat = functools.partial(_cat, ks)
-            K = cat(lambda k: cs[k].K[sel[k][0]])
-            t = cat(lambda k: cs[k].t_years[sel[k][0]])
-            q = cat(lambda k: cs[k].gk.q[sel[k][0]])
-            sigma = cat(lambda k: cs[k].gk.sigma[sel[k][0]])
-            is_call = cat(lambda k: cs[k].is_call[sel[k][0]])
-            wm = cat(lambda k: sel[k][1][sel[k][0]])
-            sizes = np.fromiter((int(sel[k][0].sum()) for k in ks), np.int64, len(ks))
-            seg = np.repeat(np.arange(len(ks)), sizes)
-            xT = np.ascontiguousarray(np.log(np.stack([grid[k] for k in ks])).T)
-            dx = np.zeros((len(ks), tau.size, n_lv))
-            gx = np.zeros((len(ks), tau.size, n_lv))
+        ks_all = [k for k in ks_all if int(counts[k]) <= step]
+        if not ks_all:
+            continue
+        ks_arr = np.asarray(ks_all, dtype=np.int64)
+        inset = np.zeros(len(cs), dtype=bool)
+        inset[ks_arr] = True
+        rows = np.flatnonzero(keep & inset[seg])  # by snapshot, then row
+        pos = np.full(len(cs), -1, dtype=np.int64)
+        pos[ks_arr] = np.arange(ks_arr.size)
+        sg_r = pos[seg[rows]]  # the snapshot of each row, 0.. in ks_all order
+        K_r, t_r, q_r, s_r, w_r, c_r = K[rows], t[rows], q[rows], sg[rows], wm[rows], is_call[rows]
+        tau = axes[ks_all[0]]
+        nt = tau.size
+        m = len(ks_all)
+        dxv = np.zeros((m, nt, n_lv))
+        gxv = np.zeros((m, nt, n_lv))
+        pcs = np.zeros((m, nt))
+        done = np.zeros((m, nt), dtype=bool)
+        r_off = np.r_[0, np.cumsum(counts[ks_arr])]
+        for batch in _batches(counts[ks_arr].tolist(), _CACHE_TERMS // n_lv):
+            j0, j1 = batch[0], batch[-1] + 1
+            lo, hi = int(r_off[j0]), int(r_off[j1])
+            sl = slice(lo, hi)
+            tb, sgb = t_r[sl], sg_r[sl]
+            xb = x[ks_arr[j0:j1]]
             for h, th in enumerate(tau.tolist()):  # a handful of time points
-                live = t > th
+                live = tb > th
                 if not live.any():
                     continue
-                a, b, wq, wg = live_terms(K, t, q, sigma, wm, r, th, live)
-                sg_l = seg[live]
-                d1 = np.take(xT, sg_l, axis=1)  # (levels, contracts), C order
-                d1 -= a
-                d1 *= b  # d1 = (ln S - a) b
-                e1 = d1 * -0.5
-                e1 *= d1
+                a, b, wq, wg = live_terms(K_r[sl], tb, q_r[sl], s_r[sl], w_r[sl], r, th, live)
+                sg_l = sgb[live] - j0
+                off = np.searchsorted(sg_l, np.arange(j1 - j0 + 1))
+                e1, d1 = block_args(xb, off, a, b, want_d=True)
                 np.exp(e1, out=e1)  # exp(-d1²/2)
                 n1 = ncdf(d1, e1)
-                put = ~is_call[live]
-                at = np.searchsorted(sg_l, np.arange(len(ks) + 1))
-                for j in range(len(ks)):  # a loop over snapshots: the sums of each
-                    lo, hi = int(at[j]), int(at[j + 1])
-                    if hi <= lo:
+                put = ~c_r[sl][live]
+                wp = wq[put]
+                p_at = np.searchsorted(sg_l[put], np.arange(j1 - j0 + 1))
+                pcs[j0:j1, h] = -sums(wp, p_at)  # Δ_put = e^{-qτ}(N(d1) - 1): a constant
+                for j in range(j1 - j0):  # a loop over snapshots: the sums of each
+                    o0, o1 = int(off[j]), int(off[j + 1])
+                    if o1 <= o0:
                         continue
-                    w_j = wq[lo:hi]
-                    put_const = -float(w_j[put[lo:hi]].sum())
-                    # contiguous copies: BLAS sums a strided view in another order
-                    dx[j, h] += np.ascontiguousarray(n1[:, lo:hi]) @ w_j
-                    gx[j, h] += np.ascontiguousarray(e1[:, lo:hi]) @ wg[lo:hi]
-                    dx[j, h] += put_const
-                    gx[j, h] /= grid[ks[j]]
-            for j, k in enumerate(ks):
-                out[k].surfaces = Surfaces(grid[k], tau, dx[j], gx[j])
+                    dxv[j0 + j, h] = block_view(n1, off, n_lv, j) @ wq[o0:o1]
+                    gxv[j0 + j, h] = block_view(e1, off, n_lv, j) @ wg[o0:o1]
+                    done[j0 + j, h] = True
+        dxv += 0.0  # as summed into zeros (-0.0 -> 0.0)
+        dxv += np.where(done, pcs, 0.0)[:, :, None]
+        gxv += 0.0
+        gxv /= grid[ks_arr][:, None, :]
+        dx = np.where(done[:, :, None], dxv, 0.0)
+        gx = np.where(done[:, :, None], gxv, 0.0)
+        for j, k in enumerate(ks_all):
+            out[k].surfaces = Surfaces(grid[k], tau, dx[j], gx[j])
 
 
 def _analyze_one(
@@ -1370,26 +1463,12 @@ def _analyze_one(
     K, is_call, expiry, mult, oi, vol = c.K, c.is_call, c.expiry, c.mult, c.oi, c.vol
     mid, t_years, gk, w, ex = c.mid, c.t_years, c.gk, c.w, c.ex
     vanna, charm = c.vanna, c.charm
-    excluded: dict[str, int] = {}
-    rs = gk.reason[gk.reason != None]  # noqa: E711 - object array comparison
-    if rs.size:
-        keys, counts = np.unique(rs.astype(str), return_counts=True)
-        excluded = {k: int(m) for k, m in zip(keys.tolist(), counts.tolist(), strict=True)}
-
-    put = ~is_call
-    totals = {
-        "contracts": n,
-        "call_oi": int(oi[is_call].sum()),
-        "put_oi": int(oi[put].sum()),
-        "call_volume": int(vol[is_call].sum()),
-        "put_volume": int(vol[put].sum()),
-    }
-    totals["pc_oi_ratio"] = _ratio(totals["put_oi"], totals["call_oi"])
-    totals["pc_volume_ratio"] = _ratio(totals["put_volume"], totals["call_volume"])
-    totals["gex_usd_per_1pct"] = float(np.nansum(ex.gex_usd_per_1pct))
-    totals["dex_shares"] = float(np.nansum(ex.dex_shares))
-    totals["vanna_usd_per_vol_pt"] = float(np.nansum(ex.vanna_usd_per_vol_pt))
-    totals["charm_shares_per_day"] = float(np.nansum(ex.charm_shares_per_day))
+    if c.totals is not None:  # computed with the chunk's (_totals_many)
+        totals, excluded = c.totals
+    else:
+        totals, excluded = _totals_many(
+            np.zeros(n, dtype=np.int64), 1, is_call, oi, vol, ex, gk.reason
+        )[0]
     futures = cfg.futures_usd_per_point.get(underlying)
     if futures:
         totals["dex_futures_contracts"] = totals["dex_shares"] / futures
