@@ -244,7 +244,7 @@ def _row_dicts(names: tuple[str, ...]) -> Callable[[list[list[Any]]], list[dict[
 
 
 def _f64(t: pa.Table, name: str) -> Float64Array:
-    if name not in t.column_names:
+    if name not in t.schema.names:
         return np.full(t.num_rows, np.nan)
     col = pc.cast(t.column(name), pa.float64())
     return col.to_numpy(zero_copy_only=False).astype(np.float64, copy=False)
@@ -502,12 +502,13 @@ def analyze_chains(
     batches: dict[tuple[str, ...], list[list[tuple[int, str]]]] = {}
     rows: dict[tuple[str, ...], int] = {}
     spots: dict[int, float] = {}
+    singles = _single_underlyings(chains)
     for i, t in enumerate(chains):  # a loop over snapshots: which ones batch together
-        us = _single_underlying(t)
+        us = singles[i]
         if us is None:
             continue
         u, spots[i] = us
-        names = tuple(t.column_names)
+        names = tuple(t.schema.names)
         open_ = batches.setdefault(names, [[]])
         if open_[-1] and rows[names] + t.num_rows >= COMPILED_MIN_SIZE:
             open_.append([])
@@ -539,6 +540,56 @@ def analyze_chains(
             except ChainlensError as exc:
                 out[i] = exc
     return [r for r in out if r is not None]
+
+
+def _single_underlyings(tables: Sequence[pa.Table]) -> list[tuple[str, float] | None]:
+    """:func:`_single_underlying` of every table: the tables with a text ``underlying`` and a
+    ``spot`` column (of one type each across the tables) in one pass over their concatenated
+    columns (each table's rows equal to its first one, and its first finite positive spot);
+    the others one by one."""
+    out: list[tuple[str, float] | None] = [None] * len(tables)
+    req = set(_REQUIRED) | {"spot"}
+    fast = [
+        i
+        for i, t in enumerate(tables)
+        if t.num_rows and req.issubset(t.schema.names) and _is_text(t.schema.field("underlying").type)
+        and t.column("underlying").null_count == 0
+    ]  # fmt: skip
+    if fast:
+        u_ty = tables[fast[0]].schema.field("underlying").type
+        s_ty = tables[fast[0]].schema.field("spot").type
+        if any(
+            tables[i].schema.field("underlying").type != u_ty
+            or tables[i].schema.field("spot").type != s_ty
+            for i in fast
+        ):
+            fast = []
+    if len(fast) > 1:
+        ts = [tables[i] for i in fast]
+        sizes = np.fromiter((t.num_rows for t in ts), np.int64, len(ts))
+        starts = np.r_[0, np.cumsum(sizes)[:-1]]
+        und = pa.chunked_array([c for t in ts for c in t.column("underlying").chunks], u_ty)
+        firsts = pc.take(und, pa.array(starts))
+        same = pc.equal(und, pc.take(firsts, pa.array(np.repeat(np.arange(len(ts)), sizes))))
+        one = np.logical_and.reduceat(np.asarray(same.to_numpy(zero_copy_only=False), bool), starts)
+        sp = pc.cast(pa.chunked_array([c for t in ts for c in t.column("spot").chunks], s_ty), pa.float64())
+        spot = sp.to_numpy(zero_copy_only=False).astype(np.float64, copy=False)
+        cand = np.flatnonzero(np.isfinite(spot) & (spot > 0))
+        pos = np.searchsorted(cand, starts)
+        has = pos < cand.size
+        has[has] &= cand[pos[has]] < starts[has] + sizes[has]
+        names = firsts.to_pylist()
+        s_first = spot[cand[np.minimum(pos, max(cand.size - 1, 0))]] if cand.size else spot[:0]
+        for j, i in enumerate(fast):  # a loop over snapshots: their answers
+            if one[j] and has[j]:
+                out[i] = (str(names[j]), float(s_first[j]))
+        done = set(fast)
+    else:
+        done = set()
+    for i, t in enumerate(tables):  # the others: one by one
+        if i not in done:
+            out[i] = _single_underlying(t)
+    return out
 
 
 def _single_underlying(t: pa.Table) -> tuple[str, float] | None:
@@ -1000,6 +1051,11 @@ def _groups_many(
         s_tab = pa.table(_by_strike_columns(gs_all.keys, sums))
     e_at = np.searchsorted(e_seg, np.arange(n_seg + 1))
     s_at = np.searchsorted(ss[new], np.arange(n_seg + 1))
+    vol_cols: dict[str, list[Any]] = {}
+    if extra is not None:  # the vol document's columns of the chunk's live expiries
+        live_idx = np.flatnonzero(sums["e_tmax"] > 0)
+        vol_cols = _vol_columns(sums, live_idx, extra.spots[e_seg], days.astype("datetime64[D]"))
+        v_at = np.searchsorted(live_idx, e_at).tolist()
     r_at = np.searchsorted(seg, np.arange(n_seg + 1))
     out = []
     items = [(name, v, name.startswith("e_")) for name, v in sums.items()]
@@ -1013,6 +1069,7 @@ def _groups_many(
         if extra is not None:
             part["by_strike_expiry"], part["smile"] = bse[k], smiles[k]
             part["walls"] = tuple(float(w[k]) for w in walls)
+            part["vol_cols"] = {nm: col[v_at[k] : v_at[k + 1]] for nm, col in vol_cols.items()}
             part["by_expiry_t"] = e_tab.slice(e0, e1 - e0)
             part["by_strike_t"] = s_tab.slice(s0, s1 - s0)
             if live_t is not None:
@@ -1208,15 +1265,19 @@ def _curves_many(cs: list[_Contracts], cfg: AnalysisConfig) -> list[_Curves]:
     """The gamma profiles and DX/GX surfaces of several snapshots, the (levels × contracts)
     kernels evaluated once for a batch of snapshots.
 
-    Each snapshot's contracts are evaluated on its own spot grid (``x`` per contract, the
-    log of its snapshot's levels), with the formulas of :func:`_profile`,
-    :func:`_profile_by_expiry` and :func:`_surfaces` (:func:`~chainlens.exposure.gamma_profile`,
-    :func:`~chainlens.exposure.profile_by_expiry`, :func:`~chainlens.exposure.dealer_surfaces`);
-    only the sums over contracts stay per snapshot (a matrix product on the snapshot's columns,
-    ``np.add.reduceat`` per (snapshot, expiry) segment), each over the same values in the same
-    order as alone. Batches hold whole snapshots and at most one NumPy chunk of the kernels'
-    work; a snapshot larger than that, or one the compiled profile kernel would take, is
-    computed alone (``None`` here)."""
+    Each snapshot's contracts are evaluated on its own spot grid (the log of its snapshot's
+    levels), with the formulas of :func:`_profile`, :func:`_profile_by_expiry` and
+    :func:`_surfaces` (:func:`~chainlens.exposure.gamma_profile`,
+    :func:`~chainlens.exposure.profile_by_expiry`, :func:`~chainlens.exposure.dealer_surfaces`):
+    the values of a batch of snapshots lie block after block in one buffer
+    (:mod:`chainlens.exposure._blocked`), so the elementwise steps run once per batch and only
+    the sums over contracts stay per snapshot (a matrix product on the snapshot's block, the
+    ``np.add.reduceat`` order per (snapshot, expiry) segment), each over the same values in
+    the same order as alone: bit for bit the per-snapshot results. Batches hold whole
+    snapshots and about :data:`_CACHE_TERMS` values; a snapshot the compiled profile kernel
+    would take alone (the engine policy on its size), or one with more surface contracts than
+    one NumPy chunk of :func:`~chainlens.exposure.dealer_surfaces`, is computed alone
+    (``None`` here)."""
     from chainlens.exposure import _profile as prof_mod
 
     out = [_Curves() for _ in cs]
@@ -1244,7 +1305,7 @@ def _profiles_many(cs: list[_Contracts], cfg: AnalysisConfig, out: list[_Curves]
     sel = [
         k
         for k, c in enumerate(cs)
-        if 0 < c.K.size <= chunk and not pm.use_numba(c.K.size * n_lv * 3, pm._NUMBA_MIN_WORK)
+        if 0 < c.K.size and not pm.use_numba(c.K.size * n_lv * 3, pm._NUMBA_MIN_WORK)
     ]
     if not sel:
         return
@@ -1294,8 +1355,19 @@ def _profiles_many(cs: list[_Contracts], cfg: AnalysisConfig, out: list[_Curves]
     seg_of = seg_s[starts]
     starts = np.r_[starts, seg.size]
     seg_at = np.searchsorted(seg_of, np.arange(m + 1))
+    # a snapshot of more than ``chunk`` contracts: its sums in chunks of contracts, added up
+    # in order, as the NumPy kernels alone (gamma_profile, profile_by_expiry) form them
+    big = np.flatnonzero(sizes > chunk)
+    sub = starts[:-1]
+    if big.size:
+        cuts = [np.arange(int(off[j]) + chunk, int(off[j + 1]), chunk) for j in big.tolist()]
+        sub = np.union1d(sub, np.concatenate(cuts))
+    parent = np.searchsorted(starts, sub, side="right") - 1  # the segment of each part
+    sub_of = seg_of[parent]
+    sub = np.r_[sub, seg.size]
+    sub_at = np.searchsorted(sub_of, np.arange(m + 1))
     P = np.empty((m, n_lv, 3))
-    G = np.empty((seg_of.size, n_lv, 2))
+    G = np.empty((sub_of.size, n_lv, 2))
     for batch in _batches(sizes.tolist(), max(1, _CACHE_TERMS // n_lv)):
         j0, j1 = batch[0], batch[-1] + 1
         lo, hi = int(off[j0]), int(off[j1])
@@ -1303,16 +1375,27 @@ def _profiles_many(cs: list[_Contracts], cfg: AnalysisConfig, out: list[_Curves]
         E, _ = block_args(x[j0:j1], ob, a[lo:hi], b[lo:hi])
         np.exp(E, out=E)  # exp(-d²/2): φ/√(2π) up to the constant
         for j in range(j1 - j0):  # a loop over snapshots: each one's product, its block
-            P[j0 + j] = block_view(E, ob, n_lv, j) @ c3[lo + int(ob[j]) : lo + int(ob[j + 1])]
-        s0, s1 = int(seg_at[j0]), int(seg_at[j1])
+            blk = block_view(E, ob, n_lv, j)
+            c_j = c3[lo + int(ob[j]) : lo + int(ob[j + 1])]
+            if blk.shape[1] <= chunk:
+                P[j0 + j] = blk @ c_j
+                continue
+            P[j0 + j] = 0.0
+            for s in range(0, blk.shape[1], chunk):  # chunks of contracts, as alone
+                P[j0 + j] += np.ascontiguousarray(blk[:, s : s + chunk]) @ c_j[s : s + chunk]
+        s0, s1 = int(sub_at[j0]), int(sub_at[j1])
         G[s0:s1] = segment_sums(
-            E, n_lv, ob, None if perm is None else perm[lo:hi] - lo, starts[s0 : s1 + 1] - lo,
-            seg_of[s0:s1] - j0, c2[lo:hi],
+            E, n_lv, ob, None if perm is None else perm[lo:hi] - lo, sub[s0 : s1 + 1] - lo,
+            sub_of[s0:s1] - j0, c2[lo:hi],
         )  # fmt: skip
     P += 0.0  # as summed into zeros (-0.0 -> 0.0)
     P = P * pm._INV_SQRT_2PI
     P = P * (GEX_MOVE_FRACTION * grid)[:, :, None]
-    G += 0.0
+    if big.size:  # the parts of a segment added into zeros in order
+        G_sub, G = G, np.zeros((seg_of.size, n_lv, 2))
+        np.add.at(G, parent, G_sub)
+    else:
+        G += 0.0
     G *= (pm._INV_SQRT_2PI * (GEX_MOVE_FRACTION * grid))[seg_of][:, :, None]
     used = np.add.reduceat(ok, off[:-1]).tolist() if ok.size else [0] * m
     nxt_d = nxt.astype("datetime64[D]")
@@ -1556,7 +1639,7 @@ def _analyze_one(
     vol_view: dict[str, Any] = {}
     if cfg.vol:
         vol_view, rr_25d, atm_iv = _vol_views(
-            ge, exp_dates, K, is_call, gk, st, S, pre, sums.get("smile")
+            ge, exp_dates, K, is_call, gk, st, S, pre, sums.get("smile"), sums.get("vol_cols")
         )
         if "by_expiry_t" not in sums:  # the chunk's table has them
             by_expiry = by_expiry.append_column(
@@ -1800,6 +1883,36 @@ def _profile_by_expiry_table(lv: Float64Array, pe: dict[str, Any]) -> pa.Table:
     )
 
 
+def _vol_columns(
+    pre: dict[str, np.ndarray], idx: np.ndarray, S: float | Float64Array, exp_dates: np.ndarray
+) -> dict[str, list[Any]]:
+    """The per-expiry values of the ``vol`` document of the expiry groups ``idx`` (the live
+    ones: not yet settled at the snapshot), column by column as Python lists (one ``tolist``
+    each): ATM strike, straddle mid (USD) and expected move (percent of spot) on the mid;
+    25/15-delta strikes (USD) and the ranges between them (percent of the spot ``S``, one per
+    group or one for all); ATM IV, 25-delta call/put IVs, risk reversal and butterfly
+    (:func:`_expiry_figures`); the ISO expiry dates."""
+    ds = DeltaStrikes(*(pre[f"e_ds_{f}"] for f in DeltaStrikes._fields))
+    s_g = np.asarray(S, dtype=np.float64)
+    s_i = s_g[idx] if s_g.ndim else s_g
+    return {
+        "atm_strike": pre["e_st_atm_strike"][idx].tolist(),
+        "straddle_mid": pre["e_st_straddle_mid"][idx].tolist(),
+        "expected_move_pct": pre["e_st_expected_move_pct"][idx].tolist(),
+        "put25": ds.put25[idx].tolist(),
+        "call25": ds.call25[idx].tolist(),
+        "put15": ds.put15[idx].tolist(),
+        "call15": ds.call15[idx].tolist(),
+        "range_50_pct": ((ds.call25[idx] - ds.put25[idx]) / s_i * 100.0).tolist(),
+        "range_70_pct": ((ds.call15[idx] - ds.put15[idx]) / s_i * 100.0).tolist(),
+        **{
+            f: pre[f"e_ts_{f}"][idx].tolist()
+            for f in ("atm_iv", "iv_25d_call", "iv_25d_put", "rr_25d", "bf_25d")
+        },
+        "expiry": np.asarray(exp_dates[idx], dtype="datetime64[D]").astype(str).tolist(),
+    }
+
+
 def _vol_views(
     ge: Any,
     exp_dates: np.ndarray,
@@ -1810,35 +1923,20 @@ def _vol_views(
     S: float,
     pre: dict[str, np.ndarray],
     smile: pa.Table | None = None,
+    cols: dict[str, list[Any]] | None = None,
 ) -> tuple[dict[str, Any], np.ndarray, np.ndarray]:
     """Per-expiry expected moves, zones, 25/15-delta ranges, ATM IV, RR/BF (seeds 003, 004).
 
     ``pre``: the per-expiry figures (:func:`_expiry_figures`); ``smile``: the smile table when
-    computed with other snapshots' (:func:`~chainlens.vol.smile_table_many`).
+    computed with other snapshots' (:func:`~chainlens.vol.smile_table_many`); ``cols``: the
+    live expiries' :func:`_vol_columns` when computed with other snapshots'.
 
     Returns ``(view, rr_25d, atm_iv)``: the ``vol`` document, and the 25-delta risk reversal
     and ATM IV of every expiry (settled ones included) for the ``by_expiry`` table."""
-    ds = DeltaStrikes(*(pre[f"e_ds_{f}"] for f in DeltaStrikes._fields))
-    ts = {f: pre[f"e_ts_{f}"] for f in ("atm_iv", "iv_25d_call", "iv_25d_put", "rr_25d", "bf_25d")}
-    live = pre["e_tmax"] > 0  # expiries not yet settled at the snapshot
-    idx = np.flatnonzero(live)
-    # the live expiries' values as Python floats, column by column (one tolist each)
-    v = {
-        "atm_strike": st.atm_strike[idx].tolist(),
-        "straddle_mid": st.straddle_mid[idx].tolist(),
-        "expected_move_pct": st.expected_move_pct[idx].tolist(),
-        "put25": ds.put25[idx].tolist(),
-        "call25": ds.call25[idx].tolist(),
-        "put15": ds.put15[idx].tolist(),
-        "call15": ds.call15[idx].tolist(),
-        "range_50_pct": ((ds.call25[idx] - ds.put25[idx]) / S * 100.0).tolist(),
-        "range_70_pct": ((ds.call15[idx] - ds.put15[idx]) / S * 100.0).tolist(),
-        **{f: ts[f][idx].tolist() for f in ("atm_iv", "iv_25d_call", "iv_25d_put", "rr_25d")},
-        "bf_25d": ts["bf_25d"][idx].tolist(),
-        "expiry": np.asarray(exp_dates[idx], dtype="datetime64[D]").astype(str).tolist(),
-    }
+    ts = {f: pre[f"e_ts_{f}"] for f in ("atm_iv", "rr_25d")}
+    v = cols if cols is not None else _vol_columns(pre, np.flatnonzero(pre["e_tmax"] > 0), S, exp_dates)
     per_exp = []
-    for j in range(idx.size):  # one record per expiry (output building)
+    for j in range(len(v["expiry"])):  # one record per expiry (output building)
         move = v["straddle_mid"][j]
         per_exp.append(
             {

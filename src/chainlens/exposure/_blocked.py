@@ -108,7 +108,7 @@ def segment_sums(
     if _compiled():
         from chainlens.exposure._blocked_numba import segment_sums_contig_nb, segment_sums_nb
 
-        if perm is None:
+        if perm is None and w.shape[1] == 2:
             segment_sums_contig_nb(e, nl, off, starts, seg_block, np.ascontiguousarray(w.T), out)
         else:
             segment_sums_nb(e, nl, off, perm, starts, seg_block, np.ascontiguousarray(w), out)

@@ -114,38 +114,53 @@ def _pairwise(v, lo, n):  # pragma: no cover - compiled
 
 
 @nb.njit(cache=True, nogil=True)
-def _leaf_prod(e, w, n):  # pragma: no cover - compiled
-    """:func:`_leaf` of the products ``e[t]·w[t]``, ``t < n <= 128`` (views: 0-based indices,
-    which LLVM vectorises)."""
+def _leaf_prod2(e, w0, w1, n):  # pragma: no cover - compiled
+    """:func:`_leaf` of the products ``e[t]·w0[t]`` and of ``e[t]·w1[t]`` (``t < n <= 128``)
+    in one pass over ``e`` (views: 0-based indices, which LLVM vectorises)."""
     if n < 8:
-        res = -0.0
+        res0 = -0.0
+        res1 = -0.0
         for i in range(n):
-            res += e[i] * w[i]
-        return res
-    r0, r1, r2, r3 = e[0] * w[0], e[1] * w[1], e[2] * w[2], e[3] * w[3]
-    r4, r5, r6, r7 = e[4] * w[4], e[5] * w[5], e[6] * w[6], e[7] * w[7]
+            res0 += e[i] * w0[i]
+            res1 += e[i] * w1[i]
+        return res0, res1
+    r0, r1, r2, r3 = e[0] * w0[0], e[1] * w0[1], e[2] * w0[2], e[3] * w0[3]
+    r4, r5, r6, r7 = e[4] * w0[4], e[5] * w0[5], e[6] * w0[6], e[7] * w0[7]
+    q0, q1, q2, q3 = e[0] * w1[0], e[1] * w1[1], e[2] * w1[2], e[3] * w1[3]
+    q4, q5, q6, q7 = e[4] * w1[4], e[5] * w1[5], e[6] * w1[6], e[7] * w1[7]
     m = n - (n % 8)
     for i in range(8, m, 8):
-        r0 += e[i] * w[i]
-        r1 += e[i + 1] * w[i + 1]
-        r2 += e[i + 2] * w[i + 2]
-        r3 += e[i + 3] * w[i + 3]
-        r4 += e[i + 4] * w[i + 4]
-        r5 += e[i + 5] * w[i + 5]
-        r6 += e[i + 6] * w[i + 6]
-        r7 += e[i + 7] * w[i + 7]
-    res = ((r0 + r1) + (r2 + r3)) + ((r4 + r5) + (r6 + r7))
+        e0, e1, e2, e3 = e[i], e[i + 1], e[i + 2], e[i + 3]
+        e4, e5, e6, e7 = e[i + 4], e[i + 5], e[i + 6], e[i + 7]
+        r0 += e0 * w0[i]
+        r1 += e1 * w0[i + 1]
+        r2 += e2 * w0[i + 2]
+        r3 += e3 * w0[i + 3]
+        r4 += e4 * w0[i + 4]
+        r5 += e5 * w0[i + 5]
+        r6 += e6 * w0[i + 6]
+        r7 += e7 * w0[i + 7]
+        q0 += e0 * w1[i]
+        q1 += e1 * w1[i + 1]
+        q2 += e2 * w1[i + 2]
+        q3 += e3 * w1[i + 3]
+        q4 += e4 * w1[i + 4]
+        q5 += e5 * w1[i + 5]
+        q6 += e6 * w1[i + 6]
+        q7 += e7 * w1[i + 7]
+    res0 = ((r0 + r1) + (r2 + r3)) + ((r4 + r5) + (r6 + r7))
+    res1 = ((q0 + q1) + (q2 + q3)) + ((q4 + q5) + (q6 + q7))
     for i in range(m, n):
-        res += e[i] * w[i]
-    return res
+        res0 += e[i] * w0[i]
+        res1 += e[i] * w1[i]
+    return res0, res1
 
 
 @nb.njit(cache=True, nogil=True, error_model="numpy")
 def segment_sums_contig_nb(e, nl, off, starts, seg_block, w, out):  # pragma: no cover
-    """:func:`segment_sums_nb` when every segment is a run of consecutive contracts
-    (``perm`` the identity): the products summed where they lie, no gathering. ``w``:
-    ``(weights, contracts)``, each weight column contiguous."""
-    nw = w.shape[0]
+    """:func:`segment_sums_nb` of two weight columns when every segment is a run of
+    consecutive contracts (``perm`` the identity): the products summed where they lie, no
+    gathering. ``w``: ``(2, contracts)``, each weight column contiguous."""
     tmp = np.empty(max(1, starts[-1] - starts[0]))
     for s in range(starts.size - 1):
         p0, p1 = starts[s], starts[s + 1]
@@ -153,16 +168,20 @@ def segment_sums_contig_nb(e, nl, off, starts, seg_block, w, out):  # pragma: no
         j = seg_block[s]
         lo = off[j]
         n = off[j + 1] - lo
+        w0, w1 = w[0, p0:p1], w[1, p0:p1]
         for i in range(nl):
             eo = nl * lo + i * n + (p0 - lo)  # e[eo]: the segment's first contract, level i
             ev = e[eo : eo + m]
-            for v in range(nw):
-                wv = w[v, p0:p1]
-                if m == 1:  # a one-value segment: that value (reduceat adds nothing)
-                    out[s, i, v] = ev[0] * wv[0]
-                elif m <= 129:
-                    out[s, i, v] = ev[0] * wv[0] + _leaf_prod(ev[1:], wv[1:], m - 1)
-                else:
+            if m == 1:  # a one-value segment: that value (reduceat adds nothing)
+                out[s, i, 0] = ev[0] * w0[0]
+                out[s, i, 1] = ev[0] * w1[0]
+            elif m <= 129:
+                s0, s1 = _leaf_prod2(ev[1:], w0[1:], w1[1:], m - 1)
+                out[s, i, 0] = ev[0] * w0[0] + s0
+                out[s, i, 1] = ev[0] * w1[0] + s1
+            else:
+                for v in range(2):
+                    wv = w[v, p0:p1]
                     for p in range(m):
                         tmp[p] = ev[p] * wv[p]
                     out[s, i, v] = tmp[0] + _pairwise(tmp, 1, m - 1)
