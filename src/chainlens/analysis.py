@@ -1441,7 +1441,7 @@ def _surfaces_many(cs: list[_Contracts], cfg: AnalysisConfig, out: list[_Curves]
     values in blocks (:mod:`chainlens.exposure._blocked`), ``exp`` and the normal CDF over the
     whole batch, and each snapshot's sums (matrix-vector products over its block, the puts'
     constant a pairwise sum) as :func:`~chainlens.exposure.dealer_surfaces` forms them alone."""
-    from chainlens.exposure._blocked import block_args, block_view, sums
+    from chainlens.exposure._blocked import block_args, sums
     from chainlens.exposure._surface import Surfaces, live_terms, surface_rows
     from chainlens.pricing._bsm import ncdf
 
@@ -1516,8 +1516,9 @@ def _surfaces_many(cs: list[_Contracts], cfg: AnalysisConfig, out: list[_Curves]
                     o0, o1 = int(off[j]), int(off[j + 1])
                     if o1 <= o0:
                         continue
-                    dxv[j0 + j, h] = block_view(n1, off, n_lv, j) @ wq[o0:o1]
-                    gxv[j0 + j, h] = block_view(e1, off, n_lv, j) @ wg[o0:o1]
+                    blk = slice(n_lv * o0, n_lv * o1)  # the snapshot's block (block_view)
+                    dxv[j0 + j, h] = n1[blk].reshape(n_lv, o1 - o0) @ wq[o0:o1]
+                    gxv[j0 + j, h] = e1[blk].reshape(n_lv, o1 - o0) @ wg[o0:o1]
                     done[j0 + j, h] = True
         dxv += 0.0  # as summed into zeros (-0.0 -> 0.0)
         dxv += np.where(done, pcs, 0.0)[:, :, None]
@@ -1935,27 +1936,30 @@ def _vol_views(
     and ATM IV of every expiry (settled ones included) for the ``by_expiry`` table."""
     ts = {f: pre[f"e_ts_{f}"] for f in ("atm_iv", "rr_25d")}
     v = cols if cols is not None else _vol_columns(pre, np.flatnonzero(pre["e_tmax"] > 0), S, exp_dates)
-    per_exp = []
-    for j in range(len(v["expiry"])):  # one record per expiry (output building)
-        move = v["straddle_mid"][j]
-        per_exp.append(
-            {
-                "expiry": v["expiry"][j],
-                "atm_strike": v["atm_strike"][j],
-                "straddle_mid": move,
-                "expected_move_pct": v["expected_move_pct"][j],
-                "zone": expected_move_zones(S, move),
-                "range_50": [v["put25"][j], v["call25"][j]],
-                "range_70": [v["put15"][j], v["call15"][j]],
-                "range_50_pct": v["range_50_pct"][j],
-                "range_70_pct": v["range_70_pct"][j],
-                "atm_iv": v["atm_iv"][j],
-                "iv_25d_call": v["iv_25d_call"][j],
-                "iv_25d_put": v["iv_25d_put"][j],
-                "rr_25d": v["rr_25d"][j],
-                "bf_25d": v["bf_25d"][j],
-            }
-        )
+    per_exp = [
+        {
+            "expiry": e,
+            "atm_strike": k,
+            "straddle_mid": move,
+            "expected_move_pct": em,
+            "zone": expected_move_zones(S, move),
+            "range_50": [p25, c25],
+            "range_70": [p15, c15],
+            "range_50_pct": r50,
+            "range_70_pct": r70,
+            "atm_iv": iv,
+            "iv_25d_call": ivc,
+            "iv_25d_put": ivp,
+            "rr_25d": rr,
+            "bf_25d": bf,
+        }
+        for e, k, move, em, p25, c25, p15, c15, r50, r70, iv, ivc, ivp, rr, bf in zip(
+            v["expiry"], v["atm_strike"], v["straddle_mid"], v["expected_move_pct"], v["put25"],
+            v["call25"], v["put15"], v["call15"], v["range_50_pct"], v["range_70_pct"],
+            v["atm_iv"], v["iv_25d_call"], v["iv_25d_put"], v["rr_25d"], v["bf_25d"],
+            strict=True,
+        )  # one record per expiry (output building)
+    ]  # fmt: skip
     if smile is None:
         smile = smile_table(exp_dates[ge.codes], K, is_call, gk.sigma)
     return (
