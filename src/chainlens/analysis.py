@@ -572,11 +572,13 @@ def _single_underlyings(tables: Sequence[pa.Table]) -> list[tuple[str, float] | 
         firsts = pc.take(und, pa.array(starts))
         same = pc.equal(und, pc.take(firsts, pa.array(np.repeat(np.arange(len(ts)), sizes))))
         one = np.logical_and.reduceat(np.asarray(same.to_numpy(zero_copy_only=False), bool), starts)
-        sp = pc.cast(pa.chunked_array([c for t in ts for c in t.column("spot").chunks], s_ty), pa.float64())
+        sp = pc.cast(
+            pa.chunked_array([c for t in ts for c in t.column("spot").chunks], s_ty), pa.float64()
+        )
         spot = sp.to_numpy(zero_copy_only=False).astype(np.float64, copy=False)
         cand = np.flatnonzero(np.isfinite(spot) & (spot > 0))
-        pos = np.searchsorted(cand, starts)
-        has = pos < cand.size
+        pos = np.asarray(np.searchsorted(cand, starts), dtype=np.int64)
+        has: np.ndarray = pos < cand.size
         has[has] &= cand[pos[has]] < starts[has] + sizes[has]
         names = firsts.to_pylist()
         s_first = spot[cand[np.minimum(pos, max(cand.size - 1, 0))]] if cand.size else spot[:0]
@@ -835,7 +837,9 @@ def _contracts(
         else None
     )
     ctab = _contracts_table(cat, K, t_years, gk, w, ex) if len(tables) > 1 else None
-    tots = _totals_many(seg, len(tables), is_call, oi, vol, ex, gk.reason) if len(tables) > 1 else None
+    tots = (
+        _totals_many(seg, len(tables), is_call, oi, vol, ex, gk.reason) if len(tables) > 1 else None
+    )
     out = []
     for k in range(len(tables)):  # a loop over snapshots: views of the chunk's arrays
         sl = slice(int(off[k]), int(off[k + 1]))
@@ -1315,8 +1319,11 @@ def _profiles_many(cs: list[_Contracts], cfg: AnalysisConfig, out: list[_Curves]
     off = np.r_[0, np.cumsum(sizes)]
     seg = np.repeat(np.arange(m, dtype=np.int64), sizes)
     cat = functools.partial(_cat, cc)
-    K, t, q, sigma = cat(lambda c: c.K), cat(lambda c: c.t_years), cat(lambda c: c.gk.q), cat(
-        lambda c: c.gk.sigma
+    K, t, q, sigma = (
+        cat(lambda c: c.K),
+        cat(lambda c: c.t_years),
+        cat(lambda c: c.gk.q),
+        cat(lambda c: c.gk.sigma),
     )
     expiry = cat(lambda c: c.expiry)
     wm = cat(lambda c: c.w) * cat(lambda c: c.mult)
@@ -1357,10 +1364,10 @@ def _profiles_many(cs: list[_Contracts], cfg: AnalysisConfig, out: list[_Curves]
     seg_at = np.searchsorted(seg_of, np.arange(m + 1))
     # a snapshot of more than ``chunk`` contracts: its sums in chunks of contracts, added up
     # in order, as the NumPy kernels alone (gamma_profile, profile_by_expiry) form them
-    big = np.flatnonzero(sizes > chunk)
+    large = np.flatnonzero(sizes > chunk)
     sub = starts[:-1]
-    if big.size:
-        cuts = [np.arange(int(off[j]) + chunk, int(off[j + 1]), chunk) for j in big.tolist()]
+    if large.size:
+        cuts = [np.arange(int(off[j]) + chunk, int(off[j + 1]), chunk) for j in large.tolist()]
         sub = np.union1d(sub, np.concatenate(cuts))
     parent = np.searchsorted(starts, sub, side="right") - 1  # the segment of each part
     sub_of = seg_of[parent]
@@ -1391,7 +1398,7 @@ def _profiles_many(cs: list[_Contracts], cfg: AnalysisConfig, out: list[_Curves]
     P += 0.0  # as summed into zeros (-0.0 -> 0.0)
     P = P * pm._INV_SQRT_2PI
     P = P * (GEX_MOVE_FRACTION * grid)[:, :, None]
-    if big.size:  # the parts of a segment added into zeros in order
+    if large.size:  # the parts of a segment added into zeros in order
         G_sub, G = G, np.zeros((seg_of.size, n_lv, 2))
         np.add.at(G, parent, G_sub)
     else:
@@ -1406,7 +1413,9 @@ def _profiles_many(cs: list[_Contracts], cfg: AnalysisConfig, out: list[_Curves]
     # the profile_by_expiry tables: one table, a slice per snapshot
     t_pe = pa.table(
         {
-            "expiry": pa.array(np.repeat(e_s[starts[:-1]], n_lv).astype("datetime64[D]"), pa.date32()),
+            "expiry": pa.array(
+                np.repeat(e_s[starts[:-1]], n_lv).astype("datetime64[D]"), pa.date32()
+            ),
             "spot_level": grid[seg_of].reshape(-1),
             "gex_usd_per_1pct": G[:, :, 0].reshape(-1),
             "gex_short_all_usd_per_1pct": G[:, :, 1].reshape(-1),
@@ -1465,8 +1474,11 @@ def _surfaces_many(cs: list[_Contracts], cfg: AnalysisConfig, out: list[_Curves]
     step = max(1, 1_000_000 // n_lv)
     cat = functools.partial(_cat, cs)
     seg = np.repeat(np.arange(len(cs), dtype=np.int64), [c.K.size for c in cs])
-    K, t, q, sg = cat(lambda c: c.K), cat(lambda c: c.t_years), cat(lambda c: c.gk.q), cat(
-        lambda c: c.gk.sigma
+    K, t, q, sg = (
+        cat(lambda c: c.K),
+        cat(lambda c: c.t_years),
+        cat(lambda c: c.gk.q),
+        cat(lambda c: c.gk.sigma),
     )
     wm = cat(lambda c: c.w) * cat(lambda c: c.mult)
     keep = surface_rows(K, t, q, sg, wm)  # the contracts dealer_surfaces keeps
@@ -1506,6 +1518,7 @@ def _surfaces_many(cs: list[_Contracts], cfg: AnalysisConfig, out: list[_Curves]
                 sg_l = sgb[live] - j0
                 off = np.searchsorted(sg_l, np.arange(j1 - j0 + 1))
                 e1, d1 = block_args(xb, off, a, b, want_d=True)
+                assert d1 is not None
                 np.exp(e1, out=e1)  # exp(-d1²/2)
                 n1 = ncdf(d1, e1)
                 put = ~c_r[sl][live]
@@ -1935,7 +1948,11 @@ def _vol_views(
     Returns ``(view, rr_25d, atm_iv)``: the ``vol`` document, and the 25-delta risk reversal
     and ATM IV of every expiry (settled ones included) for the ``by_expiry`` table."""
     ts = {f: pre[f"e_ts_{f}"] for f in ("atm_iv", "rr_25d")}
-    v = cols if cols is not None else _vol_columns(pre, np.flatnonzero(pre["e_tmax"] > 0), S, exp_dates)
+    v = (
+        cols
+        if cols is not None
+        else _vol_columns(pre, np.flatnonzero(pre["e_tmax"] > 0), S, exp_dates)
+    )
     per_exp = [
         {
             "expiry": e,

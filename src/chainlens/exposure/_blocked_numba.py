@@ -10,7 +10,13 @@ from __future__ import annotations
 import numba as nb
 import numpy as np
 
-__all__ = ["block_args_d_nb", "block_args_nb", "segment_sums_contig_nb", "segment_sums_nb", "sums_nb"]
+__all__ = [
+    "block_args_d_nb",
+    "block_args_nb",
+    "segment_sums_contig_nb",
+    "segment_sums_nb",
+    "sums_nb",
+]
 
 
 @nb.njit(cache=True, nogil=True, error_model="numpy")
