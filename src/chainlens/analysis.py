@@ -244,7 +244,7 @@ def _row_dicts(names: tuple[str, ...]) -> Callable[[list[list[Any]]], list[dict[
 
 
 def _f64(t: pa.Table, name: str) -> Float64Array:
-    if name not in t.column_names:
+    if name not in t.schema.names:
         return np.full(t.num_rows, np.nan)
     col = pc.cast(t.column(name), pa.float64())
     return col.to_numpy(zero_copy_only=False).astype(np.float64, copy=False)
@@ -502,12 +502,13 @@ def analyze_chains(
     batches: dict[tuple[str, ...], list[list[tuple[int, str]]]] = {}
     rows: dict[tuple[str, ...], int] = {}
     spots: dict[int, float] = {}
+    singles = _single_underlyings(chains)
     for i, t in enumerate(chains):  # a loop over snapshots: which ones batch together
-        us = _single_underlying(t)
+        us = singles[i]
         if us is None:
             continue
         u, spots[i] = us
-        names = tuple(t.column_names)
+        names = tuple(t.schema.names)
         open_ = batches.setdefault(names, [[]])
         if open_[-1] and rows[names] + t.num_rows >= COMPILED_MIN_SIZE:
             open_.append([])
@@ -539,6 +540,58 @@ def analyze_chains(
             except ChainlensError as exc:
                 out[i] = exc
     return [r for r in out if r is not None]
+
+
+def _single_underlyings(tables: Sequence[pa.Table]) -> list[tuple[str, float] | None]:
+    """:func:`_single_underlying` of every table: the tables with a text ``underlying`` and a
+    ``spot`` column (of one type each across the tables) in one pass over their concatenated
+    columns (each table's rows equal to its first one, and its first finite positive spot);
+    the others one by one."""
+    out: list[tuple[str, float] | None] = [None] * len(tables)
+    req = set(_REQUIRED) | {"spot"}
+    fast = [
+        i
+        for i, t in enumerate(tables)
+        if t.num_rows and req.issubset(t.schema.names) and _is_text(t.schema.field("underlying").type)
+        and t.column("underlying").null_count == 0
+    ]  # fmt: skip
+    if fast:
+        u_ty = tables[fast[0]].schema.field("underlying").type
+        s_ty = tables[fast[0]].schema.field("spot").type
+        if any(
+            tables[i].schema.field("underlying").type != u_ty
+            or tables[i].schema.field("spot").type != s_ty
+            for i in fast
+        ):
+            fast = []
+    if len(fast) > 1:
+        ts = [tables[i] for i in fast]
+        sizes = np.fromiter((t.num_rows for t in ts), np.int64, len(ts))
+        starts = np.r_[0, np.cumsum(sizes)[:-1]]
+        und = pa.chunked_array([c for t in ts for c in t.column("underlying").chunks], u_ty)
+        firsts = pc.take(und, pa.array(starts))
+        same = pc.equal(und, pc.take(firsts, pa.array(np.repeat(np.arange(len(ts)), sizes))))
+        one = np.logical_and.reduceat(np.asarray(same.to_numpy(zero_copy_only=False), bool), starts)
+        sp = pc.cast(
+            pa.chunked_array([c for t in ts for c in t.column("spot").chunks], s_ty), pa.float64()
+        )
+        spot = sp.to_numpy(zero_copy_only=False).astype(np.float64, copy=False)
+        cand = np.flatnonzero(np.isfinite(spot) & (spot > 0))
+        pos = np.asarray(np.searchsorted(cand, starts), dtype=np.int64)
+        has: np.ndarray = pos < cand.size
+        has[has] &= cand[pos[has]] < starts[has] + sizes[has]
+        names = firsts.to_pylist()
+        s_first = spot[cand[np.minimum(pos, max(cand.size - 1, 0))]] if cand.size else spot[:0]
+        for j, i in enumerate(fast):  # a loop over snapshots: their answers
+            if one[j] and has[j]:
+                out[i] = (str(names[j]), float(s_first[j]))
+        done = set(fast)
+    else:
+        done = set()
+    for i, t in enumerate(tables):  # the others: one by one
+        if i not in done:
+            out[i] = _single_underlying(t)
+    return out
 
 
 def _single_underlying(t: pa.Table) -> tuple[str, float] | None:
@@ -631,6 +684,9 @@ class _Contracts:
     groups: tuple[Groups, Groups, dict[str, Any]] | None = None
     #: the ``contracts`` table, when built with other snapshots' (a slice of the chunk's)
     table: pa.Table | None = None
+    #: the ``totals`` (without the futures units) and ``excluded`` of the snapshot, when
+    #: computed with other snapshots' (:func:`_totals_many`)
+    totals: tuple[dict[str, Any], dict[str, int]] | None = None
 
 
 def _spot(t: pa.Table, underlying: str) -> float:
@@ -781,6 +837,9 @@ def _contracts(
         else None
     )
     ctab = _contracts_table(cat, K, t_years, gk, w, ex) if len(tables) > 1 else None
+    tots = (
+        _totals_many(seg, len(tables), is_call, oi, vol, ex, gk.reason) if len(tables) > 1 else None
+    )
     out = []
     for k in range(len(tables)):  # a loop over snapshots: views of the chunk's arrays
         sl = slice(int(off[k]), int(off[k + 1]))
@@ -807,8 +866,69 @@ def _contracts(
                 ex=type(ex)(*(a[sl] for a in ex)),
                 groups=None if groups is None else groups[k],
                 table=None if ctab is None else ctab.slice(int(off[k]), int(sizes[k])),
+                totals=None if tots is None else tots[k],
             )  # fmt: skip
         )
+    return out
+
+
+def _totals_many(
+    seg: np.ndarray,
+    n_seg: int,
+    is_call: BoolArray,
+    oi: Float64Array,
+    vol: Float64Array,
+    ex: Any,
+    reason: np.ndarray,
+) -> list[tuple[dict[str, Any], dict[str, int]]]:
+    """The ``totals`` (without the futures units) and ``excluded`` of every snapshot (``seg``:
+    the snapshot of each row, non-decreasing): contracts listed; call and put OI and volume
+    (contracts); put/call ratios of both; dealer GEX (USD per 1% move), DEX (shares), vanna
+    (USD per vol point) and charm (shares per day) summed over the snapshot's contracts, NaN
+    as 0 (``np.nansum``); the count of each exclusion reason, by name. Every sum is NumPy's
+    pairwise sum of the snapshot's values in row order (:func:`chainlens.exposure._blocked.sums`),
+    so each snapshot's figures are those of it alone."""
+    from chainlens.exposure._blocked import sums
+
+    at = np.searchsorted(seg, np.arange(n_seg + 1))
+    counts = np.diff(at).tolist()
+
+    def part(v: Float64Array, m: BoolArray) -> list[float]:
+        return sums(v[m], np.searchsorted(seg[m], np.arange(n_seg + 1))).tolist()
+
+    put = ~is_call
+    c_oi, p_oi = part(oi, is_call), part(oi, put)
+    c_vol, p_vol = part(vol, is_call), part(vol, put)
+    flows = [
+        sums(np.where(np.isnan(a), 0.0, a), at).tolist()
+        for a in (ex.gex_usd_per_1pct, ex.dex_shares, ex.vanna_usd_per_vol_pt, ex.charm_shares_per_day)
+    ]  # fmt: skip
+    has = reason != None  # noqa: E711 - object array comparison
+    exc: list[dict[str, int]] = [{} for _ in range(n_seg)]
+    if has.any():
+        keys, code = np.unique(reason[has].astype(str), return_inverse=True)
+        nk = keys.size
+        tab = np.bincount(seg[has] * nk + code.reshape(-1), minlength=n_seg * nk).reshape(n_seg, nk)
+        names = keys.tolist()
+        for j in np.flatnonzero(tab.any(axis=1)).tolist():  # snapshots with exclusions
+            row = tab[j]
+            exc[j] = {names[i]: int(row[i]) for i in np.flatnonzero(row).tolist()}
+    out = []
+    for j in range(n_seg):  # a loop over snapshots: their documents
+        t = {
+            "contracts": counts[j],
+            "call_oi": int(c_oi[j]),
+            "put_oi": int(p_oi[j]),
+            "call_volume": int(c_vol[j]),
+            "put_volume": int(p_vol[j]),
+        }
+        t["pc_oi_ratio"] = _ratio(t["put_oi"], t["call_oi"])
+        t["pc_volume_ratio"] = _ratio(t["put_volume"], t["call_volume"])
+        t["gex_usd_per_1pct"] = flows[0][j]
+        t["dex_shares"] = flows[1][j]
+        t["vanna_usd_per_vol_pt"] = flows[2][j]
+        t["charm_shares_per_day"] = flows[3][j]
+        out.append((t, exc[j]))
     return out
 
 
@@ -935,17 +1055,25 @@ def _groups_many(
         s_tab = pa.table(_by_strike_columns(gs_all.keys, sums))
     e_at = np.searchsorted(e_seg, np.arange(n_seg + 1))
     s_at = np.searchsorted(ss[new], np.arange(n_seg + 1))
+    vol_cols: dict[str, list[Any]] = {}
+    if extra is not None:  # the vol document's columns of the chunk's live expiries
+        live_idx = np.flatnonzero(sums["e_tmax"] > 0)
+        vol_cols = _vol_columns(sums, live_idx, extra.spots[e_seg], days.astype("datetime64[D]"))
+        v_at = np.searchsorted(live_idx, e_at).tolist()
     r_at = np.searchsorted(seg, np.arange(n_seg + 1))
     out = []
+    items = [(name, v, name.startswith("e_")) for name, v in sums.items()]
+    e_at_l, s_at_l, r_at_l = e_at.tolist(), s_at.tolist(), r_at.tolist()
     for k in range(n_seg):  # a loop over snapshots: views of the chunk's groups
-        e0, e1, s0, s1 = int(e_at[k]), int(e_at[k + 1]), int(s_at[k]), int(s_at[k + 1])
-        rows = slice(int(r_at[k]), int(r_at[k + 1]))
+        e0, e1, s0, s1 = e_at_l[k], e_at_l[k + 1], s_at_l[k], s_at_l[k + 1]
+        rows = slice(r_at_l[k], r_at_l[k + 1])
         ge = Groups(ge_all.keys[e0:e1] - k * 10_000_000, ge_all.codes[rows] - e0)
         gs = Groups(gs_all.keys[s0:s1], gs_all.codes[rows] - s0)
-        part = {name: v[e0:e1] if name.startswith("e_") else v[s0:s1] for name, v in sums.items()}
+        part = {name: v[e0:e1] if is_e else v[s0:s1] for name, v, is_e in items}
         if extra is not None:
             part["by_strike_expiry"], part["smile"] = bse[k], smiles[k]
             part["walls"] = tuple(float(w[k]) for w in walls)
+            part["vol_cols"] = {nm: col[v_at[k] : v_at[k + 1]] for nm, col in vol_cols.items()}
             part["by_expiry_t"] = e_tab.slice(e0, e1 - e0)
             part["by_strike_t"] = s_tab.slice(s0, s1 - s0)
             if live_t is not None:
@@ -1141,15 +1269,19 @@ def _curves_many(cs: list[_Contracts], cfg: AnalysisConfig) -> list[_Curves]:
     """The gamma profiles and DX/GX surfaces of several snapshots, the (levels × contracts)
     kernels evaluated once for a batch of snapshots.
 
-    Each snapshot's contracts are evaluated on its own spot grid (``x`` per contract, the
-    log of its snapshot's levels), with the formulas of :func:`_profile`,
-    :func:`_profile_by_expiry` and :func:`_surfaces` (:func:`~chainlens.exposure.gamma_profile`,
-    :func:`~chainlens.exposure.profile_by_expiry`, :func:`~chainlens.exposure.dealer_surfaces`);
-    only the sums over contracts stay per snapshot (a matrix product on the snapshot's columns,
-    ``np.add.reduceat`` per (snapshot, expiry) segment), each over the same values in the same
-    order as alone. Batches hold whole snapshots and at most one NumPy chunk of the kernels'
-    work; a snapshot larger than that, or one the compiled profile kernel would take, is
-    computed alone (``None`` here)."""
+    Each snapshot's contracts are evaluated on its own spot grid (the log of its snapshot's
+    levels), with the formulas of :func:`_profile`, :func:`_profile_by_expiry` and
+    :func:`_surfaces` (:func:`~chainlens.exposure.gamma_profile`,
+    :func:`~chainlens.exposure.profile_by_expiry`, :func:`~chainlens.exposure.dealer_surfaces`):
+    the values of a batch of snapshots lie block after block in one buffer
+    (:mod:`chainlens.exposure._blocked`), so the elementwise steps run once per batch and only
+    the sums over contracts stay per snapshot (a matrix product on the snapshot's block, the
+    ``np.add.reduceat`` order per (snapshot, expiry) segment), each over the same values in
+    the same order as alone: bit for bit the per-snapshot results. Batches hold whole
+    snapshots and about :data:`_CACHE_TERMS` values; a snapshot the compiled profile kernel
+    would take alone (the engine policy on its size), or one with more surface contracts than
+    one NumPy chunk of :func:`~chainlens.exposure.dealer_surfaces`, is computed alone
+    (``None`` here)."""
     from chainlens.exposure import _profile as prof_mod
 
     out = [_Curves() for _ in cs]
@@ -1161,121 +1293,169 @@ def _curves_many(cs: list[_Contracts], cfg: AnalysisConfig) -> list[_Curves]:
 
 
 def _profiles_many(cs: list[_Contracts], cfg: AnalysisConfig, out: list[_Curves], pm: Any) -> None:
-    grid = [spot_grid(c.S, cfg.profile_half_width, cfg.profile_step) for c in cs]
-    n_lv = grid[0].size if grid else 0
+    """The ``profile`` documents and ``profile_by_expiry`` tables of the snapshots the NumPy
+    profile kernel takes (:func:`_curves_many`): the weight columns, terms, log levels, scalings
+    and zero gammas of the chunk in one pass each; the (levels × contracts) values a batch at a
+    time in blocks (:mod:`chainlens.exposure._blocked`), each snapshot's sums (a matrix
+    product for the profile, ``np.add.reduceat`` order per expiry for ``profile_by_expiry``)
+    over its own block, as alone."""
+    from chainlens.exposure._blocked import block_args, block_view, segment_sums
+
+    if not cs:
+        return
+    n_half = int(round(cfg.profile_half_width / cfg.profile_step))
+    n_lv = 2 * n_half + 1
     chunk = max(1, 2_000_000 // max(1, n_lv))
-    ok_idx = [
+    sel = [
         k
         for k, c in enumerate(cs)
-        if 0 < c.K.size <= chunk and not pm.use_numba(c.K.size * n_lv * 3, pm._NUMBA_MIN_WORK)
+        if 0 < c.K.size and not pm.use_numba(c.K.size * n_lv * 3, pm._NUMBA_MIN_WORK)
     ]
-    pes: list[tuple[Float64Array, dict[str, Any]]] = []
-    docs: list[tuple[Any, ...]] = []
-    for batch in _batches([cs[k].K.size for k in ok_idx], max(1, _CACHE_TERMS // n_lv)):
-        ks = [ok_idx[j] for j in batch]
-        parts = []
-        for k in ks:  # a loop over snapshots: the weight columns of each
-            c = cs[k]
-            gk, t = c.gk, c.t_years
-            ok = np.isfinite(gk.sigma) & (gk.sigma > 0) & (t > 0) & np.isfinite(gk.gamma)
-            live_exp = c.expiry[ok]
-            nxt = live_exp.min() if live_exp.size else None
-            is0 = c.expiry == np.datetime64(c.session)
-            wm = c.w * c.mult
-            w_all = np.where(ok, wm, 0.0)
-            w_short = -c.oi * c.mult
-            W = np.stack(
-                [
-                    w_all,
-                    np.where(is0, 0.0, w_all),
-                    np.where(c.expiry == nxt, 0.0, w_all) if nxt is not None else w_all,
-                    np.where(ok, wm, 0.0),
-                    np.where(ok, w_short, 0.0),
-                ],
-                axis=1,
-            )
-            parts.append((ok, nxt, W))
-        sizes = np.fromiter((cs[k].K.size for k in ks), np.int64, len(ks))
-        off = np.r_[0, np.cumsum(sizes)]
-        seg = np.repeat(np.arange(len(ks)), sizes)
-        cat = functools.partial(_cat, [cs[k] for k in ks])
-        terms = profile_terms(
-            cat(lambda c: c.K), cat(lambda c: c.t_years), cfg.rate, cat(lambda c: c.gk.q),
-            cat(lambda c: c.gk.sigma), np.concatenate([p[2] for p in parts]),
+    if not sel:
+        return
+    cc = [cs[k] for k in sel]
+    m = len(cc)
+    sizes = np.fromiter((c.K.size for c in cc), np.int64, m)
+    off = np.r_[0, np.cumsum(sizes)]
+    seg = np.repeat(np.arange(m, dtype=np.int64), sizes)
+    cat = functools.partial(_cat, cc)
+    K, t, q, sigma = (
+        cat(lambda c: c.K),
+        cat(lambda c: c.t_years),
+        cat(lambda c: c.gk.q),
+        cat(lambda c: c.gk.sigma),
+    )
+    expiry = cat(lambda c: c.expiry)
+    wm = cat(lambda c: c.w) * cat(lambda c: c.mult)
+    w_short = -cat(lambda c: c.oi) * cat(lambda c: c.mult)
+    ok = np.isfinite(sigma) & (sigma > 0) & (t > 0) & np.isfinite(cat(lambda c: c.gk.gamma))
+    # the weight columns (all, ex-0DTE, ex-next-expiry; run's model and short_all per expiry)
+    ekey = expiry.astype("datetime64[D]").astype(np.int64)
+    big = np.iinfo(np.int64).max
+    nxt = np.minimum.reduceat(np.where(ok, ekey, big), off[:-1])  # the next live expiry
+    has_nxt = nxt != big
+    sessions = np.array([c.session for c in cc], dtype="datetime64[D]")
+    w_all = np.where(ok, wm, 0.0)
+    W = np.stack(
+        [
+            w_all,
+            np.where(expiry == sessions[seg], 0.0, w_all),
+            np.where(has_nxt[seg] & (ekey == nxt[seg]), 0.0, w_all),
+            np.where(ok, wm, 0.0),
+            np.where(ok, w_short, 0.0),
+        ],
+        axis=1,
+    )
+    a, b, cw = profile_terms(K, t, cfg.rate, q, sigma, W)
+    c3 = np.ascontiguousarray(cw[:, :3])
+    c2 = np.ascontiguousarray(cw[:, 3:])
+    spots = np.array([c.S for c in cc], dtype=np.float64)
+    grid = spots[:, None] * (1.0 + np.arange(-n_half, n_half + 1) * cfg.profile_step)
+    x = np.log(grid)
+    # contracts in (snapshot, expiry) order, rows stable: the profile_by_expiry segments
+    if bool(np.all((seg[1:] != seg[:-1]) | (ekey[1:] >= ekey[:-1]))):
+        perm = None
+    else:
+        perm = np.lexsort((ekey, seg)).astype(np.int64)
+    seg_s, e_s = (seg, ekey) if perm is None else (seg[perm], ekey[perm])
+    starts = np.flatnonzero(np.r_[True, (seg_s[1:] != seg_s[:-1]) | (e_s[1:] != e_s[:-1])])
+    seg_of = seg_s[starts]
+    starts = np.r_[starts, seg.size]
+    seg_at = np.searchsorted(seg_of, np.arange(m + 1))
+    # a snapshot of more than ``chunk`` contracts: its sums in chunks of contracts, added up
+    # in order, as the NumPy kernels alone (gamma_profile, profile_by_expiry) form them
+    large = np.flatnonzero(sizes > chunk)
+    sub = starts[:-1]
+    if large.size:
+        cuts = [np.arange(int(off[j]) + chunk, int(off[j + 1]), chunk) for j in large.tolist()]
+        sub = np.union1d(sub, np.concatenate(cuts))
+    parent = np.searchsorted(starts, sub, side="right") - 1  # the segment of each part
+    sub_of = seg_of[parent]
+    sub = np.r_[sub, seg.size]
+    sub_at = np.searchsorted(sub_of, np.arange(m + 1))
+    P = np.empty((m, n_lv, 3))
+    G = np.empty((sub_of.size, n_lv, 2))
+    for batch in _batches(sizes.tolist(), max(1, _CACHE_TERMS // n_lv)):
+        j0, j1 = batch[0], batch[-1] + 1
+        lo, hi = int(off[j0]), int(off[j1])
+        ob = off[j0 : j1 + 1] - lo
+        E, _ = block_args(x[j0:j1], ob, a[lo:hi], b[lo:hi])
+        np.exp(E, out=E)  # exp(-d²/2): φ/√(2π) up to the constant
+        for j in range(j1 - j0):  # a loop over snapshots: each one's product, its block
+            blk = block_view(E, ob, n_lv, j)
+            c_j = c3[lo + int(ob[j]) : lo + int(ob[j + 1])]
+            if blk.shape[1] <= chunk:
+                P[j0 + j] = blk @ c_j
+                continue
+            P[j0 + j] = 0.0
+            for s in range(0, blk.shape[1], chunk):  # chunks of contracts, as alone
+                P[j0 + j] += np.ascontiguousarray(blk[:, s : s + chunk]) @ c_j[s : s + chunk]
+        s0, s1 = int(sub_at[j0]), int(sub_at[j1])
+        G[s0:s1] = segment_sums(
+            E, n_lv, ob, None if perm is None else perm[lo:hi] - lo, sub[s0 : s1 + 1] - lo,
+            sub_of[s0:s1] - j0, c2[lo:hi],
         )  # fmt: skip
-        a, b, cw = terms
-        xT = np.ascontiguousarray(np.log(np.stack([grid[k] for k in ks])).T)  # (levels, snaps)
-        # contracts in (snapshot, expiry) order, rows stable: the profile_by_expiry segments
-        # (a chain sorted by expiry, the usual case, is in that order already)
-        ekey = cat(lambda c: c.expiry.astype("datetime64[D]").astype(np.int64))
-        if bool(np.all((seg[1:] != seg[:-1]) | (ekey[1:] >= ekey[:-1]))):
-            order = None
-            seg_s, e_s, a_s, b_s, w_s = seg, ekey, a, b, cw
-        else:
-            order = np.lexsort((ekey, seg))
-            seg_s, e_s, a_s, b_s, w_s = seg[order], ekey[order], a[order], b[order], cw[order]
-            back = np.empty_like(order)
-            back[order] = np.arange(order.size)  # column of each contract in Es
-        starts = np.flatnonzero(np.r_[True, (seg_s[1:] != seg_s[:-1]) | (e_s[1:] != e_s[:-1])])
-        d = np.take(xT, seg_s, axis=1)  # (levels, contracts), C order
-        d -= a_s
-        d *= b_s  # d = (ln S - a) b
-        Es = d * -0.5
-        Es *= d
-        np.exp(Es, out=Es)  # exp(-d²/2): φ/√(2π) up to the constant
-        c3 = np.ascontiguousarray(cw[:, :3])
-        sums = [
-            np.add.reduceat(Es * w_s[:, 3 + v][None, :], starts, axis=1) for v in range(2)
-        ]  # (levels, segments) per dealer model
-        seg_of = seg_s[starts]
-        seg_at = np.searchsorted(seg_of, np.arange(len(ks) + 1))
-        for j, k in enumerate(ks):  # a loop over snapshots: the sums of each
-            lv = grid[k]
-            sl = slice(int(off[j]), int(off[j + 1]))
-            pr = np.zeros((lv.size, 3))
-            cols = (
-                np.ascontiguousarray(Es[:, sl]) if order is None else np.take(Es, back[sl], axis=1)
-            )
-            pr += cols @ c3[sl]  # contiguous: BLAS sums as alone
-            pr = pr * pm._INV_SQRT_2PI
-            prof = pr * (GEX_MOVE_FRACTION * lv)[:, None]
-            ok, nxt, _ = parts[j]
-            s0, s1 = int(seg_at[j]), int(seg_at[j + 1])
-            gex = np.zeros((s1 - s0, lv.size, 2))
-            for v in range(2):
-                gex[:, :, v] += sums[v][:, s0:s1].T
-            gex *= pm._INV_SQRT_2PI * (GEX_MOVE_FRACTION * lv)[None, :, None]
-            pe = {"expiries": e_s[starts[s0:s1]].astype("datetime64[D]"), "gex": gex}
-            docs.append((k, lv, prof, ok, nxt))
-            pes.append((lv, pe))
-    # the zero gammas of the chunk's profiles at once, and the profile_by_expiry tables: one
-    # table, a slice per snapshot
-    for (k, lv, prof, ok, nxt), zg in zip(docs, _zero_gammas(cs, docs), strict=True):
-        out[k].profile = _profile_doc(cs[k].S, lv, prof, ok, nxt, zg)
-    for (k, *_), t in zip(docs, _profile_by_expiry_tables(pes), strict=True):
-        out[k].profile_by_expiry = t
+    P += 0.0  # as summed into zeros (-0.0 -> 0.0)
+    P = P * pm._INV_SQRT_2PI
+    P = P * (GEX_MOVE_FRACTION * grid)[:, :, None]
+    if large.size:  # the parts of a segment added into zeros in order
+        G_sub, G = G, np.zeros((seg_of.size, n_lv, 2))
+        np.add.at(G, parent, G_sub)
+    else:
+        G += 0.0
+    G *= (pm._INV_SQRT_2PI * (GEX_MOVE_FRACTION * grid))[seg_of][:, :, None]
+    used = np.add.reduceat(ok, off[:-1]).tolist() if ok.size else [0] * m
+    nxt_d = nxt.astype("datetime64[D]")
+    zs = _zero_gammas(grid, P, spots, used)
+    for j, k in enumerate(sel):  # a loop over snapshots: their documents
+        nx = str(nxt_d[j]) if has_nxt[j] else None
+        out[k].profile = _profile_doc(cc[j].S, grid[j], P[j], int(used[j]), nx, zs[j])
+    # the profile_by_expiry tables: one table, a slice per snapshot
+    t_pe = pa.table(
+        {
+            "expiry": pa.array(
+                np.repeat(e_s[starts[:-1]], n_lv).astype("datetime64[D]"), pa.date32()
+            ),
+            "spot_level": grid[seg_of].reshape(-1),
+            "gex_usd_per_1pct": G[:, :, 0].reshape(-1),
+            "gex_short_all_usd_per_1pct": G[:, :, 1].reshape(-1),
+        }
+    )
+    for j, k in enumerate(sel):  # a loop over snapshots: slices
+        r0, r1 = int(seg_at[j]) * n_lv, int(seg_at[j + 1]) * n_lv
+        out[k].profile_by_expiry = t_pe.slice(r0, r1 - r0)
 
 
-def _zero_gammas(cs: list[_Contracts], docs: list[tuple[Any, ...]]) -> list[list[Any] | None]:
-    """The three zero gammas of every ``(k, levels, profile, ok, next)`` of
-    :func:`_profiles_many` (:func:`~chainlens.exposure._profile.zero_gamma_many`; equal to
-    what :func:`_profile_doc` finds for each)."""
+def _zero_gammas(
+    grid: Float64Array, P: Float64Array, spots: Float64Array, used: list[int]
+) -> list[list[Any] | None]:
+    """The three zero gammas of each profile ``P[j]`` (levels ``grid[j]``, spot ``spots[j]``;
+    :func:`~chainlens.exposure._profile.zero_gamma_many`; equal to what :func:`_profile_doc`
+    finds for each); None where no contract was used (zero_gamma of nothing)."""
     from chainlens.exposure._profile import zero_gamma_many
 
-    if not docs:
+    m, nl = grid.shape
+    if m == 0:
         return []
-    lv = np.repeat(np.stack([d[1] for d in docs]), 3, axis=0)
-    g = np.concatenate([d[2].T for d in docs])  # (profiles × 3, levels)
-    spots = np.repeat(np.array([cs[d[0]].S for d in docs], dtype=np.float64), 3)
-    zs = zero_gamma_many(lv, g, spots)
-    empty = [not bool(d[3].any()) for d in docs]  # no contract used: zero_gamma of nothing
-    return [None if empty[i] else zs[3 * i : 3 * i + 3] for i in range(len(docs))]
+    lv = np.repeat(grid, 3, axis=0)
+    g = np.ascontiguousarray(P.transpose(0, 2, 1)).reshape(m * 3, nl)  # (profiles × 3, levels)
+    zs = zero_gamma_many(lv, g, np.repeat(spots, 3))
+    return [None if not used[i] else zs[3 * i : 3 * i + 3] for i in range(m)]
 
 
 def _surfaces_many(cs: list[_Contracts], cfg: AnalysisConfig, out: list[_Curves]) -> None:
+    """The DX/GX surfaces of the chunk's snapshots (:func:`_curves_many`): the contracts kept
+    (:func:`~chainlens.exposure._surface.surface_rows`), spot grids and, per time point, the
+    live terms once per batch of snapshots sharing a time axis; the (levels × live contracts)
+    values in blocks (:mod:`chainlens.exposure._blocked`), ``exp`` and the normal CDF over the
+    whole batch, and each snapshot's sums (matrix-vector products over its block, the puts'
+    constant a pairwise sum) as :func:`~chainlens.exposure.dealer_surfaces` forms them alone."""
+    from chainlens.exposure._blocked import block_args, sums
     from chainlens.exposure._surface import Surfaces, live_terms, surface_rows
     from chainlens.pricing._bsm import ncdf
 
+    if not cs:
+        return
     r = cfg.rate
     groups: dict[bytes, list[int]] = {}
     axes = []
@@ -1286,59 +1466,81 @@ def _surfaces_many(cs: list[_Contracts], cfg: AnalysisConfig, out: list[_Curves]
         tau = (times - c.snap_ns) / 1e9 / SECONDS_PER_YEAR
         axes.append(tau)
         groups.setdefault(tau.tobytes(), []).append(k)
-    grid = [spot_grid(c.S, cfg.surface_spot_half_width, cfg.surface_spot_step) for c in cs]
-    n_lv = grid[0].size if grid else 0
-    step = max(1, 1_000_000 // max(1, n_lv))
-    sel = []
-    for c in cs:  # the contracts dealer_surfaces keeps, per snapshot
-        wm = c.w * c.mult
-        t, q, sg, K = c.t_years, c.gk.q, c.gk.sigma, c.K
-        sel.append((surface_rows(K, t, q, sg, wm), wm))
+    n_half = int(round(cfg.surface_spot_half_width / cfg.surface_spot_step))
+    n_lv = 2 * n_half + 1
+    spots = np.array([c.S for c in cs], dtype=np.float64)
+    grid = spots[:, None] * (1.0 + np.arange(-n_half, n_half + 1) * cfg.surface_spot_step)
+    x = np.log(grid)
+    step = max(1, 1_000_000 // n_lv)
+    cat = functools.partial(_cat, cs)
+    seg = np.repeat(np.arange(len(cs), dtype=np.int64), [c.K.size for c in cs])
+    K, t, q, sg = (
+        cat(lambda c: c.K),
+        cat(lambda c: c.t_years),
+        cat(lambda c: c.gk.q),
+        cat(lambda c: c.gk.sigma),
+    )
+    wm = cat(lambda c: c.w) * cat(lambda c: c.mult)
+    keep = surface_rows(K, t, q, sg, wm)  # the contracts dealer_surfaces keeps
+    counts = np.bincount(seg[keep], minlength=len(cs))
+    is_call = cat(lambda c: c.is_call)
     for ks_all in groups.values():
-        ks_all = [k for k in ks_all if int(sel[k][0].sum()) <= step]
-        for batch in _batches([int(sel[k][0].sum()) for k in ks_all], _CACHE_TERMS // n_lv):
-            ks = [ks_all[j] for j in batch]
-            tau = axes[ks[0]]
-            cat = functools.partial(_cat, ks)
-            K = cat(lambda k: cs[k].K[sel[k][0]])
-            t = cat(lambda k: cs[k].t_years[sel[k][0]])
-            q = cat(lambda k: cs[k].gk.q[sel[k][0]])
-            sigma = cat(lambda k: cs[k].gk.sigma[sel[k][0]])
-            is_call = cat(lambda k: cs[k].is_call[sel[k][0]])
-            wm = cat(lambda k: sel[k][1][sel[k][0]])
-            sizes = np.fromiter((int(sel[k][0].sum()) for k in ks), np.int64, len(ks))
-            seg = np.repeat(np.arange(len(ks)), sizes)
-            xT = np.ascontiguousarray(np.log(np.stack([grid[k] for k in ks])).T)
-            dx = np.zeros((len(ks), tau.size, n_lv))
-            gx = np.zeros((len(ks), tau.size, n_lv))
+        ks_all = [k for k in ks_all if int(counts[k]) <= step]
+        if not ks_all:
+            continue
+        ks_arr = np.asarray(ks_all, dtype=np.int64)
+        inset = np.zeros(len(cs), dtype=bool)
+        inset[ks_arr] = True
+        rows = np.flatnonzero(keep & inset[seg])  # by snapshot, then row
+        pos = np.full(len(cs), -1, dtype=np.int64)
+        pos[ks_arr] = np.arange(ks_arr.size)
+        sg_r = pos[seg[rows]]  # the snapshot of each row, 0.. in ks_all order
+        K_r, t_r, q_r, s_r, w_r, c_r = K[rows], t[rows], q[rows], sg[rows], wm[rows], is_call[rows]
+        tau = axes[ks_all[0]]
+        nt = tau.size
+        m = len(ks_all)
+        dxv = np.zeros((m, nt, n_lv))
+        gxv = np.zeros((m, nt, n_lv))
+        pcs = np.zeros((m, nt))
+        done = np.zeros((m, nt), dtype=bool)
+        r_off = np.r_[0, np.cumsum(counts[ks_arr])]
+        for batch in _batches(counts[ks_arr].tolist(), _CACHE_TERMS // n_lv):
+            j0, j1 = batch[0], batch[-1] + 1
+            lo, hi = int(r_off[j0]), int(r_off[j1])
+            sl = slice(lo, hi)
+            tb, sgb = t_r[sl], sg_r[sl]
+            xb = x[ks_arr[j0:j1]]
             for h, th in enumerate(tau.tolist()):  # a handful of time points
-                live = t > th
+                live = tb > th
                 if not live.any():
                     continue
-                a, b, wq, wg = live_terms(K, t, q, sigma, wm, r, th, live)
-                sg_l = seg[live]
-                d1 = np.take(xT, sg_l, axis=1)  # (levels, contracts), C order
-                d1 -= a
-                d1 *= b  # d1 = (ln S - a) b
-                e1 = d1 * -0.5
-                e1 *= d1
+                a, b, wq, wg = live_terms(K_r[sl], tb, q_r[sl], s_r[sl], w_r[sl], r, th, live)
+                sg_l = sgb[live] - j0
+                off = np.searchsorted(sg_l, np.arange(j1 - j0 + 1))
+                e1, d1 = block_args(xb, off, a, b, want_d=True)
+                assert d1 is not None
                 np.exp(e1, out=e1)  # exp(-d1²/2)
                 n1 = ncdf(d1, e1)
-                put = ~is_call[live]
-                at = np.searchsorted(sg_l, np.arange(len(ks) + 1))
-                for j in range(len(ks)):  # a loop over snapshots: the sums of each
-                    lo, hi = int(at[j]), int(at[j + 1])
-                    if hi <= lo:
+                put = ~c_r[sl][live]
+                wp = wq[put]
+                p_at = np.searchsorted(sg_l[put], np.arange(j1 - j0 + 1))
+                pcs[j0:j1, h] = -sums(wp, p_at)  # Δ_put = e^{-qτ}(N(d1) - 1): a constant
+                for j in range(j1 - j0):  # a loop over snapshots: the sums of each
+                    o0, o1 = int(off[j]), int(off[j + 1])
+                    if o1 <= o0:
                         continue
-                    w_j = wq[lo:hi]
-                    put_const = -float(w_j[put[lo:hi]].sum())
-                    # contiguous copies: BLAS sums a strided view in another order
-                    dx[j, h] += np.ascontiguousarray(n1[:, lo:hi]) @ w_j
-                    gx[j, h] += np.ascontiguousarray(e1[:, lo:hi]) @ wg[lo:hi]
-                    dx[j, h] += put_const
-                    gx[j, h] /= grid[ks[j]]
-            for j, k in enumerate(ks):
-                out[k].surfaces = Surfaces(grid[k], tau, dx[j], gx[j])
+                    blk = slice(n_lv * o0, n_lv * o1)  # the snapshot's block (block_view)
+                    dxv[j0 + j, h] = n1[blk].reshape(n_lv, o1 - o0) @ wq[o0:o1]
+                    gxv[j0 + j, h] = e1[blk].reshape(n_lv, o1 - o0) @ wg[o0:o1]
+                    done[j0 + j, h] = True
+        dxv += 0.0  # as summed into zeros (-0.0 -> 0.0)
+        dxv += np.where(done, pcs, 0.0)[:, :, None]
+        gxv += 0.0
+        gxv /= grid[ks_arr][:, None, :]
+        dx = np.where(done[:, :, None], dxv, 0.0)
+        gx = np.where(done[:, :, None], gxv, 0.0)
+        for j, k in enumerate(ks_all):
+            out[k].surfaces = Surfaces(grid[k], tau, dx[j], gx[j])
 
 
 def _analyze_one(
@@ -1358,26 +1560,12 @@ def _analyze_one(
     K, is_call, expiry, mult, oi, vol = c.K, c.is_call, c.expiry, c.mult, c.oi, c.vol
     mid, t_years, gk, w, ex = c.mid, c.t_years, c.gk, c.w, c.ex
     vanna, charm = c.vanna, c.charm
-    excluded: dict[str, int] = {}
-    rs = gk.reason[gk.reason != None]  # noqa: E711 - object array comparison
-    if rs.size:
-        keys, counts = np.unique(rs.astype(str), return_counts=True)
-        excluded = {k: int(m) for k, m in zip(keys.tolist(), counts.tolist(), strict=True)}
-
-    put = ~is_call
-    totals = {
-        "contracts": n,
-        "call_oi": int(oi[is_call].sum()),
-        "put_oi": int(oi[put].sum()),
-        "call_volume": int(vol[is_call].sum()),
-        "put_volume": int(vol[put].sum()),
-    }
-    totals["pc_oi_ratio"] = _ratio(totals["put_oi"], totals["call_oi"])
-    totals["pc_volume_ratio"] = _ratio(totals["put_volume"], totals["call_volume"])
-    totals["gex_usd_per_1pct"] = float(np.nansum(ex.gex_usd_per_1pct))
-    totals["dex_shares"] = float(np.nansum(ex.dex_shares))
-    totals["vanna_usd_per_vol_pt"] = float(np.nansum(ex.vanna_usd_per_vol_pt))
-    totals["charm_shares_per_day"] = float(np.nansum(ex.charm_shares_per_day))
+    if c.totals is not None:  # computed with the chunk's (_totals_many)
+        totals, excluded = c.totals
+    else:
+        totals, excluded = _totals_many(
+            np.zeros(n, dtype=np.int64), 1, is_call, oi, vol, ex, gk.reason
+        )[0]
     futures = cfg.futures_usd_per_point.get(underlying)
     if futures:
         totals["dex_futures_contracts"] = totals["dex_shares"] / futures
@@ -1465,7 +1653,7 @@ def _analyze_one(
     vol_view: dict[str, Any] = {}
     if cfg.vol:
         vol_view, rr_25d, atm_iv = _vol_views(
-            ge, exp_dates, K, is_call, gk, st, S, pre, sums.get("smile")
+            ge, exp_dates, K, is_call, gk, st, S, pre, sums.get("smile"), sums.get("vol_cols")
         )
         if "by_expiry_t" not in sums:  # the chunk's table has them
             by_expiry = by_expiry.append_column(
@@ -1647,14 +1835,15 @@ def _profile(
     terms = profile_terms(K, t, cfg.rate, gk.q, gk.sigma, W)
     lv = spot_grid(S, cfg.profile_half_width, cfg.profile_step)
     prof = gamma_profile(terms, lv)
-    return _profile_doc(S, lv, prof, ok, nxt)
+    return _profile_doc(S, lv, prof, int(ok.sum()), nxt)
 
 
 def _profile_doc(
-    S: float, lv: Float64Array, prof: Float64Array, ok: BoolArray, nxt: Any, zs: Any = None
+    S: float, lv: Float64Array, prof: Float64Array, used: int, nxt: Any, zs: Any = None
 ) -> dict[str, Any]:
-    """The ``profile`` document from the three profile columns (:func:`_profile`); ``zs``:
-    their three :class:`~chainlens.exposure.ZeroGamma` when found already (with other
+    """The ``profile`` document from the three profile columns (:func:`_profile`) and the
+    number of contracts ``used`` (those with a usable IV and time; none: no zero gamma);
+    ``zs``: their three :class:`~chainlens.exposure.ZeroGamma` when found already (with other
     snapshots', :func:`_zero_gammas`)."""
     names = ("all", "ex_0dte", "ex_next_expiry")
     zg = {}
@@ -1662,14 +1851,14 @@ def _profile_doc(
         if zs is not None:
             z = zs[j]
         else:
-            z = zero_gamma(lv, prof[:, j], S) if ok.any() else zero_gamma(lv, np.array([]), S)
+            z = zero_gamma(lv, prof[:, j], S) if used else zero_gamma(lv, np.array([]), S)
         zg[nm] = {"level": z.level, "reason": z.reason}
     return {
         "levels": lv,
         "gex_usd_per_1pct": {nm: prof[:, j] for j, nm in enumerate(names)},
         "zero_gamma": zg,
         "next_expiry": None if nxt is None else str(nxt),
-        "contracts_used": int(ok.sum()),
+        "contracts_used": used,
         "iv": "sticky strike (each contract's own IV)",
     }
 
@@ -1695,32 +1884,6 @@ def _profile_by_expiry(
     return _profile_by_expiry_table(lv, pe)
 
 
-def _profile_by_expiry_tables(parts: list[tuple[Float64Array, dict[str, Any]]]) -> list[pa.Table]:
-    """:func:`_profile_by_expiry_table` of several ``(levels, profile_by_expiry result)``: one
-    table of their rows in order, a slice each (the same columns and values)."""
-    if not parts:
-        return []
-    cols: dict[str, list[np.ndarray]] = {"expiry": [], "spot_level": [], "g0": [], "g1": []}
-    sizes = []
-    for lv, pe in parts:  # a loop over snapshots: their columns
-        ne = pe["expiries"].size
-        cols["expiry"].append(np.repeat(pe["expiries"], lv.size))
-        cols["spot_level"].append(np.tile(lv, ne))
-        cols["g0"].append(pe["gex"][:, :, 0].reshape(-1))
-        cols["g1"].append(pe["gex"][:, :, 1].reshape(-1))
-        sizes.append(ne * lv.size)
-    t = pa.table(
-        {
-            "expiry": pa.array(np.concatenate(cols["expiry"]), pa.date32()),
-            "spot_level": np.concatenate(cols["spot_level"]),
-            "gex_usd_per_1pct": np.concatenate(cols["g0"]),
-            "gex_short_all_usd_per_1pct": np.concatenate(cols["g1"]),
-        }
-    )
-    at = np.r_[0, np.cumsum(sizes)]
-    return [t.slice(int(at[j]), int(sizes[j])) for j in range(len(parts))]
-
-
 def _profile_by_expiry_table(lv: Float64Array, pe: dict[str, Any]) -> pa.Table:
     """The ``profile_by_expiry`` table of :func:`profile_by_expiry`'s result."""
     ne = pe["expiries"].size
@@ -1734,6 +1897,36 @@ def _profile_by_expiry_table(lv: Float64Array, pe: dict[str, Any]) -> pa.Table:
     )
 
 
+def _vol_columns(
+    pre: dict[str, np.ndarray], idx: np.ndarray, S: float | Float64Array, exp_dates: np.ndarray
+) -> dict[str, list[Any]]:
+    """The per-expiry values of the ``vol`` document of the expiry groups ``idx`` (the live
+    ones: not yet settled at the snapshot), column by column as Python lists (one ``tolist``
+    each): ATM strike, straddle mid (USD) and expected move (percent of spot) on the mid;
+    25/15-delta strikes (USD) and the ranges between them (percent of the spot ``S``, one per
+    group or one for all); ATM IV, 25-delta call/put IVs, risk reversal and butterfly
+    (:func:`_expiry_figures`); the ISO expiry dates."""
+    ds = DeltaStrikes(*(pre[f"e_ds_{f}"] for f in DeltaStrikes._fields))
+    s_g = np.asarray(S, dtype=np.float64)
+    s_i = s_g[idx] if s_g.ndim else s_g
+    return {
+        "atm_strike": pre["e_st_atm_strike"][idx].tolist(),
+        "straddle_mid": pre["e_st_straddle_mid"][idx].tolist(),
+        "expected_move_pct": pre["e_st_expected_move_pct"][idx].tolist(),
+        "put25": ds.put25[idx].tolist(),
+        "call25": ds.call25[idx].tolist(),
+        "put15": ds.put15[idx].tolist(),
+        "call15": ds.call15[idx].tolist(),
+        "range_50_pct": ((ds.call25[idx] - ds.put25[idx]) / s_i * 100.0).tolist(),
+        "range_70_pct": ((ds.call15[idx] - ds.put15[idx]) / s_i * 100.0).tolist(),
+        **{
+            f: pre[f"e_ts_{f}"][idx].tolist()
+            for f in ("atm_iv", "iv_25d_call", "iv_25d_put", "rr_25d", "bf_25d")
+        },
+        "expiry": np.asarray(exp_dates[idx], dtype="datetime64[D]").astype(str).tolist(),
+    }
+
+
 def _vol_views(
     ge: Any,
     exp_dates: np.ndarray,
@@ -1744,54 +1937,46 @@ def _vol_views(
     S: float,
     pre: dict[str, np.ndarray],
     smile: pa.Table | None = None,
+    cols: dict[str, list[Any]] | None = None,
 ) -> tuple[dict[str, Any], np.ndarray, np.ndarray]:
     """Per-expiry expected moves, zones, 25/15-delta ranges, ATM IV, RR/BF (seeds 003, 004).
 
     ``pre``: the per-expiry figures (:func:`_expiry_figures`); ``smile``: the smile table when
-    computed with other snapshots' (:func:`~chainlens.vol.smile_table_many`).
+    computed with other snapshots' (:func:`~chainlens.vol.smile_table_many`); ``cols``: the
+    live expiries' :func:`_vol_columns` when computed with other snapshots'.
 
     Returns ``(view, rr_25d, atm_iv)``: the ``vol`` document, and the 25-delta risk reversal
     and ATM IV of every expiry (settled ones included) for the ``by_expiry`` table."""
-    ds = DeltaStrikes(*(pre[f"e_ds_{f}"] for f in DeltaStrikes._fields))
-    ts = {f: pre[f"e_ts_{f}"] for f in ("atm_iv", "iv_25d_call", "iv_25d_put", "rr_25d", "bf_25d")}
-    live = pre["e_tmax"] > 0  # expiries not yet settled at the snapshot
-    idx = np.flatnonzero(live)
-    # the live expiries' values as Python floats, column by column (one tolist each)
-    v = {
-        "atm_strike": st.atm_strike[idx].tolist(),
-        "straddle_mid": st.straddle_mid[idx].tolist(),
-        "expected_move_pct": st.expected_move_pct[idx].tolist(),
-        "put25": ds.put25[idx].tolist(),
-        "call25": ds.call25[idx].tolist(),
-        "put15": ds.put15[idx].tolist(),
-        "call15": ds.call15[idx].tolist(),
-        "range_50_pct": ((ds.call25[idx] - ds.put25[idx]) / S * 100.0).tolist(),
-        "range_70_pct": ((ds.call15[idx] - ds.put15[idx]) / S * 100.0).tolist(),
-        **{f: ts[f][idx].tolist() for f in ("atm_iv", "iv_25d_call", "iv_25d_put", "rr_25d")},
-        "bf_25d": ts["bf_25d"][idx].tolist(),
-        "expiry": np.asarray(exp_dates[idx], dtype="datetime64[D]").astype(str).tolist(),
-    }
-    per_exp = []
-    for j in range(idx.size):  # one record per expiry (output building)
-        move = v["straddle_mid"][j]
-        per_exp.append(
-            {
-                "expiry": v["expiry"][j],
-                "atm_strike": v["atm_strike"][j],
-                "straddle_mid": move,
-                "expected_move_pct": v["expected_move_pct"][j],
-                "zone": expected_move_zones(S, move),
-                "range_50": [v["put25"][j], v["call25"][j]],
-                "range_70": [v["put15"][j], v["call15"][j]],
-                "range_50_pct": v["range_50_pct"][j],
-                "range_70_pct": v["range_70_pct"][j],
-                "atm_iv": v["atm_iv"][j],
-                "iv_25d_call": v["iv_25d_call"][j],
-                "iv_25d_put": v["iv_25d_put"][j],
-                "rr_25d": v["rr_25d"][j],
-                "bf_25d": v["bf_25d"][j],
-            }
-        )
+    ts = {f: pre[f"e_ts_{f}"] for f in ("atm_iv", "rr_25d")}
+    v = (
+        cols
+        if cols is not None
+        else _vol_columns(pre, np.flatnonzero(pre["e_tmax"] > 0), S, exp_dates)
+    )
+    per_exp = [
+        {
+            "expiry": e,
+            "atm_strike": k,
+            "straddle_mid": move,
+            "expected_move_pct": em,
+            "zone": expected_move_zones(S, move),
+            "range_50": [p25, c25],
+            "range_70": [p15, c15],
+            "range_50_pct": r50,
+            "range_70_pct": r70,
+            "atm_iv": iv,
+            "iv_25d_call": ivc,
+            "iv_25d_put": ivp,
+            "rr_25d": rr,
+            "bf_25d": bf,
+        }
+        for e, k, move, em, p25, c25, p15, c15, r50, r70, iv, ivc, ivp, rr, bf in zip(
+            v["expiry"], v["atm_strike"], v["straddle_mid"], v["expected_move_pct"], v["put25"],
+            v["call25"], v["put15"], v["call15"], v["range_50_pct"], v["range_70_pct"],
+            v["atm_iv"], v["iv_25d_call"], v["iv_25d_put"], v["rr_25d"], v["bf_25d"],
+            strict=True,
+        )  # one record per expiry (output building)
+    ]  # fmt: skip
     if smile is None:
         smile = smile_table(exp_dates[ge.codes], K, is_call, gk.sigma)
     return (

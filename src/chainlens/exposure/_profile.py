@@ -261,10 +261,29 @@ def zero_gamma_many(
     fast = (usable & clean & has.any(axis=1)).tolist()
     best = np.argmin(np.where(has, dist, np.inf), axis=1)
     level = cands[np.arange(m), best]
+    # rows without a crossing, by zero_gamma's reasons: no usable profile, zero everywhere,
+    # or one sign everywhere (the sign of its first level)
+    finite = np.isfinite(g).all(axis=1)
+    zero = ~(g != 0).any(axis=1)
+    why = np.where(~finite, 0, np.where(zero, 1, np.where(g[:, 0] > 0, 2, 3))).tolist()
+    plain = (~finite | zero | ~has.any(axis=1)).tolist()
+    levels_l = level.tolist()
+    nan = float("nan")
     out: list[ZeroGamma] = []
     for i in range(m):  # a loop over profiles: the result records
-        if not fast[i]:
-            out.append(zero_gamma(lv[i], g[i], float(sp[i])))
+        if fast[i]:
+            out.append(ZeroGamma(levels_l[i], None))
+        elif plain[i]:
+            out.append(ZeroGamma(nan, _NO_ZERO_GAMMA[why[i]]))
         else:
-            out.append(ZeroGamma(float(level[i]), None))
+            out.append(zero_gamma(lv[i], g[i], float(sp[i])))
     return out
+
+
+#: :func:`zero_gamma`'s reasons for a profile without a crossing (``zero_gamma_many``'s codes)
+_NO_ZERO_GAMMA = (
+    "no profile (no contract with model greeks)",
+    "profile is zero everywhere (no open interest)",
+    "no sign change in the profile range (profile positive everywhere)",
+    "no sign change in the profile range (profile negative everywhere)",
+)
