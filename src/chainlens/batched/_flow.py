@@ -77,6 +77,7 @@ def enrich_many(parts: Sequence[pa.Table], config: object) -> list[pa.Table]:
     # integer keys (cheaper to group than strings): underlying -> segment; symbol -> its rank
     # among (segment, symbol) pairs, so that sorting by it sorts by symbol within a segment
     enc = pc.dictionary_encode(sym).combine_chunks()
+    _remember_symbols(sym, enc)
     dict_rank = np.empty(len(enc.dictionary), dtype=np.int64)
     dict_rank[np.asarray(pc.array_sort_indices(enc.dictionary))] = np.arange(len(enc.dictionary))
     sym_key = seg * max(len(enc.dictionary), 1) + dict_rank[enc.indices.to_numpy()]
@@ -99,6 +100,53 @@ def enrich_many(parts: Sequence[pa.Table], config: object) -> list[pa.Table]:
     return split_rows(e, sizes)
 
 
+#: The trade symbol encodings of the latest :func:`enrich_many` calls: ``(symbols, codes,
+#: dictionary)`` with the one-chunk ``symbol`` column of the enriched trades, each row's index
+#: in ``dictionary`` (null -> ``len(dictionary)``) and the dictionary (symbols in order of first
+#: appearance). :func:`tag_moneyness_chunk` of those trades reuses it instead of encoding every
+#: trade symbol again; the entries hold their arrays, so a buffer address seen here is theirs.
+_SYMBOL_CODES: list[tuple[pa.Array, np.ndarray, pa.Array]] = []
+_SYMBOL_CODES_KEPT = 2
+
+
+def _remember_symbols(sym: pa.ChunkedArray, enc: pa.DictionaryArray) -> None:
+    """Keep the encoding ``enc`` of the one-chunk symbol column ``sym`` (the latest two)."""
+    if sym.num_chunks != 1:
+        return
+    d = enc.dictionary
+    idx = np.asarray(pc.fill_null(enc.indices, len(d)).to_numpy(zero_copy_only=False), np.int64)
+    _SYMBOL_CODES.append((sym.chunk(0), idx, d))
+    del _SYMBOL_CODES[:-_SYMBOL_CODES_KEPT]
+
+
+def _known_symbols(col: pa.ChunkedArray) -> tuple[np.ndarray, pa.Array] | None:
+    """``(codes, dictionary)`` of a symbol column whose every chunk is a slice of one column
+    encoded by :func:`enrich_many` (the same buffers), from that encoding; else ``None``."""
+    for base, idx, d in reversed(_SYMBOL_CODES):  # the latest first (at most two)
+        bufs = base.buffers()
+        lo, hi = base.offset, base.offset + len(base)
+        parts = []
+        for c in col.chunks:  # a loop over Arrow chunks (one per underlying)
+            cb = c.buffers()
+            if not (
+                c.type == base.type
+                and len(cb) == len(bufs)
+                and all(
+                    (x is None and y is None)
+                    or (x is not None and y is not None and x.address == y.address)
+                    for x, y in zip(cb[1:], bufs[1:], strict=True)
+                )
+                and lo <= c.offset
+                and c.offset + len(c) <= hi
+            ):
+                break
+            parts.append(idx[c.offset - lo : c.offset - lo + len(c)])
+        else:
+            if parts:
+                return np.concatenate(parts), d
+    return None
+
+
 def tag_moneyness_many(
     parts: Sequence[pa.Table], chains: Sequence[pa.Table | None], config: object
 ) -> list[pa.Table]:
@@ -116,6 +164,28 @@ def _column(t: pa.Table, name: str) -> pa.ChunkedArray | None:
     """Column ``name`` of ``t``, ``None`` when absent (one schema lookup)."""
     i = t.schema.get_field_index(name)
     return t.column(i) if i >= 0 else None
+
+
+def _symbol_codes(
+    sym: pa.ChunkedArray, csym: Sequence[pa.ChunkedArray]
+) -> tuple[np.ndarray, np.ndarray, int]:
+    """The trade symbols' and the chain symbols' codes in one dictionary of every symbol
+    (:func:`chainlens.flow._keys.encoded`; null -> the dictionary's length) and its length."""
+    from chainlens.flow._keys import encoded
+
+    if all(a.type == pa.string() for a in csym):  # the stored type: no cast per chain
+        every = pa.chunked_array(
+            [*sym.cast(pa.string()).chunks, *(k for a in csym for k in a.chunks)], pa.string()
+        )
+    else:
+        every = pa.chunked_array(
+            [*sym.cast(pa.string()).chunks, *(k for a in csym for k in a.cast(pa.string()).chunks)],
+            type=pa.string(),
+        )
+    every = every.combine_chunks()  # one chunk: one fill_null in ``encoded``
+    codes, d = encoded(every)
+    n = len(sym)
+    return codes[:n], codes[n:], len(d)
 
 
 def tag_moneyness_chunk(
@@ -149,22 +219,29 @@ def tag_moneyness_chunk(
             raise ValueError("every chain needs a symbol column (per-part path)")
     csizes = [c.num_rows for c in chains]  # type: ignore[union-attr]
     csym = [c.column("symbol") for c in chains]  # type: ignore[union-attr]
-    if all(a.type == pa.string() for a in csym):  # the stored type: no cast per chain
-        every = pa.chunked_array(
-            [*sym.cast(pa.string()).chunks, *(k for a in csym for k in a.chunks)], pa.string()
-        )
-    else:
-        every = pa.chunked_array(
-            [*sym.cast(pa.string()).chunks, *(k for a in csym for k in a.cast(pa.string()).chunks)],
-            type=pa.string(),
-        )
-    every = every.combine_chunks()  # one chunk: one fill_null in ``encoded``
-    codes, d = encoded(every)
-    D = len(d)
-    width = D + 1
     n = t.num_rows
-    tcode = codes[:n]
-    ccode = codes[n:]
+    known = _known_symbols(sym) if n else None
+    if (
+        known is not None
+        and known[1].type == pa.string()
+        and all(a.type == pa.string() for a in csym)
+    ):
+        # the trade symbols' encoding of enrich_many: only its dictionary (the distinct trade
+        # symbols, in order of first appearance) and the chain symbols are encoded here; a
+        # trade's code is its dictionary entry's code (the same codes as encoding every
+        # trade symbol when these trades are the ones enrich_many encoded, and equal codes
+        # for equal symbols in any case)
+        tidx, tdict = known
+        every = pa.chunked_array(
+            [tdict, *(k for a in csym for k in a.chunks)], pa.string()
+        ).combine_chunks()
+        codes, d = encoded(every)
+        D = len(d)
+        tcode = np.append(codes[: len(tdict)], D)[tidx]
+        ccode = codes[len(tdict) :]
+    else:
+        tcode, ccode, D = _symbol_codes(sym, csym)
+    width = D + 1
     cseg = segment_ids(csizes)
     kw = {"deep_itm_delta": cfg.deep_itm_delta, "deep_itm_pct": cfg.deep_itm_pct}  # type: ignore[attr-defined]
     # the chain rows by code (stable: row order within a code), the last row of each code
