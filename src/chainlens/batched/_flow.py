@@ -78,9 +78,20 @@ def enrich_many(parts: Sequence[pa.Table], config: object) -> list[pa.Table]:
     # among (segment, symbol) pairs, so that sorting by it sorts by symbol within a segment
     enc = pc.dictionary_encode(sym).combine_chunks()
     _remember_symbols(sym, enc)
-    dict_rank = np.empty(len(enc.dictionary), dtype=np.int64)
-    dict_rank[np.asarray(pc.array_sort_indices(enc.dictionary))] = np.arange(len(enc.dictionary))
-    sym_key = seg * max(len(enc.dictionary), 1) + dict_rank[enc.indices.to_numpy()]
+    D = len(enc.dictionary)
+    dict_rank = np.empty(D, dtype=np.int64)
+    dict_rank[np.asarray(pc.array_sort_indices(enc.dictionary))] = np.arange(D)
+    idx = enc.indices.to_numpy()
+    home = np.zeros(D, dtype=np.int64)
+    home[idx] = seg  # a segment of each symbol
+    if bool((home[idx] == seg).all()):
+        # every symbol in one segment: its rank in (segment, symbol) order, dense 0..D-1
+        # (the same order as the sparse key below, so the sorts and burst ids are the same)
+        dense = np.empty(D, dtype=np.int64)
+        dense[np.lexsort((dict_rank, home))] = np.arange(D)
+        sym_key = dense[idx]
+    else:
+        sym_key = seg * max(D, 1) + dict_rank[idx]
     tt = t.drop_columns(["underlying", "symbol"])
     tt = tt.append_column("underlying", pa.array(seg)).append_column("symbol", pa.array(sym_key))
     e = enrich_trades(tt, config)  # type: ignore[arg-type]

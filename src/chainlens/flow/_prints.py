@@ -41,14 +41,15 @@ def detect_sweeps(
     ``tests/test_flow_sorted_kernels.py`` checks them against the Polars expression of this
     rule. Sorted once by (symbol rank, side, time) with ``numpy.lexsort`` (integer codes, no
     string work per row; symbol and side one combined key when no side or time is null, and
-    then one stable ``argsort`` of that key when the times already run in order within it);
+    then one stable sort of that key when the times already run in order within it: a
+    counting sort when the key is dense, :func:`chainlens.flow._keys.stable_argsort`);
     distinct exchanges are counted only over bursts of two rows or more (a bit per exchange
     OR-ed over each burst's contiguous rows when there are at most 64 exchange codes).
     """
     n = trades.num_rows
     if n == 0:
         return np.zeros(0, np.int64), np.zeros(0, bool)
-    from chainlens.flow._keys import key_codes, sort_ranks
+    from chainlens.flow._keys import key_codes, sort_ranks, stable_argsort
 
     # sort keys as Polars' sort(["symbol", "side_code", ts, row]) orders them (nulls first)
     sym = sort_ranks(trades.column("symbol"))
@@ -67,7 +68,7 @@ def detect_sweeps(
             key = s0 * width + (side - smin)
             # one stable argsort of the key: (key, time) order already when the times run
             # non-decreasing within every key (a time-ordered tape); else the lexsort
-            order = np.argsort(key, kind="stable")
+            order = stable_argsort(key)
             ks, tk = key[order], t[order]
             if not ((ks[1:] != ks[:-1]) | (tk[1:] >= tk[:-1])).all():
                 order = np.lexsort((t, key))
