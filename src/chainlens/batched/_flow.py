@@ -835,7 +835,10 @@ def flow_many(
         return t.slice(int(off[i]), int(off[i + 1] - off[i]))
 
     dps, tws = darkpool_many(prints, cfg)
-    evs = print_events_many(tagged)
+    ev_all, ev_counts = (
+        _print_events_chunk(cat, sizes) if cat.num_rows else (None, np.zeros(ns, np.int64))
+    )
+    evs = print_events_many(tagged) if ev_all is None else split_rows(ev_all, ev_counts.tolist())
     settings = asdict(cfg)  # type: ignore[call-overload]
     settings["multileg_conditions"] = sorted(cfg.multileg_conditions)  # type: ignore[attr-defined]
     pre: list[tuple[pa.Table, dict[str, object], pa.Table | None, float]] = []
@@ -857,7 +860,7 @@ def flow_many(
     notables = notable_many(
         evs, chains, [p[2] for p in pre], [p[3] for p in pre],
         top_n=cfg.notable_top_n,  # type: ignore[attr-defined]
-        chain_symbols_unique=chain_unique or None,
+        chain_symbols_unique=chain_unique or None, events_table=ev_all,
     )  # fmt: skip
     mixes = side_mix_many(cat, seg, ns)
     out: list[object] = []
@@ -1099,6 +1102,15 @@ def print_events_many(parts: Sequence[pa.Table]) -> list[pa.Table]:
     t = pa.concat_tables(list(parts))
     if t.num_rows == 0:
         return [print_events(p) for p in parts]
+    ev, counts = _print_events_chunk(t, sizes)
+    return split_rows(ev, counts.tolist())
+
+
+def _print_events_chunk(t: pa.Table, sizes: Sequence[int]) -> tuple[pa.Table, np.ndarray]:
+    """The events of :func:`print_events_many` of the parts of ``t`` (``sizes`` rows each, at
+    least one row in all) as one table (one chunk per column) and the events per part."""
+    from chainlens.flow._prints import print_events
+
     seg = segment_ids(sizes)
     bcol = t.column("burst_id")
     if bcol.null_count:
@@ -1116,7 +1128,7 @@ def print_events_many(parts: Sequence[pa.Table]) -> list[pa.Table]:
         counts = counts + np.bincount(pairs // width, minlength=n_seg)
     if int(counts.sum()) != ev.num_rows:
         raise ValueError("event count mismatch (per-part path)")
-    return split_rows(ev, counts.tolist())
+    return ev, counts
 
 
 #: The chain columns :func:`chainlens.flow.notable_prints` reads (those present).
@@ -1131,6 +1143,7 @@ def notable_many(
     *,
     top_n: int,
     chain_symbols_unique: bool | None = None,
+    events_table: pa.Table | None = None,
 ) -> list[pa.Table]:
     """:func:`chainlens.flow.notable_prints` of each underlying (``live_after_next_session``),
     its events, chain, contract stats and premium floor, in one call over the chunk.
@@ -1145,7 +1158,9 @@ def notable_many(
     stats (else the joined columns would not have the per-segment types): otherwise each
     segment is computed alone. ``chain_symbols_unique``: ``True`` when the caller knows that
     every chain symbol is non-null and in one chain only (:func:`tag_moneyness_chunk`), which
-    is then not checked again.
+    is then not checked again. ``events_table``: the concatenation of ``events`` when the
+    caller has it in one chunk per column (the chosen events are then taken from it without
+    concatenating every chunk first).
     """
     from chainlens.flow._prints import notable_prints
 
@@ -1179,7 +1194,9 @@ def notable_many(
             for i in range(n)  # a loop over underlyings: the per-segment path
         ]  # fmt: skip
     sizes = [e.num_rows for e in events]
-    ev = pa.concat_tables(list(events))
+    ev = pa.concat_tables(list(events)) if events_table is None else events_table
+    if ev.num_rows != sum(sizes):
+        raise ValueError("events_table is not the events (per-segment path)")
     seg = segment_ids(sizes)
     prem = ev.column("premium_usd")
     if prem.null_count:
