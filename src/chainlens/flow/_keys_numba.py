@@ -13,7 +13,7 @@ __all__ = ["counting_argsort"]
 
 
 @nb.njit(cache=True, nogil=True)
-def counting_argsort(key, lo, span):  # type: ignore[no-untyped-def]
+def counting_argsort(key, lo, span):
     """Rows of ``key`` (int64, every value in ``lo..lo+span-1``) in stable key order: one
     count per key value, their running sums as the start of each value's run, then every row
     placed at its value's next slot in row order. O(n + span)."""
