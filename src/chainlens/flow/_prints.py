@@ -146,11 +146,10 @@ def print_events(trades: pa.Table) -> pa.Table:
     if sweep.any():
         bcol = trades.column("burst_id")
         b = np.asarray(pc.fill_null(bcol.cast(pa.int64()), np.iinfo(np.int64).min).to_numpy())
-        _, inv = np.unique(b[sweep], return_inverse=True)
-        inv = inv.reshape(-1)
-        first = np.full(int(inv.max()) + 1, n, dtype=np.int64)
-        np.minimum.at(first, inv, rows[sweep])
-        gid[sweep] = first[inv]
+        # the first row of each burst: its first occurrence among the sweep rows (in row
+        # order; ``return_index`` sorts stably)
+        _, at, inv = np.unique(b[sweep], return_index=True, return_inverse=True)
+        gid[sweep] = rows[sweep][at][inv.reshape(-1)]
     head = gid == rows  # the first row of its event
     rep = np.flatnonzero(head)  # ascending: the events in order of first appearance
     ev = (np.cumsum(head) - 1)[gid]
@@ -167,18 +166,27 @@ def print_events(trades: pa.Table) -> pa.Table:
 
     def f64(name: str) -> tuple[np.ndarray, np.ndarray]:
         c = trades.column(name)
+        if c.null_count == 0:  # no null to fill: the values as they are, every one valid
+            v = np.asarray(c.cast(pa.float64()).to_numpy(), dtype=np.float64)
+            return v, np.ones(n, dtype=bool)
         v = np.asarray(pc.fill_null(c.cast(pa.float64()), 0.0).to_numpy(), dtype=np.float64)
         return v, np.asarray(_np_bool(pc.is_valid(c)), dtype=bool)
 
     size_col = trades.column("size")
-    q = np.asarray(pc.fill_null(size_col, 0).to_numpy(), dtype=np.int64)
-    qv = np.asarray(_np_bool(pc.is_valid(size_col)), dtype=bool)
+    if size_col.null_count == 0:
+        q = np.asarray(size_col.to_numpy(), dtype=np.int64)
+        qv = np.ones(n, dtype=bool)
+    else:
+        q = np.asarray(pc.fill_null(size_col, 0).to_numpy(), dtype=np.int64)
+        qv = np.asarray(_np_bool(pc.is_valid(size_col)), dtype=bool)
     p, pv = f64("price")
     prem, _ = f64("premium_usd")
     spot, spv = f64("spot")
     agg, agv = f64("aggressiveness")
     t_col = pc.cast(trades.column("ts"), pa.int64())
-    t = np.asarray(pc.fill_null(t_col, np.iinfo(np.int64).max).to_numpy(), dtype=np.int64)
+    if t_col.null_count:
+        t_col = pc.fill_null(t_col, np.iinfo(np.int64).max)
+    t = np.asarray(t_col.to_numpy(), dtype=np.int64)
     with np.errstate(invalid="ignore", over="ignore"):
         ps = np.where(pv & qv, p * q.astype(np.float64), 0.0)
     # single-trade events: the row's own values (gathered at the event's first row)
