@@ -168,7 +168,11 @@ def tag_moneyness_many(
 
 
 def _f64_nan(col: pa.ChunkedArray | pa.Array) -> np.ndarray:
-    return np.asarray(pc.fill_null(col.cast(pa.float64()), np.nan).to_numpy(), dtype=np.float64)
+    """A numeric column as ``float64`` NumPy, null -> NaN (no fill pass without nulls)."""
+    c = col.cast(pa.float64())
+    if c.null_count:
+        c = pc.fill_null(c, np.nan)
+    return np.asarray(c.to_numpy(), dtype=np.float64)
 
 
 def _column(t: pa.Table, name: str) -> pa.ChunkedArray | None:
@@ -329,13 +333,16 @@ def tag_moneyness_chunk(
 
 
 def _f64(t: pa.Table, name: str) -> np.ndarray:
-    return np.asarray(pc.fill_null(t.column(name).cast(pa.float64()), np.nan).to_numpy(), float)
+    return _f64_nan(t.column(name))
 
 
 def _bool(t: pa.Table, name: str) -> np.ndarray:
     if name not in t.column_names:
         return np.zeros(t.num_rows, dtype=bool)
-    return np.asarray(pc.fill_null(t.column(name), False).to_numpy(zero_copy_only=False), bool)
+    c = t.column(name)
+    if c.null_count:
+        c = pc.fill_null(c, False)
+    return np.asarray(c.to_numpy(zero_copy_only=False), bool)
 
 
 def _labels(diff: np.ndarray, total: np.ndarray, eps: float) -> pa.Array:
