@@ -153,3 +153,13 @@ def test_flow_many_prints_and_notables_equal_per_underlying(
         _same_tables(ref.prints, fr.prints)  # type: ignore[attr-defined]
         _same_tables(ref.notable, fr.notable)  # type: ignore[attr-defined]
         _same_tables(ref.trades, fr.trades)  # type: ignore[attr-defined]
+
+
+def test_one_ticker_each_is_the_per_table_check() -> None:
+    def t(vals: list[str | None]) -> pa.Table:
+        return pa.table({"ticker": pa.array(vals, pa.string())})
+
+    tables = [t(["A", "A"]), t([]), t(["B", "C"]), t(["D"]), t(["A"])]
+    assert bf._one_ticker_each(tables) == ["A", None, None, "D", "A"]
+    assert bf._one_ticker_each([*tables, t(["E", None])]) == ["A", None, None, "D", "A", None]
+    assert bf._one_ticker_each([t([]), t([])]) == [None, None]

@@ -1038,6 +1038,36 @@ def twap_candidates(
     return keep
 
 
+def _one_ticker_each(tables: Sequence[pa.Table]) -> list[str | None]:
+    """Per table, its ``ticker`` when every row holds that one (non-null) ticker, else
+    ``None`` (no rows, a null or two tickers). One encoding of every table's tickers: a
+    table holds one ticker when its smallest and largest codes agree."""
+    from chainlens.flow._keys import encoded
+
+    cols = [t.column("ticker") for t in tables]
+    sizes = np.asarray([len(c) for c in cols], dtype=np.int64)
+    if not cols or any(c.null_count for c in cols) or len({c.type for c in cols}) != 1:
+        return [
+            c[0].as_py()
+            if len(c) and not c.null_count and pc.count_distinct(c).as_py() == 1
+            else None
+            for c in cols
+        ]  # a loop over underlyings: the per-table check
+    full = np.flatnonzero(sizes > 0)
+    out: list[str | None] = [None] * len(cols)
+    if full.size == 0:
+        return out
+    codes, d = encoded(pa.chunked_array([k for c in cols for k in c.chunks], cols[0].type))
+    starts = np.cumsum(np.r_[0, sizes[:-1]])[full]
+    lo = np.minimum.reduceat(codes, starts)
+    hi = np.maximum.reduceat(codes, starts)
+    names = d.to_pylist()
+    for j, i in enumerate(full.tolist()):  # a loop over underlyings: the ticker of each
+        if lo[j] == hi[j]:
+            out[i] = names[int(lo[j])]
+    return out
+
+
 def darkpool_many(
     prints: Sequence[pa.Table | None], config: object
 ) -> tuple[list[pa.Table | None], list[pa.Table | None]]:
@@ -1059,11 +1089,7 @@ def darkpool_many(
         "size_tolerance": cfg.twap_size_tolerance,  # type: ignore[attr-defined]
     }
     idx = [i for i, p in enumerate(prints) if p is not None]
-    ticks: list[str | None] = []
-    for i in idx:  # a loop over underlyings: one ticker per table?
-        col = prints[i].column("ticker")  # type: ignore[union-attr]
-        one = prints[i].num_rows > 0 and col.null_count == 0 and pc.count_distinct(col).as_py() == 1  # type: ignore[union-attr]
-        ticks.append(col[0].as_py() if one else None)
+    ticks = _one_ticker_each([prints[i] for i in idx])
     dps: list[pa.Table | None] = [None] * len(prints)
     tws: list[pa.Table | None] = [None] * len(prints)
     if not idx:
