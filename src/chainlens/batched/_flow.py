@@ -64,7 +64,10 @@ def enrich_many(parts: Sequence[pa.Table], config: object) -> list[pa.Table]:
     by ``symbol`` / ``underlying`` (sides, premium, multi-leg and synthetic packages, bursts),
     and those keys are prefixed with the part's index during the call so that no group joins
     two parts; ``burst_id`` (a running number in (symbol, side, time) order) is renumbered
-    densely per part, which is the per-part call's numbering.
+    densely per part, which is the per-part call's numbering. When every symbol lies in one
+    part, its key is its dense rank in (part, symbol) order (the sweep sort then counts instead
+    of comparing, :func:`chainlens.flow._keys.stable_argsort`). The symbol encoding is kept
+    for :func:`tag_moneyness_chunk` of the same trades (:data:`_SYMBOL_CODES`).
     """
     from chainlens.flow import enrich_trades
 
@@ -76,6 +79,7 @@ def enrich_many(parts: Sequence[pa.Table], config: object) -> list[pa.Table]:
     und, sym = t.column("underlying"), t.column("symbol")
     # integer keys (cheaper to group than strings): underlying -> segment; symbol -> its rank
     # among (segment, symbol) pairs, so that sorting by it sorts by symbol within a segment
+    # (dense when every symbol is in one segment, else segment * D + the symbol's rank)
     enc = pc.dictionary_encode(sym).combine_chunks()
     _remember_symbols(sym, enc)
     D = len(enc.dictionary)
