@@ -64,7 +64,10 @@ def enrich_many(parts: Sequence[pa.Table], config: object) -> list[pa.Table]:
     by ``symbol`` / ``underlying`` (sides, premium, multi-leg and synthetic packages, bursts),
     and those keys are prefixed with the part's index during the call so that no group joins
     two parts; ``burst_id`` (a running number in (symbol, side, time) order) is renumbered
-    densely per part, which is the per-part call's numbering.
+    densely per part, which is the per-part call's numbering. When every symbol lies in one
+    part, its key is its dense rank in (part, symbol) order (the sweep sort then counts instead
+    of comparing, :func:`chainlens.flow._keys.stable_argsort`). The symbol encoding is kept
+    for :func:`tag_moneyness_chunk` of the same trades (:data:`_SYMBOL_CODES`).
     """
     from chainlens.flow import enrich_trades
 
@@ -76,10 +79,23 @@ def enrich_many(parts: Sequence[pa.Table], config: object) -> list[pa.Table]:
     und, sym = t.column("underlying"), t.column("symbol")
     # integer keys (cheaper to group than strings): underlying -> segment; symbol -> its rank
     # among (segment, symbol) pairs, so that sorting by it sorts by symbol within a segment
+    # (dense when every symbol is in one segment, else segment * D + the symbol's rank)
     enc = pc.dictionary_encode(sym).combine_chunks()
-    dict_rank = np.empty(len(enc.dictionary), dtype=np.int64)
-    dict_rank[np.asarray(pc.array_sort_indices(enc.dictionary))] = np.arange(len(enc.dictionary))
-    sym_key = seg * max(len(enc.dictionary), 1) + dict_rank[enc.indices.to_numpy()]
+    _remember_symbols(sym, enc)
+    D = len(enc.dictionary)
+    dict_rank = np.empty(D, dtype=np.int64)
+    dict_rank[np.asarray(pc.array_sort_indices(enc.dictionary))] = np.arange(D)
+    idx = enc.indices.to_numpy()
+    home = np.zeros(D, dtype=np.int64)
+    home[idx] = seg  # a segment of each symbol
+    if bool((home[idx] == seg).all()):
+        # every symbol in one segment: its rank in (segment, symbol) order, dense 0..D-1
+        # (the same order as the sparse key below, so the sorts and burst ids are the same)
+        dense = np.empty(D, dtype=np.int64)
+        dense[np.lexsort((dict_rank, home))] = np.arange(D)
+        sym_key = dense[idx]
+    else:
+        sym_key = seg * max(D, 1) + dict_rank[idx]
     tt = t.drop_columns(["underlying", "symbol"])
     tt = tt.append_column("underlying", pa.array(seg)).append_column("symbol", pa.array(sym_key))
     e = enrich_trades(tt, config)  # type: ignore[arg-type]
@@ -99,6 +115,53 @@ def enrich_many(parts: Sequence[pa.Table], config: object) -> list[pa.Table]:
     return split_rows(e, sizes)
 
 
+#: The trade symbol encodings of the latest :func:`enrich_many` calls: ``(symbols, codes,
+#: dictionary)`` with the one-chunk ``symbol`` column of the enriched trades, each row's index
+#: in ``dictionary`` (null -> ``len(dictionary)``) and the dictionary (symbols in order of first
+#: appearance). :func:`tag_moneyness_chunk` of those trades reuses it instead of encoding every
+#: trade symbol again; the entries hold their arrays, so a buffer address seen here is theirs.
+_SYMBOL_CODES: list[tuple[pa.Array, np.ndarray, pa.Array]] = []
+_SYMBOL_CODES_KEPT = 2
+
+
+def _remember_symbols(sym: pa.ChunkedArray, enc: pa.DictionaryArray) -> None:
+    """Keep the encoding ``enc`` of the one-chunk symbol column ``sym`` (the latest two)."""
+    if sym.num_chunks != 1:
+        return
+    d = enc.dictionary
+    idx = np.asarray(pc.fill_null(enc.indices, len(d)).to_numpy(zero_copy_only=False), np.int64)
+    _SYMBOL_CODES.append((sym.chunk(0), idx, d))
+    del _SYMBOL_CODES[:-_SYMBOL_CODES_KEPT]
+
+
+def _known_symbols(col: pa.ChunkedArray) -> tuple[np.ndarray, pa.Array] | None:
+    """``(codes, dictionary)`` of a symbol column whose every chunk is a slice of one column
+    encoded by :func:`enrich_many` (the same buffers), from that encoding; else ``None``."""
+    for base, idx, d in reversed(_SYMBOL_CODES):  # the latest first (at most two)
+        bufs = base.buffers()
+        lo, hi = base.offset, base.offset + len(base)
+        parts = []
+        for c in col.chunks:  # a loop over Arrow chunks (one per underlying)
+            cb = c.buffers()
+            if not (
+                c.type == base.type
+                and len(cb) == len(bufs)
+                and all(
+                    (x is None and y is None)
+                    or (x is not None and y is not None and x.address == y.address)
+                    for x, y in zip(cb[1:], bufs[1:], strict=True)
+                )
+                and lo <= c.offset
+                and c.offset + len(c) <= hi
+            ):
+                break
+            parts.append(idx[c.offset - lo : c.offset - lo + len(c)])
+        else:
+            if parts:
+                return np.concatenate(parts), d
+    return None
+
+
 def tag_moneyness_many(
     parts: Sequence[pa.Table], chains: Sequence[pa.Table | None], config: object
 ) -> list[pa.Table]:
@@ -109,13 +172,39 @@ def tag_moneyness_many(
 
 
 def _f64_nan(col: pa.ChunkedArray | pa.Array) -> np.ndarray:
-    return np.asarray(pc.fill_null(col.cast(pa.float64()), np.nan).to_numpy(), dtype=np.float64)
+    """A numeric column as ``float64`` NumPy, null -> NaN (no fill pass without nulls)."""
+    c = col.cast(pa.float64())
+    if c.null_count:
+        c = pc.fill_null(c, np.nan)
+    return np.asarray(c.to_numpy(), dtype=np.float64)
 
 
 def _column(t: pa.Table, name: str) -> pa.ChunkedArray | None:
     """Column ``name`` of ``t``, ``None`` when absent (one schema lookup)."""
     i = t.schema.get_field_index(name)
     return t.column(i) if i >= 0 else None
+
+
+def _symbol_codes(
+    sym: pa.ChunkedArray, csym: Sequence[pa.ChunkedArray]
+) -> tuple[np.ndarray, np.ndarray, int]:
+    """The trade symbols' and the chain symbols' codes in one dictionary of every symbol
+    (:func:`chainlens.flow._keys.encoded`; null -> the dictionary's length) and its length."""
+    from chainlens.flow._keys import encoded
+
+    if all(a.type == pa.string() for a in csym):  # the stored type: no cast per chain
+        every = pa.chunked_array(
+            [*sym.cast(pa.string()).chunks, *(k for a in csym for k in a.chunks)], pa.string()
+        )
+    else:
+        every = pa.chunked_array(
+            [*sym.cast(pa.string()).chunks, *(k for a in csym for k in a.cast(pa.string()).chunks)],
+            type=pa.string(),
+        )
+    every = every.combine_chunks()  # one chunk: one fill_null in ``encoded``
+    codes, d = encoded(every)
+    n = len(sym)
+    return codes[:n], codes[n:], len(d)
 
 
 def tag_moneyness_chunk(
@@ -149,22 +238,29 @@ def tag_moneyness_chunk(
             raise ValueError("every chain needs a symbol column (per-part path)")
     csizes = [c.num_rows for c in chains]  # type: ignore[union-attr]
     csym = [c.column("symbol") for c in chains]  # type: ignore[union-attr]
-    if all(a.type == pa.string() for a in csym):  # the stored type: no cast per chain
-        every = pa.chunked_array(
-            [*sym.cast(pa.string()).chunks, *(k for a in csym for k in a.chunks)], pa.string()
-        )
-    else:
-        every = pa.chunked_array(
-            [*sym.cast(pa.string()).chunks, *(k for a in csym for k in a.cast(pa.string()).chunks)],
-            type=pa.string(),
-        )
-    every = every.combine_chunks()  # one chunk: one fill_null in ``encoded``
-    codes, d = encoded(every)
-    D = len(d)
-    width = D + 1
     n = t.num_rows
-    tcode = codes[:n]
-    ccode = codes[n:]
+    known = _known_symbols(sym) if n else None
+    if (
+        known is not None
+        and known[1].type == pa.string()
+        and all(a.type == pa.string() for a in csym)
+    ):
+        # the trade symbols' encoding of enrich_many: only its dictionary (the distinct trade
+        # symbols, in order of first appearance) and the chain symbols are encoded here; a
+        # trade's code is its dictionary entry's code (the same codes as encoding every
+        # trade symbol when these trades are the ones enrich_many encoded, and equal codes
+        # for equal symbols in any case)
+        tidx, tdict = known
+        every = pa.chunked_array(
+            [tdict, *(k for a in csym for k in a.chunks)], pa.string()
+        ).combine_chunks()
+        codes, d = encoded(every)
+        D = len(d)
+        tcode = np.append(codes[: len(tdict)], D)[tidx]
+        ccode = codes[len(tdict) :]
+    else:
+        tcode, ccode, D = _symbol_codes(sym, csym)
+    width = D + 1
     cseg = segment_ids(csizes)
     kw = {"deep_itm_delta": cfg.deep_itm_delta, "deep_itm_pct": cfg.deep_itm_pct}  # type: ignore[attr-defined]
     # the chain rows by code (stable: row order within a code), the last row of each code
@@ -241,13 +337,16 @@ def tag_moneyness_chunk(
 
 
 def _f64(t: pa.Table, name: str) -> np.ndarray:
-    return np.asarray(pc.fill_null(t.column(name).cast(pa.float64()), np.nan).to_numpy(), float)
+    return _f64_nan(t.column(name))
 
 
 def _bool(t: pa.Table, name: str) -> np.ndarray:
     if name not in t.column_names:
         return np.zeros(t.num_rows, dtype=bool)
-    return np.asarray(pc.fill_null(t.column(name), False).to_numpy(zero_copy_only=False), bool)
+    c = t.column(name)
+    if c.null_count:
+        c = pc.fill_null(c, False)
+    return np.asarray(c.to_numpy(zero_copy_only=False), bool)
 
 
 def _labels(diff: np.ndarray, total: np.ndarray, eps: float) -> pa.Array:
@@ -747,7 +846,10 @@ def flow_many(
         return t.slice(int(off[i]), int(off[i + 1] - off[i]))
 
     dps, tws = darkpool_many(prints, cfg)
-    evs = print_events_many(tagged)
+    ev_all, ev_counts = (
+        _print_events_chunk(cat, sizes) if cat.num_rows else (None, np.zeros(ns, np.int64))
+    )
+    evs = print_events_many(tagged) if ev_all is None else split_rows(ev_all, ev_counts.tolist())
     settings = asdict(cfg)  # type: ignore[call-overload]
     settings["multileg_conditions"] = sorted(cfg.multileg_conditions)  # type: ignore[attr-defined]
     pre: list[tuple[pa.Table, dict[str, object], pa.Table | None, float]] = []
@@ -769,7 +871,7 @@ def flow_many(
     notables = notable_many(
         evs, chains, [p[2] for p in pre], [p[3] for p in pre],
         top_n=cfg.notable_top_n,  # type: ignore[attr-defined]
-        chain_symbols_unique=chain_unique or None,
+        chain_symbols_unique=chain_unique or None, events_table=ev_all,
     )  # fmt: skip
     mixes = side_mix_many(cat, seg, ns)
     out: list[object] = []
@@ -940,6 +1042,36 @@ def twap_candidates(
     return keep
 
 
+def _one_ticker_each(tables: Sequence[pa.Table]) -> list[str | None]:
+    """Per table, its ``ticker`` when every row holds that one (non-null) ticker, else
+    ``None`` (no rows, a null or two tickers). One encoding of every table's tickers: a
+    table holds one ticker when its smallest and largest codes agree."""
+    from chainlens.flow._keys import encoded
+
+    cols = [t.column("ticker") for t in tables]
+    sizes = np.asarray([len(c) for c in cols], dtype=np.int64)
+    if not cols or any(c.null_count for c in cols) or len({c.type for c in cols}) != 1:
+        return [
+            c[0].as_py()
+            if len(c) and not c.null_count and pc.count_distinct(c).as_py() == 1
+            else None
+            for c in cols
+        ]  # a loop over underlyings: the per-table check
+    full = np.flatnonzero(sizes > 0)
+    out: list[str | None] = [None] * len(cols)
+    if full.size == 0:
+        return out
+    codes, d = encoded(pa.chunked_array([k for c in cols for k in c.chunks], cols[0].type))
+    starts = np.cumsum(np.r_[0, sizes[:-1]])[full]
+    lo = np.minimum.reduceat(codes, starts)
+    hi = np.maximum.reduceat(codes, starts)
+    names = d.to_pylist()
+    for j, i in enumerate(full.tolist()):  # a loop over underlyings: the ticker of each
+        if lo[j] == hi[j]:
+            out[i] = names[int(lo[j])]
+    return out
+
+
 def darkpool_many(
     prints: Sequence[pa.Table | None], config: object
 ) -> tuple[list[pa.Table | None], list[pa.Table | None]]:
@@ -961,11 +1093,7 @@ def darkpool_many(
         "size_tolerance": cfg.twap_size_tolerance,  # type: ignore[attr-defined]
     }
     idx = [i for i, p in enumerate(prints) if p is not None]
-    ticks: list[str | None] = []
-    for i in idx:  # a loop over underlyings: one ticker per table?
-        col = prints[i].column("ticker")  # type: ignore[union-attr]
-        one = prints[i].num_rows > 0 and col.null_count == 0 and pc.count_distinct(col).as_py() == 1  # type: ignore[union-attr]
-        ticks.append(col[0].as_py() if one else None)
+    ticks = _one_ticker_each([prints[i] for i in idx])
     dps: list[pa.Table | None] = [None] * len(prints)
     tws: list[pa.Table | None] = [None] * len(prints)
     if not idx:
@@ -1011,6 +1139,15 @@ def print_events_many(parts: Sequence[pa.Table]) -> list[pa.Table]:
     t = pa.concat_tables(list(parts))
     if t.num_rows == 0:
         return [print_events(p) for p in parts]
+    ev, counts = _print_events_chunk(t, sizes)
+    return split_rows(ev, counts.tolist())
+
+
+def _print_events_chunk(t: pa.Table, sizes: Sequence[int]) -> tuple[pa.Table, np.ndarray]:
+    """The events of :func:`print_events_many` of the parts of ``t`` (``sizes`` rows each, at
+    least one row in all) as one table (one chunk per column) and the events per part."""
+    from chainlens.flow._prints import print_events
+
     seg = segment_ids(sizes)
     bcol = t.column("burst_id")
     if bcol.null_count:
@@ -1028,7 +1165,7 @@ def print_events_many(parts: Sequence[pa.Table]) -> list[pa.Table]:
         counts = counts + np.bincount(pairs // width, minlength=n_seg)
     if int(counts.sum()) != ev.num_rows:
         raise ValueError("event count mismatch (per-part path)")
-    return split_rows(ev, counts.tolist())
+    return ev, counts
 
 
 #: The chain columns :func:`chainlens.flow.notable_prints` reads (those present).
@@ -1043,6 +1180,7 @@ def notable_many(
     *,
     top_n: int,
     chain_symbols_unique: bool | None = None,
+    events_table: pa.Table | None = None,
 ) -> list[pa.Table]:
     """:func:`chainlens.flow.notable_prints` of each underlying (``live_after_next_session``),
     its events, chain, contract stats and premium floor, in one call over the chunk.
@@ -1057,7 +1195,9 @@ def notable_many(
     stats (else the joined columns would not have the per-segment types): otherwise each
     segment is computed alone. ``chain_symbols_unique``: ``True`` when the caller knows that
     every chain symbol is non-null and in one chain only (:func:`tag_moneyness_chunk`), which
-    is then not checked again.
+    is then not checked again. ``events_table``: the concatenation of ``events`` when the
+    caller has it in one chunk per column (the chosen events are then taken from it without
+    concatenating every chunk first).
     """
     from chainlens.flow._prints import notable_prints
 
@@ -1091,7 +1231,9 @@ def notable_many(
             for i in range(n)  # a loop over underlyings: the per-segment path
         ]  # fmt: skip
     sizes = [e.num_rows for e in events]
-    ev = pa.concat_tables(list(events))
+    ev = pa.concat_tables(list(events)) if events_table is None else events_table
+    if ev.num_rows != sum(sizes):
+        raise ValueError("events_table is not the events (per-segment path)")
     seg = segment_ids(sizes)
     prem = ev.column("premium_usd")
     if prem.null_count:

@@ -112,8 +112,12 @@ def _blocks(
 ) -> np.ndarray:
     """``is_block``: the trade's size and premium, or its sweep's sums (over its burst), at or
     above ``block_min_contracts`` / ``block_min_premium_usd``. A null size adds nothing."""
-    q = np.asarray(pc.fill_null(size.cast(pa.float64()), 0.0).to_numpy(), dtype=np.float64)
-    qn = np.asarray(pc.is_null(size).to_numpy(zero_copy_only=False), dtype=bool)
+    if size.null_count == 0:  # nothing to fill, no null size
+        q = np.asarray(size.cast(pa.float64()).to_numpy(), dtype=np.float64)
+        qn = np.zeros(q.size, dtype=bool)
+    else:
+        q = np.asarray(pc.fill_null(size.cast(pa.float64()), 0.0).to_numpy(), dtype=np.float64)
+        qn = np.asarray(pc.is_null(size).to_numpy(zero_copy_only=False), dtype=bool)
     qq, pp = q, prem
     if sweep.any():
         sums_q = np.bincount(burst[sweep], weights=q[sweep])
@@ -217,9 +221,15 @@ def side_mix_many(trades: pa.Table, seg: np.ndarray, n_seg: int) -> list[dict[st
     tot = np.bincount(seg, weights=prem, minlength=n_seg)
     per = []
     if side.null_count == 0:  # one bincount over (segment, side) pairs: the same row order
-        j = np.full(code.shape, 4, dtype=np.int64)
-        for k, c in enumerate((BUY, SELL, MID, UNKNOWN)):  # a loop over the four sides
-            j[code == c] = k
+        if code.dtype == np.int8:  # one lookup per row: side code (as a byte) -> 0..4
+            lut = np.full(256, 4, dtype=np.int64)
+            for k, c in enumerate((BUY, SELL, MID, UNKNOWN)):  # a loop over the four sides
+                lut[c & 0xFF] = k
+            j = lut[code.view(np.uint8)]
+        else:
+            j = np.full(code.shape, 4, dtype=np.int64)
+            for k, c in enumerate((BUY, SELL, MID, UNKNOWN)):  # a loop over the four sides
+                j[code == c] = k
         key = seg * 5 + j
         cnt = np.bincount(key, minlength=n_seg * 5).reshape(n_seg, 5)
         ps = np.bincount(key, weights=prem, minlength=n_seg * 5).reshape(n_seg, 5)

@@ -12,7 +12,11 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-__all__ = ["encoded", "instant_order", "key_codes", "sort_ranks"]
+__all__ = ["encoded", "instant_order", "key_codes", "sort_ranks", "stable_argsort"]
+
+#: Keys from which :func:`stable_argsort` counts instead of comparing in auto mode (below it
+#: NumPy's sort is as fast as loading the compiled kernel).
+COMPILED_MIN_KEYS = 20_000
 
 
 def encoded(col: pa.Array | pa.ChunkedArray) -> tuple[np.ndarray, pa.Array]:
@@ -49,13 +53,56 @@ def encoded(col: pa.Array | pa.ChunkedArray) -> tuple[np.ndarray, pa.Array]:
     return (np.concatenate(parts) if len(parts) > 1 else parts[0]), d0
 
 
+def stable_argsort(key: np.ndarray) -> np.ndarray:
+    """``numpy.argsort(key, kind="stable")`` of an ``int64`` key: a counting sort (compiled,
+    :mod:`chainlens.flow._keys_numba`; O(n + range)) when the key's range is at most four
+    times its length (dense codes), else NumPy's. A stable sort's permutation is unique, so
+    the two are the same rows in the same order."""
+    n = key.size
+    if n:
+        from chainlens._engine import use_numba
+
+        lo, hi = int(key.min()), int(key.max())
+        span = hi - lo + 1
+        if span <= 4 * n + 1024 and use_numba(n, COMPILED_MIN_KEYS):
+            from chainlens.flow._keys_numba import counting_argsort
+
+            return counting_argsort(np.ascontiguousarray(key, dtype=np.int64), lo, span)
+    return np.argsort(key, kind="stable")
+
+
+def _byte_codes(col: pa.Array | pa.ChunkedArray) -> np.ndarray | None:
+    """The byte of each value of a string column without nulls whose every value is one byte
+    long (``right``: ``C`` / ``P``) as ``int64`` codes (equal bytes, equal strings); else
+    ``None``."""
+    if col.null_count or not (pa.types.is_string(col.type) or pa.types.is_large_string(col.type)):
+        return None
+    odt = np.int64 if pa.types.is_large_string(col.type) else np.int32
+    chunks = col.chunks if isinstance(col, pa.ChunkedArray) else [col]
+    out = []
+    for a in chunks:  # a loop over Arrow chunks
+        m = len(a)
+        if m == 0:
+            continue
+        bufs = a.buffers()
+        offs = np.frombuffer(bufs[1], dtype=odt)[a.offset : a.offset + m + 1]
+        if bufs[2] is None or not bool((np.diff(offs) == 1).all()):
+            return None
+        out.append(np.frombuffer(bufs[2], dtype=np.uint8)[offs[:-1]].astype(np.int64))
+    return np.concatenate(out) if out else np.zeros(0, np.int64)
+
+
 def key_codes(col: pa.Array | pa.ChunkedArray) -> np.ndarray:
     """``int64`` codes of a key column: equal codes for equal values, null a value of its own.
 
-    Integer columns without nulls are their own codes; anything else is dictionary-encoded
-    (codes ``0..k-1``, null ``k``)."""
+    Integer columns without nulls are their own codes; a string column without nulls of
+    one-byte values (``right``) is its bytes; anything else is dictionary-encoded (codes
+    ``0..k-1``, null ``k``)."""
     if pa.types.is_integer(col.type) and col.null_count == 0:
         return np.asarray(col.to_numpy(), dtype=np.int64)
+    b = _byte_codes(col)
+    if b is not None:
+        return b
     return encoded(col)[0]
 
 

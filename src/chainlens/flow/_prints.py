@@ -41,14 +41,15 @@ def detect_sweeps(
     ``tests/test_flow_sorted_kernels.py`` checks them against the Polars expression of this
     rule. Sorted once by (symbol rank, side, time) with ``numpy.lexsort`` (integer codes, no
     string work per row; symbol and side one combined key when no side or time is null, and
-    then one stable ``argsort`` of that key when the times already run in order within it);
+    then one stable sort of that key when the times already run in order within it: a
+    counting sort when the key is dense, :func:`chainlens.flow._keys.stable_argsort`);
     distinct exchanges are counted only over bursts of two rows or more (a bit per exchange
     OR-ed over each burst's contiguous rows when there are at most 64 exchange codes).
     """
     n = trades.num_rows
     if n == 0:
         return np.zeros(0, np.int64), np.zeros(0, bool)
-    from chainlens.flow._keys import key_codes, sort_ranks
+    from chainlens.flow._keys import key_codes, sort_ranks, stable_argsort
 
     # sort keys as Polars' sort(["symbol", "side_code", ts, row]) orders them (nulls first)
     sym = sort_ranks(trades.column("symbol"))
@@ -67,7 +68,7 @@ def detect_sweeps(
             key = s0 * width + (side - smin)
             # one stable argsort of the key: (key, time) order already when the times run
             # non-decreasing within every key (a time-ordered tape); else the lexsort
-            order = np.argsort(key, kind="stable")
+            order = stable_argsort(key)
             ks, tk = key[order], t[order]
             if not ((ks[1:] != ks[:-1]) | (tk[1:] >= tk[:-1])).all():
                 order = np.lexsort((t, key))
@@ -145,11 +146,10 @@ def print_events(trades: pa.Table) -> pa.Table:
     if sweep.any():
         bcol = trades.column("burst_id")
         b = np.asarray(pc.fill_null(bcol.cast(pa.int64()), np.iinfo(np.int64).min).to_numpy())
-        _, inv = np.unique(b[sweep], return_inverse=True)
-        inv = inv.reshape(-1)
-        first = np.full(int(inv.max()) + 1, n, dtype=np.int64)
-        np.minimum.at(first, inv, rows[sweep])
-        gid[sweep] = first[inv]
+        # the first row of each burst: its first occurrence among the sweep rows (in row
+        # order; ``return_index`` sorts stably)
+        _, at, inv = np.unique(b[sweep], return_index=True, return_inverse=True)
+        gid[sweep] = rows[sweep][at][inv.reshape(-1)]
     head = gid == rows  # the first row of its event
     rep = np.flatnonzero(head)  # ascending: the events in order of first appearance
     ev = (np.cumsum(head) - 1)[gid]
@@ -166,18 +166,27 @@ def print_events(trades: pa.Table) -> pa.Table:
 
     def f64(name: str) -> tuple[np.ndarray, np.ndarray]:
         c = trades.column(name)
+        if c.null_count == 0:  # no null to fill: the values as they are, every one valid
+            v = np.asarray(c.cast(pa.float64()).to_numpy(), dtype=np.float64)
+            return v, np.ones(n, dtype=bool)
         v = np.asarray(pc.fill_null(c.cast(pa.float64()), 0.0).to_numpy(), dtype=np.float64)
         return v, np.asarray(_np_bool(pc.is_valid(c)), dtype=bool)
 
     size_col = trades.column("size")
-    q = np.asarray(pc.fill_null(size_col, 0).to_numpy(), dtype=np.int64)
-    qv = np.asarray(_np_bool(pc.is_valid(size_col)), dtype=bool)
+    if size_col.null_count == 0:
+        q = np.asarray(size_col.to_numpy(), dtype=np.int64)
+        qv = np.ones(n, dtype=bool)
+    else:
+        q = np.asarray(pc.fill_null(size_col, 0).to_numpy(), dtype=np.int64)
+        qv = np.asarray(_np_bool(pc.is_valid(size_col)), dtype=bool)
     p, pv = f64("price")
     prem, _ = f64("premium_usd")
     spot, spv = f64("spot")
     agg, agv = f64("aggressiveness")
     t_col = pc.cast(trades.column("ts"), pa.int64())
-    t = np.asarray(pc.fill_null(t_col, np.iinfo(np.int64).max).to_numpy(), dtype=np.int64)
+    if t_col.null_count:
+        t_col = pc.fill_null(t_col, np.iinfo(np.int64).max)
+    t = np.asarray(t_col.to_numpy(), dtype=np.int64)
     with np.errstate(invalid="ignore", over="ignore"):
         ps = np.where(pv & qv, p * q.astype(np.float64), 0.0)
     # single-trade events: the row's own values (gathered at the event's first row)
