@@ -1275,65 +1275,40 @@ def _records_many(
     fallback: Any = _jsonable,
 ) -> list[list[dict[str, Any]]]:
     """``[_records(t, columns) for t in ts]`` (``json_records(t, fallback)`` of each), one
-    :func:`~chainlens.analysis.json_records` pass per schema over the concatenated tables
-    (its records are built column by column, each row from its own values only, so a slice
-    of the chunk's records is the table's)."""
+    :func:`~chainlens.analysis.json_records` pass over the concatenated tables (its records
+    are built column by column, each row from its own values only, so a slice of the chunk's
+    records is the table's). Tables of one schema (the usual chunk) are concatenated as they
+    are and ``columns`` selected once; else one pass per schema of the selected tables."""
     from chainlens.analysis import json_records
 
     out: list[list[dict[str, Any]]] = [[] for _ in ts]
-    groups: list[tuple[pa.Schema, list[int], list[pa.Table]]] = []
-    for i, t in enumerate(ts):  # a loop over underlyings: group by schema
-        if t is None or t.num_rows == 0:
-            continue
-        if columns is not None:
-            have = set(t.column_names)
-            t = t.select([c for c in columns if c in have])
-        for sch, idx, tabs in groups:
-            if sch.equals(t.schema, check_metadata=True):
-                idx.append(i)
-                tabs.append(t)
-                break
-        else:
-            groups.append((t.schema, [i], [t]))
-    for _, idx, tabs in groups:
-        recs = json_records(_dates_as_text(pa.concat_tables(tabs).combine_chunks()), fallback)
+    idx = [i for i, t in enumerate(ts) if t is not None and t.num_rows]
+    if not idx:
+        return out
+    tabs: list[pa.Table] = [ts[i] for i in idx]
+    try:  # one schema: the chunk at once, its chunks kept (json_records reads them in turn)
+        cat = pa.concat_tables(tabs)
+        groups = [(idx, tabs, cat if columns is None else _selected(cat, columns))]
+    except pa.ArrowInvalid:  # schemas differ: one pass per schema of the selected tables
+        by_schema: list[tuple[pa.Schema, list[int], list[pa.Table]]] = []
+        for i, t in zip(idx, tabs, strict=True):  # a loop over underlyings: group by schema
+            if columns is not None:
+                t = _selected(t, columns)
+            for sch, g_idx, g_tabs in by_schema:
+                if sch.equals(t.schema, check_metadata=True):
+                    g_idx.append(i)
+                    g_tabs.append(t)
+                    break
+            else:
+                by_schema.append((t.schema, [i], [t]))
+        groups = [(g_idx, g_tabs, pa.concat_tables(g_tabs)) for _, g_idx, g_tabs in by_schema]
+    for g_idx, g_tabs, cat in groups:
+        recs = json_records(cat, fallback)
         at = 0
-        for i, t in zip(idx, tabs, strict=True):
+        for i, t in zip(g_idx, g_tabs, strict=True):
             out[i] = recs[at : at + t.num_rows]
             at += t.num_rows
     return out
-
-
-#: the days since 1970-01-01 of 0001-01-01 and 9999-12-31 (``datetime.date``'s range)
-_DATE_MIN, _DATE_MAX = (dt.date.min - _EPOCH).days, (dt.date.max - _EPOCH).days
-
-
-def _dates_as_text(t: pa.Table) -> pa.Table:
-    """``t`` with its ``date32`` columns as their ISO texts (``string``, nulls kept): what
-    :func:`~chainlens.analysis.json_records` makes of them (Arrow's date-to-string cast),
-    formatted once per distinct date (``datetime.date.isoformat``, the same text within
-    0001-9999; a column with a date outside is left as it is) and gathered with one ``take``:
-    records of many rows with few dates (expiries, sessions) convert ~50x faster."""
-    for i, f in enumerate(t.schema):
-        if not pa.types.is_date32(f.type):
-            continue
-        col = t.column(i)
-        days = _days(col)
-        ok = _valid(col) if col.null_count else None
-        vals = days if ok is None else days[ok]
-        if vals.size and (vals.min() < _DATE_MIN or vals.max() > _DATE_MAX):
-            continue
-        u, inv = np.unique(vals, return_inverse=True)
-        text = pa.array([(_EPOCH + dt.timedelta(days=x)).isoformat() for x in u.tolist()],
-                        pa.string())  # fmt: skip
-        if ok is None:
-            idx = pa.array(inv.reshape(-1).astype(np.int32))
-        else:
-            full = np.zeros(days.size, np.int32)
-            full[ok] = inv.reshape(-1)
-            idx = pa.array(full, mask=~ok)
-        t = t.set_column(i, pa.field(f.name, pa.string(), f.nullable), text.take(idx))
-    return t
 
 
 _NET_BY_STRIKE = (
@@ -1528,9 +1503,7 @@ def _oi_change_parts(chs: Sequence[pa.Table], session: dt.date) -> list[dict[str
         # row by row from each row's own values: the slices are _records_many's lists)
         from chainlens.analysis import json_records
 
-        recs = json_records(
-            _dates_as_text(cat.select(list(cols)).take(pa.array(rows, pa.int64()))), _jsonable
-        )
+        recs = json_records(cat.select(list(cols)).take(pa.array(rows, pa.int64())), _jsonable)
         at = np.searchsorted(seg[rows], np.arange(n + 1)).tolist()
         return [recs[at[k] : at[k + 1]] for k in range(n)]
 
