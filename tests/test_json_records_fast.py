@@ -146,7 +146,12 @@ def test_records_many_equal_records_of_each_table() -> None:
     other = t.drop_columns(["f32"])  # another schema
     meta = t.replace_schema_metadata({"k": "v"})  # the same columns, other metadata
     ts: list[pa.Table | None] = [
-        t.slice(0, 10), None, t.slice(10, 0), t.slice(10, 25), meta.slice(35, 5), t.slice(40, 20)
+        t.slice(0, 10),
+        None,
+        t.slice(10, 0),
+        t.slice(10, 25),
+        meta.slice(35, 5),
+        t.slice(40, 20),
     ]
     mixed: list[pa.Table | None] = [*ts, other.slice(3, 9), t.slice(1, 2)]
     for tables in (ts, mixed, [None], []):
@@ -177,3 +182,33 @@ def test_documents_of_the_records_store_as_the_reference() -> None:
         # and the records are those of the value-by-value path
     old = _records_many_reference([t.slice(0, 15), t.slice(15, 25)])
     assert _canon(recs) == _canon(old)
+
+
+# --------------------------------------------------------------------------- per-name facts
+
+
+def _bar_rows_reference(bars: pa.Table, dates: list[Any]) -> list[tuple[int, list[Any], Any]]:
+    """The positions ``_earnings`` looked up before (``sort_by`` then a dict of the dates)."""
+    b = bars.sort_by("trade_date")
+    bc = b.column("close").to_pylist()
+    idx = {d: i for i, d in enumerate(b.column("trade_date").to_pylist())}
+    return [(idx[d], bc, d) for d in dates if d in idx]
+
+
+def test_bar_rows_equal_the_python_lookup() -> None:
+    rng = np.random.default_rng(4)
+    day0 = dt.date(2024, 1, 1)
+    days = [day0 + dt.timedelta(days=int(x)) for x in rng.permutation(60)[:45]]
+    days += days[:5]  # repeated bars: the last one of a date counts
+    close = rng.normal(100, 5, len(days))
+    dates = [day0 + dt.timedelta(days=i) for i in (0, 3, 3, 17, 59, 80)]
+    bars = pa.table({"trade_date": pa.array(days, pa.date32()), "close": close})
+    for b in (bars, pa.concat_tables([bars.slice(0, 20), bars.slice(20)])):
+        assert pipe._bar_rows(b, dates) == _bar_rows_reference(b, dates)
+    # nulls, integer closes, instants: the Python path
+    nulls = bars.set_column(1, "close", pa.array([None, *close[1:].tolist()]))
+    ints = bars.set_column(1, "close", pa.array(np.arange(len(days)) + 1))
+    for b in (nulls, ints):
+        assert pipe._bar_rows(b, dates) == _bar_rows_reference(b, dates)
+    moment = [dt.datetime(2024, 1, 4)]
+    assert pipe._bar_rows(bars, moment) == _bar_rows_reference(bars, moment) == []

@@ -333,9 +333,22 @@ def _oi_sums(
     """:func:`_oi_by_session` from a window's session days, expiry days and integer OI
     (NumPy arrays, no nulls): the exact per-session sums of the rows expiring on ``expiry``."""
     m = ex == (expiry - _EPOCH).days
-    days, code = np.unique(td[m], return_inverse=True)
-    sums = np.zeros(days.size, np.int64)
-    np.add.at(sums, code.reshape(-1), oi[m])
+    d, v = td[m], oi[m]
+    if (
+        d.size
+        and int(d.max()) - int(d.min()) < 4096
+        and d.size < 2**21
+        and (v.dtype.kind in "iu" and int(v.max()) < 2**31 and int(v.min()) > -(2**31))
+    ):  # one np.bincount per sum: integer sums below 2**52, exact in float64
+        lo = int(d.min())
+        cnt = np.bincount(d - lo)
+        got = np.flatnonzero(cnt)
+        sums = np.bincount(d - lo, weights=v)[got].astype(np.int64)
+        days = got + lo
+    else:
+        days, code = np.unique(d, return_inverse=True)
+        sums = np.zeros(days.size, np.int64)
+        np.add.at(sums, code.reshape(-1), v)
     return [_EPOCH + dt.timedelta(days=x) for x in days.tolist()], sums.tolist()
 
 
@@ -481,20 +494,44 @@ def _earnings(
     b = window.bars
     moves: list[float] = []
     if b is not None and b.num_rows and past:
-        b = b.sort_by("trade_date")
-        bd = b.column("trade_date").to_pylist()
-        bc = b.column("close").to_pylist()
-        idx = {d: i for i, d in enumerate(bd)}
-        for d in past:
-            i = idx.get(d)
-            if i is None:
-                continue
+        for i, bc, d in _bar_rows(b, past):
             i0, i1 = (i, i + 1) if d in after else (i - 1, i)
             if 0 <= i0 and i1 < len(bc):
                 moves.append(abs(bc[i1] / bc[i0] - 1.0) * 100.0)
     out["historical_moves_pct"] = moves
     out["historical_mean_move_pct"] = float(np.mean(moves)) if moves else None
     return out
+
+
+def _bar_rows(bars: pa.Table, dates: Sequence[dt.date]) -> list[tuple[int, list[Any], dt.date]]:
+    """``(i, closes, d)`` per date ``d`` of ``dates`` that has a bar: ``closes`` the bars'
+    closes by trade date (a stable sort), ``i`` the position of the last bar dated ``d``.
+
+    Float64 closes and ``date32`` days without nulls (the stored bars) are searched with
+    NumPy; other bars as Python values (``sort_by``, ``to_pylist``), the same positions."""
+    tdc, cc = bars.column("trade_date"), bars.column("close")
+    if (
+        pa.types.is_date32(tdc.type)
+        and pa.types.is_float64(cc.type)
+        and not tdc.null_count
+        and not cc.null_count
+        and all(type(d) is dt.date for d in dates)
+    ):
+        days = _days(tdc)
+        order = np.argsort(days, kind="stable")
+        sd = days[order]
+        closes = np.asarray(cc.to_numpy(), np.float64)[order].tolist()
+        out = []
+        for d in dates:
+            x = (d - _EPOCH).days
+            i = int(np.searchsorted(sd, x, side="right")) - 1
+            if i >= 0 and sd[i] == x:
+                out.append((i, closes, d))
+        return out
+    b = bars.sort_by("trade_date")
+    bc = b.column("close").to_pylist()
+    idx = {d: i for i, d in enumerate(b.column("trade_date").to_pylist())}
+    return [(idx[d], bc, d) for d in dates if d in idx]
 
 
 def prior_zone(history: pa.Table, session: dt.date, close: float | None) -> dict[str, Any] | None:
@@ -1098,10 +1135,14 @@ def _chain_tables_of(ca: Any) -> list[tuple[str, pa.Table]]:
 
 
 def _with_underlying_many(
-    ts: Sequence[pa.Table], underlyings: Sequence[str], sessions: Sequence[dt.date]
+    ts: Sequence[pa.Table],
+    underlyings: Sequence[str],
+    sessions: Sequence[dt.date],
+    columns: Sequence[str] | None = None,
 ) -> list[pa.Table]:
     """``[_with_underlying(t, u, d) ...]`` with one column append per schema over the
-    concatenated tables, then a slice per table (equal tables)."""
+    concatenated tables, then a slice per table (equal tables); ``columns``: of each
+    ``_selected(t, columns)`` instead, selected once per schema."""
     out: list[pa.Table | None] = [None] * len(ts)
     groups: dict[pa.Schema, list[int]] = {}
     for i, t in enumerate(ts):  # a loop over underlyings: group by schema
@@ -1114,6 +1155,8 @@ def _with_underlying_many(
     for idx in groups.values():
         sizes = np.fromiter((ts[i].num_rows for i in idx), np.int64, len(idx))
         cat = pa.concat_tables([ts[i] for i in idx])
+        if columns is not None:
+            cat = _selected(cat, columns)
         names = cat.column_names
         if "underlying" not in names:
             # one string per name, repeated by index (no Python object per row)
@@ -1611,11 +1654,12 @@ def _doc_parts(
                 }
             )
         tagged.append(("flow_by_strike", fl_k, [f.by_strike for f in fs]))
-        tagged.append(("notable", fl_k, [_selected(f.notable, _NOTABLE_COLUMNS) for f in fs]))
+        tagged.append(("notable", fl_k, [f.notable for f in fs]))
     for name, idx, ts in tagged:
         us = [group[k].window.underlying for k in idx]
         ds = [group[k].window.session for k in idx]
-        for k, t in zip(idx, _with_underlying_many(ts, us, ds), strict=True):
+        cols = _NOTABLE_COLUMNS if name == "notable" else None
+        for k, t in zip(idx, _with_underlying_many(ts, us, ds, cols), strict=True):
             parts[k]["tables." + name] = t
     return parts
 
