@@ -101,6 +101,23 @@ def test_json_records_equal_the_value_by_value_reference(n: int, fallback: Any) 
         assert _canon(json_records(tab, fallback)) == _canon(_reference(tab, fallback))
 
 
+def test_wide_records_equal_the_reference() -> None:
+    """More than 32 columns (dict(zip(...)) instead of a dict display), a repeated name
+    included: its last value in its first place, as both build it."""
+    t = _table(50, seed=2)
+    wide = pa.Table.from_arrays(
+        [*t.columns, *t.columns[:10], t.column("i")],
+        names=[*t.column_names, *[f"{c}_2" for c in t.column_names[:10]], "f64"],
+    )
+    assert wide.num_columns > 32
+    got = json_records(wide, jsonable)
+    ref = [dict(zip(wide.column_names, r.values(), strict=True)) for r in _reference(
+        wide.rename_columns([str(i) for i in range(wide.num_columns)]), jsonable
+    )]  # fmt: skip
+    assert _canon(got) == _canon(ref)
+    assert list(got[0]) == list(dict.fromkeys(wide.column_names))
+
+
 def test_out_of_range_dates_are_arrow_casts() -> None:
     far = pa.array([-800000, 3000000, None, 0], pa.int32()).cast(pa.date32())  # years 0, 10000
     assert iso_dates(far) == pc.cast(far, pa.string()).to_pylist()
