@@ -141,6 +141,7 @@ def test_instants_iso_equal_jsonable_of_to_pylist() -> None:
     assert instants_iso(pa.array([0], pa.timestamp("us", "America/New_York"))) is None
     assert instants_iso(pa.array([-(10**17)], pa.timestamp("us"))) is None  # before 1000
     assert instants_iso(pa.array([0], pa.int64())) is None
+    assert instants_iso(pa.array([-(2**63)], pa.timestamp("ns"))) is None  # pandas' NaT
     assert instants_iso(pa.array([], pa.timestamp("us"))) == []
 
 

@@ -139,6 +139,8 @@ def instants_iso(col: Any) -> list[Any] | None:
         ints = pc.fill_null(ints, 0)
     raw = np.asarray(ints.to_numpy(zero_copy_only=False), np.int64)
     if ty.unit == "ns":  # int64 nanoseconds: years 1677-2262
+        if raw.size and raw.min() == _NAT:  # pandas' NaT: value by value
+            return None
         sub_us = raw % 1000 != 0
         if sub_us.any() and not _have_pandas():
             return None  # Arrow refuses those instants without pandas: let it say so
