@@ -26,6 +26,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from chainlens._jsonsafe import instants_iso, iso_dates
 from chainlens._jsonsafe import jsonable as _nulls
 from chainlens._typing import BoolArray, Float64Array
 from chainlens.conventions import DEFAULT_DIVIDEND_YIELD, GEX_MOVE_FRACTION, SECONDS_PER_YEAR
@@ -182,10 +183,13 @@ def json_records(t: pa.Table, fallback: Callable[[Any], Any]) -> list[dict[str, 
     """``t.to_pylist()`` made strict-JSON column by column (the fast path of the JSON docs).
 
     Float columns: NaN/inf (and nulls) -> ``None`` (one NumPy pass over the column);
-    ``date32`` columns -> ISO strings; integer, bool and string columns as they are; every
-    other column (timestamps, nested types) goes value by value through ``fallback``. Same
-    records as applying ``fallback`` to ``t.to_pylist()`` with a ``fallback`` that maps dates
-    to ISO strings and non-finite floats to ``None``, without a Python call per value.
+    ``date32`` columns -> ISO strings (:func:`~chainlens._jsonsafe.iso_dates`); integer, bool
+    and string columns as they are; every other column (timestamps, nested types) goes value
+    by value through ``fallback``, but timestamps when ``fallback`` is
+    :func:`~chainlens._jsonsafe.jsonable` (formatted in one pass, the same texts:
+    :func:`~chainlens._jsonsafe.instants_iso`). Same records as applying ``fallback`` to
+    ``t.to_pylist()`` with a ``fallback`` that maps dates to ISO strings and non-finite
+    floats to ``None``, without a Python call per value.
     """
     if t.num_rows == 0 or t.num_columns == 0:
         return []
@@ -198,7 +202,7 @@ def json_records(t: pa.Table, fallback: Callable[[Any], Any]) -> list[dict[str, 
             col = pc.if_else(pc.is_finite(col), col, pa.scalar(None, ty))
             cols.append(col.to_pylist())
         elif pa.types.is_date32(ty):
-            cols.append(pc.cast(col, pa.string()).to_pylist())
+            cols.append(iso_dates(col))  # pc.cast(col, pa.string()).to_pylist()'s texts
         elif (
             pa.types.is_integer(ty)
             or pa.types.is_boolean(ty)
@@ -208,8 +212,14 @@ def json_records(t: pa.Table, fallback: Callable[[Any], Any]) -> list[dict[str, 
         ):
             cols.append(col.to_pylist())
         else:
-            cols.append([fallback(v) for v in col.to_pylist()])
-    return _row_dicts(tuple(t.column_names))(cols)
+            got = instants_iso(col) if fallback is _nulls else None
+            cols.append(got if got is not None else [fallback(v) for v in col.to_pylist()])
+    names = tuple(t.column_names)
+    if len(names) > 32:  # wide records (flow.top_strikes): dict(zip(...)) builds them faster
+        from itertools import repeat
+
+        return list(map(dict, map(zip, repeat(names, t.num_rows), zip(*cols, strict=True))))
+    return _row_dicts(names)(cols)
 
 
 def _json_floats(col: pa.ChunkedArray | pa.Array) -> list[Any]:

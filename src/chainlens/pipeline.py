@@ -333,9 +333,22 @@ def _oi_sums(
     """:func:`_oi_by_session` from a window's session days, expiry days and integer OI
     (NumPy arrays, no nulls): the exact per-session sums of the rows expiring on ``expiry``."""
     m = ex == (expiry - _EPOCH).days
-    days, code = np.unique(td[m], return_inverse=True)
-    sums = np.zeros(days.size, np.int64)
-    np.add.at(sums, code.reshape(-1), oi[m])
+    d, v = td[m], oi[m]
+    if (
+        d.size
+        and int(d.max()) - int(d.min()) < 4096
+        and d.size < 2**21
+        and (v.dtype.kind in "iu" and int(v.max()) < 2**31 and int(v.min()) > -(2**31))
+    ):  # one np.bincount per sum: integer sums below 2**52, exact in float64
+        lo = int(d.min())
+        cnt = np.bincount(d - lo)
+        got = np.flatnonzero(cnt)
+        sums = np.bincount(d - lo, weights=v)[got].astype(np.int64)
+        days = got + lo
+    else:
+        days, code = np.unique(d, return_inverse=True)
+        sums = np.zeros(days.size, np.int64)
+        np.add.at(sums, code.reshape(-1), v)
     return [_EPOCH + dt.timedelta(days=x) for x in days.tolist()], sums.tolist()
 
 
@@ -481,20 +494,44 @@ def _earnings(
     b = window.bars
     moves: list[float] = []
     if b is not None and b.num_rows and past:
-        b = b.sort_by("trade_date")
-        bd = b.column("trade_date").to_pylist()
-        bc = b.column("close").to_pylist()
-        idx = {d: i for i, d in enumerate(bd)}
-        for d in past:
-            i = idx.get(d)
-            if i is None:
-                continue
+        for i, bc, d in _bar_rows(b, past):
             i0, i1 = (i, i + 1) if d in after else (i - 1, i)
             if 0 <= i0 and i1 < len(bc):
                 moves.append(abs(bc[i1] / bc[i0] - 1.0) * 100.0)
     out["historical_moves_pct"] = moves
     out["historical_mean_move_pct"] = float(np.mean(moves)) if moves else None
     return out
+
+
+def _bar_rows(bars: pa.Table, dates: Sequence[dt.date]) -> list[tuple[int, list[Any], dt.date]]:
+    """``(i, closes, d)`` per date ``d`` of ``dates`` that has a bar: ``closes`` the bars'
+    closes by trade date (a stable sort), ``i`` the position of the last bar dated ``d``.
+
+    Float64 closes and ``date32`` days without nulls (the stored bars) are searched with
+    NumPy; other bars as Python values (``sort_by``, ``to_pylist``), the same positions."""
+    tdc, cc = bars.column("trade_date"), bars.column("close")
+    if (
+        pa.types.is_date32(tdc.type)
+        and pa.types.is_float64(cc.type)
+        and not tdc.null_count
+        and not cc.null_count
+        and all(type(d) is dt.date for d in dates)
+    ):
+        days = _days(tdc)
+        order = np.argsort(days, kind="stable")
+        sd = days[order]
+        closes = np.asarray(cc.to_numpy(), np.float64)[order].tolist()
+        out = []
+        for d in dates:
+            x = (d - _EPOCH).days
+            i = int(np.searchsorted(sd, x, side="right")) - 1
+            if i >= 0 and sd[i] == x:
+                out.append((i, closes, d))
+        return out
+    b = bars.sort_by("trade_date")
+    bc = b.column("close").to_pylist()
+    idx = {d: i for i, d in enumerate(b.column("trade_date").to_pylist())}
+    return [(idx[d], bc, d) for d in dates if d in idx]
 
 
 def prior_zone(history: pa.Table, session: dt.date, close: float | None) -> dict[str, Any] | None:
@@ -1098,10 +1135,14 @@ def _chain_tables_of(ca: Any) -> list[tuple[str, pa.Table]]:
 
 
 def _with_underlying_many(
-    ts: Sequence[pa.Table], underlyings: Sequence[str], sessions: Sequence[dt.date]
+    ts: Sequence[pa.Table],
+    underlyings: Sequence[str],
+    sessions: Sequence[dt.date],
+    columns: Sequence[str] | None = None,
 ) -> list[pa.Table]:
     """``[_with_underlying(t, u, d) ...]`` with one column append per schema over the
-    concatenated tables, then a slice per table (equal tables)."""
+    concatenated tables, then a slice per table (equal tables); ``columns``: of each
+    ``_selected(t, columns)`` instead, selected once per schema."""
     out: list[pa.Table | None] = [None] * len(ts)
     groups: dict[pa.Schema, list[int]] = {}
     for i, t in enumerate(ts):  # a loop over underlyings: group by schema
@@ -1114,6 +1155,8 @@ def _with_underlying_many(
     for idx in groups.values():
         sizes = np.fromiter((ts[i].num_rows for i in idx), np.int64, len(idx))
         cat = pa.concat_tables([ts[i] for i in idx])
+        if columns is not None:
+            cat = _selected(cat, columns)
         names = cat.column_names
         if "underlying" not in names:
             # one string per name, repeated by index (no Python object per row)
@@ -1275,65 +1318,40 @@ def _records_many(
     fallback: Any = _jsonable,
 ) -> list[list[dict[str, Any]]]:
     """``[_records(t, columns) for t in ts]`` (``json_records(t, fallback)`` of each), one
-    :func:`~chainlens.analysis.json_records` pass per schema over the concatenated tables
-    (its records are built column by column, each row from its own values only, so a slice
-    of the chunk's records is the table's)."""
+    :func:`~chainlens.analysis.json_records` pass over the concatenated tables (its records
+    are built column by column, each row from its own values only, so a slice of the chunk's
+    records is the table's). Tables of one schema (the usual chunk) are concatenated as they
+    are and ``columns`` selected once; else one pass per schema of the selected tables."""
     from chainlens.analysis import json_records
 
     out: list[list[dict[str, Any]]] = [[] for _ in ts]
-    groups: list[tuple[pa.Schema, list[int], list[pa.Table]]] = []
-    for i, t in enumerate(ts):  # a loop over underlyings: group by schema
-        if t is None or t.num_rows == 0:
-            continue
-        if columns is not None:
-            have = set(t.column_names)
-            t = t.select([c for c in columns if c in have])
-        for sch, idx, tabs in groups:
-            if sch.equals(t.schema, check_metadata=True):
-                idx.append(i)
-                tabs.append(t)
-                break
-        else:
-            groups.append((t.schema, [i], [t]))
-    for _, idx, tabs in groups:
-        recs = json_records(_dates_as_text(pa.concat_tables(tabs).combine_chunks()), fallback)
+    idx = [i for i, t in enumerate(ts) if t is not None and t.num_rows]
+    if not idx:
+        return out
+    tabs: list[pa.Table] = [ts[i] for i in idx]
+    try:  # one schema: the chunk at once, its chunks kept (json_records reads them in turn)
+        cat = pa.concat_tables(tabs)
+        groups = [(idx, tabs, cat if columns is None else _selected(cat, columns))]
+    except pa.ArrowInvalid:  # schemas differ: one pass per schema of the selected tables
+        by_schema: list[tuple[pa.Schema, list[int], list[pa.Table]]] = []
+        for i, t in zip(idx, tabs, strict=True):  # a loop over underlyings: group by schema
+            if columns is not None:
+                t = _selected(t, columns)
+            for sch, g_idx, g_tabs in by_schema:
+                if sch.equals(t.schema, check_metadata=True):
+                    g_idx.append(i)
+                    g_tabs.append(t)
+                    break
+            else:
+                by_schema.append((t.schema, [i], [t]))
+        groups = [(g_idx, g_tabs, pa.concat_tables(g_tabs)) for _, g_idx, g_tabs in by_schema]
+    for g_idx, g_tabs, cat in groups:
+        recs = json_records(cat, fallback)
         at = 0
-        for i, t in zip(idx, tabs, strict=True):
+        for i, t in zip(g_idx, g_tabs, strict=True):
             out[i] = recs[at : at + t.num_rows]
             at += t.num_rows
     return out
-
-
-#: the days since 1970-01-01 of 0001-01-01 and 9999-12-31 (``datetime.date``'s range)
-_DATE_MIN, _DATE_MAX = (dt.date.min - _EPOCH).days, (dt.date.max - _EPOCH).days
-
-
-def _dates_as_text(t: pa.Table) -> pa.Table:
-    """``t`` with its ``date32`` columns as their ISO texts (``string``, nulls kept): what
-    :func:`~chainlens.analysis.json_records` makes of them (Arrow's date-to-string cast),
-    formatted once per distinct date (``datetime.date.isoformat``, the same text within
-    0001-9999; a column with a date outside is left as it is) and gathered with one ``take``:
-    records of many rows with few dates (expiries, sessions) convert ~50x faster."""
-    for i, f in enumerate(t.schema):
-        if not pa.types.is_date32(f.type):
-            continue
-        col = t.column(i)
-        days = _days(col)
-        ok = _valid(col) if col.null_count else None
-        vals = days if ok is None else days[ok]
-        if vals.size and (vals.min() < _DATE_MIN or vals.max() > _DATE_MAX):
-            continue
-        u, inv = np.unique(vals, return_inverse=True)
-        text = pa.array([(_EPOCH + dt.timedelta(days=x)).isoformat() for x in u.tolist()],
-                        pa.string())  # fmt: skip
-        if ok is None:
-            idx = pa.array(inv.reshape(-1).astype(np.int32))
-        else:
-            full = np.zeros(days.size, np.int32)
-            full[ok] = inv.reshape(-1)
-            idx = pa.array(full, mask=~ok)
-        t = t.set_column(i, pa.field(f.name, pa.string(), f.nullable), text.take(idx))
-    return t
 
 
 _NET_BY_STRIKE = (
@@ -1528,9 +1546,7 @@ def _oi_change_parts(chs: Sequence[pa.Table], session: dt.date) -> list[dict[str
         # row by row from each row's own values: the slices are _records_many's lists)
         from chainlens.analysis import json_records
 
-        recs = json_records(
-            _dates_as_text(cat.select(list(cols)).take(pa.array(rows, pa.int64()))), _jsonable
-        )
+        recs = json_records(cat.select(list(cols)).take(pa.array(rows, pa.int64())), _jsonable)
         at = np.searchsorted(seg[rows], np.arange(n + 1)).tolist()
         return [recs[at[k] : at[k + 1]] for k in range(n)]
 
@@ -1638,11 +1654,12 @@ def _doc_parts(
                 }
             )
         tagged.append(("flow_by_strike", fl_k, [f.by_strike for f in fs]))
-        tagged.append(("notable", fl_k, [_selected(f.notable, _NOTABLE_COLUMNS) for f in fs]))
+        tagged.append(("notable", fl_k, [f.notable for f in fs]))
     for name, idx, ts in tagged:
         us = [group[k].window.underlying for k in idx]
         ds = [group[k].window.session for k in idx]
-        for k, t in zip(idx, _with_underlying_many(ts, us, ds), strict=True):
+        cols = _NOTABLE_COLUMNS if name == "notable" else None
+        for k, t in zip(idx, _with_underlying_many(ts, us, ds, cols), strict=True):
             parts[k]["tables." + name] = t
     return parts
 
