@@ -93,6 +93,11 @@ def _worker_init(main_pid: int | None = None) -> None:
     """
     os.environ.setdefault("POLARS_MAX_THREADS", "1")
     os.environ.setdefault("NUMBA_NUM_THREADS", "1")
+    import gc
+
+    # the modules' objects (imported by the fork server or here) are never garbage: keep the
+    # collector's full passes over the worker's many small documents from walking them again
+    gc.freeze()
     if main_pid is None:
         return
     try:  # Linux: SIGKILL when the parent goes
