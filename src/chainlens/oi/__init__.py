@@ -44,6 +44,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from chainlens.errors import InputError
+from chainlens.oi import _many
 from chainlens.oi._bands import PCR_BANDS, VOL_OI_BANDS, band_of
 from chainlens.oi._changes import CONTRACT_KEYS, oi_changes
 from chainlens.oi._config import OIConfig
@@ -108,13 +109,7 @@ def _history_core(
     ch = oi_changes(hist, avg_window=cfg.avg_window, drop_stale=cfg.drop_stale)
     acc = accumulation_of(hist, None, cfg)
     rolls = detect_rolls(hist, config=cfg)
-    spot = None
-    if "spot" in last.column_names and last.num_rows:
-        import polars as pl
-
-        sp = pl.from_arrow(last.select(["underlying", "spot"]))
-        assert isinstance(sp, pl.DataFrame)
-        spot = sp.group_by("underlying").agg(pl.col("spot").drop_nulls().last()).to_arrow()
+    spot = _last_spot(last)
     # the last session of every underlying: ``last`` when it holds each underlying's latest
     # rows (analyze_oi_many: every history has rows of the session), else the history
     term = term_structure(hist if last_of is None else last_of)
@@ -123,6 +118,18 @@ def _history_core(
 
     stale = cached_panel(hist, as_of=None, drop_stale=cfg.drop_stale).stale
     return ch, acc, rolls, spot, term, wc, stale
+
+
+def _last_spot(last: pa.Table) -> pa.Table | None:
+    """``underlying, spot``: the last non-null spot of each underlying among ``last``'s rows
+    (None without a spot column or rows)."""
+    if "spot" not in last.column_names or not last.num_rows:
+        return None
+    import polars as pl
+
+    sp = pl.from_arrow(last.select(["underlying", "spot"]))
+    assert isinstance(sp, pl.DataFrame)
+    return sp.group_by("underlying").agg(pl.col("spot").drop_nulls().last()).to_arrow()
 
 
 def analyze_oi(
@@ -433,6 +440,30 @@ def _events_many(
     return out
 
 
+def _leaps_growth_of(
+    hist: pa.Table,
+    panel: Any,
+    bounds: np.ndarray,
+    names: list[str],
+    is_call: np.ndarray,
+    cfg: OIConfig,
+) -> pa.Table | None:
+    """:func:`chainlens.oi._many.leaps_growth_many` on the panel's roll legs (the contracts
+    alive at each underlying's last session, as :func:`window_changes` lists them)."""
+    from chainlens.oi._rolls import _legs
+
+    lg = _legs(panel, cfg.roll_window)
+    exp = hist.column("expiry")
+    exp = exp.combine_chunks() if isinstance(exp, pa.ChunkedArray) else exp
+    if exp.null_count or not pa.types.is_date32(exp.type):
+        return None
+    rows = np.asarray(lg.rows, np.int64)
+    day = np.asarray(exp.cast(pa.int32()).to_numpy(), np.int64)[rows]
+    hid = np.repeat(np.arange(len(names), dtype=np.int64), np.diff(bounds))[rows]
+    return _many.leaps_growth_many(day, is_call[rows], lg.end_day, lg.oi_start, lg.oi_end, hid,
+                                   names, cfg.leaps_min_days)  # fmt: skip
+
+
 def _roll_kinds(rolls: pa.Table, names: list[str]) -> list[dict[str, int]]:
     """Per name: ``{kind: count}`` of its rolls, kinds in order of first appearance (as
     ``pc.value_counts`` of its own rows); one group-by over the chunk."""
@@ -526,22 +557,50 @@ def analyze_oi_many(
     # kernels below find it in the panel cache)
     panel = cached_panel(hist, as_of=None, drop_stale=cfg.drop_stale, codes=codes)
     on_d = pc.fill_null(pc.equal(hist.column("trade_date"), d32), False)
+    on_np = np.asarray(on_d.to_numpy(zero_copy_only=False), bool)
     last = hist.filter(on_d)
     # the chunk's rows are grouped by history, in order (one underlying each): a table of
     # some of its rows, in row order, splits at the running count of those rows
-    lasts = _slices(last, _running(on_d.to_numpy(zero_copy_only=False), bounds))
+    lb = _running(on_np, bounds)
+    lasts = _slices(last, lb)
     if any(x.num_rows == 0 for x in lasts):
         raise InputError(f"a history holds no snapshot of {session}", column="history")
 
     # every history has rows of the session and none later: ``last`` holds each underlying's
     # latest session, the only rows the term structure and the clusters read
-    ch, acc, rolls, spot, term, wc, stale = _history_core(hist, last, cfg, last)
+    ch = oi_changes(hist, avg_window=cfg.avg_window, drop_stale=cfg.drop_stale)
+    acc = accumulation_of(hist, None, cfg)
+    rolls = detect_rolls(hist, config=cfg)
+    spot = _last_spot(last)
+    stale = panel.stale
     opposite = opposite_buildup(acc, spot)
+    call_h, put_h = _many.call_put_masks(hist)
+    masks = (call_h[on_np], put_h[on_np])
+    tm = _many.term_many(last, lb, names, session, masks)
+    if tm is None:
+        term = term_structure(last)
+        terms = _split_rows(term, "underlying", names)
+    else:
+        term, tb = tm
+        terms = _slices(term, tb)
+    # the LEAPS growth of the term signals, from the roll legs (no window-changes table)
+    growth = _leaps_growth_of(hist, panel, bounds, names, call_h, cfg)
+    if growth is None:
+        wc = window_changes(hist, window=cfg.roll_window, drop_stale=cfg.drop_stale).to_arrow()
+        sig = term_signals(term, oi_growth=wc, leaps_min_days=cfg.leaps_min_days)
+    else:
+        sig = term_signals(term, leaps_min_days=cfg.leaps_min_days, leaps_growth=growth)
     # clusters: one extra rank to see a tie at the top_n boundary
     top = cfg.clusters_top_n
-    cl = oi_clusters(last, top_n=top + 1)
-    cl_ok = _unique_within(cl.select(["underlying", "oi"]), ["underlying", "oi"], names)
-    cl = cl.filter(pc.less_equal(cl.column("rank"), top))
+    cm = _many.clusters_many(last, lb, names, top, masks)
+    if cm is None:
+        cl = oi_clusters(last, top_n=top + 1)
+        cl_ok = _unique_within(cl.select(["underlying", "oi"]), ["underlying", "oi"], names)
+        cl = cl.filter(pc.less_equal(cl.column("rank"), top))
+        cls_ = _split_rows(cl, "underlying", names)
+    else:
+        cl, cb, cl_ok = cm
+        cls_ = _slices(cl, cb)
     # put/call ratios: one call over the underlyings with their own premium row (integer
     # sums then: volume and OI); the chain premium estimate (a float sum whose rounding depends
     # on the group-by's partitions) is computed per underlying
@@ -551,7 +610,12 @@ def analyze_oi_many(
         for i, p in enumerate(prs)
         if p is not None and p.num_rows == 1 and p.column("underlying").to_pylist() == [names[i]]
     ]
-    if idx:
+    got_pcr = None
+    if len(idx) == n:
+        got_pcr = _many.pcr_many(last, lb, names, session, pa.concat_tables(prs), masks)
+        if got_pcr is not None:
+            pcr_parts = [got_pcr.slice(i, 1) for i in range(n)]
+    if idx and got_pcr is None:
         # every history: ``last`` is the concatenation of ``lasts`` (in one chunk)
         got = put_call_ratios(
             last if len(idx) == n else pa.concat_tables([lasts[i] for i in idx]),
@@ -561,7 +625,6 @@ def analyze_oi_many(
         for i, part in zip(idx, _split_rows(got, "underlying", sub), strict=True):
             pcr_parts[i] = part
     ev_parts = _events_many(ch, evs, names)
-    sig = term_signals(term, oi_growth=wc, leaps_min_days=cfg.leaps_min_days)
     kinds = _roll_kinds(rolls, names)
     stale_of: dict[str, list[dict[str, Any]]] = {}
     for s, d in stale:  # a loop over the (few) stale sessions
@@ -571,9 +634,7 @@ def analyze_oi_many(
     chs = _slices(ch, _running(panel.keep, bounds))
     accs = _split_rows(acc, "underlying", names)
     rls = _split_rows(rolls, "underlying", names)
-    cls_ = _split_rows(cl, "underlying", names)
     opps = _split_rows(opposite, "underlying", names)
-    terms = _split_rows(term, "underlying", names)
     sigs = _split_rows(sig, "underlying", names)
     settings = asdict(cfg)
     out = []

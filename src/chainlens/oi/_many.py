@@ -1,0 +1,332 @@
+"""Segmented NumPy kernels of :func:`chainlens.oi.analyze_oi_many` for the small per-underlying
+tables (term structure, clusters, put/call ratios, LEAPS growth, event builds).
+
+Each kernel reads a chunk of many underlyings' rows, grouped by history (``bounds[h]:bounds[h
++ 1]`` are history ``h``'s rows; one underlying each), and returns one table per history (or
+the per-history slices of one table) equal, schema and values, to what the per-underlying
+Polars function gives on that history's own rows (:func:`~chainlens.oi.term_structure`,
+:func:`~chainlens.oi.oi_clusters`, :func:`~chainlens.oi.put_call_ratios`,
+:func:`~chainlens.oi.event_oi_build`). Groups are found with one sort of integer keys (the
+history index first), sums with ``np.bincount``. The sums add integers (contracts) held in
+float64, exact in any order while their absolute total stays below :math:`2^{53}`; a kernel
+returns None when that, or another assumption it rests on (no null or NaN key, integer
+columns), does not hold, and the caller then runs the Polars function (tested in
+``tests/test_oi_many_kernels.py``).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+__all__ = [
+    "call_put_masks",
+    "clusters_many",
+    "leaps_growth_many",
+    "pcr_many",
+    "term_many",
+]
+
+_EXACT = 2.0**53
+
+
+def _col(t: pa.Table, name: str) -> pa.Array:
+    c = t.column(name)
+    return c.combine_chunks() if isinstance(c, pa.ChunkedArray) else c
+
+
+def _days(arr: pa.Array) -> np.ndarray:
+    """A date32 (or integer) array as int64 days since the epoch (nulls are not read)."""
+    return np.asarray(arr.cast(pa.int32()).fill_null(0).to_numpy(), np.int64)
+
+
+def _ints_as_float(arr: pa.Array) -> tuple[np.ndarray, np.ndarray]:
+    """An integer array as float64 (0 where null) and its validity."""
+    valid = (
+        np.ones(len(arr), bool)
+        if not arr.null_count
+        else np.asarray(arr.is_valid().to_numpy(zero_copy_only=False), bool)
+    )
+    v = np.asarray(arr.fill_null(0).to_numpy(), np.int64).astype(np.float64)
+    return v, valid
+
+
+def call_put_masks(t: pa.Table) -> tuple[np.ndarray, np.ndarray]:
+    """``right == "C"`` and ``right == "P"`` per row (False where null), as Polars'
+    ``pl.when(pl.col("right") == "C")`` reads them."""
+    r = _col(t, "right")
+    c = pc.fill_null(pc.equal(r, pa.scalar("C", r.type)), False)
+    p = pc.fill_null(pc.equal(r, pa.scalar("P", r.type)), False)
+    return (
+        np.asarray(c.to_numpy(zero_copy_only=False), bool),
+        np.asarray(p.to_numpy(zero_copy_only=False), bool),
+    )
+
+
+def _groups(h: np.ndarray, key: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Rows ordered by (history, key) (stable), the group id of each ordered row and the first
+    ordered row of each group."""
+    order = np.lexsort((key, h))
+    hs, ks = h[order], key[order]
+    new = np.ones(len(order), bool)
+    new[1:] = (hs[1:] != hs[:-1]) | (ks[1:] != ks[:-1])
+    gid = np.cumsum(new) - 1
+    return order, gid, np.flatnonzero(new)
+
+
+def _hist_of(bounds: np.ndarray) -> np.ndarray:
+    return np.repeat(np.arange(len(bounds) - 1, dtype=np.int64), np.diff(bounds))
+
+
+def _names_at(names: list[str], h: np.ndarray) -> pa.Array:
+    return pa.array(names, pa.large_string()).take(pa.array(h, pa.int64()))
+
+
+def _by_hist(h_g: np.ndarray, n: int) -> np.ndarray:
+    """Bounds of each history's rows in a table sorted by history."""
+    return np.concatenate([[0], np.cumsum(np.bincount(h_g, minlength=n))]).astype(np.int64)
+
+
+def term_many(
+    last: pa.Table,
+    bounds: np.ndarray,
+    names: list[str],
+    session: dt.date,
+    masks: tuple[np.ndarray, np.ndarray],
+) -> tuple[pa.Table, np.ndarray] | None:
+    """:func:`~chainlens.oi.term_structure` of every history's rows of ``session`` (``last``,
+    grouped by history at ``bounds``; every row on ``session``), as one table grouped by
+    history and the bounds of each history's rows in it.
+
+    Per (underlying, expiry): ``call_oi`` :math:`= \\sum_{calls} OI`, ``put_oi``
+    :math:`= \\sum_{puts} OI` (contracts, as float64; null OI counts 0), ``oi`` = their sum,
+    ``oi_share`` :math:`= oi / \\sum_{expiries} oi` (fraction of the underlying's OI),
+    ``call_share`` :math:`= call\\_oi / oi` (null unless ``oi > 0``), ``dte_days`` (calendar
+    days from the session to expiry) and ``expiry_class``
+    (:func:`chainlens.flow._prints.expiry_class_array`); rows sorted by expiry. None when an
+    expiry is null or the OI total is too large to sum exactly.
+    """
+    from chainlens.flow._prints import expiry_class_array
+
+    n = len(names)
+    exp_a = _col(last, "expiry")
+    if exp_a.null_count or not pa.types.is_integer(last.schema.field("open_interest").type):
+        return None
+    oi, _ = _ints_as_float(_col(last, "open_interest"))
+    if float(np.abs(oi).sum()) >= _EXACT:
+        return None
+    exp = _days(exp_a)
+    h = _hist_of(bounds)
+    order, gid, first = _groups(h, exp)
+    n_g = len(first)
+    call, put = masks
+    oi_o = oi[order]
+    call_oi = np.bincount(gid, weights=np.where(call[order], oi_o, 0.0), minlength=n_g)
+    put_oi = np.bincount(gid, weights=np.where(put[order], oi_o, 0.0), minlength=n_g)
+    tot_oi = call_oi + put_oi
+    h_g, e_g = h[order][first], exp[order][first]
+    under = np.bincount(h_g, weights=tot_oi, minlength=n)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        share = tot_oi / under[h_g]
+        call_share = call_oi / tot_oi
+    d0 = (session - dt.date(1970, 1, 1)).days
+    expiry = pa.array(e_g.astype(np.int32)).cast(pa.date32())
+    trade = pa.array(np.full(n_g, d0, np.int32)).cast(pa.date32())
+    t = pa.table(
+        {
+            "underlying": _names_at(names, h_g),
+            "trade_date": trade,
+            "expiry": expiry,
+            "call_oi": pa.array(call_oi),
+            "put_oi": pa.array(put_oi),
+            "oi": pa.array(tot_oi),
+            "oi_share": pa.array(share),
+            "call_share": pa.array(call_share, mask=~(tot_oi > 0)),
+            "dte_days": pa.array(e_g - d0),
+            "expiry_class": expiry_class_array(expiry, trade),
+        }
+    )
+    return t, _by_hist(h_g, n)
+
+
+def clusters_many(
+    last: pa.Table,
+    bounds: np.ndarray,
+    names: list[str],
+    top_n: int,
+    masks: tuple[np.ndarray, np.ndarray],
+) -> tuple[pa.Table, np.ndarray, np.ndarray] | None:
+    """:func:`~chainlens.oi.oi_clusters` (``top_n``) of every history's rows of the session
+    (one table grouped by history, the bounds of each history's rows in it), and per history whether its top ``top_n + 1`` strikes have distinct OI (False: a tie at
+    the boundary, whose order the per-underlying hash group-by sets; the caller recomputes
+    those).
+
+    Per (underlying, strike): ``call_oi``, ``put_oi`` (sums of OI, contracts as float64),
+    ``oi`` = their sum, ``oi_share`` :math:`= oi / \\sum_{strikes} oi`, ``rank`` = ordinal rank
+    by ``oi`` descending (ties: the lower strike first). None for a null or NaN strike or an OI
+    total too large to sum exactly.
+    """
+    n = len(names)
+    k_a = _col(last, "strike")
+    if k_a.null_count or not pa.types.is_floating(k_a.type):
+        return None
+    if not pa.types.is_integer(last.schema.field("open_interest").type):
+        return None
+    strike = np.asarray(k_a.to_numpy(), np.float64)
+    if np.isnan(strike).any():
+        return None
+    oi, _ = _ints_as_float(_col(last, "open_interest"))
+    if float(np.abs(oi).sum()) >= _EXACT:
+        return None
+    h = _hist_of(bounds)
+    order, gid, first = _groups(h, strike)
+    n_g = len(first)
+    call, put = masks
+    oi_o = oi[order]
+    call_oi = np.bincount(gid, weights=np.where(call[order], oi_o, 0.0), minlength=n_g)
+    put_oi = np.bincount(gid, weights=np.where(put[order], oi_o, 0.0), minlength=n_g)
+    tot_oi = call_oi + put_oi
+    h_g, k_g = h[order][first], strike[order][first]
+    under = np.bincount(h_g, weights=tot_oi, minlength=n)
+    # ordinal rank within the history: OI descending, ties in strike order (group order)
+    by = np.lexsort((np.arange(n_g), -tot_oi, h_g))
+    g_start = _by_hist(h_g, n)
+    rank = np.empty(n_g, np.int64)
+    rank[by] = np.arange(n_g) - g_start[h_g[by]] + 1
+    sel = by[rank[by] <= top_n + 1]  # sorted by (history, rank)
+    # a tie among the top top_n + 1 (equal OI in one history): adjacent in ``sel``
+    hs, os_ = h_g[sel], tot_oi[sel]
+    tie = (hs[1:] == hs[:-1]) & (os_[1:] == os_[:-1])
+    ok = np.ones(n, bool)
+    ok[hs[1:][tie]] = False
+    sel = sel[rank[sel] <= top_n]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        share = tot_oi[sel] / under[h_g[sel]]
+    t = pa.table(
+        {
+            "underlying": _names_at(names, h_g[sel]),
+            "strike": pa.array(k_g[sel]),
+            "call_oi": pa.array(call_oi[sel]),
+            "put_oi": pa.array(put_oi[sel]),
+            "oi": pa.array(tot_oi[sel]),
+            "oi_share": pa.array(share),
+            "rank": pa.array(rank[sel]),
+        }
+    )
+    return t, _by_hist(h_g[sel], n), ok
+
+
+def pcr_many(
+    last: pa.Table,
+    bounds: np.ndarray,
+    names: list[str],
+    session: dt.date,
+    premium: pa.Table,
+    masks: tuple[np.ndarray, np.ndarray],
+) -> pa.Table | None:
+    """:func:`~chainlens.oi.put_call_ratios` of every history's rows of the session with its
+    own premium row (one row per history, in order) (``premium``: one row per history, in order, ``underlying`` equal to the
+    history's name).
+
+    Per underlying: ``call_volume``, ``put_volume``, ``call_oi``, ``put_oi`` (sums over calls
+    and puts, contracts as float64; null where the side has no non-null value), the premiums
+    of ``premium`` (USD), :math:`PCR_V = put\\_volume / call\\_volume` (null without any
+    volume or unless ``call_volume > 0``), :math:`PCR_{OI} = put\\_oi / call\\_oi`,
+    :math:`PCR_\\$ = P_\\$ / C_\\$` (null unless the call side is > 0) and their seed-002 bands.
+    None when a quantity column is missing or not integer, the premiums are not float64, or a
+    total is too large to sum exactly.
+    """
+    from chainlens.oi._bands import PCR_BANDS, band_of
+
+    n = len(names)
+    for c in ("volume", "open_interest"):
+        if c not in last.column_names or not pa.types.is_integer(last.schema.field(c).type):
+            return None
+    for c in ("call_premium_usd", "put_premium_usd"):
+        if c not in premium.column_names or premium.schema.field(c).type != pa.float64():
+            return None
+    call, put = masks
+    h = _hist_of(bounds)
+    out: dict[str, pa.Array] = {}
+    has_vol = None
+    for c in ("volume", "open_interest"):  # a loop over the two quantities
+        v, valid = _ints_as_float(_col(last, c))
+        if float(np.abs(v).sum()) >= _EXACT:
+            return None
+        if c == "volume":
+            has_vol = np.bincount(h, weights=valid, minlength=n) > 0
+        for side, m in (("call", call), ("put", put)):
+            s = np.bincount(h, weights=np.where(m, v, 0.0), minlength=n)
+            seen = np.bincount(h, weights=m & valid, minlength=n) > 0
+            name = f"{side}_{'volume' if c == 'volume' else 'oi'}"
+            out[name] = pa.array(s, mask=~seen)
+    assert has_vol is not None
+
+    def ratio(p: pa.Array, c: pa.Array, extra: np.ndarray | None = None) -> pa.Array:
+        pv = np.asarray(p.fill_null(np.nan).to_numpy(zero_copy_only=False), np.float64)
+        cv = np.asarray(c.fill_null(np.nan).to_numpy(zero_copy_only=False), np.float64)
+        ok = np.asarray(p.is_valid().to_numpy(zero_copy_only=False), bool) & (cv > 0)
+        if extra is not None:
+            ok &= extra
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return pa.array(np.where(ok, pv / np.where(ok, cv, 1.0), np.nan), mask=~ok)
+
+    cp = _col(premium, "call_premium_usd")
+    pp = _col(premium, "put_premium_usd")
+    d0 = (session - dt.date(1970, 1, 1)).days
+    cols: dict[str, pa.Array] = {
+        "underlying": pa.array(names, pa.large_string()),
+        "trade_date": pa.array(np.full(n, d0, np.int32)).cast(pa.date32()),
+        **out,
+        "call_premium_usd": cp,
+        "put_premium_usd": pp,
+        "pcr_volume": ratio(out["put_volume"], out["call_volume"], has_vol),
+        "pcr_oi": ratio(out["put_oi"], out["call_oi"]),
+        "pcr_premium": ratio(pp, cp),
+    }
+    t = pa.table(cols)
+    for c in ("pcr_volume", "pcr_oi", "pcr_premium"):
+        t = t.append_column(f"{c}_band", band_of(t.column(c), PCR_BANDS))
+    return t
+
+
+def leaps_growth_many(
+    expiry_day: np.ndarray,
+    is_call: np.ndarray,
+    end_day: np.ndarray,
+    oi_start: np.ndarray,
+    oi_end: np.ndarray,
+    h: np.ndarray,
+    names: list[str],
+    leaps_min_days: int,
+) -> pa.Table | None:
+    """The LEAPS call growth input of :func:`~chainlens.oi.term_signals` from the window legs
+    (:func:`chainlens.oi.window_changes` without its table): per underlying with at least one
+    call whose expiry is ``leaps_min_days`` or more calendar days after the window's end,
+    ``oi_start`` and ``oi_end`` summed over those calls (contracts) and ``leaps_call_growth``
+    :math:`= \\sum OI_{end} / \\sum OI_{start} - 1` (a fraction; null unless the start sum is
+    > 0). ``expiry_day`` (-1 for a null expiry, never selected), ``is_call``, ``end_day``,
+    ``oi_start``, ``oi_end`` and the history index ``h`` per leg. None when a sum may be
+    inexact."""
+    n = len(names)
+    if float(np.abs(oi_start).sum()) >= _EXACT or float(np.abs(oi_end).sum()) >= _EXACT:
+        return None
+    m = is_call & (expiry_day - end_day >= leaps_min_days) & (expiry_day >= 0)
+    hh = h[m]
+    cnt = np.bincount(hh, minlength=n)
+    s0 = np.bincount(hh, weights=oi_start[m], minlength=n)
+    s1 = np.bincount(hh, weights=oi_end[m], minlength=n)
+    got = np.flatnonzero(cnt)
+    a, b = s0[got], s1[got]
+    ok = a > 0
+    with np.errstate(divide="ignore", invalid="ignore"):
+        g = np.where(ok, b / np.where(ok, a, 1.0) - 1.0, np.nan)
+    return pa.table(
+        {
+            "underlying": pa.array([names[i] for i in got.tolist()], pa.large_string()),
+            "leaps_call_growth": pa.array(g, mask=~ok),
+        }
+    )
