@@ -624,14 +624,17 @@ def analyze_oi_many(
         sub = [names[i] for i in idx]
         for i, part in zip(idx, _split_rows(got, "underlying", sub), strict=True):
             pcr_parts[i] = part
-    ev_parts = _events_many(ch, evs, names)
+    # the changes: the panel's retained rows, in row order (oi_changes)
+    ch_b = _running(panel.keep, bounds)
+    keep = panel.keep if not panel.keep.all() else slice(None)
+    ev_got = _many.events_many(ch, ch_b, (call_h[keep], put_h[keep]), evs, names)
+    ev_parts = ev_got if ev_got is not None else _events_many(ch, evs, names)
     kinds = _roll_kinds(rolls, names)
     stale_of: dict[str, list[dict[str, Any]]] = {}
     for s, d in stale:  # a loop over the (few) stale sessions
         stale_of.setdefault(s, []).append({"underlying": s, "session": d})
 
-    # the changes: the panel's retained rows, in row order (oi_changes)
-    chs = _slices(ch, _running(panel.keep, bounds))
+    chs = _slices(ch, ch_b)
     accs = _split_rows(acc, "underlying", names)
     rls = _split_rows(rolls, "underlying", names)
     opps = _split_rows(opposite, "underlying", names)

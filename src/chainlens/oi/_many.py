@@ -25,6 +25,7 @@ import pyarrow.compute as pc
 __all__ = [
     "call_put_masks",
     "clusters_many",
+    "events_many",
     "leaps_growth_many",
     "pcr_many",
     "term_many",
@@ -330,3 +331,211 @@ def leaps_growth_many(
             "leaps_call_growth": pa.array(g, mask=~ok),
         }
     )
+
+
+def _seg_starts(key: np.ndarray) -> np.ndarray:
+    """First position of each run of equal values of ``key``."""
+    if len(key) == 0:
+        return np.zeros(0, np.int64)
+    return np.flatnonzero(np.concatenate([[True], key[1:] != key[:-1]]))
+
+
+_EVENT_COLS = (
+    "underlying", "date", "kind", "target_expiry", "call_build", "put_build", "build",
+    "baseline", "build_ratio", "call_put_build_ratio",
+)  # fmt: skip
+
+
+def events_many(
+    ch: pa.Table,
+    bounds: np.ndarray,
+    masks: tuple[np.ndarray, np.ndarray],
+    evs: list[pa.Table | None],
+    names: list[str],
+    *,
+    lookback: int = 15,
+) -> list[pa.Table | None] | None:
+    """:func:`~chainlens.oi.event_oi_build` of every history with events (None for the
+    others): ``ch`` the OI changes of the chunk (:func:`~chainlens.oi.oi_changes`), grouped by
+    history at ``bounds``; ``masks`` its call and put rows; ``evs`` each history's events.
+
+    Per event (``date``, ``kind``; the history's own ticker or ``*``) of an underlying:
+    the non-null changes attributed to sessions before ``date`` within the last ``lookback``
+    sessions (session index above the latest one's minus ``lookback``) are summed per expiry
+    (``call_build``, ``put_build``: contracts as float64, ``build`` their sum); the first
+    expiry on or after ``date`` is the target, ``baseline`` the mean ``build`` of the other
+    expiries (null without one), ``build_ratio`` :math:`= build / baseline` (null unless
+    :math:`|baseline| > 0`), ``call_put_build_ratio`` :math:`= call / put` (null unless
+    ``put_build > 0``). Equal events (same date and kind) count once each, as the join of the
+    reference does. Sums are int64, exact. None when the events tables differ in columns, or a
+    key or type is not as expected.
+    """
+    n = len(names)
+    out: list[pa.Table | None] = [None] * n
+    idx = [i for i in range(n) if evs[i] is not None and evs[i].num_rows]  # type: ignore[union-attr]
+    if not idx:
+        return out
+    tabs = [evs[i].select(["date", "ticker", "kind"]) for i in idx]  # type: ignore[union-attr]
+    if not all(t.schema.equals(tabs[0].schema) for t in tabs[1:]):
+        return None
+    ev = pa.concat_tables(tabs)
+    sch = ev.schema
+    if not (
+        pa.types.is_date32(sch.field("date").type)
+        and all(_is_str(sch.field(c).type) for c in ("ticker", "kind"))
+    ):
+        return None
+    if any(ch.column(c).null_count for c in ("expiry", "trade_date", "si")):
+        return None
+    if not pa.types.is_integer(ch.schema.field("oi_change").type) or not all(
+        pa.types.is_date32(ch.schema.field(c).type) for c in ("expiry", "trade_date")
+    ):
+        return None
+    # the event rows that apply to their history: its own ticker, or "*"
+    lens = np.fromiter((t.num_rows for t in tabs), np.int64, len(tabs))
+    eh = np.repeat(np.asarray(idx, np.int64), lens)
+    tick = _col(ev, "ticker")
+    own = pa.array(np.asarray(names, object)[eh], pa.string()).cast(tick.type)
+    star = pc.equal(tick, pa.scalar("*", tick.type))
+    hit = np.asarray(pc.fill_null(pc.or_(star, pc.equal(tick, own)), False).to_numpy(
+        zero_copy_only=False), bool)  # fmt: skip
+    date_a, kind_a = _col(ev, "date"), _col(ev, "kind")
+    if date_a.null_count or kind_a.null_count:
+        return None
+    eh, edate = eh[hit], _days(date_a)[hit]
+    kenc = pc.dictionary_encode(kind_a)
+    kdict = [str(x) for x in kenc.dictionary.to_pylist()]
+    krank = np.empty(len(kdict), np.int64)
+    krank[sorted(range(len(kdict)), key=kdict.__getitem__)] = np.arange(len(kdict))
+    ekind = krank[np.asarray(kenc.indices.to_numpy(zero_copy_only=False), np.int64)[hit]]
+    kinds_sorted = pa.array(sorted(kdict), pa.large_string())
+    # event groups (history, date, kind) in output order, with their multiplicity
+    o = np.lexsort((ekind, edate, eh))
+    eh, edate, ekind = eh[o], edate[o], ekind[o]
+    new = np.ones(len(o), bool)
+    new[1:] = (eh[1:] != eh[:-1]) | (edate[1:] != edate[:-1]) | (ekind[1:] != ekind[:-1])
+    gs = np.flatnonzero(new)
+    mult = np.diff(np.concatenate([gs, [len(o)]])).astype(np.int64)
+    g_h, g_date, g_kind = eh[gs], edate[gs], ekind[gs]
+    n_ev = len(gs)
+    # the non-null changes summed per (history, expiry, session): int64 sums
+    chg_a = _col(ch, "oi_change")
+    valid = (
+        np.ones(len(chg_a), bool)
+        if not chg_a.null_count
+        else np.asarray(chg_a.is_valid().to_numpy(zero_copy_only=False), bool)
+    )
+    chg = np.asarray(chg_a.fill_null(0).to_numpy(), np.int64)
+    h = _hist_of(bounds)
+    e = _days(_col(ch, "expiry"))
+    td = _days(_col(ch, "trade_date"))
+    si = np.asarray(_col(ch, "si").to_numpy(), np.int64)
+    call, put = masks
+    if float(np.abs(chg[valid]).astype(np.float64).sum()) * max(int(mult.max()), 1) >= _EXACT:
+        return None
+    h, e, td, si, chg = h[valid], e[valid], td[valid], si[valid], chg[valid]
+    if len(h) == 0 or si.min() < 0:
+        return None
+    # dense cell key (history, expiry, session) in that order: expiries coded through a
+    # look-up table over their day span, then one np.bincount per sum (no sort)
+    e0 = int(e.min())
+    span = int(e.max()) - e0 + 1
+    if span > 1 << 22:
+        return None
+    lut = np.zeros(span, np.int64)
+    lut[e - e0] = 1
+    ecode = np.cumsum(lut) - 1
+    n_e, n_s = int(ecode[-1]) + 1, int(si.max()) + 1
+    size = n * n_e * n_s
+    if size > 1 << 24:
+        return None
+    key = (h * n_e + ecode[e - e0]) * n_s + si
+    cnt_k = np.bincount(key, minlength=size)
+    c_k = np.bincount(key, weights=np.where(call[valid], chg, 0), minlength=size)
+    p_k = np.bincount(key, weights=np.where(put[valid], chg, 0), minlength=size)
+    day = np.zeros(size, np.int64)
+    day[key] = td  # one session date per (history, session index)
+    cs = np.flatnonzero(cnt_k)
+    a_si = cs % n_s
+    rest = cs // n_s
+    a_h = rest // n_e
+    e_days = np.flatnonzero(lut) + e0
+    a_e = e_days[rest % n_e]
+    a_td = day[cs]
+    a_c, a_p = c_k[cs].astype(np.int64), p_k[cs].astype(np.int64)
+    a_b = np.concatenate([[0], np.cumsum(np.bincount(a_h, minlength=n))])
+    # every (event, cell of its history) pair, kept when the cell's session precedes the event
+    cnt = a_b[g_h + 1] - a_b[g_h]
+    tot = int(cnt.sum())
+    pg = np.repeat(np.arange(n_ev), cnt)
+    pr = np.repeat(a_b[g_h], cnt) + np.arange(tot) - np.repeat(np.cumsum(cnt) - cnt, cnt)
+    k = a_td[pr] < g_date[pg]
+    pg, pr = pg[k], pr[k]
+    # the latest such session per event, and the lookback window before it
+    last = np.full(n_ev, np.iinfo(np.int64).min // 2, np.int64)
+    st = _seg_starts(pg)
+    if len(st):
+        last[pg[st]] = np.maximum.reduceat(a_si[pr], st)
+    k = a_si[pr] > last[pg] - lookback
+    pg, pr = pg[k], pr[k]
+    # per (event, expiry): pairs are ordered by event, then expiry, then session
+    pe = a_e[pr]
+    x = np.ones(len(pg), bool)
+    x[1:] = (pg[1:] != pg[:-1]) | (pe[1:] != pe[:-1])
+    xs = np.flatnonzero(x)
+    x_g, x_e = pg[xs], pe[xs]
+    m_x = mult[x_g]
+    x_c = (np.add.reduceat(a_c[pr], xs) if len(xs) else np.zeros(0, np.int64)) * m_x
+    x_p = (np.add.reduceat(a_p[pr], xs) if len(xs) else np.zeros(0, np.int64)) * m_x
+    x_b = x_c + x_p
+    # target: each event's first expiry on or after its date
+    tg = np.flatnonzero(x_e >= g_date[x_g])
+    t_ev, t_first = np.unique(x_g[tg], return_index=True)
+    t_row = tg[t_first]
+    n_x = np.bincount(x_g, minlength=n_ev)[t_ev]
+    s_x = np.zeros(n_ev, np.int64)
+    np.add.at(s_x, x_g, x_b)
+    other = n_x - 1
+    has_base = other > 0
+    with np.errstate(divide="ignore", invalid="ignore"):
+        base = np.where(
+            has_base,
+            (s_x[t_ev] - x_b[t_row]).astype(np.float64) / np.where(has_base, other, 1),
+            np.nan,
+        )
+    cb, pb = x_c[t_row].astype(np.float64), x_p[t_row].astype(np.float64)
+    bb = cb + pb
+    r_ok = has_base & (np.abs(base) > 0)
+    cp_ok = pb > 0
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ratio = np.where(r_ok, bb / np.where(r_ok, base, 1.0), np.nan)
+        cpr = np.where(cp_ok, cb / np.where(cp_ok, pb, 1.0), np.nan)
+    oh = g_h[t_ev]
+    t = pa.table(
+        dict(
+            zip(
+                _EVENT_COLS,
+                [
+                    _names_at(names, oh),
+                    pa.array(g_date[t_ev].astype(np.int32)).cast(pa.date32()),
+                    kinds_sorted.take(pa.array(g_kind[t_ev], pa.int64())),
+                    pa.array(x_e[t_row].astype(np.int32)).cast(pa.date32()),
+                    pa.array(cb),
+                    pa.array(pb),
+                    pa.array(bb),
+                    pa.array(base, mask=~has_base),
+                    pa.array(ratio, mask=~r_ok),
+                    pa.array(cpr, mask=~cp_ok),
+                ],
+                strict=True,
+            )
+        )
+    )
+    ob = _by_hist(oh, n)
+    for i in idx:  # a loop over underlyings: slices of the chunk's table
+        out[i] = t.slice(int(ob[i]), int(ob[i + 1] - ob[i]))
+    return out
+
+
+def _is_str(t: pa.DataType) -> bool:
+    return bool(pa.types.is_string(t) or pa.types.is_large_string(t))
