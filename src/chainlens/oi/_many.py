@@ -434,7 +434,13 @@ def events_many(
     if float(np.abs(chg[valid]).astype(np.float64).sum()) * max(int(mult.max()), 1) >= _EXACT:
         return None
     h, e, td, si, chg = h[valid], e[valid], td[valid], si[valid], chg[valid]
-    if len(h) == 0 or si.min() < 0:
+    if len(h) == 0:  # no change known: no event has a build
+        z = np.zeros(0)
+        empty = _event_table(names, z.astype(np.int64), z, z, z, z, z, z, z, z, kinds_sorted)
+        for i in idx:  # a loop over underlyings
+            out[i] = empty
+        return out
+    if si.min() < 0:
         return None
     # dense cell key (history, expiry, session) in that order: expiries coded through a
     # look-up table over their day span, then one np.bincount per sum (no sort)
@@ -504,37 +510,43 @@ def events_many(
             np.nan,
         )
     cb, pb = x_c[t_row].astype(np.float64), x_p[t_row].astype(np.float64)
-    bb = cb + pb
+    bb = cb + pb  # the build (exact: integer sums)
     r_ok = has_base & (np.abs(base) > 0)
     cp_ok = pb > 0
     with np.errstate(divide="ignore", invalid="ignore"):
         ratio = np.where(r_ok, bb / np.where(r_ok, base, 1.0), np.nan)
         cpr = np.where(cp_ok, cb / np.where(cp_ok, pb, 1.0), np.nan)
     oh = g_h[t_ev]
-    t = pa.table(
-        dict(
-            zip(
-                _EVENT_COLS,
-                [
-                    _names_at(names, oh),
-                    pa.array(g_date[t_ev].astype(np.int32)).cast(pa.date32()),
-                    kinds_sorted.take(pa.array(g_kind[t_ev], pa.int64())),
-                    pa.array(x_e[t_row].astype(np.int32)).cast(pa.date32()),
-                    pa.array(cb),
-                    pa.array(pb),
-                    pa.array(bb),
-                    pa.array(base, mask=~has_base),
-                    pa.array(ratio, mask=~r_ok),
-                    pa.array(cpr, mask=~cp_ok),
-                ],
-                strict=True,
-            )
-        )
-    )
+    t = _event_table(names, oh, g_date[t_ev], g_kind[t_ev], x_e[t_row], cb, pb, base, ratio, cpr,
+                     kinds_sorted, has_base, r_ok, cp_ok)  # fmt: skip
     ob = _by_hist(oh, n)
     for i in idx:  # a loop over underlyings: slices of the chunk's table
         out[i] = t.slice(int(ob[i]), int(ob[i + 1] - ob[i]))
     return out
+
+
+def _event_table(
+    names: list[str], h: np.ndarray, date: np.ndarray, kind: np.ndarray, target: np.ndarray,
+    cb: np.ndarray, pb: np.ndarray, base: np.ndarray, ratio: np.ndarray, cpr: np.ndarray,
+    kinds: pa.Array, has_base: np.ndarray | None = None, r_ok: np.ndarray | None = None,
+    cp_ok: np.ndarray | None = None,
+) -> pa.Table:  # fmt: skip
+    """The columns of :func:`~chainlens.oi.event_oi_build` (``kind``: positions in
+    ``kinds``; the masks: where ``baseline``, ``build_ratio``, ``call_put_build_ratio`` hold)."""
+    none = np.zeros(len(h), bool)
+    cols = [
+        _names_at(names, h),
+        pa.array(date.astype(np.int32)).cast(pa.date32()),
+        kinds.take(pa.array(kind.astype(np.int64), pa.int64())),
+        pa.array(target.astype(np.int32)).cast(pa.date32()),
+        pa.array(cb.astype(np.float64)),
+        pa.array(pb.astype(np.float64)),
+        pa.array((cb + pb).astype(np.float64)),
+        pa.array(base.astype(np.float64), mask=~(none if has_base is None else has_base)),
+        pa.array(ratio.astype(np.float64), mask=~(none if r_ok is None else r_ok)),
+        pa.array(cpr.astype(np.float64), mask=~(none if cp_ok is None else cp_ok)),
+    ]
+    return pa.table(dict(zip(_EVENT_COLS, cols, strict=True)))
 
 
 def _is_str(t: pa.DataType) -> bool:
