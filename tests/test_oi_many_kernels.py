@@ -152,7 +152,7 @@ def test_kernels_equal_the_polars_functions(seed: int) -> None:
     cl = _many.clusters_many(last, lb, names, 5, masks)
     assert cl is not None
     prs = [_premium(u, seed + k) for k, u in enumerate(names)]
-    pcr = _many.pcr_many(last, lb, names, d, pa.concat_tables(prs), masks)
+    pcr = _many.pcr_many(last, lb, names, d, prs, masks)
     assert pcr is not None
     for i, part in enumerate(lasts):  # a loop over underlyings
         t, tb = term
@@ -258,7 +258,7 @@ def test_many_equals_analyze_oi_on_a_simulated_market(sim_market: Any) -> None:
     masks = _many.call_put_masks(last)
     assert _many.term_many(last, lb, names, d, masks) is not None
     assert _many.clusters_many(last, lb, names, 5, masks) is not None
-    assert _many.pcr_many(last, lb, names, d, pa.concat_tables(prs), masks) is not None
+    assert _many.pcr_many(last, lb, names, d, prs, masks) is not None
     from chainlens.oi._panel import build_panel
 
     ch = oi_changes(hist)

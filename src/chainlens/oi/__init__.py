@@ -226,6 +226,11 @@ def _running(mask: np.ndarray, bounds: np.ndarray) -> np.ndarray:
     return out
 
 
+def _last_of(last: pa.Table, bounds: np.ndarray, i: int) -> pa.Table:
+    """History ``i``'s rows of ``last`` (grouped by history at ``bounds``)."""
+    return last.slice(int(bounds[i]), int(bounds[i + 1] - bounds[i]))
+
+
 def _slices(t: pa.Table, bounds: np.ndarray) -> list[pa.Table]:
     """``t[bounds[i]:bounds[i + 1]]`` for every ``i`` (zero-copy slices)."""
     b = bounds.tolist()
@@ -466,24 +471,24 @@ def _leaps_growth_of(
 
 def _roll_kinds(rolls: pa.Table, names: list[str]) -> list[dict[str, int]]:
     """Per name: ``{kind: count}`` of its rolls, kinds in order of first appearance (as
-    ``pc.value_counts`` of its own rows); one group-by over the chunk."""
+    ``pc.value_counts`` of its own rows); one ``np.unique`` of (underlying, kind) codes over
+    the chunk, then a loop over those (few) pairs."""
     out: list[dict[str, int]] = [{} for _ in names]
     if rolls.num_rows == 0:
         return out
-    import polars as pl
-
-    df = pl.from_arrow(rolls.select(["underlying", "kind"]))
-    assert isinstance(df, pl.DataFrame)
-    g = (
-        df.with_row_index("_r")
-        .group_by(["underlying", "kind"])
-        .agg(pl.len().alias("n"), pl.col("_r").min())
-        .sort("_r")
-    )
-    pos = {u: i for i, u in enumerate(names)}
-    for u, k, c in zip(g["underlying"], g["kind"], g["n"], strict=True):  # (underlying, kind)
-        if u in pos:
-            out[pos[u]][str(k)] = int(c)
+    kind = rolls.column("kind").combine_chunks()
+    if kind.null_count:
+        raise InputError("null roll kinds", column="kind")
+    u = np.asarray(pc.fill_null(_codes(rolls, "underlying", names), -1).to_numpy(
+        zero_copy_only=False), np.int64)  # fmt: skip
+    k, kdict = _string_codes(kind)
+    key = u * (len(kdict) + 1) + k
+    uniq, first, cnt = np.unique(key, return_index=True, return_counts=True)
+    kinds = [str(x) for x in kdict.to_pylist()]
+    for g in np.argsort(first, kind="stable").tolist():  # (underlying, kind) pairs
+        ui, ki = divmod(int(uniq[g]), len(kdict) + 1)
+        if u[first[g]] >= 0:
+            out[ui][kinds[ki]] = int(cnt[g])
     return out
 
 
@@ -562,8 +567,8 @@ def analyze_oi_many(
     # the chunk's rows are grouped by history, in order (one underlying each): a table of
     # some of its rows, in row order, splits at the running count of those rows
     lb = _running(on_np, bounds)
-    lasts = _slices(last, lb)
-    if any(x.num_rows == 0 for x in lasts):
+    n_last = np.diff(lb)
+    if (n_last == 0).any():
         raise InputError(f"a history holds no snapshot of {session}", column="history")
 
     # every history has rows of the session and none later: ``last`` holds each underlying's
@@ -571,7 +576,7 @@ def analyze_oi_many(
     ch = oi_changes(hist, avg_window=cfg.avg_window, drop_stale=cfg.drop_stale)
     acc = accumulation_of(hist, None, cfg)
     rolls = detect_rolls(hist, config=cfg)
-    spot = _last_spot(last)
+    spot = _many.last_spot(last, lb, names) if "spot" in last.column_names else None
     stale = panel.stale
     opposite = opposite_buildup(acc, spot)
     call_h, put_h = _many.call_put_masks(hist)
@@ -612,13 +617,13 @@ def analyze_oi_many(
     ]
     got_pcr = None
     if len(idx) == n:
-        got_pcr = _many.pcr_many(last, lb, names, session, pa.concat_tables(prs), masks)
+        got_pcr = _many.pcr_many(last, lb, names, session, prs, masks)
         if got_pcr is not None:
-            pcr_parts = [got_pcr.slice(i, 1) for i in range(n)]
+            pcr_parts = _slices(got_pcr, np.arange(n + 1))
     if idx and got_pcr is None:
         # every history: ``last`` is the concatenation of ``lasts`` (in one chunk)
         got = put_call_ratios(
-            last if len(idx) == n else pa.concat_tables([lasts[i] for i in idx]),
+            last if len(idx) == n else pa.concat_tables([_last_of(last, lb, i) for i in idx]),
             premium=pa.concat_tables([prs[i] for i in idx]),
         )
         sub = [names[i] for i in idx]
@@ -646,7 +651,7 @@ def analyze_oi_many(
         summary = {
             "session": session,
             "underlyings": 1,
-            "contracts": lasts[i].num_rows,
+            "contracts": int(n_last[i]),
             "accumulating_contracts": accs[i].num_rows,
             "rolls": kinds[i],
             "stale_sessions": stale_of.get(u, []),
@@ -666,7 +671,9 @@ def analyze_oi_many(
                 opposite=opps[i],
                 term=terms[i],
                 term_signals=sigs[i],
-                pcr=pcr if pcr is not None else put_call_ratios(lasts[i], premium=prs[i]),
+                pcr=pcr
+                if pcr is not None
+                else put_call_ratios(_last_of(last, lb, i), premium=prs[i]),
                 events=ev_parts[i],
                 summary=summary,
                 settings=settings,

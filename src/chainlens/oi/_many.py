@@ -26,6 +26,7 @@ __all__ = [
     "call_put_masks",
     "clusters_many",
     "events_many",
+    "last_spot",
     "leaps_growth_many",
     "pcr_many",
     "term_many",
@@ -57,13 +58,45 @@ def _ints_as_float(arr: pa.Array) -> tuple[np.ndarray, np.ndarray]:
 
 def call_put_masks(t: pa.Table) -> tuple[np.ndarray, np.ndarray]:
     """``right == "C"`` and ``right == "P"`` per row (False where null), as Polars'
-    ``pl.when(pl.col("right") == "C")`` reads them."""
+    ``pl.when(pl.col("right") == "C")`` reads them; read from the string buffers (a
+    one-byte value) when the column is a string column."""
+    from chainlens.oi._encode import _str_buffers
+
     r = _col(t, "right")
-    c = pc.fill_null(pc.equal(r, pa.scalar("C", r.type)), False)
-    p = pc.fill_null(pc.equal(r, pa.scalar("P", r.type)), False)
-    return (
-        np.asarray(c.to_numpy(zero_copy_only=False), bool),
-        np.asarray(p.to_numpy(zero_copy_only=False), bool),
+    if not _is_str(r.type) or len(r) == 0:
+        c = pc.fill_null(pc.equal(r, pa.scalar("C", r.type)), False)
+        p = pc.fill_null(pc.equal(r, pa.scalar("P", r.type)), False)
+        return (
+            np.asarray(c.to_numpy(zero_copy_only=False), bool),
+            np.asarray(p.to_numpy(zero_copy_only=False), bool),
+        )
+    off, data = _str_buffers(r)
+    one = np.diff(off) == 1
+    if r.null_count:
+        one &= np.asarray(r.is_valid().to_numpy(zero_copy_only=False), bool)
+    first = data[np.minimum(off[:-1], len(data) - 1)]
+    return one & (first == ord("C")), one & (first == ord("P"))
+
+
+def last_spot(last: pa.Table, bounds: np.ndarray, names: list[str]) -> pa.Table | None:
+    """``underlying, spot``: the last non-null ``spot`` of each history's rows of ``last``
+    (grouped by history at ``bounds``, none empty; USD; null without one), as the
+    per-underlying group-by ``pl.col("spot").drop_nulls().last()`` gives it. None unless
+    ``spot`` is float64."""
+    sp = _col(last, "spot")
+    if sp.type != pa.float64():
+        return None
+    at = np.arange(len(sp), dtype=np.int64)
+    if sp.null_count:
+        at = np.where(np.asarray(sp.is_valid().to_numpy(zero_copy_only=False), bool), at, -1)
+    pick = np.maximum.reduceat(at, bounds[:-1]) if len(at) else np.zeros(0, np.int64)
+    vals = np.asarray(sp.fill_null(np.nan).to_numpy(zero_copy_only=False), np.float64)
+    got = vals[np.maximum(pick, 0)] if len(vals) else np.zeros(len(pick))
+    return pa.table(
+        {
+            "underlying": pa.array(names, pa.large_string()),
+            "spot": pa.array(got, mask=pick < 0),
+        }
     )
 
 
@@ -225,16 +258,16 @@ def pcr_many(
     bounds: np.ndarray,
     names: list[str],
     session: dt.date,
-    premium: pa.Table,
+    premiums: list[pa.Table],
     masks: tuple[np.ndarray, np.ndarray],
 ) -> pa.Table | None:
     """:func:`~chainlens.oi.put_call_ratios` of every history's rows of the session with its
-    own premium row (one row per history, in order) (``premium``: one row per history, in order, ``underlying`` equal to the
-    history's name).
+    own premium row (``premiums``: per history, in order, one row whose ``underlying`` is the
+    history's name), one row per history, in order.
 
     Per underlying: ``call_volume``, ``put_volume``, ``call_oi``, ``put_oi`` (sums over calls
     and puts, contracts as float64; null where the side has no non-null value), the premiums
-    of ``premium`` (USD), :math:`PCR_V = put\\_volume / call\\_volume` (null without any
+    ``call_premium_usd``, ``put_premium_usd`` of ``premiums`` (USD), :math:`PCR_V = put\\_volume / call\\_volume` (null without any
     volume or unless ``call_volume > 0``), :math:`PCR_{OI} = put\\_oi / call\\_oi`,
     :math:`PCR_\\$ = P_\\$ / C_\\$` (null unless the call side is > 0) and their seed-002 bands.
     None when a quantity column is missing or not integer, the premiums are not float64, or a
@@ -246,9 +279,11 @@ def pcr_many(
     for c in ("volume", "open_interest"):
         if c not in last.column_names or not pa.types.is_integer(last.schema.field(c).type):
             return None
-    for c in ("call_premium_usd", "put_premium_usd"):
-        if c not in premium.column_names or premium.schema.field(c).type != pa.float64():
+    prem = {}
+    for c in ("call_premium_usd", "put_premium_usd"):  # one value per history, in order
+        if any(c not in p.column_names or p.schema.field(c).type != pa.float64() for p in premiums):
             return None
+        prem[c] = pa.concat_arrays([a for p in premiums for a in p.column(c).chunks])
     call, put = masks
     h = _hist_of(bounds)
     out: dict[str, pa.Array] = {}
@@ -275,8 +310,7 @@ def pcr_many(
         with np.errstate(divide="ignore", invalid="ignore"):
             return pa.array(np.where(ok, pv / np.where(ok, cv, 1.0), np.nan), mask=~ok)
 
-    cp = _col(premium, "call_premium_usd")
-    pp = _col(premium, "put_premium_usd")
+    cp, pp = prem["call_premium_usd"], prem["put_premium_usd"]
     d0 = (session - dt.date(1970, 1, 1)).days
     cols: dict[str, pa.Array] = {
         "underlying": pa.array(names, pa.large_string()),
