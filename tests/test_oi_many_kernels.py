@@ -267,3 +267,32 @@ def test_many_equals_analyze_oi_on_a_simulated_market(sim_market: Any) -> None:
     assert any(e is not None and e.num_rows for e in evs)
     cb = _running(build_panel(hist).keep, bounds)
     assert _many.events_many(ch, cb, (call, put), evs, names) is not None
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_opposite_kernel_equals_opposite_buildup(seed: int) -> None:
+    from chainlens.oi import _last_spot, accumulation, opposite_buildup
+
+    hs, d = _split(random_history(seed))
+    if not hs:
+        pytest.skip("no underlying with rows of the last session")
+    hist, bounds, names = _chunk(hs, d)
+    # low thresholds: streaks of two sessions, so that short histories accumulate too
+    acc = accumulation(hist, min_sessions=2, min_contracts=1.0, min_fraction=0.0, min_dte=0)
+    h = np.asarray(pc.index_in(acc.column("underlying"), pa.array(names)), np.int64)
+    on = np.asarray(pc.equal(hist.column("trade_date"), pa.scalar(d, pa.date32())), bool)
+    last = hist.filter(pa.array(on))
+    lb = _running(on, bounds)
+    spot = _many.last_spot(last, lb, names)
+    assert spot is not None
+    for min_share in (0.25, 0.0):
+        for sp in (spot, None):
+            got = _many.opposite_many(acc, h, sp, names, min_share)
+            assert got is not None
+            t, tb = got
+            for i, u in enumerate(names):  # a loop over underlyings
+                own = acc.filter(pc.equal(acc.column("underlying"), u))
+                ref_spot = _last_spot(last.slice(int(lb[i]), int(lb[i + 1] - lb[i])))
+                ref = opposite_buildup(own, ref_spot if sp is not None else None,
+                                       min_share=min_share)  # fmt: skip
+                _same(t.slice(int(tb[i]), int(tb[i + 1] - tb[i])), ref, (u, min_share))

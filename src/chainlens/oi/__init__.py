@@ -49,7 +49,7 @@ from chainlens.oi._bands import PCR_BANDS, VOL_OI_BANDS, band_of
 from chainlens.oi._changes import CONTRACT_KEYS, oi_changes
 from chainlens.oi._config import OIConfig
 from chainlens.oi._pcr import put_call_ratios
-from chainlens.oi._positioning import oi_clusters, opposite_buildup
+from chainlens.oi._positioning import OPPOSITE_MIN_SHARE, oi_clusters, opposite_buildup
 from chainlens.oi._rolls import detect_rolls, window_changes
 from chainlens.oi._streaks import accumulation, accumulation_of, streaks
 from chainlens.oi._term import event_oi_build, term_signals, term_structure
@@ -576,9 +576,25 @@ def analyze_oi_many(
     ch = oi_changes(hist, avg_window=cfg.avg_window, drop_stale=cfg.drop_stale)
     acc = accumulation_of(hist, None, cfg)
     rolls = detect_rolls(hist, config=cfg)
+    # the last spot of each history, in history order (None: no spot column; the Polars
+    # group-by, in hash order, when the column is not float64)
     spot = _many.last_spot(last, lb, names) if "spot" in last.column_names else None
+    spot_ordered = spot is not None or "spot" not in last.column_names
+    if not spot_ordered:
+        spot = _last_spot(last)
     stale = panel.stale
-    opposite = opposite_buildup(acc, spot)
+    acc_h = np.asarray(pc.fill_null(_codes(acc, "underlying", names), -1).to_numpy(
+        zero_copy_only=False), np.int64)  # fmt: skip
+    opp = (
+        None
+        if (acc_h < 0).any() or not spot_ordered
+        else _many.opposite_many(acc, acc_h, spot, names, OPPOSITE_MIN_SHARE)
+    )
+    if opp is None:
+        opposite = opposite_buildup(acc, spot)
+        opps = _split_rows(opposite, "underlying", names)
+    else:
+        opps = _slices(*opp)
     call_h, put_h = _many.call_put_masks(hist)
     masks = (call_h[on_np], put_h[on_np])
     tm = _many.term_many(last, lb, names, session, masks)
@@ -642,7 +658,6 @@ def analyze_oi_many(
     chs = _slices(ch, ch_b)
     accs = _split_rows(acc, "underlying", names)
     rls = _split_rows(rolls, "underlying", names)
-    opps = _split_rows(opposite, "underlying", names)
     sigs = _split_rows(sig, "underlying", names)
     settings = asdict(cfg)
     out = []

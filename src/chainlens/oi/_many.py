@@ -27,6 +27,7 @@ __all__ = [
     "clusters_many",
     "events_many",
     "last_spot",
+    "opposite_many",
     "leaps_growth_many",
     "pcr_many",
     "term_many",
@@ -100,6 +101,12 @@ def last_spot(last: pa.Table, bounds: np.ndarray, names: list[str]) -> pa.Table 
     )
 
 
+def _wsum(key: np.ndarray, w: np.ndarray, n: int) -> np.ndarray:
+    """``np.bincount(key, weights=w, minlength=n)`` as float64 (also for an empty ``key``,
+    where NumPy returns integers)."""
+    return np.bincount(key, weights=w, minlength=n).astype(np.float64, copy=False)
+
+
 def _groups(h: np.ndarray, key: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Rows ordered by (history, key) (stable), the group id of each ordered row and the first
     ordered row of each group."""
@@ -158,11 +165,11 @@ def term_many(
     n_g = len(first)
     call, put = masks
     oi_o = oi[order]
-    call_oi = np.bincount(gid, weights=np.where(call[order], oi_o, 0.0), minlength=n_g)
-    put_oi = np.bincount(gid, weights=np.where(put[order], oi_o, 0.0), minlength=n_g)
+    call_oi = _wsum(gid, np.where(call[order], oi_o, 0.0), n_g)
+    put_oi = _wsum(gid, np.where(put[order], oi_o, 0.0), n_g)
     tot_oi = call_oi + put_oi
     h_g, e_g = h[order][first], exp[order][first]
-    under = np.bincount(h_g, weights=tot_oi, minlength=n)
+    under = _wsum(h_g, tot_oi, n)
     with np.errstate(divide="ignore", invalid="ignore"):
         share = tot_oi / under[h_g]
         call_share = call_oi / tot_oi
@@ -220,11 +227,11 @@ def clusters_many(
     n_g = len(first)
     call, put = masks
     oi_o = oi[order]
-    call_oi = np.bincount(gid, weights=np.where(call[order], oi_o, 0.0), minlength=n_g)
-    put_oi = np.bincount(gid, weights=np.where(put[order], oi_o, 0.0), minlength=n_g)
+    call_oi = _wsum(gid, np.where(call[order], oi_o, 0.0), n_g)
+    put_oi = _wsum(gid, np.where(put[order], oi_o, 0.0), n_g)
     tot_oi = call_oi + put_oi
     h_g, k_g = h[order][first], strike[order][first]
-    under = np.bincount(h_g, weights=tot_oi, minlength=n)
+    under = _wsum(h_g, tot_oi, n)
     # ordinal rank within the history: OI descending, ties in strike order (group order)
     by = np.lexsort((np.arange(n_g), -tot_oi, h_g))
     g_start = _by_hist(h_g, n)
@@ -293,10 +300,10 @@ def pcr_many(
         if float(np.abs(v).sum()) >= _EXACT:
             return None
         if c == "volume":
-            has_vol = np.bincount(h, weights=valid, minlength=n) > 0
+            has_vol = _wsum(h, valid, n) > 0
         for side, m in (("call", call), ("put", put)):
-            s = np.bincount(h, weights=np.where(m, v, 0.0), minlength=n)
-            seen = np.bincount(h, weights=m & valid, minlength=n) > 0
+            s = _wsum(h, np.where(m, v, 0.0), n)
+            seen = _wsum(h, m & valid, n) > 0
             name = f"{side}_{'volume' if c == 'volume' else 'oi'}"
             out[name] = pa.array(s, mask=~seen)
     assert has_vol is not None
@@ -352,8 +359,8 @@ def leaps_growth_many(
     m = is_call & (expiry_day - end_day >= leaps_min_days) & (expiry_day >= 0)
     hh = h[m]
     cnt = np.bincount(hh, minlength=n)
-    s0 = np.bincount(hh, weights=oi_start[m], minlength=n)
-    s1 = np.bincount(hh, weights=oi_end[m], minlength=n)
+    s0 = _wsum(hh, oi_start[m], n)
+    s1 = _wsum(hh, oi_end[m], n)
     got = np.flatnonzero(cnt)
     a, b = s0[got], s1[got]
     ok = a > 0
@@ -365,6 +372,59 @@ def leaps_growth_many(
             "leaps_call_growth": pa.array(g, mask=~ok),
         }
     )
+
+
+def opposite_many(
+    acc: pa.Table, h: np.ndarray, spot: pa.Table | None, names: list[str], min_share: float
+) -> tuple[pa.Table, np.ndarray] | None:
+    """:func:`~chainlens.oi.opposite_buildup` of every history (one table grouped by history,
+    the bounds of each history's rows in it): ``acc`` the accumulation rows of the chunk,
+    ``h`` their history index, ``spot`` the :func:`last_spot` table (or None).
+
+    Per underlying with a surviving row (calls; puts below spot when spot is known):
+    ``call_build``, ``put_build`` (summed ``oi_change`` of calls and puts, contracts as
+    float64), ``put_call_build_ratio`` :math:`= put / call` (null unless ``call_build > 0``),
+    ``mixed``: both > 0 and :math:`\\min \\ge` ``min_share`` :math:`\\cdot \\max`. None for
+    null or NaN inputs or a total too large to sum exactly."""
+    n = len(names)
+    if any(acc.column(c).null_count for c in ("strike", "right", "oi_change")):
+        return None
+    if not pa.types.is_integer(acc.schema.field("oi_change").type):
+        return None
+    chg = np.asarray(_col(acc, "oi_change").to_numpy(), np.int64)
+    if float(np.abs(chg).astype(np.float64).sum()) >= _EXACT:
+        return None
+    strike = np.asarray(_col(acc, "strike").cast(pa.float64()).to_numpy(), np.float64)
+    call, put = call_put_masks(acc)
+    keep = call.copy()
+    if spot is not None:
+        sv = np.asarray(_col(spot, "spot").fill_null(np.nan).to_numpy(zero_copy_only=False))
+        if np.isnan(sv[np.asarray(_col(spot, "spot").is_valid(), bool)]).any():
+            return None
+        s_known = np.asarray(_col(spot, "spot").is_valid(), bool)[h]
+        keep |= ~s_known | (strike < np.where(s_known, sv[h], np.inf))
+    else:
+        keep[:] = True
+    hk = h[keep]
+    cnt = np.bincount(hk, minlength=n)
+    cb = _wsum(hk, np.where(call, chg, 0)[keep], n)
+    pb = _wsum(hk, np.where(put, chg, 0)[keep], n)
+    got = np.flatnonzero(cnt)
+    cb, pb = cb[got], pb[got]
+    ok = cb > 0
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ratio = np.where(ok, pb / np.where(ok, cb, 1.0), np.nan)
+    mixed = ok & (pb > 0) & (np.minimum(cb, pb) >= min_share * np.maximum(cb, pb))
+    t = pa.table(
+        {
+            "underlying": _names_at(names, got),
+            "call_build": pa.array(cb),
+            "put_build": pa.array(pb),
+            "put_call_build_ratio": pa.array(ratio, mask=~ok),
+            "mixed": pa.array(mixed),
+        }
+    )
+    return t, _by_hist(got, n)
 
 
 def _seg_starts(key: np.ndarray) -> np.ndarray:
@@ -491,8 +551,8 @@ def events_many(
         return None
     key = (h * n_e + ecode[e - e0]) * n_s + si
     cnt_k = np.bincount(key, minlength=size)
-    c_k = np.bincount(key, weights=np.where(call[valid], chg, 0), minlength=size)
-    p_k = np.bincount(key, weights=np.where(put[valid], chg, 0), minlength=size)
+    c_k = _wsum(key, np.where(call[valid], chg, 0), size)
+    p_k = _wsum(key, np.where(put[valid], chg, 0), size)
     day = np.zeros(size, np.int64)
     day[key] = td  # one session date per (history, session index)
     cs = np.flatnonzero(cnt_k)
