@@ -287,10 +287,18 @@ def pcr_many(
         if c not in last.column_names or not pa.types.is_integer(last.schema.field(c).type):
             return None
     prem = {}
+    f64 = pa.float64()
     for c in ("call_premium_usd", "put_premium_usd"):  # one value per history, in order
-        if any(c not in p.column_names or p.schema.field(c).type != pa.float64() for p in premiums):
-            return None
-        prem[c] = pa.concat_arrays([a for p in premiums for a in p.column(c).chunks])
+        parts: list[pa.Array] = []
+        for p in premiums:  # a loop over underlyings: their one-row premium tables
+            try:
+                col = p.column(c)
+            except KeyError:
+                return None
+            if col.type != f64:
+                return None
+            parts.extend(col.chunks)
+        prem[c] = pa.concat_arrays(parts)
     call, put = masks
     h = _hist_of(bounds)
     out: dict[str, pa.Array] = {}
