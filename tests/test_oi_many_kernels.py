@@ -128,6 +128,8 @@ def test_many_equals_analyze_oi_on_random_histories(engine: bool, seed: int) -> 
     # without events or premiums (the per-underlying ratios), and with some missing
     _compare_many(hs, d, [None] * len(hs), [None] * len(hs))
     _compare_many(hs, d, [evs[0], *[None] * (len(hs) - 1)], [*prs[:-1], None])
+    # a premium row of another underlying: that one estimates its premiums from the quotes
+    _compare_many(hs, d, evs, [_premium("ZZZ", seed), *prs[1:]])
 
 
 def _chunk(hs: list[pa.Table], d: dt.date) -> tuple[pa.Table, np.ndarray, list[str]]:

@@ -262,8 +262,20 @@ _OI_COLUMNS = frozenset(
 )  # fmt: skip
 
 
+#: The quote columns only the chain premium estimate of :func:`put_call_ratios` reads (left out
+#: of the chunk when every history has its own premium row).
+_QUOTE_COLUMNS = frozenset(("bid", "ask", "last"))
+
+#: The columns of the session's rows that the term structure, clusters, put/call ratios and
+#: last spot read.
+_LAST_COLUMNS = frozenset(
+    ("underlying", "trade_date", "expiry", "strike", "right", "open_interest", "volume",
+     "spot", "multiplier", *_QUOTE_COLUMNS)
+)  # fmt: skip
+
+
 def _checked_concat(
-    histories: Sequence[pa.Table], d32: pa.Scalar
+    histories: Sequence[pa.Table], d32: pa.Scalar, *, quotes: bool = True
 ) -> tuple[pa.Table, np.ndarray, list[str], tuple[Any, Any]]:
     """The rows on or before the session of every history, concatenated (one filter), the
     bounds of each history's rows in it (``bounds[i]:bounds[i + 1]``), each history's
@@ -275,6 +287,7 @@ def _checked_concat(
     columns (:func:`chainlens.oi._encode.encode_strings`), then a history holds one underlying
     when the segment minimum and maximum of its codes agree (``np.minimum.reduceat``), and no
     symbol is shared when every row of a symbol belongs to the history of its first row.
+    Without ``quotes``, the :data:`_QUOTE_COLUMNS` are left out.
     """
     from chainlens.oi._encode import arrow_codes, encode_strings
 
@@ -283,7 +296,8 @@ def _checked_concat(
     # the columns the OI kernels read, in one chunk: every later pass (encodings, panel
     # scatter, group-bys, gathers) then runs once over the chunk instead of once per
     # session file of every history
-    full = full.select([c for c in full.column_names if c in _OI_COLUMNS]).combine_chunks()
+    cols = _OI_COLUMNS if quotes else _OI_COLUMNS - _QUOTE_COLUMNS
+    full = full.select([c for c in full.column_names if c in cols]).combine_chunks()
     keep = pc.fill_null(pc.less_equal(full.column("trade_date"), d32), False)
     keep_np = np.asarray(keep.to_numpy(zero_copy_only=False), bool)
     hist = full if keep_np.all() else full.filter(keep)  # windows usually end at the session
@@ -555,7 +569,17 @@ def analyze_oi_many(
     if n == 0:
         return []
     d32 = pa.scalar(session, pa.date32())
-    hist, bounds, names, codes = _checked_concat(histories, d32)
+    # every history with its own premium row (checked on the names below): the ratios do not
+    # estimate premiums, the quote columns are not read
+    quotes = not all(p is not None and p.num_rows == 1 for p in prs)
+    hist, bounds, names, codes = _checked_concat(histories, d32, quotes=quotes)
+    idx = [
+        i
+        for i, p in enumerate(prs)
+        if p is not None and p.num_rows == 1 and p.column("underlying").to_pylist() == [names[i]]
+    ]
+    if not quotes and len(idx) < n:
+        hist, bounds, names, codes = _checked_concat(histories, d32, quotes=True)
     from chainlens.oi._panel import cached_panel
 
     # the panel of the chunk, on the contract and underlying codes of the checks (the OI
@@ -563,7 +587,7 @@ def analyze_oi_many(
     panel = cached_panel(hist, as_of=None, drop_stale=cfg.drop_stale, codes=codes)
     on_d = pc.fill_null(pc.equal(hist.column("trade_date"), d32), False)
     on_np = np.asarray(on_d.to_numpy(zero_copy_only=False), bool)
-    last = hist.filter(on_d)
+    last = hist.select([c for c in hist.column_names if c in _LAST_COLUMNS]).filter(on_d)
     # the chunk's rows are grouped by history, in order (one underlying each): a table of
     # some of its rows, in row order, splits at the running count of those rows
     lb = _running(on_np, bounds)
@@ -626,11 +650,6 @@ def analyze_oi_many(
     # sums then: volume and OI); the chain premium estimate (a float sum whose rounding depends
     # on the group-by's partitions) is computed per underlying
     pcr_parts: list[pa.Table | None] = [None] * n
-    idx = [
-        i
-        for i, p in enumerate(prs)
-        if p is not None and p.num_rows == 1 and p.column("underlying").to_pylist() == [names[i]]
-    ]
     got_pcr = None
     if len(idx) == n:
         got_pcr = _many.pcr_many(last, lb, names, session, prs, masks)
