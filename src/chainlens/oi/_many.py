@@ -110,7 +110,14 @@ def _wsum(key: np.ndarray, w: np.ndarray, n: int) -> np.ndarray:
 def _groups(h: np.ndarray, key: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Rows ordered by (history, key) (stable), the group id of each ordered row and the first
     ordered row of each group."""
-    order = np.lexsort((key, h))
+    if key.dtype.kind in "iu" and len(key):
+        # integer keys: one stable sort of (history, key) packed into one int64
+        k0 = int(key.min())
+        span = int(key.max()) - k0 + 1
+        packed = h * span + (key - k0) if span * (int(h.max()) + 1) < 2**62 else None
+        order = np.lexsort((key, h)) if packed is None else np.argsort(packed, kind="stable")
+    else:
+        order = np.lexsort((key, h))
     hs, ks = h[order], key[order]
     new = np.ones(len(order), bool)
     new[1:] = (hs[1:] != hs[:-1]) | (ks[1:] != ks[:-1])
