@@ -1,12 +1,15 @@
 """Segmented NumPy kernels of :func:`chainlens.oi.analyze_oi_many` for the small per-underlying
-tables (term structure, clusters, put/call ratios, LEAPS growth, event builds).
+tables (term structure, clusters, put/call ratios, LEAPS growth, opposite buildup, event
+builds; the metrics, units and seed-002 sources are those of the functions named below, each
+kernel's docstring restates its formula).
 
 Each kernel reads a chunk of many underlyings' rows, grouped by history (``bounds[h]:bounds[h
 + 1]`` are history ``h``'s rows; one underlying each), and returns one table per history (or
 the per-history slices of one table) equal, schema and values, to what the per-underlying
 Polars function gives on that history's own rows (:func:`~chainlens.oi.term_structure`,
 :func:`~chainlens.oi.oi_clusters`, :func:`~chainlens.oi.put_call_ratios`,
-:func:`~chainlens.oi.event_oi_build`). Groups are found with one sort of integer keys (the
+:func:`~chainlens.oi.opposite_buildup`, :func:`~chainlens.oi.event_oi_build`,
+:func:`~chainlens.oi.term_signals`' LEAPS growth). Groups are found with one sort of integer keys (the
 history index first), sums with ``np.bincount``. The sums add integers (contracts) held in
 float64, exact in any order while their absolute total stays below :math:`2^{53}`; a kernel
 returns None when that, or another assumption it rests on (no null or NaN key, integer
@@ -27,8 +30,8 @@ __all__ = [
     "clusters_many",
     "events_many",
     "last_spot",
-    "opposite_many",
     "leaps_growth_many",
+    "opposite_many",
     "pcr_many",
     "term_many",
 ]
