@@ -49,7 +49,8 @@ from chainlens.oi._bands import PCR_BANDS, VOL_OI_BANDS, band_of
 from chainlens.oi._changes import CONTRACT_KEYS, oi_changes
 from chainlens.oi._config import OIConfig
 from chainlens.oi._pcr import put_call_ratios
-from chainlens.oi._positioning import OPPOSITE_MIN_SHARE, oi_clusters, opposite_buildup
+from chainlens.oi._positioning import OPPOSITE_MIN_SHARE as _OPPOSITE_MIN_SHARE
+from chainlens.oi._positioning import oi_clusters, opposite_buildup
 from chainlens.oi._rolls import detect_rolls, window_changes
 from chainlens.oi._streaks import accumulation, accumulation_of, streaks
 from chainlens.oi._term import event_oi_build, term_signals, term_structure
@@ -209,13 +210,20 @@ def _split_rows(t: pa.Table, col: str, names: list[str]) -> list[pa.Table]:
         return [t] * len(names)
     code = _codes(t, col, names)
     c = np.asarray(pc.fill_null(code, -1).to_numpy(zero_copy_only=False), np.int64)
+    return _split_codes(t, c, len(names))
+
+
+def _split_codes(t: pa.Table, c: np.ndarray, n: int) -> list[pa.Table]:
+    """:func:`_split_rows` given the name index of every row (``c``; -1: none of them)."""
+    if t.num_rows == 0:
+        return [t] * n
     if bool((c[1:] >= c[:-1]).all()):
         srt = c
     else:
         order = np.argsort(c, kind="stable")
         t, srt = t.take(pa.array(order)), c[order]
-    bounds = np.searchsorted(srt, np.arange(len(names) + 1))
-    return [t.slice(int(bounds[i]), int(bounds[i + 1] - bounds[i])) for i in range(len(names))]
+    bounds = np.searchsorted(srt, np.arange(n + 1))
+    return [t.slice(int(bounds[i]), int(bounds[i + 1] - bounds[i])) for i in range(n)]
 
 
 def _running(mask: np.ndarray, bounds: np.ndarray) -> np.ndarray:
@@ -612,7 +620,7 @@ def analyze_oi_many(
     opp = (
         None
         if (acc_h < 0).any() or not spot_ordered
-        else _many.opposite_many(acc, acc_h, spot, names, OPPOSITE_MIN_SHARE)
+        else _many.opposite_many(acc, acc_h, spot, names, _OPPOSITE_MIN_SHARE)
     )
     if opp is None:
         opposite = opposite_buildup(acc, spot)
@@ -675,7 +683,7 @@ def analyze_oi_many(
         stale_of.setdefault(s, []).append({"underlying": s, "session": d})
 
     chs = _slices(ch, ch_b)
-    accs = _split_rows(acc, "underlying", names)
+    accs = _split_codes(acc, acc_h, n)
     rls = _split_rows(rolls, "underlying", names)
     sigs = _split_rows(sig, "underlying", names)
     settings = asdict(cfg)

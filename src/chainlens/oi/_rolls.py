@@ -113,20 +113,16 @@ def _window_frame(
         cols["built_sessions"] = pa.array(streak[c].max(axis=1).astype(np.int64) if
                                           streak.shape[1] else np.zeros(len(c), np.int64))  # fmt: skip
         cols["turnover_q"] = pa.array(
-            _turnover_quantile(p, ch, cfg.close_turnover_quantile, cfg.close_turnover_min_obs,
-                               only=np.unique(u))[u]
-        )  # fmt: skip
+            _turnover_quantile(p, ch, cfg.close_turnover_quantile, cfg.close_turnover_min_obs)[u]
+        )
     df = pl.from_arrow(pa.table(cols))
     assert isinstance(df, pl.DataFrame)
     return df
 
 
-def _turnover_quantile(
-    p: Panel, ch: np.ndarray, q: float, min_obs: int = 1, *, only: np.ndarray | None = None
-) -> np.ndarray:
+def _turnover_quantile(p: Panel, ch: np.ndarray, q: float, min_obs: int = 1) -> np.ndarray:
     """Per underlying key: the ``q`` quantile of the non-zero per-contract session
-    :math:`|\\Delta OI|` over the panel (0 where there are fewer than ``min_obs``; with
-    ``only``, computed for those underlying keys alone, 0 for the others).
+    :math:`|\\Delta OI|` over the panel (0 where there are fewer than ``min_obs``).
 
     Exact, with linear interpolation as Polars computes it: with the ``n`` values sorted,
     :math:`x = (n-1) q`, the value is :math:`v_{\\lfloor x \\rfloor} + (x - \\lfloor x
@@ -142,12 +138,7 @@ def _turnover_quantile(
     if len(grouped) == 0:
         return out
     starts = np.concatenate([[0], np.cumsum(counts)])
-    want = (counts > 0) & (counts >= min_obs)
-    if only is not None:
-        sel = np.zeros(len(want), bool)
-        sel[only] = True
-        want &= sel
-    for k in np.flatnonzero(want).tolist():  # a loop over underlyings
+    for k in np.flatnonzero((counts > 0) & (counts >= min_obs)).tolist():  # over underlyings
         seg = grouped[starts[k] : starts[k + 1]]
         x = (len(seg) - 1) * q
         lo = int(x)
