@@ -44,10 +44,12 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from chainlens.errors import InputError
+from chainlens.oi import _many
 from chainlens.oi._bands import PCR_BANDS, VOL_OI_BANDS, band_of
 from chainlens.oi._changes import CONTRACT_KEYS, oi_changes
 from chainlens.oi._config import OIConfig
 from chainlens.oi._pcr import put_call_ratios
+from chainlens.oi._positioning import OPPOSITE_MIN_SHARE as _OPPOSITE_MIN_SHARE
 from chainlens.oi._positioning import oi_clusters, opposite_buildup
 from chainlens.oi._rolls import detect_rolls, window_changes
 from chainlens.oi._streaks import accumulation, accumulation_of, streaks
@@ -108,13 +110,7 @@ def _history_core(
     ch = oi_changes(hist, avg_window=cfg.avg_window, drop_stale=cfg.drop_stale)
     acc = accumulation_of(hist, None, cfg)
     rolls = detect_rolls(hist, config=cfg)
-    spot = None
-    if "spot" in last.column_names and last.num_rows:
-        import polars as pl
-
-        sp = pl.from_arrow(last.select(["underlying", "spot"]))
-        assert isinstance(sp, pl.DataFrame)
-        spot = sp.group_by("underlying").agg(pl.col("spot").drop_nulls().last()).to_arrow()
+    spot = _last_spot(last)
     # the last session of every underlying: ``last`` when it holds each underlying's latest
     # rows (analyze_oi_many: every history has rows of the session), else the history
     term = term_structure(hist if last_of is None else last_of)
@@ -123,6 +119,18 @@ def _history_core(
 
     stale = cached_panel(hist, as_of=None, drop_stale=cfg.drop_stale).stale
     return ch, acc, rolls, spot, term, wc, stale
+
+
+def _last_spot(last: pa.Table) -> pa.Table | None:
+    """``underlying, spot``: the last non-null spot of each underlying among ``last``'s rows
+    (None without a spot column or rows)."""
+    if "spot" not in last.column_names or not last.num_rows:
+        return None
+    import polars as pl
+
+    sp = pl.from_arrow(last.select(["underlying", "spot"]))
+    assert isinstance(sp, pl.DataFrame)
+    return sp.group_by("underlying").agg(pl.col("spot").drop_nulls().last()).to_arrow()
 
 
 def analyze_oi(
@@ -202,13 +210,20 @@ def _split_rows(t: pa.Table, col: str, names: list[str]) -> list[pa.Table]:
         return [t] * len(names)
     code = _codes(t, col, names)
     c = np.asarray(pc.fill_null(code, -1).to_numpy(zero_copy_only=False), np.int64)
+    return _split_codes(t, c, len(names))
+
+
+def _split_codes(t: pa.Table, c: np.ndarray, n: int) -> list[pa.Table]:
+    """:func:`_split_rows` given the name index of every row (``c``; -1: none of them)."""
+    if t.num_rows == 0:
+        return [t] * n
     if bool((c[1:] >= c[:-1]).all()):
         srt = c
     else:
         order = np.argsort(c, kind="stable")
         t, srt = t.take(pa.array(order)), c[order]
-    bounds = np.searchsorted(srt, np.arange(len(names) + 1))
-    return [t.slice(int(bounds[i]), int(bounds[i + 1] - bounds[i])) for i in range(len(names))]
+    bounds = np.searchsorted(srt, np.arange(n + 1))
+    return [t.slice(int(bounds[i]), int(bounds[i + 1] - bounds[i])) for i in range(n)]
 
 
 def _running(mask: np.ndarray, bounds: np.ndarray) -> np.ndarray:
@@ -217,6 +232,11 @@ def _running(mask: np.ndarray, bounds: np.ndarray) -> np.ndarray:
     cum = np.concatenate([[0], np.cumsum(np.asarray(mask, bool), dtype=np.int64)])
     out: np.ndarray = cum[bounds]
     return out
+
+
+def _last_of(last: pa.Table, bounds: np.ndarray, i: int) -> pa.Table:
+    """History ``i``'s rows of ``last`` (grouped by history at ``bounds``)."""
+    return last.slice(int(bounds[i]), int(bounds[i + 1] - bounds[i]))
 
 
 def _slices(t: pa.Table, bounds: np.ndarray) -> list[pa.Table]:
@@ -250,8 +270,20 @@ _OI_COLUMNS = frozenset(
 )  # fmt: skip
 
 
+#: The quote columns only the chain premium estimate of :func:`put_call_ratios` reads (left out
+#: of the chunk when every history has its own premium row).
+_QUOTE_COLUMNS = frozenset(("bid", "ask", "last"))
+
+#: The columns of the session's rows that the term structure, clusters, put/call ratios and
+#: last spot read.
+_LAST_COLUMNS = frozenset(
+    ("underlying", "trade_date", "expiry", "strike", "right", "open_interest", "volume",
+     "spot", "multiplier", *_QUOTE_COLUMNS)
+)  # fmt: skip
+
+
 def _checked_concat(
-    histories: Sequence[pa.Table], d32: pa.Scalar
+    histories: Sequence[pa.Table], d32: pa.Scalar, *, quotes: bool = True
 ) -> tuple[pa.Table, np.ndarray, list[str], tuple[Any, Any]]:
     """The rows on or before the session of every history, concatenated (one filter), the
     bounds of each history's rows in it (``bounds[i]:bounds[i + 1]``), each history's
@@ -263,6 +295,7 @@ def _checked_concat(
     columns (:func:`chainlens.oi._encode.encode_strings`), then a history holds one underlying
     when the segment minimum and maximum of its codes agree (``np.minimum.reduceat``), and no
     symbol is shared when every row of a symbol belongs to the history of its first row.
+    Without ``quotes``, the :data:`_QUOTE_COLUMNS` are left out.
     """
     from chainlens.oi._encode import arrow_codes, encode_strings
 
@@ -271,7 +304,8 @@ def _checked_concat(
     # the columns the OI kernels read, in one chunk: every later pass (encodings, panel
     # scatter, group-bys, gathers) then runs once over the chunk instead of once per
     # session file of every history
-    full = full.select([c for c in full.column_names if c in _OI_COLUMNS]).combine_chunks()
+    cols = _OI_COLUMNS if quotes else _OI_COLUMNS - _QUOTE_COLUMNS
+    full = full.select([c for c in full.column_names if c in cols]).combine_chunks()
     keep = pc.fill_null(pc.less_equal(full.column("trade_date"), d32), False)
     keep_np = np.asarray(keep.to_numpy(zero_copy_only=False), bool)
     hist = full if keep_np.all() else full.filter(keep)  # windows usually end at the session
@@ -433,26 +467,50 @@ def _events_many(
     return out
 
 
+def _leaps_growth_of(
+    hist: pa.Table,
+    panel: Any,
+    bounds: np.ndarray,
+    names: list[str],
+    is_call: np.ndarray,
+    cfg: OIConfig,
+) -> pa.Table | None:
+    """:func:`chainlens.oi._many.leaps_growth_many` on the panel's roll legs (the contracts
+    alive at each underlying's last session, as :func:`window_changes` lists them)."""
+    from chainlens.oi._rolls import _legs
+
+    lg = _legs(panel, cfg.roll_window)
+    exp = hist.column("expiry")
+    exp = exp.combine_chunks() if isinstance(exp, pa.ChunkedArray) else exp
+    if exp.null_count or not pa.types.is_date32(exp.type):
+        return None
+    rows = np.asarray(lg.rows, np.int64)
+    day = np.asarray(exp.cast(pa.int32()).to_numpy(), np.int64)[rows]
+    hid = np.repeat(np.arange(len(names), dtype=np.int64), np.diff(bounds))[rows]
+    return _many.leaps_growth_many(day, is_call[rows], lg.end_day, lg.oi_start, lg.oi_end, hid,
+                                   names, cfg.leaps_min_days)  # fmt: skip
+
+
 def _roll_kinds(rolls: pa.Table, names: list[str]) -> list[dict[str, int]]:
     """Per name: ``{kind: count}`` of its rolls, kinds in order of first appearance (as
-    ``pc.value_counts`` of its own rows); one group-by over the chunk."""
+    ``pc.value_counts`` of its own rows); one ``np.unique`` of (underlying, kind) codes over
+    the chunk, then a loop over those (few) pairs."""
     out: list[dict[str, int]] = [{} for _ in names]
     if rolls.num_rows == 0:
         return out
-    import polars as pl
-
-    df = pl.from_arrow(rolls.select(["underlying", "kind"]))
-    assert isinstance(df, pl.DataFrame)
-    g = (
-        df.with_row_index("_r")
-        .group_by(["underlying", "kind"])
-        .agg(pl.len().alias("n"), pl.col("_r").min())
-        .sort("_r")
-    )
-    pos = {u: i for i, u in enumerate(names)}
-    for u, k, c in zip(g["underlying"], g["kind"], g["n"], strict=True):  # (underlying, kind)
-        if u in pos:
-            out[pos[u]][str(k)] = int(c)
+    kind = rolls.column("kind").combine_chunks()
+    if kind.null_count:
+        raise InputError("null roll kinds", column="kind")
+    u = np.asarray(pc.fill_null(_codes(rolls, "underlying", names), -1).to_numpy(
+        zero_copy_only=False), np.int64)  # fmt: skip
+    k, kdict = _string_codes(kind)
+    key = u * (len(kdict) + 1) + k
+    uniq, first, cnt = np.unique(key, return_index=True, return_counts=True)
+    kinds = [str(x) for x in kdict.to_pylist()]
+    for g in np.argsort(first, kind="stable").tolist():  # (underlying, kind) pairs
+        ui, ki = divmod(int(uniq[g]), len(kdict) + 1)
+        if u[first[g]] >= 0:
+            out[ui][kinds[ki]] = int(cnt[g])
     return out
 
 
@@ -519,61 +577,114 @@ def analyze_oi_many(
     if n == 0:
         return []
     d32 = pa.scalar(session, pa.date32())
-    hist, bounds, names, codes = _checked_concat(histories, d32)
+    # every history with its own premium row (checked on the names below): the ratios do not
+    # estimate premiums, the quote columns are not read
+    quotes = not all(p is not None and p.num_rows == 1 for p in prs)
+    hist, bounds, names, codes = _checked_concat(histories, d32, quotes=quotes)
+    idx = [
+        i
+        for i, p in enumerate(prs)
+        if p is not None and p.num_rows == 1 and p.column("underlying").to_pylist() == [names[i]]
+    ]
+    if not quotes and len(idx) < n:
+        hist, bounds, names, codes = _checked_concat(histories, d32, quotes=True)
     from chainlens.oi._panel import cached_panel
 
     # the panel of the chunk, on the contract and underlying codes of the checks (the OI
     # kernels below find it in the panel cache)
     panel = cached_panel(hist, as_of=None, drop_stale=cfg.drop_stale, codes=codes)
     on_d = pc.fill_null(pc.equal(hist.column("trade_date"), d32), False)
-    last = hist.filter(on_d)
+    on_np = np.asarray(on_d.to_numpy(zero_copy_only=False), bool)
+    last = hist.select([c for c in hist.column_names if c in _LAST_COLUMNS]).filter(on_d)
     # the chunk's rows are grouped by history, in order (one underlying each): a table of
     # some of its rows, in row order, splits at the running count of those rows
-    lasts = _slices(last, _running(on_d.to_numpy(zero_copy_only=False), bounds))
-    if any(x.num_rows == 0 for x in lasts):
+    lb = _running(on_np, bounds)
+    n_last = np.diff(lb)
+    if (n_last == 0).any():
         raise InputError(f"a history holds no snapshot of {session}", column="history")
 
     # every history has rows of the session and none later: ``last`` holds each underlying's
     # latest session, the only rows the term structure and the clusters read
-    ch, acc, rolls, spot, term, wc, stale = _history_core(hist, last, cfg, last)
-    opposite = opposite_buildup(acc, spot)
+    ch = oi_changes(hist, avg_window=cfg.avg_window, drop_stale=cfg.drop_stale)
+    acc = accumulation_of(hist, None, cfg)
+    rolls = detect_rolls(hist, config=cfg)
+    # the last spot of each history, in history order (None: no spot column; the Polars
+    # group-by, in hash order, when the column is not float64)
+    spot = _many.last_spot(last, lb, names) if "spot" in last.column_names else None
+    spot_ordered = spot is not None or "spot" not in last.column_names
+    if not spot_ordered:
+        spot = _last_spot(last)
+    stale = panel.stale
+    acc_h = np.asarray(pc.fill_null(_codes(acc, "underlying", names), -1).to_numpy(
+        zero_copy_only=False), np.int64)  # fmt: skip
+    opp = (
+        None
+        if (acc_h < 0).any() or not spot_ordered
+        else _many.opposite_many(acc, acc_h, spot, names, _OPPOSITE_MIN_SHARE)
+    )
+    if opp is None:
+        opposite = opposite_buildup(acc, spot)
+        opps = _split_rows(opposite, "underlying", names)
+    else:
+        opps = _slices(*opp)
+    call_h, put_h = _many.call_put_masks(hist)
+    masks = (call_h[on_np], put_h[on_np])
+    tm = _many.term_many(last, lb, names, session, masks)
+    if tm is None:
+        term = term_structure(last)
+        terms = _split_rows(term, "underlying", names)
+    else:
+        term, tb = tm
+        terms = _slices(term, tb)
+    # the LEAPS growth of the term signals, from the roll legs (no window-changes table)
+    growth = _leaps_growth_of(hist, panel, bounds, names, call_h, cfg)
+    if growth is None:
+        wc = window_changes(hist, window=cfg.roll_window, drop_stale=cfg.drop_stale).to_arrow()
+        sig = term_signals(term, oi_growth=wc, leaps_min_days=cfg.leaps_min_days)
+    else:
+        sig = term_signals(term, leaps_min_days=cfg.leaps_min_days, leaps_growth=growth)
     # clusters: one extra rank to see a tie at the top_n boundary
     top = cfg.clusters_top_n
-    cl = oi_clusters(last, top_n=top + 1)
-    cl_ok = _unique_within(cl.select(["underlying", "oi"]), ["underlying", "oi"], names)
-    cl = cl.filter(pc.less_equal(cl.column("rank"), top))
+    cm = _many.clusters_many(last, lb, names, top, masks)
+    if cm is None:
+        cl = oi_clusters(last, top_n=top + 1)
+        cl_ok = _unique_within(cl.select(["underlying", "oi"]), ["underlying", "oi"], names)
+        cl = cl.filter(pc.less_equal(cl.column("rank"), top))
+        cls_ = _split_rows(cl, "underlying", names)
+    else:
+        cl, cb, cl_ok = cm
+        cls_ = _slices(cl, cb)
     # put/call ratios: one call over the underlyings with their own premium row (integer
     # sums then: volume and OI); the chain premium estimate (a float sum whose rounding depends
     # on the group-by's partitions) is computed per underlying
     pcr_parts: list[pa.Table | None] = [None] * n
-    idx = [
-        i
-        for i, p in enumerate(prs)
-        if p is not None and p.num_rows == 1 and p.column("underlying").to_pylist() == [names[i]]
-    ]
-    if idx:
+    got_pcr = None
+    if len(idx) == n:
+        got_pcr = _many.pcr_many(last, lb, names, session, prs, masks)
+        if got_pcr is not None:
+            pcr_parts = _slices(got_pcr, np.arange(n + 1))
+    if idx and got_pcr is None:
         # every history: ``last`` is the concatenation of ``lasts`` (in one chunk)
         got = put_call_ratios(
-            last if len(idx) == n else pa.concat_tables([lasts[i] for i in idx]),
+            last if len(idx) == n else pa.concat_tables([_last_of(last, lb, i) for i in idx]),
             premium=pa.concat_tables([prs[i] for i in idx]),
         )
         sub = [names[i] for i in idx]
         for i, part in zip(idx, _split_rows(got, "underlying", sub), strict=True):
             pcr_parts[i] = part
-    ev_parts = _events_many(ch, evs, names)
-    sig = term_signals(term, oi_growth=wc, leaps_min_days=cfg.leaps_min_days)
+    # the changes: the panel's retained rows, in row order (oi_changes)
+    ch_b = _running(panel.keep, bounds)
+    keep = panel.keep if not panel.keep.all() else slice(None)
+    ev_got = _many.events_many(ch, ch_b, (call_h[keep], put_h[keep]), evs, names)
+    ev_parts = ev_got if ev_got is not None else _events_many(ch, evs, names)
     kinds = _roll_kinds(rolls, names)
     stale_of: dict[str, list[dict[str, Any]]] = {}
     for s, d in stale:  # a loop over the (few) stale sessions
         stale_of.setdefault(s, []).append({"underlying": s, "session": d})
 
-    # the changes: the panel's retained rows, in row order (oi_changes)
-    chs = _slices(ch, _running(panel.keep, bounds))
-    accs = _split_rows(acc, "underlying", names)
+    chs = _slices(ch, ch_b)
+    accs = _split_codes(acc, acc_h, n)
     rls = _split_rows(rolls, "underlying", names)
-    cls_ = _split_rows(cl, "underlying", names)
-    opps = _split_rows(opposite, "underlying", names)
-    terms = _split_rows(term, "underlying", names)
     sigs = _split_rows(sig, "underlying", names)
     settings = asdict(cfg)
     out = []
@@ -582,7 +693,7 @@ def analyze_oi_many(
         summary = {
             "session": session,
             "underlyings": 1,
-            "contracts": lasts[i].num_rows,
+            "contracts": int(n_last[i]),
             "accumulating_contracts": accs[i].num_rows,
             "rolls": kinds[i],
             "stale_sessions": stale_of.get(u, []),
@@ -602,7 +713,9 @@ def analyze_oi_many(
                 opposite=opps[i],
                 term=terms[i],
                 term_signals=sigs[i],
-                pcr=pcr if pcr is not None else put_call_ratios(lasts[i], premium=prs[i]),
+                pcr=pcr
+                if pcr is not None
+                else put_call_ratios(_last_of(last, lb, i), premium=prs[i]),
                 events=ev_parts[i],
                 summary=summary,
                 settings=settings,

@@ -6,7 +6,10 @@ from __future__ import annotations
 import polars as pl
 import pyarrow as pa
 
-__all__ = ["oi_clusters", "opposite_buildup"]
+__all__ = ["OPPOSITE_MIN_SHARE", "oi_clusters", "opposite_buildup"]
+
+#: Default ``min_share`` of :func:`opposite_buildup` (a fraction).
+OPPOSITE_MIN_SHARE = 0.25
 
 
 def oi_clusters(chain: pa.Table, *, top_n: int = 5) -> pa.Table:
@@ -45,7 +48,7 @@ def oi_clusters(chain: pa.Table, *, top_n: int = 5) -> pa.Table:
 
 
 def opposite_buildup(
-    accum: pa.Table, spot: pa.Table | None = None, *, min_share: float = 0.25
+    accum: pa.Table, spot: pa.Table | None = None, *, min_share: float = OPPOSITE_MIN_SHARE
 ) -> pa.Table:
     """Underlyings where calls and puts are both accumulating (seed 002: straddle construction,
     a second party hedging, or a partial hedge; "reduce conviction").

@@ -55,7 +55,11 @@ class _Legs:
 
 
 def _legs(p: Panel, window: int) -> _Legs:
-    """OI at the window's start and end and the session steps of every alive contract."""
+    """OI at the window's start and end and the session steps of every alive contract;
+    computed once per panel and window (read-only)."""
+    got = p.memo.get(("legs", window))
+    if isinstance(got, _Legs):
+        return got
     e = p.n_sessions[p.con_uid] - 1  # each contract's underlying's last session
     c = np.arange(len(e))
     ee = np.maximum(e, 0)
@@ -66,7 +70,12 @@ def _legs(p: Panel, window: int) -> _Legs:
     s0 = np.maximum(e - window, 0)
     oi_start, oi_end, steps = _kernels.window_legs(p.oi, p.listed, c, e, window)
     start_day = np.where(p.listed[c, s0], p.sess_day[u, s0], p.sess_day[u, e])
-    return _Legs(c, e, u, p.row_at[c, e], oi_start, oi_end, steps, start_day, p.sess_day[u, e])
+    lg = _Legs(c, e, u, p.row_at[c, e], oi_start, oi_end, steps, start_day, p.sess_day[u, e])
+    for a in (lg.c, lg.e, lg.u, lg.rows, lg.oi_start, lg.oi_end, lg.steps, lg.start_day,
+              lg.end_day):  # fmt: skip
+        a.flags.writeable = False
+    p.memo[("legs", window)] = lg
+    return lg
 
 
 def _window_frame(

@@ -60,6 +60,7 @@ def term_signals(
     far_dte: tuple[int, int] = (60, 150),
     leaps_min_days: int = 365,
     leaps_min_growth: float = 0.10,
+    leaps_growth: pa.Table | None = None,
 ) -> pa.Table:
     """Term-structure patterns per underlying (seed 002 table "OI term structure pattern").
 
@@ -72,12 +73,63 @@ def term_signals(
       ``underlying, expiry, right, oi_start, oi_end``, e.g. from :func:`window_changes`).
     * ``class_share``: OI share by expiry class.
 
+    ``leaps_growth``: the per-underlying ``underlying, leaps_call_growth`` already computed
+    from the same legs (:func:`chainlens.oi._many.leaps_growth_many`); used instead of
+    ``oi_growth`` when given.
+
     Returns
     -------
     pyarrow.Table
         ``underlying, class_share (map), weekly_concentration_expiries (list[date]),
         skipped_near_term (bool), far_expiry, leaps_call_growth, leaps_building (bool)``.
     """
+    growth: pl.DataFrame | None = None
+    if leaps_growth is not None:
+        lg = pl.from_arrow(leaps_growth.select(["underlying", "leaps_call_growth"]))
+        assert isinstance(lg, pl.DataFrame)
+        growth = lg
+    elif oi_growth is not None and oi_growth.num_rows:
+        growth = _leaps_growth(oi_growth, leaps_min_days)
+    return _signals(
+        term, growth, weekly_concentration=weekly_concentration, near_max_share=near_max_share,
+        far_min_share=far_min_share, far_dte=far_dte, leaps_min_growth=leaps_min_growth,
+    )  # fmt: skip
+
+
+def _leaps_growth(oi_growth: pa.Table, leaps_min_days: int) -> pl.DataFrame:
+    """``underlying, leaps_call_growth`` of :func:`term_signals`: per underlying with a call
+    expiring ``leaps_min_days`` or more days after ``end_session``, :math:`\\sum OI_{end} /
+    \\sum OI_{start} - 1` over those calls (null unless the start sum is > 0)."""
+    g = pl.from_arrow(
+        oi_growth.select(["underlying", "expiry", "right", "oi_start", "oi_end", "end_session"])
+    )
+    assert isinstance(g, pl.DataFrame)
+    g = (
+        g.filter(
+            (pl.col("right") == "C")
+            & ((pl.col("expiry") - pl.col("end_session")).dt.total_days() >= leaps_min_days)
+        )
+        .group_by("underlying")
+        .agg(pl.col("oi_start").sum(), pl.col("oi_end").sum())
+    )
+    return g.with_columns(
+        pl.when(pl.col("oi_start") > 0).then(pl.col("oi_end") / pl.col("oi_start") - 1.0)
+        .alias("leaps_call_growth")
+    ).select("underlying", "leaps_call_growth")  # fmt: skip
+
+
+def _signals(
+    term: pa.Table,
+    growth: pl.DataFrame | None,
+    *,
+    weekly_concentration: float,
+    near_max_share: float,
+    far_min_share: float,
+    far_dte: tuple[int, int],
+    leaps_min_growth: float,
+) -> pa.Table:
+    """:func:`term_signals` given the LEAPS growth per underlying (``underlying,
+    leaps_call_growth``, :func:`_leaps_growth`; None: no growth input, all null)."""
     df = pl.from_arrow(term)
     assert isinstance(df, pl.DataFrame)
     df = df.sort(["underlying", "expiry"]).with_columns(
@@ -124,24 +176,8 @@ def term_signals(
             (pl.col("_near_small").fill_null(False) & pl.col("far_expiry").is_not_null()).alias("skipped_near_term")
         ).drop("_near_small")
     )  # fmt: skip
-    if oi_growth is not None and oi_growth.num_rows:
-        g = pl.from_arrow(
-            oi_growth.select(["underlying", "expiry", "right", "oi_start", "oi_end", "end_session"])
-        )
-        assert isinstance(g, pl.DataFrame)
-        g = (
-            g.filter(
-                (pl.col("right") == "C")
-                & ((pl.col("expiry") - pl.col("end_session")).dt.total_days() >= leaps_min_days)
-            )
-            .group_by("underlying")
-            .agg(pl.col("oi_start").sum(), pl.col("oi_end").sum())
-        )
-        g = g.with_columns(
-            pl.when(pl.col("oi_start") > 0).then(pl.col("oi_end") / pl.col("oi_start") - 1.0)
-            .alias("leaps_call_growth")
-        ).select("underlying", "leaps_call_growth")  # fmt: skip
-        out = out.join(g, on="underlying", how="left")
+    if growth is not None:
+        out = out.join(growth, on="underlying", how="left")
     else:
         out = out.with_columns(pl.lit(None, dtype=pl.Float64).alias("leaps_call_growth"))
     out = out.with_columns(
