@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 import polars as pl
 import pyarrow as pa
 
@@ -313,9 +314,24 @@ class _TodayTrades:
     in memory (the pipeline windows' trades: the same stored rows)."""
 
     def __init__(
-        self, files: Any, session: dt.date, trades: pa.Table, names: Sequence[str]
+        self,
+        files: Any,
+        session: dt.date,
+        trades: pa.Table,
+        names: Sequence[str],
+        segments: Any = None,
     ) -> None:
         self.files, self.session, self.trades, self.names = files, session, trades, set(names)
+        self.order = list(names)
+        #: per row of ``trades``: its window (the underlying ``order[seg]``, checked), or None
+        self.seg = segments if segments is not None and len(segments) == trades.num_rows else None
+
+    def segments(self, underlyings: Sequence[str], session: dt.date) -> Any:
+        """Per row of :meth:`trades_block` of ``underlyings`` and ``session``: the position of
+        its underlying in the block's names (checked), or None when not known."""
+        if session != self.session or self.seg is None or not self.names <= set(underlyings):
+            return None
+        return self.seg
 
     def chain_block(self, underlyings: Sequence[str] | None, **kw: Any) -> pa.Table:
         return self.files.chain_block(underlyings, **kw)
@@ -437,11 +453,116 @@ def _segments_are(col: pa.ChunkedArray, names: Sequence[str], seg: Any) -> bool:
     return bool((w[seg] == np.asarray(codes, np.int64)).all())
 
 
+#: The chain columns the run block's scanner steps read from its windows' histories (the
+#: unusual scanner's and the net-delta scanner's), and the trade columns of the unusual one.
+_BLOCK_CHAIN_COLS = tuple(dict.fromkeys((*_UNUSUAL_COLS, *_ND_CHAIN_COLS)))
+_FLOW_TRADE_COLS = ("underlying", "trade_date", "price", "size", "multiplier")
+
+
+class WindowRows:
+    """A run block's windows' chain and trade rows the scanner steps read, concatenated once
+    (:func:`window_rows`): :func:`session_rows` and :func:`unusual_block_flows` take them
+    instead of concatenating the windows each, and the net-delta step the trades' windows.
+
+    Attributes
+    ----------
+    names
+        The windows' underlyings, in order.
+    chain, seg
+        The histories' :data:`_BLOCK_CHAIN_COLS` cast to the stored chain schema (one chunk
+        per column), and per row its window.
+    trades, t_seg
+        The trades' unusual-scanner columns cast to the stored trades schema (None: no
+        window has trades), and per row its window.
+    trades_ok
+        Every trade row has the columns, a session, and the underlying of its window: the
+        same check as :func:`unusual_block_flows` (None until asked).
+    """
+
+    def __init__(
+        self,
+        names: Sequence[str],
+        chain: pa.Table,
+        seg: Any,
+        trades: pa.Table | None,
+        t_seg: Any,
+        trades_ok: bool,
+    ) -> None:
+        self.names, self.chain, self.seg = list(names), chain, seg
+        self.trades, self.t_seg, self.trades_ok = trades, t_seg, trades_ok
+        self._chain_mine: bool | None = None
+        self._trades_mine: bool | None = None
+
+    def chain_mine(self) -> bool:
+        """No null session or underlying, and every chain row is its window's underlying."""
+        if self._chain_mine is None:
+            c = self.chain
+            self._chain_mine = (
+                not c.column("trade_date").null_count
+                and not c.column("underlying").null_count
+                and _segments_are(c.column("underlying"), self.names, self.seg)
+            )
+        return self._chain_mine
+
+    def trades_mine(self) -> bool:
+        """:attr:`trades_ok`, and every trade row is its window's underlying."""
+        if self._trades_mine is None:
+            t = self.trades
+            self._trades_mine = self.trades_ok and (
+                t is None or _segments_are(t.column("underlying"), self.names, self.t_seg)
+            )
+        return self._trades_mine
+
+    def trade_segments(self) -> Any:
+        """Per trade row of the windows (every window's rows, in order): its window, when
+        every row is checked to be its window's underlying (:meth:`trades_mine`); else None."""
+        return self.t_seg if self.trades_mine() else None
+
+
+def window_rows(
+    names: Sequence[str],
+    histories: Sequence[pa.Table | None],
+    trades: Sequence[pa.Table | None],
+) -> WindowRows | None:
+    """The :class:`WindowRows` of a block's windows (``names``, their chain ``histories`` and
+    session ``trades``); None when a history is missing or lacks one of
+    :data:`_BLOCK_CHAIN_COLS`, or the columns do not concatenate or cast (the scanner steps
+    then concatenate the windows each, as before)."""
+    cols = list(_BLOCK_CHAIN_COLS)
+    tcols = list(_FLOW_TRADE_COLS)
+    try:
+        hs, h_n, ts, t_n = [], [], [], []
+        ok = True
+        for h, t in zip(histories, trades, strict=True):  # a loop over windows
+            if h is None or not set(cols) <= set(h.column_names):
+                return None
+            hs.append(h.select(cols))
+            h_n.append(h.num_rows)
+            n = 0 if t is None else t.num_rows
+            if t is not None and n:
+                if set(tcols) <= set(t.column_names):
+                    ts.append(t.select(tcols))
+                else:
+                    ok = False
+            t_n.append(n)
+        chain = _canon(pa.concat_tables(hs).combine_chunks(), "chain", cols)
+        tr = None
+        if ok and ts:
+            tr = _canon(pa.concat_tables(ts).combine_chunks(), "trades", tcols)
+            ok = not tr.column("trade_date").null_count and not tr.column("underlying").null_count
+    except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError, ValueError):
+        return None
+    seg = np.repeat(np.arange(len(h_n), dtype=np.int64), h_n)
+    t_seg = np.repeat(np.arange(len(t_n), dtype=np.int64), t_n)
+    return WindowRows(names, chain, seg, tr if ok else None, t_seg, ok)
+
+
 def unusual_block_flows(
     names: Sequence[str],
     histories: Sequence[pa.Table | None],
     trades: Sequence[pa.Table | None],
     session: dt.date,
+    rows: WindowRows | None = None,
 ) -> pa.Table | None:
     """The unusual scanner's daily flows of a run block: :func:`chainlens.scan.daily_flow`
     (per underlying and session: ``volume`` in contracts, ``premium_usd`` in USD, the
@@ -450,10 +571,16 @@ def unusual_block_flows(
     ``session``) and ``trades`` (the session's). A session's flow of an underlying reads
     only that snapshot (and the session's trades), so these are the rows the scanner's own
     window gives for those sessions (:func:`unusual_from_flows`). None when a window lacks a
-    column, holds another underlying's rows, or the tables do not concatenate."""
-    import numpy as np
-    import pyarrow.compute as pc
+    column, holds another underlying's rows, or the tables do not concatenate. ``rows``: the
+    windows' :class:`WindowRows` (:func:`window_rows`), the same rows concatenated once."""
 
+    if rows is not None:
+        if not rows.trades_ok or not rows.chain_mine() or not rows.trades_mine():
+            return None
+        h, seg, tr, t_seg = rows.chain, rows.seg, rows.trades, rows.t_seg
+        if not h.num_rows:
+            return None
+        return _session_flows(rows.names, h, seg, tr, t_seg, session)
     cols = list(_UNUSUAL_COLS)
     tcols = ["underlying", "trade_date", "price", "size", "multiplier"]
 
@@ -489,10 +616,22 @@ def unusual_block_flows(
             return None
     except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError, ValueError):
         return None
-    keep = pc.less_equal(h.column("trade_date"), pa.scalar(session, pa.date32()))
-    keep_np = keep.to_numpy(zero_copy_only=False)
+    return _session_flows(names, h, seg, tr, t_seg, session)
+
+
+def _session_flows(
+    names: Sequence[str],
+    h: pa.Table,
+    seg: Any,
+    tr: pa.Table | None,
+    t_seg: Any,
+    session: dt.date,
+) -> pa.Table | None:
+    """:func:`_flows` of the chain rows of ``h`` up to ``session`` (None: no row left)."""
+    day = np.asarray(h.column("trade_date").cast(pa.int32()).to_numpy(), np.int64)
+    keep_np = day <= (session - dt.date(1970, 1, 1)).days
     if not keep_np.all():
-        h, seg = h.filter(keep), seg[keep_np]
+        h, seg = h.filter(pa.array(keep_np)), seg[keep_np]
         if not h.num_rows:
             return None
     return _flows(names, h, seg, tr, t_seg)
@@ -617,14 +756,20 @@ def unusual_from_flows(
     return _by_underlying(out) if out.num_rows else pa.table({})
 
 
-def session_rows(histories: Sequence[pa.Table | None], session: dt.date) -> pa.Table | None:
+def session_rows(
+    histories: Sequence[pa.Table | None], session: dt.date, rows: WindowRows | None = None
+) -> pa.Table | None:
     """The ``session`` chain rows of the windows' ``histories`` (each an underlying's
     :meth:`chainlens.store.Store.chain_history`), the net-delta scanner's chain columns cast
     to the stored chain schema, in window order; None when a history lacks a column or the
-    columns do not concatenate (the scanner then reads the chain)."""
+    columns do not concatenate (the scanner then reads the chain). ``rows``: the windows'
+    :class:`WindowRows`, the same rows concatenated once."""
     import pyarrow.compute as pc
 
     cols = list(_ND_CHAIN_COLS)
+    if rows is not None:
+        day = rows.chain.column("trade_date")
+        return rows.chain.filter(pc.equal(day, pa.scalar(session, pa.date32()))).select(cols)
     try:
         parts = []
         for h in histories:  # a loop over the block's windows: their columns
@@ -643,6 +788,7 @@ def netdelta_block(
     names: Sequence[str],
     today: pa.Table | None = None,
     chain_today: pa.Table | None = None,
+    segments: Any = None,
 ) -> tuple[pa.Table, pa.Table]:
     """The rows of :func:`netdelta_scan` for the underlyings ``names`` (sorted, each with a
     chain on the session), and their rows of the session's daily part: the same kernel
@@ -657,9 +803,16 @@ def netdelta_block(
     the run's windows hold it), or None. With it, the window's sessions and names come from
     the task's catalog rows, and only the chain rows the scanner needs besides the session's
     (a past session without a stored daily part; an underlying without a trade in the
-    window) are read from the files.
+    window) are read from the files. ``segments`` (with ``today``): per row of ``today``,
+    the position of its underlying in ``names``, every row's ``underlying`` checked to read
+    that name (:func:`_segments_are`); the per-contract sums then group by it instead of
+    encoding the underlying column again.
     """
-    reader = task.files if today is None else _TodayTrades(task.files, task.session, today, names)
+    reader = (
+        task.files
+        if today is None
+        else _TodayTrades(task.files, task.session, today, names, segments)
+    )
     present = None
     if chain_today is not None:
         present = _present(task.files.snaps, names, task.first, task.session)
@@ -775,18 +928,25 @@ def _netdelta_block(
             dailies.append(df.with_columns(pl.lit(d, pl.Date).alias("trade_date"))
                            .select("underlying", "expiry", "trade_date", "delta_shares"))  # fmt: skip
             continue
-        tr = store.trades_block(listed.to_pylist(), d, _ND_TRADE_COLS)
+        names_l = listed.to_pylist()
+        tr = store.trades_block(names_l, d, _ND_TRADE_COLS)
         if not tr.num_rows:
             continue
-        names_d = pc.unique(tr.column("underlying"))
-        traded.update(names_d.to_pylist())
+        seg = store.segments(names_l, d) if hasattr(store, "segments") else None
+        if seg is not None:  # the underlyings of the rows, known: no string pass
+            traded.update(
+                np.asarray(block, dtype=object)[np.bincount(seg, minlength=len(block)) > 0].tolist()
+            )
+        else:
+            traded.update(pc.unique(tr.column("underlying")).to_pylist())
         signed = tr if set(_TAGS) <= set(tr.column_names) else _signed(tr)
-        td = _transactional_delta_day(signed, chain(listed, d, d), d)
+        segs = None if seg is None else (block, seg)
+        td = _transactional_delta_day(signed, chain(listed, d, d), d, segs)
         daily = _daily(td)
         dailies.append(daily)
         if d == session:
             today.append(td)
-            part = _daily_part(daily, tr)
+            part = _daily_part(daily, tr, segs)
     quiet = [u for u in block if u not in traded]  # per underlying: no trade in the window
     if quiet:
         hq = chain(pa.array(quiet, pa.string()), first, session)
@@ -807,7 +967,12 @@ def _netdelta_block(
     return _netdelta_rows(daily, td_today, session, min_increase=min_increase), part
 
 
-def _transactional_delta_day(trades: pa.Table, chain: pa.Table, day: dt.date) -> pl.DataFrame:
+def _transactional_delta_day(
+    trades: pa.Table,
+    chain: pa.Table,
+    day: dt.date,
+    segments: tuple[Sequence[str], Any] | None = None,
+) -> pl.DataFrame:
     """:func:`chainlens.scan._netdelta.transactional_delta` of the session ``day``'s signed
     trades (``_signed``) and that session's chain rows: the same rows (in another order),
     the sums per contract as ``np.bincount`` over the contract's trades in row order (floats
@@ -819,8 +984,12 @@ def _transactional_delta_day(trades: pa.Table, chain: pa.Table, day: dt.date) ->
     ``gross_contracts`` :math:`\\sum q` (contracts); :math:`\\delta` the vendor delta of the
     contract's last chain row of the session; a null operand adds nothing (the Polars sum
     skips nulls), a NaN one makes the sum NaN. Falls back to ``transactional_delta`` where a
-    symbol is null, names two underlyings or expiries, or a trade is of another session."""
-    import numpy as np
+    symbol is null, names two underlyings or expiries, or a trade is of another session.
+
+    ``segments`` ``(names, seg)``: the underlying of trade ``r`` is ``names[seg[r]]``
+    (checked by the caller): a symbol's underlying is then its rows' ``seg`` (integers), and
+    the symbols are coded by one Arrow dictionary encoding (the same codes, in order of first
+    appearance), instead of encoding the underlying column too."""
     import pyarrow.compute as pc
 
     from chainlens.flow._side import BUY, SELL
@@ -835,12 +1004,23 @@ def _transactional_delta_day(trades: pa.Table, chain: pa.Table, day: dt.date) ->
     same_day = pc.equal(t.column("trade_date"), pa.scalar(day, pa.date32()))
     if same_day.null_count or not pc.all(same_day).as_py():
         return transactional_delta(trades, chain)
-    # the symbols' codes in order of first appearance and the first row of each
-    code, first_row, n_sym = _first_codes(t.column("symbol"))
-    head = t.select(["underlying", "expiry", "trade_date", "symbol"]).take(pa.array(first_row))
-    for col in ("underlying", "expiry"):  # one value per symbol, or the reference
-        if not _one_per_code(t.column(col), head.column(col), code, first_row):
+    if (
+        segments is not None
+        and len(segments[1]) == t.num_rows
+        and pa.types.is_date32(t.column("expiry").type)
+    ):
+        coded = _coded_head(t, day, *segments)
+        if coded is None:  # a symbol of two underlyings or expiries, a null expiry
             return transactional_delta(trades, chain)
+        head, code = coded
+        n_sym = head.num_rows
+    else:
+        # the symbols' codes in order of first appearance and the first row of each
+        code, first_row, n_sym = _first_codes(t.column("symbol"))
+        head = t.select(["underlying", "expiry", "trade_date", "symbol"]).take(pa.array(first_row))
+        for col in ("underlying", "expiry"):  # one value per symbol, or the reference
+            if not _one_per_code(t.column(col), head.column(col), code, first_row):
+                return transactional_delta(trades, chain)
     # a contract traded in multi-leg packages only has no row (the reference drops them first)
     single = np.bincount(code, ~legs, minlength=n_sym) > 0
     # the contract's delta: its last chain row of the session (the reference's keep="last")
@@ -873,6 +1053,41 @@ def _transactional_delta_day(trades: pa.Table, chain: pa.Table, day: dt.date) ->
         pl.Series("gross_contracts", np.bincount(code, size, minlength=n_sym)[rows]),
         pl.Series("delta_shares", np.bincount(code, term, minlength=n_sym)[rows]),
     )
+
+
+def _coded_head(
+    t: pa.Table, day: dt.date, names: Sequence[str], seg: Any
+) -> tuple[pa.Table, Any] | None:
+    """The ``(underlying, expiry, trade_date, symbol)`` of each symbol of the trades ``t``
+    (no null symbol; ``expiry`` date32; every row of session ``day``; the underlying of row
+    ``r`` is ``names[seg[r]]``), in order of first appearance, and each row's code: the rows
+    :func:`_first_codes` and the first row of each code give. None when a symbol's rows name
+    two underlyings or two expiries, or an expiry is null."""
+    from chainlens.oi._encode import arrow_codes
+
+    c, dictionary = arrow_codes(t.column("symbol"))
+    code = np.asarray(c, np.int64)
+    n = len(dictionary)
+    seg = np.asarray(seg, np.int64)
+    seg_k = np.zeros(n, np.int64)
+    seg_k[code] = seg  # one of the symbol's rows; then every row is checked against it
+    exp = t.column("expiry")
+    if exp.null_count or not bool((seg_k[code] == seg).all()):
+        return None
+    days = np.asarray(exp.cast(pa.int32()).to_numpy(), np.int64)
+    exp_k = np.zeros(n, np.int64)
+    exp_k[code] = days
+    if not bool((exp_k[code] == days).all()):
+        return None
+    head = pa.table(
+        {
+            "underlying": pa.array([str(u) for u in names], pa.string()).take(pa.array(seg_k)),
+            "expiry": pa.array(exp_k.astype("datetime64[D]"), pa.date32()),
+            "trade_date": pa.array(np.full(n, np.datetime64(day, "D")), pa.date32()),
+            "symbol": dictionary,
+        }
+    )
+    return head, code
 
 
 def _first_codes(col: pa.ChunkedArray, *, runs: bool = False) -> tuple[Any, Any, int]:
@@ -915,20 +1130,34 @@ def _one_per_code(col: pa.ChunkedArray, head: pa.ChunkedArray, code: Any, first:
     return not same.null_count and bool(pc.all(same).as_py())
 
 
-def _daily_part(daily: pl.DataFrame, trades: pa.Table) -> pa.Table:
+def _daily_part(
+    daily: pl.DataFrame, trades: pa.Table, segments: tuple[Sequence[str], Any] | None = None
+) -> pa.Table:
     """The session's ``scan_netdelta_daily`` rows: the daily sums, ``trades`` (the
     underlying's trades of the session, all of them) on every row, and a row with a null
     expiry for an underlying that traded but has no sum (only multi-leg trades): it still
-    reads trades, not OI changes, in a later window."""
+    reads trades, not OI changes, in a later window. ``segments`` ``(names, seg)``: the
+    underlying of trade ``r`` is ``names[seg[r]]`` (the counts by window, no string pass)."""
     import pyarrow.compute as pc
 
-    vc = pc.value_counts(trades.column("underlying"))  # per underlying: its trades
-    n = pl.DataFrame(
-        {
-            "underlying": pl.Series(vc.field("values").to_pylist(), dtype=pl.String),
-            "trades": pl.Series(vc.field("counts").to_numpy(), dtype=pl.Int64),
-        }
-    )
+    if segments is not None and len(segments[1]) == trades.num_rows:
+        counts = np.bincount(np.asarray(segments[1], np.int64), minlength=len(segments[0]))
+        has = counts > 0
+        values = np.asarray([str(u) for u in segments[0]], dtype=object)[has].tolist()
+        n = pl.DataFrame(
+            {
+                "underlying": pl.Series(values, dtype=pl.String),
+                "trades": pl.Series(counts[has], dtype=pl.Int64),
+            }
+        )
+    else:
+        vc = pc.value_counts(trades.column("underlying"))  # per underlying: its trades
+        n = pl.DataFrame(
+            {
+                "underlying": pl.Series(vc.field("values").to_pylist(), dtype=pl.String),
+                "trades": pl.Series(vc.field("counts").to_numpy(), dtype=pl.Int64),
+            }
+        )
     rows = daily.select("underlying", "expiry", pl.col("delta_shares").cast(pl.Float64))
     marks = n.join(rows.select("underlying").unique(), on="underlying", how="anti").select(
         "underlying", pl.lit(None, pl.Date).alias("expiry"),
