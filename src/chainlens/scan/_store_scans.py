@@ -413,12 +413,13 @@ def _segments_are(col: pa.ChunkedArray, names: Sequence[str], seg: Any) -> bool:
     """Whether every row ``r`` of the string column ``col`` (no nulls) reads
     ``names[seg[r]]`` (``seg`` ascending: the rows grouped by window, in order): the
     column's bytes compared with each name's UTF-8 bytes repeated over its window's rows
-    (string equality is byte equality), once over the block; else one dictionary encoding
-    of the column (codes of equal strings agree)."""
-    import numpy as np
+    (string equality is byte equality), once over the block (a compiled pass comparing each
+    row with its name where the engine policy allows it: the same answer); else one
+    dictionary encoding of the column (codes of equal strings agree)."""
     import pyarrow.compute as pc
 
     from chainlens.oi._encode import arrow_codes, encode_strings
+    from chainlens.scan import _kernels
 
     if len(col) == 0:
         return True
@@ -429,8 +430,15 @@ def _segments_are(col: pa.ChunkedArray, names: Sequence[str], seg: Any) -> bool:
     ):
         n, at = len(arr), arr.offset
         off_t = np.int64 if pa.types.is_large_string(arr.type) else np.int32
-        off = np.frombuffer(arr.buffers()[1], off_t)[at : at + n + 1].astype(np.int64)
         raw = [str(u).encode() for u in names]
+        if _kernels.use_compiled(n) and len(seg) == n:  # a compiled pass: the same answer
+            off_c = np.frombuffer(arr.buffers()[1], off_t)[at : at + n + 1]
+            buf = arr.buffers()[2]
+            data_c = np.frombuffer(buf, np.uint8) if buf is not None else np.zeros(0, np.uint8)
+            name_off = np.r_[0, np.cumsum([len(b) for b in raw], dtype=np.int64)]
+            name_data = np.frombuffer(b"".join(raw), np.uint8)
+            return _kernels.rows_are(off_c, data_c, name_off, name_data, seg)
+        off = np.frombuffer(arr.buffers()[1], off_t)[at : at + n + 1].astype(np.int64)
         size = np.array([len(b) for b in raw], np.int64)
         if not bool((np.diff(off) == size[seg]).all()):
             return False
@@ -650,17 +658,62 @@ def _flows(
     \\text{mid} \\cdot m` (USD; mid where ``bid > 0`` and ``ask >= bid``, else the last sale,
     a null price counting 0; a null volume or multiplier adds nothing), both null where no
     volume is given; a session with trades of the underlying: :math:`\\sum p \\cdot q
-    \\cdot m` of its trades instead (a null operand adds nothing)."""
-    import numpy as np
+    \\cdot m` of its trades instead (a null operand adds nothing).
 
-    def f64(t: pa.Table, col: str) -> tuple[np.ndarray, np.ndarray]:
-        out: tuple[np.ndarray, np.ndarray] = _f64_valid(t.column(col))
-        return out
+    The sums are one compiled pass over the rows where the engine policy allows it
+    (:mod:`chainlens.scan._kernels`: the same additions in the same order, so the same
+    bits), else the NumPy ``bincount`` twin (:func:`_flow_sums`)."""
+    from chainlens.scan import _kernels
 
     day = h.column("trade_date").cast(pa.int32()).to_numpy(zero_copy_only=False).astype(np.int64)
     lo, span = int(day.min()), int(day.max() - day.min()) + 1
     key = seg * span + (day - lo)  # (window, session): dense codes
     size = len(names) * span
+    cols: list[Any] | None = None
+    tcols: list[Any] | None = None
+    if _kernels.use_compiled(h.num_rows):
+        cols = [
+            _kernels.column(h.column(c)) for c in ("volume", "bid", "ask", "last", "multiplier")
+        ]
+        if trades is not None and trades.num_rows:
+            tcols = [_kernels.column(trades.column(c)) for c in ("price", "size", "multiplier")]
+    if cols is not None and None not in cols and (tcols is None or None not in tcols):
+        cnt, any_v, volume, premium = _kernels.chain_sums(key, size, cols)
+        rows = cnt > 0
+        any_p = any_v
+        if trades is not None and trades.num_rows and tcols is not None:
+            t_day = trades.column("trade_date").cast(pa.int32()).to_numpy(zero_copy_only=False)
+            t_s = np.asarray(t_seg, np.int64)
+            tp, traded = _kernels.trade_sums(t_s, t_day, lo, span, cnt, tcols)
+            premium = np.where(traded, tp, premium)
+            any_p = any_v | traded
+    else:
+        rows, any_v, volume, premium, any_p = _flow_sums(h, key, size, trades, t_seg, lo, span)
+    at = np.flatnonzero(rows)  # in (window, session) order
+    und = np.asarray(list(names), dtype=object)[at // span]
+    days = (lo + at % span).astype("datetime64[D]")
+    out = pa.table(
+        {
+            "underlying": pa.array(und, pa.string()),
+            "trade_date": pa.array(days, pa.date32()),
+            "volume": pa.array(volume[at], mask=~any_v[at]),
+            "premium_usd": pa.array(premium[at], mask=~any_p[at]),
+        }
+    )
+    return out.sort_by([("underlying", "ascending"), ("trade_date", "ascending")])
+
+
+def _flow_sums(
+    h: pa.Table, key: Any, size: int, trades: pa.Table | None, t_seg: Any, lo: int, span: int
+) -> tuple[Any, Any, Any, Any, Any]:
+    """The NumPy twin of :func:`_flows`' compiled sums: per (window, session) cell, whether
+    it has a chain row, whether a volume is given, the volume and premium sums, and whether
+    a premium is given (``np.bincount`` in row order)."""
+
+    def f64(t: pa.Table, col: str) -> tuple[np.ndarray, np.ndarray]:
+        out: tuple[np.ndarray, np.ndarray] = _f64_valid(t.column(col))
+        return out
+
     v, v_ok = f64(h, "volume")
     bid, bid_ok = f64(h, "bid")
     ask, ask_ok = f64(h, "ask")
@@ -689,18 +742,7 @@ def _flows(
         traded = np.bincount(tk[hit], minlength=size) > 0
         premium = np.where(traded, tp, premium)
         any_p = any_v | traded
-    at = np.flatnonzero(rows)  # in (window, session) order
-    und = np.asarray(list(names), dtype=object)[at // span]
-    days = (lo + at % span).astype("datetime64[D]")
-    out = pa.table(
-        {
-            "underlying": pa.array(und, pa.string()),
-            "trade_date": pa.array(days, pa.date32()),
-            "volume": pa.array(volume[at], mask=~any_v[at]),
-            "premium_usd": pa.array(premium[at], mask=~any_p[at]),
-        }
-    )
-    return out.sort_by([("underlying", "ascending"), ("trade_date", "ascending")])
+    return rows, any_v, volume, premium, any_p
 
 
 def unusual_from_flows(
@@ -992,7 +1034,7 @@ def _transactional_delta_day(
     appearance), instead of encoding the underlying column too."""
     import pyarrow.compute as pc
 
-    from chainlens.flow._side import BUY, SELL
+    from chainlens.scan import _kernels
     from chainlens.scan._netdelta import transactional_delta
 
     t = trades
@@ -1034,6 +1076,34 @@ def _transactional_delta_day(
     delta_k = pc.fill_null(got, 0.0).to_numpy(zero_copy_only=False)
     dvalid_k = pc.is_valid(got).to_numpy(zero_copy_only=False)
 
+    side = pc.fill_null(t.column("side_code"), 0).to_numpy(zero_copy_only=False)
+    cols: list[Any] = []
+    if _kernels.use_compiled(t.num_rows):
+        cols = [_kernels.column(t.column(c)) for c in ("size", "multiplier")]
+    if cols and None not in cols:  # one compiled pass: the same sums, bit for bit
+        net, gross, dsum = _kernels.contract_sums(
+            code, n_sym, legs, np.asarray(side, np.int64), cols, delta_k, dvalid_k
+        )
+    else:
+        net, gross, dsum = _contract_sums(t, code, n_sym, legs, side, delta_k, dvalid_k)
+    rows = np.flatnonzero(single)
+    out = pl.from_arrow(head.take(pa.array(rows)))
+    assert isinstance(out, pl.DataFrame)
+    return out.with_columns(
+        pl.Series("net_contracts", net[rows]),
+        pl.Series("gross_contracts", gross[rows]),
+        pl.Series("delta_shares", dsum[rows]),
+    )
+
+
+def _contract_sums(
+    t: pa.Table, code: Any, n_sym: int, legs: Any, side: Any, delta_k: Any, dvalid_k: Any
+) -> tuple[Any, Any, Any]:
+    """Per contract code: ``net_contracts``, ``gross_contracts`` and ``delta_shares`` of
+    :func:`_transactional_delta_day` (``np.bincount`` in row order; the NumPy twin of
+    :func:`chainlens.scan._kernels.contract_sums`)."""
+    from chainlens.flow._side import BUY, SELL
+
     def f64(col: str) -> tuple[np.ndarray, np.ndarray]:
         out: tuple[np.ndarray, np.ndarray] = _f64_valid(t.column(col))
         return out
@@ -1041,17 +1111,13 @@ def _transactional_delta_day(
     size, size_ok = f64("size")
     size = np.where(legs, 0.0, size)  # a multi-leg leg adds nothing
     mult, mult_ok = f64("multiplier")
-    side = pc.fill_null(t.column("side_code"), 0).to_numpy(zero_copy_only=False)
     s = np.where(side == BUY, 1.0, np.where(side == SELL, -1.0, 0.0))
     ok = size_ok & mult_ok & dvalid_k[code] & ~legs
     term = np.where(ok, s * size * delta_k[code] * mult, 0.0)
-    rows = np.flatnonzero(single)
-    out = pl.from_arrow(head.take(pa.array(rows)))
-    assert isinstance(out, pl.DataFrame)
-    return out.with_columns(
-        pl.Series("net_contracts", np.bincount(code, s * size, minlength=n_sym)[rows]),
-        pl.Series("gross_contracts", np.bincount(code, size, minlength=n_sym)[rows]),
-        pl.Series("delta_shares", np.bincount(code, term, minlength=n_sym)[rows]),
+    return (
+        np.bincount(code, s * size, minlength=n_sym),
+        np.bincount(code, size, minlength=n_sym),
+        np.bincount(code, term, minlength=n_sym),
     )
 
 
