@@ -128,8 +128,17 @@ def test_netdelta_day_by_segments_equals_by_encoding(seed: int) -> None:
     assert same_rows(_daily_part(_daily(ref), today), _daily_part(_daily(got), today, (names, seg)))
 
 
-def test_netdelta_day_by_segments_falls_back_as_the_encoding_does() -> None:
-    """A symbol traded under two underlyings or two expiries: the reference rows either way."""
+@pytest.mark.parametrize("engine", ["numba", "numpy"])
+def test_netdelta_day_by_segments_falls_back_as_the_encoding_does(engine: str) -> None:
+    """A symbol traded under two underlyings or two expiries: the reference rows either way
+    (with the compiled per-symbol check and with its NumPy twin)."""
+    from chainlens import _engine
+
+    with _engine.force(engine):  # type: ignore[arg-type]
+        _falls_back()
+
+
+def _falls_back() -> None:
     names, hs, ts = _block(5)
     chain = session_rows(hs, DAY)
     assert chain is not None

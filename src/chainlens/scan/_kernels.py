@@ -39,7 +39,7 @@ _NUMERIC = {
     pa.float32(): "float32", pa.float64(): "float64",
 }  # fmt: skip
 
-_NONE = np.zeros(0, dtype=bool)
+_NONE = np.zeros(0, dtype=np.uint8)
 
 
 def use_compiled(n: int) -> bool:
@@ -49,7 +49,7 @@ def use_compiled(n: int) -> bool:
 
 def column(col: pa.ChunkedArray | pa.Array) -> tuple[np.ndarray, np.ndarray] | None:
     """A numeric column's values in place (its own type, a view of the Arrow buffer; a null
-    slot holds any value) and its validity (bool; empty: no null); None for another type or
+    slot holds any value) and its validity (uint8 0/1; empty: no null); None for another type or
     an int64 beyond 2**53 in magnitude (which Arrow's checked float64 cast refuses: the NumPy
     path raises as it does)."""
     arr = col.combine_chunks() if isinstance(col, pa.ChunkedArray) else col
@@ -61,16 +61,17 @@ def column(col: pa.ChunkedArray | pa.Array) -> tuple[np.ndarray, np.ndarray] | N
         return np.zeros(0, np.dtype(name)), _NONE
     raw = np.frombuffer(arr.buffers()[1], np.dtype(name))[off : off + n]
     valid = _NONE
-    if arr.null_count:
+    if arr.null_count:  # one byte per row, 0 or 1 (a view of the unpacked bits)
         bits = np.frombuffer(arr.buffers()[0], np.uint8)
-        valid = np.unpackbits(bits, count=off + n, bitorder="little")[off:].astype(bool)
+        valid = np.unpackbits(bits, count=off + n, bitorder="little")[off:]
     if name == "int64":
         big = 2**53
-        out = (raw > big) | (raw < -big)
-        if valid.size:
-            out &= valid
-        if bool(out.any()):
-            return None
+        if int(raw.max()) > big or int(raw.min()) < -big:  # then check the valid rows only
+            out = (raw > big) | (raw < -big)
+            if valid.size:
+                out &= valid.astype(bool)
+            if bool(out.any()):
+                return None
     return raw, valid
 
 
@@ -136,6 +137,15 @@ def rows_are(
     return bool(_rows_are_nb(off, data, name_off, name_data, seg))
 
 
+def per_code(
+    code: np.ndarray, n: int, seg: np.ndarray, days: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, bool]:
+    """Per code (``n``): the window ``seg`` and the day ``days`` of its rows, and whether
+    every row of a code has the same window and day (else the values are partial)."""
+    out: tuple[np.ndarray, np.ndarray, bool] = _per_code_nb(code, n, seg, days)
+    return out
+
+
 try:  # pragma: no cover - exercised through use_compiled()
     from numba import njit
 except ImportError:  # pragma: no cover
@@ -152,6 +162,9 @@ except ImportError:  # pragma: no cover
     def _rows_are_nb(*args: Any) -> Any:
         raise RuntimeError("numba is not installed")
 
+    def _per_code_nb(*args: Any) -> Any:
+        raise RuntimeError("numba is not installed")
+
 else:
 
     @njit(cache=True, nogil=True)
@@ -164,14 +177,14 @@ else:
         prem = np.zeros(size, np.float64)
         for i in range(len(key)):
             k = key[i]
-            v_ok = vv.size == 0 or vv[i]
-            b_ok = bv.size == 0 or bv[i]
-            a_ok = av.size == 0 or av[i]
-            m_ok = mv.size == 0 or mv[i]
+            v_ok = vv.size == 0 or vv[i] != 0
+            b_ok = bv.size == 0 or bv[i] != 0
+            a_ok = av.size == 0 or av[i] != 0
+            m_ok = mv.size == 0 or mv[i] != 0
             x = np.float64(v[i]) if v_ok else 0.0
             bid = np.float64(b[i]) if b_ok else 0.0
             ask = np.float64(a[i]) if a_ok else 0.0
-            last = np.float64(la[i]) if (lv.size == 0 or lv[i]) else 0.0
+            last = np.float64(la[i]) if (lv.size == 0 or lv[i] != 0) else 0.0
             mult = np.float64(m[i]) if m_ok else 0.0
             if b_ok and a_ok and bid > 0 and ask >= bid:
                 mid = (bid + ask) / 2
@@ -198,9 +211,9 @@ else:
             k = t_seg[i] * span + d
             if rows[k] == 0:
                 continue
-            p_ok = pv.size == 0 or pv[i]
-            q_ok = qv.size == 0 or qv[i]
-            m_ok = mv.size == 0 or mv[i]
+            p_ok = pv.size == 0 or pv[i] != 0
+            q_ok = qv.size == 0 or qv[i] != 0
+            m_ok = mv.size == 0 or mv[i] != 0
             if p_ok and q_ok and m_ok:
                 tp[k] += np.float64(p[i]) * np.float64(q[i]) * np.float64(m[i])
             else:
@@ -218,8 +231,8 @@ else:
         for i in range(len(code)):
             c = code[i]
             leg = legs[i]
-            q_ok = qv.size == 0 or qv[i]
-            m_ok = mv.size == 0 or mv[i]
+            q_ok = qv.size == 0 or qv[i] != 0
+            m_ok = mv.size == 0 or mv[i] != 0
             size = 0.0 if (leg or not q_ok) else np.float64(q[i])
             sd = side[i]
             s = 1.0 if sd == buy else (-1.0 if sd == sell else 0.0)
@@ -245,3 +258,16 @@ else:
                 if data[s + j] != name_data[a + j]:
                     return False
         return True
+
+    @njit(cache=True, nogil=True)
+    def _per_code_nb(code, n, seg, days):  # pragma: no cover - compiled
+        seg_k = np.full(n, -1, np.int64)
+        day_k = np.zeros(n, np.int64)
+        for i in range(len(code)):
+            c = code[i]
+            if seg_k[c] < 0:
+                seg_k[c] = seg[i]
+                day_k[c] = days[i]
+            elif seg_k[c] != seg[i] or day_k[c] != days[i]:
+                return seg_k, day_k, False
+        return seg_k, day_k, True

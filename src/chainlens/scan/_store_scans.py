@@ -542,15 +542,15 @@ def window_rows(
         hs, h_n, ts, t_n = [], [], [], []
         ok = True
         for h, t in zip(histories, trades, strict=True):  # a loop over windows
-            if h is None or not set(cols) <= set(h.column_names):
+            if h is None:
                 return None
-            hs.append(h.select(cols))
+            hs.append(h.select(cols))  # KeyError: a column missing
             h_n.append(h.num_rows)
             n = 0 if t is None else t.num_rows
             if t is not None and n:
-                if set(tcols) <= set(t.column_names):
+                try:
                     ts.append(t.select(tcols))
-                else:
+                except KeyError:
                     ok = False
             t_n.append(n)
         chain = _canon(pa.concat_tables(hs).combine_chunks(), "chain", cols)
@@ -558,7 +558,7 @@ def window_rows(
         if ok and ts:
             tr = _canon(pa.concat_tables(ts).combine_chunks(), "trades", tcols)
             ok = not tr.column("trade_date").null_count and not tr.column("underlying").null_count
-    except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError, ValueError):
+    except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError, ValueError, KeyError):
         return None
     seg = np.repeat(np.arange(len(h_n), dtype=np.int64), h_n)
     t_seg = np.repeat(np.arange(len(t_n), dtype=np.int64), t_n)
@@ -1043,9 +1043,17 @@ def _transactional_delta_day(
     legs = t.column("multileg").to_numpy(zero_copy_only=False)
     if legs.all():
         return transactional_delta(trades, chain)
-    same_day = pc.equal(t.column("trade_date"), pa.scalar(day, pa.date32()))
-    if same_day.null_count or not pc.all(same_day).as_py():
+    tdate = t.column("trade_date")
+    if tdate.null_count:
         return transactional_delta(trades, chain)
+    if pa.types.is_date32(tdate.type):  # days since the epoch, compared as integers
+        epoch_days = np.asarray(tdate.combine_chunks().cast(pa.int32()).to_numpy(), np.int64)
+        if not bool((epoch_days == (day - dt.date(1970, 1, 1)).days).all()):
+            return transactional_delta(trades, chain)
+    else:
+        same_day = pc.equal(tdate, pa.scalar(day, pa.date32()))
+        if same_day.null_count or not pc.all(same_day).as_py():
+            return transactional_delta(trades, chain)
     if (
         segments is not None
         and len(segments[1]) == t.num_rows
@@ -1130,21 +1138,30 @@ def _coded_head(
     :func:`_first_codes` and the first row of each code give. None when a symbol's rows name
     two underlyings or two expiries, or an expiry is null."""
     from chainlens.oi._encode import arrow_codes
+    from chainlens.scan import _kernels
 
     c, dictionary = arrow_codes(t.column("symbol"))
     code = np.asarray(c, np.int64)
     n = len(dictionary)
     seg = np.asarray(seg, np.int64)
-    seg_k = np.zeros(n, np.int64)
-    seg_k[code] = seg  # one of the symbol's rows; then every row is checked against it
     exp = t.column("expiry")
-    if exp.null_count or not bool((seg_k[code] == seg).all()):
+    if exp.null_count:
         return None
-    days = np.asarray(exp.cast(pa.int32()).to_numpy(), np.int64)
-    exp_k = np.zeros(n, np.int64)
-    exp_k[code] = days
-    if not bool((exp_k[code] == days).all()):
-        return None
+    days = exp.combine_chunks().cast(pa.int32()).to_numpy()
+    if _kernels.use_compiled(len(code)):  # one compiled pass: the same values and answer
+        seg_k, exp_k, ok = _kernels.per_code(code, n, seg, days)
+        if not ok:
+            return None
+    else:
+        days = np.asarray(days, np.int64)
+        seg_k = np.zeros(n, np.int64)
+        seg_k[code] = seg  # one of the symbol's rows; then every row is checked against it
+        if not bool((seg_k[code] == seg).all()):
+            return None
+        exp_k = np.zeros(n, np.int64)
+        exp_k[code] = days
+        if not bool((exp_k[code] == days).all()):
+            return None
     head = pa.table(
         {
             "underlying": pa.array([str(u) for u in names], pa.string()).take(pa.array(seg_k)),
