@@ -253,6 +253,7 @@ def _netdelta_parts(
         netdelta_block,
         session_rows,
         unusual_block_flows,
+        window_rows,
     )
     from chainlens.scan._stored import netdelta_parts
 
@@ -274,16 +275,20 @@ def _netdelta_parts(
     except (pa.ArrowInvalid, pa.ArrowTypeError):  # mixed schemas: read the session's trades
         today = None
     histories = [w.history for w in windows]
-    chain = session_rows(histories, task.session) if windows else None
     names = [w.underlying for w in windows]
+    trades = [w.trades for w in windows]
+    # the windows' chain and trade rows concatenated once, for the three steps
+    got = window_rows(names, histories, trades) if windows else None
+    chain = session_rows(histories, task.session, got) if windows else None
     try:
-        flows = unusual_block_flows(names, histories, [w.trades for w in windows], task.session)
+        flows = unusual_block_flows(names, histories, trades, task.session, got)
     except ChainlensError:
         flows = None
     if flows is not None:
         parts[UNUSUAL_FLOWS] = flows
+    seg = None if got is None or today is None else got.trade_segments()
     try:
-        rows, daily = netdelta_block(task, names, today, chain)
+        rows, daily = netdelta_block(task, names, today, chain, segments=seg)
     except ChainlensError:
         return False
     parts.update(netdelta_parts(rows, daily, task.session))

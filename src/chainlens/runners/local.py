@@ -267,15 +267,21 @@ def _bulk_plan(store: Any, d: dt.date, us: Sequence[str], n_sessions: int) -> di
     }
 
 
-def _by_name(parts: Sequence[dict[str, pa.Table]]) -> dict[str, pa.Table]:
-    """Per name, its tables of ``parts`` (one per file, in order) concatenated (zero-copy)."""
+def _by_name(parts: Sequence[dict[str, list[pa.Table]]]) -> dict[str, list[pa.Table]]:
+    """Per name, its pieces of ``parts`` (one dict per file, in order) in order: what one
+    ``pa.concat_tables`` per name joins (:meth:`chainlens.store._reading.NameRows.pieces_by_name`)."""
     if len(parts) == 1:
         return parts[0]
     out: dict[str, list[pa.Table]] = {}
     for p in parts:  # a loop over files
-        for u, t in p.items():  # a loop over names (underlyings)
-            out.setdefault(u, []).append(t)
-    return {u: ts[0] if len(ts) == 1 else pa.concat_tables(ts) for u, ts in out.items()}
+        for u, ts in p.items():  # a loop over names (underlyings)
+            out.setdefault(u, []).extend(ts)
+    return out
+
+
+def _joined(pieces: list[pa.Table]) -> pa.Table:
+    """The pieces of one name concatenated (zero-copy; one piece: itself)."""
+    return pieces[0] if len(pieces) == 1 else pa.concat_tables(pieces)
 
 
 def _read_planned(
@@ -285,25 +291,29 @@ def _read_planned(
     (one read per file, restricted to ``us``: the files are sorted by underlying, so their
     row-group statistics skip the rest, and each name's rows are runs of the read:
     :func:`~chainlens.store.read_partition_rows`). Row order per underlying is that of the
-    files."""
+    files. Each name's rows of every file (and, for the history, every session) are joined
+    by one concatenation of their pieces (the same chunks as joining per file, then per
+    session)."""
     from chainlens import schema
 
     root = Path(plan["root"])
     names = pa.array(list(us), pa.string())
 
-    def read(kind: str, files: Sequence[str], col: str) -> dict[str, pa.Table]:
-        return _by_name([read_partition_rows(root, f, kind, col, names).by_name() for f in files])
+    def read(kind: str, files: Sequence[str], col: str) -> dict[str, list[pa.Table]]:
+        return _by_name(
+            [read_partition_rows(root, f, kind, col, names).pieces_by_name() for f in files]
+        )
 
     per_day = [read("chain", files, "underlying") for files in plan["chain"]]  # per session
-    hist = {u: pa.concat_tables([p[u] for p in per_day if u in p]) for u in us}
+    hist = {u: pa.concat_tables([t for p in per_day if u in p for t in p[u]]) for u in us}
     trades = read("trades", plan["trades"], "underlying")
     prints = read("prints", plan["prints"], "ticker")
     empty_t = schema.TRADES.empty_table()
     empty_p = schema.PRINTS.empty_table()
     return (
         hist,
-        {u: trades.get(u, empty_t) for u in us},
-        {u: prints.get(u, empty_p) for u in us},
+        {u: _joined(trades[u]) if u in trades else empty_t for u in us},
+        {u: _joined(prints[u]) if u in prints else empty_p for u in us},
     )
 
 

@@ -155,6 +155,9 @@ def _netdelta_rows(
         (pl.col("increase") >= min_increase)
         | (pl.col("increase").is_null() & (pl.col("cum_delta_shares") > 0))
     )
+    # the top positions of the combinations reported only (a combination's own rows)
+    today_td = today_td.join(today.select("underlying", "expiry"), on=["underlying", "expiry"],
+                             how="semi")  # fmt: skip
     top = (
         today_td.sort(["delta_shares", "symbol"], descending=[True, False])  # ties: by symbol
         .group_by(["underlying", "expiry"], maintain_order=True)

@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 import polars as pl
 import pyarrow as pa
 
@@ -313,9 +314,24 @@ class _TodayTrades:
     in memory (the pipeline windows' trades: the same stored rows)."""
 
     def __init__(
-        self, files: Any, session: dt.date, trades: pa.Table, names: Sequence[str]
+        self,
+        files: Any,
+        session: dt.date,
+        trades: pa.Table,
+        names: Sequence[str],
+        segments: Any = None,
     ) -> None:
         self.files, self.session, self.trades, self.names = files, session, trades, set(names)
+        self.order = list(names)
+        #: per row of ``trades``: its window (the underlying ``order[seg]``, checked), or None
+        self.seg = segments if segments is not None and len(segments) == trades.num_rows else None
+
+    def segments(self, underlyings: Sequence[str], session: dt.date) -> Any:
+        """Per row of :meth:`trades_block` of ``underlyings`` and ``session``: the position of
+        its underlying in the block's names (checked), or None when not known."""
+        if session != self.session or self.seg is None or not self.names <= set(underlyings):
+            return None
+        return self.seg
 
     def chain_block(self, underlyings: Sequence[str] | None, **kw: Any) -> pa.Table:
         return self.files.chain_block(underlyings, **kw)
@@ -397,12 +413,13 @@ def _segments_are(col: pa.ChunkedArray, names: Sequence[str], seg: Any) -> bool:
     """Whether every row ``r`` of the string column ``col`` (no nulls) reads
     ``names[seg[r]]`` (``seg`` ascending: the rows grouped by window, in order): the
     column's bytes compared with each name's UTF-8 bytes repeated over its window's rows
-    (string equality is byte equality), once over the block; else one dictionary encoding
-    of the column (codes of equal strings agree)."""
-    import numpy as np
+    (string equality is byte equality), once over the block (a compiled pass comparing each
+    row with its name where the engine policy allows it: the same answer); else one
+    dictionary encoding of the column (codes of equal strings agree)."""
     import pyarrow.compute as pc
 
     from chainlens.oi._encode import arrow_codes, encode_strings
+    from chainlens.scan import _kernels
 
     if len(col) == 0:
         return True
@@ -413,8 +430,15 @@ def _segments_are(col: pa.ChunkedArray, names: Sequence[str], seg: Any) -> bool:
     ):
         n, at = len(arr), arr.offset
         off_t = np.int64 if pa.types.is_large_string(arr.type) else np.int32
-        off = np.frombuffer(arr.buffers()[1], off_t)[at : at + n + 1].astype(np.int64)
         raw = [str(u).encode() for u in names]
+        if _kernels.use_compiled(n) and len(seg) == n:  # a compiled pass: the same answer
+            off_c = np.frombuffer(arr.buffers()[1], off_t)[at : at + n + 1]
+            buf = arr.buffers()[2]
+            data_c = np.frombuffer(buf, np.uint8) if buf is not None else np.zeros(0, np.uint8)
+            name_off = np.r_[0, np.cumsum([len(b) for b in raw], dtype=np.int64)]
+            name_data = np.frombuffer(b"".join(raw), np.uint8)
+            return _kernels.rows_are(off_c, data_c, name_off, name_data, seg)
+        off = np.frombuffer(arr.buffers()[1], off_t)[at : at + n + 1].astype(np.int64)
         size = np.array([len(b) for b in raw], np.int64)
         if not bool((np.diff(off) == size[seg]).all()):
             return False
@@ -437,11 +461,116 @@ def _segments_are(col: pa.ChunkedArray, names: Sequence[str], seg: Any) -> bool:
     return bool((w[seg] == np.asarray(codes, np.int64)).all())
 
 
+#: The chain columns the run block's scanner steps read from its windows' histories (the
+#: unusual scanner's and the net-delta scanner's), and the trade columns of the unusual one.
+_BLOCK_CHAIN_COLS = tuple(dict.fromkeys((*_UNUSUAL_COLS, *_ND_CHAIN_COLS)))
+_FLOW_TRADE_COLS = ("underlying", "trade_date", "price", "size", "multiplier")
+
+
+class WindowRows:
+    """A run block's windows' chain and trade rows the scanner steps read, concatenated once
+    (:func:`window_rows`): :func:`session_rows` and :func:`unusual_block_flows` take them
+    instead of concatenating the windows each, and the net-delta step the trades' windows.
+
+    Attributes
+    ----------
+    names
+        The windows' underlyings, in order.
+    chain, seg
+        The histories' :data:`_BLOCK_CHAIN_COLS` cast to the stored chain schema (one chunk
+        per column), and per row its window.
+    trades, t_seg
+        The trades' unusual-scanner columns cast to the stored trades schema (None: no
+        window has trades), and per row its window.
+    trades_ok
+        Every trade row has the columns, a session, and the underlying of its window: the
+        same check as :func:`unusual_block_flows` (None until asked).
+    """
+
+    def __init__(
+        self,
+        names: Sequence[str],
+        chain: pa.Table,
+        seg: Any,
+        trades: pa.Table | None,
+        t_seg: Any,
+        trades_ok: bool,
+    ) -> None:
+        self.names, self.chain, self.seg = list(names), chain, seg
+        self.trades, self.t_seg, self.trades_ok = trades, t_seg, trades_ok
+        self._chain_mine: bool | None = None
+        self._trades_mine: bool | None = None
+
+    def chain_mine(self) -> bool:
+        """No null session or underlying, and every chain row is its window's underlying."""
+        if self._chain_mine is None:
+            c = self.chain
+            self._chain_mine = (
+                not c.column("trade_date").null_count
+                and not c.column("underlying").null_count
+                and _segments_are(c.column("underlying"), self.names, self.seg)
+            )
+        return self._chain_mine
+
+    def trades_mine(self) -> bool:
+        """:attr:`trades_ok`, and every trade row is its window's underlying."""
+        if self._trades_mine is None:
+            t = self.trades
+            self._trades_mine = self.trades_ok and (
+                t is None or _segments_are(t.column("underlying"), self.names, self.t_seg)
+            )
+        return self._trades_mine
+
+    def trade_segments(self) -> Any:
+        """Per trade row of the windows (every window's rows, in order): its window, when
+        every row is checked to be its window's underlying (:meth:`trades_mine`); else None."""
+        return self.t_seg if self.trades_mine() else None
+
+
+def window_rows(
+    names: Sequence[str],
+    histories: Sequence[pa.Table | None],
+    trades: Sequence[pa.Table | None],
+) -> WindowRows | None:
+    """The :class:`WindowRows` of a block's windows (``names``, their chain ``histories`` and
+    session ``trades``); None when a history is missing or lacks one of
+    :data:`_BLOCK_CHAIN_COLS`, or the columns do not concatenate or cast (the scanner steps
+    then concatenate the windows each, as before)."""
+    cols = list(_BLOCK_CHAIN_COLS)
+    tcols = list(_FLOW_TRADE_COLS)
+    try:
+        hs, h_n, ts, t_n = [], [], [], []
+        ok = True
+        for h, t in zip(histories, trades, strict=True):  # a loop over windows
+            if h is None:
+                return None
+            hs.append(h.select(cols))  # KeyError: a column missing
+            h_n.append(h.num_rows)
+            n = 0 if t is None else t.num_rows
+            if t is not None and n:
+                try:
+                    ts.append(t.select(tcols))
+                except KeyError:
+                    ok = False
+            t_n.append(n)
+        chain = _canon(pa.concat_tables(hs).combine_chunks(), "chain", cols)
+        tr = None
+        if ok and ts:
+            tr = _canon(pa.concat_tables(ts).combine_chunks(), "trades", tcols)
+            ok = not tr.column("trade_date").null_count and not tr.column("underlying").null_count
+    except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError, ValueError, KeyError):
+        return None
+    seg = np.repeat(np.arange(len(h_n), dtype=np.int64), h_n)
+    t_seg = np.repeat(np.arange(len(t_n), dtype=np.int64), t_n)
+    return WindowRows(names, chain, seg, tr if ok else None, t_seg, ok)
+
+
 def unusual_block_flows(
     names: Sequence[str],
     histories: Sequence[pa.Table | None],
     trades: Sequence[pa.Table | None],
     session: dt.date,
+    rows: WindowRows | None = None,
 ) -> pa.Table | None:
     """The unusual scanner's daily flows of a run block: :func:`chainlens.scan.daily_flow`
     (per underlying and session: ``volume`` in contracts, ``premium_usd`` in USD, the
@@ -450,10 +579,16 @@ def unusual_block_flows(
     ``session``) and ``trades`` (the session's). A session's flow of an underlying reads
     only that snapshot (and the session's trades), so these are the rows the scanner's own
     window gives for those sessions (:func:`unusual_from_flows`). None when a window lacks a
-    column, holds another underlying's rows, or the tables do not concatenate."""
-    import numpy as np
-    import pyarrow.compute as pc
+    column, holds another underlying's rows, or the tables do not concatenate. ``rows``: the
+    windows' :class:`WindowRows` (:func:`window_rows`), the same rows concatenated once."""
 
+    if rows is not None:
+        if not rows.trades_ok or not rows.chain_mine() or not rows.trades_mine():
+            return None
+        h, seg, tr, t_seg = rows.chain, rows.seg, rows.trades, rows.t_seg
+        if not h.num_rows:
+            return None
+        return _session_flows(rows.names, h, seg, tr, t_seg, session)
     cols = list(_UNUSUAL_COLS)
     tcols = ["underlying", "trade_date", "price", "size", "multiplier"]
 
@@ -489,10 +624,22 @@ def unusual_block_flows(
             return None
     except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError, ValueError):
         return None
-    keep = pc.less_equal(h.column("trade_date"), pa.scalar(session, pa.date32()))
-    keep_np = keep.to_numpy(zero_copy_only=False)
+    return _session_flows(names, h, seg, tr, t_seg, session)
+
+
+def _session_flows(
+    names: Sequence[str],
+    h: pa.Table,
+    seg: Any,
+    tr: pa.Table | None,
+    t_seg: Any,
+    session: dt.date,
+) -> pa.Table | None:
+    """:func:`_flows` of the chain rows of ``h`` up to ``session`` (None: no row left)."""
+    day = np.asarray(h.column("trade_date").cast(pa.int32()).to_numpy(), np.int64)
+    keep_np = day <= (session - dt.date(1970, 1, 1)).days
     if not keep_np.all():
-        h, seg = h.filter(keep), seg[keep_np]
+        h, seg = h.filter(pa.array(keep_np)), seg[keep_np]
         if not h.num_rows:
             return None
     return _flows(names, h, seg, tr, t_seg)
@@ -511,17 +658,62 @@ def _flows(
     \\text{mid} \\cdot m` (USD; mid where ``bid > 0`` and ``ask >= bid``, else the last sale,
     a null price counting 0; a null volume or multiplier adds nothing), both null where no
     volume is given; a session with trades of the underlying: :math:`\\sum p \\cdot q
-    \\cdot m` of its trades instead (a null operand adds nothing)."""
-    import numpy as np
+    \\cdot m` of its trades instead (a null operand adds nothing).
 
-    def f64(t: pa.Table, col: str) -> tuple[np.ndarray, np.ndarray]:
-        out: tuple[np.ndarray, np.ndarray] = _f64_valid(t.column(col))
-        return out
+    The sums are one compiled pass over the rows where the engine policy allows it
+    (:mod:`chainlens.scan._kernels`: the same additions in the same order, so the same
+    bits), else the NumPy ``bincount`` twin (:func:`_flow_sums`)."""
+    from chainlens.scan import _kernels
 
     day = h.column("trade_date").cast(pa.int32()).to_numpy(zero_copy_only=False).astype(np.int64)
     lo, span = int(day.min()), int(day.max() - day.min()) + 1
     key = seg * span + (day - lo)  # (window, session): dense codes
     size = len(names) * span
+    cols: list[Any] | None = None
+    tcols: list[Any] | None = None
+    if _kernels.use_compiled(h.num_rows):
+        cols = [
+            _kernels.column(h.column(c)) for c in ("volume", "bid", "ask", "last", "multiplier")
+        ]
+        if trades is not None and trades.num_rows:
+            tcols = [_kernels.column(trades.column(c)) for c in ("price", "size", "multiplier")]
+    if cols is not None and None not in cols and (tcols is None or None not in tcols):
+        cnt, any_v, volume, premium = _kernels.chain_sums(key, size, cols)
+        rows = cnt > 0
+        any_p = any_v
+        if trades is not None and trades.num_rows and tcols is not None:
+            t_day = trades.column("trade_date").cast(pa.int32()).to_numpy(zero_copy_only=False)
+            t_s = np.asarray(t_seg, np.int64)
+            tp, traded = _kernels.trade_sums(t_s, t_day, lo, span, cnt, tcols)
+            premium = np.where(traded, tp, premium)
+            any_p = any_v | traded
+    else:
+        rows, any_v, volume, premium, any_p = _flow_sums(h, key, size, trades, t_seg, lo, span)
+    at = np.flatnonzero(rows)  # in (window, session) order
+    und = np.asarray(list(names), dtype=object)[at // span]
+    days = (lo + at % span).astype("datetime64[D]")
+    out = pa.table(
+        {
+            "underlying": pa.array(und, pa.string()),
+            "trade_date": pa.array(days, pa.date32()),
+            "volume": pa.array(volume[at], mask=~any_v[at]),
+            "premium_usd": pa.array(premium[at], mask=~any_p[at]),
+        }
+    )
+    return out.sort_by([("underlying", "ascending"), ("trade_date", "ascending")])
+
+
+def _flow_sums(
+    h: pa.Table, key: Any, size: int, trades: pa.Table | None, t_seg: Any, lo: int, span: int
+) -> tuple[Any, Any, Any, Any, Any]:
+    """The NumPy twin of :func:`_flows`' compiled sums: per (window, session) cell, whether
+    it has a chain row, whether a volume is given, the volume and premium sums, and whether
+    a premium is given (``np.bincount`` in row order)."""
+
+    def f64(t: pa.Table, col: str) -> tuple[np.ndarray, np.ndarray]:
+        out: tuple[np.ndarray, np.ndarray] = _f64_valid(t.column(col))
+        return out
+
     v, v_ok = f64(h, "volume")
     bid, bid_ok = f64(h, "bid")
     ask, ask_ok = f64(h, "ask")
@@ -550,18 +742,7 @@ def _flows(
         traded = np.bincount(tk[hit], minlength=size) > 0
         premium = np.where(traded, tp, premium)
         any_p = any_v | traded
-    at = np.flatnonzero(rows)  # in (window, session) order
-    und = np.asarray(list(names), dtype=object)[at // span]
-    days = (lo + at % span).astype("datetime64[D]")
-    out = pa.table(
-        {
-            "underlying": pa.array(und, pa.string()),
-            "trade_date": pa.array(days, pa.date32()),
-            "volume": pa.array(volume[at], mask=~any_v[at]),
-            "premium_usd": pa.array(premium[at], mask=~any_p[at]),
-        }
-    )
-    return out.sort_by([("underlying", "ascending"), ("trade_date", "ascending")])
+    return rows, any_v, volume, premium, any_p
 
 
 def unusual_from_flows(
@@ -617,14 +798,20 @@ def unusual_from_flows(
     return _by_underlying(out) if out.num_rows else pa.table({})
 
 
-def session_rows(histories: Sequence[pa.Table | None], session: dt.date) -> pa.Table | None:
+def session_rows(
+    histories: Sequence[pa.Table | None], session: dt.date, rows: WindowRows | None = None
+) -> pa.Table | None:
     """The ``session`` chain rows of the windows' ``histories`` (each an underlying's
     :meth:`chainlens.store.Store.chain_history`), the net-delta scanner's chain columns cast
     to the stored chain schema, in window order; None when a history lacks a column or the
-    columns do not concatenate (the scanner then reads the chain)."""
+    columns do not concatenate (the scanner then reads the chain). ``rows``: the windows'
+    :class:`WindowRows`, the same rows concatenated once."""
     import pyarrow.compute as pc
 
     cols = list(_ND_CHAIN_COLS)
+    if rows is not None:
+        day = rows.chain.column("trade_date")
+        return rows.chain.filter(pc.equal(day, pa.scalar(session, pa.date32()))).select(cols)
     try:
         parts = []
         for h in histories:  # a loop over the block's windows: their columns
@@ -643,6 +830,7 @@ def netdelta_block(
     names: Sequence[str],
     today: pa.Table | None = None,
     chain_today: pa.Table | None = None,
+    segments: Any = None,
 ) -> tuple[pa.Table, pa.Table]:
     """The rows of :func:`netdelta_scan` for the underlyings ``names`` (sorted, each with a
     chain on the session), and their rows of the session's daily part: the same kernel
@@ -657,9 +845,16 @@ def netdelta_block(
     the run's windows hold it), or None. With it, the window's sessions and names come from
     the task's catalog rows, and only the chain rows the scanner needs besides the session's
     (a past session without a stored daily part; an underlying without a trade in the
-    window) are read from the files.
+    window) are read from the files. ``segments`` (with ``today``): per row of ``today``,
+    the position of its underlying in ``names``, every row's ``underlying`` checked to read
+    that name (:func:`_segments_are`); the per-contract sums then group by it instead of
+    encoding the underlying column again.
     """
-    reader = task.files if today is None else _TodayTrades(task.files, task.session, today, names)
+    reader = (
+        task.files
+        if today is None
+        else _TodayTrades(task.files, task.session, today, names, segments)
+    )
     present = None
     if chain_today is not None:
         present = _present(task.files.snaps, names, task.first, task.session)
@@ -775,18 +970,25 @@ def _netdelta_block(
             dailies.append(df.with_columns(pl.lit(d, pl.Date).alias("trade_date"))
                            .select("underlying", "expiry", "trade_date", "delta_shares"))  # fmt: skip
             continue
-        tr = store.trades_block(listed.to_pylist(), d, _ND_TRADE_COLS)
+        names_l = listed.to_pylist()
+        tr = store.trades_block(names_l, d, _ND_TRADE_COLS)
         if not tr.num_rows:
             continue
-        names_d = pc.unique(tr.column("underlying"))
-        traded.update(names_d.to_pylist())
+        seg = store.segments(names_l, d) if hasattr(store, "segments") else None
+        if seg is not None:  # the underlyings of the rows, known: no string pass
+            traded.update(
+                np.asarray(block, dtype=object)[np.bincount(seg, minlength=len(block)) > 0].tolist()
+            )
+        else:
+            traded.update(pc.unique(tr.column("underlying")).to_pylist())
         signed = tr if set(_TAGS) <= set(tr.column_names) else _signed(tr)
-        td = _transactional_delta_day(signed, chain(listed, d, d), d)
+        segs = None if seg is None else (block, seg)
+        td = _transactional_delta_day(signed, chain(listed, d, d), d, segs)
         daily = _daily(td)
         dailies.append(daily)
         if d == session:
             today.append(td)
-            part = _daily_part(daily, tr)
+            part = _daily_part(daily, tr, segs)
     quiet = [u for u in block if u not in traded]  # per underlying: no trade in the window
     if quiet:
         hq = chain(pa.array(quiet, pa.string()), first, session)
@@ -807,7 +1009,12 @@ def _netdelta_block(
     return _netdelta_rows(daily, td_today, session, min_increase=min_increase), part
 
 
-def _transactional_delta_day(trades: pa.Table, chain: pa.Table, day: dt.date) -> pl.DataFrame:
+def _transactional_delta_day(
+    trades: pa.Table,
+    chain: pa.Table,
+    day: dt.date,
+    segments: tuple[Sequence[str], Any] | None = None,
+) -> pl.DataFrame:
     """:func:`chainlens.scan._netdelta.transactional_delta` of the session ``day``'s signed
     trades (``_signed``) and that session's chain rows: the same rows (in another order),
     the sums per contract as ``np.bincount`` over the contract's trades in row order (floats
@@ -819,11 +1026,15 @@ def _transactional_delta_day(trades: pa.Table, chain: pa.Table, day: dt.date) ->
     ``gross_contracts`` :math:`\\sum q` (contracts); :math:`\\delta` the vendor delta of the
     contract's last chain row of the session; a null operand adds nothing (the Polars sum
     skips nulls), a NaN one makes the sum NaN. Falls back to ``transactional_delta`` where a
-    symbol is null, names two underlyings or expiries, or a trade is of another session."""
-    import numpy as np
+    symbol is null, names two underlyings or expiries, or a trade is of another session.
+
+    ``segments`` ``(names, seg)``: the underlying of trade ``r`` is ``names[seg[r]]``
+    (checked by the caller): a symbol's underlying is then its rows' ``seg`` (integers), and
+    the symbols are coded by one Arrow dictionary encoding (the same codes, in order of first
+    appearance), instead of encoding the underlying column too."""
     import pyarrow.compute as pc
 
-    from chainlens.flow._side import BUY, SELL
+    from chainlens.scan import _kernels
     from chainlens.scan._netdelta import transactional_delta
 
     t = trades
@@ -832,15 +1043,34 @@ def _transactional_delta_day(trades: pa.Table, chain: pa.Table, day: dt.date) ->
     legs = t.column("multileg").to_numpy(zero_copy_only=False)
     if legs.all():
         return transactional_delta(trades, chain)
-    same_day = pc.equal(t.column("trade_date"), pa.scalar(day, pa.date32()))
-    if same_day.null_count or not pc.all(same_day).as_py():
+    tdate = t.column("trade_date")
+    if tdate.null_count:
         return transactional_delta(trades, chain)
-    # the symbols' codes in order of first appearance and the first row of each
-    code, first_row, n_sym = _first_codes(t.column("symbol"))
-    head = t.select(["underlying", "expiry", "trade_date", "symbol"]).take(pa.array(first_row))
-    for col in ("underlying", "expiry"):  # one value per symbol, or the reference
-        if not _one_per_code(t.column(col), head.column(col), code, first_row):
+    if pa.types.is_date32(tdate.type):  # days since the epoch, compared as integers
+        epoch_days = np.asarray(tdate.combine_chunks().cast(pa.int32()).to_numpy(), np.int64)
+        if not bool((epoch_days == (day - dt.date(1970, 1, 1)).days).all()):
             return transactional_delta(trades, chain)
+    else:
+        same_day = pc.equal(tdate, pa.scalar(day, pa.date32()))
+        if same_day.null_count or not pc.all(same_day).as_py():
+            return transactional_delta(trades, chain)
+    if (
+        segments is not None
+        and len(segments[1]) == t.num_rows
+        and pa.types.is_date32(t.column("expiry").type)
+    ):
+        coded = _coded_head(t, day, *segments)
+        if coded is None:  # a symbol of two underlyings or expiries, a null expiry
+            return transactional_delta(trades, chain)
+        head, code = coded
+        n_sym = head.num_rows
+    else:
+        # the symbols' codes in order of first appearance and the first row of each
+        code, first_row, n_sym = _first_codes(t.column("symbol"))
+        head = t.select(["underlying", "expiry", "trade_date", "symbol"]).take(pa.array(first_row))
+        for col in ("underlying", "expiry"):  # one value per symbol, or the reference
+            if not _one_per_code(t.column(col), head.column(col), code, first_row):
+                return transactional_delta(trades, chain)
     # a contract traded in multi-leg packages only has no row (the reference drops them first)
     single = np.bincount(code, ~legs, minlength=n_sym) > 0
     # the contract's delta: its last chain row of the session (the reference's keep="last")
@@ -854,6 +1084,34 @@ def _transactional_delta_day(trades: pa.Table, chain: pa.Table, day: dt.date) ->
     delta_k = pc.fill_null(got, 0.0).to_numpy(zero_copy_only=False)
     dvalid_k = pc.is_valid(got).to_numpy(zero_copy_only=False)
 
+    side = pc.fill_null(t.column("side_code"), 0).to_numpy(zero_copy_only=False)
+    cols: list[Any] = []
+    if _kernels.use_compiled(t.num_rows):
+        cols = [_kernels.column(t.column(c)) for c in ("size", "multiplier")]
+    if cols and None not in cols:  # one compiled pass: the same sums, bit for bit
+        net, gross, dsum = _kernels.contract_sums(
+            code, n_sym, legs, np.asarray(side, np.int64), cols, delta_k, dvalid_k
+        )
+    else:
+        net, gross, dsum = _contract_sums(t, code, n_sym, legs, side, delta_k, dvalid_k)
+    rows = np.flatnonzero(single)
+    out = pl.from_arrow(head.take(pa.array(rows)))
+    assert isinstance(out, pl.DataFrame)
+    return out.with_columns(
+        pl.Series("net_contracts", net[rows]),
+        pl.Series("gross_contracts", gross[rows]),
+        pl.Series("delta_shares", dsum[rows]),
+    )
+
+
+def _contract_sums(
+    t: pa.Table, code: Any, n_sym: int, legs: Any, side: Any, delta_k: Any, dvalid_k: Any
+) -> tuple[Any, Any, Any]:
+    """Per contract code: ``net_contracts``, ``gross_contracts`` and ``delta_shares`` of
+    :func:`_transactional_delta_day` (``np.bincount`` in row order; the NumPy twin of
+    :func:`chainlens.scan._kernels.contract_sums`)."""
+    from chainlens.flow._side import BUY, SELL
+
     def f64(col: str) -> tuple[np.ndarray, np.ndarray]:
         out: tuple[np.ndarray, np.ndarray] = _f64_valid(t.column(col))
         return out
@@ -861,18 +1119,58 @@ def _transactional_delta_day(trades: pa.Table, chain: pa.Table, day: dt.date) ->
     size, size_ok = f64("size")
     size = np.where(legs, 0.0, size)  # a multi-leg leg adds nothing
     mult, mult_ok = f64("multiplier")
-    side = pc.fill_null(t.column("side_code"), 0).to_numpy(zero_copy_only=False)
     s = np.where(side == BUY, 1.0, np.where(side == SELL, -1.0, 0.0))
     ok = size_ok & mult_ok & dvalid_k[code] & ~legs
     term = np.where(ok, s * size * delta_k[code] * mult, 0.0)
-    rows = np.flatnonzero(single)
-    out = pl.from_arrow(head.take(pa.array(rows)))
-    assert isinstance(out, pl.DataFrame)
-    return out.with_columns(
-        pl.Series("net_contracts", np.bincount(code, s * size, minlength=n_sym)[rows]),
-        pl.Series("gross_contracts", np.bincount(code, size, minlength=n_sym)[rows]),
-        pl.Series("delta_shares", np.bincount(code, term, minlength=n_sym)[rows]),
+    return (
+        np.bincount(code, s * size, minlength=n_sym),
+        np.bincount(code, size, minlength=n_sym),
+        np.bincount(code, term, minlength=n_sym),
     )
+
+
+def _coded_head(
+    t: pa.Table, day: dt.date, names: Sequence[str], seg: Any
+) -> tuple[pa.Table, Any] | None:
+    """The ``(underlying, expiry, trade_date, symbol)`` of each symbol of the trades ``t``
+    (no null symbol; ``expiry`` date32; every row of session ``day``; the underlying of row
+    ``r`` is ``names[seg[r]]``), in order of first appearance, and each row's code: the rows
+    :func:`_first_codes` and the first row of each code give. None when a symbol's rows name
+    two underlyings or two expiries, or an expiry is null."""
+    from chainlens.oi._encode import arrow_codes
+    from chainlens.scan import _kernels
+
+    c, dictionary = arrow_codes(t.column("symbol"))
+    code = np.asarray(c, np.int64)
+    n = len(dictionary)
+    seg = np.asarray(seg, np.int64)
+    exp = t.column("expiry")
+    if exp.null_count:
+        return None
+    days = exp.combine_chunks().cast(pa.int32()).to_numpy()
+    if _kernels.use_compiled(len(code)):  # one compiled pass: the same values and answer
+        seg_k, exp_k, ok = _kernels.per_code(code, n, seg, days)
+        if not ok:
+            return None
+    else:
+        days = np.asarray(days, np.int64)
+        seg_k = np.zeros(n, np.int64)
+        seg_k[code] = seg  # one of the symbol's rows; then every row is checked against it
+        if not bool((seg_k[code] == seg).all()):
+            return None
+        exp_k = np.zeros(n, np.int64)
+        exp_k[code] = days
+        if not bool((exp_k[code] == days).all()):
+            return None
+    head = pa.table(
+        {
+            "underlying": pa.array([str(u) for u in names], pa.string()).take(pa.array(seg_k)),
+            "expiry": pa.array(exp_k.astype("datetime64[D]"), pa.date32()),
+            "trade_date": pa.array(np.full(n, np.datetime64(day, "D")), pa.date32()),
+            "symbol": dictionary,
+        }
+    )
+    return head, code
 
 
 def _first_codes(col: pa.ChunkedArray, *, runs: bool = False) -> tuple[Any, Any, int]:
@@ -915,20 +1213,34 @@ def _one_per_code(col: pa.ChunkedArray, head: pa.ChunkedArray, code: Any, first:
     return not same.null_count and bool(pc.all(same).as_py())
 
 
-def _daily_part(daily: pl.DataFrame, trades: pa.Table) -> pa.Table:
+def _daily_part(
+    daily: pl.DataFrame, trades: pa.Table, segments: tuple[Sequence[str], Any] | None = None
+) -> pa.Table:
     """The session's ``scan_netdelta_daily`` rows: the daily sums, ``trades`` (the
     underlying's trades of the session, all of them) on every row, and a row with a null
     expiry for an underlying that traded but has no sum (only multi-leg trades): it still
-    reads trades, not OI changes, in a later window."""
+    reads trades, not OI changes, in a later window. ``segments`` ``(names, seg)``: the
+    underlying of trade ``r`` is ``names[seg[r]]`` (the counts by window, no string pass)."""
     import pyarrow.compute as pc
 
-    vc = pc.value_counts(trades.column("underlying"))  # per underlying: its trades
-    n = pl.DataFrame(
-        {
-            "underlying": pl.Series(vc.field("values").to_pylist(), dtype=pl.String),
-            "trades": pl.Series(vc.field("counts").to_numpy(), dtype=pl.Int64),
-        }
-    )
+    if segments is not None and len(segments[1]) == trades.num_rows:
+        counts = np.bincount(np.asarray(segments[1], np.int64), minlength=len(segments[0]))
+        has = counts > 0
+        values = np.asarray([str(u) for u in segments[0]], dtype=object)[has].tolist()
+        n = pl.DataFrame(
+            {
+                "underlying": pl.Series(values, dtype=pl.String),
+                "trades": pl.Series(counts[has], dtype=pl.Int64),
+            }
+        )
+    else:
+        vc = pc.value_counts(trades.column("underlying"))  # per underlying: its trades
+        n = pl.DataFrame(
+            {
+                "underlying": pl.Series(vc.field("values").to_pylist(), dtype=pl.String),
+                "trades": pl.Series(vc.field("counts").to_numpy(), dtype=pl.Int64),
+            }
+        )
     rows = daily.select("underlying", "expiry", pl.col("delta_shares").cast(pl.Float64))
     marks = n.join(rows.select("underlying").unique(), on="underlying", how="anti").select(
         "underlying", pl.lit(None, pl.Date).alias("expiry"),

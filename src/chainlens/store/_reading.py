@@ -173,9 +173,25 @@ class NameRows:
         """The rows of each name present, in file order: zero-copy slices of ``table`` (a
         name of several runs: its slices concatenated, or, when the runs are many short ones,
         one stable ``take`` grouping the rows by name first)."""
+        return {
+            u: sl[0] if len(sl) == 1 else pa.concat_tables(sl)
+            for u, sl in self.pieces_by_name().items()
+        }
+
+    def pieces_by_name(self) -> dict[str, list[pa.Table]]:
+        """The rows of each name present as pieces in file order, whose concatenation is
+        :meth:`by_name`'s table: zero-copy slices of ``table`` (one per run), or, when the runs
+        are many short ones, one slice of a stable ``take`` grouping the rows by name first.
+        A caller joining a name's rows of several files concatenates once."""
         t, starts, lengths, codes = self.table, self.starts, self.lengths, self.codes
         if not codes.size:
             return {}
+        if codes.size == 1 or bool((codes[1:] > codes[:-1]).all()):  # one run per name
+            keys = self.names[codes].tolist()
+            return {
+                str(u): [t.slice(a, n)]
+                for u, a, n in zip(keys, starts.tolist(), lengths.tolist(), strict=True)
+            }
         by = np.argsort(codes, kind="stable")  # the runs of each name together, in row order
         cuts = np.flatnonzero(np.diff(codes[by])) + 1
         if codes.size > 2 * (cuts.size + 1):  # many short runs: group the rows once
@@ -186,13 +202,15 @@ class NameRows:
             grp_len = np.add.reduceat(lengths[by], np.r_[0, cuts])
             grp_start = np.r_[0, np.cumsum(grp_len)[:-1]]
             return {
-                str(self.names[codes[by[c]]]): t.slice(int(s), int(n))
+                str(self.names[codes[by[c]]]): [t.slice(int(s), int(n))]
                 for c, s, n in zip(np.r_[0, cuts], grp_start, grp_len, strict=True)
             }
-        out: dict[str, pa.Table] = {}
-        for grp in np.split(by, cuts):  # a loop over names (underlyings), not rows
-            sl = [t.slice(int(starts[r]), int(lengths[r])) for r in grp]
-            out[str(self.names[codes[grp[0]]])] = sl[0] if len(sl) == 1 else pa.concat_tables(sl)
+        bl, st, ln = by.tolist(), starts.tolist(), lengths.tolist()
+        keys = self.names[codes[by]].tolist()
+        edges = [0, *cuts.tolist(), len(bl)]
+        out: dict[str, list[pa.Table]] = {}
+        for a, b in zip(edges[:-1], edges[1:], strict=True):  # a loop over names, not rows
+            out[str(keys[a])] = [t.slice(st[r], ln[r]) for r in bl[a:b]]
         return out
 
 
