@@ -170,3 +170,92 @@ def test_earnings_kink_by_hand() -> None:
     w1, w2 = 0.16 * t1, 0.1296 * t2
     v = w1 - (w2 - w1) / (t2 - t1) * t1
     assert e["kink_move_pct"] == pytest.approx((2 / 3.141592653589793) ** 0.5 * v**0.5 * 100)
+
+
+def test_detect_programs_equals_grouping_on_the_keys() -> None:
+    """The runs of the sorted keys give what ``diff().over(keys)`` and ``median().over(keys)``
+    give (the reference written with them, on a shuffled tape of several tickers, sides and
+    size buckets, with repeated timestamps)."""
+    import math
+
+    import numpy as np
+    import polars as pl
+
+    from chainlens.flow._darkpool import PROGRAM_RULES
+
+    rng = np.random.default_rng(3)
+    rows: list[tuple[int, str, float, int, float, float]] = []
+    for j, k in enumerate(["AAA", "BBB", "CCC"]):  # programs: regular slices of similar size
+        for side_px in (10.0, 10.1):
+            start, step, size = 100 * j + int(side_px * 7), 240 + 60 * j, 800 + 400 * j
+            rows += [(start + step * i, k, side_px, int(size * (1 + 0.04 * ((i % 3) - 1))), 10.0, 10.1)
+                     for i in range(12 + 3 * j)]  # fmt: skip
+    n = 3000  # noise: random times, sizes and sides, repeated timestamps
+    secs = rng.integers(0, 6000, n)
+    rows += [
+        (int(s), str(k), float(p), int(q), 10.0, 10.1)
+        for s, k, p, q in zip(secs, rng.choice(["AAA", "BBB", "CCC"], n),
+                              rng.choice([10.0, 10.05, 10.1], n),
+                              rng.choice([100, 105, 110, 500, 520, 2000], n), strict=True)
+    ]  # fmt: skip
+    perm = rng.permutation(len(rows))
+    t = _prints([rows[i] for i in perm])
+    got = detect_programs(t)
+
+    r = dict(PROGRAM_RULES)
+    df = pl.from_arrow(t.select(["ts", "ticker", "price", "size", "bid", "ask"]))
+    b, a, p = pl.col("bid"), pl.col("ask"), pl.col("price")
+    x = (p - b) / (a - b)
+    df = (
+        df.filter((pl.col("size") > 0) & (a > b) & (b > 0))
+        .with_columns(
+            pl.when(x <= r["side_edge"]).then(pl.lit("sell"))
+            .when(x >= 1 - r["side_edge"]).then(pl.lit("buy")).otherwise(None).alias("side"),
+            (pl.col("size").cast(pl.Float64).log() / math.log1p(r["size_band"])).alias("_l"),
+            pl.col("ts").cast(pl.Int64).alias("_t"),
+            (p * pl.col("size").cast(pl.Float64)).alias("_n"),
+        )
+        .filter(pl.col("side").is_not_null())
+    )  # fmt: skip
+    keys = ["ticker", "side", "_g", "_bucket"]
+    allg = pl.concat(
+        [
+            df.with_columns(
+                pl.lit(g).alias("_g"),
+                (pl.col("_l") + g / 3.0).floor().cast(pl.Int64).alias("_bucket"),
+            )
+            for g in range(3)
+        ]  # fmt: skip
+    ).sort([*keys, "_t"])
+    allg = allg.with_columns(pl.col("_t").diff().over(keys).alias("_dt"))
+    allg = allg.with_columns(pl.col("_dt").median().over(keys).alias("_med"))
+    kept = allg.filter(
+        pl.col("_dt").is_null() | (pl.col("_dt") >= r["min_gap_share"] * pl.col("_med"))
+    ).with_columns((pl.col("_t").diff().over(keys) / 1e9).alias("_dt2"))
+    ref = kept.group_by(keys).agg(
+        pl.len().alias("slices"),
+        pl.col("_dt2").mean().alias("interval_s"),
+        (pl.col("_dt2").std() / pl.col("_dt2").mean()).alias("interval_cv"),
+    )
+    ref = ref.filter(
+        (pl.col("slices") >= r["min_slices"])
+        & (pl.col("interval_s") > 0)
+        & (pl.col("interval_cv") <= r["max_interval_cv"])
+    )
+    best = (
+        ref.sort(
+            ["ticker", "side", "slices", "interval_cv"], descending=[False, False, True, False]
+        )
+        .unique(subset=["ticker", "side"], keep="first", maintain_order=True)
+        .sort(["ticker", "side"])
+    )
+    assert got.num_rows > 0
+    mine = sorted(
+        zip(got.column("ticker").to_pylist(), got.column("side").to_pylist(),
+            got.column("slices").to_pylist(), got.column("interval_s").to_pylist(), strict=True)
+    )  # fmt: skip
+    want = sorted(
+        zip(best["ticker"].to_list(), best["side"].to_list(), best["slices"].to_list(),
+            best["interval_s"].to_list(), strict=True)
+    )  # fmt: skip
+    assert mine == want

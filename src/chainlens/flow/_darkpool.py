@@ -238,12 +238,23 @@ def detect_programs(prints: pa.Table, **overrides: float) -> pa.Table:
         )
         for g in range(3)
     ]
+    # sorted by the keys, each (ticker, side, grid, bucket) is a run of rows: it is numbered
+    # once (``_k``), and the differences within it are those of the whole column with each
+    # run's first row null (what ``diff().over(keys)`` gives, without grouping on the keys
+    # again: ~4x faster on a whole session's prints)
     allg = pl.concat(parts).sort([*keys, "_t"])
-    allg = allg.with_columns(pl.col("_t").diff().over(keys).alias("_dt"))
-    allg = allg.with_columns(pl.col("_dt").median().over(keys).alias("_med"))
+    new_run = pl.any_horizontal([pl.col(k) != pl.col(k).shift(1) for k in keys]).fill_null(True)
+    allg = allg.with_columns(new_run.cum_sum().alias("_k"), new_run.alias("_first"))
+    allg = allg.with_columns(
+        pl.when(pl.col("_first")).then(None).otherwise(pl.col("_t").diff()).alias("_dt")
+    )
+    allg = allg.with_columns(pl.col("_dt").median().over("_k").alias("_med"))
     kept = allg.filter(
         pl.col("_dt").is_null() | (pl.col("_dt") >= float(r["min_gap_share"]) * pl.col("_med"))
-    ).with_columns((pl.col("_t").diff().over(keys) / 1e9).alias("_dt2"))
+    )  # a run's first row is kept: it stays first in its run
+    kept = kept.with_columns(
+        (pl.when(pl.col("_first")).then(None).otherwise(pl.col("_t").diff()) / 1e9).alias("_dt2")
+    )
     g = kept.group_by(keys).agg(
         pl.len().cast(pl.Int64).alias("slices"),
         pl.col("size").median().alias("slice_size"),
