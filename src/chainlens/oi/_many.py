@@ -141,6 +141,29 @@ def _by_hist(h_g: np.ndarray, n: int) -> np.ndarray:
     return np.concatenate([[0], np.cumsum(np.bincount(h_g, minlength=n))]).astype(np.int64)
 
 
+def _call_put_oi(
+    bounds: np.ndarray,
+    key: np.ndarray,
+    oi: np.ndarray,
+    masks: tuple[np.ndarray, np.ndarray],
+    n: int,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Per (history, ``key``) group of the rows (histories at ``bounds``; groups in (history,
+    key) order): ``(history, key, call_oi, put_oi, oi, history_oi)``: the sums of OI over the
+    group's calls (``masks[0]``), its puts (``masks[1]``), both, and over the group's history
+    (contracts as float64, exact below :data:`_EXACT`)."""
+    h = _hist_of(bounds)
+    order, gid, first = _groups(h, key)
+    n_g = len(first)
+    call, put = masks
+    oi_o = oi[order]
+    call_oi = _wsum(gid, np.where(call[order], oi_o, 0.0), n_g)
+    put_oi = _wsum(gid, np.where(put[order], oi_o, 0.0), n_g)
+    tot_oi = call_oi + put_oi
+    h_g = h[order][first]
+    return h_g, key[order][first], call_oi, put_oi, tot_oi, _wsum(h_g, tot_oi, n)
+
+
 def term_many(
     last: pa.Table,
     bounds: np.ndarray,
@@ -170,16 +193,8 @@ def term_many(
     if float(np.abs(oi).sum()) >= _EXACT:
         return None
     exp = _days(exp_a)
-    h = _hist_of(bounds)
-    order, gid, first = _groups(h, exp)
-    n_g = len(first)
-    call, put = masks
-    oi_o = oi[order]
-    call_oi = _wsum(gid, np.where(call[order], oi_o, 0.0), n_g)
-    put_oi = _wsum(gid, np.where(put[order], oi_o, 0.0), n_g)
-    tot_oi = call_oi + put_oi
-    h_g, e_g = h[order][first], exp[order][first]
-    under = _wsum(h_g, tot_oi, n)
+    h_g, e_g, call_oi, put_oi, tot_oi, under = _call_put_oi(bounds, exp, oi, masks, n)
+    n_g = len(h_g)
     with np.errstate(divide="ignore", invalid="ignore"):
         share = tot_oi / under[h_g]
         call_share = call_oi / tot_oi
@@ -232,16 +247,8 @@ def clusters_many(
     oi, _ = _ints_as_float(_col(last, "open_interest"))
     if float(np.abs(oi).sum()) >= _EXACT:
         return None
-    h = _hist_of(bounds)
-    order, gid, first = _groups(h, strike)
-    n_g = len(first)
-    call, put = masks
-    oi_o = oi[order]
-    call_oi = _wsum(gid, np.where(call[order], oi_o, 0.0), n_g)
-    put_oi = _wsum(gid, np.where(put[order], oi_o, 0.0), n_g)
-    tot_oi = call_oi + put_oi
-    h_g, k_g = h[order][first], strike[order][first]
-    under = _wsum(h_g, tot_oi, n)
+    h_g, k_g, call_oi, put_oi, tot_oi, under = _call_put_oi(bounds, strike, oi, masks, n)
+    n_g = len(h_g)
     # ordinal rank within the history: OI descending, ties in strike order (group order)
     by = np.lexsort((np.arange(n_g), -tot_oi, h_g))
     g_start = _by_hist(h_g, n)
