@@ -269,7 +269,7 @@ def _bulk_plan(store: Any, d: dt.date, us: Sequence[str], n_sessions: int) -> di
 
 def _by_name(parts: Sequence[dict[str, list[pa.Table]]]) -> dict[str, list[pa.Table]]:
     """Per name, its pieces of ``parts`` (one dict per file, in order) in order: what one
-    ``pa.concat_tables`` per name joins (:meth:`chainlens.store._reading.NameRows.pieces_by_name`)."""
+    ``pa.concat_tables`` per name joins (``NameRows.pieces_by_name`` of :func:`chainlens.store.read_partition_rows`)."""
     if len(parts) == 1:
         return parts[0]
     out: dict[str, list[pa.Table]] = {}
