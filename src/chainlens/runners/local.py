@@ -10,11 +10,15 @@ Spark runner's groups use too: the kernel in chunks sized by rows, failures as m
 block's result parts built where it ran. The parent reads the catalog (DuckDB allows one
 read-write process per store); pool workers read their own block's rows straight from the
 stored Parquet files (one filtered read per file) when that gives what the store would
-(otherwise the parent reads the block and hands them Arrow tables), and the results are
-written back by the parent in one atomic :meth:`~chainlens.store.Store.write_results` per
-results name, so re-running a date replaces its results. Workers use a ``forkserver`` (or
-``spawn``) context: Numba's GNU OpenMP is not fork-safe. Small runs stay in-process (blocks
-one after the other), where the pool start-up would cost more than it saves.
+(otherwise the parent reads the block and hands them Arrow tables). On a whole-session run
+the workers write their blocks' per-underlying parts as Parquet files in a staging directory
+of the store (:data:`STAGE_PARTS`); the parent merges the scanner parts and the market rollup
+and commits everything in one atomic :meth:`~chainlens.store.Store.write_results` per results
+name (the staged files taken as the parts, one per block), so re-running a date replaces its
+results and a failed run leaves none of its files. Workers are forked by a ``forkserver`` that
+imported the kernel's modules once (:data:`FORKSERVER_PRELOAD`; ``spawn`` where there is no
+fork server): Numba's GNU OpenMP is not fork-safe. Small runs stay in-process (blocks one
+after the other), where the pool start-up would cost more than it saves.
 """
 
 from __future__ import annotations
