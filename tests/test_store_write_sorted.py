@@ -10,7 +10,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from chainlens.store import Store
-from chainlens.store._store import _ascending
+from chainlens.store._stage import _ascending
 
 D = dt.date(2024, 3, 8)
 

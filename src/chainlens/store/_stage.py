@@ -675,12 +675,20 @@ def stage_results_file(table: pa.Table, stage: Path, stem: str) -> StagedFile:
     the way :meth:`~chainlens.store.Store.write_results` writes a part (sorted by
     ``underlying`` when it has one and is not in order already) and return what the store
     needs to take it."""
-    if "underlying" in table.column_names:
-        col = table.column("underlying")
-        if col.null_count or (
-            len(col) > 1 and pc.any(pc.greater(col.slice(0, len(col) - 1), col.slice(1))).as_py()
-        ):
-            table = table.take(pc.sort_indices(table, sort_keys=[("underlying", "ascending")]))
+    if "underlying" in table.column_names and not _ascending(table.column("underlying")):
+        table = table.take(pc.sort_indices(table, sort_keys=[("underlying", "ascending")]))
     path = stage / f"{stem}.parquet"
     write_parquet(table, path)
     return StagedFile(str(path), table.num_rows, file_checksum(path))
+
+
+def _ascending(col: pa.ChunkedArray | pa.Array) -> bool:
+    """``col`` is already in ascending order without nulls: its stable sort is the identity
+    (the runners' parts come in run order, the session's underlyings sorted), so sorting it
+    again would only copy every column (one vectorised comparison of neighbours instead)."""
+    n = len(col)
+    if n <= 1:
+        return col.null_count == 0
+    if col.null_count:
+        return False
+    return bool(pc.all(pc.less_equal(col.slice(0, n - 1), col.slice(1))).as_py())

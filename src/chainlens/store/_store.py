@@ -47,7 +47,7 @@ from chainlens.store._stage import (
     file_checksum,
     iter_files,
     sort_trades_by_dictionary,
-    write_parquet,
+    stage_results_file,
 )
 
 __all__ = [
@@ -1577,11 +1577,7 @@ class Store(ResultsMixin, SizesMixin):
             )
         for part, fs in staged_parts.items():
             for f in fs:
-                n = pq.ParquetFile(f.path).metadata.num_rows
-                if n != f.rows:
-                    raise StoreError(
-                        f"results {name}/{part}: staged file {f.path} holds {n} rows, not {f.rows}"
-                    )
+                _check_staged(name, part, f)
         with self._write_lock():
             stage = self.root / "tmp" / uuid.uuid4().hex
             stage.mkdir(parents=True)
@@ -1590,16 +1586,10 @@ class Store(ResultsMixin, SizesMixin):
 
                 def stage_part(item: tuple[str, pa.Table]) -> tuple[str, Path, int, str]:
                     part, t = item
-                    if "underlying" in t.column_names and not _ascending(t.column("underlying")):
-                        t = t.take(pc.sort_indices(t, sort_keys=[("underlying", "ascending")]))
                     rel = f"results/{name}/session={d.isoformat()}/{part}-{uuid.uuid4().hex[:12]}.parquet"
-                    staged = stage / f"{part}.parquet"
-                    write_parquet(t, staged)
-                    if pq.ParquetFile(staged).metadata.num_rows != t.num_rows:
-                        raise StoreError(
-                            f"results {name}/{part}: staged file does not hold {t.num_rows} rows"
-                        )
-                    return (rel, staged, t.num_rows, file_checksum(staged))
+                    f = stage_results_file(t, stage, part)
+                    _check_staged(name, part, f)
+                    return (rel, Path(f.path), f.rows, f.checksum)
 
                 # the parts are encoded on threads (pyarrow's writer releases the GIL)
                 items = list(tables.items())
@@ -1860,16 +1850,14 @@ class FileBlocks:
         )
 
 
-def _ascending(col: pa.ChunkedArray | pa.Array) -> bool:
-    """``col`` is already in ascending order without nulls: its stable sort is the identity
-    (the runners' parts come in run order, the session's underlyings sorted), so sorting it
-    again would only copy every column (one vectorised comparison of neighbours instead)."""
-    n = len(col)
-    if n <= 1:
-        return col.null_count == 0
-    if col.null_count:
-        return False
-    return bool(pc.all(pc.less_equal(col.slice(0, n - 1), col.slice(1))).as_py())
+def _check_staged(name: str, part: str, f: StagedFile) -> None:
+    """A staged results file holds the rows its writer counted (its footer says so), else
+    :class:`StoreError`."""
+    n = pq.ParquetFile(f.path).metadata.num_rows
+    if n != f.rows:
+        raise StoreError(
+            f"results {name}/{part}: staged file {f.path} holds {n} rows, not {f.rows}"
+        )
 
 
 def read_partition(
