@@ -102,3 +102,42 @@ def test_a_failed_pooled_run_leaves_the_store_as_it_was(small, tmp_path, monkeyp
         after = _parts(st, d)
         assert _files(st, d) == files_before
         assert all(same_rows(before[k], after[k]) for k in before)  # type: ignore[arg-type]
+
+
+def test_bad_staged_files_are_refused_and_the_store_is_unchanged(small, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """Each bad ``files=`` input gets an error naming what is wrong, and the session's stored
+    parts stay as they were: a part given twice, a file whose rows are not those counted, a
+    file that does not hold the part's declared schema, a part name that is not a name."""
+    import pyarrow as pa
+
+    from chainlens.errors import ChainlensError, InputError, StoreError
+    from chainlens.results import ResultSchemaError
+    from chainlens.store import StagedFile, stage_results_file
+
+    root, days = small
+    d = days[-1]
+    dst = tmp_path / "store"
+    shutil.copytree(root, dst)
+    with Store(dst) as st:
+        before, files_before = _parts(st, d), _files(st, d)
+        by_expiry = before["by_expiry"]
+        market = st.read_market(d)
+
+        def staged(t: pa.Table, stem: str) -> StagedFile:
+            return stage_results_file(t, st.stage_dir(), stem)  # type: ignore[arg-type]
+
+        good = staged(by_expiry, "by_expiry-00000")  # type: ignore[arg-type]
+        with pytest.raises(InputError, match="given both as a table and as files"):
+            st.write_results("pipeline", d, {"by_expiry": by_expiry}, files={"by_expiry": [good]})  # type: ignore[dict-item]
+        miscounted = StagedFile(good.path, good.rows + 1, good.checksum)
+        with pytest.raises(StoreError, match=r"holds \d+ rows, not \d+"):
+            st.write_results("pipeline", d, {}, files={"by_expiry": [miscounted]})
+        wrong = staged(pa.table({"underlying": ["AAA"], "x": [1.0]}), "by_expiry-00001")
+        with pytest.raises(ResultSchemaError, match="does not hold the declared schema"):
+            st.write_session_results(d, {}, market, files={"by_expiry": [wrong]})
+        with pytest.raises(ChainlensError):
+            st.write_results("pipeline", d, {}, files={"../escape": [good]})
+        assert _files(st, d) == files_before
+        after = _parts(st, d)
+        assert set(after) == set(before)
+        assert all(same_rows(before[k], after[k]) for k in before)  # type: ignore[arg-type]
