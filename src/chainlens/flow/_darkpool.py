@@ -6,6 +6,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
+import numpy as np
 import polars as pl
 import pyarrow as pa
 
@@ -211,40 +212,55 @@ def detect_programs(prints: pa.Table, **overrides: float) -> pa.Table:
        two programs of different sizes on one side of one ticker report as one (the larger).
     """
     r = {**PROGRAM_RULES, **overrides}
-    df = pl.from_arrow(prints.select(["ts", "ticker", "price", "size", "bid", "ask"]))
+    src = prints.select(["ts", "ticker", "price", "size", "bid", "ask"])
+    tick = src.column("ticker").combine_chunks()
+    if not pa.types.is_dictionary(tick.type):
+        tick = tick.dictionary_encode()
+    names = tick.dictionary  # the tickers: a row's ticker is ``_tc`` (its index in ``names``)
+    df = pl.from_arrow(src.drop_columns(["ticker"]))
     assert isinstance(df, pl.DataFrame)
+    df = df.with_columns(pl.Series("_tc", tick.indices.to_numpy(zero_copy_only=False), pl.Int64))
     b, a, p = pl.col("bid"), pl.col("ask"), pl.col("price")
     edge = float(r["side_edge"])
     x = (p - b) / (a - b)
     df = (
         df.filter((pl.col("size") > 0) & b.is_not_null() & a.is_not_null() & (b > 0) & (a > b))
         .with_columns(
+            # 0 buy, 1 sell (their order as text), null: not a slice
             pl.when(x <= edge)
-            .then(pl.lit("sell"))
+            .then(pl.lit(1, pl.Int64))
             .when(x >= 1.0 - edge)
-            .then(pl.lit("buy"))
+            .then(pl.lit(0, pl.Int64))
             .otherwise(None)
-            .alias("side"),
+            .alias("_side"),
             (pl.col("size").cast(pl.Float64).log() / math.log1p(float(r["size_band"]))).alias("_l"),
             pl.col("ts").cast(pl.Int64).alias("_t"),
             (p * pl.col("size").cast(pl.Float64)).alias("_n"),
-        )
-        .filter(pl.col("side").is_not_null())
+        )  # fmt: skip
+        .filter(pl.col("_side").is_not_null())
     )
-    keys = ["ticker", "side", "_g", "_bucket"]
+    # one integer per (ticker, side, grid, bucket): the buckets of a grid are non-negative
+    # (sizes of at least one share) and below 2**20 (sizes below 1.5**(2**20))
     parts = [
         df.with_columns(
-            pl.lit(g).alias("_g"), (pl.col("_l") + g / 3.0).floor().cast(pl.Int64).alias("_bucket")
-        )
+            (
+                (pl.col("_tc") * 6 + pl.col("_side") * 3 + g) * (1 << 20)
+                + (pl.col("_l") + g / 3.0).floor().cast(pl.Int64)
+            ).alias("_key")
+        )  # fmt: skip
         for g in range(3)
     ]
-    # sorted by the keys, each (ticker, side, grid, bucket) is a run of rows: it is numbered
+    # sorted by the key, each (ticker, side, grid, bucket) is a run of rows: it is numbered
     # once (``_k``), and the differences within it are those of the whole column with each
     # run's first row null (what ``diff().over(keys)`` gives, without grouping on the keys
     # again: ~4x faster on a whole session's prints)
-    allg = pl.concat(parts).sort([*keys, "_t"])
-    new_run = pl.any_horizontal([pl.col(k) != pl.col(k).shift(1) for k in keys]).fill_null(True)
+    allg = pl.concat(parts).sort(["_key", "_t"])
+    new_run = (pl.col("_key") != pl.col("_key").shift(1)).fill_null(True)
     allg = allg.with_columns(new_run.cum_sum().alias("_k"), new_run.alias("_first"))
+    # a run of fewer rows than ``min_slices`` cannot hold a program (its slices are some of
+    # its rows): dropped before the medians and the grouping (most runs are such)
+    k = allg.get_column("_k").to_numpy()
+    allg = allg.filter(pl.Series(np.bincount(k)[k] >= int(r["min_slices"])))
     allg = allg.with_columns(
         pl.when(pl.col("_first")).then(None).otherwise(pl.col("_t").diff()).alias("_dt")
     )
@@ -255,7 +271,10 @@ def detect_programs(prints: pa.Table, **overrides: float) -> pa.Table:
     kept = kept.with_columns(
         (pl.when(pl.col("_first")).then(None).otherwise(pl.col("_t").diff()) / 1e9).alias("_dt2")
     )
-    g = kept.group_by(keys).agg(
+    # grouped on several keys (Polars then sums each group's rows one after the other, in
+    # row order: one sorted key would take its contiguous-slice path, whose float sums differ
+    # in the last bits)
+    g = kept.group_by(["_tc", "_side", "_key"]).agg(
         pl.len().cast(pl.Int64).alias("slices"),
         pl.col("size").median().alias("slice_size"),
         pl.col("_n").sum().alias("notional_usd"),
@@ -272,22 +291,14 @@ def detect_programs(prints: pa.Table, **overrides: float) -> pa.Table:
     )
     g = (
         g.sort(["slices", "interval_cv"], descending=[True, False])
-        .unique(subset=["ticker", "side"], keep="first", maintain_order=True)
+        .unique(subset=["_tc", "_side"], keep="first", maintain_order=True)
         .with_columns((pl.col("notional_usd") / pl.col("_q")).alias("vwap"))
-        .select(
-            [
-                "ticker",
-                "side",
-                "slices",
-                "slice_size",
-                "notional_usd",
-                "interval_s",
-                "interval_cv",
-                "start",
-                "end",
-                "vwap",
-            ]
-        )  # fmt: skip
         .sort("notional_usd", descending=True)
     )
-    return g.to_arrow()
+    cols = ["slices", "slice_size", "notional_usd", "interval_s", "interval_cv", "start", "end",
+            "vwap"]  # fmt: skip
+    out = g.select(cols).to_arrow()
+    ticker = names.take(pa.array(g.get_column("_tc").to_numpy())).cast(pa.large_string())
+    side = pa.array(np.where(g.get_column("_side").to_numpy() == 0, "buy", "sell"),
+                    pa.large_string())  # fmt: skip
+    return pa.Table.from_arrays([ticker, side, *out.columns], names=["ticker", "side", *cols])
