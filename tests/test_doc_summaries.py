@@ -45,7 +45,8 @@ def test_summaries_give_what_the_documents_give(small) -> None:  # type: ignore[
         for d in days:
             names = st.underlyings(d)
             whole = names[:2]
-            for fields in (DAILY_FIELDS, ["flow.totals.total_usd", "underlying"], ["oi.changes"]):
+            for fields in (DAILY_FIELDS, SUMMARY_FIELDS, ["flow.totals.total_usd", "underlying"],
+                           ["oi.changes"]):  # fmt: skip
                 got = st.read_doc_fields(d, fields, whole=whole)
                 ref = _extracted(st, d, fields, whole=whole)
                 assert json.dumps(got) == json.dumps(ref)  # key order too

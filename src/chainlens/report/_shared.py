@@ -28,16 +28,25 @@ import pyarrow.compute as pc
 from chainlens._dates import parse_date
 from chainlens.report._context import CONTEXT_FIELDS
 from chainlens.report._signals import SIGNAL_FIELDS
-from chainlens.results import RESULTS_NAME, UnderlyingDoc
+from chainlens.results import RESULTS_NAME, SUMMARY_FIELDS, UnderlyingDoc
 
 __all__ = ["DAILY_FIELDS", "SessionReads", "daily_docs"]
+
+
+def _summary_rank(field: str) -> int:
+    """A field's place in :data:`~chainlens.results.SUMMARY_FIELDS` (after them if not
+    there): the daily keys in the summaries' order are read as the summaries are stored."""
+    return SUMMARY_FIELDS.index(field) if field in SUMMARY_FIELDS else len(SUMMARY_FIELDS)
+
 
 #: The document keys the daily report reads of every document: the OI signals
 #: (:data:`chainlens.report._signals.SIGNAL_FIELDS`) and the market context
 #: (:data:`chainlens.report._context.CONTEXT_FIELDS`). The scanner hits
 #: (:func:`chainlens.report._unusual.market_unusual`) and the index gamma bands read their
 #: documents whole.
-DAILY_FIELDS: tuple[str, ...] = tuple(dict.fromkeys([*SIGNAL_FIELDS, *CONTEXT_FIELDS]))
+DAILY_FIELDS: tuple[str, ...] = tuple(
+    sorted(dict.fromkeys([*SIGNAL_FIELDS, *CONTEXT_FIELDS]), key=_summary_rank)
+)
 
 
 def daily_docs(store: Any, session: dt.date, whole: Collection[str] = ()) -> list[UnderlyingDoc]:

@@ -232,7 +232,7 @@ class ResultsMixin:
         the document gives (the summary holds the whole value at or above the path)."""
         import pyarrow.parquet as pq
 
-        from chainlens.results import prune_doc, summary_covers
+        from chainlens.results import SUMMARY_FIELDS, prune_doc, summary_covers
         from chainlens.store._reading import _read_errors
 
         if not summary_covers(fields):
@@ -251,9 +251,13 @@ class ResultsMixin:
         if mine.intersection(names):
             full = {d["underlying"]: d for d in self.read_docs_of(session, mine)}
         out: list[UnderlyingDoc] = []
+        # the summaries' own fields, in their order: a summary pruned to them is itself
+        same = tuple(fields) == SUMMARY_FIELDS
         for u, s in zip(names, col.to_pylist(), strict=True):  # a loop over documents
             doc = full.get(u)
-            out.append(doc if doc is not None else prune_doc(orjson.loads(s), fields))  # type: ignore[arg-type]
+            if doc is None:
+                doc = orjson.loads(s) if same else prune_doc(orjson.loads(s), fields)
+            out.append(doc)
         return out
 
     def read_docs_of(
