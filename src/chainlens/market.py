@@ -14,6 +14,7 @@ Every threshold is data (:data:`RULES`), never a scattered ``if``.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import math
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
@@ -574,16 +575,20 @@ def convergence(
 def _live_expiries(doc: Mapping[str, Any]) -> list[dict[str, Any]]:
     """The document's vol expiries that expire after the next session (a structure is never
     put on a contract that expires before it can be traded)."""
+    d = doc.get("session")
+    nxt, last = _live_window(str(d), RULES["structure_max_dte"]) if d else ("", "9999")
+    exps = doc.get("analysis", {}).get("vol", {}).get("expiries") or []
+    return [e for e in exps if nxt < str(e.get("expiry"))[:10] <= last and e.get("range_50")]
+
+
+@functools.lru_cache(maxsize=64)
+def _live_window(session: str, max_dte: float) -> tuple[str, str]:
+    """``(next session, session + max_dte days)`` as ISO dates: the live expiries' bounds
+    (one calendar look-up per session, not per document: every name shares its session)."""
     from chainlens.calendar import next_session
 
-    d = doc.get("session")
-    nxt = next_session(doc_date(d)).isoformat() if d else ""
-    exps = doc.get("analysis", {}).get("vol", {}).get("expiries") or []
-    last = (
-        (doc_date(d) + dt.timedelta(days=RULES["structure_max_dte"]))
-        .isoformat() if d else "9999"
-    )  # fmt: skip
-    return [e for e in exps if nxt < str(e.get("expiry"))[:10] <= last and e.get("range_50")]
+    d = doc_date(session)
+    return next_session(d).isoformat(), (d + dt.timedelta(days=max_dte)).isoformat()
 
 
 def _horizon(doc: Mapping[str, Any], live: list[dict[str, Any]]) -> tuple[dict[str, Any], str]:
