@@ -127,6 +127,36 @@ def test_read_results_of_equals_per_underlying_reads(market: tuple[Path, list[dt
         assert reads.result_sessions() == st.result_sessions()
 
 
+def test_session_reads_a_missing_part_is_looked_up_once(
+    market: tuple[Path, list[dt.date]],
+) -> None:
+    """A part never written raises the store's NotFoundError for every reported ticker, and
+    the store is asked once (the reports of 50 tickers asked it 200 times per session)."""
+    from chainlens.errors import NotFoundError
+
+    root, days = market
+    with Store(root, read_only=True) as st:
+        some = st.underlyings(days[-1])[1:4]
+        calls: list[str] = []
+
+        class Counting:
+            def __getattr__(self, name: str) -> Any:
+                return getattr(st, name)
+
+            def read_results_of(self, *a: Any, **k: Any) -> pa.Table:
+                calls.append(a[2])
+                return st.read_results_of(*a, **k)
+
+        reads = SessionReads(Counting(), some)
+        with pytest.raises(NotFoundError) as ref:
+            st.read_results_of("pipeline", days[-1], "no_such_part", some)
+        for u in some:
+            with pytest.raises(NotFoundError) as got:
+                reads.read_results("pipeline", days[-1], "no_such_part", underlying=u)
+            assert str(got.value) == str(ref.value)
+        assert calls == ["no_such_part"]
+
+
 def _earlier_reference(st: Store, t: str, session: dt.date, n: int) -> tuple[list, list]:
     """Volume by strike of each of the ``n`` sessions of ``t`` before ``session``, from
     :meth:`Store.chain_history` of the one ticker (the per-ticker read)."""

@@ -26,6 +26,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from chainlens._dates import parse_date
+from chainlens.errors import NotFoundError
 from chainlens.report._context import CONTEXT_FIELDS
 from chainlens.report._signals import SIGNAL_FIELDS
 from chainlens.results import RESULTS_NAME, SUMMARY_FIELDS, UnderlyingDoc
@@ -66,7 +67,9 @@ class SessionReads:
     reported (any other call goes to ``store`` unchanged).
 
     * :meth:`read_results` of a reported ticker: the part's rows of every reported ticker are
-      read once (:meth:`chainlens.store.Store.read_results_of`), then this ticker's taken;
+      read once (:meth:`chainlens.store.Store.read_results_of`), then this ticker's taken (a
+      part never written raises the same :class:`~chainlens.errors.NotFoundError` each time,
+      looked up once);
     * :meth:`read_docs` of a reported ticker (the watch follow-up reads the previous
       session's): the reported tickers' documents of that session read in one scan;
     * :meth:`session_dates`, :meth:`result_sessions`: kept after the first call.
@@ -80,6 +83,7 @@ class SessionReads:
         self.tickers = sorted({str(t) for t in tickers})
         self._mine = set(self.tickers)
         self._parts: dict[tuple[str, dt.date, str], pa.Table] = {}
+        self._missing: dict[tuple[str, dt.date, str], NotFoundError] = {}
         self._docs: dict[dt.date, dict[str, Any]] = {}
         self._dates: dict[str | None, list[dt.date]] = {}
         self._results: dict[str, list[dt.date]] = {}
@@ -95,8 +99,15 @@ class SessionReads:
             return self.store.read_results(name, session, part, underlying=underlying)
         key = (name, parse_date(session), part)
         t = self._parts.get(key)
-        if t is None:  # NotFoundError (a part never written) is not kept: raised each time
-            t = self._parts[key] = self.store.read_results_of(name, key[1], part, self.tickers)
+        if t is None:
+            gone = self._missing.get(key)
+            if gone is not None:  # a part never written: the same error, not another look-up
+                raise NotFoundError(gone.message, hint=gone.hint)
+            try:
+                t = self._parts[key] = self.store.read_results_of(name, key[1], part, self.tickers)
+            except NotFoundError as exc:
+                self._missing[key] = exc
+                raise
         if "underlying" not in t.column_names:
             return t
         return t.filter(pc.equal(t.column("underlying"), underlying))
