@@ -103,3 +103,24 @@ def test_a_docs_part_stored_without_summaries_still_reads(small, tmp_path) -> No
         stored = st.read_results("pipeline", d, "docs")
         assert stored.column("summary").null_count == 0
         assert st.read_doc_fields(d, DAILY_FIELDS) == before
+
+
+def test_paused_gc_leaves_the_collector_as_it_was() -> None:
+    """The document readers pause the cyclic collector while decoding and restore it: enabled
+    stays enabled, disabled stays disabled, an error inside included."""
+    import gc
+
+    from chainlens.store._results import paused_gc
+
+    was = gc.isenabled()
+    try:
+        for start in (True, False):
+            gc.enable() if start else gc.disable()
+            with paused_gc():
+                assert not gc.isenabled()
+            assert gc.isenabled() is start
+            with pytest.raises(ZeroDivisionError), paused_gc():
+                1 / 0  # noqa: B018
+            assert gc.isenabled() is start
+    finally:
+        gc.enable() if was else gc.disable()

@@ -25,12 +25,14 @@ The generic :meth:`Store.write_results` / :meth:`Store.read_results` /
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import gc
 import json
 import re
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import orjson
 import pyarrow as pa
@@ -67,6 +69,29 @@ SELECT doc FROM read_parquet($path, filename = true, file_row_number = true)
 WHERE underlying IN (SELECT unnest($names::VARCHAR[]))
 ORDER BY filename, file_row_number
 """
+
+
+@contextlib.contextmanager
+def paused_gc() -> Iterator[None]:
+    """The cyclic garbage collector paused while documents are decoded (it is left as it was).
+
+    Decoded JSON is a tree of dicts and lists: no reference cycle, so nothing the collector
+    could free. Its passes over the heap growing by millions of such objects only cost time:
+    ~25 % of decoding the 5,000 summaries of a whole-market session (0.57 -> 0.42 s CPU).
+    """
+    was = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was:
+            gc.enable()
+
+
+def _decoded(texts: Sequence[str | bytes | None]) -> list[Any]:
+    """Each JSON text decoded (orjson), with the collector paused (:func:`paused_gc`)."""
+    with paused_gc():
+        return [orjson.loads(s) for s in texts]  # type: ignore[arg-type]
 
 
 class ResultsMixin:
@@ -154,7 +179,7 @@ class ResultsMixin:
     ) -> list[UnderlyingDoc]:
         """The stored per-underlying documents of a session (all, or one underlying's)."""
         t = self.read_results(RESULTS_NAME, parse_date(session), "docs", underlying=underlying)
-        return [orjson.loads(s) for s in t.column("doc").to_pylist()]
+        return _decoded(t.column("doc").to_pylist())
 
     def read_doc_fields(
         self,
@@ -202,23 +227,24 @@ class ResultsMixin:
             },
         ).to_arrow_table()
         out: list[UnderlyingDoc] = []
-        for w, parts in zip(  # a loop over documents: the decoding itself
-            t.column("whole").to_pylist(), t.column("parts").to_pylist(), strict=True
-        ):
-            if w is not None:
-                out.append(orjson.loads(w))
-                continue
-            doc: dict[str, object] = {}
-            for ks, v in zip(keys, parts, strict=True):
-                if v is None:  # the path is not in this document
+        with paused_gc():  # a loop over documents: the decoding itself
+            for w, parts in zip(
+                t.column("whole").to_pylist(), t.column("parts").to_pylist(), strict=True
+            ):
+                if w is not None:
+                    out.append(orjson.loads(w))
                     continue
-                cur = doc
-                for k in ks[:-1]:
-                    nxt = cur.setdefault(k, {})
-                    assert isinstance(nxt, dict)
-                    cur = nxt
-                cur[ks[-1]] = orjson.loads(v)
-            out.append(doc)  # type: ignore[arg-type]
+                doc: dict[str, object] = {}
+                for ks, v in zip(keys, parts, strict=True):
+                    if v is None:  # the path is not in this document
+                        continue
+                    cur = doc
+                    for k in ks[:-1]:
+                        nxt = cur.setdefault(k, {})
+                        assert isinstance(nxt, dict)
+                        cur = nxt
+                    cur[ks[-1]] = orjson.loads(v)
+                out.append(doc)  # type: ignore[arg-type]
         return out
 
     def _doc_fields_from_summaries(
@@ -253,11 +279,12 @@ class ResultsMixin:
         out: list[UnderlyingDoc] = []
         # the summaries' own fields, in their order: a summary pruned to them is itself
         same = tuple(fields) == SUMMARY_FIELDS
-        for u, s in zip(names, col.to_pylist(), strict=True):  # a loop over documents
-            doc = full.get(u)
-            if doc is None:
-                doc = orjson.loads(s) if same else prune_doc(orjson.loads(s), fields)
-            out.append(doc)
+        with paused_gc():
+            for u, s in zip(names, col.to_pylist(), strict=True):  # a loop over documents
+                doc: Any = full.get(u)
+                if doc is None:
+                    doc = orjson.loads(s) if same else prune_doc(orjson.loads(s), fields)
+                out.append(doc)
         return out
 
     def read_docs_of(
@@ -281,7 +308,7 @@ class ResultsMixin:
                 "names": sorted(str(u) for u in underlyings),
             },
         ).to_arrow_table()
-        return [orjson.loads(s) for s in t.column("doc").to_pylist()]
+        return _decoded(t.column("doc").to_pylist())
 
     def _docs_path(self, session: dt.date | str) -> list[str]:
         """The checked files of the ``docs`` part of ``session``, in order (NotFoundError if
