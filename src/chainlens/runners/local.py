@@ -202,8 +202,9 @@ def _rows_each(
 ) -> list[pa.Table | None]:
     """Per name of ``names``, the rows of ``t`` whose ``col`` is that name (or ``shared``), in
     the rows' order in ``t``: ``_rows_eq(t, col, [name, shared])`` of every name, with one
-    grouping of ``t`` instead of a filter per name (a slice when the rows are contiguous,
-    else one ``take``). ``None`` for each name when ``t`` is None."""
+    grouping of ``t`` and one ``take`` of every name's rows, each name's table a zero-copy
+    slice of it (a ``take`` per name cost ~30 us: ~0.04 ms per underlying with the events).
+    ``None`` for each name when ``t`` is None."""
     if t is None:
         return [None] * len(names)
     enc = pc.dictionary_encode(t.column(col)).combine_chunks()
@@ -222,16 +223,18 @@ def _rows_each(
         return none if c is None else order[bounds[c] : bounds[c + 1]]
 
     star = rows(shared)
-    out: list[pa.Table | None] = []
-    for u in names:  # a loop over names (underlyings), not rows
-        r = rows(u)
-        if star.size:
-            r = np.sort(np.r_[r, star])
-        if r.size and int(r[-1]) - int(r[0]) + 1 == r.size:
-            out.append(t.slice(int(r[0]), int(r.size)))
-        else:
-            out.append(t.take(pa.array(r, pa.int64())))
-    return out
+    own = [rows(u) for u in names]  # a loop over names (underlyings), not rows
+    lens = np.fromiter((r.size for r in own), dtype=np.int64, count=len(own))
+    sel = np.concatenate(own) if own else none
+    if star.size:  # each name's rows and the shared ones, merged in row order
+        who = np.repeat(np.arange(len(own), dtype=np.int64), lens)
+        sel = np.r_[sel, np.tile(star, len(own))]
+        who = np.r_[who, np.repeat(np.arange(len(own), dtype=np.int64), star.size)]
+        sel = sel[np.lexsort((sel, who))]
+        lens = lens + star.size
+    starts = np.r_[0, np.cumsum(lens)[:-1]] if lens.size else lens
+    picked = t.take(pa.array(sel, pa.int64()))
+    return [picked.slice(a, n) for a, n in zip(starts.tolist(), lens.tolist(), strict=True)]
 
 
 def _bulk_plan(store: Any, d: dt.date, us: Sequence[str], n_sessions: int) -> dict[str, Any] | None:

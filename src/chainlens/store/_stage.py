@@ -229,17 +229,114 @@ def _formula_safe(table: pa.Table) -> pa.Table:
 ROW_GROUP_BYTES = 8 << 20
 
 
-def write_parquet(table: pa.Table, path: Path) -> None:
+def _group_rows(nbytes: float, rows: int) -> int:
+    """The rows per row group of a table of ``rows`` rows and ``nbytes`` bytes of Arrow data:
+    :data:`ROW_GROUP_ROWS`, or fewer where rows are large (about :data:`ROW_GROUP_BYTES`
+    each)."""
+    per_row = nbytes / max(rows, 1)
+    return max(1, min(ROW_GROUP_ROWS, int(ROW_GROUP_BYTES // max(per_row, 1.0))))
+
+
+def _flat(typ: pa.DataType) -> bool:
+    """A type whose Arrow size is its validity bitmap, its offsets and its values only."""
+    return (
+        pa.types.is_integer(typ)
+        or pa.types.is_floating(typ)
+        or pa.types.is_boolean(typ)
+        or pa.types.is_temporal(typ)
+        or pa.types.is_string(typ)
+        or pa.types.is_binary(typ)
+    )
+
+
+def nbytes_slack(rows: int, chunks: int) -> int:
+    """Upper bound of how much the ``nbytes`` of a flat column (:func:`_flat`) of ``rows``
+    rows in ``chunks`` chunks can differ from that of the same column combined into one
+    chunk: the referenced bytes of the values are the same; each chunk may add a partial
+    byte of validity bitmap or of boolean values at either end and 4 bytes of offsets, and
+    the chunks may hold validity bitmaps (``rows / 8`` bytes) the combined column lacks, or
+    the other way round: at most ``rows / 8 + 6 * chunks + 1``, taken twice over."""
+    return rows // 4 + 16 * chunks + 16
+
+
+def row_group_rows(table: pa.Table, combined: pa.Table) -> int:
+    """:func:`_group_rows` of ``table``'s ``nbytes``, worked out from ``combined`` (``table``
+    with its chunks combined) where that decides it.
+
+    ``nbytes`` of a column of many chunks (a block's part: a chunk per underlying) is a
+    C++ walk of every chunk (~2 us each: 0.3 ms per underlying for a block's parts); that of
+    the combined column is one. The two differ by at most :func:`nbytes_slack` per flat
+    column, so when both ends of that range give the same row groups (or row groups of the
+    whole table) the answer is exact; otherwise, and for the other columns (lists), the
+    chunks are walked."""
+    n = table.num_rows
+    est, slack = 0, 0
+    for a, b in zip(table.columns, combined.columns, strict=True):  # a loop over columns
+        if _flat(a.type):
+            est += b.nbytes
+            slack += nbytes_slack(n, a.num_chunks)
+        else:
+            est += a.nbytes
+    lo = _group_rows(est + slack, n)
+    hi = _group_rows(max(est - slack, 0), n)
+    if lo == hi or lo >= n:  # the exact value lies in [lo, hi]: the same file
+        return lo
+    return _group_rows(table.nbytes, n)
+
+
+#: Half the Parquet writer's data page size (1 MiB): a column whose values of one row group
+#: stay below it is written as one page per row group however its chunks fall.
+PAGE_HALF = 1 << 19
+
+
+def _one_page(col: pa.ChunkedArray, group: int) -> bool:
+    """The values of ``col`` (one chunk) in any ``group`` rows stay below :data:`PAGE_HALF`
+    bytes: fixed-width values, strings by their longest one, other types by all their
+    bytes."""
+    typ = col.type
+    if pa.types.is_string(typ) or pa.types.is_binary(typ):
+        longest = pc.max(pc.binary_length(col)).as_py() if len(col) else 0
+        return (int(longest or 0) + 5) * group <= PAGE_HALF
+    if _flat(typ):
+        try:
+            return (typ.bit_width // 8 + 1) * group <= PAGE_HALF
+        except ValueError:  # a type without a fixed width
+            pass
+    return int(col.nbytes) <= PAGE_HALF
+
+
+def _write_layout(table: pa.Table, combined: pa.Table, rows: int) -> pa.Table:
+    """The table to encode: ``combined``'s columns where each row group's values make one
+    data page (the writer then lays out the same pages as from ``table``'s chunks, faster),
+    ``table``'s chunks for the others (large values, the ``docs`` part's documents: a page
+    ends after a batch of values, and the chunks cut the batches)."""
+    group = min(rows, table.num_rows)
+    cols = [
+        b if _one_page(b, group) else a
+        for a, b in zip(table.columns, combined.columns, strict=True)  # a loop over columns
+    ]
+    return pa.Table.from_arrays(cols, schema=table.schema)
+
+
+def write_parquet(table: pa.Table, path: Path, combined: pa.Table | None = None) -> None:
     """Write one table as a Parquet file with statistics and moderate row groups, fsynced.
 
     Row groups hold :data:`ROW_GROUP_ROWS` rows, or fewer where rows are large (about
-    :data:`ROW_GROUP_BYTES` of Arrow data each)."""
+    :data:`ROW_GROUP_BYTES` of Arrow data each). The table's chunks are combined first (a
+    block's part has a chunk per underlying): the writer encodes one chunk per column
+    faster (:func:`_write_layout`: the same file), and the row-group size is worked out
+    without walking every chunk (:func:`row_group_rows`). Measured on a block of 200
+    underlyings' parts: 1.17 -> 0.70 ms CPU per underlying. ``combined``: the table's chunks
+    combined already, if the caller has them."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    per_row = table.nbytes / max(table.num_rows, 1)
+    if combined is None:
+        combined = table.combine_chunks()
+    rows = row_group_rows(table, combined)
+    table = _write_layout(table, combined, rows)
     pq.write_table(
         table,
         path,
-        row_group_size=max(1, min(ROW_GROUP_ROWS, int(ROW_GROUP_BYTES // max(per_row, 1.0)))),
+        row_group_size=rows,
         compression=COMPRESSION,
         use_dictionary=_dictionary_columns(table.column_names),
         write_statistics=_statistics_columns(table.column_names),
@@ -674,11 +771,14 @@ def stage_results_file(table: pa.Table, stage: Path, stem: str) -> StagedFile:
     """Write ``table`` (one results part of a block, conformed) as ``stage / <stem>.parquet``
     the way :meth:`~chainlens.store.Store.write_results` writes a part (sorted by
     ``underlying`` when it has one and is not in order already) and return what the store
-    needs to take it."""
-    if "underlying" in table.column_names and not _ascending(table.column("underlying")):
+    needs to take it. The order is checked on the combined column (one comparison instead
+    of one per chunk: a block's part has a chunk per underlying)."""
+    combined = table.combine_chunks()
+    if "underlying" in table.column_names and not _ascending(combined.column("underlying")):
         table = table.take(pc.sort_indices(table, sort_keys=[("underlying", "ascending")]))
+        combined = table.combine_chunks()
     path = stage / f"{stem}.parquet"
-    write_parquet(table, path)
+    write_parquet(table, path, combined)
     return StagedFile(str(path), table.num_rows, file_checksum(path))
 
 
