@@ -17,6 +17,7 @@ import pyarrow.compute as pc
 
 from chainlens.oi import _kernels
 from chainlens.oi._config import OIConfig
+from chainlens.oi._encode import one_chunk
 from chainlens.oi._pairs import roll_pairs
 from chainlens.oi._panel import Panel, cached_panel, changes_matrix, streak_matrices, take_rows
 
@@ -311,7 +312,7 @@ def _group_keys(p: Panel, rows: np.ndarray, d_sel: np.ndarray, r_sel: np.ndarray
 
     def codes(col: pa.ChunkedArray) -> np.ndarray:
         arr = take_rows(col, sel)
-        arr = arr.combine_chunks() if isinstance(arr, pa.ChunkedArray) else arr
+        arr = one_chunk(arr)
         enc = pc.dictionary_encode(arr, null_encoding="encode")
         return np.asarray(enc.indices.to_numpy(zero_copy_only=False), np.int64)
 
