@@ -48,6 +48,7 @@ from chainlens.oi import _many
 from chainlens.oi._bands import PCR_BANDS, VOL_OI_BANDS, band_of
 from chainlens.oi._changes import CONTRACT_KEYS, oi_changes
 from chainlens.oi._config import OIConfig
+from chainlens.oi._encode import one_chunk as _one_chunk
 from chainlens.oi._pcr import put_call_ratios
 from chainlens.oi._positioning import OPPOSITE_MIN_SHARE as _OPPOSITE_MIN_SHARE
 from chainlens.oi._positioning import oi_clusters, opposite_buildup
@@ -481,7 +482,7 @@ def _leaps_growth_of(
 
     lg = _legs(panel, cfg.roll_window)
     exp = hist.column("expiry")
-    exp = exp.combine_chunks() if isinstance(exp, pa.ChunkedArray) else exp
+    exp = _one_chunk(exp)
     if exp.null_count or not pa.types.is_date32(exp.type):
         return None
     rows = np.asarray(lg.rows, np.int64)
@@ -498,7 +499,7 @@ def _roll_kinds(rolls: pa.Table, names: list[str]) -> list[dict[str, int]]:
     out: list[dict[str, int]] = [{} for _ in names]
     if rolls.num_rows == 0:
         return out
-    kind = rolls.column("kind").combine_chunks()
+    kind = _one_chunk(rolls.column("kind"))
     if kind.null_count:
         raise InputError("null roll kinds", column="kind")
     u = np.asarray(pc.fill_null(_codes(rolls, "underlying", names), -1).to_numpy(

@@ -34,13 +34,21 @@ try:  # pragma: no cover - exercised through _kernels.use_nb()
 except ImportError:  # pragma: no cover
     HAVE_NUMBA = False
 
-__all__ = ["arrow_codes", "encode_strings"]
+__all__ = ["arrow_codes", "encode_strings", "one_chunk"]
+
+
+def one_chunk(col: pa.ChunkedArray | pa.Array) -> pa.Array:
+    """``col`` as one array: its only chunk as it is (no copy; ``combine_chunks`` copies even
+    a single chunk), else the chunks concatenated. The same values either way."""
+    if isinstance(col, pa.ChunkedArray):
+        return col.chunk(0) if col.num_chunks == 1 else col.combine_chunks()
+    return col
 
 
 def arrow_codes(col: pa.ChunkedArray | pa.Array) -> tuple[np.ndarray, pa.Array]:
     """Dictionary indices (one Arrow hash pass over the combined column; null rows get 0) and
     the dictionary: the reference that :func:`encode_strings` reproduces."""
-    arr = col.combine_chunks() if isinstance(col, pa.ChunkedArray) else col
+    arr = one_chunk(col)
     enc = pc.dictionary_encode(arr)
     idx = enc.indices
     if idx.null_count:

@@ -25,6 +25,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from chainlens.oi._encode import one_chunk
+
 __all__ = [
     "call_put_masks",
     "clusters_many",
@@ -40,8 +42,7 @@ _EXACT = 2.0**53
 
 
 def _col(t: pa.Table, name: str) -> pa.Array:
-    c = t.column(name)
-    return c.combine_chunks() if isinstance(c, pa.ChunkedArray) else c
+    return one_chunk(t.column(name))
 
 
 def _days(arr: pa.Array) -> np.ndarray:

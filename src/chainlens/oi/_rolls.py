@@ -17,6 +17,7 @@ import pyarrow.compute as pc
 
 from chainlens.oi import _kernels
 from chainlens.oi._config import OIConfig
+from chainlens.oi._encode import one_chunk
 from chainlens.oi._pairs import roll_pairs
 from chainlens.oi._panel import Panel, cached_panel, changes_matrix, streak_matrices, take_rows
 
@@ -235,6 +236,127 @@ def detect_rolls(
         veto_sync=cfg.close_veto_sync, min_contracts=a, min_ratio=cfg.roll_min_ratio,
         max_ratio=cfg.roll_max_ratio,
     )  # fmt: skip
+    steps_d, steps_r = lg.steps[:, d_sel], lg.steps[:, r_sel]
+    got = _pairs_np(di, ri, sure, _decline_arrays(dec), steps_d, rise, steps_r, cfg)
+    if got is None:  # a tie or near-tie the Polars rules order, or a null: the Polars rules
+        pairs, taken = _pairs_polars(dec, rise, di, ri, sure, cfg)
+    else:
+        pairs, taken = got
+    to_sym = take_rows(t.column("symbol"), lg.rows[r_sel][pairs["_rid"].to_numpy()])
+    to_sym_df = pl.from_arrow(pa.table({"to_symbol": to_sym}))
+    assert isinstance(to_sym_df, pl.DataFrame)
+    full = pl.concat(
+        [dec[pairs["_did"].to_numpy()].drop("_did"), pairs, to_sym_df], how="horizontal"
+    )
+    rolls = full.select(
+        "underlying",
+        pl.when(pl.col("right") == "C").then(pl.lit("bullish_roll")).otherwise(pl.lit("bearish_roll")).alias("kind"),
+        "right",
+        pl.col("expiry").alias("from_expiry"), pl.col("strike").alias("from_strike"),
+        "to_expiry", "to_strike",
+        pl.min_horizontal("decline", "to_change").round(0).cast(pl.Int64).alias("contracts"),
+        pl.col("symbol").alias("from_symbol"), "to_symbol",
+        pl.col("change").alias("from_change"), "to_change", "start_session", "end_session",
+    )  # fmt: skip
+    # a decline paired, or met by a synchronous rise of a compatible contract (even when the
+    # pair fails the size rule: a roll seen part-way through the window), is not a naked close
+    closes = dec.filter(pl.Series(~taken)).filter(
+        (pl.col("decline") >= cfg.close_min_fraction * pl.col("oi_start"))
+        & (
+            (pl.col("decline") >= cfg.close_min_turnover_multiple * pl.col("turnover_q"))
+            | (pl.col("built_sessions") >= cfg.close_min_build_sessions)
+        )
+    )
+    closes = closes.select(
+        "underlying", pl.lit("close").alias("kind"), "right",
+        pl.col("expiry").alias("from_expiry"), pl.col("strike").alias("from_strike"),
+        pl.lit(None, dtype=pl.Date).alias("to_expiry"), pl.lit(None, dtype=pl.Float64).alias("to_strike"),
+        pl.col("decline").round(0).cast(pl.Int64).alias("contracts"),
+        pl.col("symbol").alias("from_symbol"), pl.lit(None, dtype=pl.String).alias("to_symbol"),
+        pl.col("change").alias("from_change"), pl.lit(None, dtype=pl.Float64).alias("to_change"),
+        "start_session", "end_session",
+    )  # fmt: skip
+    out = pl.concat([rolls, closes], how="vertical_relaxed").sort(
+        ["underlying", "contracts", "from_symbol"], descending=[False, True, False]
+    )
+    return out.to_arrow()
+
+
+def _f64(s: pl.Series) -> np.ndarray:
+    return np.asarray(s.cast(pl.Float64).to_numpy(), np.float64)
+
+
+def _days(s: pl.Series) -> np.ndarray:
+    """Dates as days since the epoch (int64)."""
+    return np.asarray(s.cast(pl.Int32).to_numpy(), np.int64)
+
+
+def _days_at(col: pa.ChunkedArray, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """A date column at ``rows`` as days since the epoch, and its validity."""
+    got = take_rows(col, rows).cast(pa.int32())
+    ok = (
+        np.ones(len(rows), bool)
+        if not got.null_count
+        else np.asarray(got.is_valid().to_numpy(zero_copy_only=False), bool)
+    )
+    days = np.asarray(got.fill_null(0).to_numpy(), np.int64) if len(rows) else np.zeros(0, np.int64)
+    return days, ok
+
+
+def _group_keys(p: Panel, rows: np.ndarray, d_sel: np.ndarray, r_sel: np.ndarray) -> np.ndarray:
+    """One integer per (underlying, right) for the decline rows then the rise rows (equal keys
+    iff both strings are equal; a null is its own value)."""
+    sel = np.concatenate([rows[d_sel], rows[r_sel]])
+    if not len(sel):
+        return np.zeros(0, np.int64)
+
+    def codes(col: pa.ChunkedArray) -> np.ndarray:
+        arr = take_rows(col, sel)
+        arr = one_chunk(arr)
+        enc = pc.dictionary_encode(arr, null_encoding="encode")
+        return np.asarray(enc.indices.to_numpy(zero_copy_only=False), np.int64)
+
+    r_code = codes(p.table.column("right"))
+    und = p.table.column("underlying")
+    # the panel's row codes (first-appearance codes of the strings) unless nulls are merged
+    u_code = codes(und) if und.null_count else p.uid[sel].astype(np.int64)
+    return u_code * (int(r_code.max()) + 1) + r_code
+
+
+def _decline_rank(dec: pl.DataFrame) -> pl.Series:
+    """``_dr``: dense rank of the declines by (``decline`` descending, ``symbol``), 0-based, so
+    that sorting the pairs by ``_dr`` orders them as by those two columns (ties share a rank)
+    without a string sort of every pair."""
+    if dec.height == 0:
+        return pl.Series("_dr", [], pl.Int64)
+    order = dec.select(pl.arg_sort_by(["decline", "symbol"], descending=[True, False]))
+    idx = order.to_series().to_numpy()
+    srt = dec.select("decline", "symbol")[idx]
+    new = (srt["decline"].ne_missing(srt["decline"].shift(1))) | (
+        srt["symbol"].ne_missing(srt["symbol"].shift(1))
+    )
+    rank_sorted = np.cumsum(new.fill_null(True).to_numpy()) - 1
+    rank = np.empty(dec.height, np.int64)
+    rank[idx] = rank_sorted
+    return pl.Series("_dr", rank)
+
+
+def _pairs_polars(
+    dec: pl.DataFrame,
+    rise: pl.DataFrame,
+    di: np.ndarray,
+    ri: np.ndarray,
+    sure: np.ndarray,
+    cfg: OIConfig,
+) -> tuple[pl.DataFrame, np.ndarray]:
+    """The pairing rules of :func:`detect_rolls` in Polars on the candidate pairs ``(di,
+    ri)`` of :func:`~chainlens.oi._pairs.roll_pairs` (``sure``: its certain vetoes): the
+    pairs (``_did, _rid, to_expiry, to_strike, to_change``, winners of pass 1 then pass 2)
+    and, per decline, whether it is paired or vetoed (not a naked close). The reference of
+    :func:`_pairs_np`."""
+    w_n = cfg.roll_window
+    a = float(cfg.roll_min_contracts)
+    up, down = float(cfg.roll_strike_up_pct), float(cfg.roll_strike_down_pct)
     # calls: same or higher strike; puts mirrored (same or lower)
     call = pl.col("_call")
     lo = pl.when(call).then(pl.lit(down)).otherwise(pl.lit(up))
@@ -298,105 +420,142 @@ def detect_rolls(
     pairs = pl.concat([won, won2], how="vertical_relaxed").select(
         "_did", "_rid", "to_expiry", "to_strike", "to_change"
     )
-    to_sym = take_rows(t.column("symbol"), lg.rows[r_sel][pairs["_rid"].to_numpy()])
-    to_sym_df = pl.from_arrow(pa.table({"to_symbol": to_sym}))
-    assert isinstance(to_sym_df, pl.DataFrame)
-    full = pl.concat(
-        [dec[pairs["_did"].to_numpy()].drop("_did"), pairs, to_sym_df], how="horizontal"
-    )
-    rolls = full.select(
-        "underlying",
-        pl.when(pl.col("right") == "C").then(pl.lit("bullish_roll")).otherwise(pl.lit("bearish_roll")).alias("kind"),
-        "right",
-        pl.col("expiry").alias("from_expiry"), pl.col("strike").alias("from_strike"),
-        "to_expiry", "to_strike",
-        pl.min_horizontal("decline", "to_change").round(0).cast(pl.Int64).alias("contracts"),
-        pl.col("symbol").alias("from_symbol"), "to_symbol",
-        pl.col("change").alias("from_change"), "to_change", "start_session", "end_session",
-    )  # fmt: skip
     # a decline met by a synchronous rise of a compatible contract is not a naked close even
     # when the pair fails the size rule (a roll seen part-way through the window)
     vetoed = pl.concat(
         [compat.filter(pl.col("sync") >= cfg.close_veto_sync).select("_did"),
          pl.DataFrame({"_did": np.flatnonzero(sure).astype(np.int64)})], how="vertical",
     ).unique()  # fmt: skip
-    closes = dec.join(pairs.select("_did"), on="_did", how="anti")
-    closes = closes.join(vetoed, on="_did", how="anti").filter(
-        (pl.col("decline") >= cfg.close_min_fraction * pl.col("oi_start"))
-        & (
-            (pl.col("decline") >= cfg.close_min_turnover_multiple * pl.col("turnover_q"))
-            | (pl.col("built_sessions") >= cfg.close_min_build_sessions)
-        )
-    )
-    closes = closes.select(
-        "underlying", pl.lit("close").alias("kind"), "right",
-        pl.col("expiry").alias("from_expiry"), pl.col("strike").alias("from_strike"),
-        pl.lit(None, dtype=pl.Date).alias("to_expiry"), pl.lit(None, dtype=pl.Float64).alias("to_strike"),
-        pl.col("decline").round(0).cast(pl.Int64).alias("contracts"),
-        pl.col("symbol").alias("from_symbol"), pl.lit(None, dtype=pl.String).alias("to_symbol"),
-        pl.col("change").alias("from_change"), pl.lit(None, dtype=pl.Float64).alias("to_change"),
-        "start_session", "end_session",
+    taken = np.zeros(dec.height, bool)
+    taken[pairs["_did"].to_numpy()] = True
+    taken[vetoed["_did"].to_numpy()] = True
+    return pairs, taken
+
+
+@dataclass(frozen=True, slots=True)
+class _DecArrays:
+    """The declines' columns that the pairing rules read (row order of the declines)."""
+
+    rank: np.ndarray  # _dr
+    call: np.ndarray
+    expiry: np.ndarray  # days since the epoch
+    strike: np.ndarray
+    decline: np.ndarray
+    ok: bool  # no null expiry or strike
+
+
+def _decline_arrays(dec: pl.DataFrame) -> _DecArrays:
+    ok = not (dec["expiry"].null_count() or dec["strike"].null_count())
+    return _DecArrays(
+        dec["_dr"].to_numpy(), np.asarray(dec["_call"].to_numpy(), bool),
+        _days(dec["expiry"]) if ok else np.zeros(dec.height, np.int64),
+        _f64(dec["strike"]), np.asarray(dec["decline"].to_numpy(), np.float64), ok,
     )  # fmt: skip
-    out = pl.concat([rolls, closes], how="vertical_relaxed").sort(
-        ["underlying", "contracts", "from_symbol"], descending=[False, True, False]
+
+
+def _first_of(keys: np.ndarray, at: np.ndarray) -> np.ndarray:
+    """The positions ``at`` (in order) whose ``keys[at]`` is the first of its value among them
+    (``unique(keep="first", maintain_order=True)``)."""
+    if not len(at):
+        return at
+    _, first = np.unique(keys[at], return_index=True)
+    out: np.ndarray = at[np.sort(first)]
+    return out
+
+
+def _pairs_np(
+    di: np.ndarray,
+    ri: np.ndarray,
+    sure: np.ndarray,
+    d: _DecArrays,
+    d_steps: np.ndarray,
+    rise: pl.DataFrame,
+    r_steps: np.ndarray,
+    cfg: OIConfig,
+) -> tuple[pl.DataFrame, np.ndarray] | None:
+    """:func:`_pairs_polars` on NumPy arrays: the same pairs in the same order, and the same
+    declines taken (paired or vetoed); None where the result could depend on how Polars
+    orders ties (candidates of one decline equal in every sort key, or whose ratio terms
+    :math:`|\\ln(\\Delta_f / |\\Delta_n|)|` lie within 1e-12 relative of each other without
+    equal ratios: a last-bit difference between two logarithms could then swap them), a NaN
+    session step, a null expiry or strike, or a non-positive ratio: the caller then runs
+    :func:`_pairs_polars`.
+
+    The rules are those of :func:`detect_rolls` with the same float expressions, element by
+    element: the strike band :math:`K(1 \\mp lo/hi) \\mp 10^{-9}`, the synchrony
+    :math:`\\sigma = (\\sum_j \\min(\\max(-d^n_j, 0), \\max(d^f_j, 0))) / |\\Delta_n|` summed
+    over the sessions in order, the confirmation and size rules; the candidates sorted by
+    (decline rank, :math:`|\\ln(\\Delta_f/|\\Delta_n|)|`, :math:`|K_f - K|`, :math:`e_f - e_n`)
+    and the two greedy passes as first-of-key selections in that order."""
+    w_n = cfg.roll_window
+    if not d.ok or rise["to_expiry"].null_count() or rise["to_strike"].null_count():
+        return None
+    if np.isnan(d_steps).any() or np.isnan(r_steps).any():
+        return None
+    a = float(cfg.roll_min_contracts)
+    up, down = float(cfg.roll_strike_up_pct), float(cfg.roll_strike_down_pct)
+    r_exp, r_strike = _days(rise["to_expiry"]), _f64(rise["to_strike"])
+    r_change = np.asarray(rise["to_change"].to_numpy(), np.float64)
+    call = d.call[di]
+    lo = np.where(call, down, up)
+    hi = np.where(call, up, down)
+    k_n, k_f = d.strike[di], r_strike[ri]
+    de = r_exp[ri] - d.expiry[di]
+    compat = (
+        (de > 0)
+        & (de <= cfg.roll_max_expiry_days)
+        & (de >= cfg.roll_min_expiry_days)
+        & (k_f >= k_n * (1.0 - lo) - 1e-9)
+        & (k_f <= k_n * (1.0 + hi) + 1e-9)
     )
-    return out.to_arrow()
-
-
-def _f64(s: pl.Series) -> np.ndarray:
-    return np.asarray(s.cast(pl.Float64).to_numpy(), np.float64)
-
-
-def _days(s: pl.Series) -> np.ndarray:
-    """Dates as days since the epoch (int64)."""
-    return np.asarray(s.cast(pl.Int32).to_numpy(), np.int64)
-
-
-def _days_at(col: pa.ChunkedArray, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """A date column at ``rows`` as days since the epoch, and its validity."""
-    got = take_rows(col, rows).cast(pa.int32())
-    ok = (
-        np.ones(len(rows), bool)
-        if not got.null_count
-        else np.asarray(got.is_valid().to_numpy(zero_copy_only=False), bool)
+    decl = d.decline[di]
+    step = float(cfg.roll_confirm_step)
+    matched = np.zeros(len(di))
+    moved = np.zeros(len(di), np.int64)
+    for j in range(w_n):  # a loop over the window's sessions
+        m = np.minimum(np.maximum(-d_steps[j][di], 0.0), np.maximum(r_steps[j][ri], 0.0))
+        matched = m if j == 0 else matched + m
+        moved += m >= step * decl
+    sync = matched / decl
+    complete = -d_steps[w_n - 1][di] < step * decl
+    tc = r_change[ri]
+    cand = np.flatnonzero(
+        compat
+        & ((moved >= 2) | complete)
+        & (tc >= a)
+        & (tc >= cfg.roll_min_ratio * decl)
+        & (tc <= cfg.roll_max_ratio * decl)
+        & (sync >= cfg.roll_min_sync)
     )
-    days = np.asarray(got.fill_null(0).to_numpy(), np.int64) if len(rows) else np.zeros(0, np.int64)
-    return days, ok
-
-
-def _group_keys(p: Panel, rows: np.ndarray, d_sel: np.ndarray, r_sel: np.ndarray) -> np.ndarray:
-    """One integer per (underlying, right) for the decline rows then the rise rows (equal keys
-    iff both strings are equal; a null is its own value)."""
-    sel = np.concatenate([rows[d_sel], rows[r_sel]])
-    if not len(sel):
-        return np.zeros(0, np.int64)
-
-    def codes(col: pa.ChunkedArray) -> np.ndarray:
-        arr = take_rows(col, sel)
-        arr = arr.combine_chunks() if isinstance(arr, pa.ChunkedArray) else arr
-        enc = pc.dictionary_encode(arr, null_encoding="encode")
-        return np.asarray(enc.indices.to_numpy(zero_copy_only=False), np.int64)
-
-    r_code = codes(p.table.column("right"))
-    und = p.table.column("underlying")
-    # the panel's row codes (first-appearance codes of the strings) unless nulls are merged
-    u_code = codes(und) if und.null_count else p.uid[sel].astype(np.int64)
-    return u_code * (int(r_code.max()) + 1) + r_code
-
-
-def _decline_rank(dec: pl.DataFrame) -> pl.Series:
-    """``_dr``: dense rank of the declines by (``decline`` descending, ``symbol``), 0-based, so
-    that sorting the pairs by ``_dr`` orders them as by those two columns (ties share a rank)
-    without a string sort of every pair."""
-    if dec.height == 0:
-        return pl.Series("_dr", [], pl.Int64)
-    order = dec.select(pl.arg_sort_by(["decline", "symbol"], descending=[True, False]))
-    idx = order.to_series().to_numpy()
-    srt = dec.select("decline", "symbol")[idx]
-    new = (srt["decline"].ne_missing(srt["decline"].shift(1))) | (
-        srt["symbol"].ne_missing(srt["symbol"].shift(1))
-    )
-    rank_sorted = np.cumsum(new.fill_null(True).to_numpy()) - 1
-    rank = np.empty(dec.height, np.int64)
-    rank[idx] = rank_sorted
-    return pl.Series("_dr", rank)
+    ratio = tc[cand] / decl[cand]
+    if len(cand) and not bool((ratio > 0).all() & np.isfinite(ratio).all()):
+        return None
+    q = np.abs(np.log(ratio))
+    dk = np.abs(k_f[cand] - k_n[cand])
+    dd = de[cand]
+    rank = d.rank[di[cand]]
+    order = np.lexsort((dd, dk, q, rank))
+    rank, q, dk, dd, ratio = rank[order], q[order], dk[order], dd[order], ratio[order]
+    same_rank = rank[1:] == rank[:-1]
+    near = np.abs(q[1:] - q[:-1]) <= 1e-12 * np.maximum(q[1:], q[:-1])
+    tie = same_rank & (q[1:] == q[:-1]) & (dk[1:] == dk[:-1]) & (dd[1:] == dd[:-1])
+    if bool((tie | (same_rank & near & (ratio[1:] != ratio[:-1]))).any()):
+        return None
+    srt = cand[order]
+    p_did, p_rid = di[srt], ri[srt]
+    # pass 1: each decline's best candidate; a rise goes to the largest decline that wants it
+    won = _first_of(p_rid, _first_of(p_did, np.arange(len(srt))))
+    # pass 2: losers take their best candidate among rises nobody won
+    losers = np.flatnonzero(~np.isin(p_did, p_did[won]) & ~np.isin(p_rid, p_rid[won]))
+    won2 = _first_of(p_rid, _first_of(p_did, losers))
+    at = np.concatenate([won, won2])
+    pairs = pl.concat(
+        [pl.DataFrame({"_did": p_did[at].astype(np.int64)}),
+         rise[p_rid[at]].select("_rid", "to_expiry", "to_strike", "to_change")],
+        how="horizontal",
+    )  # fmt: skip
+    taken = np.zeros(len(d.rank), bool)
+    taken[p_did[at]] = True
+    taken[di[compat & (sync >= cfg.close_veto_sync)]] = True
+    taken[np.flatnonzero(sure)] = True
+    return pairs, taken

@@ -52,7 +52,9 @@ def column(col: pa.ChunkedArray | pa.Array) -> tuple[np.ndarray, np.ndarray] | N
     slot holds any value) and its validity (uint8 0/1; empty: no null); None for another type or
     an int64 beyond 2**53 in magnitude (which Arrow's checked float64 cast refuses: the NumPy
     path raises as it does)."""
-    arr = col.combine_chunks() if isinstance(col, pa.ChunkedArray) else col
+    from chainlens.oi._encode import one_chunk
+
+    arr = one_chunk(col)
     name = _NUMERIC.get(arr.type)
     if name is None:
         return None

@@ -385,7 +385,9 @@ def _f64_valid(col: pa.ChunkedArray | pa.Array) -> tuple[Any, Any]:
     import numpy as np
     import pyarrow.compute as pc
 
-    arr = col.combine_chunks() if isinstance(col, pa.ChunkedArray) else col
+    from chainlens.oi._encode import one_chunk
+
+    arr = one_chunk(col)
     name = _NUMERIC.get(arr.type)
     n, off = len(arr), arr.offset
     if name is None or n == 0:
@@ -418,12 +420,12 @@ def _segments_are(col: pa.ChunkedArray, names: Sequence[str], seg: Any) -> bool:
     dictionary encoding of the column (codes of equal strings agree)."""
     import pyarrow.compute as pc
 
-    from chainlens.oi._encode import arrow_codes, encode_strings
+    from chainlens.oi._encode import arrow_codes, encode_strings, one_chunk
     from chainlens.scan import _kernels
 
     if len(col) == 0:
         return True
-    arr = col.combine_chunks()
+    arr = one_chunk(col)
     seg = np.asarray(seg, np.int64)
     if (pa.types.is_string(arr.type) or pa.types.is_large_string(arr.type)) and bool(
         (seg[1:] >= seg[:-1]).all()
@@ -1034,6 +1036,7 @@ def _transactional_delta_day(
     appearance), instead of encoding the underlying column too."""
     import pyarrow.compute as pc
 
+    from chainlens.oi._encode import one_chunk
     from chainlens.scan import _kernels
     from chainlens.scan._netdelta import transactional_delta
 
@@ -1047,7 +1050,7 @@ def _transactional_delta_day(
     if tdate.null_count:
         return transactional_delta(trades, chain)
     if pa.types.is_date32(tdate.type):  # days since the epoch, compared as integers
-        epoch_days = np.asarray(tdate.combine_chunks().cast(pa.int32()).to_numpy(), np.int64)
+        epoch_days = np.asarray(one_chunk(tdate).cast(pa.int32()).to_numpy(), np.int64)
         if not bool((epoch_days == (day - dt.date(1970, 1, 1)).days).all()):
             return transactional_delta(trades, chain)
     else:
@@ -1078,7 +1081,7 @@ def _transactional_delta_day(
     rev = pa.array(np.arange(n_c - 1, -1, -1, dtype=np.int64))
     csym = chain.column("symbol").take(rev)
     cdel = chain.column("delta").cast(pa.float64()).take(rev)
-    syms = head.column("symbol").combine_chunks()  # the symbols in code order
+    syms = one_chunk(head.column("symbol"))  # the symbols in code order
     at = pc.index_in(syms, value_set=csym)  # first in reverse = last row
     got = pc.take(cdel, at) if n_c else pa.nulls(n_sym, pa.float64())
     delta_k = pc.fill_null(got, 0.0).to_numpy(zero_copy_only=False)
@@ -1137,7 +1140,7 @@ def _coded_head(
     ``r`` is ``names[seg[r]]``), in order of first appearance, and each row's code: the rows
     :func:`_first_codes` and the first row of each code give. None when a symbol's rows name
     two underlyings or two expiries, or an expiry is null."""
-    from chainlens.oi._encode import arrow_codes
+    from chainlens.oi._encode import arrow_codes, one_chunk
     from chainlens.scan import _kernels
 
     c, dictionary = arrow_codes(t.column("symbol"))
@@ -1147,7 +1150,7 @@ def _coded_head(
     exp = t.column("expiry")
     if exp.null_count:
         return None
-    days = exp.combine_chunks().cast(pa.int32()).to_numpy()
+    days = one_chunk(exp).cast(pa.int32()).to_numpy()
     if _kernels.use_compiled(len(code)):  # one compiled pass: the same values and answer
         seg_k, exp_k, ok = _kernels.per_code(code, n, seg, days)
         if not ok:
