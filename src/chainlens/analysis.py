@@ -44,6 +44,7 @@ from chainlens.exposure._exposure import (
     group_by,
     group_sum,
     lex_groups,
+    subset_order,
 )
 from chainlens.exposure._maxpain import max_pain, max_pain_trend
 from chainlens.exposure._profile import gamma_profile, profile_terms, spot_grid, zero_gamma
@@ -1052,7 +1053,7 @@ def _groups_many(
         live_t = (
             None
             if extra.live is None
-            else _by_strike_live_many(seg, n_seg, extra.live, K, is_call, oi, vol, ex)
+            else _by_strike_live_many(seg, n_seg, extra.live, K, is_call, oi, vol, ex, order)
         )
         # the by_expiry and by_strike tables of the chunk: one each, a slice per snapshot
         days = ge_all.keys - e_seg * 10_000_000
@@ -1119,16 +1120,20 @@ def _by_strike_live_many(
     oi: Float64Array,
     vol: Float64Array,
     ex: Any,
+    order_all: np.ndarray | None = None,
 ) -> list[pa.Table | None]:
     """:func:`_by_strike_live` of every snapshot of a chunk (``seg``: the snapshot of each
     row, non-decreasing; strikes positive): the live rows grouped by (snapshot, strike) and
     summed with ``np.bincount`` in row order (each group as alone), one table for the chunk,
-    a slice per snapshot; ``None`` for a snapshot whose every contract is live."""
+    a slice per snapshot; ``None`` for a snapshot whose every contract is live.
+    ``order_all``: the stable (snapshot, strike) order of all the rows when known (the live
+    rows' order is taken from it, :func:`~chainlens.exposure._exposure.subset_order`)."""
     all_live = np.bincount(seg, weights=~live, minlength=n_seg) == 0
     if bool(all_live.all()):
         return [None] * n_seg
     sg, k = seg[live], K[live]
-    order, new, codes = lex_groups(sg, k)
+    sub = None if order_all is None else subset_order(order_all, live)
+    order, new, codes = lex_groups(sg, k, order=sub)
     ks, ss = k[order], sg[order]
     gs = Groups(ks[new], codes)
     t = _live_strike_table(gs, live, is_call, oi, vol, ex)
@@ -1801,11 +1806,8 @@ def _oi_walls_per_group(
         g, k, v = ge.codes[m], K[m], oi[m]
         res = np.full(ge.n, np.nan)
         if g.size:
-            srt = np.lexsort((k, g))  # the distinct (group, strike) nodes in that order
+            srt, new, inv = lex_groups(g, k)  # the distinct (group, strike) nodes in order
             gs_, ks_ = g[srt], k[srt]
-            new = np.r_[True, (gs_[1:] != gs_[:-1]) | (ks_[1:] != ks_[:-1])]
-            inv = np.empty(g.size, dtype=np.int64)
-            inv[srt] = np.cumsum(new) - 1
             tot = np.bincount(inv, weights=v)  # each node summed in row order
             ng, nk = gs_[new].astype(np.int64), ks_[new]
             # sort by group, then OI descending, then distance to spot ascending
