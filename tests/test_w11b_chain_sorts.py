@@ -8,6 +8,7 @@ the sorting path's and the per-underlying reference path's, bit for bit, on eith
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
@@ -112,3 +113,68 @@ def test_sorted_and_shuffled_snapshots_equal_each_alone(
     ]
     with _engine.force(engine):  # type: ignore[arg-type]
         _check(ts, exact=engine == "numpy")
+
+
+def _oi_walls_sorting(ge: Any, K: np.ndarray, is_call: np.ndarray, oi: np.ndarray, S: Any) -> list:
+    """The OI walls per group by a full stable sort (group, OI descending, distance to spot
+    ascending) of the (group, strike) nodes: the reference of ``_oi_walls_per_group``."""
+    s_g = np.asarray(S, dtype=np.float64)
+    s_row = s_g[ge.codes] if s_g.ndim else s_g
+    out = []
+    for is_c, above in ((is_call, True), (~is_call, False)):
+        m = is_c & (oi > 0) & ((K >= s_row) if above else (K <= s_row))
+        g, k, v = ge.codes[m], K[m], oi[m]
+        res = np.full(ge.n, np.nan)
+        if g.size:
+            order, new, inv = _lex_groups_sorting(g, k)
+            tot = np.bincount(inv, weights=v)
+            ng, nk = g[order][new].astype(np.int64), k[order][new]
+            o = np.lexsort((np.abs(nk - (s_g[ng] if s_g.ndim else s_g)), -tot, ng))
+            gs = ng[o]
+            first = np.ones(o.size, dtype=bool)
+            first[1:] = gs[1:] != gs[:-1]
+            res[gs[first]] = nk[o[first]]
+        out.append(res)
+    return out
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_oi_walls_equal_the_sorting_path(seed: int) -> None:
+    """Ties of OI and of distance to spot, NaN and infinite strikes, infinite OI, one spot
+    or one per group: the same walls as the full sort."""
+    from chainlens.analysis import _oi_walls_per_group
+    from chainlens.exposure._exposure import Groups
+
+    rng = np.random.default_rng(200 + seed)
+    strikes = np.array([90.0, 95.0, 100.0, 105.0, 110.0])
+    for it in range(1500):
+        n, n_g = int(rng.integers(0, 50)), int(rng.integers(1, 5))
+        ge = Groups(np.arange(n_g), rng.integers(0, n_g, n))
+        K = rng.choice(np.r_[strikes, np.nan, np.inf] if it % 4 == 0 else strikes, n)
+        c = rng.random(n) < 0.5
+        oi = rng.choice(
+            np.array([0.0, 1.0, 2.0, 5.0, np.inf] if it % 5 == 0 else [0.0, 1, 2, 3]), n
+        )
+        S = rng.choice([100.0, 97.5]) if it % 2 else rng.choice([100.0, 97.5, 102.5], n_g)
+        got = _oi_walls_per_group(ge, K, c, oi, S)
+        for x, y in zip(got, _oi_walls_sorting(ge, K, c, oi, S), strict=True):
+            assert np.array_equal(x, y, equal_nan=True)
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_forward_lexsort_equals_numpy(seed: int) -> None:
+    """``pricing._forward._lexsort``: the stable ``np.lexsort`` permutation, sorted or not,
+    with NaN and ±0.0 keys."""
+    from chainlens.pricing._forward import _lexsort
+
+    rng = np.random.default_rng(300 + seed)
+    for it in range(2000):
+        n = int(rng.integers(0, 30))
+        g = np.sort(rng.integers(0, 3, n))
+        v = rng.choice(np.array([0.1, 0.2, -0.0, 0.0, np.nan] if it % 3 == 0 else [0.1, 0.2]), n)
+        if it % 2:
+            o = np.lexsort((v, g))
+            g, v = g[o], v[o]
+        for keys in ((v, g), (g,), (v,)):
+            got, ref = _lexsort(keys), np.lexsort(keys)
+            assert got.dtype == ref.dtype and np.array_equal(got, ref)

@@ -1810,12 +1810,16 @@ def _oi_walls_per_group(
             gs_, ks_ = g[srt], k[srt]
             tot = np.bincount(inv, weights=v)  # each node summed in row order
             ng, nk = gs_[new].astype(np.int64), ks_[new]
-            # sort by group, then OI descending, then distance to spot ascending
-            order = np.lexsort((np.abs(nk - (s_g[ng] if s_g.ndim else s_g)), -tot, ng))
-            gs = ng[order]
-            first = np.ones(order.size, dtype=bool)
-            first[1:] = gs[1:] != gs[:-1]
-            res[gs[first]] = nk[order[first]]
+            dist = np.abs(nk - (s_g[ng] if s_g.ndim else s_g))
+            # per group (nodes in group order): the first node of the largest OI, then of
+            # the least distance to spot among those (the stable sort by group, OI
+            # descending, distance ascending puts that node first; OI is positive, no NaN)
+            lead = np.r_[True, ng[1:] != ng[:-1]]
+            at, run = np.flatnonzero(lead), np.cumsum(lead) - 1
+            best = tot == np.maximum.reduceat(tot, at)[run]
+            best &= dist == np.minimum.reduceat(np.where(best, dist, np.inf), at)[run]
+            first = np.minimum.reduceat(np.where(best, np.arange(ng.size), ng.size), at)
+            res[ng[at]] = nk[first]
         out.append(res)
     return out[0], out[1]
 

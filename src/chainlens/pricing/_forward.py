@@ -145,6 +145,23 @@ def implied_forwards(
     )
 
 
+def _lexsort(keys: tuple[np.ndarray, ...]) -> np.ndarray:
+    """``np.lexsort(keys)`` (the last key most significant; stable), without the sort where
+    the rows are in key order already (then the stable sort is ``arange``). Comparisons
+    with NaN are False: a NaN the more significant keys do not decide leaves the order to
+    ``np.lexsort``."""
+    n = len(keys[0])
+    if n < 2 or any(np.ndim(k) != 1 or len(k) != n for k in keys):
+        return np.lexsort(keys)
+    lt = np.zeros(n - 1, dtype=bool)  # pairs decided by a strictly smaller more significant key
+    for key in keys[::-1]:
+        a, b = key[:-1], key[1:]
+        if not (lt | (a <= b)).all():
+            return np.lexsort(keys)
+        lt |= a < b
+    return np.arange(n, dtype=np.intp)
+
+
 def _segment_median(g: np.ndarray, v: np.ndarray, n: int) -> np.ndarray:
     """Median of ``v`` per group code ``g`` in ``[0, n)`` (NaN for an empty group).
 
@@ -153,7 +170,7 @@ def _segment_median(g: np.ndarray, v: np.ndarray, n: int) -> np.ndarray:
     out = np.full(n, np.nan)
     if g.size == 0:
         return out
-    o = np.lexsort((v, g))
+    o = _lexsort((v, g))
     vs = v[o]
     cnt = np.bincount(g, minlength=n)
     start = np.cumsum(cnt) - cnt
