@@ -178,3 +178,27 @@ def test_forward_lexsort_equals_numpy(seed: int) -> None:
         for keys in ((v, g), (g,), (v,)):
             got, ref = _lexsort(keys), np.lexsort(keys)
             assert got.dtype == ref.dtype and np.array_equal(got, ref)
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_forward_lexsort_of_call_put_pairs(seed: int) -> None:
+    """Rows in (group, t, strike) order with a call and a put (either first) or one of them
+    at each strike: the swap path gives the stable ``np.lexsort`` permutation; a run of
+    three rows at one strike goes to ``np.lexsort``."""
+    from chainlens.pricing._forward import _lexsort
+
+    rng = np.random.default_rng(400 + seed)
+    for _ in range(2000):
+        m = int(rng.integers(1, 15))
+        g = np.sort(rng.integers(0, 3, m))
+        K = np.concatenate(
+            [np.sort(rng.choice(20, int((g == j).sum()), replace=False)) for j in range(3)]
+        )
+        K = K.astype(np.float64)
+        reps = rng.choice([1, 2, 2, 2, 3], m)
+        g, K = np.repeat(g, reps), np.repeat(K, reps)
+        c = rng.random(g.size) < 0.5
+        t = g * 0.25
+        keys = (c, K, t, g)
+        got, ref = _lexsort(keys), np.lexsort(keys)
+        assert got.dtype == ref.dtype and np.array_equal(got, ref)
