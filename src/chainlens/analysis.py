@@ -1073,7 +1073,13 @@ def _groups_many(
         v_at = np.searchsorted(live_idx, e_at).tolist()
     r_at = np.searchsorted(seg, np.arange(n_seg + 1))
     out = []
-    items = [(name, v, name.startswith("e_")) for name, v in sums.items()]
+    # with ``extra`` the chunk built the tables, walls and vol columns: each snapshot's part
+    # holds the sums _analyze_one still reads (a view of each), else every sum
+    items = [
+        (name, v, name.startswith("e_"))
+        for name, v in sums.items()
+        if extra is None or name in _PART_SUMS or name.startswith("e_st_")
+    ]
     e_at_l, s_at_l, r_at_l = e_at.tolist(), s_at.tolist(), r_at.tolist()
     for k in range(n_seg):  # a loop over snapshots: views of the chunk's groups
         e0, e1, s0, s1 = e_at_l[k], e_at_l[k + 1], s_at_l[k], s_at_l[k + 1]
@@ -1091,6 +1097,13 @@ def _groups_many(
                 part["by_strike_live"] = live_t[k]
         out.append((ge, gs, part))
     return out
+
+
+#: the sums of a snapshot's part that :func:`_analyze_one` reads besides the chunk-built
+#: tables, walls and vol columns (and the ``e_st_`` straddles)
+_PART_SUMS = frozenset(
+    ("e_max_pain", "e_tmax", "e_ts_atm_iv", "e_ts_rr_25d", "s_call_gex_abs", "s_put_gex_abs")
+)
 
 
 def _walls_many(
@@ -1663,7 +1676,8 @@ def _analyze_one(
         cfg.max_pain_trend_n,
     )
     for rec in trend:
-        rec["expiry"] = dt.date.fromisoformat(str(rec["expiry"]))
+        if type(rec["expiry"]) is not dt.date:  # NumPy's days are dates already
+            rec["expiry"] = dt.date.fromisoformat(str(rec["expiry"]))
 
     vol_view: dict[str, Any] = {}
     if cfg.vol:
