@@ -202,3 +202,26 @@ def test_forward_lexsort_of_call_put_pairs(seed: int) -> None:
         keys = (c, K, t, g)
         got, ref = _lexsort(keys), np.lexsort(keys)
         assert got.dtype == ref.dtype and np.array_equal(got, ref)
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_running_sums_twins(seed: int) -> None:
+    """Max pain's restarted running sums: the compiled pass equals NumPy's ``cumsum`` of
+    each run (forward and from the end), bit for bit, with NaN, ±inf and -0.0 values."""
+    from chainlens.exposure import _maxpain
+
+    if not _engine.numba_available():
+        pytest.skip("numba not installed")
+    rng = np.random.default_rng(500 + seed)
+    vals = np.array([1.5, -2.25, 0.1, 1e16, -1e16, -0.0, 0.0, np.nan, np.inf, -np.inf, 3e-17])
+    for it in range(500):
+        n = int(rng.integers(1, 40))
+        x = rng.choice(vals, n) if it % 2 else rng.normal(0, 1e3, n)
+        cuts = np.unique(rng.integers(1, n + 1, int(rng.integers(1, 6))))
+        runs = np.unique(np.r_[0, cuts, n])
+        for reverse in (False, True):
+            with _engine.force("numpy"), np.errstate(invalid="ignore"):
+                ref = _maxpain._running(x, runs, reverse=reverse)
+            with _engine.force("numba"), np.errstate(invalid="ignore"):
+                got = _maxpain._running(x, runs, reverse=reverse)
+            assert np.array_equal(ref.view(np.int64), got.view(np.int64))
