@@ -161,7 +161,10 @@ class ChainAnalysis:
         return smile.filter(keep_)
 
 
+@functools.lru_cache(maxsize=1024)
 def _iso_z(ts: dt.datetime) -> str:
+    """The instant in UTC, ISO with a ``Z`` and no trailing zeros of the fraction (once per
+    instant: the snapshots of a chunk share theirs)."""
     ts = ts.astimezone(dt.UTC)
     return ts.strftime("%Y-%m-%dT%H:%M:%S.%f").rstrip("0").rstrip(".") + "Z"
 
@@ -1553,14 +1556,15 @@ def _surfaces_many(cs: list[_Contracts], cfg: AnalysisConfig, out: list[_Curves]
                 wp = wq[put]
                 p_at = np.searchsorted(sg_l[put], np.arange(j1 - j0 + 1))
                 pcs[j0:j1, h] = -sums(wp, p_at)  # Δ_put = e^{-qτ}(N(d1) - 1): a constant
+                off_l = off.tolist()
                 for j in range(j1 - j0):  # a loop over snapshots: the sums of each
-                    o0, o1 = int(off[j]), int(off[j + 1])
+                    o0, o1 = off_l[j], off_l[j + 1]
                     if o1 <= o0:
                         continue
-                    blk = slice(n_lv * o0, n_lv * o1)  # the snapshot's block (block_view)
-                    dxv[j0 + j, h] = n1[blk].reshape(n_lv, o1 - o0) @ wq[o0:o1]
-                    gxv[j0 + j, h] = e1[blk].reshape(n_lv, o1 - o0) @ wg[o0:o1]
-                    done[j0 + j, h] = True
+                    b0, b1 = n_lv * o0, n_lv * o1  # the snapshot's block (block_view)
+                    dxv[j0 + j, h] = n1[b0:b1].reshape(n_lv, o1 - o0) @ wq[o0:o1]
+                    gxv[j0 + j, h] = e1[b0:b1].reshape(n_lv, o1 - o0) @ wg[o0:o1]
+                done[j0:j1, h] = off[1:] > off[:-1]
         dxv += 0.0  # as summed into zeros (-0.0 -> 0.0)
         dxv += np.where(done, pcs, 0.0)[:, :, None]
         gxv += 0.0
