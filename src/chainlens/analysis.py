@@ -44,6 +44,7 @@ from chainlens.exposure._exposure import (
     group_by,
     group_sum,
     lex_groups,
+    subset_order,
 )
 from chainlens.exposure._maxpain import max_pain, max_pain_trend
 from chainlens.exposure._profile import gamma_profile, profile_terms, spot_grid, zero_gamma
@@ -160,7 +161,10 @@ class ChainAnalysis:
         return smile.filter(keep_)
 
 
+@functools.lru_cache(maxsize=1024)
 def _iso_z(ts: dt.datetime) -> str:
+    """The instant in UTC, ISO with a ``Z`` and no trailing zeros of the fraction (once per
+    instant: the snapshots of a chunk share theirs)."""
     ts = ts.astimezone(dt.UTC)
     return ts.strftime("%Y-%m-%dT%H:%M:%S.%f").rstrip("0").rstrip(".") + "Z"
 
@@ -1052,7 +1056,7 @@ def _groups_many(
         live_t = (
             None
             if extra.live is None
-            else _by_strike_live_many(seg, n_seg, extra.live, K, is_call, oi, vol, ex)
+            else _by_strike_live_many(seg, n_seg, extra.live, K, is_call, oi, vol, ex, order)
         )
         # the by_expiry and by_strike tables of the chunk: one each, a slice per snapshot
         days = ge_all.keys - e_seg * 10_000_000
@@ -1072,7 +1076,13 @@ def _groups_many(
         v_at = np.searchsorted(live_idx, e_at).tolist()
     r_at = np.searchsorted(seg, np.arange(n_seg + 1))
     out = []
-    items = [(name, v, name.startswith("e_")) for name, v in sums.items()]
+    # with ``extra`` the chunk built the tables, walls and vol columns: each snapshot's part
+    # holds the sums _analyze_one still reads (a view of each), else every sum
+    items = [
+        (name, v, name.startswith("e_"))
+        for name, v in sums.items()
+        if extra is None or name in _PART_SUMS or name.startswith("e_st_")
+    ]
     e_at_l, s_at_l, r_at_l = e_at.tolist(), s_at.tolist(), r_at.tolist()
     for k in range(n_seg):  # a loop over snapshots: views of the chunk's groups
         e0, e1, s0, s1 = e_at_l[k], e_at_l[k + 1], s_at_l[k], s_at_l[k + 1]
@@ -1090,6 +1100,13 @@ def _groups_many(
                 part["by_strike_live"] = live_t[k]
         out.append((ge, gs, part))
     return out
+
+
+#: the sums of a snapshot's part that :func:`_analyze_one` reads besides the chunk-built
+#: tables, walls and vol columns (and the ``e_st_`` straddles)
+_PART_SUMS = frozenset(
+    ("e_max_pain", "e_tmax", "e_ts_atm_iv", "e_ts_rr_25d", "s_call_gex_abs", "s_put_gex_abs")
+)
 
 
 def _walls_many(
@@ -1119,16 +1136,20 @@ def _by_strike_live_many(
     oi: Float64Array,
     vol: Float64Array,
     ex: Any,
+    order_all: np.ndarray | None = None,
 ) -> list[pa.Table | None]:
     """:func:`_by_strike_live` of every snapshot of a chunk (``seg``: the snapshot of each
     row, non-decreasing; strikes positive): the live rows grouped by (snapshot, strike) and
     summed with ``np.bincount`` in row order (each group as alone), one table for the chunk,
-    a slice per snapshot; ``None`` for a snapshot whose every contract is live."""
+    a slice per snapshot; ``None`` for a snapshot whose every contract is live.
+    ``order_all``: the stable (snapshot, strike) order of all the rows when known (the live
+    rows' order is taken from it, :func:`~chainlens.exposure._exposure.subset_order`)."""
     all_live = np.bincount(seg, weights=~live, minlength=n_seg) == 0
     if bool(all_live.all()):
         return [None] * n_seg
     sg, k = seg[live], K[live]
-    order, new, codes = lex_groups(sg, k)
+    sub = None if order_all is None else subset_order(order_all, live)
+    order, new, codes = lex_groups(sg, k, order=sub)
     ks, ss = k[order], sg[order]
     gs = Groups(ks[new], codes)
     t = _live_strike_table(gs, live, is_call, oi, vol, ex)
@@ -1535,14 +1556,15 @@ def _surfaces_many(cs: list[_Contracts], cfg: AnalysisConfig, out: list[_Curves]
                 wp = wq[put]
                 p_at = np.searchsorted(sg_l[put], np.arange(j1 - j0 + 1))
                 pcs[j0:j1, h] = -sums(wp, p_at)  # Δ_put = e^{-qτ}(N(d1) - 1): a constant
+                off_l = off.tolist()
                 for j in range(j1 - j0):  # a loop over snapshots: the sums of each
-                    o0, o1 = int(off[j]), int(off[j + 1])
+                    o0, o1 = off_l[j], off_l[j + 1]
                     if o1 <= o0:
                         continue
-                    blk = slice(n_lv * o0, n_lv * o1)  # the snapshot's block (block_view)
-                    dxv[j0 + j, h] = n1[blk].reshape(n_lv, o1 - o0) @ wq[o0:o1]
-                    gxv[j0 + j, h] = e1[blk].reshape(n_lv, o1 - o0) @ wg[o0:o1]
-                    done[j0 + j, h] = True
+                    b0, b1 = n_lv * o0, n_lv * o1  # the snapshot's block (block_view)
+                    dxv[j0 + j, h] = n1[b0:b1].reshape(n_lv, o1 - o0) @ wq[o0:o1]
+                    gxv[j0 + j, h] = e1[b0:b1].reshape(n_lv, o1 - o0) @ wg[o0:o1]
+                done[j0:j1, h] = off[1:] > off[:-1]
         dxv += 0.0  # as summed into zeros (-0.0 -> 0.0)
         dxv += np.where(done, pcs, 0.0)[:, :, None]
         gxv += 0.0
@@ -1658,7 +1680,8 @@ def _analyze_one(
         cfg.max_pain_trend_n,
     )
     for rec in trend:
-        rec["expiry"] = dt.date.fromisoformat(str(rec["expiry"]))
+        if type(rec["expiry"]) is not dt.date:  # NumPy's days are dates already
+            rec["expiry"] = dt.date.fromisoformat(str(rec["expiry"]))
 
     vol_view: dict[str, Any] = {}
     if cfg.vol:
@@ -1801,19 +1824,20 @@ def _oi_walls_per_group(
         g, k, v = ge.codes[m], K[m], oi[m]
         res = np.full(ge.n, np.nan)
         if g.size:
-            srt = np.lexsort((k, g))  # the distinct (group, strike) nodes in that order
+            srt, new, inv = lex_groups(g, k)  # the distinct (group, strike) nodes in order
             gs_, ks_ = g[srt], k[srt]
-            new = np.r_[True, (gs_[1:] != gs_[:-1]) | (ks_[1:] != ks_[:-1])]
-            inv = np.empty(g.size, dtype=np.int64)
-            inv[srt] = np.cumsum(new) - 1
             tot = np.bincount(inv, weights=v)  # each node summed in row order
             ng, nk = gs_[new].astype(np.int64), ks_[new]
-            # sort by group, then OI descending, then distance to spot ascending
-            order = np.lexsort((np.abs(nk - (s_g[ng] if s_g.ndim else s_g)), -tot, ng))
-            gs = ng[order]
-            first = np.ones(order.size, dtype=bool)
-            first[1:] = gs[1:] != gs[:-1]
-            res[gs[first]] = nk[order[first]]
+            dist = np.abs(nk - (s_g[ng] if s_g.ndim else s_g))
+            # per group (nodes in group order): the first node of the largest OI, then of
+            # the least distance to spot among those (the stable sort by group, OI
+            # descending, distance ascending puts that node first; OI is positive, no NaN)
+            lead = np.r_[True, ng[1:] != ng[:-1]]
+            at, run = np.flatnonzero(lead), np.cumsum(lead) - 1
+            best = tot == np.maximum.reduceat(tot, at)[run]
+            best &= dist == np.minimum.reduceat(np.where(best, dist, np.inf), at)[run]
+            first = np.minimum.reduceat(np.where(best, np.arange(ng.size), ng.size), at)
+            res[ng[at]] = nk[first]
         out.append(res)
     return out[0], out[1]
 

@@ -13,6 +13,7 @@ import numpy as np
 __all__ = [
     "block_args_d_nb",
     "block_args_nb",
+    "running_sums_nb",
     "segment_sums_contig_nb",
     "segment_sums_nb",
     "sums_nb",
@@ -221,3 +222,26 @@ def sums_nb(v, starts, out):  # pragma: no cover - compiled
     """``out[s] = v[starts[s]:starts[s+1]].sum()`` (NumPy's: ``0.0`` plus the pairwise sum)."""
     for s in range(starts.size - 1):
         out[s] = 0.0 + _pairwise(v, starts[s], starts[s + 1] - starts[s])
+
+
+@nb.njit(cache=True, nogil=True, error_model="numpy")
+def running_sums_nb(x, runs, reverse, out):  # pragma: no cover - compiled
+    """``np.cumsum`` of ``x`` restarted at every run ``runs[r]:runs[r+1]`` (from the run's
+    end when ``reverse``): the first value as it is, then each one added to the previous
+    sum in order, as NumPy's cumulative sum adds them (the same bits)."""
+    for r in range(runs.size - 1):
+        lo, hi = runs[r], runs[r + 1]
+        if hi <= lo:
+            continue
+        if reverse:
+            acc = x[hi - 1]
+            out[hi - 1] = acc
+            for i in range(hi - 2, lo - 1, -1):
+                acc = acc + x[i]
+                out[i] = acc
+        else:
+            acc = x[lo]
+            out[lo] = acc
+            for i in range(lo + 1, hi):
+                acc = acc + x[i]
+                out[i] = acc

@@ -183,11 +183,16 @@ def _dense_groups(keys: np.ndarray) -> Groups | None:
     return Groups((np.flatnonzero(present) + lo).astype(keys.dtype), rank[off])
 
 
-def lex_groups(*keys: np.ndarray) -> tuple[Int64Array, BoolArray, Int64Array]:
+def lex_groups(
+    *keys: np.ndarray, order: np.ndarray | None = None
+) -> tuple[Int64Array, BoolArray, Int64Array]:
     """Factorise rows by several keys, the most significant first (snapshot, expiry, strike):
     ``order`` (the rows sorted by the keys, stable), ``new`` (True on each sorted row that
     starts a node) and ``codes`` (each row's node, nodes in key order). A node's keys are
     ``key[order][new]``; NaN keys never compare equal, so each NaN row is a node of its own.
+    ``order``: that stable order when known already (e.g. a subset's rows taken in the order
+    of a superset's sort by the same keys: :func:`subset_order`); rows already in key order
+    are not sorted again.
 
     Examples
     --------
@@ -195,7 +200,22 @@ def lex_groups(*keys: np.ndarray) -> tuple[Int64Array, BoolArray, Int64Array]:
     >>> order.tolist(), new.tolist(), codes.tolist()
     ([1, 2, 0], [True, True, True], [2, 0, 1])
     """
+    if order is not None:
+        return order, *_nodes(order, keys)
+    if _lex_sorted(keys):  # the chunk's rows in key order already: the stable sort's identity
+        order = np.arange(keys[0].size, dtype=np.intp)
+        new = np.ones(order.size, dtype=bool)
+        if order.size:
+            new[1:] = False
+            for key in keys:
+                new[1:] |= key[1:] != key[:-1]
+        return order, new, np.cumsum(new, dtype=np.int64) - 1
     order = np.lexsort(keys[::-1])
+    return order, *_nodes(order, keys)
+
+
+def _nodes(order: np.ndarray, keys: tuple[np.ndarray, ...]) -> tuple[BoolArray, Int64Array]:
+    """``new`` and ``codes`` of :func:`lex_groups` for rows in the stable key ``order``."""
     new = np.ones(order.size, dtype=bool)
     if order.size:
         new[1:] = False
@@ -204,7 +224,33 @@ def lex_groups(*keys: np.ndarray) -> tuple[Int64Array, BoolArray, Int64Array]:
             new[1:] |= ks[1:] != ks[:-1]
     codes = np.empty(order.size, dtype=np.int64)
     codes[order] = np.cumsum(new) - 1
-    return order, new, codes
+    return new, codes
+
+
+def subset_order(order: np.ndarray, rows: BoolArray) -> Int64Array:
+    """The rows where ``rows`` is True, in the order ``order`` (a stable sort of all rows by
+    some keys) gives them, as indices into the subset: the stable sort of the subset by the
+    same keys (a stable sort keeps equal keys in row order, in a subset too)."""
+    rank = np.cumsum(rows, dtype=np.int64) - 1
+    return rank[order[rows[order]]]
+
+
+def _lex_sorted(keys: tuple[np.ndarray, ...]) -> bool:
+    """Whether the rows are in lexicographic key order already (most significant key first,
+    ties allowed): then ``np.lexsort`` (stable) returns ``arange``. A comparison with NaN is
+    False, so a NaN the earlier keys do not decide says "not sorted" (the sort decides)."""
+    n = keys[0].size if keys else 0
+    if not keys or any(np.ndim(k) != 1 or len(k) != n for k in keys):
+        return False  # np.lexsort decides (and refuses what it refuses)
+    if n < 2:
+        return True
+    lt = np.zeros(n - 1, dtype=bool)  # pairs decided by a strictly smaller earlier key
+    for key in keys:
+        a, b = key[:-1], key[1:]
+        if not (lt | (a <= b)).all():
+            return False
+        lt |= a < b
+    return True
 
 
 def group_by(keys: np.ndarray) -> Groups:

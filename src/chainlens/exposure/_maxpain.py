@@ -169,7 +169,14 @@ def _running(x: Float64Array, runs: Int64Array, *, reverse: bool) -> Float64Arra
     the run when ``reverse``): each run's sums are those of ``np.cumsum`` on it alone."""
     if runs.size == 2:
         return np.cumsum(x[::-1])[::-1] if reverse else np.cumsum(x)
+    from chainlens import _engine
+
     out = np.empty_like(x)
+    if _engine.use_numba() and x.dtype == np.float64:  # the compiled twin: one pass
+        from chainlens.exposure._blocked_numba import running_sums_nb
+
+        running_sums_nb(np.ascontiguousarray(x), np.asarray(runs, np.int64), reverse, out)
+        return out
     for lo, hi in zip(runs[:-1].tolist(), runs[1:].tolist(), strict=True):  # per snapshot
         part = x[lo:hi]
         out[lo:hi] = np.cumsum(part[::-1])[::-1] if reverse else np.cumsum(part)

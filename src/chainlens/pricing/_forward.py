@@ -145,6 +145,38 @@ def implied_forwards(
     )
 
 
+def _lexsort(keys: tuple[np.ndarray, ...]) -> np.ndarray:
+    """``np.lexsort(keys)`` (the last key most significant; stable), without the sort where
+    the rows are in key order already (then the stable sort is ``arange``), or in order but
+    for a boolean least significant key within runs of at most two rows of equal other keys
+    (then the stable sort swaps the (True, False) runs). Comparisons with NaN are False: a
+    NaN the more significant keys do not decide leaves the order to ``np.lexsort``."""
+    n = len(keys[0])
+    if n < 2 or any(np.ndim(k) != 1 or len(k) != n for k in keys):
+        return np.lexsort(keys)
+    lt = np.zeros(n - 1, dtype=bool)  # pairs decided by a strictly smaller more significant key
+    for key in keys[:0:-1]:
+        a, b = key[:-1], key[1:]
+        if not (lt | (a <= b)).all():
+            return np.lexsort(keys)
+        lt |= a < b
+    minor = keys[0]
+    a, b = minor[:-1], minor[1:]
+    if (lt | (a <= b)).all():
+        return np.arange(n, dtype=np.intp)
+    # the rows in order but for a boolean least significant key, in runs of at most two rows
+    # of equal other keys (a call and a put at one strike): the stable sort swaps the runs
+    # listed (True, False)
+    same = ~lt
+    if minor.dtype != np.bool_ or bool((same[1:] & same[:-1]).any()):
+        return np.lexsort(keys)
+    swap = np.flatnonzero(same & a & ~b)
+    order = np.arange(n, dtype=np.intp)
+    order[swap] = swap + 1
+    order[swap + 1] = swap
+    return order
+
+
 def _segment_median(g: np.ndarray, v: np.ndarray, n: int) -> np.ndarray:
     """Median of ``v`` per group code ``g`` in ``[0, n)`` (NaN for an empty group).
 
@@ -153,7 +185,7 @@ def _segment_median(g: np.ndarray, v: np.ndarray, n: int) -> np.ndarray:
     out = np.full(n, np.nan)
     if g.size == 0:
         return out
-    o = np.lexsort((v, g))
+    o = _lexsort((v, g))
     vs = v[o]
     cnt = np.bincount(g, minlength=n)
     start = np.cumsum(cnt) - cnt
@@ -215,7 +247,7 @@ def forwards_by_group(
     )  # fmt: skip
     idx = np.flatnonzero(valid)
     # pair a put and a call with equal (group, t, strike): sort puts before calls
-    o = idx[np.lexsort((c[idx], K[idx], t[idx], inv[idx]))]
+    o = idx[_lexsort((c[idx], K[idx], t[idx], inv[idx]))]
     same = (inv[o[:-1]] == inv[o[1:]]) & (t[o[:-1]] == t[o[1:]]) & (K[o[:-1]] == K[o[1:]])
     pair = same & ~c[o[:-1]] & c[o[1:]]
     put_i = o[:-1][pair]
