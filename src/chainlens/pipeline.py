@@ -778,7 +778,7 @@ def _history_part(windows: Sequence[UnderlyingWindow], s_day: int, out: list[_Fa
     sp = cat.column("spot")
     if pa.types.is_float64(sp.type) and sp.null_count == 0:
         val = np.asarray(sp.to_numpy(), dtype=np.float64)
-        sp_ok = np.ones(val.size, bool)
+        sp_ok: np.ndarray | None = None  # every row has a spot
     else:
         sp_ok = _valid(sp)
         val = np.asarray(pc.fill_null(sp.cast(pa.float64()), 0.0).to_numpy(), dtype=np.float64)
@@ -794,15 +794,16 @@ def _history_part(windows: Sequence[UnderlyingWindow], s_day: int, out: list[_Fa
     present[key] = True
     ukey = np.flatnonzero(present)  # the (window, session) pairs, ascending
     spots = np.full(ukey.size, np.nan)
-    sel = np.flatnonzero(sp_ok)
-    if sel.size:
+    sel = None if sp_ok is None else np.flatnonzero(sp_ok)  # None: every row
+    if sel is None or sel.size:
         # per pair, the last row (in row order) of the latest snapshot with a spot: what a
         # stable sort by (pair, time) puts last
         neg = np.iinfo(np.int64).min
-        ks = key[sel]
+        ks, t_sel = (key, ts) if sel is None else (key[sel], ts[sel])
         t_max = np.full(n * span, neg, np.int64)
-        np.maximum.at(t_max, ks, ts[sel])
-        c = sel[ts[sel] == t_max[ks]]
+        np.maximum.at(t_max, ks, t_sel)
+        top = t_sel == t_max[ks]
+        c = np.flatnonzero(top) if sel is None else sel[top]
         last = np.full(n * span, -1, np.int64)
         np.maximum.at(last, key[c], c)
         got = ukey[last[ukey] >= 0]
@@ -816,6 +817,7 @@ def _history_part(windows: Sequence[UnderlyingWindow], s_day: int, out: list[_Fa
         out[k].spot_series = ([dates[x] for x in uday[a:b]], sl[a:b])
     # ---- the OI arrays of the earnings facts (_oi_by_session's NumPy path)
     sch = cat.schema
+    ex_days: np.ndarray | None = None  # the expiry days when read here (the zones reuse them)
     exc = cat.column("expiry") if "expiry" in sch.names else None
     oic = cat.column("open_interest") if "open_interest" in sch.names else None
     if (
@@ -826,6 +828,7 @@ def _history_part(windows: Sequence[UnderlyingWindow], s_day: int, out: list[_Fa
     ):
         if exc.null_count == 0 and oic.null_count == 0:
             ex_all, oi_all = _days(exc), np.asarray(oic.to_numpy(), np.int64)
+            ex_days = ex_all
             for k, (a, b) in enumerate(zip(starts.tolist(), (starts + lens).tolist(), strict=True)):
                 out[k].oi_arrays = (td[a:b], ex_all[a:b], oi_all[a:b])
     # ---- zones (prior_zone's NumPy path, per segment)
@@ -840,10 +843,11 @@ def _history_part(windows: Sequence[UnderlyingWindow], s_day: int, out: list[_Fa
     m = td == prev[seg]
     ts_max = np.maximum.reduceat(np.where(m, ts, neg), starts)  # its latest snapshot
     m &= ts == ts_max[seg]
-    at_spot = np.maximum.reduceat(np.where(m & sp_ok, np.arange(td.size), -1), starts)
+    with_spot = m if sp_ok is None else m & sp_ok
+    at_spot = np.maximum.reduceat(np.where(with_spot, np.arange(td.size), -1), starts)
     has &= at_spot >= 0  # the last row (in row order) with a spot
     s_prev = np.where(at_spot >= 0, val[np.maximum(at_spot, 0)], np.nan)
-    ex = _days(exc)
+    ex = _days(exc) if ex_days is None else ex_days
     exp0 = np.minimum.reduceat(np.where(m & (ex > prev[seg]), ex, pos), starts)
     has &= exp0 != pos  # the first expiry after the previous session
     m &= (ex == exp0[seg]) & has[seg]
@@ -854,10 +858,14 @@ def _history_part(windows: Sequence[UnderlyingWindow], s_day: int, out: list[_Fa
     first = o[np.r_[True, sr[o][1:] != sr[o][:-1]]] if o.size else o
     k_atm = np.full(n, np.nan)
     k_atm[sr[first]] = kr[first]
-    at = m & (strike == k_atm[seg])
+    # the quotes of the ATM rows only (a few per window), gathered in row order: the same
+    # values, summed in the same order, as over the whole chunk's rows
+    at_rows = np.flatnonzero(m & (strike == k_atm[seg]))
+    take = pa.array(at_rows, pa.int64())
+    sa = seg[at_rows]
 
     def f64(name: str) -> tuple[np.ndarray, np.ndarray]:
-        col = cat.column(name)
+        col = cat.column(name).take(take)
         v = np.asarray(col.to_numpy(zero_copy_only=False), np.float64)
         if col.null_count == 0:
             return v, np.ones(v.size, bool)
@@ -867,15 +875,15 @@ def _history_part(windows: Sequence[UnderlyingWindow], s_day: int, out: list[_Fa
     (bid, bid_ok), (ask, ask_ok) = f64("bid"), f64("ask")
     valid = _quote_valid(bid, bid_ok, ask, ask_ok)
     mid = (bid + ask) / 2
-    right = cat.column("right")
+    right = cat.column("right").take(take)
     mean: list[np.ndarray] = []
     cnt: list[np.ndarray] = []
     for rt in ("C", "P"):
         is_r = np.asarray(pc.fill_null(pc.equal(right, rt), False).to_numpy(zero_copy_only=False))
-        w = at & valid & is_r
-        c = np.bincount(seg[w], minlength=n)
+        w = valid & is_r
+        c = np.bincount(sa[w], minlength=n)
         with np.errstate(invalid="ignore", divide="ignore"):
-            mean.append(np.bincount(seg[w], weights=mid[w], minlength=n) / c)
+            mean.append(np.bincount(sa[w], weights=mid[w], minlength=n) / c)
         cnt.append(c)
     ok_n = (cnt[0] <= _ZONE_MAX_ROWS) & (cnt[1] <= _ZONE_MAX_ROWS)
     straddle = (mean[0] + mean[1]).tolist()
@@ -1523,20 +1531,20 @@ def _oi_change_parts(chs: Sequence[pa.Table], session: dt.date) -> list[dict[str
     in_c = (td == cs[seg]) & valid & has[seg]
     rows_c = np.flatnonzero(in_c)
     c_seg = seg[rows_c]
-    right = cat.column("right")
+    # the rights and expiries of the change rows only (the rows read below)
+    take_c = pa.array(rows_c, pa.int64())
+    right = cat.column("right").take(take_c)
     is_call = np.asarray(pc.fill_null(pc.equal(right, "C"), False).to_numpy(zero_copy_only=False))
     is_put = np.asarray(pc.fill_null(pc.equal(right, "P"), False).to_numpy(zero_copy_only=False))
     d32 = int(pa.scalar(session, pa.date32()).cast(pa.int32()).as_py())
-    live = exp_c.cast(pa.int32()).to_numpy() > d32
-    by_strike = _change_by_strike_many(
-        c_seg, strike[rows_c], is_call[rows_c], is_put[rows_c], chg[rows_c], n
-    )
-    lv = rows_c[live[rows_c]]
+    live = exp_c.take(take_c).cast(pa.int32()).to_numpy() > d32
+    chg_r = chg[rows_c]
+    by_strike = _change_by_strike_many(c_seg, strike[rows_c], is_call, is_put, chg_r, n)
     by_strike_live = _change_by_strike_many(
-        seg[lv], strike[lv], is_call[lv], is_put[lv], chg[lv], n
+        c_seg[live], strike[rows_c[live]], is_call[live], is_put[live], chg_r[live], n
     )
-    some_expired = np.bincount(c_seg[~live[rows_c]], minlength=n) > 0
-    top_c = _top_rows(c_seg, np.abs(chg[rows_c]), rows_c, 40)
+    some_expired = np.bincount(c_seg[~live], minlength=n) > 0
+    top_c = _top_rows(c_seg, np.abs(chg_r), rows_c, 40)
     hot_rows = np.flatnonzero((td == d32) & np.asarray(pc.is_valid(vol_oi).to_numpy(
         zero_copy_only=False), bool))  # fmt: skip
     top_v = _top_rows(seg[hot_rows], vo[hot_rows], hot_rows, 15)
@@ -1552,7 +1560,7 @@ def _oi_change_parts(chs: Sequence[pa.Table], session: dt.date) -> list[dict[str
 
     changes = per_seg(top_c, _CHANGE_COLUMNS)
     hot = per_seg(top_v, _VOL_OI_COLUMNS)
-    c_tab = cat.select(list(_CHANGES_TABLE)).take(pa.array(rows_c, pa.int64()))
+    c_tab = cat.select(list(_CHANGES_TABLE)).take(take_c)
     at = np.searchsorted(c_seg, np.arange(n + 1))
     dates = (
         pa.array(np.where(has, cs, 0).astype(np.int32), pa.int32()).cast(pa.date32()).to_pylist()
