@@ -91,3 +91,58 @@ def test_oi_change_parts_with_null_rights_and_all_live_or_expired() -> None:
         assert g["oi.vol_oi_top"] == hot
     assert got[2]["oi.change_by_strike_live"] is None  # every contract live
     assert got[3]["oi.change_by_strike_live"] == []  # every contract expired
+
+
+def _sort_tab(rng: np.random.Generator, n: int) -> pa.Table:
+    """A flow-like table: ties in the sort keys, NaN and inf among the other floats, strings
+    (``large_string``) and dates, a row number that tells ties apart."""
+    return pa.table(
+        {
+            "total_usd": pa.array(rng.choice([0.0, -0.0, 1.5, 2.0, -3.0, 1e300], n)),
+            "expiry": pa.array(
+                [dt.date(2024, 3, 15) + dt.timedelta(days=int(x)) for x in rng.integers(0, 5, n)],
+                pa.date32(),
+            ),
+            "share": pa.array(rng.choice([0.25, np.nan, np.inf, -1.0], n)),
+            "label": pa.array(rng.choice(["bull", "bear", "é"], n).tolist(), pa.large_string()),
+            "row": pa.array(np.arange(n)),
+        }
+    )
+
+
+def test_sorted_records_equal_the_records_of_each_sorted_table() -> None:
+    from chainlens.pipeline import _records, _sorted_records
+
+    rng = np.random.default_rng(31)
+    tabs = [_sort_tab(rng, n) for n in (0, 1, 7, 60, 45, 0, 3, 41)]
+    for key, desc, n_top in (
+        ("total_usd", True, 40),
+        ("total_usd", False, None),
+        ("expiry", False, None),
+        ("expiry", True, 2),
+    ):
+        got = _sorted_records(tabs, key, descending=desc, n_top=n_top)
+        assert got is not None
+        order = "descending" if desc else "ascending"
+        want = [_records(t.sort_by([(key, order)]).slice(0, n_top)) for t in tabs]
+        assert got == want, (key, desc, n_top)
+        assert [[list(r) for r in g] for g in got] == [[list(r) for r in w] for w in want]
+    nan = tabs[2].set_column(0, "total_usd", pa.array([np.nan] + [1.0] * 6))
+    assert _sorted_records([tabs[1], nan], "total_usd", descending=True) is None
+    assert _sorted_records([tabs[2], tabs[2].drop_columns(["row"])], "expiry") is None
+
+
+def test_with_underlying_many_equals_each_table_with_large_strings() -> None:
+    from chainlens.pipeline import _with_underlying, _with_underlying_many
+
+    rng = np.random.default_rng(37)
+    tabs = [_sort_tab(rng, n) for n in (5, 0, 17, 1, 30)]
+    tabs[2] = tabs[2].replace_schema_metadata({"k": "v"})
+    us = [f"U{i}" for i in range(len(tabs))]
+    ds = [D0 - dt.timedelta(days=i) for i in range(len(tabs))]
+    got = _with_underlying_many(tabs, us, ds)
+    for t, u, d, g in zip(tabs, us, ds, got, strict=True):
+        want = _with_underlying(t, u, d)
+        assert g.schema.equals(want.schema, check_metadata=True)
+        assert _eq(g.to_pylist(), want.to_pylist())  # NaN equal to NaN
+        assert g.schema.field("label").type == pa.string()

@@ -1174,6 +1174,12 @@ def _with_underlying_many(
         if "session" not in names:
             ses = np.repeat(np.asarray([sessions[i] for i in idx], dtype="datetime64[D]"), sizes)
             cat = cat.append_column("session", pa.array(ses, pa.date32()))
+        if pa.large_string() in cat.schema.types:  # one cast per column, not one per table
+            cat = pa.Table.from_arrays(
+                [c.combine_chunks() if pa.types.is_large_string(c.type) else c
+                 for c in cat.columns],
+                schema=cat.schema,
+            )  # fmt: skip
         cat = _with_underlying(cat, "", dt.date.min)  # the string normalisation only
         at = np.r_[0, np.cumsum(sizes)].tolist()
         for k, i in enumerate(idx):
@@ -1630,24 +1636,22 @@ def _doc_parts(
         fs: list[Any] = [frs[k] for k in fl_k]
         nb = _records_many(_net_by_strike_many([f.by_strike for f in fs]))
         # sort_by(...).slice(0, 40) without copying every row first: the 40 first indices
-        top_t = _sorted_many([f.by_strike for f in fs], "total_usd", descending=True, n_top=40)
-        top = _records_many(
-            top_t
-            if top_t is not None
-            else [
-                f.by_strike.take(
-                    pc.sort_indices(f.by_strike, sort_keys=[("total_usd", "descending")])[:40]
-                )
-                for f in fs
-            ]
-        )
+        top = _sorted_records([f.by_strike for f in fs], "total_usd", descending=True, n_top=40)
+        if top is None:
+            top = _records_many(
+                [
+                    f.by_strike.take(
+                        pc.sort_indices(f.by_strike, sort_keys=[("total_usd", "descending")])[:40]
+                    )
+                    for f in fs
+                ]
+            )
         notable = _records_many(
             [f.notable.slice(0, config.notable_top_n) for f in fs], _NOTABLE_COLUMNS
         )
-        exp_t = _sorted_many([f.by_expiry for f in fs], "expiry")
-        by_exp = _records_many(
-            exp_t if exp_t is not None else [f.by_expiry.sort_by("expiry") for f in fs]
-        )
+        by_exp = _sorted_records([f.by_expiry for f in fs], "expiry")
+        if by_exp is None:
+            by_exp = _records_many([f.by_expiry.sort_by("expiry") for f in fs])
         dark = _records_many([f.darkpool for f in fs])
         twap = _records_many([f.twap for f in fs])
         for j, k in enumerate(fl_k):
@@ -1683,16 +1687,11 @@ def _selected(t: pa.Table, columns: Sequence[str]) -> pa.Table:
     return t.select([c for c in columns if c in have])
 
 
-def _sorted_many(
+def _sorted_cat(
     tables: Sequence[pa.Table], key: str, *, descending: bool = False, n_top: int | None = None
-) -> list[pa.Table] | None:
-    """``t.sort_by([(key, order)]).slice(0, n_top)`` of every table (Arrow's stable sort: ties
-    in row order) in one NumPy sort by (table, key) and one ``take``.
-
-    ``None`` (sort each table) unless the tables share one schema and ``key`` is a float,
-    integer or ``date32`` column without nulls or NaN (where Arrow's and NumPy's orders are
-    the same; integers beyond 2**53 are left to Arrow).
-    """
+) -> tuple[pa.Table, np.ndarray] | None:
+    """The rows of :func:`_sorted_many`'s tables, table after table, as one table, and the
+    number of rows of each table in it; ``None`` when :func:`_sorted_many` declines."""
     if not tables or any(t.schema != tables[0].schema for t in tables):
         return None
     cat = pa.concat_tables(tables)
@@ -1718,9 +1717,44 @@ def _sorted_many(
         keep = np.arange(order.size) - start[seg] < n_top  # seg[order] == seg: sorted by table
         order = order[keep]
         lens = np.minimum(lens, n_top)
-    out = cat.take(pa.array(order, pa.int64()))
+    return cat.take(pa.array(order, pa.int64())), lens
+
+
+def _sorted_many(
+    tables: Sequence[pa.Table], key: str, *, descending: bool = False, n_top: int | None = None
+) -> list[pa.Table] | None:
+    """``t.sort_by([(key, order)]).slice(0, n_top)`` of every table (Arrow's stable sort: ties
+    in row order) in one NumPy sort by (table, key) and one ``take`` (:func:`_sorted_cat`).
+
+    ``None`` (sort each table) unless the tables share one schema and ``key`` is a float,
+    integer or ``date32`` column without nulls or NaN (where Arrow's and NumPy's orders are
+    the same; integers beyond 2**53 are left to Arrow).
+    """
+    got = _sorted_cat(tables, key, descending=descending, n_top=n_top)
+    if got is None:
+        return None
+    out, lens = got
     at = np.r_[0, np.cumsum(lens)]
     return [out.slice(int(at[i]), int(lens[i])) for i in range(len(tables))]
+
+
+def _sorted_records(
+    tables: Sequence[pa.Table], key: str, *, descending: bool = False, n_top: int | None = None
+) -> list[list[dict[str, Any]]] | None:
+    """``_records_many(_sorted_many(tables, ...))``: the records of the sorted rows of the
+    chunk in one :func:`~chainlens.analysis.json_records` pass over :func:`_sorted_cat`'s
+    table (no slice per table, no second concatenation; each record is built from its own
+    row's values only, so a slice of the records is the table's). ``None`` when
+    :func:`_sorted_many` declines."""
+    got = _sorted_cat(tables, key, descending=descending, n_top=n_top)
+    if got is None:
+        return None
+    from chainlens.analysis import json_records
+
+    out, lens = got
+    recs = json_records(out, _jsonable) if out.num_rows else []
+    at = np.r_[0, np.cumsum(lens)].tolist()
+    return [recs[at[i] : at[i + 1]] for i in range(len(tables))]
 
 
 def _oi_change_one(
