@@ -14,10 +14,10 @@ import math
 
 import numpy as np
 import pyarrow as pa
-from test_pipeline_chunk_facts import SESSION, _bars, _check, _eq, _history, _window
-from test_pipeline_doc_parts import D0, _changes
 
 from chainlens import pipeline as pipe
+from test_pipeline_chunk_facts import SESSION, _bars, _check, _eq, _history, _window
+from test_pipeline_doc_parts import D0, _changes
 
 
 def _null_rights(t: pa.Table, rng: np.random.Generator, share: float) -> pa.Table:
