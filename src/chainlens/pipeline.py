@@ -1175,9 +1175,11 @@ def _with_underlying_many(
             ses = np.repeat(np.asarray([sessions[i] for i in idx], dtype="datetime64[D]"), sizes)
             cat = cat.append_column("session", pa.array(ses, pa.date32()))
         if pa.large_string() in cat.schema.types:  # one cast per column, not one per table
+            # (a column of 2 GiB or more stays in its chunks: string's 32-bit offsets)
+            big = 2**31
             cat = pa.Table.from_arrays(
-                [c.combine_chunks() if pa.types.is_large_string(c.type) else c
-                 for c in cat.columns],
+                [c.combine_chunks() if pa.types.is_large_string(c.type) and c.nbytes < big
+                 else c for c in cat.columns],
                 schema=cat.schema,
             )  # fmt: skip
         cat = _with_underlying(cat, "", dt.date.min)  # the string normalisation only
