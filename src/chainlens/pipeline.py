@@ -778,7 +778,7 @@ def _history_part(windows: Sequence[UnderlyingWindow], s_day: int, out: list[_Fa
     sp = cat.column("spot")
     if pa.types.is_float64(sp.type) and sp.null_count == 0:
         val = np.asarray(sp.to_numpy(), dtype=np.float64)
-        sp_ok = np.ones(val.size, bool)
+        sp_ok: np.ndarray | None = None  # every row has a spot
     else:
         sp_ok = _valid(sp)
         val = np.asarray(pc.fill_null(sp.cast(pa.float64()), 0.0).to_numpy(), dtype=np.float64)
@@ -794,15 +794,16 @@ def _history_part(windows: Sequence[UnderlyingWindow], s_day: int, out: list[_Fa
     present[key] = True
     ukey = np.flatnonzero(present)  # the (window, session) pairs, ascending
     spots = np.full(ukey.size, np.nan)
-    sel = np.flatnonzero(sp_ok)
-    if sel.size:
+    sel = None if sp_ok is None else np.flatnonzero(sp_ok)  # None: every row
+    if sel is None or sel.size:
         # per pair, the last row (in row order) of the latest snapshot with a spot: what a
         # stable sort by (pair, time) puts last
         neg = np.iinfo(np.int64).min
-        ks = key[sel]
+        ks, t_sel = (key, ts) if sel is None else (key[sel], ts[sel])
         t_max = np.full(n * span, neg, np.int64)
-        np.maximum.at(t_max, ks, ts[sel])
-        c = sel[ts[sel] == t_max[ks]]
+        np.maximum.at(t_max, ks, t_sel)
+        top = t_sel == t_max[ks]
+        c = np.flatnonzero(top) if sel is None else sel[top]
         last = np.full(n * span, -1, np.int64)
         np.maximum.at(last, key[c], c)
         got = ukey[last[ukey] >= 0]
@@ -816,6 +817,7 @@ def _history_part(windows: Sequence[UnderlyingWindow], s_day: int, out: list[_Fa
         out[k].spot_series = ([dates[x] for x in uday[a:b]], sl[a:b])
     # ---- the OI arrays of the earnings facts (_oi_by_session's NumPy path)
     sch = cat.schema
+    ex_days: np.ndarray | None = None  # the expiry days when read here (the zones reuse them)
     exc = cat.column("expiry") if "expiry" in sch.names else None
     oic = cat.column("open_interest") if "open_interest" in sch.names else None
     if (
@@ -826,6 +828,7 @@ def _history_part(windows: Sequence[UnderlyingWindow], s_day: int, out: list[_Fa
     ):
         if exc.null_count == 0 and oic.null_count == 0:
             ex_all, oi_all = _days(exc), np.asarray(oic.to_numpy(), np.int64)
+            ex_days = ex_all
             for k, (a, b) in enumerate(zip(starts.tolist(), (starts + lens).tolist(), strict=True)):
                 out[k].oi_arrays = (td[a:b], ex_all[a:b], oi_all[a:b])
     # ---- zones (prior_zone's NumPy path, per segment)
@@ -840,10 +843,11 @@ def _history_part(windows: Sequence[UnderlyingWindow], s_day: int, out: list[_Fa
     m = td == prev[seg]
     ts_max = np.maximum.reduceat(np.where(m, ts, neg), starts)  # its latest snapshot
     m &= ts == ts_max[seg]
-    at_spot = np.maximum.reduceat(np.where(m & sp_ok, np.arange(td.size), -1), starts)
+    with_spot = m if sp_ok is None else m & sp_ok
+    at_spot = np.maximum.reduceat(np.where(with_spot, np.arange(td.size), -1), starts)
     has &= at_spot >= 0  # the last row (in row order) with a spot
     s_prev = np.where(at_spot >= 0, val[np.maximum(at_spot, 0)], np.nan)
-    ex = _days(exc)
+    ex = _days(exc) if ex_days is None else ex_days
     exp0 = np.minimum.reduceat(np.where(m & (ex > prev[seg]), ex, pos), starts)
     has &= exp0 != pos  # the first expiry after the previous session
     m &= (ex == exp0[seg]) & has[seg]
@@ -854,10 +858,14 @@ def _history_part(windows: Sequence[UnderlyingWindow], s_day: int, out: list[_Fa
     first = o[np.r_[True, sr[o][1:] != sr[o][:-1]]] if o.size else o
     k_atm = np.full(n, np.nan)
     k_atm[sr[first]] = kr[first]
-    at = m & (strike == k_atm[seg])
+    # the quotes of the ATM rows only (a few per window), gathered in row order: the same
+    # values, summed in the same order, as over the whole chunk's rows
+    at_rows = np.flatnonzero(m & (strike == k_atm[seg]))
+    take = pa.array(at_rows, pa.int64())
+    sa = seg[at_rows]
 
     def f64(name: str) -> tuple[np.ndarray, np.ndarray]:
-        col = cat.column(name)
+        col = cat.column(name).take(take)
         v = np.asarray(col.to_numpy(zero_copy_only=False), np.float64)
         if col.null_count == 0:
             return v, np.ones(v.size, bool)
@@ -867,15 +875,15 @@ def _history_part(windows: Sequence[UnderlyingWindow], s_day: int, out: list[_Fa
     (bid, bid_ok), (ask, ask_ok) = f64("bid"), f64("ask")
     valid = _quote_valid(bid, bid_ok, ask, ask_ok)
     mid = (bid + ask) / 2
-    right = cat.column("right")
+    right = cat.column("right").take(take)
     mean: list[np.ndarray] = []
     cnt: list[np.ndarray] = []
     for rt in ("C", "P"):
         is_r = np.asarray(pc.fill_null(pc.equal(right, rt), False).to_numpy(zero_copy_only=False))
-        w = at & valid & is_r
-        c = np.bincount(seg[w], minlength=n)
+        w = valid & is_r
+        c = np.bincount(sa[w], minlength=n)
         with np.errstate(invalid="ignore", divide="ignore"):
-            mean.append(np.bincount(seg[w], weights=mid[w], minlength=n) / c)
+            mean.append(np.bincount(sa[w], weights=mid[w], minlength=n) / c)
         cnt.append(c)
     ok_n = (cnt[0] <= _ZONE_MAX_ROWS) & (cnt[1] <= _ZONE_MAX_ROWS)
     straddle = (mean[0] + mean[1]).tolist()
@@ -1166,6 +1174,14 @@ def _with_underlying_many(
         if "session" not in names:
             ses = np.repeat(np.asarray([sessions[i] for i in idx], dtype="datetime64[D]"), sizes)
             cat = cat.append_column("session", pa.array(ses, pa.date32()))
+        if pa.large_string() in cat.schema.types:  # one cast per column, not one per table
+            # (a column of 2 GiB or more stays in its chunks: string's 32-bit offsets)
+            big = 2**31
+            cat = pa.Table.from_arrays(
+                [c.combine_chunks() if pa.types.is_large_string(c.type) and c.nbytes < big
+                 else c for c in cat.columns],
+                schema=cat.schema,
+            )  # fmt: skip
         cat = _with_underlying(cat, "", dt.date.min)  # the string normalisation only
         at = np.r_[0, np.cumsum(sizes)].tolist()
         for k, i in enumerate(idx):
@@ -1523,20 +1539,20 @@ def _oi_change_parts(chs: Sequence[pa.Table], session: dt.date) -> list[dict[str
     in_c = (td == cs[seg]) & valid & has[seg]
     rows_c = np.flatnonzero(in_c)
     c_seg = seg[rows_c]
-    right = cat.column("right")
+    # the rights and expiries of the change rows only (the rows read below)
+    take_c = pa.array(rows_c, pa.int64())
+    right = cat.column("right").take(take_c)
     is_call = np.asarray(pc.fill_null(pc.equal(right, "C"), False).to_numpy(zero_copy_only=False))
     is_put = np.asarray(pc.fill_null(pc.equal(right, "P"), False).to_numpy(zero_copy_only=False))
     d32 = int(pa.scalar(session, pa.date32()).cast(pa.int32()).as_py())
-    live = exp_c.cast(pa.int32()).to_numpy() > d32
-    by_strike = _change_by_strike_many(
-        c_seg, strike[rows_c], is_call[rows_c], is_put[rows_c], chg[rows_c], n
-    )
-    lv = rows_c[live[rows_c]]
+    live = exp_c.take(take_c).cast(pa.int32()).to_numpy() > d32
+    chg_r = chg[rows_c]
+    by_strike = _change_by_strike_many(c_seg, strike[rows_c], is_call, is_put, chg_r, n)
     by_strike_live = _change_by_strike_many(
-        seg[lv], strike[lv], is_call[lv], is_put[lv], chg[lv], n
+        c_seg[live], strike[rows_c[live]], is_call[live], is_put[live], chg_r[live], n
     )
-    some_expired = np.bincount(c_seg[~live[rows_c]], minlength=n) > 0
-    top_c = _top_rows(c_seg, np.abs(chg[rows_c]), rows_c, 40)
+    some_expired = np.bincount(c_seg[~live], minlength=n) > 0
+    top_c = _top_rows(c_seg, np.abs(chg_r), rows_c, 40)
     hot_rows = np.flatnonzero((td == d32) & np.asarray(pc.is_valid(vol_oi).to_numpy(
         zero_copy_only=False), bool))  # fmt: skip
     top_v = _top_rows(seg[hot_rows], vo[hot_rows], hot_rows, 15)
@@ -1552,7 +1568,7 @@ def _oi_change_parts(chs: Sequence[pa.Table], session: dt.date) -> list[dict[str
 
     changes = per_seg(top_c, _CHANGE_COLUMNS)
     hot = per_seg(top_v, _VOL_OI_COLUMNS)
-    c_tab = cat.select(list(_CHANGES_TABLE)).take(pa.array(rows_c, pa.int64()))
+    c_tab = cat.select(list(_CHANGES_TABLE)).take(take_c)
     at = np.searchsorted(c_seg, np.arange(n + 1))
     dates = (
         pa.array(np.where(has, cs, 0).astype(np.int32), pa.int32()).cast(pa.date32()).to_pylist()
@@ -1622,24 +1638,22 @@ def _doc_parts(
         fs: list[Any] = [frs[k] for k in fl_k]
         nb = _records_many(_net_by_strike_many([f.by_strike for f in fs]))
         # sort_by(...).slice(0, 40) without copying every row first: the 40 first indices
-        top_t = _sorted_many([f.by_strike for f in fs], "total_usd", descending=True, n_top=40)
-        top = _records_many(
-            top_t
-            if top_t is not None
-            else [
-                f.by_strike.take(
-                    pc.sort_indices(f.by_strike, sort_keys=[("total_usd", "descending")])[:40]
-                )
-                for f in fs
-            ]
-        )
+        top = _sorted_records([f.by_strike for f in fs], "total_usd", descending=True, n_top=40)
+        if top is None:
+            top = _records_many(
+                [
+                    f.by_strike.take(
+                        pc.sort_indices(f.by_strike, sort_keys=[("total_usd", "descending")])[:40]
+                    )
+                    for f in fs
+                ]
+            )
         notable = _records_many(
             [f.notable.slice(0, config.notable_top_n) for f in fs], _NOTABLE_COLUMNS
         )
-        exp_t = _sorted_many([f.by_expiry for f in fs], "expiry")
-        by_exp = _records_many(
-            exp_t if exp_t is not None else [f.by_expiry.sort_by("expiry") for f in fs]
-        )
+        by_exp = _sorted_records([f.by_expiry for f in fs], "expiry")
+        if by_exp is None:
+            by_exp = _records_many([f.by_expiry.sort_by("expiry") for f in fs])
         dark = _records_many([f.darkpool for f in fs])
         twap = _records_many([f.twap for f in fs])
         for j, k in enumerate(fl_k):
@@ -1675,16 +1689,11 @@ def _selected(t: pa.Table, columns: Sequence[str]) -> pa.Table:
     return t.select([c for c in columns if c in have])
 
 
-def _sorted_many(
+def _sorted_cat(
     tables: Sequence[pa.Table], key: str, *, descending: bool = False, n_top: int | None = None
-) -> list[pa.Table] | None:
-    """``t.sort_by([(key, order)]).slice(0, n_top)`` of every table (Arrow's stable sort: ties
-    in row order) in one NumPy sort by (table, key) and one ``take``.
-
-    ``None`` (sort each table) unless the tables share one schema and ``key`` is a float,
-    integer or ``date32`` column without nulls or NaN (where Arrow's and NumPy's orders are
-    the same; integers beyond 2**53 are left to Arrow).
-    """
+) -> tuple[pa.Table, np.ndarray] | None:
+    """The rows of :func:`_sorted_many`'s tables, table after table, as one table, and the
+    number of rows of each table in it; ``None`` when :func:`_sorted_many` declines."""
     if not tables or any(t.schema != tables[0].schema for t in tables):
         return None
     cat = pa.concat_tables(tables)
@@ -1710,9 +1719,44 @@ def _sorted_many(
         keep = np.arange(order.size) - start[seg] < n_top  # seg[order] == seg: sorted by table
         order = order[keep]
         lens = np.minimum(lens, n_top)
-    out = cat.take(pa.array(order, pa.int64()))
+    return cat.take(pa.array(order, pa.int64())), lens
+
+
+def _sorted_many(
+    tables: Sequence[pa.Table], key: str, *, descending: bool = False, n_top: int | None = None
+) -> list[pa.Table] | None:
+    """``t.sort_by([(key, order)]).slice(0, n_top)`` of every table (Arrow's stable sort: ties
+    in row order) in one NumPy sort by (table, key) and one ``take`` (:func:`_sorted_cat`).
+
+    ``None`` (sort each table) unless the tables share one schema and ``key`` is a float,
+    integer or ``date32`` column without nulls or NaN (where Arrow's and NumPy's orders are
+    the same; integers beyond 2**53 are left to Arrow).
+    """
+    got = _sorted_cat(tables, key, descending=descending, n_top=n_top)
+    if got is None:
+        return None
+    out, lens = got
     at = np.r_[0, np.cumsum(lens)]
     return [out.slice(int(at[i]), int(lens[i])) for i in range(len(tables))]
+
+
+def _sorted_records(
+    tables: Sequence[pa.Table], key: str, *, descending: bool = False, n_top: int | None = None
+) -> list[list[dict[str, Any]]] | None:
+    """``_records_many(_sorted_many(tables, ...))``: the records of the sorted rows of the
+    chunk in one :func:`~chainlens.analysis.json_records` pass over :func:`_sorted_cat`'s
+    table (no slice per table, no second concatenation; each record is built from its own
+    row's values only, so a slice of the records is the table's). ``None`` when
+    :func:`_sorted_many` declines."""
+    got = _sorted_cat(tables, key, descending=descending, n_top=n_top)
+    if got is None:
+        return None
+    from chainlens.analysis import json_records
+
+    out, lens = got
+    recs = json_records(out, _jsonable) if out.num_rows else []
+    at = np.r_[0, np.cumsum(lens)].tolist()
+    return [recs[at[i] : at[i + 1]] for i in range(len(tables))]
 
 
 def _oi_change_one(
