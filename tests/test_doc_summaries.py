@@ -110,7 +110,7 @@ def test_paused_gc_leaves_the_collector_as_it_was() -> None:
     stays enabled, disabled stays disabled, an error inside included."""
     import gc
 
-    from chainlens.store._results import paused_gc
+    from chainlens._gc import paused_gc
 
     was = gc.isenabled()
     try:

@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pyarrow as pa
 
+from chainlens._gc import paused_gc
 from chainlens.errors import ChainlensError
 from chainlens.market import market_facts
 from chainlens.pipeline import (
@@ -179,6 +180,20 @@ def analyze_block(
     returned in ``BlockOut.files``: a pool worker then hands the parent file names, not the
     tables (at 5,000 underlyings ~1.2 GB of pickles, and the parent's serial Parquet write).
     """
+    with paused_gc():  # millions of record objects, no cycle (:mod:`chainlens._gc`)
+        return _analyze_block(windows, config, chunk_rows, chunk_max, copy, netdelta, stage)
+
+
+def _analyze_block(
+    windows: Sequence[UnderlyingWindow],
+    config: PipelineConfig,
+    chunk_rows: int,
+    chunk_max: int,
+    copy: bool,
+    netdelta: NetDeltaTask | None,
+    stage: tuple[str, int] | None,
+) -> BlockOut:
+    """:func:`analyze_block`'s work (the collector paused around it there)."""
     sizes = [window_rows(w) for w in windows]
     results: list[UnderlyingResult] = []
     failed: list[str | None] = []
