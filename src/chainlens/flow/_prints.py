@@ -16,6 +16,10 @@ from chainlens.flow._side import BUY, SELL, side_names
 
 __all__ = ["detect_sweeps", "expiry_class_array", "notable_prints", "print_events"]
 
+#: Trades from which :func:`print_events` runs its compiled pass in auto mode
+#: (:mod:`chainlens.flow._prints_numba`; below it the NumPy passes are as fast as loading it).
+COMPILED_MIN_ROWS = 20_000
+
 
 def detect_sweeps(
     trades: pa.Table, *, window_ms: float = 50.0, min_exchanges: int = 2
@@ -136,26 +140,31 @@ def print_events(trades: pa.Table) -> pa.Table:
     Single-trade events are gathered row-wise; only the rows of multi-trade sweeps are
     reduced per event.
     """
+    from chainlens._engine import use_numba
     from chainlens.flow._keys import key_codes
 
     keys = ["underlying", "root", "symbol", "expiry", "strike", "right", "multiplier"]
     n = trades.num_rows
-    rows = np.arange(n, dtype=np.int64)
+    compiled = use_numba(n, COMPILED_MIN_ROWS)
     sweep = np.asarray(_np_bool(trades.column("is_sweep")), dtype=bool)
-    gid = rows.copy()  # each event named by its first row
+    gid: np.ndarray | None = None  # each event named by its first row (None: every row alone)
     if sweep.any():
         bcol = trades.column("burst_id")
         b = np.asarray(pc.fill_null(bcol.cast(pa.int64()), np.iinfo(np.int64).min).to_numpy())
-        # the first row of each burst: its first occurrence among the sweep rows (in row
-        # order; ``return_index`` sorts stably)
-        _, at, inv = np.unique(b[sweep], return_index=True, return_inverse=True)
-        gid[sweep] = rows[sweep][at][inv.reshape(-1)]
-    head = gid == rows  # the first row of its event
-    rep = np.flatnonzero(head)  # ascending: the events in order of first appearance
-    ev = (np.cumsum(head) - 1)[gid]
-    e_n = rep.size
-    counts = np.bincount(ev, minlength=e_n).astype(np.int64)
-    keep = pa.array(head)  # the first rows, in row order (a filter: chunk by chunk)
+        bs = b[sweep]
+        bmin, bmax = int(bs.min()), int(bs.max())
+        if compiled and bmax - bmin <= 4 * n + 1024:  # dense ids: a table of first rows
+            from chainlens.flow._prints_numba import burst_heads
+
+            gid = burst_heads(sweep, b, bmin, bmax - bmin + 1)
+        else:
+            # the first row of each burst: its first occurrence among the sweep rows (in row
+            # order; ``return_index`` sorts stably)
+            rows = np.arange(n, dtype=np.int64)
+            gid = rows.copy()
+            _, at, inv = np.unique(bs, return_index=True, return_inverse=True)
+            gid[sweep] = rows[sweep][at][inv.reshape(-1)]
+    keep: pa.Array | None = None  # the first rows, in row order (a filter: chunk by chunk)
 
     def first_of(name: str) -> pa.Array:
         c = trades.column(name).filter(keep)
@@ -187,39 +196,69 @@ def print_events(trades: pa.Table) -> pa.Table:
     if t_col.null_count:
         t_col = pc.fill_null(t_col, np.iinfo(np.int64).max)
     t = np.asarray(t_col.to_numpy(), dtype=np.int64)
-    with np.errstate(invalid="ignore", over="ignore"):
-        ps = np.where(pv & qv, p * q.astype(np.float64), 0.0)
-    # single-trade events: the row's own values (gathered at the event's first row)
-    e_t, e_q, e_prem, e_ps = t[rep], q[rep], prem[rep], ps[rep]
-    e_spot_row = np.where(spv[rep], rep, -1)
-    e_agg_sum, e_agg_n = np.where(agv[rep], agg[rep], 0.0), agv[rep].astype(np.int64)
-    e_nx = np.ones(e_n, dtype=np.int64)
-    bools = {
-        c: np.asarray(_np_bool(trades.column(c)), dtype=bool)
-        for c in ("is_sweep", "multileg", "deep_itm", "synthetic")
-        if c in trades.column_names
-    }
-    e_any = {c: v[rep] for c, v in bools.items()}
+    flag_names = [
+        c for c in ("is_sweep", "multileg", "deep_itm", "synthetic") if c in trades.column_names
+    ]
     has_dn = "delta_notional_usd" in trades.column_names
     dn = f64("delta_notional_usd")[0] if has_dn else np.zeros(n)
-    e_dn = dn[rep]
-    multi = counts[ev] >= 2
-    if multi.any():  # the rows of multi-trade events, grouped by event in row order
+    if compiled:  # one compiled pass (bit-identical to the NumPy passes below)
+        from chainlens.flow._prints_numba import event_sums
+
+        flags = np.empty((len(flag_names), n), dtype=bool)
+        for j, c in enumerate(flag_names):  # a loop over the (up to 4) flag columns
+            flags[j] = sweep if c == "is_sweep" else _np_bool(trades.column(c))
+        (rep, counts, e_t, e_q, e_prem, e_ps, e_dn, e_spot_row, e_agg_sum, e_agg_n, any_,
+         mr, cut, eids) = event_sums(
+            np.arange(n, dtype=np.int64) if gid is None else gid, t, q, qv, p, pv, prem, dn,
+            spv, agg, agv, flags,
+        )  # fmt: skip
+        e_any = {c: any_[j] for j, c in enumerate(flag_names)}
+        e_n = rep.size
+        head = np.zeros(n, dtype=bool)
+        head[rep] = True
+        e_nx = np.ones(e_n, dtype=np.int64)
+        me = np.repeat(eids, counts[eids]) if mr.size else mr
+    else:
+        rows = np.arange(n, dtype=np.int64)
+        if gid is None:
+            gid = rows
+        head = gid == rows  # the first row of its event
+        rep = np.flatnonzero(head)  # ascending: the events in order of first appearance
+        ev = (np.cumsum(head) - 1)[gid]
+        e_n = rep.size
+        counts = np.bincount(ev, minlength=e_n).astype(np.int64)
+        with np.errstate(invalid="ignore", over="ignore"):
+            ps = np.where(pv & qv, p * q.astype(np.float64), 0.0)
+        # single-trade events: the row's own values (gathered at the event's first row)
+        e_t, e_q, e_prem, e_ps = t[rep], q[rep], prem[rep], ps[rep]
+        e_spot_row = np.where(spv[rep], rep, -1)
+        e_agg_sum, e_agg_n = np.where(agv[rep], agg[rep], 0.0), agv[rep].astype(np.int64)
+        e_nx = np.ones(e_n, dtype=np.int64)
+        bools = {
+            c: sweep if c == "is_sweep" else np.asarray(_np_bool(trades.column(c)), dtype=bool)
+            for c in flag_names
+        }
+        e_any = {c: v[rep] for c, v in bools.items()}
+        e_dn = dn[rep]
+        multi = counts[ev] >= 2
         mr = rows[multi]
-        mr = mr[np.argsort(ev[mr], kind="stable")]
-        me = ev[mr]
-        cut = np.flatnonzero(np.r_[True, me[1:] != me[:-1]])
-        eids = me[cut]
-        e_t[eids] = np.minimum.reduceat(t[mr], cut)
-        e_q[eids] = np.add.reduceat(q[mr], cut)
-        e_prem[eids] = np.add.reduceat(prem[mr], cut)
-        e_ps[eids] = np.add.reduceat(ps[mr], cut)
-        e_dn[eids] = np.add.reduceat(dn[mr], cut)
-        e_spot_row[eids] = np.maximum.reduceat(np.where(spv[mr], mr, -1), cut)
-        e_agg_sum[eids] = np.add.reduceat(np.where(agv[mr], agg[mr], 0.0), cut)
-        e_agg_n[eids] = np.add.reduceat(agv[mr].astype(np.int64), cut)
-        for c, v in bools.items():
-            e_any[c][eids] = np.maximum.reduceat(v[mr], cut)
+        if mr.size:  # the rows of multi-trade events, grouped by event in row order
+            mr = mr[np.argsort(ev[mr], kind="stable")]
+            me = ev[mr]
+            cut = np.flatnonzero(np.r_[True, me[1:] != me[:-1]])
+            eids = me[cut]
+            e_t[eids] = np.minimum.reduceat(t[mr], cut)
+            e_q[eids] = np.add.reduceat(q[mr], cut)
+            e_prem[eids] = np.add.reduceat(prem[mr], cut)
+            e_ps[eids] = np.add.reduceat(ps[mr], cut)
+            e_dn[eids] = np.add.reduceat(dn[mr], cut)
+            e_spot_row[eids] = np.maximum.reduceat(np.where(spv[mr], mr, -1), cut)
+            e_agg_sum[eids] = np.add.reduceat(np.where(agv[mr], agg[mr], 0.0), cut)
+            e_agg_n[eids] = np.add.reduceat(agv[mr].astype(np.int64), cut)
+            for c, v in bools.items():
+                e_any[c][eids] = np.maximum.reduceat(v[mr], cut)
+    keep = pa.array(head)
+    if mr.size:  # distinct exchanges of the multi-trade events
         x = key_codes(trades.column("exchange").take(pa.array(mr)))
         x = x - x.min()
         if int(x.max()) < 64:  # a bit per exchange, OR-ed over each event's rows
@@ -252,7 +291,7 @@ def print_events(trades: pa.Table) -> pa.Table:
         "aggressiveness": pa.array(agg_mean, pa.float64(), mask=e_agg_n == 0),
     }
     for c in ("deep_itm", "synthetic"):
-        if c in bools:
+        if c in e_any:
             out[c] = pa.array(e_any[c])
     if has_dn:
         out["delta_notional_usd"] = pa.array(e_dn, pa.float64())
