@@ -141,30 +141,34 @@ def print_events(trades: pa.Table) -> pa.Table:
     reduced per event.
     """
     from chainlens._engine import use_numba
+
+    if use_numba(trades.num_rows, COMPILED_MIN_ROWS):
+        return _print_events_compiled(trades)
+    return _print_events_numpy(trades)
+
+
+def _print_events_numpy(trades: pa.Table) -> pa.Table:
+    """:func:`print_events` with NumPy passes (the compiled pass's twin)."""
     from chainlens.flow._keys import key_codes
 
     keys = ["underlying", "root", "symbol", "expiry", "strike", "right", "multiplier"]
     n = trades.num_rows
-    compiled = use_numba(n, COMPILED_MIN_ROWS)
+    rows = np.arange(n, dtype=np.int64)
     sweep = np.asarray(_np_bool(trades.column("is_sweep")), dtype=bool)
-    gid: np.ndarray | None = None  # each event named by its first row (None: every row alone)
+    gid = rows.copy()  # each event named by its first row
     if sweep.any():
         bcol = trades.column("burst_id")
         b = np.asarray(pc.fill_null(bcol.cast(pa.int64()), np.iinfo(np.int64).min).to_numpy())
-        bs = b[sweep]
-        bmin, bmax = int(bs.min()), int(bs.max())
-        if compiled and bmax - bmin <= 4 * n + 1024:  # dense ids: a table of first rows
-            from chainlens.flow._prints_numba import burst_heads
-
-            gid = burst_heads(sweep, b, bmin, bmax - bmin + 1)
-        else:
-            # the first row of each burst: its first occurrence among the sweep rows (in row
-            # order; ``return_index`` sorts stably)
-            rows = np.arange(n, dtype=np.int64)
-            gid = rows.copy()
-            _, at, inv = np.unique(bs, return_index=True, return_inverse=True)
-            gid[sweep] = rows[sweep][at][inv.reshape(-1)]
-    keep: pa.Array | None = None  # the first rows, in row order (a filter: chunk by chunk)
+        # the first row of each burst: its first occurrence among the sweep rows (in row
+        # order; ``return_index`` sorts stably)
+        _, at, inv = np.unique(b[sweep], return_index=True, return_inverse=True)
+        gid[sweep] = rows[sweep][at][inv.reshape(-1)]
+    head = gid == rows  # the first row of its event
+    rep = np.flatnonzero(head)  # ascending: the events in order of first appearance
+    ev = (np.cumsum(head) - 1)[gid]
+    e_n = rep.size
+    counts = np.bincount(ev, minlength=e_n).astype(np.int64)
+    keep = pa.array(head)  # the first rows, in row order (a filter: chunk by chunk)
 
     def first_of(name: str) -> pa.Array:
         c = trades.column(name).filter(keep)
@@ -196,69 +200,39 @@ def print_events(trades: pa.Table) -> pa.Table:
     if t_col.null_count:
         t_col = pc.fill_null(t_col, np.iinfo(np.int64).max)
     t = np.asarray(t_col.to_numpy(), dtype=np.int64)
-    flag_names = [
-        c for c in ("is_sweep", "multileg", "deep_itm", "synthetic") if c in trades.column_names
-    ]
+    with np.errstate(invalid="ignore", over="ignore"):
+        ps = np.where(pv & qv, p * q.astype(np.float64), 0.0)
+    # single-trade events: the row's own values (gathered at the event's first row)
+    e_t, e_q, e_prem, e_ps = t[rep], q[rep], prem[rep], ps[rep]
+    e_spot_row = np.where(spv[rep], rep, -1)
+    e_agg_sum, e_agg_n = np.where(agv[rep], agg[rep], 0.0), agv[rep].astype(np.int64)
+    e_nx = np.ones(e_n, dtype=np.int64)
+    bools = {
+        c: np.asarray(_np_bool(trades.column(c)), dtype=bool)
+        for c in ("is_sweep", "multileg", "deep_itm", "synthetic")
+        if c in trades.column_names
+    }
+    e_any = {c: v[rep] for c, v in bools.items()}
     has_dn = "delta_notional_usd" in trades.column_names
     dn = f64("delta_notional_usd")[0] if has_dn else np.zeros(n)
-    if compiled:  # one compiled pass (bit-identical to the NumPy passes below)
-        from chainlens.flow._prints_numba import event_sums
-
-        flags = np.empty((len(flag_names), n), dtype=bool)
-        for j, c in enumerate(flag_names):  # a loop over the (up to 4) flag columns
-            flags[j] = sweep if c == "is_sweep" else _np_bool(trades.column(c))
-        (rep, counts, e_t, e_q, e_prem, e_ps, e_dn, e_spot_row, e_agg_sum, e_agg_n, any_,
-         mr, cut, eids) = event_sums(
-            np.arange(n, dtype=np.int64) if gid is None else gid, t, q, qv, p, pv, prem, dn,
-            spv, agg, agv, flags,
-        )  # fmt: skip
-        e_any = {c: any_[j] for j, c in enumerate(flag_names)}
-        e_n = rep.size
-        head = np.zeros(n, dtype=bool)
-        head[rep] = True
-        e_nx = np.ones(e_n, dtype=np.int64)
-        me = np.repeat(eids, counts[eids]) if mr.size else mr
-    else:
-        rows = np.arange(n, dtype=np.int64)
-        if gid is None:
-            gid = rows
-        head = gid == rows  # the first row of its event
-        rep = np.flatnonzero(head)  # ascending: the events in order of first appearance
-        ev = (np.cumsum(head) - 1)[gid]
-        e_n = rep.size
-        counts = np.bincount(ev, minlength=e_n).astype(np.int64)
-        with np.errstate(invalid="ignore", over="ignore"):
-            ps = np.where(pv & qv, p * q.astype(np.float64), 0.0)
-        # single-trade events: the row's own values (gathered at the event's first row)
-        e_t, e_q, e_prem, e_ps = t[rep], q[rep], prem[rep], ps[rep]
-        e_spot_row = np.where(spv[rep], rep, -1)
-        e_agg_sum, e_agg_n = np.where(agv[rep], agg[rep], 0.0), agv[rep].astype(np.int64)
-        e_nx = np.ones(e_n, dtype=np.int64)
-        bools = {
-            c: sweep if c == "is_sweep" else np.asarray(_np_bool(trades.column(c)), dtype=bool)
-            for c in flag_names
-        }
-        e_any = {c: v[rep] for c, v in bools.items()}
-        e_dn = dn[rep]
-        multi = counts[ev] >= 2
+    e_dn = dn[rep]
+    multi = counts[ev] >= 2
+    if multi.any():  # the rows of multi-trade events, grouped by event in row order
         mr = rows[multi]
-        if mr.size:  # the rows of multi-trade events, grouped by event in row order
-            mr = mr[np.argsort(ev[mr], kind="stable")]
-            me = ev[mr]
-            cut = np.flatnonzero(np.r_[True, me[1:] != me[:-1]])
-            eids = me[cut]
-            e_t[eids] = np.minimum.reduceat(t[mr], cut)
-            e_q[eids] = np.add.reduceat(q[mr], cut)
-            e_prem[eids] = np.add.reduceat(prem[mr], cut)
-            e_ps[eids] = np.add.reduceat(ps[mr], cut)
-            e_dn[eids] = np.add.reduceat(dn[mr], cut)
-            e_spot_row[eids] = np.maximum.reduceat(np.where(spv[mr], mr, -1), cut)
-            e_agg_sum[eids] = np.add.reduceat(np.where(agv[mr], agg[mr], 0.0), cut)
-            e_agg_n[eids] = np.add.reduceat(agv[mr].astype(np.int64), cut)
-            for c, v in bools.items():
-                e_any[c][eids] = np.maximum.reduceat(v[mr], cut)
-    keep = pa.array(head)
-    if mr.size:  # distinct exchanges of the multi-trade events
+        mr = mr[np.argsort(ev[mr], kind="stable")]
+        me = ev[mr]
+        cut = np.flatnonzero(np.r_[True, me[1:] != me[:-1]])
+        eids = me[cut]
+        e_t[eids] = np.minimum.reduceat(t[mr], cut)
+        e_q[eids] = np.add.reduceat(q[mr], cut)
+        e_prem[eids] = np.add.reduceat(prem[mr], cut)
+        e_ps[eids] = np.add.reduceat(ps[mr], cut)
+        e_dn[eids] = np.add.reduceat(dn[mr], cut)
+        e_spot_row[eids] = np.maximum.reduceat(np.where(spv[mr], mr, -1), cut)
+        e_agg_sum[eids] = np.add.reduceat(np.where(agv[mr], agg[mr], 0.0), cut)
+        e_agg_n[eids] = np.add.reduceat(agv[mr].astype(np.int64), cut)
+        for c, v in bools.items():
+            e_any[c][eids] = np.maximum.reduceat(v[mr], cut)
         x = key_codes(trades.column("exchange").take(pa.array(mr)))
         x = x - x.min()
         if int(x.max()) < 64:  # a bit per exchange, OR-ed over each event's rows
@@ -291,11 +265,123 @@ def print_events(trades: pa.Table) -> pa.Table:
         "aggressiveness": pa.array(agg_mean, pa.float64(), mask=e_agg_n == 0),
     }
     for c in ("deep_itm", "synthetic"):
-        if c in e_any:
+        if c in bools:
             out[c] = pa.array(e_any[c])
     if has_dn:
         out["delta_notional_usd"] = pa.array(e_dn, pa.float64())
     return pa.table(out)
+
+
+def _print_events_compiled(trades: pa.Table) -> pa.Table:
+    """:func:`print_events` in one compiled pass (:mod:`chainlens.flow._prints_numba`),
+    bit-identical to :func:`_print_events_numpy`: the same events in the same order, the same
+    sums in the same order (``reduceat``'s), the same values under the null masks."""
+    from chainlens.flow._keys import key_codes
+    from chainlens.flow._prints_numba import burst_events, event_sums
+
+    keys = ["underlying", "root", "symbol", "expiry", "strike", "right", "multiplier"]
+    n = trades.num_rows
+    sweep = np.asarray(_np_bool(trades.column("is_sweep")), dtype=bool)
+    ev = np.zeros(0, dtype=np.int64)  # each row's event (empty: every row its own event)
+    e_n = n
+    if sweep.any():
+        bcol = trades.column("burst_id")
+        b = np.asarray(pc.fill_null(bcol.cast(pa.int64()), np.iinfo(np.int64).min).to_numpy())
+        bs = b[sweep]
+        bmin, bmax = int(bs.min()), int(bs.max())
+        if bmax - bmin <= 4 * n + 1024:  # dense ids: a table of each burst's event
+            ev, e_n = burst_events(sweep, b, bmin, bmax - bmin + 1)
+        else:  # the first sweep row of each burst (``return_index`` sorts stably)
+            rows = np.arange(n, dtype=np.int64)
+            gid = rows.copy()
+            _, at, inv = np.unique(bs, return_index=True, return_inverse=True)
+            gid[sweep] = rows[sweep][at][inv.reshape(-1)]
+            head = gid == rows
+            ev = (np.cumsum(head) - 1)[gid]
+            e_n = int(head.sum())
+
+    def f64(name: str) -> tuple[np.ndarray, np.ndarray]:
+        c = trades.column(name)
+        if c.null_count == 0:  # no null to fill: the values as they are, every one valid
+            v = np.asarray(c.cast(pa.float64()).to_numpy(), dtype=np.float64)
+            return v, _TRUE[:n] if n <= _TRUE.size else np.ones(n, dtype=bool)
+        v = np.asarray(pc.fill_null(c.cast(pa.float64()), 0.0).to_numpy(), dtype=np.float64)
+        return v, np.asarray(_np_bool(pc.is_valid(c)), dtype=bool)
+
+    size_col = trades.column("size")
+    if size_col.null_count == 0:
+        q = np.asarray(size_col.to_numpy(), dtype=np.int64)
+        qv = _TRUE[:n] if n <= _TRUE.size else np.ones(n, dtype=bool)
+    else:
+        q = np.asarray(pc.fill_null(size_col, 0).to_numpy(), dtype=np.int64)
+        qv = np.asarray(_np_bool(pc.is_valid(size_col)), dtype=bool)
+    p, pv = f64("price")
+    prem, _ = f64("premium_usd")
+    spot, spv = f64("spot")
+    agg, agv = f64("aggressiveness")
+    t_col = pc.cast(trades.column("ts"), pa.int64())
+    if t_col.null_count:
+        t_col = pc.fill_null(t_col, np.iinfo(np.int64).max)
+    t = np.asarray(t_col.to_numpy(), dtype=np.int64)
+    names = [
+        c for c in ("is_sweep", "multileg", "deep_itm", "synthetic") if c in trades.column_names
+    ]
+    flags = np.empty((len(names), n), dtype=bool)
+    for j, c in enumerate(names):  # a loop over the (up to 4) flag columns
+        flags[j] = sweep if c == "is_sweep" else _np_bool(trades.column(c))
+    has_dn = "delta_notional_usd" in trades.column_names
+    dn = f64("delta_notional_usd")[0] if has_dn else np.zeros(n)
+    (head, counts, e_t, e_q, e_prem, price, e_dn, e_spot, spot_null, agg_mean, agg_null, any_,
+     mr, cut, eids) = event_sums(ev, e_n, t, q, qv, p, pv, prem, dn, spot, spv, agg, agv, flags)  # fmt: skip
+    e_nx = np.ones(e_n, dtype=np.int64)
+    if mr.size:  # distinct exchanges of the multi-trade events
+        x = key_codes(trades.column("exchange").take(pa.array(mr)))
+        x = x - x.min()
+        if int(x.max()) < 64:  # a bit per exchange, OR-ed over each event's rows
+            bits = np.bitwise_or.reduceat(np.left_shift(np.uint64(1), x.astype(np.uint64)), cut)
+            e_nx[eids] = np.bitwise_count(bits)
+        else:
+            me = np.repeat(eids, counts[eids])
+            pairs = np.unique(me * (int(x.max()) + 1) + x)
+            e_nx[eids] = np.bincount(pairs // (int(x.max()) + 1), minlength=e_n)[eids]
+    keep = pa.array(head)  # the first rows, in row order (a filter: chunk by chunk)
+
+    def first_of(name: str) -> pa.Array:
+        c = trades.column(name).filter(keep)
+        c = c.combine_chunks() if isinstance(c, pa.ChunkedArray) else c
+        if pa.types.is_string(c.type):
+            c = c.cast(pa.large_string())
+        return c
+
+    t_valid = e_t != np.iinfo(np.int64).max
+    ts_type = trades.schema.field("ts").type
+    spot_type = trades.schema.field("spot").type
+    out: dict[str, pa.Array] = {
+        "ts": pa.array(e_t, pa.int64(), mask=~t_valid).cast(ts_type),
+        "trade_date": first_of("trade_date"),
+        **{k: first_of(k) for k in keys},
+        "side_code": first_of("side_code"),
+        "size": pa.array(e_q, pa.int64()).cast(trades.schema.field("size").type),
+        "premium_usd": pa.array(e_prem, pa.float64()),
+        "price": pa.array(price, pa.float64()),
+        "n_trades": pa.array(counts, pa.int64()),
+        "n_exchanges": pa.array(e_nx, pa.int64()),
+        "is_sweep": pa.array(any_[names.index("is_sweep")]),
+        "multileg": pa.array(any_[names.index("multileg")]),
+        "spot": pa.array(e_spot, pa.float64(), mask=spot_null).cast(spot_type),
+        "aggressiveness": pa.array(agg_mean, pa.float64(), mask=agg_null),
+    }
+    for c in ("deep_itm", "synthetic"):
+        if c in names:
+            out[c] = pa.array(any_[names.index(c)])
+    if has_dn:
+        out["delta_notional_usd"] = pa.array(e_dn, pa.float64())
+    return pa.table(out)
+
+
+#: A read-only run of ``True`` (the validity of a column without nulls, not allocated per call).
+_TRUE = np.ones(1 << 20, dtype=bool)
+_TRUE.setflags(write=False)
 
 
 def _np_bool(c: pa.Array | pa.ChunkedArray) -> np.ndarray:

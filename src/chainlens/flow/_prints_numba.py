@@ -1,12 +1,13 @@
 """Numba kernels of :func:`chainlens.flow.print_events` (one pass over the trades instead of
 a dozen NumPy passes and a ``numpy.unique``).
 
-* :func:`burst_heads`: each sweep row's event named by the first sweep row of its burst (a
-  table indexed by burst id; the caller uses it when the ids are dense).
+* :func:`burst_events`: each row's event, a sweep row's that of the first sweep row of its
+  burst (a table indexed by burst id; the caller uses it when the ids are dense).
 * :func:`event_sums`: the events in order of their first row, and per event the reductions of
-  ``print_events``: the earliest time, the summed size (integers), the summed premium, price
-  times size, delta notional and aggressiveness, the last row with a spot, the count of
-  aggressiveness values and the ``any`` of the boolean flags.
+  ``print_events``: the earliest time, the summed size (integers), the summed premium and
+  delta notional, the size-weighted price, the spot of the last row with one, the mean
+  aggressiveness and the ``any`` of the boolean flags (each array allocated once: on this
+  VM touching fresh memory costs as much as the arithmetic).
 
 The float sums of an event of two rows or more are those of ``numpy.add.reduceat`` over the
 event's rows in row order, bit for bit: the first value plus NumPy's pairwise sum of the
@@ -20,7 +21,7 @@ from __future__ import annotations
 import numba as nb
 import numpy as np
 
-__all__ = ["burst_heads", "event_sums", "pairwise_sum"]
+__all__ = ["burst_events", "event_sums", "pairwise_sum"]
 
 
 @nb.njit(cache=True, nogil=True)
@@ -74,85 +75,95 @@ def _segment_sum(a, lo, hi):  # pragma: no cover - compiled
 
 
 @nb.njit(cache=True, nogil=True)
-def burst_heads(sweep, b, bmin, span):  # pragma: no cover - compiled
-    """Per row, the row naming its event: a sweep row's first sweep row of its burst id
-    ``b`` (every id in ``bmin..bmin+span-1``), any other row itself."""
+def burst_events(sweep, b, bmin, span):  # pragma: no cover - compiled
+    """Per row, its event (numbered from 0 in order of first row) and the number of events:
+    a sweep row is in the event of the first sweep row of its burst id ``b`` (every id in
+    ``bmin..bmin+span-1``), any other row in an event of its own."""
     n = sweep.shape[0]
     first = np.full(span, -1, dtype=np.int64)
-    gid = np.empty(n, dtype=np.int64)
+    ev = np.empty(n, dtype=np.int64)
+    e = 0
     for i in range(n):
         if sweep[i]:
             k = b[i] - bmin
             f = first[k]
             if f < 0:
-                first[k] = i
-                gid[i] = i
+                first[k] = e
+                ev[i] = e
+                e += 1
             else:
-                gid[i] = f
+                ev[i] = f
         else:
-            gid[i] = i
-    return gid
-
-
-@nb.njit(cache=True, nogil=True)
-def event_sums(gid, t, q, qv, p, pv, prem, dn, spv, agg, agv, flags):  # pragma: no cover
-    """The events of ``print_events`` (``gid``: each row's first row, ``gid[i] <= i``) in
-    order of their first row, and their reductions (see the module docstring).
-
-    Returns ``(rep, counts, e_t, e_q, e_prem, e_ps, e_dn, e_spot_row, e_agg_sum, e_agg_n,
-    e_any, mr, cut, eids)``: the first row and the rows of each event; the earliest ``t``;
-    the summed ``q``; the sums of ``prem``, of ``p * q`` (0 where either is null), of ``dn``
-    and of ``agg`` where valid; the last row with a valid spot (``-1``: none); the valid
-    aggressiveness count; ``any`` of each row of ``flags`` per event; and for the events of
-    two rows or more, their rows grouped by event in row order (``mr``), each group's start
-    in ``mr`` (``cut``) and its event (``eids``).
-    """
-    n = gid.shape[0]
-    k = flags.shape[0]
-    ev = np.empty(n, dtype=np.int64)
-    rep_all = np.empty(n, dtype=np.int64)
-    e = 0
-    for i in range(n):
-        g = gid[i]
-        if g == i:
             ev[i] = e
-            rep_all[e] = i
             e += 1
-        else:
-            ev[i] = ev[g]
-    rep = rep_all[:e].copy()
+    return ev, e
+
+
+@nb.njit(cache=True, nogil=True, error_model="numpy")
+def event_sums(ev, e, t, q, qv, p, pv, prem, dn, spot, spv, agg, agv, flags):  # pragma: no cover
+    """The reductions of ``print_events`` per event (``ev``: each row's event, numbered in
+    order of first row, ``e`` events; ``ev`` empty: every row its own event).
+
+    Returns ``(head, counts, e_t, e_q, e_prem, price, e_dn, e_spot, spot_null, agg_mean,
+    agg_null, e_any, mr, cut, eids)``: whether each row is its event's first; per event its
+    rows, earliest ``t``, summed ``q``, summed ``prem``, the size-weighted price
+    ``sum(p * q) / sum(q)`` (``p * q`` 0 where either is null), summed ``dn``, the spot of its
+    last row with one (``spot_null``: none), the mean valid aggressiveness (``agg_null``:
+    none) and ``any`` of each row of ``flags``; for the events of two rows or more their
+    rows grouped by event in row order (``mr``), each group's start in ``mr`` (``cut``) and
+    its event (``eids``).
+    """
+    n = t.shape[0]
+    k = flags.shape[0]
+    alone = ev.shape[0] == 0
+    head = np.zeros(n, dtype=np.bool_)
+    rep_all = np.empty(n, dtype=np.int64)  # only its first e entries are written
     counts = np.zeros(e, dtype=np.int64)
     for i in range(n):
-        counts[ev[i]] += 1
+        j = i if alone else ev[i]
+        if counts[j] == 0:
+            head[i] = True
+            rep_all[j] = i
+        counts[j] += 1
     e_t = np.empty(e, dtype=np.int64)
     e_q = np.empty(e, dtype=np.int64)
     e_prem = np.empty(e, dtype=np.float64)
-    e_ps = np.empty(e, dtype=np.float64)
+    price = np.empty(e, dtype=np.float64)
     e_dn = np.empty(e, dtype=np.float64)
-    e_spot_row = np.empty(e, dtype=np.int64)
-    e_agg_sum = np.empty(e, dtype=np.float64)
-    e_agg_n = np.empty(e, dtype=np.int64)
+    e_spot = np.empty(e, dtype=np.float64)
+    spot_null = np.zeros(e, dtype=np.bool_)
+    agg_mean = np.empty(e, dtype=np.float64)
+    agg_null = np.zeros(e, dtype=np.bool_)
     e_any = np.empty((k, e), dtype=np.bool_)
     # the start of each multi-row event's rows in ``mr`` (events in order)
     start = np.full(e, -1, dtype=np.int64)
     m = 0
     n_multi = 0
     for j in range(e):
-        r = rep[j]
-        e_t[j] = t[r]
-        e_q[j] = q[r]
-        e_prem[j] = prem[r]
-        e_ps[j] = p[r] * np.float64(q[r]) if (pv[r] and qv[r]) else 0.0
-        e_dn[j] = dn[r]
-        e_spot_row[j] = r if spv[r] else -1
-        e_agg_sum[j] = agg[r] if agv[r] else 0.0
-        e_agg_n[j] = 1 if agv[r] else 0
-        for c in range(k):
-            e_any[c, j] = flags[c, r]
+        r = rep_all[j]
         if counts[j] >= 2:
             start[j] = m
             m += counts[j]
             n_multi += 1
+            continue
+        e_t[j] = t[r]
+        e_q[j] = q[r]
+        e_prem[j] = prem[r]
+        ps = p[r] * np.float64(q[r]) if (pv[r] and qv[r]) else 0.0
+        price[j] = ps / np.float64(q[r])
+        e_dn[j] = dn[r]
+        if spv[r]:
+            e_spot[j] = spot[r]
+        else:
+            e_spot[j] = spot[0] if n else 0.0
+            spot_null[j] = True
+        if agv[r]:
+            agg_mean[j] = agg[r] / 1.0
+        else:
+            agg_mean[j] = 0.0 / 1.0
+            agg_null[j] = True
+        for c in range(k):
+            e_any[c, j] = flags[c, r]
     mr = np.empty(m, dtype=np.int64)
     cut = np.empty(n_multi, dtype=np.int64)
     eids = np.empty(n_multi, dtype=np.int64)
@@ -162,9 +173,14 @@ def event_sums(gid, t, q, qv, p, pv, prem, dn, spv, agg, agv, flags):  # pragma:
             cut[h] = start[j]
             eids[h] = j
             h += 1
+    if m == 0:
+        return (
+            head, counts, e_t, e_q, e_prem, price, e_dn, e_spot, spot_null, agg_mean, agg_null,
+            e_any, mr, cut, eids,
+        )  # fmt: skip
     pos = start.copy()
     for i in range(n):
-        j = ev[i]
+        j = i if alone else ev[i]
         if counts[j] >= 2:
             mr[pos[j]] = i
             pos[j] += 1
@@ -187,6 +203,8 @@ def event_sums(gid, t, q, qv, p, pv, prem, dn, spv, agg, agv, flags):  # pragma:
         qs = 0
         srow = -1
         an = 0
+        for c in range(k):
+            e_any[c, j] = False
         for x in range(lo, hi):
             r = mr[x]
             if t[r] < tmin:
@@ -201,13 +219,17 @@ def event_sums(gid, t, q, qv, p, pv, prem, dn, spv, agg, agv, flags):  # pragma:
                     e_any[c, j] = True
         e_t[j] = tmin
         e_q[j] = qs
-        e_spot_row[j] = srow
-        e_agg_n[j] = an
         e_prem[j] = _segment_sum(v_prem, lo, hi)
-        e_ps[j] = _segment_sum(v_ps, lo, hi)
+        price[j] = _segment_sum(v_ps, lo, hi) / np.float64(qs)
         e_dn[j] = _segment_sum(v_dn, lo, hi)
-        e_agg_sum[j] = _segment_sum(v_agg, lo, hi)
+        if srow >= 0:
+            e_spot[j] = spot[srow]
+        else:
+            e_spot[j] = spot[0]
+            spot_null[j] = True
+        agg_mean[j] = _segment_sum(v_agg, lo, hi) / np.float64(an if an > 0 else 1)
+        agg_null[j] = an == 0
     return (
-        rep, counts, e_t, e_q, e_prem, e_ps, e_dn, e_spot_row, e_agg_sum, e_agg_n, e_any, mr,
-        cut, eids,
+        head, counts, e_t, e_q, e_prem, price, e_dn, e_spot, spot_null, agg_mean, agg_null, e_any,
+        mr, cut, eids,
     )  # fmt: skip
