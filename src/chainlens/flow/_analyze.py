@@ -51,17 +51,25 @@ def _f64(t: pa.Table, name: str) -> np.ndarray:
     return np.asarray(pc.fill_null(t.column(name).cast(pa.float64()), np.nan).to_numpy(), float)
 
 
-def side_and_multileg(trades: pa.Table, cfg: FlowConfig) -> tuple[np.ndarray, np.ndarray]:
+def side_and_multileg(
+    trades: pa.Table, cfg: FlowConfig, *, instants: tuple[np.ndarray, np.ndarray] | None = None
+) -> tuple[np.ndarray, np.ndarray]:
     """The ``side_code`` (int8, :mod:`chainlens.flow._side` codes) and ``multileg`` (bool)
     arrays of :func:`enrich_trades` under ``cfg``: the customer side by ``cfg.side_method``
-    and the multi-leg tag (conditions, same-instant legs)."""
+    and the multi-leg tag (conditions, same-instant legs). ``instants``: the trades'
+    :func:`chainlens.flow._keys.instant_order` when the caller has it."""
     code = classify_side(
         trades,
         method=cfg.side_method,
         buy_threshold=cfg.buy_threshold,
         sell_threshold=cfg.sell_threshold,
     )
-    ml = tag_multileg(trades, conditions=cfg.multileg_conditions, same_ts=cfg.multileg_same_ts)
+    ml = tag_multileg(
+        trades,
+        conditions=cfg.multileg_conditions,
+        same_ts=cfg.multileg_same_ts,
+        instants=instants,
+    )
     return code, ml
 
 
@@ -76,7 +84,14 @@ def enrich_trades(trades: pa.Table, config: FlowConfig | None = None) -> pa.Tabl
     (or the same for the sweep it belongs to).
     """
     cfg = config or FlowConfig()
-    code, ml = side_and_multileg(trades, cfg)
+    # the trades in instant order (underlying, ts): the same-instant packages and the
+    # synthetic packages both group by instant, one sort serves both
+    inst: tuple[np.ndarray, np.ndarray] | None = None
+    if cfg.multileg_same_ts and trades.num_rows:
+        from chainlens.flow._keys import instant_order
+
+        inst = instant_order(trades.column("underlying"), trades.column("ts"))
+    code, ml = side_and_multileg(trades, cfg, instants=inst)
     prem = premium_usd(trades)
     p, b, a = _f64(trades, "price"), _f64(trades, "bid"), _f64(trades, "ask")
     spread = a - b
@@ -104,20 +119,33 @@ def enrich_trades(trades: pa.Table, config: FlowConfig | None = None) -> pa.Tabl
     t = t.append_column("burst_id", pa.array(burst))
     t = t.append_column("is_sweep", pa.array(sweep))
     t = t.append_column("is_block", pa.array(block))
-    return t.append_column("synthetic", pa.array(tag_synthetic(t)))
+    return t.append_column("synthetic", pa.array(tag_synthetic(t, instants=inst)))
 
 
 def _blocks(
     burst: np.ndarray, sweep: np.ndarray, size: pa.ChunkedArray, prem: np.ndarray, cfg: FlowConfig
 ) -> np.ndarray:
     """``is_block``: the trade's size and premium, or its sweep's sums (over its burst), at or
-    above ``block_min_contracts`` / ``block_min_premium_usd``. A null size adds nothing."""
+    above ``block_min_contracts`` / ``block_min_premium_usd``. A null size adds nothing.
+    Compiled (:func:`chainlens.flow._prints_numba.block_flags`, the same sums in the same
+    order) under the engine policy from :data:`chainlens.flow._prints.COMPILED_MIN_ROWS` rows."""
     if size.null_count == 0:  # nothing to fill, no null size
         q = np.asarray(size.cast(pa.float64()).to_numpy(), dtype=np.float64)
         qn = np.zeros(q.size, dtype=bool)
     else:
         q = np.asarray(pc.fill_null(size.cast(pa.float64()), 0.0).to_numpy(), dtype=np.float64)
         qn = np.asarray(pc.is_null(size).to_numpy(zero_copy_only=False), dtype=bool)
+    from chainlens._engine import use_numba
+    from chainlens.flow._prints import COMPILED_MIN_ROWS
+
+    if burst.size and int(burst.min()) >= 0 and use_numba(burst.size, COMPILED_MIN_ROWS):
+        from chainlens.flow._prints_numba import block_flags
+
+        b = np.ascontiguousarray(burst, dtype=np.int64)
+        return block_flags(
+            b, np.ascontiguousarray(sweep, dtype=bool), q, qn, np.ascontiguousarray(prem),
+            int(b.max()) + 1, float(cfg.block_min_contracts), float(cfg.block_min_premium_usd),
+        )  # fmt: skip
     qq, pp = q, prem
     if sweep.any():
         sums_q = np.bincount(burst[sweep], weights=q[sweep])

@@ -75,7 +75,11 @@ def premium_usd(trades: pa.Table) -> np.ndarray:
 
 
 def tag_multileg(
-    trades: pa.Table, *, conditions: Iterable[str], same_ts: bool = True
+    trades: pa.Table,
+    *,
+    conditions: Iterable[str],
+    same_ts: bool = True,
+    instants: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> np.ndarray:
     """Flag trades that are legs of a multi-leg (spread / complex / stock-tied) order.
 
@@ -111,7 +115,7 @@ def tag_multileg(
     if not same_ts:
         return by_cond
     cols = (trades.column(c) for c in ("underlying", "ts", "symbol"))
-    return by_cond | same_instant_packages(*cols)
+    return by_cond | same_instant_packages(*cols, instants=instants)
 
 
 def _condition_in(col: pa.ChunkedArray, conditions: Iterable[str]) -> np.ndarray:
@@ -140,9 +144,13 @@ def same_instant_packages(
     underlying: pa.ChunkedArray | pa.Array,
     ts: pa.ChunkedArray | pa.Array,
     symbol: pa.ChunkedArray | pa.Array,
+    *,
+    instants: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> np.ndarray:
     """Rows whose (``underlying``, ``ts``) instant holds two or more distinct ``symbol`` values
     (null is a value of its own): the same-instant package rule of :func:`tag_multileg`.
+    ``instants``: :func:`chainlens.flow._keys.instant_order` of ``underlying`` and ``ts`` when
+    the caller has it (computed here otherwise).
 
     Notes
     -----
@@ -157,7 +165,7 @@ def same_instant_packages(
     n = len(ts)
     if n == 0:
         return np.zeros(0, dtype=bool)
-    order, new = instant_order(underlying, ts)
+    order, new = instant_order(underlying, ts) if instants is None else instants
     pos = np.flatnonzero(~new)  # sorted positions sharing the instant of the one before
     out = np.zeros(n, dtype=bool)
     if pos.size == 0:
@@ -313,12 +321,16 @@ def _f64col(t: pa.Table, name: str, n: int) -> np.ndarray:
     )
 
 
-def tag_synthetic(trades: pa.Table) -> np.ndarray:
+def tag_synthetic(
+    trades: pa.Table, *, instants: tuple[np.ndarray, np.ndarray] | None = None
+) -> np.ndarray:
     """Flag legs of box/conversion-like packages: multi-leg trades of one underlying at one
     instant that hold a call and a put at the same strike (conversion, reversal, box,
     synthetic). Such packages carry no directional view (their delta nets out).
 
-    Needs ``underlying``, ``ts``, ``strike``, ``right``, ``multileg``.
+    Needs ``underlying``, ``ts``, ``strike``, ``right``, ``multileg``. ``instants``:
+    :func:`chainlens.flow._keys.instant_order` of ``underlying`` and ``ts`` when the caller
+    has it (:func:`chainlens.flow.enrich_trades` shares it with :func:`tag_multileg`).
     """
     n = trades.num_rows
     if n == 0:
@@ -335,7 +347,11 @@ def tag_synthetic(trades: pa.Table) -> np.ndarray:
     out = np.zeros(n, dtype=bool)
     if not ml.any():
         return out
-    order, new = instant_order(trades.column("underlying"), trades.column("ts"))
+    order, new = (
+        instant_order(trades.column("underlying"), trades.column("ts"))
+        if instants is None
+        else instants
+    )
     pos = np.flatnonzero(~new)  # sorted positions sharing the instant of the one before
     if pos.size == 0:
         return out

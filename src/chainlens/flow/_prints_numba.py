@@ -21,7 +21,7 @@ from __future__ import annotations
 import numba as nb
 import numpy as np
 
-__all__ = ["burst_events", "event_sums", "pairwise_sum"]
+__all__ = ["block_flags", "burst_events", "event_sums", "pairwise_sum"]
 
 
 @nb.njit(cache=True, nogil=True)
@@ -233,3 +233,27 @@ def event_sums(ev, e, t, q, qv, p, pv, prem, dn, spot, spv, agg, agv, flags):  #
         head, counts, e_t, e_q, e_prem, price, e_dn, e_spot, spot_null, agg_mean, agg_null, e_any,
         mr, cut, eids,
     )  # fmt: skip
+
+
+@nb.njit(cache=True, nogil=True)
+def block_flags(burst, sweep, q, qn, prem, n_bursts, min_q, min_p):  # pragma: no cover
+    """``is_block`` of :func:`chainlens.flow._analyze._blocks` in two passes: each sweep
+    burst's size and premium summed in row order from ``0.0`` (``numpy.bincount``'s order),
+    then per row its own (or its sweep's) size ``>= min_q`` (a null size ``qn`` of a trade
+    outside a sweep is no block by size) or premium ``>= min_p``."""
+    n = burst.shape[0]
+    sq = np.zeros(n_bursts, dtype=np.float64)
+    sp = np.zeros(n_bursts, dtype=np.float64)
+    for i in range(n):
+        if sweep[i]:
+            sq[burst[i]] += q[i]
+            sp[burst[i]] += prem[i]
+    out = np.empty(n, dtype=np.bool_)
+    for i in range(n):
+        if sweep[i]:
+            a = sq[burst[i]]
+            b = sp[burst[i]]
+            out[i] = a >= min_q or b >= min_p
+        else:
+            out[i] = (q[i] >= min_q and not qn[i]) or prem[i] >= min_p
+    return out
