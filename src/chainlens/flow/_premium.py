@@ -16,6 +16,10 @@ import pyarrow.compute as pc
 
 from chainlens.flow._side import BUY, MID, SELL, UNKNOWN
 
+#: Rows from which :func:`moneyness_columns` runs its compiled row passes in auto mode
+#: (:mod:`chainlens.flow._premium_numba`; below it the NumPy expressions are as fast).
+COMPILED_MIN_ROWS = 20_000
+
 __all__ = [
     "BUCKETS",
     "CONTRACT_COLUMNS",
@@ -284,26 +288,44 @@ def moneyness_columns(
     entry per row: spot (USD; the trade's, else the chain's; NaN if neither), strike (USD),
     call or not, the chain's absolute vendor delta and IV (NaN if missing), days to expiry,
     size (contracts) and multiplier (shares per contract). Row-wise (formulas: see
-    :func:`tag_moneyness`)."""
-    vendor_ok = np.isfinite(vd) & ~((vd == 0.0) & ~(iv > 0))
-    need = ~vendor_ok & (iv > 0) & (spot > 0) & (k > 0)
-    d = np.where(vendor_ok, vd, np.nan)
+    :func:`tag_moneyness`). Compiled row passes (:mod:`chainlens.flow._premium_numba`, the
+    same operations per row) under the engine policy from :data:`COMPILED_MIN_ROWS` rows."""
+    from chainlens._engine import use_numba
+
+    compiled = use_numba(len(spot), COMPILED_MIN_ROWS)
+    if compiled:
+        from chainlens.flow._premium_numba import moneyness_rows, vendor_delta
+
+        f8 = [np.ascontiguousarray(a, dtype=np.float64) for a in (vd, iv, spot, k, size, mult)]
+        vd, iv, spot, k, size, mult = f8
+        d, need = vendor_delta(vd, iv, spot, k)
+    else:
+        vendor_ok = np.isfinite(vd) & ~((vd == 0.0) & ~(iv > 0))
+        need = ~vendor_ok & (iv > 0) & (spot > 0) & (k > 0)
+        d = np.where(vendor_ok, vd, np.nan)
     if need.any():
         from chainlens.pricing import delta as bsm_delta
 
         t = np.maximum(days[need], 1.0) / 365.0
         d[need] = np.abs(bsm_delta(spot[need], k[need], t, 0.0, 0.0, iv[need], is_call[need]))
-    with np.errstate(invalid="ignore", divide="ignore"):
-        itm = np.where(is_call, (spot - k) / spot, (k - spot) / spot) * 100.0
-    deep = (np.nan_to_num(d, nan=0.0) >= deep_itm_delta) | (
-        np.nan_to_num(itm, nan=-1.0) > deep_itm_pct
-    )
+    if compiled:
+        itm, deep, dn = moneyness_rows(
+            d, spot, k, np.ascontiguousarray(is_call, dtype=bool), size, mult,
+            float(deep_itm_delta), float(deep_itm_pct),
+        )  # fmt: skip
+    else:
+        with np.errstate(invalid="ignore", divide="ignore"):
+            itm = np.where(is_call, (spot - k) / spot, (k - spot) / spot) * 100.0
+        deep = (np.nan_to_num(d, nan=0.0) >= deep_itm_delta) | (
+            np.nan_to_num(itm, nan=-1.0) > deep_itm_pct
+        )
+        dn = d * spot * size * mult
     out = trades
     for name, arr in (
         ("abs_delta", pa.array(d)),
         ("itm_pct", pa.array(itm)),
         ("deep_itm", pa.array(deep)),
-        ("delta_notional_usd", pa.array(d * spot * size * mult)),
+        ("delta_notional_usd", pa.array(dn)),
     ):
         out = (
             out.append_column(name, arr)
