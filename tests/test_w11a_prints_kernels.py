@@ -65,7 +65,9 @@ def test_segment_sum_is_reduceat() -> None:
         cut = np.r_[0, np.cumsum(lengths)[:-1]]
         ref = np.add.reduceat(a, cut)
         ends = np.r_[cut[1:], a.size]
-        got = np.array([_segment_sum(a, int(lo), int(hi)) for lo, hi in zip(cut, ends, strict=True)])
+        got = np.array(
+            [_segment_sum(a, int(lo), int(hi)) for lo, hi in zip(cut, ends, strict=True)]
+        )
         assert np.array_equal(ref.view(np.int64), got.view(np.int64))
 
 
@@ -199,7 +201,7 @@ def test_moneyness_columns_compiled_equals_numpy(monkeypatch: pytest.MonkeyPatch
     for _ in range(20):
         n = int(rng.integers(1, 300))
 
-        def col(lo: float, hi: float) -> np.ndarray:
+        def col(lo: float, hi: float, n: int = n) -> np.ndarray:
             v = rng.uniform(lo, hi, n)
             m = rng.random(n) < 0.15
             v[m] = rng.choice(specials, int(m.sum()))
