@@ -292,3 +292,26 @@ def test_condition_codes_by_bytes_equal_the_dictionary_path(
             monkeypatch.setattr(prem_mod, "COMPILED_MIN_ROWS", 0)
             ref = _condition_in(col, {"MLET"})
         assert ref[0]
+
+
+def test_aggressiveness_compiled_equals_numpy() -> None:
+    """``enrich_trades``' aggressiveness pass equals the NumPy expression bit for bit."""
+    from chainlens.flow._side import UNKNOWN
+    from chainlens.flow._side_numba import aggressiveness_nb
+
+    rng = np.random.default_rng(19)
+    specials = np.array([np.nan, np.inf, -np.inf, 0.0, -0.0, 1.0, 1.1])
+    for _ in range(20):
+        n = int(rng.integers(1, 500))
+        p, b, a = (rng.uniform(0.5, 1.5, n) for _ in range(3))
+        for v in (p, b, a):
+            m = rng.random(n) < 0.2
+            v[m] = rng.choice(specials, int(m.sum()))
+        code = rng.choice(np.array([1, -1, 0, UNKNOWN], dtype=np.int8), n)
+        with np.errstate(all="ignore"):
+            spread = a - b
+            x = (p - b) / np.where(spread > 0, spread, np.nan)
+            ref = np.minimum(1.0, np.abs(2.0 * x - 1.0))
+        ref = np.where(np.isfinite(ref) & (code != UNKNOWN), ref, 0.0)
+        got = aggressiveness_nb(p, b, a, code, UNKNOWN)
+        assert np.array_equal(got.view(np.int64), ref.view(np.int64))
