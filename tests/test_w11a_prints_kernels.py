@@ -315,3 +315,22 @@ def test_aggressiveness_compiled_equals_numpy() -> None:
         ref = np.where(np.isfinite(ref) & (code != UNKNOWN), ref, 0.0)
         got = aggressiveness_nb(p, b, a, code, UNKNOWN)
         assert np.array_equal(got.view(np.int64), ref.view(np.int64))
+
+
+@pytest.mark.parametrize("exchanges", [4, 80])
+def test_detect_sweeps_compiled_equals_numpy(exchanges: int) -> None:
+    """The compiled burst and exchange passes of ``detect_sweeps`` give the NumPy path's
+    burst ids and sweep flags (nulls, more than 64 exchanges, one and several exchanges)."""
+    from chainlens.flow._prints import detect_sweeps
+
+    rng = np.random.default_rng(20)
+    cfg = FlowConfig()
+    for i in range(30):
+        t = enrich_trades(_tape(rng, int(rng.integers(1, 400)), nulls=bool(i % 2),
+                                exchanges=exchanges), cfg)  # fmt: skip
+        for min_ex in (1, 2, 3):
+            with force("numba"):
+                b1, s1 = detect_sweeps(t, min_exchanges=min_ex)
+            with force("numpy"):
+                b2, s2 = detect_sweeps(t, min_exchanges=min_ex)
+            assert np.array_equal(b1, b2) and np.array_equal(s1, s2)
