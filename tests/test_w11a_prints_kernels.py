@@ -258,42 +258,6 @@ def test_enrich_trades_shares_the_instant_order(engine: str) -> None:
             assert np.array_equal(np.asarray(e["synthetic"]), tag_synthetic(e))
 
 
-@pytest.mark.parametrize("large", [False, True])
-def test_condition_codes_by_bytes_equal_the_dictionary_path(
-    large: bool, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """The compiled ASCII pass of ``_condition_in`` equals the dictionary path (Arrow's
-    Unicode trim and upper-case); non-ASCII or control bytes fall back to it."""
-    import chainlens.flow._premium as prem_mod
-    from chainlens.flow._premium import _condition_in, _condition_in_ascii
-
-    rng = np.random.default_rng(18)
-    conds = {"MLET", " mlat ", "tlet", "", "ß"}
-    pool = ["AUTO", "MLET", " mlet ", "mLaT", "TLET  ", "  ", "", "SLCN", "ML ET", "MLETX", None]
-    ty = pa.large_string() if large else pa.string()
-    for _ in range(20):
-        n = int(rng.integers(1, 300))
-        vals = rng.choice(np.array(pool, dtype=object), n).tolist()
-        col = pa.chunked_array(
-            [pa.array(vals[: n // 2], ty), pa.array(vals[n // 2 :], ty)], type=ty
-        )
-        with force("auto"):
-            monkeypatch.setattr(prem_mod, "COMPILED_MIN_ROWS", 0)
-            got = _condition_in_ascii(col, pa.array(sorted({c.strip().upper() for c in conds})))
-            assert got is not None
-            assert np.array_equal(got, _condition_in(col, conds))
-            monkeypatch.setattr(prem_mod, "COMPILED_MIN_ROWS", 10**12)
-            assert np.array_equal(got, _condition_in(col, conds))  # the dictionary path
-    codes = pa.array(["MLET"])
-    for odd in ["\tMLET", "MLET\u00a0", "mlét"]:  # a control byte, non-ASCII bytes
-        col = pa.chunked_array([pa.array(["MLET", odd], ty)])
-        with force("numba"):
-            assert _condition_in_ascii(col, codes) is None
-            monkeypatch.setattr(prem_mod, "COMPILED_MIN_ROWS", 0)
-            ref = _condition_in(col, {"MLET"})
-        assert ref[0]
-
-
 def test_aggressiveness_compiled_equals_numpy() -> None:
     """``enrich_trades``' aggressiveness pass equals the NumPy expression bit for bit."""
     from chainlens.flow._side import UNKNOWN

@@ -126,9 +126,6 @@ def _condition_in(col: pa.ChunkedArray, conditions: Iterable[str]) -> np.ndarray
     """``condition`` (upper-cased, stripped) in ``conditions``, per row (null: False). The
     string work runs on the column's dictionary (a handful of distinct codes), not per row."""
     codes = pa.array(sorted({c.strip().upper() for c in conditions}), type=pa.string())
-    fast = _condition_in_ascii(col, codes)
-    if fast is not None:
-        return fast
     if pa.types.is_dictionary(col.type):
         col = col.cast(col.type.value_type)
     enc = pc.dictionary_encode(col.cast(pa.string()))
@@ -144,43 +141,6 @@ def _condition_in(col: pa.ChunkedArray, conditions: Iterable[str]) -> np.ndarray
         idx = pc.fill_null(c.indices, len(d)).to_numpy(zero_copy_only=False)
         out[pos : pos + len(c)] = seen[1][idx]
         pos += len(c)
-    return out
-
-
-def _condition_in_ascii(col: pa.ChunkedArray, codes: pa.Array) -> np.ndarray | None:
-    """:func:`_condition_in` of a string column whose every value is printable ASCII, with
-    one compiled pass over its bytes (:func:`chainlens.flow._premium_numba.ascii_codes_in`:
-    spaces trimmed, ``a-z`` upper-cased, which is what Unicode trimming and upper-casing do
-    to those bytes), no hashing; ``None`` (the caller's dictionary path) for another type, a
-    non-ASCII or control byte, or below :data:`COMPILED_MIN_ROWS` rows in auto mode."""
-    from chainlens._engine import use_numba
-
-    if not (pa.types.is_string(col.type) or pa.types.is_large_string(col.type)):
-        return None
-    if not use_numba(len(col), COMPILED_MIN_ROWS):
-        return None
-    from chainlens.flow._premium_numba import ascii_codes_in
-
-    tb = codes.buffers()
-    toff = np.frombuffer(tb[1], dtype=np.int32)[codes.offset : codes.offset + len(codes) + 1]
-    tdata = np.frombuffer(tb[2], dtype=np.uint8) if tb[2] is not None else np.zeros(0, np.uint8)
-    odt = np.int64 if pa.types.is_large_string(col.type) else np.int32
-    out = np.zeros(len(col), dtype=bool)
-    pos = 0
-    for c in col.chunks if isinstance(col, pa.ChunkedArray) else [col]:  # Arrow chunks
-        m = len(c)
-        if m:
-            bufs = c.buffers()
-            offs = np.frombuffer(bufs[1], dtype=odt)[c.offset : c.offset + m + 1]
-            data = np.frombuffer(bufs[2], dtype=np.uint8) if bufs[2] is not None else tdata[:0]
-            valid = (
-                np.asarray(c.is_valid().to_numpy(zero_copy_only=False), dtype=bool)
-                if c.null_count
-                else np.zeros(0, dtype=bool)
-            )
-            if not ascii_codes_in(offs, data, valid, tdata, toff, out, pos):
-                return None
-        pos += m
     return out
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import numba as nb
 import numpy as np
 
-__all__ = ["ascii_codes_in", "moneyness_rows", "vendor_delta"]
+__all__ = ["moneyness_rows", "vendor_delta"]
 
 _MAX = np.finfo(np.float64).max
 
@@ -66,49 +66,3 @@ def moneyness_rows(d, spot, k, is_call, size, mult, deep_delta, deep_pct):  # pr
         deep[i] = dz >= deep_delta or xz > deep_pct
         dn[i] = dd * s * size[i] * mult[i]
     return itm, deep, dn
-
-
-@nb.njit(cache=True, nogil=True)
-def ascii_codes_in(offsets, data, valid, tdata, toff, out, pos):  # pragma: no cover
-    """``out[pos + i]``: row ``i`` of a string array (``offsets``, ``data`` bytes; ``valid``:
-    its validity, empty when it has no null) is non-null and, with the spaces at either end
-    trimmed and ``a-z`` upper-cased, one of the targets (``tdata`` bytes cut at ``toff``).
-    Returns ``False`` (leaving ``out`` partly written) at the first byte outside the
-    printable ASCII range ``0x20..0x7E``: there Unicode trimming and upper-casing (the
-    caller's Arrow path) can differ from the ASCII rules used here."""
-    n = offsets.shape[0] - 1
-    nt = toff.shape[0] - 1
-    has_valid = valid.shape[0] > 0
-    for i in range(n):
-        if has_valid and not valid[i]:
-            out[pos + i] = False
-            continue
-        s = offsets[i]
-        e = offsets[i + 1]
-        for j in range(s, e):
-            c = data[j]
-            if c < 0x20 or c > 0x7E:
-                return False
-        while s < e and data[s] == 0x20:
-            s += 1
-        while e > s and data[e - 1] == 0x20:
-            e -= 1
-        m = e - s
-        hit = False
-        for q in range(nt):
-            a = toff[q]
-            if toff[q + 1] - a != m:
-                continue
-            same = True
-            for x in range(m):
-                c = data[s + x]
-                if c >= 97 and c <= 122:
-                    c -= 32
-                if c != tdata[a + x]:
-                    same = False
-                    break
-            if same:
-                hit = True
-                break
-        out[pos + i] = hit
-    return True
