@@ -17,7 +17,6 @@ import pytest
 
 from chainlens._engine import force
 from chainlens.flow import FlowConfig, enrich_trades
-from chainlens.flow._analyze import _blocks
 from chainlens.flow._premium import moneyness_columns
 from chainlens.flow._prints import _print_events_compiled, _print_events_numpy, print_events
 from chainlens.flow._prints_numba import _segment_sum
@@ -170,26 +169,6 @@ def test_print_events_big_sparse_and_no_sweeps() -> None:
     _both(big.slice(3, 1))
 
 
-def test_blocks_compiled_equals_numpy() -> None:
-    rng = np.random.default_rng(14)
-    cfg = FlowConfig(block_min_contracts=2500, block_min_premium_usd=150_000.0)
-    for _ in range(30):
-        n = int(rng.integers(1, 500))
-        burst = rng.integers(1, max(n // 3, 2), n)
-        sweep = rng.random(n) < 0.5
-        size = pa.chunked_array(
-            [pa.array(rng.integers(0, 3000, n), mask=rng.random(n) < 0.1)]
-            if rng.random() < 0.5
-            else [pa.array(rng.integers(0, 3000, n))]
-        )
-        prem = rng.choice([0.0, -0.0, 1e5, 2e5, np.nan, np.inf], n)
-        with force("numba"):
-            got = _blocks(burst, sweep, size, prem, cfg)
-        with force("numpy"):
-            ref = _blocks(burst, sweep, size, prem, cfg)
-        assert np.array_equal(got, ref)
-
-
 def test_moneyness_columns_compiled_equals_numpy(monkeypatch: pytest.MonkeyPatch) -> None:
     """Engine chosen by the row threshold in auto mode, so that the Black-Scholes deltas of
     the rows without a vendor delta (whose compiled kernel differs in the last digits) run
@@ -279,22 +258,3 @@ def test_aggressiveness_compiled_equals_numpy() -> None:
         ref = np.where(np.isfinite(ref) & (code != UNKNOWN), ref, 0.0)
         got = aggressiveness_nb(p, b, a, code, UNKNOWN)
         assert np.array_equal(got.view(np.int64), ref.view(np.int64))
-
-
-@pytest.mark.parametrize("exchanges", [4, 80])
-def test_detect_sweeps_compiled_equals_numpy(exchanges: int) -> None:
-    """The compiled burst and exchange passes of ``detect_sweeps`` give the NumPy path's
-    burst ids and sweep flags (nulls, more than 64 exchanges, one and several exchanges)."""
-    from chainlens.flow._prints import detect_sweeps
-
-    rng = np.random.default_rng(20)
-    cfg = FlowConfig()
-    for i in range(30):
-        t = enrich_trades(_tape(rng, int(rng.integers(1, 400)), nulls=bool(i % 2),
-                                exchanges=exchanges), cfg)  # fmt: skip
-        for min_ex in (1, 2, 3):
-            with force("numba"):
-                b1, s1 = detect_sweeps(t, min_exchanges=min_ex)
-            with force("numpy"):
-                b2, s2 = detect_sweeps(t, min_exchanges=min_ex)
-            assert np.array_equal(b1, b2) and np.array_equal(s1, s2)

@@ -159,23 +159,13 @@ def _blocks(
     burst: np.ndarray, sweep: np.ndarray, size: pa.ChunkedArray, prem: np.ndarray, cfg: FlowConfig
 ) -> np.ndarray:
     """``is_block``: the trade's size and premium, or its sweep's sums (over its burst), at or
-    above ``block_min_contracts`` / ``block_min_premium_usd``. A null size adds nothing.
-    Compiled (:func:`chainlens.flow._prints_numba.block_flags`, the same sums in the same
-    order) under the engine policy from :data:`chainlens.flow._prints.COMPILED_MIN_ROWS` rows."""
+    above ``block_min_contracts`` / ``block_min_premium_usd``. A null size adds nothing."""
     if size.null_count == 0:  # nothing to fill, no null size
         q = np.asarray(size.cast(pa.float64()).to_numpy(), dtype=np.float64)
         qn = np.zeros(q.size, dtype=bool)
     else:
         q = np.asarray(pc.fill_null(size.cast(pa.float64()), 0.0).to_numpy(), dtype=np.float64)
         qn = np.asarray(pc.is_null(size).to_numpy(zero_copy_only=False), dtype=bool)
-    if burst.size and int(burst.min()) >= 0 and use_numba(burst.size, COMPILED_MIN_ROWS):
-        from chainlens.flow._prints_numba import block_flags
-
-        b = np.ascontiguousarray(burst, dtype=np.int64)
-        return block_flags(
-            b, np.ascontiguousarray(sweep, dtype=bool), q, qn, np.ascontiguousarray(prem),
-            int(b.max()) + 1, float(cfg.block_min_contracts), float(cfg.block_min_premium_usd),
-        )  # fmt: skip
     qq, pp = q, prem
     if sweep.any():
         sums_q = np.bincount(burst[sweep], weights=q[sweep])

@@ -48,10 +48,7 @@ def detect_sweeps(
     then one stable sort of that key when the times already run in order within it: a
     counting sort when the key is dense, :func:`chainlens.flow._keys.stable_argsort`);
     distinct exchanges are counted only over bursts of two rows or more (a bit per exchange
-    OR-ed over each burst's contiguous rows when there are at most 64 exchange codes). From
-    :data:`COMPILED_MIN_ROWS` trades (auto mode) the bursts, their sizes and the exchange
-    bits run in compiled passes (:func:`chainlens.flow._prints_numba.burst_runs`,
-    :func:`~chainlens.flow._prints_numba.sweep_flags`), the same ids and flags.
+    OR-ed over each burst's contiguous rows when there are at most 64 exchange codes).
     """
     n = trades.num_rows
     if n == 0:
@@ -102,25 +99,6 @@ def detect_sweeps(
     if sym_col.null_count:
         unknown |= np.asarray(pc.is_null(sym_col).to_numpy(zero_copy_only=False))[order]
     new[1:] |= unknown[1:] | unknown[:-1]
-    from chainlens._engine import use_numba
-
-    if use_numba(n, COMPILED_MIN_ROWS):  # the same bursts and counts in compiled passes
-        from chainlens.flow._prints_numba import burst_runs, sweep_flags
-
-        burst, bsorted, bsize, mpos = burst_runs(new, np.ascontiguousarray(order, np.int64))
-        if mpos.size == 0:
-            return burst, np.full(n, 1 >= min_exchanges)
-        ex = key_codes(trades.column("exchange").take(pa.array(order[mpos])))
-        ex = ex - ex.min()
-        if int(ex.max()) < 64:
-            return burst, sweep_flags(burst, bsorted[mpos], ex, bsize.size, min_exchanges)
-        nx = np.ones(bsize.size, dtype=np.int64)
-        bm = bsorted[mpos]
-        width = int(ex.max()) + 1
-        pairs = np.unique(bm * width + ex)
-        nx += np.bincount(pairs // width, minlength=bsize.size) - 1
-        nx[bsize < 2] = 1
-        return burst, nx[burst] >= min_exchanges
     burst_sorted = np.cumsum(new)  # from 1, in sorted order
     # distinct exchanges per burst: only bursts of two rows or more can reach two
     size = np.bincount(burst_sorted)

@@ -21,14 +21,7 @@ from __future__ import annotations
 import numba as nb
 import numpy as np
 
-__all__ = [
-    "block_flags",
-    "burst_events",
-    "burst_runs",
-    "event_sums",
-    "pairwise_sum",
-    "sweep_flags",
-]
+__all__ = ["burst_events", "event_sums", "pairwise_sum"]
 
 
 @nb.njit(cache=True, nogil=True)
@@ -240,85 +233,3 @@ def event_sums(ev, e, t, q, qv, p, pv, prem, dn, spot, spv, agg, agv, flags):  #
         head, counts, e_t, e_q, e_prem, price, e_dn, e_spot, spot_null, agg_mean, agg_null, e_any,
         mr, cut, eids,
     )  # fmt: skip
-
-
-@nb.njit(cache=True, nogil=True)
-def block_flags(burst, sweep, q, qn, prem, n_bursts, min_q, min_p):  # pragma: no cover
-    """``is_block`` of :func:`chainlens.flow._analyze._blocks` in two passes: each sweep
-    burst's size and premium summed in row order from ``0.0`` (``numpy.bincount``'s order),
-    then per row its own (or its sweep's) size ``>= min_q`` (a null size ``qn`` of a trade
-    outside a sweep is no block by size) or premium ``>= min_p``."""
-    n = burst.shape[0]
-    sq = np.zeros(n_bursts, dtype=np.float64)
-    sp = np.zeros(n_bursts, dtype=np.float64)
-    for i in range(n):
-        if sweep[i]:
-            sq[burst[i]] += q[i]
-            sp[burst[i]] += prem[i]
-    out = np.empty(n, dtype=np.bool_)
-    for i in range(n):
-        if sweep[i]:
-            a = sq[burst[i]]
-            b = sp[burst[i]]
-            out[i] = a >= min_q or b >= min_p
-        else:
-            out[i] = (q[i] >= min_q and not qn[i]) or prem[i] >= min_p
-    return out
-
-
-@nb.njit(cache=True, nogil=True)
-def burst_runs(new, order):  # pragma: no cover - compiled
-    """The bursts of :func:`chainlens.flow.detect_sweeps` from the rows in sorted order
-    (``order``) and where a burst starts (``new``): ``(burst, burst_sorted, size, multi)``,
-    each row's burst id (from 1) in row order and in sorted order, the rows per burst id
-    (``size[0] = 0``) and the sorted positions of the rows of bursts of two rows or more."""
-    n = new.shape[0]
-    burst = np.empty(n, dtype=np.int64)
-    bs = np.empty(n, dtype=np.int64)
-    c = 0
-    for i in range(n):
-        if new[i]:
-            c += 1
-        bs[i] = c
-        burst[order[i]] = c
-    size = np.zeros(c + 1, dtype=np.int64)
-    for i in range(n):
-        size[bs[i]] += 1
-    m = 0
-    for i in range(n):
-        if size[bs[i]] >= 2:
-            m += 1
-    multi = np.empty(m, dtype=np.int64)
-    j = 0
-    for i in range(n):
-        if size[bs[i]] >= 2:
-            multi[j] = i
-            j += 1
-    return burst, bs, size, multi
-
-
-@nb.njit(cache=True, nogil=True)
-def sweep_flags(burst, bm, ex, n_bursts, min_exchanges):  # pragma: no cover - compiled
-    """Per row, whether its burst printed on at least ``min_exchanges`` distinct exchanges:
-    ``bm`` the burst of each row of the bursts of two rows or more (non-decreasing), ``ex``
-    their exchange codes (``0..63``), a bit per exchange OR-ed over each burst; a burst of
-    one row has one exchange."""
-    nx = np.ones(n_bursts, dtype=np.int64)
-    m = bm.shape[0]
-    i = 0
-    while i < m:
-        b = bm[i]
-        bits = np.uint64(0)
-        while i < m and bm[i] == b:
-            bits |= np.uint64(1) << np.uint64(ex[i])
-            i += 1
-        cnt = 0
-        while bits:
-            bits &= bits - np.uint64(1)
-            cnt += 1
-        nx[b] = cnt
-    n = burst.shape[0]
-    out = np.empty(n, dtype=np.bool_)
-    for r in range(n):
-        out[r] = nx[burst[r]] >= min_exchanges
-    return out
