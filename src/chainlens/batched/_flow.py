@@ -1129,8 +1129,9 @@ def print_events_many(parts: Sequence[pa.Table]) -> list[pa.Table]:
 
     ``print_events`` groups rows by event (a sweep's ``burst_id``, else the row alone) in
     order of first appearance; the burst ids, numbered per part from 1, are made unique to
-    their part during the call (``part * width + burst_id``), so no event joins two parts and
-    the events of each part come out contiguous, in the per-part order. The events per part
+    their part during the call (each part's ids moved past the previous parts'), so no event
+    joins two parts and the events of each part come out contiguous, in the per-part order.
+    The events per part
     are counted from the events' ``n_trades`` (their running sum meets each part's last row).
     """
     from chainlens.flow._prints import print_events
@@ -1155,8 +1156,14 @@ def _print_events_chunk(t: pa.Table, sizes: Sequence[int]) -> tuple[pa.Table, np
     burst = np.asarray(bcol.to_numpy(), dtype=np.int64)
     if burst.min() < 0:
         raise ValueError("negative burst_id (per-part path)")
-    width = int(burst.max()) + 1
-    ev = print_events(_set(t, "burst_id", pa.array(seg * width + burst)))
+    # each part's burst ids moved past the previous parts' (a dense key, unique to its part:
+    # print_events then finds each burst's first row with a table instead of np.unique)
+    sz = np.asarray(sizes, dtype=np.int64)
+    full = sz > 0
+    top = np.zeros(sz.size, dtype=np.int64)
+    top[full] = np.maximum.reduceat(burst, (np.cumsum(sz) - sz)[full])
+    base = np.cumsum(top + 1) - (top + 1)
+    ev = print_events(_set(t, "burst_id", pa.array(base[seg] + burst)))
     # the events of a part are contiguous (no event joins two parts) and hold its rows: the
     # running sum of ``n_trades`` meets every part's end, and the events up to there are its
     n_tr = np.asarray(ev.column("n_trades").to_numpy(), dtype=np.int64)

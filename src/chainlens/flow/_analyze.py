@@ -123,9 +123,11 @@ def enrich_trades(trades: pa.Table, config: FlowConfig | None = None) -> pa.Tabl
     code, ml = side_and_multileg(trades, cfg, instants=inst, quotes=(p, b, a))
     prem = premium_usd(trades)
     if use_numba(p.size, COMPILED_MIN_ROWS):  # one compiled pass, the same operations
+        from chainlens.flow._prints_numba import ro
         from chainlens.flow._side_numba import aggressiveness_nb
 
-        aggr = aggressiveness_nb(p, b, a, np.ascontiguousarray(code, dtype=np.int8), UNKNOWN)
+        f8 = np.float64
+        aggr = aggressiveness_nb(ro(p, f8), ro(b, f8), ro(a, f8), ro(code, np.int8), UNKNOWN)
     else:
         spread = a - b
         with np.errstate(invalid="ignore", divide="ignore", over="ignore"):

@@ -295,9 +295,9 @@ def moneyness_columns(
     compiled = use_numba(len(spot), COMPILED_MIN_ROWS)
     if compiled:
         from chainlens.flow._premium_numba import moneyness_rows, vendor_delta
+        from chainlens.flow._prints_numba import ro
 
-        f8 = [np.ascontiguousarray(a, dtype=np.float64) for a in (vd, iv, spot, k, size, mult)]
-        vd, iv, spot, k, size, mult = f8
+        vd, iv, spot, k, size, mult = (ro(a, np.float64) for a in (vd, iv, spot, k, size, mult))
         d, need = vendor_delta(vd, iv, spot, k)
     else:
         vendor_ok = np.isfinite(vd) & ~((vd == 0.0) & ~(iv > 0))
@@ -310,7 +310,7 @@ def moneyness_columns(
         d[need] = np.abs(bsm_delta(spot[need], k[need], t, 0.0, 0.0, iv[need], is_call[need]))
     if compiled:
         itm, deep, dn = moneyness_rows(
-            d, spot, k, np.ascontiguousarray(is_call, dtype=bool), size, mult,
+            ro(d), spot, k, ro(is_call, bool), size, mult,
             float(deep_itm_delta), float(deep_itm_pct),
         )  # fmt: skip
     else:

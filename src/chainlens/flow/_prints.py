@@ -277,7 +277,7 @@ def _print_events_compiled(trades: pa.Table) -> pa.Table:
     bit-identical to :func:`_print_events_numpy`: the same events in the same order, the same
     sums in the same order (``reduceat``'s), the same values under the null masks."""
     from chainlens.flow._keys import key_codes
-    from chainlens.flow._prints_numba import burst_events, event_sums
+    from chainlens.flow._prints_numba import burst_events, event_sums, ro
 
     keys = ["underlying", "root", "symbol", "expiry", "strike", "right", "multiplier"]
     n = trades.num_rows
@@ -290,7 +290,7 @@ def _print_events_compiled(trades: pa.Table) -> pa.Table:
         bs = b[sweep]
         bmin, bmax = int(bs.min()), int(bs.max())
         if bmax - bmin <= 4 * n + 1024:  # dense ids: a table of each burst's event
-            ev, e_n = burst_events(sweep, b, bmin, bmax - bmin + 1)
+            ev, e_n = burst_events(ro(sweep), ro(b, np.int64), bmin, bmax - bmin + 1)
         else:  # the first sweep row of each burst (``return_index`` sorts stably)
             rows = np.arange(n, dtype=np.int64)
             gid = rows.copy()
@@ -332,7 +332,11 @@ def _print_events_compiled(trades: pa.Table) -> pa.Table:
     has_dn = "delta_notional_usd" in trades.column_names
     dn = f64("delta_notional_usd")[0] if has_dn else np.zeros(n)
     (head, counts, e_t, e_q, e_prem, price, e_dn, e_spot, spot_null, agg_mean, agg_null, any_,
-     mr, cut, eids) = event_sums(ev, e_n, t, q, qv, p, pv, prem, dn, spot, spv, agg, agv, flags)  # fmt: skip
+     mr, cut, eids) = event_sums(
+        ro(ev, np.int64), e_n, ro(t, np.int64), ro(q, np.int64), ro(qv, bool), ro(p, np.float64),
+        ro(pv, bool), ro(prem, np.float64), ro(dn, np.float64), ro(spot, np.float64),
+        ro(spv, bool), ro(agg, np.float64), ro(agv, bool), ro(flags, bool),
+    )  # fmt: skip
     e_nx = np.ones(e_n, dtype=np.int64)
     if mr.size:  # distinct exchanges of the multi-trade events
         x = key_codes(trades.column("exchange").take(pa.array(mr)))

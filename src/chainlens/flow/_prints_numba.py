@@ -21,7 +21,19 @@ from __future__ import annotations
 import numba as nb
 import numpy as np
 
-__all__ = ["burst_events", "event_sums", "pairwise_sum"]
+__all__ = ["burst_events", "event_sums", "pairwise_sum", "ro"]
+
+
+def ro(a: np.ndarray, dtype: type | None = None) -> np.ndarray:
+    """A read-only C-contiguous view of ``a`` (a copy only when its dtype or layout differ).
+
+    The kernels' callers pass every array through it: Arrow hands out read-only arrays for
+    one-chunk columns and writable ones for concatenated chunks, and Numba compiles (and
+    caches) one specialization per read-only/writable combination of the arguments; with
+    every argument read-only there is one per kernel."""
+    v = np.ascontiguousarray(a, dtype=dtype).view()
+    v.flags.writeable = False
+    return v
 
 
 @nb.njit(cache=True, nogil=True)
