@@ -138,7 +138,9 @@ def print_events(trades: pa.Table) -> pa.Table:
     ``synthetic`` any; ``spot`` the last non-null; ``aggressiveness`` the mean;
     ``delta_notional_usd`` the sum (nulls skipped by every sum, mean, min and any).
     Single-trade events are gathered row-wise; only the rows of multi-trade sweeps are
-    reduced per event.
+    reduced per event. From :data:`COMPILED_MIN_ROWS` trades (engine policy) the reductions
+    run in one compiled pass (:func:`chainlens.flow._prints_numba.event_sums`), bit-identical
+    to the NumPy passes (``tests/test_w11a_prints_kernels.py``).
     """
     from chainlens._engine import use_numba
 
