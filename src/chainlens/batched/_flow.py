@@ -1129,9 +1129,10 @@ def print_events_many(parts: Sequence[pa.Table]) -> list[pa.Table]:
 
     ``print_events`` groups rows by event (a sweep's ``burst_id``, else the row alone) in
     order of first appearance; the burst ids, numbered per part from 1, are made unique to
-    their part during the call (``part * width + burst_id``), so no event joins two parts and
-    the events of each part come out contiguous, in the per-part order. The events per part
-    are counted from the rows (one per non-sweep row, one per distinct burst of sweep rows).
+    their part during the call (each part's ids moved past the previous parts'), so no event
+    joins two parts and the events of each part come out contiguous, in the per-part order.
+    The events per part
+    are counted from the events' ``n_trades`` (their running sum meets each part's last row).
     """
     from chainlens.flow._prints import print_events
 
@@ -1155,16 +1156,28 @@ def _print_events_chunk(t: pa.Table, sizes: Sequence[int]) -> tuple[pa.Table, np
     burst = np.asarray(bcol.to_numpy(), dtype=np.int64)
     if burst.min() < 0:
         raise ValueError("negative burst_id (per-part path)")
-    width = int(burst.max()) + 1
-    sweep = _bool(t, "is_sweep")
-    ev = print_events(_set(t, "burst_id", pa.array(seg * width + burst)))
-    n_seg = len(sizes)
-    counts = np.bincount(seg[~sweep], minlength=n_seg)
-    if sweep.any():
-        pairs = np.unique(seg[sweep] * width + burst[sweep])
-        counts = counts + np.bincount(pairs // width, minlength=n_seg)
-    if int(counts.sum()) != ev.num_rows:
+    # each part's burst ids moved past the previous parts' (a dense key, unique to its part:
+    # print_events then finds each burst's first row with a table instead of np.unique)
+    sz = np.asarray(sizes, dtype=np.int64)
+    full = sz > 0
+    top = np.zeros(sz.size, dtype=np.int64)
+    top[full] = np.maximum.reduceat(burst, (np.cumsum(sz) - sz)[full])
+    base = np.cumsum(top + 1) - (top + 1)
+    ev = print_events(_set(t, "burst_id", pa.array(base[seg] + burst)))
+    # the events of a part are contiguous (no event joins two parts) and hold its rows: the
+    # running sum of ``n_trades`` meets every part's end, and the events up to there are its
+    n_tr = np.asarray(ev.column("n_trades").to_numpy(), dtype=np.int64)
+    ends = np.cumsum(n_tr)  # strictly increasing: every event holds a row
+    bounds = np.cumsum(np.asarray(sizes, dtype=np.int64))
+    upto = np.searchsorted(ends, bounds, side="right")  # events ending within each prefix
+    full = np.asarray(sizes, dtype=np.int64) > 0
+    if (
+        int(ends[-1] if ends.size else 0) != int(bounds[-1])
+        or not bool((ends[np.maximum(upto[full] - 1, 0)] == bounds[full]).all())
+        or bool((upto[full] == 0).any())
+    ):
         raise ValueError("event count mismatch (per-part path)")
+    counts = np.diff(np.r_[0, upto])
     return ev, counts
 
 

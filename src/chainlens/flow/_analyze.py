@@ -10,6 +10,7 @@ import polars as pl
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from chainlens._engine import use_numba
 from chainlens.flow._config import FlowConfig
 from chainlens.flow._darkpool import darkpool_summary, detect_twap
 from chainlens.flow._positions import dealer_positions
@@ -21,9 +22,22 @@ from chainlens.flow._premium import (
     tag_multileg,
     tag_synthetic,
 )
-from chainlens.flow._prints import detect_sweeps, notable_prints, print_events
+from chainlens.flow._prints import (
+    COMPILED_MIN_ROWS,
+    detect_sweeps,
+    notable_prints,
+    print_events,
+)
 from chainlens.flow._score import flow_score
-from chainlens.flow._side import BUY, MID, SELL, UNKNOWN, classify_side, side_names
+from chainlens.flow._side import (
+    BUY,
+    MID,
+    SELL,
+    UNKNOWN,
+    classify_side,
+    quote_rule,
+    side_names,
+)
 
 __all__ = ["FlowResult", "analyze_flow", "contract_scores", "enrich_trades", "side_and_multileg"]
 
@@ -51,17 +65,36 @@ def _f64(t: pa.Table, name: str) -> np.ndarray:
     return np.asarray(pc.fill_null(t.column(name).cast(pa.float64()), np.nan).to_numpy(), float)
 
 
-def side_and_multileg(trades: pa.Table, cfg: FlowConfig) -> tuple[np.ndarray, np.ndarray]:
+def side_and_multileg(
+    trades: pa.Table,
+    cfg: FlowConfig,
+    *,
+    instants: tuple[np.ndarray, np.ndarray] | None = None,
+    quotes: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
     """The ``side_code`` (int8, :mod:`chainlens.flow._side` codes) and ``multileg`` (bool)
     arrays of :func:`enrich_trades` under ``cfg``: the customer side by ``cfg.side_method``
-    and the multi-leg tag (conditions, same-instant legs)."""
-    code = classify_side(
+    and the multi-leg tag (conditions, same-instant legs). ``instants``: the trades'
+    :func:`chainlens.flow._keys.instant_order` when the caller has it; ``quotes``: the
+    trades' ``price``, ``bid`` and ``ask`` as ``float64`` (null: NaN) when the caller has them
+    (the quote rule then reads them instead of converting the columns again)."""
+    if quotes is not None and cfg.side_method == "quote":
+        code = quote_rule(
+            *quotes, buy_threshold=cfg.buy_threshold, sell_threshold=cfg.sell_threshold
+        )
+    else:
+        code = classify_side(
+            trades,
+            method=cfg.side_method,
+            buy_threshold=cfg.buy_threshold,
+            sell_threshold=cfg.sell_threshold,
+        )
+    ml = tag_multileg(
         trades,
-        method=cfg.side_method,
-        buy_threshold=cfg.buy_threshold,
-        sell_threshold=cfg.sell_threshold,
+        conditions=cfg.multileg_conditions,
+        same_ts=cfg.multileg_same_ts,
+        instants=instants,
     )
-    ml = tag_multileg(trades, conditions=cfg.multileg_conditions, same_ts=cfg.multileg_same_ts)
     return code, ml
 
 
@@ -71,19 +104,36 @@ def enrich_trades(trades: pa.Table, config: FlowConfig | None = None) -> pa.Tabl
     package, :func:`~chainlens.flow.tag_synthetic`) to canonical trades.
 
     ``aggressiveness`` :math:`= \\min(1, |2x - 1|)` with :math:`x = (p - b)/(a - b)`: 1 at or
-    through the quote, 0 at the midpoint, 0 where the quote is unusable.
+    through the quote, 0 at the midpoint, 0 where the quote is unusable (one compiled pass,
+    :func:`chainlens.flow._side_numba.aggressiveness_nb`, from
+    :data:`chainlens.flow._prints.COMPILED_MIN_ROWS` trades in auto mode; the quote columns are
+    converted once for it and the quote rule).
     ``is_block``: trade size >= ``block_min_contracts`` or premium >= ``block_min_premium_usd``
     (or the same for the sweep it belongs to).
     """
     cfg = config or FlowConfig()
-    code, ml = side_and_multileg(trades, cfg)
-    prem = premium_usd(trades)
+    # the trades in instant order (underlying, ts): the same-instant packages and the
+    # synthetic packages both group by instant, one sort serves both
+    inst: tuple[np.ndarray, np.ndarray] | None = None
+    if cfg.multileg_same_ts and trades.num_rows:
+        from chainlens.flow._keys import instant_order
+
+        inst = instant_order(trades.column("underlying"), trades.column("ts"))
     p, b, a = _f64(trades, "price"), _f64(trades, "bid"), _f64(trades, "ask")
-    spread = a - b
-    with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
-        x = (p - b) / np.where(spread > 0, spread, np.nan)
-        aggr = np.minimum(1.0, np.abs(2.0 * x - 1.0))
-    aggr = np.where(np.isfinite(aggr) & (code != UNKNOWN), aggr, 0.0)
+    code, ml = side_and_multileg(trades, cfg, instants=inst, quotes=(p, b, a))
+    prem = premium_usd(trades)
+    if use_numba(p.size, COMPILED_MIN_ROWS):  # one compiled pass, the same operations
+        from chainlens.flow._prints_numba import ro
+        from chainlens.flow._side_numba import aggressiveness_nb
+
+        f8 = np.float64
+        aggr = aggressiveness_nb(ro(p, f8), ro(b, f8), ro(a, f8), ro(code, np.int8), UNKNOWN)
+    else:
+        spread = a - b
+        with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
+            x = (p - b) / np.where(spread > 0, spread, np.nan)
+            aggr = np.minimum(1.0, np.abs(2.0 * x - 1.0))
+        aggr = np.where(np.isfinite(aggr) & (code != UNKNOWN), aggr, 0.0)
     t = trades
     for name, arr in (
         ("side_code", pa.array(code, pa.int8())),
@@ -104,7 +154,7 @@ def enrich_trades(trades: pa.Table, config: FlowConfig | None = None) -> pa.Tabl
     t = t.append_column("burst_id", pa.array(burst))
     t = t.append_column("is_sweep", pa.array(sweep))
     t = t.append_column("is_block", pa.array(block))
-    return t.append_column("synthetic", pa.array(tag_synthetic(t)))
+    return t.append_column("synthetic", pa.array(tag_synthetic(t, instants=inst)))
 
 
 def _blocks(

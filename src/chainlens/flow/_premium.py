@@ -16,6 +16,10 @@ import pyarrow.compute as pc
 
 from chainlens.flow._side import BUY, MID, SELL, UNKNOWN
 
+#: Rows from which :func:`moneyness_columns` runs its compiled row passes in auto mode
+#: (:mod:`chainlens.flow._premium_numba`; below it the NumPy expressions are as fast).
+COMPILED_MIN_ROWS = 20_000
+
 __all__ = [
     "BUCKETS",
     "CONTRACT_COLUMNS",
@@ -75,7 +79,11 @@ def premium_usd(trades: pa.Table) -> np.ndarray:
 
 
 def tag_multileg(
-    trades: pa.Table, *, conditions: Iterable[str], same_ts: bool = True
+    trades: pa.Table,
+    *,
+    conditions: Iterable[str],
+    same_ts: bool = True,
+    instants: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> np.ndarray:
     """Flag trades that are legs of a multi-leg (spread / complex / stock-tied) order.
 
@@ -111,7 +119,7 @@ def tag_multileg(
     if not same_ts:
         return by_cond
     cols = (trades.column(c) for c in ("underlying", "ts", "symbol"))
-    return by_cond | same_instant_packages(*cols)
+    return by_cond | same_instant_packages(*cols, instants=instants)
 
 
 def _condition_in(col: pa.ChunkedArray, conditions: Iterable[str]) -> np.ndarray:
@@ -140,9 +148,13 @@ def same_instant_packages(
     underlying: pa.ChunkedArray | pa.Array,
     ts: pa.ChunkedArray | pa.Array,
     symbol: pa.ChunkedArray | pa.Array,
+    *,
+    instants: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> np.ndarray:
     """Rows whose (``underlying``, ``ts``) instant holds two or more distinct ``symbol`` values
     (null is a value of its own): the same-instant package rule of :func:`tag_multileg`.
+    ``instants``: :func:`chainlens.flow._keys.instant_order` of ``underlying`` and ``ts`` when
+    the caller has it (computed here otherwise).
 
     Notes
     -----
@@ -157,7 +169,7 @@ def same_instant_packages(
     n = len(ts)
     if n == 0:
         return np.zeros(0, dtype=bool)
-    order, new = instant_order(underlying, ts)
+    order, new = instant_order(underlying, ts) if instants is None else instants
     pos = np.flatnonzero(~new)  # sorted positions sharing the instant of the one before
     out = np.zeros(n, dtype=bool)
     if pos.size == 0:
@@ -276,26 +288,44 @@ def moneyness_columns(
     entry per row: spot (USD; the trade's, else the chain's; NaN if neither), strike (USD),
     call or not, the chain's absolute vendor delta and IV (NaN if missing), days to expiry,
     size (contracts) and multiplier (shares per contract). Row-wise (formulas: see
-    :func:`tag_moneyness`)."""
-    vendor_ok = np.isfinite(vd) & ~((vd == 0.0) & ~(iv > 0))
-    need = ~vendor_ok & (iv > 0) & (spot > 0) & (k > 0)
-    d = np.where(vendor_ok, vd, np.nan)
+    :func:`tag_moneyness`). Compiled row passes (:mod:`chainlens.flow._premium_numba`, the
+    same operations per row) under the engine policy from :data:`COMPILED_MIN_ROWS` rows."""
+    from chainlens._engine import use_numba
+
+    compiled = use_numba(len(spot), COMPILED_MIN_ROWS)
+    if compiled:
+        from chainlens.flow._premium_numba import moneyness_rows, vendor_delta
+        from chainlens.flow._prints_numba import ro
+
+        vd, iv, spot, k, size, mult = (ro(a, np.float64) for a in (vd, iv, spot, k, size, mult))
+        d, need = vendor_delta(vd, iv, spot, k)
+    else:
+        vendor_ok = np.isfinite(vd) & ~((vd == 0.0) & ~(iv > 0))
+        need = ~vendor_ok & (iv > 0) & (spot > 0) & (k > 0)
+        d = np.where(vendor_ok, vd, np.nan)
     if need.any():
         from chainlens.pricing import delta as bsm_delta
 
         t = np.maximum(days[need], 1.0) / 365.0
         d[need] = np.abs(bsm_delta(spot[need], k[need], t, 0.0, 0.0, iv[need], is_call[need]))
-    with np.errstate(invalid="ignore", divide="ignore"):
-        itm = np.where(is_call, (spot - k) / spot, (k - spot) / spot) * 100.0
-    deep = (np.nan_to_num(d, nan=0.0) >= deep_itm_delta) | (
-        np.nan_to_num(itm, nan=-1.0) > deep_itm_pct
-    )
+    if compiled:
+        itm, deep, dn = moneyness_rows(
+            ro(d), spot, k, ro(is_call, bool), size, mult,
+            float(deep_itm_delta), float(deep_itm_pct),
+        )  # fmt: skip
+    else:
+        with np.errstate(invalid="ignore", divide="ignore"):
+            itm = np.where(is_call, (spot - k) / spot, (k - spot) / spot) * 100.0
+        deep = (np.nan_to_num(d, nan=0.0) >= deep_itm_delta) | (
+            np.nan_to_num(itm, nan=-1.0) > deep_itm_pct
+        )
+        dn = d * spot * size * mult
     out = trades
     for name, arr in (
         ("abs_delta", pa.array(d)),
         ("itm_pct", pa.array(itm)),
         ("deep_itm", pa.array(deep)),
-        ("delta_notional_usd", pa.array(d * spot * size * mult)),
+        ("delta_notional_usd", pa.array(dn)),
     ):
         out = (
             out.append_column(name, arr)
@@ -313,12 +343,16 @@ def _f64col(t: pa.Table, name: str, n: int) -> np.ndarray:
     )
 
 
-def tag_synthetic(trades: pa.Table) -> np.ndarray:
+def tag_synthetic(
+    trades: pa.Table, *, instants: tuple[np.ndarray, np.ndarray] | None = None
+) -> np.ndarray:
     """Flag legs of box/conversion-like packages: multi-leg trades of one underlying at one
     instant that hold a call and a put at the same strike (conversion, reversal, box,
     synthetic). Such packages carry no directional view (their delta nets out).
 
-    Needs ``underlying``, ``ts``, ``strike``, ``right``, ``multileg``.
+    Needs ``underlying``, ``ts``, ``strike``, ``right``, ``multileg``. ``instants``:
+    :func:`chainlens.flow._keys.instant_order` of ``underlying`` and ``ts`` when the caller
+    has it (:func:`chainlens.flow.enrich_trades` shares it with :func:`tag_multileg`).
     """
     n = trades.num_rows
     if n == 0:
@@ -335,7 +369,11 @@ def tag_synthetic(trades: pa.Table) -> np.ndarray:
     out = np.zeros(n, dtype=bool)
     if not ml.any():
         return out
-    order, new = instant_order(trades.column("underlying"), trades.column("ts"))
+    order, new = (
+        instant_order(trades.column("underlying"), trades.column("ts"))
+        if instants is None
+        else instants
+    )
     pos = np.flatnonzero(~new)  # sorted positions sharing the instant of the one before
     if pos.size == 0:
         return out

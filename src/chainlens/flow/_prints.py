@@ -16,6 +16,10 @@ from chainlens.flow._side import BUY, SELL, side_names
 
 __all__ = ["detect_sweeps", "expiry_class_array", "notable_prints", "print_events"]
 
+#: Trades from which :func:`print_events` runs its compiled pass in auto mode
+#: (:mod:`chainlens.flow._prints_numba`; below it the NumPy passes are as fast as loading it).
+COMPILED_MIN_ROWS = 20_000
+
 
 def detect_sweeps(
     trades: pa.Table, *, window_ms: float = 50.0, min_exchanges: int = 2
@@ -134,8 +138,19 @@ def print_events(trades: pa.Table) -> pa.Table:
     ``synthetic`` any; ``spot`` the last non-null; ``aggressiveness`` the mean;
     ``delta_notional_usd`` the sum (nulls skipped by every sum, mean, min and any).
     Single-trade events are gathered row-wise; only the rows of multi-trade sweeps are
-    reduced per event.
+    reduced per event. From :data:`COMPILED_MIN_ROWS` trades (engine policy) the reductions
+    run in one compiled pass (:func:`chainlens.flow._prints_numba.event_sums`), bit-identical
+    to the NumPy passes (``tests/test_w11a_prints_kernels.py``).
     """
+    from chainlens._engine import use_numba
+
+    if use_numba(trades.num_rows, COMPILED_MIN_ROWS):
+        return _print_events_compiled(trades)
+    return _print_events_numpy(trades)
+
+
+def _print_events_numpy(trades: pa.Table) -> pa.Table:
+    """:func:`print_events` with NumPy passes (the compiled pass's twin)."""
     from chainlens.flow._keys import key_codes
 
     keys = ["underlying", "root", "symbol", "expiry", "strike", "right", "multiplier"]
@@ -257,6 +272,122 @@ def print_events(trades: pa.Table) -> pa.Table:
     if has_dn:
         out["delta_notional_usd"] = pa.array(e_dn, pa.float64())
     return pa.table(out)
+
+
+def _print_events_compiled(trades: pa.Table) -> pa.Table:
+    """:func:`print_events` in one compiled pass (:mod:`chainlens.flow._prints_numba`),
+    bit-identical to :func:`_print_events_numpy`: the same events in the same order, the same
+    sums in the same order (``reduceat``'s), the same values under the null masks."""
+    from chainlens.flow._keys import key_codes
+    from chainlens.flow._prints_numba import burst_events, event_sums, ro
+
+    keys = ["underlying", "root", "symbol", "expiry", "strike", "right", "multiplier"]
+    n = trades.num_rows
+    sweep = np.asarray(_np_bool(trades.column("is_sweep")), dtype=bool)
+    ev = np.zeros(0, dtype=np.int64)  # each row's event (empty: every row its own event)
+    e_n = n
+    if sweep.any():
+        bcol = trades.column("burst_id")
+        b = np.asarray(pc.fill_null(bcol.cast(pa.int64()), np.iinfo(np.int64).min).to_numpy())
+        bs = b[sweep]
+        bmin, bmax = int(bs.min()), int(bs.max())
+        if bmax - bmin <= 4 * n + 1024:  # dense ids: a table of each burst's event
+            ev, e_n = burst_events(ro(sweep), ro(b, np.int64), bmin, bmax - bmin + 1)
+        else:  # the first sweep row of each burst (``return_index`` sorts stably)
+            rows = np.arange(n, dtype=np.int64)
+            gid = rows.copy()
+            _, at, inv = np.unique(bs, return_index=True, return_inverse=True)
+            gid[sweep] = rows[sweep][at][inv.reshape(-1)]
+            head = gid == rows
+            ev = (np.cumsum(head) - 1)[gid]
+            e_n = int(head.sum())
+
+    def f64(name: str) -> tuple[np.ndarray, np.ndarray]:
+        c = trades.column(name)
+        if c.null_count == 0:  # no null to fill: the values as they are, every one valid
+            v = np.asarray(c.cast(pa.float64()).to_numpy(), dtype=np.float64)
+            return v, _TRUE[:n] if n <= _TRUE.size else np.ones(n, dtype=bool)
+        v = np.asarray(pc.fill_null(c.cast(pa.float64()), 0.0).to_numpy(), dtype=np.float64)
+        return v, np.asarray(_np_bool(pc.is_valid(c)), dtype=bool)
+
+    size_col = trades.column("size")
+    if size_col.null_count == 0:
+        q = np.asarray(size_col.to_numpy(), dtype=np.int64)
+        qv = _TRUE[:n] if n <= _TRUE.size else np.ones(n, dtype=bool)
+    else:
+        q = np.asarray(pc.fill_null(size_col, 0).to_numpy(), dtype=np.int64)
+        qv = np.asarray(_np_bool(pc.is_valid(size_col)), dtype=bool)
+    p, pv = f64("price")
+    prem, _ = f64("premium_usd")
+    spot, spv = f64("spot")
+    agg, agv = f64("aggressiveness")
+    t_col = pc.cast(trades.column("ts"), pa.int64())
+    if t_col.null_count:
+        t_col = pc.fill_null(t_col, np.iinfo(np.int64).max)
+    t = np.asarray(t_col.to_numpy(), dtype=np.int64)
+    names = [
+        c for c in ("is_sweep", "multileg", "deep_itm", "synthetic") if c in trades.column_names
+    ]
+    flags = np.empty((len(names), n), dtype=bool)
+    for j, c in enumerate(names):  # a loop over the (up to 4) flag columns
+        flags[j] = sweep if c == "is_sweep" else _np_bool(trades.column(c))
+    has_dn = "delta_notional_usd" in trades.column_names
+    dn = f64("delta_notional_usd")[0] if has_dn else np.zeros(n)
+    (head, counts, e_t, e_q, e_prem, price, e_dn, e_spot, spot_null, agg_mean, agg_null, any_,
+     mr, cut, eids) = event_sums(
+        ro(ev, np.int64), e_n, ro(t, np.int64), ro(q, np.int64), ro(qv, bool), ro(p, np.float64),
+        ro(pv, bool), ro(prem, np.float64), ro(dn, np.float64), ro(spot, np.float64),
+        ro(spv, bool), ro(agg, np.float64), ro(agv, bool), ro(flags, bool),
+    )  # fmt: skip
+    e_nx = np.ones(e_n, dtype=np.int64)
+    if mr.size:  # distinct exchanges of the multi-trade events
+        x = key_codes(trades.column("exchange").take(pa.array(mr)))
+        x = x - x.min()
+        if int(x.max()) < 64:  # a bit per exchange, OR-ed over each event's rows
+            bits = np.bitwise_or.reduceat(np.left_shift(np.uint64(1), x.astype(np.uint64)), cut)
+            e_nx[eids] = np.bitwise_count(bits)
+        else:
+            me = np.repeat(eids, counts[eids])
+            pairs = np.unique(me * (int(x.max()) + 1) + x)
+            e_nx[eids] = np.bincount(pairs // (int(x.max()) + 1), minlength=e_n)[eids]
+    keep = pa.array(head)  # the first rows, in row order (a filter: chunk by chunk)
+
+    def first_of(name: str) -> pa.Array:
+        c = trades.column(name).filter(keep)
+        c = c.combine_chunks() if isinstance(c, pa.ChunkedArray) else c
+        if pa.types.is_string(c.type):
+            c = c.cast(pa.large_string())
+        return c
+
+    t_valid = e_t != np.iinfo(np.int64).max
+    ts_type = trades.schema.field("ts").type
+    spot_type = trades.schema.field("spot").type
+    out: dict[str, pa.Array] = {
+        "ts": pa.array(e_t, pa.int64(), mask=~t_valid).cast(ts_type),
+        "trade_date": first_of("trade_date"),
+        **{k: first_of(k) for k in keys},
+        "side_code": first_of("side_code"),
+        "size": pa.array(e_q, pa.int64()).cast(trades.schema.field("size").type),
+        "premium_usd": pa.array(e_prem, pa.float64()),
+        "price": pa.array(price, pa.float64()),
+        "n_trades": pa.array(counts, pa.int64()),
+        "n_exchanges": pa.array(e_nx, pa.int64()),
+        "is_sweep": pa.array(any_[names.index("is_sweep")]),
+        "multileg": pa.array(any_[names.index("multileg")]),
+        "spot": pa.array(e_spot, pa.float64(), mask=spot_null).cast(spot_type),
+        "aggressiveness": pa.array(agg_mean, pa.float64(), mask=agg_null),
+    }
+    for c in ("deep_itm", "synthetic"):
+        if c in names:
+            out[c] = pa.array(any_[names.index(c)])
+    if has_dn:
+        out["delta_notional_usd"] = pa.array(e_dn, pa.float64())
+    return pa.table(out)
+
+
+#: A read-only run of ``True`` (the validity of a column without nulls, not allocated per call).
+_TRUE = np.ones(1 << 20, dtype=bool)
+_TRUE.setflags(write=False)
 
 
 def _np_bool(c: pa.Array | pa.ChunkedArray) -> np.ndarray:

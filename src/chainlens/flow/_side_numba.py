@@ -13,7 +13,7 @@ import math
 import numba as nb
 import numpy as np
 
-__all__ = ["quote_rule_nb"]
+__all__ = ["aggressiveness_nb", "quote_rule_nb"]
 
 
 @nb.njit(parallel=True, cache=True, nogil=True)
@@ -46,4 +46,21 @@ def quote_rule_nb(
     """Side codes (``int8``) of the quote rule; ``float64`` contiguous inputs of equal length."""
     out = np.empty(p.shape[0], dtype=np.int8)
     _quote_rule_kernel(p, b, a, float(buy_t), float(sell_t), out)
+    return out
+
+
+@nb.njit(cache=True, nogil=True, error_model="numpy")
+def aggressiveness_nb(p, b, a, code, unknown):  # type: ignore[no-untyped-def]  # pragma: no cover
+    """``aggressiveness`` of :func:`chainlens.flow.enrich_trades` per trade, one pass:
+    ``min(1, |2x - 1|)`` with ``x = (p - b) / (a - b)`` (NaN when ``a - b <= 0``), ``0``
+    where that is not finite or the side is ``unknown``; the NumPy expression's operations in
+    its order (``numpy.minimum`` propagates a NaN), so bit-identical."""
+    n = p.shape[0]
+    out = np.empty(n, dtype=np.float64)
+    for i in range(n):
+        s = a[i] - b[i]
+        x = (p[i] - b[i]) / (s if s > 0 else np.nan)
+        v = abs(2.0 * x - 1.0)
+        m = v if (v != v or v < 1.0) else 1.0
+        out[i] = m if (np.isfinite(m) and code[i] != unknown) else 0.0
     return out
