@@ -4,6 +4,7 @@ seed 002 Vol/OI and overnight OI, SPEC GEX convention for the dealer gamma of a 
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass
 
 import numpy as np
 import polars as pl
@@ -149,27 +150,116 @@ def print_events(trades: pa.Table) -> pa.Table:
     return _print_events_numpy(trades)
 
 
-def _print_events_numpy(trades: pa.Table) -> pa.Table:
-    """:func:`print_events` with NumPy passes (the compiled pass's twin)."""
+#: The contract keys an event takes from its first trade.
+_EVENT_KEYS = ("underlying", "root", "symbol", "expiry", "strike", "right", "multiplier")
+
+
+@dataclass(frozen=True, slots=True)
+class _TradeColumns:
+    """The trade columns both :func:`print_events` passes reduce, as NumPy (a null filled with
+    0, its validity beside it; ``t`` with int64 max for a null instant; ``dn`` zeros when the
+    trades have no ``delta_notional_usd``)."""
+
+    q: np.ndarray
+    qv: np.ndarray
+    p: np.ndarray
+    pv: np.ndarray
+    prem: np.ndarray
+    spot: np.ndarray
+    spv: np.ndarray
+    agg: np.ndarray
+    agv: np.ndarray
+    t: np.ndarray
+    dn: np.ndarray
+    has_dn: bool
+
+
+def _trade_columns(trades: pa.Table) -> _TradeColumns:
+    """:class:`_TradeColumns` of ``trades``."""
+    n = trades.num_rows
+
+    def every(k: int) -> np.ndarray:  # the validity of a column without nulls
+        return _TRUE[:k] if k <= _TRUE.size else np.ones(k, dtype=bool)
+
+    def f64(name: str) -> tuple[np.ndarray, np.ndarray]:
+        c = trades.column(name)
+        if c.null_count == 0:  # no null to fill: the values as they are, every one valid
+            return np.asarray(c.cast(pa.float64()).to_numpy(), dtype=np.float64), every(n)
+        v = np.asarray(pc.fill_null(c.cast(pa.float64()), 0.0).to_numpy(), dtype=np.float64)
+        return v, np.asarray(_np_bool(pc.is_valid(c)), dtype=bool)
+
+    size_col = trades.column("size")
+    if size_col.null_count == 0:
+        q, qv = np.asarray(size_col.to_numpy(), dtype=np.int64), every(n)
+    else:
+        q = np.asarray(pc.fill_null(size_col, 0).to_numpy(), dtype=np.int64)
+        qv = np.asarray(_np_bool(pc.is_valid(size_col)), dtype=bool)
+    t_col = pc.cast(trades.column("ts"), pa.int64())
+    if t_col.null_count:
+        t_col = pc.fill_null(t_col, np.iinfo(np.int64).max)
+    has_dn = "delta_notional_usd" in trades.column_names
+    p, pv = f64("price")
+    spot, spv = f64("spot")
+    agg, agv = f64("aggressiveness")
+    return _TradeColumns(
+        q=q, qv=qv, p=p, pv=pv, prem=f64("premium_usd")[0], spot=spot, spv=spv, agg=agg, agv=agv,
+        t=np.asarray(t_col.to_numpy(), dtype=np.int64),
+        dn=f64("delta_notional_usd")[0] if has_dn else np.zeros(n), has_dn=has_dn,
+    )  # fmt: skip
+
+
+def _first_sweep_rows(sweep: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Each row's event named by its first row: a sweep row's, the first sweep row of its
+    burst ``b`` (its first occurrence; ``return_index`` sorts stably), any other row its own."""
+    rows = np.arange(sweep.size, dtype=np.int64)
+    gid = rows.copy()
+    _, at, inv = np.unique(b[sweep], return_index=True, return_inverse=True)
+    gid[sweep] = rows[sweep][at][inv.reshape(-1)]
+    return gid
+
+
+def _burst_ids(trades: pa.Table) -> np.ndarray:
+    """``burst_id`` as int64, a null as int64 min."""
+    b = pc.fill_null(trades.column("burst_id").cast(pa.int64()), np.iinfo(np.int64).min)
+    return np.asarray(b.to_numpy())
+
+
+def _distinct_exchanges(
+    trades: pa.Table, mr: np.ndarray, cut: np.ndarray, eids: np.ndarray, counts: np.ndarray,
+    e_n: int,
+) -> np.ndarray:  # fmt: skip
+    """Distinct exchanges per event (null counts as one): 1 for a single-trade event; for the
+    multi-trade events ``eids``, whose rows ``mr`` come grouped by event from ``cut``, a bit
+    per exchange OR-ed over the event's rows (or distinct (event, exchange) pairs beyond 64)."""
     from chainlens.flow._keys import key_codes
 
-    keys = ["underlying", "root", "symbol", "expiry", "strike", "right", "multiplier"]
-    n = trades.num_rows
-    rows = np.arange(n, dtype=np.int64)
-    sweep = np.asarray(_np_bool(trades.column("is_sweep")), dtype=bool)
-    gid = rows.copy()  # each event named by its first row
-    if sweep.any():
-        bcol = trades.column("burst_id")
-        b = np.asarray(pc.fill_null(bcol.cast(pa.int64()), np.iinfo(np.int64).min).to_numpy())
-        # the first row of each burst: its first occurrence among the sweep rows (in row
-        # order; ``return_index`` sorts stably)
-        _, at, inv = np.unique(b[sweep], return_index=True, return_inverse=True)
-        gid[sweep] = rows[sweep][at][inv.reshape(-1)]
-    head = gid == rows  # the first row of its event
-    rep = np.flatnonzero(head)  # ascending: the events in order of first appearance
-    ev = (np.cumsum(head) - 1)[gid]
-    e_n = rep.size
-    counts = np.bincount(ev, minlength=e_n).astype(np.int64)
+    e_nx = np.ones(e_n, dtype=np.int64)
+    if not mr.size:
+        return e_nx
+    x = key_codes(trades.column("exchange").take(pa.array(mr)))
+    x = x - x.min()
+    if int(x.max()) < 64:
+        bits = np.bitwise_or.reduceat(np.left_shift(np.uint64(1), x.astype(np.uint64)), cut)
+        e_nx[eids] = np.bitwise_count(bits)
+    else:
+        me = np.repeat(eids, counts[eids])
+        pairs = np.unique(me * (int(x.max()) + 1) + x)
+        e_nx[eids] = np.bincount(pairs // (int(x.max()) + 1), minlength=e_n)[eids]
+    return e_nx
+
+
+def _events_table(
+    trades: pa.Table,
+    head: np.ndarray,
+    sums: dict[str, np.ndarray],
+    flags: dict[str, np.ndarray],
+    spot: tuple[np.ndarray, np.ndarray],
+    agg: tuple[np.ndarray, np.ndarray],
+) -> pa.Table:
+    """The events table of :func:`print_events`: the first trade's keys (rows ``head``), the
+    event sums (``sums``: ``t``, ``q``, ``prem``, ``price``, ``counts``, ``nx``, ``dn`` when the
+    trades have ``delta_notional_usd``), the flags' any, ``spot`` and ``agg`` as
+    ``(values, null mask)``."""
     keep = pa.array(head)  # the first rows, in row order (a filter: chunk by chunk)
 
     def first_of(name: str) -> pa.Array:
@@ -179,46 +269,64 @@ def _print_events_numpy(trades: pa.Table) -> pa.Table:
             c = c.cast(pa.large_string())
         return c
 
-    def f64(name: str) -> tuple[np.ndarray, np.ndarray]:
-        c = trades.column(name)
-        if c.null_count == 0:  # no null to fill: the values as they are, every one valid
-            v = np.asarray(c.cast(pa.float64()).to_numpy(), dtype=np.float64)
-            return v, np.ones(n, dtype=bool)
-        v = np.asarray(pc.fill_null(c.cast(pa.float64()), 0.0).to_numpy(), dtype=np.float64)
-        return v, np.asarray(_np_bool(pc.is_valid(c)), dtype=bool)
+    e_t = sums["t"]
+    sch = trades.schema
+    out: dict[str, pa.Array] = {
+        "ts": pa.array(e_t, pa.int64(), mask=e_t == np.iinfo(np.int64).max).cast(
+            sch.field("ts").type
+        ),
+        "trade_date": first_of("trade_date"),
+        **{k: first_of(k) for k in _EVENT_KEYS},
+        "side_code": first_of("side_code"),
+        "size": pa.array(sums["q"], pa.int64()).cast(sch.field("size").type),
+        "premium_usd": pa.array(sums["prem"], pa.float64()),
+        "price": pa.array(sums["price"], pa.float64()),
+        "n_trades": pa.array(sums["counts"], pa.int64()),
+        "n_exchanges": pa.array(sums["nx"], pa.int64()),
+        "is_sweep": pa.array(flags["is_sweep"]),
+        "multileg": pa.array(flags["multileg"]),
+        "spot": pa.array(spot[0], pa.float64(), mask=spot[1]).cast(sch.field("spot").type),
+        "aggressiveness": pa.array(agg[0], pa.float64(), mask=agg[1]),
+    }
+    for c in ("deep_itm", "synthetic"):
+        if c in flags:
+            out[c] = pa.array(flags[c])
+    if "dn" in sums:
+        out["delta_notional_usd"] = pa.array(sums["dn"], pa.float64())
+    return pa.table(out)
 
-    size_col = trades.column("size")
-    if size_col.null_count == 0:
-        q = np.asarray(size_col.to_numpy(), dtype=np.int64)
-        qv = np.ones(n, dtype=bool)
-    else:
-        q = np.asarray(pc.fill_null(size_col, 0).to_numpy(), dtype=np.int64)
-        qv = np.asarray(_np_bool(pc.is_valid(size_col)), dtype=bool)
-    p, pv = f64("price")
-    prem, _ = f64("premium_usd")
-    spot, spv = f64("spot")
-    agg, agv = f64("aggressiveness")
-    t_col = pc.cast(trades.column("ts"), pa.int64())
-    if t_col.null_count:
-        t_col = pc.fill_null(t_col, np.iinfo(np.int64).max)
-    t = np.asarray(t_col.to_numpy(), dtype=np.int64)
+
+def _flag_names(trades: pa.Table) -> list[str]:
+    return [
+        c for c in ("is_sweep", "multileg", "deep_itm", "synthetic") if c in trades.column_names
+    ]
+
+
+def _print_events_numpy(trades: pa.Table) -> pa.Table:
+    """:func:`print_events` with NumPy passes (the compiled pass's twin)."""
+    n = trades.num_rows
+    rows = np.arange(n, dtype=np.int64)
+    sweep = np.asarray(_np_bool(trades.column("is_sweep")), dtype=bool)
+    # each event named by its first row
+    gid = _first_sweep_rows(sweep, _burst_ids(trades)) if sweep.any() else rows.copy()
+    head = gid == rows  # the first row of its event
+    rep = np.flatnonzero(head)  # ascending: the events in order of first appearance
+    ev = (np.cumsum(head) - 1)[gid]
+    e_n = rep.size
+    counts = np.bincount(ev, minlength=e_n).astype(np.int64)
+    c = _trade_columns(trades)
+    q, t, prem, spot, spv, agg, agv, dn = c.q, c.t, c.prem, c.spot, c.spv, c.agg, c.agv, c.dn
     with np.errstate(invalid="ignore", over="ignore"):
-        ps = np.where(pv & qv, p * q.astype(np.float64), 0.0)
+        ps = np.where(c.pv & c.qv, c.p * q.astype(np.float64), 0.0)
     # single-trade events: the row's own values (gathered at the event's first row)
     e_t, e_q, e_prem, e_ps = t[rep], q[rep], prem[rep], ps[rep]
     e_spot_row = np.where(spv[rep], rep, -1)
     e_agg_sum, e_agg_n = np.where(agv[rep], agg[rep], 0.0), agv[rep].astype(np.int64)
-    e_nx = np.ones(e_n, dtype=np.int64)
-    bools = {
-        c: np.asarray(_np_bool(trades.column(c)), dtype=bool)
-        for c in ("is_sweep", "multileg", "deep_itm", "synthetic")
-        if c in trades.column_names
-    }
-    e_any = {c: v[rep] for c, v in bools.items()}
-    has_dn = "delta_notional_usd" in trades.column_names
-    dn = f64("delta_notional_usd")[0] if has_dn else np.zeros(n)
+    bools = {k: np.asarray(_np_bool(trades.column(k)), dtype=bool) for k in _flag_names(trades)}
+    e_any = {k: v[rep] for k, v in bools.items()}
     e_dn = dn[rep]
     multi = counts[ev] >= 2
+    mr = cut = eids = np.zeros(0, dtype=np.int64)
     if multi.any():  # the rows of multi-trade events, grouped by event in row order
         mr = rows[multi]
         mr = mr[np.argsort(ev[mr], kind="stable")]
@@ -233,156 +341,62 @@ def _print_events_numpy(trades: pa.Table) -> pa.Table:
         e_spot_row[eids] = np.maximum.reduceat(np.where(spv[mr], mr, -1), cut)
         e_agg_sum[eids] = np.add.reduceat(np.where(agv[mr], agg[mr], 0.0), cut)
         e_agg_n[eids] = np.add.reduceat(agv[mr].astype(np.int64), cut)
-        for c, v in bools.items():
-            e_any[c][eids] = np.maximum.reduceat(v[mr], cut)
-        x = key_codes(trades.column("exchange").take(pa.array(mr)))
-        x = x - x.min()
-        if int(x.max()) < 64:  # a bit per exchange, OR-ed over each event's rows
-            bits = np.bitwise_or.reduceat(np.left_shift(np.uint64(1), x.astype(np.uint64)), cut)
-            e_nx[eids] = np.bitwise_count(bits)
-        else:
-            pairs = np.unique(me * (int(x.max()) + 1) + x)
-            e_nx[eids] = np.bincount(pairs // (int(x.max()) + 1), minlength=e_n)[eids]
-    t_valid = e_t != np.iinfo(np.int64).max
-    ts_type = trades.schema.field("ts").type
+        for k, v in bools.items():
+            e_any[k][eids] = np.maximum.reduceat(v[mr], cut)
+    e_nx = _distinct_exchanges(trades, mr, cut, eids, counts, e_n)
     with np.errstate(invalid="ignore", divide="ignore"):
         price = e_ps / e_q.astype(np.float64)
         agg_mean = e_agg_sum / np.where(e_agg_n > 0, e_agg_n, 1)
-    spot_type = trades.schema.field("spot").type
-    out: dict[str, pa.Array] = {
-        "ts": pa.array(e_t, pa.int64(), mask=~t_valid).cast(ts_type),
-        "trade_date": first_of("trade_date"),
-        **{k: first_of(k) for k in keys},
-        "side_code": first_of("side_code"),
-        "size": pa.array(e_q, pa.int64()).cast(trades.schema.field("size").type),
-        "premium_usd": pa.array(e_prem, pa.float64()),
-        "price": pa.array(price, pa.float64()),
-        "n_trades": pa.array(counts, pa.int64()),
-        "n_exchanges": pa.array(e_nx, pa.int64()),
-        "is_sweep": pa.array(e_any["is_sweep"]),
-        "multileg": pa.array(e_any["multileg"]),
-        "spot": pa.array(spot[np.maximum(e_spot_row, 0)], pa.float64(), mask=e_spot_row < 0).cast(
-            spot_type
-        ),
-        "aggressiveness": pa.array(agg_mean, pa.float64(), mask=e_agg_n == 0),
-    }
-    for c in ("deep_itm", "synthetic"):
-        if c in bools:
-            out[c] = pa.array(e_any[c])
-    if has_dn:
-        out["delta_notional_usd"] = pa.array(e_dn, pa.float64())
-    return pa.table(out)
+    sums = {"t": e_t, "q": e_q, "prem": e_prem, "price": price, "counts": counts, "nx": e_nx}
+    if c.has_dn:
+        sums["dn"] = e_dn
+    return _events_table(
+        trades, head, sums, e_any, (spot[np.maximum(e_spot_row, 0)], e_spot_row < 0),
+        (agg_mean, e_agg_n == 0),
+    )  # fmt: skip
 
 
 def _print_events_compiled(trades: pa.Table) -> pa.Table:
     """:func:`print_events` in one compiled pass (:mod:`chainlens.flow._prints_numba`),
     bit-identical to :func:`_print_events_numpy`: the same events in the same order, the same
     sums in the same order (``reduceat``'s), the same values under the null masks."""
-    from chainlens.flow._keys import key_codes
     from chainlens.flow._prints_numba import burst_events, event_sums, ro
 
-    keys = ["underlying", "root", "symbol", "expiry", "strike", "right", "multiplier"]
     n = trades.num_rows
     sweep = np.asarray(_np_bool(trades.column("is_sweep")), dtype=bool)
     ev = np.zeros(0, dtype=np.int64)  # each row's event (empty: every row its own event)
     e_n = n
     if sweep.any():
-        bcol = trades.column("burst_id")
-        b = np.asarray(pc.fill_null(bcol.cast(pa.int64()), np.iinfo(np.int64).min).to_numpy())
+        b = _burst_ids(trades)
         bs = b[sweep]
         bmin, bmax = int(bs.min()), int(bs.max())
         if bmax - bmin <= 4 * n + 1024:  # dense ids: a table of each burst's event
             ev, e_n = burst_events(ro(sweep), ro(b, np.int64), bmin, bmax - bmin + 1)
-        else:  # the first sweep row of each burst (``return_index`` sorts stably)
-            rows = np.arange(n, dtype=np.int64)
-            gid = rows.copy()
-            _, at, inv = np.unique(bs, return_index=True, return_inverse=True)
-            gid[sweep] = rows[sweep][at][inv.reshape(-1)]
-            head = gid == rows
+        else:
+            gid = _first_sweep_rows(sweep, b)
+            head = gid == np.arange(n, dtype=np.int64)
             ev = (np.cumsum(head) - 1)[gid]
             e_n = int(head.sum())
-
-    def f64(name: str) -> tuple[np.ndarray, np.ndarray]:
-        c = trades.column(name)
-        if c.null_count == 0:  # no null to fill: the values as they are, every one valid
-            v = np.asarray(c.cast(pa.float64()).to_numpy(), dtype=np.float64)
-            return v, _TRUE[:n] if n <= _TRUE.size else np.ones(n, dtype=bool)
-        v = np.asarray(pc.fill_null(c.cast(pa.float64()), 0.0).to_numpy(), dtype=np.float64)
-        return v, np.asarray(_np_bool(pc.is_valid(c)), dtype=bool)
-
-    size_col = trades.column("size")
-    if size_col.null_count == 0:
-        q = np.asarray(size_col.to_numpy(), dtype=np.int64)
-        qv = _TRUE[:n] if n <= _TRUE.size else np.ones(n, dtype=bool)
-    else:
-        q = np.asarray(pc.fill_null(size_col, 0).to_numpy(), dtype=np.int64)
-        qv = np.asarray(_np_bool(pc.is_valid(size_col)), dtype=bool)
-    p, pv = f64("price")
-    prem, _ = f64("premium_usd")
-    spot, spv = f64("spot")
-    agg, agv = f64("aggressiveness")
-    t_col = pc.cast(trades.column("ts"), pa.int64())
-    if t_col.null_count:
-        t_col = pc.fill_null(t_col, np.iinfo(np.int64).max)
-    t = np.asarray(t_col.to_numpy(), dtype=np.int64)
-    names = [
-        c for c in ("is_sweep", "multileg", "deep_itm", "synthetic") if c in trades.column_names
-    ]
+    c = _trade_columns(trades)
+    names = _flag_names(trades)
     flags = np.empty((len(names), n), dtype=bool)
-    for j, c in enumerate(names):  # a loop over the (up to 4) flag columns
-        flags[j] = sweep if c == "is_sweep" else _np_bool(trades.column(c))
-    has_dn = "delta_notional_usd" in trades.column_names
-    dn = f64("delta_notional_usd")[0] if has_dn else np.zeros(n)
+    for j, k in enumerate(names):  # a loop over the (up to 4) flag columns
+        flags[j] = sweep if k == "is_sweep" else _np_bool(trades.column(k))
     (head, counts, e_t, e_q, e_prem, price, e_dn, e_spot, spot_null, agg_mean, agg_null, any_,
      mr, cut, eids) = event_sums(
-        ro(ev, np.int64), e_n, ro(t, np.int64), ro(q, np.int64), ro(qv, bool), ro(p, np.float64),
-        ro(pv, bool), ro(prem, np.float64), ro(dn, np.float64), ro(spot, np.float64),
-        ro(spv, bool), ro(agg, np.float64), ro(agv, bool), ro(flags, bool),
+        ro(ev, np.int64), e_n, ro(c.t, np.int64), ro(c.q, np.int64), ro(c.qv, bool),
+        ro(c.p, np.float64), ro(c.pv, bool), ro(c.prem, np.float64), ro(c.dn, np.float64),
+        ro(c.spot, np.float64), ro(c.spv, bool), ro(c.agg, np.float64), ro(c.agv, bool),
+        ro(flags, bool),
     )  # fmt: skip
-    e_nx = np.ones(e_n, dtype=np.int64)
-    if mr.size:  # distinct exchanges of the multi-trade events
-        x = key_codes(trades.column("exchange").take(pa.array(mr)))
-        x = x - x.min()
-        if int(x.max()) < 64:  # a bit per exchange, OR-ed over each event's rows
-            bits = np.bitwise_or.reduceat(np.left_shift(np.uint64(1), x.astype(np.uint64)), cut)
-            e_nx[eids] = np.bitwise_count(bits)
-        else:
-            me = np.repeat(eids, counts[eids])
-            pairs = np.unique(me * (int(x.max()) + 1) + x)
-            e_nx[eids] = np.bincount(pairs // (int(x.max()) + 1), minlength=e_n)[eids]
-    keep = pa.array(head)  # the first rows, in row order (a filter: chunk by chunk)
-
-    def first_of(name: str) -> pa.Array:
-        c = trades.column(name).filter(keep)
-        c = c.combine_chunks() if isinstance(c, pa.ChunkedArray) else c
-        if pa.types.is_string(c.type):
-            c = c.cast(pa.large_string())
-        return c
-
-    t_valid = e_t != np.iinfo(np.int64).max
-    ts_type = trades.schema.field("ts").type
-    spot_type = trades.schema.field("spot").type
-    out: dict[str, pa.Array] = {
-        "ts": pa.array(e_t, pa.int64(), mask=~t_valid).cast(ts_type),
-        "trade_date": first_of("trade_date"),
-        **{k: first_of(k) for k in keys},
-        "side_code": first_of("side_code"),
-        "size": pa.array(e_q, pa.int64()).cast(trades.schema.field("size").type),
-        "premium_usd": pa.array(e_prem, pa.float64()),
-        "price": pa.array(price, pa.float64()),
-        "n_trades": pa.array(counts, pa.int64()),
-        "n_exchanges": pa.array(e_nx, pa.int64()),
-        "is_sweep": pa.array(any_[names.index("is_sweep")]),
-        "multileg": pa.array(any_[names.index("multileg")]),
-        "spot": pa.array(e_spot, pa.float64(), mask=spot_null).cast(spot_type),
-        "aggressiveness": pa.array(agg_mean, pa.float64(), mask=agg_null),
-    }
-    for c in ("deep_itm", "synthetic"):
-        if c in names:
-            out[c] = pa.array(any_[names.index(c)])
-    if has_dn:
-        out["delta_notional_usd"] = pa.array(e_dn, pa.float64())
-    return pa.table(out)
+    e_nx = _distinct_exchanges(trades, mr, cut, eids, counts, e_n)
+    sums = {"t": e_t, "q": e_q, "prem": e_prem, "price": price, "counts": counts, "nx": e_nx}
+    if c.has_dn:
+        sums["dn"] = e_dn
+    return _events_table(
+        trades, head, sums, {k: any_[j] for j, k in enumerate(names)}, (e_spot, spot_null),
+        (agg_mean, agg_null),
+    )  # fmt: skip
 
 
 #: A read-only run of ``True`` (the validity of a column without nulls, not allocated per call).
