@@ -21,6 +21,8 @@ from __future__ import annotations
 import numba as nb
 import numpy as np
 
+from chainlens._pairwise_numba import pairwise_sum
+
 __all__ = ["burst_events", "event_sums", "pairwise_sum", "ro"]
 
 
@@ -34,48 +36,6 @@ def ro(a: np.ndarray, dtype: type | None = None) -> np.ndarray:
     v = np.ascontiguousarray(a, dtype=dtype).view()
     v.flags.writeable = False
     return v
-
-
-@nb.njit(cache=True, nogil=True)
-def pairwise_sum(a, lo, n):  # pragma: no cover - compiled
-    """NumPy's pairwise sum of ``a[lo:lo + n]`` (float64): below 8 values a running sum from
-    ``-0.0``; up to 128 values eight running sums (every eighth value) combined as
-    ``((r0 + r1) + (r2 + r3)) + ((r4 + r5) + (r6 + r7))`` then the rest added one by one;
-    above 128, the two halves (split at a multiple of 8) summed alone and added."""
-    if n < 8:
-        res = -0.0
-        for i in range(n):
-            res += a[lo + i]
-        return res
-    if n <= 128:
-        r0 = a[lo]
-        r1 = a[lo + 1]
-        r2 = a[lo + 2]
-        r3 = a[lo + 3]
-        r4 = a[lo + 4]
-        r5 = a[lo + 5]
-        r6 = a[lo + 6]
-        r7 = a[lo + 7]
-        m = n - n % 8
-        i = 8
-        while i < m:
-            r0 += a[lo + i]
-            r1 += a[lo + i + 1]
-            r2 += a[lo + i + 2]
-            r3 += a[lo + i + 3]
-            r4 += a[lo + i + 4]
-            r5 += a[lo + i + 5]
-            r6 += a[lo + i + 6]
-            r7 += a[lo + i + 7]
-            i += 8
-        res = ((r0 + r1) + (r2 + r3)) + ((r4 + r5) + (r6 + r7))
-        while i < n:
-            res += a[lo + i]
-            i += 1
-        return res
-    n2 = n // 2
-    n2 -= n2 % 8
-    return pairwise_sum(a, lo, n2) + pairwise_sum(a, lo + n2, n - n2)
 
 
 @nb.njit(cache=True, nogil=True)
