@@ -259,3 +259,17 @@ def test_detect_programs_equals_grouping_on_the_keys() -> None:
             best["interval_s"].to_list(), strict=True)
     )  # fmt: skip
     assert mine == want
+
+
+def test_detect_programs_without_slices_is_empty_with_its_columns() -> None:
+    """No print, or no print with a usable quote (crossed, zero or missing bid/ask, zero size):
+    no program, and the empty table keeps the result's columns and types."""
+    ref = detect_programs(_prints([(60 * i, "AAA", 10.1, 500, 10.0, 10.1) for i in range(12)]))
+    assert ref.num_rows == 1
+    bad = [(60 * i, "AAA", 10.1, 500, 10.2, 10.1) for i in range(12)]  # crossed
+    bad += [(60 * i, "BBB", 10.1, 0, 10.0, 10.1) for i in range(12)]  # zero size
+    bad += [(60 * i, "CCC", 10.1, 500, 0.0, 10.1) for i in range(12)]  # zero bid
+    for t in (_prints([]), _prints(bad)):
+        got = detect_programs(t)
+        assert got.num_rows == 0
+        assert got.schema == ref.schema
